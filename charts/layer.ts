@@ -1,0 +1,41 @@
+import { Chart } from 'cdk8s';
+import type { Construct } from 'constructs';
+import { LOG_NAMESPACE } from '../infra/k8s/log-shipping.js';
+import { NetworkPolicies, type NamespaceIngress } from '../infra/k8s/network-policy.js';
+import { Workload } from '../infra/k8s/workload.js';
+import type { Component, Layer, Platform } from '../infra/model/index.js';
+
+export interface LayerChartProps {
+  readonly platform: Platform;
+  readonly layer: Layer;
+  readonly storageClass?: string;
+  /** The Promtail DaemonSet runs in its own namespace and pushes to Loki. */
+  readonly logShipping: boolean;
+}
+
+/** Ingress from other namespaces: the ingress controller to the edge routes, Promtail to Loki. */
+export function namespaceIngress(platform: Platform, logShipping: boolean): NamespaceIngress[] {
+  return [
+    ...platform.edge.routes.map((r) => ({ namespace: platform.edge.controllerNamespace, to: r.to, port: r.port })),
+    ...(logShipping ? [{ namespace: LOG_NAMESPACE, to: 'loki' as const, port: 'http' }] : []),
+  ];
+}
+
+/** The workloads of one layer of the model (core, data, observability) and their network policies. */
+export class LayerChart extends Chart {
+  readonly components: readonly Component[];
+
+  constructor(scope: Construct, id: string, props: LayerChartProps) {
+    super(scope, id, { namespace: props.platform.namespace, disableResourceNameHashes: true });
+    const { platform } = props;
+    this.components = platform.components.filter((c) => c.layer === props.layer);
+    for (const component of this.components) {
+      new Workload(this, component.name, { platform, component, storageClass: props.storageClass });
+    }
+    new NetworkPolicies(this, 'NetworkPolicies', {
+      platform,
+      components: this.components,
+      namespaceIngress: namespaceIngress(platform, props.logShipping),
+    });
+  }
+}

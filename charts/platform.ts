@@ -1,0 +1,37 @@
+import { App, type Chart, YamlOutputType } from 'cdk8s';
+import type { Stack } from '../infra/config/index.js';
+import { LogShipping } from '../infra/k8s/log-shipping.js';
+import { OBSERVABILITY_IMAGES } from '../infra/model/components/observability.js';
+import { buildPlatform, type Platform } from '../infra/model/index.js';
+import { BaseChart } from './base.js';
+import { EdgeChart } from './edge.js';
+import { LayerChart } from './layer.js';
+
+export interface EnvironmentApp {
+  readonly app: App;
+  readonly platform: Platform;
+  readonly charts: readonly Chart[];
+}
+
+/**
+ * Every chart of one environment in its own cdk8s App, written to `<outdir>/<env>/`:
+ * base (namespace, network baseline, secrets), data, core, observability, edge.
+ */
+export function environmentApp(stack: Stack, outdir: string): EnvironmentApp {
+  const { config } = stack;
+  const platform = buildPlatform(stack.name, config);
+  const app = new App({ outdir: `${outdir}/${stack.name}`, yamlOutputType: YamlOutputType.FILE_PER_CHART });
+  const base = new BaseChart(app, 'base', { platform, config });
+  const logShipping = config.observability.enabled && config.observability.logShipping;
+  const layer = (id: 'data' | 'core' | 'observability') =>
+    new LayerChart(app, id, { platform, layer: id, storageClass: config.storage.storageClass, logShipping });
+  const charts: Chart[] = [base, layer('data'), layer('core')];
+  if (config.observability.enabled) {
+    const obs = layer('observability');
+    if (logShipping) new LogShipping(obs, 'LogShipping', { platformNamespace: platform.namespace, image: OBSERVABILITY_IMAGES.promtail });
+    charts.push(obs);
+  }
+  charts.push(new EdgeChart(app, 'edge', { platform }));
+  for (const chart of charts.slice(1)) chart.addDependency(base);
+  return { app, platform, charts };
+}

@@ -1,0 +1,123 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { stackConfigSchema, type StackConfig } from './schema.js';
+
+export const CONFIG_NAMESPACE = 'prism';
+/** Top-level keys Pulumi itself writes into a stack file. */
+const PULUMI_FILE_KEYS = new Set(['config', 'secretsprovider', 'encryptionsalt', 'encryptedkey', 'environment']);
+
+/** A stack configuration that failed validation; `message` is short and names each key. */
+export class StackConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${source}: invalid stack configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'StackConfigError';
+  }
+}
+
+export interface Stack {
+  readonly name: string;
+  readonly file: string;
+  readonly config: StackConfig;
+}
+
+export const STACK_FILE = /^Pulumi\.([a-z0-9][a-z0-9-]*)\.yaml$/;
+
+/** The stack names present in a stack directory (`Pulumi.<name>.yaml`), sorted. */
+export function listStacks(dir: string): string[] {
+  return readdirSync(dir)
+    .map((f) => STACK_FILE.exec(f)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .sort();
+}
+
+export function loadStack(dir: string, name: string): Stack {
+  const file = join(dir, `Pulumi.${name}.yaml`);
+  const source = relative(process.cwd(), file) || file;
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new StackConfigError(source, [(e as Error).message.split('\n')[0] ?? 'unreadable YAML']);
+  }
+  return { name, file, config: parseStackFile(doc, source) };
+}
+
+/** Validates the parsed content of a `Pulumi.<stack>.yaml` file. */
+export function parseStackFile(doc: unknown, source: string): StackConfig {
+  if (!isRecord(doc)) throw new StackConfigError(source, ['expected a YAML mapping with a `config:` key']);
+  const problems: string[] = [];
+  for (const key of Object.keys(doc)) {
+    if (!PULUMI_FILE_KEYS.has(key)) problems.push(`${key}: unknown top-level key; expected config`);
+  }
+  const raw = doc.config ?? {};
+  if (!isRecord(raw)) throw new StackConfigError(source, ['config: expected a mapping of prism:<key> to values']);
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const [ns, name, ...rest] = key.split(':');
+    if (ns !== CONFIG_NAMESPACE || !name || rest.length > 0) {
+      problems.push(`${key}: unknown key; every key is in the ${CONFIG_NAMESPACE}: namespace (for example ${CONFIG_NAMESPACE}:domain)`);
+    } else {
+      values[name] = value;
+    }
+  }
+  if (problems.length > 0) throw new StackConfigError(source, problems);
+  return validateStackConfig(values, source);
+}
+
+/** Validates the `prism:` values (without their namespace), as the Pulumi program reads them. */
+export function validateStackConfig(values: Record<string, unknown>, source: string): StackConfig {
+  const result = stackConfigSchema.safeParse(values);
+  if (result.success) return result.data;
+  throw new StackConfigError(source, result.error.issues.map((i) => describeIssue(i, values)));
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `${keyPath([...path, k])}: unknown key${allowedKeys(path)}`).join('; ');
+  }
+  const found = valueAt(input, path);
+  const what = found === undefined ? 'nothing' : JSON.stringify(found);
+  const expected = issue.message.replace(/^Invalid input: /, '');
+  return `${keyPath(path)}: ${expected}; found ${what}`;
+}
+
+function allowedKeys(path: string[]): string {
+  let schema: unknown = stackConfigSchema;
+  for (const segment of path) schema = childSchema(schema, segment);
+  const shape = shapeOf(schema);
+  return shape ? `; expected one of ${Object.keys(shape).sort().join(', ')}` : '';
+}
+
+/** Walks wrappers (default, optional, pipe) down to an object shape. */
+function shapeOf(schema: unknown): Record<string, unknown> | undefined {
+  let s = schema as { def?: { type?: string; innerType?: unknown; in?: unknown; shape?: Record<string, unknown> } } | undefined;
+  for (let i = 0; i < 8 && s?.def; i++) {
+    if (s.def.shape) return s.def.shape;
+    s = (s.def.innerType ?? s.def.in) as typeof s;
+  }
+  return undefined;
+}
+
+function childSchema(schema: unknown, key: string): unknown {
+  return shapeOf(schema)?.[key];
+}
+
+function keyPath(path: string[]): string {
+  return [`${CONFIG_NAMESPACE}:${path[0] ?? ''}`, ...path.slice(1)].join('.');
+}
+
+function valueAt(input: unknown, path: string[]): unknown {
+  let v: unknown = input;
+  for (const p of path) v = isRecord(v) ? v[p] : undefined;
+  return v;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

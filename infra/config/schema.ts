@@ -1,0 +1,213 @@
+import { z } from 'zod';
+import { SERVICE_NAMES, type ServiceName } from '../contract/index.js';
+import { bytes, cpuMillis } from '../model/quantity.js';
+import { SECRET_KEYS } from '../model/secrets.js';
+
+/**
+ * The typed stack configuration: the `prism:` keys of `stacks/Pulumi.<env>.yaml`.
+ * cdk8s synth and the Pulumi program both validate with this schema, so one file is
+ * the one truth of an environment. Every default below is the documented default
+ * (README, "Stack configuration").
+ */
+
+const cpu = z.string().refine((q) => cpuMillis(q) !== undefined, { message: 'expected a CPU quantity such as 100m or 0.5' });
+const memory = z.string().refine((q) => bytes(q) !== undefined, { message: 'expected a memory quantity such as 128Mi or 1Gi' });
+const dnsName = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'expected a lower-case DNS name');
+/** A pinned image tag: never `latest`, never empty. */
+const imageTag = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'expected an image tag')
+  .refine((t) => t !== 'latest', { message: 'expected a pinned tag, not latest' });
+const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
+
+const resourceList = z.strictObject({ cpu, memory });
+const resources = z
+  .strictObject({ requests: resourceList, limits: resourceList })
+  .refine((r) => cpuMillis(r.limits.cpu)! >= cpuMillis(r.requests.cpu)!, {
+    message: 'limits.cpu must be at least requests.cpu',
+    path: ['limits', 'cpu'],
+  })
+  .refine((r) => bytes(r.limits.memory)! >= bytes(r.requests.memory)!, {
+    message: 'limits.memory must be at least requests.memory',
+    path: ['limits', 'memory'],
+  });
+export type Resources = z.infer<typeof resources>;
+
+const autoscaling = z
+  .strictObject({
+    minReplicas: z.number().int().min(1),
+    maxReplicas: z.number().int().min(1),
+    targetCPUUtilization: z.number().int().min(1).max(100).default(70),
+  })
+  .refine((a) => a.maxReplicas >= a.minReplicas, {
+    message: 'maxReplicas must be at least minReplicas',
+    path: ['maxReplicas'],
+  });
+
+const size = (requests: [string, string], limits: [string, string]): Resources => ({
+  requests: { cpu: requests[0], memory: requests[1] },
+  limits: { cpu: limits[0], memory: limits[1] },
+});
+
+/** Default sizing per service; the gateway's is the guide's. */
+export const SERVICE_DEFAULT_RESOURCES: Record<ServiceName, Resources> = {
+  gateway: size(['100m', '128Mi'], ['500m', '256Mi']),
+  auth: size(['100m', '128Mi'], ['500m', '256Mi']),
+  config: size(['50m', '96Mi'], ['250m', '192Mi']),
+  dbmanager: size(['50m', '128Mi'], ['500m', '512Mi']),
+};
+
+const service = (name: ServiceName) =>
+  z
+    .strictObject({
+      /** Fixed replica count; ignored (the HPA owns it) when `autoscaling` is set. */
+      replicas: z.number().int().min(1).default(1),
+      autoscaling: autoscaling.optional(),
+      resources: resources.default(SERVICE_DEFAULT_RESOURCES[name]),
+    })
+    .prefault({});
+
+const services = z
+  .strictObject(Object.fromEntries(SERVICE_NAMES.map((n) => [n, service(n)])) as Record<ServiceName, ReturnType<typeof service>>)
+  .prefault({});
+
+const DATA_STORES = ['postgresAuth', 'postgresOps', 'redis', 'nats', 'consul', 'minio', 'prometheus', 'loki', 'grafana'] as const;
+export type DataStoreName = (typeof DATA_STORES)[number];
+const DEFAULT_VOLUME_SIZES: Record<DataStoreName, string> = {
+  postgresAuth: '10Gi',
+  postgresOps: '10Gi',
+  redis: '2Gi',
+  nats: '5Gi',
+  consul: '1Gi',
+  minio: '50Gi',
+  prometheus: '20Gi',
+  loki: '20Gi',
+  grafana: '1Gi',
+};
+
+const storage = z
+  .strictObject({
+    /** StorageClass of every volume claim; the cluster's default class when unset. */
+    storageClass: z.string().min(1).optional(),
+    sizes: z
+      .strictObject(Object.fromEntries(DATA_STORES.map((d) => [d, memory.default(DEFAULT_VOLUME_SIZES[d])])) as Record<DataStoreName, z.ZodDefault<typeof memory>>)
+      .prefault({}),
+  })
+  .prefault({});
+
+const secrets = z
+  .discriminatedUnion('mode', [
+    /** Pulumi creates `prism-secrets` from `pulumi config set --secret` values. */
+    z.strictObject({ mode: z.literal('pulumi') }),
+    /** External Secrets Operator syncs `prism-secrets` from a secret store. */
+    z.strictObject({
+      mode: z.literal('external'),
+      storeKind: z.enum(['SecretStore', 'ClusterSecretStore']).default('ClusterSecretStore'),
+      storeName: z.string().min(1),
+      /** Remote key of each entry: `<remotePrefix><secret key>`. */
+      remotePrefix: z.string().default('prism/'),
+      refreshInterval: z.string().regex(/^\d+[smh]$/, 'expected a duration such as 1h').default('1h'),
+    }),
+    /** A local cluster: `npm run local-secrets` writes the Secret to a git-ignored file. */
+    z.strictObject({ mode: z.literal('local') }),
+  ])
+  .prefault({ mode: 'local' });
+
+const pulumiSecrets = Object.fromEntries(
+  SECRET_KEYS.map((s) => [s.pulumiKey, z.strictObject({ secure: z.string().min(1) }).optional()]),
+) as Record<(typeof SECRET_KEYS)[number]['pulumiKey'], z.ZodOptional<z.ZodObject<{ secure: z.ZodString }>>>;
+
+export const stackConfigSchema = z
+  .strictObject({
+    /** Public host name of the platform. */
+    domain: dnsName,
+    tls: z
+      .strictObject({
+        /** cert-manager ClusterIssuer that signs the ingress certificate. */
+        clusterIssuer: z.string().min(1).default('letsencrypt-prod'),
+        secretName: z.string().min(1).default('prism-tls'),
+      })
+      .prefault({}),
+    images: z
+      .strictObject({
+        /** Registry prefix of the four service images (`<registry>/prism-gateway:<tag>`). */
+        registry: z.string().min(1).default('ghcr.io/prism-platform'),
+        tag: imageTag,
+        pullPolicy: z.enum(['IfNotPresent', 'Always']).default('IfNotPresent'),
+      }),
+    ingress: z
+      .strictObject({
+        className: z.string().min(1).default('nginx'),
+        /** Namespace of the ingress controller: the only one allowed to reach the edge ports. */
+        controllerNamespace: z.string().min(1).default('ingress-nginx'),
+        /** Edge rate limit per client IP (requests/second), in front of the gateway's own. */
+        rateLimitRps: z.number().int().min(1).default(50),
+      })
+      .prefault({}),
+    rateLimit: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** The guide's default: 100 requests/second per identity. */
+        requestsPerSecond: z.number().int().min(1).default(100),
+        burst: z.number().int().min(1).default(200),
+        /** When Redis is unreachable: `open` falls back to a per-instance limiter, `closed` rejects. */
+        onRedisFailure: z.enum(['open', 'closed']).default('open'),
+      })
+      .prefault({}),
+    jwt: z
+      .strictObject({
+        issuer: z.string().min(1).default('prism-auth'),
+        audience: z.string().min(1).default('prism-api'),
+        accessTokenTtlSeconds: z.number().int().min(60).max(3600).default(900),
+      })
+      .prefault({}),
+    services,
+    nats: z
+      .strictObject({
+        /** JetStream cluster size: 1, or 3 and more (odd) for a quorum. */
+        replicas: z
+          .number()
+          .int()
+          .refine((n) => n === 1 || (n >= 3 && n % 2 === 1), { message: 'expected 1 or an odd number of at least 3' })
+          .default(1),
+      })
+      .prefault({}),
+    storage,
+    backups: z
+      .strictObject({
+        schedule: cron.default('0 2 * * *'),
+        verifySchedule: cron.default('0 4 * * 0'),
+        retentionDays: z.number().int().min(1).default(14),
+      })
+      .prefault({}),
+    observability: z
+      .strictObject({
+        /** Prometheus, Grafana, Loki and Jaeger in the cluster. */
+        enabled: z.boolean().default(true),
+        /** The Promtail DaemonSet (in its own namespace) that ships pod logs to Loki. */
+        logShipping: z.boolean().default(true),
+      })
+      .prefault({}),
+    secrets,
+    /** Where `pulumi up` deploys; synth ignores it. */
+    cluster: z
+      .strictObject({
+        kubeconfig: z.string().min(1).optional(),
+        context: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    ...pulumiSecrets,
+  })
+  .superRefine((cfg, ctx) => {
+    for (const name of SERVICE_NAMES) {
+      const a = cfg.services[name].autoscaling;
+      if (a && name === 'dbmanager') {
+        ctx.addIssue({ code: 'custom', path: ['services', name, 'autoscaling'], message: 'dbmanager runs as a single instance and cannot autoscale', input: a });
+      }
+    }
+  });
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type StackConfigInput = z.input<typeof stackConfigSchema>;

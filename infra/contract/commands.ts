@@ -1,0 +1,30 @@
+/**
+ * Commands of the DB manager's CLI that the platform runs as Jobs and CronJobs.
+ * The DB manager implements them; the manifests and scripts invoke them.
+ */
+export const DBMANAGER_CLI = {
+  /** Entry point inside the image. */
+  entry: ['node', 'dist/dbmanager/src/cli.js'],
+  migrate: ['migrate', '--all'],
+  backup: (db: 'auth' | 'ops', kind: 'full' | 'delta' | 'wal') => ['backup', db, kind],
+  verifyLatest: (db: 'auth' | 'ops') => ['verify-latest', db],
+} as const;
+
+/** The databases the DB manager looks after. */
+export const DATABASES = {
+  auth: { component: 'postgres-auth', name: 'prism_auth', user: 'prism' },
+  ops: { component: 'postgres-ops', name: 'prism_ops', user: 'prism' },
+} as const;
+
+export type DatabaseId = keyof typeof DATABASES;
+
+/** NATS subjects of the guide. */
+export const SUBJECTS = {
+  authUser: 'prism.auth.user.>',
+  authToken: 'prism.auth.token.>',
+  gatewayRequest: 'prism.gateway.request.>',
+  system: 'prism.system.>',
+  config: 'prism.system.config.>',
+} as const;
+
+export const BACKUP_BUCKET = 'prism-backups';

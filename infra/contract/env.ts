@@ -1,0 +1,114 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable a Prism service reads. The services validate their
+ * environment with {@link serviceEnvSchema}; the renderers take the names from here
+ * and the platform model must supply every required one (checked when the model is built).
+ */
+export interface EnvVarSpec {
+  readonly description: string;
+  /** Parses the raw string from the environment. */
+  readonly schema: z.ZodType;
+  /** The value is a secret: renderers must reference it, never write it. */
+  readonly secret?: boolean;
+  /** The service starts without it (a default or a feature switched off). */
+  readonly optional?: boolean;
+}
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port, for example redis:6379');
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z
+  .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1');
+const url = z.url({ message: 'expected a URL' });
+const nonEmpty = z.string().min(1, 'must not be empty');
+const filePath = z.string().startsWith('/', 'expected an absolute file path');
+
+type DbVar<P extends string> = `PRISM_${P}_DB_${'HOST' | 'PORT' | 'NAME' | 'USER' | 'PASSWORD'}`;
+
+function dbVars<P extends 'AUTH' | 'OPS'>(prefix: P, what: string): Record<DbVar<P>, EnvVarSpec> {
+  const v = (suffix: string) => `PRISM_${prefix}_DB_${suffix}` as DbVar<P>;
+  return {
+    [v('HOST')]: { description: `${what} PostgreSQL host`, schema: nonEmpty },
+    [v('PORT')]: { description: `${what} PostgreSQL port`, schema: port },
+    [v('NAME')]: { description: `${what} database name`, schema: nonEmpty },
+    [v('USER')]: { description: `${what} database user`, schema: nonEmpty },
+    [v('PASSWORD')]: { description: `${what} database password`, schema: nonEmpty, secret: true },
+  } as unknown as Record<DbVar<P>, EnvVarSpec>;
+}
+
+export const ENV = {
+  // Common to every service.
+  PRISM_ENVIRONMENT: { description: 'Environment name (dev, staging, prod, ...)', schema: nonEmpty },
+  PRISM_LOG_LEVEL: {
+    description: 'pino log level',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    optional: true,
+  },
+  PRISM_METRICS_PORT: { description: 'Port of /metrics and /health/*', schema: port, optional: true },
+  PRISM_SHUTDOWN_TIMEOUT_SECONDS: {
+    description: 'Time allowed for in-flight work after SIGTERM; below the pod grace period',
+    schema: positiveInt.default(20),
+    optional: true,
+  },
+  PRISM_OTLP_ENDPOINT: { description: 'OTLP/HTTP traces endpoint (Jaeger); tracing is off when unset', schema: url, optional: true },
+  PRISM_CONSUL_ADDRESS: { description: 'Consul HTTP host:port; registration is off when unset', schema: hostPort, optional: true },
+  PRISM_NATS_URL: { description: 'NATS URL(s), comma-separated', schema: nonEmpty },
+  PRISM_TLS_ENABLED: { description: 'Serve TLS on the service port', schema: bool.default(false), optional: true },
+  PRISM_TLS_CERT_FILE: { description: 'TLS certificate (PEM)', schema: filePath, optional: true },
+  PRISM_TLS_KEY_FILE: { description: 'TLS private key (PEM)', schema: filePath, optional: true },
+  PRISM_TLS_MIN_VERSION: { description: 'Minimum TLS version', schema: z.enum(['1.2', '1.3']).default('1.2'), optional: true },
+  PRISM_TLS_CLIENT_AUTH: { description: 'Require client certificates (mutual TLS)', schema: bool.default(false), optional: true },
+  PRISM_TLS_CLIENT_CA_FILE: { description: 'CA bundle for client certificates', schema: filePath, optional: true },
+
+  // Listening ports (default: the contract's port for that service).
+  PRISM_HTTP_PORT: { description: 'HTTP port', schema: port, optional: true },
+  PRISM_GRPC_PORT: { description: 'gRPC port', schema: port, optional: true },
+
+  // Peers.
+  PRISM_AUTH_GRPC_ADDRESS: { description: 'Auth gRPC host:port', schema: hostPort },
+  PRISM_CONFIG_GRPC_ADDRESS: { description: 'Config gRPC host:port', schema: hostPort },
+  PRISM_REDIS_ADDRESS: { description: 'Redis host:port', schema: hostPort },
+  PRISM_REDIS_PASSWORD: { description: 'Redis password', schema: nonEmpty, secret: true },
+
+  // Gateway.
+  PRISM_GATEWAY_CONFIG_FILE: { description: 'Path of gateway.yaml (routes, rate limit)', schema: filePath },
+  PRISM_AUTH_JWKS_URL: { description: "Auth service's JWKS URL (keys are cached and rotated)", schema: url, optional: true },
+
+  // JWT.
+  PRISM_JWT_ISSUER: { description: 'JWT `iss`', schema: nonEmpty },
+  PRISM_JWT_AUDIENCE: { description: 'JWT `aud`', schema: nonEmpty },
+  PRISM_JWT_PUBLIC_KEY_FILE: { description: 'RS256 public key (PEM)', schema: filePath, optional: true },
+  PRISM_JWT_PRIVATE_KEY_FILE: { description: 'RS256 private key (PEM)', schema: filePath },
+  PRISM_ACCESS_TOKEN_TTL_SECONDS: { description: 'Access token lifetime', schema: positiveInt.default(900), optional: true },
+  PRISM_REFRESH_TOKEN_TTL_SECONDS: {
+    description: 'Refresh token lifetime',
+    schema: positiveInt.default(30 * 24 * 3600),
+    optional: true,
+  },
+
+  // Auth: OAuth.
+  PRISM_PUBLIC_BASE_URL: { description: 'Public base URL (OAuth redirect URIs are built from it)', schema: url },
+  PRISM_GOOGLE_CLIENT_ID: { description: 'Google OAuth client id', schema: nonEmpty, secret: true, optional: true },
+  PRISM_GOOGLE_CLIENT_SECRET: { description: 'Google OAuth client secret', schema: nonEmpty, secret: true, optional: true },
+  PRISM_GITHUB_CLIENT_ID: { description: 'GitHub OAuth client id', schema: nonEmpty, secret: true, optional: true },
+  PRISM_GITHUB_CLIENT_SECRET: { description: 'GitHub OAuth client secret', schema: nonEmpty, secret: true, optional: true },
+
+  // Databases.
+  ...dbVars('AUTH', 'Auth'),
+  ...dbVars('OPS', 'Ops'),
+
+  // DB manager: object storage for backups.
+  PRISM_S3_ENDPOINT: { description: 'S3-compatible endpoint (MinIO)', schema: url },
+  PRISM_S3_REGION: { description: 'S3 region', schema: nonEmpty.default('us-east-1'), optional: true },
+  PRISM_S3_BUCKET: { description: 'Backup bucket', schema: nonEmpty },
+  PRISM_S3_ACCESS_KEY: { description: 'Access key (user name) of the least-privilege backup user', schema: nonEmpty },
+  PRISM_S3_SECRET_KEY: { description: 'Least-privilege backup user secret key', schema: nonEmpty, secret: true },
+  PRISM_BACKUP_RETENTION_DAYS: { description: 'Days a backup is kept', schema: positiveInt.default(14), optional: true },
+  PRISM_MIGRATE_ON_START: { description: 'Run migrations at start-up', schema: bool.default(true), optional: true },
+} as const satisfies Record<string, EnvVarSpec>;
+
+export type EnvName = keyof typeof ENV;

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/**
+ * The schema of the gateway's `gateway.yaml` (the guide's `gateway-config` ConfigMap).
+ * The model renders it and the gateway parses it with this same schema.
+ */
+export const gatewayConfigSchema = z.strictObject({
+  server: z.strictObject({
+    port: z.number().int().min(1).max(65535),
+    /** Largest request body the gateway accepts. */
+    body_limit_bytes: z.number().int().positive().default(1024 * 1024),
+    request_timeout_ms: z.number().int().positive().default(30_000),
+  }),
+  rate_limit: z.strictObject({
+    enabled: z.boolean(),
+    requests_per_second: z.number().int().positive(),
+    burst: z.number().int().positive(),
+    /** `open`: fall back to a per-instance limiter; `closed`: reject with 503. */
+    on_redis_failure: z.enum(['open', 'closed']),
+  }),
+  auth: z.strictObject({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    jwks_url: z.string().url().optional(),
+    public_key_file: z.string().optional(),
+    clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
+    api_key_cache_seconds: z.number().int().min(0).default(30),
+  }),
+  routes: z.array(
+    z.strictObject({
+      /** Public path prefix, `/api/<service>`. */
+      prefix: z.string().regex(/^\/api\/[a-z0-9-]+$/),
+      upstream: z.string().url(),
+      /** Path prefix the upstream receives instead of `prefix`. */
+      rewrite: z.string().startsWith('/'),
+      /** Require a verified JWT or API key. */
+      auth_required: z.boolean(),
+      timeout_ms: z.number().int().positive(),
+      retries: z.number().int().min(0).max(5),
+      circuit_breaker: z.strictObject({
+        failure_threshold: z.number().int().positive(),
+        reset_timeout_ms: z.number().int().positive(),
+        half_open_max_requests: z.number().int().positive(),
+      }),
+    }),
+  ),
+});
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;

@@ -1,0 +1,41 @@
+/**
+ * Every port number in Prism. Services listen on these, renderers publish them;
+ * nothing else in the code base writes a port number down.
+ */
+export const PORTS = {
+  /** Gateway public HTTP (and the edge's upstream). */
+  gatewayHttp: 8080,
+  /** Auth service HTTP (`/auth/*`). */
+  authHttp: 8081,
+  authGrpc: 50051,
+  configGrpc: 50052,
+  dbmanagerGrpc: 50053,
+  /** Metrics and health of every Prism service (`/metrics`, `/health/*`). */
+  metrics: 9080,
+
+  postgresAuth: 5432,
+  postgresOps: 5433,
+  redis: 6379,
+  natsClient: 4222,
+  natsCluster: 6222,
+  natsMonitor: 8222,
+  consulHttp: 8500,
+  consulServerRpc: 8300,
+  consulSerfLan: 8301,
+  minioApi: 9000,
+  minioConsole: 9001,
+
+  prometheus: 9090,
+  grafana: 3000,
+  loki: 3100,
+  jaegerUi: 16686,
+  jaegerOtlpGrpc: 4317,
+  jaegerOtlpHttp: 4318,
+  jaegerAdmin: 14269,
+
+  traefikWeb: 80,
+  traefikWebsecure: 443,
+  traefikPing: 8082,
+} as const;
+
+export type PortName = keyof typeof PORTS;

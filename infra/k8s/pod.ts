@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
+import {
+  type Component,
+  type ConfigFile,
+  type EnvValue,
+  type Image,
+  type Platform,
+  type Probe,
+  type SecretFiles,
+  SECRET_NAME,
+  resolveRef,
+  secretSpec,
+} from '../model/index.js';
+import { containerSecurityContext, podSecurityContext } from './security.js';
+
+/** What a pod runs: a component itself, or one of its tasks. */
+export interface PodSource {
+  readonly name: string;
+  readonly image: Image;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  readonly env: Readonly<Record<string, EnvValue>>;
+  readonly configFiles: readonly ConfigFile[];
+  /** The ConfigMap holding `configFiles`. */
+  readonly configMapName: string;
+  readonly probes?: { readonly liveness: Probe; readonly readiness: Probe };
+  readonly persistence?: { readonly claimName: string; readonly mountPath: string };
+  readonly secretFiles?: SecretFiles;
+}
+
+export function imageRef(image: Image): string {
+  return `${image.repository}:${image.tag}`;
+}
+
+export function envVars(platform: Platform, env: Readonly<Record<string, EnvValue>>): k8s.EnvVar[] {
+  return Object.entries(env)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, v]): k8s.EnvVar => {
+      if ('value' in v) return { name, value: v.value };
+      if ('ref' in v) return { name, value: resolveRef(platform, v.ref) };
+      if ('field' in v) return { name, valueFrom: { fieldRef: { fieldPath: v.field } } };
+      // A credential only its owner can supply (OAuth) may be absent: the feature stays off.
+      const optional = secretSpec(v.secret).source === 'provided' ? { optional: true } : {};
+      return { name, valueFrom: { secretKeyRef: { name: SECRET_NAME, key: v.secret, ...optional } } };
+    });
+}
+
+function probe(p: Probe, ports: readonly { name: string; port: number }[]): k8s.Probe {
+  const portOf = (name: string) => k8s.IntOrString.fromNumber(ports.find((x) => x.name === name)!.port);
+  const action: Partial<k8s.Probe> =
+    'http' in p.action
+      ? { httpGet: { path: p.action.http.path, port: portOf(p.action.http.port) } }
+      : 'tcp' in p.action
+        ? { tcpSocket: { port: portOf(p.action.tcp.port) } }
+        : { exec: { command: [...p.action.exec] } };
+  return {
+    ...action,
+    initialDelaySeconds: p.initialDelaySeconds,
+    periodSeconds: p.periodSeconds,
+    timeoutSeconds: p.timeoutSeconds,
+    failureThreshold: p.failureThreshold,
+  };
+}
+
+function volumeName(path: string): string {
+  return path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-').replace(/-+$/, '').slice(0, 63);
+}
+
+/** A hash of the mounted configuration, so that a change rolls the pods. */
+export function configHash(files: readonly ConfigFile[]): string {
+  const h = createHash('sha256');
+  for (const f of files) h.update(`${f.mountPath}/${f.name}\0${f.content}\0`);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The restricted-profile pod spec of a component or task. */
+export function podSpec(
+  platform: Platform,
+  component: Component,
+  source: PodSource,
+  extra: Pick<k8s.PodSpec, 'restartPolicy' | 'affinity' | 'topologySpreadConstraints' | 'serviceAccountName'> = {},
+): k8s.PodSpec {
+  const volumes: k8s.Volume[] = [];
+  const mounts: k8s.VolumeMount[] = [];
+  // Config files: one volume per directory, each file a key of the ConfigMap.
+  const byDir = new Map<string, ConfigFile[]>();
+  for (const f of source.configFiles) byDir.set(f.mountPath, [...(byDir.get(f.mountPath) ?? []), f]);
+  for (const [dir, files] of [...byDir].sort(([a], [b]) => a.localeCompare(b))) {
+    const name = `config-${volumeName(dir)}`.slice(0, 63);
+    volumes.push({
+      name,
+      configMap: { name: source.configMapName, items: files.map((f) => ({ key: f.name, path: f.name })), defaultMode: 0o444 },
+    });
+    mounts.push({ name, mountPath: dir, readOnly: true });
+  }
+  if (source.secretFiles) {
+    volumes.push({
+      name: 'secret-files',
+      secret: {
+        secretName: SECRET_NAME,
+        items: source.secretFiles.items.map((i) => ({ key: i.secret, path: i.file })),
+        defaultMode: 0o440,
+      },
+    });
+    mounts.push({ name: 'secret-files', mountPath: source.secretFiles.mountPath, readOnly: true });
+  }
+  for (const path of component.writablePaths) {
+    const name = `scratch-${volumeName(path)}`.slice(0, 63);
+    volumes.push({ name, emptyDir: { sizeLimit: k8s.Quantity.fromString('256Mi') } });
+    mounts.push({ name, mountPath: path });
+  }
+  if (source.persistence) mounts.push({ name: source.persistence.claimName, mountPath: source.persistence.mountPath });
+
+  const ports = source.probes ? component.ports : [];
+  const container: k8s.Container = {
+    name: source.name,
+    image: imageRef(source.image),
+    imagePullPolicy: source.image.pullPolicy ?? 'IfNotPresent',
+    ...(source.command ? { command: [...source.command] } : {}),
+    ...(source.args ? { args: [...source.args] } : {}),
+    ports: ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol ?? 'TCP' })),
+    env: envVars(platform, source.env),
+    resources: {
+      requests: { cpu: k8s.Quantity.fromString(component.resources.requests.cpu), memory: k8s.Quantity.fromString(component.resources.requests.memory) },
+      limits: { cpu: k8s.Quantity.fromString(component.resources.limits.cpu), memory: k8s.Quantity.fromString(component.resources.limits.memory) },
+    },
+    ...(source.probes ? { livenessProbe: probe(source.probes.liveness, ports), readinessProbe: probe(source.probes.readiness, ports) } : {}),
+    securityContext: containerSecurityContext(component.user),
+    volumeMounts: mounts,
+  };
+  return {
+    // Only a component that declares API access gets a token (Prometheus, for pod discovery).
+    automountServiceAccountToken: Boolean(component.apiAccess && source.probes),
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: component.terminationGracePeriodSeconds,
+    securityContext: podSecurityContext(component.user),
+    containers: [container],
+    volumes,
+    ...extra,
+  };
+}

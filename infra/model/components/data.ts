@@ -1,0 +1,201 @@
+import { BACKUP_BUCKET, DATABASES, PORTS, type DatabaseId } from '../../contract/index.js';
+import type { DataStoreName } from '../../config/schema.js';
+import { consulHcl } from '../files/consul.js';
+import { minioBucketPolicy, minioSetupScript } from '../files/minio-setup.js';
+import { natsServerConf } from '../files/nats.js';
+import { redisConf } from '../files/redis.js';
+import { bytes } from '../quantity.js';
+import { MINIO_BACKUP_USER, MINIO_ROOT_USER } from '../secrets.js';
+import type { Component, Image } from '../types.js';
+import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value } from './common.js';
+
+/** Pinned images of the data tier. */
+export const DATA_IMAGES = {
+  postgres: { repository: 'postgres', tag: '16.6-bookworm' },
+  redis: { repository: 'redis', tag: '7.4.1-alpine' },
+  nats: { repository: 'nats', tag: '2.10.22-alpine' },
+  consul: { repository: 'hashicorp/consul', tag: '1.20.1' },
+  minio: { repository: 'minio/minio', tag: 'RELEASE.2024-11-07T00-52-20Z' },
+  mc: { repository: 'minio/mc', tag: 'RELEASE.2024-11-17T19-35-25Z' },
+} as const satisfies Record<string, Image>;
+
+const size = (ctx: BuildContext, store: DataStoreName) => ctx.config.storage.sizes[store];
+const resources = (cpu: [string, string], memory: [string, string]) => ({
+  requests: { cpu: cpu[0], memory: memory[0] },
+  limits: { cpu: cpu[1], memory: memory[1] },
+});
+
+const stateful = {
+  layer: 'data',
+  tier: 'data',
+  tasks: [],
+  configFiles: [],
+  flows: [],
+  user: RUN_AS,
+  terminationGracePeriodSeconds: 60,
+  scaling: { replicas: 1 },
+} as const;
+
+function postgres(ctx: BuildContext, db: DatabaseId): Component {
+  const d = DATABASES[db];
+  const port = db === 'auth' ? PORTS.postgresAuth : PORTS.postgresOps;
+  const ready = exec('pg_isready', '-h', '127.0.0.1', '-p', String(port), '-U', d.user, '-d', d.name);
+  return {
+    ...stateful,
+    name: d.component,
+    description: db === 'auth' ? 'PostgreSQL: users, sessions, API keys, OAuth' : 'PostgreSQL: audit logs, events, metrics, backups',
+    image: DATA_IMAGES.postgres,
+    // wal_level=replica and replication slots let the DB manager take base backups and stream WAL.
+    args: ['-c', `port=${port}`, '-c', 'wal_level=replica', '-c', 'max_wal_senders=10', '-c', 'max_replication_slots=10'],
+    ports: [{ name: 'postgres', port, publish: true }],
+    env: {
+      PGPORT: value(port),
+      PGDATA: value('/var/lib/postgresql/data/pgdata'),
+      POSTGRES_USER: value(d.user),
+      POSTGRES_DB: value(d.name),
+      POSTGRES_PASSWORD: secret(db === 'auth' ? 'postgres-auth-password' : 'postgres-ops-password'),
+    },
+    liveness: probe(ready, 30, 10, { timeoutSeconds: 5, failureThreshold: 6 }),
+    readiness: probe(ready, 5, 5, { timeoutSeconds: 5 }),
+    resources: resources(['250m', '1'], ['256Mi', '1Gi']),
+    persistence: { mountPath: '/var/lib/postgresql/data', size: size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps') },
+    writablePaths: ['/tmp', '/var/run/postgresql'],
+  };
+}
+
+function redis(ctx: BuildContext): Component {
+  return {
+    ...stateful,
+    name: 'redis',
+    description: 'Redis: token caching, rate limiting, sessions, distributed locks',
+    image: DATA_IMAGES.redis,
+    command: ['redis-server'],
+    // The password comes from the secret at start-up ($(VAR) is expanded from the container's env).
+    args: ['/etc/redis/redis.conf', '--requirepass', '$(REDIS_PASSWORD)'],
+    ports: [{ name: 'redis', port: PORTS.redis, publish: true }],
+    env: { REDIS_PASSWORD: secret('redis-password') },
+    liveness: probe({ tcp: { port: 'redis' } }, 10, 10),
+    readiness: probe(exec('sh', '-c', 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG'), 5, 5),
+    resources: resources(['100m', '500m'], ['128Mi', '512Mi']),
+    persistence: { mountPath: '/data', size: size(ctx, 'redis') },
+    configFiles: [{ name: 'redis.conf', mountPath: '/etc/redis', content: redisConf(PORTS.redis) }],
+    writablePaths: ['/tmp'],
+  };
+}
+
+function nats(ctx: BuildContext): Component {
+  const replicas = ctx.config.nats.replicas;
+  const storeDir = '/data/jetstream';
+  const routes = Array.from({ length: replicas }, (_, i) => `nats://nats-${i}.${headless('nats')}.${ctx.namespace}.svc.cluster.local:${PORTS.natsCluster}`);
+  // JetStream may fill 80% of the volume; the rest is headroom for compaction.
+  const maxFileStore = Math.floor((bytes(size(ctx, 'nats')) ?? 0) * 0.8);
+  return {
+    ...stateful,
+    name: 'nats',
+    description: 'NATS with JetStream: durable event streams',
+    image: DATA_IMAGES.nats,
+    args: ['--config', '/etc/nats/nats-server.conf'],
+    ports: [
+      { name: 'client', port: PORTS.natsClient, publish: true },
+      { name: 'cluster', port: PORTS.natsCluster },
+      { name: 'monitor', port: PORTS.natsMonitor, publish: true },
+    ],
+    env: { SERVER_NAME: { field: 'metadata.name' } },
+    liveness: probe(httpGet('/healthz?js-enabled-only=true', 'monitor'), 10, 30, { timeoutSeconds: 5 }),
+    readiness: probe(httpGet('/healthz?js-server-only=true', 'monitor'), 10, 10, { timeoutSeconds: 5 }),
+    resources: resources(['100m', '1'], ['256Mi', '1Gi']),
+    scaling: { replicas },
+    persistence: { mountPath: '/data', size: size(ctx, 'nats') },
+    configFiles: [
+      {
+        name: 'nats-server.conf',
+        mountPath: '/etc/nats',
+        content: natsServerConf({
+          clientPort: PORTS.natsClient,
+          monitorPort: PORTS.natsMonitor,
+          clusterPort: PORTS.natsCluster,
+          storeDir,
+          routes,
+          maxFileStore: String(maxFileStore),
+        }),
+      },
+    ],
+    writablePaths: ['/tmp'],
+    flows: replicas > 1 ? [{ to: 'nats', port: 'cluster' }] : [],
+  };
+}
+
+function consul(ctx: BuildContext): Component {
+  return {
+    ...stateful,
+    name: 'consul',
+    description: 'Consul: service registration, key-value store, health checks',
+    image: DATA_IMAGES.consul,
+    command: ['consul'],
+    args: ['agent', '-config-dir=/consul/config'],
+    ports: [
+      { name: 'http', port: PORTS.consulHttp, publish: true },
+      { name: 'server', port: PORTS.consulServerRpc },
+      { name: 'serf-lan', port: PORTS.consulSerfLan },
+    ],
+    env: {},
+    liveness: probe(httpGet('/v1/status/leader', 'http'), 10, 10),
+    readiness: probe(httpGet('/v1/status/leader', 'http'), 5, 5),
+    resources: resources(['50m', '500m'], ['64Mi', '256Mi']),
+    persistence: { mountPath: '/consul/data', size: size(ctx, 'consul') },
+    configFiles: [{ name: 'server.hcl', mountPath: '/consul/config', content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }) }],
+    writablePaths: ['/tmp'],
+  };
+}
+
+function minio(ctx: BuildContext): Component {
+  const endpoint = `http://minio:${PORTS.minioApi}`;
+  const setupDir = '/etc/minio-setup';
+  return {
+    ...stateful,
+    name: 'minio',
+    description: 'MinIO: S3-compatible storage of backups and archived WAL',
+    image: DATA_IMAGES.minio,
+    command: ['minio'],
+    args: ['server', '/data', '--address', `:${PORTS.minioApi}`, '--console-address', `:${PORTS.minioConsole}`],
+    ports: [
+      { name: 'api', port: PORTS.minioApi, publish: true },
+      { name: 'console', port: PORTS.minioConsole, publish: true },
+    ],
+    env: {
+      MINIO_ROOT_USER: value(MINIO_ROOT_USER),
+      MINIO_ROOT_PASSWORD: secret('minio-root-password'),
+      MINIO_PROMETHEUS_AUTH_TYPE: value('public'),
+      MINIO_BROWSER_REDIRECT: value('off'),
+    },
+    liveness: probe(httpGet('/minio/health/live', 'api'), 10, 10),
+    readiness: probe(httpGet('/minio/health/ready', 'api'), 5, 5),
+    resources: resources(['100m', '1'], ['256Mi', '1Gi']),
+    persistence: { mountPath: '/data', size: size(ctx, 'minio') },
+    writablePaths: ['/tmp'],
+    metricsPort: 'api',
+    tasks: [
+      {
+        name: 'minio-setup',
+        description: `Create the ${BACKUP_BUCKET} bucket and the least-privilege ${MINIO_BACKUP_USER} user`,
+        image: DATA_IMAGES.mc,
+        command: ['/bin/sh'],
+        args: [`${setupDir}/setup.sh`],
+        configFiles: [
+          { name: 'setup.sh', mountPath: setupDir, content: minioSetupScript({ endpoint, bucket: BACKUP_BUCKET, backupUser: MINIO_BACKUP_USER, policyFile: `${setupDir}/backup-policy.json` }) },
+          { name: 'backup-policy.json', mountPath: setupDir, content: minioBucketPolicy(BACKUP_BUCKET) },
+        ],
+        env: {
+          MINIO_ROOT_USER: value(MINIO_ROOT_USER),
+          MINIO_ROOT_PASSWORD: secret('minio-root-password'),
+          MINIO_BACKUP_SECRET_KEY: secret('minio-backup-secret-key'),
+        },
+        flows: [{ to: 'minio', port: 'api' }],
+      },
+    ],
+  };
+}
+
+export function dataComponents(ctx: BuildContext): Component[] {
+  return [postgres(ctx, 'auth'), postgres(ctx, 'ops'), redis(ctx), nats(ctx), consul(ctx), minio(ctx)];
+}

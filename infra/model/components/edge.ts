@@ -1,0 +1,51 @@
+import { EDGE_ROUTES, GATEWAY_PUBLIC_HEALTH_PATHS, PORTS } from '../../contract/index.js';
+import type { Component, Edge } from '../types.js';
+import { type BuildContext, RUN_AS, httpGet, probe } from './common.js';
+
+export const TRAEFIK_IMAGE = { repository: 'traefik', tag: 'v3.2.1' } as const;
+
+/** The guide's access points: `/api/*` to the gateway, `/auth/*` to auth HTTP, health to the gateway. */
+export function edge(ctx: BuildContext): Edge {
+  return {
+    domain: ctx.config.domain,
+    routes: [
+      { path: EDGE_ROUTES.api, to: 'gateway', port: 'http' },
+      { path: EDGE_ROUTES.auth, to: 'auth', port: 'http' },
+      ...GATEWAY_PUBLIC_HEALTH_PATHS.map((path) => ({ path, to: 'gateway' as const, port: 'http' })),
+    ],
+    rateLimitRps: ctx.config.ingress.rateLimitRps,
+    tls: ctx.config.tls,
+    ingressClassName: ctx.config.ingress.className,
+    controllerNamespace: ctx.config.ingress.controllerNamespace,
+  };
+}
+
+/**
+ * The edge proxy as a component (Traefik). Compose runs it; in Kubernetes the cluster's
+ * ingress controller plays this part and the edge is rendered as an Ingress.
+ */
+export function edgeProxy(e: Edge): Component {
+  return {
+    name: 'edge',
+    description: 'Edge proxy: TLS termination, edge rate limiting, circuit breaker, routing',
+    layer: 'edge',
+    tier: 'frontend',
+    image: TRAEFIK_IMAGE,
+    ports: [
+      { name: 'web', port: PORTS.traefikWeb, publish: true },
+      { name: 'websecure', port: PORTS.traefikWebsecure, publish: true },
+      { name: 'ping', port: PORTS.traefikPing },
+    ],
+    env: {},
+    liveness: probe(httpGet('/ping', 'ping'), 5, 10),
+    readiness: probe(httpGet('/ping', 'ping'), 5, 5),
+    resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+    scaling: { replicas: 1 },
+    configFiles: [],
+    writablePaths: ['/tmp'],
+    flows: [...new Map(e.routes.map((r) => [`${r.to}/${r.port}`, { to: r.to, port: r.port }])).values()],
+    tasks: [],
+    terminationGracePeriodSeconds: 30,
+    user: RUN_AS,
+  };
+}

@@ -1,0 +1,197 @@
+import { BACKUP_BUCKET, DATABASES, DBMANAGER_CLI, PORTS, SERVICES, type ServiceName } from '../../contract/index.js';
+import { gatewayYaml } from '../files/gateway.js';
+import { MINIO_BACKUP_USER } from '../secrets.js';
+import type { Component, EnvValue, Flow, Task } from '../types.js';
+import { type BuildContext, RUN_AS, ref, secret, serviceProbes, value } from './common.js';
+
+const KEYS_DIR = '/etc/prism/keys';
+const GATEWAY_CONFIG_DIR = '/etc/prism/gateway';
+
+function serviceImage(ctx: BuildContext, name: ServiceName) {
+  const { registry, tag, pullPolicy } = ctx.config.images;
+  return {
+    repository: `${registry}/prism-${name}`,
+    tag,
+    pullPolicy,
+    build: { context: `services/${name}`, dockerfile: `services/${name}/Dockerfile` },
+  };
+}
+
+function ports(name: ServiceName) {
+  const p = SERVICES[name].ports;
+  return [
+    ...(p.http ? [{ name: 'http', port: p.http, publish: true }] : []),
+    ...(p.grpc ? [{ name: 'grpc', port: p.grpc, publish: true }] : []),
+    { name: 'metrics', port: p.metrics },
+  ];
+}
+
+/** Environment and flows every Prism service shares. */
+function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow[] } {
+  const obs = ctx.config.observability.enabled;
+  return {
+    env: {
+      PRISM_ENVIRONMENT: value(ctx.environment),
+      PRISM_LOG_LEVEL: value(ctx.environment === 'dev' ? 'debug' : 'info'),
+      PRISM_SHUTDOWN_TIMEOUT_SECONDS: value(20),
+      PRISM_NATS_URL: ref('nats', 'client', { scheme: 'nats' }),
+      PRISM_CONSUL_ADDRESS: ref('consul', 'http'),
+      ...(obs ? { PRISM_OTLP_ENDPOINT: ref('jaeger', 'otlp-http', { scheme: 'http', path: '/v1/traces' }) } : {}),
+    },
+    flows: [
+      { to: 'nats', port: 'client' },
+      { to: 'consul', port: 'http' },
+      ...(obs ? [{ to: 'jaeger' as const, port: 'otlp-http' }] : []),
+    ],
+  };
+}
+
+function dbEnv(db: 'auth' | 'ops'): Record<string, EnvValue> {
+  const d = DATABASES[db];
+  const P = db.toUpperCase();
+  return {
+    [`PRISM_${P}_DB_HOST`]: value(d.component),
+    [`PRISM_${P}_DB_PORT`]: value(db === 'auth' ? PORTS.postgresAuth : PORTS.postgresOps),
+    [`PRISM_${P}_DB_NAME`]: value(d.name),
+    [`PRISM_${P}_DB_USER`]: value(d.user),
+    [`PRISM_${P}_DB_PASSWORD`]: secret(db === 'auth' ? 'postgres-auth-password' : 'postgres-ops-password'),
+  };
+}
+
+function service(ctx: BuildContext, name: ServiceName, spec: Pick<Component, 'description' | 'env' | 'flows' | 'tier'> & Partial<Component>): Component {
+  const cfg = ctx.config.services[name];
+  const base = common(ctx);
+  return {
+    name,
+    layer: 'core',
+    image: serviceImage(ctx, name),
+    ports: ports(name),
+    ...serviceProbes(),
+    resources: cfg.resources,
+    scaling: { replicas: cfg.replicas, ...(cfg.autoscaling ? { autoscaling: cfg.autoscaling } : {}) },
+    configFiles: [],
+    writablePaths: ['/tmp'],
+    metricsPort: 'metrics',
+    tasks: [],
+    terminationGracePeriodSeconds: 30,
+    user: RUN_AS,
+    contract: SERVICES[name].env,
+    ...spec,
+    env: { ...base.env, ...spec.env },
+    flows: [...base.flows, ...spec.flows],
+  };
+}
+
+const jwtFiles = (withPrivate: boolean) => ({
+  mountPath: KEYS_DIR,
+  items: [
+    ...(withPrivate ? [{ secret: 'jwt-private-key' as const, file: 'private.pem' }] : []),
+    { secret: 'jwt-public-key' as const, file: 'public.pem' },
+  ],
+});
+
+export function gateway(ctx: BuildContext): Component {
+  const jwksUrl = `http://auth:${PORTS.authHttp}/auth/.well-known/jwks.json`;
+  return service(ctx, 'gateway', {
+    description: 'API gateway: routing, JWT and API-key auth, Redis rate limiting, circuit breakers',
+    tier: 'frontend',
+    env: {
+      PRISM_AUTH_GRPC_ADDRESS: ref('auth', 'grpc'),
+      PRISM_CONFIG_GRPC_ADDRESS: ref('config', 'grpc'),
+      PRISM_REDIS_ADDRESS: ref('redis', 'redis'),
+      PRISM_REDIS_PASSWORD: secret('redis-password'),
+      PRISM_GATEWAY_CONFIG_FILE: value(`${GATEWAY_CONFIG_DIR}/gateway.yaml`),
+      PRISM_JWT_ISSUER: value(ctx.config.jwt.issuer),
+      PRISM_JWT_AUDIENCE: value(ctx.config.jwt.audience),
+      PRISM_JWT_PUBLIC_KEY_FILE: value(`${KEYS_DIR}/public.pem`),
+      PRISM_AUTH_JWKS_URL: ref('auth', 'http', { scheme: 'http', path: '/auth/.well-known/jwks.json' }),
+    },
+    flows: [
+      { to: 'auth', port: 'grpc' },
+      { to: 'auth', port: 'http' },
+      { to: 'config', port: 'grpc' },
+      { to: 'redis', port: 'redis' },
+    ],
+    configFiles: [{ name: 'gateway.yaml', mountPath: GATEWAY_CONFIG_DIR, content: gatewayYaml(ctx.config, jwksUrl) }],
+    secretFiles: jwtFiles(false),
+  });
+}
+
+export function auth(ctx: BuildContext): Component {
+  return service(ctx, 'auth', {
+    description: 'Users, sessions, API keys, OAuth, RS256 JWT signing (HTTP /auth/* and gRPC)',
+    tier: 'backend',
+    env: {
+      ...dbEnv('auth'),
+      PRISM_REDIS_ADDRESS: ref('redis', 'redis'),
+      PRISM_REDIS_PASSWORD: secret('redis-password'),
+      PRISM_JWT_ISSUER: value(ctx.config.jwt.issuer),
+      PRISM_JWT_AUDIENCE: value(ctx.config.jwt.audience),
+      PRISM_JWT_PRIVATE_KEY_FILE: value(`${KEYS_DIR}/private.pem`),
+      PRISM_JWT_PUBLIC_KEY_FILE: value(`${KEYS_DIR}/public.pem`),
+      PRISM_ACCESS_TOKEN_TTL_SECONDS: value(ctx.config.jwt.accessTokenTtlSeconds),
+      PRISM_PUBLIC_BASE_URL: value(`https://${ctx.config.domain}`),
+      PRISM_GOOGLE_CLIENT_ID: secret('google-client-id'),
+      PRISM_GOOGLE_CLIENT_SECRET: secret('google-client-secret'),
+      PRISM_GITHUB_CLIENT_ID: secret('github-client-id'),
+      PRISM_GITHUB_CLIENT_SECRET: secret('github-client-secret'),
+    },
+    flows: [
+      { to: 'postgres-auth', port: 'postgres' },
+      { to: 'redis', port: 'redis' },
+    ],
+    secretFiles: jwtFiles(true),
+    externalEgress: [{ port: 443, reason: 'OAuth code exchange with Google and GitHub' }],
+  });
+}
+
+export function config(ctx: BuildContext): Component {
+  return service(ctx, 'config', {
+    description: 'Configuration values and feature flags per environment and service (gRPC)',
+    tier: 'backend',
+    env: dbEnv('ops'),
+    flows: [{ to: 'postgres-ops', port: 'postgres' }],
+  });
+}
+
+export function dbmanager(ctx: BuildContext): Component {
+  const env: Record<string, EnvValue> = {
+    ...dbEnv('auth'),
+    ...dbEnv('ops'),
+    PRISM_S3_ENDPOINT: ref('minio', 'api', { scheme: 'http' }),
+    PRISM_S3_BUCKET: value(BACKUP_BUCKET),
+    PRISM_S3_ACCESS_KEY: value(MINIO_BACKUP_USER),
+    PRISM_S3_SECRET_KEY: secret('minio-backup-secret-key'),
+    PRISM_BACKUP_RETENTION_DAYS: value(ctx.config.backups.retentionDays),
+  };
+  const flows: Flow[] = [
+    { to: 'postgres-auth', port: 'postgres' },
+    { to: 'postgres-ops', port: 'postgres' },
+    { to: 'minio', port: 'api' },
+  ];
+  const { schedule, verifySchedule } = ctx.config.backups;
+  const task = (name: string, description: string, args: readonly string[], when?: string): Task => ({
+    name,
+    description,
+    args,
+    ...(when ? { schedule: when } : {}),
+    flows,
+  });
+  return service(ctx, 'dbmanager', {
+    description: 'Migrations, backups and verified restores of both PostgreSQL databases (gRPC)',
+    tier: 'backend',
+    env,
+    flows,
+    command: DBMANAGER_CLI.entry,
+    args: ['serve'],
+    tasks: [
+      task('db-migrate', 'Apply the migrations of both databases before the services roll out', DBMANAGER_CLI.migrate),
+      task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), schedule),
+      task('backup-ops', 'Scheduled full backup of prism_ops', DBMANAGER_CLI.backup('ops', 'full'), schedule),
+      task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), verifySchedule),
+      task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), verifySchedule),
+    ],
+    // A restore verification unpacks a base backup here.
+    writablePaths: ['/tmp', '/var/lib/prism/scratch'],
+  });
+}

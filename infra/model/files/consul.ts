@@ -1,0 +1,15 @@
+/** Consul server agent configuration (HCL). */
+export function consulHcl(o: { readonly bootstrapExpect: number; readonly retryJoin: readonly string[] }): string {
+  return [
+    '# Rendered from the Prism platform model; do not edit by hand.',
+    'datacenter = "prism"',
+    'data_dir = "/consul/data"',
+    'server = true',
+    `bootstrap_expect = ${o.bootstrapExpect}`,
+    'client_addr = "0.0.0.0"',
+    'ui_config { enabled = true }',
+    'disable_update_check = true',
+    `retry_join = [${o.retryJoin.map((h) => `"${h}"`).join(', ')}]`,
+    '',
+  ].join('\n');
+}

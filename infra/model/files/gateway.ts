@@ -1,0 +1,35 @@
+import { gatewayConfigSchema, type GatewayConfigInput, PORTS, EDGE_ROUTES } from '../../contract/index.js';
+import type { StackConfig } from '../../config/schema.js';
+import { toYaml } from './yaml.js';
+
+/** The gateway's `gateway.yaml` (the guide's `gateway-config` ConfigMap), validated by the gateway's own schema. */
+export function gatewayYaml(config: StackConfig, jwksUrl: string): string {
+  const doc: GatewayConfigInput = {
+    server: { port: PORTS.gatewayHttp, body_limit_bytes: 1024 * 1024, request_timeout_ms: 30_000 },
+    rate_limit: {
+      enabled: config.rateLimit.enabled,
+      requests_per_second: config.rateLimit.requestsPerSecond,
+      burst: config.rateLimit.burst,
+      on_redis_failure: config.rateLimit.onRedisFailure,
+    },
+    auth: {
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      jwks_url: jwksUrl,
+      clock_tolerance_seconds: 30,
+      api_key_cache_seconds: 30,
+    },
+    routes: [
+      {
+        prefix: `${EDGE_ROUTES.api}/auth`,
+        upstream: `http://auth:${PORTS.authHttp}`,
+        rewrite: EDGE_ROUTES.auth,
+        auth_required: false,
+        timeout_ms: 5_000,
+        retries: 1,
+        circuit_breaker: { failure_threshold: 5, reset_timeout_ms: 10_000, half_open_max_requests: 1 },
+      },
+    ],
+  };
+  return toYaml(gatewayConfigSchema.parse(doc));
+}

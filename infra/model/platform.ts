@@ -1,0 +1,102 @@
+import { ENV, requiredEnv, type EnvName, type ServiceName, SERVICE_NAMES } from '../contract/index.js';
+import type { StackConfig } from '../config/schema.js';
+import type { BuildContext } from './components/common.js';
+import { dataComponents } from './components/data.js';
+import { edge, edgeProxy } from './components/edge.js';
+import { observabilityComponents } from './components/observability.js';
+import { auth, config, dbmanager, gateway } from './components/services.js';
+import type { Component, ComponentName, ComponentRef, Flow, Platform } from './types.js';
+
+export const NAMESPACE = 'prism';
+
+/** Builds the whole platform of one environment from its validated stack configuration. */
+export function buildPlatform(environment: string, stackConfig: StackConfig, namespace = NAMESPACE): Platform {
+  const ctx: BuildContext = { environment, namespace, config: stackConfig };
+  const services = [gateway(ctx), auth(ctx), config(ctx), dbmanager(ctx)];
+  const data = dataComponents(ctx);
+  const observability = stackConfig.observability.enabled ? observabilityComponents(ctx, [...services, ...data]) : [];
+  const e = edge(ctx);
+  const platform: Platform = { environment, namespace, components: [...services, ...data, ...observability, edgeProxy(e)], edge: e };
+  checkPlatform(platform);
+  return platform;
+}
+
+export class ModelError extends Error {
+  override name = 'ModelError';
+}
+
+export function component(platform: Platform, name: ComponentName): Component {
+  const c = platform.components.find((x) => x.name === name);
+  if (!c) throw new ModelError(`no component ${name} in ${platform.environment}`);
+  return c;
+}
+
+/** The port number behind a named port of a component. */
+export function portNumber(platform: Platform, to: ComponentName, portName: string): number {
+  const p = component(platform, to).ports.find((x) => x.name === portName);
+  if (!p) throw new ModelError(`component ${to} has no port named ${portName}`);
+  return p.port;
+}
+
+/** `host:port`, or a URL when the reference has a scheme. Host names are component names in every renderer. */
+export function resolveRef(platform: Platform, r: ComponentRef): string {
+  const hostPort = `${r.component}:${portNumber(platform, r.component, r.port)}`;
+  return r.scheme ? `${r.scheme}://${hostPort}${r.path ?? ''}` : hostPort;
+}
+
+/**
+ * The model's own consistency: every flow and reference names a real port, every reference
+ * is backed by a declared flow (so network policies allow it), and every Prism service gets
+ * exactly the variables its contract declares, secrets by reference only.
+ */
+export function checkPlatform(platform: Platform): void {
+  const problems: string[] = [];
+  const names = new Set(platform.components.map((c) => c.name));
+  const hasPort = (to: ComponentName, port: string) => platform.components.some((c) => c.name === to && c.ports.some((p) => p.name === port));
+  const checkFlows = (owner: string, flows: readonly Flow[]) => {
+    for (const f of flows) {
+      if (!names.has(f.to)) problems.push(`${owner}: flow to unknown component ${f.to}`);
+      else if (!hasPort(f.to, f.port)) problems.push(`${owner}: flow to ${f.to} names unknown port ${f.port}`);
+    }
+  };
+  for (const c of platform.components) {
+    checkFlows(c.name, c.flows);
+    for (const t of c.tasks) checkFlows(`${c.name}/${t.name}`, t.flows);
+    for (const [name, v] of Object.entries(c.env)) {
+      if ('ref' in v) {
+        if (!hasPort(v.ref.component, v.ref.port)) problems.push(`${c.name}: ${name} refers to unknown port ${v.ref.component}/${v.ref.port}`);
+        else if (!c.flows.some((f) => f.to === v.ref.component && f.port === v.ref.port)) {
+          problems.push(`${c.name}: ${name} refers to ${v.ref.component}/${v.ref.port} but no flow allows it`);
+        }
+      }
+    }
+    for (const probe of [c.liveness, c.readiness]) {
+      const port = 'http' in probe.action ? probe.action.http.port : 'tcp' in probe.action ? probe.action.tcp.port : undefined;
+      if (port && !c.ports.some((p) => p.name === port)) problems.push(`${c.name}: probe uses unknown port ${port}`);
+    }
+    if (c.metricsPort && !c.ports.some((p) => p.name === c.metricsPort)) problems.push(`${c.name}: metrics port ${c.metricsPort} is not a port`);
+    if (c.contract) problems.push(...checkContract(c));
+  }
+  if (problems.length > 0) throw new ModelError(`platform model of ${platform.environment} is inconsistent:\n  - ${problems.join('\n  - ')}`);
+}
+
+function checkContract(c: Component): string[] {
+  const problems: string[] = [];
+  const declared = new Set<string>(c.contract);
+  for (const name of requiredEnv(c.name as ServiceName)) {
+    if (!(name in c.env)) problems.push(`${c.name}: required variable ${name} is not supplied`);
+  }
+  for (const [name, v] of Object.entries(c.env)) {
+    if (!declared.has(name)) {
+      problems.push(`${c.name}: ${name} is not in the service's contract`);
+      continue;
+    }
+    const spec = ENV[name as EnvName];
+    if ('secret' in spec && spec.secret && !('secret' in v)) problems.push(`${c.name}: ${name} is secret and must be a secret reference`);
+  }
+  return problems;
+}
+
+export function isService(c: Component): boolean {
+  return (SERVICE_NAMES as readonly string[]).includes(c.name);
+}

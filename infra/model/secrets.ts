@@ -1,0 +1,68 @@
+/**
+ * The secrets of the platform, by reference only: the model never holds a value.
+ * One catalog drives the ExternalSecret objects, the Pulumi secret config keys,
+ * Compose's `.env.example` and the local secret generator.
+ */
+
+/** The Kubernetes Secret every workload reads from (the guide's `prism-secrets`). */
+export const SECRET_NAME = 'prism-secrets';
+
+export type SecretSource =
+  /** A strong random password, generated for local set-ups. */
+  | 'password'
+  /** The JWT signing key pair, from `keys/` (see `make generate-keys`). */
+  | 'jwt-private-key'
+  | 'jwt-public-key'
+  /** A value only its owner can give (OAuth client credentials); may stay empty locally. */
+  | 'provided';
+
+export interface SecretKeySpec {
+  /** Key inside the Kubernetes Secret. */
+  readonly key: string;
+  /** Variable in Compose's `.env` (the guide's table where it names one). */
+  readonly dotenv: string;
+  /** Pulumi config key (`pulumi config set --secret prism:<pulumiKey>`). */
+  readonly pulumiKey: string;
+  readonly description: string;
+  readonly source: SecretSource;
+}
+
+const spec = (key: string, dotenv: string, pulumiKey: string, description: string, source: SecretSource): SecretKeySpec => ({
+  key,
+  dotenv,
+  pulumiKey,
+  description,
+  source,
+});
+
+export const SECRET_KEYS = [
+  spec('postgres-auth-password', 'POSTGRES_AUTH_PASSWORD', 'postgresAuthPassword', 'Auth database password', 'password'),
+  spec('postgres-ops-password', 'POSTGRES_OPS_PASSWORD', 'postgresOpsPassword', 'Operational database password', 'password'),
+  spec('redis-password', 'REDIS_PASSWORD', 'redisPassword', 'Redis authentication password', 'password'),
+  spec('jwt-private-key', 'JWT_PRIVATE_KEY', 'jwtPrivateKey', 'RS256 signing key (PEM)', 'jwt-private-key'),
+  spec('jwt-public-key', 'JWT_PUBLIC_KEY', 'jwtPublicKey', 'RS256 verification key (PEM)', 'jwt-public-key'),
+  spec('minio-root-password', 'MINIO_ROOT_PASSWORD', 'minioRootPassword', 'MinIO admin password', 'password'),
+  spec('minio-backup-secret-key', 'MINIO_BACKUP_SECRET_KEY', 'minioBackupSecretKey', 'Secret key of the least-privilege backup user', 'password'),
+  spec('grafana-admin-password', 'GRAFANA_ADMIN_PASSWORD', 'grafanaAdminPassword', 'Grafana admin password', 'password'),
+  spec('google-client-id', 'GOOGLE_CLIENT_ID', 'googleClientId', 'Google OAuth client ID', 'provided'),
+  spec('google-client-secret', 'GOOGLE_CLIENT_SECRET', 'googleClientSecret', 'Google OAuth secret', 'provided'),
+  spec('github-client-id', 'GITHUB_CLIENT_ID', 'githubClientId', 'GitHub OAuth client ID', 'provided'),
+  spec('github-client-secret', 'GITHUB_CLIENT_SECRET', 'githubClientSecret', 'GitHub OAuth secret', 'provided'),
+] as const satisfies readonly SecretKeySpec[];
+
+export type SecretKey = (typeof SECRET_KEYS)[number]['key'];
+
+/** A reference to one key of {@link SECRET_NAME}. */
+export interface SecretRef {
+  readonly secret: SecretKey;
+}
+
+export function secretSpec(key: SecretKey): SecretKeySpec {
+  const found = SECRET_KEYS.find((s) => s.key === key);
+  if (!found) throw new Error(`unknown secret key ${key}`);
+  return found;
+}
+
+/** Non-secret identities that go with the secrets (user names are not secret). */
+export const MINIO_ROOT_USER = 'prism-admin';
+export const MINIO_BACKUP_USER = 'prism-backup';

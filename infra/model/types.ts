@@ -1,0 +1,193 @@
+import type { EnvName } from '../contract/index.js';
+import type { Resources } from '../config/schema.js';
+import type { SecretKey, SecretRef } from './secrets.js';
+
+/**
+ * The platform model: every component described once. Renderers (Kubernetes, Compose,
+ * Pulumi) read it and never invent a port, a variable name or a probe path.
+ */
+
+/** The guide's four network tiers; NetworkPolicies and Compose networks follow them. */
+export type Tier = 'frontend' | 'backend' | 'data' | 'observability';
+export const TIERS: readonly Tier[] = ['frontend', 'backend', 'data', 'observability'];
+
+export type ComponentName =
+  | 'gateway'
+  | 'auth'
+  | 'config'
+  | 'dbmanager'
+  | 'postgres-auth'
+  | 'postgres-ops'
+  | 'redis'
+  | 'nats'
+  | 'consul'
+  | 'minio'
+  | 'prometheus'
+  | 'jaeger'
+  | 'loki'
+  | 'grafana'
+  | 'edge';
+
+/** Which chart (and Compose file) a component belongs to. */
+export type Layer = 'core' | 'data' | 'observability' | 'edge';
+
+export interface Port {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol?: 'TCP' | 'UDP';
+  /** Published on the host by Compose (local development). */
+  readonly publish?: boolean;
+}
+
+/** A reference to another component's port: rendered as `host:port` or a URL. */
+export interface ComponentRef {
+  readonly component: ComponentName;
+  readonly port: string;
+  /** `url` renders `<scheme>://host:port<path>`. */
+  readonly scheme?: 'http' | 'nats';
+  readonly path?: string;
+}
+
+export type EnvValue =
+  | { readonly value: string }
+  | SecretRef
+  | { readonly ref: ComponentRef }
+  /** The pod's own name (a StatefulSet member's stable identity). */
+  | { readonly field: 'metadata.name' };
+
+export interface HttpProbe {
+  readonly http: { readonly path: string; readonly port: string };
+}
+export interface ExecProbe {
+  readonly exec: readonly string[];
+}
+export interface TcpProbe {
+  readonly tcp: { readonly port: string };
+}
+export type ProbeAction = HttpProbe | ExecProbe | TcpProbe;
+
+export interface Probe {
+  readonly action: ProbeAction;
+  readonly initialDelaySeconds: number;
+  readonly periodSeconds: number;
+  readonly timeoutSeconds?: number;
+  readonly failureThreshold?: number;
+}
+
+/** A file the component reads, with content rendered from the model. */
+export interface ConfigFile {
+  /** File name (also the ConfigMap key). */
+  readonly name: string;
+  /** Directory it is mounted in. */
+  readonly mountPath: string;
+  readonly content: string;
+}
+
+/** Secret keys mounted as files (for example the JWT key pair). */
+export interface SecretFiles {
+  readonly mountPath: string;
+  readonly items: readonly { readonly secret: SecretKey; readonly file: string }[];
+}
+
+/** A network flow this component opens; NetworkPolicies and Compose networks are derived from it. */
+export interface Flow {
+  readonly to: ComponentName;
+  readonly port: string;
+}
+
+export interface Persistence {
+  readonly mountPath: string;
+  readonly size: string;
+}
+
+export interface Scaling {
+  readonly replicas: number;
+  readonly autoscaling?: { readonly minReplicas: number; readonly maxReplicas: number; readonly targetCPUUtilization: number };
+}
+
+export interface Image {
+  readonly repository: string;
+  /** A pinned tag; never `latest`. */
+  readonly tag: string;
+  readonly pullPolicy?: 'IfNotPresent' | 'Always';
+  /** Built by this package from `services/<name>` (the four Prism services). */
+  readonly build?: { readonly context: string; readonly dockerfile: string };
+}
+
+/** A one-shot or scheduled task that runs a component's image with other arguments. */
+export interface Task {
+  readonly name: string;
+  readonly description: string;
+  /** Another image than the component's (for example the MinIO client). */
+  readonly image?: Image;
+  readonly command?: readonly string[];
+  readonly configFiles?: readonly ConfigFile[];
+  readonly args: readonly string[];
+  /** Cron schedule; a one-shot Job when absent. */
+  readonly schedule?: string;
+  /** Environment of the task; the component's own when absent. */
+  readonly env?: Readonly<Record<string, EnvValue>>;
+  readonly flows: readonly Flow[];
+}
+
+export interface Component {
+  readonly name: ComponentName;
+  readonly description: string;
+  readonly layer: Layer;
+  readonly tier: Tier;
+  readonly image: Image;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  readonly ports: readonly Port[];
+  readonly env: Readonly<Record<string, EnvValue>>;
+  readonly liveness: Probe;
+  readonly readiness: Probe;
+  readonly resources: Resources;
+  readonly scaling: Scaling;
+  /** A StatefulSet with a volume claim per replica when set; a Deployment otherwise. */
+  readonly persistence?: Persistence;
+  readonly configFiles: readonly ConfigFile[];
+  readonly secretFiles?: SecretFiles;
+  /** Writable directories on a read-only root filesystem (emptyDir / tmpfs). */
+  readonly writablePaths: readonly string[];
+  readonly flows: readonly Flow[];
+  /** Egress beyond the platform (for example OAuth providers), by port, with the reason. */
+  readonly externalEgress?: readonly { readonly port: number; readonly reason: string }[];
+  /** Namespace resources it reads from the Kubernetes API (get, list, watch); no API access when absent. */
+  readonly apiAccess?: readonly string[];
+  /** Scraped by Prometheus on this port (the guide's annotations). */
+  readonly metricsPort?: string;
+  readonly tasks: readonly Task[];
+  /** Seconds the process needs to finish in-flight work after SIGTERM. */
+  readonly terminationGracePeriodSeconds: number;
+  /** UID and GID the container runs as (>= 10000). */
+  readonly user: number;
+  /** The set of env names this component reads, when it is a Prism service (checked against the contract). */
+  readonly contract?: readonly EnvName[];
+}
+
+/** A public path prefix and the component port it reaches. */
+export interface EdgeRoute {
+  readonly path: string;
+  readonly to: ComponentName;
+  readonly port: string;
+}
+
+/** What the edge (Ingress in Kubernetes, Traefik in Compose) exposes. */
+export interface Edge {
+  readonly domain: string;
+  readonly routes: readonly EdgeRoute[];
+  /** Requests per second per client IP at the edge. */
+  readonly rateLimitRps: number;
+  readonly tls: { readonly clusterIssuer: string; readonly secretName: string };
+  readonly ingressClassName: string;
+  /** Namespace of the ingress controller: the only peer allowed to reach the routed ports. */
+  readonly controllerNamespace: string;
+}
+
+export interface Platform {
+  readonly environment: string;
+  readonly namespace: string;
+  readonly components: readonly Component[];
+  readonly edge: Edge;
+}
