@@ -3,8 +3,8 @@
  * The DB manager implements them; the manifests and scripts invoke them.
  */
 export const DBMANAGER_CLI = {
-  /** Entry point inside the image. */
-  entry: ['node', 'dist/dbmanager/src/cli.js'],
+  /** Entry point inside the image (services compile to build/, see tsconfig.build.json). */
+  entry: ['node', 'build/services/dbmanager/src/cli.js'],
   migrate: ['migrate', '--all'],
   backup: (db: 'auth' | 'ops', kind: 'full' | 'delta' | 'wal') => ['backup', db, kind],
   verifyLatest: (db: 'auth' | 'ops') => ['verify-latest', db],

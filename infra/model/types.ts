@@ -110,7 +110,7 @@ export interface Image {
   /** A pinned tag; never `latest`. */
   readonly tag: string;
   readonly pullPolicy?: 'IfNotPresent' | 'Always';
-  /** Built by this package from `services/<name>` (the four Prism services). */
+  /** Built by this package (the four Prism services): context relative to the repository root. */
   readonly build?: { readonly context: string; readonly dockerfile: string };
 }
 

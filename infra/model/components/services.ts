@@ -13,7 +13,8 @@ function serviceImage(ctx: BuildContext, name: ServiceName) {
     repository: `${registry}/prism-${name}`,
     tag,
     pullPolicy,
-    build: { context: `services/${name}`, dockerfile: `services/${name}/Dockerfile` },
+    // The context is the repository root: images carry the shared runtime and the contract.
+    build: { context: '.', dockerfile: `services/${name}/Dockerfile` },
   };
 }
 
