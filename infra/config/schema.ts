@@ -135,7 +135,8 @@ export const stackConfigSchema = z
         /** Registry prefix of the four service images (`<registry>/prism-gateway:<tag>`). */
         registry: z.string().min(1).default('ghcr.io/prism-platform'),
         tag: imageTag,
-        pullPolicy: z.enum(['IfNotPresent', 'Always']).default('IfNotPresent'),
+        /** Every image; Always re-checks registry credentials on each pull (pinned tags keep it reproducible). */
+        pullPolicy: z.enum(['IfNotPresent', 'Always']).default('Always'),
       }),
     ingress: z
       .strictObject({

@@ -9,6 +9,7 @@ import {
   type Probe,
   type SecretFiles,
   SECRET_NAME,
+  bytes,
   resolveRef,
   secretSpec,
 } from '../model/index.js';
@@ -67,6 +68,24 @@ function volumeName(path: string): string {
   return path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-').replace(/-+$/, '').slice(0, 63);
 }
 
+/** Headroom beyond the emptyDirs for container logs and the writable layer. */
+const EPHEMERAL_HEADROOM = 512 * 1024 ** 2;
+const EPHEMERAL_REQUEST = '64Mi';
+
+/**
+ * CPU and memory from the model; ephemeral storage derived from the component's scratch
+ * directories, so a full emptyDir evicts the pod rather than filling the node.
+ */
+function resources(c: Component): k8s.ResourceRequirements {
+  const q = k8s.Quantity.fromString;
+  const scratch = c.writablePaths.reduce((sum, w) => sum + (bytes(w.size) ?? 0), 0);
+  const ephemeralLimit = `${Math.ceil((scratch + EPHEMERAL_HEADROOM) / 1024 ** 2)}Mi`;
+  return {
+    requests: { cpu: q(c.resources.requests.cpu), memory: q(c.resources.requests.memory), 'ephemeral-storage': q(EPHEMERAL_REQUEST) },
+    limits: { cpu: q(c.resources.limits.cpu), memory: q(c.resources.limits.memory), 'ephemeral-storage': q(ephemeralLimit) },
+  };
+}
+
 /** A hash of the mounted configuration, so that a change rolls the pods. */
 export function configHash(files: readonly ConfigFile[]): string {
   const h = createHash('sha256');
@@ -105,10 +124,10 @@ export function podSpec(
     });
     mounts.push({ name: 'secret-files', mountPath: source.secretFiles.mountPath, readOnly: true });
   }
-  for (const path of component.writablePaths) {
-    const name = `scratch-${volumeName(path)}`.slice(0, 63);
-    volumes.push({ name, emptyDir: { sizeLimit: k8s.Quantity.fromString('256Mi') } });
-    mounts.push({ name, mountPath: path });
+  for (const w of component.writablePaths) {
+    const name = `scratch-${volumeName(w.path)}`.slice(0, 63);
+    volumes.push({ name, emptyDir: { sizeLimit: k8s.Quantity.fromString(w.size) } });
+    mounts.push({ name, mountPath: w.path });
   }
   if (source.persistence) mounts.push({ name: source.persistence.claimName, mountPath: source.persistence.mountPath });
 
@@ -116,15 +135,12 @@ export function podSpec(
   const container: k8s.Container = {
     name: source.name,
     image: imageRef(source.image),
-    imagePullPolicy: source.image.pullPolicy ?? 'IfNotPresent',
+    imagePullPolicy: source.image.pullPolicy ?? platform.imagePullPolicy,
     ...(source.command ? { command: [...source.command] } : {}),
     ...(source.args ? { args: [...source.args] } : {}),
     ports: ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol ?? 'TCP' })),
     env: envVars(platform, source.env),
-    resources: {
-      requests: { cpu: k8s.Quantity.fromString(component.resources.requests.cpu), memory: k8s.Quantity.fromString(component.resources.requests.memory) },
-      limits: { cpu: k8s.Quantity.fromString(component.resources.limits.cpu), memory: k8s.Quantity.fromString(component.resources.limits.memory) },
-    },
+    resources: resources(component),
     ...(source.probes ? { livenessProbe: probe(source.probes.liveness, ports), readinessProbe: probe(source.probes.readiness, ports) } : {}),
     securityContext: containerSecurityContext(component.user),
     volumeMounts: mounts,

@@ -117,7 +117,7 @@ export class Workload extends Construct {
       });
     } else {
       new k8s.KubeDeployment(this, 'Resource', {
-        metadata,
+        metadata: c.singleton ? { ...metadata, annotations: { 'prism.io/singleton': c.singleton, 'kube-score/ignore': 'deployment-replicas' } } : metadata,
         spec: {
           // The HPA owns the replica count when there is one.
           ...(c.scaling.autoscaling ? {} : { replicas: c.scaling.replicas }),

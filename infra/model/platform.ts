@@ -16,7 +16,7 @@ export function buildPlatform(environment: string, stackConfig: StackConfig, nam
   const data = dataComponents(ctx);
   const observability = stackConfig.observability.enabled ? observabilityComponents(ctx, [...services, ...data]) : [];
   const e = edge(ctx);
-  const platform: Platform = { environment, namespace, components: [...services, ...data, ...observability, edgeProxy(e)], edge: e };
+  const platform: Platform = { environment, namespace, imagePullPolicy: stackConfig.images.pullPolicy, components: [...services, ...data, ...observability, edgeProxy(e)], edge: e };
   checkPlatform(platform);
   return platform;
 }

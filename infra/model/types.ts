@@ -95,6 +95,11 @@ export interface Flow {
   readonly port: string;
 }
 
+export interface WritablePath {
+  readonly path: string;
+  readonly size: string;
+}
+
 export interface Persistence {
   readonly mountPath: string;
   readonly size: string;
@@ -148,8 +153,10 @@ export interface Component {
   readonly persistence?: Persistence;
   readonly configFiles: readonly ConfigFile[];
   readonly secretFiles?: SecretFiles;
-  /** Writable directories on a read-only root filesystem (emptyDir / tmpfs). */
-  readonly writablePaths: readonly string[];
+  /** Writable directories on a read-only root filesystem (emptyDir / tmpfs), with their size limit. */
+  readonly writablePaths: readonly WritablePath[];
+  /** Runs as exactly one instance on purpose (say why); linters' replica advice does not apply. */
+  readonly singleton?: string;
   readonly flows: readonly Flow[];
   /** Egress beyond the platform (for example OAuth providers), by port, with the reason. */
   readonly externalEgress?: readonly { readonly port: number; readonly reason: string }[];
@@ -188,6 +195,8 @@ export interface Edge {
 export interface Platform {
   readonly environment: string;
   readonly namespace: string;
+  /** Pull policy of every image without its own. */
+  readonly imagePullPolicy: 'IfNotPresent' | 'Always';
   readonly components: readonly Component[];
   readonly edge: Edge;
 }

@@ -1,6 +1,6 @@
 import { HEALTH_PATHS } from '../../contract/index.js';
 import type { StackConfig } from '../../config/schema.js';
-import type { ComponentName, ComponentRef, EnvValue, Probe, ProbeAction } from '../types.js';
+import type { ComponentName, ComponentRef, EnvValue, Probe, ProbeAction, WritablePath } from '../types.js';
 import type { SecretKey } from '../secrets.js';
 
 /** Everything a component definition needs to know about the environment. */
@@ -33,6 +33,9 @@ export function serviceProbes(): { liveness: Probe; readiness: Probe } {
     readiness: probe(httpGet(HEALTH_PATHS.ready, 'metrics'), 5, 5),
   };
 }
+
+/** Scratch space every container gets: a read-only root filesystem still needs a /tmp. */
+export const TMP: WritablePath = { path: '/tmp', size: '256Mi' };
 
 /** The headless Service that gives StatefulSet members stable DNS names. */
 export const headless = (name: string): string => `${name}-headless`;

@@ -7,7 +7,7 @@ import { redisConf } from '../files/redis.js';
 import { bytes } from '../quantity.js';
 import { MINIO_BACKUP_USER, MINIO_ROOT_USER } from '../secrets.js';
 import type { Component, Image } from '../types.js';
-import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value } from './common.js';
+import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value, TMP } from './common.js';
 
 /** Pinned images of the data tier. */
 export const DATA_IMAGES = {
@@ -55,11 +55,11 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
       POSTGRES_DB: value(d.name),
       POSTGRES_PASSWORD: secret(db === 'auth' ? 'postgres-auth-password' : 'postgres-ops-password'),
     },
-    liveness: probe(ready, 30, 10, { timeoutSeconds: 5, failureThreshold: 6 }),
+    liveness: probe({ tcp: { port: 'postgres' } }, 30, 10, { timeoutSeconds: 5, failureThreshold: 6 }),
     readiness: probe(ready, 5, 5, { timeoutSeconds: 5 }),
     resources: resources(['250m', '1'], ['256Mi', '1Gi']),
     persistence: { mountPath: '/var/lib/postgresql/data', size: size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps') },
-    writablePaths: ['/tmp', '/var/run/postgresql'],
+    writablePaths: [TMP, { path: '/var/run/postgresql', size: '16Mi' }],
   };
 }
 
@@ -79,7 +79,7 @@ function redis(ctx: BuildContext): Component {
     resources: resources(['100m', '500m'], ['128Mi', '512Mi']),
     persistence: { mountPath: '/data', size: size(ctx, 'redis') },
     configFiles: [{ name: 'redis.conf', mountPath: '/etc/redis', content: redisConf(PORTS.redis) }],
-    writablePaths: ['/tmp'],
+    writablePaths: [TMP],
   };
 }
 
@@ -120,7 +120,7 @@ function nats(ctx: BuildContext): Component {
         }),
       },
     ],
-    writablePaths: ['/tmp'],
+    writablePaths: [TMP],
     flows: replicas > 1 ? [{ to: 'nats', port: 'cluster' }] : [],
   };
 }
@@ -139,12 +139,12 @@ function consul(ctx: BuildContext): Component {
       { name: 'serf-lan', port: PORTS.consulSerfLan },
     ],
     env: {},
-    liveness: probe(httpGet('/v1/status/leader', 'http'), 10, 10),
+    liveness: probe({ tcp: { port: 'http' } }, 10, 10),
     readiness: probe(httpGet('/v1/status/leader', 'http'), 5, 5),
     resources: resources(['50m', '500m'], ['64Mi', '256Mi']),
     persistence: { mountPath: '/consul/data', size: size(ctx, 'consul') },
     configFiles: [{ name: 'server.hcl', mountPath: '/consul/config', content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }) }],
-    writablePaths: ['/tmp'],
+    writablePaths: [TMP],
   };
 }
 
@@ -172,7 +172,7 @@ function minio(ctx: BuildContext): Component {
     readiness: probe(httpGet('/minio/health/ready', 'api'), 5, 5),
     resources: resources(['100m', '1'], ['256Mi', '1Gi']),
     persistence: { mountPath: '/data', size: size(ctx, 'minio') },
-    writablePaths: ['/tmp'],
+    writablePaths: [TMP],
     metricsPort: 'api',
     tasks: [
       {

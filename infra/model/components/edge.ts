@@ -1,6 +1,6 @@
 import { EDGE_ROUTES, GATEWAY_PUBLIC_HEALTH_PATHS, PORTS } from '../../contract/index.js';
 import type { Component, Edge } from '../types.js';
-import { type BuildContext, RUN_AS, httpGet, probe } from './common.js';
+import { type BuildContext, RUN_AS, httpGet, probe, TMP } from './common.js';
 
 export const TRAEFIK_IMAGE = { repository: 'traefik', tag: 'v3.2.1' } as const;
 
@@ -42,7 +42,7 @@ export function edgeProxy(e: Edge): Component {
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
     scaling: { replicas: 1 },
     configFiles: [],
-    writablePaths: ['/tmp'],
+    writablePaths: [TMP],
     flows: [...new Map(e.routes.map((r) => [`${r.to}/${r.port}`, { to: r.to, port: r.port }])).values()],
     tasks: [],
     terminationGracePeriodSeconds: 30,

@@ -3,7 +3,7 @@ import { alertRulesYaml, prometheusYaml, RULES_FILE } from '../files/prometheus.
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
 import { lokiYaml } from '../files/loki.js';
 import type { Component, Image } from '../types.js';
-import { type BuildContext, RUN_AS, httpGet, probe, secret, value } from './common.js';
+import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP } from './common.js';
 
 export const OBSERVABILITY_IMAGES = {
   prometheus: { repository: 'prom/prometheus', tag: 'v2.55.1' },
@@ -21,7 +21,7 @@ const base = {
   user: RUN_AS,
   terminationGracePeriodSeconds: 30,
   scaling: { replicas: 1 },
-  writablePaths: ['/tmp'],
+  writablePaths: [TMP],
 } as const;
 
 const resources = (cpu: [string, string], memory: [string, string]) => ({
@@ -83,7 +83,7 @@ function jaeger(): Component {
       BADGER_DIRECTORY_VALUE: value('/badger/data'),
       BADGER_DIRECTORY_KEY: value('/badger/key'),
     },
-    liveness: probe(httpGet('/', 'admin'), 10, 10),
+    liveness: probe({ tcp: { port: 'admin' } }, 10, 10),
     readiness: probe(httpGet('/', 'admin'), 5, 5),
     resources: resources(['100m', '500m'], ['256Mi', '1Gi']),
     persistence: { mountPath: '/badger', size: '5Gi' },
@@ -102,7 +102,7 @@ function loki(ctx: BuildContext): Component {
     args: ['-config.file=/etc/loki/loki.yaml'],
     ports: [{ name: 'http', port: PORTS.loki, publish: true }],
     env: {},
-    liveness: probe(httpGet('/ready', 'http'), 30, 15),
+    liveness: probe({ tcp: { port: 'http' } }, 30, 15),
     readiness: probe(httpGet('/ready', 'http'), 10, 10),
     resources: resources(['100m', '1'], ['256Mi', '1Gi']),
     persistence: { mountPath: dataDir, size: ctx.config.storage.sizes.loki },
@@ -128,7 +128,7 @@ function grafana(ctx: BuildContext): Component {
       GF_PATHS_DATA: value('/var/lib/grafana'),
       GF_PATHS_PROVISIONING: value('/etc/grafana/provisioning'),
     },
-    liveness: probe(httpGet('/api/health', 'http'), 30, 10),
+    liveness: probe({ tcp: { port: 'http' } }, 30, 10),
     readiness: probe(httpGet('/api/health', 'http'), 5, 5),
     resources: resources(['50m', '500m'], ['128Mi', '512Mi']),
     persistence: { mountPath: '/var/lib/grafana', size: ctx.config.storage.sizes.grafana },

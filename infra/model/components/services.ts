@@ -2,17 +2,16 @@ import { BACKUP_BUCKET, DATABASES, DBMANAGER_CLI, PORTS, SERVICES, type ServiceN
 import { gatewayYaml } from '../files/gateway.js';
 import { MINIO_BACKUP_USER } from '../secrets.js';
 import type { Component, EnvValue, Flow, Task } from '../types.js';
-import { type BuildContext, RUN_AS, ref, secret, serviceProbes, value } from './common.js';
+import { type BuildContext, RUN_AS, ref, secret, serviceProbes, value, TMP } from './common.js';
 
 const KEYS_DIR = '/etc/prism/keys';
 const GATEWAY_CONFIG_DIR = '/etc/prism/gateway';
 
 function serviceImage(ctx: BuildContext, name: ServiceName) {
-  const { registry, tag, pullPolicy } = ctx.config.images;
+  const { registry, tag } = ctx.config.images;
   return {
     repository: `${registry}/prism-${name}`,
     tag,
-    pullPolicy,
     // The context is the repository root: images carry the shared runtime and the contract.
     build: { context: '.', dockerfile: `services/${name}/Dockerfile` },
   };
@@ -71,7 +70,7 @@ function service(ctx: BuildContext, name: ServiceName, spec: Pick<Component, 'de
     resources: cfg.resources,
     scaling: { replicas: cfg.replicas, ...(cfg.autoscaling ? { autoscaling: cfg.autoscaling } : {}) },
     configFiles: [],
-    writablePaths: ['/tmp'],
+    writablePaths: [TMP],
     metricsPort: 'metrics',
     tasks: [],
     terminationGracePeriodSeconds: 30,
@@ -180,6 +179,7 @@ export function dbmanager(ctx: BuildContext): Component {
   });
   return service(ctx, 'dbmanager', {
     description: 'Migrations, backups and verified restores of both PostgreSQL databases (gRPC)',
+    singleton: 'owns the backup schedule and WAL archive; two instances would race (migrations also hold an advisory lock)',
     tier: 'backend',
     env,
     flows,
@@ -193,6 +193,6 @@ export function dbmanager(ctx: BuildContext): Component {
       task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), verifySchedule),
     ],
     // A restore verification unpacks a base backup here.
-    writablePaths: ['/tmp', '/var/lib/prism/scratch'],
+    writablePaths: [TMP, { path: '/var/lib/prism/scratch', size: '20Gi' }],
   });
 }
