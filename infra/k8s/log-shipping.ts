@@ -97,10 +97,14 @@ export class LogShipping extends Construct {
         },
       },
     });
+    new k8s.KubeNetworkPolicy(this, 'DefaultDeny', {
+      metadata: { name: 'default-deny-all', namespace: ns, labels },
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    });
     new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
       metadata: { name: `${name}-flows`, namespace: ns, labels },
       spec: {
-        podSelector: {},
+        podSelector: { matchLabels: { app: name } },
         policyTypes: ['Ingress', 'Egress'],
         ingress: [],
         egress: [

@@ -1,4 +1,4 @@
-import { BACKUP_BUCKET, DATABASES, PORTS, type DatabaseId } from '../../contract/index.js';
+import { BACKUP_BUCKET, DATABASES, PORTS, SERVICE_NAMES, type DatabaseId } from '../../contract/index.js';
 import type { DataStoreName } from '../../config/schema.js';
 import { consulHcl } from '../files/consul.js';
 import { minioBucketPolicy, minioSetupScript } from '../files/minio-setup.js';
@@ -145,6 +145,8 @@ function consul(ctx: BuildContext): Component {
     persistence: { mountPath: '/consul/data', size: size(ctx, 'consul') },
     configFiles: [{ name: 'server.hcl', mountPath: '/consul/config', content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }) }],
     writablePaths: [TMP],
+    // Consul runs the HTTP health checks the services register (their /health/ready).
+    flows: SERVICE_NAMES.map((s) => ({ to: s, port: 'metrics' })),
   };
 }
 

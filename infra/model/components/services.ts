@@ -1,4 +1,4 @@
-import { BACKUP_BUCKET, DATABASES, DBMANAGER_CLI, PORTS, SERVICES, type ServiceName } from '../../contract/index.js';
+import { BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, PORTS, SERVICES, type ServiceName } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
 import { MINIO_BACKUP_USER } from '../secrets.js';
 import type { Component, EnvValue, Flow, Task } from '../types.js';
@@ -170,12 +170,13 @@ export function dbmanager(ctx: BuildContext): Component {
     { to: 'minio', port: 'api' },
   ];
   const { schedule, verifySchedule } = ctx.config.backups;
-  const task = (name: string, description: string, args: readonly string[], when?: string): Task => ({
+  // A backup or verification task reaches only its own database and the object store.
+  const task = (name: string, description: string, args: readonly string[], db?: DatabaseId, when?: string): Task => ({
     name,
     description,
     args,
     ...(when ? { schedule: when } : {}),
-    flows,
+    flows: db ? [{ to: DATABASES[db].component, port: 'postgres' }, { to: 'minio', port: 'api' }] : flows,
   });
   return service(ctx, 'dbmanager', {
     description: 'Migrations, backups and verified restores of both PostgreSQL databases (gRPC)',
@@ -187,10 +188,10 @@ export function dbmanager(ctx: BuildContext): Component {
     args: ['serve'],
     tasks: [
       task('db-migrate', 'Apply the migrations of both databases before the services roll out', DBMANAGER_CLI.migrate),
-      task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), schedule),
-      task('backup-ops', 'Scheduled full backup of prism_ops', DBMANAGER_CLI.backup('ops', 'full'), schedule),
-      task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), verifySchedule),
-      task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), verifySchedule),
+      task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), 'auth', schedule),
+      task('backup-ops', 'Scheduled full backup of prism_ops', DBMANAGER_CLI.backup('ops', 'full'), 'ops', schedule),
+      task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), 'auth', verifySchedule),
+      task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule),
     ],
     // A restore verification unpacks a base backup here.
     writablePaths: [TMP, { path: '/var/lib/prism/scratch', size: '20Gi' }],

@@ -1,0 +1,137 @@
+/**
+ * Hardening rules every environment must meet, checked over synthesized objects (not the
+ * model), so a renderer bug cannot slip through. Each function returns violations as
+ * `Kind/name: what is wrong`; an empty list means the rule holds.
+ */
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  [k: string]: unknown;
+}
+
+export const MIN_UID = 10000;
+const LONG_RUNNING = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
+
+export interface Workload {
+  readonly object: K8sObject;
+  /** The pod template's spec. */
+  readonly pod: any;
+  readonly labels: Record<string, string>;
+  readonly namespace: string;
+}
+
+const id = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
+
+/** Every pod template of the objects, with where it runs. */
+export function workloads(objects: readonly K8sObject[]): Workload[] {
+  return objects.flatMap((o): Workload[] => {
+    const template = o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'].includes(o.kind) ? o.spec?.template : undefined;
+    return template ? [{ object: o, pod: template.spec, labels: template.metadata?.labels ?? {}, namespace: o.metadata.namespace ?? 'default' }] : [];
+  });
+}
+
+/** Namespaces whose Pod Security Admission enforces `restricted`. */
+export function restrictedNamespaces(objects: readonly K8sObject[]): Set<string> {
+  return new Set(
+    objects
+      .filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted')
+      .map((o) => o.metadata.name),
+  );
+}
+
+/** Pod Security Standards "restricted", plus UID >= 10000 and a read-only root filesystem. */
+export function restrictedProfile(w: Workload): string[] {
+  const v: string[] = [];
+  const p = w.pod;
+  const where = id(w.object);
+  if (p.hostNetwork || p.hostPID || p.hostIPC) v.push(`${where}: uses a host namespace`);
+  for (const vol of p.volumes ?? []) if (vol.hostPath) v.push(`${where}: hostPath volume ${vol.name}`);
+  if (p.securityContext?.runAsNonRoot !== true) v.push(`${where}: pod runAsNonRoot is not true`);
+  if (p.securityContext?.seccompProfile?.type !== 'RuntimeDefault') v.push(`${where}: pod seccomp is not RuntimeDefault`);
+  for (const c of [...(p.initContainers ?? []), ...p.containers]) {
+    const s = c.securityContext ?? {};
+    const uid = s.runAsUser ?? p.securityContext?.runAsUser;
+    if (!(uid >= MIN_UID)) v.push(`${where}/${c.name}: UID ${uid} is below ${MIN_UID}`);
+    if (s.allowPrivilegeEscalation !== false) v.push(`${where}/${c.name}: privilege escalation allowed`);
+    if (s.privileged) v.push(`${where}/${c.name}: privileged`);
+    if (!s.capabilities?.drop?.includes('ALL')) v.push(`${where}/${c.name}: capabilities not dropped`);
+    if ((s.capabilities?.add ?? []).length > 0) v.push(`${where}/${c.name}: adds capabilities`);
+    if (s.readOnlyRootFilesystem !== true) v.push(`${where}/${c.name}: root filesystem is writable`);
+    if (s.seccompProfile && s.seccompProfile.type !== 'RuntimeDefault') v.push(`${where}/${c.name}: seccomp is not RuntimeDefault`);
+  }
+  return v;
+}
+
+/** Requests and limits, probes on long-running pods, pinned images. */
+export function containerHygiene(w: Workload): string[] {
+  const v: string[] = [];
+  const where = id(w.object);
+  for (const c of w.pod.containers) {
+    for (const kind of ['requests', 'limits']) {
+      for (const r of ['cpu', 'memory']) if (!c.resources?.[kind]?.[r]) v.push(`${where}/${c.name}: no ${r} ${kind}`);
+    }
+    if (LONG_RUNNING.has(w.object.kind)) {
+      if (!c.livenessProbe) v.push(`${where}/${c.name}: no liveness probe`);
+      if (!c.readinessProbe) v.push(`${where}/${c.name}: no readiness probe`);
+    }
+    const image: string = c.image;
+    const tag = image.includes('@') ? 'digest' : image.slice(image.lastIndexOf(':') + 1);
+    if (!image.includes(':') || tag === 'latest' || tag.includes('/')) v.push(`${where}/${c.name}: image ${image} is not pinned`);
+  }
+  return v;
+}
+
+/** A service account token only where a Role grants read access to the API, and nothing more. */
+export function serviceAccountTokens(w: Workload, objects: readonly K8sObject[]): string[] {
+  if (w.pod.automountServiceAccountToken === false) return [];
+  const sa = w.pod.serviceAccountName;
+  const bindings = objects.filter((o) => o.kind === 'RoleBinding' && (o as any).subjects?.some((s: any) => s.name === sa));
+  const roles = bindings.map((b) => objects.find((o) => o.kind === 'Role' && o.metadata.name === (b as any).roleRef.name));
+  const readOnly = roles.length > 0 && roles.every((r) => r && (r as any).rules.every((rule: any) => rule.verbs.every((verb: string) => ['get', 'list', 'watch'].includes(verb))));
+  return readOnly ? [] : [`${id(w.object)}: mounts a service account token without a read-only Role`];
+}
+
+/** The replica floor of a workload (the HPA's minimum when one targets it). */
+export function replicaFloor(w: Workload, objects: readonly K8sObject[]): number {
+  const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name);
+  return hpa?.spec.minReplicas ?? w.object.spec?.replicas ?? 1;
+}
+
+const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
+  selector !== undefined && Object.entries(selector).every(([k, val]) => labels[k] === val);
+
+/** More than one replica: a PodDisruptionBudget and topology spread. */
+export function availability(w: Workload, objects: readonly K8sObject[]): string[] {
+  if (!['Deployment', 'StatefulSet'].includes(w.object.kind) || replicaFloor(w, objects) < 2) return [];
+  const v: string[] = [];
+  const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector.matchLabels, w.labels));
+  if (!pdb) v.push(`${id(w.object)}: ${replicaFloor(w, objects)} replicas without a PodDisruptionBudget`);
+  if (!(w.pod.topologySpreadConstraints?.length > 0)) v.push(`${id(w.object)}: replicas without topology spread`);
+  return v;
+}
+
+/** Default deny in the namespace, and a policy of its own for every pod. */
+export function networkIsolation(w: Workload, objects: readonly K8sObject[]): string[] {
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && (o.metadata.namespace ?? 'default') === w.namespace);
+  const isDenyAll = (p: K8sObject) =>
+    Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress') && !p.spec.ingress && !p.spec.egress;
+  const v: string[] = [];
+  if (!policies.some(isDenyAll)) v.push(`${id(w.object)}: namespace ${w.namespace} has no default deny`);
+  if (!policies.some((p) => selects(p.spec.podSelector.matchLabels, w.labels))) v.push(`${id(w.object)}: no NetworkPolicy selects its pods`);
+  return v;
+}
+
+/** Every rule over every workload of a rendered environment. */
+export function checkHardening(objects: readonly K8sObject[]): string[] {
+  const restricted = restrictedNamespaces(objects);
+  return workloads(objects).flatMap((w) => [
+    ...(restricted.has(w.namespace) ? restrictedProfile(w) : []),
+    ...containerHygiene(w),
+    ...serviceAccountTokens(w, objects),
+    ...availability(w, objects),
+    ...networkIsolation(w, objects),
+  ]);
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { openApiErrors, unknownFields } from '../support/k8s-schema.js';
+import { ENVIRONMENTS, key, synth } from '../support/synth.js';
+
+/** Custom resources we render, with the top-level spec fields their CRDs define. */
+const CUSTOM_KINDS: Record<string, { apiVersion: string; specFields: string[] }> = {
+  ExternalSecret: { apiVersion: 'external-secrets.io/v1', specFields: ['refreshInterval', 'secretStoreRef', 'target', 'data', 'dataFrom'] },
+};
+
+describe.each(ENVIRONMENTS)('%s manifests against the Kubernetes OpenAPI schemas', (env) => {
+  const { objects } = synth(env);
+
+  it('has objects, each with a unique kind/namespace/name', () => {
+    expect(objects.length).toBeGreaterThan(50);
+    const keys = objects.map(key);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('validates every built-in object (types, required fields, formats)', async () => {
+    const failures: string[] = [];
+    for (const o of objects) {
+      if (CUSTOM_KINDS[o.kind]) continue;
+      const errors = await openApiErrors(o);
+      if (errors === undefined) failures.push(`${key(o)}: no schema for ${o.apiVersion} ${o.kind}`);
+      else if (errors.length > 0) failures.push(`${key(o)}: ${errors.join('; ')}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('has no field the schema does not define', () => {
+    const failures: string[] = [];
+    for (const o of objects) {
+      if (CUSTOM_KINDS[o.kind]) continue;
+      const unknown = unknownFields(o);
+      if (unknown === undefined) failures.push(`${key(o)}: no model for ${o.apiVersion} ${o.kind}`);
+      else if (unknown.length > 0) failures.push(`${key(o)}: unknown ${unknown.join(', ')}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('renders custom resources with their CRD group and known spec fields only', () => {
+    for (const o of objects.filter((x) => CUSTOM_KINDS[x.kind])) {
+      const crd = CUSTOM_KINDS[o.kind]!;
+      expect(o.apiVersion).toBe(crd.apiVersion);
+      for (const field of Object.keys(o.spec as object)) expect(crd.specFields).toContain(field);
+    }
+  });
+});
+
+describe('the schema checks themselves', () => {
+  const { objects } = synth('dev');
+  const deployment = structuredClone(objects.find((o) => o.kind === 'Deployment')!);
+
+  it('catch a wrong type', async () => {
+    const bad = structuredClone(deployment);
+    (bad.spec as { replicas: unknown }).replicas = 'three';
+    expect((await openApiErrors(bad))!.join()).toMatch(/replicas/);
+  });
+
+  it('catch a missing required field', async () => {
+    const bad = structuredClone(deployment);
+    delete (bad.spec as { selector?: unknown }).selector;
+    expect((await openApiErrors(bad))!.join()).toMatch(/selector/);
+  });
+
+  it('catch an unknown field deep in a pod template', () => {
+    const bad = structuredClone(deployment) as unknown as { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+    bad.spec.template.spec.containers[0]!.livenesProbe = {};
+    expect(unknownFields(bad as never)).toEqual(['spec.template.spec.containers[0].livenesProbe']);
+  });
+});
