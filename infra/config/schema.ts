@@ -25,11 +25,12 @@ const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron ex
 const resourceList = z.strictObject({ cpu, memory });
 const resources = z
   .strictObject({ requests: resourceList, limits: resourceList })
-  .refine((r) => cpuMillis(r.limits.cpu)! >= cpuMillis(r.requests.cpu)!, {
+  // Compared only once both parse; a malformed quantity has its own message.
+  .refine((r) => !(cpuMillis(r.limits.cpu)! < cpuMillis(r.requests.cpu)!), {
     message: 'limits.cpu must be at least requests.cpu',
     path: ['limits', 'cpu'],
   })
-  .refine((r) => bytes(r.limits.memory)! >= bytes(r.requests.memory)!, {
+  .refine((r) => !(bytes(r.limits.memory)! < bytes(r.requests.memory)!), {
     message: 'limits.memory must be at least requests.memory',
     path: ['limits', 'memory'],
   });

@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseStackFile, StackConfigError } from '../../infra/config/index.js';
+
+const FILE = 'stacks/Pulumi.test.yaml';
+const base = { 'prism:domain': 'api.test.example.com', 'prism:images': { tag: '1.2.3' } };
+
+function problems(config: Record<string, unknown>, extra: Record<string, unknown> = {}): string[] {
+  try {
+    parseStackFile({ config: { ...base, ...config }, ...extra }, FILE);
+  } catch (e) {
+    expect(e).toBeInstanceOf(StackConfigError);
+    expect((e as Error).message.startsWith(`${FILE}: invalid stack configuration`)).toBe(true);
+    return [...(e as StackConfigError).problems];
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('a wrong stack configuration names the file, the key, what was expected and what was found', () => {
+  it('an unknown key, with the keys allowed there', () => {
+    expect(problems({ 'prism:services': { gateway: { replica: 3 } } })).toEqual([
+      'prism:services.gateway.replica: unknown key; expected one of autoscaling, replicas, resources',
+    ]);
+  });
+
+  it('an unknown top-level prism key', () => {
+    expect(problems({ 'prism:domian': 'x' })[0]).toMatch(/^prism:domian: unknown key; expected one of .*domain/);
+  });
+
+  it('a key outside the prism namespace', () => {
+    expect(problems({ 'aws:region': 'eu-west-1' })).toEqual(['aws:region: unknown key; every key is in the prism: namespace (for example prism:domain)']);
+  });
+
+  it('an unknown top-level key of the file', () => {
+    expect(problems({}, { confg: {} })).toEqual(['confg: unknown top-level key; expected config']);
+  });
+
+  it('a wrong type', () => {
+    expect(problems({ 'prism:services': { gateway: { replicas: 'three' } } })).toEqual([
+      'prism:services.gateway.replicas: expected number, received string; found "three"',
+    ]);
+  });
+
+  it('HPA max below min', () => {
+    expect(problems({ 'prism:services': { gateway: { autoscaling: { minReplicas: 3, maxReplicas: 2 } } } })).toEqual([
+      'prism:services.gateway.autoscaling.maxReplicas: maxReplicas must be at least minReplicas; found 2',
+    ]);
+  });
+
+  it('the latest tag', () => {
+    expect(problems({ 'prism:images': { tag: 'latest' } })).toEqual(['prism:images.tag: expected a pinned tag, not latest; found "latest"']);
+  });
+
+  it('a missing required key', () => {
+    expect(problems({ 'prism:domain': undefined })).toEqual(['prism:domain: expected string, received undefined; found nothing']);
+  });
+
+  it('a bad resource quantity and limits below requests', () => {
+    const resources = (cpu: string, limit: string, memoryLimit = '128Mi') => ({ requests: { cpu, memory: '128Mi' }, limits: { cpu: limit, memory: memoryLimit } });
+    expect(problems({ 'prism:services': { auth: { resources: resources('lots', '1') } } })).toEqual([
+      'prism:services.auth.resources.requests.cpu: expected a CPU quantity such as 100m or 0.5; found "lots"',
+    ]);
+    expect(problems({ 'prism:services': { auth: { resources: resources('1', '500m', '64Mi') } } })).toEqual([
+      'prism:services.auth.resources.limits.cpu: limits.cpu must be at least requests.cpu; found "500m"',
+      'prism:services.auth.resources.limits.memory: limits.memory must be at least requests.memory; found "64Mi"',
+    ]);
+  });
+
+  it('an even NATS cluster, an unknown secrets mode, a bad cron, a bad domain', () => {
+    const found = problems({
+      'prism:nats': { replicas: 2 },
+      'prism:secrets': { mode: 'vault' },
+      'prism:backups': { schedule: 'nightly' },
+      'prism:domain': 'Not A Domain',
+    });
+    expect(found).toContain('prism:nats.replicas: expected 1 or an odd number of at least 3; found 2');
+    expect(found.some((p) => p.startsWith('prism:secrets.mode: ') && p.endsWith('found "vault"'))).toBe(true);
+    expect(found).toContain('prism:backups.schedule: expected a five-field cron expression; found "nightly"');
+    expect(found).toContain('prism:domain: expected a lower-case DNS name; found "Not A Domain"');
+  });
+
+  it('external secrets without a store', () => {
+    expect(problems({ 'prism:secrets': { mode: 'external' } })).toEqual(['prism:secrets.storeName: expected string, received undefined; found nothing']);
+  });
+
+  it('an autoscaled DB manager', () => {
+    expect(problems({ 'prism:services': { dbmanager: { autoscaling: { minReplicas: 1, maxReplicas: 2 } } } })).toEqual([
+      'prism:services.dbmanager.autoscaling: dbmanager runs as a single instance and cannot autoscale; found {"minReplicas":1,"maxReplicas":2}',
+    ]);
+  });
+});
+
+describe('documented defaults', () => {
+  const config = parseStackFile({ config: base }, FILE);
+
+  it('fill every optional key', () => {
+    expect(config.rateLimit).toEqual({ enabled: true, requestsPerSecond: 100, burst: 200, onRedisFailure: 'open' });
+    expect(config.services.gateway).toEqual({
+      replicas: 1,
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+    });
+    expect(config.tls).toEqual({ clusterIssuer: 'letsencrypt-prod', secretName: 'prism-tls' });
+    expect(config.images).toEqual({ registry: 'ghcr.io/prism-platform', tag: '1.2.3', pullPolicy: 'Always' });
+    expect(config.ingress).toEqual({ className: 'nginx', controllerNamespace: 'ingress-nginx', rateLimitRps: 50 });
+    expect(config.nats).toEqual({ replicas: 1 });
+    expect(config.secrets).toEqual({ mode: 'local' });
+    expect(config.backups).toEqual({ schedule: '0 2 * * *', verifySchedule: '0 4 * * 0', retentionDays: 14 });
+    expect(config.observability).toEqual({ enabled: true, logShipping: true });
+    expect(config.storage.sizes.postgresAuth).toBe('10Gi');
+    expect(config.jwt).toEqual({ issuer: 'prism-auth', audience: 'prism-api', accessTokenTtlSeconds: 900 });
+  });
+
+  it('keep partial overrides merged with the defaults around them', () => {
+    const c = parseStackFile({ config: { ...base, 'prism:rateLimit': { requestsPerSecond: 10 }, 'prism:services': { auth: { replicas: 2 } } } }, FILE);
+    expect(c.rateLimit).toEqual({ enabled: true, requestsPerSecond: 10, burst: 200, onRedisFailure: 'open' });
+    expect(c.services.auth.replicas).toBe(2);
+    expect(c.services.auth.resources.limits.memory).toBe('256Mi');
+  });
+});
+
+describe('cdk8s synth with a bad stack file', () => {
+  it('exits 1 with the short message and no stack trace, writing nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prism-badstack-'));
+    mkdirSync(join(dir, 'stacks'));
+    writeFileSync(join(dir, 'stacks', 'Pulumi.broken.yaml'), 'config:\n  prism:domain: api.example.com\n  prism:images:\n    tag: latest\n');
+    let stderr = '';
+    let status = 0;
+    try {
+      execFileSync(resolve('node_modules/.bin/tsx'), [resolve('charts/main.ts')], {
+        cwd: dir,
+        env: { ...process.env, CDK8S_OUTDIR: join(dir, 'out') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (e) {
+      const err = e as { status: number; stderr: Buffer };
+      status = err.status;
+      stderr = err.stderr.toString();
+    }
+    expect(status).toBe(1);
+    expect(stderr.trim()).toBe(['stacks/Pulumi.broken.yaml: invalid stack configuration', '  - prism:images.tag: expected a pinned tag, not latest; found "latest"'].join('\n'));
+  });
+});

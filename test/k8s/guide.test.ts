@@ -1,0 +1,129 @@
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { gatewayConfigSchema } from '../../infra/contract/index.js';
+import { SECRET_KEYS } from '../../infra/model/index.js';
+import { ENVIRONMENTS, find, synth } from '../support/synth.js';
+
+/** The guide's Kubernetes objects are the floor of what every environment renders. */
+describe('the deployment guide’s objects (prod)', () => {
+  const { objects } = synth('prod');
+  const gateway = find(objects, 'Deployment', 'gateway') as any;
+  const pod = gateway.spec.template;
+  const container = pod.spec.containers[0];
+  const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+
+  it('namespace prism', () => expect(find(objects, 'Namespace', 'prism')).toBeDefined());
+
+  it('gateway Deployment: selector, Prometheus annotations, named ports', () => {
+    expect(gateway.metadata.namespace).toBe('prism');
+    expect(gateway.spec.selector.matchLabels.app).toBe('gateway');
+    expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9080' });
+    expect(container.ports.map((p: any) => [p.name, p.containerPort])).toEqual([
+      ['http', 8080],
+      ['metrics', 9080],
+    ]);
+  });
+
+  it('gateway env: peers by name and the Redis password by secret reference', () => {
+    expect(env.PRISM_AUTH_GRPC_ADDRESS).toBe('auth:50051');
+    expect(env.PRISM_CONFIG_GRPC_ADDRESS).toBe('config:50052');
+    expect(env.PRISM_REDIS_ADDRESS).toBe('redis:6379');
+    expect(env.PRISM_REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'prism-secrets', key: 'redis-password' } });
+  });
+
+  it('gateway resources and probes', () => {
+    expect(container.resources.requests).toMatchObject({ cpu: '100m', memory: '128Mi' });
+    expect(container.resources.limits).toMatchObject({ cpu: '500m', memory: '256Mi' });
+    expect(container.livenessProbe).toMatchObject({ httpGet: { path: '/health/live', port: 9080 }, initialDelaySeconds: 5, periodSeconds: 10 });
+    expect(container.readinessProbe).toMatchObject({ httpGet: { path: '/health/ready', port: 9080 }, initialDelaySeconds: 5, periodSeconds: 5 });
+  });
+
+  it('gateway Service with the http and metrics ports', () => {
+    const svc = find(objects, 'Service', 'gateway') as any;
+    expect(svc.spec.selector.app).toBe('gateway');
+    expect(svc.spec.ports.map((p: any) => [p.name, p.port, p.targetPort])).toEqual([
+      ['http', 8080, 8080],
+      ['metrics', 9080, 9080],
+    ]);
+  });
+
+  it('gateway HPA: 3 to 10 replicas at 70% CPU, and no fixed replica count beside it', () => {
+    const hpa = find(objects, 'HorizontalPodAutoscaler', 'gateway-hpa') as any;
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(hpa.spec).toMatchObject({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'gateway' },
+      minReplicas: 3,
+      maxReplicas: 10,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+    });
+    expect(gateway.spec.replicas).toBeUndefined();
+  });
+
+  it('gateway-config ConfigMap: port 8080, rate limit on at 100 requests/second, valid for the gateway', () => {
+    const cm = find(objects, 'ConfigMap', 'gateway-config') as any;
+    const doc = gatewayConfigSchema.parse(parse(cm.data['gateway.yaml']));
+    expect(doc.server.port).toBe(8080);
+    expect(doc.rate_limit).toMatchObject({ enabled: true, requests_per_second: 100 });
+  });
+
+  it('Ingress with TLS from cert-manager, edge rate limiting, /api to the gateway and /auth to auth', () => {
+    const ing = find(objects, 'Ingress', 'prism-ingress') as any;
+    expect(ing.metadata.annotations['cert-manager.io/cluster-issuer']).toBe('letsencrypt-prod');
+    expect(ing.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']).toBe('50');
+    expect(ing.spec.ingressClassName).toBe('nginx');
+    expect(ing.spec.tls).toEqual([{ hosts: ['api.prism.example.com'], secretName: 'prism-tls' }]);
+    const paths = ing.spec.rules[0].http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name, p.backend.service.port.number]);
+    expect(paths).toEqual([
+      ['/api', 'Prefix', 'gateway', 8080],
+      ['/auth', 'Prefix', 'auth', 8081],
+      ['/health', 'Exact', 'gateway', 8080],
+      ['/ready', 'Exact', 'gateway', 8080],
+      ['/live', 'Exact', 'gateway', 8080],
+    ]);
+  });
+
+  it('data stores as StatefulSets with volume claims; NATS is a 3-node JetStream cluster', () => {
+    for (const name of ['postgres-auth', 'postgres-ops', 'redis', 'nats', 'minio', 'consul']) {
+      const sts = find(objects, 'StatefulSet', name) as any;
+      expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage, name).toMatch(/Gi$/);
+    }
+    expect((find(objects, 'StatefulSet', 'nats') as any).spec.replicas).toBe(3);
+    const conf = (find(objects, 'ConfigMap', 'nats-config') as any).data['nats-server.conf'];
+    expect(conf).toMatch(/jetstream \{\n {2}store_dir: "\/data\/jetstream"/);
+    expect(conf).toMatch(/routes: \[\n {4}nats:\/\/nats-0\.nats-headless\.prism\.svc\.cluster\.local:6222/);
+    expect((find(objects, 'StatefulSet', 'postgres-ops') as any).spec.template.spec.containers[0].ports[0].containerPort).toBe(5433);
+  });
+
+  it('the MinIO set-up job, the migration job, scheduled backups and verification', () => {
+    expect(objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('minio-setup-'))).toBeDefined();
+    const migrate = objects.find((o) => o.kind === 'Job' && o.metadata.name === 'db-migrate-0-1-0') as any;
+    expect(migrate.spec.template.spec.containers[0].args).toEqual(['migrate', '--all']);
+    for (const name of ['backup-auth', 'backup-ops', 'verify-auth', 'verify-ops']) expect(find(objects, 'CronJob', name)).toBeDefined();
+    expect((find(objects, 'CronJob', 'backup-auth') as any).spec.schedule).toBe('0 2 * * *');
+  });
+
+  it('observability: Prometheus with alert rules and pod discovery, Grafana provisioned, Loki, Jaeger OTLP', () => {
+    const prom = (find(objects, 'ConfigMap', 'prometheus-config') as any).data;
+    expect(prom['prometheus.yml']).toMatch(/__meta_kubernetes_pod_annotation_prometheus_io_scrape/);
+    expect(prom['prism-alerts.yml']).toMatch(/PrismCircuitBreakerOpen/);
+    const grafana = (find(objects, 'ConfigMap', 'grafana-config') as any).data;
+    expect(Object.keys(grafana).sort()).toEqual(['dashboards.yaml', 'datasources.yaml', 'prism-auth.json', 'prism-datastores.json', 'prism-gateway.json']);
+    expect((find(objects, 'StatefulSet', 'jaeger') as any).spec.template.spec.containers[0].ports.map((p: any) => p.containerPort)).toContain(4318);
+    expect(find(objects, 'DaemonSet', 'promtail').metadata.namespace).toBe('prism-logging');
+  });
+});
+
+describe.each(ENVIRONMENTS)('%s secrets', (env) => {
+  const { objects, stack } = synth(env);
+
+  it('renders no Secret object: secrets are only referenced', () => {
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+  });
+
+  it('syncs every secret key from the store in external mode', () => {
+    const es = objects.find((o) => o.kind === 'ExternalSecret') as any;
+    if (stack.config.secrets.mode !== 'external') return expect(es).toBeUndefined();
+    expect(es.spec.target.name).toBe('prism-secrets');
+    expect(es.spec.data.map((d: any) => d.secretKey).sort()).toEqual(SECRET_KEYS.map((k) => k.key).sort());
+  });
+});
