@@ -3,11 +3,14 @@
 #   PostgreSQL  127.0.0.1:55432  superuser prism / prism-test
 #   Redis       127.0.0.1:56379  password prism-test
 #   NATS        127.0.0.1:54222  JetStream on, monitoring on 58222
+#   MinIO (S3)  127.0.0.1:59000  root prism-test-root / prism-test-root-secret (test peer only; the
+#               tests create their own least-privilege users). Skipped with a warning when the
+#               `minio` binary is missing: GOBIN=/usr/local/bin go install github.com/minio/minio@<pin>
 # Idempotent: a server already answering is left alone. `stop` stops them.
 # Tests read the addresses from the PRISM_TEST_* variables printed by `env`.
 set -euo pipefail
 ROOT=${PRISM_TEST_ROOT:-/tmp/prism-test}
-PG_PORT=55432 REDIS_PORT=56379 NATS_PORT=54222 NATS_MON=58222
+PG_PORT=55432 REDIS_PORT=56379 NATS_PORT=54222 NATS_MON=58222 S3_PORT=59000
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 
 env_lines() {
@@ -17,6 +20,9 @@ PRISM_TEST_REDIS_ADDRESS=127.0.0.1:${REDIS_PORT}
 PRISM_TEST_REDIS_PASSWORD=prism-test
 PRISM_TEST_NATS_URL=nats://127.0.0.1:${NATS_PORT}
 PRISM_TEST_PG_BIN=${PG_BIN}
+PRISM_TEST_S3_ENDPOINT=http://127.0.0.1:${S3_PORT}
+PRISM_TEST_S3_ROOT_USER=prism-test-root
+PRISM_TEST_S3_ROOT_PASSWORD=prism-test-root-secret
 ENV
 }
 
@@ -51,6 +57,18 @@ start() {
     echo $! > "$ROOT/nats.pid"
     wait_for nats curl -fsS "http://127.0.0.1:$NATS_MON/healthz"
   fi
+  if ! curl -fsS "http://127.0.0.1:$S3_PORT/minio/health/live" >/dev/null 2>&1; then
+    if command -v minio >/dev/null 2>&1; then
+      mkdir -p "$ROOT/minio"
+      MINIO_ROOT_USER=prism-test-root MINIO_ROOT_PASSWORD=prism-test-root-secret MINIO_BROWSER=off \
+        nohup minio server "$ROOT/minio/data" --address "127.0.0.1:$S3_PORT" --console-address "127.0.0.1:$((S3_PORT + 1))" \
+        >"$ROOT/minio.log" 2>&1 &
+      echo $! > "$ROOT/minio.pid"
+      wait_for minio curl -fsS "http://127.0.0.1:$S3_PORT/minio/health/live"
+    else
+      echo "test-services: minio not found on PATH; the S3 tests will fail to connect" >&2
+    fi
+  fi
   env_lines
 }
 
@@ -58,6 +76,7 @@ stop() {
   [ -d "$ROOT/pg" ] && as_postgres "$PG_BIN/pg_ctl" -D "$ROOT/pg" -m fast stop >/dev/null 2>&1 || true
   redis-cli -p $REDIS_PORT -a prism-test --no-auth-warning shutdown nosave >/dev/null 2>&1 || true
   [ -f "$ROOT/nats.pid" ] && kill "$(cat "$ROOT/nats.pid")" 2>/dev/null || true
+  [ -f "$ROOT/minio.pid" ] && kill "$(cat "$ROOT/minio.pid")" 2>/dev/null || true
 }
 
 case "${1:-start}" in
