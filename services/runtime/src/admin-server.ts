@@ -1,0 +1,39 @@
+import { createServer, type Server } from 'node:http';
+import { HEALTH_PATHS } from '../../../infra/contract/index.js';
+import type { Health } from './health.js';
+import type { ServiceMetrics } from './metrics.js';
+
+/**
+ * The metrics and health server (PRISM_METRICS_PORT): `/metrics`, `/health/live`, `/health/ready`.
+ * Liveness only says the event loop answers; readiness runs the dependency checks.
+ */
+export function createAdminServer(health: Health, metrics: ServiceMetrics): Server {
+  const server = createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      } else if (path === HEALTH_PATHS.live) {
+        json(res, 200, { status: 'ok' });
+      } else if (path === HEALTH_PATHS.ready) {
+        const r = await health.readiness();
+        json(res, r.ready ? 200 : 503, { status: r.ready ? 'ok' : r.draining ? 'draining' : 'unavailable', checks: r.checks });
+      } else if (path === HEALTH_PATHS.metrics) {
+        const body = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+      } else {
+        json(res, 404, { error: 'not found' });
+      }
+    } catch (e) {
+      json(res, 500, { error: 'internal error' });
+    }
+  });
+  // Probes must not keep the process alive during shutdown.
+  server.keepAliveTimeout = 2_000;
+  return server;
+}
+
+function json(res: import('node:http').ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(text);
+}

@@ -1,0 +1,68 @@
+import { hostname } from 'node:os';
+import { HEALTH_PATHS } from '../../../infra/contract/index.js';
+import type { Logger } from './logger.js';
+
+export interface ConsulRegistration {
+  /** Consul agent HTTP `host:port` (PRISM_CONSUL_ADDRESS). */
+  readonly address: string;
+  readonly service: string;
+  /** The address other services reach this instance at; defaults to the host name (the pod / container name). */
+  readonly host?: string;
+  /** The service's main port (HTTP or gRPC). */
+  readonly port: number;
+  /** The metrics port: Consul's HTTP check calls /health/ready there. */
+  readonly metricsPort: number;
+  readonly tags?: readonly string[];
+}
+
+/**
+ * Registers the instance and an HTTP health check on `/health/ready` with the local Consul
+ * agent, retrying in the background while Consul is unreachable: a service never fails to start
+ * or stop because of Consul. Returns a function that deregisters it.
+ */
+export function registerWithConsul(reg: ConsulRegistration, log: Logger): () => Promise<void> {
+  const host = reg.host ?? hostname();
+  const id = `${reg.service}-${host}-${reg.port}`;
+  const base = `http://${reg.address}/v1/agent/service`;
+  const body = JSON.stringify({
+    ID: id,
+    Name: reg.service,
+    Address: host,
+    Port: reg.port,
+    Tags: reg.tags ?? [],
+    Meta: { metrics_port: String(reg.metricsPort) },
+    Check: {
+      CheckID: `${id}-ready`,
+      Name: `${reg.service} readiness`,
+      HTTP: `http://${host}:${reg.metricsPort}${HEALTH_PATHS.ready}`,
+      Interval: '10s',
+      Timeout: '2s',
+      DeregisterCriticalServiceAfter: '1m',
+    },
+  });
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let attempt = 0;
+  const register = async (): Promise<void> => {
+    try {
+      const res = await fetch(`${base}/register`, { method: 'PUT', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(3_000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+      log.info({ consul: reg.address, id }, 'registered with Consul');
+    } catch (e) {
+      const delay = Math.min(30_000, 1_000 * 2 ** attempt++);
+      log.warn({ consul: reg.address, err: (e as Error).message, retryInMs: delay }, 'Consul registration failed; retrying');
+      if (!stopped) timer = setTimeout(() => void register(), delay).unref();
+    }
+  };
+  void register();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    try {
+      await fetch(`${base}/deregister/${encodeURIComponent(id)}`, { method: 'PUT', signal: AbortSignal.timeout(2_000) });
+      log.info({ id }, 'deregistered from Consul');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'Consul deregistration failed');
+    }
+  };
+}

@@ -1,0 +1,223 @@
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { ServiceName } from '../../../infra/contract/index.js';
+import { createAdminServer } from './admin-server.js';
+import { registerWithConsul } from './consul.js';
+import { loadEnv, type ServiceEnv } from './config.js';
+import { addHealthService, bindGrpc, grpc, grpcClientCredentials, grpcServerCredentials } from './grpc.js';
+import { Health } from './health.js';
+import { createLogger, type Logger } from './logger.js';
+import { ServiceMetrics } from './metrics.js';
+import { serverTlsOptions, tlsSettingsFromEnv, type TlsSettings } from './tls.js';
+import { startTracing, type Tracing } from './tracing.js';
+
+export interface ServiceRuntimeOptions {
+  readonly service: ServiceName;
+  /** Already validated environment; by default {@link loadEnv} reads process.env (and exits on a bad one). */
+  readonly env?: ServiceEnv;
+  /**
+   * Time between readiness turning 503 and the listeners closing, so load balancers and
+   * Kubernetes endpoints stop sending new requests first.
+   * @default 2000 ms (never more than a quarter of PRISM_SHUTDOWN_TIMEOUT_SECONDS)
+   */
+  readonly drainDelayMs?: number;
+  /** Install SIGTERM / SIGINT handlers that shut down and exit. @default true */
+  readonly handleSignals?: boolean;
+  /** Where log lines go. @default stdout */
+  readonly logDestination?: NodeJS.WritableStream;
+}
+
+type Closer = { readonly name: string; readonly close: () => Promise<unknown> };
+
+/**
+ * What every Prism service shares: validated env, logger, metrics, health, tracing, the
+ * metrics/health server, Consul registration and graceful shutdown. See services/runtime/README.md.
+ */
+export class ServiceRuntime {
+  readonly service: ServiceName;
+  readonly env: ServiceEnv;
+  readonly log: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly health = new Health();
+  readonly tracing: Tracing;
+  readonly tls: TlsSettings;
+
+  private readonly opts: ServiceRuntimeOptions;
+  private readonly admin;
+  private readonly servers: Closer[] = [];
+  private readonly hooks: Closer[] = [];
+  private deregister: (() => Promise<void>) | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(opts: ServiceRuntimeOptions) {
+    this.opts = opts;
+    this.service = opts.service;
+    this.env = opts.env ?? loadEnv(opts.service);
+    this.log = createLogger({
+      service: opts.service,
+      environment: this.env.PRISM_ENVIRONMENT,
+      level: this.env.PRISM_LOG_LEVEL,
+      ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+    });
+    this.metrics = new ServiceMetrics(opts.service);
+    this.tracing = startTracing(opts.service, this.env.PRISM_OTLP_ENDPOINT, this.env.PRISM_ENVIRONMENT);
+    this.tls = tlsSettingsFromEnv(this.env);
+    this.admin = createAdminServer(this.health, this.metrics);
+  }
+
+  /** True once shutdown has begun: handlers may send `Connection: close` and refuse new work. */
+  get draining(): boolean {
+    return this.health.draining;
+  }
+
+  /** Registers cleanup run after the listeners have closed, in reverse order of registration. */
+  onShutdown(name: string, close: () => Promise<unknown> | unknown): void {
+    this.hooks.push({ name, close: async () => close() });
+  }
+
+  /** An HTTP server, HTTPS (minimum version, optional mutual TLS) when PRISM_TLS_ENABLED; closed on shutdown. */
+  createHttpServer(handler: RequestListener): Server {
+    const server = this.tls.enabled ? createHttpsServer(serverTlsOptions(this.tls), handler) : createHttpServer(handler);
+    this.trackHttpServer(server);
+    return server;
+  }
+
+  /** Closes `server` on shutdown, after in-flight requests have been answered. */
+  trackHttpServer(server: Server): void {
+    this.servers.push({
+      name: 'http',
+      close: () =>
+        new Promise<void>((resolve) => {
+          if (!server.listening) return resolve();
+          server.close(() => resolve());
+          // Keep-alive connections that go idle between requests are closed as they do.
+          const sweep = setInterval(() => server.closeIdleConnections(), 50);
+          server.once('close', () => clearInterval(sweep));
+        }),
+    });
+  }
+
+  /** Listens and resolves with the bound port. */
+  listen(server: Server, port: number, host = '0.0.0.0'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** A gRPC server with `grpc.health.v1.Health` already added (reporting for `services` too). */
+  createGrpcServer(services: readonly string[] = [], options?: grpc.ServerOptions): grpc.Server {
+    const server = new grpc.Server(options);
+    addHealthService(server, this.health, services);
+    this.servers.push({
+      name: 'grpc',
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.tryShutdown(() => resolve());
+          // Calls still open after half the budget are cut so the hooks and the exit still run.
+          setTimeout(() => server.forceShutdown(), (this.env.PRISM_SHUTDOWN_TIMEOUT_SECONDS * 1000) / 2).unref();
+        }),
+    });
+    return server;
+  }
+
+  /** Binds a gRPC server on PRISM_GRPC_PORT (or `port`) with the TLS settings of the environment. */
+  bindGrpc(server: grpc.Server, port = this.env.PRISM_GRPC_PORT, host?: string): Promise<number> {
+    return bindGrpc(server, port, grpcServerCredentials(this.tls), host);
+  }
+
+  /**
+   * Credentials for calling another Prism gRPC service: plaintext when PRISM_TLS_ENABLED is off;
+   * otherwise TLS trusting PRISM_TLS_CLIENT_CA_FILE (the internal CA) and presenting this
+   * service's certificate, which also satisfies servers that require mutual TLS.
+   */
+  grpcClientCredentials(): grpc.ChannelCredentials {
+    return grpcClientCredentials({
+      enabled: this.tls.enabled,
+      caFile: this.tls.clientCaFile,
+      certFile: this.tls.certFile,
+      keyFile: this.tls.keyFile,
+      minVersion: this.tls.minVersion,
+    });
+  }
+
+  /**
+   * Starts the metrics/health server, registers with Consul when PRISM_CONSUL_ADDRESS is set
+   * (`mainPort` is the port announced), installs the signal handlers and marks the service started.
+   * Call it once the service's own listeners are up. Resolves with the metrics port.
+   */
+  async start(mainPort?: number): Promise<number> {
+    const metricsPort = await this.listen(this.admin, this.env.PRISM_METRICS_PORT);
+    if (this.env.PRISM_CONSUL_ADDRESS) {
+      this.deregister = registerWithConsul(
+        { address: this.env.PRISM_CONSUL_ADDRESS, service: this.service, port: mainPort ?? metricsPort, metricsPort },
+        this.log,
+      );
+    }
+    if (this.opts.handleSignals ?? true) {
+      const onSignal = (signal: NodeJS.Signals) => {
+        this.log.info({ signal }, 'signal received, shutting down');
+        void this.shutdown().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    }
+    this.health.markStarted();
+    this.log.info({ metricsPort, mainPort }, 'service started');
+    return metricsPort;
+  }
+
+  /**
+   * Graceful shutdown: readiness 503, Consul deregistration, a short drain delay, then the
+   * listeners close once their in-flight requests are answered, then the shutdown hooks run.
+   * A hard deadline (PRISM_SHUTDOWN_TIMEOUT_SECONDS less half a second) exits the process with
+   * code 1 if anything hangs. Safe to call more than once.
+   */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.doShutdown();
+    return this.stopping;
+  }
+
+  private async doShutdown(): Promise<void> {
+    const budgetMs = this.env.PRISM_SHUTDOWN_TIMEOUT_SECONDS * 1000;
+    const deadline = setTimeout(() => {
+      this.log.error({ budgetMs }, 'shutdown did not finish in time; exiting');
+      this.log.flush();
+      process.exit(1);
+    }, Math.max(100, budgetMs - 500));
+    deadline.unref();
+    this.health.markDraining();
+    const deregistered = this.deregister?.();
+    await sleep(Math.min(this.opts.drainDelayMs ?? 2_000, budgetMs / 4));
+    await Promise.all(this.servers.map((s) => this.step(s)));
+    for (const hook of [...this.hooks].reverse()) await this.step(hook);
+    await deregistered;
+    await this.step({ name: 'tracing', close: () => this.tracing.shutdown() });
+    await new Promise<void>((resolve) => {
+      this.admin.close(() => resolve());
+      this.admin.closeAllConnections();
+    });
+    clearTimeout(deadline);
+    this.log.info('stopped');
+    await new Promise<void>((resolve) => this.log.flush(() => resolve()));
+  }
+
+  private async step(c: Closer): Promise<void> {
+    try {
+      await c.close();
+    } catch (e) {
+      this.log.warn({ step: c.name, err: (e as Error).message }, 'shutdown step failed');
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
