@@ -164,6 +164,8 @@ export interface Component {
   readonly apiAccess?: readonly string[];
   /** Scraped by Prometheus on this port (the guide's annotations). */
   readonly metricsPort?: string;
+  /** Path of the metrics endpoint on {@link metricsPort}; `/metrics` when absent. */
+  readonly metricsPath?: string;
   readonly tasks: readonly Task[];
   /** Seconds the process needs to finish in-flight work after SIGTERM. */
   readonly terminationGracePeriodSeconds: number;

@@ -176,6 +176,8 @@ function minio(ctx: BuildContext): Component {
     persistence: { mountPath: '/data', size: size(ctx, 'minio') },
     writablePaths: [TMP],
     metricsPort: 'api',
+    // MinIO serves Prometheus metrics here, not on /metrics.
+    metricsPath: '/minio/v2/metrics/cluster',
     tasks: [
       {
         name: 'minio-setup',
