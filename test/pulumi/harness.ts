@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as pulumi from '@pulumi/pulumi';
+import { parse } from 'yaml';
+
+/**
+ * Runs the Pulumi program under Pulumi's own mock monitor (`pulumi.runtime.setMocks`): no CLI,
+ * no cluster, no Docker. Records what the program registers with the engine (type, name, inputs
+ * and declared dependencies) exactly as the engine would receive it.
+ */
+
+export interface Registration {
+  readonly type: string;
+  readonly name: string;
+  readonly urn: string;
+  /** Inputs as serialized to the engine (secret values keep Pulumi's secret envelope). */
+  readonly inputs: Record<string, unknown>;
+  readonly dependencies: readonly string[];
+  /** Provider reference (`<urn>::<id>`) for custom resources; empty for the default provider. */
+  readonly provider: string;
+}
+
+/** Whether a serialized value is wrapped in Pulumi's secret envelope (as the engine stores secrets). */
+export function isSecretEnvelope(v: unknown): v is { value: unknown } {
+  return typeof v === 'object' && v !== null && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+}
+
+/** Fake registry digest of a pushed image, derived from its name so tests can predict it. */
+export function fakeDigest(imageName: string): string {
+  const repository = imageName.replace(/:[^:/]+$/, '');
+  return `${repository}@sha256:${createHash('sha256').update(imageName).digest('hex')}`;
+}
+
+/** The `prism:` config of a stack file as the Pulumi engine passes it: strings as is, the rest as JSON. */
+export function stackFileConfig(file: string): Record<string, string> {
+  const doc = parse(readFileSync(file, 'utf8')) as { config?: Record<string, unknown> };
+  return Object.fromEntries(Object.entries(doc.config ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
+export interface MockRun {
+  readonly registrations: Registration[];
+  byType(type: string): Registration[];
+}
+
+/**
+ * Sets the mock monitor and the stack config for one run; returns the recorder. Call the program
+ * afterwards, then `settle` with its resources.
+ */
+export async function mockStack(stack: string, config: Record<string, string>, secretKeys: string[] = [], preview = false): Promise<MockRun> {
+  const registrations: Registration[] = [];
+  const pending = new Map<string, string[]>();
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === 'docker:index/image:Image') state.repoDigest = fakeDigest(String(args.inputs.imageName));
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    'prism',
+    stack,
+    preview,
+  );
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  // Observe the dependencies each registration declares, then let the mock monitor answer it.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): void;
+  };
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    pending.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
+    original(req, (err, resp) => {
+      if (resp) {
+        registrations.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: resp.getUrn(),
+          inputs: req.getObject().toJavaScript() as Record<string, unknown>,
+          dependencies: pending.get(`${req.getType()}::${req.getName()}`) ?? [],
+          provider: req.getProvider(),
+        });
+      }
+      cb(err, resp);
+    });
+  };
+  return { registrations, byType: (type) => registrations.filter((r) => r.type === type) };
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
+  getProvider(): string;
+  getObject(): { toJavaScript(): unknown };
+}
+
+/** Resolves when every given resource has been registered (its URN is known). */
+export function settle(resources: readonly pulumi.Resource[]): Promise<unknown> {
+  return new Promise((resolve) => pulumi.all(resources.map((r) => r.urn)).apply(resolve));
+}
+
+export function value<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply(resolve));
+}

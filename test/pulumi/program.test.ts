@@ -1,0 +1,230 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StackConfigError } from '../../infra/config/index.js';
+import { SECRET_KEYS, SECRET_NAME } from '../../infra/model/index.js';
+import { imageTag } from '../../infra/pulumi/images.js';
+import { prismDeployment } from '../../infra/pulumi/program.js';
+import { objectKey, type KubeObject } from '../../infra/pulumi/resources.js';
+import { fakeDigest, isSecretEnvelope, mockStack, settle, stackFileConfig, type MockRun, type Registration } from './harness.js';
+
+const STACKS = ['dev', 'staging', 'prod'] as const;
+const REVISION = '0123456789ab';
+const SERVICES = ['gateway', 'auth', 'config', 'dbmanager'];
+
+/** What `npm run synth` writes, read back from the YAML files (the cdk8s.yaml app, in a temp dir). */
+let synthDir: string;
+const synthesized = (stack: string): KubeObject[] =>
+  readdirSync(join(synthDir, stack))
+    .sort()
+    .flatMap((f) => parseAllDocuments(readFileSync(join(synthDir, stack, f), 'utf8')).map((d) => d.toJS() as KubeObject))
+    .filter((o) => o !== null);
+
+beforeAll(() => {
+  synthDir = mkdtempSync(join(tmpdir(), 'prism-synth-'));
+  execFileSync('npx', ['tsx', 'charts/main.ts'], { env: { ...process.env, CDK8S_OUTDIR: synthDir }, stdio: 'pipe' });
+}, 60_000);
+afterAll(() => rmSync(synthDir, { recursive: true, force: true }));
+
+async function run(stack: string, overrides: Record<string, string> = {}, secrets: Record<string, string> = {}) {
+  const config = { ...stackFileConfig(`stacks/Pulumi.${stack}.yaml`), ...overrides, ...secrets };
+  const mock = await mockStack(stack, config, Object.keys(secrets));
+  const deployment = prismDeployment({ stack, revision: REVISION });
+  await settle([...deployment.resources, ...deployment.images.map((i) => i.image), ...(deployment.secret ? [deployment.secret] : [])]);
+  return { mock, deployment };
+}
+
+/** Kubernetes objects registered (every kubernetes: type except the provider), by object key. */
+function kubernetesObjects(mock: MockRun): Map<string, Registration> {
+  const objects = mock.registrations.filter((r) => r.type.startsWith('kubernetes:'));
+  return new Map(objects.map((r) => [objectKey(r.inputs as unknown as KubeObject), r]));
+}
+
+const digestOf = (stack: string, service: string) =>
+  fakeDigest(`ghcr.io/prism-platform/prism-${service}:${imageTag(stack, REVISION)}`);
+
+/** The synthesized object as it should reach the engine: service containers on the pushed digest. */
+function withDigests(o: KubeObject, stack: string): unknown {
+  const rendered = new Map(SERVICES.map((s) => [`ghcr.io/prism-platform/prism-${s}:0.1.0`, digestOf(stack, s)]));
+  return JSON.parse(JSON.stringify(o), (key, v) => (key === 'image' && typeof v === 'string' && rendered.has(v) ? rendered.get(v) : v));
+}
+
+describe.each(STACKS)('pulumi program, stack %s', (stack) => {
+  let mock: MockRun;
+  beforeAll(async () => {
+    ({ mock } = await run(stack));
+  });
+
+  it('registers exactly the synthesized objects, each with the synthesized content', () => {
+    const expected = synthesized(stack);
+    const registered = kubernetesObjects(mock);
+    expect([...registered.keys()].sort()).toEqual(expected.map(objectKey).sort());
+    for (const o of expected) expect(registered.get(objectKey(o))!.inputs, objectKey(o)).toEqual(withDigests(o, stack));
+  });
+
+  it('uses typed resources for built-in kinds and a CustomResource only for CRD kinds', () => {
+    const types = new Set([...kubernetesObjects(mock).values()].map((r) => r.type));
+    expect(types).toContain('kubernetes:apps/v1:Deployment');
+    expect(types).toContain('kubernetes:core/v1:Service');
+    expect(types).toContain('kubernetes:networking.k8s.io/v1:NetworkPolicy');
+    for (const t of types) expect(t).toMatch(/^kubernetes:(core|apps|batch|policy|autoscaling|networking\.k8s\.io|rbac\.authorization\.k8s\.io|external-secrets\.io)\/v\d+:/);
+  });
+
+  it('deploys through one explicit provider, namespaces first, workloads after what they read', () => {
+    const providers = mock.byType('pulumi:providers:kubernetes');
+    expect(providers).toHaveLength(1);
+    const objects = [...kubernetesObjects(mock).values()];
+    for (const r of objects) expect(r.provider, r.name).toBe(`${providers[0]!.urn}::${providers[0]!.name}-id`);
+    const namespaces = objects.filter((r) => r.type === 'kubernetes:core/v1:Namespace');
+    expect(namespaces.length).toBeGreaterThan(0);
+    const nsUrns = namespaces.map((r) => r.urn);
+    for (const r of objects) {
+      if (r.type === 'kubernetes:core/v1:Namespace') expect(r.dependencies).toEqual([]);
+      else expect(r.dependencies, r.name).toEqual(expect.arrayContaining(nsUrns));
+    }
+    const configMaps = objects.filter((r) => r.type === 'kubernetes:core/v1:ConfigMap').map((r) => r.urn);
+    for (const w of objects.filter((r) => /:(Deployment|StatefulSet|CronJob|Job|DaemonSet)$/.test(r.type))) {
+      expect(w.dependencies, w.name).toEqual(expect.arrayContaining(configMaps));
+    }
+  });
+
+  it('builds the four service images from their Dockerfiles, tagged with stack and revision, pushed, not on preview', () => {
+    const images = mock.byType('docker:index/image:Image');
+    expect(images.map((i) => i.name).sort()).toEqual(SERVICES.map((s) => `prism-${s}`).sort());
+    for (const s of SERVICES) {
+      const i = images.find((x) => x.name === `prism-${s}`)!;
+      expect(i.inputs).toMatchObject({
+        imageName: `ghcr.io/prism-platform/prism-${s}:${stack}-${REVISION}`,
+        build: { context: '.', dockerfile: `services/${s}/Dockerfile` },
+        buildOnPreview: false,
+        skipPush: false,
+      });
+    }
+  });
+
+  it('runs every service container (deployments, jobs, cron jobs) on the pushed digest', () => {
+    const images = [...kubernetesObjects(mock).values()].flatMap((r) =>
+      JSON.stringify(r.inputs).match(/"image":"[^"]+"/g)?.map((m) => m.slice(9, -1)) ?? [],
+    );
+    for (const s of SERVICES) expect(images).toContain(digestOf(stack, s));
+    expect(images.filter((i) => /prism-(gateway|auth|config|dbmanager):/.test(i))).toEqual([]);
+  });
+});
+
+describe('secrets', () => {
+  const values = Object.fromEntries(SECRET_KEYS.map((s) => [`prism:${s.pulumiKey}`, `value-of-${s.key}-${s.pulumiKey.length}`]));
+
+  it('pulumi mode: creates prism-secrets from secret config, every value a secret in state, none elsewhere', async () => {
+    const { mock, deployment } = await run('dev', { 'prism:secrets': JSON.stringify({ mode: 'pulumi' }) }, values);
+    const secrets = mock.byType('kubernetes:core/v1:Secret');
+    expect(secrets).toHaveLength(1);
+    const s = secrets[0]!;
+    expect(s.inputs.metadata).toMatchObject({ name: SECRET_NAME, namespace: 'prism' });
+    // The whole stringData map is sent to the engine as a secret.
+    expect(isSecretEnvelope(s.inputs.stringData)).toBe(true);
+    const data = (s.inputs.stringData as { value: Record<string, unknown> }).value;
+    expect(Object.keys(data).sort()).toEqual(SECRET_KEYS.map((k) => k.key).sort());
+    for (const spec of SECRET_KEYS) {
+      const v = data[spec.key];
+      expect(isSecretEnvelope(v) ? v.value : v).toBe(values[`prism:${spec.pulumiKey}`]);
+    }
+    expect(await new Promise((r) => deployment.secret!.stringData.apply(() => r(true)))).toBe(true);
+    expect(await deployment.secret!.stringData.isSecret).toBe(true);
+    // No secret value in any other registration (the manifests only reference the Secret).
+    const others = JSON.stringify(mock.registrations.filter((r) => r !== s).map((r) => r.inputs));
+    for (const v of Object.values(values)) expect(others).not.toContain(v);
+    // Workloads wait for the Secret.
+    const gateway = mock.registrations.find((r) => r.type === 'kubernetes:apps/v1:Deployment' && r.name === 'prism/gateway')!;
+    expect(gateway.dependencies).toContain(s.urn);
+  });
+
+  it('pulumi mode: OAuth client credentials may be absent; they are left out of the Secret', async () => {
+    const required = Object.fromEntries(
+      SECRET_KEYS.filter((s) => s.source !== 'provided').map((s) => [`prism:${s.pulumiKey}`, values[`prism:${s.pulumiKey}`]!]),
+    );
+    const { mock } = await run('dev', { 'prism:secrets': JSON.stringify({ mode: 'pulumi' }) }, required);
+    const data = (mock.byType('kubernetes:core/v1:Secret')[0]!.inputs.stringData as { value: Record<string, unknown> }).value;
+    expect(Object.keys(data).sort()).toEqual(SECRET_KEYS.filter((s) => s.source !== 'provided').map((k) => k.key).sort());
+  });
+
+  it('pulumi mode: every missing required secret is named with the command that sets it', async () => {
+    await mockStack('dev', { ...stackFileConfig('stacks/Pulumi.dev.yaml'), 'prism:secrets': JSON.stringify({ mode: 'pulumi' }), 'prism:redisPassword': 'x' }, ['prism:redisPassword']);
+    const error = (() => {
+      try {
+        prismDeployment({ stack: 'dev', revision: REVISION });
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected a missing-secret error');
+    })();
+    expect(error).toBeInstanceOf(StackConfigError);
+    expect(error.message).toContain('stack dev: invalid stack configuration');
+    expect(error.message).toContain('prism:postgresAuthPassword: required in secrets mode pulumi');
+    expect(error.message).toContain('pulumi config set --secret prism:jwtPrivateKey');
+    expect(error.message).not.toContain('prism:redisPassword');
+    expect(error.message).not.toContain('prism:googleClientId');
+  });
+
+  it('external mode: the synthesized ExternalSecret is deployed as is, Pulumi creates no Secret', async () => {
+    const { mock } = await run('prod');
+    expect(mock.byType('kubernetes:core/v1:Secret')).toEqual([]);
+    const es = mock.byType('kubernetes:external-secrets.io/v1:ExternalSecret');
+    expect(es).toHaveLength(1);
+    expect(es[0]!.inputs).toEqual(synthesized('prod').find((o) => o.kind === 'ExternalSecret'));
+  });
+});
+
+describe('cluster', () => {
+  it('the provider takes kubeconfig and context from prism:cluster', async () => {
+    const cluster = { kubeconfig: '/etc/prism/kubeconfig-prod', context: 'prod-admin' };
+    const { mock } = await run('prod', { 'prism:cluster': JSON.stringify(cluster) });
+    const [provider] = mock.byType('pulumi:providers:kubernetes');
+    expect(provider!.name).toBe('prism-prod');
+    expect(provider!.inputs).toMatchObject(cluster);
+  });
+
+  it('without prism:cluster the provider uses the ambient kubeconfig (no kubeconfig or context input)', async () => {
+    const { mock } = await run('dev');
+    const [provider] = mock.byType('pulumi:providers:kubernetes');
+    expect(provider!.inputs).not.toHaveProperty('kubeconfig');
+    expect(provider!.inputs).not.toHaveProperty('context');
+  });
+});
+
+describe('stack configuration errors', () => {
+  async function failure(overrides: Record<string, string>): Promise<Error> {
+    await mockStack('dev', { ...stackFileConfig('stacks/Pulumi.dev.yaml'), ...overrides });
+    try {
+      prismDeployment({ stack: 'dev', revision: REVISION });
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error('expected the program to reject the stack config');
+  }
+
+  it('a bad value fails with its key path, before any resource is registered', async () => {
+    const e = await failure({ 'prism:nats': JSON.stringify({ replicas: 2 }) });
+    expect(e).toBeInstanceOf(StackConfigError);
+    expect(e.message).toMatch(/^stack dev: invalid stack configuration/);
+    expect(e.message).toContain('prism:nats.replicas: expected 1 or an odd number of at least 3; found 2');
+  });
+
+  it('a nested bad value and a missing required key are both named', async () => {
+    const e = await failure({ 'prism:images': JSON.stringify({ tag: 'latest' }), 'prism:services': JSON.stringify({ gateway: { replicas: 0 } }) });
+    expect(e.message).toContain('prism:images.tag: expected a pinned tag, not latest');
+    expect(e.message).toContain('prism:services.gateway.replicas');
+  });
+
+  it('an unknown prism: key is rejected as the synth rejects it', async () => {
+    const e = await failure({ 'prism:replicas': '3' });
+    expect(e.message).toContain('prism:replicas: unknown key');
+  });
+
+  it('a structured key that is not JSON names the key', async () => {
+    const e = await failure({ 'prism:images': 'tag=0.1.0' });
+    expect(e.message).toContain("prism:images");
+  });
+});
