@@ -1,0 +1,9 @@
+# Rendered from the Prism platform model; do not edit by hand.
+datacenter = "prism"
+data_dir = "/consul/data"
+server = true
+bootstrap_expect = 1
+client_addr = "0.0.0.0"
+ui_config { enabled = true }
+disable_update_check = true
+retry_join = []

@@ -1,0 +1,9 @@
+# Rendered from the Prism platform model (npm run synth); do not edit by hand.
+PRISM_INFRA_SERVICES := postgres-auth postgres-ops redis nats consul minio
+PRISM_INFRA_TASKS := minio-setup
+PRISM_CORE_SERVICES := gateway auth config dbmanager
+PRISM_CORE_TASKS := db-migrate
+PRISM_OBSERVABILITY_SERVICES := prometheus jaeger loki grafana
+PRISM_OBSERVABILITY_TASKS :=
+PRISM_EDGE_SERVICES := edge
+PRISM_EDGE_TASKS :=

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Rendered from the Prism platform model. Idempotent: safe to run on every deploy.
+set -eu
+: "${MINIO_ROOT_USER:?MINIO_ROOT_USER is required}"
+: "${MINIO_ROOT_PASSWORD:?MINIO_ROOT_PASSWORD is required}"
+: "${MINIO_BACKUP_SECRET_KEY:?MINIO_BACKUP_SECRET_KEY is required}"
+export MC_CONFIG_DIR=/tmp/.mc
+until mc alias set prism "http://minio:9000" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do
+  echo "waiting for MinIO at http://minio:9000"; sleep 2
+done
+mc mb --ignore-existing "prism/prism-backups"
+mc version enable "prism/prism-backups"
+mc admin policy create prism prism-backup "/etc/minio-setup/backup-policy.json"
+mc admin user add prism "prism-backup" "$MINIO_BACKUP_SECRET_KEY"
+mc admin policy attach prism prism-backup --user "prism-backup" 2>/dev/null || true
+echo "bucket prism-backups and user prism-backup are ready"

@@ -1,0 +1,68 @@
+import { DATA_IMAGES } from '../model/components/data.js';
+import { TRAEFIK_IMAGE } from '../model/components/edge.js';
+import { OBSERVABILITY_IMAGES } from '../model/components/observability.js';
+import type { Image } from '../model/index.js';
+
+/**
+ * What each image carries to run a health check: Kubernetes probes HTTP from the kubelet,
+ * Compose must run a program inside the container, and the images differ.
+ *
+ * - `wget`: busybox `wget` (Alpine- and busybox-based images: nats, consul, prometheus,
+ *   grafana, loki before 3.6, jaeger, traefik). Exits non-zero on an HTTP error status.
+ * - `node`: the Prism service images (node bookworm-slim, no wget or curl): a one-line
+ *   `fetch` with Node 20's global fetch.
+ * - `mc-ready`: MinIO dropped curl from its image in 2023; the vendor's check is the bundled
+ *   client's `mc ready local`, which asks the server's readiness API (the model's
+ *   `/minio/health/ready`). mc needs a writable config directory on the read-only root.
+ * - `none`: no HTTP client (postgres, redis use exec probes only; mc runs one-shot tasks).
+ */
+export type HttpCheck = 'wget' | 'node' | 'mc-ready' | 'none';
+
+export interface ImageTools {
+  readonly httpCheck: HttpCheck;
+  /** Has `/bin/sh` and `chown` (used by the volume-permission one-shot). */
+  readonly shell: boolean;
+}
+
+const BY_REPOSITORY: ReadonlyMap<string, ImageTools> = new Map<string, ImageTools>([
+  [DATA_IMAGES.postgres.repository, { httpCheck: 'none', shell: true }],
+  [DATA_IMAGES.redis.repository, { httpCheck: 'none', shell: true }],
+  [DATA_IMAGES.nats.repository, { httpCheck: 'wget', shell: true }],
+  [DATA_IMAGES.consul.repository, { httpCheck: 'wget', shell: true }],
+  [DATA_IMAGES.minio.repository, { httpCheck: 'mc-ready', shell: true }],
+  [DATA_IMAGES.mc.repository, { httpCheck: 'none', shell: true }],
+  [OBSERVABILITY_IMAGES.prometheus.repository, { httpCheck: 'wget', shell: true }],
+  [OBSERVABILITY_IMAGES.grafana.repository, { httpCheck: 'wget', shell: true }],
+  [OBSERVABILITY_IMAGES.loki.repository, { httpCheck: 'wget', shell: false }],
+  [OBSERVABILITY_IMAGES.jaeger.repository, { httpCheck: 'wget', shell: true }],
+  [TRAEFIK_IMAGE.repository, { httpCheck: 'wget', shell: true }],
+]);
+
+const SERVICE_IMAGE: ImageTools = { httpCheck: 'node', shell: false };
+
+export class UnknownImageError extends Error {
+  override name = 'UnknownImageError';
+}
+
+/** The tools of an image; an image the renderer has not been taught about is an error, not a guess. */
+export function imageTools(image: Image): ImageTools {
+  if (image.build) return SERVICE_IMAGE;
+  const tools = BY_REPOSITORY.get(image.repository);
+  if (!tools) throw new UnknownImageError(`compose renderer: no health-check tool known for image ${image.repository}; add it to infra/compose/images.ts`);
+  return tools;
+}
+
+/** The healthcheck `test` that GETs `url` inside a container of `image` (the URL is always the last argument when there is one). */
+export function httpCheckCommand(image: Image, url: string): string[] {
+  const tools = imageTools(image);
+  switch (tools.httpCheck) {
+    case 'wget':
+      return ['CMD', 'wget', '-q', '-O', '/dev/null', url];
+    case 'node':
+      return ['CMD', 'node', '-e', 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))', url];
+    case 'mc-ready':
+      return ['CMD-SHELL', 'MC_CONFIG_DIR=/tmp/.mc mc ready local'];
+    case 'none':
+      throw new UnknownImageError(`compose renderer: image ${image.repository} has no HTTP client for a probe of ${url}`);
+  }
+}

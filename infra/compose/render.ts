@@ -1,0 +1,192 @@
+import { HEALTH_PATHS } from '../contract/index.js';
+import { PROMETHEUS_RULES_DIR } from '../model/components/observability.js';
+import { prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/files/prometheus.js';
+import { stringify } from 'yaml';
+import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type Task, type Tier, SECRET_KEYS, TIERS, component, portNumber, secretSpec } from '../model/index.js';
+import { INTERPOLATION } from './env.js';
+import { imageTools } from './images.js';
+import { COMPOSE_FILES, ENV_EXAMPLE_FILE, KEY_FILES, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
+import { NETWORK_NAMES, networkDefinition } from './networks.js';
+import { type Dependencies, componentService, taskService, volumeName, volumePermissionsService } from './service.js';
+import { TRAEFIK_CONFIG_PATH, TRAEFIK_DYNAMIC_DIR, TRAEFIK_STATIC_FILES, TRAEFIK_STATIC_VARIABLE, traefikFiles } from './traefik.js';
+import type { ComposeFile, ComposeService } from './types.js';
+
+/**
+ * The Compose renderer: the same platform model as Kubernetes, written as the guide's compose
+ * files, their config files, `.env.example` and the service lists the Makefile uses. Pure:
+ * `renderLocal` returns file contents by repository path; the CLI writes them.
+ */
+
+const HEADER = '# Rendered from the Prism platform model (npm run synth); do not edit by hand.\n';
+const LAYERS: readonly Layer[] = ['data', 'core', 'observability', 'edge'];
+/** Files always loaded together with another: the Traefik overlay follows docker-compose.yml. */
+const LOADED_WITH: Readonly<Partial<Record<Layer, readonly Layer[]>>> = { edge: ['core'] };
+const PROMETHEUS_CONFIG = 'prometheus.yml';
+
+/** Compose files as YAML 1.1 readers need them: `no`, `on`, `yes` quoted so they stay strings. */
+const composeYaml = (doc: ComposeFile): string => stringify(doc, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false });
+
+export const oneShotTasks = (c: Component): Task[] => c.tasks.filter((t) => !t.schedule);
+export const volumePermissionsName = (layer: Layer): string => `${layer}-volume-permissions`;
+
+/** Prometheus in Compose finds its targets statically: every component with a metrics port, by service name. */
+export function scrapeTargets(platform: Platform): ScrapeTarget[] {
+  return platform.components
+    .filter((c) => c.metricsPort)
+    .map((c) => ({ job: c.name, address: `${c.name}:${portNumber(platform, c.name, c.metricsPort!)}`, path: c.metricsPath ?? HEALTH_PATHS.metrics }));
+}
+
+/** Config files as Compose mounts them: Kubernetes pod discovery has no Compose equivalent, so Prometheus gets static targets. */
+export function localConfigFiles(platform: Platform, c: Component): readonly ConfigFile[] {
+  const isPrometheus = c.configFiles.some((f) => f.name === RULES_FILE && f.mountPath === PROMETHEUS_RULES_DIR);
+  if (!isPrometheus) return c.configFiles;
+  return c.configFiles.map((f) =>
+    f.name === PROMETHEUS_CONFIG ? { ...f, content: prometheusYaml({ kind: 'static', targets: scrapeTargets(platform) }, PROMETHEUS_RULES_DIR) } : f,
+  );
+}
+
+/** A flow to another component's metrics port is a scrape or a health check: it never orders start-up. */
+const isScrape = (platform: Platform, f: Flow): boolean => component(platform, f.to).metricsPort === f.port;
+
+function dependencies(platform: Platform, c: Component, inProject: ReadonlySet<string>, tasks: readonly Task[], volumeInit: string | undefined): Dependencies {
+  const deps: Record<string, 'service_healthy' | 'service_completed_successfully'> = {};
+  for (const f of c.flows) if (f.to !== c.name && inProject.has(f.to) && !isScrape(platform, f)) deps[f.to] = 'service_healthy';
+  // A task that prepares a store (migrations, bucket) finishes before anything using that store starts.
+  for (const t of tasks) {
+    if (t.flows.some((tf) => c.flows.some((f) => f.to === tf.to && f.port === tf.port))) deps[t.name] = 'service_completed_successfully';
+  }
+  if (c.persistence && volumeInit) deps[volumeInit] = 'service_completed_successfully';
+  return deps;
+}
+
+function composeFile(platform: Platform, layer: Layer): ComposeFile {
+  const own = platform.components.filter((c) => c.layer === layer);
+  const project = platform.components.filter((c) => c.layer === layer || LOADED_WITH[layer]?.includes(c.layer));
+  const inProject = new Set(project.map((c) => c.name));
+  const tasks = own.flatMap(oneShotTasks);
+  const persistent = own.filter((c) => c.persistence);
+  const initImage = own.find((c) => imageTools(c.image).shell)?.image;
+  const volumeInit = persistent.length > 0 && initImage ? volumePermissionsName(layer) : undefined;
+
+  const services: Record<string, ComposeService> = {};
+  for (const c of own) {
+    const local = { ...c, configFiles: localConfigFiles(platform, c) };
+    let svc = componentService(platform, local, dependencies(platform, c, inProject, tasks, volumeInit));
+    if (layer === 'edge') svc = withTraefikConfig(svc);
+    services[c.name] = svc;
+    for (const t of oneShotTasks(c)) {
+      const deps: Record<string, 'service_healthy'> = {};
+      for (const f of t.flows) if (inProject.has(f.to)) deps[f.to] = 'service_healthy';
+      services[t.name] = taskService(platform, c, t, deps);
+    }
+  }
+  if (volumeInit && initImage) services[volumeInit] = volumePermissionsService(initImage, persistent, layer, volumeInit);
+  checkAcyclic(COMPOSE_FILES[layer], services);
+
+  const used = new Set(Object.values(services).flatMap((s) => s.networks ?? []));
+  const networks = Object.fromEntries(
+    TIERS.filter((t: Tier) => used.has(NETWORK_NAMES[t])).map((t) => [NETWORK_NAMES[t], networkDefinition(t)]),
+  );
+  const secretKeys = [...new Set(own.flatMap((c) => c.secretFiles?.items.map((i) => i.secret) ?? []))].sort();
+  const secrets = Object.fromEntries(
+    secretKeys.map((k) => {
+      const source = secretSpec(k).source;
+      if (source !== 'jwt-private-key' && source !== 'jwt-public-key') throw new Error(`secret file ${k} has no file under keys/`);
+      return [k, { file: fromProjectDir(KEY_FILES[source]) }];
+    }),
+  );
+  return {
+    services,
+    ...(Object.keys(networks).length > 0 ? { networks } : {}),
+    ...(persistent.length > 0 ? { volumes: Object.fromEntries(persistent.map((c) => [volumeName(c.name), {}])) } : {}),
+    ...(secretKeys.length > 0 ? { secrets } : {}),
+  };
+}
+
+/** Compose refuses a dependency cycle at start-up; refuse it at render time instead, naming the cycle. */
+function checkAcyclic(file: string, services: Readonly<Record<string, ComposeService>>): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, path: string[]): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') throw new Error(`${file}: depends_on cycle ${[...path, name].join(' -> ')}`);
+    state.set(name, 'visiting');
+    for (const dep of Object.keys(services[name]?.depends_on ?? {})) visit(dep, [...path, name]);
+    state.set(name, 'done');
+  };
+  for (const name of Object.keys(services)) visit(name, []);
+}
+
+function withTraefikConfig(svc: ComposeService): ComposeService {
+  const staticFile = `${fromProjectDir(TRAEFIK_DIR)}/\${${TRAEFIK_STATIC_VARIABLE}:-${TRAEFIK_STATIC_FILES.development}}`;
+  return {
+    ...svc,
+    volumes: [...(svc.volumes ?? []), `${staticFile}:${TRAEFIK_CONFIG_PATH}:ro`, `${fromProjectDir(`${TRAEFIK_DIR}/dynamic`)}:${TRAEFIK_DYNAMIC_DIR}:ro`],
+  };
+}
+
+/** `.env.example`: the guide's table (every secret catalog variable Compose reads) and the other variables the files use. */
+export function envExample(): string {
+  const lines = [
+    HEADER.trimEnd(),
+    '# `make dev-setup` copies this to .env (git-ignored, mode 0600) and fills in generated passwords.',
+    '',
+    '# Compose project: every make target and the guide commands use the same one.',
+    `COMPOSE_PROJECT_NAME=${PROJECT_NAME}`,
+    '# The compose files are one project split by concern: containers of the other files are not orphans.',
+    'COMPOSE_IGNORE_ORPHANS=true',
+    `# Traefik static configuration mounted by the overlay: ${TRAEFIK_STATIC_FILES.development} (self-signed) or ${TRAEFIK_STATIC_FILES.production} (Let's Encrypt).`,
+    `${TRAEFIK_STATIC_VARIABLE}=${TRAEFIK_STATIC_FILES.development}`,
+  ];
+  for (const s of SECRET_KEYS) {
+    if (s.source !== 'password' && s.source !== 'provided') continue;
+    const note = s.source === 'password' ? 'generated by make dev-setup' : 'optional: leave empty to keep this sign-in off';
+    lines.push('', `# ${s.description} (${note})`, `${s.dotenv}=`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Make variables: the long-running services and one-shot tasks of each compose file. */
+function servicesMk(platform: Platform): string {
+  const vars = { data: 'INFRA', core: 'CORE', observability: 'OBSERVABILITY', edge: 'EDGE' } as const;
+  const lines = [HEADER.trimEnd()];
+  for (const layer of LAYERS) {
+    const own = platform.components.filter((c) => c.layer === layer);
+    lines.push(`PRISM_${vars[layer]}_SERVICES := ${own.map((c) => c.name).join(' ')}`.trimEnd());
+    lines.push(`PRISM_${vars[layer]}_TASKS := ${own.flatMap(oneShotTasks).map((t) => t.name).join(' ')}`.trimEnd());
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function configFileEntries(owner: string, files: readonly ConfigFile[]): [string, string][] {
+  return files.map((f) => [`${configHostDir(owner, files, f.mountPath)}/${f.name}`, f.content]);
+}
+
+/**
+ * Every rendered file by repository path, in a stable order. `platform` is the local (dev)
+ * model; `production` only gives Traefik's production static configuration its domain.
+ */
+export function renderLocal(platform: Platform, production: Platform = platform): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const layer of LAYERS) out.set(COMPOSE_FILES[layer], HEADER + composeYaml(composeFile(platform, layer)));
+  out.set(ENV_EXAMPLE_FILE, envExample());
+  out.set(SERVICES_MK_FILE, servicesMk(platform));
+  for (const c of platform.components) {
+    for (const [path, content] of configFileEntries(c.name, localConfigFiles(platform, c))) out.set(path, content);
+    for (const t of oneShotTasks(c)) for (const [path, content] of configFileEntries(t.name, t.configFiles ?? [])) out.set(path, content);
+  }
+  for (const [path, content] of traefikFiles(platform, production)) out.set(path, content);
+  checkRendered(out);
+  return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The only interpolations are secrets' `.env` variables and the few `.env.example` names; any other is a renderer bug. */
+function checkRendered(files: ReadonlyMap<string, string>): void {
+  const example = new Set([...envExample().matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
+  for (const layer of LAYERS) {
+    const text = files.get(COMPOSE_FILES[layer])!.replaceAll('$$', '');
+    for (const m of text.matchAll(INTERPOLATION)) {
+      if (!example.has(m[1]!)) throw new Error(`${COMPOSE_FILES[layer]} interpolates ${m[1]}, which .env.example does not define`);
+    }
+  }
+}
+

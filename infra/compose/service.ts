@@ -1,0 +1,159 @@
+import { type Component, type ConfigFile, type Image, type Platform, type Probe, type Task, bytes, cpuMillis, portNumber } from '../model/index.js';
+import { composeArg, composeEnvironment, literal } from './env.js';
+import { httpCheckCommand } from './images.js';
+import { configHostDir, fromProjectDir } from './layout.js';
+import { NETWORK_NAMES, canPublish, componentNetworks, networksOf } from './networks.js';
+import type { ComposeHealthcheck, ComposePort, ComposeService, DependsCondition } from './types.js';
+
+/** Published ports listen on the loopback interface only: a developer machine is not a server. */
+export const PUBLISH_HOST_IP = '127.0.0.1';
+
+export const imageRef = (image: Image): string => `${image.repository}:${image.tag}`;
+
+/** A Kubernetes memory quantity in Docker's units (binary: `m` is MiB), exact. */
+export function dockerMemory(quantity: string): string {
+  const b = bytes(quantity);
+  if (b === undefined) throw new Error(`not a memory quantity: ${quantity}`);
+  for (const [unit, factor] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) {
+    if (b % factor === 0) return `${b / factor}${unit}`;
+  }
+  return `${b}b`;
+}
+
+export function dockerCpus(quantity: string): number {
+  const m = cpuMillis(quantity);
+  if (m === undefined) throw new Error(`not a CPU quantity: ${quantity}`);
+  return m / 1000;
+}
+
+const seconds = (n: number): string => `${n}s`;
+
+/** Compose has one health check: the readiness probe (it gates `service_healthy`). */
+export function healthcheck(platform: Platform, c: Component, probe: Probe = c.readiness): ComposeHealthcheck {
+  const a = probe.action;
+  let test: string[];
+  if ('exec' in a) test = ['CMD', ...a.exec.map(literal)];
+  else if ('http' in a) test = httpCheckCommand(c.image, `http://127.0.0.1:${portNumber(platform, c.name, a.http.port)}${a.http.path}`).map(literal);
+  else throw new Error(`${c.name}: a TCP readiness probe has no Compose health check; give it an exec or http probe`);
+  return {
+    test,
+    interval: seconds(probe.periodSeconds),
+    timeout: seconds(probe.timeoutSeconds ?? 1),
+    retries: probe.failureThreshold ?? 3,
+    start_period: seconds(probe.initialDelaySeconds),
+  };
+}
+
+/** Read-only bind mounts of config files, one per mount directory (as the ConfigMap volumes). */
+function configMounts(owner: string, files: readonly ConfigFile[]): string[] {
+  const dirs = [...new Set(files.map((f) => f.mountPath))].sort();
+  return dirs.map((dir) => `${fromProjectDir(configHostDir(owner, files, dir))}:${dir}:ro`);
+}
+
+export const volumeName = (owner: string): string => `${owner}-data`;
+
+/** Hardening shared by every container (the restricted profile where Compose has it). */
+function hardening(c: Component, user: number) {
+  return {
+    user: `${user}:${user}`,
+    read_only: true,
+    // tmpfs with the emptyDir's size limit; it is memory-backed, so it counts against mem_limit.
+    tmpfs: c.writablePaths.map((w) => `${w.path}:size=${dockerMemory(w.size)},mode=1777`),
+    cap_drop: ['ALL'],
+    security_opt: ['no-new-privileges:true'],
+    mem_limit: dockerMemory(c.resources.limits.memory),
+    mem_reservation: dockerMemory(c.resources.requests.memory),
+    cpus: dockerCpus(c.resources.limits.cpu),
+    stop_grace_period: seconds(c.terminationGracePeriodSeconds),
+  };
+}
+
+const labels = (name: string, layer: string, kind: 'component' | 'task', of?: string) => ({
+  'io.prism.component': name,
+  'io.prism.layer': layer,
+  'io.prism.kind': kind,
+  ...(of ? { 'io.prism.task-of': of } : {}),
+});
+
+export type Dependencies = Readonly<Record<string, DependsCondition>>;
+
+function dependsOn(deps: Dependencies) {
+  const names = Object.keys(deps).sort();
+  return names.length > 0 ? { depends_on: Object.fromEntries(names.map((n) => [n, { condition: deps[n]! }])) } : {};
+}
+
+/** A long-running component as a compose service. */
+export function componentService(platform: Platform, c: Component, deps: Dependencies): ComposeService {
+  const tiers = componentNetworks(platform, c);
+  const publish = canPublish(tiers);
+  const published = c.ports.filter((p) => p.publish && publish);
+  const ports: ComposePort[] = published.map((p) => ({ target: p.port, published: p.port, host_ip: PUBLISH_HOST_IP, protocol: p.protocol === 'UDP' ? 'udp' : 'tcp' }));
+  const expose = c.ports.filter((p) => !published.includes(p)).map((p) => String(p.port));
+  const volumes = [...configMounts(c.name, c.configFiles), ...(c.persistence ? [`${volumeName(c.name)}:${c.persistence.mountPath}`] : [])];
+  return {
+    image: imageRef(c.image),
+    ...(c.image.build ? { build: { context: fromProjectDir(c.image.build.context), dockerfile: c.image.build.dockerfile } } : {}),
+    container_name: c.name,
+    ...(c.command ? { entrypoint: c.command.map((a) => composeArg(platform, a, c.env, c.name)) } : {}),
+    ...(c.args ? { command: c.args.map((a) => composeArg(platform, a, c.env, c.name)) } : {}),
+    ...(Object.keys(c.env).length > 0 ? { environment: composeEnvironment(platform, c.env, c.name) } : {}),
+    ...(ports.length > 0 ? { ports } : {}),
+    ...(expose.length > 0 ? { expose } : {}),
+    networks: tiers.map((t) => NETWORK_NAMES[t]),
+    ...dependsOn(deps),
+    healthcheck: healthcheck(platform, c),
+    ...(volumes.length > 0 ? { volumes } : {}),
+    ...(c.secretFiles ? { secrets: c.secretFiles.items.map((i) => ({ source: i.secret, target: `${c.secretFiles!.mountPath}/${i.file}` })) } : {}),
+    ...hardening(c, c.user),
+    restart: 'unless-stopped',
+    labels: labels(c.name, c.layer, 'component'),
+  };
+}
+
+/** A one-shot task (no schedule) as a compose service that runs once and exits. */
+export function taskService(platform: Platform, c: Component, t: Task, deps: Dependencies): ComposeService {
+  const image = t.image ?? c.image;
+  const env = t.env ?? c.env;
+  const command = t.command ?? c.command;
+  return {
+    image: imageRef(image),
+    // The owner's image may not be built yet when the task runs first.
+    ...(image.build ? { build: { context: fromProjectDir(image.build.context), dockerfile: image.build.dockerfile } } : {}),
+    container_name: t.name,
+    ...(command ? { entrypoint: command.map((a) => composeArg(platform, a, env, t.name)) } : {}),
+    command: t.args.map((a) => composeArg(platform, a, env, t.name)),
+    environment: composeEnvironment(platform, env, t.name),
+    networks: networksOf(platform, undefined, t.flows).map((tier) => NETWORK_NAMES[tier]),
+    ...dependsOn(deps),
+    ...(t.configFiles?.length ? { volumes: configMounts(t.name, t.configFiles) } : {}),
+    ...hardening(c, c.user),
+    restart: 'no',
+    labels: labels(t.name, c.layer, 'task', c.name),
+  };
+}
+
+/**
+ * Kubernetes gives a volume to the pod's user with `fsGroup`; Compose has no such thing, and
+ * most images own their data directory as another user. This one-shot chowns each named
+ * volume's root (not recursively: later content is written by the owner) before the stores start.
+ * It runs as root with CAP_CHOWN only and no network.
+ */
+export function volumePermissionsService(image: Image, owners: readonly Component[], layer: string, name: string): ComposeService {
+  const script = owners.map((c) => `chown ${c.user}:${c.user} /volumes/${volumeName(c.name)}`).join(' && ');
+  return {
+    image: imageRef(image),
+    container_name: name,
+    entrypoint: ['/bin/sh', '-c'],
+    command: [script],
+    network_mode: 'none',
+    volumes: owners.map((c) => `${volumeName(c.name)}:/volumes/${volumeName(c.name)}`),
+    user: '0:0',
+    read_only: true,
+    cap_drop: ['ALL'],
+    cap_add: ['CHOWN'],
+    security_opt: ['no-new-privileges:true'],
+    restart: 'no',
+    labels: labels(name, layer, 'task'),
+  };
+}
+
