@@ -1,0 +1,53 @@
+/**
+ * Local secrets, run from the repository root (the Makefile and npm scripts do):
+ *   env               create deploy/docker-compose/.env from .env.example (generated passwords, 0600, never overwritten)
+ *   keys [--force]    create keys/private.pem (0600) and keys/public.pem; existing keys are kept unless --force
+ *   secrets           write .secrets/prism-secrets.yaml (a Kubernetes Secret for a local cluster) from .env and keys/
+ */
+import { ENV_EXAMPLE_FILE, ENV_FILE, KEY_FILES } from '../compose/layout.js';
+import { LOCAL_SECRET_FILE, LocalSetupError, ensureEnvFile, ensureKeyPair, writeLocalSecret } from '../local/index.js';
+
+const KEYS = { privateKey: KEY_FILES['jwt-private-key'], publicKey: KEY_FILES['jwt-public-key'] };
+
+function env(): void {
+  const r = ensureEnvFile(ENV_EXAMPLE_FILE, ENV_FILE);
+  if (r.created) console.log(`created ${r.path} (mode 0600) with generated ${r.filled.join(', ')}`);
+  else console.log(`${r.path} exists: values kept`);
+  if (!r.created && r.filled.length > 0) console.log(`  generated the empty ${r.filled.join(', ')}`);
+  if (r.added.length > 0) console.log(`  added missing ${r.added.join(', ')}`);
+  if (r.tightened) console.log('  mode tightened to 0600');
+}
+
+function keys(force: boolean): void {
+  const r = ensureKeyPair(KEYS, force);
+  const what = {
+    generated: `generated ${KEYS.privateKey} (mode 0600) and ${KEYS.publicKey}`,
+    replaced: `replaced ${KEYS.privateKey} and ${KEYS.publicKey} (FORCE)`,
+    'public-derived': `derived ${KEYS.publicKey} from ${KEYS.privateKey}`,
+    kept: `${KEYS.privateKey} and ${KEYS.publicKey} exist and match: kept (FORCE=1 replaces them)`,
+  } as const;
+  console.log(what[r]);
+}
+
+function secrets(): void {
+  env();
+  keys(false);
+  const out = writeLocalSecret(ENV_FILE, LOCAL_SECRET_FILE);
+  console.log(`wrote ${out} (mode 0600, git-ignored); apply it with: kubectl apply -f ${out}`);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+try {
+  if (command === 'env') env();
+  else if (command === 'keys') keys(rest.includes('--force'));
+  else if (command === 'secrets') secrets();
+  else {
+    console.error('usage: tsx infra/cli/local.ts env | keys [--force] | secrets');
+    process.exitCode = 2;
+  }
+} catch (e) {
+  if (e instanceof LocalSetupError) {
+    console.error(e.message);
+    process.exitCode = 1;
+  } else throw e;
+}

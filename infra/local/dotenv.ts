@@ -1,0 +1,91 @@
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { SECRET_KEYS } from '../model/index.js';
+import { writeFileAtomic } from './files.js';
+import { generatePassword } from './passwords.js';
+
+/** `.env` handling: created from `.env.example` with generated passwords, mode 0600, never overwritten. */
+
+export const ENV_MODE = 0o600;
+const LINE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
+
+/** Variables whose value is a generated password (the secret catalog's `password` entries). */
+export const GENERATED = new Set<string>(SECRET_KEYS.filter((s) => s.source === 'password').map((s) => s.dotenv));
+
+/** The variables of a `.env` text (Compose's format: `KEY=value`, optional quotes, `#` comments). */
+export function parseDotenv(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = LINE.exec(line);
+    if (!m) continue;
+    let v = m[2]!.trim();
+    const q = v[0];
+    if ((q === '"' || q === "'") && v.length >= 2 && v.endsWith(q)) v = v.slice(1, -1);
+    else v = v.replace(/\s+#.*$/, '');
+    out.set(m[1]!, v);
+  }
+  return out;
+}
+
+export interface EnvResult {
+  readonly path: string;
+  readonly created: boolean;
+  /** Generated passwords written into variables that were empty. */
+  readonly filled: readonly string[];
+  /** Variables of `.env.example` that were missing and were appended. */
+  readonly added: readonly string[];
+  /** The file's mode was looser than 0600 and was tightened. */
+  readonly tightened: boolean;
+}
+
+export class LocalSetupError extends Error {
+  override name = 'LocalSetupError';
+}
+
+/**
+ * Makes sure `.env` exists with every variable of `.env.example`. A new file gets generated
+ * passwords; an existing one keeps every value it has: only empty password variables are
+ * filled and missing variables appended, so `cp .env.example .env` followed by
+ * `make dev-setup` also works.
+ */
+export function ensureEnvFile(examplePath: string, envPath: string): EnvResult {
+  if (!existsSync(examplePath)) throw new LocalSetupError(`${examplePath} is missing: run npm run synth to render it`);
+  const example = readFileSync(examplePath, 'utf8');
+  if (!existsSync(envPath)) {
+    const filled: string[] = [];
+    const text = example
+      .split('\n')
+      .map((line) => {
+        const m = LINE.exec(line);
+        if (!m || !GENERATED.has(m[1]!)) return line;
+        filled.push(m[1]!);
+        return `${m[1]}=${generatePassword()}`;
+      })
+      .join('\n');
+    writeFileAtomic(envPath, text, ENV_MODE, true);
+    return { path: envPath, created: true, filled, added: [], tightened: false };
+  }
+
+  const current = readFileSync(envPath, 'utf8');
+  const filled: string[] = [];
+  let text = current
+    .split('\n')
+    .map((line) => {
+      const m = LINE.exec(line);
+      if (!m || !GENERATED.has(m[1]!) || m[2]!.trim() !== '') return line;
+      filled.push(m[1]!);
+      return `${m[1]}=${generatePassword()}`;
+    })
+    .join('\n');
+  const have = parseDotenv(text);
+  const added: string[] = [];
+  for (const [name, value] of parseDotenv(example)) {
+    if (have.has(name)) continue;
+    added.push(name);
+    if (!text.endsWith('\n')) text += '\n';
+    text += `${name}=${GENERATED.has(name) ? generatePassword() : value}\n`;
+  }
+  const tightened = (statSync(envPath).mode & 0o077) !== 0;
+  if (filled.length > 0 || added.length > 0) writeFileAtomic(envPath, text, ENV_MODE);
+  else if (tightened) chmodSync(envPath, ENV_MODE);
+  return { path: envPath, created: false, filled, added, tightened };
+}
