@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Go-built tools the tests and linters use, into /usr/local/bin (skips what is there):
+#   kube-score  manifest linter (kube-linter and Polaris are not served by the Go module proxy here)
+#   promtool    upstream build: Debian's promtool lacks Kubernetes service discovery and rejects
+#               the cluster's prometheus.yml
+#   minio       the S3-compatible server the DB manager's backup tests store to (a test peer only)
+set -euo pipefail
+export GOBIN=/usr/local/bin GOFLAGS=-mod=mod
+KUBE_SCORE=v1.20.0
+PROMETHEUS=v0.55.1   # Prometheus 2.55.1
+MINIO=v0.0.0-20260212201848-7aac2a2c5b7c   # the Go proxy serves MinIO as a pseudo-version
+
+have() { [ -x "/usr/local/bin/$1" ]; }
+
+have kube-score || go install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE"
+
+if ! have promtool; then
+  # `go install` refuses Prometheus (its go.mod has replace directives): build inside the module.
+  src=$(go mod download -json "github.com/prometheus/prometheus@$PROMETHEUS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  work=$(mktemp -d)
+  cp -r "$src/." "$work" && chmod -R u+w "$work"
+  (cd "$work" && go build -o /usr/local/bin/promtool ./cmd/promtool)
+  rm -rf "$work"
+fi
+
+if ! have minio; then
+  go install "github.com/minio/minio@$MINIO"
+fi
