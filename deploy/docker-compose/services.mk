@@ -1,4 +1,6 @@
 # Rendered from the Prism platform model (npm run synth); do not edit by hand.
+PRISM_COMPOSE_PROJECT := prism
+PRISM_MIGRATE_TASK := db-migrate
 PRISM_INFRA_SERVICES := postgres-auth postgres-ops redis nats consul minio
 PRISM_INFRA_TASKS := minio-setup
 PRISM_CORE_SERVICES := gateway auth config dbmanager

@@ -1,4 +1,4 @@
-import { HEALTH_PATHS } from '../contract/index.js';
+import { DBMANAGER_CLI, HEALTH_PATHS } from '../contract/index.js';
 import { PROMETHEUS_RULES_DIR } from '../model/components/observability.js';
 import { prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/files/prometheus.js';
 import { stringify } from 'yaml';
@@ -148,7 +148,9 @@ export function envExample(): string {
 /** Make variables: the long-running services and one-shot tasks of each compose file. */
 function servicesMk(platform: Platform): string {
   const vars = { data: 'INFRA', core: 'CORE', observability: 'OBSERVABILITY', edge: 'EDGE' } as const;
-  const lines = [HEADER.trimEnd()];
+  const migrate = platform.components.flatMap(oneShotTasks).filter((t) => t.args.join(' ') === DBMANAGER_CLI.migrate.join(' '));
+  if (migrate.length !== 1) throw new Error(`expected one migration task in the model, found ${migrate.length}`);
+  const lines = [HEADER.trimEnd(), `PRISM_COMPOSE_PROJECT := ${PROJECT_NAME}`, `PRISM_MIGRATE_TASK := ${migrate[0]!.name}`];
   for (const layer of LAYERS) {
     const own = platform.components.filter((c) => c.layer === layer);
     lines.push(`PRISM_${vars[layer]}_SERVICES := ${own.map((c) => c.name).join(' ')}`.trimEnd());

@@ -1,0 +1,110 @@
+# Prism local development: the deployment guide's targets. The compose files, config files,
+# .env.example and services.mk under deploy/ are rendered from the platform model by
+# `npm run synth` (committed, so Docker alone can run them). See README, "Local development".
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+COMPOSE_DIR := deploy/docker-compose
+ENV_FILE := $(COMPOSE_DIR)/.env
+KEYS := keys/private.pem keys/public.pem
+TSX := node_modules/.bin/tsx
+
+# PRISM_*_SERVICES / _TASKS / PRISM_COMPOSE_PROJECT / PRISM_MIGRATE_TASK, derived from the model.
+include $(COMPOSE_DIR)/services.mk
+
+# The compose files are one project split by concern: relative paths resolve from
+# deploy/docker-compose, and containers of the other files are not orphans.
+export COMPOSE_IGNORE_ORPHANS := true
+COMPOSE := docker compose --project-name $(PRISM_COMPOSE_PROJECT) --project-directory $(COMPOSE_DIR) --env-file $(ENV_FILE)
+INFRA := -f $(COMPOSE_DIR)/docker-compose.infra.yml
+CORE := -f $(COMPOSE_DIR)/docker-compose.yml
+OBS := -f $(COMPOSE_DIR)/docker-compose.observability.yml
+EDGE := -f deploy/traefik/docker-compose.traefik.yml
+ALL := $(CORE) $(INFRA) $(OBS) $(EDGE)
+WAIT := --wait --wait-timeout 300
+
+.PHONY: help dev-setup generate-keys local-secrets synth test \
+	docker-infra-up docker-infra-down docker-obs-up docker-obs-down docker-up docker-down \
+	docker-full-up docker-full-down docker-logs docker-clean docker-build docker-migrate \
+	backup-all backup-auth backup-ops backup-list
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# --- set-up -------------------------------------------------------------------------------
+
+dev-setup: ## Check prerequisites, create .env and keys, start infrastructure, migrate, build
+	@bash scripts/dev-setup.sh
+
+$(TSX):
+	npm ci --no-audit --no-fund
+
+$(ENV_FILE): $(COMPOSE_DIR)/.env.example | $(TSX)
+	@$(TSX) infra/cli/local.ts env
+
+$(KEYS): | $(TSX)
+	@$(TSX) infra/cli/local.ts keys
+
+generate-keys: | $(TSX) ## Create keys/private.pem (0600) and keys/public.pem; FORCE=1 replaces existing keys
+	@$(TSX) infra/cli/local.ts keys $(if $(FORCE),--force)
+
+local-secrets: | $(TSX) ## Write .secrets/prism-secrets.yaml for a local Kubernetes cluster
+	@npm run --silent local-secrets
+
+synth: ## Render Kubernetes (dist/k8s) and the compose and config files (deploy/)
+	npm run synth
+
+test: ## Type-check and run the tests
+	npm test
+
+# --- Docker Compose -----------------------------------------------------------------------
+
+docker-infra-up: $(ENV_FILE) $(KEYS) ## Start PostgreSQL x2, Redis, NATS, Consul, MinIO (and create the backup bucket)
+	$(COMPOSE) $(INFRA) up -d $(WAIT) $(PRISM_INFRA_SERVICES)
+	@for task in $(PRISM_INFRA_TASKS); do echo "$(COMPOSE) $(INFRA) run --rm $$task"; $(COMPOSE) $(INFRA) run --rm $$task || exit 1; done
+
+docker-infra-down: $(ENV_FILE) ## Stop and remove the infrastructure containers (volumes are kept)
+	$(COMPOSE) $(INFRA) rm --stop --force
+
+docker-obs-up: $(ENV_FILE) ## Start Prometheus, Jaeger, Loki, Grafana
+	$(COMPOSE) $(OBS) up -d $(WAIT) $(PRISM_OBSERVABILITY_SERVICES)
+
+docker-obs-down: $(ENV_FILE) ## Stop and remove the observability containers
+	$(COMPOSE) $(OBS) rm --stop --force
+
+docker-build: $(ENV_FILE) $(KEYS) ## Build the service images
+	$(COMPOSE) $(CORE) build
+
+docker-migrate: $(ENV_FILE) $(KEYS) ## Apply the database migrations (the one-shot migration task)
+	$(COMPOSE) $(CORE) run --rm --build $(PRISM_MIGRATE_TASK)
+
+docker-up: docker-infra-up ## Start the core services (gateway, auth, config, dbmanager) on top of the infrastructure
+	$(COMPOSE) $(CORE) up -d --build $(WAIT) $(PRISM_CORE_SERVICES)
+
+docker-down: $(ENV_FILE) ## Stop and remove the core service containers
+	$(COMPOSE) $(CORE) rm --stop --force
+
+docker-full-up: docker-infra-up ## Start everything: infrastructure, services, observability, Traefik
+	$(COMPOSE) $(ALL) up -d --build $(WAIT) $(PRISM_CORE_SERVICES) $(PRISM_OBSERVABILITY_SERVICES) $(PRISM_EDGE_SERVICES)
+
+docker-full-down: $(ENV_FILE) ## Stop and remove every container and network (volumes are kept)
+	$(COMPOSE) $(ALL) down --remove-orphans
+
+docker-logs: $(ENV_FILE) ## Follow logs: make docker-logs service=<name> (all services without it)
+	$(COMPOSE) $(ALL) logs -f $(service)
+
+docker-clean: $(ENV_FILE) ## Stop everything and remove the volumes (all local data)
+	$(COMPOSE) $(ALL) down --volumes --remove-orphans
+
+# --- backups (the DB manager does the work; see deploy/backup/) -----------------------------
+
+backup-all: backup-auth backup-ops ## Full backup of both databases
+
+backup-auth: ## Full backup of prism_auth
+	./deploy/backup/backup.sh auth full
+
+backup-ops: ## Full backup of prism_ops
+	./deploy/backup/backup.sh ops full
+
+backup-list: ## List the available backups
+	./deploy/backup/backup.sh list
