@@ -7,7 +7,7 @@ import { redisConf } from '../files/redis.js';
 import { bytes } from '../quantity.js';
 import { MINIO_BACKUP_USER, MINIO_ROOT_USER } from '../secrets.js';
 import type { Component, Image } from '../types.js';
-import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value, TMP } from './common.js';
+import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value, TMP, resources } from './common.js';
 
 /** Pinned images of the data tier. */
 export const DATA_IMAGES = {
@@ -20,11 +20,6 @@ export const DATA_IMAGES = {
 } as const satisfies Record<string, Image>;
 
 const size = (ctx: BuildContext, store: DataStoreName) => ctx.config.storage.sizes[store];
-const resources = (cpu: [string, string], memory: [string, string]) => ({
-  requests: { cpu: cpu[0], memory: memory[0] },
-  limits: { cpu: cpu[1], memory: memory[1] },
-});
-
 const stateful = {
   layer: 'data',
   tier: 'data',

@@ -3,7 +3,7 @@ import { alertRulesYaml, prometheusYaml, RULES_FILE } from '../files/prometheus.
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
 import { lokiYaml } from '../files/loki.js';
 import type { Component, Image } from '../types.js';
-import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP } from './common.js';
+import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP, resources } from './common.js';
 
 export const OBSERVABILITY_IMAGES = {
   prometheus: { repository: 'prom/prometheus', tag: 'v2.55.1' },
@@ -23,11 +23,6 @@ const base = {
   scaling: { replicas: 1 },
   writablePaths: [TMP],
 } as const;
-
-const resources = (cpu: [string, string], memory: [string, string]) => ({
-  requests: { cpu: cpu[0], memory: memory[0] },
-  limits: { cpu: cpu[1], memory: memory[1] },
-});
 
 export const PROMETHEUS_RULES_DIR = '/etc/prometheus/rules';
 export const GRAFANA_DASHBOARDS_DIR = '/etc/grafana/dashboards';
