@@ -10,6 +10,13 @@ export const gatewayConfigSchema = z.strictObject({
     /** Largest request body the gateway accepts. */
     body_limit_bytes: z.number().int().positive().default(1024 * 1024),
     request_timeout_ms: z.number().int().positive().default(30_000),
+    /** Largest total size of the request headers (Node's maxHeaderSize); larger gets 431. Default 16384. */
+    max_header_bytes: z.number().int().min(1024).max(65_536).optional(),
+    /**
+     * Take the client address from the right-most `X-Forwarded-For` entry (the one the edge
+     * proxy appended) instead of the socket. Only behind a proxy that always sets it. Default false.
+     */
+    trust_forwarded_for: z.boolean().optional(),
   }),
   rate_limit: z.strictObject({
     enabled: z.boolean(),
@@ -25,7 +32,17 @@ export const gatewayConfigSchema = z.strictObject({
     public_key_file: z.string().optional(),
     clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
     api_key_cache_seconds: z.number().int().min(0).default(30),
+    /** Verified JWTs remembered (their `exp`/`nbf` re-checked on each use); 0 verifies every request. Default 10000. */
+    token_cache_size: z.number().int().min(0).optional(),
   }),
+  /** Request events published to NATS JetStream on `prism.gateway.request.<route>`. Default: enabled, 10000. */
+  events: z
+    .strictObject({
+      enabled: z.boolean(),
+      /** Events waiting to be published; when full, new events are dropped and counted. */
+      buffer_size: z.number().int().positive(),
+    })
+    .optional(),
   routes: z.array(
     z.strictObject({
       /** Public path prefix, `/api/<service>`. */

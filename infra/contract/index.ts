@@ -5,3 +5,5 @@ export * from './services.js';
 export * from './commands.js';
 export * from './gateway-config.js';
 export * from './metrics.js';
+export * from './identity.js';
+export * from './auth.js';

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ServiceName } from '../../../infra/contract/index.js';
@@ -77,8 +77,8 @@ export class ServiceRuntime {
   }
 
   /** An HTTP server, HTTPS (minimum version, optional mutual TLS) when PRISM_TLS_ENABLED; closed on shutdown. */
-  createHttpServer(handler: RequestListener): Server {
-    const server = this.tls.enabled ? createHttpsServer(serverTlsOptions(this.tls), handler) : createHttpServer(handler);
+  createHttpServer(handler: RequestListener, options: ServerOptions = {}): Server {
+    const server = this.tls.enabled ? createHttpsServer({ ...options, ...serverTlsOptions(this.tls) }, handler) : createHttpServer(options, handler);
     this.trackHttpServer(server);
     return server;
   }

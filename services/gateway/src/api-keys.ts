@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
+import { AuthError, makeIdentity, type Identity } from './identity.js';
+
+/** `prism.auth.v1.ValidateApiKeyResponse` as proto-loader gives it (camelCase, defaults filled). */
+export interface ValidateApiKeyResponse {
+  valid: boolean;
+  keyId: string;
+  userId: string;
+  scopes: string[];
+  expiresAt: number;
+  reason: string;
+}
+
+type AuthClient = grpc.Client & {
+  ValidateApiKey(req: { apiKey: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: ValidateApiKeyResponse) => void): void;
+};
+
+const CACHE_PREFIX = 'prism:gw:apikey:';
+/** A refused key is remembered for less time than an accepted one, long enough to absorb a flood of retries. */
+const NEGATIVE_CACHE_SECONDS = 5;
+const CALL_DEADLINE_MS = 2_000;
+const MAX_KEY_LENGTH = 256;
+
+export function authGrpcClient(address: string, creds: grpc.ChannelCredentials): AuthClient {
+  const AuthService = serviceClient(loadProto('prism/auth/v1/auth.proto'), 'prism.auth.v1.AuthService');
+  return new AuthService(address, creds) as unknown as AuthClient;
+}
+
+/**
+ * `X-API-Key` validation through the auth service's gRPC `ValidateApiKey`, cached in Redis under
+ * the key's SHA-256 (never the key itself) for `cacheSeconds`. When Redis is unavailable the
+ * gateway asks auth directly; when auth is unavailable the request gets 503.
+ */
+export class ApiKeyValidator {
+  constructor(
+    private readonly client: AuthClient,
+    private readonly redis: Redis,
+    private readonly cacheSeconds: number,
+    private readonly log: Logger,
+  ) {}
+
+  async validate(apiKey: string): Promise<Identity> {
+    if (apiKey.length === 0 || apiKey.length > MAX_KEY_LENGTH) throw new AuthError(401, 'invalid API key');
+    const cacheKey = CACHE_PREFIX + createHash('sha256').update(apiKey).digest('base64url');
+    let res: ValidateApiKeyResponse | undefined;
+    if (this.cacheSeconds > 0) {
+      const cached = await this.redis.get(cacheKey).catch(() => null);
+      if (cached) res = JSON.parse(cached) as ValidateApiKeyResponse;
+    }
+    if (!res) {
+      res = await this.ask(apiKey);
+      if (this.cacheSeconds > 0) {
+        const ttl = res.valid ? this.cacheSeconds : Math.min(NEGATIVE_CACHE_SECONDS, this.cacheSeconds);
+        const fields = { valid: res.valid, keyId: res.keyId, userId: res.userId, scopes: res.scopes, expiresAt: res.expiresAt, reason: res.reason };
+        this.redis.set(cacheKey, JSON.stringify(fields), 'EX', ttl).catch(() => {});
+      }
+    }
+    if (!res.valid || (res.expiresAt > 0 && res.expiresAt * 1000 <= Date.now())) throw new AuthError(401, 'invalid API key');
+    return makeIdentity('api_key', res.userId, { scopes: res.scopes, apiKeyId: res.keyId });
+  }
+
+  private ask(apiKey: string): Promise<ValidateApiKeyResponse> {
+    return new Promise((resolve, reject) => {
+      this.client.ValidateApiKey({ apiKey }, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, res) => {
+        if (err || !res) {
+          this.log.warn({ code: err?.code, err: err?.details }, 'auth ValidateApiKey failed');
+          reject(new AuthError(503, 'authentication service unavailable'));
+        } else resolve(res);
+      });
+    });
+  }
+}

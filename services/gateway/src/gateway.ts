@@ -1,0 +1,427 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, Writable } from 'node:stream';
+import { Pool } from 'undici';
+import { GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
+import {
+  REQUEST_ID_HEADER,
+  context as otelContext,
+  extractContext,
+  injectContext,
+  requestIdOf,
+  trace,
+  type Health,
+  type Logger,
+  type ServiceMetrics,
+  type Span,
+  type Tracing,
+} from '../../runtime/src/index.js';
+import type { ApiKeyValidator } from './api-keys.js';
+import { CircuitBreaker, RetryBudget, breakerGauge } from './breaker.js';
+import type { EventPublisher } from './events.js';
+import { AuthError, type Identity } from './identity.js';
+import type { JwtVerifier } from './jwt.js';
+import { RateLimitUnavailable, type Decision, type RateLimiter } from './rate-limit.js';
+import type { GatewaySettings, Route } from './settings.js';
+
+export interface GatewayDeps {
+  readonly settings: GatewaySettings;
+  readonly log: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly health: Health;
+  readonly tracing: Tracing;
+  readonly jwt: JwtVerifier;
+  readonly apiKeys: ApiKeyValidator;
+  /** Absent when rate limiting is disabled. */
+  readonly limiter: RateLimiter | undefined;
+  readonly events: EventPublisher | undefined;
+  /** True while the service drains: responses then close their connections. */
+  readonly draining: () => boolean;
+  /** Upstream connection pool options (tests shorten the timeouts). */
+  readonly poolOptions?: Pool.Options;
+}
+
+interface Upstream {
+  readonly route: Route;
+  readonly pool: Pool;
+  readonly breaker: CircuitBreaker;
+  readonly budget: RetryBudget;
+}
+
+/** Per-request state, one object per request. */
+interface Ctx {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly start: number;
+  readonly id: string;
+  readonly ip: string;
+  path: string;
+  route: string;
+  status: number;
+  identity: Identity | undefined;
+  decision: Decision | undefined;
+  /** Set by the stream factory: the upstream answered 5xx. */
+  upstreamFailed: boolean;
+  /** Set by the stream factory: this attempt's answer is discarded and the request retried. */
+  retry: boolean;
+  canRetry: boolean;
+  up: Upstream | undefined;
+  span: Span | undefined;
+  recorded: boolean;
+}
+
+/** Request headers that never go upstream (RFC 9110 §7.6.1), plus the ones the gateway sets itself. */
+const DROP_REQUEST = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'host',
+  'x-api-key',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+]);
+const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', REQUEST_ID_HEADER]);
+const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const RETRYABLE_STATUS = new Set([502, 503, 504]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const UPSTREAM_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const HEALTH_PATHS = new Set<string>(GATEWAY_PUBLIC_HEALTH_PATHS);
+/** `..` or `.` segments, encoded slashes or backslashes, and NUL: refused rather than normalised. */
+const BAD_PATH = /(?:^|\/)\.{1,2}(?:\/|$)|%2e|%2f|%5c|\\|%00/i;
+
+class BodyTooLarge extends Error {
+  readonly code = 'PRISM_BODY_TOO_LARGE';
+}
+
+/**
+ * The gateway's request handler: public health paths, routing, authentication (JWT or API key),
+ * rate limiting, circuit breaking, retries and proxying with undici, request events.
+ */
+export class Gateway {
+  private readonly routes = new Map<string, Upstream>();
+  private readonly s: GatewaySettings;
+
+  constructor(private readonly d: GatewayDeps) {
+    this.s = d.settings;
+    const gauge = breakerGauge([d.metrics.registry]);
+    const pools = new Map<string, { pool: Pool; breaker: CircuitBreaker; budget: RetryBudget }>();
+    for (const route of this.s.routes) {
+      // One pool, breaker and retry budget per upstream origin, shared by its routes.
+      let p = pools.get(route.origin);
+      if (!p) {
+        p = {
+          pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...d.poolOptions }),
+          breaker: new CircuitBreaker(route.origin, route.breaker, gauge),
+          budget: new RetryBudget(),
+        };
+        pools.set(route.origin, p);
+      }
+      this.routes.set(route.name, { route, ...p });
+    }
+  }
+
+  /** Closes the upstream pools (after the HTTP server has drained). */
+  async close(): Promise<void> {
+    await Promise.all([...new Set([...this.routes.values()].map((u) => u.pool))].map((p) => p.close()));
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    void this.serve(req, res).catch((e: unknown) => {
+      this.d.log.error({ err: e, reqId: res.getHeader(REQUEST_ID_HEADER) }, 'unexpected gateway error');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
+      else res.destroy();
+    });
+  };
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const ctx: Ctx = {
+      req,
+      res,
+      start: performance.now(),
+      id: requestIdOf(req.headers),
+      ip: this.clientIp(req),
+      path,
+      route: 'none',
+      status: 0,
+      identity: undefined,
+      decision: undefined,
+      upstreamFailed: false,
+      retry: false,
+      canRetry: false,
+      up: undefined,
+      span: undefined,
+      recorded: false,
+    };
+    if (this.d.draining()) res.shouldKeepAlive = false;
+
+    if (HEALTH_PATHS.has(path)) return this.health(ctx, path);
+    if (path.charCodeAt(0) !== 47 /* / */ || BAD_PATH.test(path)) return this.fail(ctx, 400, 'invalid request path');
+
+    // /api/<name>[/...]
+    const end = path.indexOf('/', 5);
+    const name = path.startsWith('/api/') ? path.slice(5, end === -1 ? undefined : end) : '';
+    const up = this.routes.get(name);
+    if (!up) return this.fail(ctx, 404, 'no route for this path');
+    ctx.up = up;
+    ctx.route = up.route.name;
+
+    if (this.d.tracing.enabled) {
+      ctx.span = this.d.tracing.tracer.startSpan(`${req.method} ${up.route.prefix}`, { attributes: { 'http.request.method': req.method ?? '' } }, extractContext(req.headers));
+    }
+
+    try {
+      ctx.identity = await this.authenticate(req, up.route.authRequired);
+    } catch (e) {
+      if (e instanceof AuthError) return this.fail(ctx, e.status, e.message, e.status === 401 ? 'Bearer error="invalid_token"' : undefined);
+      throw e;
+    }
+
+    if (this.d.limiter) {
+      try {
+        ctx.decision = await this.d.limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`);
+      } catch (e) {
+        if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, 'rate limiter unavailable', undefined, 1);
+        throw e;
+      }
+      if (!ctx.decision.allowed) return this.fail(ctx, 429, 'rate limit exceeded', undefined, Math.max(1, Math.ceil(ctx.decision.retryAfterMs / 1000)));
+    }
+
+    const declared = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (declared !== undefined && Number(declared) > this.s.bodyLimitBytes) {
+      res.shouldKeepAlive = false;
+      return this.fail(ctx, 413, `request body larger than ${this.s.bodyLimitBytes} bytes`);
+    }
+    const hasBody = chunked || (declared !== undefined && declared !== '0');
+    ctx.canRetry = up.route.retries > 0 && !hasBody && RETRYABLE_METHODS.has(req.method!);
+    await this.forward(ctx, up, this.upstreamHeaders(ctx), hasBody ? (chunked ? limitBody(req, this.s.bodyLimitBytes) : req) : null);
+    this.done(ctx);
+  }
+
+  private async authenticate(req: IncomingMessage, required: boolean): Promise<Identity | undefined> {
+    const apiKey = req.headers['x-api-key'];
+    const authz = req.headers.authorization;
+    try {
+      if (typeof apiKey === 'string') return await this.d.apiKeys.validate(apiKey);
+      if (authz !== undefined) {
+        if (authz.length < 8 || authz.slice(0, 7).toLowerCase() !== 'bearer ') throw new AuthError(401, 'expected a Bearer token');
+        return await this.d.jwt.verify(authz.slice(7).trim());
+      }
+    } catch (e) {
+      // On a public route a bad credential is ignored (no identity), so a stale token cannot block login.
+      if (!required && e instanceof AuthError && e.status === 401) return undefined;
+      throw e;
+    }
+    if (required) throw new AuthError(401, 'authentication required');
+    return undefined;
+  }
+
+  /** One pass over the raw headers: hop-by-hop and client-sent identity headers removed, gateway headers added. */
+  private upstreamHeaders(ctx: Ctx): string[] {
+    const raw = ctx.req.rawHeaders;
+    const out: string[] = [];
+    let xff: string | undefined;
+    let host: string | undefined;
+    let connectionTokens: string | undefined;
+    const forwardTrace = !this.d.tracing.enabled;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      const value = raw[i + 1]!;
+      if (DROP_REQUEST.has(name)) {
+        if (name === 'host') host = value;
+        else if (name === 'connection') connectionTokens = value.toLowerCase();
+        continue;
+      }
+      if (name.startsWith(IDENTITY_HEADER_PREFIX) || name === REQUEST_ID_HEADER) continue;
+      if (name === 'x-forwarded-for') {
+        xff = xff === undefined ? value : `${xff}, ${value}`;
+        continue;
+      }
+      if (!forwardTrace && (name === 'traceparent' || name === 'tracestate')) continue;
+      out.push(name, value);
+    }
+    if (connectionTokens !== undefined && connectionTokens !== 'keep-alive' && connectionTokens !== 'close') {
+      const named = new Set(connectionTokens.split(',').map((t) => t.trim()));
+      for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!)) out.splice(i, 2);
+    }
+    out.push(REQUEST_ID_HEADER, ctx.id, 'x-forwarded-for', xff === undefined ? ctx.ip : `${xff}, ${ctx.ip}`);
+    out.push('x-forwarded-proto', 'encrypted' in ctx.req.socket ? 'https' : 'http');
+    if (host !== undefined) out.push('x-forwarded-host', host);
+    if (ctx.identity) for (const h of ctx.identity.headers) out.push(h);
+    if (ctx.span) {
+      const carrier: Record<string, string> = {};
+      injectContext(trace.setSpan(otelContext.active(), ctx.span), carrier);
+      for (const k in carrier) out.push(k, carrier[k]!);
+    }
+    return out;
+  }
+
+  private async forward(ctx: Ctx, up: Upstream, headers: string[], body: IncomingMessage | Transform | null): Promise<void> {
+    const { route, pool, breaker, budget } = up;
+    budget.earn();
+    const q = ctx.req.url!.indexOf('?');
+    const rest = ctx.path.slice(route.prefix.length) + (q === -1 ? '' : ctx.req.url!.slice(q));
+    const upstreamPath = route.rewrite + (rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest);
+    for (let attempt = 0; ; attempt++) {
+      if (!breaker.tryAcquire()) return this.fail(ctx, 503, 'upstream unavailable', undefined, Math.ceil(route.breaker.resetTimeoutMs / 1000), true);
+      ctx.upstreamFailed = false;
+      ctx.retry = false;
+      ctx.canRetry = ctx.canRetry && attempt < route.retries;
+      try {
+        await pool.stream(
+          { path: upstreamPath, method: ctx.req.method as 'GET', headers, body, headersTimeout: route.timeoutMs, bodyTimeout: route.timeoutMs, opaque: ctx },
+          this.factory,
+        );
+        if (ctx.upstreamFailed) breaker.onFailure();
+        else breaker.onSuccess();
+        if (!ctx.retry) return;
+      } catch (e) {
+        const code = (e as { code?: string }).code ?? '';
+        if (e instanceof BodyTooLarge || code === 'PRISM_BODY_TOO_LARGE') {
+          breaker.release();
+          ctx.res.shouldKeepAlive = false;
+          return this.fail(ctx, 413, `request body larger than ${this.s.bodyLimitBytes} bytes`);
+        }
+        const timeout = TIMEOUT_CODES.has(code);
+        const down = UPSTREAM_DOWN_CODES.has(code);
+        if (timeout || down) breaker.onFailure();
+        else breaker.release();
+        if (ctx.res.headersSent) {
+          // Failed while streaming the answer: nothing to send but a cut connection.
+          ctx.status = ctx.status || 502;
+          ctx.res.destroy();
+          if (timeout || down) this.d.log.warn({ reqId: ctx.id, upstream: route.origin, code }, 'upstream failed mid-response');
+          return;
+        }
+        if (down && ctx.canRetry && budget.trySpend()) continue;
+        if (!timeout && !down) {
+          // The client went away or sent a broken body.
+          ctx.status = 499;
+          if (!ctx.res.destroyed) this.fail(ctx, 400, 'request could not be read');
+          return;
+        }
+        this.d.log.warn({ reqId: ctx.id, upstream: route.origin, code, err: (e as Error).message }, 'upstream request failed');
+        return this.fail(ctx, timeout ? 504 : 502, timeout ? 'upstream timed out' : 'upstream unreachable', undefined, undefined, true);
+      }
+      // The attempt answered 502/503/504 and was discarded: try again.
+    }
+  }
+
+  /** undici's stream factory: writes the upstream's status and headers to the client and hands undici the response to write the body into. */
+  private readonly factory = ({ statusCode, headers, opaque }: { statusCode: number; headers: Record<string, string | string[] | undefined>; opaque: Ctx }): Writable => {
+    const ctx = opaque;
+    const up = ctx.up!;
+    if (statusCode >= 500) {
+      ctx.upstreamFailed = true;
+      if (ctx.canRetry && RETRYABLE_STATUS.has(statusCode) && up.budget.trySpend()) {
+        ctx.retry = true;
+        return discard();
+      }
+    }
+    ctx.status = statusCode;
+    const out: string[] = [];
+    for (const k in headers) {
+      if (DROP_RESPONSE.has(k)) continue;
+      const v = headers[k]!;
+      if (typeof v === 'string') out.push(k, v);
+      else for (const x of v) out.push(k, x);
+    }
+    this.commonHeaders(ctx, out);
+    ctx.res.writeHead(statusCode, out);
+    return ctx.res;
+  };
+
+  private commonHeaders(ctx: Ctx, out: string[]): void {
+    out.push(REQUEST_ID_HEADER, ctx.id);
+    const d = ctx.decision;
+    if (d !== undefined) {
+      out.push('ratelimit-limit', String(d.limit), 'ratelimit-remaining', String(d.remaining), 'ratelimit-reset', String(Math.ceil(d.resetMs / 1000)));
+    }
+    if (!ctx.res.shouldKeepAlive) out.push('connection', 'close');
+  }
+
+  private async health(ctx: Ctx, path: string): Promise<void> {
+    let ok = true;
+    if (path === '/ready') ok = (await this.d.health.readiness()).ready;
+    ctx.status = ok ? 200 : 503;
+    const out: string[] = ['content-type', 'application/json', 'cache-control', 'no-store'];
+    this.commonHeaders(ctx, out);
+    ctx.res.writeHead(ctx.status, out).end(ok ? '{"status":"ok"}' : '{"status":"unavailable"}');
+  }
+
+  /** A response the gateway makes itself: JSON `{ error, request_id }`. */
+  private fail(ctx: Ctx, status: number, message: string, wwwAuthenticate?: string, retryAfterSeconds?: number, upstream = false): void {
+    ctx.status = status;
+    const out: string[] = ['content-type', 'application/json', 'cache-control', 'no-store'];
+    if (wwwAuthenticate) out.push('www-authenticate', wwwAuthenticate);
+    if (retryAfterSeconds !== undefined) out.push('retry-after', String(retryAfterSeconds));
+    if (upstream) out.push('x-prism-gateway-error', 'upstream');
+    this.commonHeaders(ctx, out);
+    if (!ctx.res.headersSent) ctx.res.writeHead(status, out).end(`{"error":${JSON.stringify(message)},"request_id":${JSON.stringify(ctx.id)}}`);
+    this.done(ctx);
+  }
+
+  /** Metrics, trace and event of a finished request (called once per request). */
+  private done(ctx: Ctx): void {
+    if (ctx.recorded) return;
+    ctx.recorded = true;
+    const seconds = (performance.now() - ctx.start) / 1000;
+    const method = ctx.req.method ?? '';
+    const status = ctx.status || 499;
+    const m = this.d.metrics;
+    m.httpRequests.inc({ method, route: ctx.route, status });
+    m.httpDuration.observe({ method, route: ctx.route }, seconds);
+    if (ctx.span) {
+      ctx.span.setAttribute('http.response.status_code', status);
+      ctx.span.end();
+    }
+    this.d.events?.push({
+      id: ctx.id,
+      ts: Date.now(),
+      method,
+      path: ctx.path,
+      route: ctx.route,
+      status,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      userId: ctx.identity?.userId,
+      authMethod: ctx.identity?.method,
+      clientIp: ctx.ip,
+    });
+  }
+
+  private clientIp(req: IncomingMessage): string {
+    if (this.s.trustForwardedFor) {
+      const xff = req.headers['x-forwarded-for'];
+      if (typeof xff === 'string' && xff !== '') {
+        const last = xff.slice(xff.lastIndexOf(',') + 1).trim();
+        if (last !== '') return last;
+      }
+    }
+    return req.socket.remoteAddress ?? 'unknown';
+  }
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_c, _e, cb) => cb() });
+}
+
+/** A chunked body passed through with a size cap; over the cap the upload fails with {@link BodyTooLarge}. */
+function limitBody(req: IncomingMessage, limit: number): Transform {
+  let seen = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      seen += chunk.length;
+      if (seen > limit) cb(new BodyTooLarge());
+      else cb(null, chunk);
+    },
+  });
+  req.on('error', (e) => t.destroy(e));
+  return req.pipe(t);
+}

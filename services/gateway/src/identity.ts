@@ -1,0 +1,35 @@
+import { IDENTITY_HEADERS } from '../../../infra/contract/index.js';
+
+/** A verified caller. `headers` is the flat [name, value, ...] list forwarded upstream, built once. */
+export interface Identity {
+  readonly method: 'jwt' | 'api_key';
+  readonly userId: string;
+  /** Rate-limit key: the user for tokens, the key for API keys. */
+  readonly rateKey: string;
+  readonly headers: readonly string[];
+}
+
+/** Header values must not carry CR/LF or other control characters from a token's claims. */
+const SAFE = /^[\x20-\x7e]*$/;
+
+function clean(v: string): string {
+  return SAFE.test(v) ? v : encodeURIComponent(v);
+}
+
+export function makeIdentity(method: Identity['method'], userId: string, opts: { scopes?: readonly string[]; roles?: readonly string[]; apiKeyId?: string }): Identity {
+  const headers = [IDENTITY_HEADERS.method, method, IDENTITY_HEADERS.userId, clean(userId)];
+  if (opts.scopes?.length) headers.push(IDENTITY_HEADERS.scopes, clean(opts.scopes.join(' ')));
+  if (opts.roles?.length) headers.push(IDENTITY_HEADERS.roles, clean(opts.roles.join(',')));
+  if (opts.apiKeyId) headers.push(IDENTITY_HEADERS.apiKeyId, clean(opts.apiKeyId));
+  return { method, userId, rateKey: method === 'jwt' ? `u:${userId}` : `k:${opts.apiKeyId ?? userId}`, headers };
+}
+
+/** Why a request is refused: HTTP status and a message safe to show the client. */
+export class AuthError extends Error {
+  constructor(
+    readonly status: 401 | 403 | 503,
+    message: string,
+  ) {
+    super(message);
+  }
+}

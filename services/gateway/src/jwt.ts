@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import {
+  calculateJwkThumbprint,
+  createRemoteJWKSet,
+  errors,
+  exportJWK,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWTHeaderParameters,
+  type JWTPayload,
+} from 'jose';
+import { AuthError, makeIdentity, type Identity } from './identity.js';
+
+export interface JwtOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  /** The auth service's JWKS: fetched on demand, cached 10 minutes, refetched for an unknown `kid` (at most every 30 s). */
+  readonly jwksUrl?: string | undefined;
+  /** An RS256 public key (PEM). Its `kid` is the RFC 7638 SHA-256 thumbprint; tokens without a `kid` use it. */
+  readonly publicKeyFile?: string | undefined;
+  readonly clockToleranceSeconds: number;
+  /** Verified tokens remembered; 0 disables the cache. */
+  readonly cacheSize: number;
+  /** Least time between two JWKS fetches for unknown `kid`s. @default 30 s */
+  readonly jwksCooldownMs?: number;
+}
+
+interface Cached {
+  readonly identity: Identity;
+  readonly exp: number;
+  readonly nbf: number;
+  readonly until: number;
+}
+
+/** How long a verified token is trusted without re-verifying its signature (bounds the effect of a key withdrawn from the JWKS). */
+const CACHE_TTL_MS = 60_000;
+
+/**
+ * RS256-only bearer token verification with jose: signature, `exp` / `nbf` with leeway, `iss`,
+ * `aud`, `sub` present. A token is verified once and then remembered (keyed by the whole token,
+ * so any change to it misses the cache), its `exp` / `nbf` checked again on every use.
+ */
+export class JwtVerifier {
+  private readonly cache = new Map<string, Cached>();
+  private fileKey: { kid: string; key: CryptoKey } | undefined;
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  private jwksFetched = false;
+
+  private constructor(private readonly opts: JwtOptions) {
+    this.jwks = opts.jwksUrl
+      ? createRemoteJWKSet(new URL(opts.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: opts.jwksCooldownMs ?? 30_000, timeoutDuration: 3_000 })
+      : undefined;
+  }
+
+  static async create(opts: JwtOptions): Promise<JwtVerifier> {
+    const v = new JwtVerifier(opts);
+    if (opts.publicKeyFile) {
+      const pem = readFileSync(opts.publicKeyFile, 'utf8');
+      const key = await importSPKI(pem, 'RS256', { extractable: true });
+      v.fileKey = { kid: await calculateJwkThumbprint(await exportJWK(key), 'sha256'), key };
+    }
+    return v;
+  }
+
+  /** The `kid` of the public key file, when one is configured. */
+  get fileKid(): string | undefined {
+    return this.fileKey?.kid;
+  }
+
+  /** Throws when no verification key can be had (readiness check). */
+  async checkKeys(): Promise<void> {
+    if (this.fileKey || this.jwksFetched || !this.jwks) return;
+    await this.jwks.reload();
+    this.jwksFetched = true;
+  }
+
+  private readonly getKey = async (header: JWTHeaderParameters, token: Parameters<ReturnType<typeof createRemoteJWKSet>>[1]) => {
+    if (this.fileKey && (header.kid === undefined || header.kid === this.fileKey.kid)) return this.fileKey.key;
+    if (!this.jwks) throw new errors.JWKSNoMatchingKey();
+    const key = await this.jwks(header, token);
+    this.jwksFetched = true;
+    return key;
+  };
+
+  async verify(token: string): Promise<Identity> {
+    const now = Date.now();
+    const hit = this.cache.get(token);
+    if (hit !== undefined) {
+      const sec = now / 1000;
+      const tol = this.opts.clockToleranceSeconds;
+      if (hit.until > now && sec <= hit.exp + tol && sec >= hit.nbf - tol) return hit.identity;
+      this.cache.delete(token);
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.getKey, {
+        algorithms: ['RS256'],
+        issuer: this.opts.issuer,
+        audience: this.opts.audience,
+        clockTolerance: this.opts.clockToleranceSeconds,
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (e) {
+      throw toAuthError(e);
+    }
+    const identity = makeIdentity('jwt', payload.sub!, {
+      scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
+      roles: Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [],
+    });
+    if (this.opts.cacheSize > 0) {
+      if (this.cache.size >= this.opts.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(token, { identity, exp: payload.exp!, nbf: payload.nbf ?? 0, until: now + CACHE_TTL_MS });
+    }
+    return identity;
+  }
+}
+
+function toAuthError(e: unknown): AuthError {
+  if (e instanceof errors.JWKSTimeout) return new AuthError(503, 'authentication keys unavailable');
+  if (e instanceof errors.JWTExpired) return new AuthError(401, 'token expired');
+  if (e instanceof errors.JWTClaimValidationFailed) return new AuthError(401, `token claim ${e.claim} rejected`);
+  if (e instanceof errors.JWKSNoMatchingKey) return new AuthError(401, 'token signed with an unknown key');
+  if (e instanceof errors.JOSEAlgNotAllowed) return new AuthError(401, 'token algorithm not allowed');
+  if (e instanceof errors.JOSEError) return new AuthError(401, 'invalid token');
+  // A JWKS fetch that failed on the network (not the token's fault).
+  if (e instanceof TypeError || (e as { cause?: unknown })?.cause) return new AuthError(503, 'authentication keys unavailable');
+  return new AuthError(401, 'invalid token');
+}

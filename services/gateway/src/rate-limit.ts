@@ -1,0 +1,127 @@
+import type { Redis } from 'ioredis';
+import { Counter } from 'prom-client';
+import { METRICS } from '../../../infra/contract/index.js';
+import type { Logger, ServiceMetrics } from '../../runtime/src/index.js';
+
+/**
+ * GCRA (the token bucket as one timestamp per key): `rate` requests per second sustained,
+ * up to `burst` at once. The script reads Redis' own clock, so every gateway instance agrees
+ * whatever their clocks say, and it is one atomic call (EVALSHA) per request.
+ * Returns { allowed (0/1), remaining, retry_after_ms, reset_ms }.
+ */
+const GCRA_LUA = `
+local interval = 1000000 / tonumber(ARGV[1])
+local tolerance = interval * tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - tolerance
+if allow_at > now then
+  return {0, 0, math.ceil((allow_at - now) / 1000), math.ceil((tat - now) / 1000)}
+end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return {1, math.floor((now + tolerance - new_tat) / interval), 0, math.ceil((new_tat - now) / 1000)}
+`;
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly limit: number;
+  readonly remaining: number;
+  /** Milliseconds until a request would be admitted (0 when allowed). */
+  readonly retryAfterMs: number;
+  /** Milliseconds until the bucket is full again. */
+  readonly resetMs: number;
+}
+
+export interface RateLimitSettings {
+  readonly requestsPerSecond: number;
+  readonly burst: number;
+  readonly onRedisFailure: 'open' | 'closed';
+}
+
+type RedisWithScript = Redis & { prismRateLimit(key: string, rate: number, burst: number): Promise<[number, number, number, number]> };
+
+const KEY_PREFIX = 'prism:rl:';
+const LOCAL_MAX_KEYS = 100_000;
+
+/** Thrown in fail-closed mode when Redis cannot answer. */
+export class RateLimitUnavailable extends Error {}
+
+/**
+ * Redis rate limiting with a chosen behaviour when Redis fails: `open` falls back to the same
+ * algorithm in this process (so each instance admits up to the limit on its own), `closed`
+ * refuses the request (503). Failures are counted in `prism_gateway_rate_limit_redis_failures_total{mode}`.
+ */
+export class RateLimiter {
+  private readonly redis: RedisWithScript;
+  private readonly local = new Map<string, number>();
+  private readonly sweep: NodeJS.Timeout;
+  readonly rejected: Counter<'reason'>;
+  private readonly failures: Counter<'mode'>;
+  private lastWarn = 0;
+
+  constructor(
+    redis: Redis,
+    private readonly settings: RateLimitSettings,
+    metrics: ServiceMetrics,
+    private readonly log: Logger,
+  ) {
+    redis.defineCommand('prismRateLimit', { numberOfKeys: 1, lua: GCRA_LUA });
+    this.redis = redis as RedisWithScript;
+    const registers = [metrics.registry];
+    this.rejected = new Counter({ name: METRICS.rateLimitRejected, help: 'Requests refused by the rate limiter', labelNames: ['reason'], registers });
+    this.failures = new Counter({ name: METRICS.rateLimitRedisFailures, help: 'Rate-limit checks Redis could not answer', labelNames: ['mode'], registers });
+    this.rejected.inc({ reason: 'limit' }, 0);
+    this.rejected.inc({ reason: 'redis_unavailable' }, 0);
+    this.failures.inc({ mode: settings.onRedisFailure }, 0);
+    this.sweep = setInterval(() => this.sweepLocal(), 10_000).unref();
+  }
+
+  async check(identity: string): Promise<Decision> {
+    const { requestsPerSecond: rate, burst } = this.settings;
+    let r: [number, number, number, number];
+    try {
+      r = await this.redis.prismRateLimit(KEY_PREFIX + identity, rate, burst);
+    } catch (e) {
+      this.failures.inc({ mode: this.settings.onRedisFailure });
+      const now = Date.now();
+      if (now - this.lastWarn > 5_000) {
+        this.lastWarn = now;
+        this.log.warn({ err: (e as Error).message, mode: this.settings.onRedisFailure }, 'rate limiter: Redis unavailable');
+      }
+      if (this.settings.onRedisFailure === 'closed') {
+        this.rejected.inc({ reason: 'redis_unavailable' });
+        throw new RateLimitUnavailable('rate limiter unavailable');
+      }
+      r = this.checkLocal(identity, now * 1000);
+    }
+    const allowed = r[0] === 1;
+    if (!allowed) this.rejected.inc({ reason: 'limit' });
+    return { allowed, limit: burst, remaining: r[1], retryAfterMs: r[2], resetMs: r[3] };
+  }
+
+  /** The script's algorithm in this process (microseconds), for fail-open. */
+  private checkLocal(identity: string, now: number): [number, number, number, number] {
+    const interval = 1_000_000 / this.settings.requestsPerSecond;
+    const tolerance = interval * this.settings.burst;
+    let tat = this.local.get(identity) ?? now;
+    if (tat < now) tat = now;
+    const newTat = tat + interval;
+    const allowAt = newTat - tolerance;
+    if (allowAt > now) return [0, 0, Math.ceil((allowAt - now) / 1000), Math.ceil((tat - now) / 1000)];
+    if (this.local.size >= LOCAL_MAX_KEYS && !this.local.has(identity)) this.local.delete(this.local.keys().next().value!);
+    this.local.set(identity, newTat);
+    return [1, Math.floor((now + tolerance - newTat) / interval), 0, Math.ceil((newTat - now) / 1000)];
+  }
+
+  private sweepLocal(): void {
+    const now = Date.now() * 1000;
+    for (const [k, tat] of this.local) if (tat < now) this.local.delete(k);
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+  }
+}

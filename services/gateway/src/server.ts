@@ -1,0 +1,89 @@
+import { Redis } from 'ioredis';
+import type { ServiceRuntime } from '../../runtime/src/index.js';
+import { ApiKeyValidator, authGrpcClient } from './api-keys.js';
+import { EventPublisher } from './events.js';
+import { Gateway } from './gateway.js';
+import { JwtVerifier } from './jwt.js';
+import { RateLimiter } from './rate-limit.js';
+import { gatewaySettings, readGatewayConfig } from './settings.js';
+
+export interface StartedGateway {
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly gateway: Gateway;
+}
+
+/** Wires the gateway on a runtime: settings, Redis, JWT keys, auth gRPC, NATS events, the HTTP server. */
+export async function startGateway(runtime: ServiceRuntime, opts: { host?: string; poolOptions?: import('undici').Pool.Options; jwksCooldownMs?: number } = {}): Promise<StartedGateway> {
+  const { env, log, metrics, health } = runtime;
+  const settings = gatewaySettings(readGatewayConfig(env.PRISM_GATEWAY_CONFIG_FILE), env);
+
+  const redis = new Redis({
+    host: settings.redis.host,
+    port: settings.redis.port,
+    password: settings.redis.password,
+    // Fail fast instead of queueing: the rate limiter then applies its Redis-failure policy at once.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 250,
+    enableAutoPipelining: true,
+    connectionName: 'prism-gateway',
+    lazyConnect: false,
+  });
+  redis.on('error', () => {}); // connection errors surface as failed commands, counted by the limiter
+  runtime.onShutdown('redis', () => redis.quit().catch(() => redis.disconnect()));
+
+  const jwt = await JwtVerifier.create({
+    issuer: settings.auth.issuer,
+    audience: settings.auth.audience,
+    jwksUrl: settings.auth.jwksUrl,
+    publicKeyFile: settings.auth.publicKeyFile,
+    clockToleranceSeconds: settings.auth.clockToleranceSeconds,
+    cacheSize: settings.auth.tokenCacheSize,
+    ...(opts.jwksCooldownMs !== undefined ? { jwksCooldownMs: opts.jwksCooldownMs } : {}),
+  });
+  health.addCheck('jwt-keys', () => jwt.checkKeys());
+
+  const authClient = authGrpcClient(settings.authGrpcAddress, runtime.grpcClientCredentials());
+  runtime.onShutdown('auth-grpc', () => authClient.close());
+  const apiKeys = new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, log);
+
+  const limiter = settings.rateLimit.enabled ? new RateLimiter(redis, settings.rateLimit, metrics, log) : undefined;
+  if (limiter) runtime.onShutdown('rate-limiter', () => limiter.close());
+  // Fail-closed makes Redis a hard dependency; fail-open keeps serving without it.
+  if (limiter && settings.rateLimit.onRedisFailure === 'closed') health.addCheck('redis', () => redis.ping());
+
+  let events: EventPublisher | undefined;
+  if (settings.events.enabled) {
+    const publisher = new EventPublisher(settings.events.bufferSize, metrics, log);
+    publisher.start(settings.natsServers);
+    runtime.onShutdown('events', () => publisher.close());
+    events = publisher;
+  }
+
+  const gateway = new Gateway({
+    settings,
+    log,
+    metrics,
+    health,
+    tracing: runtime.tracing,
+    jwt,
+    apiKeys,
+    limiter,
+    events,
+    draining: () => runtime.draining,
+    ...(opts.poolOptions ? { poolOptions: opts.poolOptions } : {}),
+  });
+  runtime.onShutdown('upstream-pools', () => gateway.close());
+
+  const server = runtime.createHttpServer(gateway.handle, {
+    maxHeaderSize: settings.maxHeaderBytes,
+    requestTimeout: settings.requestTimeoutMs,
+    headersTimeout: Math.min(settings.requestTimeoutMs, 20_000),
+    keepAliveTimeout: 65_000,
+  });
+  const port = await runtime.listen(server, settings.httpPort, opts.host);
+  const metricsPort = await runtime.start(port);
+  log.info({ port, routes: settings.routes.map((r) => r.prefix), rateLimit: settings.rateLimit }, 'gateway listening');
+  return { port, metricsPort, gateway };
+}

@@ -1,0 +1,179 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IDENTITY_HEADERS } from '../../../infra/contract/index.js';
+import { makeKeys, startAuthGrpc, startTestGateway, TestUpstream, token, route, type Keys, type RunningGateway, ISSUER, AUDIENCE } from './support/harness.js';
+
+let keys: Keys;
+let otherKeys: Keys;
+let upstream: TestUpstream;
+let auth: Awaited<ReturnType<typeof startAuthGrpc>>;
+let gw: RunningGateway;
+
+beforeAll(async () => {
+  keys = await makeKeys();
+  otherKeys = await makeKeys();
+  upstream = await new TestUpstream().start();
+  auth = await startAuthGrpc({ 'pk_live_good': { keyId: 'key-1', userId: 'user-apikey', scopes: ['read'] } });
+  gw = await startTestGateway({
+    keys,
+    authGrpcPort: auth.port,
+    routes: [route('things', upstream.origin), route('public', upstream.origin, { auth_required: false })],
+  });
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.stop();
+  await auth?.close();
+});
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+async function call(path: string, headers: Record<string, string> = {}) {
+  const before = upstream.requests.length;
+  const res = await fetch(gw.url + path, { headers });
+  const body = await res.text();
+  return { res, body, forwarded: upstream.requests.slice(before) };
+}
+
+describe('a valid token', () => {
+  it('is proxied with the identity headers; identity headers sent by the client are stripped', async () => {
+    const sub = `user-${randomUUID()}`;
+    const t = await token(keys, sub);
+    const { res, forwarded } = await call('/api/things/items/7?x=1', {
+      authorization: `Bearer ${t}`,
+      [IDENTITY_HEADERS.userId]: 'admin',
+      'X-Prism-Roles': 'admin',
+      'x-prism-anything': 'forged',
+      'x-request-id': 'client-req-1',
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('client-req-1');
+    expect(res.headers.get('x-upstream')).toBe('yes');
+    expect(forwarded).toHaveLength(1);
+    const h = forwarded[0]!.headers;
+    expect(forwarded[0]!.url).toBe('/things/items/7?x=1');
+    expect(h[IDENTITY_HEADERS.userId]).toBe(sub);
+    expect(h[IDENTITY_HEADERS.method]).toBe('jwt');
+    expect(h[IDENTITY_HEADERS.roles]).toBe('user');
+    expect(h[IDENTITY_HEADERS.scopes]).toBe('read write');
+    expect(h['x-prism-anything']).toBeUndefined();
+    expect(h['x-request-id']).toBe('client-req-1');
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
+  it('gets a request id when the client sends none', async () => {
+    const { res, forwarded } = await call('/api/things/x', { authorization: `Bearer ${await token(keys, 'u1')}` });
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(forwarded[0]!.headers['x-request-id']).toBe(res.headers.get('x-request-id'));
+  });
+});
+
+describe('forged or invalid tokens are rejected with 401 and never reach the upstream', () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const cases: [string, () => Promise<string>][] = [
+    ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'attacker', iss: ISSUER, aud: AUDIENCE, exp: now() + 600 })}.`],
+    [
+      'HS256 signed with the RSA public key',
+      async () => {
+        const head = b64({ alg: 'HS256', typ: 'JWT', kid: keys.kid });
+        const body = b64({ sub: 'attacker', iss: ISSUER, aud: AUDIENCE, exp: now() + 600 });
+        const sig = createHmac('sha256', keys.publicPem).update(`${head}.${body}`).digest('base64url');
+        return `${head}.${body}.${sig}`;
+      },
+    ],
+    ['expired beyond the leeway', () => token(keys, 'u', { exp: now() - 60, iat: now() - 700 })],
+    ['not yet valid', () => token(keys, 'u', { nbf: now() + 60 })],
+    ['wrong issuer', () => token(keys, 'u', { iss: 'someone-else' })],
+    ['wrong audience', () => token(keys, 'u', { aud: 'another-api' })],
+    ['unknown kid', () => token(keys, 'u', {}, { kid: 'no-such-key' })],
+    ['signed by another key under our kid', () => token(otherKeys, 'u', {}, { kid: keys.kid })],
+    [
+      'tampered payload',
+      async () => {
+        const [h, , s] = (await token(keys, 'victim')).split('.');
+        return `${h}.${b64({ sub: 'admin', iss: ISSUER, aud: AUDIENCE, exp: now() + 600, roles: ['admin'] })}.${s}`;
+      },
+    ],
+    ['garbage', async () => 'not.a.jwt'],
+    ['missing sub', async () => (await token(keys, 'x')).replace(/^([^.]+)\.[^.]+/, (_m, h) => `${h}.${b64({ iss: ISSUER })}`)],
+  ];
+  it.each(cases)('%s', async (_name, make) => {
+    const { res, body, forwarded } = await call('/api/things/secret', { authorization: `Bearer ${await make()}` });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('Bearer');
+    expect(JSON.parse(body)).toMatchObject({ error: expect.any(String), request_id: expect.any(String) });
+    expect(forwarded).toEqual([]);
+  });
+
+  it('a token within the leeway (expired 2 s ago, leeway 5 s) is accepted', async () => {
+    const { res } = await call('/api/things/x', { authorization: `Bearer ${await token(keys, 'u', { exp: now() - 2 })}` });
+    expect(res.status).toBe(200);
+  });
+
+  it('a cached token stops being accepted once it expires', async () => {
+    const t = await token(keys, 'short', { exp: now() - 4 }); // 1 s of leeway left
+    expect((await call('/api/things/x', { authorization: `Bearer ${t}` })).res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_600));
+    expect((await call('/api/things/x', { authorization: `Bearer ${t}` })).res.status).toBe(401);
+  });
+
+  it('no credentials on a protected route: 401; on a public route: proxied without identity', async () => {
+    expect((await call('/api/things/x')).res.status).toBe(401);
+    const pub = await call('/api/public/login', { authorization: 'Bearer expired.or.bad' });
+    expect(pub.res.status).toBe(200);
+    expect(pub.forwarded[0]!.headers[IDENTITY_HEADERS.userId]).toBeUndefined();
+    expect(pub.forwarded[0]!.headers.authorization).toBe('Bearer expired.or.bad');
+  });
+});
+
+describe('API keys through auth gRPC ValidateApiKey', () => {
+  it('a valid key is proxied with the key owner identity, the key itself is not forwarded, and the answer is cached in Redis', async () => {
+    const before = auth.calls.length;
+    const first = await call('/api/things/k', { 'x-api-key': 'pk_live_good' });
+    expect(first.res.status).toBe(200);
+    const h = first.forwarded[0]!.headers;
+    expect(h[IDENTITY_HEADERS.method]).toBe('api_key');
+    expect(h[IDENTITY_HEADERS.userId]).toBe('user-apikey');
+    expect(h[IDENTITY_HEADERS.apiKeyId]).toBe('key-1');
+    expect(h['x-api-key']).toBeUndefined();
+    const second = await call('/api/things/k', { 'x-api-key': 'pk_live_good' });
+    expect(second.res.status).toBe(200);
+    expect(auth.calls.length - before).toBeLessThanOrEqual(1);
+  });
+
+  it('an unknown key is refused with 401', async () => {
+    const { res, forwarded } = await call('/api/things/k', { 'x-api-key': `pk_nope_${randomUUID()}` });
+    expect(res.status).toBe(401);
+    expect(forwarded).toEqual([]);
+  });
+});
+
+describe('JWKS', () => {
+  it('verifies against the auth JWKS, and picks up a rotated key', async () => {
+    const { createServer } = await import('node:http');
+    const { exportJWK } = await import('jose');
+    const jwksKeys = [{ ...(await exportJWK(otherKeys.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }];
+    let fetches = 0;
+    const jwks = createServer((_req, res) => ++fetches && res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: jwksKeys })));
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', () => r()));
+    const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`;
+    const g = await startTestGateway({ keys, routes: [route('things', upstream.origin)], env: { PRISM_AUTH_JWKS_URL: jwksUrl, PRISM_JWT_PUBLIC_KEY_FILE: '' }, jwksCooldownMs: 300 });
+    try {
+      const ok = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(otherKeys, 'j', {}, { kid: 'k1' })}` } });
+      expect(ok.status).toBe(200);
+      const rotated = await makeKeys();
+      jwksKeys.push({ ...(await exportJWK(rotated.publicKey)), kid: 'k2', alg: 'RS256', use: 'sig' });
+      // An unknown kid refetches the JWKS once the cool-down (300 ms here, 30 s by default) has passed.
+      await new Promise((r) => setTimeout(r, 350));
+      const r2 = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(rotated, 'j', {}, { kid: 'k2' })}` } });
+      expect(r2.status).toBe(200);
+      expect(fetches).toBe(2);
+      const unknown = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(rotated, 'j', {}, { kid: 'k9' })}` } });
+      expect(unknown.status).toBe(401);
+    } finally {
+      await g.close();
+      jwks.close();
+    }
+  });
+});

@@ -1,0 +1,211 @@
+import { randomUUID, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
+import { stringify } from 'yaml';
+import type { GatewayConfigInput } from '../../../../infra/contract/index.js';
+import { grpc, loadProto, parseEnv, serviceClient, ServiceRuntime } from '../../../runtime/src/index.js';
+import { freePort } from '../../../runtime/test/support/net.js';
+import type { ValidateApiKeyResponse } from '../../src/api-keys.js';
+import { startGateway, type StartedGateway } from '../../src/server.js';
+
+export { freePort };
+export const ISSUER = 'prism-auth-test';
+export const AUDIENCE = 'prism-api-test';
+
+export function tmpDir(): string {
+  return mkdtempSync(join(tmpdir(), 'prism-gw-'));
+}
+
+export interface Keys {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  readonly publicPem: string;
+  readonly publicKeyFile: string;
+  /** RFC 7638 thumbprint: the kid the gateway gives the public key file. */
+  readonly kid: string;
+}
+
+export async function makeKeys(dir = tmpDir()): Promise<Keys> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const publicKeyFile = join(dir, `public-${randomUUID()}.pem`);
+  writeFileSync(publicKeyFile, publicPem);
+  const kid = await calculateJwkThumbprint(await exportJWK(publicKey), 'sha256');
+  return { privateKey, publicKey, publicPem, publicKeyFile, kid };
+}
+
+/** A valid access token for `sub`; `claims` and `header` override. */
+export function token(keys: Keys, sub: string, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  // Claims go in the payload as given, so a test can set any of them to a bad value.
+  return new SignJWT({ scope: 'read write', roles: ['user'], sub, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 600, ...claims })
+    .setProtectedHeader({ alg: 'RS256', kid: keys.kid, ...header } as { alg: string })
+    .sign(keys.privateKey);
+}
+
+export interface Recorded {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Buffer;
+}
+
+/** A real upstream HTTP server on 127.0.0.1 that records what it receives. */
+export class TestUpstream {
+  readonly requests: Recorded[] = [];
+  /** Replaces the default answer (200, JSON echo of method and url). */
+  respond: (req: Recorded, res: ServerResponse) => void = (r, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' }).end(JSON.stringify({ method: r.method, url: r.url }));
+  };
+  private server: Server | undefined;
+  port = 0;
+
+  async start(port = 0): Promise<this> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
+        const rec = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
+        this.requests.push(rec);
+        this.respond(rec, res);
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as { port: number }).port;
+    return this;
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server!.close(r));
+  }
+}
+
+/** A real gRPC server implementing prism.auth.v1.AuthService's ValidateApiKey from a table of keys. */
+export async function startAuthGrpc(keys: Record<string, Omit<ValidateApiKeyResponse, 'valid' | 'reason' | 'expiresAt'> & { expiresAt?: number }>) {
+  const calls: string[] = [];
+  const AuthService = serviceClient(loadProto('prism/auth/v1/auth.proto'), 'prism.auth.v1.AuthService');
+  const server = new grpc.Server();
+  const unimplemented = (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb({ code: grpc.status.UNIMPLEMENTED });
+  server.addService(AuthService.service, {
+    ValidateApiKey: (call: grpc.ServerUnaryCall<{ apiKey: string }, unknown>, cb: grpc.sendUnaryData<ValidateApiKeyResponse>) => {
+      calls.push(call.request.apiKey);
+      const k = keys[call.request.apiKey];
+      cb(null, k ? { valid: true, reason: '', expiresAt: 0, ...k } : { valid: false, reason: 'unknown', keyId: '', userId: '', scopes: [], expiresAt: 0 });
+    },
+    ValidateToken: unimplemented,
+    GetUser: unimplemented,
+  });
+  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  return { port, calls, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+}
+
+export type RouteInput = GatewayConfigInput['routes'][number];
+
+export function route(name: string, origin: string, extra: Partial<RouteInput> = {}): RouteInput {
+  return {
+    prefix: `/api/${name}`,
+    upstream: origin,
+    rewrite: `/${name}`,
+    auth_required: true,
+    timeout_ms: 2_000,
+    retries: 0,
+    circuit_breaker: { failure_threshold: 3, reset_timeout_ms: 500, half_open_max_requests: 1 },
+    ...extra,
+  };
+}
+
+export interface GatewayOptions {
+  readonly routes: RouteInput[];
+  readonly rateLimit?: Partial<GatewayConfigInput['rate_limit']>;
+  readonly server?: Partial<GatewayConfigInput['server']>;
+  readonly auth?: Partial<GatewayConfigInput['auth']>;
+  readonly events?: GatewayConfigInput['events'];
+  readonly keys: Keys;
+  readonly authGrpcPort?: number;
+  /** host:port and password of Redis; the shared test Redis by default. */
+  readonly redis?: { address: string; password: string };
+  readonly natsUrl?: string;
+  readonly env?: Record<string, string>;
+  readonly jwksCooldownMs?: number;
+}
+
+export function writeGatewayYaml(o: GatewayOptions, dir = tmpDir()): string {
+  const doc: GatewayConfigInput = {
+    server: { port: 8080, body_limit_bytes: 64 * 1024, request_timeout_ms: 10_000, ...o.server },
+    rate_limit: { enabled: true, requests_per_second: 100_000, burst: 100_000, on_redis_failure: 'open', ...o.rateLimit },
+    auth: { issuer: ISSUER, audience: AUDIENCE, clock_tolerance_seconds: 5, api_key_cache_seconds: 30, ...o.auth },
+    routes: o.routes,
+    ...(o.events ? { events: o.events } : {}),
+  };
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+/** The gateway's environment, as the manifests give it. */
+export async function gatewayEnv(o: GatewayOptions): Promise<Record<string, string>> {
+  return {
+    PRISM_ENVIRONMENT: 'test',
+    PRISM_LOG_LEVEL: 'warn',
+    PRISM_NATS_URL: o.natsUrl ?? process.env.PRISM_TEST_NATS_URL!,
+    PRISM_HTTP_PORT: String(await freePort()),
+    PRISM_METRICS_PORT: String(await freePort()),
+    PRISM_AUTH_GRPC_ADDRESS: `127.0.0.1:${o.authGrpcPort ?? 1}`,
+    PRISM_CONFIG_GRPC_ADDRESS: '127.0.0.1:1',
+    PRISM_REDIS_ADDRESS: o.redis?.address ?? process.env.PRISM_TEST_REDIS_ADDRESS!,
+    PRISM_REDIS_PASSWORD: o.redis?.password ?? process.env.PRISM_TEST_REDIS_PASSWORD!,
+    PRISM_GATEWAY_CONFIG_FILE: writeGatewayYaml(o),
+    PRISM_JWT_ISSUER: ISSUER,
+    PRISM_JWT_AUDIENCE: AUDIENCE,
+    PRISM_JWT_PUBLIC_KEY_FILE: o.keys.publicKeyFile,
+    PRISM_SHUTDOWN_TIMEOUT_SECONDS: '5',
+    ...o.env,
+  };
+}
+
+export interface RunningGateway extends StartedGateway {
+  readonly url: string;
+  readonly runtime: ServiceRuntime;
+  readonly logs: string[];
+  metrics(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The gateway in this process on a real runtime (real Redis, NATS, upstreams, gRPC). */
+export async function startTestGateway(o: GatewayOptions): Promise<RunningGateway> {
+  const env = await gatewayEnv(o);
+  const logs: string[] = [];
+  const sink = new PassThrough();
+  sink.setEncoding('utf8').on('data', (c: string) => logs.push(...c.split('\n').filter(Boolean)));
+  const runtime = new ServiceRuntime({ service: 'gateway', env: parseEnv('gateway', env), handleSignals: false, drainDelayMs: 50, logDestination: sink });
+  const started = await startGateway(runtime, { host: '127.0.0.1', ...(o.jwksCooldownMs !== undefined ? { jwksCooldownMs: o.jwksCooldownMs } : {}) });
+  return {
+    ...started,
+    url: `http://127.0.0.1:${started.port}`,
+    runtime,
+    logs,
+    metrics: async () => (await fetch(`http://127.0.0.1:${started.metricsPort}/metrics`)).text(),
+    close: () => runtime.shutdown(),
+  };
+}
+
+/** Value of one sample in Prometheus text, or 0. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const l = m[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))) return Number(m[3]);
+  }
+  return 0;
+}
