@@ -1,0 +1,213 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { COMPOSE_FILES, NETWORK_NAMES, configHostDir, type ComposeService } from '../../infra/compose/index.js';
+import { type Component, SECRET_NAME, secretSpec, type SecretKey } from '../../infra/model/index.js';
+import { synth } from '../support/synth.js';
+import type { ManifestObject } from '../support/k8s-schema.js';
+import { allServices, committedCompose, devPlatform, unescape } from './support.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked as plain JSON here. */
+type Json = any;
+
+const { objects } = synth('dev');
+const platform = devPlatform();
+const services = allServices();
+const workloadKinds = new Set(['Deployment', 'StatefulSet']);
+
+function pod(kind: 'workload' | 'Job', app: string): { spec: Json; container: Json } {
+  const o = objects.find((x) => (kind === 'Job' ? x.kind === 'Job' : workloadKinds.has(x.kind)) && (x.metadata.labels as Json)?.app === app) as Json;
+  if (!o) throw new Error(`no Kubernetes ${kind} for ${app}`);
+  const spec = o.spec.template.spec;
+  return { spec, container: spec.containers[0] };
+}
+
+const svc = (name: string): ComposeService => {
+  const s = services.get(name);
+  if (!s) throw new Error(`no compose service ${name}`);
+  return s;
+};
+
+const inCluster = platform.components.filter((c) => c.layer !== 'edge');
+
+/** What the container receives for each variable, in both renderers; secrets as `secret:<key>`. */
+function k8sEnv(container: Json): Record<string, string> {
+  return Object.fromEntries(
+    (container.env ?? []).map((e: Json) => [e.name, e.valueFrom?.secretKeyRef ? `secret:${e.valueFrom.secretKeyRef.key}` : e.valueFrom?.fieldRef ? 'field:pod-name' : e.value]),
+  );
+}
+function composeEnv(s: ComposeService, c: Component): Record<string, string> {
+  const byDotenv = new Map<string, string>();
+  for (const [, v] of Object.entries(c.env)) if ('secret' in v) byDotenv.set(secretSpec(v.secret as SecretKey).dotenv, v.secret);
+  return Object.fromEntries(
+    Object.entries(s.environment ?? {}).map(([name, value]) => {
+      const m = /^\$\{([A-Z0-9_]+)[:?]/.exec(value);
+      if (m) return [name, `secret:${byDotenv.get(m[1]!) ?? `unknown ${m[1]}`}`];
+      if ('field' in (c.env[name] ?? {})) return [name, value === c.name ? 'field:pod-name' : `wrong ${value}`];
+      return [name, unescape(value)];
+    }),
+  );
+}
+
+describe('Compose and Kubernetes agree (dev)', () => {
+  it('run the same components', () => {
+    const k8s = objects.filter((o) => workloadKinds.has(o.kind)).map((o) => (o.metadata.labels as Json).app).sort();
+    const compose = [...services].filter(([, s]) => s.labels['io.prism.kind'] === 'component' && s.file !== 'edge').map(([n]) => n).sort();
+    expect(compose).toEqual(k8s);
+  });
+
+  it.each(inCluster.map((c) => [c.name, c] as const))('%s: image, ports, command, env, user, limits', (name, c) => {
+    const { spec, container } = pod('workload', name);
+    const s = svc(name);
+    expect(s.image).toBe(container.image);
+    const k8sPorts = (container.ports ?? []).map((p: Json) => p.containerPort).sort();
+    const composePorts = [...(s.ports ?? []).map((p) => p.target), ...(s.expose ?? []).map(Number)].sort();
+    expect(composePorts).toEqual(k8sPorts);
+    expect(s.entrypoint ? s.entrypoint.map(unescape) : undefined).toEqual(container.command);
+    // Kubernetes expands $(VAR) from the container's env; Compose from .env. Compare with the reference spelled out.
+    const args = (container.args ?? undefined) as string[] | undefined;
+    expect(s.command?.map((a) => unescape(a).replace(/\$\{([A-Z0-9_]+)[:?][^}]*\}/g, '$($1)'))).toEqual(args);
+    expect(composeEnv(s, c)).toEqual(k8sEnv(container));
+    expect(s.user).toBe(`${spec.securityContext.runAsUser}:${spec.securityContext.runAsGroup}`);
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(s.read_only).toBe(true);
+    expect(container.securityContext.capabilities.drop).toEqual(s.cap_drop);
+    expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
+    expect(s.security_opt).toContain('no-new-privileges:true');
+    expect(s.cpus).toBe(Number.parseFloat(container.resources.limits.cpu) / (String(container.resources.limits.cpu).endsWith('m') ? 1000 : 1));
+    expect(s.mem_limit).toBe(String(container.resources.limits.memory).replace(/([0-9]+)(Mi|Gi)$/, (_: string, n: string, u: string) => `${n}${u[0]!.toLowerCase()}`));
+  });
+
+  it.each(inCluster.map((c) => [c.name, c] as const))('%s: readiness check on the same endpoint', (name) => {
+    const { container } = pod('workload', name);
+    const probe = container.readinessProbe;
+    const test = svc(name).healthcheck!.test.map(unescape);
+    if (probe.exec) expect(test).toEqual(['CMD', ...probe.exec.command]);
+    else if (test.join(' ').includes('mc ready local')) expect(probe.httpGet.path).toBe('/minio/health/ready');
+    else expect(test.at(-1)).toBe(`http://127.0.0.1:${probe.httpGet.port}${probe.httpGet.path}`);
+    expect(svc(name).healthcheck!.interval).toBe(`${probe.periodSeconds}s`);
+  });
+
+  it.each(inCluster.map((c) => [c.name, c] as const))('%s: writable paths, config files and secret files mounted alike', (name, c) => {
+    const { spec, container } = pod('workload', name);
+    const s = svc(name);
+    const volumes = new Map<string, Json>(spec.volumes.map((v: Json) => [v.name, v]));
+    const mounts = container.volumeMounts as Json[];
+    const emptyDirs = mounts.filter((m) => volumes.get(m.name)?.emptyDir).map((m) => m.mountPath).sort();
+    expect((s.tmpfs ?? []).map((t) => t.split(':')[0]).sort()).toEqual(emptyDirs);
+    const configDirs = mounts.filter((m) => volumes.get(m.name)?.configMap).map((m) => m.mountPath).sort();
+    const roBinds = (s.volumes ?? []).filter((v) => v.endsWith(':ro')).map((v) => v.split(':')[1]).sort();
+    expect(roBinds).toEqual(configDirs);
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${name}-config`) as Json;
+    for (const f of c.configFiles) {
+      const local = readFileSync(`${configHostDir(name, c.configFiles, f.mountPath)}/${f.name}`, 'utf8');
+      // Prometheus alone differs on purpose: static targets instead of Kubernetes pod discovery.
+      if (f.name === 'prometheus.yml') expect(parse(local).scrape_configs[0].static_configs).toBeDefined();
+      else expect(local, f.name).toBe(cm.data[f.name]);
+    }
+    const secretVolume = [...volumes.values()].find((v) => v.secret);
+    const secretMount = mounts.find((m) => m.name === secretVolume?.name);
+    const expected = secretVolume
+      ? secretVolume.secret.items.map((i: Json) => ({ source: i.key, target: `${secretMount.mountPath}/${i.path}` }))
+      : undefined;
+    if (secretVolume) expect(secretVolume.secret.secretName).toBe(SECRET_NAME);
+    expect(s.secrets).toEqual(expected);
+  });
+
+  it('run the same one-shot tasks (Jobs); scheduled tasks (CronJobs) stay with make backup-*', () => {
+    const jobs = objects.filter((o) => o.kind === 'Job').map((o) => (o.metadata.labels as Json).app).sort();
+    const tasks = [...services].filter(([, s]) => s.labels['io.prism.task-of']).map(([n]) => n).sort();
+    expect(tasks).toEqual(jobs);
+    for (const name of jobs) {
+      const { container } = pod('Job', name);
+      const s = svc(name);
+      expect(s.image).toBe(container.image);
+      expect(s.entrypoint?.map(unescape)).toEqual(container.command);
+      expect(s.command?.map(unescape)).toEqual(container.args);
+      expect(Object.keys(s.environment ?? {}).sort()).toEqual((container.env ?? []).map((e: Json) => e.name).sort());
+    }
+    expect(objects.filter((o) => o.kind === 'CronJob').map((o) => o.metadata.name).filter((n) => services.has(n))).toEqual([]);
+  });
+
+  it('route the edge alike: Ingress paths are Traefik routers to the same service ports', () => {
+    const ingress = objects.find((o) => o.kind === 'Ingress') as Json;
+    const dynamic = parse(readFileSync('deploy/traefik/dynamic/routers.yml', 'utf8')).http;
+    const routers = Object.values(dynamic.routers) as Json[];
+    for (const p of ingress.spec.rules[0].http.paths) {
+      const rule = p.pathType === 'Prefix' ? `PathPrefix(\`${p.path}\`)` : `Path(\`${p.path}\`)`;
+      const router = routers.find((r) => r.rule === rule);
+      expect(router, rule).toBeDefined();
+      expect(dynamic.services[router.service].loadBalancer.servers[0].url).toBe(`http://${p.backend.service.name}:${p.backend.service.port.number}`);
+    }
+    expect(routers.length).toBe(ingress.spec.rules[0].http.paths.length);
+  });
+});
+
+describe('network isolation', () => {
+  const networks = { ...committedCompose('data').networks, ...committedCompose('core').networks, ...committedCompose('observability').networks };
+
+  it('has the guide four networks, prism-data alone internal, defined alike in every file', () => {
+    expect(Object.keys(networks).sort()).toEqual(Object.values(NETWORK_NAMES).sort());
+    for (const layer of ['data', 'core', 'observability', 'edge'] as const) {
+      for (const [name, n] of Object.entries(committedCompose(layer).networks ?? {})) {
+        expect(n.internal ?? false, `${name} in ${layer}`).toBe(name === NETWORK_NAMES.data);
+        expect(n.name).toBe(name);
+      }
+    }
+  });
+
+  it('puts on prism-data only the data stores and what Kubernetes lets reach them', () => {
+    const data = platform.components.filter((c) => c.tier === 'data').map((c) => c.name);
+    const allowed = new Set(data);
+    for (const d of data) {
+      const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === `${d}-flows`) as Json;
+      for (const rule of policy.spec.ingress ?? []) for (const f of rule.from ?? []) if (f.podSelector?.matchLabels?.app) allowed.add(f.podSelector.matchLabels.app);
+    }
+    const onData = [...services].filter(([, s]) => s.networks?.includes(NETWORK_NAMES.data)).map(([n]) => n);
+    expect(onData.filter((n) => !allowed.has(n))).toEqual([]);
+  });
+
+  it('lets every flow Kubernetes allows share a network in Compose', () => {
+    const missing: string[] = [];
+    for (const p of objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.name.endsWith('-flows')) as Json[]) {
+      const from = p.spec.podSelector.matchLabels.app as string;
+      if (!services.has(from)) continue; // scheduled tasks run through make backup-*, not Compose
+      for (const rule of p.spec.egress ?? []) {
+        for (const t of rule.to ?? []) {
+          const to = t.podSelector?.matchLabels?.app as string | undefined;
+          if (!to || to === from) continue;
+          const shared = svc(from).networks?.some((n) => svc(to).networks?.includes(n));
+          if (!shared) missing.push(`${from} -> ${to}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('publishes no port from a container that is only on internal networks, and only on the loopback', () => {
+    for (const [name, s] of services) {
+      const internalOnly = (s.networks ?? []).every((n) => networks[n]?.internal);
+      if (internalOnly) expect(s.ports, name).toBeUndefined();
+      for (const p of s.ports ?? []) expect(p.host_ip).toBe('127.0.0.1');
+    }
+  });
+
+  it('publishes exactly the ports the model marks for publishing where a network allows it', () => {
+    for (const c of platform.components) {
+      const s = svc(c.name);
+      const reachable = (s.networks ?? []).some((n) => !networks[n]?.internal && n in networks) || s.file === 'edge';
+      const expected = reachable ? c.ports.filter((p) => p.publish).map((p) => p.port) : [];
+      expect((s.ports ?? []).map((p) => p.published), c.name).toEqual(expected);
+    }
+  });
+
+  it('gives each compose file its own service names (no silent merge when loaded together)', () => {
+    const seen = new Map<string, string>();
+    for (const [file, path] of Object.entries(COMPOSE_FILES)) {
+      for (const name of Object.keys(parse(readFileSync(path, 'utf8')).services)) {
+        expect(seen.get(name), `${name} in ${file}`).toBeUndefined();
+        seen.set(name, file);
+      }
+    }
+  });
+});
