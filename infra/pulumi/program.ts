@@ -2,7 +2,8 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { environmentApp } from '../../charts/platform.js';
 import { CONFIG_NAMESPACE, type Stack } from '../config/index.js';
-import type { Platform } from '../model/index.js';
+import { LOCAL_SECRET_FILE } from '../local/k8s-secret.js';
+import { SECRET_NAME, type Platform } from '../model/index.js';
 import { readStackConfig } from './config.js';
 import { imageTag, serviceImages, useBuiltImages, type ServiceImage } from './images.js';
 import { kubernetesResource, waveOf, type KubeObject, type Wave } from './resources.js';
@@ -44,6 +45,9 @@ export function prismDeployment(options: ProgramOptions): PrismDeployment {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const stackConfig = readStackConfig(options.stack, config);
   const secrets = stackConfig.secrets.mode === 'pulumi' ? secretValues(options.stack, config) : undefined;
+  if (stackConfig.secrets.mode === 'local') {
+    pulumi.log.info(`secrets mode local: ${SECRET_NAME} is not managed by Pulumi; create it with npm run local-secrets, then kubectl apply -f ${LOCAL_SECRET_FILE}`);
+  }
   const stack: Stack = { name: options.stack, file: `${STACK_CONFIG_DIR}/Pulumi.${options.stack}.yaml`, config: stackConfig };
   const { platform, objects } = synthesizedObjects(stack);
 

@@ -223,6 +223,13 @@ describe('stack configuration errors', () => {
     expect(e.message).toContain('prism:replicas: unknown key');
   });
 
+  it('a secret key set without --secret is refused, naming the key but never its value', async () => {
+    const e = await failure({ 'prism:redisPassword': 'plain-text-value', 'prism:secrets': JSON.stringify({ mode: 'pulumi' }) });
+    expect(e).toBeInstanceOf(StackConfigError);
+    expect(e.message).toContain('prism:redisPassword: stored in plain text; remove it and set it with pulumi config set --secret prism:redisPassword');
+    expect(e.message).not.toContain('plain-text-value');
+  });
+
   it('a structured key that is not JSON names the key', async () => {
     const e = await failure({ 'prism:images': 'tag=0.1.0' });
     expect(e.message).toContain("prism:images");
