@@ -31,6 +31,8 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     lazyConnect: false,
   });
   redis.on('error', () => {}); // connection errors surface as failed commands, counted by the limiter
+  // Start with Redis connected when it is reachable, so the first requests use the shared limit.
+  await waitForRedis(redis, 5_000).catch((e: Error) => log.warn({ err: e.message }, 'Redis not reachable at start; the rate limiter applies its failure policy'));
   runtime.onShutdown('redis', () => redis.quit().catch(() => redis.disconnect()));
 
   const jwt = await JwtVerifier.create({
@@ -86,4 +88,19 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   const metricsPort = await runtime.start(port);
   log.info({ port, routes: settings.routes.map((r) => r.prefix), rateLimit: settings.rateLimit }, 'gateway listening');
   return { port, metricsPort, gateway };
+}
+
+function waitForRedis(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`no connection within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
 }
