@@ -1,0 +1,38 @@
+/**
+ * What the auth service publishes for other services to read: the Redis keys of revoked
+ * sessions (the gateway refuses access tokens whose `sid` has one), the access-token type and
+ * claims, the API-key format and the JetStream stream of auth events.
+ */
+
+/**
+ * Redis keys written by auth. `revokedSession(sid)` exists (value: the revocation reason) while
+ * access tokens of that session may still be presented: its TTL is the access-token lifetime
+ * plus {@link REVOCATION_TTL_MARGIN_SECONDS} (the gateway's clock tolerance and more).
+ * Auth itself checks revocation in PostgreSQL, the source of truth; Redis is the gateway's fast copy.
+ */
+export const AUTH_REDIS_KEYS = {
+  revokedSession: (sessionId: string) => `prism:auth:revoked-session:${sessionId}`,
+} as const;
+
+export const REVOCATION_TTL_MARGIN_SECONDS = 60;
+
+/** Access tokens: RS256 JWTs with this `typ` header (RFC 9068) and these claims besides iss, aud, sub, exp, iat, jti. */
+export const ACCESS_TOKEN = {
+  typ: 'at+jwt',
+  alg: 'RS256',
+  /** Session id: look up AUTH_REDIS_KEYS.revokedSession(sid). */
+  sessionClaim: 'sid',
+  /** User roles, an array of strings. */
+  rolesClaim: 'roles',
+} as const;
+
+/**
+ * API keys: `prism_<12-char id>_<32-char secret><6-char checksum>`, base62. The checksum is the
+ * CRC32 of everything before it, so a mistyped or truncated key is refused without a lookup, and
+ * the `prism_` prefix lets secret scanners find leaked keys. Clients send it in `X-API-Key`.
+ */
+export const API_KEY_PATTERN = /^prism_([0-9A-Za-z]{12})_([0-9A-Za-z]{32})([0-9A-Za-z]{6})$/;
+export const API_KEY_HEADER = 'x-api-key';
+
+/** The JetStream stream that stores auth events (subjects SUBJECTS.authUser and SUBJECTS.authToken). */
+export const AUTH_EVENTS_STREAM = 'PRISM_AUTH';

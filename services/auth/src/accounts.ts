@@ -1,0 +1,136 @@
+import type { AuthContext } from './context.js';
+import { inTx, query } from './db.js';
+import { HttpError } from './errors.js';
+import { EVENTS } from './events.js';
+import { appendEvent } from './outbox.js';
+import { hashPassword, verifyDummy, verifyPassword } from './passwords.js';
+import { type ClientMeta, openSession, otherLiveSessions, revokeSessions, tokenPair, type TokenPair } from './sessions.js';
+import { clearFailures, lockThrottleRow, recordFailure } from './throttle.js';
+
+export interface UserView {
+  id: string;
+  email: string;
+  email_verified: boolean;
+  display_name: string | null;
+  roles: string[];
+  status: 'active' | 'disabled';
+  created_at: string;
+}
+
+interface UserRow {
+  id: string;
+  email: string;
+  email_verified: boolean;
+  display_name: string | null;
+  roles: string[];
+  status: 'active' | 'disabled';
+  created_at: Date;
+  password_hash: string | null;
+}
+
+const USER_COLUMNS = 'id, email, email_verified, display_name, roles, status, created_at';
+
+export function userView(r: Omit<UserRow, 'password_hash'>): UserView {
+  return {
+    id: r.id,
+    email: r.email,
+    email_verified: r.email_verified,
+    display_name: r.display_name,
+    roles: r.roles,
+    status: r.status,
+    created_at: r.created_at.toISOString(),
+  };
+}
+
+/** E-mails are compared lower-case and trimmed: one account per address. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+const INVALID_CREDENTIALS = () => new HttpError(401, 'invalid_credentials', 'invalid e-mail or password');
+
+export async function register(ctx: AuthContext, input: { email: string; password: string; display_name?: string | undefined }, meta: ClientMeta): Promise<UserView> {
+  const email = normalizeEmail(input.email);
+  // Hashed before the transaction: no connection is held during the (thread-pool) hash.
+  const hash = await hashPassword(input.password);
+  const user = await inTx(ctx.db, async (tx) => {
+    const { rows } = await tx.query<UserRow>(
+      `INSERT INTO users (email, password_hash, display_name, password_changed_at) VALUES ($1, $2, $3, now())
+       ON CONFLICT (email) DO NOTHING RETURNING ${USER_COLUMNS}`,
+      [email, hash, input.display_name ?? null],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    await appendEvent(tx, EVENTS.userRegistered, { user_id: row.id, method: 'password' }, meta.requestId);
+    return row;
+  });
+  if (!user) throw new HttpError(409, 'email_taken', 'an account with this e-mail already exists');
+  ctx.eventsWritten();
+  return userView(user);
+}
+
+/**
+ * Password login. Unknown e-mails, accounts without a password and disabled accounts get the
+ * same 401 as a wrong password, after an argon2 verification of the same cost; failures are
+ * counted per e-mail either way (see throttle.ts).
+ */
+export async function login(ctx: AuthContext, input: { email: string; password: string }, meta: ClientMeta): Promise<TokenPair> {
+  const email = normalizeEmail(input.email);
+  const result = await inTx(ctx.db, async (tx) => {
+    const retryAfter = await lockThrottleRow(tx, email);
+    if (retryAfter > 0) return { kind: 'locked' as const, retryAfter };
+    const { rows } = await tx.query<UserRow>(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = $1`, [email]);
+    const user = rows[0];
+    const ok = user?.password_hash ? await verifyPassword(user.password_hash, input.password) : await verifyDummy(input.password);
+    if (!ok || !user || user.status !== 'active') {
+      const lock = await recordFailure(tx, email, ctx.settings.throttle);
+      return { kind: 'failed' as const, lock };
+    }
+    await clearFailures(tx, email);
+    const session = await openSession(tx, ctx, user.id, meta);
+    await appendEvent(tx, EVENTS.userLoggedIn, { user_id: user.id, session_id: session.sessionId, method: 'password' }, meta.requestId);
+    return { kind: 'ok' as const, user, ...session };
+  });
+  if (result.kind === 'locked') {
+    ctx.authMetrics.logins.inc({ outcome: 'locked' });
+    throw new HttpError(429, 'too_many_attempts', 'too many failed attempts; try again later', { 'retry-after': String(result.retryAfter) });
+  }
+  if (result.kind === 'failed') {
+    ctx.authMetrics.logins.inc({ outcome: 'failure' });
+    throw INVALID_CREDENTIALS();
+  }
+  ctx.authMetrics.logins.inc({ outcome: 'success' });
+  ctx.eventsWritten();
+  return tokenPair(ctx, result.user.id, result.user.roles, result.sessionId, result.refreshToken);
+}
+
+/** Changes the password and revokes every other session of the user (the current one stays). */
+export async function changePassword(
+  ctx: AuthContext,
+  userId: string,
+  currentSessionId: string,
+  input: { current_password: string; new_password: string },
+  meta: ClientMeta,
+): Promise<{ revoked_sessions: number }> {
+  const { rows } = await query<{ password_hash: string | null }>(ctx.db, 'SELECT password_hash FROM users WHERE id = $1', [userId]);
+  const current = rows[0]?.password_hash;
+  const ok = current ? await verifyPassword(current, input.current_password) : await verifyDummy(input.current_password);
+  if (!ok) throw new HttpError(403, 'wrong_password', 'the current password is wrong');
+  const hash = await hashPassword(input.new_password);
+  const revoked = await inTx(ctx.db, async (tx) => {
+    const updated = await tx.query('UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1 AND password_hash = $3', [userId, hash, current]);
+    // Another change got in first: refuse rather than overwrite it.
+    if (updated.rowCount !== 1) throw new HttpError(409, 'conflict', 'the password was changed meanwhile; try again');
+    const others = await otherLiveSessions(tx, userId, currentSessionId);
+    await revokeSessions(tx, ctx, userId, others, 'password_change', meta.requestId);
+    await appendEvent(tx, EVENTS.userPasswordChanged, { user_id: userId, revoked_sessions: others.length }, meta.requestId);
+    return others.length;
+  });
+  ctx.eventsWritten();
+  return { revoked_sessions: revoked };
+}
+
+export async function getUser(ctx: AuthContext, userId: string): Promise<UserView | undefined> {
+  const { rows } = await query<UserRow>(ctx.db, `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [userId]);
+  return rows[0] ? userView(rows[0]) : undefined;
+}

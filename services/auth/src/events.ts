@@ -1,0 +1,16 @@
+/**
+ * Auth events (subjects under SUBJECTS.authUser / SUBJECTS.authToken). Payloads carry ids and
+ * facts, never a secret: no password, token, key or hash.
+ */
+export const EVENTS = {
+  userRegistered: 'prism.auth.user.registered',
+  userLoggedIn: 'prism.auth.user.logged_in',
+  userPasswordChanged: 'prism.auth.user.password_changed',
+  userOAuthLinked: 'prism.auth.user.oauth_linked',
+  sessionRevoked: 'prism.auth.token.session_revoked',
+  refreshReuseDetected: 'prism.auth.token.refresh_reuse_detected',
+  apiKeyCreated: 'prism.auth.token.api_key_created',
+  apiKeyRevoked: 'prism.auth.token.api_key_revoked',
+} as const;
+
+export type EventSubject = (typeof EVENTS)[keyof typeof EVENTS];

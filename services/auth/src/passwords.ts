@@ -1,0 +1,54 @@
+import { hash, verify } from '@node-rs/argon2';
+
+/**
+ * Password hashing: argon2id at OWASP's minimum (19 MiB, 2 passes, 1 lane). @node-rs/argon2 runs
+ * hash and verify on libuv's thread pool, so the event loop keeps serving while a hash is computed.
+ */
+export const ARGON2_PARAMS = {
+  // Algorithm.Argon2id (a const enum, which verbatimModuleSyntax cannot import).
+  algorithm: 2,
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
+
+export const PASSWORD_MIN_CHARS = 12;
+export const PASSWORD_MAX_CHARS = 128;
+
+/**
+ * Passwords are compared in Unicode NFC so the same text typed on two keyboards matches, and
+ * hashed whole (argon2 has no 72-byte limit as bcrypt has): nothing is truncated.
+ */
+export function normalizePassword(password: string): string {
+  return password.normalize('NFC');
+}
+
+/** Length in characters (code points), as users count them. */
+export function passwordLength(password: string): number {
+  return [...normalizePassword(password)].length;
+}
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(normalizePassword(password), ARGON2_PARAMS);
+}
+
+/** False on a wrong password or a malformed hash; never throws for a wrong password. */
+export async function verifyPassword(phc: string, password: string): Promise<boolean> {
+  try {
+    return await verify(phc, normalizePassword(password));
+  } catch {
+    return false;
+  }
+}
+
+let dummy: Promise<string> | undefined;
+
+/**
+ * Verifies against a hash made with the same parameters, for unknown users (or users without
+ * a password), so an unknown e-mail costs the same time as a wrong password.
+ */
+export async function verifyDummy(password: string): Promise<false> {
+  dummy ??= hashPassword('prism-dummy-password-for-timing');
+  await verifyPassword(await dummy, password);
+  return false;
+}

@@ -1,0 +1,71 @@
+import { Redis } from 'ioredis';
+import { AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '../../../infra/contract/index.js';
+import type { Logger } from '../../runtime/src/index.js';
+import { DependencyUnavailable } from './errors.js';
+
+export interface RedisOptions {
+  readonly address: string;
+  readonly password: string;
+}
+
+/**
+ * ioredis set to fail fast: no offline queue and one retry per command, so a request made while
+ * Redis is down gets an error at once (503) instead of hanging; the client reconnects by itself.
+ */
+export function createRedis(opts: RedisOptions, log: Logger): Redis {
+  const [host, port] = opts.address.split(':');
+  const redis = new Redis({
+    host: host!,
+    port: Number(port),
+    password: opts.password,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    commandTimeout: 2_000,
+    retryStrategy: (times) => Math.min(100 * times, 2_000),
+    lazyConnect: false,
+  });
+  let lastLog = 0;
+  redis.on('error', (e: Error) => {
+    // Reconnection errors repeat every retry: log one line every 10 s at most.
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      log.warn({ err: e.message }, 'Redis connection error');
+    }
+  });
+  return redis;
+}
+
+/**
+ * The gateway's view of revoked sessions: `prism:auth:revoked-session:<sid>` (see infra/contract/auth.ts),
+ * kept as long as an access token of the session can still be valid.
+ */
+export class RevocationList {
+  constructor(
+    private readonly redis: Redis,
+    private readonly accessTtlSeconds: number,
+  ) {}
+
+  /** Written before the revoking transaction commits: if Redis is down the revocation fails (503) and is retried. */
+  async revoke(sessionIds: readonly string[], reason: string): Promise<void> {
+    if (sessionIds.length === 0) return;
+    const ttl = this.accessTtlSeconds + REVOCATION_TTL_MARGIN_SECONDS;
+    const multi = this.redis.multi();
+    for (const sid of sessionIds) multi.set(AUTH_REDIS_KEYS.revokedSession(sid), reason, 'EX', ttl);
+    try {
+      const results = await multi.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
+    } catch (e) {
+      throw new DependencyUnavailable('redis', e);
+    }
+  }
+
+  async isRevoked(sessionId: string): Promise<boolean> {
+    try {
+      return (await this.redis.exists(AUTH_REDIS_KEYS.revokedSession(sessionId))) === 1;
+    } catch (e) {
+      throw new DependencyUnavailable('redis', e);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter } from 'prom-client';
+import { METRICS } from '../../../infra/contract/index.js';
+import type { ServiceRuntime } from '../../runtime/src/index.js';
+import type { AuthContext, AuthSettings } from './context.js';
+import { createDb, query } from './db.js';
+import { addAuthService, AUTH_GRPC_SERVICE } from './grpc.js';
+import { buildApp } from './http/app.js';
+import { loadKeyRing } from './keys.js';
+import { oauthProviders, type ProviderEndpoints, type ProviderName } from './oauth.js';
+import { OutboxPublisher, type PublisherOptions } from './outbox.js';
+import { createRedis, RevocationList } from './revocation.js';
+import { DEFAULT_THROTTLE, type ThrottlePolicy } from './throttle.js';
+import { AccessTokens } from './tokens.js';
+
+export interface AuthServiceOptions {
+  /** OAuth endpoints other than Google's and GitHub's (tests use a local fake provider). */
+  readonly oauthEndpoints?: Partial<Record<ProviderName, Partial<ProviderEndpoints>>>;
+  readonly throttle?: Partial<ThrottlePolicy>;
+  readonly outbox?: Partial<Omit<PublisherOptions, 'natsUrl'>>;
+  /** @default 0.0.0.0 */
+  readonly host?: string;
+  /** Largest request body. @default 16 KiB */
+  readonly bodyLimitBytes?: number;
+}
+
+export interface RunningAuthService {
+  readonly ctx: AuthContext;
+  readonly app: ReturnType<typeof buildApp>;
+  readonly publisher: OutboxPublisher;
+  readonly httpPort: number;
+  readonly grpcPort: number;
+}
+
+/**
+ * Wires the auth service on a {@link ServiceRuntime}: PostgreSQL, Redis, the key ring, the
+ * outbox publisher, HTTP (fastify, on the runtime's http/https server) and gRPC (with
+ * grpc.health.v1). Does not call `runtime.start()`: main.ts does, once this resolves.
+ */
+export async function startAuthService(runtime: ServiceRuntime, opts: AuthServiceOptions = {}): Promise<RunningAuthService> {
+  const { env, log, metrics, health } = runtime;
+  const keys = await loadKeyRing(env.PRISM_JWT_PRIVATE_KEY_FILE, env.PRISM_JWT_PUBLIC_KEY_FILE);
+
+  const db = createDb(
+    // The contract types the DB variables loosely (a generated record): they are validated strings / a port.
+    {
+      host: String(env.PRISM_AUTH_DB_HOST),
+      port: Number(env.PRISM_AUTH_DB_PORT),
+      database: String(env.PRISM_AUTH_DB_NAME),
+      user: String(env.PRISM_AUTH_DB_USER),
+      password: String(env.PRISM_AUTH_DB_PASSWORD),
+    },
+    log,
+  );
+  runtime.onShutdown('postgres', () => db.end());
+  const redis = createRedis({ address: env.PRISM_REDIS_ADDRESS, password: env.PRISM_REDIS_PASSWORD }, log);
+  runtime.onShutdown('redis', () => redis.quit().catch(() => redis.disconnect()));
+  health.addCheck('postgres', () => query(db, 'SELECT 1'));
+  health.addCheck('redis', () => redis.ping());
+
+  const publisher = new OutboxPublisher(db, { natsUrl: env.PRISM_NATS_URL, ...opts.outbox }, log, metrics);
+  publisher.start();
+  runtime.onShutdown('outbox', () => publisher.stop());
+
+  const registers = [metrics.registry];
+  const settings: AuthSettings = {
+    accessTtlSeconds: env.PRISM_ACCESS_TOKEN_TTL_SECONDS,
+    refreshTtlSeconds: env.PRISM_REFRESH_TOKEN_TTL_SECONDS,
+    publicBaseUrl: env.PRISM_PUBLIC_BASE_URL,
+    throttle: { ...DEFAULT_THROTTLE, ...opts.throttle },
+  };
+  const ctx: AuthContext = {
+    db,
+    revocations: new RevocationList(redis, settings.accessTtlSeconds),
+    tokens: new AccessTokens(keys, { issuer: env.PRISM_JWT_ISSUER, audience: env.PRISM_JWT_AUDIENCE, accessTtlSeconds: settings.accessTtlSeconds }),
+    oauth: oauthProviders(
+      {
+        google: { clientId: env.PRISM_GOOGLE_CLIENT_ID, clientSecret: env.PRISM_GOOGLE_CLIENT_SECRET },
+        github: { clientId: env.PRISM_GITHUB_CLIENT_ID, clientSecret: env.PRISM_GITHUB_CLIENT_SECRET },
+      },
+      opts.oauthEndpoints,
+    ),
+    settings,
+    log,
+    metrics,
+    authMetrics: {
+      logins: new Counter({ name: METRICS.authLogins, help: 'Login attempts by outcome', labelNames: ['outcome'], registers }),
+      tokensIssued: new Counter({ name: METRICS.authTokensIssued, help: 'Tokens issued by kind', labelNames: ['kind'], registers }),
+    },
+    eventsWritten: () => publisher.kick(),
+  };
+
+  // Expired OAuth states and stale throttle rows are removed every few minutes.
+  const janitor = setInterval(() => {
+    void query(db, `DELETE FROM oauth_states WHERE expires_at < now() - interval '1 day'`)
+      .then(() =>
+        query(
+          db,
+          `DELETE FROM login_throttle WHERE (locked_until IS NULL OR locked_until < now())
+              AND coalesce(last_failure_at, window_started_at) < now() - make_interval(secs => $1)`,
+          [settings.throttle.windowSeconds],
+        ),
+      )
+      .catch((e: Error) => log.warn({ err: e.message }, 'clean-up failed'));
+  }, 5 * 60_000);
+  janitor.unref();
+  runtime.onShutdown('janitor', () => clearInterval(janitor));
+
+  const app = buildApp(ctx, {
+    draining: () => runtime.draining,
+    ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => runtime.createHttpServer(handler),
+  });
+  await app.listen({ port: env.PRISM_HTTP_PORT, host: opts.host ?? '0.0.0.0' });
+  const httpPort = (app.server.address() as { port: number }).port;
+
+  const grpcServer = runtime.createGrpcServer([AUTH_GRPC_SERVICE]);
+  addAuthService(grpcServer, ctx);
+  const grpcPort = await runtime.bindGrpc(grpcServer, env.PRISM_GRPC_PORT, opts.host);
+  log.info({ httpPort, grpcPort, kids: keys.jwks.keys.map((k) => k.kid), oauth: Object.keys(ctx.oauth) }, 'auth listening');
+  return { ctx, app, publisher, httpPort, grpcPort };
+}
