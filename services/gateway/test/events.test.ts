@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRICS } from '../../../infra/contract/index.js';
+import { REQUEST_STREAM, type RequestEvent } from '../src/events.js';
+import { freePort, makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys } from './support/harness.js';
+
+let keys: Keys;
+let upstream: TestUpstream;
+let nc: NatsConnection;
+beforeAll(async () => {
+  keys = await makeKeys();
+  upstream = await new TestUpstream().start();
+  nc = await connect({ servers: process.env.PRISM_TEST_NATS_URL! });
+});
+afterAll(async () => {
+  await upstream.stop();
+  await nc.close();
+});
+
+describe('request events on NATS JetStream', () => {
+  it('publishes one event per request on prism.gateway.request.<route>, kept by the JetStream stream', async () => {
+    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)] });
+    try {
+      const sub = `evt-${randomUUID()}`;
+      const received: RequestEvent[] = [];
+      const s = nc.subscribe('prism.gateway.request.evt');
+      void (async () => {
+        for await (const m of s) received.push(m.json<RequestEvent>());
+      })();
+      const reqId = `req-${randomUUID()}`;
+      const r = await fetch(`${gw.url}/api/evt/items?token=secret`, { headers: { authorization: `Bearer ${await token(keys, sub)}`, 'x-request-id': reqId } });
+      expect(r.status).toBe(200);
+      const denied = await fetch(`${gw.url}/api/evt/items`);
+      expect(denied.status).toBe(401);
+      await expect.poll(() => received.filter((e) => e.id === reqId).length, { timeout: 5_000 }).toBe(1);
+      const e = received.find((x) => x.id === reqId)!;
+      expect(e).toMatchObject({ method: 'GET', path: '/api/evt/items', route: 'evt', status: 200, userId: sub, authMethod: 'jwt', clientIp: '127.0.0.1' });
+      expect(JSON.stringify(e)).not.toContain('secret');
+      await expect.poll(() => received.some((x) => x.status === 401), { timeout: 5_000 }).toBe(true);
+      s.unsubscribe();
+
+      const jsm = await nc.jetstreamManager();
+      const info = await jsm.streams.info(REQUEST_STREAM);
+      expect(info.config.subjects).toEqual(['prism.gateway.request.>']);
+      const last = await jsm.streams.getMessage(REQUEST_STREAM, { last_by_subj: 'prism.gateway.request.evt' });
+      expect(last.json<RequestEvent>().route).toBe('evt');
+      await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('with NATS unreachable, requests are not slowed or failed; events beyond the buffer are dropped and counted', async () => {
+    const deadNats = `nats://127.0.0.1:${await freePort()}`;
+    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)], natsUrl: deadNats, events: { enabled: true, buffer_size: 5 } });
+    try {
+      const auth = { authorization: `Bearer ${await token(keys, 'u-nats-down')}` };
+      const t0 = performance.now();
+      for (let i = 0; i < 20; i++) expect((await fetch(`${gw.url}/api/evt/x`, { headers: auth })).status).toBe(200);
+      expect(performance.now() - t0).toBeLessThan(2_000);
+      const m = await gw.metrics();
+      expect(metricValue(m, METRICS.events, { result: 'dropped' })).toBe(15);
+      expect((await fetch(`${gw.url}/ready`)).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+});
