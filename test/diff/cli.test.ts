@@ -1,13 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * `npm run diff` against real git refs in a throw-away repository: the committed project (git
- * archive of HEAD) with this checkout's node_modules, commits made there only. The command under
- * test is this checkout's infra/cli/diff.ts, run with the temporary repository as its cwd.
+ * `npm run diff` against real git refs in a throw-away repository: a copy of this checkout's files
+ * (tracked and untracked, minus ignored ones) with its node_modules, commits made there only. The
+ * command under test is this checkout's infra/cli/diff.ts, run with the temporary repository as cwd.
  */
 
 const PROJECT = resolve('.');
@@ -34,12 +34,18 @@ function section(stdout: string, env: string): string {
 
 beforeAll(() => {
   repo = mkdtempSync(join(tmpdir(), 'prism-diff-repo-'));
-  execFileSync('sh', ['-c', `git -C "${PROJECT}" archive HEAD | tar -x -C "${repo}"`]);
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: PROJECT, encoding: 'utf8' })
+    .split('\0')
+    .filter((f) => f !== '' && existsSync(join(PROJECT, f)));
+  for (const f of new Set(files)) cpSync(join(PROJECT, f), join(repo, f));
   symlinkSync(join(PROJECT, 'node_modules'), join(repo, 'node_modules'), 'dir');
   git('init', '--quiet', '--initial-branch=main');
+  // `node_modules/` in .gitignore matches directories only, not this symlink.
+  writeFileSync(join(repo, '.git/info/exclude'), '/node_modules\n');
   git('add', '--all');
   git('commit', '--quiet', '-m', 'base');
   originalDev = readFileSync(join(repo, DEV), 'utf8');
+  expect(git('ls-files', 'node_modules')).toBe('');
 }, 60_000);
 
 afterAll(() => rmSync(repo, { recursive: true, force: true }));
