@@ -20,11 +20,14 @@ export function parseDotenv(text: string): Map<string, string> {
     let v = m[2]!.trim();
     const q = v[0];
     if ((q === '"' || q === "'") && v.length >= 2 && v.endsWith(q)) v = v.slice(1, -1);
-    else v = v.replace(/\s+#.*$/, '');
+    else v = v.replace(/(^|\s+)#.*$/, '');
     out.set(m[1]!, v);
   }
   return out;
 }
+
+/** The value of one `KEY=value` line as Compose reads it (see {@link parseDotenv}). */
+const lineValue = (line: string): string => [...parseDotenv(line).values()][0] ?? '';
 
 export interface EnvResult {
   readonly path: string;
@@ -71,7 +74,7 @@ export function ensureEnvFile(examplePath: string, envPath: string): EnvResult {
     .split('\n')
     .map((line) => {
       const m = LINE.exec(line);
-      if (!m || !GENERATED.has(m[1]!) || m[2]!.trim() !== '') return line;
+      if (!m || !GENERATED.has(m[1]!) || lineValue(line) !== '') return line;
       filled.push(m[1]!);
       return `${m[1]}=${generatePassword()}`;
     })
