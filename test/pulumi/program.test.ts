@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -111,6 +111,21 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
     );
     for (const s of SERVICES) expect(images).toContain(digestOf(stack, s));
     expect(images.filter((i) => /prism-(gateway|auth|config|dbmanager):/.test(i))).toEqual([]);
+  });
+});
+
+describe('image build contexts', () => {
+  it('every built image has its Dockerfile in the repository', async () => {
+    const { deployment } = await run('dev');
+    for (const i of deployment.images) {
+      const build = deployment.platform.components.find((c) => c.name === i.component)!.image.build!;
+      expect(existsSync(join(build.context, build.dockerfile)), build.dockerfile).toBe(true);
+    }
+  });
+
+  it('the root .dockerignore (all @pulumi/docker 4 reads) keeps dependencies and secrets out of the context', () => {
+    const patterns = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    for (const p of ['**/node_modules', '.git', '.env', '**/.env', 'keys/*.pem', '.secrets']) expect(patterns).toContain(p);
   });
 });
 
