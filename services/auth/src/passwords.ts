@@ -1,8 +1,11 @@
+import { availableParallelism } from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
 
 /**
  * Password hashing: argon2id at OWASP's minimum (19 MiB, 2 passes, 1 lane). @node-rs/argon2 runs
  * hash and verify on libuv's thread pool, so the event loop keeps serving while a hash is computed.
+ * At most (cores - 1) hashes run at once (at least one): the event loop keeps a core to itself
+ * under a login burst, and memory stays bounded (19 MiB per running hash); the rest wait in line.
  */
 export const ARGON2_PARAMS = {
   // Algorithm.Argon2id (a const enum, which verbatimModuleSyntax cannot import).
@@ -28,14 +31,31 @@ export function passwordLength(password: string): number {
   return [...normalizePassword(password)].length;
 }
 
+export const ARGON2_CONCURRENCY = Math.max(1, availableParallelism() - 1);
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function limited<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= ARGON2_CONCURRENCY) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await work();
+  } finally {
+    // The slot passes straight to the next waiter, if any.
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 export function hashPassword(password: string): Promise<string> {
-  return hash(normalizePassword(password), ARGON2_PARAMS);
+  return limited(() => hash(normalizePassword(password), ARGON2_PARAMS));
 }
 
 /** False on a wrong password or a malformed hash; never throws for a wrong password. */
 export async function verifyPassword(phc: string, password: string): Promise<boolean> {
   try {
-    return await verify(phc, normalizePassword(password));
+    return await limited(() => verify(phc, normalizePassword(password)));
   } catch {
     return false;
   }
