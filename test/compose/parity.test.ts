@@ -22,7 +22,7 @@ function pod(kind: 'workload' | 'Job', app: string): { spec: Json; container: Js
   return { spec, container: spec.containers[0] };
 }
 
-const svc = (name: string): ComposeService => {
+const svc = (name: string): ComposeService & { file: string } => {
   const s = services.get(name);
   if (!s) throw new Error(`no compose service ${name}`);
   return s;
@@ -158,7 +158,7 @@ describe('network isolation', () => {
 
   it('puts on prism-data only the data stores and what Kubernetes lets reach them', () => {
     const data = platform.components.filter((c) => c.tier === 'data').map((c) => c.name);
-    const allowed = new Set(data);
+    const allowed = new Set<string>(data);
     for (const d of data) {
       const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === `${d}-flows`) as Json;
       for (const rule of policy.spec.ingress ?? []) for (const f of rule.from ?? []) if (f.podSelector?.matchLabels?.app) allowed.add(f.podSelector.matchLabels.app);

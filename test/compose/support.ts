@@ -48,7 +48,7 @@ export function composeSchema(): { source: string; validate: ValidateFunction } 
   ajv.addFormat('subnet_ip_address', /^[0-9a-fA-F.:]+\/[0-9]{1,3}$/);
   ajv.addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/);
   ajv.addFormat('ports', /^((\[?[0-9a-fA-F.:]*\]?):)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/);
-  return { source, validate: ajv.compile(withoutIds(schema)) };
+  return { source, validate: ajv.compile(withoutIds(schema) as object) };
 }
 
 /** The older copy still carries draft-04 `id` keys (JSON pointers into itself); `$ref`s do not need them. */
