@@ -43,8 +43,10 @@ export async function resolveCommit(root: string, ref: string): Promise<string> 
  * `CDK8S_OUTDIR` (which cdk8s sets for the app) pointing at a temporary directory.
  */
 export async function renderTree(tree: string, label: string): Promise<Rendering> {
-  const cdk8s = parse(readFileSync(join(tree, 'cdk8s.yaml'), 'utf8')) as { app?: unknown };
-  if (typeof cdk8s.app !== 'string') throw new RenderError(`${label}: cdk8s.yaml has no app command`);
+  const file = join(tree, 'cdk8s.yaml');
+  if (!existsSync(file)) throw new RenderError(`${label}: no cdk8s.yaml, nothing to render`);
+  const cdk8s = parse(readFileSync(file, 'utf8')) as { app?: unknown } | null;
+  if (typeof cdk8s?.app !== 'string') throw new RenderError(`${label}: cdk8s.yaml has no app command`);
   const outdir = mkdtempSync(join(tmpdir(), 'prism-render-'));
   try {
     try {

@@ -134,6 +134,17 @@ describe('npm run diff', () => {
     expect(git('worktree', 'list').split('\n')).toHaveLength(1);
   });
 
+  it('a ref from before the project had a cdk8s.yaml: exit 2, saying so', () => {
+    git('rm', '--quiet', '--cached', 'cdk8s.yaml');
+    git('commit', '--quiet', '-m', 'no cdk8s.yaml');
+    git('add', 'cdk8s.yaml');
+    git('commit', '--quiet', '-m', 'cdk8s.yaml back');
+    const r = diff('HEAD~1');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^npm run diff: HEAD~1 \([0-9a-f]{12}\): no cdk8s\.yaml, nothing to render$/m);
+    expect(git('worktree', 'list').split('\n')).toHaveLength(1);
+  });
+
   it('usage errors exit 2', () => {
     expect(diff().status).toBe(2);
     expect(diff('HEAD', 'HEAD~1').stderr).toContain('usage: npm run diff -- <git-ref> [--exit-code]');
