@@ -1,0 +1,122 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseDotenv } from '../../infra/local/index.js';
+import { tempCheckout } from '../local/support.js';
+
+/**
+ * The compose files loaded by compose-go, the library `docker compose config` is built on
+ * (no Docker engine or Compose plugin on this machine; Debian ships only the old v1). The
+ * checker in compose-check/ is built once from the Go module proxy and cached.
+ */
+
+const SOURCE = resolve('test/compose/compose-check');
+let checker = '';
+
+beforeAll(() => {
+  const hash = createHash('sha256');
+  for (const f of ['go.mod', 'go.sum', 'main.go']) hash.update(readFileSync(join(SOURCE, f)));
+  const dir = resolve('node_modules/.cache/prism-compose-check');
+  checker = join(dir, hash.digest('hex').slice(0, 16));
+  if (existsSync(checker)) return;
+  mkdirSync(dir, { recursive: true });
+  execFileSync('go', ['build', '-buildvcs=false', '-o', checker, '.'], { cwd: SOURCE, stdio: 'pipe', timeout: 280_000 });
+}, 300_000);
+
+const DIR = 'deploy/docker-compose';
+const FILES = {
+  infra: [`${DIR}/docker-compose.infra.yml`],
+  core: [`${DIR}/docker-compose.yml`],
+  observability: [`${DIR}/docker-compose.observability.yml`],
+  traefik: [`${DIR}/docker-compose.yml`, 'deploy/traefik/docker-compose.traefik.yml'],
+  all: [`${DIR}/docker-compose.yml`, `${DIR}/docker-compose.infra.yml`, `${DIR}/docker-compose.observability.yml`, 'deploy/traefik/docker-compose.traefik.yml'],
+};
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the resolved project is plain JSON */
+function load(cwd: string, files: readonly string[]): { status: number | null; stderr: string; project: any } {
+  const args = ['-project-dir', DIR, '-env-file', `${DIR}/.env`, ...files.flatMap((f) => ['-f', f])];
+  const r = spawnSync(checker, args, { cwd, encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr, project: r.status === 0 ? JSON.parse(r.stdout) : undefined };
+}
+
+/** A checkout with .env and keys made by the real dev-setup steps. */
+function readyCheckout(): string {
+  const dir = tempCheckout();
+  const r = spawnSync('bash', ['scripts/dev-setup.sh', '--local-only'], { cwd: dir, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return dir;
+}
+
+describe('compose files as Docker Compose loads them (compose-go)', () => {
+  const dir = readyCheckout();
+  const env = parseDotenv(readFileSync(join(dir, `${DIR}/.env`), 'utf8'));
+  const editEnv = (fn: (text: string) => string) => {
+    const copy = tempCheckout();
+    for (const f of [`${DIR}/.env`, 'keys/private.pem', 'keys/public.pem']) writeFileSync(join(copy, f), readFileSync(join(dir, f)));
+    writeFileSync(join(copy, `${DIR}/.env`), fn(readFileSync(join(dir, `${DIR}/.env`), 'utf8')));
+    return copy;
+  };
+
+  it.each(Object.entries(FILES))('loads %s with the generated .env', (_, files) => {
+    const r = load(dir, files);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.project.name).toBe('prism');
+  });
+
+  it('hands the .env secrets to the containers and passes container-side $VAR through', () => {
+    const { project } = load(dir, FILES.all);
+    expect(project.services.gateway.environment.PRISM_REDIS_PASSWORD).toBe(env.get('REDIS_PASSWORD'));
+    expect(project.services.redis.command).toContain(env.get('REDIS_PASSWORD'));
+    expect(project.services.redis.healthcheck.test.at(-1)).toContain('"$REDIS_PASSWORD"');
+    expect(project.services.auth.environment.PRISM_GOOGLE_CLIENT_ID).toBe('');
+    expect(project.services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toBe(env.get('GRAFANA_ADMIN_PASSWORD'));
+  });
+
+  it('resolves config mounts, key files and the build context from deploy/docker-compose', () => {
+    const { project } = load(dir, FILES.all);
+    const redisConf = project.services.redis.volumes.find((v: any) => v.target === '/etc/redis');
+    expect(redisConf).toMatchObject({ type: 'bind', source: join(dir, 'deploy/redis'), read_only: true });
+    expect(project.secrets['jwt-private-key'].file).toBe(join(dir, 'keys/private.pem'));
+    expect(project.services.gateway.build.context).toBe(dir);
+    const traefikStatic = project.services.edge.volumes.find((v: any) => v.target === '/etc/traefik/traefik.yml');
+    expect(traefikStatic.source).toBe(join(dir, 'deploy/traefik/traefik.dev.yml'));
+  });
+
+  it('switches Traefik to the production static configuration from .env', () => {
+    const copy = editEnv((t) => t.replace('TRAEFIK_STATIC_CONFIG=traefik.dev.yml', 'TRAEFIK_STATIC_CONFIG=traefik.yml'));
+    const { project } = load(copy, FILES.traefik);
+    expect(project.services.edge.volumes.find((v: any) => v.target === '/etc/traefik/traefik.yml').source).toBe(join(copy, 'deploy/traefik/traefik.yml'));
+  });
+
+  it('refuses to start without a generated password, saying what to run', () => {
+    const copy = editEnv((t) => t.replace(/^REDIS_PASSWORD=.*\n/m, ''));
+    const r = load(copy, FILES.core);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('REDIS_PASSWORD is not set: run make dev-setup');
+    const empty = load(editEnv((t) => t.replace(/^REDIS_PASSWORD=.*$/m, 'REDIS_PASSWORD=')), FILES.infra);
+    expect(empty.status).toBe(1);
+  });
+
+  it('accepts an empty OAuth credential but not a missing one', () => {
+    const r = load(editEnv((t) => t.replace(/^GITHUB_CLIENT_SECRET=.*\n/m, '')), FILES.core);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('GITHUB_CLIENT_SECRET must be defined in .env (it may be empty)');
+  });
+
+  it('refuses missing key files instead of mounting an empty directory', () => {
+    const copy = editEnv((t) => t);
+    rmSync(join(copy, 'keys/private.pem'));
+    const r = load(copy, FILES.core);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('secret jwt-private-key: file');
+  });
+
+  it('needs docker-compose.yml before the Traefik overlay (the guide command order)', () => {
+    const r = load(dir, ['deploy/traefik/docker-compose.traefik.yml']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/depends on undefined service/);
+  });
+});
