@@ -21,6 +21,11 @@ function randomBase62(length: number): string {
   return out;
 }
 
+/** `body` followed by its checksum: six base62 digits of its CRC32. */
+export function withChecksum(body: string): string {
+  return body + checksum(body);
+}
+
 function checksum(body: string): string {
   let n = crc32(body);
   let out = '';
@@ -33,8 +38,7 @@ function checksum(body: string): string {
 
 export function generateApiKey(): { key: string; prefix: string } {
   const prefix = randomBase62(12);
-  const body = `prism_${prefix}_${randomBase62(32)}`;
-  return { key: body + checksum(body), prefix };
+  return { key: withChecksum(`prism_${prefix}_${randomBase62(32)}`), prefix };
 }
 
 /** The id of a well-formed key with a valid checksum, else undefined (no database lookup needed). */
