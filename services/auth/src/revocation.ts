@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '../../../infra/contract/index.js';
 import type { Logger } from '../../runtime/src/index.js';
+import { type Db, query } from './db.js';
 import { DependencyUnavailable } from './errors.js';
 
 export interface RedisOptions {
@@ -59,6 +60,26 @@ export class RevocationList {
     } catch (e) {
       throw new DependencyUnavailable('redis', e);
     }
+  }
+
+  /**
+   * Rewrites the keys of sessions revoked within the last access-token lifetime, with their
+   * remaining TTL: after a Redis restart without persistence (or an eviction) the gateway
+   * sees them again. Called whenever the Redis connection becomes ready.
+   */
+  async resync(db: Db): Promise<number> {
+    const ttl = this.accessTtlSeconds + REVOCATION_TTL_MARGIN_SECONDS;
+    const { rows } = await query<{ id: string; reason: string; left: number }>(
+      db,
+      `SELECT id, revoked_reason AS reason, ceil($1 - extract(epoch FROM now() - revoked_at))::int AS left
+         FROM sessions WHERE revoked_at > now() - make_interval(secs => $1)`,
+      [ttl],
+    );
+    if (rows.length === 0) return 0;
+    const multi = this.redis.multi();
+    for (const r of rows) if (r.left > 0) multi.set(AUTH_REDIS_KEYS.revokedSession(r.id), r.reason, 'EX', r.left);
+    await multi.exec();
+    return rows.length;
   }
 
   async isRevoked(sessionId: string): Promise<boolean> {

@@ -62,6 +62,14 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   publisher.start();
   runtime.onShutdown('outbox', () => publisher.stop());
 
+  const revocations = new RevocationList(redis, env.PRISM_ACCESS_TOKEN_TTL_SECONDS);
+  redis.on('ready', () => {
+    revocations.resync(db).then(
+      (n) => n > 0 && log.info({ sessions: n }, 'revoked sessions re-published to Redis'),
+      (e: Error) => log.warn({ err: e.message }, 'revoked-session resync failed'),
+    );
+  });
+
   const registers = [metrics.registry];
   const settings: AuthSettings = {
     accessTtlSeconds: env.PRISM_ACCESS_TOKEN_TTL_SECONDS,
@@ -71,7 +79,7 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   };
   const ctx: AuthContext = {
     db,
-    revocations: new RevocationList(redis, settings.accessTtlSeconds),
+    revocations,
     tokens: new AccessTokens(keys, { issuer: env.PRISM_JWT_ISSUER, audience: env.PRISM_JWT_AUDIENCE, accessTtlSeconds: settings.accessTtlSeconds }),
     oauth: oauthProviders(
       {
