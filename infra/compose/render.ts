@@ -2,12 +2,12 @@ import { DBMANAGER_CLI, HEALTH_PATHS } from '../contract/index.js';
 import { PROMETHEUS_RULES_DIR } from '../model/components/observability.js';
 import { prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/files/prometheus.js';
 import { stringify } from 'yaml';
-import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type Task, type Tier, SECRET_KEYS, TIERS, component, portNumber, secretSpec } from '../model/index.js';
+import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type SecretKey, type Task, type Tier, SECRET_KEYS, TIERS, component, portNumber, secretSpec } from '../model/index.js';
 import { INTERPOLATION } from './env.js';
 import { imageTools } from './images.js';
 import { COMPOSE_FILES, ENV_EXAMPLE_FILE, KEY_FILES, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, networkDefinition } from './networks.js';
-import { type Dependencies, componentService, taskService, volumeName, volumePermissionsService } from './service.js';
+import { type Dependencies, componentService, secretFilesVolume, taskService, volumeInitService, volumeName } from './service.js';
 import { TRAEFIK_CONFIG_PATH, TRAEFIK_DYNAMIC_DIR, TRAEFIK_STATIC_FILES, TRAEFIK_STATIC_VARIABLE, traefikFiles } from './traefik.js';
 import type { ComposeFile, ComposeService } from './types.js';
 
@@ -27,7 +27,7 @@ const PROMETHEUS_CONFIG = 'prometheus.yml';
 const composeYaml = (doc: ComposeFile): string => stringify(doc, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false });
 
 export const oneShotTasks = (c: Component): Task[] => c.tasks.filter((t) => !t.schedule);
-export const volumePermissionsName = (layer: Layer): string => `${layer}-volume-permissions`;
+export const volumeInitName = (layer: Layer): string => `${layer}-volume-init`;
 
 /** Prometheus in Compose finds its targets statically: every component with a metrics port, by service name. */
 export function scrapeTargets(platform: Platform): ScrapeTarget[] {
@@ -45,6 +45,13 @@ export function localConfigFiles(platform: Platform, c: Component): readonly Con
   );
 }
 
+/** The host file of a secret key file (the JWT pair from `make generate-keys`). */
+function keyFile(key: SecretKey): string {
+  const source = secretSpec(key).source;
+  if (source !== 'jwt-private-key' && source !== 'jwt-public-key') throw new Error(`secret ${key} is not a key file under keys/`);
+  return KEY_FILES[source];
+}
+
 /** A flow to another component's metrics port is a scrape or a health check: it never orders start-up. */
 const isScrape = (platform: Platform, f: Flow): boolean => component(platform, f.to).metricsPort === f.port;
 
@@ -55,7 +62,7 @@ function dependencies(platform: Platform, c: Component, inProject: ReadonlySet<s
   for (const t of tasks) {
     if (t.flows.some((tf) => c.flows.some((f) => f.to === tf.to && f.port === tf.port))) deps[t.name] = 'service_completed_successfully';
   }
-  if (c.persistence && volumeInit) deps[volumeInit] = 'service_completed_successfully';
+  if ((c.persistence || c.secretFiles) && volumeInit) deps[volumeInit] = 'service_completed_successfully';
   return deps;
 }
 
@@ -65,8 +72,10 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
   const inProject = new Set(project.map((c) => c.name));
   const tasks = own.flatMap(oneShotTasks);
   const persistent = own.filter((c) => c.persistence);
-  const initImage = own.find((c) => imageTools(c.image).shell)?.image;
-  const volumeInit = persistent.length > 0 && initImage ? volumePermissionsName(layer) : undefined;
+  const withSecretFiles = own.filter((c) => c.secretFiles);
+  // Any image with a shell and chown will do; the file's own first, else one the set-up pulls anyway.
+  const initImage = [...own, ...platform.components].find((c) => imageTools(c.image).shell)!.image;
+  const volumeInit = persistent.length > 0 || withSecretFiles.length > 0 ? volumeInitName(layer) : undefined;
 
   const services: Record<string, ComposeService> = {};
   for (const c of own) {
@@ -80,26 +89,21 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
       services[t.name] = taskService(platform, c, t, deps);
     }
   }
-  if (volumeInit && initImage) services[volumeInit] = volumePermissionsService(initImage, persistent, layer, volumeInit);
+  if (volumeInit) {
+    services[volumeInit] = volumeInitService({ image: initImage, name: volumeInit, layer, dataOwners: persistent, secretOwners: withSecretFiles, keyFile });
+  }
   checkAcyclic(COMPOSE_FILES[layer], services);
 
   const used = new Set(Object.values(services).flatMap((s) => s.networks ?? []));
   const networks = Object.fromEntries(
     TIERS.filter((t: Tier) => used.has(NETWORK_NAMES[t])).map((t) => [NETWORK_NAMES[t], networkDefinition(t)]),
   );
-  const secretKeys = [...new Set(own.flatMap((c) => c.secretFiles?.items.map((i) => i.secret) ?? []))].sort();
-  const secrets = Object.fromEntries(
-    secretKeys.map((k) => {
-      const source = secretSpec(k).source;
-      if (source !== 'jwt-private-key' && source !== 'jwt-public-key') throw new Error(`secret file ${k} has no file under keys/`);
-      return [k, { file: fromProjectDir(KEY_FILES[source]) }];
-    }),
-  );
   return {
     services,
     ...(Object.keys(networks).length > 0 ? { networks } : {}),
-    ...(persistent.length > 0 ? { volumes: Object.fromEntries(persistent.map((c) => [volumeName(c.name), {}])) } : {}),
-    ...(secretKeys.length > 0 ? { secrets } : {}),
+    ...(volumeInit
+      ? { volumes: Object.fromEntries([...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.map((c) => volumeName(c.name))].map((v) => [v, {}])) }
+      : {}),
   };
 }
 

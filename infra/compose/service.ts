@@ -1,4 +1,5 @@
-import { type Component, type ConfigFile, type Image, type Platform, type Probe, type Task, bytes, cpuMillis, portNumber } from '../model/index.js';
+import { posix } from 'node:path';
+import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, bytes, cpuMillis, portNumber } from '../model/index.js';
 import { composeArg, composeEnvironment, literal } from './env.js';
 import { httpCheckCommand } from './images.js';
 import { configHostDir, fromProjectDir } from './layout.js';
@@ -51,6 +52,8 @@ function configMounts(owner: string, files: readonly ConfigFile[]): string[] {
 }
 
 export const volumeName = (owner: string): string => `${owner}-data`;
+/** The volume holding a component's secret files (its JWT keys), filled by the volume-init one-shot. */
+export const secretFilesVolume = (owner: string): string => `${owner}-secret-files`;
 
 /** Hardening shared by every container (the restricted profile where Compose has it). */
 function hardening(c: Component, user: number) {
@@ -89,7 +92,11 @@ export function componentService(platform: Platform, c: Component, deps: Depende
   const published = c.ports.filter((p) => p.publish && publish);
   const ports: ComposePort[] = published.map((p) => ({ target: p.port, published: p.port, host_ip: PUBLISH_HOST_IP, protocol: p.protocol === 'UDP' ? 'udp' : 'tcp' }));
   const expose = c.ports.filter((p) => !published.includes(p)).map((p) => String(p.port));
-  const volumes = [...configMounts(c.name, c.configFiles), ...(c.persistence ? [`${volumeName(c.name)}:${c.persistence.mountPath}`] : [])];
+  const volumes = [
+    ...configMounts(c.name, c.configFiles),
+    ...(c.secretFiles ? [`${secretFilesVolume(c.name)}:${c.secretFiles.mountPath}:ro`] : []),
+    ...(c.persistence ? [`${volumeName(c.name)}:${c.persistence.mountPath}`] : []),
+  ];
   return {
     image: imageRef(c.image),
     ...(c.image.build ? { build: { context: fromProjectDir(c.image.build.context), dockerfile: c.image.build.dockerfile } } : {}),
@@ -103,7 +110,6 @@ export function componentService(platform: Platform, c: Component, deps: Depende
     ...dependsOn(deps),
     healthcheck: healthcheck(platform, c),
     ...(volumes.length > 0 ? { volumes } : {}),
-    ...(c.secretFiles ? { secrets: c.secretFiles.items.map((i) => ({ source: i.secret, target: `${c.secretFiles!.mountPath}/${i.file}` })) } : {}),
     ...hardening(c, c.user),
     restart: 'unless-stopped',
     labels: labels(c.name, c.layer, 'component'),
@@ -132,28 +138,66 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
   };
 }
 
+/** Where each key file of the secret catalog is on the host (`keys/`), by secret key. */
+export type KeyFileOf = (secret: SecretKey) => string;
+
 /**
- * Kubernetes gives a volume to the pod's user with `fsGroup`; Compose has no such thing, and
- * most images own their data directory as another user. This one-shot chowns each named
- * volume's root (not recursively: later content is written by the owner) before the stores start.
- * It runs as root with CAP_CHOWN only and no network.
+ * What Kubernetes does with `fsGroup` and a Secret volume's `defaultMode`, which Compose lacks:
+ * - each named data volume's root is given to the component's user (most images own their data
+ *   directory as another user; not recursive, later content is written by that user);
+ * - each component's secret files are copied from `keys/` into its own volume, owned by its
+ *   user, mode 0440 (a bind mount would keep the host owner and mode 0600, unreadable by the
+ *   container's user on Linux; Compose ignores uid/gid/mode for file secrets).
+ * It runs as root with only CAP_CHOWN (and CAP_DAC_READ_SEARCH to read the 0600 private key),
+ * no network, read-only root, before the components start; every `up` runs it again, so
+ * rotated keys reach the containers.
  */
-export function volumePermissionsService(image: Image, owners: readonly Component[], layer: string, name: string): ComposeService {
-  const script = owners.map((c) => `chown ${c.user}:${c.user} /volumes/${volumeName(c.name)}`).join(' && ');
+export function volumeInitService(o: {
+  readonly image: Image;
+  readonly name: string;
+  readonly layer: string;
+  readonly dataOwners: readonly Component[];
+  readonly secretOwners: readonly Component[];
+  readonly keyFile: KeyFileOf;
+}): ComposeService {
+  const steps: string[] = [];
+  const volumes: string[] = [];
+  for (const c of o.dataOwners) {
+    volumes.push(`${volumeName(c.name)}:/init/${volumeName(c.name)}`);
+    steps.push(`chown ${c.user}:${c.user} /init/${volumeName(c.name)}`);
+  }
+  const keyDirs = new Set<string>();
+  for (const c of o.secretOwners) {
+    const dir = `/init/${secretFilesVolume(c.name)}`;
+    volumes.push(`${secretFilesVolume(c.name)}:${dir}`);
+    for (const item of c.secretFiles!.items) {
+      const hostPath = o.keyFile(item.secret);
+      keyDirs.add(posix.dirname(hostPath));
+      const src = `/init/${hostPath}`;
+      const dst = `${dir}/${item.file}`;
+      steps.push(
+        `{ test -r ${src} || { echo '${hostPath} is missing: run make generate-keys' >&2; exit 1; }; }`,
+        `rm -f ${dst}`,
+        `cp ${src} ${dst}`,
+        `chmod 0440 ${dst}`,
+        `chown ${c.user}:${c.user} ${dst}`,
+      );
+    }
+  }
+  for (const d of [...keyDirs].sort()) volumes.push(`${fromProjectDir(d)}:/init/${d}:ro`);
   return {
-    image: imageRef(image),
-    container_name: name,
+    image: imageRef(o.image),
+    container_name: o.name,
     entrypoint: ['/bin/sh', '-c'],
-    command: [script],
+    command: [steps.join(' && ')],
     network_mode: 'none',
-    volumes: owners.map((c) => `${volumeName(c.name)}:/volumes/${volumeName(c.name)}`),
+    volumes,
     user: '0:0',
     read_only: true,
     cap_drop: ['ALL'],
-    cap_add: ['CHOWN'],
+    cap_add: o.secretOwners.length > 0 ? ['CHOWN', 'DAC_READ_SEARCH'] : ['CHOWN'],
     security_opt: ['no-new-privileges:true'],
     restart: 'no',
-    labels: labels(name, layer, 'task'),
+    labels: labels(o.name, o.layer, 'task'),
   };
 }
-

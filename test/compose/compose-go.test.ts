@@ -75,11 +75,13 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
     expect(project.services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toBe(env.get('GRAFANA_ADMIN_PASSWORD'));
   });
 
-  it('resolves config mounts, key files and the build context from deploy/docker-compose', () => {
+  it('resolves config mounts, the keys directory and the build context from deploy/docker-compose', () => {
     const { project } = load(dir, FILES.all);
     const redisConf = project.services.redis.volumes.find((v: any) => v.target === '/etc/redis');
     expect(redisConf).toMatchObject({ type: 'bind', source: join(dir, 'deploy/redis'), read_only: true });
-    expect(project.secrets['jwt-private-key'].file).toBe(join(dir, 'keys/private.pem'));
+    const keys = project.services['core-volume-init'].volumes.find((v: any) => v.target === '/init/keys');
+    expect(keys).toMatchObject({ type: 'bind', source: join(dir, 'keys'), read_only: true });
+    expect(project.services.auth.volumes.find((v: any) => v.target === '/etc/prism/keys')).toMatchObject({ type: 'volume', source: 'auth-secret-files', read_only: true });
     expect(project.services.gateway.build.context).toBe(dir);
     const traefikStatic = project.services.edge.volumes.find((v: any) => v.target === '/etc/traefik/traefik.yml');
     expect(traefikStatic.source).toBe(join(dir, 'deploy/traefik/traefik.dev.yml'));
@@ -106,12 +108,12 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
     expect(r.stderr).toContain('GITHUB_CLIENT_SECRET must be defined in .env (it may be empty)');
   });
 
-  it('refuses missing key files instead of mounting an empty directory', () => {
+  it('refuses a missing bind-mount source instead of letting Docker create an empty directory', () => {
     const copy = editEnv((t) => t);
-    rmSync(join(copy, 'keys/private.pem'));
-    const r = load(copy, FILES.core);
+    rmSync(join(copy, 'deploy/redis'), { recursive: true });
+    const r = load(copy, FILES.infra);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('secret jwt-private-key: file');
+    expect(r.stderr).toContain(`service redis: bind mount source ${join(copy, 'deploy/redis')} does not exist`);
   });
 
   it('needs docker-compose.yml before the Traefik overlay (the guide command order)', () => {

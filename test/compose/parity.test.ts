@@ -96,8 +96,9 @@ describe('Compose and Kubernetes agree (dev)', () => {
     const emptyDirs = mounts.filter((m) => volumes.get(m.name)?.emptyDir).map((m) => m.mountPath).sort();
     expect((s.tmpfs ?? []).map((t) => t.split(':')[0]).sort()).toEqual(emptyDirs);
     const configDirs = mounts.filter((m) => volumes.get(m.name)?.configMap).map((m) => m.mountPath).sort();
-    const roBinds = (s.volumes ?? []).filter((v) => v.endsWith(':ro')).map((v) => v.split(':')[1]).sort();
-    expect(roBinds).toEqual(configDirs);
+    const binds = (s.volumes ?? []).filter((v) => v.startsWith('.')).map((v) => v.split(':'));
+    expect(binds.map((b) => b[1]).sort()).toEqual(configDirs);
+    for (const b of binds) expect(b[2], b.join(':')).toBe('ro');
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${name}-config`) as Json;
     for (const f of c.configFiles) {
       const local = readFileSync(`${configHostDir(name, c.configFiles, f.mountPath)}/${f.name}`, 'utf8');
@@ -105,13 +106,22 @@ describe('Compose and Kubernetes agree (dev)', () => {
       if (f.name === 'prometheus.yml') expect(parse(local).scrape_configs[0].static_configs).toBeDefined();
       else expect(local, f.name).toBe(cm.data[f.name]);
     }
+    // Secret files: a volume filled by the file's volume-init one-shot, at the Secret volume's path, read-only.
     const secretVolume = [...volumes.values()].find((v) => v.secret);
     const secretMount = mounts.find((m) => m.name === secretVolume?.name);
-    const expected = secretVolume
-      ? secretVolume.secret.items.map((i: Json) => ({ source: i.key, target: `${secretMount.mountPath}/${i.path}` }))
-      : undefined;
-    if (secretVolume) expect(secretVolume.secret.secretName).toBe(SECRET_NAME);
-    expect(s.secrets).toEqual(expected);
+    const keyMount = (s.volumes ?? []).find((v) => v.startsWith(`${name}-secret-files:`));
+    if (!secretVolume) {
+      expect(keyMount).toBeUndefined();
+      return;
+    }
+    expect(secretVolume.secret.secretName).toBe(SECRET_NAME);
+    expect(keyMount).toBe(`${name}-secret-files:${secretMount.mountPath}:ro`);
+    const init = [...services.values()].find((x) => x.file === s.file && x.container_name?.endsWith('-volume-init'))!;
+    const script = init.command![0]!;
+    const copied = [...script.matchAll(new RegExp(`cp /init/keys/(\\S+) /init/${name}-secret-files/(\\S+)`, 'g'))].map((m) => m[2]);
+    expect(copied.sort()).toEqual(secretVolume.secret.items.map((i: Json) => i.path).sort());
+    expect(script).toContain(`chmod ${secretVolume.secret.defaultMode.toString(8).padStart(4, '0')} /init/${name}-secret-files/`);
+    expect(s.depends_on?.[init.container_name!]?.condition).toBe('service_completed_successfully');
   });
 
   it('run the same one-shot tasks (Jobs); scheduled tasks (CronJobs) stay with make backup-*', () => {
