@@ -8,7 +8,7 @@ import { StackConfigError } from '../../infra/config/index.js';
 import { SECRET_KEYS, SECRET_NAME } from '../../infra/model/index.js';
 import { imageTag } from '../../infra/pulumi/images.js';
 import { prismDeployment } from '../../infra/pulumi/program.js';
-import { objectKey, type KubeObject } from '../../infra/pulumi/resources.js';
+import { kubernetesResource, objectKey, waveOf, type KubeObject } from '../../infra/pulumi/resources.js';
 import { fakeDigest, isSecretEnvelope, mockStack, settle, stackFileConfig, type MockRun, type Registration } from './harness.js';
 
 const STACKS = ['dev', 'staging', 'prod'] as const;
@@ -189,6 +189,31 @@ describe('secrets', () => {
     const es = mock.byType('kubernetes:external-secrets.io/v1:ExternalSecret');
     expect(es).toHaveLength(1);
     expect(es[0]!.inputs).toEqual(synthesized('prod').find((o) => o.kind === 'ExternalSecret'));
+  });
+});
+
+describe('one resource per object', () => {
+  it('maps built-in kinds to their typed class, other groups to a CustomResource, and refuses unknown built-in kinds', async () => {
+    const mock = await mockStack('dev', {});
+    const meta = { name: 'x', namespace: 'prism' };
+    const made = [
+      kubernetesResource({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta, data: { a: 'b' } }, {}),
+      kubernetesResource({ apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'FlowSchema', metadata: { name: 'x' }, spec: {} }, {}),
+      kubernetesResource({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: meta, spec: { secretName: 'tls' } }, {}),
+    ];
+    await settle(made);
+    expect(mock.registrations.map((r) => [r.type, r.name]).sort()).toEqual([
+      ['kubernetes:cert-manager.io/v1:Certificate', 'prism/x'],
+      ['kubernetes:core/v1:ConfigMap', 'prism/x'],
+      ['kubernetes:flowcontrol.apiserver.k8s.io/v1:FlowSchema', 'x'],
+    ]);
+    expect(mock.byType('kubernetes:cert-manager.io/v1:Certificate')[0]!.inputs).toEqual({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: meta, spec: { secretName: 'tls' } });
+    expect(() => kubernetesResource({ apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: meta }, {})).toThrow(
+      '@pulumi/kubernetes has no resource for apps/v1 Deploymnet (object prism/x)',
+    );
+    expect(waveOf({ kind: 'CustomResourceDefinition' })).toBe('foundation');
+    expect(waveOf({ kind: 'CronJob' })).toBe('workloads');
+    expect(waveOf({ kind: 'ExternalSecret' })).toBe('configuration');
   });
 });
 
