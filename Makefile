@@ -59,7 +59,7 @@ test: ## Type-check and run the tests
 
 # --- Docker Compose -----------------------------------------------------------------------
 
-docker-infra-up: $(ENV_FILE) $(KEYS) ## Start PostgreSQL x2, Redis, NATS, Consul, MinIO (and create the backup bucket)
+docker-infra-up: $(ENV_FILE) ## Start PostgreSQL x2, Redis, NATS, Consul, MinIO (and create the backup bucket)
 	$(COMPOSE) $(INFRA) up -d $(WAIT) $(PRISM_INFRA_SERVICES)
 	@for task in $(PRISM_INFRA_TASKS); do echo "$(COMPOSE) $(INFRA) run --rm $$task"; $(COMPOSE) $(INFRA) run --rm $$task || exit 1; done
 
@@ -78,13 +78,13 @@ docker-build: $(ENV_FILE) $(KEYS) ## Build the service images
 docker-migrate: $(ENV_FILE) $(KEYS) ## Apply the database migrations (the one-shot migration task)
 	$(COMPOSE) $(CORE) run --rm --build $(PRISM_MIGRATE_TASK)
 
-docker-up: docker-infra-up ## Start the core services (gateway, auth, config, dbmanager) on top of the infrastructure
+docker-up: docker-infra-up $(KEYS) ## Start the core services (gateway, auth, config, dbmanager) on top of the infrastructure
 	$(COMPOSE) $(CORE) up -d --build $(WAIT) $(PRISM_CORE_SERVICES)
 
 docker-down: $(ENV_FILE) ## Stop and remove the core service containers
 	$(COMPOSE) $(CORE) rm --stop --force
 
-docker-full-up: docker-infra-up ## Start everything: infrastructure, services, observability, Traefik
+docker-full-up: docker-infra-up $(KEYS) ## Start everything: infrastructure, services, observability, Traefik
 	$(COMPOSE) $(ALL) up -d --build $(WAIT) $(PRISM_CORE_SERVICES) $(PRISM_OBSERVABILITY_SERVICES) $(PRISM_EDGE_SERVICES)
 
 docker-full-down: $(ENV_FILE) ## Stop and remove every container and network (volumes are kept)
