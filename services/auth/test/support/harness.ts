@@ -52,17 +52,14 @@ export interface Harness extends RunningAuthService {
   close(): Promise<void>;
 }
 
-/** Starts the real auth service (HTTP, gRPC, metrics) on free ports against real servers. */
-export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const ownDb = opts.db ? undefined : await authDatabase();
-  const dbUrl = opts.db?.url ?? ownDb!.url;
-  const u = new URL(dbUrl);
-  const keys = opts.keys ?? makeKeyFiles();
+/** The raw environment of an auth process for the test servers (and the given overrides). */
+export async function authEnvVars(opts: { dbUrl: string; keys: KeyFiles; redis?: { address: string; password: string }; natsUrl?: string; env?: Record<string, string> }): Promise<Record<string, string>> {
+  const u = new URL(opts.dbUrl);
   const [httpPort, grpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  const env = parseEnv('auth', {
+  return {
     PRISM_ENVIRONMENT: 'test',
     PRISM_LOG_LEVEL: 'info',
-    PRISM_NATS_URL: opts.natsUrl ?? process.env.PRISM_TEST_NATS_URL,
+    PRISM_NATS_URL: opts.natsUrl ?? process.env.PRISM_TEST_NATS_URL!,
     PRISM_HTTP_PORT: String(httpPort),
     PRISM_GRPC_PORT: String(grpcPort),
     PRISM_METRICS_PORT: String(metricsPort),
@@ -71,17 +68,27 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     PRISM_AUTH_DB_NAME: u.pathname.slice(1),
     PRISM_AUTH_DB_USER: decodeURIComponent(u.username),
     PRISM_AUTH_DB_PASSWORD: decodeURIComponent(u.password),
-    PRISM_REDIS_ADDRESS: opts.redis?.address ?? process.env.PRISM_TEST_REDIS_ADDRESS,
-    PRISM_REDIS_PASSWORD: opts.redis?.password ?? process.env.PRISM_TEST_REDIS_PASSWORD,
+    PRISM_REDIS_ADDRESS: opts.redis?.address ?? process.env.PRISM_TEST_REDIS_ADDRESS!,
+    PRISM_REDIS_PASSWORD: opts.redis?.password ?? process.env.PRISM_TEST_REDIS_PASSWORD!,
     PRISM_JWT_ISSUER: 'https://prism.test',
     PRISM_JWT_AUDIENCE: 'prism-api',
-    PRISM_JWT_PRIVATE_KEY_FILE: keys.privateFile,
-    PRISM_JWT_PUBLIC_KEY_FILE: keys.publicFile,
+    PRISM_JWT_PRIVATE_KEY_FILE: opts.keys.privateFile,
+    PRISM_JWT_PUBLIC_KEY_FILE: opts.keys.publicFile,
     PRISM_ACCESS_TOKEN_TTL_SECONDS: '300',
     PRISM_PUBLIC_BASE_URL: 'https://prism.test',
     PRISM_SHUTDOWN_TIMEOUT_SECONDS: '5',
     ...opts.env,
-  });
+  };
+}
+
+/** Starts the real auth service (HTTP, gRPC, metrics) on free ports against real servers. */
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const ownDb = opts.db ? undefined : await authDatabase();
+  const dbUrl = opts.db?.url ?? ownDb!.url;
+  const keys = opts.keys ?? makeKeyFiles();
+  const vars = await authEnvVars({ dbUrl, keys, ...(opts.redis ? { redis: opts.redis } : {}), ...(opts.natsUrl ? { natsUrl: opts.natsUrl } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  const env = parseEnv('auth', vars);
+  const metricsPort = env.PRISM_METRICS_PORT;
   const logs = new LogCapture();
   const runtime = new ServiceRuntime({ service: 'auth', env, handleSignals: false, drainDelayMs: 0, logDestination: logs });
   const svc = await startAuthService(runtime, { host: '127.0.0.1', ...opts });
