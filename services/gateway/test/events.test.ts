@@ -26,7 +26,7 @@ describe('request events on NATS JetStream', () => {
       const received: RequestEvent[] = [];
       const s = nc.subscribe('prism.gateway.request.evt');
       void (async () => {
-        for await (const m of s) received.push(m.json<RequestEvent>());
+        for await (const m of s) for (const line of m.string().split('\n')) received.push(JSON.parse(line) as RequestEvent);
       })();
       const reqId = `req-${randomUUID()}`;
       const r = await fetch(`${gw.url}/api/evt/items?token=secret`, { headers: { authorization: `Bearer ${await token(keys, sub)}`, 'x-request-id': reqId } });
@@ -44,8 +44,32 @@ describe('request events on NATS JetStream', () => {
       const info = await jsm.streams.info(REQUEST_STREAM);
       expect(info.config.subjects).toEqual(['prism.gateway.request.>']);
       const last = await jsm.streams.getMessage(REQUEST_STREAM, { last_by_subj: 'prism.gateway.request.evt' });
-      expect(last.json<RequestEvent>().route).toBe('evt');
+      expect((JSON.parse(last.string().split('\n')[0]!) as RequestEvent).route).toBe('evt');
       await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('under concurrent load every event arrives once (several per message) and is counted as published', async () => {
+    const gw = await startTestGateway({ keys, routes: [route('batch', upstream.origin)] });
+    try {
+      const ids = new Set<string>();
+      let messages = 0;
+      const s = nc.subscribe('prism.gateway.request.batch', {
+        callback: (_e, m) => {
+          messages++;
+          for (const line of m.string().split('\n')) ids.add((JSON.parse(line) as RequestEvent).id);
+        },
+      });
+      const auth = { authorization: `Bearer ${await token(keys, 'u-batch')}` };
+      const sent = Array.from({ length: 200 }, () => `batch-${randomUUID()}`);
+      await Promise.all(sent.map(async (id) => expect((await fetch(`${gw.url}/api/batch/x`, { headers: { ...auth, 'x-request-id': id } })).status).toBe(200)));
+      await expect.poll(() => sent.every((id) => ids.has(id)), { timeout: 5_000 }).toBe(true);
+      expect(ids.size).toBe(200);
+      expect(messages).toBeLessThanOrEqual(200);
+      s.unsubscribe();
+      await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBe(200);
     } finally {
       await gw.close();
     }
