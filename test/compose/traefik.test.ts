@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { component } from '../../infra/model/index.js';
+import { allServices, devPlatform, platformOf } from './support.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- Traefik configuration is walked as plain YAML */
+const read = (f: string): any => parse(readFileSync(`deploy/traefik/${f}`, 'utf8'));
+const platform = devPlatform();
+const edge = component(platform, 'edge');
+
+describe('Traefik configuration', () => {
+  const dynamic = { ...read('dynamic/routers.yml').http, middlewares: read('dynamic/middlewares.yml').http.middlewares };
+
+  it.each(['traefik.yml', 'traefik.dev.yml'])('%s: entry points on the edge ports, ping for the health check, file provider only', (file) => {
+    const c = read(file);
+    for (const name of ['web', 'websecure', 'ping']) expect(c.entryPoints[name].address).toBe(`:${edge.ports.find((p) => p.name === name)!.port}`);
+    expect(c.ping.entryPoint).toBe('ping');
+    expect(Object.keys(c.providers)).toEqual(['file']);
+    expect(c.providers.file.directory).toBe('/etc/traefik/dynamic');
+    expect(c.entryPoints.web.http.redirections.entryPoint.to).toBe('websecure');
+    expect(c.api.dashboard).toBe(false);
+  });
+
+  it("terminates TLS with Let's Encrypt for the production domain, and with the default certificate in development", () => {
+    const prod = read('traefik.yml');
+    expect(prod.entryPoints.websecure.http.tls).toEqual({ certResolver: 'letsencrypt', domains: [{ main: platformOf('prod').edge.domain }] });
+    expect(prod.certificatesResolvers.letsencrypt.acme.httpChallenge.entryPoint).toBe('web');
+    expect(read('traefik.dev.yml').entryPoints.websecure.http.tls).toEqual({});
+    expect(read('traefik.dev.yml').certificatesResolvers).toBeUndefined();
+    expect(read('dynamic/tls.yml').tls.options.default.minVersion).toBe('VersionTLS12');
+  });
+
+  it('routes every model edge route through rate limit, circuit breaker and headers that exist', () => {
+    expect(Object.keys(dynamic.routers)).toHaveLength(platform.edge.routes.length);
+    for (const [name, r] of Object.entries<any>(dynamic.routers)) {
+      expect(r.entryPoints, name).toEqual(['websecure']);
+      expect(dynamic.services[r.service], name).toBeDefined();
+      for (const m of r.middlewares) expect(dynamic.middlewares[m], m).toBeDefined();
+      expect(r.middlewares.map((m: string) => Object.keys(dynamic.middlewares[m])[0])).toEqual(['rateLimit', 'circuitBreaker', 'headers']);
+    }
+    expect(dynamic.middlewares['edge-rate-limit'].rateLimit.average).toBe(platform.edge.rateLimitRps);
+  });
+
+  it("health-checks each upstream on its readiness endpoint, reachable from Traefik's networks", () => {
+    const services = allServices();
+    for (const [name, s] of Object.entries<any>(dynamic.services)) {
+      const url = new URL(s.loadBalancer.servers[0].url);
+      const target = component(platform, url.hostname as never);
+      const ready = (target.readiness.action as { http: { path: string; port: string } }).http;
+      expect(s.loadBalancer.healthCheck.path, name).toBe(ready.path);
+      expect(s.loadBalancer.healthCheck.port).toBe(target.ports.find((p) => p.name === ready.port)!.port);
+      const shared = services.get('edge')!.networks!.some((n) => services.get(url.hostname)!.networks!.includes(n));
+      expect(shared, `edge reaches ${url.hostname}`).toBe(true);
+    }
+  });
+});
