@@ -4,15 +4,18 @@
 #   promtool    upstream build: Debian's promtool lacks Kubernetes service discovery and rejects
 #               the cluster's prometheus.yml
 #   minio       the S3-compatible server the DB manager's backup tests store to (a test peer only)
+#   actionlint  checks the pull-request workflow (with shellcheck from Debian)
 set -euo pipefail
 export GOBIN=/usr/local/bin GOFLAGS=-mod=mod
 KUBE_SCORE=v1.20.0
+ACTIONLINT=v1.7.12
 PROMETHEUS=v0.55.1   # Prometheus 2.55.1
 MINIO=v0.0.0-20260212201848-7aac2a2c5b7c   # the Go proxy serves MinIO as a pseudo-version
 
 have() { [ -x "/usr/local/bin/$1" ]; }
 
 have kube-score || go install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE"
+have actionlint || go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT"
 
 if ! have promtool; then
   # `go install` refuses Prometheus (its go.mod has replace directives): build inside the module.
