@@ -104,9 +104,11 @@ class BodyTooLarge extends Error {
 export class Gateway {
   private readonly routes = new Map<string, Upstream>();
   private readonly s: GatewaySettings;
+  private readonly debug: boolean;
 
   constructor(private readonly d: GatewayDeps) {
     this.s = d.settings;
+    this.debug = d.log.isLevelEnabled('debug');
     const gauge = breakerGauge([d.metrics.registry]);
     const pools = new Map<string, { pool: Pool; breaker: CircuitBreaker; budget: RetryBudget }>();
     for (const route of this.s.routes) {
@@ -382,6 +384,8 @@ export class Gateway {
       ctx.span.setAttribute('http.response.status_code', status);
       ctx.span.end();
     }
+    // Access records go to NATS as events; the log gets them only at debug level (dev).
+    if (this.debug) this.d.log.debug({ reqId: ctx.id, method, path: ctx.path, route: ctx.route, status, ms: Math.round(seconds * 1e6) / 1e3, userId: ctx.identity?.userId }, 'request');
     this.d.events?.push({
       id: ctx.id,
       ts: Date.now(),
