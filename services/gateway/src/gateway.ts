@@ -81,6 +81,8 @@ const DROP_REQUEST = new Set([
   'proxy-authorization',
   'host',
   'x-api-key',
+  // Node answers `Expect: 100-continue` itself; undici refuses to send it on.
+  'expect',
   'x-forwarded-proto',
   'x-forwarded-host',
 ]);
@@ -165,6 +167,7 @@ export class Gateway {
 
     if (HEALTH_PATHS.has(path)) return this.health(ctx, path);
     if (path.charCodeAt(0) !== 47 /* / */ || BAD_PATH.test(path)) return this.fail(ctx, 400, 'invalid request path');
+    if (req.method === 'TRACE' || req.method === 'TRACK') return this.fail(ctx, 405, `method ${req.method} not allowed`);
 
     // /api/<name>[/...]
     const end = path.indexOf('/', 5);
@@ -270,7 +273,8 @@ export class Gateway {
     budget.earn();
     const q = ctx.req.url!.indexOf('?');
     const rest = ctx.path.slice(route.prefix.length) + (q === -1 ? '' : ctx.req.url!.slice(q));
-    const upstreamPath = route.rewrite + (rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest);
+    // /api/auth → /auth, /api/auth?x → /auth?x, /api/auth/login → /auth/login (rewrite '' means '/').
+    const upstreamPath = rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? (route.rewrite || '/') + rest : route.rewrite + rest;
     for (let attempt = 0; ; attempt++) {
       if (!breaker.tryAcquire()) return this.fail(ctx, 503, 'upstream unavailable', undefined, Math.ceil(route.breaker.resetTimeoutMs / 1000), true);
       ctx.upstreamFailed = false;

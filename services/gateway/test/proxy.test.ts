@@ -160,6 +160,39 @@ describe('proxying', () => {
     expect(rec.headers['x-forwarded-host']).toBe(new URL(gw.url).host);
   });
 
+  it('rewrites the prefix: with and without a rest path or a query', async () => {
+    const urls: string[] = [];
+    for (const p of ['/api/svc', '/api/svc?q=1', '/api/svc/a/b?q=%20x']) {
+      const before = upstream.requests.length;
+      upstream.respond = (_r, res) => res.writeHead(204).end();
+      expect((await fetch(gw.url + p, { headers: auth })).status).toBe(204);
+      urls.push(upstream.requests[before]!.url);
+    }
+    expect(urls).toEqual(['/svc', '/svc?q=1', '/svc/a/b?q=%20x']);
+  });
+
+  it('Expect: 100-continue is answered by the gateway and the body still arrives', async () => {
+    upstream.respond = (r, res) => res.writeHead(200).end(`got ${r.body.length}`);
+    const { request } = await import('node:http');
+    const { port } = new URL(gw.url);
+    const status = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/svc/e', method: 'POST', headers: { ...auth, expect: '100-continue', 'content-length': '5' } }, (res) => {
+        let b = '';
+        res.on('data', (c) => (b += c)).on('end', () => resolve(`${res.statusCode} ${b}`));
+      });
+      req.on('continue', () => req.end('hello'));
+      req.on('error', reject);
+    });
+    expect(status).toBe('200 got 5');
+  });
+
+  it('TRACE is refused with 405', async () => {
+    const { request } = await import('node:http');
+    const { port } = new URL(gw.url);
+    const code = await new Promise<number>((resolve) => request({ host: '127.0.0.1', port, path: '/api/svc/x', method: 'TRACE', headers: auth }, (res) => resolve(res.statusCode!)).end());
+    expect(code).toBe(405);
+  });
+
   it('a chunked upload within the limit is passed through', async () => {
     upstream.respond = (r, res) => res.writeHead(200).end(String(r.body.length));
     const stream = new ReadableStream({
