@@ -52,12 +52,17 @@ function keyFile(key: SecretKey): string {
   return KEY_FILES[source];
 }
 
-/** A flow to another component's metrics port is a scrape or a health check: it never orders start-up. */
-const isScrape = (platform: Platform, f: Flow): boolean => component(platform, f.to).metricsPort === f.port;
+const toMetricsPort = (platform: Platform, f: Flow): boolean => component(platform, f.to).metricsPort === f.port;
+/**
+ * A monitor (Prometheus scraping, Consul health-checking) reaches others only on their metrics
+ * ports: it watches them and never waits for them (that would also make cycles, Grafana waits
+ * for Prometheus which scrapes Grafana).
+ */
+const isMonitor = (platform: Platform, c: Component): boolean => c.flows.length > 0 && c.flows.every((f) => toMetricsPort(platform, f));
 
 function dependencies(platform: Platform, c: Component, inProject: ReadonlySet<string>, tasks: readonly Task[], volumeInit: string | undefined): Dependencies {
   const deps: Record<string, 'service_healthy' | 'service_completed_successfully'> = {};
-  for (const f of c.flows) if (f.to !== c.name && inProject.has(f.to) && !isScrape(platform, f)) deps[f.to] = 'service_healthy';
+  if (!isMonitor(platform, c)) for (const f of c.flows) if (f.to !== c.name && inProject.has(f.to)) deps[f.to] = 'service_healthy';
   // A task that prepares a store (migrations, bucket) finishes before anything using that store starts.
   for (const t of tasks) {
     if (t.flows.some((tf) => c.flows.some((f) => f.to === tf.to && f.port === tf.port))) deps[t.name] = 'service_completed_successfully';

@@ -124,6 +124,21 @@ describe('Compose and Kubernetes agree (dev)', () => {
     expect(s.depends_on?.[init.container_name!]?.condition).toBe('service_completed_successfully');
   });
 
+  it('start each component after the healthy components it calls in the same project (monitors wait for nobody)', () => {
+    const project = (file: string) => (file === 'edge' ? ['edge', 'core'] : [file]);
+    for (const c of platform.components) {
+      const s = svc(c.name);
+      const monitor = c.flows.every((f) => platform.components.find((x) => x.name === f.to)!.metricsPort === f.port);
+      for (const f of c.flows) {
+        const target = svc(f.to);
+        const expected = !monitor && f.to !== c.name && project(s.file).includes(target.file) ? 'service_healthy' : undefined;
+        expect(s.depends_on?.[f.to]?.condition, `${c.name} -> ${f.to}`).toBe(expected);
+      }
+    }
+    expect(svc('grafana').depends_on).toMatchObject({ prometheus: { condition: 'service_healthy' }, loki: { condition: 'service_healthy' } });
+    expect(svc('prometheus').depends_on?.grafana).toBeUndefined();
+  });
+
   it('run the same one-shot tasks (Jobs); scheduled tasks (CronJobs) stay with make backup-*', () => {
     const jobs = objects.filter((o) => o.kind === 'Job').map((o) => (o.metadata.labels as Json).app).sort();
     const tasks = [...services].filter(([, s]) => s.labels['io.prism.task-of']).map(([n]) => n).sort();
