@@ -1,0 +1,171 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import pg from 'pg';
+import { type ObjectStore, sha256Hex } from '../storage/object-store.js';
+import type { BackupCatalog } from './catalog.js';
+import { keys } from './layout.js';
+import { type DbTarget, connectionConfig, libpqEnv, run } from './pg-tools.js';
+import { HISTORY_NAME, SEGMENT_NAME, parseLsn, formatLsn } from './wal-names.js';
+
+const gzipAsync = promisify(gzip);
+
+/**
+ * Continuous WAL archiving without touching the database server's image: the DB manager streams
+ * WAL with `pg_receivewal` through a physical replication slot (so the server keeps every segment
+ * until it has been received, even while the DB manager is down) and uploads each completed
+ * segment, gzipped, with the SHA-256 of its content, then records it in the catalog.
+ */
+export interface WalArchiverOptions {
+  readonly target: DbTarget;
+  readonly store: ObjectStore;
+  readonly catalog: BackupCatalog;
+  readonly pgBin: string;
+  /** Local spool of received segments (emptied as they are uploaded). */
+  readonly spoolDir: string;
+  /** @default prism_wal_archive */
+  readonly slot?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface ArchiveResult {
+  readonly segments: readonly string[];
+  readonly bytesStored: number;
+  /** The WAL position every byte before which is now in object storage. */
+  readonly archivedUpTo: string;
+}
+
+export class WalArchiver {
+  readonly slot: string;
+  private receiver: ChildProcess | undefined;
+  private uploadTimer: NodeJS.Timeout | undefined;
+  private uploading: Promise<string[]> = Promise.resolve([]);
+  private stopped = false;
+
+  constructor(private readonly o: WalArchiverOptions) {
+    this.slot = o.slot ?? 'prism_wal_archive';
+  }
+
+  private async query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const c = new pg.Client(connectionConfig(this.o.target));
+    await c.connect();
+    try {
+      return (await c.query<T>(sql, params)).rows;
+    } finally {
+      await c.end();
+    }
+  }
+
+  /** Creates the replication slot (reserving WAL from now on) unless it exists. */
+  async ensureSlot(): Promise<void> {
+    await this.query(
+      `SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+      [this.slot],
+    );
+  }
+
+  async segmentSize(): Promise<number> {
+    const [row] = await this.query<{ s: string }>(`SELECT setting AS s FROM pg_settings WHERE name = 'wal_segment_size'`);
+    return Number(row!.s);
+  }
+
+  /**
+   * Makes sure all WAL written so far is in object storage: switches to a new segment, then
+   * either receives up to that point itself or, when the continuous archiver holds the slot,
+   * waits for that archiver to upload the switched segment.
+   */
+  async archiveOnce(timeoutMs = 120_000): Promise<ArchiveResult> {
+    await this.ensureSlot();
+    await mkdir(this.o.spoolDir, { recursive: true });
+    const segSize = BigInt(await this.segmentSize());
+    const [sw] = await this.query<{ lsn: string }>('SELECT pg_switch_wal()::text AS lsn');
+    // The switched segment is complete at the next segment boundary.
+    const end = ((parseLsn(sw!.lsn) + segSize - 1n) / segSize) * segSize;
+    const endLsn = formatLsn(end);
+    const [slot] = await this.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [this.slot]);
+    if (slot?.active) {
+      this.log(`${this.o.target.id}: the continuous archiver holds slot ${this.slot}; waiting for it to store WAL up to ${endLsn}`);
+      const [last] = await this.query<{ n: string }>(`SELECT pg_walfile_name($1::pg_lsn - 1) AS n`, [endLsn]);
+      const deadline = Date.now() + timeoutMs;
+      while (!(await this.o.store.head(keys.wal(this.o.target.id, last!.n)))) {
+        if (Date.now() > deadline) throw new Error(`${this.o.target.id}: WAL segment ${last!.n} was not archived within ${timeoutMs / 1000} s; is the DB manager's archiver running?`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return { segments: [], bytesStored: 0, archivedUpTo: endLsn };
+    }
+    await run(join(this.o.pgBin, 'pg_receivewal'), ['-D', this.o.spoolDir, '-S', this.slot, '--endpos', endLsn, '--no-loop', '--no-password'], {
+      env: libpqEnv(this.o.target),
+    });
+    const segments = await this.uploadCompleted();
+    let bytes = 0;
+    for (const s of segments) bytes += (await this.o.store.head(keys.wal(this.o.target.id, s)))?.size ?? 0;
+    return { segments, bytesStored: bytes, archivedUpTo: endLsn };
+  }
+
+  /** Uploads the completed segments and timeline history files of the spool, oldest first. */
+  async uploadCompleted(): Promise<string[]> {
+    const run = async (): Promise<string[]> => {
+      const files = (await readdir(this.o.spoolDir)).filter((f) => SEGMENT_NAME.test(f) || HISTORY_NAME.test(f)).sort();
+      const done: string[] = [];
+      for (const f of files) {
+        const path = join(this.o.spoolDir, f);
+        const content = await readFile(path);
+        const sha256 = sha256Hex(content);
+        await this.o.store.putBuffer(keys.wal(this.o.target.id, f), await gzipAsync(content, { level: 6 }), { sha256, 'original-size': String(content.length) });
+        await this.o.catalog.recordWalSegment(this.o.target.id, f, content.length, sha256);
+        await unlink(path);
+        done.push(f);
+        this.log(`${this.o.target.id}: archived WAL ${f}`);
+      }
+      return done;
+    };
+    // One upload pass at a time: the timer and archiveOnce may ask together.
+    this.uploading = this.uploading.then(run, run);
+    return this.uploading;
+  }
+
+  /** Streams WAL continuously (restarting pg_receivewal when it stops) and uploads every 2 s. */
+  async start(): Promise<void> {
+    await this.ensureSlot();
+    await mkdir(this.o.spoolDir, { recursive: true });
+    this.stopped = false;
+    const launch = () => {
+      if (this.stopped) return;
+      const child = spawn(join(this.o.pgBin, 'pg_receivewal'), ['-D', this.o.spoolDir, '-S', this.slot, '--no-password'], {
+        env: libpqEnv(this.o.target),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      child.stderr?.on('data', (d: Buffer) => this.log(`${this.o.target.id}: pg_receivewal: ${d.toString().trim()}`));
+      child.on('close', (code) => {
+        this.receiver = undefined;
+        if (!this.stopped) {
+          this.log(`${this.o.target.id}: pg_receivewal stopped (${code}); restarting in 2 s`);
+          setTimeout(launch, 2000).unref();
+        }
+      });
+      this.receiver = child;
+    };
+    launch();
+    this.uploadTimer = setInterval(() => {
+      this.uploadCompleted().catch((e: Error) => this.log(`${this.o.target.id}: WAL upload failed, will retry: ${e.message}`));
+    }, 2000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.uploadTimer) clearInterval(this.uploadTimer);
+    const child = this.receiver;
+    if (child) {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await closed;
+    }
+    await this.uploadCompleted().catch(() => []);
+  }
+
+  private log(line: string): void {
+    this.o.log?.(line);
+  }
+}

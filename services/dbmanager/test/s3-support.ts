@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { minioBucketPolicy, minioSetupScript } from '../../../infra/model/files/minio-setup.js';
+import { ObjectStore, type StorageConfig } from '../src/storage/object-store.js';
+
+const exec = promisify(execFile);
+
+export function s3Endpoint(): { endpoint: string; rootUser: string; rootPassword: string } {
+  const endpoint = process.env.PRISM_TEST_MINIO_ENDPOINT;
+  const rootUser = process.env.PRISM_TEST_MINIO_ROOT_USER;
+  const rootPassword = process.env.PRISM_TEST_MINIO_ROOT_PASSWORD;
+  if (!endpoint || !rootUser || !rootPassword) throw new Error('PRISM_TEST_MINIO_* are not set: run the tests through vitest (scripts/test-services.sh starts MinIO)');
+  return { endpoint, rootUser, rootPassword };
+}
+
+/**
+ * Runs the platform model's own MinIO set-up script (the one the deployments run) against the test
+ * MinIO: a bucket and a user whose policy reaches that bucket only. Returns that user's storage
+ * configuration and a root client, which the tests use only to damage objects on purpose.
+ */
+export async function provisionBucket(): Promise<{ config: StorageConfig; root: ObjectStore; otherBucket: string; cleanup: () => Promise<void> }> {
+  const { endpoint, rootUser, rootPassword } = s3Endpoint();
+  const suffix = randomBytes(4).toString('hex');
+  const bucket = `prism-backups-${suffix}`;
+  const user = `prism-backup-${suffix}`;
+  const secret = randomBytes(18).toString('hex');
+  const dir = await mkdtemp(join(tmpdir(), 'prism-minio-setup-'));
+  await writeFile(join(dir, 'backup-policy.json'), minioBucketPolicy(bucket));
+  await writeFile(join(dir, 'setup.sh'), minioSetupScript({ endpoint, bucket, backupUser: user, policyFile: join(dir, 'backup-policy.json') }));
+  const env = { ...process.env, MINIO_ROOT_USER: rootUser, MINIO_ROOT_PASSWORD: rootPassword, MINIO_BACKUP_SECRET_KEY: secret };
+  await exec('sh', [join(dir, 'setup.sh')], { env });
+  // Another bucket the backup user must not reach.
+  const otherBucket = `prism-other-${suffix}`;
+  await exec('sh', ['-c', `MC_CONFIG_DIR=/tmp/.mc mc mb --ignore-existing prism/${otherBucket}`], { env });
+  const base = { endpoint, region: 'us-east-1' };
+  return {
+    config: { ...base, bucket, accessKeyId: user, secretAccessKey: secret },
+    root: new ObjectStore({ ...base, bucket, accessKeyId: rootUser, secretAccessKey: rootPassword }),
+    otherBucket,
+    cleanup: async () => {
+      await exec('sh', ['-c', `MC_CONFIG_DIR=/tmp/.mc mc rb --force prism/${bucket} prism/${otherBucket}; MC_CONFIG_DIR=/tmp/.mc mc admin user remove prism ${user}`], { env }).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
