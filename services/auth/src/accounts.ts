@@ -73,35 +73,39 @@ export async function register(ctx: AuthContext, input: { email: string; passwor
  * Password login. Unknown e-mails, accounts without a password and disabled accounts get the
  * same 401 as a wrong password, after an argon2 verification of the same cost; failures are
  * counted per e-mail either way (see throttle.ts).
+ *
+ * The attempt is counted as a failure before the password is checked (and the count cleared on
+ * success), under a row lock: parallel guesses are counted one by one, and no database
+ * connection is held while argon2 runs.
  */
 export async function login(ctx: AuthContext, input: { email: string; password: string }, meta: ClientMeta): Promise<TokenPair> {
   const email = normalizeEmail(input.email);
-  const result = await inTx(ctx.db, async (tx) => {
+  const gate = await inTx(ctx.db, async (tx) => {
     const retryAfter = await lockThrottleRow(tx, email);
-    if (retryAfter > 0) return { kind: 'locked' as const, retryAfter };
+    if (retryAfter > 0) return { retryAfter, user: undefined };
+    await recordFailure(tx, email, ctx.settings.throttle);
     const { rows } = await tx.query<UserRow>(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = $1`, [email]);
-    const user = rows[0];
-    const ok = user?.password_hash ? await verifyPassword(user.password_hash, input.password) : await verifyDummy(input.password);
-    if (!ok || !user || user.status !== 'active') {
-      const lock = await recordFailure(tx, email, ctx.settings.throttle);
-      return { kind: 'failed' as const, lock };
-    }
-    await clearFailures(tx, email);
-    const session = await openSession(tx, ctx, user.id, meta);
-    await appendEvent(tx, EVENTS.userLoggedIn, { user_id: user.id, session_id: session.sessionId, method: 'password' }, meta.requestId);
-    return { kind: 'ok' as const, user, ...session };
+    return { retryAfter: 0, user: rows[0] };
   });
-  if (result.kind === 'locked') {
+  if (gate.retryAfter > 0) {
     ctx.authMetrics.logins.inc({ outcome: 'locked' });
-    throw new HttpError(429, 'too_many_attempts', 'too many failed attempts; try again later', { 'retry-after': String(result.retryAfter) });
+    throw new HttpError(429, 'too_many_attempts', 'too many failed attempts; try again later', { 'retry-after': String(gate.retryAfter) });
   }
-  if (result.kind === 'failed') {
+  const user = gate.user;
+  const ok = user?.password_hash ? await verifyPassword(user.password_hash, input.password) : await verifyDummy(input.password);
+  if (!ok || !user || user.status !== 'active') {
     ctx.authMetrics.logins.inc({ outcome: 'failure' });
     throw INVALID_CREDENTIALS();
   }
+  const session = await inTx(ctx.db, async (tx) => {
+    await clearFailures(tx, email);
+    const opened = await openSession(tx, ctx, user.id, meta);
+    await appendEvent(tx, EVENTS.userLoggedIn, { user_id: user.id, session_id: opened.sessionId, method: 'password' }, meta.requestId);
+    return opened;
+  });
   ctx.authMetrics.logins.inc({ outcome: 'success' });
   ctx.eventsWritten();
-  return tokenPair(ctx, result.user.id, result.user.roles, result.sessionId, result.refreshToken);
+  return tokenPair(ctx, user.id, user.roles, session.sessionId, session.refreshToken);
 }
 
 /** Changes the password and revokes every other session of the user (the current one stays). */

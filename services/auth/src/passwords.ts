@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
+import { HttpError } from './errors.js';
 
 /**
  * Password hashing: argon2id at OWASP's minimum (19 MiB, 2 passes, 1 lane). @node-rs/argon2 runs
@@ -32,11 +33,16 @@ export function passwordLength(password: string): number {
 }
 
 export const ARGON2_CONCURRENCY = Math.max(1, availableParallelism() - 1);
+/** Hashes allowed to wait; beyond it a request is shed with a 503 instead of queueing for seconds. */
+export const ARGON2_MAX_WAITING = 256;
 let running = 0;
 const waiting: (() => void)[] = [];
 
 async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= ARGON2_CONCURRENCY) await new Promise<void>((resolve) => waiting.push(resolve));
+  if (running >= ARGON2_CONCURRENCY) {
+    if (waiting.length >= ARGON2_MAX_WAITING) throw new HttpError(503, 'overloaded', 'too many sign-ins at once; retry shortly', { 'retry-after': '1' });
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  }
   else running++;
   try {
     return await work();
@@ -54,11 +60,7 @@ export function hashPassword(password: string): Promise<string> {
 
 /** False on a wrong password or a malformed hash; never throws for a wrong password. */
 export async function verifyPassword(phc: string, password: string): Promise<boolean> {
-  try {
-    return await limited(() => verify(phc, normalizePassword(password)));
-  } catch {
-    return false;
-  }
+  return limited(() => verify(phc, normalizePassword(password)).catch(() => false));
 }
 
 let dummy: Promise<string> | undefined;

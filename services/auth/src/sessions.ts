@@ -93,13 +93,13 @@ export async function refresh(ctx: AuthContext, refreshToken: string, meta: Clie
     }
     if (!row.session_live || row.expired || !row.active) return { kind: 'invalid' as const };
     const next = opaqueToken();
-    await tx.query('UPDATE refresh_tokens SET used_at = now() WHERE id = $1', [row.id]);
+    // Spend the token, issue its successor (same absolute expiry), touch the session: one round trip.
     await tx.query(
-      `INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)
-       SELECT $1, $2, $3, expires_at FROM refresh_tokens WHERE id = $3`,
+      `WITH spent AS (UPDATE refresh_tokens SET used_at = now() WHERE id = $3 RETURNING expires_at),
+            touched AS (UPDATE sessions SET last_used_at = now() WHERE id = $1)
+       INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at) SELECT $1, $2, $3, expires_at FROM spent`,
       [row.session_id, sha256(next), row.id],
     );
-    await tx.query('UPDATE sessions SET last_used_at = now() WHERE id = $1', [row.session_id]);
     return { kind: 'ok' as const, userId: row.user_id, roles: row.roles, sessionId: row.session_id, next };
   });
   if (outcome.kind === 'reuse') {

@@ -1,0 +1,162 @@
+/**
+ * npm run bench:auth — a short benchmark (about 20 s) of the auth service against the machine's limits:
+ *
+ *   1. RS256: raw node:crypto signatures per second on one core (the baseline), then access
+ *      tokens issued per second by the service's signer (jose), then full HTTP refreshes per
+ *      second (token rotation in PostgreSQL + a new access token), each as a ratio to the baseline.
+ *   2. argon2id: raw verifications per second on every core (the baseline), then HTTP logins per
+ *      second (verify + session + event in one transaction), as a ratio.
+ *   3. While each HTTP run loads the service, /health/live is polled every 10 ms: its p50/p99/max
+ *      latency shows whether the event loop stays responsive.
+ *
+ * The service runs as a real child process (`node --import tsx services/auth/src/main.ts`)
+ * against the test PostgreSQL, Redis and NATS (scripts/test-services.sh), in a fresh database.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createSign, generateKeyPairSync } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { hash, verify } from '@node-rs/argon2';
+import { Pool } from 'undici';
+import { ARGON2_CONCURRENCY, ARGON2_PARAMS } from '../src/passwords.js';
+import { keyRingFromPem } from '../src/keys.js';
+import { AccessTokens } from '../src/tokens.js';
+import { authDatabase, authEnvVars } from '../test/support/harness.js';
+import { makeKeyFiles } from '../test/support/keys.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONCURRENCY = 16;
+
+function testServers(): void {
+  const out = execFileSync('bash', ['scripts/test-services.sh', 'start'], { encoding: 'utf8' });
+  for (const line of out.split('\n')) {
+    const m = /^(PRISM_TEST_[A-Z_]+)=(.*)$/.exec(line);
+    if (m && process.env[m[1]!] === undefined) process.env[m[1]!] = m[2];
+  }
+}
+
+async function forDuration(seconds: number, workers: number, op: (worker: number) => Promise<unknown>): Promise<number> {
+  const until = performance.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      while (performance.now() < until) {
+        await op(w);
+        done++;
+      }
+    }),
+  );
+  return done / seconds;
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+/** Polls /health/live every 10 ms while `work` runs; returns the latencies in ms. */
+async function probeWhile<T>(url: string, work: Promise<T>): Promise<{ result: T; latencies: number[] }> {
+  const latencies: number[] = [];
+  let running = true;
+  const probe = (async () => {
+    const pool = new Pool(new URL(url).origin, { connections: 1 });
+    while (running) {
+      const t = performance.now();
+      const r = await pool.request({ method: 'GET', path: new URL(url).pathname });
+      await r.body.text();
+      latencies.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await pool.close();
+  })();
+  const result = await work;
+  running = false;
+  await probe;
+  return { result, latencies };
+}
+
+const f = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+const r2 = (n: number) => n.toFixed(2);
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+async function main(): Promise<void> {
+  testServers();
+  const cores = availableParallelism();
+  console.log(`auth benchmark: ${cores} cores, ${SECONDS} s per run, ${CONCURRENCY} concurrent clients, argon2 concurrency ${ARGON2_CONCURRENCY}\n`);
+
+  // 1a. Baseline: raw RS256 signatures on one core.
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const payload = Buffer.from('x'.repeat(300));
+  let signs = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < SECONDS * 1000) {
+    createSign('RSA-SHA256').update(payload).sign(privateKey);
+    signs++;
+  }
+  const rawSign = signs / SECONDS;
+  // 1b. The service's signer, in-process (jose; WebCrypto signs on the thread pool).
+  const ring = await keyRingFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+  const tokens = new AccessTokens(ring, { issuer: 'bench', audience: 'bench', accessTtlSeconds: 900 });
+  const issued = await forDuration(SECONDS, CONCURRENCY, () => tokens.issue('user', 'session', ['user']));
+
+  // 2a. Baseline: raw argon2id verifications on every core.
+  const phc = await hash('correct horse battery staple', ARGON2_PARAMS);
+  const rawVerify = await forDuration(SECONDS, cores, () => verify(phc, 'correct horse battery staple'));
+
+  // The real service.
+  const db = await authDatabase();
+  const env = await authEnvVars({ dbUrl: db.url, keys: makeKeyFiles(), env: { PRISM_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/main.ts'], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${env.PRISM_HTTP_PORT}`;
+  const live = `http://127.0.0.1:${env.PRISM_METRICS_PORT}/health/live`;
+  try {
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`http://127.0.0.1:${env.PRISM_METRICS_PORT}/health/ready`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (i > 100) throw new Error('the auth service did not become ready');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const pool = new Pool(base, { connections: CONCURRENCY });
+    const post = async (path: string, body: unknown) => {
+      const r = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const text = await r.body.text();
+      if (r.statusCode !== 200 && r.statusCode !== 201) throw new Error(`${path}: ${r.statusCode} ${text}`);
+      return JSON.parse(text) as { refresh_token: string };
+    };
+    const email = `bench-${Date.now()}@example.test`;
+    const password = 'correct horse battery staple';
+    await post('/auth/register', { email, password });
+
+    // Idle health latency first, as the reference for the loaded runs.
+    const idle = await probeWhile(live, new Promise((r) => setTimeout(r, 1000)));
+
+    // 1c. Refresh over HTTP: each client keeps its own rotating chain.
+    const chains = await Promise.all(Array.from({ length: CONCURRENCY }, () => post('/auth/login', { email, password }).then((t) => t.refresh_token)));
+    const refresh = await probeWhile(
+      live,
+      forDuration(SECONDS, CONCURRENCY, async (w) => {
+        chains[w] = (await post('/auth/refresh', { refresh_token: chains[w] })).refresh_token;
+      }),
+    );
+    // 2b. Logins over HTTP.
+    const logins = await probeWhile(live, forDuration(SECONDS, CONCURRENCY, () => post('/auth/login', { email, password })));
+    await pool.close();
+
+    console.log('RS256 signing');
+    console.log(`  raw node:crypto sign, 1 core (baseline)   ${f(rawSign)}/s`);
+    console.log(`  access tokens issued (jose, in-process)   ${f(issued)}/s   ratio ${r2(issued / rawSign)}`);
+    console.log(`  HTTP /auth/refresh (rotate + new token)   ${f(refresh.result)}/s   ratio ${r2(refresh.result / rawSign)}`);
+    console.log('argon2id (m=19456 KiB, t=2, p=1)');
+    console.log(`  raw verify, ${cores} cores (baseline)          ${f(rawVerify)}/s`);
+    console.log(`  HTTP /auth/login                          ${f(logins.result)}/s   ratio ${r2(logins.result / rawVerify)}`);
+    console.log('event loop: /health/live latency, polled every 10 ms');
+    for (const [name, l] of [['idle', idle.latencies], ['during refreshes', refresh.latencies], ['during logins', logins.latencies]] as const) {
+      console.log(`  ${name.padEnd(18)} p50 ${ms(pct(l, 50))}   p99 ${ms(pct(l, 99))}   max ${ms(Math.max(...l))}   (${l.length} probes)`);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await db.drop();
+  }
+}
+
+await main();
