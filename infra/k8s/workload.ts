@@ -62,7 +62,7 @@ export class Workload extends Construct {
         ? {
             'prometheus.io/scrape': 'true',
             'prometheus.io/port': String(portNumber(platform, c.name, c.metricsPort)),
-            'prometheus.io/path': HEALTH_PATHS.metrics,
+            'prometheus.io/path': c.metricsPath ?? HEALTH_PATHS.metrics,
           }
         : {}),
     };

@@ -154,7 +154,8 @@ function minio(ctx: BuildContext): Component {
     description: 'MinIO: S3-compatible storage of backups and archived WAL',
     image: DATA_IMAGES.minio,
     command: ['minio'],
-    args: ['server', '/data', '--address', `:${PORTS.minioApi}`, '--console-address', `:${PORTS.minioConsole}`],
+    // --certs-dir: the default (~/.minio/certs) is on the read-only root filesystem.
+    args: ['server', '/data', '--address', `:${PORTS.minioApi}`, '--console-address', `:${PORTS.minioConsole}`, '--certs-dir', '/tmp/minio-certs'],
     ports: [
       { name: 'api', port: PORTS.minioApi, publish: true },
       { name: 'console', port: PORTS.minioConsole, publish: true },

@@ -122,6 +122,8 @@ function grafana(ctx: BuildContext): Component {
       GF_ANALYTICS_CHECK_FOR_UPDATES: value('false'),
       GF_PATHS_DATA: value('/var/lib/grafana'),
       GF_PATHS_PROVISIONING: value('/etc/grafana/provisioning'),
+      // Logs to stdout only: the default file mode writes under /var/log on the read-only root.
+      GF_LOG_MODE: value('console'),
     },
     liveness: probe({ tcp: { port: 'http' } }, 30, 10),
     readiness: probe(httpGet('/api/health', 'http'), 5, 5),
