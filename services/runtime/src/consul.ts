@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { HEALTH_PATHS } from '../../../infra/contract/index.js';
 import type { Logger } from './logger.js';
 
@@ -6,7 +6,7 @@ export interface ConsulRegistration {
   /** Consul agent HTTP `host:port` (PRISM_CONSUL_ADDRESS). */
   readonly address: string;
   readonly service: string;
-  /** The address other services reach this instance at; defaults to the host name (the pod / container name). */
+  /** The address Consul and other services reach this instance at; defaults to the first non-loopback IPv4 address (the pod or container IP). */
   readonly host?: string;
   /** The service's main port (HTTP or gRPC). */
   readonly port: number;
@@ -21,8 +21,8 @@ export interface ConsulRegistration {
  * or stop because of Consul. Returns a function that deregisters it.
  */
 export function registerWithConsul(reg: ConsulRegistration, log: Logger): () => Promise<void> {
-  const host = reg.host ?? hostname();
-  const id = `${reg.service}-${host}-${reg.port}`;
+  const host = reg.host ?? ownAddress();
+  const id = `${reg.service}-${hostname()}-${reg.port}`;
   const base = `http://${reg.address}/v1/agent/service`;
   const body = JSON.stringify({
     ID: id,
@@ -65,4 +65,12 @@ export function registerWithConsul(reg: ConsulRegistration, log: Logger): () => 
       log.warn({ err: (e as Error).message }, 'Consul deregistration failed');
     }
   };
+}
+
+/** The first non-internal IPv4 address (a pod or container has one), else the host name. */
+function ownAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return hostname();
 }
