@@ -32,7 +32,9 @@ export const DEFAULT_THROTTLE: ThrottlePolicy = { freeFailures: 5, baseLockSecon
 export async function lockThrottleRow(tx: Tx, accountKey: string): Promise<number> {
   await tx.query('INSERT INTO login_throttle (account_key) VALUES ($1) ON CONFLICT (account_key) DO NOTHING', [accountKey]);
   const { rows } = await tx.query<{ retry_after: string | null }>(
-    `SELECT CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now())) END AS retry_after
+    // clock_timestamp(), not now(): this transaction may have waited for the lock longer than the
+    // transaction that set locked_until, so its start time can predate that lock.
+    `SELECT CASE WHEN locked_until > clock_timestamp() THEN ceil(extract(epoch FROM locked_until - clock_timestamp())) END AS retry_after
        FROM login_throttle WHERE account_key = $1 FOR UPDATE`,
     [accountKey],
   );
@@ -51,7 +53,7 @@ export async function recordFailure(tx: Tx, accountKey: string, p: ThrottlePolic
   );
   const failures = rows[0]?.failures ?? 1;
   const lock = lockSeconds(failures, p);
-  if (lock > 0) await tx.query('UPDATE login_throttle SET locked_until = now() + make_interval(secs => $2) WHERE account_key = $1', [accountKey, lock]);
+  if (lock > 0) await tx.query('UPDATE login_throttle SET locked_until = clock_timestamp() + make_interval(secs => $2) WHERE account_key = $1', [accountKey, lock]);
   return lock;
 }
 
