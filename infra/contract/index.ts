@@ -7,3 +7,4 @@ export * from './gateway-config.js';
 export * from './metrics.js';
 export * from './identity.js';
 export * from './auth.js';
+export * from './config-keys.js';

@@ -29,17 +29,19 @@ describe('migrations of prism_auth and prism_ops', () => {
     for (const id of ['auth', 'ops'] as const) {
       const db = await freshDatabase(`mig_${id}`);
       dbs.push(db);
+      const files = (await loadMigrations(migrationsDir(id))).map((m) => m.name);
+      expect(files[0]).toBe('001_initial_schema.sql');
       const first = await migrateDatabase(id, db.url);
-      expect(first.applied).toEqual(['001_initial_schema.sql']);
+      expect(first.applied).toEqual(files);
       const after = await tables(db.url);
       const expected = id === 'auth'
         ? ['api_keys', 'login_throttle', 'oauth_accounts', 'oauth_states', 'outbox', 'refresh_tokens', 'sessions', 'users']
         : ['audit_logs', 'backup_verifications', 'backups', 'config_history', 'config_values', 'events', 'metrics', 'wal_segments'];
       for (const t of expected) expect(after).toContain(t);
       const second = await migrateDatabase(id, db.url);
-      expect(second).toEqual({ applied: [], retried: [], alreadyApplied: 1 });
+      expect(second).toEqual({ applied: [], retried: [], alreadyApplied: files.length });
       expect(await tables(db.url)).toEqual(after);
-      expect((await databaseMigrationStatus(id, db.url)).map((s) => s.state)).toEqual(['applied']);
+      expect((await databaseMigrationStatus(id, db.url)).map((s) => s.state)).toEqual(files.map(() => 'applied'));
     }
   });
 

@@ -1,0 +1,187 @@
+import { type NatsConnection, StringCodec, connect } from 'nats';
+import pg from 'pg';
+import { z } from 'zod';
+import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, SUBJECTS } from '../../../infra/contract/index.js';
+import { GrpcError, type ServiceRuntime, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
+import { type Change, type ConfigEntry, ConfigInputError, ConfigStore, NotFoundError, VersionConflictError } from './store.js';
+
+export const CONFIG_SERVICE = 'prism.config.v1.ConfigService';
+const SUBJECT_ROOT = SUBJECTS.config.replace(/\.>$/, '');
+
+/** `prism.system.config.<environment>.<service>.<key>`: keys are dotted, so they add tokens. */
+export function changeSubject(c: { environment: string; service: string; key: string }): string {
+  return `${SUBJECT_ROOT}.${c.environment}.${c.service}.${c.key}`;
+}
+
+interface WireChange {
+  environment: string;
+  service: string;
+  key: string;
+  version: number;
+  valueJson: string;
+  action: string;
+  changedBy: string;
+  changedAt: string;
+}
+
+const toWire = (c: Change): WireChange => ({
+  environment: c.environment,
+  service: c.service,
+  key: c.key,
+  version: c.version,
+  valueJson: c.value === undefined ? '' : JSON.stringify(c.value),
+  action: c.action,
+  changedBy: c.changedBy,
+  changedAt: c.changedAt.toISOString(),
+});
+
+const entryOut = (e: ConfigEntry) => ({
+  environment: e.environment,
+  service: e.service,
+  key: e.key,
+  valueJson: e.value === undefined ? '' : JSON.stringify(e.value),
+  version: e.version,
+  updatedBy: e.updatedBy,
+  updatedAt: e.updatedAt.toISOString(),
+});
+
+function parseValue(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch (e) {
+    throw new GrpcError(grpc.status.INVALID_ARGUMENT, `value_json is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Domain errors to gRPC statuses; the message is the store's own (it says what was wrong). */
+async function mapped<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ConfigInputError) throw new GrpcError(grpc.status.INVALID_ARGUMENT, e.message);
+    if (e instanceof NotFoundError) throw new GrpcError(grpc.status.NOT_FOUND, e.message);
+    if (e instanceof VersionConflictError) throw new GrpcError(grpc.status.ABORTED, e.message);
+    throw e;
+  }
+}
+
+export interface ConfigServiceHandle {
+  readonly port: number;
+  readonly store: ConfigStore;
+}
+
+/**
+ * The config service on the shared runtime: gRPC ConfigService (plus grpc.health.v1) on
+ * PRISM_GRPC_PORT, values in prism_ops, each committed change published on NATS.
+ */
+export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPort?: number } = {}): Promise<ConfigServiceHandle> {
+  const { env, log, metrics, health } = runtime;
+  const pool = new pg.Pool({
+    host: String(env.PRISM_OPS_DB_HOST),
+    port: Number(env.PRISM_OPS_DB_PORT),
+    database: String(env.PRISM_OPS_DB_NAME),
+    user: String(env.PRISM_OPS_DB_USER),
+    password: String(env.PRISM_OPS_DB_PASSWORD),
+    max: 10,
+  });
+  pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
+  health.addCheck('postgres', () => pool.query('SELECT 1'));
+  runtime.onShutdown('postgres', () => pool.end());
+
+  const nc: NatsConnection = await connect({
+    servers: env.PRISM_NATS_URL.split(',').map((s) => s.trim()),
+    name: `config-${env.PRISM_ENVIRONMENT}`,
+    maxReconnectAttempts: -1,
+    waitOnFirstConnect: true,
+  });
+  health.addCheck('nats', () => {
+    if (nc.isClosed()) throw new Error('NATS connection closed');
+  });
+  runtime.onShutdown('nats', () => nc.drain());
+  const sc = StringCodec();
+
+  const store = new ConfigStore(pool, (change) => {
+    try {
+      nc.publish(changeSubject(change), sc.encode(JSON.stringify(toWire(change))));
+      metrics.events.inc({ result: 'published' });
+    } catch (err) {
+      // The change is committed; watchers that missed it catch up with List.
+      metrics.events.inc({ result: 'failed' });
+      log.error({ err: (err as Error).message, key: change.key, version: change.version }, 'config change not published');
+    }
+  });
+
+  const server = runtime.createGrpcServer([CONFIG_SERVICE]);
+  const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
+  const deps = { log, metrics };
+  type Req = Record<string, string | number | boolean>;
+  const scope = (r: Req) => ({ environment: String(r.environment), service: String(r.service), key: String(r.key) });
+  const who = (r: Req) => ({ changedBy: String(r.changedBy ?? ''), ...(r.comment ? { comment: String(r.comment) } : {}) });
+
+  server.addService(Config.service, {
+    Get: unary('Get', deps, (r: Req) => mapped(async () => entryOut(await store.get(scope(r))))),
+    Set: unary('Set', deps, (r: Req) =>
+      mapped(async () => entryOut(await store.set(scope(r), parseValue(String(r.valueJson)), { ...who(r), ...(r.checkVersion ? { expectedVersion: Number(r.expectedVersion) } : {}) }))),
+    ),
+    Delete: unary('Delete', deps, (r: Req) => mapped(async () => entryOut(await store.delete(scope(r), who(r))))),
+    Rollback: unary('Rollback', deps, (r: Req) => mapped(async () => entryOut(await store.rollback(scope(r), Number(r.toVersion), who(r))))),
+    List: unary('List', deps, (r: Req) =>
+      mapped(async () => ({ entries: (await store.list(String(r.environment), String(r.service || '') || undefined, String(r.keyPrefix || ''))).map(entryOut) })),
+    ),
+    History: unary('History', deps, (r: Req) =>
+      mapped(async () => ({
+        entries: (await store.history(scope(r), Number(r.limit) || 100)).map((h) => ({
+          version: h.version,
+          valueJson: h.value === undefined ? '' : JSON.stringify(h.value),
+          action: h.action,
+          rolledBackTo: h.rolledBackTo ?? 0,
+          changedBy: h.changedBy,
+          changedAt: h.changedAt.toISOString(),
+          comment: h.comment ?? '',
+        })),
+      })),
+    ),
+    ListKeys: unary('ListKeys', deps, () => ({
+      keys: [...Object.entries(CONFIG_KEYS), ['feature.<name>', FEATURE_FLAG] as const].map(([key, spec]) => ({
+        key,
+        description: spec.description,
+        services: [...spec.services],
+        schemaJson: JSON.stringify(z.toJSONSchema(spec.schema)),
+      })),
+    })),
+    Watch: (call: grpc.ServerWritableStream<Req, WireChange>) => {
+      const r = call.request;
+      const environment = String(r.environment);
+      const service = String(r.service || '');
+      const prefix = String(r.keyPrefix || '');
+      if (!/^[a-z0-9][a-z0-9-]*$/.test(environment) || (service && !(CONFIG_SCOPES as readonly string[]).includes(service))) {
+        call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `watch needs an environment and, optionally, one of ${CONFIG_SCOPES.join(', ')}` });
+        return;
+      }
+      const sub = nc.subscribe(`${SUBJECT_ROOT}.${environment}.${service || '*'}.>`);
+      metrics.grpcRequests.inc({ method: 'Watch', code: 'OK' });
+      void (async () => {
+        for await (const m of sub) {
+          const change = JSON.parse(sc.decode(m.data)) as WireChange;
+          if (change.key.startsWith(prefix) && !call.cancelled) call.write(change);
+        }
+        if (!call.cancelled) call.end();
+      })();
+      // The stream's subscription is live once NATS has it; the first write tells the client.
+      void nc.flush().then(() => call.sendMetadata(new grpc.Metadata()));
+      // Streams end when the service drains, so the gRPC server can close.
+      const draining = setInterval(() => health.draining && stop(), 500);
+      const stop = () => {
+        clearInterval(draining);
+        sub.unsubscribe();
+      };
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+    },
+  });
+
+  const port = await runtime.bindGrpc(server, opts.grpcPort ?? env.PRISM_GRPC_PORT);
+  log.info({ port }, 'config gRPC listening');
+  return { port, store };
+}

@@ -1,0 +1,173 @@
+import { Writable } from 'node:stream';
+import { StringCodec, connect } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceRuntime, grpc, loadProto, parseEnv, serviceClient } from '../../runtime/src/index.js';
+import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
+import { freshDatabase } from '../../dbmanager/test/pg-support.js';
+import { freePort } from '../../dbmanager/test/private-pg.js';
+import { CONFIG_SERVICE, startConfigService } from '../src/service.js';
+
+type Call = (req: object) => Promise<Record<string, unknown>>;
+interface GrpcErr {
+  code: number;
+  details: string;
+}
+
+describe('config service over gRPC (real PostgreSQL and NATS)', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let runtime: ServiceRuntime;
+  let client: grpc.Client & Record<string, unknown>;
+  const call = (method: string): Call => (req) =>
+    new Promise((resolve, reject) => (client[method] as Function).call(client, req, (err: GrpcErr | null, res: Record<string, unknown>) => (err ? reject(err) : resolve(res))));
+  const env = 'test';
+  const gw = (key: string) => ({ environment: env, service: 'gateway', key });
+
+  beforeAll(async () => {
+    db = await freshDatabase('config_svc');
+    await migrateDatabase('ops', db.url);
+    const u = new URL(db.url);
+    runtime = new ServiceRuntime({
+      service: 'config',
+      handleSignals: false,
+      drainDelayMs: 0,
+      logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
+      env: parseEnv('config', {
+        PRISM_ENVIRONMENT: env,
+        PRISM_NATS_URL: process.env.PRISM_TEST_NATS_URL,
+        PRISM_METRICS_PORT: String(await freePort()),
+        PRISM_OPS_DB_HOST: u.hostname,
+        PRISM_OPS_DB_PORT: u.port,
+        PRISM_OPS_DB_NAME: db.name,
+        PRISM_OPS_DB_USER: decodeURIComponent(u.username),
+        PRISM_OPS_DB_PASSWORD: decodeURIComponent(u.password),
+      }),
+    });
+    const { port } = await startConfigService(runtime, { grpcPort: 0 });
+    await runtime.start(port);
+    const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
+    client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, unknown>;
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await runtime?.shutdown();
+    await db?.drop();
+  });
+
+  it('serves grpc.health.v1 for itself', async () => {
+    const Health = serviceClient(loadProto('grpc/health/v1/health.proto'), 'grpc.health.v1.Health');
+    const h = new Health(client.getChannel().getTarget().replace(/^dns:/, ''), grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+    const res = await new Promise((resolve, reject) => h.Check!({ service: CONFIG_SERVICE }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+    expect(res).toEqual({ status: 'SERVING' });
+    h.close();
+  });
+
+  it('sets and gets a value, with who and when', async () => {
+    const set = await call('Set')({ ...gw('rate_limit.burst'), valueJson: '50', changedBy: 'alice' });
+    expect(set).toMatchObject({ version: 1, valueJson: '50', updatedBy: 'alice' });
+    const got = await call('Get')(gw('rate_limit.burst'));
+    expect(got).toMatchObject({ environment: env, service: 'gateway', key: 'rate_limit.burst', valueJson: '50', version: 1, updatedBy: 'alice' });
+    expect(Date.now() - Date.parse(String(got.updatedAt))).toBeLessThan(60_000);
+    const listed = await call('List')({ environment: env, service: 'gateway' });
+    expect((listed.entries as unknown[]).length).toBe(1);
+    await expect(call('Get')(gw('rate_limit.enabled'))).rejects.toMatchObject({ code: grpc.status.NOT_FOUND, details: 'no value for rate_limit.enabled of gateway in test' });
+  });
+
+  it('rejects a value or key outside the declared schema, clearly, and writes nothing', async () => {
+    await expect(call('Set')({ ...gw('rate_limit.burst'), valueJson: '"lots"', changedBy: 'alice' })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^value "lots" for rate_limit\.burst is invalid: .*expected number/),
+    });
+    await expect(call('Set')({ ...gw('rate_limit.burst'), valueJson: '0', changedBy: 'alice' })).rejects.toMatchObject({
+      details: expect.stringMatching(/value 0 for rate_limit\.burst is invalid: .*>=1/),
+    });
+    await expect(call('Set')({ ...gw('rate_limit.bursts'), valueJson: '5', changedBy: 'alice' })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: 'key "rate_limit.bursts" is not declared: see ListKeys (feature flags are feature.<name>)',
+    });
+    await expect(call('Set')({ environment: env, service: 'auth', key: 'rate_limit.burst', valueJson: '5', changedBy: 'alice' })).rejects.toMatchObject({
+      details: 'key "rate_limit.burst" does not apply to service auth: it applies to gateway',
+    });
+    await expect(call('Set')({ ...gw('rate_limit.burst'), valueJson: '{not json', changedBy: 'alice' })).rejects.toMatchObject({
+      details: expect.stringMatching(/^value_json is not JSON/),
+    });
+    await expect(call('Set')({ ...gw('rate_limit.burst'), valueJson: '60', changedBy: ' ' })).rejects.toMatchObject({
+      details: 'changed_by is required: say who makes the change',
+    });
+    const history = await call('History')(gw('rate_limit.burst'));
+    expect((history.entries as unknown[]).length).toBe(1);
+    expect(await call('Get')(gw('rate_limit.burst'))).toMatchObject({ valueJson: '50', version: 1 });
+    const keys = (await call('ListKeys')({})).keys as Array<{ key: string; schemaJson: string }>;
+    expect(JSON.parse(keys.find((k) => k.key === 'rate_limit.burst')!.schemaJson)).toMatchObject({ type: 'integer', minimum: 1 });
+  });
+
+  it('keeps every version and rolls back to an old one as a new version', async () => {
+    await call('Set')({ ...gw('rate_limit.burst'), valueJson: '100', changedBy: 'bob', comment: 'launch' });
+    await call('Set')({ ...gw('rate_limit.burst'), valueJson: '200', changedBy: 'carol' });
+    const rolled = await call('Rollback')({ ...gw('rate_limit.burst'), toVersion: 1, changedBy: 'dave', comment: 'too high' });
+    expect(rolled).toMatchObject({ version: 4, valueJson: '50', updatedBy: 'dave' });
+    const history = (await call('History')(gw('rate_limit.burst'))).entries as Array<Record<string, unknown>>;
+    expect(history.map((h) => [h.version, h.valueJson, h.action, h.changedBy])).toEqual([
+      [4, '50', 'rollback', 'dave'],
+      [3, '200', 'set', 'carol'],
+      [2, '100', 'set', 'bob'],
+      [1, '50', 'set', 'alice'],
+    ]);
+    expect(history[0]).toMatchObject({ rolledBackTo: 1, comment: 'too high' });
+    expect(history[2]).toMatchObject({ comment: 'launch' });
+    await expect(call('Rollback')({ ...gw('rate_limit.burst'), toVersion: 9, changedBy: 'dave' })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    // A delete is a version too; the next set continues the numbering.
+    expect(await call('Delete')({ ...gw('rate_limit.burst'), changedBy: 'erin' })).toMatchObject({ version: 5, valueJson: '' });
+    await expect(call('Get')(gw('rate_limit.burst'))).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    await expect(call('Rollback')({ ...gw('rate_limit.burst'), toVersion: 5, changedBy: 'dave' })).rejects.toMatchObject({
+      details: 'version 5 of rate_limit.burst deleted the key; roll back to a version that set a value',
+    });
+    expect(await call('Rollback')({ ...gw('rate_limit.burst'), toVersion: 3, changedBy: 'dave' })).toMatchObject({ version: 6, valueJson: '200' });
+  });
+
+  it('tells watchers through NATS (prism.system.config.>) and the Watch stream within a second', async () => {
+    const nc = await connect({ servers: process.env.PRISM_TEST_NATS_URL! });
+    const sc = StringCodec();
+    const sub = nc.subscribe('prism.system.config.>', { max: 1 });
+    await nc.flush();
+    const stream = (client.Watch as Function).call(client, { environment: env, service: 'gateway', keyPrefix: 'feature.' }) as grpc.ClientReadableStream<Record<string, unknown>>;
+    await new Promise((r) => stream.once('metadata', r)); // the server's subscription is live
+    const fromStream = new Promise<{ change: Record<string, unknown>; at: number }>((resolve) => stream.once('data', (change) => resolve({ change, at: Date.now() })));
+    const fromNats = (async () => {
+      for await (const m of sub) return { subject: m.subject, change: JSON.parse(sc.decode(m.data)) as Record<string, unknown>, at: Date.now() };
+      throw new Error('no message');
+    })();
+    const sentAt = Date.now();
+    await call('Set')({ ...gw('feature.new_checkout'), valueJson: 'true', changedBy: 'frank' });
+    const [s, n] = await Promise.all([fromStream, fromNats]);
+    expect(n.subject).toBe('prism.system.config.test.gateway.feature.new_checkout');
+    expect(n.change).toMatchObject({ key: 'feature.new_checkout', version: 1, valueJson: 'true', action: 'set', changedBy: 'frank' });
+    expect(s.change).toMatchObject({ key: 'feature.new_checkout', version: 1, valueJson: 'true' });
+    expect(n.at - sentAt).toBeLessThan(1000);
+    expect(s.at - sentAt).toBeLessThan(1000);
+    stream.on('error', () => {}); // cancelling ends the stream with CANCELLED
+    stream.cancel();
+    await nc.close();
+  });
+
+  it('concurrent writers: no lost update, gap-free versions, and one winner per expected version', async () => {
+    const key = gw('rate_limit.requests_per_second');
+    const n = 20;
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => call('Set')({ ...key, valueJson: String(i + 1), changedBy: `writer-${i}` })));
+    expect(results.map((r) => r.version).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    const history = (await call('History')(key)).entries as Array<Record<string, unknown>>;
+    expect(history.length).toBe(n);
+    const current = await call('Get')(key);
+    expect(current.version).toBe(n);
+    expect(current.valueJson).toBe(history[0]!.valueJson);
+
+    const racers = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => call('Set')({ ...key, valueJson: String(1000 + i), changedBy: `racer-${i}`, checkVersion: true, expectedVersion: n })),
+    );
+    const won = racers.filter((r) => r.status === 'fulfilled');
+    expect(won.length).toBe(1);
+    for (const r of racers.filter((x) => x.status === 'rejected')) {
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: grpc.status.ABORTED, details: expect.stringMatching(/is at version 21, not 20: read it again and retry/) });
+    }
+  });
+});
