@@ -122,15 +122,16 @@ async function main(): Promise<void> {
       if (r.statusCode !== 200 && r.statusCode !== 201) throw new Error(`${path}: ${r.statusCode} ${text}`);
       return JSON.parse(text) as { refresh_token: string };
     };
-    const email = `bench-${Date.now()}@example.test`;
+    // One account per client: parallel attempts on one account count against its throttle.
+    const emails = Array.from({ length: CONCURRENCY }, (_, w) => `bench-${Date.now()}-${w}@example.test`);
     const password = 'correct horse battery staple';
-    await post('/auth/register', { email, password });
+    for (const email of emails) await post('/auth/register', { email, password });
 
     // Idle health latency first, as the reference for the loaded runs.
     const idle = await probeWhile(live, new Promise((r) => setTimeout(r, 1000)));
 
     // 1c. Refresh over HTTP: each client keeps its own rotating chain.
-    const chains = await Promise.all(Array.from({ length: CONCURRENCY }, () => post('/auth/login', { email, password }).then((t) => t.refresh_token)));
+    const chains = await Promise.all(emails.map((email) => post('/auth/login', { email, password }).then((t) => t.refresh_token)));
     const refresh = await probeWhile(
       live,
       forDuration(SECONDS, CONCURRENCY, async (w) => {
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
       }),
     );
     // 2b. Logins over HTTP.
-    const logins = await probeWhile(live, forDuration(SECONDS, CONCURRENCY, () => post('/auth/login', { email, password })));
+    const logins = await probeWhile(live, forDuration(SECONDS, CONCURRENCY, (w) => post('/auth/login', { email: emails[w], password })));
     await pool.close();
 
     console.log('RS256 signing');

@@ -9,7 +9,8 @@ import type { Tx } from './db.js';
  * attempts made while locked are refused without being counted and do not extend it, and the
  * count starts again after `windowSeconds` without failures. So an attacker can slow a user
  * down to one attempt per `maxLockSeconds`, never lock them out for good; a successful login
- * clears the count.
+ * clears the count. An attempt counts as a failure from its start until its password proves
+ * right, so more than `freeFailures` parallel attempts on one account lock it too.
  */
 export interface ThrottlePolicy {
   /** @default 5 */
