@@ -41,7 +41,7 @@ describe('argon2id', () => {
       h.disable();
       return { maxMs: h.max / 1e6, elapsed };
     };
-    const n = 8;
+    const n = 16;
     // Control: the same hashes run synchronously on the loop show as one long delay.
     const blocking = await measure(async () => {
       for (let i = 0; i < n; i++) hashSync(`${PASSWORD}${i}`, ARGON2_PARAMS);
@@ -50,8 +50,8 @@ describe('argon2id', () => {
     // On the thread pool (at most cores - 1 at once) the loop stays free: its worst delay is a
     // small fraction of the blocking one, and of the time the hashes took.
     expect(blocking.maxMs).toBeGreaterThan(n * 4);
-    expect(pooled.maxMs).toBeLessThan(blocking.maxMs / 4);
-    expect(pooled.maxMs).toBeLessThan(pooled.elapsed / 4);
+    expect(pooled.maxMs).toBeLessThan(blocking.maxMs / 3);
+    expect(pooled.maxMs).toBeLessThan(pooled.elapsed / 3);
   });
 });
 
