@@ -98,9 +98,10 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
     eventsWritten: () => publisher.kick(),
   };
 
-  // Expired OAuth states and stale throttle rows are removed every few minutes.
+  // Expired OAuth states, stale throttle rows and week-old published events are removed every few minutes.
   const janitor = setInterval(() => {
     void query(db, `DELETE FROM oauth_states WHERE expires_at < now() - interval '1 day'`)
+      .then(() => query(db, `DELETE FROM outbox WHERE published_at < now() - interval '7 days'`))
       .then(() =>
         query(
           db,
