@@ -47,7 +47,7 @@ export class ApiKeyValidator {
     let res: ValidateApiKeyResponse | undefined;
     if (this.cacheSeconds > 0) {
       const cached = await this.redis.get(cacheKey).catch(() => null);
-      if (cached) res = JSON.parse(cached) as ValidateApiKeyResponse;
+      if (cached) res = parseCached(cached);
     }
     if (!res) {
       res = await this.ask(apiKey);
@@ -70,5 +70,14 @@ export class ApiKeyValidator {
         } else resolve(res);
       });
     });
+  }
+}
+
+function parseCached(text: string): ValidateApiKeyResponse | undefined {
+  try {
+    const v = JSON.parse(text) as ValidateApiKeyResponse;
+    return typeof v === 'object' && v !== null && typeof v.valid === 'boolean' ? v : undefined;
+  } catch {
+    return undefined; // an unreadable entry is a cache miss
   }
 }

@@ -77,7 +77,8 @@ export class EventPublisher {
       try {
         const nc = await connect({ servers: [...servers], name: 'prism-gateway', waitOnFirstConnect: true, maxReconnectAttempts: -1 });
         if (this.closed) return void (await nc.close());
-        await this.ensureStream(nc);
+        // Without the stream, publishing goes on and the acknowledgements say why events fail.
+        await this.ensureStream(nc).catch((e: Error) => this.log.warn({ err: e.message }, `events: cannot check or create stream ${REQUEST_STREAM}`));
         this.inbox = `${createInbox()}.`;
         nc.subscribe(`${this.inbox}*`, { callback: this.onAck });
         this.sweeper = setInterval(this.sweep, 1_000).unref();

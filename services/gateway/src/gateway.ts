@@ -135,7 +135,7 @@ export class Gateway {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     void this.serve(req, res).catch((e: unknown) => {
-      this.d.log.error({ err: e, reqId: res.getHeader(REQUEST_ID_HEADER) }, 'unexpected gateway error');
+      this.d.log.error({ err: e, method: req.method, path: req.url?.split('?', 1)[0] }, 'unexpected gateway error');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
       else res.destroy();
     });

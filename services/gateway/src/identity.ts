@@ -21,7 +21,7 @@ export function makeIdentity(method: Identity['method'], userId: string, opts: {
   if (opts.scopes?.length) headers.push(IDENTITY_HEADERS.scopes, clean(opts.scopes.join(' ')));
   if (opts.roles?.length) headers.push(IDENTITY_HEADERS.roles, clean(opts.roles.join(',')));
   if (opts.apiKeyId) headers.push(IDENTITY_HEADERS.apiKeyId, clean(opts.apiKeyId));
-  return { method, userId, rateKey: method === 'jwt' ? `u:${userId}` : `k:${opts.apiKeyId ?? userId}`, headers };
+  return { method, userId, rateKey: method === 'jwt' ? `u:${userId}` : `k:${opts.apiKeyId || userId}`, headers };
 }
 
 /** Why a request is refused: HTTP status and a message safe to show the client. */

@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_HEADERS } from '../../../infra/contract/index.js';
-import { makeKeys, startAuthGrpc, startTestGateway, TestUpstream, token, route, type Keys, type RunningGateway, ISSUER, AUDIENCE } from './support/harness.js';
+import { freePort, makeKeys, startAuthGrpc, startTestGateway, TestUpstream, token, route, type Keys, type RunningGateway, ISSUER, AUDIENCE } from './support/harness.js';
 
 let keys: Keys;
 let otherKeys: Keys;
@@ -140,6 +140,33 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
     const second = await call('/api/things/k', { 'x-api-key': 'pk_live_good' });
     expect(second.res.status).toBe(200);
     expect(auth.calls.length - before).toBeLessThanOrEqual(1);
+  });
+
+  it('an unreadable cache entry counts as a miss', async () => {
+    const { Redis } = await import('ioredis');
+    const { createHash } = await import('node:crypto');
+    const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
+    const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
+    try {
+      await redis.set(`prism:gw:apikey:${createHash('sha256').update('pk_live_good').digest('base64url')}`, '{not json', 'EX', 30);
+      const before = auth.calls.length;
+      expect((await call('/api/things/k', { 'x-api-key': 'pk_live_good' })).res.status).toBe(200);
+      expect(auth.calls.length).toBe(before + 1);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('auth unreachable: 503 (not 401), nothing forwarded', async () => {
+    const g = await startTestGateway({ keys, authGrpcPort: await freePort(), routes: [route('things', upstream.origin)] });
+    try {
+      const before = upstream.requests.length;
+      const r = await fetch(`${g.url}/api/things/k`, { headers: { 'x-api-key': `pk_${randomUUID()}` } });
+      expect(r.status).toBe(503);
+      expect(upstream.requests.length).toBe(before);
+    } finally {
+      await g.close();
+    }
   });
 
   it('an unknown key is refused with 401', async () => {
