@@ -1,0 +1,196 @@
+// The DB manager's command line (the image's entry point, see DBMANAGER_CLI in infra/contract):
+//   serve                                   gRPC API, migrations at start-up, continuous WAL archiving
+//   migrate [--all | auth | ops]            apply pending migrations
+//   status                                  migration state of both databases
+//   backup <auth|ops> <full|delta|wal>      take a backup (full/delta: base backup; wal: archive WAL now)
+//   backup list [auth|ops]                  backups with size, time and WAL range (also: list)
+//   restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER]
+//   verify-latest <auth|ops>                restore the newest backup into scratch space and check it
+//   prune <auth|ops>                        apply the retention period now
+import { parseArgs } from 'node:util';
+import type { DatabaseId } from '../../../infra/contract/index.js';
+import { EnvError, ServiceRuntime, parseEnv } from '../../runtime/src/index.js';
+import { formatBytes, lineReporter } from './backup/progress.js';
+import { pruneBackups } from './backup/retention.js';
+import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
+import { backupBase, backupWal, formatBackupList, formatSummary, restore, verifyLatest } from './operations.js';
+import { startDbManager } from './server.js';
+import { DbManagerContext } from './settings.js';
+
+const USAGE = `usage: cli.js serve | migrate [--all|auth|ops] | status | backup <auth|ops> <full|delta|wal> | backup list [auth|ops]
+       | restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER] | verify-latest <auth|ops> | prune <auth|ops>`;
+
+class UsageError extends Error {}
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const report = lineReporter((l) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`));
+
+function dbArg(v: string | undefined): DatabaseId {
+  if (v === 'auth' || v === 'ops') return v;
+  throw new UsageError(`database must be auth or ops, got ${v === undefined ? 'nothing' : `"${v}"`}`);
+}
+
+async function withContext<T>(fn: (ctx: DbManagerContext) => Promise<T>): Promise<T> {
+  const ctx = new DbManagerContext(parseEnv('dbmanager'));
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      all: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      'target-time': { type: 'string' },
+      'target-dir': { type: 'string' },
+      'run-as': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, a, b] = positionals;
+  if (values.help || !command) {
+    out(USAGE);
+    if (!command && !values.help) process.exitCode = 2;
+    return;
+  }
+  switch (command) {
+    case 'serve': {
+      const runtime = new ServiceRuntime({ service: 'dbmanager' });
+      const { port } = await startDbManager(runtime);
+      await runtime.start(port);
+      return;
+    }
+    case 'migrate': {
+      const dbs: DatabaseId[] = values.all || !a ? ['auth', 'ops'] : [dbArg(a)];
+      await withContext(async (ctx) => {
+        for (const db of dbs) {
+          const r = await migrateDatabase(db, { ...ctx.targets[db] }, { log: (l) => report.line(l) });
+          out(formatSummary(`migrations of ${ctx.targets[db].database}`, { applied: r.applied.join(', ') || 'none', retried: r.retried.join(', ') || undefined, alreadyApplied: r.alreadyApplied }));
+        }
+      });
+      return;
+    }
+    case 'status': {
+      await withContext(async (ctx) => {
+        for (const db of ['auth', 'ops'] as const) {
+          out(`== ${ctx.targets[db].database}`);
+          for (const m of await databaseMigrationStatus(db, { ...ctx.targets[db] })) out(`  ${m.name}  ${m.state}${m.appliedAt ? `  ${m.appliedAt.toISOString()}` : ''}${m.error ? `  ${m.error}` : ''}`);
+        }
+      });
+      return;
+    }
+    case 'list':
+      return list(a);
+    case 'backup': {
+      if (a === 'list') return list(b);
+      const db = dbArg(a);
+      await withContext(async (ctx) => {
+        if (b === 'full' || b === 'delta') {
+          const s = await backupBase(ctx, db, b, report);
+          out(
+            formatSummary(`backup ${s.name}`, {
+              kind: s.kind,
+              parent: s.parent,
+              stored: `${formatBytes(s.bytesStored)} (${s.filesStored} of ${s.filesTotal} files)`,
+              database: formatBytes(s.databaseBytes),
+              wal: `${s.walStart} .. ${s.walEnd}`,
+              duration: `${(s.durationMs / 1000).toFixed(1)} s`,
+              retention: s.prune ? `${s.prune.expired.length} backup(s) expired, ${s.prune.walDeleted} WAL segment(s) deleted` : undefined,
+            }),
+          );
+        } else if (b === 'wal') {
+          const s = await backupWal(ctx, db, report);
+          out(formatSummary(`WAL archive run ${s.name}`, { segments: s.segments, range: s.first ? `${s.first} .. ${s.last}` : undefined, archivedUpTo: s.archivedUpTo, stored: formatBytes(s.bytesStored) }));
+        } else {
+          throw new UsageError(`backup kind must be full, delta or wal, got ${b === undefined ? 'nothing' : `"${b}"`}`);
+        }
+      });
+      return;
+    }
+    case 'restore': {
+      const db = dbArg(a);
+      if (!b) throw new UsageError('restore needs a backup name (see: backup list)');
+      const tt = values['target-time'];
+      const targetTime = tt ? new Date(tt) : undefined;
+      if (targetTime && Number.isNaN(targetTime.getTime())) throw new UsageError(`--target-time "${tt}" is not a time (use ISO 8601, e.g. 2026-11-25T17:00:00Z)`);
+      await withContext(async (ctx) => {
+        const s = await restore(
+          ctx,
+          {
+            db,
+            name: b,
+            dryRun: !!values['dry-run'],
+            ...(targetTime ? { targetTime } : {}),
+            ...(values['target-dir'] ? { targetDir: values['target-dir'] } : {}),
+            ...(values['run-as'] ? { runAs: values['run-as'] } : {}),
+          },
+          report,
+        );
+        out(
+          formatSummary(s.dryRun ? `dry run of ${s.name}: OK, nothing was written` : `restore of ${s.name}: verified`, {
+            chain: s.chain.join(' <- '),
+            files: `${s.filesVerified} verified against the manifest (${formatBytes(s.bytesVerified)})`,
+            wal: s.wal.segments ? `${s.wal.first} .. ${s.wal.last} (${s.wal.segments} segments, checksums and headers verified)` : 'none after the backup',
+            targetTime: s.targetTime,
+            dataDirectory: s.targetDir,
+            pg_verifybackup: s.verifyBackup,
+            replayedTo: s.replayedTo,
+            recoveryEndedAt: s.recoveryEndedAt,
+            databases: s.databases?.join(', '),
+            logicalRead: s.dumpBytes !== undefined ? `pg_dumpall read ${formatBytes(s.dumpBytes)}` : undefined,
+            duration: `${(s.durationMs / 1000).toFixed(1)} s`,
+            next: s.dryRun
+              ? undefined
+              : `stop postgres-${db}, replace its data directory with ${s.targetDir} (owned by the postgres user), start it, then take a full backup (the restored server starts a new timeline)`,
+          }),
+        );
+      });
+      return;
+    }
+    case 'verify-latest': {
+      const db = dbArg(a);
+      await withContext(async (ctx) => {
+        const s = await verifyLatest(ctx, db, report);
+        out(formatSummary(`verification of ${s.name}: passed`, { files: s.filesVerified, walSegments: s.wal.segments, replayedTo: s.replayedTo, duration: `${(s.durationMs / 1000).toFixed(1)} s` }));
+      });
+      return;
+    }
+    case 'prune': {
+      const db = dbArg(a);
+      await withContext(async (ctx) => {
+        const r = await pruneBackups(ctx.engine(report), db, ctx.retentionDays);
+        out(formatSummary(`retention of ${db} (${ctx.retentionDays} days)`, { expired: r.expired.join(', ') || 'none', kept: r.kept.join(', '), walDeleted: r.walDeleted }));
+      });
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+async function list(db: string | undefined): Promise<void> {
+  await withContext(async (ctx) => out(formatBackupList(await ctx.catalog.list(db ? dbArg(db) : undefined))));
+}
+
+try {
+  await main(process.argv.slice(2));
+} catch (e) {
+  const err = e as Error;
+  if (e instanceof UsageError) {
+    process.stderr.write(`${err.message}\n${USAGE}\n`);
+    process.exitCode = 2;
+  } else if (e instanceof EnvError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = 78;
+  } else {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = 1;
+  }
+  // Nothing may keep a failed command (or a failed `serve` start-up) alive.
+  process.exit(process.exitCode);
+}

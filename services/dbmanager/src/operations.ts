@@ -1,0 +1,108 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DatabaseId } from '../../../infra/contract/index.js';
+import { type BaseBackupSummary, takeBaseBackup } from './backup/basebackup.js';
+import type { BackupRow } from './backup/catalog.js';
+import { backupName, keys } from './backup/layout.js';
+import { type Reporter, formatBytes } from './backup/progress.js';
+import { type RestoreSummary, restoreBackup } from './backup/restore.js';
+import { type PruneResult, pruneBackups } from './backup/retention.js';
+import type { DbManagerContext } from './settings.js';
+
+/** The DB manager's operations, shared by the CLI and the gRPC server. */
+
+export interface WalRunSummary {
+  readonly name: string;
+  readonly segments: number;
+  readonly first?: string;
+  readonly last?: string;
+  readonly archivedUpTo: string;
+  readonly bytesStored: number;
+}
+
+export async function backupBase(ctx: DbManagerContext, db: DatabaseId, kind: 'full' | 'delta', report: Reporter): Promise<BaseBackupSummary & { prune?: PruneResult }> {
+  await ctx.store.checkAccess();
+  const summary = await takeBaseBackup(ctx.engine(report), ctx.targets[db], kind, ctx.archiver(db));
+  // Retention runs after each full backup: a new full is what lets older chains go.
+  const prune = kind === 'full' ? await pruneBackups(ctx.engine(report), db, ctx.retentionDays) : undefined;
+  return { ...summary, ...(prune ? { prune } : {}) };
+}
+
+/** Archives all WAL written so far and records the run in the catalog. */
+export async function backupWal(ctx: DbManagerContext, db: DatabaseId, report: Reporter): Promise<WalRunSummary> {
+  await ctx.store.checkAccess();
+  const started = new Date();
+  const name = backupName(db, 'wal', started);
+  await ctx.catalog.begin({ name, db, kind: 'wal', startedAt: started, storagePrefix: keys.walPrefix(db) });
+  try {
+    report.phase(`archiving the WAL of ${db}`);
+    const r = await ctx.archiver(db, (l) => report.line(l)).archiveOnce();
+    await ctx.catalog.complete(name, {
+      sizeBytes: r.bytesStored,
+      endLsn: r.archivedUpTo,
+      filesStored: r.segments.length,
+      ...(r.segments.length ? { walStart: r.segments[0], walEnd: r.segments.at(-1) } : {}),
+    });
+    return { name, segments: r.segments.length, ...(r.segments.length ? { first: r.segments[0], last: r.segments.at(-1) } : {}), archivedUpTo: r.archivedUpTo, bytesStored: r.bytesStored };
+  } catch (e) {
+    await ctx.catalog.fail(name, (e as Error).message).catch(() => {});
+    throw e;
+  }
+}
+
+export interface RestoreRequest {
+  readonly db: DatabaseId;
+  readonly name: string;
+  readonly dryRun: boolean;
+  readonly targetTime?: Date;
+  readonly targetDir?: string;
+  readonly runAs?: string;
+}
+
+export async function restore(ctx: DbManagerContext, r: RestoreRequest, report: Reporter): Promise<RestoreSummary> {
+  const targetDir = r.dryRun ? r.targetDir : (r.targetDir ?? join(ctx.scratchDir, `restore-${r.name}-${Date.now()}`));
+  return restoreBackup(ctx.engine(report), {
+    target: ctx.targets[r.db],
+    name: r.name,
+    dryRun: r.dryRun,
+    ...(r.targetTime ? { targetTime: r.targetTime } : {}),
+    ...(targetDir ? { targetDir } : {}),
+    ...(r.runAs ? { runAs: r.runAs } : {}),
+  });
+}
+
+/** The scheduled check: restore the newest backup into scratch space, verify it, record, clean up. */
+export async function verifyLatest(ctx: DbManagerContext, db: DatabaseId, report: Reporter): Promise<RestoreSummary> {
+  const latest = await ctx.catalog.latestBase(db);
+  if (!latest) throw new Error(`no completed backup of ${db} to verify`);
+  const dir = join(ctx.scratchDir, `verify-${latest.name}-${Date.now()}`);
+  try {
+    return await restoreBackup(ctx.engine(report), { target: ctx.targets[db], name: latest.name, dryRun: false, targetDir: dir, mode: 'scheduled' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const pad = (s: string, n: number) => s.padEnd(n);
+
+/** `backup list`: one line per backup with size, time and WAL range. */
+export function formatBackupList(rows: readonly BackupRow[]): string {
+  const head = ['NAME', 'DB', 'KIND', 'STATUS', 'STARTED (UTC)', 'DURATION', 'SIZE', 'WAL RANGE'];
+  const lines = rows.map((r) => {
+    const dur = r.finished_at ? `${((r.finished_at.getTime() - r.started_at.getTime()) / 1000).toFixed(1)} s` : '-';
+    const wal = r.wal_start || r.wal_end ? `${r.wal_start ?? '?'} .. ${r.wal_end ?? '?'}` : r.end_lsn ? `up to ${r.end_lsn}` : '-';
+    return [r.name, r.db, r.kind, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), dur, r.size_bytes ? formatBytes(Number(r.size_bytes)) : '-', wal];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  return [head, ...lines].map((l) => l.map((c, i) => (i === l.length - 1 ? c : pad(c, widths[i]!))).join('  ')).join('\n');
+}
+
+/** A summary block: `key: value` lines, printed at the end of every operation. */
+export function formatSummary(title: string, fields: Record<string, unknown>): string {
+  const out = [`== ${title}`];
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,160 @@
+import { Gauge } from 'prom-client';
+import { METRICS, type DatabaseId } from '../../../infra/contract/index.js';
+import { GrpcError, type ServiceRuntime, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
+import type { WalArchiver } from './backup/wal-archive.js';
+import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
+import { DbManagerContext } from './settings.js';
+
+export const DBMANAGER_SERVICE = 'prism.dbmanager.v1.DbManager';
+const DBS: readonly DatabaseId[] = ['auth', 'ops'];
+
+function pick(database: string): readonly DatabaseId[] {
+  if (!database) return DBS;
+  if (database === 'auth' || database === 'ops') return [database];
+  throw new GrpcError(grpc.status.INVALID_ARGUMENT, `database "${database}" is unknown: auth, ops, or empty for both`);
+}
+
+/** Migrates, retrying while the database is still starting (compose and Kubernetes start them together). */
+async function migrateWithRetry(ctx: DbManagerContext, db: DatabaseId, log: ServiceRuntime['log'], deadlineMs = 120_000) {
+  const until = Date.now() + deadlineMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateDatabase(db, { ...ctx.targets[db] }, { log: (l) => log.info(l) });
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      const transient = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', '57P03'].includes(err.code ?? '');
+      if (!transient || Date.now() > until) throw e;
+      log.warn({ db, attempt, err: err.message }, 'database not reachable yet; retrying the migration');
+      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
+    }
+  }
+}
+
+/**
+ * `serve`: migrations at start-up (PRISM_MIGRATE_ON_START), continuous WAL archiving of both
+ * databases, the gRPC API (Migrate, Status, ListBackups, grpc.health.v1) and the backup gauges.
+ */
+export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?: number; scratchDir?: string; pgBin?: string; archive?: boolean } = {}) {
+  const { env, log, metrics, health } = runtime;
+  const ctx = new DbManagerContext(env, opts);
+  runtime.onShutdown('catalog', () => ctx.close());
+  for (const db of DBS) {
+    const t = ctx.targets[db];
+    health.addCheck(`postgres-${db}`, async () => {
+      const { default: pg } = await import('pg');
+      const c = new pg.Client({ ...t, connectionTimeoutMillis: 1500 });
+      await c.connect();
+      await c.end();
+    });
+  }
+  health.addCheck('object-storage', () => ctx.store.checkAccess());
+
+  if (env.PRISM_MIGRATE_ON_START) {
+    for (const db of DBS) {
+      const r = await migrateWithRetry(ctx, db, log);
+      log.info({ db, applied: r.applied, alreadyApplied: r.alreadyApplied }, 'migrations done');
+    }
+  }
+
+  // Gauges read from the catalog at scrape time, so backups taken by the CLI and CronJobs count.
+  // Both gauges read the catalog at scrape time (one query per scrape, shared), so backups and
+  // verifications run by the CLI and the CronJobs count too.
+  let snapshot: { at: number; data: Promise<Awaited<ReturnType<typeof ctx.catalog.health>> | undefined> } | undefined;
+  const catalogHealth = () => {
+    if (!snapshot || Date.now() - snapshot.at > 1000) {
+      snapshot = {
+        at: Date.now(),
+        data: ctx.catalog.health().catch((e: Error) => {
+          log.warn({ err: e.message }, 'backup catalog unreadable for metrics');
+          return undefined;
+        }),
+      };
+    }
+    return snapshot.data;
+  };
+  new Gauge({
+    name: METRICS.backupLastSuccess,
+    help: 'Unix time of the last successful backup',
+    labelNames: ['database', 'kind'],
+    registers: [metrics.registry],
+    async collect() {
+      for (const r of (await catalogHealth())?.lastSuccess ?? []) if (r.at) this.set({ database: r.db, kind: r.kind }, r.at.getTime() / 1000);
+    },
+  });
+  new Gauge({
+    name: METRICS.backupVerified,
+    help: '1 when the last restore verification of the database passed',
+    labelNames: ['database'],
+    registers: [metrics.registry],
+    async collect() {
+      for (const r of (await catalogHealth())?.verified ?? []) this.set({ database: r.db }, r.ok ? 1 : 0);
+    },
+  });
+
+  const archivers: WalArchiver[] = [];
+  if (opts.archive ?? true) {
+    for (const db of DBS) {
+      const a = ctx.archiver(db, (l) => log.info(l));
+      archivers.push(a);
+      const begin = (): void => {
+        a.start().catch((e: Error) => {
+          log.error({ db, err: e.message }, 'WAL archiving could not start; retrying in 10 s');
+          setTimeout(begin, 10_000).unref();
+        });
+      };
+      begin();
+    }
+    runtime.onShutdown('wal-archivers', () => Promise.all(archivers.map((a) => a.stop())));
+  }
+
+  const server = runtime.createGrpcServer([DBMANAGER_SERVICE]);
+  const Api = serviceClient(loadProto('prism/dbmanager/v1/dbmanager.proto'), DBMANAGER_SERVICE);
+  const deps = { log, metrics };
+  server.addService(Api.service, {
+    Migrate: unary('Migrate', deps, async (r: { database: string }) => ({
+      databases: await Promise.all(
+        pick(r.database).map(async (db) => {
+          const res = await migrateDatabase(db, { ...ctx.targets[db] }).catch((e: Error) => {
+            throw new GrpcError(grpc.status.FAILED_PRECONDITION, e.message);
+          });
+          return { database: db, applied: res.applied, retried: res.retried, alreadyApplied: res.alreadyApplied };
+        }),
+      ),
+    })),
+    Status: unary('Status', deps, async (r: { database: string }) => ({
+      databases: await Promise.all(
+        pick(r.database).map(async (db) => ({
+          database: db,
+          migrations: (await databaseMigrationStatus(db, { ...ctx.targets[db] })).map((m) => ({
+            version: m.version,
+            name: m.name,
+            state: m.state,
+            appliedAt: m.appliedAt?.toISOString() ?? '',
+            error: m.error ?? '',
+          })),
+        })),
+      ),
+    })),
+    ListBackups: unary('ListBackups', deps, async (r: { database: string }) => {
+      const dbs = pick(r.database);
+      return {
+        backups: (await ctx.catalog.list(dbs.length === 1 ? dbs[0] : undefined)).map((b) => ({
+          name: b.name,
+          database: b.db,
+          kind: b.kind,
+          parent: b.parent ?? '',
+          status: b.status,
+          startedAt: b.started_at.toISOString(),
+          finishedAt: b.finished_at?.toISOString() ?? '',
+          sizeBytes: Number(b.size_bytes ?? 0),
+          walStart: b.wal_start ?? '',
+          walEnd: b.wal_end ?? '',
+          error: b.error ?? '',
+        })),
+      };
+    }),
+  });
+  const port = await runtime.bindGrpc(server, opts.grpcPort ?? env.PRISM_GRPC_PORT);
+  log.info({ port }, 'dbmanager gRPC listening');
+  return { port, ctx };
+}

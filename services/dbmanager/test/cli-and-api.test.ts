@@ -1,0 +1,169 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceRuntime, grpc, loadProto, parseEnv, serviceClient } from '../../runtime/src/index.js';
+import { DBMANAGER_SERVICE, startDbManager } from '../src/server.js';
+import { type PrivatePostgres, freePort, privatePostgres } from './private-pg.js';
+import { provisionBucket } from './s3-support.js';
+
+const exec = promisify(execFile);
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+/**
+ * The DB manager as operators use it: deploy/backup/*.sh in local mode (the CLI from this
+ * checkout), then the gRPC API and the backup metrics of `serve`. One private PostgreSQL holds
+ * both prism_auth and prism_ops here.
+ */
+describe('DB manager CLI, backup scripts and gRPC API', () => {
+  let pgs: PrivatePostgres;
+  let s3: Awaited<ReturnType<typeof provisionBucket>>;
+  let scratch: string;
+  let env: Record<string, string>;
+
+  const script = async (name: string, args: string[], extra: Record<string, string> = {}) => {
+    try {
+      const r = await exec('bash', [join(ROOT, 'deploy/backup', name), ...args], { env: { ...process.env, ...env, ...extra }, maxBuffer: 16 * 1024 * 1024 });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const err = e as { code: number; stdout: string; stderr: string };
+      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    }
+  };
+
+  beforeAll(async () => {
+    [pgs, s3] = await Promise.all([privatePostgres(), provisionBucket()]);
+    const c = new pg.Client({ host: '127.0.0.1', port: pgs.port, user: 'prism', password: pgs.password, database: 'postgres' });
+    await c.connect();
+    await c.query('CREATE DATABASE prism_auth');
+    await c.query('CREATE DATABASE prism_ops');
+    await c.end();
+    scratch = await mkdtemp(join(tmpdir(), 'prism-cli-'));
+    await chmod(scratch, 0o755); // as root, restores are verified by a server running as postgres
+    const db = (p: string, name: string) => ({
+      [`PRISM_${p}_DB_HOST`]: '127.0.0.1',
+      [`PRISM_${p}_DB_PORT`]: String(pgs.port),
+      [`PRISM_${p}_DB_NAME`]: name,
+      [`PRISM_${p}_DB_USER`]: 'prism',
+      [`PRISM_${p}_DB_PASSWORD`]: pgs.password,
+    });
+    env = {
+      PRISM_BACKUP_MODE: 'local',
+      PRISM_ENVIRONMENT: 'test',
+      PRISM_NATS_URL: process.env.PRISM_TEST_NATS_URL!,
+      ...db('AUTH', 'prism_auth'),
+      ...db('OPS', 'prism_ops'),
+      PRISM_S3_ENDPOINT: s3.config.endpoint,
+      PRISM_S3_BUCKET: s3.config.bucket,
+      PRISM_S3_ACCESS_KEY: s3.config.accessKeyId,
+      PRISM_S3_SECRET_KEY: s3.config.secretAccessKey,
+      PATH: `${process.env.PRISM_TEST_PG_BIN}:${process.env.PATH}`,
+      TMPDIR: scratch,
+    };
+  }, 120_000);
+
+  afterAll(async () => {
+    await pgs?.dispose();
+    await s3?.cleanup();
+    s3?.root.destroy();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('migrates both databases with the CronJob command and reports the state', async () => {
+    const r = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'migrate', '--all'], { cwd: ROOT, env: { ...process.env, ...env } });
+    expect(r.stdout).toMatch(/== migrations of prism_auth\n {2}applied: 001_initial_schema\.sql/);
+    expect(r.stdout).toMatch(/== migrations of prism_ops\n {2}applied: 001_initial_schema\.sql/);
+    const s = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'status'], { cwd: ROOT, env: { ...process.env, ...env } });
+    expect(s.stdout).toMatch(/== prism_ops\n {2}001_initial_schema\.sql {2}applied/);
+  }, 60_000);
+
+  it('backup.sh takes a full backup and a WAL run, and lists them with size, time and WAL range', async () => {
+    const full = await script('backup.sh', ['auth', 'full']);
+    expect(full.code, full.stderr).toBe(0);
+    expect(full.stdout).toMatch(/== backup auth-full-\d{8}T\d{9}Z\n {2}kind: full\n {2}stored: [\d.]+ [kM]B \(\d+ of \d+ files\)/);
+    expect(full.stderr).toMatch(/pg_basebackup: .*\(100%\)/); // progress goes to stderr
+    const wal = await script('backup.sh', ['auth', 'wal']);
+    expect(wal.code, wal.stderr).toBe(0);
+    expect(wal.stdout).toMatch(/== WAL archive run auth-wal-\S+\n {2}segments: [1-9]/);
+    const list = await script('backup.sh', ['list']);
+    expect(list.stdout.split('\n')[0]).toMatch(/^NAME +DB +KIND +STATUS +STARTED \(UTC\) +DURATION +SIZE +WAL RANGE$/);
+    expect(list.stdout).toMatch(/auth-full-\S+ +auth +full +completed +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +[\d.]+ [kM]B +[0-9A-F]{24} \.\. [0-9A-F]{24}/);
+    expect(list.stdout).toMatch(/auth-wal-\S+ +auth +wal +completed/);
+  }, 120_000);
+
+  it('restore.sh: a dry run, then the scheduled verification of the latest backup', async () => {
+    const name = /auth-full-\S+/.exec((await script('backup.sh', ['list', 'auth'])).stdout)![0];
+    const dry = await script('restore.sh', ['auth', name, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`== dry run of ${name}: OK, nothing was written\\n {2}chain: ${name}\\n {2}files: \\d+ verified against the manifest`));
+    const verify = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'verify-latest', 'auth'], { cwd: ROOT, env: { ...process.env, ...env } });
+    expect(verify.stdout).toMatch(new RegExp(`== verification of ${name}: passed`));
+    const c = new pg.Client({ host: '127.0.0.1', port: pgs.port, user: 'prism', password: pgs.password, database: 'prism_ops' });
+    await c.connect();
+    const rows = (await c.query(`SELECT mode, ok FROM backup_verifications ORDER BY id`)).rows;
+    await c.end();
+    expect(rows).toEqual([
+      { mode: 'dry-run', ok: true },
+      { mode: 'scheduled', ok: true },
+    ]);
+  }, 120_000);
+
+  it('bad input: a clear message and a usage exit code; a missing variable names itself', async () => {
+    const kind = await script('backup.sh', ['auth', 'weekly']);
+    expect(kind.code).toBe(2);
+    expect(kind.stderr).toMatch(/backup kind must be full, delta or wal, got "weekly"/);
+    const db = await script('restore.sh', ['users', 'x']);
+    expect(db.code).toBe(2);
+    expect(db.stderr).toMatch(/database must be auth or ops, got "users"/);
+    const missing = await script('restore.sh', ['auth', 'auth-full-20990101T000000000Z', '--dry-run']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/backup auth-full-20990101T000000000Z of auth was not found in bucket/);
+    const noEnv = await script('backup.sh', ['list'], { PRISM_S3_BUCKET: '' });
+    expect(noEnv.code).toBe(78);
+    expect(noEnv.stderr).toMatch(/environment variable PRISM_S3_BUCKET is required but not set/);
+  }, 60_000);
+
+  it('serve: gRPC Migrate, Status and ListBackups with grpc.health.v1, and the backup gauges', async () => {
+    const metricsPort = await freePort();
+    const runtime = new ServiceRuntime({
+      service: 'dbmanager',
+      handleSignals: false,
+      drainDelayMs: 0,
+      logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
+      env: parseEnv('dbmanager', { ...env, PRISM_METRICS_PORT: String(metricsPort) }),
+    });
+    const { port } = await startDbManager(runtime, { grpcPort: 0, scratchDir: scratch, pgBin: process.env.PRISM_TEST_PG_BIN!, archive: false });
+    await runtime.start(port);
+    try {
+      const Api = serviceClient(loadProto('prism/dbmanager/v1/dbmanager.proto'), DBMANAGER_SERVICE);
+      const client = new Api(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+      const call = (m: string, req: object) =>
+        new Promise<Record<string, unknown>>((resolve, reject) => client[m]!.call(client, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+      expect(await call('Migrate', {})).toMatchObject({ databases: [{ database: 'auth', applied: [] }, { database: 'ops', applied: [] }] });
+      const status = await call('Status', { database: 'ops' });
+      expect(status).toMatchObject({ databases: [{ database: 'ops', migrations: [{ name: '001_initial_schema.sql', state: 'applied' }] }] });
+      await expect(call('Status', { database: 'users' })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'database "users" is unknown: auth, ops, or empty for both' });
+      const backups = (await call('ListBackups', { database: 'auth' })).backups as Array<Record<string, unknown>>;
+      expect(backups.map((b) => b.kind)).toEqual(['full', 'wal']);
+      expect(backups[0]).toMatchObject({ status: 'completed', walStart: expect.stringMatching(/^[0-9A-F]{24}$/) });
+      expect(Number(backups[0]!.sizeBytes)).toBeGreaterThan(0);
+      client.close();
+
+      const Health = serviceClient(loadProto('grpc/health/v1/health.proto'), 'grpc.health.v1.Health');
+      const h = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+      const hs = await new Promise((resolve, reject) => h.Check!({ service: DBMANAGER_SERVICE }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+      expect(hs).toEqual({ status: 'SERVING' });
+      h.close();
+
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(/prism_backup_last_success_timestamp_seconds\{database="auth",kind="full",service="dbmanager"\} \d+/);
+      expect(metrics).toMatch(/prism_backup_verification_ok\{database="auth",service="dbmanager"\} 1/);
+    } finally {
+      await runtime.shutdown();
+    }
+  }, 60_000);
+});
