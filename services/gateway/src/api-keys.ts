@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { API_KEY_PATTERN } from '../../../infra/contract/index.js';
 import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';
 
@@ -42,7 +43,8 @@ export class ApiKeyValidator {
   ) {}
 
   async validate(apiKey: string): Promise<Identity> {
-    if (apiKey.length === 0 || apiKey.length > MAX_KEY_LENGTH) throw new AuthError(401, 'invalid API key');
+    // Malformed keys are refused here, without a cache lookup or a call to auth.
+    if (apiKey.length > MAX_KEY_LENGTH || !API_KEY_PATTERN.test(apiKey)) throw new AuthError(401, 'invalid API key');
     const cacheKey = CACHE_PREFIX + createHash('sha256').update(apiKey).digest('base64url');
     let res: ValidateApiKeyResponse | undefined;
     if (this.cacheSeconds > 0) {

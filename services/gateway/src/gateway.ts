@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
+import { AUTH_REDIS_KEYS, GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
 import {
   REQUEST_ID_HEADER,
   context as otelContext,
@@ -33,6 +33,8 @@ export interface GatewayDeps {
   readonly apiKeys: ApiKeyValidator;
   /** Absent when rate limiting is disabled. */
   readonly limiter: RateLimiter | undefined;
+  /** Whether a session is revoked, for when there is no limiter (whose script answers it otherwise). */
+  readonly isRevoked: (key: string) => Promise<boolean>;
   readonly events: EventPublisher | undefined;
   /** True while the service drains: responses then close their connections. */
   readonly draining: () => boolean;
@@ -188,14 +190,27 @@ export class Gateway {
       throw e;
     }
 
+    const sid = ctx.identity?.sessionId;
+    const revocationKey = sid === undefined ? '' : AUTH_REDIS_KEYS.revokedSession(sid);
     if (this.d.limiter) {
       try {
-        ctx.decision = await this.d.limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`);
+        ctx.decision = await this.d.limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, revocationKey);
       } catch (e) {
         if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, 'rate limiter unavailable', undefined, 1);
         throw e;
       }
+      if (ctx.decision.revoked) {
+        ctx.decision = undefined;
+        return this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"');
+      }
       if (!ctx.decision.allowed) return this.fail(ctx, 429, 'rate limit exceeded', undefined, Math.max(1, Math.ceil(ctx.decision.retryAfterMs / 1000)));
+    } else if (revocationKey !== '') {
+      try {
+        if (await this.d.isRevoked(revocationKey)) return this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"');
+      } catch (e) {
+        if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, 'session check unavailable', undefined, 1);
+        throw e;
+      }
     }
 
     const declared = req.headers['content-length'];

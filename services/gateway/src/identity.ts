@@ -6,6 +6,8 @@ export interface Identity {
   readonly userId: string;
   /** Rate-limit key: the user for tokens, the key for API keys. */
   readonly rateKey: string;
+  /** The token's session (`sid`): refused once auth marks the session revoked in Redis. */
+  readonly sessionId: string | undefined;
   readonly headers: readonly string[];
 }
 
@@ -16,12 +18,16 @@ function clean(v: string): string {
   return SAFE.test(v) ? v : encodeURIComponent(v);
 }
 
-export function makeIdentity(method: Identity['method'], userId: string, opts: { scopes?: readonly string[]; roles?: readonly string[]; apiKeyId?: string }): Identity {
+export function makeIdentity(
+  method: Identity['method'],
+  userId: string,
+  opts: { scopes?: readonly string[]; roles?: readonly string[]; apiKeyId?: string; sessionId?: string | undefined },
+): Identity {
   const headers = [IDENTITY_HEADERS.method, method, IDENTITY_HEADERS.userId, clean(userId)];
   if (opts.scopes?.length) headers.push(IDENTITY_HEADERS.scopes, clean(opts.scopes.join(' ')));
   if (opts.roles?.length) headers.push(IDENTITY_HEADERS.roles, clean(opts.roles.join(',')));
   if (opts.apiKeyId) headers.push(IDENTITY_HEADERS.apiKeyId, clean(opts.apiKeyId));
-  return { method, userId, rateKey: method === 'jwt' ? `u:${userId}` : `k:${opts.apiKeyId || userId}`, headers };
+  return { method, userId, rateKey: method === 'jwt' ? `u:${userId}` : `k:${opts.apiKeyId || userId}`, sessionId: opts.sessionId || undefined, headers };
 }
 
 /** Why a request is refused: HTTP status and a message safe to show the client. */

@@ -10,6 +10,7 @@ import {
   type JWTHeaderParameters,
   type JWTPayload,
 } from 'jose';
+import { ACCESS_TOKEN } from '../../../infra/contract/index.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';
 
 export interface JwtOptions {
@@ -37,8 +38,8 @@ interface Cached {
 const CACHE_TTL_MS = 60_000;
 
 /**
- * RS256-only bearer token verification with jose: signature, `exp` / `nbf` with leeway, `iss`,
- * `aud`, `sub` present. A token is verified once and then remembered (keyed by the whole token,
+ * RS256-only bearer token verification with jose: `typ: at+jwt`, signature, `exp` / `nbf` with
+ * leeway, `iss`, `aud`, `sub` present. A token is verified once and then remembered (keyed by the whole token,
  * so any change to it misses the cache), its `exp` / `nbf` checked again on every use.
  */
 export class JwtVerifier {
@@ -95,7 +96,9 @@ export class JwtVerifier {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.getKey, {
-        algorithms: ['RS256'],
+        algorithms: [ACCESS_TOKEN.alg],
+        // Only access tokens (RFC 9068 `typ: at+jwt`), never another kind of token signed by the same key.
+        typ: ACCESS_TOKEN.typ,
         issuer: this.opts.issuer,
         audience: this.opts.audience,
         clockTolerance: this.opts.clockToleranceSeconds,
@@ -104,9 +107,12 @@ export class JwtVerifier {
     } catch (e) {
       throw toAuthError(e);
     }
+    const roles = payload[ACCESS_TOKEN.rolesClaim];
+    const sid = payload[ACCESS_TOKEN.sessionClaim];
     const identity = makeIdentity('jwt', payload.sub!, {
       scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
-      roles: Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [],
+      roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [],
+      sessionId: typeof sid === 'string' ? sid : undefined,
     });
     if (this.opts.cacheSize > 0) {
       if (this.cache.size >= this.opts.cacheSize) this.cache.delete(this.cache.keys().next().value!);
@@ -122,6 +128,7 @@ function toAuthError(e: unknown): AuthError {
   if (e instanceof errors.JWTClaimValidationFailed) return new AuthError(401, `token claim ${e.claim} rejected`);
   if (e instanceof errors.JWKSNoMatchingKey) return new AuthError(401, 'token signed with an unknown key');
   if (e instanceof errors.JOSEAlgNotAllowed) return new AuthError(401, 'token algorithm not allowed');
+  if (e instanceof errors.JWTClaimValidationFailed && e.claim === 'typ') return new AuthError(401, 'not an access token');
   if (e instanceof errors.JOSEError) return new AuthError(401, 'invalid token');
   // A JWKS fetch that failed on the network (not the token's fault).
   if (e instanceof TypeError || (e as { cause?: unknown })?.cause) return new AuthError(503, 'authentication keys unavailable');

@@ -4,7 +4,7 @@ import { ApiKeyValidator, authGrpcClient } from './api-keys.js';
 import { EventPublisher } from './events.js';
 import { Gateway } from './gateway.js';
 import { JwtVerifier } from './jwt.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimitUnavailable, RateLimiter } from './rate-limit.js';
 import { gatewaySettings, readGatewayConfig } from './settings.js';
 
 export interface StartedGateway {
@@ -63,6 +63,17 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     events = publisher;
   }
 
+  // Without rate limiting, revoked sessions are looked up on their own (same Redis-failure policy).
+  const failOpen = settings.rateLimit.onRedisFailure === 'open';
+  const isRevoked = async (key: string): Promise<boolean> => {
+    try {
+      return (await redis.exists(key)) === 1;
+    } catch {
+      if (failOpen) return false;
+      throw new RateLimitUnavailable('session revocation unavailable');
+    }
+  };
+
   const gateway = new Gateway({
     settings,
     log,
@@ -72,6 +83,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     jwt,
     apiKeys,
     limiter,
+    isRevoked,
     events,
     draining: () => runtime.draining,
     ...(opts.poolOptions ? { poolOptions: opts.poolOptions } : {}),

@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_HEADERS } from '../../../infra/contract/index.js';
-import { freePort, makeKeys, startAuthGrpc, startTestGateway, TestUpstream, token, route, type Keys, type RunningGateway, ISSUER, AUDIENCE } from './support/harness.js';
+import { GOOD_API_KEY, randomApiKey, freePort, makeKeys, startAuthGrpc, startTestGateway, TestUpstream, token, route, type Keys, type RunningGateway, ISSUER, AUDIENCE } from './support/harness.js';
 
 let keys: Keys;
 let otherKeys: Keys;
@@ -13,7 +13,7 @@ beforeAll(async () => {
   keys = await makeKeys();
   otherKeys = await makeKeys();
   upstream = await new TestUpstream().start();
-  auth = await startAuthGrpc({ 'pk_live_good': { keyId: 'key-1', userId: 'user-apikey', scopes: ['read'] } });
+  auth = await startAuthGrpc({ [GOOD_API_KEY]: { keyId: 'key-1', userId: 'user-apikey', scopes: ['read'] } });
   gw = await startTestGateway({
     keys,
     authGrpcPort: auth.port,
@@ -87,6 +87,8 @@ describe('forged or invalid tokens are rejected with 401 and never reach the ups
     ['wrong issuer', () => token(keys, 'u', { iss: 'someone-else' })],
     ['wrong audience', () => token(keys, 'u', { aud: 'another-api' })],
     ['unknown kid', () => token(keys, 'u', {}, { kid: 'no-such-key' })],
+    ['not an access token (typ JWT)', () => token(keys, 'u', {}, { typ: 'JWT' })],
+    ['no typ header', () => token(keys, 'u', {}, { typ: undefined })],
     ['signed by another key under our kid', () => token(otherKeys, 'u', {}, { kid: keys.kid })],
     [
       'tampered payload',
@@ -127,17 +129,58 @@ describe('forged or invalid tokens are rejected with 401 and never reach the ups
   });
 });
 
+describe('sessions revoked by auth (AUTH_REDIS_KEYS.revokedSession in Redis)', () => {
+  it('a token of a revoked session is refused on its next request, even though its verification is cached', async () => {
+    const { Redis } = await import('ioredis');
+    const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
+    const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
+    const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
+    try {
+      const sid = `sid-${randomUUID()}`;
+      const t = await token(keys, 'session-user', { sid });
+      const other = await token(keys, 'session-user', { sid: `sid-${randomUUID()}` });
+      expect((await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status).toBe(200);
+      await redis.set(AUTH_REDIS_KEYS.revokedSession(sid), 'logout', 'EX', 60);
+      const refused = await call('/api/things/s', { authorization: `Bearer ${t}` });
+      expect(refused.res.status).toBe(401);
+      expect(JSON.parse(refused.body).error).toBe('token revoked');
+      expect(refused.forwarded).toEqual([]);
+      expect((await call('/api/things/s', { authorization: `Bearer ${other}` })).res.status).toBe(200);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('also without rate limiting', async () => {
+    const { Redis } = await import('ioredis');
+    const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
+    const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
+    const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
+    const g = await startTestGateway({ keys, routes: [route('things', upstream.origin)], rateLimit: { enabled: false } });
+    try {
+      const sid = `sid-${randomUUID()}`;
+      const t = await token(keys, 'session-user', { sid });
+      expect((await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
+      await redis.set(AUTH_REDIS_KEYS.revokedSession(sid), 'logout', 'EX', 60);
+      expect((await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(401);
+    } finally {
+      redis.disconnect();
+      await g.close();
+    }
+  });
+});
+
 describe('API keys through auth gRPC ValidateApiKey', () => {
   it('a valid key is proxied with the key owner identity, the key itself is not forwarded, and the answer is cached in Redis', async () => {
     const before = auth.calls.length;
-    const first = await call('/api/things/k', { 'x-api-key': 'pk_live_good' });
+    const first = await call('/api/things/k', { 'x-api-key': GOOD_API_KEY });
     expect(first.res.status).toBe(200);
     const h = first.forwarded[0]!.headers;
     expect(h[IDENTITY_HEADERS.method]).toBe('api_key');
     expect(h[IDENTITY_HEADERS.userId]).toBe('user-apikey');
     expect(h[IDENTITY_HEADERS.apiKeyId]).toBe('key-1');
     expect(h['x-api-key']).toBeUndefined();
-    const second = await call('/api/things/k', { 'x-api-key': 'pk_live_good' });
+    const second = await call('/api/things/k', { 'x-api-key': GOOD_API_KEY });
     expect(second.res.status).toBe(200);
     expect(auth.calls.length - before).toBeLessThanOrEqual(1);
   });
@@ -148,9 +191,9 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
     const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
     const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
     try {
-      await redis.set(`prism:gw:apikey:${createHash('sha256').update('pk_live_good').digest('base64url')}`, '{not json', 'EX', 30);
+      await redis.set(`prism:gw:apikey:${createHash('sha256').update(GOOD_API_KEY).digest('base64url')}`, '{not json', 'EX', 30);
       const before = auth.calls.length;
-      expect((await call('/api/things/k', { 'x-api-key': 'pk_live_good' })).res.status).toBe(200);
+      expect((await call('/api/things/k', { 'x-api-key': GOOD_API_KEY })).res.status).toBe(200);
       expect(auth.calls.length).toBe(before + 1);
     } finally {
       redis.disconnect();
@@ -161,7 +204,7 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
     const g = await startTestGateway({ keys, authGrpcPort: await freePort(), routes: [route('things', upstream.origin)] });
     try {
       const before = upstream.requests.length;
-      const r = await fetch(`${g.url}/api/things/k`, { headers: { 'x-api-key': `pk_${randomUUID()}` } });
+      const r = await fetch(`${g.url}/api/things/k`, { headers: { 'x-api-key': randomApiKey() } });
       expect(r.status).toBe(503);
       expect(upstream.requests.length).toBe(before);
     } finally {
@@ -170,9 +213,19 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
   });
 
   it('an unknown key is refused with 401', async () => {
-    const { res, forwarded } = await call('/api/things/k', { 'x-api-key': `pk_nope_${randomUUID()}` });
+    const before = auth.calls.length;
+    const { res, forwarded } = await call('/api/things/k', { 'x-api-key': randomApiKey() });
     expect(res.status).toBe(401);
     expect(forwarded).toEqual([]);
+    expect(auth.calls.length).toBe(before + 1);
+  });
+
+  it('a key not shaped like a Prism key is refused without asking auth', async () => {
+    const before = auth.calls.length;
+    for (const k of ['pk_live_good', 'prism_short_x', `prism_${'a'.repeat(12)}_${'b'.repeat(37)}`, 'x'.repeat(300)]) {
+      expect((await call('/api/things/k', { 'x-api-key': k })).res.status).toBe(401);
+    }
+    expect(auth.calls.length).toBe(before);
   });
 });
 

@@ -13,6 +13,9 @@ import type { ValidateApiKeyResponse } from '../../src/api-keys.js';
 import { startGateway, type StartedGateway } from '../../src/server.js';
 
 export { freePort };
+/** A well-formed API key (the contract's API_KEY_PATTERN; auth checks the checksum, the gateway only the shape). */
+export const GOOD_API_KEY = `prism_${'A1b2C3d4E5f6'}_${'x'.repeat(32)}${'Q1w2E3'}`;
+export const randomApiKey = () => `prism_${randomUUID().replace(/-/g, '').slice(0, 12)}_${randomUUID().replace(/-/g, '')}abcdef`;
 export const ISSUER = 'prism-auth-test';
 export const AUDIENCE = 'prism-api-test';
 
@@ -38,12 +41,12 @@ export async function makeKeys(dir = tmpDir()): Promise<Keys> {
   return { privateKey, publicKey, publicPem, publicKeyFile, kid };
 }
 
-/** A valid access token for `sub`; `claims` and `header` override. */
+/** A valid access token (`typ: at+jwt`) for `sub`; `claims` and `header` override. */
 export function token(keys: Keys, sub: string, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   // Claims go in the payload as given, so a test can set any of them to a bad value.
   return new SignJWT({ scope: 'read write', roles: ['user'], sub, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 600, ...claims })
-    .setProtectedHeader({ alg: 'RS256', kid: keys.kid, ...header } as { alg: string })
+    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: keys.kid, ...header } as { alg: string })
     .sign(keys.privateKey);
 }
 
