@@ -3,6 +3,7 @@ import type { DataStoreName } from '../../config/schema.js';
 import { consulHcl } from '../files/consul.js';
 import { minioBucketPolicy, minioSetupScript } from '../files/minio-setup.js';
 import { natsServerConf } from '../files/nats.js';
+import { pgHbaConf } from '../files/postgres.js';
 import { redisConf } from '../files/redis.js';
 import { bytes } from '../quantity.js';
 import { MINIO_BACKUP_USER, MINIO_ROOT_USER } from '../secrets.js';
@@ -31,6 +32,8 @@ const stateful = {
   scaling: { replicas: 1 },
 } as const;
 
+const PG_CONFIG_DIR = '/etc/prism/postgres';
+
 function postgres(ctx: BuildContext, db: DatabaseId): Component {
   const d = DATABASES[db];
   const port = db === 'auth' ? PORTS.postgresAuth : PORTS.postgresOps;
@@ -40,8 +43,16 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
     name: d.component,
     description: db === 'auth' ? 'PostgreSQL: users, sessions, API keys, OAuth' : 'PostgreSQL: audit logs, events, metrics, backups',
     image: DATA_IMAGES.postgres,
-    // wal_level=replica and replication slots let the DB manager take base backups and stream WAL.
-    args: ['-c', `port=${port}`, '-c', 'wal_level=replica', '-c', 'max_wal_senders=10', '-c', 'max_replication_slots=10'],
+    // wal_level=replica and replication slots let the DB manager take base backups and stream WAL;
+    // its pg_hba.conf admits the replication connections. The archive slot may hold at most a
+    // quarter of the volume in WAL: a DB manager down for long breaks WAL continuity (which the
+    // next backup and every dry run report) rather than filling the database's disk.
+    args: [
+      '-c', `port=${port}`, '-c', 'wal_level=replica', '-c', 'max_wal_senders=10', '-c', 'max_replication_slots=10',
+      '-c', `hba_file=${PG_CONFIG_DIR}/pg_hba.conf`,
+      '-c', `max_slot_wal_keep_size=${Math.floor((bytes(size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps')) ?? 0) / 4 / 1024 / 1024)}MB`,
+    ],
+    configFiles: [{ name: 'pg_hba.conf', mountPath: PG_CONFIG_DIR, content: pgHbaConf(d.user) }],
     ports: [{ name: 'postgres', port, publish: true }],
     env: {
       PGPORT: value(port),
