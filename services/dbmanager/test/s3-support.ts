@@ -30,7 +30,14 @@ export async function provisionBucket(): Promise<{ config: StorageConfig; root: 
   const secret = randomBytes(18).toString('hex');
   const dir = await mkdtemp(join(tmpdir(), 'prism-minio-setup-'));
   await writeFile(join(dir, 'backup-policy.json'), minioBucketPolicy(bucket));
-  await writeFile(join(dir, 'setup.sh'), minioSetupScript({ endpoint, bucket, backupUser: user, policyFile: join(dir, 'backup-policy.json') }));
+  // The deployments have one policy, prism-backup; test files run in parallel, each with its own
+  // bucket, so each names its own policy (nothing else of the script changes).
+  const script = minioSetupScript({ endpoint, bucket, backupUser: user, policyFile: join(dir, 'backup-policy.json') }).replaceAll(
+    'prism prism-backup ',
+    `prism prism-backup-${suffix} `,
+  );
+  if (!script.includes(`policy create prism prism-backup-${suffix} `)) throw new Error('the MinIO set-up script no longer names its policy as expected');
+  await writeFile(join(dir, 'setup.sh'), script);
   const env = { ...process.env, MINIO_ROOT_USER: rootUser, MINIO_ROOT_PASSWORD: rootPassword, MINIO_BACKUP_SECRET_KEY: secret };
   await exec('sh', [join(dir, 'setup.sh')], { env });
   // Another bucket the backup user must not reach.
@@ -42,7 +49,7 @@ export async function provisionBucket(): Promise<{ config: StorageConfig; root: 
     root: new ObjectStore({ ...base, bucket, accessKeyId: rootUser, secretAccessKey: rootPassword }),
     otherBucket,
     cleanup: async () => {
-      await exec('sh', ['-c', `MC_CONFIG_DIR=/tmp/.mc mc rb --force prism/${bucket} prism/${otherBucket}; MC_CONFIG_DIR=/tmp/.mc mc admin user remove prism ${user}`], { env }).catch(() => {});
+      await exec('sh', ['-c', `MC_CONFIG_DIR=/tmp/.mc mc rb --force prism/${bucket} prism/${otherBucket}; MC_CONFIG_DIR=/tmp/.mc mc admin user remove prism ${user}; MC_CONFIG_DIR=/tmp/.mc mc admin policy remove prism prism-backup-${suffix}`], { env }).catch(() => {});
       await rm(dir, { recursive: true, force: true });
     },
   };
