@@ -81,6 +81,10 @@ export class WalArchiver {
     await mkdir(this.o.spoolDir, { recursive: true });
     const segSize = BigInt(await this.segmentSize());
     const [sw] = await this.query<{ lsn: string }>('SELECT pg_switch_wal()::text AS lsn');
+    // One small record after the switch moves the server's flush position past the boundary, so
+    // the WAL sender hands pg_receivewal the end of the switched segment now rather than at its
+    // next keepalive (seconds later).
+    await this.query(`SELECT pg_logical_emit_message(false, 'prism.wal-archive', '')`);
     // The switched segment is complete at the next segment boundary.
     const end = ((parseLsn(sw!.lsn) + segSize - 1n) / segSize) * segSize;
     const endLsn = formatLsn(end);
