@@ -255,4 +255,26 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     for await (const o of ctx.store.list(keys.walPrefix('auth'))) expect(o.key.slice(9, 33) >= newer.walStart).toBe(true);
     await expect(restoreBackup(ctx, { target, name: newer.name, dryRun: true })).resolves.toMatchObject({ dryRun: true });
   });
+  it('an archiver starting after segments were lost before upload reports the gap', async () => {
+    await addRows(6001, 7000, 'after-newer-full-');
+    expect((await archiver.archiveOnce()).segments.length).toBeGreaterThan(0);
+    const walKeys: string[] = [];
+    for await (const o of ctx.store.list(keys.walPrefix('auth'))) walKeys.push(o.key);
+    const lastKey = walKeys.sort().at(-1)!;
+    const body = await s3.root.getBuffer(lastKey);
+    const head = await s3.root.head(lastKey);
+    await s3.root.delete([lastKey]);
+    // As if received segments had been lost with the spool: the slot has moved on past them.
+    await sql('SELECT pg_switch_wal()');
+    await sql(`SELECT pg_replication_slot_advance('prism_wal_archive', pg_current_wal_lsn())`);
+    const said: string[] = [];
+    const probe = new WalArchiver({ target, store: ctx.store, catalog: ctx.catalog, pgBin: pgBin(), spoolDir: join(scratch, 'wal-spool'), log: (l) => said.push(l) });
+    try {
+      await probe.start();
+    } finally {
+      await probe.stop();
+      await s3.root.putBuffer(lastKey, body, head!.metadata);
+    }
+    expect(said.join('\n')).toMatch(/WAL GAP: the archive ends at segment [0-9A-F]{24} but the slot resumes at [0-9A-F]{24}; .*Take a full backup now/);
+  });
 });

@@ -8,7 +8,7 @@ import { type ObjectStore, sha256Hex } from '../storage/object-store.js';
 import type { BackupCatalog } from './catalog.js';
 import { keys } from './layout.js';
 import { type DbTarget, connectionConfig, libpqEnv, run } from './pg-tools.js';
-import { HISTORY_NAME, SEGMENT_NAME, parseLsn, formatLsn } from './wal-names.js';
+import { HISTORY_NAME, SEGMENT_NAME, formatLsn, parseLsn, parseSegmentName, segmentName } from './wal-names.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -88,8 +88,7 @@ export class WalArchiver {
     // The switched segment is complete at the next segment boundary.
     const end = ((parseLsn(sw!.lsn) + segSize - 1n) / segSize) * segSize;
     const endLsn = formatLsn(end);
-    const [slot] = await this.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [this.slot]);
-    if (slot?.active) {
+    const waitForArchiver = async (): Promise<ArchiveResult> => {
       this.log(`${this.o.target.id}: the continuous archiver holds slot ${this.slot}; waiting for it to store WAL up to ${endLsn}`);
       const [last] = await this.query<{ n: string }>(`SELECT pg_walfile_name($1::pg_lsn - 1) AS n`, [endLsn]);
       const deadline = Date.now() + timeoutMs;
@@ -98,14 +97,64 @@ export class WalArchiver {
         await new Promise((r) => setTimeout(r, 250));
       }
       return { segments: [], bytesStored: 0, archivedUpTo: endLsn };
+    };
+    const [slot] = await this.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [this.slot]);
+    if (slot?.active) return waitForArchiver();
+    await this.clearPartials();
+    try {
+      await run(join(this.o.pgBin, 'pg_receivewal'), ['-D', this.o.spoolDir, '-S', this.slot, '--endpos', endLsn, '--no-loop', '--no-password'], {
+        env: libpqEnv(this.o.target),
+      });
+    } catch (e) {
+      // The continuous archiver took the slot between our check and our connection.
+      if (/is active for PID/.test((e as Error).message)) return waitForArchiver();
+      throw e;
     }
-    await run(join(this.o.pgBin, 'pg_receivewal'), ['-D', this.o.spoolDir, '-S', this.slot, '--endpos', endLsn, '--no-loop', '--no-password'], {
-      env: libpqEnv(this.o.target),
-    });
     const segments = await this.uploadCompleted();
     let bytes = 0;
     for (const s of segments) bytes += (await this.o.store.head(keys.wal(this.o.target.id, s)))?.size ?? 0;
     return { segments, bytesStored: bytes, archivedUpTo: endLsn };
+  }
+
+  /**
+   * Removes the unfinished segment pg_receivewal left behind. Without it, pg_receivewal resumes
+   * from the replication slot, which is authoritative: the server keeps every segment the slot has
+   * not passed and streaming restarts at a segment boundary. A leftover from an older timeline
+   * (after a restore) or another cluster would otherwise make pg_receivewal ask for WAL the server
+   * does not have.
+   */
+  private async clearPartials(): Promise<void> {
+    for (const f of await readdir(this.o.spoolDir)) if (f.endsWith('.partial')) await unlink(join(this.o.spoolDir, f));
+  }
+
+  /**
+   * A segment received but lost before upload (the spool is scratch space) leaves a hole the slot
+   * cannot refill: say so at start-up. Dry runs and restores report the same gap; a new full
+   * backup makes point-in-time recovery from then on whole again.
+   */
+  private async reportGap(): Promise<void> {
+    const [row] = await this.query<{ lsn: string | null; seg: string | null }>(
+      'SELECT restart_lsn::text AS lsn, pg_walfile_name(restart_lsn) AS seg FROM pg_replication_slots WHERE slot_name = $1',
+      [this.slot],
+    );
+    if (!row?.lsn || !row.seg) return;
+    const segSize = await this.segmentSize();
+    // pg_walfile_name names the segment before a boundary; the slot resumes in the one at it.
+    const resume = { timeline: parseSegmentName(row.seg, segSize).timeline, segno: parseLsn(row.lsn) / BigInt(segSize) };
+    const resumeName = segmentName(resume.timeline, resume.segno, segSize);
+    let last: bigint | undefined;
+    for await (const o of this.o.store.list(keys.walPrefix(this.o.target.id))) {
+      const name = o.key.slice(keys.walPrefix(this.o.target.id).length).replace(/\.gz$/, '');
+      if (!SEGMENT_NAME.test(name)) continue;
+      const p = parseSegmentName(name, segSize);
+      if (p.timeline === resume.timeline && (last === undefined || p.segno > last)) last = p.segno;
+    }
+    if (last !== undefined && resume.segno > last + 1n) {
+      this.log(
+        `${this.o.target.id}: WAL GAP: the archive ends at segment ${segmentName(resume.timeline, last, segSize)} but the slot resumes at ${resumeName}; ` +
+          'the segments between were lost before upload. Take a full backup now.',
+      );
+    }
   }
 
   /** Uploads the completed segments and timeline history files of the spool, oldest first. */
@@ -134,8 +183,11 @@ export class WalArchiver {
   async start(): Promise<void> {
     await this.ensureSlot();
     await mkdir(this.o.spoolDir, { recursive: true });
+    await this.reportGap().catch((e: Error) => this.log(`${this.o.target.id}: could not compare the archive with the slot: ${e.message}`));
     this.stopped = false;
-    const launch = () => {
+    const launch = async () => {
+      if (this.stopped) return;
+      await this.clearPartials().catch(() => {});
       if (this.stopped) return;
       const child = spawn(join(this.o.pgBin, 'pg_receivewal'), ['-D', this.o.spoolDir, '-S', this.slot, '--no-password'], {
         env: libpqEnv(this.o.target),
@@ -146,12 +198,12 @@ export class WalArchiver {
         this.receiver = undefined;
         if (!this.stopped) {
           this.log(`${this.o.target.id}: pg_receivewal stopped (${code}); restarting in 2 s`);
-          setTimeout(launch, 2000).unref();
+          setTimeout(() => void launch(), 2000).unref();
         }
       });
       this.receiver = child;
     };
-    launch();
+    await launch();
     this.uploadTimer = setInterval(() => {
       this.uploadCompleted().catch((e: Error) => this.log(`${this.o.target.id}: WAL upload failed, will retry: ${e.message}`));
     }, 2000);
