@@ -47,7 +47,7 @@ export interface PrivatePostgres {
  * (wal_level=replica, WAL senders). fsync is off: these tests never crash the machine, so it
  * weakens no claim and keeps them fast.
  */
-export async function privatePostgres(): Promise<PrivatePostgres> {
+export async function privatePostgres(extraOptions = ''): Promise<PrivatePostgres> {
   const root = await mkdtemp(join(tmpdir(), 'prism-pg-'));
   const dataDir = join(root, 'data');
   const password = 'private-pg-secret';
@@ -64,7 +64,7 @@ export async function privatePostgres(): Promise<PrivatePostgres> {
     password,
     start: async () => {
       await asPostgres('pg_ctl', ['-D', dataDir, '-l', join(root, 'server.log'), '-w', '-o',
-        `-h 127.0.0.1 -p ${port} -k ${root} -c wal_level=replica -c max_wal_senders=10 -c max_replication_slots=10 -c fsync=off`, 'start']);
+        `-h 127.0.0.1 -p ${port} -k ${root} -c wal_level=replica -c max_wal_senders=10 -c max_replication_slots=10 -c fsync=off ${extraOptions}`, 'start']);
     },
     stop: async () => {
       await asPostgres('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
