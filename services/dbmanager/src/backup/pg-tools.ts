@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { DatabaseId } from '../../../../infra/contract/index.js';
@@ -69,6 +70,28 @@ export function run(cmd: string, args: readonly string[], options: RunOptions = 
     child.on('close', (code, sig) => {
       if (code === 0) resolve({ stdout, stderr });
       else reject(new ToolError(`${cmd.split('/').pop()} exited with ${code ?? sig}: ${(stderr.trim() || stdout.trim()).split('\n').slice(-6).join(' | ')}`));
+    });
+  });
+}
+
+/** Runs a program whose (possibly huge) output is only counted and hashed, never held in memory. */
+export function runCounting(cmd: string, args: readonly string[], options: RunOptions = {}): Promise<{ bytes: number; sha256: string }> {
+  const asUser = options.runAs && process.getuid?.() === 0;
+  const [file, argv] = asUser ? ['runuser', ['-u', options.runAs!, '--', cmd, ...args]] : [cmd, [...args]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      hash.update(d);
+      bytes += d.length;
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-16_000)));
+    child.on('error', (e) => reject(new ToolError(`${cmd}: ${e.message}`)));
+    child.on('close', (code, sig) => {
+      if (code === 0) resolve({ bytes, sha256: hash.digest('hex') });
+      else reject(new ToolError(`${cmd.split('/').pop()} exited with ${code ?? sig}: ${stderr.trim().split('\n').slice(-6).join(' | ')}`));
     });
   });
 }

@@ -16,7 +16,7 @@ import { type EngineContext, readMeta } from './basebackup.js';
 import type { BackupMeta } from './layout.js';
 import { keys } from './layout.js';
 import { type Manifest, parseManifest } from './manifest.js';
-import { type DbTarget, run } from './pg-tools.js';
+import { type DbTarget, run, runCounting } from './pg-tools.js';
 import type { Reporter } from './progress.js';
 import { checkSegmentHeader, formatLsn, parseLsn, parseSegmentName, segmentName } from './wal-names.js';
 
@@ -322,7 +322,7 @@ async function replayAndCheck(
         await c.connect();
         const { rows } = await c.query<{ rec: boolean; lsn: string | null }>('SELECT pg_is_in_recovery() AS rec, pg_last_wal_replay_lsn()::text AS lsn');
         const r = rows[0]!;
-        if (r.lsn) report.progress('WAL replayed', Number(parseLsn(r.lsn) - parseLsn(meta.startLsn)), Number(lastSegStart - parseLsn(meta.startLsn)) || undefined);
+        if (r.lsn) report.progress('WAL replayed', Number(parseLsn(r.lsn) - parseLsn(meta.startLsn)), Number(lastSegStart + BigInt(meta.walSegmentSize) - parseLsn(meta.startLsn)));
         if (!r.rec) break;
       } catch {
         // Not accepting connections yet (still reaching consistency).
@@ -348,9 +348,9 @@ async function replayAndCheck(
     }
     if (!databases.includes(o.target.database)) throw new RestoreError(`the restored server has no database ${o.target.database} (it has ${databases.join(', ')})`);
     // A full logical read: every row of every table must come back.
-    const dump = await run(join(ctx.pgBin, 'pg_dumpall'), ['-h', work, '-p', '5432', '-U', o.target.user, '--no-password'], runAs ? { runAs } : {});
+    const dump = await runCounting(join(ctx.pgBin, 'pg_dumpall'), ['-h', work, '-p', '5432', '-U', o.target.user, '--no-password'], runAs ? { runAs } : {});
     const ended = /recovery stopping before .*time ([^\n]+)|last completed transaction was at log time ([^\n]+)/.exec(log);
-    return { replayedTo, databases, dumpBytes: Buffer.byteLength(dump.stdout), ...(ended ? { recoveryEndedAt: (ended[1] ?? ended[2])!.trim() } : {}) };
+    return { replayedTo, databases, dumpBytes: dump.bytes, ...(ended ? { recoveryEndedAt: (ended[1] ?? ended[2])!.trim() } : {}) };
   } finally {
     if (exited === undefined) {
       // pg_ctl signals the postmaster itself (runuser would not pass SIGINT on): fast shutdown.
