@@ -3,14 +3,16 @@
 #   kube-score  manifest linter (kube-linter and Polaris are not served by the Go module proxy here)
 #   promtool    upstream build: Debian's promtool lacks Kubernetes service discovery and rejects
 #               the cluster's prometheus.yml
-#   minio       the S3-compatible server the DB manager's backup tests store to (a test peer only)
+#   minio, mc   the S3-compatible server the DB manager's backup tests store to (a test peer only, AGPL,
+#               run as a separate process) and its client, which the MinIO set-up script uses
 #   actionlint  checks the pull-request workflow (with shellcheck from Debian)
 set -euo pipefail
 export GOBIN=/usr/local/bin GOFLAGS=-mod=mod
 KUBE_SCORE=v1.20.0
 ACTIONLINT=v1.7.12
 PROMETHEUS=v0.55.1   # Prometheus 2.55.1
-MINIO=v0.0.0-20260212201848-7aac2a2c5b7c   # the Go proxy serves MinIO as a pseudo-version
+MINIO=v0.0.0-20260212201848-7aac2a2c5b7c   # the Go proxy serves MinIO as pseudo-versions
+MC=v0.0.0-20250313080218-cf909e1063a9
 
 have() { [ -x "/usr/local/bin/$1" ]; }
 
@@ -26,6 +28,5 @@ if ! have promtool; then
   rm -rf "$work"
 fi
 
-if ! have minio; then
-  go install "github.com/minio/minio@$MINIO"
-fi
+have minio || go install "github.com/minio/minio@$MINIO"
+have mc || go install "github.com/minio/mc@$MC"

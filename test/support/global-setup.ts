@@ -9,7 +9,7 @@ export default function setup(): void {
   try {
     const out = execFileSync('bash', ['scripts/test-services.sh', 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     for (const line of out.split('\n')) {
-      const m = /^(PRISM_TEST_[A-Z_]+)=(.*)$/.exec(line);
+      const m = /^(PRISM_TEST_[A-Z0-9_]+)=(.*)$/.exec(line);
       if (m && process.env[m[1]!] === undefined) process.env[m[1]!] = m[2];
     }
   } catch (e) {
