@@ -1,9 +1,9 @@
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_EVENTS_STREAM } from '../../../infra/contract/index.js';
-import { waitFor } from '../../runtime/test/support/net.js';
+import { waitFor } from '../../../test/support/net.js';
 import { call, email, type Harness, PASSWORD, startHarness } from './support/harness.js';
-import { privateNats } from './support/servers.js';
+import { privateNats } from '../../../test/support/private-servers.js';
 
 let nats: Awaited<ReturnType<typeof privateNats>>;
 let h: Harness;
@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.close();
-  await nats?.destroy();
+  await nats?.dispose();
 });
 
 async function streamMessages(nc: NatsConnection): Promise<{ subject: string; id: string; msgId: string | undefined }[]> {

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_REDIS_KEYS } from '../../../infra/contract/index.js';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { grpc } from '../../runtime/src/index.js';
-import { waitFor } from '../../runtime/test/support/net.js';
+import { waitFor } from '../../../test/support/net.js';
 import { authClient } from './support/grpc.js';
 import { call, email, type Harness, PASSWORD, signUp, startHarness } from './support/harness.js';
-import { privatePostgres, privateRedis } from './support/servers.js';
+import { privatePostgres, privateRedis } from '../../../test/support/private-servers.js';
 
 let pgServer: Awaited<ReturnType<typeof privatePostgres>>;
 let redisServer: Awaited<ReturnType<typeof privateRedis>>;
@@ -14,7 +14,7 @@ let h: Harness;
 let auth: ReturnType<typeof authClient>;
 
 beforeAll(async () => {
-  pgServer = await privatePostgres('outage-test');
+  pgServer = await privatePostgres('', 'outage-test');
   await migrateDatabase('auth', pgServer.url('postgres'));
   redisServer = await privateRedis('outage-redis');
   h = await startHarness({ db: { url: pgServer.url('postgres') }, redis: { address: redisServer.address, password: 'outage-redis' } });
@@ -23,8 +23,8 @@ beforeAll(async () => {
 afterAll(async () => {
   auth?.close();
   await h?.close();
-  await redisServer?.destroy();
-  await pgServer?.destroy();
+  await redisServer?.dispose();
+  await pgServer?.dispose();
 });
 
 const ready = async () => (await fetch(`http://127.0.0.1:${h.metricsPort}/health/ready`)).status;
@@ -33,7 +33,7 @@ describe('dependency restarts', () => {
   it('PostgreSQL down: clean 503s and UNAVAILABLE, readiness false; back up: requests succeed without a restart', async () => {
     const u = await signUp(h.base);
     expect(await ready()).toBe(200);
-    await pgServer.stop();
+    await pgServer.stop('immediate');
 
     const reg = await call(h.base, 'POST', '/auth/register', { body: { email: email(), password: PASSWORD } });
     expect(reg.status).toBe(503);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceRuntime, grpc, loadProto, parseEnv, serviceClient } from '../../runtime/src/index.js';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
-import { freePort } from '../../dbmanager/test/private-pg.js';
+import { freePort } from '../../../test/support/net.js';
 import { CONFIG_SERVICE, startConfigService } from '../src/service.js';
 
 type Call = (req: object) => Promise<Record<string, unknown>>;

@@ -8,7 +8,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceRuntime, grpc, loadProto, parseEnv, serviceClient } from '../../runtime/src/index.js';
 import { DBMANAGER_SERVICE, startDbManager } from '../src/server.js';
-import { type PrivatePostgres, freePort, privatePostgres } from './private-pg.js';
+import { freePort } from '../../../test/support/net.js';
+import { type PrivatePostgres, privatePostgres } from '../../../test/support/private-servers.js';
 import { provisionBucket } from './s3-support.js';
 
 const exec = promisify(execFile);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pgHbaConf } from '../../../infra/model/files/postgres.js';
-import { type PrivatePostgres, pgBin, privatePostgres } from './private-pg.js';
+import { type PrivatePostgres, pgBin, privatePostgres } from '../../../test/support/private-servers.js';
 
 const exec = promisify(execFile);
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../../../infra/contract/index.js';
 import { makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
-import { PrivateRedis } from './support/redis-server.js';
+import { privateRedis } from '../../../test/support/private-servers.js';
 
 let keys: Keys;
 let upstream: TestUpstream;
@@ -78,7 +78,7 @@ describe('two gateway instances sharing one Redis', () => {
 
 describe('Redis stopped mid-test', () => {
   it('fail-open: requests keep flowing under a per-instance limiter; failures are counted; Redis back: shared limit again', async () => {
-    const redis = await new PrivateRedis().start();
+    const redis = await privateRedis('private-test');
     const gw = await startTestGateway({ keys, routes: [route('things', upstream.origin)], rateLimit: { requests_per_second: 1, burst: 4, on_redis_failure: 'open' }, redis: { address: redis.address, password: redis.password } });
     try {
       const auth = { authorization: `Bearer ${await token(keys, `open-${randomUUID()}`)}` };
@@ -112,7 +112,7 @@ describe('Redis stopped mid-test', () => {
   });
 
   it('fail-closed: requests get 503 with Retry-After, counted, and readiness fails; service resumes when Redis is back', async () => {
-    const redis = await new PrivateRedis().start();
+    const redis = await privateRedis('private-test');
     const gw = await startTestGateway({ keys, routes: [route('things', upstream.origin)], rateLimit: { requests_per_second: 100, burst: 100, on_redis_failure: 'closed' }, redis: { address: redis.address, password: redis.password } });
     try {
       const auth = { authorization: `Bearer ${await token(keys, `closed-${randomUUID()}`)}` };

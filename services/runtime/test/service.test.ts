@@ -6,7 +6,7 @@ import { HEALTH_PATHS, METRICS } from '../../../infra/contract/index.js';
 import { parseEnv } from '../src/config.js';
 import { ServiceRuntime } from '../src/service.js';
 import { configServiceEnv } from './support/env.js';
-import { freePort, waitFor } from './support/net.js';
+import { freePort, waitFor } from '../../../test/support/net.js';
 
 function get(port: number, path: string): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {

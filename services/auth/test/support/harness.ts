@@ -3,7 +3,7 @@ import pg from 'pg';
 import { migrateDatabase } from '../../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../../dbmanager/test/pg-support.js';
 import { parseEnv, ServiceRuntime } from '../../../runtime/src/index.js';
-import { freePort } from '../../../runtime/test/support/net.js';
+import { freePort } from '../../../../test/support/net.js';
 import { type AuthServiceOptions, type RunningAuthService, startAuthService } from '../../src/service.js';
 import { type KeyFiles, makeKeyFiles } from './keys.js';
 

@@ -8,7 +8,7 @@ import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import { stringify } from 'yaml';
 import type { GatewayConfigInput } from '../../../../infra/contract/index.js';
 import { grpc, loadProto, parseEnv, serviceClient, ServiceRuntime } from '../../../runtime/src/index.js';
-import { freePort } from '../../../runtime/test/support/net.js';
+import { freePort } from '../../../../test/support/net.js';
 import type { ValidateApiKeyResponse } from '../../src/api-keys.js';
 import { startGateway, type StartedGateway } from '../../src/server.js';
 
