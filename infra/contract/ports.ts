@@ -32,6 +32,7 @@ export const PORTS = {
   jaegerOtlpGrpc: 4317,
   jaegerOtlpHttp: 4318,
   jaegerAdmin: 14269,
+  promtail: 9080,
 
   traefikWeb: 80,
   traefikWebsecure: 443,

@@ -71,14 +71,14 @@ export class LogShipping extends Construct {
                 imagePullPolicy: 'Always',
                 args: ['-config.file=/etc/promtail/promtail.yaml', '-config.expand-env=true'],
                 env: [{ name: 'HOSTNAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
-                ports: [{ name: 'http', containerPort: 9080 }],
+                ports: [{ name: 'http', containerPort: PORTS.promtail }],
                 securityContext: { ...security, runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
                 resources: {
                   requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi'), 'ephemeral-storage': k8s.Quantity.fromString('64Mi') },
                   limits: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('256Mi'), 'ephemeral-storage': k8s.Quantity.fromString('512Mi') },
                 },
-                livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(9080) }, initialDelaySeconds: 10, periodSeconds: 15 },
-                readinessProbe: { httpGet: { path: '/ready', port: k8s.IntOrString.fromNumber(9080) }, initialDelaySeconds: 5, periodSeconds: 10 },
+                livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(PORTS.promtail) }, initialDelaySeconds: 10, periodSeconds: 15 },
+                readinessProbe: { httpGet: { path: '/ready', port: k8s.IntOrString.fromNumber(PORTS.promtail) }, initialDelaySeconds: 5, periodSeconds: 10 },
                 volumeMounts: [
                   { name: 'config', mountPath: '/etc/promtail', readOnly: true },
                   { name: 'pods', mountPath: '/var/log/pods', readOnly: true },

@@ -1,3 +1,4 @@
+import { PORTS } from '../../contract/index.js';
 import { toYaml } from './yaml.js';
 
 /** Single-binary Loki on a filesystem volume, with retention. */
@@ -26,7 +27,7 @@ export function lokiYaml(port: number, dataDir: string, retentionDays: number): 
 /** Promtail: tails pod logs on each node and pushes them to Loki. */
 export function promtailYaml(lokiUrl: string, namespace: string): string {
   return toYaml({
-    server: { http_listen_port: 9080, grpc_listen_port: 0 },
+    server: { http_listen_port: PORTS.promtail, grpc_listen_port: 0 },
     positions: { filename: '/run/promtail/positions.yaml' },
     clients: [{ url: `${lokiUrl}/loki/api/v1/push` }],
     scrape_configs: [
