@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by backup.sh and restore.sh: runs the DB manager's CLI wherever the DB manager is.
 # The entry point is DBMANAGER_CLI.entry of infra/contract/commands.ts.
 #   PRISM_BACKUP_MODE=compose  (default when docker is present) `docker compose exec` into the running
