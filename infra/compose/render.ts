@@ -7,7 +7,7 @@ import { INTERPOLATION } from './env.js';
 import { imageTools } from './images.js';
 import { COMPOSE_FILES, ENV_EXAMPLE_FILE, KEY_FILES, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, networkDefinition } from './networks.js';
-import { type Dependencies, componentService, secretFilesVolume, taskService, volumeInitService, volumeName } from './service.js';
+import { type Dependencies, componentService, diskScratch, ownedVolumes, secretFilesVolume, taskService, volumeInitService } from './service.js';
 import { TRAEFIK_CONFIG_PATH, TRAEFIK_DYNAMIC_DIR, TRAEFIK_STATIC_FILES, TRAEFIK_STATIC_VARIABLE, traefikFiles } from './traefik.js';
 import type { ComposeFile, ComposeService } from './types.js';
 
@@ -67,7 +67,7 @@ function dependencies(platform: Platform, c: Component, inProject: ReadonlySet<s
   for (const t of tasks) {
     if (t.flows.some((tf) => c.flows.some((f) => f.to === tf.to && f.port === tf.port))) deps[t.name] = 'service_completed_successfully';
   }
-  if ((c.persistence || c.secretFiles) && volumeInit) deps[volumeInit] = 'service_completed_successfully';
+  if ((ownedVolumes(c).length > 0 || c.secretFiles) && volumeInit) deps[volumeInit] = 'service_completed_successfully';
   return deps;
 }
 
@@ -76,7 +76,7 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
   const project = platform.components.filter((c) => c.layer === layer || LOADED_WITH[layer]?.includes(c.layer));
   const inProject = new Set(project.map((c) => c.name));
   const tasks = own.flatMap(oneShotTasks);
-  const persistent = own.filter((c) => c.persistence);
+  const persistent = own.filter((c) => ownedVolumes(c).length > 0);
   const withSecretFiles = own.filter((c) => c.secretFiles);
   // Any image with a shell and chown will do; the file's own first, else one the set-up pulls anyway.
   const initImage = [...own, ...platform.components].find((c) => imageTools(c.image).shell)!.image;
@@ -89,8 +89,10 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
     if (layer === 'edge') svc = withTraefikConfig(svc);
     services[c.name] = svc;
     for (const t of oneShotTasks(c)) {
-      const deps: Record<string, 'service_healthy'> = {};
+      const deps: Record<string, 'service_healthy' | 'service_completed_successfully'> = {};
       for (const f of t.flows) if (inProject.has(f.to)) deps[f.to] = 'service_healthy';
+      // A task shares its owner's disk scratch, which the volume-init hands over first.
+      if (volumeInit && diskScratch(c).length > 0) deps[volumeInit] = 'service_completed_successfully';
       services[t.name] = taskService(platform, c, t, deps);
     }
   }
@@ -107,7 +109,7 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
     services,
     ...(Object.keys(networks).length > 0 ? { networks } : {}),
     ...(volumeInit
-      ? { volumes: Object.fromEntries([...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.map((c) => volumeName(c.name))].map((v) => [v, {}])) }
+      ? { volumes: Object.fromEntries([...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.flatMap(ownedVolumes)].map((v) => [v, {}])) }
       : {}),
   };
 }

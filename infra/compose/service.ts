@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, bytes, cpuMillis, portNumber } from '../model/index.js';
+import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, portNumber } from '../model/index.js';
 import { composeArg, composeEnvironment, literal } from './env.js';
 import { httpCheckCommand } from './images.js';
 import { configHostDir, fromProjectDir } from './layout.js';
@@ -52,8 +52,23 @@ function configMounts(owner: string, files: readonly ConfigFile[]): string[] {
 }
 
 export const volumeName = (owner: string): string => `${owner}-data`;
+
+/**
+ * Scratch directories the model puts on disk (the DB manager's restore space): a tmpfs would
+ * count against `mem_limit`, so these are named volumes, as a disk-backed emptyDir is in
+ * Kubernetes. The others are tmpfs.
+ */
+export const diskScratch = (c: Component): WritablePath[] => c.writablePaths.filter((w) => w.onDisk);
+export const scratchVolume = (owner: string, path: string): string => `${owner}-scratch-${path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-')}`;
+const scratchMounts = (c: Component): string[] => diskScratch(c).map((w) => `${scratchVolume(c.name, w.path)}:${w.path}`);
 /** The volume holding a component's secret files (its JWT keys), filled by the volume-init one-shot. */
 export const secretFilesVolume = (owner: string): string => `${owner}-secret-files`;
+
+/** The named volumes a component writes to, which the volume-init hands to its user. */
+export const ownedVolumes = (c: Component): string[] => [
+  ...(c.persistence ? [volumeName(c.name)] : []),
+  ...diskScratch(c).map((w) => scratchVolume(c.name, w.path)),
+];
 
 /** Hardening shared by every container (the restricted profile where Compose has it). */
 function hardening(c: Component, user: number) {
@@ -61,7 +76,7 @@ function hardening(c: Component, user: number) {
     user: `${user}:${user}`,
     read_only: true,
     // tmpfs with the emptyDir's size limit; it is memory-backed, so it counts against mem_limit.
-    tmpfs: c.writablePaths.map((w) => `${w.path}:size=${dockerMemory(w.size)},mode=1777`),
+    tmpfs: c.writablePaths.filter((w) => !w.onDisk).map((w) => `${w.path}:size=${dockerMemory(w.size)},mode=1777`),
     cap_drop: ['ALL'],
     security_opt: ['no-new-privileges:true'],
     mem_limit: dockerMemory(c.resources.limits.memory),
@@ -96,6 +111,7 @@ export function componentService(platform: Platform, c: Component, deps: Depende
     ...configMounts(c.name, c.configFiles),
     ...(c.secretFiles ? [`${secretFilesVolume(c.name)}:${c.secretFiles.mountPath}:ro`] : []),
     ...(c.persistence ? [`${volumeName(c.name)}:${c.persistence.mountPath}`] : []),
+    ...scratchMounts(c),
   ];
   return {
     image: imageRef(c.image),
@@ -131,7 +147,7 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
     environment: composeEnvironment(platform, env, t.name),
     networks: networksOf(platform, undefined, t.flows).map((tier) => NETWORK_NAMES[tier]),
     ...dependsOn(deps),
-    ...(t.configFiles?.length ? { volumes: configMounts(t.name, t.configFiles) } : {}),
+    ...(t.configFiles?.length || diskScratch(c).length ? { volumes: [...configMounts(t.name, t.configFiles ?? []), ...scratchMounts(c)] } : {}),
     ...hardening(c, c.user),
     restart: 'no',
     labels: labels(t.name, c.layer, 'task', c.name),
@@ -156,6 +172,7 @@ export function volumeInitService(o: {
   readonly image: Image;
   readonly name: string;
   readonly layer: string;
+  /** Components whose data volume and disk scratch volumes are handed to their user. */
   readonly dataOwners: readonly Component[];
   readonly secretOwners: readonly Component[];
   readonly keyFile: KeyFileOf;
@@ -163,8 +180,10 @@ export function volumeInitService(o: {
   const steps: string[] = [];
   const volumes: string[] = [];
   for (const c of o.dataOwners) {
-    volumes.push(`${volumeName(c.name)}:/init/${volumeName(c.name)}`);
-    steps.push(`chown ${c.user}:${c.user} /init/${volumeName(c.name)}`);
+    for (const v of ownedVolumes(c)) {
+      volumes.push(`${v}:/init/${v}`);
+      steps.push(`chown ${c.user}:${c.user} /init/${v}`);
+    }
   }
   const keyDirs = new Set<string>();
   for (const c of o.secretOwners) {

@@ -98,6 +98,8 @@ export interface Flow {
 export interface WritablePath {
   readonly path: string;
   readonly size: string;
+  /** Too large for memory: Compose gives it a volume on disk instead of a tmpfs (Kubernetes emptyDirs are on disk anyway). */
+  readonly onDisk?: boolean;
 }
 
 export interface Persistence {

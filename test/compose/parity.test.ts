@@ -94,7 +94,11 @@ describe('Compose and Kubernetes agree (dev)', () => {
     const volumes = new Map<string, Json>(spec.volumes.map((v: Json) => [v.name, v]));
     const mounts = container.volumeMounts as Json[];
     const emptyDirs = mounts.filter((m) => volumes.get(m.name)?.emptyDir).map((m) => m.mountPath).sort();
-    expect((s.tmpfs ?? []).map((t) => t.split(':')[0]).sort()).toEqual(emptyDirs);
+    // Writable paths: tmpfs, or a scratch volume on disk where the model says so (never both).
+    const tmpfs = (s.tmpfs ?? []).map((t) => t.split(':')[0]!);
+    const scratch = (s.volumes ?? []).filter((v) => v.startsWith(`${name}-scratch-`)).map((v) => v.split(':')[1]!);
+    expect([...tmpfs, ...scratch].sort()).toEqual(emptyDirs);
+    expect(scratch.sort()).toEqual(c.writablePaths.filter((w) => w.onDisk).map((w) => w.path).sort());
     const configDirs = mounts.filter((m) => volumes.get(m.name)?.configMap).map((m) => m.mountPath).sort();
     const binds = (s.volumes ?? []).filter((v) => v.startsWith('.')).map((v) => v.split(':'));
     expect(binds.map((b) => b[1]).sort()).toEqual(configDirs);

@@ -23,6 +23,19 @@ function runInit(name: string, root: string) {
   return spawnSync('setpriv', [`--bounding-set=${caps}`, '--inh-caps=-all', '--', s.entrypoint![0]!, s.entrypoint![1]!, script], { encoding: 'utf8' });
 }
 
+/**
+ * Creates every named volume the one-shot mounts, as Docker would: a data or scratch volume
+ * owned by the image's own user (Docker copies the image's directory), a key volume by root.
+ */
+function makeVolumes(name: string, root: string): string[] {
+  const vols = services.get(name)!.volumes!.filter((v) => !v.startsWith('.')).map((v) => v.split(':')[1]!);
+  for (const v of vols) {
+    mkdirSync(join(root, v), { recursive: true, mode: 0o755 });
+    if (!v.endsWith('-secret-files')) chownSync(join(root, v), 999, 999);
+  }
+  return vols;
+}
+
 describe('volume-init one-shots', () => {
   it('run as root with CHOWN (and DAC_READ_SEARCH for the keys) only, no network', () => {
     expect(isRoot).toBe(true);
@@ -37,17 +50,19 @@ describe('volume-init one-shots', () => {
     expect(services.get('core-volume-init')!.cap_add).toEqual(['CHOWN', 'DAC_READ_SEARCH']);
   });
 
-  it('give each data volume to the user of its component', () => {
+  it('give each data volume, and the disk scratch of the DB manager, to the user of its component', () => {
     const root = mkdtempSync(join(tmpdir(), 'prism-init-'));
-    const vols = services.get('data-volume-init')!.volumes!.map((v) => v.split(':')[1]!);
-    for (const v of vols) {
-      mkdirSync(join(root, v), { recursive: true, mode: 0o755 });
-      chownSync(join(root, v), 999, 999); // the image's own user, as Docker copies it into a new volume
-    }
+    const vols = makeVolumes('data-volume-init', root);
     const r = runInit('data-volume-init', root);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     for (const v of vols) expect(statSync(join(root, v)).uid, v).toBe(10001);
+
+    const core = mkdtempSync(join(tmpdir(), 'prism-init-'));
+    ensureKeyPair({ privateKey: join(core, 'init/keys/private.pem'), publicKey: join(core, 'init/keys/public.pem') });
+    makeVolumes('core-volume-init', core);
+    expect(runInit('core-volume-init', core).status).toBe(0);
+    expect(statSync(join(core, 'init/dbmanager-scratch-var-lib-prism-scratch')).uid).toBe(10001);
   });
 
   it("copy the developer's 0600 key pair into each component's volume, owned by its user, mode 0440", () => {
@@ -56,7 +71,7 @@ describe('volume-init one-shots', () => {
     ensureKeyPair({ privateKey: join(keys, 'private.pem'), publicKey: join(keys, 'public.pem') });
     // Owned by a developer account, as on a Linux host: root needs DAC_READ_SEARCH to read it.
     for (const f of ['private.pem', 'public.pem']) chownSync(join(keys, f), 1000, 1000);
-    for (const v of ['gateway-secret-files', 'auth-secret-files']) mkdirSync(join(root, 'init', v), { recursive: true });
+    makeVolumes('core-volume-init', root);
     const r = runInit('core-volume-init', root);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -79,7 +94,7 @@ describe('volume-init one-shots', () => {
   it('stop with the way out when the keys were never generated', () => {
     const root = mkdtempSync(join(tmpdir(), 'prism-init-'));
     mkdirSync(join(root, 'init/keys'), { recursive: true });
-    for (const v of ['gateway-secret-files', 'auth-secret-files']) mkdirSync(join(root, 'init', v), { recursive: true });
+    makeVolumes('core-volume-init', root);
     const r = runInit('core-volume-init', root);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('keys/public.pem is missing: run make generate-keys');
@@ -90,7 +105,7 @@ describe('volume-init one-shots', () => {
     const keys = join(root, 'init/keys');
     ensureKeyPair({ privateKey: join(keys, 'private.pem'), publicKey: join(keys, 'public.pem') });
     chownSync(join(keys, 'private.pem'), 1000, 1000);
-    for (const v of ['gateway-secret-files', 'auth-secret-files']) mkdirSync(join(root, 'init', v), { recursive: true });
+    makeVolumes('core-volume-init', root);
     const s = services.get('core-volume-init')!;
     const script = unescape(s.command![0]!).replaceAll('/init/', `${root}/init/`);
     const r = spawnSync('setpriv', ['--bounding-set=-all,+chown', '--inh-caps=-all', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });

@@ -194,6 +194,6 @@ export function dbmanager(ctx: BuildContext): Component {
       task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule),
     ],
     // A restore verification unpacks a base backup here.
-    writablePaths: [TMP, { path: '/var/lib/prism/scratch', size: '20Gi' }],
+    writablePaths: [TMP, { path: '/var/lib/prism/scratch', size: '20Gi', onDisk: true }],
   });
 }
