@@ -15,6 +15,10 @@ export type Discovery =
 
 export const RULES_FILE = 'prism-alerts.yml';
 
+/** Each alert's `runbook_url`: its section of the runbook (a repository path; the heading is the alert's name). */
+export const RUNBOOK_PATH = 'docs/operations/runbook.md';
+export const runbookUrl = (alert: string): string => `${RUNBOOK_PATH}#${alert.toLowerCase()}`;
+
 export function prometheusYaml(discovery: Discovery, rulesDir: string): string {
   const scrapeConfigs =
     discovery.kind === 'kubernetes'
@@ -61,7 +65,7 @@ export function alertRulesYaml(): string {
     expr,
     for: forDuration,
     labels: { severity },
-    annotations: { summary },
+    annotations: { summary, runbook_url: runbookUrl(alert) },
   });
   return toYaml({
     groups: [
