@@ -180,6 +180,8 @@ export const stackConfigSchema = z
     backups: z
       .strictObject({
         schedule: cron.default('0 2 * * *'),
+        /** Ships the open WAL segment, bounding what a quiet database can lose (the RPO). */
+        walSchedule: cron.default('*/15 * * * *'),
         verifySchedule: cron.default('0 4 * * 0'),
         retentionDays: z.number().int().min(1).default(14),
       })

@@ -107,7 +107,7 @@ describe('documented defaults', () => {
     expect(config.ingress).toEqual({ className: 'nginx', controllerNamespace: 'ingress-nginx', rateLimitRps: 50 });
     expect(config.nats).toEqual({ replicas: 1 });
     expect(config.secrets).toEqual({ mode: 'local' });
-    expect(config.backups).toEqual({ schedule: '0 2 * * *', verifySchedule: '0 4 * * 0', retentionDays: 14 });
+    expect(config.backups).toEqual({ schedule: '0 2 * * *', walSchedule: '*/15 * * * *', verifySchedule: '0 4 * * 0', retentionDays: 14 });
     expect(config.observability).toEqual({ enabled: true, logShipping: true });
     expect(config.storage.sizes.postgresAuth).toBe('10Gi');
     expect(config.jwt).toEqual({ issuer: 'prism-auth', audience: 'prism-api', accessTokenTtlSeconds: 900 });

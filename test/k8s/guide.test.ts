@@ -98,8 +98,11 @@ describe('the deployment guide’s objects (prod)', () => {
     expect(objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('minio-setup-'))).toBeDefined();
     const migrate = objects.find((o) => o.kind === 'Job' && o.metadata.name === 'db-migrate-0-1-0') as any;
     expect(migrate.spec.template.spec.containers[0].args).toEqual(['migrate', '--all']);
-    for (const name of ['backup-auth', 'backup-ops', 'verify-auth', 'verify-ops']) expect(find(objects, 'CronJob', name)).toBeDefined();
+    for (const name of ['backup-auth', 'backup-ops', 'wal-auth', 'wal-ops', 'verify-auth', 'verify-ops']) expect(find(objects, 'CronJob', name)).toBeDefined();
     expect((find(objects, 'CronJob', 'backup-auth') as any).spec.schedule).toBe('0 2 * * *');
+    const wal = find(objects, 'CronJob', 'wal-auth') as any;
+    expect(wal.spec.schedule).toBe('*/15 * * * *');
+    expect(wal.spec.jobTemplate.spec.template.spec.containers[0].args).toEqual(['backup', 'auth', 'wal']);
   });
 
   it('observability: Prometheus with alert rules and pod discovery, Grafana provisioned, Loki, Jaeger OTLP', () => {

@@ -52,8 +52,8 @@ describe.each(ENVIRONMENTS)('%s network policies', (env) => {
   });
 
   it('let only the auth service, the DB manager and its auth tasks reach the auth database', () => {
-    expect(ingressFrom(objects, 'postgres-auth', 5432)).toEqual(['auth', 'backup-auth', 'db-migrate', 'dbmanager', 'verify-auth']);
-    expect(ingressFrom(objects, 'postgres-ops', 5433)).toEqual(['backup-ops', 'config', 'db-migrate', 'dbmanager', 'verify-ops']);
+    expect(ingressFrom(objects, 'postgres-auth', 5432)).toEqual(['auth', 'backup-auth', 'db-migrate', 'dbmanager', 'verify-auth', 'wal-auth']);
+    expect(ingressFrom(objects, 'postgres-ops', 5433)).toEqual(['backup-ops', 'config', 'db-migrate', 'dbmanager', 'verify-ops', 'wal-ops']);
   });
 
   it('keep the gateway away from the databases and object storage', () => {

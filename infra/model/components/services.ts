@@ -169,7 +169,7 @@ export function dbmanager(ctx: BuildContext): Component {
     { to: 'postgres-ops', port: 'postgres' },
     { to: 'minio', port: 'api' },
   ];
-  const { schedule, verifySchedule } = ctx.config.backups;
+  const { schedule, walSchedule, verifySchedule } = ctx.config.backups;
   // A backup or verification task reaches only its own database and the object store.
   const task = (name: string, description: string, args: readonly string[], db?: DatabaseId, when?: string): Task => ({
     name,
@@ -190,6 +190,8 @@ export function dbmanager(ctx: BuildContext): Component {
       task('db-migrate', 'Apply the migrations of both databases before the services roll out', DBMANAGER_CLI.migrate),
       task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), 'auth', schedule),
       task('backup-ops', 'Scheduled full backup of prism_ops', DBMANAGER_CLI.backup('ops', 'full'), 'ops', schedule),
+      task('wal-auth', 'Ship the WAL written so far in prism_auth (bounds the recovery point)', DBMANAGER_CLI.backup('auth', 'wal'), 'auth', walSchedule),
+      task('wal-ops', 'Ship the WAL written so far in prism_ops (bounds the recovery point)', DBMANAGER_CLI.backup('ops', 'wal'), 'ops', walSchedule),
       task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), 'auth', verifySchedule),
       task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule),
     ],
