@@ -70,6 +70,9 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
 }
 
 function redis(ctx: BuildContext): Component {
+  const res = resources(['100m', '500m'], ['128Mi', '512Mi']);
+  // Three quarters of the memory limit for data; the rest is Redis's own overhead and fork copy-on-write.
+  const maxMemory = Math.floor((bytes(res.limits.memory) ?? 0) * 0.75);
   return {
     ...stateful,
     name: 'redis',
@@ -82,9 +85,9 @@ function redis(ctx: BuildContext): Component {
     env: { REDIS_PASSWORD: secret('redis-password') },
     liveness: probe({ tcp: { port: 'redis' } }, 10, 10),
     readiness: probe(exec('sh', '-c', 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG'), 5, 5),
-    resources: resources(['100m', '500m'], ['128Mi', '512Mi']),
+    resources: res,
     persistence: { mountPath: '/data', size: size(ctx, 'redis') },
-    configFiles: [{ name: 'redis.conf', mountPath: '/etc/redis', content: redisConf(PORTS.redis) }],
+    configFiles: [{ name: 'redis.conf', mountPath: '/etc/redis', content: redisConf(PORTS.redis, maxMemory) }],
     writablePaths: [TMP],
   };
 }

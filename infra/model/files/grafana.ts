@@ -91,7 +91,6 @@ export function grafanaDashboards(): Record<string, string> {
     ]),
     'prism-datastores.json': dashboard('prism-datastores', 'Prism / Data stores', [
       { title: 'Targets up', expr: 'up' },
-      { title: 'NATS JetStream storage used', expr: 'sum(jetstream_server_store_used_bytes)', unit: 'bytes' },
       { title: 'MinIO bucket usage', expr: 'sum by (bucket) (minio_bucket_usage_total_bytes)', unit: 'bytes' },
       { title: 'Hours since last full backup', expr: `(time() - ${METRICS.backupLastSuccess}{kind="full"}) / 3600`, unit: 'h' },
       { title: 'Backup verification (1 = passed)', expr: `${METRICS.backupVerified}` },

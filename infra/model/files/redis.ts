@@ -2,7 +2,7 @@
  * `redis.conf`. The password is not here: it is passed as `--requirepass` from the
  * secret at start-up, so this file holds no secret and can be committed.
  */
-export function redisConf(port: number): string {
+export function redisConf(port: number, maxMemoryBytes: number): string {
   return [
     '# Rendered from the Prism platform model; do not edit by hand.',
     `port ${port}`,
@@ -15,7 +15,9 @@ export function redisConf(port: number): string {
     'save 900 1',
     'save 300 10',
     'save 60 10000',
-    '# Tokens, sessions and rate-limit counters all carry a TTL: evict among those first.',
+    '# Below the container limit, so Redis evicts instead of being killed; tokens, sessions and',
+    '# rate-limit counters all carry a TTL: evict among those first.',
+    `maxmemory ${maxMemoryBytes}`,
     'maxmemory-policy volatile-lru',
     'tcp-keepalive 60',
     'timeout 0',
