@@ -92,7 +92,7 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
       const deps: Record<string, 'service_healthy' | 'service_completed_successfully'> = {};
       for (const f of t.flows) if (inProject.has(f.to)) deps[f.to] = 'service_healthy';
       // A task shares its owner's disk scratch, which the volume-init hands over first.
-      if (volumeInit && diskScratch(c).length > 0) deps[volumeInit] = 'service_completed_successfully';
+      if (volumeInit && diskScratch(c, t.writablePaths).length > 0) deps[volumeInit] = 'service_completed_successfully';
       services[t.name] = taskService(platform, c, t, deps);
     }
   }

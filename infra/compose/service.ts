@@ -58,9 +58,10 @@ export const volumeName = (owner: string): string => `${owner}-data`;
  * count against `mem_limit`, so these are named volumes, as a disk-backed emptyDir is in
  * Kubernetes. The others are tmpfs.
  */
-export const diskScratch = (c: Component): WritablePath[] => c.writablePaths.filter((w) => w.onDisk);
+export const diskScratch = (c: Component, paths: readonly WritablePath[] = c.writablePaths): WritablePath[] => paths.filter((w) => w.onDisk);
 export const scratchVolume = (owner: string, path: string): string => `${owner}-scratch-${path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-')}`;
-const scratchMounts = (c: Component): string[] => diskScratch(c).map((w) => `${scratchVolume(c.name, w.path)}:${w.path}`);
+const scratchMounts = (c: Component, paths: readonly WritablePath[] = c.writablePaths): string[] =>
+  diskScratch(c, paths).map((w) => `${scratchVolume(c.name, w.path)}:${w.path}`);
 /** The volume holding a component's secret files (its JWT keys), filled by the volume-init one-shot. */
 export const secretFilesVolume = (owner: string): string => `${owner}-secret-files`;
 
@@ -71,12 +72,12 @@ export const ownedVolumes = (c: Component): string[] => [
 ];
 
 /** Hardening shared by every container (the restricted profile where Compose has it). */
-function hardening(c: Component, user: number) {
+function hardening(c: Component, user: number, writable: readonly WritablePath[] = c.writablePaths) {
   return {
     user: `${user}:${user}`,
     read_only: true,
     // tmpfs with the emptyDir's size limit; it is memory-backed, so it counts against mem_limit.
-    tmpfs: c.writablePaths.filter((w) => !w.onDisk).map((w) => `${w.path}:size=${dockerMemory(w.size)},mode=1777`),
+    tmpfs: writable.filter((w) => !w.onDisk).map((w) => `${w.path}:size=${dockerMemory(w.size)},mode=1777`),
     cap_drop: ['ALL'],
     security_opt: ['no-new-privileges:true'],
     mem_limit: dockerMemory(c.resources.limits.memory),
@@ -137,6 +138,7 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
   const image = t.image ?? c.image;
   const env = t.env ?? c.env;
   const command = t.command ?? c.command;
+  const writable = t.writablePaths ?? c.writablePaths;
   return {
     image: imageRef(image),
     // The owner's image may not be built yet when the task runs first.
@@ -147,8 +149,8 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
     environment: composeEnvironment(platform, env, t.name),
     networks: networksOf(platform, undefined, t.flows).map((tier) => NETWORK_NAMES[tier]),
     ...dependsOn(deps),
-    ...(t.configFiles?.length || diskScratch(c).length ? { volumes: [...configMounts(t.name, t.configFiles ?? []), ...scratchMounts(c)] } : {}),
-    ...hardening(c, c.user),
+    ...(t.configFiles?.length || diskScratch(c, writable).length ? { volumes: [...configMounts(t.name, t.configFiles ?? []), ...scratchMounts(c, writable)] } : {}),
+    ...hardening(c, c.user, writable),
     restart: 'no',
     labels: labels(t.name, c.layer, 'task', c.name),
   };

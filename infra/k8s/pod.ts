@@ -8,6 +8,7 @@ import {
   type Platform,
   type Probe,
   type SecretFiles,
+  type WritablePath,
   SECRET_NAME,
   bytes,
   resolveRef,
@@ -28,6 +29,10 @@ export interface PodSource {
   readonly probes?: { readonly liveness: Probe; readonly readiness: Probe };
   readonly persistence?: { readonly claimName: string; readonly mountPath: string };
   readonly secretFiles?: SecretFiles;
+  /** Writable directories; the component's own when absent. */
+  readonly writablePaths?: readonly WritablePath[];
+  /** StorageClass of on-disk scratch volumes; the cluster default when absent. */
+  readonly storageClass?: string;
 }
 
 export function imageRef(image: Image): string {
@@ -76,9 +81,9 @@ const EPHEMERAL_REQUEST = '64Mi';
  * CPU and memory from the model; ephemeral storage derived from the component's scratch
  * directories, so a full emptyDir evicts the pod rather than filling the node.
  */
-function resources(c: Component): k8s.ResourceRequirements {
+function resources(c: Component, writable: readonly WritablePath[]): k8s.ResourceRequirements {
   const q = k8s.Quantity.fromString;
-  const scratch = c.writablePaths.reduce((sum, w) => sum + (bytes(w.size) ?? 0), 0);
+  const scratch = writable.filter((w) => !w.onDisk).reduce((sum, w) => sum + (bytes(w.size) ?? 0), 0);
   const ephemeralLimit = `${Math.ceil((scratch + EPHEMERAL_HEADROOM) / 1024 ** 2)}Mi`;
   return {
     requests: { cpu: q(c.resources.requests.cpu), memory: q(c.resources.requests.memory), 'ephemeral-storage': q(EPHEMERAL_REQUEST) },
@@ -124,9 +129,27 @@ export function podSpec(
     });
     mounts.push({ name: 'secret-files', mountPath: source.secretFiles.mountPath, readOnly: true });
   }
-  for (const w of component.writablePaths) {
+  const writable = source.writablePaths ?? component.writablePaths;
+  for (const w of writable) {
     const name = `scratch-${volumeName(w.path)}`.slice(0, 63);
-    volumes.push({ name, emptyDir: { sizeLimit: k8s.Quantity.fromString(w.size) } });
+    // Large scratch gets a volume claim of its own for the pod's lifetime (a generic ephemeral
+    // volume) rather than filling the node's ephemeral storage.
+    volumes.push(
+      w.onDisk
+        ? {
+            name,
+            ephemeral: {
+              volumeClaimTemplate: {
+                spec: {
+                  accessModes: ['ReadWriteOnce'],
+                  ...(source.storageClass ? { storageClassName: source.storageClass } : {}),
+                  resources: { requests: { storage: k8s.Quantity.fromString(w.size) } },
+                },
+              },
+            },
+          }
+        : { name, emptyDir: { sizeLimit: k8s.Quantity.fromString(w.size) } },
+    );
     mounts.push({ name, mountPath: w.path });
   }
   if (source.persistence) mounts.push({ name: source.persistence.claimName, mountPath: source.persistence.mountPath });
@@ -140,7 +163,7 @@ export function podSpec(
     ...(source.args ? { args: [...source.args] } : {}),
     ports: ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol ?? 'TCP' })),
     env: envVars(platform, source.env),
-    resources: resources(component),
+    resources: resources(component, writable),
     ...(source.probes ? { livenessProbe: probe(source.probes.liveness, ports), readinessProbe: probe(source.probes.readiness, ports) } : {}),
     securityContext: containerSecurityContext(component.user),
     volumeMounts: mounts,

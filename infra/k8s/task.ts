@@ -8,6 +8,7 @@ export interface TaskRunnerProps {
   readonly platform: Platform;
   readonly component: Component;
   readonly task: Task;
+  readonly storageClass?: string;
 }
 
 /** The object name of a task: one-shot Jobs carry the image tag, since a Job's pod template is immutable. */
@@ -44,6 +45,8 @@ export class TaskRunner extends Construct {
           env: task.env ?? c.env,
           configFiles: task.configFiles ?? [],
           configMapName,
+          storageClass: props.storageClass,
+          writablePaths: task.writablePaths,
         },
         { restartPolicy: 'OnFailure', serviceAccountName: c.name },
       ),

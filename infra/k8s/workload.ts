@@ -81,6 +81,7 @@ export class Workload extends Construct {
           configMapName,
           probes: { liveness: c.liveness, readiness: c.readiness },
           secretFiles: c.secretFiles,
+          storageClass: props.storageClass,
           ...(claimName && c.persistence ? { persistence: { claimName, mountPath: c.persistence.mountPath } } : {}),
         },
         { serviceAccountName: c.name, ...spread },
@@ -149,7 +150,7 @@ export class Workload extends Construct {
       });
     }
 
-    for (const task of c.tasks) new TaskRunner(this, task.name, { platform, component: c, task });
+    for (const task of c.tasks) new TaskRunner(this, task.name, { platform, component: c, task, storageClass: props.storageClass });
   }
 }
 

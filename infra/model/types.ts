@@ -132,6 +132,8 @@ export interface Task {
   readonly args: readonly string[];
   /** Cron schedule; a one-shot Job when absent. */
   readonly schedule?: string;
+  /** Writable directories of the task; the component's own when absent. */
+  readonly writablePaths?: readonly WritablePath[];
   /** Environment of the task; the component's own when absent. */
   readonly env?: Readonly<Record<string, EnvValue>>;
   readonly flows: readonly Flow[];

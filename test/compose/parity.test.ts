@@ -93,12 +93,15 @@ describe('Compose and Kubernetes agree (dev)', () => {
     const s = svc(name);
     const volumes = new Map<string, Json>(spec.volumes.map((v: Json) => [v.name, v]));
     const mounts = container.volumeMounts as Json[];
+    // Writable paths: an emptyDir is a tmpfs; on-disk scratch is an ephemeral volume claim in
+    // Kubernetes and a named volume in Compose (never both).
     const emptyDirs = mounts.filter((m) => volumes.get(m.name)?.emptyDir).map((m) => m.mountPath).sort();
-    // Writable paths: tmpfs, or a scratch volume on disk where the model says so (never both).
-    const tmpfs = (s.tmpfs ?? []).map((t) => t.split(':')[0]!);
-    const scratch = (s.volumes ?? []).filter((v) => v.startsWith(`${name}-scratch-`)).map((v) => v.split(':')[1]!);
-    expect([...tmpfs, ...scratch].sort()).toEqual(emptyDirs);
-    expect(scratch.sort()).toEqual(c.writablePaths.filter((w) => w.onDisk).map((w) => w.path).sort());
+    const claims = mounts.filter((m) => volumes.get(m.name)?.ephemeral).map((m) => m.mountPath).sort();
+    const tmpfs = (s.tmpfs ?? []).map((t) => t.split(':')[0]!).sort();
+    const scratch = (s.volumes ?? []).filter((v) => v.startsWith(`${name}-scratch-`)).map((v) => v.split(':')[1]!).sort();
+    expect(tmpfs).toEqual(emptyDirs);
+    expect(scratch).toEqual(claims);
+    expect(scratch).toEqual(c.writablePaths.filter((w) => w.onDisk).map((w) => w.path).sort());
     const configDirs = mounts.filter((m) => volumes.get(m.name)?.configMap).map((m) => m.mountPath).sort();
     const binds = (s.volumes ?? []).filter((v) => v.startsWith('.')).map((v) => v.split(':'));
     expect(binds.map((b) => b[1]).sort()).toEqual(configDirs);

@@ -105,6 +105,19 @@ describe('the deployment guide’s objects (prod)', () => {
     expect(wal.spec.jobTemplate.spec.template.spec.containers[0].args).toEqual(['backup', 'auth', 'wal']);
   });
 
+  it('the DB manager restores into a volume claim as large as the larger database; small tasks get no claim', () => {
+    const claim = (kind: string, name: string) => {
+      const o = find(objects, kind, name) as any;
+      const spec = kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : kind === 'Job' || kind === 'Deployment' ? o.spec.template.spec : undefined;
+      return spec.volumes.find((v: any) => v.ephemeral)?.ephemeral.volumeClaimTemplate.spec.resources.requests.storage;
+    };
+    expect(claim('Deployment', 'dbmanager')).toBe('50Gi');
+    expect(claim('CronJob', 'backup-auth')).toBe('50Gi');
+    expect(claim('CronJob', 'verify-ops')).toBe('50Gi');
+    expect(claim('CronJob', 'wal-auth')).toBeUndefined();
+    expect(claim('Job', 'db-migrate-0-1-0')).toBeUndefined();
+  });
+
   it('observability: Prometheus with alert rules and pod discovery, Grafana provisioned, Loki, Jaeger OTLP', () => {
     const prom = (find(objects, 'ConfigMap', 'prometheus-config') as any).data;
     expect(prom['prometheus.yml']).toMatch(/__meta_kubernetes_pod_annotation_prometheus_io_scrape/);

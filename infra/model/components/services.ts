@@ -1,10 +1,15 @@
 import { BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, PORTS, SERVICES, type ServiceName } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
+import { bytes } from '../quantity.js';
 import { MINIO_BACKUP_USER } from '../secrets.js';
 import type { Component, EnvValue, Flow, Task } from '../types.js';
 import { type BuildContext, RUN_AS, ref, secret, serviceProbes, value, TMP } from './common.js';
 
 const KEYS_DIR = '/etc/prism/keys';
+/** The DB manager's working space: staged base backups, restores being verified, the WAL spool. */
+const SCRATCH_DIR = '/var/lib/prism/scratch';
+
+const largerQuantity = (a: string, b: string): string => ((bytes(a) ?? 0) >= (bytes(b) ?? 0) ? a : b);
 const GATEWAY_CONFIG_DIR = '/etc/prism/gateway';
 
 function serviceImage(ctx: BuildContext, name: ServiceName) {
@@ -170,12 +175,15 @@ export function dbmanager(ctx: BuildContext): Component {
     { to: 'minio', port: 'api' },
   ];
   const { schedule, walSchedule, verifySchedule } = ctx.config.backups;
-  // A backup or verification task reaches only its own database and the object store.
-  const task = (name: string, description: string, args: readonly string[], db?: DatabaseId, when?: string): Task => ({
+  // A backup or verification task reaches only its own database and the object store. Only base
+  // backups and restore verification need the large scratch space; the others spool a few WAL segments.
+  const small = [TMP, { path: SCRATCH_DIR, size: '256Mi' }];
+  const task = (name: string, description: string, args: readonly string[], db?: DatabaseId, when?: string, bigScratch = false): Task => ({
     name,
     description,
     args,
     ...(when ? { schedule: when } : {}),
+    ...(bigScratch ? {} : { writablePaths: small }),
     flows: db ? [{ to: DATABASES[db].component, port: 'postgres' }, { to: 'minio', port: 'api' }] : flows,
   });
   return service(ctx, 'dbmanager', {
@@ -188,14 +196,15 @@ export function dbmanager(ctx: BuildContext): Component {
     args: ['serve'],
     tasks: [
       task('db-migrate', 'Apply the migrations of both databases before the services roll out', DBMANAGER_CLI.migrate),
-      task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), 'auth', schedule),
-      task('backup-ops', 'Scheduled full backup of prism_ops', DBMANAGER_CLI.backup('ops', 'full'), 'ops', schedule),
+      task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), 'auth', schedule, true),
+      task('backup-ops', 'Scheduled full backup of prism_ops', DBMANAGER_CLI.backup('ops', 'full'), 'ops', schedule, true),
       task('wal-auth', 'Ship the WAL written so far in prism_auth (bounds the recovery point)', DBMANAGER_CLI.backup('auth', 'wal'), 'auth', walSchedule),
       task('wal-ops', 'Ship the WAL written so far in prism_ops (bounds the recovery point)', DBMANAGER_CLI.backup('ops', 'wal'), 'ops', walSchedule),
-      task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), 'auth', verifySchedule),
-      task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule),
+      task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), 'auth', verifySchedule, true),
+      task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule, true),
     ],
     // A restore verification unpacks a base backup here.
-    writablePaths: [TMP, { path: '/var/lib/prism/scratch', size: '20Gi', onDisk: true }],
+    // Room for a whole restored database (verification) or a staged base backup.
+    writablePaths: [TMP, { path: SCRATCH_DIR, size: largerQuantity(ctx.config.storage.sizes.postgresAuth, ctx.config.storage.sizes.postgresOps), onDisk: true }],
   });
 }
