@@ -18,7 +18,11 @@ export interface JwtOptions {
   readonly audience: string;
   /** The auth service's JWKS: fetched on demand, cached 10 minutes, refetched for an unknown `kid` (at most every 30 s). */
   readonly jwksUrl?: string | undefined;
-  /** An RS256 public key (PEM). Its `kid` is the RFC 7638 SHA-256 thumbprint; tokens without a `kid` use it. */
+  /**
+   * RS256 public keys (PEM): one key, or the auth service's rotation bundle of every key that still
+   * verifies. Each key's `kid` is its RFC 7638 SHA-256 thumbprint; a token without a `kid` is
+   * accepted only when the file holds exactly one key.
+   */
   readonly publicKeyFile?: string | undefined;
   readonly clockToleranceSeconds: number;
   /** Verified tokens remembered; 0 disables the cache. */
@@ -34,6 +38,8 @@ interface Cached {
   readonly until: number;
 }
 
+const PEM_BLOCK = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g;
+
 /** How long a verified token is trusted without re-verifying its signature (bounds the effect of a key withdrawn from the JWKS). */
 const CACHE_TTL_MS = 60_000;
 
@@ -44,7 +50,7 @@ const CACHE_TTL_MS = 60_000;
  */
 export class JwtVerifier {
   private readonly cache = new Map<string, Cached>();
-  private fileKey: { kid: string; key: CryptoKey } | undefined;
+  private fileKeys = new Map<string, CryptoKey>();
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   private jwksFetched = false;
 
@@ -57,27 +63,31 @@ export class JwtVerifier {
   static async create(opts: JwtOptions): Promise<JwtVerifier> {
     const v = new JwtVerifier(opts);
     if (opts.publicKeyFile) {
-      const pem = readFileSync(opts.publicKeyFile, 'utf8');
-      const key = await importSPKI(pem, 'RS256', { extractable: true });
-      v.fileKey = { kid: await calculateJwkThumbprint(await exportJWK(key), 'sha256'), key };
+      const pems = readFileSync(opts.publicKeyFile, 'utf8').match(PEM_BLOCK) ?? [];
+      if (pems.length === 0) throw new Error(`${opts.publicKeyFile}: no PEM public key in the file`);
+      for (const pem of pems) {
+        const key = await importSPKI(pem, 'RS256', { extractable: true });
+        v.fileKeys.set(await calculateJwkThumbprint(await exportJWK(key), 'sha256'), key);
+      }
     }
     return v;
   }
 
-  /** The `kid` of the public key file, when one is configured. */
-  get fileKid(): string | undefined {
-    return this.fileKey?.kid;
+  /** The `kid`s of the public key file's keys. */
+  get fileKids(): string[] {
+    return [...this.fileKeys.keys()];
   }
 
   /** Throws when no verification key can be had (readiness check). */
   async checkKeys(): Promise<void> {
-    if (this.fileKey || this.jwksFetched || !this.jwks) return;
+    if (this.fileKeys.size > 0 || this.jwksFetched || !this.jwks) return;
     await this.jwks.reload();
     this.jwksFetched = true;
   }
 
   private readonly getKey = async (header: JWTHeaderParameters, token: Parameters<ReturnType<typeof createRemoteJWKSet>>[1]) => {
-    if (this.fileKey && (header.kid === undefined || header.kid === this.fileKey.kid)) return this.fileKey.key;
+    const fileKey = header.kid === undefined ? (this.fileKeys.size === 1 ? [...this.fileKeys.values()][0] : undefined) : this.fileKeys.get(header.kid);
+    if (fileKey) return fileKey;
     if (!this.jwks) throw new errors.JWKSNoMatchingKey();
     const key = await this.jwks(header, token);
     this.jwksFetched = true;
@@ -125,10 +135,10 @@ export class JwtVerifier {
 function toAuthError(e: unknown): AuthError {
   if (e instanceof errors.JWKSTimeout) return new AuthError(503, 'authentication keys unavailable');
   if (e instanceof errors.JWTExpired) return new AuthError(401, 'token expired');
+  if (e instanceof errors.JWTClaimValidationFailed && e.claim === 'typ') return new AuthError(401, 'not an access token');
   if (e instanceof errors.JWTClaimValidationFailed) return new AuthError(401, `token claim ${e.claim} rejected`);
   if (e instanceof errors.JWKSNoMatchingKey) return new AuthError(401, 'token signed with an unknown key');
   if (e instanceof errors.JOSEAlgNotAllowed) return new AuthError(401, 'token algorithm not allowed');
-  if (e instanceof errors.JWTClaimValidationFailed && e.claim === 'typ') return new AuthError(401, 'not an access token');
   if (e instanceof errors.JOSEError) return new AuthError(401, 'invalid token');
   // A JWKS fetch that failed on the network (not the token's fault).
   if (e instanceof TypeError || (e as { cause?: unknown })?.cause) return new AuthError(503, 'authentication keys unavailable');

@@ -257,3 +257,26 @@ describe('JWKS', () => {
     }
   });
 });
+
+describe('public key file', () => {
+  it("accepts the auth service's rotation bundle: tokens of every key in it verify, by kid", async () => {
+    const { writeFileSync } = await import('node:fs');
+    const bundle = keys.publicKeyFile.replace(/\.pem$/, '-bundle.pem');
+    writeFileSync(bundle, `${keys.publicPem}${otherKeys.publicPem}`);
+    const g = await startTestGateway({ keys: { ...keys, publicKeyFile: bundle }, routes: [route('things', upstream.origin)], env: { PRISM_AUTH_JWKS_URL: '' } });
+    try {
+      for (const k of [keys, otherKeys]) {
+        const res = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(k, 'rotating')}` } });
+        expect(res.status, k.kid).toBe(200);
+      }
+      // Without a kid, a token cannot say which of several keys signed it.
+      const noKid = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(otherKeys, 'rotating', {}, { kid: undefined })}` } });
+      expect(noKid.status).toBe(401);
+      const stranger = await makeKeys();
+      const unknown = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(stranger, 'rotating')}` } });
+      expect(unknown.status).toBe(401);
+    } finally {
+      await g.close();
+    }
+  });
+});
