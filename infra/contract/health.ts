@@ -13,3 +13,6 @@ export const EDGE_ROUTES = {
   api: '/api',
   auth: '/auth',
 } as const;
+
+/** The auth service's JWK set: the keys that verify access tokens. */
+export const AUTH_JWKS_PATH = `${EDGE_ROUTES.auth}/.well-known/jwks.json`;

@@ -1,4 +1,4 @@
-import { BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, PORTS, SERVICES, type ServiceName } from '../../contract/index.js';
+import { AUTH_JWKS_PATH, BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, PORTS, SERVICES, type ServiceName } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
 import { bytes } from '../quantity.js';
 import { MINIO_BACKUP_USER } from '../secrets.js';
@@ -96,7 +96,8 @@ const jwtFiles = (withPrivate: boolean) => ({
 });
 
 export function gateway(ctx: BuildContext): Component {
-  const jwksUrl = `http://auth:${PORTS.authHttp}/auth/.well-known/jwks.json`;
+  // Host names are component names in every renderer (see resolveRef).
+  const authOrigin = `http://auth:${PORTS.authHttp}`;
   return service(ctx, 'gateway', {
     description: 'API gateway: routing, JWT and API-key auth, Redis rate limiting, circuit breakers',
     tier: 'frontend',
@@ -109,7 +110,7 @@ export function gateway(ctx: BuildContext): Component {
       PRISM_JWT_ISSUER: value(ctx.config.jwt.issuer),
       PRISM_JWT_AUDIENCE: value(ctx.config.jwt.audience),
       PRISM_JWT_PUBLIC_KEY_FILE: value(`${KEYS_DIR}/public.pem`),
-      PRISM_AUTH_JWKS_URL: ref('auth', 'http', { scheme: 'http', path: '/auth/.well-known/jwks.json' }),
+      PRISM_AUTH_JWKS_URL: ref('auth', 'http', { scheme: 'http', path: AUTH_JWKS_PATH }),
     },
     flows: [
       { to: 'auth', port: 'grpc' },
@@ -117,7 +118,7 @@ export function gateway(ctx: BuildContext): Component {
       { to: 'config', port: 'grpc' },
       { to: 'redis', port: 'redis' },
     ],
-    configFiles: [{ name: 'gateway.yaml', mountPath: GATEWAY_CONFIG_DIR, content: gatewayYaml(ctx.config, jwksUrl) }],
+    configFiles: [{ name: 'gateway.yaml', mountPath: GATEWAY_CONFIG_DIR, content: gatewayYaml(ctx.config, authOrigin) }],
     secretFiles: jwtFiles(false),
   });
 }

@@ -1,9 +1,12 @@
-import { gatewayConfigSchema, type GatewayConfigInput, PORTS, EDGE_ROUTES } from '../../contract/index.js';
+import { AUTH_JWKS_PATH, gatewayConfigSchema, type GatewayConfigInput, PORTS, EDGE_ROUTES } from '../../contract/index.js';
 import type { StackConfig } from '../../config/schema.js';
 import { toYaml } from './yaml.js';
 
-/** The gateway's `gateway.yaml` (the guide's `gateway-config` ConfigMap), validated by the gateway's own schema. */
-export function gatewayYaml(config: StackConfig, jwksUrl: string): string {
+/**
+ * The gateway's `gateway.yaml` (the guide's `gateway-config` ConfigMap), validated by the gateway's
+ * own schema. `authOrigin` is the auth service's HTTP origin: its routes and its JWKS.
+ */
+export function gatewayYaml(config: StackConfig, authOrigin: string): string {
   const doc: GatewayConfigInput = {
     server: { port: PORTS.gatewayHttp, body_limit_bytes: 1024 * 1024, request_timeout_ms: 30_000 },
     rate_limit: {
@@ -15,14 +18,14 @@ export function gatewayYaml(config: StackConfig, jwksUrl: string): string {
     auth: {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
-      jwks_url: jwksUrl,
+      jwks_url: `${authOrigin}${AUTH_JWKS_PATH}`,
       clock_tolerance_seconds: 30,
       api_key_cache_seconds: 30,
     },
     routes: [
       {
         prefix: `${EDGE_ROUTES.api}/auth`,
-        upstream: `http://auth:${PORTS.authHttp}`,
+        upstream: authOrigin,
         rewrite: EDGE_ROUTES.auth,
         auth_required: false,
         timeout_ms: 5_000,

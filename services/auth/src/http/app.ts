@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { z } from 'zod';
-import { EDGE_ROUTES } from '../../../../infra/contract/index.js';
+import { AUTH_JWKS_PATH, EDGE_ROUTES } from '../../../../infra/contract/index.js';
 import { requestIdOf, REQUEST_ID_HEADER } from '../../../runtime/src/index.js';
 import { changePassword, getUser, login, register } from '../accounts.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys.js';
@@ -310,7 +310,7 @@ function authRoutes(ctx: AuthContext): Route[] {
     },
     {
       method: 'GET',
-      url: `${A}/.well-known/jwks.json`,
+      url: AUTH_JWKS_PATH,
       summary: 'Public keys that verify access tokens (current and previous)',
       tags: ['keys'],
       responses: { 200: { description: 'JWK set', schema: S.Jwks } },
