@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, portNumber } from '../model/index.js';
+import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, imageRef, portNumber } from '../model/index.js';
 import { composeArg, composeEnvironment, literal } from './env.js';
 import { httpCheckCommand } from './images.js';
 import { configHostDir, fromProjectDir } from './layout.js';
@@ -9,7 +9,6 @@ import type { ComposeHealthcheck, ComposePort, ComposeService, DependsCondition 
 /** Published ports listen on the loopback interface only: a developer machine is not a server. */
 export const PUBLISH_HOST_IP = '127.0.0.1';
 
-export const imageRef = (image: Image): string => `${image.repository}:${image.tag}`;
 
 /** A Kubernetes memory quantity in Docker's units (binary: `m` is MiB), exact. */
 export function dockerMemory(quantity: string): string {

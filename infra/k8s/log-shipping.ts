@@ -2,10 +2,10 @@ import { Construct } from 'constructs';
 import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
 import { PORTS } from '../contract/index.js';
 import { promtailYaml } from '../model/files/loki.js';
-import type { Image } from '../model/index.js';
+import { type Image, imageRef } from '../model/index.js';
 import { componentLabels, selectorLabels } from './labels.js';
 import { PlatformNamespace } from './namespace.js';
-import { configHash, imageRef } from './pod.js';
+import { configHash } from './pod.js';
 import { containerSecurityContext } from './security.js';
 
 export const LOG_NAMESPACE = 'prism-logging';

@@ -11,6 +11,7 @@ import {
   type WritablePath,
   SECRET_NAME,
   bytes,
+  imageRef,
   resolveRef,
   secretSpec,
 } from '../model/index.js';
@@ -33,10 +34,6 @@ export interface PodSource {
   readonly writablePaths?: readonly WritablePath[];
   /** StorageClass of on-disk scratch volumes; the cluster default when absent. */
   readonly storageClass?: string;
-}
-
-export function imageRef(image: Image): string {
-  return `${image.repository}:${image.tag}`;
 }
 
 export function envVars(platform: Platform, env: Readonly<Record<string, EnvValue>>): k8s.EnvVar[] {

@@ -5,7 +5,7 @@ import { dataComponents } from './components/data.js';
 import { edge, edgeProxy } from './components/edge.js';
 import { observabilityComponents } from './components/observability.js';
 import { auth, config, dbmanager, gateway } from './components/services.js';
-import type { Component, ComponentName, ComponentRef, Flow, Platform } from './types.js';
+import type { Component, ComponentName, ComponentRef, Flow, Image, Platform } from './types.js';
 
 export const NAMESPACE = 'prism';
 
@@ -36,6 +36,11 @@ export function portNumber(platform: Platform, to: ComponentName, portName: stri
   const p = component(platform, to).ports.find((x) => x.name === portName);
   if (!p) throw new ModelError(`component ${to} has no port named ${portName}`);
   return p.port;
+}
+
+/** The reference every renderer writes for an image: `repository:tag`. */
+export function imageRef(image: Image): string {
+  return `${image.repository}:${image.tag}`;
 }
 
 /** `host:port`, or a URL when the reference has a scheme. Host names are component names in every renderer. */

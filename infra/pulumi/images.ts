@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { imageRef } from '../k8s/pod.js';
-import type { Component, Platform } from '../model/index.js';
+import { type Component, type Platform, imageRef } from '../model/index.js';
 import type { KubeObject } from './resources.js';
 
 export interface ServiceImage {
