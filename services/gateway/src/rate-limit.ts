@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { Counter } from 'prom-client';
 import { METRICS } from '../../../infra/contract/index.js';
 import type { Logger, ServiceMetrics } from '../../runtime/src/index.js';
+import { ScriptPipeline } from './redis-script.js';
 
 /**
  * GCRA (the token bucket as one timestamp per key): `rate` requests per second sustained,
@@ -46,7 +46,11 @@ export interface RateLimitSettings {
   readonly onRedisFailure: 'open' | 'closed';
 }
 
-type RedisWithScript = Redis & { prismRateLimit(key: string, revocationKey: string, rate: number, burst: number): Promise<[number, number, number, number]> };
+export interface RedisAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly password: string;
+}
 
 const KEY_PREFIX = 'prism:rl:';
 const LOCAL_MAX_KEYS = 100_000;
@@ -60,7 +64,7 @@ export class RateLimitUnavailable extends Error {}
  * refuses the request (503). Failures are counted in `prism_gateway_rate_limit_redis_failures_total{mode}`.
  */
 export class RateLimiter {
-  private readonly redis: RedisWithScript;
+  private readonly redis: ScriptPipeline;
   private readonly local = new Map<string, number>();
   private readonly sweep: NodeJS.Timeout;
   readonly rejected: Counter<'reason'>;
@@ -68,13 +72,13 @@ export class RateLimiter {
   private lastWarn = 0;
 
   constructor(
-    redis: Redis,
+    redis: RedisAddress,
     private readonly settings: RateLimitSettings,
     metrics: ServiceMetrics,
     private readonly log: Logger,
   ) {
-    redis.defineCommand('prismRateLimit', { numberOfKeys: 2, lua: GCRA_LUA });
-    this.redis = redis as RedisWithScript;
+    // Fail fast rather than queue: a slow Redis then gets the Redis-failure policy at once.
+    this.redis = new ScriptPipeline({ ...redis, lua: GCRA_LUA, numberOfKeys: 2, timeoutMs: 250, connectionName: 'prism-gateway-ratelimit', onDown: (e) => this.warn(e) });
     const registers = [metrics.registry];
     this.rejected = new Counter({ name: METRICS.rateLimitRejected, help: 'Requests refused by the rate limiter', labelNames: ['reason'], registers });
     this.failures = new Counter({ name: METRICS.rateLimitRedisFailures, help: 'Rate-limit checks Redis could not answer', labelNames: ['mode'], registers });
@@ -93,14 +97,11 @@ export class RateLimiter {
     const { requestsPerSecond: rate, burst } = this.settings;
     let r: [number, number, number, number];
     try {
-      r = await this.redis.prismRateLimit(KEY_PREFIX + identity, revocationKey, rate, burst);
+      r = (await this.redis.call([KEY_PREFIX + identity, revocationKey], [rate, burst])) as [number, number, number, number];
     } catch (e) {
       this.failures.inc({ mode: this.settings.onRedisFailure });
       const now = Date.now();
-      if (now - this.lastWarn > 5_000) {
-        this.lastWarn = now;
-        this.log.warn({ err: (e as Error).message, mode: this.settings.onRedisFailure }, 'rate limiter: Redis unavailable');
-      }
+      this.warn(e as Error);
       if (this.settings.onRedisFailure === 'closed') {
         this.rejected.inc({ reason: 'redis_unavailable' });
         throw new RateLimitUnavailable('rate limiter unavailable');
@@ -111,6 +112,14 @@ export class RateLimiter {
     const allowed = r[0] === 1;
     if (!allowed) this.rejected.inc({ reason: 'limit' });
     return { allowed, revoked: false, limit: burst, remaining: r[1], retryAfterMs: r[2], resetMs: r[3] };
+  }
+
+  /** At most one warning every 5 s, however many requests fail. */
+  private warn(e: Error): void {
+    const now = Date.now();
+    if (now - this.lastWarn < 5_000) return;
+    this.lastWarn = now;
+    this.log.warn({ err: e.message, mode: this.settings.onRedisFailure }, 'rate limiter: Redis unavailable');
   }
 
   /** The script's algorithm in this process (microseconds), for fail-open. */
@@ -132,7 +141,18 @@ export class RateLimiter {
     for (const [k, tat] of this.local) if (tat < now) this.local.delete(k);
   }
 
+  /** Resolves once Redis is connected with the script loaded; rejects after `timeoutMs`. */
+  waitReady(timeoutMs: number): Promise<void> {
+    return this.redis.waitReady(timeoutMs);
+  }
+
+  /** A round trip on the limiter's own connection (readiness when failing closed). */
+  ping(): Promise<void> {
+    return this.redis.ping();
+  }
+
   close(): void {
     clearInterval(this.sweep);
+    this.redis.close();
   }
 }

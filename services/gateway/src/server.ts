@@ -50,10 +50,13 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   runtime.onShutdown('auth-grpc', () => authClient.close());
   const apiKeys = new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, log);
 
-  const limiter = settings.rateLimit.enabled ? new RateLimiter(redis, settings.rateLimit, metrics, log) : undefined;
-  if (limiter) runtime.onShutdown('rate-limiter', () => limiter.close());
-  // Fail-closed makes Redis a hard dependency; fail-open keeps serving without it.
-  if (limiter && settings.rateLimit.onRedisFailure === 'closed') health.addCheck('redis', () => redis.ping());
+  const limiter = settings.rateLimit.enabled ? new RateLimiter(settings.redis, settings.rateLimit, metrics, log) : undefined;
+  if (limiter) {
+    runtime.onShutdown('rate-limiter', async () => limiter.close());
+    await limiter.waitReady(5_000).catch(() => {}); // logged above if Redis is unreachable
+    // Fail-closed makes Redis a hard dependency; fail-open keeps serving without it.
+    if (settings.rateLimit.onRedisFailure === 'closed') health.addCheck('redis', () => limiter.ping());
+  }
 
   let events: EventPublisher | undefined;
   if (settings.events.enabled) {
