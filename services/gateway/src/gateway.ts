@@ -190,7 +190,7 @@ export class Gateway {
     }
 
     try {
-      ctx.identity = await this.authenticate(req, up.route.authRequired);
+      ctx.identity = this.cachedIdentity(req) ?? (await this.authenticate(req, up.route.authRequired));
     } catch (e) {
       if (e instanceof AuthError) return this.fail(ctx, e.status, e.message, e.status === 401 ? 'Bearer error="invalid_token"' : undefined);
       throw e;
@@ -231,14 +231,23 @@ export class Gateway {
     this.done(ctx);
   }
 
+  /** A bearer token verified before: known without a promise (most requests). */
+  private cachedIdentity(req: IncomingMessage): Identity | undefined {
+    const authz = req.headers.authorization;
+    if (authz === undefined || req.headers['x-api-key'] !== undefined) return undefined;
+    const token = bearerToken(authz);
+    return token === undefined ? undefined : this.d.jwt.cached(token);
+  }
+
   private async authenticate(req: IncomingMessage, required: boolean): Promise<Identity | undefined> {
     const apiKey = req.headers['x-api-key'];
     const authz = req.headers.authorization;
     try {
       if (typeof apiKey === 'string') return await this.d.apiKeys.validate(apiKey);
       if (authz !== undefined) {
-        if (authz.length < 8 || authz.slice(0, 7).toLowerCase() !== 'bearer ') throw new AuthError(401, 'expected a Bearer token');
-        return await this.d.jwt.verify(authz.slice(7).trim());
+        const token = bearerToken(authz);
+        if (token === undefined) throw new AuthError(401, 'expected a Bearer token');
+        return await this.d.jwt.verify(token);
       }
     } catch (e) {
       // On a public route a bad credential is ignored (no identity), so a stale token cannot block login.
@@ -451,6 +460,11 @@ export class Gateway {
     }
     return req.socket.remoteAddress ?? 'unknown';
   }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined for another scheme. */
+function bearerToken(authz: string): string | undefined {
+  return authz.length >= 8 && authz.slice(0, 7).toLowerCase() === 'bearer ' ? authz.slice(7).trim() : undefined;
 }
 
 function discard(): Writable {

@@ -94,15 +94,25 @@ export class JwtVerifier {
     return key;
   };
 
-  async verify(token: string): Promise<Identity> {
-    const now = Date.now();
+  /**
+   * The identity of a token verified before and still valid (`exp` / `nbf` checked now), without
+   * waiting: the common case, answered synchronously. Otherwise undefined, and {@link verify} decides.
+   */
+  cached(token: string): Identity | undefined {
     const hit = this.cache.get(token);
-    if (hit !== undefined) {
-      const sec = now / 1000;
-      const tol = this.opts.clockToleranceSeconds;
-      if (hit.until > now && sec <= hit.exp + tol && sec >= hit.nbf - tol) return hit.identity;
-      this.cache.delete(token);
-    }
+    if (hit === undefined) return undefined;
+    const now = Date.now();
+    const sec = now / 1000;
+    const tol = this.opts.clockToleranceSeconds;
+    if (hit.until > now && sec <= hit.exp + tol && sec >= hit.nbf - tol) return hit.identity;
+    this.cache.delete(token);
+    return undefined;
+  }
+
+  async verify(token: string): Promise<Identity> {
+    const hit = this.cached(token);
+    if (hit !== undefined) return hit;
+    const now = Date.now();
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.getKey, {
