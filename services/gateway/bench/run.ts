@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import autocannon from 'autocannon';
+import { ACCESS_TOKEN } from '../../../infra/contract/index.js';
 import { gatewayEnv, makeKeys, route, token, tmpDir, freePort } from '../test/support/harness.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
@@ -91,8 +92,9 @@ async function main() {
   const bare = await node('services/gateway/bench/bare-proxy.ts', { PORT: String(bareP), UPSTREAM: origin }, (l) => l === 'ready');
 
   const keys = await makeKeys(dir);
-  // Every target gets the same request, bearer token included.
-  const headers = { authorization: `Bearer ${await token(keys, 'bench-user')}` };
+  // Every target gets the same request, bearer token included. Like auth's tokens it names its session,
+  // so the gateway's script also checks the session's revocation.
+  const headers = { authorization: `Bearer ${await token(keys, 'bench-user', { [ACCESS_TOKEN.sessionClaim]: 'bench-session' })}` };
   const gateway = async (name: string, tokenCacheSize: number, features: { events?: boolean; rateLimit?: boolean } = {}): Promise<Target> => {
     const env = await gatewayEnv({
       keys,
