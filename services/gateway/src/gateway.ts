@@ -20,6 +20,7 @@ import { CircuitBreaker, RetryBudget, breakerGauge } from './breaker.js';
 import type { EventPublisher } from './events.js';
 import { AuthError, type Identity } from './identity.js';
 import type { JwtVerifier } from './jwt.js';
+import type { LiveSettings } from './live-config.js';
 import { RateLimitUnavailable, type Decision, type RateLimiter } from './rate-limit.js';
 import type { GatewaySettings, Route } from './settings.js';
 
@@ -31,9 +32,9 @@ export interface GatewayDeps {
   readonly tracing: Tracing;
   readonly jwt: JwtVerifier;
   readonly apiKeys: ApiKeyValidator;
-  /** Absent when rate limiting is disabled. */
-  readonly limiter: RateLimiter | undefined;
-  /** Whether a session is revoked, for when there is no limiter (whose script answers it otherwise). */
+  /** Limits only while enabled (which the config service can change). */
+  readonly limiter: RateLimiter;
+  /** Whether a session is revoked, for when the limiter is off (its script answers it otherwise). */
   readonly isRevoked: (key: string) => Promise<boolean>;
   readonly events: EventPublisher | undefined;
   /** True while the service drains: responses then close their connections. */
@@ -114,7 +115,8 @@ export class Gateway {
   private readonly routes = new Map<string, Upstream>();
   private readonly metricChildren = new Map<string, RequestMetrics>();
   private readonly s: GatewaySettings;
-  private readonly debug: boolean;
+  private debug: boolean;
+  private maintenance: LiveSettings['maintenance'] = { enabled: false, message: '' };
 
   constructor(private readonly d: GatewayDeps) {
     this.s = d.settings;
@@ -134,6 +136,12 @@ export class Gateway {
       }
       this.routes.set(route.name, { route, ...p });
     }
+  }
+
+  /** Settings changed at run time (config service): maintenance mode, and the log level already set on the logger. */
+  applyLive(s: LiveSettings): void {
+    this.maintenance = s.maintenance;
+    this.debug = this.d.log.isLevelEnabled('debug');
   }
 
   /** Closes the upstream pools (after the HTTP server has drained). */
@@ -174,6 +182,7 @@ export class Gateway {
     if (this.d.draining()) res.shouldKeepAlive = false;
 
     if (HEALTH_PATHS.has(path)) return this.health(ctx, path);
+    if (this.maintenance.enabled) return this.fail(ctx, 503, this.maintenance.message);
     if (path.charCodeAt(0) !== 47 /* / */ || BAD_PATH.test(path)) return this.fail(ctx, 400, 'invalid request path');
     if (req.method === 'TRACE' || req.method === 'TRACK') return this.fail(ctx, 405, `method ${req.method} not allowed`);
 
@@ -198,7 +207,7 @@ export class Gateway {
 
     const sid = ctx.identity?.sessionId;
     const revocationKey = sid === undefined ? '' : AUTH_REDIS_KEYS.revokedSession(sid);
-    if (this.d.limiter) {
+    if (this.d.limiter.enabled) {
       try {
         ctx.decision = await this.d.limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, revocationKey);
       } catch (e) {

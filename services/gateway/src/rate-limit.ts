@@ -41,6 +41,7 @@ export interface Decision {
 }
 
 export interface RateLimitSettings {
+  readonly enabled: boolean;
   readonly requestsPerSecond: number;
   readonly burst: number;
   readonly onRedisFailure: 'open' | 'closed';
@@ -73,7 +74,7 @@ export class RateLimiter {
 
   constructor(
     redis: RedisAddress,
-    private readonly settings: RateLimitSettings,
+    private settings: RateLimitSettings,
     metrics: ServiceMetrics,
     private readonly log: Logger,
   ) {
@@ -84,7 +85,9 @@ export class RateLimiter {
     this.failures = new Counter({ name: METRICS.rateLimitRedisFailures, help: 'Rate-limit checks Redis could not answer', labelNames: ['mode'], registers });
     this.rejected.inc({ reason: 'limit' }, 0);
     this.rejected.inc({ reason: 'redis_unavailable' }, 0);
-    this.failures.inc({ mode: settings.onRedisFailure }, 0);
+    // The policy can change at run time (config service): both series exist from the start.
+    this.failures.inc({ mode: 'open' }, 0);
+    this.failures.inc({ mode: 'closed' }, 0);
     this.sweep = setInterval(() => this.sweepLocal(), 10_000).unref();
   }
 
@@ -139,6 +142,20 @@ export class RateLimiter {
   private sweepLocal(): void {
     const now = Date.now() * 1000;
     for (const [k, tat] of this.local) if (tat < now) this.local.delete(k);
+  }
+
+  /** Whether requests are limited (the session revocation check is made either way). */
+  get enabled(): boolean {
+    return this.settings.enabled;
+  }
+
+  get onRedisFailure(): RateLimitSettings['onRedisFailure'] {
+    return this.settings.onRedisFailure;
+  }
+
+  /** New settings from the config service; each identity's state in Redis carries over. */
+  update(settings: RateLimitSettings): void {
+    this.settings = settings;
   }
 
   /** Resolves once Redis is connected with the script loaded; rejects after `timeoutMs`. */

@@ -4,6 +4,7 @@ import { ApiKeyValidator, authGrpcClient } from './api-keys.js';
 import { EventPublisher } from './events.js';
 import { Gateway } from './gateway.js';
 import { JwtVerifier } from './jwt.js';
+import { DEFAULT_MAINTENANCE_MESSAGE, LiveConfig } from './live-config.js';
 import { RateLimitUnavailable, RateLimiter } from './rate-limit.js';
 import { gatewaySettings, readGatewayConfig } from './settings.js';
 
@@ -50,13 +51,14 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   runtime.onShutdown('auth-grpc', () => authClient.close());
   const apiKeys = new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, log);
 
-  const limiter = settings.rateLimit.enabled ? new RateLimiter(settings.redis, settings.rateLimit, metrics, log) : undefined;
-  if (limiter) {
-    runtime.onShutdown('rate-limiter', async () => limiter.close());
-    await limiter.waitReady(5_000).catch(() => {}); // logged above if Redis is unreachable
-    // Fail-closed makes Redis a hard dependency; fail-open keeps serving without it.
-    if (settings.rateLimit.onRedisFailure === 'closed') health.addCheck('redis', () => limiter.ping());
-  }
+  // Made even when rate limiting starts disabled: the config service can switch it on.
+  const limiter = new RateLimiter(settings.redis, settings.rateLimit, metrics, log);
+  runtime.onShutdown('rate-limiter', async () => limiter.close());
+  await limiter.waitReady(5_000).catch(() => {}); // logged above if Redis is unreachable
+  // Failing closed makes Redis a hard dependency; failing open keeps serving without it.
+  health.addCheck('redis', async () => {
+    if (limiter.enabled && limiter.onRedisFailure === 'closed') await limiter.ping();
+  });
 
   let events: EventPublisher | undefined;
   if (settings.events.enabled) {
@@ -67,12 +69,11 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   }
 
   // Without rate limiting, revoked sessions are looked up on their own (same Redis-failure policy).
-  const failOpen = settings.rateLimit.onRedisFailure === 'open';
   const isRevoked = async (key: string): Promise<boolean> => {
     try {
       return (await redis.exists(key)) === 1;
     } catch {
-      if (failOpen) return false;
+      if (limiter.onRedisFailure === 'open') return false;
       throw new RateLimitUnavailable('session revocation unavailable');
     }
   };
@@ -92,6 +93,22 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     ...(opts.poolOptions ? { poolOptions: opts.poolOptions } : {}),
   });
   runtime.onShutdown('upstream-pools', () => gateway.close());
+
+  const live = new LiveConfig({
+    address: env.PRISM_CONFIG_GRPC_ADDRESS,
+    credentials: runtime.grpcClientCredentials(),
+    environment: env.PRISM_ENVIRONMENT,
+    base: { rateLimit: settings.rateLimit, maintenance: { enabled: false, message: DEFAULT_MAINTENANCE_MESSAGE }, logLevel: log.level },
+    apply: (s) => {
+      limiter.update(s.rateLimit);
+      log.level = s.logLevel;
+      gateway.applyLive(s);
+    },
+    log,
+  });
+  runtime.onShutdown('config-watch', () => live.close());
+  // Start with the operators' values when the config service answers soon; otherwise with gateway.yaml's.
+  await live.start(2_000);
 
   const server = runtime.createHttpServer(gateway.handle, {
     maxHeaderSize: settings.maxHeaderBytes,

@@ -1,0 +1,175 @@
+import { configKeySpec } from '../../../infra/contract/index.js';
+import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
+import type { RateLimitSettings } from './rate-limit.js';
+
+/** What operators change at run time through the config service (keys in infra/contract/config-keys.ts). */
+export interface LiveSettings {
+  readonly rateLimit: RateLimitSettings;
+  readonly maintenance: { readonly enabled: boolean; readonly message: string };
+  readonly logLevel: string;
+}
+
+export const DEFAULT_MAINTENANCE_MESSAGE = 'Prism is down for maintenance; please try again later';
+
+/** Config key → where its value goes in {@link LiveSettings}. */
+const APPLY: Record<string, (s: Mutable, v: never) => void> = {
+  'rate_limit.enabled': (s, v: boolean) => (s.rateLimit.enabled = v),
+  'rate_limit.requests_per_second': (s, v: number) => (s.rateLimit.requestsPerSecond = v),
+  'rate_limit.burst': (s, v: number) => (s.rateLimit.burst = v),
+  'rate_limit.on_redis_failure': (s, v: 'open' | 'closed') => (s.rateLimit.onRedisFailure = v),
+  'maintenance.enabled': (s, v: boolean) => (s.maintenance.enabled = v),
+  'maintenance.message': (s, v: string) => (s.maintenance.message = v),
+  'log.level': (s, v: string) => (s.logLevel = v),
+};
+/** The gateway's own values win over the global ones. */
+const SCOPES = ['global', 'gateway'] as const;
+
+type Mutable = { rateLimit: { -readonly [K in keyof RateLimitSettings]: RateLimitSettings[K] }; maintenance: { enabled: boolean; message: string }; logLevel: string };
+
+interface WireEntry {
+  service: string;
+  key: string;
+  version: number;
+  valueJson: string;
+}
+
+interface ConfigClient extends grpc.Client {
+  List(req: { environment: string; service: string; keyPrefix: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { entries: WireEntry[] }) => void): void;
+  Watch(req: { environment: string; service: string; keyPrefix: string }): grpc.ClientReadableStream<WireEntry & { action: string }>;
+}
+
+export interface LiveConfigOptions {
+  readonly address: string;
+  readonly credentials: grpc.ChannelCredentials;
+  readonly environment: string;
+  /** gateway.yaml's values, which hold until the config service says otherwise (and again after a delete). */
+  readonly base: LiveSettings;
+  /** Called with the settings in force after every change (and once after the first read). */
+  readonly apply: (s: LiveSettings) => void;
+  readonly log: Logger;
+  /** Longest wait between two attempts to reach the config service. @default 30 s */
+  readonly maxBackoffMs?: number;
+}
+
+/**
+ * The gateway's settings from the config service: `List` reads the values in force for the
+ * environment (scopes `global` and `gateway`; the gateway's own win), `Watch` follows each change
+ * as it is made. A value is checked against its key's schema from the contract before it is used;
+ * a value that fails is logged and ignored. A deleted value falls back to the global one, then to
+ * gateway.yaml's. When the config service is unreachable the gateway keeps what it has and tries
+ * again with backoff, listing afresh once it is back, so no change made meanwhile is missed.
+ */
+export class LiveConfig {
+  private readonly client: ConfigClient;
+  /** `<scope>/<key>` → the newest version seen and its value (undefined once deleted). */
+  private readonly entries = new Map<string, { version: number; value: unknown }>();
+  private stream: grpc.ClientReadableStream<unknown> | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private closed = false;
+  private current = '';
+
+  constructor(private readonly o: LiveConfigOptions) {
+    const Config = serviceClient(loadProto('prism/config/v1/config.proto'), 'prism.config.v1.ConfigService');
+    // gRPC's own reconnection backoff grows to 2 minutes; the retry loop here decides the pace instead.
+    this.client = new Config(o.address, o.credentials, { 'grpc.max_reconnect_backoff_ms': 2_000 }) as unknown as ConfigClient;
+  }
+
+  /** Reads the current values (waiting at most `firstReadMs`), then follows changes in the background. */
+  async start(firstReadMs: number): Promise<void> {
+    await this.connect(firstReadMs);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retry);
+    this.stream?.cancel();
+    this.client.close();
+  }
+
+  /** Opens the watch, then lists: a change made between the two arrives on the watch and is kept by version. */
+  private async connect(listDeadlineMs: number): Promise<void> {
+    if (this.closed) return;
+    const stream = this.client.Watch({ environment: this.o.environment, service: '', keyPrefix: '' });
+    this.stream = stream;
+    stream.on('data', (c: WireEntry & { action: string }) => this.take(c.service, c.key, c.version, c.action === 'delete' ? '' : c.valueJson));
+    stream.on('error', (e: grpc.ServiceError) => e.code !== grpc.status.CANCELLED && this.lost(stream, e.details || e.message));
+    stream.on('end', () => this.lost(stream, 'watch ended'));
+    // The service sends its headers once the watch's subscription is live: only then is the list complete.
+    const watching = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), listDeadlineMs);
+      stream.once('metadata', () => resolve(true));
+      stream.once('error', () => resolve(false));
+      stream.once('close', () => clearTimeout(timer));
+    });
+    if (!watching) return this.lost(stream, 'watch not established');
+    try {
+      const { entries } = await new Promise<{ entries: WireEntry[] }>((resolve, reject) =>
+        this.client.List({ environment: this.o.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + listDeadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
+      );
+      for (const e of entries) this.take(e.service, e.key, e.version, e.valueJson, false);
+      this.publish();
+      if (this.failures > 0) this.o.log.info({ address: this.o.address }, 'config service reachable again; settings re-read');
+      this.failures = 0;
+    } catch (e) {
+      this.lost(stream, (e as grpc.ServiceError).details || (e as Error).message);
+    }
+  }
+
+  private lost(stream: grpc.ClientReadableStream<unknown>, why: string): void {
+    if (this.closed || this.stream !== stream) return;
+    this.stream = undefined;
+    stream.cancel();
+    const delay = Math.min(this.o.maxBackoffMs ?? 30_000, 500 * 2 ** this.failures++);
+    if (this.failures === 1) this.o.log.warn({ address: this.o.address, err: why }, 'config service unreachable; keeping the settings in force and retrying');
+    this.retry = setTimeout(() => void this.connect(5_000), delay);
+  }
+
+  /** Records one value (JSON text; '' for a deleted one) if it is newer than what is known. */
+  private take(scope: string, key: string, version: number, valueJson: string, publish = true): void {
+    if (!(SCOPES as readonly string[]).includes(scope) || !(key in APPLY)) return;
+    const id = `${scope}/${key}`;
+    const known = this.entries.get(id);
+    if (known && known.version >= version) return;
+    let value: unknown;
+    if (valueJson !== '') {
+      const parsed = configKeySpec(key)!.schema.safeParse(safeJson(valueJson));
+      if (!parsed.success) {
+        this.o.log.warn({ scope, key, version }, 'config value does not match its schema; ignored');
+        return;
+      }
+      value = parsed.data;
+    }
+    this.entries.set(id, { version, value });
+    if (publish) this.publish();
+  }
+
+  /** Computes the settings in force and hands them over when they changed. */
+  private publish(): void {
+    const b = this.o.base;
+    const s: Mutable = { rateLimit: { ...b.rateLimit }, maintenance: { ...b.maintenance }, logLevel: b.logLevel };
+    for (const key of Object.keys(APPLY)) {
+      for (const scope of [...SCOPES].reverse()) {
+        const v = this.entries.get(`${scope}/${key}`)?.value;
+        if (v !== undefined) {
+          APPLY[key]!(s, v as never);
+          break;
+        }
+      }
+    }
+    const text = JSON.stringify(s);
+    if (text === this.current) return;
+    const first = this.current === '';
+    this.current = text;
+    if (!first) this.o.log.info({ settings: s }, 'settings changed by the config service');
+    this.o.apply(s);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

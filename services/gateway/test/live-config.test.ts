@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
+import { freshDatabase } from '../../dbmanager/test/pg-support.js';
+import { CONFIG_SERVICE, startConfigService } from '../../config/src/service.js';
+import { ServiceRuntime, grpc, loadProto, parseEnv, serviceClient } from '../../runtime/src/index.js';
+import { freePort, makeKeys, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
+
+let keys: Keys;
+let upstream: TestUpstream;
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+beforeAll(async () => {
+  keys = await makeKeys();
+  upstream = await new TestUpstream().start();
+  db = await freshDatabase('gw_live');
+  await migrateDatabase('ops', db.url);
+});
+afterAll(async () => {
+  await upstream.stop();
+  await db.drop();
+});
+
+/** A real config service (PostgreSQL + NATS) on `port`, and a client to change values with. */
+async function configService(port: number) {
+  const u = new URL(db.url);
+  const runtime = new ServiceRuntime({
+    service: 'config',
+    handleSignals: false,
+    drainDelayMs: 0,
+    logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
+    env: parseEnv('config', {
+      PRISM_ENVIRONMENT: 'test',
+      PRISM_NATS_URL: process.env.PRISM_TEST_NATS_URL,
+      PRISM_METRICS_PORT: String(await freePort()),
+      PRISM_OPS_DB_HOST: u.hostname,
+      PRISM_OPS_DB_PORT: u.port,
+      PRISM_OPS_DB_NAME: db.name,
+      PRISM_OPS_DB_USER: decodeURIComponent(u.username),
+      PRISM_OPS_DB_PASSWORD: decodeURIComponent(u.password),
+    }),
+  });
+  await startConfigService(runtime, { grpcPort: port });
+  await runtime.start(port);
+  const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
+  const client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  const rpc = (method: string, req: object) =>
+    new Promise<unknown>((resolve, reject) => client[method]!.call(client, req, { deadline: Date.now() + 5_000, waitForReady: true }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+  return {
+    set: (service: string, key: string, value: unknown) => rpc('Set', { environment: 'test', service, key, valueJson: JSON.stringify(value), changedBy: 'live-config-test' }),
+    del: (service: string, key: string) => rpc('Delete', { environment: 'test', service, key, changedBy: 'live-config-test' }),
+    stop: async () => {
+      client.close();
+      await runtime.shutdown();
+    },
+  };
+}
+
+const gateway = (configPort: number, rateLimit = { requests_per_second: 1, burst: 100 }) =>
+  startTestGateway({ keys, routes: [route('live', upstream.origin)], rateLimit, env: { PRISM_CONFIG_GRPC_ADDRESS: `127.0.0.1:${configPort}`, PRISM_LOG_LEVEL: 'info' } });
+
+async function statuses(gw: RunningGateway, n: number, headers: Record<string, string>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await fetch(`${gw.url}/api/live/x`, { headers });
+    out.push(r.status);
+    await r.arrayBuffer();
+  }
+  return out;
+}
+
+describe('settings from the config service (real config service, PostgreSQL, NATS)', () => {
+  it('values set before start are in force at once; changes apply while running; a delete returns to gateway.yaml', async () => {
+    const port = await freePort();
+    const config = await configService(port);
+    await config.set('global', 'maintenance.enabled', true);
+    await config.set('gateway', 'maintenance.message', 'Upgrading the database, back at 14:00');
+    const gw = await gateway(port);
+    try {
+      const auth = { authorization: `Bearer ${await token(keys, `live-${randomUUID()}`)}` };
+      // Maintenance: every API request gets 503 with the operators' message; health is still answered.
+      const r = await fetch(`${gw.url}/api/live/x`, { headers: auth });
+      expect(r.status).toBe(503);
+      expect(((await r.json()) as { error: string }).error).toBe('Upgrading the database, back at 14:00');
+      expect((await fetch(`${gw.url}/health`)).status).toBe(200);
+
+      // The gateway's own value wins over the global one.
+      await config.set('gateway', 'maintenance.enabled', false);
+      await expect.poll(async () => (await fetch(`${gw.url}/api/live/x`, { headers: auth })).status, { timeout: 3_000 }).toBe(200);
+
+      // Rate limit lowered at run time: burst 3.
+      await config.set('gateway', 'rate_limit.burst', 3);
+      const user = { authorization: `Bearer ${await token(keys, `burst-${randomUUID()}`)}` };
+      await expect.poll(async () => (await statuses(gw, 4, { authorization: `Bearer ${await token(keys, `p-${randomUUID()}`)}` })).includes(429), { timeout: 3_000 }).toBe(true);
+      expect(await statuses(gw, 5, user)).toEqual([200, 200, 200, 429, 429]);
+
+      // Switched off: no limit at all.
+      await config.set('gateway', 'rate_limit.enabled', false);
+      await expect.poll(async () => (await statuses(gw, 1, user))[0], { timeout: 3_000 }).toBe(200);
+
+      // Deleted: gateway.yaml's burst of 100 again (and limiting on again, as in the file).
+      await config.del('gateway', 'rate_limit.enabled');
+      await config.del('gateway', 'rate_limit.burst');
+      const fresh = { authorization: `Bearer ${await token(keys, `fresh-${randomUUID()}`)}` };
+      await expect.poll(async () => (await statuses(gw, 10, fresh)).every((s) => s === 200), { timeout: 3_000 }).toBe(true);
+      const r2 = await fetch(`${gw.url}/api/live/x`, { headers: fresh });
+      expect(r2.headers.get('ratelimit-limit')).toBe('100');
+
+      // Log level: access lines appear at debug.
+      await config.set('global', 'log.level', 'debug');
+      await expect.poll(async () => {
+        await (await fetch(`${gw.url}/api/live/debug-probe`, { headers: fresh })).arrayBuffer();
+        return gw.logs.some((l) => l.includes('"path":"/api/live/debug-probe"'));
+      }, { timeout: 3_000 }).toBe(true);
+      await config.del('global', 'log.level');
+      await config.del('global', 'maintenance.enabled');
+      await config.del('gateway', 'maintenance.enabled');
+    } finally {
+      await gw.close();
+      await config.stop();
+    }
+  });
+
+  it('config service down at start: gateway.yaml holds; once it is up (and after it restarts) its values, including changes made meanwhile, apply', async () => {
+    const port = await freePort();
+    const started = performance.now();
+    const gw = await gateway(port, { requests_per_second: 1, burst: 50 });
+    try {
+      expect(performance.now() - started).toBeLessThan(5_000);
+      const auth = { authorization: `Bearer ${await token(keys, `down-${randomUUID()}`)}` };
+      expect((await fetch(`${gw.url}/api/live/x`, { headers: auth })).status).toBe(200);
+      expect(gw.logs.some((l) => l.includes('config service unreachable'))).toBe(true);
+
+      let config = await configService(port);
+      await config.set('gateway', 'maintenance.enabled', true);
+      await expect.poll(async () => (await fetch(`${gw.url}/api/live/x`, { headers: auth })).status, { timeout: 15_000, interval: 200 }).toBe(503);
+
+      // Stopped: the values in force stay. A change made while the gateway cannot watch is picked up on reconnection.
+      await config.stop();
+      expect((await fetch(`${gw.url}/api/live/x`, { headers: auth })).status).toBe(503);
+      const writer = await configService(await freePort());
+      await writer.set('gateway', 'maintenance.enabled', false);
+      await writer.stop();
+      config = await configService(port);
+      await expect.poll(async () => (await fetch(`${gw.url}/api/live/x`, { headers: auth })).status, { timeout: 15_000, interval: 200 }).toBe(200);
+      await config.del('gateway', 'maintenance.enabled');
+      await config.stop();
+    } finally {
+      await gw.close();
+    }
+  });
+});
