@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import { StringCodec, connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceRuntime, grpc, loadProto, parseEnv, serviceClient } from '../../runtime/src/index.js';
+import { type ServiceRuntime, grpc, loadProto, serviceClient } from '../../runtime/src/index.js';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
-import { freePort } from '../../../test/support/net.js';
-import { CONFIG_SERVICE, startConfigService } from '../src/service.js';
+import { CONFIG_SERVICE } from '../src/service.js';
+import { startTestConfigService } from './support/config-server.js';
 
 type Call = (req: object) => Promise<Record<string, unknown>>;
 interface GrpcErr {
@@ -25,25 +24,9 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
   beforeAll(async () => {
     db = await freshDatabase('config_svc');
     await migrateDatabase('ops', db.url);
-    const u = new URL(db.url);
-    runtime = new ServiceRuntime({
-      service: 'config',
-      handleSignals: false,
-      drainDelayMs: 0,
-      logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
-      env: parseEnv('config', {
-        PRISM_ENVIRONMENT: env,
-        PRISM_NATS_URL: process.env.PRISM_TEST_NATS_URL,
-        PRISM_METRICS_PORT: String(await freePort()),
-        PRISM_OPS_DB_HOST: u.hostname,
-        PRISM_OPS_DB_PORT: u.port,
-        PRISM_OPS_DB_NAME: db.name,
-        PRISM_OPS_DB_USER: decodeURIComponent(u.username),
-        PRISM_OPS_DB_PASSWORD: decodeURIComponent(u.password),
-      }),
-    });
-    const { port } = await startConfigService(runtime, { grpcPort: 0 });
-    await runtime.start(port);
+    const started = await startTestConfigService(db.url);
+    runtime = started.runtime;
+    const port = started.port;
     const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
     client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, unknown>;
   });

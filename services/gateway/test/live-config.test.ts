@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
-import { CONFIG_SERVICE, startConfigService } from '../../config/src/service.js';
-import { ServiceRuntime, grpc, loadProto, parseEnv, serviceClient } from '../../runtime/src/index.js';
+import { CONFIG_SERVICE } from '../../config/src/service.js';
+import { startTestConfigService } from '../../config/test/support/config-server.js';
+import { grpc, loadProto, serviceClient } from '../../runtime/src/index.js';
 import { freePort, makeKeys, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
 
 let keys: Keys;
@@ -23,25 +23,7 @@ afterAll(async () => {
 
 /** A real config service (PostgreSQL + NATS) on `port`, and a client to change values with. */
 async function configService(port: number) {
-  const u = new URL(db.url);
-  const runtime = new ServiceRuntime({
-    service: 'config',
-    handleSignals: false,
-    drainDelayMs: 0,
-    logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
-    env: parseEnv('config', {
-      PRISM_ENVIRONMENT: 'test',
-      PRISM_NATS_URL: process.env.PRISM_TEST_NATS_URL,
-      PRISM_METRICS_PORT: String(await freePort()),
-      PRISM_OPS_DB_HOST: u.hostname,
-      PRISM_OPS_DB_PORT: u.port,
-      PRISM_OPS_DB_NAME: db.name,
-      PRISM_OPS_DB_USER: decodeURIComponent(u.username),
-      PRISM_OPS_DB_PASSWORD: decodeURIComponent(u.password),
-    }),
-  });
-  await startConfigService(runtime, { grpcPort: port });
-  await runtime.start(port);
+  const { runtime } = await startTestConfigService(db.url, port);
   const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
   const client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
   const rpc = (method: string, req: object) =>
