@@ -97,10 +97,13 @@ export class LiveConfig {
     stream.on('end', () => this.lost(stream, 'watch ended'));
     // The service sends its headers once the watch's subscription is live: only then is the list complete.
     const watching = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), listDeadlineMs);
-      stream.once('metadata', () => resolve(true));
-      stream.once('error', () => resolve(false));
-      stream.once('close', () => clearTimeout(timer));
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      const timer = setTimeout(done, listDeadlineMs, false);
+      stream.once('metadata', () => done(true));
+      stream.once('error', () => done(false));
     });
     if (!watching) return this.lost(stream, 'watch not established');
     try {
