@@ -32,10 +32,8 @@ export interface GatewayDeps {
   readonly tracing: Tracing;
   readonly jwt: JwtVerifier;
   readonly apiKeys: ApiKeyValidator;
-  /** Limits only while enabled (which the config service can change). */
+  /** Limits only while enabled (which the config service can change); checks revoked sessions always. */
   readonly limiter: RateLimiter;
-  /** Whether a session is revoked, for when the limiter is off (its script answers it otherwise). */
-  readonly isRevoked: (key: string) => Promise<boolean>;
   readonly events: EventPublisher | undefined;
   /** True while the service drains: responses then close their connections. */
   readonly draining: () => boolean;
@@ -205,26 +203,21 @@ export class Gateway {
       throw e;
     }
 
+    // One script call: the rate limit and the session's revocation (either may be all it does).
+    const limiter = this.d.limiter;
     const sid = ctx.identity?.sessionId;
-    const revocationKey = sid === undefined ? '' : AUTH_REDIS_KEYS.revokedSession(sid);
-    if (this.d.limiter.enabled) {
+    if (limiter.enabled || sid !== undefined) {
+      let decision: Decision;
       try {
-        ctx.decision = await this.d.limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, revocationKey);
+        decision = await limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, sid === undefined ? '' : AUTH_REDIS_KEYS.revokedSession(sid));
       } catch (e) {
-        if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, 'rate limiter unavailable', undefined, 1);
+        if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, limiter.enabled ? 'rate limiter unavailable' : 'session check unavailable', undefined, 1);
         throw e;
       }
-      if (ctx.decision.revoked) {
-        ctx.decision = undefined;
-        return this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"');
-      }
-      if (!ctx.decision.allowed) return this.fail(ctx, 429, 'rate limit exceeded', undefined, Math.max(1, Math.ceil(ctx.decision.retryAfterMs / 1000)));
-    } else if (revocationKey !== '') {
-      try {
-        if (await this.d.isRevoked(revocationKey)) return this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"');
-      } catch (e) {
-        if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, 'session check unavailable', undefined, 1);
-        throw e;
+      if (decision.revoked) return this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"');
+      if (limiter.enabled) {
+        ctx.decision = decision;
+        if (!decision.allowed) return this.fail(ctx, 429, 'rate limit exceeded', undefined, Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
       }
     }
 

@@ -8,11 +8,12 @@ import { ScriptPipeline } from './redis-script.js';
  * up to `burst` at once. The script reads Redis' own clock, so every gateway instance agrees
  * whatever their clocks say, and it is one atomic call (EVALSHA) per request. It also answers
  * whether the token's session is revoked (KEYS[2], written by auth; '' when there is none), so
- * that check costs no second round trip.
+ * that check costs no second round trip. ARGV[3] = '0' (limiting switched off) makes it the session check alone.
  * Returns { allowed (1, 0, or -1 for a revoked session), remaining, retry_after_ms, reset_ms }.
  */
 const GCRA_LUA = `
 if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
+if ARGV[3] == '0' then return {1, 0, 0, 0} end
 local interval = 1000000 / tonumber(ARGV[1])
 local tolerance = interval * tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -92,15 +93,15 @@ export class RateLimiter {
   }
 
   /**
-   * One script call: the rate-limit decision for `identity` and, when `revocationKey` is given,
-   * whether that session is revoked. With Redis failing open, revocation cannot be checked and the
-   * token is accepted until its (short) expiry.
+   * One script call: the rate-limit decision for `identity` (always allowed while limiting is
+   * switched off) and, when `revocationKey` is given, whether that session is revoked. With Redis
+   * failing open, revocation cannot be checked and the token is accepted until its (short) expiry.
    */
   async check(identity: string, revocationKey = ''): Promise<Decision> {
-    const { requestsPerSecond: rate, burst } = this.settings;
+    const { requestsPerSecond: rate, burst, enabled } = this.settings;
     let r: [number, number, number, number];
     try {
-      r = (await this.redis.call([KEY_PREFIX + identity, revocationKey], [rate, burst])) as [number, number, number, number];
+      r = (await this.redis.call([KEY_PREFIX + identity, revocationKey], [rate, burst, enabled ? 1 : 0])) as [number, number, number, number];
     } catch (e) {
       this.failures.inc({ mode: this.settings.onRedisFailure });
       const now = Date.now();
@@ -109,7 +110,7 @@ export class RateLimiter {
         this.rejected.inc({ reason: 'redis_unavailable' });
         throw new RateLimitUnavailable('rate limiter unavailable');
       }
-      r = this.checkLocal(identity, now * 1000);
+      r = enabled ? this.checkLocal(identity, now * 1000) : [1, 0, 0, 0];
     }
     if (r[0] === -1) return { allowed: false, revoked: true, limit: burst, remaining: 0, retryAfterMs: 0, resetMs: 0 };
     const allowed = r[0] === 1;

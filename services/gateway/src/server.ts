@@ -5,7 +5,7 @@ import { EventPublisher } from './events.js';
 import { Gateway } from './gateway.js';
 import { JwtVerifier } from './jwt.js';
 import { DEFAULT_MAINTENANCE_MESSAGE, LiveConfig } from './live-config.js';
-import { RateLimitUnavailable, RateLimiter } from './rate-limit.js';
+import { RateLimiter } from './rate-limit.js';
 import { gatewaySettings, readGatewayConfig } from './settings.js';
 
 export interface StartedGateway {
@@ -68,15 +68,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     events = publisher;
   }
 
-  // Without rate limiting, revoked sessions are looked up on their own (same Redis-failure policy).
-  const isRevoked = async (key: string): Promise<boolean> => {
-    try {
-      return (await redis.exists(key)) === 1;
-    } catch {
-      if (limiter.onRedisFailure === 'open') return false;
-      throw new RateLimitUnavailable('session revocation unavailable');
-    }
-  };
+
 
   const gateway = new Gateway({
     settings,
@@ -87,7 +79,6 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     jwt,
     apiKeys,
     limiter,
-    isRevoked,
     events,
     draining: () => runtime.draining,
     ...(opts.poolOptions ? { poolOptions: opts.poolOptions } : {}),
