@@ -131,6 +131,10 @@ async function main() {
     await gateway(GATEWAY, 10_000),
   ];
   if (process.env.BENCH_BREAKDOWN) {
+    // The design's floor: the bare proxy plus only the rate limiter's one script call per request.
+    const floorPort = await freePort();
+    const floor = await node('services/gateway/bench/bare-proxy-ratelimit.ts', { PORT: String(floorPort), UPSTREAM: origin, REDIS_ADDRESS: `127.0.0.1:${redisPort}`, REDIS_PASSWORD: 'bench' }, (l) => l === 'ready');
+    targets.push({ name: 'bare proxy + rate-limit script call only', url: `http://127.0.0.1:${floorPort}/x`, proc: floor });
     // Where the gateway's time goes: the same gateway with features switched off.
     targets.push(await gateway('gateway without events', 10_000, { events: false }));
     targets.push(await gateway('gateway without events and rate limit', 10_000, { events: false, rateLimit: false }));
@@ -178,6 +182,8 @@ function report(targets: Target[], rounds: Result[][]) {
   console.log(`  gateway CPU per request: ${fmt(ratio(GATEWAY, (r) => r.cpuUs)!)}x; target <= 100 µs: ${median(rounds.map((r) => r[idx(GATEWAY)]!.cpuUs!)).toFixed(1)} µs`);
   console.log(`  machine CPU per request (all processes, kernel included): ${fmt(ratio(GATEWAY, (r) => r.machineUs)!)}x`);
   const nc = ratio(NO_CACHE, (r) => r.rps);
+  const floor = ratio('bare proxy + rate-limit script call only', (r) => r.rps);
+  if (floor) console.log(`  bare proxy + rate-limit script call only (the design's ceiling): throughput ${fmt(floor)}`);
   if (nc) console.log(`  without token cache: throughput ${fmt(nc)}, CPU ${median(rounds.map((r) => r[idx(NO_CACHE)]!.cpuUs!)).toFixed(1)} µs`);
   console.log('\nCPU µs/req: the measured process (utime + stime from /proc); Redis+NATS: those two servers; machine: every');
   console.log('process and the kernel (from /proc/stat), the load generator included. Throughput is bounded by the machine column.');
