@@ -8,3 +8,4 @@ export * from './metrics.js';
 export * from './identity.js';
 export * from './auth.js';
 export * from './config-keys.js';
+export * from './grpc.js';

@@ -1,3 +1,4 @@
+import { GRPC_APIS } from '../../../infra/contract/index.js';
 import { GrpcError, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
 import { getUser } from './accounts.js';
 import { validateApiKey } from './api-keys.js';
@@ -6,7 +7,7 @@ import { DependencyUnavailable } from './errors.js';
 import { authenticate } from './sessions.js';
 import { InvalidToken } from './tokens.js';
 
-export const AUTH_GRPC_SERVICE = 'prism.auth.v1.AuthService';
+export const AUTH_GRPC_SERVICE = GRPC_APIS.auth.service;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -22,7 +23,7 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Adds prism.auth.v1.AuthService (services/proto/prism/auth/v1/auth.proto) to `server`. */
 export function addAuthService(server: grpc.Server, ctx: AuthContext): void {
-  const Auth = serviceClient(loadProto('prism/auth/v1/auth.proto'), AUTH_GRPC_SERVICE);
+  const Auth = serviceClient(loadProto(GRPC_APIS.auth.proto), AUTH_GRPC_SERVICE);
   const deps = { log: ctx.log, metrics: ctx.metrics };
   server.addService(Auth.service, {
     ValidateToken: unary('ValidateToken', deps, ({ token }: { token: string }) =>

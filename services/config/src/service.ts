@@ -1,11 +1,11 @@
 import { type NatsConnection, StringCodec, connect } from 'nats';
 import pg from 'pg';
 import { z } from 'zod';
-import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, SUBJECTS } from '../../../infra/contract/index.js';
+import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, GRPC_APIS, SUBJECTS } from '../../../infra/contract/index.js';
 import { GrpcError, type ServiceRuntime, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
 import { type Change, type ConfigEntry, ConfigInputError, ConfigStore, NotFoundError, VersionConflictError } from './store.js';
 
-export const CONFIG_SERVICE = 'prism.config.v1.ConfigService';
+export const CONFIG_SERVICE = GRPC_APIS.config.service;
 const SUBJECT_ROOT = SUBJECTS.config.replace(/\.>$/, '');
 
 /** `prism.system.config.<environment>.<service>.<key>`: keys are dotted, so they add tokens. */
@@ -112,7 +112,7 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
   });
 
   const server = runtime.createGrpcServer([CONFIG_SERVICE]);
-  const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
+  const Config = serviceClient(loadProto(GRPC_APIS.config.proto), CONFIG_SERVICE);
   const deps = { log, metrics };
   type Req = Record<string, string | number | boolean>;
   const scope = (r: Req) => ({ environment: String(r.environment), service: String(r.service), key: String(r.key) });

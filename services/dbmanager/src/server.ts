@@ -1,11 +1,11 @@
 import { Gauge } from 'prom-client';
-import { METRICS, type DatabaseId } from '../../../infra/contract/index.js';
+import { GRPC_APIS, METRICS, type DatabaseId } from '../../../infra/contract/index.js';
 import { GrpcError, type ServiceRuntime, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
 import type { WalArchiver } from './backup/wal-archive.js';
 import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
 import { DbManagerContext } from './settings.js';
 
-export const DBMANAGER_SERVICE = 'prism.dbmanager.v1.DbManager';
+export const DBMANAGER_SERVICE = GRPC_APIS.dbmanager.service;
 const DBS: readonly DatabaseId[] = ['auth', 'ops'];
 
 function pick(database: string): readonly DatabaseId[] {
@@ -108,7 +108,7 @@ export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?:
   }
 
   const server = runtime.createGrpcServer([DBMANAGER_SERVICE]);
-  const Api = serviceClient(loadProto('prism/dbmanager/v1/dbmanager.proto'), DBMANAGER_SERVICE);
+  const Api = serviceClient(loadProto(GRPC_APIS.dbmanager.proto), DBMANAGER_SERVICE);
   const deps = { log, metrics };
   server.addService(Api.service, {
     Migrate: unary('Migrate', deps, async (r: { database: string }) => ({

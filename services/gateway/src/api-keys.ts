@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { API_KEY_PATTERN } from '../../../infra/contract/index.js';
+import { API_KEY_PATTERN, GRPC_APIS } from '../../../infra/contract/index.js';
 import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';
 
@@ -25,7 +25,7 @@ const CALL_DEADLINE_MS = 2_000;
 const MAX_KEY_LENGTH = 256;
 
 export function authGrpcClient(address: string, creds: grpc.ChannelCredentials): AuthClient {
-  const AuthService = serviceClient(loadProto('prism/auth/v1/auth.proto'), 'prism.auth.v1.AuthService');
+  const AuthService = serviceClient(loadProto(GRPC_APIS.auth.proto), GRPC_APIS.auth.service);
   return new AuthService(address, creds) as unknown as AuthClient;
 }
 

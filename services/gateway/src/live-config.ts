@@ -1,4 +1,4 @@
-import { configKeySpec } from '../../../infra/contract/index.js';
+import { configKeySpec, GRPC_APIS } from '../../../infra/contract/index.js';
 import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
 import type { RateLimitSettings } from './rate-limit.js';
 
@@ -70,7 +70,7 @@ export class LiveConfig {
   private current = '';
 
   constructor(private readonly o: LiveConfigOptions) {
-    const Config = serviceClient(loadProto('prism/config/v1/config.proto'), 'prism.config.v1.ConfigService');
+    const Config = serviceClient(loadProto(GRPC_APIS.config.proto), GRPC_APIS.config.service);
     // gRPC's own reconnection backoff grows to 2 minutes; the retry loop here decides the pace instead.
     this.client = new Config(o.address, o.credentials, { 'grpc.max_reconnect_backoff_ms': 2_000 }) as unknown as ConfigClient;
   }
