@@ -23,7 +23,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     host: settings.redis.host,
     port: settings.redis.port,
     password: settings.redis.password,
-    // Fail fast instead of queueing: the rate limiter then applies its Redis-failure policy at once.
+    // The API-key cache's connection: fail fast instead of queueing (auth answers meanwhile).
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: 250,
@@ -31,9 +31,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     connectionName: 'prism-gateway',
     lazyConnect: false,
   });
-  redis.on('error', () => {}); // connection errors surface as failed commands, counted by the limiter
-  // Start with Redis connected when it is reachable, so the first requests use the shared limit.
-  await waitForRedis(redis, 5_000).catch((e: Error) => log.warn({ err: e.message }, 'Redis not reachable at start; the rate limiter applies its failure policy'));
+  redis.on('error', () => {}); // connection errors surface as failed commands: the API-key cache then misses
   runtime.onShutdown('redis', () => redis.quit().catch(() => redis.disconnect()));
 
   const jwt = await JwtVerifier.create({
@@ -54,7 +52,11 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   // Made even when rate limiting starts disabled: the config service can switch it on.
   const limiter = new RateLimiter(settings.redis, settings.rateLimit, metrics, log);
   runtime.onShutdown('rate-limiter', async () => limiter.close());
-  await limiter.waitReady(5_000).catch(() => {}); // logged above if Redis is unreachable
+  // Start with both Redis connections up when Redis is reachable (the first requests then use the shared
+  // limit and the API-key cache), waiting for them together.
+  await Promise.all([waitForRedis(redis, 5_000), limiter.waitReady(5_000)]).catch((e: Error) =>
+    log.warn({ err: e.message }, 'Redis not reachable at start; the rate limiter applies its failure policy'),
+  );
   // Failing closed makes Redis a hard dependency; failing open keeps serving without it.
   health.addCheck('redis', async () => {
     if (limiter.enabled && limiter.onRedisFailure === 'closed') await limiter.ping();
