@@ -2,6 +2,7 @@ import { Counter } from 'prom-client';
 import { METRICS } from '../../../infra/contract/index.js';
 import type { Logger, ServiceMetrics } from '../../runtime/src/index.js';
 import { ScriptPipeline } from './redis-script.js';
+import type { GatewaySettings } from './settings.js';
 
 /**
  * GCRA (the token bucket as one timestamp per key): `rate` requests per second sustained,
@@ -48,12 +49,6 @@ export interface RateLimitSettings {
   readonly onRedisFailure: 'open' | 'closed';
 }
 
-export interface RedisAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly password: string;
-}
-
 const KEY_PREFIX = 'prism:rl:';
 const LOCAL_MAX_KEYS = 100_000;
 
@@ -74,7 +69,7 @@ export class RateLimiter {
   private lastWarn = 0;
 
   constructor(
-    redis: RedisAddress,
+    redis: GatewaySettings['redis'],
     private settings: RateLimitSettings,
     metrics: ServiceMetrics,
     private readonly log: Logger,
