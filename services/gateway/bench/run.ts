@@ -133,7 +133,7 @@ async function main() {
   if (process.env.BENCH_BREAKDOWN) {
     // The design's floor: the bare proxy plus only the rate limiter's one script call per request.
     const floorPort = await freePort();
-    const floor = await node('services/gateway/bench/bare-proxy-ratelimit.ts', { PORT: String(floorPort), UPSTREAM: origin, REDIS_ADDRESS: `127.0.0.1:${redisPort}`, REDIS_PASSWORD: 'bench' }, (l) => l === 'ready');
+    const floor = await node('services/gateway/bench/bare-proxy.ts', { PORT: String(floorPort), UPSTREAM: origin, REDIS_ADDRESS: `127.0.0.1:${redisPort}`, REDIS_PASSWORD: 'bench' }, (l) => l === 'ready');
     targets.push({ name: 'bare proxy + rate-limit script call only', url: `http://127.0.0.1:${floorPort}/x`, proc: floor });
     // Where the gateway's time goes: the same gateway with features switched off.
     targets.push(await gateway('gateway without events', 10_000, { events: false }));
