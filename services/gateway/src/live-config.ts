@@ -1,4 +1,4 @@
-import { configKeySpec, GRPC_APIS } from '../../../infra/contract/index.js';
+import { CONFIG_KEYS, configKeySpec, GRPC_APIS } from '../../../infra/contract/index.js';
 import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
 import type { RateLimitSettings } from './rate-limit.js';
 
@@ -11,8 +11,9 @@ export interface LiveSettings {
 
 export const DEFAULT_MAINTENANCE_MESSAGE = 'Prism is down for maintenance; please try again later';
 
-/** Config key → where its value goes in {@link LiveSettings}. */
-const APPLY: Record<string, (s: Mutable, v: never) => void> = {
+/** Config key (checked against the contract's) → where its value goes in {@link LiveSettings}. */
+type Setter = (s: Mutable, v: never) => void;
+const APPLY: Readonly<Record<string, Setter>> = {
   'rate_limit.enabled': (s, v: boolean) => (s.rateLimit.enabled = v),
   'rate_limit.requests_per_second': (s, v: number) => (s.rateLimit.requestsPerSecond = v),
   'rate_limit.burst': (s, v: number) => (s.rateLimit.burst = v),
@@ -20,7 +21,7 @@ const APPLY: Record<string, (s: Mutable, v: never) => void> = {
   'maintenance.enabled': (s, v: boolean) => (s.maintenance.enabled = v),
   'maintenance.message': (s, v: string) => (s.maintenance.message = v),
   'log.level': (s, v: string) => (s.logLevel = v),
-};
+} satisfies Partial<Record<keyof typeof CONFIG_KEYS, Setter>>;
 /** The gateway's own values win over the global ones. */
 const SCOPES = ['global', 'gateway'] as const;
 
