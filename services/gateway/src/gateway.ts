@@ -210,11 +210,17 @@ export class Gateway {
       let decision: Decision;
       try {
         decision = await limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, sid === undefined ? '' : AUTH_REDIS_KEYS.revokedSession(sid));
+        if (decision.revoked && !up.route.authRequired) {
+          // On a public route a revoked session is ignored like any bad credential: the request goes on
+          // anonymously, limited by address (a revoked answer counted nothing), so a stale token cannot block login.
+          ctx.identity = undefined;
+          if (limiter.enabled) decision = await limiter.check(`ip:${ctx.ip}`, '');
+        }
       } catch (e) {
         if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, limiter.enabled ? 'rate limiter unavailable' : 'session check unavailable', undefined, 1);
         throw e;
       }
-      if (decision.revoked) return this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"');
+      if (decision.revoked && ctx.identity !== undefined) return this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"');
       if (limiter.enabled) {
         ctx.decision = decision;
         if (!decision.allowed) return this.fail(ctx, 429, 'rate limit exceeded', undefined, Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));

@@ -151,18 +151,43 @@ describe('sessions revoked by auth (AUTH_REDIS_KEYS.revokedSession in Redis)', (
     }
   });
 
+  it('on a public route a revoked token is ignored: the request goes on anonymously (a stale header cannot block login)', async () => {
+    const { Redis } = await import('ioredis');
+    const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
+    const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
+    const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
+    try {
+      const sid = `sid-${randomUUID()}`;
+      const t = await token(keys, 'stale-user', { sid });
+      expect((await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status).toBe(200);
+      await redis.set(AUTH_REDIS_KEYS.revokedSession(sid), 'logout', 'EX', 60);
+      const login = await call('/api/public/login', { authorization: `Bearer ${t}`, [IDENTITY_HEADERS.userId]: 'forged' });
+      expect(login.res.status).toBe(200);
+      expect(login.res.headers.get('ratelimit-limit')).not.toBeNull();
+      expect(login.forwarded).toHaveLength(1);
+      for (const h of Object.values(IDENTITY_HEADERS)) expect(login.forwarded[0]!.headers[h]).toBeUndefined();
+      // The protected route still refuses it.
+      expect((await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status).toBe(401);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('also without rate limiting', async () => {
     const { Redis } = await import('ioredis');
     const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
     const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
     const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
-    const g = await startTestGateway({ keys, routes: [route('things', upstream.origin)], rateLimit: { enabled: false } });
+    const g = await startTestGateway({ keys, routes: [route('things', upstream.origin), route('public', upstream.origin, { auth_required: false })], rateLimit: { enabled: false } });
     try {
       const sid = `sid-${randomUUID()}`;
       const t = await token(keys, 'session-user', { sid });
       expect((await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
       await redis.set(AUTH_REDIS_KEYS.revokedSession(sid), 'logout', 'EX', 60);
       expect((await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(401);
+      const pub = await fetch(`${g.url}/api/public/login`, { headers: { authorization: `Bearer ${t}` } });
+      expect(pub.status).toBe(200);
+      expect(upstream.requests.at(-1)!.headers[IDENTITY_HEADERS.userId]).toBeUndefined();
     } finally {
       redis.disconnect();
       await g.close();
