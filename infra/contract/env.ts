@@ -107,6 +107,17 @@ export const ENV = {
   PRISM_S3_BUCKET: { description: 'Backup bucket', schema: nonEmpty },
   PRISM_S3_ACCESS_KEY: { description: 'Access key (user name) of the least-privilege backup user', schema: nonEmpty },
   PRISM_S3_SECRET_KEY: { description: 'Least-privilege backup user secret key', schema: nonEmpty, secret: true },
+  PRISM_DBMANAGER_SCRATCH_DIR: {
+    description: 'Scratch space for staged base backups, restores and the WAL spool (default: /var/lib/prism/scratch when it exists, else <tmpdir>/prism-scratch)',
+    schema: filePath,
+    optional: true,
+  },
+  PRISM_PG_BIN_DIR: {
+    description:
+      "Directory of the PostgreSQL programs (pg_basebackup, pg_receivewal, pg_verifybackup, pg_ctl, pg_dumpall, postgres) (default: found for the server's major version: /usr/lib/postgresql/<major>/bin, then PATH)",
+    schema: filePath,
+    optional: true,
+  },
   PRISM_BACKUP_RETENTION_DAYS: { description: 'Days a backup is kept', schema: positiveInt.default(14), optional: true },
   PRISM_MIGRATE_ON_START: { description: 'Run migrations at start-up', schema: bool.default(true), optional: true },
 } as const satisfies Record<string, EnvVarSpec>;

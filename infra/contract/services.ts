@@ -31,6 +31,9 @@ const COMMON: readonly EnvName[] = [
 const AUTH_DB = ['PRISM_AUTH_DB_HOST', 'PRISM_AUTH_DB_PORT', 'PRISM_AUTH_DB_NAME', 'PRISM_AUTH_DB_USER', 'PRISM_AUTH_DB_PASSWORD'] as const;
 const OPS_DB = ['PRISM_OPS_DB_HOST', 'PRISM_OPS_DB_PORT', 'PRISM_OPS_DB_NAME', 'PRISM_OPS_DB_USER', 'PRISM_OPS_DB_PASSWORD'] as const;
 
+/** The DB manager's object-storage variables: backups need them, migrations do not. */
+export const OBJECT_STORAGE_ENV = ['PRISM_S3_ENDPOINT', 'PRISM_S3_REGION', 'PRISM_S3_BUCKET', 'PRISM_S3_ACCESS_KEY', 'PRISM_S3_SECRET_KEY'] as const satisfies readonly EnvName[];
+
 export const SERVICES: Record<ServiceName, ServiceContract> = {
   gateway: {
     ports: { http: PORTS.gatewayHttp, metrics: PORTS.metrics },
@@ -81,11 +84,9 @@ export const SERVICES: Record<ServiceName, ServiceContract> = {
       'PRISM_GRPC_PORT',
       ...AUTH_DB,
       ...OPS_DB,
-      'PRISM_S3_ENDPOINT',
-      'PRISM_S3_REGION',
-      'PRISM_S3_BUCKET',
-      'PRISM_S3_ACCESS_KEY',
-      'PRISM_S3_SECRET_KEY',
+      ...OBJECT_STORAGE_ENV,
+      'PRISM_DBMANAGER_SCRATCH_DIR',
+      'PRISM_PG_BIN_DIR',
       'PRISM_BACKUP_RETENTION_DAYS',
       'PRISM_MIGRATE_ON_START',
     ],

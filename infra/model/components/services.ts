@@ -169,6 +169,7 @@ export function dbmanager(ctx: BuildContext): Component {
     PRISM_S3_ACCESS_KEY: value(MINIO_BACKUP_USER),
     PRISM_S3_SECRET_KEY: secret('minio-backup-secret-key'),
     PRISM_BACKUP_RETENTION_DAYS: value(ctx.config.backups.retentionDays),
+    PRISM_DBMANAGER_SCRATCH_DIR: value(SCRATCH_DIR),
   };
   const flows: Flow[] = [
     { to: 'postgres-auth', port: 'postgres' },

@@ -8,14 +8,15 @@
 //   verify-latest <auth|ops>                restore the newest backup into scratch space and check it
 //   prune <auth|ops>                        apply the retention period now
 import { parseArgs } from 'node:util';
-import type { DatabaseId } from '../../../infra/contract/index.js';
+import { type DatabaseId, OBJECT_STORAGE_ENV } from '../../../infra/contract/index.js';
 import { EnvError, ServiceRuntime, parseEnv } from '../../runtime/src/index.js';
 import { formatBytes, lineReporter } from './backup/progress.js';
 import { pruneBackups } from './backup/retention.js';
 import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
 import { backupBase, backupWal, formatBackupList, formatSummary, restore, verifyLatest } from './operations.js';
 import { startDbManager } from './server.js';
-import { DbManagerContext } from './settings.js';
+import type { DbTarget } from './backup/pg-tools.js';
+import { DbManagerContext, dbTarget } from './settings.js';
 
 const USAGE = `usage: cli.js serve | migrate [--all|auth|ops] | status | backup <auth|ops> <full|delta|wal> | backup list [auth|ops]
        | restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER] | verify-latest <auth|ops> | prune <auth|ops>`;
@@ -37,6 +38,12 @@ async function withContext<T>(fn: (ctx: DbManagerContext) => Promise<T>): Promis
   } finally {
     await ctx.close();
   }
+}
+
+/** The two databases alone: migrations and their status need no object storage (nor its variables). */
+function databaseTargets(): Record<DatabaseId, DbTarget> {
+  const env = parseEnv('dbmanager', process.env, { except: OBJECT_STORAGE_ENV });
+  return { auth: dbTarget(env, 'auth'), ops: dbTarget(env, 'ops') };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -67,21 +74,19 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'migrate': {
       const dbs: DatabaseId[] = values.all || !a ? ['auth', 'ops'] : [dbArg(a)];
-      await withContext(async (ctx) => {
-        for (const db of dbs) {
-          const r = await migrateDatabase(db, { ...ctx.targets[db] }, { log: (l) => report.line(l) });
-          out(formatSummary(`migrations of ${ctx.targets[db].database}`, { applied: r.applied.join(', ') || 'none', retried: r.retried.join(', ') || undefined, alreadyApplied: r.alreadyApplied }));
-        }
-      });
+      const targets = databaseTargets();
+      for (const db of dbs) {
+        const r = await migrateDatabase(db, { ...targets[db] }, { log: (l) => report.line(l) });
+        out(formatSummary(`migrations of ${targets[db].database}`, { applied: r.applied.join(', ') || 'none', retried: r.retried.join(', ') || undefined, alreadyApplied: r.alreadyApplied }));
+      }
       return;
     }
     case 'status': {
-      await withContext(async (ctx) => {
-        for (const db of ['auth', 'ops'] as const) {
-          out(`== ${ctx.targets[db].database}`);
-          for (const m of await databaseMigrationStatus(db, { ...ctx.targets[db] })) out(`  ${m.name}  ${m.state}${m.appliedAt ? `  ${m.appliedAt.toISOString()}` : ''}${m.error ? `  ${m.error}` : ''}`);
-        }
-      });
+      const targets = databaseTargets();
+      for (const db of ['auth', 'ops'] as const) {
+        out(`== ${targets[db].database}`);
+        for (const m of await databaseMigrationStatus(db, { ...targets[db] })) out(`  ${m.name}  ${m.state}${m.appliedAt ? `  ${m.appliedAt.toISOString()}` : ''}${m.error ? `  ${m.error}` : ''}`);
+      }
       return;
     }
     case 'list':
@@ -163,7 +168,7 @@ async function main(argv: string[]): Promise<void> {
     case 'prune': {
       const db = dbArg(a);
       await withContext(async (ctx) => {
-        const r = await pruneBackups(ctx.engine(report), db, ctx.retentionDays);
+        const r = await pruneBackups(await ctx.engine(db, report), db, ctx.retentionDays);
         out(formatSummary(`retention of ${db} (${ctx.retentionDays} days)`, { expired: r.expired.join(', ') || 'none', kept: r.kept.join(', '), walDeleted: r.walDeleted }));
       });
       return;

@@ -22,9 +22,9 @@ export interface WalRunSummary {
 
 export async function backupBase(ctx: DbManagerContext, db: DatabaseId, kind: 'full' | 'delta', report: Reporter): Promise<BaseBackupSummary & { prune?: PruneResult }> {
   await ctx.store.checkAccess();
-  const summary = await takeBaseBackup(ctx.engine(report), ctx.targets[db], kind, ctx.archiver(db));
+  const summary = await takeBaseBackup(await ctx.engine(db, report), ctx.targets[db], kind, await ctx.archiver(db));
   // Retention runs after each full backup: a new full is what lets older chains go.
-  const prune = kind === 'full' ? await pruneBackups(ctx.engine(report), db, ctx.retentionDays) : undefined;
+  const prune = kind === 'full' ? await pruneBackups(await ctx.engine(db, report), db, ctx.retentionDays) : undefined;
   return { ...summary, ...(prune ? { prune } : {}) };
 }
 
@@ -36,7 +36,7 @@ export async function backupWal(ctx: DbManagerContext, db: DatabaseId, report: R
   await ctx.catalog.begin({ name, db, kind: 'wal', startedAt: started, storagePrefix: keys.walPrefix(db) });
   try {
     report.phase(`archiving the WAL of ${db}`);
-    const r = await ctx.archiver(db, (l) => report.line(l)).archiveOnce();
+    const r = await (await ctx.archiver(db, (l) => report.line(l))).archiveOnce();
     await ctx.catalog.complete(name, {
       sizeBytes: r.bytesStored,
       endLsn: r.archivedUpTo,
@@ -61,7 +61,7 @@ export interface RestoreRequest {
 
 export async function restore(ctx: DbManagerContext, r: RestoreRequest, report: Reporter): Promise<RestoreSummary> {
   const targetDir = r.dryRun ? r.targetDir : (r.targetDir ?? join(ctx.scratchDir, `restore-${r.name}-${Date.now()}`));
-  return restoreBackup(ctx.engine(report), {
+  return restoreBackup(await ctx.engine(r.db, report), {
     target: ctx.targets[r.db],
     name: r.name,
     dryRun: r.dryRun,
@@ -77,7 +77,7 @@ export async function verifyLatest(ctx: DbManagerContext, db: DatabaseId, report
   if (!latest) throw new Error(`no completed backup of ${db} to verify`);
   const dir = join(ctx.scratchDir, `verify-${latest.name}-${Date.now()}`);
   try {
-    return await restoreBackup(ctx.engine(report), { target: ctx.targets[db], name: latest.name, dryRun: false, targetDir: dir, mode: 'scheduled' });
+    return await restoreBackup(await ctx.engine(db, report), { target: ctx.targets[db], name: latest.name, dryRun: false, targetDir: dir, mode: 'scheduled' });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

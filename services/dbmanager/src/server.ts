@@ -93,18 +93,31 @@ export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?:
 
   const archivers: WalArchiver[] = [];
   if (opts.archive ?? true) {
+    let stopped = false;
     for (const db of DBS) {
-      const a = ctx.archiver(db, (l) => log.info(l));
-      archivers.push(a);
+      let a: WalArchiver | undefined;
       const begin = (): void => {
-        a.start().catch((e: Error) => {
+        // The archiver is made once its bin directory is known (that asks the server for its version).
+        (async () => {
+          if (!a) {
+            const made = await ctx.archiver(db, (l) => log.info(l));
+            if (stopped) return;
+            a = made;
+            archivers.push(a);
+          }
+          await a.start();
+        })().catch((e: Error) => {
+          if (stopped) return;
           log.error({ db, err: e.message }, 'WAL archiving could not start; retrying in 10 s');
           setTimeout(begin, 10_000).unref();
         });
       };
       begin();
     }
-    runtime.onShutdown('wal-archivers', () => Promise.all(archivers.map((a) => a.stop())));
+    runtime.onShutdown('wal-archivers', () => {
+      stopped = true;
+      return Promise.all(archivers.map((a) => a.stop()));
+    });
   }
 
   const server = runtime.createGrpcServer([DBMANAGER_SERVICE]);

@@ -6,7 +6,7 @@ import { DATABASES, type DatabaseId } from '../../../infra/contract/index.js';
 import type { ServiceEnv } from '../../runtime/src/index.js';
 import type { EngineContext } from './backup/basebackup.js';
 import { BackupCatalog } from './backup/catalog.js';
-import { type DbTarget, findPgBin } from './backup/pg-tools.js';
+import { type DbTarget, findPgBin, serverMajor } from './backup/pg-tools.js';
 import type { Reporter } from './backup/progress.js';
 import { WalArchiver } from './backup/wal-archive.js';
 import { ObjectStore } from './storage/object-store.js';
@@ -35,9 +35,10 @@ export class DbManagerContext {
   readonly opsPool: pg.Pool;
   readonly store: ObjectStore;
   readonly catalog: BackupCatalog;
-  readonly pgBin: string;
   readonly scratchDir: string;
   readonly retentionDays: number;
+  private readonly explicitPgBin: string | undefined;
+  private readonly pgBins = new Map<DatabaseId, Promise<string>>();
 
   constructor(env: ServiceEnv, o: { scratchDir?: string; pgBin?: string } = {}) {
     this.targets = { auth: dbTarget(env, 'auth'), ops: dbTarget(env, 'ops') };
@@ -52,21 +53,42 @@ export class DbManagerContext {
       secretAccessKey: String(env.PRISM_S3_SECRET_KEY),
     });
     this.catalog = new BackupCatalog(this.opsPool);
-    this.pgBin = findPgBin(o.pgBin);
-    this.scratchDir = o.scratchDir ?? defaultScratchDir();
+    this.explicitPgBin = o.pgBin ?? env.PRISM_PG_BIN_DIR;
+    if (this.explicitPgBin) findPgBin({ explicit: this.explicitPgBin }); // a wrong setting fails at start
+    this.scratchDir = o.scratchDir ?? env.PRISM_DBMANAGER_SCRATCH_DIR ?? defaultScratchDir();
     this.retentionDays = Number(env.PRISM_BACKUP_RETENTION_DAYS ?? 14);
   }
 
-  engine(report: Reporter): EngineContext {
-    return { store: this.store, catalog: this.catalog, pgBin: this.pgBin, scratchDir: this.scratchDir, report };
+  /**
+   * The PostgreSQL bin directory for a database: the explicit setting, else the one matching the
+   * server's major version (asked once; a server that does not answer leaves the version unknown,
+   * as when restoring after losing it).
+   */
+  pgBin(db: DatabaseId): Promise<string> {
+    let p = this.pgBins.get(db);
+    if (!p) {
+      p = (async () => {
+        if (this.explicitPgBin) return findPgBin({ explicit: this.explicitPgBin });
+        const major = await serverMajor(this.targets[db]).catch(() => undefined);
+        return findPgBin({ serverMajor: major });
+      })();
+      // Not remembered when unknown, so a server that comes up later is asked again.
+      p.catch(() => this.pgBins.delete(db));
+      this.pgBins.set(db, p);
+    }
+    return p;
   }
 
-  archiver(id: DatabaseId, log?: (line: string) => void): WalArchiver {
+  async engine(db: DatabaseId, report: Reporter): Promise<EngineContext> {
+    return { store: this.store, catalog: this.catalog, pgBin: await this.pgBin(db), scratchDir: this.scratchDir, report };
+  }
+
+  async archiver(id: DatabaseId, log?: (line: string) => void): Promise<WalArchiver> {
     return new WalArchiver({
       target: this.targets[id],
       store: this.store,
       catalog: this.catalog,
-      pgBin: this.pgBin,
+      pgBin: await this.pgBin(id),
       spoolDir: join(this.scratchDir, 'wal-spool', id),
       ...(log ? { log } : {}),
     });

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OBJECT_STORAGE_ENV } from '../../../infra/contract/index.js';
 import { ServiceRuntime, grpc, loadProto, parseEnv, serviceClient } from '../../runtime/src/index.js';
 import { DBMANAGER_SERVICE, startDbManager } from '../src/server.js';
 import { freePort } from '../../../test/support/net.js';
@@ -62,7 +63,9 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       PRISM_S3_BUCKET: s3.config.bucket,
       PRISM_S3_ACCESS_KEY: s3.config.accessKeyId,
       PRISM_S3_SECRET_KEY: s3.config.secretAccessKey,
-      PATH: `${process.env.PRISM_TEST_PG_BIN}:${process.env.PATH}`,
+      // Debian's /usr/bin wrappers (pg_basebackup without pg_verifybackup or postgres) come first, as on a
+      // stock install: the DB manager finds the bin directory of the server's version itself.
+      PATH: `/usr/bin:${process.env.PATH}`,
       TMPDIR: scratch,
     };
   }, 120_000);
@@ -74,11 +77,12 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  it('migrates both databases with the CronJob command and reports the state', async () => {
-    const r = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'migrate', '--all'], { cwd: ROOT, env: { ...process.env, ...env } });
+  it('migrates both databases with the CronJob command and reports the state, without the object storage variables', async () => {
+    const noS3 = Object.fromEntries(OBJECT_STORAGE_ENV.map((k) => [k, '']));
+    const r = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'migrate', '--all'], { cwd: ROOT, env: { ...process.env, ...env, ...noS3 } });
     expect(r.stdout).toMatch(/== migrations of prism_auth\n {2}applied: 001_initial_schema\.sql/);
     expect(r.stdout).toMatch(/== migrations of prism_ops\n {2}applied: 001_initial_schema\.sql/);
-    const s = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'status'], { cwd: ROOT, env: { ...process.env, ...env } });
+    const s = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'status'], { cwd: ROOT, env: { ...process.env, ...env, ...noS3 } });
     expect(s.stdout).toMatch(/== prism_ops\n {2}001_initial_schema\.sql {2}applied/);
   }, 60_000);
 
@@ -126,6 +130,14 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     const noEnv = await script('backup.sh', ['list'], { PRISM_S3_BUCKET: '' });
     expect(noEnv.code).toBe(78);
     expect(noEnv.stderr).toMatch(/environment variable PRISM_S3_BUCKET is required but not set/);
+    const several = await script('backup.sh', ['list'], { PRISM_S3_BUCKET: '', PRISM_S3_ENDPOINT: '', PRISM_OPS_DB_HOST: '' });
+    expect(several.code).toBe(78);
+    expect(several.stderr.trim().split('\n')).toEqual([
+      'dbmanager: environment variables PRISM_OPS_DB_HOST (Ops PostgreSQL host), PRISM_S3_ENDPOINT (S3-compatible endpoint (MinIO)), PRISM_S3_BUCKET (Backup bucket) are required but not set',
+    ]);
+    const noPgBin = await script('backup.sh', ['list'], { PRISM_PG_BIN_DIR: '/usr/bin' });
+    expect(noPgBin.code).toBe(1);
+    expect(noPgBin.stderr).toMatch(/PRISM_PG_BIN_DIR=\/usr\/bin lacks .*pg_verifybackup.*postgres/);
   }, 60_000);
 
   it('serve: gRPC Migrate, Status and ListBackups with grpc.health.v1, and the backup gauges', async () => {

@@ -15,14 +15,21 @@ export type ServiceEnv = {
     : Out<K>;
 } & { readonly PRISM_HTTP_PORT: number; readonly PRISM_GRPC_PORT: number; readonly PRISM_METRICS_PORT: number };
 
-/** A missing or invalid variable; `message` is one line naming it. */
+/** Missing or invalid variables; `message` is one line naming every one. */
 export class EnvError extends Error {
   override readonly name = 'EnvError';
 }
 
-/** Parses the environment of `service`, throwing an {@link EnvError} that names the first bad variable. */
-export function parseEnv(service: ServiceName, source: NodeJS.ProcessEnv = process.env): ServiceEnv {
-  const schema = serviceEnvSchema(service);
+export interface ParseEnvOptions {
+  /** Variables of the service's contract this command does not use: neither required nor read. */
+  readonly except?: readonly EnvName[];
+}
+
+/** Parses the environment of `service`, throwing an {@link EnvError} that names every missing and every invalid variable. */
+export function parseEnv(service: ServiceName, source: NodeJS.ProcessEnv = process.env, options: ParseEnvOptions = {}): ServiceEnv {
+  const full = serviceEnvSchema(service);
+  const except = new Set<string>(options.except ?? []);
+  const schema = except.size ? z.object(Object.fromEntries(Object.entries(full.shape).filter(([k]) => !except.has(k)))) : full;
   // Empty strings count as unset, as compose and Kubernetes write them for absent values.
   const raw: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
@@ -31,12 +38,24 @@ export function parseEnv(service: ServiceName, source: NodeJS.ProcessEnv = proce
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const name = String(issue.path[0] ?? '?');
-    const spec = (ENV as Record<string, Spec>)[name];
-    const what = raw[name] === undefined ? 'is required but not set' : `is invalid: ${issue.message}`;
-    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
-    throw new EnvError(`${service}: environment variable ${name} ${what}${spec ? ` (${spec.description})` : ''}${more}`);
+    const about = (name: string) => {
+      const spec = (ENV as Record<string, Spec>)[name];
+      return spec ? ` (${spec.description})` : '';
+    };
+    const missing: string[] = [];
+    const invalid: string[] = [];
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0] ?? '?');
+      if (raw[name] === undefined) {
+        if (!missing.includes(name)) missing.push(name);
+      } else invalid.push(`environment variable ${name} is invalid: ${issue.message}${about(name)}`);
+    }
+    const parts = [
+      ...(missing.length === 1 ? [`environment variable ${missing[0]} is required but not set${about(missing[0]!)}`] : []),
+      ...(missing.length > 1 ? [`environment variables ${missing.map((n) => `${n}${about(n)}`).join(', ')} are required but not set`] : []),
+      ...invalid,
+    ];
+    throw new EnvError(`${service}: ${parts.join('; ')}`);
   }
   return result.data as unknown as ServiceEnv;
 }
@@ -45,9 +64,9 @@ export function parseEnv(service: ServiceName, source: NodeJS.ProcessEnv = proce
  * {@link parseEnv} for a process entry point: on a bad environment it writes the one-line
  * reason to stderr and exits with code 78 (EX_CONFIG), before anything else starts.
  */
-export function loadEnv(service: ServiceName, source: NodeJS.ProcessEnv = process.env): ServiceEnv {
+export function loadEnv(service: ServiceName, source: NodeJS.ProcessEnv = process.env, options: ParseEnvOptions = {}): ServiceEnv {
   try {
-    return parseEnv(service, source);
+    return parseEnv(service, source, options);
   } catch (e) {
     if (!(e instanceof EnvError)) throw e;
     process.stderr.write(`${e.message}\n`);

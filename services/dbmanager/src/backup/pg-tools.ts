@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -23,20 +23,71 @@ export function libpqEnv(t: DbTarget): NodeJS.ProcessEnv {
   return { ...process.env, PGHOST: t.host, PGPORT: String(t.port), PGUSER: t.user, PGPASSWORD: t.password, PGDATABASE: t.database };
 }
 
-/**
- * The directory of the PostgreSQL programs: the one given, else the one holding pg_basebackup on
- * PATH, else the newest /usr/lib/postgresql/<major>/bin. The client major version must be at least
- * the server's (pg_basebackup refuses newer servers).
- */
-export function findPgBin(preferred?: string): string {
-  if (preferred) return preferred;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && existsSync(join(dir, 'pg_basebackup'))) return dir;
+/** The PostgreSQL programs the DB manager runs; a bin directory must hold all of them. */
+export const PG_PROGRAMS = ['pg_basebackup', 'pg_receivewal', 'pg_verifybackup', 'pg_ctl', 'pg_dumpall', 'postgres'] as const;
+
+export interface FindPgBinOptions {
+  /** An explicit directory (PRISM_PG_BIN_DIR): used as it is, once it holds every program. */
+  readonly explicit?: string | undefined;
+  /** The server's major version (`SHOW server_version_num` / 10000); unknown when the server does not answer. */
+  readonly serverMajor?: number | undefined;
+  /** Directories searched after the versioned ones (default: PATH). */
+  readonly searchPath?: string | undefined;
+  /** Where Debian installs each major version's programs (default: /usr/lib/postgresql). */
+  readonly root?: string | undefined;
+}
+
+const missingPrograms = (dir: string) => PG_PROGRAMS.filter((p) => !existsSync(join(dir, p)));
+
+/** The major version of a bin directory's server program (`postgres (PostgreSQL) 15.13 (Debian ...)` → 15). */
+function majorOf(dir: string): number | undefined {
+  try {
+    const m = /\(PostgreSQL\) (\d+)/.exec(execFileSync(join(dir, 'postgres'), ['--version'], { encoding: 'utf8', timeout: 5_000 }));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
   }
-  const root = '/usr/lib/postgresql';
-  const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
-  if (majors[0]) return join(root, majors[0], 'bin');
-  throw new Error('PostgreSQL client programs (pg_basebackup, pg_receivewal, pg_verifybackup, postgres) were not found on PATH or in /usr/lib/postgresql');
+}
+
+/**
+ * The directory of the PostgreSQL programs: the explicit one; else, for the server's major version,
+ * Debian's /usr/lib/postgresql/<major>/bin, then a PATH directory whose programs are that version;
+ * with the version unknown, the newest /usr/lib/postgresql/<major>/bin, then PATH. A directory
+ * must hold every program of {@link PG_PROGRAMS}, which skips Debian's /usr/bin wrappers (no
+ * pg_verifybackup, no postgres). The major version must match: a restore starts the restored
+ * data directory with this `postgres`, and pg_basebackup refuses newer servers.
+ */
+export function findPgBin(o: FindPgBinOptions = {}): string {
+  if (o.explicit) {
+    const missing = missingPrograms(o.explicit);
+    if (missing.length) throw new Error(`PRISM_PG_BIN_DIR=${o.explicit} lacks ${missing.join(', ')}: point it at a PostgreSQL bin directory (e.g. /usr/lib/postgresql/<major>/bin)`);
+    return o.explicit;
+  }
+  const root = o.root ?? '/usr/lib/postgresql';
+  const pathDirs = (o.searchPath ?? process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  const versioned = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+  const candidates =
+    o.serverMajor !== undefined
+      ? [join(root, String(o.serverMajor), 'bin'), ...pathDirs.filter((d) => missingPrograms(d).length === 0 && majorOf(d) === o.serverMajor)]
+      : [...versioned.map((v) => join(root, v, 'bin')), ...pathDirs];
+  const found = candidates.find((d) => missingPrograms(d).length === 0);
+  if (found) return found;
+  const which = o.serverMajor !== undefined ? `PostgreSQL ${o.serverMajor} programs` : 'PostgreSQL programs';
+  throw new Error(`${which} (${PG_PROGRAMS.join(', ')}) were not found in ${root}/<major>/bin or on PATH; install them or set PRISM_PG_BIN_DIR`);
+}
+
+/** The server's major version, asked of the server itself (`SHOW server_version_num`: 150013 → 15). */
+export async function serverMajor(t: DbTarget): Promise<number> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ ...connectionConfig(t), connectionTimeoutMillis: 3_000 });
+  c.on('error', () => {});
+  await c.connect();
+  try {
+    const r = await c.query<{ server_version_num: string }>('SHOW server_version_num');
+    return Math.floor(Number(r.rows[0]!.server_version_num) / 10_000);
+  } finally {
+    await c.end().catch(() => {});
+  }
 }
 
 export class ToolError extends Error {
