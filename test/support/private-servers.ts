@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import { freePort, waitFor } from './net.js';
 
 /**
- * Private servers for tests that stop, restart or reconfigure a dependency (the shared test
- * servers of scripts/test-services.sh are never stopped). Each listens on a free port on
+ * Private servers for tests that stop, restart or reconfigure a dependency (the test run's
+ * servers of scripts/test-services.sh are never stopped by a test). Each listens on a free port on
  * 127.0.0.1 and keeps its data across restarts.
  */
 

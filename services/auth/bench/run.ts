@@ -14,7 +14,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createSign, generateKeyPairSync } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { hash, verify } from '@node-rs/argon2';
 import { Pool } from 'undici';
 import { ARGON2_CONCURRENCY, ARGON2_PARAMS } from '../src/passwords.js';
@@ -26,12 +28,16 @@ import { makeKeyFiles } from '../test/support/keys.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = 16;
 
-function testServers(): void {
-  const out = execFileSync('bash', ['scripts/test-services.sh', 'start'], { encoding: 'utf8' });
+/** The test servers: those given in PRISM_TEST_* (left running), else our own, stopped by the function returned. */
+function testServers(): () => void {
+  if (process.env.PRISM_TEST_PG_URL !== undefined) return () => {};
+  const dir = mkdtempSync(join(tmpdir(), 'prism-bench-servers-'));
+  const out = execFileSync('bash', ['scripts/test-services.sh', 'start', dir], { encoding: 'utf8' });
   for (const line of out.split('\n')) {
     const m = /^(PRISM_TEST_[A-Z_]+)=(.*)$/.exec(line);
     if (m && process.env[m[1]!] === undefined) process.env[m[1]!] = m[2];
   }
+  return () => execFileSync('bash', ['scripts/test-services.sh', 'stop', dir], { stdio: 'inherit' });
 }
 
 async function forDuration(seconds: number, workers: number, op: (worker: number) => Promise<unknown>): Promise<number> {
@@ -79,7 +85,6 @@ const r2 = (n: number) => n.toFixed(2);
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
-  testServers();
   const cores = availableParallelism();
   console.log(`auth benchmark: ${cores} cores, ${SECONDS} s per run, ${CONCURRENCY} concurrent clients, argon2 concurrency ${ARGON2_CONCURRENCY}\n`);
 
@@ -160,4 +165,9 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const stopServers = testServers();
+try {
+  await main();
+} finally {
+  stopServers();
+}

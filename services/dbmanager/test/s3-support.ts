@@ -42,14 +42,14 @@ export async function provisionBucket(): Promise<{ config: StorageConfig; root: 
   await exec('sh', [join(dir, 'setup.sh')], { env });
   // Another bucket the backup user must not reach.
   const otherBucket = `prism-other-${suffix}`;
-  await exec('sh', ['-c', `MC_CONFIG_DIR=/tmp/.mc mc mb --ignore-existing prism/${otherBucket}`], { env });
+  await exec('sh', ['-c', `MC_CONFIG_DIR=${tmpdir()}/.mc mc mb --ignore-existing prism/${otherBucket}`], { env });
   const base = { endpoint, region: 'us-east-1' };
   return {
     config: { ...base, bucket, accessKeyId: user, secretAccessKey: secret },
     root: new ObjectStore({ ...base, bucket, accessKeyId: rootUser, secretAccessKey: rootPassword }),
     otherBucket,
     cleanup: async () => {
-      await exec('sh', ['-c', `MC_CONFIG_DIR=/tmp/.mc mc rb --force prism/${bucket} prism/${otherBucket}; MC_CONFIG_DIR=/tmp/.mc mc admin user remove prism ${user}; MC_CONFIG_DIR=/tmp/.mc mc admin policy remove prism prism-backup-${suffix}`], { env }).catch(() => {});
+      await exec('sh', ['-c', `MC_CONFIG_DIR=${tmpdir()}/.mc mc rb --force prism/${bucket} prism/${otherBucket}; MC_CONFIG_DIR=${tmpdir()}/.mc mc admin user remove prism ${user}; MC_CONFIG_DIR=${tmpdir()}/.mc mc admin policy remove prism prism-backup-${suffix}`], { env }).catch(() => {});
       await rm(dir, { recursive: true, force: true });
     },
   };
