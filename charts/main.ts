@@ -1,18 +1,14 @@
 /**
  * cdk8s entry point (cdk8s.yaml): synthesizes every environment found in `stacks/`
  * to `dist/k8s/<env>/`. A bad stack configuration stops it with one short message.
+ * `npm run synth` does the same and more in one process (infra/cli/synth.ts).
  */
-import { listStacks, loadStack, StackConfigError } from '../infra/config/index.js';
+import { StackConfigError } from '../infra/config/index.js';
 import { ModelError } from '../infra/model/index.js';
-import { environmentApp } from './platform.js';
-
-const STACKS_DIR = 'stacks';
-const outdir = process.env.CDK8S_OUTDIR ?? 'dist/k8s';
+import { synthesizeEnvironments } from './environments.js';
 
 try {
-  for (const name of listStacks(STACKS_DIR)) {
-    environmentApp(loadStack(STACKS_DIR, name), outdir).app.synth();
-  }
+  synthesizeEnvironments('stacks', process.env.CDK8S_OUTDIR ?? 'dist/k8s');
 } catch (e) {
   if (e instanceof StackConfigError || e instanceof ModelError) {
     console.error(e.message);

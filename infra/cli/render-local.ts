@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { renderLocal } from '../compose/index.js';
 import { loadStack, StackConfigError } from '../config/index.js';
 import { buildPlatform, ModelError } from '../model/index.js';
@@ -28,8 +29,8 @@ function platformOf(name: string) {
   return buildPlatform(stack.name, stack.config);
 }
 
-function main(args: string[]): number {
-  const check = args.includes('--check');
+/** Writes deploy/ from the model (or, with `check`, only reports stale files); returns the exit code. */
+export function renderLocalSetup(check = false): number {
   const files = renderLocal(platformOf(LOCAL_STACK), platformOf(PRODUCTION_STACK));
   const stale: string[] = [];
   for (const [path, content] of files) {
@@ -50,11 +51,13 @@ function main(args: string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  if (e instanceof StackConfigError || e instanceof ModelError) {
-    console.error(e.message);
-    process.exitCode = 1;
-  } else throw e;
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    process.exitCode = renderLocalSetup(process.argv.includes('--check'));
+  } catch (e) {
+    if (e instanceof StackConfigError || e instanceof ModelError) {
+      console.error(e.message);
+      process.exitCode = 1;
+    } else throw e;
+  }
 }

@@ -10,12 +10,15 @@ const PULUMI_FILE_KEYS = new Set(['config', 'secretsprovider', 'encryptionsalt',
 
 /** A stack configuration that failed validation; `message` is short and names each key. */
 export class StackConfigError extends Error {
-  constructor(
-    readonly source: string,
-    readonly problems: readonly string[],
-  ) {
+  readonly source: string;
+  readonly problems: readonly string[];
+
+  // Plain fields, not parameter properties: `npm run synth` runs on Node's type stripping, which erases types only.
+  constructor(source: string, problems: readonly string[]) {
     super(`${source}: invalid stack configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'StackConfigError';
+    this.source = source;
+    this.problems = problems;
   }
 }
 

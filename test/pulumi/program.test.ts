@@ -25,7 +25,7 @@ const synthesized = (stack: string): KubeObject[] =>
 
 beforeAll(() => {
   synthDir = mkdtempSync(join(tmpdir(), 'prism-synth-'));
-  execFileSync('npx', ['tsx', 'charts/main.ts'], { env: { ...process.env, CDK8S_OUTDIR: synthDir }, stdio: 'pipe' });
+  execFileSync('node', ['--import', './infra/cli/ts-loader.mjs', 'charts/main.ts'], { env: { ...process.env, CDK8S_OUTDIR: synthDir }, stdio: 'pipe' });
 }, 60_000);
 afterAll(() => rmSync(synthDir, { recursive: true, force: true }));
 

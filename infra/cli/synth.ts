@@ -1,0 +1,35 @@
+/**
+ * `npm run synth`, the main job, in one process: every environment of stacks/ to dist/k8s/<env>/
+ * (what `npx cdk8s synth` runs, charts/main.ts), the local set-up under deploy/ and
+ * docs/service-environment.md. One TypeScript start instead of three, and no cdk8s-cli (its
+ * upgrade check asks the npm registry on every run). A bad stack configuration stops it with one
+ * short message.
+ */
+import { rmSync } from 'node:fs';
+import { synthesizeEnvironments } from '../../charts/environments.js';
+import { StackConfigError } from '../config/index.js';
+import { ModelError } from '../model/index.js';
+import { renderDocs } from './render-docs.js';
+import { renderLocalSetup } from './render-local.js';
+
+const OUTDIR = 'dist/k8s';
+// Phase timings on stderr for `npm run bench:synth`.
+const timed = <T>(phase: string, fn: () => T): T => {
+  const t0 = performance.now();
+  const r = fn();
+  if (process.env.PRISM_SYNTH_TIMINGS) console.error(`synth timing ${phase} ${(performance.now() - t0).toFixed(1)} ms`);
+  return r;
+};
+
+try {
+  rmSync(OUTDIR, { recursive: true, force: true }); // as cdk8s synth does: no file of a removed stack or chart stays
+  if (process.env.PRISM_SYNTH_TIMINGS) console.error(`synth timing start-up-and-imports ${performance.now().toFixed(1)} ms`);
+  const envs = timed('kubernetes', () => synthesizeEnvironments('stacks', OUTDIR));
+  console.log(`synthesized ${envs.map((e) => `${OUTDIR}/${e}/`).join(', ')}`);
+  process.exitCode = timed('local-set-up', () => renderLocalSetup()) || timed('docs', () => renderDocs());
+} catch (e) {
+  if (e instanceof StackConfigError || e instanceof ModelError) {
+    console.error(e.message);
+    process.exitCode = 1;
+  } else throw e;
+}
