@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs, on Debian, everything the tests and the local platform need; `.ci/run` runs it. Idempotent:
+# what is there is kept. Needs root (apt-get, /usr/local/bin) and Go (https://go.dev/dl) for the Go tools.
+#   apt         postgresql, redis-server, nats-server, prometheus (promtool), curl, make, openssl, git,
+#               python3-venv (Node.js 24 comes from PyPI into a virtual environment) and the shell linter
+#   Node.js 24  scripts/install-node.sh (node, npm, npx in /usr/local/bin)
+#   Go tools    scripts/install-tools.sh: kube-score, upstream promtool, minio, mc, actionlint
+# The distribution's own server instances are stopped: tests and the local platform start their own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-prerequisites: run as root (apt-get, /usr/local/bin), e.g. sudo bash $0" >&2
+  exit 1
+fi
+
+echo "== OS packages"
+need=()
+for cmd in pg_ctlcluster:postgresql redis-server:redis-server nats-server:nats-server promtool:prometheus curl:curl \
+  make:make openssl:openssl shellcheck:shellcheck git:git; do
+  command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}")
+done
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+for svc in postgresql redis-server nats-server prometheus; do
+  (command -v systemctl >/dev/null && systemctl stop "$svc" 2>/dev/null) || true
+done
+
+echo "== Node.js 24"
+bash scripts/install-node.sh
+hash -r
+
+echo "== Go tools (kube-score, upstream promtool, minio, mc, actionlint)"
+if ! command -v go >/dev/null 2>&1; then
+  echo "install-prerequisites: go not found: install Go 1.24 or later (https://go.dev/dl), then run this again" >&2
+  exit 1
+fi
+bash scripts/install-tools.sh
+echo "prerequisites installed"
