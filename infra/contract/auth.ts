@@ -26,6 +26,21 @@ export const ACCESS_TOKEN = {
   rolesClaim: 'roles',
 } as const;
 
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Whether `token` is a compact JWS in its one canonical spelling: three unpadded base64url parts,
+ * each exactly what its bytes encode to (no `=`, no non-zero spare bits in a last character).
+ * Decoders accept the other spellings, so without this one token would have many strings: each
+ * misses the gateway's verification cache and looks like a new token to anything keyed by it.
+ */
+export function isCanonicalJws(token: string): boolean {
+  const parts = token.split('.');
+  if (parts.length !== 3) return false;
+  for (const p of parts) if (!BASE64URL.test(p) || Buffer.from(p, 'base64url').toString('base64url') !== p) return false;
+  return true;
+}
+
 /**
  * API keys: `prism_<12-char id>_<32-char secret><6-char checksum>`, base62. The checksum is the
  * CRC32 of everything before it, so a mistyped or truncated key is refused without a lookup, and

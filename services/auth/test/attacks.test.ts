@@ -115,3 +115,17 @@ describe('control characters in names', () => {
     }
   });
 });
+
+describe('non-canonical tokens: one string per token', () => {
+  it('auth refuses a valid access token with padding or another spelling of its signature', async () => {
+    const u = await signUp(direct.base);
+    expect((await call(direct.base, 'GET', '/auth/me', { token: u.access_token })).status).toBe(200);
+    const [h, p, s] = u.access_token.split('.') as [string, string, string];
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const sameBytes = s.slice(0, -1) + ALPHABET[ALPHABET.indexOf(s.at(-1)!) ^ 1];
+    for (const v of [`${u.access_token}=`, `${u.access_token}==`, `${h}.${p}.${sameBytes}`]) {
+      const r = await call(direct.base, 'GET', '/auth/me', { token: v });
+      expect(r.status).toBe(401);
+    }
+  });
+});

@@ -91,7 +91,14 @@ const DROP_REQUEST = new Set([
   'expect',
   'x-forwarded-proto',
   'x-forwarded-host',
+  // Client-sent address and URL overrides: frameworks and proxies upstream would believe them.
+  'x-real-ip',
+  'forwarded',
+  'x-original-url',
+  'x-rewrite-url',
 ]);
+/** Headers the gateway decides on: a client's copy never goes upstream, under any spelling. */
+const GATEWAY_SET = new Set([...DROP_REQUEST, 'x-forwarded-for', REQUEST_ID_HEADER]);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', REQUEST_ID_HEADER]);
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
@@ -277,6 +284,8 @@ export class Gateway {
         continue;
       }
       if (name.startsWith(IDENTITY_HEADER_PREFIX) || name === REQUEST_ID_HEADER) continue;
+      // Many frameworks (CGI-style WSGI/PHP/Rack environments) read `x_prism_user_id` as `x-prism-user-id`.
+      if (name.includes('_') && isGatewayHeader(name.replace(/_/g, '-'))) continue;
       if (name === 'x-forwarded-for') {
         xff = xff === undefined ? value : `${xff}, ${value}`;
         continue;
@@ -327,8 +336,11 @@ export class Gateway {
           ctx.res.shouldKeepAlive = false;
           return this.fail(ctx, 413, `request body larger than ${this.s.bodyLimitBytes} bytes`);
         }
-        const timeout = TIMEOUT_CODES.has(code);
-        const down = UPSTREAM_DOWN_CODES.has(code);
+        // A client that leaves mid-upload fails the request with its own ECONNRESET: that says nothing
+        // about the upstream, and counting it would let anyone open the circuit for everyone.
+        const clientLeft = ctx.req.errored === e && (e as Error).message === 'aborted';
+        const timeout = !clientLeft && TIMEOUT_CODES.has(code);
+        const down = !clientLeft && UPSTREAM_DOWN_CODES.has(code);
         if (timeout || down) breaker.onFailure();
         else breaker.release();
         if (ctx.res.headersSent) {
@@ -462,6 +474,10 @@ export class Gateway {
     }
     return req.socket.remoteAddress ?? 'unknown';
   }
+}
+
+function isGatewayHeader(name: string): boolean {
+  return name.startsWith(IDENTITY_HEADER_PREFIX) || GATEWAY_SET.has(name);
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined for another scheme. */
