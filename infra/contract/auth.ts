@@ -12,9 +12,18 @@
  */
 export const AUTH_REDIS_KEYS = {
   revokedSession: (sessionId: string) => `prism:auth:revoked-session:${sessionId}`,
+  /**
+   * Exists while the gateway may still hold a cached validation of the revoked key: TTL
+   * {@link API_KEY_CACHE_MAX_SECONDS} plus {@link REVOCATION_TTL_MARGIN_SECONDS}. The gateway checks it
+   * on every request made with the key, in the same Redis call as its rate limit.
+   */
+  revokedApiKey: (keyId: string) => `prism:auth:revoked-api-key:${keyId}`,
 } as const;
 
 export const REVOCATION_TTL_MARGIN_SECONDS = 60;
+
+/** The longest the gateway may cache an API key's validation (gateway.yaml `auth.api_key_cache_seconds`). */
+export const API_KEY_CACHE_MAX_SECONDS = 300;
 
 /** Access tokens: RS256 JWTs with this `typ` header (RFC 9068) and these claims besides iss, aud, sub, exp, iat, jti. */
 export const ACCESS_TOKEN = {

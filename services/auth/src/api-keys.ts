@@ -123,6 +123,8 @@ export async function revokeApiKey(ctx: AuthContext, userId: string, keyId: stri
   const done = await inTx(ctx.db, async (tx) => {
     const { rowCount } = await tx.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL', [keyId, userId]);
     if (rowCount !== 1) return false;
+    // The gateway's marker, before the commit: if Redis is down the revocation fails (503) and is retried.
+    await ctx.revocations.revokeApiKeys([keyId]);
     await appendEvent(tx, EVENTS.apiKeyRevoked, { user_id: userId, key_id: keyId }, requestId);
     return true;
   });

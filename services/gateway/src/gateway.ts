@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { AUTH_REDIS_KEYS, GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
+import { GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
 import {
   REQUEST_ID_HEADER,
   context as otelContext,
@@ -16,7 +16,9 @@ import {
   type Tracing,
 } from '../../runtime/src/index.js';
 import type { ApiKeyValidator } from './api-keys.js';
+import type { AuthFailureLimiter } from './auth-failures.js';
 import { CircuitBreaker, RetryBudget, breakerGauge } from './breaker.js';
+import { ClientAddress } from './client-address.js';
 import type { EventPublisher } from './events.js';
 import { AuthError, type Identity } from './identity.js';
 import type { JwtVerifier } from './jwt.js';
@@ -32,6 +34,8 @@ export interface GatewayDeps {
   readonly tracing: Tracing;
   readonly jwt: JwtVerifier;
   readonly apiKeys: ApiKeyValidator;
+  /** Counts failed authentications per client address; blocked addresses get 429 before any verification. */
+  readonly authFailures: AuthFailureLimiter;
   /** Limits only while enabled (which the config service can change); checks revoked sessions always. */
   readonly limiter: RateLimiter;
   readonly events: EventPublisher | undefined;
@@ -122,10 +126,12 @@ export class Gateway {
   private readonly s: GatewaySettings;
   private debug: boolean;
   private maintenance: LiveSettings['maintenance'] = { enabled: false, message: '' };
+  private readonly clientAddress: ClientAddress;
 
   constructor(private readonly d: GatewayDeps) {
     this.s = d.settings;
     this.debug = d.log.isLevelEnabled('debug');
+    this.clientAddress = new ClientAddress(this.s.trustedProxies);
     const gauge = breakerGauge([d.metrics.registry]);
     const pools = new Map<string, { pool: Pool; breaker: CircuitBreaker; budget: RetryBudget }>();
     for (const route of this.s.routes) {
@@ -171,7 +177,7 @@ export class Gateway {
       res,
       start: performance.now(),
       id: requestIdOf(req.headers),
-      ip: this.clientIp(req),
+      ip: this.clientAddress.of(req),
       path,
       route: 'none',
       status: 0,
@@ -203,25 +209,39 @@ export class Gateway {
       ctx.span = this.d.tracing.tracer.startSpan(`${req.method} ${up.route.prefix}`, { attributes: { 'http.request.method': req.method ?? '' } }, extractContext(req.headers));
     }
 
-    try {
-      ctx.identity = this.cachedIdentity(req) ?? (await this.authenticate(req, up.route.authRequired));
-    } catch (e) {
-      if (e instanceof AuthError) return this.fail(ctx, e.status, e.message, e.status === 401 ? 'Bearer error="invalid_token"' : undefined);
-      throw e;
+    ctx.identity = this.cachedIdentity(req);
+    if (ctx.identity === undefined) {
+      const credential = req.headers['x-api-key'] !== undefined || req.headers.authorization !== undefined;
+      if (credential) {
+        const blockedMs = this.d.authFailures.blockedFor(ctx.ip);
+        if (blockedMs > 0) return this.fail(ctx, 429, 'too many failed authentication attempts', undefined, Math.ceil(blockedMs / 1000));
+      }
+      try {
+        ctx.identity = await this.authenticate(req, up.route.authRequired);
+      } catch (e) {
+        if (!(e instanceof AuthError)) throw e;
+        // Only failures of a presented credential count, never a missing one.
+        if (credential && e.status === 401) await this.d.authFailures.record(ctx.ip);
+        // On a public route a bad credential is ignored (no identity), so a stale token cannot block login.
+        if (!up.route.authRequired && e.status === 401) ctx.identity = undefined;
+        else return this.fail(ctx, e.status, e.message, e.status === 401 ? 'Bearer error="invalid_token"' : undefined);
+      }
     }
 
-    // One script call: the rate limit and the session's revocation (either may be all it does).
+    // One script call: the rate limit and the credential's revocation (either may be all it does).
     const limiter = this.d.limiter;
-    const sid = ctx.identity?.sessionId;
-    if (limiter.enabled || sid !== undefined) {
+    const revocationKey = ctx.identity?.revocationKey ?? '';
+    if (limiter.enabled || revocationKey !== '') {
       let decision: Decision;
       try {
-        decision = await limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, sid === undefined ? '' : AUTH_REDIS_KEYS.revokedSession(sid));
+        decision = await limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, revocationKey);
       } catch (e) {
         if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, limiter.enabled ? 'rate limiter unavailable' : 'session check unavailable', undefined, 1);
         throw e;
       }
-      if (decision.revoked) return this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"');
+      if (decision.revoked) {
+        return ctx.identity!.method === 'jwt' ? this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"') : this.fail(ctx, 401, 'API key revoked');
+      }
       if (limiter.enabled) {
         ctx.decision = decision;
         if (!decision.allowed) return this.fail(ctx, 429, 'rate limit exceeded', undefined, Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
@@ -251,17 +271,11 @@ export class Gateway {
   private async authenticate(req: IncomingMessage, required: boolean): Promise<Identity | undefined> {
     const apiKey = req.headers['x-api-key'];
     const authz = req.headers.authorization;
-    try {
-      if (typeof apiKey === 'string') return await this.d.apiKeys.validate(apiKey);
-      if (authz !== undefined) {
-        const token = bearerToken(authz);
-        if (token === undefined) throw new AuthError(401, 'expected a Bearer token');
-        return await this.d.jwt.verify(token);
-      }
-    } catch (e) {
-      // On a public route a bad credential is ignored (no identity), so a stale token cannot block login.
-      if (!required && e instanceof AuthError && e.status === 401) return undefined;
-      throw e;
+    if (typeof apiKey === 'string') return await this.d.apiKeys.validate(apiKey);
+    if (authz !== undefined) {
+      const token = bearerToken(authz);
+      if (token === undefined) throw new AuthError(401, 'expected a Bearer token');
+      return await this.d.jwt.verify(token);
     }
     if (required) throw new AuthError(401, 'authentication required');
     return undefined;
@@ -271,7 +285,6 @@ export class Gateway {
   private upstreamHeaders(ctx: Ctx): string[] {
     const raw = ctx.req.rawHeaders;
     const out: string[] = [];
-    let xff: string | undefined;
     let host: string | undefined;
     let connectionTokens: string | undefined;
     const forwardTrace = !this.d.tracing.enabled;
@@ -286,10 +299,8 @@ export class Gateway {
       if (name.startsWith(IDENTITY_HEADER_PREFIX) || name === REQUEST_ID_HEADER) continue;
       // Many frameworks (CGI-style WSGI/PHP/Rack environments) read `x_prism_user_id` as `x-prism-user-id`.
       if (name.includes('_') && isGatewayHeader(name.replace(/_/g, '-'))) continue;
-      if (name === 'x-forwarded-for') {
-        xff = xff === undefined ? value : `${xff}, ${value}`;
-        continue;
-      }
+      // The client's X-Forwarded-For is replaced by the address the gateway determined (below).
+      if (name === 'x-forwarded-for') continue;
       if (!forwardTrace && (name === 'traceparent' || name === 'tracestate')) continue;
       out.push(name, value);
     }
@@ -297,7 +308,7 @@ export class Gateway {
       const named = new Set(connectionTokens.split(',').map((t) => t.trim()));
       for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!)) out.splice(i, 2);
     }
-    out.push(REQUEST_ID_HEADER, ctx.id, 'x-forwarded-for', xff === undefined ? ctx.ip : `${xff}, ${ctx.ip}`);
+    out.push(REQUEST_ID_HEADER, ctx.id, 'x-forwarded-for', ctx.ip);
     out.push('x-forwarded-proto', 'encrypted' in ctx.req.socket ? 'https' : 'http');
     if (host !== undefined) out.push('x-forwarded-host', host);
     if (ctx.identity) for (const h of ctx.identity.headers) out.push(h);
@@ -462,17 +473,6 @@ export class Gateway {
       this.metricChildren.set(key, m);
     }
     return m;
-  }
-
-  private clientIp(req: IncomingMessage): string {
-    if (this.s.trustForwardedFor) {
-      const xff = req.headers['x-forwarded-for'];
-      if (typeof xff === 'string' && xff !== '') {
-        const last = xff.slice(xff.lastIndexOf(',') + 1).trim();
-        if (last !== '') return last;
-      }
-    }
-    return req.socket.remoteAddress ?? 'unknown';
   }
 }
 
