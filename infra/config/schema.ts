@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SERVICE_NAMES, type ServiceName } from '../contract/index.js';
+import { addressOrCidr, SERVICE_NAMES, type ServiceName } from '../contract/index.js';
 import { bytes, cpuMillis } from '../model/quantity.js';
 import { SECRET_KEYS } from '../model/secrets.js';
 
@@ -20,6 +20,8 @@ const imageTag = z
   .string()
   .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'expected an image tag')
   .refine((t) => t !== 'latest', { message: 'expected a pinned tag, not latest' });
+/** RFC 1918: where pod networks and Docker networks live (see `ingress.trustedProxies`). */
+export const DEFAULT_TRUSTED_PROXIES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
 
 const resourceList = z.strictObject({ cpu, memory });
@@ -146,6 +148,14 @@ export const stackConfigSchema = z
         controllerNamespace: z.string().min(1).default('ingress-nginx'),
         /** Edge rate limit per client IP (requests/second), in front of the gateway's own. */
         rateLimitRps: z.number().int().min(1).default(50),
+        /**
+         * Addresses or CIDR blocks of the forwarders in front of the services: the ingress controller's pods
+         * (Kubernetes), Traefik (Compose), and the gateway in front of auth. The gateway and auth take the
+         * client from the right-most X-Forwarded-For hop outside this list, and never read the header from
+         * anyone else. The default, the private ranges, covers pod networks and Docker networks, where only
+         * these forwarders reach the services (NetworkPolicies, Compose networks); narrow it to your pod CIDR.
+         */
+        trustedProxies: z.array(addressOrCidr).min(1).default([...DEFAULT_TRUSTED_PROXIES]),
       })
       .prefault({}),
     rateLimit: z

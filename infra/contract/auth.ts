@@ -12,9 +12,18 @@
  */
 export const AUTH_REDIS_KEYS = {
   revokedSession: (sessionId: string) => `prism:auth:revoked-session:${sessionId}`,
+  /**
+   * Exists while the gateway may still hold a cached validation of the revoked key: TTL
+   * {@link API_KEY_CACHE_MAX_SECONDS} plus {@link REVOCATION_TTL_MARGIN_SECONDS}. The gateway checks it
+   * on every request made with the key, in the same Redis call as its rate limit.
+   */
+  revokedApiKey: (keyId: string) => `prism:auth:revoked-api-key:${keyId}`,
 } as const;
 
 export const REVOCATION_TTL_MARGIN_SECONDS = 60;
+
+/** The longest the gateway may cache an API key's validation (gateway.yaml `auth.api_key_cache_seconds`). */
+export const API_KEY_CACHE_MAX_SECONDS = 300;
 
 /** Access tokens: RS256 JWTs with this `typ` header (RFC 9068) and these claims besides iss, aud, sub, exp, iat, jti. */
 export const ACCESS_TOKEN = {
@@ -25,6 +34,21 @@ export const ACCESS_TOKEN = {
   /** User roles, an array of strings. */
   rolesClaim: 'roles',
 } as const;
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Whether `token` is a compact JWS in its one canonical spelling: three unpadded base64url parts,
+ * each exactly what its bytes encode to (no `=`, no non-zero spare bits in a last character).
+ * Decoders accept the other spellings, so without this one token would have many strings: each
+ * misses the gateway's verification cache and looks like a new token to anything keyed by it.
+ */
+export function isCanonicalJws(token: string): boolean {
+  const parts = token.split('.');
+  if (parts.length !== 3) return false;
+  for (const p of parts) if (!BASE64URL.test(p) || Buffer.from(p, 'base64url').toString('base64url') !== p) return false;
+  return true;
+}
 
 /**
  * API keys: `prism_<12-char id>_<32-char secret><6-char checksum>`, base62. The checksum is the

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { addressListEnv } from './network.js';
 
 /**
  * Every environment variable a Prism service reads. The services validate their
@@ -87,6 +88,14 @@ export const ENV = {
   PRISM_REFRESH_TOKEN_TTL_SECONDS: {
     description: 'Refresh token lifetime',
     schema: positiveInt.default(30 * 24 * 3600),
+    optional: true,
+  },
+
+  // Auth: client addresses.
+  PRISM_TRUSTED_PROXIES: {
+    description:
+      'Addresses or CIDR blocks (comma-separated) of the forwarders whose X-Forwarded-For auth believes (the gateway, the edge proxy); the client is the right-most untrusted hop. Empty: the socket address, always',
+    schema: addressListEnv.default([]),
     optional: true,
   },
 

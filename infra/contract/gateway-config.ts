@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { API_KEY_CACHE_MAX_SECONDS } from './auth.js';
+import { addressOrCidr } from './network.js';
 
 /**
  * The schema of the gateway's `gateway.yaml` (the guide's `gateway-config` ConfigMap).
@@ -13,10 +15,11 @@ export const gatewayConfigSchema = z.strictObject({
     /** Largest total size of the request headers (Node's maxHeaderSize); larger gets 431. Default 16384. */
     max_header_bytes: z.number().int().min(1024).max(65_536).optional(),
     /**
-     * Take the client address from the right-most `X-Forwarded-For` entry (the one the edge
-     * proxy appended) instead of the socket. Only behind a proxy that always sets it. Default false.
+     * Addresses or CIDR blocks of the proxies in front of the gateway (the ingress controller, Traefik).
+     * A request from one of them is from the right-most `X-Forwarded-For` hop that is not one of them;
+     * entries left of it were written by the client and are ignored. Default none: the socket address.
      */
-    trust_forwarded_for: z.boolean().optional(),
+    trusted_proxies: z.array(addressOrCidr).optional(),
   }),
   rate_limit: z.strictObject({
     enabled: z.boolean(),
@@ -31,7 +34,12 @@ export const gatewayConfigSchema = z.strictObject({
     jwks_url: z.string().url().optional(),
     public_key_file: z.string().optional(),
     clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
-    api_key_cache_seconds: z.number().int().min(0).default(30),
+    /** At most API_KEY_CACHE_MAX_SECONDS: auth's revocation marker must outlive every cached validation. */
+    api_key_cache_seconds: z.number().int().min(0).max(API_KEY_CACHE_MAX_SECONDS).default(30),
+    /** Failed authentications per client address and window before 429 (AUTH_FAILURE_LIMIT_DEFAULTS). */
+    failure_limit: z
+      .strictObject({ max_failures: z.number().int().positive(), window_seconds: z.number().int().positive().max(3600) })
+      .optional(),
     /** Verified JWTs remembered (their `exp`/`nbf` re-checked on each use); 0 verifies every request. Default 10000. */
     token_cache_size: z.number().int().min(0).optional(),
   }),
@@ -65,3 +73,6 @@ export const gatewayConfigSchema = z.strictObject({
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+
+/** Failed authentications (forged tokens, unknown API keys) allowed per client address and window before 429. */
+export const AUTH_FAILURE_LIMIT_DEFAULTS = { max_failures: 20, window_seconds: 60 } as const;

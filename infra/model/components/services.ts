@@ -137,6 +137,8 @@ export function auth(ctx: BuildContext): Component {
       PRISM_JWT_PUBLIC_KEY_FILE: value(`${KEYS_DIR}/public.pem`),
       PRISM_ACCESS_TOKEN_TTL_SECONDS: value(ctx.config.jwt.accessTokenTtlSeconds),
       PRISM_PUBLIC_BASE_URL: value(`https://${ctx.config.domain}`),
+      // The edge proxy (/auth) and the gateway (/api/auth) forward to auth.
+      PRISM_TRUSTED_PROXIES: value(ctx.config.ingress.trustedProxies.join(',')),
       PRISM_GOOGLE_CLIENT_ID: secret('google-client-id'),
       PRISM_GOOGLE_CLIENT_SECRET: secret('google-client-secret'),
       PRISM_GITHUB_CLIENT_ID: secret('github-client-id'),

@@ -8,7 +8,7 @@ import { toYaml } from './yaml.js';
  */
 export function gatewayYaml(config: StackConfig, authOrigin: string): string {
   const doc: GatewayConfigInput = {
-    server: { port: PORTS.gatewayHttp, body_limit_bytes: 1024 * 1024, request_timeout_ms: 30_000 },
+    server: { port: PORTS.gatewayHttp, body_limit_bytes: 1024 * 1024, request_timeout_ms: 30_000, trusted_proxies: [...config.ingress.trustedProxies] },
     rate_limit: {
       enabled: config.rateLimit.enabled,
       requests_per_second: config.rateLimit.requestsPerSecond,

@@ -1,11 +1,12 @@
+import { isIP } from 'node:net';
 import type { AuthContext } from './context.js';
-import { inTx, query } from './db.js';
+import { inTx, query, type Tx } from './db.js';
 import { HttpError } from './errors.js';
 import { EVENTS } from './events.js';
 import { appendEvent } from './outbox.js';
 import { hashPassword, verifyDummy, verifyPassword } from './passwords.js';
 import { type ClientMeta, openSession, otherLiveSessions, revokeSessions, tokenPair, type TokenPair } from './sessions.js';
-import { clearFailures, lockThrottleRow, recordFailure } from './throttle.js';
+import { ACCOUNT_WIDE, clearFailures, lockThrottleRow, recordFailure } from './throttle.js';
 
 export interface UserView {
   id: string;
@@ -72,20 +73,30 @@ export async function register(ctx: AuthContext, input: { email: string; passwor
 /**
  * Password login. Unknown e-mails, accounts without a password and disabled accounts get the
  * same 401 as a wrong password, after an argon2 verification of the same cost; failures are
- * counted per e-mail either way (see throttle.ts).
+ * counted per e-mail and client address, and per e-mail (see throttle.ts for why both).
  *
  * The attempt is counted as a failure before the password is checked (and the count cleared on
- * success), under a row lock: parallel guesses are counted one by one, and no database
+ * success), under row locks: parallel guesses are counted one by one, and no database
  * connection is held while argon2 runs.
  */
 export async function login(ctx: AuthContext, input: { email: string; password: string }, meta: ClientMeta): Promise<TokenPair> {
   const email = normalizeEmail(input.email);
+  const client = meta.ip || 'unknown';
+  const policy = ctx.settings.throttle;
   const gate = await inTx(ctx.db, async (tx) => {
-    const retryAfter = await lockThrottleRow(tx, email);
-    if (retryAfter > 0) return { retryAfter, user: undefined };
-    await recordFailure(tx, email, ctx.settings.throttle);
+    const accountLock = await lockThrottleRow(tx, email, ACCOUNT_WIDE);
+    const clientLock = await lockThrottleRow(tx, email, client);
+    if (clientLock > 0) return { retryAfter: clientLock, user: undefined };
     const { rows } = await tx.query<UserRow>(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = $1`, [email]);
-    return { retryAfter: 0, user: rows[0] };
+    const user = rows[0];
+    if (accountLock > 0) {
+      // The account-wide lock spares the addresses its owner has signed in from.
+      if (!user || !(await signedInFrom(tx, user.id, meta.ip))) return { retryAfter: accountLock, user: undefined };
+    } else {
+      await recordFailure(tx, email, ACCOUNT_WIDE, policy, policy.accountFreeFailures);
+    }
+    await recordFailure(tx, email, client, policy);
+    return { retryAfter: 0, user };
   });
   if (gate.retryAfter > 0) {
     ctx.authMetrics.logins.inc({ outcome: 'locked' });
@@ -98,7 +109,7 @@ export async function login(ctx: AuthContext, input: { email: string; password: 
     throw INVALID_CREDENTIALS();
   }
   const session = await inTx(ctx.db, async (tx) => {
-    await clearFailures(tx, email);
+    await clearFailures(tx, email, client);
     const opened = await openSession(tx, ctx, user.id, meta);
     await appendEvent(tx, EVENTS.userLoggedIn, { user_id: user.id, session_id: opened.sessionId, method: 'password' }, meta.requestId);
     return opened;
@@ -137,4 +148,11 @@ export async function changePassword(
 export async function getUser(ctx: AuthContext, userId: string): Promise<UserView | undefined> {
   const { rows } = await query<UserRow>(ctx.db, `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [userId]);
   return rows[0] ? userView(rows[0]) : undefined;
+}
+
+/** Whether a session of the user was ever opened from `ip` (a place the owner has signed in from). */
+async function signedInFrom(tx: Tx, userId: string, ip: string | undefined): Promise<boolean> {
+  if (!ip || isIP(ip) === 0) return false;
+  const { rowCount } = await tx.query('SELECT 1 FROM sessions WHERE user_id = $1 AND ip = $2::inet LIMIT 1', [userId, ip]);
+  return rowCount === 1;
 }

@@ -70,6 +70,13 @@ interface ApiKeyRow {
   revoked_at: Date | null;
 }
 
+/**
+ * Active (not revoked, not expired) keys one account may hold. The gateway limits API-key traffic per
+ * account, so more keys would not buy more requests; the cap bounds what one account stores and
+ * what a stolen session can mint.
+ */
+export const MAX_ACTIVE_API_KEYS = 20;
+
 const COLUMNS = 'id, name, prefix, scopes, created_at, last_used_at, expires_at, revoked_at';
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -85,6 +92,15 @@ export async function createApiKey(
 ): Promise<ApiKeyView & { key: string }> {
   const { key, prefix } = generateApiKey();
   const row = await inTx(ctx.db, async (tx) => {
+    // The user's row lock makes parallel creations count one after another.
+    await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+    const active = await tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+      [userId],
+    );
+    if (active.rows[0]!.n >= MAX_ACTIVE_API_KEYS) {
+      throw new HttpError(409, 'api_key_limit', `an account may hold at most ${MAX_ACTIVE_API_KEYS} active API keys; revoke one first`);
+    }
     const { rows } = await tx.query<ApiKeyRow>(
       `INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes, expires_at)
        VALUES ($1, $2, $3, $4, $5, CASE WHEN $6::int IS NULL THEN NULL ELSE now() + make_interval(days => $6::int) END)
@@ -107,6 +123,8 @@ export async function revokeApiKey(ctx: AuthContext, userId: string, keyId: stri
   const done = await inTx(ctx.db, async (tx) => {
     const { rowCount } = await tx.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL', [keyId, userId]);
     if (rowCount !== 1) return false;
+    // The gateway's marker, before the commit: if Redis is down the revocation fails (503) and is retried.
+    await ctx.revocations.revokeApiKeys([keyId]);
     await appendEvent(tx, EVENTS.apiKeyRevoked, { user_id: userId, key_id: keyId }, requestId);
     return true;
   });

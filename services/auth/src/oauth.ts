@@ -228,10 +228,11 @@ async function signIn(ctx: AuthContext, name: ProviderName, id: Identity, meta: 
     let user = linked.rows[0];
     let created = false;
     if (!user) {
-      if (!id.email || !id.emailVerified) throw new HttpError(400, 'email_unverified', `the ${name} account has no verified e-mail address`);
+      if (!id.email || !id.emailVerified || /\p{Cc}/u.test(id.email)) throw new HttpError(400, 'email_unverified', `the ${name} account has no verified e-mail address`);
       const inserted = await tx.query<{ id: string; roles: string[]; status: string }>(
         `INSERT INTO users (email, email_verified, display_name) VALUES ($1, true, $2) ON CONFLICT (email) DO NOTHING RETURNING id, roles, status`,
-        [id.email, id.name?.slice(0, 200) ?? null],
+        // Control characters (a NUL is refused by PostgreSQL) are dropped from the provider's name.
+        [id.email, id.name?.replace(/\p{Cc}/gu, '').slice(0, 200) || null],
       );
       user = inserted.rows[0];
       if (!user) throw new HttpError(409, 'account_exists', `an account with this e-mail exists: sign in with its password and link ${name} from the account`);

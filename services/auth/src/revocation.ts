@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
-import { AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '../../../infra/contract/index.js';
+import { API_KEY_CACHE_MAX_SECONDS, AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '../../../infra/contract/index.js';
 import type { Logger } from '../../runtime/src/index.js';
 import { type Db, query } from './db.js';
 import { DependencyUnavailable } from './errors.js';
+
+const API_KEY_REVOCATION_TTL_SECONDS = API_KEY_CACHE_MAX_SECONDS + REVOCATION_TTL_MARGIN_SECONDS;
 
 export interface RedisOptions {
   readonly address: string;
@@ -63,7 +65,25 @@ export class RevocationList {
   }
 
   /**
-   * Rewrites the keys of sessions revoked within the last access-token lifetime, with their
+   * Marks API keys revoked for the gateway, which may hold a validation cached for up to
+   * API_KEY_CACHE_MAX_SECONDS. Written before the revoking transaction commits, like sessions.
+   */
+  async revokeApiKeys(keyIds: readonly string[]): Promise<void> {
+    if (keyIds.length === 0) return;
+    const multi = this.redis.multi();
+    for (const id of keyIds) multi.set(AUTH_REDIS_KEYS.revokedApiKey(id), 'revoked', 'EX', API_KEY_REVOCATION_TTL_SECONDS);
+    try {
+      const results = await multi.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
+    } catch (e) {
+      throw new DependencyUnavailable('redis', e);
+    }
+  }
+
+  /**
+   * Rewrites the keys of sessions revoked within the last access-token lifetime (and of API keys
+   * revoked within their marker's lifetime), with their
    * remaining TTL: after a Redis restart without persistence (or an eviction) the gateway
    * sees them again. Called whenever the Redis connection becomes ready.
    */
@@ -75,11 +95,17 @@ export class RevocationList {
          FROM sessions WHERE revoked_at > now() - make_interval(secs => $1)`,
       [ttl],
     );
-    if (rows.length === 0) return 0;
+    const keys = await query<{ id: string; left: number }>(
+      db,
+      `SELECT id, ceil($1 - extract(epoch FROM now() - revoked_at))::int AS left FROM api_keys WHERE revoked_at > now() - make_interval(secs => $1)`,
+      [API_KEY_REVOCATION_TTL_SECONDS],
+    );
+    if (rows.length === 0 && keys.rows.length === 0) return 0;
     const multi = this.redis.multi();
     for (const r of rows) if (r.left > 0) multi.set(AUTH_REDIS_KEYS.revokedSession(r.id), r.reason, 'EX', r.left);
+    for (const k of keys.rows) if (k.left > 0) multi.set(AUTH_REDIS_KEYS.revokedApiKey(k.id), 'revoked', 'EX', k.left);
     await multi.exec();
-    return rows.length;
+    return rows.length + keys.rows.length;
   }
 
   async isRevoked(sessionId: string): Promise<boolean> {

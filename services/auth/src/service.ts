@@ -117,6 +117,7 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
 
   const app = buildApp(ctx, {
     draining: () => runtime.draining,
+    trustedProxies: env.PRISM_TRUSTED_PROXIES,
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => runtime.createHttpServer(handler),
   });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, type webcrypto } from 'node:crypto';
 import { errors, jwtVerify, SignJWT, type JWTPayload, type JWTHeaderParameters } from 'jose';
-import { ACCESS_TOKEN } from '../../../infra/contract/index.js';
+import { ACCESS_TOKEN, isCanonicalJws } from '../../../infra/contract/index.js';
 import type { KeyRing } from './keys.js';
 
 export interface AccessClaims {
@@ -67,6 +67,7 @@ export class AccessTokens {
 
   /** Verifies signature (any key of the ring), typ, iss, aud, exp; throws {@link InvalidToken}. Revocation is checked by the caller. */
   async verify(token: string): Promise<AccessClaims> {
+    if (!isCanonicalJws(token)) throw new InvalidToken('malformed');
     try {
       const { payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {
         algorithms: [ACCESS_TOKEN.alg],

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { AUTH_REDIS_KEYS, GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
+import { GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
 import {
   REQUEST_ID_HEADER,
   context as otelContext,
@@ -16,7 +16,9 @@ import {
   type Tracing,
 } from '../../runtime/src/index.js';
 import type { ApiKeyValidator } from './api-keys.js';
+import type { AuthFailureLimiter } from './auth-failures.js';
 import { CircuitBreaker, RetryBudget, breakerGauge } from './breaker.js';
+import { ClientAddress } from './client-address.js';
 import type { EventPublisher } from './events.js';
 import { AuthError, type Identity } from './identity.js';
 import type { JwtVerifier } from './jwt.js';
@@ -32,6 +34,8 @@ export interface GatewayDeps {
   readonly tracing: Tracing;
   readonly jwt: JwtVerifier;
   readonly apiKeys: ApiKeyValidator;
+  /** Counts failed authentications per client address; blocked addresses get 429 before any verification. */
+  readonly authFailures: AuthFailureLimiter;
   /** Limits only while enabled (which the config service can change); checks revoked sessions always. */
   readonly limiter: RateLimiter;
   readonly events: EventPublisher | undefined;
@@ -91,7 +95,14 @@ const DROP_REQUEST = new Set([
   'expect',
   'x-forwarded-proto',
   'x-forwarded-host',
+  // Client-sent address and URL overrides: frameworks and proxies upstream would believe them.
+  'x-real-ip',
+  'forwarded',
+  'x-original-url',
+  'x-rewrite-url',
 ]);
+/** Headers the gateway decides on: a client's copy never goes upstream, under any spelling. */
+const GATEWAY_SET = new Set([...DROP_REQUEST, 'x-forwarded-for', REQUEST_ID_HEADER]);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', REQUEST_ID_HEADER]);
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
@@ -115,10 +126,12 @@ export class Gateway {
   private readonly s: GatewaySettings;
   private debug: boolean;
   private maintenance: LiveSettings['maintenance'] = { enabled: false, message: '' };
+  private readonly clientAddress: ClientAddress;
 
   constructor(private readonly d: GatewayDeps) {
     this.s = d.settings;
     this.debug = d.log.isLevelEnabled('debug');
+    this.clientAddress = new ClientAddress(this.s.trustedProxies);
     const gauge = breakerGauge([d.metrics.registry]);
     const pools = new Map<string, { pool: Pool; breaker: CircuitBreaker; budget: RetryBudget }>();
     for (const route of this.s.routes) {
@@ -164,7 +177,7 @@ export class Gateway {
       res,
       start: performance.now(),
       id: requestIdOf(req.headers),
-      ip: this.clientIp(req),
+      ip: this.clientAddress.of(req),
       path,
       route: 'none',
       status: 0,
@@ -196,22 +209,34 @@ export class Gateway {
       ctx.span = this.d.tracing.tracer.startSpan(`${req.method} ${up.route.prefix}`, { attributes: { 'http.request.method': req.method ?? '' } }, extractContext(req.headers));
     }
 
-    try {
-      ctx.identity = this.cachedIdentity(req) ?? (await this.authenticate(req, up.route.authRequired));
-    } catch (e) {
-      if (e instanceof AuthError) return this.fail(ctx, e.status, e.message, e.status === 401 ? 'Bearer error="invalid_token"' : undefined);
-      throw e;
+    ctx.identity = this.cachedIdentity(req);
+    if (ctx.identity === undefined) {
+      const credential = req.headers['x-api-key'] !== undefined || req.headers.authorization !== undefined;
+      if (credential) {
+        const blockedMs = this.d.authFailures.blockedFor(ctx.ip);
+        if (blockedMs > 0) return this.fail(ctx, 429, 'too many failed authentication attempts', undefined, Math.ceil(blockedMs / 1000));
+      }
+      try {
+        ctx.identity = await this.authenticate(req, up.route.authRequired);
+      } catch (e) {
+        if (!(e instanceof AuthError)) throw e;
+        // Only failures of a presented credential count, never a missing one.
+        if (credential && e.status === 401) await this.d.authFailures.record(ctx.ip);
+        // On a public route a bad credential is ignored (no identity), so a stale token cannot block login.
+        if (!up.route.authRequired && e.status === 401) ctx.identity = undefined;
+        else return this.fail(ctx, e.status, e.message, e.status === 401 ? 'Bearer error="invalid_token"' : undefined);
+      }
     }
 
-    // One script call: the rate limit and the session's revocation (either may be all it does).
+    // One script call: the rate limit and the credential's revocation (either may be all it does).
     const limiter = this.d.limiter;
-    const sid = ctx.identity?.sessionId;
-    if (limiter.enabled || sid !== undefined) {
+    const revocationKey = ctx.identity?.revocationKey ?? '';
+    if (limiter.enabled || revocationKey !== '') {
       let decision: Decision;
       try {
-        decision = await limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, sid === undefined ? '' : AUTH_REDIS_KEYS.revokedSession(sid));
+        decision = await limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, revocationKey);
         if (decision.revoked && !up.route.authRequired) {
-          // On a public route a revoked session is ignored like any bad credential: the request goes on
+          // On a public route a revoked credential is ignored like any bad one: the request goes on
           // anonymously, limited by address (a revoked answer counted nothing), so a stale token cannot block login.
           ctx.identity = undefined;
           if (limiter.enabled) decision = await limiter.check(`ip:${ctx.ip}`, '');
@@ -220,7 +245,9 @@ export class Gateway {
         if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, limiter.enabled ? 'rate limiter unavailable' : 'session check unavailable', undefined, 1);
         throw e;
       }
-      if (decision.revoked && ctx.identity !== undefined) return this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"');
+      if (decision.revoked && ctx.identity !== undefined) {
+        return ctx.identity.method === 'jwt' ? this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"') : this.fail(ctx, 401, 'API key revoked');
+      }
       if (limiter.enabled) {
         ctx.decision = decision;
         if (!decision.allowed) return this.fail(ctx, 429, 'rate limit exceeded', undefined, Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
@@ -250,17 +277,11 @@ export class Gateway {
   private async authenticate(req: IncomingMessage, required: boolean): Promise<Identity | undefined> {
     const apiKey = req.headers['x-api-key'];
     const authz = req.headers.authorization;
-    try {
-      if (typeof apiKey === 'string') return await this.d.apiKeys.validate(apiKey);
-      if (authz !== undefined) {
-        const token = bearerToken(authz);
-        if (token === undefined) throw new AuthError(401, 'expected a Bearer token');
-        return await this.d.jwt.verify(token);
-      }
-    } catch (e) {
-      // On a public route a bad credential is ignored (no identity), so a stale token cannot block login.
-      if (!required && e instanceof AuthError && e.status === 401) return undefined;
-      throw e;
+    if (typeof apiKey === 'string') return await this.d.apiKeys.validate(apiKey);
+    if (authz !== undefined) {
+      const token = bearerToken(authz);
+      if (token === undefined) throw new AuthError(401, 'expected a Bearer token');
+      return await this.d.jwt.verify(token);
     }
     if (required) throw new AuthError(401, 'authentication required');
     return undefined;
@@ -270,7 +291,6 @@ export class Gateway {
   private upstreamHeaders(ctx: Ctx): string[] {
     const raw = ctx.req.rawHeaders;
     const out: string[] = [];
-    let xff: string | undefined;
     let host: string | undefined;
     let connectionTokens: string | undefined;
     const forwardTrace = !this.d.tracing.enabled;
@@ -283,10 +303,10 @@ export class Gateway {
         continue;
       }
       if (name.startsWith(IDENTITY_HEADER_PREFIX) || name === REQUEST_ID_HEADER) continue;
-      if (name === 'x-forwarded-for') {
-        xff = xff === undefined ? value : `${xff}, ${value}`;
-        continue;
-      }
+      // Many frameworks (CGI-style WSGI/PHP/Rack environments) read `x_prism_user_id` as `x-prism-user-id`.
+      if (name.includes('_') && isGatewayHeader(name.replace(/_/g, '-'))) continue;
+      // The client's X-Forwarded-For is replaced by the address the gateway determined (below).
+      if (name === 'x-forwarded-for') continue;
       if (!forwardTrace && (name === 'traceparent' || name === 'tracestate')) continue;
       out.push(name, value);
     }
@@ -294,7 +314,7 @@ export class Gateway {
       const named = new Set(connectionTokens.split(',').map((t) => t.trim()));
       for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!)) out.splice(i, 2);
     }
-    out.push(REQUEST_ID_HEADER, ctx.id, 'x-forwarded-for', xff === undefined ? ctx.ip : `${xff}, ${ctx.ip}`);
+    out.push(REQUEST_ID_HEADER, ctx.id, 'x-forwarded-for', ctx.ip);
     out.push('x-forwarded-proto', 'encrypted' in ctx.req.socket ? 'https' : 'http');
     if (host !== undefined) out.push('x-forwarded-host', host);
     if (ctx.identity) for (const h of ctx.identity.headers) out.push(h);
@@ -333,8 +353,11 @@ export class Gateway {
           ctx.res.shouldKeepAlive = false;
           return this.fail(ctx, 413, `request body larger than ${this.s.bodyLimitBytes} bytes`);
         }
-        const timeout = TIMEOUT_CODES.has(code);
-        const down = UPSTREAM_DOWN_CODES.has(code);
+        // A client that leaves mid-upload fails the request with its own ECONNRESET: that says nothing
+        // about the upstream, and counting it would let anyone open the circuit for everyone.
+        const clientLeft = ctx.req.errored === e && (e as Error).message === 'aborted';
+        const timeout = !clientLeft && TIMEOUT_CODES.has(code);
+        const down = !clientLeft && UPSTREAM_DOWN_CODES.has(code);
         if (timeout || down) breaker.onFailure();
         else breaker.release();
         if (ctx.res.headersSent) {
@@ -457,17 +480,10 @@ export class Gateway {
     }
     return m;
   }
+}
 
-  private clientIp(req: IncomingMessage): string {
-    if (this.s.trustForwardedFor) {
-      const xff = req.headers['x-forwarded-for'];
-      if (typeof xff === 'string' && xff !== '') {
-        const last = xff.slice(xff.lastIndexOf(',') + 1).trim();
-        if (last !== '') return last;
-      }
-    }
-    return req.socket.remoteAddress ?? 'unknown';
-  }
+function isGatewayHeader(name: string): boolean {
+  return name.startsWith(IDENTITY_HEADER_PREFIX) || GATEWAY_SET.has(name);
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined for another scheme. */

@@ -1,13 +1,15 @@
-import { IDENTITY_HEADERS } from '../../../infra/contract/index.js';
+import { AUTH_REDIS_KEYS, IDENTITY_HEADERS } from '../../../infra/contract/index.js';
 
 /** A verified caller. `headers` is the flat [name, value, ...] list forwarded upstream, built once. */
 export interface Identity {
   readonly method: 'jwt' | 'api_key';
   readonly userId: string;
-  /** Rate-limit key: the user for tokens, the key for API keys. */
+  /** Rate-limit key: the account, whether it calls with tokens or with any of its API keys (N keys do not buy N allowances). */
   readonly rateKey: string;
-  /** The token's session (`sid`): refused once auth marks the session revoked in Redis. */
+  /** The token's session (`sid`). */
   readonly sessionId: string | undefined;
+  /** Auth's Redis marker that refuses this credential at once: the token's session, or the API key ('' for neither). */
+  readonly revocationKey: string;
   readonly headers: readonly string[];
 }
 
@@ -27,7 +29,10 @@ export function makeIdentity(
   if (opts.scopes?.length) headers.push(IDENTITY_HEADERS.scopes, clean(opts.scopes.join(' ')));
   if (opts.roles?.length) headers.push(IDENTITY_HEADERS.roles, clean(opts.roles.join(',')));
   if (opts.apiKeyId) headers.push(IDENTITY_HEADERS.apiKeyId, clean(opts.apiKeyId));
-  return { method, userId, rateKey: method === 'jwt' ? `u:${userId}` : `k:${opts.apiKeyId || userId}`, sessionId: opts.sessionId || undefined, headers };
+  const sessionId = opts.sessionId || undefined;
+  const revocationKey =
+    method === 'jwt' ? (sessionId ? AUTH_REDIS_KEYS.revokedSession(sessionId) : '') : opts.apiKeyId ? AUTH_REDIS_KEYS.revokedApiKey(opts.apiKeyId) : '';
+  return { method, userId, rateKey: `u:${userId}`, sessionId, revocationKey, headers };
 }
 
 /** Why a request is refused: HTTP status and a message safe to show the client. */

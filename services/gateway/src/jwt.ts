@@ -10,7 +10,7 @@ import {
   type JWTHeaderParameters,
   type JWTPayload,
 } from 'jose';
-import { ACCESS_TOKEN } from '../../../infra/contract/index.js';
+import { ACCESS_TOKEN, isCanonicalJws } from '../../../infra/contract/index.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';
 
 export interface JwtOptions {
@@ -112,6 +112,7 @@ export class JwtVerifier {
   async verify(token: string): Promise<Identity> {
     const hit = this.cached(token);
     if (hit !== undefined) return hit;
+    if (!isCanonicalJws(token)) throw new AuthError(401, 'invalid token');
     const now = Date.now();
     let payload: JWTPayload;
     try {

@@ -89,8 +89,8 @@ export class RateLimiter {
 
   /**
    * One script call: the rate-limit decision for `identity` (always allowed while limiting is
-   * switched off) and, when `revocationKey` is given, whether that session is revoked. With Redis
-   * failing open, revocation cannot be checked and the token is accepted until its (short) expiry.
+   * switched off) and, when `revocationKey` is given, whether auth revoked that session or API key. With Redis
+   * failing open, revocation cannot be checked and the credential is accepted until its expiry or cache time.
    */
   async check(identity: string, revocationKey = ''): Promise<Decision> {
     const { requestsPerSecond: rate, burst, enabled } = this.settings;

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { ServiceRuntime } from '../../runtime/src/index.js';
 import { ApiKeyValidator, authGrpcClient } from './api-keys.js';
+import { AuthFailureLimiter } from './auth-failures.js';
 import { EventPublisher } from './events.js';
 import { Gateway } from './gateway.js';
 import { JwtVerifier } from './jwt.js';
@@ -48,6 +49,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   const authClient = authGrpcClient(settings.authGrpcAddress, runtime.grpcClientCredentials());
   runtime.onShutdown('auth-grpc', () => authClient.close());
   const apiKeys = new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, log);
+  const authFailures = new AuthFailureLimiter(redis, settings.auth.failureLimit, log);
 
   // Made even when rate limiting starts disabled: the config service can switch it on.
   const limiter = new RateLimiter(settings.redis, settings.rateLimit, metrics, log);
@@ -70,8 +72,6 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     events = publisher;
   }
 
-
-
   const gateway = new Gateway({
     settings,
     log,
@@ -80,6 +80,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     tracing: runtime.tracing,
     jwt,
     apiKeys,
+    authFailures,
     limiter,
     events,
     draining: () => runtime.draining,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { gatewayConfigSchema, type GatewayConfig } from '../../../infra/contract/index.js';
+import { AUTH_FAILURE_LIMIT_DEFAULTS, gatewayConfigSchema, type GatewayConfig } from '../../../infra/contract/index.js';
 import type { ServiceEnv } from '../../runtime/src/index.js';
 
 /** A gateway.yaml that cannot be used; `message` is one line naming the file and the key. */
@@ -29,7 +29,8 @@ export interface GatewaySettings {
   readonly bodyLimitBytes: number;
   readonly maxHeaderBytes: number;
   readonly requestTimeoutMs: number;
-  readonly trustForwardedFor: boolean;
+  /** Proxies whose X-Forwarded-For is believed (addresses, CIDR blocks); empty: the socket address is the client. */
+  readonly trustedProxies: readonly string[];
   readonly rateLimit: { readonly enabled: boolean; readonly requestsPerSecond: number; readonly burst: number; readonly onRedisFailure: 'open' | 'closed' };
   readonly auth: {
     readonly issuer: string;
@@ -39,6 +40,7 @@ export interface GatewaySettings {
     readonly clockToleranceSeconds: number;
     readonly apiKeyCacheSeconds: number;
     readonly tokenCacheSize: number;
+    readonly failureLimit: { readonly maxFailures: number; readonly windowSeconds: number };
   };
   readonly events: { readonly enabled: boolean; readonly bufferSize: number };
   readonly routes: readonly Route[];
@@ -88,6 +90,10 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
     clockToleranceSeconds: config.auth.clock_tolerance_seconds,
     apiKeyCacheSeconds: config.auth.api_key_cache_seconds,
     tokenCacheSize: config.auth.token_cache_size ?? 10_000,
+    failureLimit: {
+      maxFailures: config.auth.failure_limit?.max_failures ?? AUTH_FAILURE_LIMIT_DEFAULTS.max_failures,
+      windowSeconds: config.auth.failure_limit?.window_seconds ?? AUTH_FAILURE_LIMIT_DEFAULTS.window_seconds,
+    },
   };
   if (!auth.jwksUrl && !auth.publicKeyFile) {
     throw new GatewayConfigError('gateway: no JWT key source: set PRISM_AUTH_JWKS_URL or PRISM_JWT_PUBLIC_KEY_FILE (or auth.jwks_url / auth.public_key_file)');
@@ -98,7 +104,7 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
     bodyLimitBytes: config.server.body_limit_bytes,
     maxHeaderBytes: config.server.max_header_bytes ?? 16_384,
     requestTimeoutMs: config.server.request_timeout_ms,
-    trustForwardedFor: config.server.trust_forwarded_for ?? false,
+    trustedProxies: config.server.trusted_proxies ?? [],
     rateLimit: {
       enabled: config.rate_limit.enabled,
       requestsPerSecond: config.rate_limit.requests_per_second,

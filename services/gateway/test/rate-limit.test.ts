@@ -17,7 +17,7 @@ const get = (g: RunningGateway, headers: Record<string, string>, path = '/api/th
 describe('rate limiting in Redis', () => {
   let gw: RunningGateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ keys, routes: [route('things', upstream.origin), route('open', upstream.origin, { auth_required: false })], rateLimit: { requests_per_second: 1, burst: 5 }, server: { trust_forwarded_for: true } });
+    gw = await startTestGateway({ keys, routes: [route('things', upstream.origin), route('open', upstream.origin, { auth_required: false })], rateLimit: { requests_per_second: 1, burst: 5 }, server: { trusted_proxies: ['127.0.0.1'] } });
   });
   afterAll(() => gw.close());
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AUTH_JWKS_PATH, EDGE_ROUTES } from '../../../../infra/contract/index.js';
 import { requestIdOf, REQUEST_ID_HEADER } from '../../../runtime/src/index.js';
 import { changePassword, getUser, login, register } from '../accounts.js';
-import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys.js';
+import { createApiKey, listApiKeys, MAX_ACTIVE_API_KEYS, revokeApiKey } from '../api-keys.js';
 import type { AuthContext } from '../context.js';
 import { DependencyUnavailable, HttpError } from '../errors.js';
 import { completeAuthorization, startAuthorization } from '../oauth.js';
@@ -18,6 +18,11 @@ export interface AppOptions {
   readonly bodyLimitBytes?: number;
   /** True while the service drains: responses carry `Connection: close`. */
   readonly draining?: () => boolean;
+  /**
+   * Forwarders (addresses, CIDR blocks) whose `X-Forwarded-For` is believed: the gateway and the edge proxy.
+   * The client is the right-most hop not in the list. @default none: the socket address, whatever the headers say
+   */
+  readonly trustedProxies?: readonly string[];
   /** Makes the node server (main.ts: the runtime's http/https server, closed gracefully on shutdown). */
   readonly serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -54,7 +59,9 @@ export function buildApp(ctx: AuthContext, opts: AppOptions = {}) {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     bodyLimit: opts.bodyLimitBytes ?? 16 * 1024,
     genReqId: (req) => requestIdOf(req.headers),
-    trustProxy: ['loopback', 'linklocal', 'uniquelocal'],
+    // Only named forwarders: trusting every private address let any client that reaches auth from one
+    // (or through a forwarder that keeps the client's header) choose the session IP it is recorded with.
+    trustProxy: opts.trustedProxies?.length ? [...opts.trustedProxies] : false,
     return503OnClosing: true,
     ...(opts.serverFactory ? { serverFactory: opts.serverFactory } : {}),
   });
@@ -235,7 +242,7 @@ function authRoutes(ctx: AuthContext): Route[] {
       tags: ['api-keys'],
       bearer: true,
       body: S.CreateApiKeyBody,
-      responses: { 201: { description: 'Created', schema: S.ApiKeyCreated }, ...BAD_INPUT, ...UNAUTHORIZED },
+      responses: { 201: { description: 'Created', schema: S.ApiKeyCreated }, ...BAD_INPUT, ...UNAUTHORIZED, 409: err(`The account already holds ${MAX_ACTIVE_API_KEYS} active keys`) },
       handler: async (req, reply) => {
         const c = await bearer(ctx, req);
         return reply.code(201).send(await createApiKey(ctx, c.sub, req.body as z.infer<typeof S.CreateApiKeyBody>, req.id));

@@ -19,12 +19,24 @@ const email = z.email().max(320);
 const uuid = z.uuid();
 export const scope = z.string().regex(/^[a-z][a-z0-9_.:-]{0,63}$/, 'lower-case letters, digits and _ . : - (at most 64)');
 
-export const RegisterBody = z.strictObject({ email, password, display_name: z.string().trim().min(1).max(200).optional() });
+/**
+ * A name people give (display name, API-key name): no control characters (C0, DEL, C1). PostgreSQL
+ * refuses NUL in text, and the others end up in logs, headers and UIs.
+ */
+const label = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+
+export const RegisterBody = z.strictObject({ email, password, display_name: label(200).optional() });
 export const LoginBody = z.strictObject({ email, password: anyPassword });
 export const RefreshBody = z.strictObject({ refresh_token: z.string().min(1).max(200) });
 export const ChangePasswordBody = z.strictObject({ current_password: anyPassword, new_password: password });
 export const CreateApiKeyBody = z.strictObject({
-  name: z.string().trim().min(1).max(100),
+  name: label(100),
   scopes: z.array(scope).max(20).default([]),
   expires_in_days: z.number().int().min(1).max(3650).optional(),
 });

@@ -145,7 +145,9 @@ export function writeGatewayYaml(o: GatewayOptions, dir = tmpDir()): string {
   const doc: GatewayConfigInput = {
     server: { port: 8080, body_limit_bytes: 64 * 1024, request_timeout_ms: 10_000, ...o.server },
     rate_limit: { enabled: true, requests_per_second: 100_000, burst: 100_000, on_redis_failure: 'open', ...o.rateLimit },
-    auth: { issuer: ISSUER, audience: AUDIENCE, clock_tolerance_seconds: 5, api_key_cache_seconds: 30, ...o.auth },
+    // Tests share one client address (127.0.0.1) and one Redis: failed authentications are limited
+    // only where a test sets failure_limit (as with the rate limit above).
+    auth: { issuer: ISSUER, audience: AUDIENCE, clock_tolerance_seconds: 5, api_key_cache_seconds: 30, failure_limit: { max_failures: 1_000_000, window_seconds: 1 }, ...o.auth },
     routes: o.routes,
     ...(o.events ? { events: o.events } : {}),
   };

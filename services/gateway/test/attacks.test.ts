@@ -1,0 +1,250 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTH_FAILURE_LIMIT_DEFAULTS, IDENTITY_HEADERS, METRICS } from '../../../infra/contract/index.js';
+import { call as authCall, type Harness as AuthHarness, signUp, startHarness as startAuth } from '../../auth/test/support/harness.js';
+import { makeKeys, metricValue, randomApiKey, route, startAuthGrpc, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
+
+/**
+ * Attacks on the gateway from outside (issue 13): each test performs the attack against a real
+ * gateway (real Redis, real upstreams, a real gRPC auth) and asserts that it fails.
+ */
+
+let keys: Keys;
+let upstream: TestUpstream;
+beforeAll(async () => {
+  keys = await makeKeys();
+  upstream = await new TestUpstream().start();
+});
+afterAll(() => upstream.stop());
+
+/** A client address of its own per test run (the shared Redis remembers buckets across runs). */
+const someIp = () => `2001:db8::${randomBytes(4).toString('hex').replace(/^(....)/, '$1:')}`;
+
+/** Sends the headers and part of a declared body, then disappears (or, with `stallMs`, first waits that long). */
+function abortedUpload(port: number, path: string, stallMs = 100): Promise<void> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.write(`POST ${path} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/octet-stream\r\nContent-Length: 50000\r\n\r\n`);
+      s.write(Buffer.alloc(4096, 1));
+      setTimeout(() => {
+        s.destroy();
+        setTimeout(resolve, 50);
+      }, stallMs);
+    });
+    s.on('error', () => resolve());
+  });
+}
+
+/** GET through node:http, which sends header names as given (underscores included). */
+function rawGet(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      res.resume().on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject).end();
+  });
+}
+
+describe('circuit breaker: only failures of the upstream count', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ keys, routes: [route('upload', upstream.origin, { auth_required: false, timeout_ms: 400 })] });
+  });
+  afterAll(() => gw.close());
+
+  it('uploads the client itself aborts mid-body never open the circuit for everyone', async () => {
+    // Twice the failure threshold (3) of aborted uploads from an anonymous client.
+    await Promise.all(Array.from({ length: 6 }, () => abortedUpload(gw.port, '/api/upload/files')));
+    // However the gateway notices (an error on the body, or the upstream's silence while it waits for the
+    // rest of the body), it has by now: the route's timeout has passed twice over.
+    await new Promise((r) => setTimeout(r, 800));
+    const state = metricValue(await gw.metrics(), METRICS.circuitBreakerState, { upstream: upstream.origin });
+    expect(state).toBe(0);
+    const before = upstream.requests.length;
+    const r = await fetch(`${gw.url}/api/upload/after`);
+    expect(r.status).toBe(200);
+    expect(upstream.requests.length).toBe(before + 1);
+  });
+
+  it('nor do uploads the client stalls mid-body until the upstream times out waiting for the rest', async () => {
+    await Promise.all(Array.from({ length: 6 }, () => abortedUpload(gw.port, '/api/upload/slow', 900)));
+    expect(metricValue(await gw.metrics(), METRICS.circuitBreakerState, { upstream: upstream.origin })).toBe(0);
+    expect((await fetch(`${gw.url}/api/upload/after`)).status).toBe(200);
+  });
+});
+
+describe('headers a client must not be able to pass upstream', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ keys, routes: [route('hdr', upstream.origin)] });
+  });
+  afterAll(() => gw.close());
+
+  it('identity headers spelled with underscores, and X-Real-IP, Forwarded, X-Original-URL, X-Rewrite-URL are stripped', async () => {
+    const sub = `alice-${randomUUID()}`;
+    const before = upstream.requests.length;
+    const status = await rawGet(`${gw.url}/api/hdr/x`, {
+      authorization: `Bearer ${await token(keys, sub)}`,
+      x_prism_user_id: 'admin',
+      X_Prism_Roles: 'admin',
+      'x-prism_scopes': 'admin:all',
+      'x_prism-api-key-id': 'forged',
+      x_prism_anything: 'forged',
+      x_forwarded_for: '6.6.6.6',
+      x_forwarded_host: 'evil.example',
+      x_request_id: 'spoofed',
+      'X-Real-IP': '6.6.6.6',
+      x_real_ip: '6.6.6.6',
+      Forwarded: 'for=6.6.6.6;proto=https',
+      'X-Original-URL': '/admin',
+      'X-Rewrite-URL': '/admin',
+      x_original_url: '/admin',
+    });
+    expect(status).toBe(200);
+    const h = upstream.requests.slice(before)[0]!.headers;
+    for (const name of Object.keys(h)) expect(name).not.toContain('_');
+    for (const name of ['x-real-ip', 'forwarded', 'x-original-url', 'x-rewrite-url']) expect(h[name]).toBeUndefined();
+    expect(h[IDENTITY_HEADERS.userId]).toBe(sub);
+    expect(h[IDENTITY_HEADERS.roles]).toBe('user');
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
+    expect(JSON.stringify(h)).not.toContain('6.6.6.6');
+  });
+});
+
+describe('non-canonical tokens: one string per token', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ keys, routes: [route('tok', upstream.origin)] });
+  });
+  afterAll(() => gw.close());
+
+  it('extra base64 padding, or other spellings of the same bytes, in any part of a valid token are refused', async () => {
+    const t = await token(keys, `padding-${randomUUID()}`);
+    const get = (tok: string) => fetch(`${gw.url}/api/tok/x`, { headers: { authorization: `Bearer ${tok}` } }).then((r) => r.status);
+    expect(await get(t)).toBe(200);
+    const [h, p, s] = t.split('.') as [string, string, string];
+    // The signature's last character carries 4 unused bits: flipping one spells the same bytes.
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const sameBytes = s.slice(0, -1) + ALPHABET[ALPHABET.indexOf(s.at(-1)!) ^ 1];
+    expect(Buffer.from(sameBytes, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true);
+    const variants = [`${t}=`, `${t}==`, `${h}.${p}.${sameBytes}`, `${h}=.${p}.${s}`, `${h}.${p}=.${s}`, `${h}.${p}.${s.replace(/-/g, '+').replace(/_/g, '/')}`];
+    for (const v of variants) expect(await get(v), v.slice(-12)).toBe(401);
+  });
+});
+
+describe('failed authentication is rate limited per client address', () => {
+  let gw: RunningGateway;
+  let auth: Awaited<ReturnType<typeof startAuthGrpc>>;
+  beforeAll(async () => {
+    auth = await startAuthGrpc({});
+    gw = await startTestGateway({ keys, authGrpcPort: auth.port, routes: [route('fail', upstream.origin)], server: { trusted_proxies: ['127.0.0.1'] }, auth: { failure_limit: { ...AUTH_FAILURE_LIMIT_DEFAULTS } } });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await auth.close();
+  });
+
+  it('guessed API keys and forged tokens get 429 once over the limit, without asking auth; other clients are not affected', async () => {
+    const max = AUTH_FAILURE_LIMIT_DEFAULTS.max_failures;
+    const attacker = someIp();
+    const guess = () => fetch(`${gw.url}/api/fail/x`, { headers: { 'x-api-key': randomApiKey(), 'x-forwarded-for': attacker } });
+    const statuses: number[] = [];
+    for (let i = 0; i < max + 10; i++) statuses.push((await guess()).status);
+    expect(statuses.slice(0, max)).toEqual(Array(max).fill(401));
+    expect(statuses.slice(max + 1)).toEqual(Array(9).fill(429));
+    // Auth was asked about at most one key past the limit.
+    expect(auth.calls.length).toBeLessThanOrEqual(max + 1);
+    const refused = await guess();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Forged tokens from the same address too.
+    const [h, p] = (await token(keys, 'victim')).split('.');
+    const forged = await fetch(`${gw.url}/api/fail/x`, { headers: { authorization: `Bearer ${h}.${p}.${'A'.repeat(342)}`, 'x-forwarded-for': attacker } });
+    expect(forged.status).toBe(429);
+    // Another client address guessing is answered normally, and valid credentials work.
+    const other = someIp();
+    expect((await fetch(`${gw.url}/api/fail/x`, { headers: { 'x-api-key': randomApiKey(), 'x-forwarded-for': other } })).status).toBe(401);
+    const ok = await fetch(`${gw.url}/api/fail/x`, { headers: { authorization: `Bearer ${await token(keys, 'someone')}`, 'x-forwarded-for': other } });
+    expect(ok.status).toBe(200);
+  });
+});
+
+describe('client addresses behind trusted proxies', () => {
+  let gw: RunningGateway;
+  let bare: RunningGateway;
+  beforeAll(async () => {
+    const opts = { keys, routes: [route('open', upstream.origin, { auth_required: false })], rateLimit: { requests_per_second: 1, burst: 3 } };
+    [gw, bare] = await Promise.all([startTestGateway({ ...opts, server: { trusted_proxies: ['127.0.0.1', '10.0.0.0/8'] } }), startTestGateway(opts)]);
+  });
+  afterAll(async () => {
+    await gw.close();
+    await bare.close();
+  });
+
+  const get = (g: RunningGateway, xff: string) => fetch(`${g.url}/api/open/x`, { headers: { 'x-forwarded-for': xff } }).then(async (r) => (await r.arrayBuffer(), r.status));
+
+  it('the right-most untrusted X-Forwarded-For hop is the client: entries a client prepends cannot buy it a fresh bucket', async () => {
+    const client = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
+    for (let i = 0; i < 3; i++) expect(await get(gw, `${someIp()}, ${client}, 10.1.2.3`)).toBe(200);
+    expect(await get(gw, `${someIp()}, ${client}, 10.9.9.9`)).toBe(429);
+    // Another real client behind the same proxies has its own bucket.
+    expect(await get(gw, `${client}, ${someIp()}, 10.1.2.3`)).toBe(200);
+    // Upstream sees the client the gateway determined, and only that.
+    const before = upstream.requests.length;
+    const other = someIp();
+    expect(await get(gw, `6.6.6.6, ${other}`)).toBe(200);
+    expect(upstream.requests.slice(before)[0]!.headers['x-forwarded-for']).toBe(other);
+  });
+
+  it('without trusted proxies X-Forwarded-For is ignored: the socket address is the client', async () => {
+    const before = upstream.requests.length;
+    expect(await get(bare, '6.6.6.6')).toBe(200);
+    expect(upstream.requests.slice(before)[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
+  });
+});
+
+describe('API keys', () => {
+  it('share one rate-limit bucket per account: N keys do not give N times the allowance', async () => {
+    const user = `multi-key-${randomUUID()}`;
+    const k1 = randomApiKey();
+    const k2 = randomApiKey();
+    const auth = await startAuthGrpc({ [k1]: { keyId: `${user}-k1`, userId: user, scopes: [] }, [k2]: { keyId: `${user}-k2`, userId: user, scopes: [] } });
+    const gw = await startTestGateway({ keys, authGrpcPort: auth.port, routes: [route('keys', upstream.origin)], rateLimit: { requests_per_second: 1, burst: 3 } });
+    try {
+      const get = (k: string) => fetch(`${gw.url}/api/keys/x`, { headers: { 'x-api-key': k } }).then((r) => r.status);
+      for (let i = 0; i < 3; i++) expect(await get(k1)).toBe(200);
+      expect(await get(k1)).toBe(429);
+      expect(await get(k2)).toBe(429);
+    } finally {
+      await gw.close();
+      await auth.close();
+    }
+  });
+
+  describe('revoked in auth', () => {
+    let authSvc: AuthHarness;
+    let gw: RunningGateway;
+    beforeAll(async () => {
+      authSvc = await startAuth();
+      gw = await startTestGateway({ keys, authGrpcPort: authSvc.grpcPort, routes: [route('keys', upstream.origin)] });
+    });
+    afterAll(async () => {
+      await gw?.close();
+      await authSvc?.close();
+    });
+
+    it('stops working at the gateway at once, not after the cache time', async () => {
+      const u = await signUp(authSvc.base);
+      const created = await authCall(authSvc.base, 'POST', '/auth/api-keys', { token: u.access_token, body: { name: 'ci' } });
+      expect(created.status).toBe(201);
+      const get = () => fetch(`${gw.url}/api/keys/x`, { headers: { 'x-api-key': created.body.key } }).then((r) => r.status);
+      // Used once: the gateway now has the key's validation cached (30 s).
+      expect(await get()).toBe(200);
+      expect(await get()).toBe(200);
+      expect((await authCall(authSvc.base, 'DELETE', `/auth/api-keys/${created.body.id}`, { token: u.access_token })).status).toBe(204);
+      expect(await get()).toBe(401);
+    });
+  });
+});
