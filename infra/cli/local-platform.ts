@@ -2,13 +2,15 @@
  * The whole platform as processes on 127.0.0.1, no Docker:
  *   npm run local:up [-- --gateways N] [--fresh] [--port <component/port>=N ...] [--dir DIR]
  *   npm run local:status | npm run local:logs -- <process> [--lines N] | npm run local:down
+ *   tsx infra/cli/local-platform.ts exec <service> -- <command...>   (a command with that service's environment)
  * State (data, generated secrets and keys, logs, endpoints.json) lives in .prism-local/ (git-ignored).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { down, layout, LocalPlatformError, status, up, type Endpoints } from '../local-platform/platform.js';
+import { spawnSync } from 'node:child_process';
+import { down, layout, LocalPlatformError, serviceEnvironment, status, up, type Endpoints } from '../local-platform/platform.js';
 import { PrerequisiteError } from '../local-platform/prerequisites.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -85,6 +87,20 @@ async function main(argv: string[]): Promise<number> {
       const n = Number(values.lines ?? 100);
       out(readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n'));
       return 0;
+    }
+    case 'exec': {
+      // Runs a command with a service's environment (for example the DB manager's CLI for backups);
+      // the secrets pass in the environment only, never on a command line or in output.
+      const service = arg;
+      if (service !== 'gateway' && service !== 'auth' && service !== 'config' && service !== 'dbmanager') {
+        throw new LocalPlatformError('usage: local-platform.ts exec <gateway|auth|config|dbmanager> -- <command> [args...]');
+      }
+      const cmd = positionals.slice(2);
+      if (cmd.length === 0) throw new LocalPlatformError('exec needs a command after --');
+      const env = serviceEnvironment({ repoRoot: REPO, dir }, service);
+      const r = spawnSync(cmd[0]!, cmd.slice(1), { stdio: 'inherit', env, cwd: REPO });
+      if (r.error) throw new LocalPlatformError(`cannot run ${cmd[0]}: ${r.error.message}`);
+      return r.status ?? 1;
     }
     case 'down': {
       const results = await down(dir);

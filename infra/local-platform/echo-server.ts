@@ -1,5 +1,6 @@
 // The local platform's example upstream: answers every request with what it received (method,
-// path, query, headers, body size) as JSON, so a user sees what the gateway forwards.
+// path, query, headers, body size) as JSON, so a user sees what the gateway forwards. `?delay_ms=N`
+// (at most 30000) answers N ms later: a slow upstream, for trying timeouts and graceful shutdown.
 // Usage: node --import tsx infra/local-platform/echo-server.ts <port>
 import { createServer } from 'node:http';
 
@@ -20,7 +21,8 @@ const server = createServer((req, res) => {
       query[k] = all.length === 1 ? all[0]! : all;
     }
     const body = JSON.stringify({ method: req.method, path: url.pathname, query, headers: req.headers, body_bytes: bytes });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    const delay = Math.min(30_000, Math.max(0, Number(url.searchParams.get('delay_ms')) || 0));
+    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body), delay);
   });
 });
 server.keepAliveTimeout = 65_000;
