@@ -15,6 +15,8 @@ import { PrerequisiteError } from '../local-platform/prerequisites.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const out = (s: string) => process.stdout.write(`${s}\n`);
+/** A path as the user can type it: relative to the working directory when below it. */
+const shown = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p) || '.');
 
 function table(e: Endpoints): string {
   const rows: [string, string][] = [
@@ -27,7 +29,7 @@ function table(e: Endpoints): string {
     ['config gRPC', e.config_grpc],
     ['dbmanager gRPC', e.dbmanager_grpc],
     ['rate limit', `${e.rate_limit.enabled ? 'on' : 'off'}: ${e.rate_limit.requests_per_second}/s, burst ${e.rate_limit.burst}, on Redis failure ${e.rate_limit.on_redis_failure}`],
-    ['logs', relative(process.cwd(), e.logs) || '.'],
+    ['logs', shown(e.logs)],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
@@ -60,10 +62,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'up': {
       const t0 = Date.now();
-      out(`Starting the Prism platform (dev stack) on 127.0.0.1, state in ${relative(process.cwd(), dir) || '.'}/`);
+      out(`Starting the Prism platform (dev stack) on 127.0.0.1, state in ${shown(dir)}/`);
       const gateways = values.gateways === undefined ? 1 : Number(values.gateways);
       const e = await up({ repoRoot: REPO, dir, gateways, fresh: !!values.fresh, ports: parsePorts(values.port ?? []), progress: out });
-      out(`Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (endpoints: ${relative(process.cwd(), join(dir, 'endpoints.json'))}):`);
+      out(`Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (endpoints: ${shown(join(dir, 'endpoints.json'))}):`);
       out(table(e));
       out('Try: curl -s ' + `${e.gateways[0]}${e.routes.echo_public}/hello?x=1`);
       return 0;

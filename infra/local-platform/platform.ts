@@ -283,12 +283,12 @@ class Runner {
 
     try {
       await this.step('data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO)', () =>
-        Promise.all([this.postgres('auth'), this.postgres('ops'), this.redis(), this.nats(), this.minio()]),
+        allSettled([this.postgres('auth'), this.postgres('ops'), this.redis(), this.nats(), this.minio()]),
       );
       await this.step(`MinIO set-up (bucket, least-privilege backup user)`, () => this.minioSetup());
       await this.step('migrations', () => this.migrate());
-      await this.step('config, auth, dbmanager, echo upstream', () => Promise.all([this.service('config'), this.service('auth'), this.service('dbmanager'), this.echo()]));
-      await this.step(gateways === 1 ? 'gateway' : `${gateways} gateways`, () => Promise.all(Array.from({ length: gateways }, (_, i) => this.service('gateway', `gateway-${i + 1}`))));
+      await this.step('config, auth, dbmanager, echo upstream', () => allSettled([this.service('config'), this.service('auth'), this.service('dbmanager'), this.echo()]));
+      await this.step(gateways === 1 ? 'gateway' : `${gateways} gateways`, () => allSettled(Array.from({ length: gateways }, (_, i) => this.service('gateway', `gateway-${i + 1}`))));
     } catch (e) {
       this.say('  start-up failed; stopping what was started');
       await stopAll(this.state.processes);
@@ -359,6 +359,14 @@ class Runner {
     });
   }
 
+  /** A config file of the model with the component's data directory (its volume's mount path) made local. */
+  private localPaths(c: Component, content: string): string {
+    const mount = c.persistence?.mountPath;
+    if (!mount) return content;
+    const escaped = mount.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return content.replace(new RegExp(`(?<=[\\s"'])${escaped}(?=[/"'\\s]|$)`, 'gm'), this.l.data(c.name));
+  }
+
   private async redis(): Promise<void> {
     const c = component(this.platform, 'redis');
     const env = componentEnv(this.ctx, c);
@@ -367,12 +375,12 @@ class Runner {
     mkdirSync(this.l.run('redis'), { recursive: true, mode: 0o700 });
     mkdirSync(this.l.data('redis'), { recursive: true, mode: 0o700 });
     const confPath = join(this.l.config('redis'), conf.name);
-    writeFileSync(confPath, conf.content);
+    writeFileSync(confPath, this.localPaths(c, conf.content));
     // The model passes the password as --requirepass $(REDIS_PASSWORD); locally it goes in a private
     // file instead, so it never shows in the process list. Later lines win over the included file.
     const privateConf = join(this.l.run('redis'), 'redis.local.conf');
     const port = localPort(this.ctx, 'redis/redis');
-    writeFileSync(privateConf, [`include ${confPath}`, `port ${port}`, `bind ${HOST}`, `dir ${this.l.data('redis')}`, `requirepass ${env.REDIS_PASSWORD}`, ''].join('\n'), { mode: 0o600 });
+    writeFileSync(privateConf, [`include ${confPath}`, `port ${port}`, `bind ${HOST}`, `requirepass ${env.REDIS_PASSWORD}`, ''].join('\n'), { mode: 0o600 });
     const p = await this.start({ name: 'redis', command: this.prereq.redisServer, args: [privateConf], env: this.nodeEnv, cwd: this.l.data('redis'), logFile: this.l.log('redis'), stopTimeoutMs: c.terminationGracePeriodSeconds * 1000 });
     await this.waitReady(p, () => redisPing(port, env.REDIS_PASSWORD!));
   }
@@ -383,12 +391,12 @@ class Runner {
     mkdirSync(this.l.config('nats'), { recursive: true });
     mkdirSync(this.l.data('nats'), { recursive: true, mode: 0o700 });
     const confPath = join(this.l.config('nats'), conf.name);
-    writeFileSync(confPath, conf.content);
-    // Command-line options win over the model's file: local address, ports and store directory.
+    writeFileSync(confPath, this.localPaths(c, conf.content));
+    // Command-line options win over the model's file: local address and ports.
     const p = await this.start({
       name: 'nats',
       command: this.prereq.natsServer,
-      args: ['--config', confPath, '-a', HOST, '-p', String(localPort(this.ctx, 'nats/client')), '-m', String(localPort(this.ctx, 'nats/monitor')), '-sd', join(this.l.data('nats'), 'jetstream')],
+      args: ['--config', confPath, '-a', HOST, '-p', String(localPort(this.ctx, 'nats/client')), '-m', String(localPort(this.ctx, 'nats/monitor'))],
       env: { ...this.nodeEnv, ...componentEnv(this.ctx, c) },
       cwd: this.l.data('nats'),
       logFile: this.l.log('nats'),
@@ -526,6 +534,13 @@ class Runner {
       logs: this.l.logsDir,
     };
   }
+}
+
+/** Like Promise.all, but waits for every step to settle first, so nothing starts after a failure is handled. */
+async function allSettled(steps: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(steps);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Stops in reverse start order: gateways first, data stores last. */
