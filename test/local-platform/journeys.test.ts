@@ -87,7 +87,7 @@ beforeAll(async () => {
   e = await up({ repoRoot: REPO, dir, gateways: 2 });
   console.log(`local platform up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   [gw1, gw2] = e.gateways as [string, string];
-}, 240_000);
+}, 300_000);
 
 afterAll(async () => {
   if (dir) {
@@ -216,11 +216,28 @@ describe('user journeys', () => {
     expect(list.json.api_keys.find((k: { id: string }) => k.id === apiKey.id).revoked_at).not.toBeNull();
   });
 
+  it('a rate-limit change through the config service (npm run config) applies live at both gateways', async () => {
+    // The model's limit (100/s, burst 200) is more than a busy test machine can send; operators lower it.
+    const set = await config('set', 'rate_limit.burst', '10', '--service', 'gateway', '--comment', 'journey');
+    expect(set.stdout).toMatch(/^gateway\/rate_limit\.burst = 10 {2}\(version \d+, journey-test, /);
+    await config('set', 'rate_limit.requests_per_second', '2', '--service', 'gateway');
+    for (const gw of [gw1, gw2]) {
+      await until(`${gw} applies burst 10`, async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === '10' ? true : undefined), 20_000);
+    }
+    const history = await config('history', 'rate_limit.burst', '--service', 'gateway');
+    expect(history.stdout).toMatch(/v\d+ {2}set 10 {2}\(journey-test, .*, "journey"\)/);
+    // Bad values are refused by the service with a reason, and change nothing.
+    const bad = await config('set', 'rate_limit.burst', '"lots"', '--service', 'gateway').catch((x: { stderr: string; code: number }) => x);
+    expect(bad).toMatchObject({ code: 1 });
+    expect((bad as { stderr: string }).stderr).toMatch(/^config service: INVALID_ARGUMENT: /);
+  }, 180_000);
+
   it('a burst over the limit gets 429 with Retry-After and RateLimit-*; two gateways together admit no more than the limit', async () => {
     const login = await http(`${gw1}/api/auth/login`, { method: 'POST', json: user });
     const token = login.json.access_token as string;
-    const { requests_per_second: rate, burst } = e.rate_limit;
-    const n = burst * 3;
+    const rate = 2;
+    const burst = 10;
+    const n = 40;
     const t0 = Date.now();
     const results = await Promise.all(Array.from({ length: n }, (_, i) => http(`${i % 2 ? gw2 : gw1}/api/echo/burst`, { headers: bearer(token) })));
     const seconds = (Date.now() - t0) / 1000;
@@ -228,9 +245,8 @@ describe('user journeys', () => {
     const limited = results.filter((r) => r.status === 429);
     expect(ok.length + limited.length).toBe(n);
     // GCRA: at most `burst` at once plus `rate` per second of the burst's duration, across both gateways.
-    expect(ok.length).toBeLessThanOrEqual(burst + Math.ceil(rate * seconds) + 1);
     expect(ok.length).toBeGreaterThanOrEqual(burst);
-    expect(limited.length).toBeGreaterThan(0);
+    expect(ok.length).toBeLessThanOrEqual(burst + Math.ceil(rate * seconds) + 1);
     const r = limited[0]!;
     expectGatewayError(r, 429, 'rate limit exceeded');
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -242,27 +258,11 @@ describe('user journeys', () => {
     expect(results.some((x, i) => i % 2 === 1 && x.status === 429) && results.some((x, i) => i % 2 === 0 && x.status === 429)).toBe(true);
   });
 
-  it('a rate-limit change and maintenance mode through the config service (npm run config) apply live at both gateways', async () => {
-    const set = await config('set', 'rate_limit.burst', '3', '--service', 'gateway', '--comment', 'journey');
-    expect(set.stdout).toMatch(/^gateway\/rate_limit\.burst = 3 {2}\(version \d+, journey-test, /);
-    await config('set', 'rate_limit.requests_per_second', '1', '--service', 'gateway');
-    const login = await http(`${gw1}/api/auth/login`, { method: 'POST', json: user });
-    const token = login.json.access_token as string;
-    for (const gw of [gw1, gw2]) {
-      await until(`${gw} applies burst 3`, async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === '3' ? true : undefined));
-    }
-    const statuses = [];
-    for (let i = 0; i < 8; i++) statuses.push((await http(`${i % 2 ? gw2 : gw1}/api/echo/live`, { headers: bearer(token) })).status);
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(3);
-    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(4);
-    expect(statuses.slice(-3)).toEqual([429, 429, 429]);
-
-    const history = await config('history', 'rate_limit.burst', '--service', 'gateway');
-    expect(history.stdout).toMatch(/v\d+ {2}set 3 {2}\(journey-test, .*, "journey"\)/);
+  it('deleting the change restores the model\'s limit, and maintenance mode applies live at both gateways', async () => {
     await config('delete', 'rate_limit.burst', '--service', 'gateway');
     await config('delete', 'rate_limit.requests_per_second', '--service', 'gateway');
     for (const gw of [gw1, gw2]) {
-      await until(`${gw} is back to the model's limit`, async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === String(e.rate_limit.burst) ? true : undefined));
+      await until(`${gw} is back to the model's limit`, async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === String(e.rate_limit.burst) ? true : undefined), 20_000);
     }
 
     await config('set', 'maintenance.message', 'Back at noon');
@@ -271,18 +271,14 @@ describe('user journeys', () => {
       const r = await until(`${gw} in maintenance`, async () => {
         const x = await http(`${gw}/api/echo-public/m`);
         return x.status === 503 ? x : undefined;
-      });
+      }, 20_000);
       expectGatewayError(r, 503, 'Back at noon');
     }
     const list = await config('list');
     expect(list.stdout).toContain('global/maintenance.enabled = true');
     await config('set', 'maintenance.enabled', 'false');
-    for (const gw of [gw1, gw2]) await until(`${gw} out of maintenance`, async () => ((await http(`${gw}/api/echo-public/m`)).status === 200 ? true : undefined));
-    // Bad values are refused by the service with a reason, and change nothing.
-    const bad = await config('set', 'rate_limit.burst', '"lots"', '--service', 'gateway').catch((x: { stderr: string; code: number }) => x);
-    expect(bad).toMatchObject({ code: 1 });
-    expect((bad as { stderr: string }).stderr).toMatch(/^config service: INVALID_ARGUMENT: /);
-  });
+    for (const gw of [gw1, gw2]) await until(`${gw} out of maintenance`, async () => ((await http(`${gw}/api/echo-public/m`)).status === 200 ? true : undefined), 20_000);
+  }, 180_000);
 
   it('full backup, list, restore --dry-run and a real restore (deploy/backup scripts, local mode)', async () => {
     const b = await backupScript('backup.sh', 'auth', 'full');
