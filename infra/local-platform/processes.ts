@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 /**
  * The local platform's processes: each runs detached in its own process group (so a stop reaches
@@ -88,14 +88,22 @@ export function isAlive(p: RunningProcess): boolean {
   }
 }
 
-/** Members of the process group still running (the leader may exit before a forked child). */
+/**
+ * Members of the process group still running (the leader may exit before a forked child). Zombies
+ * do not count: an exited child of the process that started it (a test) lingers until reaped.
+ */
 function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true;
+    } catch {
+      /* exited meanwhile */
+    }
   }
+  return false;
 }
 
 export interface StopResult {
