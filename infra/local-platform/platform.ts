@@ -242,7 +242,7 @@ class Runner {
     return p;
   }
 
-  private async waitReady(p: RunningProcess, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  private async waitReady(p: RunningProcess, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       if (!isAlive(p)) throw new LocalPlatformError(`${p.name} exited during start-up; the end of ${p.logFile}:\n${logTail(p.logFile)}`);
@@ -481,7 +481,7 @@ class Runner {
       logFile: this.l.log(instance),
       stopTimeoutMs: c.terminationGracePeriodSeconds * 1000,
     });
-    await this.waitReady(p, this.httpProbe(c, instance), 90_000);
+    await this.waitReady(p, this.httpProbe(c, instance), 180_000);
   }
 
   private async echo(): Promise<void> {
