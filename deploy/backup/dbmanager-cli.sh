@@ -5,7 +5,9 @@
 #                              dbmanager container, or `docker compose run --rm dbmanager` when it is not up;
 #                              the compose files, project and .env are those of the Makefile.
 #   PRISM_BACKUP_MODE=local    (default without docker) the CLI from this checkout with tsx; the PRISM_*
-#                              variables of the dbmanager (databases, PRISM_S3_*) come from the environment.
+#                              variables of the dbmanager (databases, PRISM_S3_*) come from the environment,
+#                              or, when they are not set, from the local platform of npm run local:up
+#                              (PRISM_LOCAL_DIR, default .prism-local).
 #   PRISM_BACKUP_MODE=kubernetes  `kubectl exec` into deploy/dbmanager (namespace: PRISM_NAMESPACE, default prism).
 # Secrets never pass on a command line: the CLI reads them from its own environment.
 set -euo pipefail
@@ -34,7 +36,13 @@ dbmanager_cli() {
       kubectl -n "${PRISM_NAMESPACE:-prism}" exec -i deploy/dbmanager -- "${CLI_ENTRY[@]}" "$@"
       ;;
     local)
-      (cd "$ROOT" && node_modules/.bin/tsx services/dbmanager/src/cli.ts "$@")
+      local state=${PRISM_LOCAL_DIR:-$ROOT/.prism-local}
+      if [ -z "${PRISM_AUTH_DB_HOST:-}" ] && [ -f "$state/state.json" ]; then
+        (cd "$ROOT" && node_modules/.bin/tsx infra/cli/local-platform.ts exec dbmanager --dir "$state" -- \
+          node --import tsx services/dbmanager/src/cli.ts "$@")
+      else
+        (cd "$ROOT" && node_modules/.bin/tsx services/dbmanager/src/cli.ts "$@")
+      fi
       ;;
     *)
       echo "PRISM_BACKUP_MODE must be compose, local or kubernetes, got \"$mode\"" >&2

@@ -27,7 +27,8 @@ set -eu
 : "\${MINIO_ROOT_USER:?MINIO_ROOT_USER is required}"
 : "\${MINIO_ROOT_PASSWORD:?MINIO_ROOT_PASSWORD is required}"
 : "\${MINIO_BACKUP_SECRET_KEY:?MINIO_BACKUP_SECRET_KEY is required}"
-export MC_CONFIG_DIR=/tmp/.mc
+# The client keeps its aliases (with the root credentials) here: a private directory where one is given.
+export MC_CONFIG_DIR="\${MC_CONFIG_DIR:-/tmp/.mc}"
 until mc alias set prism "${o.endpoint}" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do
   echo "waiting for MinIO at ${o.endpoint}"; sleep 2
 done

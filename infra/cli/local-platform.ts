@@ -1,0 +1,138 @@
+/**
+ * The whole platform as processes on 127.0.0.1, no Docker:
+ *   npm run local:up [-- --gateways N] [--fresh] [--port <component/port>=N ...] [--dir DIR]
+ *   npm run local:status | npm run local:logs -- <process> [--lines N] | npm run local:down
+ *   tsx infra/cli/local-platform.ts exec <service> -- <command...>   (a command with that service's environment)
+ * State (data, generated secrets and keys, logs, endpoints.json) lives in .prism-local/ (git-ignored).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { down, layout, LocalPlatformError, serviceEnvironment, status, up, type Endpoints } from '../local-platform/platform.js';
+import { PrerequisiteError } from '../local-platform/prerequisites.js';
+
+const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const out = (s: string) => process.stdout.write(`${s}\n`);
+/** A path as the user can type it: relative to the working directory when below it. */
+const shown = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p) || '.');
+
+function table(e: Endpoints): string {
+  const rows: [string, string][] = [
+    ['environment', e.environment],
+    ...e.gateways.map((g, i): [string, string] => [e.gateways.length > 1 ? `gateway ${i + 1}` : 'gateway', g]),
+    ['echo (auth required)', `${e.gateways[0]}${e.routes.echo}/`],
+    ['echo (public)', `${e.gateways[0]}${e.routes.echo_public}/`],
+    ['auth HTTP', e.auth],
+    ['auth gRPC', e.auth_grpc],
+    ['config gRPC', e.config_grpc],
+    ['dbmanager gRPC', e.dbmanager_grpc],
+    ['rate limit', `${e.rate_limit.enabled ? 'on' : 'off'}: ${e.rate_limit.requests_per_second}/s, burst ${e.rate_limit.burst}, on Redis failure ${e.rate_limit.on_redis_failure}`],
+    ['logs', shown(e.logs)],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+function parsePorts(list: readonly string[]): Record<string, number> {
+  const ports: Record<string, number> = {};
+  for (const item of list) {
+    const m = /^([a-z0-9-]+\/[a-z0-9-]+)=(\d{1,5})$/.exec(item);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new LocalPlatformError(`--port ${item}: expected <component/port>=<1-65535>, for example gateway-1/http=8080`);
+    ports[m[1]!] = Number(m[2]);
+  }
+  return ports;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      gateways: { type: 'string' },
+      fresh: { type: 'boolean' },
+      port: { type: 'string', multiple: true },
+      dir: { type: 'string' },
+      lines: { type: 'string' },
+    },
+  });
+  const [command, arg] = positionals;
+  const dir = resolve(values.dir ?? join(REPO, '.prism-local'));
+  switch (command) {
+    case 'up': {
+      const t0 = Date.now();
+      out(`Starting the Prism platform (dev stack) on 127.0.0.1, state in ${shown(dir)}/`);
+      const gateways = values.gateways === undefined ? 1 : Number(values.gateways);
+      const e = await up({ repoRoot: REPO, dir, gateways, fresh: !!values.fresh, ports: parsePorts(values.port ?? []), progress: out });
+      out(`Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (endpoints: ${shown(join(dir, 'endpoints.json'))}):`);
+      out(table(e));
+      out('Try: curl -s ' + `${e.gateways[0]}${e.routes.echo_public}/hello?x=1`);
+      return 0;
+    }
+    case 'status': {
+      const s = status(dir);
+      if (s.lines.length === 0) {
+        out('not running (start it with npm run local:up)');
+        return 3;
+      }
+      const w = Math.max(...s.lines.map((l) => l.name.length));
+      for (const l of s.lines) out(`  ${l.name.padEnd(w)}  ${l.running ? 'running' : 'STOPPED'}  pid ${l.pid}`);
+      if (s.endpoints) out(table(s.endpoints));
+      return s.lines.every((l) => l.running) ? 0 : 1;
+    }
+    case 'logs': {
+      const l = layout(dir);
+      if (!arg) throw new LocalPlatformError(`usage: npm run local:logs -- <process>; one of: ${logNames(l.logsDir).join(', ') || '(none yet)'}`);
+      const file = l.log(arg);
+      if (!existsSync(file)) throw new LocalPlatformError(`no log for ${arg}; one of: ${logNames(l.logsDir).join(', ') || '(none yet)'}`);
+      const n = Number(values.lines ?? 100);
+      out(readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n'));
+      return 0;
+    }
+    case 'exec': {
+      // Runs a command with a service's environment (for example the DB manager's CLI for backups);
+      // the secrets pass in the environment only, never on a command line or in output.
+      const service = arg;
+      if (service !== 'gateway' && service !== 'auth' && service !== 'config' && service !== 'dbmanager') {
+        throw new LocalPlatformError('usage: local-platform.ts exec <gateway|auth|config|dbmanager> -- <command> [args...]');
+      }
+      const cmd = positionals.slice(2);
+      if (cmd.length === 0) throw new LocalPlatformError('exec needs a command after --');
+      const env = serviceEnvironment({ repoRoot: REPO, dir }, service);
+      const r = spawnSync(cmd[0]!, cmd.slice(1), { stdio: 'inherit', env, cwd: REPO });
+      if (r.error) throw new LocalPlatformError(`cannot run ${cmd[0]}: ${r.error.message}`);
+      return r.status ?? 1;
+    }
+    case 'down': {
+      const results = await down(dir);
+      if (results.length === 0) {
+        out('not running');
+        return 0;
+      }
+      for (const r of results) out(`  ${r.name}: ${r.outcome}${r.outcome === 'not running' ? '' : ` (${(r.ms / 1000).toFixed(1)} s)`}`);
+      const killed = results.filter((r) => r.outcome === 'killed');
+      out(killed.length ? `stopped; ${killed.length} did not exit in time and were killed` : 'stopped; data kept (npm run local:up -- --fresh starts afresh)');
+      return killed.length ? 1 : 0;
+    }
+    default:
+      throw new LocalPlatformError('usage: local-platform.ts up [--gateways N] [--fresh] [--port component/port=N] | status | logs <process> | down');
+  }
+}
+
+function logNames(dir: string): string[] {
+  try {
+    return readdirSync(dir).map((f) => f.replace(/\.log$/, ''));
+  } catch {
+    return [];
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  const err = e as Error;
+  if (e instanceof PrerequisiteError || e instanceof LocalPlatformError || String((e as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${err.message}\n`);
+  else process.stderr.write(`error: ${err.stack ?? err.message}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,145 @@
+import { parse as parseYaml } from 'yaml';
+import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput } from '../contract/index.js';
+import { minioSetupScript } from '../model/files/minio-setup.js';
+import { toYaml } from '../model/files/yaml.js';
+import { component, MINIO_BACKUP_USER, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform } from '../model/index.js';
+import type { Layout } from './layout.js';
+import type { LocalSecrets } from './secrets.js';
+
+/**
+ * The fourth renderer: the dev stack's model as processes on 127.0.0.1. Everything comes from the
+ * model (env names and values, config files, arguments, probes, tasks); only addresses and paths
+ * change: a port becomes a free local one, a mount path a directory under the state directory, a
+ * secret reference the locally generated value.
+ */
+
+/** Components the local platform runs (Consul and the observability stack are left out: services run without them). */
+export const DATA_COMPONENTS = ['postgres-auth', 'postgres-ops', 'redis', 'nats', 'minio'] as const satisfies readonly ComponentName[];
+export const SERVICE_ORDER = ['config', 'auth', 'dbmanager', 'gateway'] as const;
+export const ECHO = 'echo';
+
+/** The example upstream's routes in the local gateway.yaml: one behind authentication, one public. */
+export const ECHO_ROUTES = { protected: '/api/echo', public: '/api/echo-public' } as const;
+
+/** `component/port` → local port. Gateway instances are `gateway-<n>`. */
+export type PortMap = Readonly<Record<string, number>>;
+
+/** The port names the local platform allocates, in a stable order. */
+export function portKeys(platform: Platform, gateways: number): string[] {
+  const keys: string[] = [];
+  for (const name of DATA_COMPONENTS) {
+    for (const p of component(platform, name).ports) if (p.name !== 'cluster') keys.push(`${name}/${p.name}`);
+  }
+  for (const name of SERVICE_ORDER) {
+    const c = component(platform, name);
+    const instances = name === 'gateway' ? Array.from({ length: gateways }, (_, i) => `gateway-${i + 1}`) : [name];
+    for (const inst of instances) for (const p of c.ports) keys.push(`${inst}/${p.name}`);
+  }
+  keys.push(`${ECHO}/http`);
+  return keys;
+}
+
+export class RenderError extends Error {
+  override readonly name = 'RenderError';
+}
+
+export interface RenderContext {
+  readonly platform: Platform;
+  readonly ports: PortMap;
+  readonly layout: Layout;
+  readonly secrets: LocalSecrets;
+  readonly gateways: number;
+  /** Extra variables per workload (the TLS step adds PRISM_TLS_* here). */
+  readonly extraEnv?: (workload: string) => Readonly<Record<string, string>>;
+}
+
+export const HOST = '127.0.0.1';
+
+export function localPort(ctx: RenderContext, key: string): number {
+  const p = ctx.ports[key];
+  if (p === undefined) throw new RenderError(`no local port allocated for ${key}`);
+  return p;
+}
+
+/** A model reference as a local address. References to components not run locally are undefined. */
+export function resolveLocalRef(ctx: RenderContext, r: ComponentRef): string | undefined {
+  // The one auth, config, dbmanager; gateways are never referenced by others.
+  const key = `${r.component}/${r.port}`;
+  if (ctx.ports[key] === undefined) return undefined;
+  const hostPort = `${HOST}:${ctx.ports[key]}`;
+  return r.scheme ? `${r.scheme}://${hostPort}${r.path ?? ''}` : hostPort;
+}
+
+/** Mount paths of a component's files → their local paths. */
+function fileMap(ctx: RenderContext, c: Component): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const f of c.configFiles) m.set(`${f.mountPath}/${f.name}`, `${ctx.layout.config(c.name)}/${f.name}`);
+  for (const item of c.secretFiles?.items ?? []) {
+    const local = item.secret === 'jwt-private-key' ? ctx.layout.privateKey : item.secret === 'jwt-public-key' ? ctx.layout.publicKey : undefined;
+    if (!local) throw new RenderError(`${c.name}: no local file for secret ${item.secret}`);
+    m.set(`${c.secretFiles!.mountPath}/${item.file}`, local);
+  }
+  return m;
+}
+
+/**
+ * A component's environment from the model: values as they are (file paths mapped), secrets from
+ * the local store, references as local addresses. An optional variable whose reference or secret
+ * has no local counterpart is left out (Consul registration, tracing, OAuth); a required one is an error.
+ */
+export function componentEnv(ctx: RenderContext, c: Component): Record<string, string> {
+  const files = fileMap(ctx, c);
+  const env: Record<string, string> = {};
+  for (const [name, v] of Object.entries(c.env) as [string, EnvValue][]) {
+    let out: string | undefined;
+    if ('value' in v) out = files.get(v.value) ?? v.value;
+    else if ('secret' in v) out = ctx.secrets[v.secret];
+    else if ('ref' in v) out = resolveLocalRef(ctx, v.ref);
+    else if ('field' in v) out = `${c.name}-local`;
+    if (out !== undefined) env[name] = out;
+  }
+  return env;
+}
+
+/** The local gateway.yaml: the model's, with the auth origin local and the example upstream's two routes added. */
+export function localGatewayYaml(ctx: RenderContext): string {
+  const gw = component(ctx.platform, 'gateway');
+  const file = gw.configFiles.find((f) => f.name === 'gateway.yaml');
+  if (!file) throw new RenderError('the model has no gateway.yaml');
+  const doc = parseYaml(file.content) as GatewayConfigInput;
+  const authHttp = component(ctx.platform, 'auth').ports.find((p) => p.name === 'http')!;
+  const modelAuth = `http://auth:${authHttp.port}`;
+  const localAuth = `http://${HOST}:${localPort(ctx, 'auth/http')}`;
+  const swap = (u: string) => (u.startsWith(modelAuth) ? localAuth + u.slice(modelAuth.length) : u);
+  const echo = `http://${HOST}:${localPort(ctx, `${ECHO}/http`)}`;
+  const template = doc.routes[0]!;
+  const routes = [
+    ...doc.routes.map((r) => ({ ...r, upstream: swap(r.upstream) })),
+    { ...template, prefix: ECHO_ROUTES.protected, upstream: echo, rewrite: '/', auth_required: true, retries: 0 },
+    { ...template, prefix: ECHO_ROUTES.public, upstream: echo, rewrite: '/', auth_required: false, retries: 0 },
+  ];
+  const local: GatewayConfigInput = { ...doc, auth: { ...doc.auth, ...(doc.auth.jwks_url ? { jwks_url: swap(doc.auth.jwks_url) } : {}) }, routes };
+  return toYaml(gatewayConfigSchema.parse(local));
+}
+
+/** The MinIO set-up task's script, with the local endpoint and policy file. */
+export function localMinioSetup(ctx: RenderContext): { script: string; policy: string; env: Record<string, string> } {
+  const minio = component(ctx.platform, 'minio');
+  const task = minio.tasks.find((t) => t.name === 'minio-setup');
+  if (!task) throw new RenderError('the model has no minio-setup task');
+  const policy = task.configFiles?.find((f) => f.name.endsWith('.json'));
+  const modelScript = task.configFiles?.find((f) => f.name === 'setup.sh');
+  if (!policy || !modelScript) throw new RenderError('the minio-setup task lacks its script or policy');
+  const env: Record<string, string> = {};
+  for (const [name, v] of Object.entries(task.env ?? {})) {
+    if ('value' in v) env[name] = v.value;
+    else if ('secret' in v && ctx.secrets[v.secret]) env[name] = ctx.secrets[v.secret]!;
+  }
+  const script = minioSetupScript({
+    endpoint: `http://${HOST}:${localPort(ctx, 'minio/api')}`,
+    bucket: BACKUP_BUCKET,
+    backupUser: MINIO_BACKUP_USER,
+    policyFile: `${ctx.layout.config('minio')}/${policy.name}`,
+  });
+  return { script, policy: policy.content, env };
+}

@@ -1,0 +1,346 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, chmodSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IDENTITY_HEADERS } from '../../infra/contract/index.js';
+import { isAlive, type RunningProcess } from '../../infra/local-platform/processes.js';
+import { down, serviceEnvironment, up, type Endpoints } from '../../infra/local-platform/platform.js';
+
+/**
+ * The user journeys across the whole platform, started exactly as `npm run local:up -- --gateways 2`
+ * does (the same function), in a directory of its own with free ports. One platform for the file;
+ * the steps run in order and build on each other, as a user's would.
+ */
+
+const REPO = resolve(import.meta.dirname, '../..');
+const run = promisify(execFile);
+let dir: string;
+let e: Endpoints;
+let gw1: string;
+let gw2: string;
+
+interface Res {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+}
+
+async function http(url: string, init: RequestInit & { json?: unknown } = {}): Promise<Res> {
+  const headers = new Headers(init.headers);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set('content-type', 'application/json');
+    body = JSON.stringify(init.json);
+  }
+  const r = await fetch(url, { ...init, headers, body: body ?? null });
+  const text = await r.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, headers: r.headers, text, json };
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** The gateway's own error body: exactly `{ error, request_id }`, the id also in x-request-id. */
+function expectGatewayError(r: Res, status: number, error: string): void {
+  expect({ status: r.status, body: r.json }).toEqual({ status, body: { error, request_id: r.headers.get('x-request-id') } });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const t = Date.now() + timeoutMs;
+  while (Date.now() < t) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function portOpen(address: string): Promise<boolean> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  return new Promise((res) => {
+    const s = connect(port, host);
+    s.once('connect', () => (s.destroy(), res(true)));
+    s.once('error', () => res(false));
+  });
+}
+
+const config = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'services/config/src/cli.ts', ...args, '--address', e.config_grpc, '--environment', e.environment, '--by', 'journey-test'], { cwd: REPO });
+const backupScript = (script: string, ...args: string[]) =>
+  run('bash', [`deploy/backup/${script}`, ...args], { cwd: REPO, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', PRISM_BACKUP_MODE: 'local', PRISM_LOCAL_DIR: dir }, maxBuffer: 16 << 20 });
+
+const user = { email: `journey-${Date.now()}@example.com`, password: 'correct horse battery staple' };
+let userId: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'prism-journeys-'));
+  chmodSync(dir, 0o711);
+  const t0 = Date.now();
+  e = await up({ repoRoot: REPO, dir, gateways: 2 });
+  console.log(`local platform up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  [gw1, gw2] = e.gateways as [string, string];
+}, 300_000);
+
+afterAll(async () => {
+  if (dir) {
+    await down(dir).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
+
+describe('the local platform', () => {
+  it('writes endpoints.json with every address, the key files and the rate limit in force', () => {
+    const written = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8'));
+    expect(written).toEqual(e);
+    expect(e.environment).toBe('dev');
+    expect(e.gateways).toHaveLength(2);
+    for (const k of ['auth_grpc', 'config_grpc', 'dbmanager_grpc'] as const) expect(e[k]).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(Object.keys(e.metrics).sort()).toEqual(['auth', 'config', 'dbmanager', 'gateway-1', 'gateway-2']);
+    expect(e.rate_limit).toEqual({ enabled: true, requests_per_second: 100, burst: 200, on_redis_failure: 'open' });
+    expect(existsSync(e.jwt_private_key_file) && existsSync(e.jwt_public_key_file)).toBe(true);
+    // No secret in what is meant to be read and shown.
+    const secrets = Object.values(JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8'))) as string[];
+    const shown = JSON.stringify(e);
+    for (const s of secrets) expect(shown).not.toContain(s);
+  });
+});
+
+describe('user journeys', () => {
+  let tokens: { access_token: string; refresh_token: string; session_id: string };
+
+  it('register, then log in through the gateway', async () => {
+    const reg = await http(`${gw1}/api/auth/register`, { method: 'POST', json: user });
+    expect(reg.status).toBe(201);
+    expect(reg.json).toMatchObject({ email: user.email, email_verified: false, status: 'active' });
+    userId = reg.json.id;
+    const again = await http(`${gw1}/api/auth/register`, { method: 'POST', json: user });
+    expect(again.status).toBe(409);
+
+    const login = await http(`${gw1}/api/auth/login`, { method: 'POST', json: user });
+    expect(login.status).toBe(200);
+    expect(login.json).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+    tokens = login.json;
+    const wrong = await http(`${gw1}/api/auth/login`, { method: 'POST', json: { ...user, password: 'not the password at all' } });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('a protected route gets the verified identity; copies sent by the client are stripped', async () => {
+    const anonymous = await http(`${gw1}/api/echo/hello`);
+    expectGatewayError(anonymous, 401, 'authentication required');
+
+    const r = await http(`${gw1}/api/echo/hello/world?x=1&y=a&y=b`, {
+      headers: { ...bearer(tokens.access_token), [IDENTITY_HEADERS.userId]: 'someone-else', [IDENTITY_HEADERS.roles]: 'admin', 'x-prism-anything': 'forged' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ method: 'GET', path: '/hello/world', query: { x: '1', y: ['a', 'b'] } });
+    const h = r.json.headers as Record<string, string>;
+    expect(h[IDENTITY_HEADERS.userId]).toBe(userId);
+    expect(h[IDENTITY_HEADERS.method]).toBe('jwt');
+    expect(h[IDENTITY_HEADERS.roles]).not.toContain('admin');
+    expect(h['x-prism-anything']).toBeUndefined();
+
+    // The public route needs nothing, and still strips forged identity headers.
+    const pub = await http(`${gw2}/api/echo-public/ping`, { headers: { [IDENTITY_HEADERS.userId]: 'someone-else' } });
+    expect(pub.status).toBe(200);
+    expect(pub.json.path).toBe('/ping');
+    expect(pub.json.headers[IDENTITY_HEADERS.userId]).toBeUndefined();
+  });
+
+  it('refresh rotates the tokens; reusing the spent refresh token revokes the session at both gateways', async () => {
+    const r = await http(`${gw1}/api/auth/refresh`, { method: 'POST', json: { refresh_token: tokens.refresh_token } });
+    expect(r.status).toBe(200);
+    expect(r.json.session_id).toBe(tokens.session_id);
+    expect(r.json.refresh_token).not.toBe(tokens.refresh_token);
+    const fresh = r.json as typeof tokens;
+    for (const gw of [gw1, gw2]) expect((await http(`${gw}/api/echo/me`, { headers: bearer(fresh.access_token) })).status).toBe(200);
+
+    const reuse = await http(`${gw2}/api/auth/refresh`, { method: 'POST', json: { refresh_token: tokens.refresh_token } });
+    expect(reuse.status).toBe(401);
+    for (const gw of [gw1, gw2]) expectGatewayError(await http(`${gw}/api/echo/me`, { headers: bearer(fresh.access_token) }), 401, 'token revoked');
+    // The rotated refresh token belongs to the revoked session too.
+    expect((await http(`${gw1}/api/auth/refresh`, { method: 'POST', json: { refresh_token: fresh.refresh_token } })).status).toBe(401);
+  });
+
+  let revokedAccess: string;
+  it('logout revokes the access token at the gateway', async () => {
+    const login = await http(`${gw1}/api/auth/login`, { method: 'POST', json: user });
+    expect(login.status).toBe(200);
+    revokedAccess = login.json.access_token;
+    expect((await http(`${gw1}/api/echo/me`, { headers: bearer(revokedAccess) })).status).toBe(200);
+    const out = await http(`${gw1}/api/auth/logout`, { method: 'POST', headers: bearer(revokedAccess) });
+    expect(out.status).toBe(204);
+    expect(out.text).toBe('');
+    for (const gw of [gw1, gw2]) expectGatewayError(await http(`${gw}/api/echo/me`, { headers: bearer(revokedAccess) }), 401, 'token revoked');
+  });
+
+  it('a revoked token sent to a public route does not block logging in again', async () => {
+    const login = await http(`${gw2}/api/auth/login`, { method: 'POST', json: user, headers: bearer(revokedAccess) });
+    expect(login.status).toBe(200);
+    expect(login.json.token_type).toBe('Bearer');
+    const pub = await http(`${gw2}/api/echo-public/x`, { headers: bearer(revokedAccess) });
+    expect(pub.status).toBe(200);
+  });
+
+  let apiKey: { id: string; key: string };
+  it('API key: create, use through the gateway, revoke', async () => {
+    const login = await http(`${gw1}/api/auth/login`, { method: 'POST', json: user });
+    tokens = login.json;
+    const created = await http(`${gw1}/api/auth/api-keys`, { method: 'POST', json: { name: 'journey', scopes: ['echo:read'] }, headers: bearer(tokens.access_token) });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ name: 'journey', scopes: ['echo:read'], revoked_at: null });
+    expect(created.json.key).toMatch(/^prism_/);
+    apiKey = created.json;
+
+    const used = await http(`${gw2}/api/echo/with-key`, { headers: { 'x-api-key': apiKey.key } });
+    expect(used.status).toBe(200);
+    expect(used.json.headers).toMatchObject({
+      [IDENTITY_HEADERS.method]: 'api_key',
+      [IDENTITY_HEADERS.userId]: userId,
+      [IDENTITY_HEADERS.apiKeyId]: apiKey.id,
+      [IDENTITY_HEADERS.scopes]: 'echo:read',
+    });
+    expect(used.json.headers['x-api-key']).toBeUndefined();
+    expectGatewayError(await http(`${gw2}/api/echo/with-key`, { headers: { 'x-api-key': `${apiKey.key.slice(0, -4)}AAAA` } }), 401, 'invalid API key');
+
+    const revoked = await http(`${gw1}/api/auth/api-keys/${apiKey.id}`, { method: 'DELETE', headers: bearer(tokens.access_token) });
+    expect(revoked.status).toBe(204);
+    const list = await http(`${gw1}/api/auth/api-keys`, { headers: bearer(tokens.access_token) });
+    expect(list.json.api_keys.find((k: { id: string }) => k.id === apiKey.id).revoked_at).not.toBeNull();
+  });
+
+  it('a rate-limit change through the config service (npm run config) applies live at both gateways', async () => {
+    // The model's limit (100/s, burst 200) is more than a busy test machine can send; operators lower it.
+    const set = await config('set', 'rate_limit.burst', '10', '--service', 'gateway', '--comment', 'journey');
+    expect(set.stdout).toMatch(/^gateway\/rate_limit\.burst = 10 {2}\(version \d+, journey-test, /);
+    await config('set', 'rate_limit.requests_per_second', '2', '--service', 'gateway');
+    for (const gw of [gw1, gw2]) {
+      await until(`${gw} applies burst 10`, async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === '10' ? true : undefined), 20_000);
+    }
+    const history = await config('history', 'rate_limit.burst', '--service', 'gateway');
+    expect(history.stdout).toMatch(/v\d+ {2}set 10 {2}\(journey-test, .*, "journey"\)/);
+    // Bad values are refused by the service with a reason, and change nothing.
+    const bad = await config('set', 'rate_limit.burst', '"lots"', '--service', 'gateway').catch((x: { stderr: string; code: number }) => x);
+    expect(bad).toMatchObject({ code: 1 });
+    expect((bad as { stderr: string }).stderr).toMatch(/^config service: INVALID_ARGUMENT: /);
+  }, 180_000);
+
+  it('a burst over the limit gets 429 with Retry-After and RateLimit-*; two gateways together admit no more than the limit', async () => {
+    const login = await http(`${gw1}/api/auth/login`, { method: 'POST', json: user });
+    const token = login.json.access_token as string;
+    const rate = 2;
+    const burst = 10;
+    const n = 40;
+    const t0 = Date.now();
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => http(`${i % 2 ? gw2 : gw1}/api/echo/burst`, { headers: bearer(token) })));
+    const seconds = (Date.now() - t0) / 1000;
+    const ok = results.filter((r) => r.status === 200);
+    const limited = results.filter((r) => r.status === 429);
+    expect(ok.length + limited.length).toBe(n);
+    // GCRA: at most `burst` at once plus `rate` per second of the burst's duration, across both gateways.
+    expect(ok.length).toBeGreaterThanOrEqual(burst);
+    expect(ok.length).toBeLessThanOrEqual(burst + Math.ceil(rate * seconds) + 1);
+    const r = limited[0]!;
+    expectGatewayError(r, 429, 'rate limit exceeded');
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const a = ok[0]!;
+    expect(a.headers.get('ratelimit-limit')).toBe(String(burst));
+    expect(Number(a.headers.get('ratelimit-remaining'))).toBeGreaterThanOrEqual(0);
+    expect(a.headers.get('ratelimit-reset')).toMatch(/^\d+$/);
+    // Both gateways refused part of it: one shared limit, not one per instance.
+    expect(results.some((x, i) => i % 2 === 1 && x.status === 429) && results.some((x, i) => i % 2 === 0 && x.status === 429)).toBe(true);
+  });
+
+  it('deleting the change restores the model\'s limit, and maintenance mode applies live at both gateways', async () => {
+    await config('delete', 'rate_limit.burst', '--service', 'gateway');
+    await config('delete', 'rate_limit.requests_per_second', '--service', 'gateway');
+    for (const gw of [gw1, gw2]) {
+      await until(`${gw} is back to the model's limit`, async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === String(e.rate_limit.burst) ? true : undefined), 20_000);
+    }
+
+    await config('set', 'maintenance.message', 'Back at noon');
+    await config('set', 'maintenance.enabled', 'true');
+    for (const gw of [gw1, gw2]) {
+      const r = await until(`${gw} in maintenance`, async () => {
+        const x = await http(`${gw}/api/echo-public/m`);
+        return x.status === 503 ? x : undefined;
+      }, 20_000);
+      expectGatewayError(r, 503, 'Back at noon');
+    }
+    const list = await config('list');
+    expect(list.stdout).toContain('global/maintenance.enabled = true');
+    await config('set', 'maintenance.enabled', 'false');
+    for (const gw of [gw1, gw2]) await until(`${gw} out of maintenance`, async () => ((await http(`${gw}/api/echo-public/m`)).status === 200 ? true : undefined), 20_000);
+  }, 180_000);
+
+  it('full backup, list, restore --dry-run and a real restore (deploy/backup scripts, local mode)', async () => {
+    const b = await backupScript('backup.sh', 'auth', 'full');
+    const name = /backup (\S+)/.exec(b.stdout)?.[1];
+    expect(name, b.stdout).toBeDefined();
+    const list = await backupScript('backup.sh', 'list', 'auth');
+    expect(list.stdout).toContain(name!);
+    const dry = await backupScript('restore.sh', 'auth', name!, '--dry-run');
+    expect(dry.stdout).toContain(`dry run of ${name}: OK, nothing was written`);
+    const target = join(dir, 'restored-auth');
+    const real = await backupScript('restore.sh', 'auth', name!, '--target-dir', target);
+    expect(real.stdout).toContain(`restore of ${name}: verified`);
+    expect(real.stdout).toContain('prism_auth');
+    expect(existsSync(join(target, 'PG_VERSION'))).toBe(true);
+  }, 240_000);
+
+  it('the revoked API key is refused once the gateway\'s cache of it expires (auth.api_key_cache_seconds)', async () => {
+    const r = await until(
+      'the revoked key to be refused',
+      async () => {
+        const x = await http(`${gw1}/api/echo/with-key`, { headers: { 'x-api-key': apiKey.key } });
+        return x.status === 401 ? x : undefined;
+      },
+      45_000,
+    );
+    expectGatewayError(r, 401, 'invalid API key');
+  }, 60_000);
+
+  it('SIGTERM to a gateway under load fails no request in flight', async () => {
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { processes: RunningProcess[] };
+    const target = state.processes.find((p) => p.name === 'gateway-2')!;
+    // Slow requests in flight when the signal arrives, and fresh connections arriving during the drain.
+    const slow = Array.from({ length: 20 }, () => http(`${gw2}/api/echo-public/slow?delay_ms=1500`));
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(target.pid, 'SIGTERM');
+    const during: Promise<Res | Error>[] = [];
+    for (let i = 0; i < 20; i++) {
+      during.push(http(`${gw2}/api/echo-public/during`, { headers: { connection: 'close' } }).catch((x: Error) => x));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const slowResults = await Promise.all(slow);
+    expect(slowResults.map((r) => r.status)).toEqual(Array(20).fill(200));
+    for (const r of await Promise.all(during)) {
+      // Answered in full, or refused at connect once the listener is closed: never cut off mid-request.
+      if (r instanceof Error) expect((r.cause as { code?: string })?.code).toBe('ECONNREFUSED');
+      else expect(r.status).toBe(200);
+    }
+    await until('gateway-2 to exit', async () => (isAlive(target) ? undefined : true), 30_000);
+    expect((await http(`${gw1}/api/echo-public/still-here`)).status).toBe(200);
+  }, 60_000);
+});
+
+describe('local:down', () => {
+  it('stops every process it started and leaves no listening port', async () => {
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { processes: RunningProcess[]; ports: Record<string, number> };
+    const results = await down(dir);
+    expect(results.map((r) => r.name).sort()).toEqual(state.processes.map((p) => p.name).sort());
+    for (const r of results) expect([r.name, r.outcome]).toEqual([r.name, r.name === 'gateway-2' ? 'not running' : 'stopped']);
+    for (const p of state.processes) expect(isAlive(p), p.name).toBe(false);
+    for (const [k, port] of Object.entries(state.ports)) expect(await portOpen(`127.0.0.1:${port}`), k).toBe(false);
+    expect(existsSync(join(dir, 'state.json'))).toBe(false);
+    // The environment of a stopped platform is not available to the backup scripts.
+    expect(() => serviceEnvironment({ repoRoot: REPO, dir }, 'dbmanager')).toThrow(/no local platform/);
+  }, 120_000);
+});

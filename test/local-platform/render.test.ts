@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadStack } from '../../infra/config/index.js';
+import { gatewayConfigSchema, requiredEnv, SERVICE_NAMES } from '../../infra/contract/index.js';
+import { layout } from '../../infra/local-platform/layout.js';
+import { checkPrerequisites, findPostgresBin, INSTALL_SCRIPT } from '../../infra/local-platform/prerequisites.js';
+import { componentEnv, ECHO_ROUTES, localGatewayYaml, localMinioSetup, portKeys, type RenderContext } from '../../infra/local-platform/render.js';
+import { buildPlatform, component } from '../../infra/model/index.js';
+
+const stack = loadStack('stacks', 'dev');
+const platform = buildPlatform(stack.name, stack.config);
+const keys = portKeys(platform, 2);
+const ports = Object.fromEntries(keys.map((k, i) => [k, 40_000 + i]));
+const secrets = { 'postgres-auth-password': 'pw-auth-1', 'postgres-ops-password': 'pw-ops-2', 'redis-password': 'pw-redis-3', 'minio-root-password': 'pw-root-4', 'minio-backup-secret-key': 'pw-backup-5' } as const;
+const ctx: RenderContext = { platform, ports, layout: layout('/state'), secrets, gateways: 2 };
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('the local renderer', () => {
+  it('allocates a port per model port of every local component and gateway instance, and nothing for Consul or observability', () => {
+    expect(keys).toContain('gateway-1/http');
+    expect(keys).toContain('gateway-2/metrics');
+    expect(keys).toContain('nats/monitor');
+    expect(keys).not.toContain('nats/cluster');
+    expect(keys.some((k) => /^(consul|prometheus|jaeger|loki|grafana)\//.test(k))).toBe(false);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('gives each service every required variable of its contract, with local addresses only and secrets from the local store', () => {
+    for (const name of SERVICE_NAMES) {
+      const env = componentEnv(ctx, component(platform, name));
+      for (const v of requiredEnv(name)) expect(env[v], `${name}: ${v}`).toBeDefined();
+      for (const [k, v] of Object.entries(env)) {
+        // No container host name survives (auth:8081, redis:6379, minio:9000, ...).
+        expect(v, `${name}: ${k}`).not.toMatch(/\b(auth|config|redis|nats|minio|jaeger|consul):\d/);
+      }
+      expect(env.PRISM_CONSUL_ADDRESS).toBeUndefined();
+      expect(env.PRISM_OTLP_ENDPOINT).toBeUndefined();
+    }
+    const gw = componentEnv(ctx, component(platform, 'gateway'));
+    expect(gw.PRISM_REDIS_ADDRESS).toBe(`127.0.0.1:${ports['redis/redis']}`);
+    expect(gw.PRISM_REDIS_PASSWORD).toBe('pw-redis-3');
+    expect(gw.PRISM_GATEWAY_CONFIG_FILE).toBe('/state/config/gateway/gateway.yaml');
+    expect(gw.PRISM_JWT_PUBLIC_KEY_FILE).toBe('/state/keys/public.pem');
+    expect(gw.PRISM_NATS_URL).toBe(`nats://127.0.0.1:${ports['nats/client']}`);
+    const auth = componentEnv(ctx, component(platform, 'auth'));
+    expect(auth.PRISM_JWT_PRIVATE_KEY_FILE).toBe('/state/keys/private.pem');
+    // OAuth credentials only a person can give: left out, so the feature is off.
+    expect(auth.PRISM_GOOGLE_CLIENT_ID).toBeUndefined();
+  });
+
+  it('renders a gateway.yaml the gateway accepts: the model\'s routes on the local auth, plus the echo routes', () => {
+    const doc = gatewayConfigSchema.parse(parseYaml(localGatewayYaml(ctx)));
+    const byPrefix = Object.fromEntries(doc.routes.map((r) => [r.prefix, r]));
+    expect(byPrefix['/api/auth']!.upstream).toBe(`http://127.0.0.1:${ports['auth/http']}`);
+    expect(doc.auth.jwks_url).toBe(`http://127.0.0.1:${ports['auth/http']}/auth/.well-known/jwks.json`);
+    expect(byPrefix[ECHO_ROUTES.protected]).toMatchObject({ upstream: `http://127.0.0.1:${ports['echo/http']}`, auth_required: true, rewrite: '/' });
+    expect(byPrefix[ECHO_ROUTES.public]).toMatchObject({ upstream: `http://127.0.0.1:${ports['echo/http']}`, auth_required: false, rewrite: '/' });
+    expect(doc.rate_limit).toEqual({ enabled: true, requests_per_second: 100, burst: 200, on_redis_failure: 'open' });
+  });
+
+  it("reuses the model's MinIO set-up script with the local endpoint; the secrets go in its environment only", () => {
+    const { script, env } = localMinioSetup(ctx);
+    expect(script).toContain(`mc alias set prism "http://127.0.0.1:${ports['minio/api']}"`);
+    expect(script).toContain('mc mb --ignore-existing "prism/prism-backups"');
+    expect(script).not.toContain('pw-');
+    expect(env).toEqual({ MINIO_ROOT_USER: 'prism-admin', MINIO_ROOT_PASSWORD: 'pw-root-4', MINIO_BACKUP_SECRET_KEY: 'pw-backup-5' });
+  });
+});
+
+describe('prerequisites', () => {
+  it('a missing program stops with one line naming it and the command that installs it', () => {
+    const bin = mkdtempSync(join(tmpdir(), 'prism-prereq-'));
+    dirs.push(bin);
+    const pgBin = findPostgresBin()!;
+    expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: pgBin })).toThrow(/^missing prerequisite: redis-server; install it with `sudo apt-get install redis-server` \(or everything: sudo bash scripts\/install-prerequisites\.sh\)$/);
+    expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: bin })).toThrow(/^missing prerequisite: PostgreSQL server programs .*`sudo apt-get install postgresql`/);
+    for (const p of ['redis-server', 'nats-server']) symlinkSync('/bin/true', join(bin, p));
+    expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: pgBin })).toThrow(`missing prerequisite: minio; install it with \`sudo bash ${INSTALL_SCRIPT}\``);
+  });
+});
