@@ -4,6 +4,7 @@ import { prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/files/pr
 import { stringify } from 'yaml';
 import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type SecretKey, type Task, type Tier, SECRET_KEYS, TIERS, component, portNumber, secretSpec } from '../model/index.js';
 import { INTERPOLATION } from './env.js';
+import { ALLOY_CONFIG_FILE, ALLOY_SERVICE, alloyConfig, alloyService } from './log-shipping.js';
 import { imageTools } from './images.js';
 import { COMPOSE_FILES, ENV_EXAMPLE_FILE, KEY_FILES, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, networkDefinition } from './networks.js';
@@ -33,7 +34,12 @@ export const volumeInitName = (layer: Layer): string => `${layer}-volume-init`;
 export function scrapeTargets(platform: Platform): ScrapeTarget[] {
   return platform.components
     .filter((c) => c.metricsPort)
-    .map((c) => ({ job: c.name, address: `${c.name}:${portNumber(platform, c.name, c.metricsPort!)}`, path: c.metricsPath ?? HEALTH_PATHS.metrics }));
+    .map((c) => ({
+      job: c.name,
+      address: `${c.name}:${portNumber(platform, c.name, c.metricsPort!)}`,
+      path: c.metricsPath ?? HEALTH_PATHS.metrics,
+      ...(c.metricsParams ? { params: c.metricsParams } : {}),
+    }));
 }
 
 /** Config files as Compose mounts them: Kubernetes pod discovery has no Compose equivalent, so Prometheus gets static targets. */
@@ -41,7 +47,9 @@ export function localConfigFiles(platform: Platform, c: Component): readonly Con
   const isPrometheus = c.configFiles.some((f) => f.name === RULES_FILE && f.mountPath === PROMETHEUS_RULES_DIR);
   if (!isPrometheus) return c.configFiles;
   return c.configFiles.map((f) =>
-    f.name === PROMETHEUS_CONFIG ? { ...f, content: prometheusYaml({ kind: 'static', targets: scrapeTargets(platform) }, PROMETHEUS_RULES_DIR) } : f,
+    f.name === PROMETHEUS_CONFIG
+      ? { ...f, content: prometheusYaml({ kind: 'static', targets: scrapeTargets(platform) }, PROMETHEUS_RULES_DIR, `alertmanager:${portNumber(platform, 'alertmanager', 'http')}`) }
+      : f,
   );
 }
 
@@ -96,10 +104,13 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
       services[t.name] = taskService(platform, c, t, deps);
     }
   }
+  // Log shipping: Alloy reads the project's containers wherever Loki runs.
+  if (layer === 'observability' && own.some((c) => c.name === 'loki')) services[ALLOY_SERVICE] = alloyService(platform);
   if (volumeInit) {
     services[volumeInit] = volumeInitService({ image: initImage, name: volumeInit, layer, dataOwners: persistent, secretOwners: withSecretFiles, keyFile });
   }
   checkAcyclic(COMPOSE_FILES[layer], services);
+  checkHealthGates(COMPOSE_FILES[layer], services);
 
   const used = new Set(Object.values(services).flatMap((s) => s.networks ?? []));
   const networks = Object.fromEntries(
@@ -108,8 +119,12 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
   return {
     services,
     ...(Object.keys(networks).length > 0 ? { networks } : {}),
-    ...(volumeInit
-      ? { volumes: Object.fromEntries([...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.flatMap(ownedVolumes)].map((v) => [v, {}])) }
+    ...(volumeInit || services[ALLOY_SERVICE]
+      ? {
+          volumes: Object.fromEntries(
+            [...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.flatMap(ownedVolumes), ...(services[ALLOY_SERVICE] ? ['alloy-data'] : [])].map((v) => [v, {}]),
+          ),
+        }
       : {}),
   };
 }
@@ -125,6 +140,15 @@ function checkAcyclic(file: string, services: Readonly<Record<string, ComposeSer
     state.set(name, 'done');
   };
   for (const name of Object.keys(services)) visit(name, []);
+}
+
+/** `service_healthy` on a container without a health check would never be satisfied. */
+function checkHealthGates(file: string, services: Readonly<Record<string, ComposeService>>): void {
+  for (const [name, svc] of Object.entries(services)) {
+    for (const [dep, { condition }] of Object.entries(svc.depends_on ?? {})) {
+      if (condition === 'service_healthy' && services[dep] && !services[dep].healthcheck) throw new Error(`${file}: ${name} waits for ${dep} to be healthy, but ${dep} has no health check`);
+    }
+  }
 }
 
 function withTraefikConfig(svc: ComposeService): ComposeService {
@@ -164,7 +188,8 @@ function servicesMk(platform: Platform): string {
   const lines = [HEADER.trimEnd(), `PRISM_COMPOSE_PROJECT := ${PROJECT_NAME}`, `PRISM_MIGRATE_TASK := ${migrate[0]!.name}`];
   for (const layer of LAYERS) {
     const own = platform.components.filter((c) => c.layer === layer);
-    lines.push(`PRISM_${vars[layer]}_SERVICES := ${own.map((c) => c.name).join(' ')}`.trimEnd());
+    const shipper = layer === 'observability' && own.some((c) => c.name === 'loki') ? [ALLOY_SERVICE] : [];
+    lines.push(`PRISM_${vars[layer]}_SERVICES := ${[...own.map((c) => c.name), ...shipper].join(' ')}`.trimEnd());
     lines.push(`PRISM_${vars[layer]}_TASKS := ${own.flatMap(oneShotTasks).map((t) => t.name).join(' ')}`.trimEnd());
   }
   return `${lines.join('\n')}\n`;
@@ -188,6 +213,7 @@ export function renderLocal(platform: Platform, production: Platform = platform)
     for (const t of oneShotTasks(c)) for (const [path, content] of configFileEntries(t.name, t.configFiles ?? [])) out.set(path, content);
   }
   for (const [path, content] of traefikFiles(platform, production)) out.set(path, content);
+  if (platform.components.some((c) => c.name === 'loki')) out.set(ALLOY_CONFIG_FILE, alloyConfig(platform));
   checkRendered(out);
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }

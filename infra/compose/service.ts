@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, imageRef, portNumber } from '../model/index.js';
 import { composeArg, composeEnvironment, literal } from './env.js';
-import { httpCheckCommand } from './images.js';
+import { httpCheckCommand, imageTools } from './images.js';
 import { configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, canPublish, componentNetworks, networksOf } from './networks.js';
 import type { ComposeHealthcheck, ComposePort, ComposeService, DependsCondition } from './types.js';
@@ -28,8 +28,9 @@ export function dockerCpus(quantity: string): number {
 
 const seconds = (n: number): string => `${n}s`;
 
-/** Compose has one health check: the readiness probe (it gates `service_healthy`). */
-export function healthcheck(platform: Platform, c: Component, probe: Probe = c.readiness): ComposeHealthcheck {
+/** Compose has one health check: the readiness probe (it gates `service_healthy`). None for an image with no program to run one. */
+export function healthcheck(platform: Platform, c: Component, probe: Probe = c.readiness): ComposeHealthcheck | undefined {
+  if (!c.image.build && imageTools(c.image).httpCheck === 'scratch') return undefined;
   const a = probe.action;
   let test: string[];
   if ('exec' in a) test = ['CMD', ...a.exec.map(literal)];
@@ -107,6 +108,7 @@ export function componentService(platform: Platform, c: Component, deps: Depende
   const published = c.ports.filter((p) => p.publish && publish);
   const ports: ComposePort[] = published.map((p) => ({ target: p.port, published: p.port, host_ip: PUBLISH_HOST_IP, protocol: p.protocol === 'UDP' ? 'udp' : 'tcp' }));
   const expose = c.ports.filter((p) => !published.includes(p)).map((p) => String(p.port));
+  const check = healthcheck(platform, c);
   const volumes = [
     ...configMounts(c.name, c.configFiles),
     ...(c.secretFiles ? [`${secretFilesVolume(c.name)}:${c.secretFiles.mountPath}:ro`] : []),
@@ -124,7 +126,7 @@ export function componentService(platform: Platform, c: Component, deps: Depende
     ...(expose.length > 0 ? { expose } : {}),
     networks: tiers.map((t) => NETWORK_NAMES[t]),
     ...dependsOn(deps),
-    healthcheck: healthcheck(platform, c),
+    ...(check ? { healthcheck: check } : {}),
     ...(volumes.length > 0 ? { volumes } : {}),
     ...hardening(c, c.user),
     restart: 'unless-stopped',
