@@ -2,6 +2,7 @@ import { PORTS } from '../contract/index.js';
 import { OBSERVABILITY_IMAGES } from '../model/components/observability.js';
 import { alloyDockerConfig } from '../model/files/alloy.js';
 import { type Platform, imageRef, portNumber } from '../model/index.js';
+import { literal } from './env.js';
 import { httpCheckCommand } from './images.js';
 import { PROJECT_NAME, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES } from './networks.js';
@@ -37,11 +38,12 @@ export function alloyService(platform: Platform): ComposeService {
   return {
     image: imageRef(image),
     container_name: ALLOY_SERVICE,
-    command: ['run', `${CONFIG_DIR}/config.alloy`, `--server.http.listen-addr=127.0.0.1:${PORTS.alloy}`, '--storage.path=/var/lib/alloy/data', '--disable-reporting'],
+    command: [
+      'run', `${CONFIG_DIR}/config.alloy`, `--server.http.listen-addr=127.0.0.1:${PORTS.alloy}`, '--storage.path=/var/lib/alloy/data', '--disable-reporting'],
     networks: [NETWORK_NAMES.observability],
     depends_on: { loki: { condition: 'service_healthy' } },
     healthcheck: {
-      test: httpCheckCommand(image, `http://127.0.0.1:${PORTS.alloy}/-/ready`).map((a) => a.replaceAll('$', '$$')),
+      test: httpCheckCommand(image, `http://127.0.0.1:${PORTS.alloy}/-/ready`).map(literal),
       interval: '10s',
       timeout: '3s',
       retries: 3,
@@ -58,6 +60,7 @@ export function alloyService(platform: Platform): ComposeService {
     cpus: 0.25,
     stop_grace_period: '30s',
     restart: 'unless-stopped',
-    labels: { 'io.prism.component': ALLOY_SERVICE, 'io.prism.layer': 'observability', 'io.prism.kind': 'component' },
+    // Not a component of the model: the log shipper, as the DaemonSet is in Kubernetes.
+    labels: { 'io.prism.component': ALLOY_SERVICE, 'io.prism.layer': 'observability', 'io.prism.kind': 'log-shipper' },
   };
 }
