@@ -53,11 +53,11 @@ export function localConfigFiles(platform: Platform, c: Component): readonly Con
   );
 }
 
-/** The host file of a secret key file (the JWT pair from `make generate-keys`). */
-function keyFile(key: SecretKey): string {
+/** Where a secret file's content comes from: a key file under `keys/` (the JWT pair), or its `.env` variable (notification credentials). */
+function keyFile(key: SecretKey): string | { readonly env: string } {
   const source = secretSpec(key).source;
-  if (source !== 'jwt-private-key' && source !== 'jwt-public-key') throw new Error(`secret ${key} is not a key file under keys/`);
-  return KEY_FILES[source];
+  if (source === 'jwt-private-key' || source === 'jwt-public-key') return KEY_FILES[source];
+  return { env: secretSpec(key).dotenv };
 }
 
 const toMetricsPort = (platform: Platform, f: Flow): boolean => component(platform, f.to).metricsPort === f.port;

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, imageRef, portNumber } from '../model/index.js';
-import { composeArg, composeEnvironment, literal } from './env.js';
+import { composeArg, composeEnvironment, literal, secretInterpolation } from './env.js';
 import { httpCheckCommand, imageTools } from './images.js';
 import { configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, canPublish, componentNetworks, networksOf } from './networks.js';
@@ -158,7 +158,7 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
 }
 
 /** Where each key file of the secret catalog is on the host (`keys/`), by secret key. */
-export type KeyFileOf = (secret: SecretKey) => string;
+export type KeyFileOf = (secret: SecretKey) => string | { readonly env: string };
 
 /**
  * What Kubernetes does with `fsGroup` and a Secret volume's `defaultMode`, which Compose lacks:
@@ -189,11 +189,26 @@ export function volumeInitService(o: {
     }
   }
   const keyDirs = new Set<string>();
+  const environment: Record<string, string> = {};
   for (const c of o.secretOwners) {
     const dir = `/init/${secretFilesVolume(c.name)}`;
     volumes.push(`${secretFilesVolume(c.name)}:${dir}`);
     for (const item of c.secretFiles!.items) {
-      const hostPath = o.keyFile(item.secret);
+      const source = o.keyFile(item.secret);
+      if (typeof source !== 'string') {
+        // A credential from .env becomes a file only its owner reads; an empty one stops the set-up.
+        const dst = `${dir}/${item.file}`;
+        environment[source.env] = secretInterpolation(item.secret);
+        steps.push(
+          `{ test -n "$$${source.env}" || { echo '${source.env} is empty in .env; the configured receiver needs it' >&2; exit 1; }; }`,
+          `rm -f ${dst}`,
+          `printf '%s' "$$${source.env}" > ${dst}`,
+          `chmod 0440 ${dst}`,
+          `chown ${c.user}:${c.user} ${dst}`,
+        );
+        continue;
+      }
+      const hostPath = source;
       keyDirs.add(posix.dirname(hostPath));
       const src = `/init/${hostPath}`;
       const dst = `${dir}/${item.file}`;
@@ -212,6 +227,7 @@ export function volumeInitService(o: {
     container_name: o.name,
     entrypoint: ['/bin/sh', '-c'],
     command: [steps.join(' && ')],
+    ...(Object.keys(environment).length > 0 ? { environment } : {}),
     network_mode: 'none',
     volumes,
     user: '0:0',

@@ -7,6 +7,8 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateStackConfig } from '../../infra/config/load.js';
 import { ALERTMANAGER_SECRETS_DIR, alertmanagerYaml } from '../../infra/model/files/alertmanager.js';
+import { renderLocal } from '../../infra/compose/index.js';
+import { buildPlatform } from '../../infra/model/index.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 import { freePort, waitFor } from '../support/net.js';
 
@@ -165,6 +167,21 @@ describe('Alertmanager in the platform', () => {
 });
 
 describe('Alertmanager in Compose', () => {
+  it('gets a receiver\'s credential from .env through the volume-init, as a file only it reads; the value is never in the compose file', () => {
+    const config = validateStackConfig(
+      { ...base, alerting: { receivers: [{ name: 'chat', slack: { channel: '#alerts' } }], defaultReceiver: 'chat', egressCidrs: ['10.0.8.0/24'] } },
+      'test',
+    );
+    const files = renderLocal(buildPlatform('dev', config));
+    const obs = parse(files.get('deploy/docker-compose/docker-compose.observability.yml')!);
+    const init = obs.services['observability-volume-init'];
+    expect(init.environment).toEqual({ ALERTMANAGER_SLACK_API_URL: '${ALERTMANAGER_SLACK_API_URL?ALERTMANAGER_SLACK_API_URL must be defined in .env (it may be empty)}' });
+    expect(init.command[0]).toContain(`printf '%s' "$$ALERTMANAGER_SLACK_API_URL" > /init/alertmanager-secret-files/alertmanager-slack-api-url`);
+    expect(init.command[0]).toContain('chmod 0440 /init/alertmanager-secret-files/alertmanager-slack-api-url');
+    expect(obs.services.alertmanager.volumes).toContain(`alertmanager-secret-files:${ALERTMANAGER_SECRETS_DIR}:ro`);
+    expect(obs.services.alertmanager.depends_on['observability-volume-init']).toEqual({ condition: 'service_completed_successfully' });
+  });
+
   it('mounts the same alertmanager.yml the model renders for the dev stack', () => {
     const dev = synth('dev');
     expect(readFileSync('deploy/alertmanager/alertmanager.yml', 'utf8')).toBe((find(dev.objects, 'ConfigMap', 'alertmanager-config') as any).data['alertmanager.yml']);
