@@ -137,6 +137,7 @@ const exporterBase = {
   configFiles: [],
   resources: resources(['10m', '100m'], ['32Mi', '128Mi']),
   metricsPort: 'metrics',
+  singleton: 'a second exporter would double every series of its store, and the sums the disk alerts take with them',
 } as const;
 
 function postgresExporter(db: DatabaseId): Component {
@@ -154,7 +155,7 @@ function postgresExporter(db: DatabaseId): Component {
       DATA_SOURCE_USER: value(d.user),
       DATA_SOURCE_PASS: secret(db === 'auth' ? 'postgres-auth-password' : 'postgres-ops-password'),
     },
-    liveness: probe(httpGet('/', 'metrics'), 10, 15),
+    liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),
     readiness: probe(httpGet('/', 'metrics'), 5, 10),
     flows: [{ to: d.component, port: 'postgres' }],
   };
@@ -172,7 +173,7 @@ function redisExporter(): Component {
       REDIS_PASSWORD: secret('redis-password'),
       REDIS_EXPORTER_WEB_LISTEN_ADDRESS: value(`:${PORTS.redisExporter}`),
     },
-    liveness: probe(httpGet('/health', 'metrics'), 10, 15),
+    liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),
     readiness: probe(httpGet('/health', 'metrics'), 5, 10),
     flows: [{ to: 'redis', port: 'redis' }],
   };
