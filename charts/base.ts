@@ -5,6 +5,7 @@ import { componentLabels } from '../infra/k8s/labels.js';
 import { PlatformNamespace } from '../infra/k8s/namespace.js';
 import { NamespaceNetworkBaseline } from '../infra/k8s/network-policy.js';
 import { PlatformSecrets } from '../infra/k8s/secrets.js';
+import { alertingSecretKeys } from '../infra/model/files/alertmanager.js';
 import type { Platform } from '../infra/model/index.js';
 
 /** The namespace (restricted profile), its default-deny network baseline, and the secret references. */
@@ -14,6 +15,8 @@ export class BaseChart extends Chart {
     const labels = componentLabels('prism', 'base');
     new PlatformNamespace(this, 'Namespace', { name: props.platform.namespace, level: 'restricted', labels });
     new NamespaceNetworkBaseline(this, 'Network', { labels });
-    new PlatformSecrets(this, 'Secrets', { secrets: props.config.secrets, labels });
+    // Only when Alertmanager runs (observability) do its receivers' credentials need to be synced.
+    const alertingSecrets = props.config.observability.enabled ? alertingSecretKeys(props.config.alerting) : [];
+    new PlatformSecrets(this, 'Secrets', { secrets: props.config.secrets, labels, alertingSecrets });
   }
 }

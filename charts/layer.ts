@@ -9,11 +9,11 @@ export interface LayerChartProps {
   readonly platform: Platform;
   readonly layer: Layer;
   readonly storageClass?: string;
-  /** The Promtail DaemonSet runs in its own namespace and pushes to Loki. */
+  /** The log shipper (Alloy DaemonSet) runs in its own namespace and pushes to Loki. */
   readonly logShipping: boolean;
 }
 
-/** Ingress from other namespaces: the ingress controller to the edge routes, Promtail to Loki. */
+/** Ingress from other namespaces: the ingress controller to the edge routes, the log shipper to Loki. */
 export function namespaceIngress(platform: Platform, logShipping: boolean): NamespaceIngress[] {
   return [
     ...platform.edge.routes.map((r) => ({ namespace: platform.edge.controllerNamespace, to: r.to, port: r.port })),

@@ -28,7 +28,7 @@ export function environmentApp(stack: Stack, outdir: string): EnvironmentApp {
   const charts: Chart[] = [base, layer('data'), layer('core')];
   if (config.observability.enabled) {
     const obs = layer('observability');
-    if (logShipping) new LogShipping(obs, 'LogShipping', { platformNamespace: platform.namespace, image: OBSERVABILITY_IMAGES.promtail });
+    if (logShipping) new LogShipping(obs, 'LogShipping', { platformNamespace: platform.namespace, image: OBSERVABILITY_IMAGES.alloy, apiServer: platform.apiServer! });
     charts.push(obs);
   }
   charts.push(new EdgeChart(app, 'edge', { platform }));

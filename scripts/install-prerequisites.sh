@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, on Debian, everything the tests and the local platform need; `.ci/run` runs it. Idempotent:
 # what is there is kept. Needs root (apt-get, /usr/local/bin) and Go (https://go.dev/dl) for the Go tools.
-#   apt         postgresql, redis-server, nats-server, prometheus (promtool), curl, make, openssl, git,
+#   apt         postgresql, redis-server, nats-server, prometheus (promtool), prometheus-alertmanager, curl, make, openssl, git,
 #               python3-venv (Node.js 24 comes from PyPI into a virtual environment) and the shell linter
 #   Node.js 24  scripts/install-node.sh (node, npm, npx in /usr/local/bin)
 #   Go tools    scripts/install-tools.sh: kube-score, upstream promtool, minio, mc, actionlint
@@ -17,7 +17,7 @@ fi
 
 echo "== OS packages"
 need=()
-for cmd in pg_ctlcluster:postgresql redis-server:redis-server nats-server:nats-server promtool:prometheus curl:curl \
+for cmd in pg_ctlcluster:postgresql redis-server:redis-server nats-server:nats-server promtool:prometheus amtool:prometheus-alertmanager curl:curl \
   make:make openssl:openssl shellcheck:shellcheck git:git; do
   command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}")
 done
@@ -26,7 +26,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-for svc in postgresql redis-server nats-server prometheus; do
+for svc in postgresql redis-server nats-server prometheus prometheus-alertmanager; do
   (command -v systemctl >/dev/null && systemctl stop "$svc" 2>/dev/null) || true
 done
 

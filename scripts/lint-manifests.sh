@@ -5,7 +5,9 @@
 # Deliberate exceptions, with their reasons:
 #   - dev: `deployment-replicas` — dev runs one replica of each service on purpose (stacks/Pulumi.dev.yaml).
 #   - dbmanager: `deployment-replicas` (annotation, every env) — a singleton that owns the backup schedule.
-#   - promtail: `container-security-context-user-group-id` (annotation) — node log files are root-owned.
+#   - alertmanager, the exporters: `deployment-replicas` (annotation) — a second Alertmanager needs clustering
+#     or notifies twice; a second exporter doubles its store's series.
+#   - alloy (log shipper DaemonSet): `container-security-context-user-group-id` (annotation) — node log files are root-owned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v kube-score >/dev/null || { echo "kube-score is not installed: go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0" >&2; exit 1; }

@@ -6,4 +6,9 @@ bootstrap_expect = 1
 client_addr = "0.0.0.0"
 ui_config { enabled = true }
 disable_update_check = true
+# Prometheus metrics at /v1/agent/metrics?format=prometheus (kept for a minute between scrapes).
+telemetry {
+  prometheus_retention_time = "60s"
+  disable_hostname = true
+}
 retry_join = []

@@ -14,9 +14,14 @@ import type { Image } from '../model/index.js';
  * - `mc-ready`: MinIO dropped curl from its image in 2023; the vendor's check is the bundled
  *   client's `mc ready local`, which asks the server's readiness API (the model's
  *   `/minio/health/ready`). mc needs a writable config directory on the read-only root.
+ * - `bash-tcp`: Ubuntu-based images without an HTTP client but with bash (Grafana Alloy): a
+ *   plain HTTP/1.0 request over bash's `/dev/tcp`, healthy on a 200 status line.
  * - `none`: no HTTP client (postgres, redis use exec probes only; mc runs one-shot tasks).
+ * - `scratch`: nothing but the program (`FROM scratch`: the NATS exporter), so Compose cannot run
+ *   a check inside it. Only exporters may be such: nothing waits on them, and Prometheus' `up`
+ *   series is their health.
  */
-export type HttpCheck = 'wget' | 'node' | 'mc-ready' | 'none';
+export type HttpCheck = 'wget' | 'node' | 'mc-ready' | 'bash-tcp' | 'none' | 'scratch';
 
 export interface ImageTools {
   readonly httpCheck: HttpCheck;
@@ -35,6 +40,13 @@ const BY_REPOSITORY: ReadonlyMap<string, ImageTools> = new Map<string, ImageTool
   [OBSERVABILITY_IMAGES.grafana.repository, { httpCheck: 'wget', shell: true }],
   [OBSERVABILITY_IMAGES.loki.repository, { httpCheck: 'wget', shell: false }],
   [OBSERVABILITY_IMAGES.jaeger.repository, { httpCheck: 'wget', shell: true }],
+  // The Prometheus project's images are built on its busybox image.
+  [OBSERVABILITY_IMAGES.alertmanager.repository, { httpCheck: 'wget', shell: true }],
+  [OBSERVABILITY_IMAGES.postgresExporter.repository, { httpCheck: 'wget', shell: true }],
+  // The -alpine variant (the plain tag is FROM scratch).
+  [OBSERVABILITY_IMAGES.redisExporter.repository, { httpCheck: 'wget', shell: true }],
+  [OBSERVABILITY_IMAGES.natsExporter.repository, { httpCheck: 'scratch', shell: false }],
+  [OBSERVABILITY_IMAGES.alloy.repository, { httpCheck: 'bash-tcp', shell: true }],
   [TRAEFIK_IMAGE.repository, { httpCheck: 'wget', shell: true }],
 ]);
 
@@ -62,6 +74,12 @@ export function httpCheckCommand(image: Image, url: string): string[] {
       return ['CMD', 'node', '-e', 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))', url];
     case 'mc-ready':
       return ['CMD-SHELL', 'MC_CONFIG_DIR=/tmp/.mc mc ready local'];
+    case 'bash-tcp': {
+      const u = new URL(url);
+      const request = `GET ${u.pathname}${u.search} HTTP/1.0\\r\\nHost: ${u.hostname}\\r\\n\\r\\n`;
+      return ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/${u.hostname}/${u.port} && printf '${request}' >&3 && head -n 1 <&3 | grep -q ' 200 '`, url];
+    }
+    case 'scratch':
     case 'none':
       throw new UnknownImageError(`compose renderer: image ${image.repository} has no HTTP client for a probe of ${url}`);
   }

@@ -2,8 +2,9 @@ import { DBMANAGER_CLI, HEALTH_PATHS } from '../contract/index.js';
 import { PROMETHEUS_RULES_DIR } from '../model/components/observability.js';
 import { prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/files/prometheus.js';
 import { stringify } from 'yaml';
-import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type SecretKey, type Task, type Tier, SECRET_KEYS, TIERS, component, portNumber, secretSpec } from '../model/index.js';
+import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type SecretKey, type Task, type Tier, SECRET_KEYS, TIERS, component, isAlertingSecret, portNumber, secretSpec } from '../model/index.js';
 import { INTERPOLATION } from './env.js';
+import { ALLOY_CONFIG_FILE, ALLOY_SERVICE, alloyConfig, alloyService } from './log-shipping.js';
 import { imageTools } from './images.js';
 import { COMPOSE_FILES, ENV_EXAMPLE_FILE, KEY_FILES, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, networkDefinition } from './networks.js';
@@ -33,7 +34,12 @@ export const volumeInitName = (layer: Layer): string => `${layer}-volume-init`;
 export function scrapeTargets(platform: Platform): ScrapeTarget[] {
   return platform.components
     .filter((c) => c.metricsPort)
-    .map((c) => ({ job: c.name, address: `${c.name}:${portNumber(platform, c.name, c.metricsPort!)}`, path: c.metricsPath ?? HEALTH_PATHS.metrics }));
+    .map((c) => ({
+      job: c.name,
+      address: `${c.name}:${portNumber(platform, c.name, c.metricsPort!)}`,
+      path: c.metricsPath ?? HEALTH_PATHS.metrics,
+      ...(c.metricsParams ? { params: c.metricsParams } : {}),
+    }));
 }
 
 /** Config files as Compose mounts them: Kubernetes pod discovery has no Compose equivalent, so Prometheus gets static targets. */
@@ -41,15 +47,17 @@ export function localConfigFiles(platform: Platform, c: Component): readonly Con
   const isPrometheus = c.configFiles.some((f) => f.name === RULES_FILE && f.mountPath === PROMETHEUS_RULES_DIR);
   if (!isPrometheus) return c.configFiles;
   return c.configFiles.map((f) =>
-    f.name === PROMETHEUS_CONFIG ? { ...f, content: prometheusYaml({ kind: 'static', targets: scrapeTargets(platform) }, PROMETHEUS_RULES_DIR) } : f,
+    f.name === PROMETHEUS_CONFIG
+      ? { ...f, content: prometheusYaml({ kind: 'static', targets: scrapeTargets(platform) }, PROMETHEUS_RULES_DIR, `alertmanager:${portNumber(platform, 'alertmanager', 'http')}`) }
+      : f,
   );
 }
 
-/** The host file of a secret key file (the JWT pair from `make generate-keys`). */
-function keyFile(key: SecretKey): string {
+/** Where a secret file's content comes from: a key file under `keys/` (the JWT pair), or its `.env` variable (notification credentials). */
+function keyFile(key: SecretKey): string | { readonly env: string } {
   const source = secretSpec(key).source;
-  if (source !== 'jwt-private-key' && source !== 'jwt-public-key') throw new Error(`secret ${key} is not a key file under keys/`);
-  return KEY_FILES[source];
+  if (source === 'jwt-private-key' || source === 'jwt-public-key') return KEY_FILES[source];
+  return { env: secretSpec(key).dotenv };
 }
 
 const toMetricsPort = (platform: Platform, f: Flow): boolean => component(platform, f.to).metricsPort === f.port;
@@ -96,10 +104,13 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
       services[t.name] = taskService(platform, c, t, deps);
     }
   }
+  // Log shipping: Alloy reads the project's containers wherever Loki runs.
+  if (layer === 'observability' && own.some((c) => c.name === 'loki')) services[ALLOY_SERVICE] = alloyService(platform);
   if (volumeInit) {
     services[volumeInit] = volumeInitService({ image: initImage, name: volumeInit, layer, dataOwners: persistent, secretOwners: withSecretFiles, keyFile });
   }
   checkAcyclic(COMPOSE_FILES[layer], services);
+  checkHealthGates(COMPOSE_FILES[layer], services);
 
   const used = new Set(Object.values(services).flatMap((s) => s.networks ?? []));
   const networks = Object.fromEntries(
@@ -108,8 +119,12 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
   return {
     services,
     ...(Object.keys(networks).length > 0 ? { networks } : {}),
-    ...(volumeInit
-      ? { volumes: Object.fromEntries([...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.flatMap(ownedVolumes)].map((v) => [v, {}])) }
+    ...(volumeInit || services[ALLOY_SERVICE]
+      ? {
+          volumes: Object.fromEntries(
+            [...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.flatMap(ownedVolumes), ...(services[ALLOY_SERVICE] ? ['alloy-data'] : [])].map((v) => [v, {}]),
+          ),
+        }
       : {}),
   };
 }
@@ -125,6 +140,15 @@ function checkAcyclic(file: string, services: Readonly<Record<string, ComposeSer
     state.set(name, 'done');
   };
   for (const name of Object.keys(services)) visit(name, []);
+}
+
+/** `service_healthy` on a container without a health check would never be satisfied. */
+function checkHealthGates(file: string, services: Readonly<Record<string, ComposeService>>): void {
+  for (const [name, svc] of Object.entries(services)) {
+    for (const [dep, { condition }] of Object.entries(svc.depends_on ?? {})) {
+      if (condition === 'service_healthy' && services[dep] && !services[dep].healthcheck) throw new Error(`${file}: ${name} waits for ${dep} to be healthy, but ${dep} has no health check`);
+    }
+  }
 }
 
 function withTraefikConfig(svc: ComposeService): ComposeService {
@@ -150,7 +174,12 @@ export function envExample(): string {
   ];
   for (const s of SECRET_KEYS) {
     if (s.source !== 'password' && s.source !== 'provided') continue;
-    const note = s.source === 'password' ? 'generated by make dev-setup' : 'optional: leave empty to keep this sign-in off';
+    const note =
+      s.source === 'password'
+        ? 'generated by make dev-setup'
+        : isAlertingSecret(s.key)
+          ? 'optional: only read when a receiver of this kind is configured'
+          : 'optional: leave empty to keep this sign-in off';
     lines.push('', `# ${s.description} (${note})`, `${s.dotenv}=`);
   }
   return `${lines.join('\n')}\n`;
@@ -164,7 +193,8 @@ function servicesMk(platform: Platform): string {
   const lines = [HEADER.trimEnd(), `PRISM_COMPOSE_PROJECT := ${PROJECT_NAME}`, `PRISM_MIGRATE_TASK := ${migrate[0]!.name}`];
   for (const layer of LAYERS) {
     const own = platform.components.filter((c) => c.layer === layer);
-    lines.push(`PRISM_${vars[layer]}_SERVICES := ${own.map((c) => c.name).join(' ')}`.trimEnd());
+    const shipper = layer === 'observability' && own.some((c) => c.name === 'loki') ? [ALLOY_SERVICE] : [];
+    lines.push(`PRISM_${vars[layer]}_SERVICES := ${[...own.map((c) => c.name), ...shipper].join(' ')}`.trimEnd());
     lines.push(`PRISM_${vars[layer]}_TASKS := ${own.flatMap(oneShotTasks).map((t) => t.name).join(' ')}`.trimEnd());
   }
   return `${lines.join('\n')}\n`;
@@ -188,6 +218,7 @@ export function renderLocal(platform: Platform, production: Platform = platform)
     for (const t of oneShotTasks(c)) for (const [path, content] of configFileEntries(t.name, t.configFiles ?? [])) out.set(path, content);
   }
   for (const [path, content] of traefikFiles(platform, production)) out.set(path, content);
+  if (platform.components.some((c) => c.name === 'loki')) out.set(ALLOY_CONFIG_FILE, alloyConfig(platform));
   checkRendered(out);
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }

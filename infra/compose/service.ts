@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, imageRef, portNumber } from '../model/index.js';
-import { composeArg, composeEnvironment, literal } from './env.js';
-import { httpCheckCommand } from './images.js';
+import { composeArg, composeEnvironment, literal, secretInterpolation } from './env.js';
+import { httpCheckCommand, imageTools } from './images.js';
 import { configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, canPublish, componentNetworks, networksOf } from './networks.js';
 import type { ComposeHealthcheck, ComposePort, ComposeService, DependsCondition } from './types.js';
@@ -28,8 +28,9 @@ export function dockerCpus(quantity: string): number {
 
 const seconds = (n: number): string => `${n}s`;
 
-/** Compose has one health check: the readiness probe (it gates `service_healthy`). */
-export function healthcheck(platform: Platform, c: Component, probe: Probe = c.readiness): ComposeHealthcheck {
+/** Compose has one health check: the readiness probe (it gates `service_healthy`). None for an image with no program to run one. */
+export function healthcheck(platform: Platform, c: Component, probe: Probe = c.readiness): ComposeHealthcheck | undefined {
+  if (!c.image.build && imageTools(c.image).httpCheck === 'scratch') return undefined;
   const a = probe.action;
   let test: string[];
   if ('exec' in a) test = ['CMD', ...a.exec.map(literal)];
@@ -107,6 +108,7 @@ export function componentService(platform: Platform, c: Component, deps: Depende
   const published = c.ports.filter((p) => p.publish && publish);
   const ports: ComposePort[] = published.map((p) => ({ target: p.port, published: p.port, host_ip: PUBLISH_HOST_IP, protocol: p.protocol === 'UDP' ? 'udp' : 'tcp' }));
   const expose = c.ports.filter((p) => !published.includes(p)).map((p) => String(p.port));
+  const check = healthcheck(platform, c);
   const volumes = [
     ...configMounts(c.name, c.configFiles),
     ...(c.secretFiles ? [`${secretFilesVolume(c.name)}:${c.secretFiles.mountPath}:ro`] : []),
@@ -124,7 +126,7 @@ export function componentService(platform: Platform, c: Component, deps: Depende
     ...(expose.length > 0 ? { expose } : {}),
     networks: tiers.map((t) => NETWORK_NAMES[t]),
     ...dependsOn(deps),
-    healthcheck: healthcheck(platform, c),
+    ...(check ? { healthcheck: check } : {}),
     ...(volumes.length > 0 ? { volumes } : {}),
     ...hardening(c, c.user),
     restart: 'unless-stopped',
@@ -156,7 +158,7 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
 }
 
 /** Where each key file of the secret catalog is on the host (`keys/`), by secret key. */
-export type KeyFileOf = (secret: SecretKey) => string;
+export type KeyFileOf = (secret: SecretKey) => string | { readonly env: string };
 
 /**
  * What Kubernetes does with `fsGroup` and a Secret volume's `defaultMode`, which Compose lacks:
@@ -187,11 +189,26 @@ export function volumeInitService(o: {
     }
   }
   const keyDirs = new Set<string>();
+  const environment: Record<string, string> = {};
   for (const c of o.secretOwners) {
     const dir = `/init/${secretFilesVolume(c.name)}`;
     volumes.push(`${secretFilesVolume(c.name)}:${dir}`);
     for (const item of c.secretFiles!.items) {
-      const hostPath = o.keyFile(item.secret);
+      const source = o.keyFile(item.secret);
+      if (typeof source !== 'string') {
+        // A credential from .env becomes a file only its owner reads; an empty one stops the set-up.
+        const dst = `${dir}/${item.file}`;
+        environment[source.env] = secretInterpolation(item.secret);
+        steps.push(
+          `{ test -n "$$${source.env}" || { echo '${source.env} is empty in .env; the configured receiver needs it' >&2; exit 1; }; }`,
+          `rm -f ${dst}`,
+          `printf '%s' "$$${source.env}" > ${dst}`,
+          `chmod 0440 ${dst}`,
+          `chown ${c.user}:${c.user} ${dst}`,
+        );
+        continue;
+      }
+      const hostPath = source;
       keyDirs.add(posix.dirname(hostPath));
       const src = `/init/${hostPath}`;
       const dst = `${dir}/${item.file}`;
@@ -210,6 +227,7 @@ export function volumeInitService(o: {
     container_name: o.name,
     entrypoint: ['/bin/sh', '-c'],
     command: [steps.join(' && ')],
+    ...(Object.keys(environment).length > 0 ? { environment } : {}),
     network_mode: 'none',
     volumes,
     user: '0:0',

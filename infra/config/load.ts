@@ -85,7 +85,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     return issue.keys.map((k) => `${keyPath([...path, k])}: unknown key${allowedKeys(path)}`).join('; ');
   }
   const found = valueAt(input, path);
-  const what = found === undefined ? 'nothing' : JSON.stringify(found);
+  // A URL's user:password never reaches a log, even when a stack file holds one by mistake.
+  const what = found === undefined ? 'nothing' : JSON.stringify(found).replace(/(\/\/)[^/@"\s]*:[^/@"\s]*@/g, '$1***@');
   const expected = issue.message.replace(/^Invalid input: /, '');
   return `${keyPath(path)}: ${expected}; found ${what}`;
 }
@@ -117,7 +118,7 @@ function keyPath(path: string[]): string {
 
 function valueAt(input: unknown, path: string[]): unknown {
   let v: unknown = input;
-  for (const p of path) v = isRecord(v) ? v[p] : undefined;
+  for (const p of path) v = isRecord(v) ? v[p] : Array.isArray(v) ? v[Number(p)] : undefined;
   return v;
 }
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { addressOrCidr, SERVICE_NAMES, type ServiceName } from '../contract/index.js';
 import { bytes, cpuMillis } from '../model/quantity.js';
 import { SECRET_KEYS } from '../model/secrets.js';
+import { alerting } from './alerting.js';
+import { cidrBlock } from './cidr.js';
 
 /**
  * The typed stack configuration: the `prism:` keys of `stacks/Pulumi.<env>.yaml`.
@@ -23,6 +25,8 @@ const imageTag = z
 /** RFC 1918: where pod networks and Docker networks live (see `ingress.trustedProxies`). */
 export const DEFAULT_TRUSTED_PROXIES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
+const port = z.number().int().min(1).max(65535);
+const cidr = cidrBlock;
 
 const resourceList = z.strictObject({ cpu, memory });
 const resources = z
@@ -200,7 +204,7 @@ export const stackConfigSchema = z
       .strictObject({
         /** Prometheus, Grafana, Loki and Jaeger in the cluster. */
         enabled: z.boolean().default(true),
-        /** The Promtail DaemonSet (in its own namespace) that ships pod logs to Loki. */
+        /** The Grafana Alloy DaemonSet (in its own namespace) that ships pod logs to Loki. */
         logShipping: z.boolean().default(true),
       })
       .prefault({}),
@@ -210,11 +214,26 @@ export const stackConfigSchema = z
       .strictObject({
         kubeconfig: z.string().min(1).optional(),
         context: z.string().min(1).optional(),
+        /**
+         * Where the Kubernetes API server's endpoints are (`kubectl get endpoints kubernetes -n default`):
+         * the only addresses a component with API access (Prometheus, the log shipper) may reach.
+         * Required when observability is enabled.
+         */
+        apiServer: z.strictObject({ cidrs: z.array(cidr).min(1, 'expected at least one CIDR block'), port }).optional(),
       })
       .prefault({}),
+    alerting,
     ...pulumiSecrets,
   })
   .superRefine((cfg, ctx) => {
+    if (cfg.observability.enabled && !cfg.cluster.apiServer) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster', 'apiServer'],
+        message: 'required when observability is enabled (Prometheus and the log shipper discover pods through the API server): set cidrs and port from `kubectl get endpoints kubernetes -n default`',
+        input: undefined,
+      });
+    }
     for (const name of SERVICE_NAMES) {
       const a = cfg.services[name].autoscaling;
       if (a && name === 'dbmanager') {

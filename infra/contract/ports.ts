@@ -32,7 +32,12 @@ export const PORTS = {
   jaegerOtlpGrpc: 4317,
   jaegerOtlpHttp: 4318,
   jaegerAdmin: 14269,
-  promtail: 9080,
+  alertmanager: 9093,
+  /** Grafana Alloy's HTTP server (health, its own metrics). */
+  alloy: 12345,
+  postgresExporter: 9187,
+  redisExporter: 9121,
+  natsExporter: 7777,
 
   traefikWeb: 80,
   traefikWebsecure: 443,

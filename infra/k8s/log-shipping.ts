@@ -1,10 +1,11 @@
 import { Construct } from 'constructs';
 import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
 import { PORTS } from '../contract/index.js';
-import { promtailYaml } from '../model/files/loki.js';
-import { type Image, imageRef } from '../model/index.js';
+import { alloyKubernetesConfig } from '../model/files/alloy.js';
+import { type ApiServer, type Image, imageRef } from '../model/index.js';
 import { componentLabels, selectorLabels } from './labels.js';
 import { PlatformNamespace } from './namespace.js';
+import { apiServerEgress } from './network-policy.js';
 import { configHash } from './pod.js';
 import { containerSecurityContext } from './security.js';
 
@@ -13,22 +14,33 @@ export const LOG_NAMESPACE = 'prism-logging';
 export interface LogShippingProps {
   readonly platformNamespace: string;
   readonly image: Image;
+  /** The API server's endpoints: the only addresses besides Loki and DNS the shipper may reach. */
+  readonly apiServer: ApiServer;
 }
 
+const CONFIG_FILE = 'config.alloy';
+const CONFIG_DIR = '/etc/alloy';
+const POD_LOGS = '/var/log/pods';
+
 /**
- * Promtail as a DaemonSet that reads pod logs from each node and pushes them to Loki. Reading
- * node files needs a hostPath, which the restricted profile forbids, so it lives in its own
- * namespace (`privileged` admission, nothing else runs there) and the `prism` namespace stays
- * restricted. It may only reach Loki, DNS and the API server.
+ * Grafana Alloy as a DaemonSet that tails the pod log files of each node and pushes them to Loki
+ * (Promtail, its predecessor, reached end of life on 2026-03-02). Reading node files needs a
+ * hostPath, which the restricted profile forbids, so it lives in its own namespace (`privileged`
+ * admission, nothing else runs there) and the `prism` namespace stays restricted. It may only
+ * reach Loki, DNS and the API server (pod discovery), nothing else.
  */
 export class LogShipping extends Construct {
   constructor(scope: Construct, id: string, props: LogShippingProps) {
     super(scope, id);
-    const name = 'promtail';
+    const name = 'alloy';
     const ns = LOG_NAMESPACE;
     const labels = componentLabels(name, 'observability', props.image.tag);
     const metadata = { name, namespace: ns, labels };
-    const config = promtailYaml(`http://loki.${props.platformNamespace}.svc.cluster.local:${PORTS.loki}`, props.platformNamespace);
+    const config = alloyKubernetesConfig({
+      namespace: props.platformNamespace,
+      lokiPushUrl: `http://loki.${props.platformNamespace}.svc.cluster.local:${PORTS.loki}/loki/api/v1/push`,
+      podLogsDir: POD_LOGS,
+    });
 
     new PlatformNamespace(this, 'Namespace', { name: ns, level: 'privileged', labels: componentLabels(ns, 'observability') });
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
@@ -41,7 +53,7 @@ export class LogShipping extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
     });
-    new k8s.KubeConfigMap(this, 'ConfigMap', { metadata: { name: `${name}-config`, namespace: ns, labels }, data: { 'promtail.yaml': config } });
+    new k8s.KubeConfigMap(this, 'ConfigMap', { metadata: { name: `${name}-config`, namespace: ns, labels }, data: { [CONFIG_FILE]: config } });
 
     const security = containerSecurityContext(0);
     new k8s.KubeDaemonSet(this, 'Resource', {
@@ -57,7 +69,7 @@ export class LogShipping extends Construct {
         selector: { matchLabels: selectorLabels(name) },
         updateStrategy: { type: 'RollingUpdate' },
         template: {
-          metadata: { labels, annotations: { 'prism.io/config-hash': configHash([{ name: 'promtail.yaml', mountPath: '/etc/promtail', content: config }]) } },
+          metadata: { labels, annotations: { 'prism.io/config-hash': configHash([{ name: CONFIG_FILE, mountPath: CONFIG_DIR, content: config }]) } },
           spec: {
             serviceAccountName: name,
             automountServiceAccountToken: true,
@@ -69,28 +81,36 @@ export class LogShipping extends Construct {
                 name,
                 image: imageRef(props.image),
                 imagePullPolicy: 'Always',
-                args: ['-config.file=/etc/promtail/promtail.yaml', '-config.expand-env=true'],
-                env: [{ name: 'HOSTNAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
-                ports: [{ name: 'http', containerPort: PORTS.promtail }],
+                args: [
+                  'run',
+                  `${CONFIG_DIR}/${CONFIG_FILE}`,
+                  `--server.http.listen-addr=0.0.0.0:${PORTS.alloy}`,
+                  // Read positions survive restarts on the node, so no line is shipped twice or skipped.
+                  '--storage.path=/var/lib/alloy/data',
+                  // No usage reports to Grafana Labs (the network policy would drop them anyway).
+                  '--disable-reporting',
+                ],
+                env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+                ports: [{ name: 'http', containerPort: PORTS.alloy }],
                 securityContext: { ...security, runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
                 resources: {
                   requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi'), 'ephemeral-storage': k8s.Quantity.fromString('64Mi') },
                   limits: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('256Mi'), 'ephemeral-storage': k8s.Quantity.fromString('512Mi') },
                 },
-                livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(PORTS.promtail) }, initialDelaySeconds: 10, periodSeconds: 15 },
-                readinessProbe: { httpGet: { path: '/ready', port: k8s.IntOrString.fromNumber(PORTS.promtail) }, initialDelaySeconds: 5, periodSeconds: 10 },
+                livenessProbe: { httpGet: { path: '/-/healthy', port: k8s.IntOrString.fromNumber(PORTS.alloy) }, initialDelaySeconds: 10, periodSeconds: 15 },
+                readinessProbe: { httpGet: { path: '/-/ready', port: k8s.IntOrString.fromNumber(PORTS.alloy) }, initialDelaySeconds: 5, periodSeconds: 10 },
                 volumeMounts: [
-                  { name: 'config', mountPath: '/etc/promtail', readOnly: true },
-                  { name: 'pods', mountPath: '/var/log/pods', readOnly: true },
-                  { name: 'positions', mountPath: '/run/promtail' },
+                  { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                  { name: 'pods', mountPath: POD_LOGS, readOnly: true },
+                  { name: 'positions', mountPath: '/var/lib/alloy/data' },
                   { name: 'tmp', mountPath: '/tmp' },
                 ],
               },
             ],
             volumes: [
               { name: 'config', configMap: { name: `${name}-config` } },
-              { name: 'pods', hostPath: { path: '/var/log/pods', type: 'Directory' } },
-              { name: 'positions', hostPath: { path: '/var/lib/prism-promtail', type: 'DirectoryOrCreate' } },
+              { name: 'pods', hostPath: { path: POD_LOGS, type: 'Directory' } },
+              { name: 'positions', hostPath: { path: '/var/lib/prism-alloy', type: 'DirectoryOrCreate' } },
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
             ],
           },
@@ -119,13 +139,7 @@ export class LogShipping extends Construct {
               { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) },
             ],
           },
-          {
-            to: [{ ipBlock: { cidr: '0.0.0.0/0' } }],
-            ports: [
-              { protocol: 'TCP', port: k8s.IntOrString.fromNumber(443) },
-              { protocol: 'TCP', port: k8s.IntOrString.fromNumber(6443) },
-            ],
-          },
+          apiServerEgress(props.apiServer),
         ],
       },
     });

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
-import { type Flow, type Platform, type Component, portNumber } from '../model/index.js';
+import { type ApiServer, type Flow, type Platform, type Component, portNumber } from '../model/index.js';
 import { componentLabels } from './labels.js';
 
 /** Something that runs pods with its own `app` label: a component or one of its tasks. */
@@ -30,6 +30,13 @@ function peers(platform: Platform): Peer[] {
     { name: c.name, component: c, flows: c.flows },
     ...c.tasks.map((t) => ({ name: t.name, component: c, flows: t.flows })),
   ]);
+}
+
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'];
+
+/** Egress to the API server's endpoints, for the pods that read the Kubernetes API. */
+export function apiServerEgress(api: ApiServer): k8s.NetworkPolicyEgressRule {
+  return { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(api.port)] };
 }
 
 const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) });
@@ -68,11 +75,16 @@ export class NetworkPolicies extends Construct {
       }
       const external = isComponent ? (peer.component.externalEgress ?? []) : [];
       if (external.length > 0) {
+        const cidrs = peer.component.externalEgressCidrs;
         egress.push({
-          // Public addresses only: the cluster's private ranges stay closed.
-          to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'] } }],
+          // The given ranges, else public addresses only: the cluster's private ranges stay closed.
+          to: cidrs ? cidrs.map((cidr) => ({ ipBlock: { cidr } })) : [{ ipBlock: { cidr: '0.0.0.0/0', except: PRIVATE_RANGES } }],
           ports: [...new Set(external.map((e) => e.port))].sort((a, b) => a - b).map(tcp),
         });
+      }
+      // The API server, for components that read the Kubernetes API: its own addresses and port only.
+      if (isComponent && peer.component.apiAccess) {
+        egress.push(apiServerEgress(platform.apiServer!));
       }
       new k8s.KubeNetworkPolicy(this, peer.name, {
         metadata: { name: `${peer.name}-flows`, labels: componentLabels(peer.name, peer.component.layer) },

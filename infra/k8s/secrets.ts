@@ -1,11 +1,17 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { StackConfig } from '../config/schema.js';
-import { SECRET_KEYS, SECRET_NAME } from '../model/index.js';
+import { SECRET_KEYS, SECRET_NAME, type SecretKey, isAlertingSecret } from '../model/index.js';
 
 export interface PlatformSecretsProps {
   readonly secrets: StackConfig['secrets'];
   readonly labels: Record<string, string>;
+  /**
+   * Notification credentials the configured receivers use. The others are left out: a store
+   * need not hold a Slack URL for a stack that notifies no Slack channel.
+   * @default none
+   */
+  readonly alertingSecrets?: readonly SecretKey[];
 }
 
 /**
@@ -26,7 +32,7 @@ export class PlatformSecrets extends Construct {
         refreshInterval: s.refreshInterval,
         secretStoreRef: { kind: s.storeKind, name: s.storeName },
         target: { name: SECRET_NAME, creationPolicy: 'Owner', deletionPolicy: 'Retain', template: { type: 'Opaque' } },
-        data: SECRET_KEYS.map((k) => ({ secretKey: k.key, remoteRef: { key: `${s.remotePrefix}${k.key}` } })),
+        data: SECRET_KEYS.filter((k) => !isAlertingSecret(k.key) || props.alertingSecrets?.includes(k.key)).map((k) => ({ secretKey: k.key, remoteRef: { key: `${s.remotePrefix}${k.key}` } })),
       },
     });
   }

@@ -5,6 +5,7 @@ import { type Component, type Platform, headless, portNumber } from '../model/in
 import { labelsOf, selectorLabels } from './labels.js';
 import { configHash, podSpec } from './pod.js';
 import { TaskRunner } from './task.js';
+import { FORMAT_PARAM_ANNOTATION } from '../model/files/prometheus.js';
 
 export interface WorkloadProps {
   readonly platform: Platform;
@@ -63,6 +64,7 @@ export class Workload extends Construct {
             'prometheus.io/scrape': 'true',
             'prometheus.io/port': String(portNumber(platform, c.name, c.metricsPort)),
             'prometheus.io/path': c.metricsPath ?? HEALTH_PATHS.metrics,
+            ...(c.metricsParams?.format ? { [FORMAT_PARAM_ANNOTATION]: c.metricsParams.format } : {}),
           }
         : {}),
     };

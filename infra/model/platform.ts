@@ -16,7 +16,7 @@ export function buildPlatform(environment: string, stackConfig: StackConfig, nam
   const data = dataComponents(ctx);
   const observability = stackConfig.observability.enabled ? observabilityComponents(ctx, [...services, ...data]) : [];
   const e = edge(ctx);
-  const platform: Platform = { environment, namespace, imagePullPolicy: stackConfig.images.pullPolicy, components: [...services, ...data, ...observability, edgeProxy(e)], edge: e };
+  const platform: Platform = { environment, namespace, apiServer: stackConfig.cluster.apiServer, imagePullPolicy: stackConfig.images.pullPolicy, components: [...services, ...data, ...observability, edgeProxy(e)], edge: e };
   checkPlatform(platform);
   return platform;
 }
@@ -80,6 +80,7 @@ export function checkPlatform(platform: Platform): void {
       if (port && !c.ports.some((p) => p.name === port)) problems.push(`${c.name}: probe uses unknown port ${port}`);
     }
     if (c.metricsPort && !c.ports.some((p) => p.name === c.metricsPort)) problems.push(`${c.name}: metrics port ${c.metricsPort} is not a port`);
+    if (c.apiAccess && !platform.apiServer) problems.push(`${c.name}: reads the Kubernetes API but the stack sets no cluster.apiServer`);
     if (c.contract) problems.push(...checkContract(c));
   }
   if (problems.length > 0) throw new ModelError(`platform model of ${platform.environment} is inconsistent:\n  - ${problems.join('\n  - ')}`);

@@ -48,6 +48,9 @@ export const SECRET_KEYS = [
   spec('google-client-secret', 'GOOGLE_CLIENT_SECRET', 'googleClientSecret', 'Google OAuth secret', 'provided'),
   spec('github-client-id', 'GITHUB_CLIENT_ID', 'githubClientId', 'GitHub OAuth client ID', 'provided'),
   spec('github-client-secret', 'GITHUB_CLIENT_SECRET', 'githubClientSecret', 'GitHub OAuth secret', 'provided'),
+  spec('alertmanager-slack-api-url', 'ALERTMANAGER_SLACK_API_URL', 'alertmanagerSlackApiUrl', 'Slack incoming-webhook URL of the Slack receivers', 'provided'),
+  spec('alertmanager-pagerduty-routing-key', 'ALERTMANAGER_PAGERDUTY_ROUTING_KEY', 'alertmanagerPagerdutyRoutingKey', 'PagerDuty Events API v2 routing key of the PagerDuty receivers', 'provided'),
+  spec('alertmanager-smtp-password', 'ALERTMANAGER_SMTP_PASSWORD', 'alertmanagerSmtpPassword', 'SMTP password of the e-mail receivers', 'provided'),
 ] as const satisfies readonly SecretKeySpec[];
 
 export type SecretKey = (typeof SECRET_KEYS)[number]['key'];
@@ -66,3 +69,15 @@ export function secretSpec(key: SecretKey): SecretKeySpec {
 /** Non-secret identities that go with the secrets (user names are not secret). */
 export const MINIO_ROOT_USER = 'prism-admin';
 export const MINIO_BACKUP_USER = 'prism-backup';
+
+/**
+ * The notification credentials, one per receiver kind. They exist in a store only when a receiver
+ * of that kind is configured, so they are synced and mounted only then.
+ */
+export const ALERTING_SECRETS = {
+  slack: 'alertmanager-slack-api-url',
+  pagerduty: 'alertmanager-pagerduty-routing-key',
+  email: 'alertmanager-smtp-password',
+} as const satisfies Record<string, SecretKey>;
+
+export const isAlertingSecret = (key: SecretKey): boolean => (Object.values(ALERTING_SECRETS) as SecretKey[]).includes(key);

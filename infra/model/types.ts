@@ -26,6 +26,11 @@ export type ComponentName =
   | 'jaeger'
   | 'loki'
   | 'grafana'
+  | 'alertmanager'
+  | 'postgres-auth-exporter'
+  | 'postgres-ops-exporter'
+  | 'redis-exporter'
+  | 'nats-exporter'
   | 'edge';
 
 /** Which chart (and Compose file) a component belongs to. */
@@ -164,12 +169,16 @@ export interface Component {
   readonly flows: readonly Flow[];
   /** Egress beyond the platform (for example OAuth providers), by port, with the reason. */
   readonly externalEgress?: readonly { readonly port: number; readonly reason: string }[];
+  /** Where {@link externalEgress} may go; public addresses (never the cluster's private ranges) when absent. */
+  readonly externalEgressCidrs?: readonly string[];
   /** Namespace resources it reads from the Kubernetes API (get, list, watch); no API access when absent. */
   readonly apiAccess?: readonly string[];
   /** Scraped by Prometheus on this port (the guide's annotations). */
   readonly metricsPort?: string;
   /** Path of the metrics endpoint on {@link metricsPort}; `/metrics` when absent. */
   readonly metricsPath?: string;
+  /** Query parameters of the metrics endpoint (Consul serves Prometheus' format only with `format=prometheus`). */
+  readonly metricsParams?: { readonly format: string };
   readonly tasks: readonly Task[];
   /** Seconds the process needs to finish in-flight work after SIGTERM. */
   readonly terminationGracePeriodSeconds: number;
@@ -198,8 +207,16 @@ export interface Edge {
   readonly controllerNamespace: string;
 }
 
+/** The Kubernetes API server's endpoints: the only addresses a component with {@link Component.apiAccess} may reach. */
+export interface ApiServer {
+  readonly cidrs: readonly string[];
+  readonly port: number;
+}
+
 export interface Platform {
   readonly environment: string;
+  /** Absent when nothing in the platform needs the API (observability off). */
+  readonly apiServer?: ApiServer;
   readonly namespace: string;
   /** Pull policy of every image without its own. */
   readonly imagePullPolicy: 'IfNotPresent' | 'Always';

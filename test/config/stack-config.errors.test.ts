@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { parseStackFile, StackConfigError } from '../../infra/config/index.js';
 
 const FILE = 'stacks/Pulumi.test.yaml';
-const base = { 'prism:domain': 'api.test.example.com', 'prism:images': { tag: '1.2.3' } };
+const API = { apiServer: { cidrs: ['10.0.0.1/32'], port: 6443 } };
+const base = { 'prism:domain': 'api.test.example.com', 'prism:images': { tag: '1.2.3' }, 'prism:cluster': API };
 
 function problems(config: Record<string, unknown>, extra: Record<string, unknown> = {}): string[] {
   try {
@@ -86,6 +87,53 @@ describe('a wrong stack configuration names the file, the key, what was expected
     expect(problems({ 'prism:secrets': { mode: 'external' } })).toEqual(['prism:secrets.storeName: expected string, received undefined; found nothing']);
   });
 
+  it('observability without the API server\'s addresses (Prometheus and the log shipper could reach nothing, or everything)', () => {
+    expect(problems({ 'prism:cluster': {} })).toEqual([
+      'prism:cluster.apiServer: required when observability is enabled (Prometheus and the log shipper discover pods through the API server): set cidrs and port from `kubectl get endpoints kubernetes -n default`; found nothing',
+    ]);
+    expect(parseStackFile({ config: { ...base, 'prism:cluster': {}, 'prism:observability': { enabled: false } } }, FILE).cluster.apiServer).toBeUndefined();
+  });
+
+  it('the whole internet, or something that is not a CIDR block, as the API server', () => {
+    expect(problems({ 'prism:cluster': { apiServer: { cidrs: ['0.0.0.0/0'], port: 443 } } })).toEqual([
+      'prism:cluster.apiServer.cidrs.0: expected a bounded range, not the whole address space; found "0.0.0.0/0"',
+    ]);
+    expect(problems({ 'prism:cluster': { apiServer: { cidrs: ['::/0', '10.0.0.300/32', 'kubernetes.default'], port: 70000 } } })).toEqual([
+      'prism:cluster.apiServer.cidrs.0: expected a bounded range, not the whole address space; found "::/0"',
+      'prism:cluster.apiServer.cidrs.1: expected a CIDR block such as 10.0.0.0/16 or 192.168.1.10/32; found "10.0.0.300/32"',
+      'prism:cluster.apiServer.cidrs.2: expected a CIDR block such as 10.0.0.0/16 or 192.168.1.10/32; found "kubernetes.default"',
+      'prism:cluster.apiServer.port: Too big: expected number to be <=65535; found 70000',
+    ]);
+  });
+
+  it('alerting: credentials in a URL, a route to an unknown receiver, no egress ranges, no default receiver', () => {
+    const found = problems({
+      'prism:alerting': {
+        receivers: [{ name: 'hook', webhook: { url: 'https://user:s3cret@hooks.example.com/x' } }, { name: 'empty' }],
+        routes: [{ receiver: 'pager', matchers: ['severity="critical"'] }, { receiver: 'hook', matchers: ['severity = critical'] }],
+      },
+    });
+    // The refusal does not repeat the password either.
+    expect(found).toContain('prism:alerting.receivers.0.webhook.url: expected a URL without user:password (credentials belong in prism-secrets, not in stack configuration); found "https://***@hooks.example.com/x"');
+    expect(found.join('\n')).not.toContain('s3cret');
+    expect(found).toContain('prism:alerting.receivers.1: a receiver needs at least one of webhook, slack, pagerduty, email; found {"name":"empty"}');
+    expect(found).toContain('prism:alerting.routes.1.matchers.0: expected a matcher such as severity="critical"; found "severity = critical"');
+  });
+
+  it('alerting: the receivers\' references and ranges', () => {
+    const found = problems({
+      'prism:alerting': { receivers: [{ name: 'hook', webhook: { url: 'https://hooks.example.com/x' } }], routes: [{ receiver: 'pager', matchers: ['severity="critical"'] }] },
+    });
+    expect(found).toEqual([
+      'prism:alerting.defaultReceiver: required when receivers are set (alerts no route matches go there); found nothing',
+      'prism:alerting.egressCidrs: required when receivers are set: the address ranges of the egress proxy, SMTP relay or webhooks Alertmanager may reach; found nothing',
+      'prism:alerting.routes.0.receiver: expected the name of a receiver (hook); found "pager"',
+    ]);
+    expect(
+      problems({ 'prism:alerting': { receivers: [{ name: 'hook', webhook: { url: 'https://hooks.example.com/x' } }], defaultReceiver: 'hook', egressCidrs: ['0.0.0.0/0'] } }),
+    ).toEqual(['prism:alerting.egressCidrs.0: expected a bounded range, not the whole address space; found "0.0.0.0/0"']);
+  });
+
   it('an autoscaled DB manager', () => {
     expect(problems({ 'prism:services': { dbmanager: { autoscaling: { minReplicas: 1, maxReplicas: 2 } } } })).toEqual([
       'prism:services.dbmanager.autoscaling: dbmanager runs as a single instance and cannot autoscale; found {"minReplicas":1,"maxReplicas":2}',
@@ -111,6 +159,7 @@ describe('documented defaults', () => {
     expect(config.observability).toEqual({ enabled: true, logShipping: true });
     expect(config.storage.sizes.postgresAuth).toBe('10Gi');
     expect(config.jwt).toEqual({ issuer: 'prism-auth', audience: 'prism-api', accessTokenTtlSeconds: 900 });
+    expect(config.alerting).toEqual({ receivers: [], routes: [], groupBy: ['alertname', 'severity'], groupWait: '30s', groupInterval: '5m', repeatInterval: '4h' });
   });
 
   it('keep partial overrides merged with the defaults around them', () => {
@@ -125,7 +174,7 @@ describe('cdk8s synth with a bad stack file', () => {
   it('exits 1 with the short message and no stack trace, writing nothing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prism-badstack-'));
     mkdirSync(join(dir, 'stacks'));
-    writeFileSync(join(dir, 'stacks', 'Pulumi.broken.yaml'), 'config:\n  prism:domain: api.example.com\n  prism:images:\n    tag: latest\n');
+    writeFileSync(join(dir, 'stacks', 'Pulumi.broken.yaml'), 'config:\n  prism:domain: api.example.com\n  prism:images:\n    tag: latest\n  prism:observability:\n    enabled: false\n');
     let stderr = '';
     let status = 0;
     try {

@@ -44,7 +44,13 @@ describe.each(ENVIRONMENTS)('%s config files pass their programs’ own checkers
       expect(dash.panels.length).toBeGreaterThan(3);
       for (const p of dash.panels) expect(p.targets[0]!.expr.length).toBeGreaterThan(0);
     }
+    // One dashboard per data store, with at least three panels.
+    for (const store of ['postgres', 'redis', 'nats', 'consul', 'minio']) {
+      const dash = JSON.parse(files[`prism-${store}.json`]!) as { uid: string; panels: { targets: { expr: string }[] }[] };
+      expect(dash.uid).toBe(`prism-${store}`);
+      expect(dash.panels.length).toBeGreaterThanOrEqual(3);
+    }
     const ds = parse(files['datasources.yaml']!) as { datasources: { uid: string }[] };
-    expect(ds.datasources.map((d) => d.uid).sort()).toEqual(['jaeger', 'loki', 'prometheus']);
+    expect(ds.datasources.map((d) => d.uid).sort()).toEqual(['alertmanager', 'jaeger', 'loki', 'prometheus']);
   });
 });

@@ -1,12 +1,13 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { gatewayConfigSchema } from '../../infra/contract/index.js';
-import { SECRET_KEYS } from '../../infra/model/index.js';
+import { alertingSecretKeys } from '../../infra/model/files/alertmanager.js';
+import { SECRET_KEYS, isAlertingSecret } from '../../infra/model/index.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 
 /** The guide's Kubernetes objects are the floor of what every environment renders. */
 describe('the deployment guide’s objects (prod)', () => {
-  const { objects } = synth('prod');
+  const { objects, stack } = synth('prod');
   const gateway = find(objects, 'Deployment', 'gateway') as any;
   const pod = gateway.spec.template;
   const container = pod.spec.containers[0];
@@ -123,9 +124,42 @@ describe('the deployment guide’s objects (prod)', () => {
     expect(prom['prometheus.yml']).toMatch(/__meta_kubernetes_pod_annotation_prometheus_io_scrape/);
     expect(prom['prism-alerts.yml']).toMatch(/PrismCircuitBreakerOpen/);
     const grafana = (find(objects, 'ConfigMap', 'grafana-config') as any).data;
-    expect(Object.keys(grafana).sort()).toEqual(['dashboards.yaml', 'datasources.yaml', 'prism-auth.json', 'prism-datastores.json', 'prism-gateway.json']);
+    expect(Object.keys(grafana).sort()).toEqual([
+      'dashboards.yaml',
+      'datasources.yaml',
+      'prism-auth.json',
+      'prism-consul.json',
+      'prism-datastores.json',
+      'prism-gateway.json',
+      'prism-minio.json',
+      'prism-nats.json',
+      'prism-postgres.json',
+      'prism-redis.json',
+    ]);
     expect((find(objects, 'StatefulSet', 'jaeger') as any).spec.template.spec.containers[0].ports.map((p: any) => p.containerPort)).toContain(4318);
-    expect(find(objects, 'DaemonSet', 'promtail').metadata.namespace).toBe('prism-logging');
+  });
+
+  it('log shipping: Grafana Alloy (Promtail is at end of life) in its own namespace, when the stack ships logs', () => {
+    expect(objects.find((o) => o.metadata.name === 'promtail')).toBeUndefined();
+    const alloy = objects.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'alloy') as any;
+    if (!stack.config.observability.logShipping) return expect(alloy).toBeUndefined();
+    expect(alloy.metadata.namespace).toBe('prism-logging');
+    expect(alloy.spec.template.spec.containers[0].image).toMatch(/^grafana\/alloy:v\d+\.\d+\.\d+$/);
+    const config = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'alloy-config') as any).data['config.alloy'];
+    expect(config).toContain('url = "http://loki.prism.svc.cluster.local:3100/loki/api/v1/push"');
+  });
+
+  it('Alertmanager with the stack\'s receivers, and Prometheus sending to it', () => {
+    const am = find(objects, 'Deployment', 'alertmanager') as any;
+    const config = parse((find(objects, 'ConfigMap', 'alertmanager-config') as any).data['alertmanager.yml']);
+    expect(config.receivers.map((r: any) => r.name).sort()).toEqual(stack.config.alerting.receivers.length ? stack.config.alerting.receivers.map((r) => r.name).sort() : ['unrouted']);
+    const prom = parse((find(objects, 'ConfigMap', 'prometheus-config') as any).data['prometheus.yml']);
+    expect(prom.alerting.alertmanagers).toEqual([{ static_configs: [{ targets: ['alertmanager:9093'] }] }]);
+    // Credentials are mounted from prism-secrets as files, by key; none is written anywhere.
+    const secretVolume = am.spec.template.spec.volumes.find((v: any) => v.secret);
+    const keys = alertingSecretKeys(stack.config.alerting);
+    if (keys.length === 0) return expect(secretVolume).toBeUndefined();
+    expect(secretVolume.secret.items.map((i: any) => i.key)).toEqual(keys);
   });
 });
 
@@ -136,10 +170,12 @@ describe.each(ENVIRONMENTS)('%s secrets', (env) => {
     expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
   });
 
-  it('syncs every secret key from the store in external mode', () => {
+  it('syncs every secret key from the store in external mode (notification credentials only for the receivers configured)', () => {
     const es = objects.find((o) => o.kind === 'ExternalSecret') as any;
     if (stack.config.secrets.mode !== 'external') return expect(es).toBeUndefined();
     expect(es.spec.target.name).toBe('prism-secrets');
-    expect(es.spec.data.map((d: any) => d.secretKey).sort()).toEqual(SECRET_KEYS.map((k) => k.key).sort());
+    const used = alertingSecretKeys(stack.config.alerting);
+    const expected = SECRET_KEYS.map((k) => k.key).filter((k) => !isAlertingSecret(k) || used.includes(k));
+    expect(es.spec.data.map((d: any) => d.secretKey).sort()).toEqual(expected.sort());
   });
 });

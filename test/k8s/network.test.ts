@@ -52,8 +52,8 @@ describe.each(ENVIRONMENTS)('%s network policies', (env) => {
   });
 
   it('let only the auth service, the DB manager and its auth tasks reach the auth database', () => {
-    expect(ingressFrom(objects, 'postgres-auth', 5432)).toEqual(['auth', 'backup-auth', 'db-migrate', 'dbmanager', 'verify-auth', 'wal-auth']);
-    expect(ingressFrom(objects, 'postgres-ops', 5433)).toEqual(['backup-ops', 'config', 'db-migrate', 'dbmanager', 'verify-ops', 'wal-ops']);
+    expect(ingressFrom(objects, 'postgres-auth', 5432)).toEqual(['auth', 'backup-auth', 'db-migrate', 'dbmanager', 'postgres-auth-exporter', 'verify-auth', 'wal-auth']);
+    expect(ingressFrom(objects, 'postgres-ops', 5433)).toEqual(['backup-ops', 'config', 'db-migrate', 'dbmanager', 'postgres-ops-exporter', 'verify-ops', 'wal-ops']);
   });
 
   it('keep the gateway away from the databases and object storage', () => {
@@ -69,20 +69,38 @@ describe.each(ENVIRONMENTS)('%s network policies', (env) => {
     expect(ingressFrom(objects, 'auth', 8081)).toContain(controller);
     expect(ingressFrom(objects, 'gateway', 9080)).not.toContain(controller);
     expect(ingressFrom(objects, 'auth', 50051)).not.toContain(controller);
-    expect(ingressFrom(objects, 'redis', 6379)).toEqual(['auth', 'gateway']);
+    expect(ingressFrom(objects, 'redis', 6379)).toEqual(['auth', 'gateway', 'redis-exporter']);
   });
 
   it('let Prometheus scrape every metrics port and nothing else in', () => {
     expect(ingressFrom(objects, 'gateway', 9080)).toEqual(['consul', 'prometheus']);
   });
 
-  it('open the internet only to OAuth (auth) and the API server (Prometheus), on 443/6443', () => {
-    const external = objects
-      .filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === 'prism')
-      .filter((o) => JSON.stringify(o.spec).includes('0.0.0.0/0'))
-      .map((o) => o.metadata.name)
-      .sort();
-    expect(external).toEqual(['auth-flows', 'prometheus-flows']);
+  it('open the internet to OAuth (auth) only; nothing else, in any namespace, reaches beyond its listed ranges', () => {
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+    const open = policies.filter((o) => JSON.stringify(o.spec).includes('0.0.0.0/0') || JSON.stringify(o.spec).includes('::/0')).map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+    expect(open).toEqual(['prism/auth-flows']);
     expect(egressTo(objects, 'auth')).toContain('0.0.0.0/0:443');
+  });
+
+  it('let the API readers (Prometheus, the log shipper) reach the API server at its configured addresses and port only', () => {
+    const api = stack.config.cluster.apiServer!;
+    const expected = api.cidrs.map((c) => `${c}:${api.port}`).sort();
+    const ipEgress = (spec: { egress: Rule[] }) =>
+      spec.egress.flatMap((r) => (r.to ?? []).filter((t) => t.ipBlock).map((t) => `${t.ipBlock!.cidr}:${(r.ports ?? []).map((p) => p.port).join('+')}`)).sort();
+    expect(ipEgress(policyOf(objects, 'prometheus'))).toEqual(expected);
+    const shipper = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'alloy-flows');
+    if (!stack.config.observability.logShipping) return expect(shipper).toBeUndefined();
+    expect(ipEgress(shipper!.spec as { egress: Rule[] })).toEqual(expected);
+    // Besides the API: Loki and DNS, by selector.
+    const selectors = (shipper!.spec as { egress: Rule[] }).egress.flatMap((r) => (r.to ?? []).filter((t) => t.podSelector).map((t) => JSON.stringify(t.podSelector)));
+    expect(selectors.sort()).toEqual(['{"matchLabels":{"app":"loki"}}', '{"matchLabels":{"k8s-app":"kube-dns"}}']);
+  });
+
+  it('let Alertmanager reach only the ranges the stack allows, on its receivers\' ports', () => {
+    const egress = egressTo(objects, 'alertmanager').filter((e) => /^\d/.test(e));
+    const a = stack.config.alerting;
+    if (a.receivers.length === 0) return expect(egress).toEqual([]);
+    expect(egress.map((e) => e.split(':')[0]).sort()).toEqual([...a.egressCidrs!].sort());
   });
 });

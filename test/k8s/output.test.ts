@@ -45,6 +45,17 @@ describe('secret values', () => {
       'prism:domain': 'api.canary.example.com',
       'prism:images': { tag: '9.9.9' },
       'prism:secrets': { mode: 'pulumi' },
+      'prism:cluster': { apiServer: { cidrs: ['10.0.0.1/32'], port: 443 } },
+      // Every receiver kind, so every notification credential is mounted somewhere.
+      'prism:alerting': {
+        receivers: [
+          { name: 'chat', slack: { channel: '#alerts' } },
+          { name: 'pager', pagerduty: {} },
+          { name: 'mail', email: { to: 'ops@example.com', from: 'am@example.com', smarthost: 'smtp.example.com:587', authUsername: 'am' } },
+        ],
+        defaultReceiver: 'chat',
+        egressCidrs: ['10.0.8.0/24'],
+      },
     };
     SECRET_KEYS.forEach((k, i) => (config[`prism:${k.pulumiKey}`] = { secure: canaries[i] }));
     writeFileSync(join(dir, 'stacks', 'Pulumi.canary.yaml'), stringify({ config }));

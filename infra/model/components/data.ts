@@ -156,6 +156,10 @@ function consul(ctx: BuildContext): Component {
     writablePaths: [TMP],
     // Consul runs the HTTP health checks the services register (their /health/ready).
     flows: SERVICE_NAMES.map((s) => ({ to: s, port: 'metrics' })),
+    // Its own Prometheus endpoint: raft, autopilot, catalog.
+    metricsPort: 'http',
+    metricsPath: '/v1/agent/metrics',
+    metricsParams: { format: 'prometheus' },
   };
 }
 

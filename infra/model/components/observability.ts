@@ -1,16 +1,24 @@
-import { PORTS } from '../../contract/index.js';
-import { alertRulesYaml, prometheusYaml, RULES_FILE } from '../files/prometheus.js';
+import { DATABASES, PORTS, type DatabaseId } from '../../contract/index.js';
+import { ALERTMANAGER_SECRETS_DIR, alertingSecretKeys, alertmanagerYaml } from '../files/alertmanager.js';
+import { alertRulesYaml, prometheusYaml, RULES_FILE, type StoreLimits } from '../files/prometheus.js';
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
 import { lokiYaml } from '../files/loki.js';
-import type { Component, Image } from '../types.js';
+import { bytes } from '../quantity.js';
+import type { Component, ComponentName, Image } from '../types.js';
+import type { AlertingConfig } from '../../config/alerting.js';
 import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP, resources } from './common.js';
 
 export const OBSERVABILITY_IMAGES = {
   prometheus: { repository: 'prom/prometheus', tag: 'v2.55.1' },
   grafana: { repository: 'grafana/grafana', tag: '11.3.1' },
   loki: { repository: 'grafana/loki', tag: '3.3.0' },
-  promtail: { repository: 'grafana/promtail', tag: '3.3.0' },
+  alloy: { repository: 'grafana/alloy', tag: 'v1.5.1' },
   jaeger: { repository: 'jaegertracing/all-in-one', tag: '1.63.0' },
+  alertmanager: { repository: 'prom/alertmanager', tag: 'v0.27.0' },
+  postgresExporter: { repository: 'prometheuscommunity/postgres-exporter', tag: 'v0.16.0' },
+  // The Alpine variant: the plain tag is FROM scratch, with no program for a Compose health check.
+  redisExporter: { repository: 'oliver006/redis_exporter', tag: 'v1.66.0-alpine' },
+  natsExporter: { repository: 'natsio/prometheus-nats-exporter', tag: '0.15.0' },
 } as const satisfies Record<string, Image>;
 
 const base = {
@@ -26,6 +34,17 @@ const base = {
 
 export const PROMETHEUS_RULES_DIR = '/etc/prometheus/rules';
 export const GRAFANA_DASHBOARDS_DIR = '/etc/grafana/dashboards';
+
+/** What the data-store alerts compare against: the volume sizes of this stack. */
+function storeLimits(ctx: BuildContext): StoreLimits {
+  const size = (q: string) => bytes(q) ?? 0;
+  return {
+    postgresVolumeBytes: {
+      'postgres-auth-exporter': size(ctx.config.storage.sizes.postgresAuth),
+      'postgres-ops-exporter': size(ctx.config.storage.sizes.postgresOps),
+    },
+  };
+}
 
 function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component {
   return {
@@ -46,18 +65,134 @@ function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component
     resources: resources(['200m', '1'], ['512Mi', '2Gi']),
     persistence: { mountPath: '/prometheus', size: ctx.config.storage.sizes.prometheus },
     configFiles: [
-      { name: 'prometheus.yml', mountPath: '/etc/prometheus', content: prometheusYaml({ kind: 'kubernetes', namespace: ctx.namespace }, PROMETHEUS_RULES_DIR) },
-      { name: RULES_FILE, mountPath: PROMETHEUS_RULES_DIR, content: alertRulesYaml() },
+      {
+        name: 'prometheus.yml',
+        mountPath: '/etc/prometheus',
+        content: prometheusYaml({ kind: 'kubernetes', namespace: ctx.namespace }, PROMETHEUS_RULES_DIR, ALERTMANAGER_TARGET),
+      },
+      { name: RULES_FILE, mountPath: PROMETHEUS_RULES_DIR, content: alertRulesYaml(storeLimits(ctx)) },
     ],
+    // Pod discovery through the API server, whose addresses are stack configuration (cluster.apiServer).
     apiAccess: ['pods', 'services', 'endpoints'],
-    externalEgress: [
-      { port: 443, reason: 'Kubernetes API (pod discovery)' },
-      { port: 6443, reason: 'Kubernetes API (pod discovery)' },
-    ],
-    // Scraping: every component with a metrics port, on that port.
-    flows: scraped.filter((c) => c.metricsPort).map((c) => ({ to: c.name, port: c.metricsPort! })),
+    // Scraping: every component with a metrics port, on that port; alerts to Alertmanager.
+    flows: [...scraped.filter((c) => c.metricsPort).map((c) => ({ to: c.name, port: c.metricsPort! })), { to: 'alertmanager', port: 'http' }],
   };
 }
+
+/** Host and port Prometheus sends alerts to (component names are host names in every renderer). */
+const ALERTMANAGER_TARGET = `alertmanager:${PORTS.alertmanager}`;
+
+function alertmanager(ctx: BuildContext): Component {
+  const keys = alertingSecretKeys(ctx.config.alerting);
+  return {
+    ...base,
+    name: 'alertmanager',
+    description: 'Alertmanager: routes the alerts Prometheus fires to the receivers of the stack configuration',
+    image: OBSERVABILITY_IMAGES.alertmanager,
+    args: [
+      '--config.file=/etc/alertmanager/alertmanager.yml',
+      '--storage.path=/alertmanager',
+      `--web.listen-address=:${PORTS.alertmanager}`,
+      // One instance: no gossip port to open (an empty address turns clustering off).
+      '--cluster.listen-address=',
+    ],
+    ports: [{ name: 'http', port: PORTS.alertmanager, publish: true }],
+    env: {},
+    liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
+    readiness: probe(httpGet('/-/ready', 'http'), 5, 5),
+    resources: resources(['25m', '250m'], ['64Mi', '256Mi']),
+    configFiles: [{ name: 'alertmanager.yml', mountPath: '/etc/alertmanager', content: alertmanagerYaml(ctx.config.alerting) }],
+    ...(keys.length > 0 ? { secretFiles: { mountPath: ALERTMANAGER_SECRETS_DIR, items: keys.map((k) => ({ secret: k, file: k })) } } : {}),
+    // Silences and the notification log: lost on restart, which re-sends at most one notification per group.
+    writablePaths: [TMP, { path: '/alertmanager', size: '64Mi' }],
+    singleton: 'a second instance would need Alertmanager clustering (gossip between replicas) or every notification is sent twice',
+    metricsPort: 'http',
+    // Receivers are outside the platform: only their ports, and only the ranges the stack allows (alerting.egressCidrs).
+    ...(ctx.config.alerting.egressCidrs ? { externalEgress: receiverEgress(ctx.config.alerting), externalEgressCidrs: ctx.config.alerting.egressCidrs } : {}),
+  };
+}
+
+const urlPort = (u: string): number => {
+  const url = new URL(u);
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+};
+
+/** The ports the configured receivers (or the proxy in front of the HTTP ones) are reached on. */
+function receiverEgress(a: AlertingConfig): { port: number; reason: string }[] {
+  const out = new Map<number, string[]>();
+  const add = (port: number, what: string) => out.set(port, [...(out.get(port) ?? []), what]);
+  const http = (port: number, what: string) => (a.proxyUrl ? add(urlPort(a.proxyUrl), `egress proxy for ${what}`) : add(port, what));
+  for (const r of a.receivers) {
+    if (r.slack) http(443, `Slack (${r.name})`);
+    if (r.pagerduty) http(443, `PagerDuty (${r.name})`);
+    if (r.webhook) http(urlPort(r.webhook.url), `webhook (${r.name})`);
+    if (r.email) add(Number(r.email.smarthost.split(':').at(-1)), `SMTP relay (${r.name})`);
+  }
+  return [...out].sort(([a], [b]) => a - b).map(([port, what]) => ({ port, reason: `notifications: ${[...new Set(what)].join(', ')}` }));
+}
+
+const exporterBase = {
+  ...base,
+  env: {},
+  configFiles: [],
+  resources: resources(['10m', '100m'], ['32Mi', '128Mi']),
+  metricsPort: 'metrics',
+  singleton: 'a second exporter would double every series of its store, and the sums the disk alerts take with them',
+} as const;
+
+function postgresExporter(db: DatabaseId): Component {
+  const d = DATABASES[db];
+  const port = db === 'auth' ? PORTS.postgresAuth : PORTS.postgresOps;
+  return {
+    ...exporterBase,
+    name: `${d.component}-exporter`,
+    description: `postgres_exporter: metrics of ${d.name} (up, size, WAL, replication slots)`,
+    image: OBSERVABILITY_IMAGES.postgresExporter,
+    args: [`--web.listen-address=:${PORTS.postgresExporter}`],
+    ports: [{ name: 'metrics', port: PORTS.postgresExporter }],
+    env: {
+      DATA_SOURCE_URI: value(`${d.component}:${port}/${d.name}?sslmode=disable`),
+      DATA_SOURCE_USER: value(d.user),
+      DATA_SOURCE_PASS: secret(db === 'auth' ? 'postgres-auth-password' : 'postgres-ops-password'),
+    },
+    liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),
+    readiness: probe(httpGet('/', 'metrics'), 5, 10),
+    flows: [{ to: d.component, port: 'postgres' }],
+  };
+}
+
+function redisExporter(): Component {
+  return {
+    ...exporterBase,
+    name: 'redis-exporter',
+    description: 'redis_exporter: metrics of Redis (up, memory against maxmemory)',
+    image: OBSERVABILITY_IMAGES.redisExporter,
+    ports: [{ name: 'metrics', port: PORTS.redisExporter }],
+    env: {
+      REDIS_ADDR: { ref: { component: 'redis', port: 'redis' } },
+      REDIS_PASSWORD: secret('redis-password'),
+      REDIS_EXPORTER_WEB_LISTEN_ADDRESS: value(`:${PORTS.redisExporter}`),
+    },
+    liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),
+    readiness: probe(httpGet('/health', 'metrics'), 5, 10),
+    flows: [{ to: 'redis', port: 'redis' }],
+  };
+}
+
+function natsExporter(): Component {
+  return {
+    ...exporterBase,
+    name: 'nats-exporter',
+    description: 'prometheus-nats-exporter: server and JetStream metrics from the NATS monitoring port',
+    image: OBSERVABILITY_IMAGES.natsExporter,
+    args: ['-varz', '-jsz=all', '-port', String(PORTS.natsExporter), `http://nats:${PORTS.natsMonitor}`],
+    ports: [{ name: 'metrics', port: PORTS.natsExporter }],
+    liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),
+    readiness: probe(httpGet('/metrics', 'metrics'), 5, 10),
+    flows: [{ to: 'nats', port: 'monitor' }],
+  };
+}
+
 
 function jaeger(): Component {
   return {
@@ -137,6 +272,7 @@ function grafana(ctx: BuildContext): Component {
           prometheusUrl: `http://prometheus:${PORTS.prometheus}`,
           lokiUrl: `http://loki:${PORTS.loki}`,
           jaegerUrl: `http://jaeger:${PORTS.jaegerUi}`,
+          alertmanagerUrl: `http://alertmanager:${PORTS.alertmanager}`,
         }),
       },
       { name: 'dashboards.yaml', mountPath: '/etc/grafana/provisioning/dashboards', content: grafanaDashboardProviderYaml(GRAFANA_DASHBOARDS_DIR) },
@@ -146,6 +282,7 @@ function grafana(ctx: BuildContext): Component {
       { to: 'prometheus', port: 'http' },
       { to: 'loki', port: 'http' },
       { to: 'jaeger', port: 'ui' },
+      { to: 'alertmanager', port: 'http' },
     ],
     metricsPort: 'http',
   };
@@ -153,6 +290,6 @@ function grafana(ctx: BuildContext): Component {
 
 /** The observability stack; Prometheus scrapes the given components. */
 export function observabilityComponents(ctx: BuildContext, scraped: readonly Component[]): Component[] {
-  const stack = [jaeger(), loki(ctx), grafana(ctx)];
+  const stack = [jaeger(), loki(ctx), grafana(ctx), alertmanager(ctx), postgresExporter('auth'), postgresExporter('ops'), redisExporter(), natsExporter()];
   return [prometheus(ctx, [...scraped, ...stack]), ...stack];
 }

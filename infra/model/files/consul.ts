@@ -9,6 +9,11 @@ export function consulHcl(o: { readonly bootstrapExpect: number; readonly retryJ
     'client_addr = "0.0.0.0"',
     'ui_config { enabled = true }',
     'disable_update_check = true',
+    '# Prometheus metrics at /v1/agent/metrics?format=prometheus (kept for a minute between scrapes).',
+    'telemetry {',
+    '  prometheus_retention_time = "60s"',
+    '  disable_hostname = true',
+    '}',
     `retry_join = [${o.retryJoin.map((h) => `"${h}"`).join(', ')}]`,
     '',
   ].join('\n');

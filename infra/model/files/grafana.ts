@@ -5,6 +5,7 @@ export interface GrafanaSources {
   readonly prometheusUrl: string;
   readonly lokiUrl: string;
   readonly jaegerUrl: string;
+  readonly alertmanagerUrl: string;
 }
 
 /** Provisioned data sources (uids are fixed so dashboards can name them). */
@@ -24,6 +25,15 @@ export function grafanaDatasourcesYaml(s: GrafanaSources): string {
         jsonData: { derivedFields: [{ name: 'TraceID', matcherRegex: '"traceId":"(\\w+)"', url: '$${__value.raw}', datasourceUid: 'jaeger' }] },
       },
       { name: 'Jaeger', uid: 'jaeger', type: 'jaeger', access: 'proxy', url: s.jaegerUrl, editable: false },
+      {
+        name: 'Alertmanager',
+        uid: 'alertmanager',
+        type: 'alertmanager',
+        access: 'proxy',
+        url: s.alertmanagerUrl,
+        editable: false,
+        jsonData: { implementation: 'prometheus', handleGrafanaManagedAlerts: false },
+      },
     ],
   });
 }
@@ -94,6 +104,46 @@ export function grafanaDashboards(): Record<string, string> {
       { title: 'MinIO bucket usage', expr: 'sum by (bucket) (minio_bucket_usage_total_bytes)', unit: 'bytes' },
       { title: 'Hours since last full backup', expr: `(time() - ${METRICS.backupLastSuccess}{kind="full"}) / 3600`, unit: 'h' },
       { title: 'Backup verification (1 = passed)', expr: `${METRICS.backupVerified}` },
+    ]),
+    ...storeDashboards(),
+  };
+}
+
+/** One dashboard per data store, on what its alerts watch (the exporters' and built-in metrics). */
+function storeDashboards(): Record<string, string> {
+  return {
+    'prism-postgres.json': dashboard('prism-postgres', 'Prism / PostgreSQL', [
+      { title: 'Up (by exporter)', expr: 'pg_up' },
+      { title: 'Database size', expr: 'sum by (job, datname) (pg_database_size_bytes)', unit: 'bytes' },
+      { title: 'WAL size', expr: 'sum by (job) (pg_wal_size_bytes)', unit: 'bytes' },
+      { title: 'Replication slot: WAL left before it is lost', expr: 'pg_replication_slot_safe_wal_size_bytes', unit: 'bytes' },
+      { title: 'Replication slot active (1 = streaming)', expr: 'pg_replication_slot_slot_is_active' },
+      { title: 'Connections by state', expr: 'sum by (job, state) (pg_stat_activity_count)' },
+    ]),
+    'prism-redis.json': dashboard('prism-redis', 'Prism / Redis', [
+      { title: 'Up', expr: 'redis_up' },
+      { title: 'Memory used / maxmemory', expr: 'redis_memory_used_bytes / redis_memory_max_bytes', unit: 'percentunit' },
+      { title: 'Evicted keys per second', expr: 'rate(redis_evicted_keys_total[5m])' },
+      { title: 'Commands per second', expr: 'rate(redis_commands_processed_total[1m])' },
+      { title: 'Connected clients', expr: 'redis_connected_clients' },
+    ]),
+    'prism-nats.json': dashboard('prism-nats', 'Prism / NATS', [
+      { title: 'Connections', expr: 'gnatsd_varz_connections' },
+      { title: 'JetStream storage used / limit', expr: 'gnatsd_varz_jetstream_stats_storage / gnatsd_varz_jetstream_config_max_storage', unit: 'percentunit' },
+      { title: 'JetStream memory used / limit', expr: 'gnatsd_varz_jetstream_stats_memory / gnatsd_varz_jetstream_config_max_memory', unit: 'percentunit' },
+      { title: 'Messages in per second', expr: 'rate(gnatsd_varz_in_msgs[1m])' },
+      { title: 'Slow consumers', expr: 'gnatsd_varz_slow_consumers' },
+    ]),
+    'prism-consul.json': dashboard('prism-consul', 'Prism / Consul', [
+      { title: 'Up', expr: 'up{job="consul"}' },
+      { title: 'Autopilot healthy (1 = healthy)', expr: 'consul_autopilot_healthy' },
+      { title: 'Catalog services', expr: 'consul_catalog_services' },
+    ]),
+    'prism-minio.json': dashboard('prism-minio', 'Prism / MinIO', [
+      { title: 'Up', expr: 'up{job="minio"}' },
+      { title: 'Free capacity', expr: 'minio_cluster_capacity_usable_free_bytes / minio_cluster_capacity_usable_total_bytes', unit: 'percentunit' },
+      { title: 'Bucket usage', expr: 'sum by (bucket) (minio_bucket_usage_total_bytes)', unit: 'bytes' },
+      { title: 'S3 requests per second', expr: 'sum by (api) (rate(minio_s3_requests_total[1m]))', unit: 'reqps' },
     ]),
   };
 }

@@ -5,7 +5,11 @@ export interface ScrapeTarget {
   readonly job: string;
   readonly address: string;
   readonly path?: string;
+  readonly params?: Readonly<Record<string, string>>;
 }
+
+/** The pod annotation that adds `format=<value>` to the scrape URL (Consul's Prometheus output). */
+export const FORMAT_PARAM_ANNOTATION = 'prometheus.io/param-format';
 
 export type Discovery =
   /** Kubernetes: pods annotated `prometheus.io/scrape: "true"` in the namespace (the guide's annotations). */
@@ -19,7 +23,8 @@ export const RULES_FILE = 'prism-alerts.yml';
 export const RUNBOOK_PATH = 'docs/operations/runbook.md';
 export const runbookUrl = (alert: string): string => `${RUNBOOK_PATH}#${alert.toLowerCase()}`;
 
-export function prometheusYaml(discovery: Discovery, rulesDir: string): string {
+/** `alertmanager` is `host:port` of the Alertmanager alerts are sent to. */
+export function prometheusYaml(discovery: Discovery, rulesDir: string, alertmanager: string): string {
   const scrapeConfigs =
     discovery.kind === 'kubernetes'
       ? [
@@ -41,6 +46,12 @@ export function prometheusYaml(discovery: Discovery, rulesDir: string): string {
                 replacement: '$1:$2',
                 target_label: '__address__',
               },
+              {
+                source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_param_format'],
+                action: 'replace',
+                target_label: '__param_format',
+                regex: '(.+)',
+              },
               { source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_name'], target_label: 'job' },
               { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
             ],
@@ -49,17 +60,50 @@ export function prometheusYaml(discovery: Discovery, rulesDir: string): string {
       : discovery.targets.map((t) => ({
           job_name: t.job,
           ...(t.path ? { metrics_path: t.path } : {}),
+          ...(t.params ? { params: Object.fromEntries(Object.entries(t.params).map(([k, v]) => [k, [v]])) } : {}),
           static_configs: [{ targets: [t.address] }],
         }));
   return toYaml({
     global: { scrape_interval: '15s', evaluation_interval: '15s' },
+    alerting: { alertmanagers: [{ static_configs: [{ targets: [alertmanager] }] }] },
     rule_files: [`${rulesDir}/${RULES_FILE}`],
     scrape_configs: scrapeConfigs,
   });
 }
 
-/** Alert rules of the production checklist: services down, errors, latency, breakers, backups. */
-export function alertRulesYaml(): string {
+/** What the data-store alerts measure against, from the stack's volume sizes. */
+export interface StoreLimits {
+  /** Volume size in bytes of each PostgreSQL server, by the `job` of its exporter. */
+  readonly postgresVolumeBytes: Readonly<Record<string, number>>;
+}
+
+const GI = 1024 ** 3;
+/** The default volumes (10Gi each), for callers that only need the rules' names. */
+export const DEFAULT_STORE_LIMITS: StoreLimits = { postgresVolumeBytes: { 'postgres-auth-exporter': 10 * GI, 'postgres-ops-exporter': 10 * GI } };
+
+/** Thresholds of the data-store alerts, as fractions. */
+export const STORE_THRESHOLDS = {
+  /** Databases plus WAL above this share of the volume. */
+  postgresDiskFull: 0.85,
+  /** WAL alone above this share of the volume (the archive slot may keep a quarter). */
+  postgresWal: 0.2,
+  /** A replication slot with less than this share of its WAL allowance (max_slot_wal_keep_size, a quarter of the volume) left. */
+  slotSafeWal: 0.2,
+  redisMemory: 0.9,
+  jetStreamStorage: 0.8,
+  minioFree: 0.1,
+} as const;
+
+/** One comparison per PostgreSQL server, each against its own volume: `lhs{job="x"} > threshold_x or ...`. */
+function perPostgres(limits: StoreLimits, lhs: (job: string) => string, op: '>' | '<', threshold: (volumeBytes: number) => number): string {
+  return Object.entries(limits.postgresVolumeBytes)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([job, volume]) => `${lhs(job)} ${op} ${Math.floor(threshold(volume))}`)
+    .join(' or ');
+}
+
+/** Alert rules of the production checklist: services down, errors, latency, breakers, backups, the data stores, notification delivery. */
+export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): string {
   const rule = (alert: string, expr: string, forDuration: string, severity: string, summary: string) => ({
     alert,
     expr,
@@ -120,6 +164,77 @@ export function alertRulesYaml(): string {
             'No full backup of {{ $labels.database }} for more than 26 hours',
           ),
           rule('PrismBackupVerificationFailed', `min by (database) (${METRICS.backupVerified}) == 0`, '5m', 'critical', 'Restore verification of {{ $labels.database }} failed'),
+        ],
+      },
+      {
+        name: 'prism-datastores',
+        rules: [
+          rule('PrismPostgresDown', 'pg_up == 0', '1m', 'critical', '{{ $labels.job }} cannot reach its PostgreSQL server'),
+          rule(
+            'PrismPostgresDiskFull',
+            perPostgres(
+              limits,
+              (job) => `(sum by (job) (pg_database_size_bytes{job="${job}"}) + sum by (job) (pg_wal_size_bytes{job="${job}"}))`,
+              '>',
+              (v) => v * STORE_THRESHOLDS.postgresDiskFull,
+            ),
+            '10m',
+            'warning',
+            `Databases and WAL behind {{ $labels.job }} fill more than ${STORE_THRESHOLDS.postgresDiskFull * 100}% of the volume`,
+          ),
+          rule(
+            'PrismPostgresWalGrowing',
+            perPostgres(limits, (job) => `sum by (job) (pg_wal_size_bytes{job="${job}"})`, '>', (v) => v * STORE_THRESHOLDS.postgresWal),
+            '15m',
+            'warning',
+            `WAL behind {{ $labels.job }} takes more than ${STORE_THRESHOLDS.postgresWal * 100}% of the volume: a replication slot or archiving is holding it`,
+          ),
+          rule('PrismPostgresReplicationSlotInactive', 'pg_replication_slot_slot_is_active == 0', '30m', 'warning', 'Replication slot {{ $labels.slot_name }} ({{ $labels.job }}) has no consumer: WAL piles up behind it'),
+          rule(
+            'PrismPostgresReplicationSlotAtRisk',
+            `${perPostgres(limits, (job) => `pg_replication_slot_safe_wal_size_bytes{job="${job}"}`, '<', (v) => (v / 4) * STORE_THRESHOLDS.slotSafeWal)} or pg_replication_slot_wal_status{wal_status=~"unreserved|lost"} == 1`,
+            '5m',
+            'critical',
+            'Replication slot {{ $labels.slot_name }} ({{ $labels.job }}) is about to lose, or has lost, the WAL it needs: WAL archiving breaks',
+          ),
+          rule('PrismRedisDown', 'redis_up == 0', '1m', 'critical', 'redis_exporter cannot reach Redis'),
+          rule(
+            'PrismRedisMemoryHigh',
+            `redis_memory_used_bytes / redis_memory_max_bytes > ${STORE_THRESHOLDS.redisMemory} and redis_memory_max_bytes > 0`,
+            '10m',
+            'warning',
+            `Redis uses more than ${STORE_THRESHOLDS.redisMemory * 100}% of maxmemory: keys are being evicted`,
+          ),
+          rule('PrismNatsDown', 'absent(gnatsd_varz_connections)', '2m', 'critical', 'No NATS server answers the exporter'),
+          rule(
+            'PrismNatsJetStreamStorageHigh',
+            `gnatsd_varz_jetstream_stats_storage / gnatsd_varz_jetstream_config_max_storage > ${STORE_THRESHOLDS.jetStreamStorage} and gnatsd_varz_jetstream_config_max_storage > 0`,
+            '10m',
+            'warning',
+            `JetStream file storage of {{ $labels.server_id }} is more than ${STORE_THRESHOLDS.jetStreamStorage * 100}% full: publishes will be refused`,
+          ),
+          rule('PrismConsulDown', 'up{job="consul"} == 0', '2m', 'critical', 'Consul is not answering scrapes'),
+          rule('PrismConsulUnhealthy', 'consul_autopilot_healthy == 0', '5m', 'critical', 'Consul autopilot reports the server cluster unhealthy'),
+          rule('PrismMinioDown', 'up{job="minio"} == 0', '2m', 'critical', 'MinIO (backups, WAL archive) is not answering scrapes'),
+          rule(
+            'PrismMinioDiskFull',
+            `minio_cluster_capacity_usable_free_bytes / minio_cluster_capacity_usable_total_bytes < ${STORE_THRESHOLDS.minioFree}`,
+            '10m',
+            'warning',
+            `MinIO has less than ${STORE_THRESHOLDS.minioFree * 100}% of its capacity free: backups will start failing`,
+          ),
+        ],
+      },
+      {
+        name: 'prism-alerting',
+        rules: [
+          rule(
+            'PrismAlertmanagerNotificationsFailing',
+            'sum by (integration) (rate(alertmanager_notifications_failed_total[5m])) > 0',
+            '10m',
+            'critical',
+            'Alertmanager fails to deliver notifications through {{ $labels.integration }}',
+          ),
         ],
       },
     ],
