@@ -45,6 +45,13 @@ export class Facts {
     this.workloads = workloads(input.objects);
   }
 
+  private parsed?: { object: K8sObject; key: string; doc: unknown }[];
+  /** ConfigMap values that parse as YAML or JSON documents of a shape; each value is parsed once. */
+  configDocs<T>(shape: (doc: unknown) => doc is T): { object: K8sObject; key: string; doc: T }[] {
+    this.parsed ??= configDocs(this.input.objects, (d): d is unknown => d !== undefined);
+    return this.parsed.filter((p): p is { object: K8sObject; key: string; doc: T } => shape(p.doc));
+  }
+
   get namespace(): string {
     return this.input.platform.namespace;
   }
@@ -61,7 +68,7 @@ export class Facts {
 
   /** Prometheus alerting rules found in any ConfigMap. */
   alertRules(): { object: K8sObject; rules: AlertRule[] }[] {
-    return configDocs(this.input.objects, (d): d is { groups: { rules: AlertRule[] }[] } => isRecord(d) && Array.isArray(d.groups)).map(({ object, doc }) => ({
+    return this.configDocs((d): d is { groups: { rules: AlertRule[] }[] } => isRecord(d) && Array.isArray(d.groups)).map(({ object, doc }) => ({
       object,
       rules: doc.groups.flatMap((g) => (g.rules ?? []).filter((r) => typeof r.alert === 'string')),
     }));
@@ -73,7 +80,7 @@ export class Facts {
 
   /** Prometheus server configs (a `scrape_configs` document). */
   prometheusConfigs(): { object: K8sObject; key: string; doc: Record<string, unknown> }[] {
-    return configDocs(this.input.objects, (d): d is Record<string, unknown> => isRecord(d) && Array.isArray(d.scrape_configs));
+    return this.configDocs((d): d is Record<string, unknown> => isRecord(d) && Array.isArray(d.scrape_configs));
   }
 
   prometheus(): Workload[] {
@@ -85,16 +92,16 @@ export class Facts {
   }
 
   alertmanagerConfigs(): { object: K8sObject; key: string; doc: AlertmanagerConfig }[] {
-    return configDocs(this.input.objects, (d): d is AlertmanagerConfig => isRecord(d) && isRecord(d.route) && Array.isArray(d.receivers));
+    return this.configDocs((d): d is AlertmanagerConfig => isRecord(d) && isRecord(d.route) && Array.isArray(d.receivers));
   }
 
   grafanaDatasources(): GrafanaDatasource[] {
-    return configDocs(this.input.objects, (d): d is { datasources: GrafanaDatasource[] } => isRecord(d) && Array.isArray(d.datasources)).flatMap((x) => x.doc.datasources);
+    return this.configDocs((d): d is { datasources: GrafanaDatasource[] } => isRecord(d) && Array.isArray(d.datasources)).flatMap((x) => x.doc.datasources);
   }
 
   /** The gateway's routing configuration (a document with `routes` and `rate_limit`). */
   gatewayConfigs(): { object: K8sObject; key: string; doc: GatewayDoc }[] {
-    return configDocs(this.input.objects, (d): d is GatewayDoc => isRecord(d) && Array.isArray(d.routes) && isRecord(d.rate_limit));
+    return this.configDocs((d): d is GatewayDoc => isRecord(d) && Array.isArray(d.routes) && isRecord(d.rate_limit));
   }
 
   /** Kubernetes Services whose selector picks the pods of a workload. */
