@@ -269,7 +269,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const problems: string[] = [];
       const edge: string[] = [];
       for (const i of ingresses(f)) {
-        const rps = Number(annotation(i, 'nginx.ingress.kubernetes.io/limit-rps') ?? annotation(i, 'nginx.ingress.kubernetes.io/limit-rpm') ?? 0);
+        const rps = Number(annotation(i, 'nginx.ingress.kubernetes.io/limit-rps') ?? traefikRateLimit(f, i) ?? 0);
         if (!(rps > 0)) problems.push(`Ingress ${i.metadata.name}: no edge rate limit`);
         else edge.push(`Ingress ${i.metadata.name} ${rps}/s per IP`);
       }
@@ -548,7 +548,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     section: 'Observability',
     guide: 'Prometheus scraping enabled',
     rule:
-      'Prometheus runs with pod discovery keeping the prometheus.io/scrape annotation; every long-running workload of the namespace but Prometheus itself (data stores through ' +
+      'Prometheus runs with pod discovery keeping the prometheus.io/scrape annotation, and its policy lets it reach the API server on a private address; every long-running workload of the namespace but Prometheus itself (data stores through ' +
       'an exporter or built-in endpoint) is annotated with a port one of its containers serves, and the network policies let Prometheus reach it.',
     check(f) {
       const problems: string[] = [];
@@ -557,6 +557,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const cfg = f.prometheusConfigs();
       const discovers = cfg.some((c) => JSON.stringify(c.doc.scrape_configs).includes('prometheus_io_scrape'));
       if (!discovers) problems.push('Prometheus does not discover annotated pods');
+      if (!reachesPrivateApiServer(f, prom[0]!)) problems.push('Prometheus may reach the Kubernetes API (pod discovery) only on public addresses; API servers are private on kubeadm, EKS and private GKE/AKS');
       const scraped: string[] = [];
       for (const w of f.workloads.filter((x) => isLongRunning(x) && x.namespace === f.namespace && !prom.includes(x))) {
         const port = Number(w.podAnnotations['prometheus.io/port']);
@@ -608,14 +609,14 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'loki-logs': {
     section: 'Observability',
     guide: 'Loki log aggregation configured',
-    rule: 'Loki runs on a persistent volume; a log shipper DaemonSet pushes to its /loki/api/v1/push through the Loki Service; Grafana has Loki as a data source.',
+    rule: 'Loki runs on a persistent volume; a log shipper (DaemonSet reading node files, or a Deployment reading through the API) pushes to its /loki/api/v1/push through the Loki Service; Grafana has Loki as a data source.',
     check(f) {
       const problems: string[] = [];
       const loki = f.workloads.filter((w) => w.kind === 'StatefulSet' && w.pod.containers.some((c) => /(^|\/)loki$/.test(c.image.split(':')[0]!)));
       if (!loki.length) problems.push('no Loki StatefulSet');
       const lokiServices = loki.flatMap((w) => f.servicesFor(w).map((s) => s.metadata.name));
       const shippers = f.workloads.filter((w) => {
-        if (w.kind !== 'DaemonSet') return false;
+        if (!isLongRunning(w) || loki.includes(w)) return false;
         const maps = new Set((w.pod.volumes ?? []).flatMap((v) => (v.configMap ? [v.configMap.name] : [])));
         return f.input.objects.some(
           (o) =>
@@ -625,9 +626,9 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
             Object.values((o.data as Record<string, string>) ?? {}).some((t) => lokiServices.some((s) => new RegExp(`//${s}[.:][^\\s"]*/loki/api/v1/push`).test(t))),
         );
       });
-      if (!shippers.length) problems.push('no log shipper DaemonSet pushes to Loki');
+      if (!shippers.length) problems.push('no log shipper pushes to Loki');
       if (!f.grafanaDatasources().some((d) => d.type === 'loki')) problems.push('Grafana has no Loki data source');
-      return verdict(problems, `StatefulSet ${loki.map((w) => w.name).join(', ')}; shipper DaemonSet ${shippers.map((w) => `${w.namespace}/${w.name}`).join(', ')}; Grafana data source`);
+      return verdict(problems, `StatefulSet ${loki.map((w) => w.name).join(', ')}; shipper ${shippers.map((w) => `${w.kind} ${w.namespace}/${w.name}`).join(', ')}; Grafana data source`);
     },
   },
   'jaeger-tracing': {
@@ -775,7 +776,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
         ['restore procedure', /restore/i],
         ['loss of the whole cluster', /cluster/i],
       ] as const) if (!hs.some((h) => re.test(h))) problems.push(`no section on the ${what}`);
-      const backupJobs = cronJobs(f).filter((j) => j.w.object.metadata.labels?.['prism.io/task-of'] === 'dbmanager' && /^(backup|verify-latest) \S+ ?(full)?$/.test(argsOf(j.w)));
+      const commands = new Set((Object.keys(DATABASES) as (keyof typeof DATABASES)[]).flatMap((db) => [DBMANAGER_CLI.backup(db, 'full').join(' '), DBMANAGER_CLI.verifyLatest(db).join(' ')]));
+      const backupJobs = cronJobs(f).filter((j) => commands.has(argsOf(j.w)));
       for (const j of backupJobs) if (!text.includes(j.w.name)) problems.push(`does not name CronJob ${j.w.name}`);
       problems.push(...brokenLinks(f, path, text));
       return verdict(problems, `${path}: ${hs.filter((h) => /recovery point|restore procedure|cluster/i.test(h)).join(' / ')}; names ${backupJobs.map((j) => j.w.name).join(', ')}`);
@@ -865,6 +867,31 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     },
   },
 };
+
+/** The average of a Traefik rateLimit Middleware an Ingress routes through, if any. */
+function traefikRateLimit(f: Facts, i: K8sObject): number | undefined {
+  const refs = (annotation(i, 'traefik.ingress.kubernetes.io/router.middlewares') ?? '').split(',').filter(Boolean);
+  for (const ref of refs) {
+    // `<namespace>-<name>@kubernetescrd`
+    const m = f.input.objects.find((o) => o.kind === 'Middleware' && ref.startsWith(`${o.metadata.namespace ?? f.namespace}-${o.metadata.name}@`));
+    const avg = (m?.spec as { rateLimit?: { average?: number } } | undefined)?.rateLimit?.average;
+    if (avg) return avg;
+  }
+  return undefined;
+}
+
+/** Private ranges: an egress block that excepts them all reaches public addresses only. */
+const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+function reachesPrivateApiServer(f: Facts, prom: Workload): boolean {
+  return f.input.objects.some((o) => {
+    if (o.kind !== 'NetworkPolicy' || (o.metadata.namespace ?? f.namespace) !== prom.namespace) return false;
+    const s = spec<{ podSelector: { matchLabels?: Record<string, string> }; egress?: { to?: { ipBlock?: { cidr: string; except?: string[] } }[]; ports?: { port?: number }[] }[] }>(o);
+    if (!selects(s.podSelector, prom.podLabels)) return false;
+    return (s.egress ?? []).some(
+      (r) => (r.ports ?? []).some((p) => p.port === 443 || p.port === 6443) && (r.to ?? []).some((t) => t.ipBlock && !PRIVATE.every((p) => t.ipBlock!.except?.includes(p))),
+    );
+  });
+}
 
 /** The guide's troubleshooting topics, as the runbook's headings may word them. */
 const GUIDE_TROUBLESHOOTING: readonly (readonly [string, RegExp])[] = [

@@ -165,12 +165,16 @@ export function selects(selector: { matchLabels?: Record<string, string>; matchE
   return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
 }
 
-/** Every value of every ConfigMap (and Secret stringData), with where it came from. */
+/** Every value of every ConfigMap and Secret, with where it came from. */
 export function configValues(objects: readonly K8sObject[]): { object: K8sObject; key: string; text: string }[] {
   const out: { object: K8sObject; key: string; text: string }[] = [];
   for (const o of objects) {
-    const data = o.kind === 'ConfigMap' ? (o.data as Record<string, string> | undefined) : o.kind === 'Secret' ? (o.stringData as Record<string, string> | undefined) : undefined;
-    for (const [key, text] of Object.entries(data ?? {})) out.push({ object: o, key, text });
+    if (o.kind === 'ConfigMap') for (const [key, text] of Object.entries((o.data as Record<string, string>) ?? {})) out.push({ object: o, key, text });
+    if (o.kind === 'Secret') {
+      // A config rendered into a Secret (an Alertmanager config, for example) is read the same way.
+      for (const [key, text] of Object.entries((o.stringData as Record<string, string>) ?? {})) out.push({ object: o, key, text });
+      for (const [key, b64] of Object.entries((o.data as Record<string, string>) ?? {})) out.push({ object: o, key, text: Buffer.from(b64, 'base64').toString('utf8') });
+    }
   }
   return out;
 }

@@ -92,6 +92,16 @@ describe('the production checklist', () => {
     expect(r.ok).toBe(false);
   });
 
+  it("the edge limit may be a Traefik rateLimit Middleware the Ingress routes through", () => {
+    const m = withAwaitedFeatures(environment('prod'));
+    const ingress = m.objects.find((o) => o.kind === 'Ingress')!;
+    delete ingress.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps'];
+    expect(status(evaluate(m), 'rate-limiting').status).toBe('not met');
+    ingress.metadata.annotations['traefik.ingress.kubernetes.io/router.middlewares'] = 'prism-edge-limit@kubernetescrd';
+    m.objects.push({ apiVersion: 'traefik.io/v1alpha1', kind: 'Middleware', metadata: { name: 'edge-limit', namespace: 'prism' }, spec: { rateLimit: { average: 50, burst: 100 } } });
+    expect(status(evaluate(m), 'rate-limiting')).toMatchObject({ status: 'met', evidence: expect.stringContaining('50/s per IP') });
+  });
+
   it('prints one line per item, with the status and the evidence', () => {
     const text = formatReport(evaluate(environment('prod')));
     const lines = text.split('\n').filter((l) => /^\s+\[[ x-]\] /.test(l));
@@ -189,6 +199,10 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
   'prometheus-scraping': {
     'auth not annotated': (m) => delete byApp(m, 'Deployment', 'auth').spec.template.metadata.annotations['prometheus.io/scrape'],
     "Prometheus' access to the redis exporter blocked": (m) => (m.objects = m.objects.filter((o) => o.metadata.name !== 'redis-exporter')),
+    'the API server reachable on public addresses only': (m) => {
+      const p = m.objects.find((o) => o.metadata.name === 'prometheus-awaited')!;
+      p.spec.egress = p.spec.egress.filter((r: Obj) => !r.to[0].ipBlock);
+    },
     'no pod discovery': (m) => editConfig(m, 'prometheus.yml', (p) => (p.scrape_configs = [{ job_name: 'self', static_configs: [{ targets: ['localhost:9090'] }] }])),
   },
   'grafana-dashboards': {
@@ -197,6 +211,13 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
   },
   'loki-logs': {
     'no log shipper': (m) => (m.objects = m.objects.filter((o) => o.kind !== 'DaemonSet')),
+    'a Deployment shipper (reading through the API) counts, one pushing elsewhere does not': (m) => {
+      const ds = m.objects.find((o) => o.kind === 'DaemonSet')!;
+      ds.kind = 'Deployment';
+      expect(status(evaluate(m), 'loki-logs').status).toBe('met');
+      const cm = m.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.namespace === 'prism-logging')!;
+      for (const k of Object.keys(cm.data)) cm.data[k] = cm.data[k].replaceAll('loki.prism', 'logs.example');
+    },
     'the shipper pushing elsewhere': (m) => {
       const cm = m.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.namespace === 'prism-logging')!;
       for (const k of Object.keys(cm.data)) cm.data[k] = cm.data[k].replaceAll('loki.prism', 'logs.example');

@@ -159,6 +159,8 @@ export function withAwaitedFeatures(m: Mutable): Mutable {
     policy('prometheus-awaited', 'prometheus', {
       policyTypes: ['Egress'],
       egress: [
+        // The API server's private address, from stack configuration.
+        { to: [{ ipBlock: { cidr: '10.96.0.1/32' } }], ports: [tcp(443)] },
         { to: [{ podSelector: { matchLabels: { app: 'alertmanager' } } }], ports: [tcp(9093)] },
         ...exporters.map(([store, port]) => ({ to: [{ podSelector: { matchLabels: { app: store } } }], ports: [tcp(port)] })),
       ],
