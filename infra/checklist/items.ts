@@ -78,6 +78,7 @@ function readersOf(f: Facts, key: string): Workload[] {
 function serviceTls(f: Facts, w: Workload): string[] {
   const problems: string[] = [];
   const val = (n: string) => envOf(w, n)?.value;
+  if (!w.pod.containers.some((c) => c.env?.some((e) => e.name.startsWith('PRISM_TLS_')))) return [`${w.app}: no PRISM_TLS_* settings (serves plaintext)`];
   if (val('PRISM_TLS_ENABLED') !== 'true') problems.push(`${w.app}: PRISM_TLS_ENABLED is not true`);
   if (val('PRISM_TLS_CLIENT_AUTH') !== 'true') problems.push(`${w.app}: PRISM_TLS_CLIENT_AUTH is not true (no mutual TLS)`);
   for (const n of ['PRISM_TLS_CERT_FILE', 'PRISM_TLS_KEY_FILE', 'PRISM_TLS_CLIENT_CA_FILE']) {
@@ -141,7 +142,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       }
       const exempt = [...TLS_EXEMPT_PORT_NAMES].join(', ');
       return verdict(
-        problems.length > 8 ? [...problems.slice(0, 8), `and ${problems.length - 8} more`] : problems,
+        problems.length > 12 ? [...problems.slice(0, 12), `and ${problems.length - 12} more`] : problems,
         `Ingress ${ing.map((i) => i.metadata.name).join(', ')} TLS (${ing.map((i) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer')).join(', ')}); mutual TLS on ${services.map((w) => w.app).join(', ')} from cert-manager Certificates; plaintext only on ${exempt}`,
       );
     },
@@ -493,7 +494,9 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
         if (read && read * 1000 < requestMs) problems.push(`Ingress ${i.metadata.name}: read timeout ${read} s cuts the gateway's ${requestMs} ms`);
       }
       for (const w of f.workloads.filter(isLongRunning)) {
-        for (const c of w.pod.containers) for (const p of [c.livenessProbe, c.readinessProbe]) if (p && p.timeoutSeconds === undefined) problems.push(`${w.name}/${c.name}: probe without timeoutSeconds`);
+        for (const c of w.pod.containers) {
+          for (const [kind, p] of [['liveness', c.livenessProbe], ['readiness', c.readinessProbe]] as const) if (p && p.timeoutSeconds === undefined) problems.push(`${w.name}/${c.name}: ${kind} probe on the 1 s default timeout`);
+        }
       }
       for (const w of f.workloads.filter((x) => x.kind === 'Job' || x.kind === 'CronJob')) {
         const job = w.kind === 'CronJob' ? spec<{ jobTemplate: { spec: { activeDeadlineSeconds?: number } } }>(w.object).jobTemplate.spec : spec<{ activeDeadlineSeconds?: number }>(w.object);
