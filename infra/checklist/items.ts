@@ -42,6 +42,13 @@ const verdict = (problems: readonly string[], evidence: string): Finding => (pro
 
 /** Ports that stay plaintext under "TLS on all endpoints": metrics and health, for Prometheus and the kubelet. */
 const TLS_EXEMPT_PORT_NAMES: ReadonlySet<string> = new Set(['metrics']);
+/**
+ * The services that create JetStream streams (services/gateway/src/events.ts, services/auth/src/outbox.ts)
+ * and the variable that should give them the replica count. The variable is not in the contract yet:
+ * both services create R1 streams today. Rename here if the contract names it differently.
+ */
+const STREAM_CREATORS = ['gateway', 'auth'] as const;
+const STREAM_REPLICAS_ENV = 'PRISM_NATS_STREAM_REPLICAS';
 const NGINX_BACKEND_PROTOCOL = 'nginx.ingress.kubernetes.io/backend-protocol';
 
 const isService = (name: string): boolean => (SERVICE_NAMES as readonly string[]).includes(name);
@@ -518,8 +525,9 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     section: 'Reliability',
     guide: 'NATS JetStream configured for durability',
     rule:
-      'JetStream with file storage on a persistent volume claim, a cluster of at least 3 servers (odd) with a route to every member, and a PodDisruptionBudget that ' +
-      'keeps a quorum. (Each stream\'s replica count is set by the services that create it and is not visible in the manifests.)',
+      'JetStream with file storage on a persistent volume claim, a cluster of at least 3 servers (odd) with a route to every member, a PodDisruptionBudget that ' +
+      'keeps a quorum, and every service that creates a stream told to replicate it across the cluster (at least min(3, servers) replicas): an R1 stream on a ' +
+      'three-server cluster is lost with its one server.',
     check(f) {
       const problems: string[] = [];
       const nats = f.workloads.filter((w) => w.kind === 'StatefulSet' && w.pod.containers.some((c) => /(^|\/)nats$/.test(c.image.split(':')[0]!)));
@@ -542,7 +550,17 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       else if (routes < replicas) problems.push(`cluster routes name ${routes} of ${replicas} servers`);
       const pdb = f.input.objects.find((o) => o.kind === 'PodDisruptionBudget' && selects(spec<{ selector: { matchLabels: Record<string, string> } }>(o).selector, w.podLabels));
       if (replicas >= 3 && !pdb) problems.push('no PodDisruptionBudget for the NATS cluster');
-      return verdict(problems, `StatefulSet ${w.name}: ${replicas} servers in a cluster, JetStream file store at ${storeDir} on claim ${claims.map((t) => t.metadata.name).join(', ')}, PDB ${pdb?.metadata.name}`);
+      const want = Math.min(3, replicas);
+      for (const svc of STREAM_CREATORS) {
+        for (const sw of f.services().filter((x) => x.app === svc)) {
+          const n = Number(envOf(sw, STREAM_REPLICAS_ENV)?.value ?? 1);
+          if (n < want) problems.push(`${svc} creates its JetStream stream with ${n} replica${n === 1 ? '' : 's'} on ${replicas} servers (${STREAM_REPLICAS_ENV} ${envOf(sw, STREAM_REPLICAS_ENV) ? `is ${n}` : 'unset'})`);
+        }
+      }
+      return verdict(
+        problems,
+        `StatefulSet ${w.name}: ${replicas} servers in a cluster, JetStream file store at ${storeDir} on claim ${claims.map((t) => t.metadata.name).join(', ')}, PDB ${pdb?.metadata.name}; streams of ${STREAM_CREATORS.join(', ')} replicated ${want}×`,
+      );
     },
   },
 

@@ -48,6 +48,7 @@ const AWAITING: Partial<Record<ChecklistItemId, string>> = {
   'prometheus-scraping': 'data-store exporters (issue 14)',
   alerting: 'Alertmanager (issue 14)',
   'on-call-rotation': 'Alertmanager receivers named in the on-call section (issue 14)',
+  'nats-durability': 'the gateway and auth create R1 streams on the 3-server cluster (a stream-replica setting, not yet assigned)',
 };
 
 describe('the production checklist', () => {
@@ -194,6 +195,7 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
       const cm = m.objects.find((o) => o.kind === 'ConfigMap' && 'nats-server.conf' in (o.data ?? {}))!;
       cm.data['nats-server.conf'] = cm.data['nats-server.conf'].replace(/jetstream \{[^}]*\}/, '');
     },
+    'auth streams with one replica': (m) => setEnv(byApp(m, 'Deployment', 'auth'), 'PRISM_NATS_STREAM_REPLICAS', '1'),
     "the cluster's PDB removed": (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'PodDisruptionBudget' && o.metadata.name === 'nats'))),
   },
   'prometheus-scraping': {

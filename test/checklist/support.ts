@@ -75,8 +75,10 @@ const tcp = (port: number) => ({ protocol: 'TCP', port });
  * Adds to an environment what the features being built beside the checklist will render, in the
  * shapes their issues describe, so the rules' "met" side is tested now and prod's gap is exactly
  * those features: mutual TLS from cert-manager (issue 13), trusted forwarding at the gateway
- * (issue 13), an Alertmanager with receivers and the data stores' exporters (issue 14), and a log
- * shipper whose probes set their timeouts (Alloy replacing Promtail, issue 14).
+ * (issue 13), an Alertmanager with receivers and the data stores' exporters (issue 14), a log
+ * shipper whose probes set their timeouts (Alloy replacing Promtail, issue 14), and JetStream streams
+ * replicated across the cluster (a stream-replica variable the gateway and auth would honour: not
+ * assigned to anyone yet).
  */
 export function withAwaitedFeatures(m: Mutable): Mutable {
   // Mutual TLS: a CA Issuer, a Certificate per service, its Secret mounted, the TLS variables, https between services.
@@ -166,6 +168,10 @@ export function withAwaitedFeatures(m: Mutable): Mutable {
       ],
     }),
   );
+
+  // The services that create JetStream streams replicate them across the cluster.
+  const natsServers = byApp(m, 'StatefulSet', 'nats').spec.replicas as number;
+  if (natsServers > 1) for (const svc of ['gateway', 'auth']) setEnv(byApp(m, 'Deployment', svc), 'PRISM_NATS_STREAM_REPLICAS', String(Math.min(3, natsServers)));
 
   // The log shipper's probes with explicit timeouts.
   const shipper = m.objects.find((o) => o.kind === 'DaemonSet');
