@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
+import { waiverProblems } from './checklist.js';
 import { stackConfigSchema, type StackConfig } from './schema.js';
 
 export const CONFIG_NAMESPACE = 'prism';
@@ -47,11 +48,11 @@ export function loadStack(dir: string, name: string): Stack {
   } catch (e) {
     throw new StackConfigError(source, [(e as Error).message.split('\n')[0] ?? 'unreadable YAML']);
   }
-  return { name, file, config: parseStackFile(doc, source) };
+  return { name, file, config: parseStackFile(doc, source, name) };
 }
 
-/** Validates the parsed content of a `Pulumi.<stack>.yaml` file. */
-export function parseStackFile(doc: unknown, source: string): StackConfig {
+/** Validates the parsed content of a `Pulumi.<stack>.yaml` file; `stackName` decides which checklist waivers it may hold. */
+export function parseStackFile(doc: unknown, source: string, stackName?: string): StackConfig {
   if (!isRecord(doc)) throw new StackConfigError(source, ['expected a YAML mapping with a `config:` key']);
   const problems: string[] = [];
   for (const key of Object.keys(doc)) {
@@ -69,13 +70,20 @@ export function parseStackFile(doc: unknown, source: string): StackConfig {
     }
   }
   if (problems.length > 0) throw new StackConfigError(source, problems);
-  return validateStackConfig(values, source);
+  return validateStackConfig(values, source, stackName);
 }
 
-/** Validates the `prism:` values (without their namespace), as the Pulumi program reads them. */
-export function validateStackConfig(values: Record<string, unknown>, source: string): StackConfig {
+/**
+ * Validates the `prism:` values (without their namespace), as the Pulumi program reads them. With
+ * a stack name, also which production-checklist items the stack may declare not applicable.
+ */
+export function validateStackConfig(values: Record<string, unknown>, source: string, stackName?: string): StackConfig {
   const result = stackConfigSchema.safeParse(values);
-  if (result.success) return result.data;
+  if (result.success) {
+    const problems = stackName === undefined ? [] : waiverProblems(stackName, result.data.checklist.notApplicable);
+    if (problems.length === 0) return result.data;
+    throw new StackConfigError(source, problems.map((p) => `${keyPath(p.path)}: ${p.message}`));
+  }
   throw new StackConfigError(source, result.error.issues.map((i) => describeIssue(i, values)));
 }
 

@@ -4,6 +4,7 @@ import { bytes, cpuMillis } from '../model/quantity.js';
 import { SECRET_KEYS } from '../model/secrets.js';
 import { alerting } from './alerting.js';
 import { cidrBlock } from './cidr.js';
+import { CHECKLIST_ITEM_IDS } from './checklist.js';
 
 /**
  * The typed stack configuration: the `prism:` keys of `stacks/Pulumi.<env>.yaml`.
@@ -209,6 +210,17 @@ export const stackConfigSchema = z
       })
       .prefault({}),
     secrets,
+    /** The production checklist (`npm run checklist`): items this stack declares not applicable, each with its reason. */
+    checklist: z
+      .strictObject({
+        notApplicable: z
+          .partialRecord(
+            z.enum(CHECKLIST_ITEM_IDS),
+            z.string().trim().min(10, 'expected the reason the item does not apply (at least 10 characters)'),
+          )
+          .default({}),
+      })
+      .prefault({}),
     /** Where `pulumi up` deploys; synth ignores it. */
     cluster: z
       .strictObject({

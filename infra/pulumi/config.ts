@@ -32,7 +32,7 @@ export function readStackConfig(stack: string, config: pulumi.Config = new pulum
       plaintext.map((k) => `${prefix}${k}: stored in plain text; remove it and set it with pulumi config set --secret ${prefix}${k}`),
     );
   }
-  return validateStackConfig(values, `stack ${stack}`);
+  return validateStackConfig(values, `stack ${stack}`, stack);
 }
 
 /**
