@@ -7,8 +7,9 @@
 #   pulumi-v3.274.1                   the Pulumi CLI and its Node.js language host (vendored source: the
 #                                     language host's module is not served)
 #   pulumi-resource-kubernetes-<v>    the Kubernetes provider at the version package-lock.json asks for
-# Usage: bash scripts/control-plane-tools.sh [--print-path]
-#   --print-path  prints the PATH entries of the cached tools (fails if one is missing) and builds nothing.
+# Usage: bash scripts/control-plane-tools.sh [--print-path [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]]
+#   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
+#                 and builds nothing.
 # Builds run at nice 19; each directory gets a build-seconds file with the time its build took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +27,14 @@ LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-la
 names=("kubernetes-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER")
 
 if [ "${1:-}" = --print-path ]; then
+  shift
   path=
   for n in "${names[@]}"; do
+    if [ $# -gt 0 ]; then
+      want=no
+      for w in "$@"; do case $n in "$w"-v[0-9]* | "$w"-[0-9]*) want=yes ;; esac; done
+      [ $want = yes ] || continue
+    fi
     [ -d "$CACHE/$n/bin" ] || { echo "control-plane-tools: $CACHE/$n is missing; run bash scripts/control-plane-tools.sh" >&2; exit 1; }
     path="$path${path:+:}$CACHE/$n/bin"
   done
