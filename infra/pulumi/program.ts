@@ -98,5 +98,9 @@ function existingLocalSecret(namespace: string, opts: pulumi.CustomResourceOptio
   pulumi.log.info(
     `secrets mode local: ${SECRET_NAME} is read from the cluster, not managed by Pulumi; create it first with npm run local-secrets && kubectl apply -f ${LOCAL_SECRET_FILE}`,
   );
-  return k8s.core.v1.Secret.get(`${namespace}/${SECRET_NAME}`, `${namespace}/${SECRET_NAME}`, opts);
+  // What is read lands in the state: its values stay encrypted there, whatever the provider marks.
+  return k8s.core.v1.Secret.get(`${namespace}/${SECRET_NAME}`, `${namespace}/${SECRET_NAME}`, {
+    ...opts,
+    additionalSecretOutputs: ['data', 'stringData'],
+  });
 }

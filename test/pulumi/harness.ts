@@ -44,6 +44,8 @@ export interface Read {
   readonly id: string;
   readonly dependencies: readonly string[];
   readonly provider: string;
+  /** Outputs the engine must store encrypted. */
+  readonly secretOutputs: readonly string[];
 }
 
 export interface MockRun {
@@ -83,7 +85,14 @@ export async function mockStack(stack: string, config: Record<string, string>, s
   };
   const originalRead = monitor.readResource.bind(monitor);
   monitor.readResource = (req, cb) => {
-    reads.push({ type: req.getType(), name: req.getName(), id: req.getId(), dependencies: req.getDependenciesList(), provider: req.getProvider() });
+    reads.push({
+      type: req.getType(),
+      name: req.getName(),
+      id: req.getId(),
+      dependencies: req.getDependenciesList(),
+      provider: req.getProvider(),
+      secretOutputs: req.getAdditionalsecretoutputsList(),
+    });
     originalRead(req, cb);
   };
   const original = monitor.registerResource.bind(monitor);
@@ -120,6 +129,7 @@ interface ReadRequest {
   getId(): string;
   getDependenciesList(): string[];
   getProvider(): string;
+  getAdditionalsecretoutputsList(): string[];
 }
 
 /** Resolves when every given resource has been registered (its URN is known). */
