@@ -7,7 +7,9 @@
 #   pulumi-v3.274.1                   the Pulumi CLI and its Node.js language host (vendored source: the
 #                                     language host's module is not served)
 #   pulumi-resource-kubernetes-<v>    the Kubernetes provider at the version package-lock.json asks for
-# Usage: bash scripts/control-plane-tools.sh [--print-path [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]]
+# Usage: bash scripts/control-plane-tools.sh [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]
+#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]
+#   Without names, builds all four. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
 # Builds run at nice 19; each directory gets a build-seconds file with the time its build took.
@@ -48,8 +50,13 @@ mkdir -p "$CACHE"
 # build <name> <function>: runs the function in a scratch module directory; its binaries go to ./bin,
 # which becomes $CACHE/<name>/bin only when the whole build succeeded.
 build() {
-  local name=$1 fn=$2 work start
-  if [ -d "$CACHE/$name/bin" ]; then echo "== $name: cached"; return; fi
+  local name=$1 fn=$2 work start lock
+  exec {lock}>"$CACHE/.$name.lock"
+  if ! flock -n "$lock"; then
+    echo "== $name: being built by another run; waiting"
+    flock "$lock"
+  fi
+  if [ -d "$CACHE/$name/bin" ]; then echo "== $name: cached"; exec {lock}>&-; return; fi
   echo "== $name: building ($(date -u +%H:%M:%S))"
   work=$(mktemp -d "$CACHE/.build-$name.XXXX")
   start=$(date +%s)
@@ -58,6 +65,7 @@ build() {
   echo $(( $(date +%s) - start )) > "$work/out/build-seconds"
   rm -rf "${CACHE:?}/$name" && mv "$work/out" "$CACHE/$name" && rm -rf "$work"
   echo "== $name: built in $(cat "$CACHE/$name/build-seconds") s"
+  exec {lock}>&-
 }
 
 # k8s.io/kubernetes replaces its staging modules with local paths, so `go install` refuses it: a wrapper
@@ -97,7 +105,13 @@ build_provider() {
     github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes
 }
 
-build "kubernetes-$KUBERNETES" build_kubernetes
-build "kwok-$KWOK" build_kwok
-build "pulumi-$PULUMI" build_pulumi
-build "pulumi-resource-kubernetes-$K8S_PROVIDER" build_provider
+[ $# -gt 0 ] || set -- kubernetes kwok pulumi pulumi-resource-kubernetes
+for tool in "$@"; do
+  case $tool in
+    kubernetes) build "kubernetes-$KUBERNETES" build_kubernetes ;;
+    kwok) build "kwok-$KWOK" build_kwok ;;
+    pulumi) build "pulumi-$PULUMI" build_pulumi ;;
+    pulumi-resource-kubernetes) build "pulumi-resource-kubernetes-$K8S_PROVIDER" build_provider ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
+  esac
+done
