@@ -2,7 +2,7 @@ import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { StackConfig } from '../infra/config/index.js';
 import { componentLabels } from '../infra/k8s/labels.js';
-import { PlatformNamespace } from '../infra/k8s/namespace.js';
+import { PlatformNamespace, platformNamespaceProps } from '../infra/k8s/namespace.js';
 import { NamespaceNetworkBaseline } from '../infra/k8s/network-policy.js';
 import { PlatformSecrets } from '../infra/k8s/secrets.js';
 import { alertingSecretKeys } from '../infra/model/files/alertmanager.js';
@@ -13,7 +13,7 @@ export class BaseChart extends Chart {
   constructor(scope: Construct, id: string, props: { readonly platform: Platform; readonly config: StackConfig }) {
     super(scope, id, { namespace: props.platform.namespace, disableResourceNameHashes: true });
     const labels = componentLabels('prism', 'base');
-    new PlatformNamespace(this, 'Namespace', { name: props.platform.namespace, level: 'restricted', labels });
+    new PlatformNamespace(this, 'Namespace', platformNamespaceProps(props.platform.namespace));
     new NamespaceNetworkBaseline(this, 'Network', { labels });
     // Only when Alertmanager runs (observability) do its receivers' credentials need to be synced.
     const alertingSecrets = props.config.observability.enabled ? alertingSecretKeys(props.config.alerting) : [];

@@ -145,6 +145,12 @@ export const stackConfigSchema = z
         tag: imageTag,
         /** Every image; Always re-checks registry credentials on each pull (pinned tags keep it reproducible). */
         pullPolicy: z.enum(['IfNotPresent', 'Always']).default('Always'),
+        /**
+         * Whether `pulumi up` builds and pushes the four service images (tagged `<stack>-<revision>`, run by
+         * digest). Off, it deploys `<registry>/prism-<service>:<tag>` as they are, built by another pipeline.
+         * @default true
+         */
+        build: z.boolean().default(true),
       }),
     ingress: z
       .strictObject({

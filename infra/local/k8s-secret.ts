@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KEY_FILES } from '../compose/layout.js';
+import { namespaceObject, platformNamespaceProps } from '../k8s/namespace.js';
 import { toYaml } from '../model/files/yaml.js';
 import { NAMESPACE, SECRET_KEYS, SECRET_NAME } from '../model/index.js';
 import { LocalSetupError, parseDotenv } from './dotenv.js';
@@ -22,7 +23,11 @@ export interface SecretSources {
   readonly readFile: (path: string) => string;
 }
 
-/** The Secret manifest. A `provided` credential left empty is left out, so the optional secretKeyRef leaves its variable unset. */
+/**
+ * The manifest: the platform Namespace, exactly as synthesized, then the Secret, so that `kubectl apply -f`
+ * works on an empty cluster, before `pulumi up` (which adopts the namespace) starts any workload. A
+ * `provided` credential left empty is left out, so the optional secretKeyRef leaves its variable unset.
+ */
 export function localSecretManifest(src: SecretSources, namespace = NAMESPACE): string {
   const env = parseDotenv(src.dotenv);
   const data: Record<string, string> = {};
@@ -34,13 +39,14 @@ export function localSecretManifest(src: SecretSources, namespace = NAMESPACE): 
     if (!value) throw new LocalSetupError(`${src.envPath}: ${s.dotenv} is empty or missing; run make dev-setup (it generates it)`);
     data[s.key] = Buffer.from(value, 'utf8').toString('base64');
   }
-  return toYaml({
+  const secret = toYaml({
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: SECRET_NAME, namespace, labels: { 'app.kubernetes.io/part-of': 'prism', 'app.kubernetes.io/managed-by': 'prism-local-secrets' } },
     type: 'Opaque',
     data,
   });
+  return `${toYaml(namespaceObject(platformNamespaceProps(namespace)))}---\n${secret}`;
 }
 
 export function writeLocalSecret(envPath: string, outPath = LOCAL_SECRET_FILE): string {

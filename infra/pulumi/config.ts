@@ -2,6 +2,9 @@ import * as pulumi from '@pulumi/pulumi';
 import { CONFIG_NAMESPACE, StackConfigError, stackConfigSchema, validateStackConfig, type StackConfig } from '../config/index.js';
 import { SECRET_KEYS } from '../model/index.js';
 
+/** Stack files live here (Pulumi.yaml: `stackConfigDir: stacks`), the same files `npm run synth` reads. */
+export const STACK_CONFIG_DIR = 'stacks';
+
 /** Secret config keys: read only with `getSecret` (program secrets), never as plain values. */
 export const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(SECRET_KEYS.map((s) => s.pulumiKey));
 

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import * as docker from '@pulumi/docker';
+import { createRequire } from 'node:module';
+import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { type Component, type Platform, imageRef } from '../model/index.js';
+import { STACK_CONFIG_DIR } from './config.js';
 import type { KubeObject } from './resources.js';
 
 export interface ServiceImage {
@@ -14,11 +16,15 @@ export interface ServiceImage {
 /**
  * The revision images are tagged with: the commit's short hash, with `-dirty` when tracked
  * files differ from it (the manifests deploy by digest, so a dirty tag never deploys stale code).
+ * The stack files do not count: Pulumi writes them on its own (`pulumi stack init` adds
+ * `encryptionsalt`, `pulumi config set` a value), and they are deploy-time configuration that no
+ * Dockerfile copies into an image.
  */
 export function gitRevision(cwd = process.cwd()): string {
   const git = (...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
   const hash = git('rev-parse', '--short=12', 'HEAD');
-  return git('status', '--porcelain', '--untracked-files=no') === '' ? hash : `${hash}-dirty`;
+  const changed = git('status', '--porcelain', '--untracked-files=no', '--', '.', `:(exclude)${STACK_CONFIG_DIR}/`);
+  return changed === '' ? hash : `${hash}-dirty`;
 }
 
 /** `<stack>-<revision>`: one tag per stack and commit. */
@@ -34,10 +40,13 @@ export function imageTag(stack: string, revision: string): string {
  * `images.registry`). Nothing is built on preview.
  */
 export function serviceImages(platform: Platform, tag: string, opts?: pulumi.CustomResourceOptions): ServiceImage[] {
+  // Loaded here, not at the top: a stack with `images.build: false` never loads @pulumi/docker, so it
+  // previews and deploys without the docker provider plugin or a Docker engine.
+  const { Image } = createRequire(import.meta.url)('@pulumi/docker') as typeof docker;
   return platform.components.flatMap((c) => {
     const build = c.image.build;
     if (!build) return [];
-    const image = new docker.Image(
+    const image = new Image(
       `prism-${c.name}`,
       {
         imageName: `${c.image.repository}:${tag}`,

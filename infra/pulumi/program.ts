@@ -3,20 +3,19 @@ import * as pulumi from '@pulumi/pulumi';
 import { environmentApp } from '../../charts/platform.js';
 import { CONFIG_NAMESPACE, type Stack } from '../config/index.js';
 import { LOCAL_SECRET_FILE } from '../local/k8s-secret.js';
-import { SECRET_NAME, type Platform } from '../model/index.js';
-import { readStackConfig } from './config.js';
+import { SECRET_NAME, imageRef, type Platform } from '../model/index.js';
+import { STACK_CONFIG_DIR, readStackConfig } from './config.js';
 import { imageTag, serviceImages, useBuiltImages, type ServiceImage } from './images.js';
 import { kubernetesResource, waveOf, type KubeObject, type Wave } from './resources.js';
 import { platformSecret, secretValues } from './secrets.js';
 
-/** Stack files live here (Pulumi.yaml: `stackConfigDir: stacks`), the same files `npm run synth` reads. */
-export const STACK_CONFIG_DIR = 'stacks';
+export { STACK_CONFIG_DIR };
 
 export interface ProgramOptions {
   /** Stack name (`pulumi.getStack()`): dev, staging, prod. */
   readonly stack: string;
-  /** Git revision the images are tagged with (see `gitRevision`). */
-  readonly revision: string;
+  /** Git revision the images are tagged with (see `gitRevision`); asked for only when images are built. */
+  readonly revision: string | (() => string);
 }
 
 export interface PrismDeployment {
@@ -24,8 +23,14 @@ export interface PrismDeployment {
   /** Exactly the synthesized objects, one Pulumi resource each. */
   readonly objects: readonly KubeObject[];
   readonly resources: readonly pulumi.CustomResource[];
+  /** The images built and pushed (`images.build`); none when the stack deploys pinned images. */
   readonly images: readonly ServiceImage[];
-  /** `prism-secrets`, in secrets mode `pulumi` only. */
+  /** Each service's image as its containers run it: the pushed digest, or the pinned `<repository>:<tag>`. */
+  readonly serviceImages: Readonly<Record<string, pulumi.Input<string>>>;
+  /**
+   * `prism-secrets`: created from secret config in secrets mode `pulumi`; in mode `local`, read from the
+   * cluster (applied beforehand from the local Secret file), so no workload starts before it exists.
+   */
   readonly secret?: k8s.core.v1.Secret;
   readonly provider: k8s.Provider;
 }
@@ -38,16 +43,14 @@ export function synthesizedObjects(stack: Stack): { platform: Platform; objects:
 
 /**
  * One stack of the platform: validates the stack config, builds and pushes the four service
- * images, and deploys the synthesized objects (with the built image digests) through an explicit
- * provider, in waves: namespaces first, then what pods read (including the Secret), then workloads.
+ * images (unless `images.build` is off), and deploys the synthesized objects (with the built image
+ * digests) through an explicit provider, in waves: namespaces first, then what pods read
+ * (including the Secret), then workloads.
  */
 export function prismDeployment(options: ProgramOptions): PrismDeployment {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const stackConfig = readStackConfig(options.stack, config);
   const secrets = stackConfig.secrets.mode === 'pulumi' ? secretValues(options.stack, config) : undefined;
-  if (stackConfig.secrets.mode === 'local') {
-    pulumi.log.info(`secrets mode local: ${SECRET_NAME} is not managed by Pulumi; create it with npm run local-secrets, then kubectl apply -f ${LOCAL_SECRET_FILE}`);
-  }
   const stack: Stack = { name: options.stack, file: `${STACK_CONFIG_DIR}/Pulumi.${options.stack}.yaml`, config: stackConfig };
   const { platform, objects } = synthesizedObjects(stack);
 
@@ -56,15 +59,22 @@ export function prismDeployment(options: ProgramOptions): PrismDeployment {
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(context ? { context } : {}),
   });
-  const images = serviceImages(platform, imageTag(options.stack, options.revision));
-  const deployed = useBuiltImages(objects, images);
+  const revision = () => (typeof options.revision === 'function' ? options.revision() : options.revision);
+  const images = stackConfig.images.build ? serviceImages(platform, imageTag(options.stack, revision())) : [];
+  const deployed = stackConfig.images.build ? useBuiltImages(objects, images) : objects;
+  const pinned = platform.components.filter((c) => c.image.build).map((c) => [c.name, imageRef(c.image)] as const);
+  const runImages = Object.fromEntries(images.length > 0 ? images.map((i) => [i.component, i.image.repoDigest]) : pinned);
 
   const waves: Record<Wave, pulumi.CustomResource[]> = { foundation: [], configuration: [], workloads: [] };
   const deploy = (wave: Wave, dependsOn: pulumi.Resource[]) => {
     for (const o of deployed.filter((x) => waveOf(x) === wave)) waves[wave].push(kubernetesResource(o, { provider, dependsOn }));
   };
   deploy('foundation', []);
-  const secret = secrets ? platformSecret(platform.namespace, secrets, { provider, dependsOn: waves.foundation }) : undefined;
+  const secret = secrets
+    ? platformSecret(platform.namespace, secrets, { provider, dependsOn: waves.foundation })
+    : stackConfig.secrets.mode === 'local'
+      ? existingLocalSecret(platform.namespace, { provider, dependsOn: waves.foundation })
+      : undefined;
   deploy('configuration', waves.foundation);
   deploy('workloads', [...waves.foundation, ...waves.configuration, ...(secret ? [secret] : [])]);
 
@@ -73,7 +83,24 @@ export function prismDeployment(options: ProgramOptions): PrismDeployment {
     objects,
     resources: [...waves.foundation, ...waves.configuration, ...waves.workloads],
     images,
+    serviceImages: runImages,
     ...(secret ? { secret } : {}),
     provider,
   };
+}
+
+/**
+ * Secrets mode `local`: the Secret is not Pulumi's (its values stay out of the state's inputs); the
+ * program reads it after the namespace, and every workload waits for that read. A cluster without it
+ * fails before any workload is created, instead of pods starting without their credentials.
+ */
+function existingLocalSecret(namespace: string, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
+  pulumi.log.info(
+    `secrets mode local: ${SECRET_NAME} is read from the cluster, not managed by Pulumi; create it first with npm run local-secrets && kubectl apply -f ${LOCAL_SECRET_FILE}`,
+  );
+  // What is read lands in the state: its values stay encrypted there, whatever the provider marks.
+  return k8s.core.v1.Secret.get(`${namespace}/${SECRET_NAME}`, `${namespace}/${SECRET_NAME}`, {
+    ...opts,
+    additionalSecretOutputs: ['data', 'stringData'],
+  });
 }

@@ -151,7 +151,7 @@ describe('documented defaults', () => {
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
     });
     expect(config.tls).toEqual({ clusterIssuer: 'letsencrypt-prod', secretName: 'prism-tls' });
-    expect(config.images).toEqual({ registry: 'ghcr.io/prism-platform', tag: '1.2.3', pullPolicy: 'Always' });
+    expect(config.images).toEqual({ registry: 'ghcr.io/prism-platform', tag: '1.2.3', pullPolicy: 'Always', build: true });
     expect(config.ingress).toEqual({ className: 'nginx', controllerNamespace: 'ingress-nginx', rateLimitRps: 50 });
     expect(config.nats).toEqual({ replicas: 1 });
     expect(config.secrets).toEqual({ mode: 'local' });

@@ -2,10 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { GENERATED, localSecretManifest, parseDotenv } from '../../infra/local/index.js';
 import { SECRET_KEYS } from '../../infra/model/index.js';
 import { openApiErrors, type ManifestObject } from '../support/k8s-schema.js';
+import { find, synth } from '../support/synth.js';
 import { mode, tempCheckout } from './support.js';
 
 const ENV = 'deploy/docker-compose/.env';
@@ -98,7 +99,14 @@ describe('npm run local-secrets', () => {
     const file = join(dir, '.secrets/prism-secrets.yaml');
     expect(mode(statSync(file).mode)).toBe('0600');
     expect(mode(statSync(join(dir, '.secrets')).mode)).toBe('0700');
-    const secret = parse(readFileSync(file, 'utf8')) as ManifestObject & { data: Record<string, string> };
+    // The Namespace first, exactly as synthesized, so `kubectl apply -f` works on an empty cluster.
+    const [namespace, secret, ...rest] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()) as [
+      ManifestObject,
+      ManifestObject & { data: Record<string, string> },
+    ];
+    expect(rest).toEqual([]);
+    expect(namespace).toEqual(find(synth('dev').objects, 'Namespace', 'prism'));
+    expect(await openApiErrors(namespace)).toEqual([]);
     expect(await openApiErrors(secret)).toEqual([]);
     expect(secret.metadata).toMatchObject({ name: 'prism-secrets', namespace: 'prism' });
     const env = parseDotenv(readFileSync(join(dir, ENV), 'utf8'));
@@ -112,7 +120,7 @@ describe('npm run local-secrets', () => {
 
     writeFileSync(join(dir, ENV), readFileSync(join(dir, ENV), 'utf8').replace('GOOGLE_CLIENT_ID=', 'GOOGLE_CLIENT_ID=google-id'));
     expect(run(dir, 'node_modules/.bin/tsx', ['infra/cli/local.ts', 'secrets']).status).toBe(0);
-    const again = parse(readFileSync(file, 'utf8')) as { data: Record<string, string> };
+    const again = parseAllDocuments(readFileSync(file, 'utf8'))[1]!.toJS() as { data: Record<string, string> };
     expect(Buffer.from(again.data['google-client-id']!, 'base64').toString()).toBe('google-id');
   });
 
@@ -123,7 +131,7 @@ describe('npm run local-secrets', () => {
     const r = run(dir, 'node_modules/.bin/tsx', ['infra/cli/local.ts', 'secrets']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('generated the empty REDIS_PASSWORD');
-    const secret = parse(readFileSync(join(dir, '.secrets/prism-secrets.yaml'), 'utf8')) as { data: Record<string, string> };
+    const secret = parseAllDocuments(readFileSync(join(dir, '.secrets/prism-secrets.yaml'), 'utf8'))[1]!.toJS() as { data: Record<string, string> };
     const env = parseDotenv(readFileSync(join(dir, ENV), 'utf8'));
     expect(Buffer.from(secret.data['redis-password']!, 'base64').toString()).toBe(env.get('REDIS_PASSWORD'));
     expect(env.get('REDIS_PASSWORD')).toMatch(/^[A-Za-z0-9_-]{43}$/);

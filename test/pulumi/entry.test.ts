@@ -16,16 +16,32 @@ describe('Pulumi.yaml', () => {
     for (const stack of ['dev', 'staging', 'prod']) expect(() => readFileSync(`stacks/Pulumi.${stack}.yaml`)).not.toThrow();
   });
 
-  it('its main loads under its nodeargs as the language host runs it, and the stack outputs resolve', () => {
-    const args = [...project.runtime.options.nodeargs.split(/\s+/), 'test/pulumi/entry-driver.ts', 'staging'];
-    const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 })) as {
+  const driver = (stack: string, overrides: Record<string, string> = {}) => {
+    const args = [...project.runtime.options.nodeargs.split(/\s+/), 'test/pulumi/entry-driver.ts', stack, JSON.stringify(overrides)];
+    return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 })) as {
       outputs: { namespace: string; objects: number; images: Record<string, string> };
       types: string[];
+      dockerFiles: string[];
     };
+  };
+
+  it('its main loads under its nodeargs as the language host runs it, and the stack outputs resolve', () => {
+    const out = driver('staging');
     expect(out.outputs.namespace).toBe('prism');
     expect(Object.keys(out.outputs.images).sort()).toEqual(['auth', 'config', 'dbmanager', 'gateway']);
     for (const [name, digest] of Object.entries(out.outputs.images)) expect(digest).toMatch(new RegExp(`^ghcr\\.io/prism-platform/prism-${name}@sha256:[0-9a-f]{64}$`));
     expect(out.types.filter((t) => t.startsWith('kubernetes:'))).toHaveLength(out.outputs.objects);
     expect(out.types.filter((t) => t === 'docker:index/image:Image')).toHaveLength(4);
-  }, 60_000);
+    expect(out.dockerFiles.length).toBeGreaterThan(0); // the hook sees @pulumi/docker when it is loaded
+  }, 120_000);
+
+  it('with images.build off, never loads @pulumi/docker (no docker plugin needed) and deploys the pinned images', () => {
+    const out = driver('staging', { 'prism:images': JSON.stringify({ tag: '2.3.4', build: false }) });
+    expect(out.dockerFiles).toEqual([]);
+    expect(out.types.filter((t) => t.startsWith('docker:'))).toEqual([]);
+    expect(out.types.filter((t) => t.startsWith('kubernetes:'))).toHaveLength(out.outputs.objects);
+    expect(out.outputs.images).toEqual(
+      Object.fromEntries(['gateway', 'auth', 'config', 'dbmanager'].map((s) => [s, `ghcr.io/prism-platform/prism-${s}:2.3.4`])),
+    );
+  }, 120_000);
 });

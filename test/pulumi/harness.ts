@@ -37,8 +37,20 @@ export function stackFileConfig(file: string): Record<string, string> {
   return Object.fromEntries(Object.entries(doc.config ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }
 
+/** A read of an existing resource (`Resource.get`): what the engine is asked to look up, after what. */
+export interface Read {
+  readonly type: string;
+  readonly name: string;
+  readonly id: string;
+  readonly dependencies: readonly string[];
+  readonly provider: string;
+  /** Outputs the engine must store encrypted. */
+  readonly secretOutputs: readonly string[];
+}
+
 export interface MockRun {
   readonly registrations: Registration[];
+  readonly reads: Read[];
   byType(type: string): Registration[];
 }
 
@@ -48,6 +60,7 @@ export interface MockRun {
  */
 export async function mockStack(stack: string, config: Record<string, string>, secretKeys: string[] = [], preview = false): Promise<MockRun> {
   const registrations: Registration[] = [];
+  const reads: Read[] = [];
   const pending = new Map<string, string[]>();
   await pulumi.runtime.setMocks(
     {
@@ -68,6 +81,19 @@ export async function mockStack(stack: string, config: Record<string, string>, s
   // Observe the dependencies each registration declares, then let the mock monitor answer it.
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): void;
+    readResource(req: ReadRequest, cb: (err: unknown, resp?: unknown) => void): void;
+  };
+  const originalRead = monitor.readResource.bind(monitor);
+  monitor.readResource = (req, cb) => {
+    reads.push({
+      type: req.getType(),
+      name: req.getName(),
+      id: req.getId(),
+      dependencies: req.getDependenciesList(),
+      provider: req.getProvider(),
+      secretOutputs: req.getAdditionalsecretoutputsList(),
+    });
+    originalRead(req, cb);
   };
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
@@ -86,7 +112,7 @@ export async function mockStack(stack: string, config: Record<string, string>, s
       cb(err, resp);
     });
   };
-  return { registrations, byType: (type) => registrations.filter((r) => r.type === type) };
+  return { registrations, reads, byType: (type) => registrations.filter((r) => r.type === type) };
 }
 
 interface RegisterRequest {
@@ -95,6 +121,15 @@ interface RegisterRequest {
   getDependenciesList(): string[];
   getProvider(): string;
   getObject(): { toJavaScript(): unknown };
+}
+
+interface ReadRequest {
+  getType(): string;
+  getName(): string;
+  getId(): string;
+  getDependenciesList(): string[];
+  getProvider(): string;
+  getAdditionalsecretoutputsList(): string[];
 }
 
 /** Resolves when every given resource has been registered (its URN is known). */

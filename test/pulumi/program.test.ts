@@ -9,7 +9,7 @@ import { SECRET_KEYS, SECRET_NAME } from '../../infra/model/index.js';
 import { imageTag } from '../../infra/pulumi/images.js';
 import { prismDeployment } from '../../infra/pulumi/program.js';
 import { kubernetesResource, objectKey, waveOf, type KubeObject } from '../../infra/pulumi/resources.js';
-import { fakeDigest, isSecretEnvelope, mockStack, settle, stackFileConfig, type MockRun, type Registration } from './harness.js';
+import { fakeDigest, isSecretEnvelope, mockStack, settle, stackFileConfig, value, type MockRun, type Registration } from './harness.js';
 
 const STACKS = ['dev', 'staging', 'prod'] as const;
 const REVISION = '0123456789ab';
@@ -29,10 +29,10 @@ beforeAll(() => {
 }, 60_000);
 afterAll(() => rmSync(synthDir, { recursive: true, force: true }));
 
-async function run(stack: string, overrides: Record<string, string> = {}, secrets: Record<string, string> = {}) {
+async function run(stack: string, overrides: Record<string, string> = {}, secrets: Record<string, string> = {}, revision: string | (() => string) = REVISION) {
   const config = { ...stackFileConfig(`stacks/Pulumi.${stack}.yaml`), ...overrides, ...secrets };
   const mock = await mockStack(stack, config, Object.keys(secrets));
-  const deployment = prismDeployment({ stack, revision: REVISION });
+  const deployment = prismDeployment({ stack, revision });
   await settle([...deployment.resources, ...deployment.images.map((i) => i.image), ...(deployment.secret ? [deployment.secret] : [])]);
   return { mock, deployment };
 }
@@ -91,6 +91,12 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
     }
   });
 
+  it('registers each Namespace by its bare name, cluster-scoped (no metadata.namespace)', () => {
+    const namespaces = mock.byType('kubernetes:core/v1:Namespace');
+    expect(namespaces.map((n) => n.name).sort()).toEqual(stack === 'dev' ? ['prism'] : ['prism', 'prism-logging']);
+    for (const n of namespaces) expect(n.inputs.metadata, n.name).not.toHaveProperty('namespace');
+  });
+
   it('builds the four service images from their Dockerfiles, tagged with stack and revision, pushed, not on preview', () => {
     const images = mock.byType('docker:index/image:Image');
     expect(images.map((i) => i.name).sort()).toEqual(SERVICES.map((s) => `prism-${s}`).sort());
@@ -111,6 +117,36 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
     );
     for (const s of SERVICES) expect(images).toContain(digestOf(stack, s));
     expect(images.filter((i) => /prism-(gateway|auth|config|dbmanager):/.test(i))).toEqual([]);
+  });
+});
+
+describe('images.build off: the stack\'s pinned images, nothing built', () => {
+  it.each(STACKS)('%s: no image resource, every object exactly as synthesized, the revision never asked for', async (stack) => {
+    const noRevision = () => {
+      throw new Error('the revision was asked for although nothing is built');
+    };
+    const images = JSON.stringify({ tag: '0.1.0', build: false });
+    const { mock, deployment } = await run(stack, { 'prism:images': images }, {}, noRevision);
+    expect(mock.registrations.filter((r) => r.type.startsWith('docker:'))).toEqual([]);
+    expect(deployment.images).toEqual([]);
+    const expected = synthesized(stack);
+    const registered = kubernetesObjects(mock);
+    expect([...registered.keys()].sort()).toEqual(expected.map(objectKey).sort());
+    for (const o of expected) expect(registered.get(objectKey(o))!.inputs, objectKey(o)).toEqual(o);
+    expect(deployment.serviceImages).toEqual(Object.fromEntries(SERVICES.map((s) => [s, `ghcr.io/prism-platform/prism-${s}:0.1.0`])));
+  });
+
+  it('the pinned tag comes from the stack: another tag and registry reach every service container', async () => {
+    const images = JSON.stringify({ registry: 'registry.example.com/prism', tag: '2.0.1', build: false });
+    const { mock } = await run('prod', { 'prism:images': images });
+    const refs = new Set([...kubernetesObjects(mock).values()].flatMap((r) => JSON.stringify(r.inputs).match(/"image":"[^"]+"/g)?.map((m) => m.slice(9, -1)) ?? []));
+    for (const s of SERVICES) expect(refs).toContain(`registry.example.com/prism/prism-${s}:2.0.1`);
+    expect([...refs].filter((r) => r.includes('@sha256:'))).toEqual([]);
+  });
+
+  it('a non-boolean images.build is a config error naming the key', async () => {
+    await mockStack('dev', { ...stackFileConfig('stacks/Pulumi.dev.yaml'), 'prism:images': JSON.stringify({ tag: '0.1.0', build: 'no' }) });
+    expect(() => prismDeployment({ stack: 'dev', revision: REVISION })).toThrow(/prism:images\.build: .*boolean/);
   });
 });
 
@@ -183,9 +219,26 @@ describe('secrets', () => {
     expect(error.message).not.toContain('prism:googleClientId');
   });
 
+  it('local mode: prism-secrets is read from the cluster after the namespace, and every workload waits for it', async () => {
+    const { mock, deployment } = await run('dev');
+    expect(mock.byType('kubernetes:core/v1:Secret')).toEqual([]); // not created: its values never reach Pulumi's inputs
+    expect(mock.reads.map((r) => [r.type, r.name, r.id])).toEqual([['kubernetes:core/v1:Secret', `prism/${SECRET_NAME}`, `prism/${SECRET_NAME}`]]);
+    const read = mock.reads[0]!;
+    expect([...read.secretOutputs].sort()).toEqual(['data', 'stringData']); // the values read stay encrypted in the state
+    const [provider] = mock.byType('pulumi:providers:kubernetes');
+    expect(read.provider).toBe(`${provider!.urn}::${provider!.name}-id`);
+    const namespace = mock.byType('kubernetes:core/v1:Namespace').find((n) => n.name === 'prism')!;
+    expect(read.dependencies).toContain(namespace.urn);
+    const secretUrn = await value(deployment.secret!.urn);
+    const workloads = [...kubernetesObjects(mock).values()].filter((r) => /:(Deployment|StatefulSet|CronJob|Job|DaemonSet)$/.test(r.type));
+    expect(workloads.length).toBeGreaterThan(10);
+    for (const w of workloads) expect(w.dependencies, w.name).toContain(secretUrn);
+  });
+
   it('external mode: the synthesized ExternalSecret is deployed as is, Pulumi creates no Secret', async () => {
     const { mock } = await run('prod');
     expect(mock.byType('kubernetes:core/v1:Secret')).toEqual([]);
+    expect(mock.reads).toEqual([]);
     const es = mock.byType('kubernetes:external-secrets.io/v1:ExternalSecret');
     expect(es).toHaveLength(1);
     expect(es[0]!.inputs).toEqual(synthesized('prod').find((o) => o.kind === 'ExternalSecret'));

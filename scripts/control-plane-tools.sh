@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Builds, once, the tools of the local deploy test (scripts/deploy-test.sh) from the Go module proxy, and
+# caches each under $PRISM_TOOLS_CACHE/<name>-<version>/bin (default /var/cache/prism-tools); a tool whose
+# directory is there is skipped. None of them is downloadable as a binary here (see ../shared/notes.md).
+#   kubernetes-v1.31.0                kube-apiserver, kube-controller-manager, kube-scheduler (one go build)
+#   kwok-v0.7.0                       kwok: fake nodes and pod status, so workloads go Ready with no kubelet
+#   pulumi-v3.274.1                   the Pulumi CLI and its Node.js language host (vendored source: the
+#                                     language host's module is not served)
+#   pulumi-resource-kubernetes-<v>    the Kubernetes provider at the version package-lock.json asks for
+# Usage: bash scripts/control-plane-tools.sh [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]
+#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]
+#   Without names, builds all four. Concurrent runs do not build the same tool twice (one waits on the other's lock).
+#   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
+#                 and builds nothing.
+# Builds run at nice 19; each directory gets a build-seconds file with the time its build took.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=${PRISM_TOOLS_CACHE:-/var/cache/prism-tools}
+KUBERNETES=v1.31.0   # staging modules stay on v0.31.0: v0.31.14 of some is refused
+KWOK=v0.7.0
+PULUMI=v3.274.1
+# The only pseudo-version of the provider module the proxy serves; it builds with sdk/v4 v4.24.0.
+K8S_PROVIDER_MODULE=v4.0.0-20260115033456-f47bc2d6f199
+K8S_PROVIDER_SDK=v4.24.0
+K8S_PROVIDER=$(node -p 'require("./package-lock.json").packages["node_modules/@pulumi/kubernetes"].version')
+LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
+
+names=("kubernetes-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER")
+
+if [ "${1:-}" = --print-path ]; then
+  shift
+  path=
+  for n in "${names[@]}"; do
+    if [ $# -gt 0 ]; then
+      want=no
+      for w in "$@"; do case $n in "$w"-v[0-9]* | "$w"-[0-9]*) want=yes ;; esac; done
+      [ $want = yes ] || continue
+    fi
+    [ -d "$CACHE/$n/bin" ] || { echo "control-plane-tools: $CACHE/$n is missing; run bash scripts/control-plane-tools.sh" >&2; exit 1; }
+    path="$path${path:+:}$CACHE/$n/bin"
+  done
+  echo "$path"
+  exit 0
+fi
+
+export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
+mkdir -p "$CACHE"
+
+# build <name> <function>: runs the function in a scratch module directory; its binaries go to ./bin,
+# which becomes $CACHE/<name>/bin only when the whole build succeeded.
+build() {
+  local name=$1 fn=$2 work start lock
+  exec {lock}>"$CACHE/.$name.lock"
+  if ! flock -n "$lock"; then
+    echo "== $name: being built by another run; waiting"
+    flock "$lock"
+  fi
+  if [ -d "$CACHE/$name/bin" ]; then echo "== $name: cached"; exec {lock}>&-; return; fi
+  echo "== $name: building ($(date -u +%H:%M:%S))"
+  work=$(mktemp -d "$CACHE/.build-$name.XXXX")
+  start=$(date +%s)
+  (cd "$work" && mkdir bin && "$fn")
+  mkdir -p "$work/out" && mv "$work/bin" "$work/out/bin"
+  echo $(( $(date +%s) - start )) > "$work/out/build-seconds"
+  rm -rf "${CACHE:?}/$name" && mv "$work/out" "$CACHE/$name" && rm -rf "$work"
+  echo "== $name: built in $(cat "$CACHE/$name/build-seconds") s"
+  exec {lock}>&-
+}
+
+# k8s.io/kubernetes replaces its staging modules with local paths, so `go install` refuses it: a wrapper
+# module requires it and points every staging module at its published v0.x twin.
+build_kubernetes() {
+  go mod init prism.local/kubernetes-tools >/dev/null 2>&1
+  go mod edit -require="k8s.io/kubernetes@$KUBERNETES"
+  local gomod staging
+  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).GoMod))')
+  staging=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod")
+  for m in $staging; do go mod edit -replace="$m=$m@v0${KUBERNETES#v1}"; done
+  nice -n 19 go build -o bin/ -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+build_kwok() {
+  GOBIN=$PWD/bin nice -n 19 go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK"
+}
+
+# The CLI and the language host in one module and one go build, so the SDK compiles once.
+build_pulumi() {
+  [ -f "$LANGUAGE_HOST_SRC/main.go" ] || { echo "control-plane-tools: no language host source at $LANGUAGE_HOST_SRC (set PULUMI_LANGUAGE_NODEJS_SRC)" >&2; return 1; }
+  go mod init prism.local/pulumi-tools >/dev/null 2>&1
+  go mod edit -require="github.com/pulumi/pulumi/pkg/v3@$PULUMI" -require="github.com/pulumi/pulumi/sdk/v3@$PULUMI" \
+    -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+  mkdir pulumi-language-nodejs && cp "$LANGUAGE_HOST_SRC"/*.go pulumi-language-nodejs/
+  nice -n 19 go build -o bin/ -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./pulumi-language-nodejs
+}
+
+build_provider() {
+  go mod init prism.local/pulumi-kubernetes-provider >/dev/null 2>&1
+  go mod edit -require="github.com/pulumi/pulumi-kubernetes/provider/v4@$K8S_PROVIDER_MODULE" \
+    -require="github.com/pulumi/pulumi-kubernetes/sdk/v4@$K8S_PROVIDER_SDK"
+  nice -n 19 go build -o bin/ \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER" \
+    github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes
+}
+
+[ $# -gt 0 ] || set -- kubernetes kwok pulumi pulumi-resource-kubernetes
+for tool in "$@"; do
+  case $tool in
+    kubernetes) build "kubernetes-$KUBERNETES" build_kubernetes ;;
+    kwok) build "kwok-$KWOK" build_kwok ;;
+    pulumi) build "pulumi-$PULUMI" build_pulumi ;;
+    pulumi-resource-kubernetes) build "pulumi-resource-kubernetes-$K8S_PROVIDER" build_provider ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# The local deploy test: the real Pulumi CLI and Kubernetes provider against a real Kubernetes v1.31 API server
+# (scripts/local-cluster.sh: etcd, apiserver, controller-manager, scheduler, kwok fake nodes on 127.0.0.1).
+#   1. Server-side dry-run apply of every environment's synthesized files, Pod Security admission warnings
+#      counted as errors (kubectl --warnings-as-errors), External Secrets CRDs installed.
+#   2. For dev, staging and prod in turn, on a local file backend: stack init, secrets from generated values,
+#      preview, up (every Deployment and StatefulSet Available, every Job complete, HPAs and PDBs present), a
+#      second preview that must report no changes, a one-key config change whose preview shows exactly that
+#      change, destroy. Secrets: dev as its stack says (local: npm run local-secrets, the file applied before
+#      Pulumi runs, and the Secret must predate every workload); staging in mode pulumi (generated values set
+#      with pulumi config set --secret; none may appear in the state in plain text); prod as its stack says
+#      (external: the ExternalSecret against the CRDs). Images are not built (images.build false).
+# The checkout is left as it was: each stack works on a copy of its stack file (pulumi --config-file).
+# Tools come from scripts/control-plane-tools.sh (built and cached on first use: about an hour on 2 busy cores).
+# Usage: bash scripts/deploy-test.sh [stack...]   (default: dev staging prod); PRISM_KEEP_CLUSTER=1 keeps it running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+STACKS=("$@")
+[ ${#STACKS[@]} -gt 0 ] || STACKS=(dev staging prod)
+CRDS=${PRISM_EXTERNAL_SECRETS_CRDS:-$ROOT/../shared/vendor/external-secrets-crds}
+started=$(date +%s)
+
+step() { echo "== deploy-test [$(($(date +%s) - started)) s] $*"; }
+fail() { echo "deploy-test: FAILED: $*" >&2; exit 1; }
+
+bash scripts/control-plane-tools.sh
+PATH="$(bash scripts/control-plane-tools.sh --print-path):$PATH"
+export PATH
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/prism-deploy-test.XXXX")
+export PRISM_CLUSTER_DIR=$WORK/cluster
+tracked_before=$(git status --porcelain)
+cleanup() {
+  local rc=$?
+  if [ "${PRISM_KEEP_CLUSTER:-}" = 1 ]; then
+    echo "deploy-test: cluster kept: export KUBECONFIG=$PRISM_CLUSTER_DIR/admin.kubeconfig; stop: PRISM_CLUSTER_DIR=$PRISM_CLUSTER_DIR bash scripts/local-cluster.sh stop"
+  else
+    bash scripts/local-cluster.sh stop || true
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+
+step "cluster"
+bash scripts/local-cluster.sh start
+export KUBECONFIG=$PRISM_CLUSTER_DIR/admin.kubeconfig
+[ -f "$CRDS/external-secrets.io_externalsecrets.yaml" ] || fail "no External Secrets CRDs at $CRDS (set PRISM_EXTERNAL_SECRETS_CRDS)"
+kubectl apply --server-side -f "$CRDS/external-secrets.io_externalsecrets.yaml" -f "$CRDS/external-secrets.io_clustersecretstores.yaml" >/dev/null
+kubectl wait --for condition=Established crd/externalsecrets.external-secrets.io crd/clustersecretstores.external-secrets.io --timeout 60s >/dev/null
+
+step "server-side dry run of every environment's synthesized files (Pod Security warnings are errors)"
+OUT=$WORK/synth
+CDK8S_OUTDIR=$OUT npx tsx charts/main.ts
+for env in "${STACKS[@]}"; do
+  # A dry run creates nothing, so the namespaces the objects live in are created for real first, then removed.
+  node -e '
+    const { parseAllDocuments, stringify } = require("yaml"); const fs = require("fs"); const path = require("path");
+    const dir = process.argv[1];
+    const ns = fs.readdirSync(dir).sort().flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(dir, f), "utf8")).map((d) => d.toJS()))
+      .filter((o) => o && o.kind === "Namespace");
+    process.stdout.write(ns.map((o) => stringify(o)).join("---\n"));' "$OUT/$env" | kubectl apply --server-side --warnings-as-errors -f - >/dev/null
+  kubectl apply --server-side --dry-run=server --warnings-as-errors -f "$OUT/$env/" >"$WORK/dry-run-$env.log" 2>&1 ||
+    { cat "$WORK/dry-run-$env.log" >&2; fail "$env: the API server refused a synthesized object"; }
+  echo "   $env: $(grep -c 'serverside-applied\|created\|configured' "$WORK/dry-run-$env.log") objects accepted"
+  kubectl delete namespace prism prism-logging --ignore-not-found --wait=true >/dev/null
+done
+
+export PULUMI_BACKEND_URL=file://$WORK/state PULUMI_HOME=$WORK/pulumi-home PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_CONFIG_PASSPHRASE=deploy-test-$RANDOM$RANDOM PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+mkdir -p "$WORK/state"
+
+# pulumi with the stack's working copy of its config file.
+p() { pulumi --non-interactive --color never --stack "$stack" --config-file "$WORK/Pulumi.$stack.yaml" "$@"; }
+
+secret_keys() {
+  npx tsx -e 'import { SECRET_KEYS } from "./infra/model/index.ts"; for (const s of SECRET_KEYS) console.log(s.pulumiKey, s.source);'
+}
+
+# Every Deployment and StatefulSet Available with all replicas ready, every Job complete, HPAs and PDBs there.
+check_workloads() {
+  local ns=prism
+  kubectl -n $ns wait --for condition=Available deployment --all --timeout 300s >/dev/null || fail "$stack: a Deployment is not Available"
+  local sts
+  for sts in $(kubectl -n $ns get statefulset -o name); do
+    kubectl -n $ns rollout status "$sts" --timeout 300s >/dev/null || fail "$stack: $sts is not ready"
+  done
+  kubectl -n $ns wait --for condition=Complete job --all --timeout 300s >/dev/null || fail "$stack: a Job did not complete"
+  local expected_hpa expected_pdb
+  expected_hpa=$(cat "$OUT/$stack"/*.yaml | grep -c '^kind: HorizontalPodAutoscaler' || true)
+  expected_pdb=$(cat "$OUT/$stack"/*.yaml | grep -c '^kind: PodDisruptionBudget' || true)
+  [ "$(kubectl -n $ns get hpa --no-headers 2>/dev/null | wc -l)" -eq "$expected_hpa" ] || fail "$stack: expected $expected_hpa HPAs"
+  [ "$(kubectl -n $ns get pdb --no-headers 2>/dev/null | wc -l)" -eq "$expected_pdb" ] || fail "$stack: expected $expected_pdb PDBs"
+  echo "   $stack: $(kubectl -n $ns get deploy --no-headers | wc -l) Deployments and $(kubectl -n $ns get sts --no-headers | wc -l) StatefulSets available, $(kubectl -n $ns get job --no-headers | wc -l) Jobs complete, $expected_hpa HPAs, $expected_pdb PDBs"
+}
+
+# The Secret existed before any workload of the namespace was created.
+check_secret_first() {
+  local secret_time
+  secret_time=$(kubectl -n prism get secret prism-secrets -o jsonpath='{.metadata.creationTimestamp}')
+  kubectl -n prism get deploy,sts,job,cronjob -o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{" "}{.kind}/{.metadata.name}{"\n"}{end}' |
+    while read -r t name; do [[ ! "$t" < "$secret_time" ]] || fail "$stack: $name ($t) was created before prism-secrets ($secret_time)"; done
+}
+
+# The preview of one changed key: exactly one object changes (the Ingress), only in the annotations the key sets.
+check_one_key_preview() {
+  p config set --path prism:ingress.rateLimitRps 77
+  p preview --json >"$WORK/preview-change-$stack.json" 2>"$WORK/preview-change-$stack.err" || { cat "$WORK/preview-change-$stack.err" >&2; fail "$stack: preview of the change failed"; }
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const changed = (r.steps || []).filter((s) => !["same", "read"].includes(s.op));
+    const want = "kubernetes:networking.k8s.io/v1:Ingress::prism/prism-ingress";
+    const paths = changed.flatMap((s) => [...Object.keys(s.detailedDiff || {}), ...(s.diffReasons || [])]);
+    const ok = changed.length === 1 && changed[0].op === "update" && changed[0].urn.endsWith(want) &&
+      paths.length > 0 && paths.every((k) => /^metadata\.annotations/.test(k) || k === "metadata");
+    if (!ok) { console.error(JSON.stringify(changed.map((s) => ({ op: s.op, urn: s.urn, paths: Object.keys(s.detailedDiff || {}), reasons: s.diffReasons })), null, 1)); process.exit(1); }
+    const ann = changed[0].newState.inputs.metadata.annotations;
+    if (ann["nginx.ingress.kubernetes.io/limit-rps"] !== "77") { console.error("limit-rps is", ann["nginx.ingress.kubernetes.io/limit-rps"]); process.exit(1); }
+  ' "$WORK/preview-change-$stack.json" || fail "$stack: the one-key change did not preview as exactly that change"
+  echo "   $stack: prism:ingress.rateLimitRps 77 previews as one update of Ingress prism/prism-ingress (annotations)"
+}
+
+for stack in "${STACKS[@]}"; do
+  step "$stack: stack init, secrets"
+  cp "stacks/Pulumi.$stack.yaml" "$WORK/Pulumi.$stack.yaml"
+  pulumi --non-interactive --color never --config-file "$WORK/Pulumi.$stack.yaml" stack init "$stack" >/dev/null
+  [ "$(git status --porcelain)" = "$tracked_before" ] || fail "$stack: pulumi stack init changed the checkout: $(git status --porcelain)"
+  p config set --path prism:images.build false
+  mode=$(node -e 'const y = require("yaml").parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(y.config["prism:secrets"]?.mode ?? "local")' "stacks/Pulumi.$stack.yaml")
+  [ "$stack" != staging ] || mode=pulumi
+  case $mode in
+    local)
+      npm run -s local-secrets >/dev/null
+      # Before Pulumi runs: the file carries the Namespace, so it applies to an empty cluster.
+      kubectl apply -f .secrets/prism-secrets.yaml >/dev/null
+      ;;
+    pulumi)
+      npm run -s local-secrets >/dev/null # the key pair in keys/
+      p config rm prism:secrets
+      p config set --path prism:secrets.mode pulumi
+      : >"$WORK/secret-values-$stack"
+      while read -r key source; do
+        case $source in
+          password) v=$(openssl rand -base64 32); echo "$v" >>"$WORK/secret-values-$stack"; printf '%s' "$v" | p config set --secret "prism:$key" ;;
+          jwt-private-key) p config set --secret "prism:$key" <keys/private.pem ;;
+          jwt-public-key) p config set --secret "prism:$key" <keys/public.pem ;;
+        esac
+      done < <(secret_keys)
+      ;;
+  esac
+  echo "   $stack: secrets mode $mode"
+
+  step "$stack: preview, up"
+  p preview >"$WORK/preview-$stack.log" 2>&1 || { cat "$WORK/preview-$stack.log" >&2; fail "$stack: preview failed"; }
+  p up --yes --skip-preview >"$WORK/up-$stack.log" 2>&1 || { tail -60 "$WORK/up-$stack.log" >&2; fail "$stack: up failed"; }
+  grep -E '^ +[0-9]+ (created|unchanged)' "$WORK/up-$stack.log" | sed 's/^ */   /' || true
+  check_workloads
+  [ "$mode" != local ] || check_secret_first
+  if [ "$mode" = local ]; then
+    # The program reads the Secret: what it read must be encrypted in the state too.
+    p stack export >"$WORK/state-$stack.json"
+    node -e '
+      const { parseAllDocuments } = require("yaml");
+      const secret = parseAllDocuments(require("fs").readFileSync(".secrets/prism-secrets.yaml", "utf8")).map((d) => d.toJS()).find((o) => o.kind === "Secret");
+      for (const b64 of Object.values(secret.data)) {
+        console.log(b64);
+        for (const line of Buffer.from(b64, "base64").toString("utf8").split("\n")) if (line.length >= 16 && !line.startsWith("-----")) console.log(line);
+      }' >"$WORK/secret-values-$stack"
+    while read -r v; do ! grep -qF -- "$v" "$WORK/state-$stack.json" || fail "$stack: a value of prism-secrets is in the state in plain text"; done <"$WORK/secret-values-$stack"
+    echo "   $stack: prism-secrets predates every workload; its values are not in the state in plain text"
+  fi
+  if [ "$mode" = pulumi ]; then
+    p stack export >"$WORK/state-$stack.json"
+    while read -r v; do
+      for needle in "$v" "$(printf '%s' "$v" | base64 -w0)"; do
+        ! grep -qF -- "$needle" "$WORK/state-$stack.json" || fail "$stack: a secret value is in the state in plain text"
+      done
+    done <"$WORK/secret-values-$stack"
+    grep -q '"4dabf18193072939515e22adb298388d"' "$WORK/state-$stack.json" || fail "$stack: no secret in the state (the check above proves nothing)"
+    echo "   $stack: prism-secrets created by Pulumi; no generated value in the state in plain text"
+  fi
+
+  step "$stack: second preview, one-key change, destroy"
+  p preview --expect-no-changes >"$WORK/preview-again-$stack.log" 2>&1 || { cat "$WORK/preview-again-$stack.log" >&2; fail "$stack: the second preview reports changes"; }
+  echo "   $stack: second preview: no changes"
+  check_one_key_preview
+  p destroy --yes --skip-preview >"$WORK/destroy-$stack.log" 2>&1 || { tail -40 "$WORK/destroy-$stack.log" >&2; fail "$stack: destroy failed"; }
+  kubectl wait --for delete namespace/prism --timeout 300s >/dev/null 2>&1 || true
+  ! kubectl get namespace prism >/dev/null 2>&1 || fail "$stack: namespace prism still there after destroy"
+  p stack rm --yes >/dev/null
+  bash scripts/local-cluster.sh volumes
+done
+
+[ "$(git status --porcelain)" = "$tracked_before" ] || fail "the checkout changed: $(git status --porcelain)"
+step "passed: ${STACKS[*]}"
