@@ -9,3 +9,4 @@ export * from './identity.js';
 export * from './auth.js';
 export * from './config-keys.js';
 export * from './grpc.js';
+export * from './mtls.js';
