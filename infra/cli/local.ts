@@ -3,9 +3,13 @@
  *   env               create deploy/docker-compose/.env from .env.example (generated passwords, 0600, never overwritten)
  *   keys [--force]    create keys/private.pem (0600) and keys/public.pem; existing keys are kept unless --force
  *   secrets           write .secrets/prism-secrets.yaml (a Kubernetes Secret for a local cluster) from .env and keys/
+ *   certs [--renew] [--dir DIR] [--operator NAME] [--host NAME]...
+ *                     the private CA and mTLS certificates of the local platform and Compose (.secrets/mtls by default;
+ *                     see infra/local/mtls-pki.ts); only what is missing or near expiry is issued unless --renew
  */
+import { parseArgs } from 'node:util';
 import { ENV_EXAMPLE_FILE, ENV_FILE, KEY_FILES } from '../compose/layout.js';
-import { LOCAL_SECRET_FILE, LocalSetupError, ensureEnvFile, ensureKeyPair, writeLocalSecret } from '../local/index.js';
+import { LOCAL_PKI_DIR, LOCAL_SECRET_FILE, LocalPkiError, LocalSetupError, ensureEnvFile, ensureKeyPair, ensureLocalPki, writeLocalSecret } from '../local/index.js';
 
 const KEYS = { privateKey: KEY_FILES['jwt-private-key'], publicKey: KEY_FILES['jwt-public-key'] };
 
@@ -36,18 +40,34 @@ function secrets(): void {
   console.log(`wrote ${out} (mode 0600, git-ignored); apply it with: kubectl apply -f ${out}`);
 }
 
+async function certs(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { renew: { type: 'boolean' }, dir: { type: 'string' }, operator: { type: 'string' }, host: { type: 'string', multiple: true } },
+  });
+  const pki = await ensureLocalPki({
+    dir: values.dir ?? LOCAL_PKI_DIR,
+    ...(values.renew ? { renew: true } : {}),
+    ...(values.operator ? { operator: values.operator } : {}),
+    ...(values.host ? { hosts: values.host } : {}),
+  });
+  console.log(pki.issued.length > 0 ? `issued ${pki.issued.join(', ')} in ${pki.dir}` : `${pki.dir}: every certificate is current (kept)`);
+  console.log(`  CA ${pki.caCert}; operator ${pki.operator.identity}: ${pki.operator.cert}, ${pki.operator.key}`);
+}
+
 const [command, ...rest] = process.argv.slice(2);
 try {
-  if (command === 'env') env();
+  if (command === 'certs') await certs(rest);
+  else if (command === 'env') env();
   else if (command === 'keys') keys(rest.includes('--force'));
   else if (command === 'secrets') secrets();
   else {
-    console.error('usage: tsx infra/cli/local.ts env | keys [--force] | secrets');
+    console.error('usage: tsx infra/cli/local.ts env | keys [--force] | secrets | certs [--renew] [--dir DIR] [--operator NAME] [--host NAME]...');
     process.exitCode = 2;
   }
 } catch (e) {
-  if (e instanceof LocalSetupError) {
-    console.error(e.message);
+  if (e instanceof LocalSetupError || e instanceof LocalPkiError || String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
+    console.error((e as Error).message);
     process.exitCode = 1;
   } else throw e;
 }

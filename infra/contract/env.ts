@@ -64,6 +64,14 @@ export const ENV = {
   PRISM_TLS_MIN_VERSION: { description: 'Minimum TLS version', schema: z.enum(['1.2', '1.3']).default('1.2'), optional: true },
   PRISM_TLS_CLIENT_AUTH: { description: 'Require client certificates (mutual TLS)', schema: bool.default(false), optional: true },
   PRISM_TLS_CLIENT_CA_FILE: { description: 'CA bundle for client certificates', schema: filePath, optional: true },
+  PRISM_MTLS_ENABLED: {
+    description: 'Service-to-service mutual TLS: gRPC servers require and authorize client certificates, gRPC clients present theirs',
+    schema: bool.default(false),
+    optional: true,
+  },
+  PRISM_MTLS_CERT_FILE: { description: "This workload's certificate (PEM, URI SAN spiffe://prism/<service>); re-read when it changes", schema: filePath, optional: true },
+  PRISM_MTLS_KEY_FILE: { description: "This workload's private key (PEM); re-read when it changes", schema: filePath, optional: true },
+  PRISM_MTLS_CA_FILE: { description: "The platform's internal CA (PEM bundle); peers are verified against it", schema: filePath, optional: true },
 
   // Listening ports (default: the contract's port for that service).
   PRISM_HTTP_PORT: { description: 'HTTP port', schema: port, optional: true },

@@ -10,3 +10,4 @@ export * from './auth.js';
 export * from './config-keys.js';
 export * from './grpc.js';
 export * from './network.js';
+export * from './mtls.js';

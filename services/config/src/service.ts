@@ -2,7 +2,7 @@ import { type NatsConnection, StringCodec, connect } from 'nats';
 import pg from 'pg';
 import { z } from 'zod';
 import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, GRPC_APIS, SUBJECTS } from '../../../infra/contract/index.js';
-import { GrpcError, type ServiceRuntime, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
+import { GrpcError, type ServiceRuntime, callerOf, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
 import { type Change, type ConfigEntry, ConfigInputError, ConfigStore, NotFoundError, VersionConflictError } from './store.js';
 
 export const CONFIG_SERVICE = GRPC_APIS.config.service;
@@ -116,15 +116,22 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
   const deps = { log, metrics };
   type Req = Record<string, string | number | boolean>;
   const scope = (r: Req) => ({ environment: String(r.environment), service: String(r.service), key: String(r.key) });
-  const who = (r: Req) => ({ changedBy: String(r.changedBy ?? ''), ...(r.comment ? { comment: String(r.comment) } : {}) });
+  // With mutual TLS, who changed a value is the verified caller (`operator/alice`), whatever the request says;
+  // the request's changed_by counts only on a plaintext server (tests, a process started by hand).
+  const mtls = runtime.mtls.enabled;
+  const who = (r: Req, call: grpc.ServerUnaryCall<Req, unknown>) => {
+    const changedBy = mtls ? callerOf(call)?.name : String(r.changedBy ?? '');
+    if (changedBy === undefined) throw new GrpcError(grpc.status.UNAUTHENTICATED, 'no verified caller');
+    return { changedBy, ...(r.comment ? { comment: String(r.comment) } : {}) };
+  };
 
   server.addService(Config.service, {
     Get: unary('Get', deps, (r: Req) => mapped(async () => entryOut(await store.get(scope(r))))),
-    Set: unary('Set', deps, (r: Req) =>
-      mapped(async () => entryOut(await store.set(scope(r), parseValue(String(r.valueJson)), { ...who(r), ...(r.checkVersion ? { expectedVersion: Number(r.expectedVersion) } : {}) }))),
+    Set: unary('Set', deps, (r: Req, call) =>
+      mapped(async () => entryOut(await store.set(scope(r), parseValue(String(r.valueJson)), { ...who(r, call), ...(r.checkVersion ? { expectedVersion: Number(r.expectedVersion) } : {}) }))),
     ),
-    Delete: unary('Delete', deps, (r: Req) => mapped(async () => entryOut(await store.delete(scope(r), who(r))))),
-    Rollback: unary('Rollback', deps, (r: Req) => mapped(async () => entryOut(await store.rollback(scope(r), Number(r.toVersion), who(r))))),
+    Delete: unary('Delete', deps, (r: Req, call) => mapped(async () => entryOut(await store.delete(scope(r), who(r, call))))),
+    Rollback: unary('Rollback', deps, (r: Req, call) => mapped(async () => entryOut(await store.rollback(scope(r), Number(r.toVersion), who(r, call))))),
     List: unary('List', deps, (r: Req) =>
       mapped(async () => ({ entries: (await store.list(String(r.environment), String(r.service || '') || undefined, String(r.keyPrefix || ''))).map(entryOut) })),
     ),

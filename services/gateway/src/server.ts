@@ -46,7 +46,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   });
   health.addCheck('jwt-keys', () => jwt.checkKeys());
 
-  const authClient = authGrpcClient(settings.authGrpcAddress, runtime.grpcClientCredentials());
+  const authClient = authGrpcClient(settings.authGrpcAddress, runtime.grpcClientCredentials('auth'));
   runtime.onShutdown('auth-grpc', () => authClient.close());
   const apiKeys = new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, log);
   const authFailures = new AuthFailureLimiter(redis, settings.auth.failureLimit, log);
@@ -90,7 +90,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
 
   const live = new LiveConfig({
     address: env.PRISM_CONFIG_GRPC_ADDRESS,
-    credentials: runtime.grpcClientCredentials(),
+    credentials: runtime.grpcClientCredentials('config'),
     environment: env.PRISM_ENVIRONMENT,
     base: { rateLimit: settings.rateLimit, maintenance: { enabled: false, message: DEFAULT_MAINTENANCE_MESSAGE }, logLevel: log.level },
     apply: (s) => {

@@ -4,6 +4,7 @@ export * from './metrics.js';
 export * from './health.js';
 export * from './admin-server.js';
 export * from './tls.js';
+export * from './mtls.js';
 export * from './grpc.js';
 export * from './tracing.js';
 export * from './consul.js';

@@ -9,7 +9,8 @@ import { addHealthService, bindGrpc, grpc, grpcClientCredentials, grpcServerCred
 import { Health } from './health.js';
 import { createLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
-import { serverTlsOptions, tlsSettingsFromEnv, type TlsSettings } from './tls.js';
+import { MtlsFileProvider, type MtlsSettings, mtlsClientCredentials, mtlsServerCredentials, mtlsSettingsFromEnv } from './mtls.js';
+import { TlsConfigError, serverTlsOptions, tlsSettingsFromEnv, type TlsSettings } from './tls.js';
 import { startTracing, type Tracing } from './tracing.js';
 
 export interface ServiceRuntimeOptions {
@@ -26,6 +27,8 @@ export interface ServiceRuntimeOptions {
   readonly handleSignals?: boolean;
   /** Where log lines go. @default stdout */
   readonly logDestination?: NodeJS.WritableStream;
+  /** How often the mTLS files are re-read. @default the contract's MTLS_REFRESH_SECONDS */
+  readonly mtlsRefreshMs?: number;
 }
 
 type Closer = { readonly name: string; readonly close: () => Promise<unknown> };
@@ -42,6 +45,10 @@ export class ServiceRuntime {
   readonly health = new Health();
   readonly tracing: Tracing;
   readonly tls: TlsSettings;
+  /** Service-to-service mutual TLS (PRISM_MTLS_*). */
+  readonly mtls: MtlsSettings;
+  /** This workload's certificate, re-read as it is renewed; undefined when mTLS is off. */
+  readonly mtlsProvider: MtlsFileProvider | undefined;
 
   private readonly opts: ServiceRuntimeOptions;
   private readonly admin;
@@ -62,7 +69,22 @@ export class ServiceRuntime {
     });
     this.metrics = new ServiceMetrics(opts.service);
     this.tracing = startTracing(opts.service, this.env.PRISM_OTLP_ENDPOINT, this.env.PRISM_ENVIRONMENT);
-    this.tls = tlsSettingsFromEnv(this.env);
+    try {
+      this.tls = tlsSettingsFromEnv(this.env);
+      this.mtls = mtlsSettingsFromEnv(this.env);
+      this.mtlsProvider = this.mtls.enabled ? new MtlsFileProvider(this.mtls, opts.mtlsRefreshMs, this.log) : undefined;
+      const own = this.mtlsProvider?.material.identity;
+      if (own && own.name !== opts.service) throw new TlsConfigError(`the mTLS certificate ${this.mtls.certFile} identifies ${own.uri}, not ${opts.service}`);
+    } catch (e) {
+      // At a process entry point (no env given), a TLS misconfiguration is one line and exit 78, as a bad variable is.
+      if (!(e instanceof TlsConfigError) || opts.env) throw e;
+      process.stderr.write(`${opts.service}: ${e.message}\n`);
+      process.exit(78);
+    }
+    if (this.mtlsProvider) {
+      const m = this.mtlsProvider.material;
+      this.log.info({ identity: m.identity.uri, serial: m.serial, notAfter: m.notAfter.toISOString() }, 'mutual TLS on');
+    }
     this.admin = createAdminServer(this.health, this.metrics);
   }
 
@@ -125,17 +147,25 @@ export class ServiceRuntime {
     return server;
   }
 
-  /** Binds a gRPC server on PRISM_GRPC_PORT (or `port`) with the TLS settings of the environment. */
+  /**
+   * Binds a gRPC server on PRISM_GRPC_PORT (or `port`). With PRISM_MTLS_ENABLED: mutual TLS with this
+   * workload's certificate, and every call authorized against the contract's GRPC_ACCESS table;
+   * otherwise the PRISM_TLS_* settings.
+   */
   bindGrpc(server: grpc.Server, port = this.env.PRISM_GRPC_PORT, host?: string): Promise<number> {
-    return bindGrpc(server, port, grpcServerCredentials(this.tls), host);
+    const creds = this.mtlsProvider ? mtlsServerCredentials(this.mtlsProvider, { log: this.log, metrics: this.metrics }) : grpcServerCredentials(this.tls);
+    return bindGrpc(server, port, creds, host);
   }
 
   /**
-   * Credentials for calling another Prism gRPC service: plaintext when PRISM_TLS_ENABLED is off;
-   * otherwise TLS trusting PRISM_TLS_CLIENT_CA_FILE (the internal CA) and presenting this
-   * service's certificate, which also satisfies servers that require mutual TLS.
+   * Credentials for calling another Prism gRPC service (`peer`). With PRISM_MTLS_ENABLED: this
+   * workload's certificate, renewed files picked up for new connections, the server verified against
+   * the platform CA, its host name and its identity. Otherwise plaintext when PRISM_TLS_ENABLED is off,
+   * or TLS trusting PRISM_TLS_CLIENT_CA_FILE and presenting PRISM_TLS_CERT_FILE.
    */
-  grpcClientCredentials(): grpc.ChannelCredentials {
+  grpcClientCredentials(peer?: ServiceName): grpc.ChannelCredentials {
+    // Mutual TLS: this workload's certificate, and the server must be `peer` (its URI SAN).
+    if (this.mtlsProvider) return mtlsClientCredentials(this.mtlsProvider, peer);
     return grpcClientCredentials({
       enabled: this.tls.enabled,
       caFile: this.tls.clientCaFile,
@@ -200,6 +230,7 @@ export class ServiceRuntime {
     for (const hook of [...this.hooks].reverse()) await this.step(hook);
     await deregistered;
     await this.step({ name: 'tracing', close: () => this.tracing.shutdown() });
+    this.mtlsProvider?.close();
     await new Promise<void>((resolve) => {
       this.admin.close(() => resolve());
       this.admin.closeAllConnections();
