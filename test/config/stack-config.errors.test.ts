@@ -152,7 +152,12 @@ describe('documented defaults', () => {
     });
     expect(config.tls).toEqual({ clusterIssuer: 'letsencrypt-prod', secretName: 'prism-tls' });
     expect(config.images).toEqual({ registry: 'ghcr.io/prism-platform', tag: '1.2.3', pullPolicy: 'Always', build: true });
-    expect(config.ingress).toEqual({ className: 'nginx', controllerNamespace: 'ingress-nginx', rateLimitRps: 50 });
+    expect(config.ingress).toEqual({
+      className: 'nginx',
+      controllerNamespace: 'ingress-nginx',
+      rateLimitRps: 50,
+      trustedProxies: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'],
+    });
     expect(config.nats).toEqual({ replicas: 1 });
     expect(config.secrets).toEqual({ mode: 'local' });
     expect(config.backups).toEqual({ schedule: '0 2 * * *', walSchedule: '*/15 * * * *', verifySchedule: '0 4 * * 0', retentionDays: 14 });
