@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v kube-score >/dev/null || { echo "kube-score is not installed: go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0" >&2; exit 1; }
-[ -d dist/k8s ] || npx cdk8s synth >/dev/null
+[ -d dist/k8s ] || CDK8S_CHECK_UPGRADE=false npx cdk8s synth >/dev/null
 status=0
 for dir in dist/k8s/*/; do
   env=$(basename "$dir")

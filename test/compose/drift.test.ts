@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENV_FILE } from '../../infra/compose/index.js';
+import { tempCheckout } from '../local/support.js';
 import { renderAll } from './support.js';
 
 /** deploy/ files the renderer owns: everything but the backup scripts (the DB manager's) and the local .env. */
@@ -46,9 +46,7 @@ describe('rendered local set-up', () => {
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
 
-    const copy = mkdtempSync(join(tmpdir(), 'prism-drift-'));
-    for (const dir of ['infra', 'stacks', 'deploy', 'package.json', 'tsconfig.json']) cpSync(dir, join(copy, dir), { recursive: true });
-    symlinkSync(join(process.cwd(), 'node_modules'), join(copy, 'node_modules'));
+    const copy = tempCheckout(); // tracked files only: never this checkout's generated .env
     writeFileSync(join(copy, 'deploy/redis/redis.conf'), 'port 6379\n');
     const drift = spawnSync('node_modules/.bin/tsx', ['infra/cli/render-local.ts', '--check'], { cwd: copy, encoding: 'utf8' });
     expect(drift.status).toBe(1);
