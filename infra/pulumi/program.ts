@@ -7,6 +7,7 @@ import { SECRET_NAME, type Platform } from '../model/index.js';
 import { readStackConfig } from './config.js';
 import { imageTag, serviceImages, useBuiltImages, type ServiceImage } from './images.js';
 import { kubernetesResource, waveOf, type KubeObject, type Wave } from './resources.js';
+import { alertingSecretKeys } from '../model/files/alertmanager.js';
 import { platformSecret, secretValues } from './secrets.js';
 
 /** Stack files live here (Pulumi.yaml: `stackConfigDir: stacks`), the same files `npm run synth` reads. */
@@ -44,7 +45,8 @@ export function synthesizedObjects(stack: Stack): { platform: Platform; objects:
 export function prismDeployment(options: ProgramOptions): PrismDeployment {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const stackConfig = readStackConfig(options.stack, config);
-  const secrets = stackConfig.secrets.mode === 'pulumi' ? secretValues(options.stack, config) : undefined;
+  const notificationSecrets = stackConfig.observability.enabled ? alertingSecretKeys(stackConfig.alerting) : [];
+  const secrets = stackConfig.secrets.mode === 'pulumi' ? secretValues(options.stack, config, notificationSecrets) : undefined;
   if (stackConfig.secrets.mode === 'local') {
     pulumi.log.info(`secrets mode local: ${SECRET_NAME} is not managed by Pulumi; create it with npm run local-secrets, then kubectl apply -f ${LOCAL_SECRET_FILE}`);
   }
