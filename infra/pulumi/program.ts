@@ -7,6 +7,7 @@ import { SECRET_NAME, imageRef, type Platform } from '../model/index.js';
 import { STACK_CONFIG_DIR, readStackConfig } from './config.js';
 import { imageTag, serviceImages, useBuiltImages, type ServiceImage } from './images.js';
 import { kubernetesResource, waveOf, type KubeObject, type Wave } from './resources.js';
+import { alertingSecretKeys } from '../model/files/alertmanager.js';
 import { platformSecret, secretValues } from './secrets.js';
 
 export { STACK_CONFIG_DIR };
@@ -50,7 +51,8 @@ export function synthesizedObjects(stack: Stack): { platform: Platform; objects:
 export function prismDeployment(options: ProgramOptions): PrismDeployment {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const stackConfig = readStackConfig(options.stack, config);
-  const secrets = stackConfig.secrets.mode === 'pulumi' ? secretValues(options.stack, config) : undefined;
+  const notificationSecrets = stackConfig.observability.enabled ? alertingSecretKeys(stackConfig.alerting) : [];
+  const secrets = stackConfig.secrets.mode === 'pulumi' ? secretValues(options.stack, config, notificationSecrets) : undefined;
   const stack: Stack = { name: options.stack, file: `${STACK_CONFIG_DIR}/Pulumi.${options.stack}.yaml`, config: stackConfig };
   const { platform, objects } = synthesizedObjects(stack);
 

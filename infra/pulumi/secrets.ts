@@ -2,20 +2,22 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfigError } from '../config/index.js';
 import { componentLabels } from '../k8s/labels.js';
-import { SECRET_KEYS, SECRET_NAME } from '../model/index.js';
+import { SECRET_KEYS, SECRET_NAME, type SecretKey } from '../model/index.js';
 
 /**
  * The secret values of `prism-secrets` from the stack's secret config (`pulumi config set --secret
  * prism:<key>`), keyed by the Kubernetes Secret key. Every missing required key is reported at
  * once; OAuth client credentials ('provided') may be absent, the workloads read them as optional.
+ * A notification credential is required when a configured receiver reads it (`required`): its file
+ * mount would otherwise keep Alertmanager from starting.
  */
-export function secretValues(stack: string, config: pulumi.Config): Record<string, pulumi.Output<string>> {
+export function secretValues(stack: string, config: pulumi.Config, required: readonly SecretKey[] = []): Record<string, pulumi.Output<string>> {
   const values: Record<string, pulumi.Output<string>> = {};
   const missing: string[] = [];
   for (const spec of SECRET_KEYS) {
     const value = config.getSecret(spec.pulumiKey);
     if (value !== undefined) values[spec.key] = value;
-    else if (spec.source !== 'provided') {
+    else if (spec.source !== 'provided' || required.includes(spec.key)) {
       missing.push(`${config.name}:${spec.pulumiKey}: required in secrets mode pulumi (${spec.description}); set it with pulumi config set --secret ${config.name}:${spec.pulumiKey}`);
     }
   }

@@ -235,6 +235,23 @@ describe('secrets', () => {
     for (const w of workloads) expect(w.dependencies, w.name).toContain(secretUrn);
   });
 
+  it('pulumi mode: the credential of a configured receiver is required (its file mount would keep Alertmanager down)', async () => {
+    const required = Object.fromEntries(SECRET_KEYS.filter((s) => s.source !== 'provided').map((s) => [`prism:${s.pulumiKey}`, values[`prism:${s.pulumiKey}`]!]));
+    // prod routes to PagerDuty and Slack; neither credential is set.
+    await mockStack('prod', { ...stackFileConfig('stacks/Pulumi.prod.yaml'), 'prism:secrets': JSON.stringify({ mode: 'pulumi' }), ...required }, Object.keys(required));
+    let error: Error | undefined;
+    try {
+      prismDeployment({ stack: 'prod', revision: REVISION });
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error).toBeInstanceOf(StackConfigError);
+    expect(error!.message).toContain('prism:alertmanagerPagerdutyRoutingKey: required in secrets mode pulumi');
+    expect(error!.message).toContain('prism:alertmanagerSlackApiUrl: required in secrets mode pulumi');
+    expect(error!.message).not.toContain('prism:alertmanagerSmtpPassword');
+    expect(error!.message).not.toContain('prism:googleClientId');
+  });
+
   it('external mode: the synthesized ExternalSecret is deployed as is, Pulumi creates no Secret', async () => {
     const { mock } = await run('prod');
     expect(mock.byType('kubernetes:core/v1:Secret')).toEqual([]);
@@ -273,7 +290,9 @@ describe('one resource per object', () => {
 describe('cluster', () => {
   it('the provider takes kubeconfig and context from prism:cluster', async () => {
     const cluster = { kubeconfig: '/etc/prism/kubeconfig-prod', context: 'prod-admin' };
-    const { mock } = await run('prod', { 'prism:cluster': JSON.stringify(cluster) });
+    // The stack file's API server addresses stay (observability needs them); they are no provider input.
+    const apiServer = JSON.parse(stackFileConfig('stacks/Pulumi.prod.yaml')['prism:cluster']!).apiServer;
+    const { mock } = await run('prod', { 'prism:cluster': JSON.stringify({ ...cluster, apiServer }) });
     const [provider] = mock.byType('pulumi:providers:kubernetes');
     expect(provider!.name).toBe('prism-prod');
     expect(provider!.inputs).toMatchObject(cluster);
