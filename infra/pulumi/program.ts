@@ -100,9 +100,6 @@ function existingLocalSecret(namespace: string, opts: pulumi.CustomResourceOptio
   pulumi.log.info(
     `secrets mode local: ${SECRET_NAME} is read from the cluster, not managed by Pulumi; create it first with npm run local-secrets && kubectl apply -f ${LOCAL_SECRET_FILE}`,
   );
-  // What is read lands in the state: its values stay encrypted there, whatever the provider marks.
-  return k8s.core.v1.Secret.get(`${namespace}/${SECRET_NAME}`, `${namespace}/${SECRET_NAME}`, {
-    ...opts,
-    additionalSecretOutputs: ['data', 'stringData'],
-  });
+  // What is read lands in the state; the Secret class marks its data and stringData secret, so they stay encrypted.
+  return k8s.core.v1.Secret.get(`${namespace}/${SECRET_NAME}`, `${namespace}/${SECRET_NAME}`, opts);
 }

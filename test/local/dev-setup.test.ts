@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { GENERATED, localSecretManifest, parseDotenv } from '../../infra/local/index.js';
 import { SECRET_KEYS } from '../../infra/model/index.js';
@@ -91,6 +91,12 @@ describe('make dev-setup, the parts that run without Docker', () => {
 });
 
 describe('npm run local-secrets', () => {
+  // The dev Namespace as synthesized, rendered once outside the timed tests.
+  let synthesizedNamespace: ManifestObject;
+  beforeAll(() => {
+    synthesizedNamespace = find(synth('dev').objects, 'Namespace', 'prism');
+  }, 60_000);
+
   it('writes prism-secrets for a local cluster from .env and keys/: 0600, valid, OAuth only when given', async () => {
     const dir = tempCheckout();
     expect(run(dir, 'bash', ['scripts/dev-setup.sh', '--local-only']).status).toBe(0);
@@ -105,7 +111,7 @@ describe('npm run local-secrets', () => {
       ManifestObject & { data: Record<string, string> },
     ];
     expect(rest).toEqual([]);
-    expect(namespace).toEqual(find(synth('dev').objects, 'Namespace', 'prism'));
+    expect(namespace).toEqual(synthesizedNamespace);
     expect(await openApiErrors(namespace)).toEqual([]);
     expect(await openApiErrors(secret)).toEqual([]);
     expect(secret.metadata).toMatchObject({ name: 'prism-secrets', namespace: 'prism' });
