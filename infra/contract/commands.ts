@@ -5,6 +5,7 @@
 export const DBMANAGER_CLI = {
   /** Entry point inside the image (services compile to build/, see tsconfig.build.json). */
   entry: ['node', 'build/services/dbmanager/src/cli.js'],
+  serve: ['serve'],
   migrate: ['migrate', '--all'],
   backup: (db: 'auth' | 'ops', kind: 'full' | 'delta' | 'wal') => ['backup', db, kind],
   verifyLatest: (db: 'auth' | 'ops') => ['verify-latest', db],

@@ -193,8 +193,8 @@ export function dbmanager(ctx: BuildContext): Component {
     tier: 'backend',
     env,
     flows,
-    command: DBMANAGER_CLI.entry,
-    args: ['serve'],
+    // Arguments only: the image's entrypoint (tini, then the CLI) stays PID 1 and forwards signals.
+    args: DBMANAGER_CLI.serve,
     tasks: [
       task('db-migrate', 'Apply the migrations of both databases before the services roll out', DBMANAGER_CLI.migrate),
       task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), 'auth', schedule, true),
