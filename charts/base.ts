@@ -14,6 +14,6 @@ export class BaseChart extends Chart {
     const labels = componentLabels('prism', 'base');
     new PlatformNamespace(this, 'Namespace', { name: props.platform.namespace, level: 'restricted', labels });
     new NamespaceNetworkBaseline(this, 'Network', { labels });
-    new PlatformSecrets(this, 'Secrets', { secrets: props.config.secrets, labels });
+    new PlatformSecrets(this, 'Secrets', { secrets: props.config.secrets, offsite: !!props.config.backups.offsite, labels });
   }
 }

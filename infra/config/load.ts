@@ -82,7 +82,9 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     return issue.keys.map((k) => `${keyPath([...path, k])}: unknown key${allowedKeys(path)}`).join('; ');
   }
   const found = valueAt(input, path);
-  const what = found === undefined ? 'nothing' : JSON.stringify(found);
+  // A key that must never be set (credentials) may hold a secret: never echo it.
+  const forbidden = issue.code === 'invalid_type' && issue.expected === 'never';
+  const what = found === undefined ? 'nothing' : forbidden ? 'a value (not shown)' : JSON.stringify(found);
   const expected = issue.message.replace(/^Invalid input: /, '');
   return `${keyPath(path)}: ${expected}; found ${what}`;
 }

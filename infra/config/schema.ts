@@ -20,6 +20,9 @@ const imageTag = z
   .string()
   .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'expected an image tag')
   .refine((t) => t !== 'latest', { message: 'expected a pinned tag, not latest' });
+const noCredentials = z
+  .never({ message: 'credentials are not stack configuration: set the secret keys backup-offsite-access-key and backup-offsite-secret-key of prism-secrets (pulumi config set --secret prism:backupOffsiteAccessKey, prism:backupOffsiteSecretKey, or your secret store)' })
+  .optional();
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
 
 const resourceList = z.strictObject({ cpu, memory });
@@ -184,6 +187,20 @@ export const stackConfigSchema = z
         walSchedule: cron.default('*/15 * * * *'),
         verifySchedule: cron.default('0 4 * * 0'),
         retentionDays: z.number().int().min(1).default(14),
+        /**
+         * A second, S3-compatible store outside the cluster that receives every base backup and
+         * WAL segment too. Credentials are secret keys of prism-secrets (backup-offsite-access-key,
+         * backup-offsite-secret-key), never stack configuration.
+         */
+        offsite: z
+          .strictObject({
+            endpoint: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL such as https://s3.eu-central-1.amazonaws.com' }),
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)'),
+            region: z.string().min(1).default('us-east-1'),
+            accessKey: noCredentials,
+            secretKey: noCredentials,
+          })
+          .optional(),
       })
       .prefault({}),
     observability: z

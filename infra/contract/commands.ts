@@ -9,6 +9,11 @@ export const DBMANAGER_CLI = {
   migrate: ['migrate', '--all'],
   backup: (db: 'auth' | 'ops', kind: 'full' | 'delta' | 'wal') => ['backup', db, kind],
   verifyLatest: (db: 'auth' | 'ops') => ['verify-latest', db],
+  /** Runs the given commands at their cron times (UTC): Compose's schedule, Kubernetes has CronJobs. */
+  schedule: (jobs: readonly { readonly name: string; readonly cron: string; readonly args: readonly string[] }[]) => [
+    'schedule',
+    ...jobs.flatMap((j) => ['--job', `${j.name}|${j.cron}|${j.args.join(' ')}`]),
+  ],
 } as const;
 
 /** The databases the DB manager looks after. */

@@ -1,10 +1,12 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { StackConfig } from '../config/schema.js';
-import { SECRET_KEYS, SECRET_NAME } from '../model/index.js';
+import { SECRET_NAME, stackSecretKeys } from '../model/index.js';
 
 export interface PlatformSecretsProps {
   readonly secrets: StackConfig['secrets'];
+  /** With an off-site backup store its credentials are synced too. */
+  readonly offsite: boolean;
   readonly labels: Record<string, string>;
 }
 
@@ -26,7 +28,7 @@ export class PlatformSecrets extends Construct {
         refreshInterval: s.refreshInterval,
         secretStoreRef: { kind: s.storeKind, name: s.storeName },
         target: { name: SECRET_NAME, creationPolicy: 'Owner', deletionPolicy: 'Retain', template: { type: 'Opaque' } },
-        data: SECRET_KEYS.map((k) => ({ secretKey: k.key, remoteRef: { key: `${s.remotePrefix}${k.key}` } })),
+        data: stackSecretKeys(props.offsite).map((k) => ({ secretKey: k.key, remoteRef: { key: `${s.remotePrefix}${k.key}` } })),
       },
     });
   }

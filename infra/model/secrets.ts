@@ -48,9 +48,19 @@ export const SECRET_KEYS = [
   spec('google-client-secret', 'GOOGLE_CLIENT_SECRET', 'googleClientSecret', 'Google OAuth secret', 'provided'),
   spec('github-client-id', 'GITHUB_CLIENT_ID', 'githubClientId', 'GitHub OAuth client ID', 'provided'),
   spec('github-client-secret', 'GITHUB_CLIENT_SECRET', 'githubClientSecret', 'GitHub OAuth secret', 'provided'),
+  spec('backup-offsite-access-key', 'BACKUP_OFFSITE_ACCESS_KEY', 'backupOffsiteAccessKey', 'Access key of the off-site backup store (with backups.offsite)', 'provided'),
+  spec('backup-offsite-secret-key', 'BACKUP_OFFSITE_SECRET_KEY', 'backupOffsiteSecretKey', 'Secret key of the off-site backup store (with backups.offsite)', 'provided'),
 ] as const satisfies readonly SecretKeySpec[];
 
 export type SecretKey = (typeof SECRET_KEYS)[number]['key'];
+
+/** Keys that exist only with an off-site backup store (`backups.offsite`); a store need not hold them otherwise. */
+export const OFFSITE_SECRET_KEYS: readonly SecretKey[] = ['backup-offsite-access-key', 'backup-offsite-secret-key'];
+
+/** The keys `prism-secrets` carries for a stack. */
+export function stackSecretKeys(offsite: boolean): readonly SecretKeySpec[] {
+  return SECRET_KEYS.filter((k) => offsite || !OFFSITE_SECRET_KEYS.includes(k.key));
+}
 
 /** A reference to one key of {@link SECRET_NAME}. */
 export interface SecretRef {

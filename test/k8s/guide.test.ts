@@ -1,7 +1,7 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { gatewayConfigSchema } from '../../infra/contract/index.js';
-import { SECRET_KEYS } from '../../infra/model/index.js';
+import { stackSecretKeys } from '../../infra/model/index.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 
 /** The guide's Kubernetes objects are the floor of what every environment renders. */
@@ -140,6 +140,6 @@ describe.each(ENVIRONMENTS)('%s secrets', (env) => {
     const es = objects.find((o) => o.kind === 'ExternalSecret') as any;
     if (stack.config.secrets.mode !== 'external') return expect(es).toBeUndefined();
     expect(es.spec.target.name).toBe('prism-secrets');
-    expect(es.spec.data.map((d: any) => d.secretKey).sort()).toEqual(SECRET_KEYS.map((k) => k.key).sort());
+    expect(es.spec.data.map((d: any) => d.secretKey).sort()).toEqual(stackSecretKeys(!!stack.config.backups.offsite).map((k) => k.key).sort());
   });
 });

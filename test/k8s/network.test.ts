@@ -76,13 +76,16 @@ describe.each(ENVIRONMENTS)('%s network policies', (env) => {
     expect(ingressFrom(objects, 'gateway', 9080)).toEqual(['consul', 'prometheus']);
   });
 
-  it('open the internet only to OAuth (auth) and the API server (Prometheus), on 443/6443', () => {
+  it('open the internet only to OAuth (auth), the API server (Prometheus) and the off-site backup store (the DB manager and its backup tasks), on 443/6443', () => {
     const external = objects
       .filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === 'prism')
       .filter((o) => JSON.stringify(o.spec).includes('0.0.0.0/0'))
       .map((o) => o.metadata.name)
       .sort();
-    expect(external).toEqual(['auth-flows', 'prometheus-flows']);
+    const backups = ['backup-auth', 'backup-ops', 'dbmanager', 'verify-auth', 'verify-ops', 'wal-auth', 'wal-ops'];
+    expect(external).toEqual(['auth-flows', ...(stack.config.backups.offsite ? backups.map((b) => `${b}-flows`) : []), 'prometheus-flows'].sort());
     expect(egressTo(objects, 'auth')).toContain('0.0.0.0/0:443');
+    if (stack.config.backups.offsite) expect(egressTo(objects, 'dbmanager')).toContain('0.0.0.0/0:443');
+    expect(egressTo(objects, 'db-migrate').filter((e) => e.startsWith('0.0.0.0/0'))).toEqual([]);
   });
 });
