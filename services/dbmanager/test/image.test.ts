@@ -18,10 +18,10 @@ describe('service images', () => {
     expect(file).toMatch(/^USER 10001:10001$/m);
   });
 
-  it('the DB manager runs on the Node image, not the postgres image (no VOLUME, STOPSIGNAL, EXPOSE 5432 or PGDATA inherited)', async () => {
+  it('the DB manager runs on Debian with node, not on the postgres image (no VOLUME, STOPSIGNAL, EXPOSE 5432 or PGDATA inherited)', async () => {
     const file = await read('services/dbmanager/Dockerfile');
     const stages = [...file.matchAll(/^FROM (\S+)(?: AS (\S+))?$/gm)].map((m) => ({ from: m[1], as: m[2] }));
-    expect(stages.at(-1)).toEqual({ from: '${NODE_IMAGE}', as: undefined });
+    expect(stages.at(-1)).toEqual({ from: '${BASE_IMAGE}', as: undefined });
     // The postgres image is a build stage only, from which the programs are copied.
     expect(stages.find((s) => s.from === '${PG_IMAGE}')?.as).toBe('pg');
     expect(file).not.toMatch(/^(VOLUME|STOPSIGNAL)/m);
