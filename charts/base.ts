@@ -17,6 +17,6 @@ export class BaseChart extends Chart {
     new NamespaceNetworkBaseline(this, 'Network', { labels });
     // Only when Alertmanager runs (observability) do its receivers' credentials need to be synced.
     const alertingSecrets = props.config.observability.enabled ? alertingSecretKeys(props.config.alerting) : [];
-    new PlatformSecrets(this, 'Secrets', { secrets: props.config.secrets, labels, alertingSecrets });
+    new PlatformSecrets(this, 'Secrets', { secrets: props.config.secrets, labels, offsite: !!props.config.backups.offsite, alertingSecrets });
   }
 }

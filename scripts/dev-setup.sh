@@ -14,7 +14,7 @@ case "${1:-}" in
   *) echo "usage: scripts/dev-setup.sh [--local-only]" >&2; exit 2 ;;
 esac
 
-NODE_MIN=20.10
+NODE_MIN=24
 COMPOSE_MIN=2.20
 MAKE_CMD="${MAKE:-make}"
 

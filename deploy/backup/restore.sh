@@ -4,6 +4,7 @@
 #       verifies the backup against object storage (every file against the manifest's SHA-256, every
 #       WAL segment's checksum and header, WAL continuity up to the target) and writes nothing
 #   ./deploy/backup/restore.sh <auth|ops> <BACKUP_NAME> [--target-time T] [--target-dir DIR]
+#   ... [--from offsite]   read the backup from the off-site store alone (the in-cluster store is lost)
 #       restores into a fresh data directory, runs pg_verifybackup, replays WAL to the target time
 #       (default: the end of the archived WAL) on a private server and reads every row back before
 #       declaring it done; the summary says how to put the directory in place
@@ -12,7 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/dbmanager-cli.sh"
 
 usage() {
-  echo "usage: $0 <auth|ops> <BACKUP_NAME> [--dry-run] [--target-time T] [--target-dir DIR]" >&2
+  echo "usage: $0 <auth|ops> <BACKUP_NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--from in-cluster|offsite]" >&2
   exit 2
 }
 
@@ -24,10 +25,10 @@ args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) args+=(--dry-run) ;;
-    --target-time|--target-dir)
+    --target-time|--target-dir|--from)
       [ $# -ge 2 ] || { echo "$1 needs a value" >&2; usage; }
       args+=("$1" "$2"); shift ;;
-    --target-time=*|--target-dir=*) args+=("$1") ;;
+    --target-time=*|--target-dir=*|--from=*) args+=("$1") ;;
     *) echo "unknown option $1" >&2; usage ;;
   esac
   shift

@@ -10,7 +10,7 @@ import type { Image } from '../model/index.js';
  * - `wget`: busybox `wget` (Alpine- and busybox-based images: nats, consul, prometheus,
  *   grafana, loki before 3.6, jaeger, traefik). Exits non-zero on an HTTP error status.
  * - `node`: the Prism service images (node bookworm-slim, no wget or curl): a one-line
- *   `fetch` with Node 20's global fetch.
+ *   `fetch` with Node's global fetch.
  * - `mc-ready`: MinIO dropped curl from its image in 2023; the vendor's check is the bundled
  *   client's `mc ready local`, which asks the server's readiness API (the model's
  *   `/minio/health/ready`). mc needs a writable config directory on the read-only root.

@@ -87,7 +87,7 @@ function hardening(c: Component, user: number, writable: readonly WritablePath[]
   };
 }
 
-const labels = (name: string, layer: string, kind: 'component' | 'task', of?: string) => ({
+const labels = (name: string, layer: string, kind: 'component' | 'task' | 'scheduler', of?: string) => ({
   'io.prism.component': name,
   'io.prism.layer': layer,
   'io.prism.kind': kind,
@@ -155,6 +155,16 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
     restart: 'no',
     labels: labels(t.name, c.layer, 'task', c.name),
   };
+}
+
+/**
+ * The component's scheduled tasks (Kubernetes CronJobs) as one long-running service: its image with
+ * the model's scheduler arguments, its environment, flows and scratch space.
+ */
+export function schedulerService(platform: Platform, c: Component, deps: Dependencies): ComposeService {
+  const s = c.localScheduler!;
+  const asTask: Task = { name: s.name, description: `the scheduled tasks of ${c.name}`, args: s.args, flows: c.flows };
+  return { ...taskService(platform, c, asTask, deps), restart: 'unless-stopped', labels: labels(s.name, c.layer, 'scheduler', c.name) };
 }
 
 /** Where each key file of the secret catalog is on the host (`keys/`), by secret key. */

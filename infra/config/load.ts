@@ -93,8 +93,10 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     return issue.keys.map((k) => `${keyPath([...path, k])}: unknown key${allowedKeys(path)}`).join('; ');
   }
   const found = valueAt(input, path);
-  // A URL's user:password never reaches a log, even when a stack file holds one by mistake.
-  const what = found === undefined ? 'nothing' : JSON.stringify(found).replace(/(\/\/)[^/@"\s]*:[^/@"\s]*@/g, '$1***@');
+  // A key that must never be set (credentials) may hold a secret: never echo it. A URL's user:password
+  // never reaches a log either, even when a stack file holds one by mistake.
+  const forbidden = issue.code === 'invalid_type' && issue.expected === 'never';
+  const what = found === undefined ? 'nothing' : forbidden ? 'a value (not shown)' : JSON.stringify(found).replace(/(\/\/)[^/@"\s]*:[^/@"\s]*@/g, '$1***@');
   const expected = issue.message.replace(/^Invalid input: /, '');
   return `${keyPath(path)}: ${expected}; found ${what}`;
 }

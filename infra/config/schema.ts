@@ -25,6 +25,9 @@ const imageTag = z
   .refine((t) => t !== 'latest', { message: 'expected a pinned tag, not latest' });
 /** RFC 1918: where pod networks and Docker networks live (see `ingress.trustedProxies`). */
 export const DEFAULT_TRUSTED_PROXIES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
+const noCredentials = z
+  .never({ message: 'credentials are not stack configuration: set the secret keys backup-offsite-access-key and backup-offsite-secret-key of prism-secrets (pulumi config set --secret prism:backupOffsiteAccessKey, prism:backupOffsiteSecretKey, or your secret store)' })
+  .optional();
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
 const port = z.number().int().min(1).max(65535);
 const cidr = cidrBlock;
@@ -205,6 +208,22 @@ export const stackConfigSchema = z
         walSchedule: cron.default('*/15 * * * *'),
         verifySchedule: cron.default('0 4 * * 0'),
         retentionDays: z.number().int().min(1).default(14),
+        /**
+         * A second, S3-compatible store outside the cluster that receives every base backup and
+         * WAL segment too. Credentials are secret keys of prism-secrets (backup-offsite-access-key,
+         * backup-offsite-secret-key), never stack configuration.
+         */
+        offsite: z
+          .strictObject({
+            endpoint: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL such as https://s3.eu-central-1.amazonaws.com' }),
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)'),
+            region: z.string().min(1).default('us-east-1'),
+            /** The only ranges the backup workloads may reach it on (a NetworkPolicy cannot name a host; use an egress gateway or the store's published ranges). */
+            egressCidrs: z.array(cidrBlock).min(1, 'expected at least one CIDR block'),
+            accessKey: noCredentials,
+            secretKey: noCredentials,
+          })
+          .optional(),
       })
       .prefault({}),
     observability: z

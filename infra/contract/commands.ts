@@ -5,9 +5,15 @@
 export const DBMANAGER_CLI = {
   /** Entry point inside the image (services compile to build/, see tsconfig.build.json). */
   entry: ['node', 'build/services/dbmanager/src/cli.js'],
+  serve: ['serve'],
   migrate: ['migrate', '--all'],
   backup: (db: 'auth' | 'ops', kind: 'full' | 'delta' | 'wal') => ['backup', db, kind],
   verifyLatest: (db: 'auth' | 'ops') => ['verify-latest', db],
+  /** Runs the given commands at their cron times (UTC): Compose's schedule, Kubernetes has CronJobs. */
+  schedule: (jobs: readonly { readonly name: string; readonly cron: string; readonly args: readonly string[] }[]) => [
+    'schedule',
+    ...jobs.flatMap((j) => ['--job', `${j.name}|${j.cron}|${j.args.join(' ')}`]),
+  ],
 } as const;
 
 /** The databases the DB manager looks after. */

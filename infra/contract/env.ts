@@ -135,6 +135,12 @@ export const ENV = {
     schema: filePath,
     optional: true,
   },
+  // Off-site copy of every backup and WAL segment (another S3-compatible store); all four or none.
+  PRISM_OFFSITE_S3_ENDPOINT: { description: 'Off-site S3-compatible endpoint; every backup and WAL segment is also written there', schema: url, optional: true },
+  PRISM_OFFSITE_S3_REGION: { description: 'Off-site S3 region', schema: nonEmpty.default('us-east-1'), optional: true },
+  PRISM_OFFSITE_S3_BUCKET: { description: 'Off-site backup bucket', schema: nonEmpty, optional: true },
+  PRISM_OFFSITE_S3_ACCESS_KEY: { description: 'Off-site store access key', schema: nonEmpty, secret: true, optional: true },
+  PRISM_OFFSITE_S3_SECRET_KEY: { description: 'Off-site store secret key', schema: nonEmpty, secret: true, optional: true },
   PRISM_BACKUP_RETENTION_DAYS: { description: 'Days a backup is kept', schema: positiveInt.default(14), optional: true },
   PRISM_MIGRATE_ON_START: { description: 'Run migrations at start-up', schema: bool.default(true), optional: true },
 } as const satisfies Record<string, EnvVarSpec>;

@@ -8,6 +8,7 @@ interface Peer {
   readonly name: string;
   readonly component: Component;
   readonly flows: readonly Flow[];
+  readonly externalEgress: NonNullable<Component['externalEgress']>;
 }
 
 /** Ingress from outside the namespace, granted by namespace (the ingress controller, the log shipper). */
@@ -27,8 +28,8 @@ export interface NetworkPoliciesProps {
 /** Peers of the whole platform: flows may cross charts. */
 function peers(platform: Platform): Peer[] {
   return platform.components.flatMap((c) => [
-    { name: c.name, component: c, flows: c.flows },
-    ...c.tasks.map((t) => ({ name: t.name, component: c, flows: t.flows })),
+    { name: c.name, component: c, flows: c.flows, externalEgress: c.externalEgress ?? [] },
+    ...c.tasks.map((t) => ({ name: t.name, component: c, flows: t.flows, externalEgress: t.externalEgress ?? [] })),
   ]);
 }
 
@@ -73,7 +74,7 @@ export class NetworkPolicies extends Construct {
       for (const [to, ports] of [...byTarget].sort(([a], [b]) => a.localeCompare(b))) {
         egress.push({ to: [{ podSelector: { matchLabels: { app: to } } }], ports: [...ports].sort((a, b) => a - b).map(tcp) });
       }
-      const external = isComponent ? (peer.component.externalEgress ?? []) : [];
+      const external = peer.externalEgress;
       if (external.length > 0) {
         const cidrs = peer.component.externalEgressCidrs;
         egress.push({

@@ -1,10 +1,12 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { StackConfig } from '../config/schema.js';
-import { SECRET_KEYS, SECRET_NAME, type SecretKey, isAlertingSecret } from '../model/index.js';
+import { SECRET_NAME, type SecretKey, stackSecretKeys } from '../model/index.js';
 
 export interface PlatformSecretsProps {
   readonly secrets: StackConfig['secrets'];
+  /** With an off-site backup store its credentials are synced too. */
+  readonly offsite: boolean;
   readonly labels: Record<string, string>;
   /**
    * Notification credentials the configured receivers use. The others are left out: a store
@@ -32,7 +34,7 @@ export class PlatformSecrets extends Construct {
         refreshInterval: s.refreshInterval,
         secretStoreRef: { kind: s.storeKind, name: s.storeName },
         target: { name: SECRET_NAME, creationPolicy: 'Owner', deletionPolicy: 'Retain', template: { type: 'Opaque' } },
-        data: SECRET_KEYS.filter((k) => !isAlertingSecret(k.key) || props.alertingSecrets?.includes(k.key)).map((k) => ({ secretKey: k.key, remoteRef: { key: `${s.remotePrefix}${k.key}` } })),
+        data: stackSecretKeys({ offsite: props.offsite, alertingSecrets: props.alertingSecrets ?? [] }).map((k) => ({ secretKey: k.key, remoteRef: { key: `${s.remotePrefix}${k.key}` } })),
       },
     });
   }

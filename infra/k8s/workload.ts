@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
 import { HEALTH_PATHS } from '../contract/index.js';
 import { type Component, type Platform, headless, portNumber } from '../model/index.js';
+import { SINGLETON_ANNOTATION } from '../policy/hardening.js';
 import { labelsOf, selectorLabels } from './labels.js';
 import { configHash, podSpec } from './pod.js';
 import { TaskRunner } from './task.js';
@@ -120,13 +121,17 @@ export class Workload extends Construct {
       });
     } else {
       new k8s.KubeDeployment(this, 'Resource', {
-        metadata: c.singleton ? { ...metadata, annotations: { 'prism.io/singleton': c.singleton, 'kube-score/ignore': 'deployment-replicas' } } : metadata,
+        metadata: c.singleton ? { ...metadata, annotations: { [SINGLETON_ANNOTATION]: c.singleton, 'kube-score/ignore': 'deployment-replicas' } } : metadata,
         spec: {
           // The HPA owns the replica count when there is one.
           ...(c.scaling.autoscaling ? {} : { replicas: c.scaling.replicas }),
           selector: { matchLabels: selector },
           revisionHistoryLimit: 5,
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
+          // A singleton is replaced, never surged: a rolling update would run two instances (and two
+          // restore volumes) side by side. Everything else keeps full capacity while it rolls.
+          strategy: c.singleton
+            ? { type: 'Recreate' }
+            : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
           template: template(),
         },
       });

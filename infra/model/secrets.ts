@@ -51,9 +51,25 @@ export const SECRET_KEYS = [
   spec('alertmanager-slack-api-url', 'ALERTMANAGER_SLACK_API_URL', 'alertmanagerSlackApiUrl', 'Slack incoming-webhook URL of the Slack receivers', 'provided'),
   spec('alertmanager-pagerduty-routing-key', 'ALERTMANAGER_PAGERDUTY_ROUTING_KEY', 'alertmanagerPagerdutyRoutingKey', 'PagerDuty Events API v2 routing key of the PagerDuty receivers', 'provided'),
   spec('alertmanager-smtp-password', 'ALERTMANAGER_SMTP_PASSWORD', 'alertmanagerSmtpPassword', 'SMTP password of the e-mail receivers', 'provided'),
+  spec('backup-offsite-access-key', 'BACKUP_OFFSITE_ACCESS_KEY', 'backupOffsiteAccessKey', 'Access key of the off-site backup store (with backups.offsite)', 'provided'),
+  spec('backup-offsite-secret-key', 'BACKUP_OFFSITE_SECRET_KEY', 'backupOffsiteSecretKey', 'Secret key of the off-site backup store (with backups.offsite)', 'provided'),
 ] as const satisfies readonly SecretKeySpec[];
 
 export type SecretKey = (typeof SECRET_KEYS)[number]['key'];
+
+/** Keys that exist only with an off-site backup store (`backups.offsite`); a store need not hold them otherwise. */
+export const OFFSITE_SECRET_KEYS: readonly SecretKey[] = ['backup-offsite-access-key', 'backup-offsite-secret-key'];
+
+/** What a stack uses of the optional keys: the off-site store's credentials, its receivers' credentials. */
+export interface OptionalSecretUse {
+  readonly offsite: boolean;
+  readonly alertingSecrets: readonly SecretKey[];
+}
+
+/** The keys `prism-secrets` carries for a stack: optional groups only when the stack uses them. */
+export function stackSecretKeys(use: OptionalSecretUse): readonly SecretKeySpec[] {
+  return SECRET_KEYS.filter((k) => (use.offsite || !OFFSITE_SECRET_KEYS.includes(k.key)) && (!isAlertingSecret(k.key) || use.alertingSecrets.includes(k.key)));
+}
 
 /** A reference to one key of {@link SECRET_NAME}. */
 export interface SecretRef {

@@ -142,6 +142,8 @@ export interface Task {
   /** Environment of the task; the component's own when absent. */
   readonly env?: Readonly<Record<string, EnvValue>>;
   readonly flows: readonly Flow[];
+  /** Egress beyond the platform, as for a component; none when absent. */
+  readonly externalEgress?: Component['externalEgress'];
 }
 
 export interface Component {
@@ -164,6 +166,11 @@ export interface Component {
   readonly secretFiles?: SecretFiles;
   /** Writable directories on a read-only root filesystem (emptyDir / tmpfs), with their size limit. */
   readonly writablePaths: readonly WritablePath[];
+  /**
+   * Compose has no CronJobs: a long-running service of this name runs the component's image with
+   * these arguments, which run its scheduled tasks at the same times. Kubernetes ignores it.
+   */
+  readonly localScheduler?: { readonly name: string; readonly args: readonly string[] };
   /** Runs as exactly one instance on purpose (say why); linters' replica advice does not apply. */
   readonly singleton?: string;
   readonly flows: readonly Flow[];

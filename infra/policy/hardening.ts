@@ -124,6 +124,32 @@ export function networkIsolation(w: Workload, objects: readonly K8sObject[]): st
   return v;
 }
 
+/** The annotation a singleton Deployment carries (infra/k8s/workload.ts), with the reason. */
+export const SINGLETON_ANNOTATION = 'prism.io/singleton';
+
+/**
+ * A singleton never runs twice: one replica, no autoscaler, and replaced rather than surged on
+ * rollout (a RollingUpdate starts the new pod, and its volumes, before the old one stops).
+ */
+export function singleInstance(w: Workload, objects: readonly K8sObject[]): string[] {
+  if (w.object.kind !== 'Deployment' || !w.object.metadata.annotations?.[SINGLETON_ANNOTATION]) return [];
+  const v: string[] = [];
+  const hpa = objects.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name);
+  if (hpa || (w.object.spec?.replicas ?? 1) !== 1) v.push(`${id(w.object)}: a singleton with more than one replica`);
+  if (w.object.spec?.strategy?.type !== 'Recreate') v.push(`${id(w.object)}: a singleton rolled out with ${w.object.spec?.strategy?.type ?? 'RollingUpdate'}, not Recreate`);
+  return v;
+}
+
+/**
+ * The Prism images start tini as PID 1 (signals forwarded, zombies reaped); a container that sets
+ * `command` replaces that entrypoint, so their containers pass `args` only.
+ */
+export function initProcess(w: Workload): string[] {
+  return w.pod.containers
+    .filter((c: { image: string; command?: string[] }) => /\/prism-[a-z]+[:@]/.test(c.image) && c.command)
+    .map((c: { name: string }) => `${id(w.object)}/${c.name}: command overrides the image's tini entrypoint`);
+}
+
 /** Every rule over every workload of a rendered environment. */
 export function checkHardening(objects: readonly K8sObject[]): string[] {
   const restricted = restrictedNamespaces(objects);
@@ -132,6 +158,8 @@ export function checkHardening(objects: readonly K8sObject[]): string[] {
     ...containerHygiene(w),
     ...serviceAccountTokens(w, objects),
     ...availability(w, objects),
+    ...singleInstance(w, objects),
+    ...initProcess(w),
     ...networkIsolation(w, objects),
   ]);
 }

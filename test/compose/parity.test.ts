@@ -152,9 +152,9 @@ describe('Compose and Kubernetes agree (dev)', () => {
     expect(svc('prometheus').depends_on?.grafana).toBeUndefined();
   });
 
-  it('run the same one-shot tasks (Jobs); scheduled tasks (CronJobs) stay with make backup-*', () => {
+  it('run the same one-shot tasks (Jobs); scheduled tasks (CronJobs) are not services of their own', () => {
     const jobs = objects.filter((o) => o.kind === 'Job').map((o) => (o.metadata.labels as Json).app).sort();
-    const tasks = [...services].filter(([, s]) => s.labels['io.prism.task-of']).map(([n]) => n).sort();
+    const tasks = [...services].filter(([, s]) => s.labels['io.prism.kind'] === 'task' && s.labels['io.prism.task-of']).map(([n]) => n).sort();
     expect(tasks).toEqual(jobs);
     for (const name of jobs) {
       const { container } = pod('Job', name);
@@ -165,6 +165,28 @@ describe('Compose and Kubernetes agree (dev)', () => {
       expect(Object.keys(s.environment ?? {}).sort()).toEqual((container.env ?? []).map((e: Json) => e.name).sort());
     }
     expect(objects.filter((o) => o.kind === 'CronJob').map((o) => o.metadata.name).filter((n) => services.has(n))).toEqual([]);
+  });
+
+  it('run the scheduled tasks (CronJobs) at the same times with the same arguments, from the DB manager’s scheduler', () => {
+    const cronJobs = objects.filter((o) => o.kind === 'CronJob') as Json[];
+    expect(cronJobs.length).toBeGreaterThan(0);
+    const scheduler = svc('backup-scheduler');
+    const dbmanager = pod('workload', 'dbmanager').container;
+    expect(scheduler.labels).toMatchObject({ 'io.prism.kind': 'scheduler', 'io.prism.task-of': 'dbmanager' });
+    expect(scheduler.image).toBe(dbmanager.image);
+    expect(scheduler.entrypoint).toBeUndefined(); // the image's tini entrypoint runs it
+    expect(scheduler.restart).toBe('unless-stopped');
+    const args = scheduler.command!.map(unescape);
+    expect(args[0]).toBe('schedule');
+    const jobs = args.slice(1).filter((_, i) => i % 2 === 1).map((j) => j.split('|'));
+    expect(args.slice(1).filter((_, i) => i % 2 === 0).every((a) => a === '--job')).toBe(true);
+    const fromCompose = jobs.map(([name, cron, a]) => ({ name, cron, args: a!.split(' ') })).sort((x, y) => x.name!.localeCompare(y.name!));
+    const fromK8s = cronJobs
+      .map((c) => ({ name: c.metadata.name, cron: c.spec.schedule, args: c.spec.jobTemplate.spec.template.spec.containers[0].args }))
+      .sort((x, y) => x.name.localeCompare(y.name));
+    expect(fromCompose).toEqual(fromK8s);
+    // It runs with the DB manager's environment (databases, object store) and reaches what the CronJobs reach.
+    expect(Object.keys(scheduler.environment ?? {}).sort()).toEqual((dbmanager.env ?? []).map((e: Json) => e.name).sort());
   });
 
   it('route the edge alike: Ingress paths are Traefik routers to the same service ports', () => {
@@ -200,6 +222,10 @@ describe('network isolation', () => {
     for (const d of data) {
       const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === `${d}-flows`) as Json;
       for (const rule of policy.spec.ingress ?? []) for (const f of rule.from ?? []) if (f.podSelector?.matchLabels?.app) allowed.add(f.podSelector.matchLabels.app);
+    }
+    // A scheduler stands for its owner's CronJobs: allowed where all of them are.
+    for (const c of platform.components) {
+      if (c.localScheduler && c.tasks.filter((t) => t.schedule).every((t) => allowed.has(t.name))) allowed.add(c.localScheduler.name);
     }
     const onData = [...services].filter(([, s]) => s.networks?.includes(NETWORK_NAMES.data)).map(([n]) => n);
     expect(onData.filter((n) => !allowed.has(n))).toEqual([]);

@@ -194,7 +194,7 @@ describe('the operations documents', () => {
         const args = m[2]!.trim().replace(/\\$/, '').trim().split(/\s+/).filter(Boolean);
         checked++;
         if (m[1] === 'backup') {
-          if (args.length) expect(args.join(' '), `${file}: backup.sh ${args.join(' ')}`).toMatch(/^(list( (auth|ops))?|(auth|ops) (full|delta|wal))$/);
+          if (args.length) expect(args.join(' '), `${file}: backup.sh ${args.join(' ')}`).toMatch(/^(list( (auth|ops))?( --from (in-cluster|offsite))?|(auth|ops) (full|delta|wal))$/);
         } else if (args.length) {
           expect(['auth', 'ops'], `${file}: restore.sh ${args.join(' ')}`).toContain(args[0]);
           for (const flag of args.filter((a) => a.startsWith('--'))) expect(script, `${file}: restore.sh ${flag}`).toContain(flag.split('=')[0]);

@@ -1,8 +1,8 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { gatewayConfigSchema } from '../../infra/contract/index.js';
+import { stackSecretKeys } from '../../infra/model/index.js';
 import { alertingSecretKeys } from '../../infra/model/files/alertmanager.js';
-import { SECRET_KEYS, isAlertingSecret } from '../../infra/model/index.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 
 /** The guide's Kubernetes objects are the floor of what every environment renders. */
@@ -175,7 +175,7 @@ describe.each(ENVIRONMENTS)('%s secrets', (env) => {
     if (stack.config.secrets.mode !== 'external') return expect(es).toBeUndefined();
     expect(es.spec.target.name).toBe('prism-secrets');
     const used = alertingSecretKeys(stack.config.alerting);
-    const expected = SECRET_KEYS.map((k) => k.key).filter((k) => !isAlertingSecret(k) || used.includes(k));
+    const expected = stackSecretKeys({ offsite: !!stack.config.backups.offsite, alertingSecrets: used }).map((k) => k.key);
     expect(es.spec.data.map((d: any) => d.secretKey).sort()).toEqual(expected.sort());
   });
 });

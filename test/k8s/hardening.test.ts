@@ -59,6 +59,22 @@ describe('the hardening rules catch', () => {
   it('the latest tag', () => expect(mutateGateway((p) => (p.containers[0].image = 'prism-gateway:latest')).join()).toMatch(/not pinned/));
   it('a mounted token', () => expect(mutateGateway((p) => (p.automountServiceAccountToken = true)).join()).toMatch(/service account token/));
   it('missing topology spread', () => expect(mutateGateway((p) => delete p.topologySpreadConstraints).join()).toMatch(/topology spread/));
+  const mutate = (kind: string, name: string, f: (o: any) => void) => {
+    const all = gateway();
+    f(all.find((o) => o.kind === kind && o.metadata.name === name)!);
+    return checkHardening(all).join('\n');
+  };
+  it('a singleton rolled out with a surge', () =>
+    expect(mutate('Deployment', 'dbmanager', (d) => (d.spec.strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }))).toMatch(
+      /Deployment\/dbmanager: a singleton rolled out with RollingUpdate, not Recreate/,
+    ));
+  it('a singleton with two replicas', () => expect(mutate('Deployment', 'dbmanager', (d) => (d.spec.replicas = 2))).toMatch(/Deployment\/dbmanager: a singleton with more than one replica/));
+  it('a Prism container that overrides the tini entrypoint', () => {
+    expect(mutate('Deployment', 'dbmanager', (d) => (d.spec.template.spec.containers[0].command = ['node', 'build/services/dbmanager/src/cli.js']))).toMatch(
+      /Deployment\/dbmanager\/dbmanager: command overrides the image's tini entrypoint/,
+    );
+    expect(mutate('CronJob', 'backup-auth', (c) => (c.spec.jobTemplate.spec.template.spec.containers[0].command = ['node']))).toMatch(/CronJob\/backup-auth\/.*: command overrides/);
+  });
   it('a missing PDB and a missing default deny', () => {
     const all = gateway().filter((o) => !(o.kind === 'PodDisruptionBudget' && o.metadata.name === 'gateway') && o.metadata.name !== 'default-deny-all');
     const found = checkHardening(all).join('\n');

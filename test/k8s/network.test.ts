@@ -81,6 +81,9 @@ describe.each(ENVIRONMENTS)('%s network policies', (env) => {
     const open = policies.filter((o) => JSON.stringify(o.spec).includes('0.0.0.0/0') || JSON.stringify(o.spec).includes('::/0')).map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
     expect(open).toEqual(['prism/auth-flows']);
     expect(egressTo(objects, 'auth')).toContain('0.0.0.0/0:443');
+    const offsite = stack.config.backups.offsite;
+    if (offsite) for (const c of offsite.egressCidrs) expect(egressTo(objects, 'dbmanager')).toContain(`${c}:443`);
+    expect(egressTo(objects, 'db-migrate').filter((e) => e.startsWith('0.0.0.0/0'))).toEqual([]);
   });
 
   it('let the API readers (Prometheus, the log shipper) reach the API server at its configured addresses and port only', () => {

@@ -33,7 +33,7 @@ describe('make dev-setup, the parts that run without Docker', () => {
     const r = run(dir, 'bash', ['scripts/dev-setup.sh'], { PATH: pathWith(BASIC) });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('Missing prerequisites:');
-    expect(r.stderr).toMatch(/- node: Node\.js 20\.10 or later .*https:\/\/nodejs\.org/);
+    expect(r.stderr).toMatch(/- node: Node\.js 24 or later .*https:\/\/nodejs\.org/);
     expect(r.stderr).toMatch(/- docker: install Docker Engine or Docker Desktop/);
     expect(existsSync(join(dir, ENV))).toBe(false);
     expect(existsSync(join(dir, 'keys/private.pem'))).toBe(false);

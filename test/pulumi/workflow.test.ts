@@ -54,7 +54,7 @@ describe('pull-request workflow', () => {
     const uses = (job: string) => wf.jobs[job]!.steps.map((s) => s.uses ?? '');
     expect(runs('test')).toContain('bash .ci/run');
     expect(uses('test')).toContain('actions/setup-node@v5');
-    expect(wf.jobs.test!.steps.find((s) => s.uses === 'actions/setup-node@v5')!.with!['node-version']).toBe(20);
+    expect(wf.jobs.test!.steps.find((s) => s.uses === 'actions/setup-node@v5')!.with!['node-version']).toBe(24);
     expect(runs('manifests')).toContain('npm run synth');
     expect(runs('manifests')).toContain('npm run -s diff -- HEAD^1');
     expect(uses('manifests')).toContain('actions/github-script@v8');

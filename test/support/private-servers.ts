@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,14 +37,21 @@ function tcpOpen(port: number): Promise<boolean> {
 }
 
 /** A server process started afresh by each `start()`; `stop()` sends `signal` and waits. */
-async function processServer(what: string, port: number, argv: () => [string, string[]], signal: NodeJS.Signals, cleanup?: () => Promise<void>): Promise<PrivateServer> {
+async function processServer(
+  what: string,
+  port: number,
+  argv: () => [string, string[]],
+  signal: NodeJS.Signals,
+  cleanup?: () => Promise<void>,
+  o: { env?: NodeJS.ProcessEnv; ready?: () => Promise<boolean> } = {},
+): Promise<PrivateServer> {
   let child: ChildProcess | undefined;
   const server: PrivateServer = {
     port,
     async start() {
       const [cmd, args] = argv();
-      child = spawn(cmd, args, { stdio: 'ignore' });
-      await waitFor(what, () => tcpOpen(port));
+      child = spawn(cmd, args, { stdio: 'ignore', ...(o.env ? { env: o.env } : {}) });
+      await waitFor(what, o.ready ?? (() => tcpOpen(port)), 30_000);
     },
     async stop() {
       if (!child) return;
@@ -77,6 +85,23 @@ export async function privateRedis(password: string): Promise<PrivateServer & { 
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--save', '', '--appendonly', 'no'];
   const server = await processServer('redis-server', port, () => ['redis-server', args], 'SIGKILL');
   return Object.assign(server, { address: `127.0.0.1:${port}`, password });
+}
+
+/**
+ * A MinIO server of its own (the shared one of scripts/test-services.sh is never stopped): an
+ * object store a test may destroy entirely. `dispose()` kills it and deletes every object.
+ */
+export async function privateMinio(): Promise<PrivateServer & { endpoint: string; rootUser: string; rootPassword: string }> {
+  const [port, consolePort] = [await freePort(), await freePort()];
+  const data = await mkdtemp(join(tmpdir(), 'prism-minio-'));
+  const rootUser = 'private-minio-root';
+  const rootPassword = randomBytes(16).toString('hex');
+  const endpoint = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, MINIO_ROOT_USER: rootUser, MINIO_ROOT_PASSWORD: rootPassword, MINIO_BROWSER: 'off' };
+  const args = ['server', data, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'];
+  const ready = async () => (await fetch(`${endpoint}/minio/health/ready`).catch(() => undefined))?.ok === true;
+  const server = await processServer('minio', port, () => ['minio', args], 'SIGTERM', () => rm(data, { recursive: true, force: true }), { env, ready });
+  return Object.assign(server, { endpoint, rootUser, rootPassword });
 }
 
 /** PostgreSQL's programs of the test machine (vitest's global set-up exports the directory). */

@@ -162,7 +162,13 @@ export function config(ctx: BuildContext): Component {
   });
 }
 
+const urlPort = (u: string): number => {
+  const url = new URL(u);
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+};
+
 export function dbmanager(ctx: BuildContext): Component {
+  const offsite = ctx.config.backups.offsite;
   const env: Record<string, EnvValue> = {
     ...dbEnv('auth'),
     ...dbEnv('ops'),
@@ -170,9 +176,20 @@ export function dbmanager(ctx: BuildContext): Component {
     PRISM_S3_BUCKET: value(BACKUP_BUCKET),
     PRISM_S3_ACCESS_KEY: value(MINIO_BACKUP_USER),
     PRISM_S3_SECRET_KEY: secret('minio-backup-secret-key'),
+    ...(offsite
+      ? {
+          PRISM_OFFSITE_S3_ENDPOINT: value(offsite.endpoint),
+          PRISM_OFFSITE_S3_REGION: value(offsite.region),
+          PRISM_OFFSITE_S3_BUCKET: value(offsite.bucket),
+          PRISM_OFFSITE_S3_ACCESS_KEY: secret('backup-offsite-access-key'),
+          PRISM_OFFSITE_S3_SECRET_KEY: secret('backup-offsite-secret-key'),
+        }
+      : {}),
     PRISM_BACKUP_RETENTION_DAYS: value(ctx.config.backups.retentionDays),
     PRISM_DBMANAGER_SCRATCH_DIR: value(SCRATCH_DIR),
   };
+  // The off-site store is outside the platform: egress to its port on public addresses.
+  const offsiteEgress = offsite ? [{ port: urlPort(offsite.endpoint), reason: `off-site backup copies (${new URL(offsite.endpoint).host})` }] : [];
   const flows: Flow[] = [
     { to: 'postgres-auth', port: 'postgres' },
     { to: 'postgres-ops', port: 'postgres' },
@@ -189,24 +206,29 @@ export function dbmanager(ctx: BuildContext): Component {
     ...(when ? { schedule: when } : {}),
     ...(bigScratch ? {} : { writablePaths: small }),
     flows: db ? [{ to: DATABASES[db].component, port: 'postgres' }, { to: 'minio', port: 'api' }] : flows,
+    // Backups and WAL go off-site too; the migration reaches no store.
+    ...(db && offsite ? { externalEgress: offsiteEgress, externalEgressCidrs: offsite.egressCidrs } : {}),
   });
+  const tasks: Task[] = [
+    task('db-migrate', 'Apply the migrations of both databases before the services roll out', DBMANAGER_CLI.migrate),
+    task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), 'auth', schedule, true),
+    task('backup-ops', 'Scheduled full backup of prism_ops', DBMANAGER_CLI.backup('ops', 'full'), 'ops', schedule, true),
+    task('wal-auth', 'Ship the WAL written so far in prism_auth (bounds the recovery point)', DBMANAGER_CLI.backup('auth', 'wal'), 'auth', walSchedule),
+    task('wal-ops', 'Ship the WAL written so far in prism_ops (bounds the recovery point)', DBMANAGER_CLI.backup('ops', 'wal'), 'ops', walSchedule),
+    task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), 'auth', verifySchedule, true),
+    task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule, true),
+  ];
   return service(ctx, 'dbmanager', {
     description: 'Migrations, backups and verified restores of both PostgreSQL databases (gRPC)',
     singleton: 'owns the backup schedule and WAL archive; two instances would race (migrations also hold an advisory lock)',
     tier: 'backend',
     env,
     flows,
-    command: DBMANAGER_CLI.entry,
-    args: ['serve'],
-    tasks: [
-      task('db-migrate', 'Apply the migrations of both databases before the services roll out', DBMANAGER_CLI.migrate),
-      task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), 'auth', schedule, true),
-      task('backup-ops', 'Scheduled full backup of prism_ops', DBMANAGER_CLI.backup('ops', 'full'), 'ops', schedule, true),
-      task('wal-auth', 'Ship the WAL written so far in prism_auth (bounds the recovery point)', DBMANAGER_CLI.backup('auth', 'wal'), 'auth', walSchedule),
-      task('wal-ops', 'Ship the WAL written so far in prism_ops (bounds the recovery point)', DBMANAGER_CLI.backup('ops', 'wal'), 'ops', walSchedule),
-      task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), 'auth', verifySchedule, true),
-      task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule, true),
-    ],
+    ...(offsite ? { externalEgress: offsiteEgress, externalEgressCidrs: offsite.egressCidrs } : {}),
+    // Arguments only: the image's entrypoint (tini, then the CLI) stays PID 1 and forwards signals.
+    args: DBMANAGER_CLI.serve,
+    tasks,
+    localScheduler: { name: 'backup-scheduler', args: DBMANAGER_CLI.schedule(tasks.filter((t) => t.schedule).map((t) => ({ name: t.name, cron: t.schedule!, args: t.args }))) },
     // A restore verification unpacks a base backup here.
     // Room for a whole restored database (verification) or a staged base backup.
     writablePaths: [TMP, { path: SCRATCH_DIR, size: largerQuantity(ctx.config.storage.sizes.postgresAuth, ctx.config.storage.sizes.postgresOps), onDisk: true }],

@@ -3,28 +3,38 @@
 //   migrate [--all | auth | ops]            apply pending migrations
 //   status                                  migration state of both databases
 //   backup <auth|ops> <full|delta|wal>      take a backup (full/delta: base backup; wal: archive WAL now)
-//   backup list [auth|ops]                  backups with size, time and WAL range (also: list)
-//   restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER]
+//   backup list [auth|ops] [--from S]       backups with size, time and WAL range (also: list); with
+//                                           --from in-cluster|offsite, read from that store (no catalog)
+//   restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER] [--from S]
 //   verify-latest <auth|ops>                restore the newest backup into scratch space and check it
 //   prune <auth|ops>                        apply the retention period now
+//   schedule --job '<name>|<cron>|<args>'... run those commands at their times (Compose's backup
+//                                           schedule; Kubernetes uses CronJobs)
 import { parseArgs } from 'node:util';
 import { type DatabaseId, OBJECT_STORAGE_ENV } from '../../../infra/contract/index.js';
 import { EnvError, ServiceRuntime, parseEnv } from '../../runtime/src/index.js';
 import { formatBytes, lineReporter } from './backup/progress.js';
 import { pruneBackups } from './backup/retention.js';
 import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
-import { backupBase, backupWal, formatBackupList, formatSummary, restore, verifyLatest } from './operations.js';
+import { backupBase, backupWal, formatBackupList, formatSummary, restore, storedBackups, verifyLatest } from './operations.js';
+import { type ScheduledJob, parseJob, runCli, startScheduler } from './scheduler.js';
 import { startDbManager } from './server.js';
 import type { DbTarget } from './backup/pg-tools.js';
-import { DbManagerContext, dbTarget } from './settings.js';
+import { DbManagerContext, type StoreSource, dbTarget } from './settings.js';
 
-const USAGE = `usage: cli.js serve | migrate [--all|auth|ops] | status | backup <auth|ops> <full|delta|wal> | backup list [auth|ops]
-       | restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER] | verify-latest <auth|ops> | prune <auth|ops>`;
+const USAGE = `usage: cli.js serve | migrate [--all|auth|ops] | status | backup <auth|ops> <full|delta|wal> | backup list [auth|ops] [--from in-cluster|offsite]
+       | restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER] [--from in-cluster|offsite]
+       | verify-latest <auth|ops> | prune <auth|ops> | schedule --job '<name>|<cron>|<args>'...`;
 
 class UsageError extends Error {}
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const report = lineReporter((l) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`));
+
+function fromArg(v: string | undefined): StoreSource | undefined {
+  if (v === undefined || v === 'in-cluster' || v === 'offsite') return v;
+  throw new UsageError(`--from must be in-cluster or offsite, got "${v}"`);
+}
 
 function dbArg(v: string | undefined): DatabaseId {
   if (v === 'auth' || v === 'ops') return v;
@@ -56,6 +66,8 @@ async function main(argv: string[]): Promise<void> {
       'target-time': { type: 'string' },
       'target-dir': { type: 'string' },
       'run-as': { type: 'string' },
+      from: { type: 'string' },
+      job: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,9 +102,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'list':
-      return list(a);
+      return list(a, fromArg(values.from));
     case 'backup': {
-      if (a === 'list') return list(b);
+      if (a === 'list') return list(b, fromArg(values.from));
       const db = dbArg(a);
       await withContext(async (ctx) => {
         if (b === 'full' || b === 'delta') {
@@ -122,6 +134,7 @@ async function main(argv: string[]): Promise<void> {
       if (!b) throw new UsageError('restore needs a backup name (see: backup list)');
       const tt = values['target-time'];
       const targetTime = tt ? new Date(tt) : undefined;
+      const from = fromArg(values.from);
       if (targetTime && Number.isNaN(targetTime.getTime())) throw new UsageError(`--target-time "${tt}" is not a time (use ISO 8601, e.g. 2026-11-25T17:00:00Z)`);
       await withContext(async (ctx) => {
         const s = await restore(
@@ -133,12 +146,14 @@ async function main(argv: string[]): Promise<void> {
             ...(targetTime ? { targetTime } : {}),
             ...(values['target-dir'] ? { targetDir: values['target-dir'] } : {}),
             ...(values['run-as'] ? { runAs: values['run-as'] } : {}),
+            ...(from ? { from } : {}),
           },
           report,
         );
         out(
           formatSummary(s.dryRun ? `dry run of ${s.name}: OK, nothing was written` : `restore of ${s.name}: verified`, {
             chain: s.chain.join(' <- '),
+            cluster: `system identifier ${s.systemIdentifier}${s.serverSystemIdentifier && s.serverSystemIdentifier !== s.systemIdentifier ? ` (the running server is another cluster: ${s.serverSystemIdentifier})` : ''}`,
             files: `${s.filesVerified} verified against the manifest (${formatBytes(s.bytesVerified)})`,
             wal: s.wal.segments ? `${s.wal.first} .. ${s.wal.last} (${s.wal.segments} segments, checksums and headers verified)` : 'none after the backup',
             targetTime: s.targetTime,
@@ -173,13 +188,34 @@ async function main(argv: string[]): Promise<void> {
       });
       return;
     }
+    case 'schedule': {
+      let jobs: ScheduledJob[];
+      try {
+        jobs = (values.job ?? []).map(parseJob);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      if (jobs.length === 0) throw new UsageError('schedule needs at least one --job');
+      const log = (l: string) => process.stderr.write(`${new Date().toISOString()} scheduler: ${l}\n`);
+      const scheduler = startScheduler(jobs, runCli, log);
+      for (const [name, at] of Object.entries(scheduler.next())) log(`${name}: next run ${at?.toISOString() ?? 'never'}`);
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+        process.once(sig, () => {
+          log(`${sig}: stopping; waiting for running jobs`);
+          void scheduler.stop(sig).then(() => process.exit(0));
+        });
+      }
+      // Keeps running: the cron timers hold the event loop.
+      return new Promise<void>(() => {});
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
 }
 
-async function list(db: string | undefined): Promise<void> {
-  await withContext(async (ctx) => out(formatBackupList(await ctx.catalog.list(db ? dbArg(db) : undefined))));
+async function list(db: string | undefined, from: StoreSource | undefined): Promise<void> {
+  const which = db ? dbArg(db) : undefined;
+  await withContext(async (ctx) => out(formatBackupList(from ? await storedBackups(ctx, from, which) : await ctx.catalog.list(which))));
 }
 
 try {

@@ -1,13 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatabaseId } from '../../../infra/contract/index.js';
-import { type BaseBackupSummary, takeBaseBackup } from './backup/basebackup.js';
+import { type BaseBackupSummary, readMeta, takeBaseBackup } from './backup/basebackup.js';
 import type { BackupRow } from './backup/catalog.js';
 import { backupName, keys } from './backup/layout.js';
-import { type Reporter, formatBytes } from './backup/progress.js';
+import { type Reporter, formatBytes, lineReporter } from './backup/progress.js';
 import { type RestoreSummary, restoreBackup } from './backup/restore.js';
 import { type PruneResult, pruneBackups } from './backup/retention.js';
-import type { DbManagerContext } from './settings.js';
+import type { DbManagerContext, StoreSource } from './settings.js';
 
 /** The DB manager's operations, shared by the CLI and the gRPC server. */
 
@@ -57,11 +57,13 @@ export interface RestoreRequest {
   readonly targetTime?: Date;
   readonly targetDir?: string;
   readonly runAs?: string;
+  /** Read the backup from this store alone (`offsite` once the in-cluster store is lost). */
+  readonly from?: StoreSource;
 }
 
 export async function restore(ctx: DbManagerContext, r: RestoreRequest, report: Reporter): Promise<RestoreSummary> {
   const targetDir = r.dryRun ? r.targetDir : (r.targetDir ?? join(ctx.scratchDir, `restore-${r.name}-${Date.now()}`));
-  return restoreBackup(await ctx.engine(r.db, report), {
+  return restoreBackup(await ctx.engine(r.db, report, r.from), {
     target: ctx.targets[r.db],
     name: r.name,
     dryRun: r.dryRun,
@@ -81,6 +83,43 @@ export async function verifyLatest(ctx: DbManagerContext, db: DatabaseId, report
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The completed backups a store holds, read from their metadata objects: what there is to restore
+ * when the catalog (in prism_ops) is lost with the cluster.
+ */
+export async function storedBackups(ctx: DbManagerContext, from: StoreSource, db?: DatabaseId): Promise<BackupRow[]> {
+  const store = ctx.storeFor(from);
+  const rows: BackupRow[] = [];
+  for (const d of db ? [db] : (['auth', 'ops'] as const)) {
+    for await (const o of store.list(`${d}/base/`)) {
+      const name = /^[a-z]+\/base\/([^/]+)\/backup\.json$/.exec(o.key)?.[1];
+      if (!name) continue;
+      const m = await readMeta(store, d, name);
+      rows.push({
+        name: m.name,
+        db: m.db,
+        kind: m.kind,
+        parent: m.parent ?? null,
+        status: 'completed',
+        started_at: new Date(m.startedAt),
+        finished_at: new Date(m.finishedAt),
+        size_bytes: String(Object.values(m.objects).reduce((n, x) => n + x.size, 0)),
+        database_bytes: String(m.databaseBytes),
+        timeline: m.timeline,
+        start_lsn: m.startLsn,
+        end_lsn: m.endLsn,
+        wal_start: m.walStart,
+        wal_end: m.walEnd,
+        storage_prefix: keys.base(m.db, m.name),
+        files_total: m.files.total,
+        files_stored: m.files.stored,
+        error: null,
+      });
+    }
+  }
+  return rows.sort((a, b) => a.started_at.getTime() - b.started_at.getTime());
 }
 
 const pad = (s: string, n: number) => s.padEnd(n);

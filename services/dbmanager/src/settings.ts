@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DATABASES, type DatabaseId } from '../../../infra/contract/index.js';
-import type { ServiceEnv } from '../../runtime/src/index.js';
+import { EnvError, type ServiceEnv } from '../../runtime/src/index.js';
 import type { EngineContext } from './backup/basebackup.js';
 import { BackupCatalog } from './backup/catalog.js';
 import { type DbTarget, findPgBin, serverMajor } from './backup/pg-tools.js';
 import type { Reporter } from './backup/progress.js';
 import { WalArchiver } from './backup/wal-archive.js';
-import { ObjectStore } from './storage/object-store.js';
+import { MirroredStore } from './storage/mirrored-store.js';
+import { type BackupStore, ObjectStore, type StorageConfig } from './storage/object-store.js';
 
 /** The scratch volume of the deployments (see the model's dbmanager writable paths), else /tmp. */
 export function defaultScratchDir(): string {
@@ -29,11 +30,36 @@ export function dbTarget(env: ServiceEnv, id: DatabaseId): DbTarget {
   };
 }
 
+/** Which store a restore or listing reads: in-cluster (the default) or off-site (the cluster's store is lost). */
+export type StoreSource = 'in-cluster' | 'offsite';
+
+const OFFSITE_VARS = ['PRISM_OFFSITE_S3_ENDPOINT', 'PRISM_OFFSITE_S3_BUCKET', 'PRISM_OFFSITE_S3_ACCESS_KEY', 'PRISM_OFFSITE_S3_SECRET_KEY'] as const;
+
+/** The off-site store's settings: all of its variables, or none (then there is no off-site copy). */
+export function offsiteConfig(env: ServiceEnv): StorageConfig | undefined {
+  const e = env as unknown as Record<string, string | undefined>;
+  const set = OFFSITE_VARS.filter((v) => e[v] !== undefined && e[v] !== '');
+  if (set.length === 0) return undefined;
+  if (set.length < OFFSITE_VARS.length) {
+    throw new EnvError(`an off-site backup store needs ${OFFSITE_VARS.join(', ')}; missing: ${OFFSITE_VARS.filter((v) => !set.includes(v)).join(', ')}`);
+  }
+  return {
+    endpoint: e.PRISM_OFFSITE_S3_ENDPOINT!,
+    region: e.PRISM_OFFSITE_S3_REGION || 'us-east-1',
+    bucket: e.PRISM_OFFSITE_S3_BUCKET!,
+    accessKeyId: e.PRISM_OFFSITE_S3_ACCESS_KEY!,
+    secretAccessKey: e.PRISM_OFFSITE_S3_SECRET_KEY!,
+  };
+}
+
 /** Everything the backup engine needs, built from the validated environment. */
 export class DbManagerContext {
   readonly targets: Record<DatabaseId, DbTarget>;
   readonly opsPool: pg.Pool;
-  readonly store: ObjectStore;
+  /** Where backups and WAL are written: the in-cluster store, mirrored off-site when configured. */
+  readonly store: BackupStore;
+  readonly inCluster: ObjectStore;
+  readonly offsite: ObjectStore | undefined;
   readonly catalog: BackupCatalog;
   readonly scratchDir: string;
   readonly retentionDays: number;
@@ -45,13 +71,16 @@ export class DbManagerContext {
     const ops = this.targets.ops;
     this.opsPool = new pg.Pool({ host: ops.host, port: ops.port, user: ops.user, password: ops.password, database: ops.database, max: 4 });
     this.opsPool.on('error', () => {}); // idle-client errors surface on the next query
-    this.store = new ObjectStore({
+    this.inCluster = new ObjectStore({
       endpoint: String(env.PRISM_S3_ENDPOINT),
       region: String(env.PRISM_S3_REGION ?? 'us-east-1'),
       bucket: String(env.PRISM_S3_BUCKET),
       accessKeyId: String(env.PRISM_S3_ACCESS_KEY),
       secretAccessKey: String(env.PRISM_S3_SECRET_KEY),
     });
+    const off = offsiteConfig(env);
+    this.offsite = off ? new ObjectStore(off) : undefined;
+    this.store = this.offsite ? new MirroredStore(this.inCluster, this.offsite) : this.inCluster;
     this.catalog = new BackupCatalog(this.opsPool);
     this.explicitPgBin = o.pgBin ?? env.PRISM_PG_BIN_DIR;
     if (this.explicitPgBin) findPgBin({ explicit: this.explicitPgBin }); // a wrong setting fails at start
@@ -79,8 +108,19 @@ export class DbManagerContext {
     return p;
   }
 
-  async engine(db: DatabaseId, report: Reporter): Promise<EngineContext> {
-    return { store: this.store, catalog: this.catalog, pgBin: await this.pgBin(db), scratchDir: this.scratchDir, report };
+  /** One store to read from (`--from`), or the store backups are written to. */
+  storeFor(from: StoreSource | undefined): BackupStore {
+    if (from === 'in-cluster') return this.inCluster;
+    if (from === 'offsite') {
+      if (!this.offsite) throw new Error('no off-site store is configured (PRISM_OFFSITE_S3_*; stack key backups.offsite)');
+      return this.offsite;
+    }
+    return this.store;
+  }
+
+  /** The engine over the store backups are written to, or over one store alone to read from it. */
+  async engine(db: DatabaseId, report: Reporter, from?: StoreSource): Promise<EngineContext> {
+    return { store: this.storeFor(from), catalog: this.catalog, pgBin: await this.pgBin(db), scratchDir: this.scratchDir, report };
   }
 
   async archiver(id: DatabaseId, log?: (line: string) => void): Promise<WalArchiver> {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EngineContext, takeBaseBackup } from '../src/backup/basebackup.js';
 import { BackupCatalog } from '../src/backup/catalog.js';
-import { keys } from '../src/backup/layout.js';
+import { keys, parseWalKey } from '../src/backup/layout.js';
 import type { DbTarget } from '../src/backup/pg-tools.js';
 import { lineReporter } from '../src/backup/progress.js';
 import { restoreBackup } from '../src/backup/restore.js';
@@ -224,7 +224,7 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     const content = gunzipSync(wal);
     content[100_000]! ^= 0x01; // one bit, inside a valid gzip stream: only the content hash can tell
     await s3.root.putBuffer(walKey, gzipSync(content), { sha256: head!.metadata.sha256! });
-    await expect(restoreBackup(ctx, { target, name: full, dryRun: true })).rejects.toThrow(/WAL object auth\/wal\/[0-9A-F]{24}\.gz is corrupt: sha256/);
+    await expect(restoreBackup(ctx, { target, name: full, dryRun: true })).rejects.toThrow(/WAL object auth\/wal\/\d+\/[0-9A-F]{8}\/[0-9A-F]{24}\.gz is corrupt: sha256/);
     await s3.root.putBuffer(walKey, wal, head!.metadata);
 
     // A missing segment in the middle is a gap, reported as such.
@@ -252,7 +252,7 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     expect(await ctx.store.head(keys.meta('auth', full))).toBeUndefined();
     const statuses = Object.fromEntries((await ctx.catalog.list('auth')).map((r) => [r.name, r.status]));
     expect(statuses).toMatchObject({ [full]: 'expired', [delta]: 'expired', [newer.name]: 'completed' });
-    for await (const o of ctx.store.list(keys.walPrefix('auth'))) expect(o.key.slice(9, 33) >= newer.walStart).toBe(true);
+    for await (const o of ctx.store.list(keys.walPrefix('auth'))) expect(parseWalKey('auth', o.key)!.file >= newer.walStart).toBe(true);
     await expect(restoreBackup(ctx, { target, name: newer.name, dryRun: true })).resolves.toMatchObject({ dryRun: true });
   });
   it('an archiver starting after segments were lost before upload reports the gap', async () => {

@@ -10,11 +10,22 @@ describe('service images', () => {
     const file = await read('services/dbmanager/Dockerfile');
     // pg_basebackup refuses servers newer than itself, and a restore is verified with this server.
     expect(file).toContain(`ARG PG_IMAGE=${DATA_IMAGES.postgres.repository}:${DATA_IMAGES.postgres.tag}`);
-    expect(file).toContain(`PATH=/usr/lib/postgresql/${DATA_IMAGES.postgres.tag.split('.')[0]}/bin:$PATH`);
+    expect(file).toContain(`ARG PG_MAJOR=${DATA_IMAGES.postgres.tag.split('.')[0]}`);
+    expect(file).toContain('PATH=/usr/lib/postgresql/${PG_MAJOR}/bin:$PATH');
     expect(file).toContain('COPY --from=build /app/services/dbmanager/migrations ./build/services/dbmanager/migrations');
     expect(file).toContain(`ENTRYPOINT ["/usr/bin/tini", "--", ${DBMANAGER_CLI.entry.map((s) => JSON.stringify(s)).join(', ')}]`);
     expect(file).toMatch(new RegExp(`EXPOSE ${PORTS.dbmanagerGrpc} ${PORTS.metrics}`));
     expect(file).toMatch(/^USER 10001:10001$/m);
+  });
+
+  it('the DB manager runs on Debian with node, not on the postgres image (no VOLUME, STOPSIGNAL, EXPOSE 5432 or PGDATA inherited)', async () => {
+    const file = await read('services/dbmanager/Dockerfile');
+    const stages = [...file.matchAll(/^FROM (\S+)(?: AS (\S+))?$/gm)].map((m) => ({ from: m[1], as: m[2] }));
+    expect(stages.at(-1)).toEqual({ from: '${BASE_IMAGE}', as: undefined });
+    // The postgres image is a build stage only, from which the programs are copied.
+    expect(stages.find((s) => s.from === '${PG_IMAGE}')?.as).toBe('pg');
+    expect(file).not.toMatch(/^(VOLUME|STOPSIGNAL)/m);
+    expect(file).not.toMatch(/^ENV .*PGDATA/m);
   });
 
   it('the config image exposes the contract ports and runs as a non-root user', async () => {

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import pg from 'pg';
 import * as tar from 'tar-stream';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { BackupStore } from '../storage/object-store.js';
 import type { BackupCatalog } from './catalog.js';
 import { type BackupMeta, backupName, keys } from './layout.js';
 import { type Manifest, parseManifest } from './manifest.js';
@@ -15,7 +15,7 @@ import type { WalArchiver } from './wal-archive.js';
 import { parseLsn, segmentName, segmentNumber } from './wal-names.js';
 
 export interface EngineContext {
-  readonly store: ObjectStore;
+  readonly store: BackupStore;
   readonly catalog: BackupCatalog;
   readonly pgBin: string;
   /** Where base backups are staged and restores are verified. */
@@ -63,7 +63,7 @@ async function serverFacts(target: DbTarget): Promise<{ version: string; systemI
 }
 
 /** Reads a stored backup's metadata and checks the object it came from is intact. */
-export async function readMeta(store: ObjectStore, db: DbTarget['id'], name: string): Promise<BackupMeta> {
+export async function readMeta(store: BackupStore, db: DbTarget['id'], name: string): Promise<BackupMeta> {
   const raw = await store.getBuffer(keys.meta(db, name)).catch((e: Error) => {
     throw new Error(`backup ${name} of ${db} was not found in bucket ${store.bucket} (${e.message})`);
   });

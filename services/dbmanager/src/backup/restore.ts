@@ -11,12 +11,12 @@ import { createGunzip, gunzip } from 'node:zlib';
 import pg from 'pg';
 import * as tar from 'tar-stream';
 import type { DatabaseId } from '../../../../infra/contract/index.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { BackupStore } from '../storage/object-store.js';
 import { type EngineContext, readMeta } from './basebackup.js';
 import type { BackupMeta } from './layout.js';
 import { keys } from './layout.js';
 import { type Manifest, parseManifest } from './manifest.js';
-import { type DbTarget, run, runCounting } from './pg-tools.js';
+import { type DbTarget, connectionConfig, run, runCounting } from './pg-tools.js';
 import type { Reporter } from './progress.js';
 import { checkSegmentHeader, formatLsn, parseLsn, parseSegmentName, segmentName } from './wal-names.js';
 
@@ -44,6 +44,10 @@ export interface RestoreSummary {
   readonly db: DatabaseId;
   readonly dryRun: boolean;
   readonly chain: readonly string[];
+  /** The cluster the backup (and every WAL segment replayed) comes from. */
+  readonly systemIdentifier: string;
+  /** The running server's, when the dry run could ask it: another value means it is another cluster. */
+  readonly serverSystemIdentifier?: string;
   readonly filesVerified: number;
   readonly bytesVerified: number;
   readonly wal: { readonly first?: string; readonly last?: string; readonly segments: number; readonly lastArchivedAt?: string };
@@ -95,7 +99,7 @@ function dirSink(root: string): Sink {
 }
 
 /** The backups a restore of `name` needs, newest first, ending at a full. */
-async function resolveChain(store: ObjectStore, db: DatabaseId, name: string): Promise<BackupMeta[]> {
+async function resolveChain(store: BackupStore, db: DatabaseId, name: string): Promise<BackupMeta[]> {
   const chain: BackupMeta[] = [];
   let next: string | undefined = name;
   while (next) {
@@ -196,12 +200,15 @@ interface WalPlan {
  * WAL needed after the backup: every archived segment of its timeline from the one holding the
  * backup's end, without a gap. With a target time, the archive must reach past it.
  */
-async function planWal(store: ObjectStore, meta: BackupMeta, targetTime: Date | undefined): Promise<WalPlan> {
+async function planWal(store: BackupStore, meta: BackupMeta, targetTime: Date | undefined): Promise<WalPlan> {
   const seg = meta.walSegmentSize;
   const first = parseSegmentName(meta.walEnd, seg).segno;
   const archived = new Map<bigint, Date>();
-  for await (const o of store.list(keys.walPrefix(meta.db))) {
-    const file = o.key.slice(keys.walPrefix(meta.db).length).replace(/\.gz$/, '');
+  // Only the backup's own cluster and timeline: another cluster's segments of the same names live
+  // under another system identifier.
+  const prefix = keys.walTimeline(meta.db, meta.systemIdentifier, meta.timeline);
+  for await (const o of store.list(prefix)) {
+    const file = o.key.slice(prefix.length).replace(/\.gz$/, '');
     if (!/^[0-9A-F]{24}$/.test(file)) continue;
     const { timeline, segno } = parseSegmentName(file, seg);
     if (timeline === meta.timeline && segno >= first) archived.set(segno, o.lastModified);
@@ -234,10 +241,10 @@ async function planWal(store: ObjectStore, meta: BackupMeta, targetTime: Date | 
 }
 
 /** Downloads each planned segment, checks its content hash and page header; writes it when asked. */
-async function fetchWal(store: ObjectStore, meta: BackupMeta, plan: WalPlan, spool: string | undefined, report: Reporter): Promise<void> {
+async function fetchWal(store: BackupStore, meta: BackupMeta, plan: WalPlan, spool: string | undefined, report: Reporter): Promise<void> {
   let i = 0;
   for (const s of plan.segments) {
-    const key = keys.wal(meta.db, s);
+    const key = keys.wal(meta.db, meta.systemIdentifier, s);
     const head = await store.head(key);
     if (!head?.metadata.sha256) throw new RestoreError(`WAL object ${key} has no recorded sha256; it was not written by the DB manager`);
     let content: Buffer;
@@ -248,10 +255,24 @@ async function fetchWal(store: ObjectStore, meta: BackupMeta, plan: WalPlan, spo
     }
     const sha = createHash('sha256').update(content).digest('hex');
     if (sha !== head.metadata.sha256) throw new RestoreError(`WAL object ${key} is corrupt: sha256 ${sha.slice(0, 16)}…, recorded ${head.metadata.sha256.slice(0, 16)}…`);
-    const bad = checkSegmentHeader(s, content, meta.walSegmentSize);
+    // The dry run too: each segment must come from the backup's cluster (system identifier).
+    const bad = checkSegmentHeader(s, content, meta.walSegmentSize, meta.systemIdentifier);
     if (bad) throw new RestoreError(`WAL object ${key}: ${bad}`);
     if (spool) await writeFile(join(spool, s), content, { mode: 0o600 });
     report.progress('WAL segments verified', ++i, plan.segments.length);
+  }
+}
+
+/** The system identifier of the running database server, or undefined when it cannot be reached. */
+async function liveSystemIdentifier(t: DbTarget): Promise<string | undefined> {
+  const c = new pg.Client({ ...connectionConfig(t), connectionTimeoutMillis: 5000 });
+  try {
+    await c.connect();
+    return (await c.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]!.id;
+  } catch {
+    return undefined;
+  } finally {
+    await c.end().catch(() => {});
   }
 }
 
@@ -396,6 +417,17 @@ export async function restoreBackup(ctx: EngineContext, o: RestoreOptions): Prom
     await fetchWal(ctx.store, meta, plan, spool, report);
     let verifyBackup: string | undefined;
     let checked: Awaited<ReturnType<typeof replayAndCheck>> | undefined;
+    let serverSystemIdentifier: string | undefined;
+    if (o.dryRun) {
+      serverSystemIdentifier = await liveSystemIdentifier(o.target);
+      report.line(
+        serverSystemIdentifier === undefined
+          ? `backup of cluster ${meta.systemIdentifier}; the running server could not be asked for its own`
+          : serverSystemIdentifier === meta.systemIdentifier
+            ? `backup of cluster ${meta.systemIdentifier}, the running server's`
+            : `backup of cluster ${meta.systemIdentifier}; the running server is another cluster (${serverSystemIdentifier}): a restore replaces it`,
+      );
+    }
     if (!o.dryRun) {
       await writeFile(join(dataDir!, 'backup_manifest'), await ctx.store.getBuffer(keys.manifest(db, meta.name)), { mode: 0o600 });
       report.phase('pg_verifybackup');
@@ -410,6 +442,8 @@ export async function restoreBackup(ctx: EngineContext, o: RestoreOptions): Prom
       db,
       dryRun: o.dryRun,
       chain: chain.map((c) => c.name),
+      systemIdentifier: meta.systemIdentifier,
+      ...(serverSystemIdentifier ? { serverSystemIdentifier } : {}),
       filesVerified: files.files,
       bytesVerified: files.bytes,
       wal: {

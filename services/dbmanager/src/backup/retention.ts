@@ -1,6 +1,7 @@
 import type { DatabaseId } from '../../../../infra/contract/index.js';
 import type { EngineContext } from './basebackup.js';
-import { keys } from './layout.js';
+import { readMeta } from './basebackup.js';
+import { keys, parseWalKey } from './layout.js';
 
 export interface PruneResult {
   readonly expired: readonly string[];
@@ -40,18 +41,25 @@ export async function pruneBackups(ctx: EngineContext, db: DatabaseId, retention
   const walRuns = rows.filter((r) => r.kind === 'wal' && r.started_at.getTime() < cutoff).map((r) => r.name);
   await ctx.catalog.markExpired([...expired, ...walRuns]);
 
-  let walDeleted = 0;
-  const oldestKept = bases.filter((r) => keep.has(r.name)).map((r) => r.wal_start).filter((w): w is string => !!w).sort()[0];
-  if (oldestKept) {
-    const old: string[] = [];
-    for await (const o of ctx.store.list(keys.walPrefix(db))) {
-      const file = o.key.slice(keys.walPrefix(db).length).replace(/\.gz$/, '');
-      if (/^[0-9A-F]{24}$/.test(file) && file < oldestKept) old.push(o.key);
-    }
-    await ctx.store.delete(old);
-    await ctx.catalog.forgetWalSegments(db, old.map((k) => k.slice(keys.walPrefix(db).length).replace(/\.gz$/, '')));
-    walDeleted = old.length;
+  // Per cluster (system identifier): WAL before the oldest kept backup of that cluster. A cluster
+  // with no kept backup (replaced by a rebuilt one, or new and without its first backup yet) loses
+  // only WAL older than the retention period.
+  const oldestKept = new Map<string, string>();
+  for (const r of bases.filter((b) => keep.has(b.name) && b.wal_start)) {
+    const sysid = (await readMeta(ctx.store, db, r.name)).systemIdentifier;
+    const before = oldestKept.get(sysid);
+    if (!before || r.wal_start! < before) oldestKept.set(sysid, r.wal_start!);
   }
+  const old: { key: string; file: string }[] = [];
+  for await (const o of ctx.store.list(keys.walPrefix(db))) {
+    const k = parseWalKey(db, o.key);
+    if (!k || !/^[0-9A-F]{24}$/.test(k.file)) continue;
+    const floor = oldestKept.get(k.systemId);
+    if (floor === undefined ? o.lastModified.getTime() < cutoff : k.file < floor) old.push({ key: o.key, file: k.file });
+  }
+  await ctx.store.delete(old.map((o) => o.key));
+  await ctx.catalog.forgetWalSegments(db, old.map((o) => o.file));
+  const walDeleted = old.length;
   if (expired.length || walDeleted) ctx.report.line(`retention (${retentionDays} days): expired ${expired.length} backup(s), deleted ${walDeleted} WAL segment(s)`);
   return { expired, kept: [...keep], walDeleted };
 }

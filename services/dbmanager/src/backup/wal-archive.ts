@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import pg from 'pg';
-import { type ObjectStore, sha256Hex } from '../storage/object-store.js';
+import { type BackupStore, sha256Hex } from '../storage/object-store.js';
 import type { BackupCatalog } from './catalog.js';
 import { keys } from './layout.js';
 import { type DbTarget, connectionConfig, libpqEnv, run } from './pg-tools.js';
@@ -20,7 +20,7 @@ const gzipAsync = promisify(gzip);
  */
 export interface WalArchiverOptions {
   readonly target: DbTarget;
-  readonly store: ObjectStore;
+  readonly store: BackupStore;
   readonly catalog: BackupCatalog;
   readonly pgBin: string;
   /** Local spool of received segments (emptied as they are uploaded). */
@@ -43,6 +43,7 @@ export class WalArchiver {
   private uploadTimer: NodeJS.Timeout | undefined;
   private uploading: Promise<string[]> = Promise.resolve([]);
   private stopped = false;
+  private systemId: string | undefined;
 
   constructor(private readonly o: WalArchiverOptions) {
     this.slot = o.slot ?? 'prism_wal_archive';
@@ -58,12 +59,23 @@ export class WalArchiver {
     }
   }
 
-  /** Creates the replication slot (reserving WAL from now on) unless it exists. */
+  /**
+   * Creates the replication slot (reserving WAL from now on) unless it exists, and reads the
+   * cluster's system identifier, under which its WAL is stored.
+   */
   async ensureSlot(): Promise<void> {
     await this.query(
       `SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
       [this.slot],
     );
+    const [row] = await this.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
+    this.systemId = row!.id;
+  }
+
+  /** The key of an archived WAL file of this cluster (ensureSlot has read its system identifier). */
+  private walKey(file: string): string {
+    if (!this.systemId) throw new Error('the WAL archiver has not read the cluster\'s system identifier yet');
+    return keys.wal(this.o.target.id, this.systemId, file);
   }
 
   async segmentSize(): Promise<number> {
@@ -92,7 +104,7 @@ export class WalArchiver {
       this.log(`${this.o.target.id}: the continuous archiver holds slot ${this.slot}; waiting for it to store WAL up to ${endLsn}`);
       const [last] = await this.query<{ n: string }>(`SELECT pg_walfile_name($1::pg_lsn - 1) AS n`, [endLsn]);
       const deadline = Date.now() + timeoutMs;
-      while (!(await this.o.store.head(keys.wal(this.o.target.id, last!.n)))) {
+      while (!(await this.o.store.head(this.walKey(last!.n)))) {
         if (Date.now() > deadline) throw new Error(`${this.o.target.id}: WAL segment ${last!.n} was not archived within ${timeoutMs / 1000} s; is the DB manager's archiver running?`);
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -112,7 +124,7 @@ export class WalArchiver {
     }
     const segments = await this.uploadCompleted();
     let bytes = 0;
-    for (const s of segments) bytes += (await this.o.store.head(keys.wal(this.o.target.id, s)))?.size ?? 0;
+    for (const s of segments) bytes += (await this.o.store.head(this.walKey(s)))?.size ?? 0;
     return { segments, bytesStored: bytes, archivedUpTo: endLsn };
   }
 
@@ -143,11 +155,12 @@ export class WalArchiver {
     const resume = { timeline: parseSegmentName(row.seg, segSize).timeline, segno: parseLsn(row.lsn) / BigInt(segSize) };
     const resumeName = segmentName(resume.timeline, resume.segno, segSize);
     let last: bigint | undefined;
-    for await (const o of this.o.store.list(keys.walPrefix(this.o.target.id))) {
-      const name = o.key.slice(keys.walPrefix(this.o.target.id).length).replace(/\.gz$/, '');
+    const prefix = keys.walTimeline(this.o.target.id, this.systemId!, resume.timeline);
+    for await (const o of this.o.store.list(prefix)) {
+      const name = o.key.slice(prefix.length).replace(/\.gz$/, '');
       if (!SEGMENT_NAME.test(name)) continue;
       const p = parseSegmentName(name, segSize);
-      if (p.timeline === resume.timeline && (last === undefined || p.segno > last)) last = p.segno;
+      if (last === undefined || p.segno > last) last = p.segno;
     }
     if (last !== undefined && resume.segno > last + 1n) {
       this.log(
@@ -165,8 +178,16 @@ export class WalArchiver {
       for (const f of files) {
         const path = join(this.o.spoolDir, f);
         const content = await readFile(path);
+        // A spool on persistent scratch space may still hold a segment of the cluster this one
+        // replaced: it belongs under the other system identifier, which this archiver cannot vouch for.
+        const writer = SEGMENT_NAME.test(f) && content.length >= 32 ? content.readBigUInt64LE(24).toString() : this.systemId;
+        if (writer !== this.systemId) {
+          this.log(`${this.o.target.id}: WAL ${f} in the spool was written by the cluster ${writer}, not ${this.systemId}; set aside as ${f}.foreign`);
+          await rename(path, `${path}.foreign`);
+          continue;
+        }
         const sha256 = sha256Hex(content);
-        await this.o.store.putBuffer(keys.wal(this.o.target.id, f), await gzipAsync(content, { level: 6 }), { sha256, 'original-size': String(content.length) });
+        await this.o.store.putBuffer(this.walKey(f), await gzipAsync(content, { level: 6 }), { sha256, 'original-size': String(content.length) });
         await this.o.catalog.recordWalSegment(this.o.target.id, f, content.length, sha256);
         await unlink(path);
         done.push(f);

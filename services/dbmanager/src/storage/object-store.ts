@@ -42,8 +42,23 @@ export function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** What the backup engine needs of object storage: one bucket, or several written together. */
+export interface BackupStore {
+  /** Names the store in messages (a bucket, or the buckets a mirror writes to). */
+  readonly bucket: string;
+  checkAccess(): Promise<void>;
+  putBuffer(key: string, body: Buffer, metadata?: Record<string, string>): Promise<PutResult>;
+  putStream(key: string, body: Readable, onBytes?: (sent: number) => void): Promise<PutResult>;
+  getStream(key: string): Promise<Readable>;
+  getBuffer(key: string): Promise<Buffer>;
+  head(key: string): Promise<{ size: number; metadata: Record<string, string>; lastModified: Date } | undefined>;
+  list(prefix: string): AsyncGenerator<StoredObject>;
+  delete(keys: readonly string[]): Promise<void>;
+  destroy(): void;
+}
+
 /** A small wrapper of the AWS SDK: path-style addressing (MinIO), SHA-256 of everything written. */
-export class ObjectStore {
+export class ObjectStore implements BackupStore {
   readonly bucket: string;
   private readonly s3: S3Client;
 

@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// Checks what a built service image carries, on its root filesystem (for example
+// `buildah unshare sh -c 'node scripts/check-image.mjs gateway $(buildah mount $(buildah from prism-gateway:dev))'`,
+// or a directory from `podman export`): only the service and what it needs.
+//   node scripts/check-image.mjs <service> <root filesystem> [image config JSON]
+// Exit 1 with one line per finding; 0 when the image is clean. The config JSON (`buildah inspect
+// --type image`, or the OCI config) adds the checks of what the image declares.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { unreachedPackages } from './service-deps.mjs';
+
+/** Package managers and headers the Node image brings and no service runs. */
+const TOOLS = [
+  'usr/local/bin/npm',
+  'usr/local/bin/npx',
+  'usr/local/bin/corepack',
+  'usr/local/bin/yarn',
+  'usr/local/bin/yarnpkg',
+  'usr/local/lib/node_modules/npm',
+  'usr/local/lib/node_modules/corepack',
+  'usr/local/include/node',
+];
+
+function* walk(dir) {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* walk(p);
+    else yield p;
+  }
+}
+
+/** The version of a Debian package from dpkg's status file, or undefined when not installed. */
+function dpkgVersion(root, name) {
+  const status = join(root, 'var/lib/dpkg/status');
+  if (!existsSync(status)) return undefined;
+  for (const block of readFileSync(status, 'utf8').split('\n\n')) {
+    if (new RegExp(`^Package: ${name}$`, 'm').test(block) && /^Status: install ok installed$/m.test(block)) return /^Version: (.+)$/m.exec(block)?.[1];
+  }
+  return undefined;
+}
+
+export function checkImage(service, root, config, o = { tiniVersion: '0.19.0-1' }) {
+  const found = [];
+  for (const t of TOOLS) if (existsSync(join(root, t))) found.push(`${t}: a package manager or build file the service does not run`);
+  for (const dir of ['usr/local/include', 'usr/include']) {
+    const headers = [...walk(join(root, dir))].filter((f) => f.endsWith('.h'));
+    if (headers.length) found.push(`${dir}: ${headers.length} C header(s)`);
+  }
+  if (existsSync(join(root, 'opt'))) for (const e of readdirSync(join(root, 'opt'))) if (e.startsWith('yarn')) found.push(`opt/${e}: yarn`);
+  const app = join(root, 'app');
+  const build = join(app, 'build');
+  if (!existsSync(join(build, 'services', service))) found.push(`app/build/services/${service}: the service's code is missing`);
+  for (const other of existsSync(join(build, 'services')) ? readdirSync(join(build, 'services')) : []) {
+    if (other !== service && other !== 'runtime') found.push(`app/build/services/${other}: another service's code`);
+  }
+  // A source map is only useful with the sources it names.
+  for (const f of walk(build)) {
+    if (!f.endsWith('.map')) continue;
+    const map = JSON.parse(readFileSync(f, 'utf8'));
+    if (!map.sourcesContent) found.push(`${f.slice(root.length + 1)}: a source map without its sources`);
+  }
+  if (existsSync(join(app, 'node_modules'))) {
+    for (const d of unreachedPackages(app, build)) found.push(`${d.slice(root.length + 1)}: a package ${service}'s code does not use`);
+  }
+  const tini = dpkgVersion(root, 'tini');
+  if (tini === undefined) found.push('tini: not installed');
+  else if (tini !== o.tiniVersion) found.push(`tini: version ${tini}, pinned ${o.tiniVersion}`);
+  if (config) {
+    const c = config.config ?? config.Config ?? config.OCIv1?.config ?? {};
+    const entry = c.Entrypoint ?? c.entrypoint ?? [];
+    if (entry[0] !== '/usr/bin/tini') found.push(`entrypoint ${JSON.stringify(entry)}: not tini`);
+    const volumes = Object.keys(c.Volumes ?? c.volumes ?? {});
+    if (volumes.length) found.push(`VOLUME ${volumes.join(' ')}: an anonymous volume at every start`);
+    const stop = c.StopSignal ?? c.stopSignal;
+    if (stop && stop !== 'SIGTERM') found.push(`STOPSIGNAL ${stop}: the service drains on SIGTERM`);
+    for (const e of c.Env ?? c.env ?? []) if (/^PGDATA=/.test(e)) found.push(`ENV ${e}: inherited from the postgres image`);
+    if ('5432/tcp' in (c.ExposedPorts ?? c.exposedPorts ?? {})) found.push('EXPOSE 5432: inherited from the postgres image');
+  }
+  return found;
+}
+
+/** Bytes of regular files under the root (what the image's layers hold, before compression). */
+export function treeBytes(root) {
+  let n = 0;
+  for (const f of walk(root)) {
+    const s = statSync(f, { throwIfNoEntry: false });
+    if (s?.isFile()) n += s.size;
+  }
+  return n;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [service, root, configFile] = process.argv.slice(2);
+  if (!service || !root) {
+    process.stderr.write('usage: check-image.mjs <service> <root filesystem> [image config JSON]\n');
+    process.exit(2);
+  }
+  const found = checkImage(service, root, configFile ? JSON.parse(readFileSync(configFile, 'utf8')) : undefined);
+  for (const f of found) process.stdout.write(`${f}\n`);
+  process.stdout.write(`${service}: ${found.length} finding(s), ${(treeBytes(root) / 1e6).toFixed(1)} MB of files\n`);
+  process.exit(found.length ? 1 : 0);
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// The npm packages one service needs at run time: the bare imports of its compiled code, closed over
+// the dependencies of those packages as installed. Plain JavaScript so the image build runs it with
+// node alone (no TypeScript, no npm).
+//   node scripts/service-deps.mjs prune <app dir> <code dir>   delete every package <code dir> does not reach
+//   node scripts/service-deps.mjs list <app dir> <code dir>    print the packages it reaches
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join, relative } from 'node:path';
+
+const BUILTIN = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+const IMPORT = /(?:\bimport\s*(?:[^'"()]*?\sfrom\s*)?|\bexport\s+[^'"()]*?\sfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g;
+
+/** `@scope/name/sub` and `name/sub` to the package name; undefined for relative and built-in specifiers. */
+export function packageOf(specifier) {
+  if (specifier.startsWith('.') || specifier.startsWith('/') || BUILTIN.has(specifier) || specifier.startsWith('node:')) return undefined;
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+function* files(dir, ext) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* files(p, ext);
+    else if (ext.some((x) => e.name.endsWith(x))) yield p;
+  }
+}
+
+/** The packages the code under `codeDir` imports by name. */
+export function importedPackages(codeDir) {
+  const found = new Set();
+  for (const f of files(codeDir, ['.js', '.mjs', '.cjs'])) {
+    for (const m of readFileSync(f, 'utf8').matchAll(IMPORT)) {
+      const pkg = packageOf(m[1]);
+      if (pkg) found.add(pkg);
+    }
+  }
+  return found;
+}
+
+/** Every installed package directory under `nodeModules` (nested ones too), by path. */
+export function installedPackages(nodeModules) {
+  const out = [];
+  if (!existsSync(nodeModules)) return out;
+  for (const e of readdirSync(nodeModules, { withFileTypes: true })) {
+    if (!e.isDirectory() || e.name.startsWith('.')) continue;
+    const dirs = e.name.startsWith('@') ? readdirSync(join(nodeModules, e.name)).map((n) => join(nodeModules, e.name, n)) : [join(nodeModules, e.name)];
+    for (const d of dirs) {
+      if (!existsSync(join(d, 'package.json'))) continue;
+      out.push(d);
+      out.push(...installedPackages(join(d, 'node_modules')));
+    }
+  }
+  return out;
+}
+
+/** Node's lookup: `name` from inside `fromDir`, walking up the node_modules folders to `root`. */
+function resolvePackage(name, fromDir, root) {
+  for (let dir = fromDir; ; ) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (dir === root || relative(root, dir).startsWith('..')) return undefined;
+    const up = join(dir, '..');
+    dir = up.endsWith('node_modules') ? join(up, '..') : up;
+  }
+}
+
+/**
+ * The package directories the code reaches: its imports resolved from `appDir`, then each package's
+ * dependencies and optional and peer dependencies resolved from the package itself.
+ */
+export function reachedPackages(appDir, codeDir) {
+  const reached = new Set();
+  const missing = [];
+  const queue = [...importedPackages(codeDir)].map((name) => ({ name, from: appDir, optional: false }));
+  while (queue.length) {
+    const { name, from, optional } = queue.shift();
+    const dir = resolvePackage(name, from, appDir);
+    if (!dir) {
+      if (!optional) missing.push(name);
+      continue;
+    }
+    if (reached.has(dir)) continue;
+    reached.add(dir);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    for (const d of Object.keys(pkg.dependencies ?? {})) queue.push({ name: d, from: dir, optional: false });
+    for (const d of [...Object.keys(pkg.optionalDependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]) queue.push({ name: d, from: dir, optional: true });
+  }
+  return { reached, missing };
+}
+
+/** Installed packages the code does not reach. */
+export function unreachedPackages(appDir, codeDir) {
+  const { reached } = reachedPackages(appDir, codeDir);
+  return installedPackages(join(appDir, 'node_modules')).filter((d) => !reached.has(d));
+}
+
+function main([command, appDir, codeDir]) {
+  if (!['prune', 'list'].includes(command) || !appDir || !codeDir) {
+    process.stderr.write('usage: service-deps.mjs <prune|list> <app dir> <code dir>\n');
+    process.exit(2);
+  }
+  const { reached, missing } = reachedPackages(appDir, codeDir);
+  if (missing.length) {
+    process.stderr.write(`imported but not installed: ${missing.join(', ')}\n`);
+    process.exit(1);
+  }
+  if (command === 'list') {
+    for (const d of [...reached].sort()) process.stdout.write(`${relative(appDir, d)}\n`);
+    return;
+  }
+  // Outermost first: a removed package takes its nested node_modules with it.
+  const drop = unreachedPackages(appDir, codeDir);
+  for (const d of drop.sort((a, b) => a.length - b.length)) if (existsSync(d)) rmSync(d, { recursive: true, force: true });
+  // Empty scope folders left behind.
+  const nm = join(appDir, 'node_modules');
+  for (const e of existsSync(nm) ? readdirSync(nm) : []) if (e.startsWith('@') && statSync(join(nm, e)).isDirectory() && readdirSync(join(nm, e)).length === 0) rmSync(join(nm, e), { recursive: true });
+  process.stdout.write(`kept ${reached.size} packages, removed ${drop.length}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) main(process.argv.slice(2));

@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkImage } from '../../scripts/check-image.mjs';
+import { reachedPackages } from '../../scripts/service-deps.mjs';
+
+/** A root filesystem laid out as an image's: files by path. */
+function tree(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'prism-image-'));
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  return root;
+}
+const pkg = (name: string, deps: Record<string, string> = {}, extra: object = {}) => JSON.stringify({ name, version: '1.0.0', dependencies: deps, ...extra });
+const dpkg = (tini?: string) => `Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\n${tini ? `\nPackage: tini\nStatus: install ok installed\nVersion: ${tini}\n` : ''}`;
+
+// What the gateway's image holds when it is right: its code, the shared runtime, the packages they reach.
+const clean = {
+  'var/lib/dpkg/status': dpkg('0.19.0-1'),
+  'usr/local/bin/node': 'ELF',
+  'app/package.json': '{"type":"module"}',
+  'app/build/services/gateway/src/main.js': `import Fastify from 'fastify';\nimport { x } from '../../runtime/src/index.js';\nconst later = await import('undici');`,
+  'app/build/services/runtime/src/index.js': `import pino from 'pino';\nexport const x = 1;`,
+  'app/node_modules/fastify/package.json': pkg('fastify', { avvio: '^9' }),
+  'app/node_modules/avvio/package.json': pkg('avvio'),
+  // A nested copy in another version, reached through its parent.
+  'app/node_modules/pino/package.json': pkg('pino', { 'sonic-boom': '^4' }, { optionalDependencies: { 'not-installed': '1' } }),
+  'app/node_modules/pino/node_modules/sonic-boom/package.json': pkg('sonic-boom'),
+  'app/node_modules/undici/package.json': pkg('undici'),
+};
+
+describe('the image check (an image root filesystem, as buildah mount or podman export gives it)', () => {
+  it('passes an image that carries only its service', () => {
+    expect(checkImage('gateway', tree(clean))).toEqual([]);
+  });
+
+  it('finds npm, npx, corepack, yarn, C headers, another service, unused packages, maps without sources and an unpinned tini', () => {
+    const root = tree({
+      ...clean,
+      'var/lib/dpkg/status': dpkg('0.19.0-2'),
+      'usr/local/bin/npm': '',
+      'usr/local/bin/npx': '',
+      'usr/local/bin/corepack': '',
+      'usr/local/lib/node_modules/npm/package.json': pkg('npm'),
+      'usr/local/include/node/v8.h': '',
+      'opt/yarn-v1.22.22/bin/yarn': '',
+      'app/build/services/auth/src/main.js': `import pg from 'pg';`,
+      'app/build/services/gateway/src/main.js.map': JSON.stringify({ version: 3, sources: ['../../../../services/gateway/src/main.ts'], mappings: '' }),
+      'app/node_modules/@aws-sdk/client-s3/package.json': pkg('@aws-sdk/client-s3'),
+      'app/node_modules/@node-rs/argon2/package.json': pkg('@node-rs/argon2'),
+    });
+    const found = checkImage('gateway', root).join('\n');
+    for (const f of ['usr/local/bin/npm', 'usr/local/bin/npx', 'usr/local/bin/corepack', 'usr/local/lib/node_modules/npm', 'usr/local/include/node']) expect(found).toContain(`${f}: a package manager`);
+    expect(found).toContain('usr/local/include: 1 C header(s)');
+    expect(found).toContain('opt/yarn-v1.22.22: yarn');
+    expect(found).toContain("app/build/services/auth: another service's code");
+    expect(found).toContain('app/build/services/gateway/src/main.js.map: a source map without its sources');
+    expect(found).toContain("app/node_modules/@aws-sdk/client-s3: a package gateway's code does not use");
+    expect(found).toContain("app/node_modules/@node-rs/argon2: a package gateway's code does not use");
+    expect(found).toContain('tini: version 0.19.0-2, pinned 0.19.0-1');
+    // pg is imported by the auth code that should not be there, and not installed: not a package finding.
+    expect(found).not.toContain('fastify');
+  });
+
+  it('finds what a postgres base image leaves in the config: VOLUME, STOPSIGNAL SIGINT, EXPOSE 5432, PGDATA, another entrypoint', () => {
+    const config = {
+      config: {
+        Entrypoint: ['docker-entrypoint.sh'],
+        Volumes: { '/var/lib/postgresql/data': {} },
+        StopSignal: 'SIGINT',
+        ExposedPorts: { '5432/tcp': {}, '50053/tcp': {} },
+        Env: ['PATH=/usr/bin', 'PGDATA=/var/lib/postgresql/data'],
+      },
+    };
+    const found = checkImage('gateway', tree(clean), config).join('\n');
+    expect(found).toContain('entrypoint ["docker-entrypoint.sh"]: not tini');
+    expect(found).toContain('VOLUME /var/lib/postgresql/data');
+    expect(found).toContain('STOPSIGNAL SIGINT');
+    expect(found).toContain('EXPOSE 5432');
+    expect(found).toContain('ENV PGDATA=/var/lib/postgresql/data');
+    expect(checkImage('gateway', tree(clean), { config: { Entrypoint: ['/usr/bin/tini', '--'], ExposedPorts: { '8080/tcp': {} }, Env: ['NODE_ENV=production'] } })).toEqual([]);
+  });
+
+  it('the prune step of the image build keeps exactly what the code reaches', () => {
+    const root = tree({ ...clean, 'app/node_modules/pg/package.json': pkg('pg', { 'pg-types': '1' }), 'app/node_modules/pg-types/package.json': pkg('pg-types') });
+    const app = join(root, 'app');
+    const out = execFileSync(process.execPath, ['scripts/service-deps.mjs', 'prune', app, join(app, 'build')], { encoding: 'utf8' });
+    expect(out).toBe('kept 5 packages, removed 2\n');
+    expect(existsSync(join(app, 'node_modules/pg'))).toBe(false);
+    expect(existsSync(join(app, 'node_modules/pino/node_modules/sonic-boom/package.json'))).toBe(true);
+    expect(checkImage('gateway', root)).toEqual([]);
+  });
+
+  it('refuses to prune when the code imports a package that is not installed', () => {
+    const root = tree({ ...clean, 'app/build/services/gateway/src/extra.js': `const { Redis } = require('ioredis');` });
+    expect(reachedPackages(join(root, 'app'), join(root, 'app/build')).missing).toEqual(['ioredis']);
+    expect(() => execFileSync(process.execPath, ['scripts/service-deps.mjs', 'prune', join(root, 'app'), join(root, 'app/build')], { stdio: 'pipe' })).toThrow(/imported but not installed: ioredis/);
+  });
+});
