@@ -84,7 +84,8 @@ async function main(argv: string[]): Promise<number> {
     case 'logs': {
       const l = layout(dir);
       if (!arg) throw new LocalPlatformError(`usage: npm run local:logs -- <process>; one of: ${logNames(l.logsDir).join(', ') || '(none yet)'}`);
-      const file = l.log(arg);
+      // `gateway` names the first instance (gateway-1, gateway-2, ... with --gateways N).
+      const file = existsSync(l.log(arg)) ? l.log(arg) : l.log(`${arg}-1`);
       if (!existsSync(file)) throw new LocalPlatformError(`no log for ${arg}; one of: ${logNames(l.logsDir).join(', ') || '(none yet)'}`);
       const n = Number(values.lines ?? 100);
       out(readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n'));
