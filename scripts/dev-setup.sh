@@ -62,8 +62,10 @@ fi
 step "2/6 Creating deploy/docker-compose/.env"
 node_modules/.bin/tsx infra/cli/local.ts env
 
-step "3/6 Generating the JWT keys"
+step "3/6 Generating the JWT keys and the mesh certificates"
 node_modules/.bin/tsx infra/cli/local.ts keys
+# The private CA and one certificate per service (mutual TLS between the services); renewed when near expiry.
+node_modules/.bin/tsx infra/cli/local.ts certs
 
 if [ "$LOCAL_ONLY" = 1 ]; then
   printf '\nLocal files are ready (--local-only: Docker steps skipped).\n'
