@@ -62,10 +62,8 @@ fi
 step "2/6 Creating deploy/docker-compose/.env"
 node_modules/.bin/tsx infra/cli/local.ts env
 
-step "3/6 Generating the JWT keys and the mesh certificates"
+step "3/6 Generating the JWT keys"
 node_modules/.bin/tsx infra/cli/local.ts keys
-# The private CA and one certificate per service (mutual TLS between the services); renewed when near expiry.
-node_modules/.bin/tsx infra/cli/local.ts certs
 
 if [ "$LOCAL_ONLY" = 1 ]; then
   printf '\nLocal files are ready (--local-only: Docker steps skipped).\n'

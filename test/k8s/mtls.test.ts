@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MTLS_DIR, MTLS_FILES, PORTS, SERVICE_NAMES, serviceEnvSchema, workloadSpiffeId } from '../../infra/contract/index.js';
-import { ensureLocalPki } from '../../infra/local/index.js';
+import { ensureLocalPki } from '../../infra/local/mtls-pki.js';
 import { loadMtlsMaterial, mtlsSettingsFromEnv } from '../../services/runtime/src/index.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 import { allServices } from '../compose/support.js';
