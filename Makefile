@@ -23,7 +23,7 @@ EDGE := -f deploy/traefik/docker-compose.traefik.yml
 ALL := $(CORE) $(INFRA) $(OBS) $(EDGE)
 WAIT := --wait --wait-timeout 300
 
-.PHONY: help dev-setup generate-keys local-secrets synth test \
+.PHONY: help dev-setup generate-keys local-certs local-secrets synth test \
 	docker-infra-up docker-infra-down docker-obs-up docker-obs-down docker-up docker-down \
 	docker-full-up docker-full-down docker-logs docker-clean docker-build docker-migrate \
 	backup-all backup-auth backup-ops backup-list
@@ -47,6 +47,9 @@ $(KEYS): | $(TSX)
 
 generate-keys: | $(TSX) ## Create keys/private.pem (0600) and keys/public.pem; FORCE=1 replaces existing keys
 	@$(TSX) infra/cli/local.ts keys $(if $(FORCE),--force)
+
+local-certs: | $(TSX) ## Mesh CA and service certificates in .secrets/mtls (mutual TLS); RENEW=1 re-issues them (rotation)
+	@$(TSX) infra/cli/local.ts certs $(if $(RENEW),--renew)
 
 local-secrets: | $(TSX) ## Write .secrets/prism-secrets.yaml for a local Kubernetes cluster
 	@npm run --silent local-secrets
@@ -78,13 +81,13 @@ docker-build: $(ENV_FILE) $(KEYS) ## Build the service images
 docker-migrate: $(ENV_FILE) $(KEYS) ## Apply the database migrations (the one-shot migration task)
 	$(COMPOSE) $(CORE) run --rm --build $(PRISM_MIGRATE_TASK)
 
-docker-up: docker-infra-up $(KEYS) ## Start the core services (gateway, auth, config, dbmanager) on top of the infrastructure
+docker-up: docker-infra-up $(KEYS) local-certs ## Start the core services (gateway, auth, config, dbmanager) on top of the infrastructure
 	$(COMPOSE) $(CORE) up -d --build $(WAIT) $(PRISM_CORE_SERVICES)
 
 docker-down: $(ENV_FILE) ## Stop and remove the core service containers
 	$(COMPOSE) $(CORE) rm --stop --force
 
-docker-full-up: docker-infra-up $(KEYS) ## Start everything: infrastructure, services, observability, Traefik
+docker-full-up: docker-infra-up $(KEYS) local-certs ## Start everything: infrastructure, services, observability, Traefik
 	$(COMPOSE) $(ALL) up -d --build $(WAIT) $(PRISM_CORE_SERVICES) $(PRISM_OBSERVABILITY_SERVICES) $(PRISM_EDGE_SERVICES)
 
 docker-full-down: $(ENV_FILE) ## Stop and remove every container and network (volumes are kept)

@@ -2,13 +2,14 @@ import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { StackConfig } from '../infra/config/index.js';
 import { componentLabels } from '../infra/k8s/labels.js';
+import { MeshCaIssuer } from '../infra/k8s/mesh-ca.js';
 import { PlatformNamespace, platformNamespaceProps } from '../infra/k8s/namespace.js';
 import { NamespaceNetworkBaseline } from '../infra/k8s/network-policy.js';
 import { PlatformSecrets } from '../infra/k8s/secrets.js';
 import { alertingSecretKeys } from '../infra/model/files/alertmanager.js';
 import type { Platform } from '../infra/model/index.js';
 
-/** The namespace (restricted profile), its default-deny network baseline, and the secret references. */
+/** The namespace (restricted profile), its default-deny network baseline, the secret references and the mesh CA. */
 export class BaseChart extends Chart {
   constructor(scope: Construct, id: string, props: { readonly platform: Platform; readonly config: StackConfig }) {
     super(scope, id, { namespace: props.platform.namespace, disableResourceNameHashes: true });
@@ -18,5 +19,6 @@ export class BaseChart extends Chart {
     // Only when Alertmanager runs (observability) do its receivers' credentials need to be synced.
     const alertingSecrets = props.config.observability.enabled ? alertingSecretKeys(props.config.alerting) : [];
     new PlatformSecrets(this, 'Secrets', { secrets: props.config.secrets, labels, offsite: !!props.config.backups.offsite, alertingSecrets });
+    new MeshCaIssuer(this, 'MeshCa', { ca: props.platform.mtls, environment: props.platform.environment, labels });
   }
 }

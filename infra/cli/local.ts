@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ENV_EXAMPLE_FILE, ENV_FILE, KEY_FILES } from '../compose/layout.js';
-import { LOCAL_PKI_DIR, LOCAL_SECRET_FILE, LocalPkiError, LocalSetupError, ensureEnvFile, ensureKeyPair, ensureLocalPki, writeLocalSecret } from '../local/index.js';
+import { LOCAL_SECRET_FILE, LocalSetupError, ensureEnvFile, ensureKeyPair, writeLocalSecret } from '../local/index.js';
 
 const KEYS = { privateKey: KEY_FILES['jwt-private-key'], publicKey: KEY_FILES['jwt-public-key'] };
 
@@ -41,6 +41,8 @@ function secrets(): void {
 }
 
 async function certs(args: string[]): Promise<void> {
+  // Loaded only here: the X.509 library is large and the other commands do not need it.
+  const { LOCAL_PKI_DIR, ensureLocalPki } = await import('../local/mtls-pki.js');
   const { values } = parseArgs({
     args,
     options: { renew: { type: 'boolean' }, dir: { type: 'string' }, operator: { type: 'string' }, host: { type: 'string', multiple: true } },
@@ -66,7 +68,7 @@ try {
     process.exitCode = 2;
   }
 } catch (e) {
-  if (e instanceof LocalSetupError || e instanceof LocalPkiError || String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
+  if (e instanceof LocalSetupError || (e as Error).name === 'LocalPkiError' || String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
     console.error((e as Error).message);
     process.exitCode = 1;
   } else throw e;

@@ -28,6 +28,12 @@ export const KEY_FILES: Readonly<Record<Extract<SecretSource, 'jwt-private-key' 
   'jwt-public-key': 'keys/public.pem',
 };
 
+/**
+ * The local mesh CA and workload certificates (`npm run local-certs`, git-ignored): each Prism
+ * service's `<dir>/<service>/` is mounted read-only where the model puts its certificate.
+ */
+export const MTLS_CERT_DIR = '.secrets/mtls';
+
 /** A repository path as seen from the compose project directory. */
 export function fromProjectDir(repoPath: string): string {
   return posix.relative(COMPOSE_DIR, repoPath);

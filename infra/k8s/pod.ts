@@ -8,6 +8,7 @@ import {
   type Platform,
   type Probe,
   type SecretFiles,
+  type WorkloadIdentity,
   type WritablePath,
   SECRET_NAME,
   bytes,
@@ -15,6 +16,8 @@ import {
   resolveRef,
   secretSpec,
 } from '../model/index.js';
+import { MTLS_FILES } from '../contract/index.js';
+import { workloadCertSecret } from './mesh-ca.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
 
 /** What a pod runs: a component itself, or one of its tasks. */
@@ -30,6 +33,8 @@ export interface PodSource {
   readonly probes?: { readonly liveness: Probe; readonly readiness: Probe };
   readonly persistence?: { readonly claimName: string; readonly mountPath: string };
   readonly secretFiles?: SecretFiles;
+  /** The mutual-TLS certificate's Secret is mounted when set (the component's pods, not its tasks). */
+  readonly identity?: WorkloadIdentity;
   /** Writable directories; the component's own when absent. */
   readonly writablePaths?: readonly WritablePath[];
   /** StorageClass of on-disk scratch volumes; the cluster default when absent. */
@@ -125,6 +130,18 @@ export function podSpec(
       },
     });
     mounts.push({ name: 'secret-files', mountPath: source.secretFiles.mountPath, readOnly: true });
+  }
+  if (source.identity) {
+    // The whole Secret as a directory (no subPath), so the kubelet swaps renewed files in place.
+    volumes.push({
+      name: 'mtls',
+      secret: {
+        secretName: workloadCertSecret(component.name),
+        items: Object.values(MTLS_FILES).map((f) => ({ key: f, path: f })),
+        defaultMode: 0o440,
+      },
+    });
+    mounts.push({ name: 'mtls', mountPath: source.identity.mountPath, readOnly: true });
   }
   const writable = source.writablePaths ?? component.writablePaths;
   for (const w of writable) {

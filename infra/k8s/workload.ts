@@ -4,6 +4,7 @@ import { HEALTH_PATHS } from '../contract/index.js';
 import { type Component, type Platform, headless, portNumber } from '../model/index.js';
 import { SINGLETON_ANNOTATION } from '../policy/hardening.js';
 import { labelsOf, selectorLabels } from './labels.js';
+import { WorkloadCertificate } from './mesh-ca.js';
 import { configHash, podSpec } from './pod.js';
 import { TaskRunner } from './task.js';
 import { FORMAT_PARAM_ANNOTATION } from '../model/files/prometheus.js';
@@ -53,6 +54,8 @@ export class Workload extends Construct {
       });
     }
 
+    if (c.identity) new WorkloadCertificate(this, 'Certificate', { ca: platform.mtls, namespace: platform.namespace, component: c, labels });
+
     const servicePorts = c.ports.map((p) => ({ name: p.name, port: p.port, targetPort: k8s.IntOrString.fromNumber(p.port), protocol: p.protocol ?? 'TCP' }));
     new k8s.KubeService(this, 'Service', { metadata, spec: { type: 'ClusterIP', selector, ports: servicePorts } });
 
@@ -84,6 +87,7 @@ export class Workload extends Construct {
           configMapName,
           probes: { liveness: c.liveness, readiness: c.readiness },
           secretFiles: c.secretFiles,
+          ...(c.identity ? { identity: c.identity } : {}),
           storageClass: props.storageClass,
           ...(claimName && c.persistence ? { persistence: { claimName, mountPath: c.persistence.mountPath } } : {}),
         },

@@ -3,4 +3,3 @@ export * from './files.js';
 export * from './dotenv.js';
 export * from './keys.js';
 export * from './k8s-secret.js';
-export * from './mtls-pki.js';

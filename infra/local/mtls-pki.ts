@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { MTLS_FILES, SERVICE_NAMES, type ServiceName, operatorSpiffeId, workloadSpiffeId } from '../contract/index.js';
+import { MTLS_CERT_DIR } from '../compose/layout.js';
 import { writeFileAtomic } from './files.js';
 
 /**
@@ -22,7 +23,8 @@ import { writeFileAtomic } from './files.js';
  * mount keeps the host's owner and mode); only the container it is mounted into sees a workload's key.
  */
 
-export const LOCAL_PKI_DIR = '.secrets/mtls';
+/** Where Compose mounts the certificates from; the local platform may use it too. */
+export const LOCAL_PKI_DIR = MTLS_CERT_DIR;
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;

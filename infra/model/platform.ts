@@ -9,6 +9,19 @@ import type { Component, ComponentName, ComponentRef, Flow, Image, Platform } fr
 
 export const NAMESPACE = 'prism';
 
+/**
+ * The mesh CA: five years, renewed a year ahead with the same key (rotationPolicy Never, see
+ * infra/k8s/mesh-ca.ts), so certificates issued before and after a renewal verify against either copy.
+ * Workload certificates live 90 days and are renewed 30 days ahead, without a restart.
+ */
+export const MESH_CA: Platform['mtls'] = {
+  name: 'prism-mesh-ca',
+  caDuration: '43800h',
+  caRenewBefore: '8760h',
+  certificateDuration: '2160h',
+  certificateRenewBefore: '720h',
+};
+
 /** Builds the whole platform of one environment from its validated stack configuration. */
 export function buildPlatform(environment: string, stackConfig: StackConfig, namespace = NAMESPACE): Platform {
   const ctx: BuildContext = { environment, namespace, config: stackConfig };
@@ -16,7 +29,7 @@ export function buildPlatform(environment: string, stackConfig: StackConfig, nam
   const data = dataComponents(ctx);
   const observability = stackConfig.observability.enabled ? observabilityComponents(ctx, [...services, ...data]) : [];
   const e = edge(ctx);
-  const platform: Platform = { environment, namespace, apiServer: stackConfig.cluster.apiServer, imagePullPolicy: stackConfig.images.pullPolicy, components: [...services, ...data, ...observability, edgeProxy(e)], edge: e };
+  const platform: Platform = { environment, namespace, mtls: MESH_CA, apiServer: stackConfig.cluster.apiServer, imagePullPolicy: stackConfig.images.pullPolicy, components: [...services, ...data, ...observability, edgeProxy(e)], edge: e };
   checkPlatform(platform);
   return platform;
 }

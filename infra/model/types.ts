@@ -94,6 +94,19 @@ export interface SecretFiles {
   readonly items: readonly { readonly secret: SecretKey; readonly file: string }[];
 }
 
+/**
+ * A certificate of the platform's private CA for service-to-service mutual TLS: issued by
+ * cert-manager in Kubernetes, by the local generator for Compose and the local platform.
+ */
+export interface WorkloadIdentity {
+  /** The URI SAN the services authorize by (`spiffe://prism/<service>`). */
+  readonly uri: string;
+  /** Host names peers reach it by; each renderer adds its own (the Service's DNS forms in Kubernetes). */
+  readonly dnsNames: readonly string[];
+  /** Directory of `tls.crt`, `tls.key` and `ca.crt`. */
+  readonly mountPath: string;
+}
+
 /** A network flow this component opens; NetworkPolicies and Compose networks are derived from it. */
 export interface Flow {
   readonly to: ComponentName;
@@ -164,6 +177,8 @@ export interface Component {
   readonly persistence?: Persistence;
   readonly configFiles: readonly ConfigFile[];
   readonly secretFiles?: SecretFiles;
+  /** Its mutual-TLS certificate (the Prism services). */
+  readonly identity?: WorkloadIdentity;
   /** Writable directories on a read-only root filesystem (emptyDir / tmpfs), with their size limit. */
   readonly writablePaths: readonly WritablePath[];
   /**
@@ -220,10 +235,22 @@ export interface ApiServer {
   readonly port: number;
 }
 
+/** The private CA of service-to-service mutual TLS, and the lifetime of what it issues. */
+export interface MeshCa {
+  /** Name of the CA's Secret and of the Issuer that signs workload certificates. */
+  readonly name: string;
+  /** Go durations, as cert-manager takes them. */
+  readonly caDuration: string;
+  readonly caRenewBefore: string;
+  readonly certificateDuration: string;
+  readonly certificateRenewBefore: string;
+}
+
 export interface Platform {
   readonly environment: string;
   /** Absent when nothing in the platform needs the API (observability off). */
   readonly apiServer?: ApiServer;
+  readonly mtls: MeshCa;
   readonly namespace: string;
   /** Pull policy of every image without its own. */
   readonly imagePullPolicy: 'IfNotPresent' | 'Always';

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDotenv } from '../../infra/local/index.js';
@@ -41,11 +41,14 @@ function load(cwd: string, files: readonly string[]): { status: number | null; s
   return { status: r.status, stderr: r.stderr, project: r.status === 0 ? JSON.parse(r.stdout) : undefined };
 }
 
-/** A checkout with .env and keys made by the real dev-setup steps. */
+/** A checkout with .env and keys made by the real dev-setup steps, and the certificates of make local-certs. */
 function readyCheckout(): string {
   const dir = tempCheckout();
   const r = spawnSync('bash', ['scripts/dev-setup.sh', '--local-only'], { cwd: dir, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
+  // The mesh certificates, as make docker-up generates them before starting the services.
+  const c = spawnSync('node_modules/.bin/tsx', ['infra/cli/local.ts', 'certs'], { cwd: dir, encoding: 'utf8' });
+  if (c.status !== 0) throw new Error(c.stderr);
   return dir;
 }
 
@@ -55,6 +58,7 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
   const editEnv = (fn: (text: string) => string) => {
     const copy = tempCheckout();
     for (const f of [`${DIR}/.env`, 'keys/private.pem', 'keys/public.pem']) writeFileSync(join(copy, f), readFileSync(join(dir, f)));
+    cpSync(join(dir, '.secrets/mtls'), join(copy, '.secrets/mtls'), { recursive: true });
     writeFileSync(join(copy, `${DIR}/.env`), fn(readFileSync(join(dir, `${DIR}/.env`), 'utf8')));
     return copy;
   };

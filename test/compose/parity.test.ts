@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMPOSE_FILES, NETWORK_NAMES, configHostDir, imageTools, type ComposeService } from '../../infra/compose/index.js';
+import { COMPOSE_FILES, MTLS_CERT_DIR, NETWORK_NAMES, configHostDir, fromProjectDir, imageTools, type ComposeService } from '../../infra/compose/index.js';
 import { type Component, SECRET_NAME, secretSpec, type SecretKey } from '../../infra/model/index.js';
 import { synth } from '../support/synth.js';
 import type { ManifestObject } from '../support/k8s-schema.js';
@@ -109,7 +109,19 @@ describe('Compose and Kubernetes agree (dev)', () => {
     expect(scratch).toEqual(claims);
     expect(scratch).toEqual(c.writablePaths.filter((w) => w.onDisk).map((w) => w.path).sort());
     const configDirs = mounts.filter((m) => volumes.get(m.name)?.configMap).map((m) => m.mountPath).sort();
-    const binds = (s.volumes ?? []).filter((v) => v.startsWith('.')).map((v) => v.split(':'));
+    const allBinds = (s.volumes ?? []).filter((v) => v.startsWith('.')).map((v) => v.split(':'));
+    for (const b of allBinds) expect(b[2], b.join(':')).toBe('ro');
+    // The mesh certificate: the cert-manager Secret in Kubernetes, the generated directory bind-mounted in Compose.
+    const mtlsVolume = [...volumes.values()].find((v) => v.secret?.secretName === `${name}-mtls`);
+    const mtlsBinds = allBinds.filter((b) => b[0] === fromProjectDir(`${MTLS_CERT_DIR}/${name}`));
+    if (c.identity) {
+      expect(mtlsVolume.secret.items.map((i: Json) => i.path).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+      expect(mtlsBinds.map((b) => b[1])).toEqual([mounts.find((m) => m.name === mtlsVolume.name).mountPath]);
+    } else {
+      expect(mtlsVolume).toBeUndefined();
+      expect(mtlsBinds).toEqual([]);
+    }
+    const binds = allBinds.filter((b) => !mtlsBinds.includes(b));
     expect(binds.map((b) => b[1]).sort()).toEqual(configDirs);
     for (const b of binds) expect(b[2], b.join(':')).toBe('ro');
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${name}-config`) as Json;
@@ -120,7 +132,7 @@ describe('Compose and Kubernetes agree (dev)', () => {
       else expect(local, f.name).toBe(cm.data[f.name]);
     }
     // Secret files: a volume filled by the file's volume-init one-shot, at the Secret volume's path, read-only.
-    const secretVolume = [...volumes.values()].find((v) => v.secret);
+    const secretVolume = [...volumes.values()].find((v) => v.secret?.secretName === SECRET_NAME);
     const secretMount = mounts.find((m) => m.name === secretVolume?.name);
     const keyMount = (s.volumes ?? []).find((v) => v.startsWith(`${name}-secret-files:`));
     if (!secretVolume) {

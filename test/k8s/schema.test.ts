@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { CERT_MANAGER_SPECS } from '../../infra/k8s/mesh-ca.js';
 import { openApiErrors, unknownFields } from '../support/k8s-schema.js';
 import { ENVIRONMENTS, key, synth } from '../support/synth.js';
 
 /** Custom resources we render, with the top-level spec fields their CRDs define. */
 const CUSTOM_KINDS: Record<string, { apiVersion: string; specFields: string[] }> = {
   ExternalSecret: { apiVersion: 'external-secrets.io/v1', specFields: ['refreshInterval', 'secretStoreRef', 'target', 'data', 'dataFrom'] },
+  Issuer: { apiVersion: 'cert-manager.io/v1', specFields: ['selfSigned', 'ca', 'acme', 'vault', 'venafi'] },
+  Certificate: {
+    apiVersion: 'cert-manager.io/v1',
+    specFields: ['secretName', 'issuerRef', 'commonName', 'isCA', 'duration', 'renewBefore', 'dnsNames', 'ipAddresses', 'uris', 'emailAddresses', 'usages', 'privateKey', 'subject', 'secretTemplate', 'revisionHistoryLimit', 'keystores', 'literalSubject', 'nameConstraints', 'otherNames', 'encodeUsagesInRequest', 'additionalOutputFormats'],
+  },
 };
 
 describe.each(ENVIRONMENTS)('%s manifests against the Kubernetes OpenAPI schemas', (env) => {
@@ -38,6 +44,15 @@ describe.each(ENVIRONMENTS)('%s manifests against the Kubernetes OpenAPI schemas
     expect(failures).toEqual([]);
   });
 
+  it('renders every cert-manager object to the strict schema of the CRD fields it uses', () => {
+    const cm = objects.filter((o) => o.apiVersion === 'cert-manager.io/v1');
+    expect(cm.length).toBeGreaterThanOrEqual(7);
+    for (const o of cm) {
+      const r = CERT_MANAGER_SPECS[o.kind as keyof typeof CERT_MANAGER_SPECS]?.safeParse(o.spec);
+      expect(r?.success, `${key(o)}: ${r?.error?.message ?? 'unknown kind'}`).toBe(true);
+    }
+  });
+
   it('renders custom resources with their CRD group and known spec fields only', () => {
     for (const o of objects.filter((x) => CUSTOM_KINDS[x.kind])) {
       const crd = CUSTOM_KINDS[o.kind]!;
@@ -61,6 +76,14 @@ describe('the schema checks themselves', () => {
     const bad = structuredClone(deployment);
     delete (bad.spec as { selector?: unknown }).selector;
     expect((await openApiErrors(bad))!.join()).toMatch(/selector/);
+  });
+
+  it('catch a misspelt or mistyped cert-manager field', () => {
+    const cert = structuredClone(objects.find((o) => o.kind === 'Certificate')!);
+    expect(CERT_MANAGER_SPECS.Certificate.safeParse({ ...(cert.spec as object), renewBfore: '720h' }).success).toBe(false);
+    expect(CERT_MANAGER_SPECS.Certificate.safeParse({ ...(cert.spec as object), duration: '90d' }).success).toBe(false);
+    expect(CERT_MANAGER_SPECS.Certificate.safeParse({ ...(cert.spec as object), usages: ['server-auth'] }).success).toBe(false);
+    expect(CERT_MANAGER_SPECS.Issuer.safeParse({ ca: { secretName: 'x' }, selfSigned: {} }).success).toBe(false);
   });
 
   it('catch an unknown field deep in a pod template', () => {

@@ -70,7 +70,7 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
     expect(types).toContain('kubernetes:apps/v1:Deployment');
     expect(types).toContain('kubernetes:core/v1:Service');
     expect(types).toContain('kubernetes:networking.k8s.io/v1:NetworkPolicy');
-    for (const t of types) expect(t).toMatch(/^kubernetes:(core|apps|batch|policy|autoscaling|networking\.k8s\.io|rbac\.authorization\.k8s\.io|external-secrets\.io)\/v\d+:/);
+    for (const t of types) expect(t).toMatch(/^kubernetes:(core|apps|batch|policy|autoscaling|networking\.k8s\.io|rbac\.authorization\.k8s\.io|external-secrets\.io|cert-manager\.io)\/v\d+:/);
   });
 
   it('deploys through one explicit provider, namespaces first, workloads after what they read', () => {

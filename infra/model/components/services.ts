@@ -1,4 +1,4 @@
-import { AUTH_JWKS_PATH, BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, PORTS, SERVICES, type ServiceName } from '../../contract/index.js';
+import { AUTH_JWKS_PATH, BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, MTLS_DIR, MTLS_FILES, PORTS, SERVICES, type ServiceName, workloadSpiffeId } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
 import { bytes } from '../quantity.js';
 import { MINIO_BACKUP_USER } from '../secrets.js';
@@ -31,6 +31,14 @@ function ports(name: ServiceName) {
   ];
 }
 
+/** Mutual TLS between the services, on in every environment: the files of the workload's certificate. */
+const MTLS_ENV: Record<string, EnvValue> = {
+  PRISM_MTLS_ENABLED: value('true'),
+  PRISM_MTLS_CERT_FILE: value(`${MTLS_DIR}/${MTLS_FILES.cert}`),
+  PRISM_MTLS_KEY_FILE: value(`${MTLS_DIR}/${MTLS_FILES.key}`),
+  PRISM_MTLS_CA_FILE: value(`${MTLS_DIR}/${MTLS_FILES.ca}`),
+};
+
 /** Environment and flows every Prism service shares. */
 function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow[] } {
   const obs = ctx.config.observability.enabled;
@@ -42,6 +50,7 @@ function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow
       PRISM_NATS_URL: ref('nats', 'client', { scheme: 'nats' }),
       PRISM_CONSUL_ADDRESS: ref('consul', 'http'),
       ...(obs ? { PRISM_OTLP_ENDPOINT: ref('jaeger', 'otlp-http', { scheme: 'http', path: '/v1/traces' }) } : {}),
+      ...MTLS_ENV,
     },
     flows: [
       { to: 'nats', port: 'client' },
@@ -81,6 +90,8 @@ function service(ctx: BuildContext, name: ServiceName, spec: Pick<Component, 'de
     terminationGracePeriodSeconds: 30,
     user: RUN_AS,
     contract: SERVICES[name].env,
+    // Peers dial it by its component name (see resolveRef); renderers add their own forms of it.
+    identity: { uri: workloadSpiffeId(name), dnsNames: [name], mountPath: MTLS_DIR },
     ...spec,
     env: { ...base.env, ...spec.env },
     flows: [...base.flows, ...spec.flows],

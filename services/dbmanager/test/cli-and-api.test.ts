@@ -12,6 +12,7 @@ import { DBMANAGER_SERVICE, startDbManager } from '../src/server.js';
 import { freePort } from '../../../test/support/net.js';
 import { type PrivatePostgres, privatePostgres } from '../../../test/support/private-servers.js';
 import { provisionBucket } from './s3-support.js';
+import { makeMesh } from '../../runtime/test/support/mtls.js';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -176,6 +177,37 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       expect(metrics).toMatch(/prism_backup_last_success_timestamp_seconds\{database="auth",kind="full",service="dbmanager"\} \d+/);
       expect(metrics).toMatch(/prism_backup_verification_ok\{database="auth",service="dbmanager"\} 1/);
     } finally {
+      await runtime.shutdown();
+    }
+  }, 60_000);
+
+  it('serve with mutual TLS: Migrate, Status and ListBackups for operators only; no platform certificate, no call', async () => {
+    const mesh = await makeMesh();
+    const runtime = new ServiceRuntime({
+      service: 'dbmanager',
+      handleSignals: false,
+      drainDelayMs: 0,
+      logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
+      env: parseEnv('dbmanager', { ...env, ...mesh.env('dbmanager'), PRISM_METRICS_PORT: String(await freePort()), PRISM_MIGRATE_ON_START: 'false' }),
+    });
+    const { port } = await startDbManager(runtime, { grpcPort: 0, scratchDir: scratch, pgBin: process.env.PRISM_TEST_PG_BIN!, archive: false });
+    const Api = serviceClient(loadProto('prism/dbmanager/v1/dbmanager.proto'), DBMANAGER_SERVICE);
+    const clients: grpc.Client[] = [];
+    const call = (creds: grpc.ChannelCredentials, m: string, req: object) => {
+      const client = new Api(`localhost:${port}`, creds) as grpc.Client & Record<string, Function>;
+      clients.push(client);
+      return new Promise<Record<string, unknown>>((resolve, reject) => client[m]!.call(client, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+    };
+    try {
+      const operator = mesh.creds(mesh.pki.operator);
+      expect(await call(operator, 'Migrate', {})).toMatchObject({ databases: [{ database: 'auth', applied: [] }, { database: 'ops', applied: [] }] });
+      expect(await call(operator, 'Status', { database: 'ops' })).toMatchObject({ databases: [{ database: 'ops' }] });
+      for (const who of [mesh.pki.workloads.gateway, mesh.pki.workloads.auth, mesh.pki.workloads.config]) {
+        for (const m of ['Migrate', 'Status', 'ListBackups']) await expect(call(mesh.creds(who), m, {})).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+      }
+      for (const creds of [mesh.creds(), mesh.creds(mesh.foreign)]) await expect(call(creds, 'Migrate', {})).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+    } finally {
+      for (const c of clients) c.close();
       await runtime.shutdown();
     }
   }, 60_000);

@@ -132,3 +132,45 @@ describe('settings from the config service (real config service, PostgreSQL, NAT
     }
   });
 });
+
+describe('gateway → config over mutual TLS (the model turns it on everywhere)', () => {
+  it('reads and watches its settings with its own certificate; an operator changes them; the gateway cannot', async () => {
+    const { makeMesh } = await import('../../runtime/test/support/mtls.js');
+    const mesh = await makeMesh();
+    const port = await freePort();
+    const { runtime } = await startTestConfigService(db.url, port, { env: mesh.env('config') });
+    const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
+    const clients: grpc.Client[] = [];
+    const rpc = (files: Parameters<typeof mesh.creds>[0], method: string, req: object) => {
+      const c = new Config(`localhost:${port}`, mesh.creds(files)) as grpc.Client & Record<string, Function>;
+      clients.push(c);
+      return new Promise<unknown>((resolve, reject) => c[method]!.call(c, req, { deadline: Date.now() + 5_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+    };
+    const set = (key: string, value: unknown) => rpc(mesh.pki.operator, 'Set', { environment: 'test', service: 'gateway', key, valueJson: JSON.stringify(value) });
+    await set('maintenance.message', 'mTLS drill');
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('live', upstream.origin)],
+      env: { PRISM_CONFIG_GRPC_ADDRESS: `localhost:${port}`, PRISM_LOG_LEVEL: 'info', ...mesh.env('gateway') },
+    });
+    try {
+      const auth = { authorization: `Bearer ${await token(keys, `mtls-${randomUUID()}`)}` };
+      expect(await statuses(gw, 1, auth)).toEqual([200]);
+      await set('maintenance.enabled', true);
+      // Applied through the gateway's Watch over mutual TLS.
+      const until = Date.now() + 10_000;
+      let last = 0;
+      while (Date.now() < until && (last = (await statuses(gw, 1, auth))[0]!) !== 503) await new Promise((r) => setTimeout(r, 100));
+      expect(last).toBe(503);
+      // The gateway's own certificate may read, never write.
+      await expect(rpc(mesh.pki.workloads.gateway, 'Set', { environment: 'test', service: 'gateway', key: 'maintenance.enabled', valueJson: 'false', changedBy: 'x' })).rejects.toMatchObject({
+        code: grpc.status.PERMISSION_DENIED,
+      });
+      await rpc(mesh.pki.operator, 'Delete', { environment: 'test', service: 'gateway', key: 'maintenance.enabled' });
+    } finally {
+      await gw.close();
+      for (const c of clients) c.close();
+      await runtime.shutdown();
+    }
+  });
+});

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import * as protoLoader from '@grpc/proto-loader';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GRPC_ACCESS, GRPC_APIS, allowedCallers, callerFromUris, operatorSpiffeId } from '../../../infra/contract/index.js';
-import { issueFromLocalCa } from '../../../infra/local/index.js';
+import { issueFromLocalCa } from '../../../infra/local/mtls-pki.js';
 import { PROTO_DIR, ServiceRuntime, TlsConfigError, loadMtlsMaterial, parseEnv, sanUris } from '../src/index.js';
 import { makeMesh, type TestMesh } from './support/mtls.js';
 
