@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadStack, parseStackFile, StackConfigError, WAIVABLE_IN_STAGING } from '../../infra/config/index.js';
 
-const base = { 'prism:domain': 'api.test.example.com', 'prism:images': { tag: '1.2.3' } };
+const base = { 'prism:domain': 'api.test.example.com', 'prism:images': { tag: '1.2.3' }, 'prism:cluster': { apiServer: { cidrs: ['10.0.0.1/32'], port: 6443 } } };
 const waive = (notApplicable: Record<string, unknown>) => ({ config: { ...base, 'prism:checklist': { notApplicable } } });
 
 function problems(stack: string, notApplicable: Record<string, unknown>): string[] {

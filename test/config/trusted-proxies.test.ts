@@ -40,7 +40,7 @@ describe('Compose: the same for Traefik in front', () => {
 });
 
 describe('stack configuration', () => {
-  const base = { 'prism:domain': 'api.test.example.com', 'prism:images': { tag: '1.2.3' } };
+  const base = { 'prism:domain': 'api.test.example.com', 'prism:images': { tag: '1.2.3' }, 'prism:cluster': { apiServer: { cidrs: ['10.0.0.1/32'], port: 6443 } } };
   it('defaults to the private ranges, documented in the schema', () => {
     const config = parseStackFile({ config: base }, 'stacks/Pulumi.test.yaml');
     expect(config.ingress.trustedProxies).toEqual([...DEFAULT_TRUSTED_PROXIES]);

@@ -105,7 +105,7 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     const name = /auth-full-\S+/.exec((await script('backup.sh', ['list', 'auth'])).stdout)![0];
     const dry = await script('restore.sh', ['auth', name, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toMatch(new RegExp(`== dry run of ${name}: OK, nothing was written\\n {2}chain: ${name}\\n {2}files: \\d+ verified against the manifest`));
+    expect(dry.stdout).toMatch(new RegExp(`== dry run of ${name}: OK, nothing was written\\n {2}chain: ${name}\\n {2}cluster: system identifier \\d+\\n {2}files: \\d+ verified against the manifest`));
     const verify = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'verify-latest', 'auth'], { cwd: ROOT, env: { ...process.env, ...env } });
     expect(verify.stdout).toMatch(new RegExp(`== verification of ${name}: passed`));
     const c = new pg.Client({ host: '127.0.0.1', port: pgs.port, user: 'prism', password: pgs.password, database: 'prism_ops' });
