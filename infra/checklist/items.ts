@@ -569,8 +569,9 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     section: 'Observability',
     guide: 'Prometheus scraping enabled',
     rule:
-      'Prometheus runs with pod discovery keeping the prometheus.io/scrape annotation, and its policy lets it reach the API server on a private address; every long-running workload of the namespace but Prometheus itself (data stores through ' +
-      'an exporter or built-in endpoint) is annotated with a port one of its containers serves, and the network policies let Prometheus reach it.',
+      'Prometheus runs with pod discovery keeping the prometheus.io/scrape annotation, and its policy lets it reach the API server on a private address; every long-running workload of the namespace but Prometheus itself is annotated with a port one of its containers serves, ' +
+      'and the network policies let Prometheus reach it; a data store without an endpoint of its own is scraped through the model\'s exporter of it (metricsOf), ' +
+      'which must itself be scraped so and be allowed to reach the store on its flow\'s port.',
     check(f) {
       const problems: string[] = [];
       const prom = f.prometheus().filter((w) => w.namespace === f.namespace);
@@ -580,15 +581,46 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       if (!discovers) problems.push('Prometheus does not discover annotated pods');
       if (!reachesPrivateApiServer(f, prom[0]!)) problems.push('Prometheus may reach the Kubernetes API (pod discovery) only on public addresses; API servers are private on kubeadm, EKS and private GKE/AKS');
       const scraped: string[] = [];
-      for (const w of f.workloads.filter((x) => isLongRunning(x) && x.namespace === f.namespace && !prom.includes(x))) {
+      const candidates = f.workloads.filter((x) => isLongRunning(x) && x.namespace === f.namespace && !prom.includes(x));
+      /** Why Prometheus cannot read the workload's own annotated endpoint; undefined when it can. */
+      const scrapeProblem = (w: Workload): string | undefined => {
         const port = Number(w.podAnnotations['prometheus.io/port']);
-        if (w.podAnnotations['prometheus.io/scrape'] !== 'true') {
-          problems.push(`${w.name} is not scraped`);
+        if (w.podAnnotations['prometheus.io/scrape'] !== 'true') return `${w.name} is not scraped`;
+        if (!w.pod.containers.some((c) => c.ports?.some((p) => p.containerPort === port))) return `${w.name}: scrape port ${port} is not a container port`;
+        if (!allows(f.input.objects, podOf(prom[0]!), podOf(w), port)) return `${w.name}: Prometheus may not reach port ${port}`;
+        return undefined;
+      };
+      for (const w of candidates) {
+        const own = scrapeProblem(w);
+        if (!own) {
+          scraped.push(w.name);
           continue;
         }
-        if (!w.pod.containers.some((c) => c.ports?.some((p) => p.containerPort === port))) problems.push(`${w.name}: scrape port ${port} is not a container port`);
-        else if (!allows(f.input.objects, podOf(prom[0]!), podOf(w), port)) problems.push(`${w.name}: Prometheus may not reach port ${port}`);
-        else scraped.push(w.name);
+        if (w.podAnnotations['prometheus.io/scrape'] === 'true') {
+          problems.push(own);
+          continue;
+        }
+        // A store without an endpoint of its own: scraped through the model's exporter of it, which must itself be scraped and reach the store.
+        const exporters = f.input.platform.components.filter((c) => c.metricsOf === w.app);
+        if (!exporters.length) {
+          problems.push(own);
+          continue;
+        }
+        const via: string[] = [];
+        const before = problems.length;
+        for (const c of exporters) {
+          const flow = c.flows.find((x) => x.to === w.app);
+          const port = f.input.platform.components.find((x) => x.name === w.app)?.ports.find((p) => p.name === flow?.port)?.port;
+          const running = candidates.filter((x) => x.app === c.name);
+          if (!running.length) problems.push(`${w.name}: its exporter ${c.name} does not run`);
+          for (const e of running) {
+            const bad = scrapeProblem(e);
+            if (bad) problems.push(`${w.name}: exporter ${bad}`);
+            else if (port === undefined || !allows(f.input.objects, podOf(e), podOf(w), port)) problems.push(`${w.name}: exporter ${e.name} may not reach it on ${flow?.port ?? 'any port'}`);
+            else via.push(e.name);
+          }
+        }
+        if (problems.length === before) scraped.push(`${w.name} (via ${via.join(', ')})`);
       }
       return verdict(problems, `${prom[0]!.name} scrapes ${scraped.join(', ')}`);
     },

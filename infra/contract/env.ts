@@ -58,6 +58,12 @@ export const ENV = {
   PRISM_OTLP_ENDPOINT: { description: 'OTLP/HTTP traces endpoint (Jaeger); tracing is off when unset', schema: url, optional: true },
   PRISM_CONSUL_ADDRESS: { description: 'Consul HTTP host:port; registration is off when unset', schema: hostPort, optional: true },
   PRISM_NATS_URL: { description: 'NATS URL(s), comma-separated', schema: nonEmpty },
+  PRISM_NATS_STREAM_REPLICAS: {
+    // JetStream replicates a stream on at most 5 servers; more replicas than servers fails at creation.
+    description: 'Replicas of the JetStream stream the service creates (1..5, at most the NATS cluster size); an existing stream with fewer is raised',
+    schema: z.string().regex(/^[1-5]$/, 'expected a whole number from 1 to 5').transform(Number).default(1),
+    optional: true,
+  },
   PRISM_TLS_ENABLED: { description: 'Serve TLS on the service port', schema: bool.default(false), optional: true },
   PRISM_TLS_CERT_FILE: { description: 'TLS certificate (PEM)', schema: filePath, optional: true },
   PRISM_TLS_KEY_FILE: { description: 'TLS private key (PEM)', schema: filePath, optional: true },

@@ -53,6 +53,7 @@ export const SERVICES: Record<ServiceName, ServiceContract> = {
       'PRISM_JWT_AUDIENCE',
       'PRISM_JWT_PUBLIC_KEY_FILE',
       'PRISM_AUTH_JWKS_URL',
+      'PRISM_NATS_STREAM_REPLICAS',
     ],
   },
   auth: {
@@ -76,6 +77,7 @@ export const SERVICES: Record<ServiceName, ServiceContract> = {
       'PRISM_GOOGLE_CLIENT_SECRET',
       'PRISM_GITHUB_CLIENT_ID',
       'PRISM_GITHUB_CLIENT_SECRET',
+      'PRISM_NATS_STREAM_REPLICAS',
     ],
   },
   config: {

@@ -6,7 +6,8 @@ import { type ApiServer, type Image, imageRef } from '../model/index.js';
 import { componentLabels, selectorLabels } from './labels.js';
 import { PlatformNamespace } from './namespace.js';
 import { apiServerEgress } from './network-policy.js';
-import { configHash } from './pod.js';
+import { httpGet, probe } from '../model/components/common.js';
+import { configHash, renderProbe } from './pod.js';
 import { containerSecurityContext } from './security.js';
 
 export const LOG_NAMESPACE = 'prism-logging';
@@ -55,6 +56,7 @@ export class LogShipping extends Construct {
     });
     new k8s.KubeConfigMap(this, 'ConfigMap', { metadata: { name: `${name}-config`, namespace: ns, labels }, data: { [CONFIG_FILE]: config } });
 
+    const ports = [{ name: 'http', port: PORTS.alloy }];
     const security = containerSecurityContext(0);
     new k8s.KubeDaemonSet(this, 'Resource', {
       metadata: {
@@ -91,14 +93,15 @@ export class LogShipping extends Construct {
                   '--disable-reporting',
                 ],
                 env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
-                ports: [{ name: 'http', containerPort: PORTS.alloy }],
+                ports: ports.map((p) => ({ name: p.name, containerPort: p.port })),
                 securityContext: { ...security, runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
                 resources: {
                   requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi'), 'ephemeral-storage': k8s.Quantity.fromString('64Mi') },
                   limits: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('256Mi'), 'ephemeral-storage': k8s.Quantity.fromString('512Mi') },
                 },
-                livenessProbe: { httpGet: { path: '/-/healthy', port: k8s.IntOrString.fromNumber(PORTS.alloy) }, initialDelaySeconds: 10, periodSeconds: 15 },
-                readinessProbe: { httpGet: { path: '/-/ready', port: k8s.IntOrString.fromNumber(PORTS.alloy) }, initialDelaySeconds: 5, periodSeconds: 10 },
+                // The model's probe defaults (explicit timeout and failure threshold), as every other workload has.
+                livenessProbe: renderProbe(probe(httpGet('/-/healthy', 'http'), 10, 15), ports),
+                readinessProbe: renderProbe(probe(httpGet('/-/ready', 'http'), 5, 10), ports),
                 volumeMounts: [
                   { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
                   { name: 'pods', mountPath: POD_LOGS, readOnly: true },

@@ -54,7 +54,8 @@ export function envVars(platform: Platform, env: Readonly<Record<string, EnvValu
     });
 }
 
-function probe(p: Probe, ports: readonly { name: string; port: number }[]): k8s.Probe {
+/** A model probe as Kubernetes renders it; ports are looked up by name, never invented. */
+export function renderProbe(p: Probe, ports: readonly { name: string; port: number }[]): k8s.Probe {
   const portOf = (name: string) => k8s.IntOrString.fromNumber(ports.find((x) => x.name === name)!.port);
   const action: Partial<k8s.Probe> =
     'http' in p.action
@@ -178,7 +179,7 @@ export function podSpec(
     ports: ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol ?? 'TCP' })),
     env: envVars(platform, source.env),
     resources: resources(component, writable),
-    ...(source.probes ? { livenessProbe: probe(source.probes.liveness, ports), readinessProbe: probe(source.probes.readiness, ports) } : {}),
+    ...(source.probes ? { livenessProbe: renderProbe(source.probes.liveness, ports), readinessProbe: renderProbe(source.probes.readiness, ports) } : {}),
     securityContext: containerSecurityContext(component.user),
     volumeMounts: mounts,
   };

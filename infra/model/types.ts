@@ -201,6 +201,8 @@ export interface Component {
   readonly metricsPath?: string;
   /** Query parameters of the metrics endpoint (Consul serves Prometheus' format only with `format=prometheus`). */
   readonly metricsParams?: { readonly format: string };
+  /** An exporter: the component whose metrics it serves (a store without its own endpoint), reached through one of its {@link flows}. */
+  readonly metricsOf?: ComponentName;
   readonly tasks: readonly Task[];
   /** Seconds the process needs to finish in-flight work after SIGTERM. */
   readonly terminationGracePeriodSeconds: number;

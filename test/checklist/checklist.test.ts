@@ -43,12 +43,6 @@ const GUIDE = [
  */
 const AWAITING: Partial<Record<ChecklistItemId, string>> = {
   'tls-all-endpoints': 'mutual TLS between services and from the ingress (issue 13)',
-  'rate-limiting': 'trusted forwarding at the gateway (issue 13)',
-  timeouts: "the log shipper's probe timeouts (Alloy, issue 14)",
-  'prometheus-scraping': 'data-store exporters (issue 14)',
-  alerting: 'Alertmanager (issue 14)',
-  'on-call-rotation': 'Alertmanager receivers named in the on-call section (issue 14)',
-  'nats-durability': 'the gateway and auth create R1 streams on the 3-server cluster (a stream-replica setting, not yet assigned)',
 };
 
 describe('the production checklist', () => {
@@ -108,7 +102,7 @@ describe('the production checklist', () => {
     const lines = text.split('\n').filter((l) => /^\s+\[[ x-]\] /.test(l));
     expect(lines).toHaveLength(27);
     expect(text).toMatch(/^ {2}\[x\] Resource limits set: met \(\d+ containers/m);
-    expect(text).toMatch(/^ {2}\[ \] Alerting rules set up: not met \(.*no Alertmanager/m);
+    expect(text).toMatch(/^ {2}\[ \] TLS enabled on all endpoints: not met \(.*plaintext/m);
   });
 });
 
@@ -151,7 +145,11 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
   'rate-limiting': {
     'no edge limit': (m) => delete m.objects.find((o) => o.kind === 'Ingress')!.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps'],
     'the gateway limit off': (m) => editConfig(m, 'gateway.yaml', (g) => (g.rate_limit.enabled = false)),
-    'the gateway trusts no forwarded address': (m) => editConfig(m, 'gateway.yaml', (g) => delete g.server.trust_forwarded_for),
+    'the gateway trusts no forwarded address': (m) =>
+      editConfig(m, 'gateway.yaml', (g) => {
+        delete g.server.trust_forwarded_for;
+        delete g.server.trusted_proxies;
+      }),
   },
   'oauth-secrets': {
     'config reads the Google client secret': (m) => container(byApp(m, 'Deployment', 'config')).env.push({ name: 'GOOGLE', valueFrom: { secretKeyRef: { name: 'prism-secrets', key: 'google-client-secret' } } }),
@@ -202,8 +200,16 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'auth not annotated': (m) => delete byApp(m, 'Deployment', 'auth').spec.template.metadata.annotations['prometheus.io/scrape'],
     "Prometheus' access to the redis exporter blocked": (m) => (m.objects = m.objects.filter((o) => o.metadata.name !== 'redis-exporter')),
     'the API server reachable on public addresses only': (m) => {
-      const p = m.objects.find((o) => o.metadata.name === 'prometheus-awaited')!;
-      p.spec.egress = p.spec.egress.filter((r: Obj) => !r.to[0].ipBlock);
+      for (const p of m.objects.filter((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector?.matchLabels?.app === 'prometheus'))
+        p.spec.egress = (p.spec.egress ?? []).filter((r: Obj) => !(r.to ?? []).some((t: Obj) => t.ipBlock));
+    },
+    "the redis exporter not scraped (redis has no endpoint of its own)": (m) => {
+      const e = byApp(m, 'Deployment', 'redis-exporter');
+      delete e.spec.template.metadata.annotations['prometheus.io/scrape'];
+    },
+    'the postgres-auth exporter may not reach postgres-auth': (m) => {
+      for (const p of m.objects.filter((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector?.matchLabels?.app === 'postgres-auth-exporter'))
+        p.spec.egress = (p.spec.egress ?? []).filter((r: Obj) => !(r.to ?? []).some((t: Obj) => t.podSelector?.matchLabels?.app === 'postgres-auth'));
     },
     'no pod discovery': (m) => editConfig(m, 'prometheus.yml', (p) => (p.scrape_configs = [{ job_name: 'self', static_configs: [{ targets: ['localhost:9090'] }] }])),
   },
@@ -259,7 +265,7 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'no troubleshooting for NATS': (m) => editFile(m, 'docs/operations/runbook.md', (t) => t.replaceAll(/^### NATS.*$/gm, '### Messaging')),
   },
   'on-call-rotation': {
-    'a critical alert missing from the paging table': (m) => editFile(m, 'docs/operations/incident-response.md', (t) => t.replace('`PrismBackupMissing`, `PrismBackupVerificationFailed` | page', '`PrismBackupVerificationFailed` | page')),
+    'a critical alert missing from the paging table': (m) => editFile(m, 'docs/operations/incident-response.md', (t) => t.replace('| `PrismTargetDown`, `PrismBackupMissing`, ', '| `PrismTargetDown`, ')),
     'a receiver the on-call section does not name': (m) => editConfig(m, 'alertmanager.yml', (a) => a.receivers.push({ name: 'night-pager', pagerduty_configs: [{ routing_key_file: '/k' }] })),
     'critical alerts not routed': (m) => editConfig(m, 'alertmanager.yml', (a) => delete a.route.routes),
   },

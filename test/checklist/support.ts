@@ -75,10 +75,9 @@ const tcp = (port: number) => ({ protocol: 'TCP', port });
  * Adds to an environment what the features being built beside the checklist will render, in the
  * shapes their issues describe, so the rules' "met" side is tested now and prod's gap is exactly
  * those features: mutual TLS from cert-manager (issue 13), trusted forwarding at the gateway
- * (issue 13), an Alertmanager with receivers and the data stores' exporters (issue 14), a log
- * shipper whose probes set their timeouts (Alloy replacing Promtail, issue 14), and JetStream streams
- * replicated across the cluster (a stream-replica variable the gateway and auth would honour: not
- * assigned to anyone yet).
+ * (issue 13) and an Alertmanager with receivers (issue 14). The data stores' exporters, the log
+ * shipper's probe timeouts and the replicated JetStream streams are rendered by the platform now,
+ * so the rules see the real objects.
  */
 export function withAwaitedFeatures(m: Mutable): Mutable {
   // Mutual TLS: a CA Issuer, a Certificate per service, its Secret mounted, the TLS variables, https between services.
@@ -149,33 +148,13 @@ export function withAwaitedFeatures(m: Mutable): Mutable {
   });
   editFile(m, 'docs/operations/incident-response.md', (t) => t.replace('## On-call rotation\n', '## On-call rotation\n\nReceivers: `primary-pager` (critical) and `team-chat` (warning).\n'));
 
-  // Exporters beside every data store without metrics, each scraped by Prometheus.
-  const exporters: [string, number][] = [['postgres-auth', 9187], ['postgres-ops', 9187], ['redis', 9121], ['nats', 7777], ['consul', 9107]];
-  for (const [store, port] of exporters) {
-    const s = byApp(m, 'StatefulSet', store);
-    s.spec.template.metadata.annotations = { ...s.spec.template.metadata.annotations, 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port) };
-    podSpec(s).containers.push({ name: 'exporter', image: `example/${store}-exporter:1.0.0`, ports: [{ name: 'exporter', containerPort: port }], livenessProbe: probe(port), readinessProbe: probe(port), resources });
-    m.objects.push(policy(`${store}-exporter`, store, { policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { app: 'prometheus' } } }], ports: [tcp(port)] }] }));
-  }
   m.objects.push(
     policy('prometheus-awaited', 'prometheus', {
       policyTypes: ['Egress'],
-      egress: [
-        // The API server's private address, from stack configuration.
-        { to: [{ ipBlock: { cidr: '10.96.0.1/32' } }], ports: [tcp(443)] },
-        { to: [{ podSelector: { matchLabels: { app: 'alertmanager' } } }], ports: [tcp(9093)] },
-        ...exporters.map(([store, port]) => ({ to: [{ podSelector: { matchLabels: { app: store } } }], ports: [tcp(port)] })),
-      ],
+      egress: [{ to: [{ podSelector: { matchLabels: { app: 'alertmanager' } } }], ports: [tcp(9093)] }],
     }),
   );
 
-  // The services that create JetStream streams replicate them across the cluster.
-  const natsServers = byApp(m, 'StatefulSet', 'nats').spec.replicas as number;
-  if (natsServers > 1) for (const svc of ['gateway', 'auth']) setEnv(byApp(m, 'Deployment', svc), 'PRISM_NATS_STREAM_REPLICAS', String(Math.min(3, natsServers)));
-
-  // The log shipper's probes with explicit timeouts.
-  const shipper = m.objects.find((o) => o.kind === 'DaemonSet');
-  if (shipper) for (const p of [container(shipper).livenessProbe, container(shipper).readinessProbe]) if (p) p.timeoutSeconds = 3;
   return m;
 }
 

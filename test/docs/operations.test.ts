@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { loadStack } from '../../infra/config/index.js';
 import { METRICS } from '../../infra/contract/index.js';
 import { alertRulesYaml, RUNBOOK_PATH } from '../../infra/model/files/prometheus.js';
 import { synth } from '../support/synth.js';
@@ -79,6 +80,29 @@ describe('the operations documents', () => {
       expect(row, `the paging table has no ${severity} row`).toBeDefined();
       const listed = [...row!.trim().split('|')[2]!.matchAll(/`(Prism\w+)`/g)].map((m) => m[1]).sort();
       expect(listed, severity).toEqual(RULES.filter((r) => r.labels.severity === severity).map((r) => r.alert).sort());
+    }
+  });
+
+  it("the on-call section names exactly prod's Alertmanager receivers, each with the alerts its routes send it", () => {
+    const incident = readFileSync(join(DIR, 'incident-response.md'), 'utf8');
+    const { alerting } = loadStack('stacks', 'prod').config;
+    const rows = incident.split('\n').filter((l) => /^\|\s*`[a-z][a-z0-9-]*`\s*\|/.test(l.trim()) && !/^\|\s*`(critical|warning)`/.test(l.trim()));
+    const named = rows.map((l) => /`([a-z0-9-]+)`/.exec(l)![1]!);
+    expect(named.sort()).toEqual(alerting.receivers.map((r) => r.name).sort());
+    for (const r of alerting.receivers) {
+      const row = rows.find((l) => l.includes(`\`${r.name}\``))!;
+      // The integration the stack gives it, and every route matcher that sends to it.
+      if (r.pagerduty) expect(row, r.name).toMatch(/PagerDuty/);
+      if (r.slack) expect(row, r.name).toContain(`Slack, channel \`${r.slack.channel}\``);
+      for (const route of alerting.routes.filter((x) => x.receiver === r.name)) for (const m of route.matchers) expect(row, `${r.name} route ${m}`).toContain(m);
+      if (alerting.defaultReceiver === r.name) expect(row, r.name).toMatch(/default receiver/);
+    }
+    // The paging table's routes name receivers that exist.
+    for (const severity of ['critical', 'warning']) {
+      const row = incident.split('\n').find((l) => l.trim().startsWith(`| \`${severity}\` |`))!;
+      const sent = [...row.trim().split('|')[3]!.matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]);
+      expect(sent.length, severity).toBeGreaterThan(0);
+      for (const name of sent) expect(alerting.receivers.map((x) => x.name), `${severity} row names ${name}`).toContain(name);
     }
   });
 

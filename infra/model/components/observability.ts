@@ -158,6 +158,7 @@ function postgresExporter(db: DatabaseId): Component {
     liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),
     readiness: probe(httpGet('/', 'metrics'), 5, 10),
     flows: [{ to: d.component, port: 'postgres' }],
+    metricsOf: d.component,
   };
 }
 
@@ -176,6 +177,7 @@ function redisExporter(): Component {
     liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),
     readiness: probe(httpGet('/health', 'metrics'), 5, 10),
     flows: [{ to: 'redis', port: 'redis' }],
+    metricsOf: 'redis',
   };
 }
 
@@ -190,6 +192,7 @@ function natsExporter(): Component {
     liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),
     readiness: probe(httpGet('/metrics', 'metrics'), 5, 10),
     flows: [{ to: 'nats', port: 'monitor' }],
+    metricsOf: 'nats',
   };
 }
 

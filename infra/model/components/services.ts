@@ -60,6 +60,9 @@ function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow
   };
 }
 
+/** Streams the services create are replicated on every NATS server, up to JetStream's maximum of 5. */
+const streamReplicas = (ctx: BuildContext): EnvValue => value(Math.min(ctx.config.nats.replicas, 5));
+
 function dbEnv(db: 'auth' | 'ops'): Record<string, EnvValue> {
   const d = DATABASES[db];
   const P = db.toUpperCase();
@@ -122,6 +125,7 @@ export function gateway(ctx: BuildContext): Component {
       PRISM_JWT_AUDIENCE: value(ctx.config.jwt.audience),
       PRISM_JWT_PUBLIC_KEY_FILE: value(`${KEYS_DIR}/public.pem`),
       PRISM_AUTH_JWKS_URL: ref('auth', 'http', { scheme: 'http', path: AUTH_JWKS_PATH }),
+      PRISM_NATS_STREAM_REPLICAS: streamReplicas(ctx),
     },
     flows: [
       { to: 'auth', port: 'grpc' },
@@ -154,6 +158,7 @@ export function auth(ctx: BuildContext): Component {
       PRISM_GOOGLE_CLIENT_SECRET: secret('google-client-secret'),
       PRISM_GITHUB_CLIENT_ID: secret('github-client-id'),
       PRISM_GITHUB_CLIENT_SECRET: secret('github-client-secret'),
+      PRISM_NATS_STREAM_REPLICAS: streamReplicas(ctx),
     },
     flows: [
       { to: 'postgres-auth', port: 'postgres' },

@@ -1,6 +1,6 @@
 import { connect, headers as natsHeaders, type JetStreamClient, type NatsConnection } from 'nats';
 import { AUTH_EVENTS_STREAM, SUBJECTS } from '../../../infra/contract/index.js';
-import type { Logger, ServiceMetrics } from '../../runtime/src/index.js';
+import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 import { query, type Db, type Tx } from './db.js';
 import type { EventSubject } from './events.js';
 
@@ -28,6 +28,8 @@ interface OutboxRow {
 
 export interface PublisherOptions {
   readonly natsUrl: string;
+  /** Replicas of the auth events stream (PRISM_NATS_STREAM_REPLICAS). @default 1 */
+  readonly streamReplicas?: number;
   /** Poll interval for rows written by other replicas or left by a failure. @default 1000 ms */
   readonly pollMs?: number;
   /** Longest wait between retries while NATS is down. @default 5000 ms */
@@ -126,25 +128,32 @@ export class OutboxPublisher {
     }
   }
 
-  /** Creates the stream unless one already captures the auth subjects (another stream may own them). */
+  /**
+   * Creates the stream, or raises its replicas to the configured number, unless another stream
+   * already captures the auth subjects (an operator's own: left as it is).
+   */
   private async ensureStream(): Promise<void> {
     if (this.streamReady) return;
     const jsm = await this.nc!.jetstreamManager();
     const subjects = [SUBJECTS.authUser, SUBJECTS.authToken];
     const probes = ['prism.auth.user.probe', 'prism.auth.token.probe'];
     const found = await Promise.all(probes.map((s) => jsm.streams.find(s).catch(() => undefined)));
-    if (found.every(Boolean)) {
+    if (found.every(Boolean) && found.some((name) => name !== AUTH_EVENTS_STREAM)) {
       this.streamReady = true;
       return;
     }
-    await jsm.streams.add({
-      name: AUTH_EVENTS_STREAM,
-      subjects,
-      // Nats-Msg-Id de-duplication window: longer than any retry of one row.
-      duplicate_window: 10 * 60 * 1_000_000_000,
-      max_age: 30 * 24 * 3600 * 1_000_000_000,
-    });
-    this.log.info({ stream: AUTH_EVENTS_STREAM, subjects }, 'JetStream stream created');
+    await ensureStream(
+      jsm,
+      {
+        name: AUTH_EVENTS_STREAM,
+        subjects,
+        // Nats-Msg-Id de-duplication window: longer than any retry of one row.
+        duplicate_window: 10 * 60 * 1_000_000_000,
+        max_age: 30 * 24 * 3600 * 1_000_000_000,
+      },
+      this.opts.streamReplicas ?? 1,
+      this.log,
+    );
     this.streamReady = true;
   }
 

@@ -58,7 +58,7 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   health.addCheck('postgres', () => query(db, 'SELECT 1'));
   health.addCheck('redis', () => redis.ping());
 
-  const publisher = new OutboxPublisher(db, { natsUrl: env.PRISM_NATS_URL, ...opts.outbox }, log, metrics);
+  const publisher = new OutboxPublisher(db, { natsUrl: env.PRISM_NATS_URL, streamReplicas: env.PRISM_NATS_STREAM_REPLICAS, ...opts.outbox }, log, metrics);
   publisher.start();
   runtime.onShutdown('outbox', () => publisher.stop());
 

@@ -9,7 +9,7 @@ let nats: Awaited<ReturnType<typeof privateNats>>;
 let h: Harness;
 beforeAll(async () => {
   nats = await privateNats();
-  h = await startHarness({ natsUrl: nats.url, outbox: { pollMs: 200, maxBackoffMs: 500, publishTimeoutMs: 1_000 } });
+  h = await startHarness({ natsUrl: nats.url, env: { PRISM_NATS_STREAM_REPLICAS: '1' }, outbox: { pollMs: 200, maxBackoffMs: 500, publishTimeoutMs: 1_000 } });
 });
 afterAll(async () => {
   await h?.close();
@@ -35,6 +35,7 @@ describe('events through the outbox to JetStream', () => {
       const info = await waitFor('stream', async () => (await nc.jetstreamManager()).streams.info(AUTH_EVENTS_STREAM).catch(() => undefined));
       expect(info.config.subjects).toEqual(['prism.auth.user.>', 'prism.auth.token.>']);
       expect(info.config.duplicate_window).toBeGreaterThan(60 * 1e9);
+      expect(info.config.num_replicas).toBe(1);
     } finally {
       await nc.close();
     }

@@ -25,6 +25,13 @@ describe('the auth process (npm run start:auth)', () => {
     expect(r.stderr.trim().split('\n')).toEqual(['auth: environment variable PRISM_JWT_PRIVATE_KEY_FILE is required but not set (RS256 private key (PEM))']);
   });
 
+  it('a stream replica count JetStream cannot have stops it with exit 78 and one line', async () => {
+    const env = await authEnvVars({ dbUrl: db.url, keys: makeKeyFiles() });
+    const r = run({ ...env, PRISM_NATS_STREAM_REPLICAS: '6' });
+    expect(r.status).toBe(78);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^auth: environment variable PRISM_NATS_STREAM_REPLICAS is invalid: expected a whole number from 1 to 5 \(/)]);
+  });
+
   it('an unreadable key file stops it with exit 1 and a log line naming the file', async () => {
     const env = await authEnvVars({ dbUrl: db.url, keys: makeKeyFiles(), env: { PRISM_JWT_PRIVATE_KEY_FILE: '/nonexistent/private.pem' } });
     const r = run(env);

@@ -1,6 +1,6 @@
 import { connect, createInbox, RetentionPolicy, StorageType, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { SUBJECTS } from '../../../infra/contract/index.js';
-import type { Logger, ServiceMetrics } from '../../runtime/src/index.js';
+import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 
 /** One proxied (or refused) request, as published on `prism.gateway.request.<route>`. */
 export interface RequestEvent {
@@ -79,13 +79,13 @@ export class EventPublisher {
   }
 
   /** Connects in the background (retrying forever) and makes sure the stream exists. */
-  start(servers: readonly string[]): void {
+  start(servers: readonly string[], streamReplicas = 1): void {
     void (async () => {
       try {
         const nc = await connect({ servers: [...servers], name: 'prism-gateway', waitOnFirstConnect: true, maxReconnectAttempts: -1 });
         if (this.closed) return void (await nc.close());
         // Without the stream, publishing goes on and the acknowledgements say why events fail.
-        await this.ensureStream(nc).catch((e: Error) => this.log.warn({ err: e.message }, `events: cannot check or create stream ${REQUEST_STREAM}`));
+        await this.ensureStream(nc, streamReplicas).catch((e: Error) => this.log.warn({ err: e.message }, `events: cannot check or create stream ${REQUEST_STREAM}`));
         this.inbox = `${createInbox()}.`;
         nc.subscribe(`${this.inbox}*`, { callback: this.onAck });
         this.sweeper = setInterval(this.sweep, 1_000).unref();
@@ -98,20 +98,21 @@ export class EventPublisher {
     })();
   }
 
-  private async ensureStream(nc: NatsConnection): Promise<void> {
+  private async ensureStream(nc: NatsConnection, replicas: number): Promise<void> {
     const jsm = await nc.jetstreamManager();
-    try {
-      await jsm.streams.info(REQUEST_STREAM);
-    } catch {
-      await jsm.streams.add({
+    await ensureStream(
+      jsm,
+      {
         name: REQUEST_STREAM,
         subjects: [SUBJECTS.gatewayRequest],
         retention: RetentionPolicy.Limits,
         storage: StorageType.File,
         max_age: 7 * 24 * 3600 * 1e9,
         max_bytes: 1024 ** 3,
-      });
-    }
+      },
+      replicas,
+      this.log,
+    );
   }
 
   /** Stores the event for publishing; never blocks, never throws. */

@@ -67,7 +67,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   let events: EventPublisher | undefined;
   if (settings.events.enabled) {
     const publisher = new EventPublisher(settings.events.bufferSize, metrics, log);
-    publisher.start(settings.natsServers);
+    publisher.start(settings.natsServers, settings.natsStreamReplicas);
     runtime.onShutdown('events', () => publisher.close());
     events = publisher;
   }

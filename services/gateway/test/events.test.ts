@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../../../infra/contract/index.js';
+import { privateNats } from '../../../test/support/private-servers.js';
 import { REQUEST_STREAM, type RequestEvent } from '../src/events.js';
 import { freePort, makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys } from './support/harness.js';
 
@@ -20,7 +21,7 @@ afterAll(async () => {
 
 describe('request events on NATS JetStream', () => {
   it('publishes one event per request on prism.gateway.request.<route>, kept by the JetStream stream', async () => {
-    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)] });
+    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)], env: { PRISM_NATS_STREAM_REPLICAS: '1' } });
     try {
       const sub = `evt-${randomUUID()}`;
       const received: RequestEvent[] = [];
@@ -43,11 +44,30 @@ describe('request events on NATS JetStream', () => {
       const jsm = await nc.jetstreamManager();
       const info = await jsm.streams.info(REQUEST_STREAM);
       expect(info.config.subjects).toEqual(['prism.gateway.request.>']);
+      expect(info.config.num_replicas).toBe(1);
       const last = await jsm.streams.getMessage(REQUEST_STREAM, { last_by_subj: 'prism.gateway.request.evt' });
       expect((JSON.parse(last.string().split('\n')[0]!) as RequestEvent).route).toBe('evt');
       await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
     } finally {
       await gw.close();
+    }
+  });
+
+  it('PRISM_NATS_STREAM_REPLICAS reaches the stream: 3 replicas on a single server are refused by NATS and logged (no silent R1 stream), requests still served', async () => {
+    const own = await privateNats();
+    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)], natsUrl: own.url, env: { PRISM_NATS_STREAM_REPLICAS: '3' } });
+    const ownNc = await connect({ servers: own.url });
+    try {
+      await expect
+        .poll(() => gw.logs.find((l) => l.includes(`cannot check or create stream ${REQUEST_STREAM}`)) ?? '', { timeout: 10_000 })
+        .toMatch(/"err":"replicas > 1 not supported in non-clustered mode"/);
+      const r = await fetch(`${gw.url}/api/evt/x`, { headers: { authorization: `Bearer ${await token(keys, 'u-r3')}` } });
+      expect(r.status).toBe(200);
+      await expect((await ownNc.jetstreamManager()).streams.info(REQUEST_STREAM)).rejects.toThrow(/stream not found/);
+    } finally {
+      await gw.close();
+      await ownNc.close();
+      await own.dispose();
     }
   });
 

@@ -27,6 +27,15 @@ describe('configuration errors stop the process with one clear line', () => {
     expect(r.stderr.trim().split('\n')).toEqual(['gateway: environment variable PRISM_REDIS_ADDRESS is required but not set (Redis host:port)']);
   });
 
+  it('a stream replica count JetStream cannot have', async () => {
+    const env = await gatewayEnv({ keys, routes: [route('a', upstream.origin)] });
+    for (const bad of ['0', '7', 'three']) {
+      const r = run({ ...env, PRISM_NATS_STREAM_REPLICAS: bad });
+      expect(r.status, bad).toBe(78);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^gateway: environment variable PRISM_NATS_STREAM_REPLICAS is invalid: expected a whole number from 1 to 5 \(/)]);
+    }
+  });
+
   it('a bad value in gateway.yaml names the file and the key', async () => {
     const env = await gatewayEnv({ keys, routes: [route('a', upstream.origin)] });
     const file = join(tmpDir(), 'gateway.yaml');

@@ -9,3 +9,4 @@ export * from './grpc.js';
 export * from './tracing.js';
 export * from './consul.js';
 export * from './service.js';
+export * from './jetstream.js';
