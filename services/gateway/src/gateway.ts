@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { Pool } from 'undici';
@@ -120,6 +121,15 @@ class BodyTooLarge extends Error {
  * The gateway's request handler: public health paths, routing, authentication (JWT or API key),
  * rate limiting, circuit breaking, retries and proxying with undici, request events.
  */
+/** The CA bundle of a route's upstream; a missing or unreadable file is a startup error naming the route. */
+function readCaFile(file: string, prefix: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`gateway: route ${prefix}: cannot read ca_file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
 export class Gateway {
   private readonly routes = new Map<string, Upstream>();
   private readonly metricChildren = new Map<string, RequestMetrics>();
@@ -136,14 +146,17 @@ export class Gateway {
     const pools = new Map<string, { pool: Pool; breaker: CircuitBreaker; budget: RetryBudget }>();
     for (const route of this.s.routes) {
       // One pool, breaker and retry budget per upstream origin, shared by its routes.
-      let p = pools.get(route.origin);
+      const key = `${route.origin} ${route.caFile ?? ''}`;
+      let p = pools.get(key);
       if (!p) {
+        // An https upstream with a CA file is verified against that CA only (the mesh CA), by its host name.
+        const connect = route.caFile ? { connect: { ca: readCaFile(route.caFile, route.prefix) } } : {};
         p = {
-          pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...d.poolOptions }),
+          pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...connect, ...d.poolOptions }),
           breaker: new CircuitBreaker(route.origin, route.breaker, gauge),
           budget: new RetryBudget(),
         };
-        pools.set(route.origin, p);
+        pools.set(key, p);
       }
       this.routes.set(route.name, { route, ...p });
     }
