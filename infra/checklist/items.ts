@@ -165,7 +165,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const exempt = [...TLS_EXEMPT_PORT_NAMES].join(', ');
       return verdict(
         problems.length > 12 ? [...problems.slice(0, 12), `and ${problems.length - 12} more`] : problems,
-        `Ingress ${ing.map((i) => i.metadata.name).join(', ')} TLS (${ing.map((i) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer')).join(', ')}); mutual TLS (gRPC) and HTTPS on ${services.map((w) => w.app).join(', ')} from cert-manager Certificates; plaintext only on ${exempt}`,
+        `Ingress ${ing.map((i) => i.metadata.name).join(', ')} TLS (${ing.map((i) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer')).join(', ')}); mutual TLS on the gRPC ports and HTTPS on the HTTP ports of ${services.map((w) => w.app).join(', ')} from cert-manager Certificates; plaintext only on ${exempt}`,
       );
     },
   },
