@@ -81,31 +81,45 @@ function readersOf(f: Facts, key: string): Workload[] {
   return f.workloads.filter((w) => [...secretKeysRead(w)].some((k) => k.endsWith(`/${key}`)));
 }
 
-/** TLS settings of one Prism service workload; problems found. */
+/** Problems with a certificate file a service is told to use: mounted from a CA-issued cert-manager Certificate naming the service. */
+function certFileProblems(f: Facts, w: Workload, n: string, namesService: boolean): string[] {
+  const path = envOf(w, n)?.value;
+  if (!path) return [`${w.app}: ${n} unset`];
+  const secrets = secretsMountedAt(w, path);
+  const certs = f.input.objects.filter((o) => o.kind === 'Certificate' && secrets.includes(spec<{ secretName: string }>(o).secretName));
+  if (!certs.length) return [`${w.app}: ${n} (${path}) is not mounted from a cert-manager Certificate's Secret`];
+  const problems: string[] = [];
+  for (const cert of certs) {
+    const s = spec<{ issuerRef?: { name: string; kind?: string }; dnsNames?: string[] }>(cert);
+    const issuer = f.input.objects.find((o) => (o.kind === (s.issuerRef?.kind ?? 'Issuer')) && o.metadata.name === s.issuerRef?.name && o.apiVersion.startsWith('cert-manager.io/'));
+    if (!issuer || !isRecord(issuer.spec) || !('ca' in issuer.spec)) problems.push(`${w.app}: Certificate ${cert.metadata.name} is not issued by a CA Issuer in the output`);
+    if (namesService && !(s.dnsNames ?? []).some((d) => d === w.app || d.startsWith(`${w.app}.`))) problems.push(`${w.app}: Certificate ${cert.metadata.name} does not name ${w.app} in dnsNames`);
+  }
+  return problems;
+}
+
+/**
+ * TLS settings of one Prism service workload, per port it serves; problems found. gRPC ports need
+ * mutual TLS (PRISM_MTLS_*: every caller is a workload or an operator with a certificate). HTTP ports
+ * need TLS (PRISM_TLS_*) but not client certificates: the edge proxy reaches them; when client
+ * certificates are asked for, their CA must be a mounted CA too. Exempt ports (metrics) need nothing.
+ */
 function serviceTls(f: Facts, w: Workload): string[] {
   const problems: string[] = [];
   const val = (n: string) => envOf(w, n)?.value;
-  if (!w.pod.containers.some((c) => c.env?.some((e) => e.name.startsWith('PRISM_TLS_')))) return [`${w.app}: no PRISM_TLS_* settings (serves plaintext)`];
-  if (val('PRISM_TLS_ENABLED') !== 'true') problems.push(`${w.app}: PRISM_TLS_ENABLED is not true`);
-  if (val('PRISM_TLS_CLIENT_AUTH') !== 'true') problems.push(`${w.app}: PRISM_TLS_CLIENT_AUTH is not true (no mutual TLS)`);
-  for (const n of ['PRISM_TLS_CERT_FILE', 'PRISM_TLS_KEY_FILE', 'PRISM_TLS_CLIENT_CA_FILE']) {
-    const path = val(n);
-    if (!path) {
-      problems.push(`${w.app}: ${n} unset`);
+  const ports = w.pod.containers.flatMap((c) => c.ports ?? []).filter((p) => !TLS_EXEMPT_PORT_NAMES.has(p.name ?? ''));
+  if (ports.some((p) => p.name === 'grpc')) {
+    if (val('PRISM_MTLS_ENABLED') !== 'true') problems.push(`${w.app}: PRISM_MTLS_ENABLED is not true (gRPC without mutual TLS)`);
+    else for (const n of ['PRISM_MTLS_CERT_FILE', 'PRISM_MTLS_KEY_FILE', 'PRISM_MTLS_CA_FILE']) problems.push(...certFileProblems(f, w, n, n === 'PRISM_MTLS_CERT_FILE'));
+  }
+  for (const p of ports.filter((x) => x.name !== 'grpc')) {
+    if (val('PRISM_TLS_ENABLED') !== 'true') {
+      problems.push(`${w.app}: port ${p.name ?? p.containerPort} serves plaintext (PRISM_TLS_ENABLED is not true)`);
       continue;
     }
-    const secrets = secretsMountedAt(w, path);
-    const certs = f.input.objects.filter((o) => o.kind === 'Certificate' && secrets.includes(spec<{ secretName: string }>(o).secretName));
-    if (!certs.length) {
-      problems.push(`${w.app}: ${n} (${path}) is not mounted from a cert-manager Certificate's Secret`);
-      continue;
-    }
-    for (const cert of certs) {
-      const s = spec<{ issuerRef?: { name: string; kind?: string }; dnsNames?: string[] }>(cert);
-      const issuer = f.input.objects.find((o) => (o.kind === (s.issuerRef?.kind ?? 'Issuer')) && o.metadata.name === s.issuerRef?.name && o.apiVersion.startsWith('cert-manager.io/'));
-      if (!issuer || !isRecord(issuer.spec) || !('ca' in issuer.spec)) problems.push(`${w.app}: Certificate ${cert.metadata.name} is not issued by a CA Issuer in the output`);
-      if (n === 'PRISM_TLS_CERT_FILE' && !(s.dnsNames ?? []).some((d) => d === w.app || d.startsWith(`${w.app}.`))) problems.push(`${w.app}: Certificate ${cert.metadata.name} does not name ${w.app} in dnsNames`);
-    }
+    for (const n of ['PRISM_TLS_CERT_FILE', 'PRISM_TLS_KEY_FILE']) problems.push(...certFileProblems(f, w, n, n === 'PRISM_TLS_CERT_FILE'));
+    if (val('PRISM_TLS_CLIENT_AUTH') === 'true') problems.push(...certFileProblems(f, w, 'PRISM_TLS_CLIENT_CA_FILE', false));
+    break;
   }
   return problems;
 }
@@ -117,9 +131,10 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     guide: 'TLS enabled on all endpoints',
     rule:
       'The edge: every Ingress host is covered by spec.tls with a cert-manager issuer and HTTP redirected to HTTPS. Inside: every Prism ' +
-      'service serves TLS and requires client certificates (PRISM_TLS_ENABLED, PRISM_TLS_CLIENT_AUTH true), its certificate, key and CA ' +
-      'files mounted from the Secret of a cert-manager Certificate issued by a CA Issuer in the output and naming the service; every ' +
-      'service-to-service URL (env and gateway config) is https, and the ingress speaks TLS to its backends. Only the metrics/health port stays plaintext.',
+      "service's gRPC port requires mutual TLS (PRISM_MTLS_ENABLED true) and its HTTP port serves TLS (PRISM_TLS_ENABLED true; client " +
+      'certificates optional, as the edge reaches it), the certificate, key and CA files mounted from the Secret of a cert-manager ' +
+      'Certificate issued by a CA Issuer in the output and naming the service; every service-to-service URL (env and gateway config) ' +
+      'is https, and the ingress speaks TLS to its backends. Only the metrics/health port stays plaintext.',
     check(f) {
       const problems: string[] = [];
       const ing = ingresses(f);
@@ -150,7 +165,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const exempt = [...TLS_EXEMPT_PORT_NAMES].join(', ');
       return verdict(
         problems.length > 12 ? [...problems.slice(0, 12), `and ${problems.length - 12} more`] : problems,
-        `Ingress ${ing.map((i) => i.metadata.name).join(', ')} TLS (${ing.map((i) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer')).join(', ')}); mutual TLS on ${services.map((w) => w.app).join(', ')} from cert-manager Certificates; plaintext only on ${exempt}`,
+        `Ingress ${ing.map((i) => i.metadata.name).join(', ')} TLS (${ing.map((i) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer')).join(', ')}); mutual TLS on the gRPC ports and HTTPS on the HTTP ports of ${services.map((w) => w.app).join(', ')} from cert-manager Certificates; plaintext only on ${exempt}`,
       );
     },
   },

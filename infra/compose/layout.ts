@@ -33,6 +33,8 @@ export const KEY_FILES: Readonly<Record<Extract<SecretSource, 'jwt-private-key' 
  * service's `<dir>/<service>/` is mounted read-only where the model puts its certificate.
  */
 export const MTLS_CERT_DIR = '.secrets/mtls';
+/** The local CA's certificate (infra/local/mtls-pki.ts): its key beside it is never mounted. */
+export const MTLS_CA_CERT = `${MTLS_CERT_DIR}/ca/ca.crt`;
 
 /** A repository path as seen from the compose project directory. */
 export function fromProjectDir(repoPath: string): string {

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, imageRef, portNumber } from '../model/index.js';
 import { composeArg, composeEnvironment, literal, secretInterpolation } from './env.js';
 import { httpCheckCommand, imageTools } from './images.js';
-import { MTLS_CERT_DIR, configHostDir, fromProjectDir } from './layout.js';
+import { MTLS_CA_CERT, MTLS_CERT_DIR, configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, canPublish, componentNetworks, networksOf } from './networks.js';
 import type { ComposeHealthcheck, ComposePort, ComposeService, DependsCondition } from './types.js';
 
@@ -114,6 +114,8 @@ export function componentService(platform: Platform, c: Component, deps: Depende
     ...(c.secretFiles ? [`${secretFilesVolume(c.name)}:${c.secretFiles.mountPath}:ro`] : []),
     // Bind-mounted, not copied: a renewed certificate (npm run local-certs -- --renew) reaches the running service.
     ...(c.identity ? [`${fromProjectDir(posix.join(MTLS_CERT_DIR, c.name))}:${c.identity.mountPath}:ro`] : []),
+    // The CA certificate alone (not its directory, which holds the CA key).
+    ...(c.meshCaFile ? [`${fromProjectDir(MTLS_CA_CERT)}:${c.meshCaFile}:ro`] : []),
     ...(c.persistence ? [`${volumeName(c.name)}:${c.persistence.mountPath}`] : []),
     ...scratchMounts(c),
   ];

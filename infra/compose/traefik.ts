@@ -66,6 +66,7 @@ function routeRule(r: EdgeRoute): string {
 }
 
 const serviceId = (r: Pick<EdgeRoute, 'to' | 'port'>) => `${r.to}-${r.port}`;
+const transportId = (to: string) => `mesh-${to}`;
 const routerId = (r: EdgeRoute) => `${r.to}${r.path.replace(/[^a-z0-9]+/g, '-').replace(/-$/, '')}`;
 
 function routersAndServices(platform: Platform): string {
@@ -91,6 +92,8 @@ function routersAndServices(platform: Platform): string {
       const healthCheck =
         'http' in ready
           ? {
+              // The health port (metrics) stays plaintext while the service's URL is https.
+              scheme: 'http',
               path: ready.http.path,
               port: portNumber(platform, c.name, ready.http.port),
               interval: `${c.readiness.periodSeconds}s`,
@@ -101,15 +104,23 @@ function routersAndServices(platform: Platform): string {
         serviceId(r),
         {
           loadBalancer: {
-            servers: [{ url: resolveRef(platform, { component: r.to, port: r.port, scheme: 'http' }) }],
+            servers: [{ url: resolveRef(platform, { component: r.to, port: r.port, scheme: 'https' }) }],
             passHostHeader: true,
+            serversTransport: transportId(r.to),
             ...(healthCheck ? { healthCheck } : {}),
           },
         },
       ];
     }),
   );
-  return HEADER + toYaml({ http: { routers, services } });
+  // HTTPS to every backend, verified against the mesh CA only, by the name the certificate carries
+  // (not the client's Host header, which Traefik would otherwise send as SNI with passHostHeader).
+  const caFile = component(platform, 'edge').meshCaFile;
+  if (!caFile) throw new Error('edge component has no meshCaFile: Traefik cannot verify the services');
+  const serversTransports = Object.fromEntries(
+    [...new Set(targets.map((r) => r.to))].map((to) => [transportId(to), { serverName: to, rootCAs: [caFile] }]),
+  );
+  return HEADER + toYaml({ http: { routers, services, serversTransports } });
 }
 
 function middlewares(platform: Platform): string {

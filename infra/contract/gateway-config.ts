@@ -32,6 +32,8 @@ export const gatewayConfigSchema = z.strictObject({
     issuer: z.string().min(1),
     audience: z.string().min(1),
     jwks_url: z.string().url().optional(),
+    /** CA bundle (PEM) an https JWKS URL's certificate must chain to, instead of the system CAs (the platform's mesh CA). */
+    jwks_ca_file: z.string().min(1).optional(),
     public_key_file: z.string().optional(),
     clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
     /** At most API_KEY_CACHE_MAX_SECONDS: auth's revocation marker must outlive every cached validation. */
@@ -56,6 +58,8 @@ export const gatewayConfigSchema = z.strictObject({
       /** Public path prefix, `/api/<service>`. */
       prefix: z.string().regex(/^\/api\/[a-z0-9-]+$/),
       upstream: z.string().url(),
+      /** CA bundle (PEM) an https upstream's certificate must chain to, instead of the system CAs (the platform's mesh CA). */
+      ca_file: z.string().min(1).optional(),
       /** Path prefix the upstream receives instead of `prefix`. */
       rewrite: z.string().startsWith('/'),
       /** Require a verified JWT or API key. */

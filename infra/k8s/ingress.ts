@@ -28,6 +28,9 @@ export class EdgeIngress extends Construct {
           'nginx.ingress.kubernetes.io/proxy-connect-timeout': '5',
           'nginx.ingress.kubernetes.io/proxy-read-timeout': '30',
           'nginx.ingress.kubernetes.io/proxy-send-timeout': '30',
+          // The services serve HTTPS on their http ports (mesh CA certificates). Not verified yet: one
+          // Ingress reaches two backends and proxy-ssl-name takes one name (see docs/security.md).
+          'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS',
         },
       },
       spec: {

@@ -49,7 +49,7 @@ export interface ComponentRef {
   readonly component: ComponentName;
   readonly port: string;
   /** `url` renders `<scheme>://host:port<path>`. */
-  readonly scheme?: 'http' | 'nats';
+  readonly scheme?: 'http' | 'https' | 'nats';
   readonly path?: string;
 }
 
@@ -179,6 +179,8 @@ export interface Component {
   readonly secretFiles?: SecretFiles;
   /** Its mutual-TLS certificate (the Prism services). */
   readonly identity?: WorkloadIdentity;
+  /** Where it finds the mesh CA's certificate (only the certificate), to verify the HTTPS of the services it proxies to (the edge proxy). */
+  readonly meshCaFile?: string;
   /** Writable directories on a read-only root filesystem (emptyDir / tmpfs), with their size limit. */
   readonly writablePaths: readonly WritablePath[];
   /**

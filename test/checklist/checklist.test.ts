@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CHECKLIST_ITEM_IDS, type ChecklistItemId } from '../../infra/config/index.js';
 import { CHECKLIST, evaluateChecklist, formatReport, type ChecklistReport } from '../../infra/checklist/index.js';
-import { asInput, byApp, container, editConfig, editFile, environment, type Mutable, type Obj, podSpec, setEnv, withAwaitedFeatures } from './support.js';
+import { asInput, byApp, container, editConfig, editFile, environment, type Mutable, type Obj, podSpec, setEnv } from './support.js';
 
 const evaluate = (m: Mutable): ChecklistReport => evaluateChecklist(asInput(m));
 const status = (r: ChecklistReport, id: ChecklistItemId) => r.items.find((i) => i.id === id)!;
@@ -37,14 +37,6 @@ const GUIDE = [
   'Incident response process',
 ];
 
-/**
- * Prod items that wait for features being built beside the checklist; the test below fails as soon
- * as one is met, so this list shrinks to nothing as they merge (then prod meets all 27).
- */
-const AWAITING: Partial<Record<ChecklistItemId, string>> = {
-  'tls-all-endpoints': 'mutual TLS between services and from the ingress (issue 13)',
-};
-
 describe('the production checklist', () => {
   it("has the guide's 27 items, in its words and order, each with a rule", () => {
     expect(CHECKLIST_ITEM_IDS.map((id) => CHECKLIST[id].guide)).toEqual(GUIDE);
@@ -53,16 +45,9 @@ describe('the production checklist', () => {
     expect(CHECKLIST_ITEM_IDS.filter((id) => CHECKLIST[id].section === 'Operations')).toHaveLength(6);
   });
 
-  it('prod today: met everywhere but the items that wait for the features being built', () => {
+  it('prod meets all 27 items', () => {
     const r = evaluate(environment('prod'));
     expect(r.items).toHaveLength(27);
-    expect(r.counts['not applicable']).toBe(0);
-    expect(r.items.filter((i) => i.status === 'not met').map((i) => i.id).sort()).toEqual(Object.keys(AWAITING).sort());
-    expect(r.ok).toBe(false);
-  });
-
-  it('prod with those features meets all 27 items', () => {
-    const r = evaluate(withAwaitedFeatures(environment('prod')));
     expect(r.items.filter((i) => i.status !== 'met').map((i) => `${i.id}: ${i.evidence}`)).toEqual([]);
     expect(r.ok).toBe(true);
     expect(status(r, 'multiple-replicas').evidence).toMatch(/gateway HPA 3–10, auth HPA 3–6, config 2, dbmanager 1: a singleton by design/);
@@ -70,7 +55,7 @@ describe('the production checklist', () => {
 
   it("dev and staging: what they do not meet is declared not applicable in their stack file, with the reason, or waits for the same features", () => {
     for (const env of ['dev', 'staging']) {
-      const r = evaluate(withAwaitedFeatures(environment(env)));
+      const r = evaluate(environment(env));
       expect(r.items.filter((i) => i.status === 'not met').map((i) => `${env} ${i.id}: ${i.evidence}`)).toEqual([]);
       for (const i of r.items.filter((x) => x.status === 'not applicable')) expect(i.evidence).toContain(`stacks/Pulumi.${env}.yaml`);
       expect(r.ok).toBe(true);
@@ -78,7 +63,7 @@ describe('the production checklist', () => {
   });
 
   it('a waiver is reported as not applicable with its reason and does not fail the run; without it the item is not met', () => {
-    const m = withAwaitedFeatures(environment('dev'));
+    const m = environment('dev');
     expect(status(evaluate(m), 'multiple-replicas')).toMatchObject({ status: 'not applicable', evidence: expect.stringContaining('dev runs one replica of each service on purpose') });
     const { 'multiple-replicas': _, ...rest } = m.stack.config.checklist.notApplicable;
     m.stack.config = { ...m.stack.config, checklist: { notApplicable: rest } };
@@ -88,7 +73,7 @@ describe('the production checklist', () => {
   });
 
   it("the edge limit may be a Traefik rateLimit Middleware the Ingress routes through", () => {
-    const m = withAwaitedFeatures(environment('prod'));
+    const m = environment('prod');
     const ingress = m.objects.find((o) => o.kind === 'Ingress')!;
     delete ingress.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps'];
     expect(status(evaluate(m), 'rate-limiting').status).toBe('not met');
@@ -102,18 +87,24 @@ describe('the production checklist', () => {
     const lines = text.split('\n').filter((l) => /^\s+\[[ x-]\] /.test(l));
     expect(lines).toHaveLength(27);
     expect(text).toMatch(/^ {2}\[x\] Resource limits set: met \(\d+ containers/m);
-    expect(text).toMatch(/^ {2}\[ \] TLS enabled on all endpoints: not met \(.*plaintext/m);
+    expect(text).toMatch(/^ {2}\[x\] TLS enabled on all endpoints: met \(.*plaintext only on metrics/m);
   });
 });
 
 /** For every item, violations planted in a prod that meets all 27; each must turn its item to "not met". */
 const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> = {
   'tls-all-endpoints': {
-    'config does not ask for client certificates': (m) => setEnv(byApp(m, 'Deployment', 'config'), 'PRISM_TLS_CLIENT_AUTH', 'false'),
+    'config turns mutual TLS off on its gRPC port': (m) => setEnv(byApp(m, 'Deployment', 'config'), 'PRISM_MTLS_ENABLED', 'false'),
+    'auth serves plaintext HTTP': (m) => setEnv(byApp(m, 'Deployment', 'auth'), 'PRISM_TLS_ENABLED', undefined),
+    "the gateway's HTTPS key is not from a Certificate": (m) => setEnv(byApp(m, 'Deployment', 'gateway'), 'PRISM_TLS_KEY_FILE', '/tmp/tls.key'),
     'the gateway reaches auth over http': (m) => editConfig(m, 'gateway.yaml', (g) => (g.routes[0].upstream = 'http://auth:8081')),
+    'the gateway fetches the JWKS over http (gateway.yaml)': (m) => editConfig(m, 'gateway.yaml', (g) => (g.auth.jwks_url = 'http://auth:8081/.well-known/jwks.json')),
+    'the gateway fetches the JWKS over http (env)': (m) => setEnv(byApp(m, 'Deployment', 'gateway'), 'PRISM_AUTH_JWKS_URL', 'http://auth:8081/.well-known/jwks.json'),
+    'the Ingress speaks plaintext to its backends': (m) => delete m.objects.find((o) => o.kind === 'Ingress')!.metadata.annotations['nginx.ingress.kubernetes.io/backend-protocol'],
     'the Ingress loses its TLS section': (m) => delete m.objects.find((o) => o.kind === 'Ingress')!.spec.tls,
-    "auth's certificate comes from no CA Issuer": (m) => (m.objects = m.objects.filter((o) => o.kind !== 'Issuer')),
-    'dbmanager reads its certificate from a plain Secret': (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'Certificate' && o.metadata.name === 'dbmanager-tls'))),
+    "auth's certificate comes from no CA Issuer": (m) => (m.objects = m.objects.filter((o) => !(o.apiVersion.startsWith('cert-manager.io/') && /Issuer$/.test(o.kind)))),
+    'dbmanager reads its certificate from a plain Secret': (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'Certificate' && o.metadata.name === 'dbmanager-mtls'))),
+    "auth's certificate does not name auth": (m) => (m.objects.find((o) => o.kind === 'Certificate' && o.metadata.name === 'auth-mtls')!.spec.dnsNames = ['other']),
   },
   'jwt-keys': {
     'the gateway mounts the private key': (m) => podSpec(byApp(m, 'Deployment', 'gateway')).volumes.find((v: Obj) => v.name === 'secret-files').secret.items.push({ key: 'jwt-private-key', path: 'private.pem' }),
@@ -282,7 +273,7 @@ describe('every item fails on a planted violation', () => {
     it(`${id}: has planted violations`, () => expect(cases.length).toBeGreaterThan(0));
     for (const [what, plant] of cases) {
       it(`${id}: ${what}`, () => {
-        const m = withAwaitedFeatures(environment('prod'));
+        const m = environment('prod');
         expect(status(evaluate(m), id).status).toBe('met');
         plant(m);
         const after = status(evaluate(m), id);

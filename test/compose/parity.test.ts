@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMPOSE_FILES, MTLS_CERT_DIR, NETWORK_NAMES, configHostDir, fromProjectDir, imageTools, type ComposeService } from '../../infra/compose/index.js';
+import { COMPOSE_FILES, MTLS_CA_CERT, MTLS_CERT_DIR, NETWORK_NAMES, configHostDir, fromProjectDir, imageTools, type ComposeService } from '../../infra/compose/index.js';
+import { MTLS_DIR, MTLS_FILES } from '../../infra/contract/index.js';
 import { type Component, SECRET_NAME, secretSpec, type SecretKey } from '../../infra/model/index.js';
 import { synth } from '../support/synth.js';
 import type { ManifestObject } from '../support/k8s-schema.js';
@@ -209,9 +210,16 @@ describe('Compose and Kubernetes agree (dev)', () => {
       const rule = p.pathType === 'Prefix' ? `PathPrefix(\`${p.path}\`)` : `Path(\`${p.path}\`)`;
       const router = routers.find((r) => r.rule === rule);
       expect(router, rule).toBeDefined();
-      expect(dynamic.services[router.service].loadBalancer.servers[0].url).toBe(`http://${p.backend.service.name}:${p.backend.service.port.number}`);
+      // Both edges speak the same protocol to the backend: HTTPS, Traefik verifying the certificate against the mesh CA by the service's name.
+      expect(ingress.metadata.annotations['nginx.ingress.kubernetes.io/backend-protocol']).toBe('HTTPS');
+      const lb = dynamic.services[router.service].loadBalancer;
+      expect(lb.servers[0].url).toBe(`https://${p.backend.service.name}:${p.backend.service.port.number}`);
+      expect(dynamic.serversTransports[lb.serversTransport]).toEqual({ serverName: p.backend.service.name, rootCAs: [`${MTLS_DIR}/${MTLS_FILES.ca}`] });
     }
     expect(routers.length).toBe(ingress.spec.rules[0].http.paths.length);
+    // Traefik gets the CA certificate alone: never the CA directory (its key) nor a workload's key.
+    const mtlsBinds = (allServices().get('edge')!.volumes ?? []).filter((v) => v.includes(MTLS_CERT_DIR));
+    expect(mtlsBinds).toEqual([`${fromProjectDir(MTLS_CA_CERT)}:${MTLS_DIR}/${MTLS_FILES.ca}:ro`]);
   });
 });
 

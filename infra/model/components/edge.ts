@@ -1,4 +1,4 @@
-import { EDGE_ROUTES, GATEWAY_PUBLIC_HEALTH_PATHS, PORTS } from '../../contract/index.js';
+import { EDGE_ROUTES, GATEWAY_PUBLIC_HEALTH_PATHS, MTLS_DIR, MTLS_FILES, PORTS } from '../../contract/index.js';
 import type { Component, Edge } from '../types.js';
 import { type BuildContext, RUN_AS, httpGet, probe, TMP } from './common.js';
 
@@ -42,6 +42,8 @@ export function edgeProxy(e: Edge): Component {
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
     scaling: { replicas: 1 },
     configFiles: [],
+    // Traefik verifies the services' HTTPS against the mesh CA, at the path the services use.
+    meshCaFile: `${MTLS_DIR}/${MTLS_FILES.ca}`,
     writablePaths: [TMP],
     flows: [...new Map(e.routes.map((r) => [`${r.to}/${r.port}`, { to: r.to, port: r.port }])).values()],
     tasks: [],

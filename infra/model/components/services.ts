@@ -39,6 +39,16 @@ const MTLS_ENV: Record<string, EnvValue> = {
   PRISM_MTLS_CA_FILE: value(`${MTLS_DIR}/${MTLS_FILES.ca}`),
 };
 
+/**
+ * HTTPS on a service's HTTP port, with the same certificate as its mutual TLS (it names the service as
+ * peers dial it). No client certificates: the edge proxy and the gateway reach these ports.
+ */
+const HTTPS_ENV: Record<string, EnvValue> = {
+  PRISM_TLS_ENABLED: value('true'),
+  PRISM_TLS_CERT_FILE: value(`${MTLS_DIR}/${MTLS_FILES.cert}`),
+  PRISM_TLS_KEY_FILE: value(`${MTLS_DIR}/${MTLS_FILES.key}`),
+};
+
 /** Environment and flows every Prism service shares. */
 function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow[] } {
   const obs = ctx.config.observability.enabled;
@@ -96,7 +106,7 @@ function service(ctx: BuildContext, name: ServiceName, spec: Pick<Component, 'de
     // Peers dial it by its component name (see resolveRef); renderers add their own forms of it.
     identity: { uri: workloadSpiffeId(name), dnsNames: [name], mountPath: MTLS_DIR },
     ...spec,
-    env: { ...base.env, ...spec.env },
+    env: { ...base.env, ...(SERVICES[name].ports.http ? HTTPS_ENV : {}), ...spec.env },
     flows: [...base.flows, ...spec.flows],
   };
 }
@@ -111,7 +121,7 @@ const jwtFiles = (withPrivate: boolean) => ({
 
 export function gateway(ctx: BuildContext): Component {
   // Host names are component names in every renderer (see resolveRef).
-  const authOrigin = `http://auth:${PORTS.authHttp}`;
+  const authOrigin = `https://auth:${PORTS.authHttp}`;
   return service(ctx, 'gateway', {
     description: 'API gateway: routing, JWT and API-key auth, Redis rate limiting, circuit breakers',
     tier: 'frontend',
@@ -124,7 +134,7 @@ export function gateway(ctx: BuildContext): Component {
       PRISM_JWT_ISSUER: value(ctx.config.jwt.issuer),
       PRISM_JWT_AUDIENCE: value(ctx.config.jwt.audience),
       PRISM_JWT_PUBLIC_KEY_FILE: value(`${KEYS_DIR}/public.pem`),
-      PRISM_AUTH_JWKS_URL: ref('auth', 'http', { scheme: 'http', path: AUTH_JWKS_PATH }),
+      PRISM_AUTH_JWKS_URL: ref('auth', 'http', { scheme: 'https', path: AUTH_JWKS_PATH }),
       PRISM_NATS_STREAM_REPLICAS: streamReplicas(ctx),
     },
     flows: [
@@ -133,7 +143,7 @@ export function gateway(ctx: BuildContext): Component {
       { to: 'config', port: 'grpc' },
       { to: 'redis', port: 'redis' },
     ],
-    configFiles: [{ name: 'gateway.yaml', mountPath: GATEWAY_CONFIG_DIR, content: gatewayYaml(ctx.config, authOrigin) }],
+    configFiles: [{ name: 'gateway.yaml', mountPath: GATEWAY_CONFIG_DIR, content: gatewayYaml(ctx.config, authOrigin, `${MTLS_DIR}/${MTLS_FILES.ca}`) }],
     secretFiles: jwtFiles(false),
   });
 }

@@ -4,9 +4,10 @@ import { toYaml } from './yaml.js';
 
 /**
  * The gateway's `gateway.yaml` (the guide's `gateway-config` ConfigMap), validated by the gateway's
- * own schema. `authOrigin` is the auth service's HTTP origin: its routes and its JWKS.
+ * own schema. `authOrigin` is the auth service's HTTPS origin: its routes and its JWKS, both verified
+ * against `caFile` (the mesh CA).
  */
-export function gatewayYaml(config: StackConfig, authOrigin: string): string {
+export function gatewayYaml(config: StackConfig, authOrigin: string, caFile: string): string {
   const doc: GatewayConfigInput = {
     server: { port: PORTS.gatewayHttp, body_limit_bytes: 1024 * 1024, request_timeout_ms: 30_000, trusted_proxies: [...config.ingress.trustedProxies] },
     rate_limit: {
@@ -19,6 +20,7 @@ export function gatewayYaml(config: StackConfig, authOrigin: string): string {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
       jwks_url: `${authOrigin}${AUTH_JWKS_PATH}`,
+      jwks_ca_file: caFile,
       clock_tolerance_seconds: 30,
       api_key_cache_seconds: 30,
     },
@@ -26,6 +28,7 @@ export function gatewayYaml(config: StackConfig, authOrigin: string): string {
       {
         prefix: `${EDGE_ROUTES.api}/auth`,
         upstream: authOrigin,
+        ca_file: caFile,
         rewrite: EDGE_ROUTES.auth,
         auth_required: false,
         timeout_ms: 5_000,

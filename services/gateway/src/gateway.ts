@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { Pool } from 'undici';
@@ -108,6 +109,16 @@ const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const UPSTREAM_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+/**
+ * An https upstream whose certificate does not verify (another CA, wrong name, expired) or whose
+ * handshake fails: OpenSSL's verification codes and Node's TLS/SSL errors. The upstream is unusable, as if down.
+ */
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED', 'INVALID_CA', 'INVALID_PURPOSE', 'PATH_LENGTH_EXCEEDED', 'HOSTNAME_MISMATCH',
+]);
+const tlsFailure = (code: string): boolean => TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
 const HEALTH_PATHS = new Set<string>(GATEWAY_PUBLIC_HEALTH_PATHS);
 /** `..` or `.` segments, encoded slashes or backslashes, and NUL: refused rather than normalised. */
 const BAD_PATH = /(?:^|\/)\.{1,2}(?:\/|$)|%2e|%2f|%5c|\\|%00/i;
@@ -120,6 +131,15 @@ class BodyTooLarge extends Error {
  * The gateway's request handler: public health paths, routing, authentication (JWT or API key),
  * rate limiting, circuit breaking, retries and proxying with undici, request events.
  */
+/** The CA bundle of a route's upstream; a missing or unreadable file is a startup error naming the route. */
+function readCaFile(file: string, prefix: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`gateway: route ${prefix}: cannot read ca_file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
 export class Gateway {
   private readonly routes = new Map<string, Upstream>();
   private readonly metricChildren = new Map<string, RequestMetrics>();
@@ -136,14 +156,17 @@ export class Gateway {
     const pools = new Map<string, { pool: Pool; breaker: CircuitBreaker; budget: RetryBudget }>();
     for (const route of this.s.routes) {
       // One pool, breaker and retry budget per upstream origin, shared by its routes.
-      let p = pools.get(route.origin);
+      const key = `${route.origin} ${route.caFile ?? ''}`;
+      let p = pools.get(key);
       if (!p) {
+        // An https upstream with a CA file is verified against that CA only (the mesh CA), by its host name.
+        const connect = route.caFile ? { connect: { ca: readCaFile(route.caFile, route.prefix) } } : {};
         p = {
-          pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...d.poolOptions }),
+          pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...connect, ...d.poolOptions }),
           breaker: new CircuitBreaker(route.origin, route.breaker, gauge),
           budget: new RetryBudget(),
         };
-        pools.set(route.origin, p);
+        pools.set(key, p);
       }
       this.routes.set(route.name, { route, ...p });
     }
@@ -357,7 +380,7 @@ export class Gateway {
         // about the upstream, and counting it would let anyone open the circuit for everyone.
         const clientLeft = ctx.req.errored === e && (e as Error).message === 'aborted';
         const timeout = !clientLeft && TIMEOUT_CODES.has(code);
-        const down = !clientLeft && UPSTREAM_DOWN_CODES.has(code);
+        const down = !clientLeft && (UPSTREAM_DOWN_CODES.has(code) || tlsFailure(code));
         if (timeout || down) breaker.onFailure();
         else breaker.release();
         if (ctx.res.headersSent) {

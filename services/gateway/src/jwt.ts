@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
+  customFetch,
+  type FetchImplementation,
   calculateJwkThumbprint,
   createRemoteJWKSet,
   errors,
@@ -10,6 +12,7 @@ import {
   type JWTHeaderParameters,
   type JWTPayload,
 } from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { ACCESS_TOKEN, isCanonicalJws } from '../../../infra/contract/index.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';
 
@@ -18,6 +21,8 @@ export interface JwtOptions {
   readonly audience: string;
   /** The auth service's JWKS: fetched on demand, cached 10 minutes, refetched for an unknown `kid` (at most every 30 s). */
   readonly jwksUrl?: string | undefined;
+  /** CA bundle (PEM) an https JWKS URL's certificate must chain to (the mesh CA); default the system CAs. */
+  readonly jwksCaFile?: string | undefined;
   /**
    * RS256 public keys (PEM): one key, or the auth service's rotation bundle of every key that still
    * verifies. Each key's `kid` is its RFC 7638 SHA-256 thumbprint; a token without a `kid` is
@@ -48,6 +53,12 @@ const CACHE_TTL_MS = 60_000;
  * leeway, `iss`, `aud`, `sub` present. A token is verified once and then remembered (keyed by the whole token,
  * so any change to it misses the cache), its `exp` / `nbf` checked again on every use.
  */
+/** fetch that trusts only the CA in `file` (read once): the JWKS is then fetched from auth over TLS verified against the mesh CA. */
+function caPinnedFetch(file: string): FetchImplementation {
+  const dispatcher = new Agent({ connect: { ca: readFileSync(file) } });
+  return (url, options) => undiciFetch(url, { ...(options as object), dispatcher }) as unknown as Promise<Response>;
+}
+
 export class JwtVerifier {
   private readonly cache = new Map<string, Cached>();
   private fileKeys = new Map<string, CryptoKey>();
@@ -56,7 +67,12 @@ export class JwtVerifier {
 
   private constructor(private readonly opts: JwtOptions) {
     this.jwks = opts.jwksUrl
-      ? createRemoteJWKSet(new URL(opts.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: opts.jwksCooldownMs ?? 30_000, timeoutDuration: 3_000 })
+      ? createRemoteJWKSet(new URL(opts.jwksUrl), {
+          cacheMaxAge: 10 * 60_000,
+          cooldownDuration: opts.jwksCooldownMs ?? 30_000,
+          timeoutDuration: 3_000,
+          ...(opts.jwksCaFile ? { [customFetch]: caPinnedFetch(opts.jwksCaFile) } : {}),
+        })
       : undefined;
   }
 

@@ -39,6 +39,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     issuer: settings.auth.issuer,
     audience: settings.auth.audience,
     jwksUrl: settings.auth.jwksUrl,
+    jwksCaFile: settings.auth.jwksCaFile,
     publicKeyFile: settings.auth.publicKeyFile,
     clockToleranceSeconds: settings.auth.clockToleranceSeconds,
     cacheSize: settings.auth.tokenCacheSize,

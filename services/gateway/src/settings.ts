@@ -13,8 +13,10 @@ export interface Route {
   readonly prefix: string;
   /** `<service>`: used in metric labels and event subjects. */
   readonly name: string;
-  /** `http://host:port` of the upstream. */
+  /** `http://host:port` or `https://host:port` of the upstream. */
   readonly origin: string;
+  /** CA bundle (PEM) the https upstream's certificate must chain to; undefined: the system CAs. */
+  readonly caFile?: string | undefined;
   /** Path prefix the upstream receives instead of `prefix`. */
   readonly rewrite: string;
   readonly authRequired: boolean;
@@ -36,6 +38,7 @@ export interface GatewaySettings {
     readonly issuer: string;
     readonly audience: string;
     readonly jwksUrl?: string | undefined;
+    readonly jwksCaFile?: string | undefined;
     readonly publicKeyFile?: string | undefined;
     readonly clockToleranceSeconds: number;
     readonly apiKeyCacheSeconds: number;
@@ -72,6 +75,8 @@ export function readGatewayConfig(file: string): GatewayConfig {
   }
   const prefixes = new Set<string>();
   for (const route of r.data.routes) {
+    // A CA for a plaintext upstream would read as protection that is not there.
+    if (route.ca_file && !route.upstream.startsWith('https://')) throw new GatewayConfigError(`gateway config ${file}: routes: ${route.prefix}: ca_file is set but upstream ${route.upstream} is not https`);
     if (prefixes.has(route.prefix)) throw new GatewayConfigError(`gateway config ${file}: routes: prefix ${route.prefix} appears twice`);
     prefixes.add(route.prefix);
   }
@@ -88,6 +93,7 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
     issuer: env.PRISM_JWT_ISSUER,
     audience: env.PRISM_JWT_AUDIENCE,
     jwksUrl: env.PRISM_AUTH_JWKS_URL ?? config.auth.jwks_url,
+    jwksCaFile: config.auth.jwks_ca_file,
     publicKeyFile: env.PRISM_JWT_PUBLIC_KEY_FILE ?? config.auth.public_key_file,
     clockToleranceSeconds: config.auth.clock_tolerance_seconds,
     apiKeyCacheSeconds: config.auth.api_key_cache_seconds,
@@ -119,6 +125,7 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
       prefix: r.prefix,
       name: r.prefix.slice('/api/'.length),
       origin: new URL(r.upstream).origin,
+      caFile: r.ca_file,
       rewrite: r.rewrite === '/' ? '' : r.rewrite.replace(/\/$/, ''),
       authRequired: r.auth_required,
       timeoutMs: r.timeout_ms,

@@ -1,7 +1,8 @@
 import { createServer as createHttpServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { ServiceName } from '../../../infra/contract/index.js';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { MTLS_REFRESH_SECONDS, type ServiceName } from '../../../infra/contract/index.js';
 import { createAdminServer } from './admin-server.js';
 import { registerWithConsul } from './consul.js';
 import { loadEnv, type ServiceEnv } from './config.js';
@@ -27,7 +28,7 @@ export interface ServiceRuntimeOptions {
   readonly handleSignals?: boolean;
   /** Where log lines go. @default stdout */
   readonly logDestination?: NodeJS.WritableStream;
-  /** How often the mTLS files are re-read. @default the contract's MTLS_REFRESH_SECONDS */
+  /** How often the mTLS files and the HTTPS certificate are re-read. @default the contract's MTLS_REFRESH_SECONDS */
   readonly mtlsRefreshMs?: number;
 }
 
@@ -100,7 +101,31 @@ export class ServiceRuntime {
 
   /** An HTTP server, HTTPS (minimum version, optional mutual TLS) when PRISM_TLS_ENABLED; closed on shutdown. */
   createHttpServer(handler: RequestListener, options: ServerOptions = {}): Server {
-    const server = this.tls.enabled ? createHttpsServer({ ...options, ...serverTlsOptions(this.tls) }, handler) : createHttpServer(options, handler);
+    if (!this.tls.enabled) {
+      const server = createHttpServer(options, handler);
+      this.trackHttpServer(server);
+      return server;
+    }
+    let current = serverTlsOptions(this.tls);
+    const server = createHttpsServer({ ...options, ...current }, handler);
+    // cert-manager renews the certificate in place: new connections get the renewed one without a
+    // restart. A half-written pair (key not matching the certificate) is skipped and the last good one kept.
+    const timer = setInterval(() => {
+      try {
+        const next = serverTlsOptions(this.tls);
+        const [cert, key] = [next.cert as Buffer, next.key as Buffer];
+        if (cert.equals(current.cert as Buffer) && key.equals(current.key as Buffer)) return;
+        if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) return;
+        const { requestCert: _r, rejectUnauthorized: _u, ...context } = next;
+        server.setSecureContext(context);
+        current = next;
+        this.log.info({ certFile: this.tls.certFile }, 'HTTPS certificate reloaded');
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'HTTPS certificate not reloaded; keeping the current one');
+      }
+    }, this.opts.mtlsRefreshMs ?? MTLS_REFRESH_SECONDS * 1000);
+    timer.unref();
+    server.once('close', () => clearInterval(timer));
     this.trackHttpServer(server);
     return server;
   }
