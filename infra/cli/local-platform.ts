@@ -29,6 +29,8 @@ function table(e: Endpoints): string {
     ['config gRPC', e.config_grpc],
     ['dbmanager gRPC', e.dbmanager_grpc],
     ['rate limit', `${e.rate_limit.enabled ? 'on' : 'off'}: ${e.rate_limit.requests_per_second}/s, burst ${e.rate_limit.burst}, on Redis failure ${e.rate_limit.on_redis_failure}`],
+    // gRPC needs mutual TLS: grpcurl -cert ... -key ... -cacert ... (npm run config finds them itself).
+    ...(e.operator_mtls ? [['operator mTLS', `${shown(e.operator_mtls.cert_file)}, ${shown(e.operator_mtls.key_file)}, CA ${shown(e.operator_mtls.ca_file)}`] as [string, string]] : []),
     ['logs', shown(e.logs)],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));

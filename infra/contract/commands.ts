@@ -1,10 +1,25 @@
+import type { ServiceName } from './services.js';
+
+/**
+ * What each Prism image runs (after tini): the Dockerfiles' ENTRYPOINT/CMD say the same (a test holds
+ * them to it), and the local platform runs the matching source file. Services compile to build/ (see
+ * tsconfig.build.json).
+ */
+export const SERVICE_ENTRY: { readonly [S in ServiceName]: readonly string[] } = {
+  gateway: ['node', 'build/services/gateway/src/main.js'],
+  auth: ['node', 'build/services/auth/src/main.js'],
+  config: ['node', 'build/services/config/src/main.js'],
+  // The CLI: `serve` runs the service, other commands are the Jobs' and CronJobs' tasks.
+  dbmanager: ['node', 'build/services/dbmanager/src/cli.js'],
+};
+
 /**
  * Commands of the DB manager's CLI that the platform runs as Jobs and CronJobs.
  * The DB manager implements them; the manifests and scripts invoke them.
  */
 export const DBMANAGER_CLI = {
-  /** Entry point inside the image (services compile to build/, see tsconfig.build.json). */
-  entry: ['node', 'build/services/dbmanager/src/cli.js'],
+  /** Entry point inside the image. */
+  entry: SERVICE_ENTRY.dbmanager,
   serve: ['serve'],
   migrate: ['migrate', '--all'],
   backup: (db: 'auth' | 'ops', kind: 'full' | 'delta' | 'wal') => ['backup', db, kind],

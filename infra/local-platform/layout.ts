@@ -8,6 +8,9 @@ export interface Layout {
   readonly keysDir: string;
   readonly privateKey: string;
   readonly publicKey: string;
+  /** The local CA and mutual-TLS certificates (see ensureLocalPki): `<mtlsDir>/<service|operator>/tls.crt, tls.key, ca.crt`. */
+  readonly mtlsDir: string;
+  readonly mtls: (workload: string) => string;
   /** Persistent data, kept by a second `up` unless `--fresh`. */
   readonly data: (component: string) => string;
   /** Rendered config files of a component. */
@@ -27,6 +30,8 @@ export function layout(root: string): Layout {
     keysDir: join(root, 'keys'),
     privateKey: join(root, 'keys', 'private.pem'),
     publicKey: join(root, 'keys', 'public.pem'),
+    mtlsDir: join(root, 'mtls'),
+    mtls: (w) => join(root, 'mtls', w),
     data: (c) => join(root, 'data', c),
     config: (c) => join(root, 'config', c),
     run: (c) => join(root, 'run', c),

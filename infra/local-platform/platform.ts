@@ -5,10 +5,11 @@ import { connect, createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import pg from 'pg';
 import { loadStack } from '../config/index.js';
-import { DATABASES, gatewayConfigSchema, type DatabaseId } from '../contract/index.js';
+import { DATABASES, gatewayConfigSchema, SERVICE_NAMES, type DatabaseId } from '../contract/index.js';
 import { parse as parseYaml } from 'yaml';
 import { buildPlatform, component, type Component, type Platform } from '../model/index.js';
 import { writeFileAtomic } from '../local/files.js';
+import { ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
 import { layout, type Layout } from './layout.js';
 import { checkPrerequisites, type Prerequisites } from './prerequisites.js';
 import { isAlive, startProcess, stopProcess, type ProcessSpec, type RunningProcess, type StopResult } from './processes.js';
@@ -59,6 +60,8 @@ export interface Endpoints {
   readonly routes: { readonly echo: string; readonly echo_public: string };
   readonly jwt_private_key_file: string;
   readonly jwt_public_key_file: string;
+  /** The operator's certificate for the services' gRPC APIs (npm run config, grpcurl), and the CA that issued every certificate. */
+  readonly operator_mtls: { readonly identity: string; readonly cert_file: string; readonly key_file: string; readonly ca_file: string };
   readonly rate_limit: { readonly enabled: boolean; readonly requests_per_second: number; readonly burst: number; readonly on_redis_failure: 'open' | 'closed' };
   /** Data stores (addresses only; passwords are in secrets.json). */
   readonly postgres: Readonly<Record<DatabaseId, string>>;
@@ -191,9 +194,10 @@ function runTask(name: string, command: string, args: readonly string[], o: { en
   });
 }
 
-/** The model's source entry of a service: `node build/services/x/src/y.js` becomes `services/x/src/y.ts` run with tsx. */
+/** What the model says the image runs, from source: `node build/services/x/src/y.js` becomes `services/x/src/y.ts` run with tsx. */
 function serviceEntry(c: Component): string[] {
-  const entry = c.command ?? ['node', `build/services/${c.name}/src/main.js`];
+  const entry = c.command ?? c.image.entrypoint;
+  if (!entry) throw new LocalPlatformError(`${c.name}: the model gives neither a command nor the image's entrypoint`);
   const file = entry.find((a) => a.startsWith('build/'));
   if (!file) throw new LocalPlatformError(`${c.name}: cannot find the entry file in ${entry.join(' ')}`);
   return [file.replace(/^build\//, '').replace(/\.js$/, '.ts'), ...(c.args ?? [])];
@@ -205,6 +209,7 @@ class Runner {
   private state!: State;
   private ctx!: RenderContext;
   private prereq!: Prerequisites;
+  private pki!: LocalPki;
   private readonly say: (s: string) => void;
   private readonly nodeEnv: Record<string, string>;
 
@@ -279,7 +284,10 @@ class Runner {
     this.state = { dir: l.root, gateways, ports, processes: [] };
     writeState(l, this.state);
     this.ctx = { platform: this.platform, ports, layout: l, secrets, gateways, ...(o.extraEnv ? { extraEnv: o.extraEnv } : {}) };
-    // A "certificates" step (private CA, one certificate per workload) goes here; extraEnv then passes PRISM_TLS_*.
+    // The model mounts each service's certificate at /etc/prism/mtls; locally a CA of our own issues
+    // them (valid for 127.0.0.1 and localhost) and componentEnv points the model's paths at them.
+    this.pki = await this.step('certificates (local CA, one per service, the operator\'s)', () => ensureLocalPki({ dir: l.mtlsDir, workloads: SERVICE_NAMES }));
+    if (this.pki.issued.length > 0) this.say(`  issued: ${this.pki.issued.join(', ')}`);
 
     try {
       await this.step('data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO)', () =>
@@ -517,6 +525,7 @@ class Runner {
       routes: { echo: ECHO_ROUTES.protected, echo_public: ECHO_ROUTES.public },
       jwt_private_key_file: this.l.privateKey,
       jwt_public_key_file: this.l.publicKey,
+      operator_mtls: { identity: this.pki.operator.identity, cert_file: this.pki.operator.cert, key_file: this.pki.operator.key, ca_file: this.pki.operator.ca },
       rate_limit,
       postgres: { auth: addr('postgres-auth/postgres'), ops: addr('postgres-ops/postgres') },
       redis: addr('redis/redis'),

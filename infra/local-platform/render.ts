@@ -82,17 +82,32 @@ function fileMap(ctx: RenderContext, c: Component): Map<string, string> {
   return m;
 }
 
+/** Mounted directories of a component → local ones: its mutual-TLS certificate (the local CA issued it under the same file names). */
+function dirMap(ctx: RenderContext, c: Component): [string, string][] {
+  return c.identity ? [[c.identity.mountPath, ctx.layout.mtls(c.name)]] : [];
+}
+
+/** A value of the model with a mounted file's path made local; any variable naming a file of a mapped directory follows. */
+export function localFilePath(ctx: RenderContext, c: Component, value: string): string {
+  const file = fileMap(ctx, c).get(value);
+  if (file) return file;
+  for (const [mount, local] of dirMap(ctx, c)) {
+    if (value === mount) return local;
+    if (value.startsWith(`${mount}/`)) return `${local}${value.slice(mount.length)}`;
+  }
+  return value;
+}
+
 /**
  * A component's environment from the model: values as they are (file paths mapped), secrets from
  * the local store, references as local addresses. An optional variable whose reference or secret
  * has no local counterpart is left out (Consul registration, tracing, OAuth); a required one is an error.
  */
 export function componentEnv(ctx: RenderContext, c: Component): Record<string, string> {
-  const files = fileMap(ctx, c);
   const env: Record<string, string> = {};
   for (const [name, v] of Object.entries(c.env) as [string, EnvValue][]) {
     let out: string | undefined;
-    if ('value' in v) out = files.get(v.value) ?? v.value;
+    if ('value' in v) out = localFilePath(ctx, c, v.value);
     else if ('secret' in v) out = ctx.secrets[v.secret];
     else if ('ref' in v) out = resolveLocalRef(ctx, v.ref);
     else if ('field' in v) out = `${c.name}-local`;
@@ -108,9 +123,9 @@ export function localGatewayYaml(ctx: RenderContext): string {
   if (!file) throw new RenderError('the model has no gateway.yaml');
   const doc = parseYaml(file.content) as GatewayConfigInput;
   const authHttp = component(ctx.platform, 'auth').ports.find((p) => p.name === 'http')!;
-  const modelAuth = `http://auth:${authHttp.port}`;
-  const localAuth = `http://${HOST}:${localPort(ctx, 'auth/http')}`;
-  const swap = (u: string) => (u.startsWith(modelAuth) ? localAuth + u.slice(modelAuth.length) : u);
+  // Plain HTTP or TLS (the certificates are valid for 127.0.0.1): only the address changes.
+  const modelAuth = new RegExp(`^(https?)://auth:${authHttp.port}(?=/|$)`);
+  const swap = (u: string) => u.replace(modelAuth, (_, scheme: string) => `${scheme}://${HOST}:${localPort(ctx, 'auth/http')}`);
   const echo = `http://${HOST}:${localPort(ctx, `${ECHO}/http`)}`;
   const template = doc.routes[0]!;
   const routes = [

@@ -135,6 +135,11 @@ export interface Image {
   /** A pinned tag; never `latest`. */
   readonly tag: string;
   readonly pullPolicy?: 'IfNotPresent' | 'Always';
+  /**
+   * What the image runs when no command is given (its ENTRYPOINT and CMD, without tini); set for the
+   * images this package builds, whose Dockerfiles follow it. Renderers that run the image leave it to the image.
+   */
+  readonly entrypoint?: readonly string[];
   /** Built by this package (the four Prism services): context relative to the repository root. */
   readonly build?: { readonly context: string; readonly dockerfile: string };
 }

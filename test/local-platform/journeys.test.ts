@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, chmodSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, chmodSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -73,7 +73,11 @@ function portOpen(address: string): Promise<boolean> {
   });
 }
 
-const config = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'services/config/src/cli.ts', ...args, '--address', e.config_grpc, '--environment', e.environment, '--by', 'journey-test'], { cwd: REPO });
+const configAs = (tls: string[], ...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', 'services/config/src/cli.ts', ...args, '--address', e.config_grpc, '--environment', e.environment, '--by', 'journey-test', ...tls], { cwd: REPO });
+// The operator's certificate from endpoints.json; `--by` is a claim the service must ignore under mTLS.
+const operatorTls = () => ['--cert', e.operator_mtls.cert_file, '--key', e.operator_mtls.key_file, '--ca', e.operator_mtls.ca_file];
+const config = (...args: string[]) => configAs(operatorTls(), ...args);
 const backupScript = (script: string, ...args: string[]) =>
   run('bash', [`deploy/backup/${script}`, ...args], { cwd: REPO, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', PRISM_BACKUP_MODE: 'local', PRISM_LOCAL_DIR: dir }, maxBuffer: 16 << 20 });
 
@@ -106,6 +110,10 @@ describe('the local platform', () => {
     expect(Object.keys(e.metrics).sort()).toEqual(['auth', 'config', 'dbmanager', 'gateway-1', 'gateway-2']);
     expect(e.rate_limit).toEqual({ enabled: true, requests_per_second: 100, burst: 200, on_redis_failure: 'open' });
     expect(existsSync(e.jwt_private_key_file) && existsSync(e.jwt_public_key_file)).toBe(true);
+    expect(e.operator_mtls.identity).toBe('spiffe://prism/operator/local');
+    for (const f of [e.operator_mtls.cert_file, e.operator_mtls.key_file, e.operator_mtls.ca_file]) expect(f.startsWith(join(dir, 'mtls') + '/') && existsSync(f), f).toBe(true);
+    // The operator's key is the operator's alone.
+    expect(statSync(e.operator_mtls.key_file).mode & 0o077).toBe(0);
     // No secret in what is meant to be read and shown.
     const secrets = Object.values(JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8'))) as string[];
     const shown = JSON.stringify(e);
@@ -219,18 +227,33 @@ describe('user journeys', () => {
   it('a rate-limit change through the config service (npm run config) applies live at both gateways', async () => {
     // The model's limit (100/s, burst 200) is more than a busy test machine can send; operators lower it.
     const set = await config('set', 'rate_limit.burst', '10', '--service', 'gateway', '--comment', 'journey');
-    expect(set.stdout).toMatch(/^gateway\/rate_limit\.burst = 10 {2}\(version \d+, journey-test, /);
+    // Recorded as the certificate's identity, not the --by the command line claims.
+    expect(set.stdout).toMatch(/^gateway\/rate_limit\.burst = 10 {2}\(version \d+, operator\/local, /);
     await config('set', 'rate_limit.requests_per_second', '2', '--service', 'gateway');
     for (const gw of [gw1, gw2]) {
       await until(`${gw} applies burst 10`, async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === '10' ? true : undefined), 20_000);
     }
     const history = await config('history', 'rate_limit.burst', '--service', 'gateway');
-    expect(history.stdout).toMatch(/v\d+ {2}set 10 {2}\(journey-test, .*, "journey"\)/);
+    expect(history.stdout).toMatch(/v\d+ {2}set 10 {2}\(operator\/local, .*, "journey"\)/);
+    expect(history.stdout).not.toContain('journey-test');
     // Bad values are refused by the service with a reason, and change nothing.
     const bad = await config('set', 'rate_limit.burst', '"lots"', '--service', 'gateway').catch((x: { stderr: string; code: number }) => x);
     expect(bad).toMatchObject({ code: 1 });
     expect((bad as { stderr: string }).stderr).toMatch(/^config service: INVALID_ARGUMENT: /);
   }, 180_000);
+
+  it('the config service refuses a caller without a certificate, and a service\'s certificate may not change values', async () => {
+    const plain = await configAs(['--plaintext'], 'set', 'maintenance.enabled', 'true').catch((x: { stderr: string; code: number }) => x);
+    expect(plain).toMatchObject({ code: 1 });
+    expect((plain as { stderr: string }).stderr).toMatch(/^config service: UNAVAILABLE: /);
+    // The gateway's own certificate (readable by whoever runs the gateway) reads settings but never writes them.
+    const gw = join(dir, 'mtls', 'gateway');
+    const asGateway = ['--cert', join(gw, 'tls.crt'), '--key', join(gw, 'tls.key'), '--ca', join(gw, 'ca.crt')];
+    const denied = await configAs(asGateway, 'set', 'maintenance.enabled', 'true').catch((x: { stderr: string; code: number }) => x);
+    expect(denied).toMatchObject({ code: 1 });
+    expect((denied as { stderr: string }).stderr).toMatch(/^config service: PERMISSION_DENIED: /);
+    expect((await configAs(asGateway, 'list')).stdout).not.toContain('maintenance.enabled = true');
+  }, 60_000);
 
   it('a burst over the limit gets 429 with Retry-After and RateLimit-*; two gateways together admit no more than the limit', async () => {
     const login = await http(`${gw1}/api/auth/login`, { method: 'POST', json: user });

@@ -52,6 +52,31 @@ describe('the local renderer', () => {
     expect(auth.PRISM_GOOGLE_CLIENT_ID).toBeUndefined();
   });
 
+  it("points every variable naming a file of the model's mTLS mount at the service's own local certificate", () => {
+    for (const name of SERVICE_NAMES) {
+      const c = component(platform, name);
+      const env = componentEnv(ctx, c);
+      expect(env.PRISM_MTLS_ENABLED, name).toBe('true');
+      expect([env.PRISM_MTLS_CERT_FILE, env.PRISM_MTLS_KEY_FILE, env.PRISM_MTLS_CA_FILE], name).toEqual([`/state/mtls/${name}/tls.crt`, `/state/mtls/${name}/tls.key`, `/state/mtls/${name}/ca.crt`]);
+      // Generic: whatever variable the model points into the mount (PRISM_TLS_* too) follows; none keeps a container path.
+      for (const [k, v] of Object.entries(env)) expect(v, `${name}: ${k}`).not.toContain(c.identity!.mountPath);
+    }
+    // A variable the model adds later into the same mount is mapped the same way.
+    const gw = component(platform, 'gateway');
+    const extended = { ...gw, env: { ...gw.env, PRISM_TLS_CERT_FILE: { value: `${gw.identity!.mountPath}/tls.crt` } } };
+    expect(componentEnv(ctx, extended).PRISM_TLS_CERT_FILE).toBe('/state/mtls/gateway/tls.crt');
+  });
+
+  it('keeps the scheme of the auth upstream (TLS or not) and changes only its address', () => {
+    const gw = component(platform, 'gateway');
+    const authPort = component(platform, 'auth').ports.find((p) => p.name === 'http')!.port;
+    const file = gw.configFiles.find((f) => f.name === 'gateway.yaml')!;
+    const https = { ...gw, configFiles: gw.configFiles.map((f) => (f === file ? { ...f, content: f.content.replaceAll(`http://auth:${authPort}`, `https://auth:${authPort}`) } : f)) };
+    const tlsPlatform = { ...platform, components: platform.components.map((c) => (c.name === 'gateway' ? https : c)) };
+    const doc = gatewayConfigSchema.parse(parseYaml(localGatewayYaml({ ...ctx, platform: tlsPlatform })));
+    expect(doc.routes.find((r) => r.prefix === '/api/auth')!.upstream).toBe(`https://127.0.0.1:${ports['auth/http']}`);
+  });
+
   it('renders a gateway.yaml the gateway accepts: the model\'s routes on the local auth, plus the echo routes', () => {
     const doc = gatewayConfigSchema.parse(parseYaml(localGatewayYaml(ctx)));
     const byPrefix = Object.fromEntries(doc.routes.map((r) => [r.prefix, r]));

@@ -1,4 +1,4 @@
-import { AUTH_JWKS_PATH, BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, MTLS_DIR, MTLS_FILES, PORTS, SERVICES, type ServiceName, workloadSpiffeId } from '../../contract/index.js';
+import { AUTH_JWKS_PATH, BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, MTLS_DIR, SERVICE_ENTRY, MTLS_FILES, PORTS, SERVICES, type ServiceName, workloadSpiffeId } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
 import { bytes } from '../quantity.js';
 import { MINIO_BACKUP_USER } from '../secrets.js';
@@ -17,6 +17,7 @@ function serviceImage(ctx: BuildContext, name: ServiceName) {
   return {
     repository: `${registry}/prism-${name}`,
     tag,
+    entrypoint: SERVICE_ENTRY[name],
     // The context is the repository root: images carry the shared runtime and the contract.
     build: { context: '.', dockerfile: `services/${name}/Dockerfile` },
   };

@@ -7,42 +7,101 @@
 //   rollback <key> <version>     make an earlier version's value current again (as a new version)
 //   keys                         the keys the service accepts, with the services they apply to
 // Options: --service S (global, gateway, auth, config, dbmanager; default global), --environment E,
-// --address host:port, --by NAME, --comment TEXT. Without --address (and --environment) it talks to
-// the local platform (.prism-local/endpoints.json, see npm run local:up).
+// --address host:port, --cert F --key F --ca F, --by NAME, --comment TEXT. Without --address (and
+// --environment) it talks to the local platform (.prism-local/endpoints.json, see npm run local:up)
+// with the operator certificate listed there. Mutual TLS is on in every environment: with --address,
+// give the operator's certificate, key and the platform CA; --plaintext only for a service started
+// without mTLS (PRISM_MTLS_ENABLED=false), where --by names who changes a value. With mTLS the
+// service records the certificate's identity (operator/<name>) and ignores --by.
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GRPC_APIS } from '../../../infra/contract/index.js';
-import { grpc, loadProto, serviceClient } from '../../runtime/src/index.js';
+import { grpc, loadProto, MtlsFileProvider, mtlsClientCredentials, serviceClient } from '../../runtime/src/index.js';
 
 class UsageError extends Error {}
 
 const USAGE = `usage: npm run config -- <get|delete|history> <key> | set <key> <value> | rollback <key> <version> | list | keys
-  options: --service S (default global) --environment E --address host:port --by NAME --comment TEXT --prefix P --limit N`;
+  options: --service S (default global) --environment E --address host:port --cert F --key F --ca F | --plaintext
+           --by NAME --comment TEXT --prefix P --limit N`;
 
 const REPO = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
+/** The operator's certificate files: mutual TLS with the config service. */
+interface Tls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
 interface Target {
   readonly address: string;
   readonly environment: string;
+  /** Absent only with --plaintext. */
+  readonly tls?: Tls;
 }
 
-function target(address: string | undefined, environment: string | undefined, dir: string): Target {
-  if (address) return { address, environment: environment ?? 'dev' };
+interface TargetOptions {
+  readonly address?: string | undefined;
+  readonly environment?: string | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+  readonly ca?: string | undefined;
+  readonly plaintext?: boolean | undefined;
+}
+
+function flagsTls(o: TargetOptions): Tls | undefined {
+  const given = (['cert', 'key', 'ca'] as const).filter((k) => o[k]);
+  if (given.length === 0) return undefined;
+  if (o.plaintext) throw new UsageError('--plaintext and --cert/--key/--ca exclude each other');
+  const missing = (['cert', 'key', 'ca'] as const).filter((k) => !o[k]);
+  if (missing.length > 0) throw new UsageError(`mutual TLS needs --cert, --key and --ca together; missing ${missing.map((k) => `--${k}`).join(', ')}`);
+  return { cert: o.cert!, key: o.key!, ca: o.ca! };
+}
+
+function target(o: TargetOptions, dir: string): Target {
+  const flags = flagsTls(o);
+  if (o.address) {
+    if (!flags && !o.plaintext) throw new UsageError('--address needs the operator certificate (--cert, --key, --ca; the services require mutual TLS), or --plaintext for a service without mTLS');
+    return { address: o.address, environment: o.environment ?? 'dev', ...(flags ? { tls: flags } : {}) };
+  }
+  if (o.plaintext) throw new UsageError('--plaintext needs --address: the local platform requires mutual TLS');
   const file = resolve(dir, 'endpoints.json');
   if (!existsSync(file)) throw new UsageError(`no --address and no local platform (${file} is missing; start it with npm run local:up)`);
-  const e = JSON.parse(readFileSync(file, 'utf8')) as { config_grpc: string; environment: string };
-  return { address: e.config_grpc, environment: environment ?? e.environment };
+  const e = JSON.parse(readFileSync(file, 'utf8')) as { config_grpc: string; environment: string; operator_mtls?: { cert_file: string; key_file: string; ca_file: string } };
+  const m = e.operator_mtls;
+  if (!flags && !m) throw new UsageError(`${file} lists no operator certificate; restart the local platform (npm run local:up)`);
+  return { address: e.config_grpc, environment: o.environment ?? e.environment, tls: flags ?? { cert: m!.cert_file, key: m!.key_file, ca: m!.ca_file } };
 }
 
 type Call = (method: string, req: object) => Promise<Record<string, unknown>>;
 
+function credentials(t: Target): grpc.ChannelCredentials {
+  if (!t.tls) return grpc.credentials.createInsecure();
+  let provider: MtlsFileProvider;
+  try {
+    provider = new MtlsFileProvider({ enabled: true, certFile: t.tls.cert, keyFile: t.tls.key, caFile: t.tls.ca });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  // The server must prove it is the config service (its URI SAN), not only someone the CA knows.
+  return mtlsClientCredentials(provider, 'config');
+}
+
+// grpc-js sends the target's host as the TLS server name even when it is an IP address (127.0.0.1 of the
+// local platform), for which Node prints DEP0123 on every run; the server's identity is still checked
+// (IP SAN and URI SAN). Other warnings are printed as usual.
+process.removeAllListeners('warning');
+process.on('warning', (w: Error & { code?: string }) => {
+  if (w.code !== 'DEP0123') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
 function client(t: Target): { call: Call; close: () => void } {
   const Ctor = serviceClient(loadProto(GRPC_APIS.config.proto), GRPC_APIS.config.service);
-  const c = new Ctor(t.address, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, Function>;
+  const c = new Ctor(t.address, credentials(t)) as unknown as grpc.Client & Record<string, Function>;
   const call: Call = (method, req) =>
     new Promise((res, rej) => c[method]!.call(c, req, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, r: Record<string, unknown>) => (err ? rej(err) : res(r))));
   return { call, close: () => c.close() };
@@ -76,6 +135,10 @@ async function main(argv: string[]): Promise<void> {
       service: { type: 'string', default: 'global' },
       environment: { type: 'string' },
       address: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      ca: { type: 'string' },
+      plaintext: { type: 'boolean' },
       dir: { type: 'string', default: resolve(REPO, '.prism-local') },
       by: { type: 'string' },
       comment: { type: 'string' },
@@ -90,7 +153,7 @@ async function main(argv: string[]): Promise<void> {
     if (!key) throw new UsageError(`${command} needs a key (see: npm run config -- keys)`);
     return key;
   };
-  const t = target(values.address, values.environment, values.dir);
+  const t = target(values, values.dir);
   const { call, close } = client(t);
   const base = { environment: t.environment, service: values.service };
   const change = { changedBy: values.by ?? who(), ...(values.comment ? { comment: values.comment } : {}) };

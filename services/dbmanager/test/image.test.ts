@@ -1,11 +1,32 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { DBMANAGER_CLI, PORTS } from '../../../infra/contract/index.js';
+import { existsSync } from 'node:fs';
+import { DBMANAGER_CLI, PORTS, SERVICE_NAMES } from '../../../infra/contract/index.js';
+import { loadStack } from '../../../infra/config/index.js';
+import { buildPlatform, component } from '../../../infra/model/index.js';
 import { DATA_IMAGES } from '../../../infra/model/components/data.js';
 
 const read = (p: string) => readFile(new URL(`../../../${p}`, import.meta.url), 'utf8');
 
 describe('service images', () => {
+  it("each Dockerfile runs what the model's image says it runs (tini, then the entrypoint, then the component's args), and its source exists", async () => {
+    const stack = loadStack(new URL('../../../stacks', import.meta.url).pathname, 'dev');
+    const platform = buildPlatform(stack.name, stack.config);
+    for (const name of SERVICE_NAMES) {
+      const c = component(platform, name);
+      const file = await read(c.image.build!.dockerfile);
+      const json = (m: RegExpMatchArray | null) => (m ? (JSON.parse(m[1]!) as string[]) : []);
+      // The process the container starts: ENTRYPOINT followed by CMD (the component's args replace CMD).
+      const entrypoint = json(file.match(/^ENTRYPOINT (\[.*\])$/m));
+      const cmd = json(file.match(/^CMD (\[.*\])$/m));
+      expect(entrypoint.slice(0, 2), name).toEqual(['/usr/bin/tini', '--']);
+      expect(entrypoint.slice(2).concat(c.args ? [] : cmd), name).toEqual(c.image.entrypoint);
+      if (c.args) expect(cmd, `${name}: CMD is the model's args`).toEqual(c.args);
+      const source = c.image.entrypoint!.find((a) => a.startsWith('build/'))!.replace(/^build\//, '').replace(/\.js$/, '.ts');
+      expect(existsSync(new URL(`../../../${source}`, import.meta.url)), `${name}: ${source}`).toBe(true);
+    }
+  });
+
   it('the DB manager image runs the PostgreSQL version of the databases, with the migrations beside the code', async () => {
     const file = await read('services/dbmanager/Dockerfile');
     // pg_basebackup refuses servers newer than itself, and a restore is verified with this server.
