@@ -454,7 +454,7 @@ class Runner {
       const v = p.name === 'http' ? 'PRISM_HTTP_PORT' : p.name === 'grpc' ? 'PRISM_GRPC_PORT' : p.name === 'metrics' ? 'PRISM_METRICS_PORT' : undefined;
       if (v) env[v] = String(localPort(this.ctx, `${instance}/${p.name}`));
     }
-    if (name === 'auth') env.PRISM_PUBLIC_BASE_URL = `http://${HOST}:${localPort(this.ctx, 'gateway-1/http')}`;
+    if (name === 'auth') env.PRISM_PUBLIC_BASE_URL = `${this.httpScheme('gateway')}://${HOST}:${localPort(this.ctx, 'gateway-1/http')}`;
     // The model writes the databases' host and port as plain values (the component name and its port).
     for (const db of ['auth', 'ops'] as const) {
       const P = db.toUpperCase();
@@ -506,8 +506,15 @@ class Runner {
     await this.waitReady(p, () => httpOk(`http://${HOST}:${port}/`));
   }
 
+  /** A component's HTTP port speaks TLS when the model switches it on (the local CA's certificates name 127.0.0.1). */
+  private httpScheme(name: string): 'http' | 'https' {
+    const tls = component(this.platform, name as Component['name']).env.PRISM_TLS_ENABLED;
+    return tls && 'value' in tls && tls.value === 'true' ? 'https' : 'http';
+  }
+
   private endpoints(): Endpoints {
     const url = (k: string) => `http://${HOST}:${localPort(this.ctx, k)}`;
+    const web = (instance: string, name: string) => `${this.httpScheme(name)}://${HOST}:${localPort(this.ctx, `${instance}/http`)}`;
     const addr = (k: string) => `${HOST}:${localPort(this.ctx, k)}`;
     const gws = Array.from({ length: this.ctx.gateways }, (_, i) => `gateway-${i + 1}`);
     const metrics: Record<string, string> = {};
@@ -515,8 +522,8 @@ class Runner {
     const { rate_limit } = gatewayConfigSchema.parse(parseYaml(localGatewayYaml(this.ctx)));
     return {
       environment: this.platform.environment,
-      gateways: gws.map((g) => url(`${g}/http`)),
-      auth: url('auth/http'),
+      gateways: gws.map((g) => web(g, 'gateway')),
+      auth: web('auth', 'auth'),
       auth_grpc: addr('auth/grpc'),
       config_grpc: addr('config/grpc'),
       dbmanager_grpc: addr('dbmanager/grpc'),

@@ -127,13 +127,19 @@ export function localGatewayYaml(ctx: RenderContext): string {
   const modelAuth = new RegExp(`^(https?)://auth:${authHttp.port}(?=/|$)`);
   const swap = (u: string) => u.replace(modelAuth, (_, scheme: string) => `${scheme}://${HOST}:${localPort(ctx, 'auth/http')}`);
   const echo = `http://${HOST}:${localPort(ctx, `${ECHO}/http`)}`;
-  const template = doc.routes[0]!;
+  // The echo upstream is plain HTTP: its routes take the model's route settings but not its CA file.
+  const { ca_file: _caFile, ...template } = doc.routes[0]!;
   const routes = [
-    ...doc.routes.map((r) => ({ ...r, upstream: swap(r.upstream) })),
+    ...doc.routes.map((r) => ({ ...r, upstream: swap(r.upstream), ...(r.ca_file ? { ca_file: localFilePath(ctx, gw, r.ca_file) } : {}) })),
     { ...template, prefix: ECHO_ROUTES.protected, upstream: echo, rewrite: '/', auth_required: true, retries: 0 },
     { ...template, prefix: ECHO_ROUTES.public, upstream: echo, rewrite: '/', auth_required: false, retries: 0 },
   ];
-  const local: GatewayConfigInput = { ...doc, auth: { ...doc.auth, ...(doc.auth.jwks_url ? { jwks_url: swap(doc.auth.jwks_url) } : {}) }, routes };
+  const auth = {
+    ...doc.auth,
+    ...(doc.auth.jwks_url ? { jwks_url: swap(doc.auth.jwks_url) } : {}),
+    ...(doc.auth.jwks_ca_file ? { jwks_ca_file: localFilePath(ctx, gw, doc.auth.jwks_ca_file) } : {}),
+  };
+  const local: GatewayConfigInput = { ...doc, auth, routes };
   return toYaml(gatewayConfigSchema.parse(local));
 }
 

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { Agent, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_HEADERS } from '../../infra/contract/index.js';
 import { isAlive, type RunningProcess } from '../../infra/local-platform/processes.js';
@@ -91,6 +92,8 @@ beforeAll(async () => {
   e = await up({ repoRoot: REPO, dir, gateways: 2 });
   console.log(`local platform up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   [gw1, gw2] = e.gateways as [string, string];
+  // The gateways and auth serve HTTPS with certificates of the platform's local CA, as in the model.
+  setGlobalDispatcher(new Agent({ connect: { ca: readFileSync(e.operator_mtls.ca_file) } }));
 }, 300_000);
 
 afterAll(async () => {

@@ -80,8 +80,11 @@ describe('the local renderer', () => {
   it('renders a gateway.yaml the gateway accepts: the model\'s routes on the local auth, plus the echo routes', () => {
     const doc = gatewayConfigSchema.parse(parseYaml(localGatewayYaml(ctx)));
     const byPrefix = Object.fromEntries(doc.routes.map((r) => [r.prefix, r]));
-    expect(byPrefix['/api/auth']!.upstream).toBe(`http://127.0.0.1:${ports['auth/http']}`);
-    expect(doc.auth.jwks_url).toBe(`http://127.0.0.1:${ports['auth/http']}/auth/.well-known/jwks.json`);
+    // The model's scheme: auth serves HTTPS with its mesh certificate, verified against the mesh CA.
+    expect(byPrefix['/api/auth']!.upstream).toBe(`https://127.0.0.1:${ports['auth/http']}`);
+    expect(byPrefix['/api/auth']!.ca_file).toMatch(/\/mtls\/gateway\/ca\.crt$/);
+    expect(doc.auth.jwks_url).toBe(`https://127.0.0.1:${ports['auth/http']}/auth/.well-known/jwks.json`);
+    expect(byPrefix[ECHO_ROUTES.protected]!.ca_file).toBeUndefined();
     expect(byPrefix[ECHO_ROUTES.protected]).toMatchObject({ upstream: `http://127.0.0.1:${ports['echo/http']}`, auth_required: true, rewrite: '/' });
     expect(byPrefix[ECHO_ROUTES.public]).toMatchObject({ upstream: `http://127.0.0.1:${ports['echo/http']}`, auth_required: false, rewrite: '/' });
     expect(doc.rate_limit).toEqual({ enabled: true, requests_per_second: 100, burst: 200, on_redis_failure: 'open' });
