@@ -4,8 +4,9 @@
 # (go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0).
 # Deliberate exceptions, with their reasons:
 #   - dev: `deployment-replicas` — dev runs one replica of each service on purpose (stacks/Pulumi.dev.yaml).
-#   - dbmanager: `deployment-replicas` (annotation, every env) — a singleton that owns the backup schedule.
-#   - alertmanager, the exporters: `deployment-replicas` (annotation) — a second Alertmanager needs clustering
+#   - dbmanager: `deployment-replicas`, `deployment-strategy` (annotation, every env) — a singleton that owns the
+#     backup schedule; it rolls out with Recreate so that two never run at once.
+#   - alertmanager, the exporters: `deployment-replicas`, `deployment-strategy` (annotation, singletons too) — a second Alertmanager needs clustering
 #     or notifies twice; a second exporter doubles its store's series.
 #   - alloy (log shipper DaemonSet): `container-security-context-user-group-id` (annotation) — node log files are root-owned.
 set -euo pipefail

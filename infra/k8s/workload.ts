@@ -125,7 +125,9 @@ export class Workload extends Construct {
       });
     } else {
       new k8s.KubeDeployment(this, 'Resource', {
-        metadata: c.singleton ? { ...metadata, annotations: { [SINGLETON_ANNOTATION]: c.singleton, 'kube-score/ignore': 'deployment-replicas' } } : metadata,
+        // A singleton runs one replica on purpose and rolls out with Recreate (never two at once), so
+        // kube-score's advice for replicas and for RollingUpdate does not apply.
+        metadata: c.singleton ? { ...metadata, annotations: { [SINGLETON_ANNOTATION]: c.singleton, 'kube-score/ignore': 'deployment-replicas,deployment-strategy' } } : metadata,
         spec: {
           // The HPA owns the replica count when there is one.
           ...(c.scaling.autoscaling ? {} : { replicas: c.scaling.replicas }),
