@@ -53,15 +53,7 @@ export class RevocationList {
   async revoke(sessionIds: readonly string[], reason: string): Promise<void> {
     if (sessionIds.length === 0) return;
     const ttl = this.accessTtlSeconds + REVOCATION_TTL_MARGIN_SECONDS;
-    const multi = this.redis.multi();
-    for (const sid of sessionIds) multi.set(AUTH_REDIS_KEYS.revokedSession(sid), reason, 'EX', ttl);
-    try {
-      const results = await multi.exec();
-      const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
-    } catch (e) {
-      throw new DependencyUnavailable('redis', e);
-    }
+    await this.setAll(sessionIds.map(AUTH_REDIS_KEYS.revokedSession), reason, ttl);
   }
 
   /**
@@ -70,8 +62,13 @@ export class RevocationList {
    */
   async revokeApiKeys(keyIds: readonly string[]): Promise<void> {
     if (keyIds.length === 0) return;
+    await this.setAll(keyIds.map(AUTH_REDIS_KEYS.revokedApiKey), 'revoked', API_KEY_REVOCATION_TTL_SECONDS);
+  }
+
+  /** Sets every key in one MULTI; any failure (Redis down, a command refused) is a DependencyUnavailable. */
+  private async setAll(keys: readonly string[], value: string, ttlSeconds: number): Promise<void> {
     const multi = this.redis.multi();
-    for (const id of keyIds) multi.set(AUTH_REDIS_KEYS.revokedApiKey(id), 'revoked', 'EX', API_KEY_REVOCATION_TTL_SECONDS);
+    for (const key of keys) multi.set(key, value, 'EX', ttlSeconds);
     try {
       const results = await multi.exec();
       const failed = results?.find(([err]) => err);
