@@ -45,8 +45,11 @@ done < <(node --input-type=module -e "
 BUILD_OPTS=(--isolation chroot --layers --force-rm -f services/Dockerfile)
 tmp=$(mktemp -d /var/tmp/prism-image-test.XXXXXX)
 containers=()
+# buildah leaves a working container for a stage that is only copied from (FROM node AS node): ours go at the end.
+buildah containers -q | sort >"$tmp/working-before"
 cleanup() {
   for c in "${containers[@]}"; do "${PODMAN[@]}" rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
+  for w in $(buildah containers -q | sort | comm -13 "$tmp/working-before" -); do buildah rm "$w" >/dev/null 2>&1 || true; done
   for s in "${services[@]}"; do podman image unmount "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
   rm -rf "$tmp"
 }
@@ -163,6 +166,7 @@ fi
 if [ -z "${PRISM_IMAGE_TEST_KEEP:-}" ]; then
   for s in "${services[@]}"; do podman rmi -f "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
 fi
+echo "image-test: the build layers stay cached for the next run; podman image prune -f removes them (the bases are kept)"
 if [ $fail != 0 ]; then
   echo "image-test: FAILED"
   exit 1
