@@ -1,13 +1,23 @@
 #!/usr/bin/env node
-// Checks what a built service image carries, on its root filesystem (for example
-// `buildah unshare sh -c 'node scripts/check-image.mjs gateway $(buildah mount $(buildah from prism-gateway:dev))'`,
-// or a directory from `podman export`): only the service and what it needs.
+// Checks what a built service image carries, on its root filesystem (`podman image mount <image>`, or a
+// directory from `podman export`): only the service and what it needs. scripts/image-test.sh runs it on
+// the four images it builds.
 //   node scripts/check-image.mjs <service> <root filesystem> [image config JSON]
-// Exit 1 with one line per finding; 0 when the image is clean. The config JSON (`buildah inspect
-// --type image`, or the OCI config) adds the checks of what the image declares.
+// Exit 1 with one line per finding; 0 when the image is clean. The config JSON (`podman image inspect`'s
+// object, `buildah inspect --type image`, or the OCI config) adds the checks of what the image declares.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { unreachedPackages } from './service-deps.mjs';
+import { mapWithoutSources, unreachedPackages } from './service-deps.mjs';
+
+/** The tini version services/Dockerfile pins (its `ARG TINI_VERSION=` default). */
+export function pinnedTini(dockerfile = new URL('../services/Dockerfile', import.meta.url)) {
+  const m = /^ARG TINI_VERSION=(\S+)$/m.exec(readFileSync(dockerfile, 'utf8'));
+  if (!m) throw new Error('services/Dockerfile pins no TINI_VERSION');
+  return m[1];
+}
+
+/** What every service image runs: tini, then node on the application directory (its package.json main). */
+export const IMAGE_ENTRYPOINT = ['/usr/bin/tini', '--', 'node', '/app'];
 
 /** Package managers and headers the Node image brings and no service runs. */
 const TOOLS = [
@@ -40,7 +50,11 @@ function dpkgVersion(root, name) {
   return undefined;
 }
 
-export function checkImage(service, root, config, o = { tiniVersion: '0.19.0-1' }) {
+/**
+ * The findings on an image's root filesystem `root` (and its config, when given). `o.entry` is the file the
+ * contract says the service runs (SERVICE_ENTRY, `build/...`): /app/package.json must start it.
+ */
+export function checkImage(service, root, config, o) {
   const found = [];
   for (const t of TOOLS) if (existsSync(join(root, t))) found.push(`${t}: a package manager or build file the service does not run`);
   for (const dir of ['usr/local/include', 'usr/include']) {
@@ -54,22 +68,27 @@ export function checkImage(service, root, config, o = { tiniVersion: '0.19.0-1' 
   for (const other of existsSync(join(build, 'services')) ? readdirSync(join(build, 'services')) : []) {
     if (other !== service && other !== 'runtime') found.push(`app/build/services/${other}: another service's code`);
   }
-  // A source map is only useful with the sources it names.
-  for (const f of walk(build)) {
-    if (!f.endsWith('.map')) continue;
-    const map = JSON.parse(readFileSync(f, 'utf8'));
-    if (!map.sourcesContent) found.push(`${f.slice(root.length + 1)}: a source map without its sources`);
-  }
+  // A source map is only useful with the sources it names: the service's and its packages'.
+  for (const f of walk(app)) if (f.endsWith('.map') && mapWithoutSources(f)) found.push(`${f.slice(root.length + 1)}: a source map without its sources`);
   if (existsSync(join(app, 'node_modules'))) {
     for (const d of unreachedPackages(app, build)) found.push(`${d.slice(root.length + 1)}: a package ${service}'s code does not use`);
   }
+  const pkgFile = join(app, 'package.json');
+  const main = existsSync(pkgFile) ? JSON.parse(readFileSync(pkgFile, 'utf8')).main : undefined;
+  if (main !== o.entry) found.push(`app/package.json: main ${JSON.stringify(main)}, the contract's entry is ${o.entry}`);
+  else if (!existsSync(join(app, main))) found.push(`app/${main}: the entry file is missing`);
+  if (existsSync(join(root, 'app/package-lock.json'))) found.push('app/package-lock.json: the lock file of the whole repository');
   const tini = dpkgVersion(root, 'tini');
   if (tini === undefined) found.push('tini: not installed');
   else if (tini !== o.tiniVersion) found.push(`tini: version ${tini}, pinned ${o.tiniVersion}`);
   if (config) {
     const c = config.config ?? config.Config ?? config.OCIv1?.config ?? {};
     const entry = c.Entrypoint ?? c.entrypoint ?? [];
-    if (entry[0] !== '/usr/bin/tini') found.push(`entrypoint ${JSON.stringify(entry)}: not tini`);
+    if (JSON.stringify(entry) !== JSON.stringify(IMAGE_ENTRYPOINT)) found.push(`entrypoint ${JSON.stringify(entry)}: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`);
+    const cmd = c.Cmd ?? c.cmd ?? [];
+    if (JSON.stringify(cmd) !== JSON.stringify(o.cmd ?? [])) found.push(`CMD ${JSON.stringify(cmd)}: expected ${JSON.stringify(o.cmd ?? [])}`);
+    const user = c.User ?? c.user;
+    if (user !== '10001:10001') found.push(`USER ${JSON.stringify(user)}: not 10001:10001`);
     const volumes = Object.keys(c.Volumes ?? c.volumes ?? {});
     if (volumes.length) found.push(`VOLUME ${volumes.join(' ')}: an anonymous volume at every start`);
     const stop = c.StopSignal ?? c.stopSignal;
@@ -96,7 +115,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.stderr.write('usage: check-image.mjs <service> <root filesystem> [image config JSON]\n');
     process.exit(2);
   }
-  const found = checkImage(service, root, configFile ? JSON.parse(readFileSync(configFile, 'utf8')) : undefined);
+  // The repository's contract: the file the service runs and the DB manager's default command.
+  await import('../infra/cli/ts-loader.mjs');
+  const { SERVICE_ENTRY, DBMANAGER_CLI } = await import('../infra/contract/index.ts');
+  if (!SERVICE_ENTRY[service]) {
+    process.stderr.write(`check-image: ${service} is not a service of the contract\n`);
+    process.exit(2);
+  }
+  const o = { tiniVersion: pinnedTini(), entry: SERVICE_ENTRY[service][1], cmd: service === 'dbmanager' ? [...DBMANAGER_CLI.serve] : [] };
+  const found = checkImage(service, root, configFile ? JSON.parse(readFileSync(configFile, 'utf8')) : undefined, o);
   for (const f of found) process.stdout.write(`${f}\n`);
   process.stdout.write(`${service}: ${found.length} finding(s), ${(treeBytes(root) / 1e6).toFixed(1)} MB of files\n`);
   process.exit(found.length ? 1 : 0);

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// The npm packages one service needs at run time: the bare imports of its compiled code, closed over
-// the dependencies of those packages as installed. Plain JavaScript so the image build runs it with
-// node alone (no TypeScript, no npm).
-//   node scripts/service-deps.mjs prune <app dir> <code dir>   delete every package <code dir> does not reach
+// The application directory of one service's image: the npm packages it needs at run time (the bare
+// imports of its compiled code, closed over the dependencies of those packages as installed) and the
+// file it starts. Plain JavaScript so the image build (services/Dockerfile) runs it with node alone.
+//   node scripts/service-deps.mjs prune <app dir> <code dir>   delete every package <code dir> does not reach, and
+//                                                             the kept ones' type declarations and source maps without sources
 //   node scripts/service-deps.mjs list <app dir> <code dir>    print the packages it reaches
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+//   node scripts/service-deps.mjs entry <app dir> <service>    make <app dir>/package.json start the service:
+//                                                             main is the contract's SERVICE_ENTRY file
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const BUILTIN = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 const IMPORT = /(?:\bimport\s*(?:[^'"()]*?\sfrom\s*)?|\bexport\s+[^'"()]*?\sfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g;
@@ -89,15 +93,62 @@ export function reachedPackages(appDir, codeDir) {
   return { reached, missing };
 }
 
+/** A source map that does not carry the sources it maps (useless without them, which no image has). */
+export function mapWithoutSources(file) {
+  try {
+    const map = JSON.parse(readFileSync(file, 'utf8'));
+    return !Array.isArray(map.sourcesContent) || map.sourcesContent.length === 0 || map.sourcesContent.some((c) => c == null);
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Files of the kept packages that nothing runs: type declarations, and source maps without their sources
+ * (node runs without --enable-source-maps, and the sources they name are not published). Returns the bytes removed.
+ */
+export function trimPackages(nodeModules) {
+  let bytes = 0;
+  if (!existsSync(nodeModules)) return bytes;
+  for (const f of files(nodeModules, ['.d.ts', '.d.mts', '.d.cts', '.map'])) {
+    if (f.endsWith('.map') && !mapWithoutSources(f)) continue;
+    bytes += statSync(f).size;
+    rmSync(f);
+  }
+  return bytes;
+}
+
 /** Installed packages the code does not reach. */
 export function unreachedPackages(appDir, codeDir) {
   const { reached } = reachedPackages(appDir, codeDir);
   return installedPackages(join(appDir, 'node_modules')).filter((d) => !reached.has(d));
 }
 
-function main([command, appDir, codeDir]) {
+/**
+ * The package.json of a service's image: ESM, and `main` the file the contract's SERVICE_ENTRY runs (read
+ * from the compiled contract under `appDir`), so `node <appDir>` starts the service. Nothing else of the
+ * repository's package.json (scripts, dependency lists) goes into the image.
+ */
+export async function entryPackageJson(appDir, service) {
+  const { SERVICE_ENTRY } = await import(pathToFileURL(join(appDir, 'build/infra/contract/commands.js')).href);
+  const entry = SERVICE_ENTRY[service];
+  if (!entry) throw new Error(`${service}: not a service of the contract (${Object.keys(SERVICE_ENTRY).join(', ')})`);
+  const [program, file, ...rest] = entry;
+  if (program !== 'node' || !file || rest.length) throw new Error(`${service}: SERVICE_ENTRY ${JSON.stringify(entry)} is not node <file>`);
+  if (!existsSync(join(appDir, file))) throw new Error(`${service}: the entry file ${file} is not in ${appDir}`);
+  const { name, version } = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8'));
+  return { name: `${name}-${service}`, version, private: true, type: 'module', main: file };
+}
+
+async function main([command, appDir, codeDir]) {
+  if (command === 'entry' && appDir && codeDir) {
+    const pkg = await entryPackageJson(appDir, codeDir);
+    writeFileSync(join(appDir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+    process.stdout.write(`main ${pkg.main}\n`);
+    return;
+  }
   if (!['prune', 'list'].includes(command) || !appDir || !codeDir) {
-    process.stderr.write('usage: service-deps.mjs <prune|list> <app dir> <code dir>\n');
+    process.stderr.write('usage: service-deps.mjs <prune|list> <app dir> <code dir> | entry <app dir> <service>\n');
     process.exit(2);
   }
   const { reached, missing } = reachedPackages(appDir, codeDir);
@@ -115,7 +166,13 @@ function main([command, appDir, codeDir]) {
   // Empty scope folders left behind.
   const nm = join(appDir, 'node_modules');
   for (const e of existsSync(nm) ? readdirSync(nm) : []) if (e.startsWith('@') && statSync(join(nm, e)).isDirectory() && readdirSync(join(nm, e)).length === 0) rmSync(join(nm, e), { recursive: true });
-  process.stdout.write(`kept ${reached.size} packages, removed ${drop.length}\n`);
+  const trimmed = trimPackages(nm);
+  process.stdout.write(`kept ${reached.size} packages, removed ${drop.length}; ${(trimmed / 1e6).toFixed(1)} MB of type declarations and source maps without sources\n`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main(process.argv.slice(2));
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).catch((e) => {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,10 +1,10 @@
 import { posix } from 'node:path';
-import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, imageRef, portNumber } from '../model/index.js';
+import { type Component, type ConfigFile, type Image, type ImageBuild, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, imageRef, portNumber } from '../model/index.js';
 import { composeArg, composeEnvironment, literal, secretInterpolation } from './env.js';
 import { httpCheckCommand, imageTools } from './images.js';
 import { MTLS_CA_CERT, MTLS_CERT_DIR, configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, canPublish, componentNetworks, networksOf } from './networks.js';
-import type { ComposeHealthcheck, ComposePort, ComposeService, DependsCondition } from './types.js';
+import type { ComposeBuild, ComposeHealthcheck, ComposePort, ComposeService, DependsCondition } from './types.js';
 
 /** Published ports listen on the loopback interface only: a developer machine is not a server. */
 export const PUBLISH_HOST_IP = '127.0.0.1';
@@ -121,7 +121,7 @@ export function componentService(platform: Platform, c: Component, deps: Depende
   ];
   return {
     image: imageRef(c.image),
-    ...(c.image.build ? { build: { context: fromProjectDir(c.image.build.context), dockerfile: c.image.build.dockerfile } } : {}),
+    ...(c.image.build ? { build: composeBuild(c.image.build) } : {}),
     container_name: c.name,
     ...(c.command ? { entrypoint: c.command.map((a) => composeArg(platform, a, c.env, c.name)) } : {}),
     ...(c.args ? { command: c.args.map((a) => composeArg(platform, a, c.env, c.name)) } : {}),
@@ -138,6 +138,11 @@ export function componentService(platform: Platform, c: Component, deps: Depende
   };
 }
 
+/** The model's image build; the context is relative to the repository root, Compose's to the project directory. */
+function composeBuild(b: ImageBuild): ComposeBuild {
+  return { context: fromProjectDir(b.context), dockerfile: b.dockerfile, args: { ...b.args }, target: b.target };
+}
+
 /** A one-shot task (no schedule) as a compose service that runs once and exits. */
 export function taskService(platform: Platform, c: Component, t: Task, deps: Dependencies): ComposeService {
   const image = t.image ?? c.image;
@@ -147,7 +152,7 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
   return {
     image: imageRef(image),
     // The owner's image may not be built yet when the task runs first.
-    ...(image.build ? { build: { context: fromProjectDir(image.build.context), dockerfile: image.build.dockerfile } } : {}),
+    ...(image.build ? { build: composeBuild(image.build) } : {}),
     container_name: t.name,
     ...(command ? { entrypoint: command.map((a) => composeArg(platform, a, env, t.name)) } : {}),
     command: t.args.map((a) => composeArg(platform, a, env, t.name)),

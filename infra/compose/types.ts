@@ -21,6 +21,8 @@ export interface ComposePort {
 export interface ComposeBuild {
   readonly context: string;
   readonly dockerfile: string;
+  readonly args: Readonly<Record<string, string>>;
+  readonly target: string;
 }
 
 export type DependsCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';

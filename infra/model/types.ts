@@ -140,8 +140,18 @@ export interface Image {
    * images this package builds, whose Dockerfiles follow it. Renderers that run the image leave it to the image.
    */
   readonly entrypoint?: readonly string[];
-  /** Built by this package (the four Prism services): context relative to the repository root. */
-  readonly build?: { readonly context: string; readonly dockerfile: string };
+  /**
+   * Built by this package (the four Prism services): context relative to the repository root, the
+   * Dockerfile, its build arguments and the stage to build.
+   */
+  readonly build?: ImageBuild;
+}
+
+export interface ImageBuild {
+  readonly context: string;
+  readonly dockerfile: string;
+  readonly args: Readonly<Record<string, string>>;
+  readonly target: string;
 }
 
 /** A one-shot or scheduled task that runs a component's image with other arguments. */

@@ -50,7 +50,7 @@ export function serviceImages(platform: Platform, tag: string, opts?: pulumi.Cus
       `prism-${c.name}`,
       {
         imageName: `${c.image.repository}:${tag}`,
-        build: { context: build.context, dockerfile: build.dockerfile },
+        build: { context: build.context, dockerfile: build.dockerfile, args: { ...build.args }, target: build.target },
         buildOnPreview: false,
         skipPush: false,
       },

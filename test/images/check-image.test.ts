@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkImage } from '../../scripts/check-image.mjs';
-import { reachedPackages } from '../../scripts/service-deps.mjs';
+import { SERVICE_ENTRY } from '../../infra/contract/index.js';
+import { IMAGE_ENTRYPOINT, checkImage as check, pinnedTini } from '../../scripts/check-image.mjs';
+import { entryPackageJson, reachedPackages } from '../../scripts/service-deps.mjs';
 
 /** A root filesystem laid out as an image's: files by path. */
 function tree(files: Record<string, string>): string {
@@ -16,13 +17,16 @@ function tree(files: Record<string, string>): string {
   return root;
 }
 const pkg = (name: string, deps: Record<string, string> = {}, extra: object = {}) => JSON.stringify({ name, version: '1.0.0', dependencies: deps, ...extra });
+const TINI = pinnedTini();
+const ENTRY = SERVICE_ENTRY.gateway[1]!;
+const checkImage = (service: string, root: string, config?: unknown, cmd?: string[]) => check(service, root, config, { tiniVersion: TINI, entry: ENTRY, cmd });
 const dpkg = (tini?: string) => `Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\n${tini ? `\nPackage: tini\nStatus: install ok installed\nVersion: ${tini}\n` : ''}`;
 
 // What the gateway's image holds when it is right: its code, the shared runtime, the packages they reach.
 const clean = {
-  'var/lib/dpkg/status': dpkg('0.19.0-1'),
+  'var/lib/dpkg/status': dpkg(TINI),
   'usr/local/bin/node': 'ELF',
-  'app/package.json': '{"type":"module"}',
+  'app/package.json': JSON.stringify({ type: 'module', main: ENTRY }),
   'app/build/services/gateway/src/main.js': `import Fastify from 'fastify';\nimport { x } from '../../runtime/src/index.js';\nconst later = await import('undici');`,
   'app/build/services/runtime/src/index.js': `import pino from 'pino';\nexport const x = 1;`,
   'app/node_modules/fastify/package.json': pkg('fastify', { avvio: '^9' }),
@@ -41,7 +45,7 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
   it('finds npm, npx, corepack, yarn, C headers, another service, unused packages, maps without sources and an unpinned tini', () => {
     const root = tree({
       ...clean,
-      'var/lib/dpkg/status': dpkg('0.19.0-2'),
+      'var/lib/dpkg/status': dpkg('0.19.0-1'),
       'usr/local/bin/npm': '',
       'usr/local/bin/npx': '',
       'usr/local/bin/corepack': '',
@@ -61,9 +65,19 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
     expect(found).toContain('app/build/services/gateway/src/main.js.map: a source map without its sources');
     expect(found).toContain("app/node_modules/@aws-sdk/client-s3: a package gateway's code does not use");
     expect(found).toContain("app/node_modules/@node-rs/argon2: a package gateway's code does not use");
-    expect(found).toContain('tini: version 0.19.0-2, pinned 0.19.0-1');
+    expect(found).toContain(`tini: version 0.19.0-1, pinned ${TINI}`);
     // pg is imported by the auth code that should not be there, and not installed: not a package finding.
     expect(found).not.toContain('fastify');
+  });
+
+  it('finds a package.json that starts another file than the contract\'s entry, an entry file that is missing, the repository\'s lock file', () => {
+    expect(checkImage('gateway', tree({ ...clean, 'app/package.json': JSON.stringify({ type: 'module', main: 'build/services/auth/src/main.js' }) }))).toEqual([
+      `app/package.json: main "build/services/auth/src/main.js", the contract's entry is ${ENTRY}`,
+    ]);
+    const noMain = { ...clean } as Record<string, string>;
+    delete noMain['app/build/services/gateway/src/main.js'];
+    expect(checkImage('gateway', tree({ ...noMain, 'app/build/services/gateway/src/other.js': clean['app/build/services/gateway/src/main.js'] }))).toEqual([`app/${ENTRY}: the entry file is missing`]);
+    expect(checkImage('gateway', tree({ ...clean, 'app/package-lock.json': '{}' }))).toEqual(['app/package-lock.json: the lock file of the whole repository']);
   });
 
   it('finds what a postgres base image leaves in the config: VOLUME, STOPSIGNAL SIGINT, EXPOSE 5432, PGDATA, another entrypoint', () => {
@@ -77,21 +91,50 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
       },
     };
     const found = checkImage('gateway', tree(clean), config).join('\n');
-    expect(found).toContain('entrypoint ["docker-entrypoint.sh"]: not tini');
+    expect(found).toContain(`entrypoint ["docker-entrypoint.sh"]: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`);
     expect(found).toContain('VOLUME /var/lib/postgresql/data');
     expect(found).toContain('STOPSIGNAL SIGINT');
     expect(found).toContain('EXPOSE 5432');
     expect(found).toContain('ENV PGDATA=/var/lib/postgresql/data');
-    expect(checkImage('gateway', tree(clean), { config: { Entrypoint: ['/usr/bin/tini', '--'], ExposedPorts: { '8080/tcp': {} }, Env: ['NODE_ENV=production'] } })).toEqual([]);
+    const good = { Entrypoint: IMAGE_ENTRYPOINT, User: '10001:10001', Env: ['NODE_ENV=production'] };
+    // podman image inspect's object (Config), as scripts/image-test.sh passes it.
+    expect(checkImage('gateway', tree(clean), { Config: good })).toEqual([]);
+    expect(checkImage('dbmanager', tree({ ...clean, 'app/build/services/dbmanager/src/cli.js': '' }), { Config: { ...good, Cmd: ['serve'] } }, ['serve'])).toContain("app/build/services/gateway: another service's code");
+    expect(checkImage('gateway', tree(clean), { Config: { ...good, Cmd: ['node', 'x.js'], User: 'root' } })).toEqual(['CMD ["node","x.js"]: expected []', 'USER "root": not 10001:10001']);
+    expect(checkImage('gateway', tree(clean), { Config: { ...good, Entrypoint: ['/usr/bin/tini', '--'] } })).toEqual([
+      `entrypoint ["/usr/bin/tini","--"]: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`,
+    ]);
   });
 
   it('the prune step of the image build keeps exactly what the code reaches', () => {
-    const root = tree({ ...clean, 'app/node_modules/pg/package.json': pkg('pg', { 'pg-types': '1' }), 'app/node_modules/pg-types/package.json': pkg('pg-types') });
+    const withSources = JSON.stringify({ version: 3, sources: ['../src/index.ts'], sourcesContent: ['export {}'], mappings: '' });
+    const root = tree({
+      ...clean,
+      'app/node_modules/pg/package.json': pkg('pg', { 'pg-types': '1' }),
+      'app/node_modules/pg-types/package.json': pkg('pg-types'),
+      'app/node_modules/fastify/fastify.d.ts': 'x'.repeat(1_000_000),
+      'app/node_modules/undici/index.js.map': JSON.stringify({ version: 3, sources: ['../src/index.ts'], mappings: '' }),
+      'app/node_modules/pino/pino.js.map': withSources,
+    });
     const app = join(root, 'app');
+    expect(checkImage('gateway', root)).toContain('app/node_modules/undici/index.js.map: a source map without its sources');
     const out = execFileSync(process.execPath, ['scripts/service-deps.mjs', 'prune', app, join(app, 'build')], { encoding: 'utf8' });
-    expect(out).toBe('kept 5 packages, removed 2\n');
+    expect(out).toBe('kept 5 packages, removed 2; 1.0 MB of type declarations and source maps without sources\n');
     expect(existsSync(join(app, 'node_modules/pg'))).toBe(false);
     expect(existsSync(join(app, 'node_modules/pino/node_modules/sonic-boom/package.json'))).toBe(true);
+    expect(existsSync(join(app, 'node_modules/fastify/fastify.d.ts'))).toBe(false);
+    expect(existsSync(join(app, 'node_modules/undici/index.js.map'))).toBe(false);
+    expect(existsSync(join(app, 'node_modules/pino/pino.js.map'))).toBe(true);
+    expect(checkImage('gateway', root)).toEqual([]);
+  });
+
+  it("writes the image's package.json: main is the contract's entry file, taken from the compiled contract", async () => {
+    const contract = `export const SERVICE_ENTRY = ${JSON.stringify(SERVICE_ENTRY)};`;
+    const root = tree({ ...clean, 'app/package.json': JSON.stringify({ name: 'prism', version: '0.1.0', scripts: { test: 'x' }, dependencies: { pg: '1' } }), 'app/build/infra/contract/commands.js': contract });
+    expect(await entryPackageJson(join(root, 'app'), 'gateway')).toEqual({ name: 'prism-gateway', version: '0.1.0', private: true, type: 'module', main: ENTRY });
+    await expect(entryPackageJson(join(root, 'app'), 'auth')).rejects.toThrow(`auth: the entry file ${SERVICE_ENTRY.auth[1]} is not in`);
+    await expect(entryPackageJson(join(root, 'app'), 'nope')).rejects.toThrow('nope: not a service of the contract (gateway, auth, config, dbmanager)');
+    execFileSync(process.execPath, ['scripts/service-deps.mjs', 'entry', join(root, 'app'), 'gateway']);
     expect(checkImage('gateway', root)).toEqual([]);
   });
 

@@ -97,14 +97,14 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
     for (const n of namespaces) expect(n.inputs.metadata, n.name).not.toHaveProperty('namespace');
   });
 
-  it('builds the four service images from their Dockerfiles, tagged with stack and revision, pushed, not on preview', () => {
+  it('builds the four service images from the one Dockerfile (the service and stage as build arguments), tagged with stack and revision, pushed, not on preview', () => {
     const images = mock.byType('docker:index/image:Image');
     expect(images.map((i) => i.name).sort()).toEqual(SERVICES.map((s) => `prism-${s}`).sort());
     for (const s of SERVICES) {
       const i = images.find((x) => x.name === `prism-${s}`)!;
       expect(i.inputs).toMatchObject({
         imageName: `ghcr.io/prism-platform/prism-${s}:${stack}-${REVISION}`,
-        build: { context: '.', dockerfile: `services/${s}/Dockerfile` },
+        build: { context: '.', dockerfile: 'services/Dockerfile', args: { SERVICE: s }, target: s === 'dbmanager' ? 'dbmanager' : 'service' },
         buildOnPreview: false,
         skipPush: false,
       });
@@ -161,7 +161,7 @@ describe('image build contexts', () => {
 
   it('the root .dockerignore (all @pulumi/docker 4 reads) keeps dependencies and secrets out of the context', () => {
     const patterns = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    for (const p of ['**/node_modules', '.git', '.env', '**/.env', 'keys/*.pem', '.secrets']) expect(patterns).toContain(p);
+    for (const p of ['**/node_modules', '.git', '.env', '**/.env', 'keys/*.pem', '.secrets', '.prism-local']) expect(patterns).toContain(p);
   });
 });
 

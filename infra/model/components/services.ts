@@ -6,6 +6,7 @@ import type { Component, EnvValue, Flow, Task } from '../types.js';
 import { type BuildContext, RUN_AS, ref, secret, serviceProbes, value, TMP } from './common.js';
 
 const KEYS_DIR = '/etc/prism/keys';
+export const SERVICE_DOCKERFILE = 'services/Dockerfile';
 /** The DB manager's working space: staged base backups, restores being verified, the WAL spool. */
 const SCRATCH_DIR = '/var/lib/prism/scratch';
 
@@ -18,8 +19,9 @@ function serviceImage(ctx: BuildContext, name: ServiceName) {
     repository: `${registry}/prism-${name}`,
     tag,
     entrypoint: SERVICE_ENTRY[name],
-    // The context is the repository root: images carry the shared runtime and the contract.
-    build: { context: '.', dockerfile: `services/${name}/Dockerfile` },
+    // One Dockerfile for the four services; the context is the repository root (images carry the shared
+    // runtime and the contract). The DB manager's stage adds the PostgreSQL programs.
+    build: { context: '.', dockerfile: SERVICE_DOCKERFILE, args: { SERVICE: name }, target: name === 'dbmanager' ? 'dbmanager' : 'service' },
   };
 }
 

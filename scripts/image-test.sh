@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Builds the four service images from services/Dockerfile with buildah, checks what each really carries
+# (its root filesystem, mounted, and its config: scripts/check-image.mjs; a planted violation must fail that
+# check), measures it, and runs it with
+# podman as uid 10001 on a read-only root with every capability dropped:
+#   every service   started with no environment, it names the missing variables and exits 78 (the process
+#                   is the service: node, its code and every module it imports statically load)
+#   gateway         started with a minimal environment (stores unreachable), it answers /health/live (the
+#                   others wait for their database before they serve health)
+#   dbmanager       runs its scheduler: tini is PID 1 with node under it, the PostgreSQL programs run, and
+#                   no volume is created (podman volume ls before and after)
+# The base images come from scripts/image-base.sh (stand-ins, built once). The DB manager's PostgreSQL
+# programs come from Debian's PostgreSQL 15 here (the model's postgres:16 is not obtainable): PG_IMAGE and
+# PG_MAJOR are passed for that, nothing else differs from the real build.
+# Needs root, buildah, podman, runc. Usage: bash scripts/image-test.sh [service ...]   (default: all four)
+# PRISM_IMAGE_TEST_KEEP=1 keeps the images (localhost/prism-<service>:image-test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TAG='image-test'
+PODMAN=(podman --runtime runc)
+RUN_OPTS=(--read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges --network none
+  --ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
+services=("$@")
+[ ${#services[@]} -gt 0 ] || services=(gateway auth config dbmanager)
+
+bash scripts/image-base.sh
+
+# How Compose builds each service: the model's build arguments and target, as rendered.
+declare -A TARGET
+while read -r svc service target; do
+  [ "$svc" = "$service" ] || { echo "image-test: $svc is built with SERVICE=$service" >&2; exit 1; }
+  TARGET[$svc]=$target
+done < <(node --input-type=module -e "
+  import { readFileSync } from 'node:fs';
+  import { parse } from 'yaml';
+  const { services } = parse(readFileSync('deploy/docker-compose/docker-compose.yml', 'utf8'));
+  for (const name of ['gateway', 'auth', 'config', 'dbmanager']) {
+    const b = services[name].build;
+    if (b.dockerfile !== 'services/Dockerfile') throw new Error(name + ': built from ' + b.dockerfile);
+    console.log(name, b.args.SERVICE, b.target);
+  }")
+
+# On a machine behind a TLS-intercepting proxy, npm in the build trusts the host's CA bundle
+# (NODE_EXTRA_CA_CERTS), mounted into the build steps only: no image keeps it.
+BUILD_OPTS=(--isolation chroot --layers --force-rm -f services/Dockerfile)
+tmp=$(mktemp -d /var/tmp/prism-image-test.XXXXXX)
+containers=()
+# buildah leaves a working container for a stage that is only copied from (FROM node AS node): ours go at the end.
+buildah containers -q | sort >"$tmp/working-before"
+cleanup() {
+  for c in "${containers[@]}"; do "${PODMAN[@]}" rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
+  for w in $(buildah containers -q | sort | comm -13 "$tmp/working-before" -); do buildah rm "$w" >/dev/null 2>&1 || true; done
+  for s in "${services[@]}"; do podman image unmount "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  printf 'cafile=/etc/prism-build-ca.crt\n' >"$tmp/npmrc"
+  BUILD_OPTS+=(-v "$NODE_EXTRA_CA_CERTS:/etc/prism-build-ca.crt:ro" -v "$tmp/npmrc:/usr/local/etc/npmrc:ro")
+fi
+
+fail=0
+bad() { echo "FAIL $*"; fail=1; }
+
+for s in "${services[@]}"; do
+  image=localhost/prism-$s:$TAG
+  args=(--build-arg "SERVICE=$s" --target "${TARGET[$s]}")
+  [ "$s" = dbmanager ] && args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:15-bookworm --build-arg PG_MAJOR=15)
+  start=$(date +%s)
+  if ! buildah bud "${BUILD_OPTS[@]}" "${args[@]}" -t "$image" . >"$tmp/build-$s.log" 2>&1; then
+    tail -30 "$tmp/build-$s.log"
+    bad "$s: build"
+    continue
+  fi
+  echo "== $s: built in $(($(date +%s) - start)) s"
+
+  # What the image carries: its files and its config.
+  podman image inspect "$image" | node -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(0, "utf8"))[0]))' >"$tmp/config-$s.json"
+  mnt=$(podman image mount "$image")
+  node scripts/check-image.mjs "$s" "$mnt" "$tmp/config-$s.json" || bad "$s: image contents"
+  podman image unmount "$image" >/dev/null
+  size=$(podman image inspect --format '{{.Size}}' "$image")
+  layers=$(podman history --format json "$image" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).reduce((n, l) => n + l.size, 0))')
+  echo "$s: image size $size bytes (podman image inspect), layers $layers bytes uncompressed (podman history)"
+
+  # Started with no environment: the service's own start-up error, exit 78.
+  set +e
+  out=$("${PODMAN[@]}" run --rm "${RUN_OPTS[@]}" "$image" 2>&1)
+  rc=$?
+  set -e
+  { [ $rc = 78 ] && grep -q 'PRISM_ENVIRONMENT' <<<"$out"; } || { echo "$out" | tail -5; bad "$s: no-environment start (exit $rc)"; }
+  echo "$s: without environment, exit $rc: $(grep -m1 PRISM_ <<<"$out" | cut -c1-160)"
+done
+
+# Started far enough to answer /health/live, with the stores it needs unreachable: the gateway (auth and
+# config connect to their database first).
+health() {
+  local s=$1; shift
+  local c="prism-image-test-$s"
+  containers+=("$c")
+  "${PODMAN[@]}" run -d --name "$c" "${RUN_OPTS[@]}" --tmpfs /tmp:size=16m "$@" "localhost/prism-$s:$TAG" >/dev/null
+  for _ in $(seq 1 30); do
+    if "${PODMAN[@]}" exec "$c" node -e 'fetch("http://127.0.0.1:9080/health/live").then(r => { process.exitCode = r.ok ? 0 : 1 }, () => { process.exitCode = 1 })' 2>/dev/null; then
+      echo "$s: /health/live answered 200 (read-only root, uid $("${PODMAN[@]}" exec "$c" id -u))"
+      return
+    fi
+    sleep 1
+  done
+  "${PODMAN[@]}" logs "$c" 2>&1 | tail -5
+  bad "$s: /health/live"
+}
+in_list() { local x=$1; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
+
+COMMON=(-e PRISM_ENVIRONMENT=image-test -e PRISM_NATS_URL=nats://127.0.0.1:1 -e PRISM_LOG_LEVEL=warn)
+if in_list gateway "${services[@]}" && [ $fail = 0 ]; then
+  # gateway.yaml names the mesh CA file (for auth's JWKS and the upstreams): a throwaway one.
+  cp deploy/gateway/gateway.yaml "$tmp/gateway.yaml"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=image-test \
+    -keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
+  chmod 0644 "$tmp/ca.crt" "$tmp/gateway.yaml"
+  health gateway -v "$tmp/ca.crt:/etc/prism/mtls/ca.crt:ro" "${COMMON[@]}" -e PRISM_AUTH_GRPC_ADDRESS=127.0.0.1:2 -e PRISM_CONFIG_GRPC_ADDRESS=127.0.0.1:3 \
+    -e PRISM_REDIS_ADDRESS=127.0.0.1:4 -e PRISM_REDIS_PASSWORD=image-test -e PRISM_JWT_ISSUER=prism-auth -e PRISM_JWT_AUDIENCE=prism-api \
+    -e PRISM_GATEWAY_CONFIG_FILE=/etc/prism/gateway/gateway.yaml -v "$tmp/gateway.yaml:/etc/prism/gateway/gateway.yaml:ro"
+fi
+
+# The check fails on a planted violation: the gateway's image with npm and the DB manager's AWS SDK added.
+if in_list gateway "${services[@]}" && in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
+  w=$(buildah from -q localhost/prism-gateway:$TAG)
+  buildah copy -q --from docker.io/library/node:24-bookworm-slim "$w" /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm >/dev/null
+  buildah copy -q --from localhost/prism-dbmanager:$TAG "$w" /app/node_modules/@aws-sdk /app/node_modules/@aws-sdk >/dev/null
+  mnt=$(buildah mount "$w")
+  set +e
+  planted=$(node scripts/check-image.mjs gateway "$mnt")
+  rc=$?
+  set -e
+  buildah rm "$w" >/dev/null
+  if [ $rc = 1 ] && grep -q '^usr/local/lib/node_modules/npm: a package manager' <<<"$planted" && grep -q "^app/node_modules/@aws-sdk/client-s3: a package gateway's code does not use" <<<"$planted"; then
+    echo "planted npm and @aws-sdk in the gateway's image: the check fails ($(tail -1 <<<"$planted"))"
+  else
+    echo "$planted"
+    bad "the check passed a planted violation"
+  fi
+fi
+
+# The DB manager: tini as PID 1, node under it; its PostgreSQL programs run; no anonymous volume.
+if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
+  c=prism-image-test-dbmanager
+  containers+=("$c")
+  before=$(podman volume ls -q | sort)
+  "${PODMAN[@]}" run -d --name "$c" "${RUN_OPTS[@]}" localhost/prism-dbmanager:$TAG schedule --job 'probe|0 0 1 1 *|status' >/dev/null
+  sleep 3
+  ps=$("${PODMAN[@]}" top "$c" pid args)
+  echo "$ps"
+  grep -Eq '^ *1 +/usr/bin/tini -- node /app schedule' <<<"$ps" || bad "dbmanager: PID 1 is not tini"
+  grep -Eq 'node /app schedule' <<<"$(grep -v '^ *1 ' <<<"$ps")" || bad "dbmanager: node does not run under tini"
+  for p in pg_basebackup pg_receivewal pg_verifybackup pg_dumpall pg_ctl postgres; do
+    v=$("${PODMAN[@]}" exec "$c" "$p" --version 2>&1) || { echo "$v"; bad "dbmanager: $p does not run"; }
+  done
+  echo "dbmanager: $v (and pg_basebackup, pg_receivewal, pg_verifybackup, pg_dumpall, pg_ctl run)"
+  "${PODMAN[@]}" rm -f -t 0 "$c" >/dev/null
+  after=$(podman volume ls -q | sort)
+  [ "$before" = "$after" ] || bad "dbmanager: volumes created: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+  echo "dbmanager: podman volume ls unchanged ($(echo "$after" | grep -c . || true) volumes before and after)"
+fi
+
+if [ -z "${PRISM_IMAGE_TEST_KEEP:-}" ]; then
+  for s in "${services[@]}"; do podman rmi -f "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
+fi
+echo "image-test: the build layers stay cached for the next run; podman image prune -f removes them (the bases are kept)"
+if [ $fail != 0 ]; then
+  echo "image-test: FAILED"
+  exit 1
+fi
+echo "image-test: all passed"
