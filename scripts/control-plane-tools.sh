@@ -3,13 +3,14 @@
 # caches each under $PRISM_TOOLS_CACHE/<name>-<version>/bin (default /var/cache/prism-tools); a tool whose
 # directory is there is skipped. None of them is downloadable as a binary here (see ../shared/notes.md).
 #   kubernetes-v1.31.0                kube-apiserver, kube-controller-manager, kube-scheduler (one go build)
+#   kubectl-v1.31.0                   kubectl of the same release (Debian's kubernetes-client is 1.20)
 #   kwok-v0.7.0                       kwok: fake nodes and pod status, so workloads go Ready with no kubelet
 #   pulumi-v3.274.1                   the Pulumi CLI and its Node.js language host (vendored source: the
 #                                     language host's module is not served)
 #   pulumi-resource-kubernetes-<v>    the Kubernetes provider at the version package-lock.json asks for
-# Usage: bash scripts/control-plane-tools.sh [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]
-#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]
-#   Without names, builds all four. Concurrent runs do not build the same tool twice (one waits on the other's lock).
+# Usage: bash scripts/control-plane-tools.sh [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes ...]
+#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes ...]
+#   Without names, builds all five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
 # Builds run at nice 19; each directory gets a build-seconds file with the time its build took.
@@ -26,7 +27,7 @@ K8S_PROVIDER_SDK=v4.24.0
 K8S_PROVIDER=$(node -p 'require("./package-lock.json").packages["node_modules/@pulumi/kubernetes"].version')
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
-names=("kubernetes-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER")
+names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER")
 
 if [ "${1:-}" = --print-path ]; then
   shift
@@ -70,15 +71,26 @@ build() {
 
 # k8s.io/kubernetes replaces its staging modules with local paths, so `go install` refuses it: a wrapper
 # module requires it and points every staging module at its published v0.x twin.
-build_kubernetes() {
+kubernetes_module() {
   go mod init prism.local/kubernetes-tools >/dev/null 2>&1
   go mod edit -require="k8s.io/kubernetes@$KUBERNETES"
   local gomod staging
   gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).GoMod))')
   staging=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod")
   for m in $staging; do go mod edit -replace="$m=$m@v0${KUBERNETES#v1}"; done
+}
+
+build_kubernetes() {
+  kubernetes_module
   nice -n 19 go build -o bin/ -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+# Its own build and cache entry (the Go build cache shares what it has in common with the control plane).
+build_kubectl() {
+  kubernetes_module
+  nice -n 19 go build -o bin/ -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES -X k8s.io/component-base/version.gitVersion=$KUBERNETES" \
+    k8s.io/kubernetes/cmd/kubectl
 }
 
 build_kwok() {
@@ -105,13 +117,14 @@ build_provider() {
     github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes
 }
 
-[ $# -gt 0 ] || set -- kubernetes kwok pulumi pulumi-resource-kubernetes
+[ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
 for tool in "$@"; do
   case $tool in
     kubernetes) build "kubernetes-$KUBERNETES" build_kubernetes ;;
+    kubectl) build "kubectl-$KUBERNETES" build_kubectl ;;
     kwok) build "kwok-$KWOK" build_kwok ;;
     pulumi) build "pulumi-$PULUMI" build_pulumi ;;
     pulumi-resource-kubernetes) build "pulumi-resource-kubernetes-$K8S_PROVIDER" build_provider ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
   esac
 done

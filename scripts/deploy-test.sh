@@ -17,9 +17,9 @@
 #   --dry-run-only  step 1 only (needs no Pulumi); PRISM_KEEP_CLUSTER=1 keeps the cluster running at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TOOLS=(kubernetes kwok pulumi pulumi-resource-kubernetes)
+TOOLS=(kubernetes kubectl kwok pulumi pulumi-resource-kubernetes)
 DRY_RUN_ONLY=no
-if [ "${1:-}" = --dry-run-only ]; then DRY_RUN_ONLY=yes TOOLS=(kubernetes kwok) && shift; fi
+if [ "${1:-}" = --dry-run-only ]; then DRY_RUN_ONLY=yes TOOLS=(kubernetes kubectl kwok) && shift; fi
 STACKS=("$@")
 [ ${#STACKS[@]} -gt 0 ] || STACKS=(dev staging prod)
 CERT_MANAGER=v1.21.2     # cert-manager.io/v1 Issuer, ClusterIssuer, Certificate
@@ -165,6 +165,12 @@ for stack in "${STACKS[@]}"; do
           password) v=$(openssl rand -base64 32); echo "$v" >>"$WORK/secret-values-$stack"; printf '%s' "$v" | p config set --secret "prism:$key" ;;
           jwt-private-key) p config set --secret "prism:$key" <keys/private.pem ;;
           jwt-public-key) p config set --secret "prism:$key" <keys/public.pem ;;
+          # Optional ones too (a configured alert receiver needs its credential): generated stand-ins.
+          provided)
+            case $key in *Url) v="https://hooks.example.invalid/$(openssl rand -hex 16)" ;; *) v=$(openssl rand -hex 24) ;; esac
+            echo "$v" >>"$WORK/secret-values-$stack"
+            printf '%s' "$v" | p config set --secret "prism:$key"
+            ;;
         esac
       done < <(secret_keys)
       ;;

@@ -25,6 +25,8 @@ SERVICE_CIDR=10.96.0.0/16
 KUBECONFIG_FILE=$DIR/admin.kubeconfig
 
 log() { echo "local-cluster: $*" >&2; }
+# The cached tools first (start fails when one is missing; stop needs none of them).
+if tools=$(bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kwok 2>/dev/null); then PATH="$tools:$PATH"; fi
 
 # A port free on 127.0.0.1 now (asked of the kernel), or the one given if it is free.
 port() {
@@ -186,9 +188,7 @@ start() {
     return 0
   fi
   command -v etcd >/dev/null || { log "etcd is missing: apt-get install etcd-server"; exit 1; }
-  local tools
-  tools=$(bash scripts/control-plane-tools.sh --print-path kubernetes kwok)
-  export PATH="$tools:$PATH"
+  bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kwok >/dev/null
   rm -rf "$DIR" && mkdir -p "$DIR"
   ETCD_PORT=$(port "${PRISM_ETCD_PORT:-}")
   ETCD_PEER_PORT=$(port "${PRISM_ETCD_PEER_PORT:-}")
