@@ -63,6 +63,7 @@ build() {
   fi
   if [ -d "$CACHE/$name/bin" ]; then echo "== $name: cached"; exec {lock}>&-; return; fi
   echo "== $name: building ($(date -u +%H:%M:%S))"
+  rm -rf "$CACHE/.build-$name."* # what a failed build left (the lock is ours: nothing else builds it)
   work=$(mktemp -d "$CACHE/.build-$name.XXXX")
   start=$(date +%s)
   # The CPU time (user + system of every process of the build) says more than the wall time on a busy machine.
@@ -120,9 +121,22 @@ build_provider() {
   go mod init prism.local/pulumi-kubernetes-provider >/dev/null 2>&1
   go mod edit -require="github.com/pulumi/pulumi-kubernetes/provider/v4@$K8S_PROVIDER_MODULE" \
     -require="github.com/pulumi/pulumi-kubernetes/sdk/v4@$K8S_PROVIDER_SDK"
+  # Its main package embeds schema-embed.json and terraform-mapping-embed.json, which upstream's go:generate
+  # writes (git-ignored, so not in the module): the same files, written here with node (the schema with the
+  # provider's version, as generate.go does), beside a copy of main.go.
+  local src
+  src=$(go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4@$K8S_PROVIDER_MODULE" |
+    node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).Dir))')/cmd/pulumi-resource-kubernetes
+  mkdir pulumi-resource-kubernetes && cp "$src/main.go" pulumi-resource-kubernetes/
+  node -e '
+    const fs = require("fs"); const [src, out, version] = process.argv.slice(1);
+    const schema = JSON.parse(fs.readFileSync(`${src}/schema.json`, "utf8"));
+    fs.writeFileSync(`${out}/schema-embed.json`, JSON.stringify({ ...schema, version }));
+    fs.writeFileSync(`${out}/terraform-mapping-embed.json`, JSON.stringify(JSON.parse(fs.readFileSync(`${src}/terraform-mapping.json`, "utf8"))));
+  ' "$src" pulumi-resource-kubernetes "$K8S_PROVIDER"
   nice -n 19 go build -o bin/ \
     -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER" \
-    github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes
+    ./pulumi-resource-kubernetes
 }
 
 [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
