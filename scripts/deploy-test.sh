@@ -90,6 +90,8 @@ done
 export PULUMI_BACKEND_URL=file://$WORK/state PULUMI_HOME=$WORK/pulumi-home PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_CONFIG_PASSPHRASE=deploy-test-$RANDOM$RANDOM PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 mkdir -p "$WORK/state"
+TREE=$WORK/tree
+git clone -q --shared . "$TREE"
 
 # pulumi with the stack's working copy of its config file.
 p() { pulumi --non-interactive --color never --stack "$stack" --config-file "$WORK/Pulumi.$stack.yaml" "$@"; }
@@ -143,9 +145,16 @@ check_one_key_preview() {
 
 for stack in "${STACKS[@]}"; do
   step "$stack: stack init, secrets"
-  cp "stacks/Pulumi.$stack.yaml" "$WORK/Pulumi.$stack.yaml"
-  pulumi --non-interactive --color never --config-file "$WORK/Pulumi.$stack.yaml" stack init "$stack" >/dev/null
-  [ "$(git status --porcelain)" = "$tracked_before" ] || fail "$stack: pulumi stack init changed the checkout: $(git status --porcelain)"
+  # `pulumi stack init` has no --config-file: it writes encryptionsalt into stacks/Pulumi.<stack>.yaml. It runs in
+  # a scratch clone, where it must leave the image tag's revision clean; every later command runs here on the
+  # clone's stack file (--config-file), so this checkout is never written.
+  cp "stacks/Pulumi.$stack.yaml" "$TREE/stacks/Pulumi.$stack.yaml"
+  pulumi --non-interactive --color never -C "$TREE" stack init "$stack" >/dev/null
+  grep -q '^encryptionsalt:' "$TREE/stacks/Pulumi.$stack.yaml" || fail "$stack: pulumi stack init wrote no encryptionsalt"
+  revision=$(PRISM_TREE=$TREE npx tsx -e 'import { gitRevision } from "./infra/pulumi/images.ts"; console.log(gitRevision(process.env.PRISM_TREE));')
+  [[ $revision != *-dirty ]] || fail "$stack: pulumi stack init made the image tag's revision dirty ($revision)"
+  cp "$TREE/stacks/Pulumi.$stack.yaml" "$WORK/Pulumi.$stack.yaml"
+  git -C "$TREE" checkout -q -- "stacks/Pulumi.$stack.yaml"
   p config set --path prism:images.build false
   mode=$(node -e 'const y = require("yaml").parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(y.config["prism:secrets"]?.mode ?? "local")' "stacks/Pulumi.$stack.yaml")
   [ "$stack" != staging ] || mode=pulumi
