@@ -93,7 +93,7 @@ mkdir -p "$WORK/state"
 TREE=$WORK/tree
 git clone -q --shared . "$TREE"
 
-# pulumi with the stack's working copy of its config file.
+# pulumi with the stack's working copy of its config file (commands that take --config-file).
 p() { pulumi --non-interactive --color never --stack "$stack" --config-file "$WORK/Pulumi.$stack.yaml" "$@"; }
 
 secret_keys() {
@@ -194,7 +194,7 @@ for stack in "${STACKS[@]}"; do
   [ "$mode" != local ] || check_secret_first
   if [ "$mode" = local ]; then
     # The program reads the Secret: what it read must be encrypted in the state too.
-    p stack export >"$WORK/state-$stack.json"
+    pulumi --non-interactive --stack "$stack" stack export >"$WORK/state-$stack.json"
     node -e '
       const { parseAllDocuments } = require("yaml");
       const secret = parseAllDocuments(require("fs").readFileSync(".secrets/prism-secrets.yaml", "utf8")).map((d) => d.toJS()).find((o) => o.kind === "Secret");
@@ -206,7 +206,7 @@ for stack in "${STACKS[@]}"; do
     echo "   $stack: prism-secrets predates every workload; its values are not in the state in plain text"
   fi
   if [ "$mode" = pulumi ]; then
-    p stack export >"$WORK/state-$stack.json"
+    pulumi --non-interactive --stack "$stack" stack export >"$WORK/state-$stack.json"
     while read -r v; do
       for needle in "$v" "$(printf '%s' "$v" | base64 -w0)"; do
         ! grep -qF -- "$needle" "$WORK/state-$stack.json" || fail "$stack: a secret value is in the state in plain text"
@@ -223,7 +223,7 @@ for stack in "${STACKS[@]}"; do
   p destroy --yes --skip-preview >"$WORK/destroy-$stack.log" 2>&1 || { tail -40 "$WORK/destroy-$stack.log" >&2; fail "$stack: destroy failed"; }
   kubectl wait --for delete namespace/prism --timeout 300s >/dev/null 2>&1 || true
   ! kubectl get namespace prism >/dev/null 2>&1 || fail "$stack: namespace prism still there after destroy"
-  p stack rm --yes >/dev/null
+  pulumi --non-interactive -C "$TREE" stack rm --yes --preserve-config "$stack" >/dev/null
   bash scripts/local-cluster.sh volumes
 done
 
