@@ -80,8 +80,10 @@ for env in "${STACKS[@]}"; do
   ! kubectl apply --server-side --dry-run=server -f "$WORK/violations-$env.json" >"$WORK/violations-$env.log" 2>&1 ||
     fail "$env: Pods violating the restricted profile were accepted"
   refused=$(grep -c '(Forbidden): .* violates PodSecurity "restricted:v[0-9.]*": allowPrivilegeEscalation != false' "$WORK/violations-$env.log" || true)
-  [ "$planted" -gt 0 ] && [ "$refused" -eq "$planted" ] ||
-    { cat "$WORK/violations-$env.log" >&2; fail "$env: $refused of $planted Pods with a planted violation refused by Pod Security"; }
+  if [ "$planted" -eq 0 ] || [ "$refused" -ne "$planted" ]; then
+    cat "$WORK/violations-$env.log" >&2
+    fail "$env: $refused of $planted Pods with a planted violation refused by Pod Security"
+  fi
   echo "   $env: $(grep -c 'serverside-applied' "$WORK/dry-run-$env.log") objects and $(grep -c 'serverside-applied' "$WORK/pods-$env.log") workload Pods accepted; $refused Pods with a planted violation refused"
   kubectl delete namespace prism prism-logging --ignore-not-found --wait=true >/dev/null
 done
