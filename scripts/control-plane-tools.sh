@@ -3,16 +3,17 @@
 # caches each under $PRISM_TOOLS_CACHE/<name>-<version>/bin (default /var/cache/prism-tools); a tool whose
 # directory is there is skipped. None of them is downloadable as a binary here (see ../shared/notes.md).
 #   kubernetes-v1.31.0                kube-apiserver, kube-controller-manager, kube-scheduler (one go build)
+#   kubectl-v1.31.0                   kubectl of the same release (Debian's kubernetes-client is 1.20)
 #   kwok-v0.7.0                       kwok: fake nodes and pod status, so workloads go Ready with no kubelet
 #   pulumi-v3.274.1                   the Pulumi CLI and its Node.js language host (vendored source: the
 #                                     language host's module is not served)
 #   pulumi-resource-kubernetes-<v>    the Kubernetes provider at the version package-lock.json asks for
-# Usage: bash scripts/control-plane-tools.sh [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]
-#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kwok|pulumi|pulumi-resource-kubernetes ...]
-#   Without names, builds all four. Concurrent runs do not build the same tool twice (one waits on the other's lock).
+# Usage: bash scripts/control-plane-tools.sh [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes ...]
+#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes ...]
+#   Without names, builds all five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
-# Builds run at nice 19; each directory gets a build-seconds file with the time its build took.
+# Builds run at nice 19; each directory gets build-seconds (wall) and cpu-seconds files for its build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,7 +27,7 @@ K8S_PROVIDER_SDK=v4.24.0
 K8S_PROVIDER=$(node -p 'require("./package-lock.json").packages["node_modules/@pulumi/kubernetes"].version')
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
-names=("kubernetes-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER")
+names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER")
 
 if [ "${1:-}" = --print-path ]; then
   shift
@@ -47,6 +48,10 @@ fi
 export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
 mkdir -p "$CACHE"
 
+# User + system seconds of this shell's finished children, from a file `times` wrote (line 2: 1m2.5s 0m3.25s;
+# `times` must run in this shell itself, not in a command substitution).
+children_cpu() { awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d\n", t }' "$1"; }
+
 # build <name> <function>: runs the function in a scratch module directory; its binaries go to ./bin,
 # which becomes $CACHE/<name>/bin only when the whole build succeeded.
 build() {
@@ -58,27 +63,43 @@ build() {
   fi
   if [ -d "$CACHE/$name/bin" ]; then echo "== $name: cached"; exec {lock}>&-; return; fi
   echo "== $name: building ($(date -u +%H:%M:%S))"
+  rm -rf "$CACHE/.build-$name."* # what a failed build left (the lock is ours: nothing else builds it)
   work=$(mktemp -d "$CACHE/.build-$name.XXXX")
   start=$(date +%s)
+  # The CPU time (user + system of every process of the build) says more than the wall time on a busy machine.
+  times >"$work/times-before"
   (cd "$work" && mkdir bin && "$fn")
+  times >"$work/times-after"
   mkdir -p "$work/out" && mv "$work/bin" "$work/out/bin"
   echo $(( $(date +%s) - start )) > "$work/out/build-seconds"
+  echo $(( $(children_cpu "$work/times-after") - $(children_cpu "$work/times-before") )) > "$work/out/cpu-seconds"
   rm -rf "${CACHE:?}/$name" && mv "$work/out" "$CACHE/$name" && rm -rf "$work"
-  echo "== $name: built in $(cat "$CACHE/$name/build-seconds") s"
+  echo "== $name: built in $(cat "$CACHE/$name/build-seconds") s ($(cat "$CACHE/$name/cpu-seconds") CPU-seconds)"
   exec {lock}>&-
 }
 
 # k8s.io/kubernetes replaces its staging modules with local paths, so `go install` refuses it: a wrapper
 # module requires it and points every staging module at its published v0.x twin.
-build_kubernetes() {
+kubernetes_module() {
   go mod init prism.local/kubernetes-tools >/dev/null 2>&1
   go mod edit -require="k8s.io/kubernetes@$KUBERNETES"
   local gomod staging
   gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).GoMod))')
   staging=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod")
   for m in $staging; do go mod edit -replace="$m=$m@v0${KUBERNETES#v1}"; done
+}
+
+build_kubernetes() {
+  kubernetes_module
   nice -n 19 go build -o bin/ -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+# Its own build and cache entry (the Go build cache shares what it has in common with the control plane).
+build_kubectl() {
+  kubernetes_module
+  nice -n 19 go build -o bin/ -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES -X k8s.io/component-base/version.gitVersion=$KUBERNETES" \
+    k8s.io/kubernetes/cmd/kubectl
 }
 
 build_kwok() {
@@ -100,18 +121,32 @@ build_provider() {
   go mod init prism.local/pulumi-kubernetes-provider >/dev/null 2>&1
   go mod edit -require="github.com/pulumi/pulumi-kubernetes/provider/v4@$K8S_PROVIDER_MODULE" \
     -require="github.com/pulumi/pulumi-kubernetes/sdk/v4@$K8S_PROVIDER_SDK"
+  # Its main package embeds schema-embed.json and terraform-mapping-embed.json, which upstream's go:generate
+  # writes (git-ignored, so not in the module): the same files, written here with node (the schema with the
+  # provider's version, as generate.go does), beside a copy of main.go.
+  local src
+  src=$(go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4@$K8S_PROVIDER_MODULE" |
+    node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).Dir))')/cmd/pulumi-resource-kubernetes
+  mkdir pulumi-resource-kubernetes && cp "$src/main.go" pulumi-resource-kubernetes/
+  node -e '
+    const fs = require("fs"); const [src, out, version] = process.argv.slice(1);
+    const schema = JSON.parse(fs.readFileSync(`${src}/schema.json`, "utf8"));
+    fs.writeFileSync(`${out}/schema-embed.json`, JSON.stringify({ ...schema, version }));
+    fs.writeFileSync(`${out}/terraform-mapping-embed.json`, JSON.stringify(JSON.parse(fs.readFileSync(`${src}/terraform-mapping.json`, "utf8"))));
+  ' "$src" pulumi-resource-kubernetes "$K8S_PROVIDER"
   nice -n 19 go build -o bin/ \
     -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER" \
-    github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes
+    ./pulumi-resource-kubernetes
 }
 
-[ $# -gt 0 ] || set -- kubernetes kwok pulumi pulumi-resource-kubernetes
+[ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
 for tool in "$@"; do
   case $tool in
     kubernetes) build "kubernetes-$KUBERNETES" build_kubernetes ;;
+    kubectl) build "kubectl-$KUBERNETES" build_kubectl ;;
     kwok) build "kwok-$KWOK" build_kwok ;;
     pulumi) build "pulumi-$PULUMI" build_pulumi ;;
     pulumi-resource-kubernetes) build "pulumi-resource-kubernetes-$K8S_PROVIDER" build_provider ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
   esac
 done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local deploy test: the real Pulumi CLI and Kubernetes provider against a real Kubernetes v1.31 API server
 # (scripts/local-cluster.sh: etcd, apiserver, controller-manager, scheduler, kwok fake nodes on 127.0.0.1).
-#   1. Server-side dry-run apply of every environment's synthesized files, Pod Security admission warnings
-#      counted as errors (kubectl --warnings-as-errors), External Secrets CRDs installed.
+#   1. Server-side dry-run apply of every environment's synthesized files (cert-manager and External Secrets
+#      CRDs installed, warnings are errors), then of a Pod per workload pod template, Pod Security admission
+#      enforced; the same Pods with a planted violation of the restricted profile must all be refused.
 #   2. For dev, staging and prod in turn, on a local file backend: stack init, secrets from generated values,
 #      preview, up (every Deployment and StatefulSet Available, every Job complete, HPAs and PDBs present), a
 #      second preview that must report no changes, a one-key config change whose preview shows exactly that
@@ -12,20 +13,24 @@
 #      (external: the ExternalSecret against the CRDs). Images are not built (images.build false).
 # The checkout is left as it was: each stack works on a copy of its stack file (pulumi --config-file).
 # Tools come from scripts/control-plane-tools.sh (built and cached on first use: about an hour on 2 busy cores).
-# Usage: bash scripts/deploy-test.sh [stack...]   (default: dev staging prod); PRISM_KEEP_CLUSTER=1 keeps it running.
+# Usage: bash scripts/deploy-test.sh [--dry-run-only] [stack...]   (default: dev staging prod)
+#   --dry-run-only  step 1 only (needs no Pulumi); PRISM_KEEP_CLUSTER=1 keeps the cluster running at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
+TOOLS=(kubernetes kubectl kwok pulumi pulumi-resource-kubernetes)
+DRY_RUN_ONLY=no
+if [ "${1:-}" = --dry-run-only ]; then DRY_RUN_ONLY=yes TOOLS=(kubernetes kubectl kwok) && shift; fi
 STACKS=("$@")
 [ ${#STACKS[@]} -gt 0 ] || STACKS=(dev staging prod)
-CRDS=${PRISM_EXTERNAL_SECRETS_CRDS:-$ROOT/../shared/vendor/external-secrets-crds}
+CERT_MANAGER=v1.21.2     # cert-manager.io/v1 Issuer, ClusterIssuer, Certificate
+EXTERNAL_SECRETS=v1.3.2  # external-secrets.io/v1 ExternalSecret, ClusterSecretStore
 started=$(date +%s)
 
 step() { echo "== deploy-test [$(($(date +%s) - started)) s] $*"; }
 fail() { echo "deploy-test: FAILED: $*" >&2; exit 1; }
 
-bash scripts/control-plane-tools.sh
-PATH="$(bash scripts/control-plane-tools.sh --print-path):$PATH"
+bash scripts/control-plane-tools.sh "${TOOLS[@]}"
+PATH="$(bash scripts/control-plane-tools.sh --print-path "${TOOLS[@]}"):$PATH"
 export PATH
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/prism-deploy-test.XXXX")
@@ -46,32 +51,51 @@ trap cleanup EXIT
 step "cluster"
 bash scripts/local-cluster.sh start
 export KUBECONFIG=$PRISM_CLUSTER_DIR/admin.kubeconfig
-[ -f "$CRDS/external-secrets.io_externalsecrets.yaml" ] || fail "no External Secrets CRDs at $CRDS (set PRISM_EXTERNAL_SECRETS_CRDS)"
-kubectl apply --server-side -f "$CRDS/external-secrets.io_externalsecrets.yaml" -f "$CRDS/external-secrets.io_clustersecretstores.yaml" >/dev/null
-kubectl wait --for condition=Established crd/externalsecrets.external-secrets.io crd/clustersecretstores.external-secrets.io --timeout 60s >/dev/null
+# The CRDs of the operators the manifests use (no operator runs): from their Go modules, through the module proxy.
+crd_dir() { GOFLAGS=-mod=mod GOTOOLCHAIN=local go mod download -json "$1" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).Dir))'; }
+cert_manager=$(crd_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER")/deploy/crds
+external_secrets=$(crd_dir "github.com/external-secrets/external-secrets@$EXTERNAL_SECRETS")/config/crds/bases
+kubectl apply --server-side -f "$cert_manager/cert-manager.io_issuers.yaml" -f "$cert_manager/cert-manager.io_clusterissuers.yaml" \
+  -f "$cert_manager/cert-manager.io_certificates.yaml" -f "$external_secrets/external-secrets.io_externalsecrets.yaml" \
+  -f "$external_secrets/external-secrets.io_clustersecretstores.yaml" >/dev/null
+kubectl wait --for condition=Established --timeout 60s crd/issuers.cert-manager.io crd/clusterissuers.cert-manager.io \
+  crd/certificates.cert-manager.io crd/externalsecrets.external-secrets.io crd/clustersecretstores.external-secrets.io >/dev/null
 
-step "server-side dry run of every environment's synthesized files (Pod Security warnings are errors)"
+step "server-side dry run of every environment's synthesized files, Pod Security enforced"
 OUT=$WORK/synth
 CDK8S_OUTDIR=$OUT npx tsx charts/main.ts
 for env in "${STACKS[@]}"; do
-  # A dry run creates nothing, so the namespaces the objects live in are created for real first, then removed.
-  node -e '
-    const { parseAllDocuments, stringify } = require("yaml"); const fs = require("fs"); const path = require("path");
-    const dir = process.argv[1];
-    const ns = fs.readdirSync(dir).sort().flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(dir, f), "utf8")).map((d) => d.toJS()))
-      .filter((o) => o && o.kind === "Namespace");
-    process.stdout.write(ns.map((o) => stringify(o)).join("---\n"));' "$OUT/$env" | kubectl apply --server-side --warnings-as-errors -f - >/dev/null
+  # A dry run creates nothing: the namespaces and service accounts Pods need are created for real, then removed.
+  node scripts/workload-pods.mjs prerequisites "$OUT/$env" | kubectl apply --server-side --warnings-as-errors -f - >/dev/null
   kubectl apply --server-side --dry-run=server --warnings-as-errors -f "$OUT/$env/" >"$WORK/dry-run-$env.log" 2>&1 ||
     { cat "$WORK/dry-run-$env.log" >&2; fail "$env: the API server refused a synthesized object"; }
-  echo "   $env: $(grep -c 'serverside-applied\|created\|configured' "$WORK/dry-run-$env.log") objects accepted"
+  # Pod Security admission enforces on Pods (on workloads it only warns): a Pod of every pod template.
+  node scripts/workload-pods.mjs pods "$OUT/$env" >"$WORK/pods-$env.json"
+  kubectl apply --server-side --dry-run=server --warnings-as-errors -f "$WORK/pods-$env.json" >"$WORK/pods-$env.log" 2>&1 ||
+    { cat "$WORK/pods-$env.log" >&2; fail "$env: the API server refused the Pod of a workload"; }
+  # The proof that the namespace's enforce label is honoured: each of those Pods with a planted violation of
+  # the restricted profile is refused, naming the version the label pins.
+  node scripts/workload-pods.mjs pods --violate "$OUT/$env" >"$WORK/violations-$env.json"
+  planted=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).items.length' "$WORK/violations-$env.json")
+  ! kubectl apply --server-side --dry-run=server -f "$WORK/violations-$env.json" >"$WORK/violations-$env.log" 2>&1 ||
+    fail "$env: Pods violating the restricted profile were accepted"
+  refused=$(grep -c '(Forbidden): .* violates PodSecurity "restricted:v[0-9.]*": allowPrivilegeEscalation != false' "$WORK/violations-$env.log" || true)
+  if [ "$planted" -eq 0 ] || [ "$refused" -ne "$planted" ]; then
+    cat "$WORK/violations-$env.log" >&2
+    fail "$env: $refused of $planted Pods with a planted violation refused by Pod Security"
+  fi
+  echo "   $env: $(grep -c 'serverside-applied' "$WORK/dry-run-$env.log") objects and $(grep -c 'serverside-applied' "$WORK/pods-$env.log") workload Pods accepted; $refused Pods with a planted violation refused"
   kubectl delete namespace prism prism-logging --ignore-not-found --wait=true >/dev/null
 done
+[ $DRY_RUN_ONLY = no ] || { step "passed (dry run only): ${STACKS[*]}"; exit 0; }
 
 export PULUMI_BACKEND_URL=file://$WORK/state PULUMI_HOME=$WORK/pulumi-home PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_CONFIG_PASSPHRASE=deploy-test-$RANDOM$RANDOM PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 mkdir -p "$WORK/state"
+TREE=$WORK/tree
+git clone -q --shared . "$TREE"
 
-# pulumi with the stack's working copy of its config file.
+# pulumi with the stack's working copy of its config file (commands that take --config-file).
 p() { pulumi --non-interactive --color never --stack "$stack" --config-file "$WORK/Pulumi.$stack.yaml" "$@"; }
 
 secret_keys() {
@@ -123,9 +147,16 @@ check_one_key_preview() {
 
 for stack in "${STACKS[@]}"; do
   step "$stack: stack init, secrets"
-  cp "stacks/Pulumi.$stack.yaml" "$WORK/Pulumi.$stack.yaml"
-  pulumi --non-interactive --color never --config-file "$WORK/Pulumi.$stack.yaml" stack init "$stack" >/dev/null
-  [ "$(git status --porcelain)" = "$tracked_before" ] || fail "$stack: pulumi stack init changed the checkout: $(git status --porcelain)"
+  # `pulumi stack init` has no --config-file: it writes encryptionsalt into stacks/Pulumi.<stack>.yaml. It runs in
+  # a scratch clone, where it must leave the image tag's revision clean; every later command runs here on the
+  # clone's stack file (--config-file), so this checkout is never written.
+  cp "stacks/Pulumi.$stack.yaml" "$TREE/stacks/Pulumi.$stack.yaml"
+  pulumi --non-interactive --color never -C "$TREE" stack init "$stack" >/dev/null
+  grep -q '^encryptionsalt:' "$TREE/stacks/Pulumi.$stack.yaml" || fail "$stack: pulumi stack init wrote no encryptionsalt"
+  revision=$(PRISM_TREE=$TREE npx tsx -e 'import { gitRevision } from "./infra/pulumi/images.ts"; console.log(gitRevision(process.env.PRISM_TREE));')
+  [[ $revision != *-dirty ]] || fail "$stack: pulumi stack init made the image tag's revision dirty ($revision)"
+  cp "$TREE/stacks/Pulumi.$stack.yaml" "$WORK/Pulumi.$stack.yaml"
+  git -C "$TREE" checkout -q -- "stacks/Pulumi.$stack.yaml"
   p config set --path prism:images.build false
   mode=$(node -e 'const y = require("yaml").parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(y.config["prism:secrets"]?.mode ?? "local")' "stacks/Pulumi.$stack.yaml")
   [ "$stack" != staging ] || mode=pulumi
@@ -145,6 +176,12 @@ for stack in "${STACKS[@]}"; do
           password) v=$(openssl rand -base64 32); echo "$v" >>"$WORK/secret-values-$stack"; printf '%s' "$v" | p config set --secret "prism:$key" ;;
           jwt-private-key) p config set --secret "prism:$key" <keys/private.pem ;;
           jwt-public-key) p config set --secret "prism:$key" <keys/public.pem ;;
+          # Optional ones too (a configured alert receiver needs its credential): generated stand-ins.
+          provided)
+            case $key in *Url) v="https://hooks.example.invalid/$(openssl rand -hex 16)" ;; *) v=$(openssl rand -hex 24) ;; esac
+            echo "$v" >>"$WORK/secret-values-$stack"
+            printf '%s' "$v" | p config set --secret "prism:$key"
+            ;;
         esac
       done < <(secret_keys)
       ;;
@@ -159,7 +196,7 @@ for stack in "${STACKS[@]}"; do
   [ "$mode" != local ] || check_secret_first
   if [ "$mode" = local ]; then
     # The program reads the Secret: what it read must be encrypted in the state too.
-    p stack export >"$WORK/state-$stack.json"
+    pulumi --non-interactive --stack "$stack" stack export >"$WORK/state-$stack.json"
     node -e '
       const { parseAllDocuments } = require("yaml");
       const secret = parseAllDocuments(require("fs").readFileSync(".secrets/prism-secrets.yaml", "utf8")).map((d) => d.toJS()).find((o) => o.kind === "Secret");
@@ -171,7 +208,7 @@ for stack in "${STACKS[@]}"; do
     echo "   $stack: prism-secrets predates every workload; its values are not in the state in plain text"
   fi
   if [ "$mode" = pulumi ]; then
-    p stack export >"$WORK/state-$stack.json"
+    pulumi --non-interactive --stack "$stack" stack export >"$WORK/state-$stack.json"
     while read -r v; do
       for needle in "$v" "$(printf '%s' "$v" | base64 -w0)"; do
         ! grep -qF -- "$needle" "$WORK/state-$stack.json" || fail "$stack: a secret value is in the state in plain text"
@@ -188,7 +225,7 @@ for stack in "${STACKS[@]}"; do
   p destroy --yes --skip-preview >"$WORK/destroy-$stack.log" 2>&1 || { tail -40 "$WORK/destroy-$stack.log" >&2; fail "$stack: destroy failed"; }
   kubectl wait --for delete namespace/prism --timeout 300s >/dev/null 2>&1 || true
   ! kubectl get namespace prism >/dev/null 2>&1 || fail "$stack: namespace prism still there after destroy"
-  p stack rm --yes >/dev/null
+  pulumi --non-interactive -C "$TREE" stack rm --yes --preserve-config "$stack" >/dev/null
   bash scripts/local-cluster.sh volumes
 done
 

@@ -2,6 +2,7 @@
 # Installs, on Debian, everything the tests and the local platform need; `.ci/run` runs it. Idempotent:
 # what is there is kept. Needs root (apt-get, /usr/local/bin) and Go (https://go.dev/dl) for the Go tools.
 #   apt         postgresql, redis-server, nats-server, prometheus (promtool), prometheus-alertmanager, curl, make, openssl, git,
+#               etcd-server (the local deploy test's control plane: scripts/local-cluster.sh),
 #               python3-venv (Node.js 24 comes from PyPI into a virtual environment) and the shell linter
 #   Node.js 24  scripts/install-node.sh (node, npm, npx in /usr/local/bin)
 #   Go tools    scripts/install-tools.sh: kube-score, upstream promtool, minio, mc, actionlint
@@ -18,7 +19,7 @@ fi
 echo "== OS packages"
 need=()
 for cmd in pg_ctlcluster:postgresql redis-server:redis-server nats-server:nats-server promtool:prometheus amtool:prometheus-alertmanager curl:curl \
-  make:make openssl:openssl shellcheck:shellcheck git:git; do
+  make:make openssl:openssl shellcheck:shellcheck git:git etcd:etcd-server; do
   command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}")
 done
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
@@ -26,7 +27,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-for svc in postgresql redis-server nats-server prometheus prometheus-alertmanager; do
+for svc in postgresql redis-server nats-server prometheus prometheus-alertmanager etcd; do
   (command -v systemctl >/dev/null && systemctl stop "$svc" 2>/dev/null) || true
 done
 

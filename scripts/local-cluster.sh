@@ -12,13 +12,12 @@
 #   stop     stops what start started (by the pids it recorded) and removes the cluster directory
 #   volumes  replaces released PersistentVolumes with fresh ones (between deployments)
 #   env      prints `export KUBECONFIG=...` for eval
-# Settings: PRISM_CLUSTER_DIR (default ${TMPDIR:-/tmp}/prism-local-cluster), PRISM_ETCD_PORT (52379, peer +1),
-# PRISM_APISERVER_PORT (56443), PRISM_CLUSTER_NODES (3), PRISM_CLUSTER_VOLUMES (40).
+# Settings: PRISM_CLUSTER_DIR (default ${TMPDIR:-/tmp}/prism-local-cluster), PRISM_ETCD_PORT,
+# PRISM_ETCD_PEER_PORT, PRISM_APISERVER_PORT (default: free ports the kernel hands out, so parallel runs
+# never collide; a port given that is taken fails at once), PRISM_CLUSTER_NODES (3), PRISM_CLUSTER_VOLUMES (40).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${PRISM_CLUSTER_DIR:-${TMPDIR:-/tmp}/prism-local-cluster}
-ETCD_PORT=${PRISM_ETCD_PORT:-52379}
-API_PORT=${PRISM_APISERVER_PORT:-56443}
 NODES=${PRISM_CLUSTER_NODES:-3}
 VOLUMES=${PRISM_CLUSTER_VOLUMES:-40}
 ZONES=(zone-a zone-b zone-c)
@@ -26,6 +25,15 @@ SERVICE_CIDR=10.96.0.0/16
 KUBECONFIG_FILE=$DIR/admin.kubeconfig
 
 log() { echo "local-cluster: $*" >&2; }
+# The cached tools first (start fails when one is missing; stop needs none of them).
+if tools=$(bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kwok 2>/dev/null); then PATH="$tools:$PATH"; fi
+
+# A port free on 127.0.0.1 now (asked of the kernel), or the one given if it is free.
+port() {
+  node -e '
+    const s = require("net").createServer().on("error", (e) => { console.error(`local-cluster: port ${process.argv[1]}: ${e.code}`); process.exit(1); });
+    s.listen(Number(process.argv[1]), "127.0.0.1", () => { console.log(s.address().port); s.close(); });' "${1:-0}"
+}
 kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
 # start_process <name> <command...>: runs it in the background with its log and pid file in $DIR.
@@ -84,11 +92,18 @@ plugins:
 EOF
 }
 
+# wait_for <what> <seconds> <command...>: until the command succeeds; fails at once when a process died.
 wait_for() {
-  local what=$1 tries=$2
+  local what=$1 tries=$2 pidfile
   shift 2
   for _ in $(seq "$tries"); do
     if "$@" >/dev/null 2>&1; then return 0; fi
+    for pidfile in "$DIR"/*.pid; do
+      kill -0 "$(cat "$pidfile")" 2>/dev/null && continue
+      log "$(basename "$pidfile" .pid) exited while waiting for $what; the end of its log:"
+      tail -15 "${pidfile%.pid}.log" >&2
+      return 1
+    done
     sleep 1
   done
   log "timed out waiting for $what"
@@ -173,18 +188,19 @@ start() {
     return 0
   fi
   command -v etcd >/dev/null || { log "etcd is missing: apt-get install etcd-server"; exit 1; }
-  local tools
-  tools=$(bash scripts/control-plane-tools.sh --print-path kubernetes kwok)
-  export PATH="$tools:$PATH"
+  bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kwok >/dev/null
   rm -rf "$DIR" && mkdir -p "$DIR"
+  ETCD_PORT=$(port "${PRISM_ETCD_PORT:-}")
+  ETCD_PEER_PORT=$(port "${PRISM_ETCD_PEER_PORT:-}")
+  API_PORT=$(port "${PRISM_APISERVER_PORT:-}")
   certificates
   admission_config
   local pki=$DIR/pki
   log "etcd on 127.0.0.1:$ETCD_PORT"
   start_process etcd etcd --name prism --data-dir "$DIR/etcd" \
     --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
-    --initial-cluster "prism=http://127.0.0.1:$((ETCD_PORT + 1))" --log-level warn
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "prism=http://127.0.0.1:$ETCD_PEER_PORT" --log-level warn
   wait_for etcd 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
   log "kube-apiserver on https://127.0.0.1:$API_PORT"
   start_process kube-apiserver kube-apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
