@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
+import * as k8s from './imports/k8s.js';
 import { HEALTH_PATHS } from '../contract/index.js';
 import { type Component, type Platform, headless, portNumber } from '../model/index.js';
 import { SINGLETON_ANNOTATION } from '../policy/hardening.js';
