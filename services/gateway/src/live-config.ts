@@ -61,10 +61,10 @@ export class LiveConfig {
   private closed = false;
   private current = '';
 
-  constructor(private readonly o: LiveConfigOptions) {
+  constructor(private readonly options: LiveConfigOptions) {
     const { ConfigService } = loadProto(GRPC_APIS.config.proto).prism.config.v1;
     // gRPC's own reconnection backoff grows to 2 minutes; the retry loop here decides the pace instead.
-    this.client = new ConfigService(o.address, o.credentials, { 'grpc.max_reconnect_backoff_ms': 2_000 });
+    this.client = new ConfigService(options.address, options.credentials, { 'grpc.max_reconnect_backoff_ms': 2_000 });
   }
 
   /** Reads the current values (waiting at most `firstReadMs`), then follows changes in the background. */
@@ -82,7 +82,7 @@ export class LiveConfig {
   /** Opens the watch, then lists: a change made between the two arrives on the watch and is kept by version. */
   private async connect(listDeadlineMs: number): Promise<void> {
     if (this.closed) return;
-    const stream = this.client.Watch({ environment: this.o.environment, service: '', keyPrefix: '' });
+    const stream = this.client.Watch({ environment: this.options.environment, service: '', keyPrefix: '' });
     this.stream = stream;
     stream.on('data', (c: ConfigChange) => this.take(c.service, c.key, c.version, c.action === 'delete' ? '' : c.valueJson));
     stream.on('error', (e: grpc.ServiceError) => e.code !== grpc.status.CANCELLED && this.lost(stream, e.details || e.message));
@@ -100,11 +100,11 @@ export class LiveConfig {
     if (!watching) return this.lost(stream, 'watch not established');
     try {
       const { entries } = await new Promise<ListResponse>((resolve, reject) =>
-        this.client.List({ environment: this.o.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + listDeadlineMs }, (err, res) => (res ? resolve(res) : reject(err ?? new Error('List returned nothing')))),
+        this.client.List({ environment: this.options.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + listDeadlineMs }, (err, res) => (res ? resolve(res) : reject(err ?? new Error('List returned nothing')))),
       );
       for (const e of entries) this.take(e.service, e.key, e.version, e.valueJson, false);
       this.publish();
-      if (this.failures > 0) this.o.log.info({ address: this.o.address }, 'config service reachable again; settings re-read');
+      if (this.failures > 0) this.options.log.info({ address: this.options.address }, 'config service reachable again; settings re-read');
       this.failures = 0;
     } catch (e) {
       this.lost(stream, (e as grpc.ServiceError).details || (e as Error).message);
@@ -115,8 +115,8 @@ export class LiveConfig {
     if (this.closed || this.stream !== stream) return;
     this.stream = undefined;
     stream.cancel();
-    const delay = Math.min(this.o.maxBackoffMs ?? 30_000, 500 * 2 ** this.failures++);
-    if (this.failures === 1) this.o.log.warn({ address: this.o.address, err: why }, 'config service unreachable; keeping the settings in force and retrying');
+    const delay = Math.min(this.options.maxBackoffMs ?? 30_000, 500 * 2 ** this.failures++);
+    if (this.failures === 1) this.options.log.warn({ address: this.options.address, err: why }, 'config service unreachable; keeping the settings in force and retrying');
     this.retry = setTimeout(() => void this.connect(5_000), delay);
   }
 
@@ -130,7 +130,7 @@ export class LiveConfig {
     if (valueJson !== '') {
       const parsed = configKeySpec(key)!.schema.safeParse(safeJson(valueJson));
       if (!parsed.success) {
-        this.o.log.warn({ scope, key, version }, 'config value does not match its schema; ignored');
+        this.options.log.warn({ scope, key, version }, 'config value does not match its schema; ignored');
         return;
       }
       value = parsed.data;
@@ -141,7 +141,7 @@ export class LiveConfig {
 
   /** Computes the settings in force and hands them over when they changed. */
   private publish(): void {
-    const b = this.o.base;
+    const b = this.options.base;
     const s: Mutable = { rateLimit: { ...b.rateLimit }, maintenance: { ...b.maintenance }, logLevel: b.logLevel };
     for (const key of Object.keys(APPLY)) {
       for (const scope of [...SCOPES].reverse()) {
@@ -156,8 +156,8 @@ export class LiveConfig {
     if (text === this.current) return;
     const first = this.current === '';
     this.current = text;
-    if (!first) this.o.log.info({ settings: s }, 'settings changed by the config service');
-    this.o.apply(s);
+    if (!first) this.options.log.info({ settings: s }, 'settings changed by the config service');
+    this.options.apply(s);
   }
 }
 
