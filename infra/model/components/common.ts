@@ -1,5 +1,5 @@
 import { HEALTH_PATHS } from '../../contract/index.js';
-import type { Resources, StackConfig } from '../../config/schema.js';
+import type { StackConfig } from '../../config/schema.js';
 import type { ComponentName, ComponentRef, EnvValue, Probe, ProbeAction, WritablePath } from '../types.js';
 import type { SecretKey } from '../secrets.js';
 
