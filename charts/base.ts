@@ -9,9 +9,15 @@ import { PlatformSecrets } from '../infra/k8s/secrets.js';
 import { alertingSecretKeys } from '../infra/model/files/alertmanager.js';
 import type { Platform } from '../infra/model/index.js';
 
+export interface BaseChartProps {
+  readonly platform: Platform;
+  /** The stack's configuration: secrets mode, off-site backups and alert receivers decide which secret keys are synced. */
+  readonly config: StackConfig;
+}
+
 /** The namespace (restricted profile), its default-deny network baseline, the secret references and the mesh CA. */
 export class BaseChart extends Chart {
-  constructor(scope: Construct, id: string, props: { readonly platform: Platform; readonly config: StackConfig }) {
+  constructor(scope: Construct, id: string, props: BaseChartProps) {
     super(scope, id, { namespace: props.platform.namespace, disableResourceNameHashes: true });
     const labels = componentLabels('prism', 'base');
     new PlatformNamespace(this, 'Namespace', platformNamespaceProps(props.platform.namespace));

@@ -3,9 +3,14 @@ import type { Construct } from 'constructs';
 import { EdgeIngress } from '../infra/k8s/ingress.js';
 import type { Platform } from '../infra/model/index.js';
 
+export interface EdgeChartProps {
+  /** The platform whose edge routes, host and TLS settings the Ingress carries. */
+  readonly platform: Platform;
+}
+
 /** The edge: in Kubernetes, the cluster's ingress controller with the platform's Ingress. */
 export class EdgeChart extends Chart {
-  constructor(scope: Construct, id: string, props: { readonly platform: Platform }) {
+  constructor(scope: Construct, id: string, props: EdgeChartProps) {
     super(scope, id, { namespace: props.platform.namespace, disableResourceNameHashes: true });
     new EdgeIngress(this, 'Ingress', props);
   }

@@ -7,7 +7,12 @@ import type { Component, Layer, Platform } from '../infra/model/index.js';
 
 export interface LayerChartProps {
   readonly platform: Platform;
+  /** The layer whose components this chart holds (data, core, observability). */
   readonly layer: Layer;
+  /**
+   * StorageClass of the layer's volume claims.
+   * @default - the cluster's default StorageClass
+   */
   readonly storageClass?: string;
   /** The log shipper (Alloy DaemonSet) runs in its own namespace and pushes to Loki. */
   readonly logShipping: boolean;

@@ -6,7 +6,7 @@
 import module from 'node:module';
 
 // V8's compiled code of every module kept on disk (<tmpdir>/node-compile-cache): the next run skips compiling
-// cdk8s-plus' 2.7 MB of generated Kubernetes classes and the rest.
+// the generated Kubernetes classes (infra/k8s/imports) and the rest.
 module.enableCompileCache?.();
 
 if (process.features.typescript && typeof module.registerHooks === 'function') {

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import type { z } from 'zod';
 import { waiverProblems } from './checklist.js';
 import { stackConfigSchema, type StackConfig } from './schema.js';
+import { innermostDef } from './schema-def.js';
 
 export const CONFIG_NAMESPACE = 'prism';
 /** Top-level keys Pulumi itself writes into a stack file. */
@@ -104,22 +105,12 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
 function allowedKeys(path: string[]): string {
   let schema: unknown = stackConfigSchema;
   for (const segment of path) schema = childSchema(schema, segment);
-  const shape = shapeOf(schema);
+  const shape = innermostDef(schema)?.shape;
   return shape ? `; expected one of ${Object.keys(shape).sort().join(', ')}` : '';
 }
 
-/** Walks wrappers (default, optional, pipe) down to an object shape. */
-function shapeOf(schema: unknown): Record<string, unknown> | undefined {
-  let s = schema as { def?: { type?: string; innerType?: unknown; in?: unknown; shape?: Record<string, unknown> } } | undefined;
-  for (let i = 0; i < 8 && s?.def; i++) {
-    if (s.def.shape) return s.def.shape;
-    s = (s.def.innerType ?? s.def.in) as typeof s;
-  }
-  return undefined;
-}
-
 function childSchema(schema: unknown, key: string): unknown {
-  return shapeOf(schema)?.[key];
+  return innermostDef(schema)?.shape?.[key];
 }
 
 function keyPath(path: string[]): string {

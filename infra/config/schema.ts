@@ -33,7 +33,7 @@ const port = z.number().int().min(1).max(65535);
 const cidr = cidrBlock;
 
 const resourceList = z.strictObject({ cpu, memory });
-const resources = z
+const resourcesSchema = z
   .strictObject({ requests: resourceList, limits: resourceList })
   // Compared only once both parse; a malformed quantity has its own message.
   .refine((r) => !(cpuMillis(r.limits.cpu)! < cpuMillis(r.requests.cpu)!), {
@@ -44,7 +44,7 @@ const resources = z
     message: 'limits.memory must be at least requests.memory',
     path: ['limits', 'memory'],
   });
-export type Resources = z.infer<typeof resources>;
+export type Resources = z.infer<typeof resourcesSchema>;
 
 const autoscaling = z
   .strictObject({
@@ -57,17 +57,18 @@ const autoscaling = z
     path: ['maxReplicas'],
   });
 
-const size = (requests: [string, string], limits: [string, string]): Resources => ({
-  requests: { cpu: requests[0], memory: requests[1] },
-  limits: { cpu: limits[0], memory: limits[1] },
+/** Requests and limits per resource, each as a `[request, limit]` pair: `resources(['100m', '500m'], ['128Mi', '256Mi'])`. */
+export const resources = (cpu: [request: string, limit: string], memory: [request: string, limit: string]): Resources => ({
+  requests: { cpu: cpu[0], memory: memory[0] },
+  limits: { cpu: cpu[1], memory: memory[1] },
 });
 
 /** Default sizing per service; the gateway's is the guide's. */
 export const SERVICE_DEFAULT_RESOURCES: Record<ServiceName, Resources> = {
-  gateway: size(['100m', '128Mi'], ['500m', '256Mi']),
-  auth: size(['100m', '128Mi'], ['500m', '256Mi']),
-  config: size(['50m', '96Mi'], ['250m', '192Mi']),
-  dbmanager: size(['50m', '128Mi'], ['500m', '512Mi']),
+  gateway: resources(['100m', '500m'], ['128Mi', '256Mi']),
+  auth: resources(['100m', '500m'], ['128Mi', '256Mi']),
+  config: resources(['50m', '250m'], ['96Mi', '192Mi']),
+  dbmanager: resources(['50m', '500m'], ['128Mi', '512Mi']),
 };
 
 const service = (name: ServiceName) =>
@@ -76,7 +77,7 @@ const service = (name: ServiceName) =>
       /** Fixed replica count; ignored (the HPA owns it) when `autoscaling` is set. */
       replicas: z.number().int().min(1).default(1),
       autoscaling: autoscaling.optional(),
-      resources: resources.default(SERVICE_DEFAULT_RESOURCES[name]),
+      resources: resourcesSchema.default(SERVICE_DEFAULT_RESOURCES[name]),
     })
     .prefault({});
 

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
+import * as k8s from './imports/k8s.js';
 import { PORTS } from '../contract/index.js';
 import { alloyKubernetesConfig } from '../model/files/alloy.js';
 import { type ApiServer, type Image, imageRef } from '../model/index.js';

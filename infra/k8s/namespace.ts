@@ -1,6 +1,6 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
-import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
+import * as k8s from './imports/k8s.js';
 import { componentLabels } from './labels.js';
 
 export type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';

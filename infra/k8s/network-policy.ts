@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
+import * as k8s from './imports/k8s.js';
 import { type ApiServer, type Flow, type Platform, type Component, portNumber } from '../model/index.js';
 import { componentLabels } from './labels.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
+import * as k8s from './imports/k8s.js';
 import {
   type Component,
   type ConfigFile,

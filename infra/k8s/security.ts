@@ -1,4 +1,4 @@
-import type * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
+import type * as k8s from './imports/k8s.js';
 
 /**
  * The Pod Security Standards "restricted" profile, applied to every pod of the platform:

@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { CONFIG_NAMESPACE, StackConfigError, stackConfigSchema, validateStackConfig, type StackConfig } from '../config/index.js';
+import { CONFIG_NAMESPACE, StackConfigError, innermostDef, stackConfigSchema, validateStackConfig, type StackConfig } from '../config/index.js';
 import { SECRET_KEYS } from '../model/index.js';
 
 /** Stack files live here (Pulumi.yaml: `stackConfigDir: stacks`), the same files `npm run synth` reads. */
@@ -19,7 +19,7 @@ export function readStackConfig(stack: string, config: pulumi.Config = new pulum
   for (const [key, schema] of Object.entries(shape)) {
     if (SECRET_CONFIG_KEYS.has(key)) continue;
     // Pulumi passes structured values as JSON text and strings as they are.
-    const value = baseType(schema) === 'string' ? config.get(key) : config.getObject<unknown>(key);
+    const value = innermostDef(schema)?.type === 'string' ? config.get(key) : config.getObject<unknown>(key);
     if (value !== undefined) values[key] = value;
   }
   const prefix = `${CONFIG_NAMESPACE}:`;
@@ -46,15 +46,4 @@ export function readStackConfig(stack: string, config: pulumi.Config = new pulum
 function isSecretConfig(fullKey: string): boolean {
   const check = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
   return check ? check(fullKey) : true;
-}
-
-/** The zod type under optional/default/prefault/pipe wrappers (`string`, `object`, ...). */
-function baseType(schema: unknown): string | undefined {
-  let s = schema as { def?: { type?: string; innerType?: unknown; in?: unknown } } | undefined;
-  for (let i = 0; i < 8 && s?.def; i++) {
-    const inner = s.def.innerType ?? s.def.in;
-    if (!inner) return s.def.type;
-    s = inner as typeof s;
-  }
-  return s?.def?.type;
 }

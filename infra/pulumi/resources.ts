@@ -30,12 +30,6 @@ export function waveOf(o: Pick<KubeObject, 'kind'>): Wave {
   return 'configuration';
 }
 
-/** The Pulumi type token of an object (`kubernetes:apps/v1:Deployment`, `kubernetes:core/v1:Service`). */
-export function typeToken(apiVersion: string, kind: string): string {
-  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) : ['core', apiVersion];
-  return `kubernetes:${group}/${version}:${kind}`;
-}
-
 /** Built-in API groups (`v1`, `apps/v1`, `*.k8s.io/*`) have a typed class in @pulumi/kubernetes. */
 function isBuiltIn(apiVersion: string): boolean {
   if (!apiVersion.includes('/')) return true;
@@ -43,17 +37,35 @@ function isBuiltIn(apiVersion: string): boolean {
   return !group.includes('.') || group.endsWith('.k8s.io');
 }
 
-type ResourceClass = new (name: string, args: object, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
+/** A typed resource class; each takes its own args type, which the synthesized object is given as (`never` accepts them all). */
+type ResourceClass = new (name: string, args: never, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
 
-/** The typed class of a built-in kind: module `core` for the core group, else the group's first label. */
-function typedClass(apiVersion: string, kind: string): ResourceClass | undefined {
-  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) : ['', apiVersion];
-  const moduleName = group === '' ? 'core' : group!.split('.')[0]!;
-  const modules = k8s as unknown as Record<string, Record<string, Record<string, unknown>> | undefined>;
-  const cls = modules[moduleName]?.[version!]?.[kind] as (ResourceClass & { __pulumiType?: string }) | undefined;
-  // The token check guards the group-to-module mapping (for example flowcontrol.apiserver.k8s.io).
-  return cls?.__pulumiType === typeToken(apiVersion, kind) ? cls : undefined;
-}
+/**
+ * The typed class of each built-in kind the platform deploys, by `apiVersion/kind`. Written out rather
+ * than looked up by name in the SDK's module tree: a kind the charts start to emit is added here on
+ * purpose (the program refuses it until then), and the compiler checks every entry.
+ */
+export const TYPED_CLASSES: ReadonlyMap<string, ResourceClass> = new Map<string, ResourceClass>([
+  ['v1/ConfigMap', k8s.core.v1.ConfigMap],
+  ['v1/Namespace', k8s.core.v1.Namespace],
+  ['v1/PersistentVolumeClaim', k8s.core.v1.PersistentVolumeClaim],
+  ['v1/Secret', k8s.core.v1.Secret],
+  ['v1/Service', k8s.core.v1.Service],
+  ['v1/ServiceAccount', k8s.core.v1.ServiceAccount],
+  ['apps/v1/DaemonSet', k8s.apps.v1.DaemonSet],
+  ['apps/v1/Deployment', k8s.apps.v1.Deployment],
+  ['apps/v1/StatefulSet', k8s.apps.v1.StatefulSet],
+  ['autoscaling/v2/HorizontalPodAutoscaler', k8s.autoscaling.v2.HorizontalPodAutoscaler],
+  ['batch/v1/CronJob', k8s.batch.v1.CronJob],
+  ['batch/v1/Job', k8s.batch.v1.Job],
+  ['networking.k8s.io/v1/Ingress', k8s.networking.v1.Ingress],
+  ['networking.k8s.io/v1/NetworkPolicy', k8s.networking.v1.NetworkPolicy],
+  ['policy/v1/PodDisruptionBudget', k8s.policy.v1.PodDisruptionBudget],
+  ['rbac.authorization.k8s.io/v1/ClusterRole', k8s.rbac.v1.ClusterRole],
+  ['rbac.authorization.k8s.io/v1/ClusterRoleBinding', k8s.rbac.v1.ClusterRoleBinding],
+  ['rbac.authorization.k8s.io/v1/Role', k8s.rbac.v1.Role],
+  ['rbac.authorization.k8s.io/v1/RoleBinding', k8s.rbac.v1.RoleBinding],
+]);
 
 /** The logical Pulumi name of an object: `namespace/name`, or `name` when cluster-scoped (unique per type). */
 export function resourceName(o: KubeObject): string {
@@ -63,14 +75,14 @@ export function resourceName(o: KubeObject): string {
 /**
  * One Pulumi resource for one synthesized object, as it is: a typed resource for built-in kinds
  * (so the provider knows its schema, await logic and replace rules), a CustomResource otherwise
- * (ExternalSecret). An unknown built-in kind is an error rather than a guess.
+ * (ExternalSecret, cert-manager). A built-in kind missing from `TYPED_CLASSES` is an error rather than a guess.
  */
 export function kubernetesResource(o: KubeObject, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
   const name = resourceName(o);
   if (isBuiltIn(o.apiVersion)) {
-    const cls = typedClass(o.apiVersion, o.kind);
-    if (!cls) throw new Error(`@pulumi/kubernetes has no resource for ${o.apiVersion} ${o.kind} (object ${name})`);
-    return new cls(name, o, opts);
+    const cls = TYPED_CLASSES.get(`${o.apiVersion}/${o.kind}`);
+    if (!cls) throw new Error(`no typed resource for ${o.apiVersion} ${o.kind} (object ${name}): add its @pulumi/kubernetes class to TYPED_CLASSES in infra/pulumi/resources.ts`);
+    return new cls(name, o as never, opts);
   }
   return new k8s.apiextensions.CustomResource(name, o as k8s.apiextensions.CustomResourceArgs, opts);
 }

@@ -18,6 +18,10 @@ export interface Registration {
   readonly dependencies: readonly string[];
   /** Provider reference (`<urn>::<id>`) for custom resources; empty for the default provider. */
   readonly provider: string;
+  /** The parent's URN (the stack's own resource for a top-level resource). */
+  readonly parent: string;
+  /** The URNs the engine derives from the resource's aliases (its former URNs). */
+  readonly aliases: readonly string[];
 }
 
 /** Whether a serialized value is wrapped in Pulumi's secret envelope (as the engine stores secrets). */
@@ -107,6 +111,8 @@ export async function mockStack(stack: string, config: Record<string, string>, s
           inputs: req.getObject().toJavaScript() as Record<string, unknown>,
           dependencies: pending.get(`${req.getType()}::${req.getName()}`) ?? [],
           provider: req.getProvider(),
+          parent: req.getParent(),
+          aliases: req.getAliasesList().map((a) => aliasUrn(a, req, stack)),
         });
       }
       cb(err, resp);
@@ -115,7 +121,33 @@ export async function mockStack(stack: string, config: Record<string, string>, s
   return { registrations, reads, byType: (type) => registrations.filter((r) => r.type === type) };
 }
 
+interface AliasSpec {
+  getName(): string;
+  getType(): string;
+  getStack(): string;
+  getProject(): string;
+  getParenturn(): string;
+  getNoparent(): boolean;
+}
+
+/**
+ * The URN the engine derives from one alias of a registration, by its rules: name, type, stack and
+ * project default to the resource's own; `noParent` means a top-level resource (parented by the stack,
+ * whose type is not part of its children's URNs), a parent URN contributes the parent's type.
+ */
+function aliasUrn(alias: { getUrn(): string; getSpec(): AliasSpec | undefined }, req: RegisterRequest, stack: string): string {
+  const spec = alias.getSpec();
+  if (!spec) return alias.getUrn();
+  const type = spec.getType() || req.getType();
+  const parentUrn = spec.getNoparent() ? '' : spec.getParenturn() || req.getParent();
+  const parentType = parentUrn === '' ? '' : parentUrn.split('::')[2]!;
+  const qualified = parentType === '' || parentType === 'pulumi:pulumi:Stack' ? type : `${parentType}$${type}`;
+  return `urn:pulumi:${spec.getStack() || stack}::${spec.getProject() || 'prism'}::${qualified}::${spec.getName() || req.getName()}`;
+}
+
 interface RegisterRequest {
+  getParent(): string;
+  getAliasesList(): { getUrn(): string; getSpec(): AliasSpec | undefined }[];
   getType(): string;
   getName(): string;
   getDependenciesList(): string[];

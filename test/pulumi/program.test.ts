@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StackConfigError } from '../../infra/config/index.js';
 import { SECRET_KEYS, SECRET_NAME } from '../../infra/model/index.js';
 import { imageTag } from '../../infra/pulumi/images.js';
-import { prismDeployment } from '../../infra/pulumi/program.js';
-import { kubernetesResource, objectKey, waveOf, type KubeObject } from '../../infra/pulumi/resources.js';
+import { ENVIRONMENT_TYPE, Environment } from '../../infra/pulumi/program.js';
+import { TYPED_CLASSES, kubernetesResource, objectKey, waveOf, type KubeObject } from '../../infra/pulumi/resources.js';
 import { fakeDigest, isSecretEnvelope, mockStack, settle, stackFileConfig, value, type MockRun, type Registration } from './harness.js';
 
 const STACKS = ['dev', 'staging', 'prod'] as const;
@@ -32,7 +32,7 @@ afterAll(() => rmSync(synthDir, { recursive: true, force: true }));
 async function run(stack: string, overrides: Record<string, string> = {}, secrets: Record<string, string> = {}, revision: string | (() => string) = REVISION) {
   const config = { ...stackFileConfig(`stacks/Pulumi.${stack}.yaml`), ...overrides, ...secrets };
   const mock = await mockStack(stack, config, Object.keys(secrets));
-  const deployment = prismDeployment({ stack, revision });
+  const deployment = new Environment(stack, { revision });
   await settle([...deployment.resources, ...deployment.images.map((i) => i.image), ...(deployment.secret ? [deployment.secret] : [])]);
   return { mock, deployment };
 }
@@ -91,6 +91,27 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
     }
   });
 
+  it('is one prism:platform:Environment component named for the stack, the parent of every resource it registers', () => {
+    const components = mock.byType(ENVIRONMENT_TYPE);
+    expect(components.map((c) => [c.name, c.urn])).toEqual([[stack, `urn:pulumi:${stack}::prism::${ENVIRONMENT_TYPE}::${stack}`]]);
+    const component = components[0]!;
+    const children = mock.registrations.filter((r) => r !== component);
+    expect(children.map((r) => r.type)).toEqual(expect.arrayContaining(['pulumi:providers:kubernetes', 'docker:index/image:Image', 'kubernetes:apps/v1:Deployment']));
+    for (const r of children) expect(r.parent, `${r.type} ${r.name}`).toBe(component.urn);
+    for (const r of mock.reads) expect(r.name).toBe('prism/prism-secrets');
+  });
+
+  it('moves a stack deployed before the component without replacing anything: every child aliases its former top-level URN', () => {
+    // Before the component, each resource was registered at the top level: urn:pulumi:<stack>::prism::<type>::<name>.
+    const children = mock.registrations.filter((r) => r.type !== ENVIRONMENT_TYPE);
+    for (const r of children) {
+      expect(r.urn, r.name).toBe(`urn:pulumi:${stack}::prism::${ENVIRONMENT_TYPE}$${r.type}::${r.name}`);
+      expect(r.aliases, `${r.type} ${r.name}`).toContain(`urn:pulumi:${stack}::prism::${r.type}::${r.name}`);
+    }
+    // The provider too: resources keep their provider reference through its alias (no replace for a provider change).
+    expect(mock.byType('pulumi:providers:kubernetes')[0]!.aliases).toEqual([`urn:pulumi:${stack}::prism::pulumi:providers:kubernetes::prism-${stack}`]);
+  });
+
   it('registers each Namespace by its bare name, cluster-scoped (no metadata.namespace)', () => {
     const namespaces = mock.byType('kubernetes:core/v1:Namespace');
     expect(namespaces.map((n) => n.name).sort()).toEqual(stack === 'dev' ? ['prism'] : ['prism', 'prism-logging']);
@@ -146,7 +167,7 @@ describe('images.build off: the stack\'s pinned images, nothing built', () => {
 
   it('a non-boolean images.build is a config error naming the key', async () => {
     await mockStack('dev', { ...stackFileConfig('stacks/Pulumi.dev.yaml'), 'prism:images': JSON.stringify({ tag: '0.1.0', build: 'no' }) });
-    expect(() => prismDeployment({ stack: 'dev', revision: REVISION })).toThrow(/prism:images\.build: .*boolean/);
+    expect(() => new Environment('dev', { revision: REVISION })).toThrow(/prism:images\.build: .*boolean/);
   });
 });
 
@@ -205,7 +226,7 @@ describe('secrets', () => {
     await mockStack('dev', { ...stackFileConfig('stacks/Pulumi.dev.yaml'), 'prism:secrets': JSON.stringify({ mode: 'pulumi' }), 'prism:redisPassword': 'x' }, ['prism:redisPassword']);
     const error = (() => {
       try {
-        prismDeployment({ stack: 'dev', revision: REVISION });
+        new Environment('dev', { revision: REVISION });
       } catch (e) {
         return e as Error;
       }
@@ -241,7 +262,7 @@ describe('secrets', () => {
     await mockStack('prod', { ...stackFileConfig('stacks/Pulumi.prod.yaml'), 'prism:secrets': JSON.stringify({ mode: 'pulumi' }), ...required }, Object.keys(required));
     let error: Error | undefined;
     try {
-      prismDeployment({ stack: 'prod', revision: REVISION });
+      new Environment('prod', { revision: REVISION });
     } catch (e) {
       error = e as Error;
     }
@@ -263,27 +284,48 @@ describe('secrets', () => {
 });
 
 describe('one resource per object', () => {
-  it('maps built-in kinds to their typed class, other groups to a CustomResource, and refuses unknown built-in kinds', async () => {
+  /** The type token @pulumi/kubernetes registers a kind under (`core` for the core group). */
+  const typeToken = (apiVersion: string, kind: string) => `kubernetes:${apiVersion.includes('/') ? apiVersion : `core/${apiVersion}`}:${kind}`;
+
+  it('maps each built-in kind to its typed class, other groups to a CustomResource', async () => {
     const mock = await mockStack('dev', {});
     const meta = { name: 'x', namespace: 'prism' };
     const made = [
       kubernetesResource({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta, data: { a: 'b' } }, {}),
-      kubernetesResource({ apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'FlowSchema', metadata: { name: 'x' }, spec: {} }, {}),
       kubernetesResource({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: meta, spec: { secretName: 'tls' } }, {}),
     ];
     await settle(made);
     expect(mock.registrations.map((r) => [r.type, r.name]).sort()).toEqual([
       ['kubernetes:cert-manager.io/v1:Certificate', 'prism/x'],
       ['kubernetes:core/v1:ConfigMap', 'prism/x'],
-      ['kubernetes:flowcontrol.apiserver.k8s.io/v1:FlowSchema', 'x'],
     ]);
     expect(mock.byType('kubernetes:cert-manager.io/v1:Certificate')[0]!.inputs).toEqual({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: meta, spec: { secretName: 'tls' } });
-    expect(() => kubernetesResource({ apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: meta }, {})).toThrow(
-      '@pulumi/kubernetes has no resource for apps/v1 Deploymnet (object prism/x)',
-    );
     expect(waveOf({ kind: 'CustomResourceDefinition' })).toBe('foundation');
     expect(waveOf({ kind: 'CronJob' })).toBe('workloads');
     expect(waveOf({ kind: 'ExternalSecret' })).toBe('configuration');
+  });
+
+  it('every entry of the kind table is the class of that kind (its registered type token)', async () => {
+    const mock = await mockStack('dev', {});
+    const made = [...TYPED_CLASSES.keys()].map((key, i) => {
+      const kind = key.slice(key.lastIndexOf('/') + 1);
+      return kubernetesResource({ apiVersion: key.slice(0, key.lastIndexOf('/')), kind, metadata: { name: `o${i}` }, spec: {}, roleRef: {} }, {});
+    });
+    await settle(made);
+    const expected = [...TYPED_CLASSES.keys()].map((key, i) => [typeToken(key.slice(0, key.lastIndexOf('/')), key.slice(key.lastIndexOf('/') + 1)), `o${i}`]);
+    expect(mock.registrations.map((r) => [r.type, r.name])).toEqual(expect.arrayContaining(expected));
+    expect(mock.registrations).toHaveLength(expected.length);
+  });
+
+  it('refuses a built-in kind missing from the table, a misspelt one, or a built-in group it does not deploy', async () => {
+    await mockStack('dev', {});
+    const meta = { name: 'x', namespace: 'prism' };
+    expect(() => kubernetesResource({ apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: meta }, {})).toThrow(
+      'no typed resource for apps/v1 Deploymnet (object prism/x): add its @pulumi/kubernetes class to TYPED_CLASSES in infra/pulumi/resources.ts',
+    );
+    expect(() => kubernetesResource({ apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'FlowSchema', metadata: { name: 'x' }, spec: {} }, {})).toThrow(
+      'no typed resource for flowcontrol.apiserver.k8s.io/v1 FlowSchema (object x)',
+    );
   });
 });
 
@@ -310,7 +352,7 @@ describe('stack configuration errors', () => {
   async function failure(overrides: Record<string, string>): Promise<Error> {
     await mockStack('dev', { ...stackFileConfig('stacks/Pulumi.dev.yaml'), ...overrides });
     try {
-      prismDeployment({ stack: 'dev', revision: REVISION });
+      new Environment('dev', { revision: REVISION });
     } catch (e) {
       return e as Error;
     }

@@ -1,5 +1,5 @@
 import { HEALTH_PATHS } from '../../contract/index.js';
-import type { Resources, StackConfig } from '../../config/schema.js';
+import type { StackConfig } from '../../config/schema.js';
 import type { ComponentName, ComponentRef, EnvValue, Probe, ProbeAction, WritablePath } from '../types.js';
 import type { SecretKey } from '../secrets.js';
 
@@ -34,11 +34,8 @@ export function serviceProbes(): { liveness: Probe; readiness: Probe } {
   };
 }
 
-/** Requests and limits as `[request, limit]` pairs. */
-export const resources = (cpu: [string, string], memory: [string, string]): Resources => ({
-  requests: { cpu: cpu[0], memory: memory[0] },
-  limits: { cpu: cpu[1], memory: memory[1] },
-});
+/** Requests and limits as `[request, limit]` pairs: the stack config's helper, so defaults read the same everywhere. */
+export { resources } from '../../config/index.js';
 
 /** Scratch space every container gets: a read-only root filesystem still needs a /tmp. */
 export const TMP: WritablePath = { path: '/tmp', size: '256Mi' };

@@ -1,5 +1,6 @@
 import { GRPC_APIS } from '../../../infra/contract/index.js';
-import { GrpcError, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
+import { GrpcError, grpc, loadProto, unary } from '../../runtime/src/index.js';
+import type { AuthServiceHandlers } from '../../runtime/src/proto/prism/auth/v1/AuthService.js';
 import { getUser } from './accounts.js';
 import { validateApiKey } from './api-keys.js';
 import type { AuthContext } from './context.js';
@@ -23,14 +24,14 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Adds prism.auth.v1.AuthService (services/proto/prism/auth/v1/auth.proto) to `server`. */
 export function addAuthService(server: grpc.Server, ctx: AuthContext): void {
-  const Auth = serviceClient(loadProto(GRPC_APIS.auth.proto), AUTH_GRPC_SERVICE);
+  const Auth = loadProto(GRPC_APIS.auth.proto).prism.auth.v1.AuthService;
   const deps = { log: ctx.log, metrics: ctx.metrics };
   server.addService(Auth.service, {
     ValidateToken: unary('ValidateToken', deps, ({ token }: { token: string }) =>
       guarded(async () => {
         try {
           const c = await authenticate(ctx, token);
-          return { valid: true, userId: c.sub, roles: c.roles, scopes: [], expiresAt: c.exp, reason: '' };
+          return { valid: true, userId: c.sub, roles: [...c.roles], scopes: [], expiresAt: c.exp, reason: '' };
         } catch (e) {
           if (e instanceof InvalidToken) return { valid: false, userId: '', roles: [], scopes: [], expiresAt: 0, reason: e.reason };
           throw e;
@@ -60,5 +61,5 @@ export function addAuthService(server: grpc.Server, ctx: AuthContext): void {
         };
       }),
     ),
-  });
+  } satisfies AuthServiceHandlers);
 }

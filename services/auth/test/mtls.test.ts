@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpc, loadProto, serviceClient } from '../../runtime/src/index.js';
+import { grpc, loadProto } from '../../runtime/src/index.js';
 import { makeMesh, type TestMesh } from '../../runtime/test/support/mtls.js';
 import { call, type Harness, startHarness } from './support/harness.js';
 
-const Auth = serviceClient(loadProto('prism/auth/v1/auth.proto'), 'prism.auth.v1.AuthService');
-type Client = grpc.Client & Record<string, Function>;
+const Auth = loadProto('prism/auth/v1/auth.proto').prism.auth.v1.AuthService;
 
 /** Auth's gRPC API with mutual TLS on: only the gateway may validate credentials and read users. */
 describe('auth gRPC: mutual TLS and per-method authorization', () => {
@@ -14,9 +13,9 @@ describe('auth gRPC: mutual TLS and per-method authorization', () => {
   let userId: string;
   const clients: grpc.Client[] = [];
   const rpc = (creds: grpc.ChannelCredentials, method: string, req: object) => {
-    const c = new Auth(`localhost:${h.grpcPort}`, creds) as Client;
+    const c = new Auth(`localhost:${h.grpcPort}`, creds);
     clients.push(c);
-    return new Promise<Record<string, unknown>>((resolve, reject) => c[method]!.call(c, req, { deadline: Date.now() + 5000 }, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+    return new Promise<Record<string, unknown>>((resolve, reject) => Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5000 }, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
   };
 
   beforeAll(async () => {

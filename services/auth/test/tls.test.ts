@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpc, grpcClientCredentials, loadProto, serviceClient } from '../../runtime/src/index.js';
+import { grpc, grpcClientCredentials, loadProto } from '../../runtime/src/index.js';
 import { makePki, type TestPki } from '../../runtime/test/support/certs.js';
 import { type Harness, startHarness } from './support/harness.js';
 
@@ -28,7 +28,7 @@ describe('TLS (PRISM_TLS_ENABLED)', () => {
   });
 
   it('serves gRPC over TLS', async () => {
-    const Auth = serviceClient(loadProto('prism/auth/v1/auth.proto'), 'prism.auth.v1.AuthService');
+    const Auth = loadProto('prism/auth/v1/auth.proto').prism.auth.v1.AuthService;
     const client = new Auth(`127.0.0.1:${h.grpcPort}`, grpcClientCredentials({ enabled: true, caFile: pki.caCert })) as unknown as {
       ValidateToken(req: unknown, cb: (e: grpc.ServiceError | null, r: any) => void): void;
       close(): void;

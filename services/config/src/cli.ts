@@ -19,7 +19,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GRPC_APIS } from '../../../infra/contract/index.js';
-import { grpc, loadProto, MtlsFileProvider, mtlsClientCredentials, serviceClient } from '../../runtime/src/index.js';
+import { grpc, loadProto, MtlsFileProvider, mtlsClientCredentials } from '../../runtime/src/index.js';
 
 class UsageError extends Error {}
 
@@ -77,7 +77,8 @@ function target(o: TargetOptions, dir: string): Target {
   return { address: e.config_grpc, environment: o.environment ?? e.environment, tls: flags ?? { cert: m!.cert_file, key: m!.key_file, ca: m!.ca_file } };
 }
 
-type Call = (method: string, req: object) => Promise<Record<string, unknown>>;
+/** A unary method of the config service by name (the commands map one to one onto them), its reply as a record to print. */
+type Call = (method: 'Get' | 'Set' | 'Delete' | 'List' | 'History' | 'Rollback' | 'ListKeys', req: object) => Promise<Record<string, unknown>>;
 
 function credentials(t: Target): grpc.ChannelCredentials {
   if (!t.tls) return grpc.credentials.createInsecure();
@@ -100,10 +101,15 @@ process.on('warning', (w: Error & { code?: string }) => {
 });
 
 function client(t: Target): { call: Call; close: () => void } {
-  const Ctor = serviceClient(loadProto(GRPC_APIS.config.proto), GRPC_APIS.config.service);
-  const c = new Ctor(t.address, credentials(t)) as unknown as grpc.Client & Record<string, Function>;
-  const call: Call = (method, req) =>
-    new Promise((res, rej) => c[method]!.call(c, req, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, r: Record<string, unknown>) => (err ? rej(err) : res(r))));
+  const { ConfigService } = loadProto(GRPC_APIS.config.proto).prism.config.v1;
+  const c = new ConfigService(t.address, credentials(t));
+  // By the method's definition: one call path for seven methods with different request and reply types.
+  const call: Call = (method, req) => {
+    const { path, requestSerialize, responseDeserialize } = ConfigService.service[method];
+    return new Promise((res, rej) =>
+      c.makeUnaryRequest<object, object>(path, requestSerialize as (r: object) => Buffer, responseDeserialize, req, { deadline: Date.now() + 10_000 }, (err, r) => (r ? res({ ...r }) : rej(err))),
+    );
+  };
   return { call, close: () => c.close() };
 }
 

@@ -2,7 +2,16 @@ import { type NatsConnection, StringCodec, connect } from 'nats';
 import pg from 'pg';
 import { z } from 'zod';
 import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, GRPC_APIS, SUBJECTS } from '../../../infra/contract/index.js';
-import { GrpcError, type ServiceRuntime, callerOf, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
+import { GrpcError, type ServiceRuntime, callerOf, grpc, loadProto, unary } from '../../runtime/src/index.js';
+import type { ConfigChange__Output as ConfigChange } from '../../runtime/src/proto/prism/config/v1/ConfigChange.js';
+import type { DeleteRequest__Output as DeleteRequest } from '../../runtime/src/proto/prism/config/v1/DeleteRequest.js';
+import type { GetRequest__Output as GetRequest } from '../../runtime/src/proto/prism/config/v1/GetRequest.js';
+import type { HistoryRequest__Output as HistoryRequest } from '../../runtime/src/proto/prism/config/v1/HistoryRequest.js';
+import type { ListRequest__Output as ListRequest } from '../../runtime/src/proto/prism/config/v1/ListRequest.js';
+import type { RollbackRequest__Output as RollbackRequest } from '../../runtime/src/proto/prism/config/v1/RollbackRequest.js';
+import type { SetRequest__Output as SetRequest } from '../../runtime/src/proto/prism/config/v1/SetRequest.js';
+import type { WatchRequest__Output as WatchRequest } from '../../runtime/src/proto/prism/config/v1/WatchRequest.js';
+import type { ConfigServiceHandlers } from '../../runtime/src/proto/prism/config/v1/ConfigService.js';
 import { type Change, type ConfigEntry, ConfigInputError, ConfigStore, NotFoundError, VersionConflictError } from './store.js';
 
 export const CONFIG_SERVICE = GRPC_APIS.config.service;
@@ -13,18 +22,7 @@ export function changeSubject(c: { environment: string; service: string; key: st
   return `${SUBJECT_ROOT}.${c.environment}.${c.service}.${c.key}`;
 }
 
-interface WireChange {
-  environment: string;
-  service: string;
-  key: string;
-  version: number;
-  valueJson: string;
-  action: string;
-  changedBy: string;
-  changedAt: string;
-}
-
-const toWire = (c: Change): WireChange => ({
+const toWire = (c: Change): ConfigChange => ({
   environment: c.environment,
   service: c.service,
   key: c.key,
@@ -112,32 +110,31 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
   });
 
   const server = runtime.createGrpcServer([CONFIG_SERVICE]);
-  const Config = serviceClient(loadProto(GRPC_APIS.config.proto), CONFIG_SERVICE);
+  const Config = loadProto(GRPC_APIS.config.proto).prism.config.v1.ConfigService;
   const deps = { log, metrics };
-  type Req = Record<string, string | number | boolean>;
-  const scope = (r: Req) => ({ environment: String(r.environment), service: String(r.service), key: String(r.key) });
+  const scope = (r: Pick<GetRequest, 'environment' | 'service' | 'key'>) => ({ environment: r.environment, service: r.service, key: r.key });
   // With mutual TLS, who changed a value is the verified caller (`operator/alice`), whatever the request says;
   // the request's changed_by counts only on a plaintext server (tests, a process started by hand).
   const mtls = runtime.mtls.enabled;
-  const who = (r: Req, call: grpc.ServerUnaryCall<Req, unknown>) => {
-    const changedBy = mtls ? callerOf(call)?.name : String(r.changedBy ?? '');
+  const who = (r: Pick<SetRequest, 'changedBy' | 'comment'>, call: grpc.ServerUnaryCall<unknown, unknown>) => {
+    const changedBy = mtls ? callerOf(call)?.name : r.changedBy;
     if (changedBy === undefined) throw new GrpcError(grpc.status.UNAUTHENTICATED, 'no verified caller');
-    return { changedBy, ...(r.comment ? { comment: String(r.comment) } : {}) };
+    return { changedBy, ...(r.comment ? { comment: r.comment } : {}) };
   };
 
   server.addService(Config.service, {
-    Get: unary('Get', deps, (r: Req) => mapped(async () => entryOut(await store.get(scope(r))))),
-    Set: unary('Set', deps, (r: Req, call) =>
-      mapped(async () => entryOut(await store.set(scope(r), parseValue(String(r.valueJson)), { ...who(r, call), ...(r.checkVersion ? { expectedVersion: Number(r.expectedVersion) } : {}) }))),
+    Get: unary('Get', deps, (r: GetRequest) => mapped(async () => entryOut(await store.get(scope(r))))),
+    Set: unary('Set', deps, (r: SetRequest, call) =>
+      mapped(async () => entryOut(await store.set(scope(r), parseValue(r.valueJson), { ...who(r, call), ...(r.checkVersion ? { expectedVersion: r.expectedVersion } : {}) }))),
     ),
-    Delete: unary('Delete', deps, (r: Req, call) => mapped(async () => entryOut(await store.delete(scope(r), who(r, call))))),
-    Rollback: unary('Rollback', deps, (r: Req, call) => mapped(async () => entryOut(await store.rollback(scope(r), Number(r.toVersion), who(r, call))))),
-    List: unary('List', deps, (r: Req) =>
-      mapped(async () => ({ entries: (await store.list(String(r.environment), String(r.service || '') || undefined, String(r.keyPrefix || ''))).map(entryOut) })),
+    Delete: unary('Delete', deps, (r: DeleteRequest, call) => mapped(async () => entryOut(await store.delete(scope(r), who(r, call))))),
+    Rollback: unary('Rollback', deps, (r: RollbackRequest, call) => mapped(async () => entryOut(await store.rollback(scope(r), r.toVersion, who(r, call))))),
+    List: unary('List', deps, (r: ListRequest) =>
+      mapped(async () => ({ entries: (await store.list(r.environment, r.service || undefined, r.keyPrefix)).map(entryOut) })),
     ),
-    History: unary('History', deps, (r: Req) =>
+    History: unary('History', deps, (r: HistoryRequest) =>
       mapped(async () => ({
-        entries: (await store.history(scope(r), Number(r.limit) || 100)).map((h) => ({
+        entries: (await store.history(scope(r), r.limit || 100)).map((h) => ({
           version: h.version,
           valueJson: h.value === undefined ? '' : JSON.stringify(h.value),
           action: h.action,
@@ -156,11 +153,8 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
         schemaJson: JSON.stringify(z.toJSONSchema(spec.schema)),
       })),
     })),
-    Watch: (call: grpc.ServerWritableStream<Req, WireChange>) => {
-      const r = call.request;
-      const environment = String(r.environment);
-      const service = String(r.service || '');
-      const prefix = String(r.keyPrefix || '');
+    Watch: (call: grpc.ServerWritableStream<WatchRequest, ConfigChange>) => {
+      const { environment, service, keyPrefix: prefix } = call.request;
       if (!/^[a-z0-9][a-z0-9-]*$/.test(environment) || (service && !(CONFIG_SCOPES as readonly string[]).includes(service))) {
         call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `watch needs an environment and, optionally, one of ${CONFIG_SCOPES.join(', ')}` });
         return;
@@ -169,7 +163,7 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
       metrics.grpcRequests.inc({ method: 'Watch', code: 'OK' });
       void (async () => {
         for await (const m of sub) {
-          const change = JSON.parse(sc.decode(m.data)) as WireChange;
+          const change = JSON.parse(sc.decode(m.data)) as ConfigChange;
           if (change.key.startsWith(prefix) && !call.cancelled) call.write(change);
         }
         if (!call.cancelled) call.end();
@@ -186,7 +180,7 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
       call.on('close', stop);
       call.on('error', stop);
     },
-  });
+  } satisfies ConfigServiceHandlers);
 
   const port = await runtime.bindGrpc(server, opts.grpcPort ?? env.PRISM_GRPC_PORT);
   log.info({ port }, 'config gRPC listening');

@@ -1,6 +1,7 @@
+import type { ConfigServiceClient } from '../../runtime/src/proto/prism/config/v1/ConfigService.js';
 import { StringCodec, connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServiceRuntime, grpc, loadProto, serviceClient } from '../../runtime/src/index.js';
+import { type ServiceRuntime, grpc, loadProto } from '../../runtime/src/index.js';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
 import { CONFIG_SERVICE } from '../src/service.js';
@@ -15,9 +16,9 @@ interface GrpcErr {
 describe('config service over gRPC (real PostgreSQL and NATS)', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let runtime: ServiceRuntime;
-  let client: grpc.Client & Record<string, unknown>;
+  let client: ConfigServiceClient;
   const call = (method: string): Call => (req) =>
-    new Promise((resolve, reject) => (client[method] as Function).call(client, req, (err: GrpcErr | null, res: Record<string, unknown>) => (err ? reject(err) : resolve(res))));
+    new Promise((resolve, reject) => Reflect.get(client, method).call(client, req, (err: GrpcErr | null, res: Record<string, unknown>) => (err ? reject(err) : resolve(res))));
   const env = 'test';
   const gw = (key: string) => ({ environment: env, service: 'gateway', key });
 
@@ -27,8 +28,8 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
     const started = await startTestConfigService(db.url);
     runtime = started.runtime;
     const port = started.port;
-    const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
-    client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, unknown>;
+    const Config = loadProto('prism/config/v1/config.proto').prism.config.v1.ConfigService;
+    client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   });
 
   afterAll(async () => {
@@ -38,9 +39,9 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
   });
 
   it('serves grpc.health.v1 for itself', async () => {
-    const Health = serviceClient(loadProto('grpc/health/v1/health.proto'), 'grpc.health.v1.Health');
-    const h = new Health(client.getChannel().getTarget().replace(/^dns:/, ''), grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
-    const res = await new Promise((resolve, reject) => h.Check!({ service: CONFIG_SERVICE }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+    const Health = loadProto('grpc/health/v1/health.proto').grpc.health.v1.Health;
+    const h = new Health(client.getChannel().getTarget().replace(/^dns:/, ''), grpc.credentials.createInsecure());
+    const res = await new Promise((resolve, reject) => h.Check({ service: CONFIG_SERVICE }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
     expect(res).toEqual({ status: 'SERVING' });
     h.close();
   });
@@ -113,7 +114,7 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
     const sc = StringCodec();
     const sub = nc.subscribe('prism.system.config.>', { max: 1 });
     await nc.flush();
-    const stream = (client.Watch as Function).call(client, { environment: env, service: 'gateway', keyPrefix: 'feature.' }) as grpc.ClientReadableStream<Record<string, unknown>>;
+    const stream = client.Watch({ environment: env, service: 'gateway', keyPrefix: 'feature.' });
     await new Promise((r) => stream.once('metadata', r)); // the server's subscription is live
     const fromStream = new Promise<{ change: Record<string, unknown>; at: number }>((resolve) => stream.once('data', (change) => resolve({ change, at: Date.now() })));
     const fromNats = (async () => {

@@ -1,22 +1,22 @@
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MtlsFileProvider, type ServiceRuntime, grpc, loadProto, mtlsClientCredentials, serviceClient } from '../../runtime/src/index.js';
+import { MtlsFileProvider, type ServiceRuntime, grpc, loadProto, mtlsClientCredentials } from '../../runtime/src/index.js';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
 import { makeMesh, type TestMesh } from '../../runtime/test/support/mtls.js';
 import { CONFIG_SERVICE } from '../src/service.js';
 import { startTestConfigService } from './support/config-server.js';
 
-type Client = grpc.Client & Record<string, Function>;
+type Client = grpc.Client;
 interface GrpcErr {
   code: number;
   details: string;
 }
 
 const REFRESH_MS = 200;
-const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
-const Health = serviceClient(loadProto('grpc/health/v1/health.proto'), 'grpc.health.v1.Health');
+const Config = loadProto('prism/config/v1/config.proto').prism.config.v1.ConfigService;
+const Health = loadProto('grpc/health/v1/health.proto').grpc.health.v1.Health;
 
 /**
  * The config service with mutual TLS on, as the model runs it: certificates from the local CA
@@ -28,14 +28,14 @@ describe('config service: mutual TLS and per-method authorization', () => {
   let port: number;
   let mesh: TestMesh;
   const clients: grpc.Client[] = [];
-  const client = (creds: grpc.ChannelCredentials, C: grpc.ServiceClientConstructor = Config): Client => {
+  const client = (creds: grpc.ChannelCredentials, C: typeof Config | typeof Health = Config): Client => {
     // A new channel each time: a rotation is seen by new connections.
-    const c = new C(`localhost:${port}`, creds, { 'grpc.use_local_subchannel_pool': 1 }) as Client;
+    const c = new C(`localhost:${port}`, creds, { 'grpc.use_local_subchannel_pool': 1 });
     clients.push(c);
     return c;
   };
   const call = (c: Client, method: string, req: object) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => c[method]!.call(c, req, { deadline: Date.now() + 5000 }, (e: GrpcErr | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+    new Promise<Record<string, unknown>>((resolve, reject) => Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5000 }, (e: GrpcErr | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
   const key = (k: string) => ({ environment: 'test', service: 'gateway', key: k });
 
   beforeAll(async () => {
@@ -63,7 +63,9 @@ describe('config service: mutual TLS and per-method authorization', () => {
     const gw = client(mesh.creds(mesh.pki.workloads.gateway));
     expect(await call(gw, 'Get', key('maintenance.enabled'))).toMatchObject({ valueJson: 'true' });
     expect((await call(gw, 'List', { environment: 'test' })).entries).toHaveLength(1);
-    const watch = gw.Watch!({ environment: 'test', service: 'gateway' }) as grpc.ClientReadableStream<unknown>;
+    const watcher = new Config(`localhost:${port}`, mesh.creds(mesh.pki.workloads.gateway));
+    clients.push(watcher);
+    const watch = watcher.Watch({ environment: 'test', service: 'gateway' });
     await new Promise<void>((resolve, reject) => {
       watch.once('metadata', () => resolve());
       watch.once('error', reject);

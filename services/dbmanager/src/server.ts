@@ -1,6 +1,7 @@
 import { Gauge } from 'prom-client';
 import { GRPC_APIS, METRICS, type DatabaseId } from '../../../infra/contract/index.js';
-import { GrpcError, type ServiceRuntime, grpc, loadProto, serviceClient, unary } from '../../runtime/src/index.js';
+import { GrpcError, type ServiceRuntime, grpc, loadProto, unary } from '../../runtime/src/index.js';
+import type { DbManagerHandlers } from '../../runtime/src/proto/prism/dbmanager/v1/DbManager.js';
 import type { WalArchiver } from './backup/wal-archive.js';
 import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
 import { DbManagerContext } from './settings.js';
@@ -121,7 +122,7 @@ export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?:
   }
 
   const server = runtime.createGrpcServer([DBMANAGER_SERVICE]);
-  const Api = serviceClient(loadProto(GRPC_APIS.dbmanager.proto), DBMANAGER_SERVICE);
+  const Api = loadProto(GRPC_APIS.dbmanager.proto).prism.dbmanager.v1.DbManager;
   const deps = { log, metrics };
   server.addService(Api.service, {
     Migrate: unary('Migrate', deps, async (r: { database: string }) => ({
@@ -130,7 +131,7 @@ export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?:
           const res = await migrateDatabase(db, { ...ctx.targets[db] }).catch((e: Error) => {
             throw new GrpcError(grpc.status.FAILED_PRECONDITION, e.message);
           });
-          return { database: db, applied: res.applied, retried: res.retried, alreadyApplied: res.alreadyApplied };
+          return { database: db, applied: [...res.applied], retried: [...res.retried], alreadyApplied: res.alreadyApplied };
         }),
       ),
     })),
@@ -166,7 +167,7 @@ export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?:
         })),
       };
     }),
-  });
+  } satisfies DbManagerHandlers);
   const port = await runtime.bindGrpc(server, opts.grpcPort ?? env.PRISM_GRPC_PORT);
   log.info({ port }, 'dbmanager gRPC listening');
   return { port, ctx };

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OBJECT_STORAGE_ENV } from '../../../infra/contract/index.js';
-import { ServiceRuntime, grpc, loadProto, parseEnv, serviceClient } from '../../runtime/src/index.js';
+import { ServiceRuntime, grpc, loadProto, parseEnv } from '../../runtime/src/index.js';
 import { DBMANAGER_SERVICE, startDbManager } from '../src/server.js';
 import { freePort } from '../../../test/support/net.js';
 import { type PrivatePostgres, privatePostgres } from '../../../test/support/private-servers.js';
@@ -153,10 +153,10 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     const { port } = await startDbManager(runtime, { grpcPort: 0, scratchDir: scratch, pgBin: process.env.PRISM_TEST_PG_BIN!, archive: false });
     await runtime.start(port);
     try {
-      const Api = serviceClient(loadProto('prism/dbmanager/v1/dbmanager.proto'), DBMANAGER_SERVICE);
-      const client = new Api(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+      const Api = loadProto('prism/dbmanager/v1/dbmanager.proto').prism.dbmanager.v1.DbManager;
+      const client = new Api(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
       const call = (m: string, req: object) =>
-        new Promise<Record<string, unknown>>((resolve, reject) => client[m]!.call(client, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+        new Promise<Record<string, unknown>>((resolve, reject) => Reflect.get(client, m).call(client, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
       expect(await call('Migrate', {})).toMatchObject({ databases: [{ database: 'auth', applied: [] }, { database: 'ops', applied: [] }] });
       const status = await call('Status', { database: 'ops' });
       expect(status).toMatchObject({ databases: [{ database: 'ops', migrations: [{ name: '001_initial_schema.sql', state: 'applied' }] }] });
@@ -167,9 +167,9 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       expect(Number(backups[0]!.sizeBytes)).toBeGreaterThan(0);
       client.close();
 
-      const Health = serviceClient(loadProto('grpc/health/v1/health.proto'), 'grpc.health.v1.Health');
-      const h = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
-      const hs = await new Promise((resolve, reject) => h.Check!({ service: DBMANAGER_SERVICE }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+      const Health = loadProto('grpc/health/v1/health.proto').grpc.health.v1.Health;
+      const h = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const hs = await new Promise((resolve, reject) => h.Check({ service: DBMANAGER_SERVICE }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
       expect(hs).toEqual({ status: 'SERVING' });
       h.close();
 
@@ -191,12 +191,12 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       env: parseEnv('dbmanager', { ...env, ...mesh.env('dbmanager'), PRISM_METRICS_PORT: String(await freePort()), PRISM_MIGRATE_ON_START: 'false' }),
     });
     const { port } = await startDbManager(runtime, { grpcPort: 0, scratchDir: scratch, pgBin: process.env.PRISM_TEST_PG_BIN!, archive: false });
-    const Api = serviceClient(loadProto('prism/dbmanager/v1/dbmanager.proto'), DBMANAGER_SERVICE);
+    const Api = loadProto('prism/dbmanager/v1/dbmanager.proto').prism.dbmanager.v1.DbManager;
     const clients: grpc.Client[] = [];
     const call = (creds: grpc.ChannelCredentials, m: string, req: object) => {
-      const client = new Api(`localhost:${port}`, creds) as grpc.Client & Record<string, Function>;
+      const client = new Api(`localhost:${port}`, creds);
       clients.push(client);
-      return new Promise<Record<string, unknown>>((resolve, reject) => client[m]!.call(client, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+      return new Promise<Record<string, unknown>>((resolve, reject) => Reflect.get(client, m).call(client, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
     };
     try {
       const operator = mesh.creds(mesh.pki.operator);

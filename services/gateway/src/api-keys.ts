@@ -1,22 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { API_KEY_PATTERN, GRPC_APIS } from '../../../infra/contract/index.js';
-import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
+import { grpc, loadProto, type Logger } from '../../runtime/src/index.js';
+import type { AuthServiceClient } from '../../runtime/src/proto/prism/auth/v1/AuthService.js';
+import type { ValidateApiKeyResponse__Output as ValidateApiKeyResponse } from '../../runtime/src/proto/prism/auth/v1/ValidateApiKeyResponse.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';
-
-/** `prism.auth.v1.ValidateApiKeyResponse` as proto-loader gives it (camelCase, defaults filled). */
-export interface ValidateApiKeyResponse {
-  valid: boolean;
-  keyId: string;
-  userId: string;
-  scopes: string[];
-  expiresAt: number;
-  reason: string;
-}
-
-type AuthClient = grpc.Client & {
-  ValidateApiKey(req: { apiKey: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: ValidateApiKeyResponse) => void): void;
-};
 
 const CACHE_PREFIX = 'prism:gw:apikey:';
 /** A refused key is remembered for less time than an accepted one, long enough to absorb a flood of retries. */
@@ -24,9 +12,9 @@ const NEGATIVE_CACHE_SECONDS = 5;
 const CALL_DEADLINE_MS = 2_000;
 const MAX_KEY_LENGTH = 256;
 
-export function authGrpcClient(address: string, creds: grpc.ChannelCredentials): AuthClient {
-  const AuthService = serviceClient(loadProto(GRPC_APIS.auth.proto), GRPC_APIS.auth.service);
-  return new AuthService(address, creds) as unknown as AuthClient;
+export function authGrpcClient(address: string, creds: grpc.ChannelCredentials): AuthServiceClient {
+  const { AuthService } = loadProto(GRPC_APIS.auth.proto).prism.auth.v1;
+  return new AuthService(address, creds);
 }
 
 /**
@@ -36,7 +24,7 @@ export function authGrpcClient(address: string, creds: grpc.ChannelCredentials):
  */
 export class ApiKeyValidator {
   constructor(
-    private readonly client: AuthClient,
+    private readonly client: AuthServiceClient,
     private readonly redis: Redis,
     private readonly cacheSeconds: number,
     private readonly log: Logger,

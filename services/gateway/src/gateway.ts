@@ -143,18 +143,18 @@ function readCaFile(file: string, prefix: string): Buffer {
 export class Gateway {
   private readonly routes = new Map<string, Upstream>();
   private readonly metricChildren = new Map<string, RequestMetrics>();
-  private readonly s: GatewaySettings;
+  private readonly settings: GatewaySettings;
   private debug: boolean;
   private maintenance: LiveSettings['maintenance'] = { enabled: false, message: '' };
   private readonly clientAddress: ClientAddress;
 
-  constructor(private readonly d: GatewayDeps) {
-    this.s = d.settings;
-    this.debug = d.log.isLevelEnabled('debug');
-    this.clientAddress = new ClientAddress(this.s.trustedProxies);
-    const gauge = breakerGauge([d.metrics.registry]);
+  constructor(private readonly deps: GatewayDeps) {
+    this.settings = deps.settings;
+    this.debug = deps.log.isLevelEnabled('debug');
+    this.clientAddress = new ClientAddress(this.settings.trustedProxies);
+    const gauge = breakerGauge([deps.metrics.registry]);
     const pools = new Map<string, { pool: Pool; breaker: CircuitBreaker; budget: RetryBudget }>();
-    for (const route of this.s.routes) {
+    for (const route of this.settings.routes) {
       // One pool, breaker and retry budget per upstream origin, shared by its routes.
       const key = `${route.origin} ${route.caFile ?? ''}`;
       let p = pools.get(key);
@@ -162,7 +162,7 @@ export class Gateway {
         // An https upstream with a CA file is verified against that CA only (the mesh CA), by its host name.
         const connect = route.caFile ? { connect: { ca: readCaFile(route.caFile, route.prefix) } } : {};
         p = {
-          pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...connect, ...d.poolOptions }),
+          pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...connect, ...deps.poolOptions }),
           breaker: new CircuitBreaker(route.origin, route.breaker, gauge),
           budget: new RetryBudget(),
         };
@@ -175,7 +175,7 @@ export class Gateway {
   /** Settings changed at run time (config service): maintenance mode, and the log level already set on the logger. */
   applyLive(s: LiveSettings): void {
     this.maintenance = s.maintenance;
-    this.debug = this.d.log.isLevelEnabled('debug');
+    this.debug = this.deps.log.isLevelEnabled('debug');
   }
 
   /** Closes the upstream pools (after the HTTP server has drained). */
@@ -185,7 +185,7 @@ export class Gateway {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     void this.serve(req, res).catch((e: unknown) => {
-      this.d.log.error({ err: e, method: req.method, path: req.url?.split('?', 1)[0] }, 'unexpected gateway error');
+      this.deps.log.error({ err: e, method: req.method, path: req.url?.split('?', 1)[0] }, 'unexpected gateway error');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
       else res.destroy();
     });
@@ -213,7 +213,7 @@ export class Gateway {
       span: undefined,
       recorded: false,
     };
-    if (this.d.draining()) res.shouldKeepAlive = false;
+    if (this.deps.draining()) res.shouldKeepAlive = false;
 
     if (HEALTH_PATHS.has(path)) return this.health(ctx, path);
     if (this.maintenance.enabled) return this.fail(ctx, 503, this.maintenance.message);
@@ -228,15 +228,15 @@ export class Gateway {
     ctx.up = up;
     ctx.route = up.route.name;
 
-    if (this.d.tracing.enabled) {
-      ctx.span = this.d.tracing.tracer.startSpan(`${req.method} ${up.route.prefix}`, { attributes: { 'http.request.method': req.method ?? '' } }, extractContext(req.headers));
+    if (this.deps.tracing.enabled) {
+      ctx.span = this.deps.tracing.tracer.startSpan(`${req.method} ${up.route.prefix}`, { attributes: { 'http.request.method': req.method ?? '' } }, extractContext(req.headers));
     }
 
     ctx.identity = this.cachedIdentity(req);
     if (ctx.identity === undefined) {
       const credential = req.headers['x-api-key'] !== undefined || req.headers.authorization !== undefined;
       if (credential) {
-        const blockedMs = this.d.authFailures.blockedFor(ctx.ip);
+        const blockedMs = this.deps.authFailures.blockedFor(ctx.ip);
         if (blockedMs > 0) return this.fail(ctx, 429, 'too many failed authentication attempts', undefined, Math.ceil(blockedMs / 1000));
       }
       try {
@@ -244,7 +244,7 @@ export class Gateway {
       } catch (e) {
         if (!(e instanceof AuthError)) throw e;
         // Only failures of a presented credential count, never a missing one.
-        if (credential && e.status === 401) await this.d.authFailures.record(ctx.ip);
+        if (credential && e.status === 401) await this.deps.authFailures.record(ctx.ip);
         // On a public route a bad credential is ignored (no identity), so a stale token cannot block login.
         if (!up.route.authRequired && e.status === 401) ctx.identity = undefined;
         else return this.fail(ctx, e.status, e.message, e.status === 401 ? 'Bearer error="invalid_token"' : undefined);
@@ -252,7 +252,7 @@ export class Gateway {
     }
 
     // One script call: the rate limit and the credential's revocation (either may be all it does).
-    const limiter = this.d.limiter;
+    const limiter = this.deps.limiter;
     const revocationKey = ctx.identity?.revocationKey ?? '';
     if (limiter.enabled || revocationKey !== '') {
       let decision: Decision;
@@ -279,13 +279,13 @@ export class Gateway {
 
     const declared = req.headers['content-length'];
     const chunked = req.headers['transfer-encoding'] !== undefined;
-    if (declared !== undefined && Number(declared) > this.s.bodyLimitBytes) {
+    if (declared !== undefined && Number(declared) > this.settings.bodyLimitBytes) {
       res.shouldKeepAlive = false;
-      return this.fail(ctx, 413, `request body larger than ${this.s.bodyLimitBytes} bytes`);
+      return this.fail(ctx, 413, `request body larger than ${this.settings.bodyLimitBytes} bytes`);
     }
     const hasBody = chunked || (declared !== undefined && declared !== '0');
     ctx.canRetry = up.route.retries > 0 && !hasBody && RETRYABLE_METHODS.has(req.method!);
-    await this.forward(ctx, up, this.upstreamHeaders(ctx), hasBody ? (chunked ? limitBody(req, this.s.bodyLimitBytes) : req) : null);
+    await this.forward(ctx, up, this.upstreamHeaders(ctx), hasBody ? (chunked ? limitBody(req, this.settings.bodyLimitBytes) : req) : null);
     this.done(ctx);
   }
 
@@ -294,17 +294,17 @@ export class Gateway {
     const authz = req.headers.authorization;
     if (authz === undefined || req.headers['x-api-key'] !== undefined) return undefined;
     const token = bearerToken(authz);
-    return token === undefined ? undefined : this.d.jwt.cached(token);
+    return token === undefined ? undefined : this.deps.jwt.cached(token);
   }
 
   private async authenticate(req: IncomingMessage, required: boolean): Promise<Identity | undefined> {
     const apiKey = req.headers['x-api-key'];
     const authz = req.headers.authorization;
-    if (typeof apiKey === 'string') return await this.d.apiKeys.validate(apiKey);
+    if (typeof apiKey === 'string') return await this.deps.apiKeys.validate(apiKey);
     if (authz !== undefined) {
       const token = bearerToken(authz);
       if (token === undefined) throw new AuthError(401, 'expected a Bearer token');
-      return await this.d.jwt.verify(token);
+      return await this.deps.jwt.verify(token);
     }
     if (required) throw new AuthError(401, 'authentication required');
     return undefined;
@@ -316,7 +316,7 @@ export class Gateway {
     const out: string[] = [];
     let host: string | undefined;
     let connectionTokens: string | undefined;
-    const forwardTrace = !this.d.tracing.enabled;
+    const forwardTrace = !this.deps.tracing.enabled;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
       const value = raw[i + 1]!;
@@ -374,7 +374,7 @@ export class Gateway {
         if (e instanceof BodyTooLarge || code === 'PRISM_BODY_TOO_LARGE') {
           breaker.release();
           ctx.res.shouldKeepAlive = false;
-          return this.fail(ctx, 413, `request body larger than ${this.s.bodyLimitBytes} bytes`);
+          return this.fail(ctx, 413, `request body larger than ${this.settings.bodyLimitBytes} bytes`);
         }
         // A client that leaves mid-upload fails the request with its own ECONNRESET: that says nothing
         // about the upstream, and counting it would let anyone open the circuit for everyone.
@@ -387,7 +387,7 @@ export class Gateway {
           // Failed while streaming the answer: nothing to send but a cut connection.
           ctx.status = ctx.status || 502;
           ctx.res.destroy();
-          if (timeout || down) this.d.log.warn({ reqId: ctx.id, upstream: route.origin, code }, 'upstream failed mid-response');
+          if (timeout || down) this.deps.log.warn({ reqId: ctx.id, upstream: route.origin, code }, 'upstream failed mid-response');
           return;
         }
         if (down && ctx.canRetry && budget.trySpend()) continue;
@@ -397,7 +397,7 @@ export class Gateway {
           if (!ctx.res.destroyed) this.fail(ctx, 400, 'request could not be read');
           return;
         }
-        this.d.log.warn({ reqId: ctx.id, upstream: route.origin, code, err: (e as Error).message }, 'upstream request failed');
+        this.deps.log.warn({ reqId: ctx.id, upstream: route.origin, code, err: (e as Error).message }, 'upstream request failed');
         return this.fail(ctx, timeout ? 504 : 502, timeout ? 'upstream timed out' : 'upstream unreachable', undefined, undefined, true);
       }
       // The attempt answered 502/503/504 and was discarded: try again.
@@ -439,7 +439,7 @@ export class Gateway {
 
   private async health(ctx: Ctx, path: string): Promise<void> {
     let ok = true;
-    if (path === '/ready') ok = (await this.d.health.readiness()).ready;
+    if (path === '/ready') ok = (await this.deps.health.readiness()).ready;
     ctx.status = ok ? 200 : 503;
     const out: string[] = ['content-type', 'application/json', 'cache-control', 'no-store'];
     this.commonHeaders(ctx, out);
@@ -473,8 +473,8 @@ export class Gateway {
       ctx.span.end();
     }
     // Access records go to NATS as events; the log gets them only at debug level (dev).
-    if (this.debug) this.d.log.debug({ reqId: ctx.id, method, path: ctx.path, route: ctx.route, status, ms: Math.round(seconds * 1e6) / 1e3, userId: ctx.identity?.userId }, 'request');
-    this.d.events?.push({
+    if (this.debug) this.deps.log.debug({ reqId: ctx.id, method, path: ctx.path, route: ctx.route, status, ms: Math.round(seconds * 1e6) / 1e3, userId: ctx.identity?.userId }, 'request');
+    this.deps.events?.push({
       id: ctx.id,
       ts: Date.now(),
       method,
@@ -497,7 +497,7 @@ export class Gateway {
     const key = `${method} ${route} ${status}`;
     let m = this.metricChildren.get(key);
     if (m === undefined) {
-      const { httpRequests, httpDuration } = this.d.metrics;
+      const { httpRequests, httpDuration } = this.deps.metrics;
       m = { count: httpRequests.labels({ method, route, status }), duration: httpDuration.labels({ method, route }) };
       this.metricChildren.set(key, m);
     }

@@ -1,5 +1,8 @@
 import { CONFIG_KEYS, configKeySpec, GRPC_APIS } from '../../../infra/contract/index.js';
-import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
+import { grpc, loadProto, type Logger } from '../../runtime/src/index.js';
+import type { ConfigChange__Output as ConfigChange } from '../../runtime/src/proto/prism/config/v1/ConfigChange.js';
+import type { ConfigServiceClient } from '../../runtime/src/proto/prism/config/v1/ConfigService.js';
+import type { ListResponse__Output as ListResponse } from '../../runtime/src/proto/prism/config/v1/ListResponse.js';
 import type { RateLimitSettings } from './rate-limit.js';
 
 /** What operators change at run time through the config service (keys in infra/contract/config-keys.ts). */
@@ -27,18 +30,6 @@ const SCOPES = ['global', 'gateway'] as const;
 
 type Mutable = { rateLimit: { -readonly [K in keyof RateLimitSettings]: RateLimitSettings[K] }; maintenance: { enabled: boolean; message: string }; logLevel: string };
 
-interface WireEntry {
-  service: string;
-  key: string;
-  version: number;
-  valueJson: string;
-}
-
-interface ConfigClient extends grpc.Client {
-  List(req: { environment: string; service: string; keyPrefix: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { entries: WireEntry[] }) => void): void;
-  Watch(req: { environment: string; service: string; keyPrefix: string }): grpc.ClientReadableStream<WireEntry & { action: string }>;
-}
-
 export interface LiveConfigOptions {
   readonly address: string;
   readonly credentials: grpc.ChannelCredentials;
@@ -61,19 +52,19 @@ export interface LiveConfigOptions {
  * again with backoff, listing afresh once it is back, so no change made meanwhile is missed.
  */
 export class LiveConfig {
-  private readonly client: ConfigClient;
+  private readonly client: ConfigServiceClient;
   /** `<scope>/<key>` → the newest version seen and its value (undefined once deleted). */
   private readonly entries = new Map<string, { version: number; value: unknown }>();
-  private stream: grpc.ClientReadableStream<unknown> | undefined;
+  private stream: grpc.ClientReadableStream<ConfigChange> | undefined;
   private retry: NodeJS.Timeout | undefined;
   private failures = 0;
   private closed = false;
   private current = '';
 
-  constructor(private readonly o: LiveConfigOptions) {
-    const Config = serviceClient(loadProto(GRPC_APIS.config.proto), GRPC_APIS.config.service);
+  constructor(private readonly options: LiveConfigOptions) {
+    const { ConfigService } = loadProto(GRPC_APIS.config.proto).prism.config.v1;
     // gRPC's own reconnection backoff grows to 2 minutes; the retry loop here decides the pace instead.
-    this.client = new Config(o.address, o.credentials, { 'grpc.max_reconnect_backoff_ms': 2_000 }) as unknown as ConfigClient;
+    this.client = new ConfigService(options.address, options.credentials, { 'grpc.max_reconnect_backoff_ms': 2_000 });
   }
 
   /** Reads the current values (waiting at most `firstReadMs`), then follows changes in the background. */
@@ -91,9 +82,9 @@ export class LiveConfig {
   /** Opens the watch, then lists: a change made between the two arrives on the watch and is kept by version. */
   private async connect(listDeadlineMs: number): Promise<void> {
     if (this.closed) return;
-    const stream = this.client.Watch({ environment: this.o.environment, service: '', keyPrefix: '' });
+    const stream = this.client.Watch({ environment: this.options.environment, service: '', keyPrefix: '' });
     this.stream = stream;
-    stream.on('data', (c: WireEntry & { action: string }) => this.take(c.service, c.key, c.version, c.action === 'delete' ? '' : c.valueJson));
+    stream.on('data', (c: ConfigChange) => this.take(c.service, c.key, c.version, c.action === 'delete' ? '' : c.valueJson));
     stream.on('error', (e: grpc.ServiceError) => e.code !== grpc.status.CANCELLED && this.lost(stream, e.details || e.message));
     stream.on('end', () => this.lost(stream, 'watch ended'));
     // The service sends its headers once the watch's subscription is live: only then is the list complete.
@@ -108,24 +99,24 @@ export class LiveConfig {
     });
     if (!watching) return this.lost(stream, 'watch not established');
     try {
-      const { entries } = await new Promise<{ entries: WireEntry[] }>((resolve, reject) =>
-        this.client.List({ environment: this.o.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + listDeadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
+      const { entries } = await new Promise<ListResponse>((resolve, reject) =>
+        this.client.List({ environment: this.options.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + listDeadlineMs }, (err, res) => (res ? resolve(res) : reject(err ?? new Error('List returned nothing')))),
       );
       for (const e of entries) this.take(e.service, e.key, e.version, e.valueJson, false);
       this.publish();
-      if (this.failures > 0) this.o.log.info({ address: this.o.address }, 'config service reachable again; settings re-read');
+      if (this.failures > 0) this.options.log.info({ address: this.options.address }, 'config service reachable again; settings re-read');
       this.failures = 0;
     } catch (e) {
       this.lost(stream, (e as grpc.ServiceError).details || (e as Error).message);
     }
   }
 
-  private lost(stream: grpc.ClientReadableStream<unknown>, why: string): void {
+  private lost(stream: grpc.ClientReadableStream<ConfigChange>, why: string): void {
     if (this.closed || this.stream !== stream) return;
     this.stream = undefined;
     stream.cancel();
-    const delay = Math.min(this.o.maxBackoffMs ?? 30_000, 500 * 2 ** this.failures++);
-    if (this.failures === 1) this.o.log.warn({ address: this.o.address, err: why }, 'config service unreachable; keeping the settings in force and retrying');
+    const delay = Math.min(this.options.maxBackoffMs ?? 30_000, 500 * 2 ** this.failures++);
+    if (this.failures === 1) this.options.log.warn({ address: this.options.address, err: why }, 'config service unreachable; keeping the settings in force and retrying');
     this.retry = setTimeout(() => void this.connect(5_000), delay);
   }
 
@@ -139,7 +130,7 @@ export class LiveConfig {
     if (valueJson !== '') {
       const parsed = configKeySpec(key)!.schema.safeParse(safeJson(valueJson));
       if (!parsed.success) {
-        this.o.log.warn({ scope, key, version }, 'config value does not match its schema; ignored');
+        this.options.log.warn({ scope, key, version }, 'config value does not match its schema; ignored');
         return;
       }
       value = parsed.data;
@@ -150,7 +141,7 @@ export class LiveConfig {
 
   /** Computes the settings in force and hands them over when they changed. */
   private publish(): void {
-    const b = this.o.base;
+    const b = this.options.base;
     const s: Mutable = { rateLimit: { ...b.rateLimit }, maintenance: { ...b.maintenance }, logLevel: b.logLevel };
     for (const key of Object.keys(APPLY)) {
       for (const scope of [...SCOPES].reverse()) {
@@ -165,8 +156,8 @@ export class LiveConfig {
     if (text === this.current) return;
     const first = this.current === '';
     this.current = text;
-    if (!first) this.o.log.info({ settings: s }, 'settings changed by the config service');
-    this.o.apply(s);
+    if (!first) this.options.log.info({ settings: s }, 'settings changed by the config service');
+    this.options.apply(s);
   }
 }
 

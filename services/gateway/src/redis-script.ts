@@ -57,10 +57,10 @@ export class ScriptPipeline {
   private flushScheduled = false;
   private readyWaiters: (() => void)[] = [];
 
-  constructor(private readonly o: ScriptPipelineOptions) {
-    this.sha = createHash('sha1').update(o.lua).digest('hex');
-    this.head = `$7\r\nEVALSHA\r\n$40\r\n${this.sha}\r\n${bulk(String(o.numberOfKeys))}`;
-    this.sweeper = setInterval(this.sweep, Math.max(10, o.timeoutMs / 2)).unref();
+  constructor(private readonly options: ScriptPipelineOptions) {
+    this.sha = createHash('sha1').update(options.lua).digest('hex');
+    this.head = `$7\r\nEVALSHA\r\n$40\r\n${this.sha}\r\n${bulk(String(options.numberOfKeys))}`;
+    this.sweeper = setInterval(this.sweep, Math.max(10, options.timeoutMs / 2)).unref();
     this.connect();
   }
 
@@ -125,7 +125,7 @@ export class ScriptPipeline {
 
   private connect(): void {
     if (this.closed) return;
-    const sock = connect({ host: this.o.host, port: this.o.port, noDelay: true });
+    const sock = connect({ host: this.options.host, port: this.options.port, noDelay: true });
     this.sock = sock;
     const parser = new RedisParser({
       returnReply: (reply: unknown) => this.answer(null, reply),
@@ -135,9 +135,9 @@ export class ScriptPipeline {
     sock.on('data', (chunk: Buffer) => parser.execute(chunk));
     sock.once('connect', () => {
       // The handshake goes first on the pipeline; calls are refused until its last reply.
-      if (this.o.password !== '') this.send(`*2\r\n${bulk('AUTH')}${bulk(this.o.password)}`, (err) => err && sock.destroy(new Error(`Redis AUTH failed: ${err.message}`)));
-      this.send(`*3\r\n${bulk('CLIENT')}${bulk('SETNAME')}${bulk(this.o.connectionName)}`, () => {});
-      this.send(`*3\r\n${bulk('SCRIPT')}${bulk('LOAD')}${bulk(this.o.lua)}`, (err) => {
+      if (this.options.password !== '') this.send(`*2\r\n${bulk('AUTH')}${bulk(this.options.password)}`, (err) => err && sock.destroy(new Error(`Redis AUTH failed: ${err.message}`)));
+      this.send(`*3\r\n${bulk('CLIENT')}${bulk('SETNAME')}${bulk(this.options.connectionName)}`, () => {});
+      this.send(`*3\r\n${bulk('SCRIPT')}${bulk('LOAD')}${bulk(this.options.lua)}`, (err) => {
         if (err) return sock.destroy(new Error(`Redis SCRIPT LOAD failed: ${err.message}`));
         this.ready = true;
         this.attempts = 0;
@@ -161,7 +161,7 @@ export class ScriptPipeline {
     const err = new ScriptUnavailable(`Redis connection lost: ${cause.message}`);
     for (const r of pending) r(err, null);
     if (this.closed) return;
-    this.o.onDown?.(cause);
+    this.options.onDown?.(cause);
     const delay = Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.attempts++);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
@@ -179,7 +179,7 @@ export class ScriptPipeline {
     }
     if (err?.message.startsWith('NOSCRIPT')) {
       // Someone flushed the scripts: load it again for the next calls; this one fails.
-      this.send(`*3\r\n${bulk('SCRIPT')}${bulk('LOAD')}${bulk(this.o.lua)}`, () => {});
+      this.send(`*3\r\n${bulk('SCRIPT')}${bulk('LOAD')}${bulk(this.options.lua)}`, () => {});
       return r(new ScriptUnavailable('Redis lost the script (NOSCRIPT); reloading'), null);
     }
     r(err, reply);
@@ -187,7 +187,7 @@ export class ScriptPipeline {
 
   private readonly sweep = (): void => {
     const oldest = this.sentAt[this.first];
-    if (oldest !== undefined && performance.now() - oldest > this.o.timeoutMs) this.sock?.destroy(new Error(`no reply within ${this.o.timeoutMs} ms`));
+    if (oldest !== undefined && performance.now() - oldest > this.options.timeoutMs) this.sock?.destroy(new Error(`no reply within ${this.options.timeoutMs} ms`));
   };
 }
 

@@ -4,7 +4,7 @@ import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
 import { CONFIG_SERVICE } from '../../config/src/service.js';
 import { startTestConfigService } from '../../config/test/support/config-server.js';
-import { grpc, loadProto, serviceClient } from '../../runtime/src/index.js';
+import { grpc, loadProto } from '../../runtime/src/index.js';
 import { freePort, makeKeys, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
 
 let keys: Keys;
@@ -24,10 +24,10 @@ afterAll(async () => {
 /** A real config service (PostgreSQL + NATS) on `port`, and a client to change values with. */
 async function configService(port: number) {
   const { runtime } = await startTestConfigService(db.url, port);
-  const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
-  const client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  const Config = loadProto('prism/config/v1/config.proto').prism.config.v1.ConfigService;
+  const client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const rpc = (method: string, req: object) =>
-    new Promise<unknown>((resolve, reject) => client[method]!.call(client, req, { deadline: Date.now() + 5_000, waitForReady: true }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+    new Promise<unknown>((resolve, reject) => Reflect.get(client, method).call(client, req, { deadline: Date.now() + 5_000, waitForReady: true }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
   return {
     set: (service: string, key: string, value: unknown) => rpc('Set', { environment: 'test', service, key, valueJson: JSON.stringify(value), changedBy: 'live-config-test' }),
     del: (service: string, key: string) => rpc('Delete', { environment: 'test', service, key, changedBy: 'live-config-test' }),
@@ -139,12 +139,12 @@ describe('gateway → config over mutual TLS (the model turns it on everywhere)'
     const mesh = await makeMesh();
     const port = await freePort();
     const { runtime } = await startTestConfigService(db.url, port, { env: mesh.env('config') });
-    const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
+    const Config = loadProto('prism/config/v1/config.proto').prism.config.v1.ConfigService;
     const clients: grpc.Client[] = [];
     const rpc = (files: Parameters<typeof mesh.creds>[0], method: string, req: object) => {
-      const c = new Config(`localhost:${port}`, mesh.creds(files)) as grpc.Client & Record<string, Function>;
+      const c = new Config(`localhost:${port}`, mesh.creds(files));
       clients.push(c);
-      return new Promise<unknown>((resolve, reject) => c[method]!.call(c, req, { deadline: Date.now() + 5_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+      return new Promise<unknown>((resolve, reject) => Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
     };
     const set = (key: string, value: unknown) => rpc(mesh.pki.operator, 'Set', { environment: 'test', service: 'gateway', key, valueJson: JSON.stringify(value) });
     await set('maintenance.message', 'mTLS drill');

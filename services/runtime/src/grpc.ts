@@ -4,6 +4,11 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Health } from './health.js';
+import type { ProtoGrpcType as AuthProto } from './proto/auth.js';
+import type { ProtoGrpcType as ConfigProto } from './proto/config.js';
+import type { ProtoGrpcType as DbManagerProto } from './proto/dbmanager.js';
+import type { ProtoGrpcType as HealthProto } from './proto/health.js';
+import type { HealthHandlers } from './proto/grpc/health/v1/Health.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import { clientTlsOptions, serverTlsOptions, type TlsSettings } from './tls.js';
@@ -20,10 +25,21 @@ export const PROTO_DIR: string = (() => {
 })();
 
 /**
+ * The package each proto file loads as, typed from the generated code in ./proto (scripts/proto-types.sh,
+ * generated with the loader options below): its clients, service definitions and messages.
+ */
+export interface ProtoTypes {
+  'prism/auth/v1/auth.proto': AuthProto;
+  'prism/config/v1/config.proto': ConfigProto;
+  'prism/dbmanager/v1/dbmanager.proto': DbManagerProto;
+  'grpc/health/v1/health.proto': HealthProto;
+}
+
+/**
  * Loads a .proto under services/proto (for example `prism/auth/v1/auth.proto`). Messages use
  * camelCase field names, int64 as JS numbers, enums as their names, and default values filled in.
  */
-export function loadProto(file: string): grpc.GrpcObject {
+export function loadProto<F extends keyof ProtoTypes>(file: F): ProtoTypes[F] {
   const def = protoLoader.loadSync(file, {
     includeDirs: [PROTO_DIR],
     keepCase: false,
@@ -32,15 +48,9 @@ export function loadProto(file: string): grpc.GrpcObject {
     defaults: true,
     oneofs: true,
   });
-  return grpc.loadPackageDefinition(def);
-}
-
-/** Looks up a service definition, e.g. `serviceDef(loadProto(f), 'prism.auth.v1.AuthService')`. */
-export function serviceClient(pkg: grpc.GrpcObject, qualifiedName: string): grpc.ServiceClientConstructor {
-  let node: unknown = pkg;
-  for (const part of qualifiedName.split('.')) node = (node as Record<string, unknown> | undefined)?.[part];
-  if (typeof node !== 'function' || !('service' in node)) throw new Error(`no gRPC service ${qualifiedName} in the loaded protos`);
-  return node as grpc.ServiceClientConstructor;
+  // The loader's result is untyped; the generated type of this file is what it builds (the test of the
+  // generated code keeps the two in step), so this is the one place the two are joined.
+  return grpc.loadPackageDefinition(def) as unknown as ProtoTypes[F];
 }
 
 /** A gRPC error with a status code; the message goes to the client as it is. */
@@ -82,7 +92,7 @@ export function unary<Req, Res>(
   };
 }
 
-const HEALTH_PROTO = 'grpc/health/v1/health.proto';
+const HEALTH_PROTO = 'grpc/health/v1/health.proto' as const;
 type ServingStatus = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
 /**
@@ -91,14 +101,14 @@ type ServingStatus = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
  */
 export function addHealthService(server: grpc.Server, health: Health, services: readonly string[] = []): void {
   const known = new Set(['', ...services]);
-  const Health = serviceClient(loadProto(HEALTH_PROTO), 'grpc.health.v1.Health');
+  const { Health } = loadProto(HEALTH_PROTO).grpc.health.v1;
   const status = async (): Promise<ServingStatus> => ((await health.readiness()).ready ? 'SERVING' : 'NOT_SERVING');
   server.addService(Health.service, {
-    Check: (call: grpc.ServerUnaryCall<{ service: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+    Check: (call, cb) => {
       if (!known.has(call.request.service)) return cb({ code: grpc.status.NOT_FOUND, details: `unknown service ${call.request.service}` });
       status().then((s) => cb(null, { status: s }), () => cb(null, { status: 'NOT_SERVING' }));
     },
-    Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
+    Watch: (call) => {
       let last: ServingStatus | undefined;
       const tick = async () => {
         const s = known.has(call.request.service) ? await status().catch(() => 'NOT_SERVING' as const) : 'SERVICE_UNKNOWN';
@@ -117,7 +127,7 @@ export function addHealthService(server: grpc.Server, health: Health, services: 
       call.on('close', stop);
       call.on('error', stop);
     },
-  });
+  } satisfies HealthHandlers);
 }
 
 class TlsServerCredentials extends grpc.ServerCredentials {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseEnv } from '../src/config.js';
-import { grpc, grpcClientCredentials, loadProto, serviceClient } from '../src/grpc.js';
+import { grpc, grpcClientCredentials, loadProto } from '../src/grpc.js';
 import { ServiceRuntime } from '../src/service.js';
 import { makePki, type TestPki } from './support/certs.js';
 import { configServiceEnv } from './support/env.js';
@@ -10,7 +10,7 @@ type HealthClient = grpc.Client & {
   Check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
   Watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
 };
-const Health = serviceClient(loadProto('grpc/health/v1/health.proto'), 'grpc.health.v1.Health');
+const Health = loadProto('grpc/health/v1/health.proto').grpc.health.v1.Health;
 const healthClient = (address: string, creds: grpc.ChannelCredentials) => new Health(address, creds) as unknown as HealthClient;
 
 function check(client: HealthClient, service = ''): Promise<string> {

@@ -1,8 +1,8 @@
-import { grpc, loadProto, serviceClient } from '../../../runtime/src/index.js';
+import { grpc, loadProto } from '../../../runtime/src/index.js';
 
 /** A plaintext client of prism.auth.v1.AuthService with promise-returning methods. */
 export function authClient(port: number) {
-  const Auth = serviceClient(loadProto('prism/auth/v1/auth.proto'), 'prism.auth.v1.AuthService');
+  const Auth = loadProto('prism/auth/v1/auth.proto').prism.auth.v1.AuthService;
   const client = new Auth(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<
     string,
     (req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void) => void
@@ -18,7 +18,7 @@ export function authClient(port: number) {
 }
 
 export function healthClient(port: number) {
-  const Health = serviceClient(loadProto('grpc/health/v1/health.proto'), 'grpc.health.v1.Health');
+  const Health = loadProto('grpc/health/v1/health.proto').grpc.health.v1.Health;
   const client = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
     Check(req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void): void;
     close(): void;

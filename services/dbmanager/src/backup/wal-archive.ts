@@ -45,12 +45,12 @@ export class WalArchiver {
   private stopped = false;
   private systemId: string | undefined;
 
-  constructor(private readonly o: WalArchiverOptions) {
-    this.slot = o.slot ?? 'prism_wal_archive';
+  constructor(private readonly options: WalArchiverOptions) {
+    this.slot = options.slot ?? 'prism_wal_archive';
   }
 
   private async query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const c = new pg.Client(connectionConfig(this.o.target));
+    const c = new pg.Client(connectionConfig(this.options.target));
     await c.connect();
     try {
       return (await c.query<T>(sql, params)).rows;
@@ -75,7 +75,7 @@ export class WalArchiver {
   /** The key of an archived WAL file of this cluster (ensureSlot has read its system identifier). */
   private walKey(file: string): string {
     if (!this.systemId) throw new Error('the WAL archiver has not read the cluster\'s system identifier yet');
-    return keys.wal(this.o.target.id, this.systemId, file);
+    return keys.wal(this.options.target.id, this.systemId, file);
   }
 
   async segmentSize(): Promise<number> {
@@ -90,7 +90,7 @@ export class WalArchiver {
    */
   async archiveOnce(timeoutMs = 120_000): Promise<ArchiveResult> {
     await this.ensureSlot();
-    await mkdir(this.o.spoolDir, { recursive: true });
+    await mkdir(this.options.spoolDir, { recursive: true });
     const segSize = BigInt(await this.segmentSize());
     const [sw] = await this.query<{ lsn: string }>('SELECT pg_switch_wal()::text AS lsn');
     // One small record after the switch moves the server's flush position past the boundary, so
@@ -101,11 +101,11 @@ export class WalArchiver {
     const end = ((parseLsn(sw!.lsn) + segSize - 1n) / segSize) * segSize;
     const endLsn = formatLsn(end);
     const waitForArchiver = async (): Promise<ArchiveResult> => {
-      this.log(`${this.o.target.id}: the continuous archiver holds slot ${this.slot}; waiting for it to store WAL up to ${endLsn}`);
+      this.log(`${this.options.target.id}: the continuous archiver holds slot ${this.slot}; waiting for it to store WAL up to ${endLsn}`);
       const [last] = await this.query<{ n: string }>(`SELECT pg_walfile_name($1::pg_lsn - 1) AS n`, [endLsn]);
       const deadline = Date.now() + timeoutMs;
-      while (!(await this.o.store.head(this.walKey(last!.n)))) {
-        if (Date.now() > deadline) throw new Error(`${this.o.target.id}: WAL segment ${last!.n} was not archived within ${timeoutMs / 1000} s; is the DB manager's archiver running?`);
+      while (!(await this.options.store.head(this.walKey(last!.n)))) {
+        if (Date.now() > deadline) throw new Error(`${this.options.target.id}: WAL segment ${last!.n} was not archived within ${timeoutMs / 1000} s; is the DB manager's archiver running?`);
         await new Promise((r) => setTimeout(r, 250));
       }
       return { segments: [], bytesStored: 0, archivedUpTo: endLsn };
@@ -114,8 +114,8 @@ export class WalArchiver {
     if (slot?.active) return waitForArchiver();
     await this.clearPartials();
     try {
-      await run(join(this.o.pgBin, 'pg_receivewal'), ['-D', this.o.spoolDir, '-S', this.slot, '--endpos', endLsn, '--no-loop', '--no-password'], {
-        env: libpqEnv(this.o.target),
+      await run(join(this.options.pgBin, 'pg_receivewal'), ['-D', this.options.spoolDir, '-S', this.slot, '--endpos', endLsn, '--no-loop', '--no-password'], {
+        env: libpqEnv(this.options.target),
       });
     } catch (e) {
       // The continuous archiver took the slot between our check and our connection.
@@ -124,7 +124,7 @@ export class WalArchiver {
     }
     const segments = await this.uploadCompleted();
     let bytes = 0;
-    for (const s of segments) bytes += (await this.o.store.head(this.walKey(s)))?.size ?? 0;
+    for (const s of segments) bytes += (await this.options.store.head(this.walKey(s)))?.size ?? 0;
     return { segments, bytesStored: bytes, archivedUpTo: endLsn };
   }
 
@@ -136,7 +136,7 @@ export class WalArchiver {
    * does not have.
    */
   private async clearPartials(): Promise<void> {
-    for (const f of await readdir(this.o.spoolDir)) if (f.endsWith('.partial')) await unlink(join(this.o.spoolDir, f));
+    for (const f of await readdir(this.options.spoolDir)) if (f.endsWith('.partial')) await unlink(join(this.options.spoolDir, f));
   }
 
   /**
@@ -155,8 +155,8 @@ export class WalArchiver {
     const resume = { timeline: parseSegmentName(row.seg, segSize).timeline, segno: parseLsn(row.lsn) / BigInt(segSize) };
     const resumeName = segmentName(resume.timeline, resume.segno, segSize);
     let last: bigint | undefined;
-    const prefix = keys.walTimeline(this.o.target.id, this.systemId!, resume.timeline);
-    for await (const o of this.o.store.list(prefix)) {
+    const prefix = keys.walTimeline(this.options.target.id, this.systemId!, resume.timeline);
+    for await (const o of this.options.store.list(prefix)) {
       const name = o.key.slice(prefix.length).replace(/\.gz$/, '');
       if (!SEGMENT_NAME.test(name)) continue;
       const p = parseSegmentName(name, segSize);
@@ -164,7 +164,7 @@ export class WalArchiver {
     }
     if (last !== undefined && resume.segno > last + 1n) {
       this.log(
-        `${this.o.target.id}: WAL GAP: the archive ends at segment ${segmentName(resume.timeline, last, segSize)} but the slot resumes at ${resumeName}; ` +
+        `${this.options.target.id}: WAL GAP: the archive ends at segment ${segmentName(resume.timeline, last, segSize)} but the slot resumes at ${resumeName}; ` +
           'the segments between were lost before upload. Take a full backup now.',
       );
     }
@@ -173,25 +173,25 @@ export class WalArchiver {
   /** Uploads the completed segments and timeline history files of the spool, oldest first. */
   async uploadCompleted(): Promise<string[]> {
     const run = async (): Promise<string[]> => {
-      const files = (await readdir(this.o.spoolDir)).filter((f) => SEGMENT_NAME.test(f) || HISTORY_NAME.test(f)).sort();
+      const files = (await readdir(this.options.spoolDir)).filter((f) => SEGMENT_NAME.test(f) || HISTORY_NAME.test(f)).sort();
       const done: string[] = [];
       for (const f of files) {
-        const path = join(this.o.spoolDir, f);
+        const path = join(this.options.spoolDir, f);
         const content = await readFile(path);
         // A spool on persistent scratch space may still hold a segment of the cluster this one
         // replaced: it belongs under the other system identifier, which this archiver cannot vouch for.
         const writer = SEGMENT_NAME.test(f) && content.length >= 32 ? content.readBigUInt64LE(24).toString() : this.systemId;
         if (writer !== this.systemId) {
-          this.log(`${this.o.target.id}: WAL ${f} in the spool was written by the cluster ${writer}, not ${this.systemId}; set aside as ${f}.foreign`);
+          this.log(`${this.options.target.id}: WAL ${f} in the spool was written by the cluster ${writer}, not ${this.systemId}; set aside as ${f}.foreign`);
           await rename(path, `${path}.foreign`);
           continue;
         }
         const sha256 = sha256Hex(content);
-        await this.o.store.putBuffer(this.walKey(f), await gzipAsync(content, { level: 6 }), { sha256, 'original-size': String(content.length) });
-        await this.o.catalog.recordWalSegment(this.o.target.id, f, content.length, sha256);
+        await this.options.store.putBuffer(this.walKey(f), await gzipAsync(content, { level: 6 }), { sha256, 'original-size': String(content.length) });
+        await this.options.catalog.recordWalSegment(this.options.target.id, f, content.length, sha256);
         await unlink(path);
         done.push(f);
-        this.log(`${this.o.target.id}: archived WAL ${f}`);
+        this.log(`${this.options.target.id}: archived WAL ${f}`);
       }
       return done;
     };
@@ -203,22 +203,22 @@ export class WalArchiver {
   /** Streams WAL continuously (restarting pg_receivewal when it stops) and uploads every 2 s. */
   async start(): Promise<void> {
     await this.ensureSlot();
-    await mkdir(this.o.spoolDir, { recursive: true });
-    await this.reportGap().catch((e: Error) => this.log(`${this.o.target.id}: could not compare the archive with the slot: ${e.message}`));
+    await mkdir(this.options.spoolDir, { recursive: true });
+    await this.reportGap().catch((e: Error) => this.log(`${this.options.target.id}: could not compare the archive with the slot: ${e.message}`));
     this.stopped = false;
     const launch = async () => {
       if (this.stopped) return;
       await this.clearPartials().catch(() => {});
       if (this.stopped) return;
-      const child = spawn(join(this.o.pgBin, 'pg_receivewal'), ['-D', this.o.spoolDir, '-S', this.slot, '--no-password'], {
-        env: libpqEnv(this.o.target),
+      const child = spawn(join(this.options.pgBin, 'pg_receivewal'), ['-D', this.options.spoolDir, '-S', this.slot, '--no-password'], {
+        env: libpqEnv(this.options.target),
         stdio: ['ignore', 'ignore', 'pipe'],
       });
-      child.stderr?.on('data', (d: Buffer) => this.log(`${this.o.target.id}: pg_receivewal: ${d.toString().trim()}`));
+      child.stderr?.on('data', (d: Buffer) => this.log(`${this.options.target.id}: pg_receivewal: ${d.toString().trim()}`));
       child.on('close', (code) => {
         this.receiver = undefined;
         if (!this.stopped) {
-          this.log(`${this.o.target.id}: pg_receivewal stopped (${code}); restarting in 2 s`);
+          this.log(`${this.options.target.id}: pg_receivewal stopped (${code}); restarting in 2 s`);
           setTimeout(() => void launch(), 2000).unref();
         }
       });
@@ -226,7 +226,7 @@ export class WalArchiver {
     };
     await launch();
     this.uploadTimer = setInterval(() => {
-      this.uploadCompleted().catch((e: Error) => this.log(`${this.o.target.id}: WAL upload failed, will retry: ${e.message}`));
+      this.uploadCompleted().catch((e: Error) => this.log(`${this.options.target.id}: WAL upload failed, will retry: ${e.message}`));
     }, 2000);
   }
 
@@ -243,6 +243,6 @@ export class WalArchiver {
   }
 
   private log(line: string): void {
-    this.o.log?.(line);
+    this.options.log?.(line);
   }
 }

@@ -7,9 +7,9 @@ import { PassThrough } from 'node:stream';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import { stringify } from 'yaml';
 import type { GatewayConfigInput } from '../../../../infra/contract/index.js';
-import { grpc, loadProto, parseEnv, serviceClient, ServiceRuntime } from '../../../runtime/src/index.js';
+import { grpc, loadProto, parseEnv, ServiceRuntime } from '../../../runtime/src/index.js';
 import { freePort } from '../../../../test/support/net.js';
-import type { ValidateApiKeyResponse } from '../../src/api-keys.js';
+import type { ValidateApiKeyResponse__Output as ValidateApiKeyResponse } from '../../../runtime/src/proto/prism/auth/v1/ValidateApiKeyResponse.js';
 import { startGateway, type StartedGateway } from '../../src/server.js';
 
 export { freePort };
@@ -95,7 +95,7 @@ export class TestUpstream {
 /** A real gRPC server implementing prism.auth.v1.AuthService's ValidateApiKey from a table of keys. */
 export async function startAuthGrpc(keys: Record<string, Omit<ValidateApiKeyResponse, 'valid' | 'reason' | 'expiresAt'> & { expiresAt?: number }>) {
   const calls: string[] = [];
-  const AuthService = serviceClient(loadProto('prism/auth/v1/auth.proto'), 'prism.auth.v1.AuthService');
+  const AuthService = loadProto('prism/auth/v1/auth.proto').prism.auth.v1.AuthService;
   const server = new grpc.Server();
   const unimplemented = (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb({ code: grpc.status.UNIMPLEMENTED });
   server.addService(AuthService.service, {
