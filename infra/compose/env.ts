@@ -1,4 +1,5 @@
-import { type EnvValue, type Platform, resolveRef, secretSpec } from '../model/index.js';
+import { secretSpec } from '../contract/index.js';
+import { type EnvValue, type Platform, resolveRef } from '../model/index.js';
 
 /**
  * Environment values and arguments as Compose needs them. Compose interpolates `$` in every

@@ -1,7 +1,4 @@
-import { DATA_IMAGES } from '../model/components/data.js';
-import { TRAEFIK_IMAGE } from '../model/components/edge.js';
-import { OBSERVABILITY_IMAGES } from '../model/components/observability.js';
-import type { Image } from '../model/index.js';
+import { type Image, DATA_IMAGES, TRAEFIK_IMAGE, OBSERVABILITY_IMAGES } from '../model/index.js';
 
 /**
  * What each image carries to run a health check: Kubernetes probes HTTP from the kubelet,

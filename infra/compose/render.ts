@@ -1,12 +1,10 @@
-import { DBMANAGER_CLI, HEALTH_PATHS } from '../contract/index.js';
-import { PROMETHEUS_RULES_DIR } from '../model/components/observability.js';
-import { prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/files/prometheus.js';
+import { DBMANAGER_CLI, HEALTH_PATHS, type SecretKey, OFFSITE_SECRET_KEYS, SECRET_KEYS, isAlertingSecret, secretSpec } from '../contract/index.js';
 import { stringify } from 'yaml';
-import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type SecretKey, type Task, type Tier, OFFSITE_SECRET_KEYS, SECRET_KEYS, TIERS, component, isAlertingSecret, portNumber, secretSpec } from '../model/index.js';
+import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type Task, type Tier, KEY_FILES, TIERS, component, portNumber, PROMETHEUS_RULES_DIR, prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/index.js';
 import { INTERPOLATION } from './env.js';
 import { ALLOY_CONFIG_FILE, ALLOY_SERVICE, alloyConfig, alloyService } from './log-shipping.js';
 import { imageTools } from './images.js';
-import { COMPOSE_FILES, ENV_EXAMPLE_FILE, KEY_FILES, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
+import { COMPOSE_FILES, ENV_EXAMPLE_FILE, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, networkDefinition } from './networks.js';
 import { type Dependencies, componentService, diskScratch, ownedVolumes, schedulerService, secretFilesVolume, taskService, volumeInitService } from './service.js';
 import { TRAEFIK_CONFIG_PATH, TRAEFIK_DYNAMIC_DIR, TRAEFIK_STATIC_FILES, TRAEFIK_STATIC_VARIABLE, traefikFiles } from './traefik.js';

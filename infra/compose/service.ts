@@ -1,8 +1,10 @@
 import { posix } from 'node:path';
-import { type Component, type ConfigFile, type Image, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, imageRef, portNumber } from '../model/index.js';
+import { bytes, cpuMillis } from '../config/index.js';
+import type { SecretKey } from '../contract/index.js';
+import { type Component, type ConfigFile, type Image, type Platform, type Probe, type Task, type WritablePath, MTLS_CA_CERT, MTLS_CERT_DIR, imageRef, portNumber } from '../model/index.js';
 import { composeArg, composeEnvironment, literal, secretInterpolation } from './env.js';
 import { httpCheckCommand, imageTools } from './images.js';
-import { MTLS_CA_CERT, MTLS_CERT_DIR, configHostDir, fromProjectDir } from './layout.js';
+import { configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, canPublish, componentNetworks, networksOf } from './networks.js';
 import type { ComposeHealthcheck, ComposePort, ComposeService, DependsCondition } from './types.js';
 

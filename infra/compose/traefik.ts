@@ -1,6 +1,5 @@
 import { EDGE_ROUTES } from '../contract/index.js';
-import { type Component, type EdgeRoute, type Platform, component, portNumber, resolveRef } from '../model/index.js';
-import { toYaml } from '../model/files/yaml.js';
+import { type Component, type EdgeRoute, type Platform, component, portNumber, resolveRef, toYaml } from '../model/index.js';
 import { TRAEFIK_DIR } from './layout.js';
 
 /**

@@ -1,3 +1,5 @@
 export * from './schema.js';
 export * from './load.js';
 export * from './checklist.js';
+export * from './quantity.js';
+export type { AlertingConfig, AlertReceiver } from './alerting.js';

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { addressOrCidr, SERVICE_NAMES, type ServiceName } from '../contract/index.js';
-import { bytes, cpuMillis } from '../model/quantity.js';
-import { SECRET_KEYS } from '../model/secrets.js';
+import { addressOrCidr, SERVICE_NAMES, type ServiceName, SECRET_KEYS } from '../contract/index.js';
+import { bytes, cpuMillis } from './quantity.js';
 import { alerting } from './alerting.js';
 import { cidrBlock } from './cidr.js';
 import { CHECKLIST_ITEM_IDS } from './checklist.js';

@@ -1,22 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
-import {
-  type Component,
-  type ConfigFile,
-  type EnvValue,
-  type Image,
-  type Platform,
-  type Probe,
-  type SecretFiles,
-  type WorkloadIdentity,
-  type WritablePath,
-  SECRET_NAME,
-  bytes,
-  imageRef,
-  resolveRef,
-  secretSpec,
-} from '../model/index.js';
-import { MTLS_FILES } from '../contract/index.js';
+import { bytes } from '../config/index.js';
+import { type Component, type ConfigFile, type EnvValue, type Image, type Platform, type Probe, type SecretFiles, type WorkloadIdentity, type WritablePath, imageRef, resolveRef } from '../model/index.js';
+import { MTLS_FILES, SECRET_NAME, secretSpec } from '../contract/index.js';
 import { workloadCertSecret } from './mesh-ca.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
 

@@ -1,13 +1,12 @@
 import { Construct } from 'constructs';
 import * as k8s from 'cdk8s-plus-29/lib/imports/k8s.js';
 import { HEALTH_PATHS } from '../contract/index.js';
-import { type Component, type Platform, headless, portNumber } from '../model/index.js';
+import { type Component, type Platform, headless, portNumber, FORMAT_PARAM_ANNOTATION } from '../model/index.js';
 import { SINGLETON_ANNOTATION } from '../policy/hardening.js';
 import { labelsOf, selectorLabels } from './labels.js';
 import { WorkloadCertificate } from './mesh-ca.js';
 import { configHash, podSpec } from './pod.js';
 import { TaskRunner } from './task.js';
-import { FORMAT_PARAM_ANNOTATION } from '../model/files/prometheus.js';
 
 export interface WorkloadProps {
   readonly platform: Platform;

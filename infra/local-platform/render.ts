@@ -1,8 +1,6 @@
 import { parse as parseYaml } from 'yaml';
-import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput } from '../contract/index.js';
-import { minioSetupScript } from '../model/files/minio-setup.js';
-import { toYaml } from '../model/files/yaml.js';
-import { component, MINIO_BACKUP_USER, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform } from '../model/index.js';
+import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput, MINIO_BACKUP_USER } from '../contract/index.js';
+import { component, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform, minioSetupScript, toYaml } from '../model/index.js';
 import type { Layout } from './layout.js';
 import type { LocalSecrets } from './secrets.js';
 

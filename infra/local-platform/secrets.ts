@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ensureKeyPair, generatePassword } from '../local/index.js';
 import { writeFileAtomic } from '../local/files.js';
-import { SECRET_KEYS, type SecretKey } from '../model/index.js';
+import { SECRET_KEYS, type SecretKey } from '../contract/index.js';
 import type { Layout } from './layout.js';
 
 /**

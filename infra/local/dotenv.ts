@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
-import { SECRET_KEYS } from '../model/index.js';
+import { SECRET_KEYS } from '../contract/index.js';
 import { writeFileAtomic } from './files.js';
 import { generatePassword } from './passwords.js';
 

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { MTLS_FILES, SERVICE_NAMES, type ServiceName, operatorSpiffeId, workloadSpiffeId } from '../contract/index.js';
-import { MTLS_CERT_DIR } from '../compose/layout.js';
+import { MTLS_CERT_DIR } from '../model/index.js';
 import { writeFileAtomic } from './files.js';
 
 /**

@@ -1,5 +1,5 @@
 import { ENV, requiredEnv, type EnvName, type ServiceName, SERVICE_NAMES } from '../contract/index.js';
-import type { StackConfig } from '../config/schema.js';
+import type { StackConfig } from '../config/index.js';
 import type { BuildContext } from './components/common.js';
 import { dataComponents } from './components/data.js';
 import { edge, edgeProxy } from './components/edge.js';

@@ -1,6 +1,5 @@
-import type { EnvName } from '../contract/index.js';
-import type { Resources } from '../config/schema.js';
-import type { SecretKey, SecretRef } from './secrets.js';
+import type { EnvName, SecretKey, SecretRef } from '../contract/index.js';
+import type { Resources } from '../config/index.js';
 
 /**
  * The platform model: every component described once. Renderers (Kubernetes, Compose,

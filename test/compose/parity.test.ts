@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMPOSE_FILES, MTLS_CA_CERT, MTLS_CERT_DIR, NETWORK_NAMES, configHostDir, fromProjectDir, imageTools, type ComposeService } from '../../infra/compose/index.js';
-import { MTLS_DIR, MTLS_FILES } from '../../infra/contract/index.js';
-import { type Component, SECRET_NAME, secretSpec, type SecretKey } from '../../infra/model/index.js';
+import { COMPOSE_FILES, NETWORK_NAMES, configHostDir, fromProjectDir, imageTools, type ComposeService } from '../../infra/compose/index.js';
+import { MTLS_CA_CERT, MTLS_CERT_DIR } from '../../infra/model/index.js';
+import { MTLS_DIR, MTLS_FILES, SECRET_NAME, secretSpec, type SecretKey } from '../../infra/contract/index.js';
+import type { Component } from '../../infra/model/index.js';
 import { synth } from '../support/synth.js';
 import type { ManifestObject } from '../support/k8s-schema.js';
 import { allServices, committedCompose, devPlatform, unescape } from './support.js';

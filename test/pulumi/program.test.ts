@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StackConfigError } from '../../infra/config/index.js';
-import { SECRET_KEYS, SECRET_NAME } from '../../infra/model/index.js';
+import { SECRET_KEYS, SECRET_NAME } from '../../infra/contract/index.js';
 import { imageTag } from '../../infra/pulumi/images.js';
 import { prismDeployment } from '../../infra/pulumi/program.js';
 import { kubernetesResource, objectKey, waveOf, type KubeObject } from '../../infra/pulumi/resources.js';

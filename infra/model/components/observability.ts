@@ -3,9 +3,8 @@ import { ALERTMANAGER_SECRETS_DIR, alertingSecretKeys, alertmanagerYaml } from '
 import { alertRulesYaml, prometheusYaml, RULES_FILE, type StoreLimits } from '../files/prometheus.js';
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
 import { lokiYaml } from '../files/loki.js';
-import { bytes } from '../quantity.js';
+import { bytes, type AlertingConfig } from '../../config/index.js';
 import type { Component, ComponentName, Image } from '../types.js';
-import type { AlertingConfig } from '../../config/alerting.js';
 import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP, resources } from './common.js';
 
 export const OBSERVABILITY_IMAGES = {

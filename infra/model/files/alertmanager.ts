@@ -1,5 +1,5 @@
-import type { AlertingConfig, AlertReceiver } from '../../config/alerting.js';
-import { ALERTING_SECRETS, type SecretKey } from '../secrets.js';
+import type { AlertingConfig, AlertReceiver } from '../../config/index.js';
+import { ALERTING_SECRETS, type SecretKey } from '../../contract/index.js';
 import { toYaml } from './yaml.js';
 
 /** Where the notification credentials are mounted in the Alertmanager container, one file per key. */

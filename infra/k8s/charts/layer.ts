@@ -1,9 +1,9 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { LOG_NAMESPACE } from '../infra/k8s/log-shipping.js';
-import { NetworkPolicies, type NamespaceIngress } from '../infra/k8s/network-policy.js';
-import { Workload } from '../infra/k8s/workload.js';
-import type { Component, Layer, Platform } from '../infra/model/index.js';
+import { LOG_NAMESPACE } from '../log-shipping.js';
+import { NetworkPolicies, type NamespaceIngress } from '../network-policy.js';
+import { Workload } from '../workload.js';
+import type { Component, Layer, Platform } from '../../model/index.js';
 
 export interface LayerChartProps {
   readonly platform: Platform;
