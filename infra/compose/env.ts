@@ -26,7 +26,7 @@ export function secretInterpolation(key: Parameters<typeof secretSpec>[0]): stri
 }
 
 /** One env value for a compose service; `serviceName` stands in for the pod name. */
-export function composeEnvValue(platform: Platform, v: EnvValue, serviceName: string): string {
+function composeEnvValue(platform: Platform, v: EnvValue, serviceName: string): string {
   if ('value' in v) return literal(v.value);
   if ('ref' in v) return resolveRef(platform, v.ref);
   if ('field' in v) return serviceName;

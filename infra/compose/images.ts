@@ -18,7 +18,7 @@ import { type Image, DATA_IMAGES, TRAEFIK_IMAGE, OBSERVABILITY_IMAGES } from '..
  *   a check inside it. Only exporters may be such: nothing waits on them, and Prometheus' `up`
  *   series is their health.
  */
-export type HttpCheck = 'wget' | 'node' | 'mc-ready' | 'bash-tcp' | 'none' | 'scratch';
+type HttpCheck = 'wget' | 'node' | 'mc-ready' | 'bash-tcp' | 'none' | 'scratch';
 
 export interface ImageTools {
   readonly httpCheck: HttpCheck;
@@ -49,7 +49,7 @@ const BY_REPOSITORY: ReadonlyMap<string, ImageTools> = new Map<string, ImageTool
 
 const SERVICE_IMAGE: ImageTools = { httpCheck: 'node', shell: false };
 
-export class UnknownImageError extends Error {
+class UnknownImageError extends Error {
   override name = 'UnknownImageError';
 }
 

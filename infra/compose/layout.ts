@@ -7,7 +7,7 @@ import type { ConfigFile, Layer } from '../model/index.js';
  * which Compose uses for every `-f` file (including the Traefik overlay).
  */
 export const PROJECT_NAME = 'prism';
-export const COMPOSE_DIR = 'deploy/docker-compose';
+const COMPOSE_DIR = 'deploy/docker-compose';
 export const TRAEFIK_DIR = 'deploy/traefik';
 export const ENV_FILE = `${COMPOSE_DIR}/.env`;
 export const ENV_EXAMPLE_FILE = `${COMPOSE_DIR}/.env.example`;

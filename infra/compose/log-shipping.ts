@@ -31,7 +31,7 @@ export function alloyConfig(platform: Platform): string {
  * is still the Docker API: this is local development only, and the only network Alloy joins is
  * the observability one (Loki).
  */
-export function alloyService(platform: Platform): ComposeService {
+export function alloyService(): ComposeService {
   const image = OBSERVABILITY_IMAGES.alloy;
   return {
     image: imageRef(image),

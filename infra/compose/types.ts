@@ -18,14 +18,14 @@ export interface ComposePort {
   readonly protocol: 'tcp' | 'udp';
 }
 
-export interface ComposeBuild {
+interface ComposeBuild {
   readonly context: string;
   readonly dockerfile: string;
 }
 
 export type DependsCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 
-export interface ComposeServiceSecret {
+interface ComposeServiceSecret {
   readonly source: string;
   readonly target: string;
 }

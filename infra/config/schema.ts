@@ -62,7 +62,7 @@ const size = (requests: [string, string], limits: [string, string]): Resources =
 });
 
 /** Default sizing per service; the gateway's is the guide's. */
-export const SERVICE_DEFAULT_RESOURCES: Record<ServiceName, Resources> = {
+const SERVICE_DEFAULT_RESOURCES: Record<ServiceName, Resources> = {
   gateway: size(['100m', '128Mi'], ['500m', '256Mi']),
   auth: size(['100m', '128Mi'], ['500m', '256Mi']),
   config: size(['50m', '96Mi'], ['250m', '192Mi']),
@@ -279,4 +279,3 @@ export const stackConfigSchema = z
   });
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
-export type StackConfigInput = z.input<typeof stackConfigSchema>;

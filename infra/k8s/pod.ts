@@ -27,7 +27,7 @@ export interface PodSource {
   readonly storageClass?: string;
 }
 
-export function envVars(platform: Platform, env: Readonly<Record<string, EnvValue>>): k8s.EnvVar[] {
+function envVars(platform: Platform, env: Readonly<Record<string, EnvValue>>): k8s.EnvVar[] {
   return Object.entries(env)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, v]): k8s.EnvVar => {
@@ -71,7 +71,7 @@ const EPHEMERAL_REQUEST = '64Mi';
  * directories, so a full emptyDir evicts the pod rather than filling the node.
  */
 function resources(c: Component, writable: readonly WritablePath[]): k8s.ResourceRequirements {
-  const q = k8s.Quantity.fromString;
+  const q = (quantity: string) => k8s.Quantity.fromString(quantity);
   const scratch = writable.filter((w) => !w.onDisk).reduce((sum, w) => sum + (bytes(w.size) ?? 0), 0);
   const ephemeralLimit = `${Math.ceil((scratch + EPHEMERAL_HEADROOM) / 1024 ** 2)}Mi`;
   return {

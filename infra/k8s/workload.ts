@@ -16,7 +16,7 @@ export interface WorkloadProps {
 }
 
 /** Pods of a component with more than one replica (at its floor). */
-export function minReplicas(c: Component): number {
+function minReplicas(c: Component): number {
   return c.scaling.autoscaling?.minReplicas ?? c.scaling.replicas;
 }
 

@@ -11,7 +11,7 @@ import { writeFileAtomic } from './files.js';
  * passwords and `keys/` pair as Compose. Written to a git-ignored directory with mode 0600
  * ({@link LOCAL_SECRET_FILE}), never next to the synthesized manifests.
  */
-export const LOCAL_SECRET_MODE = 0o600;
+const LOCAL_SECRET_MODE = 0o600;
 
 export interface SecretSources {
   /** Contents of `.env`. */

@@ -67,7 +67,7 @@ export interface LocalPki {
   readonly issued: readonly string[];
 }
 
-export class LocalPkiError extends Error {
+class LocalPkiError extends Error {
   override readonly name = 'LocalPkiError';
 }
 
@@ -80,7 +80,7 @@ interface Ca {
 const filesOf = (dir: string): PkiFiles => ({ dir, cert: join(dir, MTLS_FILES.cert), key: join(dir, MTLS_FILES.key), ca: join(dir, MTLS_FILES.ca) });
 
 async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']));
 }
 
 function keyPem(key: webcrypto.CryptoKey): string {

@@ -1,6 +1,6 @@
 export * from './types.js';
 export * from './platform.js';
-export { headless, RUN_AS } from './components/common.js';
+export { headless } from './components/common.js';
 export * from './local-files.js';
 export { DATA_IMAGES } from './components/data.js';
 export { TRAEFIK_IMAGE } from './components/edge.js';

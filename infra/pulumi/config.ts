@@ -6,7 +6,7 @@ import { SECRET_KEYS } from '../contract/index.js';
 export const STACK_CONFIG_DIR = 'stacks';
 
 /** Secret config keys: read only with `getSecret` (program secrets), never as plain values. */
-export const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(SECRET_KEYS.map((s) => s.pulumiKey));
+const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(SECRET_KEYS.map((s) => s.pulumiKey));
 
 /**
  * The stack's `prism:` configuration as Pulumi hands it to the program, validated with the same
@@ -54,7 +54,7 @@ function baseType(schema: unknown): string | undefined {
   for (let i = 0; i < 8 && s?.def; i++) {
     const inner = s.def.innerType ?? s.def.in;
     if (!inner) return s.def.type;
-    s = inner as typeof s;
+    s = inner;
   }
   return s?.def?.type;
 }

@@ -9,8 +9,6 @@ import { imageTag, serviceImages, useBuiltImages, type ServiceImage } from './im
 import { kubernetesResource, waveOf, type KubeObject, type Wave } from './resources.js';
 import { platformSecret, secretValues } from './secrets.js';
 
-export { STACK_CONFIG_DIR };
-
 export interface ProgramOptions {
   /** Stack name (`pulumi.getStack()`): dev, staging, prod. */
   readonly stack: string;
@@ -36,7 +34,7 @@ export interface PrismDeployment {
 }
 
 /** The objects `npm run synth` writes for a stack: the same charts, rendered in memory. */
-export function synthesizedObjects(stack: Stack): { platform: Platform; objects: KubeObject[] } {
+function synthesizedObjects(stack: Stack): { platform: Platform; objects: KubeObject[] } {
   const { platform, charts } = environmentApp(stack, 'dist/k8s');
   return { platform, objects: charts.flatMap((c) => c.toJson() as KubeObject[]) };
 }
@@ -64,7 +62,7 @@ export function prismDeployment(options: ProgramOptions): PrismDeployment {
   const images = stackConfig.images.build ? serviceImages(platform, imageTag(options.stack, revision())) : [];
   const deployed = stackConfig.images.build ? useBuiltImages(objects, images) : objects;
   const pinned = platform.components.filter((c) => c.image.build).map((c) => [c.name, imageRef(c.image)] as const);
-  const runImages = Object.fromEntries(images.length > 0 ? images.map((i) => [i.component, i.image.repoDigest]) : pinned);
+  const runImages = Object.fromEntries<pulumi.Input<string>>(images.length > 0 ? images.map((i) => [i.component, i.image.repoDigest] as const) : pinned);
 
   const waves: Record<Wave, pulumi.CustomResource[]> = { foundation: [], configuration: [], workloads: [] };
   const deploy = (wave: Wave, dependsOn: pulumi.Resource[]) => {
@@ -96,7 +94,7 @@ export function prismDeployment(options: ProgramOptions): PrismDeployment {
  * fails before any workload is created, instead of pods starting without their credentials.
  */
 function existingLocalSecret(namespace: string, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
-  pulumi.log.info(
+  void pulumi.log.info(
     `secrets mode local: ${SECRET_NAME} is read from the cluster, not managed by Pulumi; create it first with npm run local-secrets && kubectl apply -f ${LOCAL_SECRET_FILE}`,
   );
   // What is read lands in the state; the Secret class marks its data and stringData secret, so they stay encrypted.

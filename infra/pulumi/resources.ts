@@ -31,7 +31,7 @@ export function waveOf(o: Pick<KubeObject, 'kind'>): Wave {
 }
 
 /** The Pulumi type token of an object (`kubernetes:apps/v1:Deployment`, `kubernetes:core/v1:Service`). */
-export function typeToken(apiVersion: string, kind: string): string {
+function typeToken(apiVersion: string, kind: string): string {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) : ['core', apiVersion];
   return `kubernetes:${group}/${version}:${kind}`;
 }
@@ -56,7 +56,7 @@ function typedClass(apiVersion: string, kind: string): ResourceClass | undefined
 }
 
 /** The logical Pulumi name of an object: `namespace/name`, or `name` when cluster-scoped (unique per type). */
-export function resourceName(o: KubeObject): string {
+function resourceName(o: KubeObject): string {
   return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
 }
 
@@ -72,5 +72,5 @@ export function kubernetesResource(o: KubeObject, opts: pulumi.CustomResourceOpt
     if (!cls) throw new Error(`@pulumi/kubernetes has no resource for ${o.apiVersion} ${o.kind} (object ${name})`);
     return new cls(name, o, opts);
   }
-  return new k8s.apiextensions.CustomResource(name, o as k8s.apiextensions.CustomResourceArgs, opts);
+  return new k8s.apiextensions.CustomResource(name, o, opts);
 }

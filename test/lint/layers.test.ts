@@ -27,7 +27,7 @@ async function cruise(cwd: string): Promise<{ violations: Violation[]; modules: 
     cwd,
     maxBuffer: 256 * 1024 * 1024,
   }).catch((e: { stdout?: string; stderr?: string }) => {
-    if (!e.stdout) throw new Error(`dependency-cruiser failed: ${e.stderr ?? String(e)}`);
+    if (!e.stdout) throw new Error(`dependency-cruiser failed: ${e.stderr ?? 'no output'}`);
     return { stdout: e.stdout };
   });
   const report = JSON.parse(out.stdout) as { summary: { violations: Violation[]; totalCruised: number } };

@@ -14,7 +14,7 @@ export interface LayerChartProps {
 }
 
 /** Ingress from other namespaces: the ingress controller to the edge routes, the log shipper to Loki. */
-export function namespaceIngress(platform: Platform, logShipping: boolean): NamespaceIngress[] {
+function namespaceIngress(platform: Platform, logShipping: boolean): NamespaceIngress[] {
   return [
     ...platform.edge.routes.map((r) => ({ namespace: platform.edge.controllerNamespace, to: r.to, port: r.port })),
     ...(logShipping ? [{ namespace: LOG_NAMESPACE, to: 'loki' as const, port: 'http' }] : []),

@@ -4,7 +4,7 @@ import { alertRulesYaml, prometheusYaml, RULES_FILE, type StoreLimits } from '..
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
 import { lokiYaml } from '../files/loki.js';
 import { bytes, type AlertingConfig } from '../../config/index.js';
-import type { Component, ComponentName, Image } from '../types.js';
+import type { Component, Image } from '../types.js';
 import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP, resources } from './common.js';
 
 export const OBSERVABILITY_IMAGES = {
@@ -32,7 +32,7 @@ const base = {
 } as const;
 
 export const PROMETHEUS_RULES_DIR = '/etc/prometheus/rules';
-export const GRAFANA_DASHBOARDS_DIR = '/etc/grafana/dashboards';
+const GRAFANA_DASHBOARDS_DIR = '/etc/grafana/dashboards';
 
 /** What the data-store alerts compare against: the volume sizes of this stack. */
 function storeLimits(ctx: BuildContext): StoreLimits {

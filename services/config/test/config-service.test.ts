@@ -28,7 +28,7 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
     runtime = started.runtime;
     const port = started.port;
     const Config = serviceClient(loadProto('prism/config/v1/config.proto'), CONFIG_SERVICE);
-    client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, unknown>;
+    client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   });
 
   afterAll(async () => {
@@ -150,7 +150,7 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
     const won = racers.filter((r) => r.status === 'fulfilled');
     expect(won.length).toBe(1);
     for (const r of racers.filter((x) => x.status === 'rejected')) {
-      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: grpc.status.ABORTED, details: expect.stringMatching(/is at version 21, not 20: read it again and retry/) });
+      expect((r).reason).toMatchObject({ code: grpc.status.ABORTED, details: expect.stringMatching(/is at version 21, not 20: read it again and retry/) });
     }
   });
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { API_KEY_PATTERN, GRPC_APIS } from '../../../infra/contract/index.js';
-import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
+import { type grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';
 
 /** `prism.auth.v1.ValidateApiKeyResponse` as proto-loader gives it (camelCase, defaults filled). */

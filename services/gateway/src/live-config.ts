@@ -1,4 +1,4 @@
-import { CONFIG_KEYS, configKeySpec, GRPC_APIS } from '../../../infra/contract/index.js';
+import { type CONFIG_KEYS, configKeySpec, GRPC_APIS } from '../../../infra/contract/index.js';
 import { grpc, loadProto, serviceClient, type Logger } from '../../runtime/src/index.js';
 import type { RateLimitSettings } from './rate-limit.js';
 
