@@ -5,7 +5,7 @@
  */
 import { StackConfigError } from '../infra/config/index.js';
 import { ModelError } from '../infra/model/index.js';
-import { synthesizeEnvironments } from './environments.js';
+import { synthesizeEnvironments } from '../infra/k8s/charts/environments.js';
 
 try {
   synthesizeEnvironments('stacks', process.env.CDK8S_OUTDIR ?? 'dist/k8s');

@@ -2,9 +2,9 @@ import { CHECKLIST_ITEM_IDS, type ChecklistItemId } from '../config/index.js';
 import { Facts, type ChecklistInput } from './facts.js';
 import { CHECKLIST, type Section } from './items.js';
 
-export type Status = 'met' | 'not met' | 'not applicable';
+type Status = 'met' | 'not met' | 'not applicable';
 
-export interface ItemResult {
+interface ItemResult {
   readonly id: ChecklistItemId;
   readonly section: Section;
   readonly guide: string;

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { DATABASES, DBMANAGER_CLI, HEALTH_PATHS, METRICS, SERVICE_NAMES } from '../contract/index.js';
 import type { ChecklistItemId } from '../config/index.js';
-import { type AlertmanagerRoute, Facts, isSecretRef } from './facts.js';
+import { type AlertmanagerRoute, type Facts, isSecretRef } from './facts.js';
 import {
   containersOf,
   describeList,
@@ -21,7 +21,7 @@ import { allows, defaultDeny, openIngress, policiesSelecting } from './network.j
 
 export type Section = 'Security' | 'Reliability' | 'Observability' | 'Operations';
 
-export interface Finding {
+interface Finding {
   readonly met: boolean;
   /** What satisfies the rule, or what is missing. */
   readonly evidence: string;

@@ -6,7 +6,7 @@ import { parse } from 'yaml';
  * when a construct renames what it renders.
  */
 
-export interface Meta {
+interface Meta {
   readonly name: string;
   readonly namespace?: string;
   readonly labels?: Readonly<Record<string, string>>;
@@ -26,7 +26,7 @@ export interface EnvVar {
   readonly valueFrom?: { readonly secretKeyRef?: { readonly name: string; readonly key: string }; readonly configMapKeyRef?: unknown; readonly fieldRef?: unknown };
 }
 
-export interface ProbeSpec {
+interface ProbeSpec {
   readonly timeoutSeconds?: number;
   readonly httpGet?: { readonly path?: string; readonly port: number | string };
   readonly tcpSocket?: unknown;
@@ -50,7 +50,7 @@ export interface Container {
   readonly volumeMounts?: readonly { readonly name: string; readonly mountPath: string }[];
 }
 
-export interface Volume {
+interface Volume {
   readonly name: string;
   readonly secret?: { readonly secretName: string; readonly items?: readonly { readonly key: string; readonly path: string }[] };
   readonly configMap?: { readonly name: string };
@@ -58,7 +58,7 @@ export interface Volume {
   readonly persistentVolumeClaim?: unknown;
 }
 
-export interface PodSpec {
+interface PodSpec {
   readonly containers: readonly Container[];
   readonly initContainers?: readonly Container[];
   readonly volumes?: readonly Volume[];
@@ -154,8 +154,6 @@ export function secretsMountedAt(w: Workload, path: string): string[] {
   return names;
 }
 
-export const ofKind = (objects: readonly K8sObject[], ...kinds: string[]): K8sObject[] => objects.filter((o) => kinds.includes(o.kind));
-
 export const spec = <T>(o: K8sObject): T => (o.spec ?? {}) as T;
 
 /** Whether a `matchLabels` selector (no expressions) selects these labels. */
@@ -166,7 +164,7 @@ export function selects(selector: { matchLabels?: Record<string, string>; matchE
 }
 
 /** Every value of every ConfigMap and Secret, with where it came from. */
-export function configValues(objects: readonly K8sObject[]): { object: K8sObject; key: string; text: string }[] {
+function configValues(objects: readonly K8sObject[]): { object: K8sObject; key: string; text: string }[] {
   const out: { object: K8sObject; key: string; text: string }[] = [];
   for (const o of objects) {
     if (o.kind === 'ConfigMap') for (const [key, text] of Object.entries((o.data as Record<string, string>) ?? {})) out.push({ object: o, key, text });
@@ -198,7 +196,7 @@ export function configDocs<T>(objects: readonly K8sObject[], shape: (doc: unknow
 export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `repository` of an image reference (`registry/path:tag` or `@digest` stripped). */
-export function imageRepository(image: string): string {
+function imageRepository(image: string): string {
   const noDigest = image.split('@')[0]!;
   const slash = noDigest.lastIndexOf('/');
   const colon = noDigest.lastIndexOf(':');

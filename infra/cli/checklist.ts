@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { environmentApp } from '../../charts/platform.js';
+import { environmentApp } from '../k8s/charts/platform.js';
 import { evaluateChecklist, formatReport, readChecklistFiles, type K8sObject } from '../checklist/index.js';
 import { listStacks, loadStack, StackConfigError } from '../config/index.js';
 import { ModelError } from '../model/index.js';

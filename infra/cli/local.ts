@@ -8,8 +8,9 @@
  *                     see infra/local/mtls-pki.ts); only what is missing or near expiry is issued unless --renew
  */
 import { parseArgs } from 'node:util';
-import { ENV_EXAMPLE_FILE, ENV_FILE, KEY_FILES } from '../compose/layout.js';
-import { LOCAL_SECRET_FILE, LocalSetupError, ensureEnvFile, ensureKeyPair, writeLocalSecret } from '../local/index.js';
+import { ENV_EXAMPLE_FILE, ENV_FILE } from '../compose/index.js';
+import { KEY_FILES, LOCAL_SECRET_FILE } from '../model/index.js';
+import { LocalSetupError, ensureEnvFile, ensureKeyPair, writeLocalSecret } from '../local/index.js';
 
 const KEYS = { privateKey: KEY_FILES['jwt-private-key'], publicKey: KEY_FILES['jwt-public-key'] };
 

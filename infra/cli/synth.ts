@@ -6,7 +6,7 @@
  * short message.
  */
 import { rmSync } from 'node:fs';
-import { synthesizeEnvironments } from '../../charts/environments.js';
+import { synthesizeEnvironments } from '../k8s/charts/environments.js';
 import { StackConfigError } from '../config/index.js';
 import { ModelError } from '../model/index.js';
 import { renderDocs } from './render-docs.js';

@@ -1,4 +1,5 @@
-import { type EnvValue, type Platform, resolveRef, secretSpec } from '../model/index.js';
+import { secretSpec } from '../contract/index.js';
+import { type EnvValue, type Platform, resolveRef } from '../model/index.js';
 
 /**
  * Environment values and arguments as Compose needs them. Compose interpolates `$` in every
@@ -25,7 +26,7 @@ export function secretInterpolation(key: Parameters<typeof secretSpec>[0]): stri
 }
 
 /** One env value for a compose service; `serviceName` stands in for the pod name. */
-export function composeEnvValue(platform: Platform, v: EnvValue, serviceName: string): string {
+function composeEnvValue(platform: Platform, v: EnvValue, serviceName: string): string {
   if ('value' in v) return literal(v.value);
   if ('ref' in v) return resolveRef(platform, v.ref);
   if ('field' in v) return serviceName;

@@ -1,7 +1,4 @@
-import { DATA_IMAGES } from '../model/components/data.js';
-import { TRAEFIK_IMAGE } from '../model/components/edge.js';
-import { OBSERVABILITY_IMAGES } from '../model/components/observability.js';
-import type { Image } from '../model/index.js';
+import { type Image, DATA_IMAGES, TRAEFIK_IMAGE, OBSERVABILITY_IMAGES } from '../model/index.js';
 
 /**
  * What each image carries to run a health check: Kubernetes probes HTTP from the kubelet,
@@ -21,7 +18,7 @@ import type { Image } from '../model/index.js';
  *   a check inside it. Only exporters may be such: nothing waits on them, and Prometheus' `up`
  *   series is their health.
  */
-export type HttpCheck = 'wget' | 'node' | 'mc-ready' | 'bash-tcp' | 'none' | 'scratch';
+type HttpCheck = 'wget' | 'node' | 'mc-ready' | 'bash-tcp' | 'none' | 'scratch';
 
 export interface ImageTools {
   readonly httpCheck: HttpCheck;
@@ -52,7 +49,7 @@ const BY_REPOSITORY: ReadonlyMap<string, ImageTools> = new Map<string, ImageTool
 
 const SERVICE_IMAGE: ImageTools = { httpCheck: 'node', shell: false };
 
-export class UnknownImageError extends Error {
+class UnknownImageError extends Error {
   override name = 'UnknownImageError';
 }
 

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { ConfigFile, Layer, SecretSource } from '../model/index.js';
+import type { ConfigFile, Layer } from '../model/index.js';
 
 /**
  * Where the local set-up lives (the guide's paths). Paths are relative to the repository root;
@@ -7,7 +7,7 @@ import type { ConfigFile, Layer, SecretSource } from '../model/index.js';
  * which Compose uses for every `-f` file (including the Traefik overlay).
  */
 export const PROJECT_NAME = 'prism';
-export const COMPOSE_DIR = 'deploy/docker-compose';
+const COMPOSE_DIR = 'deploy/docker-compose';
 export const TRAEFIK_DIR = 'deploy/traefik';
 export const ENV_FILE = `${COMPOSE_DIR}/.env`;
 export const ENV_EXAMPLE_FILE = `${COMPOSE_DIR}/.env.example`;
@@ -21,20 +21,6 @@ export const COMPOSE_FILES: Readonly<Record<Layer, string>> = {
   observability: `${COMPOSE_DIR}/docker-compose.observability.yml`,
   edge: `${TRAEFIK_DIR}/docker-compose.traefik.yml`,
 };
-
-/** The JWT key pair written by `make generate-keys`. */
-export const KEY_FILES: Readonly<Record<Extract<SecretSource, 'jwt-private-key' | 'jwt-public-key'>, string>> = {
-  'jwt-private-key': 'keys/private.pem',
-  'jwt-public-key': 'keys/public.pem',
-};
-
-/**
- * The local mesh CA and workload certificates (`npm run local-certs`, git-ignored): each Prism
- * service's `<dir>/<service>/` is mounted read-only where the model puts its certificate.
- */
-export const MTLS_CERT_DIR = '.secrets/mtls';
-/** The local CA's certificate (infra/local/mtls-pki.ts): its key beside it is never mounted. */
-export const MTLS_CA_CERT = `${MTLS_CERT_DIR}/ca/ca.crt`;
 
 /** A repository path as seen from the compose project directory. */
 export function fromProjectDir(repoPath: string): string {

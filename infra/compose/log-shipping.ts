@@ -1,7 +1,5 @@
 import { PORTS } from '../contract/index.js';
-import { OBSERVABILITY_IMAGES } from '../model/components/observability.js';
-import { alloyDockerConfig } from '../model/files/alloy.js';
-import { type Platform, imageRef, portNumber } from '../model/index.js';
+import { type Platform, imageRef, portNumber, OBSERVABILITY_IMAGES, alloyDockerConfig } from '../model/index.js';
 import { literal } from './env.js';
 import { httpCheckCommand } from './images.js';
 import { PROJECT_NAME, fromProjectDir } from './layout.js';
@@ -33,7 +31,7 @@ export function alloyConfig(platform: Platform): string {
  * is still the Docker API: this is local development only, and the only network Alloy joins is
  * the observability one (Loki).
  */
-export function alloyService(platform: Platform): ComposeService {
+export function alloyService(): ComposeService {
   const image = OBSERVABILITY_IMAGES.alloy;
   return {
     image: imageRef(image),

@@ -9,7 +9,7 @@ export const NETWORK_NAMES: Readonly<Record<Tier, string>> = {
   observability: 'prism-observability',
 };
 
-export const INTERNAL_TIERS: ReadonlySet<Tier> = new Set<Tier>(['data']);
+const INTERNAL_TIERS: ReadonlySet<Tier> = new Set<Tier>(['data']);
 
 export function networkDefinition(tier: Tier): ComposeNetwork {
   return { name: NETWORK_NAMES[tier], driver: 'bridge', ...(INTERNAL_TIERS.has(tier) ? { internal: true } : {}) };

@@ -1,12 +1,10 @@
-import { DBMANAGER_CLI, HEALTH_PATHS } from '../contract/index.js';
-import { PROMETHEUS_RULES_DIR } from '../model/components/observability.js';
-import { prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/files/prometheus.js';
+import { DBMANAGER_CLI, HEALTH_PATHS, type SecretKey, OFFSITE_SECRET_KEYS, SECRET_KEYS, isAlertingSecret, secretSpec } from '../contract/index.js';
 import { stringify } from 'yaml';
-import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type SecretKey, type Task, type Tier, OFFSITE_SECRET_KEYS, SECRET_KEYS, TIERS, component, isAlertingSecret, portNumber, secretSpec } from '../model/index.js';
+import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type Task, type Tier, KEY_FILES, TIERS, component, portNumber, PROMETHEUS_RULES_DIR, prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/index.js';
 import { INTERPOLATION } from './env.js';
 import { ALLOY_CONFIG_FILE, ALLOY_SERVICE, alloyConfig, alloyService } from './log-shipping.js';
 import { imageTools } from './images.js';
-import { COMPOSE_FILES, ENV_EXAMPLE_FILE, KEY_FILES, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
+import { COMPOSE_FILES, ENV_EXAMPLE_FILE, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, networkDefinition } from './networks.js';
 import { type Dependencies, componentService, diskScratch, ownedVolumes, schedulerService, secretFilesVolume, taskService, volumeInitService } from './service.js';
 import { TRAEFIK_CONFIG_PATH, TRAEFIK_DYNAMIC_DIR, TRAEFIK_STATIC_FILES, TRAEFIK_STATIC_VARIABLE, traefikFiles } from './traefik.js';
@@ -27,11 +25,11 @@ const PROMETHEUS_CONFIG = 'prometheus.yml';
 /** Compose files as YAML 1.1 readers need them: `no`, `on`, `yes` quoted so they stay strings. */
 const composeYaml = (doc: ComposeFile): string => stringify(doc, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false });
 
-export const oneShotTasks = (c: Component): Task[] => c.tasks.filter((t) => !t.schedule);
-export const volumeInitName = (layer: Layer): string => `${layer}-volume-init`;
+const oneShotTasks = (c: Component): Task[] => c.tasks.filter((t) => !t.schedule);
+const volumeInitName = (layer: Layer): string => `${layer}-volume-init`;
 
 /** Prometheus in Compose finds its targets statically: every component with a metrics port, by service name. */
-export function scrapeTargets(platform: Platform): ScrapeTarget[] {
+function scrapeTargets(platform: Platform): ScrapeTarget[] {
   return platform.components
     .filter((c) => c.metricsPort)
     .map((c) => ({
@@ -43,7 +41,7 @@ export function scrapeTargets(platform: Platform): ScrapeTarget[] {
 }
 
 /** Config files as Compose mounts them: Kubernetes pod discovery has no Compose equivalent, so Prometheus gets static targets. */
-export function localConfigFiles(platform: Platform, c: Component): readonly ConfigFile[] {
+function localConfigFiles(platform: Platform, c: Component): readonly ConfigFile[] {
   const isPrometheus = c.configFiles.some((f) => f.name === RULES_FILE && f.mountPath === PROMETHEUS_RULES_DIR);
   if (!isPrometheus) return c.configFiles;
   return c.configFiles.map((f) =>
@@ -111,7 +109,7 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
     }
   }
   // Log shipping: Alloy reads the project's containers wherever Loki runs.
-  if (layer === 'observability' && own.some((c) => c.name === 'loki')) services[ALLOY_SERVICE] = alloyService(platform);
+  if (layer === 'observability' && own.some((c) => c.name === 'loki')) services[ALLOY_SERVICE] = alloyService();
   if (volumeInit) {
     services[volumeInit] = volumeInitService({ image: initImage, name: volumeInit, layer, dataOwners: persistent, secretOwners: withSecretFiles, keyFile });
   }
@@ -166,7 +164,7 @@ function withTraefikConfig(svc: ComposeService): ComposeService {
 }
 
 /** `.env.example`: the guide's table (every secret catalog variable Compose reads) and the other variables the files use. */
-export function envExample(): string {
+function envExample(): string {
   const lines = [
     HEADER.trimEnd(),
     '# `make dev-setup` copies this to .env (git-ignored, mode 0600) and fills in generated passwords.',

@@ -1,13 +1,15 @@
 import { posix } from 'node:path';
-import { type Component, type ConfigFile, type Image, type ImageBuild, type Platform, type Probe, type SecretKey, type Task, type WritablePath, bytes, cpuMillis, imageRef, portNumber } from '../model/index.js';
+import { bytes, cpuMillis } from '../config/index.js';
+import type { SecretKey } from '../contract/index.js';
+import { type Component, type ConfigFile, type Image, type ImageBuild, type Platform, type Probe, type Task, type WritablePath, MTLS_CA_CERT, MTLS_CERT_DIR, imageRef, portNumber } from '../model/index.js';
 import { composeArg, composeEnvironment, literal, secretInterpolation } from './env.js';
 import { httpCheckCommand, imageTools } from './images.js';
-import { MTLS_CA_CERT, MTLS_CERT_DIR, configHostDir, fromProjectDir } from './layout.js';
+import { configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, canPublish, componentNetworks, networksOf } from './networks.js';
 import type { ComposeBuild, ComposeHealthcheck, ComposePort, ComposeService, DependsCondition } from './types.js';
 
 /** Published ports listen on the loopback interface only: a developer machine is not a server. */
-export const PUBLISH_HOST_IP = '127.0.0.1';
+const PUBLISH_HOST_IP = '127.0.0.1';
 
 
 /** A Kubernetes memory quantity in Docker's units (binary: `m` is MiB), exact. */
@@ -20,7 +22,7 @@ export function dockerMemory(quantity: string): string {
   return `${b}b`;
 }
 
-export function dockerCpus(quantity: string): number {
+function dockerCpus(quantity: string): number {
   const m = cpuMillis(quantity);
   if (m === undefined) throw new Error(`not a CPU quantity: ${quantity}`);
   return m / 1000;
@@ -29,7 +31,7 @@ export function dockerCpus(quantity: string): number {
 const seconds = (n: number): string => `${n}s`;
 
 /** Compose has one health check: the readiness probe (it gates `service_healthy`). None for an image with no program to run one. */
-export function healthcheck(platform: Platform, c: Component, probe: Probe = c.readiness): ComposeHealthcheck | undefined {
+function healthcheck(platform: Platform, c: Component, probe: Probe = c.readiness): ComposeHealthcheck | undefined {
   if (!c.image.build && imageTools(c.image).httpCheck === 'scratch') return undefined;
   const a = probe.action;
   let test: string[];
@@ -51,7 +53,7 @@ function configMounts(owner: string, files: readonly ConfigFile[]): string[] {
   return dirs.map((dir) => `${fromProjectDir(configHostDir(owner, files, dir))}:${dir}:ro`);
 }
 
-export const volumeName = (owner: string): string => `${owner}-data`;
+const volumeName = (owner: string): string => `${owner}-data`;
 
 /**
  * Scratch directories the model puts on disk (the DB manager's restore space): a tmpfs would
@@ -59,7 +61,7 @@ export const volumeName = (owner: string): string => `${owner}-data`;
  * Kubernetes. The others are tmpfs.
  */
 export const diskScratch = (c: Component, paths: readonly WritablePath[] = c.writablePaths): WritablePath[] => paths.filter((w) => w.onDisk);
-export const scratchVolume = (owner: string, path: string): string => `${owner}-scratch-${path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-')}`;
+const scratchVolume = (owner: string, path: string): string => `${owner}-scratch-${path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-')}`;
 const scratchMounts = (c: Component, paths: readonly WritablePath[] = c.writablePaths): string[] =>
   diskScratch(c, paths).map((w) => `${scratchVolume(c.name, w.path)}:${w.path}`);
 /** The volume holding a component's secret files (its JWT keys), filled by the volume-init one-shot. */

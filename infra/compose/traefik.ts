@@ -1,6 +1,5 @@
 import { EDGE_ROUTES } from '../contract/index.js';
-import { type Component, type EdgeRoute, type Platform, component, portNumber, resolveRef } from '../model/index.js';
-import { toYaml } from '../model/files/yaml.js';
+import { type Component, type EdgeRoute, type Platform, component, portNumber, resolveRef, toYaml } from '../model/index.js';
 import { TRAEFIK_DIR } from './layout.js';
 
 /**
@@ -13,7 +12,7 @@ import { TRAEFIK_DIR } from './layout.js';
 
 export const TRAEFIK_CONFIG_PATH = '/etc/traefik/traefik.yml';
 export const TRAEFIK_DYNAMIC_DIR = '/etc/traefik/dynamic';
-export const TRAEFIK_ACME_STORAGE = '/var/lib/traefik/acme.json';
+const TRAEFIK_ACME_STORAGE = '/var/lib/traefik/acme.json';
 /** Static configuration the overlay mounts unless `.env` names the other one. */
 export const TRAEFIK_STATIC_FILES = { production: 'traefik.yml', development: 'traefik.dev.yml' } as const;
 export const TRAEFIK_STATIC_VARIABLE = 'TRAEFIK_STATIC_CONFIG';

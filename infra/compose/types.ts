@@ -27,7 +27,7 @@ export interface ComposeBuild {
 
 export type DependsCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 
-export interface ComposeServiceSecret {
+interface ComposeServiceSecret {
   readonly source: string;
   readonly target: string;
 }

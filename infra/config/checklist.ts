@@ -48,8 +48,8 @@ export type ChecklistItemId = (typeof CHECKLIST_ITEM_IDS)[number];
 export const WAIVABLE_IN_STAGING: ReadonlySet<ChecklistItemId> = new Set(['multiple-replicas', 'pod-disruption-budgets', 'nats-durability', 'on-call-rotation']);
 
 /** How strictly a stack's `checklist.notApplicable` is held, from its name. */
-export type StackClass = 'production' | 'staging' | 'other';
-export function stackClass(stackName: string): StackClass {
+type StackClass = 'production' | 'staging' | 'other';
+function stackClass(stackName: string): StackClass {
   if (/^(prod|production)(-|$)/.test(stackName)) return 'production';
   if (/^staging(-|$)/.test(stackName)) return 'staging';
   return 'other';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isIPv4, isIPv6 } from 'node:net';
 
 /** A CIDR block split into address and prefix length; undefined when it is not one. */
-export function parseCidr(text: string): { readonly address: string; readonly prefix: number; readonly family: 4 | 6 } | undefined {
+function parseCidr(text: string): { readonly address: string; readonly prefix: number; readonly family: 4 | 6 } | undefined {
   const m = /^([^/\s]+)\/(\d{1,3})$/.exec(text);
   if (!m) return undefined;
   const [, address, bits] = m as unknown as [string, string, string];

@@ -2,3 +2,5 @@ export * from './schema.js';
 export * from './load.js';
 export { innermostDef } from './schema-def.js';
 export * from './checklist.js';
+export * from './quantity.js';
+export type { AlertingConfig, AlertReceiver } from './alerting.js';

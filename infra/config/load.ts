@@ -30,7 +30,7 @@ export interface Stack {
   readonly config: StackConfig;
 }
 
-export const STACK_FILE = /^Pulumi\.([a-z0-9][a-z0-9-]*)\.yaml$/;
+const STACK_FILE = /^Pulumi\.([a-z0-9][a-z0-9-]*)\.yaml$/;
 
 /** The stack names present in a stack directory (`Pulumi.<name>.yaml`), sorted. */
 export function listStacks(dir: string): string[] {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { addressOrCidr, SERVICE_NAMES, type ServiceName } from '../contract/index.js';
-import { bytes, cpuMillis } from '../model/quantity.js';
-import { SECRET_KEYS } from '../model/secrets.js';
+import { addressOrCidr, SERVICE_NAMES, type ServiceName, SECRET_KEYS } from '../contract/index.js';
+import { bytes, cpuMillis } from './quantity.js';
 import { alerting } from './alerting.js';
 import { cidrBlock } from './cidr.js';
 import { CHECKLIST_ITEM_IDS } from './checklist.js';
@@ -64,7 +63,7 @@ export const resources = (cpu: [request: string, limit: string], memory: [reques
 });
 
 /** Default sizing per service; the gateway's is the guide's. */
-export const SERVICE_DEFAULT_RESOURCES: Record<ServiceName, Resources> = {
+const SERVICE_DEFAULT_RESOURCES: Record<ServiceName, Resources> = {
   gateway: resources(['100m', '500m'], ['128Mi', '256Mi']),
   auth: resources(['100m', '500m'], ['128Mi', '256Mi']),
   config: resources(['50m', '250m'], ['96Mi', '192Mi']),
@@ -281,4 +280,3 @@ export const stackConfigSchema = z
   });
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
-export type StackConfigInput = z.input<typeof stackConfigSchema>;

@@ -31,7 +31,7 @@ export const CONFIG_KEYS = {
   'backup.retention_days': { description: 'Days a backup is kept', schema: z.number().int().min(1).max(3650), services: ['dbmanager'] },
 } as const satisfies Record<string, ConfigKeySpec>;
 
-export const FEATURE_FLAG_KEY = /^feature\.[a-z0-9_]{1,64}$/;
+const FEATURE_FLAG_KEY = /^feature\.[a-z0-9_]{1,64}$/;
 export const FEATURE_FLAG: ConfigKeySpec = { description: 'Feature flag', schema: z.boolean(), services: everywhere };
 
 /** The declaration of `key`, or undefined when the key is not declared. */

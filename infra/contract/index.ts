@@ -11,3 +11,4 @@ export * from './config-keys.js';
 export * from './grpc.js';
 export * from './network.js';
 export * from './mtls.js';
+export * from './secrets.js';

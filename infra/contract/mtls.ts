@@ -8,11 +8,10 @@ import { SERVICE_NAMES, type ServiceName } from './services.js';
  */
 
 /** SPIFFE trust domain of the platform's private CA (one CA per environment). */
-export const TRUST_DOMAIN = 'prism';
+const TRUST_DOMAIN = 'prism';
 
 /** Roles a caller can have: a workload, or a person operating the platform. */
-export const CALLER_ROLES = [...SERVICE_NAMES, 'operator'] as const;
-export type CallerRole = (typeof CALLER_ROLES)[number];
+export type CallerRole = ServiceName | 'operator';
 
 /** A verified caller: its role and, for operators, who (`operator/alice`). */
 export interface CallerIdentity {
@@ -90,7 +89,7 @@ export const GRPC_ACCESS: { readonly [A in keyof typeof GRPC_APIS]: { readonly [
 };
 
 /** The gRPC health service: any caller with a certificate of the platform's CA may ask. */
-export const GRPC_HEALTH_SERVICE = 'grpc.health.v1.Health';
+const GRPC_HEALTH_SERVICE = 'grpc.health.v1.Health';
 
 /** Roles allowed to call `/<service>/<method>`; undefined when the method is not in the table. */
 export function allowedCallers(path: string): readonly CallerRole[] | 'any-verified' | undefined {

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** `203.0.113.7`, `10.0.0.0/8`, `fd00::/8`: an IPv4 or IPv6 address, or a CIDR block. */
-export function isAddressOrCidr(s: string): boolean {
+function isAddressOrCidr(s: string): boolean {
   const slash = s.indexOf('/');
   if (slash === -1) return isIP(s) !== 0;
   const family = isIP(s.slice(0, slash));

@@ -43,5 +43,3 @@ export const PORTS = {
   traefikWebsecure: 443,
   traefikPing: 8082,
 } as const;
-
-export type PortName = keyof typeof PORTS;

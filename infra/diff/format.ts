@@ -4,7 +4,7 @@ import { HIDDEN, maskText, type Segment } from './mask.js';
 import { hasChanges, type EnvironmentDiff, type FieldChange } from './objects.js';
 
 /** `spec.template.spec.containers[name=gateway].image`, `metadata.annotations["prism.io/config-hash"]`. */
-export function formatPath(path: readonly Segment[]): string {
+function formatPath(path: readonly Segment[]): string {
   return path
     .map((s, i) => {
       if ('index' in s) return s.name !== undefined ? `[name=${s.name}]` : `[${s.index}]`;
@@ -15,7 +15,7 @@ export function formatPath(path: readonly Segment[]): string {
 }
 
 /** A value on one line: `(none)` when absent, `(hidden)` when redacted, JSON otherwise. */
-export function formatValue(v: unknown): string {
+function formatValue(v: unknown): string {
   if (v === undefined) return '(none)';
   if (v === HIDDEN) return '(hidden)';
   return JSON.stringify(v, (_k, x: unknown) => (x === HIDDEN ? '(hidden)' : x));

@@ -13,7 +13,7 @@
 
 const SENSITIVE_SUFFIXES = ['password', 'passwd', 'secret', 'token', 'credential', 'credentials', 'privatekey', 'apikey', 'secretkey', 'accesskey', 'requirepass'];
 
-export function isSensitiveName(name: string): boolean {
+function isSensitiveName(name: string): boolean {
   const n = name.toLowerCase().replace(/[^a-z0-9]/g, '');
   return SENSITIVE_SUFFIXES.some((s) => n.endsWith(s));
 }

@@ -14,7 +14,7 @@ export interface FieldChange {
   readonly hidden: boolean;
 }
 
-export interface ObjectChange {
+interface ObjectChange {
   readonly key: string;
   readonly object: KubeObject;
   readonly fields: readonly FieldChange[];
@@ -60,7 +60,7 @@ export function diffEnvironment(
 }
 
 /** Field-level changes between two versions of one object. */
-export function diffFields(kind: string, old: unknown, now: unknown): FieldChange[] {
+function diffFields(kind: string, old: unknown, now: unknown): FieldChange[] {
   const out: FieldChange[] = [];
   walk(kind, [], old, now, out);
   return out;
@@ -93,7 +93,7 @@ function walk(kind: string, path: Segment[], old: unknown, now: unknown, out: Fi
 }
 
 /** The value with every secret-like leaf (see mask.ts) replaced by HIDDEN. */
-export function redact(kind: string, path: readonly Segment[], v: unknown, state = { hidden: false }): unknown {
+function redact(kind: string, path: readonly Segment[], v: unknown, state = { hidden: false }): unknown {
   if (Array.isArray(v)) {
     const names = namesOf(v);
     return v.map((x, index) => redact(kind, [...path, { index, ...(names ? { name: names[index]! } : {}) }], x, state));

@@ -63,7 +63,7 @@ export async function renderTree(tree: string, label: string): Promise<Rendering
 }
 
 /** Reads `<outdir>/<env>/*.yaml` into objects per environment; a duplicate object key is an error. */
-export function readRendering(outdir: string, label: string): Rendering {
+function readRendering(outdir: string, label: string): Rendering {
   const rendering: Rendering = new Map();
   for (const env of readdirSync(outdir).sort()) {
     const dir = join(outdir, env);

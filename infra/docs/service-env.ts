@@ -1,4 +1,4 @@
-import { ENV, SERVICE_NAMES, SERVICES, type EnvName } from '../contract/index.js';
+import { ENV, SERVICE_NAMES, SERVICES } from '../contract/index.js';
 
 /**
  * The environment variables of every service, as markdown, straight from the contract the
@@ -20,7 +20,7 @@ export function serviceEnvMarkdown(): string {
       .join(', ');
     lines.push(`## ${service}`, '', `Ports: ${listening}.`, '', '| variable | required | secret | meaning |', '|---|---|---|---|');
     for (const name of env) {
-      const spec = ENV[name as EnvName] as { description: string; optional?: boolean; secret?: boolean };
+      const spec = ENV[name] as { description: string; optional?: boolean; secret?: boolean };
       lines.push(`| \`${name}\` | ${spec.optional ? 'no' : 'yes'} | ${spec.secret ? 'yes' : ''} | ${spec.description.replace(/\|/g, '\\|')} |`);
     }
     lines.push('');

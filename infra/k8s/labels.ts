@@ -1,6 +1,6 @@
 import type { Component, Layer } from '../model/index.js';
 
-export const PART_OF = 'prism';
+const PART_OF = 'prism';
 
 /** Selector labels: the guide's `app` label plus the recommended name label. */
 export function selectorLabels(name: string): Record<string, string> {

@@ -1,12 +1,10 @@
 import { Construct } from 'constructs';
 import * as k8s from './imports/k8s.js';
 import { PORTS } from '../contract/index.js';
-import { alloyKubernetesConfig } from '../model/files/alloy.js';
-import { type ApiServer, type Image, imageRef } from '../model/index.js';
+import { type ApiServer, type Image, imageRef, httpGet, probe, alloyKubernetesConfig } from '../model/index.js';
 import { componentLabels, selectorLabels } from './labels.js';
 import { PlatformNamespace } from './namespace.js';
 import { apiServerEgress } from './network-policy.js';
-import { httpGet, probe } from '../model/components/common.js';
 import { configHash, renderProbe } from './pod.js';
 import { containerSecurityContext } from './security.js';
 

@@ -10,7 +10,7 @@ import type { Component, MeshCa } from '../model/index.js';
  * check is for built-in kinds).
  */
 
-export const CERT_MANAGER_API_VERSION = 'cert-manager.io/v1';
+const CERT_MANAGER_API_VERSION = 'cert-manager.io/v1';
 
 /** Go durations as cert-manager parses them (`2160h`, `90m`, `1h30m`). */
 const duration = z.string().regex(/^(\d+h)?(\d+m)?(\d+s)?$/).refine((v) => v !== '', 'expected a Go duration');
@@ -48,7 +48,7 @@ export const CERT_MANAGER_SPECS = {
   }),
 } as const;
 
-export type CertManagerKind = keyof typeof CERT_MANAGER_SPECS;
+type CertManagerKind = keyof typeof CERT_MANAGER_SPECS;
 
 /** A cert-manager object whose spec passed its schema. */
 function certManagerObject(scope: Construct, id: string, kind: CertManagerKind, metadata: { name: string; labels: Record<string, string> }, spec: unknown): ApiObject {

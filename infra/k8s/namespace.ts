@@ -3,10 +3,10 @@ import { Construct } from 'constructs';
 import * as k8s from './imports/k8s.js';
 import { componentLabels } from './labels.js';
 
-export type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';
+type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';
 
 /** Pod Security Admission labels: enforce, audit and warn at one level, pinned to the policy version. */
-export function podSecurityLabels(level: PodSecurityLevel): Record<string, string> {
+function podSecurityLabels(level: PodSecurityLevel): Record<string, string> {
   return Object.fromEntries(
     ['enforce', 'audit', 'warn'].flatMap((mode) => [
       [`pod-security.kubernetes.io/${mode}`, level],

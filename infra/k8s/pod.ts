@@ -1,22 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as k8s from './imports/k8s.js';
-import {
-  type Component,
-  type ConfigFile,
-  type EnvValue,
-  type Image,
-  type Platform,
-  type Probe,
-  type SecretFiles,
-  type WorkloadIdentity,
-  type WritablePath,
-  SECRET_NAME,
-  bytes,
-  imageRef,
-  resolveRef,
-  secretSpec,
-} from '../model/index.js';
-import { MTLS_FILES } from '../contract/index.js';
+import { bytes } from '../config/index.js';
+import { type Component, type ConfigFile, type EnvValue, type Image, type Platform, type Probe, type SecretFiles, type WorkloadIdentity, type WritablePath, imageRef, resolveRef } from '../model/index.js';
+import { MTLS_FILES, SECRET_NAME, secretSpec } from '../contract/index.js';
 import { workloadCertSecret } from './mesh-ca.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
 
@@ -41,7 +27,7 @@ export interface PodSource {
   readonly storageClass?: string;
 }
 
-export function envVars(platform: Platform, env: Readonly<Record<string, EnvValue>>): k8s.EnvVar[] {
+function envVars(platform: Platform, env: Readonly<Record<string, EnvValue>>): k8s.EnvVar[] {
   return Object.entries(env)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, v]): k8s.EnvVar => {
@@ -85,7 +71,7 @@ const EPHEMERAL_REQUEST = '64Mi';
  * directories, so a full emptyDir evicts the pod rather than filling the node.
  */
 function resources(c: Component, writable: readonly WritablePath[]): k8s.ResourceRequirements {
-  const q = k8s.Quantity.fromString;
+  const q = (quantity: string) => k8s.Quantity.fromString(quantity);
   const scratch = writable.filter((w) => !w.onDisk).reduce((sum, w) => sum + (bytes(w.size) ?? 0), 0);
   const ephemeralLimit = `${Math.ceil((scratch + EPHEMERAL_HEADROOM) / 1024 ** 2)}Mi`;
   return {

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { StackConfig } from '../config/schema.js';
-import { SECRET_NAME, type SecretKey, stackSecretKeys } from '../model/index.js';
+import type { StackConfig } from '../config/index.js';
+import { SECRET_NAME, type SecretKey, stackSecretKeys } from '../contract/index.js';
 
 export interface PlatformSecretsProps {
   readonly secrets: StackConfig['secrets'];

@@ -12,7 +12,7 @@ export interface TaskRunnerProps {
 }
 
 /** The object name of a task: one-shot Jobs carry the image tag, since a Job's pod template is immutable. */
-export function taskObjectName(component: Component, task: Task): string {
+function taskObjectName(component: Component, task: Task): string {
   if (task.schedule) return task.name;
   const tag = (task.image ?? component.image).tag.toLowerCase().replace(/[^a-z0-9-]+/g, '-');
   return `${task.name}-${tag}`.slice(0, 63).replace(/-+$/, '');

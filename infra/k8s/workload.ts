@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import * as k8s from './imports/k8s.js';
 import { HEALTH_PATHS } from '../contract/index.js';
-import { type Component, type Platform, headless, portNumber } from '../model/index.js';
+import { type Component, type Platform, headless, portNumber, FORMAT_PARAM_ANNOTATION } from '../model/index.js';
 import { SINGLETON_ANNOTATION } from '../policy/hardening.js';
 import { labelsOf, selectorLabels } from './labels.js';
 import { WorkloadCertificate } from './mesh-ca.js';
@@ -9,7 +9,6 @@ import { configHash, podSpec } from './pod.js';
 import { TaskRunner } from './task.js';
 import { WorkloadAccess } from './workload-access.js';
 import { WorkloadScaling } from './workload-scaling.js';
-import { FORMAT_PARAM_ANNOTATION } from '../model/files/prometheus.js';
 
 export interface WorkloadProps {
   readonly platform: Platform;
@@ -22,7 +21,7 @@ export interface WorkloadProps {
 }
 
 /** Pods of a component with more than one replica (at its floor). */
-export function minReplicas(c: Component): number {
+function minReplicas(c: Component): number {
   return c.scaling.autoscaling?.minReplicas ?? c.scaling.replicas;
 }
 

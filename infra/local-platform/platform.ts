@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
@@ -29,7 +29,7 @@ import {
 import { ensureSecrets } from './secrets.js';
 
 /** The local platform runs the dev stack, as Compose does. */
-export const LOCAL_STACK = 'dev';
+const LOCAL_STACK = 'dev';
 
 export interface UpOptions {
   /** The checkout (stacks/, services/, node_modules/). */
@@ -91,11 +91,6 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   } catch {
     throw new LocalPlatformError('running as root, PostgreSQL needs a `postgres` user to run as (sudo apt-get install postgresql creates it)');
   }
-}
-
-function chownTree(path: string, u: { uid: number; gid: number }): void {
-  chownSync(path, u.uid, u.gid);
-  if (statSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), u);
 }
 
 function freePort(): Promise<number> {
@@ -167,12 +162,16 @@ function redisPing(port: number, password: string): Promise<boolean> {
   return new Promise((res) => {
     const s = connect(port, HOST);
     let buf = '';
-    s.setTimeout(2_000, () => (s.destroy(), res(false)));
+    s.setTimeout(2_000, () => {
+      s.destroy();
+      res(false);
+    });
     s.on('connect', () => s.write(`*2\r\n$4\r\nAUTH\r\n$${Buffer.byteLength(password)}\r\n${password}\r\n*1\r\n$4\r\nPING\r\n`));
     s.on('data', (d) => {
       buf += d.toString();
-      if (buf.includes('+PONG')) (s.destroy(), res(true));
-      else if (buf.startsWith('-')) (s.destroy(), res(false));
+      if (!buf.includes('+PONG') && !buf.startsWith('-')) return;
+      s.destroy();
+      res(buf.includes('+PONG'));
     });
     s.on('error', () => res(false));
   });

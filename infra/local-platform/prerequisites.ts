@@ -21,7 +21,7 @@ export interface Prerequisites {
   readonly mc: string;
 }
 
-export function which(cmd: string, path = process.env.PATH ?? ''): string | undefined {
+function which(cmd: string, path = process.env.PATH ?? ''): string | undefined {
   for (const dir of path.split(delimiter)) {
     if (dir && existsSync(join(dir, cmd))) return join(dir, cmd);
   }

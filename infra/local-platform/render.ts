@@ -1,8 +1,6 @@
 import { parse as parseYaml } from 'yaml';
-import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput } from '../contract/index.js';
-import { minioSetupScript } from '../model/files/minio-setup.js';
-import { toYaml } from '../model/files/yaml.js';
-import { component, MINIO_BACKUP_USER, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform } from '../model/index.js';
+import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput, MINIO_BACKUP_USER } from '../contract/index.js';
+import { component, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform, minioSetupScript, toYaml } from '../model/index.js';
 import type { Layout } from './layout.js';
 import type { LocalSecrets } from './secrets.js';
 
@@ -15,7 +13,7 @@ import type { LocalSecrets } from './secrets.js';
 
 /** Components the local platform runs (Consul and the observability stack are left out: services run without them). */
 export const DATA_COMPONENTS = ['postgres-auth', 'postgres-ops', 'redis', 'nats', 'minio'] as const satisfies readonly ComponentName[];
-export const SERVICE_ORDER = ['config', 'auth', 'dbmanager', 'gateway'] as const;
+const SERVICE_ORDER = ['config', 'auth', 'dbmanager', 'gateway'] as const;
 export const ECHO = 'echo';
 
 /** The example upstream's routes in the local gateway.yaml: one behind authentication, one public. */
@@ -39,7 +37,7 @@ export function portKeys(platform: Platform, gateways: number): string[] {
   return keys;
 }
 
-export class RenderError extends Error {
+class RenderError extends Error {
   override readonly name = 'RenderError';
 }
 
@@ -62,7 +60,7 @@ export function localPort(ctx: RenderContext, key: string): number {
 }
 
 /** A model reference as a local address. References to components not run locally are undefined. */
-export function resolveLocalRef(ctx: RenderContext, r: ComponentRef): string | undefined {
+function resolveLocalRef(ctx: RenderContext, r: ComponentRef): string | undefined {
   // The one auth, config, dbmanager; gateways are never referenced by others.
   const key = `${r.component}/${r.port}`;
   if (ctx.ports[key] === undefined) return undefined;
@@ -88,7 +86,7 @@ function dirMap(ctx: RenderContext, c: Component): [string, string][] {
 }
 
 /** A value of the model with a mounted file's path made local; any variable naming a file of a mapped directory follows. */
-export function localFilePath(ctx: RenderContext, c: Component, value: string): string {
+function localFilePath(ctx: RenderContext, c: Component, value: string): string {
   const file = fileMap(ctx, c).get(value);
   if (file) return file;
   for (const [mount, local] of dirMap(ctx, c)) {
@@ -105,7 +103,7 @@ export function localFilePath(ctx: RenderContext, c: Component, value: string): 
  */
 export function componentEnv(ctx: RenderContext, c: Component): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [name, v] of Object.entries(c.env) as [string, EnvValue][]) {
+  for (const [name, v] of Object.entries<EnvValue>(c.env)) {
     let out: string | undefined;
     if ('value' in v) out = localFilePath(ctx, c, v.value);
     else if ('secret' in v) out = ctx.secrets[v.secret];

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ensureKeyPair, generatePassword } from '../local/index.js';
 import { writeFileAtomic } from '../local/files.js';
-import { SECRET_KEYS, type SecretKey } from '../model/index.js';
+import { SECRET_KEYS, type SecretKey } from '../contract/index.js';
 import type { Layout } from './layout.js';
 
 /**
@@ -12,7 +12,7 @@ import type { Layout } from './layout.js';
 export type LocalSecrets = Partial<Record<SecretKey, string>>;
 
 export function ensureSecrets(l: Layout): LocalSecrets {
-  const known: Record<string, string> = existsSync(l.secrets) ? JSON.parse(readFileSync(l.secrets, 'utf8')) : {};
+  const known: Record<string, string> = existsSync(l.secrets) ? (JSON.parse(readFileSync(l.secrets, 'utf8')) as Record<string, string>) : {};
   let changed = false;
   for (const s of SECRET_KEYS) {
     if (s.source === 'password' && !known[s.key]) {

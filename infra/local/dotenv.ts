@@ -1,11 +1,11 @@
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
-import { SECRET_KEYS } from '../model/index.js';
+import { SECRET_KEYS } from '../contract/index.js';
 import { writeFileAtomic } from './files.js';
 import { generatePassword } from './passwords.js';
 
 /** `.env` handling: created from `.env.example` with generated passwords, mode 0600, never overwritten. */
 
-export const ENV_MODE = 0o600;
+const ENV_MODE = 0o600;
 const LINE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 
 /** Variables whose value is a generated password (the secret catalog's `password` entries). */

@@ -1,19 +1,17 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { KEY_FILES } from '../compose/layout.js';
 import { namespaceObject, platformNamespaceProps } from '../k8s/namespace.js';
-import { toYaml } from '../model/files/yaml.js';
-import { NAMESPACE, SECRET_KEYS, SECRET_NAME } from '../model/index.js';
+import { SECRET_KEYS, SECRET_NAME } from '../contract/index.js';
+import { KEY_FILES, LOCAL_SECRET_FILE, NAMESPACE, toYaml } from '../model/index.js';
 import { LocalSetupError, parseDotenv } from './dotenv.js';
 import { writeFileAtomic } from './files.js';
 
 /**
  * `prism-secrets` for a local cluster (`prism:secrets.mode: local`), from the same `.env`
- * passwords and `keys/` pair as Compose. Written to a git-ignored directory with mode 0600,
- * never next to the synthesized manifests.
+ * passwords and `keys/` pair as Compose. Written to a git-ignored directory with mode 0600
+ * ({@link LOCAL_SECRET_FILE}), never next to the synthesized manifests.
  */
-export const LOCAL_SECRET_FILE = '.secrets/prism-secrets.yaml';
-export const LOCAL_SECRET_MODE = 0o600;
+const LOCAL_SECRET_MODE = 0o600;
 
 export interface SecretSources {
   /** Contents of `.env`. */

@@ -5,8 +5,8 @@ import { LocalSetupError } from './dotenv.js';
 
 /** The JWT signing key pair of local set-ups: RSA 2048 (RS256), PKCS#8 and SPKI PEM. */
 
-export const PRIVATE_KEY_MODE = 0o600;
-export const PUBLIC_KEY_MODE = 0o644;
+const PRIVATE_KEY_MODE = 0o600;
+const PUBLIC_KEY_MODE = 0o644;
 const MODULUS_BITS = 2048;
 
 export interface KeyPaths {

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { MTLS_FILES, SERVICE_NAMES, type ServiceName, operatorSpiffeId, workloadSpiffeId } from '../contract/index.js';
-import { MTLS_CERT_DIR } from '../compose/layout.js';
+import { MTLS_CERT_DIR } from '../model/index.js';
 import { writeFileAtomic } from './files.js';
 
 /**
@@ -67,7 +67,7 @@ export interface LocalPki {
   readonly issued: readonly string[];
 }
 
-export class LocalPkiError extends Error {
+class LocalPkiError extends Error {
   override readonly name = 'LocalPkiError';
 }
 
@@ -80,7 +80,7 @@ interface Ca {
 const filesOf = (dir: string): PkiFiles => ({ dir, cert: join(dir, MTLS_FILES.cert), key: join(dir, MTLS_FILES.key), ca: join(dir, MTLS_FILES.ca) });
 
 async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']));
 }
 
 function keyPem(key: webcrypto.CryptoKey): string {

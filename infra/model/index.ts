@@ -1,5 +1,13 @@
 export * from './types.js';
-export * from './secrets.js';
 export * from './platform.js';
-export * from './quantity.js';
-export { headless, RUN_AS } from './components/common.js';
+export { headless } from './components/common.js';
+export * from './local-files.js';
+export { DATA_IMAGES } from './components/data.js';
+export { TRAEFIK_IMAGE } from './components/edge.js';
+export { OBSERVABILITY_IMAGES, PROMETHEUS_RULES_DIR } from './components/observability.js';
+export { httpGet, probe } from './components/common.js';
+export { alertingSecretKeys } from './files/alertmanager.js';
+export { alloyDockerConfig, alloyKubernetesConfig } from './files/alloy.js';
+export { minioSetupScript } from './files/minio-setup.js';
+export { FORMAT_PARAM_ANNOTATION, prometheusYaml, RULES_FILE, type ScrapeTarget } from './files/prometheus.js';
+export { toYaml } from './files/yaml.js';

@@ -1,5 +1,5 @@
-import { ENV, requiredEnv, type EnvName, type ServiceName, SERVICE_NAMES } from '../contract/index.js';
-import type { StackConfig } from '../config/schema.js';
+import { ENV, requiredEnv, type EnvName, type ServiceName } from '../contract/index.js';
+import type { StackConfig } from '../config/index.js';
 import type { BuildContext } from './components/common.js';
 import { dataComponents } from './components/data.js';
 import { edge, edgeProxy } from './components/edge.js';
@@ -14,7 +14,7 @@ export const NAMESPACE = 'prism';
  * infra/k8s/mesh-ca.ts), so certificates issued before and after a renewal verify against either copy.
  * Workload certificates live 90 days and are renewed 30 days ahead, without a restart.
  */
-export const MESH_CA: Platform['mtls'] = {
+const MESH_CA: Platform['mtls'] = {
   name: 'prism-mesh-ca',
   caDuration: '43800h',
   caRenewBefore: '8760h',
@@ -66,6 +66,7 @@ export function resolveRef(platform: Platform, r: ComponentRef): string {
  * The model's own consistency: every flow and reference names a real port, every reference
  * is backed by a declared flow (so network policies allow it), and every Prism service gets
  * exactly the variables its contract declares, secrets by reference only.
+ * @public exported for its own table-driven tests (issue 16), beside its use in buildPlatform
  */
 export function checkPlatform(platform: Platform): void {
   const problems: string[] = [];
@@ -116,6 +117,3 @@ function checkContract(c: Component): string[] {
   return problems;
 }
 
-export function isService(c: Component): boolean {
-  return (SERVICE_NAMES as readonly string[]).includes(c.name);
-}

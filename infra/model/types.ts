@@ -1,6 +1,5 @@
-import type { EnvName } from '../contract/index.js';
-import type { Resources } from '../config/schema.js';
-import type { SecretKey, SecretRef } from './secrets.js';
+import type { EnvName, SecretKey, SecretRef } from '../contract/index.js';
+import type { Resources } from '../config/index.js';
 
 /**
  * The platform model: every component described once. Renderers (Kubernetes, Compose,
@@ -36,7 +35,7 @@ export type ComponentName =
 /** Which chart (and Compose file) a component belongs to. */
 export type Layer = 'core' | 'data' | 'observability' | 'edge';
 
-export interface Port {
+interface Port {
   readonly name: string;
   readonly port: number;
   readonly protocol?: 'TCP' | 'UDP';
@@ -60,13 +59,13 @@ export type EnvValue =
   /** The pod's own name (a StatefulSet member's stable identity). */
   | { readonly field: 'metadata.name' };
 
-export interface HttpProbe {
+interface HttpProbe {
   readonly http: { readonly path: string; readonly port: string };
 }
-export interface ExecProbe {
+interface ExecProbe {
   readonly exec: readonly string[];
 }
-export interface TcpProbe {
+interface TcpProbe {
   readonly tcp: { readonly port: string };
 }
 export type ProbeAction = HttpProbe | ExecProbe | TcpProbe;
@@ -120,7 +119,7 @@ export interface WritablePath {
   readonly onDisk?: boolean;
 }
 
-export interface Persistence {
+interface Persistence {
   readonly mountPath: string;
   readonly size: string;
 }

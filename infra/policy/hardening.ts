@@ -12,7 +12,7 @@ export interface K8sObject {
   [k: string]: unknown;
 }
 
-export const MIN_UID = 10000;
+const MIN_UID = 10000;
 const LONG_RUNNING = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
 
 export interface Workload {
@@ -66,7 +66,7 @@ export function restrictedProfile(w: Workload): string[] {
 }
 
 /** Requests and limits, probes on long-running pods, pinned images. */
-export function containerHygiene(w: Workload): string[] {
+function containerHygiene(w: Workload): string[] {
   const v: string[] = [];
   const where = id(w.object);
   for (const c of w.pod.containers) {
@@ -85,7 +85,7 @@ export function containerHygiene(w: Workload): string[] {
 }
 
 /** A service account token only where a Role grants read access to the API, and nothing more. */
-export function serviceAccountTokens(w: Workload, objects: readonly K8sObject[]): string[] {
+function serviceAccountTokens(w: Workload, objects: readonly K8sObject[]): string[] {
   if (w.pod.automountServiceAccountToken === false) return [];
   const sa = w.pod.serviceAccountName;
   const bindings = objects.filter((o) => o.kind === 'RoleBinding' && (o as any).subjects?.some((s: any) => s.name === sa));
@@ -95,7 +95,7 @@ export function serviceAccountTokens(w: Workload, objects: readonly K8sObject[])
 }
 
 /** The replica floor of a workload (the HPA's minimum when one targets it). */
-export function replicaFloor(w: Workload, objects: readonly K8sObject[]): number {
+function replicaFloor(w: Workload, objects: readonly K8sObject[]): number {
   const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name);
   return hpa?.spec.minReplicas ?? w.object.spec?.replicas ?? 1;
 }
@@ -104,7 +104,7 @@ const selects = (selector: Record<string, string> | undefined, labels: Record<st
   selector !== undefined && Object.entries(selector).every(([k, val]) => labels[k] === val);
 
 /** More than one replica: a PodDisruptionBudget and topology spread. */
-export function availability(w: Workload, objects: readonly K8sObject[]): string[] {
+function availability(w: Workload, objects: readonly K8sObject[]): string[] {
   if (!['Deployment', 'StatefulSet'].includes(w.object.kind) || replicaFloor(w, objects) < 2) return [];
   const v: string[] = [];
   const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector.matchLabels, w.labels));
@@ -114,7 +114,7 @@ export function availability(w: Workload, objects: readonly K8sObject[]): string
 }
 
 /** Default deny in the namespace, and a policy of its own for every pod. */
-export function networkIsolation(w: Workload, objects: readonly K8sObject[]): string[] {
+function networkIsolation(w: Workload, objects: readonly K8sObject[]): string[] {
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && (o.metadata.namespace ?? 'default') === w.namespace);
   const isDenyAll = (p: K8sObject) =>
     Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress') && !p.spec.ingress && !p.spec.egress;
@@ -131,7 +131,7 @@ export const SINGLETON_ANNOTATION = 'prism.io/singleton';
  * A singleton never runs twice: one replica, no autoscaler, and replaced rather than surged on
  * rollout (a RollingUpdate starts the new pod, and its volumes, before the old one stops).
  */
-export function singleInstance(w: Workload, objects: readonly K8sObject[]): string[] {
+function singleInstance(w: Workload, objects: readonly K8sObject[]): string[] {
   if (w.object.kind !== 'Deployment' || !w.object.metadata.annotations?.[SINGLETON_ANNOTATION]) return [];
   const v: string[] = [];
   const hpa = objects.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name);
@@ -144,7 +144,7 @@ export function singleInstance(w: Workload, objects: readonly K8sObject[]): stri
  * The Prism images start tini as PID 1 (signals forwarded, zombies reaped); a container that sets
  * `command` replaces that entrypoint, so their containers pass `args` only.
  */
-export function initProcess(w: Workload): string[] {
+function initProcess(w: Workload): string[] {
   return w.pod.containers
     .filter((c: { image: string; command?: string[] }) => /\/prism-[a-z]+[:@]/.test(c.image) && c.command)
     .map((c: { name: string }) => `${id(w.object)}/${c.name}: command overrides the image's tini entrypoint`);

@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { CONFIG_NAMESPACE, StackConfigError, innermostDef, stackConfigSchema, validateStackConfig, type StackConfig } from '../config/index.js';
-import { SECRET_KEYS } from '../model/index.js';
+import { SECRET_KEYS } from '../contract/index.js';
 
 /** Stack files live here (Pulumi.yaml: `stackConfigDir: stacks`), the same files `npm run synth` reads. */
 export const STACK_CONFIG_DIR = 'stacks';

@@ -1,13 +1,12 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { environmentApp } from '../../charts/platform.js';
+import { environmentApp } from '../k8s/charts/platform.js';
 import { CONFIG_NAMESPACE, type Stack } from '../config/index.js';
-import { LOCAL_SECRET_FILE } from '../local/k8s-secret.js';
-import { SECRET_NAME, imageRef, type Platform } from '../model/index.js';
+import { SECRET_NAME } from '../contract/index.js';
+import { LOCAL_SECRET_FILE, imageRef, type Platform, alertingSecretKeys } from '../model/index.js';
 import { STACK_CONFIG_DIR, readStackConfig } from './config.js';
 import { imageTag, serviceImages, useBuiltImages, type ServiceImage } from './images.js';
 import { kubernetesResource, waveOf, type KubeObject, type Wave } from './resources.js';
-import { alertingSecretKeys } from '../model/files/alertmanager.js';
 import { platformSecret, secretValues } from './secrets.js';
 
 export { STACK_CONFIG_DIR };
@@ -109,7 +108,7 @@ export class Environment extends pulumi.ComponentResource {
  * from the state, never deleted from the cluster.
  */
 function existingLocalSecret(namespace: string, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
-  pulumi.log.info(
+  void pulumi.log.info(
     `secrets mode local: ${SECRET_NAME} is read from the cluster, not managed by Pulumi; create it first with npm run local-secrets && kubectl apply -f ${LOCAL_SECRET_FILE}`,
   );
   // What is read lands in the state; the Secret class marks its data and stringData secret, so they stay encrypted.

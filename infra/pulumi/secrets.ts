@@ -2,7 +2,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfigError } from '../config/index.js';
 import { componentLabels } from '../k8s/labels.js';
-import { SECRET_KEYS, SECRET_NAME, type SecretKey } from '../model/index.js';
+import { SECRET_KEYS, SECRET_NAME, type SecretKey } from '../contract/index.js';
 
 /**
  * The secret values of `prism-secrets` from the stack's secret config (`pulumi config set --secret

@@ -21,7 +21,7 @@ export function environment(env: string): Mutable {
   let synthesized = SYNTHESIZED.get(env);
   if (!synthesized) {
     const { stack, objects } = synth(env);
-    synthesized = { stack: { ...stack }, platform: buildPlatform(stack.name, stack.config), objects: objects as Obj[], files: FILES };
+    synthesized = { stack: { ...stack }, platform: buildPlatform(stack.name, stack.config), objects: objects, files: FILES };
     SYNTHESIZED.set(env, synthesized);
   }
   return structuredClone(synthesized);

@@ -34,7 +34,7 @@ const FILES = {
   all: [`${DIR}/docker-compose.yml`, `${DIR}/docker-compose.infra.yml`, `${DIR}/docker-compose.observability.yml`, 'deploy/traefik/docker-compose.traefik.yml'],
 };
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- the resolved project is plain JSON */
+ 
 function load(cwd: string, files: readonly string[]): { status: number | null; stderr: string; project: any } {
   const args = ['-project-dir', DIR, '-env-file', `${DIR}/.env`, ...files.flatMap((f) => ['-f', f])];
   const r = spawnSync(checker, args, { cwd, encoding: 'utf8' });

@@ -33,7 +33,7 @@ async function until<T>(what: string, fn: () => Promise<T>, ms = 10_000): Promis
     try {
       return await fn();
     } catch (e) {
-      if (Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`);
+      if (Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
       await new Promise((r) => setTimeout(r, 100));
     }
   }

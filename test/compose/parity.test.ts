@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMPOSE_FILES, MTLS_CA_CERT, MTLS_CERT_DIR, NETWORK_NAMES, configHostDir, fromProjectDir, imageTools, type ComposeService } from '../../infra/compose/index.js';
-import { MTLS_DIR, MTLS_FILES } from '../../infra/contract/index.js';
-import { type Component, SECRET_NAME, secretSpec, type SecretKey } from '../../infra/model/index.js';
+import { COMPOSE_FILES, NETWORK_NAMES, configHostDir, fromProjectDir, imageTools, type ComposeService } from '../../infra/compose/index.js';
+import { MTLS_CA_CERT, MTLS_CERT_DIR } from '../../infra/model/index.js';
+import { MTLS_DIR, MTLS_FILES, SECRET_NAME, secretSpec } from '../../infra/contract/index.js';
+import type { Component } from '../../infra/model/index.js';
 import { synth } from '../support/synth.js';
-import type { ManifestObject } from '../support/k8s-schema.js';
 import { allServices, committedCompose, devPlatform, unescape } from './support.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked as plain JSON here. */
+ 
 type Json = any;
 
 const { objects } = synth('dev');
@@ -39,7 +39,7 @@ function k8sEnv(container: Json): Record<string, string> {
 }
 function composeEnv(s: ComposeService, c: Component): Record<string, string> {
   const byDotenv = new Map<string, string>();
-  for (const [, v] of Object.entries(c.env)) if ('secret' in v) byDotenv.set(secretSpec(v.secret as SecretKey).dotenv, v.secret);
+  for (const [, v] of Object.entries(c.env)) if ('secret' in v) byDotenv.set(secretSpec(v.secret).dotenv, v.secret);
   return Object.fromEntries(
     Object.entries(s.environment ?? {}).map(([name, value]) => {
       const m = /^\$\{([A-Z0-9_]+)[:?]/.exec(value);
@@ -205,7 +205,7 @@ describe('Compose and Kubernetes agree (dev)', () => {
   it('route the edge alike: Ingress paths are Traefik routers to the same service ports', () => {
     const ingress = objects.find((o) => o.kind === 'Ingress') as Json;
     const dynamic = parse(readFileSync('deploy/traefik/dynamic/routers.yml', 'utf8')).http;
-    const routers = Object.values(dynamic.routers) as Json[];
+    const routers = Object.values<Json>(dynamic.routers);
     for (const p of ingress.spec.rules[0].http.paths) {
       const rule = p.pathType === 'Prefix' ? `PathPrefix(\`${p.path}\`)` : `Path(\`${p.path}\`)`;
       const router = routers.find((r) => r.rule === rule);

@@ -48,7 +48,7 @@ describe('production checklist items a stack declares not applicable', () => {
     for (const env of ['dev', 'staging']) {
       const reasons = Object.values(loadStack('stacks', env).config.checklist.notApplicable);
       expect(reasons.length, env).toBeGreaterThan(0);
-      for (const r of reasons) expect(r!.length).toBeGreaterThanOrEqual(10);
+      for (const r of reasons) expect(r.length).toBeGreaterThanOrEqual(10);
     }
   });
 });

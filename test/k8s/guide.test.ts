@@ -1,7 +1,6 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { gatewayConfigSchema } from '../../infra/contract/index.js';
-import { stackSecretKeys } from '../../infra/model/index.js';
+import { gatewayConfigSchema, stackSecretKeys } from '../../infra/contract/index.js';
 import { alertingSecretKeys } from '../../infra/model/files/alertmanager.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 

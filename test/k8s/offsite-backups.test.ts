@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseStackFile, StackConfigError } from '../../infra/config/index.js';
-import { OFFSITE_SECRET_KEYS } from '../../infra/model/index.js';
+import { OFFSITE_SECRET_KEYS } from '../../infra/contract/index.js';
 import { find, synth } from '../support/synth.js';
 
 const FILE = 'stacks/Pulumi.test.yaml';

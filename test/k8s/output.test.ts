@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { SECRET_KEYS } from '../../infra/model/index.js';
+import { SECRET_KEYS } from '../../infra/contract/index.js';
 import { synth } from '../support/synth.js';
 
 /** Runs the real `cdk8s synth` entry point into a fresh directory; returns file name → content. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiObject, JsonPatch } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { environmentApp } from '../../charts/platform.js';
+import { environmentApp } from '../../infra/k8s/charts/platform.js';
 import { loadStack } from '../../infra/config/index.js';
 import { Workload } from '../../infra/k8s/workload.js';
 

@@ -118,7 +118,7 @@ describe('the local platform', () => {
     // The operator's key is the operator's alone.
     expect(statSync(e.operator_mtls.key_file).mode & 0o077).toBe(0);
     // No secret in what is meant to be read and shown.
-    const secrets = Object.values(JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8'))) as string[];
+    const secrets = Object.values(JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8')) as Record<string, string>);
     const shown = JSON.stringify(e);
     for (const s of secrets) expect(shown).not.toContain(s);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { GENERATED, localSecretManifest, parseDotenv } from '../../infra/local/index.js';
-import { SECRET_KEYS } from '../../infra/model/index.js';
+import { SECRET_KEYS } from '../../infra/contract/index.js';
 import { openApiErrors, type ManifestObject } from '../support/k8s-schema.js';
 import { find, synth } from '../support/synth.js';
 import { mode, tempCheckout } from './support.js';

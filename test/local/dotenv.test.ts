@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENV_EXAMPLE_FILE, INTERPOLATION } from '../../infra/compose/index.js';
 import { GENERATED, LocalSetupError, ensureEnvFile, generatePassword, parseDotenv } from '../../infra/local/index.js';
-import { SECRET_KEYS } from '../../infra/model/index.js';
+import { SECRET_KEYS } from '../../infra/contract/index.js';
 import { LAYERS, renderAll } from '../compose/support.js';
 import { COMPOSE_FILES } from '../../infra/compose/index.js';
 import { mode } from './support.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { bytes } from '../../infra/model/index.js';
+import { bytes } from '../../infra/config/index.js';
 import { RULES_FILE, STORE_THRESHOLDS } from '../../infra/model/files/prometheus.js';
 import { find, synth } from '../support/synth.js';
 

@@ -15,7 +15,7 @@ import { mockStack, stackFileConfig } from './harness.js';
 
 // Synchronous module hooks (Node >= 22.15), newer than the installed @types/node.
 type Resolve = (specifier: string, context: object) => { url: string };
-const { registerHooks } = nodeModule as unknown as { registerHooks(h: { resolve(s: string, c: object, next: Resolve): { url: string } }): void };
+const { registerHooks } = nodeModule as unknown as { registerHooks: (h: { resolve(s: string, c: object, next: Resolve): { url: string } }) => void };
 const dockerFiles = new Set<string>();
 registerHooks({
   resolve(specifier, context, nextResolve) {

@@ -42,7 +42,7 @@ export function stackFileConfig(file: string): Record<string, string> {
 }
 
 /** A read of an existing resource (`Resource.get`): what the engine is asked to look up, after what. */
-export interface Read {
+interface Read {
   readonly type: string;
   readonly name: string;
   readonly id: string;

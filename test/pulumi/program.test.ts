@@ -2,10 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StackConfigError } from '../../infra/config/index.js';
-import { SECRET_KEYS, SECRET_NAME } from '../../infra/model/index.js';
+import { SECRET_KEYS, SECRET_NAME } from '../../infra/contract/index.js';
 import { imageTag } from '../../infra/pulumi/images.js';
 import { ENVIRONMENT_TYPE, Environment } from '../../infra/pulumi/program.js';
 import { TYPED_CLASSES, kubernetesResource, objectKey, waveOf, type KubeObject } from '../../infra/pulumi/resources.js';
@@ -204,7 +205,7 @@ describe('secrets', () => {
       expect(isSecretEnvelope(v) ? v.value : v).toBe(values[`prism:${spec.pulumiKey}`]);
     }
     expect(await new Promise((r) => deployment.secret!.stringData.apply(() => r(true)))).toBe(true);
-    expect(await deployment.secret!.stringData.isSecret).toBe(true);
+    expect(await pulumi.isSecret(deployment.secret!.stringData)).toBe(true);
     // No secret value in any other registration (the manifests only reference the Secret).
     const others = JSON.stringify(mock.registrations.filter((r) => r !== s).map((r) => r.inputs));
     for (const v of Object.values(values)) expect(others).not.toContain(v);

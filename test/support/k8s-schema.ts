@@ -69,12 +69,12 @@ function walk(value: unknown, type: string, path: string, found: string[]): void
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
   if (map) {
-    for (const [k, v] of Object.entries(value as object)) walk(v, map[1]!, `${path}.${k}`, found);
+    for (const [k, v] of Object.entries(value)) walk(v, map[1]!, `${path}.${k}`, found);
     return;
   }
   const attributes = models[type]?.attributeTypeMap;
   if (!attributes || typeof value !== 'object') return;
-  for (const [key, v] of Object.entries(value as object)) {
+  for (const [key, v] of Object.entries(value)) {
     const attr = attributes.find((a) => a.baseName === key);
     if (!attr) found.push(`${path}.${key}`.replace(/^\./, ''));
     else walk(v, attr.type, `${path}.${key}`, found);

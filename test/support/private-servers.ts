@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,10 +115,6 @@ export function pgBin(): string {
 export async function asPostgres(program: string, args: string[]): Promise<string> {
   const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(pgBin(), program), ...args]] : [join(pgBin(), program), args];
   return (await exec(file, argv, { maxBuffer: 64 * 1024 * 1024 })).stdout;
-}
-
-export async function chownToPostgres(path: string): Promise<void> {
-  if (asRoot) await chown(path, Number((await exec('id', ['-u', 'postgres'])).stdout), Number((await exec('id', ['-g', 'postgres'])).stdout));
 }
 
 export interface PrivatePostgres extends PrivateServer {

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { environmentApp } from '../../charts/platform.js';
+import { environmentApp } from '../../infra/k8s/charts/platform.js';
 import { loadStack, type Stack } from '../../infra/config/index.js';
 import type { ManifestObject } from './k8s-schema.js';
 

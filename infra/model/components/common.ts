@@ -1,7 +1,6 @@
-import { HEALTH_PATHS } from '../../contract/index.js';
-import type { StackConfig } from '../../config/schema.js';
+import { HEALTH_PATHS, type SecretKey } from '../../contract/index.js';
+import type { Resources, StackConfig } from '../../config/index.js';
 import type { ComponentName, ComponentRef, EnvValue, Probe, ProbeAction, WritablePath } from '../types.js';
-import type { SecretKey } from '../secrets.js';
 
 /** Everything a component definition needs to know about the environment. */
 export interface BuildContext {

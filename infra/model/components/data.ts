@@ -1,12 +1,10 @@
-import { BACKUP_BUCKET, DATABASES, PORTS, SERVICE_NAMES, type DatabaseId } from '../../contract/index.js';
-import type { DataStoreName } from '../../config/schema.js';
+import { BACKUP_BUCKET, DATABASES, PORTS, SERVICE_NAMES, type DatabaseId, MINIO_BACKUP_USER, MINIO_ROOT_USER } from '../../contract/index.js';
 import { consulHcl } from '../files/consul.js';
 import { minioBucketPolicy, minioSetupScript } from '../files/minio-setup.js';
 import { natsServerConf } from '../files/nats.js';
 import { pgHbaConf } from '../files/postgres.js';
 import { redisConf } from '../files/redis.js';
-import { bytes } from '../quantity.js';
-import { MINIO_BACKUP_USER, MINIO_ROOT_USER } from '../secrets.js';
+import { bytes, type DataStoreName } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
 import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value, TMP, resources } from './common.js';
 

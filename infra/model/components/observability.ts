@@ -3,9 +3,8 @@ import { ALERTMANAGER_SECRETS_DIR, alertingSecretKeys, alertmanagerYaml } from '
 import { alertRulesYaml, prometheusYaml, RULES_FILE, type StoreLimits } from '../files/prometheus.js';
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
 import { lokiYaml } from '../files/loki.js';
-import { bytes } from '../quantity.js';
-import type { Component, ComponentName, Image } from '../types.js';
-import type { AlertingConfig } from '../../config/alerting.js';
+import { bytes, type AlertingConfig } from '../../config/index.js';
+import type { Component, Image } from '../types.js';
 import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP, resources } from './common.js';
 
 export const OBSERVABILITY_IMAGES = {
@@ -33,7 +32,7 @@ const base = {
 } as const;
 
 export const PROMETHEUS_RULES_DIR = '/etc/prometheus/rules';
-export const GRAFANA_DASHBOARDS_DIR = '/etc/grafana/dashboards';
+const GRAFANA_DASHBOARDS_DIR = '/etc/grafana/dashboards';
 
 /** What the data-store alerts compare against: the volume sizes of this stack. */
 function storeLimits(ctx: BuildContext): StoreLimits {

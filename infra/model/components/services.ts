@@ -1,7 +1,6 @@
-import { AUTH_JWKS_PATH, BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, MTLS_DIR, SERVICE_ENTRY, MTLS_FILES, PORTS, SERVICES, type ServiceName, workloadSpiffeId } from '../../contract/index.js';
+import { AUTH_JWKS_PATH, BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, MTLS_DIR, SERVICE_ENTRY, MTLS_FILES, PORTS, SERVICES, type ServiceName, workloadSpiffeId, MINIO_BACKUP_USER } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
-import { bytes } from '../quantity.js';
-import { MINIO_BACKUP_USER } from '../secrets.js';
+import { bytes } from '../../config/index.js';
 import type { Component, EnvValue, Flow, Task } from '../types.js';
 import { type BuildContext, RUN_AS, ref, secret, serviceProbes, value, TMP } from './common.js';
 

@@ -1,16 +1,16 @@
-import type { AlertingConfig, AlertReceiver } from '../../config/alerting.js';
-import { ALERTING_SECRETS, type SecretKey } from '../secrets.js';
+import type { AlertingConfig, AlertReceiver } from '../../config/index.js';
+import { ALERTING_SECRETS, type SecretKey } from '../../contract/index.js';
 import { toYaml } from './yaml.js';
 
 /** Where the notification credentials are mounted in the Alertmanager container, one file per key. */
 export const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager/secrets';
 /** The receiver alerts go to when the stack configures none: it notifies nobody, and says so in its name. */
-export const UNROUTED_RECEIVER = 'unrouted';
+const UNROUTED_RECEIVER = 'unrouted';
 
 type Kind = keyof typeof ALERTING_SECRETS;
 
 /** The credential file of a receiver kind, inside {@link ALERTMANAGER_SECRETS_DIR}: named after its secret key. */
-export const secretFile = (kind: Kind): string => ALERTING_SECRETS[kind];
+const secretFile = (kind: Kind): string => ALERTING_SECRETS[kind];
 
 const needsSecret = (r: AlertReceiver): Kind[] =>
   [r.slack && 'slack', r.pagerduty && 'pagerduty', r.email?.authUsername && 'email'].filter((k): k is Kind => Boolean(k));

@@ -1,5 +1,5 @@
 import { AUTH_JWKS_PATH, gatewayConfigSchema, type GatewayConfigInput, PORTS, EDGE_ROUTES } from '../../contract/index.js';
-import type { StackConfig } from '../../config/schema.js';
+import type { StackConfig } from '../../config/index.js';
 import { toYaml } from './yaml.js';
 
 /**

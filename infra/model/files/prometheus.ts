@@ -21,7 +21,7 @@ export const RULES_FILE = 'prism-alerts.yml';
 
 /** Each alert's `runbook_url`: its section of the runbook (a repository path; the heading is the alert's name). */
 export const RUNBOOK_PATH = 'docs/operations/runbook.md';
-export const runbookUrl = (alert: string): string => `${RUNBOOK_PATH}#${alert.toLowerCase()}`;
+const runbookUrl = (alert: string): string => `${RUNBOOK_PATH}#${alert.toLowerCase()}`;
 
 /** `alertmanager` is `host:port` of the Alertmanager alerts are sent to. */
 export function prometheusYaml(discovery: Discovery, rulesDir: string, alertmanager: string): string {
@@ -79,7 +79,7 @@ export interface StoreLimits {
 
 const GI = 1024 ** 3;
 /** The default volumes (10Gi each), for callers that only need the rules' names. */
-export const DEFAULT_STORE_LIMITS: StoreLimits = { postgresVolumeBytes: { 'postgres-auth-exporter': 10 * GI, 'postgres-ops-exporter': 10 * GI } };
+const DEFAULT_STORE_LIMITS: StoreLimits = { postgresVolumeBytes: { 'postgres-auth-exporter': 10 * GI, 'postgres-ops-exporter': 10 * GI } };
 
 /** Thresholds of the data-store alerts, as fractions. */
 export const STORE_THRESHOLDS = {

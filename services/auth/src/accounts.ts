@@ -31,7 +31,7 @@ interface UserRow {
 
 const USER_COLUMNS = 'id, email, email_verified, display_name, roles, status, created_at';
 
-export function userView(r: Omit<UserRow, 'password_hash'>): UserView {
+function userView(r: Omit<UserRow, 'password_hash'>): UserView {
   return {
     id: r.id,
     email: r.email,
@@ -44,7 +44,7 @@ export function userView(r: Omit<UserRow, 'password_hash'>): UserView {
 }
 
 /** E-mails are compared lower-case and trimmed: one account per address. */
-export function normalizeEmail(email: string): string {
+function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 

@@ -39,7 +39,7 @@ export async function keyRingFromPem(
   try {
     privateKey = createPrivateKey(privatePem);
   } catch (e) {
-    throw new Error(`${origin.privateKeyFile ?? 'JWT private key'}: not a PEM private key (${(e as Error).message})`);
+    throw new Error(`${origin.privateKeyFile ?? 'JWT private key'}: not a PEM private key (${(e as Error).message})`, { cause: e });
   }
   checkRsa(privateKey, origin.privateKeyFile ?? 'JWT private key');
   const publicKeys = [createPublicKey(privateKey)];

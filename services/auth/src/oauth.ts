@@ -15,7 +15,7 @@ import { opaqueToken, sha256 } from './tokens.js';
  * stays server-side), and the exact redirect URI `<PRISM_PUBLIC_BASE_URL>/auth/oauth/<provider>/callback`
  * sent both to the authorization and to the token endpoint.
  */
-export const OAUTH_PROVIDERS = ['google', 'github'] as const;
+const OAUTH_PROVIDERS = ['google', 'github'] as const;
 export type ProviderName = (typeof OAUTH_PROVIDERS)[number];
 
 export interface ProviderEndpoints {
@@ -26,7 +26,7 @@ export interface ProviderEndpoints {
   readonly emailsUrl?: string;
 }
 
-export interface OAuthProviderConfig extends ProviderEndpoints {
+interface OAuthProviderConfig extends ProviderEndpoints {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly scope: string;
@@ -35,7 +35,7 @@ export interface OAuthProviderConfig extends ProviderEndpoints {
 export type OAuthProviders = Partial<Record<ProviderName, OAuthProviderConfig>>;
 
 /** The providers' public endpoints; tests point them at a local fake provider. */
-export const DEFAULT_ENDPOINTS: Record<ProviderName, ProviderEndpoints & { scope: string }> = {
+const DEFAULT_ENDPOINTS: Record<ProviderName, ProviderEndpoints & { scope: string }> = {
   google: {
     authorizeUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
     tokenUrl: 'https://oauth2.googleapis.com/token',
@@ -64,7 +64,7 @@ export function oauthProviders(
   return out;
 }
 
-export function redirectUri(publicBaseUrl: string, provider: ProviderName): string {
+function redirectUri(publicBaseUrl: string, provider: ProviderName): string {
   return `${publicBaseUrl.replace(/\/+$/, '')}/auth/oauth/${provider}/callback`;
 }
 

@@ -1,4 +1,4 @@
-import { connect, headers as natsHeaders, type JetStreamClient, type NatsConnection } from 'nats';
+import { connect, Events, headers as natsHeaders, type JetStreamClient, type NatsConnection } from 'nats';
 import { AUTH_EVENTS_STREAM, SUBJECTS } from '../../../infra/contract/index.js';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 import { query, type Db, type Tx } from './db.js';
@@ -77,8 +77,8 @@ export class OutboxPublisher {
     const nc = this.nc;
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'disconnect' || s.type === 'reconnect') this.log.warn({ nats: s.type }, 'NATS connection status');
-        if (s.type === 'reconnect') this.kick();
+        if (s.type === Events.Disconnect || s.type === Events.Reconnect) this.log.warn({ nats: s.type }, 'NATS connection status');
+        if (s.type === Events.Reconnect) this.kick();
       }
     })();
     this.js = nc.jetstream();

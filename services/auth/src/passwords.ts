@@ -23,7 +23,7 @@ export const PASSWORD_MAX_CHARS = 128;
  * Passwords are compared in Unicode NFC so the same text typed on two keyboards matches, and
  * hashed whole (argon2 has no 72-byte limit as bcrypt has): nothing is truncated.
  */
-export function normalizePassword(password: string): string {
+function normalizePassword(password: string): string {
   return password.normalize('NFC');
 }
 
@@ -34,7 +34,7 @@ export function passwordLength(password: string): number {
 
 export const ARGON2_CONCURRENCY = Math.max(1, availableParallelism() - 1);
 /** Hashes allowed to wait; beyond it a request is shed with a 503 instead of queueing for seconds. */
-export const ARGON2_MAX_WAITING = 256;
+const ARGON2_MAX_WAITING = 256;
 let running = 0;
 const waiting: (() => void)[] = [];
 

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyRingFromPem } from '../src/keys.js';
-import { AccessTokens, InvalidToken } from '../src/tokens.js';
+import { AccessTokens, type InvalidToken } from '../src/tokens.js';
 import { authClient } from './support/grpc.js';
 import { authDatabase, call, type Harness, signUp, startHarness, type TestDatabase } from './support/harness.js';
 import { makeKeyFiles } from './support/keys.js';

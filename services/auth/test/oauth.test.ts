@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as S from '../src/http/schemas.js';
 import { type FakeProvider, startFakeProvider } from './support/fake-oauth.js';
-import { call, email, type Harness, PASSWORD, signUp, startHarness } from './support/harness.js';
+import { call, email, type Harness, signUp, startHarness } from './support/harness.js';
 
 const PUBLIC = 'https://prism.test';
 const CLIENTS = {

@@ -1,3 +1,6 @@
+/* eslint-disable @typescript-eslint/no-unsafe-function-type, @typescript-eslint/no-unsafe-return, @typescript-eslint/restrict-template-expressions, @typescript-eslint/no-base-to-string --
+   the config service's replies are untyped records until the gRPC types are generated from services/proto
+   (issue 16); the CLI prints their fields as they come. */
 // The operators' command line over the config service's gRPC API (`npm run config -- ...`):
 //   get <key>                    the value in force, its version, who set it and when
 //   set <key> <value>            a JSON value (5, true, "text"); anything that is not JSON is taken as a string

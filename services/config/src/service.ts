@@ -18,7 +18,7 @@ export const CONFIG_SERVICE = GRPC_APIS.config.service;
 const SUBJECT_ROOT = SUBJECTS.config.replace(/\.>$/, '');
 
 /** `prism.system.config.<environment>.<service>.<key>`: keys are dotted, so they add tokens. */
-export function changeSubject(c: { environment: string; service: string; key: string }): string {
+function changeSubject(c: { environment: string; service: string; key: string }): string {
   return `${SUBJECT_ROOT}.${c.environment}.${c.service}.${c.key}`;
 }
 

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { CONFIG_SCOPES, type ConfigScope, configKeySpec } from '../../../infra/contract/index.js';
 
 /**
@@ -48,7 +48,7 @@ export class VersionConflictError extends Error {
 const ENVIRONMENT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** Checks the scope and the key against the declarations; the value too when given. */
-export function validate(scope: Scope, value?: { readonly value: unknown }): void {
+function validate(scope: Scope, value?: { readonly value: unknown }): void {
   if (!ENVIRONMENT.test(scope.environment)) throw new ConfigInputError(`environment "${scope.environment}" is invalid: lower-case letters, digits and dashes`);
   if (!(CONFIG_SCOPES as readonly string[]).includes(scope.service)) {
     throw new ConfigInputError(`service "${scope.service}" is unknown: one of ${CONFIG_SCOPES.join(', ')}`);

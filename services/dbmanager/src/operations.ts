@@ -4,7 +4,7 @@ import type { DatabaseId } from '../../../infra/contract/index.js';
 import { type BaseBackupSummary, readMeta, takeBaseBackup } from './backup/basebackup.js';
 import type { BackupRow } from './backup/catalog.js';
 import { backupName, keys } from './backup/layout.js';
-import { type Reporter, formatBytes, lineReporter } from './backup/progress.js';
+import { type Reporter, formatBytes } from './backup/progress.js';
 import { type RestoreSummary, restoreBackup } from './backup/restore.js';
 import { type PruneResult, pruneBackups } from './backup/retention.js';
 import type { DbManagerContext, StoreSource } from './settings.js';
@@ -137,7 +137,7 @@ export function formatBackupList(rows: readonly BackupRow[]): string {
 }
 
 /** A summary block: `key: value` lines, printed at the end of every operation. */
-export function formatSummary(title: string, fields: Record<string, unknown>): string {
+export function formatSummary(title: string, fields: Record<string, string | number | boolean | object | null | undefined>): string {
   const out = [`== ${title}`];
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;

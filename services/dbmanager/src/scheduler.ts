@@ -21,7 +21,7 @@ export function parseJob(spec: string): ScheduledJob {
   try {
     new Cron(cron, { paused: true, timezone: 'UTC' }).stop();
   } catch (e) {
-    throw new Error(`--job ${name}: "${cron}" is not a cron expression (${(e as Error).message})`);
+    throw new Error(`--job ${name}: "${cron}" is not a cron expression (${(e as Error).message})`, { cause: e });
   }
   return { name, cron, args: args.trim().split(/\s+/) };
 }

@@ -13,7 +13,7 @@ import { MirroredStore } from './storage/mirrored-store.js';
 import { type BackupStore, ObjectStore, type StorageConfig } from './storage/object-store.js';
 
 /** The scratch volume of the deployments (see the model's dbmanager writable paths), else /tmp. */
-export function defaultScratchDir(): string {
+function defaultScratchDir(): string {
   return existsSync('/var/lib/prism/scratch') ? '/var/lib/prism/scratch' : join(tmpdir(), 'prism-scratch');
 }
 
@@ -36,7 +36,7 @@ export type StoreSource = 'in-cluster' | 'offsite';
 const OFFSITE_VARS = ['PRISM_OFFSITE_S3_ENDPOINT', 'PRISM_OFFSITE_S3_BUCKET', 'PRISM_OFFSITE_S3_ACCESS_KEY', 'PRISM_OFFSITE_S3_SECRET_KEY'] as const;
 
 /** The off-site store's settings: all of its variables, or none (then there is no off-site copy). */
-export function offsiteConfig(env: ServiceEnv): StorageConfig | undefined {
+function offsiteConfig(env: ServiceEnv): StorageConfig | undefined {
   const e = env as unknown as Record<string, string | undefined>;
   const set = OFFSITE_VARS.filter((v) => e[v] !== undefined && e[v] !== '');
   if (set.length === 0) return undefined;

@@ -91,7 +91,7 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
   afterAll(async () => {
     await archiver?.stop().catch(() => {});
     await pool?.end();
-    await Promise.all([source?.dispose(), rebuilt?.dispose(), inCluster?.dispose(), offsite?.dispose(), rebuiltStore?.dispose(), opsDb?.drop()].map((p) => p?.catch(() => {})));
+    await Promise.all([source?.dispose(), rebuilt?.dispose(), inCluster?.dispose(), offsite?.dispose(), rebuiltStore?.dispose(), opsDb?.drop()].map((p) => p?.catch(() => {}) ?? Promise.resolve()));
     primary?.destroy();
     remote?.destroy();
     if (scratch) await rm(scratch, { recursive: true, force: true });

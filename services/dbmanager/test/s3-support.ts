@@ -9,7 +9,7 @@ import { ObjectStore, type StorageConfig } from '../src/storage/object-store.js'
 
 const exec = promisify(execFile);
 
-export function s3Endpoint(): { endpoint: string; rootUser: string; rootPassword: string } {
+function s3Endpoint(): { endpoint: string; rootUser: string; rootPassword: string } {
   const endpoint = process.env.PRISM_TEST_MINIO_ENDPOINT;
   const rootUser = process.env.PRISM_TEST_MINIO_ROOT_USER;
   const rootPassword = process.env.PRISM_TEST_MINIO_ROOT_PASSWORD;

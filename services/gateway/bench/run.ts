@@ -29,8 +29,8 @@ function start(cmd: string, args: string[], env: Record<string, string>, readyWh
       out += c.toString();
       if (out.split('\n').some(readyWhen)) resolve(child);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${out.slice(-500)}`)));
   });
 }
@@ -179,12 +179,12 @@ function report(targets: Target[], rounds: Result[][]) {
   const fmt = (xs: number[]) => `${median(xs).toFixed(2)} (rounds: ${xs.map((x) => x.toFixed(2)).join(', ')})`;
   console.log('\nratios against the bare Node proxy, median of the rounds:');
   console.log(`  gateway throughput: ${fmt(ratio(GATEWAY, (r) => r.rps)!)}; target >= 0.75`);
-  console.log(`  gateway CPU per request: ${fmt(ratio(GATEWAY, (r) => r.cpuUs)!)}x; target <= 100 µs: ${median(rounds.map((r) => r[idx(GATEWAY)]!.cpuUs!)).toFixed(1)} µs`);
+  console.log(`  gateway CPU per request: ${fmt(ratio(GATEWAY, (r) => r.cpuUs)!)}x; target <= 100 µs: ${median(rounds.map((r) => r[idx(GATEWAY)]!.cpuUs)).toFixed(1)} µs`);
   console.log(`  machine CPU per request (all processes, kernel included): ${fmt(ratio(GATEWAY, (r) => r.machineUs)!)}x`);
   const nc = ratio(NO_CACHE, (r) => r.rps);
   const floor = ratio('bare proxy + rate-limit script call only', (r) => r.rps);
   if (floor) console.log(`  bare proxy + rate-limit script call only (the design's ceiling): throughput ${fmt(floor)}`);
-  if (nc) console.log(`  without token cache: throughput ${fmt(nc)}, CPU ${median(rounds.map((r) => r[idx(NO_CACHE)]!.cpuUs!)).toFixed(1)} µs`);
+  if (nc) console.log(`  without token cache: throughput ${fmt(nc)}, CPU ${median(rounds.map((r) => r[idx(NO_CACHE)]!.cpuUs)).toFixed(1)} µs`);
   console.log('\nCPU µs/req: the measured process (utime + stime from /proc); Redis+NATS: those two servers; machine: every');
   console.log('process and the kernel (from /proc/stat), the load generator included. Throughput is bounded by the machine column.');
   const bad = targets.filter((_, t) => rounds.some((r) => r[t]!.non2xx + r[t]!.errors > 0));

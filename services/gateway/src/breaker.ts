@@ -1,4 +1,4 @@
-import { Gauge } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { CIRCUIT_STATE, METRICS } from '../../../infra/contract/index.js';
 
 export interface BreakerSettings {
@@ -72,7 +72,7 @@ export class CircuitBreaker {
   }
 }
 
-export function breakerGauge(registers: import('prom-client').Registry[]): Gauge<'upstream'> {
+export function breakerGauge(registers: Registry[]): Gauge<'upstream'> {
   return new Gauge({ name: METRICS.circuitBreakerState, help: 'Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open', labelNames: ['upstream'], registers });
 }
 

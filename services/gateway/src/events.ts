@@ -69,7 +69,7 @@ export class EventPublisher {
     metrics: ServiceMetrics,
     private readonly log: Logger,
   ) {
-    this.ring = new Array(capacity);
+    this.ring = new Array<RequestEvent | undefined>(capacity);
     this.published = metrics.events.labels({ result: 'published' });
     this.dropped = metrics.events.labels({ result: 'dropped' });
     this.failed = metrics.events.labels({ result: 'failed' });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
+import { API_KEY_HEADER, GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
 import {
   REQUEST_ID_HEADER,
   context as otelContext,
@@ -91,7 +91,7 @@ const DROP_REQUEST = new Set([
   'upgrade',
   'proxy-authorization',
   'host',
-  'x-api-key',
+  API_KEY_HEADER,
   // Node answers `Expect: 100-continue` itself; undici refuses to send it on.
   'expect',
   'x-forwarded-proto',
@@ -136,7 +136,7 @@ function readCaFile(file: string, prefix: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new Error(`gateway: route ${prefix}: cannot read ca_file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(`gateway: route ${prefix}: cannot read ca_file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
   }
 }
 
@@ -234,7 +234,7 @@ export class Gateway {
 
     ctx.identity = this.cachedIdentity(req);
     if (ctx.identity === undefined) {
-      const credential = req.headers['x-api-key'] !== undefined || req.headers.authorization !== undefined;
+      const credential = req.headers[API_KEY_HEADER] !== undefined || req.headers.authorization !== undefined;
       if (credential) {
         const blockedMs = this.deps.authFailures.blockedFor(ctx.ip);
         if (blockedMs > 0) return this.fail(ctx, 429, 'too many failed authentication attempts', undefined, Math.ceil(blockedMs / 1000));
@@ -292,13 +292,13 @@ export class Gateway {
   /** A bearer token verified before: known without a promise (most requests). */
   private cachedIdentity(req: IncomingMessage): Identity | undefined {
     const authz = req.headers.authorization;
-    if (authz === undefined || req.headers['x-api-key'] !== undefined) return undefined;
+    if (authz === undefined || req.headers[API_KEY_HEADER] !== undefined) return undefined;
     const token = bearerToken(authz);
     return token === undefined ? undefined : this.deps.jwt.cached(token);
   }
 
   private async authenticate(req: IncomingMessage, required: boolean): Promise<Identity | undefined> {
-    const apiKey = req.headers['x-api-key'];
+    const apiKey = req.headers[API_KEY_HEADER];
     const authz = req.headers.authorization;
     if (typeof apiKey === 'string') return await this.deps.apiKeys.validate(apiKey);
     if (authz !== undefined) {

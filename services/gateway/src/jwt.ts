@@ -56,7 +56,7 @@ const CACHE_TTL_MS = 60_000;
 /** fetch that trusts only the CA in `file` (read once): the JWKS is then fetched from auth over TLS verified against the mesh CA. */
 function caPinnedFetch(file: string): FetchImplementation {
   const dispatcher = new Agent({ connect: { ca: readFileSync(file) } });
-  return (url, options) => undiciFetch(url, { ...(options as object), dispatcher }) as unknown as Promise<Response>;
+  return (url, options) => undiciFetch(url, { ...(options as object), dispatcher });
 }
 
 export class JwtVerifier {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { Pool } from 'undici';
 import type { ServiceRuntime } from '../../runtime/src/index.js';
 import { ApiKeyValidator, authGrpcClient } from './api-keys.js';
 import { AuthFailureLimiter } from './auth-failures.js';
@@ -16,7 +17,7 @@ export interface StartedGateway {
 }
 
 /** Wires the gateway on a runtime: settings, Redis, JWT keys, auth gRPC, NATS events, the HTTP server. */
-export async function startGateway(runtime: ServiceRuntime, opts: { host?: string; poolOptions?: import('undici').Pool.Options; jwksCooldownMs?: number } = {}): Promise<StartedGateway> {
+export async function startGateway(runtime: ServiceRuntime, opts: { host?: string; poolOptions?: Pool.Options; jwksCooldownMs?: number } = {}): Promise<StartedGateway> {
   const { env, log, metrics, health } = runtime;
   const settings = gatewaySettings(readGatewayConfig(env.PRISM_GATEWAY_CONFIG_FILE), env);
 
@@ -54,7 +55,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
 
   // Made even when rate limiting starts disabled: the config service can switch it on.
   const limiter = new RateLimiter(settings.redis, settings.rateLimit, metrics, log);
-  runtime.onShutdown('rate-limiter', async () => limiter.close());
+  runtime.onShutdown('rate-limiter', () => limiter.close());
   // Start with both Redis connections up when Redis is reachable (the first requests then use the shared
   // limit and the API-key cache), waiting for them together.
   await Promise.all([waitForRedis(redis, 5_000), limiter.waitReady(5_000)]).catch((e: Error) =>

@@ -4,7 +4,7 @@ import { AUTH_FAILURE_LIMIT_DEFAULTS, gatewayConfigSchema, type GatewayConfig } 
 import type { ServiceEnv } from '../../runtime/src/index.js';
 
 /** A gateway.yaml that cannot be used; `message` is one line naming the file and the key. */
-export class GatewayConfigError extends Error {
+class GatewayConfigError extends Error {
   override readonly name = 'GatewayConfigError';
 }
 

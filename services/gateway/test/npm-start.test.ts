@@ -36,7 +36,7 @@ describe('npm run start:<service>', () => {
     // Its own process group, so whatever survives can be found and killed after the test.
     const npm = spawn('npm', ['run', '--silent', 'start:gateway'], { cwd: ROOT, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    npm.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    npm.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const exited = new Promise<void>((r) => npm.once('exit', () => r()));
     try {
       await waitFor('the gateway', async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200 || undefined, 30_000);

@@ -202,7 +202,7 @@ describe('proxying', () => {
         c.close();
       },
     });
-    const r = await fetch(`${gw.url}/api/svc/up`, { method: 'PUT', headers: auth, body: stream, duplex: 'half' } as RequestInit);
+    const r = await fetch(`${gw.url}/api/svc/up`, { method: 'PUT', headers: auth, body: stream, duplex: 'half' });
     expect(r.status).toBe(200);
     expect(await r.text()).toBe('1000');
   });
@@ -252,7 +252,7 @@ describe('malformed input gets a clean 4xx', () => {
         c.close();
       },
     });
-    const r = await fetch(`${gw.url}/api/svc/x`, { method: 'POST', headers: auth, body: stream, duplex: 'half' } as RequestInit);
+    const r = await fetch(`${gw.url}/api/svc/x`, { method: 'POST', headers: auth, body: stream, duplex: 'half' });
     expect(r.status).toBe(413);
   });
 

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { HEALTH_PATHS } from '../../../infra/contract/index.js';
 import type { Health } from './health.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -8,7 +8,9 @@ import type { ServiceMetrics } from './metrics.js';
  * Liveness only says the event loop answers; readiness runs the dependency checks.
  */
 export function createAdminServer(health: Health, metrics: ServiceMetrics): Server {
-  const server = createServer(async (req, res) => {
+  // The handler answers every error itself (the catch below), so nothing awaits its promise.
+  const server = createServer((req, res) => void respond(req, res));
+  async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -27,13 +29,13 @@ export function createAdminServer(health: Health, metrics: ServiceMetrics): Serv
     } catch (e) {
       json(res, 500, { error: 'internal error' });
     }
-  });
+  }
   // Probes must not keep the process alive during shutdown.
   server.keepAliveTimeout = 2_000;
   return server;
 }
 
-function json(res: import('node:http').ServerResponse, status: number, body: unknown): void {
+function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(text);
 }

@@ -1,7 +1,7 @@
 /** A dependency check: resolves when the dependency is usable, throws (or rejects) when not. */
 export type HealthCheck = () => unknown;
 
-export interface CheckResult {
+interface CheckResult {
   readonly name: string;
   readonly ok: boolean;
   readonly error?: string;

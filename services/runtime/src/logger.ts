@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { API_KEY_HEADER } from '../../../infra/contract/index.js';
 
 export type { Logger } from 'pino';
 
 /** Paths pino replaces with `[redacted]`: credentials must never reach a log line. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'password',
   '*.password',
   'token',
@@ -20,10 +21,10 @@ export const REDACT_PATHS = [
   '*.accessToken',
   'req.headers.authorization',
   'req.headers.cookie',
-  'req.headers["x-api-key"]',
+  `req.headers["${API_KEY_HEADER}"]`,
   'headers.authorization',
   'headers.cookie',
-  'headers["x-api-key"]',
+  `headers["${API_KEY_HEADER}"]`,
   'res.headers["set-cookie"]',
 ];
 

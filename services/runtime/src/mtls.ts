@@ -202,7 +202,7 @@ export function callerOf(call: { getAuthContext(): { sslPeerCertificate?: PeerCe
  * no verified certificate is UNAUTHENTICATED; a verified identity the table does not allow for the
  * method (or a method missing from the table) is PERMISSION_DENIED. Refusals are logged and counted.
  */
-export function authorizationInterceptor(deps: { log: Logger; metrics: ServiceMetrics }): grpc.ServerInterceptor {
+function authorizationInterceptor(deps: { log: Logger; metrics: ServiceMetrics }): grpc.ServerInterceptor {
   return (descriptor, call) => {
     const path = descriptor.path;
     const caller = callerOf(call);

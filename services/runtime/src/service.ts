@@ -95,8 +95,8 @@ export class ServiceRuntime {
   }
 
   /** Registers cleanup run after the listeners have closed, in reverse order of registration. */
-  onShutdown(name: string, close: () => Promise<unknown> | unknown): void {
-    this.hooks.push({ name, close: async () => close() });
+  onShutdown(name: string, close: () => unknown): void {
+    this.hooks.push({ name, close: async () => void (await close()) });
   }
 
   /** An HTTP server, HTTPS (minimum version, optional mutual TLS) when PRISM_TLS_ENABLED; closed on shutdown. */

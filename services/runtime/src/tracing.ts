@@ -7,7 +7,7 @@ import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
-export { context, propagation, trace, type Context, type Span, type Tracer };
+export { context, trace, type Context, type Span };
 
 export interface Tracing {
   /** The service's tracer (a no-op tracer when tracing is off). */

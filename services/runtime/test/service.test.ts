@@ -147,7 +147,7 @@ describe('Consul registration', () => {
     const calls: { method: string; url: string; body: string }[] = [];
     consul = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => (body += c)).on('end', () => {
+      req.on('data', (c: Buffer) => (body += c.toString())).on('end', () => {
         calls.push({ method: req.method!, url: req.url!, body });
         res.end();
       });

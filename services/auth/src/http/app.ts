@@ -325,5 +325,3 @@ function authRoutes(ctx: AuthContext): Route[] {
     },
   ];
 }
-
-export type AuthApp = ReturnType<typeof buildApp>;

@@ -17,7 +17,7 @@ const password = z
 const anyPassword = z.string().min(1).max(4 * PASSWORD_MAX_CHARS).meta({ format: 'password' });
 const email = z.email().max(320);
 const uuid = z.uuid();
-export const scope = z.string().regex(/^[a-z][a-z0-9_.:-]{0,63}$/, 'lower-case letters, digits and _ . : - (at most 64)');
+const scope = z.string().regex(/^[a-z][a-z0-9_.:-]{0,63}$/, 'lower-case letters, digits and _ . : - (at most 64)');
 
 /**
  * A name people give (display name, API-key name): no control characters (C0, DEL, C1). PostgreSQL
@@ -69,7 +69,7 @@ export const TokenPair = z.object({
   refresh_token: z.string(),
   session_id: uuid,
 });
-export const Session = z.object({
+const Session = z.object({
   id: uuid,
   created_at: z.iso.datetime(),
   last_used_at: z.iso.datetime(),
@@ -79,7 +79,7 @@ export const Session = z.object({
   current: z.boolean(),
 });
 export const SessionList = z.object({ sessions: z.array(Session) });
-export const ApiKey = z.object({
+const ApiKey = z.object({
   id: uuid,
   name: z.string(),
   prefix: z.string(),

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
  * authorization-code flow: exact redirect URI match, PKCE S256 check, single-use codes, client
  * authentication, and user-info endpoints. No network beyond 127.0.0.1.
  */
-export interface FakeUser {
+interface FakeUser {
   readonly id: string;
   readonly email: string;
   readonly verified: boolean;
@@ -38,7 +38,8 @@ export async function startFakeProvider(clients: Record<string, { secret: string
   const tokenRequests: URLSearchParams[] = [];
   const state = { nextUser: { id: '1001', email: 'someone@provider.test', verified: true, name: 'Some One' } as FakeUser };
 
-  const server: Server = createServer(async (req, res) => {
+  const server: Server = createServer((req, res) => void handle(req, res));
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const [, dialect, endpoint, sub] = url.pathname.split('/');
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -82,7 +83,7 @@ export async function startFakeProvider(clients: Record<string, { secret: string
         { email: user.email, primary: true, verified: user.verified },
       ]);
     return json(404, { error: 'not_found' });
-  });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -8,7 +8,7 @@ import { type AuthServiceOptions, type RunningAuthService, startAuthService } fr
 import { type KeyFiles, makeKeyFiles } from './keys.js';
 
 /** Log lines written by the service under test, kept in memory so tests can search them. */
-export class LogCapture extends Writable {
+class LogCapture extends Writable {
   readonly lines: string[] = [];
   override _write(chunk: Buffer, _enc: string, cb: () => void): void {
     this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));

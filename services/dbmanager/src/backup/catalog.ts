@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { DatabaseId } from '../../../../infra/contract/index.js';
 import type { BackupKind } from './layout.js';
 

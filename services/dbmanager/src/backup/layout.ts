@@ -74,5 +74,3 @@ export function parseWalKey(db: DatabaseId, key: string): { systemId: string; ti
 export function backupName(db: DatabaseId, kind: BackupKind, at: Date): string {
   return `${db}-${kind}-${at.toISOString().replace(/[-:.]/g, '')}`;
 }
-
-export const BACKUP_NAME = /^(auth|ops)-(full|delta|wal)-\d{8}T\d{9}Z$/;

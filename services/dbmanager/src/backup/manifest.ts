@@ -1,5 +1,5 @@
 /** PostgreSQL's backup manifest (JSON, written by pg_basebackup), the parts the DB manager reads. */
-export interface ManifestFile {
+interface ManifestFile {
   readonly size: number;
   readonly algorithm: string;
   readonly checksum: string;

@@ -90,7 +90,7 @@ export async function serverMajor(t: DbTarget): Promise<number> {
   }
 }
 
-export class ToolError extends Error {
+class ToolError extends Error {
   override readonly name = 'ToolError';
 }
 
@@ -105,7 +105,7 @@ export interface RunOptions {
 /** Runs a program to completion; a non-zero exit is an error carrying the end of its stderr. */
 export function run(cmd: string, args: readonly string[], options: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {
   const asUser = options.runAs && process.getuid?.() === 0;
-  const [file, argv] = asUser ? ['runuser', ['-u', options.runAs!, '--', cmd, ...args]] : [cmd, [...args]];
+  const [file, argv] = asUser ? ['runuser', ['-u', options.runAs, '--', cmd, ...args]] : [cmd, [...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.signal ? { signal: options.signal } : {}) });
     let stdout = '';
@@ -128,7 +128,7 @@ export function run(cmd: string, args: readonly string[], options: RunOptions = 
 /** Runs a program whose (possibly huge) output is only counted and hashed, never held in memory. */
 export function runCounting(cmd: string, args: readonly string[], options: RunOptions = {}): Promise<{ bytes: number; sha256: string }> {
   const asUser = options.runAs && process.getuid?.() === 0;
-  const [file, argv] = asUser ? ['runuser', ['-u', options.runAs!, '--', cmd, ...args]] : [cmd, [...args]];
+  const [file, argv] = asUser ? ['runuser', ['-u', options.runAs, '--', cmd, ...args]] : [cmd, [...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const hash = createHash('sha256');

@@ -38,4 +38,4 @@ export function lineReporter(write: (line: string) => void, label = '', interval
   };
 }
 
-export const silentReporter: Reporter = { phase: () => {}, progress: () => {}, line: () => {}, child: () => silentReporter };
+const silentReporter: Reporter = { phase: () => {}, progress: () => {}, line: () => {}, child: () => silentReporter };

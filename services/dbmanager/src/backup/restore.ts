@@ -62,7 +62,7 @@ export interface RestoreSummary {
   readonly durationMs: number;
 }
 
-export class RestoreError extends Error {
+class RestoreError extends Error {
   override readonly name = 'RestoreError';
 }
 
@@ -167,7 +167,7 @@ async function walkChain(ctx: EngineContext, chain: BackupMeta[], sink: Sink, re
       if (!expected || satisfied.has(path)) return done(hashOnly.file(path, stream));
       let got = { sha: '', size: 0 };
       const tap = hashingTap((sha, size) => (got = { sha, size }));
-      done(
+      void done(
         sink.file(path, stream.pipe(tap)).then(() => {
           if (got.sha !== expected.checksum || got.size !== expected.size) {
             throw new RestoreError(`file ${path} from backup ${link.name} does not match the manifest of ${chain[0]!.name}: sha256 ${got.sha.slice(0, 16)}…, expected ${expected.checksum.slice(0, 16)}…`);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 
 /**
  * A plain-SQL migration runner. Files are named `NNN_description.sql` and applied in order,
@@ -17,7 +17,7 @@ export interface Migration {
   readonly checksum: string;
 }
 
-export type MigrationState = 'applied' | 'pending' | 'failed' | 'changed' | 'missing-file';
+type MigrationState = 'applied' | 'pending' | 'failed' | 'changed' | 'missing-file';
 
 export interface MigrationStatus {
   readonly version: number;
@@ -41,7 +41,7 @@ export interface MigrateOptions {
   readonly log?: (line: string) => void;
 }
 
-export class MigrationError extends Error {
+class MigrationError extends Error {
   override readonly name = 'MigrationError';
 }
 
@@ -50,7 +50,7 @@ export const HISTORY_TABLE = 'prism_schema_migrations';
 /** Advisory lock key: the first 8 bytes of sha256("prism.schema_migrations"), as a signed bigint. */
 const LOCK_KEY = createHash('sha256').update('prism.schema_migrations').digest().readBigInt64BE(0).toString();
 
-export function checksumOf(sql: string): string {
+function checksumOf(sql: string): string {
   return createHash('sha256').update(sql).digest('hex');
 }
 

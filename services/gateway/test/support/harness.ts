@@ -46,7 +46,7 @@ export function token(keys: Keys, sub: string, claims: Record<string, unknown> =
   const now = Math.floor(Date.now() / 1000);
   // Claims go in the payload as given, so a test can set any of them to a bad value.
   return new SignJWT({ scope: 'read write', roles: ['user'], sub, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 600, ...claims })
-    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: keys.kid, ...header } as { alg: string })
+    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: keys.kid, ...header })
     .sign(keys.privateKey);
 }
 

@@ -1,4 +1,4 @@
-import { listStacks, loadStack } from '../infra/config/index.js';
+import { listStacks, loadStack } from '../../config/index.js';
 import { environmentApp } from './platform.js';
 
 /** Every environment found in `stacksDir`, synthesized to `<outdir>/<env>/`; returns their names. */

@@ -1,9 +1,9 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { LOG_NAMESPACE } from '../infra/k8s/log-shipping.js';
-import { NetworkPolicies, type NamespaceIngress } from '../infra/k8s/network-policy.js';
-import { Workload } from '../infra/k8s/workload.js';
-import type { Component, Layer, Platform } from '../infra/model/index.js';
+import { LOG_NAMESPACE } from '../log-shipping.js';
+import { NetworkPolicies, type NamespaceIngress } from '../network-policy.js';
+import { Workload } from '../workload.js';
+import type { Component, Layer, Platform } from '../../model/index.js';
 
 export interface LayerChartProps {
   readonly platform: Platform;
@@ -19,7 +19,7 @@ export interface LayerChartProps {
 }
 
 /** Ingress from other namespaces: the ingress controller to the edge routes, the log shipper to Loki. */
-export function namespaceIngress(platform: Platform, logShipping: boolean): NamespaceIngress[] {
+function namespaceIngress(platform: Platform, logShipping: boolean): NamespaceIngress[] {
   return [
     ...platform.edge.routes.map((r) => ({ namespace: platform.edge.controllerNamespace, to: r.to, port: r.port })),
     ...(logShipping ? [{ namespace: LOG_NAMESPACE, to: 'loki' as const, port: 'http' }] : []),

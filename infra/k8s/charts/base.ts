@@ -1,13 +1,12 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import type { StackConfig } from '../infra/config/index.js';
-import { componentLabels } from '../infra/k8s/labels.js';
-import { MeshCaIssuer } from '../infra/k8s/mesh-ca.js';
-import { PlatformNamespace, platformNamespaceProps } from '../infra/k8s/namespace.js';
-import { NamespaceNetworkBaseline } from '../infra/k8s/network-policy.js';
-import { PlatformSecrets } from '../infra/k8s/secrets.js';
-import { alertingSecretKeys } from '../infra/model/files/alertmanager.js';
-import type { Platform } from '../infra/model/index.js';
+import type { StackConfig } from '../../config/index.js';
+import { componentLabels } from '../labels.js';
+import { MeshCaIssuer } from '../mesh-ca.js';
+import { PlatformNamespace, platformNamespaceProps } from '../namespace.js';
+import { NamespaceNetworkBaseline } from '../network-policy.js';
+import { PlatformSecrets } from '../secrets.js';
+import { type Platform, alertingSecretKeys } from '../../model/index.js';
 
 export interface BaseChartProps {
   readonly platform: Platform;

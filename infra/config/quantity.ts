@@ -28,8 +28,3 @@ export function bytes(q: string): number | undefined {
   if (!m) return undefined;
   return Number(m[1]) * (MEMORY_FACTORS[m[2] ?? ''] ?? NaN);
 }
-
-/** Whole megabytes (10^6) for Compose's `mem_limit`, rounded up. */
-export function megabytes(q: string): number {
-  return Math.ceil((bytes(q) ?? 0) / 1e6);
-}

@@ -1,7 +1,7 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { EdgeIngress } from '../infra/k8s/ingress.js';
-import type { Platform } from '../infra/model/index.js';
+import { EdgeIngress } from '../ingress.js';
+import type { Platform } from '../../model/index.js';
 
 export interface EdgeChartProps {
   /** The platform whose edge routes, host and TLS settings the Ingress carries. */

@@ -1,8 +1,7 @@
 import { App, type Chart, YamlOutputType } from 'cdk8s';
-import type { Stack } from '../infra/config/index.js';
-import { LogShipping } from '../infra/k8s/log-shipping.js';
-import { OBSERVABILITY_IMAGES } from '../infra/model/components/observability.js';
-import { buildPlatform, type Platform } from '../infra/model/index.js';
+import type { Stack } from '../../config/index.js';
+import { LogShipping } from '../log-shipping.js';
+import { buildPlatform, type Platform, OBSERVABILITY_IMAGES } from '../../model/index.js';
 import { BaseChart } from './base.js';
 import { EdgeChart } from './edge.js';
 import { LayerChart } from './layer.js';
