@@ -16,7 +16,7 @@ export function innermostDef(schema: unknown): SchemaDef | undefined {
   for (let depth = 0; depth < 8 && s?.def; depth++) {
     const inner = s.def.innerType ?? s.def.in;
     if (!inner) return s.def;
-    s = inner as typeof s;
+    s = inner;
   }
   return s?.def;
 }

@@ -6,7 +6,7 @@ import { SECRET_KEYS } from '../contract/index.js';
 export const STACK_CONFIG_DIR = 'stacks';
 
 /** Secret config keys: read only with `getSecret` (program secrets), never as plain values. */
-export const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(SECRET_KEYS.map((s) => s.pulumiKey));
+const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(SECRET_KEYS.map((s) => s.pulumiKey));
 
 /**
  * The stack's `prism:` configuration as Pulumi hands it to the program, validated with the same

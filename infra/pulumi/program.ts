@@ -9,15 +9,13 @@ import { imageTag, serviceImages, useBuiltImages, type ServiceImage } from './im
 import { kubernetesResource, waveOf, type KubeObject, type Wave } from './resources.js';
 import { platformSecret, secretValues } from './secrets.js';
 
-export { STACK_CONFIG_DIR };
-
 export interface EnvironmentArgs {
   /** Git revision the images are tagged with (see `gitRevision`); asked for only when images are built. */
   readonly revision: string | (() => string);
 }
 
 /** The objects `npm run synth` writes for a stack: the same charts, rendered in memory. */
-export function synthesizedObjects(stack: Stack): { platform: Platform; objects: KubeObject[] } {
+function synthesizedObjects(stack: Stack): { platform: Platform; objects: KubeObject[] } {
   const { platform, charts } = environmentApp(stack, 'dist/k8s');
   return { platform, objects: charts.flatMap((c) => c.toJson() as KubeObject[]) };
 }
@@ -74,7 +72,7 @@ export class Environment extends pulumi.ComponentResource {
     const images = stackConfig.images.build ? serviceImages(platform, imageTag(name, revision()), child) : [];
     const deployed = stackConfig.images.build ? useBuiltImages(objects, images) : objects;
     const pinned = platform.components.filter((c) => c.image.build).map((c) => [c.name, imageRef(c.image)] as const);
-    const runImages = Object.fromEntries(images.length > 0 ? images.map((i) => [i.component, i.image.repoDigest]) : pinned);
+    const runImages = Object.fromEntries<pulumi.Input<string>>(images.length > 0 ? images.map((i) => [i.component, i.image.repoDigest] as const) : pinned);
 
     const waves: Record<Wave, pulumi.CustomResource[]> = { foundation: [], configuration: [], workloads: [] };
     const deploy = (wave: Wave, dependsOn: pulumi.Resource[]) => {

@@ -68,7 +68,7 @@ export const TYPED_CLASSES: ReadonlyMap<string, ResourceClass> = new Map<string,
 ]);
 
 /** The logical Pulumi name of an object: `namespace/name`, or `name` when cluster-scoped (unique per type). */
-export function resourceName(o: KubeObject): string {
+function resourceName(o: KubeObject): string {
   return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
 }
 
@@ -84,5 +84,5 @@ export function kubernetesResource(o: KubeObject, opts: pulumi.CustomResourceOpt
     if (!cls) throw new Error(`no typed resource for ${o.apiVersion} ${o.kind} (object ${name}): add its @pulumi/kubernetes class to TYPED_CLASSES in infra/pulumi/resources.ts`);
     return new cls(name, o as never, opts);
   }
-  return new k8s.apiextensions.CustomResource(name, o as k8s.apiextensions.CustomResourceArgs, opts);
+  return new k8s.apiextensions.CustomResource(name, o, opts);
 }

@@ -46,7 +46,10 @@ function pruned(schema) {
   const found = new Set();
   for (const [name, def] of Object.entries(schema.definitions)) {
     const id = gvk(def);
-    if (id && kinds.has(id)) found.add(id), visit(name);
+    if (id && kinds.has(id)) {
+      found.add(id);
+      visit(name);
+    }
   }
   const missing = [...kinds].filter((k) => !found.has(k));
   if (missing.length > 0) throw new Error(`kinds not in ${schemaFile}: ${missing.join(', ')}`);

@@ -1,5 +1,5 @@
 import { HEALTH_PATHS, type SecretKey } from '../../contract/index.js';
-import type { Resources, StackConfig } from '../../config/index.js';
+import type { StackConfig } from '../../config/index.js';
 import type { ComponentName, ComponentRef, EnvValue, Probe, ProbeAction, WritablePath } from '../types.js';
 
 /** Everything a component definition needs to know about the environment. */

@@ -5,7 +5,7 @@ import type { Component, EnvValue, Flow, Task } from '../types.js';
 import { type BuildContext, RUN_AS, ref, secret, serviceProbes, value, TMP } from './common.js';
 
 const KEYS_DIR = '/etc/prism/keys';
-export const SERVICE_DOCKERFILE = 'services/Dockerfile';
+const SERVICE_DOCKERFILE = 'services/Dockerfile';
 /** The DB manager's working space: staged base backups, restores being verified, the WAL spool. */
 const SCRATCH_DIR = '/var/lib/prism/scratch';
 

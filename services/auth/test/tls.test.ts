@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpc, grpcClientCredentials, loadProto } from '../../runtime/src/index.js';
+import { type grpc, grpcClientCredentials, loadProto } from '../../runtime/src/index.js';
 import { makePki, type TestPki } from '../../runtime/test/support/certs.js';
 import { type Harness, startHarness } from './support/harness.js';
 

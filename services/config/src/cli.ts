@@ -1,6 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-function-type, @typescript-eslint/no-unsafe-return, @typescript-eslint/restrict-template-expressions, @typescript-eslint/no-base-to-string --
-   the config service's replies are untyped records until the gRPC types are generated from services/proto
-   (issue 16); the CLI prints their fields as they come. */
 // The operators' command line over the config service's gRPC API (`npm run config -- ...`):
 //   get <key>                    the value in force, its version, who set it and when
 //   set <key> <value>            a JSON value (5, true, "text"); anything that is not JSON is taken as a string
@@ -23,6 +20,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GRPC_APIS } from '../../../infra/contract/index.js';
 import { grpc, loadProto, MtlsFileProvider, mtlsClientCredentials } from '../../runtime/src/index.js';
+import type { ConfigEntry__Output as ConfigEntry } from '../../runtime/src/proto/prism/config/v1/ConfigEntry.js';
+import type { HistoryResponse__Output as HistoryResponse } from '../../runtime/src/proto/prism/config/v1/HistoryResponse.js';
+import type { ListKeysResponse__Output as ListKeysResponse } from '../../runtime/src/proto/prism/config/v1/ListKeysResponse.js';
+import type { ListResponse__Output as ListResponse } from '../../runtime/src/proto/prism/config/v1/ListResponse.js';
 
 class UsageError extends Error {}
 
@@ -80,8 +81,17 @@ function target(o: TargetOptions, dir: string): Target {
   return { address: e.config_grpc, environment: o.environment ?? e.environment, tls: flags ?? { cert: m!.cert_file, key: m!.key_file, ca: m!.ca_file } };
 }
 
-/** A unary method of the config service by name (the commands map one to one onto them), its reply as a record to print. */
-type Call = (method: 'Get' | 'Set' | 'Delete' | 'List' | 'History' | 'Rollback' | 'ListKeys', req: object) => Promise<Record<string, unknown>>;
+/** The reply of each unary method of the config service (the commands map one to one onto them). */
+interface Replies {
+  Get: ConfigEntry;
+  Set: ConfigEntry;
+  Delete: ConfigEntry;
+  Rollback: ConfigEntry;
+  List: ListResponse;
+  History: HistoryResponse;
+  ListKeys: ListKeysResponse;
+}
+type Call = <M extends keyof Replies>(method: M, req: object) => Promise<Replies[M]>;
 
 function credentials(t: Target): grpc.ChannelCredentials {
   if (!t.tls) return grpc.credentials.createInsecure();
@@ -110,7 +120,7 @@ function client(t: Target): { call: Call; close: () => void } {
   const call: Call = (method, req) => {
     const { path, requestSerialize, responseDeserialize } = ConfigService.service[method];
     return new Promise((res, rej) =>
-      c.makeUnaryRequest<object, object>(path, requestSerialize as (r: object) => Buffer, responseDeserialize, req, { deadline: Date.now() + 10_000 }, (err, r) => (r ? res({ ...r }) : rej(err))),
+      c.makeUnaryRequest<object, object>(path, requestSerialize, responseDeserialize, req, { deadline: Date.now() + 10_000 }, (err, r) => (r ? res(r as Replies[typeof method]) : rej(err ?? new Error(`${path}: no reply`)))),
     );
   };
   return { call, close: () => c.close() };
@@ -134,7 +144,7 @@ const who = () => {
   }
 };
 
-const entryLine = (e: Record<string, unknown>) => `${e.service}/${e.key} = ${e.valueJson || '(deleted)'}  (version ${e.version}, ${e.updatedBy}, ${e.updatedAt})`;
+const entryLine = (e: ConfigEntry) => `${e.service}/${e.key} = ${e.valueJson || '(deleted)'}  (version ${e.version}, ${e.updatedBy}, ${e.updatedAt})`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -182,14 +192,14 @@ async function main(argv: string[]): Promise<void> {
         return;
       case 'list': {
         const r = await call('List', { environment: t.environment, service: values.service === 'global' && !argv.includes('--service') ? '' : values.service, keyPrefix: values.prefix });
-        const entries = r.entries as Record<string, unknown>[];
+        const { entries } = r;
         if (entries.length === 0) out(`no values in ${t.environment}`);
         for (const e of entries) out(entryLine(e));
         return;
       }
       case 'history': {
         const r = await call('History', { ...base, key: needKey(), limit: Number(values.limit) });
-        for (const h of r.entries as Record<string, unknown>[]) {
+        for (const h of r.entries) {
           const what = h.action === 'rollback' ? `rollback to ${h.rolledBackTo}: ${h.valueJson}` : h.action === 'delete' ? 'delete' : `set ${h.valueJson}`;
           out(`  v${h.version}  ${what}  (${h.changedBy}, ${h.changedAt}${h.comment ? `, "${h.comment}"` : ''})`);
         }
@@ -204,7 +214,7 @@ async function main(argv: string[]): Promise<void> {
       }
       case 'keys': {
         const r = await call('ListKeys', {});
-        for (const k of r.keys as Record<string, unknown>[]) out(`  ${k.key}  (${(k.services as string[]).join(', ')})  ${k.description}`);
+        for (const k of r.keys) out(`  ${k.key}  (${k.services.join(', ')})  ${k.description}`);
         return;
       }
       default:

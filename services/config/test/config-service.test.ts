@@ -151,7 +151,7 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
     const won = racers.filter((r) => r.status === 'fulfilled');
     expect(won.length).toBe(1);
     for (const r of racers.filter((x) => x.status === 'rejected')) {
-      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: grpc.status.ABORTED, details: expect.stringMatching(/is at version 21, not 20: read it again and retry/) });
+      expect((r).reason).toMatchObject({ code: grpc.status.ABORTED, details: expect.stringMatching(/is at version 21, not 20: read it again and retry/) });
     }
   });
 });

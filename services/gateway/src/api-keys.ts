@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { API_KEY_PATTERN, GRPC_APIS } from '../../../infra/contract/index.js';
-import { grpc, loadProto, type Logger } from '../../runtime/src/index.js';
+import { type grpc, loadProto, type Logger } from '../../runtime/src/index.js';
 import type { AuthServiceClient } from '../../runtime/src/proto/prism/auth/v1/AuthService.js';
 import type { ValidateApiKeyResponse__Output as ValidateApiKeyResponse } from '../../runtime/src/proto/prism/auth/v1/ValidateApiKeyResponse.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';

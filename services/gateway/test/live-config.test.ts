@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
-import { CONFIG_SERVICE } from '../../config/src/service.js';
 import { startTestConfigService } from '../../config/test/support/config-server.js';
 import { grpc, loadProto } from '../../runtime/src/index.js';
 import { freePort, makeKeys, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
