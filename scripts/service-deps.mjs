@@ -60,7 +60,7 @@ export function installedPackages(nodeModules) {
 
 /** Node's lookup: `name` from inside `fromDir`, walking up the node_modules folders to `root`. */
 function resolvePackage(name, fromDir, root) {
-  for (let dir = fromDir; ; ) {
+  for (let dir = fromDir; ;) {
     const candidate = join(dir, 'node_modules', name);
     if (existsSync(join(candidate, 'package.json'))) return candidate;
     if (dir === root || relative(root, dir).startsWith('..')) return undefined;
@@ -165,7 +165,8 @@ async function main([command, appDir, codeDir]) {
   for (const d of drop.sort((a, b) => a.length - b.length)) if (existsSync(d)) rmSync(d, { recursive: true, force: true });
   // Empty scope folders left behind.
   const nm = join(appDir, 'node_modules');
-  for (const e of existsSync(nm) ? readdirSync(nm) : []) if (e.startsWith('@') && statSync(join(nm, e)).isDirectory() && readdirSync(join(nm, e)).length === 0) rmSync(join(nm, e), { recursive: true });
+  for (const e of existsSync(nm) ? readdirSync(nm) : [])
+    if (e.startsWith('@') && statSync(join(nm, e)).isDirectory() && readdirSync(join(nm, e)).length === 0) rmSync(join(nm, e), { recursive: true });
   const trimmed = trimPackages(nm);
   process.stdout.write(`kept ${reached.size} packages, removed ${drop.length}; ${(trimmed / 1e6).toFixed(1)} MB of type declarations and source maps without sources\n`);
 }

@@ -27,9 +27,7 @@ const objects = readdirSync(dir)
   .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()))
   .filter((o) => o && typeof o === 'object');
 
-const restricted = new Set(
-  objects.filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted').map((o) => o.metadata.name),
-);
+const restricted = new Set(objects.filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted').map((o) => o.metadata.name));
 
 /** The pod template of a workload, or undefined for any other kind. */
 function podTemplate(o) {

@@ -144,10 +144,17 @@ export class Facts {
     // Secrets (by name) through which the workloads read these keys, as env or mounted files.
     const secretNames = [
       ...new Set(
-        this.workloads.flatMap((w) => [...secretKeysRead(w)].map((sk) => sk.split('/') as [string, string]).filter(([, k]) => keys.includes(k)).map(([name]) => name)),
+        this.workloads.flatMap((w) =>
+          [...secretKeysRead(w)]
+            .map((sk) => sk.split('/') as [string, string])
+            .filter(([, k]) => keys.includes(k))
+            .map(([name]) => name),
+        ),
       ),
     ].sort();
-    const rendered = this.input.objects.filter((o) => o.kind === 'Secret' && (isRecord(o.data) || isRecord(o.stringData)) && keys.some((k) => k in ((o.data ?? o.stringData) as Record<string, unknown>)));
+    const rendered = this.input.objects.filter(
+      (o) => o.kind === 'Secret' && (isRecord(o.data) || isRecord(o.stringData)) && keys.some((k) => k in ((o.data ?? o.stringData) as Record<string, unknown>)),
+    );
     if (rendered.length) return { ok: false, evidence: `values rendered into Secret ${rendered.map((o) => o.metadata.name).join(', ')}` };
     const mode = this.input.stack.config.secrets.mode;
     if (mode === 'local') return { ok: false, evidence: `secrets.mode is local: ${describe(secretNames)} comes from a generated file (npm run local-secrets), not a secrets manager` };

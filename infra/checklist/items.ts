@@ -2,20 +2,7 @@ import { posix } from 'node:path';
 import { DATABASES, DBMANAGER_CLI, HEALTH_PATHS, METRICS, SERVICE_NAMES } from '../contract/index.js';
 import type { ChecklistItemId } from '../config/index.js';
 import { type AlertmanagerRoute, type Facts, isSecretRef } from './facts.js';
-import {
-  containersOf,
-  describeList,
-  env,
-  envOf,
-  isLongRunning,
-  isRecord,
-  type K8sObject,
-  secretKeysRead,
-  secretsMountedAt,
-  selects,
-  spec,
-  type Workload,
-} from './manifests.js';
+import { containersOf, describeList, env, envOf, isLongRunning, isRecord, type K8sObject, secretKeysRead, secretsMountedAt, selects, spec, type Workload } from './manifests.js';
 import { anchors, headings, relativeLinks, section } from './markdown.js';
 import { allows, defaultDeny, openIngress, policiesSelecting } from './network.js';
 
@@ -61,10 +48,7 @@ const hpaFor = (f: Facts, w: Workload): { minReplicas?: number; maxReplicas: num
     .find((s) => s.scaleTargetRef.kind === w.kind && s.scaleTargetRef.name === w.name);
 const minReplicas = (f: Facts, w: Workload): number => hpaFor(f, w)?.minReplicas ?? w.replicas ?? 1;
 const podOf = (w: Workload) => ({ namespace: w.namespace, labels: w.podLabels });
-const cronJobs = (f: Facts) =>
-  f.workloads
-    .filter((w) => w.kind === 'CronJob')
-    .map((w) => ({ w, schedule: spec<{ schedule: string; suspend?: boolean }>(w.object) }));
+const cronJobs = (f: Facts) => f.workloads.filter((w) => w.kind === 'CronJob').map((w) => ({ w, schedule: spec<{ schedule: string; suspend?: boolean }>(w.object) }));
 const argsOf = (w: Workload): string => w.pod.containers.map((c) => (c.args ?? []).join(' ')).join(' | ');
 /** A five-field cron expression that fires at least once a day / a week. */
 const daily = (cron: string): boolean => {
@@ -91,7 +75,7 @@ function certFileProblems(f: Facts, w: Workload, n: string, namesService: boolea
   const problems: string[] = [];
   for (const cert of certs) {
     const s = spec<{ issuerRef?: { name: string; kind?: string }; dnsNames?: string[] }>(cert);
-    const issuer = f.input.objects.find((o) => (o.kind === (s.issuerRef?.kind ?? 'Issuer')) && o.metadata.name === s.issuerRef?.name && o.apiVersion.startsWith('cert-manager.io/'));
+    const issuer = f.input.objects.find((o) => o.kind === (s.issuerRef?.kind ?? 'Issuer') && o.metadata.name === s.issuerRef?.name && o.apiVersion.startsWith('cert-manager.io/'));
     if (!issuer || !isRecord(issuer.spec) || !('ca' in issuer.spec)) problems.push(`${w.app}: Certificate ${cert.metadata.name} is not issued by a CA Issuer in the output`);
     if (namesService && !(s.dnsNames ?? []).some((d) => d === w.app || d.startsWith(`${w.app}.`))) problems.push(`${w.app}: Certificate ${cert.metadata.name} does not name ${w.app} in dnsNames`);
   }
@@ -191,17 +175,21 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       if (!gateway || !envOf(gateway, 'PRISM_AUTH_JWKS_URL')?.value) problems.push('the gateway has no PRISM_AUTH_JWKS_URL (rotated keys need a restart)');
       const runbook = [...f.docs()].find(([, t]) => headings(t).some((h) => /rotat/i.test(h) && /jwt/i.test(h)));
       if (!runbook) problems.push('no runbook section on rotating the JWT keys');
-      const tested = (svc: string) => [...f.input.files].filter(([p, t]) => p.startsWith(`services/${svc}/test/`) && /\b(?:describe|it)\(\s*['"`][^'"`]*(?:key[^'"`]*rotat|rotat[^'"`]*key)/i.test(t)).map(([p]) => p);
+      const tested = (svc: string) =>
+        [...f.input.files].filter(([p, t]) => p.startsWith(`services/${svc}/test/`) && /\b(?:describe|it)\(\s*['"`][^'"`]*(?:key[^'"`]*rotat|rotat[^'"`]*key)/i.test(t)).map(([p]) => p);
       const tests = [...tested('auth'), ...tested('gateway')];
       if (!tested('auth').length) problems.push('no rotation test in services/auth/test');
       if (!tested('gateway').length) problems.push('no rotation test in services/gateway/test');
-      return verdict(problems, `private key read by auth only, public by ${describeList([...new Set(pub)])}; ${managed.evidence}; gateway follows the JWKS; procedure: ${runbook?.[0]}; tests: ${tests.join(', ')}`);
+      return verdict(
+        problems,
+        `private key read by auth only, public by ${describeList([...new Set(pub)])}; ${managed.evidence}; gateway follows the JWKS; procedure: ${runbook?.[0]}; tests: ${tests.join(', ')}`,
+      );
     },
   },
   'database-credentials': {
     section: 'Security',
     guide: 'Database credentials in secrets management',
-    rule: 'Every PostgreSQL password variable (the services\' PRISM_*_DB_PASSWORD, the servers\' POSTGRES_PASSWORD) is a secretKeyRef, never a value, and those keys come from a secrets manager.',
+    rule: "Every PostgreSQL password variable (the services' PRISM_*_DB_PASSWORD, the servers' POSTGRES_PASSWORD) is a secretKeyRef, never a value, and those keys come from a secrets manager.",
     check(f) {
       const problems: string[] = [];
       const keys = new Set<string>();
@@ -287,7 +275,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     guide: 'Rate limiting enabled at Traefik and Gateway',
     rule:
       'Both layers: the edge (Ingress limit-rps > 0; Traefik in Compose) and the gateway (rate_limit enabled with a positive rate, shared through Redis); and the gateway ' +
-      'sees the real client behind the edge (trusted forwarding), or every client shares the proxy\'s one per-IP bucket.',
+      "sees the real client behind the edge (trusted forwarding), or every client shares the proxy's one per-IP bucket.",
     check(f) {
       const problems: string[] = [];
       const edge: string[] = [];
@@ -367,7 +355,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
           const actions = [s.Action].flat();
           const resources = [s.Resource].flat();
           if (actions.some((a) => a === '*' || a === 's3:*' || a.startsWith('admin:'))) problems.push(`${p.name}: wildcard or admin action`);
-          if (resources.some((r) => !bucket || !(r === `arn:aws:s3:::${bucket}` || r.startsWith(`arn:aws:s3:::${bucket}/`)))) problems.push(`${p.name}: a resource beyond the ${bucket ?? 'backup'} bucket`);
+          if (resources.some((r) => !bucket || !(r === `arn:aws:s3:::${bucket}` || r.startsWith(`arn:aws:s3:::${bucket}/`))))
+            problems.push(`${p.name}: a resource beyond the ${bucket ?? 'backup'} bucket`);
         }
       }
       const mounted = (w: Workload) => (w.pod.volumes ?? []).some((v) => v.configMap && policies.some((p) => p.name.startsWith(`${v.configMap!.name}/`)));
@@ -381,7 +370,10 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       }
       const rootReaders = readersOf(f, 'minio-root-password').filter((w) => w.app !== 'minio' && !setup.includes(w));
       if (rootReaders.length) problems.push(`the MinIO root password is also read by ${rootReaders.map((w) => w.name).join(', ')}`);
-      return verdict(problems, `${policies.map((p) => p.name).join(', ')} limited to bucket ${bucket}, applied by Job ${setup.map((w) => w.name).join(', ')}; ${s3Users.length} backup workloads use user ${envOf(s3Users[0]!, 'PRISM_S3_ACCESS_KEY')?.value}`);
+      return verdict(
+        problems,
+        `${policies.map((p) => p.name).join(', ')} limited to bucket ${bucket}, applied by Job ${setup.map((w) => w.name).join(', ')}; ${s3Users.length} backup workloads use user ${envOf(s3Users[0]!, 'PRISM_S3_ACCESS_KEY')?.value}`,
+      );
     },
   },
 
@@ -411,7 +403,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'health-checks': {
     section: 'Reliability',
     guide: 'Health checks configured',
-    rule: 'Every container of every long-running workload has a liveness and a readiness probe; the Prism services\' probes are the contract\'s /health/live and /health/ready.',
+    rule: "Every container of every long-running workload has a liveness and a readiness probe; the Prism services' probes are the contract's /health/live and /health/ready.",
     check(f) {
       const problems: string[] = [];
       let n = 0;
@@ -463,7 +455,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
         const pdb = pdbs.find((p) => (p.metadata.namespace ?? w.namespace) === w.namespace && selects(spec<{ selector: { matchLabels: Record<string, string> } }>(p).selector, w.podLabels));
         const s = pdb ? spec<{ minAvailable?: number | string; maxUnavailable?: number | string }>(pdb) : undefined;
         if (!pdb) problems.push(`${w.kind} ${w.name}: no PodDisruptionBudget`);
-        else if (s!.minAvailable === 0 || s!.minAvailable === '0%' || (s!.maxUnavailable !== undefined && Number(s!.maxUnavailable) >= minReplicas(f, w))) problems.push(`${pdb.metadata.name}: allows every pod of ${w.name} to go`);
+        else if (s!.minAvailable === 0 || s!.minAvailable === '0%' || (s!.maxUnavailable !== undefined && Number(s!.maxUnavailable) >= minReplicas(f, w)))
+          problems.push(`${pdb.metadata.name}: allows every pod of ${w.name} to go`);
         else covered.push(`${w.name} (${s!.minAvailable !== undefined ? `minAvailable ${s!.minAvailable}` : `maxUnavailable ${s!.maxUnavailable}`})`);
       }
       if (!needing.length) problems.push('no replicated workload');
@@ -492,12 +485,12 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       return verdict(problems, `gateway routes ${routes.join(', ')}`);
     },
   },
-  'timeouts': {
+  timeouts: {
     section: 'Reliability',
     guide: 'Proper timeouts configured',
     rule:
-      'Gateway: a request timeout, and each route\'s timeout × (1 + retries) within it; edge: connect/read/send timeouts, the read timeout no shorter than the ' +
-      'gateway\'s; every probe sets timeoutSeconds; every Job has an active deadline; each service\'s grace period exceeds its shutdown timeout.',
+      "Gateway: a request timeout, and each route's timeout × (1 + retries) within it; edge: connect/read/send timeouts, the read timeout no shorter than the " +
+      "gateway's; every probe sets timeoutSeconds; every Job has an active deadline; each service's grace period exceeds its shutdown timeout.",
     check(f) {
       const problems: string[] = [];
       let requestMs = 0;
@@ -506,7 +499,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
         if (!(requestMs > 0)) problems.push(`${g.object.metadata.name}: no request timeout`);
         for (const r of g.doc.routes) {
           if (!(r.timeout_ms! > 0)) problems.push(`route ${r.prefix}: no timeout`);
-          else if (r.timeout_ms! * (1 + (r.retries ?? 0)) > requestMs) problems.push(`route ${r.prefix}: ${r.timeout_ms} ms × ${1 + (r.retries ?? 0)} attempts exceeds the ${requestMs} ms request timeout`);
+          else if (r.timeout_ms! * (1 + (r.retries ?? 0)) > requestMs)
+            problems.push(`route ${r.prefix}: ${r.timeout_ms} ms × ${1 + (r.retries ?? 0)} attempts exceeds the ${requestMs} ms request timeout`);
         }
       }
       if (!f.gatewayConfigs().length) problems.push('no gateway config');
@@ -517,7 +511,11 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       }
       for (const w of f.workloads.filter(isLongRunning)) {
         for (const c of w.pod.containers) {
-          for (const [kind, p] of [['liveness', c.livenessProbe], ['readiness', c.readinessProbe]] as const) if (p && p.timeoutSeconds === undefined) problems.push(`${w.name}/${c.name}: ${kind} probe on the 1 s default timeout`);
+          for (const [kind, p] of [
+            ['liveness', c.livenessProbe],
+            ['readiness', c.readinessProbe],
+          ] as const)
+            if (p && p.timeoutSeconds === undefined) problems.push(`${w.name}/${c.name}: ${kind} probe on the 1 s default timeout`);
         }
       }
       for (const w of f.workloads.filter((x) => x.kind === 'Job' || x.kind === 'CronJob')) {
@@ -569,7 +567,10 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       for (const svc of STREAM_CREATORS) {
         for (const sw of f.services().filter((x) => x.app === svc)) {
           const n = Number(envOf(sw, STREAM_REPLICAS_ENV)?.value ?? 1);
-          if (n < want) problems.push(`${svc} creates its JetStream stream with ${n} replica${n === 1 ? '' : 's'} on ${replicas} servers (${STREAM_REPLICAS_ENV} ${envOf(sw, STREAM_REPLICAS_ENV) ? `is ${n}` : 'unset'})`);
+          if (n < want)
+            problems.push(
+              `${svc} creates its JetStream stream with ${n} replica${n === 1 ? '' : 's'} on ${replicas} servers (${STREAM_REPLICAS_ENV} ${envOf(sw, STREAM_REPLICAS_ENV) ? `is ${n}` : 'unset'})`,
+            );
         }
       }
       return verdict(
@@ -585,8 +586,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     guide: 'Prometheus scraping enabled',
     rule:
       'Prometheus runs with pod discovery keeping the prometheus.io/scrape annotation, and its policy lets it reach the API server on a private address; every long-running workload of the namespace but Prometheus itself is annotated with a port one of its containers serves, ' +
-      'and the network policies let Prometheus reach it; a data store without an endpoint of its own is scraped through the model\'s exporter of it (metricsOf), ' +
-      'which must itself be scraped so and be allowed to reach the store on its flow\'s port.',
+      "and the network policies let Prometheus reach it; a data store without an endpoint of its own is scraped through the model's exporter of it (metricsOf), " +
+      "which must itself be scraped so and be allowed to reach the store on its flow's port.",
     check(f) {
       const problems: string[] = [];
       const prom = f.prometheus().filter((w) => w.namespace === f.namespace);
@@ -594,7 +595,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const cfg = f.prometheusConfigs();
       const discovers = cfg.some((c) => JSON.stringify(c.doc.scrape_configs).includes('prometheus_io_scrape'));
       if (!discovers) problems.push('Prometheus does not discover annotated pods');
-      if (!reachesPrivateApiServer(f, prom[0]!)) problems.push('Prometheus may reach the Kubernetes API (pod discovery) only on public addresses; API servers are private on kubeadm, EKS and private GKE/AKS');
+      if (!reachesPrivateApiServer(f, prom[0]!))
+        problems.push('Prometheus may reach the Kubernetes API (pod discovery) only on public addresses; API servers are private on kubeadm, EKS and private GKE/AKS');
       const scraped: string[] = [];
       const candidates = f.workloads.filter((x) => isLongRunning(x) && x.namespace === f.namespace && !prom.includes(x));
       /** Why Prometheus cannot read the workload's own annotated endpoint; undefined when it can. */
@@ -664,7 +666,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
             continue;
           }
           if (!d.panels?.length) problems.push(`${key}: no panels`);
-          for (const p of d.panels ?? []) for (const u of [p.datasource?.uid, ...(p.targets ?? []).map((t) => t.datasource?.uid)]) if (u && !uids.has(u)) problems.push(`${key}: data source ${u} is not provisioned`);
+          for (const p of d.panels ?? [])
+            for (const u of [p.datasource?.uid, ...(p.targets ?? []).map((t) => t.datasource?.uid)]) if (u && !uids.has(u)) problems.push(`${key}: data source ${u} is not provisioned`);
           dashboards.push(d.title ?? key);
         }
       }
@@ -734,7 +737,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const cfg = f.prometheusConfigs();
       if (!cfg.some((c) => Array.isArray(c.doc.rule_files) && c.doc.rule_files.length)) problems.push('Prometheus loads no rule files');
       const am = f.alertmanager();
-      const targets = cfg.flatMap((c) => ((c.doc.alerting as { alertmanagers?: { static_configs?: { targets: string[] }[]; kubernetes_sd_configs?: unknown[] }[] } | undefined)?.alertmanagers ?? []));
+      const targets = cfg.flatMap((c) => (c.doc.alerting as { alertmanagers?: { static_configs?: { targets: string[] }[]; kubernetes_sd_configs?: unknown[] }[] } | undefined)?.alertmanagers ?? []);
       if (!targets.length) problems.push('Prometheus sends alerts nowhere (no alerting.alertmanagers)');
       if (!am.length) problems.push('no Alertmanager in the output');
       const prom = f.prometheus()[0];
@@ -761,7 +764,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'correlation-ids': {
     section: 'Observability',
     guide: 'Request tracing with correlation IDs',
-    rule: 'Every Prism service exports traces to Jaeger, its logs reach Loki through a log shipper, and Grafana\'s Loki data source links a log line\'s trace id to the Jaeger data source.',
+    rule: "Every Prism service exports traces to Jaeger, its logs reach Loki through a log shipper, and Grafana's Loki data source links a log line's trace id to the Jaeger data source.",
     check(f) {
       const problems: string[] = [];
       const tracing = CHECKLIST['jaeger-tracing'].check(f);
@@ -781,8 +784,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     section: 'Operations',
     guide: 'Automated backup schedule configured',
     rule:
-      'For each database: a CronJob, not suspended, running the DB manager\'s full backup at least daily and one shipping WAL at least hourly, to the object store; ' +
-      'and an alert on the last successful backup\'s age.',
+      "For each database: a CronJob, not suspended, running the DB manager's full backup at least daily and one shipping WAL at least hourly, to the object store; " +
+      "and an alert on the last successful backup's age.",
     check(f) {
       const problems: string[] = [];
       const jobs = cronJobs(f);
@@ -831,8 +834,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'disaster-recovery-plan': {
     section: 'Operations',
     guide: 'Disaster recovery plan documented',
-    rule:
-      'docs/operations/disaster-recovery.md states the recovery point and time, a restore procedure, what to do when the whole cluster is lost, and names the output\'s real backup and verification CronJobs; its links resolve.',
+    rule: "docs/operations/disaster-recovery.md states the recovery point and time, a restore procedure, what to do when the whole cluster is lost, and names the output's real backup and verification CronJobs; its links resolve.",
     check(f) {
       const path = 'docs/operations/disaster-recovery.md';
       const text = f.file(path);
@@ -843,7 +845,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
         ['recovery point and time', /recovery point|RPO/i],
         ['restore procedure', /restore/i],
         ['loss of the whole cluster', /cluster/i],
-      ] as const) if (!hs.some((h) => re.test(h))) problems.push(`no section on the ${what}`);
+      ] as const)
+        if (!hs.some((h) => re.test(h))) problems.push(`no section on the ${what}`);
       const commands = new Set((Object.keys(DATABASES) as (keyof typeof DATABASES)[]).flatMap((db) => [DBMANAGER_CLI.backup(db, 'full').join(' '), DBMANAGER_CLI.verifyLatest(db).join(' ')]));
       const backupJobs = cronJobs(f).filter((j) => commands.has(argsOf(j.w)));
       for (const j of backupJobs) if (!text.includes(j.w.name)) problems.push(`does not name CronJob ${j.w.name}`);
@@ -854,8 +857,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   runbooks: {
     section: 'Operations',
     guide: 'Runbook documentation',
-    rule:
-      'docs/operations/runbook.md has a section for every alert rule in the output, each rule\'s runbook_url points to it, and it covers every troubleshooting topic of the guide.',
+    rule: "docs/operations/runbook.md has a section for every alert rule in the output, each rule's runbook_url points to it, and it covers every troubleshooting topic of the guide.",
     check(f) {
       const path = 'docs/operations/runbook.md';
       const text = f.file(path);
@@ -887,9 +889,18 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const problems: string[] = [];
       const oncall = section(text, /on-call/i);
       if (!oncall) problems.push('no on-call section');
-      const critical = f.allAlertRules().filter((r) => r.labels?.severity === 'critical').map((r) => r.alert).sort();
+      const critical = f
+        .allAlertRules()
+        .filter((r) => r.labels?.severity === 'critical')
+        .map((r) => r.alert)
+        .sort();
       const row = (oncall ?? '').split('\n').find((l) => /^\|\s*`?critical`?\s*\|/.test(l.trim()));
-      const listed = row ? [...row.matchAll(/`(\w+)`/g)].map((m) => m[1]!).filter((a) => a !== 'critical').sort() : [];
+      const listed = row
+        ? [...row.matchAll(/`(\w+)`/g)]
+            .map((m) => m[1]!)
+            .filter((a) => a !== 'critical')
+            .sort()
+        : [];
       if (!row) problems.push('no paging row for critical alerts');
       else if (listed.join() !== critical.join()) problems.push(`paging table lists ${describeList(listed)}; the critical alerts are ${describeList(critical)}`);
       const amc = f.alertmanagerConfigs();
@@ -898,9 +909,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       for (const r of receivers) if (!(oncall ?? '').includes(r)) problems.push(`on-call section does not name receiver ${r}`);
       for (const { doc } of amc) {
         const routes = (r: AlertmanagerRoute): AlertmanagerRoute[] => [r, ...(r.routes ?? []).flatMap(routes)];
-        const pagesCritical = routes(doc.route).some(
-          (r) => r.receiver && ((r.matchers ?? []).some((m) => /severity\s*=~?\s*"?[^"]*critical/.test(m)) || r.match?.severity === 'critical'),
-        );
+        const pagesCritical = routes(doc.route).some((r) => r.receiver && ((r.matchers ?? []).some((m) => /severity\s*=~?\s*"?[^"]*critical/.test(m)) || r.match?.severity === 'critical'));
         if (!pagesCritical) problems.push('Alertmanager has no route for severity=critical');
       }
       return verdict(problems, `${path} on-call section pages ${critical.join(', ')} through ${receivers.join(', ')}`);
@@ -922,7 +931,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
         ['severity levels', /severity/i],
         ['running an incident', /running an incident|incident process|during an incident/i],
         ['post-incident review', /post-incident|review/i],
-      ] as const) if (!hs.some((h) => re.test(h))) problems.push(`no section on ${what}`);
+      ] as const)
+        if (!hs.some((h) => re.test(h))) problems.push(`no section on ${what}`);
       const alerts = new Set(f.allAlertRules().map((r) => r.alert));
       const named = [...new Set([...text.matchAll(/`(Prism[A-Z]\w+)`/g)].map((m) => m[1]!))];
       for (const a of named) if (!alerts.has(a)) problems.push(`names unknown alert ${a}`);
@@ -931,7 +941,10 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const runbook = f.file('docs/operations/runbook.md') ?? '';
       if (!relativeLinks(runbook).some((l) => l.split('#')[0] === 'incident-response.md')) problems.push('the runbook does not link to the incident process');
       problems.push(...brokenLinks(f, path, text));
-      return verdict(problems, `${path}: ${hs.filter((h) => /severity|running an incident|post-incident/i.test(h)).join(' / ')}; names ${named.length} real alerts; alerts → runbook → incident process`);
+      return verdict(
+        problems,
+        `${path}: ${hs.filter((h) => /severity|running an incident|post-incident/i.test(h)).join(' / ')}; names ${named.length} real alerts; alerts → runbook → incident process`,
+      );
     },
   },
 };
@@ -955,9 +968,7 @@ function reachesPrivateApiServer(f: Facts, prom: Workload): boolean {
     if (o.kind !== 'NetworkPolicy' || (o.metadata.namespace ?? f.namespace) !== prom.namespace) return false;
     const s = spec<{ podSelector: { matchLabels?: Record<string, string> }; egress?: { to?: { ipBlock?: { cidr: string; except?: string[] } }[]; ports?: { port?: number }[] }[] }>(o);
     if (!selects(s.podSelector, prom.podLabels)) return false;
-    return (s.egress ?? []).some(
-      (r) => (r.ports ?? []).some((p) => p.port === 443 || p.port === 6443) && (r.to ?? []).some((t) => t.ipBlock && !PRIVATE.every((p) => t.ipBlock!.except?.includes(p))),
-    );
+    return (s.egress ?? []).some((r) => (r.ports ?? []).some((p) => p.port === 443 || p.port === 6443) && (r.to ?? []).some((t) => t.ipBlock && !PRIVATE.every((p) => t.ipBlock!.except?.includes(p))));
   });
 }
 

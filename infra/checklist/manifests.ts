@@ -54,7 +54,9 @@ interface Volume {
   readonly name: string;
   readonly secret?: { readonly secretName: string; readonly items?: readonly { readonly key: string; readonly path: string }[] };
   readonly configMap?: { readonly name: string };
-  readonly projected?: { readonly sources: readonly { readonly secret?: { readonly name: string; readonly items?: readonly { readonly key: string }[] }; readonly configMap?: { readonly name: string } }[] };
+  readonly projected?: {
+    readonly sources: readonly { readonly secret?: { readonly name: string; readonly items?: readonly { readonly key: string }[] }; readonly configMap?: { readonly name: string } }[];
+  };
   readonly persistentVolumeClaim?: unknown;
 }
 
@@ -205,10 +207,12 @@ function imageRepository(image: string): string {
 
 /** Workloads whose some container runs an image whose repository ends with `/name` or is `name`. */
 export function runningImage(ws: readonly Workload[], name: string): Workload[] {
-  return ws.filter((w) => containersOf(w).some((c) => {
-    const repo = imageRepository(c.image);
-    return repo === name || repo.endsWith(`/${name}`);
-  }));
+  return ws.filter((w) =>
+    containersOf(w).some((c) => {
+      const repo = imageRepository(c.image);
+      return repo === name || repo.endsWith(`/${name}`);
+    }),
+  );
 }
 
 export const describeList = (xs: readonly string[], none = 'none'): string => (xs.length ? xs.join(', ') : none);

@@ -36,8 +36,7 @@ export function alloyService(): ComposeService {
   return {
     image: imageRef(image),
     container_name: ALLOY_SERVICE,
-    command: [
-      'run', `${CONFIG_DIR}/config.alloy`, `--server.http.listen-addr=127.0.0.1:${PORTS.alloy}`, '--storage.path=/var/lib/alloy/data', '--disable-reporting'],
+    command: ['run', `${CONFIG_DIR}/config.alloy`, `--server.http.listen-addr=127.0.0.1:${PORTS.alloy}`, '--storage.path=/var/lib/alloy/data', '--disable-reporting'],
     networks: [NETWORK_NAMES.observability],
     depends_on: { loki: { condition: 'service_healthy' } },
     healthcheck: {

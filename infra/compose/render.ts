@@ -1,6 +1,22 @@
 import { DBMANAGER_CLI, HEALTH_PATHS, type SecretKey, OFFSITE_SECRET_KEYS, SECRET_KEYS, isAlertingSecret, secretSpec } from '../contract/index.js';
 import { stringify } from 'yaml';
-import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type Task, type Tier, KEY_FILES, TIERS, component, portNumber, PROMETHEUS_RULES_DIR, prometheusYaml, RULES_FILE, type ScrapeTarget } from '../model/index.js';
+import {
+  type Component,
+  type ConfigFile,
+  type Flow,
+  type Layer,
+  type Platform,
+  type Task,
+  type Tier,
+  KEY_FILES,
+  TIERS,
+  component,
+  portNumber,
+  PROMETHEUS_RULES_DIR,
+  prometheusYaml,
+  RULES_FILE,
+  type ScrapeTarget,
+} from '../model/index.js';
 import { INTERPOLATION } from './env.js';
 import { ALLOY_CONFIG_FILE, ALLOY_SERVICE, alloyConfig, alloyService } from './log-shipping.js';
 import { imageTools } from './images.js';
@@ -117,9 +133,7 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
   checkHealthGates(COMPOSE_FILES[layer], services);
 
   const used = new Set(Object.values(services).flatMap((s) => s.networks ?? []));
-  const networks = Object.fromEntries(
-    TIERS.filter((t: Tier) => used.has(NETWORK_NAMES[t])).map((t) => [NETWORK_NAMES[t], networkDefinition(t)]),
-  );
+  const networks = Object.fromEntries(TIERS.filter((t: Tier) => used.has(NETWORK_NAMES[t])).map((t) => [NETWORK_NAMES[t], networkDefinition(t)]));
   return {
     services,
     ...(Object.keys(networks).length > 0 ? { networks } : {}),
@@ -201,7 +215,12 @@ function servicesMk(platform: Platform): string {
     const own = platform.components.filter((c) => c.layer === layer);
     const shipper = layer === 'observability' && own.some((c) => c.name === 'loki') ? [ALLOY_SERVICE] : [];
     lines.push(`PRISM_${vars[layer]}_SERVICES := ${[...own.map((c) => c.name), ...shipper].join(' ')}`.trimEnd());
-    lines.push(`PRISM_${vars[layer]}_TASKS := ${own.flatMap(oneShotTasks).map((t) => t.name).join(' ')}`.trimEnd());
+    lines.push(
+      `PRISM_${vars[layer]}_TASKS := ${own
+        .flatMap(oneShotTasks)
+        .map((t) => t.name)
+        .join(' ')}`.trimEnd(),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -239,4 +258,3 @@ function checkRendered(files: ReadonlyMap<string, string>): void {
     }
   }
 }
-

@@ -1,7 +1,20 @@
 import { posix } from 'node:path';
 import { bytes, cpuMillis } from '../config/index.js';
 import type { SecretKey } from '../contract/index.js';
-import { type Component, type ConfigFile, type Image, type ImageBuild, type Platform, type Probe, type Task, type WritablePath, MTLS_CA_CERT, MTLS_CERT_DIR, imageRef, portNumber } from '../model/index.js';
+import {
+  type Component,
+  type ConfigFile,
+  type Image,
+  type ImageBuild,
+  type Platform,
+  type Probe,
+  type Task,
+  type WritablePath,
+  MTLS_CA_CERT,
+  MTLS_CERT_DIR,
+  imageRef,
+  portNumber,
+} from '../model/index.js';
 import { composeArg, composeEnvironment, literal, secretInterpolation } from './env.js';
 import { httpCheckCommand, imageTools } from './images.js';
 import { configHostDir, fromProjectDir } from './layout.js';
@@ -11,12 +24,15 @@ import type { ComposeBuild, ComposeHealthcheck, ComposePort, ComposeService, Dep
 /** Published ports listen on the loopback interface only: a developer machine is not a server. */
 const PUBLISH_HOST_IP = '127.0.0.1';
 
-
 /** A Kubernetes memory quantity in Docker's units (binary: `m` is MiB), exact. */
 export function dockerMemory(quantity: string): string {
   const b = bytes(quantity);
   if (b === undefined) throw new Error(`not a memory quantity: ${quantity}`);
-  for (const [unit, factor] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) {
+  for (const [unit, factor] of [
+    ['g', 1024 ** 3],
+    ['m', 1024 ** 2],
+    ['k', 1024],
+  ] as const) {
     if (b % factor === 0) return `${b / factor}${unit}`;
   }
   return `${b}b`;
@@ -62,16 +78,12 @@ const volumeName = (owner: string): string => `${owner}-data`;
  */
 export const diskScratch = (c: Component, paths: readonly WritablePath[] = c.writablePaths): WritablePath[] => paths.filter((w) => w.onDisk);
 const scratchVolume = (owner: string, path: string): string => `${owner}-scratch-${path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-')}`;
-const scratchMounts = (c: Component, paths: readonly WritablePath[] = c.writablePaths): string[] =>
-  diskScratch(c, paths).map((w) => `${scratchVolume(c.name, w.path)}:${w.path}`);
+const scratchMounts = (c: Component, paths: readonly WritablePath[] = c.writablePaths): string[] => diskScratch(c, paths).map((w) => `${scratchVolume(c.name, w.path)}:${w.path}`);
 /** The volume holding a component's secret files (its JWT keys), filled by the volume-init one-shot. */
 export const secretFilesVolume = (owner: string): string => `${owner}-secret-files`;
 
 /** The named volumes a component writes to, which the volume-init hands to its user. */
-export const ownedVolumes = (c: Component): string[] => [
-  ...(c.persistence ? [volumeName(c.name)] : []),
-  ...diskScratch(c).map((w) => scratchVolume(c.name, w.path)),
-];
+export const ownedVolumes = (c: Component): string[] => [...(c.persistence ? [volumeName(c.name)] : []), ...diskScratch(c).map((w) => scratchVolume(c.name, w.path))];
 
 /** Hardening shared by every container (the restricted profile where Compose has it). */
 function hardening(c: Component, user: number, writable: readonly WritablePath[] = c.writablePaths) {

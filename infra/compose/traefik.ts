@@ -50,9 +50,7 @@ function staticConfig(platform: Platform, mode: 'production' | 'development'): s
       ping: { address: ep.ping },
     },
     providers: { file: { directory: TRAEFIK_DYNAMIC_DIR, watch: true } },
-    ...(prod
-      ? { certificatesResolvers: { letsencrypt: { acme: { storage: TRAEFIK_ACME_STORAGE, httpChallenge: { entryPoint: 'web' } } } } }
-      : {}),
+    ...(prod ? { certificatesResolvers: { letsencrypt: { acme: { storage: TRAEFIK_ACME_STORAGE, httpChallenge: { entryPoint: 'web' } } } } } : {}),
   };
   return HEADER + toYaml(doc);
 }
@@ -116,9 +114,7 @@ function routersAndServices(platform: Platform): string {
   // (not the client's Host header, which Traefik would otherwise send as SNI with passHostHeader).
   const caFile = component(platform, 'edge').meshCaFile;
   if (!caFile) throw new Error('edge component has no meshCaFile: Traefik cannot verify the services');
-  const serversTransports = Object.fromEntries(
-    [...new Set(targets.map((r) => r.to))].map((to) => [transportId(to), { serverName: to, rootCAs: [caFile] }]),
-  );
+  const serversTransports = Object.fromEntries([...new Set(targets.map((r) => r.to))].map((to) => [transportId(to), { serverName: to, rootCAs: [caFile] }]));
   return HEADER + toYaml({ http: { routers, services, serversTransports } });
 }
 

@@ -16,16 +16,17 @@ const smarthost = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:po
 const matcher = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*(=|!=|=~|!~)"(?:[^"\\]|\\.)*"$/, 'expected a matcher such as severity="critical"');
 
 /** A URL may not carry credentials: user info in it would be written into the rendered config. */
-const httpUrl = z
-  .url({ protocol: /^https?$/, error: 'expected an http or https URL' })
-  .refine((u) => {
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http or https URL' }).refine(
+  (u) => {
     try {
       const url = new URL(u);
       return url.username === '' && url.password === '';
     } catch {
       return true;
     }
-  }, { message: 'expected a URL without user:password (credentials belong in prism-secrets, not in stack configuration)' });
+  },
+  { message: 'expected a URL without user:password (credentials belong in prism-secrets, not in stack configuration)' },
+);
 
 const receiver = z
   .strictObject({
@@ -101,7 +102,8 @@ export const alerting = z
       ctx.addIssue({ code: 'custom', path: ['defaultReceiver'], message: `expected the name of a receiver (${[...names].join(', ') || 'none defined'})`, input: a.defaultReceiver });
     }
     a.routes.forEach((r, i) => {
-      if (!known(r.receiver)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'receiver'], message: `expected the name of a receiver (${[...names].join(', ') || 'none defined'})`, input: r.receiver });
+      if (!known(r.receiver))
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'receiver'], message: `expected the name of a receiver (${[...names].join(', ') || 'none defined'})`, input: r.receiver });
     });
   })
   .prefault({});

@@ -83,9 +83,15 @@ export function validateStackConfig(values: Record<string, unknown>, source: str
   if (result.success) {
     const problems = stackName === undefined ? [] : waiverProblems(stackName, result.data.checklist.notApplicable);
     if (problems.length === 0) return result.data;
-    throw new StackConfigError(source, problems.map((p) => `${keyPath(p.path)}: ${p.message}`));
+    throw new StackConfigError(
+      source,
+      problems.map((p) => `${keyPath(p.path)}: ${p.message}`),
+    );
   }
-  throw new StackConfigError(source, result.error.issues.map((i) => describeIssue(i, values)));
+  throw new StackConfigError(
+    source,
+    result.error.issues.map((i) => describeIssue(i, values)),
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {

@@ -14,9 +14,7 @@ import { CHECKLIST_ITEM_IDS } from './checklist.js';
 
 const cpu = z.string().refine((q) => cpuMillis(q) !== undefined, { message: 'expected a CPU quantity such as 100m or 0.5' });
 const memory = z.string().refine((q) => bytes(q) !== undefined, { message: 'expected a memory quantity such as 128Mi or 1Gi' });
-const dnsName = z
-  .string()
-  .regex(/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'expected a lower-case DNS name');
+const dnsName = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'expected a lower-case DNS name');
 /** A pinned image tag: never `latest`, never empty. */
 const imageTag = z
   .string()
@@ -25,7 +23,10 @@ const imageTag = z
 /** RFC 1918: where pod networks and Docker networks live (see `ingress.trustedProxies`). */
 export const DEFAULT_TRUSTED_PROXIES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
 const noCredentials = z
-  .never({ message: 'credentials are not stack configuration: set the secret keys backup-offsite-access-key and backup-offsite-secret-key of prism-secrets (pulumi config set --secret prism:backupOffsiteAccessKey, prism:backupOffsiteSecretKey, or your secret store)' })
+  .never({
+    message:
+      'credentials are not stack configuration: set the secret keys backup-offsite-access-key and backup-offsite-secret-key of prism-secrets (pulumi config set --secret prism:backupOffsiteAccessKey, prism:backupOffsiteSecretKey, or your secret store)',
+  })
   .optional();
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
 const port = z.number().int().min(1).max(65535);
@@ -80,9 +81,7 @@ const service = (name: ServiceName) =>
     })
     .prefault({});
 
-const services = z
-  .strictObject(Object.fromEntries(SERVICE_NAMES.map((n) => [n, service(n)])) as Record<ServiceName, ReturnType<typeof service>>)
-  .prefault({});
+const services = z.strictObject(Object.fromEntries(SERVICE_NAMES.map((n) => [n, service(n)])) as Record<ServiceName, ReturnType<typeof service>>).prefault({});
 
 const DATA_STORES = ['postgresAuth', 'postgresOps', 'redis', 'nats', 'consul', 'minio', 'prometheus', 'loki', 'grafana'] as const;
 export type DataStoreName = (typeof DATA_STORES)[number];
@@ -102,9 +101,7 @@ const storage = z
   .strictObject({
     /** StorageClass of every volume claim; the cluster's default class when unset. */
     storageClass: z.string().min(1).optional(),
-    sizes: z
-      .strictObject(Object.fromEntries(DATA_STORES.map((d) => [d, memory.default(DEFAULT_VOLUME_SIZES[d])])) as Record<DataStoreName, z.ZodDefault<typeof memory>>)
-      .prefault({}),
+    sizes: z.strictObject(Object.fromEntries(DATA_STORES.map((d) => [d, memory.default(DEFAULT_VOLUME_SIZES[d])])) as Record<DataStoreName, z.ZodDefault<typeof memory>>).prefault({}),
   })
   .prefault({});
 
@@ -119,16 +116,20 @@ const secrets = z
       storeName: z.string().min(1),
       /** Remote key of each entry: `<remotePrefix><secret key>`. */
       remotePrefix: z.string().default('prism/'),
-      refreshInterval: z.string().regex(/^\d+[smh]$/, 'expected a duration such as 1h').default('1h'),
+      refreshInterval: z
+        .string()
+        .regex(/^\d+[smh]$/, 'expected a duration such as 1h')
+        .default('1h'),
     }),
     /** A local cluster: `npm run local-secrets` writes the Secret to a git-ignored file. */
     z.strictObject({ mode: z.literal('local') }),
   ])
   .prefault({ mode: 'local' });
 
-const pulumiSecrets = Object.fromEntries(
-  SECRET_KEYS.map((s) => [s.pulumiKey, z.strictObject({ secure: z.string().min(1) }).optional()]),
-) as Record<(typeof SECRET_KEYS)[number]['pulumiKey'], z.ZodOptional<z.ZodObject<{ secure: z.ZodString }>>>;
+const pulumiSecrets = Object.fromEntries(SECRET_KEYS.map((s) => [s.pulumiKey, z.strictObject({ secure: z.string().min(1) }).optional()])) as Record<
+  (typeof SECRET_KEYS)[number]['pulumiKey'],
+  z.ZodOptional<z.ZodObject<{ secure: z.ZodString }>>
+>;
 
 export const stackConfigSchema = z
   .strictObject({
@@ -141,20 +142,19 @@ export const stackConfigSchema = z
         secretName: z.string().min(1).default('prism-tls'),
       })
       .prefault({}),
-    images: z
-      .strictObject({
-        /** Registry prefix of the four service images (`<registry>/prism-gateway:<tag>`). */
-        registry: z.string().min(1).default('ghcr.io/prism-platform'),
-        tag: imageTag,
-        /** Every image; Always re-checks registry credentials on each pull (pinned tags keep it reproducible). */
-        pullPolicy: z.enum(['IfNotPresent', 'Always']).default('Always'),
-        /**
-         * Whether `pulumi up` builds and pushes the four service images (tagged `<stack>-<revision>`, run by
-         * digest). Off, it deploys `<registry>/prism-<service>:<tag>` as they are, built by another pipeline.
-         * @default true
-         */
-        build: z.boolean().default(true),
-      }),
+    images: z.strictObject({
+      /** Registry prefix of the four service images (`<registry>/prism-gateway:<tag>`). */
+      registry: z.string().min(1).default('ghcr.io/prism-platform'),
+      tag: imageTag,
+      /** Every image; Always re-checks registry credentials on each pull (pinned tags keep it reproducible). */
+      pullPolicy: z.enum(['IfNotPresent', 'Always']).default('Always'),
+      /**
+       * Whether `pulumi up` builds and pushes the four service images (tagged `<stack>-<revision>`, run by
+       * digest). Off, it deploys `<registry>/prism-<service>:<tag>` as they are, built by another pipeline.
+       * @default true
+       */
+      build: z.boolean().default(true),
+    }),
     ingress: z
       .strictObject({
         className: z.string().min(1).default('nginx'),
@@ -169,7 +169,10 @@ export const stackConfigSchema = z
          * anyone else. The default, the private ranges, covers pod networks and Docker networks, where only
          * these forwarders reach the services (NetworkPolicies, Compose networks); narrow it to your pod CIDR.
          */
-        trustedProxies: z.array(addressOrCidr).min(1).default([...DEFAULT_TRUSTED_PROXIES]),
+        trustedProxies: z
+          .array(addressOrCidr)
+          .min(1)
+          .default([...DEFAULT_TRUSTED_PROXIES]),
       })
       .prefault({}),
     rateLimit: z
@@ -238,12 +241,7 @@ export const stackConfigSchema = z
     /** The production checklist (`npm run checklist`): items this stack declares not applicable, each with its reason. */
     checklist: z
       .strictObject({
-        notApplicable: z
-          .partialRecord(
-            z.enum(CHECKLIST_ITEM_IDS),
-            z.string().trim().min(10, 'expected the reason the item does not apply (at least 10 characters)'),
-          )
-          .default({}),
+        notApplicable: z.partialRecord(z.enum(CHECKLIST_ITEM_IDS), z.string().trim().min(10, 'expected the reason the item does not apply (at least 10 characters)')).default({}),
       })
       .prefault({}),
     /** Where `pulumi up` deploys; synth ignores it. */

@@ -16,14 +16,10 @@ export interface EnvVarSpec {
   readonly optional?: boolean;
 }
 
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port, for example redis:6379');
+const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port, for example redis:6379');
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
-const bool = z
-  .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0'], { message: 'expected true or false' }).transform((v) => v === 'true' || v === '1');
 const url = z.url({ message: 'expected a URL' });
 const nonEmpty = z.string().min(1, 'must not be empty');
 const filePath = z.string().startsWith('/', 'expected an absolute file path');
@@ -61,7 +57,11 @@ export const ENV = {
   PRISM_NATS_STREAM_REPLICAS: {
     // JetStream replicates a stream on at most 5 servers; more replicas than servers fails at creation.
     description: 'Replicas of the JetStream stream the service creates (1..5, at most the NATS cluster size); an existing stream with fewer is raised',
-    schema: z.string().regex(/^[1-5]$/, 'expected a whole number from 1 to 5').transform(Number).default(1),
+    schema: z
+      .string()
+      .regex(/^[1-5]$/, 'expected a whole number from 1 to 5')
+      .transform(Number)
+      .default(1),
     optional: true,
   },
   PRISM_TLS_ENABLED: { description: 'Serve TLS on the service port', schema: bool.default(false), optional: true },

@@ -10,7 +10,11 @@ export const gatewayConfigSchema = z.strictObject({
   server: z.strictObject({
     port: z.number().int().min(1).max(65535),
     /** Largest request body the gateway accepts. */
-    body_limit_bytes: z.number().int().positive().default(1024 * 1024),
+    body_limit_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
     request_timeout_ms: z.number().int().positive().default(30_000),
     /** Largest total size of the request headers (Node's maxHeaderSize); larger gets 431. Default 16384. */
     max_header_bytes: z.number().int().min(1024).max(65_536).optional(),
@@ -39,9 +43,7 @@ export const gatewayConfigSchema = z.strictObject({
     /** At most API_KEY_CACHE_MAX_SECONDS: auth's revocation marker must outlive every cached validation. */
     api_key_cache_seconds: z.number().int().min(0).max(API_KEY_CACHE_MAX_SECONDS).default(30),
     /** Failed authentications per client address and window before 429 (AUTH_FAILURE_LIMIT_DEFAULTS). */
-    failure_limit: z
-      .strictObject({ max_failures: z.number().int().positive(), window_seconds: z.number().int().positive().max(3600) })
-      .optional(),
+    failure_limit: z.strictObject({ max_failures: z.number().int().positive(), window_seconds: z.number().int().positive().max(3600) }).optional(),
     /** Verified JWTs remembered (their `exp`/`nbf` re-checked on each use); 0 verifies every request. Default 10000. */
     token_cache_size: z.number().int().min(0).optional(),
   }),

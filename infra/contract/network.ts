@@ -16,5 +16,10 @@ export const addressOrCidr = z.string().refine(isAddressOrCidr, { message: 'expe
 /** The same list in an environment variable: comma-separated, empty for none. */
 export const addressListEnv = z
   .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(addressOrCidr));

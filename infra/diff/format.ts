@@ -35,7 +35,10 @@ function formatField(c: FieldChange): string[] {
     const lines = diffLines(c.old ?? '', c.new ?? '').flatMap((part) => {
       if (!part.added && !part.removed) return [];
       const mark = part.added ? '+' : '-';
-      return part.value.replace(/\n$/, '').split('\n').map((l) => `      ${mark} ${maskText(l)}`);
+      return part.value
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((l) => `      ${mark} ${maskText(l)}`);
     });
     const what = c.old === undefined ? 'added text' : c.new === undefined ? 'removed text' : 'text changed';
     return [`    ${path}: ${what}`, ...lines];

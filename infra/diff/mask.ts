@@ -44,7 +44,5 @@ export const HIDDEN: unique symbol = Symbol('hidden');
 
 /** Replaces the value of every sensitive `key: value` / `key=value` / `key value` line of a text. */
 export function maskText(line: string): string {
-  return line.replace(/^(\s*["']?)([A-Za-z0-9_.-]+)(["']?\s*(?:[:=]\s*|\s+))(\S.*)$/, (all, pre: string, key: string, sep: string) =>
-    isSensitiveName(key) ? `${pre}${key}${sep}(hidden)` : all,
-  );
+  return line.replace(/^(\s*["']?)([A-Za-z0-9_.-]+)(["']?\s*(?:[:=]\s*|\s+))(\S.*)$/, (all, pre: string, key: string, sep: string) => (isSensitiveName(key) ? `${pre}${key}${sep}(hidden)` : all));
 }

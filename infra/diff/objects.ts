@@ -35,11 +35,7 @@ export function hasChanges(d: EnvironmentDiff): boolean {
 }
 
 /** Objects matched by key (apiVersion/kind/namespace/name); keys sorted so output is deterministic. */
-export function diffEnvironment(
-  environment: string,
-  before: ReadonlyMap<string, KubeObject> | undefined,
-  after: ReadonlyMap<string, KubeObject> | undefined,
-): EnvironmentDiff {
+export function diffEnvironment(environment: string, before: ReadonlyMap<string, KubeObject> | undefined, after: ReadonlyMap<string, KubeObject> | undefined): EnvironmentDiff {
   const b = before ?? new Map<string, KubeObject>();
   const a = after ?? new Map<string, KubeObject>();
   const keys = [...new Set([...b.keys(), ...a.keys()])].sort();

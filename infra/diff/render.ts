@@ -69,7 +69,9 @@ function readRendering(outdir: string, label: string): Rendering {
     const dir = join(outdir, env);
     if (!statSync(dir).isDirectory()) continue;
     const objects = new Map<string, KubeObject>();
-    for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()) {
       for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
         const o = doc.toJS() as KubeObject | null;
         if (o === null) continue;

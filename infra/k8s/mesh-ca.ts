@@ -13,7 +13,10 @@ import type { Component, MeshCa } from '../model/index.js';
 const CERT_MANAGER_API_VERSION = 'cert-manager.io/v1';
 
 /** Go durations as cert-manager parses them (`2160h`, `90m`, `1h30m`). */
-const duration = z.string().regex(/^(\d+h)?(\d+m)?(\d+s)?$/).refine((v) => v !== '', 'expected a Go duration');
+const duration = z
+  .string()
+  .regex(/^(\d+h)?(\d+m)?(\d+s)?$/)
+  .refine((v) => v !== '', 'expected a Go duration');
 const dnsName = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/);
 const issuerRef = z.strictObject({ name: z.string().min(1), kind: z.enum(['Issuer', 'ClusterIssuer']), group: z.literal('cert-manager.io') });
 const KEY_USAGES = ['signing', 'digital signature', 'key encipherment', 'cert sign', 'crl sign', 'server auth', 'client auth'] as const;

@@ -1,7 +1,19 @@
 import { createHash } from 'node:crypto';
 import * as k8s from './imports/k8s.js';
 import { bytes } from '../config/index.js';
-import { type Component, type ConfigFile, type EnvValue, type Image, type Platform, type Probe, type SecretFiles, type WorkloadIdentity, type WritablePath, imageRef, resolveRef } from '../model/index.js';
+import {
+  type Component,
+  type ConfigFile,
+  type EnvValue,
+  type Image,
+  type Platform,
+  type Probe,
+  type SecretFiles,
+  type WorkloadIdentity,
+  type WritablePath,
+  imageRef,
+  resolveRef,
+} from '../model/index.js';
 import { MTLS_FILES, SECRET_NAME, secretSpec } from '../contract/index.js';
 import { workloadCertSecret } from './mesh-ca.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
@@ -59,7 +71,11 @@ export function renderProbe(p: Probe, ports: readonly { name: string; port: numb
 }
 
 function volumeName(path: string): string {
-  return path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-').replace(/-+$/, '').slice(0, 63);
+  return path
+    .replace(/^\//, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/-+$/, '')
+    .slice(0, 63);
 }
 
 /** Headroom beyond the emptyDirs for container logs and the writable layer. */

@@ -109,9 +109,7 @@ export class Workload extends Construct {
           revisionHistoryLimit: 5,
           // A singleton is replaced, never surged: a rolling update would run two instances (and two
           // restore volumes) side by side. Everything else keeps full capacity while it rolls.
-          strategy: c.singleton
-            ? { type: 'Recreate' }
-            : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
+          strategy: c.singleton ? { type: 'Recreate' } : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
           template: template(),
         },
       });
@@ -176,9 +174,7 @@ function spreadConstraints(name: string): Pick<k8s.PodSpec, 'affinity' | 'topolo
     ],
     affinity: {
       podAntiAffinity: {
-        preferredDuringSchedulingIgnoredDuringExecution: [
-          { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector } },
-        ],
+        preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector } }],
       },
     },
   };

@@ -13,19 +13,7 @@ import { ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
 import { layout, type Layout } from './layout.js';
 import { checkPrerequisites, type Prerequisites } from './prerequisites.js';
 import { isAlive, startProcess, stopProcess, type ProcessSpec, type RunningProcess, type StopResult } from './processes.js';
-import {
-  componentEnv,
-  DATA_COMPONENTS,
-  ECHO,
-  ECHO_ROUTES,
-  HOST,
-  localGatewayYaml,
-  localMinioSetup,
-  localPort,
-  portKeys,
-  type PortMap,
-  type RenderContext,
-} from './render.js';
+import { componentEnv, DATA_COMPONENTS, ECHO, ECHO_ROUTES, HOST, localGatewayYaml, localMinioSetup, localPort, portKeys, type PortMap, type RenderContext } from './render.js';
 import { ensureSecrets } from './secrets.js';
 
 /** The local platform runs the dev stack, as Compose does. */
@@ -285,13 +273,11 @@ class Runner {
     this.ctx = { platform: this.platform, ports, layout: l, secrets, gateways, ...(o.extraEnv ? { extraEnv: o.extraEnv } : {}) };
     // The model mounts each service's certificate at /etc/prism/mtls; locally a CA of our own issues
     // them (valid for 127.0.0.1 and localhost) and componentEnv points the model's paths at them.
-    this.pki = await this.step('certificates (local CA, one per service, the operator\'s)', () => ensureLocalPki({ dir: l.mtlsDir, workloads: SERVICE_NAMES }));
+    this.pki = await this.step("certificates (local CA, one per service, the operator's)", () => ensureLocalPki({ dir: l.mtlsDir, workloads: SERVICE_NAMES }));
     if (this.pki.issued.length > 0) this.say(`  issued: ${this.pki.issued.join(', ')}`);
 
     try {
-      await this.step('data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO)', () =>
-        allSettled([this.postgres('auth'), this.postgres('ops'), this.redis(), this.nats(), this.minio()]),
-      );
+      await this.step('data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO)', () => allSettled([this.postgres('auth'), this.postgres('ops'), this.redis(), this.nats(), this.minio()]));
       await this.step(`MinIO set-up (bucket, least-privilege backup user)`, () => this.minioSetup());
       // The DB manager applies the migrations at start-up (the model's default) and is ready only after
       // them; one process less than a separate migrate task, which costs the same module loading again.
@@ -390,7 +376,15 @@ class Runner {
     const privateConf = join(this.l.run('redis'), 'redis.local.conf');
     const port = localPort(this.ctx, 'redis/redis');
     writeFileSync(privateConf, [`include ${confPath}`, `port ${port}`, `bind ${HOST}`, `requirepass ${env.REDIS_PASSWORD}`, ''].join('\n'), { mode: 0o600 });
-    const p = await this.start({ name: 'redis', command: this.prereq.redisServer, args: [privateConf], env: this.nodeEnv, cwd: this.l.data('redis'), logFile: this.l.log('redis'), stopTimeoutMs: c.terminationGracePeriodSeconds * 1000 });
+    const p = await this.start({
+      name: 'redis',
+      command: this.prereq.redisServer,
+      args: [privateConf],
+      env: this.nodeEnv,
+      cwd: this.l.data('redis'),
+      logFile: this.l.log('redis'),
+      stopTimeoutMs: c.terminationGracePeriodSeconds * 1000,
+    });
     await this.waitReady(p, () => redisPing(port, env.REDIS_PASSWORD!));
   }
 

@@ -37,7 +37,11 @@ export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string | 
   const has = (dir: string) => ['initdb', 'postgres', 'pg_isready', 'pg_basebackup'].every((p) => existsSync(join(dir, p)));
   if (env.PRISM_PG_BIN) return has(env.PRISM_PG_BIN) ? env.PRISM_PG_BIN : undefined;
   const root = '/usr/lib/postgresql';
-  const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+  const majors = existsSync(root)
+    ? readdirSync(root)
+        .filter((d) => /^\d+$/.test(d))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   for (const m of majors) if (has(join(root, m, 'bin'))) return join(root, m, 'bin');
   for (const dir of (env.PATH ?? '').split(delimiter)) if (dir && has(dir)) return dir;
   return undefined;

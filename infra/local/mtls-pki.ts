@@ -80,7 +80,7 @@ interface Ca {
 const filesOf = (dir: string): PkiFiles => ({ dir, cert: join(dir, MTLS_FILES.cert), key: join(dir, MTLS_FILES.key), ca: join(dir, MTLS_FILES.ca) });
 
 async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']));
+  return await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
 }
 
 function keyPem(key: webcrypto.CryptoKey): string {

@@ -29,7 +29,15 @@ export function buildPlatform(environment: string, stackConfig: StackConfig, nam
   const data = dataComponents(ctx);
   const observability = stackConfig.observability.enabled ? observabilityComponents(ctx, [...services, ...data]) : [];
   const e = edge(ctx);
-  const platform: Platform = { environment, namespace, mtls: MESH_CA, apiServer: stackConfig.cluster.apiServer, imagePullPolicy: stackConfig.images.pullPolicy, components: [...services, ...data, ...observability, edgeProxy(e)], edge: e };
+  const platform: Platform = {
+    environment,
+    namespace,
+    mtls: MESH_CA,
+    apiServer: stackConfig.cluster.apiServer,
+    imagePullPolicy: stackConfig.images.pullPolicy,
+    components: [...services, ...data, ...observability, edgeProxy(e)],
+    edge: e,
+  };
   checkPlatform(platform);
   return platform;
 }
@@ -116,4 +124,3 @@ function checkContract(c: Component): string[] {
   }
   return problems;
 }
-

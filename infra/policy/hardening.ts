@@ -35,11 +35,7 @@ export function workloads(objects: readonly K8sObject[]): Workload[] {
 
 /** Namespaces whose Pod Security Admission enforces `restricted`. */
 export function restrictedNamespaces(objects: readonly K8sObject[]): Set<string> {
-  return new Set(
-    objects
-      .filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted')
-      .map((o) => o.metadata.name),
-  );
+  return new Set(objects.filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted').map((o) => o.metadata.name));
 }
 
 /** Pod Security Standards "restricted", plus UID >= 10000 and a read-only root filesystem. */
@@ -100,8 +96,7 @@ function replicaFloor(w: Workload, objects: readonly K8sObject[]): number {
   return hpa?.spec.minReplicas ?? w.object.spec?.replicas ?? 1;
 }
 
-const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
-  selector !== undefined && Object.entries(selector).every(([k, val]) => labels[k] === val);
+const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) => selector !== undefined && Object.entries(selector).every(([k, val]) => labels[k] === val);
 
 /** More than one replica: a PodDisruptionBudget and topology spread. */
 function availability(w: Workload, objects: readonly K8sObject[]): string[] {

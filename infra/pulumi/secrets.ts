@@ -26,11 +26,7 @@ export function secretValues(stack: string, config: pulumi.Config, required: rea
 }
 
 /** `prism-secrets` as a Kubernetes Secret owned by Pulumi; its data stays secret in the state. */
-export function platformSecret(
-  namespace: string,
-  values: Record<string, pulumi.Output<string>>,
-  opts: pulumi.CustomResourceOptions,
-): k8s.core.v1.Secret {
+export function platformSecret(namespace: string, values: Record<string, pulumi.Output<string>>, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
   return new k8s.core.v1.Secret(
     `${namespace}/${SECRET_NAME}`,
     {

@@ -53,7 +53,7 @@ describe('the production checklist', () => {
     expect(status(r, 'multiple-replicas').evidence).toMatch(/gateway HPA 3–10, auth HPA 3–6, config 2, dbmanager 1: a singleton by design/);
   });
 
-  it("dev and staging: what they do not meet is declared not applicable in their stack file, with the reason, or waits for the same features", () => {
+  it('dev and staging: what they do not meet is declared not applicable in their stack file, with the reason, or waits for the same features', () => {
     for (const env of ['dev', 'staging']) {
       const r = evaluate(environment(env));
       expect(r.items.filter((i) => i.status === 'not met').map((i) => `${env} ${i.id}: ${i.evidence}`)).toEqual([]);
@@ -72,7 +72,7 @@ describe('the production checklist', () => {
     expect(r.ok).toBe(false);
   });
 
-  it("the edge limit may be a Traefik rateLimit Middleware the Ingress routes through", () => {
+  it('the edge limit may be a Traefik rateLimit Middleware the Ingress routes through', () => {
     const m = environment('prod');
     const ingress = m.objects.find((o) => o.kind === 'Ingress')!;
     delete ingress.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps'];
@@ -107,7 +107,10 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     "auth's certificate does not name auth": (m) => (m.objects.find((o) => o.kind === 'Certificate' && o.metadata.name === 'auth-mtls')!.spec.dnsNames = ['other']),
   },
   'jwt-keys': {
-    'the gateway mounts the private key': (m) => podSpec(byApp(m, 'Deployment', 'gateway')).volumes.find((v: Obj) => v.name === 'secret-files').secret.items.push({ key: 'jwt-private-key', path: 'private.pem' }),
+    'the gateway mounts the private key': (m) =>
+      podSpec(byApp(m, 'Deployment', 'gateway'))
+        .volumes.find((v: Obj) => v.name === 'secret-files')
+        .secret.items.push({ key: 'jwt-private-key', path: 'private.pem' }),
     'the rotation procedure is gone from the runbook': (m) => editFile(m, 'docs/operations/runbook.md', (t) => t.replace('### Rotating the JWT keys', '### Changing keys')),
     'the gateway has no rotation test': (m) => m.files.delete('services/gateway/test/auth.test.ts'),
     'a PEM in a ConfigMap': (m) => editConfig(m, 'gateway.yaml', (g) => (g.auth.public_key_file = '-----BEGIN PUBLIC KEY-----')),
@@ -127,7 +130,8 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
   'network-policies': {
     "postgres-auth's policy removed": (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'NetworkPolicy' && o.spec.podSelector?.matchLabels?.app === 'postgres-auth'))),
     'no default deny': (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'NetworkPolicy' && Object.keys(o.spec.podSelector.matchLabels ?? {}).length === 0 && !o.spec.egress))),
-    'a policy admitting anyone to redis': (m) => m.objects.find((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector?.matchLabels?.app === 'redis')!.spec.ingress.push({ ports: [{ protocol: 'TCP', port: 6379 }] }),
+    'a policy admitting anyone to redis': (m) =>
+      m.objects.find((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector?.matchLabels?.app === 'redis')!.spec.ingress.push({ ports: [{ protocol: 'TCP', port: 6379 }] }),
     "the gateway's egress to config removed": (m) => {
       const p = m.objects.find((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector?.matchLabels?.app === 'gateway')!;
       p.spec.egress = p.spec.egress.filter((r: Obj) => r.to[0].podSelector?.matchLabels?.app !== 'config');
@@ -143,7 +147,8 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
       }),
   },
   'oauth-secrets': {
-    'config reads the Google client secret': (m) => container(byApp(m, 'Deployment', 'config')).env.push({ name: 'GOOGLE', valueFrom: { secretKeyRef: { name: 'prism-secrets', key: 'google-client-secret' } } }),
+    'config reads the Google client secret': (m) =>
+      container(byApp(m, 'Deployment', 'config')).env.push({ name: 'GOOGLE', valueFrom: { secretKeyRef: { name: 'prism-secrets', key: 'google-client-secret' } } }),
     'the GitHub secret as a value': (m) => setEnv(byApp(m, 'Deployment', 'auth'), 'PRISM_GITHUB_CLIENT_SECRET', 'abc'),
     'redirects over http': (m) => setEnv(byApp(m, 'Deployment', 'auth'), 'PRISM_PUBLIC_BASE_URL', 'http://api.prism.example.com'),
   },
@@ -166,7 +171,8 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
   },
   'pod-disruption-budgets': {
     "the gateway's PDB removed": (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'PodDisruptionBudget' && o.metadata.name === 'gateway'))),
-    'a PDB that lets every pod go': (m) => (m.objects.find((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'config')!.spec = { selector: { matchLabels: { app: 'config' } }, maxUnavailable: 2 }),
+    'a PDB that lets every pod go': (m) =>
+      (m.objects.find((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'config')!.spec = { selector: { matchLabels: { app: 'config' } }, maxUnavailable: 2 }),
   },
   'circuit-breakers': {
     'a route without a breaker': (m) => editConfig(m, 'gateway.yaml', (g) => delete g.routes[0].circuit_breaker),
@@ -194,7 +200,7 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
       for (const p of m.objects.filter((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector?.matchLabels?.app === 'prometheus'))
         p.spec.egress = (p.spec.egress ?? []).filter((r: Obj) => !(r.to ?? []).some((t: Obj) => t.ipBlock));
     },
-    "the redis exporter not scraped (redis has no endpoint of its own)": (m) => {
+    'the redis exporter not scraped (redis has no endpoint of its own)': (m) => {
       const e = byApp(m, 'Deployment', 'redis-exporter');
       delete e.spec.template.metadata.annotations['prometheus.io/scrape'];
     },
@@ -256,7 +262,8 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'no troubleshooting for NATS': (m) => editFile(m, 'docs/operations/runbook.md', (t) => t.replaceAll(/^### NATS.*$/gm, '### Messaging')),
   },
   'on-call-rotation': {
-    'a critical alert missing from the paging table': (m) => editFile(m, 'docs/operations/incident-response.md', (t) => t.replace('| `PrismTargetDown`, `PrismBackupMissing`, ', '| `PrismTargetDown`, ')),
+    'a critical alert missing from the paging table': (m) =>
+      editFile(m, 'docs/operations/incident-response.md', (t) => t.replace('| `PrismTargetDown`, `PrismBackupMissing`, ', '| `PrismTargetDown`, ')),
     'a receiver the on-call section does not name': (m) => editConfig(m, 'alertmanager.yml', (a) => a.receivers.push({ name: 'night-pager', pagerduty_configs: [{ routing_key_file: '/k' }] })),
     'critical alerts not routed': (m) => editConfig(m, 'alertmanager.yml', (a) => delete a.route.routes),
   },

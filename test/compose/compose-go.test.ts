@@ -34,7 +34,6 @@ const FILES = {
   all: [`${DIR}/docker-compose.yml`, `${DIR}/docker-compose.infra.yml`, `${DIR}/docker-compose.observability.yml`, 'deploy/traefik/docker-compose.traefik.yml'],
 };
 
- 
 function load(cwd: string, files: readonly string[]): { status: number | null; stderr: string; project: any } {
   const args = ['-project-dir', DIR, '-env-file', `${DIR}/.env`, ...files.flatMap((f) => ['-f', f])];
   const r = spawnSync(checker, args, { cwd, encoding: 'utf8' });
@@ -102,12 +101,18 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
     const r = load(copy, FILES.core);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('REDIS_PASSWORD is not set: run make dev-setup');
-    const empty = load(editEnv((t) => t.replace(/^REDIS_PASSWORD=.*$/m, 'REDIS_PASSWORD=')), FILES.infra);
+    const empty = load(
+      editEnv((t) => t.replace(/^REDIS_PASSWORD=.*$/m, 'REDIS_PASSWORD=')),
+      FILES.infra,
+    );
     expect(empty.status).toBe(1);
   });
 
   it('accepts an empty OAuth credential but not a missing one', () => {
-    const r = load(editEnv((t) => t.replace(/^GITHUB_CLIENT_SECRET=.*\n/m, '')), FILES.core);
+    const r = load(
+      editEnv((t) => t.replace(/^GITHUB_CLIENT_SECRET=.*\n/m, '')),
+      FILES.core,
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('GITHUB_CLIENT_SECRET must be defined in .env (it may be empty)');
   });

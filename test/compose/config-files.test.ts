@@ -48,8 +48,7 @@ const tcpOpen = (port: number) =>
     sock.once('error', reject);
   });
 
-const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
-  spawnSync(cmd, args, { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(cmd, args, { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
 
 describe('deploy/nats/nats-server.conf', () => {
   const nats = services.get('nats')!;
@@ -100,7 +99,11 @@ describe('deploy/redis/redis.conf', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prism-redis-'));
     writeFileSync(join(dir, 'redis.conf'), readFileSync('deploy/redis/redis.conf', 'utf8').replace(/^dir .*$/m, `dir ${dir}`));
     // The compose command with its .env interpolation resolved and the config at this copy.
-    const args = redis.command!.map((a) => unescape(a).replace(/^\$\{REDIS_PASSWORD:\?[^}]*\}$/, password).replace('/etc/redis/redis.conf', join(dir, 'redis.conf')));
+    const args = redis.command!.map((a) =>
+      unescape(a)
+        .replace(/^\$\{REDIS_PASSWORD:\?[^}]*\}$/, password)
+        .replace('/etc/redis/redis.conf', join(dir, 'redis.conf')),
+    );
     expect(args).toContain(password);
     const child = spawn(redis.entrypoint![0]!, [...args, '--port', String(port), '--bind', '127.0.0.1'], { stdio: 'ignore' });
     children.push(child);
@@ -145,7 +148,10 @@ describe('deploy/prometheus', () => {
       expect(s, job.job_name).toBeDefined();
       expect([...(s!.expose ?? []), ...(s!.ports ?? []).map((p) => String(p.target))]).toContain(port);
       // Prometheus can reach it: they share a network.
-      expect(s!.networks!.some((n) => services.get('prometheus')!.networks!.includes(n)), job.job_name).toBe(true);
+      expect(
+        s!.networks!.some((n) => services.get('prometheus')!.networks!.includes(n)),
+        job.job_name,
+      ).toBe(true);
     }
   });
 

@@ -8,7 +8,6 @@ import type { Component } from '../../infra/model/index.js';
 import { synth } from '../support/synth.js';
 import { allServices, committedCompose, devPlatform, unescape } from './support.js';
 
- 
 type Json = any;
 
 const { objects } = synth('dev');
@@ -52,8 +51,14 @@ function composeEnv(s: ComposeService, c: Component): Record<string, string> {
 
 describe('Compose and Kubernetes agree (dev)', () => {
   it('run the same components', () => {
-    const k8s = objects.filter((o) => workloadKinds.has(o.kind)).map((o) => (o.metadata.labels as Json).app).sort();
-    const compose = [...services].filter(([, s]) => s.labels['io.prism.kind'] === 'component' && s.file !== 'edge').map(([n]) => n).sort();
+    const k8s = objects
+      .filter((o) => workloadKinds.has(o.kind))
+      .map((o) => (o.metadata.labels as Json).app)
+      .sort();
+    const compose = [...services]
+      .filter(([, s]) => s.labels['io.prism.kind'] === 'component' && s.file !== 'edge')
+      .map(([n]) => n)
+      .sort();
     expect(compose).toEqual(k8s);
   });
 
@@ -102,14 +107,31 @@ describe('Compose and Kubernetes agree (dev)', () => {
     const mounts = container.volumeMounts as Json[];
     // Writable paths: an emptyDir is a tmpfs; on-disk scratch is an ephemeral volume claim in
     // Kubernetes and a named volume in Compose (never both).
-    const emptyDirs = mounts.filter((m) => volumes.get(m.name)?.emptyDir).map((m) => m.mountPath).sort();
-    const claims = mounts.filter((m) => volumes.get(m.name)?.ephemeral).map((m) => m.mountPath).sort();
+    const emptyDirs = mounts
+      .filter((m) => volumes.get(m.name)?.emptyDir)
+      .map((m) => m.mountPath)
+      .sort();
+    const claims = mounts
+      .filter((m) => volumes.get(m.name)?.ephemeral)
+      .map((m) => m.mountPath)
+      .sort();
     const tmpfs = (s.tmpfs ?? []).map((t) => t.split(':')[0]!).sort();
-    const scratch = (s.volumes ?? []).filter((v) => v.startsWith(`${name}-scratch-`)).map((v) => v.split(':')[1]!).sort();
+    const scratch = (s.volumes ?? [])
+      .filter((v) => v.startsWith(`${name}-scratch-`))
+      .map((v) => v.split(':')[1]!)
+      .sort();
     expect(tmpfs).toEqual(emptyDirs);
     expect(scratch).toEqual(claims);
-    expect(scratch).toEqual(c.writablePaths.filter((w) => w.onDisk).map((w) => w.path).sort());
-    const configDirs = mounts.filter((m) => volumes.get(m.name)?.configMap).map((m) => m.mountPath).sort();
+    expect(scratch).toEqual(
+      c.writablePaths
+        .filter((w) => w.onDisk)
+        .map((w) => w.path)
+        .sort(),
+    );
+    const configDirs = mounts
+      .filter((m) => volumes.get(m.name)?.configMap)
+      .map((m) => m.mountPath)
+      .sort();
     const allBinds = (s.volumes ?? []).filter((v) => v.startsWith('.')).map((v) => v.split(':'));
     for (const b of allBinds) expect(b[2], b.join(':')).toBe('ro');
     // The mesh certificate: the cert-manager Secret in Kubernetes, the generated directory bind-mounted in Compose.
@@ -166,8 +188,14 @@ describe('Compose and Kubernetes agree (dev)', () => {
   });
 
   it('run the same one-shot tasks (Jobs); scheduled tasks (CronJobs) are not services of their own', () => {
-    const jobs = objects.filter((o) => o.kind === 'Job').map((o) => (o.metadata.labels as Json).app).sort();
-    const tasks = [...services].filter(([, s]) => s.labels['io.prism.kind'] === 'task' && s.labels['io.prism.task-of']).map(([n]) => n).sort();
+    const jobs = objects
+      .filter((o) => o.kind === 'Job')
+      .map((o) => (o.metadata.labels as Json).app)
+      .sort();
+    const tasks = [...services]
+      .filter(([, s]) => s.labels['io.prism.kind'] === 'task' && s.labels['io.prism.task-of'])
+      .map(([n]) => n)
+      .sort();
     expect(tasks).toEqual(jobs);
     for (const name of jobs) {
       const { container } = pod('Job', name);
@@ -177,7 +205,12 @@ describe('Compose and Kubernetes agree (dev)', () => {
       expect(s.command?.map(unescape)).toEqual(container.args);
       expect(Object.keys(s.environment ?? {}).sort()).toEqual((container.env ?? []).map((e: Json) => e.name).sort());
     }
-    expect(objects.filter((o) => o.kind === 'CronJob').map((o) => o.metadata.name).filter((n) => services.has(n))).toEqual([]);
+    expect(
+      objects
+        .filter((o) => o.kind === 'CronJob')
+        .map((o) => o.metadata.name)
+        .filter((n) => services.has(n)),
+    ).toEqual([]);
   });
 
   it('run the scheduled tasks (CronJobs) at the same times with the same arguments, from the DB manager’s scheduler', () => {
@@ -191,8 +224,16 @@ describe('Compose and Kubernetes agree (dev)', () => {
     expect(scheduler.restart).toBe('unless-stopped');
     const args = scheduler.command!.map(unescape);
     expect(args[0]).toBe('schedule');
-    const jobs = args.slice(1).filter((_, i) => i % 2 === 1).map((j) => j.split('|'));
-    expect(args.slice(1).filter((_, i) => i % 2 === 0).every((a) => a === '--job')).toBe(true);
+    const jobs = args
+      .slice(1)
+      .filter((_, i) => i % 2 === 1)
+      .map((j) => j.split('|'));
+    expect(
+      args
+        .slice(1)
+        .filter((_, i) => i % 2 === 0)
+        .every((a) => a === '--job'),
+    ).toBe(true);
     const fromCompose = jobs.map(([name, cron, a]) => ({ name, cron, args: a!.split(' ') })).sort((x, y) => x.name!.localeCompare(y.name!));
     const fromK8s = cronJobs
       .map((c) => ({ name: c.metadata.name, cron: c.spec.schedule, args: c.spec.jobTemplate.spec.template.spec.containers[0].args }))
@@ -281,7 +322,10 @@ describe('network isolation', () => {
       const s = svc(c.name);
       const reachable = (s.networks ?? []).some((n) => !networks[n]?.internal && n in networks) || s.file === 'edge';
       const expected = reachable ? c.ports.filter((p) => p.publish).map((p) => p.port) : [];
-      expect((s.ports ?? []).map((p) => p.published), c.name).toEqual(expected);
+      expect(
+        (s.ports ?? []).map((p) => p.published),
+        c.name,
+      ).toEqual(expected);
     }
   });
 

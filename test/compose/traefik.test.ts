@@ -4,7 +4,6 @@ import { parse } from 'yaml';
 import { component } from '../../infra/model/index.js';
 import { allServices, devPlatform, platformOf } from './support.js';
 
- 
 const read = (f: string): any => parse(readFileSync(`deploy/traefik/${f}`, 'utf8'));
 const platform = devPlatform();
 const edge = component(platform, 'edge');

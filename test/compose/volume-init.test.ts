@@ -28,7 +28,10 @@ function runInit(name: string, root: string) {
  * owned by the image's own user (Docker copies the image's directory), a key volume by root.
  */
 function makeVolumes(name: string, root: string): string[] {
-  const vols = services.get(name)!.volumes!.filter((v) => !v.startsWith('.')).map((v) => v.split(':')[1]!);
+  const vols = services
+    .get(name)!
+    .volumes!.filter((v) => !v.startsWith('.'))
+    .map((v) => v.split(':')[1]!);
   for (const v of vols) {
     mkdirSync(join(root, v), { recursive: true, mode: 0o755 });
     if (!v.endsWith('-secret-files')) chownSync(join(root, v), 999, 999);
@@ -75,7 +78,10 @@ describe('volume-init one-shots', () => {
     const r = runInit('core-volume-init', root);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    for (const [dir, files] of [['auth-secret-files', ['private.pem', 'public.pem']], ['gateway-secret-files', ['public.pem']]] as const) {
+    for (const [dir, files] of [
+      ['auth-secret-files', ['private.pem', 'public.pem']],
+      ['gateway-secret-files', ['public.pem']],
+    ] as const) {
       for (const f of files) {
         const p = join(root, 'init', dir, f);
         expect(readFileSync(p, 'utf8')).toBe(readFileSync(join(keys, f), 'utf8'));

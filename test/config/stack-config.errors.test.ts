@@ -22,9 +22,7 @@ function problems(config: Record<string, unknown>, extra: Record<string, unknown
 
 describe('a wrong stack configuration names the file, the key, what was expected and what was found', () => {
   it('an unknown key, with the keys allowed there', () => {
-    expect(problems({ 'prism:services': { gateway: { replica: 3 } } })).toEqual([
-      'prism:services.gateway.replica: unknown key; expected one of autoscaling, replicas, resources',
-    ]);
+    expect(problems({ 'prism:services': { gateway: { replica: 3 } } })).toEqual(['prism:services.gateway.replica: unknown key; expected one of autoscaling, replicas, resources']);
   });
 
   it('an unknown top-level prism key', () => {
@@ -40,9 +38,7 @@ describe('a wrong stack configuration names the file, the key, what was expected
   });
 
   it('a wrong type', () => {
-    expect(problems({ 'prism:services': { gateway: { replicas: 'three' } } })).toEqual([
-      'prism:services.gateway.replicas: expected number, received string; found "three"',
-    ]);
+    expect(problems({ 'prism:services': { gateway: { replicas: 'three' } } })).toEqual(['prism:services.gateway.replicas: expected number, received string; found "three"']);
   });
 
   it('HPA max below min', () => {
@@ -87,7 +83,7 @@ describe('a wrong stack configuration names the file, the key, what was expected
     expect(problems({ 'prism:secrets': { mode: 'external' } })).toEqual(['prism:secrets.storeName: expected string, received undefined; found nothing']);
   });
 
-  it('observability without the API server\'s addresses (Prometheus and the log shipper could reach nothing, or everything)', () => {
+  it("observability without the API server's addresses (Prometheus and the log shipper could reach nothing, or everything)", () => {
     expect(problems({ 'prism:cluster': {} })).toEqual([
       'prism:cluster.apiServer: required when observability is enabled (Prometheus and the log shipper discover pods through the API server): set cidrs and port from `kubectl get endpoints kubernetes -n default`; found nothing',
     ]);
@@ -110,17 +106,22 @@ describe('a wrong stack configuration names the file, the key, what was expected
     const found = problems({
       'prism:alerting': {
         receivers: [{ name: 'hook', webhook: { url: 'https://user:s3cret@hooks.example.com/x' } }, { name: 'empty' }],
-        routes: [{ receiver: 'pager', matchers: ['severity="critical"'] }, { receiver: 'hook', matchers: ['severity = critical'] }],
+        routes: [
+          { receiver: 'pager', matchers: ['severity="critical"'] },
+          { receiver: 'hook', matchers: ['severity = critical'] },
+        ],
       },
     });
     // The refusal does not repeat the password either.
-    expect(found).toContain('prism:alerting.receivers.0.webhook.url: expected a URL without user:password (credentials belong in prism-secrets, not in stack configuration); found "https://***@hooks.example.com/x"');
+    expect(found).toContain(
+      'prism:alerting.receivers.0.webhook.url: expected a URL without user:password (credentials belong in prism-secrets, not in stack configuration); found "https://***@hooks.example.com/x"',
+    );
     expect(found.join('\n')).not.toContain('s3cret');
     expect(found).toContain('prism:alerting.receivers.1: a receiver needs at least one of webhook, slack, pagerduty, email; found {"name":"empty"}');
     expect(found).toContain('prism:alerting.routes.1.matchers.0: expected a matcher such as severity="critical"; found "severity = critical"');
   });
 
-  it('alerting: the receivers\' references and ranges', () => {
+  it("alerting: the receivers' references and ranges", () => {
     const found = problems({
       'prism:alerting': { receivers: [{ name: 'hook', webhook: { url: 'https://hooks.example.com/x' } }], routes: [{ receiver: 'pager', matchers: ['severity="critical"'] }] },
     });
@@ -129,9 +130,9 @@ describe('a wrong stack configuration names the file, the key, what was expected
       'prism:alerting.egressCidrs: required when receivers are set: the address ranges of the egress proxy, SMTP relay or webhooks Alertmanager may reach; found nothing',
       'prism:alerting.routes.0.receiver: expected the name of a receiver (hook); found "pager"',
     ]);
-    expect(
-      problems({ 'prism:alerting': { receivers: [{ name: 'hook', webhook: { url: 'https://hooks.example.com/x' } }], defaultReceiver: 'hook', egressCidrs: ['0.0.0.0/0'] } }),
-    ).toEqual(['prism:alerting.egressCidrs.0: expected a bounded range, not the whole address space; found "0.0.0.0/0"']);
+    expect(problems({ 'prism:alerting': { receivers: [{ name: 'hook', webhook: { url: 'https://hooks.example.com/x' } }], defaultReceiver: 'hook', egressCidrs: ['0.0.0.0/0'] } })).toEqual([
+      'prism:alerting.egressCidrs.0: expected a bounded range, not the whole address space; found "0.0.0.0/0"',
+    ]);
   });
 
   it('an autoscaled DB manager', () => {

@@ -58,9 +58,7 @@ describe('npm run diff', () => {
     const head = git('rev-parse', '--short=12', 'HEAD');
     expect(r.stdout).toContain(`Manifest diff: HEAD (${head}) → working tree`);
     for (const env of ['dev', 'staging', 'prod']) expect(r.stdout).toContain(`\n${env}: no changes\n`);
-    expect(r.stdout.trim().split('\n').at(-1)).toBe(
-      `No changes: HEAD (${head}) and working tree render the same objects in every environment (dev, prod, staging).`,
-    );
+    expect(r.stdout.trim().split('\n').at(-1)).toBe(`No changes: HEAD (${head}) and working tree render the same objects in every environment (dev, prod, staging).`);
   });
 
   it('an added object and a changed field: listed per environment; exit 0, 1 with --exit-code', () => {
@@ -68,12 +66,7 @@ describe('npm run diff', () => {
     const r = diff('HEAD');
     expect(r.status).toBe(0);
     const dev = section(r.stdout, 'dev').split('\n');
-    expect(dev.slice(0, 4)).toEqual([
-      'dev: 1 added, 0 removed, 1 changed',
-      '+ policy/v1 PodDisruptionBudget prism/gateway',
-      '~ apps/v1 Deployment prism/gateway',
-      '    spec.replicas: 1 → 2',
-    ]);
+    expect(dev.slice(0, 4)).toEqual(['dev: 1 added, 0 removed, 1 changed', '+ policy/v1 PodDisruptionBudget prism/gateway', '~ apps/v1 Deployment prism/gateway', '    spec.replicas: 1 → 2']);
     // More than one replica also spreads the pods: a new field shows its whole value.
     expect(dev).toContain(
       '    spec.template.spec.affinity: (none) → {"podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"podAffinityTerm":{"labelSelector":{"matchLabels":{"app":"gateway","app.kubernetes.io/name":"gateway"}},"topologyKey":"kubernetes.io/hostname"},"weight":100}]}}',
@@ -90,12 +83,7 @@ describe('npm run diff', () => {
     const r = diff('HEAD');
     expect(r.status).toBe(0);
     const dev = section(r.stdout, 'dev').split('\n');
-    expect(dev.slice(0, 4)).toEqual([
-      'dev: 0 added, 1 removed, 1 changed',
-      '- policy/v1 PodDisruptionBudget prism/gateway',
-      '~ apps/v1 Deployment prism/gateway',
-      '    spec.replicas: 2 → 1',
-    ]);
+    expect(dev.slice(0, 4)).toEqual(['dev: 0 added, 1 removed, 1 changed', '- policy/v1 PodDisruptionBudget prism/gateway', '~ apps/v1 Deployment prism/gateway', '    spec.replicas: 2 → 1']);
     expect(dev.some((l) => l.startsWith('    spec.template.spec.affinity: {"podAntiAffinity"') && l.endsWith(' → (none)'))).toBe(true);
     // An older ref that matches the working tree again: no change.
     const older = diff('HEAD~1', '--exit-code');

@@ -34,7 +34,11 @@ function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>();
   const out = new Set<string>();
   for (const m of markdown.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6} (.+)$/gm)) {
-    const base = m[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const base = m[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     out.add(n ? `${base}-${n}` : base);
@@ -78,8 +82,19 @@ describe('the operations documents', () => {
     for (const severity of ['critical', 'warning']) {
       const row = incident.split('\n').find((l) => l.trim().startsWith(`| \`${severity}\` |`));
       expect(row, `the paging table has no ${severity} row`).toBeDefined();
-      const listed = [...row!.trim().split('|')[2]!.matchAll(/`(Prism\w+)`/g)].map((m) => m[1]).sort();
-      expect(listed, severity).toEqual(RULES.filter((r) => r.labels.severity === severity).map((r) => r.alert).sort());
+      const listed = [
+        ...row!
+          .trim()
+          .split('|')[2]!
+          .matchAll(/`(Prism\w+)`/g),
+      ]
+        .map((m) => m[1])
+        .sort();
+      expect(listed, severity).toEqual(
+        RULES.filter((r) => r.labels.severity === severity)
+          .map((r) => r.alert)
+          .sort(),
+      );
     }
   });
 
@@ -100,9 +115,18 @@ describe('the operations documents', () => {
     // The paging table's routes name receivers that exist.
     for (const severity of ['critical', 'warning']) {
       const row = incident.split('\n').find((l) => l.trim().startsWith(`| \`${severity}\` |`))!;
-      const sent = [...row.trim().split('|')[3]!.matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]);
+      const sent = [
+        ...row
+          .trim()
+          .split('|')[3]!
+          .matchAll(/`([a-z0-9-]+)`/g),
+      ].map((m) => m[1]);
       expect(sent.length, severity).toBeGreaterThan(0);
-      for (const name of sent) expect(alerting.receivers.map((x) => x.name), `${severity} row names ${name}`).toContain(name);
+      for (const name of sent)
+        expect(
+          alerting.receivers.map((x) => x.name),
+          `${severity} row names ${name}`,
+        ).toContain(name);
     }
   });
 
@@ -163,7 +187,9 @@ describe('the operations documents', () => {
     const claims = new Set(
       objects
         .filter((o) => o.kind === 'StatefulSet')
-        .flatMap((o) => ((o as unknown as { spec: { volumeClaimTemplates?: { metadata: { name: string } }[] } }).spec.volumeClaimTemplates ?? []).map((t) => `${t.metadata.name}-${o.metadata.name}-0`)),
+        .flatMap((o) =>
+          ((o as unknown as { spec: { volumeClaimTemplates?: { metadata: { name: string } }[] } }).spec.volumeClaimTemplates ?? []).map((t) => `${t.metadata.name}-${o.metadata.name}-0`),
+        ),
     );
     let checked = 0;
     for (const { file, code } of CODE.filter((c) => c.code.includes('kubectl'))) {
@@ -229,7 +255,9 @@ describe('the operations documents', () => {
   });
 
   it('every repository file they mention exists', () => {
-    const paths = new Set([...ALL_TEXT.matchAll(/(?<![\w/.-])(?:\.\/)?((?:deploy|services|infra|docs|stacks|scripts|charts|test)\/[A-Za-z0-9_./-]+\.(?:md|sh|ts|ya?ml|json|conf|proto|sql|mk))\b/g)].map((m) => m[1]!));
+    const paths = new Set(
+      [...ALL_TEXT.matchAll(/(?<![\w/.-])(?:\.\/)?((?:deploy|services|infra|docs|stacks|scripts|charts|test)\/[A-Za-z0-9_./-]+\.(?:md|sh|ts|ya?ml|json|conf|proto|sql|mk))\b/g)].map((m) => m[1]!),
+    );
     expect(paths.size).toBeGreaterThan(5);
     for (const p of paths) expect(existsSync(p), `${p} does not exist`).toBe(true);
   });

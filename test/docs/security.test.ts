@@ -21,7 +21,11 @@ describe('docs/security.md', () => {
     const named = [...TEXT.matchAll(/`([a-z-]+\.ts)`/g)].map((m) => m[1]!);
     expect(named.length).toBeGreaterThan(5);
     const dirs = ['services/gateway/src', 'services/auth/src', 'services/auth/src/http'];
-    for (const file of named) expect(dirs.some((d) => existsSync(`${d}/${file}`)), file).toBe(true);
+    for (const file of named)
+      expect(
+        dirs.some((d) => existsSync(`${d}/${file}`)),
+        file,
+      ).toBe(true);
     for (const test of ['services/gateway/test/attacks.test.ts', 'services/auth/test/attacks.test.ts', 'services/gateway/test/auth.test.ts']) expect(existsSync(test), test).toBe(true);
   });
 });

@@ -58,7 +58,8 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
       'app/node_modules/@node-rs/argon2/package.json': pkg('@node-rs/argon2'),
     });
     const found = checkImage('gateway', root).join('\n');
-    for (const f of ['usr/local/bin/npm', 'usr/local/bin/npx', 'usr/local/bin/corepack', 'usr/local/lib/node_modules/npm', 'usr/local/include/node']) expect(found).toContain(`${f}: a package manager`);
+    for (const f of ['usr/local/bin/npm', 'usr/local/bin/npx', 'usr/local/bin/corepack', 'usr/local/lib/node_modules/npm', 'usr/local/include/node'])
+      expect(found).toContain(`${f}: a package manager`);
     expect(found).toContain('usr/local/include: 1 C header(s)');
     expect(found).toContain('opt/yarn-v1.22.22: yarn');
     expect(found).toContain("app/build/services/auth: another service's code");
@@ -70,7 +71,7 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
     expect(found).not.toContain('fastify');
   });
 
-  it('finds a package.json that starts another file than the contract\'s entry, an entry file that is missing, the repository\'s lock file', () => {
+  it("finds a package.json that starts another file than the contract's entry, an entry file that is missing, the repository's lock file", () => {
     expect(checkImage('gateway', tree({ ...clean, 'app/package.json': JSON.stringify({ type: 'module', main: 'build/services/auth/src/main.js' }) }))).toEqual([
       `app/package.json: main "build/services/auth/src/main.js", the contract's entry is ${ENTRY}`,
     ]);
@@ -99,11 +100,11 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
     const good = { Entrypoint: IMAGE_ENTRYPOINT, User: '10001:10001', Env: ['NODE_ENV=production'] };
     // podman image inspect's object (Config), as scripts/image-test.sh passes it.
     expect(checkImage('gateway', tree(clean), { Config: good })).toEqual([]);
-    expect(checkImage('dbmanager', tree({ ...clean, 'app/build/services/dbmanager/src/cli.js': '' }), { Config: { ...good, Cmd: ['serve'] } }, ['serve'])).toContain("app/build/services/gateway: another service's code");
+    expect(checkImage('dbmanager', tree({ ...clean, 'app/build/services/dbmanager/src/cli.js': '' }), { Config: { ...good, Cmd: ['serve'] } }, ['serve'])).toContain(
+      "app/build/services/gateway: another service's code",
+    );
     expect(checkImage('gateway', tree(clean), { Config: { ...good, Cmd: ['node', 'x.js'], User: 'root' } })).toEqual(['CMD ["node","x.js"]: expected []', 'USER "root": not 10001:10001']);
-    expect(checkImage('gateway', tree(clean), { Config: { ...good, Entrypoint: ['/usr/bin/tini', '--'] } })).toEqual([
-      `entrypoint ["/usr/bin/tini","--"]: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`,
-    ]);
+    expect(checkImage('gateway', tree(clean), { Config: { ...good, Entrypoint: ['/usr/bin/tini', '--'] } })).toEqual([`entrypoint ["/usr/bin/tini","--"]: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`]);
   });
 
   it('the prune step of the image build keeps exactly what the code reaches', () => {
@@ -130,7 +131,11 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
 
   it("writes the image's package.json: main is the contract's entry file, taken from the compiled contract", async () => {
     const contract = `export const SERVICE_ENTRY = ${JSON.stringify(SERVICE_ENTRY)};`;
-    const root = tree({ ...clean, 'app/package.json': JSON.stringify({ name: 'prism', version: '0.1.0', scripts: { test: 'x' }, dependencies: { pg: '1' } }), 'app/build/infra/contract/commands.js': contract });
+    const root = tree({
+      ...clean,
+      'app/package.json': JSON.stringify({ name: 'prism', version: '0.1.0', scripts: { test: 'x' }, dependencies: { pg: '1' } }),
+      'app/build/infra/contract/commands.js': contract,
+    });
     expect(await entryPackageJson(join(root, 'app'), 'gateway')).toEqual({ name: 'prism-gateway', version: '0.1.0', private: true, type: 'module', main: ENTRY });
     await expect(entryPackageJson(join(root, 'app'), 'auth')).rejects.toThrow(`auth: the entry file ${SERVICE_ENTRY.auth[1]} is not in`);
     await expect(entryPackageJson(join(root, 'app'), 'nope')).rejects.toThrow('nope: not a service of the contract (gateway, auth, config, dbmanager)');

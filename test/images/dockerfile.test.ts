@@ -29,7 +29,10 @@ describe('the one service Dockerfile', () => {
     for (const name of SERVICE_NAMES) {
       const build = component(platform, name).image.build!;
       expect(build, name).toEqual({ context: '.', dockerfile: 'services/Dockerfile', args: { SERVICE: name }, target: name === 'dbmanager' ? 'dbmanager' : 'service' });
-      expect(stages.map((s) => s.as), name).toContain(build.target);
+      expect(
+        stages.map((s) => s.as),
+        name,
+      ).toContain(build.target);
     }
     // Without a target, a builder builds the last stage: the plain service, never the DB manager's.
     expect(stages.at(-1)?.as).toBe('service');
@@ -53,7 +56,7 @@ describe('the one service Dockerfile', () => {
     }
   });
 
-  it('the DB manager gets the PostgreSQL programs of the databases\' image, as files only (no VOLUME, STOPSIGNAL, EXPOSE 5432 or PGDATA)', () => {
+  it("the DB manager gets the PostgreSQL programs of the databases' image, as files only (no VOLUME, STOPSIGNAL, EXPOSE 5432 or PGDATA)", () => {
     // pg_basebackup refuses servers newer than itself, and a restore is verified with this server.
     expect(file).toContain(`ARG PG_IMAGE=${DATA_IMAGES.postgres.repository}:${DATA_IMAGES.postgres.tag}`);
     expect(file).toContain(`ARG PG_MAJOR=${DATA_IMAGES.postgres.tag.split('.')[0]}`);

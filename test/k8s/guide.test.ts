@@ -148,7 +148,7 @@ describe('the deployment guide’s objects (prod)', () => {
     expect(config).toContain('url = "http://loki.prism.svc.cluster.local:3100/loki/api/v1/push"');
   });
 
-  it('Alertmanager with the stack\'s receivers, and Prometheus sending to it', () => {
+  it("Alertmanager with the stack's receivers, and Prometheus sending to it", () => {
     const am = find(objects, 'Deployment', 'alertmanager') as any;
     const config = parse((find(objects, 'ConfigMap', 'alertmanager-config') as any).data['alertmanager.yml']);
     expect(config.receivers.map((r: any) => r.name).sort()).toEqual(stack.config.alerting.receivers.length ? stack.config.alerting.receivers.map((r) => r.name).sort() : ['unrouted']);

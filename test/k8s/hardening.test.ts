@@ -24,7 +24,10 @@ describe.each(ENVIRONMENTS)('%s hardening', (env) => {
   });
 
   it('gives a PDB and topology spread to each workload with more than one replica, and to no other', () => {
-    const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name).sort();
+    const pdbs = objects
+      .filter((o) => o.kind === 'PodDisruptionBudget')
+      .map((o) => o.metadata.name)
+      .sort();
     const platform = buildPlatform(env, stack.config);
     const multi = platform.components
       .filter((c) => c.layer !== 'edge' && (c.scaling.autoscaling?.minReplicas ?? c.scaling.replicas) > 1)

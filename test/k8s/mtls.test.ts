@@ -55,7 +55,12 @@ describe.each(ENVIRONMENTS)('%s: service-to-service mutual TLS', (env) => {
   });
 
   it('issues no certificate to anything but the four services', () => {
-    expect(certificates.filter((c) => !c.spec.isCA).map((c) => c.metadata.name).sort()).toEqual(SERVICE_NAMES.map((n) => `${n}-mtls`).sort());
+    expect(
+      certificates
+        .filter((c) => !c.spec.isCA)
+        .map((c) => c.metadata.name)
+        .sort(),
+    ).toEqual(SERVICE_NAMES.map((n) => `${n}-mtls`).sort());
   });
 });
 
@@ -71,9 +76,7 @@ describe('Compose: the generated certificates, mounted read-only, as the service
       const bind = s.volumes!.find((v) => v.endsWith(`:${MTLS_DIR}:ro`))!;
       expect(bind).toBe(`../../.secrets/mtls/${name}:${MTLS_DIR}:ro`);
       // The service's own env, with the mount's container paths mapped to the generated files.
-      const env = serviceEnvSchema(name).parse(
-        Object.fromEntries(Object.entries(s.environment as Record<string, string>).map(([k, v]) => [k, String(v).replace(MTLS_DIR, join(dir, name))])),
-      ) as Json;
+      const env = serviceEnvSchema(name).parse(Object.fromEntries(Object.entries(s.environment as Record<string, string>).map(([k, v]) => [k, String(v).replace(MTLS_DIR, join(dir, name))]))) as Json;
       const material = loadMtlsMaterial(mtlsSettingsFromEnv(env));
       expect(material.identity.uri).toBe(workloadSpiffeId(name));
       // The host name Compose gives the service is in its certificate (peers dial <name>:<port>).

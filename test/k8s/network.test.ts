@@ -100,7 +100,7 @@ describe.each(ENVIRONMENTS)('%s network policies', (env) => {
     expect(selectors.sort()).toEqual(['{"matchLabels":{"app":"loki"}}', '{"matchLabels":{"k8s-app":"kube-dns"}}']);
   });
 
-  it('let Alertmanager reach only the ranges the stack allows, on its receivers\' ports', () => {
+  it("let Alertmanager reach only the ranges the stack allows, on its receivers' ports", () => {
     const egress = egressTo(objects, 'alertmanager').filter((e) => /^\d/.test(e));
     const a = stack.config.alerting;
     if (a.receivers.length === 0) return expect(egress).toEqual([]);

@@ -18,16 +18,19 @@ function problems(offsite: unknown): string[] {
 const container = (o: any) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec).containers[0];
 const envOf = (o: any) => Object.fromEntries(container(o).env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
 const publicEgressPorts = (objects: any[], app: string) =>
-  (find(objects, 'NetworkPolicy', `${app}-flows`) as any)
-    .spec.egress.filter((r: any) => r.to.some((t: any) => t.ipBlock))
-    .flatMap((r: any) => r.ports.map((p: any) => p.port));
+  (find(objects, 'NetworkPolicy', `${app}-flows`) as any).spec.egress.filter((r: any) => r.to.some((t: any) => t.ipBlock)).flatMap((r: any) => r.ports.map((p: any) => p.port));
 
 describe('off-site backup store (prod: backups.offsite)', () => {
   const { objects, stack } = synth('prod');
   const offsite = stack.config.backups.offsite!;
 
   it('the DB manager and every backup and verification task get the store, its credentials by secret reference only', () => {
-    for (const [kind, name] of [['Deployment', 'dbmanager'], ['CronJob', 'backup-auth'], ['CronJob', 'wal-ops'], ['CronJob', 'verify-auth']] as const) {
+    for (const [kind, name] of [
+      ['Deployment', 'dbmanager'],
+      ['CronJob', 'backup-auth'],
+      ['CronJob', 'wal-ops'],
+      ['CronJob', 'verify-auth'],
+    ] as const) {
       const env = envOf(find(objects, kind, name));
       expect(env.PRISM_OFFSITE_S3_ENDPOINT).toBe(offsite.endpoint);
       expect(env.PRISM_OFFSITE_S3_BUCKET).toBe(offsite.bucket);

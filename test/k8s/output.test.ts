@@ -22,9 +22,7 @@ describe('synthesized output', () => {
   const first = synthToDisk();
 
   it('has every environment and chart', () => {
-    expect(Object.keys(first)).toEqual(
-      ['dev', 'prod', 'staging'].flatMap((e) => ['0000-base', '0001-data', '0002-core', '0003-observability', '0004-edge'].map((c) => `${e}/${c}.k8s.yaml`)),
-    );
+    expect(Object.keys(first)).toEqual(['dev', 'prod', 'staging'].flatMap((e) => ['0000-base', '0001-data', '0002-core', '0003-observability', '0004-edge'].map((c) => `${e}/${c}.k8s.yaml`)));
   });
 
   it('is byte-identical across two runs', () => {

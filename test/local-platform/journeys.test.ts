@@ -80,7 +80,11 @@ const configAs = (tls: string[], ...args: string[]) =>
 const operatorTls = () => ['--cert', e.operator_mtls.cert_file, '--key', e.operator_mtls.key_file, '--ca', e.operator_mtls.ca_file];
 const config = (...args: string[]) => configAs(operatorTls(), ...args);
 const backupScript = (script: string, ...args: string[]) =>
-  run('bash', [`deploy/backup/${script}`, ...args], { cwd: REPO, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', PRISM_BACKUP_MODE: 'local', PRISM_LOCAL_DIR: dir }, maxBuffer: 16 << 20 });
+  run('bash', [`deploy/backup/${script}`, ...args], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', PRISM_BACKUP_MODE: 'local', PRISM_LOCAL_DIR: dir },
+    maxBuffer: 16 << 20,
+  });
 
 const user = { email: `journey-${Date.now()}@example.com`, password: 'correct horse battery staple' };
 let userId: string;
@@ -245,7 +249,7 @@ describe('user journeys', () => {
     expect((bad as { stderr: string }).stderr).toMatch(/^config service: INVALID_ARGUMENT: /);
   }, 180_000);
 
-  it('the config service refuses a caller without a certificate, and a service\'s certificate may not change values', async () => {
+  it("the config service refuses a caller without a certificate, and a service's certificate may not change values", async () => {
     const plain = await configAs(['--plaintext'], 'set', 'maintenance.enabled', 'true').catch((x: { stderr: string; code: number }) => x);
     expect(plain).toMatchObject({ code: 1 });
     expect((plain as { stderr: string }).stderr).toMatch(/^config service: UNAVAILABLE: /);
@@ -284,20 +288,28 @@ describe('user journeys', () => {
     expect(results.some((x, i) => i % 2 === 1 && x.status === 429) && results.some((x, i) => i % 2 === 0 && x.status === 429)).toBe(true);
   });
 
-  it('deleting the change restores the model\'s limit, and maintenance mode applies live at both gateways', async () => {
+  it("deleting the change restores the model's limit, and maintenance mode applies live at both gateways", async () => {
     await config('delete', 'rate_limit.burst', '--service', 'gateway');
     await config('delete', 'rate_limit.requests_per_second', '--service', 'gateway');
     for (const gw of [gw1, gw2]) {
-      await until(`${gw} is back to the model's limit`, async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === String(e.rate_limit.burst) ? true : undefined), 20_000);
+      await until(
+        `${gw} is back to the model's limit`,
+        async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === String(e.rate_limit.burst) ? true : undefined),
+        20_000,
+      );
     }
 
     await config('set', 'maintenance.message', 'Back at noon');
     await config('set', 'maintenance.enabled', 'true');
     for (const gw of [gw1, gw2]) {
-      const r = await until(`${gw} in maintenance`, async () => {
-        const x = await http(`${gw}/api/echo-public/m`);
-        return x.status === 503 ? x : undefined;
-      }, 20_000);
+      const r = await until(
+        `${gw} in maintenance`,
+        async () => {
+          const x = await http(`${gw}/api/echo-public/m`);
+          return x.status === 503 ? x : undefined;
+        },
+        20_000,
+      );
       expectGatewayError(r, 503, 'Back at noon');
     }
     const list = await config('list');
@@ -321,7 +333,7 @@ describe('user journeys', () => {
     expect(existsSync(join(target, 'PG_VERSION'))).toBe(true);
   }, 240_000);
 
-  it('the revoked API key is refused once the gateway\'s cache of it expires (auth.api_key_cache_seconds)', async () => {
+  it("the revoked API key is refused once the gateway's cache of it expires (auth.api_key_cache_seconds)", async () => {
     const r = await until(
       'the revoked key to be refused',
       async () => {

@@ -14,7 +14,13 @@ const stack = loadStack('stacks', 'dev');
 const platform = buildPlatform(stack.name, stack.config);
 const keys = portKeys(platform, 2);
 const ports = Object.fromEntries(keys.map((k, i) => [k, 40_000 + i]));
-const secrets = { 'postgres-auth-password': 'pw-auth-1', 'postgres-ops-password': 'pw-ops-2', 'redis-password': 'pw-redis-3', 'minio-root-password': 'pw-root-4', 'minio-backup-secret-key': 'pw-backup-5' } as const;
+const secrets = {
+  'postgres-auth-password': 'pw-auth-1',
+  'postgres-ops-password': 'pw-ops-2',
+  'redis-password': 'pw-redis-3',
+  'minio-root-password': 'pw-root-4',
+  'minio-backup-secret-key': 'pw-backup-5',
+} as const;
 const ctx: RenderContext = { platform, ports, layout: layout('/state'), secrets, gateways: 2 };
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -77,7 +83,7 @@ describe('the local renderer', () => {
     expect(doc.routes.find((r) => r.prefix === '/api/auth')!.upstream).toBe(`https://127.0.0.1:${ports['auth/http']}`);
   });
 
-  it('renders a gateway.yaml the gateway accepts: the model\'s routes on the local auth, plus the echo routes', () => {
+  it("renders a gateway.yaml the gateway accepts: the model's routes on the local auth, plus the echo routes", () => {
     const doc = gatewayConfigSchema.parse(parseYaml(localGatewayYaml(ctx)));
     const byPrefix = Object.fromEntries(doc.routes.map((r) => [r.prefix, r]));
     // The model's scheme: auth serves HTTPS with its mesh certificate, verified against the mesh CA.
@@ -104,7 +110,9 @@ describe('prerequisites', () => {
     const bin = mkdtempSync(join(tmpdir(), 'prism-prereq-'));
     dirs.push(bin);
     const pgBin = findPostgresBin()!;
-    expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: pgBin })).toThrow(/^missing prerequisite: redis-server; install it with `sudo apt-get install redis-server` \(or everything: sudo bash scripts\/install-prerequisites\.sh\)$/);
+    expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: pgBin })).toThrow(
+      /^missing prerequisite: redis-server; install it with `sudo apt-get install redis-server` \(or everything: sudo bash scripts\/install-prerequisites\.sh\)$/,
+    );
     expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: bin })).toThrow(/^missing prerequisite: PostgreSQL server programs .*`sudo apt-get install postgresql`/);
     for (const p of ['redis-server', 'nats-server']) symlinkSync('/bin/true', join(bin, p));
     expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: pgBin })).toThrow(`missing prerequisite: minio; install it with \`sudo bash ${INSTALL_SCRIPT}\``);

@@ -106,10 +106,7 @@ describe('npm run local-secrets', () => {
     expect(mode(statSync(file).mode)).toBe('0600');
     expect(mode(statSync(join(dir, '.secrets')).mode)).toBe('0700');
     // The Namespace first, exactly as synthesized, so `kubectl apply -f` works on an empty cluster.
-    const [namespace, secret, ...rest] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()) as [
-      ManifestObject,
-      ManifestObject & { data: Record<string, string> },
-    ];
+    const [namespace, secret, ...rest] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()) as [ManifestObject, ManifestObject & { data: Record<string, string> }];
     expect(rest).toEqual([]);
     expect(namespace).toEqual(synthesizedNamespace);
     expect(await openApiErrors(namespace)).toEqual([]);
@@ -178,19 +175,35 @@ describe('no secret value outside the git-ignored files', () => {
 
 describe('Makefile', () => {
   const GUIDE_TARGETS = [
-    'dev-setup', 'generate-keys', 'docker-infra-up', 'docker-infra-down', 'docker-obs-up', 'docker-obs-down', 'docker-up', 'docker-down',
-    'docker-full-up', 'docker-full-down', 'docker-logs', 'docker-clean', 'backup-all', 'backup-auth', 'backup-ops', 'backup-list',
+    'dev-setup',
+    'generate-keys',
+    'docker-infra-up',
+    'docker-infra-down',
+    'docker-obs-up',
+    'docker-obs-down',
+    'docker-up',
+    'docker-down',
+    'docker-full-up',
+    'docker-full-down',
+    'docker-logs',
+    'docker-clean',
+    'backup-all',
+    'backup-auth',
+    'backup-ops',
+    'backup-list',
   ];
   const dry = (...args: string[]) => run('.', 'make', ['--no-print-directory', '-n', ...args]);
 
-  it("has every target the guide names", () => {
+  it('has every target the guide names', () => {
     const help = run('.', 'make', ['--no-print-directory', 'help']).stdout;
     for (const t of GUIDE_TARGETS) expect(help, t).toMatch(new RegExp(`^  ${t} `, 'm'));
   });
 
   it('drives compose with the guide files, one project, and the model service lists', () => {
     const up = dry('docker-up').stdout;
-    expect(up).toContain('docker compose --project-name prism --project-directory deploy/docker-compose --env-file deploy/docker-compose/.env -f deploy/docker-compose/docker-compose.infra.yml up -d --wait');
+    expect(up).toContain(
+      'docker compose --project-name prism --project-directory deploy/docker-compose --env-file deploy/docker-compose/.env -f deploy/docker-compose/docker-compose.infra.yml up -d --wait',
+    );
     expect(up).toMatch(/-f deploy\/docker-compose\/docker-compose\.yml up -d --build --wait --wait-timeout 300 gateway auth config dbmanager/);
     expect(up).toContain('run --rm $task');
     expect(dry('docker-logs', 'service=gateway').stdout).toMatch(/-f deploy\/traefik\/docker-compose\.traefik\.yml logs -f gateway/);

@@ -28,8 +28,7 @@ const CASES: readonly { readonly fault: string; readonly plant: (p: Platform) =>
   },
   {
     fault: "a task's flow to a port the component does not have",
-    plant: (p) =>
-      withComponent(p, 'dbmanager', (c) => ({ ...c, tasks: c.tasks.map((t, i) => (i === 0 ? { ...t, flows: [...t.flows, { to: 'minio', port: 'ftp' }] } : t)) })),
+    plant: (p) => withComponent(p, 'dbmanager', (c) => ({ ...c, tasks: c.tasks.map((t, i) => (i === 0 ? { ...t, flows: [...t.flows, { to: 'minio', port: 'ftp' }] } : t)) })),
     problem: `dbmanager/${prod().components.find((c) => c.name === 'dbmanager')!.tasks[0]!.name}: flow to minio names unknown port ftp`,
   },
   {

@@ -38,7 +38,10 @@ interface Case {
   readonly at: string;
 }
 
-const s = (metric: string, labels: Record<string, string>) => `${metric}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(', ')}}`;
+const s = (metric: string, labels: Record<string, string>) =>
+  `${metric}{${Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(', ')}}`;
 const flat = (v: number, n = 60) => `${Math.round(v)}x${n}`;
 
 const slot = { job: AUTH, instance: 'postgres-auth-exporter:9187', slot_name: 'prism_wal_archive', slot_type: 'physical' };
@@ -67,11 +70,17 @@ const CASES: Case[] = [
   },
   { alert: 'PrismPostgresWalGrowing', name: 'WAL at a quarter of the ops volume', series: { [s('pg_wal_size_bytes', { job: OPS })]: flat(V.ops * 0.25) }, fires: [{ job: OPS }], at: '20m' },
   { alert: 'PrismPostgresWalGrowing', name: 'WAL at a tenth of the volume', series: { [s('pg_wal_size_bytes', { job: OPS })]: flat(V.ops * 0.1) }, fires: [], at: '20m' },
-  { alert: 'PrismPostgresReplicationSlotInactive', name: 'the archive slot has no consumer for 40 minutes', series: { [s('pg_replication_slot_slot_is_active', slot)]: flat(0) }, fires: [slot], at: '40m' },
+  {
+    alert: 'PrismPostgresReplicationSlotInactive',
+    name: 'the archive slot has no consumer for 40 minutes',
+    series: { [s('pg_replication_slot_slot_is_active', slot)]: flat(0) },
+    fires: [slot],
+    at: '40m',
+  },
   { alert: 'PrismPostgresReplicationSlotInactive', name: 'the slot is streaming', series: { [s('pg_replication_slot_slot_is_active', slot)]: flat(1) }, fires: [], at: '40m' },
   {
     alert: 'PrismPostgresReplicationSlotAtRisk',
-    name: 'a tenth of the slot\'s WAL allowance left',
+    name: "a tenth of the slot's WAL allowance left",
     series: { [s('pg_replication_slot_safe_wal_size_bytes', slot)]: flat((V.auth / 4) * 0.1) },
     fires: [slot],
     at: '10m',
@@ -146,7 +155,13 @@ const CASES: Case[] = [
     fires: [],
     at: '5m',
   },
-  { alert: 'PrismConsulUnhealthy', name: 'autopilot unhealthy', series: { [s('consul_autopilot_healthy', { job: 'consul', instance: 'c' })]: flat(0) }, fires: [{ job: 'consul', instance: 'c' }], at: '10m' },
+  {
+    alert: 'PrismConsulUnhealthy',
+    name: 'autopilot unhealthy',
+    series: { [s('consul_autopilot_healthy', { job: 'consul', instance: 'c' })]: flat(0) },
+    fires: [{ job: 'consul', instance: 'c' }],
+    at: '10m',
+  },
   { alert: 'PrismConsulUnhealthy', name: 'autopilot healthy', series: { [s('consul_autopilot_healthy', { job: 'consul', instance: 'c' })]: flat(1) }, fires: [], at: '10m' },
   { alert: 'PrismMinioDown', name: 'MinIO not scraped', series: { [s('up', { job: 'minio', instance: 'm' })]: flat(0) }, fires: [{ job: 'minio', instance: 'm' }], at: '5m' },
   { alert: 'PrismMinioDown', name: 'MinIO up', series: { [s('up', { job: 'minio', instance: 'm' })]: flat(1) }, fires: [], at: '5m' },
@@ -160,7 +175,10 @@ const CASES: Case[] = [
   {
     alert: 'PrismMinioDiskFull',
     name: 'half free',
-    series: { [s('minio_cluster_capacity_usable_free_bytes', { job: 'minio', instance: 'm' })]: flat(50), [s('minio_cluster_capacity_usable_total_bytes', { job: 'minio', instance: 'm' })]: flat(100) },
+    series: {
+      [s('minio_cluster_capacity_usable_free_bytes', { job: 'minio', instance: 'm' })]: flat(50),
+      [s('minio_cluster_capacity_usable_total_bytes', { job: 'minio', instance: 'm' })]: flat(100),
+    },
     fires: [],
     at: '15m',
   },
@@ -214,8 +232,14 @@ describe('promtool test rules: the data-store and delivery alerts', () => {
     const alerts = GROUPS.filter((g) => ['prism-datastores', 'prism-alerting'].includes(g.name)).flatMap((g) => g.rules.map((r) => r.alert));
     expect(alerts.length).toBe(14);
     for (const a of alerts) {
-      expect(CASES.some((c) => c.alert === a && c.fires.length > 0), `${a} fires somewhere`).toBe(true);
-      expect(CASES.some((c) => c.alert === a && c.fires.length === 0), `${a} stays quiet somewhere`).toBe(true);
+      expect(
+        CASES.some((c) => c.alert === a && c.fires.length > 0),
+        `${a} fires somewhere`,
+      ).toBe(true);
+      expect(
+        CASES.some((c) => c.alert === a && c.fires.length === 0),
+        `${a} stays quiet somewhere`,
+      ).toBe(true);
     }
   });
 

@@ -32,7 +32,7 @@ function amtool(file: string): { status: number | null; out: string } {
 describe('amtool check-config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'prism-am-'));
 
-  it.each(ENVIRONMENTS)('accepts the %s stack\'s rendered alertmanager.yml', (env) => {
+  it.each(ENVIRONMENTS)("accepts the %s stack's rendered alertmanager.yml", (env) => {
     const file = join(dir, `${env}.yml`);
     writeFileSync(file, (find(synth(env).objects, 'ConfigMap', 'alertmanager-config') as any).data['alertmanager.yml']);
     const r = amtool(file);
@@ -48,7 +48,10 @@ describe('amtool check-config', () => {
         { name: 'pager', pagerduty: {} },
         { name: 'mail', email: { to: 'ops@example.com', from: 'alerts@example.com', smarthost: 'smtp.example.com:587', authUsername: 'alerts' } },
       ],
-      routes: [{ receiver: 'pager', matchers: ['severity="critical"'], continue: true }, { receiver: 'mail', matchers: ['alertname=~"PrismBackup.*"'] }],
+      routes: [
+        { receiver: 'pager', matchers: ['severity="critical"'], continue: true },
+        { receiver: 'mail', matchers: ['alertname=~"PrismBackup.*"'] },
+      ],
       defaultReceiver: 'chat',
       egressCidrs: ['10.10.8.10/32'],
       proxyUrl: 'http://10.10.8.10:3128',
@@ -129,8 +132,7 @@ describe('the real Alertmanager with the rendered configuration', () => {
     await new Promise<void>((r) => hook.close(() => r()));
   });
 
-  const post = (alerts: object[]) =>
-    fetch(`http://127.0.0.1:${amPort}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+  const post = (alerts: object[]) => fetch(`http://127.0.0.1:${amPort}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
 
   it('delivers a firing critical alert to the paging receiver, with its runbook link', async () => {
     const r = await post([
@@ -167,11 +169,8 @@ describe('Alertmanager in the platform', () => {
 });
 
 describe('Alertmanager in Compose', () => {
-  it('gets a receiver\'s credential from .env through the volume-init, as a file only it reads; the value is never in the compose file', () => {
-    const config = validateStackConfig(
-      { ...base, alerting: { receivers: [{ name: 'chat', slack: { channel: '#alerts' } }], defaultReceiver: 'chat', egressCidrs: ['10.0.8.0/24'] } },
-      'test',
-    );
+  it("gets a receiver's credential from .env through the volume-init, as a file only it reads; the value is never in the compose file", () => {
+    const config = validateStackConfig({ ...base, alerting: { receivers: [{ name: 'chat', slack: { channel: '#alerts' } }], defaultReceiver: 'chat', egressCidrs: ['10.0.8.0/24'] } }, 'test');
     const files = renderLocal(buildPlatform('dev', config));
     const obs = parse(files.get('deploy/docker-compose/docker-compose.observability.yml')!);
     const init = obs.services['observability-volume-init'];

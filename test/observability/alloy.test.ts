@@ -64,7 +64,7 @@ describe('Grafana Alloy configurations (Alloy syntax, component arguments)', () 
     expect(labels(compose)).toEqual(['app', 'container', 'level', 'namespace', 'pod']);
   });
 
-  it('still reach Loki: both push to Loki\'s push API', () => {
+  it("still reach Loki: both push to Loki's push API", () => {
     expect(kubernetes).toContain('url = "http://loki.prism.svc.cluster.local:3100/loki/api/v1/push"');
     expect(compose).toContain('url = "http://loki:3100/loki/api/v1/push"');
   });

@@ -40,8 +40,6 @@ describe('Pulumi.yaml', () => {
     expect(out.dockerFiles).toEqual([]);
     expect(out.types.filter((t) => t.startsWith('docker:'))).toEqual([]);
     expect(out.types.filter((t) => t.startsWith('kubernetes:'))).toHaveLength(out.outputs.objects);
-    expect(out.outputs.images).toEqual(
-      Object.fromEntries(['gateway', 'auth', 'config', 'dbmanager'].map((s) => [s, `ghcr.io/prism-platform/prism-${s}:2.3.4`])),
-    );
+    expect(out.outputs.images).toEqual(Object.fromEntries(['gateway', 'auth', 'config', 'dbmanager'].map((s) => [s, `ghcr.io/prism-platform/prism-${s}:2.3.4`])));
   }, 120_000);
 });

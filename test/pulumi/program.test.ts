@@ -44,8 +44,7 @@ function kubernetesObjects(mock: MockRun): Map<string, Registration> {
   return new Map(objects.map((r) => [objectKey(r.inputs as unknown as KubeObject), r]));
 }
 
-const digestOf = (stack: string, service: string) =>
-  fakeDigest(`ghcr.io/prism-platform/prism-${service}:${imageTag(stack, REVISION)}`);
+const digestOf = (stack: string, service: string) => fakeDigest(`ghcr.io/prism-platform/prism-${service}:${imageTag(stack, REVISION)}`);
 
 /** The synthesized object as it should reach the engine: service containers on the pushed digest. */
 function withDigests(o: KubeObject, stack: string): unknown {
@@ -134,15 +133,18 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
   });
 
   it('runs every service container (deployments, jobs, cron jobs) on the pushed digest', () => {
-    const images = [...kubernetesObjects(mock).values()].flatMap((r) =>
-      JSON.stringify(r.inputs).match(/"image":"[^"]+"/g)?.map((m) => m.slice(9, -1)) ?? [],
+    const images = [...kubernetesObjects(mock).values()].flatMap(
+      (r) =>
+        JSON.stringify(r.inputs)
+          .match(/"image":"[^"]+"/g)
+          ?.map((m) => m.slice(9, -1)) ?? [],
     );
     for (const s of SERVICES) expect(images).toContain(digestOf(stack, s));
     expect(images.filter((i) => /prism-(gateway|auth|config|dbmanager):/.test(i))).toEqual([]);
   });
 });
 
-describe('images.build off: the stack\'s pinned images, nothing built', () => {
+describe("images.build off: the stack's pinned images, nothing built", () => {
   it.each(STACKS)('%s: no image resource, every object exactly as synthesized, the revision never asked for', async (stack) => {
     const noRevision = () => {
       throw new Error('the revision was asked for although nothing is built');
@@ -161,7 +163,14 @@ describe('images.build off: the stack\'s pinned images, nothing built', () => {
   it('the pinned tag comes from the stack: another tag and registry reach every service container', async () => {
     const images = JSON.stringify({ registry: 'registry.example.com/prism', tag: '2.0.1', build: false });
     const { mock } = await run('prod', { 'prism:images': images });
-    const refs = new Set([...kubernetesObjects(mock).values()].flatMap((r) => JSON.stringify(r.inputs).match(/"image":"[^"]+"/g)?.map((m) => m.slice(9, -1)) ?? []));
+    const refs = new Set(
+      [...kubernetesObjects(mock).values()].flatMap(
+        (r) =>
+          JSON.stringify(r.inputs)
+            .match(/"image":"[^"]+"/g)
+            ?.map((m) => m.slice(9, -1)) ?? [],
+      ),
+    );
     for (const s of SERVICES) expect(refs).toContain(`registry.example.com/prism/prism-${s}:2.0.1`);
     expect([...refs].filter((r) => r.includes('@sha256:'))).toEqual([]);
   });
@@ -182,7 +191,10 @@ describe('image build contexts', () => {
   });
 
   it('the root .dockerignore (all @pulumi/docker 4 reads) keeps dependencies and secrets out of the context', () => {
-    const patterns = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const patterns = readFileSync('.dockerignore', 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     for (const p of ['**/node_modules', '.git', '.env', '**/.env', 'keys/*.pem', '.secrets', '.prism-local']) expect(patterns).toContain(p);
   });
 });
@@ -215,12 +227,14 @@ describe('secrets', () => {
   });
 
   it('pulumi mode: OAuth client credentials may be absent; they are left out of the Secret', async () => {
-    const required = Object.fromEntries(
-      SECRET_KEYS.filter((s) => s.source !== 'provided').map((s) => [`prism:${s.pulumiKey}`, values[`prism:${s.pulumiKey}`]!]),
-    );
+    const required = Object.fromEntries(SECRET_KEYS.filter((s) => s.source !== 'provided').map((s) => [`prism:${s.pulumiKey}`, values[`prism:${s.pulumiKey}`]!]));
     const { mock } = await run('dev', { 'prism:secrets': JSON.stringify({ mode: 'pulumi' }) }, required);
     const data = (mock.byType('kubernetes:core/v1:Secret')[0]!.inputs.stringData as { value: Record<string, unknown> }).value;
-    expect(Object.keys(data).sort()).toEqual(SECRET_KEYS.filter((s) => s.source !== 'provided').map((k) => k.key).sort());
+    expect(Object.keys(data).sort()).toEqual(
+      SECRET_KEYS.filter((s) => s.source !== 'provided')
+        .map((k) => k.key)
+        .sort(),
+    );
   });
 
   it('pulumi mode: every missing required secret is named with the command that sets it', async () => {
@@ -387,6 +401,6 @@ describe('stack configuration errors', () => {
 
   it('a structured key that is not JSON names the key', async () => {
     const e = await failure({ 'prism:images': 'tag=0.1.0' });
-    expect(e.message).toContain("prism:images");
+    expect(e.message).toContain('prism:images');
   });
 });

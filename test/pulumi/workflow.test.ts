@@ -64,7 +64,9 @@ describe('pull-request workflow', () => {
     expect(pulumi.with).toMatchObject({ command: 'preview', 'comment-on-pr': true });
     expect(pulumi.env!.PULUMI_ACCESS_TOKEN).toBe('${{ secrets.PULUMI_ACCESS_TOKEN }}');
     // Every stack in stacks/ is previewed.
-    const stacks = execFileSync('ls', ['stacks'], { encoding: 'utf8' }).match(/Pulumi\.([a-z0-9-]+)\.yaml/g)!.map((f) => f.split('.')[1]);
+    const stacks = execFileSync('ls', ['stacks'], { encoding: 'utf8' })
+      .match(/Pulumi\.([a-z0-9-]+)\.yaml/g)!
+      .map((f) => f.split('.')[1]);
     expect([...preview.strategy!.matrix.stack].sort()).toEqual(stacks.sort());
   });
 });

@@ -27,7 +27,12 @@ describe('scripts/test-services.sh: servers of one directory, on free ports', ()
     chmodSync(parent, 0o755); // as root, PostgreSQL runs as the postgres user, which must reach its directory
     const dir = join(parent, 'servers');
     const start = () => execFileSync('bash', ['scripts/test-services.sh', 'start', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const vars = Object.fromEntries(start().trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    const vars = Object.fromEntries(
+      start()
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    );
     expect(vars.PRISM_TEST_ROOT).toBe(dir);
     const ports = readFileSync(join(dir, 'ports'), 'utf8').trim().split(' ').map(Number);
     expect(new Set(ports).size).toBe(6);

@@ -73,8 +73,12 @@ async function processServer(
 export async function privateNats(): Promise<PrivateServer & { url: string }> {
   const port = await freePort();
   const store = await mkdtemp(join(tmpdir(), 'prism-nats-'));
-  const server = await processServer('nats-server', port, () => ['nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store]], 'SIGTERM', () =>
-    rm(store, { recursive: true, force: true }),
+  const server = await processServer(
+    'nats-server',
+    port,
+    () => ['nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store]],
+    'SIGTERM',
+    () => rm(store, { recursive: true, force: true }),
   );
   return Object.assign(server, { url: `nats://127.0.0.1:${port}` });
 }
@@ -100,7 +104,14 @@ export async function privateMinio(): Promise<PrivateServer & { endpoint: string
   const env = { ...process.env, MINIO_ROOT_USER: rootUser, MINIO_ROOT_PASSWORD: rootPassword, MINIO_BROWSER: 'off' };
   const args = ['server', data, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'];
   const ready = async () => (await fetch(`${endpoint}/minio/health/ready`).catch(() => undefined))?.ok === true;
-  const server = await processServer('minio', port, () => ['minio', args], 'SIGTERM', () => rm(data, { recursive: true, force: true }), { env, ready });
+  const server = await processServer(
+    'minio',
+    port,
+    () => ['minio', args],
+    'SIGTERM',
+    () => rm(data, { recursive: true, force: true }),
+    { env, ready },
+  );
   return Object.assign(server, { endpoint, rootUser, rootPassword });
 }
 

@@ -46,9 +46,18 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
     // quarter of the volume in WAL: a DB manager down for long breaks WAL continuity (which the
     // next backup and every dry run report) rather than filling the database's disk.
     args: [
-      '-c', `port=${port}`, '-c', 'wal_level=replica', '-c', 'max_wal_senders=10', '-c', 'max_replication_slots=10',
-      '-c', `hba_file=${PG_CONFIG_DIR}/pg_hba.conf`,
-      '-c', `max_slot_wal_keep_size=${Math.floor((bytes(size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps')) ?? 0) / 4 / 1024 / 1024)}MB`,
+      '-c',
+      `port=${port}`,
+      '-c',
+      'wal_level=replica',
+      '-c',
+      'max_wal_senders=10',
+      '-c',
+      'max_replication_slots=10',
+      '-c',
+      `hba_file=${PG_CONFIG_DIR}/pg_hba.conf`,
+      '-c',
+      `max_slot_wal_keep_size=${Math.floor((bytes(size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps')) ?? 0) / 4 / 1024 / 1024)}MB`,
     ],
     configFiles: [{ name: 'pg_hba.conf', mountPath: PG_CONFIG_DIR, content: pgHbaConf(d.user) }],
     ports: [{ name: 'postgres', port, publish: true }],

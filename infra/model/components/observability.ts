@@ -51,12 +51,7 @@ function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component
     name: 'prometheus',
     description: 'Prometheus: scrapes every annotated pod, evaluates the alert rules',
     image: OBSERVABILITY_IMAGES.prometheus,
-    args: [
-      '--config.file=/etc/prometheus/prometheus.yml',
-      '--storage.tsdb.path=/prometheus',
-      '--storage.tsdb.retention.time=15d',
-      '--web.enable-lifecycle',
-    ],
+    args: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', '--storage.tsdb.retention.time=15d', '--web.enable-lifecycle'],
     ports: [{ name: 'http', port: PORTS.prometheus, publish: true }],
     env: {},
     liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
@@ -194,7 +189,6 @@ function natsExporter(): Component {
     metricsOf: 'nats',
   };
 }
-
 
 function jaeger(): Component {
   return {

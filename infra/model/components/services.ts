@@ -1,4 +1,18 @@
-import { AUTH_JWKS_PATH, BACKUP_BUCKET, DATABASES, type DatabaseId, DBMANAGER_CLI, MTLS_DIR, SERVICE_ENTRY, MTLS_FILES, PORTS, SERVICES, type ServiceName, workloadSpiffeId, MINIO_BACKUP_USER } from '../../contract/index.js';
+import {
+  AUTH_JWKS_PATH,
+  BACKUP_BUCKET,
+  DATABASES,
+  type DatabaseId,
+  DBMANAGER_CLI,
+  MTLS_DIR,
+  SERVICE_ENTRY,
+  MTLS_FILES,
+  PORTS,
+  SERVICES,
+  type ServiceName,
+  workloadSpiffeId,
+  MINIO_BACKUP_USER,
+} from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
 import { bytes } from '../../config/index.js';
 import type { Component, EnvValue, Flow, Task } from '../types.js';
@@ -26,11 +40,7 @@ function serviceImage(ctx: BuildContext, name: ServiceName) {
 
 function ports(name: ServiceName) {
   const p = SERVICES[name].ports;
-  return [
-    ...(p.http ? [{ name: 'http', port: p.http, publish: true }] : []),
-    ...(p.grpc ? [{ name: 'grpc', port: p.grpc, publish: true }] : []),
-    { name: 'metrics', port: p.metrics },
-  ];
+  return [...(p.http ? [{ name: 'http', port: p.http, publish: true }] : []), ...(p.grpc ? [{ name: 'grpc', port: p.grpc, publish: true }] : []), { name: 'metrics', port: p.metrics }];
 }
 
 /** Mutual TLS between the services, on in every environment: the files of the workload's certificate. */
@@ -64,11 +74,7 @@ function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow
       ...(obs ? { PRISM_OTLP_ENDPOINT: ref('jaeger', 'otlp-http', { scheme: 'http', path: '/v1/traces' }) } : {}),
       ...MTLS_ENV,
     },
-    flows: [
-      { to: 'nats', port: 'client' },
-      { to: 'consul', port: 'http' },
-      ...(obs ? [{ to: 'jaeger' as const, port: 'otlp-http' }] : []),
-    ],
+    flows: [{ to: 'nats', port: 'client' }, { to: 'consul', port: 'http' }, ...(obs ? [{ to: 'jaeger' as const, port: 'otlp-http' }] : [])],
   };
 }
 
@@ -115,10 +121,7 @@ function service(ctx: BuildContext, name: ServiceName, spec: Pick<Component, 'de
 
 const jwtFiles = (withPrivate: boolean) => ({
   mountPath: KEYS_DIR,
-  items: [
-    ...(withPrivate ? [{ secret: 'jwt-private-key' as const, file: 'private.pem' }] : []),
-    { secret: 'jwt-public-key' as const, file: 'public.pem' },
-  ],
+  items: [...(withPrivate ? [{ secret: 'jwt-private-key' as const, file: 'private.pem' }] : []), { secret: 'jwt-public-key' as const, file: 'public.pem' }],
 });
 
 export function gateway(ctx: BuildContext): Component {
@@ -233,7 +236,12 @@ export function dbmanager(ctx: BuildContext): Component {
     args,
     ...(when ? { schedule: when } : {}),
     ...(bigScratch ? {} : { writablePaths: small }),
-    flows: db ? [{ to: DATABASES[db].component, port: 'postgres' }, { to: 'minio', port: 'api' }] : flows,
+    flows: db
+      ? [
+          { to: DATABASES[db].component, port: 'postgres' },
+          { to: 'minio', port: 'api' },
+        ]
+      : flows,
     // Backups and WAL go off-site too; the migration reaches no store.
     ...(db && offsite ? { externalEgress: offsiteEgress, externalEgressCidrs: offsite.egressCidrs } : {}),
   });

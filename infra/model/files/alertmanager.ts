@@ -12,8 +12,7 @@ type Kind = keyof typeof ALERTING_SECRETS;
 /** The credential file of a receiver kind, inside {@link ALERTMANAGER_SECRETS_DIR}: named after its secret key. */
 const secretFile = (kind: Kind): string => ALERTING_SECRETS[kind];
 
-const needsSecret = (r: AlertReceiver): Kind[] =>
-  [r.slack && 'slack', r.pagerduty && 'pagerduty', r.email?.authUsername && 'email'].filter((k): k is Kind => Boolean(k));
+const needsSecret = (r: AlertReceiver): Kind[] => [r.slack && 'slack', r.pagerduty && 'pagerduty', r.email?.authUsername && 'email'].filter((k): k is Kind => Boolean(k));
 
 /** The secret keys the configured receivers read (each once), in catalog order. */
 export function alertingSecretKeys(a: AlertingConfig): SecretKey[] {
@@ -73,9 +72,7 @@ export function alertmanagerYaml(a: AlertingConfig, secretsDir = ALERTMANAGER_SE
       group_wait: a.groupWait,
       group_interval: a.groupInterval,
       repeat_interval: a.repeatInterval,
-      ...(a.routes.length > 0
-        ? { routes: a.routes.map((r) => ({ receiver: r.receiver, matchers: [...r.matchers], ...(r.continue ? { continue: true } : {}) })) }
-        : {}),
+      ...(a.routes.length > 0 ? { routes: a.routes.map((r) => ({ receiver: r.receiver, matchers: [...r.matchers], ...(r.continue ? { continue: true } : {}) })) } : {}),
     },
     // A critical alert silences the warnings of the same alert name and target while it fires.
     inhibit_rules: [{ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ['alertname', 'job', 'instance'] }],

@@ -59,7 +59,7 @@ export function alloyKubernetesConfig(o: { readonly namespace: string; readonly 
       `    names = ${list([o.namespace])}`,
       '  }',
       '',
-      '  // Only this node\'s pods: their log files are the ones mounted here.',
+      "  // Only this node's pods: their log files are the ones mounted here.",
       '  selectors {',
       '    role  = "pod"',
       '    field = "spec.nodeName=" + sys.env("NODE_NAME")',
@@ -91,14 +91,7 @@ export function alloyKubernetesConfig(o: { readonly namespace: string; readonly 
 export function alloyDockerConfig(o: { readonly project: string; readonly dockerHost: string; readonly lokiPushUrl: string }): string {
   const parts = [
     HEADER,
-    block('discovery.docker "containers"', [
-      `  host = ${str(o.dockerHost)}`,
-      '',
-      '  filter {',
-      '    name   = "label"',
-      `    values = ${list([`com.docker.compose.project=${o.project}`])}`,
-      '  }',
-    ]),
+    block('discovery.docker "containers"', [`  host = ${str(o.dockerHost)}`, '', '  filter {', '    name   = "label"', `    values = ${list([`com.docker.compose.project=${o.project}`])}`, '  }']),
     block('discovery.relabel "containers"', [
       '  targets = []',
       '',

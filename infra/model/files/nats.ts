@@ -26,16 +26,7 @@ export function natsServerConf(o: NatsConfOptions): string {
     '}',
   ];
   if (o.routes.length > 1) {
-    lines.push(
-      '',
-      'cluster {',
-      '  name: prism',
-      `  port: ${o.clusterPort}`,
-      '  routes: [',
-      ...o.routes.map((r) => `    ${r}`),
-      '  ]',
-      '}',
-    );
+    lines.push('', 'cluster {', '  name: prism', `  port: ${o.clusterPort}`, '  routes: [', ...o.routes.map((r) => `    ${r}`), '  ]', '}');
   }
   lines.push('');
   return lines.join('\n');

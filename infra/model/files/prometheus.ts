@@ -136,20 +136,8 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
       {
         name: 'prism-gateway',
         rules: [
-          rule(
-            'PrismCircuitBreakerOpen',
-            `max by (upstream) (${METRICS.circuitBreakerState}) == ${CIRCUIT_STATE.open}`,
-            '1m',
-            'warning',
-            'Circuit breaker to {{ $labels.upstream }} is open',
-          ),
-          rule(
-            'PrismRateLimiterRedisFailures',
-            `sum(rate(${METRICS.rateLimitRedisFailures}[5m])) > 0`,
-            '5m',
-            'warning',
-            'The gateway rate limiter cannot reach Redis',
-          ),
+          rule('PrismCircuitBreakerOpen', `max by (upstream) (${METRICS.circuitBreakerState}) == ${CIRCUIT_STATE.open}`, '1m', 'warning', 'Circuit breaker to {{ $labels.upstream }} is open'),
+          rule('PrismRateLimiterRedisFailures', `sum(rate(${METRICS.rateLimitRedisFailures}[5m])) > 0`, '5m', 'warning', 'The gateway rate limiter cannot reach Redis'),
           rule('PrismEventsDropped', `sum(rate(${METRICS.events}{result="dropped"}[5m])) > 0`, '5m', 'warning', 'Request events are being dropped'),
         ],
       },
@@ -184,15 +172,31 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
           ),
           rule(
             'PrismPostgresWalGrowing',
-            perPostgres(limits, (job) => `sum by (job) (pg_wal_size_bytes{job="${job}"})`, '>', (v) => v * STORE_THRESHOLDS.postgresWal),
+            perPostgres(
+              limits,
+              (job) => `sum by (job) (pg_wal_size_bytes{job="${job}"})`,
+              '>',
+              (v) => v * STORE_THRESHOLDS.postgresWal,
+            ),
             '15m',
             'warning',
             `WAL behind {{ $labels.job }} takes more than ${STORE_THRESHOLDS.postgresWal * 100}% of the volume: a replication slot or archiving is holding it`,
           ),
-          rule('PrismPostgresReplicationSlotInactive', 'pg_replication_slot_slot_is_active == 0', '30m', 'warning', 'Replication slot {{ $labels.slot_name }} ({{ $labels.job }}) has no consumer: WAL piles up behind it'),
+          rule(
+            'PrismPostgresReplicationSlotInactive',
+            'pg_replication_slot_slot_is_active == 0',
+            '30m',
+            'warning',
+            'Replication slot {{ $labels.slot_name }} ({{ $labels.job }}) has no consumer: WAL piles up behind it',
+          ),
           rule(
             'PrismPostgresReplicationSlotAtRisk',
-            `${perPostgres(limits, (job) => `pg_replication_slot_safe_wal_size_bytes{job="${job}"}`, '<', (v) => (v / 4) * STORE_THRESHOLDS.slotSafeWal)} or pg_replication_slot_wal_status{wal_status=~"unreserved|lost"} == 1`,
+            `${perPostgres(
+              limits,
+              (job) => `pg_replication_slot_safe_wal_size_bytes{job="${job}"}`,
+              '<',
+              (v) => (v / 4) * STORE_THRESHOLDS.slotSafeWal,
+            )} or pg_replication_slot_wal_status{wal_status=~"unreserved|lost"} == 1`,
             '5m',
             'critical',
             'Replication slot {{ $labels.slot_name }} ({{ $labels.job }}) is about to lose, or has lost, the WAL it needs: WAL archiving breaks',

@@ -115,7 +115,10 @@ async function main(): Promise<void> {
   const live = `http://127.0.0.1:${env.PRISM_METRICS_PORT}/health/live`;
   try {
     for (let i = 0; ; i++) {
-      const ok = await fetch(`http://127.0.0.1:${env.PRISM_METRICS_PORT}/health/ready`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${env.PRISM_METRICS_PORT}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (i > 100) throw new Error('the auth service did not become ready');
       await new Promise((r) => setTimeout(r, 200));
@@ -144,7 +147,10 @@ async function main(): Promise<void> {
       }),
     );
     // 2b. Logins over HTTP.
-    const logins = await probeWhile(live, forDuration(SECONDS, CONCURRENCY, (w) => post('/auth/login', { email: emails[w], password })));
+    const logins = await probeWhile(
+      live,
+      forDuration(SECONDS, CONCURRENCY, (w) => post('/auth/login', { email: emails[w], password })),
+    );
     await pool.close();
 
     console.log('RS256 signing');
@@ -155,7 +161,11 @@ async function main(): Promise<void> {
     console.log(`  raw verify, ${cores} cores (baseline)          ${f(rawVerify)}/s`);
     console.log(`  HTTP /auth/login                          ${f(logins.result)}/s   ratio ${r2(logins.result / rawVerify)}`);
     console.log('event loop: /health/live latency, polled every 10 ms');
-    for (const [name, l] of [['idle', idle.latencies], ['during refreshes', refresh.latencies], ['during logins', logins.latencies]] as const) {
+    for (const [name, l] of [
+      ['idle', idle.latencies],
+      ['during refreshes', refresh.latencies],
+      ['during logins', logins.latencies],
+    ] as const) {
       console.log(`  ${name.padEnd(18)} p50 ${ms(pct(l, 50))}   p99 ${ms(pct(l, 99))}   max ${ms(Math.max(...l))}   (${l.length} probes)`);
     }
   } finally {

@@ -94,10 +94,7 @@ export async function createApiKey(
   const row = await inTx(ctx.db, async (tx) => {
     // The user's row lock makes parallel creations count one after another.
     await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
-    const active = await tx.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
-      [userId],
-    );
+    const active = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, [userId]);
     if (active.rows[0]!.n >= MAX_ACTIVE_API_KEYS) {
       throw new HttpError(409, 'api_key_limit', `an account may hold at most ${MAX_ACTIVE_API_KEYS} active API keys; revoke one first`);
     }
@@ -133,8 +130,7 @@ export async function revokeApiKey(ctx: AuthContext, userId: string, keyId: stri
 }
 
 export type ApiKeyCheck =
-  | { valid: true; keyId: string; userId: string; scopes: string[]; expiresAt: number }
-  | { valid: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired' | 'user_disabled' };
+  { valid: true; keyId: string; userId: string; scopes: string[]; expiresAt: number } | { valid: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired' | 'user_disabled' };
 
 /** Validates a raw key (the gateway's `X-API-Key`), constant-time on the hash. */
 export async function validateApiKey(ctx: AuthContext, key: string): Promise<ApiKeyCheck> {
@@ -153,8 +149,6 @@ export async function validateApiKey(ctx: AuthContext, key: string): Promise<Api
   if (row.expired) return { valid: false, reason: 'expired' };
   if (!row.active) return { valid: false, reason: 'user_disabled' };
   // At most one write a minute per key, so a busy key does not turn every request into an UPDATE.
-  void query(ctx.db, `UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, [row.id]).catch(
-    () => undefined,
-  );
+  void query(ctx.db, `UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, [row.id]).catch(() => undefined);
   return { valid: true, keyId: row.id, userId: row.user_id, scopes: row.scopes, expiresAt: row.expires_at ? Math.floor(row.expires_at.getTime() / 1000) : 0 };
 }

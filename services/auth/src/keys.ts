@@ -30,11 +30,7 @@ export async function loadKeyRing(privateKeyFile: string, publicKeyFile?: string
   return keyRingFromPem(privatePem, bundle, { privateKeyFile, publicKeyFile });
 }
 
-export async function keyRingFromPem(
-  privatePem: string,
-  publicBundle = '',
-  origin: { privateKeyFile?: string; publicKeyFile?: string | undefined } = {},
-): Promise<KeyRing> {
+export async function keyRingFromPem(privatePem: string, publicBundle = '', origin: { privateKeyFile?: string; publicKeyFile?: string | undefined } = {}): Promise<KeyRing> {
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(privatePem);

@@ -159,11 +159,7 @@ export class OutboxPublisher {
 
   /** One batch in id order; stops at the first failure so events keep their order. */
   private async publishBatch(): Promise<number> {
-    const { rows } = await query<OutboxRow>(
-      this.db,
-      'SELECT id, msg_id, subject, payload, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1',
-      [this.opts.batchSize ?? 100],
-    );
+    const { rows } = await query<OutboxRow>(this.db, 'SELECT id, msg_id, subject, payload, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1', [this.opts.batchSize ?? 100]);
     let sent = 0;
     for (const row of rows) {
       const h = natsHeaders();

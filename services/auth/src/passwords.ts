@@ -42,8 +42,7 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
   if (running >= ARGON2_CONCURRENCY) {
     if (waiting.length >= ARGON2_MAX_WAITING) throw new HttpError(503, 'overloaded', 'too many sign-ins at once; retry shortly', { 'retry-after': '1' });
     await new Promise<void>((resolve) => waiting.push(resolve));
-  }
-  else running++;
+  } else running++;
   try {
     return await work();
   } finally {

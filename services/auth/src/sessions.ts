@@ -30,17 +30,15 @@ export type RevokeReason = 'logout' | 'password_change' | 'reuse_detected' | 'us
 /** Opens a session in `tx` and returns its first refresh token. */
 export async function openSession(tx: Tx, ctx: AuthContext, userId: string, meta: ClientMeta): Promise<{ sessionId: string; refreshToken: string }> {
   const ttl = ctx.settings.refreshTtlSeconds;
-  const { rows } = await tx.query<{ id: string }>(
-    `INSERT INTO sessions (user_id, expires_at, user_agent, ip) VALUES ($1, now() + make_interval(secs => $2), $3, $4) RETURNING id`,
-    [userId, ttl, meta.userAgent?.slice(0, 512) ?? null, meta.ip ?? null],
-  );
+  const { rows } = await tx.query<{ id: string }>(`INSERT INTO sessions (user_id, expires_at, user_agent, ip) VALUES ($1, now() + make_interval(secs => $2), $3, $4) RETURNING id`, [
+    userId,
+    ttl,
+    meta.userAgent?.slice(0, 512) ?? null,
+    meta.ip ?? null,
+  ]);
   const sessionId = rows[0]!.id;
   const refreshToken = opaqueToken();
-  await tx.query(`INSERT INTO refresh_tokens (session_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))`, [
-    sessionId,
-    sha256(refreshToken),
-    ttl,
-  ]);
+  await tx.query(`INSERT INTO refresh_tokens (session_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))`, [sessionId, sha256(refreshToken), ttl]);
   return { sessionId, refreshToken };
 }
 
@@ -124,10 +122,10 @@ export async function revokeSessions(tx: Tx, ctx: AuthContext, userId: string, s
 
 /** The user's live sessions other than `exceptSessionId`, locked for revocation. */
 export async function otherLiveSessions(tx: Tx, userId: string, exceptSessionId: string | null): Promise<string[]> {
-  const { rows } = await tx.query<{ id: string }>(
-    `SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() AND ($2::uuid IS NULL OR id <> $2) FOR UPDATE`,
-    [userId, exceptSessionId],
-  );
+  const { rows } = await tx.query<{ id: string }>(`SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() AND ($2::uuid IS NULL OR id <> $2) FOR UPDATE`, [
+    userId,
+    exceptSessionId,
+  ]);
   return rows.map((r) => r.id);
 }
 

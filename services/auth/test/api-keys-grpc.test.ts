@@ -76,7 +76,6 @@ describe('API keys', () => {
   });
 });
 
-
 describe('gRPC', () => {
   it('validates access tokens and reports revocation', async () => {
     const u = await signUp(h.base);

@@ -19,8 +19,7 @@ afterAll(async () => {
   await Promise.all([proxied?.close(), direct?.close()]);
 });
 
-const loginFrom = (h: Harness, ip: string, address: string, password: string) =>
-  call(h.base, 'POST', '/auth/login', { body: { email: address, password }, headers: { 'x-forwarded-for': ip } });
+const loginFrom = (h: Harness, ip: string, address: string, password: string) => call(h.base, 'POST', '/auth/login', { body: { email: address, password }, headers: { 'x-forwarded-for': ip } });
 
 describe('lockout: guesses from one place do not lock the owner out elsewhere', () => {
   it('an attacker failing over and over from one address is locked; the owner elsewhere signs in', async () => {

@@ -43,7 +43,11 @@ describe('access tokens', () => {
     const keys = makeKeyFiles();
     const ring = await keyRingFromPem(keys.privatePem);
     const tokens = new AccessTokens(ring, settings);
-    const reason = (p: Promise<unknown>) => p.then(() => 'accepted', (e: InvalidToken) => e.reason);
+    const reason = (p: Promise<unknown>) =>
+      p.then(
+        () => 'accepted',
+        (e: InvalidToken) => e.reason,
+      );
     const old = await tokens.issue('u1', 's1', [], Date.now() - 3600_000);
     expect(await reason(tokens.verify(old.token))).toBe('expired');
     const otherAudience = await new AccessTokens(ring, { ...settings, audience: 'another-api' }).issue('u1', 's1', []);
@@ -53,7 +57,12 @@ describe('access tokens', () => {
     // An ID-token-like JWT signed with the right key is not an access token.
     const plainJwt = await new SignJWT({ sid: 's1', roles: [] })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: ring.signing.kid })
-      .setIssuer(settings.issuer).setAudience(settings.audience).setSubject('u1').setIssuedAt().setExpirationTime('5m').setJti('j')
+      .setIssuer(settings.issuer)
+      .setAudience(settings.audience)
+      .setSubject('u1')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .setJti('j')
       .sign(ring.signing.key);
     expect(await reason(tokens.verify(plainJwt))).toBe('wrong_type');
     const foreign = await new AccessTokens(await keyRingFromPem(makeKeyFiles().privatePem), settings).issue('u1', 's1', []);

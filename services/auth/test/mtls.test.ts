@@ -15,7 +15,9 @@ describe('auth gRPC: mutual TLS and per-method authorization', () => {
   const rpc = (creds: grpc.ChannelCredentials, method: string, req: object) => {
     const c = new Auth(`localhost:${h.grpcPort}`, creds);
     clients.push(c);
-    return new Promise<Record<string, unknown>>((resolve, reject) => Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5000 }, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+    return new Promise<Record<string, unknown>>((resolve, reject) =>
+      Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5000 }, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))),
+    );
   };
 
   beforeAll(async () => {
@@ -39,7 +41,11 @@ describe('auth gRPC: mutual TLS and per-method authorization', () => {
 
   it('refuses user data and credential checks to every other identity (PERMISSION_DENIED) and to callers without a platform certificate (UNAUTHENTICATED)', async () => {
     for (const who of [mesh.pki.workloads.config, mesh.pki.workloads.dbmanager, mesh.pki.operator]) {
-      for (const [method, req] of [['GetUser', { userId }], ['ValidateApiKey', { apiKey: 'prism_x' }], ['ValidateToken', { token: 'x' }]] as const) {
+      for (const [method, req] of [
+        ['GetUser', { userId }],
+        ['ValidateApiKey', { apiKey: 'prism_x' }],
+        ['ValidateToken', { token: 'x' }],
+      ] as const) {
         await expect(rpc(mesh.creds(who), method, req)).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
       }
     }

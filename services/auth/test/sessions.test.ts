@@ -73,9 +73,7 @@ describe('register, login, refresh, logout', () => {
     const { rows } = await h.sql.query('SELECT revoked_reason FROM sessions WHERE id = $1', [u.session_id]);
     expect(rows[0].revoked_reason).toBe('reuse_detected');
     const events = await h.sql.query(`SELECT subject, payload FROM outbox WHERE payload->>'session_id' = $1 ORDER BY id`, [u.session_id]);
-    expect(events.rows.map((r) => r.subject)).toEqual(
-      expect.arrayContaining(['prism.auth.token.refresh_reuse_detected', 'prism.auth.token.session_revoked']),
-    );
+    expect(events.rows.map((r) => r.subject)).toEqual(expect.arrayContaining(['prism.auth.token.refresh_reuse_detected', 'prism.auth.token.session_revoked']));
     expect(await redis.get(AUTH_REDIS_KEYS.revokedSession(u.session_id))).toBe('reuse_detected');
   });
 

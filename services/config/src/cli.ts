@@ -120,7 +120,9 @@ function client(t: Target): { call: Call; close: () => void } {
   const call: Call = (method, req) => {
     const { path, requestSerialize, responseDeserialize } = ConfigService.service[method];
     return new Promise((res, rej) =>
-      c.makeUnaryRequest<object, object>(path, requestSerialize, responseDeserialize, req, { deadline: Date.now() + 10_000 }, (err, r) => (r ? res(r as Replies[typeof method]) : rej(err ?? new Error(`${path}: no reply`)))),
+      c.makeUnaryRequest<object, object>(path, requestSerialize, responseDeserialize, req, { deadline: Date.now() + 10_000 }, (err, r) =>
+        r ? res(r as Replies[typeof method]) : rej(err ?? new Error(`${path}: no reply`)),
+      ),
     );
   };
   return { call, close: () => c.close() };

@@ -129,9 +129,7 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
     ),
     Delete: unary('Delete', deps, (r: DeleteRequest, call) => mapped(async () => entryOut(await store.delete(scope(r), who(r, call))))),
     Rollback: unary('Rollback', deps, (r: RollbackRequest, call) => mapped(async () => entryOut(await store.rollback(scope(r), r.toVersion, who(r, call))))),
-    List: unary('List', deps, (r: ListRequest) =>
-      mapped(async () => ({ entries: (await store.list(r.environment, r.service || undefined, r.keyPrefix)).map(entryOut) })),
-    ),
+    List: unary('List', deps, (r: ListRequest) => mapped(async () => ({ entries: (await store.list(r.environment, r.service || undefined, r.keyPrefix)).map(entryOut) }))),
     History: unary('History', deps, (r: HistoryRequest) =>
       mapped(async () => ({
         entries: (await store.history(scope(r), r.limit || 100)).map((h) => ({

@@ -123,11 +123,7 @@ export class ConfigStore {
 
   async get(scope: Scope): Promise<ConfigEntry> {
     validate(scope);
-    const { rows } = await this.pool.query<ValueRow>('SELECT * FROM config_values WHERE environment = $1 AND service = $2 AND key = $3', [
-      scope.environment,
-      scope.service,
-      scope.key,
-    ]);
+    const { rows } = await this.pool.query<ValueRow>('SELECT * FROM config_values WHERE environment = $1 AND service = $2 AND key = $3', [scope.environment, scope.service, scope.key]);
     if (!rows[0]) throw new NotFoundError(`no value for ${scope.key} of ${scope.service} in ${scope.environment}`);
     return toEntry(rows[0]);
   }
@@ -175,11 +171,7 @@ export class ConfigStore {
     return this.write(scope, { value: target.value, action: 'rollback', rolledBackTo: toVersion }, o);
   }
 
-  private async write(
-    scope: Scope,
-    change: { value: unknown; action: 'set' | 'delete' | 'rollback'; rolledBackTo?: number },
-    o: WriteOptions,
-  ): Promise<ConfigEntry> {
+  private async write(scope: Scope, change: { value: unknown; action: 'set' | 'delete' | 'rollback'; rolledBackTo?: number }, o: WriteOptions): Promise<ConfigEntry> {
     if (!o.changedBy?.trim()) throw new ConfigInputError('changed_by is required: say who makes the change');
     const client = await this.pool.connect();
     let result: { entry: ConfigEntry; at: Date };

@@ -17,8 +17,10 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let runtime: ServiceRuntime;
   let client: ConfigServiceClient;
-  const call = (method: string): Call => (req) =>
-    new Promise((resolve, reject) => Reflect.get(client, method).call(client, req, (err: GrpcErr | null, res: Record<string, unknown>) => (err ? reject(err) : resolve(res))));
+  const call =
+    (method: string): Call =>
+    (req) =>
+      new Promise((resolve, reject) => Reflect.get(client, method).call(client, req, (err: GrpcErr | null, res: Record<string, unknown>) => (err ? reject(err) : resolve(res))));
   const env = 'test';
   const gw = (key: string) => ({ environment: env, service: 'gateway', key });
 
@@ -145,13 +147,11 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
     expect(current.version).toBe(n);
     expect(current.valueJson).toBe(history[0]!.valueJson);
 
-    const racers = await Promise.allSettled(
-      Array.from({ length: 8 }, (_, i) => call('Set')({ ...key, valueJson: String(1000 + i), changedBy: `racer-${i}`, checkVersion: true, expectedVersion: n })),
-    );
+    const racers = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => call('Set')({ ...key, valueJson: String(1000 + i), changedBy: `racer-${i}`, checkVersion: true, expectedVersion: n })));
     const won = racers.filter((r) => r.status === 'fulfilled');
     expect(won.length).toBe(1);
     for (const r of racers.filter((x) => x.status === 'rejected')) {
-      expect((r).reason).toMatchObject({ code: grpc.status.ABORTED, details: expect.stringMatching(/is at version 21, not 20: read it again and retry/) });
+      expect(r.reason).toMatchObject({ code: grpc.status.ABORTED, details: expect.stringMatching(/is at version 21, not 20: read it again and retry/) });
     }
   });
 });

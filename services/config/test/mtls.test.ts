@@ -35,7 +35,9 @@ describe('config service: mutual TLS and per-method authorization', () => {
     return c;
   };
   const call = (c: Client, method: string, req: object) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5000 }, (e: GrpcErr | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+    new Promise<Record<string, unknown>>((resolve, reject) =>
+      Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5000 }, (e: GrpcErr | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))),
+    );
   const key = (k: string) => ({ environment: 'test', service: 'gateway', key: k });
 
   beforeAll(async () => {
@@ -110,10 +112,21 @@ describe('config service: mutual TLS and per-method authorization', () => {
   it('rotates its certificate without a restart: new connections get the new one, no call fails meanwhile', async () => {
     const serial = () =>
       new Promise<string>((resolve, reject) => {
-        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(mesh.pki.caCert), cert: readFileSync(mesh.pki.operator.cert), key: readFileSync(mesh.pki.operator.key), ALPNProtocols: ['h2'] }, () => {
-          resolve(s.getPeerCertificate().serialNumber);
-          s.destroy();
-        });
+        const s = tlsConnect(
+          {
+            host: '127.0.0.1',
+            port,
+            servername: 'localhost',
+            ca: readFileSync(mesh.pki.caCert),
+            cert: readFileSync(mesh.pki.operator.cert),
+            key: readFileSync(mesh.pki.operator.key),
+            ALPNProtocols: ['h2'],
+          },
+          () => {
+            resolve(s.getPeerCertificate().serialNumber);
+            s.destroy();
+          },
+        );
         s.once('error', reject);
       });
     const before = await serial();
@@ -124,7 +137,10 @@ describe('config service: mutual TLS and per-method authorization', () => {
     const load = (async () => {
       while (!stop) {
         const c = client(mesh.creds(mesh.pki.workloads.gateway));
-        await call(c, 'List', { environment: 'test' }).then(() => calls++, (e: unknown) => failures.push(e));
+        await call(c, 'List', { environment: 'test' }).then(
+          () => calls++,
+          (e: unknown) => failures.push(e),
+        );
         c.close();
       }
     })();

@@ -122,7 +122,14 @@ async function main(argv: string[]): Promise<void> {
           );
         } else if (b === 'wal') {
           const s = await backupWal(ctx, db, report);
-          out(formatSummary(`WAL archive run ${s.name}`, { segments: s.segments, range: s.first ? `${s.first} .. ${s.last}` : undefined, archivedUpTo: s.archivedUpTo, stored: formatBytes(s.bytesStored) }));
+          out(
+            formatSummary(`WAL archive run ${s.name}`, {
+              segments: s.segments,
+              range: s.first ? `${s.first} .. ${s.last}` : undefined,
+              archivedUpTo: s.archivedUpTo,
+              stored: formatBytes(s.bytesStored),
+            }),
+          );
         } else {
           throw new UsageError(`backup kind must be full, delta or wal, got ${b === undefined ? 'nothing' : `"${b}"`}`);
         }

@@ -58,8 +58,7 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
       await c.end();
     }
   };
-  const addRows = (from: number, to: number, note: string) =>
-    sql(`INSERT INTO ledger SELECT g, $1 || g FROM generate_series($2::int, $3::int) g`, [note, from, to]);
+  const addRows = (from: number, to: number, note: string) => sql(`INSERT INTO ledger SELECT g, $1 || g FROM generate_series($2::int, $3::int) g`, [note, from, to]);
   const dumpall = (port: number) => asPostgres('pg_dumpall', ['-h', '127.0.0.1', '-p', String(port), '-U', 'prism', '--no-password', '--restrict-key=prismtest']);
 
   beforeAll(async () => {
@@ -70,7 +69,20 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     scratch = await mkdtemp(join(tmpdir(), 'prism-scratch-'));
     await chmod(scratch, 0o755); // the verification server runs as postgres
     const store = new ObjectStore(s3.config);
-    ctx = { store, catalog: new BackupCatalog(pool), pgBin: pgBin(), scratchDir: scratch, report: lineReporter((l) => { lines.push(l); if (process.env.DEBUG_BACKUP) console.error(new Date().toISOString(), l); }, '', 0) };
+    ctx = {
+      store,
+      catalog: new BackupCatalog(pool),
+      pgBin: pgBin(),
+      scratchDir: scratch,
+      report: lineReporter(
+        (l) => {
+          lines.push(l);
+          if (process.env.DEBUG_BACKUP) console.error(new Date().toISOString(), l);
+        },
+        '',
+        0,
+      ),
+    };
     target = { id: 'auth', host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'prism_auth' };
     archiver = new WalArchiver({ target, store, catalog: ctx.catalog, pgBin: pgBin(), spoolDir: join(scratch, 'wal-spool'), log: (l) => lines.push(l) });
     const admin = new pg.Client({ host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'postgres' });
@@ -201,9 +213,7 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
   }, 120_000);
 
   it('a real restore refuses a data directory that is not empty', async () => {
-    await expect(restoreBackup(ctx, { target, name: full, dryRun: false, targetDir: source.dataDir })).rejects.toThrow(
-      /a restore writes into a fresh data directory; .* is not empty/,
-    );
+    await expect(restoreBackup(ctx, { target, name: full, dryRun: false, targetDir: source.dataDir })).rejects.toThrow(/a restore writes into a fresh data directory; .* is not empty/);
   });
 
   it('the dry run detects a corrupted base backup object and a corrupted WAL segment', async () => {
@@ -212,7 +222,9 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     const damaged = Buffer.from(original);
     damaged[Math.floor(damaged.length / 2)]! ^= 0xff;
     await s3.root.putBuffer(dataKey, damaged);
-    await expect(restoreBackup(ctx, { target, name: full, dryRun: true })).rejects.toThrow(/object auth\/base\/.*\/data\.tar\.gz (is corrupt|cannot be read back)|file .* from backup auth-full-\S+ does not match the manifest/);
+    await expect(restoreBackup(ctx, { target, name: full, dryRun: true })).rejects.toThrow(
+      /object auth\/base\/.*\/data\.tar\.gz (is corrupt|cannot be read back)|file .* from backup auth-full-\S+ does not match the manifest/,
+    );
     await s3.root.putBuffer(dataKey, original);
 
     const walKeys: string[] = [];

@@ -157,7 +157,12 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       const client = new Api(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
       const call = (m: string, req: object) =>
         new Promise<Record<string, unknown>>((resolve, reject) => Reflect.get(client, m).call(client, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
-      expect(await call('Migrate', {})).toMatchObject({ databases: [{ database: 'auth', applied: [] }, { database: 'ops', applied: [] }] });
+      expect(await call('Migrate', {})).toMatchObject({
+        databases: [
+          { database: 'auth', applied: [] },
+          { database: 'ops', applied: [] },
+        ],
+      });
       const status = await call('Status', { database: 'ops' });
       expect(status).toMatchObject({ databases: [{ database: 'ops', migrations: [{ name: '001_initial_schema.sql', state: 'applied' }] }] });
       await expect(call('Status', { database: 'users' })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'database "users" is unknown: auth, ops, or empty for both' });
@@ -200,7 +205,12 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     };
     try {
       const operator = mesh.creds(mesh.pki.operator);
-      expect(await call(operator, 'Migrate', {})).toMatchObject({ databases: [{ database: 'auth', applied: [] }, { database: 'ops', applied: [] }] });
+      expect(await call(operator, 'Migrate', {})).toMatchObject({
+        databases: [
+          { database: 'auth', applied: [] },
+          { database: 'ops', applied: [] },
+        ],
+      });
       expect(await call(operator, 'Status', { database: 'ops' })).toMatchObject({ databases: [{ database: 'ops' }] });
       for (const who of [mesh.pki.workloads.gateway, mesh.pki.workloads.auth, mesh.pki.workloads.config]) {
         for (const m of ['Migrate', 'Status', 'ListBackups']) await expect(call(mesh.creds(who), m, {})).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });

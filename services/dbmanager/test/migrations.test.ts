@@ -16,8 +16,7 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   }
 }
 
-const tables = (url: string) =>
-  withClient(url, async (c) => (await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.t));
+const tables = (url: string) => withClient(url, async (c) => (await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.t));
 
 describe('migrations of prism_auth and prism_ops', () => {
   const dbs: Array<{ drop: () => Promise<void> }> = [];
@@ -34,9 +33,10 @@ describe('migrations of prism_auth and prism_ops', () => {
       const first = await migrateDatabase(id, db.url);
       expect(first.applied).toEqual(files);
       const after = await tables(db.url);
-      const expected = id === 'auth'
-        ? ['api_keys', 'login_throttle', 'oauth_accounts', 'oauth_states', 'outbox', 'refresh_tokens', 'sessions', 'users']
-        : ['audit_logs', 'backup_verifications', 'backups', 'config_history', 'config_values', 'events', 'metrics', 'wal_segments'];
+      const expected =
+        id === 'auth'
+          ? ['api_keys', 'login_throttle', 'oauth_accounts', 'oauth_states', 'outbox', 'refresh_tokens', 'sessions', 'users']
+          : ['audit_logs', 'backup_verifications', 'backups', 'config_history', 'config_values', 'events', 'metrics', 'wal_segments'];
       for (const t of expected) expect(after).toContain(t);
       const second = await migrateDatabase(id, db.url);
       expect(second).toEqual({ applied: [], retried: [], alreadyApplied: files.length });

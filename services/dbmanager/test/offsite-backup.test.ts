@@ -33,7 +33,13 @@ async function bucketOn(minio: Minio, bucket: string): Promise<StorageConfig> {
 /** Every object of a store with the SHA-256 of its content. */
 async function contents(store: ObjectStore, prefix = ''): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for await (const o of store.list(prefix)) out.set(o.key, createHash('sha256').update(await store.getBuffer(o.key)).digest('hex'));
+  for await (const o of store.list(prefix))
+    out.set(
+      o.key,
+      createHash('sha256')
+        .update(await store.getBuffer(o.key))
+        .digest('hex'),
+    );
   return out;
 }
 
@@ -184,9 +190,7 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
     const foreign = await remote.head(keys.wal('auth', newId, name));
     await remote.putBuffer(oldKey, await remote.getBuffer(keys.wal('auth', newId, name)), foreign!.metadata);
     try {
-      await expect(restoreBackup(engine(remote), { target, name: full, dryRun: true })).rejects.toThrow(
-        new RegExp(`${name}: written by the cluster with system identifier ${newId}, not ${systemId}`),
-      );
+      await expect(restoreBackup(engine(remote), { target, name: full, dryRun: true })).rejects.toThrow(new RegExp(`${name}: written by the cluster with system identifier ${newId}, not ${systemId}`));
     } finally {
       await remote.putBuffer(oldKey, original, originalHead!.metadata);
     }

@@ -43,7 +43,12 @@ describe('rendered pg_hba.conf of the PostgreSQL servers', () => {
   }, 60_000);
 
   it("without its replication line the connection is refused (the image's own file admits replication from inside the container only)", async () => {
-    const s = await serverWith(pgHbaConf('prism').split('\n').filter((l) => !l.startsWith('host    replication')).join('\n'));
+    const s = await serverWith(
+      pgHbaConf('prism')
+        .split('\n')
+        .filter((l) => !l.startsWith('host    replication'))
+        .join('\n'),
+    );
     await expect(basebackup(s, s.password)).rejects.toThrow(/no pg_hba\.conf entry for replication connection/);
   }, 60_000);
 });

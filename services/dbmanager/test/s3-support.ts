@@ -32,10 +32,7 @@ export async function provisionBucket(): Promise<{ config: StorageConfig; root: 
   await writeFile(join(dir, 'backup-policy.json'), minioBucketPolicy(bucket));
   // The deployments have one policy, prism-backup; test files run in parallel, each with its own
   // bucket, so each names its own policy (nothing else of the script changes).
-  const script = minioSetupScript({ endpoint, bucket, backupUser: user, policyFile: join(dir, 'backup-policy.json') }).replaceAll(
-    'prism prism-backup ',
-    `prism prism-backup-${suffix} `,
-  );
+  const script = minioSetupScript({ endpoint, bucket, backupUser: user, policyFile: join(dir, 'backup-policy.json') }).replaceAll('prism prism-backup ', `prism prism-backup-${suffix} `);
   if (!script.includes(`policy create prism prism-backup-${suffix} `)) throw new Error('the MinIO set-up script no longer names its policy as expected');
   await writeFile(join(dir, 'setup.sh'), script);
   const env = { ...process.env, MINIO_ROOT_USER: rootUser, MINIO_ROOT_PASSWORD: rootPassword, MINIO_BACKUP_SECRET_KEY: secret };
@@ -49,7 +46,14 @@ export async function provisionBucket(): Promise<{ config: StorageConfig; root: 
     root: new ObjectStore({ ...base, bucket, accessKeyId: rootUser, secretAccessKey: rootPassword }),
     otherBucket,
     cleanup: async () => {
-      await exec('sh', ['-c', `MC_CONFIG_DIR=${tmpdir()}/.mc mc rb --force prism/${bucket} prism/${otherBucket}; MC_CONFIG_DIR=${tmpdir()}/.mc mc admin user remove prism ${user}; MC_CONFIG_DIR=${tmpdir()}/.mc mc admin policy remove prism prism-backup-${suffix}`], { env }).catch(() => {});
+      await exec(
+        'sh',
+        [
+          '-c',
+          `MC_CONFIG_DIR=${tmpdir()}/.mc mc rb --force prism/${bucket} prism/${otherBucket}; MC_CONFIG_DIR=${tmpdir()}/.mc mc admin user remove prism ${user}; MC_CONFIG_DIR=${tmpdir()}/.mc mc admin policy remove prism prism-backup-${suffix}`,
+        ],
+        { env },
+      ).catch(() => {});
       await rm(dir, { recursive: true, force: true });
     },
   };

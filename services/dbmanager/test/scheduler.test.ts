@@ -16,7 +16,11 @@ describe('the DB manager’s scheduler (Compose’s backup schedule)', () => {
     const said: string[] = [];
     let started = 0;
     // Every second (croner's six-field form); each run lasts 2.5 s, so runs overlap if allowed.
-    const s = startScheduler([{ name: 'slow', cron: '* * * * * *', args: [] }], () => (started++, node('setTimeout(() => {}, 2500)')), (l) => said.push(l));
+    const s = startScheduler(
+      [{ name: 'slow', cron: '* * * * * *', args: [] }],
+      () => (started++, node('setTimeout(() => {}, 2500)')),
+      (l) => said.push(l),
+    );
     await new Promise((r) => setTimeout(r, 4200));
     await s.stop();
     expect(started).toBeGreaterThanOrEqual(1);
@@ -30,7 +34,11 @@ describe('the DB manager’s scheduler (Compose’s backup schedule)', () => {
 
   it('reports a failing job with its exit code', async () => {
     const said: string[] = [];
-    const s = startScheduler([{ name: 'broken', cron: '* * * * * *', args: [] }], () => node('process.exit(3)'), (l) => said.push(l));
+    const s = startScheduler(
+      [{ name: 'broken', cron: '* * * * * *', args: [] }],
+      () => node('process.exit(3)'),
+      (l) => said.push(l),
+    );
     await new Promise((r) => setTimeout(r, 1800));
     await s.stop();
     expect(said.join('\n')).toMatch(/broken: FAILED \(exit 3\) after \d+\.\d s/);

@@ -99,7 +99,9 @@ const median = (xs: number[]) => {
 async function main() {
   const dir = tmpDir();
   const [upPort, bareP, redisPort, natsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const redis = await start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--requirepass', 'bench', '--save', '', '--appendonly', 'no'], {}, (l) => l.includes('Ready to accept connections'));
+  const redis = await start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--requirepass', 'bench', '--save', '', '--appendonly', 'no'], {}, (l) =>
+    l.includes('Ready to accept connections'),
+  );
   const nats = await start('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', `${dir}/nats`], {}, (l) => l.includes('Server is ready'));
   const upstream = await node('services/gateway/bench/upstream.ts', { PORT: String(upPort) }, (l) => l === 'ready');
   const origin = `http://127.0.0.1:${upPort}`;
@@ -133,7 +135,11 @@ async function main() {
   if (process.env.BENCH_BREAKDOWN) {
     // The design's floor: the bare proxy plus only the rate limiter's one script call per request.
     const floorPort = await freePort();
-    const floor = await node('services/gateway/bench/bare-proxy.ts', { PORT: String(floorPort), UPSTREAM: origin, REDIS_ADDRESS: `127.0.0.1:${redisPort}`, REDIS_PASSWORD: 'bench' }, (l) => l === 'ready');
+    const floor = await node(
+      'services/gateway/bench/bare-proxy.ts',
+      { PORT: String(floorPort), UPSTREAM: origin, REDIS_ADDRESS: `127.0.0.1:${redisPort}`, REDIS_PASSWORD: 'bench' },
+      (l) => l === 'ready',
+    );
     targets.push({ name: 'bare proxy + rate-limit script call only', url: `http://127.0.0.1:${floorPort}/x`, proc: floor });
     // Where the gateway's time goes: the same gateway with features switched off.
     targets.push(await gateway('gateway without events', 10_000, { events: false }));
@@ -164,12 +170,16 @@ const NO_CACHE = 'gateway, every token verified (no token cache)';
 /** Per target, the round with its median throughput; ratios are medians of the per-round ratios (each round's targets ran minutes apart at most). */
 function report(targets: Target[], rounds: Result[][]) {
   const pad = (s: string, n: number) => s.padEnd(n);
-  console.log(`\n${pad('target (median round)', 50)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('CPU µs/req', 12)}${pad('Redis+NATS', 12)}${pad('machine', 10)}non-2xx/errors (all rounds)`);
+  console.log(
+    `\n${pad('target (median round)', 50)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('CPU µs/req', 12)}${pad('Redis+NATS', 12)}${pad('machine', 10)}non-2xx/errors (all rounds)`,
+  );
   for (let t = 0; t < targets.length; t++) {
     const mine = rounds.map((r) => r[t]!);
     const m = [...mine].sort((a, b) => a.rps - b.rps)[(mine.length - 1) >> 1]!;
     const bad = mine.reduce((n, r) => n + r.non2xx, 0) + '/' + mine.reduce((n, r) => n + r.errors, 0);
-    console.log(`${pad(m.name, 50)}${pad(m.rps.toFixed(0), 10)}${pad(String(m.p50), 9)}${pad(String(m.p99), 9)}${pad(median(mine.map((r) => r.cpuUs)).toFixed(1), 12)}${pad(median(mine.map((r) => r.storesUs)).toFixed(1), 12)}${pad(median(mine.map((r) => r.machineUs)).toFixed(1), 10)}${bad}`);
+    console.log(
+      `${pad(m.name, 50)}${pad(m.rps.toFixed(0), 10)}${pad(String(m.p50), 9)}${pad(String(m.p99), 9)}${pad(median(mine.map((r) => r.cpuUs)).toFixed(1), 12)}${pad(median(mine.map((r) => r.storesUs)).toFixed(1), 12)}${pad(median(mine.map((r) => r.machineUs)).toFixed(1), 10)}${bad}`,
+    );
   }
   const idx = (name: string) => targets.findIndex((t) => t.name === name);
   const ratio = (name: string, f: (r: Result) => number) => {

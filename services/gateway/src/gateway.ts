@@ -114,9 +114,22 @@ const UPSTREAM_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENO
  * handshake fails: OpenSSL's verification codes and Node's TLS/SSL errors. The upstream is unusable, as if down.
  */
 const TLS_VERIFY_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
-  'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED', 'INVALID_CA', 'INVALID_PURPOSE', 'PATH_LENGTH_EXCEEDED', 'HOSTNAME_MISMATCH',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
 ]);
 const tlsFailure = (code: string): boolean => TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
 const HEALTH_PATHS = new Set<string>(GATEWAY_PUBLIC_HEALTH_PATHS);
@@ -362,10 +375,7 @@ export class Gateway {
       ctx.retry = false;
       ctx.canRetry = ctx.canRetry && attempt < route.retries;
       try {
-        await pool.stream(
-          { path: upstreamPath, method: ctx.req.method as 'GET', headers, body, headersTimeout: route.timeoutMs, bodyTimeout: route.timeoutMs, opaque: ctx },
-          this.factory,
-        );
+        await pool.stream({ path: upstreamPath, method: ctx.req.method as 'GET', headers, body, headersTimeout: route.timeoutMs, bodyTimeout: route.timeoutMs, opaque: ctx }, this.factory);
         if (ctx.upstreamFailed) breaker.onFailure();
         else breaker.onSuccess();
         if (!ctx.retry) return;

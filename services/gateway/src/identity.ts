@@ -20,18 +20,13 @@ function clean(v: string): string {
   return SAFE.test(v) ? v : encodeURIComponent(v);
 }
 
-export function makeIdentity(
-  method: Identity['method'],
-  userId: string,
-  opts: { scopes?: readonly string[]; roles?: readonly string[]; apiKeyId?: string; sessionId?: string | undefined },
-): Identity {
+export function makeIdentity(method: Identity['method'], userId: string, opts: { scopes?: readonly string[]; roles?: readonly string[]; apiKeyId?: string; sessionId?: string | undefined }): Identity {
   const headers = [IDENTITY_HEADERS.method, method, IDENTITY_HEADERS.userId, clean(userId)];
   if (opts.scopes?.length) headers.push(IDENTITY_HEADERS.scopes, clean(opts.scopes.join(' ')));
   if (opts.roles?.length) headers.push(IDENTITY_HEADERS.roles, clean(opts.roles.join(',')));
   if (opts.apiKeyId) headers.push(IDENTITY_HEADERS.apiKeyId, clean(opts.apiKeyId));
   const sessionId = opts.sessionId || undefined;
-  const revocationKey =
-    method === 'jwt' ? (sessionId ? AUTH_REDIS_KEYS.revokedSession(sessionId) : '') : opts.apiKeyId ? AUTH_REDIS_KEYS.revokedApiKey(opts.apiKeyId) : '';
+  const revocationKey = method === 'jwt' ? (sessionId ? AUTH_REDIS_KEYS.revokedSession(sessionId) : '') : opts.apiKeyId ? AUTH_REDIS_KEYS.revokedApiKey(opts.apiKeyId) : '';
   return { method, userId, rateKey: `u:${userId}`, sessionId, revocationKey, headers };
 }
 

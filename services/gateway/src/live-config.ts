@@ -100,7 +100,9 @@ export class LiveConfig {
     if (!watching) return this.lost(stream, 'watch not established');
     try {
       const { entries } = await new Promise<ListResponse>((resolve, reject) =>
-        this.client.List({ environment: this.options.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + listDeadlineMs }, (err, res) => (res ? resolve(res) : reject(err ?? new Error('List returned nothing')))),
+        this.client.List({ environment: this.options.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + listDeadlineMs }, (err, res) =>
+          res ? resolve(res) : reject(err ?? new Error('List returned nothing')),
+        ),
       );
       for (const e of entries) this.take(e.service, e.key, e.version, e.valueJson, false);
       this.publish();

@@ -145,7 +145,7 @@ export class ScriptPipeline {
       });
     });
     sock.on('error', () => {}); // reported by 'close'
-    sock.once('close', () => this.down(sock, (sock.errored) ?? new Error('Redis connection closed')));
+    sock.once('close', () => this.down(sock, sock.errored ?? new Error('Redis connection closed')));
   }
 
   /** The connection is gone: fail everything pending and reconnect. */

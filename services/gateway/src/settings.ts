@@ -76,7 +76,8 @@ export function readGatewayConfig(file: string): GatewayConfig {
   const prefixes = new Set<string>();
   for (const route of r.data.routes) {
     // A CA for a plaintext upstream would read as protection that is not there.
-    if (route.ca_file && !route.upstream.startsWith('https://')) throw new GatewayConfigError(`gateway config ${file}: routes: ${route.prefix}: ca_file is set but upstream ${route.upstream} is not https`);
+    if (route.ca_file && !route.upstream.startsWith('https://'))
+      throw new GatewayConfigError(`gateway config ${file}: routes: ${route.prefix}: ca_file is set but upstream ${route.upstream} is not https`);
     if (prefixes.has(route.prefix)) throw new GatewayConfigError(`gateway config ${file}: routes: prefix ${route.prefix} appears twice`);
     prefixes.add(route.prefix);
   }
@@ -137,7 +138,9 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
       },
     })),
     redis: { ...redis, password: env.PRISM_REDIS_PASSWORD },
-    natsServers: env.PRISM_NATS_URL.split(',').map((s) => s.trim()).filter(Boolean),
+    natsServers: env.PRISM_NATS_URL.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     natsStreamReplicas: env.PRISM_NATS_STREAM_REPLICAS,
     authGrpcAddress: env.PRISM_AUTH_GRPC_ADDRESS,
   };

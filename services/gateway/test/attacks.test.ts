@@ -20,7 +20,10 @@ beforeAll(async () => {
 afterAll(() => upstream.stop());
 
 /** A client address of its own per test run (the shared Redis remembers buckets across runs). */
-const someIp = () => `2001:db8::${randomBytes(4).toString('hex').replace(/^(....)/, '$1:')}`;
+const someIp = () =>
+  `2001:db8::${randomBytes(4)
+    .toString('hex')
+    .replace(/^(....)/, '$1:')}`;
 
 /** Sends the headers and part of a declared body, then disappears (or, with `stallMs`, first waits that long). */
 function abortedUpload(port: number, path: string, stallMs = 100): Promise<void> {
@@ -139,7 +142,13 @@ describe('failed authentication is rate limited per client address', () => {
   let auth: Awaited<ReturnType<typeof startAuthGrpc>>;
   beforeAll(async () => {
     auth = await startAuthGrpc({});
-    gw = await startTestGateway({ keys, authGrpcPort: auth.port, routes: [route('fail', upstream.origin)], server: { trusted_proxies: ['127.0.0.1'] }, auth: { failure_limit: { ...AUTH_FAILURE_LIMIT_DEFAULTS } } });
+    gw = await startTestGateway({
+      keys,
+      authGrpcPort: auth.port,
+      routes: [route('fail', upstream.origin)],
+      server: { trusted_proxies: ['127.0.0.1'] },
+      auth: { failure_limit: { ...AUTH_FAILURE_LIMIT_DEFAULTS } },
+    });
   });
   afterAll(async () => {
     await gw.close();

@@ -26,7 +26,9 @@ async function configService(port: number) {
   const Config = loadProto('prism/config/v1/config.proto').prism.config.v1.ConfigService;
   const client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const rpc = (method: string, req: object) =>
-    new Promise<unknown>((resolve, reject) => Reflect.get(client, method).call(client, req, { deadline: Date.now() + 5_000, waitForReady: true }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+    new Promise<unknown>((resolve, reject) =>
+      Reflect.get(client, method).call(client, req, { deadline: Date.now() + 5_000, waitForReady: true }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))),
+    );
   return {
     set: (service: string, key: string, value: unknown) => rpc('Set', { environment: 'test', service, key, valueJson: JSON.stringify(value), changedBy: 'live-config-test' }),
     del: (service: string, key: string) => rpc('Delete', { environment: 'test', service, key, changedBy: 'live-config-test' }),
@@ -89,10 +91,15 @@ describe('settings from the config service (real config service, PostgreSQL, NAT
 
       // Log level: access lines appear at debug.
       await config.set('global', 'log.level', 'debug');
-      await expect.poll(async () => {
-        await (await fetch(`${gw.url}/api/live/debug-probe`, { headers: fresh })).arrayBuffer();
-        return gw.logs.some((l) => l.includes('"path":"/api/live/debug-probe"'));
-      }, { timeout: 3_000 }).toBe(true);
+      await expect
+        .poll(
+          async () => {
+            await (await fetch(`${gw.url}/api/live/debug-probe`, { headers: fresh })).arrayBuffer();
+            return gw.logs.some((l) => l.includes('"path":"/api/live/debug-probe"'));
+          },
+          { timeout: 3_000 },
+        )
+        .toBe(true);
       await config.del('global', 'log.level');
       await config.del('global', 'maintenance.enabled');
       await config.del('gateway', 'maintenance.enabled');

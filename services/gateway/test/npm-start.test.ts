@@ -34,7 +34,12 @@ describe('npm run start:<service>', () => {
     const env = await gatewayEnv({ keys, routes: [route('a', upstream.origin)] });
     const port = Number(env.PRISM_HTTP_PORT);
     // Its own process group, so whatever survives can be found and killed after the test.
-    const npm = spawn('npm', ['run', '--silent', 'start:gateway'], { cwd: ROOT, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const npm = spawn('npm', ['run', '--silent', 'start:gateway'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env },
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     npm.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const exited = new Promise<void>((r) => npm.once('exit', () => r()));

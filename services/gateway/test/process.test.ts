@@ -101,8 +101,14 @@ describe('SIGTERM under load (the real process)', () => {
       const duringDrain = outcomes.filter((o) => o.startedMs >= 0 && o.startedMs < DRAIN_MS - 500);
       const late = outcomes.filter((o) => o.startedMs >= DRAIN_MS - 500);
       // Requests sent before SIGTERM (16 of them in flight at that moment) and during the drain all succeed.
-      expect(before.filter((o) => !o.ok), stderr).toEqual([]);
-      expect(duringDrain.filter((o) => !o.ok), stderr).toEqual([]);
+      expect(
+        before.filter((o) => !o.ok),
+        stderr,
+      ).toEqual([]);
+      expect(
+        duringDrain.filter((o) => !o.ok),
+        stderr,
+      ).toEqual([]);
       expect(before.length).toBeGreaterThan(20);
       expect(duringDrain.length).toBeGreaterThan(16);
       // Once the listener closes, new attempts fail at the connection level only (never an HTTP error).

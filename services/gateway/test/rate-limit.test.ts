@@ -17,7 +17,12 @@ const get = (g: RunningGateway, headers: Record<string, string>, path = '/api/th
 describe('rate limiting in Redis', () => {
   let gw: RunningGateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ keys, routes: [route('things', upstream.origin), route('open', upstream.origin, { auth_required: false })], rateLimit: { requests_per_second: 1, burst: 5 }, server: { trusted_proxies: ['127.0.0.1'] } });
+    gw = await startTestGateway({
+      keys,
+      routes: [route('things', upstream.origin), route('open', upstream.origin, { auth_required: false })],
+      rateLimit: { requests_per_second: 1, burst: 5 },
+      server: { trusted_proxies: ['127.0.0.1'] },
+    });
   });
   afterAll(() => gw.close());
 
@@ -79,7 +84,12 @@ describe('two gateway instances sharing one Redis', () => {
 describe('Redis stopped mid-test', () => {
   it('fail-open: requests keep flowing under a per-instance limiter; failures are counted; Redis back: shared limit again', async () => {
     const redis = await privateRedis('private-test');
-    const gw = await startTestGateway({ keys, routes: [route('things', upstream.origin)], rateLimit: { requests_per_second: 1, burst: 4, on_redis_failure: 'open' }, redis: { address: redis.address, password: redis.password } });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('things', upstream.origin)],
+      rateLimit: { requests_per_second: 1, burst: 4, on_redis_failure: 'open' },
+      redis: { address: redis.address, password: redis.password },
+    });
     try {
       const auth = { authorization: `Bearer ${await token(keys, `open-${randomUUID()}`)}` };
       expect((await get(gw, auth)).status).toBe(200);
@@ -95,11 +105,14 @@ describe('Redis stopped mid-test', () => {
       // Back on Redis: a request no longer counts a failure, and the shared limit applies again.
       const failures = async () => metricValue(await gw.metrics(), METRICS.rateLimitRedisFailures, { mode: 'open' });
       await expect
-        .poll(async () => {
-          const before = await failures();
-          await (await get(gw, auth)).arrayBuffer();
-          return (await failures()) === before;
-        }, { timeout: 10_000, interval: 200 })
+        .poll(
+          async () => {
+            const before = await failures();
+            await (await get(gw, auth)).arrayBuffer();
+            return (await failures()) === before;
+          },
+          { timeout: 10_000, interval: 200 },
+        )
         .toBe(true);
       const fresh = { authorization: `Bearer ${await token(keys, `open2-${randomUUID()}`)}` };
       const after: number[] = [];
@@ -113,7 +126,12 @@ describe('Redis stopped mid-test', () => {
 
   it('fail-closed: requests get 503 with Retry-After, counted, and readiness fails; service resumes when Redis is back', async () => {
     const redis = await privateRedis('private-test');
-    const gw = await startTestGateway({ keys, routes: [route('things', upstream.origin)], rateLimit: { requests_per_second: 100, burst: 100, on_redis_failure: 'closed' }, redis: { address: redis.address, password: redis.password } });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('things', upstream.origin)],
+      rateLimit: { requests_per_second: 100, burst: 100, on_redis_failure: 'closed' },
+      redis: { address: redis.address, password: redis.password },
+    });
     try {
       const auth = { authorization: `Bearer ${await token(keys, `closed-${randomUUID()}`)}` };
       await expect.poll(async () => (await get(gw, auth)).status, { timeout: 5_000 }).toBe(200);

@@ -66,10 +66,12 @@ describe('gateway tracing', () => {
     const exported: string[] = [];
     const collector = createServer((req, res) => {
       let b = '';
-      req.on('data', (c: Buffer) => (b += c.toString())).on('end', () => {
-        exported.push(b);
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
+      req
+        .on('data', (c: Buffer) => (b += c.toString()))
+        .on('end', () => {
+          exported.push(b);
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        });
     });
     const port = await freePort();
     await new Promise<void>((r) => collector.listen(port, '127.0.0.1', () => r()));

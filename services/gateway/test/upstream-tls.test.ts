@@ -95,6 +95,8 @@ describe('gateway upstream TLS', () => {
   });
 
   it('an unreadable ca_file stops the gateway at startup, naming the route and the file', async () => {
-    await expect(startTestGateway({ keys, routes: [route('s', 'https://localhost:1', { ca_file: '/nonexistent/ca.crt' })] })).rejects.toThrow(/route \/api\/s: cannot read ca_file \/nonexistent\/ca\.crt \(ENOENT\)/);
+    await expect(startTestGateway({ keys, routes: [route('s', 'https://localhost:1', { ca_file: '/nonexistent/ca.crt' })] })).rejects.toThrow(
+      /route \/api\/s: cannot read ca_file \/nonexistent\/ca\.crt \(ENOENT\)/,
+    );
   });
 });

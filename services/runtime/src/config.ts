@@ -10,9 +10,7 @@ type Out<K extends EnvName> = z.output<(typeof ENV)[K]['schema']>;
  * Port variables default to the contract's ports for that service.
  */
 export type ServiceEnv = {
-  readonly [K in EnvName]: (typeof ENV)[K] extends { optional: true }
-    ? (typeof ENV)[K]['schema'] extends z.ZodDefault ? Out<K> : Out<K> | undefined
-    : Out<K>;
+  readonly [K in EnvName]: (typeof ENV)[K] extends { optional: true } ? ((typeof ENV)[K]['schema'] extends z.ZodDefault ? Out<K> : Out<K> | undefined) : Out<K>;
 } & { readonly PRISM_HTTP_PORT: number; readonly PRISM_GRPC_PORT: number; readonly PRISM_METRICS_PORT: number };
 
 /** Missing or invalid variables; `message` is one line naming every one. */

@@ -106,7 +106,10 @@ export function addHealthService(server: grpc.Server, health: Health, services: 
   server.addService(Health.service, {
     Check: (call, cb) => {
       if (!known.has(call.request.service)) return cb({ code: grpc.status.NOT_FOUND, details: `unknown service ${call.request.service}` });
-      status().then((s) => cb(null, { status: s }), () => cb(null, { status: 'NOT_SERVING' }));
+      status().then(
+        (s) => cb(null, { status: s }),
+        () => cb(null, { status: 'NOT_SERVING' }),
+      );
     },
     Watch: (call) => {
       let last: ServingStatus | undefined;
@@ -144,9 +147,13 @@ export function grpcServerCredentials(tls: TlsSettings): grpc.ServerCredentials 
 }
 
 /** Client credentials: plaintext, or TLS trusting `caFile` and presenting a certificate for mutual TLS. */
-export function grpcClientCredentials(
-  tls: { enabled: boolean; caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; minVersion?: '1.2' | '1.3' },
-): grpc.ChannelCredentials {
+export function grpcClientCredentials(tls: {
+  enabled: boolean;
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  minVersion?: '1.2' | '1.3';
+}): grpc.ChannelCredentials {
   if (!tls.enabled) return grpc.credentials.createInsecure();
   return grpc.credentials.createFromSecureContext(createSecureContext(clientTlsOptions(tls)));
 }

@@ -7,12 +7,7 @@ import type { Logger } from './logger.js';
  * replicates a stream across the cluster on update; it never lowers them here, so a stream an
  * operator raised further keeps its copies.
  */
-export async function ensureStream(
-  jsm: JetStreamManager,
-  config: Partial<StreamConfig> & { readonly name: string },
-  replicas: number,
-  log: Logger,
-): Promise<'created' | 'raised' | 'kept'> {
+export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { readonly name: string }, replicas: number, log: Logger): Promise<'created' | 'raised' | 'kept'> {
   const existing = await jsm.streams.info(config.name).catch((e: Error) => {
     if (/stream not found/i.test(e.message)) return undefined;
     throw e;

@@ -110,20 +110,23 @@ export class ServiceRuntime {
     const server = createHttpsServer({ ...options, ...current }, handler);
     // cert-manager renews the certificate in place: new connections get the renewed one without a
     // restart. A half-written pair (key not matching the certificate) is skipped and the last good one kept.
-    const timer = setInterval(() => {
-      try {
-        const next = serverTlsOptions(this.tls);
-        const [cert, key] = [next.cert as Buffer, next.key as Buffer];
-        if (cert.equals(current.cert as Buffer) && key.equals(current.key as Buffer)) return;
-        if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) return;
-        const { requestCert: _r, rejectUnauthorized: _u, ...context } = next;
-        server.setSecureContext(context);
-        current = next;
-        this.log.info({ certFile: this.tls.certFile }, 'HTTPS certificate reloaded');
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message }, 'HTTPS certificate not reloaded; keeping the current one');
-      }
-    }, this.opts.mtlsRefreshMs ?? MTLS_REFRESH_SECONDS * 1000);
+    const timer = setInterval(
+      () => {
+        try {
+          const next = serverTlsOptions(this.tls);
+          const [cert, key] = [next.cert as Buffer, next.key as Buffer];
+          if (cert.equals(current.cert as Buffer) && key.equals(current.key as Buffer)) return;
+          if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) return;
+          const { requestCert: _r, rejectUnauthorized: _u, ...context } = next;
+          server.setSecureContext(context);
+          current = next;
+          this.log.info({ certFile: this.tls.certFile }, 'HTTPS certificate reloaded');
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message }, 'HTTPS certificate not reloaded; keeping the current one');
+        }
+      },
+      this.opts.mtlsRefreshMs ?? MTLS_REFRESH_SECONDS * 1000,
+    );
     timer.unref();
     server.once('close', () => clearInterval(timer));
     this.trackHttpServer(server);
@@ -208,10 +211,7 @@ export class ServiceRuntime {
   async start(mainPort?: number): Promise<number> {
     const metricsPort = await this.listen(this.admin, this.env.PRISM_METRICS_PORT);
     if (this.env.PRISM_CONSUL_ADDRESS) {
-      this.deregister = registerWithConsul(
-        { address: this.env.PRISM_CONSUL_ADDRESS, service: this.service, port: mainPort ?? metricsPort, metricsPort },
-        this.log,
-      );
+      this.deregister = registerWithConsul({ address: this.env.PRISM_CONSUL_ADDRESS, service: this.service, port: mainPort ?? metricsPort, metricsPort }, this.log);
     }
     if (this.opts.handleSignals ?? true) {
       const onSignal = (signal: NodeJS.Signals) => {
@@ -242,11 +242,14 @@ export class ServiceRuntime {
 
   private async doShutdown(): Promise<void> {
     const budgetMs = this.env.PRISM_SHUTDOWN_TIMEOUT_SECONDS * 1000;
-    const deadline = setTimeout(() => {
-      this.log.error({ budgetMs }, 'shutdown did not finish in time; exiting');
-      this.log.flush();
-      process.exit(1);
-    }, Math.max(100, budgetMs - 500));
+    const deadline = setTimeout(
+      () => {
+        this.log.error({ budgetMs }, 'shutdown did not finish in time; exiting');
+        this.log.flush();
+        process.exit(1);
+      },
+      Math.max(100, budgetMs - 500),
+    );
     deadline.unref();
     this.health.markDraining();
     const deregistered = this.deregister?.();

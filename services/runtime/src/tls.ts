@@ -14,7 +14,9 @@ export interface TlsSettings {
   readonly clientCaFile?: string | undefined;
 }
 
-export function tlsSettingsFromEnv(env: Pick<ServiceEnv, 'PRISM_TLS_ENABLED' | 'PRISM_TLS_CERT_FILE' | 'PRISM_TLS_KEY_FILE' | 'PRISM_TLS_MIN_VERSION' | 'PRISM_TLS_CLIENT_AUTH' | 'PRISM_TLS_CLIENT_CA_FILE'>): TlsSettings {
+export function tlsSettingsFromEnv(
+  env: Pick<ServiceEnv, 'PRISM_TLS_ENABLED' | 'PRISM_TLS_CERT_FILE' | 'PRISM_TLS_KEY_FILE' | 'PRISM_TLS_MIN_VERSION' | 'PRISM_TLS_CLIENT_AUTH' | 'PRISM_TLS_CLIENT_CA_FILE'>,
+): TlsSettings {
   const s: TlsSettings = {
     enabled: env.PRISM_TLS_ENABLED ?? false,
     certFile: env.PRISM_TLS_CERT_FILE,

@@ -14,9 +14,7 @@ const Health = loadProto('grpc/health/v1/health.proto').grpc.health.v1.Health;
 const healthClient = (address: string, creds: grpc.ChannelCredentials) => new Health(address, creds) as unknown as HealthClient;
 
 function check(client: HealthClient, service = ''): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.Check({ service }, { deadline: Date.now() + 3_000 }, (err, res) => (err ? reject(err) : resolve(res!.status))),
-  );
+  return new Promise((resolve, reject) => client.Check({ service }, { deadline: Date.now() + 3_000 }, (err, res) => (err ? reject(err) : resolve(res!.status))));
 }
 
 async function startRuntime(tls: Record<string, string>) {
@@ -94,8 +92,7 @@ describe('gRPC TLS and mutual TLS from the guide keys', () => {
       PRISM_TLS_CLIENT_AUTH: 'true',
       PRISM_TLS_CLIENT_CA_FILE: pki.caCert,
     });
-    const mk = (certFile?: string, keyFile?: string) =>
-      healthClient(`localhost:${port}`, grpcClientCredentials({ enabled: true, caFile: pki.caCert, certFile, keyFile }));
+    const mk = (certFile?: string, keyFile?: string) => healthClient(`localhost:${port}`, grpcClientCredentials({ enabled: true, caFile: pki.caCert, certFile, keyFile }));
     const withCert = mk(pki.clientCert, pki.clientKey);
     const noCert = mk();
     const rogue = mk(pki.rogueCert, pki.rogueKey);
@@ -118,10 +115,7 @@ describe('gRPC TLS and mutual TLS from the guide keys', () => {
     });
     const { createSecureContext } = await import('node:tls');
     const { readFileSync } = await import('node:fs');
-    const old = healthClient(
-      `localhost:${port}`,
-      grpc.credentials.createFromSecureContext(createSecureContext({ ca: readFileSync(pki.caCert), maxVersion: 'TLSv1.2' })),
-    );
+    const old = healthClient(`localhost:${port}`, grpc.credentials.createFromSecureContext(createSecureContext({ ca: readFileSync(pki.caCert), maxVersion: 'TLSv1.2' })));
     const current = healthClient(`localhost:${port}`, grpcClientCredentials({ enabled: true, caFile: pki.caCert }));
     try {
       expect(await check(current)).toBe('SERVING');
@@ -135,9 +129,8 @@ describe('gRPC TLS and mutual TLS from the guide keys', () => {
 
   it('refuses TLS settings that cannot work, naming the missing variable', async () => {
     await expect(startRuntime({ PRISM_TLS_ENABLED: 'true' })).rejects.toThrow(/PRISM_TLS_CERT_FILE or PRISM_TLS_KEY_FILE is not set/);
-    await expect(
-      startRuntime({ PRISM_TLS_ENABLED: 'true', PRISM_TLS_CERT_FILE: pki.serverCert, PRISM_TLS_KEY_FILE: pki.serverKey, PRISM_TLS_CLIENT_AUTH: 'true' }),
-    ).rejects.toThrow(/PRISM_TLS_CLIENT_CA_FILE is not set/);
+    await expect(startRuntime({ PRISM_TLS_ENABLED: 'true', PRISM_TLS_CERT_FILE: pki.serverCert, PRISM_TLS_KEY_FILE: pki.serverKey, PRISM_TLS_CLIENT_AUTH: 'true' })).rejects.toThrow(
+      /PRISM_TLS_CLIENT_CA_FILE is not set/,
+    );
   });
 });
-

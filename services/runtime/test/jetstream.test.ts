@@ -52,9 +52,13 @@ async function startCluster(): Promise<{ urls: string[]; stop: () => Promise<voi
   const route = await Promise.all([0, 1, 2].map(() => freePort()));
   const routes = route.map((p) => `nats://127.0.0.1:${p}`).join(',');
   const procs: ChildProcess[] = [0, 1, 2].map((i) =>
-    spawn('nats-server', ['-a', '127.0.0.1', '-p', String(client[i]), '-js', '-sd', join(dir, `n${i}`), '-n', `n${i}`, '--cluster_name', 'prism-test', '--cluster', `nats://127.0.0.1:${route[i]}`, '--routes', routes], {
-      stdio: 'ignore',
-    }),
+    spawn(
+      'nats-server',
+      ['-a', '127.0.0.1', '-p', String(client[i]), '-js', '-sd', join(dir, `n${i}`), '-n', `n${i}`, '--cluster_name', 'prism-test', '--cluster', `nats://127.0.0.1:${route[i]}`, '--routes', routes],
+      {
+        stdio: 'ignore',
+      },
+    ),
   );
   return {
     urls: client.map((p) => `nats://127.0.0.1:${p}`),
@@ -80,7 +84,16 @@ describe('ensureStream on a three-server cluster', () => {
   it('raises a stream made with 1 replica to 3 (a stream from before the setting), and never lowers it', async () => {
     const jsm = await nc.jetstreamManager();
     // The meta leader is elected a moment after the routes connect.
-    await expect.poll(() => jsm.streams.add({ ...config('OLD'), num_replicas: 1 }).then(() => true, () => false), { timeout: 20_000, interval: 250 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          jsm.streams.add({ ...config('OLD'), num_replicas: 1 }).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 20_000, interval: 250 },
+      )
+      .toBe(true);
     await nc.jetstream().publish('test.OLD.a', 'kept across the raise');
     expect(await ensureStream(jsm, config('OLD'), 3, log)).toBe('raised');
     const info = await jsm.streams.info('OLD');

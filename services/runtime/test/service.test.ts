@@ -12,7 +12,10 @@ function get(port: number, path: string): Promise<{ status: number; body: string
   return new Promise((resolve, reject) => {
     request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => (body += c))
+        .on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
     })
       .on('error', reject)
       .end();
@@ -147,10 +150,12 @@ describe('Consul registration', () => {
     const calls: { method: string; url: string; body: string }[] = [];
     consul = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString())).on('end', () => {
-        calls.push({ method: req.method!, url: req.url!, body });
-        res.end();
-      });
+      req
+        .on('data', (c: Buffer) => (body += c.toString()))
+        .on('end', () => {
+          calls.push({ method: req.method!, url: req.url!, body });
+          res.end();
+        });
     });
     const consulPort = await new Promise<number>((r) => consul!.listen(0, '127.0.0.1', () => r((consul!.address() as { port: number }).port)));
     const { runtime, metricsPort } = await runtimeWith({ PRISM_CONSUL_ADDRESS: `127.0.0.1:${consulPort}` });

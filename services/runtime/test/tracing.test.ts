@@ -8,10 +8,13 @@ describe('tracing', () => {
     const bodies: { url: string; type: string; body: string }[] = [];
     const collector = createServer((req, res) => {
       let body = '';
-      req.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => {
-        bodies.push({ url: req.url!, type: String(req.headers['content-type']), body });
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
+      req
+        .setEncoding('utf8')
+        .on('data', (c: string) => (body += c))
+        .on('end', () => {
+          bodies.push({ url: req.url!, type: String(req.headers['content-type']), body });
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        });
     });
     const port = await new Promise<number>((r) => collector.listen(0, '127.0.0.1', () => r((collector.address() as { port: number }).port)));
     const tracing = startTracing('gateway', `http://127.0.0.1:${port}/v1/traces`, 'test');

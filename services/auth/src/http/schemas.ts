@@ -14,7 +14,11 @@ const password = z
   .meta({ minLength: PASSWORD_MIN_CHARS, maxLength: PASSWORD_MAX_CHARS, format: 'password', description: 'Any characters; compared in Unicode NFC, never truncated' });
 
 /** Login compares, it does not enforce the policy: any non-empty string up to the maximum. */
-const anyPassword = z.string().min(1).max(4 * PASSWORD_MAX_CHARS).meta({ format: 'password' });
+const anyPassword = z
+  .string()
+  .min(1)
+  .max(4 * PASSWORD_MAX_CHARS)
+  .meta({ format: 'password' });
 const email = z.email().max(320);
 const uuid = z.uuid();
 const scope = z.string().regex(/^[a-z][a-z0-9_.:-]{0,63}$/, 'lower-case letters, digits and _ . : - (at most 64)');

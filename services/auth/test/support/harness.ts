@@ -53,7 +53,13 @@ export interface Harness extends RunningAuthService {
 }
 
 /** The raw environment of an auth process for the test servers (and the given overrides). */
-export async function authEnvVars(opts: { dbUrl: string; keys: KeyFiles; redis?: { address: string; password: string }; natsUrl?: string; env?: Record<string, string> }): Promise<Record<string, string>> {
+export async function authEnvVars(opts: {
+  dbUrl: string;
+  keys: KeyFiles;
+  redis?: { address: string; password: string };
+  natsUrl?: string;
+  env?: Record<string, string>;
+}): Promise<Record<string, string>> {
   const u = new URL(opts.dbUrl);
   const [httpPort, grpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   return {

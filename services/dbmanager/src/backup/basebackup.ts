@@ -103,17 +103,13 @@ export async function takeBaseBackup(ctx: EngineContext, target: DbTarget, kind:
   try {
     await mkdir(ctx.scratchDir, { recursive: true });
     log.phase('pg_basebackup', `${target.host}:${target.port}`);
-    await run(
-      join(ctx.pgBin, 'pg_basebackup'),
-      ['-D', dir, '-Fp', '-X', 'stream', '-c', 'fast', '--manifest-checksums=SHA256', '--no-sync', '--progress', '--no-password', `--label=${name}`],
-      {
-        env: libpqEnv(target),
-        onStderr: (s) => {
-          const m = /(\d+)\/(\d+) kB/.exec(s);
-          if (m) log.progress('pg_basebackup', Number(m[1]) * 1024, Number(m[2]) * 1024);
-        },
+    await run(join(ctx.pgBin, 'pg_basebackup'), ['-D', dir, '-Fp', '-X', 'stream', '-c', 'fast', '--manifest-checksums=SHA256', '--no-sync', '--progress', '--no-password', `--label=${name}`], {
+      env: libpqEnv(target),
+      onStderr: (s) => {
+        const m = /(\d+)\/(\d+) kB/.exec(s);
+        if (m) log.progress('pg_basebackup', Number(m[1]) * 1024, Number(m[2]) * 1024);
       },
-    );
+    });
     log.phase('pg_verifybackup', 'checking the staged copy before upload');
     await run(join(ctx.pgBin, 'pg_verifybackup'), ['--quiet', dir]);
     const manifestRaw = await readFile(join(dir, 'backup_manifest'));

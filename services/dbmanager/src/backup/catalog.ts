@@ -53,10 +53,14 @@ export class BackupCatalog {
   constructor(private readonly pool: pg.Pool) {}
 
   async begin(row: { name: string; db: DatabaseId; kind: BackupKind; parent?: string; startedAt: Date; storagePrefix: string }): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO backups (name, db, kind, parent, status, started_at, storage_prefix) VALUES ($1, $2, $3, $4, 'running', $5, $6)`,
-      [row.name, row.db, row.kind, row.parent ?? null, row.startedAt, row.storagePrefix],
-    );
+    await this.pool.query(`INSERT INTO backups (name, db, kind, parent, status, started_at, storage_prefix) VALUES ($1, $2, $3, $4, 'running', $5, $6)`, [
+      row.name,
+      row.db,
+      row.kind,
+      row.parent ?? null,
+      row.startedAt,
+      row.storagePrefix,
+    ]);
   }
 
   async complete(name: string, f: CompletedFields): Promise<void> {
@@ -64,8 +68,19 @@ export class BackupCatalog {
       `UPDATE backups SET status = 'completed', finished_at = now(), size_bytes = $2, database_bytes = $3, timeline = $4,
          start_lsn = $5, end_lsn = $6, wal_start = $7, wal_end = $8, checksums = $9, files_total = $10, files_stored = $11
        WHERE name = $1`,
-      [name, f.sizeBytes, f.databaseBytes ?? null, f.timeline ?? null, f.startLsn ?? null, f.endLsn ?? null, f.walStart ?? null, f.walEnd ?? null,
-        JSON.stringify(f.checksums ?? {}), f.filesTotal ?? null, f.filesStored ?? null],
+      [
+        name,
+        f.sizeBytes,
+        f.databaseBytes ?? null,
+        f.timeline ?? null,
+        f.startLsn ?? null,
+        f.endLsn ?? null,
+        f.walStart ?? null,
+        f.walEnd ?? null,
+        JSON.stringify(f.checksums ?? {}),
+        f.filesTotal ?? null,
+        f.filesStored ?? null,
+      ],
     );
   }
 
@@ -89,10 +104,7 @@ export class BackupCatalog {
 
   /** The newest completed base backup (full or delta) of a database. */
   async latestBase(db: DatabaseId): Promise<BackupRow | undefined> {
-    const { rows } = await this.pool.query<BackupRow>(
-      `SELECT * FROM backups WHERE db = $1 AND kind IN ('full', 'delta') AND status = 'completed' ORDER BY started_at DESC, name DESC LIMIT 1`,
-      [db],
-    );
+    const { rows } = await this.pool.query<BackupRow>(`SELECT * FROM backups WHERE db = $1 AND kind IN ('full', 'delta') AND status = 'completed' ORDER BY started_at DESC, name DESC LIMIT 1`, [db]);
     return rows[0];
   }
 
@@ -125,9 +137,7 @@ export class BackupCatalog {
     const last = await this.pool.query<{ db: DatabaseId; kind: BackupKind; at: Date }>(
       `SELECT db, kind, max(finished_at) AS at FROM backups WHERE status IN ('completed', 'expired') GROUP BY db, kind`,
     );
-    const ver = await this.pool.query<{ db: DatabaseId; ok: boolean }>(
-      `SELECT DISTINCT ON (db) db, ok FROM backup_verifications WHERE mode IN ('restore', 'scheduled') ORDER BY db, finished_at DESC`,
-    );
+    const ver = await this.pool.query<{ db: DatabaseId; ok: boolean }>(`SELECT DISTINCT ON (db) db, ok FROM backup_verifications WHERE mode IN ('restore', 'scheduled') ORDER BY db, finished_at DESC`);
     return { lastSuccess: last.rows, verified: ver.rows };
   }
 }

@@ -65,7 +65,11 @@ export function findPgBin(o: FindPgBinOptions = {}): string {
   }
   const root = o.root ?? '/usr/lib/postgresql';
   const pathDirs = (o.searchPath ?? process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  const versioned = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+  const versioned = existsSync(root)
+    ? readdirSync(root)
+        .filter((d) => /^\d+$/.test(d))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   const candidates =
     o.serverMajor !== undefined
       ? [join(root, String(o.serverMajor), 'bin'), ...pathDirs.filter((d) => missingPrograms(d).length === 0 && majorOf(d) === o.serverMajor)]

@@ -157,7 +157,11 @@ async function walkChain(ctx: EngineContext, chain: BackupMeta[], sink: Sink, re
     extract.on('entry', (header, entry, next) => {
       const stream = entry as unknown as Readable;
       const path = header.name.replace(/\/$/, '');
-      const done = (p: Promise<void>) => p.then(() => next(), (e: Error) => next(e));
+      const done = (p: Promise<void>) =>
+        p.then(
+          () => next(),
+          (e: Error) => next(e),
+        );
       if (header.type === 'directory') {
         stream.resume();
         return done(newest ? sink.dir(path) : Promise.resolve());
@@ -170,7 +174,9 @@ async function walkChain(ctx: EngineContext, chain: BackupMeta[], sink: Sink, re
       void done(
         sink.file(path, stream.pipe(tap)).then(() => {
           if (got.sha !== expected.checksum || got.size !== expected.size) {
-            throw new RestoreError(`file ${path} from backup ${link.name} does not match the manifest of ${chain[0]!.name}: sha256 ${got.sha.slice(0, 16)}…, expected ${expected.checksum.slice(0, 16)}…`);
+            throw new RestoreError(
+              `file ${path} from backup ${link.name} does not match the manifest of ${chain[0]!.name}: sha256 ${got.sha.slice(0, 16)}…, expected ${expected.checksum.slice(0, 16)}…`,
+            );
           }
           satisfied.add(path);
           bytes += got.size;
@@ -179,7 +185,12 @@ async function walkChain(ctx: EngineContext, chain: BackupMeta[], sink: Sink, re
       );
     });
     try {
-      await pipeline(await store.getStream(key), hashingTap((sha) => (objectSha = sha)), createGunzip(), extract);
+      await pipeline(
+        await store.getStream(key),
+        hashingTap((sha) => (objectSha = sha)),
+        createGunzip(),
+        extract,
+      );
     } catch (e) {
       if (e instanceof RestoreError) throw e;
       throw new RestoreError(`object ${key} cannot be read back (${(e as Error).message}); it is corrupt or truncated`);
@@ -223,9 +234,7 @@ async function planWal(store: BackupStore, meta: BackupMeta, targetTime: Date | 
   }
   const beyond = [...archived.keys()].filter((s) => s > n);
   if (beyond.length) {
-    throw new RestoreError(
-      `the WAL archive of ${meta.db} has a gap: segment ${segmentName(meta.timeline, n, seg)} is missing, so ${beyond.length} later segment(s) cannot be replayed`,
-    );
+    throw new RestoreError(`the WAL archive of ${meta.db} has a gap: segment ${segmentName(meta.timeline, n, seg)} is missing, so ${beyond.length} later segment(s) cannot be replayed`);
   }
   if (targetTime) {
     if (targetTime.getTime() < Date.parse(meta.startedAt)) {
@@ -310,19 +319,30 @@ async function replayAndCheck(
     for (const p of [work, dataDir, spool]) await chownTree(p, runAs);
   }
   const args = [
-    '-D', dataDir,
-    '-c', 'listen_addresses=',
-    '-c', `unix_socket_directories=${work}`,
-    '-c', `hba_file=${hba}`,
-    '-c', 'ssl=off',
-    '-c', 'archive_mode=off',
-    '-c', 'logging_collector=off',
-    '-c', `restore_command=cp "${spool}/%f" "%p"`,
-    '-c', 'recovery_target_action=promote',
+    '-D',
+    dataDir,
+    '-c',
+    'listen_addresses=',
+    '-c',
+    `unix_socket_directories=${work}`,
+    '-c',
+    `hba_file=${hba}`,
+    '-c',
+    'ssl=off',
+    '-c',
+    'archive_mode=off',
+    '-c',
+    'logging_collector=off',
+    '-c',
+    `restore_command=cp "${spool}/%f" "%p"`,
+    '-c',
+    'recovery_target_action=promote',
     ...(o.targetTime ? ['-c', `recovery_target_time=${o.targetTime.toISOString().replace('T', ' ').replace('Z', '+00')}`] : []),
   ];
   const postgres = join(ctx.pgBin, 'postgres');
-  const child: ChildProcess = runAs ? spawn('runuser', ['-u', runAs, '--', postgres, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(postgres, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = runAs
+    ? spawn('runuser', ['-u', runAs, '--', postgres, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(postgres, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (d: Buffer) => {
     log += d.toString();
@@ -405,7 +425,11 @@ export async function restoreBackup(ctx: EngineContext, o: RestoreOptions): Prom
     const meta = chain[0]!;
     report.line(`chain: ${chain.map((c) => `${c.name} (${c.kind})`).join(' <- ')}`);
     const plan = await planWal(ctx.store, meta, o.targetTime);
-    report.line(plan.segments.length ? `WAL to replay: ${plan.segments[0]} .. ${plan.segments.at(-1)} (${plan.segments.length} segments)` : 'no WAL archived after the backup: the restore reaches the end of the backup');
+    report.line(
+      plan.segments.length
+        ? `WAL to replay: ${plan.segments[0]} .. ${plan.segments.at(-1)} (${plan.segments.length} segments)`
+        : 'no WAL archived after the backup: the restore reaches the end of the backup',
+    );
     const dataDir = o.targetDir ? resolve(o.targetDir) : undefined;
     if (!o.dryRun) {
       await mkdir(dataDir!, { recursive: true, mode: 0o700 });
@@ -472,4 +496,3 @@ export async function restoreBackup(ctx: EngineContext, o: RestoreOptions): Prom
     }
   }
 }
-

@@ -58,7 +58,10 @@ export async function pruneBackups(ctx: EngineContext, db: DatabaseId, retention
     if (floor === undefined ? o.lastModified.getTime() < cutoff : k.file < floor) old.push({ key: o.key, file: k.file });
   }
   await ctx.store.delete(old.map((o) => o.key));
-  await ctx.catalog.forgetWalSegments(db, old.map((o) => o.file));
+  await ctx.catalog.forgetWalSegments(
+    db,
+    old.map((o) => o.file),
+  );
   const walDeleted = old.length;
   if (expired.length || walDeleted) ctx.report.line(`retention (${retentionDays} days): expired ${expired.length} backup(s), deleted ${walDeleted} WAL segment(s)`);
   return { expired, kept: [...keep], walDeleted };

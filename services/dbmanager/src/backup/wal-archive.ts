@@ -64,17 +64,14 @@ export class WalArchiver {
    * cluster's system identifier, under which its WAL is stored.
    */
   async ensureSlot(): Promise<void> {
-    await this.query(
-      `SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
-      [this.slot],
-    );
+    await this.query(`SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, [this.slot]);
     const [row] = await this.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
     this.systemId = row!.id;
   }
 
   /** The key of an archived WAL file of this cluster (ensureSlot has read its system identifier). */
   private walKey(file: string): string {
-    if (!this.systemId) throw new Error('the WAL archiver has not read the cluster\'s system identifier yet');
+    if (!this.systemId) throw new Error("the WAL archiver has not read the cluster's system identifier yet");
     return keys.wal(this.options.target.id, this.systemId, file);
   }
 
@@ -145,10 +142,9 @@ export class WalArchiver {
    * backup makes point-in-time recovery from then on whole again.
    */
   private async reportGap(): Promise<void> {
-    const [row] = await this.query<{ lsn: string | null; seg: string | null }>(
-      'SELECT restart_lsn::text AS lsn, pg_walfile_name(restart_lsn) AS seg FROM pg_replication_slots WHERE slot_name = $1',
-      [this.slot],
-    );
+    const [row] = await this.query<{ lsn: string | null; seg: string | null }>('SELECT restart_lsn::text AS lsn, pg_walfile_name(restart_lsn) AS seg FROM pg_replication_slots WHERE slot_name = $1', [
+      this.slot,
+    ]);
     if (!row?.lsn || !row.seg) return;
     const segSize = await this.segmentSize();
     // pg_walfile_name names the segment before a boundary; the slot resumes in the one at it.

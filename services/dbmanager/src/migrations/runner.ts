@@ -146,10 +146,7 @@ async function acquireLock(client: pg.ClientBase, database: string, timeoutMs: n
   for (;;) {
     const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [LOCK_KEY]);
     if (rows[0]?.ok) return;
-    const holder = await client.query<{ pid: number }>(
-      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`,
-      [LOCK_KEY],
-    );
+    const holder = await client.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`, [LOCK_KEY]);
     const pid = holder.rows[0]?.pid;
     if (Date.now() >= deadline) {
       throw new MigrationError(

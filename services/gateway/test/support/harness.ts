@@ -70,11 +70,13 @@ export class TestUpstream {
   async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
-        const rec = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
-        this.requests.push(rec);
-        this.respond(rec, res);
-      });
+      req
+        .on('data', (c: Buffer) => chunks.push(c))
+        .on('end', () => {
+          const rec = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
+          this.requests.push(rec);
+          this.respond(rec, res);
+        });
     });
     await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', () => r()));
     this.port = (this.server.address() as { port: number }).port;
