@@ -164,7 +164,7 @@ for stack in "${STACKS[@]}"; do
     local)
       npm run -s local-secrets >/dev/null
       # Before Pulumi runs: the file carries the Namespace, so it applies to an empty cluster.
-      kubectl apply -f .secrets/prism-secrets.yaml >/dev/null
+      kubectl apply --server-side -f .secrets/prism-secrets.yaml >/dev/null
       ;;
     pulumi)
       npm run -s local-secrets >/dev/null # the key pair in keys/

@@ -172,9 +172,10 @@ spec:
 # What an ingress controller does for the await logic of a deployer: publish an address in the status.
 ingress_status_loop() {
   while true; do
-    kc get ingress -A -o jsonpath='{range .items[?(!@.status.loadBalancer.ingress)]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}' 2>/dev/null |
-      while read -r ns name; do
-        [ -n "$name" ] || continue
+    # (kubectl's JSONPath has no negation: list every Ingress with its first address, patch those without.)
+    kc get ingress -A -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{" "}{.status.loadBalancer.ingress[0].ip}{"\n"}{end}' 2>/dev/null |
+      while read -r ns name address; do
+        [ -n "$name" ] && [ -z "$address" ] || continue
         kc -n "$ns" patch ingress "$name" --subresource=status --type=merge \
           -p '{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.0.1"}]}}}' >/dev/null 2>&1 || true
       done

@@ -38,7 +38,7 @@ function secrets(): void {
   env();
   keys(false);
   const out = writeLocalSecret(ENV_FILE, LOCAL_SECRET_FILE);
-  console.log(`wrote ${out} (mode 0600, git-ignored); apply it with: kubectl apply -f ${out}`);
+  console.log(`wrote ${out} (mode 0600, git-ignored); apply it with: kubectl apply --server-side -f ${out}`);
 }
 
 async function certs(args: string[]): Promise<void> {
