@@ -106,7 +106,9 @@ export class Environment extends pulumi.ComponentResource {
  * from the state, never deleted from the cluster.
  */
 function existingLocalSecret(namespace: string, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
-  void pulumi.log.info(`secrets mode local: ${SECRET_NAME} is read from the cluster, not managed by Pulumi; create it first with npm run local-secrets && kubectl apply --server-side -f ${LOCAL_SECRET_FILE} (server-side: a client-side apply copies every value into its last-applied-configuration annotation, which would be read into the Pulumi state)`);
+  void pulumi.log.info(
+    `secrets mode local: ${SECRET_NAME} is read from the cluster, not managed by Pulumi; create it first with npm run local-secrets && kubectl apply --server-side -f ${LOCAL_SECRET_FILE} (server-side: a client-side apply copies every value into its last-applied-configuration annotation, which would be read into the Pulumi state)`,
+  );
   // What is read lands in the state; the Secret class marks its data and stringData secret, so they stay encrypted.
   return k8s.core.v1.Secret.get(`${namespace}/${SECRET_NAME}`, `${namespace}/${SECRET_NAME}`, opts);
 }
