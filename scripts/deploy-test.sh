@@ -99,7 +99,7 @@ git clone -q --shared . "$TREE"
 p() { pulumi --non-interactive --color never --stack "$stack" --config-file "$WORK/Pulumi.$stack.yaml" "$@"; }
 
 secret_keys() {
-  npx tsx -e 'import { SECRET_KEYS } from "./infra/model/index.ts"; for (const s of SECRET_KEYS) console.log(s.pulumiKey, s.source);'
+  npx tsx -e 'import { SECRET_KEYS } from "./infra/contract/index.ts"; for (const s of SECRET_KEYS) console.log(s.pulumiKey, s.source);'
 }
 
 # Every Deployment and StatefulSet Available with all replicas ready, every Job complete, HPAs and PDBs there.
@@ -184,6 +184,7 @@ for stack in "${STACKS[@]}"; do
             ;;
         esac
       done < <(secret_keys)
+      [ -s "$WORK/secret-values-$stack" ] || fail "$stack: no secret keys were set (secret_keys printed none)"
       ;;
   esac
   echo "   $stack: secrets mode $mode"
