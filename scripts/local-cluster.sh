@@ -175,7 +175,7 @@ ingress_status_loop() {
     # (kubectl's JSONPath has no negation: list every Ingress with its first address, patch those without.)
     kc get ingress -A -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{" "}{.status.loadBalancer.ingress[0].ip}{"\n"}{end}' 2>/dev/null |
       while read -r ns name address; do
-        [ -n "$name" ] && [ -z "$address" ] || continue
+        if [ -z "$name" ] || [ -n "$address" ]; then continue; fi
         kc -n "$ns" patch ingress "$name" --subresource=status --type=merge \
           -p '{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.0.1"}]}}}' >/dev/null 2>&1 || true
       done
