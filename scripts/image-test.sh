@@ -93,15 +93,16 @@ for s in "${services[@]}"; do
 done
 
 # Started far enough to answer /health/live, with the stores it needs unreachable: the gateway (auth and
-# config connect to their database first).
+# config connect to their database first). The URL is the contract's metrics port and liveness path.
+LIVE_URL=$(npx tsx -e 'import { HEALTH_PATHS, PORTS } from "./infra/contract/index.ts"; console.log(`http://127.0.0.1:${PORTS.metrics}${HEALTH_PATHS.live}`);')
 health() {
   local s=$1; shift
   local c="prism-image-test-$s"
   containers+=("$c")
   "${PODMAN[@]}" run -d --name "$c" "${RUN_OPTS[@]}" --tmpfs /tmp:size=16m "$@" "localhost/prism-$s:$TAG" >/dev/null
   for _ in $(seq 1 30); do
-    if "${PODMAN[@]}" exec "$c" node -e 'fetch("http://127.0.0.1:9080/health/live").then(r => { process.exitCode = r.ok ? 0 : 1 }, () => { process.exitCode = 1 })' 2>/dev/null; then
-      echo "$s: /health/live answered 200 (read-only root, uid $("${PODMAN[@]}" exec "$c" id -u))"
+    if "${PODMAN[@]}" exec "$c" node -e 'fetch(process.argv[1]).then(r => { process.exitCode = r.ok ? 0 : 1 }, () => { process.exitCode = 1 })' "$LIVE_URL" 2>/dev/null; then
+      echo "$s: $LIVE_URL answered 200 (read-only root, uid $("${PODMAN[@]}" exec "$c" id -u))"
       return
     fi
     sleep 1
