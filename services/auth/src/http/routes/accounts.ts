@@ -1,0 +1,66 @@
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { EDGE_ROUTES } from '../../../../../infra/contract/index.js';
+import { changePassword, getUser, login, register } from '../../accounts.js';
+import { InvalidToken } from '../../tokens.js';
+import { addRoutes, BAD_INPUT, bearer, err, meta, type RoutesOptions, TOKENS, UNAUTHORIZED } from '../route.js';
+import * as S from '../schemas.js';
+
+const A = EDGE_ROUTES.auth;
+
+/** Accounts: register, sign in, the signed-in user, password change. */
+// eslint-disable-next-line @typescript-eslint/require-await -- async is the fastify plugin interface (fastify awaits it); adding routes awaits nothing
+export async function accountRoutes(app: FastifyInstance, { ctx, docs }: RoutesOptions) {
+  addRoutes(app, docs, [
+    {
+      method: 'POST',
+      url: `${A}/register`,
+      summary: 'Create an account with an e-mail and a password (12 to 128 characters)',
+      tags: ['account'],
+      body: S.RegisterBody,
+      responses: { 201: { description: 'Created', schema: S.User }, ...BAD_INPUT, 409: err('E-mail already registered') },
+      handler: async (req, reply) => reply.code(201).send(await register(ctx, req.body as z.infer<typeof S.RegisterBody>, meta(req))),
+    },
+    {
+      method: 'POST',
+      url: `${A}/login`,
+      summary: 'Sign in with e-mail and password',
+      tags: ['session'],
+      body: S.LoginBody,
+      responses: {
+        ...TOKENS,
+        ...BAD_INPUT,
+        401: err('Wrong e-mail or password (the same answer for unknown e-mails)'),
+        429: { ...err('Too many failures for this e-mail: temporarily locked'), headers: { 'retry-after': 'Seconds until the lock ends' } },
+      },
+      handler: async (req) => login(ctx, req.body as z.infer<typeof S.LoginBody>, meta(req)),
+    },
+    {
+      method: 'GET',
+      url: `${A}/me`,
+      summary: 'The signed-in user',
+      tags: ['account'],
+      bearer: true,
+      responses: { 200: { description: 'The user', schema: S.User }, ...UNAUTHORIZED },
+      handler: async (req) => {
+        const c = await bearer(ctx, req);
+        const user = await getUser(ctx, c.sub);
+        if (!user) throw new InvalidToken('revoked');
+        return user;
+      },
+    },
+    {
+      method: 'POST',
+      url: `${A}/password`,
+      summary: 'Change the password; every other session is revoked',
+      tags: ['account'],
+      bearer: true,
+      body: S.ChangePasswordBody,
+      responses: { 200: { description: 'Changed', schema: S.PasswordChanged }, ...BAD_INPUT, ...UNAUTHORIZED, 403: err('Wrong current password') },
+      handler: async (req) => {
+        const c = await bearer(ctx, req);
+        return changePassword(ctx, c.sub, c.sid, req.body as z.infer<typeof S.ChangePasswordBody>, meta(req));
+      },
+    },
+  ]);
+}
