@@ -1,25 +1,8 @@
-import { DBMANAGER_CLI, HEALTH_PATHS, type SecretKey, OFFSITE_SECRET_KEYS, SECRET_KEYS, isAlertingSecret, secretSpec } from '../contract/index.js';
+import { DBMANAGER_CLI, type SecretKey, OFFSITE_SECRET_KEYS, SECRET_KEYS, isAlertingSecret, secretSpec } from '../contract/index.js';
 import { stringify } from 'yaml';
-import {
-  type Component,
-  type ConfigFile,
-  type Flow,
-  type Layer,
-  type Platform,
-  type Task,
-  type Tier,
-  KEY_FILES,
-  TIERS,
-  component,
-  portNumber,
-  PROMETHEUS_RULES_DIR,
-  prometheusYaml,
-  RULES_FILE,
-  type ScrapeTarget,
-} from '../model/index.js';
+import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type Task, type Tier, KEY_FILES, TIERS, component } from '../model/index.js';
 import { INTERPOLATION } from './env.js';
-import { ALLOY_CONFIG_FILE, ALLOY_SERVICE, alloyConfig, alloyService } from './log-shipping.js';
-import { imageTools } from './images.js';
+import { logShipperConfig, logShipperConfigFile, logShipperService } from './log-shipping.js';
 import { COMPOSE_FILES, ENV_EXAMPLE_FILE, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, networkDefinition } from './networks.js';
 import { type Dependencies, componentService, diskScratch, ownedVolumes, schedulerService, secretFilesVolume, taskService, volumeInitService } from './service.js';
@@ -36,36 +19,12 @@ const HEADER = '# Rendered from the Prism platform model (npm run synth); do not
 const LAYERS: readonly Layer[] = ['data', 'core', 'observability', 'edge'];
 /** Files always loaded together with another: the Traefik overlay follows docker-compose.yml. */
 const LOADED_WITH: Readonly<Partial<Record<Layer, readonly Layer[]>>> = { edge: ['core'] };
-const PROMETHEUS_CONFIG = 'prometheus.yml';
 
 /** Compose files as YAML 1.1 readers need them: `no`, `on`, `yes` quoted so they stay strings. */
 const composeYaml = (doc: ComposeFile): string => stringify(doc, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false });
 
 const oneShotTasks = (c: Component): Task[] => c.tasks.filter((t) => !t.schedule);
 const volumeInitName = (layer: Layer): string => `${layer}-volume-init`;
-
-/** Prometheus in Compose finds its targets statically: every component with a metrics port, by service name. */
-function scrapeTargets(platform: Platform): ScrapeTarget[] {
-  return platform.components
-    .filter((c) => c.metricsPort)
-    .map((c) => ({
-      job: c.name,
-      address: `${c.name}:${portNumber(platform, c.name, c.metricsPort!)}`,
-      path: c.metricsPath ?? HEALTH_PATHS.metrics,
-      ...(c.metricsParams ? { params: c.metricsParams } : {}),
-    }));
-}
-
-/** Config files as Compose mounts them: Kubernetes pod discovery has no Compose equivalent, so Prometheus gets static targets. */
-function localConfigFiles(platform: Platform, c: Component): readonly ConfigFile[] {
-  const isPrometheus = c.configFiles.some((f) => f.name === RULES_FILE && f.mountPath === PROMETHEUS_RULES_DIR);
-  if (!isPrometheus) return c.configFiles;
-  return c.configFiles.map((f) =>
-    f.name === PROMETHEUS_CONFIG
-      ? { ...f, content: prometheusYaml({ kind: 'static', targets: scrapeTargets(platform) }, PROMETHEUS_RULES_DIR, `alertmanager:${portNumber(platform, 'alertmanager', 'http')}`) }
-      : f,
-  );
-}
 
 /** Where a secret file's content comes from: a key file under `keys/` (the JWT pair), or its `.env` variable (notification credentials). */
 function keyFile(key: SecretKey): string | { readonly env: string } {
@@ -101,13 +60,12 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
   const persistent = own.filter((c) => ownedVolumes(c).length > 0);
   const withSecretFiles = own.filter((c) => c.secretFiles);
   // Any image with a shell and chown will do; the file's own first, else one the set-up pulls anyway.
-  const initImage = [...own, ...platform.components].find((c) => imageTools(c.image).shell)!.image;
+  const initImage = [...own, ...platform.components].find((c) => c.image.tools.shell)!.image;
   const volumeInit = persistent.length > 0 || withSecretFiles.length > 0 ? volumeInitName(layer) : undefined;
 
   const services: Record<string, ComposeService> = {};
   for (const c of own) {
-    const local = { ...c, configFiles: localConfigFiles(platform, c) };
-    let svc = componentService(platform, local, dependencies(platform, c, inProject, tasks, volumeInit));
+    let svc = componentService(platform, c, dependencies(platform, c, inProject, tasks, volumeInit));
     if (layer === 'edge') svc = withTraefikConfig(svc);
     services[c.name] = svc;
     for (const t of oneShotTasks(c)) {
@@ -125,7 +83,8 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
     }
   }
   // Log shipping: Alloy reads the project's containers wherever Loki runs.
-  if (layer === 'observability' && own.some((c) => c.name === 'loki')) services[ALLOY_SERVICE] = alloyService();
+  const shipper = layer === 'observability' ? platform.logShipper : undefined;
+  if (shipper) services[shipper.name] = logShipperService(shipper);
   if (volumeInit) {
     services[volumeInit] = volumeInitService({ image: initImage, name: volumeInit, layer, dataOwners: persistent, secretOwners: withSecretFiles, keyFile });
   }
@@ -137,10 +96,10 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
   return {
     services,
     ...(Object.keys(networks).length > 0 ? { networks } : {}),
-    ...(volumeInit || services[ALLOY_SERVICE]
+    ...(volumeInit || shipper
       ? {
           volumes: Object.fromEntries(
-            [...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.flatMap(ownedVolumes), ...(services[ALLOY_SERVICE] ? ['alloy-data'] : [])].map((v) => [v, {}]),
+            [...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.flatMap(ownedVolumes), ...(shipper ? [`${shipper.name}-data`] : [])].map((v) => [v, {}]),
           ),
         }
       : {}),
@@ -213,7 +172,7 @@ function servicesMk(platform: Platform): string {
   const lines = [HEADER.trimEnd(), `PRISM_COMPOSE_PROJECT := ${PROJECT_NAME}`, `PRISM_MIGRATE_TASK := ${migrate[0]!.name}`];
   for (const layer of LAYERS) {
     const own = platform.components.filter((c) => c.layer === layer);
-    const shipper = layer === 'observability' && own.some((c) => c.name === 'loki') ? [ALLOY_SERVICE] : [];
+    const shipper = layer === 'observability' && platform.logShipper ? [platform.logShipper.name] : [];
     lines.push(`PRISM_${vars[layer]}_SERVICES := ${[...own.map((c) => c.name), ...shipper].join(' ')}`.trimEnd());
     lines.push(
       `PRISM_${vars[layer]}_TASKS := ${own
@@ -225,8 +184,9 @@ function servicesMk(platform: Platform): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Config files as Compose mounts them: the model's Compose variant where it has one (Prometheus' static targets). */
 function configFileEntries(owner: string, files: readonly ConfigFile[]): [string, string][] {
-  return files.map((f) => [`${configHostDir(owner, files, f.mountPath)}/${f.name}`, f.content]);
+  return files.map((f) => [`${configHostDir(owner, files, f.mountPath)}/${f.name}`, f.composeContent ?? f.content]);
 }
 
 /**
@@ -239,11 +199,11 @@ export function renderLocal(platform: Platform, production: Platform = platform)
   out.set(ENV_EXAMPLE_FILE, envExample());
   out.set(SERVICES_MK_FILE, servicesMk(platform));
   for (const c of platform.components) {
-    for (const [path, content] of configFileEntries(c.name, localConfigFiles(platform, c))) out.set(path, content);
+    for (const [path, content] of configFileEntries(c.name, c.configFiles)) out.set(path, content);
     for (const t of oneShotTasks(c)) for (const [path, content] of configFileEntries(t.name, t.configFiles ?? [])) out.set(path, content);
   }
   for (const [path, content] of traefikFiles(platform, production)) out.set(path, content);
-  if (platform.components.some((c) => c.name === 'loki')) out.set(ALLOY_CONFIG_FILE, alloyConfig(platform));
+  if (platform.logShipper) out.set(logShipperConfigFile(platform.logShipper), logShipperConfig(platform, platform.logShipper));
   checkRendered(out);
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }

@@ -16,7 +16,7 @@ import {
   portNumber,
 } from '../model/index.js';
 import { composeArg, composeEnvironment, literal, secretInterpolation } from './env.js';
-import { httpCheckCommand, imageTools } from './images.js';
+import { httpCheckCommand } from './images.js';
 import { configHostDir, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES, canPublish, componentNetworks, networksOf } from './networks.js';
 import type { ComposeBuild, ComposeHealthcheck, ComposePort, ComposeService, DependsCondition } from './types.js';
@@ -38,7 +38,7 @@ export function dockerMemory(quantity: string): string {
   return `${b}b`;
 }
 
-function dockerCpus(quantity: string): number {
+export function dockerCpus(quantity: string): number {
   const m = cpuMillis(quantity);
   if (m === undefined) throw new Error(`not a CPU quantity: ${quantity}`);
   return m / 1000;
@@ -48,7 +48,7 @@ const seconds = (n: number): string => `${n}s`;
 
 /** Compose has one health check: the readiness probe (it gates `service_healthy`). None for an image with no program to run one. */
 function healthcheck(platform: Platform, c: Component, probe: Probe = c.readiness): ComposeHealthcheck | undefined {
-  if (!c.image.build && imageTools(c.image).httpCheck === 'scratch') return undefined;
+  if (c.image.tools.httpCheck === 'scratch') return undefined;
   const a = probe.action;
   let test: string[];
   if ('exec' in a) test = ['CMD', ...a.exec.map(literal)];

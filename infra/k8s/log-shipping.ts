@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from './imports/k8s.js';
-import { PORTS } from '../contract/index.js';
-import { type ApiServer, type Image, imageRef, httpGet, probe, alloyKubernetesConfig } from '../model/index.js';
+import { type ApiServer, type LogShipper, type Platform, imageRef, alloyKubernetesConfig, portNumber } from '../model/index.js';
 import { componentLabels, selectorLabels } from './labels.js';
 import { PlatformNamespace } from './namespace.js';
 import { apiServerEgress } from './network-policy.js';
@@ -9,52 +8,55 @@ import { configHash, renderProbe } from './pod.js';
 import { containerSecurityContext } from './security.js';
 
 export const LOG_NAMESPACE = 'prism-logging';
+const q = (quantity: string) => k8s.Quantity.fromString(quantity);
 
 export interface LogShippingProps {
-  readonly platformNamespace: string;
-  readonly image: Image;
+  readonly platform: Platform;
+  readonly shipper: LogShipper;
   /** The API server's endpoints: the only addresses besides Loki and DNS the shipper may reach. */
   readonly apiServer: ApiServer;
 }
 
-const CONFIG_FILE = 'config.alloy';
-const CONFIG_DIR = '/etc/alloy';
 const POD_LOGS = '/var/log/pods';
 
 /**
- * Grafana Alloy as a DaemonSet that tails the pod log files of each node and pushes them to Loki
- * (Promtail, its predecessor, reached end of life on 2026-03-02). Reading node files needs a
- * hostPath, which the restricted profile forbids, so it lives in its own namespace (`privileged`
- * admission, nothing else runs there) and the `prism` namespace stays restricted. It may only
- * reach Loki, DNS and the API server (pod discovery), nothing else.
+ * The model's log shipper as a DaemonSet that tails the pod log files of each node and pushes them
+ * to Loki. Reading node files needs a hostPath, which the restricted profile forbids, so it lives in
+ * its own namespace (`privileged` admission, nothing else runs there) and the `prism` namespace stays
+ * restricted. It may only reach Loki, DNS and the API server (pod discovery), nothing else.
  */
 export class LogShipping extends Construct {
   constructor(scope: Construct, id: string, props: LogShippingProps) {
     super(scope, id);
-    const name = 'alloy';
+    const { platform, shipper } = props;
+    const { name, configDir, configFile } = shipper;
     const ns = LOG_NAMESPACE;
-    const labels = componentLabels(name, 'observability', props.image.tag);
+    const platformNamespace = platform.namespace;
+    const labels = componentLabels(name, 'observability', shipper.image.tag);
     const metadata = { name, namespace: ns, labels };
+    // From another namespace: Loki by its Service's full name.
+    const loki = shipper.loki;
+    const lokiPort = portNumber(platform, loki.component, loki.port);
     const config = alloyKubernetesConfig({
-      namespace: props.platformNamespace,
-      lokiPushUrl: `http://loki.${props.platformNamespace}.svc.cluster.local:${PORTS.loki}/loki/api/v1/push`,
+      namespace: platformNamespace,
+      lokiPushUrl: `${loki.scheme}://${loki.component}.${platformNamespace}.svc.cluster.local:${lokiPort}${loki.path ?? ''}`,
       podLogsDir: POD_LOGS,
     });
 
     new PlatformNamespace(this, 'Namespace', { name: ns, level: 'privileged', labels: componentLabels(ns, 'observability') });
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
     new k8s.KubeRole(this, 'Role', {
-      metadata: { name, namespace: props.platformNamespace, labels },
+      metadata: { name, namespace: platformNamespace, labels },
       rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
     });
     new k8s.KubeRoleBinding(this, 'RoleBinding', {
-      metadata: { name, namespace: props.platformNamespace, labels },
+      metadata: { name, namespace: platformNamespace, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
     });
-    new k8s.KubeConfigMap(this, 'ConfigMap', { metadata: { name: `${name}-config`, namespace: ns, labels }, data: { [CONFIG_FILE]: config } });
+    new k8s.KubeConfigMap(this, 'ConfigMap', { metadata: { name: `${name}-config`, namespace: ns, labels }, data: { [configFile]: config } });
 
-    const ports = [{ name: 'http', port: PORTS.alloy }];
+    const ports = [shipper.port];
     const security = containerSecurityContext(0);
     new k8s.KubeDaemonSet(this, 'Resource', {
       metadata: {
@@ -69,7 +71,7 @@ export class LogShipping extends Construct {
         selector: { matchLabels: selectorLabels(name) },
         updateStrategy: { type: 'RollingUpdate' },
         template: {
-          metadata: { labels, annotations: { 'prism.io/config-hash': configHash([{ name: CONFIG_FILE, mountPath: CONFIG_DIR, content: config }]) } },
+          metadata: { labels, annotations: { 'prism.io/config-hash': configHash([{ name: configFile, mountPath: configDir, content: config }]) } },
           spec: {
             serviceAccountName: name,
             automountServiceAccountToken: true,
@@ -79,31 +81,23 @@ export class LogShipping extends Construct {
             containers: [
               {
                 name,
-                image: imageRef(props.image),
+                image: imageRef(shipper.image),
                 imagePullPolicy: 'Always',
-                args: [
-                  'run',
-                  `${CONFIG_DIR}/${CONFIG_FILE}`,
-                  `--server.http.listen-addr=0.0.0.0:${PORTS.alloy}`,
-                  // Read positions survive restarts on the node, so no line is shipped twice or skipped.
-                  '--storage.path=/var/lib/alloy/data',
-                  // No usage reports to Grafana Labs (the network policy would drop them anyway).
-                  '--disable-reporting',
-                ],
+                args: [...shipper.args('0.0.0.0')],
                 env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
                 ports: ports.map((p) => ({ name: p.name, containerPort: p.port })),
                 securityContext: { ...security, runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
                 resources: {
-                  requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi'), 'ephemeral-storage': k8s.Quantity.fromString('64Mi') },
-                  limits: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('256Mi'), 'ephemeral-storage': k8s.Quantity.fromString('512Mi') },
+                  requests: { cpu: q(shipper.resources.requests.cpu), memory: q(shipper.resources.requests.memory), 'ephemeral-storage': q(shipper.tmpSize) },
+                  // Its /tmp, and its own container log files on the node.
+                  limits: { cpu: q(shipper.resources.limits.cpu), memory: q(shipper.resources.limits.memory), 'ephemeral-storage': q('512Mi') },
                 },
-                // The model's probe defaults (explicit timeout and failure threshold), as every other workload has.
-                livenessProbe: renderProbe(probe(httpGet('/-/healthy', 'http'), 10, 15), ports),
-                readinessProbe: renderProbe(probe(httpGet('/-/ready', 'http'), 5, 10), ports),
+                livenessProbe: renderProbe(shipper.liveness, ports),
+                readinessProbe: renderProbe(shipper.readiness, ports),
                 volumeMounts: [
-                  { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                  { name: 'config', mountPath: configDir, readOnly: true },
                   { name: 'pods', mountPath: POD_LOGS, readOnly: true },
-                  { name: 'positions', mountPath: '/var/lib/alloy/data' },
+                  { name: 'positions', mountPath: shipper.storagePath },
                   { name: 'tmp', mountPath: '/tmp' },
                 ],
               },
@@ -112,7 +106,7 @@ export class LogShipping extends Construct {
               { name: 'config', configMap: { name: `${name}-config` } },
               { name: 'pods', hostPath: { path: POD_LOGS, type: 'Directory' } },
               { name: 'positions', hostPath: { path: '/var/lib/prism-alloy', type: 'DirectoryOrCreate' } },
-              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+              { name: 'tmp', emptyDir: { sizeLimit: q(shipper.tmpSize) } },
             ],
           },
         },
@@ -130,8 +124,8 @@ export class LogShipping extends Construct {
         ingress: [],
         egress: [
           {
-            to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': props.platformNamespace } }, podSelector: { matchLabels: { app: 'loki' } } }],
-            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(PORTS.loki) }],
+            to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': platformNamespace } }, podSelector: { matchLabels: { app: loki.component } } }],
+            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(lokiPort) }],
           },
           {
             to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],

@@ -1,8 +1,9 @@
 import { ENV, requiredEnv, type EnvName, type ServiceName } from '../contract/index.js';
 import type { StackConfig } from '../config/index.js';
-import type { BuildContext } from './components/common.js';
+import { type BuildContext, refAddress } from './components/common.js';
 import { dataComponents } from './components/data.js';
 import { edge, edgeProxy } from './components/edge.js';
+import { logShipper } from './components/log-shipper.js';
 import { observabilityComponents } from './components/observability.js';
 import { auth, config, dbmanager, gateway } from './components/services.js';
 import type { Component, ComponentName, ComponentRef, Flow, Image, Platform } from './types.js';
@@ -37,6 +38,7 @@ export function buildPlatform(environment: string, stackConfig: StackConfig, nam
     imagePullPolicy: stackConfig.images.pullPolicy,
     components: [...services, ...data, ...observability, edgeProxy(e)],
     edge: e,
+    ...(stackConfig.observability.enabled ? { logShipper: logShipper() } : {}),
   };
   checkPlatform(platform);
   return platform;
@@ -64,10 +66,9 @@ export function imageRef(image: Image): string {
   return `${image.repository}:${image.tag}`;
 }
 
-/** `host:port`, or a URL when the reference has a scheme. Host names are component names in every renderer. */
+/** The address every renderer writes for a reference (see refAddress). */
 export function resolveRef(platform: Platform, r: ComponentRef): string {
-  const hostPort = `${r.component}:${portNumber(platform, r.component, r.port)}`;
-  return r.scheme ? `${r.scheme}://${hostPort}${r.path ?? ''}` : hostPort;
+  return refAddress(r, portNumber(platform, r.component, r.port));
 }
 
 /**
@@ -89,12 +90,17 @@ export function checkPlatform(platform: Platform): void {
   for (const c of platform.components) {
     checkFlows(c.name, c.flows);
     for (const t of c.tasks) checkFlows(`${c.name}/${t.name}`, t.flows);
-    for (const [name, v] of Object.entries(c.env)) {
-      if ('ref' in v) {
-        if (!hasPort(v.ref.component, v.ref.port)) problems.push(`${c.name}: ${name} refers to unknown port ${v.ref.component}/${v.ref.port}`);
-        else if (!c.flows.some((f) => f.to === v.ref.component && f.port === v.ref.port)) {
-          problems.push(`${c.name}: ${name} refers to ${v.ref.component}/${v.ref.port} but no flow allows it`);
-        }
+    const checkRef = (what: string, r: ComponentRef): boolean => {
+      if (!hasPort(r.component, r.port)) problems.push(`${c.name}: ${what} refers to unknown port ${r.component}/${r.port}`);
+      else if (!c.flows.some((f) => f.to === r.component && f.port === r.port)) problems.push(`${c.name}: ${what} refers to ${r.component}/${r.port} but no flow allows it`);
+      else return true;
+      return false;
+    };
+    for (const [name, v] of Object.entries(c.env)) if ('ref' in v) checkRef(name, v.ref);
+    for (const f of c.configFiles) {
+      for (const r of f.refs ?? []) {
+        if (checkRef(f.name, r) && !f.content.includes(resolveRef(platform, r)))
+          problems.push(`${c.name}: ${f.name} does not contain ${resolveRef(platform, r)}, its reference to ${r.component}/${r.port}`);
       }
     }
     for (const probe of [c.liveness, c.readiness]) {
@@ -105,6 +111,8 @@ export function checkPlatform(platform: Platform): void {
     if (c.apiAccess && !platform.apiServer) problems.push(`${c.name}: reads the Kubernetes API but the stack sets no cluster.apiServer`);
     if (c.contract) problems.push(...checkContract(c));
   }
+  const shipped = platform.logShipper?.loki;
+  if (shipped && !hasPort(shipped.component, shipped.port)) problems.push(`log shipper: pushes to unknown port ${shipped.component}/${shipped.port}`);
   if (problems.length > 0) throw new ModelError(`platform model of ${platform.environment} is inconsistent:\n  - ${problems.join('\n  - ')}`);
 }
 

@@ -85,6 +85,10 @@ export interface ConfigFile {
   /** Directory it is mounted in. */
   readonly mountPath: string;
   readonly content: string;
+  /** Its content where there is no Kubernetes API to discover peers from (Compose); {@link content} there when absent. */
+  readonly composeContent?: string;
+  /** The other components' addresses written into the content (as {@link refAddress} writes them): each must be backed by a flow. */
+  readonly refs?: readonly ComponentRef[];
 }
 
 /** Secret keys mounted as files (for example the JWT key pair). */
@@ -129,10 +133,32 @@ export interface Scaling {
   readonly autoscaling?: { readonly minReplicas: number; readonly maxReplicas: number; readonly targetCPUUtilization: number };
 }
 
+/**
+ * What an image carries to run a check inside its container: Kubernetes probes HTTP from the kubelet,
+ * Compose runs a program in the container, and images differ.
+ * - `wget`: busybox `wget` (Alpine- and busybox-based images). Exits non-zero on an HTTP error status.
+ * - `node`: Node's global `fetch` (the Prism service images: node bookworm-slim, no wget or curl).
+ * - `mc-ready`: the bundled MinIO client's `mc ready local` (MinIO dropped curl from its image in 2023),
+ *   which asks the server's readiness API; mc needs a writable config directory on the read-only root.
+ * - `bash-tcp`: bash's `/dev/tcp`, a plain HTTP/1.0 request (Ubuntu-based images without an HTTP client).
+ * - `none`: no HTTP client (exec probes only, or one-shot tasks).
+ * - `scratch`: nothing but the program (`FROM scratch`): no check can run inside. Only exporters may be such:
+ *   nothing waits on them, and Prometheus' `up` series is their health.
+ */
+type HttpCheckTool = 'wget' | 'node' | 'mc-ready' | 'bash-tcp' | 'none' | 'scratch';
+
+interface ImageTools {
+  readonly httpCheck: HttpCheckTool;
+  /** Has `/bin/sh` and `chown`, offered to Compose's volume-permission one-shot (which runs as root in it). */
+  readonly shell: boolean;
+}
+
 export interface Image {
   readonly repository: string;
   /** A pinned tag; never `latest`. */
   readonly tag: string;
+  /** What it carries to run checks inside the container. */
+  readonly tools: ImageTools;
   readonly pullPolicy?: 'IfNotPresent' | 'Always';
   /**
    * What the image runs when no command is given (its ENTRYPOINT and CMD, without tini); set for the
@@ -264,6 +290,27 @@ export interface MeshCa {
   readonly certificateRenewBefore: string;
 }
 
+/** The log shipper: runs beside the workloads (per node, or on the container engine), described once for every renderer. */
+export interface LogShipper {
+  readonly name: string;
+  readonly image: Image;
+  /** Its HTTP server: health endpoints only. */
+  readonly port: Port;
+  readonly configDir: string;
+  readonly configFile: string;
+  /** Where it keeps its read positions. */
+  readonly storagePath: string;
+  /** Its arguments, listening on `listenHost` (the kubelet probes from outside the pod; Compose checks from inside). */
+  readonly args: (listenHost: string) => readonly string[];
+  readonly liveness: Probe;
+  readonly readiness: Probe;
+  readonly resources: Resources;
+  /** Size of its writable /tmp. */
+  readonly tmpSize: string;
+  /** Where it pushes: Loki's push API. */
+  readonly loki: ComponentRef;
+}
+
 export interface Platform {
   readonly environment: string;
   /** Absent when nothing in the platform needs the API (observability off). */
@@ -274,4 +321,9 @@ export interface Platform {
   readonly imagePullPolicy: 'IfNotPresent' | 'Always';
   readonly components: readonly Component[];
   readonly edge: Edge;
+  /**
+   * Present with observability. Compose always runs it (local logs in Grafana); Kubernetes as the stack's
+   * `observability.logShipping` says.
+   */
+  readonly logShipper?: LogShipper;
 }

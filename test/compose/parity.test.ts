@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMPOSE_FILES, NETWORK_NAMES, configHostDir, fromProjectDir, imageTools, type ComposeService } from '../../infra/compose/index.js';
+import { COMPOSE_FILES, NETWORK_NAMES, configHostDir, fromProjectDir, type ComposeService } from '../../infra/compose/index.js';
 import { MTLS_CA_CERT, MTLS_CERT_DIR } from '../../infra/model/index.js';
 import { MTLS_DIR, MTLS_FILES, SECRET_NAME, secretSpec } from '../../infra/contract/index.js';
 import type { Component } from '../../infra/model/index.js';
@@ -87,7 +87,7 @@ describe('Compose and Kubernetes agree (dev)', () => {
   it.each(inCluster.map((c) => [c.name, c] as const))('%s: readiness check on the same endpoint', (name, c) => {
     const { container } = pod('workload', name);
     const probe = container.readinessProbe;
-    if (!c.image.build && imageTools(c.image).httpCheck === 'scratch') {
+    if (c.image.tools.httpCheck === 'scratch') {
       // An image with nothing but its program (the NATS exporter) cannot run a check; then nothing may wait on it.
       expect(svc(name).healthcheck).toBeUndefined();
       for (const [other, s] of services) expect(s.depends_on?.[name]?.condition, `${other} waits on ${name}`).not.toBe('service_healthy');

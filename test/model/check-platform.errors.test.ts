@@ -42,6 +42,26 @@ const CASES: readonly { readonly fault: string; readonly plant: (p: Platform) =>
     problem: 'gateway: PRISM_CONSUL_ADDRESS refers to consul/http but no flow allows it',
   },
   {
+    fault: "a config file's reference no flow allows (the gateway's auth origin without its flow)",
+    // Its JWKS variable dropped too, so the config file is the only user of the flow.
+    plant: (p) => withComponent(p, 'gateway', (c) => ({ ...envWithout(c, 'PRISM_AUTH_JWKS_URL'), flows: c.flows.filter((f) => !(f.to === 'auth' && f.port === 'http')) })),
+    problem: 'gateway: gateway.yaml refers to auth/http but no flow allows it',
+  },
+  {
+    fault: 'a config file that does not contain the address of its reference (an origin written by hand)',
+    plant: (p) =>
+      withComponent(p, 'gateway', (c) => ({
+        ...c,
+        configFiles: c.configFiles.map((f) => (f.name === 'gateway.yaml' ? { ...f, content: f.content.replaceAll('https://auth:', 'https://auth.prism.svc:') } : f)),
+      })),
+    problem: 'gateway: gateway.yaml does not contain https://auth:8081, its reference to auth/http',
+  },
+  {
+    fault: 'a log shipper pushing to a port Loki does not have',
+    plant: (p) => ({ ...p, logShipper: { ...p.logShipper!, loki: { ...p.logShipper!.loki, port: 'grpc' } } }),
+    problem: 'log shipper: pushes to unknown port loki/grpc',
+  },
+  {
     fault: 'a probe on a port the component does not have',
     plant: (p) => withComponent(p, 'gateway', (c) => ({ ...c, liveness: { ...c.liveness, action: { http: { path: '/health/live', port: 'admin' } } } })),
     problem: 'gateway: probe uses unknown port admin',

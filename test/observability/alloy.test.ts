@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ALLOY_CONFIG_FILE } from '../../infra/compose/log-shipping.js';
+import { logShipperConfigFile } from '../../infra/compose/log-shipping.js';
+import { devPlatform } from '../compose/support.js';
 import { find, synth } from '../support/synth.js';
 
 /**
@@ -37,7 +38,7 @@ function check(name: string, text: string): { status: number | null; err: string
 }
 
 const kubernetes = (find(synth('prod').objects, 'ConfigMap', 'alloy-config') as any).data['config.alloy'] as string;
-const compose = readFileSync(ALLOY_CONFIG_FILE, 'utf8');
+const compose = readFileSync(logShipperConfigFile(devPlatform().logShipper!), 'utf8');
 
 /** Labels the config gives a log stream: relabel targets and the label stage's keys. */
 function labels(text: string): string[] {

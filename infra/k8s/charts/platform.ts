@@ -1,7 +1,7 @@
 import { App, type Chart, YamlOutputType } from 'cdk8s';
 import type { Stack } from '../../config/index.js';
 import { LogShipping } from '../log-shipping.js';
-import { buildPlatform, type Platform, OBSERVABILITY_IMAGES } from '../../model/index.js';
+import { buildPlatform, type Platform } from '../../model/index.js';
 import { BaseChart } from './base.js';
 import { EdgeChart } from './edge.js';
 import { LayerChart } from './layer.js';
@@ -26,7 +26,7 @@ export function environmentApp(stack: Stack, outdir: string): EnvironmentApp {
   const charts: Chart[] = [base, layer('data'), layer('core')];
   if (config.observability.enabled) {
     const obs = layer('observability');
-    if (logShipping) new LogShipping(obs, 'LogShipping', { platformNamespace: platform.namespace, image: OBSERVABILITY_IMAGES.alloy, apiServer: platform.apiServer! });
+    if (logShipping && platform.logShipper) new LogShipping(obs, 'LogShipping', { platform, shipper: platform.logShipper, apiServer: platform.apiServer! });
     charts.push(obs);
   }
   charts.push(new EdgeChart(app, 'edge', { platform }));

@@ -14,6 +14,12 @@ export const RUN_AS = 10001;
 
 export const value = (v: string | number): EnvValue => ({ value: String(v) });
 export const secret = (key: SecretKey): EnvValue => ({ secret: key });
+/** `host:port`, or a URL when the reference has a scheme. Host names are component names in every renderer. */
+export function refAddress(r: ComponentRef, port: number): string {
+  const hostPort = `${r.component}:${port}`;
+  return r.scheme ? `${r.scheme}://${hostPort}${r.path ?? ''}` : hostPort;
+}
+
 export const ref = (component: ComponentName, port: string, extra: Omit<ComponentRef, 'component' | 'port'> = {}): EnvValue => ({
   ref: { component, port, ...extra },
 });

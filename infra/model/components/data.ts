@@ -10,12 +10,12 @@ import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, valu
 
 /** Pinned images of the data tier. */
 export const DATA_IMAGES = {
-  postgres: { repository: 'postgres', tag: '16.6-bookworm' },
-  redis: { repository: 'redis', tag: '7.4.1-alpine' },
-  nats: { repository: 'nats', tag: '2.10.22-alpine' },
-  consul: { repository: 'hashicorp/consul', tag: '1.20.1' },
-  minio: { repository: 'minio/minio', tag: 'RELEASE.2024-11-07T00-52-20Z' },
-  mc: { repository: 'minio/mc', tag: 'RELEASE.2024-11-17T19-35-25Z' },
+  postgres: { repository: 'postgres', tag: '16.6-bookworm', tools: { httpCheck: 'none', shell: true } },
+  redis: { repository: 'redis', tag: '7.4.1-alpine', tools: { httpCheck: 'none', shell: true } },
+  nats: { repository: 'nats', tag: '2.10.22-alpine', tools: { httpCheck: 'wget', shell: true } },
+  consul: { repository: 'hashicorp/consul', tag: '1.20.1', tools: { httpCheck: 'wget', shell: true } },
+  minio: { repository: 'minio/minio', tag: 'RELEASE.2024-11-07T00-52-20Z', tools: { httpCheck: 'mc-ready', shell: true } },
+  mc: { repository: 'minio/mc', tag: 'RELEASE.2024-11-17T19-35-25Z', tools: { httpCheck: 'none', shell: true } },
 } as const satisfies Record<string, Image>;
 
 const size = (ctx: BuildContext, store: DataStoreName) => ctx.config.storage.sizes[store];

@@ -1,6 +1,6 @@
-import { DATABASES, PORTS, type DatabaseId } from '../../contract/index.js';
+import { DATABASES, HEALTH_PATHS, PORTS, type DatabaseId } from '../../contract/index.js';
 import { ALERTMANAGER_SECRETS_DIR, alertingSecretKeys, alertmanagerYaml } from '../files/alertmanager.js';
-import { alertRulesYaml, prometheusYaml, RULES_FILE, type StoreLimits } from '../files/prometheus.js';
+import { alertRulesYaml, prometheusYaml, RULES_FILE, type ScrapeTarget, type StoreLimits } from '../files/prometheus.js';
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
 import { lokiYaml } from '../files/loki.js';
 import { bytes, type AlertingConfig } from '../../config/index.js';
@@ -8,16 +8,18 @@ import type { Component, Image } from '../types.js';
 import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP, resources } from './common.js';
 
 export const OBSERVABILITY_IMAGES = {
-  prometheus: { repository: 'prom/prometheus', tag: 'v2.55.1' },
-  grafana: { repository: 'grafana/grafana', tag: '11.3.1' },
-  loki: { repository: 'grafana/loki', tag: '3.3.0' },
-  alloy: { repository: 'grafana/alloy', tag: 'v1.5.1' },
-  jaeger: { repository: 'jaegertracing/all-in-one', tag: '1.63.0' },
-  alertmanager: { repository: 'prom/alertmanager', tag: 'v0.27.0' },
-  postgresExporter: { repository: 'prometheuscommunity/postgres-exporter', tag: 'v0.16.0' },
+  // The Prometheus project's images (prometheus, alertmanager, postgres-exporter) are built on its busybox image.
+  prometheus: { repository: 'prom/prometheus', tag: 'v2.55.1', tools: { httpCheck: 'wget', shell: true } },
+  grafana: { repository: 'grafana/grafana', tag: '11.3.1', tools: { httpCheck: 'wget', shell: true } },
+  loki: { repository: 'grafana/loki', tag: '3.3.0', tools: { httpCheck: 'wget', shell: false } },
+  // Ubuntu-based, with bash but no HTTP client.
+  alloy: { repository: 'grafana/alloy', tag: 'v1.5.1', tools: { httpCheck: 'bash-tcp', shell: true } },
+  jaeger: { repository: 'jaegertracing/all-in-one', tag: '1.63.0', tools: { httpCheck: 'wget', shell: true } },
+  alertmanager: { repository: 'prom/alertmanager', tag: 'v0.27.0', tools: { httpCheck: 'wget', shell: true } },
+  postgresExporter: { repository: 'prometheuscommunity/postgres-exporter', tag: 'v0.16.0', tools: { httpCheck: 'wget', shell: true } },
   // The Alpine variant: the plain tag is FROM scratch, with no program for a Compose health check.
-  redisExporter: { repository: 'oliver006/redis_exporter', tag: 'v1.66.0-alpine' },
-  natsExporter: { repository: 'natsio/prometheus-nats-exporter', tag: '0.15.0' },
+  redisExporter: { repository: 'oliver006/redis_exporter', tag: 'v1.66.0-alpine', tools: { httpCheck: 'wget', shell: true } },
+  natsExporter: { repository: 'natsio/prometheus-nats-exporter', tag: '0.15.0', tools: { httpCheck: 'scratch', shell: false } },
 } as const satisfies Record<string, Image>;
 
 const base = {
@@ -63,6 +65,7 @@ function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component
         name: 'prometheus.yml',
         mountPath: '/etc/prometheus',
         content: prometheusYaml({ kind: 'kubernetes', namespace: ctx.namespace }, PROMETHEUS_RULES_DIR, ALERTMANAGER_TARGET),
+        composeContent: prometheusYaml({ kind: 'static', targets: staticTargets(scraped) }, PROMETHEUS_RULES_DIR, ALERTMANAGER_TARGET),
       },
       { name: RULES_FILE, mountPath: PROMETHEUS_RULES_DIR, content: alertRulesYaml(storeLimits(ctx)) },
     ],
@@ -71,6 +74,18 @@ function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component
     // Scraping: every component with a metrics port, on that port; alerts to Alertmanager.
     flows: [...scraped.filter((c) => c.metricsPort).map((c) => ({ to: c.name, port: c.metricsPort! })), { to: 'alertmanager', port: 'http' }],
   };
+}
+
+/** Compose has no pod discovery: every component with a metrics port, by its name (a host name in every renderer). */
+function staticTargets(scraped: readonly Component[]): ScrapeTarget[] {
+  return scraped
+    .filter((c) => c.metricsPort)
+    .map((c) => ({
+      job: c.name,
+      address: `${c.name}:${c.ports.find((p) => p.name === c.metricsPort)!.port}`,
+      path: c.metricsPath ?? HEALTH_PATHS.metrics,
+      ...(c.metricsParams ? { params: c.metricsParams } : {}),
+    }));
 }
 
 /** Host and port Prometheus sends alerts to (component names are host names in every renderer). */

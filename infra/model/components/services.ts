@@ -15,8 +15,8 @@ import {
 } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
 import { bytes } from '../../config/index.js';
-import type { Component, EnvValue, Flow, Task } from '../types.js';
-import { type BuildContext, RUN_AS, ref, secret, serviceProbes, value, TMP } from './common.js';
+import type { Component, EnvValue, Flow, Image, Task } from '../types.js';
+import { type BuildContext, RUN_AS, ref, refAddress, secret, serviceProbes, value, TMP } from './common.js';
 
 const KEYS_DIR = '/etc/prism/keys';
 const SERVICE_DOCKERFILE = 'services/Dockerfile';
@@ -26,11 +26,13 @@ const SCRATCH_DIR = '/var/lib/prism/scratch';
 const largerQuantity = (a: string, b: string): string => ((bytes(a) ?? 0) >= (bytes(b) ?? 0) ? a : b);
 const GATEWAY_CONFIG_DIR = '/etc/prism/gateway';
 
-function serviceImage(ctx: BuildContext, name: ServiceName) {
+function serviceImage(ctx: BuildContext, name: ServiceName): Image {
   const { registry, tag } = ctx.config.images;
   return {
     repository: `${registry}/prism-${name}`,
     tag,
+    // node bookworm-slim: no wget or curl. Not offered to the volume-permission one-shot, which runs as root.
+    tools: { httpCheck: 'node', shell: false },
     entrypoint: SERVICE_ENTRY[name],
     // One Dockerfile for the four services; the context is the repository root (images carry the shared
     // runtime and the contract). The DB manager's stage adds the PostgreSQL programs.
@@ -125,8 +127,8 @@ const jwtFiles = (withPrivate: boolean) => ({
 });
 
 export function gateway(ctx: BuildContext): Component {
-  // Host names are component names in every renderer (see resolveRef).
-  const authOrigin = `https://auth:${PORTS.authHttp}`;
+  // Its HTTPS origin of auth (/api/auth is proxied there), written as every renderer writes references.
+  const authHttp = { component: 'auth', port: 'http', scheme: 'https' } as const;
   return service(ctx, 'gateway', {
     description: 'API gateway: routing, JWT and API-key auth, Redis rate limiting, circuit breakers',
     tier: 'frontend',
@@ -148,7 +150,14 @@ export function gateway(ctx: BuildContext): Component {
       { to: 'config', port: 'grpc' },
       { to: 'redis', port: 'redis' },
     ],
-    configFiles: [{ name: 'gateway.yaml', mountPath: GATEWAY_CONFIG_DIR, content: gatewayYaml(ctx.config, authOrigin, `${MTLS_DIR}/${MTLS_FILES.ca}`) }],
+    configFiles: [
+      {
+        name: 'gateway.yaml',
+        mountPath: GATEWAY_CONFIG_DIR,
+        content: gatewayYaml(ctx.config, refAddress(authHttp, PORTS.authHttp), `${MTLS_DIR}/${MTLS_FILES.ca}`),
+        refs: [authHttp],
+      },
+    ],
     secretFiles: jwtFiles(false),
   });
 }

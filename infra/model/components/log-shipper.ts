@@ -1,0 +1,38 @@
+import { PORTS } from '../../contract/index.js';
+import type { LogShipper } from '../types.js';
+import { OBSERVABILITY_IMAGES } from './observability.js';
+import { httpGet, probe, resources } from './common.js';
+
+const CONFIG_DIR = '/etc/alloy';
+const STORAGE_PATH = '/var/lib/alloy/data';
+
+/**
+ * Grafana Alloy, shipping every container's log lines to Loki with the same labels in both renderers:
+ * a DaemonSet tailing each node's pod log files in Kubernetes (Promtail, its predecessor, reached end
+ * of life on 2026-03-02), one container reading the Docker API in Compose. Both need root (the node's
+ * log files, the Docker socket), so it is not a component of the restricted namespace.
+ */
+export function logShipper(): LogShipper {
+  return {
+    name: 'alloy',
+    image: OBSERVABILITY_IMAGES.alloy,
+    port: { name: 'http', port: PORTS.alloy },
+    configDir: CONFIG_DIR,
+    configFile: 'config.alloy',
+    storagePath: STORAGE_PATH,
+    args: (listenHost) => [
+      'run',
+      `${CONFIG_DIR}/config.alloy`,
+      `--server.http.listen-addr=${listenHost}:${PORTS.alloy}`,
+      // Read positions survive restarts, so no line is shipped twice or skipped.
+      `--storage.path=${STORAGE_PATH}`,
+      // No usage reports to Grafana Labs (the network policy would drop them anyway).
+      '--disable-reporting',
+    ],
+    liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
+    readiness: probe(httpGet('/-/ready', 'http'), 5, 10),
+    resources: resources(['50m', '250m'], ['64Mi', '256Mi']),
+    tmpSize: '64Mi',
+    loki: { component: 'loki', port: 'http', scheme: 'http', path: '/loki/api/v1/push' },
+  };
+}
