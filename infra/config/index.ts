@@ -3,4 +3,5 @@ export * from './load.js';
 export { innermostDef } from './schema-def.js';
 export * from './checklist.js';
 export * from './quantity.js';
+export { type DataStoreName, type Resources } from './sizing.js';
 export type { AlertingConfig, AlertReceiver } from './alerting.js';

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { addressOrCidr, SERVICE_NAMES, type ServiceName, SECRET_KEYS } from '../contract/index.js';
 import { bytes, cpuMillis } from './quantity.js';
+import type { Resources } from './sizing.js';
 import { alerting } from './alerting.js';
 import { cidrBlock } from './cidr.js';
 import { CHECKLIST_ITEM_IDS } from './checklist.js';
+import { DEFAULT_VOLUME_SIZES, type DataStoreName, SERVICE_DEFAULT_RESOURCES, type SizedWorkload, WORKLOAD_DEFAULT_RESOURCES } from './sizing.js';
 
 /**
  * The typed stack configuration: the `prism:` keys of `stacks/Pulumi.<env>.yaml`.
@@ -33,7 +35,7 @@ const port = z.number().int().min(1).max(65535);
 const cidr = cidrBlock;
 
 const resourceList = z.strictObject({ cpu, memory });
-const resourcesSchema = z
+const resourcesSchema: z.ZodType<Resources> = z
   .strictObject({ requests: resourceList, limits: resourceList })
   // Compared only once both parse; a malformed quantity has its own message.
   .refine((r) => !(cpuMillis(r.limits.cpu)! < cpuMillis(r.requests.cpu)!), {
@@ -44,7 +46,6 @@ const resourcesSchema = z
     message: 'limits.memory must be at least requests.memory',
     path: ['limits', 'memory'],
   });
-export type Resources = z.infer<typeof resourcesSchema>;
 
 const autoscaling = z
   .strictObject({
@@ -56,20 +57,6 @@ const autoscaling = z
     message: 'maxReplicas must be at least minReplicas',
     path: ['maxReplicas'],
   });
-
-/** Requests and limits per resource, each as a `[request, limit]` pair: `resources(['100m', '500m'], ['128Mi', '256Mi'])`. */
-export const resources = (cpu: [request: string, limit: string], memory: [request: string, limit: string]): Resources => ({
-  requests: { cpu: cpu[0], memory: memory[0] },
-  limits: { cpu: cpu[1], memory: memory[1] },
-});
-
-/** Default sizing per service; the gateway's is the guide's. */
-const SERVICE_DEFAULT_RESOURCES: Record<ServiceName, Resources> = {
-  gateway: resources(['100m', '500m'], ['128Mi', '256Mi']),
-  auth: resources(['100m', '500m'], ['128Mi', '256Mi']),
-  config: resources(['50m', '250m'], ['96Mi', '192Mi']),
-  dbmanager: resources(['50m', '500m'], ['128Mi', '512Mi']),
-};
 
 const service = (name: ServiceName) =>
   z
@@ -83,19 +70,12 @@ const service = (name: ServiceName) =>
 
 const services = z.strictObject(Object.fromEntries(SERVICE_NAMES.map((n) => [n, service(n)])) as Record<ServiceName, ReturnType<typeof service>>).prefault({});
 
-const DATA_STORES = ['postgresAuth', 'postgresOps', 'redis', 'nats', 'consul', 'minio', 'prometheus', 'loki', 'grafana'] as const;
-export type DataStoreName = (typeof DATA_STORES)[number];
-const DEFAULT_VOLUME_SIZES: Record<DataStoreName, string> = {
-  postgresAuth: '10Gi',
-  postgresOps: '10Gi',
-  redis: '2Gi',
-  nats: '5Gi',
-  consul: '1Gi',
-  minio: '50Gi',
-  prometheus: '20Gi',
-  loki: '20Gi',
-  grafana: '1Gi',
-};
+/** CPU and memory of every workload besides the services. */
+const workloadResources = z
+  .strictObject(Object.fromEntries(Object.entries(WORKLOAD_DEFAULT_RESOURCES).map(([n, r]) => [n, resourcesSchema.default(r)])) as Record<SizedWorkload, z.ZodDefault<typeof resourcesSchema>>)
+  .prefault({});
+
+const DATA_STORES = Object.keys(DEFAULT_VOLUME_SIZES) as DataStoreName[];
 
 const storage = z
   .strictObject({
@@ -193,6 +173,7 @@ export const stackConfigSchema = z
       })
       .prefault({}),
     services,
+    resources: workloadResources,
     nats: z
       .strictObject({
         /** JetStream cluster size: 1, or 3 and more (odd) for a quorum. */

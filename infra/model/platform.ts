@@ -36,9 +36,9 @@ export function buildPlatform(environment: string, stackConfig: StackConfig, nam
     mtls: MESH_CA,
     apiServer: stackConfig.cluster.apiServer,
     imagePullPolicy: stackConfig.images.pullPolicy,
-    components: [...services, ...data, ...observability, edgeProxy(e)],
+    components: [...services, ...data, ...observability, edgeProxy(ctx, e)],
     edge: e,
-    ...(stackConfig.observability.enabled ? { logShipper: logShipper() } : {}),
+    ...(stackConfig.observability.enabled ? { logShipper: logShipper(ctx) } : {}),
   };
   checkPlatform(platform);
   return platform;

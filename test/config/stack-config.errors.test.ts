@@ -66,6 +66,13 @@ describe('a wrong stack configuration names the file, the key, what was expected
     ]);
   });
 
+  it("a workload's sizing: an unknown workload, with the ones there are, and limits below requests", () => {
+    expect(problems({ 'prism:resources': { postgres: {} } })[0]).toMatch(/^prism:resources\.postgres: unknown key; expected one of alertmanager, consul, .*postgresAuth, postgresOps, .*redis$/);
+    expect(problems({ 'prism:resources': { redis: { requests: { cpu: '100m', memory: '1Gi' }, limits: { cpu: '1', memory: '512Mi' } } } })).toEqual([
+      'prism:resources.redis.limits.memory: limits.memory must be at least requests.memory; found "512Mi"',
+    ]);
+  });
+
   it('an even NATS cluster, an unknown secrets mode, a bad cron, a bad domain', () => {
     const found = problems({
       'prism:nats': { replicas: 2 },

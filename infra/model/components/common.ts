@@ -40,7 +40,6 @@ export function serviceProbes(): { liveness: Probe; readiness: Probe } {
 }
 
 /** Requests and limits as `[request, limit]` pairs: the stack config's helper, so defaults read the same everywhere. */
-export { resources } from '../../config/index.js';
 
 /** Scratch space every container gets: a read-only root filesystem still needs a /tmp. */
 export const TMP: WritablePath = { path: '/tmp', size: '256Mi' };

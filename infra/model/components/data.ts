@@ -6,7 +6,7 @@ import { pgHbaConf } from '../files/postgres.js';
 import { redisConf } from '../files/redis.js';
 import { bytes, type DataStoreName } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
-import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value, TMP, resources } from './common.js';
+import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value, TMP } from './common.js';
 
 /** Pinned images of the data tier. */
 export const DATA_IMAGES = {
@@ -70,14 +70,14 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
     },
     liveness: probe({ tcp: { port: 'postgres' } }, 30, 10, { timeoutSeconds: 5, failureThreshold: 6 }),
     readiness: probe(ready, 5, 5, { timeoutSeconds: 5 }),
-    resources: resources(['250m', '1'], ['256Mi', '1Gi']),
+    resources: ctx.config.resources[db === 'auth' ? 'postgresAuth' : 'postgresOps'],
     persistence: { mountPath: '/var/lib/postgresql/data', size: size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps') },
     writablePaths: [TMP, { path: '/var/run/postgresql', size: '16Mi' }],
   };
 }
 
 function redis(ctx: BuildContext): Component {
-  const res = resources(['100m', '500m'], ['128Mi', '512Mi']);
+  const res = ctx.config.resources.redis;
   // Three quarters of the memory limit for data; the rest is Redis's own overhead and fork copy-on-write.
   const maxMemory = Math.floor((bytes(res.limits.memory) ?? 0) * 0.75);
   return {
@@ -119,7 +119,7 @@ function nats(ctx: BuildContext): Component {
     env: { SERVER_NAME: { field: 'metadata.name' } },
     liveness: probe(httpGet('/healthz?js-enabled-only=true', 'monitor'), 10, 30, { timeoutSeconds: 5 }),
     readiness: probe(httpGet('/healthz?js-server-only=true', 'monitor'), 10, 10, { timeoutSeconds: 5 }),
-    resources: resources(['100m', '1'], ['256Mi', '1Gi']),
+    resources: ctx.config.resources.nats,
     scaling: { replicas },
     persistence: { mountPath: '/data', size: size(ctx, 'nats') },
     configFiles: [
@@ -157,7 +157,7 @@ function consul(ctx: BuildContext): Component {
     env: {},
     liveness: probe({ tcp: { port: 'http' } }, 10, 10),
     readiness: probe(httpGet('/v1/status/leader', 'http'), 5, 5),
-    resources: resources(['50m', '500m'], ['64Mi', '256Mi']),
+    resources: ctx.config.resources.consul,
     persistence: { mountPath: '/consul/data', size: size(ctx, 'consul') },
     configFiles: [{ name: 'server.hcl', mountPath: '/consul/config', content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }) }],
     writablePaths: [TMP],
@@ -193,7 +193,7 @@ function minio(ctx: BuildContext): Component {
     },
     liveness: probe(httpGet('/minio/health/live', 'api'), 10, 10),
     readiness: probe(httpGet('/minio/health/ready', 'api'), 5, 5),
-    resources: resources(['100m', '1'], ['256Mi', '1Gi']),
+    resources: ctx.config.resources.minio,
     persistence: { mountPath: '/data', size: size(ctx, 'minio') },
     writablePaths: [TMP],
     metricsPort: 'api',

@@ -24,7 +24,7 @@ export function edge(ctx: BuildContext): Edge {
  * The edge proxy as a component (Traefik). Compose runs it; in Kubernetes the cluster's
  * ingress controller plays this part and the edge is rendered as an Ingress.
  */
-export function edgeProxy(e: Edge): Component {
+export function edgeProxy(ctx: BuildContext, e: Edge): Component {
   return {
     name: 'edge',
     description: 'Edge proxy: TLS termination, edge rate limiting, circuit breaker, routing',
@@ -39,7 +39,7 @@ export function edgeProxy(e: Edge): Component {
     env: {},
     liveness: probe(httpGet('/ping', 'ping'), 5, 10),
     readiness: probe(httpGet('/ping', 'ping'), 5, 5),
-    resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+    resources: ctx.config.resources.edge,
     scaling: { replicas: 1 },
     configFiles: [],
     // Traefik verifies the services' HTTPS against the mesh CA, at the path the services use.

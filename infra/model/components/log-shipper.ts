@@ -1,7 +1,7 @@
 import { PORTS } from '../../contract/index.js';
 import type { LogShipper } from '../types.js';
 import { OBSERVABILITY_IMAGES } from './observability.js';
-import { httpGet, probe, resources } from './common.js';
+import { type BuildContext, httpGet, probe } from './common.js';
 
 const CONFIG_DIR = '/etc/alloy';
 const STORAGE_PATH = '/var/lib/alloy/data';
@@ -12,7 +12,7 @@ const STORAGE_PATH = '/var/lib/alloy/data';
  * of life on 2026-03-02), one container reading the Docker API in Compose. Both need root (the node's
  * log files, the Docker socket), so it is not a component of the restricted namespace.
  */
-export function logShipper(): LogShipper {
+export function logShipper(ctx: BuildContext): LogShipper {
   return {
     name: 'alloy',
     image: OBSERVABILITY_IMAGES.alloy,
@@ -31,7 +31,7 @@ export function logShipper(): LogShipper {
     ],
     liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
     readiness: probe(httpGet('/-/ready', 'http'), 5, 10),
-    resources: resources(['50m', '250m'], ['64Mi', '256Mi']),
+    resources: ctx.config.resources.logShipper,
     tmpSize: '64Mi',
     loki: { component: 'loki', port: 'http', scheme: 'http', path: '/loki/api/v1/push' },
   };

@@ -5,7 +5,7 @@ import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml
 import { lokiYaml } from '../files/loki.js';
 import { bytes, type AlertingConfig } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
-import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP, resources } from './common.js';
+import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP } from './common.js';
 
 export const OBSERVABILITY_IMAGES = {
   // The Prometheus project's images (prometheus, alertmanager, postgres-exporter) are built on its busybox image.
@@ -58,7 +58,7 @@ function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component
     env: {},
     liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
     readiness: probe(httpGet('/-/ready', 'http'), 5, 5),
-    resources: resources(['200m', '1'], ['512Mi', '2Gi']),
+    resources: ctx.config.resources.prometheus,
     persistence: { mountPath: '/prometheus', size: ctx.config.storage.sizes.prometheus },
     configFiles: [
       {
@@ -109,7 +109,7 @@ function alertmanager(ctx: BuildContext): Component {
     env: {},
     liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
     readiness: probe(httpGet('/-/ready', 'http'), 5, 5),
-    resources: resources(['25m', '250m'], ['64Mi', '256Mi']),
+    resources: ctx.config.resources.alertmanager,
     configFiles: [{ name: 'alertmanager.yml', mountPath: '/etc/alertmanager', content: alertmanagerYaml(ctx.config.alerting) }],
     ...(keys.length > 0 ? { secretFiles: { mountPath: ALERTMANAGER_SECRETS_DIR, items: keys.map((k) => ({ secret: k, file: k })) } } : {}),
     // Silences and the notification log: lost on restart, which re-sends at most one notification per group.
@@ -140,20 +140,21 @@ function receiverEgress(a: AlertingConfig): { port: number; reason: string }[] {
   return [...out].sort(([a], [b]) => a - b).map(([port, what]) => ({ port, reason: `notifications: ${[...new Set(what)].join(', ')}` }));
 }
 
-const exporterBase = {
-  ...base,
-  env: {},
-  configFiles: [],
-  resources: resources(['10m', '100m'], ['32Mi', '128Mi']),
-  metricsPort: 'metrics',
-  singleton: 'a second exporter would double every series of its store, and the sums the disk alerts take with them',
-} as const;
+const exporterBase = (ctx: BuildContext) =>
+  ({
+    ...base,
+    env: {},
+    configFiles: [],
+    resources: ctx.config.resources.exporters,
+    metricsPort: 'metrics',
+    singleton: 'a second exporter would double every series of its store, and the sums the disk alerts take with them',
+  }) as const;
 
-function postgresExporter(db: DatabaseId): Component {
+function postgresExporter(ctx: BuildContext, db: DatabaseId): Component {
   const d = DATABASES[db];
   const port = db === 'auth' ? PORTS.postgresAuth : PORTS.postgresOps;
   return {
-    ...exporterBase,
+    ...exporterBase(ctx),
     name: `${d.component}-exporter`,
     description: `postgres_exporter: metrics of ${d.name} (up, size, WAL, replication slots)`,
     image: OBSERVABILITY_IMAGES.postgresExporter,
@@ -171,9 +172,9 @@ function postgresExporter(db: DatabaseId): Component {
   };
 }
 
-function redisExporter(): Component {
+function redisExporter(ctx: BuildContext): Component {
   return {
-    ...exporterBase,
+    ...exporterBase(ctx),
     name: 'redis-exporter',
     description: 'redis_exporter: metrics of Redis (up, memory against maxmemory)',
     image: OBSERVABILITY_IMAGES.redisExporter,
@@ -190,9 +191,9 @@ function redisExporter(): Component {
   };
 }
 
-function natsExporter(): Component {
+function natsExporter(ctx: BuildContext): Component {
   return {
-    ...exporterBase,
+    ...exporterBase(ctx),
     name: 'nats-exporter',
     description: 'prometheus-nats-exporter: server and JetStream metrics from the NATS monitoring port',
     image: OBSERVABILITY_IMAGES.natsExporter,
@@ -205,7 +206,7 @@ function natsExporter(): Component {
   };
 }
 
-function jaeger(): Component {
+function jaeger(ctx: BuildContext): Component {
   return {
     ...base,
     name: 'jaeger',
@@ -226,7 +227,7 @@ function jaeger(): Component {
     },
     liveness: probe({ tcp: { port: 'admin' } }, 10, 10),
     readiness: probe(httpGet('/', 'admin'), 5, 5),
-    resources: resources(['100m', '500m'], ['256Mi', '1Gi']),
+    resources: ctx.config.resources.jaeger,
     persistence: { mountPath: '/badger', size: '5Gi' },
     configFiles: [],
     metricsPort: 'admin',
@@ -245,7 +246,7 @@ function loki(ctx: BuildContext): Component {
     env: {},
     liveness: probe({ tcp: { port: 'http' } }, 30, 15),
     readiness: probe(httpGet('/ready', 'http'), 10, 10),
-    resources: resources(['100m', '1'], ['256Mi', '1Gi']),
+    resources: ctx.config.resources.loki,
     persistence: { mountPath: dataDir, size: ctx.config.storage.sizes.loki },
     configFiles: [{ name: 'loki.yaml', mountPath: '/etc/loki', content: lokiYaml(PORTS.loki, dataDir, 14) }],
     metricsPort: 'http',
@@ -273,7 +274,7 @@ function grafana(ctx: BuildContext): Component {
     },
     liveness: probe({ tcp: { port: 'http' } }, 30, 10),
     readiness: probe(httpGet('/api/health', 'http'), 5, 5),
-    resources: resources(['50m', '500m'], ['128Mi', '512Mi']),
+    resources: ctx.config.resources.grafana,
     persistence: { mountPath: '/var/lib/grafana', size: ctx.config.storage.sizes.grafana },
     configFiles: [
       {
@@ -301,6 +302,6 @@ function grafana(ctx: BuildContext): Component {
 
 /** The observability stack; Prometheus scrapes the given components. */
 export function observabilityComponents(ctx: BuildContext, scraped: readonly Component[]): Component[] {
-  const stack = [jaeger(), loki(ctx), grafana(ctx), alertmanager(ctx), postgresExporter('auth'), postgresExporter('ops'), redisExporter(), natsExporter()];
+  const stack = [jaeger(ctx), loki(ctx), grafana(ctx), alertmanager(ctx), postgresExporter(ctx, 'auth'), postgresExporter(ctx, 'ops'), redisExporter(ctx), natsExporter(ctx)];
   return [prometheus(ctx, [...scraped, ...stack]), ...stack];
 }
