@@ -32,7 +32,7 @@ export function logShipperService(shipper: LogShipper): ComposeService {
     image: imageRef(shipper.image),
     container_name: shipper.name,
     // Checked from inside the container only.
-    command: [...shipper.args('127.0.0.1')],
+    command: [...shipper.args, `${shipper.listenFlag}=127.0.0.1:${shipper.port.port}`],
     networks: [NETWORK_NAMES.observability],
     depends_on: { [shipper.loki.component]: { condition: 'service_healthy' } },
     healthcheck: {

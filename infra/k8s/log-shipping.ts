@@ -83,7 +83,7 @@ export class LogShipping extends Construct {
                 name,
                 image: imageRef(shipper.image),
                 imagePullPolicy: 'Always',
-                args: [...shipper.args('0.0.0.0')],
+                args: [...shipper.args, `${shipper.listenFlag}=0.0.0.0:${shipper.port.port}`],
                 env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
                 ports: ports.map((p) => ({ name: p.name, containerPort: p.port })),
                 securityContext: { ...security, runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },

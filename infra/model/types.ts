@@ -300,8 +300,10 @@ export interface LogShipper {
   readonly configFile: string;
   /** Where it keeps its read positions. */
   readonly storagePath: string;
-  /** Its arguments, listening on `listenHost` (the kubelet probes from outside the pod; Compose checks from inside). */
-  readonly args: (listenHost: string) => readonly string[];
+  /** Its arguments, but for where it listens: */
+  readonly args: readonly string[];
+  /** The flag of its listen address, `<flag>=<host>:<port>`, which the renderer appends (the kubelet probes from outside the pod; Compose checks from inside). */
+  readonly listenFlag: string;
   readonly liveness: Probe;
   readonly readiness: Probe;
   readonly resources: Resources;

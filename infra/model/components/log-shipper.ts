@@ -20,15 +20,15 @@ export function logShipper(ctx: BuildContext): LogShipper {
     configDir: CONFIG_DIR,
     configFile: 'config.alloy',
     storagePath: STORAGE_PATH,
-    args: (listenHost) => [
+    args: [
       'run',
       `${CONFIG_DIR}/config.alloy`,
-      `--server.http.listen-addr=${listenHost}:${PORTS.alloy}`,
       // Read positions survive restarts, so no line is shipped twice or skipped.
       `--storage.path=${STORAGE_PATH}`,
       // No usage reports to Grafana Labs (the network policy would drop them anyway).
       '--disable-reporting',
     ],
+    listenFlag: '--server.http.listen-addr',
     liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
     readiness: probe(httpGet('/-/ready', 'http'), 5, 10),
     resources: ctx.config.resources.logShipper,
