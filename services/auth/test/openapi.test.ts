@@ -37,7 +37,7 @@ describe('/auth/openapi.json', () => {
     expect(doc.openapi).toBe('3.1.0');
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
     expect(documented.sort()).toEqual([...ROUTES].sort());
-    // The documented routes are the ones fastify serves (both come from one route list).
+    // The documented routes are the ones fastify serves (addRoutes registers and documents each definition).
     for (const r of ROUTES) {
       const [method, path] = r.split(' ');
       expect(h.app.hasRoute({ method: method!.toUpperCase(), url: path!.replace(/\{(\w+)\}/g, ':$1') }), r).toBe(true);
