@@ -127,22 +127,24 @@ check_secret_first() {
     while read -r t name; do [[ ! "$t" < "$secret_time" ]] || fail "$stack: $name ($t) was created before prism-secrets ($secret_time)"; done
 }
 
-# The preview of one changed key: exactly one object changes (the Ingress), only in the annotations the key sets.
+# The preview of one changed key: exactly the objects that carry it change (the edge's Ingresses, one per
+# backend), each an update of only the annotations the key sets.
 check_one_key_preview() {
   p config set --path prism:ingress.rateLimitRps 77
   p preview --json >"$WORK/preview-change-$stack.json" 2>"$WORK/preview-change-$stack.err" || { cat "$WORK/preview-change-$stack.err" >&2; fail "$stack: preview of the change failed"; }
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const changed = (r.steps || []).filter((s) => !["same", "read"].includes(s.op));
-    const want = "kubernetes:networking.k8s.io/v1:Ingress::prism/prism-ingress";
-    const paths = changed.flatMap((s) => [...Object.keys(s.detailedDiff || {}), ...(s.diffReasons || [])]);
-    const ok = changed.length === 1 && changed[0].op === "update" && changed[0].urn.endsWith(want) &&
-      paths.length > 0 && paths.every((k) => /^metadata\.annotations/.test(k) || k === "metadata");
+    const want = ["prism-ingress-gateway", "prism-ingress-auth"].map((n) => "kubernetes:networking.k8s.io/v1:Ingress::prism/" + n);
+    const ok = changed.length === want.length && want.every((w) => changed.some((s) => s.urn.endsWith(w))) &&
+      changed.every((s) => {
+        const paths = [...Object.keys(s.detailedDiff || {}), ...(s.diffReasons || [])];
+        return s.op === "update" && paths.length > 0 && paths.every((k) => /^metadata\.annotations/.test(k) || k === "metadata") &&
+          s.newState.inputs.metadata.annotations["nginx.ingress.kubernetes.io/limit-rps"] === "77";
+      });
     if (!ok) { console.error(JSON.stringify(changed.map((s) => ({ op: s.op, urn: s.urn, paths: Object.keys(s.detailedDiff || {}), reasons: s.diffReasons })), null, 1)); process.exit(1); }
-    const ann = changed[0].newState.inputs.metadata.annotations;
-    if (ann["nginx.ingress.kubernetes.io/limit-rps"] !== "77") { console.error("limit-rps is", ann["nginx.ingress.kubernetes.io/limit-rps"]); process.exit(1); }
   ' "$WORK/preview-change-$stack.json" || fail "$stack: the one-key change did not preview as exactly that change"
-  echo "   $stack: prism:ingress.rateLimitRps 77 previews as one update of Ingress prism/prism-ingress (annotations)"
+  echo "   $stack: prism:ingress.rateLimitRps 77 previews as an update of the annotations of Ingresses prism/prism-ingress-gateway and prism/prism-ingress-auth, nothing else"
 }
 
 for stack in "${STACKS[@]}"; do

@@ -36,7 +36,8 @@ const TLS_EXEMPT_PORT_NAMES: ReadonlySet<string> = new Set(['metrics']);
  */
 const STREAM_CREATORS = ['gateway', 'auth'] as const;
 const STREAM_REPLICAS_ENV = 'PRISM_NATS_STREAM_REPLICAS';
-const NGINX_BACKEND_PROTOCOL = 'nginx.ingress.kubernetes.io/backend-protocol';
+const NGINX = 'nginx.ingress.kubernetes.io';
+const NGINX_BACKEND_PROTOCOL = `${NGINX}/backend-protocol`;
 
 const isService = (name: string): boolean => (SERVICE_NAMES as readonly string[]).includes(name);
 const ingresses = (f: Facts): K8sObject[] => f.input.objects.filter((o) => o.kind === 'Ingress');
@@ -65,12 +66,18 @@ function readersOf(f: Facts, key: string): Workload[] {
   return f.workloads.filter((w) => [...secretKeysRead(w)].some((k) => k.endsWith(`/${key}`)));
 }
 
+/** The cert-manager Certificates whose Secrets a service mounts at the path its env names. */
+const certificatesOf = (f: Facts, w: Workload, n: string): K8sObject[] => {
+  const path = envOf(w, n)?.value;
+  const secrets = path ? secretsMountedAt(w, path) : [];
+  return f.input.objects.filter((o) => o.kind === 'Certificate' && secrets.includes(spec<{ secretName: string }>(o).secretName));
+};
+
 /** Problems with a certificate file a service is told to use: mounted from a CA-issued cert-manager Certificate naming the service. */
 function certFileProblems(f: Facts, w: Workload, n: string, namesService: boolean): string[] {
   const path = envOf(w, n)?.value;
   if (!path) return [`${w.app}: ${n} unset`];
-  const secrets = secretsMountedAt(w, path);
-  const certs = f.input.objects.filter((o) => o.kind === 'Certificate' && secrets.includes(spec<{ secretName: string }>(o).secretName));
+  const certs = certificatesOf(f, w, n);
   if (!certs.length) return [`${w.app}: ${n} (${path}) is not mounted from a cert-manager Certificate's Secret`];
   const problems: string[] = [];
   for (const cert of certs) {
@@ -78,6 +85,41 @@ function certFileProblems(f: Facts, w: Workload, n: string, namesService: boolea
     const issuer = f.input.objects.find((o) => o.kind === (s.issuerRef?.kind ?? 'Issuer') && o.metadata.name === s.issuerRef?.name && o.apiVersion.startsWith('cert-manager.io/'));
     if (!issuer || !isRecord(issuer.spec) || !('ca' in issuer.spec)) problems.push(`${w.app}: Certificate ${cert.metadata.name} is not issued by a CA Issuer in the output`);
     if (namesService && !(s.dnsNames ?? []).some((d) => d === w.app || d.startsWith(`${w.app}.`))) problems.push(`${w.app}: Certificate ${cert.metadata.name} does not name ${w.app} in dnsNames`);
+  }
+  return problems;
+}
+
+/**
+ * How an Ingress reaches its backends; problems found. It must speak TLS and verify it: against the CA
+ * in the Secret of a Certificate from the same Issuer as the backends' certificates, and by a name every
+ * backend's HTTPS certificate carries (nginx checks one `proxy-ssl-name` per Ingress).
+ */
+function ingressBackendTls(f: Facts, i: K8sObject): string[] {
+  const name = `Ingress ${i.metadata.name}`;
+  if (!/^(HTTPS|GRPCS)$/.test(annotation(i, NGINX_BACKEND_PROTOCOL) ?? '')) return [`${name}: plaintext to its backends (no ${NGINX_BACKEND_PROTOCOL}: HTTPS)`];
+  if (annotation(i, `${NGINX}/proxy-ssl-verify`) !== 'on') return [`${name}: does not verify its backends' certificates (${NGINX}/proxy-ssl-verify is not on)`];
+  const problems: string[] = [];
+  // `namespace/name`, or `name` in the Ingress' namespace.
+  const ref = annotation(i, `${NGINX}/proxy-ssl-secret`) ?? '';
+  const [ns, secretName] = ref.includes('/') ? ref.split('/') : [i.metadata.namespace, ref];
+  const edgeCert = f.input.objects.find((o) => o.kind === 'Certificate' && spec<{ secretName: string }>(o).secretName === secretName && (o.metadata.namespace ?? ns) === ns);
+  if (!edgeCert) problems.push(`${name}: ${NGINX}/proxy-ssl-secret is not the Secret of a cert-manager Certificate in its namespace`);
+  const sslName = annotation(i, `${NGINX}/proxy-ssl-name`);
+  const backends = [
+    ...new Set(
+      spec<{ rules?: { http?: { paths?: { backend?: { service?: { name: string } } }[] } }[] }>(i)
+        .rules?.flatMap((r) => r.http?.paths ?? [])
+        .map((p) => p.backend?.service?.name ?? '') ?? [],
+    ),
+  ];
+  for (const b of backends) {
+    const w = f.services().find((x) => x.app === b);
+    if (!w) continue;
+    for (const cert of certificatesOf(f, w, 'PRISM_TLS_CERT_FILE')) {
+      const s = spec<{ issuerRef?: { name: string }; dnsNames?: string[] }>(cert);
+      if (!sslName || !(s.dnsNames ?? []).includes(sslName)) problems.push(`${name}: ${NGINX}/proxy-ssl-name ${sslName ?? '(unset)'} is not a name in ${b}'s certificate ${cert.metadata.name}`);
+      if (edgeCert && spec<{ issuerRef?: { name: string } }>(edgeCert).issuerRef?.name !== s.issuerRef?.name) problems.push(`${name}: its CA (${secretName}) is not the issuer of ${b}'s certificate`);
+    }
   }
   return problems;
 }
@@ -118,18 +160,24 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       "service's gRPC port requires mutual TLS (PRISM_MTLS_ENABLED true) and its HTTP port serves TLS (PRISM_TLS_ENABLED true; client " +
       'certificates optional, as the edge reaches it), the certificate, key and CA files mounted from the Secret of a cert-manager ' +
       'Certificate issued by a CA Issuer in the output and naming the service; every service-to-service URL (env and gateway config) ' +
-      'is https, and the ingress speaks TLS to its backends. Only the metrics/health port stays plaintext.',
+      "is https, and every Ingress speaks TLS to its backends and verifies it (proxy-ssl-verify; the CA of the Issuer of the backends' " +
+      "certificates, from a Certificate's Secret; a proxy-ssl-name each backend's certificate carries). Only the metrics/health port stays plaintext.",
     check(f) {
       const problems: string[] = [];
       const ing = ingresses(f);
       if (!ing.length) problems.push('no Ingress');
+      const issuerOf = (i: K8sObject) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer');
+      const tlsSecrets = (i: K8sObject) => (spec<{ tls?: { secretName?: string }[] }>(i).tls ?? []).flatMap((t) => (t.secretName ? [t.secretName] : []));
+      const issuing = ing.filter(issuerOf);
       for (const i of ing) {
         const s = spec<{ tls?: { hosts?: string[]; secretName?: string }[]; rules?: { host?: string }[] }>(i);
         const covered = new Set((s.tls ?? []).filter((t) => t.secretName).flatMap((t) => t.hosts ?? []));
         for (const r of s.rules ?? []) if (!r.host || !covered.has(r.host)) problems.push(`Ingress ${i.metadata.name}: host ${r.host ?? '(any)'} without TLS`);
-        if (!annotation(i, 'cert-manager.io/cluster-issuer') && !annotation(i, 'cert-manager.io/issuer')) problems.push(`Ingress ${i.metadata.name}: no cert-manager issuer`);
+        // cert-manager issues each TLS Secret for one Ingress that asks (Ingresses sharing the host share it).
+        for (const t of s.tls ?? [])
+          if (t.secretName && !issuing.some((x) => tlsSecrets(x).includes(t.secretName!))) problems.push(`Ingress ${i.metadata.name}: TLS Secret ${t.secretName} from no cert-manager issuer`);
         if (annotation(i, 'nginx.ingress.kubernetes.io/ssl-redirect') === 'false') problems.push(`Ingress ${i.metadata.name}: ssl-redirect off`);
-        if (!/^(HTTPS|GRPCS)$/.test(annotation(i, NGINX_BACKEND_PROTOCOL) ?? '')) problems.push(`Ingress ${i.metadata.name}: plaintext to its backends (no ${NGINX_BACKEND_PROTOCOL}: HTTPS)`);
+        problems.push(...ingressBackendTls(f, i));
       }
       const services = f.services();
       for (const w of services) problems.push(...serviceTls(f, w));
@@ -149,7 +197,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const exempt = [...TLS_EXEMPT_PORT_NAMES].join(', ');
       return verdict(
         problems.length > 12 ? [...problems.slice(0, 12), `and ${problems.length - 12} more`] : problems,
-        `Ingress ${ing.map((i) => i.metadata.name).join(', ')} TLS (${ing.map((i) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer')).join(', ')}); mutual TLS on the gRPC ports and HTTPS on the HTTP ports of ${services.map((w) => w.app).join(', ')} from cert-manager Certificates; plaintext only on ${exempt}`,
+        `Ingress ${ing.map((i) => i.metadata.name).join(', ')} TLS (${[...new Set(issuing.map(issuerOf))].join(', ')}), backends verified against the mesh CA; mutual TLS on the gRPC ports and HTTPS on the HTTP ports of ${services.map((w) => w.app).join(', ')} from cert-manager Certificates; plaintext only on ${exempt}`,
       );
     },
   },

@@ -140,7 +140,7 @@ export const stackConfigSchema = z
         className: z.string().min(1).default('nginx'),
         /** Namespace of the ingress controller: the only one allowed to reach the edge ports. */
         controllerNamespace: z.string().min(1).default('ingress-nginx'),
-        /** Edge rate limit per client IP (requests/second), in front of the gateway's own. */
+        /** Edge rate limit per client IP (requests/second), counted per Ingress (`/api` and `/auth` each), in front of the gateway's own. */
         rateLimitRps: z.number().int().min(1).default(50),
         /**
          * Addresses or CIDR blocks of the forwarders in front of the services: the ingress controller's pods

@@ -28,6 +28,12 @@ export function workloadSpiffeId(service: ServiceName): string {
   return `spiffe://${TRUST_DOMAIN}/${service}`;
 }
 
+/**
+ * The URI SAN of the edge's client certificate (the Kubernetes ingress controller's, for verifying the
+ * services' HTTPS). It names no role: {@link callerFromUris} identifies nobody by it, so it opens no gRPC method.
+ */
+export const EDGE_SPIFFE_ID = `spiffe://${TRUST_DOMAIN}/edge`;
+
 /** The URI SAN of an operator's certificate: `spiffe://prism/operator/alice`. */
 export function operatorSpiffeId(name: string): string {
   if (!OPERATOR_NAME.test(name)) throw new Error(`operator name "${name}" must be 1-63 of a-z 0-9 . _ @ - and start with a letter or digit`);

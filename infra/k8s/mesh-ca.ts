@@ -108,12 +108,44 @@ export class MeshCaIssuer extends Construct {
   }
 }
 
+/** A certificate the mesh CA issues: P-256, a new key at every renewal (cert-manager renews before it ends). */
+function meshCertificate(
+  scope: Construct,
+  ca: MeshCa,
+  labels: Record<string, string>,
+  cert: { secretName: string; commonName: string; uri: string; dnsNames?: string[]; usages: (typeof KEY_USAGES)[number][] },
+): ApiObject {
+  return certManagerObject(
+    scope,
+    'Resource',
+    'Certificate',
+    { name: cert.secretName, labels },
+    {
+      secretName: cert.secretName,
+      issuerRef: issuerRefOf(ca.name),
+      commonName: cert.commonName,
+      duration: ca.certificateDuration,
+      renewBefore: ca.certificateRenewBefore,
+      ...(cert.dnsNames ? { dnsNames: cert.dnsNames } : {}),
+      uris: [cert.uri],
+      usages: cert.usages,
+      privateKey: { ...ECDSA, encoding: 'PKCS8', rotationPolicy: 'Always' },
+      secretTemplate: { labels },
+    },
+  );
+}
+
 export interface WorkloadCertificateProps {
   readonly ca: MeshCa;
   readonly namespace: string;
   readonly component: Component;
   readonly labels: Record<string, string>;
 }
+
+/** The names a workload's certificate carries: each name peers dial, in every DNS form of its Service. */
+export const workloadDnsNames = (component: Component, namespace: string): string[] => [
+  ...new Set((component.identity?.dnsNames ?? []).flatMap((n) => [n, `${n}.${namespace}`, `${n}.${namespace}.svc`, `${n}.${namespace}.svc.cluster.local`])),
+];
 
 /**
  * A workload's certificate: its identity as the URI SAN, the names peers dial it by (the Service in
@@ -125,24 +157,37 @@ export class WorkloadCertificate extends Construct {
     super(scope, id);
     const { component: c, namespace, ca } = props;
     if (!c.identity) throw new Error(`${c.name} has no workload identity`);
-    const dnsNames = [...new Set(c.identity.dnsNames.flatMap((n) => [n, `${n}.${namespace}`, `${n}.${namespace}.svc`, `${n}.${namespace}.svc.cluster.local`]))];
-    certManagerObject(
-      this,
-      'Resource',
-      'Certificate',
-      { name: workloadCertSecret(c.name), labels: props.labels },
-      {
-        secretName: workloadCertSecret(c.name),
-        issuerRef: issuerRefOf(ca.name),
-        commonName: c.name,
-        duration: ca.certificateDuration,
-        renewBefore: ca.certificateRenewBefore,
-        dnsNames,
-        uris: [c.identity.uri],
-        usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'],
-        privateKey: { ...ECDSA, encoding: 'PKCS8', rotationPolicy: 'Always' },
-        secretTemplate: { labels: props.labels },
-      },
-    );
+    meshCertificate(this, ca, props.labels, {
+      secretName: workloadCertSecret(c.name),
+      commonName: c.name,
+      dnsNames: workloadDnsNames(c, namespace),
+      uri: c.identity.uri,
+      usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'],
+    });
+  }
+}
+
+export interface EdgeCertificateProps {
+  readonly ca: MeshCa;
+  readonly secretName: string;
+  readonly identityUri: string;
+  readonly labels: Record<string, string>;
+}
+
+/**
+ * The ingress controller's certificate, for its Secret's `ca.crt`: the controller verifies the
+ * services' HTTPS against the mesh CA with it. cert-manager cannot issue a Secret holding the CA
+ * alone, so the Secret also holds a client certificate; its identity names no role, so it opens
+ * nothing (the services' HTTP ports ask for no client certificate, their gRPC ports authorize roles).
+ */
+export class EdgeCertificate extends Construct {
+  constructor(scope: Construct, id: string, props: EdgeCertificateProps) {
+    super(scope, id);
+    meshCertificate(this, props.ca, props.labels, {
+      secretName: props.secretName,
+      commonName: 'edge',
+      uri: props.identityUri,
+      usages: ['digital signature', 'client auth'],
+    });
   }
 }

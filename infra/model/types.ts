@@ -271,6 +271,11 @@ export interface Edge {
   readonly ingressClassName: string;
   /** Namespace of the ingress controller: the only peer allowed to reach the routed ports. */
   readonly controllerNamespace: string;
+  /**
+   * How the edge verifies the services' HTTPS: the mesh CA, from the Secret of a certificate of its own
+   * (`ca.crt` beside a client certificate that names no role, `identityUri`).
+   */
+  readonly backendTls: { readonly secretName: string; readonly identityUri: string };
 }
 
 /** The Kubernetes API server's endpoints: the only addresses a component with {@link Component.apiAccess} may reach. */

@@ -102,6 +102,14 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'the gateway fetches the JWKS over http (env)': (m) => setEnv(byApp(m, 'Deployment', 'gateway'), 'PRISM_AUTH_JWKS_URL', 'http://auth:8081/.well-known/jwks.json'),
     'the Ingress speaks plaintext to its backends': (m) => delete m.objects.find((o) => o.kind === 'Ingress')!.metadata.annotations['nginx.ingress.kubernetes.io/backend-protocol'],
     'the Ingress loses its TLS section': (m) => delete m.objects.find((o) => o.kind === 'Ingress')!.spec.tls,
+    'an Ingress does not verify its backend': (m) => delete m.objects.find((o) => o.kind === 'Ingress')!.metadata.annotations['nginx.ingress.kubernetes.io/proxy-ssl-verify'],
+    "an Ingress checks a name its backend's certificate lacks": (m) =>
+      (m.objects.find((o) => o.kind === 'Ingress')!.metadata.annotations['nginx.ingress.kubernetes.io/proxy-ssl-name'] = 'auth.prism.svc'),
+    'an Ingress takes its CA Secret from another namespace': (m) =>
+      (m.objects.find((o) => o.kind === 'Ingress')!.metadata.annotations['nginx.ingress.kubernetes.io/proxy-ssl-secret'] = 'other/prism-ingress-mtls'),
+    "the edge's CA Secret is no Certificate's": (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'Certificate' && o.metadata.name === 'prism-ingress-mtls'))),
+    "the edge's CA is not the backends' issuer": (m) => (m.objects.find((o) => o.kind === 'Certificate' && o.metadata.name === 'prism-ingress-mtls')!.spec.issuerRef.name = 'other-ca'),
+    'no Ingress asks cert-manager for the shared TLS Secret': (m) => delete m.objects.find((o) => o.kind === 'Ingress')!.metadata.annotations['cert-manager.io/cluster-issuer'],
     "auth's certificate comes from no CA Issuer": (m) => (m.objects = m.objects.filter((o) => !(o.apiVersion.startsWith('cert-manager.io/') && /Issuer$/.test(o.kind)))),
     'dbmanager reads its certificate from a plain Secret': (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'Certificate' && o.metadata.name === 'dbmanager-mtls'))),
     "auth's certificate does not name auth": (m) => (m.objects.find((o) => o.kind === 'Certificate' && o.metadata.name === 'auth-mtls')!.spec.dnsNames = ['other']),

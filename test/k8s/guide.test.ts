@@ -66,20 +66,27 @@ describe('the deployment guide’s objects (prod)', () => {
     expect(doc.rate_limit).toMatchObject({ enabled: true, requests_per_second: 100 });
   });
 
-  it('Ingress with TLS from cert-manager, edge rate limiting, /api to the gateway and /auth to auth', () => {
-    const ing = find(objects, 'Ingress', 'prism-ingress') as any;
-    expect(ing.metadata.annotations['cert-manager.io/cluster-issuer']).toBe('letsencrypt-prod');
-    expect(ing.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']).toBe('50');
-    expect(ing.spec.ingressClassName).toBe('nginx');
-    expect(ing.spec.tls).toEqual([{ hosts: ['api.prism.example.com'], secretName: 'prism-tls' }]);
-    const paths = ing.spec.rules[0].http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name, p.backend.service.port.number]);
+  it('Ingresses with TLS from cert-manager, edge rate limiting, /api and health to the gateway, /auth to auth', () => {
+    const gateway = find(objects, 'Ingress', 'prism-ingress-gateway') as any;
+    const auth = find(objects, 'Ingress', 'prism-ingress-auth') as any;
+    // cert-manager issues the shared TLS Secret for the first one only (two would claim one Certificate).
+    expect(gateway.metadata.annotations['cert-manager.io/cluster-issuer']).toBe('letsencrypt-prod');
+    expect(auth.metadata.annotations['cert-manager.io/cluster-issuer']).toBeUndefined();
+    const paths = [];
+    for (const ing of [gateway, auth]) {
+      expect(ing.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']).toBe('50');
+      expect(ing.spec.ingressClassName).toBe('nginx');
+      expect(ing.spec.tls).toEqual([{ hosts: ['api.prism.example.com'], secretName: 'prism-tls' }]);
+      paths.push(...ing.spec.rules[0].http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name, p.backend.service.port.number]));
+    }
     expect(paths).toEqual([
       ['/api', 'Prefix', 'gateway', 8080],
-      ['/auth', 'Prefix', 'auth', 8081],
       ['/health', 'Exact', 'gateway', 8080],
       ['/ready', 'Exact', 'gateway', 8080],
       ['/live', 'Exact', 'gateway', 8080],
+      ['/auth', 'Prefix', 'auth', 8081],
     ]);
+    expect(objects.filter((o: any) => o.kind === 'Ingress')).toHaveLength(2);
   });
 
   it('data stores as StatefulSets with volume claims; NATS is a 3-node JetStream cluster', () => {

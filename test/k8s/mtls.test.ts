@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MTLS_DIR, MTLS_FILES, PORTS, SERVICE_NAMES, serviceEnvSchema, workloadSpiffeId } from '../../infra/contract/index.js';
+import { MTLS_DIR, MTLS_FILES, PORTS, SERVICE_NAMES, callerFromUris, serviceEnvSchema, workloadSpiffeId } from '../../infra/contract/index.js';
 import { ensureLocalPki } from '../../infra/local/mtls-pki.js';
 import { loadMtlsMaterial, mtlsSettingsFromEnv } from '../../services/runtime/src/index.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
@@ -54,13 +54,16 @@ describe.each(ENVIRONMENTS)('%s: service-to-service mutual TLS', (env) => {
     expect(container.readinessProbe.httpGet.scheme ?? 'HTTP').toBe('HTTP');
   });
 
-  it('issues no certificate to anything but the four services', () => {
+  it('issues no certificate to anything but the four services and the edge, whose identity names no role', () => {
     expect(
       certificates
         .filter((c) => !c.spec.isCA)
         .map((c) => c.metadata.name)
         .sort(),
-    ).toEqual(SERVICE_NAMES.map((n) => `${n}-mtls`).sort());
+    ).toEqual([...SERVICE_NAMES.map((n) => `${n}-mtls`), 'prism-ingress-mtls'].sort());
+    const edge = certificates.find((c) => c.metadata.name === 'prism-ingress-mtls')!;
+    expect(edge.spec.usages).toEqual(['digital signature', 'client auth']);
+    expect(callerFromUris(edge.spec.uris)).toBeUndefined();
   });
 });
 

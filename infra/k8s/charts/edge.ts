@@ -8,10 +8,13 @@ export interface EdgeChartProps {
   readonly platform: Platform;
 }
 
-/** The edge: in Kubernetes, the cluster's ingress controller with the platform's Ingress. */
+/** The edge: in Kubernetes, the cluster's ingress controller with the platform's Ingresses. */
 export class EdgeChart extends Chart {
+  /** The Ingresses (one per backend) and the edge's certificate. */
+  readonly ingress: EdgeIngress;
+
   constructor(scope: Construct, id: string, props: EdgeChartProps) {
     super(scope, id, { namespace: props.platform.namespace, disableResourceNameHashes: true });
-    new EdgeIngress(this, 'Ingress', props);
+    this.ingress = new EdgeIngress(this, 'Ingress', props);
   }
 }

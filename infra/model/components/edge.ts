@@ -1,4 +1,4 @@
-import { EDGE_ROUTES, GATEWAY_PUBLIC_HEALTH_PATHS, MTLS_DIR, MTLS_FILES, PORTS } from '../../contract/index.js';
+import { EDGE_ROUTES, EDGE_SPIFFE_ID, GATEWAY_PUBLIC_HEALTH_PATHS, MTLS_DIR, MTLS_FILES, PORTS } from '../../contract/index.js';
 import type { Component, Edge, Image } from '../types.js';
 import { type BuildContext, RUN_AS, httpGet, probe, TMP } from './common.js';
 
@@ -17,6 +17,7 @@ export function edge(ctx: BuildContext): Edge {
     tls: ctx.config.tls,
     ingressClassName: ctx.config.ingress.className,
     controllerNamespace: ctx.config.ingress.controllerNamespace,
+    backendTls: { secretName: 'prism-ingress-mtls', identityUri: EDGE_SPIFFE_ID },
   };
 }
 
