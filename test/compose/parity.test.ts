@@ -244,10 +244,12 @@ describe('Compose and Kubernetes agree (dev)', () => {
   });
 
   it('route the edge alike: Ingress paths are Traefik routers to the same service ports', () => {
-    const ingress = objects.find((o) => o.kind === 'Ingress') as Json;
+    // One Ingress per backend (nginx verifies one backend name per Ingress); Traefik has one router per path of any of them.
+    const ingresses = objects.filter((o) => o.kind === 'Ingress') as Json[];
+    const paths = ingresses.flatMap((ingress) => ingress.spec.rules[0].http.paths.map((p: Json) => ({ ingress, p })));
     const dynamic = parse(readFileSync('deploy/traefik/dynamic/routers.yml', 'utf8')).http;
     const routers = Object.values<Json>(dynamic.routers);
-    for (const p of ingress.spec.rules[0].http.paths) {
+    for (const { ingress, p } of paths) {
       const rule = p.pathType === 'Prefix' ? `PathPrefix(\`${p.path}\`)` : `Path(\`${p.path}\`)`;
       const router = routers.find((r) => r.rule === rule);
       expect(router, rule).toBeDefined();
@@ -257,7 +259,7 @@ describe('Compose and Kubernetes agree (dev)', () => {
       expect(lb.servers[0].url).toBe(`https://${p.backend.service.name}:${p.backend.service.port.number}`);
       expect(dynamic.serversTransports[lb.serversTransport]).toEqual({ serverName: p.backend.service.name, rootCAs: [`${MTLS_DIR}/${MTLS_FILES.ca}`] });
     }
-    expect(routers.length).toBe(ingress.spec.rules[0].http.paths.length);
+    expect(routers.length).toBe(paths.length);
     // Traefik gets the CA certificate alone: never the CA directory (its key) nor a workload's key.
     const mtlsBinds = (allServices().get('edge')!.volumes ?? []).filter((v) => v.includes(MTLS_CERT_DIR));
     expect(mtlsBinds).toEqual([`${fromProjectDir(MTLS_CA_CERT)}:${MTLS_DIR}/${MTLS_FILES.ca}:ro`]);
