@@ -22,6 +22,16 @@ export const AUTH_REDIS_KEYS = {
 
 export const REVOCATION_TTL_MARGIN_SECONDS = 60;
 
+/**
+ * Auth's revocation events (on its JetStream stream, after the revoking transaction commits; payload
+ * `session_id` or `key_id`). Every gateway subscribes to them, so a revoked credential is refused without
+ * asking Redis on each request.
+ */
+export const AUTH_EVENT_SUBJECTS = {
+  sessionRevoked: 'prism.auth.token.session_revoked',
+  apiKeyRevoked: 'prism.auth.token.api_key_revoked',
+} as const;
+
 /** The longest the gateway may cache an API key's validation (gateway.yaml `auth.api_key_cache_seconds`). */
 export const API_KEY_CACHE_MAX_SECONDS = 300;
 

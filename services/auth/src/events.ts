@@ -1,3 +1,5 @@
+import { AUTH_EVENT_SUBJECTS } from '../../../infra/contract/index.js';
+
 /**
  * Auth events (subjects under SUBJECTS.authUser / SUBJECTS.authToken). Payloads carry ids and
  * facts, never a secret: no password, token, key or hash.
@@ -7,10 +9,10 @@ export const EVENTS = {
   userLoggedIn: 'prism.auth.user.logged_in',
   userPasswordChanged: 'prism.auth.user.password_changed',
   userOAuthLinked: 'prism.auth.user.oauth_linked',
-  sessionRevoked: 'prism.auth.token.session_revoked',
+  sessionRevoked: AUTH_EVENT_SUBJECTS.sessionRevoked,
   refreshReuseDetected: 'prism.auth.token.refresh_reuse_detected',
   apiKeyCreated: 'prism.auth.token.api_key_created',
-  apiKeyRevoked: 'prism.auth.token.api_key_revoked',
+  apiKeyRevoked: AUTH_EVENT_SUBJECTS.apiKeyRevoked,
 } as const;
 
 export type EventSubject = (typeof EVENTS)[keyof typeof EVENTS];

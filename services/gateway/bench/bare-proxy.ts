@@ -30,7 +30,7 @@ const server = createServer((req, res) => {
       if (err && !res.headersSent) res.writeHead(502).end();
     });
   };
-  if (limiter) void limiter.check('u:bench-user', 'prism:auth:revoked-session:bench-session').then(forward);
+  if (limiter) void Promise.resolve(limiter.check(['u:bench-user'], 'prism:auth:revoked-session:bench-session')).then(forward);
   else forward();
 });
 await limiter?.waitReady(5_000);

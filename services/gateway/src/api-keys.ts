@@ -48,7 +48,7 @@ export class ApiKeyValidator {
       }
     }
     if (!res.valid || (res.expiresAt > 0 && res.expiresAt * 1000 <= Date.now())) throw new AuthError(401, 'invalid API key');
-    return makeIdentity('api_key', res.userId, { scopes: res.scopes, apiKeyId: res.keyId });
+    return makeIdentity('api_key', res.userId, { scopes: res.scopes, apiKeyId: res.keyId, expiresAt: res.expiresAt });
   }
 
   private ask(apiKey: string): Promise<ValidateApiKeyResponse> {

@@ -16,7 +16,8 @@ import {
   type Span,
   type Tracing,
 } from '../../runtime/src/index.js';
-import type { ApiKeyValidator } from './api-keys.js';
+import type { Admission } from './admission.js';
+import type { LocalApiKeyCache } from './api-key-cache.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
 import { CircuitBreaker, RetryBudget, breakerGauge } from './breaker.js';
 import { ClientAddress } from './client-address.js';
@@ -34,11 +35,14 @@ export interface GatewayDeps {
   readonly health: Health;
   readonly tracing: Tracing;
   readonly jwt: JwtVerifier;
-  readonly apiKeys: ApiKeyValidator;
+  /** API-key validation, remembered in this instance. */
+  readonly apiKeys: LocalApiKeyCache;
   /** Counts failed authentications per client address; blocked addresses get 429 before any verification. */
   readonly authFailures: AuthFailureLimiter;
   /** Limits only while enabled (which the config service can change); checks revoked sessions always. */
   readonly limiter: RateLimiter;
+  /** Revocation (pushed, else Redis) and the account and address rate limits (leased from Redis). */
+  readonly admission: Admission;
   readonly events: EventPublisher | undefined;
   /** True while the service drains: responses then close their connections. */
   readonly draining: () => boolean;
@@ -264,18 +268,19 @@ export class Gateway {
       }
     }
 
-    // One script call: the rate limit and the credential's revocation (either may be all it does).
+    // Revocation and rate limits: mostly answered in this instance, else one Redis call for both.
     const limiter = this.deps.limiter;
-    const revocationKey = ctx.identity?.revocationKey ?? '';
-    if (limiter.enabled || revocationKey !== '') {
+    const pending = this.deps.admission.check(ctx.identity, ctx.ip);
+    if (pending !== undefined) {
       let decision: Decision;
       try {
-        decision = await limiter.check(ctx.identity?.rateKey ?? `ip:${ctx.ip}`, revocationKey);
+        decision = pending instanceof Promise ? await pending : pending;
         if (decision.revoked && !up.route.authRequired) {
           // On a public route a revoked credential is ignored like any bad one: the request goes on
           // anonymously, limited by address (a revoked answer counted nothing), so a stale token cannot block login.
           ctx.identity = undefined;
-          if (limiter.enabled) decision = await limiter.check(`ip:${ctx.ip}`, '');
+          const anon = this.deps.admission.check(undefined, ctx.ip);
+          if (anon !== undefined) decision = anon instanceof Promise ? await anon : anon;
         }
       } catch (e) {
         if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, limiter.enabled ? 'rate limiter unavailable' : 'session check unavailable', undefined, 1);
@@ -302,10 +307,12 @@ export class Gateway {
     this.done(ctx);
   }
 
-  /** A bearer token verified before: known without a promise (most requests). */
+  /** A bearer token or API key verified before: known without a promise (most requests). */
   private cachedIdentity(req: IncomingMessage): Identity | undefined {
+    const apiKey = req.headers[API_KEY_HEADER];
+    if (apiKey !== undefined) return typeof apiKey === 'string' ? this.deps.apiKeys.cached(apiKey) : undefined;
     const authz = req.headers.authorization;
-    if (authz === undefined || req.headers[API_KEY_HEADER] !== undefined) return undefined;
+    if (authz === undefined) return undefined;
     const token = bearerToken(authz);
     return token === undefined ? undefined : this.deps.jwt.cached(token);
   }

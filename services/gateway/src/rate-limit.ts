@@ -5,35 +5,56 @@ import { ScriptPipeline } from './redis-script.js';
 import type { GatewaySettings } from './settings.js';
 
 /**
- * GCRA (the token bucket as one timestamp per key): `rate` requests per second sustained,
- * up to `burst` at once. The script reads Redis' own clock, so every gateway instance agrees
- * whatever their clocks say, and it is one atomic call (EVALSHA) per request. It also answers
- * whether the token's session is revoked (KEYS[2], written by auth; '' when there is none), so
- * that check costs no second round trip. ARGV[3] = '0' (limiting switched off) makes it the session check alone.
- * Returns { allowed (1, 0, or -1 for a revoked session), remaining, retry_after_ms, reset_ms }.
+ * GCRA (the token bucket as one timestamp per key) in Redis, handed out in leases. The script reads
+ * Redis' own clock, so every gateway instance agrees whatever their clocks say. One call takes, for
+ * each bucket of a request (the account and the client address), up to `want` tokens at once, all or
+ * nothing (every bucket must have one, or none is taken), and gives back the unspent tokens of an
+ * expired lease (`back`). It also answers whether KEYS[1] (auth's revocation marker of the credential,
+ * '' when there is none to ask) exists; a revoked answer takes nothing.
+ * ARGV: rate, burst, then `want, back` per bucket. Returns {revoked, then per bucket: granted,
+ * remaining, retry_after_ms, reset_ms}.
  */
-const GCRA_LUA = `
-if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
-if ARGV[3] == '0' then return {1, 0, 0, 0} end
+const LEASE_LUA = `
+local out = {0}
+if KEYS[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 then out[1] = 1 end
+local n = #KEYS - 1
+if n == 0 or out[1] == 1 then return out end
 local interval = 1000000 / tonumber(ARGV[1])
 local tolerance = interval * tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - tolerance
-if allow_at > now then
-  return {0, 0, math.ceil((allow_at - now) / 1000), math.ceil((tat - now) / 1000)}
+local tats, avail = {}, {}
+local ok = true
+for i = 1, n do
+  local tat = tonumber(redis.call('GET', KEYS[i + 1]) or now) - tonumber(ARGV[2 + 2 * i]) * interval
+  if tat < now then tat = now end
+  tats[i] = tat
+  avail[i] = math.floor((now + tolerance - tat) / interval)
+  if avail[i] < 1 then ok = false end
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
-return {1, math.floor((now + tolerance - new_tat) / interval), 0, math.ceil((new_tat - now) / 1000)}
+for i = 1, n do
+  local g = 0
+  if ok then g = math.min(tonumber(ARGV[1 + 2 * i]), avail[i]) end
+  local tat = tats[i] + g * interval
+  if g > 0 or tonumber(ARGV[2 + 2 * i]) > 0 then
+    redis.call('SET', KEYS[i + 1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+  end
+  local retry = 0
+  if g == 0 then retry = math.max(0, math.ceil((tat + interval - tolerance - now) / 1000)) end
+  out[#out + 1] = g
+  out[#out + 1] = avail[i] - g
+  out[#out + 1] = retry
+  out[#out + 1] = math.ceil((tat - now) / 1000)
+end
+return out
 `;
 
 export interface Decision {
   readonly allowed: boolean;
-  /** The token's session was revoked by auth (the request is refused with 401). */
+  /** The credential was revoked by auth (the request is refused with 401). */
   readonly revoked: boolean;
+  /** Redis could not be asked (failing open): a revocation was not checked. */
+  readonly unchecked?: boolean;
   readonly limit: number;
   readonly remaining: number;
   /** Milliseconds until a request would be admitted (0 when allowed). */
@@ -49,23 +70,55 @@ export interface RateLimitSettings {
   readonly onRedisFailure: 'open' | 'closed';
 }
 
+/**
+ * How long leased tokens may be spent after the call that took them was sent. Tokens spent in a 1 s
+ * window were then taken from Redis within that window or the LEASE_MS before it, so all instances
+ * together admit at most `burst + rate × (1 s + LEASE_MS)`: at most 5% over the rate (README, bounds).
+ */
+export const LEASE_MS = 50;
 const KEY_PREFIX = 'prism:rl:';
 const LOCAL_MAX_KEYS = 100_000;
+
+/** One bucket's state in this instance: its current lease and what Redis last said. */
+interface Lease {
+  /** Leased tokens not yet spent. */
+  tokens: number;
+  /** performance.now() after which they may not be spent (given back with the next call). */
+  expires: number;
+  /** Tokens spent from this lease (sizes the next one). */
+  spent: number;
+  /** Unspent tokens of expired leases, given back to Redis with the next call. */
+  owed: number;
+  /** Redis' remaining allowance after the lease; RateLimit-Remaining adds the unspent tokens. */
+  remaining: number;
+  resetMs: number;
+  /** Redis refused: this bucket is refused here until then without asking. */
+  refusedUntil: number;
+  retryAfterMs: number;
+  /** A call for this bucket in flight: concurrent requests wait for it rather than ask again. */
+  inflight: Promise<unknown> | undefined;
+}
 
 /** Thrown in fail-closed mode when Redis cannot answer. */
 export class RateLimitUnavailable extends Error {}
 
 /**
- * Redis rate limiting with a chosen behaviour when Redis fails: `open` falls back to the same
- * algorithm in this process (so each instance admits up to the limit on its own), `closed`
- * refuses the request (503). Failures are counted in `prism_gateway_rate_limit_redis_failures_total{mode}`.
+ * Rate limiting shared through Redis, with the Redis round trip off most requests: each instance
+ * leases a batch of a bucket's tokens (sized from what it spent of the previous lease, at most what the
+ * rate refills in LEASE_MS) and spends them locally for LEASE_MS, after which the unspent ones go back.
+ * Small rates lease one token at a time, which is the per-request check exactly. When Redis fails:
+ * `open` falls back to the same algorithm in this process (so each instance admits up to the limit on
+ * its own), `closed` refuses the request (503). Failures are counted in
+ * `prism_gateway_rate_limit_redis_failures_total{mode}`.
  */
 export class RateLimiter {
   private readonly redis: ScriptPipeline;
+  private readonly leases = new Map<string, Lease>();
   private readonly local = new Map<string, number>();
   private readonly sweep: NodeJS.Timeout;
   readonly rejected: Counter<'reason'>;
   private readonly failures: Counter<'mode'>;
+  private readonly limitRejected;
   private lastWarn = 0;
 
   constructor(
@@ -75,11 +128,12 @@ export class RateLimiter {
     private readonly log: Logger,
   ) {
     // Fail fast rather than queue: a slow Redis then gets the Redis-failure policy at once.
-    this.redis = new ScriptPipeline({ ...redis, lua: GCRA_LUA, numberOfKeys: 2, timeoutMs: 250, connectionName: 'prism-gateway-ratelimit', onDown: (e) => this.warn(e) });
+    this.redis = new ScriptPipeline({ ...redis, lua: LEASE_LUA, timeoutMs: 250, connectionName: 'prism-gateway-ratelimit', onDown: (e) => this.warn(e) });
     const registers = [metrics.registry];
     this.rejected = new Counter({ name: METRICS.rateLimitRejected, help: 'Requests refused by the rate limiter', labelNames: ['reason'], registers });
     this.failures = new Counter({ name: METRICS.rateLimitRedisFailures, help: 'Rate-limit checks Redis could not answer', labelNames: ['mode'], registers });
-    this.rejected.inc({ reason: 'limit' }, 0);
+    this.limitRejected = this.rejected.labels({ reason: 'limit' });
+    this.limitRejected.inc(0);
     this.rejected.inc({ reason: 'redis_unavailable' }, 0);
     // The policy can change at run time (config service): both series exist from the start.
     this.failures.inc({ mode: 'open' }, 0);
@@ -88,29 +142,137 @@ export class RateLimiter {
   }
 
   /**
-   * One script call: the rate-limit decision for `identity` (always allowed while limiting is
-   * switched off) and, when `revocationKey` is given, whether auth revoked that session or API key. With Redis
-   * failing open, revocation cannot be checked and the credential is accepted until its expiry or cache time.
+   * Whether a request may pass every bucket of `buckets` (each must have a token; none is spent
+   * otherwise) and, when `revocationKey` is given, whether auth revoked that credential (asked in the
+   * same Redis call). Answered without a promise from leased tokens when nothing needs Redis.
+   * With Redis failing open, revocation cannot be asked: the answer says `unchecked`.
    */
-  async check(identity: string, revocationKey = ''): Promise<Decision> {
-    const { requestsPerSecond: rate, burst, enabled } = this.settings;
-    let r: [number, number, number, number];
-    try {
-      r = (await this.redis.call([KEY_PREFIX + identity, revocationKey], [rate, burst, enabled ? 1 : 0])) as [number, number, number, number];
-    } catch (e) {
-      this.failures.inc({ mode: this.settings.onRedisFailure });
-      const now = Date.now();
-      this.warn(e as Error);
-      if (this.settings.onRedisFailure === 'closed') {
-        this.rejected.inc({ reason: 'redis_unavailable' });
-        throw new RateLimitUnavailable('rate limiter unavailable');
-      }
-      r = enabled ? this.checkLocal(identity, now * 1000) : [1, 0, 0, 0];
+  check(buckets: readonly string[], revocationKey = ''): Decision | Promise<Decision> {
+    if (revocationKey === '') {
+      const d = this.fromLeases(buckets, performance.now());
+      if (d !== undefined) return d;
     }
-    if (r[0] === -1) return { allowed: false, revoked: true, limit: burst, remaining: 0, retryAfterMs: 0, resetMs: 0 };
-    const allowed = r[0] === 1;
-    if (!allowed) this.rejected.inc({ reason: 'limit' });
-    return { allowed, revoked: false, limit: burst, remaining: r[1], retryAfterMs: r[2], resetMs: r[3] };
+    return this.ask(buckets, revocationKey);
+  }
+
+  /** The decision from this instance's leases alone, or undefined when a bucket needs Redis. */
+  private fromLeases(buckets: readonly string[], now: number): Decision | undefined {
+    let refused: Lease | undefined;
+    let missing = false;
+    for (const b of buckets) {
+      const l = this.leases.get(b);
+      if (l === undefined) missing = true;
+      else if (l.refusedUntil > now) {
+        if (refused === undefined || l.refusedUntil > refused.refusedUntil) refused = l;
+      } else if (l.tokens <= 0 || l.expires <= now) missing = true;
+    }
+    // One bucket refused is enough: nothing is spent from the others.
+    if (refused !== undefined) return this.refuse(refused.refusedUntil - now, refused.resetMs);
+    if (missing) return undefined;
+    let remaining = Infinity;
+    let resetMs = 0;
+    for (const b of buckets) {
+      const l = this.leases.get(b)!;
+      l.tokens--;
+      l.spent++;
+      remaining = Math.min(remaining, l.remaining + l.tokens);
+      resetMs = Math.max(resetMs, l.resetMs);
+    }
+    return { allowed: true, revoked: false, limit: this.settings.burst, remaining: remaining === Infinity ? 0 : remaining, retryAfterMs: 0, resetMs };
+  }
+
+  private refuse(retryAfterMs: number, resetMs: number): Decision {
+    this.limitRejected.inc();
+    return { allowed: false, revoked: false, limit: this.settings.burst, remaining: 0, retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)), resetMs };
+  }
+
+  private async ask(buckets: readonly string[], revocationKey: string, attempt = 0): Promise<Decision> {
+    // A call already on its way for one of these buckets: its lease may serve this request too.
+    if (revocationKey === '') {
+      const waits = buckets.map((b) => this.leases.get(b)?.inflight).filter((p) => p !== undefined);
+      if (waits.length > 0) {
+        await Promise.all(waits);
+        const d = this.fromLeases(buckets, performance.now());
+        if (d !== undefined) return d;
+      }
+    }
+    const { requestsPerSecond: rate, burst } = this.settings;
+    const sent = performance.now();
+    const keys = [revocationKey];
+    const args: number[] = [rate, burst];
+    const asked: Lease[] = [];
+    const maxBatch = Math.max(1, Math.min(burst, Math.floor((rate * LEASE_MS) / 1000)));
+    for (const b of buckets) {
+      let l = this.leases.get(b);
+      if (l === undefined) {
+        if (this.leases.size >= LOCAL_MAX_KEYS) this.leases.delete(this.leases.keys().next().value!);
+        l = { tokens: 0, expires: 0, spent: 0, owed: 0, remaining: 0, resetMs: 0, refusedUntil: 0, retryAfterMs: 0, inflight: undefined };
+        this.leases.set(b, l);
+      }
+      if (l.tokens > 0 && l.expires > sent) continue; // still has tokens: nothing to ask for it
+      // The next lease: what the last one served (a busy key), one for a key that was idle, and never more
+      // than half of what the bucket had left, so near its limit a key is checked request by request and no
+      // instance sits on tokens another one needs.
+      const recent = sent - l.expires < LEASE_MS ? l.spent : 0;
+      keys.push(KEY_PREFIX + b);
+      args.push(Math.max(1, Math.min(maxBatch, Math.ceil(recent * 1.25), Math.floor(l.remaining / 2))), l.owed + l.tokens);
+      l.owed = 0;
+      l.tokens = 0;
+      l.spent = 0;
+      asked.push(l);
+    }
+    let r: number[];
+    const call = this.redis.call(keys, args) as Promise<number[]>;
+    for (const l of asked) l.inflight = call;
+    try {
+      r = await call;
+    } catch (e) {
+      // The given-back tokens may not have arrived: forgetting them only admits less.
+      return this.failed(e as Error, buckets);
+    } finally {
+      for (const l of asked) if (l.inflight === call) l.inflight = undefined;
+    }
+    if (r[0] === 1) return { allowed: false, revoked: true, limit: burst, remaining: 0, retryAfterMs: 0, resetMs: 0 };
+    const now = performance.now();
+    for (let i = 0; i < asked.length; i++) {
+      const l = asked[i]!;
+      const [granted, remaining, retryMs, resetMs] = [r[1 + 4 * i]!, r[2 + 4 * i]!, r[3 + 4 * i]!, r[4 + 4 * i]!];
+      // Another call's lease may have arrived meanwhile: the tokens add up and all end with the earlier one.
+      if (l.tokens > 0 && l.expires <= now) {
+        l.owed += l.tokens;
+        l.tokens = 0;
+      }
+      l.expires = l.tokens > 0 ? Math.min(l.expires, sent + LEASE_MS) : sent + LEASE_MS;
+      l.tokens += granted;
+      l.remaining = remaining;
+      l.resetMs = resetMs;
+      l.refusedUntil = granted === 0 ? now + retryMs : 0;
+    }
+    const d = this.fromLeases(buckets, now);
+    if (d !== undefined) return d;
+    // Every bucket granted, but concurrent requests spent the tokens first: ask again (a few times).
+    return attempt < 3 ? this.ask(buckets, '', attempt + 1) : this.refuse(1, 0);
+  }
+
+  /** Redis did not answer: the failure policy. */
+  private failed(e: Error, buckets: readonly string[]): Decision {
+    this.failures.inc({ mode: this.settings.onRedisFailure });
+    this.warn(e);
+    if (this.settings.onRedisFailure === 'closed') {
+      this.rejected.inc({ reason: 'redis_unavailable' });
+      throw new RateLimitUnavailable('rate limiter unavailable');
+    }
+    const now = Date.now() * 1000;
+    const { burst } = this.settings;
+    let refused: [number, number] | undefined;
+    for (const b of buckets) {
+      const r = this.wouldAllowLocal(b, now);
+      if (r !== true) refused = r;
+    }
+    if (refused !== undefined) return { ...this.refuse(refused[0], refused[1]), unchecked: true };
+    let remaining = burst;
+    for (const b of buckets) remaining = Math.min(remaining, this.takeLocal(b, now));
+    return { allowed: true, revoked: false, unchecked: true, limit: burst, remaining, retryAfterMs: 0, resetMs: 0 };
   }
 
   /** At most one warning every 5 s, however many requests fail. */
@@ -121,26 +283,33 @@ export class RateLimiter {
     this.log.warn({ err: e.message, mode: this.settings.onRedisFailure }, 'rate limiter: Redis unavailable');
   }
 
-  /** The script's algorithm in this process (microseconds), for fail-open. */
-  private checkLocal(identity: string, now: number): [number, number, number, number] {
+  /** The script's algorithm in this process (microseconds), for fail-open: true, or [retry_after_ms, reset_ms]. */
+  private wouldAllowLocal(bucket: string, now: number): true | [number, number] {
     const interval = 1_000_000 / this.settings.requestsPerSecond;
     const tolerance = interval * this.settings.burst;
-    let tat = this.local.get(identity) ?? now;
-    if (tat < now) tat = now;
-    const newTat = tat + interval;
-    const allowAt = newTat - tolerance;
-    if (allowAt > now) return [0, 0, Math.ceil((allowAt - now) / 1000), Math.ceil((tat - now) / 1000)];
-    if (this.local.size >= LOCAL_MAX_KEYS && !this.local.has(identity)) this.local.delete(this.local.keys().next().value!);
-    this.local.set(identity, newTat);
-    return [1, Math.floor((now + tolerance - newTat) / interval), 0, Math.ceil((newTat - now) / 1000)];
+    const tat = Math.max(this.local.get(bucket) ?? now, now);
+    const allowAt = tat + interval - tolerance;
+    return allowAt > now ? [Math.ceil((allowAt - now) / 1000), Math.ceil((tat - now) / 1000)] : true;
+  }
+
+  /** Spends one local token; returns the remaining allowance. */
+  private takeLocal(bucket: string, now: number): number {
+    const interval = 1_000_000 / this.settings.requestsPerSecond;
+    const tolerance = interval * this.settings.burst;
+    const newTat = Math.max(this.local.get(bucket) ?? now, now) + interval;
+    if (this.local.size >= LOCAL_MAX_KEYS && !this.local.has(bucket)) this.local.delete(this.local.keys().next().value!);
+    this.local.set(bucket, newTat);
+    return Math.floor((now + tolerance - newTat) / interval);
   }
 
   private sweepLocal(): void {
     const now = Date.now() * 1000;
     for (const [k, tat] of this.local) if (tat < now) this.local.delete(k);
+    const t = performance.now();
+    for (const [k, l] of this.leases) if (l.inflight === undefined && l.expires < t - 1_000 && l.refusedUntil < t) this.leases.delete(k);
   }
 
-  /** Whether requests are limited (the session revocation check is made either way). */
+  /** Whether requests are limited (revocation is asked either way). */
   get enabled(): boolean {
     return this.settings.enabled;
   }
@@ -149,8 +318,9 @@ export class RateLimiter {
     return this.settings.onRedisFailure;
   }
 
-  /** New settings from the config service; each identity's state in Redis carries over. */
+  /** New settings from the config service; each bucket's state in Redis carries over, local leases lapse. */
   update(settings: RateLimitSettings): void {
+    if (settings.requestsPerSecond !== this.settings.requestsPerSecond || settings.burst !== this.settings.burst) this.leases.clear();
     this.settings = settings;
   }
 

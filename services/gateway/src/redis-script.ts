@@ -9,7 +9,6 @@ export interface ScriptPipelineOptions {
   readonly password: string;
   /** The Lua script: loaded on every connect, called with EVALSHA. */
   readonly lua: string;
-  readonly numberOfKeys: number;
   /** A call unanswered this long drops the connection (its replies can no longer be matched). */
   readonly timeoutMs: number;
   /** Name shown by CLIENT LIST. */
@@ -59,7 +58,7 @@ export class ScriptPipeline {
 
   constructor(private readonly options: ScriptPipelineOptions) {
     this.sha = createHash('sha1').update(options.lua).digest('hex');
-    this.head = `$7\r\nEVALSHA\r\n$40\r\n${this.sha}\r\n${bulk(String(options.numberOfKeys))}`;
+    this.head = `$7\r\nEVALSHA\r\n$40\r\n${this.sha}\r\n`;
     this.sweeper = setInterval(this.sweep, Math.max(10, options.timeoutMs / 2)).unref();
     this.connect();
   }
@@ -81,11 +80,11 @@ export class ScriptPipeline {
     });
   }
 
-  /** EVALSHA with `keys` (as many as `numberOfKeys`) and `args`; the script's reply. */
+  /** EVALSHA with `keys` (any number: the script reads KEYS) and `args`; the script's reply. */
   call(keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     if (!this.ready) return Promise.reject(new ScriptUnavailable('Redis not connected'));
     if (this.replies.length - this.first >= MAX_PENDING) return Promise.reject(new ScriptUnavailable('too many Redis calls waiting'));
-    let cmd = `*${3 + keys.length + args.length}\r\n${this.head}`;
+    let cmd = `*${3 + keys.length + args.length}\r\n${this.head}${bulk(String(keys.length))}`;
     for (const k of keys) cmd += bulk(k);
     for (const a of args) cmd += bulk(String(a));
     return new Promise((resolve, reject) => this.send(cmd, (err, reply) => (err ? reject(err) : resolve(reply))));

@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import type { Pool } from 'undici';
 import type { ServiceRuntime } from '../../runtime/src/index.js';
+import { Admission } from './admission.js';
+import { LocalApiKeyCache } from './api-key-cache.js';
 import { ApiKeyValidator, authGrpcClient } from './api-keys.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { EventPublisher } from './events.js';
@@ -8,12 +10,15 @@ import { Gateway } from './gateway.js';
 import { JwtVerifier } from './jwt.js';
 import { DEFAULT_MAINTENANCE_MESSAGE, LiveConfig } from './live-config.js';
 import { RateLimiter } from './rate-limit.js';
+import { RevocationFeed } from './revocations.js';
 import { gatewaySettings, readGatewayConfig } from './settings.js';
 
 export interface StartedGateway {
   readonly port: number;
   readonly metricsPort: number;
   readonly gateway: Gateway;
+  /** Auth's pushed revocations (tests wait for the channel to be up). */
+  readonly revocations: RevocationFeed;
 }
 
 /** Wires the gateway on a runtime: settings, Redis, JWT keys, auth gRPC, NATS events, the HTTP server. */
@@ -50,12 +55,16 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
 
   const authClient = authGrpcClient(settings.authGrpcAddress, runtime.grpcClientCredentials('auth'));
   runtime.onShutdown('auth-grpc', () => authClient.close());
-  const apiKeys = new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, log);
+  const apiKeys = new LocalApiKeyCache(new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, log), settings.auth.apiKeyCacheSeconds);
   const authFailures = new AuthFailureLimiter(redis, settings.auth.failureLimit, log);
 
   // Made even when rate limiting starts disabled: the config service can switch it on.
   const limiter = new RateLimiter(settings.redis, settings.rateLimit, metrics, log);
   runtime.onShutdown('rate-limiter', () => limiter.close());
+  // Auth's revocation events: until they flow (and whenever they stop) every credential is asked in Redis.
+  const revocations = new RevocationFeed(log);
+  revocations.start(settings.natsServers);
+  runtime.onShutdown('revocations', () => revocations.close());
   // Start with both Redis connections up when Redis is reachable (the first requests then use the shared
   // limit and the API-key cache), waiting for them together.
   await Promise.all([waitForRedis(redis, 5_000), limiter.waitReady(5_000)]).catch((e: Error) =>
@@ -84,6 +93,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     apiKeys,
     authFailures,
     limiter,
+    admission: new Admission(limiter, revocations),
     events,
     draining: () => runtime.draining,
     ...(opts.poolOptions ? { poolOptions: opts.poolOptions } : {}),
@@ -115,7 +125,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   const port = await runtime.listen(server, settings.httpPort, opts.host);
   const metricsPort = await runtime.start(port);
   log.info({ port, routes: settings.routes.map((r) => r.prefix), rateLimit: settings.rateLimit }, 'gateway listening');
-  return { port, metricsPort, gateway };
+  return { port, metricsPort, gateway, revocations };
 }
 
 function waitForRedis(redis: Redis, timeoutMs: number): Promise<void> {

@@ -1,7 +1,22 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IDENTITY_HEADERS } from '../../../infra/contract/index.js';
-import { GOOD_API_KEY, randomApiKey, freePort, makeKeys, startAuthGrpc, startTestGateway, TestUpstream, token, route, type Keys, type RunningGateway, ISSUER, AUDIENCE } from './support/harness.js';
+import {
+  GOOD_API_KEY,
+  randomApiKey,
+  freePort,
+  makeKeys,
+  revokeLikeAuth,
+  startAuthGrpc,
+  startTestGateway,
+  TestUpstream,
+  token,
+  route,
+  type Keys,
+  type RunningGateway,
+  ISSUER,
+  AUDIENCE,
+} from './support/harness.js';
 
 let keys: Keys;
 let otherKeys: Keys;
@@ -19,6 +34,7 @@ beforeAll(async () => {
     authGrpcPort: auth.port,
     routes: [route('things', upstream.origin), route('public', upstream.origin, { auth_required: false })],
   });
+  await vi.waitUntil(() => gw.revocations.connected, { timeout: 5_000 });
 });
 
 afterAll(async () => {
@@ -129,38 +145,28 @@ describe('forged or invalid tokens are rejected with 401 and never reach the ups
   });
 });
 
-describe('sessions revoked by auth (AUTH_REDIS_KEYS.revokedSession in Redis)', () => {
-  it('a token of a revoked session is refused on its next request, even though its verification is cached', async () => {
-    const { Redis } = await import('ioredis');
-    const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
-    const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
-    const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
-    try {
-      const sid = `sid-${randomUUID()}`;
-      const t = await token(keys, 'session-user', { sid });
-      const other = await token(keys, 'session-user', { sid: `sid-${randomUUID()}` });
-      expect((await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status).toBe(200);
-      await redis.set(AUTH_REDIS_KEYS.revokedSession(sid), 'logout', 'EX', 60);
-      const refused = await call('/api/things/s', { authorization: `Bearer ${t}` });
-      expect(refused.res.status).toBe(401);
-      expect(JSON.parse(refused.body).error).toBe('token revoked');
-      expect(refused.forwarded).toEqual([]);
-      expect((await call('/api/things/s', { authorization: `Bearer ${other}` })).res.status).toBe(200);
-    } finally {
-      redis.disconnect();
-    }
+describe('sessions revoked by auth (Redis marker and pushed event)', () => {
+  it('a token of a revoked session is refused within 100 ms, even though its verification is cached', async () => {
+    const sid = `sid-${randomUUID()}`;
+    const t = await token(keys, 'session-user', { sid });
+    const other = await token(keys, 'session-user', { sid: `sid-${randomUUID()}` });
+    expect((await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status).toBe(200);
+    await revokeLikeAuth({ sessionId: sid });
+    await expect.poll(async () => (await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status, { timeout: 100, interval: 5 }).toBe(401);
+    const refused = await call('/api/things/s', { authorization: `Bearer ${t}` });
+    expect(refused.res.status).toBe(401);
+    expect(JSON.parse(refused.body).error).toBe('token revoked');
+    expect(refused.forwarded).toEqual([]);
+    expect((await call('/api/things/s', { authorization: `Bearer ${other}` })).res.status).toBe(200);
   });
 
   it('on a public route a revoked token is ignored: the request goes on anonymously (a stale header cannot block login)', async () => {
-    const { Redis } = await import('ioredis');
-    const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
-    const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
-    const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
-    try {
+    {
       const sid = `sid-${randomUUID()}`;
       const t = await token(keys, 'stale-user', { sid });
       expect((await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status).toBe(200);
-      await redis.set(AUTH_REDIS_KEYS.revokedSession(sid), 'logout', 'EX', 60);
+      await revokeLikeAuth({ sessionId: sid });
+      await expect.poll(async () => (await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status, { timeout: 100, interval: 5 }).toBe(401);
       const login = await call('/api/public/login', { authorization: `Bearer ${t}`, [IDENTITY_HEADERS.userId]: 'forged' });
       expect(login.res.status).toBe(200);
       expect(login.res.headers.get('ratelimit-limit')).not.toBeNull();
@@ -168,28 +174,22 @@ describe('sessions revoked by auth (AUTH_REDIS_KEYS.revokedSession in Redis)', (
       for (const h of Object.values(IDENTITY_HEADERS)) expect(login.forwarded[0]!.headers[h]).toBeUndefined();
       // The protected route still refuses it.
       expect((await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status).toBe(401);
-    } finally {
-      redis.disconnect();
     }
   });
 
   it('also without rate limiting', async () => {
-    const { Redis } = await import('ioredis');
-    const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
-    const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
-    const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
     const g = await startTestGateway({ keys, routes: [route('things', upstream.origin), route('public', upstream.origin, { auth_required: false })], rateLimit: { enabled: false } });
     try {
+      await vi.waitUntil(() => g.revocations.connected, { timeout: 5_000 });
       const sid = `sid-${randomUUID()}`;
       const t = await token(keys, 'session-user', { sid });
       expect((await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
-      await redis.set(AUTH_REDIS_KEYS.revokedSession(sid), 'logout', 'EX', 60);
-      expect((await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(401);
+      await revokeLikeAuth({ sessionId: sid });
+      await expect.poll(async () => (await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status, { timeout: 100, interval: 5 }).toBe(401);
       const pub = await fetch(`${g.url}/api/public/login`, { headers: { authorization: `Bearer ${t}` } });
       expect(pub.status).toBe(200);
       expect(upstream.requests.at(-1)!.headers[IDENTITY_HEADERS.userId]).toBeUndefined();
     } finally {
-      redis.disconnect();
       await g.close();
     }
   });
@@ -215,13 +215,16 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
     const { createHash } = await import('node:crypto');
     const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
     const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
+    // A gateway of its own: this one has the key in its memory already.
+    const g = await startTestGateway({ keys, authGrpcPort: auth.port, routes: [route('things', upstream.origin)] });
     try {
       await redis.set(`prism:gw:apikey:${createHash('sha256').update(GOOD_API_KEY).digest('base64url')}`, '{not json', 'EX', 30);
       const before = auth.calls.length;
-      expect((await call('/api/things/k', { 'x-api-key': GOOD_API_KEY })).res.status).toBe(200);
+      expect((await fetch(`${g.url}/api/things/k`, { headers: { 'x-api-key': GOOD_API_KEY } })).status).toBe(200);
       expect(auth.calls.length).toBe(before + 1);
     } finally {
       redis.disconnect();
+      await g.close();
     }
   });
 

@@ -13,6 +13,9 @@ beforeAll(async () => {
 afterAll(() => upstream.stop());
 
 const get = (g: RunningGateway, headers: Record<string, string>, path = '/api/things/x') => fetch(g.url + path, { headers });
+/** A client address of its own (the gateways trust 127.0.0.1 as a proxy), so tests of account limits do not share an address bucket. */
+const addr = () => `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+const as = (sub: string, ip = addr()) => token(keys, sub).then((t) => ({ authorization: `Bearer ${t}`, 'x-forwarded-for': ip }));
 
 describe('rate limiting in Redis', () => {
   let gw: RunningGateway;
@@ -27,7 +30,7 @@ describe('rate limiting in Redis', () => {
   afterAll(() => gw.close());
 
   it('a burst over the limit gets 429 with Retry-After and RateLimit headers; the upstream sees only the admitted ones', async () => {
-    const auth = { authorization: `Bearer ${await token(keys, `burst-${randomUUID()}`)}` };
+    const auth = await as(`burst-${randomUUID()}`);
     const before = upstream.requests.length;
     const statuses: number[] = [];
     const remaining: (string | null)[] = [];
@@ -48,8 +51,8 @@ describe('rate limiting in Redis', () => {
   });
 
   it('limits per identity: another user and another client address have their own allowance', async () => {
-    const a = { authorization: `Bearer ${await token(keys, `a-${randomUUID()}`)}` };
-    const b = { authorization: `Bearer ${await token(keys, `b-${randomUUID()}`)}` };
+    const a = await as(`a-${randomUUID()}`);
+    const b = await as(`b-${randomUUID()}`);
     for (let i = 0; i < 5; i++) expect((await get(gw, a)).status).toBe(200);
     expect((await get(gw, a)).status).toBe(429);
     expect((await get(gw, b)).status).toBe(200);
@@ -60,12 +63,32 @@ describe('rate limiting in Redis', () => {
   });
 });
 
+describe('sign-up does not buy rate limit (issue 22.7)', () => {
+  it('five accounts from one address share that address bucket: together they get one allowance', async () => {
+    const gw = await startTestGateway({ keys, routes: [route('things', upstream.origin)], rateLimit: { requests_per_second: 1, burst: 5 }, server: { trusted_proxies: ['127.0.0.1'] } });
+    try {
+      const ip = addr();
+      const accounts = await Promise.all(Array.from({ length: 5 }, (_, i) => as(`sybil-${i}-${randomUUID()}`, ip)));
+      const statuses: number[] = [];
+      for (let round = 0; round < 5; round++) for (const a of accounts) statuses.push((await get(gw, a)).status);
+      // Per account only, this was 25 admitted; the address bucket holds them to one allowance (plus what refills meanwhile).
+      const admitted = statuses.filter((s) => s === 200).length;
+      expect(admitted).toBeGreaterThanOrEqual(5);
+      expect(admitted).toBeLessThanOrEqual(7);
+      // Another address is not affected.
+      expect((await get(gw, await as(`other-${randomUUID()}`))).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('two gateway instances sharing one Redis', () => {
   it('together admit no more than the limit (tolerance: what the rate refills while the test runs)', async () => {
-    const opts = { keys, routes: [route('things', upstream.origin)], rateLimit: { requests_per_second: 2, burst: 30 } };
+    const opts = { keys, routes: [route('things', upstream.origin)], rateLimit: { requests_per_second: 2, burst: 30 }, server: { trusted_proxies: ['127.0.0.1'] } };
     const [g1, g2] = await Promise.all([startTestGateway(opts), startTestGateway(opts)]);
     try {
-      const auth = { authorization: `Bearer ${await token(keys, `shared-${randomUUID()}`)}` };
+      const auth = await as(`shared-${randomUUID()}`);
       const started = Date.now();
       const results = await Promise.all(Array.from({ length: 120 }, (_, i) => get(i % 2 ? g1 : g2, auth).then(async (r) => (await r.arrayBuffer(), r.status))));
       const elapsed = (Date.now() - started) / 1000;
@@ -89,9 +112,10 @@ describe('Redis stopped mid-test', () => {
       routes: [route('things', upstream.origin)],
       rateLimit: { requests_per_second: 1, burst: 4, on_redis_failure: 'open' },
       redis: { address: redis.address, password: redis.password },
+      server: { trusted_proxies: ['127.0.0.1'] },
     });
     try {
-      const auth = { authorization: `Bearer ${await token(keys, `open-${randomUUID()}`)}` };
+      const auth = await as(`open-${randomUUID()}`);
       expect((await get(gw, auth)).status).toBe(200);
       await redis.stop();
       const statuses: number[] = [];
@@ -114,7 +138,7 @@ describe('Redis stopped mid-test', () => {
           { timeout: 10_000, interval: 200 },
         )
         .toBe(true);
-      const fresh = { authorization: `Bearer ${await token(keys, `open2-${randomUUID()}`)}` };
+      const fresh = await as(`open2-${randomUUID()}`);
       const after: number[] = [];
       for (let i = 0; i < 5; i++) after.push((await get(gw, fresh)).status);
       expect(after).toEqual([200, 200, 200, 200, 429]);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import { stringify } from 'yaml';
-import type { GatewayConfigInput } from '../../../../infra/contract/index.js';
+import { AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS, type GatewayConfigInput } from '../../../../infra/contract/index.js';
 import { grpc, loadProto, parseEnv, ServiceRuntime } from '../../../runtime/src/index.js';
 import { freePort } from '../../../../test/support/net.js';
 import type { ValidateApiKeyResponse__Output as ValidateApiKeyResponse } from '../../../runtime/src/proto/prism/auth/v1/ValidateApiKeyResponse.js';
@@ -203,6 +203,29 @@ export async function startTestGateway(o: GatewayOptions): Promise<RunningGatewa
     metrics: async () => (await fetch(`http://127.0.0.1:${started.metricsPort}/metrics`)).text(),
     close: () => runtime.shutdown(),
   };
+}
+
+/**
+ * What auth does when it revokes a session or an API key: the Redis marker first (before its transaction
+ * commits), then the event from its outbox (after the commit), with the outbox's payload.
+ */
+export async function revokeLikeAuth(what: { sessionId: string } | { keyId: string }, o: { redis?: { address: string; password: string }; natsUrl?: string; event?: boolean } = {}): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const { connect } = await import('nats');
+  const [host, port] = (o.redis?.address ?? process.env.PRISM_TEST_REDIS_ADDRESS!).split(':');
+  const redis = new Redis({ host: host!, port: Number(port), password: o.redis?.password ?? process.env.PRISM_TEST_REDIS_PASSWORD, maxRetriesPerRequest: 0 });
+  try {
+    const session = 'sessionId' in what;
+    await redis.set(session ? AUTH_REDIS_KEYS.revokedSession(what.sessionId) : AUTH_REDIS_KEYS.revokedApiKey(what.keyId), 'revoked', 'EX', 120);
+    if (o.event === false) return;
+    const nc = await connect({ servers: o.natsUrl ?? process.env.PRISM_TEST_NATS_URL! });
+    const subject = session ? AUTH_EVENT_SUBJECTS.sessionRevoked : AUTH_EVENT_SUBJECTS.apiKeyRevoked;
+    const payload = session ? { session_id: what.sessionId, reason: 'logout' } : { key_id: what.keyId };
+    nc.publish(subject, JSON.stringify({ id: randomUUID(), subject, user_id: 'u', ...payload, occurred_at: new Date().toISOString() }));
+    await nc.drain();
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Value of one sample in Prometheus text, or 0. */

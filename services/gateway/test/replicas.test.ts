@@ -1,0 +1,138 @@
+// The bounds of the leased rate limit and of pushed revocation (README "Bounds"), with two gateways
+// sharing one Redis and one NATS, as replicas do.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { privateNats } from '../../../test/support/private-servers.js';
+import { randomApiKey, makeKeys, revokeLikeAuth, route, startAuthGrpc, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
+
+let keys: Keys;
+let upstream: TestUpstream;
+beforeAll(async () => {
+  keys = await makeKeys();
+  upstream = await new TestUpstream().start();
+});
+afterAll(() => upstream.stop());
+
+const pair = async (o: Parameters<typeof startTestGateway>[0]): Promise<RunningGateway[]> => {
+  const gws = await Promise.all([startTestGateway(o), startTestGateway(o)]);
+  await vi.waitUntil(() => gws.every((g) => g.revocations.connected), { timeout: 5_000 });
+  return gws;
+};
+
+describe('leased rate limit across two gateways', () => {
+  it('admissions never exceed the limit by more than 5% (plus the burst) in any 1 s window, and reach it', async () => {
+    const rate = 200;
+    const burst = 20;
+    const gws = await pair({ keys, routes: [route('rl', upstream.origin)], rateLimit: { requests_per_second: rate, burst }, server: { trusted_proxies: ['127.0.0.1'] } });
+    // When the upstream saw each admitted request of this account (the gateways admit just before).
+    const admitted: number[] = [];
+    const user = `lease-${randomUUID()}`;
+    const prev = upstream.respond;
+    upstream.respond = (r, res) => {
+      if (r.headers['x-prism-user-id'] === user) admitted.push(performance.now());
+      prev(r, res);
+    };
+    try {
+      const headers = { authorization: `Bearer ${await token(keys, user)}`, 'x-forwarded-for': '10.77.0.1' };
+      const until = performance.now() + 3_000;
+      let offered = 0;
+      // 24 clients over both gateways, well above the limit.
+      await Promise.all(
+        Array.from({ length: 24 }, async (_, i) => {
+          while (performance.now() < until) {
+            const r = await fetch(`${gws[i % 2]!.url}/api/rl/x`, { headers });
+            await r.arrayBuffer();
+            expect([200, 429]).toContain(r.status);
+            offered++;
+          }
+        }),
+      );
+      admitted.sort((a, b) => a - b);
+      let worst = 0;
+      for (let i = 0, j = 0; i < admitted.length; i++) {
+        while (admitted[j]! < admitted[i]! - 1_000) j++;
+        worst = Math.max(worst, i - j + 1);
+      }
+      expect(offered).toBeGreaterThan(admitted.length * 1.2);
+      expect(worst).toBeLessThanOrEqual(Math.floor(rate * 1.05) + burst);
+      // Leases do not starve the account: it gets most of what the limit allows (or of what the loaded machine offered).
+      expect(admitted.length).toBeGreaterThanOrEqual(0.7 * Math.min(offered, rate * 3 + burst));
+    } finally {
+      upstream.respond = prev;
+      await Promise.all(gws.map((g) => g.close()));
+    }
+  });
+});
+
+describe('revocation pushed to every gateway', () => {
+  let gws: RunningGateway[];
+  let auth: Awaited<ReturnType<typeof startAuthGrpc>>;
+  const apiKey = randomApiKey();
+  const keyId = `key-${randomUUID()}`;
+  beforeAll(async () => {
+    auth = await startAuthGrpc({ [apiKey]: { keyId, userId: `key-owner-${randomUUID()}`, scopes: [] } });
+    gws = await pair({ keys, authGrpcPort: auth.port, routes: [route('rv', upstream.origin)] });
+  });
+  afterAll(async () => {
+    await Promise.all(gws.map((g) => g.close()));
+    await auth.close();
+  });
+
+  const status = (g: RunningGateway, headers: Record<string, string>) => fetch(`${g.url}/api/rv/x`, { headers }).then(async (r) => (await r.arrayBuffer(), r.status));
+
+  it('a revoked session is refused at every gateway within 100 ms', async () => {
+    const sid = `sid-${randomUUID()}`;
+    const headers = { authorization: `Bearer ${await token(keys, 'rv-user', { sid })}` };
+    // Both gateways have seen the session (checked once in Redis): from now on they rely on the push.
+    for (const g of gws) for (let i = 0; i < 3; i++) expect(await status(g, headers)).toBe(200);
+    const revoked = performance.now();
+    await revokeLikeAuth({ sessionId: sid });
+    await Promise.all(gws.map((g) => expect.poll(() => status(g, headers), { timeout: 100, interval: 2 }).toBe(401)));
+    expect(performance.now() - revoked).toBeLessThan(100 + 50);
+  });
+
+  it('a revoked API key is refused at every gateway within 100 ms, though its validation is in memory', async () => {
+    const headers = { 'x-api-key': apiKey };
+    for (const g of gws) for (let i = 0; i < 3; i++) expect(await status(g, headers)).toBe(200);
+    const calls = auth.calls.length;
+    for (const g of gws) expect(await status(g, headers)).toBe(200);
+    expect(auth.calls.length).toBe(calls);
+    await revokeLikeAuth({ keyId });
+    await Promise.all(gws.map((g) => expect.poll(() => status(g, headers), { timeout: 100, interval: 2 }).toBe(401)));
+  });
+
+  it('a credential first seen after its revocation is refused on its first request (Redis asked on a local miss)', async () => {
+    const sid = `sid-${randomUUID()}`;
+    const headers = { authorization: `Bearer ${await token(keys, 'rv-late', { sid })}` };
+    await revokeLikeAuth({ sessionId: sid }, { event: false });
+    for (const g of gws) expect(await status(g, headers)).toBe(401);
+  });
+});
+
+describe('push channel down', () => {
+  it('every request is checked in Redis at once; when NATS is back, each credential is checked again once', async () => {
+    const nats = await privateNats();
+    const gws = await pair({ keys, routes: [route('pd', upstream.origin)], natsUrl: nats.url });
+    const status = (g: RunningGateway, headers: Record<string, string>) => fetch(`${g.url}/api/pd/x`, { headers }).then(async (r) => (await r.arrayBuffer(), r.status));
+    try {
+      const sids = [`sid-${randomUUID()}`, `sid-${randomUUID()}`];
+      const headers = await Promise.all(sids.map(async (sid) => ({ authorization: `Bearer ${await token(keys, 'pd-user', { sid })}` })));
+      for (const g of gws) for (const h of headers) expect(await status(g, h)).toBe(200);
+      await nats.stop();
+      await vi.waitUntil(() => gws.every((g) => !g.revocations.connected), { timeout: 2_000, interval: 5 });
+      // Revoked while no event can arrive: only the Redis marker says so, and it is asked on the very next request.
+      await revokeLikeAuth({ sessionId: sids[0]! }, { event: false });
+      for (const g of gws) expect(await status(g, headers[0]!)).toBe(401);
+      for (const g of gws) expect(await status(g, headers[1]!)).toBe(200);
+      await nats.start();
+      await vi.waitUntil(() => gws.every((g) => g.revocations.connected), { timeout: 10_000, interval: 20 });
+      // Events of the outage were lost: what was seen before is asked again, so a revocation made meanwhile holds.
+      await revokeLikeAuth({ sessionId: sids[1]! }, { event: false });
+      for (const g of gws) expect(await status(g, headers[1]!)).toBe(401);
+      for (const g of gws) expect(await status(g, headers[0]!)).toBe(401);
+    } finally {
+      await Promise.all(gws.map((g) => g.close()));
+      await nats.dispose();
+    }
+  });
+});
