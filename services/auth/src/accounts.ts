@@ -53,7 +53,7 @@ const INVALID_CREDENTIALS = () => new HttpError(401, 'invalid_credentials', 'inv
 export async function register(ctx: AuthContext, input: { email: string; password: string; display_name?: string | undefined }, meta: ClientMeta): Promise<UserView> {
   const email = normalizeEmail(input.email);
   // Hashed before the transaction: no connection is held during the (thread-pool) hash.
-  const hash = await hashPassword(input.password);
+  const hash = await hashPassword(input.password, meta.ip);
   const user = await inTx(ctx.db, async (tx) => {
     const { rows } = await tx.query<UserRow>(
       `INSERT INTO users (email, password_hash, display_name, password_changed_at) VALUES ($1, $2, $3, now())
@@ -103,7 +103,7 @@ export async function login(ctx: AuthContext, input: { email: string; password: 
     throw new HttpError(429, 'too_many_attempts', 'too many failed attempts; try again later', { 'retry-after': String(gate.retryAfter) });
   }
   const user = gate.user;
-  const ok = user?.password_hash ? await verifyPassword(user.password_hash, input.password) : await verifyDummy(input.password);
+  const ok = user?.password_hash ? await verifyPassword(user.password_hash, input.password, client) : await verifyDummy(input.password, client);
   if (!ok || !user || user.status !== 'active') {
     ctx.authMetrics.logins.inc({ outcome: 'failure' });
     throw INVALID_CREDENTIALS();
@@ -129,9 +129,9 @@ export async function changePassword(
 ): Promise<{ revoked_sessions: number }> {
   const { rows } = await query<{ password_hash: string | null }>(ctx.db, 'SELECT password_hash FROM users WHERE id = $1', [userId]);
   const current = rows[0]?.password_hash;
-  const ok = current ? await verifyPassword(current, input.current_password) : await verifyDummy(input.current_password);
+  const ok = current ? await verifyPassword(current, input.current_password, meta.ip) : await verifyDummy(input.current_password, meta.ip);
   if (!ok) throw new HttpError(403, 'wrong_password', 'the current password is wrong');
-  const hash = await hashPassword(input.new_password);
+  const hash = await hashPassword(input.new_password, meta.ip);
   const revoked = await inTx(ctx.db, async (tx) => {
     const updated = await tx.query('UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1 AND password_hash = $3', [userId, hash, current]);
     // Another change got in first: refuse rather than overwrite it.

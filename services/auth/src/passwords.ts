@@ -6,7 +6,8 @@ import { HttpError } from './errors.js';
  * Password hashing: argon2id at OWASP's minimum (19 MiB, 2 passes, 1 lane). @node-rs/argon2 runs
  * hash and verify on libuv's thread pool, so the event loop keeps serving while a hash is computed.
  * At most (cores - 1) hashes run at once (at least one): the event loop keeps a core to itself
- * under a login burst, and memory stays bounded (19 MiB per running hash); the rest wait in line.
+ * under a login burst, and memory stays bounded (19 MiB per running hash); the rest wait in a short,
+ * per-address fair queue (below).
  */
 export const ARGON2_PARAMS = {
   // Algorithm.Argon2id (a const enum, which verbatimModuleSyntax cannot import).
@@ -33,33 +34,85 @@ export function passwordLength(password: string): number {
 }
 
 export const ARGON2_CONCURRENCY = Math.max(1, availableParallelism() - 1);
-/** Hashes allowed to wait; beyond it a request is shed with a 503 instead of queueing for seconds. */
-const ARGON2_MAX_WAITING = 256;
-let running = 0;
-const waiting: (() => void)[] = [];
+/**
+ * Hashes allowed to wait in all; beyond, a request is shed at once with 503 + Retry-After instead of
+ * queueing for seconds. Small on purpose: a waiting hash costs the requests behind it a full hash time.
+ */
+export const ARGON2_MAX_WAITING = 32 * ARGON2_CONCURRENCY;
+/** Hashes one client address may have running or waiting; beyond, 429 at once (a flood from one place). */
+export const ARGON2_MAX_PER_SOURCE = 8;
 
-async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= ARGON2_CONCURRENCY) {
-    if (waiting.length >= ARGON2_MAX_WAITING) throw new HttpError(503, 'overloaded', 'too many sign-ins at once; retry shortly', { 'retry-after': '1' });
-    await new Promise<void>((resolve) => waiting.push(resolve));
-  } else running++;
+/**
+ * The hashing queue: a bounded number of hashes run at once; the others wait, each client address at
+ * most ARGON2_MAX_PER_SOURCE at a time, and a free slot goes to the waiting address served longest ago
+ * (one never served first). So a login flood from a few addresses gets fast 429/503 answers, and
+ * another user's login waits at most for the hashes already running: about twice its unloaded time.
+ */
+let running = 0;
+let waitingCount = 0;
+const perSource = new Map<string, number>();
+const waiting = new Map<string, (() => void)[]>();
+const lastServed = new Map<string, number>();
+let served = 0;
+
+function nextWaiter(): (() => void) | undefined {
+  let pick: string | undefined;
+  let oldest = Infinity;
+  for (const source of waiting.keys()) {
+    const at = lastServed.get(source) ?? -1;
+    if (at < oldest) [pick, oldest] = [source, at];
+  }
+  if (pick === undefined) return undefined;
+  const queue = waiting.get(pick)!;
+  const next = queue.shift()!;
+  if (queue.length === 0) waiting.delete(pick);
+  waitingCount--;
+  lastServed.set(pick, ++served);
+  return next;
+}
+
+async function limited<T>(work: () => Promise<T>, source = ''): Promise<T> {
+  const mine = perSource.get(source) ?? 0;
+  if (source !== '' && mine >= ARGON2_MAX_PER_SOURCE) throw new HttpError(429, 'too_many_attempts', 'too many sign-ins at once from this address; retry shortly', { 'retry-after': '1' });
+  if (running >= ARGON2_CONCURRENCY && waitingCount >= ARGON2_MAX_WAITING) throw new HttpError(503, 'overloaded', 'too many sign-ins at once; retry shortly', { 'retry-after': '1' });
+  perSource.set(source, mine + 1);
   try {
-    return await work();
+    if (running >= ARGON2_CONCURRENCY) {
+      waitingCount++;
+      await new Promise<void>((resolve) => {
+        const queue = waiting.get(source);
+        if (queue) queue.push(resolve);
+        else waiting.set(source, [resolve]);
+      });
+    } else {
+      running++;
+      lastServed.set(source, ++served);
+    }
+    try {
+      return await work();
+    } finally {
+      // The slot passes straight to the next waiter, if any.
+      const next = nextWaiter();
+      if (next) next();
+      else running--;
+    }
   } finally {
-    // The slot passes straight to the next waiter, if any.
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
+    const left = perSource.get(source)! - 1;
+    if (left === 0) perSource.delete(source);
+    else perSource.set(source, left);
+    // Bounded memory: the order only matters among addresses waiting now.
+    if (lastServed.size > 10_000 && waiting.size === 0) lastServed.clear();
   }
 }
 
-export function hashPassword(password: string): Promise<string> {
-  return limited(() => hash(normalizePassword(password), ARGON2_PARAMS));
+/** `source`: the client address, so one address cannot take every hashing slot (429 beyond its share). */
+export function hashPassword(password: string, source?: string): Promise<string> {
+  return limited(() => hash(normalizePassword(password), ARGON2_PARAMS), source);
 }
 
 /** False on a wrong password or a malformed hash; never throws for a wrong password. */
-export async function verifyPassword(phc: string, password: string): Promise<boolean> {
-  return limited(() => verify(phc, normalizePassword(password)).catch(() => false));
+export async function verifyPassword(phc: string, password: string, source?: string): Promise<boolean> {
+  return limited(() => verify(phc, normalizePassword(password)).catch(() => false), source);
 }
 
 let dummy: Promise<string> | undefined;
@@ -68,8 +121,8 @@ let dummy: Promise<string> | undefined;
  * Verifies against a hash made with the same parameters, for unknown users (or users without
  * a password), so an unknown e-mail costs the same time as a wrong password.
  */
-export async function verifyDummy(password: string): Promise<false> {
+export async function verifyDummy(password: string, source?: string): Promise<false> {
   dummy ??= hashPassword('prism-dummy-password-for-timing');
-  await verifyPassword(await dummy, password);
+  await verifyPassword(await dummy, password, source);
   return false;
 }
