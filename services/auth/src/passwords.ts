@@ -39,8 +39,27 @@ export const ARGON2_CONCURRENCY = Math.max(1, availableParallelism() - 1);
  * queueing for seconds. Small on purpose: a waiting hash costs the requests behind it a full hash time.
  */
 export const ARGON2_MAX_WAITING = 32 * ARGON2_CONCURRENCY;
-/** Hashes one client address may have running or waiting; beyond, 429 at once (a flood from one place). */
+/** Sign-ins (or other password operations) one client address may have in progress; beyond, 429 at once. */
 export const ARGON2_MAX_PER_SOURCE = 8;
+const inProgress = new Map<string, number>();
+
+/**
+ * Runs a password operation (its database work included) for `source`, a client address, if that
+ * address has fewer than ARGON2_MAX_PER_SOURCE in progress; otherwise 429 + Retry-After before any
+ * work, so a flood from a few addresses holds neither hashing slots nor database connections.
+ */
+export async function perSource<T>(source: string, work: () => Promise<T>): Promise<T> {
+  const mine = inProgress.get(source) ?? 0;
+  if (mine >= ARGON2_MAX_PER_SOURCE) throw new HttpError(429, 'too_many_attempts', 'too many sign-ins at once from this address; retry shortly', { 'retry-after': '1' });
+  inProgress.set(source, mine + 1);
+  try {
+    return await work();
+  } finally {
+    const left = inProgress.get(source)! - 1;
+    if (left === 0) inProgress.delete(source);
+    else inProgress.set(source, left);
+  }
+}
 
 /**
  * The hashing queue: a bounded number of hashes run at once; the others wait, each client address at
@@ -50,7 +69,6 @@ export const ARGON2_MAX_PER_SOURCE = 8;
  */
 let running = 0;
 let waitingCount = 0;
-const perSource = new Map<string, number>();
 const waiting = new Map<string, (() => void)[]>();
 const lastServed = new Map<string, number>();
 let served = 0;
@@ -72,10 +90,7 @@ function nextWaiter(): (() => void) | undefined {
 }
 
 async function limited<T>(work: () => Promise<T>, source = ''): Promise<T> {
-  const mine = perSource.get(source) ?? 0;
-  if (source !== '' && mine >= ARGON2_MAX_PER_SOURCE) throw new HttpError(429, 'too_many_attempts', 'too many sign-ins at once from this address; retry shortly', { 'retry-after': '1' });
   if (running >= ARGON2_CONCURRENCY && waitingCount >= ARGON2_MAX_WAITING) throw new HttpError(503, 'overloaded', 'too many sign-ins at once; retry shortly', { 'retry-after': '1' });
-  perSource.set(source, mine + 1);
   try {
     if (running >= ARGON2_CONCURRENCY) {
       waitingCount++;
@@ -97,15 +112,12 @@ async function limited<T>(work: () => Promise<T>, source = ''): Promise<T> {
       else running--;
     }
   } finally {
-    const left = perSource.get(source)! - 1;
-    if (left === 0) perSource.delete(source);
-    else perSource.set(source, left);
     // Bounded memory: the order only matters among addresses waiting now.
     if (lastServed.size > 10_000 && waiting.size === 0) lastServed.clear();
   }
 }
 
-/** `source`: the client address, so one address cannot take every hashing slot (429 beyond its share). */
+/** `source`: the client address; a free slot goes to the waiting address served longest ago. */
 export function hashPassword(password: string, source?: string): Promise<string> {
   return limited(() => hash(normalizePassword(password), ARGON2_PARAMS), source);
 }

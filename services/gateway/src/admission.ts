@@ -1,14 +1,14 @@
 import type { Identity } from './identity.js';
-import type { Decision, RateLimiter } from './rate-limit.js';
+import { ADDRESS_BUCKET_PREFIX, type Decision, type RateLimiter } from './rate-limit.js';
 import type { RevocationFeed } from './revocations.js';
 
 const REVOKED: Decision = { allowed: false, revoked: true, limit: 0, remaining: 0, retryAfterMs: 0, resetMs: 0 };
 
 /**
  * Whether a request passes: its credential not revoked (the pushed revocations, else Redis) and a token
- * in each of its rate-limit buckets: the account's (`u:<sub>`, shared by its tokens and API keys) and,
- * for every request, the client address's (`ip:<addr>`), so N accounts from one address do not get N
- * allowances. Both questions go to Redis in one call when either needs it; most requests need neither.
+ * in each of its rate-limit buckets: an anonymous request's address (`ip:<addr>`); an authenticated
+ * one's account (`u:<sub>`, shared by its tokens and API keys) and address (`ipa:<addr>`, twice the
+ * limit), so N accounts from one address do not get N allowances. Both questions go to Redis in one call when either needs it; most requests need neither.
  */
 export class Admission {
   constructor(
@@ -27,7 +27,7 @@ export class Admission {
     }
     const enabled = this.limiter.enabled;
     if (!enabled && ask === '') return undefined;
-    const buckets = !enabled ? [] : identity !== undefined ? [identity.rateKey, `ip:${ip}`] : [`ip:${ip}`];
+    const buckets = !enabled ? [] : identity !== undefined ? [identity.rateKey, ADDRESS_BUCKET_PREFIX + ip] : [`ip:${ip}`];
     if (ask === '') return this.limiter.check(buckets);
     const epoch = this.revocations.epoch;
     return Promise.resolve(this.limiter.check(buckets, ask)).then((d) => {

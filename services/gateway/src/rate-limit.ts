@@ -11,7 +11,7 @@ import type { GatewaySettings } from './settings.js';
  * nothing (every bucket must have one, or none is taken), and gives back the unspent tokens of an
  * expired lease (`back`). It also answers whether KEYS[1] (auth's revocation marker of the credential,
  * '' when there is none to ask) exists; a revoked answer takes nothing.
- * ARGV: rate, burst, then `want, back` per bucket. Returns {revoked, then per bucket: granted,
+ * ARGV: per bucket `want, back, rate, burst`. Returns {revoked, then per bucket: granted,
  * remaining, retry_after_ms, reset_ms}.
  */
 const LEASE_LUA = `
@@ -19,28 +19,28 @@ local out = {0}
 if KEYS[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 then out[1] = 1 end
 local n = #KEYS - 1
 if n == 0 or out[1] == 1 then return out end
-local interval = 1000000 / tonumber(ARGV[1])
-local tolerance = interval * tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tats, avail = {}, {}
+local tats, avail, interval, tolerance = {}, {}, {}, {}
 local ok = true
 for i = 1, n do
-  local tat = tonumber(redis.call('GET', KEYS[i + 1]) or now) - tonumber(ARGV[2 + 2 * i]) * interval
+  interval[i] = 1000000 / tonumber(ARGV[4 * i - 1])
+  tolerance[i] = interval[i] * tonumber(ARGV[4 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i + 1]) or now) - tonumber(ARGV[4 * i - 2]) * interval[i]
   if tat < now then tat = now end
   tats[i] = tat
-  avail[i] = math.floor((now + tolerance - tat) / interval)
+  avail[i] = math.floor((now + tolerance[i] - tat) / interval[i])
   if avail[i] < 1 then ok = false end
 end
 for i = 1, n do
   local g = 0
-  if ok then g = math.min(tonumber(ARGV[1 + 2 * i]), avail[i]) end
-  local tat = tats[i] + g * interval
-  if g > 0 or tonumber(ARGV[2 + 2 * i]) > 0 then
+  if ok then g = math.min(tonumber(ARGV[4 * i - 3]), avail[i]) end
+  local tat = tats[i] + g * interval[i]
+  if g > 0 or tonumber(ARGV[4 * i - 2]) > 0 then
     redis.call('SET', KEYS[i + 1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
   end
   local retry = 0
-  if g == 0 then retry = math.max(0, math.ceil((tat + interval - tolerance - now) / 1000)) end
+  if g == 0 then retry = math.max(0, math.ceil((tat + interval[i] - tolerance[i] - now) / 1000)) end
   out[#out + 1] = g
   out[#out + 1] = avail[i] - g
   out[#out + 1] = retry
@@ -77,6 +77,14 @@ export interface RateLimitSettings {
  */
 export const LEASE_MS = 50;
 const KEY_PREFIX = 'prism:rl:';
+/**
+ * Buckets named with this prefix (an address's authenticated requests) get this many times the
+ * configured rate and burst: two busy users behind one address still get their own allowance, while
+ * N accounts from one address share 2 allowances, not N.
+ */
+export const ADDRESS_BUCKET_PREFIX = 'ipa:';
+export const ADDRESS_FACTOR = 2;
+const factorOf = (bucket: string) => (bucket.startsWith(ADDRESS_BUCKET_PREFIX) ? ADDRESS_FACTOR : 1);
 const LOCAL_MAX_KEYS = 100_000;
 
 /** One bucket's state in this instance: its current lease and what Redis last said. */
@@ -199,10 +207,11 @@ export class RateLimiter {
     const { requestsPerSecond: rate, burst } = this.settings;
     const sent = performance.now();
     const keys = [revocationKey];
-    const args: number[] = [rate, burst];
+    const args: number[] = [];
     const asked: Lease[] = [];
-    const maxBatch = Math.max(1, Math.min(burst, Math.floor((rate * LEASE_MS) / 1000)));
     for (const b of buckets) {
+      const f = factorOf(b);
+      const maxBatch = Math.max(1, Math.min(burst * f, Math.floor((rate * f * LEASE_MS) / 1000)));
       let l = this.leases.get(b);
       if (l === undefined) {
         if (this.leases.size >= LOCAL_MAX_KEYS) this.leases.delete(this.leases.keys().next().value!);
@@ -215,7 +224,7 @@ export class RateLimiter {
       // instance sits on tokens another one needs.
       const recent = sent - l.expires < LEASE_MS ? l.spent : 0;
       keys.push(KEY_PREFIX + b);
-      args.push(Math.max(1, Math.min(maxBatch, Math.ceil(recent * 1.25), Math.floor(l.remaining / 2))), l.owed + l.tokens);
+      args.push(Math.max(1, Math.min(maxBatch, Math.ceil(recent * 1.25), Math.floor(l.remaining / 2))), l.owed + l.tokens, rate * f, burst * f);
       l.owed = 0;
       l.tokens = 0;
       l.spent = 0;
@@ -285,8 +294,8 @@ export class RateLimiter {
 
   /** The script's algorithm in this process (microseconds), for fail-open: true, or [retry_after_ms, reset_ms]. */
   private wouldAllowLocal(bucket: string, now: number): true | [number, number] {
-    const interval = 1_000_000 / this.settings.requestsPerSecond;
-    const tolerance = interval * this.settings.burst;
+    const interval = 1_000_000 / (this.settings.requestsPerSecond * factorOf(bucket));
+    const tolerance = interval * this.settings.burst * factorOf(bucket);
     const tat = Math.max(this.local.get(bucket) ?? now, now);
     const allowAt = tat + interval - tolerance;
     return allowAt > now ? [Math.ceil((allowAt - now) / 1000), Math.ceil((tat - now) / 1000)] : true;
@@ -294,8 +303,8 @@ export class RateLimiter {
 
   /** Spends one local token; returns the remaining allowance. */
   private takeLocal(bucket: string, now: number): number {
-    const interval = 1_000_000 / this.settings.requestsPerSecond;
-    const tolerance = interval * this.settings.burst;
+    const interval = 1_000_000 / (this.settings.requestsPerSecond * factorOf(bucket));
+    const tolerance = interval * this.settings.burst * factorOf(bucket);
     const newTat = Math.max(this.local.get(bucket) ?? now, now) + interval;
     if (this.local.size >= LOCAL_MAX_KEYS && !this.local.has(bucket)) this.local.delete(this.local.keys().next().value!);
     this.local.set(bucket, newTat);

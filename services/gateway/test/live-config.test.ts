@@ -40,7 +40,19 @@ async function configService(port: number) {
 }
 
 const gateway = (configPort: number, rateLimit = { requests_per_second: 1, burst: 100 }) =>
-  startTestGateway({ keys, routes: [route('live', upstream.origin)], rateLimit, env: { PRISM_CONFIG_GRPC_ADDRESS: `127.0.0.1:${configPort}`, PRISM_LOG_LEVEL: 'info' } });
+  startTestGateway({
+    keys,
+    routes: [route('live', upstream.origin)],
+    rateLimit,
+    server: { trusted_proxies: ['127.0.0.1'] },
+    env: { PRISM_CONFIG_GRPC_ADDRESS: `127.0.0.1:${configPort}`, PRISM_LOG_LEVEL: 'info' },
+  });
+
+/** A user of its own with a client address of its own (each request also spends from its address's bucket). */
+const user = async (name: string) => ({
+  authorization: `Bearer ${await token(keys, `${name}-${randomUUID()}`)}`,
+  'x-forwarded-for': `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`,
+});
 
 async function statuses(gw: RunningGateway, n: number, headers: Record<string, string>): Promise<number[]> {
   const out: number[] = [];
@@ -60,7 +72,8 @@ describe('settings from the config service (real config service, PostgreSQL, NAT
     await config.set('gateway', 'maintenance.message', 'Upgrading the database, back at 14:00');
     const gw = await gateway(port);
     try {
-      const auth = { authorization: `Bearer ${await token(keys, `live-${randomUUID()}`)}` };
+      // Addresses of their own: at 1 request/s the shared 127.0.0.1 bucket would stay spent for other tests' gateways.
+      const auth = await user('live');
       // Maintenance: every API request gets 503 with the operators' message; health is still answered.
       const r = await fetch(`${gw.url}/api/live/x`, { headers: auth });
       expect(r.status).toBe(503);
@@ -73,18 +86,18 @@ describe('settings from the config service (real config service, PostgreSQL, NAT
 
       // Rate limit lowered at run time: burst 3.
       await config.set('gateway', 'rate_limit.burst', 3);
-      const user = { authorization: `Bearer ${await token(keys, `burst-${randomUUID()}`)}` };
-      await expect.poll(async () => (await statuses(gw, 4, { authorization: `Bearer ${await token(keys, `p-${randomUUID()}`)}` })).includes(429), { timeout: 3_000 }).toBe(true);
-      expect(await statuses(gw, 5, user)).toEqual([200, 200, 200, 429, 429]);
+      const burstUser = await user('burst');
+      await expect.poll(async () => (await statuses(gw, 4, await user('p'))).includes(429), { timeout: 3_000 }).toBe(true);
+      expect(await statuses(gw, 5, burstUser)).toEqual([200, 200, 200, 429, 429]);
 
       // Switched off: no limit at all.
       await config.set('gateway', 'rate_limit.enabled', false);
-      await expect.poll(async () => (await statuses(gw, 1, user))[0], { timeout: 3_000 }).toBe(200);
+      await expect.poll(async () => (await statuses(gw, 1, burstUser))[0], { timeout: 3_000 }).toBe(200);
 
       // Deleted: gateway.yaml's burst of 100 again (and limiting on again, as in the file).
       await config.del('gateway', 'rate_limit.enabled');
       await config.del('gateway', 'rate_limit.burst');
-      const fresh = { authorization: `Bearer ${await token(keys, `fresh-${randomUUID()}`)}` };
+      const fresh = await user('fresh');
       await expect.poll(async () => (await statuses(gw, 10, fresh)).every((s) => s === 200), { timeout: 3_000 }).toBe(true);
       const r2 = await fetch(`${gw.url}/api/live/x`, { headers: fresh });
       expect(r2.headers.get('ratelimit-limit')).toBe('100');
@@ -115,7 +128,7 @@ describe('settings from the config service (real config service, PostgreSQL, NAT
     const gw = await gateway(port, { requests_per_second: 1, burst: 50 });
     try {
       expect(performance.now() - started).toBeLessThan(5_000);
-      const auth = { authorization: `Bearer ${await token(keys, `down-${randomUUID()}`)}` };
+      const auth = await user('down');
       expect((await fetch(`${gw.url}/api/live/x`, { headers: auth })).status).toBe(200);
       expect(gw.logs.some((l) => l.includes('config service unreachable'))).toBe(true);
 
@@ -160,7 +173,7 @@ describe('gateway → config over mutual TLS (the model turns it on everywhere)'
       env: { PRISM_CONFIG_GRPC_ADDRESS: `localhost:${port}`, PRISM_LOG_LEVEL: 'info', ...mesh.env('gateway') },
     });
     try {
-      const auth = { authorization: `Bearer ${await token(keys, `mtls-${randomUUID()}`)}` };
+      const auth = await user('mtls');
       expect(await statuses(gw, 1, auth)).toEqual([200]);
       await set('maintenance.enabled', true);
       // Applied through the gateway's Watch over mutual TLS.
