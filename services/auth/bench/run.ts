@@ -173,23 +173,35 @@ async function main(): Promise<void> {
       return pct(xs, 50);
     };
     const unloaded = await timed(5);
+    // The flood of the attack in issue 22.8: two addresses, each at the rate the gateway allows an address
+    // (the model's 100/s), far beyond what hashing can serve.
     let flooding = true;
     const refusedFast: number[] = [];
-    const flood = Promise.all(
-      Array.from({ length: 2 * CONCURRENCY }, async (_, w) => {
-        for (let i = 0; flooding; i++) {
+    const inFlight: Promise<unknown>[] = [];
+    let n = 0;
+    const flood = (async () => {
+      while (flooding) {
+        for (const from of ['10.98.0.1', '10.98.0.2']) {
           const t = performance.now();
-          const r = await pool.request({
-            method: 'POST',
-            path: '/auth/login',
-            headers: { 'content-type': 'application/json', 'x-forwarded-for': w % 2 ? '10.98.0.1' : '10.98.0.2' },
-            body: JSON.stringify({ email: `flood-${w}-${i}@example.test`, password }),
-          });
-          await r.body.text();
-          if (r.statusCode === 429 || r.statusCode === 503) refusedFast.push(performance.now() - t);
+          const i = n++;
+          inFlight.push(
+            pool
+              .request({
+                method: 'POST',
+                path: '/auth/login',
+                headers: { 'content-type': 'application/json', 'x-forwarded-for': from },
+                body: JSON.stringify({ email: `flood-${i}@example.test`, password }),
+              })
+              .then(async (r) => {
+                await r.body.text();
+                if (r.statusCode === 429 || r.statusCode === 503) refusedFast.push(performance.now() - t);
+              }),
+          );
         }
-      }),
-    );
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await Promise.all(inFlight);
+    })();
     await new Promise((r) => setTimeout(r, 500));
     const underFlood = await timed(5);
     flooding = false;
@@ -209,7 +221,7 @@ async function main(): Promise<void> {
     );
     console.log('login during a flood from two addresses (22.8)');
     console.log(
-      `  another user's login: unloaded p50 ${ms(unloaded)}, under the flood p50 ${ms(underFlood)}: ratio ${r2(underFlood / unloaded)} (target <= 2); flood refused ${refusedFast.length} times, p50 ${ms(pct(refusedFast, 50))}`,
+      `  another user's login: unloaded p50 ${ms(unloaded)}, under the flood (2 x 100/s) p50 ${ms(underFlood)}: ratio ${r2(underFlood / unloaded)} (target <= 2); flood refused ${refusedFast.length} of ${n}, p50 ${ms(pct(refusedFast, 50))}`,
     );
     console.log('event loop: /health/live latency, polled every 10 ms');
     for (const [name, l] of [
