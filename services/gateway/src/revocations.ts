@@ -33,6 +33,8 @@ export class RevocationFeed {
   private current = 0;
   private nc: NatsConnection | undefined;
   private closed = false;
+  /** A subscription was refused (e.g. NATS permissions): events cannot arrive, so the channel counts as down for good. */
+  private refused = false;
 
   constructor(private readonly log: Logger) {}
 
@@ -86,6 +88,7 @@ export class RevocationFeed {
   }
 
   private setUp(up: boolean): void {
+    if (up && this.refused) return;
     if (this.up === up) return;
     this.up = up;
     this.current++;
@@ -101,7 +104,14 @@ export class RevocationFeed {
         if (this.closed) return void (await nc.close());
         this.nc = nc;
         for (const subject of [AUTH_EVENT_SUBJECTS.sessionRevoked, AUTH_EVENT_SUBJECTS.apiKeyRevoked]) {
-          nc.subscribe(subject, { callback: (err, m) => (err ? this.log.warn({ err: err.message }, 'revocations: subscription error') : this.onEvent(m.subject, m.data)) });
+          nc.subscribe(subject, {
+            callback: (err, m) => {
+              if (!err) return this.onEvent(m.subject, m.data);
+              this.log.error({ err: err.message, subject }, 'revocations: subscription refused; checking every request in Redis');
+              this.refused = true;
+              this.setUp(false);
+            },
+          });
         }
         // Up once the server has the subscriptions (a round trip after sending them).
         await nc.flush();
