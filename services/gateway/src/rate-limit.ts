@@ -75,7 +75,7 @@ export interface RateLimitSettings {
  * window were then taken from Redis within that window or the LEASE_MS before it, so all instances
  * together admit at most `burst + rate × (1 s + LEASE_MS)`: at most 5% over the rate (README, bounds).
  */
-export const LEASE_MS = 50;
+const LEASE_MS = 50;
 const KEY_PREFIX = 'prism:rl:';
 /**
  * Buckets named with this prefix (an address's authenticated requests) get this many times the
@@ -83,7 +83,7 @@ const KEY_PREFIX = 'prism:rl:';
  * N accounts from one address share 2 allowances, not N.
  */
 export const ADDRESS_BUCKET_PREFIX = 'ipa:';
-export const ADDRESS_FACTOR = 2;
+const ADDRESS_FACTOR = 2;
 const factorOf = (bucket: string) => (bucket.startsWith(ADDRESS_BUCKET_PREFIX) ? ADDRESS_FACTOR : 1);
 const LOCAL_MAX_KEYS = 100_000;
 

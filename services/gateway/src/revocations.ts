@@ -9,7 +9,7 @@ export type RevocationState = 'revoked' | 'clear' | 'unknown';
  * A credential found not revoked in Redis is trusted on the push channel alone for this long, then
  * asked again: the backstop if auth's events stop arriving while the channel itself stays up.
  */
-export const RECHECK_MS = 60_000;
+const RECHECK_MS = 60_000;
 /** Revocations remembered (a session's marker lives for an access-token lifetime; this covers the longest we allow). */
 const REVOKED_TTL_MS = 3_600_000;
 const API_KEY_REVOKED_TTL_MS = (API_KEY_CACHE_MAX_SECONDS + REVOCATION_TTL_MARGIN_SECONDS) * 1000;

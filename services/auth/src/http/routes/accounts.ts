@@ -31,7 +31,11 @@ export async function accountRoutes(app: FastifyInstance, { ctx, docs }: RoutesO
         ...TOKENS,
         ...BAD_INPUT,
         401: err('Wrong e-mail or password (the same answer for unknown e-mails)'),
-        429: { ...err('Too many failures for this e-mail: temporarily locked'), headers: { 'retry-after': 'Seconds until the lock ends' } },
+        429: {
+          ...err('Too many failures for this e-mail (temporarily locked), or too many sign-ins at once from this address'),
+          headers: { 'retry-after': 'Seconds until the lock ends, or 1' },
+        },
+        503: { ...err('Too many sign-ins waiting for a password check: retry shortly'), headers: { 'retry-after': '1' } },
       },
       handler: async (req) => login(ctx, req.body as z.infer<typeof S.LoginBody>, meta(req)),
     },
