@@ -194,7 +194,7 @@ export class RateLimiter {
     return { allowed: false, revoked: false, limit: this.settings.burst, remaining: 0, retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)), resetMs };
   }
 
-  private async ask(buckets: readonly string[], revocationKey: string, attempt = 0): Promise<Decision> {
+  private async ask(buckets: readonly string[], revocationKey: string): Promise<Decision> {
     // A call already on its way for one of these buckets: its lease may serve this request too.
     if (revocationKey === '') {
       const waits = buckets.map((b) => this.leases.get(b)?.inflight).filter((p) => p !== undefined);
@@ -209,6 +209,9 @@ export class RateLimiter {
     const keys = [revocationKey];
     const args: number[] = [];
     const asked: Lease[] = [];
+    // A bucket that still has a token gives this request one now (given back if another bucket refuses), so
+    // concurrent requests cannot spend it while this call is on its way.
+    const reserved: Lease[] = [];
     for (const b of buckets) {
       const f = factorOf(b);
       const maxBatch = Math.max(1, Math.min(burst * f, Math.floor((rate * f * LEASE_MS) / 1000)));
@@ -218,7 +221,12 @@ export class RateLimiter {
         l = { tokens: 0, expires: 0, spent: 0, owed: 0, remaining: 0, resetMs: 0, refusedUntil: 0, retryAfterMs: 0, inflight: undefined };
         this.leases.set(b, l);
       }
-      if (l.tokens > 0 && l.expires > sent) continue; // still has tokens: nothing to ask for it
+      if (l.tokens > 0 && l.expires > sent) {
+        l.tokens--;
+        l.spent++;
+        reserved.push(l);
+        continue;
+      }
       // The next lease: what the last one served (a busy key), one for a key that was idle, and never more
       // than half of what the bucket had left, so near its limit a key is checked request by request and no
       // instance sits on tokens another one needs.
@@ -237,12 +245,17 @@ export class RateLimiter {
       r = await call;
     } catch (e) {
       // The given-back tokens may not have arrived: forgetting them only admits less.
+      for (const l of reserved) l.tokens++;
       return this.failed(e as Error, buckets);
     } finally {
       for (const l of asked) if (l.inflight === call) l.inflight = undefined;
     }
-    if (r[0] === 1) return { allowed: false, revoked: true, limit: burst, remaining: 0, retryAfterMs: 0, resetMs: 0 };
+    if (r[0] === 1) {
+      for (const l of reserved) l.tokens++;
+      return { allowed: false, revoked: true, limit: burst, remaining: 0, retryAfterMs: 0, resetMs: 0 };
+    }
     const now = performance.now();
+    let refused: Lease | undefined;
     for (let i = 0; i < asked.length; i++) {
       const l = asked[i]!;
       const [granted, remaining, retryMs, resetMs] = [r[1 + 4 * i]!, r[2 + 4 * i]!, r[3 + 4 * i]!, r[4 + 4 * i]!];
@@ -256,11 +269,28 @@ export class RateLimiter {
       l.remaining = remaining;
       l.resetMs = resetMs;
       l.refusedUntil = granted === 0 ? now + retryMs : 0;
+      if (granted === 0 && retryMs > 0 && (refused === undefined || l.refusedUntil > refused.refusedUntil)) refused = l;
     }
-    const d = this.fromLeases(buckets, now);
-    if (d !== undefined) return d;
-    // Every bucket granted, but concurrent requests spent the tokens first: ask again (a few times).
-    return attempt < 3 ? this.ask(buckets, '', attempt + 1) : this.refuse(1, 0);
+    if (refused !== undefined || asked.some((l) => l.tokens <= 0)) {
+      // Refused (all or nothing): the tokens reserved from the other buckets go back to their leases.
+      for (const l of reserved) {
+        l.tokens++;
+        l.spent--;
+      }
+      return this.refuse(refused ? refused.refusedUntil - now : 1, refused?.resetMs ?? 0);
+    }
+    // This call's grant: the first token of each asked bucket is this request's.
+    let remaining = Infinity;
+    let resetMs = 0;
+    for (const l of asked) {
+      l.tokens--;
+      l.spent++;
+    }
+    for (const l of [...asked, ...reserved]) {
+      remaining = Math.min(remaining, l.remaining + l.tokens);
+      resetMs = Math.max(resetMs, l.resetMs);
+    }
+    return { allowed: true, revoked: false, limit: burst, remaining: remaining === Infinity ? 0 : remaining, retryAfterMs: 0, resetMs };
   }
 
   /** Redis did not answer: the failure policy. */
