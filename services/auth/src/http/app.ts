@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { LogController } from 'fastify';
 import type { z } from 'zod';
-import { requestIdOf, REQUEST_ID_HEADER } from '../../../runtime/src/index.js';
+import { context, requestIdOf, REQUEST_ID_HEADER, trace } from '../../../runtime/src/index.js';
 import type { AuthContext } from '../context.js';
 import { DependencyUnavailable, HttpError } from '../errors.js';
 import { InvalidToken } from '../tokens.js';
@@ -67,6 +67,8 @@ export function buildApp(ctx: AuthContext, opts: AppOptions = {}) {
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
+    // The request's span (runtime traceHttpServer) is named once the route is known.
+    trace.getSpan(context.active())?.updateName(`${req.method} ${route}`);
     ctx.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
     ctx.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
     req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
