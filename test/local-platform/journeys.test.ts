@@ -382,15 +382,19 @@ describe('user journeys', () => {
 
 describe('traces in Jaeger v2 (tracing_query), and the log lines that link to them', () => {
   /** The one trace whose gateway span carries `requestId`, once every expected span has arrived. */
-  const traceOf = (requestId: string, complete: (spans: JaegerSpan[]) => boolean) =>
-    until(
+  const traceOf = async (requestId: string, complete: (spans: JaegerSpan[]) => boolean) => {
+    let seen: JaegerSpan[][] = [];
+    return until(
       `the trace of request ${requestId}`,
       async () => {
-        const traces = await findTraces(e.tracing_query, 'gateway', { 'prism.request_id': requestId });
-        return traces.length === 1 && complete(traces[0]!) ? traces[0] : undefined;
+        seen = await findTraces(e.tracing_query, 'gateway', { 'prism.request_id': requestId });
+        return seen.length === 1 && complete(seen[0]!) ? seen[0] : undefined;
       },
       20_000,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; found ${JSON.stringify(seen.map((t) => t.map((s) => `${s.service} ${s.operationName}`)))}`);
+    });
+  };
 
   it('endpoints.json names the query API', () => {
     expect(e.tracing_query).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api$/);

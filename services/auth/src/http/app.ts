@@ -61,14 +61,14 @@ export function buildApp(ctx: AuthContext, opts: AppOptions = {}) {
   });
 
   app.addHook('onRequest', async (req, reply) => {
+    // The request's span (runtime traceHttpServer) is named by its route once fastify has matched it.
+    trace.getSpan(context.active())?.updateName(`${req.method} ${req.routeOptions.url ?? 'unmatched'}`);
     reply.header(REQUEST_ID_HEADER, req.id);
     reply.header('cache-control', 'no-store');
     if (opts.draining?.()) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    // The request's span (runtime traceHttpServer) is named once the route is known.
-    trace.getSpan(context.active())?.updateName(`${req.method} ${route}`);
     ctx.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
     ctx.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
     req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
