@@ -26,7 +26,7 @@ export async function findTraces(query: string, service: string, tags?: Record<s
   const q = new URLSearchParams({ service, limit: '50', lookback: '1h' });
   if (tags) q.set('tags', JSON.stringify(tags));
   if (operation) q.set('operation', operation);
-  const r = await fetch(`${query}/traces?${q}`);
+  const r = await fetch(`${query}/traces?${q.toString()}`);
   if (!r.ok) throw new Error(`Jaeger ${r.status}: ${await r.text()}`);
   return ((await r.json()) as { data: JaegerTrace[] | null }).data?.map(withServices) ?? [];
 }
