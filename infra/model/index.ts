@@ -4,7 +4,7 @@ export { headless } from './components/common.js';
 export * from './local-files.js';
 export { alertingSecretKeys } from './files/alertmanager.js';
 export { alloyDockerConfig, alloyKubernetesConfig } from './files/alloy.js';
-export { JAEGER_HEALTH_PATH, jaegerYaml } from './files/jaeger.js';
+export { jaegerYaml } from './files/jaeger.js';
 export { minioSetupScript } from './files/minio-setup.js';
 export { FORMAT_PARAM_ANNOTATION } from './files/prometheus.js';
 export { toYaml } from './files/yaml.js';

@@ -208,7 +208,7 @@ function natsExporter(ctx: BuildContext): Component {
   };
 }
 
-export const JAEGER_CONFIG_DIR = '/etc/jaeger';
+const JAEGER_CONFIG_DIR = '/etc/jaeger';
 const JAEGER_DATA_DIR = '/badger';
 
 function jaeger(ctx: BuildContext): Component {

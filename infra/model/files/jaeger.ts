@@ -1,7 +1,7 @@
 import { toYaml } from './yaml.js';
 
 /** Where Jaeger keeps traces: in memory (the local platform: lost on restart) or Badger files on a volume. */
-export type JaegerStorage = { readonly memory: { readonly maxTraces: number } } | { readonly badger: { readonly dir: string; readonly retentionHours: number } };
+type JaegerStorage = { readonly memory: { readonly maxTraces: number } } | { readonly badger: { readonly dir: string; readonly retentionHours: number } };
 
 export interface JaegerConfig {
   /** The address every listener binds (0.0.0.0 in a container, 127.0.0.1 locally). */
