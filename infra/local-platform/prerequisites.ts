@@ -25,7 +25,7 @@ export interface Prerequisites {
 }
 
 /** The Jaeger v2 binary: on PATH, or where scripts/control-plane-tools.sh caches the model's pinned release. */
-function findJaeger(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function findJaeger(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const cached = join(env.PRISM_TOOLS_CACHE ?? '/var/cache/prism-tools', `jaeger-v${OBSERVABILITY_IMAGES.jaeger.tag}`, 'bin', 'jaeger');
   return which('jaeger', env.PATH) ?? (existsSync(cached) ? cached : undefined);
 }
