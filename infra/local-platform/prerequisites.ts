@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { OBSERVABILITY_IMAGES } from '../model/components/observability.js';
+import { OBSERVABILITY_IMAGES } from '../model/index.js';
 
 /**
  * The programs the local platform runs. A missing one stops `local:up` at once with one line
