@@ -14,9 +14,15 @@
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
 # Builds run at nice 19; each directory gets build-seconds (wall) and cpu-seconds files for its build.
+# With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) nothing is built: each
+# named tool must already be on PATH (kubectl from helm/kind-action, pulumi from pulumi/actions, ...), the
+# provider plugin is installed the ordinary way (pulumi plugin install), and --print-path prints nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
+prism_toolchain
 CACHE=${PRISM_TOOLS_CACHE:-/var/cache/prism-tools}
 KUBERNETES=v1.31.0   # staging modules stay on v0.31.0: v0.31.14 of some is refused
 KWOK=v0.7.0
@@ -26,6 +32,31 @@ K8S_PROVIDER_MODULE=v4.0.0-20260115033456-f47bc2d6f199
 K8S_PROVIDER_SDK=v4.24.0
 K8S_PROVIDER=$(node -p 'require("./package-lock.json").packages["node_modules/@pulumi/kubernetes"].version')
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
+
+# Download mode: the commands each tool name stands for must be on PATH; the provider is a Pulumi plugin.
+if [ "$PRISM_TOOLCHAIN" = download ]; then
+  print=no
+  [ "${1:-}" != --print-path ] || { print=yes && shift; }
+  [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
+  for tool in "$@"; do
+    case $tool in
+      kubernetes) require_on_path kube-apiserver kube-controller-manager kube-scheduler ;;
+      kubectl | kwok | pulumi) require_on_path "$tool" ;;
+      pulumi-resource-kubernetes)
+        require_on_path pulumi
+        if [ $print = no ]; then
+          pulumi plugin install resource kubernetes "v$K8S_PROVIDER" >&2
+        else
+          pulumi plugin ls 2>/dev/null | grep -Eq "^kubernetes +resource +$K8S_PROVIDER " ||
+            { echo "control-plane-tools: the kubernetes provider plugin $K8S_PROVIDER is not installed (pulumi plugin install resource kubernetes v$K8S_PROVIDER)" >&2; exit 1; }
+        fi
+        ;;
+      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
+    esac
+  done
+  if [ $print = yes ]; then echo; fi
+  exit 0
+fi
 
 names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER")
 
