@@ -62,7 +62,7 @@ const OPTION_HELP: Record<Option, [string, string]> = {
   gateways: ['--gateways N', 'gateways sharing Redis (default 1)'],
   fresh: ['--fresh', 'delete the data first'],
   port: ['--port <component/port>=N', 'a fixed port instead of a free one, e.g. gateway-1/http=8080 (repeatable)'],
-  dir: ['--dir DIR', 'the state directory (default .prism-local)'],
+  dir: ['--dir DIR', 'the state directory (default $PRISM_LOCAL_DIR, else .prism-local)'],
   lines: ['--lines N', 'how many lines (default 100)'],
   help: ['--help', 'this help'],
 };
@@ -115,7 +115,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, arg] = positionals;
-  const dir = resolve(values.dir ?? join(REPO, '.prism-local'));
+  // PRISM_LOCAL_DIR as deploy/backup/dbmanager-cli.sh reads it: one variable points every local command elsewhere.
+  const dir = resolve(values.dir ?? process.env.PRISM_LOCAL_DIR ?? join(REPO, '.prism-local'));
   switch (command) {
     case 'up': {
       const t0 = Date.now();

@@ -55,7 +55,10 @@ export interface Endpoints {
   readonly postgres: Readonly<Record<DatabaseId, string>>;
   readonly redis: string;
   readonly nats: string;
+  /** NATS' monitoring endpoint (/varz, /jsz) and MinIO's console: the troubleshooting views of docs/operations/runbook.md. */
+  readonly nats_monitor: string;
   readonly s3: string;
+  readonly minio_console: string;
   readonly logs: string;
 }
 
@@ -530,7 +533,9 @@ class Runner {
       postgres: { auth: addr('postgres-auth/postgres'), ops: addr('postgres-ops/postgres') },
       redis: addr('redis/redis'),
       nats: `nats://${addr('nats/client')}`,
+      nats_monitor: `http://${addr('nats/monitor')}`,
       s3: url('minio/api'),
+      minio_console: `http://${addr('minio/console')}`,
       logs: this.l.logsDir,
     };
   }

@@ -109,14 +109,6 @@ function credentials(t: Target): grpc.ChannelCredentials {
   return mtlsClientCredentials(provider, 'config');
 }
 
-// grpc-js sends the target's host as the TLS server name even when it is an IP address (127.0.0.1 of the
-// local platform), for which Node prints DEP0123 on every run; the server's identity is still checked
-// (IP SAN and URI SAN). Other warnings are printed as usual.
-process.removeAllListeners('warning');
-process.on('warning', (w: Error & { code?: string }) => {
-  if (w.code !== 'DEP0123') process.stderr.write(`${w.name}: ${w.message}\n`);
-});
-
 /** A service that does not answer, as an operator reads it: where it was looked for and what to check. */
 function unreachable(err: grpc.ServiceError, t: Target): Error {
   if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED) return err;
@@ -214,7 +206,7 @@ async function main(argv: string[]): Promise<void> {
       key: { type: 'string' },
       ca: { type: 'string' },
       plaintext: { type: 'boolean' },
-      dir: { type: 'string', default: resolve(REPO, '.prism-local') },
+      dir: { type: 'string', default: process.env.PRISM_LOCAL_DIR ?? resolve(REPO, '.prism-local') },
       by: { type: 'string' },
       comment: { type: 'string' },
       prefix: { type: 'string', default: '' },
