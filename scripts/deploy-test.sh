@@ -206,6 +206,9 @@ for stack in "${STACKS[@]}"; do
   cp "stacks/Pulumi.$stack.yaml" "$TREE/stacks/Pulumi.$stack.yaml"
   pulumi --non-interactive --color never -C "$TREE" stack init "$stack" >/dev/null
   grep -q '^encryptionsalt:' "$TREE/stacks/Pulumi.$stack.yaml" || fail "$stack: pulumi stack init wrote no encryptionsalt"
+  # The committed file is already in the form Pulumi writes: stack init adds its salt and changes no other line.
+  reformatted=$(diff <(grep -v '^encryptionsalt:' "$TREE/stacks/Pulumi.$stack.yaml") "stacks/Pulumi.$stack.yaml" || true)
+  [ -z "$reformatted" ] || fail "$stack: pulumi stack init rewrote committed lines of stacks/Pulumi.$stack.yaml: $reformatted"
   revision=$(PRISM_TREE=$TREE npx tsx -e 'import { gitRevision } from "./infra/pulumi/images.ts"; console.log(gitRevision(process.env.PRISM_TREE));')
   [[ $revision != *-dirty ]] || fail "$stack: pulumi stack init made the image tag's revision dirty ($revision)"
   cp "$TREE/stacks/Pulumi.$stack.yaml" "$WORK/Pulumi.$stack.yaml"
