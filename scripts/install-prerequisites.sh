@@ -19,8 +19,22 @@ export DEBIAN_FRONTEND=noninteractive
 . scripts/toolchain.sh
 prism_toolchain
 
+# Usage: bash scripts/install-prerequisites.sh [--without-go-tools]
+#   --without-go-tools  everything but the Go tools (no Go needed): enough for npm run synth and the local platform
+#                       without MinIO; npm test needs them.
+# As root, or as a user who may sudo (it re-runs itself with sudo).
+WITHOUT_GO_TOOLS=no
+case "${1:-}" in
+  '') ;;
+  --without-go-tools) WITHOUT_GO_TOOLS=yes ;;
+  *) echo "usage: bash scripts/install-prerequisites.sh [--without-go-tools]" >&2; exit 2 ;;
+esac
 if [ "$(id -u)" != 0 ]; then
-  echo "install-prerequisites: run as root (apt-get, /usr/local/bin), e.g. sudo bash $0" >&2
+  if command -v sudo >/dev/null 2>&1; then
+    echo "install-prerequisites: not root: running it with sudo (apt-get, /usr/local/bin)" >&2
+    exec sudo env "PATH=$PATH" ${PRISM_TOOLCHAIN:+"PRISM_TOOLCHAIN=$PRISM_TOOLCHAIN"} bash "$0" "$@"
+  fi
+  echo "install-prerequisites: run it as root (apt-get, /usr/local/bin): su -c 'bash $0'" >&2
   exit 1
 fi
 
@@ -56,7 +70,9 @@ fi
 
 echo "== Go tools (kube-score, upstream promtool, minio, mc, actionlint)"
 go_missing=$(bash scripts/install-tools.sh --missing)
-if [ -z "$go_missing" ]; then
+if [ $WITHOUT_GO_TOOLS = yes ]; then
+  echo "skipped (--without-go-tools)${go_missing:+; not installed: $go_missing(npm test needs them: install Go 1.24+, https://go.dev/dl, and run this again without the option)}"
+elif [ -z "$go_missing" ]; then
   echo "all installed"
 elif ! command -v go >/dev/null 2>&1; then
   echo "install-prerequisites: go not found, needed for $go_missing: install Go 1.24 or later (https://go.dev/dl), then run this again" >&2
