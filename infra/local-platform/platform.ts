@@ -58,7 +58,7 @@ export interface Endpoints {
   /** NATS' monitoring endpoint (/varz, /jsz) and MinIO's console: the troubleshooting views of docs/operations/runbook.md. */
   readonly nats_monitor: string;
   readonly s3: string;
-  readonly minio_console: string;
+  readonly s3_console: string;
   readonly logs: string;
 }
 
@@ -535,7 +535,7 @@ class Runner {
       nats: `nats://${addr('nats/client')}`,
       nats_monitor: `http://${addr('nats/monitor')}`,
       s3: url('minio/api'),
-      minio_console: `http://${addr('minio/console')}`,
+      s3_console: `http://${addr('minio/console')}`,
       logs: this.l.logsDir,
     };
   }

@@ -102,7 +102,7 @@ describe("the runbook's troubleshooting commands for the local platform, as writ
     [/redis-cli .* info memory/, /^used_memory:\d+/m],
     [/\/varz/, /"server_id"/],
     [/\/jsz/, /"streams": *\d+/],
-    [/minio_console/, /^200$/m],
+    [/s3_console/, /^200$/m],
   ];
 
   it('lists a command for each of the guide’s checks, and no -plaintext', () => {
