@@ -184,7 +184,7 @@ if in_list gateway "${services[@]}" && in_list dbmanager "${services[@]}" && [ $
     printf '%s\n' "FROM localhost/prism-gateway:$TAG" \
       "COPY --from=docker.io/library/node:24-bookworm-slim /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm" \
       "COPY --from=localhost/prism-dbmanager:$TAG /app/node_modules/@aws-sdk /app/node_modules/@aws-sdk" |
-      docker build -q -t localhost/prism-planted:$TAG - >/dev/null
+      docker buildx build --builder default --load -q -t localhost/prism-planted:$TAG - >/dev/null # the engine's own builder sees its images
     mnt=$(rootfs localhost/prism-planted:$TAG)
   fi
   set +e
