@@ -112,6 +112,8 @@ function credentials(t: Target): grpc.ChannelCredentials {
 /** A service that does not answer, as an operator reads it: where it was looked for and what to check. */
 function unreachable(err: grpc.ServiceError, t: Target): Error {
   if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED) return err;
+  // Without TLS, a service that requires mutual TLS also looks unavailable: that error stays as it is.
+  if (!t.tls) return err;
   const check = t.fromLocalPlatform ? 'is the local platform running? npm run local:status (start it with npm run local:up)' : 'check --address and that the service runs there';
   return new CliError(`cannot reach the config service at ${t.address}: ${check}`);
 }
@@ -295,7 +297,7 @@ try {
     process.exitCode = 1;
   } else if (typeof (e as grpc.ServiceError).code === 'number') {
     const err = e as grpc.ServiceError;
-    process.stderr.write(`config service: ${err.details} (${grpc.status[err.code]})\n`);
+    process.stderr.write(`config service: ${grpc.status[err.code]}: ${err.details}\n`);
     process.exitCode = 1;
   } else {
     process.stderr.write(`error: ${(e as Error).message}\n`);
