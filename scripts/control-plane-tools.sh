@@ -8,15 +8,19 @@
 #   pulumi-v3.274.1                   the Pulumi CLI and its Node.js language host (vendored source: the
 #                                     language host's module is not served)
 #   pulumi-resource-kubernetes-<v>    the Kubernetes provider at the version package-lock.json asks for
-# Usage: bash scripts/control-plane-tools.sh [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes ...]
-#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes ...]
-#   Without names, builds all five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
+#   jaeger-v2.13.0                    Jaeger v2 (cmd/jaeger, on the OpenTelemetry Collector): the local platform's
+#                                     trace backend. Not one of the default five: scripts/install-tools.sh builds it
+#                                     before the tests, which need it (the journeys read their traces back from it)
+# Usage: bash scripts/control-plane-tools.sh [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes|jaeger ...]
+#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes|jaeger ...]
+#   Without names, builds the first five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
 # Builds run at nice 19; each directory gets build-seconds (wall) and cpu-seconds files for its build.
 # With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) nothing is built: each
 # named tool must already be on PATH (kubectl from helm/kind-action, pulumi from pulumi/actions, ...), the
-# provider plugin is installed the ordinary way (pulumi plugin install), and --print-path prints nothing.
+# provider plugin is installed the ordinary way (pulumi plugin install), Jaeger is its release binary from GitHub
+# (into the same cache), and --print-path prints only the cached Jaeger's directory when asked for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -31,15 +35,30 @@ PULUMI=v3.274.1
 K8S_PROVIDER_MODULE=v4.0.0-20260115033456-f47bc2d6f199
 K8S_PROVIDER_SDK=v4.24.0
 K8S_PROVIDER=$(node -p 'require("./package-lock.json").packages["node_modules/@pulumi/kubernetes"].version')
+# Jaeger v2.13.0: the module proxy serves it as v1.76.0 (one tag pair per release; the module path has no /v2).
+JAEGER=v2.13.0
+JAEGER_MODULE=v1.76.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
 # Download mode: the commands each tool name stands for must be on PATH; the provider is a Pulumi plugin.
 if [ "$PRISM_TOOLCHAIN" = download ]; then
-  print=no
+  print=no path=
   [ "${1:-}" != --print-path ] || { print=yes && shift; }
   [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
   for tool in "$@"; do
     case $tool in
+      jaeger)
+        dir=$CACHE/jaeger-$JAEGER/bin
+        if [ $print = yes ]; then
+          [ -x "$dir/jaeger" ] || { echo "control-plane-tools: $dir/jaeger is missing; run bash scripts/control-plane-tools.sh jaeger" >&2; exit 1; }
+          path="$path${path:+:}$dir"
+        elif [ ! -x "$dir/jaeger" ]; then
+          mkdir -p "$dir"
+          curl -fsSL "https://github.com/jaegertracing/jaeger/releases/download/$JAEGER/jaeger-${JAEGER#v}-linux-amd64.tar.gz" |
+            tar -xz -C "$dir" --strip-components 1 --wildcards '*/jaeger'
+          echo "== jaeger-$JAEGER: downloaded (release binary)"
+        fi
+        ;;
       kubernetes) require_on_path kube-apiserver kube-controller-manager kube-scheduler ;;
       kubectl | kwok | pulumi) require_on_path "$tool" ;;
       pulumi-resource-kubernetes)
@@ -51,14 +70,14 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
             { echo "control-plane-tools: the kubernetes provider plugin $K8S_PROVIDER is not installed (pulumi plugin install resource kubernetes v$K8S_PROVIDER)" >&2; exit 1; }
         fi
         ;;
-      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
+      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger)" >&2; exit 2 ;;
     esac
   done
-  if [ $print = yes ]; then echo; fi
+  if [ $print = yes ]; then echo "$path"; fi
   exit 0
 fi
 
-names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER")
+names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER")
 
 if [ "${1:-}" = --print-path ]; then
   shift
@@ -170,6 +189,17 @@ build_provider() {
     ./pulumi-resource-kubernetes
 }
 
+# Its go.mod has a replace directive, so `go install` refuses it: built inside a copy of the module. Without the
+# UI's assets (a separate npm build upstream), which the query API does not need: / serves a placeholder page.
+build_jaeger() {
+  local src
+  src=$(go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_MODULE" |
+    node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).Dir))')
+  cp -r "$src" module && chmod -R u+w module
+  (cd module && nice -n 19 go build -o ../bin/ -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$JAEGER" ./cmd/jaeger)
+  rm -rf module
+}
+
 [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
 for tool in "$@"; do
   case $tool in
@@ -178,6 +208,7 @@ for tool in "$@"; do
     kwok) build "kwok-$KWOK" build_kwok ;;
     pulumi) build "pulumi-$PULUMI" build_pulumi ;;
     pulumi-resource-kubernetes) build "pulumi-resource-kubernetes-$K8S_PROVIDER" build_provider ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
+    jaeger) build "jaeger-$JAEGER" build_jaeger ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger)" >&2; exit 2 ;;
   esac
 done
