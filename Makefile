@@ -26,10 +26,13 @@ WAIT := --wait --wait-timeout 300
 .PHONY: help dev-setup generate-keys local-certs local-secrets synth test \
 	docker-infra-up docker-infra-down docker-obs-up docker-obs-down docker-up docker-down \
 	docker-full-up docker-full-down docker-logs docker-clean docker-build docker-migrate \
-	backup-all backup-auth backup-ops backup-list
+	local-up local-status local-logs local-down backup-all backup-auth backup-ops backup-list
 
-help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+# --- help ---------------------------------------------------------------------------------
+
+help: ## List the targets, by group (the `# --- group ---` lines of this file)
+	@awk '/^# --- / { g = $$0; sub(/^# --- /, "", g); sub(/ -+$$/, "", g); printf "\n%s:\n", g; next } \
+		/^[a-z-]+:.*## / { t = $$0; sub(/:.*/, "", t); d = $$0; sub(/^[^#]*## /, "", d); printf "  %-18s %s\n", t, d }' $(firstword $(MAKEFILE_LIST))
 
 # --- set-up -------------------------------------------------------------------------------
 
@@ -59,6 +62,20 @@ synth: ## Render Kubernetes (dist/k8s) and the compose and config files (deploy/
 
 test: ## Type-check and run the tests
 	npm test
+
+# --- the local platform: every service as a process on 127.0.0.1, no Docker (README, "Run it locally without Docker") ---
+
+local-up: | $(TSX) ## Start the whole platform locally (npm run local:up); options: ARGS="--gateways 2 --fresh"
+	@npm run --silent local:up -- $(ARGS)
+
+local-status: | $(TSX) ## Every local process, running or not, and the endpoints
+	@npm run --silent local:status
+
+local-logs: | $(TSX) ## The last lines of a local process's log: make local-logs service=gateway-1
+	@npm run --silent local:logs -- $(service)
+
+local-down: | $(TSX) ## Stop the local platform (the data is kept)
+	@npm run --silent local:down
 
 # --- Docker Compose -----------------------------------------------------------------------
 
@@ -99,7 +116,7 @@ docker-logs: $(ENV_FILE) ## Follow logs: make docker-logs service=<name> (all se
 docker-clean: $(ENV_FILE) ## Stop everything and remove the volumes (all local data)
 	$(COMPOSE) $(ALL) down --volumes --remove-orphans
 
-# --- backups (the DB manager does the work; see deploy/backup/) -----------------------------
+# --- backups: the DB manager does the work (deploy/backup/); Compose when a Docker engine answers, else the local platform (PRISM_BACKUP_MODE=local) ---
 
 backup-all: backup-auth backup-ops ## Full backup of both databases
 

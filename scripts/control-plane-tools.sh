@@ -17,9 +17,16 @@
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
 # Builds run at nice 19; each directory gets build-seconds (wall) and cpu-seconds files for its build.
+# With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) nothing is built: each
+# named tool must already be on PATH (kubectl from helm/kind-action, pulumi from pulumi/actions, ...), the
+# provider plugin is installed the ordinary way (pulumi plugin install), Jaeger is its release binary from GitHub
+# (into the same cache), and --print-path prints only the cached Jaeger's directory when asked for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
+prism_toolchain
 CACHE=${PRISM_TOOLS_CACHE:-/var/cache/prism-tools}
 KUBERNETES=v1.31.0   # staging modules stay on v0.31.0: v0.31.14 of some is refused
 KWOK=v0.7.0
@@ -32,6 +39,43 @@ K8S_PROVIDER=$(node -p 'require("./package-lock.json").packages["node_modules/@p
 JAEGER=v2.13.0
 JAEGER_MODULE=v1.76.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
+
+# Download mode: the commands each tool name stands for must be on PATH; the provider is a Pulumi plugin.
+if [ "$PRISM_TOOLCHAIN" = download ]; then
+  print=no path=
+  [ "${1:-}" != --print-path ] || { print=yes && shift; }
+  [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
+  for tool in "$@"; do
+    case $tool in
+      jaeger)
+        dir=$CACHE/jaeger-$JAEGER/bin
+        if [ $print = yes ]; then
+          [ -x "$dir/jaeger" ] || { echo "control-plane-tools: $dir/jaeger is missing; run bash scripts/control-plane-tools.sh jaeger" >&2; exit 1; }
+          path="$path${path:+:}$dir"
+        elif [ ! -x "$dir/jaeger" ]; then
+          mkdir -p "$dir"
+          curl -fsSL "https://github.com/jaegertracing/jaeger/releases/download/$JAEGER/jaeger-${JAEGER#v}-linux-amd64.tar.gz" |
+            tar -xz -C "$dir" --strip-components 1 --wildcards '*/jaeger'
+          echo "== jaeger-$JAEGER: downloaded (release binary)"
+        fi
+        ;;
+      kubernetes) require_on_path kube-apiserver kube-controller-manager kube-scheduler ;;
+      kubectl | kwok | pulumi) require_on_path "$tool" ;;
+      pulumi-resource-kubernetes)
+        require_on_path pulumi
+        if [ $print = no ]; then
+          pulumi plugin install resource kubernetes "v$K8S_PROVIDER" >&2
+        else
+          pulumi plugin ls 2>/dev/null | grep -Eq "^kubernetes +resource +$K8S_PROVIDER " ||
+            { echo "control-plane-tools: the kubernetes provider plugin $K8S_PROVIDER is not installed (pulumi plugin install resource kubernetes v$K8S_PROVIDER)" >&2; exit 1; }
+        fi
+        ;;
+      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger)" >&2; exit 2 ;;
+    esac
+  done
+  if [ $print = yes ]; then echo "$path"; fi
+  exit 0
+fi
 
 names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER")
 

@@ -12,16 +12,44 @@
 #      with pulumi config set --secret; none may appear in the state in plain text); prod as its stack says
 #      (external: the ExternalSecret against the CRDs). Images are not built (images.build false).
 # The checkout is left as it was: each stack works on a copy of its stack file (pulumi --config-file).
-# Tools come from scripts/control-plane-tools.sh (built and cached on first use: about an hour on 2 busy cores).
-# Usage: bash scripts/deploy-test.sh [--dry-run-only] [stack...]   (default: dev staging prod)
-#   --dry-run-only  step 1 only (needs no Pulumi); PRISM_KEEP_CLUSTER=1 keeps the cluster running at the end.
+# Tools come from scripts/control-plane-tools.sh (built and cached on first use: about an hour on 2 busy cores), or,
+# with PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions), from PATH.
+# Usage: bash scripts/deploy-test.sh [--dry-run-only] [--existing-cluster] [stack...]   (default: dev staging prod)
+#   --dry-run-only      step 1 only (needs no Pulumi); PRISM_KEEP_CLUSTER=1 keeps the cluster running at the end.
+#   --existing-cluster  no control plane of its own: the cluster $KUBECONFIG points at (a throwaway one, e.g. kind
+#                       in the pull-request workflow: real kubelets, real images), with no namespace prism yet.
+#                       Step 1 covers dev, staging and prod; step 2 the stacks named (default dev). CRDs already
+#                       there (cert-manager installed) are kept. PRISM_DEPLOY_TEST_REGISTRY and _TAG point the
+#                       stacks at images loaded into the cluster (pull policy IfNotPresent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
+prism_toolchain
 TOOLS=(kubernetes kubectl kwok pulumi pulumi-resource-kubernetes)
-DRY_RUN_ONLY=no
-if [ "${1:-}" = --dry-run-only ]; then DRY_RUN_ONLY=yes TOOLS=(kubernetes kubectl kwok) && shift; fi
+DRY_RUN_ONLY=no EXISTING=no
+while [ $# -gt 0 ]; do
+  case $1 in
+    --dry-run-only) DRY_RUN_ONLY=yes && shift ;;
+    --existing-cluster) EXISTING=yes && shift ;;
+    -*) echo "deploy-test: unknown option $1 (--dry-run-only, --existing-cluster)" >&2 && exit 2 ;;
+    *) break ;;
+  esac
+done
+[ $DRY_RUN_ONLY = no ] || TOOLS=(kubernetes kubectl kwok)
 STACKS=("$@")
+DRY_STACKS=()
+if [ $EXISTING = yes ]; then
+  [ -n "${KUBECONFIG:-}" ] || { echo "deploy-test: --existing-cluster needs KUBECONFIG (the throwaway cluster's kubeconfig)" >&2; exit 2; }
+  TOOLS=("${TOOLS[@]/kubernetes/}") TOOLS=("${TOOLS[@]/kwok/}")
+  [ ${#STACKS[@]} -gt 0 ] || STACKS=(dev)
+  DRY_STACKS=(dev staging prod)
+fi
 [ ${#STACKS[@]} -gt 0 ] || STACKS=(dev staging prod)
+[ ${#DRY_STACKS[@]} -gt 0 ] || DRY_STACKS=("${STACKS[@]}")
+# kwok's pods are Ready at once; real kubelets pull the images first.
+WAIT=300s
+[ $EXISTING = no ] || WAIT=900s
 CERT_MANAGER=v1.21.2     # cert-manager.io/v1 Issuer, ClusterIssuer, Certificate
 EXTERNAL_SECRETS=v1.3.2  # external-secrets.io/v1 ExternalSecret, ClusterSecretStore
 started=$(date +%s)
@@ -29,8 +57,10 @@ started=$(date +%s)
 step() { echo "== deploy-test [$(($(date +%s) - started)) s] $*"; }
 fail() { echo "deploy-test: FAILED: $*" >&2; exit 1; }
 
+read -ra TOOLS <<<"${TOOLS[*]}" # the names --existing-cluster blanked out dropped
 bash scripts/control-plane-tools.sh "${TOOLS[@]}"
-PATH="$(bash scripts/control-plane-tools.sh --print-path "${TOOLS[@]}"):$PATH"
+tools_path=$(bash scripts/control-plane-tools.sh --print-path "${TOOLS[@]}")
+PATH="$tools_path${tools_path:+:}$PATH"
 export PATH
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/prism-deploy-test.XXXX")
@@ -38,7 +68,9 @@ export PRISM_CLUSTER_DIR=$WORK/cluster
 tracked_before=$(git status --porcelain)
 cleanup() {
   local rc=$?
-  if [ "${PRISM_KEEP_CLUSTER:-}" = 1 ]; then
+  if [ $EXISTING = yes ]; then
+    rm -rf "$WORK"
+  elif [ "${PRISM_KEEP_CLUSTER:-}" = 1 ]; then
     echo "deploy-test: cluster kept: export KUBECONFIG=$PRISM_CLUSTER_DIR/admin.kubeconfig; stop: PRISM_CLUSTER_DIR=$PRISM_CLUSTER_DIR bash scripts/local-cluster.sh stop"
   else
     bash scripts/local-cluster.sh stop || true
@@ -48,23 +80,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "cluster"
-bash scripts/local-cluster.sh start
-export KUBECONFIG=$PRISM_CLUSTER_DIR/admin.kubeconfig
-# The CRDs of the operators the manifests use (no operator runs): from their Go modules, through the module proxy.
+if [ $EXISTING = yes ]; then
+  step "cluster: the existing one \$KUBECONFIG points at ($(kubectl config current-context))"
+  ! kubectl get namespace prism >/dev/null 2>&1 || fail "namespace prism exists in $(kubectl config current-context): use a throwaway cluster"
+  kubectl get nodes -L topology.kubernetes.io/zone
+else
+  step "cluster"
+  bash scripts/local-cluster.sh start
+  export KUBECONFIG=$PRISM_CLUSTER_DIR/admin.kubeconfig
+fi
+# The CRDs of the operators the manifests use, unless an operator installed them: source mode from their Go
+# modules (through the module proxy), download mode from the projects' releases on GitHub.
 crd_dir() { GOFLAGS=-mod=mod GOTOOLCHAIN=local go mod download -json "$1" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).Dir))'; }
-cert_manager=$(crd_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER")/deploy/crds
-external_secrets=$(crd_dir "github.com/external-secrets/external-secrets@$EXTERNAL_SECRETS")/config/crds/bases
-kubectl apply --server-side -f "$cert_manager/cert-manager.io_issuers.yaml" -f "$cert_manager/cert-manager.io_clusterissuers.yaml" \
-  -f "$cert_manager/cert-manager.io_certificates.yaml" -f "$external_secrets/external-secrets.io_externalsecrets.yaml" \
-  -f "$external_secrets/external-secrets.io_clustersecretstores.yaml" >/dev/null
+if [ "$PRISM_TOOLCHAIN" = source ]; then
+  cert_manager=$(crd_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER")/deploy/crds
+  external_secrets=$(crd_dir "github.com/external-secrets/external-secrets@$EXTERNAL_SECRETS")/config/crds/bases
+else
+  cert_manager=https://raw.githubusercontent.com/cert-manager/cert-manager/$CERT_MANAGER/deploy/crds
+  external_secrets=https://raw.githubusercontent.com/external-secrets/external-secrets/$EXTERNAL_SECRETS/config/crds/bases
+fi
+crds=()
+for crd in "$cert_manager/cert-manager.io_issuers.yaml" "$cert_manager/cert-manager.io_clusterissuers.yaml" \
+  "$cert_manager/cert-manager.io_certificates.yaml" "$external_secrets/external-secrets.io_externalsecrets.yaml" \
+  "$external_secrets/external-secrets.io_clustersecretstores.yaml"; do
+  name=${crd##*/} name=${name%.yaml} # <group>_<plural>
+  kubectl get crd "${name#*_}.${name%%_*}" >/dev/null 2>&1 || crds+=(-f "$crd")
+done
+[ ${#crds[@]} -eq 0 ] || kubectl apply --server-side "${crds[@]}" >/dev/null
 kubectl wait --for condition=Established --timeout 60s crd/issuers.cert-manager.io crd/clusterissuers.cert-manager.io \
   crd/certificates.cert-manager.io crd/externalsecrets.external-secrets.io crd/clustersecretstores.external-secrets.io >/dev/null
 
 step "server-side dry run of every environment's synthesized files, Pod Security enforced"
 OUT=$WORK/synth
 CDK8S_OUTDIR=$OUT npx tsx charts/main.ts
-for env in "${STACKS[@]}"; do
+for env in "${DRY_STACKS[@]}"; do
   # A dry run creates nothing: the namespaces and service accounts Pods need are created for real, then removed.
   node scripts/workload-pods.mjs prerequisites "$OUT/$env" | kubectl apply --server-side --warnings-as-errors -f - >/dev/null
   kubectl apply --server-side --dry-run=server --warnings-as-errors -f "$OUT/$env/" >"$WORK/dry-run-$env.log" 2>&1 ||
@@ -87,10 +136,12 @@ for env in "${STACKS[@]}"; do
   echo "   $env: $(grep -c 'serverside-applied' "$WORK/dry-run-$env.log") objects and $(grep -c 'serverside-applied' "$WORK/pods-$env.log") workload Pods accepted; $refused Pods with a planted violation refused"
   kubectl delete namespace prism prism-logging --ignore-not-found --wait=true >/dev/null
 done
-[ $DRY_RUN_ONLY = no ] || { step "passed (dry run only): ${STACKS[*]}"; exit 0; }
+[ $DRY_RUN_ONLY = no ] || { step "passed (dry run only): ${DRY_STACKS[*]}"; exit 0; }
 
-export PULUMI_BACKEND_URL=file://$WORK/state PULUMI_HOME=$WORK/pulumi-home PULUMI_SKIP_UPDATE_CHECK=true
-export PULUMI_CONFIG_PASSPHRASE=deploy-test-$RANDOM$RANDOM PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_BACKEND_URL=file://$WORK/state PULUMI_SKIP_UPDATE_CHECK=true PULUMI_CONFIG_PASSPHRASE=deploy-test-$RANDOM$RANDOM
+# Source mode: the built provider on PATH, nothing fetched. Download mode: the plugin control-plane-tools.sh
+# installed in the user's Pulumi home.
+[ "$PRISM_TOOLCHAIN" = download ] || export PULUMI_HOME=$WORK/pulumi-home PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 mkdir -p "$WORK/state"
 TREE=$WORK/tree
 git clone -q --shared . "$TREE"
@@ -105,12 +156,12 @@ secret_keys() {
 # Every Deployment and StatefulSet Available with all replicas ready, every Job complete, HPAs and PDBs there.
 check_workloads() {
   local ns=prism
-  kubectl -n $ns wait --for condition=Available deployment --all --timeout 300s >/dev/null || fail "$stack: a Deployment is not Available"
+  kubectl -n $ns wait --for condition=Available deployment --all --timeout $WAIT >/dev/null || fail "$stack: a Deployment is not Available"
   local sts
   for sts in $(kubectl -n $ns get statefulset -o name); do
-    kubectl -n $ns rollout status "$sts" --timeout 300s >/dev/null || fail "$stack: $sts is not ready"
+    kubectl -n $ns rollout status "$sts" --timeout $WAIT >/dev/null || fail "$stack: $sts is not ready"
   done
-  kubectl -n $ns wait --for condition=Complete job --all --timeout 300s >/dev/null || fail "$stack: a Job did not complete"
+  kubectl -n $ns wait --for condition=Complete job --all --timeout $WAIT >/dev/null || fail "$stack: a Job did not complete"
   local expected_hpa expected_pdb
   expected_hpa=$(cat "$OUT/$stack"/*.yaml | grep -c '^kind: HorizontalPodAutoscaler' || true)
   expected_pdb=$(cat "$OUT/$stack"/*.yaml | grep -c '^kind: PodDisruptionBudget' || true)
@@ -155,11 +206,19 @@ for stack in "${STACKS[@]}"; do
   cp "stacks/Pulumi.$stack.yaml" "$TREE/stacks/Pulumi.$stack.yaml"
   pulumi --non-interactive --color never -C "$TREE" stack init "$stack" >/dev/null
   grep -q '^encryptionsalt:' "$TREE/stacks/Pulumi.$stack.yaml" || fail "$stack: pulumi stack init wrote no encryptionsalt"
+  # The committed file is already in the form Pulumi writes: stack init adds its salt and changes no other line.
+  reformatted=$(diff <(grep -v '^encryptionsalt:' "$TREE/stacks/Pulumi.$stack.yaml") "stacks/Pulumi.$stack.yaml" || true)
+  [ -z "$reformatted" ] || fail "$stack: pulumi stack init rewrote committed lines of stacks/Pulumi.$stack.yaml: $reformatted"
   revision=$(PRISM_TREE=$TREE npx tsx -e 'import { gitRevision } from "./infra/pulumi/images.ts"; console.log(gitRevision(process.env.PRISM_TREE));')
   [[ $revision != *-dirty ]] || fail "$stack: pulumi stack init made the image tag's revision dirty ($revision)"
   cp "$TREE/stacks/Pulumi.$stack.yaml" "$WORK/Pulumi.$stack.yaml"
   git -C "$TREE" checkout -q -- "stacks/Pulumi.$stack.yaml"
   p config set --path prism:images.build false
+  if [ -n "${PRISM_DEPLOY_TEST_REGISTRY:-}" ]; then
+    p config set --path prism:images.registry "$PRISM_DEPLOY_TEST_REGISTRY"
+    p config set --path prism:images.tag "${PRISM_DEPLOY_TEST_TAG:?PRISM_DEPLOY_TEST_TAG goes with PRISM_DEPLOY_TEST_REGISTRY}"
+    p config set --path prism:images.pullPolicy IfNotPresent
+  fi
   mode=$(node -e 'const y = require("yaml").parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(y.config["prism:secrets"]?.mode ?? "local")' "stacks/Pulumi.$stack.yaml")
   [ "$stack" != staging ] || mode=pulumi
   case $mode in
@@ -229,7 +288,7 @@ for stack in "${STACKS[@]}"; do
   kubectl wait --for delete namespace/prism --timeout 300s >/dev/null 2>&1 || true
   ! kubectl get namespace prism >/dev/null 2>&1 || fail "$stack: namespace prism still there after destroy"
   pulumi --non-interactive -C "$TREE" stack rm --yes --preserve-config "$stack" >/dev/null
-  bash scripts/local-cluster.sh volumes
+  [ $EXISTING = yes ] || bash scripts/local-cluster.sh volumes
 done
 
 [ "$(git status --porcelain)" = "$tracked_before" ] || fail "the checkout changed: $(git status --porcelain)"

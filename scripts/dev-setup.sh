@@ -50,6 +50,10 @@ fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Missing prerequisites:" >&2
   printf '  - %s\n' "${missing[@]}" >&2
+  if [[ "${missing[*]}" == *docker* ]]; then
+    echo "Without Docker, the whole platform runs as local processes: make local-up (npm run local:up; README, \"Run it locally without Docker\")," >&2
+    echo "and backups go to it: make backup-list picks PRISM_BACKUP_MODE=local when no Docker engine answers." >&2
+  fi
   exit 1
 fi
 echo "ok"

@@ -14,16 +14,28 @@
 # PG_MAJOR are passed for that, nothing else differs from the real build.
 # Needs root, buildah, podman, runc. Usage: bash scripts/image-test.sh [service ...]   (default: all four)
 # PRISM_IMAGE_TEST_KEEP=1 keeps the images (localhost/prism-<service>:image-test).
+# With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) the same checks run with
+# Docker instead: `docker buildx build --load` from the real base images (no stand-ins; the DB manager with the
+# model's PostgreSQL 16), `docker run` with the same options; PRISM_BUILDX_CACHE (e.g. type=gha) adds a build
+# cache, one scope per service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
+prism_toolchain
 TAG='image-test'
-PODMAN=(podman --runtime runc)
+if [ "$PRISM_TOOLCHAIN" = source ]; then
+  PODMAN=(podman --runtime runc) RM=(podman rm -f -t 0) IMAGES=podman
+else
+  require_on_path docker
+  PODMAN=(docker) RM=(docker rm -f) IMAGES=docker
+fi
 RUN_OPTS=(--read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges --network none
   --ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(gateway auth config dbmanager)
 
-bash scripts/image-base.sh
+[ "$PRISM_TOOLCHAIN" = download ] || bash scripts/image-base.sh
 
 # How Compose builds each service: the model's build arguments and target, as rendered.
 declare -A TARGET
@@ -43,15 +55,46 @@ done < <(node --input-type=module -e "
 # On a machine behind a TLS-intercepting proxy, npm in the build trusts the host's CA bundle
 # (NODE_EXTRA_CA_CERTS), mounted into the build steps only: no image keeps it.
 BUILD_OPTS=(--isolation chroot --layers --force-rm -f services/Dockerfile)
-tmp=$(mktemp -d /var/tmp/prism-image-test.XXXXXX)
+[ "$PRISM_TOOLCHAIN" = source ] || BUILD_OPTS=(--load -f services/Dockerfile)
+tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/prism-image-test.XXXXXX")
 containers=()
 # buildah leaves a working container for a stage that is only copied from (FROM node AS node): ours go at the end.
-buildah containers -q | sort >"$tmp/working-before"
+[ "$PRISM_TOOLCHAIN" = download ] || buildah containers -q | sort >"$tmp/working-before"
 cleanup() {
-  for c in "${containers[@]}"; do "${PODMAN[@]}" rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
-  for w in $(buildah containers -q | sort | comm -13 "$tmp/working-before" -); do buildah rm "$w" >/dev/null 2>&1 || true; done
-  for s in "${services[@]}"; do podman image unmount "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
+  for c in "${containers[@]}"; do "${RM[@]}" "$c" >/dev/null 2>&1 || true; done
+  if [ "$PRISM_TOOLCHAIN" = source ]; then
+    for w in $(buildah containers -q | sort | comm -13 "$tmp/working-before" -); do buildah rm "$w" >/dev/null 2>&1 || true; done
+    for s in "${services[@]}"; do podman image unmount "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
+  fi
+  chmod -R u+w "$tmp" 2>/dev/null || true # exported root filesystems have read-only directories
   rm -rf "$tmp"
+}
+# Engine-neutral steps. build <image> <args...>; rootfs <image> prints a directory with its root filesystem
+# (podman: mounted; docker: exported); release <image> undoes that; processes <container> prints "PID ARGS"
+# lines as the container sees its PIDs.
+build() {
+  local image=$1; shift
+  if [ "$PRISM_TOOLCHAIN" = source ]; then
+    buildah bud "${BUILD_OPTS[@]}" "$@" -t "$image" .
+  else
+    local cache=()
+    [ -z "${PRISM_BUILDX_CACHE:-}" ] || cache=(--cache-from "$PRISM_BUILDX_CACHE,scope=$s" --cache-to "$PRISM_BUILDX_CACHE,mode=max,scope=$s")
+    docker buildx build "${BUILD_OPTS[@]}" "${cache[@]}" "$@" -t "$image" .
+  fi
+}
+rootfs() {
+  if [ "$PRISM_TOOLCHAIN" = source ]; then podman image mount "$1"; return; fi
+  local dir c
+  dir=$(mktemp -d "$tmp/rootfs.XXXX") && c=$(docker create "$1")
+  docker export "$c" | tar -x --no-same-owner -C "$dir" && docker rm "$c" >/dev/null
+  echo "$dir"
+}
+release() { if [ "$PRISM_TOOLCHAIN" = source ]; then podman image unmount "$1" >/dev/null; fi; }
+processes() {
+  if [ "$PRISM_TOOLCHAIN" = source ]; then podman top "$1" pid args; return; fi
+  # docker top shows the host's PIDs: read the container's own /proc instead.
+  # shellcheck disable=SC2016 # expanded by the container's shell
+  docker exec "$1" sh -c 'echo "PID COMMAND"; for p in /proc/[0-9]*; do printf "%5s %s\n" "${p#/proc/}" "$(tr "\0" " " <"$p/cmdline")"; done'
 }
 trap cleanup EXIT
 if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
@@ -65,9 +108,11 @@ bad() { echo "FAIL $*"; fail=1; }
 for s in "${services[@]}"; do
   image=localhost/prism-$s:$TAG
   args=(--build-arg "SERVICE=$s" --target "${TARGET[$s]}")
-  [ "$s" = dbmanager ] && args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:15-bookworm --build-arg PG_MAJOR=15)
+  if [ "$s" = dbmanager ] && [ "$PRISM_TOOLCHAIN" = source ]; then
+    args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:15-bookworm --build-arg PG_MAJOR=15)
+  fi
   start=$(date +%s)
-  if ! buildah bud "${BUILD_OPTS[@]}" "${args[@]}" -t "$image" . >"$tmp/build-$s.log" 2>&1; then
+  if ! build "$image" "${args[@]}" >"$tmp/build-$s.log" 2>&1; then
     tail -30 "$tmp/build-$s.log"
     bad "$s: build"
     continue
@@ -75,13 +120,17 @@ for s in "${services[@]}"; do
   echo "== $s: built in $(($(date +%s) - start)) s"
 
   # What the image carries: its files and its config.
-  podman image inspect "$image" | node -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(0, "utf8"))[0]))' >"$tmp/config-$s.json"
-  mnt=$(podman image mount "$image")
+  $IMAGES image inspect "$image" | node -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(0, "utf8"))[0]))' >"$tmp/config-$s.json"
+  mnt=$(rootfs "$image")
   node scripts/check-image.mjs "$s" "$mnt" "$tmp/config-$s.json" || bad "$s: image contents"
-  podman image unmount "$image" >/dev/null
-  size=$(podman image inspect --format '{{.Size}}' "$image")
-  layers=$(podman history --format json "$image" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).reduce((n, l) => n + l.size, 0))')
-  echo "$s: image size $size bytes (podman image inspect), layers $layers bytes uncompressed (podman history)"
+  release "$image"
+  size=$($IMAGES image inspect --format '{{.Size}}' "$image")
+  if [ "$PRISM_TOOLCHAIN" = source ]; then
+    layers=$(podman history --format json "$image" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).reduce((n, l) => n + l.size, 0))')
+    echo "$s: image size $size bytes (podman image inspect), layers $layers bytes uncompressed (podman history)"
+  else
+    echo "$s: image size $size bytes (docker image inspect), $(docker history -q "$image" | wc -l) history entries"
+  fi
 
   # Started with no environment: the service's own start-up error, exit 78.
   set +e
@@ -107,7 +156,7 @@ health() {
     fi
     sleep 1
   done
-  "${PODMAN[@]}" logs "$c" 2>&1 | tail -5
+  $IMAGES logs "$c" 2>&1 | tail -5
   bad "$s: /health/live"
 }
 in_list() { local x=$1; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
@@ -126,15 +175,23 @@ fi
 
 # The check fails on a planted violation: the gateway's image with npm and the DB manager's AWS SDK added.
 if in_list gateway "${services[@]}" && in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
-  w=$(buildah from -q localhost/prism-gateway:$TAG)
-  buildah copy -q --from docker.io/library/node:24-bookworm-slim "$w" /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm >/dev/null
-  buildah copy -q --from localhost/prism-dbmanager:$TAG "$w" /app/node_modules/@aws-sdk /app/node_modules/@aws-sdk >/dev/null
-  mnt=$(buildah mount "$w")
+  if [ "$PRISM_TOOLCHAIN" = source ]; then
+    w=$(buildah from -q localhost/prism-gateway:$TAG)
+    buildah copy -q --from docker.io/library/node:24-bookworm-slim "$w" /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm >/dev/null
+    buildah copy -q --from localhost/prism-dbmanager:$TAG "$w" /app/node_modules/@aws-sdk /app/node_modules/@aws-sdk >/dev/null
+    mnt=$(buildah mount "$w")
+  else
+    printf '%s\n' "FROM localhost/prism-gateway:$TAG" \
+      "COPY --from=docker.io/library/node:24-bookworm-slim /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm" \
+      "COPY --from=localhost/prism-dbmanager:$TAG /app/node_modules/@aws-sdk /app/node_modules/@aws-sdk" |
+      docker buildx build --builder default --load -q -t localhost/prism-planted:$TAG - >/dev/null # the engine's own builder sees its images
+    mnt=$(rootfs localhost/prism-planted:$TAG)
+  fi
   set +e
   planted=$(node scripts/check-image.mjs gateway "$mnt")
   rc=$?
   set -e
-  buildah rm "$w" >/dev/null
+  if [ "$PRISM_TOOLCHAIN" = source ]; then buildah rm "$w" >/dev/null; else docker rmi -f localhost/prism-planted:$TAG >/dev/null; fi
   if [ $rc = 1 ] && grep -q '^usr/local/lib/node_modules/npm: a package manager' <<<"$planted" && grep -q "^app/node_modules/@aws-sdk/client-s3: a package gateway's code does not use" <<<"$planted"; then
     echo "planted npm and @aws-sdk in the gateway's image: the check fails ($(tail -1 <<<"$planted"))"
   else
@@ -147,10 +204,10 @@ fi
 if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
   c=prism-image-test-dbmanager
   containers+=("$c")
-  before=$(podman volume ls -q | sort)
+  before=$($IMAGES volume ls -q | sort)
   "${PODMAN[@]}" run -d --name "$c" "${RUN_OPTS[@]}" localhost/prism-dbmanager:$TAG schedule --job 'probe|0 0 1 1 *|status' >/dev/null
   sleep 3
-  ps=$("${PODMAN[@]}" top "$c" pid args)
+  ps=$(processes "$c")
   echo "$ps"
   grep -Eq '^ *1 +/usr/bin/tini -- node /app schedule' <<<"$ps" || bad "dbmanager: PID 1 is not tini"
   grep -Eq 'node /app schedule' <<<"$(grep -v '^ *1 ' <<<"$ps")" || bad "dbmanager: node does not run under tini"
@@ -158,14 +215,14 @@ if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
     v=$("${PODMAN[@]}" exec "$c" "$p" --version 2>&1) || { echo "$v"; bad "dbmanager: $p does not run"; }
   done
   echo "dbmanager: $v (and pg_basebackup, pg_receivewal, pg_verifybackup, pg_dumpall, pg_ctl run)"
-  "${PODMAN[@]}" rm -f -t 0 "$c" >/dev/null
-  after=$(podman volume ls -q | sort)
+  "${RM[@]}" "$c" >/dev/null
+  after=$($IMAGES volume ls -q | sort)
   [ "$before" = "$after" ] || bad "dbmanager: volumes created: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
-  echo "dbmanager: podman volume ls unchanged ($(echo "$after" | grep -c . || true) volumes before and after)"
+  echo "dbmanager: $IMAGES volume ls unchanged ($(echo "$after" | grep -c . || true) volumes before and after)"
 fi
 
 if [ -z "${PRISM_IMAGE_TEST_KEEP:-}" ]; then
-  for s in "${services[@]}"; do podman rmi -f "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
+  for s in "${services[@]}"; do $IMAGES rmi -f "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
 fi
 echo "image-test: the build layers stay cached for the next run; podman image prune -f removes them (the bases are kept)"
 if [ $fail != 0 ]; then

@@ -19,6 +19,13 @@ MC=v0.0.0-20250313080218-cf909e1063a9
 
 have() { [ -x "/usr/local/bin/$1" ]; }
 
+# --missing: prints the names of those not installed (nothing when all are) and installs nothing.
+if [ "${1:-}" = --missing ]; then
+  for t in kube-score actionlint promtool minio mc; do have "$t" || printf '%s ' "$t"; done
+  bash "$(dirname "$0")/control-plane-tools.sh" --print-path jaeger >/dev/null 2>&1 || command -v jaeger >/dev/null || printf 'jaeger '
+  exit 0
+fi
+
 have kube-score || go install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE"
 have actionlint || go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT"
 

@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # Sourced by backup.sh and restore.sh: runs the DB manager's CLI wherever the DB manager is.
 # The entry point is DBMANAGER_CLI.entry of infra/contract/commands.ts.
-#   PRISM_BACKUP_MODE=compose  (default when docker is present) `docker compose exec` into the running
+#   PRISM_BACKUP_MODE=compose  (default when a Docker engine answers) `docker compose exec` into the running
 #                              dbmanager container, or `docker compose run --rm dbmanager` when it is not up;
 #                              the compose files, project and .env are those of the Makefile.
-#   PRISM_BACKUP_MODE=local    (default without docker) the CLI from this checkout with tsx; the PRISM_*
+#   PRISM_BACKUP_MODE=local    (default otherwise: no docker, or a docker CLI with no engine behind it) the CLI from this checkout with tsx; the PRISM_*
 #                              variables of the dbmanager (databases, PRISM_S3_*) come from the environment,
 #                              or, when they are not set, from the local platform of npm run local:up
 #                              (PRISM_LOCAL_DIR, default .prism-local).
@@ -17,7 +17,9 @@ CLI_ENTRY=(node build/services/dbmanager/src/cli.js)
 dbmanager_cli() {
   local mode=${PRISM_BACKUP_MODE:-}
   if [ -z "$mode" ]; then
-    if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then mode=compose; else mode=local; fi
+    # The Compose plugin alone proves nothing: the engine must answer (docker info), or nothing runs there.
+    if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && docker info >/dev/null 2>&1; then mode=compose; else mode=local; fi
+    echo "dbmanager-cli: PRISM_BACKUP_MODE=$mode (not set; $([ $mode = compose ] && echo 'a Docker engine answers' || echo 'no Docker engine answers'))" >&2
   fi
   case "$mode" in
     compose)
@@ -37,7 +39,12 @@ dbmanager_cli() {
       ;;
     local)
       local state=${PRISM_LOCAL_DIR:-$ROOT/.prism-local}
-      if [ -z "${PRISM_AUTH_DB_HOST:-}" ] && [ -f "$state/state.json" ]; then
+      if [ -z "${PRISM_AUTH_DB_HOST:-}" ] && [ ! -f "$state/state.json" ]; then
+        echo "dbmanager-cli: no local platform in $state (start it: npm run local:up), and no PRISM_* database settings in the environment;" >&2
+        echo "  with Docker: start the engine and the stack (make docker-up), or set PRISM_BACKUP_MODE=compose|local|kubernetes" >&2
+        return 1
+      fi
+      if [ -z "${PRISM_AUTH_DB_HOST:-}" ]; then
         (cd "$ROOT" && node_modules/.bin/tsx infra/cli/local-platform.ts exec dbmanager --dir "$state" -- \
           node --import tsx services/dbmanager/src/cli.ts "$@")
       else

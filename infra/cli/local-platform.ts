@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { down, layout, LocalPlatformError, serviceEnvironment, status, up, type Endpoints } from '../local-platform/platform.js';
 import { PrerequisiteError } from '../local-platform/prerequisites.js';
+import { stackProblems } from './stack-problems.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -47,20 +48,75 @@ function parsePorts(list: readonly string[]): Record<string, number> {
   return ports;
 }
 
+const PARSE_OPTIONS = {
+  gateways: { type: 'string' },
+  fresh: { type: 'boolean' },
+  port: { type: 'string', multiple: true },
+  dir: { type: 'string' },
+  lines: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+type Option = keyof typeof PARSE_OPTIONS;
+/** Each option as help shows it. */
+const OPTION_HELP: Record<Option, [string, string]> = {
+  gateways: ['--gateways N', 'gateways sharing Redis (default 1)'],
+  fresh: ['--fresh', 'delete the data first'],
+  port: ['--port <component/port>=N', 'a fixed port instead of a free one, e.g. gateway-1/http=8080 (repeatable)'],
+  dir: ['--dir DIR', 'the state directory (default $PRISM_LOCAL_DIR, else .prism-local)'],
+  lines: ['--lines N', 'how many lines (default 100)'],
+  help: ['--help', 'this help'],
+};
+
+/** Each command with its arguments and the options it takes. */
+const COMMANDS: Record<string, { args: string; help: string; options: readonly Option[] }> = {
+  up: { args: '', help: 'start the platform and print its endpoints', options: ['gateways', 'fresh', 'port', 'dir', 'help'] },
+  status: { args: '', help: 'every process, running or not, and the endpoints', options: ['dir', 'help'] },
+  logs: { args: ' <process>', help: "a process's log (names: see status)", options: ['lines', 'dir', 'help'] },
+  down: { args: '', help: 'stop every process; the data is kept', options: ['dir', 'help'] },
+  exec: { args: ' <service> -- <command...>', help: "a command with that service's environment", options: ['dir', 'help'] },
+};
+
+function usage(only?: string): string {
+  const lines = ['usage: npm run local:<command> -- [options]   (or: tsx infra/cli/local-platform.ts <command> [options])'];
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    if (only !== undefined && name !== only) continue;
+    lines.push(`  ${`${name}${c.args}`.padEnd(36)}  ${c.help}`);
+    for (const o of c.options) lines.push(`      ${OPTION_HELP[o][0].padEnd(32)}  ${OPTION_HELP[o][1]}`);
+  }
+  return lines.join('\n');
+}
+
+const valid = (command: string) => COMMANDS[command]!.options.map((o) => OPTION_HELP[o][0]).join(', ');
+
+/** The command line; an unknown or misplaced option is named with the command's valid ones. */
+function parseCommandLine(argv: string[]) {
+  const first = argv.find((a) => !a.startsWith('-'));
+  const command = first !== undefined && first in COMMANDS ? first : undefined;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: PARSE_OPTIONS });
+  } catch (e) {
+    const unknown = /Unknown option '([^']+)'/.exec((e as Error).message)?.[1];
+    const what = unknown ? `unknown option ${unknown}` : (e as Error).message.split('. ')[0];
+    throw new LocalPlatformError(command ? `${what} for ${command}; valid: ${valid(command)}` : `${what}\n${usage()}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { help: usage(command), values, positionals };
+  if (!command) throw new LocalPlatformError(`${first === undefined ? 'no command given' : `unknown command ${first}`}\n${usage()}`);
+  const misplaced = (Object.keys(values) as Option[]).filter((o) => !COMMANDS[command]!.options.includes(o));
+  if (misplaced.length > 0) throw new LocalPlatformError(`${command} takes no ${misplaced.map((o) => `--${o}`).join(', ')}; valid: ${valid(command)}`);
+  return { help: undefined, values, positionals };
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      gateways: { type: 'string' },
-      fresh: { type: 'boolean' },
-      port: { type: 'string', multiple: true },
-      dir: { type: 'string' },
-      lines: { type: 'string' },
-    },
-  });
+  const { help, values, positionals } = parseCommandLine(argv);
+  if (help !== undefined) {
+    out(help);
+    return 0;
+  }
   const [command, arg] = positionals;
-  const dir = resolve(values.dir ?? join(REPO, '.prism-local'));
+  // PRISM_LOCAL_DIR as deploy/backup/dbmanager-cli.sh reads it: one variable points every local command elsewhere.
+  const dir = resolve(values.dir ?? process.env.PRISM_LOCAL_DIR ?? join(REPO, '.prism-local'));
   switch (command) {
     case 'up': {
       const t0 = Date.now();
@@ -69,7 +125,8 @@ async function main(argv: string[]): Promise<number> {
       const e = await up({ repoRoot: REPO, dir, gateways, fresh: !!values.fresh, ports: parsePorts(values.port ?? []), progress: out });
       out(`Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (endpoints: ${shown(join(dir, 'endpoints.json'))}):`);
       out(table(e));
-      out('Try: curl -s ' + `${e.gateways[0]}${e.routes.echo_public}/hello?x=1`);
+      // The gateway serves HTTPS with the local CA: curl must be given it (and errors stay visible: no -s).
+      out(`Try: curl --cacert ${shown(e.operator_mtls.ca_file)} ${e.gateways[0]}${e.routes.echo_public}/hello?x=1`);
       return 0;
     }
     case 'status': {
@@ -119,7 +176,7 @@ async function main(argv: string[]): Promise<number> {
       return killed.length ? 1 : 0;
     }
     default:
-      throw new LocalPlatformError('usage: local-platform.ts up [--gateways N] [--fresh] [--port component/port=N] | status | logs <process> | down');
+      throw new LocalPlatformError(usage());
   }
 }
 
@@ -135,7 +192,9 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
   const err = e as Error;
-  if (e instanceof PrerequisiteError || e instanceof LocalPlatformError || String((e as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${err.message}\n`);
+  const problems = stackProblems(e);
+  if (problems !== undefined) process.stderr.write(`${problems}\n`);
+  else if (e instanceof PrerequisiteError || e instanceof LocalPlatformError || String((e as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${err.message}\n`);
   else process.stderr.write(`error: ${err.stack ?? err.message}\n`);
   process.exitCode = 1;
 }

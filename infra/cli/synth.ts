@@ -7,10 +7,9 @@
  */
 import { rmSync } from 'node:fs';
 import { synthesizeEnvironments } from '../k8s/charts/environments.js';
-import { StackConfigError } from '../config/index.js';
-import { ModelError } from '../model/index.js';
 import { renderDocs } from './render-docs.js';
 import { renderLocalSetup } from './render-local.js';
+import { stackProblems } from './stack-problems.js';
 
 const OUTDIR = 'dist/k8s';
 // Phase timings on stderr for `npm run bench:synth`.
@@ -28,8 +27,8 @@ try {
   console.log(`synthesized ${envs.map((e) => `${OUTDIR}/${e}/`).join(', ')}`);
   process.exitCode = timed('local-set-up', () => renderLocalSetup()) || timed('docs', () => renderDocs());
 } catch (e) {
-  if (e instanceof StackConfigError || e instanceof ModelError) {
-    console.error(e.message);
-    process.exitCode = 1;
-  } else throw e;
+  const problems = stackProblems(e);
+  if (problems === undefined) throw e;
+  console.error(problems);
+  process.exitCode = 1;
 }

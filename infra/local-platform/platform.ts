@@ -55,7 +55,10 @@ export interface Endpoints {
   readonly postgres: Readonly<Record<DatabaseId, string>>;
   readonly redis: string;
   readonly nats: string;
+  /** NATS' monitoring endpoint (/varz, /jsz) and MinIO's console: the troubleshooting views of docs/operations/runbook.md. */
+  readonly nats_monitor: string;
   readonly s3: string;
+  readonly s3_console: string;
   /** The trace backend's HTTP query API (Jaeger): `${tracing_query}/traces?service=gateway`, `${tracing_query}/traces/<trace id>`. */
   readonly tracing_query: string;
   readonly logs: string;
@@ -553,7 +556,9 @@ class Runner {
       postgres: { auth: addr('postgres-auth/postgres'), ops: addr('postgres-ops/postgres') },
       redis: addr('redis/redis'),
       nats: `nats://${addr('nats/client')}`,
+      nats_monitor: `http://${addr('nats/monitor')}`,
       s3: url('minio/api'),
+      s3_console: `http://${addr('minio/console')}`,
       tracing_query: `${url('jaeger/ui')}/api`,
       logs: this.l.logsDir,
     };

@@ -211,6 +211,49 @@ describe('Makefile', () => {
     expect(dry('docker-migrate').stdout).toContain('run --rm --build db-migrate');
   });
 
+  it('`make` lists every target under its group, the local platform included', () => {
+    const help = run('.', 'make', ['--no-print-directory']);
+    expect(help.status).toBe(0);
+    const groups = [...help.stdout.matchAll(/^(\S.*):$/gm)].map((m) => m[1]!.split(/[ :]/)[0]);
+    expect(groups).toEqual(['help', 'set-up', 'the', 'Docker', 'backups']);
+    const local = help.stdout.slice(help.stdout.indexOf('the local platform'), help.stdout.indexOf('Docker Compose:'));
+    for (const t of ['local-up', 'local-status', 'local-logs', 'local-down']) expect(local, t).toMatch(new RegExp(`^  ${t} `, 'm'));
+    // Every target with a description in the Makefile is listed.
+    const described = [...readFileSync('Makefile', 'utf8').matchAll(/^([a-z-]+):.*## /gm)].map((m) => m[1]!);
+    for (const t of described) expect(help.stdout, t).toMatch(new RegExp(`^  ${t} `, 'm'));
+    expect(dry('local-up', 'ARGS=--gateways 2').stdout).toContain('npm run --silent local:up -- --gateways 2');
+  });
+
+  it('make dev-setup without Docker points to the local platform', () => {
+    const dir = tempCheckout();
+    const r = run(dir, 'bash', ['scripts/dev-setup.sh'], { PATH: pathWith([...BASIC, 'node', 'npm']) });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('Without Docker, the whole platform runs as local processes: make local-up (npm run local:up');
+    expect(r.stderr).toContain('PRISM_BACKUP_MODE=local');
+  });
+
+  it('backups pick Compose only when a Docker engine answers, not merely when the Compose plugin exists', () => {
+    // The real docker CLI with a Compose plugin that answers `docker compose version`, and no engine behind it.
+    const docker = spawnSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).stdout.trim();
+    if (!docker) return; // a machine without the docker CLI takes the local path anyway
+    const dir = tempCheckout();
+    const plugins = join(dir, '.docker/cli-plugins');
+    mkdirSync(plugins, { recursive: true });
+    writeFileSync(
+      join(plugins, 'docker-compose'),
+      '#!/bin/sh\ncase "$1" in docker-cli-plugin-metadata) echo \'{"SchemaVersion":"0.1.0","Vendor":"test","Version":"v2.30.0"}\' ;; *) echo "Docker Compose version v2.30.0" ;; esac\n',
+      { mode: 0o755 },
+    );
+    const env = { DOCKER_CONFIG: join(dir, '.docker'), DOCKER_HOST: 'unix:///nonexistent/docker.sock', PRISM_LOCAL_DIR: join(dir, 'no-platform') };
+    expect(run(dir, 'docker', ['compose', 'version'], env).status).toBe(0);
+    expect(run(dir, 'docker', ['info'], env).status).not.toBe(0);
+    const r = run(dir, 'bash', ['deploy/backup/backup.sh', 'list'], env);
+    expect(r.stderr).toContain('dbmanager-cli: PRISM_BACKUP_MODE=local (not set; no Docker engine answers)');
+    expect(r.stderr).toContain(`dbmanager-cli: no local platform in ${join(dir, 'no-platform')} (start it: npm run local:up)`);
+    expect(r.stderr).not.toMatch(/docker compose|Cannot connect to the Docker daemon/i);
+    expect(r.status).toBe(1);
+  });
+
   it('calls the backup scripts as the guide documents them', () => {
     expect(dry('backup-all').stdout.trim().split('\n')).toEqual(['./deploy/backup/backup.sh auth full', './deploy/backup/backup.sh ops full']);
     expect(dry('backup-list').stdout.trim()).toBe('./deploy/backup/backup.sh list');

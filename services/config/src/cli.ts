@@ -18,7 +18,7 @@ import { userInfo, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { GRPC_APIS } from '../../../infra/contract/index.js';
+import { CONFIG_KEYS, configKeySpec, GRPC_APIS } from '../../../infra/contract/index.js';
 import { grpc, loadProto, MtlsFileProvider, mtlsClientCredentials } from '../../runtime/src/index.js';
 import type { ConfigEntry__Output as ConfigEntry } from '../../runtime/src/proto/prism/config/v1/ConfigEntry.js';
 import type { HistoryResponse__Output as HistoryResponse } from '../../runtime/src/proto/prism/config/v1/HistoryResponse.js';
@@ -26,6 +26,8 @@ import type { ListKeysResponse__Output as ListKeysResponse } from '../../runtime
 import type { ListResponse__Output as ListResponse } from '../../runtime/src/proto/prism/config/v1/ListResponse.js';
 
 class UsageError extends Error {}
+/** Not a usage mistake, but nothing to add to the message (exit 1, no usage text). */
+class CliError extends Error {}
 
 const USAGE = `usage: npm run config -- <get|delete|history> <key> | set <key> <value> | rollback <key> <version> | list | keys
   options: --service S (default global) --environment E --address host:port --cert F --key F --ca F | --plaintext
@@ -46,6 +48,8 @@ interface Target {
   readonly environment: string;
   /** Absent only with --plaintext. */
   readonly tls?: Tls;
+  /** The address came from the local platform's endpoints.json. */
+  readonly fromLocalPlatform?: boolean;
 }
 
 interface TargetOptions {
@@ -78,7 +82,7 @@ function target(o: TargetOptions, dir: string): Target {
   const e = JSON.parse(readFileSync(file, 'utf8')) as { config_grpc: string; environment: string; operator_mtls?: { cert_file: string; key_file: string; ca_file: string } };
   const m = e.operator_mtls;
   if (!flags && !m) throw new UsageError(`${file} lists no operator certificate; restart the local platform (npm run local:up)`);
-  return { address: e.config_grpc, environment: o.environment ?? e.environment, tls: flags ?? { cert: m!.cert_file, key: m!.key_file, ca: m!.ca_file } };
+  return { address: e.config_grpc, fromLocalPlatform: true, environment: o.environment ?? e.environment, tls: flags ?? { cert: m!.cert_file, key: m!.key_file, ca: m!.ca_file } };
 }
 
 /** The reply of each unary method of the config service (the commands map one to one onto them). */
@@ -105,13 +109,14 @@ function credentials(t: Target): grpc.ChannelCredentials {
   return mtlsClientCredentials(provider, 'config');
 }
 
-// grpc-js sends the target's host as the TLS server name even when it is an IP address (127.0.0.1 of the
-// local platform), for which Node prints DEP0123 on every run; the server's identity is still checked
-// (IP SAN and URI SAN). Other warnings are printed as usual.
-process.removeAllListeners('warning');
-process.on('warning', (w: Error & { code?: string }) => {
-  if (w.code !== 'DEP0123') process.stderr.write(`${w.name}: ${w.message}\n`);
-});
+/** A service that does not answer, as an operator reads it: where it was looked for and what to check. */
+function unreachable(err: grpc.ServiceError, t: Target): Error {
+  if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED) return err;
+  // Without TLS, a service that requires mutual TLS also looks unavailable: that error stays as it is.
+  if (!t.tls) return err;
+  const check = t.fromLocalPlatform ? 'is the local platform running? npm run local:status (start it with npm run local:up)' : 'check --address and that the service runs there';
+  return new CliError(`cannot reach the config service at ${t.address}: ${check}`);
+}
 
 function client(t: Target): { call: Call; close: () => void } {
   const { ConfigService } = loadProto(GRPC_APIS.config.proto).prism.config.v1;
@@ -121,7 +126,7 @@ function client(t: Target): { call: Call; close: () => void } {
     const { path, requestSerialize, responseDeserialize } = ConfigService.service[method];
     return new Promise((res, rej) =>
       c.makeUnaryRequest<object, object>(path, requestSerialize, responseDeserialize, req, { deadline: Date.now() + 10_000 }, (err, r) =>
-        r ? res(r as Replies[typeof method]) : rej(err ?? new Error(`${path}: no reply`)),
+        r ? res(r as Replies[typeof method]) : rej(err ? unreachable(err, t) : new Error(`${path}: no reply`)),
       ),
     );
   };
@@ -146,11 +151,54 @@ const who = () => {
   }
 };
 
+/** How many arguments follow each command (set takes the rest of the line as its value). */
+const ARITY: Record<string, { min: number; max: number; args: string }> = {
+  get: { min: 1, max: 1, args: '<key>' },
+  set: { min: 2, max: Infinity, args: '<key> <value>' },
+  delete: { min: 1, max: 1, args: '<key>' },
+  list: { min: 0, max: 0, args: '' },
+  history: { min: 1, max: 1, args: '<key>' },
+  rollback: { min: 2, max: 2, args: '<key> <version>' },
+  keys: { min: 0, max: 0, args: '' },
+};
+
+/** The declared key closest to a mistyped one (edit distance), when it is close. */
+function closestKey(key: string): string | undefined {
+  const distance = (a: string, b: string) => {
+    let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+    return prev[b.length]!;
+  };
+  const [best] = Object.keys(CONFIG_KEYS)
+    .map((k) => [k, distance(key, k)] as const)
+    .sort((x, y) => x[1] - y[1]);
+  return best && best[1] <= Math.max(3, Math.floor(key.length / 4)) ? best[0] : undefined;
+}
+
+/** A key the service would refuse as undeclared, named with its likely spelling, before any call. */
+function checkKey(key: string): string {
+  if (configKeySpec(key)) return key;
+  const near = closestKey(key);
+  throw new CliError(`unknown key "${key}"${near ? `; did you mean ${near}?` : ''} (every key: npm run config -- keys; feature flags are feature.<name>)`);
+}
+
+/**
+ * Negative numbers are values, not options: `set some.key -5` needs no `--`. They pass parseArgs marked and come back
+ * unmarked (an option's value such as `--limit -1` too).
+ */
+const NEGATIVE = /^-\d+(\.\d+)?$/;
+const MARK = '\u0000';
+const unmark = (v: string) => (v.startsWith(MARK) ? v.slice(1) : v);
+
 const entryLine = (e: ConfigEntry) => `${e.service}/${e.key} = ${e.valueJson || '(deleted)'}  (version ${e.version}, ${e.updatedBy}, ${e.updatedAt})`;
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
+  const parsed = parseArgs({
+    args: argv.map((a) => (NEGATIVE.test(a) ? MARK + a : a)),
     allowPositionals: true,
     options: {
       service: { type: 'string', default: 'global' },
@@ -160,7 +208,7 @@ async function main(argv: string[]): Promise<void> {
       key: { type: 'string' },
       ca: { type: 'string' },
       plaintext: { type: 'boolean' },
-      dir: { type: 'string', default: resolve(REPO, '.prism-local') },
+      dir: { type: 'string', default: process.env.PRISM_LOCAL_DIR ?? resolve(REPO, '.prism-local') },
       by: { type: 'string' },
       comment: { type: 'string' },
       prefix: { type: 'string', default: '' },
@@ -168,12 +216,23 @@ async function main(argv: string[]): Promise<void> {
       help: { type: 'boolean', short: 'h' },
     },
   });
+  const positionals = parsed.positionals.map(unmark);
+  const values = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, typeof v === 'string' ? unmark(v) : v])) as typeof parsed.values;
   const [command, key, arg] = positionals;
-  if (values.help || !command) throw new UsageError(values.help ? '' : 'no command given');
+  if (values.help) {
+    out(USAGE);
+    return;
+  }
+  if (!command) throw new UsageError('no command given');
+  const arity = ARITY[command];
+  if (!arity) throw new UsageError(`unknown command "${command}"`);
+  const given = positionals.length - 1;
+  if (given > arity.max) throw new UsageError(`${command} takes ${arity.args || 'no arguments'}; extra: ${positionals.slice(1 + arity.max).join(' ')}`);
   const needKey = () => {
     if (!key) throw new UsageError(`${command} needs a key (see: npm run config -- keys)`);
-    return key;
+    return checkKey(key);
   };
+  if (key !== undefined && command !== 'list' && command !== 'keys') checkKey(key);
   const t = target(values, values.dir);
   const { call, close } = client(t);
   const base = { environment: t.environment, service: values.service };
@@ -233,6 +292,9 @@ try {
   if (e instanceof UsageError) {
     process.stderr.write(`${e.message ? `${e.message}\n` : ''}${USAGE}\n`);
     process.exitCode = 2;
+  } else if (e instanceof CliError) {
+    process.stderr.write(`${e.message}\n`);
+    process.exitCode = 1;
   } else if (typeof (e as grpc.ServiceError).code === 'number') {
     const err = e as grpc.ServiceError;
     process.stderr.write(`config service: ${grpc.status[err.code]}: ${err.details}\n`);

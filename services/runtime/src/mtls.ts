@@ -214,6 +214,23 @@ function authorizationInterceptor(deps: { log: Logger; metrics: ServiceMetrics }
   };
 }
 
+let ipServerNameWarningDropped = false;
+/**
+ * grpc-js always sends the target's host as the TLS server name, an IP address too (127.0.0.1 on the local
+ * platform), and offers no way to leave it out; Node then prints DEP0123 at every start. The server is still
+ * checked against that IP (its IP SAN) and its URI SAN: only this one warning is dropped, every other reaches
+ * the listeners that were there (Node's own printing).
+ */
+function dropIpServerNameWarning(): void {
+  if (ipServerNameWarningDropped) return;
+  ipServerNameWarningDropped = true;
+  const listeners = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    if (w.code !== 'DEP0123') for (const l of listeners) l(w);
+  });
+}
+
 /** Server credentials: TLS from the provider, client certificates requested and verified, authorization per method. */
 export function mtlsServerCredentials(provider: MtlsFileProvider, deps: { log: Logger; metrics: ServiceMetrics }): grpc.ServerCredentials {
   // Certificates are requested and verified against the CA, but a handshake without one is not cut:
@@ -227,6 +244,7 @@ export function mtlsServerCredentials(provider: MtlsFileProvider, deps: { log: L
  * name it is reached by and, when `peer` is given, that it is that Prism service (its URI SAN).
  */
 export function mtlsClientCredentials(provider: MtlsFileProvider, peer?: ServiceName): grpc.ChannelCredentials {
+  dropIpServerNameWarning();
   const expected = peer ? workloadSpiffeId(peer) : undefined;
   return grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, {
     checkServerIdentity: (host: string, cert: PeerCertificate) => {

@@ -4,7 +4,8 @@
  */
 export interface Reporter {
   phase(name: string, detail?: string): void;
-  progress(phase: string, done: number, total?: number): void;
+  /** `done` of `total` bytes, or of things counted (`unit` 'count': WAL segments, files). */
+  progress(phase: string, done: number, total?: number, unit?: 'bytes' | 'count'): void;
   line(text: string): void;
   child(label: string): Reporter;
 }
@@ -25,13 +26,14 @@ export function lineReporter(write: (line: string) => void, label = '', interval
   const prefix = label ? `[${label}] ` : '';
   return {
     phase: (name, detail) => write(`${prefix}${name}${detail ? `: ${detail}` : ''}`),
-    progress: (phase, done, total) => {
+    progress: (phase, done, total, unit = 'bytes') => {
       const now = Date.now();
       const finished = total !== undefined && done >= total;
       if (!finished && now - (last.get(phase) ?? 0) < intervalMs) return;
       last.set(phase, now);
       const pct = total ? ` (${Math.min(100, Math.floor((done / total) * 100))}%)` : '';
-      write(`${prefix}${phase}: ${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ''}${pct}`);
+      const show = unit === 'bytes' ? formatBytes : String;
+      write(`${prefix}${phase}: ${show(done)}${total ? ` of ${show(total)}` : ''}${pct}`);
     },
     line: (text) => write(`${prefix}${text}`),
     child: (l) => lineReporter(write, l, intervalMs),

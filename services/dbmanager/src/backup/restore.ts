@@ -268,7 +268,7 @@ async function fetchWal(store: BackupStore, meta: BackupMeta, plan: WalPlan, spo
     const bad = checkSegmentHeader(s, content, meta.walSegmentSize, meta.systemIdentifier);
     if (bad) throw new RestoreError(`WAL object ${key}: ${bad}`);
     if (spool) await writeFile(join(spool, s), content, { mode: 0o600 });
-    report.progress('WAL segments verified', ++i, plan.segments.length);
+    report.progress('WAL segments verified', ++i, plan.segments.length, 'count');
   }
 }
 
