@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { API_KEY_HEADER, GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
+import { API_KEY_HEADER, GATEWAY_PUBLIC_HEALTH_PATHS } from '../../../infra/contract/index.js';
 import {
   REQUEST_ID_HEADER,
   context as otelContext,
@@ -20,6 +20,7 @@ import type { ApiKeyValidator } from './api-keys.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
 import { CircuitBreaker, RetryBudget, breakerGauge } from './breaker.js';
 import { ClientAddress } from './client-address.js';
+import { forwardedHeaders } from './forwarded-headers.js';
 import type { EventPublisher } from './events.js';
 import { AuthError, type Identity } from './identity.js';
 import type { JwtVerifier } from './jwt.js';
@@ -80,30 +81,6 @@ interface Ctx {
   recorded: boolean;
 }
 
-/** Request headers that never go upstream (RFC 9110 §7.6.1), plus the ones the gateway sets itself. */
-const DROP_REQUEST = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'host',
-  API_KEY_HEADER,
-  // Node answers `Expect: 100-continue` itself; undici refuses to send it on.
-  'expect',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  // Client-sent address and URL overrides: frameworks and proxies upstream would believe them.
-  'x-real-ip',
-  'forwarded',
-  'x-original-url',
-  'x-rewrite-url',
-]);
-/** Headers the gateway decides on: a client's copy never goes upstream, under any spelling. */
-const GATEWAY_SET = new Set([...DROP_REQUEST, 'x-forwarded-for', REQUEST_ID_HEADER]);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', REQUEST_ID_HEADER]);
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
@@ -323,33 +300,9 @@ export class Gateway {
     return undefined;
   }
 
-  /** One pass over the raw headers: hop-by-hop and client-sent identity headers removed, gateway headers added. */
+  /** The client's allowed headers (forwarded-headers.ts), then the ones the gateway decides: address, scheme, host, request id, identity, trace. */
   private upstreamHeaders(ctx: Ctx): string[] {
-    const raw = ctx.req.rawHeaders;
-    const out: string[] = [];
-    let host: string | undefined;
-    let connectionTokens: string | undefined;
-    const forwardTrace = !this.deps.tracing.enabled;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      const value = raw[i + 1]!;
-      if (DROP_REQUEST.has(name)) {
-        if (name === 'host') host = value;
-        else if (name === 'connection') connectionTokens = value.toLowerCase();
-        continue;
-      }
-      if (name.startsWith(IDENTITY_HEADER_PREFIX) || name === REQUEST_ID_HEADER) continue;
-      // Many frameworks (CGI-style WSGI/PHP/Rack environments) read `x_prism_user_id` as `x-prism-user-id`.
-      if (name.includes('_') && isGatewayHeader(name.replace(/_/g, '-'))) continue;
-      // The client's X-Forwarded-For is replaced by the address the gateway determined (below).
-      if (name === 'x-forwarded-for') continue;
-      if (!forwardTrace && (name === 'traceparent' || name === 'tracestate')) continue;
-      out.push(name, value);
-    }
-    if (connectionTokens !== undefined && connectionTokens !== 'keep-alive' && connectionTokens !== 'close') {
-      const named = new Set(connectionTokens.split(',').map((t) => t.trim()));
-      for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!)) out.splice(i, 2);
-    }
+    const { headers: out, host } = forwardedHeaders(ctx.req.rawHeaders, !this.deps.tracing.enabled);
     out.push(REQUEST_ID_HEADER, ctx.id, 'x-forwarded-for', ctx.ip);
     out.push('x-forwarded-proto', 'encrypted' in ctx.req.socket ? 'https' : 'http');
     if (host !== undefined) out.push('x-forwarded-host', host);
@@ -513,10 +466,6 @@ export class Gateway {
     }
     return m;
   }
-}
-
-function isGatewayHeader(name: string): boolean {
-  return name.startsWith(IDENTITY_HEADER_PREFIX) || GATEWAY_SET.has(name);
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined for another scheme. */

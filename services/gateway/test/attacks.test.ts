@@ -114,6 +114,59 @@ describe('headers a client must not be able to pass upstream', () => {
     expect(h['x-forwarded-for']).toBe('127.0.0.1');
     expect(JSON.stringify(h)).not.toContain('6.6.6.6');
   });
+
+  it('only allowed headers go upstream: address, URL, scheme and method overrides of every spelling stay at the gateway', async () => {
+    // Headers that some framework or proxy believes (issue 22 item 12): each carries a value the upstream must never see.
+    const overrides = [
+      'X-Client-IP',
+      'True-Client-IP',
+      'CF-Connecting-IP',
+      'Fastly-Client-IP',
+      'Client-IP',
+      'X-Cluster-Client-IP',
+      'X-Originating-IP',
+      'X-Remote-IP',
+      'X-Remote-Addr',
+      'X-ProxyUser-Ip',
+      'X-Custom-IP-Authorization',
+      'X-Forwarded',
+      'X-Forwarded-Server',
+      'X-Forwarded-Port',
+      'X-Forwarded-Scheme',
+      'X-Forwarded-Ssl',
+      'X-Forwarded-Prefix',
+      'X-Forwarded-Uri',
+      'X-Forwarded-Path',
+      'X-Url-Scheme',
+      'Front-End-Https',
+      'X-Host',
+      'X-Original-Host',
+      'X-Original-Method',
+      'X-HTTP-Method-Override',
+      'X-HTTP-Method',
+      'X-Method-Override',
+      'X-Envoy-Original-Path',
+      'Via',
+      'X-Api-Key-Id',
+      'X-Anything',
+    ];
+    const sent: Record<string, string> = { authorization: `Bearer ${await token(keys, `hdr-${randomUUID()}`)}`, accept: 'application/json', 'if-none-match': '"v1"' };
+    for (const name of overrides) sent[name] = name.toLowerCase().includes('method') ? 'DELETE' : 'evil-6.6.6.6';
+    const before = upstream.requests.length;
+    expect(await rawGet(`${gw.url}/api/hdr/x`, sent)).toBe(200);
+    const got = upstream.requests.slice(before)[0]!;
+    expect(overrides.length).toBeGreaterThanOrEqual(22);
+    for (const name of overrides) expect(got.headers[name.toLowerCase()], name).toBeUndefined();
+    expect(JSON.stringify(got.headers)).not.toContain('evil');
+    expect(JSON.stringify(got.headers)).not.toContain('DELETE');
+    expect(got.method).toBe('GET');
+    // Ordinary headers still pass, and a header named in Connection (hop-by-hop) does not.
+    expect(got.headers.accept).toBe('application/json');
+    expect(got.headers['if-none-match']).toBe('"v1"');
+    const hop = upstream.requests.length;
+    expect(await rawGet(`${gw.url}/api/hdr/x`, { authorization: sent.authorization!, connection: 'keep-alive, accept-language', 'accept-language': 'de' })).toBe(200);
+    expect(upstream.requests[hop]!.headers['accept-language']).toBeUndefined();
+  });
 });
 
 describe('non-canonical tokens: one string per token', () => {
