@@ -18,7 +18,7 @@ import {
 } from '../../runtime/src/index.js';
 import type { ApiKeyValidator } from './api-keys.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
-import { CircuitBreaker, RetryBudget, breakerGauge } from './breaker.js';
+import { type CircuitBreaker, RetryBudget, breakerMetrics, classBreakers, type RouteClass } from './breaker.js';
 import { ClientAddress } from './client-address.js';
 import { forwardedHeaders } from './forwarded-headers.js';
 import type { EventPublisher } from './events.js';
@@ -50,7 +50,8 @@ export interface GatewayDeps {
 interface Upstream {
   readonly route: Route;
   readonly pool: Pool;
-  readonly breaker: CircuitBreaker;
+  /** Per route class: anonymous requests cannot open the breaker signed-in users go through. */
+  readonly breakers: Record<RouteClass, CircuitBreaker>;
   readonly budget: RetryBudget;
 }
 
@@ -142,10 +143,10 @@ export class Gateway {
     this.settings = deps.settings;
     this.debug = deps.log.isLevelEnabled('debug');
     this.clientAddress = new ClientAddress(this.settings.trustedProxies);
-    const gauge = breakerGauge([deps.metrics.registry]);
-    const pools = new Map<string, { pool: Pool; breaker: CircuitBreaker; budget: RetryBudget }>();
+    const breakerMetricSet = breakerMetrics([deps.metrics.registry]);
+    const pools = new Map<string, { pool: Pool; breakers: Record<RouteClass, CircuitBreaker>; budget: RetryBudget }>();
     for (const route of this.settings.routes) {
-      // One pool, breaker and retry budget per upstream origin, shared by its routes.
+      // One pool, pair of breakers and retry budget per upstream origin, shared by its routes.
       const key = `${route.origin} ${route.caFile ?? ''}`;
       let p = pools.get(key);
       if (!p) {
@@ -153,7 +154,7 @@ export class Gateway {
         const connect = route.caFile ? { connect: { ca: readCaFile(route.caFile, route.prefix) } } : {};
         p = {
           pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...connect, ...deps.poolOptions }),
-          breaker: new CircuitBreaker(route.origin, route.breaker, gauge),
+          breakers: classBreakers(route.origin, route.breaker, breakerMetricSet),
           budget: new RetryBudget(),
         };
         pools.set(key, p);
@@ -316,7 +317,8 @@ export class Gateway {
   }
 
   private async forward(ctx: Ctx, up: Upstream, headers: string[], body: IncomingMessage | Transform | null): Promise<void> {
-    const { route, pool, breaker, budget } = up;
+    const { route, pool, budget } = up;
+    const breaker = up.breakers[ctx.identity ? 'authenticated' : 'anonymous'];
     budget.earn();
     const q = ctx.req.url!.indexOf('?');
     const rest = ctx.path.slice(route.prefix.length) + (q === -1 ? '' : ctx.req.url!.slice(q));
@@ -344,7 +346,8 @@ export class Gateway {
         const clientLeft = ctx.req.errored === e && (e as Error).message === 'aborted';
         const timeout = !clientLeft && TIMEOUT_CODES.has(code);
         const down = !clientLeft && (UPSTREAM_DOWN_CODES.has(code) || tlsFailure(code));
-        if (timeout || down) breaker.onFailure();
+        if (timeout) breaker.onFailure('timeout');
+        else if (down) breaker.onFailure('upstream');
         else breaker.release();
         if (ctx.res.headersSent) {
           // Failed while streaming the answer: nothing to send but a cut connection.

@@ -78,6 +78,41 @@ describe('circuit breaker: only failures of the upstream count', () => {
   });
 });
 
+describe('circuit breaker: anonymous traffic cannot open the breaker of signed-in users', () => {
+  let slow: TestUpstream;
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    slow = await new TestUpstream().start();
+    // Slow for anyone who asks for /slow: longer than the route's timeout.
+    slow.respond = (r, res) => {
+      if (r.url.includes('/slow')) setTimeout(() => res.writeHead(200).end('late'), 1_000);
+      else res.writeHead(200).end('ok');
+    };
+    gw = await startTestGateway({ keys, routes: [route('pub', slow.origin, { auth_required: false, timeout_ms: 300 })] });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await slow.stop();
+  });
+
+  it('six slow anonymous requests open the anonymous breaker only: signed-in users still get through', async () => {
+    const statuses = await Promise.all(Array.from({ length: 6 }, () => fetch(`${gw.url}/api/pub/slow`).then((r) => r.status)));
+    // The first three time out (504); the breaker (threshold 3) may already refuse the last ones.
+    expect(statuses.filter((s) => s === 504).length).toBeGreaterThanOrEqual(3);
+    const text = await gw.metrics();
+    expect(metricValue(text, METRICS.circuitBreakerState, { upstream: slow.origin, class: 'anonymous' })).toBe(2);
+    expect(metricValue(text, METRICS.circuitBreakerState, { upstream: slow.origin, class: 'authenticated' })).toBe(0);
+    // Counted as the gateway's timeouts, not as failures of the upstream.
+    expect(metricValue(text, METRICS.upstreamFailures, { upstream: slow.origin, class: 'anonymous', kind: 'timeout' })).toBeGreaterThanOrEqual(3);
+    expect(metricValue(text, METRICS.upstreamFailures, { upstream: slow.origin, class: 'anonymous', kind: 'upstream' })).toBe(0);
+    // Anonymous requests now get the fast 503; a signed-in user is served.
+    expect((await fetch(`${gw.url}/api/pub/x`)).status).toBe(503);
+    const signedIn = await fetch(`${gw.url}/api/pub/x`, { headers: { authorization: `Bearer ${await token(keys, `breaker-${randomUUID()}`)}` } });
+    expect(signedIn.status).toBe(200);
+    expect(await signedIn.text()).toBe('ok');
+  });
+});
+
 describe('headers a client must not be able to pass upstream', () => {
   let gw: RunningGateway;
   beforeAll(async () => {

@@ -27,7 +27,7 @@ describe('circuit breaker', () => {
   });
 
   it('opens after consecutive 5xx (fast 503, upstream receives nothing), then recovers through half-open', async () => {
-    const state = async () => metricValue(await gw.metrics(), METRICS.circuitBreakerState, { upstream: upstream.origin });
+    const state = async () => metricValue(await gw.metrics(), METRICS.circuitBreakerState, { upstream: upstream.origin, class: 'authenticated' });
     upstream.respond = (_r, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
     for (let i = 0; i < 3; i++) {
       const r = await fetch(`${gw.url}/api/flaky/x`, { headers: auth });
