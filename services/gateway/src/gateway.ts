@@ -8,7 +8,9 @@ import {
   context as otelContext,
   extractContext,
   injectContext,
+  PEER_IDENTITY_ERROR,
   requestIdOf,
+  serverIdentityCheck,
   trace,
   type Health,
   type Logger,
@@ -108,6 +110,7 @@ const TLS_VERIFY_CODES = new Set([
   'INVALID_PURPOSE',
   'PATH_LENGTH_EXCEEDED',
   'HOSTNAME_MISMATCH',
+  PEER_IDENTITY_ERROR,
 ]);
 const tlsFailure = (code: string): boolean => TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
 const HEALTH_PATHS = new Set<string>(GATEWAY_PUBLIC_HEALTH_PATHS);
@@ -147,11 +150,12 @@ export class Gateway {
     const pools = new Map<string, { pool: Pool; breakers: Record<RouteClass, CircuitBreaker>; budget: RetryBudget }>();
     for (const route of this.settings.routes) {
       // One pool, pair of breakers and retry budget per upstream origin, shared by its routes.
-      const key = `${route.origin} ${route.caFile ?? ''}`;
+      const key = `${route.origin} ${route.caFile ?? ''} ${route.serverIdentity ?? ''}`;
       let p = pools.get(key);
       if (!p) {
-        // An https upstream with a CA file is verified against that CA only (the mesh CA), by its host name.
-        const connect = route.caFile ? { connect: { ca: readCaFile(route.caFile, route.prefix) } } : {};
+        // An https upstream with a CA file is verified against that CA only (the mesh CA), by its host name
+        // and, with server_identity, by the workload identity in its certificate.
+        const connect = route.caFile ? { connect: { ca: readCaFile(route.caFile, route.prefix), checkServerIdentity: serverIdentityCheck(route.serverIdentity) } } : {};
         p = {
           pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...connect, ...deps.poolOptions }),
           breakers: classBreakers(route.origin, route.breaker, breakerMetricSet),
