@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { fetch } from 'undici';
 import { z } from 'zod';
 import type { AuthContext } from './context.js';
@@ -77,17 +77,30 @@ function provider(ctx: AuthContext, name: ProviderName): OAuthProviderConfig {
   return p;
 }
 
-/** Stores a pending flow and returns the provider's authorization URL. `linkUserId`: link to this account instead of signing in. */
-export async function startAuthorization(ctx: AuthContext, name: ProviderName, linkUserId?: string): Promise<string> {
+/** The cookie that binds a linking flow to the browser that started it; scoped to the callback path. */
+export const LINK_COOKIE = 'prism_oauth_link';
+
+/** `Set-Cookie` for a linking flow's binding: only the callback sees it, only over HTTPS, never script. */
+export function linkCookie(provider: ProviderName, binding: string): string {
+  return `${LINK_COOKIE}=${binding}; Path=/auth/oauth/${provider}/callback; Max-Age=${STATE_TTL_SECONDS}; HttpOnly; Secure; SameSite=Lax`;
+}
+
+/**
+ * Stores a pending flow and returns the provider's authorization URL. `linkUserId`: link to this
+ * account instead of signing in; the flow is then bound to the caller by `linkBinding`, a random value
+ * the caller sets as the {@link LINK_COOKIE} cookie: the callback links only for a browser presenting it.
+ */
+export async function startAuthorization(ctx: AuthContext, name: ProviderName, linkUserId?: string): Promise<{ url: string; linkBinding?: string }> {
   const p = provider(ctx, name);
   const state = opaqueToken();
   const verifier = opaqueToken();
+  const binding = linkUserId ? opaqueToken() : undefined;
   const redirect = redirectUri(ctx.settings.publicBaseUrl, name);
   await inTx(ctx.db, (tx) =>
     tx.query(
-      `INSERT INTO oauth_states (state_hash, provider, code_verifier, redirect_uri, link_user_id, expires_at)
-       VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
-      [sha256(state), name, verifier, redirect, linkUserId ?? null, STATE_TTL_SECONDS],
+      `INSERT INTO oauth_states (state_hash, provider, code_verifier, redirect_uri, link_user_id, link_binding_hash, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
+      [sha256(state), name, verifier, redirect, linkUserId ?? null, binding ? sha256(binding) : null, STATE_TTL_SECONDS],
     ),
   );
   const url = new URL(p.authorizeUrl);
@@ -100,7 +113,7 @@ export async function startAuthorization(ctx: AuthContext, name: ProviderName, l
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
-  return url.toString();
+  return binding ? { url: url.toString(), linkBinding: binding } : { url: url.toString() };
 }
 
 export type CallbackResult = { kind: 'signed_in'; tokens: TokenPair; created: boolean } | { kind: 'linked'; provider: ProviderName };
@@ -117,19 +130,25 @@ export async function completeAuthorization(
   name: ProviderName,
   params: { code?: string | undefined; state: string; error?: string | undefined },
   meta: ClientMeta,
+  /** The {@link LINK_COOKIE} the browser sent, if any. */
+  linkBinding?: string,
 ): Promise<CallbackResult> {
   const p = provider(ctx, name);
   // The state is consumed first, whatever happens next: a state (and its code) works once.
   const { rows } = await inTx(ctx.db, (tx) =>
-    tx.query<{ code_verifier: string; redirect_uri: string; link_user_id: string | null }>(
+    tx.query<{ code_verifier: string; redirect_uri: string; link_user_id: string | null; link_binding_hash: Buffer | null }>(
       `UPDATE oauth_states SET consumed_at = now()
         WHERE state_hash = $1 AND provider = $2 AND consumed_at IS NULL AND expires_at > now()
-        RETURNING code_verifier, redirect_uri, link_user_id`,
+        RETURNING code_verifier, redirect_uri, link_user_id, link_binding_hash`,
       [sha256(params.state), name],
     ),
   );
   const pending = rows[0];
   if (!pending) throw new HttpError(400, 'invalid_state', 'unknown, expired or already used OAuth state');
+  // A linking flow completes only in the browser that started it: someone else's link URL links nothing (login CSRF).
+  if (pending.link_user_id && !(pending.link_binding_hash && linkBinding && timingSafeEqual(sha256(linkBinding), pending.link_binding_hash))) {
+    throw new HttpError(400, 'link_not_bound', 'this linking was started elsewhere: start it again from your account in this browser');
+  }
   if (params.error || !params.code) throw new HttpError(400, 'oauth_denied', `the provider returned no code${params.error ? ` (${params.error.slice(0, 100)})` : ''}`);
 
   const accessToken = await exchangeCode(p, params.code, pending.redirect_uri, pending.code_verifier);
