@@ -129,7 +129,7 @@ describe('OAuth sign-in and linking against a local provider', () => {
     // without the attacker's cookie (their own browser has none, or one of their own flow).
     fake.nextUser = { id: 'g-victim', email: email('victim'), verified: true, name: 'Victim' };
     const callback = await authorizeAtProvider(link.body.authorization_url);
-    for (const headers of [{}, { cookie: 'prism_oauth_link=' + 'A'.repeat(43) }]) {
+    for (const headers of [{}, { cookie: 'prism_oauth_link=' + 'A'.repeat(43) }] as Record<string, string>[]) {
       const r = await call(h.base, 'GET', callback, { headers });
       expect(r.status).toBe(400);
     }
