@@ -46,6 +46,11 @@ export const ENV = {
     optional: true,
   },
   PRISM_METRICS_PORT: { description: 'Port of /metrics and /health/*', schema: port, optional: true },
+  PRISM_BIND_ADDRESS: {
+    description: "Address every listener of the service binds (HTTP, gRPC, metrics); unset: all interfaces (a container's own network). The local platform sets 127.0.0.1",
+    schema: z.union([z.ipv4(), z.ipv6()]),
+    optional: true,
+  },
   PRISM_SHUTDOWN_TIMEOUT_SECONDS: {
     description: 'Time allowed for in-flight work after SIGTERM; below the pod grace period',
     schema: positiveInt.default(20),

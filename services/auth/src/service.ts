@@ -121,7 +121,7 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => runtime.createHttpServer(handler),
   });
-  await app.listen({ port: env.PRISM_HTTP_PORT, host: opts.host ?? '0.0.0.0' });
+  await app.listen({ port: env.PRISM_HTTP_PORT, host: opts.host ?? runtime.bindAddress });
   const httpPort = (app.server.address() as { port: number }).port;
 
   const grpcServer = runtime.createGrpcServer([AUTH_GRPC_SERVICE]);
