@@ -118,6 +118,14 @@ export const ENV = {
     optional: true,
   },
 
+  // Auth: the gateway's per-address limit, for /auth requests that reach auth straight from the edge.
+  PRISM_AUTH_RATE_LIMIT_RPS: {
+    description: "Requests per second per client address to /auth (the gateway's rate; shared by the replicas through Redis). Unset: no limit in auth",
+    schema: positiveInt,
+    optional: true,
+  },
+  PRISM_AUTH_RATE_LIMIT_BURST: { description: "Requests a client address may send at once above the rate (the gateway's burst)", schema: positiveInt.default(1), optional: true },
+
   // Auth: OAuth.
   PRISM_PUBLIC_BASE_URL: { description: 'Public base URL (OAuth redirect URIs are built from it)', schema: url },
   PRISM_GOOGLE_CLIENT_ID: { description: 'Google OAuth client id', schema: nonEmpty, secret: true, optional: true },
