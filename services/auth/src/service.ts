@@ -7,7 +7,7 @@ import { createDb, query } from './db.js';
 import { addAuthService, AUTH_GRPC_SERVICE } from './grpc.js';
 import { buildApp } from './http/app.js';
 import { loadKeyRing } from './keys.js';
-import { oauthProviders, type ProviderEndpoints, type ProviderName } from './oauth.js';
+import { oauthProviders, type ProviderEndpoints, type ProviderName } from './oauth-providers.js';
 import { OutboxPublisher, type PublisherOptions } from './outbox.js';
 import { AddressRateLimiter } from './rate-limit.js';
 import { createRedis, RevocationList } from './revocation.js';
