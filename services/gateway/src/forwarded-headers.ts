@@ -1,3 +1,5 @@
+import { API_KEY_HEADER, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
+
 /**
  * The request headers a client may pass to an upstream: an allow-list, not a deny-list. Upstream
  * frameworks and proxies believe many headers about the client's address, the URL, the scheme or the
@@ -12,7 +14,7 @@
  * while the gateway traces nothing itself). A header an application needs beyond these is added here,
  * on purpose, with a test.
  */
-export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'accept',
   'accept-encoding',
   'accept-language',
@@ -45,6 +47,11 @@ export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'tracestate',
   'baggage',
 ]);
+
+// The identity headers and the API key are the gateway's to set or keep: never on the list.
+for (const h of FORWARDED_REQUEST_HEADERS) {
+  if (h.startsWith(IDENTITY_HEADER_PREFIX) || h === API_KEY_HEADER) throw new Error(`forwarded-headers: ${h} may not be forwarded from the client`);
+}
 
 /** Trace context headers: a client's copy goes upstream only while the gateway does not trace (it then starts the trace itself). */
 const TRACE_CONTEXT = new Set(['traceparent', 'tracestate', 'baggage']);
