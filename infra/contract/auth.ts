@@ -18,6 +18,8 @@ export const AUTH_REDIS_KEYS = {
    * on every request made with the key, in the same Redis call as its rate limit.
    */
   revokedApiKey: (keyId: string) => `prism:auth:revoked-api-key:${keyId}`,
+  /** Auth's own per-address request limit (the gateway's limit, for `/auth` requests that do not pass the gateway). */
+  rateLimit: (address: string) => `prism:auth:rate:${address}`,
 } as const;
 
 export const REVOCATION_TTL_MARGIN_SECONDS = 60;

@@ -5,6 +5,12 @@ import { SERVICE_NAMES, type ServiceName } from './services.js';
  * The keys the config service accepts, each with the schema its value must satisfy. The config
  * service rejects any other key or value; a service reading a key can parse it with the same schema.
  * `feature.<name>` keys are boolean feature flags, open to every service.
+ *
+ * A key is declared only for the scopes a service actually reads (today the gateway's live config,
+ * `services/gateway/src/live-config.ts`; a test holds the two together): a setting nobody reads would be
+ * accepted, recorded and shown as in force while changing nothing. Auth's login throttling and the
+ * backup retention are deployment settings (`throttle.ts` defaults, `backups.retentionDays` in the stack
+ * config), not live ones.
  */
 export interface ConfigKeySpec {
   readonly description: string;
@@ -19,16 +25,13 @@ export type ConfigScope = 'global' | ServiceName;
 const everywhere = CONFIG_SCOPES;
 
 export const CONFIG_KEYS = {
-  'log.level': { description: 'Log level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']), services: everywhere },
+  'log.level': { description: 'Log level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']), services: ['global', 'gateway'] },
   'maintenance.enabled': { description: 'Answer 503 to new requests with a maintenance message', schema: z.boolean(), services: ['global', 'gateway'] },
   'maintenance.message': { description: 'Message shown during maintenance', schema: z.string().min(1).max(500), services: ['global', 'gateway'] },
   'rate_limit.enabled': { description: 'Gateway rate limiting on or off', schema: z.boolean(), services: ['gateway'] },
   'rate_limit.requests_per_second': { description: 'Sustained requests per second per client', schema: z.number().int().min(1).max(100_000), services: ['gateway'] },
   'rate_limit.burst': { description: 'Requests a client may send at once above the rate', schema: z.number().int().min(1).max(100_000), services: ['gateway'] },
   'rate_limit.on_redis_failure': { description: 'open: per-instance fallback; closed: 503', schema: z.enum(['open', 'closed']), services: ['gateway'] },
-  'auth.login_max_failures': { description: 'Failed logins before a temporary lock', schema: z.number().int().min(1).max(100), services: ['auth'] },
-  'auth.lockout_seconds': { description: 'Length of a temporary login lock', schema: z.number().int().min(1).max(86_400), services: ['auth'] },
-  'backup.retention_days': { description: 'Days a backup is kept', schema: z.number().int().min(1).max(3650), services: ['dbmanager'] },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 const FEATURE_FLAG_KEY = /^feature\.[a-z0-9_]{1,64}$/;

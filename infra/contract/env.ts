@@ -46,6 +46,11 @@ export const ENV = {
     optional: true,
   },
   PRISM_METRICS_PORT: { description: 'Port of /metrics and /health/*', schema: port, optional: true },
+  PRISM_BIND_ADDRESS: {
+    description: "Address every listener of the service binds (HTTP, gRPC, metrics); unset: all interfaces (a container's own network). The local platform sets 127.0.0.1",
+    schema: z.union([z.ipv4(), z.ipv6()]),
+    optional: true,
+  },
   PRISM_SHUTDOWN_TIMEOUT_SECONDS: {
     description: 'Time allowed for in-flight work after SIGTERM; below the pod grace period',
     schema: positiveInt.default(20),
@@ -112,6 +117,14 @@ export const ENV = {
     schema: addressListEnv.default([]),
     optional: true,
   },
+
+  // Auth: the gateway's per-address limit, for /auth requests that reach auth straight from the edge.
+  PRISM_AUTH_RATE_LIMIT_RPS: {
+    description: "Requests per second per client address to /auth (the gateway's rate; shared by the replicas through Redis). Unset: no limit in auth",
+    schema: positiveInt,
+    optional: true,
+  },
+  PRISM_AUTH_RATE_LIMIT_BURST: { description: "Requests a client address may send at once above the rate (the gateway's burst)", schema: positiveInt.default(1), optional: true },
 
   // Auth: OAuth.
   PRISM_PUBLIC_BASE_URL: { description: 'Public base URL (OAuth redirect URIs are built from it)', schema: url },

@@ -38,6 +38,8 @@ export const gatewayConfigSchema = z.strictObject({
     jwks_url: z.string().url().optional(),
     /** CA bundle (PEM) an https JWKS URL's certificate must chain to, instead of the system CAs (the platform's mesh CA). */
     jwks_ca_file: z.string().min(1).optional(),
+    /** URI SAN (`spiffe://prism/auth`) the JWKS server's certificate must carry, beyond the CA and the host name. */
+    jwks_server_identity: z.string().startsWith('spiffe://').optional(),
     public_key_file: z.string().optional(),
     clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
     /** At most API_KEY_CACHE_MAX_SECONDS: auth's revocation marker must outlive every cached validation. */
@@ -62,6 +64,8 @@ export const gatewayConfigSchema = z.strictObject({
       upstream: z.string().url(),
       /** CA bundle (PEM) an https upstream's certificate must chain to, instead of the system CAs (the platform's mesh CA). */
       ca_file: z.string().min(1).optional(),
+      /** URI SAN (`spiffe://prism/<service>`) the https upstream's certificate must carry: another workload's certificate from the same CA is refused. */
+      server_identity: z.string().startsWith('spiffe://').optional(),
       /** Path prefix the upstream receives instead of `prefix`. */
       rewrite: z.string().startsWith('/'),
       /** Require a verified JWT or API key. */

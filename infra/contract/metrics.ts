@@ -9,8 +9,10 @@ export const METRICS = {
   httpDuration: 'prism_http_request_duration_seconds',
   /** Counter; labels: service, method, code. */
   grpcRequests: 'prism_grpc_requests_total',
-  /** Gauge: 0 closed, 1 half-open, 2 open; label: upstream. */
+  /** Gauge: 0 closed, 1 half-open, 2 open; labels: upstream, class (anonymous, authenticated). */
   circuitBreakerState: 'prism_gateway_circuit_breaker_state',
+  /** Counter; labels: upstream, class, kind (upstream: refused, reset, TLS, 5xx; timeout: the gateway stopped waiting). */
+  upstreamFailures: 'prism_gateway_upstream_failures_total',
   /** Counter; label: reason (limit, redis_unavailable). */
   rateLimitRejected: 'prism_gateway_rate_limit_rejected_total',
   /** Counter: Redis errors met by the rate limiter; label: mode (open, closed). */

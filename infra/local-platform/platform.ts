@@ -473,6 +473,8 @@ class Runner {
       const v = p.name === 'http' ? 'PRISM_HTTP_PORT' : p.name === 'grpc' ? 'PRISM_GRPC_PORT' : p.name === 'metrics' ? 'PRISM_METRICS_PORT' : undefined;
       if (v) env[v] = String(localPort(this.ctx, `${instance}/${p.name}`));
     }
+    // Every listener on loopback: the platform is for this machine only.
+    env.PRISM_BIND_ADDRESS = HOST;
     if (name === 'auth') env.PRISM_PUBLIC_BASE_URL = `${this.httpScheme('gateway')}://${HOST}:${localPort(this.ctx, 'gateway-1/http')}`;
     // The model writes the databases' host and port as plain values (the component name and its port).
     for (const db of ['auth', 'ops'] as const) {

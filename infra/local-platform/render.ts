@@ -138,8 +138,8 @@ export function localGatewayYaml(ctx: RenderContext): string {
   const modelAuth = new RegExp(`^(https?)://auth:${authHttp.port}(?=/|$)`);
   const swap = (u: string) => u.replace(modelAuth, (_, scheme: string) => `${scheme}://${HOST}:${localPort(ctx, 'auth/http')}`);
   const echo = `http://${HOST}:${localPort(ctx, `${ECHO}/http`)}`;
-  // The echo upstream is plain HTTP: its routes take the model's route settings but not its CA file.
-  const { ca_file: _caFile, ...template } = doc.routes[0]!;
+  // The echo upstream is plain HTTP: its routes take the model's route settings but not its CA file or identity.
+  const { ca_file: _caFile, server_identity: _identity, ...template } = doc.routes[0]!;
   const routes = [
     ...doc.routes.map((r) => ({ ...r, upstream: swap(r.upstream), ...(r.ca_file ? { ca_file: localFilePath(ctx, gw, r.ca_file) } : {}) })),
     { ...template, prefix: ECHO_ROUTES.protected, upstream: echo, rewrite: '/', auth_required: true, retries: 0 },

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, chmodSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, chmodSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -123,7 +123,77 @@ afterAll(async () => {
   }
 }, 120_000);
 
+/** Every process in the tree under `roots` (the platform's processes and their children). */
+function descendants(roots: readonly number[]): Set<number> {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const out = new Set(roots);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of parent) {
+      if (!out.has(ppid) || out.has(pid)) continue;
+      out.add(pid);
+      grew = true;
+    }
+  }
+  return out;
+}
+
+/** The TCP listening addresses (`127.0.0.1:5432`, `[::]:8080`, ...) held by the processes `pids`, from /proc. */
+function listeningAddresses(pids: Set<number>): string[] {
+  const inodes = new Set<string>();
+  for (const pid of pids) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      }
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const out: string[] = [];
+  for (const [file, v6] of [
+    ['/proc/net/tcp', false],
+    ['/proc/net/tcp6', true],
+  ] as const) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address st ... inode: state 0A is LISTEN.
+      if (f.length < 10 || f[3] !== '0A' || !inodes.has(f[9]!)) continue;
+      const [hex, port] = f[1]!.split(':') as [string, string];
+      // /proc writes each 32-bit word of the address in host (little-endian) byte order.
+      const bytes = hex.match(/.{8}/g)!.flatMap((w) =>
+        w
+          .match(/../g)!
+          .reverse()
+          .map((b) => parseInt(b, 16)),
+      );
+      const addr = v6 ? `[${Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)).join(':')}]` : bytes.join('.');
+      out.push(`${addr}:${parseInt(port, 16)}`);
+    }
+  }
+  return out;
+}
+
 describe('the local platform', () => {
+  it('listens on loopback only: every port of every process of the platform (services, data stores, the example upstream)', () => {
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { processes: RunningProcess[] };
+    const listening = listeningAddresses(descendants(state.processes.map((p) => p.pid)));
+    // The gateways, auth, config, the DB manager (HTTP, gRPC, metrics) and the stores: well over a dozen ports.
+    expect(listening.length).toBeGreaterThan(15);
+    const loopback = /^(127\.\d+\.\d+\.\d+|\[0:0:0:0:0:0:0:1\]|\[0:0:0:0:0:ffff:7f00:1\]):\d+$/;
+    expect(listening.filter((a) => !loopback.test(a))).toEqual([]);
+  });
+
   it('writes endpoints.json with every address, the key files and the rate limit in force', () => {
     const written = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8'));
     expect(written).toEqual(e);

@@ -178,6 +178,8 @@ export function auth(ctx: BuildContext): Component {
       PRISM_PUBLIC_BASE_URL: value(`https://${ctx.config.domain}`),
       // The edge proxy (/auth) and the gateway (/api/auth) forward to auth.
       PRISM_TRUSTED_PROXIES: value(ctx.config.ingress.trustedProxies.join(',')),
+      // The edge sends /auth straight here: auth applies the gateway's per-address limit itself.
+      ...(ctx.config.rateLimit.enabled ? { PRISM_AUTH_RATE_LIMIT_RPS: value(ctx.config.rateLimit.requestsPerSecond), PRISM_AUTH_RATE_LIMIT_BURST: value(ctx.config.rateLimit.burst) } : {}),
       PRISM_GOOGLE_CLIENT_ID: secret('google-client-id'),
       PRISM_GOOGLE_CLIENT_SECRET: secret('google-client-secret'),
       PRISM_GITHUB_CLIENT_ID: secret('github-client-id'),

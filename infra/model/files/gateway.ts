@@ -1,11 +1,11 @@
-import { AUTH_JWKS_PATH, gatewayConfigSchema, type GatewayConfigInput, PORTS, EDGE_ROUTES } from '../../contract/index.js';
+import { AUTH_JWKS_PATH, gatewayConfigSchema, type GatewayConfigInput, PORTS, EDGE_ROUTES, workloadSpiffeId } from '../../contract/index.js';
 import type { StackConfig } from '../../config/index.js';
 import { toYaml } from './yaml.js';
 
 /**
  * The gateway's `gateway.yaml` (the guide's `gateway-config` ConfigMap), validated by the gateway's
  * own schema. `authOrigin` is the auth service's HTTPS origin: its routes and its JWKS, both verified
- * against `caFile` (the mesh CA).
+ * against `caFile` (the mesh CA) and auth's workload identity.
  */
 export function gatewayYaml(config: StackConfig, authOrigin: string, caFile: string): string {
   const doc: GatewayConfigInput = {
@@ -21,6 +21,7 @@ export function gatewayYaml(config: StackConfig, authOrigin: string, caFile: str
       audience: config.jwt.audience,
       jwks_url: `${authOrigin}${AUTH_JWKS_PATH}`,
       jwks_ca_file: caFile,
+      jwks_server_identity: workloadSpiffeId('auth'),
       clock_tolerance_seconds: 30,
       api_key_cache_seconds: 30,
     },
@@ -29,6 +30,8 @@ export function gatewayYaml(config: StackConfig, authOrigin: string, caFile: str
         prefix: `${EDGE_ROUTES.api}/auth`,
         upstream: authOrigin,
         ca_file: caFile,
+        // Auth's mesh identity: another workload's certificate from the same CA is not auth.
+        server_identity: workloadSpiffeId('auth'),
         rewrite: EDGE_ROUTES.auth,
         auth_required: false,
         timeout_ms: 5_000,

@@ -7,6 +7,7 @@ import { appendEvent } from './outbox.js';
 import { hashPassword, perSource, verifyDummy, verifyPassword } from './passwords.js';
 import { type ClientMeta, openSession, otherLiveSessions, revokeSessions, tokenPair, type TokenPair } from './sessions.js';
 import { ACCOUNT_WIDE, clearFailures, lockThrottleRow, recordFailure } from './throttle.js';
+import { revokeAllApiKeys } from './api-keys.js';
 
 export interface UserView {
   id: string;
@@ -124,14 +125,31 @@ async function loginOnce(ctx: AuthContext, input: { email: string; password: str
   return tokenPair(ctx, user.id, user.roles, session.sessionId, session.refreshToken);
 }
 
-/** Changes the password and revokes every other session of the user (the current one stays). */
+/** The throttle row of password-change attempts: one per account (a user id never contains `@`, an e-mail always does). */
+const passwordChangeKey = (userId: string) => `password-change:${userId}`;
+
+/**
+ * Changes the password, revokes every other session of the user (the current one stays) and every
+ * API key: a password is changed when it may be known to someone else, who may have minted keys with it.
+ *
+ * Guesses of the current password (from a stolen session, say) are throttled per account like logins:
+ * `throttle.freeFailures` wrong answers, then a lock that doubles; counted before the check, cleared
+ * on success. The lock stops password changes only, never the owner's sign-in.
+ */
 export async function changePassword(
   ctx: AuthContext,
   userId: string,
   currentSessionId: string,
   input: { current_password: string; new_password: string },
   meta: ClientMeta,
-): Promise<{ revoked_sessions: number }> {
+): Promise<{ revoked_sessions: number; revoked_api_keys: number }> {
+  const key = passwordChangeKey(userId);
+  const locked = await inTx(ctx.db, async (tx) => {
+    const wait = await lockThrottleRow(tx, key, ACCOUNT_WIDE);
+    if (wait === 0) await recordFailure(tx, key, ACCOUNT_WIDE, ctx.settings.throttle);
+    return wait;
+  });
+  if (locked > 0) throw new HttpError(429, 'too_many_attempts', 'too many wrong current passwords; try again later', { 'retry-after': String(locked) });
   const { rows } = await query<{ password_hash: string | null }>(ctx.db, 'SELECT password_hash FROM users WHERE id = $1', [userId]);
   const current = rows[0]?.password_hash;
   const ok = current ? await verifyPassword(current, input.current_password, meta.ip) : await verifyDummy(input.current_password, meta.ip);
@@ -141,13 +159,15 @@ export async function changePassword(
     const updated = await tx.query('UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1 AND password_hash = $3', [userId, hash, current]);
     // Another change got in first: refuse rather than overwrite it.
     if (updated.rowCount !== 1) throw new HttpError(409, 'conflict', 'the password was changed meanwhile; try again');
+    await tx.query('DELETE FROM login_throttle WHERE account_key = $1', [key]);
     const others = await otherLiveSessions(tx, userId, currentSessionId);
     await revokeSessions(tx, ctx, userId, others, 'password_change', meta.requestId);
-    await appendEvent(tx, EVENTS.userPasswordChanged, { user_id: userId, revoked_sessions: others.length }, meta.requestId);
-    return others.length;
+    const keys = await revokeAllApiKeys(tx, ctx, userId, meta.requestId);
+    await appendEvent(tx, EVENTS.userPasswordChanged, { user_id: userId, revoked_sessions: others.length, revoked_api_keys: keys }, meta.requestId);
+    return { revoked_sessions: others.length, revoked_api_keys: keys };
   });
   ctx.eventsWritten();
-  return { revoked_sessions: revoked };
+  return revoked;
 }
 
 export async function getUser(ctx: AuthContext, userId: string): Promise<UserView | undefined> {

@@ -2,7 +2,7 @@ import { randomInt, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { API_KEY_PATTERN } from '../../../infra/contract/index.js';
 import type { AuthContext } from './context.js';
-import { inTx, query } from './db.js';
+import { inTx, query, type Tx } from './db.js';
 import { HttpError } from './errors.js';
 import { EVENTS } from './events.js';
 import { appendEvent } from './outbox.js';
@@ -127,6 +127,15 @@ export async function revokeApiKey(ctx: AuthContext, userId: string, keyId: stri
   });
   if (!done) throw new HttpError(404, 'not_found', 'no such active API key');
   ctx.eventsWritten();
+}
+
+/** Revokes every active key of the user in `tx` (a password change); the gateway's markers are written before the commit. Returns how many. */
+export async function revokeAllApiKeys(tx: Tx, ctx: AuthContext, userId: string, requestId?: string): Promise<number> {
+  const { rows } = await tx.query<{ id: string }>('UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id', [userId]);
+  const ids = rows.map((r) => r.id);
+  await ctx.revocations.revokeApiKeys(ids);
+  for (const id of ids) await appendEvent(tx, EVENTS.apiKeyRevoked, { user_id: userId, key_id: id }, requestId);
+  return ids.length;
 }
 
 export type ApiKeyCheck =

@@ -1,6 +1,6 @@
 import type { Logger, ServiceMetrics } from '../../runtime/src/index.js';
 import type { Db } from './db.js';
-import type { OAuthProviders } from './oauth.js';
+import type { OAuthProviders } from './oauth-providers.js';
 import type { RevocationList } from './revocation.js';
 import type { ThrottlePolicy } from './throttle.js';
 import type { AccessTokens } from './tokens.js';

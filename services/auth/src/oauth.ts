@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { fetch } from 'undici';
 import { z } from 'zod';
 import type { AuthContext } from './context.js';
@@ -6,6 +6,7 @@ import { inTx } from './db.js';
 import { HttpError } from './errors.js';
 import { EVENTS } from './events.js';
 import { appendEvent } from './outbox.js';
+import type { OAuthProviderConfig, ProviderName } from './oauth-providers.js';
 import { type ClientMeta, openSession, tokenPair, type TokenPair } from './sessions.js';
 import { opaqueToken, sha256 } from './tokens.js';
 
@@ -15,55 +16,6 @@ import { opaqueToken, sha256 } from './tokens.js';
  * stays server-side), and the exact redirect URI `<PRISM_PUBLIC_BASE_URL>/auth/oauth/<provider>/callback`
  * sent both to the authorization and to the token endpoint.
  */
-const OAUTH_PROVIDERS = ['google', 'github'] as const;
-export type ProviderName = (typeof OAUTH_PROVIDERS)[number];
-
-export interface ProviderEndpoints {
-  readonly authorizeUrl: string;
-  readonly tokenUrl: string;
-  readonly userInfoUrl: string;
-  /** GitHub: the address list with `verified` flags (`/user` may omit the e-mail). */
-  readonly emailsUrl?: string;
-}
-
-interface OAuthProviderConfig extends ProviderEndpoints {
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly scope: string;
-}
-
-export type OAuthProviders = Partial<Record<ProviderName, OAuthProviderConfig>>;
-
-/** The providers' public endpoints; tests point them at a local fake provider. */
-const DEFAULT_ENDPOINTS: Record<ProviderName, ProviderEndpoints & { scope: string }> = {
-  google: {
-    authorizeUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
-    tokenUrl: 'https://oauth2.googleapis.com/token',
-    userInfoUrl: 'https://openidconnect.googleapis.com/v1/userinfo',
-    scope: 'openid email profile',
-  },
-  github: {
-    authorizeUrl: 'https://github.com/login/oauth/authorize',
-    tokenUrl: 'https://github.com/login/oauth/access_token',
-    userInfoUrl: 'https://api.github.com/user',
-    emailsUrl: 'https://api.github.com/user/emails',
-    scope: 'read:user user:email',
-  },
-};
-
-/** A provider is enabled when both its client id and secret are set. */
-export function oauthProviders(
-  credentials: Partial<Record<ProviderName, { clientId?: string | undefined; clientSecret?: string | undefined }>>,
-  endpoints: Partial<Record<ProviderName, Partial<ProviderEndpoints>>> = {},
-): OAuthProviders {
-  const out: OAuthProviders = {};
-  for (const name of OAUTH_PROVIDERS) {
-    const c = credentials[name];
-    if (c?.clientId && c.clientSecret) out[name] = { ...DEFAULT_ENDPOINTS[name], ...endpoints[name], clientId: c.clientId, clientSecret: c.clientSecret };
-  }
-  return out;
-}
-
 function redirectUri(publicBaseUrl: string, provider: ProviderName): string {
   return `${publicBaseUrl.replace(/\/+$/, '')}/auth/oauth/${provider}/callback`;
 }
@@ -77,17 +29,30 @@ function provider(ctx: AuthContext, name: ProviderName): OAuthProviderConfig {
   return p;
 }
 
-/** Stores a pending flow and returns the provider's authorization URL. `linkUserId`: link to this account instead of signing in. */
-export async function startAuthorization(ctx: AuthContext, name: ProviderName, linkUserId?: string): Promise<string> {
+/** The cookie that binds a linking flow to the browser that started it; scoped to the callback path. */
+export const LINK_COOKIE = 'prism_oauth_link';
+
+/** `Set-Cookie` for a linking flow's binding: only the callback sees it, only over HTTPS, never script. */
+export function linkCookie(provider: ProviderName, binding: string): string {
+  return `${LINK_COOKIE}=${binding}; Path=/auth/oauth/${provider}/callback; Max-Age=${STATE_TTL_SECONDS}; HttpOnly; Secure; SameSite=Lax`;
+}
+
+/**
+ * Stores a pending flow and returns the provider's authorization URL. `linkUserId`: link to this
+ * account instead of signing in; the flow is then bound to the caller by `linkBinding`, a random value
+ * the caller sets as the {@link LINK_COOKIE} cookie: the callback links only for a browser presenting it.
+ */
+export async function startAuthorization(ctx: AuthContext, name: ProviderName, linkUserId?: string): Promise<{ url: string; linkBinding?: string }> {
   const p = provider(ctx, name);
   const state = opaqueToken();
   const verifier = opaqueToken();
+  const binding = linkUserId ? opaqueToken() : undefined;
   const redirect = redirectUri(ctx.settings.publicBaseUrl, name);
   await inTx(ctx.db, (tx) =>
     tx.query(
-      `INSERT INTO oauth_states (state_hash, provider, code_verifier, redirect_uri, link_user_id, expires_at)
-       VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
-      [sha256(state), name, verifier, redirect, linkUserId ?? null, STATE_TTL_SECONDS],
+      `INSERT INTO oauth_states (state_hash, provider, code_verifier, redirect_uri, link_user_id, link_binding_hash, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
+      [sha256(state), name, verifier, redirect, linkUserId ?? null, binding ? sha256(binding) : null, STATE_TTL_SECONDS],
     ),
   );
   const url = new URL(p.authorizeUrl);
@@ -100,7 +65,7 @@ export async function startAuthorization(ctx: AuthContext, name: ProviderName, l
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
-  return url.toString();
+  return binding ? { url: url.toString(), linkBinding: binding } : { url: url.toString() };
 }
 
 export type CallbackResult = { kind: 'signed_in'; tokens: TokenPair; created: boolean } | { kind: 'linked'; provider: ProviderName };
@@ -117,19 +82,25 @@ export async function completeAuthorization(
   name: ProviderName,
   params: { code?: string | undefined; state: string; error?: string | undefined },
   meta: ClientMeta,
+  /** The {@link LINK_COOKIE} the browser sent, if any. */
+  linkBinding?: string,
 ): Promise<CallbackResult> {
   const p = provider(ctx, name);
   // The state is consumed first, whatever happens next: a state (and its code) works once.
   const { rows } = await inTx(ctx.db, (tx) =>
-    tx.query<{ code_verifier: string; redirect_uri: string; link_user_id: string | null }>(
+    tx.query<{ code_verifier: string; redirect_uri: string; link_user_id: string | null; link_binding_hash: Buffer | null }>(
       `UPDATE oauth_states SET consumed_at = now()
         WHERE state_hash = $1 AND provider = $2 AND consumed_at IS NULL AND expires_at > now()
-        RETURNING code_verifier, redirect_uri, link_user_id`,
+        RETURNING code_verifier, redirect_uri, link_user_id, link_binding_hash`,
       [sha256(params.state), name],
     ),
   );
   const pending = rows[0];
   if (!pending) throw new HttpError(400, 'invalid_state', 'unknown, expired or already used OAuth state');
+  // A linking flow completes only in the browser that started it: someone else's link URL links nothing (login CSRF).
+  if (pending.link_user_id && !(pending.link_binding_hash && linkBinding && timingSafeEqual(sha256(linkBinding), pending.link_binding_hash))) {
+    throw new HttpError(400, 'link_not_bound', 'this linking was started elsewhere: start it again from your account in this browser');
+  }
   if (params.error || !params.code) throw new HttpError(400, 'oauth_denied', `the provider returned no code${params.error ? ` (${params.error.slice(0, 100)})` : ''}`);
 
   const accessToken = await exchangeCode(p, params.code, pending.redirect_uri, pending.code_verifier);

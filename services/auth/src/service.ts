@@ -7,8 +7,9 @@ import { createDb, query } from './db.js';
 import { addAuthService, AUTH_GRPC_SERVICE } from './grpc.js';
 import { buildApp } from './http/app.js';
 import { loadKeyRing } from './keys.js';
-import { oauthProviders, type ProviderEndpoints, type ProviderName } from './oauth.js';
+import { oauthProviders, type ProviderEndpoints, type ProviderName } from './oauth-providers.js';
 import { OutboxPublisher, type PublisherOptions } from './outbox.js';
+import { AddressRateLimiter } from './rate-limit.js';
 import { createRedis, RevocationList } from './revocation.js';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './throttle.js';
 import { AccessTokens } from './tokens.js';
@@ -117,13 +118,15 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   janitor.unref();
   runtime.onShutdown('janitor', () => clearInterval(janitor));
 
+  const limit = env.PRISM_AUTH_RATE_LIMIT_RPS ? { requestsPerSecond: env.PRISM_AUTH_RATE_LIMIT_RPS, burst: env.PRISM_AUTH_RATE_LIMIT_BURST } : undefined;
   const app = buildApp(ctx, {
     draining: () => runtime.draining,
+    ...(limit ? { rateLimiter: new AddressRateLimiter(redis, limit, log) } : {}),
     trustedProxies: env.PRISM_TRUSTED_PROXIES,
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => runtime.createHttpServer(traceHttpServer(runtime.tracing, handler)),
   });
-  await app.listen({ port: env.PRISM_HTTP_PORT, host: opts.host ?? '0.0.0.0' });
+  await app.listen({ port: env.PRISM_HTTP_PORT, host: opts.host ?? runtime.bindAddress });
   const httpPort = (app.server.address() as { port: number }).port;
 
   const grpcServer = runtime.createGrpcServer([AUTH_GRPC_SERVICE]);

@@ -1,6 +1,9 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTH_REDIS_KEYS } from '../../../infra/contract/index.js';
 import { MAX_ACTIVE_API_KEYS } from '../src/api-keys.js';
 import { DEFAULT_THROTTLE } from '../src/throttle.js';
+import { authClient } from './support/grpc.js';
 import { call, email, type Harness, PASSWORD, signUp, startHarness } from './support/harness.js';
 
 /**
@@ -126,5 +129,46 @@ describe('non-canonical tokens: one string per token', () => {
       const r = await call(direct.base, 'GET', '/auth/me', { token: v });
       expect(r.status).toBe(401);
     }
+  });
+});
+
+describe('a password change', () => {
+  const NEW = 'a brand new passphrase';
+
+  it('revokes every API key of the account: a key minted with a stolen session dies with the password', async () => {
+    const u = await signUp(direct.base);
+    const created = await call(direct.base, 'POST', '/auth/api-keys', { token: u.access_token, body: { name: 'minted by the thief' } });
+    expect(created.status).toBe(201);
+    const grpc = authClient(direct.grpcPort);
+    try {
+      expect(await grpc.validateApiKey({ apiKey: created.body.key })).toMatchObject({ valid: true, userId: u.userId });
+      const changed = await call(direct.base, 'POST', '/auth/password', { token: u.access_token, body: { current_password: PASSWORD, new_password: NEW } });
+      expect(changed.status).toBe(200);
+      expect(changed.body).toEqual({ revoked_sessions: 0, revoked_api_keys: 1 });
+      expect(await grpc.validateApiKey({ apiKey: created.body.key })).toMatchObject({ valid: false, reason: 'revoked' });
+      // The gateway's marker is set, so a validation it holds cached dies at once too.
+      const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
+      const redis = new Redis({ host: host!, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
+      expect(await redis.get(AUTH_REDIS_KEYS.revokedApiKey(created.body.id))).toBe('revoked');
+      redis.disconnect();
+      const keys = await call(direct.base, 'GET', '/auth/api-keys', { token: u.access_token });
+      expect(keys.body.api_keys[0].revoked_at).not.toBeNull();
+    } finally {
+      grpc.close();
+    }
+  });
+
+  it('guesses of the current password are throttled: after the free failures even the right one is refused until the lock ends', async () => {
+    const u = await signUp(direct.base);
+    const change = (current: string) => call(direct.base, 'POST', '/auth/password', { token: u.access_token, body: { current_password: current, new_password: NEW } });
+    // As for logins: the free failures, and the one that sets the lock, are checked.
+    for (let i = 0; i <= DEFAULT_THROTTLE.freeFailures; i++) expect((await change(`guess number ${i} xx`)).status).toBe(403);
+    const locked = await change('one more guess xxx');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The guess that would be right is not even checked while locked.
+    expect((await change(PASSWORD)).status).toBe(429);
+    // The lock stops password changes only: the owner still signs in.
+    expect((await call(direct.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } })).status).toBe(200);
   });
 });

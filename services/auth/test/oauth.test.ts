@@ -38,6 +38,11 @@ async function authorizeAtProvider(authorizationUrl: string): Promise<string> {
   return back.pathname + back.search;
 }
 
+/** The `name=value` of the linking cookie a link response sets: what the same browser sends back to the callback. */
+function linkCookieOf(res: { headers: Headers }): string {
+  return res.headers.get('set-cookie')!.split(';', 1)[0]!;
+}
+
 async function startSignIn(provider: 'google' | 'github'): Promise<string> {
   const start = await call(h.base, 'GET', `/auth/oauth/${provider}/authorize`);
   expect(start.status).toBe(302);
@@ -98,7 +103,7 @@ describe('OAuth sign-in and linking against a local provider', () => {
     fake.nextUser = { id: 'g-777', email: email('gmail'), verified: true, name: 'G User' };
     const link = await call(h.base, 'POST', '/auth/oauth/google/link', { token: u.access_token });
     expect(link.status).toBe(200);
-    const linked = await call(h.base, 'GET', await authorizeAtProvider(S.AuthorizationUrl.parse(link.body).authorization_url));
+    const linked = await call(h.base, 'GET', await authorizeAtProvider(S.AuthorizationUrl.parse(link.body).authorization_url), { headers: { cookie: linkCookieOf(link) } });
     expect(linked.status).toBe(200);
     expect(S.Linked.parse(linked.body)).toEqual({ linked: true, provider: 'google' });
     const signIn = await call(h.base, 'GET', await authorizeAtProvider(await startSignIn('google')));
@@ -110,8 +115,30 @@ describe('OAuth sign-in and linking against a local provider', () => {
     // The same Google account cannot be linked to a second user.
     const other = await signUp(h.base);
     const link2 = await call(h.base, 'POST', '/auth/oauth/google/link', { token: other.access_token });
-    const conflict = await call(h.base, 'GET', await authorizeAtProvider(link2.body.authorization_url));
+    const conflict = await call(h.base, 'GET', await authorizeAtProvider(link2.body.authorization_url), { headers: { cookie: linkCookieOf(link2) } });
     expect(conflict.status).toBe(409);
+  });
+
+  it("linking is bound to the browser that started it: a victim completing the attacker's link URL links nothing (login CSRF)", async () => {
+    const attacker = await signUp(h.base);
+    const link = await call(h.base, 'POST', '/auth/oauth/google/link', { token: attacker.access_token });
+    expect(link.status).toBe(200);
+    const cookie = link.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^prism_oauth_link=[A-Za-z0-9_-]{43}; Path=\/auth\/oauth\/google\/callback; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/);
+    // The victim, signed in at Google, is sent to the attacker's authorization URL and back to our callback,
+    // without the attacker's cookie (their own browser has none, or one of their own flow).
+    fake.nextUser = { id: 'g-victim', email: email('victim'), verified: true, name: 'Victim' };
+    const callback = await authorizeAtProvider(link.body.authorization_url);
+    for (const headers of [{}, { cookie: 'prism_oauth_link=' + 'A'.repeat(43) }] as Record<string, string>[]) {
+      const r = await call(h.base, 'GET', callback, { headers });
+      expect(r.status).toBe(400);
+    }
+    const links = await h.sql.query('SELECT 1 FROM oauth_accounts WHERE user_id = $1', [attacker.userId]);
+    expect(links.rowCount).toBe(0);
+    // The victim's Google account signs in as the victim's own new account, not the attacker's.
+    const victim = await call(h.base, 'GET', await authorizeAtProvider(await startSignIn('google')));
+    expect(victim.status).toBe(200);
+    expect((await call(h.base, 'GET', '/auth/me', { token: victim.body.access_token })).body.id).not.toBe(attacker.userId);
   });
 
   it('does not let a provider account take over an existing e-mail, nor sign in without a verified e-mail', async () => {

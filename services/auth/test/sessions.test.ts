@@ -119,7 +119,7 @@ describe('register, login, refresh, logout', () => {
     expect(wrong.status).toBe(403);
     const changed = await call(h.base, 'POST', '/auth/password', { token: u.access_token, body: { current_password: PASSWORD, new_password: 'a brand new passphrase' } });
     expect(changed.status).toBe(200);
-    expect(changed.body).toEqual({ revoked_sessions: 1 });
+    expect(changed.body).toEqual({ revoked_sessions: 1, revoked_api_keys: 0 });
     expect((await call(h.base, 'GET', '/auth/me', { token: u.access_token })).status).toBe(200);
     expect((await call(h.base, 'GET', '/auth/me', { token: other.body.access_token })).status).toBe(401);
     expect((await call(h.base, 'POST', '/auth/refresh', { body: { refresh_token: other.body.refresh_token } })).status).toBe(401);

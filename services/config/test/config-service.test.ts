@@ -59,6 +59,20 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
     await expect(call('Get')(gw('rate_limit.enabled'))).rejects.toMatchObject({ code: grpc.status.NOT_FOUND, details: 'no value for rate_limit.enabled of gateway in test' });
   });
 
+  it('refuses settings no service reads (they would show as in force and change nothing)', async () => {
+    for (const [service, key, value] of [
+      ['auth', 'auth.login_max_failures', '3'],
+      ['auth', 'auth.lockout_seconds', '60'],
+      ['dbmanager', 'backup.retention_days', '1'],
+      ['auth', 'log.level', '"debug"'],
+      ['config', 'log.level', '"debug"'],
+    ] as const) {
+      await expect(call('Set')({ environment: env, service, key, valueJson: value, changedBy: 'mallory' }), `${service} ${key}`).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    }
+    const listed = await call('List')({ environment: env, service: 'auth' });
+    expect(listed.entries).toEqual([]);
+  });
+
   it('rejects a value or key outside the declared schema, clearly, and writes nothing', async () => {
     await expect(call('Set')({ ...gw('rate_limit.burst'), valueJson: '"lots"', changedBy: 'alice' })).rejects.toMatchObject({
       code: grpc.status.INVALID_ARGUMENT,

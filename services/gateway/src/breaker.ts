@@ -1,8 +1,8 @@
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { CIRCUIT_STATE, METRICS } from '../../../infra/contract/index.js';
 
 export interface BreakerSettings {
-  /** Consecutive failures (5xx, timeouts, connection errors) that open the circuit. */
+  /** Consecutive failures (5xx, connection errors), or consecutive timeouts, that open the circuit. */
   readonly failureThreshold: number;
   /** Time the circuit stays open before letting trial requests through. */
   readonly resetTimeoutMs: number;
@@ -13,23 +13,43 @@ export interface BreakerSettings {
 type State = keyof typeof CIRCUIT_STATE;
 
 /**
- * A circuit breaker for one upstream. Closed: requests pass, consecutive failures are counted.
+ * Who a request is: without a verified identity (anonymous, on a public route) or with one. Each class
+ * has its own breakers, so anonymous traffic (a flood of slow requests, requests that make the upstream
+ * fail) can open only the anonymous breaker, never the one signed-in users go through.
+ */
+export type RouteClass = 'anonymous' | 'authenticated';
+
+/**
+ * What went wrong. `upstream`: the upstream refused, reset or failed the connection, failed TLS, or
+ * answered 5xx. `timeout`: the gateway stopped waiting (the route's `timeout_ms`): the request may
+ * have been slow by its own making, so timeouts are counted apart from the upstream's failures and
+ * never add to them.
+ */
+export type FailureKind = 'upstream' | 'timeout';
+
+/**
+ * A circuit breaker for one upstream and route class. Closed: requests pass; consecutive upstream
+ * failures and consecutive timeouts are counted apart, and either reaching `failureThreshold` opens it.
  * Open: requests are refused at once (the gateway answers 503) until the reset timeout.
  * Half-open: up to `halfOpenMaxRequests` trials pass; a success closes it, a failure opens it again.
- * The state is exported as `prism_gateway_circuit_breaker_state{upstream}` (0 closed, 1 half-open, 2 open).
+ * The state is exported as `prism_gateway_circuit_breaker_state{upstream,class}` (0 closed, 1 half-open, 2 open),
+ * failures as `prism_gateway_upstream_failures_total{upstream,class,kind}`.
  */
 export class CircuitBreaker {
   private state: State = 'closed';
-  private failures = 0;
+  private readonly counts: Record<FailureKind, number> = { upstream: 0, timeout: 0 };
   private openedAt = 0;
   private trials = 0;
+  private readonly labels: { upstream: string; class: RouteClass };
 
   constructor(
-    private readonly upstream: string,
+    upstream: string,
+    routeClass: RouteClass,
     private readonly settings: BreakerSettings,
-    private readonly gauge: Gauge<'upstream'>,
+    private readonly metrics: BreakerMetrics,
   ) {
-    gauge.set({ upstream }, CIRCUIT_STATE.closed);
+    this.labels = { upstream, class: routeClass };
+    metrics.state.set(this.labels, CIRCUIT_STATE.closed);
   }
 
   get current(): State {
@@ -50,12 +70,14 @@ export class CircuitBreaker {
 
   onSuccess(): void {
     if (this.state === 'halfOpen') this.transition('closed');
-    this.failures = 0;
+    this.counts.upstream = 0;
+    this.counts.timeout = 0;
   }
 
-  onFailure(): void {
+  onFailure(kind: FailureKind = 'upstream'): void {
+    this.metrics.failures.inc({ ...this.labels, kind });
     if (this.state === 'halfOpen') return this.transition('open');
-    if (this.state === 'closed' && ++this.failures >= this.settings.failureThreshold) this.transition('open');
+    if (this.state === 'closed' && ++this.counts[kind] >= this.settings.failureThreshold) this.transition('open');
   }
 
   /** The request ended without saying anything about the upstream (the client left): frees a half-open trial. */
@@ -66,14 +88,33 @@ export class CircuitBreaker {
   private transition(to: State): void {
     this.state = to;
     this.trials = 0;
-    this.failures = 0;
+    this.counts.upstream = 0;
+    this.counts.timeout = 0;
     if (to === 'open') this.openedAt = Date.now();
-    this.gauge.set({ upstream: this.upstream }, CIRCUIT_STATE[to]);
+    this.metrics.state.set(this.labels, CIRCUIT_STATE[to]);
   }
 }
 
-export function breakerGauge(registers: Registry[]): Gauge<'upstream'> {
-  return new Gauge({ name: METRICS.circuitBreakerState, help: 'Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open', labelNames: ['upstream'], registers });
+export interface BreakerMetrics {
+  readonly state: Gauge<'upstream' | 'class'>;
+  readonly failures: Counter<'upstream' | 'class' | 'kind'>;
+}
+
+export function breakerMetrics(registers: Registry[]): BreakerMetrics {
+  return {
+    state: new Gauge({ name: METRICS.circuitBreakerState, help: 'Circuit breaker state per upstream and route class: 0 closed, 1 half-open, 2 open', labelNames: ['upstream', 'class'], registers }),
+    failures: new Counter({
+      name: METRICS.upstreamFailures,
+      help: 'Failed upstream requests per upstream and route class; kind: upstream (refused, reset, TLS, 5xx) or timeout (the gateway stopped waiting)',
+      labelNames: ['upstream', 'class', 'kind'],
+      registers,
+    }),
+  };
+}
+
+/** One breaker per route class of an upstream. */
+export function classBreakers(upstream: string, settings: BreakerSettings, metrics: BreakerMetrics): Record<RouteClass, CircuitBreaker> {
+  return { anonymous: new CircuitBreaker(upstream, 'anonymous', settings, metrics), authenticated: new CircuitBreaker(upstream, 'authenticated', settings, metrics) };
 }
 
 /**

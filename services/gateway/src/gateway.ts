@@ -2,14 +2,16 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { API_KEY_HEADER, GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
+import { API_KEY_HEADER, GATEWAY_PUBLIC_HEALTH_PATHS } from '../../../infra/contract/index.js';
 import {
   REQUEST_ID_HEADER,
   SpanKind,
   context as otelContext,
   extractContext,
   injectContext,
+  PEER_IDENTITY_ERROR,
   requestIdOf,
+  serverIdentityCheck,
   trace,
   withRequestId,
   type Health,
@@ -21,8 +23,9 @@ import {
 import type { Admission } from './admission.js';
 import type { LocalApiKeyCache } from './api-key-cache.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
-import { CircuitBreaker, RetryBudget, breakerGauge } from './breaker.js';
+import { type CircuitBreaker, RetryBudget, breakerMetrics, classBreakers, type RouteClass } from './breaker.js';
 import { ClientAddress } from './client-address.js';
+import { forwardedHeaders } from './forwarded-headers.js';
 import type { EventPublisher } from './events.js';
 import { AuthError, type Identity } from './identity.js';
 import type { JwtVerifier } from './jwt.js';
@@ -55,7 +58,8 @@ export interface GatewayDeps {
 interface Upstream {
   readonly route: Route;
   readonly pool: Pool;
-  readonly breaker: CircuitBreaker;
+  /** Per route class: anonymous requests cannot open the breaker signed-in users go through. */
+  readonly breakers: Record<RouteClass, CircuitBreaker>;
   readonly budget: RetryBudget;
 }
 
@@ -88,30 +92,6 @@ interface Ctx {
   recorded: boolean;
 }
 
-/** Request headers that never go upstream (RFC 9110 §7.6.1), plus the ones the gateway sets itself. */
-const DROP_REQUEST = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'host',
-  API_KEY_HEADER,
-  // Node answers `Expect: 100-continue` itself; undici refuses to send it on.
-  'expect',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  // Client-sent address and URL overrides: frameworks and proxies upstream would believe them.
-  'x-real-ip',
-  'forwarded',
-  'x-original-url',
-  'x-rewrite-url',
-]);
-/** Headers the gateway decides on: a client's copy never goes upstream, under any spelling. */
-const GATEWAY_SET = new Set([...DROP_REQUEST, 'x-forwarded-for', REQUEST_ID_HEADER]);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', REQUEST_ID_HEADER]);
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
@@ -138,6 +118,7 @@ const TLS_VERIFY_CODES = new Set([
   'INVALID_PURPOSE',
   'PATH_LENGTH_EXCEEDED',
   'HOSTNAME_MISMATCH',
+  PEER_IDENTITY_ERROR,
 ]);
 const tlsFailure = (code: string): boolean => TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
 const HEALTH_PATHS = new Set<string>(GATEWAY_PUBLIC_HEALTH_PATHS);
@@ -173,18 +154,19 @@ export class Gateway {
     this.settings = deps.settings;
     this.debug = deps.log.isLevelEnabled('debug');
     this.clientAddress = new ClientAddress(this.settings.trustedProxies);
-    const gauge = breakerGauge([deps.metrics.registry]);
-    const pools = new Map<string, { pool: Pool; breaker: CircuitBreaker; budget: RetryBudget }>();
+    const breakerMetricSet = breakerMetrics([deps.metrics.registry]);
+    const pools = new Map<string, { pool: Pool; breakers: Record<RouteClass, CircuitBreaker>; budget: RetryBudget }>();
     for (const route of this.settings.routes) {
-      // One pool, breaker and retry budget per upstream origin, shared by its routes.
-      const key = `${route.origin} ${route.caFile ?? ''}`;
+      // One pool, pair of breakers and retry budget per upstream origin, shared by its routes.
+      const key = `${route.origin} ${route.caFile ?? ''} ${route.serverIdentity ?? ''}`;
       let p = pools.get(key);
       if (!p) {
-        // An https upstream with a CA file is verified against that CA only (the mesh CA), by its host name.
-        const connect = route.caFile ? { connect: { ca: readCaFile(route.caFile, route.prefix) } } : {};
+        // An https upstream with a CA file is verified against that CA only (the mesh CA), by its host name
+        // and, with server_identity, by the workload identity in its certificate.
+        const connect = route.caFile ? { connect: { ca: readCaFile(route.caFile, route.prefix), checkServerIdentity: serverIdentityCheck(route.serverIdentity) } } : {};
         p = {
           pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...connect, ...deps.poolOptions }),
-          breaker: new CircuitBreaker(route.origin, route.breaker, gauge),
+          breakers: classBreakers(route.origin, route.breaker, breakerMetricSet),
           budget: new RetryBudget(),
         };
         pools.set(key, p);
@@ -351,33 +333,9 @@ export class Gateway {
     return undefined;
   }
 
-  /** One pass over the raw headers: hop-by-hop and client-sent identity headers removed, gateway headers added. */
+  /** The client's allowed headers (forwarded-headers.ts), then the ones the gateway decides: address, scheme, host, request id, identity, trace. */
   private upstreamHeaders(ctx: Ctx): string[] {
-    const raw = ctx.req.rawHeaders;
-    const out: string[] = [];
-    let host: string | undefined;
-    let connectionTokens: string | undefined;
-    const forwardTrace = !this.deps.tracing.enabled;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      const value = raw[i + 1]!;
-      if (DROP_REQUEST.has(name)) {
-        if (name === 'host') host = value;
-        else if (name === 'connection') connectionTokens = value.toLowerCase();
-        continue;
-      }
-      if (name.startsWith(IDENTITY_HEADER_PREFIX) || name === REQUEST_ID_HEADER) continue;
-      // Many frameworks (CGI-style WSGI/PHP/Rack environments) read `x_prism_user_id` as `x-prism-user-id`.
-      if (name.includes('_') && isGatewayHeader(name.replace(/_/g, '-'))) continue;
-      // The client's X-Forwarded-For is replaced by the address the gateway determined (below).
-      if (name === 'x-forwarded-for') continue;
-      if (!forwardTrace && (name === 'traceparent' || name === 'tracestate')) continue;
-      out.push(name, value);
-    }
-    if (connectionTokens !== undefined && connectionTokens !== 'keep-alive' && connectionTokens !== 'close') {
-      const named = new Set(connectionTokens.split(',').map((t) => t.trim()));
-      for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!)) out.splice(i, 2);
-    }
+    const { headers: out, host } = forwardedHeaders(ctx.req.rawHeaders, !this.deps.tracing.enabled);
     out.push(REQUEST_ID_HEADER, ctx.id, 'x-forwarded-for', ctx.ip);
     out.push('x-forwarded-proto', 'encrypted' in ctx.req.socket ? 'https' : 'http');
     if (host !== undefined) out.push('x-forwarded-host', host);
@@ -397,7 +355,8 @@ export class Gateway {
   }
 
   private async forward(ctx: Ctx, up: Upstream, headers: string[], body: IncomingMessage | Transform | null): Promise<void> {
-    const { route, pool, breaker, budget } = up;
+    const { route, pool, budget } = up;
+    const breaker = up.breakers[ctx.identity ? 'authenticated' : 'anonymous'];
     budget.earn();
     const q = ctx.req.url!.indexOf('?');
     const rest = ctx.path.slice(route.prefix.length) + (q === -1 ? '' : ctx.req.url!.slice(q));
@@ -425,7 +384,8 @@ export class Gateway {
         const clientLeft = ctx.req.errored === e && (e as Error).message === 'aborted';
         const timeout = !clientLeft && TIMEOUT_CODES.has(code);
         const down = !clientLeft && (UPSTREAM_DOWN_CODES.has(code) || tlsFailure(code));
-        if (timeout || down) breaker.onFailure();
+        if (timeout) breaker.onFailure('timeout');
+        else if (down) breaker.onFailure('upstream');
         else breaker.release();
         if (ctx.res.headersSent) {
           // Failed while streaming the answer: nothing to send but a cut connection.
@@ -549,10 +509,6 @@ export class Gateway {
     }
     return m;
   }
-}
-
-function isGatewayHeader(name: string): boolean {
-  return name.startsWith(IDENTITY_HEADER_PREFIX) || GATEWAY_SET.has(name);
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined for another scheme. */

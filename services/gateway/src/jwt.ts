@@ -14,6 +14,7 @@ import {
 } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { ACCESS_TOKEN, isCanonicalJws } from '../../../infra/contract/index.js';
+import { serverIdentityCheck } from '../../runtime/src/index.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';
 
 export interface JwtOptions {
@@ -23,6 +24,8 @@ export interface JwtOptions {
   readonly jwksUrl?: string | undefined;
   /** CA bundle (PEM) an https JWKS URL's certificate must chain to (the mesh CA); default the system CAs. */
   readonly jwksCaFile?: string | undefined;
+  /** URI SAN the JWKS server's certificate must carry (auth's workload identity). */
+  readonly jwksServerIdentity?: string | undefined;
   /**
    * RS256 public keys (PEM): one key, or the auth service's rotation bundle of every key that still
    * verifies. Each key's `kid` is its RFC 7638 SHA-256 thumbprint; a token without a `kid` is
@@ -54,8 +57,8 @@ const CACHE_TTL_MS = 60_000;
  * so any change to it misses the cache), its `exp` / `nbf` checked again on every use.
  */
 /** fetch that trusts only the CA in `file` (read once): the JWKS is then fetched from auth over TLS verified against the mesh CA. */
-function caPinnedFetch(file: string): FetchImplementation {
-  const dispatcher = new Agent({ connect: { ca: readFileSync(file) } });
+function caPinnedFetch(file: string, serverIdentity: string | undefined): FetchImplementation {
+  const dispatcher = new Agent({ connect: { ca: readFileSync(file), checkServerIdentity: serverIdentityCheck(serverIdentity) } });
   return (url, options) => undiciFetch(url, { ...(options as object), dispatcher });
 }
 
@@ -71,7 +74,7 @@ export class JwtVerifier {
           cacheMaxAge: 10 * 60_000,
           cooldownDuration: opts.jwksCooldownMs ?? 30_000,
           timeoutDuration: 3_000,
-          ...(opts.jwksCaFile ? { [customFetch]: caPinnedFetch(opts.jwksCaFile) } : {}),
+          ...(opts.jwksCaFile ? { [customFetch]: caPinnedFetch(opts.jwksCaFile, opts.jwksServerIdentity) } : {}),
         })
       : undefined;
   }

@@ -27,6 +27,9 @@ const APPLY: Readonly<Record<string, Setter>> = {
 } satisfies Partial<Record<keyof typeof CONFIG_KEYS, Setter>>;
 /** The gateway's own values win over the global ones. */
 const SCOPES = ['global', 'gateway'] as const;
+/** The keys and scopes the gateway reads: the contract declares no live key nobody reads (a test checks). */
+export const GATEWAY_LIVE_KEYS: readonly string[] = Object.keys(APPLY);
+export const GATEWAY_LIVE_SCOPES: readonly string[] = SCOPES;
 
 type Mutable = { rateLimit: { -readonly [K in keyof RateLimitSettings]: RateLimitSettings[K] }; maintenance: { enabled: boolean; message: string }; logLevel: string };
 

@@ -47,6 +47,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     audience: settings.auth.audience,
     jwksUrl: settings.auth.jwksUrl,
     jwksCaFile: settings.auth.jwksCaFile,
+    jwksServerIdentity: settings.auth.jwksServerIdentity,
     publicKeyFile: settings.auth.publicKeyFile,
     clockToleranceSeconds: settings.auth.clockToleranceSeconds,
     cacheSize: settings.auth.tokenCacheSize,

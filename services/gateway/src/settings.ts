@@ -17,6 +17,8 @@ export interface Route {
   readonly origin: string;
   /** CA bundle (PEM) the https upstream's certificate must chain to; undefined: the system CAs. */
   readonly caFile?: string | undefined;
+  /** URI SAN the upstream's certificate must carry (the mesh identity of the service behind it). */
+  readonly serverIdentity?: string | undefined;
   /** Path prefix the upstream receives instead of `prefix`. */
   readonly rewrite: string;
   readonly authRequired: boolean;
@@ -39,6 +41,7 @@ export interface GatewaySettings {
     readonly audience: string;
     readonly jwksUrl?: string | undefined;
     readonly jwksCaFile?: string | undefined;
+    readonly jwksServerIdentity?: string | undefined;
     readonly publicKeyFile?: string | undefined;
     readonly clockToleranceSeconds: number;
     readonly apiKeyCacheSeconds: number;
@@ -78,6 +81,7 @@ export function readGatewayConfig(file: string): GatewayConfig {
     // A CA for a plaintext upstream would read as protection that is not there.
     if (route.ca_file && !route.upstream.startsWith('https://'))
       throw new GatewayConfigError(`gateway config ${file}: routes: ${route.prefix}: ca_file is set but upstream ${route.upstream} is not https`);
+    if (route.server_identity && !route.ca_file) throw new GatewayConfigError(`gateway config ${file}: routes: ${route.prefix}: server_identity needs ca_file (the CA that vouches for it)`);
     if (prefixes.has(route.prefix)) throw new GatewayConfigError(`gateway config ${file}: routes: prefix ${route.prefix} appears twice`);
     prefixes.add(route.prefix);
   }
@@ -95,6 +99,7 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
     audience: env.PRISM_JWT_AUDIENCE,
     jwksUrl: env.PRISM_AUTH_JWKS_URL ?? config.auth.jwks_url,
     jwksCaFile: config.auth.jwks_ca_file,
+    jwksServerIdentity: config.auth.jwks_server_identity,
     publicKeyFile: env.PRISM_JWT_PUBLIC_KEY_FILE ?? config.auth.public_key_file,
     clockToleranceSeconds: config.auth.clock_tolerance_seconds,
     apiKeyCacheSeconds: config.auth.api_key_cache_seconds,
@@ -127,6 +132,7 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
       name: r.prefix.slice('/api/'.length),
       origin: new URL(r.upstream).origin,
       caFile: r.ca_file,
+      serverIdentity: r.server_identity,
       rewrite: r.rewrite === '/' ? '' : r.rewrite.replace(/\/$/, ''),
       authRequired: r.auth_required,
       timeoutMs: r.timeout_ms,

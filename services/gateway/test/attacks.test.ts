@@ -78,6 +78,41 @@ describe('circuit breaker: only failures of the upstream count', () => {
   });
 });
 
+describe('circuit breaker: anonymous traffic cannot open the breaker of signed-in users', () => {
+  let slow: TestUpstream;
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    slow = await new TestUpstream().start();
+    // Slow for anyone who asks for /slow: longer than the route's timeout.
+    slow.respond = (r, res) => {
+      if (r.url.includes('/slow')) setTimeout(() => res.writeHead(200).end('late'), 1_000);
+      else res.writeHead(200).end('ok');
+    };
+    gw = await startTestGateway({ keys, routes: [route('pub', slow.origin, { auth_required: false, timeout_ms: 300 })] });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await slow.stop();
+  });
+
+  it('six slow anonymous requests open the anonymous breaker only: signed-in users still get through', async () => {
+    const statuses = await Promise.all(Array.from({ length: 6 }, () => fetch(`${gw.url}/api/pub/slow`).then((r) => r.status)));
+    // The first three time out (504); the breaker (threshold 3) may already refuse the last ones.
+    expect(statuses.filter((s) => s === 504).length).toBeGreaterThanOrEqual(3);
+    const text = await gw.metrics();
+    expect(metricValue(text, METRICS.circuitBreakerState, { upstream: slow.origin, class: 'anonymous' })).toBe(2);
+    expect(metricValue(text, METRICS.circuitBreakerState, { upstream: slow.origin, class: 'authenticated' })).toBe(0);
+    // Counted as the gateway's timeouts, not as failures of the upstream.
+    expect(metricValue(text, METRICS.upstreamFailures, { upstream: slow.origin, class: 'anonymous', kind: 'timeout' })).toBeGreaterThanOrEqual(3);
+    expect(metricValue(text, METRICS.upstreamFailures, { upstream: slow.origin, class: 'anonymous', kind: 'upstream' })).toBe(0);
+    // Anonymous requests now get the fast 503; a signed-in user is served.
+    expect((await fetch(`${gw.url}/api/pub/x`)).status).toBe(503);
+    const signedIn = await fetch(`${gw.url}/api/pub/x`, { headers: { authorization: `Bearer ${await token(keys, `breaker-${randomUUID()}`)}` } });
+    expect(signedIn.status).toBe(200);
+    expect(await signedIn.text()).toBe('ok');
+  });
+});
+
 describe('headers a client must not be able to pass upstream', () => {
   let gw: RunningGateway;
   beforeAll(async () => {
@@ -113,6 +148,59 @@ describe('headers a client must not be able to pass upstream', () => {
     expect(h[IDENTITY_HEADERS.roles]).toBe('user');
     expect(h['x-forwarded-for']).toBe('127.0.0.1');
     expect(JSON.stringify(h)).not.toContain('6.6.6.6');
+  });
+
+  it('only allowed headers go upstream: address, URL, scheme and method overrides of every spelling stay at the gateway', async () => {
+    // Headers that some framework or proxy believes (issue 22 item 12): each carries a value the upstream must never see.
+    const overrides = [
+      'X-Client-IP',
+      'True-Client-IP',
+      'CF-Connecting-IP',
+      'Fastly-Client-IP',
+      'Client-IP',
+      'X-Cluster-Client-IP',
+      'X-Originating-IP',
+      'X-Remote-IP',
+      'X-Remote-Addr',
+      'X-ProxyUser-Ip',
+      'X-Custom-IP-Authorization',
+      'X-Forwarded',
+      'X-Forwarded-Server',
+      'X-Forwarded-Port',
+      'X-Forwarded-Scheme',
+      'X-Forwarded-Ssl',
+      'X-Forwarded-Prefix',
+      'X-Forwarded-Uri',
+      'X-Forwarded-Path',
+      'X-Url-Scheme',
+      'Front-End-Https',
+      'X-Host',
+      'X-Original-Host',
+      'X-Original-Method',
+      'X-HTTP-Method-Override',
+      'X-HTTP-Method',
+      'X-Method-Override',
+      'X-Envoy-Original-Path',
+      'Via',
+      'X-Api-Key-Id',
+      'X-Anything',
+    ];
+    const sent: Record<string, string> = { authorization: `Bearer ${await token(keys, `hdr-${randomUUID()}`)}`, accept: 'application/json', 'if-none-match': '"v1"' };
+    for (const name of overrides) sent[name] = name.toLowerCase().includes('method') ? 'DELETE' : 'evil-6.6.6.6';
+    const before = upstream.requests.length;
+    expect(await rawGet(`${gw.url}/api/hdr/x`, sent)).toBe(200);
+    const got = upstream.requests.slice(before)[0]!;
+    expect(overrides.length).toBeGreaterThanOrEqual(22);
+    for (const name of overrides) expect(got.headers[name.toLowerCase()], name).toBeUndefined();
+    expect(JSON.stringify(got.headers)).not.toContain('evil');
+    expect(JSON.stringify(got.headers)).not.toContain('DELETE');
+    expect(got.method).toBe('GET');
+    // Ordinary headers still pass, and a header named in Connection (hop-by-hop) does not.
+    expect(got.headers.accept).toBe('application/json');
+    expect(got.headers['if-none-match']).toBe('"v1"');
+    const hop = upstream.requests.length;
+    expect(await rawGet(`${gw.url}/api/hdr/x`, { authorization: sent.authorization!, connection: 'keep-alive, accept-language', 'accept-language': 'de' })).toBe(200);
+    expect(upstream.requests[hop]!.headers['accept-language']).toBeUndefined();
   });
 });
 

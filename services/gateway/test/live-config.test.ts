@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONFIG_KEYS } from '../../../infra/contract/index.js';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
 import { startTestConfigService } from '../../config/test/support/config-server.js';
 import { grpc, loadProto } from '../../runtime/src/index.js';
+import { GATEWAY_LIVE_KEYS, GATEWAY_LIVE_SCOPES } from '../src/live-config.js';
 import { freePort, makeKeys, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
 
 let keys: Keys;
@@ -190,6 +192,15 @@ describe('gateway → config over mutual TLS (the model turns it on everywhere)'
       await gw.close();
       for (const c of clients) c.close();
       await runtime.shutdown();
+    }
+  });
+});
+
+describe('live settings', () => {
+  it('every key the config service accepts is read by the gateway, in every scope it is accepted for', () => {
+    for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+      expect(GATEWAY_LIVE_KEYS, key).toContain(key);
+      for (const scope of spec.services) expect(GATEWAY_LIVE_SCOPES, `${key} in scope ${scope}`).toContain(scope);
     }
   });
 });

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makePki, type TestPki } from '../../runtime/test/support/certs.js';
+import { workloadSpiffeId } from '../../../infra/contract/index.js';
+import { issueServerCert, makePki, type TestPki } from '../../runtime/test/support/certs.js';
 import { makeKeys, route, startTestGateway, token, tmpDir, writeGatewayYaml, type Keys } from './support/harness.js';
 import { readGatewayConfig } from '../src/settings.js';
 
@@ -83,6 +84,45 @@ describe('gateway upstream TLS', () => {
       });
       try {
         expect((await fetch(`${gw.url}/api/s/x`, { headers: bearer })).status, pki === mesh ? 'mesh JWKS' : 'foreign JWKS').toBe(expected);
+      } finally {
+        await gw.close();
+      }
+    }
+  });
+
+  it("checks auth's workload identity: a certificate of the same CA issued to another workload is refused, for the route and for the JWKS", async () => {
+    const serveAs = async (identity: string, handler: Parameters<typeof createServer>[1]) => {
+      const { cert, key } = issueServerCert(mesh, `server-${identity.replace(/\W/g, '-')}-${servers.length}`, identity);
+      const s = createServer({ cert: readFileSync(cert), key: readFileSync(key) }, handler);
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+      servers.push(s);
+      return `https://localhost:${(s.address() as { port: number }).port}`;
+    };
+    const auth = workloadSpiffeId('auth');
+    const echoAs = (identity: string) => serveAs(identity, (req, res) => res.writeHead(200).end(`${identity} ${req.url}`));
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
+    const jwksAs = (identity: string) => serveAs(identity, (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
+    const bearer = { authorization: `Bearer ${await token(keys, 'identity-user', {}, { kid: 'k1' })}` };
+    // A compromised config pod (same CA, valid name) standing in for auth, and for auth's JWKS.
+    for (const [identity, route502, jwksStatus] of [
+      [auth, 200, 200],
+      [workloadSpiffeId('config'), 502, 503],
+    ] as const) {
+      const gw = await startTestGateway({
+        keys,
+        routes: [
+          route('auth', await echoAs(identity), { ca_file: mesh.caCert, server_identity: auth, auth_required: false }),
+          route('s', await echoAs(auth), { ca_file: mesh.caCert, server_identity: auth }),
+        ],
+        auth: { jwks_ca_file: mesh.caCert, jwks_server_identity: auth },
+        env: { PRISM_AUTH_JWKS_URL: `${await jwksAs(identity)}/jwks.json`, PRISM_JWT_PUBLIC_KEY_FILE: '' },
+      });
+      try {
+        const r = await fetch(`${gw.url}/api/auth/login`);
+        expect(r.status, identity).toBe(route502);
+        if (route502 === 200) expect(await r.text()).toBe(`${auth} /auth/login`);
+        else expect(r.headers.get('x-prism-gateway-error')).toBe('upstream');
+        expect((await fetch(`${gw.url}/api/s/x`, { headers: bearer })).status, `JWKS from ${identity}`).toBe(jwksStatus);
       } finally {
         await gw.close();
       }

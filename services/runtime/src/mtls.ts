@@ -245,15 +245,23 @@ export function mtlsServerCredentials(provider: MtlsFileProvider, deps: { log: L
  */
 export function mtlsClientCredentials(provider: MtlsFileProvider, peer?: ServiceName): grpc.ChannelCredentials {
   dropIpServerNameWarning();
-  const expected = peer ? workloadSpiffeId(peer) : undefined;
-  return grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, {
-    checkServerIdentity: (host: string, cert: PeerCertificate) => {
-      const hostError = checkServerIdentity(host, cert);
-      if (hostError) return hostError;
-      if (expected && !sanUris(cert.subjectaltname).includes(expected)) {
-        return Object.assign(new Error(`server ${host} is not ${expected}`), { code: 'ERR_PRISM_PEER_IDENTITY' });
-      }
-      return undefined;
-    },
-  });
+  return grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, { checkServerIdentity: serverIdentityCheck(peer ? workloadSpiffeId(peer) : undefined) });
+}
+
+/** The error code of a server whose certificate does not carry the identity the client expects. */
+export const PEER_IDENTITY_ERROR = 'ERR_PRISM_PEER_IDENTITY';
+
+/**
+ * A TLS `checkServerIdentity`: the host name as Node checks it and, when `expectedUri` is given, that URI
+ * SAN (`spiffe://prism/auth`): a certificate of the same CA issued to another workload is refused.
+ */
+export function serverIdentityCheck(expectedUri: string | undefined): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    const hostError = checkServerIdentity(host, cert);
+    if (hostError) return hostError;
+    if (expectedUri && !sanUris(cert.subjectaltname).includes(expectedUri)) {
+      return Object.assign(new Error(`server ${host} is not ${expectedUri}`), { code: PEER_IDENTITY_ERROR });
+    }
+    return undefined;
+  };
 }

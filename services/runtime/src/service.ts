@@ -149,8 +149,8 @@ export class ServiceRuntime {
     });
   }
 
-  /** Listens and resolves with the bound port. */
-  listen(server: Server, port: number, host = '0.0.0.0'): Promise<number> {
+  /** Listens (on PRISM_BIND_ADDRESS, else every interface) and resolves with the bound port. */
+  listen(server: Server, port: number, host = this.bindAddress): Promise<number> {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -158,6 +158,11 @@ export class ServiceRuntime {
         resolve((server.address() as AddressInfo).port);
       });
     });
+  }
+
+  /** Where the service's listeners bind: PRISM_BIND_ADDRESS (the local platform: 127.0.0.1), else every interface. */
+  get bindAddress(): string {
+    return this.env.PRISM_BIND_ADDRESS ?? '0.0.0.0';
   }
 
   /**
@@ -186,7 +191,7 @@ export class ServiceRuntime {
    * workload's certificate, and every call authorized against the contract's GRPC_ACCESS table;
    * otherwise the PRISM_TLS_* settings.
    */
-  bindGrpc(server: grpc.Server, port = this.env.PRISM_GRPC_PORT, host?: string): Promise<number> {
+  bindGrpc(server: grpc.Server, port = this.env.PRISM_GRPC_PORT, host = this.bindAddress): Promise<number> {
     const creds = this.mtlsProvider ? mtlsServerCredentials(this.mtlsProvider, { log: this.log, metrics: this.metrics }) : grpcServerCredentials(this.tls);
     return bindGrpc(server, port, creds, host);
   }

@@ -1,3 +1,4 @@
+import type { AddressRateLimiter } from '../rate-limit.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { LogController } from 'fastify';
 import type { z } from 'zod';
@@ -22,6 +23,8 @@ export interface AppOptions {
    * The client is the right-most hop not in the list. @default none: the socket address, whatever the headers say
    */
   readonly trustedProxies?: readonly string[];
+  /** The gateway's per-address limit, applied to every request (the edge also sends /auth here directly). */
+  readonly rateLimiter?: AddressRateLimiter;
   /** Makes the node server (main.ts: the runtime's http/https server, closed gracefully on shutdown). */
   readonly serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -66,6 +69,13 @@ export function buildApp(ctx: AuthContext, opts: AppOptions = {}) {
     reply.header(REQUEST_ID_HEADER, req.id);
     reply.header('cache-control', 'no-store');
     if (opts.draining?.()) reply.header('connection', 'close');
+    const waitMs = opts.rateLimiter ? await opts.rateLimiter.check(req.ip) : 0;
+    if (waitMs > 0) {
+      return reply
+        .code(429)
+        .header('retry-after', String(Math.max(1, Math.ceil(waitMs / 1000))))
+        .send({ error: 'rate_limited', message: 'rate limit exceeded' });
+    }
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';

@@ -95,7 +95,7 @@ const ApiKey = z.object({
 });
 export const ApiKeyCreated = ApiKey.extend({ key: z.string().meta({ description: 'The key itself, shown only in this response' }) });
 export const ApiKeyList = z.object({ api_keys: z.array(ApiKey) });
-export const PasswordChanged = z.object({ revoked_sessions: z.number().int() });
+export const PasswordChanged = z.object({ revoked_sessions: z.number().int(), revoked_api_keys: z.number().int() });
 export const AuthorizationUrl = z.object({ authorization_url: z.url() });
 export const Linked = z.object({ linked: z.literal(true), provider: z.enum(['google', 'github']) });
 export const Jwks = z.object({

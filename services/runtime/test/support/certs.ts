@@ -44,3 +44,13 @@ export function makePki(): TestPki {
     rogueKey: f('rogue.key'),
   };
 }
+
+/** A server certificate from `pki`'s CA for localhost and 127.0.0.1 carrying the URI SAN `uri` (a workload identity). */
+export function issueServerCert(pki: TestPki, name: string, uri: string): { cert: string; key: string } {
+  const f = (n: string) => join(pki.dir, n);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  writeFileSync(f(`${name}.ext`), `subjectAltName=DNS:localhost,IP:127.0.0.1,URI:${uri}\nextendedKeyUsage=serverAuth\n`);
+  ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+  ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`));
+  return { cert: f(`${name}.crt`), key: f(`${name}.key`) };
+}

@@ -56,11 +56,17 @@ export async function accountRoutes(app: FastifyInstance, { ctx, docs }: RoutesO
     {
       method: 'POST',
       url: `${A}/password`,
-      summary: 'Change the password; every other session is revoked',
+      summary: 'Change the password; every other session and every API key is revoked',
       tags: ['account'],
       bearer: true,
       body: S.ChangePasswordBody,
-      responses: { 200: { description: 'Changed', schema: S.PasswordChanged }, ...BAD_INPUT, ...UNAUTHORIZED, 403: err('Wrong current password') },
+      responses: {
+        200: { description: 'Changed', schema: S.PasswordChanged },
+        ...BAD_INPUT,
+        ...UNAUTHORIZED,
+        403: err('Wrong current password'),
+        429: { ...err('Too many wrong current passwords: temporarily locked'), headers: { 'retry-after': 'Seconds until the lock ends' } },
+      },
       handler: async (req) => {
         const c = await bearer(ctx, req);
         return changePassword(ctx, c.sub, c.sid, req.body as z.infer<typeof S.ChangePasswordBody>, meta(req));

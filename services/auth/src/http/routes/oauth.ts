@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { EDGE_ROUTES } from '../../../../../infra/contract/index.js';
-import { completeAuthorization, startAuthorization } from '../../oauth.js';
+import { completeAuthorization, LINK_COOKIE, linkCookie, startAuthorization } from '../../oauth.js';
 import { addRoutes, bearer, err, meta, type RoutesOptions, UNAUTHORIZED } from '../route.js';
 import * as S from '../schemas.js';
 
@@ -18,7 +18,7 @@ export async function oauthRoutes(app: FastifyInstance, { ctx, docs }: RoutesOpt
       tags: ['oauth'],
       params: S.ProviderParams,
       responses: { 302: { description: 'To the provider', headers: { location: 'Authorization URL' } }, 400: err('Unknown provider'), 404: err('Provider not configured') },
-      handler: async (req, reply) => reply.redirect(await startAuthorization(ctx, (req.params as z.infer<typeof S.ProviderParams>).provider), 302),
+      handler: async (req, reply) => reply.redirect((await startAuthorization(ctx, (req.params as z.infer<typeof S.ProviderParams>).provider)).url, 302),
     },
     {
       method: 'POST',
@@ -27,10 +27,20 @@ export async function oauthRoutes(app: FastifyInstance, { ctx, docs }: RoutesOpt
       tags: ['oauth'],
       bearer: true,
       params: S.ProviderParams,
-      responses: { 200: { description: 'Open this URL in the browser', schema: S.AuthorizationUrl }, ...UNAUTHORIZED, 404: err('Provider not configured') },
-      handler: async (req) => {
+      responses: {
+        200: {
+          description: 'Open this URL in the same browser: the cookie set here binds the linking to it',
+          schema: S.AuthorizationUrl,
+          headers: { 'set-cookie': `${LINK_COOKIE}, for the callback path only` },
+        },
+        ...UNAUTHORIZED,
+        404: err('Provider not configured'),
+      },
+      handler: async (req, reply) => {
         const c = await bearer(ctx, req);
-        return { authorization_url: await startAuthorization(ctx, (req.params as z.infer<typeof S.ProviderParams>).provider, c.sub) };
+        const { provider } = req.params as z.infer<typeof S.ProviderParams>;
+        const { url, linkBinding } = await startAuthorization(ctx, provider, c.sub);
+        return reply.header('set-cookie', linkCookie(provider, linkBinding!)).send({ authorization_url: url });
       },
     },
     {
@@ -42,15 +52,24 @@ export async function oauthRoutes(app: FastifyInstance, { ctx, docs }: RoutesOpt
       query: S.CallbackQuery,
       responses: {
         200: { description: 'Signed in (tokens) or linked', schema: z.union([S.TokenPair, S.Linked]) },
-        400: err('Unknown, expired or used state; code refused; no verified e-mail'),
+        400: err('Unknown, expired or used state; code refused; no verified e-mail; linking started in another browser'),
         409: err('Provider account linked elsewhere, or e-mail already registered (link from that account)'),
         502: err('Provider unreachable or answered unexpectedly'),
       },
       handler: async (req) => {
         const q = req.query as z.infer<typeof S.CallbackQuery>;
-        const result = await completeAuthorization(ctx, (req.params as z.infer<typeof S.ProviderParams>).provider, q, meta(req));
+        const result = await completeAuthorization(ctx, (req.params as z.infer<typeof S.ProviderParams>).provider, q, meta(req), cookieValue(req.headers.cookie, LINK_COOKIE));
         return result.kind === 'linked' ? { linked: true, provider: result.provider } : result.tokens;
       },
     },
   ]);
+}
+
+/** One cookie's value from a `Cookie` header. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of header?.split(';') ?? []) {
+    const i = part.indexOf('=');
+    if (i !== -1 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
 }
