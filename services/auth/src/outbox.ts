@@ -1,4 +1,5 @@
-import { connect, Events, headers as natsHeaders, type JetStreamClient, type NatsConnection } from 'nats';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { AUTH_EVENTS_STREAM, SUBJECTS } from '../../../infra/contract/index.js';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 import { query, type Db, type Tx } from './db.js';
@@ -77,11 +78,11 @@ export class OutboxPublisher {
     const nc = this.nc;
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === Events.Disconnect || s.type === Events.Reconnect) this.log.warn({ nats: s.type }, 'NATS connection status');
-        if (s.type === Events.Reconnect) this.kick();
+        if (s.type === 'disconnect' || s.type === 'reconnect') this.log.warn({ nats: s.type }, 'NATS connection status');
+        if (s.type === 'reconnect') this.kick();
       }
     })();
-    this.js = nc.jetstream();
+    this.js = jetstream(nc);
     return this.js;
   }
 
@@ -134,7 +135,7 @@ export class OutboxPublisher {
    */
   private async ensureStream(): Promise<void> {
     if (this.streamReady) return;
-    const jsm = await this.nc!.jetstreamManager();
+    const jsm = await jetstreamManager(this.nc!);
     const subjects = [SUBJECTS.authUser, SUBJECTS.authToken];
     const probes = ['prism.auth.user.probe', 'prism.auth.token.probe'];
     const found = await Promise.all(probes.map((s) => jsm.streams.find(s).catch(() => undefined)));

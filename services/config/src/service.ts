@@ -1,4 +1,4 @@
-import { type NatsConnection, StringCodec, connect } from 'nats';
+import { type NatsConnection, connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { z } from 'zod';
 import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, GRPC_APIS, SUBJECTS } from '../../../infra/contract/index.js';
@@ -96,11 +96,10 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
     if (nc.isClosed()) throw new Error('NATS connection closed');
   });
   runtime.onShutdown('nats', () => nc.drain());
-  const sc = StringCodec();
 
   const store = new ConfigStore(pool, (change) => {
     try {
-      nc.publish(changeSubject(change), sc.encode(JSON.stringify(toWire(change))));
+      nc.publish(changeSubject(change), JSON.stringify(toWire(change)));
       metrics.events.inc({ result: 'published' });
     } catch (err) {
       // The change is committed; watchers that missed it catch up with List.
@@ -161,7 +160,7 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
       metrics.grpcRequests.inc({ method: 'Watch', code: 'OK' });
       void (async () => {
         for await (const m of sub) {
-          const change = JSON.parse(sc.decode(m.data)) as ConfigChange;
+          const change = JSON.parse(m.string()) as ConfigChange;
           if (change.key.startsWith(prefix) && !call.cancelled) call.write(change);
         }
         if (!call.cancelled) call.end();

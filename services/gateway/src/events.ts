@@ -1,4 +1,5 @@
-import { connect, createInbox, RetentionPolicy, StorageType, type Msg, type NatsConnection, type NatsError } from 'nats';
+import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { connect, createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { SUBJECTS } from '../../../infra/contract/index.js';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 
@@ -99,7 +100,7 @@ export class EventPublisher {
   }
 
   private async ensureStream(nc: NatsConnection, replicas: number): Promise<void> {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     await ensureStream(
       jsm,
       {
@@ -174,7 +175,7 @@ export class EventPublisher {
   };
 
   /** A JetStream acknowledgement (`{"stream":..,"seq":..}`) or error (`{"error":..}`, or a 503 no-responders status). */
-  private readonly onAck = (err: NatsError | null, msg: Msg): void => {
+  private readonly onAck = (err: Error | null, msg: Msg): void => {
     if (err) return;
     const seq = Number(msg.subject.slice(this.inbox.length));
     const sent = this.awaiting.get(seq);

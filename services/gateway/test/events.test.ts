@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { connect, type NatsConnection } from 'nats';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../../../infra/contract/index.js';
 import { privateNats } from '../../../test/support/private-servers.js';
@@ -41,11 +42,11 @@ describe('request events on NATS JetStream', () => {
       await expect.poll(() => received.some((x) => x.status === 401), { timeout: 5_000 }).toBe(true);
       s.unsubscribe();
 
-      const jsm = await nc.jetstreamManager();
+      const jsm = await jetstreamManager(nc);
       const info = await jsm.streams.info(REQUEST_STREAM);
       expect(info.config.subjects).toEqual(['prism.gateway.request.>']);
       expect(info.config.num_replicas).toBe(1);
-      const last = await jsm.streams.getMessage(REQUEST_STREAM, { last_by_subj: 'prism.gateway.request.evt' });
+      const last = (await jsm.streams.getMessage(REQUEST_STREAM, { last_by_subj: 'prism.gateway.request.evt' }))!;
       expect((JSON.parse(last.string().split('\n')[0]!) as RequestEvent).route).toBe('evt');
       await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
     } finally {
@@ -63,7 +64,7 @@ describe('request events on NATS JetStream', () => {
         .toMatch(/"err":"replicas > 1 not supported in non-clustered mode"/);
       const r = await fetch(`${gw.url}/api/evt/x`, { headers: { authorization: `Bearer ${await token(keys, 'u-r3')}` } });
       expect(r.status).toBe(200);
-      await expect((await ownNc.jetstreamManager()).streams.info(REQUEST_STREAM)).rejects.toThrow(/stream not found/);
+      await expect((await jetstreamManager(ownNc)).streams.info(REQUEST_STREAM)).rejects.toThrow(/stream not found/);
     } finally {
       await gw.close();
       await ownNc.close();

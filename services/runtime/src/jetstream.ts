@@ -1,4 +1,4 @@
-import type { JetStreamManager, StreamConfig } from 'nats';
+import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import type { Logger } from './logger.js';
 
 /**
