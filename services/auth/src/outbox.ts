@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { AUTH_EVENTS_STREAM, SUBJECTS } from '../../../infra/contract/index.js';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 import { query, type Db, type Tx } from './db.js';
@@ -28,7 +28,8 @@ interface OutboxRow {
 }
 
 export interface PublisherOptions {
-  readonly natsUrl: string;
+  /** Servers, TLS and inbox prefix (natsConnectOptions). */
+  readonly nats: NodeConnectionOptions;
   /** Replicas of the auth events stream (PRISM_NATS_STREAM_REPLICAS). @default 1 */
   readonly streamReplicas?: number;
   /** Poll interval for rows written by other replicas or left by a failure. @default 1000 ms */
@@ -68,7 +69,7 @@ export class OutboxPublisher {
   private async connectOnce(): Promise<JetStreamClient> {
     if (this.js) return this.js;
     this.nc = await connect({
-      servers: this.opts.natsUrl.split(','),
+      ...this.opts.nats,
       name: 'prism-auth-outbox',
       reconnect: true,
       maxReconnectAttempts: -1,
