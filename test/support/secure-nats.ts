@@ -27,7 +27,7 @@ export interface SecureNats {
 }
 
 /** The dev stack's nats-server.conf with its TLS directory, ports and store made local. */
-export function modelNatsConf(tlsDir: string, o: { client: number; monitor: number; storeDir: string }): string {
+function modelNatsConf(tlsDir: string, o: { client: number; monitor: number; storeDir: string }): string {
   const nats = component(buildPlatform('dev', loadStack('stacks', 'dev').config), 'nats');
   const mount = nats.identity!.mountPath;
   return nats.configFiles[0]!.content.replaceAll(`"${mount}/`, `"${tlsDir}/`)

@@ -1,7 +1,7 @@
 import type { NatsPermissions } from '../../contract/index.js';
 
 /** The server's certificate, key and the mesh CA, as mounted. */
-export interface NatsTlsFiles {
+interface NatsTlsFiles {
   readonly cert: string;
   readonly key: string;
   readonly ca: string;
