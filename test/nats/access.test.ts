@@ -1,10 +1,16 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_EVENTS_STREAM, AUTH_REVOCATION_SUBJECTS, GATEWAY_REQUEST_STREAM, SERVICE_NAMES, SUBJECTS } from '../../infra/contract/index.js';
+import { NATS_TLS_DIR } from '../../infra/model/components/data.js';
+import { freePort, waitFor } from '../support/net.js';
 import { type SecureNats, secureNats } from '../support/secure-nats.js';
+import { find, synth } from '../support/synth.js';
 
 /**
  * Attacks on NATS as the platform runs it (the model's nats-server.conf on a real nats-server, with
@@ -158,4 +164,42 @@ describe('the monitoring port', () => {
     });
     expect(reached).toBe(false);
   });
+});
+
+describe('the production cluster (routes)', () => {
+  it("three servers with prod's nats-server.conf form a cluster over TLS; a server with another mesh certificate is refused", async () => {
+    const prodConf = (find(synth('prod').objects, 'ConfigMap', 'nats-config') as unknown as { data: Record<string, string> }).data['nats-server.conf']!;
+    const routes = [...prodConf.matchAll(/nats:\/\/nats-(\d)\.[^\s]+:(\d+)/g)];
+    expect(routes.map((m) => m[1])).toEqual(['0', '1', '2']);
+    const dir = mkdtempSync(join(tmpdir(), 'prism-nats-cluster-'));
+    const ports = await Promise.all([0, 1, 2, 3].map(async () => ({ client: await freePort(), monitor: await freePort(), cluster: await freePort() })));
+    const confFor = (i: number, certDir: string) => {
+      let conf = prodConf
+        .replaceAll(`"${NATS_TLS_DIR}/`, `"${certDir}/`)
+        .replace(/^port: \d+$/m, `port: ${ports[i]!.client}`)
+        .replace(/^http_port: \d+$/m, `http_port: ${ports[i]!.monitor}`)
+        .replace(/^ {2}port: \d+$/m, `  port: ${ports[i]!.cluster}`)
+        .replace(/store_dir: ".*"/, `store_dir: "${join(dir, `js${i}`)}"`);
+      for (const [url, n] of routes.map((m) => [m[0], Number(m[1])] as const)) conf = conf.replace(url, `nats://127.0.0.1:${ports[n]!.cluster}`);
+      const file = join(dir, `n${i}.conf`);
+      writeFileSync(file, conf);
+      return file;
+    };
+    const children = [0, 1, 2].map((i) => spawn('nats-server', ['-c', confFor(i, nats.pki.workloads.nats!.dir)], { stdio: 'ignore', env: { PATH: process.env.PATH, SERVER_NAME: `n${i}` } }));
+    const routesOf = async (i: number) => ((await (await fetch(`http://127.0.0.1:${ports[i]!.monitor}/routez`)).json()) as { num_routes: number }).num_routes;
+    try {
+      await waitFor('a full mesh of routes', async () => ((await Promise.all([0, 1, 2].map((i) => routesOf(i).catch(() => 0)))).every((n) => n === 2) ? true : undefined), 20_000);
+      // A fourth server with the gateway's certificate (same CA) dials the others: refused, no route.
+      const rogue = confFor(3, nats.pki.workloads.gateway!.dir);
+      const conf = readFileSync(rogue, 'utf8').replace(/routes: \[[^\]]*\]/, `routes: [\n    nats://127.0.0.1:${ports[0]!.cluster}\n  ]`);
+      writeFileSync(rogue, conf);
+      children.push(spawn('nats-server', ['-c', rogue], { stdio: 'ignore', env: { PATH: process.env.PATH, SERVER_NAME: 'rogue' } }));
+      await waitFor('the rogue server', async () => (await fetch(`http://127.0.0.1:${ports[3]!.monitor}/varz`).catch(() => undefined))?.ok || undefined, 20_000);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await routesOf(3)).toBe(0);
+      expect(await routesOf(0)).toBe(2);
+    } finally {
+      for (const c of children) c.kill('SIGTERM');
+    }
+  }, 60_000);
 });
