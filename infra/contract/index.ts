@@ -13,3 +13,4 @@ export * from './network.js';
 export * from './mtls.js';
 export * from './secrets.js';
 export * from './nats.js';
+export * from './logging.js';

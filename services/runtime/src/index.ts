@@ -11,3 +11,4 @@ export * from './consul.js';
 export * from './service.js';
 export * from './jetstream.js';
 export * from './nats.js';
+export * from './grpc-tracing.js';
