@@ -61,7 +61,8 @@ export const ENV = {
   PRISM_NATS_URL: { description: 'NATS URL(s), comma-separated', schema: nonEmpty },
   PRISM_NATS_STREAM_REPLICAS: {
     // JetStream replicates a stream on at most 5 servers; more replicas than servers fails at creation.
-    description: 'Replicas of the JetStream stream the service creates (1..5, at most the NATS cluster size); an existing stream with fewer is raised',
+    description:
+      'Replicas of the JetStream stream the service creates (1..5, at most the NATS cluster size); an existing stream with fewer is raised where the NATS user may update it (an operator step in the platform)',
     schema: z
       .string()
       .regex(/^[1-5]$/, 'expected a whole number from 1 to 5')

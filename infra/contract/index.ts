@@ -12,4 +12,5 @@ export * from './grpc.js';
 export * from './network.js';
 export * from './mtls.js';
 export * from './secrets.js';
+export * from './nats.js';
 export * from './logging.js';

@@ -19,6 +19,8 @@ export const METRICS = {
   rateLimitRedisFailures: 'prism_gateway_rate_limit_redis_failures_total',
   /** Counter; label: result (published, dropped, failed). */
   events: 'prism_events_total',
+  /** Counter: re-reads of the live settings; label: result (in_step, behind: a change notice had been lost). */
+  configResyncs: 'prism_gateway_config_resyncs_total',
   /** Counter; label: outcome (success, failure, locked). */
   authLogins: 'prism_auth_logins_total',
   /** Counter; label: kind (access, refresh). */

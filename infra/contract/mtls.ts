@@ -23,8 +23,11 @@ export interface CallerIdentity {
 
 const OPERATOR_NAME = /^[a-z0-9][a-z0-9._@-]{0,62}$/;
 
+/** Workloads with a certificate of the mesh CA: the services, and the NATS servers (which name no gRPC role). */
+export type WorkloadName = ServiceName | 'nats';
+
 /** The URI SAN of a workload certificate: `spiffe://prism/gateway`. */
-export function workloadSpiffeId(service: ServiceName): string {
+export function workloadSpiffeId(service: WorkloadName): string {
   return `spiffe://${TRUST_DOMAIN}/${service}`;
 }
 

@@ -5,7 +5,7 @@ import { connect, createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import pg from 'pg';
 import { loadStack } from '../config/index.js';
-import { DATABASES, gatewayConfigSchema, SERVICE_NAMES, type DatabaseId } from '../contract/index.js';
+import { DATABASES, gatewayConfigSchema, NATS_WORKLOAD, SERVICE_NAMES, type DatabaseId } from '../contract/index.js';
 import { parse as parseYaml } from 'yaml';
 import { buildPlatform, component, type Component, type Platform } from '../model/index.js';
 import { writeFileAtomic } from '../local/files.js';
@@ -13,7 +13,7 @@ import { ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
 import { layout, type Layout } from './layout.js';
 import { checkPrerequisites, type Prerequisites } from './prerequisites.js';
 import { isAlive, startProcess, stopProcess, type ProcessSpec, type RunningProcess, type StopResult } from './processes.js';
-import { componentEnv, DATA_COMPONENTS, ECHO, ECHO_ROUTES, HOST, localGatewayYaml, localJaegerYaml, localMinioSetup, localPort, portKeys, type PortMap, type RenderContext } from './render.js';
+import { componentEnv, DATA_COMPONENTS, ECHO, ECHO_ROUTES, HOST, localGatewayYaml, localJaegerYaml, localMinioSetup, localNatsArgs, localPort, portKeys, type PortMap, type RenderContext } from './render.js';
 import { ensureSecrets } from './secrets.js';
 
 /** The local platform runs the dev stack, as Compose does. */
@@ -278,7 +278,7 @@ class Runner {
     this.ctx = { platform: this.platform, ports, layout: l, secrets, gateways, ...(o.extraEnv ? { extraEnv: o.extraEnv } : {}) };
     // The model mounts each service's certificate at /etc/prism/mtls; locally a CA of our own issues
     // them (valid for 127.0.0.1 and localhost) and componentEnv points the model's paths at them.
-    this.pki = await this.step("certificates (local CA, one per service, the operator's)", () => ensureLocalPki({ dir: l.mtlsDir, workloads: SERVICE_NAMES }));
+    this.pki = await this.step("certificates (local CA, one per service and NATS, the operator's)", () => ensureLocalPki({ dir: l.mtlsDir, workloads: [...SERVICE_NAMES, NATS_WORKLOAD] }));
     if (this.pki.issued.length > 0) this.say(`  issued: ${this.pki.issued.join(', ')}`);
 
     try {
@@ -401,12 +401,13 @@ class Runner {
     mkdirSync(this.l.config('nats'), { recursive: true });
     mkdirSync(this.l.data('nats'), { recursive: true, mode: 0o700 });
     const confPath = join(this.l.config('nats'), conf.name);
-    writeFileSync(confPath, this.localPaths(c, conf.content));
-    // Command-line options win over the model's file: local address and ports.
+    // The server's certificate from the local CA, where the model mounts it.
+    const tlsDir = c.identity!.mountPath;
+    writeFileSync(confPath, this.localPaths(c, conf.content).replaceAll(`"${tlsDir}/`, `"${this.l.mtls('nats')}/`));
     const p = await this.start({
       name: 'nats',
       command: this.prereq.natsServer,
-      args: ['--config', confPath, '-a', HOST, '-p', String(localPort(this.ctx, 'nats/client')), '-m', String(localPort(this.ctx, 'nats/monitor'))],
+      args: localNatsArgs(confPath, localPort(this.ctx, 'nats/client'), localPort(this.ctx, 'nats/monitor')),
       env: { ...this.nodeEnv, ...componentEnv(this.ctx, c) },
       cwd: this.l.data('nats'),
       logFile: this.l.log('nats'),

@@ -56,6 +56,14 @@ export interface RenderContext {
 
 export const HOST = '127.0.0.1';
 
+/**
+ * nats-server's command line on the local platform: options win over the model's file, so the client
+ * port and the monitoring port (plain HTTP, which lists every connection) listen on 127.0.0.1 only.
+ */
+export function localNatsArgs(confPath: string, clientPort: number, monitorPort: number): string[] {
+  return ['--config', confPath, '-a', HOST, '-p', String(clientPort), '-m', String(monitorPort)];
+}
+
 export function localPort(ctx: RenderContext, key: string): number {
   const p = ctx.ports[key];
   if (p === undefined) throw new RenderError(`no local port allocated for ${key}`);

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { MTLS_FILES, SERVICE_NAMES, type ServiceName, operatorSpiffeId, workloadSpiffeId } from '../contract/index.js';
+import { MTLS_FILES, NATS_WORKLOAD, SERVICE_NAMES, type WorkloadName, operatorSpiffeId, workloadSpiffeId } from '../contract/index.js';
 import { MTLS_CERT_DIR } from '../model/index.js';
 import { writeFileAtomic } from './files.js';
 
@@ -32,8 +32,8 @@ const DAY_MS = 86_400_000;
 export interface LocalPkiOptions {
   /** Root directory (created 0700). @default `.secrets/mtls` (git-ignored) */
   readonly dir?: string;
-  /** Workloads to issue for. @default every Prism service */
-  readonly workloads?: readonly ServiceName[];
+  /** Workloads to issue for. @default every Prism service and the NATS server */
+  readonly workloads?: readonly WorkloadName[];
   /**
    * Host names and IP addresses every workload certificate is valid for, besides the service's own name
    * (its Compose host name). @default localhost and 127.0.0.1 (the local platform)
@@ -61,7 +61,7 @@ export interface PkiFiles {
 export interface LocalPki {
   readonly dir: string;
   readonly caCert: string;
-  readonly workloads: Readonly<Partial<Record<ServiceName, PkiFiles>>>;
+  readonly workloads: Readonly<Partial<Record<WorkloadName, PkiFiles>>>;
   readonly operator: PkiFiles & { readonly identity: string };
   /** What this call wrote: `ca`, service names, `operator`. Empty when everything was kept. */
   readonly issued: readonly string[];
@@ -167,7 +167,7 @@ function needsIssue(files: PkiFiles, ca: Ca, wanted: { uri: string; hosts: reado
 export async function ensureLocalPki(opts: LocalPkiOptions = {}): Promise<LocalPki> {
   const dir = opts.dir ?? LOCAL_PKI_DIR;
   const now = opts.now ?? new Date();
-  const workloads = opts.workloads ?? SERVICE_NAMES;
+  const workloads = opts.workloads ?? [...SERVICE_NAMES, NATS_WORKLOAD];
   const hosts = opts.hosts ?? ['localhost', '127.0.0.1'];
   const operatorName = opts.operator ?? 'local';
   let operatorUri: string;
@@ -208,7 +208,7 @@ export async function ensureLocalPki(opts: LocalPkiOptions = {}): Promise<LocalP
     return files;
   };
 
-  const out: Partial<Record<ServiceName, PkiFiles>> = {};
+  const out: Partial<Record<WorkloadName, PkiFiles>> = {};
   for (const w of workloads) out[w] = await ensure(w, w, workloadSpiffeId(w), [...new Set([w, ...hosts])], { dir: 0o755, file: 0o644 });
   // The operator's key stays with the operator: never mounted anywhere.
   const operator = await ensure('operator', `operator ${operatorName}`, operatorUri, [], { dir: 0o700, file: 0o600 });

@@ -48,7 +48,7 @@ export interface ComponentRef {
   readonly component: ComponentName;
   readonly port: string;
   /** `url` renders `<scheme>://host:port<path>`. */
-  readonly scheme?: 'http' | 'https' | 'nats';
+  readonly scheme?: 'http' | 'https' | 'nats' | 'tls';
   readonly path?: string;
 }
 

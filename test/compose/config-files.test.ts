@@ -7,6 +7,8 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { findJaeger } from '../../infra/local-platform/prerequisites.js';
+import { ensureLocalPki } from '../../infra/local/mtls-pki.js';
+import { NATS_TLS_DIR } from '../../infra/model/components/data.js';
 import { unescape, allServices } from './support.js';
 
 /** The config files under deploy/ checked by the programs that read them. */
@@ -55,9 +57,17 @@ describe('deploy/nats/nats-server.conf', () => {
   const nats = services.get('nats')!;
   const serverName = nats.environment!.SERVER_NAME!;
 
-  it('is valid for nats-server -t with the SERVER_NAME Compose sets (the service name)', () => {
+  // The certificate Compose mounts (make local-certs writes it), from a local CA of the test's own.
+  const tlsMount = nats.volumes!.find((v) => v.endsWith(`:${NATS_TLS_DIR}:ro`))!;
+  const pkiDir = join(mkdtempSync(join(tmpdir(), 'prism-nats-pki-')), 'mtls');
+  const localConf = async (conf: string) => conf.replaceAll(`"${NATS_TLS_DIR}/`, `"${(await ensureLocalPki({ dir: pkiDir, workloads: ['nats'] })).workloads.nats!.dir}/`);
+
+  it('is valid for nats-server -t with the SERVER_NAME Compose sets (the service name) and the certificate it mounts', async () => {
     expect(serverName).toBe('nats');
-    const r = run('nats-server', ['-t', '-c', 'deploy/nats/nats-server.conf'], { SERVER_NAME: serverName });
+    expect(tlsMount).toBe('../../.secrets/mtls/nats:/etc/nats/tls:ro');
+    const file = join(mkdtempSync(join(tmpdir(), 'prism-nats-t-')), 'nats-server.conf');
+    writeFileSync(file, await localConf(readFileSync('deploy/nats/nats-server.conf', 'utf8')));
+    const r = run('nats-server', ['-t', '-c', file], { SERVER_NAME: serverName });
     expect(r.stderr + r.stdout).toContain('is valid');
     expect(r.status).toBe(0);
   });
@@ -71,7 +81,7 @@ describe('deploy/nats/nats-server.conf', () => {
   it('starts with JetStream and answers the health URL the compose healthcheck uses', async () => {
     const [client, monitor] = [await freePort(), await freePort()];
     const dir = mkdtempSync(join(tmpdir(), 'prism-nats-'));
-    const conf = readFileSync('deploy/nats/nats-server.conf', 'utf8')
+    const conf = (await localConf(readFileSync('deploy/nats/nats-server.conf', 'utf8')))
       .replace(/^port: \d+$/m, `port: ${client}`)
       .replace(/^http_port: \d+$/m, `http_port: ${monitor}`)
       .replace(/store_dir: ".*"/, `store_dir: "${dir}/jetstream"`);

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { ensureLocalPki } from '../../infra/local/mtls-pki.js';
+import { NATS_TLS_DIR } from '../../infra/model/components/data.js';
 import { PROMETHEUS_RULES_DIR } from '../../infra/model/components/observability.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 
@@ -23,9 +25,12 @@ describe.each(ENVIRONMENTS)('%s config files pass their programs’ own checkers
   const data = (name: string) => (find(objects, 'ConfigMap', name) as unknown as { data: Record<string, string> }).data;
   const dir = mkdtempSync(join(tmpdir(), `prism-cf-${env}-`));
 
-  it('nats-server -t accepts nats-server.conf', () => {
+  it('nats-server -t accepts nats-server.conf (with certificates of a local CA where cert-manager mounts them)', async () => {
     const file = join(dir, 'nats-server.conf');
-    writeFileSync(file, data('nats-config')['nats-server.conf']!);
+    const pki = await ensureLocalPki({ dir: join(dir, 'mtls'), workloads: ['nats'] });
+    const conf = data('nats-config')['nats-server.conf']!;
+    expect(conf).toContain(`"${NATS_TLS_DIR}/tls.crt"`);
+    writeFileSync(file, conf.replaceAll(`"${NATS_TLS_DIR}/`, `"${pki.workloads.nats!.dir}/`));
     expect(check('nats-server', ['-t', '-c', file], { SERVER_NAME: 'nats-0' })).toMatch(/is valid/);
   });
 

@@ -60,7 +60,7 @@ describe.each(ENVIRONMENTS)('%s: service-to-service mutual TLS', (env) => {
         .filter((c) => !c.spec.isCA)
         .map((c) => c.metadata.name)
         .sort(),
-    ).toEqual([...SERVICE_NAMES.map((n) => `${n}-mtls`), 'prism-ingress-mtls'].sort());
+    ).toEqual([...SERVICE_NAMES.map((n) => `${n}-mtls`), 'nats-mtls', 'prism-ingress-mtls'].sort());
     const edge = certificates.find((c) => c.metadata.name === 'prism-ingress-mtls')!;
     expect(edge.spec.usages).toEqual(['digital signature', 'client auth']);
     expect(callerFromUris(edge.spec.uris)).toBeUndefined();
@@ -90,12 +90,12 @@ describe('Compose: the generated certificates, mounted read-only, as the service
   it('re-issues nothing when run again, and every leaf (not the CA) with renew', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'prism-compose-mtls-')), 'mtls');
     const first = await ensureLocalPki({ dir });
-    expect(first.issued).toEqual(['ca', ...SERVICE_NAMES, 'operator']);
+    expect(first.issued).toEqual(['ca', ...SERVICE_NAMES, 'nats', 'operator']);
     expect((await ensureLocalPki({ dir })).issued).toEqual([]);
     const ca = readFileSync(first.caCert, 'utf8');
-    expect((await ensureLocalPki({ dir, renew: true })).issued).toEqual([...SERVICE_NAMES, 'operator']);
+    expect((await ensureLocalPki({ dir, renew: true })).issued).toEqual([...SERVICE_NAMES, 'nats', 'operator']);
     expect(readFileSync(first.caCert, 'utf8')).toBe(ca);
     // Near expiry (less than 30 days left), a certificate is re-issued by an ordinary run.
-    expect((await ensureLocalPki({ dir, now: new Date(Date.now() + 70 * 86_400_000) })).issued).toEqual([...SERVICE_NAMES, 'operator']);
+    expect((await ensureLocalPki({ dir, now: new Date(Date.now() + 70 * 86_400_000) })).issued).toEqual([...SERVICE_NAMES, 'nats', 'operator']);
   });
 });

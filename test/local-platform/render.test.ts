@@ -53,7 +53,8 @@ describe('the local renderer', () => {
     expect(gw.PRISM_REDIS_PASSWORD).toBe('pw-redis-3');
     expect(gw.PRISM_GATEWAY_CONFIG_FILE).toBe('/state/config/gateway/gateway.yaml');
     expect(gw.PRISM_JWT_PUBLIC_KEY_FILE).toBe('/state/keys/public.pem');
-    expect(gw.PRISM_NATS_URL).toBe(`nats://127.0.0.1:${ports['nats/client']}`);
+    // TLS with the service's own certificate (the NATS user it maps to).
+    expect(gw.PRISM_NATS_URL).toBe(`tls://127.0.0.1:${ports['nats/client']}`);
     const auth = componentEnv(ctx, component(platform, 'auth'));
     expect(auth.PRISM_JWT_PRIVATE_KEY_FILE).toBe('/state/keys/private.pem');
     // OAuth credentials only a person can give: left out, so the feature is off.

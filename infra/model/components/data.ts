@@ -1,4 +1,17 @@
-import { BACKUP_BUCKET, DATABASES, PORTS, SERVICE_NAMES, type DatabaseId, MINIO_BACKUP_USER, MINIO_ROOT_USER } from '../../contract/index.js';
+import {
+  BACKUP_BUCKET,
+  DATABASES,
+  MTLS_FILES,
+  NATS_PERMISSIONS,
+  NATS_WORKLOAD,
+  PORTS,
+  SERVICE_NAMES,
+  type DatabaseId,
+  MINIO_BACKUP_USER,
+  MINIO_ROOT_USER,
+  type ServiceName,
+  workloadSpiffeId,
+} from '../../contract/index.js';
 import { consulHcl } from '../files/consul.js';
 import { minioBucketPolicy, minioSetupScript } from '../files/minio-setup.js';
 import { natsServerConf } from '../files/nats.js';
@@ -99,12 +112,16 @@ function redis(ctx: BuildContext): Component {
   };
 }
 
+/** Where the NATS servers' certificate (cert-manager's Secret, or the local CA's files) is mounted. */
+export const NATS_TLS_DIR = '/etc/nats/tls';
+
 function nats(ctx: BuildContext): Component {
   const replicas = ctx.config.nats.replicas;
   const storeDir = '/data/jetstream';
   const routes = Array.from({ length: replicas }, (_, i) => `nats://nats-${i}.${headless('nats')}.${ctx.namespace}.svc.cluster.local:${PORTS.natsCluster}`);
   // JetStream may fill 80% of the volume; the rest is headroom for compaction.
   const maxFileStore = Math.floor((bytes(size(ctx, 'nats')) ?? 0) * 0.8);
+  const users = new Map(Object.entries(NATS_PERMISSIONS).map(([service, p]) => [workloadSpiffeId(service as ServiceName), p]));
   return {
     ...stateful,
     name: 'nats',
@@ -114,7 +131,8 @@ function nats(ctx: BuildContext): Component {
     ports: [
       { name: 'client', port: PORTS.natsClient, publish: true },
       { name: 'cluster', port: PORTS.natsCluster },
-      { name: 'monitor', port: PORTS.natsMonitor, publish: true },
+      // Not published: the probes and the exporter reach it on the pod's network, nobody from outside.
+      { name: 'monitor', port: PORTS.natsMonitor },
     ],
     env: { SERVER_NAME: { field: 'metadata.name' } },
     liveness: probe(httpGet('/healthz?js-enabled-only=true', 'monitor'), 10, 30, { timeoutSeconds: 5 }),
@@ -133,10 +151,15 @@ function nats(ctx: BuildContext): Component {
           storeDir,
           routes,
           maxFileStore: String(maxFileStore),
+          tls: { cert: `${NATS_TLS_DIR}/${MTLS_FILES.cert}`, key: `${NATS_TLS_DIR}/${MTLS_FILES.key}`, ca: `${NATS_TLS_DIR}/${MTLS_FILES.ca}` },
+          serverIdentity: workloadSpiffeId(NATS_WORKLOAD),
+          users,
         }),
       },
     ],
     writablePaths: [TMP],
+    // Clients dial `nats`; cluster members dial each other by their headless names.
+    identity: { uri: workloadSpiffeId(NATS_WORKLOAD), dnsNames: [NATS_WORKLOAD, ...Array.from({ length: replicas }, (_, i) => `nats-${i}.${headless('nats')}`)], mountPath: NATS_TLS_DIR },
     flows: replicas > 1 ? [{ to: 'nats', port: 'cluster' }] : [],
   };
 }

@@ -71,7 +71,8 @@ function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow
       PRISM_ENVIRONMENT: value(ctx.environment),
       PRISM_LOG_LEVEL: value(ctx.environment === 'dev' ? 'debug' : 'info'),
       PRISM_SHUTDOWN_TIMEOUT_SECONDS: value(20),
-      PRISM_NATS_URL: ref('nats', 'client', { scheme: 'nats' }),
+      // tls://: the services connect with their mesh certificate, which names their NATS user.
+      PRISM_NATS_URL: ref('nats', 'client', { scheme: 'tls' }),
       PRISM_CONSUL_ADDRESS: ref('consul', 'http'),
       ...(obs ? { PRISM_OTLP_ENDPOINT: ref('jaeger', 'otlp-http', { scheme: 'http', path: '/v1/traces' }) } : {}),
       ...MTLS_ENV,

@@ -1,4 +1,5 @@
-import { connect, Events, headers as natsHeaders, type JetStreamClient, type NatsConnection } from 'nats';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, headers as natsHeaders, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { AUTH_EVENTS_STREAM, SUBJECTS } from '../../../infra/contract/index.js';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 import { query, type Db, type Tx } from './db.js';
@@ -27,7 +28,8 @@ interface OutboxRow {
 }
 
 export interface PublisherOptions {
-  readonly natsUrl: string;
+  /** Servers, TLS and inbox prefix (natsConnectOptions). */
+  readonly nats: NodeConnectionOptions;
   /** Replicas of the auth events stream (PRISM_NATS_STREAM_REPLICAS). @default 1 */
   readonly streamReplicas?: number;
   /** Poll interval for rows written by other replicas or left by a failure. @default 1000 ms */
@@ -67,7 +69,7 @@ export class OutboxPublisher {
   private async connectOnce(): Promise<JetStreamClient> {
     if (this.js) return this.js;
     this.nc = await connect({
-      servers: this.opts.natsUrl.split(','),
+      ...this.opts.nats,
       name: 'prism-auth-outbox',
       reconnect: true,
       maxReconnectAttempts: -1,
@@ -77,11 +79,11 @@ export class OutboxPublisher {
     const nc = this.nc;
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === Events.Disconnect || s.type === Events.Reconnect) this.log.warn({ nats: s.type }, 'NATS connection status');
-        if (s.type === Events.Reconnect) this.kick();
+        if (s.type === 'disconnect' || s.type === 'reconnect') this.log.warn({ nats: s.type }, 'NATS connection status');
+        if (s.type === 'reconnect') this.kick();
       }
     })();
-    this.js = nc.jetstream();
+    this.js = jetstream(nc);
     return this.js;
   }
 
@@ -134,7 +136,7 @@ export class OutboxPublisher {
    */
   private async ensureStream(): Promise<void> {
     if (this.streamReady) return;
-    const jsm = await this.nc!.jetstreamManager();
+    const jsm = await jetstreamManager(this.nc!);
     const subjects = [SUBJECTS.authUser, SUBJECTS.authToken];
     const probes = ['prism.auth.user.probe', 'prism.auth.token.probe'];
     const found = await Promise.all(probes.map((s) => jsm.streams.find(s).catch(() => undefined)));

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter } from 'prom-client';
 import { METRICS } from '../../../infra/contract/index.js';
-import { traceHttpServer, type ServiceRuntime } from '../../runtime/src/index.js';
+import { natsConnectOptions, traceHttpServer, type ServiceRuntime } from '../../runtime/src/index.js';
 import type { AuthContext, AuthSettings } from './context.js';
 import { createDb, query } from './db.js';
 import { addAuthService, AUTH_GRPC_SERVICE } from './grpc.js';
@@ -18,7 +18,7 @@ export interface AuthServiceOptions {
   /** OAuth endpoints other than Google's and GitHub's (tests use a local fake provider). */
   readonly oauthEndpoints?: Partial<Record<ProviderName, Partial<ProviderEndpoints>>>;
   readonly throttle?: Partial<ThrottlePolicy>;
-  readonly outbox?: Partial<Omit<PublisherOptions, 'natsUrl'>>;
+  readonly outbox?: Partial<Omit<PublisherOptions, 'nats'>>;
   /** @default 0.0.0.0 */
   readonly host?: string;
   /** Largest request body. @default 16 KiB */
@@ -61,7 +61,7 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   health.addCheck('postgres', () => query(db, 'SELECT 1'));
   health.addCheck('redis', () => redis.ping());
 
-  const publisher = new OutboxPublisher(db, { natsUrl: env.PRISM_NATS_URL, streamReplicas: env.PRISM_NATS_STREAM_REPLICAS, ...opts.outbox }, log, metrics);
+  const publisher = new OutboxPublisher(db, { nats: natsConnectOptions(env.PRISM_NATS_URL, 'auth', runtime.mtls), streamReplicas: env.PRISM_NATS_STREAM_REPLICAS, ...opts.outbox }, log, metrics);
   publisher.start();
   runtime.onShutdown('outbox', () => publisher.stop());
 

@@ -1,4 +1,5 @@
-import { connect, type NatsConnection } from 'nats';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_EVENTS_STREAM } from '../../../infra/contract/index.js';
 import { waitFor } from '../../../test/support/net.js';
@@ -17,11 +18,11 @@ afterAll(async () => {
 });
 
 async function streamMessages(nc: NatsConnection): Promise<{ subject: string; id: string; msgId: string | undefined }[]> {
-  const jsm = await nc.jetstreamManager();
+  const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(AUTH_EVENTS_STREAM);
   const out = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(AUTH_EVENTS_STREAM, { seq });
+    const m = (await jsm.streams.getMessage(AUTH_EVENTS_STREAM, { seq }))!;
     out.push({ subject: m.subject, id: m.json<{ id: string }>().id, msgId: m.header.get('Nats-Msg-Id') || undefined });
   }
   return out;
@@ -32,7 +33,7 @@ describe('events through the outbox to JetStream', () => {
     await call(h.base, 'POST', '/auth/register', { body: { email: email(), password: PASSWORD } });
     const nc = await connect({ servers: nats.url });
     try {
-      const info = await waitFor('stream', async () => (await nc.jetstreamManager()).streams.info(AUTH_EVENTS_STREAM).catch(() => undefined));
+      const info = await waitFor('stream', async () => (await jetstreamManager(nc)).streams.info(AUTH_EVENTS_STREAM).catch(() => undefined));
       expect(info.config.subjects).toEqual(['prism.auth.user.>', 'prism.auth.token.>']);
       expect(info.config.duplicate_window).toBeGreaterThan(60 * 1e9);
       expect(info.config.num_replicas).toBe(1);
@@ -84,8 +85,8 @@ describe('events through the outbox to JetStream', () => {
       const messages = await streamMessages(nc);
       const revoked = messages.filter((m) => m.subject === 'prism.auth.token.session_revoked');
       expect(revoked.length).toBeGreaterThanOrEqual(1);
-      const jsm = await nc.jetstreamManager();
-      const last = await jsm.streams.getMessage(AUTH_EVENTS_STREAM, { last_by_subj: 'prism.auth.token.session_revoked' });
+      const jsm = await jetstreamManager(nc);
+      const last = (await jsm.streams.getMessage(AUTH_EVENTS_STREAM, { last_by_subj: 'prism.auth.token.session_revoked' }))!;
       expect(last.json()).toMatchObject({ session_id: login.body.session_id, reason: 'logout', subject: 'prism.auth.token.session_revoked' });
       expect(JSON.stringify(last.json())).not.toContain(login.body.access_token);
     } finally {

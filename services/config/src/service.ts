@@ -1,8 +1,8 @@
-import { type NatsConnection, StringCodec, connect } from 'nats';
+import { type NatsConnection, connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { z } from 'zod';
 import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, GRPC_APIS, SUBJECTS } from '../../../infra/contract/index.js';
-import { GrpcError, type ServiceRuntime, callerOf, grpc, loadProto, unary } from '../../runtime/src/index.js';
+import { GrpcError, type ServiceRuntime, callerOf, grpc, loadProto, natsConnectOptions, unary } from '../../runtime/src/index.js';
 import type { ConfigChange__Output as ConfigChange } from '../../runtime/src/proto/prism/config/v1/ConfigChange.js';
 import type { DeleteRequest__Output as DeleteRequest } from '../../runtime/src/proto/prism/config/v1/DeleteRequest.js';
 import type { GetRequest__Output as GetRequest } from '../../runtime/src/proto/prism/config/v1/GetRequest.js';
@@ -63,6 +63,29 @@ async function mapped<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+const notice = z.object({ environment: z.string(), service: z.string(), key: z.string() });
+
+/**
+ * A NATS notice is only a hint that a key changed: what watchers get is the key's newest version read
+ * back from the store, so a forged or replayed notice (a made-up value, a huge version) changes nothing.
+ * A notice that is not JSON, lacks the scope or names another subject than it came on is logged and
+ * dropped; the watch goes on.
+ */
+async function changeFromNotice(subject: string, data: string, store: ConfigStore, log: ServiceRuntime['log']): Promise<ConfigChange | undefined> {
+  let parsed: z.infer<typeof notice> | undefined;
+  try {
+    parsed = notice.parse(JSON.parse(data));
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || changeSubject(parsed) !== subject) {
+    log.warn({ subject, bytes: data.length }, 'malformed config change notice; dropped');
+    return undefined;
+  }
+  const [latest] = await store.history(parsed, 1);
+  return latest ? toWire({ ...parsed, ...latest }) : undefined;
+}
+
 export interface ConfigServiceHandle {
   readonly port: number;
   readonly store: ConfigStore;
@@ -88,7 +111,7 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
   runtime.onShutdown('postgres', () => pool.end());
 
   const nc: NatsConnection = await connect({
-    servers: env.PRISM_NATS_URL.split(',').map((s) => s.trim()),
+    ...natsConnectOptions(env.PRISM_NATS_URL, 'config', runtime.mtls),
     name: `config-${env.PRISM_ENVIRONMENT}`,
     maxReconnectAttempts: -1,
     waitOnFirstConnect: true,
@@ -97,11 +120,21 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
     if (nc.isClosed()) throw new Error('NATS connection closed');
   });
   runtime.onShutdown('nats', () => nc.drain());
-  const sc = StringCodec();
+  // Notices sent while this connection was down are lost to its watches: after a reconnect each watch is
+  // ended, and the gateway re-opens it and lists the values again (compares versions, applies what it missed).
+  const watches = new Set<() => void>();
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') log.warn({ server: s.server }, 'NATS connection lost; config change notices wait for it');
+      if (s.type !== 'reconnect') continue;
+      log.info({ server: s.server, watches: watches.size }, 'NATS connection back; ending the watches so that watchers re-read');
+      for (const end of [...watches]) end();
+    }
+  })();
 
   const store = new ConfigStore(pool, (change) => {
     try {
-      nc.publish(changeSubject(change), sc.encode(JSON.stringify(toWire(change))));
+      nc.publish(changeSubject(change), JSON.stringify(toWire(change)));
       metrics.events.inc({ result: 'published' });
     } catch (err) {
       // The change is committed; watchers that missed it catch up with List.
@@ -161,9 +194,13 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
       const sub = nc.subscribe(`${SUBJECT_ROOT}.${environment}.${service || '*'}.>`);
       metrics.grpcRequests.inc({ method: 'Watch', code: 'OK' });
       void (async () => {
+        // One at a time, in order: each notice is answered from the store before the next.
         for await (const m of sub) {
-          const change = JSON.parse(sc.decode(m.data)) as ConfigChange;
-          if (change.key.startsWith(prefix) && !call.cancelled) call.write(change);
+          const change = await changeFromNotice(m.subject, m.string(), store, log).catch((e: Error) => {
+            log.warn({ subject: m.subject, err: e.message }, 'config change notice could not be read back; dropped');
+            return undefined;
+          });
+          if (change && change.key.startsWith(prefix) && !call.cancelled) call.write(change);
         }
         if (!call.cancelled) call.end();
       })();
@@ -174,7 +211,10 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
       const stop = () => {
         clearInterval(draining);
         sub.unsubscribe();
+        watches.delete(stop);
       };
+      // Unsubscribing ends the loop above, which ends the call.
+      watches.add(stop);
       call.on('cancelled', stop);
       call.on('close', stop);
       call.on('error', stop);

@@ -1,5 +1,5 @@
 import type { ConfigServiceClient } from '../../runtime/src/proto/prism/config/v1/ConfigService.js';
-import { StringCodec, connect } from 'nats';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServiceRuntime, grpc, loadProto } from '../../runtime/src/index.js';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
@@ -127,14 +127,13 @@ describe('config service over gRPC (real PostgreSQL and NATS)', () => {
 
   it('tells watchers through NATS (prism.system.config.>) and the Watch stream within a second', async () => {
     const nc = await connect({ servers: process.env.PRISM_TEST_NATS_URL! });
-    const sc = StringCodec();
     const sub = nc.subscribe('prism.system.config.>', { max: 1 });
     await nc.flush();
     const stream = client.Watch({ environment: env, service: 'gateway', keyPrefix: 'feature.' });
     await new Promise((r) => stream.once('metadata', r)); // the server's subscription is live
     const fromStream = new Promise<{ change: Record<string, unknown>; at: number }>((resolve) => stream.once('data', (change) => resolve({ change, at: Date.now() })));
     const fromNats = (async () => {
-      for await (const m of sub) return { subject: m.subject, change: JSON.parse(sc.decode(m.data)) as Record<string, unknown>, at: Date.now() };
+      for await (const m of sub) return { subject: m.subject, change: JSON.parse(m.string()) as Record<string, unknown>, at: Date.now() };
       throw new Error('no message');
     })();
     const sentAt = Date.now();

@@ -1,5 +1,6 @@
-import { connect, createInbox, RetentionPolicy, StorageType, type Msg, type NatsConnection, type NatsError } from 'nats';
-import { SUBJECTS } from '../../../infra/contract/index.js';
+import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { connect, createInbox, type Msg, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { GATEWAY_REQUEST_STREAM, SUBJECTS } from '../../../infra/contract/index.js';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 
 /** One proxied (or refused) request, as published on `prism.gateway.request.<route>`. */
@@ -20,7 +21,7 @@ export interface RequestEvent {
 }
 
 /** The JetStream stream that keeps the request events (created if absent). */
-export const REQUEST_STREAM = 'PRISM_GATEWAY_REQUESTS';
+export const REQUEST_STREAM = GATEWAY_REQUEST_STREAM;
 const SUBJECT_BASE = SUBJECTS.gatewayRequest.slice(0, -1); // 'prism.gateway.request.'
 /** Messages awaiting their acknowledgement. */
 const MAX_IN_FLIGHT = 256;
@@ -54,6 +55,8 @@ export class EventPublisher {
   private scheduled = false;
   private linger: NodeJS.Timeout | undefined;
   private nc: NatsConnection | undefined;
+  /** False while the connection is down: events then wait in the buffer instead of the client's. */
+  private connected = false;
   private inbox = '';
   private seq = 0;
   /** Publish sequence → [time sent, events in the message], for the messages awaiting their acknowledgement. */
@@ -79,18 +82,20 @@ export class EventPublisher {
   }
 
   /** Connects in the background (retrying forever) and makes sure the stream exists. */
-  start(servers: readonly string[], streamReplicas = 1): void {
+  start(options: NodeConnectionOptions, streamReplicas = 1): void {
     void (async () => {
       try {
-        const nc = await connect({ servers: [...servers], name: 'prism-gateway', waitOnFirstConnect: true, maxReconnectAttempts: -1 });
+        const nc = await connect({ ...options, waitOnFirstConnect: true, maxReconnectAttempts: -1 });
         if (this.closed) return void (await nc.close());
         // Without the stream, publishing goes on and the acknowledgements say why events fail.
         await this.ensureStream(nc, streamReplicas).catch((e: Error) => this.log.warn({ err: e.message }, `events: cannot check or create stream ${REQUEST_STREAM}`));
-        this.inbox = `${createInbox()}.`;
+        this.inbox = `${createInbox(options.inboxPrefix)}.`;
         nc.subscribe(`${this.inbox}*`, { callback: this.onAck });
         this.sweeper = setInterval(this.sweep, 1_000).unref();
         this.nc = nc;
-        this.log.info({ servers }, 'events: connected to NATS');
+        this.connected = true;
+        void this.follow(nc);
+        this.log.info({ servers: options.servers }, 'events: connected to NATS');
         this.schedule();
       } catch (e) {
         this.log.error({ err: (e as Error).message }, 'events: NATS connection failed; events will be dropped');
@@ -98,8 +103,26 @@ export class EventPublisher {
     })();
   }
 
+  /**
+   * While NATS is away the buffer keeps what arrives (up to its capacity, the rest is dropped and
+   * counted) and nothing is handed to the client, whose own reconnect buffer would lose it; once the
+   * connection is back the buffer is published in order.
+   */
+  private async follow(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.connected = false;
+        this.log.warn({ buffered: this.size, capacity: this.ring.length }, 'events: NATS connection lost; buffering events');
+      } else if (s.type === 'reconnect') {
+        this.connected = true;
+        this.log.info({ buffered: this.size }, 'events: NATS connection back; publishing the buffer');
+        this.schedule();
+      }
+    }
+  }
+
   private async ensureStream(nc: NatsConnection, replicas: number): Promise<void> {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     await ensureStream(
       jsm,
       {
@@ -133,7 +156,7 @@ export class EventPublisher {
 
   /** Publishes at once when a full message is waiting, otherwise when the oldest event has lingered. */
   private schedule(): void {
-    if (this.scheduled || !this.nc) return;
+    if (this.scheduled || !this.nc || !this.connected) return;
     if (this.size >= MAX_BATCH) {
       this.scheduled = true;
       setImmediate(this.drain);
@@ -147,7 +170,7 @@ export class EventPublisher {
     clearTimeout(this.linger);
     this.linger = undefined;
     const nc = this.nc;
-    if (!nc) return;
+    if (!nc || !this.connected) return;
     while (this.size > 0 && this.awaiting.size < MAX_IN_FLIGHT) {
       // Take up to MAX_BATCH events and group them by route, keeping their order.
       const batches = new Map<string, string[]>();
@@ -174,7 +197,7 @@ export class EventPublisher {
   };
 
   /** A JetStream acknowledgement (`{"stream":..,"seq":..}`) or error (`{"error":..}`, or a 503 no-responders status). */
-  private readonly onAck = (err: NatsError | null, msg: Msg): void => {
+  private readonly onAck = (err: Error | null, msg: Msg): void => {
     if (err) return;
     const seq = Number(msg.subject.slice(this.inbox.length));
     const sent = this.awaiting.get(seq);

@@ -44,6 +44,10 @@ export interface LiveConfigOptions {
   readonly log: Logger;
   /** Longest wait between two attempts to reach the config service. @default 30 s */
   readonly maxBackoffMs?: number;
+  /** How often the values are listed again while the watch holds, to catch a change whose notice was lost. @default 60 s */
+  readonly resyncMs?: number;
+  /** After each re-read: the `<scope>/<key>`s found behind the config service (empty: in step). */
+  readonly onResync?: (behind: readonly string[]) => void;
 }
 
 /**
@@ -53,6 +57,11 @@ export interface LiveConfigOptions {
  * a value that fails is logged and ignored. A deleted value falls back to the global one, then to
  * gateway.yaml's. When the config service is unreachable the gateway keeps what it has and tries
  * again with backoff, listing afresh once it is back, so no change made meanwhile is missed.
+ *
+ * The watch carries notices that travel over NATS between the config service's replicas; one can be
+ * lost (NATS down while a change is committed). So the values are listed again whenever the watch is
+ * re-opened (the config service ends watches after its NATS connection comes back) and every
+ * `resyncMs`; versions are compared, and what was behind is applied, logged and reported (`onResync`).
  */
 export class LiveConfig {
   private readonly client: ConfigServiceClient;
@@ -63,6 +72,8 @@ export class LiveConfig {
   private failures = 0;
   private closed = false;
   private current = '';
+  private synced = false;
+  private resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LiveConfigOptions) {
     const { ConfigService } = loadProto(GRPC_APIS.config.proto).prism.config.v1;
@@ -73,11 +84,13 @@ export class LiveConfig {
   /** Reads the current values (waiting at most `firstReadMs`), then follows changes in the background. */
   async start(firstReadMs: number): Promise<void> {
     await this.connect(firstReadMs);
+    this.resyncTimer = setInterval(() => void this.resync(), this.options.resyncMs ?? 60_000).unref();
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.retry);
+    clearInterval(this.resyncTimer);
     this.stream?.cancel();
     this.client.close();
   }
@@ -102,13 +115,7 @@ export class LiveConfig {
     });
     if (!watching) return this.lost(stream, 'watch not established');
     try {
-      const { entries } = await new Promise<ListResponse>((resolve, reject) =>
-        this.client.List({ environment: this.options.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + listDeadlineMs }, (err, res) =>
-          res ? resolve(res) : reject(err ?? new Error('List returned nothing')),
-        ),
-      );
-      for (const e of entries) this.take(e.service, e.key, e.version, e.valueJson, false);
-      this.publish();
+      await this.reread(listDeadlineMs);
       if (this.failures > 0) this.options.log.info({ address: this.options.address }, 'config service reachable again; settings re-read');
       this.failures = 0;
     } catch (e) {
@@ -116,32 +123,71 @@ export class LiveConfig {
     }
   }
 
+  /** Lists the values in force and applies what is newer than what the watch brought; reports what was behind. */
+  private async reread(deadlineMs: number): Promise<void> {
+    const before = new Map([...this.entries].map(([id, e]) => [id, e.version]));
+    const { entries } = await new Promise<ListResponse>((resolve, reject) =>
+      this.client.List({ environment: this.options.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + deadlineMs }, (err, res) =>
+        res ? resolve(res) : reject(err ?? new Error('List returned nothing')),
+      ),
+    );
+    const behind: string[] = [];
+    const listed = new Set<string>();
+    for (const e of entries) {
+      listed.add(`${e.service}/${e.key}`);
+      if (this.take(e.service, e.key, e.version, e.valueJson, false)) behind.push(`${e.service}/${e.key}`);
+    }
+    // Deleted meanwhile: known with a value, not listed, and not changed by the watch while the list was read.
+    for (const [id, known] of this.entries) {
+      if (listed.has(id) || known.value === undefined || before.get(id) !== known.version) continue;
+      this.entries.set(id, { version: known.version, value: undefined });
+      behind.push(id);
+    }
+    this.publish();
+    if (!this.synced) {
+      this.synced = true;
+      return;
+    }
+    if (behind.length > 0) this.options.log.warn({ behind }, 'settings were behind the config service (a change notice was lost); caught up');
+    this.options.onResync?.(behind);
+  }
+
+  /** The periodic re-read, while the watch holds (a broken watch re-reads when it is re-opened). */
+  private async resync(): Promise<void> {
+    if (this.closed || !this.stream || !this.synced) return;
+    await this.reread(5_000).catch((e: Error) => this.options.log.debug({ err: e.message }, 'periodic config re-read failed; the watch decides'));
+  }
+
   private lost(stream: grpc.ClientReadableStream<ConfigChange>, why: string): void {
     if (this.closed || this.stream !== stream) return;
     this.stream = undefined;
     stream.cancel();
-    const delay = Math.min(this.options.maxBackoffMs ?? 30_000, 500 * 2 ** this.failures++);
-    if (this.failures === 1) this.options.log.warn({ address: this.options.address, err: why }, 'config service unreachable; keeping the settings in force and retrying');
+    // A watch the service ended (its NATS connection came back, or it drains) is re-opened at once.
+    const ended = why === 'watch ended';
+    const delay = ended ? 100 : Math.min(this.options.maxBackoffMs ?? 30_000, 500 * 2 ** this.failures++);
+    if (ended) this.options.log.info({ address: this.options.address }, 'config watch ended by the service; re-opening it and re-reading the settings');
+    else if (this.failures === 1) this.options.log.warn({ address: this.options.address, err: why }, 'config service unreachable; keeping the settings in force and retrying');
     this.retry = setTimeout(() => void this.connect(5_000), delay);
   }
 
-  /** Records one value (JSON text; '' for a deleted one) if it is newer than what is known. */
-  private take(scope: string, key: string, version: number, valueJson: string, publish = true): void {
-    if (!(SCOPES as readonly string[]).includes(scope) || !(key in APPLY)) return;
+  /** Records one value (JSON text; '' for a deleted one) if it is newer than what is known; true if it was. */
+  private take(scope: string, key: string, version: number, valueJson: string, publish = true): boolean {
+    if (!(SCOPES as readonly string[]).includes(scope) || !(key in APPLY)) return false;
     const id = `${scope}/${key}`;
     const known = this.entries.get(id);
-    if (known && known.version >= version) return;
+    if (known && known.version >= version) return false;
     let value: unknown;
     if (valueJson !== '') {
       const parsed = configKeySpec(key)!.schema.safeParse(safeJson(valueJson));
       if (!parsed.success) {
         this.options.log.warn({ scope, key, version }, 'config value does not match its schema; ignored');
-        return;
+        return false;
       }
       value = parsed.data;
     }
     this.entries.set(id, { version, value });
     if (publish) this.publish();
+    return true;
   }
 
   /** Computes the settings in force and hands them over when they changed. */

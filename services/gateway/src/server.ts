@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
+import { Counter } from 'prom-client';
 import type { Pool } from 'undici';
-import type { ServiceRuntime } from '../../runtime/src/index.js';
+import { METRICS } from '../../../infra/contract/index.js';
+import { natsConnectOptions, type ServiceRuntime } from '../../runtime/src/index.js';
 import { Admission } from './admission.js';
 import { LocalApiKeyCache } from './api-key-cache.js';
 import { ApiKeyValidator, authGrpcClient } from './api-keys.js';
@@ -22,7 +24,7 @@ export interface StartedGateway {
 }
 
 /** Wires the gateway on a runtime: settings, Redis, JWT keys, auth gRPC, NATS events, the HTTP server. */
-export async function startGateway(runtime: ServiceRuntime, opts: { host?: string; poolOptions?: Pool.Options; jwksCooldownMs?: number } = {}): Promise<StartedGateway> {
+export async function startGateway(runtime: ServiceRuntime, opts: { host?: string; poolOptions?: Pool.Options; jwksCooldownMs?: number; configResyncMs?: number } = {}): Promise<StartedGateway> {
   const { env, log, metrics, health } = runtime;
   const settings = gatewaySettings(readGatewayConfig(env.PRISM_GATEWAY_CONFIG_FILE), env);
 
@@ -80,7 +82,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   let events: EventPublisher | undefined;
   if (settings.events.enabled) {
     const publisher = new EventPublisher(settings.events.bufferSize, metrics, log);
-    publisher.start(settings.natsServers, settings.natsStreamReplicas);
+    publisher.start(natsConnectOptions(env.PRISM_NATS_URL, 'gateway', runtime.mtls), settings.natsStreamReplicas);
     runtime.onShutdown('events', () => publisher.close());
     events = publisher;
   }
@@ -102,6 +104,12 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   });
   runtime.onShutdown('upstream-pools', () => gateway.close());
 
+  const resyncs = new Counter({
+    name: METRICS.configResyncs,
+    help: 'Re-reads of the live settings: in_step, or behind (a change notice had been lost)',
+    labelNames: ['result'],
+    registers: [metrics.registry],
+  });
   const live = new LiveConfig({
     address: env.PRISM_CONFIG_GRPC_ADDRESS,
     credentials: runtime.grpcClientCredentials('config'),
@@ -112,6 +120,8 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
       log.level = s.logLevel;
       gateway.applyLive(s);
     },
+    onResync: (behind) => resyncs.inc({ result: behind.length > 0 ? 'behind' : 'in_step' }),
+    ...(opts.configResyncMs ? { resyncMs: opts.configResyncMs } : {}),
     log,
   });
   runtime.onShutdown('config-watch', () => live.close());

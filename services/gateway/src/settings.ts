@@ -51,7 +51,6 @@ export interface GatewaySettings {
   readonly events: { readonly enabled: boolean; readonly bufferSize: number };
   readonly routes: readonly Route[];
   readonly redis: { readonly host: string; readonly port: number; readonly password: string };
-  readonly natsServers: readonly string[];
   /** Replicas of the request stream (PRISM_NATS_STREAM_REPLICAS). */
   readonly natsStreamReplicas: number;
   readonly authGrpcAddress: string;
@@ -144,9 +143,6 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
       },
     })),
     redis: { ...redis, password: env.PRISM_REDIS_PASSWORD },
-    natsServers: env.PRISM_NATS_URL.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
     natsStreamReplicas: env.PRISM_NATS_STREAM_REPLICAS,
     authGrpcAddress: env.PRISM_AUTH_GRPC_ADDRESS,
   };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { connect, type NatsConnection } from 'nats';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../../../infra/contract/index.js';
 import { privateNats } from '../../../test/support/private-servers.js';
@@ -41,11 +42,11 @@ describe('request events on NATS JetStream', () => {
       await expect.poll(() => received.some((x) => x.status === 401), { timeout: 5_000 }).toBe(true);
       s.unsubscribe();
 
-      const jsm = await nc.jetstreamManager();
+      const jsm = await jetstreamManager(nc);
       const info = await jsm.streams.info(REQUEST_STREAM);
       expect(info.config.subjects).toEqual(['prism.gateway.request.>']);
       expect(info.config.num_replicas).toBe(1);
-      const last = await jsm.streams.getMessage(REQUEST_STREAM, { last_by_subj: 'prism.gateway.request.evt' });
+      const last = (await jsm.streams.getMessage(REQUEST_STREAM, { last_by_subj: 'prism.gateway.request.evt' }))!;
       expect((JSON.parse(last.string().split('\n')[0]!) as RequestEvent).route).toBe('evt');
       await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
     } finally {
@@ -63,7 +64,7 @@ describe('request events on NATS JetStream', () => {
         .toMatch(/"err":"replicas > 1 not supported in non-clustered mode"/);
       const r = await fetch(`${gw.url}/api/evt/x`, { headers: { authorization: `Bearer ${await token(keys, 'u-r3')}` } });
       expect(r.status).toBe(200);
-      await expect((await ownNc.jetstreamManager()).streams.info(REQUEST_STREAM)).rejects.toThrow(/stream not found/);
+      await expect((await jetstreamManager(ownNc)).streams.info(REQUEST_STREAM)).rejects.toThrow(/stream not found/);
     } finally {
       await gw.close();
       await ownNc.close();
@@ -94,6 +95,37 @@ describe('request events on NATS JetStream', () => {
       await gw.close();
     }
   });
+
+  it('NATS stopped mid-run: events of the outage wait in the buffer (up to buffer_size, the rest dropped and counted) and reach the stream once it is back', async () => {
+    const own = await privateNats();
+    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)], natsUrl: own.url, events: { enabled: true, buffer_size: 400 } });
+    const ownNc = await connect({ servers: own.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    try {
+      const auth = { authorization: `Bearer ${await token(keys, 'u-outage')}` };
+      await expect.poll(async () => (await jetstreamManager(ownNc)).streams.info(REQUEST_STREAM).catch(() => undefined), { timeout: 10_000 }).toBeTruthy();
+      expect((await fetch(`${gw.url}/api/evt/before`, { headers: auth })).status).toBe(200);
+      await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBe(1);
+      await own.stop();
+      await expect.poll(() => gw.logs.some((l) => l.includes('NATS connection lost; buffering events')), { timeout: 5_000 }).toBe(true);
+      // 480 requests during the outage: 400 fit the buffer, 80 are dropped; none is slowed or failed.
+      const t0 = performance.now();
+      for (let i = 0; i < 480; i++) expect((await fetch(`${gw.url}/api/evt/during`, { headers: auth })).status).toBe(200);
+      expect(performance.now() - t0).toBeLessThan(15_000);
+      expect(metricValue(await gw.metrics(), METRICS.events, { result: 'dropped' })).toBe(80);
+      await own.start();
+      await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 20_000, interval: 200 }).toBe(401);
+      let stored = 0;
+      const jsm = await jetstreamManager(ownNc);
+      const info = await jsm.streams.info(REQUEST_STREAM);
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) stored += (await jsm.streams.getMessage(REQUEST_STREAM, { seq }))!.string().split('\n').length;
+      expect(stored).toBe(401);
+      expect(metricValue(await gw.metrics(), METRICS.events, { result: 'failed' })).toBe(0);
+    } finally {
+      await ownNc.close();
+      await gw.close();
+      await own.dispose();
+    }
+  }, 60_000);
 
   it('with NATS unreachable, requests are not slowed or failed; events beyond the buffer are dropped and counted', async () => {
     const deadNats = `nats://127.0.0.1:${await freePort()}`;

@@ -10,4 +10,5 @@ export * from './tracing.js';
 export * from './consul.js';
 export * from './service.js';
 export * from './jetstream.js';
+export * from './nats.js';
 export * from './grpc-tracing.js';

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { connect, type NatsConnection } from 'nats';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/support/net.js';
 import { createLogger } from '../src/logger.js';
@@ -23,7 +24,7 @@ describe('ensureStream on the single test server', () => {
 
   it('creates the stream with the replicas asked for, then keeps it', async () => {
     const name = `T_${randomUUID().replaceAll('-', '')}`;
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     try {
       expect(await ensureStream(jsm, config(name), 1, log)).toBe('created');
       expect((await jsm.streams.info(name)).config.num_replicas).toBe(1);
@@ -35,7 +36,7 @@ describe('ensureStream on the single test server', () => {
 
   it('3 replicas reach the server, which refuses them without a cluster (no silent R1 stream)', async () => {
     const name = `T_${randomUUID().replaceAll('-', '')}`;
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     try {
       await expect(ensureStream(jsm, config(name), 3, log)).rejects.toThrow(/replicas/i);
       await expect(jsm.streams.info(name)).rejects.toThrow(/not found/i);
@@ -82,7 +83,7 @@ describe('ensureStream on a three-server cluster', () => {
   });
 
   it('raises a stream made with 1 replica to 3 (a stream from before the setting), and never lowers it', async () => {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     // The meta leader is elected a moment after the routes connect.
     await expect
       .poll(
@@ -94,7 +95,7 @@ describe('ensureStream on a three-server cluster', () => {
         { timeout: 20_000, interval: 250 },
       )
       .toBe(true);
-    await nc.jetstream().publish('test.OLD.a', 'kept across the raise');
+    await jetstream(nc).publish('test.OLD.a', 'kept across the raise');
     expect(await ensureStream(jsm, config('OLD'), 3, log)).toBe('raised');
     const info = await jsm.streams.info('OLD');
     expect(info.config.num_replicas).toBe(3);

@@ -141,6 +141,8 @@ export interface GatewayOptions {
   readonly natsUrl?: string;
   readonly env?: Record<string, string>;
   readonly jwksCooldownMs?: number;
+  /** How often the live settings are listed again (default: the gateway's 60 s). */
+  readonly configResyncMs?: number;
 }
 
 export function writeGatewayYaml(o: GatewayOptions, dir = tmpDir()): string {
@@ -194,7 +196,11 @@ export async function startTestGateway(o: GatewayOptions): Promise<RunningGatewa
   const sink = new PassThrough();
   sink.setEncoding('utf8').on('data', (c: string) => logs.push(...c.split('\n').filter(Boolean)));
   const runtime = new ServiceRuntime({ service: 'gateway', env: parseEnv('gateway', env), handleSignals: false, drainDelayMs: 50, logDestination: sink });
-  const started = await startGateway(runtime, { host: '127.0.0.1', ...(o.jwksCooldownMs !== undefined ? { jwksCooldownMs: o.jwksCooldownMs } : {}) });
+  const started = await startGateway(runtime, {
+    host: '127.0.0.1',
+    ...(o.jwksCooldownMs !== undefined ? { jwksCooldownMs: o.jwksCooldownMs } : {}),
+    ...(o.configResyncMs !== undefined ? { configResyncMs: o.configResyncMs } : {}),
+  });
   return {
     ...started,
     url: `http://127.0.0.1:${started.port}`,
