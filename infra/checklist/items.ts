@@ -261,28 +261,50 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'redis-password': {
     section: 'Security',
     guide: 'Redis password configured',
-    rule: 'Every Redis server runs with --requirepass from a secret-referenced variable, and every workload given PRISM_REDIS_ADDRESS is given PRISM_REDIS_PASSWORD from the same secret key.',
+    rule:
+      'Every Redis server turns its default user off (redis.conf `user default off`, no --requirepass) and declares each ACL user with `--user <name> ... >$(VAR)`, ' +
+      'VAR a secret-referenced variable, a distinct key per user; every workload given PRISM_REDIS_ADDRESS (or REDIS_ADDR) connects as one of those users with that user’s key, and no two workloads share a user.',
     check(f) {
       const problems: string[] = [];
       const servers = f.workloads.filter((w) => w.pod.containers.some((c) => /(^|\/)redis$/.test(c.image.split(':')[0]!) || (c.command ?? []).includes('redis-server')));
       if (!servers.length) problems.push('no Redis server');
-      const serverKeys = new Set<string>();
+      const users = new Map<string, string>();
       for (const w of servers) {
         const c = w.pod.containers.find((x) => (x.command ?? []).includes('redis-server') || /redis/.test(x.image))!;
         const args = [...(c.command ?? []), ...(c.args ?? [])];
-        const i = args.indexOf('--requirepass');
-        const v = i >= 0 ? /^\$\(([A-Z_]+)\)$/.exec(args[i + 1] ?? '')?.[1] : undefined;
-        const e = v ? env(c, v) : undefined;
-        if (!e || !isSecretRef(e)) problems.push(`${w.name}: no --requirepass from a secret reference`);
-        else serverKeys.add(e.valueFrom!.secretKeyRef!.key);
+        if (args.includes('--requirepass')) problems.push(`${w.name}: --requirepass sets the default user's password; the default user must be off`);
+        const conf = f.input.objects.find(
+          (o) => o.kind === 'ConfigMap' && w.pod.volumes?.some((v) => v.configMap?.name === o.metadata.name) && typeof (o.data as Record<string, string> | undefined)?.['redis.conf'] === 'string',
+        );
+        if (!/^user default off$/m.test(((conf?.data as Record<string, string> | undefined) ?? {})['redis.conf'] ?? '')) problems.push(`${w.name}: redis.conf does not turn the default user off`);
+        for (let i = args.indexOf('--user'); i >= 0; i = args.indexOf('--user', i + 1)) {
+          const name = args[i + 1]!;
+          const end = args.findIndex((a, j) => j > i && a.startsWith('--'));
+          const pw = args.slice(i + 2, end < 0 ? undefined : end).find((a) => a.startsWith('>'));
+          const v = /^>\$\(([A-Z_]+)\)$/.exec(pw ?? '')?.[1];
+          const e = v ? env(c, v) : undefined;
+          if (!e || !isSecretRef(e)) problems.push(`${w.name}: user ${name} has no password from a secret reference`);
+          else if ([...users.values()].includes(e.valueFrom!.secretKeyRef!.key)) problems.push(`${w.name}: user ${name} shares its password key with another user`);
+          else users.set(name, e.valueFrom!.secretKeyRef!.key);
+        }
       }
-      const clients = f.workloads.filter((w) => envOf(w, 'PRISM_REDIS_ADDRESS'));
+      if (!users.size) problems.push('no Redis ACL user');
+      const clients = f.workloads.filter((w) => envOf(w, 'PRISM_REDIS_ADDRESS') || envOf(w, 'REDIS_ADDR'));
+      const taken = new Map<string, string>();
       for (const w of clients) {
-        const p = envOf(w, 'PRISM_REDIS_PASSWORD');
-        if (!isSecretRef(p)) problems.push(`${w.name}: PRISM_REDIS_PASSWORD missing or not a secret reference`);
-        else if (!serverKeys.has(p!.valueFrom!.secretKeyRef!.key)) problems.push(`${w.name}: PRISM_REDIS_PASSWORD is not the server's key`);
+        const [userVar, pwVar] = envOf(w, 'PRISM_REDIS_ADDRESS') ? ['PRISM_REDIS_USERNAME', 'PRISM_REDIS_PASSWORD'] : ['REDIS_USER', 'REDIS_PASSWORD'];
+        const user = envOf(w, userVar)?.value;
+        const p = envOf(w, pwVar);
+        if (!user || !users.has(user)) problems.push(`${w.name}: ${userVar} names no ACL user of the server`);
+        else if (!isSecretRef(p)) problems.push(`${w.name}: ${pwVar} missing or not a secret reference`);
+        else if (users.get(user) !== p!.valueFrom!.secretKeyRef!.key) problems.push(`${w.name}: ${pwVar} is not user ${user}'s key`);
+        else if (taken.has(user) && taken.get(user) !== w.app) problems.push(`${w.name}: shares Redis user ${user} with ${taken.get(user)}`);
+        else taken.set(user, w.app);
       }
-      return verdict(problems, `${servers.map((w) => w.name).join(', ')} --requirepass from ${describeList([...serverKeys])}; clients ${clients.map((w) => w.app).join(', ')} use the same key`);
+      return verdict(
+        problems,
+        `${servers.map((w) => w.name).join(', ')}: default user off, ACL users ${describeList([...users.keys()])} with their own keys; clients ${[...taken].map(([u, a]) => `${a} as ${u}`).join(', ')}`,
+      );
     },
   },
   'network-policies': {

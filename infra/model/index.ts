@@ -5,5 +5,6 @@ export * from './local-files.js';
 export { alertingSecretKeys } from './files/alertmanager.js';
 export { alloyDockerConfig, alloyKubernetesConfig } from './files/alloy.js';
 export { minioSetupScript } from './files/minio-setup.js';
+export { redisPasswordVar, redisUserLines } from './files/redis.js';
 export { FORMAT_PARAM_ANNOTATION } from './files/prometheus.js';
 export { toYaml } from './files/yaml.js';

@@ -132,8 +132,11 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     },
   },
   'redis-password': {
-    'redis without --requirepass': (m) => (container(byApp(m, 'StatefulSet', 'redis')).args = ['/etc/redis/redis.conf']),
+    'redis without ACL users': (m) => (container(byApp(m, 'StatefulSet', 'redis')).args = ['/etc/redis/redis.conf']),
+    'redis with the default user on': (m) => container(byApp(m, 'StatefulSet', 'redis')).args.push('--requirepass', '$(REDIS_PASSWORD)'),
     'auth connects without the password': (m) => setEnv(byApp(m, 'Deployment', 'auth'), 'PRISM_REDIS_PASSWORD', undefined),
+    'auth connects as the gateway': (m) => setEnv(byApp(m, 'Deployment', 'auth'), 'PRISM_REDIS_USERNAME', 'gateway'),
+    'the exporter holds the operator password': (m) => setEnv(byApp(m, 'Deployment', 'redis-exporter'), 'REDIS_USER', 'prism-admin'),
   },
   'network-policies': {
     "postgres-auth's policy removed": (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'NetworkPolicy' && o.spec.podSelector?.matchLabels?.app === 'postgres-auth'))),

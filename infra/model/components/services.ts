@@ -12,6 +12,7 @@ import {
   type ServiceName,
   workloadSpiffeId,
   MINIO_BACKUP_USER,
+  REDIS_USERS,
 } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
 import { bytes } from '../../config/index.js';
@@ -136,7 +137,9 @@ export function gateway(ctx: BuildContext): Component {
       PRISM_AUTH_GRPC_ADDRESS: ref('auth', 'grpc'),
       PRISM_CONFIG_GRPC_ADDRESS: ref('config', 'grpc'),
       PRISM_REDIS_ADDRESS: ref('redis', 'redis'),
-      PRISM_REDIS_PASSWORD: secret('redis-password'),
+      PRISM_REDIS_USERNAME: value(REDIS_USERS.gateway.name),
+      PRISM_REDIS_PASSWORD: secret(REDIS_USERS.gateway.password),
+      PRISM_GATEWAY_CACHE_KEY: secret('gateway-cache-key'),
       PRISM_GATEWAY_CONFIG_FILE: value(`${GATEWAY_CONFIG_DIR}/gateway.yaml`),
       PRISM_JWT_ISSUER: value(ctx.config.jwt.issuer),
       PRISM_JWT_AUDIENCE: value(ctx.config.jwt.audience),
@@ -169,7 +172,8 @@ export function auth(ctx: BuildContext): Component {
     env: {
       ...dbEnv('auth'),
       PRISM_REDIS_ADDRESS: ref('redis', 'redis'),
-      PRISM_REDIS_PASSWORD: secret('redis-password'),
+      PRISM_REDIS_USERNAME: value(REDIS_USERS.auth.name),
+      PRISM_REDIS_PASSWORD: secret(REDIS_USERS.auth.password),
       PRISM_JWT_ISSUER: value(ctx.config.jwt.issuer),
       PRISM_JWT_AUDIENCE: value(ctx.config.jwt.audience),
       PRISM_JWT_PRIVATE_KEY_FILE: value(`${KEYS_DIR}/private.pem`),

@@ -53,7 +53,7 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
     log,
   );
   runtime.onShutdown('postgres', () => db.end());
-  const redis = createRedis({ address: env.PRISM_REDIS_ADDRESS, password: env.PRISM_REDIS_PASSWORD }, log);
+  const redis = createRedis({ address: env.PRISM_REDIS_ADDRESS, ...(env.PRISM_REDIS_USERNAME ? { username: env.PRISM_REDIS_USERNAME } : {}), password: env.PRISM_REDIS_PASSWORD }, log);
   runtime.onShutdown('redis', () => redis.quit().catch(() => redis.disconnect()));
   health.addCheck('postgres', () => query(db, 'SELECT 1'));
   health.addCheck('redis', () => redis.ping());

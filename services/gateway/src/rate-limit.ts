@@ -8,12 +8,13 @@ import type { GatewaySettings } from './settings.js';
  * GCRA (the token bucket as one timestamp per key): `rate` requests per second sustained,
  * up to `burst` at once. The script reads Redis' own clock, so every gateway instance agrees
  * whatever their clocks say, and it is one atomic call (EVALSHA) per request. It also answers
- * whether the token's session is revoked (KEYS[2], written by auth; '' when there is none), so
- * that check costs no second round trip. ARGV[3] = '0' (limiting switched off) makes it the session check alone.
+ * whether the token's session is revoked (ARGV[4], a key written by auth; '' when there is none), so
+ * that check costs no second round trip. The marker's name is an argument, not a declared key: Redis checks
+ * declared keys for write access, and the gateway's ACL user may only read auth's markers. ARGV[3] = '0' (limiting switched off) makes it the session check alone.
  * Returns { allowed (1, 0, or -1 for a revoked session), remaining, retry_after_ms, reset_ms }.
  */
 const GCRA_LUA = `
-if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
+if ARGV[4] ~= '' and redis.call('EXISTS', ARGV[4]) == 1 then return {-1, 0, 0, 0} end
 if ARGV[3] == '0' then return {1, 0, 0, 0} end
 local interval = 1000000 / tonumber(ARGV[1])
 local tolerance = interval * tonumber(ARGV[2])
@@ -75,7 +76,7 @@ export class RateLimiter {
     private readonly log: Logger,
   ) {
     // Fail fast rather than queue: a slow Redis then gets the Redis-failure policy at once.
-    this.redis = new ScriptPipeline({ ...redis, lua: GCRA_LUA, numberOfKeys: 2, timeoutMs: 250, connectionName: 'prism-gateway-ratelimit', onDown: (e) => this.warn(e) });
+    this.redis = new ScriptPipeline({ ...redis, lua: GCRA_LUA, numberOfKeys: 1, timeoutMs: 250, connectionName: 'prism-gateway-ratelimit', onDown: (e) => this.warn(e) });
     const registers = [metrics.registry];
     this.rejected = new Counter({ name: METRICS.rateLimitRejected, help: 'Requests refused by the rate limiter', labelNames: ['reason'], registers });
     this.failures = new Counter({ name: METRICS.rateLimitRedisFailures, help: 'Rate-limit checks Redis could not answer', labelNames: ['mode'], registers });
@@ -96,7 +97,7 @@ export class RateLimiter {
     const { requestsPerSecond: rate, burst, enabled } = this.settings;
     let r: [number, number, number, number];
     try {
-      r = (await this.redis.call([KEY_PREFIX + identity, revocationKey], [rate, burst, enabled ? 1 : 0])) as [number, number, number, number];
+      r = (await this.redis.call([KEY_PREFIX + identity], [rate, burst, enabled ? 1 : 0, revocationKey])) as [number, number, number, number];
     } catch (e) {
       this.failures.inc({ mode: this.settings.onRedisFailure });
       const now = Date.now();
