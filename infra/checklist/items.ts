@@ -402,7 +402,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     section: 'Security',
     guide: 'MinIO access policies configured',
     rule:
-      'A set-up Job attaches a bucket policy that reaches only the backup bucket (no wildcard action or resource); the DB manager uses that least-privilege user, ' +
+      'A set-up Job attaches a bucket policy that reaches only the backup bucket (no wildcard action or resource) and denies deleting object versions, ' +
+      'bypassing governance retention and changing the bucket’s lock, lifecycle or versioning; the set-up creates the bucket with object lock and a default retention; the DB manager uses that least-privilege user, ' +
       'not the root user; the root password is read only by MinIO and its set-up.',
     check(f) {
       const problems: string[] = [];
@@ -429,6 +430,12 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
             problems.push(`${p.name}: a resource beyond the ${bucket ?? 'backup'} bucket`);
         }
       }
+      const denied = new Set(policies.flatMap((p) => p.statements.filter((s) => (s as { Effect?: string }).Effect === 'Deny').flatMap((s) => [s.Action].flat())));
+      for (const a of ['s3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutBucketObjectLockConfiguration', 's3:PutLifecycleConfiguration', 's3:PutBucketVersioning'])
+        if (!denied.has(a)) problems.push(`no policy denies ${a}: the backup user could destroy history`);
+      const scripts = f.input.objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values((o.data as Record<string, string>) ?? {}).filter((t) => /\bmc mb\b/.test(t)));
+      if (!scripts.some((t) => /mc mb [^\n]*--with-lock/.test(t) && /mc retention set --default (GOVERNANCE|COMPLIANCE)/.test(t)))
+        problems.push('the set-up does not create the bucket with object lock and a default retention');
       const mounted = (w: Workload) => (w.pod.volumes ?? []).some((v) => v.configMap && policies.some((p) => p.name.startsWith(`${v.configMap!.name}/`)));
       const setup = f.workloads.filter((w) => w.kind === 'Job' && mounted(w));
       if (!setup.length) problems.push('no set-up Job applies the policy');
@@ -442,7 +449,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       if (rootReaders.length) problems.push(`the MinIO root password is also read by ${rootReaders.map((w) => w.name).join(', ')}`);
       return verdict(
         problems,
-        `${policies.map((p) => p.name).join(', ')} limited to bucket ${bucket}, applied by Job ${setup.map((w) => w.name).join(', ')}; ${s3Users.length} backup workloads use user ${envOf(s3Users[0]!, 'PRISM_S3_ACCESS_KEY')?.value}`,
+        `${policies.map((p) => p.name).join(', ')} limited to bucket ${bucket}, version deletion and governance bypass denied, bucket with object lock and a default retention, applied by Job ${setup.map((w) => w.name).join(', ')}; ${s3Users.length} backup workloads use user ${envOf(s3Users[0]!, 'PRISM_S3_ACCESS_KEY')?.value}`,
       );
     },
   },

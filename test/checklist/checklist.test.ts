@@ -167,6 +167,11 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'a policy with s3:* on everything': (m) => editConfig(m, 'backup-policy.json', (p) => p.Statement.push({ Effect: 'Allow', Action: ['s3:*'], Resource: ['arn:aws:s3:::*'] })),
     'the DB manager as the root user': (m) => setEnv(byApp(m, 'Deployment', 'dbmanager'), 'PRISM_S3_ACCESS_KEY', 'prism-admin'),
     'the set-up Job removed': (m) => (m.objects = m.objects.filter((o) => o.kind !== 'Job' || !o.metadata.name.startsWith('minio-setup'))),
+    'the backup user may delete versions': (m) => editConfig(m, 'backup-policy.json', (p) => (p.Statement = p.Statement.filter((s: Obj) => s.Effect !== 'Deny'))),
+    'the bucket made without object lock': (m) => {
+      const cm = m.objects.find((o) => o.kind === 'ConfigMap' && typeof o.data?.['setup.sh'] === 'string')!;
+      cm.data['setup.sh'] = cm.data['setup.sh'].replace(' --with-lock', '');
+    },
   },
   'multiple-replicas': {
     'config with one replica': (m) => (byApp(m, 'Deployment', 'config').spec.replicas = 1),

@@ -202,7 +202,7 @@ function minio(ctx: BuildContext): Component {
     tasks: [
       {
         name: 'minio-setup',
-        description: `Create the ${BACKUP_BUCKET} bucket and the least-privilege ${MINIO_BACKUP_USER} user`,
+        description: `Create the ${BACKUP_BUCKET} bucket (object lock, retention, lifecycle) and the least-privilege ${MINIO_BACKUP_USER} user`,
         image: DATA_IMAGES.mc,
         command: ['/bin/sh'],
         args: [`${setupDir}/setup.sh`],
@@ -214,6 +214,8 @@ function minio(ctx: BuildContext): Component {
           MINIO_ROOT_USER: value(MINIO_ROOT_USER),
           MINIO_ROOT_PASSWORD: secret('minio-root-password'),
           MINIO_BACKUP_SECRET_KEY: secret('minio-backup-secret-key'),
+          // The bucket's default retention: no backup version can be removed, by anyone, before it is this old.
+          BACKUP_RETENTION_DAYS: value(ctx.config.backups.retentionDays),
         },
         flows: [{ to: 'minio', port: 'api' }],
       },
