@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { DATABASES, DBMANAGER_CLI, HEALTH_PATHS, METRICS, SERVICE_NAMES } from '../contract/index.js';
+import { DATABASES, DBMANAGER_CLI, HEALTH_PATHS, METRICS, OPERATOR_CREDENTIALS, SERVICE_NAMES, STORE_CREDENTIALS, type SecretKey } from '../contract/index.js';
 import type { ChecklistItemId } from '../config/index.js';
 import { type AlertmanagerRoute, type Facts, isSecretRef } from './facts.js';
 import { containersOf, describeList, env, envOf, isLongRunning, isRecord, type K8sObject, secretKeysRead, secretsMountedAt, selects, spec, type Workload } from './manifests.js';
@@ -62,6 +62,26 @@ const weekly = (cron: string): boolean => {
 };
 
 /** The secret keys a component's objects read, for "only its owner reads it" checks. */
+/**
+ * Store credentials a workload holds without reaching the store (by the model's flows of its component
+ * or task, or external egress for the off-site store), and administrator keys held by a client.
+ */
+function excessCredentials(f: Facts, w: Workload): string[] {
+  const c = f.input.platform.components.find((x) => x.name === w.app);
+  const t = c ? undefined : f.input.platform.components.flatMap((x) => x.tasks.map((task) => ({ owner: x, task }))).find((x) => x.task.name === w.app);
+  const flows = c?.flows ?? t?.task.flows ?? [];
+  const external = (c?.externalEgress ?? t?.task.externalEgress ?? []).length > 0;
+  const out: string[] = [];
+  for (const read of secretKeysRead(w)) {
+    const key = read.slice(read.indexOf('/') + 1);
+    const store = STORE_CREDENTIALS[key];
+    const admins = OPERATOR_CREDENTIALS[key];
+    if (admins && !admins.includes(w.app)) out.push(`${w.kind} ${w.name} holds ${key}, an administrator key`);
+    else if (store && !admins && w.app !== store && !(store === 'offsite' ? external : flows.some((fl) => fl.to === store))) out.push(`${w.kind} ${w.name} holds ${key} but does not reach ${store}`);
+  }
+  return out;
+}
+
 function readersOf(f: Facts, key: string): Workload[] {
   return f.workloads.filter((w) => [...secretKeysRead(w)].some((k) => k.endsWith(`/${key}`)));
 }
@@ -237,7 +257,9 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'database-credentials': {
     section: 'Security',
     guide: 'Database credentials in secrets management',
-    rule: "Every PostgreSQL password variable (the services' PRISM_*_DB_PASSWORD, the servers' POSTGRES_PASSWORD) is a secretKeyRef, never a value, and those keys come from a secrets manager.",
+    rule:
+      "Every PostgreSQL password variable (the services' PRISM_*_DB_PASSWORD, the servers' POSTGRES_PASSWORD) is a secretKeyRef, never a value, and those keys come from a secrets manager; " +
+      'and each workload holds only the store credentials (database, Redis, object store, off-site store) of the stores it reaches, administrator keys only the store itself and its set-up.',
     check(f) {
       const problems: string[] = [];
       const keys = new Set<string>();
@@ -253,9 +275,13 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
         }
       }
       if (count === 0) problems.push('no database password variable found');
+      for (const w of f.workloads) problems.push(...excessCredentials(f, w));
       const managed = f.secretsManaged([...keys]);
       if (!managed.ok) problems.push(managed.evidence);
-      return verdict(problems, `${count} password variables, all secretKeyRefs to ${describeList([...keys].sort())}; ${managed.evidence}`);
+      return verdict(
+        problems,
+        `${count} password variables, all secretKeyRefs to ${describeList([...keys].sort())}; each workload holds only the credentials of the stores it reaches; ${managed.evidence}`,
+      );
     },
   },
   'redis-password': {

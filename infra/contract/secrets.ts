@@ -86,6 +86,29 @@ export function secretSpec(key: SecretKey): SecretKeySpec {
   return found;
 }
 
+/**
+ * The store each credential opens (`offsite`: the off-site store, reached by external egress). A
+ * workload may hold one only if it reaches that store; the checklist holds the manifests to it.
+ */
+export const STORE_CREDENTIALS: Partial<Record<SecretKey, string>> = {
+  'postgres-auth-password': 'postgres-auth',
+  'postgres-ops-password': 'postgres-ops',
+  'redis-password': 'redis',
+  'redis-gateway-password': 'redis',
+  'redis-auth-password': 'redis',
+  'redis-exporter-password': 'redis',
+  'minio-root-password': 'minio',
+  'minio-backup-secret-key': 'minio',
+  'backup-offsite-access-key': 'offsite',
+  'backup-offsite-secret-key': 'offsite',
+};
+
+/** A store's administrator credentials: read by the store itself and its set-up task only, never by a client. */
+export const OPERATOR_CREDENTIALS: Readonly<Partial<Record<SecretKey, readonly string[]>>> = {
+  'redis-password': ['redis'],
+  'minio-root-password': ['minio', 'minio-setup'],
+};
+
 /** Non-secret identities that go with the secrets (user names are not secret). */
 export const MINIO_ROOT_USER = 'prism-admin';
 export const MINIO_BACKUP_USER = 'prism-backup';

@@ -91,6 +91,8 @@ describe('the production checklist', () => {
   });
 });
 
+const secretEnv = (name: string, key: string): Obj => ({ name, valueFrom: { secretKeyRef: { name: 'prism-secrets', key } } });
+
 /** For every item, violations planted in a prod that meets all 27; each must turn its item to "not met". */
 const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> = {
   'tls-all-endpoints': {
@@ -130,6 +132,11 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
       const es = m.objects.find((o) => o.kind === 'ExternalSecret')!;
       es.spec.data = es.spec.data.filter((d: Obj) => d.secretKey !== 'postgres-auth-password');
     },
+    'db-migrate holds the backup key': (m) =>
+      container(m.objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('db-migrate'))!).env.push(secretEnv('PRISM_S3_SECRET_KEY', 'minio-backup-secret-key')),
+    "backup-ops holds auth's database password": (m) => container(byApp(m, 'CronJob', 'backup-ops')).env.push(secretEnv('PRISM_AUTH_DB_PASSWORD', 'postgres-auth-password')),
+    'the Redis exporter holds the operator password': (m) => container(byApp(m, 'Deployment', 'redis-exporter')).env.push(secretEnv('REDIS_ADMIN', 'redis-password')),
+    'the gateway holds the MinIO root password': (m) => container(byApp(m, 'Deployment', 'gateway')).env.push(secretEnv('X', 'minio-root-password')),
   },
   'redis-password': {
     'redis without ACL users': (m) => (container(byApp(m, 'StatefulSet', 'redis')).args = ['/etc/redis/redis.conf']),

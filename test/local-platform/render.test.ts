@@ -105,9 +105,9 @@ describe('the local renderer', () => {
   it("reuses the model's MinIO set-up script with the local endpoint; the secrets go in its environment only", () => {
     const { script, env } = localMinioSetup(ctx);
     expect(script).toContain(`mc alias set prism "http://127.0.0.1:${ports['minio/api']}"`);
-    expect(script).toContain('mc mb --ignore-existing "prism/prism-backups"');
+    expect(script).toContain('mc mb --ignore-existing --with-lock "prism/prism-backups"');
     expect(script).not.toContain('pw-');
-    expect(env).toEqual({ MINIO_ROOT_USER: 'prism-admin', MINIO_ROOT_PASSWORD: 'pw-root-4', MINIO_BACKUP_SECRET_KEY: 'pw-backup-5' });
+    expect(env).toEqual({ MINIO_ROOT_USER: 'prism-admin', MINIO_ROOT_PASSWORD: 'pw-root-4', MINIO_BACKUP_SECRET_KEY: 'pw-backup-5', BACKUP_RETENTION_DAYS: '14' });
   });
 });
 

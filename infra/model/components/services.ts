@@ -12,6 +12,7 @@ import {
   type ServiceName,
   workloadSpiffeId,
   MINIO_BACKUP_USER,
+  OBJECT_STORAGE_ENV,
   REDIS_USERS,
 } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
@@ -249,12 +250,10 @@ export function dbmanager(ctx: BuildContext): Component {
     args,
     ...(when ? { schedule: when } : {}),
     ...(bigScratch ? {} : { writablePaths: small }),
+    // Its own database, the backup catalogue in prism_ops, and the object store.
     flows: db
-      ? [
-          { to: DATABASES[db].component, port: 'postgres' },
-          { to: 'minio', port: 'api' },
-        ]
-      : flows,
+      ? [...[...new Set([DATABASES[db].component, DATABASES.ops.component])].map((to): Flow => ({ to, port: 'postgres' })), { to: 'minio', port: 'api' }]
+      : flows.filter((f) => f.to !== 'minio'),
     // Backups and WAL go off-site too; the migration reaches no store.
     ...(db && offsite ? { externalEgress: offsiteEgress, externalEgressCidrs: offsite.egressCidrs } : {}),
   });
@@ -267,7 +266,7 @@ export function dbmanager(ctx: BuildContext): Component {
     task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), 'auth', verifySchedule, true),
     task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule, true),
   ];
-  return service(ctx, 'dbmanager', {
+  const component = service(ctx, 'dbmanager', {
     description: 'Migrations, backups and verified restores of both PostgreSQL databases (gRPC)',
     singleton: 'owns the backup schedule and WAL archive; two instances would race (migrations also hold an advisory lock)',
     tier: 'backend',
@@ -282,4 +281,11 @@ export function dbmanager(ctx: BuildContext): Component {
     // Room for a whole restored database (verification) or a staged base backup.
     writablePaths: [TMP, { path: SCRATCH_DIR, size: largerQuantity(ctx.config.storage.sizes.postgresAuth, ctx.config.storage.sizes.postgresOps), onDisk: true }],
   });
+  // The migration reaches no object store: it gets none of its keys (nor the off-site ones).
+  const storeEnv = (name: string) => (OBJECT_STORAGE_ENV as readonly string[]).includes(name) || name.startsWith('PRISM_OFFSITE_S3_');
+  const migrateEnv = Object.fromEntries(Object.entries(component.env).filter(([name]) => !storeEnv(name)));
+  // A task of prism_ops reaches auth's database neither by network nor by password.
+  const opsEnv = Object.fromEntries(Object.entries(component.env).filter(([name]) => name !== 'PRISM_AUTH_DB_PASSWORD'));
+  const opsTask = (t: Task) => t.flows.every((f) => f.to !== DATABASES.auth.component);
+  return { ...component, tasks: component.tasks.map((t) => (t.name === 'db-migrate' ? { ...t, env: migrateEnv } : opsTask(t) ? { ...t, env: opsEnv } : t)) };
 }

@@ -99,6 +99,9 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     expect(list.stdout.split('\n')[0]).toMatch(/^NAME +DB +KIND +STATUS +STARTED \(UTC\) +DURATION +SIZE +WAL RANGE$/);
     expect(list.stdout).toMatch(/auth-full-\S+ +auth +full +completed +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +[\d.]+ [kM]B +[0-9A-F]{24} \.\. [0-9A-F]{24}/);
     expect(list.stdout).toMatch(/auth-wal-\S+ +auth +wal +completed/);
+    // The tasks of prism_ops run without auth's password (the manifests do not give it to them).
+    const opsOnly = await script('backup.sh', ['list', 'ops'], { PRISM_AUTH_DB_PASSWORD: '' });
+    expect(opsOnly.code, opsOnly.stderr).toBe(0);
   }, 120_000);
 
   it('restore.sh: a dry run, then the scheduled verification of the latest backup', async () => {
