@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { DATABASES, DBMANAGER_CLI, HEALTH_PATHS, METRICS, OPERATOR_CREDENTIALS, SERVICE_NAMES, STORE_CREDENTIALS, type SecretKey } from '../contract/index.js';
+import { DATABASES, DBMANAGER_CLI, HEALTH_PATHS, METRICS, OPERATOR_CREDENTIALS, SERVICE_NAMES, STORE_CREDENTIALS } from '../contract/index.js';
 import type { ChecklistItemId } from '../config/index.js';
 import { type AlertmanagerRoute, type Facts, isSecretRef } from './facts.js';
 import { containersOf, describeList, env, envOf, isLongRunning, isRecord, type K8sObject, secretKeysRead, secretsMountedAt, selects, spec, type Workload } from './manifests.js';
