@@ -68,6 +68,8 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       // stock install: the DB manager finds the bin directory of the server's version itself.
       PATH: `/usr/bin:${process.env.PATH}`,
       TMPDIR: scratch,
+      // Its own spool and scratch: the default (/var/lib/prism/scratch when writable) is shared by every run on the machine.
+      PRISM_DBMANAGER_SCRATCH_DIR: join(scratch, 'dbmanager'),
     };
   }, 120_000);
 
