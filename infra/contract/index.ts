@@ -13,3 +13,4 @@ export * from './network.js';
 export * from './mtls.js';
 export * from './secrets.js';
 export * from './redis.js';
+export * from './logging.js';
