@@ -17,7 +17,7 @@ export { freePort };
 export const GOOD_API_KEY = `prism_${'A1b2C3d4E5f6'}_${'x'.repeat(32)}${'Q1w2E3'}`;
 export const randomApiKey = () => `prism_${randomUUID().replace(/-/g, '').slice(0, 12)}_${randomUUID().replace(/-/g, '')}abcdef`;
 /** The gateway's HMAC key for its cached API-key validations in the tests (Redis never sees it). */
-export const TEST_CACHE_KEY = 'gateway-cache-key-for-tests-only';
+const TEST_CACHE_KEY = 'gateway-cache-key-for-tests-only';
 export const ISSUER = 'prism-auth-test';
 export const AUDIENCE = 'prism-api-test';
 
