@@ -169,7 +169,7 @@ if in_list gateway "${services[@]}" && [ $fail = 0 ]; then
     -keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
   chmod 0644 "$tmp/ca.crt" "$tmp/gateway.yaml"
   health gateway -v "$tmp/ca.crt:/etc/prism/mtls/ca.crt:ro" "${COMMON[@]}" -e PRISM_AUTH_GRPC_ADDRESS=127.0.0.1:2 -e PRISM_CONFIG_GRPC_ADDRESS=127.0.0.1:3 \
-    -e PRISM_REDIS_ADDRESS=127.0.0.1:4 -e PRISM_REDIS_PASSWORD=image-test -e PRISM_JWT_ISSUER=prism-auth -e PRISM_JWT_AUDIENCE=prism-api \
+    -e PRISM_REDIS_ADDRESS=127.0.0.1:4 -e PRISM_REDIS_PASSWORD=image-test -e PRISM_GATEWAY_CACHE_KEY=image-test-cache-key -e PRISM_JWT_ISSUER=prism-auth -e PRISM_JWT_AUDIENCE=prism-api \
     -e PRISM_GATEWAY_CONFIG_FILE=/etc/prism/gateway/gateway.yaml -v "$tmp/gateway.yaml:/etc/prism/gateway/gateway.yaml:ro"
 fi
 

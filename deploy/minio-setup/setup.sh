@@ -4,13 +4,21 @@ set -eu
 : "${MINIO_ROOT_USER:?MINIO_ROOT_USER is required}"
 : "${MINIO_ROOT_PASSWORD:?MINIO_ROOT_PASSWORD is required}"
 : "${MINIO_BACKUP_SECRET_KEY:?MINIO_BACKUP_SECRET_KEY is required}"
+: "${BACKUP_RETENTION_DAYS:?BACKUP_RETENTION_DAYS is required}"
 # The client keeps its aliases (with the root credentials) here: a private directory where one is given.
 export MC_CONFIG_DIR="${MC_CONFIG_DIR:-/tmp/.mc}"
 until mc alias set prism "http://minio:9000" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do
   echo "waiting for MinIO at http://minio:9000"; sleep 2
 done
-mc mb --ignore-existing "prism/prism-backups"
+# Object lock can only be chosen when a bucket is made: a bucket made without it is reported, not reused.
+mc mb --ignore-existing --with-lock "prism/prism-backups"
 mc version enable "prism/prism-backups"
+mc retention set --default GOVERNANCE "${BACKUP_RETENTION_DAYS}d" "prism/prism-backups" || {
+  echo "bucket prism-backups has no object lock: copy its objects to a bucket this script creates (mc mirror), then remove it" >&2; exit 1
+}
+mc ilm import "prism/prism-backups" <<'EOF'
+{"Rules":[{"ID":"prism-backup-retention","Status":"Enabled","Filter":{"Prefix":""},"NoncurrentVersionExpiration":{"NoncurrentDays":1},"Expiration":{"ExpiredObjectDeleteMarker":true}}]}
+EOF
 mc admin policy create prism prism-backup "/etc/minio-setup/backup-policy.json"
 mc admin user add prism "prism-backup" "$MINIO_BACKUP_SECRET_KEY"
 mc admin policy attach prism prism-backup --user "prism-backup" 2>/dev/null || true

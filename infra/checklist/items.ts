@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { DATABASES, DBMANAGER_CLI, HEALTH_PATHS, METRICS, SERVICE_NAMES } from '../contract/index.js';
+import { DATABASES, DBMANAGER_CLI, HEALTH_PATHS, METRICS, OPERATOR_CREDENTIALS, SERVICE_NAMES, STORE_CREDENTIALS } from '../contract/index.js';
 import type { ChecklistItemId } from '../config/index.js';
 import { type AlertmanagerRoute, type Facts, isSecretRef } from './facts.js';
 import { containersOf, describeList, env, envOf, isLongRunning, isRecord, type K8sObject, secretKeysRead, secretsMountedAt, selects, spec, type Workload } from './manifests.js';
@@ -67,6 +67,26 @@ const weekly = (cron: string): boolean => {
 };
 
 /** The secret keys a component's objects read, for "only its owner reads it" checks. */
+/**
+ * Store credentials a workload holds without reaching the store (by the model's flows of its component
+ * or task, or external egress for the off-site store), and administrator keys held by a client.
+ */
+function excessCredentials(f: Facts, w: Workload): string[] {
+  const c = f.input.platform.components.find((x) => x.name === w.app);
+  const t = c ? undefined : f.input.platform.components.flatMap((x) => x.tasks.map((task) => ({ owner: x, task }))).find((x) => x.task.name === w.app);
+  const flows = c?.flows ?? t?.task.flows ?? [];
+  const external = (c?.externalEgress ?? t?.task.externalEgress ?? []).length > 0;
+  const out: string[] = [];
+  for (const read of secretKeysRead(w)) {
+    const key = read.slice(read.indexOf('/') + 1);
+    const store = STORE_CREDENTIALS[key];
+    const admins = OPERATOR_CREDENTIALS[key];
+    if (admins && !admins.includes(w.app)) out.push(`${w.kind} ${w.name} holds ${key}, an administrator key`);
+    else if (store && !admins && w.app !== store && !(store === 'offsite' ? external : flows.some((fl) => fl.to === store))) out.push(`${w.kind} ${w.name} holds ${key} but does not reach ${store}`);
+  }
+  return out;
+}
+
 function readersOf(f: Facts, key: string): Workload[] {
   return f.workloads.filter((w) => [...secretKeysRead(w)].some((k) => k.endsWith(`/${key}`)));
 }
@@ -242,7 +262,9 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'database-credentials': {
     section: 'Security',
     guide: 'Database credentials in secrets management',
-    rule: "Every PostgreSQL password variable (the services' PRISM_*_DB_PASSWORD, the servers' POSTGRES_PASSWORD) is a secretKeyRef, never a value, and those keys come from a secrets manager.",
+    rule:
+      "Every PostgreSQL password variable (the services' PRISM_*_DB_PASSWORD, the servers' POSTGRES_PASSWORD) is a secretKeyRef, never a value, and those keys come from a secrets manager; " +
+      'and each workload holds only the store credentials (database, Redis, object store, off-site store) of the stores it reaches, administrator keys only the store itself and its set-up.',
     check(f) {
       const problems: string[] = [];
       const keys = new Set<string>();
@@ -258,36 +280,62 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
         }
       }
       if (count === 0) problems.push('no database password variable found');
+      for (const w of f.workloads) problems.push(...excessCredentials(f, w));
       const managed = f.secretsManaged([...keys]);
       if (!managed.ok) problems.push(managed.evidence);
-      return verdict(problems, `${count} password variables, all secretKeyRefs to ${describeList([...keys].sort())}; ${managed.evidence}`);
+      return verdict(
+        problems,
+        `${count} password variables, all secretKeyRefs to ${describeList([...keys].sort())}; each workload holds only the credentials of the stores it reaches; ${managed.evidence}`,
+      );
     },
   },
   'redis-password': {
     section: 'Security',
     guide: 'Redis password configured',
-    rule: 'Every Redis server runs with --requirepass from a secret-referenced variable, and every workload given PRISM_REDIS_ADDRESS is given PRISM_REDIS_PASSWORD from the same secret key.',
+    rule:
+      'Every Redis server turns its default user off (redis.conf `user default off`, no --requirepass) and declares each ACL user with `--user <name> ... >$(VAR)`, ' +
+      'VAR a secret-referenced variable, a distinct key per user; every workload given PRISM_REDIS_ADDRESS (or REDIS_ADDR) connects as one of those users with that user’s key, and no two workloads share a user.',
     check(f) {
       const problems: string[] = [];
       const servers = f.workloads.filter((w) => w.pod.containers.some((c) => /(^|\/)redis$/.test(c.image.split(':')[0]!) || (c.command ?? []).includes('redis-server')));
       if (!servers.length) problems.push('no Redis server');
-      const serverKeys = new Set<string>();
+      const users = new Map<string, string>();
       for (const w of servers) {
         const c = w.pod.containers.find((x) => (x.command ?? []).includes('redis-server') || /redis/.test(x.image))!;
         const args = [...(c.command ?? []), ...(c.args ?? [])];
-        const i = args.indexOf('--requirepass');
-        const v = i >= 0 ? /^\$\(([A-Z_]+)\)$/.exec(args[i + 1] ?? '')?.[1] : undefined;
-        const e = v ? env(c, v) : undefined;
-        if (!e || !isSecretRef(e)) problems.push(`${w.name}: no --requirepass from a secret reference`);
-        else serverKeys.add(e.valueFrom!.secretKeyRef!.key);
+        if (args.includes('--requirepass')) problems.push(`${w.name}: --requirepass sets the default user's password; the default user must be off`);
+        const conf = f.input.objects.find(
+          (o) => o.kind === 'ConfigMap' && w.pod.volumes?.some((v) => v.configMap?.name === o.metadata.name) && typeof (o.data as Record<string, string> | undefined)?.['redis.conf'] === 'string',
+        );
+        if (!/^user default off$/m.test(((conf?.data as Record<string, string> | undefined) ?? {})['redis.conf'] ?? '')) problems.push(`${w.name}: redis.conf does not turn the default user off`);
+        for (let i = args.indexOf('--user'); i >= 0; i = args.indexOf('--user', i + 1)) {
+          const name = args[i + 1]!;
+          const end = args.findIndex((a, j) => j > i && a.startsWith('--'));
+          const pw = args.slice(i + 2, end < 0 ? undefined : end).find((a) => a.startsWith('>'));
+          const v = /^>\$\(([A-Z_]+)\)$/.exec(pw ?? '')?.[1];
+          const e = v ? env(c, v) : undefined;
+          if (!e || !isSecretRef(e)) problems.push(`${w.name}: user ${name} has no password from a secret reference`);
+          else if ([...users.values()].includes(e.valueFrom!.secretKeyRef!.key)) problems.push(`${w.name}: user ${name} shares its password key with another user`);
+          else users.set(name, e.valueFrom!.secretKeyRef!.key);
+        }
       }
-      const clients = f.workloads.filter((w) => envOf(w, 'PRISM_REDIS_ADDRESS'));
+      if (!users.size) problems.push('no Redis ACL user');
+      const clients = f.workloads.filter((w) => envOf(w, 'PRISM_REDIS_ADDRESS') || envOf(w, 'REDIS_ADDR'));
+      const taken = new Map<string, string>();
       for (const w of clients) {
-        const p = envOf(w, 'PRISM_REDIS_PASSWORD');
-        if (!isSecretRef(p)) problems.push(`${w.name}: PRISM_REDIS_PASSWORD missing or not a secret reference`);
-        else if (!serverKeys.has(p!.valueFrom!.secretKeyRef!.key)) problems.push(`${w.name}: PRISM_REDIS_PASSWORD is not the server's key`);
+        const [userVar, pwVar] = envOf(w, 'PRISM_REDIS_ADDRESS') ? ['PRISM_REDIS_USERNAME', 'PRISM_REDIS_PASSWORD'] : ['REDIS_USER', 'REDIS_PASSWORD'];
+        const user = envOf(w, userVar)?.value;
+        const p = envOf(w, pwVar);
+        if (!user || !users.has(user)) problems.push(`${w.name}: ${userVar} names no ACL user of the server`);
+        else if (!isSecretRef(p)) problems.push(`${w.name}: ${pwVar} missing or not a secret reference`);
+        else if (users.get(user) !== p!.valueFrom!.secretKeyRef!.key) problems.push(`${w.name}: ${pwVar} is not user ${user}'s key`);
+        else if (taken.has(user) && taken.get(user) !== w.app) problems.push(`${w.name}: shares Redis user ${user} with ${taken.get(user)}`);
+        else taken.set(user, w.app);
       }
-      return verdict(problems, `${servers.map((w) => w.name).join(', ')} --requirepass from ${describeList([...serverKeys])}; clients ${clients.map((w) => w.app).join(', ')} use the same key`);
+      return verdict(
+        problems,
+        `${servers.map((w) => w.name).join(', ')}: default user off, ACL users ${describeList([...users.keys()])} with their own keys; clients ${[...taken].map(([u, a]) => `${a} as ${u}`).join(', ')}`,
+      );
     },
   },
   'network-policies': {
@@ -385,7 +433,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
     section: 'Security',
     guide: 'MinIO access policies configured',
     rule:
-      'A set-up Job attaches a bucket policy that reaches only the backup bucket (no wildcard action or resource); the DB manager uses that least-privilege user, ' +
+      'A set-up Job attaches a bucket policy that reaches only the backup bucket (no wildcard action or resource) and denies deleting object versions, ' +
+      'bypassing governance retention and changing the bucket’s lock, lifecycle or versioning; the set-up creates the bucket with object lock and a default retention; the DB manager uses that least-privilege user, ' +
       'not the root user; the root password is read only by MinIO and its set-up.',
     check(f) {
       const problems: string[] = [];
@@ -412,6 +461,12 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
             problems.push(`${p.name}: a resource beyond the ${bucket ?? 'backup'} bucket`);
         }
       }
+      const denied = new Set(policies.flatMap((p) => p.statements.filter((s) => (s as { Effect?: string }).Effect === 'Deny').flatMap((s) => [s.Action].flat())));
+      for (const a of ['s3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutBucketObjectLockConfiguration', 's3:PutLifecycleConfiguration', 's3:PutBucketVersioning'])
+        if (!denied.has(a)) problems.push(`no policy denies ${a}: the backup user could destroy history`);
+      const scripts = f.input.objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values((o.data as Record<string, string>) ?? {}).filter((t) => /\bmc mb\b/.test(t)));
+      if (!scripts.some((t) => /mc mb [^\n]*--with-lock/.test(t) && /mc retention set --default (GOVERNANCE|COMPLIANCE)/.test(t)))
+        problems.push('the set-up does not create the bucket with object lock and a default retention');
       const mounted = (w: Workload) => (w.pod.volumes ?? []).some((v) => v.configMap && policies.some((p) => p.name.startsWith(`${v.configMap!.name}/`)));
       const setup = f.workloads.filter((w) => w.kind === 'Job' && mounted(w));
       if (!setup.length) problems.push('no set-up Job applies the policy');
@@ -425,7 +480,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       if (rootReaders.length) problems.push(`the MinIO root password is also read by ${rootReaders.map((w) => w.name).join(', ')}`);
       return verdict(
         problems,
-        `${policies.map((p) => p.name).join(', ')} limited to bucket ${bucket}, applied by Job ${setup.map((w) => w.name).join(', ')}; ${s3Users.length} backup workloads use user ${envOf(s3Users[0]!, 'PRISM_S3_ACCESS_KEY')?.value}`,
+        `${policies.map((p) => p.name).join(', ')} limited to bucket ${bucket}, version deletion and governance bypass denied, bucket with object lock and a default retention, applied by Job ${setup.map((w) => w.name).join(', ')}; ${s3Users.length} backup workloads use user ${envOf(s3Users[0]!, 'PRISM_S3_ACCESS_KEY')?.value}`,
       );
     },
   },

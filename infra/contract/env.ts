@@ -93,7 +93,9 @@ export const ENV = {
   PRISM_AUTH_GRPC_ADDRESS: { description: 'Auth gRPC host:port', schema: hostPort },
   PRISM_CONFIG_GRPC_ADDRESS: { description: 'Config gRPC host:port', schema: hostPort },
   PRISM_REDIS_ADDRESS: { description: 'Redis host:port', schema: hostPort },
-  PRISM_REDIS_PASSWORD: { description: 'Redis password', schema: nonEmpty, secret: true },
+  PRISM_REDIS_PASSWORD: { description: 'Redis password (of PRISM_REDIS_USERNAME)', schema: nonEmpty, secret: true },
+  PRISM_REDIS_USERNAME: { description: "Redis ACL user (see REDIS_USERS); Redis's default user when absent", schema: nonEmpty, optional: true },
+  PRISM_GATEWAY_CACHE_KEY: { description: "HMAC key of the gateway's cached API-key validations; Redis never holds it", schema: z.string().min(16, 'at least 16 characters'), secret: true },
 
   // Gateway.
   PRISM_GATEWAY_CONFIG_FILE: { description: 'Path of gateway.yaml (routes, rate limit)', schema: filePath },

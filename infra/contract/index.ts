@@ -13,4 +13,5 @@ export * from './network.js';
 export * from './mtls.js';
 export * from './secrets.js';
 export * from './nats.js';
+export * from './redis.js';
 export * from './logging.js';

@@ -38,7 +38,11 @@ const spec = (key: string, dotenv: string, pulumiKey: string, description: strin
 export const SECRET_KEYS = [
   spec('postgres-auth-password', 'POSTGRES_AUTH_PASSWORD', 'postgresAuthPassword', 'Auth database password', 'password'),
   spec('postgres-ops-password', 'POSTGRES_OPS_PASSWORD', 'postgresOpsPassword', 'Operational database password', 'password'),
-  spec('redis-password', 'REDIS_PASSWORD', 'redisPassword', 'Redis authentication password', 'password'),
+  spec('redis-password', 'REDIS_PASSWORD', 'redisPassword', 'Redis operator password (ACL user prism-admin; no workload holds it)', 'password'),
+  spec('redis-gateway-password', 'REDIS_GATEWAY_PASSWORD', 'redisGatewayPassword', 'Redis password of the gateway (ACL user gateway)', 'password'),
+  spec('redis-auth-password', 'REDIS_AUTH_PASSWORD', 'redisAuthPassword', 'Redis password of auth (ACL user auth)', 'password'),
+  spec('redis-exporter-password', 'REDIS_EXPORTER_PASSWORD', 'redisExporterPassword', 'Redis password of redis_exporter (ACL user exporter, statistics only)', 'password'),
+  spec('gateway-cache-key', 'GATEWAY_CACHE_KEY', 'gatewayCacheKey', "HMAC key of the gateway's cached API-key validations (Redis never holds it)", 'password'),
   spec('jwt-private-key', 'JWT_PRIVATE_KEY', 'jwtPrivateKey', 'RS256 signing key (PEM)', 'jwt-private-key'),
   spec('jwt-public-key', 'JWT_PUBLIC_KEY', 'jwtPublicKey', 'RS256 verification key (PEM)', 'jwt-public-key'),
   spec('minio-root-password', 'MINIO_ROOT_PASSWORD', 'minioRootPassword', 'MinIO admin password', 'password'),
@@ -81,6 +85,29 @@ export function secretSpec(key: SecretKey): SecretKeySpec {
   if (!found) throw new Error(`unknown secret key ${key}`);
   return found;
 }
+
+/**
+ * The store each credential opens (`offsite`: the off-site store, reached by external egress). A
+ * workload may hold one only if it reaches that store; the checklist holds the manifests to it.
+ */
+export const STORE_CREDENTIALS: Partial<Record<SecretKey, string>> = {
+  'postgres-auth-password': 'postgres-auth',
+  'postgres-ops-password': 'postgres-ops',
+  'redis-password': 'redis',
+  'redis-gateway-password': 'redis',
+  'redis-auth-password': 'redis',
+  'redis-exporter-password': 'redis',
+  'minio-root-password': 'minio',
+  'minio-backup-secret-key': 'minio',
+  'backup-offsite-access-key': 'offsite',
+  'backup-offsite-secret-key': 'offsite',
+};
+
+/** A store's administrator credentials: read by the store itself and its set-up task only, never by a client. */
+export const OPERATOR_CREDENTIALS: Readonly<Partial<Record<SecretKey, readonly string[]>>> = {
+  'redis-password': ['redis'],
+  'minio-root-password': ['minio', 'minio-setup'],
+};
 
 /** Non-secret identities that go with the secrets (user names are not secret). */
 export const MINIO_ROOT_USER = 'prism-admin';

@@ -5,9 +5,9 @@ import { connect, createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import pg from 'pg';
 import { loadStack } from '../config/index.js';
-import { DATABASES, gatewayConfigSchema, NATS_WORKLOAD, SERVICE_NAMES, type DatabaseId } from '../contract/index.js';
+import { DATABASES, gatewayConfigSchema, NATS_WORKLOAD, REDIS_USERS, SERVICE_NAMES, type DatabaseId } from '../contract/index.js';
 import { parse as parseYaml } from 'yaml';
-import { buildPlatform, component, type Component, type Platform } from '../model/index.js';
+import { buildPlatform, component, redisPasswordVar, redisUserLines, type Component, type Platform } from '../model/index.js';
 import { writeFileAtomic } from '../local/files.js';
 import { ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
 import { layout, type Layout } from './layout.js';
@@ -151,7 +151,7 @@ function httpOk(url: string): Promise<boolean> {
   });
 }
 
-function redisPing(port: number, password: string): Promise<boolean> {
+function redisPing(port: number, user: string, password: string): Promise<boolean> {
   return new Promise((res) => {
     const s = connect(port, HOST);
     let buf = '';
@@ -159,7 +159,8 @@ function redisPing(port: number, password: string): Promise<boolean> {
       s.destroy();
       res(false);
     });
-    s.on('connect', () => s.write(`*2\r\n$4\r\nAUTH\r\n$${Buffer.byteLength(password)}\r\n${password}\r\n*1\r\n$4\r\nPING\r\n`));
+    const bulk = (v: string) => `$${Buffer.byteLength(v)}\r\n${v}\r\n`;
+    s.on('connect', () => s.write(`*3\r\n${bulk('AUTH')}${bulk(user)}${bulk(password)}*1\r\n${bulk('PING')}`));
     s.on('data', (d) => {
       buf += d.toString();
       if (!buf.includes('+PONG') && !buf.startsWith('-')) return;
@@ -378,11 +379,12 @@ class Runner {
     mkdirSync(this.l.data('redis'), { recursive: true, mode: 0o700 });
     const confPath = join(this.l.config('redis'), conf.name);
     writeFileSync(confPath, this.localPaths(c, conf.content));
-    // The model passes the password as --requirepass $(REDIS_PASSWORD); locally it goes in a private
-    // file instead, so it never shows in the process list. Later lines win over the included file.
+    // The model passes the ACL users with their passwords as arguments; locally they go in a private
+    // file instead, so no password shows in the process list. Later lines win over the included file.
     const privateConf = join(this.l.run('redis'), 'redis.local.conf');
     const port = localPort(this.ctx, 'redis/redis');
-    writeFileSync(privateConf, [`include ${confPath}`, `port ${port}`, `bind ${HOST}`, `requirepass ${env.REDIS_PASSWORD}`, ''].join('\n'), { mode: 0o600 });
+    const users = redisUserLines((u) => env[redisPasswordVar(u)]!);
+    writeFileSync(privateConf, [`include ${confPath}`, `port ${port}`, `bind ${HOST}`, ...users, ''].join('\n'), { mode: 0o600 });
     const p = await this.start({
       name: 'redis',
       command: this.prereq.redisServer,
@@ -392,7 +394,7 @@ class Runner {
       logFile: this.l.log('redis'),
       stopTimeoutMs: c.terminationGracePeriodSeconds * 1000,
     });
-    await this.waitReady(p, () => redisPing(port, env.REDIS_PASSWORD!));
+    await this.waitReady(p, () => redisPing(port, REDIS_USERS.exporter.name, env[redisPasswordVar(REDIS_USERS.exporter)]!));
   }
 
   private async nats(): Promise<void> {

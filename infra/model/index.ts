@@ -7,5 +7,6 @@ export { alloyDockerConfig, alloyKubernetesConfig } from './files/alloy.js';
 export { jaegerYaml } from './files/jaeger.js';
 export { OBSERVABILITY_IMAGES } from './components/observability.js';
 export { minioSetupScript } from './files/minio-setup.js';
+export { redisPasswordVar, redisUserLines } from './files/redis.js';
 export { FORMAT_PARAM_ANNOTATION } from './files/prometheus.js';
 export { toYaml } from './files/yaml.js';

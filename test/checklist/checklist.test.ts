@@ -95,6 +95,8 @@ describe('the production checklist', () => {
   });
 });
 
+const secretEnv = (name: string, key: string): Obj => ({ name, valueFrom: { secretKeyRef: { name: 'prism-secrets', key } } });
+
 /** For every item, violations planted in a prod that meets all 27; each must turn its item to "not met". */
 const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> = {
   'tls-all-endpoints': {
@@ -134,10 +136,18 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
       const es = m.objects.find((o) => o.kind === 'ExternalSecret')!;
       es.spec.data = es.spec.data.filter((d: Obj) => d.secretKey !== 'postgres-auth-password');
     },
+    'db-migrate holds the backup key': (m) =>
+      container(m.objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('db-migrate'))!).env.push(secretEnv('PRISM_S3_SECRET_KEY', 'minio-backup-secret-key')),
+    "backup-ops holds auth's database password": (m) => container(byApp(m, 'CronJob', 'backup-ops')).env.push(secretEnv('PRISM_AUTH_DB_PASSWORD', 'postgres-auth-password')),
+    'the Redis exporter holds the operator password': (m) => container(byApp(m, 'Deployment', 'redis-exporter')).env.push(secretEnv('REDIS_ADMIN', 'redis-password')),
+    'the gateway holds the MinIO root password': (m) => container(byApp(m, 'Deployment', 'gateway')).env.push(secretEnv('X', 'minio-root-password')),
   },
   'redis-password': {
-    'redis without --requirepass': (m) => (container(byApp(m, 'StatefulSet', 'redis')).args = ['/etc/redis/redis.conf']),
+    'redis without ACL users': (m) => (container(byApp(m, 'StatefulSet', 'redis')).args = ['/etc/redis/redis.conf']),
+    'redis with the default user on': (m) => container(byApp(m, 'StatefulSet', 'redis')).args.push('--requirepass', '$(REDIS_PASSWORD)'),
     'auth connects without the password': (m) => setEnv(byApp(m, 'Deployment', 'auth'), 'PRISM_REDIS_PASSWORD', undefined),
+    'auth connects as the gateway': (m) => setEnv(byApp(m, 'Deployment', 'auth'), 'PRISM_REDIS_USERNAME', 'gateway'),
+    'the exporter holds the operator password': (m) => setEnv(byApp(m, 'Deployment', 'redis-exporter'), 'REDIS_USER', 'prism-admin'),
   },
   'network-policies': {
     "postgres-auth's policy removed": (m) => (m.objects = m.objects.filter((o) => !(o.kind === 'NetworkPolicy' && o.spec.podSelector?.matchLabels?.app === 'postgres-auth'))),
@@ -168,6 +178,11 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'a policy with s3:* on everything': (m) => editConfig(m, 'backup-policy.json', (p) => p.Statement.push({ Effect: 'Allow', Action: ['s3:*'], Resource: ['arn:aws:s3:::*'] })),
     'the DB manager as the root user': (m) => setEnv(byApp(m, 'Deployment', 'dbmanager'), 'PRISM_S3_ACCESS_KEY', 'prism-admin'),
     'the set-up Job removed': (m) => (m.objects = m.objects.filter((o) => o.kind !== 'Job' || !o.metadata.name.startsWith('minio-setup'))),
+    'the backup user may delete versions': (m) => editConfig(m, 'backup-policy.json', (p) => (p.Statement = p.Statement.filter((s: Obj) => s.Effect !== 'Deny'))),
+    'the bucket made without object lock': (m) => {
+      const cm = m.objects.find((o) => o.kind === 'ConfigMap' && typeof o.data?.['setup.sh'] === 'string')!;
+      cm.data['setup.sh'] = cm.data['setup.sh'].replace(' --with-lock', '');
+    },
   },
   'multiple-replicas': {
     'config with one replica': (m) => (byApp(m, 'Deployment', 'config').spec.replicas = 1),

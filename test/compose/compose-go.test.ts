@@ -71,9 +71,10 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
 
   it('hands the .env secrets to the containers and passes container-side $VAR through', () => {
     const { project } = load(dir, FILES.all);
-    expect(project.services.gateway.environment.PRISM_REDIS_PASSWORD).toBe(env.get('REDIS_PASSWORD'));
-    expect(project.services.redis.command).toContain(env.get('REDIS_PASSWORD'));
-    expect(project.services.redis.healthcheck.test.at(-1)).toContain('"$REDIS_PASSWORD"');
+    expect(project.services.gateway.environment.PRISM_REDIS_PASSWORD).toBe(env.get('REDIS_GATEWAY_PASSWORD'));
+    expect(project.services.redis.command).toContain(`>${env.get('REDIS_GATEWAY_PASSWORD')}`);
+    expect(project.services.redis.command).toContain(`>${env.get('REDIS_PASSWORD')}`);
+    expect(project.services.redis.healthcheck.test.at(-1)).toContain('"$REDIS_EXPORTER_PASSWORD"');
     expect(project.services.auth.environment.PRISM_GOOGLE_CLIENT_ID).toBe('');
     expect(project.services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toBe(env.get('GRAFANA_ADMIN_PASSWORD'));
   });
@@ -97,10 +98,10 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
   });
 
   it('refuses to start without a generated password, saying what to run', () => {
-    const copy = editEnv((t) => t.replace(/^REDIS_PASSWORD=.*\n/m, ''));
+    const copy = editEnv((t) => t.replace(/^REDIS_GATEWAY_PASSWORD=.*\n/m, ''));
     const r = load(copy, FILES.core);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('REDIS_PASSWORD is not set: run make dev-setup');
+    expect(r.stderr).toContain('REDIS_GATEWAY_PASSWORD is not set: run make dev-setup');
     const empty = load(
       editEnv((t) => t.replace(/^REDIS_PASSWORD=.*$/m, 'REDIS_PASSWORD=')),
       FILES.infra,

@@ -103,19 +103,21 @@ describe('deploy/nats/nats-server.conf', () => {
 });
 
 describe('deploy/redis/redis.conf', () => {
-  it('runs redis-server as Compose starts it: password required, persistence on, dangerous commands off', async () => {
+  it('runs redis-server as Compose starts it: ACL users only, persistence on, dangerous commands off', async () => {
     const redis = services.get('redis')!;
     const password = 'parity-test-password';
+    const exporterPassword = 'parity-test-exporter';
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'prism-redis-'));
     writeFileSync(join(dir, 'redis.conf'), readFileSync('deploy/redis/redis.conf', 'utf8').replace(/^dir .*$/m, `dir ${dir}`));
     // The compose command with its .env interpolation resolved and the config at this copy.
     const args = redis.command!.map((a) =>
       unescape(a)
-        .replace(/^\$\{REDIS_PASSWORD:\?[^}]*\}$/, password)
+        .replace(/^>\$\{REDIS_EXPORTER_PASSWORD:\?[^}]*\}$/, `>${exporterPassword}`)
+        .replace(/^>\$\{REDIS_[A-Z_]*PASSWORD:\?[^}]*\}$/, `>${password}`)
         .replace('/etc/redis/redis.conf', join(dir, 'redis.conf')),
     );
-    expect(args).toContain(password);
+    expect(args).toContain(`>${password}`);
     const child = spawn(redis.entrypoint![0]!, [...args, '--port', String(port), '--bind', '127.0.0.1'], { stdio: 'ignore' });
     children.push(child);
 
@@ -124,7 +126,7 @@ describe('deploy/redis/redis.conf', () => {
     await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
     anonymous.disconnect();
 
-    const client = new Redis({ port, host: '127.0.0.1', password, maxRetriesPerRequest: 0 });
+    const client = new Redis({ port, host: '127.0.0.1', username: 'prism-admin', password, maxRetriesPerRequest: 0 });
     expect(await client.ping()).toBe('PONG');
     expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
     expect(await client.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'volatile-lru']);
@@ -133,8 +135,8 @@ describe('deploy/redis/redis.conf', () => {
 
     // The compose healthcheck, run against this server (the container's default port replaced).
     const check = unescape(redis.healthcheck!.test.at(-1)!).replace('redis-cli', `redis-cli -p ${port}`);
-    expect(run('sh', ['-c', check], { REDIS_PASSWORD: password }).status).toBe(0);
-    expect(run('sh', ['-c', check], { REDIS_PASSWORD: 'wrong' }).status).not.toBe(0);
+    expect(run('sh', ['-c', check], { REDIS_EXPORTER_PASSWORD: exporterPassword }).status).toBe(0);
+    expect(run('sh', ['-c', check], { REDIS_EXPORTER_PASSWORD: 'wrong' }).status).not.toBe(0);
     child.kill('SIGTERM');
   });
 });

@@ -24,11 +24,13 @@ describe('the deployment guide’s objects (prod)', () => {
     ]);
   });
 
-  it('gateway env: peers by name and the Redis password by secret reference', () => {
+  it('gateway env: peers by name and its own Redis user, its password by secret reference', () => {
     expect(env.PRISM_AUTH_GRPC_ADDRESS).toBe('auth:50051');
     expect(env.PRISM_CONFIG_GRPC_ADDRESS).toBe('config:50052');
     expect(env.PRISM_REDIS_ADDRESS).toBe('redis:6379');
-    expect(env.PRISM_REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'prism-secrets', key: 'redis-password' } });
+    expect(env.PRISM_REDIS_USERNAME).toBe('gateway');
+    expect(env.PRISM_REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'prism-secrets', key: 'redis-gateway-password' } });
+    expect(env.PRISM_GATEWAY_CACHE_KEY).toEqual({ secretKeyRef: { name: 'prism-secrets', key: 'gateway-cache-key' } });
   });
 
   it('gateway resources and probes', () => {

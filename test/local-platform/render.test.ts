@@ -18,6 +18,10 @@ const secrets = {
   'postgres-auth-password': 'pw-auth-1',
   'postgres-ops-password': 'pw-ops-2',
   'redis-password': 'pw-redis-3',
+  'redis-gateway-password': 'pw-redis-gateway',
+  'redis-auth-password': 'pw-redis-auth',
+  'redis-exporter-password': 'pw-redis-exporter',
+  'gateway-cache-key': 'gateway-cache-key-6',
   'minio-root-password': 'pw-root-4',
   'minio-backup-secret-key': 'pw-backup-5',
 } as const;
@@ -50,7 +54,9 @@ describe('the local renderer', () => {
     }
     const gw = componentEnv(ctx, component(platform, 'gateway'));
     expect(gw.PRISM_REDIS_ADDRESS).toBe(`127.0.0.1:${ports['redis/redis']}`);
-    expect(gw.PRISM_REDIS_PASSWORD).toBe('pw-redis-3');
+    // Its own Redis user, never the operator's password; the HMAC key of its cache.
+    expect([gw.PRISM_REDIS_USERNAME, gw.PRISM_REDIS_PASSWORD]).toEqual(['gateway', 'pw-redis-gateway']);
+    expect(gw.PRISM_GATEWAY_CACHE_KEY).toBe('gateway-cache-key-6');
     expect(gw.PRISM_GATEWAY_CONFIG_FILE).toBe('/state/config/gateway/gateway.yaml');
     expect(gw.PRISM_JWT_PUBLIC_KEY_FILE).toBe('/state/keys/public.pem');
     // TLS with the service's own certificate (the NATS user it maps to).
@@ -102,9 +108,9 @@ describe('the local renderer', () => {
   it("reuses the model's MinIO set-up script with the local endpoint; the secrets go in its environment only", () => {
     const { script, env } = localMinioSetup(ctx);
     expect(script).toContain(`mc alias set prism "http://127.0.0.1:${ports['minio/api']}"`);
-    expect(script).toContain('mc mb --ignore-existing "prism/prism-backups"');
+    expect(script).toContain('mc mb --ignore-existing --with-lock "prism/prism-backups"');
     expect(script).not.toContain('pw-');
-    expect(env).toEqual({ MINIO_ROOT_USER: 'prism-admin', MINIO_ROOT_PASSWORD: 'pw-root-4', MINIO_BACKUP_SECRET_KEY: 'pw-backup-5' });
+    expect(env).toEqual({ MINIO_ROOT_USER: 'prism-admin', MINIO_ROOT_PASSWORD: 'pw-root-4', MINIO_BACKUP_SECRET_KEY: 'pw-backup-5', BACKUP_RETENTION_DAYS: '14' });
   });
 });
 

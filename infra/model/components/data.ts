@@ -5,6 +5,7 @@ import {
   NATS_PERMISSIONS,
   NATS_WORKLOAD,
   PORTS,
+  REDIS_USERS,
   SERVICE_NAMES,
   type DatabaseId,
   MINIO_BACKUP_USER,
@@ -16,7 +17,7 @@ import { consulHcl } from '../files/consul.js';
 import { minioBucketPolicy, minioSetupScript } from '../files/minio-setup.js';
 import { natsServerConf } from '../files/nats.js';
 import { pgHbaConf } from '../files/postgres.js';
-import { redisConf } from '../files/redis.js';
+import { redisConf, redisPasswordVar, redisUserArgs } from '../files/redis.js';
 import { bytes, type DataStoreName } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
 import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value, TMP } from './common.js';
@@ -99,12 +100,12 @@ function redis(ctx: BuildContext): Component {
     description: 'Redis: token caching, rate limiting, sessions, distributed locks',
     image: DATA_IMAGES.redis,
     command: ['redis-server'],
-    // The password comes from the secret at start-up ($(VAR) is expanded from the container's env).
-    args: ['/etc/redis/redis.conf', '--requirepass', '$(REDIS_PASSWORD)'],
+    // One ACL user per workload; the passwords come from the secret at start-up ($(VAR) is expanded from the container's env).
+    args: ['/etc/redis/redis.conf', ...redisUserArgs()],
     ports: [{ name: 'redis', port: PORTS.redis, publish: true }],
-    env: { REDIS_PASSWORD: secret('redis-password') },
+    env: Object.fromEntries(Object.values(REDIS_USERS).map((u) => [redisPasswordVar(u), secret(u.password)])),
     liveness: probe({ tcp: { port: 'redis' } }, 10, 10),
-    readiness: probe(exec('sh', '-c', 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG'), 5, 5),
+    readiness: probe(exec('sh', '-c', `redis-cli --no-auth-warning --user ${REDIS_USERS.exporter.name} -a "$${redisPasswordVar(REDIS_USERS.exporter)}" ping | grep -q PONG`), 5, 5),
     resources: res,
     persistence: { mountPath: '/data', size: size(ctx, 'redis') },
     configFiles: [{ name: 'redis.conf', mountPath: '/etc/redis', content: redisConf(PORTS.redis, maxMemory) }],
@@ -225,7 +226,7 @@ function minio(ctx: BuildContext): Component {
     tasks: [
       {
         name: 'minio-setup',
-        description: `Create the ${BACKUP_BUCKET} bucket and the least-privilege ${MINIO_BACKUP_USER} user`,
+        description: `Create the ${BACKUP_BUCKET} bucket (object lock, retention, lifecycle) and the least-privilege ${MINIO_BACKUP_USER} user`,
         image: DATA_IMAGES.mc,
         command: ['/bin/sh'],
         args: [`${setupDir}/setup.sh`],
@@ -237,6 +238,8 @@ function minio(ctx: BuildContext): Component {
           MINIO_ROOT_USER: value(MINIO_ROOT_USER),
           MINIO_ROOT_PASSWORD: secret('minio-root-password'),
           MINIO_BACKUP_SECRET_KEY: secret('minio-backup-secret-key'),
+          // The bucket's default retention: no backup version can be removed, by anyone, before it is this old.
+          BACKUP_RETENTION_DAYS: value(ctx.config.backups.retentionDays),
         },
         flows: [{ to: 'minio', port: 'api' }],
       },

@@ -1,4 +1,4 @@
-import { DATABASES, HEALTH_PATHS, PORTS, type DatabaseId } from '../../contract/index.js';
+import { DATABASES, HEALTH_PATHS, PORTS, REDIS_USERS, type DatabaseId } from '../../contract/index.js';
 import { ALERTMANAGER_SECRETS_DIR, alertingSecretKeys, alertmanagerYaml } from '../files/alertmanager.js';
 import { alertRulesYaml, prometheusYaml, RULES_FILE, type ScrapeTarget, type StoreLimits } from '../files/prometheus.js';
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
@@ -183,7 +183,9 @@ function redisExporter(ctx: BuildContext): Component {
     ports: [{ name: 'metrics', port: PORTS.redisExporter }],
     env: {
       REDIS_ADDR: { ref: { component: 'redis', port: 'redis' } },
-      REDIS_PASSWORD: secret('redis-password'),
+      // Its own ACL user: server statistics, no key, no CONFIG.
+      REDIS_USER: value(REDIS_USERS.exporter.name),
+      REDIS_PASSWORD: secret(REDIS_USERS.exporter.password),
       REDIS_EXPORTER_WEB_LISTEN_ADDRESS: value(`:${PORTS.redisExporter}`),
     },
     liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),

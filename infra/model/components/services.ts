@@ -12,6 +12,8 @@ import {
   type ServiceName,
   workloadSpiffeId,
   MINIO_BACKUP_USER,
+  OBJECT_STORAGE_ENV,
+  REDIS_USERS,
 } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
 import { bytes } from '../../config/index.js';
@@ -137,7 +139,9 @@ export function gateway(ctx: BuildContext): Component {
       PRISM_AUTH_GRPC_ADDRESS: ref('auth', 'grpc'),
       PRISM_CONFIG_GRPC_ADDRESS: ref('config', 'grpc'),
       PRISM_REDIS_ADDRESS: ref('redis', 'redis'),
-      PRISM_REDIS_PASSWORD: secret('redis-password'),
+      PRISM_REDIS_USERNAME: value(REDIS_USERS.gateway.name),
+      PRISM_REDIS_PASSWORD: secret(REDIS_USERS.gateway.password),
+      PRISM_GATEWAY_CACHE_KEY: secret('gateway-cache-key'),
       PRISM_GATEWAY_CONFIG_FILE: value(`${GATEWAY_CONFIG_DIR}/gateway.yaml`),
       PRISM_JWT_ISSUER: value(ctx.config.jwt.issuer),
       PRISM_JWT_AUDIENCE: value(ctx.config.jwt.audience),
@@ -170,7 +174,8 @@ export function auth(ctx: BuildContext): Component {
     env: {
       ...dbEnv('auth'),
       PRISM_REDIS_ADDRESS: ref('redis', 'redis'),
-      PRISM_REDIS_PASSWORD: secret('redis-password'),
+      PRISM_REDIS_USERNAME: value(REDIS_USERS.auth.name),
+      PRISM_REDIS_PASSWORD: secret(REDIS_USERS.auth.password),
       PRISM_JWT_ISSUER: value(ctx.config.jwt.issuer),
       PRISM_JWT_AUDIENCE: value(ctx.config.jwt.audience),
       PRISM_JWT_PRIVATE_KEY_FILE: value(`${KEYS_DIR}/private.pem`),
@@ -248,12 +253,10 @@ export function dbmanager(ctx: BuildContext): Component {
     args,
     ...(when ? { schedule: when } : {}),
     ...(bigScratch ? {} : { writablePaths: small }),
+    // Its own database, the backup catalogue in prism_ops, and the object store.
     flows: db
-      ? [
-          { to: DATABASES[db].component, port: 'postgres' },
-          { to: 'minio', port: 'api' },
-        ]
-      : flows,
+      ? [...[...new Set([DATABASES[db].component, DATABASES.ops.component])].map((to): Flow => ({ to, port: 'postgres' })), { to: 'minio', port: 'api' }]
+      : flows.filter((f) => f.to !== 'minio'),
     // Backups and WAL go off-site too; the migration reaches no store.
     ...(db && offsite ? { externalEgress: offsiteEgress, externalEgressCidrs: offsite.egressCidrs } : {}),
   });
@@ -266,7 +269,7 @@ export function dbmanager(ctx: BuildContext): Component {
     task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), 'auth', verifySchedule, true),
     task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule, true),
   ];
-  return service(ctx, 'dbmanager', {
+  const component = service(ctx, 'dbmanager', {
     description: 'Migrations, backups and verified restores of both PostgreSQL databases (gRPC)',
     singleton: 'owns the backup schedule and WAL archive; two instances would race (migrations also hold an advisory lock)',
     tier: 'backend',
@@ -281,4 +284,11 @@ export function dbmanager(ctx: BuildContext): Component {
     // Room for a whole restored database (verification) or a staged base backup.
     writablePaths: [TMP, { path: SCRATCH_DIR, size: largerQuantity(ctx.config.storage.sizes.postgresAuth, ctx.config.storage.sizes.postgresOps), onDisk: true }],
   });
+  // The migration reaches no object store: it gets none of its keys (nor the off-site ones).
+  const storeEnv = (name: string) => (OBJECT_STORAGE_ENV as readonly string[]).includes(name) || name.startsWith('PRISM_OFFSITE_S3_');
+  const migrateEnv = Object.fromEntries(Object.entries(component.env).filter(([name]) => !storeEnv(name)));
+  // A task of prism_ops reaches auth's database neither by network nor by password.
+  const opsEnv = Object.fromEntries(Object.entries(component.env).filter(([name]) => name !== 'PRISM_AUTH_DB_PASSWORD'));
+  const opsTask = (t: Task) => t.flows.every((f) => f.to !== DATABASES.auth.component);
+  return { ...component, tasks: component.tasks.map((t) => (t.name === 'db-migrate' ? { ...t, env: migrateEnv } : opsTask(t) ? { ...t, env: opsEnv } : t)) };
 }

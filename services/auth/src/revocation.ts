@@ -8,6 +8,8 @@ const API_KEY_REVOCATION_TTL_SECONDS = API_KEY_CACHE_MAX_SECONDS + REVOCATION_TT
 
 export interface RedisOptions {
   readonly address: string;
+  /** An ACL user (REDIS_USERS.auth in the platform); Redis's default user when absent. */
+  readonly username?: string;
   readonly password: string;
 }
 
@@ -20,6 +22,7 @@ export function createRedis(opts: RedisOptions, log: Logger): Redis {
   const redis = new Redis({
     host: host!,
     port: Number(port),
+    ...(opts.username ? { username: opts.username } : {}),
     password: opts.password,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

@@ -55,7 +55,7 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   );
   runtime.onShutdown('postgres', () => db.end());
   metrics.observePgPool('auth', db);
-  const redis = createRedis({ address: env.PRISM_REDIS_ADDRESS, password: env.PRISM_REDIS_PASSWORD }, log);
+  const redis = createRedis({ address: env.PRISM_REDIS_ADDRESS, ...(env.PRISM_REDIS_USERNAME ? { username: env.PRISM_REDIS_USERNAME } : {}), password: env.PRISM_REDIS_PASSWORD }, log);
   metrics.observeRedis('revocations', redis);
   runtime.onShutdown('redis', () => redis.quit().catch(() => redis.disconnect()));
   health.addCheck('postgres', () => query(db, 'SELECT 1'));

@@ -42,7 +42,10 @@ function dbArg(v: string | undefined): DatabaseId {
 }
 
 async function withContext<T>(fn: (ctx: DbManagerContext) => Promise<T>): Promise<T> {
-  const ctx = new DbManagerContext(parseEnv('dbmanager'));
+  // The tasks of prism_ops are not given auth's password (least privilege): an auth command without it fails at connecting.
+  const auth = process.env.PRISM_AUTH_DB_PASSWORD;
+  const env = { ...parseEnv('dbmanager', process.env, { except: ['PRISM_AUTH_DB_PASSWORD'] }), ...(auth ? { PRISM_AUTH_DB_PASSWORD: auth } : {}) };
+  const ctx = new DbManagerContext(env);
   try {
     return await fn(ctx);
   } finally {

@@ -25,7 +25,7 @@ export function dbTarget(env: ServiceEnv, id: DatabaseId): DbTarget {
     host: String(e[`PRISM_${P}_DB_HOST`]),
     port: Number(e[`PRISM_${P}_DB_PORT`]),
     user: String(e[`PRISM_${P}_DB_USER`]),
-    password: String(e[`PRISM_${P}_DB_PASSWORD`]),
+    password: String(e[`PRISM_${P}_DB_PASSWORD`] ?? ''),
     database: String(e[`PRISM_${P}_DB_NAME`] ?? DATABASES[id].name),
   };
 }

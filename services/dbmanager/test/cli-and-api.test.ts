@@ -68,6 +68,8 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       // stock install: the DB manager finds the bin directory of the server's version itself.
       PATH: `/usr/bin:${process.env.PATH}`,
       TMPDIR: scratch,
+      // Its own spool and scratch: the default (/var/lib/prism/scratch when writable) is shared by every run on the machine.
+      PRISM_DBMANAGER_SCRATCH_DIR: join(scratch, 'dbmanager'),
     };
   }, 120_000);
 
@@ -99,6 +101,9 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     expect(list.stdout.split('\n')[0]).toMatch(/^NAME +DB +KIND +STATUS +STARTED \(UTC\) +DURATION +SIZE +WAL RANGE$/);
     expect(list.stdout).toMatch(/auth-full-\S+ +auth +full +completed +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +[\d.]+ [kM]B +[0-9A-F]{24} \.\. [0-9A-F]{24}/);
     expect(list.stdout).toMatch(/auth-wal-\S+ +auth +wal +completed/);
+    // The tasks of prism_ops run without auth's password (the manifests do not give it to them).
+    const opsOnly = await script('backup.sh', ['list', 'ops'], { PRISM_AUTH_DB_PASSWORD: '' });
+    expect(opsOnly.code, opsOnly.stderr).toBe(0);
   }, 120_000);
 
   it('restore.sh: a dry run, then the scheduled verification of the latest backup', async () => {

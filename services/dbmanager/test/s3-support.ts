@@ -35,7 +35,7 @@ export async function provisionBucket(): Promise<{ config: StorageConfig; root: 
   const script = minioSetupScript({ endpoint, bucket, backupUser: user, policyFile: join(dir, 'backup-policy.json') }).replaceAll('prism prism-backup ', `prism prism-backup-${suffix} `);
   if (!script.includes(`policy create prism prism-backup-${suffix} `)) throw new Error('the MinIO set-up script no longer names its policy as expected');
   await writeFile(join(dir, 'setup.sh'), script);
-  const env = { ...process.env, MINIO_ROOT_USER: rootUser, MINIO_ROOT_PASSWORD: rootPassword, MINIO_BACKUP_SECRET_KEY: secret };
+  const env = { ...process.env, MINIO_ROOT_USER: rootUser, MINIO_ROOT_PASSWORD: rootPassword, MINIO_BACKUP_SECRET_KEY: secret, BACKUP_RETENTION_DAYS: '1' };
   await exec('sh', [join(dir, 'setup.sh')], { env });
   // Another bucket the backup user must not reach.
   const otherBucket = `prism-other-${suffix}`;

@@ -5,8 +5,9 @@ import RedisParser from 'redis-parser';
 export interface ScriptPipelineOptions {
   readonly host: string;
   readonly port: number;
-  /** Sent with AUTH on every connect ('' for none). */
+  /** Sent with AUTH on every connect ('' for none), as this ACL user when given. */
   readonly password: string;
+  readonly username?: string;
   /** The Lua script: loaded on every connect, called with EVALSHA. */
   readonly lua: string;
   /** A call unanswered this long drops the connection (its replies can no longer be matched). */
@@ -134,7 +135,9 @@ export class ScriptPipeline {
     sock.on('data', (chunk: Buffer) => parser.execute(chunk));
     sock.once('connect', () => {
       // The handshake goes first on the pipeline; calls are refused until its last reply.
-      if (this.options.password !== '') this.send(`*2\r\n${bulk('AUTH')}${bulk(this.options.password)}`, (err) => err && sock.destroy(new Error(`Redis AUTH failed: ${err.message}`)));
+      const { username, password } = this.options;
+      const auth = username ? `*3\r\n${bulk('AUTH')}${bulk(username)}${bulk(password)}` : `*2\r\n${bulk('AUTH')}${bulk(password)}`;
+      if (password !== '') this.send(auth, (err) => err && sock.destroy(new Error(`Redis AUTH failed: ${err.message}`)));
       this.send(`*3\r\n${bulk('CLIENT')}${bulk('SETNAME')}${bulk(this.options.connectionName)}`, () => {});
       this.send(`*3\r\n${bulk('SCRIPT')}${bulk('LOAD')}${bulk(this.options.lua)}`, (err) => {
         if (err) return sock.destroy(new Error(`Redis SCRIPT LOAD failed: ${err.message}`));

@@ -31,6 +31,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   const redis = new Redis({
     host: settings.redis.host,
     port: settings.redis.port,
+    ...(settings.redis.username ? { username: settings.redis.username } : {}),
     password: settings.redis.password,
     // The API-key cache's connection: fail fast instead of queueing (auth answers meanwhile).
     enableOfflineQueue: false,
@@ -59,7 +60,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
 
   const authClient = authGrpcClient(settings.authGrpcAddress, runtime.grpcClientCredentials('auth'), runtime.grpcClientOptions());
   runtime.onShutdown('auth-grpc', () => authClient.close());
-  const apiKeys = new LocalApiKeyCache(new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, log), settings.auth.apiKeyCacheSeconds);
+  const apiKeys = new LocalApiKeyCache(new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, settings.cacheKey, log), settings.auth.apiKeyCacheSeconds);
   const authFailures = new AuthFailureLimiter(redis, settings.auth.failureLimit, log);
 
   // Made even when rate limiting starts disabled: the config service can switch it on.

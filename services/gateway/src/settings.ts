@@ -50,7 +50,10 @@ export interface GatewaySettings {
   };
   readonly events: { readonly enabled: boolean; readonly bufferSize: number };
   readonly routes: readonly Route[];
-  readonly redis: { readonly host: string; readonly port: number; readonly password: string };
+  readonly redis: { readonly host: string; readonly port: number; readonly username?: string; readonly password: string };
+  /** Signs the API-key validations the gateway caches in Redis. */
+  readonly cacheKey: string;
+  readonly natsServers: readonly string[];
   /** Replicas of the request stream (PRISM_NATS_STREAM_REPLICAS). */
   readonly natsStreamReplicas: number;
   readonly authGrpcAddress: string;
@@ -142,7 +145,11 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
         halfOpenMaxRequests: r.circuit_breaker.half_open_max_requests,
       },
     })),
-    redis: { ...redis, password: env.PRISM_REDIS_PASSWORD },
+    redis: { ...redis, ...(env.PRISM_REDIS_USERNAME ? { username: env.PRISM_REDIS_USERNAME } : {}), password: env.PRISM_REDIS_PASSWORD },
+    cacheKey: env.PRISM_GATEWAY_CACHE_KEY,
+    natsServers: env.PRISM_NATS_URL.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     natsStreamReplicas: env.PRISM_NATS_STREAM_REPLICAS,
     authGrpcAddress: env.PRISM_AUTH_GRPC_ADDRESS,
   };

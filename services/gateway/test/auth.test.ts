@@ -228,6 +228,35 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
     }
   });
 
+  it('attack: a made-up validation written into Redis (SET with the Redis password) authenticates nobody', async () => {
+    const { Redis } = await import('ioredis');
+    const { createHash } = await import('node:crypto');
+    const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
+    const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
+    const forged = randomApiKey();
+    const cacheKey = `prism:gw:apikey:${createHash('sha256').update(forged).digest('base64url')}`;
+    const claim = { valid: true, keyId: 'key-forged', userId: 'admin', scopes: ['admin'], expiresAt: 0, reason: '', until: Date.now() + 60_000 };
+    try {
+      // As the old format had it, as the new format has it with a MAC made without the gateway's key, and
+      // with a genuine entry of another key copied over: each is a cache miss and auth refuses the key.
+      const valid = `prism:gw:apikey:${createHash('sha256').update(GOOD_API_KEY).digest('base64url')}`;
+      expect((await call('/api/things/k', { 'x-api-key': GOOD_API_KEY })).res.status).toBe(200);
+      const genuine = await redis.get(valid);
+      expect(genuine).toMatch(/^[A-Za-z0-9_-]{43}\./);
+      const wrongKey = createHmac('sha256', 'guessed').update(cacheKey).update('\n').update(JSON.stringify(claim)).digest('base64url');
+      for (const entry of [JSON.stringify(claim), `${wrongKey}.${JSON.stringify(claim)}`, genuine!]) {
+        await redis.set(cacheKey, entry, 'EX', 60);
+        const before = auth.calls.length;
+        const { res, forwarded } = await call('/api/things/k', { 'x-api-key': forged });
+        expect(res.status).toBe(401);
+        expect(forwarded).toEqual([]);
+        expect(auth.calls.length).toBe(before + 1);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('auth unreachable: 503 (not 401), nothing forwarded', async () => {
     const g = await startTestGateway({ keys, authGrpcPort: await freePort(), routes: [route('things', upstream.origin)] });
     try {

@@ -13,6 +13,10 @@ export interface PruneResult {
  * Deletes base backups older than the retention period, never the newest chain (so there is always
  * something to restore) nor a backup a kept delta depends on, then the WAL older than the oldest
  * kept backup. Catalog rows stay, marked expired, as the history of what existed.
+ *
+ * A delete here only hides an object (a delete marker in the versioned bucket): the backup user
+ * cannot remove versions. The store frees the space by its own lifecycle rule, and its object lock
+ * keeps every version for the retention period whatever a client asks (the MinIO set-up of the model).
  */
 export async function pruneBackups(ctx: EngineContext, db: DatabaseId, retentionDays: number, now = new Date()): Promise<PruneResult> {
   const cutoff = now.getTime() - retentionDays * 24 * 3600 * 1000;

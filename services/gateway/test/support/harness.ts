@@ -16,6 +16,8 @@ export { freePort };
 /** A well-formed API key (the contract's API_KEY_PATTERN; auth checks the checksum, the gateway only the shape). */
 export const GOOD_API_KEY = `prism_${'A1b2C3d4E5f6'}_${'x'.repeat(32)}${'Q1w2E3'}`;
 export const randomApiKey = () => `prism_${randomUUID().replace(/-/g, '').slice(0, 12)}_${randomUUID().replace(/-/g, '')}abcdef`;
+/** The gateway's HMAC key for its cached API-key validations in the tests (Redis never sees it). */
+const TEST_CACHE_KEY = 'gateway-cache-key-for-tests-only';
 export const ISSUER = 'prism-auth-test';
 export const AUDIENCE = 'prism-api-test';
 
@@ -172,6 +174,7 @@ export async function gatewayEnv(o: GatewayOptions): Promise<Record<string, stri
     PRISM_CONFIG_GRPC_ADDRESS: '127.0.0.1:1',
     PRISM_REDIS_ADDRESS: o.redis?.address ?? process.env.PRISM_TEST_REDIS_ADDRESS!,
     PRISM_REDIS_PASSWORD: o.redis?.password ?? process.env.PRISM_TEST_REDIS_PASSWORD!,
+    PRISM_GATEWAY_CACHE_KEY: TEST_CACHE_KEY,
     PRISM_GATEWAY_CONFIG_FILE: writeGatewayYaml(o),
     PRISM_JWT_ISSUER: ISSUER,
     PRISM_JWT_AUDIENCE: AUDIENCE,
