@@ -2,6 +2,8 @@ import { parse as parseYaml } from 'yaml';
 import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput, MINIO_BACKUP_USER } from '../contract/index.js';
 import { component, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform, minioSetupScript, toYaml } from '../model/index.js';
 import type { Layout } from './layout.js';
+import type { PortMap } from './launcher.js';
+import { HOST } from './probes.js';
 import type { LocalSecrets } from './secrets.js';
 
 /**
@@ -18,9 +20,6 @@ export const ECHO = 'echo';
 
 /** The example upstream's routes in the local gateway.yaml: one behind authentication, one public. */
 export const ECHO_ROUTES = { protected: '/api/echo', public: '/api/echo-public' } as const;
-
-/** `component/port` → local port. Gateway instances are `gateway-<n>`. */
-export type PortMap = Readonly<Record<string, number>>;
 
 /** The port names the local platform allocates, in a stable order. */
 export function portKeys(platform: Platform, gateways: number): string[] {
@@ -51,7 +50,7 @@ export interface RenderContext {
   readonly extraEnv?: (workload: string) => Readonly<Record<string, string>>;
 }
 
-export const HOST = '127.0.0.1';
+export { HOST } from './probes.js';
 
 export function localPort(ctx: RenderContext, key: string): number {
   const p = ctx.ports[key];
