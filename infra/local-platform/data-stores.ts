@@ -114,7 +114,7 @@ export async function startModelMinio(pc: PlatformContext, launcher: Launcher): 
 }
 
 /** The model's MinIO set-up task (bucket, least-privilege backup user) against the local MinIO. */
-export async function runMinioSetup(pc: PlatformContext): Promise<void> {
+export async function runMinioSetup(pc: PlatformContext, signal?: AbortSignal): Promise<void> {
   const { script, policy, env } = localMinioSetup(pc.render);
   const dir = pc.layout.config('minio');
   mkdirSync(dir, { recursive: true });
@@ -123,5 +123,5 @@ export async function runMinioSetup(pc: PlatformContext): Promise<void> {
   const mcDir = join(pc.layout.run('minio'), 'mc');
   mkdirSync(mcDir, { recursive: true, mode: 0o700 });
   const path = `${join(pc.prereq.mc, '..')}${delimiter}${pc.nodeEnv.PATH}`;
-  await runTask('minio-setup', 'sh', [join(dir, 'setup.sh')], { env: { ...pc.nodeEnv, PATH: path, ...env, MC_CONFIG_DIR: mcDir }, cwd: dir, log: pc.layout.log('minio-setup') });
+  await runTask('minio-setup', 'sh', [join(dir, 'setup.sh')], { env: { ...pc.nodeEnv, PATH: path, ...env, MC_CONFIG_DIR: mcDir }, cwd: dir, log: pc.layout.log('minio-setup'), signal });
 }

@@ -23,6 +23,17 @@ export interface ProcessState {
   readonly processes: RunningProcess[];
 }
 
+/** Thrown when a start is interrupted (Ctrl-C, SIGTERM). */
+export class InterruptedError extends LocalPlatformError {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+export function throwIfInterrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new InterruptedError();
+}
+
 export function readState<S extends ProcessState>(file: string): S | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as S) : undefined;
 }
@@ -42,9 +53,10 @@ export function logTail(file: string, lines = 15): string {
 export type Probe = () => Promise<boolean>;
 
 /** Polls `check` until it answers true; fails when the process exits first or after the timeout, with the end of its log. */
-export async function waitReady(p: RunningProcess, check: Probe, timeoutMs = 120_000): Promise<void> {
+export async function waitReady(p: RunningProcess, check: Probe, timeoutMs = 120_000, signal?: AbortSignal): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
+    throwIfInterrupted(signal);
     if (!isAlive(p)) throw new LocalPlatformError(`${p.name} exited during start-up; the end of ${p.logFile}:\n${logTail(p.logFile)}`);
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -56,17 +68,26 @@ export class Launcher<S extends ProcessState = ProcessState> {
   constructor(
     private readonly stateFile: string,
     readonly state: S,
+    /** Aborts every start (waits and tasks) when it fires. */
+    readonly signal?: AbortSignal,
   ) {
     writeState(stateFile, state);
   }
 
-  /** Starts the process, records it, and waits until `ready` answers true. */
+  /** Starts the process, records it (in place of a dead one of the same name), and waits until `ready` answers true. */
   async launch(spec: ProcessSpec, ready: Probe, timeoutMs?: number): Promise<RunningProcess> {
+    throwIfInterrupted(this.signal);
     const p = await startProcess(spec);
-    this.state.processes.push(p);
-    writeState(this.stateFile, this.state);
-    await waitReady(p, ready, timeoutMs);
+    const i = this.state.processes.findIndex((x) => x.name === p.name);
+    if (i >= 0) this.state.processes[i] = p;
+    else this.state.processes.push(p);
+    this.save();
+    await waitReady(p, ready, timeoutMs, this.signal);
     return p;
+  }
+
+  save(): void {
+    writeState(this.stateFile, this.state);
   }
 }
 
@@ -100,19 +121,29 @@ export interface TaskOptions {
   readonly cwd: string;
   readonly log: string;
   readonly user?: { uid: number; gid: number } | undefined;
+  /** Kills the task when it fires. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Runs a one-shot command to completion (a task); its output is appended to its log file. */
 export function runTask(name: string, command: string, args: readonly string[], o: TaskOptions): Promise<void> {
   return new Promise((res, rej) => {
     const out: Buffer[] = [];
-    const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}) });
+    if (o.signal?.aborted) return rej(new InterruptedError());
+    const child = spawn(command, args, {
+      cwd: o.cwd,
+      env: o.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => out.push(d));
-    child.once('error', (e) => rej(new LocalPlatformError(`${name}: cannot run ${command}: ${e.message}`)));
+    child.once('error', (e) => rej(o.signal?.aborted ? new InterruptedError() : new LocalPlatformError(`${name}: cannot run ${command}: ${e.message}`)));
     child.once('close', (code) => {
       writeFileSync(o.log, Buffer.concat(out), { flag: 'a', mode: 0o600 });
-      if (code === 0) res();
+      if (o.signal?.aborted) rej(new InterruptedError());
+      else if (code === 0) res();
       else rej(new LocalPlatformError(`${name} failed (exit ${code}):\n${Buffer.concat(out).toString().trimEnd().split('\n').slice(-15).join('\n')}`));
     });
   });

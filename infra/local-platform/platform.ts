@@ -4,28 +4,26 @@ import { loadStack } from '../config/index.js';
 import { SERVICE_NAMES } from '../contract/index.js';
 import { writeFileAtomic } from '../local/files.js';
 import { freePort } from '../local/free-port.js';
-import { ensureLocalPki } from '../local/mtls-pki.js';
+import { ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
 import { buildPlatform } from '../model/index.js';
-import { baseEnv, type PlatformContext } from './context.js';
+import { attachContext, baseEnv, LOCAL_STACK, type PlatformContext, type PlatformState } from './context.js';
 import { runMinioSetup, startModelMinio, startModelNats, startModelPostgres, startModelRedis } from './data-stores.js';
 import { endpointsOf, type Endpoints } from './endpoints.js';
-import { allSettled, anyAlive, Launcher, LocalPlatformError, readState, stopAll, type PortMap, type ProcessState } from './launcher.js';
+import { allSettled, anyAlive, Launcher, LocalPlatformError, readState, stopAll, throwIfInterrupted, type PortMap } from './launcher.js';
 import { layout } from './layout.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { tcpOpen } from './probes.js';
-import { isAlive, type RunningProcess, type StopResult } from './processes.js';
+import { isAlive, stopProcess, type RunningProcess, type StopResult } from './processes.js';
 import { DATA_COMPONENTS, HOST, portKeys } from './render.js';
 import { ensureSecrets } from './secrets.js';
 import { serviceEnv, startEcho, startService, type ServiceName } from './services.js';
+import { requestRestart, startSupervisor } from './supervisor.js';
 
 /**
  * The whole platform as processes on 127.0.0.1 (npm run local:up): the data stores, then the DB
  * manager (it migrates), then config, auth and the example upstream, then the gateways; `down` stops
  * them in reverse. Component start-up is in data-stores.ts and services.ts, processes in launcher.ts.
  */
-
-/** The local platform runs the dev stack, as Compose does. */
-const LOCAL_STACK = 'dev';
 
 export interface UpOptions {
   /** The checkout (stacks/, services/, node_modules/). */
@@ -40,12 +38,10 @@ export interface UpOptions {
   readonly ports?: Readonly<Record<string, number>>;
   /** Progress lines. @default nothing */
   readonly progress?: (line: string) => void;
-  /** Extra variables per workload (a TLS step adds PRISM_TLS_* here). */
+  /** Extra variables per workload (a TLS step adds PRISM_TLS_* here; not given to processes the supervisor restarts). */
   readonly extraEnv?: (workload: string) => Readonly<Record<string, string>>;
-}
-
-interface PlatformState extends ProcessState {
-  readonly gateways: number;
+  /** Interrupts the start-up (Ctrl-C): what was started is stopped, the state removed. */
+  readonly signal?: AbortSignal;
 }
 
 export { LocalPlatformError, layout, type Endpoints };
@@ -75,7 +71,8 @@ function loadPlatform(o: UpOptions) {
   return buildPlatform(stack.name, stack.config);
 }
 
-function step<T>(say: (s: string) => void, what: string, fn: () => Promise<T> | T): Promise<T> {
+function step<T>(say: (s: string) => void, what: string, fn: () => Promise<T> | T, signal?: AbortSignal): Promise<T> {
+  throwIfInterrupted(signal);
   const t0 = Date.now();
   say(`  ${what} ...`);
   return Promise.resolve(fn()).then((v) => {
@@ -88,11 +85,16 @@ export async function up(o: UpOptions): Promise<Endpoints> {
   const l = layout(resolve(o.dir ?? join(o.repoRoot, '.prism-local')));
   const platform = loadPlatform(o);
   const say = o.progress ?? (() => {});
-  if (anyAlive(readState(l.state))) throw new LocalPlatformError(`already running from ${l.root}; see npm run local:status, or stop it with npm run local:down`);
+  const previous = readState<PlatformState>(l.state);
+  if (anyAlive(previous)) throw new LocalPlatformError(`already running from ${l.root}; see npm run local:status, or stop it with npm run local:down`);
+  // A supervisor left from a run whose processes all died would act on this run's state.
+  if (previous?.supervisor) await stopProcess(previous.supervisor);
+  rmSync(l.endpoints, { force: true });
   const gateways = o.gateways ?? 1;
   if (!Number.isInteger(gateways) || gateways < 1 || gateways > 16) throw new LocalPlatformError(`--gateways must be a whole number from 1 to 16, got ${gateways}`);
 
-  const prereq = await step(say, 'prerequisites', () => checkPrerequisites());
+  const { signal } = o;
+  const prereq = await step(say, 'prerequisites', () => checkPrerequisites(), signal);
   if (o.fresh) rmSync(l.root, { recursive: true, force: true });
   mkdirSync(l.root, { recursive: true, mode: 0o700 });
   // PostgreSQL (its own user when we are root) must reach its data directory below this one.
@@ -102,27 +104,41 @@ export async function up(o: UpOptions): Promise<Endpoints> {
 
   const secrets = await step(say, 'secrets and keys', () => ensureSecrets(l));
   const ports = await allocatePorts(portKeys(platform, gateways), o.ports ?? {});
-  const launcher = new Launcher<PlatformState>(l.state, { dir: l.root, gateways, ports, processes: [] });
+  const launcher = new Launcher<PlatformState>(l.state, { dir: l.root, gateways, ports, processes: [] }, signal);
   const render = { platform, ports, layout: l, secrets, gateways, ...(o.extraEnv ? { extraEnv: o.extraEnv } : {}) };
   const pc: PlatformContext = { repoRoot: o.repoRoot, platform, layout: l, render, prereq, nodeEnv: baseEnv() };
-  // The model mounts each service's certificate at /etc/prism/mtls; locally a CA of our own issues
-  // them (valid for 127.0.0.1 and localhost) and componentEnv points the model's paths at them.
-  const pki = await step(say, "certificates (local CA, one per service, the operator's)", () => ensureLocalPki({ dir: l.mtlsDir, workloads: SERVICE_NAMES }));
-  if (pki.issued.length > 0) say(`  issued: ${pki.issued.join(', ')}`);
-
+  let pki: LocalPki;
   try {
-    await step(say, 'data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO)', () =>
-      allSettled([startModelPostgres(pc, launcher, 'auth'), startModelPostgres(pc, launcher, 'ops'), startModelRedis(pc, launcher), startModelNats(pc, launcher), startModelMinio(pc, launcher)]),
+    // The model mounts each service's certificate at /etc/prism/mtls; locally a CA of our own issues
+    // them (valid for 127.0.0.1 and localhost) and componentEnv points the model's paths at them.
+    pki = await step(say, "certificates (local CA, one per service, the operator's)", () => ensureLocalPki({ dir: l.mtlsDir, workloads: SERVICE_NAMES }), signal);
+    if (pki.issued.length > 0) say(`  issued: ${pki.issued.join(', ')}`);
+
+    await step(
+      say,
+      'data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO)',
+      () => allSettled([startModelPostgres(pc, launcher, 'auth'), startModelPostgres(pc, launcher, 'ops'), startModelRedis(pc, launcher), startModelNats(pc, launcher), startModelMinio(pc, launcher)]),
+      signal,
     );
-    await step(say, `MinIO set-up (bucket, least-privilege backup user)`, () => runMinioSetup(pc));
+    await step(say, `MinIO set-up (bucket, least-privilege backup user)`, () => runMinioSetup(pc, signal), signal);
     // The DB manager applies the migrations at start-up (the model's default) and is ready only after
     // them; one process less than a separate migrate task, which costs the same module loading again.
-    await step(say, 'migrations, then the DB manager', () => startService(pc, launcher, 'dbmanager'));
-    await step(say, 'config, auth, echo upstream', () => allSettled([startService(pc, launcher, 'config'), startService(pc, launcher, 'auth'), startEcho(pc, launcher)]));
-    await step(say, gateways === 1 ? 'gateway' : `${gateways} gateways`, () => allSettled(Array.from({ length: gateways }, (_, i) => startService(pc, launcher, 'gateway', `gateway-${i + 1}`))));
+    await step(say, 'migrations, then the DB manager', () => startService(pc, launcher, 'dbmanager'), signal);
+    await step(say, 'config, auth, echo upstream', () => allSettled([startService(pc, launcher, 'config'), startService(pc, launcher, 'auth'), startEcho(pc, launcher)]), signal);
+    await step(
+      say,
+      gateways === 1 ? 'gateway' : `${gateways} gateways`,
+      () => allSettled(Array.from({ length: gateways }, (_, i) => startService(pc, launcher, 'gateway', `gateway-${i + 1}`))),
+      signal,
+    );
+    throwIfInterrupted(signal);
+    await startSupervisor(o.repoRoot, l, launcher.state);
+    launcher.save();
   } catch (e) {
-    say('  start-up failed; stopping what was started');
-    await stopAll(launcher.state.processes, stopWave);
+    say(signal?.aborted ? '  interrupted; stopping what was started' : '  start-up failed; stopping what was started');
+    const stopped = await stopAll(launcher.state.processes, stopWave);
+    if (launcher.state.supervisor) stopped.push(await stopProcess(launcher.state.supervisor));
+    for (const r of stopped) if (r.outcome !== 'not running') say(`  ${r.name}: ${r.outcome} (${(r.ms / 1000).toFixed(1)} s)`);
     rmSync(l.state, { force: true });
     throw e;
   }
@@ -136,32 +152,41 @@ export function serviceEnvironment(o: UpOptions, name: ServiceName): Record<stri
   const l = layout(resolve(o.dir ?? join(o.repoRoot, '.prism-local')));
   const state = readState<PlatformState>(l.state);
   if (!state) throw new LocalPlatformError(`no local platform in ${l.root}; start it with npm run local:up`);
-  const platform = loadPlatform(o);
-  const render = { platform, ports: state.ports, layout: l, secrets: ensureSecrets(l), gateways: state.gateways, ...(o.extraEnv ? { extraEnv: o.extraEnv } : {}) };
-  return serviceEnv({ repoRoot: o.repoRoot, platform, layout: l, render, prereq: checkPrerequisites(), nodeEnv: baseEnv() }, name);
+  return serviceEnv(attachContext(o.repoRoot, l, state), name);
 }
 
 export async function down(dir: string): Promise<StopResult[]> {
   const l = layout(resolve(dir));
-  const state = readState(l.state);
+  // The supervisor first, so it restarts nothing that is being stopped; then the processes as it left them.
+  const supervisor = readState<PlatformState>(l.state)?.supervisor;
+  const stopped = supervisor ? await stopProcess(supervisor) : undefined;
+  const state = readState<PlatformState>(l.state);
   if (!state) return [];
   const results = await stopAll(state.processes, stopWave);
   rmSync(l.state, { force: true });
-  return results;
+  rmSync(l.endpoints, { force: true });
+  return stopped ? [...results, stopped] : results;
 }
 
 export interface StatusLine {
   readonly name: string;
   readonly pid: number;
   readonly running: boolean;
+  readonly restarts: number;
   readonly log: string;
 }
 
 export function status(dir: string): { lines: StatusLine[]; endpoints?: Endpoints } {
   const l = layout(resolve(dir));
-  const state = readState(l.state);
+  const state = readState<PlatformState>(l.state);
   if (!state) return { lines: [] };
-  const lines = state.processes.map((p) => ({ name: p.name, pid: p.pid, running: isAlive(p), log: p.logFile }));
+  const line = (p: RunningProcess) => ({ name: p.name, pid: p.pid, running: isAlive(p), restarts: state.restarts?.[p.name] ?? 0, log: p.logFile });
+  const lines = [...state.processes.map(line), ...(state.supervisor ? [line(state.supervisor)] : [])];
   const endpoints = existsSync(l.endpoints) ? (JSON.parse(readFileSync(l.endpoints, 'utf8')) as Endpoints) : undefined;
   return { lines, ...(endpoints ? { endpoints } : {}) };
+}
+
+/** Restarts one process through the platform's supervisor; resolves with the time it took. */
+export function restart(dir: string, name: string): Promise<number> {
+  return requestRestart(layout(resolve(dir)), name);
 }

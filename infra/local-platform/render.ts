@@ -1,3 +1,4 @@
+import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput, MINIO_BACKUP_USER } from '../contract/index.js';
 import { component, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform, minioSetupScript, toYaml } from '../model/index.js';
@@ -79,9 +80,15 @@ function fileMap(ctx: RenderContext, c: Component): Map<string, string> {
   return m;
 }
 
-/** Mounted directories of a component → local ones: its mutual-TLS certificate (the local CA issued it under the same file names). */
-function dirMap(ctx: RenderContext, c: Component): [string, string][] {
-  return c.identity ? [[c.identity.mountPath, ctx.layout.mtls(c.name)]] : [];
+/**
+ * Mounted directories of a component → local ones: its mutual-TLS certificate (the local CA issued it
+ * under the same file names), and its writable scratch directories (emptyDirs in Kubernetes), which
+ * become directories of this platform's own (`run/<component>/<name>`): two platforms on one machine
+ * never share one (the DB manager's WAL spool lives in its scratch directory).
+ */
+export function dirMap(ctx: RenderContext, c: Component): [string, string][] {
+  const scratch = c.writablePaths.filter((w) => w.path !== '/tmp').map((w): [string, string] => [w.path, join(ctx.layout.run(c.name), basename(w.path))]);
+  return [...(c.identity ? [[c.identity.mountPath, ctx.layout.mtls(c.name)] as [string, string]] : []), ...scratch];
 }
 
 /** A value of the model with a mounted file's path made local; any variable naming a file of a mapped directory follows. */

@@ -60,6 +60,7 @@ export async function startPostgres(launcher: Launcher, o: PostgresServer): Prom
       cwd: '/',
       log: o.logFile,
       user,
+      signal: launcher.signal,
     });
     rmSync(pw);
   } else if (user) {

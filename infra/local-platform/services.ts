@@ -6,7 +6,7 @@ import { httpScheme, type PlatformContext } from './context.js';
 import { httpProbePath } from './data-stores.js';
 import { LocalPlatformError, type Launcher } from './launcher.js';
 import { HOST, httpOk } from './probes.js';
-import { componentEnv, ECHO, localGatewayYaml, localPort } from './render.js';
+import { componentEnv, dirMap, ECHO, localGatewayYaml, localPort } from './render.js';
 
 /** The Prism services and the example upstream, run from source with tsx. */
 
@@ -38,12 +38,14 @@ export function serviceEnv(pc: PlatformContext, name: ServiceName, instance: str
     env[`PRISM_${P}_DB_HOST`] = HOST;
     env[`PRISM_${P}_DB_PORT`] = String(localPort(ctx, `${DATABASES[db].component}/postgres`));
   }
+  // The component's scratch directories, under this platform's own directory (see dirMap).
+  for (const [, local] of dirMap(ctx, c)) if (local.startsWith(`${pc.layout.run(c.name)}/`)) mkdirSync(local, { recursive: true, mode: 0o711 });
   if (name === 'dbmanager') {
-    // The backup tools of the same PostgreSQL the platform runs, and scratch space of its own.
+    // The backup tools of the same PostgreSQL the platform runs, and a temporary directory of its own.
     env.PATH = `${pc.prereq.pgBin}${delimiter}${env.PATH}`;
-    const scratch = join(pc.layout.run('dbmanager'), 'tmp');
-    mkdirSync(scratch, { recursive: true, mode: 0o711 });
-    env.TMPDIR = scratch;
+    const tmp = join(pc.layout.run('dbmanager'), 'tmp');
+    mkdirSync(tmp, { recursive: true, mode: 0o711 });
+    env.TMPDIR = tmp;
   }
   if (name === 'gateway') {
     const dir = pc.layout.config('gateway');
