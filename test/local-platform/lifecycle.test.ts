@@ -88,10 +88,14 @@ describe('the local platform life cycle', () => {
     const again = await until('auth to be started again', () => state()!.processes.find((p) => p.name === 'auth' && p.pid !== auth.pid && isAlive(p)), 60_000);
     const authPort = state()!.ports['auth/http']!;
     await until('auth to serve', async () => ((await tcpOpen(authPort)) ? true : undefined), 60_000);
-    const { stdout } = await until('auth ready in status', async () => {
-      const s = await cli(dir, 'status').catch(() => undefined);
-      return s && /^ {2}auth\s+running\s+pid \d+\s+restarts 1$/m.test(s.stdout) ? s : undefined;
-    }, 120_000);
+    const { stdout } = await until(
+      'auth ready in status',
+      async () => {
+        const s = await cli(dir, 'status').catch(() => undefined);
+        return s && /^ {2}auth\s+running\s+pid \d+\s+restarts 1$/m.test(s.stdout) ? s : undefined;
+      },
+      120_000,
+    );
     expect(stdout).toMatch(new RegExp(`^  auth\\s+running\\s+pid ${again.pid}\\s+restarts 1$`, 'm'));
     expect(stdout).toMatch(/^ {2}supervisor\s+running/m);
 

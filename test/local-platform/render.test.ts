@@ -36,7 +36,10 @@ describe('the local renderer', () => {
   });
 
   it('puts every writable directory of the model (the DB manager scratch and WAL spool) under the platform directory, so two platforms share none', () => {
-    const [a, b] = [{ ...ctx, layout: layout('/platform-a') }, { ...ctx, layout: layout('/platform-b') }];
+    const [a, b] = [
+      { ...ctx, layout: layout('/platform-a') },
+      { ...ctx, layout: layout('/platform-b') },
+    ];
     const dbmanager = component(platform, 'dbmanager');
     expect(dbmanager.writablePaths.some((w) => w.path === '/var/lib/prism/scratch')).toBe(true);
     expect(componentEnv(a, dbmanager).PRISM_DBMANAGER_SCRATCH_DIR).toBe('/platform-a/run/dbmanager/scratch');
