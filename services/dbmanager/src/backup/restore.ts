@@ -51,7 +51,7 @@ export interface RestoreSummary {
 }
 
 /** The system identifier of the running database server, or undefined when it cannot be reached. */
-async function liveSystemIdentifier(t: DbTarget): Promise<string | undefined> {
+export async function liveSystemIdentifier(t: DbTarget): Promise<string | undefined> {
   const c = new pg.Client({ ...connectionConfig(t), connectionTimeoutMillis: 5000 });
   try {
     await c.connect();
