@@ -12,7 +12,8 @@ import { startEcho, startService } from './services.js';
  * The local platform's supervisor: a detached process (started by `up`, stopped first by `down`) that
  * restarts a process of the platform when it dies, with back-off (1 s, doubling to at most 30 s; back to
  * 1 s once the process has stayed up a minute), counts restarts in the state file (`local:status` shows
- * them), and carries out `local:restart` requests (a file per process under run/supervisor/).
+ * them), carries out `local:restart` requests (a file per process under run/supervisor/), and holds a
+ * process stopped while a `hold-<process>` file is there (the DB manager's `restore --apply`).
  */
 
 const FIRST_DELAY_MS = 1_000;
@@ -36,6 +37,9 @@ function startByName(pc: PlatformContext, launcher: Launcher<PlatformState>, nam
 const requestDir = (l: Layout) => l.run('supervisor');
 const requestFile = (l: Layout, name: string) => join(requestDir(l), `restart-${name}`);
 const resultFile = (l: Layout, name: string) => join(requestDir(l), `restart-${name}.result`);
+// The protocol of the DB manager's supervisorControl (services/dbmanager/src/backup/server-control.ts).
+const holdFile = (l: Layout, name: string) => join(requestDir(l), `hold-${name}`);
+const heldFile = (l: Layout, name: string) => join(requestDir(l), `held-${name}`);
 
 interface Backoff {
   failures: number;
@@ -89,6 +93,21 @@ export async function supervise(repoRoot: string, l: Layout): Promise<void> {
           result = `failed ${(e as Error).message}`;
         }
         writeFileSync(resultFile(l, p.name), result);
+        continue;
+      }
+      // A hold (the DB manager's restore --apply swapping a data directory): stopped, and kept stopped.
+      if (existsSync(holdFile(l, p.name))) {
+        if (isAlive(p)) {
+          log(`${p.name}: held; stopping it until the hold is released`);
+          await stopProcess(p);
+        }
+        writeFileSync(heldFile(l, p.name), '');
+        continue;
+      }
+      if (existsSync(heldFile(l, p.name))) {
+        await restart(p, 'hold released').catch((e: Error) => log(`${p.name}: start after the hold failed: ${e.message.split('\n')[0]}`));
+        rmSync(heldFile(l, p.name));
+        backoff.set(p.name, { failures: 0, startedAt: Date.now() });
         continue;
       }
       const b = backoff.get(p.name) ?? { failures: 0, startedAt: Date.now() };

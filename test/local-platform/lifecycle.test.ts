@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,7 +19,8 @@ import { isAlive } from '../../infra/local-platform/processes.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
-const cli = (dir: string, ...args: string[]) => run(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', ...args, '--dir', dir], { cwd: REPO });
+const cli = (dir: string, ...args: string[]) => run(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', '--dir', dir, ...args], { cwd: REPO, maxBuffer: 16 << 20 });
+const dbmanager = (...args: string[]) => cli(dir, 'exec', 'dbmanager', '--', process.execPath, '--import', 'tsx', 'services/dbmanager/src/cli.ts', ...args);
 const dir = mkdtempSync(join(tmpdir(), 'prism-lifecycle-'));
 chmodSync(dir, 0o711);
 const state = () => readState<PlatformState>(join(dir, 'state.json'));
@@ -111,8 +112,27 @@ describe('the local platform life cycle', () => {
     const bad = await cli(dir, 'restart', 'nope').catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 1 });
     expect((bad as { stderr: string }).stderr).toMatch(/^usage: npm run local:restart -- <process>; one of: postgres-auth, /);
+  }, 300_000);
 
-    // down stops the supervisor first, then everything it supervised.
+  it('restore --apply through the supervisor: postgres-auth held, its data directory swapped, started again, a new full backup', async () => {
+    const backup = /^== backup (auth-full-\S+)/m.exec((await dbmanager('backup', 'auth', 'full')).stdout)![1]!;
+    const pgAuth = state()!.processes.find((p) => p.name === 'postgres-auth')!;
+    const data = join(dir, 'data/postgres-auth');
+    const r = await dbmanager('restore', 'auth', backup, '--apply', '--data-dir', data, '--supervisor', join(dir, 'run/supervisor'));
+    expect(r.stdout).toMatch(new RegExp(`^== restore of ${backup}: applied`, 'm'));
+    const newFull = /newFullBackup:\s+(auth-full-\S+)/.exec(r.stdout)?.[1];
+    expect(newFull).toBeDefined();
+    expect(newFull).not.toBe(backup);
+    const now = state()!.processes.find((p) => p.name === 'postgres-auth')!;
+    expect(now.pid).not.toBe(pgAuth.pid);
+    expect(isAlive(now)).toBe(true);
+    expect(existsSync(join(dir, 'run/supervisor/hold-postgres-auth'))).toBe(false);
+    expect(readdirSync(join(dir, 'data')).some((f) => f.startsWith('postgres-auth.before-restore-'))).toBe(true);
+    // The platform works on the restored database: auth answers ready.
+    expect(await tcpOpen(state()!.ports['auth/http']!)).toBe(true);
+  }, 300_000);
+
+  it('down stops the supervisor first, then everything it supervised', async () => {
     const before = state()!;
     const results = await down(dir);
     expect(results.map((x) => x.name)).toContain('supervisor');
