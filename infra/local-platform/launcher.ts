@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../local/files.js';
 import { isAlive, startProcess, stopProcess, type ProcessSpec, type RunningProcess, type StopResult } from './processes.js';
 
@@ -24,7 +24,7 @@ export interface ProcessState {
 }
 
 /** Thrown when a start is interrupted (Ctrl-C, SIGTERM). */
-export class InterruptedError extends LocalPlatformError {
+class InterruptedError extends LocalPlatformError {
   constructor() {
     super('interrupted');
   }
@@ -38,11 +38,11 @@ export function readState<S extends ProcessState>(file: string): S | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as S) : undefined;
 }
 
-export function writeState(file: string, s: ProcessState): void {
+function writeState(file: string, s: ProcessState): void {
   writeFileAtomic(file, `${JSON.stringify(s, null, 2)}\n`, 0o600);
 }
 
-export function logTail(file: string, lines = 15): string {
+function logTail(file: string, lines = 15): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
@@ -53,7 +53,7 @@ export function logTail(file: string, lines = 15): string {
 export type Probe = () => Promise<boolean>;
 
 /** Polls `check` until it answers true; fails when the process exits first or after the timeout, with the end of its log. */
-export async function waitReady(p: RunningProcess, check: Probe, timeoutMs = 120_000, signal?: AbortSignal): Promise<void> {
+async function waitReady(p: RunningProcess, check: Probe, timeoutMs = 120_000, signal?: AbortSignal): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     throwIfInterrupted(signal);
@@ -100,15 +100,6 @@ export async function stopAll(processes: readonly RunningProcess[], wave: (p: Ru
   const order = [...processes].reverse();
   const waves = [...new Set(order.map(wave))].sort((a, b) => a - b);
   for (const w of waves) results.push(...(await Promise.all(order.filter((p) => wave(p) === w).map(stopProcess))));
-  return results;
-}
-
-/** Stops the processes a state file records and removes it. */
-export async function stopRecorded(stateFile: string, wave?: (p: RunningProcess) => number): Promise<StopResult[]> {
-  const state = readState(stateFile);
-  if (!state) return [];
-  const results = await stopAll(state.processes, wave);
-  rmSync(stateFile, { force: true });
   return results;
 }
 

@@ -22,7 +22,7 @@ interface ServerBase {
 const asRoot = process.getuid?.() === 0;
 
 /** The uid and gid PostgreSQL runs as when we are root (it refuses root). */
-export function postgresUser(): { uid: number; gid: number } | undefined {
+function postgresUser(): { uid: number; gid: number } | undefined {
   if (!asRoot) return undefined;
   try {
     return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) };

@@ -24,7 +24,7 @@ export interface ServerControl {
 }
 
 /** The server's command line of its last start (postmaster.opts), without the program and its data directory. */
-export function parsePostmasterOpts(text: string): string[] {
+function parsePostmasterOpts(text: string): string[] {
   const args = [...text.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
