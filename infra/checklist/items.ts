@@ -21,6 +21,11 @@ export interface ChecklistItem {
   /** What "met" means here, strictly. */
   readonly rule: string;
   readonly check: (f: Facts) => Finding;
+  /**
+   * Set on an item whose rule only reads wiring (configuration, not a running system): what only a run shows.
+   * A met rule then reports "configured (not verified by behaviour)", never "met".
+   */
+  readonly unverifiedBehaviour?: string;
 }
 
 const met = (evidence: string): Finding => ({ met: true, evidence });
@@ -728,6 +733,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'loki-logs': {
     section: 'Observability',
     guide: 'Loki log aggregation configured',
+    unverifiedBehaviour: 'that log lines reach Loki: nothing here runs Loki and a shipper',
     rule: 'Loki runs on a persistent volume; a log shipper (DaemonSet reading node files, or a Deployment reading through the API) pushes to its /loki/api/v1/push through the Loki Service; Grafana has Loki as a data source.',
     check(f) {
       const problems: string[] = [];
@@ -753,6 +759,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'jaeger-tracing': {
     section: 'Observability',
     guide: 'Jaeger tracing enabled',
+    unverifiedBehaviour: 'that spans arrive: the local platform journeys (test/local-platform/journeys.test.ts) find the traces in Jaeger',
     rule: 'Jaeger runs; every Prism service exports traces (PRISM_OTLP_ENDPOINT resolving to Jaeger through a Service, allowed by the network policies); Grafana has Jaeger as a data source.',
     check(f) {
       const problems: string[] = [];
@@ -812,6 +819,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
   'correlation-ids': {
     section: 'Observability',
     guide: 'Request tracing with correlation IDs',
+    unverifiedBehaviour: "that log lines carry their trace's id: the local platform journeys match Grafana's link regex against the services' real log lines",
     rule: "Every Prism service exports traces to Jaeger, its logs reach Loki through a log shipper, and Grafana's Loki data source links a log line's trace id to the Jaeger data source.",
     check(f) {
       const problems: string[] = [];

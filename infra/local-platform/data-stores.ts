@@ -4,7 +4,8 @@ import { DATABASES, type DatabaseId } from '../contract/index.js';
 import { component, type Component } from '../model/index.js';
 import type { PlatformContext } from './context.js';
 import { LocalPlatformError, runTask, type Launcher } from './launcher.js';
-import { componentEnv, localMinioSetup, localPort } from './render.js';
+import { componentEnv, localJaegerYaml, localMinioSetup, localPort } from './render.js';
+import { HOST, httpOk } from './probes.js';
 import { startMinio, startNats, startPostgres, startRedis } from './servers.js';
 
 /** The platform's data stores, each with the model's settings: only addresses and paths are made local. */
@@ -111,6 +112,28 @@ export async function startModelMinio(pc: PlatformContext, launcher: Launcher): 
     logFile: pc.layout.log('minio'),
     stopTimeoutMs: c.terminationGracePeriodSeconds * 1000,
   });
+}
+
+/** Jaeger v2 with traces in memory: the services export to it (the model's PRISM_OTLP_ENDPOINT, made local). */
+export async function startModelJaeger(pc: PlatformContext, launcher: Launcher): Promise<void> {
+  const c = component(pc.platform, 'jaeger');
+  const probe = httpProbePath(c);
+  const dir = pc.layout.config('jaeger');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.yaml'), localJaegerYaml(pc.render));
+  mkdirSync(pc.layout.data('jaeger'), { recursive: true, mode: 0o700 });
+  await launcher.launch(
+    {
+      name: 'jaeger',
+      command: pc.prereq.jaeger,
+      args: ['--config', join(dir, 'config.yaml')],
+      env: pc.nodeEnv,
+      cwd: pc.layout.data('jaeger'),
+      logFile: pc.layout.log('jaeger'),
+      stopTimeoutMs: c.terminationGracePeriodSeconds * 1000,
+    },
+    () => httpOk(`http://${HOST}:${localPort(pc.render, `jaeger/${probe.port}`)}${probe.path}`),
+  );
 }
 
 /** The model's MinIO set-up task (bucket, least-privilege backup user) against the local MinIO. */

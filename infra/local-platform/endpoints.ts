@@ -25,6 +25,8 @@ export interface Endpoints {
   readonly redis: string;
   readonly nats: string;
   readonly s3: string;
+  /** The trace backend's HTTP query API (Jaeger): `${tracing_query}/traces?service=gateway`, `${tracing_query}/traces/<trace id>`. */
+  readonly tracing_query: string;
   readonly logs: string;
 }
 
@@ -55,6 +57,7 @@ export function endpointsOf(pc: PlatformContext, pki: LocalPki): Endpoints {
     redis: addr('redis/redis'),
     nats: `nats://${addr('nats/client')}`,
     s3: url('minio/api'),
+    tracing_query: `${url('jaeger/ui')}/api`,
     logs: pc.layout.logsDir,
   };
 }

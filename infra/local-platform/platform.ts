@@ -7,7 +7,7 @@ import { freePort } from '../local/free-port.js';
 import { ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
 import { buildPlatform } from '../model/index.js';
 import { attachContext, baseEnv, LOCAL_STACK, type PlatformContext, type PlatformState } from './context.js';
-import { runMinioSetup, startModelMinio, startModelNats, startModelPostgres, startModelRedis } from './data-stores.js';
+import { runMinioSetup, startModelJaeger, startModelMinio, startModelNats, startModelPostgres, startModelRedis } from './data-stores.js';
 import { endpointsOf, type Endpoints } from './endpoints.js';
 import { allSettled, anyAlive, Launcher, LocalPlatformError, readState, stopAll, throwIfInterrupted, type PortMap } from './launcher.js';
 import { layout } from './layout.js';
@@ -116,8 +116,16 @@ export async function up(o: UpOptions): Promise<Endpoints> {
 
     await step(
       say,
-      'data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO)',
-      () => allSettled([startModelPostgres(pc, launcher, 'auth'), startModelPostgres(pc, launcher, 'ops'), startModelRedis(pc, launcher), startModelNats(pc, launcher), startModelMinio(pc, launcher)]),
+      'data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO) and Jaeger',
+      () =>
+        allSettled([
+          startModelPostgres(pc, launcher, 'auth'),
+          startModelPostgres(pc, launcher, 'ops'),
+          startModelRedis(pc, launcher),
+          startModelNats(pc, launcher),
+          startModelMinio(pc, launcher),
+          startModelJaeger(pc, launcher),
+        ]),
       signal,
     );
     await step(say, `MinIO set-up (bucket, least-privilege backup user)`, () => runMinioSetup(pc, signal), signal);

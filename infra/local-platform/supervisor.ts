@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachContext, type PlatformContext, type PlatformState } from './context.js';
-import { startModelMinio, startModelNats, startModelPostgres, startModelRedis } from './data-stores.js';
+import { startModelJaeger, startModelMinio, startModelNats, startModelPostgres, startModelRedis } from './data-stores.js';
 import { Launcher, LocalPlatformError, readState } from './launcher.js';
 import type { Layout } from './layout.js';
 import { isAlive, startProcess, stopProcess, type RunningProcess } from './processes.js';
@@ -28,6 +28,7 @@ function startByName(pc: PlatformContext, launcher: Launcher<PlatformState>, nam
   if (name === 'redis') return startModelRedis(pc, launcher);
   if (name === 'nats') return startModelNats(pc, launcher);
   if (name === 'minio') return startModelMinio(pc, launcher);
+  if (name === 'jaeger') return startModelJaeger(pc, launcher);
   if (name === ECHO) return startEcho(pc, launcher);
   if (name === 'dbmanager' || name === 'config' || name === 'auth') return startService(pc, launcher, name);
   if (/^gateway-\d+$/.test(name)) return startService(pc, launcher, 'gateway', name);
