@@ -2,6 +2,7 @@
  * The whole platform as processes on 127.0.0.1, no Docker:
  *   npm run local:up [-- --gateways N] [--fresh] [--port <component/port>=N ...] [--dir DIR]
  *   npm run local:status | npm run local:logs -- <process> [--lines N] | npm run local:down
+ *   npm run local:restart -- <process>   (gateway: every gateway instance, one after another)
  *   tsx infra/cli/local-platform.ts exec <service> -- <command...>   (a command with that service's environment)
  * State (data, generated secrets and keys, logs, endpoints.json) lives in .prism-local/ (git-ignored).
  */
@@ -10,7 +11,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
-import { down, layout, LocalPlatformError, serviceEnvironment, status, up, type Endpoints } from '../local-platform/platform.js';
+import { down, layout, LocalPlatformError, restart, serviceEnvironment, status, up, type Endpoints } from '../local-platform/platform.js';
 import { PrerequisiteError } from '../local-platform/prerequisites.js';
 import { stackProblems } from './stack-problems.js';
 
@@ -72,6 +73,7 @@ const COMMANDS: Record<string, { args: string; help: string; options: readonly O
   up: { args: '', help: 'start the platform and print its endpoints', options: ['gateways', 'fresh', 'port', 'dir', 'help'] },
   status: { args: '', help: 'every process, running or not, and the endpoints', options: ['dir', 'help'] },
   logs: { args: ' <process>', help: "a process's log (names: see status)", options: ['lines', 'dir', 'help'] },
+  restart: { args: ' <process>', help: 'restart one process (gateway: every gateway instance, one after another)', options: ['dir', 'help'] },
   down: { args: '', help: 'stop every process; the data is kept', options: ['dir', 'help'] },
   exec: { args: ' <service> -- <command...>', help: "a command with that service's environment", options: ['dir', 'help'] },
 };
@@ -122,7 +124,23 @@ async function main(argv: string[]): Promise<number> {
       const t0 = Date.now();
       out(`Starting the Prism platform (dev stack) on 127.0.0.1, state in ${shown(dir)}/`);
       const gateways = values.gateways === undefined ? 1 : Number(values.gateways);
-      const e = await up({ repoRoot: REPO, dir, gateways, fresh: !!values.fresh, ports: parsePorts(values.port ?? []), progress: out });
+      // The processes run in their own process groups, so Ctrl-C reaches only us: stop what was started.
+      const interrupt = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (!interrupt.signal.aborted) out(`${sig}: stopping what was started ...`);
+        interrupt.abort();
+      };
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+      let e: Endpoints;
+      try {
+        e = await up({ repoRoot: REPO, dir, gateways, fresh: !!values.fresh, ports: parsePorts(values.port ?? []), progress: out, signal: interrupt.signal });
+      } catch (err) {
+        if (!interrupt.signal.aborted) throw err;
+        out('stopped; nothing is left running (npm run local:up starts it again)');
+        return 130;
+      } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      }
       out(`Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (endpoints: ${shown(join(dir, 'endpoints.json'))}):`);
       out(table(e));
       // The gateway serves HTTPS with the local CA: curl must be given it (and errors stay visible: no -s).
@@ -136,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
         return 3;
       }
       const w = Math.max(...s.lines.map((l) => l.name.length));
-      for (const l of s.lines) out(`  ${l.name.padEnd(w)}  ${l.running ? 'running' : 'STOPPED'}  pid ${l.pid}`);
+      for (const l of s.lines) out(`  ${l.name.padEnd(w)}  ${l.running ? 'running' : 'STOPPED'}  pid ${l.pid}${l.restarts ? `  restarts ${l.restarts}` : ''}`);
       if (s.endpoints) out(table(s.endpoints));
       return s.lines.every((l) => l.running) ? 0 : 1;
     }
@@ -164,6 +182,16 @@ async function main(argv: string[]): Promise<number> {
       if (r.error) throw new LocalPlatformError(`cannot run ${cmd[0]}: ${r.error.message}`);
       return r.status ?? 1;
     }
+    case 'restart': {
+      const names = processNames(dir).filter((n) => n === arg || (arg === 'gateway' && /^gateway-\d+$/.test(n)));
+      if (!arg || names.length === 0) throw new LocalPlatformError(`usage: npm run local:restart -- <process>; one of: ${processNames(dir).join(', ') || '(not running)'}`);
+      for (const name of names) {
+        out(`  ${name}: restarting ...`);
+        const ms = await restart(dir, name);
+        out(`  ${name}: running again (${(ms / 1000).toFixed(1)} s)`);
+      }
+      return 0;
+    }
     case 'down': {
       const results = await down(dir);
       if (results.length === 0) {
@@ -179,6 +207,12 @@ async function main(argv: string[]): Promise<number> {
       throw new LocalPlatformError(usage());
   }
 }
+
+/** The processes of the running platform (the supervisor is restarted by `down` and `up`, not here). */
+const processNames = (dir: string) =>
+  status(dir)
+    .lines.map((l) => l.name)
+    .filter((n) => n !== 'supervisor');
 
 function logNames(dir: string): string[] {
   try {

@@ -1,7 +1,10 @@
+import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput, MINIO_BACKUP_USER } from '../contract/index.js';
 import { component, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform, jaegerYaml, minioSetupScript, toYaml } from '../model/index.js';
 import type { Layout } from './layout.js';
+import type { PortMap } from './launcher.js';
+import { HOST } from './probes.js';
 import type { LocalSecrets } from './secrets.js';
 
 /**
@@ -21,9 +24,6 @@ export const ECHO = 'echo';
 
 /** The example upstream's routes in the local gateway.yaml: one behind authentication, one public. */
 export const ECHO_ROUTES = { protected: '/api/echo', public: '/api/echo-public' } as const;
-
-/** `component/port` → local port. Gateway instances are `gateway-<n>`. */
-export type PortMap = Readonly<Record<string, number>>;
 
 /** The port names the local platform allocates, in a stable order. */
 export function portKeys(platform: Platform, gateways: number): string[] {
@@ -54,7 +54,7 @@ export interface RenderContext {
   readonly extraEnv?: (workload: string) => Readonly<Record<string, string>>;
 }
 
-export const HOST = '127.0.0.1';
+export { HOST } from './probes.js';
 
 /**
  * nats-server's command line on the local platform: options win over the model's file, so the client
@@ -91,9 +91,15 @@ function fileMap(ctx: RenderContext, c: Component): Map<string, string> {
   return m;
 }
 
-/** Mounted directories of a component → local ones: its mutual-TLS certificate (the local CA issued it under the same file names). */
-function dirMap(ctx: RenderContext, c: Component): [string, string][] {
-  return c.identity ? [[c.identity.mountPath, ctx.layout.mtls(c.name)]] : [];
+/**
+ * Mounted directories of a component → local ones: its mutual-TLS certificate (the local CA issued it
+ * under the same file names), and its writable scratch directories (emptyDirs in Kubernetes), which
+ * become directories of this platform's own (`run/<component>/<name>`): two platforms on one machine
+ * never share one (the DB manager's WAL spool lives in its scratch directory).
+ */
+export function dirMap(ctx: RenderContext, c: Component): [string, string][] {
+  const scratch = c.writablePaths.filter((w) => w.path !== '/tmp').map((w): [string, string] => [w.path, join(ctx.layout.run(c.name), basename(w.path))]);
+  return [...(c.identity ? [[c.identity.mountPath, ctx.layout.mtls(c.name)] as [string, string]] : []), ...scratch];
 }
 
 /** A value of the model with a mounted file's path made local; any variable naming a file of a mapped directory follows. */

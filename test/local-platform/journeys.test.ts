@@ -439,7 +439,7 @@ describe('user journeys', () => {
     expectGatewayError(r, 401, 'invalid API key');
   }, 60_000);
 
-  it('SIGTERM to a gateway under load fails no request in flight', async () => {
+  it('SIGTERM to a gateway under load fails no request in flight; the supervisor starts it again', async () => {
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { processes: RunningProcess[] };
     const target = state.processes.find((p) => p.name === 'gateway-2')!;
     // Slow requests in flight when the signal arrives, and fresh connections arriving during the drain.
@@ -460,7 +460,12 @@ describe('user journeys', () => {
     }
     await until('gateway-2 to exit', async () => (isAlive(target) ? undefined : true), 30_000);
     expect((await http(`${gw1}/api/echo-public/still-here`)).status).toBe(200);
-  }, 60_000);
+    // The supervisor starts it again, on its port.
+    const now = () => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { processes: RunningProcess[]; restarts?: Record<string, number> };
+    await until('gateway-2 to be started again', async () => (now().processes.some((p) => p.name === 'gateway-2' && p.pid !== target.pid && isAlive(p)) ? true : undefined), 60_000);
+    await until('gateway-2 to serve again', async () => ((await http(`${gw2}/api/echo-public/back`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000);
+    expect(now().restarts).toEqual({ 'gateway-2': 1 });
+  }, 180_000);
 });
 
 describe('traces in Jaeger v2 (tracing_query), and the log lines that link to them', () => {
@@ -537,11 +542,12 @@ describe('traces in Jaeger v2 (tracing_query), and the log lines that link to th
 
 describe('local:down', () => {
   it('stops every process it started and leaves no listening port', async () => {
-    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { processes: RunningProcess[]; ports: Record<string, number> };
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { processes: RunningProcess[]; ports: Record<string, number>; supervisor: RunningProcess };
     const results = await down(dir);
-    expect(results.map((r) => r.name).sort()).toEqual(state.processes.map((p) => p.name).sort());
-    for (const r of results) expect([r.name, r.outcome]).toEqual([r.name, r.name === 'gateway-2' ? 'not running' : 'stopped']);
-    for (const p of state.processes) expect(isAlive(p), p.name).toBe(false);
+    // The supervisor too (it started gateway-2 again after its SIGTERM above, so that one runs as well).
+    expect(results.map((r) => r.name).sort()).toEqual([...state.processes.map((p) => p.name), 'supervisor'].sort());
+    for (const r of results) expect([r.name, r.outcome]).toEqual([r.name, 'stopped']);
+    for (const p of [...state.processes, state.supervisor]) expect(isAlive(p), p.name).toBe(false);
     for (const [k, port] of Object.entries(state.ports)) expect(await portOpen(`127.0.0.1:${port}`), k).toBe(false);
     expect(existsSync(join(dir, 'state.json'))).toBe(false);
     // The environment of a stopped platform is not available to the backup scripts.

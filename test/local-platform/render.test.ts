@@ -40,6 +40,23 @@ describe('the local renderer', () => {
     expect(new Set(keys).size).toBe(keys.length);
   });
 
+  it('puts every writable directory of the model (the DB manager scratch and WAL spool) under the platform directory, so two platforms share none', () => {
+    const [a, b] = [
+      { ...ctx, layout: layout('/platform-a') },
+      { ...ctx, layout: layout('/platform-b') },
+    ];
+    const dbmanager = component(platform, 'dbmanager');
+    expect(dbmanager.writablePaths.some((w) => w.path === '/var/lib/prism/scratch')).toBe(true);
+    expect(componentEnv(a, dbmanager).PRISM_DBMANAGER_SCRATCH_DIR).toBe('/platform-a/run/dbmanager/scratch');
+    expect(componentEnv(b, dbmanager).PRISM_DBMANAGER_SCRATCH_DIR).toBe('/platform-b/run/dbmanager/scratch');
+    // No variable of any local component names a writable path of the model (machine-wide on this host).
+    for (const name of [...SERVICE_NAMES, 'redis', 'nats', 'minio', 'postgres-auth', 'postgres-ops'] as const) {
+      const c = component(platform, name);
+      const writable = c.writablePaths.map((w) => w.path).filter((p) => p !== '/tmp');
+      for (const [k, v] of Object.entries(componentEnv(a, c))) for (const w of writable) expect(v === w || v.startsWith(`${w}/`), `${name}: ${k}=${v}`).toBe(false);
+    }
+  });
+
   it('gives each service every required variable of its contract, with local addresses only and secrets from the local store', () => {
     for (const name of SERVICE_NAMES) {
       const env = componentEnv(ctx, component(platform, name));

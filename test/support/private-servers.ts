@@ -9,7 +9,7 @@ import { freePort, waitFor } from './net.js';
 
 /**
  * Private servers for tests that stop, restart or reconfigure a dependency (the test run's
- * servers of scripts/test-services.sh are never stopped by a test). Each listens on a free port on
+ * test servers (infra/local-platform/test-servers.ts) are never stopped by a test). Each listens on a free port on
  * 127.0.0.1 and keeps its data across restarts.
  */
 
@@ -92,7 +92,7 @@ export async function privateRedis(password: string): Promise<PrivateServer & { 
 }
 
 /**
- * A MinIO server of its own (the shared one of scripts/test-services.sh is never stopped): an
+ * A MinIO server of its own (the shared test server is never stopped): an
  * object store a test may destroy entirely. `dispose()` kills it and deletes every object.
  */
 export async function privateMinio(): Promise<PrivateServer & { endpoint: string; rootUser: string; rootPassword: string }> {

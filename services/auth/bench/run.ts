@@ -10,9 +10,9 @@
  *      latency shows whether the event loop stays responsive.
  *
  * The service runs as a real child process (`node --import tsx services/auth/src/main.ts`)
- * against the test PostgreSQL, Redis and NATS (scripts/test-services.sh), in a fresh database.
+ * against the test PostgreSQL, Redis and NATS (infra/local-platform/test-servers.ts), in a fresh database.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createSign, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -25,21 +25,18 @@ import { keyRingFromPem } from '../src/keys.js';
 import { AccessTokens } from '../src/tokens.js';
 import { authDatabase, authEnvVars } from '../test/support/harness.js';
 import { makeKeyFiles } from '../test/support/keys.js';
+import { startTestServers, stopTestServers } from '../../../infra/local-platform/test-servers.js';
 
 const { Pool: PgPool } = pgPkg;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = 16;
 
 /** The test servers: those given in PRISM_TEST_* (left running), else our own, stopped by the function returned. */
-function testServers(): () => void {
-  if (process.env.PRISM_TEST_PG_URL !== undefined) return () => {};
-  const dir = mkdtempSync(join(tmpdir(), 'prism-bench-servers-'));
-  const out = execFileSync('bash', ['scripts/test-services.sh', 'start', dir], { encoding: 'utf8' });
-  for (const line of out.split('\n')) {
-    const m = /^(PRISM_TEST_[A-Z_]+)=(.*)$/.exec(line);
-    if (m && process.env[m[1]!] === undefined) process.env[m[1]!] = m[2];
-  }
-  return () => execFileSync('bash', ['scripts/test-services.sh', 'stop', dir], { stdio: 'inherit' });
+async function testServers(): Promise<() => Promise<void>> {
+  if (process.env.PRISM_TEST_PG_URL !== undefined) return async () => {};
+  const { root, env } = await startTestServers(mkdtempSync(join(tmpdir(), 'prism-bench-servers-')));
+  for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
+  return () => stopTestServers(root);
 }
 
 async function forDuration(seconds: number, workers: number, op: (worker: number) => Promise<unknown>): Promise<number> {
@@ -238,9 +235,9 @@ async function main(): Promise<void> {
   }
 }
 
-const stopServers = testServers();
+const stopServers = await testServers();
 try {
   await main();
 } finally {
-  stopServers();
+  await stopServers();
 }

@@ -6,6 +6,9 @@
 //   backup list [auth|ops] [--from S]       backups with size, time and WAL range (also: list); with
 //                                           --from in-cluster|offsite, read from that store (no catalog)
 //   restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER] [--from S]
+//   restore <auth|ops> <NAME> --apply --data-dir DIR [--supervisor DIR] [--target-time T] [--run-as USER] [--from S]
+//                                           the actual restore: swap the server's data directory for the verified
+//                                           restore, start and check it, take a new full backup (see operations.ts)
 //   verify-latest <auth|ops>                restore the newest backup into scratch space and check it
 //   prune <auth|ops>                        apply the retention period now
 //   schedule --job '<name>|<cron>|<args>'... run those commands at their times (Compose's backup
@@ -16,7 +19,7 @@ import { EnvError, ServiceRuntime, SpanStatusCode, context, parseEnv, startTraci
 import { formatBytes, lineReporter } from './backup/progress.js';
 import { pruneBackups } from './backup/retention.js';
 import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
-import { backupBase, backupWal, formatBackupList, formatSummary, restore, storedBackups, verifyLatest } from './operations.js';
+import { backupBase, backupWal, formatBackupList, formatSummary, restore, restoreApply, storedBackups, verifyLatest } from './operations.js';
 import { type ScheduledJob, parseJob, runCli, startScheduler } from './scheduler.js';
 import { startDbManager } from './server.js';
 import type { DbTarget } from './backup/pg-tools.js';
@@ -24,6 +27,7 @@ import { DbManagerContext, type StoreSource, dbTarget } from './settings.js';
 
 const USAGE = `usage: cli.js serve | migrate [--all|auth|ops] | status | backup <auth|ops> <full|delta|wal> | backup list [auth|ops] [--from in-cluster|offsite]
        | restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER] [--from in-cluster|offsite]
+       | restore <auth|ops> <NAME> --apply --data-dir DIR [--supervisor DIR] [--target-time T] [--run-as USER] [--from in-cluster|offsite]
        | verify-latest <auth|ops> | prune <auth|ops> | schedule --job '<name>|<cron>|<args>'...`;
 
 class UsageError extends Error {}
@@ -69,6 +73,9 @@ async function main(argv: string[]): Promise<void> {
       'target-time': { type: 'string' },
       'target-dir': { type: 'string' },
       'run-as': { type: 'string' },
+      apply: { type: 'boolean' },
+      'data-dir': { type: 'string' },
+      supervisor: { type: 'string' },
       from: { type: 'string' },
       job: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -146,6 +153,38 @@ async function main(argv: string[]): Promise<void> {
       const targetTime = tt ? new Date(tt) : undefined;
       const from = fromArg(values.from);
       if (targetTime && Number.isNaN(targetTime.getTime())) throw new UsageError(`--target-time "${tt}" is not a time (use ISO 8601, e.g. 2026-11-25T17:00:00Z)`);
+      if (values.apply) {
+        if (values['dry-run'] || values['target-dir']) throw new UsageError('--apply restores into the server itself: not with --dry-run or --target-dir');
+        const dataDir = values['data-dir'];
+        if (!dataDir) throw new UsageError("--apply needs --data-dir: the server's data directory on this machine");
+        await withContext(async (ctx) => {
+          const s = await restoreApply(
+            ctx,
+            {
+              db,
+              name: b,
+              dataDir,
+              ...(targetTime ? { targetTime } : {}),
+              ...(values['run-as'] ? { runAs: values['run-as'] } : {}),
+              ...(from ? { from } : {}),
+              ...(values.supervisor ? { supervisor: values.supervisor } : {}),
+            },
+            report,
+          );
+          out(
+            formatSummary(`restore of ${s.name}: applied`, {
+              chain: s.chain.join(' <- '),
+              cluster: `system identifier ${s.systemIdentifier}`,
+              replayedTo: s.replayedTo,
+              dataDirectory: s.dataDir,
+              previousDirectory: `${s.previousDir} (delete it once the restored server is trusted)`,
+              newFullBackup: s.newBackup,
+              duration: `${(s.durationMs / 1000).toFixed(1)} s to verify`,
+            }),
+          );
+        });
+        return;
+      }
       await withContext(async (ctx) => {
         const s = await restore(
           ctx,
@@ -176,7 +215,7 @@ async function main(argv: string[]): Promise<void> {
             duration: `${(s.durationMs / 1000).toFixed(1)} s`,
             next: s.dryRun
               ? undefined
-              : `stop postgres-${db}, replace its data directory with ${s.targetDir} (owned by the postgres user), start it, then take a full backup (the restored server starts a new timeline)`,
+              : `restore ${db} ${s.name} --apply --data-dir <the server's data directory> does the rest: stop the server, swap in a verified restore, start and check it, take a new full backup`,
           }),
         );
       });

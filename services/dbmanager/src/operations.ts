@@ -1,12 +1,14 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DatabaseId } from '../../../infra/contract/index.js';
+import { DATABASES, type DatabaseId } from '../../../infra/contract/index.js';
 import { type BaseBackupSummary, readMeta, takeBaseBackup } from './backup/basebackup.js';
 import type { BackupRow } from './backup/catalog.js';
 import { backupName, keys } from './backup/layout.js';
 import { type Reporter, formatBytes } from './backup/progress.js';
 import { type RestoreSummary, restoreBackup } from './backup/restore.js';
 import { type PruneResult, pruneBackups } from './backup/retention.js';
+import { type ApplySummary, applyRestore } from './backup/restore-apply.js';
+import { pgCtlControl, supervisorControl } from './backup/server-control.js';
 import type { DbManagerContext, StoreSource } from './settings.js';
 
 /** The DB manager's operations, shared by the CLI and the gRPC server. */
@@ -70,6 +72,33 @@ export async function restore(ctx: DbManagerContext, r: RestoreRequest, report: 
     ...(r.targetTime ? { targetTime: r.targetTime } : {}),
     ...(targetDir ? { targetDir } : {}),
     ...(r.runAs ? { runAs: r.runAs } : {}),
+  });
+}
+
+export interface ApplyRequest {
+  readonly db: DatabaseId;
+  readonly name: string;
+  /** The server's data directory (on this machine). */
+  readonly dataDir: string;
+  readonly targetTime?: Date;
+  readonly runAs?: string;
+  readonly from?: StoreSource;
+  /** The local platform's supervisor request directory (`<platform>/run/supervisor`): it stops and starts the server. */
+  readonly supervisor?: string;
+}
+
+/** The actual restore (restore-apply.ts): the server stopped and started by pg_ctl, or by the local platform's supervisor. */
+export async function restoreApply(ctx: DbManagerContext, r: ApplyRequest, report: Reporter): Promise<ApplySummary> {
+  const engine = await ctx.engine(r.db, report, r.from);
+  const runAs = r.runAs ?? (process.getuid?.() === 0 ? 'postgres' : undefined);
+  const control = r.supervisor ? supervisorControl(r.supervisor, DATABASES[r.db].component, r.dataDir) : pgCtlControl(engine.pgBin, r.dataDir, runAs);
+  return applyRestore(engine, {
+    target: ctx.targets[r.db],
+    name: r.name,
+    control,
+    ...(r.targetTime ? { targetTime: r.targetTime } : {}),
+    ...(runAs ? { runAs } : {}),
+    takeFullBackup: async () => (await backupBase(ctx, r.db, 'full', report)).name,
   });
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-/** The shared test PostgreSQL (scripts/test-services.sh), as set by vitest's global set-up. */
+/** The shared test PostgreSQL (infra/local-platform/test-servers.ts), as set by vitest's global set-up. */
 export function testPgUrl(): string {
   const url = process.env.PRISM_TEST_PG_URL;
   if (!url) throw new Error('PRISM_TEST_PG_URL is not set: run the tests through vitest (its global set-up starts PostgreSQL)');

@@ -13,7 +13,7 @@ function s3Endpoint(): { endpoint: string; rootUser: string; rootPassword: strin
   const endpoint = process.env.PRISM_TEST_MINIO_ENDPOINT;
   const rootUser = process.env.PRISM_TEST_MINIO_ROOT_USER;
   const rootPassword = process.env.PRISM_TEST_MINIO_ROOT_PASSWORD;
-  if (!endpoint || !rootUser || !rootPassword) throw new Error('PRISM_TEST_MINIO_* are not set: run the tests through vitest (scripts/test-services.sh starts MinIO)');
+  if (!endpoint || !rootUser || !rootPassword) throw new Error('PRISM_TEST_MINIO_* are not set: run the tests through vitest (the test servers include MinIO)');
   return { endpoint, rootUser, rootPassword };
 }
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { connect } from 'nats';
+import { connect } from '@nats-io/transport-node';
 import { ACCESS_TOKEN, AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS } from '../../../infra/contract/index.js';
 import { startAuthGrpc, token, type Keys } from '../test/support/harness.js';
 

@@ -1,4 +1,4 @@
-import { connect, Events, type NatsConnection } from 'nats';
+import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { API_KEY_CACHE_MAX_SECONDS, AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '../../../infra/contract/index.js';
 import type { Logger } from '../../runtime/src/index.js';
 
@@ -97,10 +97,10 @@ export class RevocationFeed {
   }
 
   /** Connects in the background, retrying forever; until then (and whenever it is down) Redis answers. */
-  start(servers: readonly string[]): void {
+  start(options: NodeConnectionOptions): void {
     void (async () => {
       try {
-        const nc = await connect({ servers: [...servers], name: 'prism-gateway-revocations', waitOnFirstConnect: true, maxReconnectAttempts: -1, pingInterval: PING_INTERVAL_MS, maxPingOut: 2 });
+        const nc = await connect({ ...options, name: `${options.name ?? 'prism-gateway'}-revocations`, waitOnFirstConnect: true, maxReconnectAttempts: -1, pingInterval: PING_INTERVAL_MS, maxPingOut: 2 });
         if (this.closed) return void (await nc.close());
         this.nc = nc;
         for (const subject of [AUTH_EVENT_SUBJECTS.sessionRevoked, AUTH_EVENT_SUBJECTS.apiKeyRevoked]) {
@@ -117,8 +117,8 @@ export class RevocationFeed {
         await nc.flush();
         this.setUp(true);
         for await (const s of nc.status()) {
-          if (s.type === Events.Disconnect) this.setUp(false);
-          else if (s.type === Events.Reconnect) {
+          if (s.type === 'disconnect') this.setUp(false);
+          else if (s.type === 'reconnect') {
             // The client re-sends its subscriptions on reconnecting; a flush confirms the server has them.
             await nc.flush().then(
               () => !nc.isClosed() && this.setUp(true),

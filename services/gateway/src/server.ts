@@ -68,7 +68,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   runtime.onShutdown('rate-limiter', () => limiter.close());
   // Auth's revocation events: until they flow (and whenever they stop) every credential is asked in Redis.
   const revocations = new RevocationFeed(log);
-  revocations.start(settings.natsServers);
+  revocations.start(natsConnectOptions(env.PRISM_NATS_URL, 'gateway', runtime.mtls));
   runtime.onShutdown('revocations', () => revocations.close());
   // Start with both Redis connections up when Redis is reachable (the first requests then use the shared
   // limit and the API-key cache), waiting for them together.

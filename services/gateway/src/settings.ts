@@ -53,7 +53,6 @@ export interface GatewaySettings {
   readonly redis: { readonly host: string; readonly port: number; readonly username?: string; readonly password: string };
   /** Signs the API-key validations the gateway caches in Redis. */
   readonly cacheKey: string;
-  readonly natsServers: readonly string[];
   /** Replicas of the request stream (PRISM_NATS_STREAM_REPLICAS). */
   readonly natsStreamReplicas: number;
   readonly authGrpcAddress: string;
@@ -147,9 +146,6 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
     })),
     redis: { ...redis, ...(env.PRISM_REDIS_USERNAME ? { username: env.PRISM_REDIS_USERNAME } : {}), password: env.PRISM_REDIS_PASSWORD },
     cacheKey: env.PRISM_GATEWAY_CACHE_KEY,
-    natsServers: env.PRISM_NATS_URL.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
     natsStreamReplicas: env.PRISM_NATS_STREAM_REPLICAS,
     authGrpcAddress: env.PRISM_AUTH_GRPC_ADDRESS,
   };

@@ -220,7 +220,7 @@ export async function startTestGateway(o: GatewayOptions): Promise<RunningGatewa
  */
 export async function revokeLikeAuth(what: { sessionId: string } | { keyId: string }, o: { redis?: { address: string; password: string }; natsUrl?: string; event?: boolean } = {}): Promise<void> {
   const { Redis } = await import('ioredis');
-  const { connect } = await import('nats');
+  const { connect } = await import('@nats-io/transport-node');
   const [host, port] = (o.redis?.address ?? process.env.PRISM_TEST_REDIS_ADDRESS!).split(':');
   const redis = new Redis({ host: host!, port: Number(port), password: o.redis?.password ?? process.env.PRISM_TEST_REDIS_PASSWORD, maxRetriesPerRequest: 0 });
   try {
