@@ -2,7 +2,8 @@ import { posix } from 'node:path';
 import { DATABASES, DBMANAGER_CLI, HEALTH_PATHS, METRICS, SERVICE_NAMES } from '../contract/index.js';
 import type { ChecklistItemId } from '../config/index.js';
 import { type AlertmanagerRoute, type Facts, isSecretRef } from './facts.js';
-import { containersOf, describeList, env, envOf, isLongRunning, isRecord, type K8sObject, secretKeysRead, secretsMountedAt, selects, spec, type Workload } from './manifests.js';
+import type { ManifestObject } from '../manifest/index.js';
+import { containersOf, describeList, env, envOf, isLongRunning, isRecord, secretKeysRead, secretsMountedAt, selects, spec, type Workload } from './manifests.js';
 import { anchors, headings, relativeLinks, section } from './markdown.js';
 import { allows, defaultDeny, openIngress, policiesSelecting } from './network.js';
 
@@ -40,8 +41,8 @@ const NGINX = 'nginx.ingress.kubernetes.io';
 const NGINX_BACKEND_PROTOCOL = `${NGINX}/backend-protocol`;
 
 const isService = (name: string): boolean => (SERVICE_NAMES as readonly string[]).includes(name);
-const ingresses = (f: Facts): K8sObject[] => f.input.objects.filter((o) => o.kind === 'Ingress');
-const annotation = (o: K8sObject, key: string): string | undefined => o.metadata.annotations?.[key];
+const ingresses = (f: Facts): ManifestObject[] => f.input.objects.filter((o) => o.kind === 'Ingress');
+const annotation = (o: ManifestObject, key: string): string | undefined => o.metadata.annotations?.[key];
 const hpaFor = (f: Facts, w: Workload): { minReplicas?: number; maxReplicas: number } | undefined =>
   f.input.objects
     .filter((o) => o.kind === 'HorizontalPodAutoscaler')
@@ -67,7 +68,7 @@ function readersOf(f: Facts, key: string): Workload[] {
 }
 
 /** The cert-manager Certificates whose Secrets a service mounts at the path its env names. */
-const certificatesOf = (f: Facts, w: Workload, n: string): K8sObject[] => {
+const certificatesOf = (f: Facts, w: Workload, n: string): ManifestObject[] => {
   const path = envOf(w, n)?.value;
   const secrets = path ? secretsMountedAt(w, path) : [];
   return f.input.objects.filter((o) => o.kind === 'Certificate' && secrets.includes(spec<{ secretName: string }>(o).secretName));
@@ -94,7 +95,7 @@ function certFileProblems(f: Facts, w: Workload, n: string, namesService: boolea
  * in the Secret of a Certificate from the same Issuer as the backends' certificates, and by a name every
  * backend's HTTPS certificate carries (nginx checks one `proxy-ssl-name` per Ingress).
  */
-function ingressBackendTls(f: Facts, i: K8sObject): string[] {
+function ingressBackendTls(f: Facts, i: ManifestObject): string[] {
   const name = `Ingress ${i.metadata.name}`;
   if (!/^(HTTPS|GRPCS)$/.test(annotation(i, NGINX_BACKEND_PROTOCOL) ?? '')) return [`${name}: plaintext to its backends (no ${NGINX_BACKEND_PROTOCOL}: HTTPS)`];
   if (annotation(i, `${NGINX}/proxy-ssl-verify`) !== 'on') return [`${name}: does not verify its backends' certificates (${NGINX}/proxy-ssl-verify is not on)`];
@@ -166,8 +167,8 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
       const problems: string[] = [];
       const ing = ingresses(f);
       if (!ing.length) problems.push('no Ingress');
-      const issuerOf = (i: K8sObject) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer');
-      const tlsSecrets = (i: K8sObject) => (spec<{ tls?: { secretName?: string }[] }>(i).tls ?? []).flatMap((t) => (t.secretName ? [t.secretName] : []));
+      const issuerOf = (i: ManifestObject) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer');
+      const tlsSecrets = (i: ManifestObject) => (spec<{ tls?: { secretName?: string }[] }>(i).tls ?? []).flatMap((t) => (t.secretName ? [t.secretName] : []));
       const issuing = ing.filter(issuerOf);
       for (const i of ing) {
         const s = spec<{ tls?: { hosts?: string[]; secretName?: string }[]; rules?: { host?: string }[] }>(i);
@@ -998,7 +999,7 @@ export const CHECKLIST: Readonly<Record<ChecklistItemId, ChecklistItem>> = {
 };
 
 /** The average of a Traefik rateLimit Middleware an Ingress routes through, if any. */
-function traefikRateLimit(f: Facts, i: K8sObject): number | undefined {
+function traefikRateLimit(f: Facts, i: ManifestObject): number | undefined {
   const refs = (annotation(i, 'traefik.ingress.kubernetes.io/router.middlewares') ?? '').split(',').filter(Boolean);
   for (const ref of refs) {
     // `<namespace>-<name>@kubernetescrd`

@@ -63,6 +63,8 @@ describe('layering (dependency-cruiser)', () => {
     writeFileSync(join(copy, 'infra/model/cycle-a.ts'), "import { b } from './cycle-b.js';\nexport const a = () => b;\n");
     writeFileSync(join(copy, 'infra/model/cycle-b.ts'), "import { a } from './cycle-a.js';\nexport const b = () => a;\n");
     plant('infra/docs/service-env.ts', "import '../contract/missing.js';"); // does not resolve
+    plant('infra/diff/render.ts', "import '../pulumi/resources.js';"); // the diff loading the Pulumi SDK
+    plant('infra/manifest/object.ts', "import '../contract/index.js';"); // the rendered-object module -> anything
 
     const { violations } = await cruise(copy);
     const found = violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`);
@@ -79,6 +81,8 @@ describe('layering (dependency-cruiser)', () => {
         'services-import-only-the-contract: services/auth/src/errors.ts -> services/gateway/src/jwt.ts',
         'no-circular: infra/model/cycle-a.ts -> infra/model/cycle-b.ts',
         'not-to-unresolvable: infra/docs/service-env.ts -> ../contract/missing.js',
+        'layer-diff: infra/diff/render.ts -> infra/pulumi/resources.ts',
+        'layer-manifest: infra/manifest/object.ts -> infra/contract/index.ts',
       ]),
     );
     // Nothing else: every violation starts in a planted file (a planted upward import also closes cycles).

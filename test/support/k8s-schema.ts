@@ -1,4 +1,5 @@
 import * as clientModels from '@kubernetes/client-node';
+import type { ManifestObject } from '../../infra/manifest/index.js';
 
 /**
  * Validation of synthesized objects against the Kubernetes OpenAPI schemas:
@@ -7,13 +8,6 @@ import * as clientModels from '@kubernetes/client-node';
  * - so unknown fields are found by walking the attribute type maps of
  *   @kubernetes/client-node's generated models (generated from the same OpenAPI spec).
  */
-
-export interface ManifestObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; [k: string]: unknown };
-  [k: string]: unknown;
-}
 
 type Ctor = new (data: unknown) => { validate(): void };
 
