@@ -1,6 +1,6 @@
 import { CHECKLIST_ITEM_IDS, type ChecklistItemId } from '../config/index.js';
 import { Facts, type ChecklistInput } from './facts.js';
-import { CHECKLIST, type Section } from './items.js';
+import { CHECKLIST, type Section } from './items/index.js';
 
 type Status = 'met' | 'not met' | 'not applicable';
 
