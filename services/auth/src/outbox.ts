@@ -1,5 +1,5 @@
 import { connect, Events, headers as natsHeaders, type JetStreamClient, type NatsConnection } from 'nats';
-import { AUTH_EVENTS_STREAM, SUBJECTS } from '../../../infra/contract/index.js';
+import { AUTH_EVENTS_STREAM, SUBJECTS } from '#contract';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 import { query, type Db, type Tx } from './db.js';
 import type { EventSubject } from './events.js';

@@ -1,5 +1,5 @@
 import { connect, createInbox, RetentionPolicy, StorageType, type Msg, type NatsConnection, type NatsError } from 'nats';
-import { SUBJECTS } from '../../../infra/contract/index.js';
+import { SUBJECTS } from '#contract';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 
 /** One proxied (or refused) request, as published on `prism.gateway.request.<route>`. */

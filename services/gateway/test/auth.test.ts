@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IDENTITY_HEADERS } from '../../../infra/contract/index.js';
+import { IDENTITY_HEADERS } from '#contract';
 import { GOOD_API_KEY, randomApiKey, freePort, makeKeys, startAuthGrpc, startTestGateway, TestUpstream, token, route, type Keys, type RunningGateway, ISSUER, AUDIENCE } from './support/harness.js';
 
 let keys: Keys;
@@ -132,7 +132,7 @@ describe('forged or invalid tokens are rejected with 401 and never reach the ups
 describe('sessions revoked by auth (AUTH_REDIS_KEYS.revokedSession in Redis)', () => {
   it('a token of a revoked session is refused on its next request, even though its verification is cached', async () => {
     const { Redis } = await import('ioredis');
-    const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
+    const { AUTH_REDIS_KEYS } = await import('#contract');
     const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
     const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
     try {
@@ -153,7 +153,7 @@ describe('sessions revoked by auth (AUTH_REDIS_KEYS.revokedSession in Redis)', (
 
   it('on a public route a revoked token is ignored: the request goes on anonymously (a stale header cannot block login)', async () => {
     const { Redis } = await import('ioredis');
-    const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
+    const { AUTH_REDIS_KEYS } = await import('#contract');
     const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
     const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
     try {
@@ -175,7 +175,7 @@ describe('sessions revoked by auth (AUTH_REDIS_KEYS.revokedSession in Redis)', (
 
   it('also without rate limiting', async () => {
     const { Redis } = await import('ioredis');
-    const { AUTH_REDIS_KEYS } = await import('../../../infra/contract/index.js');
+    const { AUTH_REDIS_KEYS } = await import('#contract');
     const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
     const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
     const g = await startTestGateway({ keys, routes: [route('things', upstream.origin), route('public', upstream.origin, { auth_required: false })], rateLimit: { enabled: false } });

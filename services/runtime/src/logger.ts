@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { API_KEY_HEADER } from '../../../infra/contract/index.js';
+import { API_KEY_HEADER } from '#contract';
 
 export type { Logger } from 'pino';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../../test/support/net.js';
+import { freePort } from '#test/support/net';
 import { createLogger } from '../src/logger.js';
 import { ensureStream } from '../src/jetstream.js';
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { LogController } from 'fastify';
 import type { z } from 'zod';
-import { requestIdOf, REQUEST_ID_HEADER } from '../../../runtime/src/index.js';
+import { requestIdOf, REQUEST_ID_HEADER } from '#runtime';
 import type { AuthContext } from '../context.js';
 import { DependencyUnavailable, HttpError } from '../errors.js';
 import { InvalidToken } from '../tokens.js';

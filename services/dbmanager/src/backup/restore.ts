@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
 import pg from 'pg';
 import * as tar from 'tar-stream';
-import type { DatabaseId } from '../../../../infra/contract/index.js';
+import type { DatabaseId } from '#contract';
 import type { BackupStore } from '../storage/object-store.js';
 import { type EngineContext, readMeta } from './basebackup.js';
 import type { BackupMeta } from './layout.js';
