@@ -8,9 +8,12 @@
 #   pulumi-v3.274.1                   the Pulumi CLI and its Node.js language host (vendored source: the
 #                                     language host's module is not served)
 #   pulumi-resource-kubernetes-<v>    the Kubernetes provider at the version package-lock.json asks for
-# Usage: bash scripts/control-plane-tools.sh [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes ...]
-#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes ...]
-#   Without names, builds all five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
+#   jaeger-v2.13.0                    Jaeger v2 (cmd/jaeger, on the OpenTelemetry Collector): the local platform's
+#                                     trace backend. Not one of the default five: scripts/install-tools.sh builds it
+#                                     before the tests, which need it (the journeys read their traces back from it)
+# Usage: bash scripts/control-plane-tools.sh [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes|jaeger ...]
+#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes|jaeger ...]
+#   Without names, builds the first five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
 # Builds run at nice 19; each directory gets build-seconds (wall) and cpu-seconds files for its build.
@@ -25,9 +28,12 @@ PULUMI=v3.274.1
 K8S_PROVIDER_MODULE=v4.0.0-20260115033456-f47bc2d6f199
 K8S_PROVIDER_SDK=v4.24.0
 K8S_PROVIDER=$(node -p 'require("./package-lock.json").packages["node_modules/@pulumi/kubernetes"].version')
+# Jaeger v2.13.0: the module proxy serves it as v1.76.0 (one tag pair per release; the module path has no /v2).
+JAEGER=v2.13.0
+JAEGER_MODULE=v1.76.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
-names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER")
+names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER")
 
 if [ "${1:-}" = --print-path ]; then
   shift
@@ -139,6 +145,17 @@ build_provider() {
     ./pulumi-resource-kubernetes
 }
 
+# Its go.mod has a replace directive, so `go install` refuses it: built inside a copy of the module. Without the
+# UI's assets (a separate npm build upstream), which the query API does not need: / serves a placeholder page.
+build_jaeger() {
+  local src
+  src=$(go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_MODULE" |
+    node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).Dir))')
+  cp -r "$src" module && chmod -R u+w module
+  (cd module && nice -n 19 go build -o ../bin/ -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$JAEGER" ./cmd/jaeger)
+  rm -rf module
+}
+
 [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
 for tool in "$@"; do
   case $tool in
@@ -147,6 +164,7 @@ for tool in "$@"; do
     kwok) build "kwok-$KWOK" build_kwok ;;
     pulumi) build "pulumi-$PULUMI" build_pulumi ;;
     pulumi-resource-kubernetes) build "pulumi-resource-kubernetes-$K8S_PROVIDER" build_provider ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes)" >&2; exit 2 ;;
+    jaeger) build "jaeger-$JAEGER" build_jaeger ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger)" >&2; exit 2 ;;
   esac
 done

@@ -7,7 +7,7 @@
 #               buildah, podman, runc, debootstrap (the image test: scripts/image-test.sh), with their recommended
 #               helpers (container networking, fuse-overlayfs), as proven here
 #   Node.js 24  scripts/install-node.sh (node, npm, npx in /usr/local/bin)
-#   Go tools    scripts/install-tools.sh: kube-score, upstream promtool, minio, mc, actionlint
+#   Go tools    scripts/install-tools.sh: kube-score, upstream promtool, minio, mc, actionlint, Jaeger v2
 # The distribution's own server instances are stopped: tests and the local platform start their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +43,7 @@ echo "== Node.js 24"
 bash scripts/install-node.sh
 hash -r
 
-echo "== Go tools (kube-score, upstream promtool, minio, mc, actionlint)"
+echo "== Go tools (kube-score, upstream promtool, minio, mc, actionlint, Jaeger v2)"
 if ! command -v go >/dev/null 2>&1; then
   echo "install-prerequisites: go not found: install Go 1.24 or later (https://go.dev/dl), then run this again" >&2
   exit 1

@@ -6,6 +6,9 @@
 #   minio, mc   the S3-compatible server the DB manager's backup tests store to (a test peer only, AGPL,
 #               run as a separate process) and its client, which the MinIO set-up script uses
 #   actionlint  checks the pull-request workflow (with shellcheck from Debian)
+#   jaeger      Jaeger v2, the local platform's trace backend (the journeys in npm test read their traces from it):
+#               built and cached by scripts/control-plane-tools.sh (/var/cache/prism-tools/jaeger-<version>),
+#               about 460 CPU-seconds once
 set -euo pipefail
 export GOBIN=/usr/local/bin GOFLAGS=-mod=mod
 KUBE_SCORE=v1.20.0
@@ -30,3 +33,5 @@ fi
 
 have minio || go install "github.com/minio/minio@$MINIO"
 have mc || go install "github.com/minio/mc@$MC"
+
+bash "$(dirname "$0")/control-plane-tools.sh" jaeger

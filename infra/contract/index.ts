@@ -12,3 +12,4 @@ export * from './grpc.js';
 export * from './network.js';
 export * from './mtls.js';
 export * from './secrets.js';
+export * from './logging.js';

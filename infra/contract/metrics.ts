@@ -25,6 +25,14 @@ export const METRICS = {
   backupLastSuccess: 'prism_backup_last_success_timestamp_seconds',
   /** Gauge: 1 when the last restore verification passed; label: database. */
   backupVerified: 'prism_backup_verification_ok',
+  /** Gauge: connections of a PostgreSQL pool by state; labels: service, pool, state (total, idle, waiting: clients queued for one). */
+  dbPoolConnections: 'prism_db_pool_connections',
+  /** Gauge: the most connections a PostgreSQL pool opens; labels: service, pool. */
+  dbPoolMax: 'prism_db_pool_max_connections',
+  /** Gauge: 1 while a Redis connection is ready; labels: service, connection. */
+  redisConnectionUp: 'prism_redis_connection_up',
+  /** Gauge: Redis commands sent or queued and not yet answered; labels: service, connection. */
+  redisCommandsPending: 'prism_redis_commands_pending',
 } as const;
 
 export const CIRCUIT_STATE = { closed: 0, halfOpen: 1, open: 2 } as const;

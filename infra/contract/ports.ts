@@ -28,10 +28,14 @@ export const PORTS = {
   prometheus: 9090,
   grafana: 3000,
   loki: 3100,
+  /** Jaeger v2's query service: the UI and the HTTP query API (/api/traces). */
   jaegerUi: 16686,
   jaegerOtlpGrpc: 4317,
   jaegerOtlpHttp: 4318,
-  jaegerAdmin: 14269,
+  /** Jaeger v2's health check (the collector's healthcheckv2 extension, GET /status). */
+  jaegerHealth: 13133,
+  /** Jaeger v2's own metrics (the collector's telemetry, Prometheus format). */
+  jaegerMetrics: 8888,
   alertmanager: 9093,
   /** Grafana Alloy's HTTP server (health, its own metrics). */
   alloy: 12345,

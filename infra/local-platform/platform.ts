@@ -13,7 +13,7 @@ import { ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
 import { layout, type Layout } from './layout.js';
 import { checkPrerequisites, type Prerequisites } from './prerequisites.js';
 import { isAlive, startProcess, stopProcess, type ProcessSpec, type RunningProcess, type StopResult } from './processes.js';
-import { componentEnv, DATA_COMPONENTS, ECHO, ECHO_ROUTES, HOST, localGatewayYaml, localMinioSetup, localPort, portKeys, type PortMap, type RenderContext } from './render.js';
+import { componentEnv, DATA_COMPONENTS, ECHO, ECHO_ROUTES, HOST, localGatewayYaml, localJaegerYaml, localMinioSetup, localPort, portKeys, type PortMap, type RenderContext } from './render.js';
 import { ensureSecrets } from './secrets.js';
 
 /** The local platform runs the dev stack, as Compose does. */
@@ -56,6 +56,8 @@ export interface Endpoints {
   readonly redis: string;
   readonly nats: string;
   readonly s3: string;
+  /** The trace backend's HTTP query API (Jaeger): `${tracing_query}/traces?service=gateway`, `${tracing_query}/traces/<trace id>`. */
+  readonly tracing_query: string;
   readonly logs: string;
 }
 
@@ -277,7 +279,9 @@ class Runner {
     if (this.pki.issued.length > 0) this.say(`  issued: ${this.pki.issued.join(', ')}`);
 
     try {
-      await this.step('data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO)', () => allSettled([this.postgres('auth'), this.postgres('ops'), this.redis(), this.nats(), this.minio()]));
+      await this.step('data stores (PostgreSQL auth and ops, Redis, NATS JetStream, MinIO) and Jaeger', () =>
+        allSettled([this.postgres('auth'), this.postgres('ops'), this.redis(), this.nats(), this.minio(), this.jaeger()]),
+      );
       await this.step(`MinIO set-up (bucket, least-privilege backup user)`, () => this.minioSetup());
       // The DB manager applies the migrations at start-up (the model's default) and is ready only after
       // them; one process less than a separate migrate task, which costs the same module loading again.
@@ -427,6 +431,25 @@ class Runner {
     await this.waitReady(p, this.httpProbe(c, 'minio'));
   }
 
+  /** Jaeger v2 with traces in memory: the services export to it (the model's PRISM_OTLP_ENDPOINT, made local). */
+  private async jaeger(): Promise<void> {
+    const c = component(this.platform, 'jaeger');
+    const dir = this.l.config('jaeger');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.yaml'), localJaegerYaml(this.ctx));
+    mkdirSync(this.l.data('jaeger'), { recursive: true, mode: 0o700 });
+    const p = await this.start({
+      name: 'jaeger',
+      command: this.prereq.jaeger,
+      args: ['--config', join(dir, 'config.yaml')],
+      env: this.nodeEnv,
+      cwd: this.l.data('jaeger'),
+      logFile: this.l.log('jaeger'),
+      stopTimeoutMs: c.terminationGracePeriodSeconds * 1000,
+    });
+    await this.waitReady(p, this.httpProbe(c, 'jaeger'));
+  }
+
   private async minioSetup(): Promise<void> {
     const { script, policy, env } = localMinioSetup(this.ctx);
     const dir = this.l.config('minio');
@@ -531,6 +554,7 @@ class Runner {
       redis: addr('redis/redis'),
       nats: `nats://${addr('nats/client')}`,
       s3: url('minio/api'),
+      tracing_query: `${url('jaeger/ui')}/api`,
       logs: this.l.logsDir,
     };
   }

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { OBSERVABILITY_IMAGES } from '../model/index.js';
 
 /**
  * The programs the local platform runs. A missing one stops `local:up` at once with one line
@@ -19,6 +20,14 @@ export interface Prerequisites {
   readonly natsServer: string;
   readonly minio: string;
   readonly mc: string;
+  /** Jaeger v2 (scripts/control-plane-tools.sh jaeger builds it into the tools cache). */
+  readonly jaeger: string;
+}
+
+/** The Jaeger v2 binary: on PATH, or where scripts/control-plane-tools.sh caches the model's pinned release. */
+export function findJaeger(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const cached = join(env.PRISM_TOOLS_CACHE ?? '/var/cache/prism-tools', `jaeger-v${OBSERVABILITY_IMAGES.jaeger.tag}`, 'bin', 'jaeger');
+  return which('jaeger', env.PATH) ?? (existsSync(cached) ? cached : undefined);
 }
 
 function which(cmd: string, path = process.env.PATH ?? ''): string | undefined {
@@ -62,5 +71,7 @@ export function checkPrerequisites(env: NodeJS.ProcessEnv = process.env): Prereq
   if (!minio) throw missing('minio', `sudo bash ${INSTALL_SCRIPT}`);
   const mc = which('mc', env.PATH);
   if (!mc) throw missing('mc (the MinIO client)', `sudo bash ${INSTALL_SCRIPT}`);
-  return { pgBin, redisServer, natsServer, minio, mc };
+  const jaeger = findJaeger(env);
+  if (!jaeger) throw missing('jaeger (Jaeger v2, the trace backend)', 'bash scripts/control-plane-tools.sh jaeger');
+  return { pgBin, redisServer, natsServer, minio, mc, jaeger };
 }

@@ -1,6 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput, MINIO_BACKUP_USER } from '../contract/index.js';
-import { component, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform, minioSetupScript, toYaml } from '../model/index.js';
+import { component, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform, jaegerYaml, minioSetupScript, toYaml } from '../model/index.js';
 import type { Layout } from './layout.js';
 import type { LocalSecrets } from './secrets.js';
 
@@ -11,8 +11,11 @@ import type { LocalSecrets } from './secrets.js';
  * secret reference the locally generated value.
  */
 
-/** Components the local platform runs (Consul and the observability stack are left out: services run without them). */
-export const DATA_COMPONENTS = ['postgres-auth', 'postgres-ops', 'redis', 'nats', 'minio'] as const satisfies readonly ComponentName[];
+/**
+ * Components the local platform runs besides the services: the data stores and the trace backend (Jaeger v2,
+ * so tracing is on locally as in the model). Consul and the rest of the observability stack are left out.
+ */
+export const DATA_COMPONENTS = ['postgres-auth', 'postgres-ops', 'redis', 'nats', 'minio', 'jaeger'] as const satisfies readonly ComponentName[];
 const SERVICE_ORDER = ['config', 'auth', 'dbmanager', 'gateway'] as const;
 export const ECHO = 'echo';
 
@@ -112,6 +115,16 @@ export function componentEnv(ctx: RenderContext, c: Component): Record<string, s
     if (out !== undefined) env[name] = out;
   }
   return env;
+}
+
+/** Jaeger's configuration for the local platform: the model's pipeline on local ports, traces kept in memory. */
+export function localJaegerYaml(ctx: RenderContext): string {
+  const p = (name: string) => localPort(ctx, `jaeger/${name}`);
+  return jaegerYaml({
+    host: HOST,
+    ports: { query: p('ui'), otlpGrpc: p('otlp-grpc'), otlpHttp: p('otlp-http'), health: p('health'), metrics: p('metrics') },
+    storage: { memory: { maxTraces: 10_000 } },
+  });
 }
 
 /** The local gateway.yaml: the model's, with the auth origin local and the example upstream's two routes added. */

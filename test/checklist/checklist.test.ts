@@ -45,10 +45,12 @@ describe('the production checklist', () => {
     expect(CHECKLIST_ITEM_IDS.filter((id) => CHECKLIST[id].section === 'Operations')).toHaveLength(6);
   });
 
-  it('prod meets all 27 items', () => {
+  it('prod meets all 27 items; the three whose rules read wiring only say they are configured, not verified by behaviour', () => {
     const r = evaluate(environment('prod'));
     expect(r.items).toHaveLength(27);
-    expect(r.items.filter((i) => i.status !== 'met').map((i) => `${i.id}: ${i.evidence}`)).toEqual([]);
+    const wiringOnly: ChecklistItemId[] = ['loki-logs', 'jaeger-tracing', 'correlation-ids'];
+    expect(r.items.filter((i) => i.status !== (wiringOnly.includes(i.id) ? 'configured' : 'met')).map((i) => `${i.id}: ${i.status}: ${i.evidence}`)).toEqual([]);
+    for (const id of wiringOnly) expect(status(r, id).evidence).toContain('not verified by behaviour: ');
     expect(r.ok).toBe(true);
     expect(status(r, 'multiple-replicas').evidence).toMatch(/gateway HPA 3–10, auth HPA 3–6, config 2, dbmanager 1: a singleton by design/);
   });
@@ -84,8 +86,10 @@ describe('the production checklist', () => {
 
   it('prints one line per item, with the status and the evidence', () => {
     const text = formatReport(evaluate(environment('prod')));
-    const lines = text.split('\n').filter((l) => /^\s+\[[ x-]\] /.test(l));
+    const lines = text.split('\n').filter((l) => /^\s+\[[ x~-]\] /.test(l));
     expect(lines).toHaveLength(27);
+    expect(text).toMatch(/^Production checklist for prod: 24 met, 3 configured \(not verified by behaviour\), 0 not met, 0 not applicable$/m);
+    expect(text).toMatch(/^ {2}\[~\] Jaeger tracing enabled: configured \(not verified by behaviour\) \(.*not verified by behaviour: that spans arrive/m);
     expect(text).toMatch(/^ {2}\[x\] Resource limits set: met \(\d+ containers/m);
     expect(text).toMatch(/^ {2}\[x\] TLS enabled on all endpoints: met \(.*plaintext only on metrics/m);
   });
@@ -227,7 +231,7 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'a Deployment shipper (reading through the API) counts, one pushing elsewhere does not': (m) => {
       const ds = m.objects.find((o) => o.kind === 'DaemonSet')!;
       ds.kind = 'Deployment';
-      expect(status(evaluate(m), 'loki-logs').status).toBe('met');
+      expect(status(evaluate(m), 'loki-logs').status).toBe('configured');
       const cm = m.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.namespace === 'prism-logging')!;
       for (const k of Object.keys(cm.data)) cm.data[k] = cm.data[k].replaceAll('loki.prism', 'logs.example');
     },
@@ -289,7 +293,7 @@ describe('every item fails on a planted violation', () => {
     for (const [what, plant] of cases) {
       it(`${id}: ${what}`, () => {
         const m = environment('prod');
-        expect(status(evaluate(m), id).status).toBe('met');
+        expect(status(evaluate(m), id).status).toBe(CHECKLIST[id].unverifiedBehaviour ? 'configured' : 'met');
         plant(m);
         const after = status(evaluate(m), id);
         expect(after.status, after.evidence).toBe('not met');

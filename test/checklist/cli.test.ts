@@ -10,7 +10,7 @@ describe('npm run checklist', () => {
     const report = JSON.parse(r.stdout) as ChecklistReport;
     expect(report.environment).toBe('prod');
     expect(report.items).toHaveLength(27);
-    for (const i of report.items) expect(['met', 'not met', 'not applicable']).toContain(i.status);
+    for (const i of report.items) expect(['met', 'configured', 'not met', 'not applicable']).toContain(i.status);
     expect(r.status).toBe(report.ok ? 0 : 1);
     expect(report.ok).toBe(report.items.every((i) => i.status !== 'not met'));
   });

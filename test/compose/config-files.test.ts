@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { findJaeger } from '../../infra/local-platform/prerequisites.js';
 import { unescape, allServices } from './support.js';
 
 /** The config files under deploy/ checked by the programs that read them. */
@@ -159,6 +160,20 @@ describe('deploy/prometheus', () => {
     const r = run('promtool', ['check', 'rules', 'deploy/prometheus/rules/prism-alerts.yml']);
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('deploy/jaeger/config.yaml', () => {
+  const jaeger = findJaeger();
+  it('passes jaeger validate (Jaeger v2, the pinned release the local platform runs), which refuses a misspelt key', () => {
+    expect(jaeger, 'jaeger: bash scripts/control-plane-tools.sh jaeger').toBeDefined();
+    const ok = run(jaeger!, ['validate', '--config', 'deploy/jaeger/config.yaml']);
+    expect(ok.status, ok.stderr).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'prism-jaeger-'));
+    writeFileSync(join(dir, 'bad.yaml'), readFileSync('deploy/jaeger/config.yaml', 'utf8').replace('max_traces', 'max_trace').replace('trace_storage:', 'trace_storge:'));
+    const bad = run(jaeger!, ['validate', '--config', join(dir, 'bad.yaml')]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('invalid keys: trace_storge');
   });
 });
 

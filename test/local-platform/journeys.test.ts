@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_HEADERS } from '../../infra/contract/index.js';
 import { isAlive, type RunningProcess } from '../../infra/local-platform/processes.js';
 import { down, serviceEnvironment, up, type Endpoints } from '../../infra/local-platform/platform.js';
+import { findTraces, linkedTraceId, logLinesOf, parentOf, tag, type JaegerSpan } from './traces.js';
 
 /**
  * The user journeys across the whole platform, started exactly as `npm run local:up -- --gateways 2`
@@ -88,6 +89,8 @@ const backupScript = (script: string, ...args: string[]) =>
 
 const user = { email: `journey-${Date.now()}@example.com`, password: 'correct horse battery staple' };
 let userId: string;
+/** Request ids of journeys whose traces the last describe looks up in Jaeger. */
+const traced: { login?: string; apiKey?: string } = {};
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prism-journeys-'));
@@ -142,6 +145,7 @@ describe('user journeys', () => {
     const login = await http(`${gw1}/api/auth/login`, { method: 'POST', json: user });
     expect(login.status).toBe(200);
     expect(login.json).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+    traced.login = login.headers.get('x-request-id')!;
     tokens = login.json;
     const wrong = await http(`${gw1}/api/auth/login`, { method: 'POST', json: { ...user, password: 'not the password at all' } });
     expect(wrong.status).toBe(401);
@@ -216,6 +220,7 @@ describe('user journeys', () => {
 
     const used = await http(`${gw2}/api/echo/with-key`, { headers: { 'x-api-key': apiKey.key } });
     expect(used.status).toBe(200);
+    traced.apiKey = used.headers.get('x-request-id')!;
     expect(used.json.headers).toMatchObject({
       [IDENTITY_HEADERS.method]: 'api_key',
       [IDENTITY_HEADERS.userId]: userId,
@@ -373,6 +378,78 @@ describe('user journeys', () => {
     await until('gateway-2 to exit', async () => (isAlive(target) ? undefined : true), 30_000);
     expect((await http(`${gw1}/api/echo-public/still-here`)).status).toBe(200);
   }, 60_000);
+});
+
+describe('traces in Jaeger v2 (tracing_query), and the log lines that link to them', () => {
+  /** The one trace whose gateway span carries `requestId`, once every expected span has arrived. */
+  const traceOf = async (requestId: string, complete: (spans: JaegerSpan[]) => boolean) => {
+    let seen: JaegerSpan[][] = [];
+    return until(
+      `the trace of request ${requestId}`,
+      async () => {
+        seen = await findTraces(e.tracing_query, 'gateway', { 'prism.request_id': requestId });
+        return seen.length === 1 && complete(seen[0]!) ? seen[0] : undefined;
+      },
+      20_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; found ${JSON.stringify(seen.map((t) => t.map((s) => `${s.service} ${s.operationName}`)))}`);
+    });
+  };
+
+  it('endpoints.json names the query API', () => {
+    expect(e.tracing_query).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api$/);
+  });
+
+  it("the login is one trace: the gateway's server and client spans, auth's HTTP span under them and its PostgreSQL queries; both services' log lines for it carry its trace id", async () => {
+    const spans = await traceOf(traced.login!, (t) => t.some((s) => s.service === 'auth' && s.operationName === 'POST /auth/login'));
+    const server = spans.find((s) => s.service === 'gateway' && s.operationName === 'POST /api/auth')!;
+    const client = spans.find((s) => s.service === 'gateway' && tag(s, 'span.kind') === 'client')!;
+    const authHttp = spans.find((s) => s.service === 'auth' && s.operationName === 'POST /auth/login')!;
+    expect(parentOf(client)).toBe(server.spanID);
+    expect(parentOf(authHttp)).toBe(client.spanID);
+    expect(spans.some((s) => s.service === 'auth' && tag(s, 'db.system.name') === 'postgresql' && parentOf(s) !== undefined)).toBe(true);
+    const traceId = server.traceID;
+    for (const process of ['gateway-1', 'auth']) {
+      const lines = logLinesOf(e.logs, process, traced.login!);
+      expect(lines.length, `${process}: log lines of the login`).toBeGreaterThan(0);
+      for (const line of lines) expect(linkedTraceId(line), `${process}: ${line}`).toBe(traceId);
+    }
+  });
+
+  it("an API key's use is one trace across the gRPC hop: the gateway's ValidateApiKey client span, auth's server span with the request id from the metadata", async () => {
+    const spans = await traceOf(traced.apiKey!, (t) => t.some((s) => s.service === 'auth'));
+    const method = 'prism.auth.v1.AuthService/ValidateApiKey';
+    const client = spans.find((s) => s.service === 'gateway' && s.operationName === method)!;
+    const server = spans.find((s) => s.service === 'auth' && s.operationName === method)!;
+    expect(client && server, JSON.stringify(spans.map((s) => `${s.service} ${s.operationName}`))).toBeTruthy();
+    expect(parentOf(server)).toBe(client.spanID);
+    expect(tag(server, 'prism.request_id')).toBe(traced.apiKey);
+    expect(spans.some((s) => s.service === 'auth' && tag(s, 'db.system.name') === 'postgresql' && parentOf(s) === server.spanID)).toBe(true);
+  });
+
+  it('the config change (npm run config set) is a trace through the config service, down to its queries', async () => {
+    const traces = await until(
+      'a traced config Set',
+      async () => {
+        const found = await findTraces(e.tracing_query, 'config', undefined, 'prism.config.v1.ConfigService/Set');
+        return found.find((t) => t.some((s) => tag(s, 'db.system.name') === 'postgresql')) ? found : undefined;
+      },
+      20_000,
+    );
+    expect(traces.length).toBeGreaterThan(0);
+  });
+
+  it('the backup (deploy/backup/backup.sh) is a trace of the DB manager, with its queries', async () => {
+    const traces = await until(
+      'a traced backup',
+      async () => {
+        const found = await findTraces(e.tracing_query, 'dbmanager', undefined, 'dbmanager backup auth full');
+        return found.find((t) => t.some((s) => tag(s, 'db.system.name') === 'postgresql')) ? found : undefined;
+      },
+      20_000,
+    );
+    expect(traces.length).toBeGreaterThan(0);
+  });
 });
 
 describe('local:down', () => {

@@ -26,12 +26,13 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe('the local renderer', () => {
-  it('allocates a port per model port of every local component and gateway instance, and nothing for Consul or observability', () => {
+  it('allocates a port per model port of every local component and gateway instance, Jaeger included, and nothing for Consul or the rest of observability', () => {
     expect(keys).toContain('gateway-1/http');
     expect(keys).toContain('gateway-2/metrics');
     expect(keys).toContain('nats/monitor');
     expect(keys).not.toContain('nats/cluster');
-    expect(keys.some((k) => /^(consul|prometheus|jaeger|loki|grafana)\//.test(k))).toBe(false);
+    expect(keys).toEqual(expect.arrayContaining(['jaeger/ui', 'jaeger/otlp-http', 'jaeger/health']));
+    expect(keys.some((k) => /^(consul|prometheus|loki|grafana)\//.test(k))).toBe(false);
     expect(new Set(keys).size).toBe(keys.length);
   });
 
@@ -44,7 +45,8 @@ describe('the local renderer', () => {
         expect(v, `${name}: ${k}`).not.toMatch(/\b(auth|config|redis|nats|minio|jaeger|consul):\d/);
       }
       expect(env.PRISM_CONSUL_ADDRESS).toBeUndefined();
-      expect(env.PRISM_OTLP_ENDPOINT).toBeUndefined();
+      // Tracing is on locally: the model's endpoint, on the local Jaeger's OTLP/HTTP port.
+      expect(env.PRISM_OTLP_ENDPOINT).toBe(`http://127.0.0.1:${ports['jaeger/otlp-http']}/v1/traces`);
     }
     const gw = componentEnv(ctx, component(platform, 'gateway'));
     expect(gw.PRISM_REDIS_ADDRESS).toBe(`127.0.0.1:${ports['redis/redis']}`);

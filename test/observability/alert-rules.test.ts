@@ -45,7 +45,23 @@ const s = (metric: string, labels: Record<string, string>) =>
 const flat = (v: number, n = 60) => `${Math.round(v)}x${n}`;
 
 const slot = { job: AUTH, instance: 'postgres-auth-exporter:9187', slot_name: 'prism_wal_archive', slot_type: 'physical' };
+const pool = (instance: string) => ({ service: 'auth', pool: 'auth', job: 'auth', instance });
+const poolSeries = (instance: string, total: number, waiting: number, max = 10) => ({
+  [s('prism_db_pool_connections', { ...pool(instance), state: 'total' })]: flat(total),
+  [s('prism_db_pool_connections', { ...pool(instance), state: 'idle' })]: flat(Math.max(0, total - 1)),
+  [s('prism_db_pool_connections', { ...pool(instance), state: 'waiting' })]: flat(waiting),
+  [s('prism_db_pool_max_connections', pool(instance))]: flat(max),
+});
 const CASES: Case[] = [
+  {
+    alert: 'PrismDbPoolExhausted',
+    name: 'every connection open and clients waiting on both replicas',
+    series: { ...poolSeries('a', 10, 3), ...poolSeries('b', 10, 1) },
+    fires: [{ service: 'auth', pool: 'auth' }],
+    at: '10m',
+  },
+  { alert: 'PrismDbPoolExhausted', name: 'clients waiting while connections are still being opened', series: { ...poolSeries('a', 6, 2) }, fires: [], at: '10m' },
+  { alert: 'PrismDbPoolExhausted', name: 'a full pool with nobody waiting', series: { ...poolSeries('a', 10, 0) }, fires: [], at: '10m' },
   { alert: 'PrismPostgresDown', name: 'the exporter reports pg_up 0', series: { [s('pg_up', { job: AUTH, instance: 'a' })]: flat(0) }, fires: [{ job: AUTH, instance: 'a' }], at: '5m' },
   { alert: 'PrismPostgresDown', name: 'pg_up 1', series: { [s('pg_up', { job: AUTH, instance: 'a' })]: flat(1) }, fires: [], at: '5m' },
   {
@@ -230,7 +246,7 @@ function promtoolTest(cases: readonly Case[]): { status: number | null; out: str
 describe('promtool test rules: the data-store and delivery alerts', () => {
   it('cover every new alert with a firing and a quiet case', () => {
     const alerts = GROUPS.filter((g) => ['prism-datastores', 'prism-alerting'].includes(g.name)).flatMap((g) => g.rules.map((r) => r.alert));
-    expect(alerts.length).toBe(14);
+    expect(alerts.length).toBe(15);
     for (const a of alerts) {
       expect(
         CASES.some((c) => c.alert === a && c.fires.length > 0),

@@ -17,6 +17,11 @@ export interface ChecklistItem {
   /** What "met" means here, strictly. */
   readonly rule: string;
   readonly check: (f: Facts) => Finding;
+  /**
+   * Set on an item whose rule only reads wiring (configuration, not a running system): what only a run shows.
+   * A met rule then reports "configured (not verified by behaviour)", never "met".
+   */
+  readonly unverifiedBehaviour?: string;
 }
 
 const met = (evidence: string): Finding => ({ met: true, evidence });

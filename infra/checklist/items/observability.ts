@@ -123,6 +123,7 @@ export const OBSERVABILITY_ITEMS = {
   'loki-logs': {
     section: 'Observability',
     guide: 'Loki log aggregation configured',
+    unverifiedBehaviour: 'that log lines reach Loki: nothing here runs Loki and a shipper',
     rule: 'Loki runs on a persistent volume; a log shipper (DaemonSet reading node files, or a Deployment reading through the API) pushes to its /loki/api/v1/push through the Loki Service; Grafana has Loki as a data source.',
     check(f) {
       const problems: string[] = [];
@@ -148,6 +149,7 @@ export const OBSERVABILITY_ITEMS = {
   'jaeger-tracing': {
     section: 'Observability',
     guide: 'Jaeger tracing enabled',
+    unverifiedBehaviour: 'that spans arrive: the local platform journeys (test/local-platform/journeys.test.ts) find the traces in Jaeger',
     rule: 'Jaeger runs; every Prism service exports traces (PRISM_OTLP_ENDPOINT resolving to Jaeger through a Service, allowed by the network policies); Grafana has Jaeger as a data source.',
     check(f) {
       const problems: string[] = [];
@@ -207,6 +209,7 @@ export const OBSERVABILITY_ITEMS = {
   'correlation-ids': {
     section: 'Observability',
     guide: 'Request tracing with correlation IDs',
+    unverifiedBehaviour: "that log lines carry their trace's id: the local platform journeys match Grafana's link regex against the services' real log lines",
     rule: "Every Prism service exports traces to Jaeger, its logs reach Loki through a log shipper, and Grafana's Loki data source links a log line's trace id to the Jaeger data source.",
     // Typed: it reads this section's other items, which TypeScript cannot infer through.
     check(f): Finding {

@@ -2,6 +2,7 @@ import { DATABASES, HEALTH_PATHS, PORTS, type DatabaseId } from '../../contract/
 import { ALERTMANAGER_SECRETS_DIR, alertingSecretKeys, alertmanagerYaml } from '../files/alertmanager.js';
 import { alertRulesYaml, prometheusYaml, RULES_FILE, type ScrapeTarget, type StoreLimits } from '../files/prometheus.js';
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
+import { JAEGER_HEALTH_PATH, jaegerYaml } from '../files/jaeger.js';
 import { lokiYaml } from '../files/loki.js';
 import { bytes, type AlertingConfig } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
@@ -14,7 +15,8 @@ export const OBSERVABILITY_IMAGES = {
   loki: { repository: 'grafana/loki', tag: '3.3.0', tools: { httpCheck: 'wget', shell: false } },
   // Ubuntu-based, with bash but no HTTP client.
   alloy: { repository: 'grafana/alloy', tag: 'v1.5.1', tools: { httpCheck: 'bash-tcp', shell: true } },
-  jaeger: { repository: 'jaegertracing/all-in-one', tag: '1.63.0', tools: { httpCheck: 'wget', shell: true } },
+  // Jaeger v2: one binary on the OpenTelemetry Collector (v1's all-in-one has had no release since 2025-12-31).
+  jaeger: { repository: 'jaegertracing/jaeger', tag: '2.13.0', tools: { httpCheck: 'wget', shell: true } },
   alertmanager: { repository: 'prom/alertmanager', tag: 'v0.27.0', tools: { httpCheck: 'wget', shell: true } },
   postgresExporter: { repository: 'prometheuscommunity/postgres-exporter', tag: 'v0.16.0', tools: { httpCheck: 'wget', shell: true } },
   // The Alpine variant: the plain tag is FROM scratch, with no program for a Compose health check.
@@ -206,31 +208,40 @@ function natsExporter(ctx: BuildContext): Component {
   };
 }
 
+const JAEGER_CONFIG_DIR = '/etc/jaeger';
+const JAEGER_DATA_DIR = '/badger';
+
 function jaeger(ctx: BuildContext): Component {
   return {
     ...base,
     name: 'jaeger',
-    description: 'Jaeger: receives OTLP traces from the services',
+    description: 'Jaeger v2 (OpenTelemetry Collector based): receives OTLP traces from the services, serves the query API and UI',
     image: OBSERVABILITY_IMAGES.jaeger,
+    args: ['--config', `${JAEGER_CONFIG_DIR}/config.yaml`],
     ports: [
       { name: 'ui', port: PORTS.jaegerUi, publish: true },
       { name: 'otlp-grpc', port: PORTS.jaegerOtlpGrpc },
       { name: 'otlp-http', port: PORTS.jaegerOtlpHttp },
-      { name: 'admin', port: PORTS.jaegerAdmin },
+      { name: 'health', port: PORTS.jaegerHealth },
+      { name: 'metrics', port: PORTS.jaegerMetrics },
     ],
-    env: {
-      COLLECTOR_OTLP_ENABLED: value('true'),
-      SPAN_STORAGE_TYPE: value('badger'),
-      BADGER_EPHEMERAL: value('false'),
-      BADGER_DIRECTORY_VALUE: value('/badger/data'),
-      BADGER_DIRECTORY_KEY: value('/badger/key'),
-    },
-    liveness: probe({ tcp: { port: 'admin' } }, 10, 10),
-    readiness: probe(httpGet('/', 'admin'), 5, 5),
+    env: {},
+    liveness: probe({ tcp: { port: 'health' } }, 10, 10),
+    readiness: probe(httpGet(JAEGER_HEALTH_PATH, 'health'), 5, 5),
     resources: ctx.config.resources.jaeger,
-    persistence: { mountPath: '/badger', size: '5Gi' },
-    configFiles: [],
-    metricsPort: 'admin',
+    persistence: { mountPath: JAEGER_DATA_DIR, size: '5Gi' },
+    configFiles: [
+      {
+        name: 'config.yaml',
+        mountPath: JAEGER_CONFIG_DIR,
+        content: jaegerYaml({
+          host: '0.0.0.0',
+          ports: { query: PORTS.jaegerUi, otlpGrpc: PORTS.jaegerOtlpGrpc, otlpHttp: PORTS.jaegerOtlpHttp, health: PORTS.jaegerHealth, metrics: PORTS.jaegerMetrics },
+          storage: { badger: { dir: JAEGER_DATA_DIR, retentionHours: 72 } },
+        }),
+      },
+    ],
+    metricsPort: 'metrics',
   };
 }
 

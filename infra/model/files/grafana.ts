@@ -1,4 +1,4 @@
-import { METRICS } from '../../contract/index.js';
+import { LOG_TRACE_ID_REGEX, METRICS } from '../../contract/index.js';
 import { toYaml } from './yaml.js';
 
 export interface GrafanaSources {
@@ -21,8 +21,8 @@ export function grafanaDatasourcesYaml(s: GrafanaSources): string {
         access: 'proxy',
         url: s.lokiUrl,
         editable: false,
-        // A request id in a log line links to its trace.
-        jsonData: { derivedFields: [{ name: 'TraceID', matcherRegex: '"traceId":"(\\w+)"', url: '$${__value.raw}', datasourceUid: 'jaeger' }] },
+        // A log line's trace id (written by every service inside a request) links to its trace.
+        jsonData: { derivedFields: [{ name: 'TraceID', matcherRegex: LOG_TRACE_ID_REGEX, url: '$${__value.raw}', datasourceUid: 'jaeger' }] },
       },
       { name: 'Jaeger', uid: 'jaeger', type: 'jaeger', access: 'proxy', url: s.jaegerUrl, editable: false },
       {
@@ -119,6 +119,10 @@ function storeDashboards(): Record<string, string> {
       { title: 'Replication slot: WAL left before it is lost', expr: 'pg_replication_slot_safe_wal_size_bytes', unit: 'bytes' },
       { title: 'Replication slot active (1 = streaming)', expr: 'pg_replication_slot_slot_is_active' },
       { title: 'Connections by state', expr: 'sum by (job, state) (pg_stat_activity_count)' },
+      {
+        title: "Services' connection pools: total / idle / waiting, and the maximum",
+        expr: `sum by (service, pool, state) (${METRICS.dbPoolConnections}) or label_replace(sum by (service, pool) (${METRICS.dbPoolMax}), "state", "max", "", "")`,
+      },
     ]),
     'prism-redis.json': dashboard('prism-redis', 'Prism / Redis', [
       { title: 'Up', expr: 'redis_up' },
@@ -126,6 +130,10 @@ function storeDashboards(): Record<string, string> {
       { title: 'Evicted keys per second', expr: 'rate(redis_evicted_keys_total[5m])' },
       { title: 'Commands per second', expr: 'rate(redis_commands_processed_total[1m])' },
       { title: 'Connected clients', expr: 'redis_connected_clients' },
+      {
+        title: "Services' Redis connections: ready, and commands not yet answered",
+        expr: `sum by (service, connection) (${METRICS.redisConnectionUp}) or sum by (service, connection) (${METRICS.redisCommandsPending})`,
+      },
     ]),
     'prism-nats.json': dashboard('prism-nats', 'Prism / NATS', [
       { title: 'Connections', expr: 'gnatsd_varz_connections' },

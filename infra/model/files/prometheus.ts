@@ -159,6 +159,14 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
         rules: [
           rule('PrismPostgresDown', 'pg_up == 0', '1m', 'critical', '{{ $labels.job }} cannot reach its PostgreSQL server'),
           rule(
+            'PrismDbPoolExhausted',
+            `sum by (service, pool) (${METRICS.dbPoolConnections}{state="waiting"}) > 0 and on (service, pool) ` +
+              `sum by (service, pool) (${METRICS.dbPoolConnections}{state="total"}) >= on (service, pool) sum by (service, pool) (${METRICS.dbPoolMax})`,
+            '5m',
+            'warning',
+            'Every connection of the {{ $labels.service }} {{ $labels.pool }} pool is in use and requests queue for one',
+          ),
+          rule(
             'PrismPostgresDiskFull',
             perPostgres(
               limits,

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter } from 'prom-client';
 import { METRICS } from '#contract';
-import type { ServiceRuntime } from '../../runtime/src/index.js';
+import { traceHttpServer, type ServiceRuntime } from '../../runtime/src/index.js';
 import type { AuthContext, AuthSettings } from './context.js';
 import { createDb, query } from './db.js';
 import { addAuthService, AUTH_GRPC_SERVICE } from './grpc.js';
@@ -53,7 +53,9 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
     log,
   );
   runtime.onShutdown('postgres', () => db.end());
+  metrics.observePgPool('auth', db);
   const redis = createRedis({ address: env.PRISM_REDIS_ADDRESS, password: env.PRISM_REDIS_PASSWORD }, log);
+  metrics.observeRedis('revocations', redis);
   runtime.onShutdown('redis', () => redis.quit().catch(() => redis.disconnect()));
   health.addCheck('postgres', () => query(db, 'SELECT 1'));
   health.addCheck('redis', () => redis.ping());
@@ -119,7 +121,7 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
     draining: () => runtime.draining,
     trustedProxies: env.PRISM_TRUSTED_PROXIES,
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
-    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => runtime.createHttpServer(handler),
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => runtime.createHttpServer(traceHttpServer(runtime.tracing, handler)),
   });
   await app.listen({ port: env.PRISM_HTTP_PORT, host: opts.host ?? '0.0.0.0' });
   const httpPort = (app.server.address() as { port: number }).port;

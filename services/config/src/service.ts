@@ -84,6 +84,7 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
   });
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
   health.addCheck('postgres', () => pool.query('SELECT 1'));
+  metrics.observePgPool('ops', pool);
   runtime.onShutdown('postgres', () => pool.end());
 
   const nc: NatsConnection = await connect({

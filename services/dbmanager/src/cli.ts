@@ -12,7 +12,7 @@
 //                                           schedule; Kubernetes uses CronJobs)
 import { parseArgs } from 'node:util';
 import { type DatabaseId, OBJECT_STORAGE_ENV } from '#contract';
-import { EnvError, ServiceRuntime, parseEnv } from '../../runtime/src/index.js';
+import { EnvError, ServiceRuntime, SpanStatusCode, context, parseEnv, startTracing, trace } from '../../runtime/src/index.js';
 import { formatBytes, lineReporter } from './backup/progress.js';
 import { pruneBackups } from './backup/retention.js';
 import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
@@ -225,8 +225,29 @@ async function list(db: string | undefined, from: StoreSource | undefined): Prom
   await withContext(async (ctx) => out(formatBackupList(from ? await storedBackups(ctx, from, which) : await ctx.catalog.list(which))));
 }
 
+/**
+ * A one-shot command (backup, restore, migrate, ...) is one span, under which the driver's queries appear,
+ * exported before the process exits. `serve` traces each call itself; `schedule` runs commands as children.
+ */
+async function traced(argv: string[], fn: () => Promise<void>): Promise<void> {
+  const words = argv.filter((w) => /^[a-z][a-z-]*$/.test(w)).slice(0, 3);
+  if (words.length === 0 || words[0] === 'serve' || words[0] === 'schedule') return fn();
+  const tracing = startTracing('dbmanager', process.env.PRISM_OTLP_ENDPOINT, process.env.PRISM_ENVIRONMENT);
+  if (!tracing.enabled) return fn();
+  const span = tracing.tracer.startSpan(`dbmanager ${words.join(' ')}`);
+  try {
+    await context.with(trace.setSpan(context.active(), span), fn);
+  } catch (e) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+    throw e;
+  } finally {
+    span.end();
+    await tracing.shutdown();
+  }
+}
+
 try {
-  await main(process.argv.slice(2));
+  await traced(process.argv.slice(2), () => main(process.argv.slice(2)));
 } catch (e) {
   const err = e as Error;
   if (e instanceof UsageError) {

@@ -39,6 +39,7 @@ export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?:
   const { env, log, metrics, health } = runtime;
   const ctx = new DbManagerContext(env, opts);
   runtime.onShutdown('catalog', () => ctx.close());
+  metrics.observePgPool('ops', ctx.opsPool);
   for (const db of DBS) {
     const t = ctx.targets[db];
     health.addCheck(`postgres-${db}`, async () => {

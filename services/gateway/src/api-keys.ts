@@ -12,9 +12,9 @@ const NEGATIVE_CACHE_SECONDS = 5;
 const CALL_DEADLINE_MS = 2_000;
 const MAX_KEY_LENGTH = 256;
 
-export function authGrpcClient(address: string, creds: grpc.ChannelCredentials): AuthServiceClient {
+export function authGrpcClient(address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions): AuthServiceClient {
   const { AuthService } = loadProto(GRPC_APIS.auth.proto).prism.auth.v1;
-  return new AuthService(address, creds);
+  return new AuthService(address, creds, options);
 }
 
 /**

@@ -5,11 +5,13 @@ import { Pool } from 'undici';
 import { API_KEY_HEADER, GATEWAY_PUBLIC_HEALTH_PATHS, IDENTITY_HEADER_PREFIX } from '#contract';
 import {
   REQUEST_ID_HEADER,
+  SpanKind,
   context as otelContext,
   extractContext,
   injectContext,
   requestIdOf,
   trace,
+  withRequestId,
   type Health,
   type Logger,
   type ServiceMetrics,
@@ -76,7 +78,9 @@ interface Ctx {
   retry: boolean;
   canRetry: boolean;
   up: Upstream | undefined;
+  /** The request's SERVER span, and the CLIENT span of its call upstream (tracing on). */
   span: Span | undefined;
+  upstreamSpan: Span | undefined;
   recorded: boolean;
 }
 
@@ -196,15 +200,33 @@ export class Gateway {
     await Promise.all([...new Set([...this.routes.values()].map((u) => u.pool))].map((p) => p.close()));
   }
 
+  /**
+   * Each request runs in a context holding its request id (sent on with gRPC calls) and, with tracing on,
+   * its SERVER span continued from the client's `traceparent` (health probes make none); log lines,
+   * Redis commands and gRPC calls made for it belong to that span.
+   */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    void this.serve(req, res).catch((e: unknown) => {
+    const id = requestIdOf(req.headers);
+    let parent = otelContext.active();
+    let span: Span | undefined;
+    if (this.deps.tracing.enabled && !HEALTH_PATHS.has((req.url ?? '').split('?', 1)[0]!)) {
+      parent = extractContext(req.headers);
+      span = this.deps.tracing.tracer.startSpan(req.method ?? '', { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'prism.request_id': id } }, parent);
+      parent = trace.setSpan(parent, span);
+    }
+    otelContext.with(withRequestId(parent, id), () => this.guarded(req, res, id, span));
+  };
+
+  private guarded(req: IncomingMessage, res: ServerResponse, id: string, span: Span | undefined): void {
+    void this.serve(req, res, id, span).catch((e: unknown) => {
+      span?.end();
       this.deps.log.error({ err: e, method: req.method, path: req.url?.split('?', 1)[0] }, 'unexpected gateway error');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
       else res.destroy();
     });
-  };
+  }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, id: string, span: Span | undefined): Promise<void> {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -212,7 +234,7 @@ export class Gateway {
       req,
       res,
       start: performance.now(),
-      id: requestIdOf(req.headers),
+      id,
       ip: this.clientAddress.of(req),
       path,
       route: 'none',
@@ -223,7 +245,8 @@ export class Gateway {
       retry: false,
       canRetry: false,
       up: undefined,
-      span: undefined,
+      span,
+      upstreamSpan: undefined,
       recorded: false,
     };
     if (this.deps.draining()) res.shouldKeepAlive = false;
@@ -241,9 +264,7 @@ export class Gateway {
     ctx.up = up;
     ctx.route = up.route.name;
 
-    if (this.deps.tracing.enabled) {
-      ctx.span = this.deps.tracing.tracer.startSpan(`${req.method} ${up.route.prefix}`, { attributes: { 'http.request.method': req.method ?? '' } }, extractContext(req.headers));
-    }
+    ctx.span?.updateName(`${req.method} ${up.route.prefix}`);
 
     ctx.identity = this.cachedIdentity(req);
     if (ctx.identity === undefined) {
@@ -356,7 +377,13 @@ export class Gateway {
     if (ctx.identity) for (const h of ctx.identity.headers) out.push(h);
     if (ctx.span) {
       const carrier: Record<string, string> = {};
-      injectContext(trace.setSpan(otelContext.active(), ctx.span), carrier);
+      const parent = trace.setSpan(otelContext.active(), ctx.span);
+      ctx.upstreamSpan ??= this.deps.tracing.tracer.startSpan(
+        `${ctx.req.method} ${ctx.up!.route.name}`,
+        { kind: SpanKind.CLIENT, attributes: { 'http.request.method': ctx.req.method ?? '', 'server.address': ctx.up!.route.origin } },
+        parent,
+      );
+      injectContext(trace.setSpan(parent, ctx.upstreamSpan), carrier);
       for (const k in carrier) out.push(k, carrier[k]!);
     }
     return out;
@@ -479,6 +506,8 @@ export class Gateway {
     m.count.inc();
     m.duration.observe(seconds);
     if (ctx.span) {
+      ctx.upstreamSpan?.setAttribute('http.response.status_code', status);
+      ctx.upstreamSpan?.end();
       ctx.span.setAttribute('http.response.status_code', status);
       ctx.span.end();
     }

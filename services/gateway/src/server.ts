@@ -33,6 +33,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     connectionName: 'prism-gateway',
     lazyConnect: false,
   });
+  metrics.observeRedis('cache', redis);
   redis.on('error', () => {}); // connection errors surface as failed commands: the API-key cache then misses
   runtime.onShutdown('redis', () => redis.quit().catch(() => redis.disconnect()));
 
@@ -48,7 +49,7 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   });
   health.addCheck('jwt-keys', () => jwt.checkKeys());
 
-  const authClient = authGrpcClient(settings.authGrpcAddress, runtime.grpcClientCredentials('auth'));
+  const authClient = authGrpcClient(settings.authGrpcAddress, runtime.grpcClientCredentials('auth'), runtime.grpcClientOptions());
   runtime.onShutdown('auth-grpc', () => authClient.close());
   const apiKeys = new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, log);
   const authFailures = new AuthFailureLimiter(redis, settings.auth.failureLimit, log);

@@ -10,3 +10,4 @@ export * from './tracing.js';
 export * from './consul.js';
 export * from './service.js';
 export * from './jetstream.js';
+export * from './grpc-tracing.js';

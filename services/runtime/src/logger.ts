@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { API_KEY_HEADER } from '#contract';
+import { API_KEY_HEADER, LOG_SPAN_ID_FIELD, LOG_TRACE_ID_FIELD } from '#contract';
+import { activeSpanIds } from './tracing.js';
 
 export type { Logger } from 'pino';
 
@@ -36,7 +37,10 @@ export interface LoggerOptions {
   readonly destination?: NodeJS.WritableStream;
 }
 
-/** A JSON logger with the service name on every line and secrets redacted. */
+/**
+ * A JSON logger with the service name on every line and secrets redacted. A line written inside a traced
+ * request carries its trace and span ids (the contract's LOG_TRACE_ID_FIELD, which Grafana's Loki link reads).
+ */
 export function createLogger(opts: LoggerOptions): Logger {
   return pino(
     {
@@ -45,6 +49,10 @@ export function createLogger(opts: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      mixin: () => {
+        const ids = activeSpanIds();
+        return ids ? { [LOG_TRACE_ID_FIELD]: ids.trace_id, [LOG_SPAN_ID_FIELD]: ids.span_id } : {};
+      },
     },
     (opts.destination ?? pino.destination({ sync: false })) as pino.DestinationStream,
   );
@@ -52,6 +60,11 @@ export function createLogger(opts: LoggerOptions): Logger {
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** A request id a client may choose: short, printable, no spaces or quotes. */
+export function isValidRequestId(v: string): boolean {
+  return VALID_REQUEST_ID.test(v);
+}
 
 /** The request id: the client's `x-request-id` when it is sane, otherwise a new UUID. */
 export function requestIdOf(headers: IncomingHttpHeaders): string {

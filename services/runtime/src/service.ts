@@ -7,6 +7,7 @@ import { createAdminServer } from './admin-server.js';
 import { registerWithConsul } from './consul.js';
 import { loadEnv, type ServiceEnv } from './config.js';
 import { addHealthService, bindGrpc, grpc, grpcClientCredentials, grpcServerCredentials } from './grpc.js';
+import { grpcClientInterceptor, traceGrpcService } from './grpc-tracing.js';
 import { Health } from './health.js';
 import { createLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
@@ -159,10 +160,15 @@ export class ServiceRuntime {
     });
   }
 
-  /** A gRPC server with `grpc.health.v1.Health` already added (reporting for `services` too). */
+  /**
+   * A gRPC server with `grpc.health.v1.Health` already added (reporting for `services` too). Services
+   * added later have their unary handlers traced: each call continues the caller's trace and request id.
+   */
   createGrpcServer(services: readonly string[] = [], options?: grpc.ServerOptions): grpc.Server {
     const server = new grpc.Server(options);
     addHealthService(server, this.health, services);
+    const addService = server.addService.bind(server);
+    server.addService = (service, impl) => addService(service, traceGrpcService(this.tracing, service, impl));
     this.servers.push({
       name: 'grpc',
       close: () =>
@@ -201,6 +207,11 @@ export class ServiceRuntime {
       keyFile: this.tls.keyFile,
       minVersion: this.tls.minVersion,
     });
+  }
+
+  /** Options for a gRPC client of another service: its calls carry the trace context and request id. */
+  grpcClientOptions(): grpc.ClientOptions {
+    return { interceptors: [grpcClientInterceptor(this.tracing)] };
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { LogController } from 'fastify';
 import type { z } from 'zod';
-import { requestIdOf, REQUEST_ID_HEADER } from '#runtime';
+import { context, requestIdOf, REQUEST_ID_HEADER, trace } from '#runtime';
 import type { AuthContext } from '../context.js';
 import { DependencyUnavailable, HttpError } from '../errors.js';
 import { InvalidToken } from '../tokens.js';
@@ -61,6 +61,8 @@ export function buildApp(ctx: AuthContext, opts: AppOptions = {}) {
   });
 
   app.addHook('onRequest', async (req, reply) => {
+    // The request's span (runtime traceHttpServer) is named by its route once fastify has matched it.
+    trace.getSpan(context.active())?.updateName(`${req.method} ${req.routeOptions.url ?? 'unmatched'}`);
     reply.header(REQUEST_ID_HEADER, req.id);
     reply.header('cache-control', 'no-store');
     if (opts.draining?.()) reply.header('connection', 'close');

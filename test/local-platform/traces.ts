@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LOG_TRACE_ID_REGEX } from '../../infra/contract/index.js';
+
+/** Jaeger's HTTP query API as the journeys read it: traces and their spans with the service of each. */
+
+export interface JaegerSpan {
+  readonly traceID: string;
+  readonly spanID: string;
+  readonly operationName: string;
+  readonly references: readonly { refType: string; spanID: string }[];
+  readonly tags: readonly { key: string; value: unknown }[];
+  readonly service: string;
+}
+
+interface JaegerTrace {
+  traceID: string;
+  spans: (Omit<JaegerSpan, 'service'> & { processID: string })[];
+  processes: Record<string, { serviceName: string }>;
+}
+
+const withServices = (t: JaegerTrace): JaegerSpan[] => t.spans.map(({ processID, ...s }) => ({ ...s, service: t.processes[processID]!.serviceName }));
+
+/** The traces of `service` (its recent ones, or those whose spans carry every tag in `tags`). */
+export async function findTraces(query: string, service: string, tags?: Record<string, string>, operation?: string): Promise<JaegerSpan[][]> {
+  const q = new URLSearchParams({ service, limit: '50', lookback: '1h' });
+  if (tags) q.set('tags', JSON.stringify(tags));
+  if (operation) q.set('operation', operation);
+  const r = await fetch(`${query}/traces?${q.toString()}`);
+  if (!r.ok) throw new Error(`Jaeger ${r.status}: ${await r.text()}`);
+  return ((await r.json()) as { data: JaegerTrace[] | null }).data?.map(withServices) ?? [];
+}
+
+export const tag = (s: JaegerSpan, key: string): unknown => s.tags.find((t) => t.key === key)?.value;
+export const parentOf = (s: JaegerSpan): string | undefined => s.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
+
+/** The JSON log lines of a local platform process whose request id is `requestId`. */
+export function logLinesOf(logsDir: string, process: string, requestId: string): string[] {
+  return readFileSync(join(logsDir, `${process}.log`), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{') && (JSON.parse(l) as { reqId?: string }).reqId === requestId);
+}
+
+/** The trace id Grafana's Loki link reads from a log line (the contract's regular expression, as provisioned). */
+export const linkedTraceId = (line: string): string | undefined => new RegExp(LOG_TRACE_ID_REGEX).exec(line)?.[1];
