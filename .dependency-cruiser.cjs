@@ -4,6 +4,10 @@
  *   contract ← config ← model ← renderers (k8s, compose, docs) ← local set-up (local, local-platform)
  *                               ← deploy (pulumi) ← tools (diff, checklist) ← entry points (charts, infra/cli)
  *
+ *   manifest (a rendered Kubernetes object: its type, key and pod-template walker) sits beside contract at
+ *   the bottom: it imports nothing, and whatever reads rendered output (policy, pulumi, diff, checklist)
+ *   imports it. The diff reads rendered YAML only, so it needs nothing else (and never loads the Pulumi SDK).
+ *
  * Each layer lists what it may import; the services import only the contract (and their shared
  * runtime). Tests may import anything.
  */
@@ -11,21 +15,22 @@
 /** What each directory of infra/ may import from the repository, besides itself. */
 const ALLOWED = {
   contract: [],
+  manifest: [],
   config: ['contract'],
   model: ['contract', 'config'],
-  policy: [],
+  policy: ['manifest'],
   k8s: ['contract', 'config', 'model', 'policy'],
   compose: ['contract', 'config', 'model'],
   docs: ['contract', 'config', 'model'],
   local: ['contract', 'config', 'model', 'k8s'],
   'local-platform': ['contract', 'config', 'model', 'local'],
-  pulumi: ['contract', 'config', 'model', 'k8s'],
-  diff: ['contract', 'config', 'model', 'k8s', 'pulumi'],
-  checklist: ['contract', 'config', 'model', 'policy'],
+  pulumi: ['contract', 'config', 'model', 'k8s', 'manifest'],
+  diff: ['manifest'],
+  checklist: ['contract', 'config', 'model', 'policy', 'manifest'],
 };
 
 /** Layers other code reaches through their index only (their public surface). */
-const INDEXED = ['contract', 'config', 'model'];
+const INDEXED = ['contract', 'config', 'model', 'manifest'];
 
 const NOT_TESTS = ['(^|/)test/', '\\.test\\.ts$'];
 const alt = (names) => names.map((n) => n.replace(/[-]/g, '\\-')).join('|');

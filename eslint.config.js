@@ -30,6 +30,13 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       // `_`-prefixed names are deliberately unused (positional parameters of callbacks).
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // A relative import climbs at most two levels; farther targets have a name in package.json "imports"
+      // (#contract, #runtime, #runtime/proto/*, #infra/*, #services/*, #test/*), resolved alike by TypeScript,
+      // Node, tsx, vitest, dependency-cruiser and knip.
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(\\.\\./){3,}', message: 'Climbs more than two levels: import it by its package.json "imports" subpath (#contract, #runtime, #test/..., ...).' }] },
+      ],
     },
   },
   {

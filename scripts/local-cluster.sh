@@ -15,6 +15,11 @@
 # Settings: PRISM_CLUSTER_DIR (default ${TMPDIR:-/tmp}/prism-local-cluster), PRISM_ETCD_PORT,
 # PRISM_ETCD_PEER_PORT, PRISM_APISERVER_PORT (default: free ports the kernel hands out, so parallel runs
 # never collide; a port given that is taken fails at once), PRISM_CLUSTER_NODES (3), PRISM_CLUSTER_VOLUMES (40).
+# Why not kwokctl (sigs.k8s.io/kwok/cmd/kwokctl, same module as kwok), evaluated 2026-12-06: its binary runtime
+# would replace the certificates, etcd, apiserver, controller-manager and scheduler start-up here (about 90 lines,
+# given these binaries with --kube-apiserver-binary etc. and the admission file through its component patches),
+# but not the zoned nodes, the PersistentVolumes or the Ingress status loop, and it is one more Go build. Kept until
+# a switch can be proven by `bash scripts/deploy-test.sh dev`: the cached control-plane tools were not built then.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${PRISM_CLUSTER_DIR:-${TMPDIR:-/tmp}/prism-local-cluster}

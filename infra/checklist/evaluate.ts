@@ -1,6 +1,6 @@
 import { CHECKLIST_ITEM_IDS, type ChecklistItemId } from '../config/index.js';
 import { Facts, type ChecklistInput } from './facts.js';
-import { CHECKLIST, type Section } from './items.js';
+import { CHECKLIST, type Section } from './items/index.js';
 
 /** `configured`: the rule is met, but it reads wiring only and the behaviour it stands for is not verified here. */
 type Status = 'met' | 'configured' | 'not met' | 'not applicable';

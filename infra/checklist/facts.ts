@@ -1,13 +1,14 @@
 import { SERVICE_NAMES } from '../contract/index.js';
 import type { Stack } from '../config/index.js';
 import type { Platform } from '../model/index.js';
-import { configDocs, type EnvVar, isRecord, type K8sObject, runningImage, secretKeysRead, type Workload, workloads } from './manifests.js';
+import type { ManifestObject } from '../manifest/index.js';
+import { configDocs, type EnvVar, isRecord, runningImage, secretKeysRead, type Workload, workloads } from './manifests.js';
 
 /** What the checklist evaluates: one environment's synthesized objects, its model, its stack and the repository's documents. */
 export interface ChecklistInput {
   readonly stack: Stack;
   readonly platform: Platform;
-  readonly objects: readonly K8sObject[];
+  readonly objects: readonly ManifestObject[];
   /** Repository files by path relative to the root (docs/operations/*.md, the services' tests). */
   readonly files: ReadonlyMap<string, string>;
 }
@@ -45,11 +46,11 @@ export class Facts {
     this.workloads = workloads(input.objects);
   }
 
-  private parsed?: { object: K8sObject; key: string; doc: unknown }[];
+  private parsed?: { object: ManifestObject; key: string; doc: unknown }[];
   /** ConfigMap values that parse as YAML or JSON documents of a shape; each value is parsed once. */
-  configDocs<T>(shape: (doc: unknown) => doc is T): { object: K8sObject; key: string; doc: T }[] {
+  configDocs<T>(shape: (doc: unknown) => doc is T): { object: ManifestObject; key: string; doc: T }[] {
     this.parsed ??= configDocs(this.input.objects, (d): d is unknown => d !== undefined);
-    return this.parsed.filter((p): p is { object: K8sObject; key: string; doc: T } => shape(p.doc));
+    return this.parsed.filter((p): p is { object: ManifestObject; key: string; doc: T } => shape(p.doc));
   }
 
   get namespace(): string {
@@ -67,7 +68,7 @@ export class Facts {
   }
 
   /** Prometheus alerting rules found in any ConfigMap. */
-  alertRules(): { object: K8sObject; rules: AlertRule[] }[] {
+  alertRules(): { object: ManifestObject; rules: AlertRule[] }[] {
     return this.configDocs((d): d is { groups: { rules: AlertRule[] }[] } => isRecord(d) && Array.isArray(d.groups)).map(({ object, doc }) => ({
       object,
       rules: doc.groups.flatMap((g) => (g.rules ?? []).filter((r) => typeof r.alert === 'string')),
@@ -79,7 +80,7 @@ export class Facts {
   }
 
   /** Prometheus server configs (a `scrape_configs` document). */
-  prometheusConfigs(): { object: K8sObject; key: string; doc: Record<string, unknown> }[] {
+  prometheusConfigs(): { object: ManifestObject; key: string; doc: Record<string, unknown> }[] {
     return this.configDocs((d): d is Record<string, unknown> => isRecord(d) && Array.isArray(d.scrape_configs));
   }
 
@@ -91,7 +92,7 @@ export class Facts {
     return runningImage(this.workloads, 'alertmanager');
   }
 
-  alertmanagerConfigs(): { object: K8sObject; key: string; doc: AlertmanagerConfig }[] {
+  alertmanagerConfigs(): { object: ManifestObject; key: string; doc: AlertmanagerConfig }[] {
     return this.configDocs((d): d is AlertmanagerConfig => isRecord(d) && isRecord(d.route) && Array.isArray(d.receivers));
   }
 
@@ -100,12 +101,12 @@ export class Facts {
   }
 
   /** The gateway's routing configuration (a document with `routes` and `rate_limit`). */
-  gatewayConfigs(): { object: K8sObject; key: string; doc: GatewayDoc }[] {
+  gatewayConfigs(): { object: ManifestObject; key: string; doc: GatewayDoc }[] {
     return this.configDocs((d): d is GatewayDoc => isRecord(d) && Array.isArray(d.routes) && isRecord(d.rate_limit));
   }
 
   /** Kubernetes Services whose selector picks the pods of a workload. */
-  servicesFor(w: Workload): K8sObject[] {
+  servicesFor(w: Workload): ManifestObject[] {
     return this.input.objects.filter((o) => {
       if (o.kind !== 'Service' || (o.metadata.namespace ?? this.namespace) !== w.namespace) return false;
       const sel = (o.spec as { selector?: Record<string, string> } | undefined)?.selector;

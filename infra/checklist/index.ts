@@ -1,5 +1,5 @@
 export * from './evaluate.js';
 export * from './facts.js';
-export * from './items.js';
-export type { K8sObject } from './manifests.js';
+export * from './items/index.js';
+export type { ManifestObject } from '../manifest/index.js';
 export * from './files.js';

@@ -1,24 +1,11 @@
 import { parse } from 'yaml';
+import { podTemplates, type ManifestObject } from '../manifest/index.js';
 
 /**
  * Read-only views of synthesized Kubernetes objects for the checklist's rules. Rules match objects
  * by kind, labels, images and env names, never by an object's name alone, so they keep working
  * when a construct renames what it renders.
  */
-
-interface Meta {
-  readonly name: string;
-  readonly namespace?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly annotations?: Readonly<Record<string, string>>;
-}
-
-export interface K8sObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: Meta;
-  readonly [field: string]: unknown;
-}
 
 export interface EnvVar {
   readonly name: string;
@@ -69,7 +56,7 @@ interface PodSpec {
 
 /** Anything that runs pods, with its pod template flattened out. */
 export interface Workload {
-  readonly object: K8sObject;
+  readonly object: ManifestObject;
   readonly kind: string;
   readonly name: string;
   readonly namespace: string;
@@ -82,32 +69,23 @@ export interface Workload {
   readonly replicas?: number;
 }
 
-type Template = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec };
-
 const at = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
 
-export function workloads(objects: readonly K8sObject[]): Workload[] {
-  const out: Workload[] = [];
-  for (const o of objects) {
-    let template: Template | undefined;
-    if (['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'ReplicaSet'].includes(o.kind)) template = at(o, 'spec', 'template') as Template;
-    else if (o.kind === 'CronJob') template = at(o, 'spec', 'jobTemplate', 'spec', 'template') as Template;
-    if (!template?.spec) continue;
-    const labels = template.metadata?.labels ?? {};
+export function workloads(objects: readonly ManifestObject[]): Workload[] {
+  return podTemplates(objects).map(({ object: o, labels, annotations, spec }) => {
     const replicas = at(o, 'spec', 'replicas');
-    out.push({
+    return {
       object: o,
       kind: o.kind,
       name: o.metadata.name,
       namespace: o.metadata.namespace ?? '',
       app: o.metadata.labels?.['app.kubernetes.io/name'] ?? o.metadata.labels?.app ?? o.metadata.name,
       podLabels: labels,
-      podAnnotations: template.metadata?.annotations ?? {},
-      pod: template.spec,
+      podAnnotations: annotations,
+      pod: spec as PodSpec,
       ...(typeof replicas === 'number' ? { replicas } : {}),
-    });
-  }
-  return out;
+    };
+  });
 }
 
 /** Long-running workloads: the ones that need probes, replicas and disruption budgets. */
@@ -156,7 +134,7 @@ export function secretsMountedAt(w: Workload, path: string): string[] {
   return names;
 }
 
-export const spec = <T>(o: K8sObject): T => (o.spec ?? {}) as T;
+export const spec = <T>(o: ManifestObject): T => (o.spec ?? {}) as T;
 
 /** Whether a `matchLabels` selector (no expressions) selects these labels. */
 export function selects(selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] } | undefined, labels: Readonly<Record<string, string>>): boolean {
@@ -166,8 +144,8 @@ export function selects(selector: { matchLabels?: Record<string, string>; matchE
 }
 
 /** Every value of every ConfigMap and Secret, with where it came from. */
-function configValues(objects: readonly K8sObject[]): { object: K8sObject; key: string; text: string }[] {
-  const out: { object: K8sObject; key: string; text: string }[] = [];
+function configValues(objects: readonly ManifestObject[]): { object: ManifestObject; key: string; text: string }[] {
+  const out: { object: ManifestObject; key: string; text: string }[] = [];
   for (const o of objects) {
     if (o.kind === 'ConfigMap') for (const [key, text] of Object.entries((o.data as Record<string, string>) ?? {})) out.push({ object: o, key, text });
     if (o.kind === 'Secret') {
@@ -180,8 +158,8 @@ function configValues(objects: readonly K8sObject[]): { object: K8sObject; key: 
 }
 
 /** ConfigMap values that parse as YAML (or JSON) documents of the given shape. */
-export function configDocs<T>(objects: readonly K8sObject[], shape: (doc: unknown) => doc is T): { object: K8sObject; key: string; doc: T }[] {
-  const out: { object: K8sObject; key: string; doc: T }[] = [];
+export function configDocs<T>(objects: readonly ManifestObject[], shape: (doc: unknown) => doc is T): { object: ManifestObject; key: string; doc: T }[] {
+  const out: { object: ManifestObject; key: string; doc: T }[] = [];
   for (const v of configValues(objects)) {
     if (!/\.(ya?ml|json)$/.test(v.key)) continue;
     let doc: unknown;

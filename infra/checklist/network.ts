@@ -1,4 +1,5 @@
-import { type K8sObject, selects } from './manifests.js';
+import type { ManifestObject } from '../manifest/index.js';
+import { selects } from './manifests.js';
 
 /** What NetworkPolicies allow between two pods of one namespace, evaluated as the API server would (matchLabels only). */
 
@@ -24,7 +25,7 @@ export interface Pod {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-const policies = (objects: readonly K8sObject[], namespace: string) =>
+const policies = (objects: readonly ManifestObject[], namespace: string) =>
   objects.filter((o) => o.kind === 'NetworkPolicy' && (o.metadata.namespace ?? namespace) === namespace).map((o) => ({ object: o, spec: o.spec as PolicySpec }));
 
 const peerMatches = (peer: PolicyPeer, pod: Pod, policyNamespace: string): boolean => {
@@ -37,7 +38,7 @@ const peerMatches = (peer: PolicyPeer, pod: Pod, policyNamespace: string): boole
 const portMatches = (rule: PolicyRule, port: number): boolean => !rule.ports?.length || rule.ports.some((p) => p.port === undefined || Number(p.port) === port);
 
 /** A default deny in both directions: a policy selecting every pod, with both types and no rule. */
-export function defaultDeny(objects: readonly K8sObject[], namespace: string): K8sObject | undefined {
+export function defaultDeny(objects: readonly ManifestObject[], namespace: string): ManifestObject | undefined {
   return policies(objects, namespace).find(
     (p) =>
       Object.keys(p.spec.podSelector?.matchLabels ?? {}).length === 0 &&
@@ -49,14 +50,14 @@ export function defaultDeny(objects: readonly K8sObject[], namespace: string): K
 }
 
 /** The policies that select a pod, other than ones that select every pod of the namespace. */
-export function policiesSelecting(objects: readonly K8sObject[], pod: Pod): K8sObject[] {
+export function policiesSelecting(objects: readonly ManifestObject[], pod: Pod): ManifestObject[] {
   return policies(objects, pod.namespace)
     .filter((p) => Object.keys(p.spec.podSelector?.matchLabels ?? {}).length > 0 && selects(p.spec.podSelector, pod.labels))
     .map((p) => p.object);
 }
 
 /** Whether `from` may open a TCP connection to `to` on `port`: egress at one end and ingress at the other. */
-export function allows(objects: readonly K8sObject[], from: Pod, to: Pod, port: number): boolean {
+export function allows(objects: readonly ManifestObject[], from: Pod, to: Pod, port: number): boolean {
   const egress = policies(objects, from.namespace).some(
     (p) => selects(p.spec.podSelector, from.labels) && (p.spec.egress ?? []).some((r) => (r.to ?? []).some((peer) => peerMatches(peer, to, from.namespace)) && portMatches(r, port)),
   );
@@ -67,7 +68,7 @@ export function allows(objects: readonly K8sObject[], from: Pod, to: Pod, port: 
 }
 
 /** Ingress rules that admit any source (no `from`, or an empty peer): an open door. */
-export function openIngress(objects: readonly K8sObject[], namespace: string): K8sObject[] {
+export function openIngress(objects: readonly ManifestObject[], namespace: string): ManifestObject[] {
   return policies(objects, namespace)
     .filter((p) => (p.spec.ingress ?? []).some((r) => !r.from?.length || r.from.some((peer) => !peer.podSelector && !peer.namespaceSelector && !peer.ipBlock)))
     .map((p) => p.object);

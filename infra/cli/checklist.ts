@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { environmentApp } from '../k8s/charts/platform.js';
-import { evaluateChecklist, formatReport, readChecklistFiles, type K8sObject } from '../checklist/index.js';
+import { evaluateChecklist, formatReport, readChecklistFiles, type ManifestObject } from '../checklist/index.js';
 import { listStacks, loadStack, StackConfigError } from '../config/index.js';
 import { ModelError } from '../model/index.js';
 
@@ -36,7 +36,7 @@ function main(): number {
     const stack = loadStack(STACKS_DIR, env);
     // Nothing is written: the charts are only turned into objects.
     const { platform, charts } = environmentApp(stack, join(tmpdir(), 'prism-checklist'));
-    const objects = charts.flatMap((c) => c.toJson() as K8sObject[]);
+    const objects = charts.flatMap((c) => c.toJson() as ManifestObject[]);
     const report = evaluateChecklist({ stack, platform, objects, files: readChecklistFiles(process.cwd()) });
     process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return report.ok ? 0 : 1;

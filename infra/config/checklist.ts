@@ -1,7 +1,7 @@
 /**
  * The vocabulary of the deployment guide's production checklist as a stack file may name it:
  * the 27 item ids (in the guide's order) and which of them no production-like stack may declare
- * not applicable. The rule of each item lives in `infra/checklist/items.ts`, keyed by these ids.
+ * not applicable. The rule of each item lives in `infra/checklist/items/` (a file per section), keyed by these ids.
  */
 export const CHECKLIST_ITEM_IDS = [
   // Security

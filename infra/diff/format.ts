@@ -1,5 +1,5 @@
 import { diffLines } from 'diff';
-import type { KubeObject } from '../pulumi/resources.js';
+import type { ManifestObject } from '../manifest/index.js';
 import { HIDDEN, maskText, type Segment } from './mask.js';
 import { hasChanges, type EnvironmentDiff, type FieldChange } from './objects.js';
 
@@ -21,7 +21,7 @@ function formatValue(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (x === HIDDEN ? '(hidden)' : x));
 }
 
-function objectLabel(o: KubeObject): string {
+function objectLabel(o: ManifestObject): string {
   const name = o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
   return `${o.apiVersion} ${o.kind} ${name}`;
 }

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { KubeObject } from '../pulumi/resources.js';
+import type { ManifestObject } from '../manifest/index.js';
 import { HIDDEN, hides, isSensitivePath, type Segment } from './mask.js';
 
 /**
@@ -16,7 +16,7 @@ export interface FieldChange {
 
 interface ObjectChange {
   readonly key: string;
-  readonly object: KubeObject;
+  readonly object: ManifestObject;
   readonly fields: readonly FieldChange[];
 }
 
@@ -25,8 +25,8 @@ export interface EnvironmentDiff {
   /** Present at the ref / in the working tree at all (an environment can be added or removed). */
   readonly before: boolean;
   readonly after: boolean;
-  readonly added: readonly KubeObject[];
-  readonly removed: readonly KubeObject[];
+  readonly added: readonly ManifestObject[];
+  readonly removed: readonly ManifestObject[];
   readonly changed: readonly ObjectChange[];
 }
 
@@ -35,12 +35,12 @@ export function hasChanges(d: EnvironmentDiff): boolean {
 }
 
 /** Objects matched by key (apiVersion/kind/namespace/name); keys sorted so output is deterministic. */
-export function diffEnvironment(environment: string, before: ReadonlyMap<string, KubeObject> | undefined, after: ReadonlyMap<string, KubeObject> | undefined): EnvironmentDiff {
-  const b = before ?? new Map<string, KubeObject>();
-  const a = after ?? new Map<string, KubeObject>();
+export function diffEnvironment(environment: string, before: ReadonlyMap<string, ManifestObject> | undefined, after: ReadonlyMap<string, ManifestObject> | undefined): EnvironmentDiff {
+  const b = before ?? new Map<string, ManifestObject>();
+  const a = after ?? new Map<string, ManifestObject>();
   const keys = [...new Set([...b.keys(), ...a.keys()])].sort();
-  const added: KubeObject[] = [];
-  const removed: KubeObject[] = [];
+  const added: ManifestObject[] = [];
+  const removed: ManifestObject[] = [];
   const changed: ObjectChange[] = [];
   for (const key of keys) {
     const old = b.get(key);

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { objectKey, type KubeObject } from '../pulumi/resources.js';
+import { objectKey, type ManifestObject } from '../manifest/index.js';
 
 const run = promisify(execFile);
 
 /** Objects of every environment, by environment name, each keyed by `apiVersion/kind/namespace/name`. */
-export type Rendering = Map<string, Map<string, KubeObject>>;
+export type Rendering = Map<string, Map<string, ManifestObject>>;
 
 /** A failure to render or to resolve a ref: reported in one line, exit code 2. */
 export class RenderError extends Error {
@@ -68,12 +68,12 @@ function readRendering(outdir: string, label: string): Rendering {
   for (const env of readdirSync(outdir).sort()) {
     const dir = join(outdir, env);
     if (!statSync(dir).isDirectory()) continue;
-    const objects = new Map<string, KubeObject>();
+    const objects = new Map<string, ManifestObject>();
     for (const file of readdirSync(dir)
       .filter((f) => /\.ya?ml$/.test(f))
       .sort()) {
       for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
-        const o = doc.toJS() as KubeObject | null;
+        const o = doc.toJS() as ManifestObject | null;
         if (o === null) continue;
         const key = objectKey(o);
         if (objects.has(key)) throw new RenderError(`${label}: ${env} renders ${key} twice`);

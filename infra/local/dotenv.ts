@@ -11,7 +11,11 @@ const LINE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 /** Variables whose value is a generated password (the secret catalog's `password` entries). */
 export const GENERATED = new Set<string>(SECRET_KEYS.filter((s) => s.source === 'password').map((s) => s.dotenv));
 
-/** The variables of a `.env` text (Compose's format: `KEY=value`, optional quotes, `#` comments). */
+/**
+ * The variables of a `.env` text (Compose's format: `KEY=value`, optional quotes, `#` comments).
+ * Not Node's util.parseEnv: it starts a comment at any `#` of an unquoted value, where Compose needs
+ * whitespace before it, so `PASS=p#ss` would be `p` here and `p#ss` in Compose (test/local/dotenv.test.ts).
+ */
 export function parseDotenv(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {

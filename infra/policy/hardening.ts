@@ -4,37 +4,31 @@
  * `Kind/name: what is wrong`; an empty list means the rule holds.
  */
 
-export interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: any;
-  [k: string]: unknown;
-}
+import { podTemplates, type ManifestObject } from '../manifest/index.js';
+
+/** A rendered object as these rules read it: its `spec` is walked as the document it is (see eslint.config.js). */
+type Rendered = ManifestObject & { readonly spec?: any };
 
 const MIN_UID = 10000;
 const LONG_RUNNING = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
 
 export interface Workload {
-  readonly object: K8sObject;
+  readonly object: Rendered;
   /** The pod template's spec. */
   readonly pod: any;
-  readonly labels: Record<string, string>;
+  readonly labels: Readonly<Record<string, string>>;
   readonly namespace: string;
 }
 
-const id = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
+const id = (o: Rendered) => `${o.kind}/${o.metadata.name}`;
 
 /** Every pod template of the objects, with where it runs. */
-export function workloads(objects: readonly K8sObject[]): Workload[] {
-  return objects.flatMap((o): Workload[] => {
-    const template = o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'].includes(o.kind) ? o.spec?.template : undefined;
-    return template ? [{ object: o, pod: template.spec, labels: template.metadata?.labels ?? {}, namespace: o.metadata.namespace ?? 'default' }] : [];
-  });
+export function workloads(objects: readonly ManifestObject[]): Workload[] {
+  return podTemplates(objects).map((t) => ({ object: t.object, pod: t.spec, labels: t.labels, namespace: t.object.metadata.namespace ?? 'default' }));
 }
 
 /** Namespaces whose Pod Security Admission enforces `restricted`. */
-export function restrictedNamespaces(objects: readonly K8sObject[]): Set<string> {
+export function restrictedNamespaces(objects: readonly Rendered[]): Set<string> {
   return new Set(objects.filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted').map((o) => o.metadata.name));
 }
 
@@ -81,7 +75,7 @@ function containerHygiene(w: Workload): string[] {
 }
 
 /** A service account token only where a Role grants read access to the API, and nothing more. */
-function serviceAccountTokens(w: Workload, objects: readonly K8sObject[]): string[] {
+function serviceAccountTokens(w: Workload, objects: readonly Rendered[]): string[] {
   if (w.pod.automountServiceAccountToken === false) return [];
   const sa = w.pod.serviceAccountName;
   const bindings = objects.filter((o) => o.kind === 'RoleBinding' && (o as any).subjects?.some((s: any) => s.name === sa));
@@ -91,7 +85,7 @@ function serviceAccountTokens(w: Workload, objects: readonly K8sObject[]): strin
 }
 
 /** The replica floor of a workload (the HPA's minimum when one targets it). */
-function replicaFloor(w: Workload, objects: readonly K8sObject[]): number {
+function replicaFloor(w: Workload, objects: readonly Rendered[]): number {
   const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name);
   return hpa?.spec.minReplicas ?? w.object.spec?.replicas ?? 1;
 }
@@ -99,7 +93,7 @@ function replicaFloor(w: Workload, objects: readonly K8sObject[]): number {
 const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) => selector !== undefined && Object.entries(selector).every(([k, val]) => labels[k] === val);
 
 /** More than one replica: a PodDisruptionBudget and topology spread. */
-function availability(w: Workload, objects: readonly K8sObject[]): string[] {
+function availability(w: Workload, objects: readonly Rendered[]): string[] {
   if (!['Deployment', 'StatefulSet'].includes(w.object.kind) || replicaFloor(w, objects) < 2) return [];
   const v: string[] = [];
   const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector.matchLabels, w.labels));
@@ -109,9 +103,9 @@ function availability(w: Workload, objects: readonly K8sObject[]): string[] {
 }
 
 /** Default deny in the namespace, and a policy of its own for every pod. */
-function networkIsolation(w: Workload, objects: readonly K8sObject[]): string[] {
+function networkIsolation(w: Workload, objects: readonly Rendered[]): string[] {
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && (o.metadata.namespace ?? 'default') === w.namespace);
-  const isDenyAll = (p: K8sObject) =>
+  const isDenyAll = (p: Rendered) =>
     Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress') && !p.spec.ingress && !p.spec.egress;
   const v: string[] = [];
   if (!policies.some(isDenyAll)) v.push(`${id(w.object)}: namespace ${w.namespace} has no default deny`);
@@ -126,7 +120,7 @@ export const SINGLETON_ANNOTATION = 'prism.io/singleton';
  * A singleton never runs twice: one replica, no autoscaler, and replaced rather than surged on
  * rollout (a RollingUpdate starts the new pod, and its volumes, before the old one stops).
  */
-function singleInstance(w: Workload, objects: readonly K8sObject[]): string[] {
+function singleInstance(w: Workload, objects: readonly Rendered[]): string[] {
   if (w.object.kind !== 'Deployment' || !w.object.metadata.annotations?.[SINGLETON_ANNOTATION]) return [];
   const v: string[] = [];
   const hpa = objects.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name);
@@ -146,7 +140,7 @@ function initProcess(w: Workload): string[] {
 }
 
 /** Every rule over every workload of a rendered environment. */
-export function checkHardening(objects: readonly K8sObject[]): string[] {
+export function checkHardening(objects: readonly Rendered[]): string[] {
   const restricted = restrictedNamespaces(objects);
   return workloads(objects).flatMap((w) => [
     ...(restricted.has(w.namespace) ? restrictedProfile(w) : []),

@@ -4,7 +4,7 @@ import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { type Component, type Platform, imageRef } from '../model/index.js';
 import { STACK_CONFIG_DIR } from './config.js';
-import type { KubeObject } from './resources.js';
+import type { ManifestObject } from '../manifest/index.js';
 
 export interface ServiceImage {
   readonly component: Component['name'];
@@ -65,7 +65,7 @@ export function serviceImages(platform: Platform, tag: string, opts?: pulumi.Cus
  * image's digest reference. The manifests stay the one definition; only the image field differs.
  * Every built image must be used somewhere, otherwise the model and the charts disagree.
  */
-export function useBuiltImages(objects: readonly KubeObject[], images: readonly ServiceImage[]): KubeObject[] {
+export function useBuiltImages(objects: readonly ManifestObject[], images: readonly ServiceImage[]): ManifestObject[] {
   const byRendered = new Map(images.map((i) => [i.rendered, i]));
   const used = new Set<string>();
   const swap = (value: unknown, key?: string): unknown => {
@@ -81,7 +81,7 @@ export function useBuiltImages(objects: readonly KubeObject[], images: readonly 
     if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, swap(v, k)]));
     return value;
   };
-  const result = objects.map((o) => swap(o) as KubeObject);
+  const result = objects.map((o) => swap(o) as ManifestObject);
   const unused = images.filter((i) => !used.has(i.rendered)).map((i) => i.rendered);
   if (unused.length > 0) throw new Error(`built images not used by any container of the synthesized objects: ${unused.join(', ')}`);
   return result;

@@ -6,7 +6,8 @@ import { SECRET_NAME } from '../contract/index.js';
 import { LOCAL_SECRET_FILE, imageRef, type Platform, alertingSecretKeys } from '../model/index.js';
 import { STACK_CONFIG_DIR, readStackConfig } from './config.js';
 import { imageTag, serviceImages, useBuiltImages, type ServiceImage } from './images.js';
-import { kubernetesResource, waveOf, type KubeObject, type Wave } from './resources.js';
+import type { ManifestObject } from '../manifest/index.js';
+import { kubernetesResource, waveOf, type Wave } from './resources.js';
 import { platformSecret, secretValues } from './secrets.js';
 
 export interface EnvironmentArgs {
@@ -15,9 +16,9 @@ export interface EnvironmentArgs {
 }
 
 /** The objects `npm run synth` writes for a stack: the same charts, rendered in memory. */
-function synthesizedObjects(stack: Stack): { platform: Platform; objects: KubeObject[] } {
+function synthesizedObjects(stack: Stack): { platform: Platform; objects: ManifestObject[] } {
   const { platform, charts } = environmentApp(stack, 'dist/k8s');
-  return { platform, objects: charts.flatMap((c) => c.toJson() as KubeObject[]) };
+  return { platform, objects: charts.flatMap((c) => c.toJson() as ManifestObject[]) };
 }
 
 /** The component's type token: the parent of every resource of one stack. */
@@ -41,7 +42,7 @@ function childOptions(parent: pulumi.Resource): { parent: pulumi.Resource; alias
 export class Environment extends pulumi.ComponentResource {
   readonly platform: Platform;
   /** Exactly the synthesized objects, one Pulumi resource each. */
-  readonly objects: readonly KubeObject[];
+  readonly objects: readonly ManifestObject[];
   readonly resources: readonly pulumi.CustomResource[];
   /** The images built and pushed (`images.build`); none when the stack deploys pinned images. */
   readonly images: readonly ServiceImage[];

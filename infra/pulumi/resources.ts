@@ -1,18 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import type * as pulumi from '@pulumi/pulumi';
-
-/** A synthesized Kubernetes object (as `chart.toJson()` gives it); fields may hold Pulumi inputs. */
-export interface KubeObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly [k: string]: unknown };
-  readonly [field: string]: unknown;
-}
-
-/** `apiVersion/kind/namespace/name`: how objects are matched between the synth, Pulumi and the diff. */
-export function objectKey(o: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
-  return `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-}
+import type { ManifestObject } from '../manifest/index.js';
 
 /**
  * Deployment waves: namespaces and CRDs first, then the objects pods read (config, accounts,
@@ -24,7 +12,7 @@ export type Wave = 'foundation' | 'configuration' | 'workloads';
 const FOUNDATION_KINDS = new Set(['Namespace', 'CustomResourceDefinition']);
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod', 'ReplicaSet']);
 
-export function waveOf(o: Pick<KubeObject, 'kind'>): Wave {
+export function waveOf(o: Pick<ManifestObject, 'kind'>): Wave {
   if (FOUNDATION_KINDS.has(o.kind)) return 'foundation';
   if (WORKLOAD_KINDS.has(o.kind)) return 'workloads';
   return 'configuration';
@@ -68,7 +56,7 @@ export const TYPED_CLASSES: ReadonlyMap<string, ResourceClass> = new Map<string,
 ]);
 
 /** The logical Pulumi name of an object: `namespace/name`, or `name` when cluster-scoped (unique per type). */
-function resourceName(o: KubeObject): string {
+function resourceName(o: ManifestObject): string {
   return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
 }
 
@@ -77,7 +65,7 @@ function resourceName(o: KubeObject): string {
  * (so the provider knows its schema, await logic and replace rules), a CustomResource otherwise
  * (ExternalSecret, cert-manager). A built-in kind missing from `TYPED_CLASSES` is an error rather than a guess.
  */
-export function kubernetesResource(o: KubeObject, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+export function kubernetesResource(o: ManifestObject, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
   const name = resourceName(o);
   if (isBuiltIn(o.apiVersion)) {
     const cls = TYPED_CLASSES.get(`${o.apiVersion}/${o.kind}`);

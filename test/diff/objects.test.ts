@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { diffEnvironment, formatEnvironment, formatReport } from '../../infra/diff/index.js';
 import { maskText } from '../../infra/diff/mask.js';
-import { objectKey, type KubeObject } from '../../infra/pulumi/resources.js';
+import { objectKey, type ManifestObject } from '../../infra/manifest/index.js';
 
-const env = (...objects: KubeObject[]) => new Map(objects.map((o) => [objectKey(o), o]));
-const report = (before: KubeObject[], after: KubeObject[]) => formatEnvironment(diffEnvironment('dev', env(...before), env(...after))).join('\n');
+const env = (...objects: ManifestObject[]) => new Map(objects.map((o) => [objectKey(o), o]));
+const report = (before: ManifestObject[], after: ManifestObject[]) => formatEnvironment(diffEnvironment('dev', env(...before), env(...after))).join('\n');
 
 const SECRETS = ['s3cr3t-old', 's3cr3t-new', 'hunter2', 'tok-123', 'pem-body', 'oauth-secret', '424242'];
 
-function deployment(envVars: { name: string; value?: string; valueFrom?: unknown }[], extra: Record<string, unknown> = {}): KubeObject {
+function deployment(envVars: { name: string; value?: string; valueFrom?: unknown }[], extra: Record<string, unknown> = {}): ManifestObject {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -19,7 +19,7 @@ function deployment(envVars: { name: string; value?: string; valueFrom?: unknown
 
 describe('manifest diff: secret values are never shown', () => {
   it("a Secret's data and stringData changes are reported with their key, values hidden", () => {
-    const secret = (data: Record<string, string>, stringData: Record<string, string>): KubeObject => ({
+    const secret = (data: Record<string, string>, stringData: Record<string, string>): ManifestObject => ({
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'prism-secrets', namespace: 'prism' },
@@ -60,7 +60,7 @@ describe('manifest diff: secret values are never shown', () => {
   });
 
   it('secret-looking lines of a changed config file are masked; the others are shown', () => {
-    const cm = (text: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'redis', namespace: 'prism' }, data: { 'redis.conf': text } });
+    const cm = (text: string): ManifestObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'redis', namespace: 'prism' }, data: { 'redis.conf': text } });
     const out = report([cm('port 6379\nrequirepass hunter2\nmaxmemory 100mb\n')], [cm('port 6380\nrequirepass s3cr3t-new\nmaxmemory 100mb\n')]);
     expect(out).toContain('    data["redis.conf"]: text changed');
     expect(out).toContain('      - port 6379\n      - requirepass (hidden)\n      + port 6380\n      + requirepass (hidden)');
@@ -73,13 +73,13 @@ describe('manifest diff: secret values are never shown', () => {
 });
 
 describe('manifest diff: structure', () => {
-  const svc = (name: string, port: number): KubeObject => ({
+  const svc = (name: string, port: number): ManifestObject => ({
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name, namespace: 'prism', annotations: { 'prism.io/x': 'a' } },
     spec: { ports: [{ name: 'http', port }] },
   });
-  const ns: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prism' } };
+  const ns: ManifestObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prism' } };
 
   it('added, removed and changed objects are keyed by apiVersion/kind/namespace/name and sorted', () => {
     const out = report([ns, svc('b', 80), svc('c', 80)], [svc('a', 80), svc('b', 81), ns]);
@@ -87,7 +87,7 @@ describe('manifest diff: structure', () => {
   });
 
   it('an apiVersion change is a removal and an addition; unnamed lists are compared by position', () => {
-    const es = (apiVersion: string, keys: string[]): KubeObject => ({ apiVersion, kind: 'ExternalSecret', metadata: { name: 'prism-secrets', namespace: 'prism' }, spec: { keys } });
+    const es = (apiVersion: string, keys: string[]): ManifestObject => ({ apiVersion, kind: 'ExternalSecret', metadata: { name: 'prism-secrets', namespace: 'prism' }, spec: { keys } });
     expect(report([es('external-secrets.io/v1beta1', ['a'])], [es('external-secrets.io/v1', ['a'])])).toBe(
       ['dev: 1 added, 1 removed, 0 changed', '+ external-secrets.io/v1 ExternalSecret prism/prism-secrets', '- external-secrets.io/v1beta1 ExternalSecret prism/prism-secrets'].join('\n'),
     );

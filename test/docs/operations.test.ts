@@ -183,7 +183,7 @@ describe('the operations documents', () => {
       externalsecret: names('ExternalSecret'),
       configmap: names('ConfigMap'),
     };
-    const appLabels = new Set(objects.map((o) => (o.metadata.labels as Record<string, string> | undefined)?.['app.kubernetes.io/name']).filter(Boolean));
+    const appLabels = new Set(objects.map((o) => o.metadata.labels?.['app.kubernetes.io/name']).filter(Boolean));
     const claims = new Set(
       objects
         .filter((o) => o.kind === 'StatefulSet')

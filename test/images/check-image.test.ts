@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,7 +27,7 @@ const clean = {
   'var/lib/dpkg/status': dpkg(TINI),
   'usr/local/bin/node': 'ELF',
   'app/package.json': JSON.stringify({ type: 'module', main: ENTRY }),
-  'app/build/services/gateway/src/main.js': `import Fastify from 'fastify';\nimport { x } from '../../runtime/src/index.js';\nconst later = await import('undici');`,
+  'app/build/services/gateway/src/main.js': `import Fastify from 'fastify';\nimport { x } from '../../runtime/src/index.js';\nimport { y } from '#contract';\nconst later = await import('undici');`,
   'app/build/services/runtime/src/index.js': `import pino from 'pino';\nexport const x = 1;`,
   'app/node_modules/fastify/package.json': pkg('fastify', { avvio: '^9' }),
   'app/node_modules/avvio/package.json': pkg('avvio'),
@@ -137,6 +137,12 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
       'app/build/infra/contract/commands.js': contract,
     });
     expect(await entryPackageJson(join(root, 'app'), 'gateway')).toEqual({ name: 'prism-gateway', version: '0.1.0', private: true, type: 'module', main: ENTRY });
+    // The repository's "imports" subpaths name the compiled files in the image.
+    const repo = JSON.parse(readFileSync('package.json', 'utf8')) as { imports: Record<string, string> };
+    writeFileSync(join(root, 'app/package.json'), JSON.stringify({ name: 'prism', version: '0.1.0', imports: repo.imports }));
+    const withImports = await entryPackageJson(join(root, 'app'), 'gateway');
+    expect(withImports.imports?.['#contract']).toBe('./build/infra/contract/index.js');
+    expect(withImports.imports?.['#runtime/proto/*']).toBe('./build/services/runtime/src/proto/*.js');
     await expect(entryPackageJson(join(root, 'app'), 'auth')).rejects.toThrow(`auth: the entry file ${SERVICE_ENTRY.auth[1]} is not in`);
     await expect(entryPackageJson(join(root, 'app'), 'nope')).rejects.toThrow('nope: not a service of the contract (gateway, auth, config, dbmanager)');
     execFileSync(process.execPath, ['scripts/service-deps.mjs', 'entry', join(root, 'app'), 'gateway']);

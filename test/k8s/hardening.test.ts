@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { buildPlatform } from '../../infra/model/index.js';
-import { checkHardening, restrictedNamespaces, restrictedProfile, workloads, type K8sObject } from '../../infra/policy/hardening.js';
+import { checkHardening, restrictedNamespaces, restrictedProfile, workloads } from '../../infra/policy/hardening.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 
 describe.each(ENVIRONMENTS)('%s hardening', (env) => {
   const { objects, stack } = synth(env);
-  const all = objects as unknown as K8sObject[];
+  const all = objects;
 
   it('meets every rule on every workload', () => {
     expect(checkHardening(all)).toEqual([]);
@@ -44,10 +44,10 @@ describe.each(ENVIRONMENTS)('%s hardening', (env) => {
 
 describe('the hardening rules catch', () => {
   const { objects } = synth('prod');
-  const gateway = () => structuredClone(objects as unknown as K8sObject[]);
+  const gateway = () => structuredClone(objects);
   const mutateGateway = (f: (pod: any) => void) => {
     const all = gateway();
-    const d = all.find((o) => o.kind === 'Deployment' && o.metadata.name === 'gateway')!;
+    const d: any = all.find((o) => o.kind === 'Deployment' && o.metadata.name === 'gateway')!;
     f(d.spec.template.spec);
     return checkHardening(all);
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildPlatform, portNumber } from '../../infra/model/index.js';
 import { ENVIRONMENTS, synth } from '../support/synth.js';
-import type { ManifestObject } from '../support/k8s-schema.js';
+import type { ManifestObject } from '../../infra/manifest/index.js';
 
 interface Rule {
   from?: { podSelector?: { matchLabels?: Record<string, string> }; namespaceSelector?: { matchLabels?: Record<string, string> } }[];

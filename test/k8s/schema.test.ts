@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CERT_MANAGER_SPECS } from '../../infra/k8s/mesh-ca.js';
 import { openApiErrors, unknownFields } from '../support/k8s-schema.js';
-import { ENVIRONMENTS, key, synth } from '../support/synth.js';
+import { objectKey as key } from '../../infra/manifest/index.js';
+import { ENVIRONMENTS, synth } from '../support/synth.js';
 
 /** Custom resources we render, with the top-level spec fields their CRDs define. */
 const CUSTOM_KINDS: Record<string, { apiVersion: string; specFields: string[] }> = {

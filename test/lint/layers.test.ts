@@ -59,10 +59,13 @@ describe('layering (dependency-cruiser)', () => {
     plant('infra/k8s/labels.ts', "import '../compose/index.js';"); // renderer -> renderer
     plant('infra/contract/ports.ts', "import '../config/index.js';"); // contract -> anything
     plant('services/gateway/src/jwt.ts', "import '../../../infra/model/index.js';"); // service -> model
+    plant('services/gateway/src/breaker.ts', "import '#infra/model/index';"); // the same through a package.json "imports" subpath
     plant('services/auth/src/errors.ts', "import '../../gateway/src/jwt.js';"); // service -> another service
     writeFileSync(join(copy, 'infra/model/cycle-a.ts'), "import { b } from './cycle-b.js';\nexport const a = () => b;\n");
     writeFileSync(join(copy, 'infra/model/cycle-b.ts'), "import { a } from './cycle-a.js';\nexport const b = () => a;\n");
     plant('infra/docs/service-env.ts', "import '../contract/missing.js';"); // does not resolve
+    plant('infra/diff/render.ts', "import '../pulumi/resources.js';"); // the diff loading the Pulumi SDK
+    plant('infra/manifest/object.ts', "import '../contract/index.js';"); // the rendered-object module -> anything
 
     const { violations } = await cruise(copy);
     const found = violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`);
@@ -76,9 +79,12 @@ describe('layering (dependency-cruiser)', () => {
         'layer-k8s: infra/k8s/labels.ts -> infra/compose/index.ts',
         'layer-contract: infra/contract/ports.ts -> infra/config/index.ts',
         'services-import-only-the-contract: services/gateway/src/jwt.ts -> infra/model/index.ts',
+        'services-import-only-the-contract: services/gateway/src/breaker.ts -> infra/model/index.ts',
         'services-import-only-the-contract: services/auth/src/errors.ts -> services/gateway/src/jwt.ts',
         'no-circular: infra/model/cycle-a.ts -> infra/model/cycle-b.ts',
         'not-to-unresolvable: infra/docs/service-env.ts -> ../contract/missing.js',
+        'layer-diff: infra/diff/render.ts -> infra/pulumi/resources.ts',
+        'layer-manifest: infra/manifest/object.ts -> infra/contract/index.ts',
       ]),
     );
     // Nothing else: every violation starts in a planted file (a planted upward import also closes cycles).

@@ -39,6 +39,21 @@ describe('ESLint (eslint.config.js)', () => {
   });
 });
 
+describe('imports climb at most two levels (no-restricted-imports, package.json "imports")', () => {
+  const eslint = new ESLint({ cwd: ROOT });
+  const file = 'services/gateway/src/breaker.ts';
+  const lintWith = async (line: string) => {
+    const [result] = await eslint.lintText(`${line}\n${readFileSync(file, 'utf8')}\nvoid SERVICE_NAMES;\n`, { filePath: resolve(file) });
+    return result!.messages.map((m) => m.ruleId);
+  };
+
+  it('fails on a relative import three levels up, and takes its subpath', { timeout: 120_000 }, async () => {
+    expect(await lintWith("import { SERVICE_NAMES } from '../../../infra/contract/index.js';")).toContain('no-restricted-imports');
+    expect(await lintWith("export { SERVICE_NAMES } from '../../../infra/contract/index.js';\nimport { SERVICE_NAMES } from '#contract';")).toContain('no-restricted-imports');
+    expect(await lintWith("import { SERVICE_NAMES } from '#contract';")).toEqual([]);
+  });
+});
+
 describe('Prettier (.prettierrc.json)', () => {
   it('accepts the files as they are and refuses a reformatted one', async () => {
     const file = resolve('infra/config/quantity.ts');

@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { GENERATED, localSecretManifest, parseDotenv } from '../../infra/local/index.js';
 import { SECRET_KEYS } from '../../infra/contract/index.js';
-import { openApiErrors, type ManifestObject } from '../support/k8s-schema.js';
+import type { ManifestObject } from '../../infra/manifest/index.js';
+import { openApiErrors } from '../support/k8s-schema.js';
 import { find, synth } from '../support/synth.js';
 import { mode, tempCheckout } from './support.js';
 

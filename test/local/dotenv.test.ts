@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ENV_EXAMPLE_FILE, INTERPOLATION } from '../../infra/compose/index.js';
 import { GENERATED, LocalSetupError, ensureEnvFile, generatePassword, parseDotenv } from '../../infra/local/index.js';
@@ -113,5 +114,12 @@ describe('.env creation', () => {
   it("parses Compose's .env syntax: quotes, comments, spaces", () => {
     const v = parseDotenv('A=1\nB="two words"\nC=\'x#y\'\nD=plain # note\n# E=no\n  F = f \nG= # later\n');
     expect(Object.fromEntries(v)).toEqual({ A: '1', B: 'two words', C: 'x#y', D: 'plain', F: 'f', G: '' });
+  });
+
+  it('reads a `#` inside an unquoted value as Compose does: part of the value (why not util.parseEnv)', () => {
+    // Compose starts an inline comment only after whitespace; Node's util.parseEnv at any `#`. A hand-set
+    // password `p#ss` would reach Compose whole and the local Secret cut to `p` with Node's parser.
+    expect(parseDotenv('PRISM_REDIS_PASSWORD=p#ss\n').get('PRISM_REDIS_PASSWORD')).toBe('p#ss');
+    expect(parseEnv('PRISM_REDIS_PASSWORD=p#ss\n').PRISM_REDIS_PASSWORD).toBe('p');
   });
 });

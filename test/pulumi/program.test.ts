@@ -9,7 +9,8 @@ import { StackConfigError } from '../../infra/config/index.js';
 import { SECRET_KEYS, SECRET_NAME } from '../../infra/contract/index.js';
 import { imageTag } from '../../infra/pulumi/images.js';
 import { ENVIRONMENT_TYPE, Environment } from '../../infra/pulumi/program.js';
-import { TYPED_CLASSES, kubernetesResource, objectKey, waveOf, type KubeObject } from '../../infra/pulumi/resources.js';
+import { objectKey, type ManifestObject } from '../../infra/manifest/index.js';
+import { TYPED_CLASSES, kubernetesResource, waveOf } from '../../infra/pulumi/resources.js';
 import { fakeDigest, isSecretEnvelope, mockStack, settle, stackFileConfig, value, type MockRun, type Registration } from './harness.js';
 
 const STACKS = ['dev', 'staging', 'prod'] as const;
@@ -18,10 +19,10 @@ const SERVICES = ['gateway', 'auth', 'config', 'dbmanager'];
 
 /** What `npm run synth` writes, read back from the YAML files (the cdk8s.yaml app, in a temp dir). */
 let synthDir: string;
-const synthesized = (stack: string): KubeObject[] =>
+const synthesized = (stack: string): ManifestObject[] =>
   readdirSync(join(synthDir, stack))
     .sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(join(synthDir, stack, f), 'utf8')).map((d) => d.toJS() as KubeObject))
+    .flatMap((f) => parseAllDocuments(readFileSync(join(synthDir, stack, f), 'utf8')).map((d) => d.toJS() as ManifestObject))
     .filter((o) => o !== null);
 
 beforeAll(() => {
@@ -41,13 +42,13 @@ async function run(stack: string, overrides: Record<string, string> = {}, secret
 /** Kubernetes objects registered (every kubernetes: type except the provider), by object key. */
 function kubernetesObjects(mock: MockRun): Map<string, Registration> {
   const objects = mock.registrations.filter((r) => r.type.startsWith('kubernetes:'));
-  return new Map(objects.map((r) => [objectKey(r.inputs as unknown as KubeObject), r]));
+  return new Map(objects.map((r) => [objectKey(r.inputs as unknown as ManifestObject), r]));
 }
 
 const digestOf = (stack: string, service: string) => fakeDigest(`ghcr.io/prism-platform/prism-${service}:${imageTag(stack, REVISION)}`);
 
 /** The synthesized object as it should reach the engine: service containers on the pushed digest. */
-function withDigests(o: KubeObject, stack: string): unknown {
+function withDigests(o: ManifestObject, stack: string): unknown {
   const rendered = new Map(SERVICES.map((s) => [`ghcr.io/prism-platform/prism-${s}:0.1.0`, digestOf(stack, s)]));
   return JSON.parse(JSON.stringify(o), (key, v) => (key === 'image' && typeof v === 'string' && rendered.has(v) ? rendered.get(v) : v));
 }

@@ -1,19 +1,13 @@
 import * as clientModels from '@kubernetes/client-node';
+import type { ManifestObject } from '../../infra/manifest/index.js';
 
 /**
  * Validation of synthesized objects against the Kubernetes OpenAPI schemas:
- * - kubernetes-models (4.x, the line that installs on Node 20) validates types, required
+ * - kubernetes-models (5.x) validates types, required
  *   fields and formats, but accepts unknown fields;
  * - so unknown fields are found by walking the attribute type maps of
  *   @kubernetes/client-node's generated models (generated from the same OpenAPI spec).
  */
-
-export interface ManifestObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; [k: string]: unknown };
-  [k: string]: unknown;
-}
 
 type Ctor = new (data: unknown) => { validate(): void };
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { environmentApp } from '../../infra/k8s/charts/platform.js';
 import { loadStack, type Stack } from '../../infra/config/index.js';
-import type { ManifestObject } from './k8s-schema.js';
+import type { ManifestObject } from '../../infra/manifest/index.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'prod'] as const;
 
@@ -22,8 +22,6 @@ export function synth(env: string, stacksDir = 'stacks'): Synthesized {
   for (const chart of charts) byChart[chart.node.id] = chart.toJson() as ManifestObject[];
   return { stack, objects: Object.values(byChart).flat(), byChart };
 }
-
-export const key = (o: ManifestObject): string => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
 export function find(objects: readonly ManifestObject[], kind: string, name: string): ManifestObject {
   const o = objects.find((x) => x.kind === kind && x.metadata.name === name);

@@ -1,6 +1,6 @@
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { API_KEY_PATTERN } from '../../../infra/contract/index.js';
+import { API_KEY_PATTERN } from '#contract';
 import type { AuthContext } from './context.js';
 import { inTx, query, type Tx } from './db.js';
 import { HttpError } from './errors.js';

@@ -1,4 +1,4 @@
-import { GRPC_APIS } from '../../../infra/contract/index.js';
+import { GRPC_APIS } from '#contract';
 import { GrpcError, grpc, loadProto, unary } from '../../runtime/src/index.js';
 import type { AuthServiceHandlers } from '../../runtime/src/proto/prism/auth/v1/AuthService.js';
 import { getUser } from './accounts.js';

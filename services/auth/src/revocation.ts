@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { API_KEY_CACHE_MAX_SECONDS, AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '../../../infra/contract/index.js';
+import { API_KEY_CACHE_MAX_SECONDS, AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '#contract';
 import type { Logger } from '../../runtime/src/index.js';
 import { type Db, query } from './db.js';
 import { DependencyUnavailable } from './errors.js';

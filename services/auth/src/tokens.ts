@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, type webcrypto } from 'node:crypto';
 import { errors, jwtVerify, SignJWT, type JWTPayload, type JWTHeaderParameters } from 'jose';
-import { ACCESS_TOKEN, isCanonicalJws } from '../../../infra/contract/index.js';
+import { ACCESS_TOKEN, isCanonicalJws } from '#contract';
 import type { KeyRing } from './keys.js';
 
 export interface AccessClaims {

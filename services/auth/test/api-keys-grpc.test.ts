@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY_PATTERN } from '../../../infra/contract/index.js';
+import { API_KEY_PATTERN } from '#contract';
 import { grpc } from '../../runtime/src/index.js';
 import { generateApiKey, parseApiKey, withChecksum } from '../src/api-keys.js';
 import * as S from '../src/http/schemas.js';

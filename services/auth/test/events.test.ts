@@ -1,10 +1,10 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_EVENTS_STREAM } from '../../../infra/contract/index.js';
-import { waitFor } from '../../../test/support/net.js';
+import { AUTH_EVENTS_STREAM } from '#contract';
+import { waitFor } from '#test/support/net';
 import { call, email, type Harness, PASSWORD, startHarness } from './support/harness.js';
-import { privateNats } from '../../../test/support/private-servers.js';
+import { privateNats } from '#test/support/private-servers';
 
 let nats: Awaited<ReturnType<typeof privateNats>>;
 let h: Harness;

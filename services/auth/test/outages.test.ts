@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_REDIS_KEYS } from '../../../infra/contract/index.js';
+import { AUTH_REDIS_KEYS } from '#contract';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { grpc } from '../../runtime/src/index.js';
-import { waitFor } from '../../../test/support/net.js';
+import { waitFor } from '#test/support/net';
 import { authClient } from './support/grpc.js';
 import { call, email, type Harness, PASSWORD, signUp, startHarness } from './support/harness.js';
-import { privatePostgres, privateRedis } from '../../../test/support/private-servers.js';
+import { privatePostgres, privateRedis } from '#test/support/private-servers';
 
 let pgServer: Awaited<ReturnType<typeof privatePostgres>>;
 let redisServer: Awaited<ReturnType<typeof privateRedis>>;

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/net.js';
+import { waitFor } from '#test/support/net';
 import { authDatabase, authEnvVars, call, PASSWORD, type TestDatabase } from './support/harness.js';
 import { makeKeyFiles } from './support/keys.js';
 

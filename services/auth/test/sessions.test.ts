@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '../../../infra/contract/index.js';
+import { AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '#contract';
 import * as S from '../src/http/schemas.js';
 import { call, email, type Harness, PASSWORD, signUp, startHarness } from './support/harness.js';
 

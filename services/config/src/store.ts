@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { CONFIG_SCOPES, type ConfigScope, configKeySpec } from '../../../infra/contract/index.js';
+import { CONFIG_SCOPES, type ConfigScope, configKeySpec } from '#contract';
 
 /**
  * Configuration values in prism_ops: `config_values` holds the current version of each key,

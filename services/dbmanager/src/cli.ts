@@ -14,7 +14,7 @@
 //   schedule --job '<name>|<cron>|<args>'... run those commands at their times (Compose's backup
 //                                           schedule; Kubernetes uses CronJobs)
 import { parseArgs } from 'node:util';
-import { type DatabaseId, OBJECT_STORAGE_ENV } from '../../../infra/contract/index.js';
+import { type DatabaseId, OBJECT_STORAGE_ENV } from '#contract';
 import { EnvError, ServiceRuntime, SpanStatusCode, context, parseEnv, startTracing, trace } from '../../runtime/src/index.js';
 import { formatBytes, lineReporter } from './backup/progress.js';
 import { pruneBackups } from './backup/retention.js';

@@ -1,5 +1,5 @@
 import { Gauge } from 'prom-client';
-import { GRPC_APIS, METRICS, type DatabaseId } from '../../../infra/contract/index.js';
+import { GRPC_APIS, METRICS, type DatabaseId } from '#contract';
 import { GrpcError, type ServiceRuntime, grpc, loadProto, unary } from '../../runtime/src/index.js';
 import type { DbManagerHandlers } from '../../runtime/src/proto/prism/dbmanager/v1/DbManager.js';
 import type { WalArchiver } from './backup/wal-archive.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { DATABASES, type DatabaseId } from '../../../infra/contract/index.js';
+import { DATABASES, type DatabaseId } from '#contract';
 import { EnvError, type ServiceEnv } from '../../runtime/src/index.js';
 import type { EngineContext } from './backup/basebackup.js';
 import { BackupCatalog } from './backup/catalog.js';

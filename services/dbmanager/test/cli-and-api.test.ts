@@ -6,11 +6,11 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OBJECT_STORAGE_ENV } from '../../../infra/contract/index.js';
+import { OBJECT_STORAGE_ENV } from '#contract';
 import { ServiceRuntime, grpc, loadProto, parseEnv } from '../../runtime/src/index.js';
 import { DBMANAGER_SERVICE, startDbManager } from '../src/server.js';
-import { freePort } from '../../../test/support/net.js';
-import { type PrivatePostgres, privatePostgres } from '../../../test/support/private-servers.js';
+import { freePort } from '#test/support/net';
+import { type PrivatePostgres, privatePostgres } from '#test/support/private-servers';
 import { provisionBucket } from './s3-support.js';
 import { makeMesh } from '../../runtime/test/support/mtls.js';
 

@@ -17,7 +17,7 @@ import { migrateDatabase } from '../src/migrations/index.js';
 import { MirroredStore } from '../src/storage/mirrored-store.js';
 import { ObjectStore, type StorageConfig } from '../src/storage/object-store.js';
 import { freshDatabase } from './pg-support.js';
-import { type PrivatePostgres, asPostgres, pgBin, privateMinio, privatePostgres } from '../../../test/support/private-servers.js';
+import { type PrivatePostgres, asPostgres, pgBin, privateMinio, privatePostgres } from '#test/support/private-servers';
 
 type Minio = Awaited<ReturnType<typeof privateMinio>>;
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { pgHbaConf } from '../../../infra/model/files/postgres.js';
-import { type PrivatePostgres, pgBin, privatePostgres } from '../../../test/support/private-servers.js';
+import { pgHbaConf } from '#infra/model/files/postgres';
+import { type PrivatePostgres, pgBin, privatePostgres } from '#test/support/private-servers';
 
 const exec = promisify(execFile);
 

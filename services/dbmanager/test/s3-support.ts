@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { minioBucketPolicy, minioSetupScript } from '../../../infra/model/files/minio-setup.js';
+import { minioBucketPolicy, minioSetupScript } from '#infra/model/files/minio-setup';
 import { ObjectStore, type StorageConfig } from '../src/storage/object-store.js';
 
 const exec = promisify(execFile);

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import autocannon from 'autocannon';
-import { ACCESS_TOKEN } from '../../../infra/contract/index.js';
+import { ACCESS_TOKEN } from '#contract';
 import { gatewayEnv, makeKeys, route, token, tmpDir, freePort } from '../test/support/harness.js';
 import { checkBounds, makeIdentities, zipfRequests, zipfSequence } from './identities.js';
 

@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { API_KEY_PATTERN, GRPC_APIS } from '../../../infra/contract/index.js';
+import { API_KEY_PATTERN, GRPC_APIS } from '#contract';
 import { type grpc, loadProto, type Logger } from '../../runtime/src/index.js';
 import type { AuthServiceClient } from '../../runtime/src/proto/prism/auth/v1/AuthService.js';
 import type { ValidateApiKeyResponse__Output as ValidateApiKeyResponse } from '../../runtime/src/proto/prism/auth/v1/ValidateApiKeyResponse.js';

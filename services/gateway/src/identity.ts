@@ -1,4 +1,4 @@
-import { AUTH_REDIS_KEYS, IDENTITY_HEADERS } from '../../../infra/contract/index.js';
+import { AUTH_REDIS_KEYS, IDENTITY_HEADERS } from '#contract';
 
 /** A verified caller. `headers` is the flat [name, value, ...] list forwarded upstream, built once. */
 export interface Identity {

@@ -1,4 +1,4 @@
-import { type CONFIG_KEYS, configKeySpec, GRPC_APIS } from '../../../infra/contract/index.js';
+import { type CONFIG_KEYS, configKeySpec, GRPC_APIS } from '#contract';
 import { grpc, loadProto, type Logger } from '../../runtime/src/index.js';
 import type { ConfigChange__Output as ConfigChange } from '../../runtime/src/proto/prism/config/v1/ConfigChange.js';
 import type { ConfigServiceClient } from '../../runtime/src/proto/prism/config/v1/ConfigService.js';

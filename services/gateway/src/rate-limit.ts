@@ -1,5 +1,5 @@
 import { Counter } from 'prom-client';
-import { METRICS } from '../../../infra/contract/index.js';
+import { METRICS } from '#contract';
 import type { Logger, ServiceMetrics } from '../../runtime/src/index.js';
 import { ScriptPipeline } from './redis-script.js';
 import type { GatewaySettings } from './settings.js';

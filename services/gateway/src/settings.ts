@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { AUTH_FAILURE_LIMIT_DEFAULTS, gatewayConfigSchema, type GatewayConfig } from '../../../infra/contract/index.js';
+import { AUTH_FAILURE_LIMIT_DEFAULTS, gatewayConfigSchema, type GatewayConfig } from '#contract';
 import type { ServiceEnv } from '../../runtime/src/index.js';
 
 /** A gateway.yaml that cannot be used; `message` is one line naming the file and the key. */

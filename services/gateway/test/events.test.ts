@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METRICS } from '../../../infra/contract/index.js';
-import { privateNats } from '../../../test/support/private-servers.js';
+import { METRICS } from '#contract';
+import { privateNats } from '#test/support/private-servers';
 import { REQUEST_STREAM, type RequestEvent } from '../src/events.js';
 import { freePort, makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys } from './support/harness.js';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/net.js';
+import { waitFor } from '#test/support/net';
 import { gatewayEnv, makeKeys, route, TestUpstream, type Keys } from './support/harness.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/net.js';
+import { waitFor } from '#test/support/net';
 import { gatewayEnv, makeKeys, route, TestUpstream, tmpDir, token, type Keys } from './support/harness.js';
 
 const MAIN = 'services/gateway/src/main.ts';

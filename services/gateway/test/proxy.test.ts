@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CIRCUIT_STATE, METRICS } from '../../../infra/contract/index.js';
+import { CIRCUIT_STATE, METRICS } from '#contract';
 import { makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
 
 let keys: Keys;

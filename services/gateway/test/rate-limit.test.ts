@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METRICS } from '../../../infra/contract/index.js';
+import { METRICS } from '#contract';
 import { makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
-import { privateRedis } from '../../../test/support/private-servers.js';
+import { privateRedis } from '#test/support/private-servers';
 
 let keys: Keys;
 let upstream: TestUpstream;

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { privateRedis, type PrivateServer } from '../../../test/support/private-servers.js';
+import { privateRedis, type PrivateServer } from '#test/support/private-servers';
 import { ScriptPipeline, ScriptUnavailable, type ScriptPipelineOptions } from '../src/redis-script.js';
 
 /** Echoes its key and argument, so each caller can see it got its own reply; errors on request. */

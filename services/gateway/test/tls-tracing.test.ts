@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePki, type TestPki } from '../../runtime/test/support/certs.js';
-import { waitFor } from '../../../test/support/net.js';
+import { waitFor } from '#test/support/net';
 import { freePort, makeKeys, route, startTestGateway, TestUpstream, token, type Keys } from './support/harness.js';
 
 let keys: Keys;

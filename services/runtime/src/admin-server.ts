@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { HEALTH_PATHS } from '../../../infra/contract/index.js';
+import { HEALTH_PATHS } from '#contract';
 import type { Health } from './health.js';
 import type { ServiceMetrics } from './metrics.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENV, type EnvName, type ServiceName, serviceEnvSchema } from '../../../infra/contract/index.js';
+import { ENV, type EnvName, type ServiceName, serviceEnvSchema } from '#contract';
 
 type Spec = (typeof ENV)[EnvName];
 type Out<K extends EnvName> = z.output<(typeof ENV)[K]['schema']>;

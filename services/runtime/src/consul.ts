@@ -1,5 +1,5 @@
 import { hostname, networkInterfaces } from 'node:os';
-import { HEALTH_PATHS } from '../../../infra/contract/index.js';
+import { HEALTH_PATHS } from '#contract';
 import type { Logger } from './logger.js';
 
 export interface ConsulRegistration {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { API_KEY_HEADER, LOG_SPAN_ID_FIELD, LOG_TRACE_ID_FIELD } from '../../../infra/contract/index.js';
+import { API_KEY_HEADER, LOG_SPAN_ID_FIELD, LOG_TRACE_ID_FIELD } from '#contract';
 import { activeSpanIds } from './tracing.js';
 
 export type { Logger } from 'pino';

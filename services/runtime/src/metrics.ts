@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { METRICS } from '../../../infra/contract/index.js';
+import { METRICS } from '#contract';
 
 /** The registry of one service with prom-client's default process metrics and the shared request metrics. */
 export class ServiceMetrics {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { experimental } from '@grpc/grpc-js';
-import { type CallerIdentity, MTLS_REFRESH_SECONDS, type ServiceName, allowedCallers, callerFromUris, workloadSpiffeId } from '../../../infra/contract/index.js';
+import { type CallerIdentity, MTLS_REFRESH_SECONDS, type ServiceName, allowedCallers, callerFromUris, workloadSpiffeId } from '#contract';
 import type { ServiceEnv } from './config.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';

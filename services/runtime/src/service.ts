@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type RequestListener, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { MTLS_REFRESH_SECONDS, type ServiceName } from '../../../infra/contract/index.js';
+import { MTLS_REFRESH_SECONDS, type ServiceName } from '#contract';
 import { createAdminServer } from './admin-server.js';
 import { registerWithConsul } from './consul.js';
 import { loadEnv, type ServiceEnv } from './config.js';

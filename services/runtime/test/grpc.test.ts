@@ -4,7 +4,7 @@ import { grpc, grpcClientCredentials, loadProto } from '../src/grpc.js';
 import { ServiceRuntime } from '../src/service.js';
 import { makePki, type TestPki } from './support/certs.js';
 import { configServiceEnv } from './support/env.js';
-import { freePort } from '../../../test/support/net.js';
+import { freePort } from '#test/support/net';
 
 type HealthClient = grpc.Client & {
   Check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../../test/support/net.js';
+import { freePort } from '#test/support/net';
 import { createLogger } from '../src/logger.js';
 import { ensureStream } from '../src/jetstream.js';
 

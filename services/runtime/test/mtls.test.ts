@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import * as protoLoader from '@grpc/proto-loader';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GRPC_ACCESS, GRPC_APIS, allowedCallers, callerFromUris, operatorSpiffeId } from '../../../infra/contract/index.js';
-import { issueFromLocalCa } from '../../../infra/local/mtls-pki.js';
+import { GRPC_ACCESS, GRPC_APIS, allowedCallers, callerFromUris, operatorSpiffeId } from '#contract';
+import { issueFromLocalCa } from '#infra/local/mtls-pki';
 import { PROTO_DIR, ServiceRuntime, TlsConfigError, loadMtlsMaterial, parseEnv, sanUris } from '../src/index.js';
 import { makeMesh, type TestMesh } from './support/mtls.js';
 

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HEALTH_PATHS, METRICS } from '../../../infra/contract/index.js';
+import { HEALTH_PATHS, METRICS } from '#contract';
 import { parseEnv } from '../src/config.js';
 import { ServiceRuntime } from '../src/service.js';
 import { configServiceEnv } from './support/env.js';
-import { freePort, waitFor } from '../../../test/support/net.js';
+import { freePort, waitFor } from '#test/support/net';
 
 function get(port: number, path: string): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {

@@ -3,12 +3,12 @@ import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOG_TRACE_ID_REGEX } from '../../../infra/contract/index.js';
+import { LOG_TRACE_ID_REGEX } from '#contract';
 import { grpc } from '../src/grpc.js';
 import { grpcClientInterceptor, traceGrpcService } from '../src/grpc-tracing.js';
 import { createLogger } from '../src/logger.js';
 import { context, startTracing, trace, withRequestId, type Tracing } from '../src/tracing.js';
-import { waitFor } from '../../../test/support/net.js';
+import { waitFor } from '#test/support/net';
 
 /**
  * Trace context across a real gRPC hop, into the official pg and ioredis instrumentations against the

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { extractContext, injectContext, startTracing, trace } from '../src/tracing.js';
-import { waitFor } from '../../../test/support/net.js';
+import { waitFor } from '#test/support/net';
 
 describe('tracing', () => {
   it('continues the caller’s W3C trace and exports spans over OTLP/HTTP', async () => {

@@ -2,7 +2,7 @@ import type { AddressRateLimiter } from '../rate-limit.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { LogController } from 'fastify';
 import type { z } from 'zod';
-import { context, requestIdOf, REQUEST_ID_HEADER, trace } from '../../../runtime/src/index.js';
+import { context, requestIdOf, REQUEST_ID_HEADER, trace } from '#runtime';
 import type { AuthContext } from '../context.js';
 import { DependencyUnavailable, HttpError } from '../errors.js';
 import { InvalidToken } from '../tokens.js';

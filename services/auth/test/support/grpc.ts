@@ -1,4 +1,4 @@
-import { grpc, loadProto } from '../../../runtime/src/index.js';
+import { grpc, loadProto } from '#runtime';
 
 /** A plaintext client of prism.auth.v1.AuthService with promise-returning methods. */
 export function authClient(port: number) {

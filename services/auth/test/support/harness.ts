@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import { migrateDatabase } from '../../../dbmanager/src/migrations/index.js';
-import { freshDatabase } from '../../../dbmanager/test/pg-support.js';
-import { parseEnv, ServiceRuntime } from '../../../runtime/src/index.js';
-import { freePort } from '../../../../test/support/net.js';
+import { migrateDatabase } from '#services/dbmanager/src/migrations/index';
+import { freshDatabase } from '#services/dbmanager/test/pg-support';
+import { parseEnv, ServiceRuntime } from '#runtime';
+import { freePort } from '#test/support/net';
 import { type AuthServiceOptions, type RunningAuthService, startAuthService } from '../../src/service.js';
 import { type KeyFiles, makeKeyFiles } from './keys.js';
 

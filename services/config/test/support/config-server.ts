@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import { ServiceRuntime, parseEnv } from '../../../runtime/src/index.js';
-import { freePort } from '../../../../test/support/net.js';
+import { ServiceRuntime, parseEnv } from '#runtime';
+import { freePort } from '#test/support/net';
 import { startConfigService } from '../../src/service.js';
 
 /** The config service on a real runtime (environment `test`, the test NATS, logs discarded), values in the ops database at `dbUrl`. */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { DatabaseId } from '../../../../infra/contract/index.js';
+import type { DatabaseId } from '#contract';
 import type { BackupKind } from './layout.js';
 
 /** The backup catalog in prism_ops: what was backed up, when, how big, which WAL, verified or not. */

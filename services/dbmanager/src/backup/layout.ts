@@ -1,4 +1,4 @@
-import type { DatabaseId } from '../../../../infra/contract/index.js';
+import type { DatabaseId } from '#contract';
 
 /**
  * Object storage layout, self-describing so a database can be restored with its catalog lost:

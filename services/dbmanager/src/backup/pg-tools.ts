@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { DatabaseId } from '../../../../infra/contract/index.js';
+import type { DatabaseId } from '#contract';
 
 /** How the DB manager reaches one database (a superuser or a role with REPLICATION). */
 export interface DbTarget {

@@ -1,4 +1,4 @@
-import type { DatabaseId } from '../../../../infra/contract/index.js';
+import type { DatabaseId } from '#contract';
 import type { EngineContext } from './basebackup.js';
 import { readMeta } from './basebackup.js';
 import { keys, parseWalKey } from './layout.js';

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import type { DatabaseId } from '../../../../infra/contract/index.js';
+import type { DatabaseId } from '#contract';
 import { type MigrateOptions, type MigrateResult, type MigrationStatus, loadMigrations, migrate, migrationStatus } from './runner.js';
 
 export * from './runner.js';

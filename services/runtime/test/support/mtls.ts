@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ServiceName, operatorSpiffeId } from '../../../../infra/contract/index.js';
-import { type LocalPki, type PkiFiles, ensureLocalPki, foreignCertificate } from '../../../../infra/local/mtls-pki.js';
+import { type ServiceName, operatorSpiffeId } from '#contract';
+import { type LocalPki, type PkiFiles, ensureLocalPki, foreignCertificate } from '#infra/local/mtls-pki';
 import { grpc } from '../../src/index.js';
 
 /** The local platform's CA and certificates (the real generator), plus an attacker's certificate from another CA. */

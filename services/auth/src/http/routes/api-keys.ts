@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import { EDGE_ROUTES } from '../../../../../infra/contract/index.js';
+import { EDGE_ROUTES } from '#contract';
 import { createApiKey, listApiKeys, MAX_ACTIVE_API_KEYS, revokeApiKey } from '../../api-keys.js';
 import { addRoutes, BAD_INPUT, bearer, err, type RoutesOptions, UNAUTHORIZED } from '../route.js';
 import * as S from '../schemas.js';

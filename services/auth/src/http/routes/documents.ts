@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { AUTH_JWKS_PATH, EDGE_ROUTES } from '../../../../../infra/contract/index.js';
+import { AUTH_JWKS_PATH, EDGE_ROUTES } from '#contract';
 import { openApiDocument } from '../openapi.js';
 import { addRoutes, type RoutesOptions } from '../route.js';
 import * as S from '../schemas.js';

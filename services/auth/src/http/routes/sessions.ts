@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import { EDGE_ROUTES } from '../../../../../infra/contract/index.js';
+import { EDGE_ROUTES } from '#contract';
 import { listSessions, refresh, revokeOwnSession } from '../../sessions.js';
 import { addRoutes, BAD_INPUT, bearer, err, meta, type RoutesOptions, TOKENS, UNAUTHORIZED } from '../route.js';
 import * as S from '../schemas.js';

@@ -1,0 +1,2 @@
+export { objectKey, type ManifestObject } from './object.js';
+export { podTemplates } from './pod-templates.js';
