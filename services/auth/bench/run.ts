@@ -25,7 +25,7 @@ import { keyRingFromPem } from '../src/keys.js';
 import { AccessTokens } from '../src/tokens.js';
 import { authDatabase, authEnvVars } from '../test/support/harness.js';
 import { makeKeyFiles } from '../test/support/keys.js';
-import { startTestServers, stopTestServers } from '../../../infra/local-platform/test-servers.js';
+import { startTestServers, stopTestServers } from '#infra/local-platform/test-servers';
 
 const { Pool: PgPool } = pgPkg;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);

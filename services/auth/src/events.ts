@@ -1,4 +1,4 @@
-import { AUTH_EVENT_SUBJECTS } from '../../../infra/contract/index.js';
+import { AUTH_EVENT_SUBJECTS } from '#contract';
 
 /**
  * Auth events (subjects under SUBJECTS.authUser / SUBJECTS.authToken). Payloads carry ids and

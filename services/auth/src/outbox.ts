@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { AUTH_EVENTS_STREAM, SUBJECTS } from '../../../infra/contract/index.js';
+import { AUTH_EVENTS_STREAM, SUBJECTS } from '#contract';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 import { query, type Db, type Tx } from './db.js';
 import type { EventSubject } from './events.js';

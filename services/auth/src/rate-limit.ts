@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { AUTH_REDIS_KEYS } from '../../../infra/contract/index.js';
+import { AUTH_REDIS_KEYS } from '#contract';
 import type { Logger } from '../../runtime/src/index.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter } from 'prom-client';
-import { METRICS } from '../../../infra/contract/index.js';
+import { METRICS } from '#contract';
 import { natsConnectOptions, traceHttpServer, type ServiceRuntime } from '../../runtime/src/index.js';
 import type { AuthContext, AuthSettings } from './context.js';
 import { createDb, query } from './db.js';

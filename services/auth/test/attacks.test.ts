@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_REDIS_KEYS } from '../../../infra/contract/index.js';
+import { AUTH_REDIS_KEYS } from '#contract';
 import { MAX_ACTIVE_API_KEYS } from '../src/api-keys.js';
 import { DEFAULT_THROTTLE } from '../src/throttle.js';
 import { authClient } from './support/grpc.js';

@@ -18,7 +18,7 @@ import { userInfo, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CONFIG_KEYS, configKeySpec, GRPC_APIS } from '../../../infra/contract/index.js';
+import { CONFIG_KEYS, configKeySpec, GRPC_APIS } from '#contract';
 import { grpc, loadProto, MtlsFileProvider, mtlsClientCredentials } from '../../runtime/src/index.js';
 import type { ConfigEntry__Output as ConfigEntry } from '../../runtime/src/proto/prism/config/v1/ConfigEntry.js';
 import type { HistoryResponse__Output as HistoryResponse } from '../../runtime/src/proto/prism/config/v1/HistoryResponse.js';

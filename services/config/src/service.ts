@@ -1,7 +1,7 @@
 import { type NatsConnection, connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { z } from 'zod';
-import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, GRPC_APIS, SUBJECTS } from '../../../infra/contract/index.js';
+import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, GRPC_APIS, SUBJECTS } from '#contract';
 import { GrpcError, type ServiceRuntime, callerOf, grpc, loadProto, natsConnectOptions, unary } from '../../runtime/src/index.js';
 import type { ConfigChange__Output as ConfigChange } from '../../runtime/src/proto/prism/config/v1/ConfigChange.js';
 import type { DeleteRequest__Output as DeleteRequest } from '../../runtime/src/proto/prism/config/v1/DeleteRequest.js';

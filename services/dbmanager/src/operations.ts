@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DATABASES, type DatabaseId } from '../../../infra/contract/index.js';
+import { DATABASES, type DatabaseId } from '#contract';
 import { type BaseBackupSummary, readMeta, takeBaseBackup } from './backup/basebackup.js';
 import type { BackupRow } from './backup/catalog.js';
 import { backupName, keys } from './backup/layout.js';

@@ -14,7 +14,7 @@ import { WalArchiver } from '../src/backup/wal-archive.js';
 import { migrateDatabase } from '../src/migrations/index.js';
 import { ObjectStore } from '../src/storage/object-store.js';
 import { freshDatabase } from './pg-support.js';
-import { type PrivatePostgres, pgBin, privatePostgres } from '../../../test/support/private-servers.js';
+import { type PrivatePostgres, pgBin, privatePostgres } from '#test/support/private-servers';
 import { provisionBucket } from './s3-support.js';
 
 /**

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { connect } from '@nats-io/transport-node';
-import { ACCESS_TOKEN, AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS } from '../../../infra/contract/index.js';
+import { ACCESS_TOKEN, AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS } from '#contract';
 import { startAuthGrpc, token, type Keys } from '../test/support/harness.js';
 
 export interface Identity {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { CIRCUIT_STATE, METRICS } from '../../../infra/contract/index.js';
+import { CIRCUIT_STATE, METRICS } from '#contract';
 
 export interface BreakerSettings {
   /** Consecutive failures (5xx, connection errors), or consecutive timeouts, that open the circuit. */

@@ -1,6 +1,6 @@
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connect, createInbox, type Msg, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { GATEWAY_REQUEST_STREAM, SUBJECTS } from '../../../infra/contract/index.js';
+import { GATEWAY_REQUEST_STREAM, SUBJECTS } from '#contract';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 
 /** One proxied (or refused) request, as published on `prism.gateway.request.<route>`. */

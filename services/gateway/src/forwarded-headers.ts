@@ -1,4 +1,4 @@
-import { API_KEY_HEADER, IDENTITY_HEADER_PREFIX } from '../../../infra/contract/index.js';
+import { API_KEY_HEADER, IDENTITY_HEADER_PREFIX } from '#contract';
 
 /**
  * The request headers a client may pass to an upstream: an allow-list, not a deny-list. Upstream

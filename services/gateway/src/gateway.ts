@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { API_KEY_HEADER, GATEWAY_PUBLIC_HEALTH_PATHS } from '../../../infra/contract/index.js';
+import { API_KEY_HEADER, GATEWAY_PUBLIC_HEALTH_PATHS } from '#contract';
 import {
   REQUEST_ID_HEADER,
   SpanKind,

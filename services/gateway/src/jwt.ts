@@ -13,7 +13,7 @@ import {
   type JWTPayload,
 } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { ACCESS_TOKEN, isCanonicalJws } from '../../../infra/contract/index.js';
+import { ACCESS_TOKEN, isCanonicalJws } from '#contract';
 import { serverIdentityCheck } from '../../runtime/src/index.js';
 import { AuthError, makeIdentity, type Identity } from './identity.js';
 

@@ -1,5 +1,5 @@
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { API_KEY_CACHE_MAX_SECONDS, AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '../../../infra/contract/index.js';
+import { API_KEY_CACHE_MAX_SECONDS, AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '#contract';
 import type { Logger } from '../../runtime/src/index.js';
 
 /** What this instance knows of a credential's revocation marker. */

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { Counter } from 'prom-client';
 import type { Pool } from 'undici';
-import { METRICS } from '../../../infra/contract/index.js';
+import { METRICS } from '#contract';
 import { natsConnectOptions, type ServiceRuntime } from '../../runtime/src/index.js';
 import { Admission } from './admission.js';
 import { LocalApiKeyCache } from './api-key-cache.js';

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AUTH_FAILURE_LIMIT_DEFAULTS, IDENTITY_HEADERS, METRICS } from '../../../infra/contract/index.js';
+import { AUTH_FAILURE_LIMIT_DEFAULTS, IDENTITY_HEADERS, METRICS } from '#contract';
 import { call as authCall, type Harness as AuthHarness, signUp, startHarness as startAuth } from '../../auth/test/support/harness.js';
 import { makeKeys, metricValue, randomApiKey, route, startAuthGrpc, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
 

@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { IDENTITY_HEADERS } from '../../../infra/contract/index.js';
+import { IDENTITY_HEADERS } from '#contract';
 import {
   GOOD_API_KEY,
   randomApiKey,

@@ -2,7 +2,7 @@
 // sharing one Redis and one NATS, as replicas do.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { privateNats } from '../../../test/support/private-servers.js';
+import { privateNats } from '#test/support/private-servers';
 import { randomApiKey, makeKeys, revokeLikeAuth, route, startAuthGrpc, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
 
 let keys: Keys;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workloadSpiffeId } from '../../../infra/contract/index.js';
+import { workloadSpiffeId } from '#contract';
 import { issueServerCert, makePki, type TestPki } from '../../runtime/test/support/certs.js';
 import { makeKeys, route, startTestGateway, token, tmpDir, writeGatewayYaml, type Keys } from './support/harness.js';
 import { readGatewayConfig } from '../src/settings.js';

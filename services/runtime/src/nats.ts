@@ -1,5 +1,5 @@
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
-import { natsInboxPrefix, type ServiceName } from '../../../infra/contract/index.js';
+import { natsInboxPrefix, type ServiceName } from '#contract';
 import type { MtlsSettings } from './mtls.js';
 import { TlsConfigError } from './tls.js';
 

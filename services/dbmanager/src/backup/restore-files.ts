@@ -6,7 +6,7 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import type { DatabaseId } from '../../../../infra/contract/index.js';
+import type { DatabaseId } from '#contract';
 import type { BackupStore } from '../storage/object-store.js';
 import { type EngineContext, readMeta } from './basebackup.js';
 import type { BackupMeta } from './layout.js';

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
-import type { DatabaseId } from '../../../../infra/contract/index.js';
+import type { DatabaseId } from '#contract';
 import type { EngineContext } from './basebackup.js';
 import { keys } from './layout.js';
 import { type DbTarget, connectionConfig, run } from './pg-tools.js';

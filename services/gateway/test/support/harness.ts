@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import { stringify } from 'yaml';
-import { AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS, type GatewayConfigInput } from '../../../../infra/contract/index.js';
-import { grpc, loadProto, parseEnv, ServiceRuntime } from '../../../runtime/src/index.js';
-import { freePort } from '../../../../test/support/net.js';
-import type { ValidateApiKeyResponse__Output as ValidateApiKeyResponse } from '../../../runtime/src/proto/prism/auth/v1/ValidateApiKeyResponse.js';
+import { AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS, type GatewayConfigInput } from '#contract';
+import { grpc, loadProto, parseEnv, ServiceRuntime } from '#runtime';
+import { freePort } from '#test/support/net';
+import type { ValidateApiKeyResponse__Output as ValidateApiKeyResponse } from '#runtime/proto/prism/auth/v1/ValidateApiKeyResponse';
 import { startGateway, type StartedGateway } from '../../src/server.js';
 
 export { freePort };

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { EDGE_ROUTES } from '../../../../../infra/contract/index.js';
+import { EDGE_ROUTES } from '#contract';
 import { completeAuthorization, LINK_COOKIE, linkCookie, startAuthorization } from '../../oauth.js';
 import { addRoutes, bearer, err, meta, type RoutesOptions, UNAUTHORIZED } from '../route.js';
 import * as S from '../schemas.js';
