@@ -66,7 +66,8 @@ module.exports = {
     {
       name: 'charts-entry-point',
       severity: 'error',
-      comment: 'charts/ is the cdk8s entry point: the charts themselves live with the Kubernetes renderer (infra/k8s/charts).',
+      comment:
+        'charts/ is the cdk8s entry point: the charts themselves live with the Kubernetes renderer (infra/k8s/charts).',
       from: { path: '^charts/' },
       to: { path: '^(infra/(?!(config|model|k8s)/)|services/|test/|scripts/)' },
     },
@@ -100,7 +101,10 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.json' },
     doNotFollow: { path: 'node_modules' },
     exclude: { path: '(^|/)(node_modules|dist)/' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+    },
     moduleSystems: ['es6', 'cjs'],
   },
 };

@@ -16,7 +16,19 @@ const UNSAFE_ANY = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'build/', 'coverage/', 'deploy/', '.prism-local/', 'services/proto/', 'infra/k8s/imports/', 'services/runtime/src/proto/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'build/',
+      'coverage/',
+      'deploy/',
+      '.prism-local/',
+      'services/proto/',
+      'infra/k8s/imports/',
+      'services/runtime/src/proto/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -29,13 +41,24 @@ export default tseslint.config(
       // Imports that are types only say so (verbatimModuleSyntax needs it; one style, fixable).
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       // `_`-prefixed names are deliberately unused (positional parameters of callbacks).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // A relative import climbs at most two levels; farther targets have a name in package.json "imports"
       // (#contract, #runtime, #runtime/proto/*, #infra/*, #services/*, #test/*), resolved alike by TypeScript,
       // Node, tsx, vitest, dependency-cruiser and knip.
       'no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '^(\\.\\./){3,}', message: 'Climbs more than two levels: import it by its package.json "imports" subpath (#contract, #runtime, #test/..., ...).' }] },
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./){3,}',
+              message:
+                'Climbs more than two levels: import it by its package.json "imports" subpath (#contract, #runtime, #test/..., ...).',
+            },
+          ],
+        },
       ],
     },
   },

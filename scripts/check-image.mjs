@@ -45,7 +45,8 @@ function dpkgVersion(root, name) {
   const status = join(root, 'var/lib/dpkg/status');
   if (!existsSync(status)) return undefined;
   for (const block of readFileSync(status, 'utf8').split('\n\n')) {
-    if (new RegExp(`^Package: ${name}$`, 'm').test(block) && /^Status: install ok installed$/m.test(block)) return /^Version: (.+)$/m.exec(block)?.[1];
+    if (new RegExp(`^Package: ${name}$`, 'm').test(block) && /^Status: install ok installed$/m.test(block))
+      return /^Version: (.+)$/m.exec(block)?.[1];
   }
   return undefined;
 }
@@ -56,45 +57,57 @@ function dpkgVersion(root, name) {
  */
 export function checkImage(service, root, config, o) {
   const found = [];
-  for (const t of TOOLS) if (existsSync(join(root, t))) found.push(`${t}: a package manager or build file the service does not run`);
+  for (const t of TOOLS)
+    if (existsSync(join(root, t))) found.push(`${t}: a package manager or build file the service does not run`);
   for (const dir of ['usr/local/include', 'usr/include']) {
     const headers = [...walk(join(root, dir))].filter((f) => f.endsWith('.h'));
     if (headers.length) found.push(`${dir}: ${headers.length} C header(s)`);
   }
-  if (existsSync(join(root, 'opt'))) for (const e of readdirSync(join(root, 'opt'))) if (e.startsWith('yarn')) found.push(`opt/${e}: yarn`);
+  if (existsSync(join(root, 'opt')))
+    for (const e of readdirSync(join(root, 'opt'))) if (e.startsWith('yarn')) found.push(`opt/${e}: yarn`);
   const app = join(root, 'app');
   const build = join(app, 'build');
-  if (!existsSync(join(build, 'services', service))) found.push(`app/build/services/${service}: the service's code is missing`);
+  if (!existsSync(join(build, 'services', service)))
+    found.push(`app/build/services/${service}: the service's code is missing`);
   for (const other of existsSync(join(build, 'services')) ? readdirSync(join(build, 'services')) : []) {
     if (other !== service && other !== 'runtime') found.push(`app/build/services/${other}: another service's code`);
   }
   // A source map is only useful with the sources it names: the service's and its packages'.
-  for (const f of walk(app)) if (f.endsWith('.map') && mapWithoutSources(f)) found.push(`${f.slice(root.length + 1)}: a source map without its sources`);
+  for (const f of walk(app))
+    if (f.endsWith('.map') && mapWithoutSources(f))
+      found.push(`${f.slice(root.length + 1)}: a source map without its sources`);
   if (existsSync(join(app, 'node_modules'))) {
-    for (const d of unreachedPackages(app, build)) found.push(`${d.slice(root.length + 1)}: a package ${service}'s code does not use`);
+    for (const d of unreachedPackages(app, build))
+      found.push(`${d.slice(root.length + 1)}: a package ${service}'s code does not use`);
   }
   const pkgFile = join(app, 'package.json');
   const main = existsSync(pkgFile) ? JSON.parse(readFileSync(pkgFile, 'utf8')).main : undefined;
-  if (main !== o.entry) found.push(`app/package.json: main ${JSON.stringify(main)}, the contract's entry is ${o.entry}`);
+  if (main !== o.entry)
+    found.push(`app/package.json: main ${JSON.stringify(main)}, the contract's entry is ${o.entry}`);
   else if (!existsSync(join(app, main))) found.push(`app/${main}: the entry file is missing`);
-  if (existsSync(join(root, 'app/package-lock.json'))) found.push('app/package-lock.json: the lock file of the whole repository');
+  if (existsSync(join(root, 'app/package-lock.json')))
+    found.push('app/package-lock.json: the lock file of the whole repository');
   const tini = dpkgVersion(root, 'tini');
   if (tini === undefined) found.push('tini: not installed');
   else if (tini !== o.tiniVersion) found.push(`tini: version ${tini}, pinned ${o.tiniVersion}`);
   if (config) {
     const c = config.config ?? config.Config ?? config.OCIv1?.config ?? {};
     const entry = c.Entrypoint ?? c.entrypoint ?? [];
-    if (JSON.stringify(entry) !== JSON.stringify(IMAGE_ENTRYPOINT)) found.push(`entrypoint ${JSON.stringify(entry)}: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`);
+    if (JSON.stringify(entry) !== JSON.stringify(IMAGE_ENTRYPOINT))
+      found.push(`entrypoint ${JSON.stringify(entry)}: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`);
     const cmd = c.Cmd ?? c.cmd ?? [];
-    if (JSON.stringify(cmd) !== JSON.stringify(o.cmd ?? [])) found.push(`CMD ${JSON.stringify(cmd)}: expected ${JSON.stringify(o.cmd ?? [])}`);
+    if (JSON.stringify(cmd) !== JSON.stringify(o.cmd ?? []))
+      found.push(`CMD ${JSON.stringify(cmd)}: expected ${JSON.stringify(o.cmd ?? [])}`);
     const user = c.User ?? c.user;
     if (user !== '10001:10001') found.push(`USER ${JSON.stringify(user)}: not 10001:10001`);
     const volumes = Object.keys(c.Volumes ?? c.volumes ?? {});
     if (volumes.length) found.push(`VOLUME ${volumes.join(' ')}: an anonymous volume at every start`);
     const stop = c.StopSignal ?? c.stopSignal;
     if (stop && stop !== 'SIGTERM') found.push(`STOPSIGNAL ${stop}: the service drains on SIGTERM`);
-    for (const e of c.Env ?? c.env ?? []) if (/^PGDATA=/.test(e)) found.push(`ENV ${e}: inherited from the postgres image`);
-    if ('5432/tcp' in (c.ExposedPorts ?? c.exposedPorts ?? {})) found.push('EXPOSE 5432: inherited from the postgres image');
+    for (const e of c.Env ?? c.env ?? [])
+      if (/^PGDATA=/.test(e)) found.push(`ENV ${e}: inherited from the postgres image`);
+    if ('5432/tcp' in (c.ExposedPorts ?? c.exposedPorts ?? {}))
+      found.push('EXPOSE 5432: inherited from the postgres image');
   }
   return found;
 }
@@ -122,7 +135,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.stderr.write(`check-image: ${service} is not a service of the contract\n`);
     process.exit(2);
   }
-  const o = { tiniVersion: pinnedTini(), entry: SERVICE_ENTRY[service][1], cmd: service === 'dbmanager' ? [...DBMANAGER_CLI.serve] : [] };
+  const o = {
+    tiniVersion: pinnedTini(),
+    entry: SERVICE_ENTRY[service][1],
+    cmd: service === 'dbmanager' ? [...DBMANAGER_CLI.serve] : [],
+  };
   const found = checkImage(service, root, configFile ? JSON.parse(readFileSync(configFile, 'utf8')) : undefined, o);
   for (const f of found) process.stdout.write(`${f}\n`);
   process.stdout.write(`${service}: ${found.length} finding(s), ${(treeBytes(root) / 1e6).toFixed(1)} MB of files\n`);

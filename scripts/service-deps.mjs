@@ -21,11 +21,19 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const BUILTIN = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-const IMPORT = /(?:\bimport\s*(?:[^'"()]*?\sfrom\s*)?|\bexport\s+[^'"()]*?\sfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g;
+const IMPORT =
+  /(?:\bimport\s*(?:[^'"()]*?\sfrom\s*)?|\bexport\s+[^'"()]*?\sfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g;
 
 /** `@scope/name/sub` and `name/sub` to the package name; undefined for relative, `#` subpath and built-in specifiers. */
 export function packageOf(specifier) {
-  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('#') || BUILTIN.has(specifier) || specifier.startsWith('node:')) return undefined;
+  if (
+    specifier.startsWith('.') ||
+    specifier.startsWith('/') ||
+    specifier.startsWith('#') ||
+    BUILTIN.has(specifier) ||
+    specifier.startsWith('node:')
+  )
+    return undefined;
   const parts = specifier.split('/');
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
@@ -56,7 +64,9 @@ export function installedPackages(nodeModules) {
   if (!existsSync(nodeModules)) return out;
   for (const e of readdirSync(nodeModules, { withFileTypes: true })) {
     if (!e.isDirectory() || e.name.startsWith('.')) continue;
-    const dirs = e.name.startsWith('@') ? readdirSync(join(nodeModules, e.name)).map((n) => join(nodeModules, e.name, n)) : [join(nodeModules, e.name)];
+    const dirs = e.name.startsWith('@')
+      ? readdirSync(join(nodeModules, e.name)).map((n) => join(nodeModules, e.name, n))
+      : [join(nodeModules, e.name)];
     for (const d of dirs) {
       if (!existsSync(join(d, 'package.json'))) continue;
       out.push(d);
@@ -96,7 +106,8 @@ export function reachedPackages(appDir, codeDir) {
     reached.add(dir);
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     for (const d of Object.keys(pkg.dependencies ?? {})) queue.push({ name: d, from: dir, optional: false });
-    for (const d of [...Object.keys(pkg.optionalDependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]) queue.push({ name: d, from: dir, optional: true });
+    for (const d of [...Object.keys(pkg.optionalDependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})])
+      queue.push({ name: d, from: dir, optional: true });
   }
   return { reached, missing };
 }
@@ -105,7 +116,9 @@ export function reachedPackages(appDir, codeDir) {
 export function mapWithoutSources(file) {
   try {
     const map = JSON.parse(readFileSync(file, 'utf8'));
-    return !Array.isArray(map.sourcesContent) || map.sourcesContent.length === 0 || map.sourcesContent.some((c) => c == null);
+    return (
+      !Array.isArray(map.sourcesContent) || map.sourcesContent.length === 0 || map.sourcesContent.some((c) => c == null)
+    );
   } catch {
     return true;
   }
@@ -143,10 +156,18 @@ export async function entryPackageJson(appDir, service) {
   const entry = SERVICE_ENTRY[service];
   if (!entry) throw new Error(`${service}: not a service of the contract (${Object.keys(SERVICE_ENTRY).join(', ')})`);
   const [program, file, ...rest] = entry;
-  if (program !== 'node' || !file || rest.length) throw new Error(`${service}: SERVICE_ENTRY ${JSON.stringify(entry)} is not node <file>`);
+  if (program !== 'node' || !file || rest.length)
+    throw new Error(`${service}: SERVICE_ENTRY ${JSON.stringify(entry)} is not node <file>`);
   if (!existsSync(join(appDir, file))) throw new Error(`${service}: the entry file ${file} is not in ${appDir}`);
   const { name, version, imports } = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8'));
-  return { name: `${name}-${service}`, version, private: true, type: 'module', main: file, ...(imports ? { imports: compiledImports(imports) } : {}) };
+  return {
+    name: `${name}-${service}`,
+    version,
+    private: true,
+    type: 'module',
+    main: file,
+    ...(imports ? { imports: compiledImports(imports) } : {}),
+  };
 }
 
 /**
@@ -180,13 +201,17 @@ async function main([command, appDir, codeDir]) {
   }
   // Outermost first: a removed package takes its nested node_modules with it.
   const drop = unreachedPackages(appDir, codeDir);
-  for (const d of drop.sort((a, b) => a.length - b.length)) if (existsSync(d)) rmSync(d, { recursive: true, force: true });
+  for (const d of drop.sort((a, b) => a.length - b.length))
+    if (existsSync(d)) rmSync(d, { recursive: true, force: true });
   // Empty scope folders left behind.
   const nm = join(appDir, 'node_modules');
   for (const e of existsSync(nm) ? readdirSync(nm) : [])
-    if (e.startsWith('@') && statSync(join(nm, e)).isDirectory() && readdirSync(join(nm, e)).length === 0) rmSync(join(nm, e), { recursive: true });
+    if (e.startsWith('@') && statSync(join(nm, e)).isDirectory() && readdirSync(join(nm, e)).length === 0)
+      rmSync(join(nm, e), { recursive: true });
   const trimmed = trimPackages(nm);
-  process.stdout.write(`kept ${reached.size} packages, removed ${drop.length}; ${(trimmed / 1e6).toFixed(1)} MB of type declarations and source maps without sources\n`);
+  process.stdout.write(
+    `kept ${reached.size} packages, removed ${drop.length}; ${(trimmed / 1e6).toFixed(1)} MB of type declarations and source maps without sources\n`,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

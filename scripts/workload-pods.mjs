@@ -27,7 +27,11 @@ const objects = readdirSync(dir)
   .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()))
   .filter((o) => o && typeof o === 'object');
 
-const restricted = new Set(objects.filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted').map((o) => o.metadata.name));
+const restricted = new Set(
+  objects
+    .filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted')
+    .map((o) => o.metadata.name),
+);
 
 /** The pod template of a workload, or undefined for any other kind. */
 function podTemplate(o) {
@@ -55,7 +59,10 @@ if (what === 'prerequisites') {
     const spec = structuredClone(template.spec);
     // What the StatefulSet controller adds: a volume per claim template, bound to the replica's claim.
     for (const claim of o.spec.volumeClaimTemplates ?? []) {
-      const volume = { name: claim.metadata.name, persistentVolumeClaim: { claimName: `${claim.metadata.name}-${o.metadata.name}-0` } };
+      const volume = {
+        name: claim.metadata.name,
+        persistentVolumeClaim: { claimName: `${claim.metadata.name}-${o.metadata.name}-0` },
+      };
       spec.volumes = [...(spec.volumes ?? []), volume];
     }
     if (violate) {
@@ -63,7 +70,14 @@ if (what === 'prerequisites') {
       c.securityContext = { ...c.securityContext, allowPrivilegeEscalation: true };
     }
     const name = `${o.kind.toLowerCase()}-${o.metadata.name}`.slice(0, 63);
-    return [{ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: o.metadata.namespace, labels: template.metadata?.labels }, spec }];
+    return [
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: o.metadata.namespace, labels: template.metadata?.labels },
+        spec,
+      },
+    ];
   });
   if (out.length === 0) {
     console.error(`workload-pods: no workload in ${dir}`);

@@ -29,7 +29,14 @@ export function evaluateChecklist(input: ChecklistInput): ChecklistReport {
   const items = CHECKLIST_ITEM_IDS.map((id): ItemResult => {
     const item = CHECKLIST[id];
     const reason = waived[id];
-    if (reason !== undefined) return { id, section: item.section, guide: item.guide, status: 'not applicable', evidence: `${reason} (declared in ${input.stack.file})` };
+    if (reason !== undefined)
+      return {
+        id,
+        section: item.section,
+        guide: item.guide,
+        status: 'not applicable',
+        evidence: `${reason} (declared in ${input.stack.file})`,
+      };
     let finding;
     try {
       finding = item.check(facts);
@@ -38,9 +45,21 @@ export function evaluateChecklist(input: ChecklistInput): ChecklistReport {
       finding = { met: false, evidence: `the rule failed: ${(e as Error).message}` };
     }
     if (finding.met && item.unverifiedBehaviour) {
-      return { id, section: item.section, guide: item.guide, status: 'configured', evidence: `${finding.evidence}; not verified by behaviour: ${item.unverifiedBehaviour}` };
+      return {
+        id,
+        section: item.section,
+        guide: item.guide,
+        status: 'configured',
+        evidence: `${finding.evidence}; not verified by behaviour: ${item.unverifiedBehaviour}`,
+      };
     }
-    return { id, section: item.section, guide: item.guide, status: finding.met ? 'met' : 'not met', evidence: finding.evidence };
+    return {
+      id,
+      section: item.section,
+      guide: item.guide,
+      status: finding.met ? 'met' : 'not met',
+      evidence: finding.evidence,
+    };
   });
   const counts = { met: 0, configured: 0, 'not met': 0, 'not applicable': 0 };
   for (const i of items) counts[i.status]++;
@@ -59,7 +78,9 @@ export function formatReport(r: ChecklistReport): string {
       lines.push('', `${section}`);
     }
     const mark = { met: 'x', configured: '~', 'not met': ' ', 'not applicable': '-' }[i.status];
-    lines.push(`  [${mark}] ${i.guide}: ${i.status === 'configured' ? 'configured (not verified by behaviour)' : i.status} (${i.evidence})`);
+    lines.push(
+      `  [${mark}] ${i.guide}: ${i.status === 'configured' ? 'configured (not verified by behaviour)' : i.status} (${i.evidence})`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

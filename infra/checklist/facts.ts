@@ -2,7 +2,15 @@ import { SERVICE_NAMES } from '../contract/index.js';
 import type { Stack } from '../config/index.js';
 import type { Platform } from '../model/index.js';
 import type { ManifestObject } from '../manifest/index.js';
-import { configDocs, type EnvVar, isRecord, runningImage, secretKeysRead, type Workload, workloads } from './manifests.js';
+import {
+  configDocs,
+  type EnvVar,
+  isRecord,
+  runningImage,
+  secretKeysRead,
+  type Workload,
+  workloads,
+} from './manifests.js';
 
 /** What the checklist evaluates: one environment's synthesized objects, its model, its stack and the repository's documents. */
 export interface ChecklistInput {
@@ -59,7 +67,11 @@ export class Facts {
 
   /** The Prism services' long-running workloads (by their name label), in contract order. */
   services(): Workload[] {
-    return SERVICE_NAMES.flatMap((s) => this.workloads.filter((w) => w.app === s && w.namespace === this.namespace && ['Deployment', 'StatefulSet'].includes(w.kind)));
+    return SERVICE_NAMES.flatMap((s) =>
+      this.workloads.filter(
+        (w) => w.app === s && w.namespace === this.namespace && ['Deployment', 'StatefulSet'].includes(w.kind),
+      ),
+    );
   }
 
   /** Workloads of a model component (by name label), any kind. */
@@ -69,7 +81,9 @@ export class Facts {
 
   /** Prometheus alerting rules found in any ConfigMap. */
   alertRules(): { object: ManifestObject; rules: AlertRule[] }[] {
-    return this.configDocs((d): d is { groups: { rules: AlertRule[] }[] } => isRecord(d) && Array.isArray(d.groups)).map(({ object, doc }) => ({
+    return this.configDocs(
+      (d): d is { groups: { rules: AlertRule[] }[] } => isRecord(d) && Array.isArray(d.groups),
+    ).map(({ object, doc }) => ({
       object,
       rules: doc.groups.flatMap((g) => (g.rules ?? []).filter((r) => typeof r.alert === 'string')),
     }));
@@ -93,11 +107,15 @@ export class Facts {
   }
 
   alertmanagerConfigs(): { object: ManifestObject; key: string; doc: AlertmanagerConfig }[] {
-    return this.configDocs((d): d is AlertmanagerConfig => isRecord(d) && isRecord(d.route) && Array.isArray(d.receivers));
+    return this.configDocs(
+      (d): d is AlertmanagerConfig => isRecord(d) && isRecord(d.route) && Array.isArray(d.receivers),
+    );
   }
 
   grafanaDatasources(): GrafanaDatasource[] {
-    return this.configDocs((d): d is { datasources: GrafanaDatasource[] } => isRecord(d) && Array.isArray(d.datasources)).flatMap((x) => x.doc.datasources);
+    return this.configDocs(
+      (d): d is { datasources: GrafanaDatasource[] } => isRecord(d) && Array.isArray(d.datasources),
+    ).flatMap((x) => x.doc.datasources);
   }
 
   /** The gateway's routing configuration (a document with `routes` and `rate_limit`). */
@@ -120,11 +138,20 @@ export class Facts {
     if (!m) return undefined;
     const host = m[1]!.split('.')[0]!;
     const port = Number(m[2]);
-    const svc = this.input.objects.find((o) => o.kind === 'Service' && o.metadata.name === host && (o.metadata.namespace ?? this.namespace) === this.namespace);
-    const ports = (svc?.spec as { ports?: { port: number }[]; selector?: Record<string, string> } | undefined)?.ports ?? [];
+    const svc = this.input.objects.find(
+      (o) =>
+        o.kind === 'Service' && o.metadata.name === host && (o.metadata.namespace ?? this.namespace) === this.namespace,
+    );
+    const ports =
+      (svc?.spec as { ports?: { port: number }[]; selector?: Record<string, string> } | undefined)?.ports ?? [];
     if (!svc || !ports.some((p) => p.port === port)) return undefined;
     const sel = (svc.spec as { selector?: Record<string, string> }).selector ?? {};
-    return this.workloads.find((w) => w.namespace === this.namespace && ['Deployment', 'StatefulSet'].includes(w.kind) && Object.entries(sel).every(([k, v]) => w.podLabels[k] === v));
+    return this.workloads.find(
+      (w) =>
+        w.namespace === this.namespace &&
+        ['Deployment', 'StatefulSet'].includes(w.kind) &&
+        Object.entries(sel).every(([k, v]) => w.podLabels[k] === v),
+    );
   }
 
   /** Documents under a directory, by path. */
@@ -154,18 +181,34 @@ export class Facts {
       ),
     ].sort();
     const rendered = this.input.objects.filter(
-      (o) => o.kind === 'Secret' && (isRecord(o.data) || isRecord(o.stringData)) && keys.some((k) => k in ((o.data ?? o.stringData) as Record<string, unknown>)),
+      (o) =>
+        o.kind === 'Secret' &&
+        (isRecord(o.data) || isRecord(o.stringData)) &&
+        keys.some((k) => k in ((o.data ?? o.stringData) as Record<string, unknown>)),
     );
-    if (rendered.length) return { ok: false, evidence: `values rendered into Secret ${rendered.map((o) => o.metadata.name).join(', ')}` };
+    if (rendered.length)
+      return { ok: false, evidence: `values rendered into Secret ${rendered.map((o) => o.metadata.name).join(', ')}` };
     const mode = this.input.stack.config.secrets.mode;
-    if (mode === 'local') return { ok: false, evidence: `secrets.mode is local: ${describe(secretNames)} comes from a generated file (npm run local-secrets), not a secrets manager` };
-    if (mode === 'pulumi') return { ok: true, evidence: `${describe(secretNames)} created by Pulumi from secret config (pulumi config set --secret)` };
+    if (mode === 'local')
+      return {
+        ok: false,
+        evidence: `secrets.mode is local: ${describe(secretNames)} comes from a generated file (npm run local-secrets), not a secrets manager`,
+      };
+    if (mode === 'pulumi')
+      return {
+        ok: true,
+        evidence: `${describe(secretNames)} created by Pulumi from secret config (pulumi config set --secret)`,
+      };
     const externals = this.input.objects.filter((o) => o.kind === 'ExternalSecret');
     const missing: string[] = [];
     const stores = new Set<string>();
     for (const name of secretNames.length ? secretNames : ['(none referenced)']) {
-      const es = externals.find((o) => (o.spec as { target?: { name?: string } } | undefined)?.target?.name === name || o.metadata.name === name);
-      const spec = es?.spec as { data?: { secretKey: string }[]; secretStoreRef?: { name: string; kind?: string } } | undefined;
+      const es = externals.find(
+        (o) =>
+          (o.spec as { target?: { name?: string } } | undefined)?.target?.name === name || o.metadata.name === name,
+      );
+      const spec = es?.spec as
+        { data?: { secretKey: string }[]; secretStoreRef?: { name: string; kind?: string } } | undefined;
       if (spec?.secretStoreRef) stores.add(`${spec.secretStoreRef.kind ?? 'SecretStore'} ${spec.secretStoreRef.name}`);
       for (const k of keys) if (!spec?.data?.some((d) => d.secretKey === k)) missing.push(`${name}/${k}`);
     }

@@ -10,7 +10,11 @@ import { podTemplates, type ManifestObject } from '../manifest/index.js';
 export interface EnvVar {
   readonly name: string;
   readonly value?: string;
-  readonly valueFrom?: { readonly secretKeyRef?: { readonly name: string; readonly key: string }; readonly configMapKeyRef?: unknown; readonly fieldRef?: unknown };
+  readonly valueFrom?: {
+    readonly secretKeyRef?: { readonly name: string; readonly key: string };
+    readonly configMapKeyRef?: unknown;
+    readonly fieldRef?: unknown;
+  };
 }
 
 interface ProbeSpec {
@@ -39,10 +43,16 @@ export interface Container {
 
 interface Volume {
   readonly name: string;
-  readonly secret?: { readonly secretName: string; readonly items?: readonly { readonly key: string; readonly path: string }[] };
+  readonly secret?: {
+    readonly secretName: string;
+    readonly items?: readonly { readonly key: string; readonly path: string }[];
+  };
   readonly configMap?: { readonly name: string };
   readonly projected?: {
-    readonly sources: readonly { readonly secret?: { readonly name: string; readonly items?: readonly { readonly key: string }[] }; readonly configMap?: { readonly name: string } }[];
+    readonly sources: readonly {
+      readonly secret?: { readonly name: string; readonly items?: readonly { readonly key: string }[] };
+      readonly configMap?: { readonly name: string };
+    }[];
   };
   readonly persistentVolumeClaim?: unknown;
 }
@@ -69,7 +79,8 @@ export interface Workload {
   readonly replicas?: number;
 }
 
-const at = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
+const at = (o: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
 
 export function workloads(objects: readonly ManifestObject[]): Workload[] {
   return podTemplates(objects).map(({ object: o, labels, annotations, spec }) => {
@@ -91,7 +102,10 @@ export function workloads(objects: readonly ManifestObject[]): Workload[] {
 /** Long-running workloads: the ones that need probes, replicas and disruption budgets. */
 export const isLongRunning = (w: Workload): boolean => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(w.kind);
 
-export const containersOf = (w: Workload): readonly Container[] => [...(w.pod.initContainers ?? []), ...w.pod.containers];
+export const containersOf = (w: Workload): readonly Container[] => [
+  ...(w.pod.initContainers ?? []),
+  ...w.pod.containers,
+];
 
 export function env(c: Container, name: string): EnvVar | undefined {
   return c.env?.find((e) => e.name === name);
@@ -109,9 +123,14 @@ export function envOf(w: Workload, name: string): EnvVar | undefined {
 /** The secret keys a workload reads, through env or volumes, as `secret/key` (a whole secret as `secret/*`). */
 export function secretKeysRead(w: Workload): Set<string> {
   const keys = new Set<string>();
-  for (const c of containersOf(w)) for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) keys.add(`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`);
+  for (const c of containersOf(w))
+    for (const e of c.env ?? [])
+      if (e.valueFrom?.secretKeyRef) keys.add(`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`);
   for (const v of w.pod.volumes ?? []) {
-    const sources = [...(v.secret ? [{ name: v.secret.secretName, items: v.secret.items }] : []), ...(v.projected?.sources ?? []).flatMap((s) => (s.secret ? [s.secret] : []))];
+    const sources = [
+      ...(v.secret ? [{ name: v.secret.secretName, items: v.secret.items }] : []),
+      ...(v.projected?.sources ?? []).flatMap((s) => (s.secret ? [s.secret] : [])),
+    ];
     for (const s of sources) {
       if (s.items?.length) for (const i of s.items) keys.add(`${s.name}/${i.key}`);
       else keys.add(`${s.name}/*`);
@@ -137,7 +156,10 @@ export function secretsMountedAt(w: Workload, path: string): string[] {
 export const spec = <T>(o: ManifestObject): T => (o.spec ?? {}) as T;
 
 /** Whether a `matchLabels` selector (no expressions) selects these labels. */
-export function selects(selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] } | undefined, labels: Readonly<Record<string, string>>): boolean {
+export function selects(
+  selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] } | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   if (!selector) return false;
   if (selector.matchExpressions?.length) return false;
   return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
@@ -147,18 +169,25 @@ export function selects(selector: { matchLabels?: Record<string, string>; matchE
 function configValues(objects: readonly ManifestObject[]): { object: ManifestObject; key: string; text: string }[] {
   const out: { object: ManifestObject; key: string; text: string }[] = [];
   for (const o of objects) {
-    if (o.kind === 'ConfigMap') for (const [key, text] of Object.entries((o.data as Record<string, string>) ?? {})) out.push({ object: o, key, text });
+    if (o.kind === 'ConfigMap')
+      for (const [key, text] of Object.entries((o.data as Record<string, string>) ?? {}))
+        out.push({ object: o, key, text });
     if (o.kind === 'Secret') {
       // A config rendered into a Secret (an Alertmanager config, for example) is read the same way.
-      for (const [key, text] of Object.entries((o.stringData as Record<string, string>) ?? {})) out.push({ object: o, key, text });
-      for (const [key, b64] of Object.entries((o.data as Record<string, string>) ?? {})) out.push({ object: o, key, text: Buffer.from(b64, 'base64').toString('utf8') });
+      for (const [key, text] of Object.entries((o.stringData as Record<string, string>) ?? {}))
+        out.push({ object: o, key, text });
+      for (const [key, b64] of Object.entries((o.data as Record<string, string>) ?? {}))
+        out.push({ object: o, key, text: Buffer.from(b64, 'base64').toString('utf8') });
     }
   }
   return out;
 }
 
 /** ConfigMap values that parse as YAML (or JSON) documents of the given shape. */
-export function configDocs<T>(objects: readonly ManifestObject[], shape: (doc: unknown) => doc is T): { object: ManifestObject; key: string; doc: T }[] {
+export function configDocs<T>(
+  objects: readonly ManifestObject[],
+  shape: (doc: unknown) => doc is T,
+): { object: ManifestObject; key: string; doc: T }[] {
   const out: { object: ManifestObject; key: string; doc: T }[] = [];
   for (const v of configValues(objects)) {
     if (!/\.(ya?ml|json)$/.test(v.key)) continue;
@@ -173,7 +202,8 @@ export function configDocs<T>(objects: readonly ManifestObject[], shape: (doc: u
   return out;
 }
 
-export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `repository` of an image reference (`registry/path:tag` or `@digest` stripped). */
 function imageRepository(image: string): string {

@@ -18,7 +18,10 @@ interface Target {
 const TARGETS: readonly Target[] = [
   { name: 'node start (baseline)', steps: [['node', '-e', '']] },
   { name: 'node + tsx loader (baseline)', steps: [['node', '--import', 'tsx', '-e', '']] },
-  { name: 'synth: infra/cli/synth.ts on type stripping', steps: [['node', '--import', './infra/cli/ts-loader.mjs', 'infra/cli/synth.ts']] },
+  {
+    name: 'synth: infra/cli/synth.ts on type stripping',
+    steps: [['node', '--import', './infra/cli/ts-loader.mjs', 'infra/cli/synth.ts']],
+  },
   { name: 'infra/cli/synth.ts on tsx', steps: [['node', '--import', 'tsx', 'infra/cli/synth.ts']] },
   { name: 'npm run synth', steps: [['npm', 'run', '--silent', 'synth']] },
   {
@@ -52,7 +55,9 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const base = median(times.get(TARGETS[0]!.name)!);
-console.log(`synth benchmark: ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}, ${ROUNDS} rounds, medians`);
+console.log(
+  `synth benchmark: ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}, ${ROUNDS} rounds, medians`,
+);
 for (const t of TARGETS) {
   const m = median(times.get(t.name)!);
   console.log(`  ${t.name.padEnd(46)} ${s(m).padStart(8)}   ${(m / base).toFixed(1).padStart(5)}x node start`);

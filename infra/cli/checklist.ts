@@ -22,8 +22,14 @@ function main(): number {
   let env: string;
   let json: boolean;
   try {
-    const { positionals, values } = parseArgs({ allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
-    if (positionals.length !== 1) throw new Error(positionals.length === 0 ? 'an environment is required' : `one environment expected, got ${positionals.length}`);
+    const { positionals, values } = parseArgs({
+      allowPositionals: true,
+      options: { json: { type: 'boolean', default: false } },
+    });
+    if (positionals.length !== 1)
+      throw new Error(
+        positionals.length === 0 ? 'an environment is required' : `one environment expected, got ${positionals.length}`,
+      );
     env = positionals[0]!;
     json = values.json;
     const known = listStacks(STACKS_DIR);

@@ -16,8 +16,14 @@ async function main(): Promise<number> {
   let ref: string;
   let exitCode: boolean;
   try {
-    const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'exit-code': { type: 'boolean', default: false } } });
-    if (positionals.length !== 1) throw new Error(positionals.length === 0 ? 'a git ref is required' : `one git ref expected, got ${positionals.length}`);
+    const { positionals, values } = parseArgs({
+      allowPositionals: true,
+      options: { 'exit-code': { type: 'boolean', default: false } },
+    });
+    if (positionals.length !== 1)
+      throw new Error(
+        positionals.length === 0 ? 'a git ref is required' : `one git ref expected, got ${positionals.length}`,
+      );
     ref = positionals[0]!;
     exitCode = values['exit-code'];
   } catch (e) {

@@ -11,7 +11,16 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
-import { down, layout, LocalPlatformError, restart, serviceEnvironment, status, up, type Endpoints } from '../local-platform/platform.js';
+import {
+  down,
+  layout,
+  LocalPlatformError,
+  restart,
+  serviceEnvironment,
+  status,
+  up,
+  type Endpoints,
+} from '../local-platform/platform.js';
 import { PrerequisiteError } from '../local-platform/prerequisites.js';
 import { stackProblems } from './stack-problems.js';
 
@@ -30,9 +39,19 @@ function table(e: Endpoints): string {
     ['auth gRPC', e.auth_grpc],
     ['config gRPC', e.config_grpc],
     ['dbmanager gRPC', e.dbmanager_grpc],
-    ['rate limit', `${e.rate_limit.enabled ? 'on' : 'off'}: ${e.rate_limit.requests_per_second}/s, burst ${e.rate_limit.burst}, on Redis failure ${e.rate_limit.on_redis_failure}`],
+    [
+      'rate limit',
+      `${e.rate_limit.enabled ? 'on' : 'off'}: ${e.rate_limit.requests_per_second}/s, burst ${e.rate_limit.burst}, on Redis failure ${e.rate_limit.on_redis_failure}`,
+    ],
     // gRPC needs mutual TLS: grpcurl -cert ... -key ... -cacert ... (npm run config finds them itself).
-    ...(e.operator_mtls ? [['operator mTLS', `${shown(e.operator_mtls.cert_file)}, ${shown(e.operator_mtls.key_file)}, CA ${shown(e.operator_mtls.ca_file)}`] as [string, string]] : []),
+    ...(e.operator_mtls
+      ? [
+          [
+            'operator mTLS',
+            `${shown(e.operator_mtls.cert_file)}, ${shown(e.operator_mtls.key_file)}, CA ${shown(e.operator_mtls.ca_file)}`,
+          ] as [string, string],
+        ]
+      : []),
     ['logs', shown(e.logs)],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
@@ -43,7 +62,10 @@ function parsePorts(list: readonly string[]): Record<string, number> {
   const ports: Record<string, number> = {};
   for (const item of list) {
     const m = /^([a-z0-9-]+\/[a-z0-9-]+)=(\d{1,5})$/.exec(item);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new LocalPlatformError(`--port ${item}: expected <component/port>=<1-65535>, for example gateway-1/http=8080`);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+      throw new LocalPlatformError(
+        `--port ${item}: expected <component/port>=<1-65535>, for example gateway-1/http=8080`,
+      );
     ports[m[1]!] = Number(m[2]);
   }
   return ports;
@@ -70,16 +92,30 @@ const OPTION_HELP: Record<Option, [string, string]> = {
 
 /** Each command with its arguments and the options it takes. */
 const COMMANDS: Record<string, { args: string; help: string; options: readonly Option[] }> = {
-  up: { args: '', help: 'start the platform and print its endpoints', options: ['gateways', 'fresh', 'port', 'dir', 'help'] },
+  up: {
+    args: '',
+    help: 'start the platform and print its endpoints',
+    options: ['gateways', 'fresh', 'port', 'dir', 'help'],
+  },
   status: { args: '', help: 'every process, running or not, and the endpoints', options: ['dir', 'help'] },
   logs: { args: ' <process>', help: "a process's log (names: see status)", options: ['lines', 'dir', 'help'] },
-  restart: { args: ' <process>', help: 'restart one process (gateway: every gateway instance, one after another)', options: ['dir', 'help'] },
+  restart: {
+    args: ' <process>',
+    help: 'restart one process (gateway: every gateway instance, one after another)',
+    options: ['dir', 'help'],
+  },
   down: { args: '', help: 'stop every process; the data is kept', options: ['dir', 'help'] },
-  exec: { args: ' <service> -- <command...>', help: "a command with that service's environment", options: ['dir', 'help'] },
+  exec: {
+    args: ' <service> -- <command...>',
+    help: "a command with that service's environment",
+    options: ['dir', 'help'],
+  },
 };
 
 function usage(only?: string): string {
-  const lines = ['usage: npm run local:<command> -- [options]   (or: tsx infra/cli/local-platform.ts <command> [options])'];
+  const lines = [
+    'usage: npm run local:<command> -- [options]   (or: tsx infra/cli/local-platform.ts <command> [options])',
+  ];
   for (const [name, c] of Object.entries(COMMANDS)) {
     if (only !== undefined && name !== only) continue;
     lines.push(`  ${`${name}${c.args}`.padEnd(36)}  ${c.help}`);
@@ -104,9 +140,15 @@ function parseCommandLine(argv: string[]) {
   }
   const { values, positionals } = parsed;
   if (values.help) return { help: usage(command), values, positionals };
-  if (!command) throw new LocalPlatformError(`${first === undefined ? 'no command given' : `unknown command ${first}`}\n${usage()}`);
+  if (!command)
+    throw new LocalPlatformError(
+      `${first === undefined ? 'no command given' : `unknown command ${first}`}\n${usage()}`,
+    );
   const misplaced = (Object.keys(values) as Option[]).filter((o) => !COMMANDS[command]!.options.includes(o));
-  if (misplaced.length > 0) throw new LocalPlatformError(`${command} takes no ${misplaced.map((o) => `--${o}`).join(', ')}; valid: ${valid(command)}`);
+  if (misplaced.length > 0)
+    throw new LocalPlatformError(
+      `${command} takes no ${misplaced.map((o) => `--${o}`).join(', ')}; valid: ${valid(command)}`,
+    );
   return { help: undefined, values, positionals };
 }
 
@@ -133,7 +175,15 @@ async function main(argv: string[]): Promise<number> {
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       let e: Endpoints;
       try {
-        e = await up({ repoRoot: REPO, dir, gateways, fresh: !!values.fresh, ports: parsePorts(values.port ?? []), progress: out, signal: interrupt.signal });
+        e = await up({
+          repoRoot: REPO,
+          dir,
+          gateways,
+          fresh: !!values.fresh,
+          ports: parsePorts(values.port ?? []),
+          progress: out,
+          signal: interrupt.signal,
+        });
       } catch (err) {
         if (!interrupt.signal.aborted) throw err;
         out('stopped; nothing is left running (npm run local:up starts it again)');
@@ -154,16 +204,23 @@ async function main(argv: string[]): Promise<number> {
         return 3;
       }
       const w = Math.max(...s.lines.map((l) => l.name.length));
-      for (const l of s.lines) out(`  ${l.name.padEnd(w)}  ${l.running ? 'running' : 'STOPPED'}  pid ${l.pid}${l.restarts ? `  restarts ${l.restarts}` : ''}`);
+      for (const l of s.lines)
+        out(
+          `  ${l.name.padEnd(w)}  ${l.running ? 'running' : 'STOPPED'}  pid ${l.pid}${l.restarts ? `  restarts ${l.restarts}` : ''}`,
+        );
       if (s.endpoints) out(table(s.endpoints));
       return s.lines.every((l) => l.running) ? 0 : 1;
     }
     case 'logs': {
       const l = layout(dir);
-      if (!arg) throw new LocalPlatformError(`usage: npm run local:logs -- <process>; one of: ${logNames(l.logsDir).join(', ') || '(none yet)'}`);
+      if (!arg)
+        throw new LocalPlatformError(
+          `usage: npm run local:logs -- <process>; one of: ${logNames(l.logsDir).join(', ') || '(none yet)'}`,
+        );
       // `gateway` names the first instance (gateway-1, gateway-2, ... with --gateways N).
       const file = existsSync(l.log(arg)) ? l.log(arg) : l.log(`${arg}-1`);
-      if (!existsSync(file)) throw new LocalPlatformError(`no log for ${arg}; one of: ${logNames(l.logsDir).join(', ') || '(none yet)'}`);
+      if (!existsSync(file))
+        throw new LocalPlatformError(`no log for ${arg}; one of: ${logNames(l.logsDir).join(', ') || '(none yet)'}`);
       const n = Number(values.lines ?? 100);
       out(readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n'));
       return 0;
@@ -173,7 +230,9 @@ async function main(argv: string[]): Promise<number> {
       // the secrets pass in the environment only, never on a command line or in output.
       const service = arg;
       if (service !== 'gateway' && service !== 'auth' && service !== 'config' && service !== 'dbmanager') {
-        throw new LocalPlatformError('usage: local-platform.ts exec <gateway|auth|config|dbmanager> -- <command> [args...]');
+        throw new LocalPlatformError(
+          'usage: local-platform.ts exec <gateway|auth|config|dbmanager> -- <command> [args...]',
+        );
       }
       const cmd = positionals.slice(2);
       if (cmd.length === 0) throw new LocalPlatformError('exec needs a command after --');
@@ -184,7 +243,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'restart': {
       const names = processNames(dir).filter((n) => n === arg || (arg === 'gateway' && /^gateway-\d+$/.test(n)));
-      if (!arg || names.length === 0) throw new LocalPlatformError(`usage: npm run local:restart -- <process>; one of: ${processNames(dir).join(', ') || '(not running)'}`);
+      if (!arg || names.length === 0)
+        throw new LocalPlatformError(
+          `usage: npm run local:restart -- <process>; one of: ${processNames(dir).join(', ') || '(not running)'}`,
+        );
       for (const name of names) {
         out(`  ${name}: restarting ...`);
         const ms = await restart(dir, name);
@@ -198,9 +260,14 @@ async function main(argv: string[]): Promise<number> {
         out('not running');
         return 0;
       }
-      for (const r of results) out(`  ${r.name}: ${r.outcome}${r.outcome === 'not running' ? '' : ` (${(r.ms / 1000).toFixed(1)} s)`}`);
+      for (const r of results)
+        out(`  ${r.name}: ${r.outcome}${r.outcome === 'not running' ? '' : ` (${(r.ms / 1000).toFixed(1)} s)`}`);
       const killed = results.filter((r) => r.outcome === 'killed');
-      out(killed.length ? `stopped; ${killed.length} did not exit in time and were killed` : 'stopped; data kept (npm run local:up -- --fresh starts afresh)');
+      out(
+        killed.length
+          ? `stopped; ${killed.length} did not exit in time and were killed`
+          : 'stopped; data kept (npm run local:up -- --fresh starts afresh)',
+      );
       return killed.length ? 1 : 0;
     }
     default:
@@ -228,7 +295,12 @@ try {
   const err = e as Error;
   const problems = stackProblems(e);
   if (problems !== undefined) process.stderr.write(`${problems}\n`);
-  else if (e instanceof PrerequisiteError || e instanceof LocalPlatformError || String((e as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${err.message}\n`);
+  else if (
+    e instanceof PrerequisiteError ||
+    e instanceof LocalPlatformError ||
+    String((e as { code?: string }).code).startsWith('ERR_PARSE_ARGS')
+  )
+    process.stderr.write(`${err.message}\n`);
   else process.stderr.write(`error: ${err.stack ?? err.message}\n`);
   process.exitCode = 1;
 }

@@ -46,7 +46,12 @@ async function certs(args: string[]): Promise<void> {
   const { LOCAL_PKI_DIR, ensureLocalPki } = await import('../local/mtls-pki.js');
   const { values } = parseArgs({
     args,
-    options: { renew: { type: 'boolean' }, dir: { type: 'string' }, operator: { type: 'string' }, host: { type: 'string', multiple: true } },
+    options: {
+      renew: { type: 'boolean' },
+      dir: { type: 'string' },
+      operator: { type: 'string' },
+      host: { type: 'string', multiple: true },
+    },
   });
   const pki = await ensureLocalPki({
     dir: values.dir ?? LOCAL_PKI_DIR,
@@ -54,7 +59,11 @@ async function certs(args: string[]): Promise<void> {
     ...(values.operator ? { operator: values.operator } : {}),
     ...(values.host ? { hosts: values.host } : {}),
   });
-  console.log(pki.issued.length > 0 ? `issued ${pki.issued.join(', ')} in ${pki.dir}` : `${pki.dir}: every certificate is current (kept)`);
+  console.log(
+    pki.issued.length > 0
+      ? `issued ${pki.issued.join(', ')} in ${pki.dir}`
+      : `${pki.dir}: every certificate is current (kept)`,
+  );
   console.log(`  CA ${pki.caCert}; operator ${pki.operator.identity}: ${pki.operator.cert}, ${pki.operator.key}`);
 }
 
@@ -65,11 +74,17 @@ try {
   else if (command === 'keys') keys(rest.includes('--force'));
   else if (command === 'secrets') secrets();
   else {
-    console.error('usage: tsx infra/cli/local.ts env | keys [--force] | secrets | certs [--renew] [--dir DIR] [--operator NAME] [--host NAME]...');
+    console.error(
+      'usage: tsx infra/cli/local.ts env | keys [--force] | secrets | certs [--renew] [--dir DIR] [--operator NAME] [--host NAME]...',
+    );
     process.exitCode = 2;
   }
 } catch (e) {
-  if (e instanceof LocalSetupError || (e as Error).name === 'LocalPkiError' || String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
+  if (
+    e instanceof LocalSetupError ||
+    (e as Error).name === 'LocalPkiError' ||
+    String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')
+  ) {
     console.error((e as Error).message);
     process.exitCode = 1;
   } else throw e;

@@ -22,7 +22,8 @@ const timed = <T>(phase: string, fn: () => T): T => {
 
 try {
   rmSync(OUTDIR, { recursive: true, force: true }); // as cdk8s synth does: no file of a removed stack or chart stays
-  if (process.env.PRISM_SYNTH_TIMINGS) console.error(`synth timing start-up-and-imports ${performance.now().toFixed(1)} ms`);
+  if (process.env.PRISM_SYNTH_TIMINGS)
+    console.error(`synth timing start-up-and-imports ${performance.now().toFixed(1)} ms`);
   const envs = timed('kubernetes', () => synthesizeEnvironments('stacks', OUTDIR));
   console.log(`synthesized ${envs.map((e) => `${OUTDIR}/${e}/`).join(', ')}`);
   process.exitCode = timed('local-set-up', () => renderLocalSetup()) || timed('docs', () => renderDocs());

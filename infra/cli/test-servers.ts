@@ -33,6 +33,8 @@ async function main([command, dir, ...rest]: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
-  process.stderr.write(`test-servers: ${e instanceof LocalPlatformError ? e.message : ((e as Error).stack ?? String(e))}\n`);
+  process.stderr.write(
+    `test-servers: ${e instanceof LocalPlatformError ? e.message : ((e as Error).stack ?? String(e))}\n`,
+  );
   process.exitCode = 1;
 }

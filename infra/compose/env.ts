@@ -20,7 +20,8 @@ export const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[?-])([^}]*))?\}
  */
 export function secretInterpolation(key: Parameters<typeof secretSpec>[0]): string {
   const s = secretSpec(key);
-  if (s.source === 'password') return `\${${s.dotenv}:?${s.dotenv} is not set: run make dev-setup or copy .env.example to .env}`;
+  if (s.source === 'password')
+    return `\${${s.dotenv}:?${s.dotenv} is not set: run make dev-setup or copy .env.example to .env}`;
   if (s.source === 'provided') return `\${${s.dotenv}?${s.dotenv} must be defined in .env (it may be empty)}`;
   throw new Error(`secret ${key} is a key file (${s.source}); mount it from keys/ instead of the environment`);
 }
@@ -33,7 +34,11 @@ function composeEnvValue(platform: Platform, v: EnvValue, serviceName: string): 
   return secretInterpolation(v.secret);
 }
 
-export function composeEnvironment(platform: Platform, env: Readonly<Record<string, EnvValue>>, serviceName: string): Record<string, string> {
+export function composeEnvironment(
+  platform: Platform,
+  env: Readonly<Record<string, EnvValue>>,
+  serviceName: string,
+): Record<string, string> {
   return Object.fromEntries(
     Object.entries(env)
       .sort(([a], [b]) => a.localeCompare(b))
@@ -48,13 +53,21 @@ const K8S_VAR = /\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g;
  * each becomes the Compose value of that variable (a `.env` interpolation for a secret);
  * every other `$` is literal. A reference to a variable the container lacks is a model error.
  */
-export function composeArg(platform: Platform, arg: string, env: Readonly<Record<string, EnvValue>>, serviceName: string): string {
+export function composeArg(
+  platform: Platform,
+  arg: string,
+  env: Readonly<Record<string, EnvValue>>,
+  serviceName: string,
+): string {
   let out = '';
   let last = 0;
   for (const m of arg.matchAll(K8S_VAR)) {
     const name = m[1]!;
     const v = env[name];
-    if (!v) throw new Error(`${serviceName}: argument ${JSON.stringify(arg)} refers to $(${name}), which is not in the container's environment`);
+    if (!v)
+      throw new Error(
+        `${serviceName}: argument ${JSON.stringify(arg)} refers to $(${name}), which is not in the container's environment`,
+      );
     out += literal(arg.slice(last, m.index)) + composeEnvValue(platform, v, serviceName);
     last = m.index + m[0].length;
   }

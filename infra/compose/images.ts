@@ -10,16 +10,30 @@ export function httpCheckCommand(image: Image, url: string): string[] {
     case 'wget':
       return ['CMD', 'wget', '-q', '-O', '/dev/null', url];
     case 'node':
-      return ['CMD', 'node', '-e', 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))', url];
+      return [
+        'CMD',
+        'node',
+        '-e',
+        'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))',
+        url,
+      ];
     case 'mc-ready':
       return ['CMD-SHELL', 'MC_CONFIG_DIR=/tmp/.mc mc ready local'];
     case 'bash-tcp': {
       const u = new URL(url);
       const request = `GET ${u.pathname}${u.search} HTTP/1.0\\r\\nHost: ${u.hostname}\\r\\n\\r\\n`;
-      return ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/${u.hostname}/${u.port} && printf '${request}' >&3 && head -n 1 <&3 | grep -q ' 200 '`, url];
+      return [
+        'CMD',
+        'bash',
+        '-c',
+        `exec 3<>/dev/tcp/${u.hostname}/${u.port} && printf '${request}' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
+        url,
+      ];
     }
     case 'scratch':
     case 'none':
-      throw new UnknownImageError(`compose renderer: image ${image.repository} has no HTTP client for a probe of ${url}`);
+      throw new UnknownImageError(
+        `compose renderer: image ${image.repository} has no HTTP client for a probe of ${url}`,
+      );
   }
 }

@@ -16,7 +16,11 @@ const configDir = (shipper: LogShipper): string => `deploy/${shipper.name}`;
 export const logShipperConfigFile = (shipper: LogShipper): string => `${configDir(shipper)}/${shipper.configFile}`;
 
 export function logShipperConfig(platform: Platform, shipper: LogShipper): string {
-  return alloyDockerConfig({ project: PROJECT_NAME, dockerHost: `unix://${DOCKER_SOCKET}`, lokiPushUrl: resolveRef(platform, shipper.loki) });
+  return alloyDockerConfig({
+    project: PROJECT_NAME,
+    dockerHost: `unix://${DOCKER_SOCKET}`,
+    lokiPushUrl: resolveRef(platform, shipper.loki),
+  });
 }
 
 /**
@@ -42,7 +46,11 @@ export function logShipperService(shipper: LogShipper): ComposeService {
       retries: 3,
       start_period: '10s',
     },
-    volumes: [`${fromProjectDir(configDir(shipper))}:${shipper.configDir}:ro`, `${DOCKER_SOCKET}:${DOCKER_SOCKET}:ro`, `${shipper.name}-data:${shipper.storagePath}`],
+    volumes: [
+      `${fromProjectDir(configDir(shipper))}:${shipper.configDir}:ro`,
+      `${DOCKER_SOCKET}:${DOCKER_SOCKET}:ro`,
+      `${shipper.name}-data:${shipper.storagePath}`,
+    ],
     user: '0:0',
     read_only: true,
     tmpfs: [`/tmp:size=${dockerMemory(shipper.tmpSize)},mode=1777`],

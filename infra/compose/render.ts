@@ -1,12 +1,53 @@
-import { DBMANAGER_CLI, type SecretKey, OFFSITE_SECRET_KEYS, SECRET_KEYS, isAlertingSecret, secretSpec } from '../contract/index.js';
+import {
+  DBMANAGER_CLI,
+  type SecretKey,
+  OFFSITE_SECRET_KEYS,
+  SECRET_KEYS,
+  isAlertingSecret,
+  secretSpec,
+} from '../contract/index.js';
 import { stringify } from 'yaml';
-import { type Component, type ConfigFile, type Flow, type Layer, type Platform, type Task, type Tier, KEY_FILES, TIERS, component } from '../model/index.js';
+import {
+  type Component,
+  type ConfigFile,
+  type Flow,
+  type Layer,
+  type Platform,
+  type Task,
+  type Tier,
+  KEY_FILES,
+  TIERS,
+  component,
+} from '../model/index.js';
 import { INTERPOLATION } from './env.js';
 import { logShipperConfig, logShipperConfigFile, logShipperService } from './log-shipping.js';
-import { COMPOSE_FILES, ENV_EXAMPLE_FILE, PROJECT_NAME, SERVICES_MK_FILE, TRAEFIK_DIR, configHostDir, fromProjectDir } from './layout.js';
+import {
+  COMPOSE_FILES,
+  ENV_EXAMPLE_FILE,
+  PROJECT_NAME,
+  SERVICES_MK_FILE,
+  TRAEFIK_DIR,
+  configHostDir,
+  fromProjectDir,
+} from './layout.js';
 import { NETWORK_NAMES, networkDefinition } from './networks.js';
-import { type Dependencies, componentService, diskScratch, ownedVolumes, schedulerService, secretFilesVolume, taskService, volumeInitService } from './service.js';
-import { TRAEFIK_CONFIG_PATH, TRAEFIK_DYNAMIC_DIR, TRAEFIK_STATIC_FILES, TRAEFIK_STATIC_VARIABLE, traefikFiles } from './traefik.js';
+import {
+  type Dependencies,
+  componentService,
+  diskScratch,
+  ownedVolumes,
+  schedulerService,
+  secretFilesVolume,
+  taskService,
+  volumeInitService,
+} from './service.js';
+import {
+  TRAEFIK_CONFIG_PATH,
+  TRAEFIK_DYNAMIC_DIR,
+  TRAEFIK_STATIC_FILES,
+  TRAEFIK_STATIC_VARIABLE,
+  traefikFiles,
+} from './traefik.js';
 import type { ComposeFile, ComposeService } from './types.js';
 
 /**
@@ -21,7 +62,8 @@ const LAYERS: readonly Layer[] = ['data', 'core', 'observability', 'edge'];
 const LOADED_WITH: Readonly<Partial<Record<Layer, readonly Layer[]>>> = { edge: ['core'] };
 
 /** Compose files as YAML 1.1 readers need them: `no`, `on`, `yes` quoted so they stay strings. */
-const composeYaml = (doc: ComposeFile): string => stringify(doc, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false });
+const composeYaml = (doc: ComposeFile): string =>
+  stringify(doc, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false });
 
 const oneShotTasks = (c: Component): Task[] => c.tasks.filter((t) => !t.schedule);
 const volumeInitName = (layer: Layer): string => `${layer}-volume-init`;
@@ -39,14 +81,23 @@ const toMetricsPort = (platform: Platform, f: Flow): boolean => component(platfo
  * ports: it watches them and never waits for them (that would also make cycles, Grafana waits
  * for Prometheus which scrapes Grafana).
  */
-const isMonitor = (platform: Platform, c: Component): boolean => c.flows.length > 0 && c.flows.every((f) => toMetricsPort(platform, f));
+const isMonitor = (platform: Platform, c: Component): boolean =>
+  c.flows.length > 0 && c.flows.every((f) => toMetricsPort(platform, f));
 
-function dependencies(platform: Platform, c: Component, inProject: ReadonlySet<string>, tasks: readonly Task[], volumeInit: string | undefined): Dependencies {
+function dependencies(
+  platform: Platform,
+  c: Component,
+  inProject: ReadonlySet<string>,
+  tasks: readonly Task[],
+  volumeInit: string | undefined,
+): Dependencies {
   const deps: Record<string, 'service_healthy' | 'service_completed_successfully'> = {};
-  if (!isMonitor(platform, c)) for (const f of c.flows) if (f.to !== c.name && inProject.has(f.to)) deps[f.to] = 'service_healthy';
+  if (!isMonitor(platform, c))
+    for (const f of c.flows) if (f.to !== c.name && inProject.has(f.to)) deps[f.to] = 'service_healthy';
   // A task that prepares a store (migrations, bucket) finishes before anything using that store starts.
   for (const t of tasks) {
-    if (t.flows.some((tf) => c.flows.some((f) => f.to === tf.to && f.port === tf.port))) deps[t.name] = 'service_completed_successfully';
+    if (t.flows.some((tf) => c.flows.some((f) => f.to === tf.to && f.port === tf.port)))
+      deps[t.name] = 'service_completed_successfully';
   }
   if ((ownedVolumes(c).length > 0 || c.secretFiles) && volumeInit) deps[volumeInit] = 'service_completed_successfully';
   return deps;
@@ -77,7 +128,9 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
     }
     if (c.localScheduler) {
       // Starts once its owner is up (the migrations have run, the stores are there).
-      const deps: Record<string, 'service_healthy' | 'service_completed_successfully'> = { [c.name]: 'service_healthy' };
+      const deps: Record<string, 'service_healthy' | 'service_completed_successfully'> = {
+        [c.name]: 'service_healthy',
+      };
       if (volumeInit && diskScratch(c, c.writablePaths).length > 0) deps[volumeInit] = 'service_completed_successfully';
       services[c.localScheduler.name] = schedulerService(platform, c, deps);
     }
@@ -86,20 +139,33 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
   const shipper = layer === 'observability' ? platform.logShipper : undefined;
   if (shipper) services[shipper.name] = logShipperService(shipper);
   if (volumeInit) {
-    services[volumeInit] = volumeInitService({ image: initImage, name: volumeInit, layer, dataOwners: persistent, secretOwners: withSecretFiles, keyFile });
+    services[volumeInit] = volumeInitService({
+      image: initImage,
+      name: volumeInit,
+      layer,
+      dataOwners: persistent,
+      secretOwners: withSecretFiles,
+      keyFile,
+    });
   }
   checkAcyclic(COMPOSE_FILES[layer], services);
   checkHealthGates(COMPOSE_FILES[layer], services);
 
   const used = new Set(Object.values(services).flatMap((s) => s.networks ?? []));
-  const networks = Object.fromEntries(TIERS.filter((t: Tier) => used.has(NETWORK_NAMES[t])).map((t) => [NETWORK_NAMES[t], networkDefinition(t)]));
+  const networks = Object.fromEntries(
+    TIERS.filter((t: Tier) => used.has(NETWORK_NAMES[t])).map((t) => [NETWORK_NAMES[t], networkDefinition(t)]),
+  );
   return {
     services,
     ...(Object.keys(networks).length > 0 ? { networks } : {}),
     ...(volumeInit || shipper
       ? {
           volumes: Object.fromEntries(
-            [...withSecretFiles.map((c) => secretFilesVolume(c.name)), ...persistent.flatMap(ownedVolumes), ...(shipper ? [`${shipper.name}-data`] : [])].map((v) => [v, {}]),
+            [
+              ...withSecretFiles.map((c) => secretFilesVolume(c.name)),
+              ...persistent.flatMap(ownedVolumes),
+              ...(shipper ? [`${shipper.name}-data`] : []),
+            ].map((v) => [v, {}]),
           ),
         }
       : {}),
@@ -123,7 +189,8 @@ function checkAcyclic(file: string, services: Readonly<Record<string, ComposeSer
 function checkHealthGates(file: string, services: Readonly<Record<string, ComposeService>>): void {
   for (const [name, svc] of Object.entries(services)) {
     for (const [dep, { condition }] of Object.entries(svc.depends_on ?? {})) {
-      if (condition === 'service_healthy' && services[dep] && !services[dep].healthcheck) throw new Error(`${file}: ${name} waits for ${dep} to be healthy, but ${dep} has no health check`);
+      if (condition === 'service_healthy' && services[dep] && !services[dep].healthcheck)
+        throw new Error(`${file}: ${name} waits for ${dep} to be healthy, but ${dep} has no health check`);
     }
   }
 }
@@ -132,7 +199,11 @@ function withTraefikConfig(svc: ComposeService): ComposeService {
   const staticFile = `${fromProjectDir(TRAEFIK_DIR)}/\${${TRAEFIK_STATIC_VARIABLE}:-${TRAEFIK_STATIC_FILES.development}}`;
   return {
     ...svc,
-    volumes: [...(svc.volumes ?? []), `${staticFile}:${TRAEFIK_CONFIG_PATH}:ro`, `${fromProjectDir(`${TRAEFIK_DIR}/dynamic`)}:${TRAEFIK_DYNAMIC_DIR}:ro`],
+    volumes: [
+      ...(svc.volumes ?? []),
+      `${staticFile}:${TRAEFIK_CONFIG_PATH}:ro`,
+      `${fromProjectDir(`${TRAEFIK_DIR}/dynamic`)}:${TRAEFIK_DYNAMIC_DIR}:ro`,
+    ],
   };
 }
 
@@ -167,9 +238,15 @@ function envExample(): string {
 /** Make variables: the long-running services and one-shot tasks of each compose file. */
 function servicesMk(platform: Platform): string {
   const vars = { data: 'INFRA', core: 'CORE', observability: 'OBSERVABILITY', edge: 'EDGE' } as const;
-  const migrate = platform.components.flatMap(oneShotTasks).filter((t) => t.args.join(' ') === DBMANAGER_CLI.migrate.join(' '));
+  const migrate = platform.components
+    .flatMap(oneShotTasks)
+    .filter((t) => t.args.join(' ') === DBMANAGER_CLI.migrate.join(' '));
   if (migrate.length !== 1) throw new Error(`expected one migration task in the model, found ${migrate.length}`);
-  const lines = [HEADER.trimEnd(), `PRISM_COMPOSE_PROJECT := ${PROJECT_NAME}`, `PRISM_MIGRATE_TASK := ${migrate[0]!.name}`];
+  const lines = [
+    HEADER.trimEnd(),
+    `PRISM_COMPOSE_PROJECT := ${PROJECT_NAME}`,
+    `PRISM_MIGRATE_TASK := ${migrate[0]!.name}`,
+  ];
   for (const layer of LAYERS) {
     const own = platform.components.filter((c) => c.layer === layer);
     const shipper = layer === 'observability' && platform.logShipper ? [platform.logShipper.name] : [];
@@ -200,10 +277,12 @@ export function renderLocal(platform: Platform, production: Platform = platform)
   out.set(SERVICES_MK_FILE, servicesMk(platform));
   for (const c of platform.components) {
     for (const [path, content] of configFileEntries(c.name, c.configFiles)) out.set(path, content);
-    for (const t of oneShotTasks(c)) for (const [path, content] of configFileEntries(t.name, t.configFiles ?? [])) out.set(path, content);
+    for (const t of oneShotTasks(c))
+      for (const [path, content] of configFileEntries(t.name, t.configFiles ?? [])) out.set(path, content);
   }
   for (const [path, content] of traefikFiles(platform, production)) out.set(path, content);
-  if (platform.logShipper) out.set(logShipperConfigFile(platform.logShipper), logShipperConfig(platform, platform.logShipper));
+  if (platform.logShipper)
+    out.set(logShipperConfigFile(platform.logShipper), logShipperConfig(platform, platform.logShipper));
   checkRendered(out);
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
@@ -214,7 +293,8 @@ function checkRendered(files: ReadonlyMap<string, string>): void {
   for (const layer of LAYERS) {
     const text = files.get(COMPOSE_FILES[layer])!.replaceAll('$$', '');
     for (const m of text.matchAll(INTERPOLATION)) {
-      if (!example.has(m[1]!)) throw new Error(`${COMPOSE_FILES[layer]} interpolates ${m[1]}, which .env.example does not define`);
+      if (!example.has(m[1]!))
+        throw new Error(`${COMPOSE_FILES[layer]} interpolates ${m[1]}, which .env.example does not define`);
     }
   }
 }

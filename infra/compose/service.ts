@@ -52,7 +52,10 @@ function healthcheck(platform: Platform, c: Component, probe: Probe = c.readines
   const a = probe.action;
   let test: string[];
   if ('exec' in a) test = ['CMD', ...a.exec.map(literal)];
-  else if ('http' in a) test = httpCheckCommand(c.image, `http://127.0.0.1:${portNumber(platform, c.name, a.http.port)}${a.http.path}`).map(literal);
+  else if ('http' in a)
+    test = httpCheckCommand(c.image, `http://127.0.0.1:${portNumber(platform, c.name, a.http.port)}${a.http.path}`).map(
+      literal,
+    );
   else throw new Error(`${c.name}: a TCP readiness probe has no Compose health check; give it an exec or http probe`);
   return {
     test,
@@ -76,14 +79,20 @@ const volumeName = (owner: string): string => `${owner}-data`;
  * count against `mem_limit`, so these are named volumes, as a disk-backed emptyDir is in
  * Kubernetes. The others are tmpfs.
  */
-export const diskScratch = (c: Component, paths: readonly WritablePath[] = c.writablePaths): WritablePath[] => paths.filter((w) => w.onDisk);
-const scratchVolume = (owner: string, path: string): string => `${owner}-scratch-${path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-')}`;
-const scratchMounts = (c: Component, paths: readonly WritablePath[] = c.writablePaths): string[] => diskScratch(c, paths).map((w) => `${scratchVolume(c.name, w.path)}:${w.path}`);
+export const diskScratch = (c: Component, paths: readonly WritablePath[] = c.writablePaths): WritablePath[] =>
+  paths.filter((w) => w.onDisk);
+const scratchVolume = (owner: string, path: string): string =>
+  `${owner}-scratch-${path.replace(/^\//, '').replace(/[^a-z0-9]+/g, '-')}`;
+const scratchMounts = (c: Component, paths: readonly WritablePath[] = c.writablePaths): string[] =>
+  diskScratch(c, paths).map((w) => `${scratchVolume(c.name, w.path)}:${w.path}`);
 /** The volume holding a component's secret files (its JWT keys), filled by the volume-init one-shot. */
 export const secretFilesVolume = (owner: string): string => `${owner}-secret-files`;
 
 /** The named volumes a component writes to, which the volume-init hands to its user. */
-export const ownedVolumes = (c: Component): string[] => [...(c.persistence ? [volumeName(c.name)] : []), ...diskScratch(c).map((w) => scratchVolume(c.name, w.path))];
+export const ownedVolumes = (c: Component): string[] => [
+  ...(c.persistence ? [volumeName(c.name)] : []),
+  ...diskScratch(c).map((w) => scratchVolume(c.name, w.path)),
+];
 
 /** Hardening shared by every container (the restricted profile where Compose has it). */
 function hardening(c: Component, user: number, writable: readonly WritablePath[] = c.writablePaths) {
@@ -120,7 +129,12 @@ export function componentService(platform: Platform, c: Component, deps: Depende
   const tiers = componentNetworks(platform, c);
   const publish = canPublish(tiers);
   const published = c.ports.filter((p) => p.publish && publish);
-  const ports: ComposePort[] = published.map((p) => ({ target: p.port, published: p.port, host_ip: PUBLISH_HOST_IP, protocol: p.protocol === 'UDP' ? 'udp' : 'tcp' }));
+  const ports: ComposePort[] = published.map((p) => ({
+    target: p.port,
+    published: p.port,
+    host_ip: PUBLISH_HOST_IP,
+    protocol: p.protocol === 'UDP' ? 'udp' : 'tcp',
+  }));
   const expose = c.ports.filter((p) => !published.includes(p)).map((p) => String(p.port));
   const check = healthcheck(platform, c);
   const volumes = [
@@ -173,7 +187,9 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
     environment: composeEnvironment(platform, env, t.name),
     networks: networksOf(platform, undefined, t.flows).map((tier) => NETWORK_NAMES[tier]),
     ...dependsOn(deps),
-    ...(t.configFiles?.length || diskScratch(c, writable).length ? { volumes: [...configMounts(t.name, t.configFiles ?? []), ...scratchMounts(c, writable)] } : {}),
+    ...(t.configFiles?.length || diskScratch(c, writable).length
+      ? { volumes: [...configMounts(t.name, t.configFiles ?? []), ...scratchMounts(c, writable)] }
+      : {}),
     ...hardening(c, c.user, writable),
     restart: 'no',
     labels: labels(t.name, c.layer, 'task', c.name),
@@ -187,7 +203,11 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
 export function schedulerService(platform: Platform, c: Component, deps: Dependencies): ComposeService {
   const s = c.localScheduler!;
   const asTask: Task = { name: s.name, description: `the scheduled tasks of ${c.name}`, args: s.args, flows: c.flows };
-  return { ...taskService(platform, c, asTask, deps), restart: 'unless-stopped', labels: labels(s.name, c.layer, 'scheduler', c.name) };
+  return {
+    ...taskService(platform, c, asTask, deps),
+    restart: 'unless-stopped',
+    labels: labels(s.name, c.layer, 'scheduler', c.name),
+  };
 }
 
 /** Where each key file of the secret catalog is on the host (`keys/`), by secret key. */

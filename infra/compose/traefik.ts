@@ -1,5 +1,13 @@
 import { EDGE_ROUTES } from '../contract/index.js';
-import { type Component, type EdgeRoute, type Platform, component, portNumber, resolveRef, toYaml } from '../model/index.js';
+import {
+  type Component,
+  type EdgeRoute,
+  type Platform,
+  component,
+  portNumber,
+  resolveRef,
+  toYaml,
+} from '../model/index.js';
 import { TRAEFIK_DIR } from './layout.js';
 
 /**
@@ -17,7 +25,11 @@ const TRAEFIK_ACME_STORAGE = '/var/lib/traefik/acme.json';
 export const TRAEFIK_STATIC_FILES = { production: 'traefik.yml', development: 'traefik.dev.yml' } as const;
 export const TRAEFIK_STATIC_VARIABLE = 'TRAEFIK_STATIC_CONFIG';
 
-const MIDDLEWARES = { rateLimit: 'edge-rate-limit', circuitBreaker: 'edge-circuit-breaker', headers: 'edge-security-headers' } as const;
+const MIDDLEWARES = {
+  rateLimit: 'edge-rate-limit',
+  circuitBreaker: 'edge-circuit-breaker',
+  headers: 'edge-security-headers',
+} as const;
 const HEADER = '# Rendered from the Prism platform model (npm run synth); do not edit by hand.\n';
 
 /** Entry points are the edge component's named ports. */
@@ -40,7 +52,10 @@ function staticConfig(platform: Platform, mode: 'production' | 'development'): s
     api: { dashboard: false },
     ping: { entryPoint: 'ping' },
     entryPoints: {
-      web: { address: ep.web, http: { redirections: { entryPoint: { to: 'websecure', scheme: 'https', permanent: true } } } },
+      web: {
+        address: ep.web,
+        http: { redirections: { entryPoint: { to: 'websecure', scheme: 'https', permanent: true } } },
+      },
       websecure: {
         address: ep.websecure,
         http: {
@@ -50,7 +65,13 @@ function staticConfig(platform: Platform, mode: 'production' | 'development'): s
       ping: { address: ep.ping },
     },
     providers: { file: { directory: TRAEFIK_DYNAMIC_DIR, watch: true } },
-    ...(prod ? { certificatesResolvers: { letsencrypt: { acme: { storage: TRAEFIK_ACME_STORAGE, httpChallenge: { entryPoint: 'web' } } } } } : {}),
+    ...(prod
+      ? {
+          certificatesResolvers: {
+            letsencrypt: { acme: { storage: TRAEFIK_ACME_STORAGE, httpChallenge: { entryPoint: 'web' } } },
+          },
+        }
+      : {}),
   };
   return HEADER + toYaml(doc);
 }
@@ -114,7 +135,9 @@ function routersAndServices(platform: Platform): string {
   // (not the client's Host header, which Traefik would otherwise send as SNI with passHostHeader).
   const caFile = component(platform, 'edge').meshCaFile;
   if (!caFile) throw new Error('edge component has no meshCaFile: Traefik cannot verify the services');
-  const serversTransports = Object.fromEntries([...new Set(targets.map((r) => r.to))].map((to) => [transportId(to), { serverName: to, rootCAs: [caFile] }]));
+  const serversTransports = Object.fromEntries(
+    [...new Set(targets.map((r) => r.to))].map((to) => [transportId(to), { serverName: to, rootCAs: [caFile] }]),
+  );
   return HEADER + toYaml({ http: { routers, services, serversTransports } });
 }
 
@@ -126,7 +149,9 @@ function middlewares(platform: Platform): string {
       http: {
         middlewares: {
           // Per client IP, in front of the gateway's own Redis-backed limit; bursts of twice the rate.
-          [MIDDLEWARES.rateLimit]: { rateLimit: { average: rps, period: '1s', burst: rps * 2, sourceCriterion: { ipStrategy: { depth: 0 } } } },
+          [MIDDLEWARES.rateLimit]: {
+            rateLimit: { average: rps, period: '1s', burst: rps * 2, sourceCriterion: { ipStrategy: { depth: 0 } } },
+          },
           // Open when more than 30% of requests fail at the network level or 25% answer 5xx.
           [MIDDLEWARES.circuitBreaker]: {
             circuitBreaker: {

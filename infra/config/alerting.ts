@@ -13,7 +13,9 @@ const email = z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, 'expected an 
 /** `host:port` of an SMTP relay. */
 const smarthost = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port such as smtp.example.com:587');
 /** Alertmanager's matcher syntax: `label="value"`, `label!="value"`, `label=~"re"`, `label!~"re"`. */
-const matcher = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*(=|!=|=~|!~)"(?:[^"\\]|\\.)*"$/, 'expected a matcher such as severity="critical"');
+const matcher = z
+  .string()
+  .regex(/^[a-zA-Z_][a-zA-Z0-9_]*(=|!=|=~|!~)"(?:[^"\\]|\\.)*"$/, 'expected a matcher such as severity="critical"');
 
 /** A URL may not carry credentials: user info in it would be written into the rendered config. */
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http or https URL' }).refine(
@@ -34,7 +36,12 @@ const receiver = z
     /** An HTTP endpoint that receives Alertmanager's JSON (for example a chat bridge or an incident tool). */
     webhook: z.strictObject({ url: httpUrl, sendResolved: z.boolean().default(true) }).optional(),
     /** A Slack channel; the incoming-webhook URL is the secret `alertmanager-slack-api-url`. */
-    slack: z.strictObject({ channel: z.string().regex(/^[#@][^\s]+$/, 'expected a channel such as #prism-alerts'), sendResolved: z.boolean().default(true) }).optional(),
+    slack: z
+      .strictObject({
+        channel: z.string().regex(/^[#@][^\s]+$/, 'expected a channel such as #prism-alerts'),
+        sendResolved: z.boolean().default(true),
+      })
+      .optional(),
     /** PagerDuty Events API v2; the routing key is the secret `alertmanager-pagerduty-routing-key`. */
     pagerduty: z.strictObject({ sendResolved: z.boolean().default(true) }).optional(),
     /** E-mail through an SMTP relay; the password is the secret `alertmanager-smtp-password` when authUsername is set. */
@@ -50,7 +57,9 @@ const receiver = z
       })
       .optional(),
   })
-  .refine((r) => r.webhook || r.slack || r.pagerduty || r.email, { message: 'a receiver needs at least one of webhook, slack, pagerduty, email' });
+  .refine((r) => r.webhook || r.slack || r.pagerduty || r.email, {
+    message: 'a receiver needs at least one of webhook, slack, pagerduty, email',
+  });
 
 const route = z.strictObject({
   receiver: name,
@@ -75,7 +84,9 @@ export const alerting = z
     egressCidrs: z.array(cidrBlock).min(1, 'expected at least one CIDR block').optional(),
     /** HTTP(S) proxy for the webhook, Slack and PagerDuty receivers (Alertmanager's `proxy_url`); they go direct when unset. */
     proxyUrl: httpUrl.optional(),
-    groupBy: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name')).default(['alertname', 'severity']),
+    groupBy: z
+      .array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name'))
+      .default(['alertname', 'severity']),
     groupWait: duration.default('30s'),
     groupInterval: duration.default('5m'),
     repeatInterval: duration.default('4h'),
@@ -83,27 +94,49 @@ export const alerting = z
   .superRefine((a, ctx) => {
     const names = new Set<string>();
     a.receivers.forEach((r, i) => {
-      if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: ['receivers', i, 'name'], message: `receiver ${r.name} is defined twice`, input: r.name });
+      if (names.has(r.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['receivers', i, 'name'],
+          message: `receiver ${r.name} is defined twice`,
+          input: r.name,
+        });
       names.add(r.name);
     });
     const known = (n: string) => names.has(n);
     if (a.receivers.length > 0 && !a.defaultReceiver) {
-      ctx.addIssue({ code: 'custom', path: ['defaultReceiver'], message: 'required when receivers are set (alerts no route matches go there)', input: undefined });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultReceiver'],
+        message: 'required when receivers are set (alerts no route matches go there)',
+        input: undefined,
+      });
     }
     if (a.receivers.length > 0 && !a.egressCidrs) {
       ctx.addIssue({
         code: 'custom',
         path: ['egressCidrs'],
-        message: 'required when receivers are set: the address ranges of the egress proxy, SMTP relay or webhooks Alertmanager may reach',
+        message:
+          'required when receivers are set: the address ranges of the egress proxy, SMTP relay or webhooks Alertmanager may reach',
         input: undefined,
       });
     }
     if (a.defaultReceiver && !known(a.defaultReceiver)) {
-      ctx.addIssue({ code: 'custom', path: ['defaultReceiver'], message: `expected the name of a receiver (${[...names].join(', ') || 'none defined'})`, input: a.defaultReceiver });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultReceiver'],
+        message: `expected the name of a receiver (${[...names].join(', ') || 'none defined'})`,
+        input: a.defaultReceiver,
+      });
     }
     a.routes.forEach((r, i) => {
       if (!known(r.receiver))
-        ctx.addIssue({ code: 'custom', path: ['routes', i, 'receiver'], message: `expected the name of a receiver (${[...names].join(', ') || 'none defined'})`, input: r.receiver });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'receiver'],
+          message: `expected the name of a receiver (${[...names].join(', ') || 'none defined'})`,
+          input: r.receiver,
+        });
     });
   })
   .prefault({});

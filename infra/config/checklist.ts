@@ -45,7 +45,12 @@ export type ChecklistItemId = (typeof CHECKLIST_ITEM_IDS)[number];
  * Everything else is mandatory: a staging stack handles real credentials and real images, so
  * secrets, TLS, policies, limits, probes, backups and alerts are checked exactly as in prod.
  */
-export const WAIVABLE_IN_STAGING: ReadonlySet<ChecklistItemId> = new Set(['multiple-replicas', 'pod-disruption-budgets', 'nats-durability', 'on-call-rotation']);
+export const WAIVABLE_IN_STAGING: ReadonlySet<ChecklistItemId> = new Set([
+  'multiple-replicas',
+  'pod-disruption-budgets',
+  'nats-durability',
+  'on-call-rotation',
+]);
 
 /** How strictly a stack's `checklist.notApplicable` is held, from its name. */
 type StackClass = 'production' | 'staging' | 'other';
@@ -59,14 +64,24 @@ function stackClass(stackName: string): StackClass {
  * Problems with a stack's waivers: a production stack meets every item (it may declare none not
  * applicable); a staging stack may waive only {@link WAIVABLE_IN_STAGING}; other stacks (dev) any.
  */
-export function waiverProblems(stackName: string, notApplicable: Partial<Record<ChecklistItemId, string>>): { path: string[]; message: string }[] {
+export function waiverProblems(
+  stackName: string,
+  notApplicable: Partial<Record<ChecklistItemId, string>>,
+): { path: string[]; message: string }[] {
   const cls = stackClass(stackName);
   const problems: { path: string[]; message: string }[] = [];
   for (const id of Object.keys(notApplicable) as ChecklistItemId[]) {
     const path = ['checklist', 'notApplicable', id];
-    if (cls === 'production') problems.push({ path, message: `the ${stackName} stack must meet every checklist item; it may declare none not applicable` });
+    if (cls === 'production')
+      problems.push({
+        path,
+        message: `the ${stackName} stack must meet every checklist item; it may declare none not applicable`,
+      });
     else if (cls === 'staging' && !WAIVABLE_IN_STAGING.has(id)) {
-      problems.push({ path, message: `${id} is mandatory in staging; only ${[...WAIVABLE_IN_STAGING].join(', ')} may be declared not applicable` });
+      problems.push({
+        path,
+        message: `${id} is mandatory in staging; only ${[...WAIVABLE_IN_STAGING].join(', ')} may be declared not applicable`,
+      });
     }
   }
   return problems;

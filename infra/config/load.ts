@@ -65,7 +65,9 @@ export function parseStackFile(doc: unknown, source: string, stackName?: string)
   for (const [key, value] of Object.entries(raw)) {
     const [ns, name, ...rest] = key.split(':');
     if (ns !== CONFIG_NAMESPACE || !name || rest.length > 0) {
-      problems.push(`${key}: unknown key; every key is in the ${CONFIG_NAMESPACE}: namespace (for example ${CONFIG_NAMESPACE}:domain)`);
+      problems.push(
+        `${key}: unknown key; every key is in the ${CONFIG_NAMESPACE}: namespace (for example ${CONFIG_NAMESPACE}:domain)`,
+      );
     } else {
       values[name] = value;
     }
@@ -103,7 +105,12 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   // A key that must never be set (credentials) may hold a secret: never echo it. A URL's user:password
   // never reaches a log either, even when a stack file holds one by mistake.
   const forbidden = issue.code === 'invalid_type' && issue.expected === 'never';
-  const what = found === undefined ? 'nothing' : forbidden ? 'a value (not shown)' : JSON.stringify(found).replace(/(\/\/)[^/@"\s]*:[^/@"\s]*@/g, '$1***@');
+  const what =
+    found === undefined
+      ? 'nothing'
+      : forbidden
+        ? 'a value (not shown)'
+        : JSON.stringify(found).replace(/(\/\/)[^/@"\s]*:[^/@"\s]*@/g, '$1***@');
   const expected = issue.message.replace(/^Invalid input: /, '');
   return `${keyPath(path)}: ${expected}; found ${what}`;
 }

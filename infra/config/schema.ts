@@ -5,7 +5,13 @@ import type { Resources } from './sizing.js';
 import { alerting } from './alerting.js';
 import { cidrBlock } from './cidr.js';
 import { CHECKLIST_ITEM_IDS } from './checklist.js';
-import { DEFAULT_VOLUME_SIZES, type DataStoreName, SERVICE_DEFAULT_RESOURCES, type SizedWorkload, WORKLOAD_DEFAULT_RESOURCES } from './sizing.js';
+import {
+  DEFAULT_VOLUME_SIZES,
+  type DataStoreName,
+  SERVICE_DEFAULT_RESOURCES,
+  type SizedWorkload,
+  WORKLOAD_DEFAULT_RESOURCES,
+} from './sizing.js';
 
 /**
  * The typed stack configuration: the `prism:` keys of `stacks/Pulumi.<env>.yaml`.
@@ -14,9 +20,18 @@ import { DEFAULT_VOLUME_SIZES, type DataStoreName, SERVICE_DEFAULT_RESOURCES, ty
  * (README, "Stack configuration").
  */
 
-const cpu = z.string().refine((q) => cpuMillis(q) !== undefined, { message: 'expected a CPU quantity such as 100m or 0.5' });
-const memory = z.string().refine((q) => bytes(q) !== undefined, { message: 'expected a memory quantity such as 128Mi or 1Gi' });
-const dnsName = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'expected a lower-case DNS name');
+const cpu = z
+  .string()
+  .refine((q) => cpuMillis(q) !== undefined, { message: 'expected a CPU quantity such as 100m or 0.5' });
+const memory = z
+  .string()
+  .refine((q) => bytes(q) !== undefined, { message: 'expected a memory quantity such as 128Mi or 1Gi' });
+const dnsName = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    'expected a lower-case DNS name',
+  );
 /** A pinned image tag: never `latest`, never empty. */
 const imageTag = z
   .string()
@@ -68,11 +83,19 @@ const service = (name: ServiceName) =>
     })
     .prefault({});
 
-const services = z.strictObject(Object.fromEntries(SERVICE_NAMES.map((n) => [n, service(n)])) as Record<ServiceName, ReturnType<typeof service>>).prefault({});
+const services = z
+  .strictObject(
+    Object.fromEntries(SERVICE_NAMES.map((n) => [n, service(n)])) as Record<ServiceName, ReturnType<typeof service>>,
+  )
+  .prefault({});
 
 /** CPU and memory of every workload besides the services. */
 const workloadResources = z
-  .strictObject(Object.fromEntries(Object.entries(WORKLOAD_DEFAULT_RESOURCES).map(([n, r]) => [n, resourcesSchema.default(r)])) as Record<SizedWorkload, z.ZodDefault<typeof resourcesSchema>>)
+  .strictObject(
+    Object.fromEntries(
+      Object.entries(WORKLOAD_DEFAULT_RESOURCES).map(([n, r]) => [n, resourcesSchema.default(r)]),
+    ) as Record<SizedWorkload, z.ZodDefault<typeof resourcesSchema>>,
+  )
   .prefault({});
 
 const DATA_STORES = Object.keys(DEFAULT_VOLUME_SIZES) as DataStoreName[];
@@ -81,7 +104,14 @@ const storage = z
   .strictObject({
     /** StorageClass of every volume claim; the cluster's default class when unset. */
     storageClass: z.string().min(1).optional(),
-    sizes: z.strictObject(Object.fromEntries(DATA_STORES.map((d) => [d, memory.default(DEFAULT_VOLUME_SIZES[d])])) as Record<DataStoreName, z.ZodDefault<typeof memory>>).prefault({}),
+    sizes: z
+      .strictObject(
+        Object.fromEntries(DATA_STORES.map((d) => [d, memory.default(DEFAULT_VOLUME_SIZES[d])])) as Record<
+          DataStoreName,
+          z.ZodDefault<typeof memory>
+        >,
+      )
+      .prefault({}),
   })
   .prefault({});
 
@@ -106,10 +136,9 @@ const secrets = z
   ])
   .prefault({ mode: 'local' });
 
-const pulumiSecrets = Object.fromEntries(SECRET_KEYS.map((s) => [s.pulumiKey, z.strictObject({ secure: z.string().min(1) }).optional()])) as Record<
-  (typeof SECRET_KEYS)[number]['pulumiKey'],
-  z.ZodOptional<z.ZodObject<{ secure: z.ZodString }>>
->;
+const pulumiSecrets = Object.fromEntries(
+  SECRET_KEYS.map((s) => [s.pulumiKey, z.strictObject({ secure: z.string().min(1) }).optional()]),
+) as Record<(typeof SECRET_KEYS)[number]['pulumiKey'], z.ZodOptional<z.ZodObject<{ secure: z.ZodString }>>>;
 
 export const stackConfigSchema = z
   .strictObject({
@@ -199,8 +228,16 @@ export const stackConfigSchema = z
          */
         offsite: z
           .strictObject({
-            endpoint: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL such as https://s3.eu-central-1.amazonaws.com' }),
-            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)'),
+            endpoint: z.url({
+              protocol: /^https?$/,
+              message: 'expected an http(s) URL such as https://s3.eu-central-1.amazonaws.com',
+            }),
+            bucket: z
+              .string()
+              .regex(
+                /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+                'expected an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)',
+              ),
             region: z.string().min(1).default('us-east-1'),
             /** The only ranges the backup workloads may reach it on (a NetworkPolicy cannot name a host; use an egress gateway or the store's published ranges). */
             egressCidrs: z.array(cidrBlock).min(1, 'expected at least one CIDR block'),
@@ -222,7 +259,12 @@ export const stackConfigSchema = z
     /** The production checklist (`npm run checklist`): items this stack declares not applicable, each with its reason. */
     checklist: z
       .strictObject({
-        notApplicable: z.partialRecord(z.enum(CHECKLIST_ITEM_IDS), z.string().trim().min(10, 'expected the reason the item does not apply (at least 10 characters)')).default({}),
+        notApplicable: z
+          .partialRecord(
+            z.enum(CHECKLIST_ITEM_IDS),
+            z.string().trim().min(10, 'expected the reason the item does not apply (at least 10 characters)'),
+          )
+          .default({}),
       })
       .prefault({}),
     /** Where `pulumi up` deploys; synth ignores it. */
@@ -246,14 +288,20 @@ export const stackConfigSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['cluster', 'apiServer'],
-        message: 'required when observability is enabled (Prometheus and the log shipper discover pods through the API server): set cidrs and port from `kubectl get endpoints kubernetes -n default`',
+        message:
+          'required when observability is enabled (Prometheus and the log shipper discover pods through the API server): set cidrs and port from `kubectl get endpoints kubernetes -n default`',
         input: undefined,
       });
     }
     for (const name of SERVICE_NAMES) {
       const a = cfg.services[name].autoscaling;
       if (a && name === 'dbmanager') {
-        ctx.addIssue({ code: 'custom', path: ['services', name, 'autoscaling'], message: 'dbmanager runs as a single instance and cannot autoscale', input: a });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', name, 'autoscaling'],
+          message: 'dbmanager runs as a single instance and cannot autoscale',
+          input: a,
+        });
       }
     }
   });

@@ -58,7 +58,8 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 export function isCanonicalJws(token: string): boolean {
   const parts = token.split('.');
   if (parts.length !== 3) return false;
-  for (const p of parts) if (!BASE64URL.test(p) || Buffer.from(p, 'base64url').toString('base64url') !== p) return false;
+  for (const p of parts)
+    if (!BASE64URL.test(p) || Buffer.from(p, 'base64url').toString('base64url') !== p) return false;
   return true;
 }
 

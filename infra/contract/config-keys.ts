@@ -25,13 +25,37 @@ export type ConfigScope = 'global' | ServiceName;
 const everywhere = CONFIG_SCOPES;
 
 export const CONFIG_KEYS = {
-  'log.level': { description: 'Log level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']), services: ['global', 'gateway'] },
-  'maintenance.enabled': { description: 'Answer 503 to new requests with a maintenance message', schema: z.boolean(), services: ['global', 'gateway'] },
-  'maintenance.message': { description: 'Message shown during maintenance', schema: z.string().min(1).max(500), services: ['global', 'gateway'] },
+  'log.level': {
+    description: 'Log level',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+    services: ['global', 'gateway'],
+  },
+  'maintenance.enabled': {
+    description: 'Answer 503 to new requests with a maintenance message',
+    schema: z.boolean(),
+    services: ['global', 'gateway'],
+  },
+  'maintenance.message': {
+    description: 'Message shown during maintenance',
+    schema: z.string().min(1).max(500),
+    services: ['global', 'gateway'],
+  },
   'rate_limit.enabled': { description: 'Gateway rate limiting on or off', schema: z.boolean(), services: ['gateway'] },
-  'rate_limit.requests_per_second': { description: 'Sustained requests per second per client', schema: z.number().int().min(1).max(100_000), services: ['gateway'] },
-  'rate_limit.burst': { description: 'Requests a client may send at once above the rate', schema: z.number().int().min(1).max(100_000), services: ['gateway'] },
-  'rate_limit.on_redis_failure': { description: 'open: per-instance fallback; closed: 503', schema: z.enum(['open', 'closed']), services: ['gateway'] },
+  'rate_limit.requests_per_second': {
+    description: 'Sustained requests per second per client',
+    schema: z.number().int().min(1).max(100_000),
+    services: ['gateway'],
+  },
+  'rate_limit.burst': {
+    description: 'Requests a client may send at once above the rate',
+    schema: z.number().int().min(1).max(100_000),
+    services: ['gateway'],
+  },
+  'rate_limit.on_redis_failure': {
+    description: 'open: per-instance fallback; closed: 503',
+    schema: z.enum(['open', 'closed']),
+    services: ['gateway'],
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 const FEATURE_FLAG_KEY = /^feature\.[a-z0-9_]{1,64}$/;

@@ -19,7 +19,9 @@ export interface EnvVarSpec {
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port, for example redis:6379');
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
-const bool = z.enum(['true', 'false', '1', '0'], { message: 'expected true or false' }).transform((v) => v === 'true' || v === '1');
+const bool = z
+  .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1');
 const url = z.url({ message: 'expected a URL' });
 const nonEmpty = z.string().min(1, 'must not be empty');
 const filePath = z.string().startsWith('/', 'expected an absolute file path');
@@ -47,7 +49,8 @@ export const ENV = {
   },
   PRISM_METRICS_PORT: { description: 'Port of /metrics and /health/*', schema: port, optional: true },
   PRISM_BIND_ADDRESS: {
-    description: "Address every listener of the service binds (HTTP, gRPC, metrics); unset: all interfaces (a container's own network). The local platform sets 127.0.0.1",
+    description:
+      "Address every listener of the service binds (HTTP, gRPC, metrics); unset: all interfaces (a container's own network). The local platform sets 127.0.0.1",
     schema: z.union([z.ipv4(), z.ipv6()]),
     optional: true,
   },
@@ -56,8 +59,16 @@ export const ENV = {
     schema: positiveInt.default(20),
     optional: true,
   },
-  PRISM_OTLP_ENDPOINT: { description: 'OTLP/HTTP traces endpoint (Jaeger); tracing is off when unset', schema: url, optional: true },
-  PRISM_CONSUL_ADDRESS: { description: 'Consul HTTP host:port; registration is off when unset', schema: hostPort, optional: true },
+  PRISM_OTLP_ENDPOINT: {
+    description: 'OTLP/HTTP traces endpoint (Jaeger); tracing is off when unset',
+    schema: url,
+    optional: true,
+  },
+  PRISM_CONSUL_ADDRESS: {
+    description: 'Consul HTTP host:port; registration is off when unset',
+    schema: hostPort,
+    optional: true,
+  },
   PRISM_NATS_URL: { description: 'NATS URL(s), comma-separated', schema: nonEmpty },
   PRISM_NATS_STREAM_REPLICAS: {
     // JetStream replicates a stream on at most 5 servers; more replicas than servers fails at creation.
@@ -73,17 +84,38 @@ export const ENV = {
   PRISM_TLS_ENABLED: { description: 'Serve TLS on the service port', schema: bool.default(false), optional: true },
   PRISM_TLS_CERT_FILE: { description: 'TLS certificate (PEM)', schema: filePath, optional: true },
   PRISM_TLS_KEY_FILE: { description: 'TLS private key (PEM)', schema: filePath, optional: true },
-  PRISM_TLS_MIN_VERSION: { description: 'Minimum TLS version', schema: z.enum(['1.2', '1.3']).default('1.2'), optional: true },
-  PRISM_TLS_CLIENT_AUTH: { description: 'Require client certificates (mutual TLS)', schema: bool.default(false), optional: true },
-  PRISM_TLS_CLIENT_CA_FILE: { description: 'CA bundle for client certificates', schema: filePath, optional: true },
-  PRISM_MTLS_ENABLED: {
-    description: 'Service-to-service mutual TLS: gRPC servers require and authorize client certificates, gRPC clients present theirs',
+  PRISM_TLS_MIN_VERSION: {
+    description: 'Minimum TLS version',
+    schema: z.enum(['1.2', '1.3']).default('1.2'),
+    optional: true,
+  },
+  PRISM_TLS_CLIENT_AUTH: {
+    description: 'Require client certificates (mutual TLS)',
     schema: bool.default(false),
     optional: true,
   },
-  PRISM_MTLS_CERT_FILE: { description: "This workload's certificate (PEM, URI SAN spiffe://prism/<service>); re-read when it changes", schema: filePath, optional: true },
-  PRISM_MTLS_KEY_FILE: { description: "This workload's private key (PEM); re-read when it changes", schema: filePath, optional: true },
-  PRISM_MTLS_CA_FILE: { description: "The platform's internal CA (PEM bundle); peers are verified against it", schema: filePath, optional: true },
+  PRISM_TLS_CLIENT_CA_FILE: { description: 'CA bundle for client certificates', schema: filePath, optional: true },
+  PRISM_MTLS_ENABLED: {
+    description:
+      'Service-to-service mutual TLS: gRPC servers require and authorize client certificates, gRPC clients present theirs',
+    schema: bool.default(false),
+    optional: true,
+  },
+  PRISM_MTLS_CERT_FILE: {
+    description: "This workload's certificate (PEM, URI SAN spiffe://prism/<service>); re-read when it changes",
+    schema: filePath,
+    optional: true,
+  },
+  PRISM_MTLS_KEY_FILE: {
+    description: "This workload's private key (PEM); re-read when it changes",
+    schema: filePath,
+    optional: true,
+  },
+  PRISM_MTLS_CA_FILE: {
+    description: "The platform's internal CA (PEM bundle); peers are verified against it",
+    schema: filePath,
+    optional: true,
+  },
 
   // Listening ports (default: the contract's port for that service).
   PRISM_HTTP_PORT: { description: 'HTTP port', schema: port, optional: true },
@@ -94,19 +126,35 @@ export const ENV = {
   PRISM_CONFIG_GRPC_ADDRESS: { description: 'Config gRPC host:port', schema: hostPort },
   PRISM_REDIS_ADDRESS: { description: 'Redis host:port', schema: hostPort },
   PRISM_REDIS_PASSWORD: { description: 'Redis password (of PRISM_REDIS_USERNAME)', schema: nonEmpty, secret: true },
-  PRISM_REDIS_USERNAME: { description: "Redis ACL user (see REDIS_USERS); Redis's default user when absent", schema: nonEmpty, optional: true },
-  PRISM_GATEWAY_CACHE_KEY: { description: "HMAC key of the gateway's cached API-key validations; Redis never holds it", schema: z.string().min(16, 'at least 16 characters'), secret: true },
+  PRISM_REDIS_USERNAME: {
+    description: "Redis ACL user (see REDIS_USERS); Redis's default user when absent",
+    schema: nonEmpty,
+    optional: true,
+  },
+  PRISM_GATEWAY_CACHE_KEY: {
+    description: "HMAC key of the gateway's cached API-key validations; Redis never holds it",
+    schema: z.string().min(16, 'at least 16 characters'),
+    secret: true,
+  },
 
   // Gateway.
   PRISM_GATEWAY_CONFIG_FILE: { description: 'Path of gateway.yaml (routes, rate limit)', schema: filePath },
-  PRISM_AUTH_JWKS_URL: { description: "Auth service's JWKS URL (keys are cached and rotated)", schema: url, optional: true },
+  PRISM_AUTH_JWKS_URL: {
+    description: "Auth service's JWKS URL (keys are cached and rotated)",
+    schema: url,
+    optional: true,
+  },
 
   // JWT.
   PRISM_JWT_ISSUER: { description: 'JWT `iss`', schema: nonEmpty },
   PRISM_JWT_AUDIENCE: { description: 'JWT `aud`', schema: nonEmpty },
   PRISM_JWT_PUBLIC_KEY_FILE: { description: 'RS256 public key (PEM)', schema: filePath, optional: true },
   PRISM_JWT_PRIVATE_KEY_FILE: { description: 'RS256 private key (PEM)', schema: filePath },
-  PRISM_ACCESS_TOKEN_TTL_SECONDS: { description: 'Access token lifetime', schema: positiveInt.default(900), optional: true },
+  PRISM_ACCESS_TOKEN_TTL_SECONDS: {
+    description: 'Access token lifetime',
+    schema: positiveInt.default(900),
+    optional: true,
+  },
   PRISM_REFRESH_TOKEN_TTL_SECONDS: {
     description: 'Refresh token lifetime',
     schema: positiveInt.default(30 * 24 * 3600),
@@ -123,18 +171,33 @@ export const ENV = {
 
   // Auth: the gateway's per-address limit, for /auth requests that reach auth straight from the edge.
   PRISM_AUTH_RATE_LIMIT_RPS: {
-    description: "Requests per second per client address to /auth (the gateway's rate; shared by the replicas through Redis). Unset: no limit in auth",
+    description:
+      "Requests per second per client address to /auth (the gateway's rate; shared by the replicas through Redis). Unset: no limit in auth",
     schema: positiveInt,
     optional: true,
   },
-  PRISM_AUTH_RATE_LIMIT_BURST: { description: "Requests a client address may send at once above the rate (the gateway's burst)", schema: positiveInt.default(1), optional: true },
+  PRISM_AUTH_RATE_LIMIT_BURST: {
+    description: "Requests a client address may send at once above the rate (the gateway's burst)",
+    schema: positiveInt.default(1),
+    optional: true,
+  },
 
   // Auth: OAuth.
   PRISM_PUBLIC_BASE_URL: { description: 'Public base URL (OAuth redirect URIs are built from it)', schema: url },
   PRISM_GOOGLE_CLIENT_ID: { description: 'Google OAuth client id', schema: nonEmpty, secret: true, optional: true },
-  PRISM_GOOGLE_CLIENT_SECRET: { description: 'Google OAuth client secret', schema: nonEmpty, secret: true, optional: true },
+  PRISM_GOOGLE_CLIENT_SECRET: {
+    description: 'Google OAuth client secret',
+    schema: nonEmpty,
+    secret: true,
+    optional: true,
+  },
   PRISM_GITHUB_CLIENT_ID: { description: 'GitHub OAuth client id', schema: nonEmpty, secret: true, optional: true },
-  PRISM_GITHUB_CLIENT_SECRET: { description: 'GitHub OAuth client secret', schema: nonEmpty, secret: true, optional: true },
+  PRISM_GITHUB_CLIENT_SECRET: {
+    description: 'GitHub OAuth client secret',
+    schema: nonEmpty,
+    secret: true,
+    optional: true,
+  },
 
   // Databases.
   ...dbVars('AUTH', 'Auth'),
@@ -147,7 +210,8 @@ export const ENV = {
   PRISM_S3_ACCESS_KEY: { description: 'Access key (user name) of the least-privilege backup user', schema: nonEmpty },
   PRISM_S3_SECRET_KEY: { description: 'Least-privilege backup user secret key', schema: nonEmpty, secret: true },
   PRISM_DBMANAGER_SCRATCH_DIR: {
-    description: 'Scratch space for staged base backups, restores and the WAL spool (default: /var/lib/prism/scratch when it exists, else <tmpdir>/prism-scratch)',
+    description:
+      'Scratch space for staged base backups, restores and the WAL spool (default: /var/lib/prism/scratch when it exists, else <tmpdir>/prism-scratch)',
     schema: filePath,
     optional: true,
   },
@@ -158,12 +222,30 @@ export const ENV = {
     optional: true,
   },
   // Off-site copy of every backup and WAL segment (another S3-compatible store); all four or none.
-  PRISM_OFFSITE_S3_ENDPOINT: { description: 'Off-site S3-compatible endpoint; every backup and WAL segment is also written there', schema: url, optional: true },
+  PRISM_OFFSITE_S3_ENDPOINT: {
+    description: 'Off-site S3-compatible endpoint; every backup and WAL segment is also written there',
+    schema: url,
+    optional: true,
+  },
   PRISM_OFFSITE_S3_REGION: { description: 'Off-site S3 region', schema: nonEmpty.default('us-east-1'), optional: true },
   PRISM_OFFSITE_S3_BUCKET: { description: 'Off-site backup bucket', schema: nonEmpty, optional: true },
-  PRISM_OFFSITE_S3_ACCESS_KEY: { description: 'Off-site store access key', schema: nonEmpty, secret: true, optional: true },
-  PRISM_OFFSITE_S3_SECRET_KEY: { description: 'Off-site store secret key', schema: nonEmpty, secret: true, optional: true },
-  PRISM_BACKUP_RETENTION_DAYS: { description: 'Days a backup is kept', schema: positiveInt.default(14), optional: true },
+  PRISM_OFFSITE_S3_ACCESS_KEY: {
+    description: 'Off-site store access key',
+    schema: nonEmpty,
+    secret: true,
+    optional: true,
+  },
+  PRISM_OFFSITE_S3_SECRET_KEY: {
+    description: 'Off-site store secret key',
+    schema: nonEmpty,
+    secret: true,
+    optional: true,
+  },
+  PRISM_BACKUP_RETENTION_DAYS: {
+    description: 'Days a backup is kept',
+    schema: positiveInt.default(14),
+    optional: true,
+  },
   PRISM_MIGRATE_ON_START: { description: 'Run migrations at start-up', schema: bool.default(true), optional: true },
 } as const satisfies Record<string, EnvVarSpec>;
 

@@ -45,7 +45,12 @@ export const gatewayConfigSchema = z.strictObject({
     /** At most API_KEY_CACHE_MAX_SECONDS: auth's revocation marker must outlive every cached validation. */
     api_key_cache_seconds: z.number().int().min(0).max(API_KEY_CACHE_MAX_SECONDS).default(30),
     /** Failed authentications per client address and window before 429 (AUTH_FAILURE_LIMIT_DEFAULTS). */
-    failure_limit: z.strictObject({ max_failures: z.number().int().positive(), window_seconds: z.number().int().positive().max(3600) }).optional(),
+    failure_limit: z
+      .strictObject({
+        max_failures: z.number().int().positive(),
+        window_seconds: z.number().int().positive().max(3600),
+      })
+      .optional(),
     /** Verified JWTs remembered (their `exp`/`nbf` re-checked on each use); 0 verifies every request. Default 10000. */
     token_cache_size: z.number().int().min(0).optional(),
   }),

@@ -39,7 +39,8 @@ export const EDGE_SPIFFE_ID = `spiffe://${TRUST_DOMAIN}/edge`;
 
 /** The URI SAN of an operator's certificate: `spiffe://prism/operator/alice`. */
 export function operatorSpiffeId(name: string): string {
-  if (!OPERATOR_NAME.test(name)) throw new Error(`operator name "${name}" must be 1-63 of a-z 0-9 . _ @ - and start with a letter or digit`);
+  if (!OPERATOR_NAME.test(name))
+    throw new Error(`operator name "${name}" must be 1-63 of a-z 0-9 . _ @ - and start with a letter or digit`);
   return `spiffe://${TRUST_DOMAIN}/operator/${name}`;
 }
 
@@ -79,7 +80,9 @@ type Methods<A extends keyof typeof GRPC_APIS> = A extends 'auth'
  * that every method of every proto is listed). `grpc.health.v1.Health` is open to any certificate
  * of the CA.
  */
-export const GRPC_ACCESS: { readonly [A in keyof typeof GRPC_APIS]: { readonly [M in Methods<A>]: readonly CallerRole[] } } = {
+export const GRPC_ACCESS: {
+  readonly [A in keyof typeof GRPC_APIS]: { readonly [M in Methods<A>]: readonly CallerRole[] };
+} = {
   // Token and key checks are the gateway's; user data by id goes to nobody else.
   auth: { ValidateToken: ['gateway'], ValidateApiKey: ['gateway'], GetUser: ['gateway'] },
   // The gateway reads and watches its settings; only people change them.

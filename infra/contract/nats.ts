@@ -20,7 +20,11 @@ export const GATEWAY_REQUEST_STREAM = 'PRISM_GATEWAY_REQUESTS';
  * The auth events the gateway may read: revocations it must act on. Only these (not the user events,
  * which carry user ids and addresses) reach its subscriptions.
  */
-export const AUTH_REVOCATION_SUBJECTS = ['prism.auth.token.session_revoked', 'prism.auth.token.refresh_reuse_detected', 'prism.auth.token.api_key_revoked'] as const;
+export const AUTH_REVOCATION_SUBJECTS = [
+  'prism.auth.token.session_revoked',
+  'prism.auth.token.refresh_reuse_detected',
+  'prism.auth.token.api_key_revoked',
+] as const;
 
 /** Replies (JetStream acknowledgements, API answers) come to a per-workload inbox, so no one reads another's. */
 export const natsInboxPrefix = (service: ServiceName): string => `_INBOX_${service}`;
@@ -30,7 +34,11 @@ export const natsInboxPrefix = (service: ServiceName): string => `_INBOX_${servi
  * limits empties it), PURGE, DELETE, MSG.DELETE, or any consumer or message read. A stream that exists
  * is kept as it is; raising its replicas is an operator's step (docs/security.md).
  */
-const ownStream = (stream: string) => ['$JS.API.INFO', `$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`];
+const ownStream = (stream: string) => [
+  '$JS.API.INFO',
+  `$JS.API.STREAM.INFO.${stream}`,
+  `$JS.API.STREAM.CREATE.${stream}`,
+];
 
 export interface NatsPermissions {
   readonly publish: readonly string[];

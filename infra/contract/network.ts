@@ -11,7 +11,9 @@ function isAddressOrCidr(s: string): boolean {
 }
 
 /** One trusted-proxy entry: an address or a CIDR block. */
-export const addressOrCidr = z.string().refine(isAddressOrCidr, { message: 'expected an IP address or a CIDR block such as 10.0.0.0/8' });
+export const addressOrCidr = z
+  .string()
+  .refine(isAddressOrCidr, { message: 'expected an IP address or a CIDR block such as 10.0.0.0/8' });
 
 /** The same list in an environment variable: comma-separated, empty for none. */
 export const addressListEnv = z

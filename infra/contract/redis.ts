@@ -24,7 +24,19 @@ export const REDIS_USERS = {
   gateway: {
     name: 'gateway',
     keys: ['~prism:gw:*', '~prism:rl:*', '%R~prism:auth:*'],
-    commands: [...CONNECTION, '+get', '+set', '+exists', '+eval', '+evalsha', '+script|load', '+incr', '+pexpire', '+pttl', '+time'],
+    commands: [
+      ...CONNECTION,
+      '+get',
+      '+set',
+      '+exists',
+      '+eval',
+      '+evalsha',
+      '+script|load',
+      '+incr',
+      '+pexpire',
+      '+pttl',
+      '+time',
+    ],
     password: 'redis-gateway-password',
   },
   /** Revocation markers for the gateway, written in one MULTI. */
@@ -53,4 +65,11 @@ export const REDIS_USERS = {
 export type RedisUserId = keyof typeof REDIS_USERS;
 
 /** The ACL rules of a user but its password, as `ACL SETUSER` and redis.conf's `user` take them. */
-export const redisAclRules = (u: RedisAclUser): string[] => ['on', 'resetkeys', 'resetchannels', ...u.keys, '-@all', ...u.commands];
+export const redisAclRules = (u: RedisAclUser): string[] => [
+  'on',
+  'resetkeys',
+  'resetchannels',
+  ...u.keys,
+  '-@all',
+  ...u.commands,
+];

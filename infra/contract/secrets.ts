@@ -27,7 +27,13 @@ export interface SecretKeySpec {
   readonly source: SecretSource;
 }
 
-const spec = (key: string, dotenv: string, pulumiKey: string, description: string, source: SecretSource): SecretKeySpec => ({
+const spec = (
+  key: string,
+  dotenv: string,
+  pulumiKey: string,
+  description: string,
+  source: SecretSource,
+): SecretKeySpec => ({
   key,
   dotenv,
   pulumiKey,
@@ -36,27 +42,111 @@ const spec = (key: string, dotenv: string, pulumiKey: string, description: strin
 });
 
 export const SECRET_KEYS = [
-  spec('postgres-auth-password', 'POSTGRES_AUTH_PASSWORD', 'postgresAuthPassword', 'Auth database password', 'password'),
-  spec('postgres-ops-password', 'POSTGRES_OPS_PASSWORD', 'postgresOpsPassword', 'Operational database password', 'password'),
-  spec('redis-password', 'REDIS_PASSWORD', 'redisPassword', 'Redis operator password (ACL user prism-admin; no workload holds it)', 'password'),
-  spec('redis-gateway-password', 'REDIS_GATEWAY_PASSWORD', 'redisGatewayPassword', 'Redis password of the gateway (ACL user gateway)', 'password'),
-  spec('redis-auth-password', 'REDIS_AUTH_PASSWORD', 'redisAuthPassword', 'Redis password of auth (ACL user auth)', 'password'),
-  spec('redis-exporter-password', 'REDIS_EXPORTER_PASSWORD', 'redisExporterPassword', 'Redis password of redis_exporter (ACL user exporter, statistics only)', 'password'),
-  spec('gateway-cache-key', 'GATEWAY_CACHE_KEY', 'gatewayCacheKey', "HMAC key of the gateway's cached API-key validations (Redis never holds it)", 'password'),
+  spec(
+    'postgres-auth-password',
+    'POSTGRES_AUTH_PASSWORD',
+    'postgresAuthPassword',
+    'Auth database password',
+    'password',
+  ),
+  spec(
+    'postgres-ops-password',
+    'POSTGRES_OPS_PASSWORD',
+    'postgresOpsPassword',
+    'Operational database password',
+    'password',
+  ),
+  spec(
+    'redis-password',
+    'REDIS_PASSWORD',
+    'redisPassword',
+    'Redis operator password (ACL user prism-admin; no workload holds it)',
+    'password',
+  ),
+  spec(
+    'redis-gateway-password',
+    'REDIS_GATEWAY_PASSWORD',
+    'redisGatewayPassword',
+    'Redis password of the gateway (ACL user gateway)',
+    'password',
+  ),
+  spec(
+    'redis-auth-password',
+    'REDIS_AUTH_PASSWORD',
+    'redisAuthPassword',
+    'Redis password of auth (ACL user auth)',
+    'password',
+  ),
+  spec(
+    'redis-exporter-password',
+    'REDIS_EXPORTER_PASSWORD',
+    'redisExporterPassword',
+    'Redis password of redis_exporter (ACL user exporter, statistics only)',
+    'password',
+  ),
+  spec(
+    'gateway-cache-key',
+    'GATEWAY_CACHE_KEY',
+    'gatewayCacheKey',
+    "HMAC key of the gateway's cached API-key validations (Redis never holds it)",
+    'password',
+  ),
   spec('jwt-private-key', 'JWT_PRIVATE_KEY', 'jwtPrivateKey', 'RS256 signing key (PEM)', 'jwt-private-key'),
   spec('jwt-public-key', 'JWT_PUBLIC_KEY', 'jwtPublicKey', 'RS256 verification key (PEM)', 'jwt-public-key'),
   spec('minio-root-password', 'MINIO_ROOT_PASSWORD', 'minioRootPassword', 'MinIO admin password', 'password'),
-  spec('minio-backup-secret-key', 'MINIO_BACKUP_SECRET_KEY', 'minioBackupSecretKey', 'Secret key of the least-privilege backup user', 'password'),
-  spec('grafana-admin-password', 'GRAFANA_ADMIN_PASSWORD', 'grafanaAdminPassword', 'Grafana admin password', 'password'),
+  spec(
+    'minio-backup-secret-key',
+    'MINIO_BACKUP_SECRET_KEY',
+    'minioBackupSecretKey',
+    'Secret key of the least-privilege backup user',
+    'password',
+  ),
+  spec(
+    'grafana-admin-password',
+    'GRAFANA_ADMIN_PASSWORD',
+    'grafanaAdminPassword',
+    'Grafana admin password',
+    'password',
+  ),
   spec('google-client-id', 'GOOGLE_CLIENT_ID', 'googleClientId', 'Google OAuth client ID', 'provided'),
   spec('google-client-secret', 'GOOGLE_CLIENT_SECRET', 'googleClientSecret', 'Google OAuth secret', 'provided'),
   spec('github-client-id', 'GITHUB_CLIENT_ID', 'githubClientId', 'GitHub OAuth client ID', 'provided'),
   spec('github-client-secret', 'GITHUB_CLIENT_SECRET', 'githubClientSecret', 'GitHub OAuth secret', 'provided'),
-  spec('alertmanager-slack-api-url', 'ALERTMANAGER_SLACK_API_URL', 'alertmanagerSlackApiUrl', 'Slack incoming-webhook URL of the Slack receivers', 'provided'),
-  spec('alertmanager-pagerduty-routing-key', 'ALERTMANAGER_PAGERDUTY_ROUTING_KEY', 'alertmanagerPagerdutyRoutingKey', 'PagerDuty Events API v2 routing key of the PagerDuty receivers', 'provided'),
-  spec('alertmanager-smtp-password', 'ALERTMANAGER_SMTP_PASSWORD', 'alertmanagerSmtpPassword', 'SMTP password of the e-mail receivers', 'provided'),
-  spec('backup-offsite-access-key', 'BACKUP_OFFSITE_ACCESS_KEY', 'backupOffsiteAccessKey', 'Access key of the off-site backup store (with backups.offsite)', 'provided'),
-  spec('backup-offsite-secret-key', 'BACKUP_OFFSITE_SECRET_KEY', 'backupOffsiteSecretKey', 'Secret key of the off-site backup store (with backups.offsite)', 'provided'),
+  spec(
+    'alertmanager-slack-api-url',
+    'ALERTMANAGER_SLACK_API_URL',
+    'alertmanagerSlackApiUrl',
+    'Slack incoming-webhook URL of the Slack receivers',
+    'provided',
+  ),
+  spec(
+    'alertmanager-pagerduty-routing-key',
+    'ALERTMANAGER_PAGERDUTY_ROUTING_KEY',
+    'alertmanagerPagerdutyRoutingKey',
+    'PagerDuty Events API v2 routing key of the PagerDuty receivers',
+    'provided',
+  ),
+  spec(
+    'alertmanager-smtp-password',
+    'ALERTMANAGER_SMTP_PASSWORD',
+    'alertmanagerSmtpPassword',
+    'SMTP password of the e-mail receivers',
+    'provided',
+  ),
+  spec(
+    'backup-offsite-access-key',
+    'BACKUP_OFFSITE_ACCESS_KEY',
+    'backupOffsiteAccessKey',
+    'Access key of the off-site backup store (with backups.offsite)',
+    'provided',
+  ),
+  spec(
+    'backup-offsite-secret-key',
+    'BACKUP_OFFSITE_SECRET_KEY',
+    'backupOffsiteSecretKey',
+    'Secret key of the off-site backup store (with backups.offsite)',
+    'provided',
+  ),
 ] as const satisfies readonly SecretKeySpec[];
 
 export type SecretKey = (typeof SECRET_KEYS)[number]['key'];
@@ -72,7 +162,11 @@ export interface OptionalSecretUse {
 
 /** The keys `prism-secrets` carries for a stack: optional groups only when the stack uses them. */
 export function stackSecretKeys(use: OptionalSecretUse): readonly SecretKeySpec[] {
-  return SECRET_KEYS.filter((k) => (use.offsite || !OFFSITE_SECRET_KEYS.includes(k.key)) && (!isAlertingSecret(k.key) || use.alertingSecrets.includes(k.key)));
+  return SECRET_KEYS.filter(
+    (k) =>
+      (use.offsite || !OFFSITE_SECRET_KEYS.includes(k.key)) &&
+      (!isAlertingSecret(k.key) || use.alertingSecrets.includes(k.key)),
+  );
 }
 
 /** A reference to one key of {@link SECRET_NAME}. */
@@ -123,4 +217,5 @@ export const ALERTING_SECRETS = {
   email: 'alertmanager-smtp-password',
 } as const satisfies Record<string, SecretKey>;
 
-export const isAlertingSecret = (key: SecretKey): boolean => (Object.values(ALERTING_SECRETS) as SecretKey[]).includes(key);
+export const isAlertingSecret = (key: SecretKey): boolean =>
+  (Object.values(ALERTING_SECRETS) as SecretKey[]).includes(key);

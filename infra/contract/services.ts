@@ -33,11 +33,29 @@ const COMMON: readonly EnvName[] = [
   'PRISM_MTLS_CA_FILE',
 ];
 
-const AUTH_DB = ['PRISM_AUTH_DB_HOST', 'PRISM_AUTH_DB_PORT', 'PRISM_AUTH_DB_NAME', 'PRISM_AUTH_DB_USER', 'PRISM_AUTH_DB_PASSWORD'] as const;
-const OPS_DB = ['PRISM_OPS_DB_HOST', 'PRISM_OPS_DB_PORT', 'PRISM_OPS_DB_NAME', 'PRISM_OPS_DB_USER', 'PRISM_OPS_DB_PASSWORD'] as const;
+const AUTH_DB = [
+  'PRISM_AUTH_DB_HOST',
+  'PRISM_AUTH_DB_PORT',
+  'PRISM_AUTH_DB_NAME',
+  'PRISM_AUTH_DB_USER',
+  'PRISM_AUTH_DB_PASSWORD',
+] as const;
+const OPS_DB = [
+  'PRISM_OPS_DB_HOST',
+  'PRISM_OPS_DB_PORT',
+  'PRISM_OPS_DB_NAME',
+  'PRISM_OPS_DB_USER',
+  'PRISM_OPS_DB_PASSWORD',
+] as const;
 
 /** The DB manager's object-storage variables: backups need them, migrations do not. */
-export const OBJECT_STORAGE_ENV = ['PRISM_S3_ENDPOINT', 'PRISM_S3_REGION', 'PRISM_S3_BUCKET', 'PRISM_S3_ACCESS_KEY', 'PRISM_S3_SECRET_KEY'] as const satisfies readonly EnvName[];
+export const OBJECT_STORAGE_ENV = [
+  'PRISM_S3_ENDPOINT',
+  'PRISM_S3_REGION',
+  'PRISM_S3_BUCKET',
+  'PRISM_S3_ACCESS_KEY',
+  'PRISM_S3_SECRET_KEY',
+] as const satisfies readonly EnvName[];
 
 export const SERVICES: Record<ServiceName, ServiceContract> = {
   gateway: {

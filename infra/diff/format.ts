@@ -30,7 +30,12 @@ const isText = (v: unknown): v is string => typeof v === 'string' && v.includes(
 
 function formatField(c: FieldChange): string[] {
   const path = formatPath(c.path);
-  if (!c.hidden && (isText(c.old) || isText(c.new)) && (typeof c.old === 'string' || c.old === undefined) && (typeof c.new === 'string' || c.new === undefined)) {
+  if (
+    !c.hidden &&
+    (isText(c.old) || isText(c.new)) &&
+    (typeof c.old === 'string' || c.old === undefined) &&
+    (typeof c.new === 'string' || c.new === undefined)
+  ) {
     // Config files: the changed lines, each secret-looking value masked.
     const lines = diffLines(c.old ?? '', c.new ?? '').flatMap((part) => {
       if (!part.added && !part.removed) return [];
@@ -50,7 +55,11 @@ function formatField(c: FieldChange): string[] {
 export function formatEnvironment(d: EnvironmentDiff): string[] {
   if (!hasChanges(d)) return [`${d.environment}: no changes`];
   const counts = `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed`;
-  const header = !d.before ? `${d.environment}: new environment (${counts})` : !d.after ? `${d.environment}: environment removed (${counts})` : `${d.environment}: ${counts}`;
+  const header = !d.before
+    ? `${d.environment}: new environment (${counts})`
+    : !d.after
+      ? `${d.environment}: environment removed (${counts})`
+      : `${d.environment}: ${counts}`;
   return [
     header,
     ...d.added.map((o) => `+ ${objectLabel(o)}`),
@@ -67,5 +76,7 @@ export function formatReport(diffs: readonly EnvironmentDiff[], from: string, to
     changed.length === 0
       ? `No changes: ${from} and ${to} render the same objects in every environment (${envs}).`
       : `Changes in ${changed.length} of ${diffs.length} environments (${changed.join(', ')}) between ${from} and ${to}.`;
-  return [`Manifest diff: ${from} → ${to}`, '', ...diffs.flatMap((d) => [...formatEnvironment(d), '']), summary].join('\n');
+  return [`Manifest diff: ${from} → ${to}`, '', ...diffs.flatMap((d) => [...formatEnvironment(d), '']), summary].join(
+    '\n',
+  );
 }

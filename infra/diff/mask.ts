@@ -11,7 +11,19 @@
  * Booleans are never secret and stay visible (`automountServiceAccountToken: false`).
  */
 
-const SENSITIVE_SUFFIXES = ['password', 'passwd', 'secret', 'token', 'credential', 'credentials', 'privatekey', 'apikey', 'secretkey', 'accesskey', 'requirepass'];
+const SENSITIVE_SUFFIXES = [
+  'password',
+  'passwd',
+  'secret',
+  'token',
+  'credential',
+  'credentials',
+  'privatekey',
+  'apikey',
+  'secretkey',
+  'accesskey',
+  'requirepass',
+];
 
 function isSensitiveName(name: string): boolean {
   const n = name.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -28,7 +40,13 @@ export function isSensitivePath(kind: string, path: readonly Segment[]): boolean
     if ('key' in s) {
       if (isSensitiveName(s.key)) return true;
       const prev = path[i - 1];
-      return s.key === 'value' && prev !== undefined && 'index' in prev && prev.name !== undefined && isSensitiveName(prev.name);
+      return (
+        s.key === 'value' &&
+        prev !== undefined &&
+        'index' in prev &&
+        prev.name !== undefined &&
+        isSensitiveName(prev.name)
+      );
     }
     return false;
   });
@@ -44,5 +62,8 @@ export const HIDDEN: unique symbol = Symbol('hidden');
 
 /** Replaces the value of every sensitive `key: value` / `key=value` / `key value` line of a text. */
 export function maskText(line: string): string {
-  return line.replace(/^(\s*["']?)([A-Za-z0-9_.-]+)(["']?\s*(?:[:=]\s*|\s+))(\S.*)$/, (all, pre: string, key: string, sep: string) => (isSensitiveName(key) ? `${pre}${key}${sep}(hidden)` : all));
+  return line.replace(
+    /^(\s*["']?)([A-Za-z0-9_.-]+)(["']?\s*(?:[:=]\s*|\s+))(\S.*)$/,
+    (all, pre: string, key: string, sep: string) => (isSensitiveName(key) ? `${pre}${key}${sep}(hidden)` : all),
+  );
 }

@@ -35,7 +35,11 @@ export function hasChanges(d: EnvironmentDiff): boolean {
 }
 
 /** Objects matched by key (apiVersion/kind/namespace/name); keys sorted so output is deterministic. */
-export function diffEnvironment(environment: string, before: ReadonlyMap<string, ManifestObject> | undefined, after: ReadonlyMap<string, ManifestObject> | undefined): EnvironmentDiff {
+export function diffEnvironment(
+  environment: string,
+  before: ReadonlyMap<string, ManifestObject> | undefined,
+  after: ReadonlyMap<string, ManifestObject> | undefined,
+): EnvironmentDiff {
   const b = before ?? new Map<string, ManifestObject>();
   const a = after ?? new Map<string, ManifestObject>();
   const keys = [...new Set([...b.keys(), ...a.keys()])].sort();
@@ -65,7 +69,8 @@ function diffFields(kind: string, old: unknown, now: unknown): FieldChange[] {
 function walk(kind: string, path: Segment[], old: unknown, now: unknown, out: FieldChange[]): void {
   if (isDeepStrictEqual(old, now)) return;
   if (isRecord(old) && isRecord(now)) {
-    for (const k of [...new Set([...Object.keys(old), ...Object.keys(now)])].sort()) walk(kind, [...path, { key: k }], old[k], now[k], out);
+    for (const k of [...new Set([...Object.keys(old), ...Object.keys(now)])].sort())
+      walk(kind, [...path, { key: k }], old[k], now[k], out);
     return;
   }
   if (Array.isArray(old) && Array.isArray(now)) {
@@ -94,7 +99,8 @@ function redact(kind: string, path: readonly Segment[], v: unknown, state = { hi
     const names = namesOf(v);
     return v.map((x, index) => redact(kind, [...path, { index, ...(names ? { name: names[index]! } : {}) }], x, state));
   }
-  if (isRecord(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(kind, [...path, { key: k }], x, state)]));
+  if (isRecord(v))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(kind, [...path, { key: k }], x, state)]));
   if (hides(v) && isSensitivePath(kind, path)) {
     state.hidden = true;
     return HIDDEN;

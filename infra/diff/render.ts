@@ -50,7 +50,12 @@ export async function renderTree(tree: string, label: string): Promise<Rendering
   const outdir = mkdtempSync(join(tmpdir(), 'prism-render-'));
   try {
     try {
-      await run('sh', ['-c', cdk8s.app], { cwd: tree, env: { ...process.env, CDK8S_OUTDIR: outdir }, encoding: 'utf8', maxBuffer: 64 << 20 });
+      await run('sh', ['-c', cdk8s.app], {
+        cwd: tree,
+        env: { ...process.env, CDK8S_OUTDIR: outdir },
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
     } catch (e) {
       const err = e as { stderr?: string; stdout?: string; message: string };
       const detail = (err.stderr || err.stdout || err.message).trim().split('\n').slice(-8).join('\n');
@@ -95,7 +100,8 @@ export async function renderCommit(root: string, commit: string, label: string):
   await git(root, 'worktree', 'add', '--detach', '--quiet', tree, commit);
   try {
     const modules = join(root, 'node_modules');
-    if (existsSync(modules) && !existsSync(join(tree, 'node_modules'))) symlinkSync(modules, join(tree, 'node_modules'), 'dir');
+    if (existsSync(modules) && !existsSync(join(tree, 'node_modules')))
+      symlinkSync(modules, join(tree, 'node_modules'), 'dir');
     return await renderTree(tree, label);
   } finally {
     await git(root, 'worktree', 'remove', '--force', tree).catch(async () => {

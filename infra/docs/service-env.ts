@@ -18,10 +18,19 @@ export function serviceEnvMarkdown(): string {
     const listening = Object.entries(ports)
       .map(([name, port]) => `${name} ${port}`)
       .join(', ');
-    lines.push(`## ${service}`, '', `Ports: ${listening}.`, '', '| variable | required | secret | meaning |', '|---|---|---|---|');
+    lines.push(
+      `## ${service}`,
+      '',
+      `Ports: ${listening}.`,
+      '',
+      '| variable | required | secret | meaning |',
+      '|---|---|---|---|',
+    );
     for (const name of env) {
       const spec = ENV[name] as { description: string; optional?: boolean; secret?: boolean };
-      lines.push(`| \`${name}\` | ${spec.optional ? 'no' : 'yes'} | ${spec.secret ? 'yes' : ''} | ${spec.description.replace(/\|/g, '\\|')} |`);
+      lines.push(
+        `| \`${name}\` | ${spec.optional ? 'no' : 'yes'} | ${spec.secret ? 'yes' : ''} | ${spec.description.replace(/\|/g, '\\|')} |`,
+      );
     }
     lines.push('');
   }

@@ -37,13 +37,19 @@ export class EdgeIngress extends Construct {
     this.ingresses = [...byBackend].map(([backend, routes], i) => this.ingress(platform, backend, routes, i === 0));
   }
 
-  private ingress(platform: Platform, backend: ComponentName, routes: readonly EdgeRoute[], issuesTls: boolean): k8s.KubeIngress {
+  private ingress(
+    platform: Platform,
+    backend: ComponentName,
+    routes: readonly EdgeRoute[],
+    issuesTls: boolean,
+  ): k8s.KubeIngress {
     const { edge, namespace } = platform;
     const prefixes = new Set<string>(Object.values(EDGE_ROUTES));
     const name = `prism-ingress-${backend}`;
     // The name the controller checks the backend's certificate for: its Service's, as the certificate has it.
     const backendName = `${backend}.${namespace}.svc`;
-    if (!workloadDnsNames(component(platform, backend), namespace).includes(backendName)) throw new Error(`${name}: ${backend}'s certificate does not name ${backendName}`);
+    if (!workloadDnsNames(component(platform, backend), namespace).includes(backendName))
+      throw new Error(`${name}: ${backend}'s certificate does not name ${backendName}`);
     return new k8s.KubeIngress(this, backend, {
       metadata: {
         name,

@@ -1,6 +1,13 @@
 import { Construct } from 'constructs';
 import * as k8s from './imports/k8s.js';
-import { type ApiServer, type LogShipper, type Platform, imageRef, alloyKubernetesConfig, portNumber } from '../model/index.js';
+import {
+  type ApiServer,
+  type LogShipper,
+  type Platform,
+  imageRef,
+  alloyKubernetesConfig,
+  portNumber,
+} from '../model/index.js';
 import { componentLabels, selectorLabels } from './labels.js';
 import { PlatformNamespace } from './namespace.js';
 import { apiServerEgress } from './network-policy.js';
@@ -43,7 +50,11 @@ export class LogShipping extends Construct {
       podLogsDir: POD_LOGS,
     });
 
-    new PlatformNamespace(this, 'Namespace', { name: ns, level: 'privileged', labels: componentLabels(ns, 'observability') });
+    new PlatformNamespace(this, 'Namespace', {
+      name: ns,
+      level: 'privileged',
+      labels: componentLabels(ns, 'observability'),
+    });
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
     new k8s.KubeRole(this, 'Role', {
       metadata: { name, namespace: platformNamespace, labels },
@@ -54,7 +65,10 @@ export class LogShipping extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
     });
-    new k8s.KubeConfigMap(this, 'ConfigMap', { metadata: { name: `${name}-config`, namespace: ns, labels }, data: { [configFile]: config } });
+    new k8s.KubeConfigMap(this, 'ConfigMap', {
+      metadata: { name: `${name}-config`, namespace: ns, labels },
+      data: { [configFile]: config },
+    });
 
     const ports = [shipper.port];
     const security = containerSecurityContext(0);
@@ -71,12 +85,22 @@ export class LogShipping extends Construct {
         selector: { matchLabels: selectorLabels(name) },
         updateStrategy: { type: 'RollingUpdate' },
         template: {
-          metadata: { labels, annotations: { 'prism.io/config-hash': configHash([{ name: configFile, mountPath: configDir, content: config }]) } },
+          metadata: {
+            labels,
+            annotations: {
+              'prism.io/config-hash': configHash([{ name: configFile, mountPath: configDir, content: config }]),
+            },
+          },
           spec: {
             serviceAccountName: name,
             automountServiceAccountToken: true,
             enableServiceLinks: false,
-            securityContext: { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: {
+              runAsUser: 0,
+              runAsGroup: 0,
+              runAsNonRoot: false,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],
             containers: [
               {
@@ -88,9 +112,17 @@ export class LogShipping extends Construct {
                 ports: ports.map((p) => ({ name: p.name, containerPort: p.port })),
                 securityContext: { ...security, runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
                 resources: {
-                  requests: { cpu: q(shipper.resources.requests.cpu), memory: q(shipper.resources.requests.memory), 'ephemeral-storage': q(shipper.tmpSize) },
+                  requests: {
+                    cpu: q(shipper.resources.requests.cpu),
+                    memory: q(shipper.resources.requests.memory),
+                    'ephemeral-storage': q(shipper.tmpSize),
+                  },
                   // Its /tmp, and its own container log files on the node.
-                  limits: { cpu: q(shipper.resources.limits.cpu), memory: q(shipper.resources.limits.memory), 'ephemeral-storage': q('512Mi') },
+                  limits: {
+                    cpu: q(shipper.resources.limits.cpu),
+                    memory: q(shipper.resources.limits.memory),
+                    'ephemeral-storage': q('512Mi'),
+                  },
                 },
                 livenessProbe: renderProbe(shipper.liveness, ports),
                 readinessProbe: renderProbe(shipper.readiness, ports),
@@ -124,11 +156,21 @@ export class LogShipping extends Construct {
         ingress: [],
         egress: [
           {
-            to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': platformNamespace } }, podSelector: { matchLabels: { app: loki.component } } }],
+            to: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': platformNamespace } },
+                podSelector: { matchLabels: { app: loki.component } },
+              },
+            ],
             ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(lokiPort) }],
           },
           {
-            to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+            to: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+                podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+              },
+            ],
             ports: [
               { protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) },
               { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) },

@@ -18,8 +18,20 @@ const duration = z
   .regex(/^(\d+h)?(\d+m)?(\d+s)?$/)
   .refine((v) => v !== '', 'expected a Go duration');
 const dnsName = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/);
-const issuerRef = z.strictObject({ name: z.string().min(1), kind: z.enum(['Issuer', 'ClusterIssuer']), group: z.literal('cert-manager.io') });
-const KEY_USAGES = ['signing', 'digital signature', 'key encipherment', 'cert sign', 'crl sign', 'server auth', 'client auth'] as const;
+const issuerRef = z.strictObject({
+  name: z.string().min(1),
+  kind: z.enum(['Issuer', 'ClusterIssuer']),
+  group: z.literal('cert-manager.io'),
+});
+const KEY_USAGES = [
+  'signing',
+  'digital signature',
+  'key encipherment',
+  'cert sign',
+  'crl sign',
+  'server auth',
+  'client auth',
+] as const;
 
 export const CERT_MANAGER_SPECS = {
   Issuer: z
@@ -54,10 +66,18 @@ export const CERT_MANAGER_SPECS = {
 type CertManagerKind = keyof typeof CERT_MANAGER_SPECS;
 
 /** A cert-manager object whose spec passed its schema. */
-function certManagerObject(scope: Construct, id: string, kind: CertManagerKind, metadata: { name: string; labels: Record<string, string> }, spec: unknown): ApiObject {
+function certManagerObject(
+  scope: Construct,
+  id: string,
+  kind: CertManagerKind,
+  metadata: { name: string; labels: Record<string, string> },
+  spec: unknown,
+): ApiObject {
   const parsed = CERT_MANAGER_SPECS[kind].safeParse(spec);
   if (!parsed.success) {
-    throw new Error(`${kind} ${metadata.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `${kind} ${metadata.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return new ApiObject(scope, id, { apiVersion: CERT_MANAGER_API_VERSION, kind, metadata, spec: parsed.data });
 }
@@ -113,7 +133,13 @@ function meshCertificate(
   scope: Construct,
   ca: MeshCa,
   labels: Record<string, string>,
-  cert: { secretName: string; commonName: string; uri: string; dnsNames?: string[]; usages: (typeof KEY_USAGES)[number][] },
+  cert: {
+    secretName: string;
+    commonName: string;
+    uri: string;
+    dnsNames?: string[];
+    usages: (typeof KEY_USAGES)[number][];
+  },
 ): ApiObject {
   return certManagerObject(
     scope,
@@ -144,7 +170,14 @@ export interface WorkloadCertificateProps {
 
 /** The names a workload's certificate carries: each name peers dial, in every DNS form of its Service. */
 export const workloadDnsNames = (component: Component, namespace: string): string[] => [
-  ...new Set((component.identity?.dnsNames ?? []).flatMap((n) => [n, `${n}.${namespace}`, `${n}.${namespace}.svc`, `${n}.${namespace}.svc.cluster.local`])),
+  ...new Set(
+    (component.identity?.dnsNames ?? []).flatMap((n) => [
+      n,
+      `${n}.${namespace}`,
+      `${n}.${namespace}.svc`,
+      `${n}.${namespace}.svc.cluster.local`,
+    ]),
+  ),
 ];
 
 /**

@@ -41,7 +41,9 @@ export function apiServerEgress(api: ApiServer): k8s.NetworkPolicyEgressRule {
 }
 
 const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) });
-const nsSelector = (namespace: string): k8s.LabelSelector => ({ matchLabels: { 'kubernetes.io/metadata.name': namespace } });
+const nsSelector = (namespace: string): k8s.LabelSelector => ({
+  matchLabels: { 'kubernetes.io/metadata.name': namespace },
+});
 
 /**
  * One NetworkPolicy per pod group, allowing exactly the flows the model declares (both
@@ -60,9 +62,13 @@ export class NetworkPolicies extends Construct {
       if (isComponent) {
         for (const port of peer.component.ports) {
           const from = all.filter((p) => p.flows.some((f) => f.to === peer.name && f.port === port.name));
-          const namespaces = props.namespaceIngress.filter((n) => n.to === peer.name && n.port === port.name).map((n) => n.namespace);
+          const namespaces = props.namespaceIngress
+            .filter((n) => n.to === peer.name && n.port === port.name)
+            .map((n) => n.namespace);
           const sources: k8s.NetworkPolicyPeer[] = [
-            ...[...new Set(from.map((p) => p.name))].sort().map((name) => ({ podSelector: { matchLabels: { app: name } } })),
+            ...[...new Set(from.map((p) => p.name))]
+              .sort()
+              .map((name) => ({ podSelector: { matchLabels: { app: name } } })),
             ...[...new Set(namespaces)].sort().map((ns) => ({ namespaceSelector: nsSelector(ns) })),
           ];
           if (sources.length > 0) ingress.push({ from: sources, ports: [tcp(port.port)] });
@@ -70,16 +76,22 @@ export class NetworkPolicies extends Construct {
       }
       const egress: k8s.NetworkPolicyEgressRule[] = [];
       const byTarget = new Map<string, Set<number>>();
-      for (const f of peer.flows) byTarget.set(f.to, (byTarget.get(f.to) ?? new Set()).add(portNumber(platform, f.to, f.port)));
+      for (const f of peer.flows)
+        byTarget.set(f.to, (byTarget.get(f.to) ?? new Set()).add(portNumber(platform, f.to, f.port)));
       for (const [to, ports] of [...byTarget].sort(([a], [b]) => a.localeCompare(b))) {
-        egress.push({ to: [{ podSelector: { matchLabels: { app: to } } }], ports: [...ports].sort((a, b) => a - b).map(tcp) });
+        egress.push({
+          to: [{ podSelector: { matchLabels: { app: to } } }],
+          ports: [...ports].sort((a, b) => a - b).map(tcp),
+        });
       }
       const external = peer.externalEgress;
       if (external.length > 0) {
         const cidrs = peer.component.externalEgressCidrs;
         egress.push({
           // The given ranges, else public addresses only: the cluster's private ranges stay closed.
-          to: cidrs ? cidrs.map((cidr) => ({ ipBlock: { cidr } })) : [{ ipBlock: { cidr: '0.0.0.0/0', except: PRIVATE_RANGES } }],
+          to: cidrs
+            ? cidrs.map((cidr) => ({ ipBlock: { cidr } }))
+            : [{ ipBlock: { cidr: '0.0.0.0/0', except: PRIVATE_RANGES } }],
           ports: [...new Set(external.map((e) => e.port))].sort((a, b) => a - b).map(tcp),
         });
       }
@@ -115,7 +127,9 @@ export class NamespaceNetworkBaseline extends Construct {
         policyTypes: ['Egress'],
         egress: [
           {
-            to: [{ namespaceSelector: nsSelector('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+            to: [
+              { namespaceSelector: nsSelector('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+            ],
             ports: [
               { protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) },
               { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) },

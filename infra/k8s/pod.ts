@@ -91,8 +91,16 @@ function resources(c: Component, writable: readonly WritablePath[]): k8s.Resourc
   const scratch = writable.filter((w) => !w.onDisk).reduce((sum, w) => sum + (bytes(w.size) ?? 0), 0);
   const ephemeralLimit = `${Math.ceil((scratch + EPHEMERAL_HEADROOM) / 1024 ** 2)}Mi`;
   return {
-    requests: { cpu: q(c.resources.requests.cpu), memory: q(c.resources.requests.memory), 'ephemeral-storage': q(EPHEMERAL_REQUEST) },
-    limits: { cpu: q(c.resources.limits.cpu), memory: q(c.resources.limits.memory), 'ephemeral-storage': q(ephemeralLimit) },
+    requests: {
+      cpu: q(c.resources.requests.cpu),
+      memory: q(c.resources.requests.memory),
+      'ephemeral-storage': q(EPHEMERAL_REQUEST),
+    },
+    limits: {
+      cpu: q(c.resources.limits.cpu),
+      memory: q(c.resources.limits.memory),
+      'ephemeral-storage': q(ephemeralLimit),
+    },
   };
 }
 
@@ -119,7 +127,11 @@ export function podSpec(
     const name = `config-${volumeName(dir)}`.slice(0, 63);
     volumes.push({
       name,
-      configMap: { name: source.configMapName, items: files.map((f) => ({ key: f.name, path: f.name })), defaultMode: 0o444 },
+      configMap: {
+        name: source.configMapName,
+        items: files.map((f) => ({ key: f.name, path: f.name })),
+        defaultMode: 0o444,
+      },
     });
     mounts.push({ name, mountPath: dir, readOnly: true });
   }
@@ -181,7 +193,12 @@ export function podSpec(
     ports: ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol ?? 'TCP' })),
     env: envVars(platform, source.env),
     resources: resources(component, writable),
-    ...(source.probes ? { livenessProbe: renderProbe(source.probes.liveness, ports), readinessProbe: renderProbe(source.probes.readiness, ports) } : {}),
+    ...(source.probes
+      ? {
+          livenessProbe: renderProbe(source.probes.liveness, ports),
+          readinessProbe: renderProbe(source.probes.readiness, ports),
+        }
+      : {}),
     securityContext: containerSecurityContext(component.user),
     volumeMounts: mounts,
   };

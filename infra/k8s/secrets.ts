@@ -34,7 +34,10 @@ export class PlatformSecrets extends Construct {
         refreshInterval: s.refreshInterval,
         secretStoreRef: { kind: s.storeKind, name: s.storeName },
         target: { name: SECRET_NAME, creationPolicy: 'Owner', deletionPolicy: 'Retain', template: { type: 'Opaque' } },
-        data: stackSecretKeys({ offsite: props.offsite, alertingSecrets: props.alertingSecrets ?? [] }).map((k) => ({ secretKey: k.key, remoteRef: { key: `${s.remotePrefix}${k.key}` } })),
+        data: stackSecretKeys({ offsite: props.offsite, alertingSecrets: props.alertingSecrets ?? [] }).map((k) => ({
+          secretKey: k.key,
+          remoteRef: { key: `${s.remotePrefix}${k.key}` },
+        })),
       },
     });
   }

@@ -22,7 +22,10 @@ export class WorkloadAccess extends Construct {
   constructor(scope: Construct, id: string, props: WorkloadAccessProps) {
     super(scope, id);
     const metadata = { name: props.name, labels: props.labels };
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata,
+      automountServiceAccountToken: false,
+    });
     if (!props.readResources) return;
     this.role = new k8s.KubeRole(this, 'Role', {
       metadata,

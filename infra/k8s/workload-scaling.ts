@@ -32,7 +32,12 @@ export class WorkloadScaling extends Construct {
           scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: props.name },
           minReplicas: a.minReplicas,
           maxReplicas: a.maxReplicas,
-          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: a.targetCPUUtilization } } }],
+          metrics: [
+            {
+              type: 'Resource',
+              resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: a.targetCPUUtilization } },
+            },
+          ],
         },
       });
     }

@@ -56,17 +56,36 @@ export class Workload extends Construct {
     const metadata = { name: c.name, labels };
     const configMapName = `${c.name}-config`;
 
-    this.access = new WorkloadAccess(this, 'Access', { name: c.name, namespace: platform.namespace, labels, ...(c.apiAccess ? { readResources: c.apiAccess } : {}) });
+    this.access = new WorkloadAccess(this, 'Access', {
+      name: c.name,
+      namespace: platform.namespace,
+      labels,
+      ...(c.apiAccess ? { readResources: c.apiAccess } : {}),
+    });
     if (c.configFiles.length > 0) {
       this.configMap = new k8s.KubeConfigMap(this, 'ConfigMap', {
         metadata: { name: configMapName, labels },
         data: Object.fromEntries(c.configFiles.map((f) => [f.name, f.content])),
       });
     }
-    if (c.identity) this.certificate = new WorkloadCertificate(this, 'Certificate', { ca: platform.mtls, namespace: platform.namespace, component: c, labels });
+    if (c.identity)
+      this.certificate = new WorkloadCertificate(this, 'Certificate', {
+        ca: platform.mtls,
+        namespace: platform.namespace,
+        component: c,
+        labels,
+      });
 
-    const servicePorts = c.ports.map((p) => ({ name: p.name, port: p.port, targetPort: k8s.IntOrString.fromNumber(p.port), protocol: p.protocol ?? 'TCP' }));
-    this.service = new k8s.KubeService(this, 'Service', { metadata, spec: { type: 'ClusterIP', selector, ports: servicePorts } });
+    const servicePorts = c.ports.map((p) => ({
+      name: p.name,
+      port: p.port,
+      targetPort: k8s.IntOrString.fromNumber(p.port),
+      protocol: p.protocol ?? 'TCP',
+    }));
+    this.service = new k8s.KubeService(this, 'Service', {
+      metadata,
+      spec: { type: 'ClusterIP', selector, ports: servicePorts },
+    });
 
     const template = (claimName?: string) => podTemplate(props, configMapName, claimName);
     if (c.persistence) {
@@ -101,7 +120,15 @@ export class Workload extends Construct {
       this.deployment = new k8s.KubeDeployment(this, 'Resource', {
         // A singleton runs one replica on purpose and rolls out with Recreate (never two at once), so
         // kube-score's advice for replicas and for RollingUpdate does not apply.
-        metadata: c.singleton ? { ...metadata, annotations: { [SINGLETON_ANNOTATION]: c.singleton, 'kube-score/ignore': 'deployment-replicas,deployment-strategy' } } : metadata,
+        metadata: c.singleton
+          ? {
+              ...metadata,
+              annotations: {
+                [SINGLETON_ANNOTATION]: c.singleton,
+                'kube-score/ignore': 'deployment-replicas,deployment-strategy',
+              },
+            }
+          : metadata,
         spec: {
           // The HPA owns the replica count when there is one.
           ...(c.scaling.autoscaling ? {} : { replicas: c.scaling.replicas }),
@@ -109,7 +136,15 @@ export class Workload extends Construct {
           revisionHistoryLimit: 5,
           // A singleton is replaced, never surged: a rolling update would run two instances (and two
           // restore volumes) side by side. Everything else keeps full capacity while it rolls.
-          strategy: c.singleton ? { type: 'Recreate' } : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
+          strategy: c.singleton
+            ? { type: 'Recreate' }
+            : {
+                type: 'RollingUpdate',
+                rollingUpdate: {
+                  maxUnavailable: k8s.IntOrString.fromNumber(0),
+                  maxSurge: k8s.IntOrString.fromNumber(1),
+                },
+              },
           template: template(),
         },
       });
@@ -122,7 +157,9 @@ export class Workload extends Construct {
       minReplicas: minReplicas(c),
       ...(c.scaling.autoscaling ? { autoscaling: c.scaling.autoscaling } : {}),
     });
-    this.tasks = c.tasks.map((task) => new TaskRunner(this, task.name, { platform, component: c, task, storageClass: props.storageClass }));
+    this.tasks = c.tasks.map(
+      (task) => new TaskRunner(this, task.name, { platform, component: c, task, storageClass: props.storageClass }),
+    );
   }
 }
 
@@ -174,7 +211,9 @@ function spreadConstraints(name: string): Pick<k8s.PodSpec, 'affinity' | 'topolo
     ],
     affinity: {
       podAntiAffinity: {
-        preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector } }],
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector } },
+        ],
       },
     },
   };

@@ -21,7 +21,9 @@ export async function startModelPostgres(pc: PlatformContext, launcher: Launcher
   // The model's arguments, with the port and the hba file's path made local.
   const modelPort = c.ports[0]!.port;
   const port = localPort(pc.render, `${c.name}/postgres`);
-  const args = (c.args ?? []).map((a) => (a === `port=${modelPort}` ? `port=${port}` : a.replace(/^hba_file=.*\/([^/]+)$/, `hba_file=${l.config(c.name)}/$1`)));
+  const args = (c.args ?? []).map((a) =>
+    a === `port=${modelPort}` ? `port=${port}` : a.replace(/^hba_file=.*\/([^/]+)$/, `hba_file=${l.config(c.name)}/$1`),
+  );
   await startPostgres(launcher, {
     name: c.name,
     pgBin: pc.prereq.pgBin,
@@ -93,7 +95,10 @@ export async function startModelNats(pc: PlatformContext, launcher: Launcher): P
     clientPort: localPort(pc.render, 'nats/client'),
     monitorPort: localPort(pc.render, `nats/${probe.port}`),
     // The server's certificate from the local CA, where the model mounts it.
-    args: ['--config', writeModelConfig(pc, c, (text) => text.replaceAll(`"${c.identity!.mountPath}/`, `"${pc.layout.mtls('nats')}/`))],
+    args: [
+      '--config',
+      writeModelConfig(pc, c, (text) => text.replaceAll(`"${c.identity!.mountPath}/`, `"${pc.layout.mtls('nats')}/`)),
+    ],
     dataDir: pc.layout.data('nats'),
     readyPath: probe.path,
     env: { ...pc.nodeEnv, ...componentEnv(pc.render, c) },
@@ -151,5 +156,10 @@ export async function runMinioSetup(pc: PlatformContext, signal?: AbortSignal): 
   const mcDir = join(pc.layout.run('minio'), 'mc');
   mkdirSync(mcDir, { recursive: true, mode: 0o700 });
   const path = `${join(pc.prereq.mc, '..')}${delimiter}${pc.nodeEnv.PATH}`;
-  await runTask('minio-setup', 'sh', [join(dir, 'setup.sh')], { env: { ...pc.nodeEnv, PATH: path, ...env, MC_CONFIG_DIR: mcDir }, cwd: dir, log: pc.layout.log('minio-setup'), signal });
+  await runTask('minio-setup', 'sh', [join(dir, 'setup.sh')], {
+    env: { ...pc.nodeEnv, PATH: path, ...env, MC_CONFIG_DIR: mcDir },
+    cwd: dir,
+    log: pc.layout.log('minio-setup'),
+    signal,
+  });
 }

@@ -20,9 +20,19 @@ const server = createServer((req, res) => {
       const all = url.searchParams.getAll(k);
       query[k] = all.length === 1 ? all[0]! : all;
     }
-    const body = JSON.stringify({ method: req.method, path: url.pathname, query, headers: req.headers, body_bytes: bytes });
+    const body = JSON.stringify({
+      method: req.method,
+      path: url.pathname,
+      query,
+      headers: req.headers,
+      body_bytes: bytes,
+    });
     const delay = Math.min(30_000, Math.max(0, Number(url.searchParams.get('delay_ms')) || 0));
-    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body), delay);
+    setTimeout(
+      () =>
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body),
+      delay,
+    );
   });
 });
 server.keepAliveTimeout = 65_000;

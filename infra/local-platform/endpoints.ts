@@ -18,8 +18,18 @@ export interface Endpoints {
   readonly jwt_private_key_file: string;
   readonly jwt_public_key_file: string;
   /** The operator's certificate for the services' gRPC APIs (npm run config, grpcurl), and the CA that issued every certificate. */
-  readonly operator_mtls: { readonly identity: string; readonly cert_file: string; readonly key_file: string; readonly ca_file: string };
-  readonly rate_limit: { readonly enabled: boolean; readonly requests_per_second: number; readonly burst: number; readonly on_redis_failure: 'open' | 'closed' };
+  readonly operator_mtls: {
+    readonly identity: string;
+    readonly cert_file: string;
+    readonly key_file: string;
+    readonly ca_file: string;
+  };
+  readonly rate_limit: {
+    readonly enabled: boolean;
+    readonly requests_per_second: number;
+    readonly burst: number;
+    readonly on_redis_failure: 'open' | 'closed';
+  };
   /** Data stores (addresses only; passwords are in secrets.json). */
   readonly postgres: Readonly<Record<DatabaseId, string>>;
   readonly redis: string;
@@ -36,7 +46,8 @@ export interface Endpoints {
 export function endpointsOf(pc: PlatformContext, pki: LocalPki): Endpoints {
   const ctx = pc.render;
   const url = (k: string) => `http://${HOST}:${localPort(ctx, k)}`;
-  const web = (instance: string, name: string) => `${httpScheme(pc.platform, name)}://${HOST}:${localPort(ctx, `${instance}/http`)}`;
+  const web = (instance: string, name: string) =>
+    `${httpScheme(pc.platform, name)}://${HOST}:${localPort(ctx, `${instance}/http`)}`;
   const addr = (k: string) => `${HOST}:${localPort(ctx, k)}`;
   const gws = Array.from({ length: ctx.gateways }, (_, i) => `gateway-${i + 1}`);
   const metrics: Record<string, string> = {};
@@ -54,7 +65,12 @@ export function endpointsOf(pc: PlatformContext, pki: LocalPki): Endpoints {
     routes: { echo: ECHO_ROUTES.protected, echo_public: ECHO_ROUTES.public },
     jwt_private_key_file: pc.layout.privateKey,
     jwt_public_key_file: pc.layout.publicKey,
-    operator_mtls: { identity: pki.operator.identity, cert_file: pki.operator.cert, key_file: pki.operator.key, ca_file: pki.operator.ca },
+    operator_mtls: {
+      identity: pki.operator.identity,
+      cert_file: pki.operator.cert,
+      key_file: pki.operator.key,
+      ca_file: pki.operator.ca,
+    },
     rate_limit,
     postgres: { auth: addr('postgres-auth/postgres'), ops: addr('postgres-ops/postgres') },
     redis: addr('redis/redis'),

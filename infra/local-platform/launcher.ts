@@ -1,7 +1,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../local/files.js';
-import { isAlive, startProcess, stopProcess, type ProcessSpec, type RunningProcess, type StopResult } from './processes.js';
+import {
+  isAlive,
+  startProcess,
+  stopProcess,
+  type ProcessSpec,
+  type RunningProcess,
+  type StopResult,
+} from './processes.js';
 
 /**
  * Starts local servers and records each in a state file as it starts (so whatever stops them, a
@@ -57,11 +64,14 @@ async function waitReady(p: RunningProcess, check: Probe, timeoutMs = 120_000, s
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     throwIfInterrupted(signal);
-    if (!isAlive(p)) throw new LocalPlatformError(`${p.name} exited during start-up; the end of ${p.logFile}:\n${logTail(p.logFile)}`);
+    if (!isAlive(p))
+      throw new LocalPlatformError(`${p.name} exited during start-up; the end of ${p.logFile}:\n${logTail(p.logFile)}`);
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new LocalPlatformError(`${p.name} not ready after ${timeoutMs / 1000} s; the end of ${p.logFile}:\n${logTail(p.logFile)}`);
+  throw new LocalPlatformError(
+    `${p.name} not ready after ${timeoutMs / 1000} s; the end of ${p.logFile}:\n${logTail(p.logFile)}`,
+  );
 }
 
 export class Launcher<S extends ProcessState = ProcessState> {
@@ -95,7 +105,10 @@ export class Launcher<S extends ProcessState = ProcessState> {
  * Stops in reverse start order, one wave after another (lower waves first; the local platform stops
  * its gateways, then the services, then the data stores); processes of one wave stop together.
  */
-export async function stopAll(processes: readonly RunningProcess[], wave: (p: RunningProcess) => number = () => 0): Promise<StopResult[]> {
+export async function stopAll(
+  processes: readonly RunningProcess[],
+  wave: (p: RunningProcess) => number = () => 0,
+): Promise<StopResult[]> {
   const results: StopResult[] = [];
   const order = [...processes].reverse();
   const waves = [...new Set(order.map(wave))].sort((a, b) => a - b);
@@ -130,12 +143,23 @@ export function runTask(name: string, command: string, args: readonly string[], 
     });
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => out.push(d));
-    child.once('error', (e) => rej(o.signal?.aborted ? new InterruptedError() : new LocalPlatformError(`${name}: cannot run ${command}: ${e.message}`)));
+    child.once('error', (e) =>
+      rej(
+        o.signal?.aborted
+          ? new InterruptedError()
+          : new LocalPlatformError(`${name}: cannot run ${command}: ${e.message}`),
+      ),
+    );
     child.once('close', (code) => {
       writeFileSync(o.log, Buffer.concat(out), { flag: 'a', mode: 0o600 });
       if (o.signal?.aborted) rej(new InterruptedError());
       else if (code === 0) res();
-      else rej(new LocalPlatformError(`${name} failed (exit ${code}):\n${Buffer.concat(out).toString().trimEnd().split('\n').slice(-15).join('\n')}`));
+      else
+        rej(
+          new LocalPlatformError(
+            `${name} failed (exit ${code}):\n${Buffer.concat(out).toString().trimEnd().split('\n').slice(-15).join('\n')}`,
+          ),
+        );
     });
   });
 }

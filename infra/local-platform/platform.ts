@@ -7,9 +7,25 @@ import { freePort } from '../local/free-port.js';
 import { ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
 import { buildPlatform } from '../model/index.js';
 import { attachContext, baseEnv, LOCAL_STACK, type PlatformContext, type PlatformState } from './context.js';
-import { runMinioSetup, startModelJaeger, startModelMinio, startModelNats, startModelPostgres, startModelRedis } from './data-stores.js';
+import {
+  runMinioSetup,
+  startModelJaeger,
+  startModelMinio,
+  startModelNats,
+  startModelPostgres,
+  startModelRedis,
+} from './data-stores.js';
 import { endpointsOf, type Endpoints } from './endpoints.js';
-import { allSettled, anyAlive, Launcher, LocalPlatformError, readState, stopAll, throwIfInterrupted, type PortMap } from './launcher.js';
+import {
+  allSettled,
+  anyAlive,
+  Launcher,
+  LocalPlatformError,
+  readState,
+  stopAll,
+  throwIfInterrupted,
+  type PortMap,
+} from './launcher.js';
 import { layout } from './layout.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { tcpOpen } from './probes.js';
@@ -47,7 +63,8 @@ export interface UpOptions {
 export { LocalPlatformError, layout, type Endpoints };
 
 async function allocatePorts(keys: readonly string[], given: Readonly<Record<string, number>>): Promise<PortMap> {
-  for (const k of Object.keys(given)) if (!keys.includes(k)) throw new LocalPlatformError(`--port ${k}: no such port; choose from ${keys.join(', ')}`);
+  for (const k of Object.keys(given))
+    if (!keys.includes(k)) throw new LocalPlatformError(`--port ${k}: no such port; choose from ${keys.join(', ')}`);
   const out: Record<string, number> = {};
   const chosen = new Set(Object.values(given));
   for (const k of keys) {
@@ -64,7 +81,8 @@ async function allocatePorts(keys: readonly string[], given: Readonly<Record<str
 }
 
 /** Same start wave → stop together: the gateways, then the services, then the data stores. */
-const stopWave = (p: RunningProcess) => (p.name.startsWith('gateway') ? 0 : (DATA_COMPONENTS as readonly string[]).includes(p.name) ? 2 : 1);
+const stopWave = (p: RunningProcess) =>
+  p.name.startsWith('gateway') ? 0 : (DATA_COMPONENTS as readonly string[]).includes(p.name) ? 2 : 1;
 
 function loadPlatform(o: UpOptions) {
   const stack = loadStack(join(o.repoRoot, 'stacks'), LOCAL_STACK);
@@ -86,12 +104,16 @@ export async function up(o: UpOptions): Promise<Endpoints> {
   const platform = loadPlatform(o);
   const say = o.progress ?? (() => {});
   const previous = readState<PlatformState>(l.state);
-  if (anyAlive(previous)) throw new LocalPlatformError(`already running from ${l.root}; see npm run local:status, or stop it with npm run local:down`);
+  if (anyAlive(previous))
+    throw new LocalPlatformError(
+      `already running from ${l.root}; see npm run local:status, or stop it with npm run local:down`,
+    );
   // A supervisor left from a run whose processes all died would act on this run's state.
   if (previous?.supervisor) await stopProcess(previous.supervisor);
   rmSync(l.endpoints, { force: true });
   const gateways = o.gateways ?? 1;
-  if (!Number.isInteger(gateways) || gateways < 1 || gateways > 16) throw new LocalPlatformError(`--gateways must be a whole number from 1 to 16, got ${gateways}`);
+  if (!Number.isInteger(gateways) || gateways < 1 || gateways > 16)
+    throw new LocalPlatformError(`--gateways must be a whole number from 1 to 16, got ${gateways}`);
 
   const { signal } = o;
   const prereq = await step(say, 'prerequisites', () => checkPrerequisites(), signal);
@@ -111,7 +133,12 @@ export async function up(o: UpOptions): Promise<Endpoints> {
   try {
     // The model mounts each service's certificate at /etc/prism/mtls; locally a CA of our own issues
     // them (valid for 127.0.0.1 and localhost) and componentEnv points the model's paths at them.
-    pki = await step(say, "certificates (local CA, one per service and NATS, the operator's)", () => ensureLocalPki({ dir: l.mtlsDir, workloads: [...SERVICE_NAMES, NATS_WORKLOAD] }), signal);
+    pki = await step(
+      say,
+      "certificates (local CA, one per service and NATS, the operator's)",
+      () => ensureLocalPki({ dir: l.mtlsDir, workloads: [...SERVICE_NAMES, NATS_WORKLOAD] }),
+      signal,
+    );
     if (pki.issued.length > 0) say(`  issued: ${pki.issued.join(', ')}`);
 
     await step(
@@ -132,11 +159,20 @@ export async function up(o: UpOptions): Promise<Endpoints> {
     // The DB manager applies the migrations at start-up (the model's default) and is ready only after
     // them; one process less than a separate migrate task, which costs the same module loading again.
     await step(say, 'migrations, then the DB manager', () => startService(pc, launcher, 'dbmanager'), signal);
-    await step(say, 'config, auth, echo upstream', () => allSettled([startService(pc, launcher, 'config'), startService(pc, launcher, 'auth'), startEcho(pc, launcher)]), signal);
+    await step(
+      say,
+      'config, auth, echo upstream',
+      () =>
+        allSettled([startService(pc, launcher, 'config'), startService(pc, launcher, 'auth'), startEcho(pc, launcher)]),
+      signal,
+    );
     await step(
       say,
       gateways === 1 ? 'gateway' : `${gateways} gateways`,
-      () => allSettled(Array.from({ length: gateways }, (_, i) => startService(pc, launcher, 'gateway', `gateway-${i + 1}`))),
+      () =>
+        allSettled(
+          Array.from({ length: gateways }, (_, i) => startService(pc, launcher, 'gateway', `gateway-${i + 1}`)),
+        ),
       signal,
     );
     throwIfInterrupted(signal);
@@ -146,7 +182,8 @@ export async function up(o: UpOptions): Promise<Endpoints> {
     say(signal?.aborted ? '  interrupted; stopping what was started' : '  start-up failed; stopping what was started');
     const stopped = await stopAll(launcher.state.processes, stopWave);
     if (launcher.state.supervisor) stopped.push(await stopProcess(launcher.state.supervisor));
-    for (const r of stopped) if (r.outcome !== 'not running') say(`  ${r.name}: ${r.outcome} (${(r.ms / 1000).toFixed(1)} s)`);
+    for (const r of stopped)
+      if (r.outcome !== 'not running') say(`  ${r.name}: ${r.outcome} (${(r.ms / 1000).toFixed(1)} s)`);
     rmSync(l.state, { force: true });
     throw e;
   }
@@ -188,7 +225,13 @@ export function status(dir: string): { lines: StatusLine[]; endpoints?: Endpoint
   const l = layout(resolve(dir));
   const state = readState<PlatformState>(l.state);
   if (!state) return { lines: [] };
-  const line = (p: RunningProcess) => ({ name: p.name, pid: p.pid, running: isAlive(p), restarts: state.restarts?.[p.name] ?? 0, log: p.logFile });
+  const line = (p: RunningProcess) => ({
+    name: p.name,
+    pid: p.pid,
+    running: isAlive(p),
+    restarts: state.restarts?.[p.name] ?? 0,
+    log: p.logFile,
+  });
   const lines = [...state.processes.map(line), ...(state.supervisor ? [line(state.supervisor)] : [])];
   const endpoints = existsSync(l.endpoints) ? (JSON.parse(readFileSync(l.endpoints, 'utf8')) as Endpoints) : undefined;
   return { lines, ...(endpoints ? { endpoints } : {}) };

@@ -26,7 +26,12 @@ export interface Prerequisites {
 
 /** The Jaeger v2 binary: on PATH, or where scripts/control-plane-tools.sh caches the model's pinned release. */
 export function findJaeger(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const cached = join(env.PRISM_TOOLS_CACHE ?? '/var/cache/prism-tools', `jaeger-v${OBSERVABILITY_IMAGES.jaeger.tag}`, 'bin', 'jaeger');
+  const cached = join(
+    env.PRISM_TOOLS_CACHE ?? '/var/cache/prism-tools',
+    `jaeger-v${OBSERVABILITY_IMAGES.jaeger.tag}`,
+    'bin',
+    'jaeger',
+  );
   return which('jaeger', env.PATH) ?? (existsSync(cached) ? cached : undefined);
 }
 
@@ -43,7 +48,8 @@ function which(cmd: string, path = process.env.PATH ?? ''): string | undefined {
  * (Debian's /usr/bin has wrappers for the client programs only).
  */
 export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const has = (dir: string) => ['initdb', 'postgres', 'pg_isready', 'pg_basebackup'].every((p) => existsSync(join(dir, p)));
+  const has = (dir: string) =>
+    ['initdb', 'postgres', 'pg_isready', 'pg_basebackup'].every((p) => existsSync(join(dir, p)));
   if (env.PRISM_PG_BIN) return has(env.PRISM_PG_BIN) ? env.PRISM_PG_BIN : undefined;
   const root = '/usr/lib/postgresql';
   const majors = existsSync(root)
@@ -57,12 +63,18 @@ export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string | 
 }
 
 const missing = (what: string, install: string) =>
-  new PrerequisiteError(`missing prerequisite: ${what}; install it with \`${install}\`${install.includes(INSTALL_SCRIPT) ? '' : ` (or everything: sudo bash ${INSTALL_SCRIPT})`}`);
+  new PrerequisiteError(
+    `missing prerequisite: ${what}; install it with \`${install}\`${install.includes(INSTALL_SCRIPT) ? '' : ` (or everything: sudo bash ${INSTALL_SCRIPT})`}`,
+  );
 
 /** Finds every program or throws for the first one missing. */
 export function checkPrerequisites(env: NodeJS.ProcessEnv = process.env): Prerequisites {
   const pgBin = findPostgresBin(env);
-  if (!pgBin) throw missing('PostgreSQL server programs (initdb, postgres; set PRISM_PG_BIN to their directory)', 'sudo apt-get install postgresql');
+  if (!pgBin)
+    throw missing(
+      'PostgreSQL server programs (initdb, postgres; set PRISM_PG_BIN to their directory)',
+      'sudo apt-get install postgresql',
+    );
   const redisServer = which('redis-server', env.PATH);
   if (!redisServer) throw missing('redis-server', 'sudo apt-get install redis-server');
   const natsServer = which('nats-server', env.PATH);

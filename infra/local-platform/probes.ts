@@ -37,7 +37,9 @@ export function redisPing(port: number, password: string, user?: string): Promis
       res(false);
     });
     const bulk = (v: string) => `$${Buffer.byteLength(v)}\r\n${v}\r\n`;
-    const auth = user ? `*3\r\n${bulk('AUTH')}${bulk(user)}${bulk(password)}` : `*2\r\n${bulk('AUTH')}${bulk(password)}`;
+    const auth = user
+      ? `*3\r\n${bulk('AUTH')}${bulk(user)}${bulk(password)}`
+      : `*2\r\n${bulk('AUTH')}${bulk(password)}`;
     s.on('connect', () => s.write(`${auth}*1\r\n${bulk('PING')}`));
     s.on('data', (d) => {
       buf += d.toString();
@@ -57,7 +59,14 @@ export interface PostgresLogin {
 
 /** Logs in to the `postgres` database; creates `database` when given and missing (a fresh cluster has only postgres). */
 export async function postgresReady(login: PostgresLogin, database?: string): Promise<boolean> {
-  const client = new pg.Client({ host: HOST, port: login.port, user: login.user, password: login.password, database: 'postgres', connectionTimeoutMillis: 2_000 });
+  const client = new pg.Client({
+    host: HOST,
+    port: login.port,
+    user: login.user,
+    password: login.password,
+    database: 'postgres',
+    connectionTimeoutMillis: 2_000,
+  });
   try {
     await client.connect();
     if (database) {

@@ -1,7 +1,17 @@
 import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput, MINIO_BACKUP_USER } from '../contract/index.js';
-import { component, type Component, type ComponentName, type ComponentRef, type EnvValue, type Platform, jaegerYaml, minioSetupScript, toYaml } from '../model/index.js';
+import {
+  component,
+  type Component,
+  type ComponentName,
+  type ComponentRef,
+  type EnvValue,
+  type Platform,
+  jaegerYaml,
+  minioSetupScript,
+  toYaml,
+} from '../model/index.js';
 import type { Layout } from './layout.js';
 import type { PortMap } from './launcher.js';
 import { HOST } from './probes.js';
@@ -18,7 +28,14 @@ import type { LocalSecrets } from './secrets.js';
  * Components the local platform runs besides the services: the data stores and the trace backend (Jaeger v2,
  * so tracing is on locally as in the model). Consul and the rest of the observability stack are left out.
  */
-export const DATA_COMPONENTS = ['postgres-auth', 'postgres-ops', 'redis', 'nats', 'minio', 'jaeger'] as const satisfies readonly ComponentName[];
+export const DATA_COMPONENTS = [
+  'postgres-auth',
+  'postgres-ops',
+  'redis',
+  'nats',
+  'minio',
+  'jaeger',
+] as const satisfies readonly ComponentName[];
 const SERVICE_ORDER = ['config', 'auth', 'dbmanager', 'gateway'] as const;
 export const ECHO = 'echo';
 
@@ -84,7 +101,12 @@ function fileMap(ctx: RenderContext, c: Component): Map<string, string> {
   const m = new Map<string, string>();
   for (const f of c.configFiles) m.set(`${f.mountPath}/${f.name}`, `${ctx.layout.config(c.name)}/${f.name}`);
   for (const item of c.secretFiles?.items ?? []) {
-    const local = item.secret === 'jwt-private-key' ? ctx.layout.privateKey : item.secret === 'jwt-public-key' ? ctx.layout.publicKey : undefined;
+    const local =
+      item.secret === 'jwt-private-key'
+        ? ctx.layout.privateKey
+        : item.secret === 'jwt-public-key'
+          ? ctx.layout.publicKey
+          : undefined;
     if (!local) throw new RenderError(`${c.name}: no local file for secret ${item.secret}`);
     m.set(`${c.secretFiles!.mountPath}/${item.file}`, local);
   }
@@ -98,7 +120,9 @@ function fileMap(ctx: RenderContext, c: Component): Map<string, string> {
  * never share one (the DB manager's WAL spool lives in its scratch directory).
  */
 export function dirMap(ctx: RenderContext, c: Component): [string, string][] {
-  const scratch = c.writablePaths.filter((w) => w.path !== '/tmp').map((w): [string, string] => [w.path, join(ctx.layout.run(c.name), basename(w.path))]);
+  const scratch = c.writablePaths
+    .filter((w) => w.path !== '/tmp')
+    .map((w): [string, string] => [w.path, join(ctx.layout.run(c.name), basename(w.path))]);
   return [...(c.identity ? [[c.identity.mountPath, ctx.layout.mtls(c.name)] as [string, string]] : []), ...scratch];
 }
 
@@ -136,7 +160,13 @@ export function localJaegerYaml(ctx: RenderContext): string {
   const p = (name: string) => localPort(ctx, `jaeger/${name}`);
   return jaegerYaml({
     host: HOST,
-    ports: { query: p('ui'), otlpGrpc: p('otlp-grpc'), otlpHttp: p('otlp-http'), health: p('health'), metrics: p('metrics') },
+    ports: {
+      query: p('ui'),
+      otlpGrpc: p('otlp-grpc'),
+      otlpHttp: p('otlp-http'),
+      health: p('health'),
+      metrics: p('metrics'),
+    },
     storage: { memory: { maxTraces: 10_000 } },
   });
 }
@@ -150,12 +180,17 @@ export function localGatewayYaml(ctx: RenderContext): string {
   const authHttp = component(ctx.platform, 'auth').ports.find((p) => p.name === 'http')!;
   // Plain HTTP or TLS (the certificates are valid for 127.0.0.1): only the address changes.
   const modelAuth = new RegExp(`^(https?)://auth:${authHttp.port}(?=/|$)`);
-  const swap = (u: string) => u.replace(modelAuth, (_, scheme: string) => `${scheme}://${HOST}:${localPort(ctx, 'auth/http')}`);
+  const swap = (u: string) =>
+    u.replace(modelAuth, (_, scheme: string) => `${scheme}://${HOST}:${localPort(ctx, 'auth/http')}`);
   const echo = `http://${HOST}:${localPort(ctx, `${ECHO}/http`)}`;
   // The echo upstream is plain HTTP: its routes take the model's route settings but not its CA file or identity.
   const { ca_file: _caFile, server_identity: _identity, ...template } = doc.routes[0]!;
   const routes = [
-    ...doc.routes.map((r) => ({ ...r, upstream: swap(r.upstream), ...(r.ca_file ? { ca_file: localFilePath(ctx, gw, r.ca_file) } : {}) })),
+    ...doc.routes.map((r) => ({
+      ...r,
+      upstream: swap(r.upstream),
+      ...(r.ca_file ? { ca_file: localFilePath(ctx, gw, r.ca_file) } : {}),
+    })),
     { ...template, prefix: ECHO_ROUTES.protected, upstream: echo, rewrite: '/', auth_required: true, retries: 0 },
     { ...template, prefix: ECHO_ROUTES.public, upstream: echo, rewrite: '/', auth_required: false, retries: 0 },
   ];

@@ -12,7 +12,9 @@ import type { Layout } from './layout.js';
 export type LocalSecrets = Partial<Record<SecretKey, string>>;
 
 export function ensureSecrets(l: Layout): LocalSecrets {
-  const known: Record<string, string> = existsSync(l.secrets) ? (JSON.parse(readFileSync(l.secrets, 'utf8')) as Record<string, string>) : {};
+  const known: Record<string, string> = existsSync(l.secrets)
+    ? (JSON.parse(readFileSync(l.secrets, 'utf8')) as Record<string, string>)
+    : {};
   let changed = false;
   for (const s of SECRET_KEYS) {
     if (s.source === 'password' && !known[s.key]) {

@@ -25,9 +25,14 @@ const asRoot = process.getuid?.() === 0;
 function postgresUser(): { uid: number; gid: number } | undefined {
   if (!asRoot) return undefined;
   try {
-    return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) };
+    return {
+      uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+      gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+    };
   } catch {
-    throw new LocalPlatformError('running as root, PostgreSQL needs a `postgres` user to run as (sudo apt-get install postgresql creates it)');
+    throw new LocalPlatformError(
+      'running as root, PostgreSQL needs a `postgres` user to run as (sudo apt-get install postgresql creates it)',
+    );
   }
 }
 
@@ -55,13 +60,18 @@ export async function startPostgres(launcher: Launcher, o: PostgresServer): Prom
     const pw = join(o.socketDir, 'pwfile');
     writeFileSync(pw, `${o.password}\n`, { mode: 0o600 });
     if (user) for (const p of [o.data, o.socketDir, pw]) chownSync(p, user.uid, user.gid);
-    await runTask(`initdb ${o.name}`, join(o.pgBin, 'initdb'), ['-D', o.data, '-U', o.superuser, `--pwfile=${pw}`, '-A', 'scram-sha-256', '--no-instructions'], {
-      env: { ...o.env },
-      cwd: '/',
-      log: o.logFile,
-      user,
-      signal: launcher.signal,
-    });
+    await runTask(
+      `initdb ${o.name}`,
+      join(o.pgBin, 'initdb'),
+      ['-D', o.data, '-U', o.superuser, `--pwfile=${pw}`, '-A', 'scram-sha-256', '--no-instructions'],
+      {
+        env: { ...o.env },
+        cwd: '/',
+        log: o.logFile,
+        user,
+        signal: launcher.signal,
+      },
+    );
     rmSync(pw);
   } else if (user) {
     chownSync(o.socketDir, user.uid, user.gid);
@@ -105,10 +115,26 @@ export async function startRedis(launcher: Launcher, o: RedisServer): Promise<Ru
   // The passwords go in a private file, never on the command line (the process list shows that).
   // Later lines win over the included file.
   const privateConf = join(o.runDir, 'redis.local.conf');
-  const lines = [...(o.include ? [`include ${o.include}`] : []), `port ${o.port}`, `bind ${HOST}`, ...(o.acl ?? [`requirepass ${o.password}`]), ...(o.settings ?? []), ''];
+  const lines = [
+    ...(o.include ? [`include ${o.include}`] : []),
+    `port ${o.port}`,
+    `bind ${HOST}`,
+    ...(o.acl ?? [`requirepass ${o.password}`]),
+    ...(o.settings ?? []),
+    '',
+  ];
   writeFileSync(privateConf, lines.join('\n'), { mode: 0o600 });
-  return launcher.launch({ name: o.name, command: o.redisServer, args: [privateConf], env: o.env, cwd: o.dataDir, logFile: o.logFile, stopTimeoutMs: o.stopTimeoutMs }, () =>
-    redisPing(o.port, o.password, o.user),
+  return launcher.launch(
+    {
+      name: o.name,
+      command: o.redisServer,
+      args: [privateConf],
+      env: o.env,
+      cwd: o.dataDir,
+      logFile: o.logFile,
+      stopTimeoutMs: o.stopTimeoutMs,
+    },
+    () => redisPing(o.port, o.password, o.user),
   );
 }
 
@@ -127,8 +153,17 @@ export async function startNats(launcher: Launcher, o: NatsServer): Promise<Runn
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   // Command-line options win over a config file: local address and ports.
   const args = [...o.args, '-a', HOST, '-p', String(o.clientPort), '-m', String(o.monitorPort)];
-  return launcher.launch({ name: o.name, command: o.natsServer, args, env: o.env, cwd: o.dataDir, logFile: o.logFile, stopTimeoutMs: o.stopTimeoutMs }, () =>
-    httpOk(`http://${HOST}:${o.monitorPort}${o.readyPath}`),
+  return launcher.launch(
+    {
+      name: o.name,
+      command: o.natsServer,
+      args,
+      env: o.env,
+      cwd: o.dataDir,
+      logFile: o.logFile,
+      stopTimeoutMs: o.stopTimeoutMs,
+    },
+    () => httpOk(`http://${HOST}:${o.monitorPort}${o.readyPath}`),
   );
 }
 
@@ -144,8 +179,26 @@ export interface MinioServer extends ServerBase {
 export async function startMinio(launcher: Launcher, o: MinioServer): Promise<RunningProcess> {
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   mkdirSync(o.certsDir, { recursive: true, mode: 0o700 });
-  const args = ['server', o.dataDir, '--address', `${HOST}:${o.apiPort}`, '--console-address', `${HOST}:${o.consolePort}`, '--certs-dir', o.certsDir];
-  return launcher.launch({ name: o.name, command: o.minio, args, env: o.env, cwd: o.dataDir, logFile: o.logFile, stopTimeoutMs: o.stopTimeoutMs }, () =>
-    httpOk(`http://${HOST}:${o.apiPort}${o.readyPath}`),
+  const args = [
+    'server',
+    o.dataDir,
+    '--address',
+    `${HOST}:${o.apiPort}`,
+    '--console-address',
+    `${HOST}:${o.consolePort}`,
+    '--certs-dir',
+    o.certsDir,
+  ];
+  return launcher.launch(
+    {
+      name: o.name,
+      command: o.minio,
+      args,
+      env: o.env,
+      cwd: o.dataDir,
+      logFile: o.logFile,
+      stopTimeoutMs: o.stopTimeoutMs,
+    },
+    () => httpOk(`http://${HOST}:${o.apiPort}${o.readyPath}`),
   );
 }

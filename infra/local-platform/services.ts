@@ -27,12 +27,20 @@ export function serviceEnv(pc: PlatformContext, name: ServiceName, instance: str
   const ctx = pc.render;
   const env: Record<string, string> = { ...pc.nodeEnv, ...componentEnv(ctx, c) };
   for (const p of c.ports) {
-    const v = p.name === 'http' ? 'PRISM_HTTP_PORT' : p.name === 'grpc' ? 'PRISM_GRPC_PORT' : p.name === 'metrics' ? 'PRISM_METRICS_PORT' : undefined;
+    const v =
+      p.name === 'http'
+        ? 'PRISM_HTTP_PORT'
+        : p.name === 'grpc'
+          ? 'PRISM_GRPC_PORT'
+          : p.name === 'metrics'
+            ? 'PRISM_METRICS_PORT'
+            : undefined;
     if (v) env[v] = String(localPort(ctx, `${instance}/${p.name}`));
   }
   // Every listener on loopback: the platform is for this machine only.
   env.PRISM_BIND_ADDRESS = HOST;
-  if (name === 'auth') env.PRISM_PUBLIC_BASE_URL = `${httpScheme(pc.platform, 'gateway')}://${HOST}:${localPort(ctx, 'gateway-1/http')}`;
+  if (name === 'auth')
+    env.PRISM_PUBLIC_BASE_URL = `${httpScheme(pc.platform, 'gateway')}://${HOST}:${localPort(ctx, 'gateway-1/http')}`;
   // The model writes the databases' host and port as plain values (the component name and its port).
   for (const db of ['auth', 'ops'] as const) {
     const P = db.toUpperCase();
@@ -41,7 +49,8 @@ export function serviceEnv(pc: PlatformContext, name: ServiceName, instance: str
     env[`PRISM_${P}_DB_PORT`] = String(localPort(ctx, `${DATABASES[db].component}/postgres`));
   }
   // The component's scratch directories, under this platform's own directory (see dirMap).
-  for (const [, local] of dirMap(ctx, c)) if (local.startsWith(`${pc.layout.run(c.name)}/`)) mkdirSync(local, { recursive: true, mode: 0o711 });
+  for (const [, local] of dirMap(ctx, c))
+    if (local.startsWith(`${pc.layout.run(c.name)}/`)) mkdirSync(local, { recursive: true, mode: 0o711 });
   if (name === 'dbmanager') {
     // The backup tools of the same PostgreSQL the platform runs, and a temporary directory of its own.
     env.PATH = `${pc.prereq.pgBin}${delimiter}${env.PATH}`;
@@ -57,7 +66,12 @@ export function serviceEnv(pc: PlatformContext, name: ServiceName, instance: str
   return { ...env, ...(ctx.extraEnv?.(instance) ?? {}) };
 }
 
-export async function startService(pc: PlatformContext, launcher: Launcher, name: ServiceName, instance: string = name): Promise<void> {
+export async function startService(
+  pc: PlatformContext,
+  launcher: Launcher,
+  name: ServiceName,
+  instance: string = name,
+): Promise<void> {
   const c = component(pc.platform, name);
   const probe = httpProbePath(c);
   await launcher.launch(

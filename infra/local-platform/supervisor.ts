@@ -1,7 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachContext, type PlatformContext, type PlatformState } from './context.js';
-import { startModelJaeger, startModelMinio, startModelNats, startModelPostgres, startModelRedis } from './data-stores.js';
+import {
+  startModelJaeger,
+  startModelMinio,
+  startModelNats,
+  startModelPostgres,
+  startModelRedis,
+} from './data-stores.js';
 import { Launcher, LocalPlatformError, readState } from './launcher.js';
 import type { Layout } from './layout.js';
 import { isAlive, startProcess, stopProcess, type RunningProcess } from './processes.js';
@@ -106,7 +112,9 @@ export async function supervise(repoRoot: string, l: Layout): Promise<void> {
         continue;
       }
       if (existsSync(heldFile(l, p.name))) {
-        await restart(p, 'hold released').catch((e: Error) => log(`${p.name}: start after the hold failed: ${e.message.split('\n')[0]}`));
+        await restart(p, 'hold released').catch((e: Error) =>
+          log(`${p.name}: start after the hold failed: ${e.message.split('\n')[0]}`),
+        );
         rmSync(heldFile(l, p.name));
         backoff.set(p.name, { failures: 0, startedAt: Date.now() });
         continue;
@@ -155,8 +163,12 @@ export async function startSupervisor(repoRoot: string, l: Layout, state: Platfo
 export async function requestRestart(l: Layout, name: string, timeoutMs = 200_000): Promise<number> {
   const state = readState<PlatformState>(l.state);
   if (!state) throw new LocalPlatformError(`no local platform in ${l.root}; start it with npm run local:up`);
-  if (!state.processes.some((p) => p.name === name)) throw new LocalPlatformError(`no process ${name}; one of: ${state.processes.map((p) => p.name).join(', ')}`);
-  if (!state.supervisor || !isAlive(state.supervisor)) throw new LocalPlatformError('the platform has no running supervisor; stop it (npm run local:down) and start it again');
+  if (!state.processes.some((p) => p.name === name))
+    throw new LocalPlatformError(`no process ${name}; one of: ${state.processes.map((p) => p.name).join(', ')}`);
+  if (!state.supervisor || !isAlive(state.supervisor))
+    throw new LocalPlatformError(
+      'the platform has no running supervisor; stop it (npm run local:down) and start it again',
+    );
   rmSync(resultFile(l, name), { force: true });
   writeFileSync(requestFile(l, name), '');
   const until = Date.now() + timeoutMs;
@@ -169,5 +181,7 @@ export async function requestRestart(l: Layout, name: string, timeoutMs = 200_00
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new LocalPlatformError(`${name}: no answer from the supervisor within ${timeoutMs / 1000} s (see npm run local:logs -- supervisor)`);
+  throw new LocalPlatformError(
+    `${name}: no answer from the supervisor within ${timeoutMs / 1000} s (see npm run local:logs -- supervisor)`,
+  );
 }

@@ -54,22 +54,41 @@ export interface TestServers {
  * Starts the servers of `dir` (default: a new directory under the temporary directory), or reuses those
  * already answering; the ports are chosen once and kept in the directory's state, so a restart reuses them.
  */
-export async function startTestServers(dir?: string, warn: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<TestServers> {
+export async function startTestServers(
+  dir?: string,
+  warn: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+): Promise<TestServers> {
   const pgBin = findPostgresBin();
-  if (!pgBin) throw new LocalPlatformError(`PostgreSQL is not installed (/usr/lib/postgresql/<major>/bin): run ${INSTALL_SCRIPT}`);
+  if (!pgBin)
+    throw new LocalPlatformError(
+      `PostgreSQL is not installed (/usr/lib/postgresql/<major>/bin): run ${INSTALL_SCRIPT}`,
+    );
   const root = resolve(dir ?? mkdtempSync(join(tmpdir(), 'prism-test-')));
   mkdirSync(join(root, 'logs'), { recursive: true });
   chmodSync(root, 0o755); // the postgres user reaches its data directory inside
   const previous = readState(stateFile(root));
   const ports: Record<string, number> = { ...previous?.ports };
   for (const k of PORTS) ports[k] ??= await freePort();
-  const launcher = new Launcher<ProcessState>(stateFile(root), { dir: root, ports, processes: (previous?.processes ?? []).filter(isAlive) });
+  const launcher = new Launcher<ProcessState>(stateFile(root), {
+    dir: root,
+    ports,
+    processes: (previous?.processes ?? []).filter(isAlive),
+  });
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8' };
   const log = (name: string) => join(root, 'logs', `${name}.log`);
   const common = (name: string) => ({ name, env, logFile: log(name), stopTimeoutMs: 10_000 });
   const starts: Promise<unknown>[] = [];
   if (!(await postgresReady({ port: ports.postgres!, user: 'prism', password: PG_PASSWORD }))) {
-    const args = ['-c', `port=${ports.postgres}`, '-c', 'wal_level=replica', '-c', 'max_wal_senders=10', '-c', 'fsync=off'];
+    const args = [
+      '-c',
+      `port=${ports.postgres}`,
+      '-c',
+      'wal_level=replica',
+      '-c',
+      'max_wal_senders=10',
+      '-c',
+      'fsync=off',
+    ];
     starts.push(
       startPostgres(launcher, {
         ...common('postgres'),
@@ -102,13 +121,27 @@ export async function startTestServers(dir?: string, warn: (s: string) => void =
     const natsServer = which('nats-server') ?? 'nats-server';
     const store = join(root, 'nats');
     starts.push(
-      startNats(launcher, { ...common('nats'), natsServer, clientPort: ports.nats!, monitorPort: ports['nats-monitor']!, args: ['-js', '-sd', store], dataDir: store, readyPath: '/healthz' }),
+      startNats(launcher, {
+        ...common('nats'),
+        natsServer,
+        clientPort: ports.nats!,
+        monitorPort: ports['nats-monitor']!,
+        args: ['-js', '-sd', store],
+        dataDir: store,
+        readyPath: '/healthz',
+      }),
     );
   }
   const minio = which('minio');
-  if (!minio) warn(`test servers: minio not found on PATH; the S3 tests will fail to connect (${INSTALL_SCRIPT} installs it)`);
+  if (!minio)
+    warn(`test servers: minio not found on PATH; the S3 tests will fail to connect (${INSTALL_SCRIPT} installs it)`);
   else if (!(await httpOk(`http://${HOST}:${ports.minio}/minio/health/live`))) {
-    const minioEnv = { ...env, MINIO_ROOT_USER: MINIO_ROOT.user, MINIO_ROOT_PASSWORD: MINIO_ROOT.password, MINIO_BROWSER: 'off' };
+    const minioEnv = {
+      ...env,
+      MINIO_ROOT_USER: MINIO_ROOT.user,
+      MINIO_ROOT_PASSWORD: MINIO_ROOT.password,
+      MINIO_BROWSER: 'off',
+    };
     starts.push(
       startMinio(launcher, {
         ...common('minio'),

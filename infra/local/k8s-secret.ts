@@ -34,13 +34,20 @@ export function localSecretManifest(src: SecretSources, namespace = NAMESPACE): 
     if (s.source === 'jwt-private-key' || s.source === 'jwt-public-key') value = src.readFile(KEY_FILES[s.source]);
     else value = env.get(s.dotenv);
     if (s.source === 'provided' && !value) continue;
-    if (!value) throw new LocalSetupError(`${src.envPath}: ${s.dotenv} is empty or missing; run make dev-setup (it generates it)`);
+    if (!value)
+      throw new LocalSetupError(
+        `${src.envPath}: ${s.dotenv} is empty or missing; run make dev-setup (it generates it)`,
+      );
     data[s.key] = Buffer.from(value, 'utf8').toString('base64');
   }
   const secret = toYaml({
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: SECRET_NAME, namespace, labels: { 'app.kubernetes.io/part-of': 'prism', 'app.kubernetes.io/managed-by': 'prism-local-secrets' } },
+    metadata: {
+      name: SECRET_NAME,
+      namespace,
+      labels: { 'app.kubernetes.io/part-of': 'prism', 'app.kubernetes.io/managed-by': 'prism-local-secrets' },
+    },
     type: 'Opaque',
     data,
   });
@@ -48,7 +55,11 @@ export function localSecretManifest(src: SecretSources, namespace = NAMESPACE): 
 }
 
 export function writeLocalSecret(envPath: string, outPath = LOCAL_SECRET_FILE): string {
-  const manifest = localSecretManifest({ dotenv: readFileSync(envPath, 'utf8'), envPath, readFile: (p) => readFileSync(p, 'utf8') });
+  const manifest = localSecretManifest({
+    dotenv: readFileSync(envPath, 'utf8'),
+    envPath,
+    readFile: (p) => readFileSync(p, 'utf8'),
+  });
   mkdirSync(dirname(outPath), { recursive: true, mode: 0o700 });
   writeFileAtomic(outPath, manifest, LOCAL_SECRET_MODE);
   return outPath;

@@ -20,7 +20,9 @@ function publicPemOf(privatePem: string, path: string): string {
   try {
     return createPublicKey(createPrivateKey(privatePem)).export({ type: 'spki', format: 'pem' }).toString();
   } catch (e) {
-    throw new LocalSetupError(`${path} is not a readable PEM private key (${(e as Error).message}); replace it with make generate-keys FORCE=1`);
+    throw new LocalSetupError(
+      `${path} is not a readable PEM private key (${(e as Error).message}); replace it with make generate-keys FORCE=1`,
+    );
   }
 }
 
@@ -49,12 +51,16 @@ export function ensureKeyPair(paths: KeyPaths, force = false): KeyResult {
       return 'public-derived';
     }
     if (!samePublicKey(derived, readFileSync(paths.publicKey, 'utf8'))) {
-      throw new LocalSetupError(`${paths.publicKey} does not belong to ${paths.privateKey}; replace both with make generate-keys FORCE=1`);
+      throw new LocalSetupError(
+        `${paths.publicKey} does not belong to ${paths.privateKey}; replace both with make generate-keys FORCE=1`,
+      );
     }
     return 'kept';
   }
   if (!force && hasPublic) {
-    throw new LocalSetupError(`${paths.publicKey} exists without ${paths.privateKey}; replace both with make generate-keys FORCE=1`);
+    throw new LocalSetupError(
+      `${paths.publicKey} exists without ${paths.privateKey}; replace both with make generate-keys FORCE=1`,
+    );
   }
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: MODULUS_BITS,

@@ -5,7 +5,14 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { MTLS_FILES, NATS_WORKLOAD, SERVICE_NAMES, type WorkloadName, operatorSpiffeId, workloadSpiffeId } from '../contract/index.js';
+import {
+  MTLS_FILES,
+  NATS_WORKLOAD,
+  SERVICE_NAMES,
+  type WorkloadName,
+  operatorSpiffeId,
+  workloadSpiffeId,
+} from '../contract/index.js';
 import { MTLS_CERT_DIR } from '../model/index.js';
 import { writeFileAtomic } from './files.js';
 
@@ -77,7 +84,12 @@ interface Ca {
   readonly key: webcrypto.CryptoKey;
 }
 
-const filesOf = (dir: string): PkiFiles => ({ dir, cert: join(dir, MTLS_FILES.cert), key: join(dir, MTLS_FILES.key), ca: join(dir, MTLS_FILES.ca) });
+const filesOf = (dir: string): PkiFiles => ({
+  dir,
+  cert: join(dir, MTLS_FILES.cert),
+  key: join(dir, MTLS_FILES.key),
+  ca: join(dir, MTLS_FILES.ca),
+});
 
 async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
   return await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
@@ -111,16 +123,29 @@ async function loadCa(caDir: string, now: Date): Promise<Ca | undefined> {
   const pem = readFileSync(certFile, 'utf8');
   const node = new NodeX509(pem);
   const keyObject = createPrivateKey(readFileSync(keyFile));
-  if (!node.checkPrivateKey(keyObject)) throw new LocalPkiError(`${keyFile} does not belong to ${certFile}; delete ${caDir} to start a new CA`);
+  if (!node.checkPrivateKey(keyObject))
+    throw new LocalPkiError(`${keyFile} does not belong to ${certFile}; delete ${caDir} to start a new CA`);
   // A CA within a year of its end is replaced (and every certificate with it).
   if (new Date(node.validTo).getTime() - now.getTime() < 365 * DAY_MS) return undefined;
-  const key = await webcrypto.subtle.importKey('pkcs8', keyObject.export({ type: 'pkcs8', format: 'der' }), ALG, false, ['sign']);
+  const key = await webcrypto.subtle.importKey(
+    'pkcs8',
+    keyObject.export({ type: 'pkcs8', format: 'der' }),
+    ALG,
+    false,
+    ['sign'],
+  );
   return { cert: new x509.X509Certificate(pem), pem, key };
 }
 
-async function issue(ca: Ca, o: { cn: string; uri: string; hosts: readonly string[]; now: Date; days: number }): Promise<{ cert: string; key: string }> {
+async function issue(
+  ca: Ca,
+  o: { cn: string; uri: string; hosts: readonly string[]; now: Date; days: number },
+): Promise<{ cert: string; key: string }> {
   const keys = await newKeys();
-  const names: x509.JsonGeneralName[] = [{ type: 'url', value: o.uri }, ...o.hosts.map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h }))];
+  const names: x509.JsonGeneralName[] = [
+    { type: 'url', value: o.uri },
+    ...o.hosts.map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h })),
+  ];
   const cert = await x509.X509CertificateGenerator.create({
     subject: `CN=${o.cn}, O=Prism`,
     issuer: ca.cert.subject,
@@ -142,7 +167,13 @@ async function issue(ca: Ca, o: { cn: string; uri: string; hosts: readonly strin
 }
 
 /** True when the certificate in `files` is missing, foreign to `ca`, near its end, or names other hosts/identity. */
-function needsIssue(files: PkiFiles, ca: Ca, wanted: { uri: string; hosts: readonly string[] }, now: Date, renewBeforeMs: number): boolean {
+function needsIssue(
+  files: PkiFiles,
+  ca: Ca,
+  wanted: { uri: string; hosts: readonly string[] },
+  now: Date,
+  renewBeforeMs: number,
+): boolean {
   if (![files.cert, files.key, files.ca].every((f) => existsSync(f))) return true;
   try {
     const cert = new NodeX509(readFileSync(files.cert));
@@ -178,7 +209,10 @@ export async function ensureLocalPki(opts: LocalPkiOptions = {}): Promise<LocalP
   }
   const days = opts.validityDays ?? 90;
   const renewBeforeMs = (opts.renewBeforeDays ?? 30) * DAY_MS;
-  if (days * DAY_MS <= renewBeforeMs) throw new LocalPkiError(`validityDays (${days}) must be longer than renewBeforeDays (${opts.renewBeforeDays ?? 30})`);
+  if (days * DAY_MS <= renewBeforeMs)
+    throw new LocalPkiError(
+      `validityDays (${days}) must be longer than renewBeforeDays (${opts.renewBeforeDays ?? 30})`,
+    );
 
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
@@ -193,7 +227,13 @@ export async function ensureLocalPki(opts: LocalPkiOptions = {}): Promise<LocalP
     issued.push('ca');
   }
 
-  const ensure = async (name: string, cn: string, uri: string, certHosts: readonly string[], mode: { dir: number; file: number }): Promise<PkiFiles> => {
+  const ensure = async (
+    name: string,
+    cn: string,
+    uri: string,
+    certHosts: readonly string[],
+    mode: { dir: number; file: number },
+  ): Promise<PkiFiles> => {
     const files = filesOf(join(dir, name));
     mkdirSync(files.dir, { recursive: true, mode: mode.dir });
     chmodSync(files.dir, mode.dir);
@@ -209,14 +249,25 @@ export async function ensureLocalPki(opts: LocalPkiOptions = {}): Promise<LocalP
   };
 
   const out: Partial<Record<WorkloadName, PkiFiles>> = {};
-  for (const w of workloads) out[w] = await ensure(w, w, workloadSpiffeId(w), [...new Set([w, ...hosts])], { dir: 0o755, file: 0o644 });
+  for (const w of workloads)
+    out[w] = await ensure(w, w, workloadSpiffeId(w), [...new Set([w, ...hosts])], { dir: 0o755, file: 0o644 });
   // The operator's key stays with the operator: never mounted anywhere.
   const operator = await ensure('operator', `operator ${operatorName}`, operatorUri, [], { dir: 0o700, file: 0o600 });
-  return { dir, caCert: join(caDir, 'ca.crt'), workloads: out, operator: { ...operator, identity: operatorUri }, issued };
+  return {
+    dir,
+    caCert: join(caDir, 'ca.crt'),
+    workloads: out,
+    operator: { ...operator, identity: operatorUri },
+    issued,
+  };
 }
 
 /** A second, unrelated CA with a certificate claiming `uri`: what an attacker without the platform's CA can make (tests). */
-export async function foreignCertificate(dir: string, uri: string, hosts: readonly string[] = ['localhost', '127.0.0.1']): Promise<PkiFiles> {
+export async function foreignCertificate(
+  dir: string,
+  uri: string,
+  hosts: readonly string[] = ['localhost', '127.0.0.1'],
+): Promise<PkiFiles> {
   const now = new Date();
   const ca = await createCa(now);
   const files = filesOf(dir);
@@ -228,7 +279,11 @@ export async function foreignCertificate(dir: string, uri: string, hosts: readon
 }
 
 /** Issues one more certificate from the local CA in `pkiDir` (tests: identities the generator does not make). */
-export async function issueFromLocalCa(pkiDir: string, outDir: string, o: { uri: string; hosts?: readonly string[]; days?: number }): Promise<PkiFiles> {
+export async function issueFromLocalCa(
+  pkiDir: string,
+  outDir: string,
+  o: { uri: string; hosts?: readonly string[]; days?: number },
+): Promise<PkiFiles> {
   const now = new Date();
   const ca = await loadCa(join(pkiDir, 'ca'), now);
   if (!ca) throw new LocalPkiError(`no CA in ${join(pkiDir, 'ca')}: run ensureLocalPki first`);

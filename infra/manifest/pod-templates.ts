@@ -12,16 +12,32 @@ export interface PodTemplate {
 /** Kinds whose `spec.template` is a pod template (a CronJob's sits one Job deeper). */
 const TEMPLATE_OWNERS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'ReplicaSet']);
 
-const at = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
+const at = (o: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
 
-type Template = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: unknown };
+type Template = {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: unknown;
+};
 
 /** Every pod template of the objects, in their order: everything that runs pods. */
 export function podTemplates(objects: readonly ManifestObject[]): PodTemplate[] {
   return objects.flatMap((object): PodTemplate[] => {
-    const template = (object.kind === 'CronJob' ? at(object, 'spec', 'jobTemplate', 'spec', 'template') : TEMPLATE_OWNERS.has(object.kind) ? at(object, 'spec', 'template') : undefined) as
-      Template | undefined;
+    const template = (
+      object.kind === 'CronJob'
+        ? at(object, 'spec', 'jobTemplate', 'spec', 'template')
+        : TEMPLATE_OWNERS.has(object.kind)
+          ? at(object, 'spec', 'template')
+          : undefined
+    ) as Template | undefined;
     if (!template?.spec) return [];
-    return [{ object, labels: template.metadata?.labels ?? {}, annotations: template.metadata?.annotations ?? {}, spec: template.spec }];
+    return [
+      {
+        object,
+        labels: template.metadata?.labels ?? {},
+        annotations: template.metadata?.annotations ?? {},
+        spec: template.spec,
+      },
+    ];
   });
 }

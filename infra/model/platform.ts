@@ -80,7 +80,8 @@ export function resolveRef(platform: Platform, r: ComponentRef): string {
 export function checkPlatform(platform: Platform): void {
   const problems: string[] = [];
   const names = new Set(platform.components.map((c) => c.name));
-  const hasPort = (to: ComponentName, port: string) => platform.components.some((c) => c.name === to && c.ports.some((p) => p.name === port));
+  const hasPort = (to: ComponentName, port: string) =>
+    platform.components.some((c) => c.name === to && c.ports.some((p) => p.name === port));
   const checkFlows = (owner: string, flows: readonly Flow[]) => {
     for (const f of flows) {
       if (!names.has(f.to)) problems.push(`${owner}: flow to unknown component ${f.to}`);
@@ -91,8 +92,10 @@ export function checkPlatform(platform: Platform): void {
     checkFlows(c.name, c.flows);
     for (const t of c.tasks) checkFlows(`${c.name}/${t.name}`, t.flows);
     const checkRef = (what: string, r: ComponentRef): boolean => {
-      if (!hasPort(r.component, r.port)) problems.push(`${c.name}: ${what} refers to unknown port ${r.component}/${r.port}`);
-      else if (!c.flows.some((f) => f.to === r.component && f.port === r.port)) problems.push(`${c.name}: ${what} refers to ${r.component}/${r.port} but no flow allows it`);
+      if (!hasPort(r.component, r.port))
+        problems.push(`${c.name}: ${what} refers to unknown port ${r.component}/${r.port}`);
+      else if (!c.flows.some((f) => f.to === r.component && f.port === r.port))
+        problems.push(`${c.name}: ${what} refers to ${r.component}/${r.port} but no flow allows it`);
       else return true;
       return false;
     };
@@ -100,20 +103,27 @@ export function checkPlatform(platform: Platform): void {
     for (const f of c.configFiles) {
       for (const r of f.refs ?? []) {
         if (checkRef(f.name, r) && !f.content.includes(resolveRef(platform, r)))
-          problems.push(`${c.name}: ${f.name} does not contain ${resolveRef(platform, r)}, its reference to ${r.component}/${r.port}`);
+          problems.push(
+            `${c.name}: ${f.name} does not contain ${resolveRef(platform, r)}, its reference to ${r.component}/${r.port}`,
+          );
       }
     }
     for (const probe of [c.liveness, c.readiness]) {
-      const port = 'http' in probe.action ? probe.action.http.port : 'tcp' in probe.action ? probe.action.tcp.port : undefined;
+      const port =
+        'http' in probe.action ? probe.action.http.port : 'tcp' in probe.action ? probe.action.tcp.port : undefined;
       if (port && !c.ports.some((p) => p.name === port)) problems.push(`${c.name}: probe uses unknown port ${port}`);
     }
-    if (c.metricsPort && !c.ports.some((p) => p.name === c.metricsPort)) problems.push(`${c.name}: metrics port ${c.metricsPort} is not a port`);
-    if (c.apiAccess && !platform.apiServer) problems.push(`${c.name}: reads the Kubernetes API but the stack sets no cluster.apiServer`);
+    if (c.metricsPort && !c.ports.some((p) => p.name === c.metricsPort))
+      problems.push(`${c.name}: metrics port ${c.metricsPort} is not a port`);
+    if (c.apiAccess && !platform.apiServer)
+      problems.push(`${c.name}: reads the Kubernetes API but the stack sets no cluster.apiServer`);
     if (c.contract) problems.push(...checkContract(c));
   }
   const shipped = platform.logShipper?.loki;
-  if (shipped && !hasPort(shipped.component, shipped.port)) problems.push(`log shipper: pushes to unknown port ${shipped.component}/${shipped.port}`);
-  if (problems.length > 0) throw new ModelError(`platform model of ${platform.environment} is inconsistent:\n  - ${problems.join('\n  - ')}`);
+  if (shipped && !hasPort(shipped.component, shipped.port))
+    problems.push(`log shipper: pushes to unknown port ${shipped.component}/${shipped.port}`);
+  if (problems.length > 0)
+    throw new ModelError(`platform model of ${platform.environment} is inconsistent:\n  - ${problems.join('\n  - ')}`);
 }
 
 function checkContract(c: Component): string[] {
@@ -128,7 +138,8 @@ function checkContract(c: Component): string[] {
       continue;
     }
     const spec = ENV[name as EnvName];
-    if ('secret' in spec && spec.secret && !('secret' in v)) problems.push(`${c.name}: ${name} is secret and must be a secret reference`);
+    if ('secret' in spec && spec.secret && !('secret' in v))
+      problems.push(`${c.name}: ${name} is secret and must be a secret reference`);
   }
   return problems;
 }

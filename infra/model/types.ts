@@ -130,7 +130,11 @@ interface Persistence {
 
 export interface Scaling {
   readonly replicas: number;
-  readonly autoscaling?: { readonly minReplicas: number; readonly maxReplicas: number; readonly targetCPUUtilization: number };
+  readonly autoscaling?: {
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    readonly targetCPUUtilization: number;
+  };
 }
 
 /**

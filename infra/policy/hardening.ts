@@ -24,12 +24,23 @@ const id = (o: Rendered) => `${o.kind}/${o.metadata.name}`;
 
 /** Every pod template of the objects, with where it runs. */
 export function workloads(objects: readonly ManifestObject[]): Workload[] {
-  return podTemplates(objects).map((t) => ({ object: t.object, pod: t.spec, labels: t.labels, namespace: t.object.metadata.namespace ?? 'default' }));
+  return podTemplates(objects).map((t) => ({
+    object: t.object,
+    pod: t.spec,
+    labels: t.labels,
+    namespace: t.object.metadata.namespace ?? 'default',
+  }));
 }
 
 /** Namespaces whose Pod Security Admission enforces `restricted`. */
 export function restrictedNamespaces(objects: readonly Rendered[]): Set<string> {
-  return new Set(objects.filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted').map((o) => o.metadata.name));
+  return new Set(
+    objects
+      .filter(
+        (o) => o.kind === 'Namespace' && o.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted',
+      )
+      .map((o) => o.metadata.name),
+  );
 }
 
 /** Pod Security Standards "restricted", plus UID >= 10000 and a read-only root filesystem. */
@@ -40,7 +51,8 @@ export function restrictedProfile(w: Workload): string[] {
   if (p.hostNetwork || p.hostPID || p.hostIPC) v.push(`${where}: uses a host namespace`);
   for (const vol of p.volumes ?? []) if (vol.hostPath) v.push(`${where}: hostPath volume ${vol.name}`);
   if (p.securityContext?.runAsNonRoot !== true) v.push(`${where}: pod runAsNonRoot is not true`);
-  if (p.securityContext?.seccompProfile?.type !== 'RuntimeDefault') v.push(`${where}: pod seccomp is not RuntimeDefault`);
+  if (p.securityContext?.seccompProfile?.type !== 'RuntimeDefault')
+    v.push(`${where}: pod seccomp is not RuntimeDefault`);
   for (const c of [...(p.initContainers ?? []), ...p.containers]) {
     const s = c.securityContext ?? {};
     const uid = s.runAsUser ?? p.securityContext?.runAsUser;
@@ -50,7 +62,8 @@ export function restrictedProfile(w: Workload): string[] {
     if (!s.capabilities?.drop?.includes('ALL')) v.push(`${where}/${c.name}: capabilities not dropped`);
     if ((s.capabilities?.add ?? []).length > 0) v.push(`${where}/${c.name}: adds capabilities`);
     if (s.readOnlyRootFilesystem !== true) v.push(`${where}/${c.name}: root filesystem is writable`);
-    if (s.seccompProfile && s.seccompProfile.type !== 'RuntimeDefault') v.push(`${where}/${c.name}: seccomp is not RuntimeDefault`);
+    if (s.seccompProfile && s.seccompProfile.type !== 'RuntimeDefault')
+      v.push(`${where}/${c.name}: seccomp is not RuntimeDefault`);
   }
   return v;
 }
@@ -69,7 +82,8 @@ function containerHygiene(w: Workload): string[] {
     }
     const image: string = c.image;
     const tag = image.includes('@') ? 'digest' : image.slice(image.lastIndexOf(':') + 1);
-    if (!image.includes(':') || tag === 'latest' || tag.includes('/')) v.push(`${where}/${c.name}: image ${image} is not pinned`);
+    if (!image.includes(':') || tag === 'latest' || tag.includes('/'))
+      v.push(`${where}/${c.name}: image ${image} is not pinned`);
   }
   return v;
 }
@@ -78,19 +92,34 @@ function containerHygiene(w: Workload): string[] {
 function serviceAccountTokens(w: Workload, objects: readonly Rendered[]): string[] {
   if (w.pod.automountServiceAccountToken === false) return [];
   const sa = w.pod.serviceAccountName;
-  const bindings = objects.filter((o) => o.kind === 'RoleBinding' && (o as any).subjects?.some((s: any) => s.name === sa));
-  const roles = bindings.map((b) => objects.find((o) => o.kind === 'Role' && o.metadata.name === (b as any).roleRef.name));
-  const readOnly = roles.length > 0 && roles.every((r) => r && (r as any).rules.every((rule: any) => rule.verbs.every((verb: string) => ['get', 'list', 'watch'].includes(verb))));
+  const bindings = objects.filter(
+    (o) => o.kind === 'RoleBinding' && (o as any).subjects?.some((s: any) => s.name === sa),
+  );
+  const roles = bindings.map((b) =>
+    objects.find((o) => o.kind === 'Role' && o.metadata.name === (b as any).roleRef.name),
+  );
+  const readOnly =
+    roles.length > 0 &&
+    roles.every(
+      (r) =>
+        r &&
+        (r as any).rules.every((rule: any) =>
+          rule.verbs.every((verb: string) => ['get', 'list', 'watch'].includes(verb)),
+        ),
+    );
   return readOnly ? [] : [`${id(w.object)}: mounts a service account token without a read-only Role`];
 }
 
 /** The replica floor of a workload (the HPA's minimum when one targets it). */
 function replicaFloor(w: Workload, objects: readonly Rendered[]): number {
-  const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name);
+  const hpa = objects.find(
+    (o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name,
+  );
   return hpa?.spec.minReplicas ?? w.object.spec?.replicas ?? 1;
 }
 
-const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) => selector !== undefined && Object.entries(selector).every(([k, val]) => labels[k] === val);
+const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
+  selector !== undefined && Object.entries(selector).every(([k, val]) => labels[k] === val);
 
 /** More than one replica: a PodDisruptionBudget and topology spread. */
 function availability(w: Workload, objects: readonly Rendered[]): string[] {
@@ -104,12 +133,19 @@ function availability(w: Workload, objects: readonly Rendered[]): string[] {
 
 /** Default deny in the namespace, and a policy of its own for every pod. */
 function networkIsolation(w: Workload, objects: readonly Rendered[]): string[] {
-  const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && (o.metadata.namespace ?? 'default') === w.namespace);
+  const policies = objects.filter(
+    (o) => o.kind === 'NetworkPolicy' && (o.metadata.namespace ?? 'default') === w.namespace,
+  );
   const isDenyAll = (p: Rendered) =>
-    Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress') && !p.spec.ingress && !p.spec.egress;
+    Object.keys(p.spec.podSelector).length === 0 &&
+    p.spec.policyTypes.includes('Ingress') &&
+    p.spec.policyTypes.includes('Egress') &&
+    !p.spec.ingress &&
+    !p.spec.egress;
   const v: string[] = [];
   if (!policies.some(isDenyAll)) v.push(`${id(w.object)}: namespace ${w.namespace} has no default deny`);
-  if (!policies.some((p) => selects(p.spec.podSelector.matchLabels, w.labels))) v.push(`${id(w.object)}: no NetworkPolicy selects its pods`);
+  if (!policies.some((p) => selects(p.spec.podSelector.matchLabels, w.labels)))
+    v.push(`${id(w.object)}: no NetworkPolicy selects its pods`);
   return v;
 }
 
@@ -123,9 +159,14 @@ export const SINGLETON_ANNOTATION = 'prism.io/singleton';
 function singleInstance(w: Workload, objects: readonly Rendered[]): string[] {
   if (w.object.kind !== 'Deployment' || !w.object.metadata.annotations?.[SINGLETON_ANNOTATION]) return [];
   const v: string[] = [];
-  const hpa = objects.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name);
+  const hpa = objects.some(
+    (o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === w.object.metadata.name,
+  );
   if (hpa || (w.object.spec?.replicas ?? 1) !== 1) v.push(`${id(w.object)}: a singleton with more than one replica`);
-  if (w.object.spec?.strategy?.type !== 'Recreate') v.push(`${id(w.object)}: a singleton rolled out with ${w.object.spec?.strategy?.type ?? 'RollingUpdate'}, not Recreate`);
+  if (w.object.spec?.strategy?.type !== 'Recreate')
+    v.push(
+      `${id(w.object)}: a singleton rolled out with ${w.object.spec?.strategy?.type ?? 'RollingUpdate'}, not Recreate`,
+    );
   return v;
 }
 

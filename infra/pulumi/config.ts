@@ -1,5 +1,12 @@
 import * as pulumi from '@pulumi/pulumi';
-import { CONFIG_NAMESPACE, StackConfigError, innermostDef, stackConfigSchema, validateStackConfig, type StackConfig } from '../config/index.js';
+import {
+  CONFIG_NAMESPACE,
+  StackConfigError,
+  innermostDef,
+  stackConfigSchema,
+  validateStackConfig,
+  type StackConfig,
+} from '../config/index.js';
 import { SECRET_KEYS } from '../contract/index.js';
 
 /** Stack files live here (Pulumi.yaml: `stackConfigDir: stacks`), the same files `npm run synth` reads. */
@@ -13,7 +20,10 @@ const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(SECRET_KEYS.map((s) => s
  * zod schema as the cdk8s synth. The keys come from the schema's shape; unknown `prism:` keys are
  * passed through so the strict schema rejects them exactly as `loadStack` does.
  */
-export function readStackConfig(stack: string, config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE)): StackConfig {
+export function readStackConfig(
+  stack: string,
+  config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE),
+): StackConfig {
   const values: Record<string, unknown> = {};
   const shape = stackConfigSchema.shape as Record<string, unknown>;
   for (const [key, schema] of Object.entries(shape)) {
@@ -28,11 +38,16 @@ export function readStackConfig(stack: string, config: pulumi.Config = new pulum
     const key = fullKey.slice(prefix.length);
     if (fullKey.startsWith(prefix) && !(key in shape)) values[key] = raw;
   }
-  const plaintext = [...SECRET_CONFIG_KEYS].filter((k) => all[`${prefix}${k}`] !== undefined && !isSecretConfig(`${prefix}${k}`));
+  const plaintext = [...SECRET_CONFIG_KEYS].filter(
+    (k) => all[`${prefix}${k}`] !== undefined && !isSecretConfig(`${prefix}${k}`),
+  );
   if (plaintext.length > 0) {
     throw new StackConfigError(
       `stack ${stack}`,
-      plaintext.map((k) => `${prefix}${k}: stored in plain text; remove it and set it with pulumi config set --secret ${prefix}${k}`),
+      plaintext.map(
+        (k) =>
+          `${prefix}${k}: stored in plain text; remove it and set it with pulumi config set --secret ${prefix}${k}`,
+      ),
     );
   }
   return validateStackConfig(values, `stack ${stack}`, stack);

@@ -30,7 +30,8 @@ export function gitRevision(cwd = process.cwd()): string {
 /** `<stack>-<revision>`: one tag per stack and commit. */
 export function imageTag(stack: string, revision: string): string {
   const tag = `${stack}-${revision}`;
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new Error(`cannot tag images with ${JSON.stringify(tag)}: not a valid image tag`);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag))
+    throw new Error(`cannot tag images with ${JSON.stringify(tag)}: not a valid image tag`);
   return tag;
 }
 
@@ -72,7 +73,8 @@ export function useBuiltImages(objects: readonly ManifestObject[], images: reado
     if (Array.isArray(value)) {
       const containerList = key === 'containers' || key === 'initContainers';
       return value.map((item) => {
-        const built = containerList && isRecord(item) && typeof item.image === 'string' ? byRendered.get(item.image) : undefined;
+        const built =
+          containerList && isRecord(item) && typeof item.image === 'string' ? byRendered.get(item.image) : undefined;
         if (!built) return swap(item);
         used.add(built.rendered);
         return { ...(swap(item) as object), image: built.image.repoDigest };
@@ -83,7 +85,8 @@ export function useBuiltImages(objects: readonly ManifestObject[], images: reado
   };
   const result = objects.map((o) => swap(o) as ManifestObject);
   const unused = images.filter((i) => !used.has(i.rendered)).map((i) => i.rendered);
-  if (unused.length > 0) throw new Error(`built images not used by any container of the synthesized objects: ${unused.join(', ')}`);
+  if (unused.length > 0)
+    throw new Error(`built images not used by any container of the synthesized objects: ${unused.join(', ')}`);
   return result;
 }
 

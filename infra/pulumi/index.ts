@@ -9,5 +9,9 @@ import { Environment } from './program.js';
 
 export default function main() {
   const environment = new Environment(pulumi.getStack(), { revision: () => gitRevision() });
-  return { namespace: environment.platform.namespace, objects: environment.objects.length, images: environment.serviceImages };
+  return {
+    namespace: environment.platform.namespace,
+    objects: environment.objects.length,
+    images: environment.serviceImages,
+  };
 }

@@ -68,16 +68,23 @@ export class Environment extends pulumi.ComponentResource {
 
     const child = childOptions(this);
     const { kubeconfig, context } = stackConfig.cluster;
-    const provider = new k8s.Provider(`prism-${name}`, { ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}) }, child);
+    const provider = new k8s.Provider(
+      `prism-${name}`,
+      { ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}) },
+      child,
+    );
     const revision = () => (typeof args.revision === 'function' ? args.revision() : args.revision);
     const images = stackConfig.images.build ? serviceImages(platform, imageTag(name, revision()), child) : [];
     const deployed = stackConfig.images.build ? useBuiltImages(objects, images) : objects;
     const pinned = platform.components.filter((c) => c.image.build).map((c) => [c.name, imageRef(c.image)] as const);
-    const runImages = Object.fromEntries<pulumi.Input<string>>(images.length > 0 ? images.map((i) => [i.component, i.image.repoDigest] as const) : pinned);
+    const runImages = Object.fromEntries<pulumi.Input<string>>(
+      images.length > 0 ? images.map((i) => [i.component, i.image.repoDigest] as const) : pinned,
+    );
 
     const waves: Record<Wave, pulumi.CustomResource[]> = { foundation: [], configuration: [], workloads: [] };
     const deploy = (wave: Wave, dependsOn: pulumi.Resource[]) => {
-      for (const o of deployed.filter((x) => waveOf(x) === wave)) waves[wave].push(kubernetesResource(o, { ...child, provider, dependsOn }));
+      for (const o of deployed.filter((x) => waveOf(x) === wave))
+        waves[wave].push(kubernetesResource(o, { ...child, provider, dependsOn }));
     };
     deploy('foundation', []);
     const secret = secrets

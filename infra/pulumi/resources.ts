@@ -69,7 +69,10 @@ export function kubernetesResource(o: ManifestObject, opts: pulumi.CustomResourc
   const name = resourceName(o);
   if (isBuiltIn(o.apiVersion)) {
     const cls = TYPED_CLASSES.get(`${o.apiVersion}/${o.kind}`);
-    if (!cls) throw new Error(`no typed resource for ${o.apiVersion} ${o.kind} (object ${name}): add its @pulumi/kubernetes class to TYPED_CLASSES in infra/pulumi/resources.ts`);
+    if (!cls)
+      throw new Error(
+        `no typed resource for ${o.apiVersion} ${o.kind} (object ${name}): add its @pulumi/kubernetes class to TYPED_CLASSES in infra/pulumi/resources.ts`,
+      );
     return new cls(name, o as never, opts);
   }
   return new k8s.apiextensions.CustomResource(name, o, opts);

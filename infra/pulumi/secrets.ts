@@ -11,14 +11,20 @@ import { SECRET_KEYS, SECRET_NAME, type SecretKey } from '../contract/index.js';
  * A notification credential is required when a configured receiver reads it (`required`): its file
  * mount would otherwise keep Alertmanager from starting.
  */
-export function secretValues(stack: string, config: pulumi.Config, required: readonly SecretKey[] = []): Record<string, pulumi.Output<string>> {
+export function secretValues(
+  stack: string,
+  config: pulumi.Config,
+  required: readonly SecretKey[] = [],
+): Record<string, pulumi.Output<string>> {
   const values: Record<string, pulumi.Output<string>> = {};
   const missing: string[] = [];
   for (const spec of SECRET_KEYS) {
     const value = config.getSecret(spec.pulumiKey);
     if (value !== undefined) values[spec.key] = value;
     else if (spec.source !== 'provided' || required.includes(spec.key)) {
-      missing.push(`${config.name}:${spec.pulumiKey}: required in secrets mode pulumi (${spec.description}); set it with pulumi config set --secret ${config.name}:${spec.pulumiKey}`);
+      missing.push(
+        `${config.name}:${spec.pulumiKey}: required in secrets mode pulumi (${spec.description}); set it with pulumi config set --secret ${config.name}:${spec.pulumiKey}`,
+      );
     }
   }
   if (missing.length > 0) throw new StackConfigError(`stack ${stack}`, missing);
@@ -26,7 +32,11 @@ export function secretValues(stack: string, config: pulumi.Config, required: rea
 }
 
 /** `prism-secrets` as a Kubernetes Secret owned by Pulumi; its data stays secret in the state. */
-export function platformSecret(namespace: string, values: Record<string, pulumi.Output<string>>, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
+export function platformSecret(
+  namespace: string,
+  values: Record<string, pulumi.Output<string>>,
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Secret {
   return new k8s.core.v1.Secret(
     `${namespace}/${SECRET_NAME}`,
     {

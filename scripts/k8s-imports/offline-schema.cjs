@@ -53,11 +53,15 @@ function pruned(schema) {
   }
   const missing = [...kinds].filter((k) => !found.has(k));
   if (missing.length > 0) throw new Error(`kinds not in ${schemaFile}: ${missing.join(', ')}`);
-  return { ...schema, definitions: Object.fromEntries(Object.entries(schema.definitions).filter(([n]) => keep.has(n))) };
+  return {
+    ...schema,
+    definitions: Object.fromEntries(Object.entries(schema.definitions).filter(([n]) => keep.has(n))),
+  };
 }
 
 const original = util.download;
 util.download = async (url) => {
-  if (!url.startsWith('https://raw.githubusercontent.com/cdk8s-team/cdk8s/master/kubernetes-schemas/')) return original(url);
+  if (!url.startsWith('https://raw.githubusercontent.com/cdk8s-team/cdk8s/master/kubernetes-schemas/'))
+    return original(url);
   return JSON.stringify(pruned(draft4(JSON.parse(readFileSync(schemaFile, 'utf8')))));
 };

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { ChecklistReport } from '../../infra/checklist/index.js';
 
-const run = (...args: string[]) => spawnSync('node_modules/.bin/tsx', ['infra/cli/checklist.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+const run = (...args: string[]) =>
+  spawnSync('node_modules/.bin/tsx', ['infra/cli/checklist.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
 
 describe('npm run checklist', () => {
   it('--json: the 27 items of prod, exit 1 while an item is not met', () => {

@@ -21,7 +21,12 @@ export function environment(env: string): Mutable {
   let synthesized = SYNTHESIZED.get(env);
   if (!synthesized) {
     const { stack, objects } = synth(env);
-    synthesized = { stack: { ...stack }, platform: buildPlatform(stack.name, stack.config), objects: objects, files: FILES };
+    synthesized = {
+      stack: { ...stack },
+      platform: buildPlatform(stack.name, stack.config),
+      objects: objects,
+      files: FILES,
+    };
     SYNTHESIZED.set(env, synthesized);
   }
   return structuredClone(synthesized);
@@ -30,11 +35,14 @@ export function environment(env: string): Mutable {
 const SYNTHESIZED = new Map<string, Mutable>();
 
 export const byApp = (m: Mutable, kind: string, app: string): Obj => {
-  const o = m.objects.find((x) => x.kind === kind && (x.metadata.labels?.['app.kubernetes.io/name'] ?? x.metadata.name) === app);
+  const o = m.objects.find(
+    (x) => x.kind === kind && (x.metadata.labels?.['app.kubernetes.io/name'] ?? x.metadata.name) === app,
+  );
   if (!o) throw new Error(`no ${kind} for ${app}`);
   return o;
 };
-export const podSpec = (o: Obj): Obj => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec);
+export const podSpec = (o: Obj): Obj =>
+  o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec;
 export const container = (o: Obj): Obj => podSpec(o).containers[0];
 export const setEnv = (o: Obj, name: string, value: string | undefined): void => {
   const c = container(o);

@@ -22,7 +22,11 @@ beforeAll(() => {
   checker = join(dir, hash.digest('hex').slice(0, 16));
   if (existsSync(checker)) return;
   mkdirSync(dir, { recursive: true });
-  execFileSync('go', ['build', '-buildvcs=false', '-o', checker, '.'], { cwd: SOURCE, stdio: 'pipe', timeout: 280_000 });
+  execFileSync('go', ['build', '-buildvcs=false', '-o', checker, '.'], {
+    cwd: SOURCE,
+    stdio: 'pipe',
+    timeout: 280_000,
+  });
 }, 300_000);
 
 const DIR = 'deploy/docker-compose';
@@ -31,7 +35,12 @@ const FILES = {
   core: [`${DIR}/docker-compose.yml`],
   observability: [`${DIR}/docker-compose.observability.yml`],
   traefik: [`${DIR}/docker-compose.yml`, 'deploy/traefik/docker-compose.traefik.yml'],
-  all: [`${DIR}/docker-compose.yml`, `${DIR}/docker-compose.infra.yml`, `${DIR}/docker-compose.observability.yml`, 'deploy/traefik/docker-compose.traefik.yml'],
+  all: [
+    `${DIR}/docker-compose.yml`,
+    `${DIR}/docker-compose.infra.yml`,
+    `${DIR}/docker-compose.observability.yml`,
+    'deploy/traefik/docker-compose.traefik.yml',
+  ],
 };
 
 function load(cwd: string, files: readonly string[]): { status: number | null; stderr: string; project: any } {
@@ -56,7 +65,8 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
   const env = parseDotenv(readFileSync(join(dir, `${DIR}/.env`), 'utf8'));
   const editEnv = (fn: (text: string) => string) => {
     const copy = tempCheckout();
-    for (const f of [`${DIR}/.env`, 'keys/private.pem', 'keys/public.pem']) writeFileSync(join(copy, f), readFileSync(join(dir, f)));
+    for (const f of [`${DIR}/.env`, 'keys/private.pem', 'keys/public.pem'])
+      writeFileSync(join(copy, f), readFileSync(join(dir, f)));
     cpSync(join(dir, '.secrets/mtls'), join(copy, '.secrets/mtls'), { recursive: true });
     writeFileSync(join(copy, `${DIR}/.env`), fn(readFileSync(join(dir, `${DIR}/.env`), 'utf8')));
     return copy;
@@ -85,16 +95,24 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
     expect(redisConf).toMatchObject({ type: 'bind', source: join(dir, 'deploy/redis'), read_only: true });
     const keys = project.services['core-volume-init'].volumes.find((v: any) => v.target === '/init/keys');
     expect(keys).toMatchObject({ type: 'bind', source: join(dir, 'keys'), read_only: true });
-    expect(project.services.auth.volumes.find((v: any) => v.target === '/etc/prism/keys')).toMatchObject({ type: 'volume', source: 'auth-secret-files', read_only: true });
+    expect(project.services.auth.volumes.find((v: any) => v.target === '/etc/prism/keys')).toMatchObject({
+      type: 'volume',
+      source: 'auth-secret-files',
+      read_only: true,
+    });
     expect(project.services.gateway.build.context).toBe(dir);
     const traefikStatic = project.services.edge.volumes.find((v: any) => v.target === '/etc/traefik/traefik.yml');
     expect(traefikStatic.source).toBe(join(dir, 'deploy/traefik/traefik.dev.yml'));
   });
 
   it('switches Traefik to the production static configuration from .env', () => {
-    const copy = editEnv((t) => t.replace('TRAEFIK_STATIC_CONFIG=traefik.dev.yml', 'TRAEFIK_STATIC_CONFIG=traefik.yml'));
+    const copy = editEnv((t) =>
+      t.replace('TRAEFIK_STATIC_CONFIG=traefik.dev.yml', 'TRAEFIK_STATIC_CONFIG=traefik.yml'),
+    );
     const { project } = load(copy, FILES.traefik);
-    expect(project.services.edge.volumes.find((v: any) => v.target === '/etc/traefik/traefik.yml').source).toBe(join(copy, 'deploy/traefik/traefik.yml'));
+    expect(project.services.edge.volumes.find((v: any) => v.target === '/etc/traefik/traefik.yml').source).toBe(
+      join(copy, 'deploy/traefik/traefik.yml'),
+    );
   });
 
   it('refuses to start without a generated password, saying what to run', () => {

@@ -51,7 +51,8 @@ const tcpOpen = (port: number) =>
     sock.once('error', reject);
   });
 
-const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(cmd, args, { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(cmd, args, { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
 
 describe('deploy/nats/nats-server.conf', () => {
   const nats = services.get('nats')!;
@@ -60,7 +61,11 @@ describe('deploy/nats/nats-server.conf', () => {
   // The certificate Compose mounts (make local-certs writes it), from a local CA of the test's own.
   const tlsMount = nats.volumes!.find((v) => v.endsWith(`:${NATS_TLS_DIR}:ro`))!;
   const pkiDir = join(mkdtempSync(join(tmpdir(), 'prism-nats-pki-')), 'mtls');
-  const localConf = async (conf: string) => conf.replaceAll(`"${NATS_TLS_DIR}/`, `"${(await ensureLocalPki({ dir: pkiDir, workloads: ['nats'] })).workloads.nats!.dir}/`);
+  const localConf = async (conf: string) =>
+    conf.replaceAll(
+      `"${NATS_TLS_DIR}/`,
+      `"${(await ensureLocalPki({ dir: pkiDir, workloads: ['nats'] })).workloads.nats!.dir}/`,
+    );
 
   it('is valid for nats-server -t with the SERVER_NAME Compose sets (the service name) and the certificate it mounts', async () => {
     expect(serverName).toBe('nats');
@@ -86,7 +91,10 @@ describe('deploy/nats/nats-server.conf', () => {
       .replace(/^http_port: \d+$/m, `http_port: ${monitor}`)
       .replace(/store_dir: ".*"/, `store_dir: "${dir}/jetstream"`);
     writeFileSync(join(dir, 'nats.conf'), conf);
-    const child = spawn('nats-server', ['-c', join(dir, 'nats.conf')], { env: { PATH: process.env.PATH, SERVER_NAME: serverName }, stdio: 'ignore' });
+    const child = spawn('nats-server', ['-c', join(dir, 'nats.conf')], {
+      env: { PATH: process.env.PATH, SERVER_NAME: serverName },
+      stdio: 'ignore',
+    });
     children.push(child);
     const healthUrl = new URL(nats.healthcheck!.test.at(-1)!);
     expect(healthUrl.port).toBe('8222');
@@ -109,7 +117,10 @@ describe('deploy/redis/redis.conf', () => {
     const exporterPassword = 'parity-test-exporter';
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'prism-redis-'));
-    writeFileSync(join(dir, 'redis.conf'), readFileSync('deploy/redis/redis.conf', 'utf8').replace(/^dir .*$/m, `dir ${dir}`));
+    writeFileSync(
+      join(dir, 'redis.conf'),
+      readFileSync('deploy/redis/redis.conf', 'utf8').replace(/^dir .*$/m, `dir ${dir}`),
+    );
     // The compose command with its .env interpolation resolved and the config at this copy.
     const args = redis.command!.map((a) =>
       unescape(a)
@@ -118,7 +129,9 @@ describe('deploy/redis/redis.conf', () => {
         .replace('/etc/redis/redis.conf', join(dir, 'redis.conf')),
     );
     expect(args).toContain(`>${password}`);
-    const child = spawn(redis.entrypoint![0]!, [...args, '--port', String(port), '--bind', '127.0.0.1'], { stdio: 'ignore' });
+    const child = spawn(redis.entrypoint![0]!, [...args, '--port', String(port), '--bind', '127.0.0.1'], {
+      stdio: 'ignore',
+    });
     children.push(child);
 
     await until('redis up', () => tcpOpen(port));
@@ -144,17 +157,28 @@ describe('deploy/redis/redis.conf', () => {
 describe('deploy/prometheus', () => {
   it('prometheus.yml passes promtool check config, with its rule file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prism-prom-'));
-    const conf = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as { rule_files: string[]; scrape_configs: { job_name: string }[] };
+    const conf = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string }[];
+    };
     expect(conf.rule_files).toEqual(['/etc/prometheus/rules/prism-alerts.yml']);
     // The mount path of the container, pointed at the committed rule file.
-    writeFileSync(join(dir, 'prometheus.yml'), readFileSync('deploy/prometheus/prometheus.yml', 'utf8').replace('/etc/prometheus/rules/', `${process.cwd()}/deploy/prometheus/rules/`));
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      readFileSync('deploy/prometheus/prometheus.yml', 'utf8').replace(
+        '/etc/prometheus/rules/',
+        `${process.cwd()}/deploy/prometheus/rules/`,
+      ),
+    );
     const r = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);
   });
 
   it('scrapes every service with a metrics port by its compose service name', () => {
-    const conf = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    const conf = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
     for (const job of conf.scrape_configs) {
       const [host, port] = job.static_configs[0]!.targets[0]!.split(':');
       const s = services.get(host!);
@@ -182,7 +206,12 @@ describe('deploy/jaeger/config.yaml', () => {
     const ok = run(jaeger!, ['validate', '--config', 'deploy/jaeger/config.yaml']);
     expect(ok.status, ok.stderr).toBe(0);
     const dir = mkdtempSync(join(tmpdir(), 'prism-jaeger-'));
-    writeFileSync(join(dir, 'bad.yaml'), readFileSync('deploy/jaeger/config.yaml', 'utf8').replace('max_traces', 'max_trace').replace('trace_storage:', 'trace_storge:'));
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      readFileSync('deploy/jaeger/config.yaml', 'utf8')
+        .replace('max_traces', 'max_trace')
+        .replace('trace_storage:', 'trace_storge:'),
+    );
     const bad = run(jaeger!, ['validate', '--config', join(dir, 'bad.yaml')]);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain('invalid keys: trace_storge');
@@ -196,7 +225,9 @@ describe('other rendered files', () => {
 
   it('the Grafana dashboards are JSON with the uids the provisioning expects', () => {
     for (const name of ['prism-gateway', 'prism-auth', 'prism-datastores']) {
-      expect((JSON.parse(readFileSync(`deploy/grafana/dashboards/${name}.json`, 'utf8')) as { uid: string }).uid).toBe(name);
+      expect((JSON.parse(readFileSync(`deploy/grafana/dashboards/${name}.json`, 'utf8')) as { uid: string }).uid).toBe(
+        name,
+      );
     }
   });
 });

@@ -48,7 +48,10 @@ describe('rendered local set-up', () => {
 
     const copy = tempCheckout(); // tracked files only: never this checkout's generated .env
     writeFileSync(join(copy, 'deploy/redis/redis.conf'), 'port 6379\n');
-    const drift = spawnSync('node_modules/.bin/tsx', ['infra/cli/render-local.ts', '--check'], { cwd: copy, encoding: 'utf8' });
+    const drift = spawnSync('node_modules/.bin/tsx', ['infra/cli/render-local.ts', '--check'], {
+      cwd: copy,
+      encoding: 'utf8',
+    });
     expect(drift.status).toBe(1);
     expect(drift.stderr).toContain('deploy/redis/redis.conf');
     // --check wrote nothing; a plain run repairs it.

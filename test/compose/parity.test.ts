@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMPOSE_FILES, NETWORK_NAMES, configHostDir, fromProjectDir, type ComposeService } from '../../infra/compose/index.js';
+import {
+  COMPOSE_FILES,
+  NETWORK_NAMES,
+  configHostDir,
+  fromProjectDir,
+  type ComposeService,
+} from '../../infra/compose/index.js';
 import { MTLS_CA_CERT, MTLS_CERT_DIR } from '../../infra/model/index.js';
 import { MTLS_DIR, MTLS_FILES, SECRET_NAME, secretSpec } from '../../infra/contract/index.js';
 import type { Component } from '../../infra/model/index.js';
@@ -16,7 +22,9 @@ const services = allServices();
 const workloadKinds = new Set(['Deployment', 'StatefulSet']);
 
 function pod(kind: 'workload' | 'Job', app: string): { spec: Json; container: Json } {
-  const o = objects.find((x) => (kind === 'Job' ? x.kind === 'Job' : workloadKinds.has(x.kind)) && (x.metadata.labels as Json)?.app === app) as Json;
+  const o = objects.find(
+    (x) => (kind === 'Job' ? x.kind === 'Job' : workloadKinds.has(x.kind)) && (x.metadata.labels as Json)?.app === app,
+  ) as Json;
   if (!o) throw new Error(`no Kubernetes ${kind} for ${app}`);
   const spec = o.spec.template.spec;
   return { spec, container: spec.containers[0] };
@@ -33,7 +41,14 @@ const inCluster = platform.components.filter((c) => c.layer !== 'edge');
 /** What the container receives for each variable, in both renderers; secrets as `secret:<key>`. */
 function k8sEnv(container: Json): Record<string, string> {
   return Object.fromEntries(
-    (container.env ?? []).map((e: Json) => [e.name, e.valueFrom?.secretKeyRef ? `secret:${e.valueFrom.secretKeyRef.key}` : e.valueFrom?.fieldRef ? 'field:pod-name' : e.value]),
+    (container.env ?? []).map((e: Json) => [
+      e.name,
+      e.valueFrom?.secretKeyRef
+        ? `secret:${e.valueFrom.secretKeyRef.key}`
+        : e.valueFrom?.fieldRef
+          ? 'field:pod-name'
+          : e.value,
+    ]),
   );
 }
 function composeEnv(s: ComposeService, c: Component): Record<string, string> {
@@ -80,8 +95,16 @@ describe('Compose and Kubernetes agree (dev)', () => {
     expect(container.securityContext.capabilities.drop).toEqual(s.cap_drop);
     expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
     expect(s.security_opt).toContain('no-new-privileges:true');
-    expect(s.cpus).toBe(Number.parseFloat(container.resources.limits.cpu) / (String(container.resources.limits.cpu).endsWith('m') ? 1000 : 1));
-    expect(s.mem_limit).toBe(String(container.resources.limits.memory).replace(/([0-9]+)(Mi|Gi)$/, (_: string, n: string, u: string) => `${n}${u[0]!.toLowerCase()}`));
+    expect(s.cpus).toBe(
+      Number.parseFloat(container.resources.limits.cpu) /
+        (String(container.resources.limits.cpu).endsWith('m') ? 1000 : 1),
+    );
+    expect(s.mem_limit).toBe(
+      String(container.resources.limits.memory).replace(
+        /([0-9]+)(Mi|Gi)$/,
+        (_: string, n: string, u: string) => `${n}${u[0]!.toLowerCase()}`,
+      ),
+    );
   });
 
   it.each(inCluster.map((c) => [c.name, c] as const))('%s: readiness check on the same endpoint', (name, c) => {
@@ -90,7 +113,8 @@ describe('Compose and Kubernetes agree (dev)', () => {
     if (c.image.tools.httpCheck === 'scratch') {
       // An image with nothing but its program (the NATS exporter) cannot run a check; then nothing may wait on it.
       expect(svc(name).healthcheck).toBeUndefined();
-      for (const [other, s] of services) expect(s.depends_on?.[name]?.condition, `${other} waits on ${name}`).not.toBe('service_healthy');
+      for (const [other, s] of services)
+        expect(s.depends_on?.[name]?.condition, `${other} waits on ${name}`).not.toBe('service_healthy');
       return;
     }
     const test = svc(name).healthcheck!.test.map(unescape);
@@ -100,77 +124,84 @@ describe('Compose and Kubernetes agree (dev)', () => {
     expect(svc(name).healthcheck!.interval).toBe(`${probe.periodSeconds}s`);
   });
 
-  it.each(inCluster.map((c) => [c.name, c] as const))('%s: writable paths, config files and secret files mounted alike', (name, c) => {
-    const { spec, container } = pod('workload', name);
-    const s = svc(name);
-    const volumes = new Map<string, Json>(spec.volumes.map((v: Json) => [v.name, v]));
-    const mounts = container.volumeMounts as Json[];
-    // Writable paths: an emptyDir is a tmpfs; on-disk scratch is an ephemeral volume claim in
-    // Kubernetes and a named volume in Compose (never both).
-    const emptyDirs = mounts
-      .filter((m) => volumes.get(m.name)?.emptyDir)
-      .map((m) => m.mountPath)
-      .sort();
-    const claims = mounts
-      .filter((m) => volumes.get(m.name)?.ephemeral)
-      .map((m) => m.mountPath)
-      .sort();
-    const tmpfs = (s.tmpfs ?? []).map((t) => t.split(':')[0]!).sort();
-    const scratch = (s.volumes ?? [])
-      .filter((v) => v.startsWith(`${name}-scratch-`))
-      .map((v) => v.split(':')[1]!)
-      .sort();
-    expect(tmpfs).toEqual(emptyDirs);
-    expect(scratch).toEqual(claims);
-    expect(scratch).toEqual(
-      c.writablePaths
-        .filter((w) => w.onDisk)
-        .map((w) => w.path)
-        .sort(),
-    );
-    const configDirs = mounts
-      .filter((m) => volumes.get(m.name)?.configMap)
-      .map((m) => m.mountPath)
-      .sort();
-    const allBinds = (s.volumes ?? []).filter((v) => v.startsWith('.')).map((v) => v.split(':'));
-    for (const b of allBinds) expect(b[2], b.join(':')).toBe('ro');
-    // The mesh certificate: the cert-manager Secret in Kubernetes, the generated directory bind-mounted in Compose.
-    const mtlsVolume = [...volumes.values()].find((v) => v.secret?.secretName === `${name}-mtls`);
-    const mtlsBinds = allBinds.filter((b) => b[0] === fromProjectDir(`${MTLS_CERT_DIR}/${name}`));
-    if (c.identity) {
-      expect(mtlsVolume.secret.items.map((i: Json) => i.path).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
-      expect(mtlsBinds.map((b) => b[1])).toEqual([mounts.find((m) => m.name === mtlsVolume.name).mountPath]);
-    } else {
-      expect(mtlsVolume).toBeUndefined();
-      expect(mtlsBinds).toEqual([]);
-    }
-    const binds = allBinds.filter((b) => !mtlsBinds.includes(b));
-    expect(binds.map((b) => b[1]).sort()).toEqual(configDirs);
-    for (const b of binds) expect(b[2], b.join(':')).toBe('ro');
-    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${name}-config`) as Json;
-    for (const f of c.configFiles) {
-      const local = readFileSync(`${configHostDir(name, c.configFiles, f.mountPath)}/${f.name}`, 'utf8');
-      // Prometheus alone differs on purpose: static targets instead of Kubernetes pod discovery.
-      if (f.name === 'prometheus.yml') expect(parse(local).scrape_configs[0].static_configs).toBeDefined();
-      else expect(local, f.name).toBe(cm.data[f.name]);
-    }
-    // Secret files: a volume filled by the file's volume-init one-shot, at the Secret volume's path, read-only.
-    const secretVolume = [...volumes.values()].find((v) => v.secret?.secretName === SECRET_NAME);
-    const secretMount = mounts.find((m) => m.name === secretVolume?.name);
-    const keyMount = (s.volumes ?? []).find((v) => v.startsWith(`${name}-secret-files:`));
-    if (!secretVolume) {
-      expect(keyMount).toBeUndefined();
-      return;
-    }
-    expect(secretVolume.secret.secretName).toBe(SECRET_NAME);
-    expect(keyMount).toBe(`${name}-secret-files:${secretMount.mountPath}:ro`);
-    const init = [...services.values()].find((x) => x.file === s.file && x.container_name?.endsWith('-volume-init'))!;
-    const script = init.command![0]!;
-    const copied = [...script.matchAll(new RegExp(`cp /init/keys/(\\S+) /init/${name}-secret-files/(\\S+)`, 'g'))].map((m) => m[2]);
-    expect(copied.sort()).toEqual(secretVolume.secret.items.map((i: Json) => i.path).sort());
-    expect(script).toContain(`chmod ${secretVolume.secret.defaultMode.toString(8).padStart(4, '0')} /init/${name}-secret-files/`);
-    expect(s.depends_on?.[init.container_name!]?.condition).toBe('service_completed_successfully');
-  });
+  it.each(inCluster.map((c) => [c.name, c] as const))(
+    '%s: writable paths, config files and secret files mounted alike',
+    (name, c) => {
+      const { spec, container } = pod('workload', name);
+      const s = svc(name);
+      const volumes = new Map<string, Json>(spec.volumes.map((v: Json) => [v.name, v]));
+      const mounts = container.volumeMounts as Json[];
+      // Writable paths: an emptyDir is a tmpfs; on-disk scratch is an ephemeral volume claim in
+      // Kubernetes and a named volume in Compose (never both).
+      const emptyDirs = mounts
+        .filter((m) => volumes.get(m.name)?.emptyDir)
+        .map((m) => m.mountPath)
+        .sort();
+      const claims = mounts
+        .filter((m) => volumes.get(m.name)?.ephemeral)
+        .map((m) => m.mountPath)
+        .sort();
+      const tmpfs = (s.tmpfs ?? []).map((t) => t.split(':')[0]!).sort();
+      const scratch = (s.volumes ?? [])
+        .filter((v) => v.startsWith(`${name}-scratch-`))
+        .map((v) => v.split(':')[1]!)
+        .sort();
+      expect(tmpfs).toEqual(emptyDirs);
+      expect(scratch).toEqual(claims);
+      expect(scratch).toEqual(
+        c.writablePaths
+          .filter((w) => w.onDisk)
+          .map((w) => w.path)
+          .sort(),
+      );
+      const configDirs = mounts
+        .filter((m) => volumes.get(m.name)?.configMap)
+        .map((m) => m.mountPath)
+        .sort();
+      const allBinds = (s.volumes ?? []).filter((v) => v.startsWith('.')).map((v) => v.split(':'));
+      for (const b of allBinds) expect(b[2], b.join(':')).toBe('ro');
+      // The mesh certificate: the cert-manager Secret in Kubernetes, the generated directory bind-mounted in Compose.
+      const mtlsVolume = [...volumes.values()].find((v) => v.secret?.secretName === `${name}-mtls`);
+      const mtlsBinds = allBinds.filter((b) => b[0] === fromProjectDir(`${MTLS_CERT_DIR}/${name}`));
+      if (c.identity) {
+        expect(mtlsVolume.secret.items.map((i: Json) => i.path).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+        expect(mtlsBinds.map((b) => b[1])).toEqual([mounts.find((m) => m.name === mtlsVolume.name).mountPath]);
+      } else {
+        expect(mtlsVolume).toBeUndefined();
+        expect(mtlsBinds).toEqual([]);
+      }
+      const binds = allBinds.filter((b) => !mtlsBinds.includes(b));
+      expect(binds.map((b) => b[1]).sort()).toEqual(configDirs);
+      for (const b of binds) expect(b[2], b.join(':')).toBe('ro');
+      const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${name}-config`) as Json;
+      for (const f of c.configFiles) {
+        const local = readFileSync(`${configHostDir(name, c.configFiles, f.mountPath)}/${f.name}`, 'utf8');
+        // Prometheus alone differs on purpose: static targets instead of Kubernetes pod discovery.
+        if (f.name === 'prometheus.yml') expect(parse(local).scrape_configs[0].static_configs).toBeDefined();
+        else expect(local, f.name).toBe(cm.data[f.name]);
+      }
+      // Secret files: a volume filled by the file's volume-init one-shot, at the Secret volume's path, read-only.
+      const secretVolume = [...volumes.values()].find((v) => v.secret?.secretName === SECRET_NAME);
+      const secretMount = mounts.find((m) => m.name === secretVolume?.name);
+      const keyMount = (s.volumes ?? []).find((v) => v.startsWith(`${name}-secret-files:`));
+      if (!secretVolume) {
+        expect(keyMount).toBeUndefined();
+        return;
+      }
+      expect(secretVolume.secret.secretName).toBe(SECRET_NAME);
+      expect(keyMount).toBe(`${name}-secret-files:${secretMount.mountPath}:ro`);
+      const init = [...services.values()].find((x) => x.file === s.file && x.container_name?.endsWith('-volume-init'))!;
+      const script = init.command![0]!;
+      const copied = [
+        ...script.matchAll(new RegExp(`cp /init/keys/(\\S+) /init/${name}-secret-files/(\\S+)`, 'g')),
+      ].map((m) => m[2]);
+      expect(copied.sort()).toEqual(secretVolume.secret.items.map((i: Json) => i.path).sort());
+      expect(script).toContain(
+        `chmod ${secretVolume.secret.defaultMode.toString(8).padStart(4, '0')} /init/${name}-secret-files/`,
+      );
+      expect(s.depends_on?.[init.container_name!]?.condition).toBe('service_completed_successfully');
+    },
+  );
 
   it('start each component after the healthy components it calls in the same project (monitors wait for nobody)', () => {
     const project = (file: string) => (file === 'edge' ? ['edge', 'core'] : [file]);
@@ -179,11 +210,15 @@ describe('Compose and Kubernetes agree (dev)', () => {
       const monitor = c.flows.every((f) => platform.components.find((x) => x.name === f.to)!.metricsPort === f.port);
       for (const f of c.flows) {
         const target = svc(f.to);
-        const expected = !monitor && f.to !== c.name && project(s.file).includes(target.file) ? 'service_healthy' : undefined;
+        const expected =
+          !monitor && f.to !== c.name && project(s.file).includes(target.file) ? 'service_healthy' : undefined;
         expect(s.depends_on?.[f.to]?.condition, `${c.name} -> ${f.to}`).toBe(expected);
       }
     }
-    expect(svc('grafana').depends_on).toMatchObject({ prometheus: { condition: 'service_healthy' }, loki: { condition: 'service_healthy' } });
+    expect(svc('grafana').depends_on).toMatchObject({
+      prometheus: { condition: 'service_healthy' },
+      loki: { condition: 'service_healthy' },
+    });
     expect(svc('prometheus').depends_on?.grafana).toBeUndefined();
   });
 
@@ -234,13 +269,21 @@ describe('Compose and Kubernetes agree (dev)', () => {
         .filter((_, i) => i % 2 === 0)
         .every((a) => a === '--job'),
     ).toBe(true);
-    const fromCompose = jobs.map(([name, cron, a]) => ({ name, cron, args: a!.split(' ') })).sort((x, y) => x.name!.localeCompare(y.name!));
+    const fromCompose = jobs
+      .map(([name, cron, a]) => ({ name, cron, args: a!.split(' ') }))
+      .sort((x, y) => x.name!.localeCompare(y.name!));
     const fromK8s = cronJobs
-      .map((c) => ({ name: c.metadata.name, cron: c.spec.schedule, args: c.spec.jobTemplate.spec.template.spec.containers[0].args }))
+      .map((c) => ({
+        name: c.metadata.name,
+        cron: c.spec.schedule,
+        args: c.spec.jobTemplate.spec.template.spec.containers[0].args,
+      }))
       .sort((x, y) => x.name.localeCompare(y.name));
     expect(fromCompose).toEqual(fromK8s);
     // It runs with the DB manager's environment (databases, object store) and reaches what the CronJobs reach.
-    expect(Object.keys(scheduler.environment ?? {}).sort()).toEqual((dbmanager.env ?? []).map((e: Json) => e.name).sort());
+    expect(Object.keys(scheduler.environment ?? {}).sort()).toEqual(
+      (dbmanager.env ?? []).map((e: Json) => e.name).sort(),
+    );
   });
 
   it('route the edge alike: Ingress paths are Traefik routers to the same service ports', () => {
@@ -257,7 +300,10 @@ describe('Compose and Kubernetes agree (dev)', () => {
       expect(ingress.metadata.annotations['nginx.ingress.kubernetes.io/backend-protocol']).toBe('HTTPS');
       const lb = dynamic.services[router.service].loadBalancer;
       expect(lb.servers[0].url).toBe(`https://${p.backend.service.name}:${p.backend.service.port.number}`);
-      expect(dynamic.serversTransports[lb.serversTransport]).toEqual({ serverName: p.backend.service.name, rootCAs: [`${MTLS_DIR}/${MTLS_FILES.ca}`] });
+      expect(dynamic.serversTransports[lb.serversTransport]).toEqual({
+        serverName: p.backend.service.name,
+        rootCAs: [`${MTLS_DIR}/${MTLS_FILES.ca}`],
+      });
     }
     expect(routers.length).toBe(paths.length);
     // Traefik gets the CA certificate alone: never the CA directory (its key) nor a workload's key.
@@ -267,7 +313,11 @@ describe('Compose and Kubernetes agree (dev)', () => {
 });
 
 describe('network isolation', () => {
-  const networks = { ...committedCompose('data').networks, ...committedCompose('core').networks, ...committedCompose('observability').networks };
+  const networks = {
+    ...committedCompose('data').networks,
+    ...committedCompose('core').networks,
+    ...committedCompose('observability').networks,
+  };
 
   it('has the guide four networks, prism-data alone internal, defined alike in every file', () => {
     expect(Object.keys(networks).sort()).toEqual(Object.values(NETWORK_NAMES).sort());
@@ -284,11 +334,14 @@ describe('network isolation', () => {
     const allowed = new Set<string>(data);
     for (const d of data) {
       const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === `${d}-flows`) as Json;
-      for (const rule of policy.spec.ingress ?? []) for (const f of rule.from ?? []) if (f.podSelector?.matchLabels?.app) allowed.add(f.podSelector.matchLabels.app);
+      for (const rule of policy.spec.ingress ?? [])
+        for (const f of rule.from ?? [])
+          if (f.podSelector?.matchLabels?.app) allowed.add(f.podSelector.matchLabels.app);
     }
     // A scheduler stands for its owner's CronJobs: allowed where all of them are.
     for (const c of platform.components) {
-      if (c.localScheduler && c.tasks.filter((t) => t.schedule).every((t) => allowed.has(t.name))) allowed.add(c.localScheduler.name);
+      if (c.localScheduler && c.tasks.filter((t) => t.schedule).every((t) => allowed.has(t.name)))
+        allowed.add(c.localScheduler.name);
     }
     const onData = [...services].filter(([, s]) => s.networks?.includes(NETWORK_NAMES.data)).map(([n]) => n);
     expect(onData.filter((n) => !allowed.has(n))).toEqual([]);

@@ -24,7 +24,17 @@ describe(`compose files against the Compose Specification schema (${source.inclu
     const doc = committedCompose('core');
     const gateway = doc.services.gateway!;
     expect(validate({ ...doc, services: { ...doc.services, gateway: { ...gateway, memlimit: '1g' } } })).toBe(false);
-    expect(validate({ ...doc, services: { ...doc.services, gateway: { ...gateway, read_only: ['yes'] } } })).toBe(false);
-    expect(validate({ ...doc, services: { ...doc.services, gateway: { ...gateway, healthcheck: { ...gateway.healthcheck!, interval: { seconds: 5 } } } } })).toBe(false);
+    expect(validate({ ...doc, services: { ...doc.services, gateway: { ...gateway, read_only: ['yes'] } } })).toBe(
+      false,
+    );
+    expect(
+      validate({
+        ...doc,
+        services: {
+          ...doc.services,
+          gateway: { ...gateway, healthcheck: { ...gateway.healthcheck!, interval: { seconds: 5 } } },
+        },
+      }),
+    ).toBe(false);
   });
 });

@@ -24,7 +24,8 @@ export function committedCompose(layer: Layer): ComposeFile {
 /** Every service of every committed compose file, by name. */
 export function allServices(): Map<string, ComposeService & { file: Layer }> {
   const out = new Map<string, ComposeService & { file: Layer }>();
-  for (const layer of LAYERS) for (const [name, s] of Object.entries(committedCompose(layer).services)) out.set(name, { ...s, file: layer });
+  for (const layer of LAYERS)
+    for (const [name, s] of Object.entries(committedCompose(layer).services)) out.set(name, { ...s, file: layer });
   return out;
 }
 

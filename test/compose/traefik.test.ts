@@ -9,21 +9,31 @@ const platform = devPlatform();
 const edge = component(platform, 'edge');
 
 describe('Traefik configuration', () => {
-  const dynamic = { ...read('dynamic/routers.yml').http, middlewares: read('dynamic/middlewares.yml').http.middlewares };
+  const dynamic = {
+    ...read('dynamic/routers.yml').http,
+    middlewares: read('dynamic/middlewares.yml').http.middlewares,
+  };
 
-  it.each(['traefik.yml', 'traefik.dev.yml'])('%s: entry points on the edge ports, ping for the health check, file provider only', (file) => {
-    const c = read(file);
-    for (const name of ['web', 'websecure', 'ping']) expect(c.entryPoints[name].address).toBe(`:${edge.ports.find((p) => p.name === name)!.port}`);
-    expect(c.ping.entryPoint).toBe('ping');
-    expect(Object.keys(c.providers)).toEqual(['file']);
-    expect(c.providers.file.directory).toBe('/etc/traefik/dynamic');
-    expect(c.entryPoints.web.http.redirections.entryPoint.to).toBe('websecure');
-    expect(c.api.dashboard).toBe(false);
-  });
+  it.each(['traefik.yml', 'traefik.dev.yml'])(
+    '%s: entry points on the edge ports, ping for the health check, file provider only',
+    (file) => {
+      const c = read(file);
+      for (const name of ['web', 'websecure', 'ping'])
+        expect(c.entryPoints[name].address).toBe(`:${edge.ports.find((p) => p.name === name)!.port}`);
+      expect(c.ping.entryPoint).toBe('ping');
+      expect(Object.keys(c.providers)).toEqual(['file']);
+      expect(c.providers.file.directory).toBe('/etc/traefik/dynamic');
+      expect(c.entryPoints.web.http.redirections.entryPoint.to).toBe('websecure');
+      expect(c.api.dashboard).toBe(false);
+    },
+  );
 
   it("terminates TLS with Let's Encrypt for the production domain, and with the default certificate in development", () => {
     const prod = read('traefik.yml');
-    expect(prod.entryPoints.websecure.http.tls).toEqual({ certResolver: 'letsencrypt', domains: [{ main: platformOf('prod').edge.domain }] });
+    expect(prod.entryPoints.websecure.http.tls).toEqual({
+      certResolver: 'letsencrypt',
+      domains: [{ main: platformOf('prod').edge.domain }],
+    });
     expect(prod.certificatesResolvers.letsencrypt.acme.httpChallenge.entryPoint).toBe('web');
     expect(read('traefik.dev.yml').entryPoints.websecure.http.tls).toEqual({});
     expect(read('traefik.dev.yml').certificatesResolvers).toBeUndefined();
@@ -36,7 +46,11 @@ describe('Traefik configuration', () => {
       expect(r.entryPoints, name).toEqual(['websecure']);
       expect(dynamic.services[r.service], name).toBeDefined();
       for (const m of r.middlewares) expect(dynamic.middlewares[m], m).toBeDefined();
-      expect(r.middlewares.map((m: string) => Object.keys(dynamic.middlewares[m])[0])).toEqual(['rateLimit', 'circuitBreaker', 'headers']);
+      expect(r.middlewares.map((m: string) => Object.keys(dynamic.middlewares[m])[0])).toEqual([
+        'rateLimit',
+        'circuitBreaker',
+        'headers',
+      ]);
     }
     expect(dynamic.middlewares['edge-rate-limit'].rateLimit.average).toBe(platform.edge.rateLimitRps);
   });

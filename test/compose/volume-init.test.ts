@@ -20,7 +20,11 @@ function runInit(name: string, root: string) {
   const s = services.get(name)!;
   const script = unescape(s.command![0]!).replaceAll('/init/', `${root}/init/`);
   const caps = ['-all', ...(s.cap_add ?? []).map((c) => `+${c.toLowerCase()}`)].join(',');
-  return spawnSync('setpriv', [`--bounding-set=${caps}`, '--inh-caps=-all', '--', s.entrypoint![0]!, s.entrypoint![1]!, script], { encoding: 'utf8' });
+  return spawnSync(
+    'setpriv',
+    [`--bounding-set=${caps}`, '--inh-caps=-all', '--', s.entrypoint![0]!, s.entrypoint![1]!, script],
+    { encoding: 'utf8' },
+  );
 }
 
 /**
@@ -94,7 +98,9 @@ describe('volume-init one-shots', () => {
     // Keys rotated: the next run replaces the copies.
     ensureKeyPair({ privateKey: join(keys, 'private.pem'), publicKey: join(keys, 'public.pem') }, true);
     expect(runInit('core-volume-init', root).status).toBe(0);
-    expect(readFileSync(join(root, 'init/auth-secret-files/private.pem'), 'utf8')).toBe(readFileSync(join(keys, 'private.pem'), 'utf8'));
+    expect(readFileSync(join(root, 'init/auth-secret-files/private.pem'), 'utf8')).toBe(
+      readFileSync(join(keys, 'private.pem'), 'utf8'),
+    );
   });
 
   it('stop with the way out when the keys were never generated', () => {
@@ -114,7 +120,9 @@ describe('volume-init one-shots', () => {
     makeVolumes('core-volume-init', root);
     const s = services.get('core-volume-init')!;
     const script = unescape(s.command![0]!).replaceAll('/init/', `${root}/init/`);
-    const r = spawnSync('setpriv', ['--bounding-set=-all,+chown', '--inh-caps=-all', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });
+    const r = spawnSync('setpriv', ['--bounding-set=-all,+chown', '--inh-caps=-all', '--', '/bin/sh', '-c', script], {
+      encoding: 'utf8',
+    });
     expect(r.status).not.toBe(0);
     rmSync(root, { recursive: true });
   });

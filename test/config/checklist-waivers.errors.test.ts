@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadStack, parseStackFile, StackConfigError, WAIVABLE_IN_STAGING } from '../../infra/config/index.js';
 
-const base = { 'prism:domain': 'api.test.example.com', 'prism:images': { tag: '1.2.3' }, 'prism:cluster': { apiServer: { cidrs: ['10.0.0.1/32'], port: 6443 } } };
-const waive = (notApplicable: Record<string, unknown>) => ({ config: { ...base, 'prism:checklist': { notApplicable } } });
+const base = {
+  'prism:domain': 'api.test.example.com',
+  'prism:images': { tag: '1.2.3' },
+  'prism:cluster': { apiServer: { cidrs: ['10.0.0.1/32'], port: 6443 } },
+};
+const waive = (notApplicable: Record<string, unknown>) => ({
+  config: { ...base, 'prism:checklist': { notApplicable } },
+});
 
 function problems(stack: string, notApplicable: Record<string, unknown>): string[] {
   const file = `stacks/Pulumi.${stack}.yaml`;
@@ -24,23 +30,40 @@ describe('production checklist items a stack declares not applicable', () => {
   });
 
   it('staging may not waive a mandatory item, but may waive the listed ones', () => {
-    expect(problems('staging', { 'tls-all-endpoints': 'internal traffic is trusted here', 'nats-durability': 'one JetStream server' })).toEqual([
+    expect(
+      problems('staging', {
+        'tls-all-endpoints': 'internal traffic is trusted here',
+        'nats-durability': 'one JetStream server',
+      }),
+    ).toEqual([
       `prism:checklist.notApplicable.tls-all-endpoints: tls-all-endpoints is mandatory in staging; only ${[...WAIVABLE_IN_STAGING].join(', ')} may be declared not applicable`,
     ]);
-    expect(parseStackFile(waive({ 'nats-durability': 'one JetStream server in staging' }), 'stacks/Pulumi.staging.yaml', 'staging').checklist.notApplicable).toEqual({
+    expect(
+      parseStackFile(
+        waive({ 'nats-durability': 'one JetStream server in staging' }),
+        'stacks/Pulumi.staging.yaml',
+        'staging',
+      ).checklist.notApplicable,
+    ).toEqual({
       'nats-durability': 'one JetStream server in staging',
     });
   });
 
   it('dev may waive any item, each with a reason', () => {
-    const c = parseStackFile(waive({ 'tls-all-endpoints': 'self-signed, local cluster only' }), 'stacks/Pulumi.dev.yaml', 'dev');
+    const c = parseStackFile(
+      waive({ 'tls-all-endpoints': 'self-signed, local cluster only' }),
+      'stacks/Pulumi.dev.yaml',
+      'dev',
+    );
     expect(c.checklist.notApplicable['tls-all-endpoints']).toBe('self-signed, local cluster only');
   });
 
   it('an unknown item or a missing reason is refused', () => {
     const p = problems('dev', { 'tls-everywhere': 'a typo of an item', 'multiple-replicas': 'n/a' });
     expect(p.join('\n')).toMatch(/prism:checklist\.notApplicable.*tls-everywhere/);
-    expect(p).toContain('prism:checklist.notApplicable.multiple-replicas: expected the reason the item does not apply (at least 10 characters); found "n/a"');
+    expect(p).toContain(
+      'prism:checklist.notApplicable.multiple-replicas: expected the reason the item does not apply (at least 10 characters); found "n/a"',
+    );
   });
 
   it("the repository's stacks: prod declares nothing; staging and dev give a reason for each", () => {

@@ -22,7 +22,9 @@ function problems(config: Record<string, unknown>, extra: Record<string, unknown
 
 describe('a wrong stack configuration names the file, the key, what was expected and what was found', () => {
   it('an unknown key, with the keys allowed there', () => {
-    expect(problems({ 'prism:services': { gateway: { replica: 3 } } })).toEqual(['prism:services.gateway.replica: unknown key; expected one of autoscaling, replicas, resources']);
+    expect(problems({ 'prism:services': { gateway: { replica: 3 } } })).toEqual([
+      'prism:services.gateway.replica: unknown key; expected one of autoscaling, replicas, resources',
+    ]);
   });
 
   it('an unknown top-level prism key', () => {
@@ -30,7 +32,9 @@ describe('a wrong stack configuration names the file, the key, what was expected
   });
 
   it('a key outside the prism namespace', () => {
-    expect(problems({ 'aws:region': 'eu-west-1' })).toEqual(['aws:region: unknown key; every key is in the prism: namespace (for example prism:domain)']);
+    expect(problems({ 'aws:region': 'eu-west-1' })).toEqual([
+      'aws:region: unknown key; every key is in the prism: namespace (for example prism:domain)',
+    ]);
   });
 
   it('an unknown top-level key of the file', () => {
@@ -38,7 +42,9 @@ describe('a wrong stack configuration names the file, the key, what was expected
   });
 
   it('a wrong type', () => {
-    expect(problems({ 'prism:services': { gateway: { replicas: 'three' } } })).toEqual(['prism:services.gateway.replicas: expected number, received string; found "three"']);
+    expect(problems({ 'prism:services': { gateway: { replicas: 'three' } } })).toEqual([
+      'prism:services.gateway.replicas: expected number, received string; found "three"',
+    ]);
   });
 
   it('HPA max below min', () => {
@@ -48,15 +54,22 @@ describe('a wrong stack configuration names the file, the key, what was expected
   });
 
   it('the latest tag', () => {
-    expect(problems({ 'prism:images': { tag: 'latest' } })).toEqual(['prism:images.tag: expected a pinned tag, not latest; found "latest"']);
+    expect(problems({ 'prism:images': { tag: 'latest' } })).toEqual([
+      'prism:images.tag: expected a pinned tag, not latest; found "latest"',
+    ]);
   });
 
   it('a missing required key', () => {
-    expect(problems({ 'prism:domain': undefined })).toEqual(['prism:domain: expected string, received undefined; found nothing']);
+    expect(problems({ 'prism:domain': undefined })).toEqual([
+      'prism:domain: expected string, received undefined; found nothing',
+    ]);
   });
 
   it('a bad resource quantity and limits below requests', () => {
-    const resources = (cpu: string, limit: string, memoryLimit = '128Mi') => ({ requests: { cpu, memory: '128Mi' }, limits: { cpu: limit, memory: memoryLimit } });
+    const resources = (cpu: string, limit: string, memoryLimit = '128Mi') => ({
+      requests: { cpu, memory: '128Mi' },
+      limits: { cpu: limit, memory: memoryLimit },
+    });
     expect(problems({ 'prism:services': { auth: { resources: resources('lots', '1') } } })).toEqual([
       'prism:services.auth.resources.requests.cpu: expected a CPU quantity such as 100m or 0.5; found "lots"',
     ]);
@@ -67,10 +80,16 @@ describe('a wrong stack configuration names the file, the key, what was expected
   });
 
   it("a workload's sizing: an unknown workload, with the ones there are, and limits below requests", () => {
-    expect(problems({ 'prism:resources': { postgres: {} } })[0]).toMatch(/^prism:resources\.postgres: unknown key; expected one of alertmanager, consul, .*postgresAuth, postgresOps, .*redis$/);
-    expect(problems({ 'prism:resources': { redis: { requests: { cpu: '100m', memory: '1Gi' }, limits: { cpu: '1', memory: '512Mi' } } } })).toEqual([
-      'prism:resources.redis.limits.memory: limits.memory must be at least requests.memory; found "512Mi"',
-    ]);
+    expect(problems({ 'prism:resources': { postgres: {} } })[0]).toMatch(
+      /^prism:resources\.postgres: unknown key; expected one of alertmanager, consul, .*postgresAuth, postgresOps, .*redis$/,
+    );
+    expect(
+      problems({
+        'prism:resources': {
+          redis: { requests: { cpu: '100m', memory: '1Gi' }, limits: { cpu: '1', memory: '512Mi' } },
+        },
+      }),
+    ).toEqual(['prism:resources.redis.limits.memory: limits.memory must be at least requests.memory; found "512Mi"']);
   });
 
   it('an even NATS cluster, an unknown secrets mode, a bad cron, a bad domain', () => {
@@ -87,21 +106,30 @@ describe('a wrong stack configuration names the file, the key, what was expected
   });
 
   it('external secrets without a store', () => {
-    expect(problems({ 'prism:secrets': { mode: 'external' } })).toEqual(['prism:secrets.storeName: expected string, received undefined; found nothing']);
+    expect(problems({ 'prism:secrets': { mode: 'external' } })).toEqual([
+      'prism:secrets.storeName: expected string, received undefined; found nothing',
+    ]);
   });
 
   it("observability without the API server's addresses (Prometheus and the log shipper could reach nothing, or everything)", () => {
     expect(problems({ 'prism:cluster': {} })).toEqual([
       'prism:cluster.apiServer: required when observability is enabled (Prometheus and the log shipper discover pods through the API server): set cidrs and port from `kubectl get endpoints kubernetes -n default`; found nothing',
     ]);
-    expect(parseStackFile({ config: { ...base, 'prism:cluster': {}, 'prism:observability': { enabled: false } } }, FILE).cluster.apiServer).toBeUndefined();
+    expect(
+      parseStackFile({ config: { ...base, 'prism:cluster': {}, 'prism:observability': { enabled: false } } }, FILE)
+        .cluster.apiServer,
+    ).toBeUndefined();
   });
 
   it('the whole internet, or something that is not a CIDR block, as the API server', () => {
     expect(problems({ 'prism:cluster': { apiServer: { cidrs: ['0.0.0.0/0'], port: 443 } } })).toEqual([
       'prism:cluster.apiServer.cidrs.0: expected a bounded range, not the whole address space; found "0.0.0.0/0"',
     ]);
-    expect(problems({ 'prism:cluster': { apiServer: { cidrs: ['::/0', '10.0.0.300/32', 'kubernetes.default'], port: 70000 } } })).toEqual([
+    expect(
+      problems({
+        'prism:cluster': { apiServer: { cidrs: ['::/0', '10.0.0.300/32', 'kubernetes.default'], port: 70000 } },
+      }),
+    ).toEqual([
       'prism:cluster.apiServer.cidrs.0: expected a bounded range, not the whole address space; found "::/0"',
       'prism:cluster.apiServer.cidrs.1: expected a CIDR block such as 10.0.0.0/16 or 192.168.1.10/32; found "10.0.0.300/32"',
       'prism:cluster.apiServer.cidrs.2: expected a CIDR block such as 10.0.0.0/16 or 192.168.1.10/32; found "kubernetes.default"',
@@ -124,20 +152,35 @@ describe('a wrong stack configuration names the file, the key, what was expected
       'prism:alerting.receivers.0.webhook.url: expected a URL without user:password (credentials belong in prism-secrets, not in stack configuration); found "https://***@hooks.example.com/x"',
     );
     expect(found.join('\n')).not.toContain('s3cret');
-    expect(found).toContain('prism:alerting.receivers.1: a receiver needs at least one of webhook, slack, pagerduty, email; found {"name":"empty"}');
-    expect(found).toContain('prism:alerting.routes.1.matchers.0: expected a matcher such as severity="critical"; found "severity = critical"');
+    expect(found).toContain(
+      'prism:alerting.receivers.1: a receiver needs at least one of webhook, slack, pagerduty, email; found {"name":"empty"}',
+    );
+    expect(found).toContain(
+      'prism:alerting.routes.1.matchers.0: expected a matcher such as severity="critical"; found "severity = critical"',
+    );
   });
 
   it("alerting: the receivers' references and ranges", () => {
     const found = problems({
-      'prism:alerting': { receivers: [{ name: 'hook', webhook: { url: 'https://hooks.example.com/x' } }], routes: [{ receiver: 'pager', matchers: ['severity="critical"'] }] },
+      'prism:alerting': {
+        receivers: [{ name: 'hook', webhook: { url: 'https://hooks.example.com/x' } }],
+        routes: [{ receiver: 'pager', matchers: ['severity="critical"'] }],
+      },
     });
     expect(found).toEqual([
       'prism:alerting.defaultReceiver: required when receivers are set (alerts no route matches go there); found nothing',
       'prism:alerting.egressCidrs: required when receivers are set: the address ranges of the egress proxy, SMTP relay or webhooks Alertmanager may reach; found nothing',
       'prism:alerting.routes.0.receiver: expected the name of a receiver (hook); found "pager"',
     ]);
-    expect(problems({ 'prism:alerting': { receivers: [{ name: 'hook', webhook: { url: 'https://hooks.example.com/x' } }], defaultReceiver: 'hook', egressCidrs: ['0.0.0.0/0'] } })).toEqual([
+    expect(
+      problems({
+        'prism:alerting': {
+          receivers: [{ name: 'hook', webhook: { url: 'https://hooks.example.com/x' } }],
+          defaultReceiver: 'hook',
+          egressCidrs: ['0.0.0.0/0'],
+        },
+      }),
+    ).toEqual([
       'prism:alerting.egressCidrs.0: expected a bounded range, not the whole address space; found "0.0.0.0/0"',
     ]);
   });
@@ -159,7 +202,12 @@ describe('documented defaults', () => {
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
     });
     expect(config.tls).toEqual({ clusterIssuer: 'letsencrypt-prod', secretName: 'prism-tls' });
-    expect(config.images).toEqual({ registry: 'ghcr.io/prism-platform', tag: '1.2.3', pullPolicy: 'Always', build: true });
+    expect(config.images).toEqual({
+      registry: 'ghcr.io/prism-platform',
+      tag: '1.2.3',
+      pullPolicy: 'Always',
+      build: true,
+    });
     expect(config.ingress).toEqual({
       className: 'nginx',
       controllerNamespace: 'ingress-nginx',
@@ -168,15 +216,32 @@ describe('documented defaults', () => {
     });
     expect(config.nats).toEqual({ replicas: 1 });
     expect(config.secrets).toEqual({ mode: 'local' });
-    expect(config.backups).toEqual({ schedule: '0 2 * * *', walSchedule: '*/15 * * * *', verifySchedule: '0 4 * * 0', retentionDays: 14 });
+    expect(config.backups).toEqual({
+      schedule: '0 2 * * *',
+      walSchedule: '*/15 * * * *',
+      verifySchedule: '0 4 * * 0',
+      retentionDays: 14,
+    });
     expect(config.observability).toEqual({ enabled: true, logShipping: true });
     expect(config.storage.sizes.postgresAuth).toBe('10Gi');
     expect(config.jwt).toEqual({ issuer: 'prism-auth', audience: 'prism-api', accessTokenTtlSeconds: 900 });
-    expect(config.alerting).toEqual({ receivers: [], routes: [], groupBy: ['alertname', 'severity'], groupWait: '30s', groupInterval: '5m', repeatInterval: '4h' });
+    expect(config.alerting).toEqual({
+      receivers: [],
+      routes: [],
+      groupBy: ['alertname', 'severity'],
+      groupWait: '30s',
+      groupInterval: '5m',
+      repeatInterval: '4h',
+    });
   });
 
   it('keep partial overrides merged with the defaults around them', () => {
-    const c = parseStackFile({ config: { ...base, 'prism:rateLimit': { requestsPerSecond: 10 }, 'prism:services': { auth: { replicas: 2 } } } }, FILE);
+    const c = parseStackFile(
+      {
+        config: { ...base, 'prism:rateLimit': { requestsPerSecond: 10 }, 'prism:services': { auth: { replicas: 2 } } },
+      },
+      FILE,
+    );
     expect(c.rateLimit).toEqual({ enabled: true, requestsPerSecond: 10, burst: 200, onRedisFailure: 'open' });
     expect(c.services.auth.replicas).toBe(2);
     expect(c.services.auth.resources.limits.memory).toBe('256Mi');
@@ -187,7 +252,10 @@ describe('cdk8s synth with a bad stack file', () => {
   it('exits 1 with the short message and no stack trace, writing nothing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prism-badstack-'));
     mkdirSync(join(dir, 'stacks'));
-    writeFileSync(join(dir, 'stacks', 'Pulumi.broken.yaml'), 'config:\n  prism:domain: api.example.com\n  prism:images:\n    tag: latest\n  prism:observability:\n    enabled: false\n');
+    writeFileSync(
+      join(dir, 'stacks', 'Pulumi.broken.yaml'),
+      'config:\n  prism:domain: api.example.com\n  prism:images:\n    tag: latest\n  prism:observability:\n    enabled: false\n',
+    );
     let stderr = '';
     let status = 0;
     try {
@@ -202,6 +270,11 @@ describe('cdk8s synth with a bad stack file', () => {
       stderr = err.stderr.toString();
     }
     expect(status).toBe(1);
-    expect(stderr.trim()).toBe(['stacks/Pulumi.broken.yaml: invalid stack configuration', '  - prism:images.tag: expected a pinned tag, not latest; found "latest"'].join('\n'));
+    expect(stderr.trim()).toBe(
+      [
+        'stacks/Pulumi.broken.yaml: invalid stack configuration',
+        '  - prism:images.tag: expected a pinned tag, not latest; found "latest"',
+      ].join('\n'),
+    );
   });
 });

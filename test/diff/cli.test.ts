@@ -17,11 +17,18 @@ let repo: string;
 let originalDev: string;
 
 function git(...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Prism Test', '-c', 'user.email=test@prism.invalid', ...args], { cwd: repo, encoding: 'utf8' }).trim();
+  return execFileSync('git', ['-c', 'user.name=Prism Test', '-c', 'user.email=test@prism.invalid', ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+  }).trim();
 }
 
 function diff(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: repo, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -34,7 +41,10 @@ function section(stdout: string, env: string): string {
 
 beforeAll(() => {
   repo = mkdtempSync(join(tmpdir(), 'prism-diff-repo-'));
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: PROJECT, encoding: 'utf8' })
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: PROJECT,
+    encoding: 'utf8',
+  })
     .split('\0')
     .filter((f) => f !== '' && existsSync(join(PROJECT, f)));
   for (const f of new Set(files)) cpSync(join(PROJECT, f), join(repo, f));
@@ -58,7 +68,9 @@ describe('npm run diff', () => {
     const head = git('rev-parse', '--short=12', 'HEAD');
     expect(r.stdout).toContain(`Manifest diff: HEAD (${head}) → working tree`);
     for (const env of ['dev', 'staging', 'prod']) expect(r.stdout).toContain(`\n${env}: no changes\n`);
-    expect(r.stdout.trim().split('\n').at(-1)).toBe(`No changes: HEAD (${head}) and working tree render the same objects in every environment (dev, prod, staging).`);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe(
+      `No changes: HEAD (${head}) and working tree render the same objects in every environment (dev, prod, staging).`,
+    );
   });
 
   it('an added object and a changed field: listed per environment; exit 0, 1 with --exit-code', () => {
@@ -66,14 +78,21 @@ describe('npm run diff', () => {
     const r = diff('HEAD');
     expect(r.status).toBe(0);
     const dev = section(r.stdout, 'dev').split('\n');
-    expect(dev.slice(0, 4)).toEqual(['dev: 1 added, 0 removed, 1 changed', '+ policy/v1 PodDisruptionBudget prism/gateway', '~ apps/v1 Deployment prism/gateway', '    spec.replicas: 1 → 2']);
+    expect(dev.slice(0, 4)).toEqual([
+      'dev: 1 added, 0 removed, 1 changed',
+      '+ policy/v1 PodDisruptionBudget prism/gateway',
+      '~ apps/v1 Deployment prism/gateway',
+      '    spec.replicas: 1 → 2',
+    ]);
     // More than one replica also spreads the pods: a new field shows its whole value.
     expect(dev).toContain(
       '    spec.template.spec.affinity: (none) → {"podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"podAffinityTerm":{"labelSelector":{"matchLabels":{"app":"gateway","app.kubernetes.io/name":"gateway"}},"topologyKey":"kubernetes.io/hostname"},"weight":100}]}}',
     );
     expect(r.stdout).toContain('\nstaging: no changes\n');
     expect(r.stdout).toContain('\nprod: no changes\n');
-    expect(r.stdout.trim().split('\n').at(-1)).toMatch(/^Changes in 1 of 3 environments \(dev\) between HEAD \([0-9a-f]{12}\) and working tree\.$/);
+    expect(r.stdout.trim().split('\n').at(-1)).toMatch(
+      /^Changes in 1 of 3 environments \(dev\) between HEAD \([0-9a-f]{12}\) and working tree\.$/,
+    );
     expect(diff('HEAD', '--exit-code').status).toBe(1);
   });
 
@@ -83,8 +102,15 @@ describe('npm run diff', () => {
     const r = diff('HEAD');
     expect(r.status).toBe(0);
     const dev = section(r.stdout, 'dev').split('\n');
-    expect(dev.slice(0, 4)).toEqual(['dev: 0 added, 1 removed, 1 changed', '- policy/v1 PodDisruptionBudget prism/gateway', '~ apps/v1 Deployment prism/gateway', '    spec.replicas: 2 → 1']);
-    expect(dev.some((l) => l.startsWith('    spec.template.spec.affinity: {"podAntiAffinity"') && l.endsWith(' → (none)'))).toBe(true);
+    expect(dev.slice(0, 4)).toEqual([
+      'dev: 0 added, 1 removed, 1 changed',
+      '- policy/v1 PodDisruptionBudget prism/gateway',
+      '~ apps/v1 Deployment prism/gateway',
+      '    spec.replicas: 2 → 1',
+    ]);
+    expect(
+      dev.some((l) => l.startsWith('    spec.template.spec.affinity: {"podAntiAffinity"') && l.endsWith(' → (none)')),
+    ).toBe(true);
     // An older ref that matches the working tree again: no change.
     const older = diff('HEAD~1', '--exit-code');
     expect(older.status).toBe(0);
@@ -97,7 +123,9 @@ describe('npm run diff', () => {
     expect(r.status).toBe(0);
     const dev = section(r.stdout, 'dev');
     expect(dev).toContain('~ v1 ConfigMap prism/gateway-config');
-    expect(dev).toMatch(/\n {4}data\["gateway\.yaml"\]: text changed\n {6}- +requests_per_second: 100\n {6}\+ +requests_per_second: 150(\n|$)/);
+    expect(dev).toMatch(
+      /\n {4}data\["gateway\.yaml"\]: text changed\n {6}- +requests_per_second: 100\n {6}\+ +requests_per_second: 150(\n|$)/,
+    );
     // The pod template carries the config hash, so the gateway rolls.
     expect(dev).toMatch(/spec\.template\.metadata\.annotations\["prism\.io\/config-hash"\]: "[0-9a-f]+" → "[0-9a-f]+"/);
     writeFileSync(join(repo, DEV), originalDev);

@@ -4,16 +4,27 @@ import { maskText } from '../../infra/diff/mask.js';
 import { objectKey, type ManifestObject } from '../../infra/manifest/index.js';
 
 const env = (...objects: ManifestObject[]) => new Map(objects.map((o) => [objectKey(o), o]));
-const report = (before: ManifestObject[], after: ManifestObject[]) => formatEnvironment(diffEnvironment('dev', env(...before), env(...after))).join('\n');
+const report = (before: ManifestObject[], after: ManifestObject[]) =>
+  formatEnvironment(diffEnvironment('dev', env(...before), env(...after))).join('\n');
 
 const SECRETS = ['s3cr3t-old', 's3cr3t-new', 'hunter2', 'tok-123', 'pem-body', 'oauth-secret', '424242'];
 
-function deployment(envVars: { name: string; value?: string; valueFrom?: unknown }[], extra: Record<string, unknown> = {}): ManifestObject {
+function deployment(
+  envVars: { name: string; value?: string; valueFrom?: unknown }[],
+  extra: Record<string, unknown> = {},
+): ManifestObject {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'gateway', namespace: 'prism' },
-    spec: { template: { spec: { automountServiceAccountToken: false, containers: [{ name: 'gateway', image: 'gw:1', env: envVars, ...extra }] } } },
+    spec: {
+      template: {
+        spec: {
+          automountServiceAccountToken: false,
+          containers: [{ name: 'gateway', image: 'gw:1', env: envVars, ...extra }],
+        },
+      },
+    },
   };
 }
 
@@ -26,7 +37,10 @@ describe('manifest diff: secret values are never shown', () => {
       data,
       stringData,
     });
-    const out = report([secret({ 'redis-password': 's3cr3t-old' }, { a: 'hunter2' })], [secret({ 'redis-password': 's3cr3t-new', extra: 'tok-123' }, { a: 'pem-body' })]);
+    const out = report(
+      [secret({ 'redis-password': 's3cr3t-old' }, { a: 'hunter2' })],
+      [secret({ 'redis-password': 's3cr3t-new', extra: 'tok-123' }, { a: 'pem-body' })],
+    );
     expect(out).toContain('~ v1 Secret prism/prism-secrets');
     expect(out).toContain('    data.redis-password: (hidden) → (hidden) (value changed)');
     expect(out).toContain('    data.extra: (none) → (hidden)');
@@ -51,7 +65,9 @@ describe('manifest diff: secret values are never shown', () => {
     const c = 'spec.template.spec.containers[name=gateway]';
     expect(out).toContain(`    ${c}.env[name=PRISM_REDIS_PASSWORD].value: (none) → (hidden)`);
     // The reference that went away is not a secret: shown.
-    expect(out).toContain(`    ${c}.env[name=PRISM_REDIS_PASSWORD].valueFrom: {"secretKeyRef":{"name":"prism-secrets","key":"redis-password"}} → (none)`);
+    expect(out).toContain(
+      `    ${c}.env[name=PRISM_REDIS_PASSWORD].valueFrom: {"secretKeyRef":{"name":"prism-secrets","key":"redis-password"}} → (none)`,
+    );
     expect(out).toContain(`    ${c}.env[name=PRISM_LOG_LEVEL].value: "info" → "debug"`);
     expect(out).toContain(`    ${c}.env[name=PRISM_API_TOKEN]: (none) → {"name":"PRISM_API_TOKEN","value":"(hidden)"}`);
     expect(out).toContain(`    ${c}.clientSecret: (none) → (hidden)`);
@@ -60,10 +76,20 @@ describe('manifest diff: secret values are never shown', () => {
   });
 
   it('secret-looking lines of a changed config file are masked; the others are shown', () => {
-    const cm = (text: string): ManifestObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'redis', namespace: 'prism' }, data: { 'redis.conf': text } });
-    const out = report([cm('port 6379\nrequirepass hunter2\nmaxmemory 100mb\n')], [cm('port 6380\nrequirepass s3cr3t-new\nmaxmemory 100mb\n')]);
+    const cm = (text: string): ManifestObject => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'redis', namespace: 'prism' },
+      data: { 'redis.conf': text },
+    });
+    const out = report(
+      [cm('port 6379\nrequirepass hunter2\nmaxmemory 100mb\n')],
+      [cm('port 6380\nrequirepass s3cr3t-new\nmaxmemory 100mb\n')],
+    );
     expect(out).toContain('    data["redis.conf"]: text changed');
-    expect(out).toContain('      - port 6379\n      - requirepass (hidden)\n      + port 6380\n      + requirepass (hidden)');
+    expect(out).toContain(
+      '      - port 6379\n      - requirepass (hidden)\n      + port 6380\n      + requirepass (hidden)',
+    );
     expect(out).not.toContain('maxmemory');
     for (const s of SECRETS) expect(out).not.toContain(s);
     expect(maskText('  password: "x y"')).toBe('  password: (hidden)');
@@ -83,21 +109,47 @@ describe('manifest diff: structure', () => {
 
   it('added, removed and changed objects are keyed by apiVersion/kind/namespace/name and sorted', () => {
     const out = report([ns, svc('b', 80), svc('c', 80)], [svc('a', 80), svc('b', 81), ns]);
-    expect(out).toBe(['dev: 1 added, 1 removed, 1 changed', '+ v1 Service prism/a', '- v1 Service prism/c', '~ v1 Service prism/b', '    spec.ports[name=http].port: 80 → 81'].join('\n'));
+    expect(out).toBe(
+      [
+        'dev: 1 added, 1 removed, 1 changed',
+        '+ v1 Service prism/a',
+        '- v1 Service prism/c',
+        '~ v1 Service prism/b',
+        '    spec.ports[name=http].port: 80 → 81',
+      ].join('\n'),
+    );
   });
 
   it('an apiVersion change is a removal and an addition; unnamed lists are compared by position', () => {
-    const es = (apiVersion: string, keys: string[]): ManifestObject => ({ apiVersion, kind: 'ExternalSecret', metadata: { name: 'prism-secrets', namespace: 'prism' }, spec: { keys } });
+    const es = (apiVersion: string, keys: string[]): ManifestObject => ({
+      apiVersion,
+      kind: 'ExternalSecret',
+      metadata: { name: 'prism-secrets', namespace: 'prism' },
+      spec: { keys },
+    });
     expect(report([es('external-secrets.io/v1beta1', ['a'])], [es('external-secrets.io/v1', ['a'])])).toBe(
-      ['dev: 1 added, 1 removed, 0 changed', '+ external-secrets.io/v1 ExternalSecret prism/prism-secrets', '- external-secrets.io/v1beta1 ExternalSecret prism/prism-secrets'].join('\n'),
+      [
+        'dev: 1 added, 1 removed, 0 changed',
+        '+ external-secrets.io/v1 ExternalSecret prism/prism-secrets',
+        '- external-secrets.io/v1beta1 ExternalSecret prism/prism-secrets',
+      ].join('\n'),
     );
     expect(report([es('v1', ['a', 'b'])], [es('v1', ['a', 'c', 'd'])])).toBe(
-      ['dev: 0 added, 0 removed, 1 changed', '~ v1 ExternalSecret prism/prism-secrets', '    spec.keys[1]: "b" → "c"', '    spec.keys[2]: (none) → "d"'].join('\n'),
+      [
+        'dev: 0 added, 0 removed, 1 changed',
+        '~ v1 ExternalSecret prism/prism-secrets',
+        '    spec.keys[1]: "b" → "c"',
+        '    spec.keys[2]: (none) → "d"',
+      ].join('\n'),
     );
   });
 
   it('an environment only on one side is reported as new or removed; the summary names changed environments', () => {
-    const diffs = [diffEnvironment('dev', env(ns), env(ns)), diffEnvironment('qa', undefined, env(ns)), diffEnvironment('old', env(ns), undefined)];
+    const diffs = [
+      diffEnvironment('dev', env(ns), env(ns)),
+      diffEnvironment('qa', undefined, env(ns)),
+      diffEnvironment('old', env(ns), undefined),
+    ];
     const text = formatReport(diffs, 'main (abc)', 'working tree');
     expect(text).toContain('dev: no changes\n');
     expect(text).toContain('qa: new environment (1 added, 0 removed, 0 changed)\n+ v1 Namespace prism');

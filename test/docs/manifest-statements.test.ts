@@ -32,7 +32,9 @@ describe("the docs' statements about privileged and plaintext paths match the ma
   it('Alloy: UID 0, each hostPath with its mode, the service-account token, in both documents', () => {
     expect(hostPaths.length).toBeGreaterThan(0);
     expect(container.securityContext.runAsUser).toBe(0);
-    expect(SECURITY).toContain(`DaemonSet \`${alloy.metadata.name}\` in \`${alloy.metadata.namespace}\`), runs as UID 0`);
+    expect(SECURITY).toContain(
+      `DaemonSet \`${alloy.metadata.name}\` in \`${alloy.metadata.namespace}\`), runs as UID 0`,
+    );
     for (const h of hostPaths) {
       expect(SECURITY).toContain(`\`${h.path}\` (${h.mode}`);
       expect(README).toContain(`\`${h.path}\` (${h.mode})`);
@@ -49,12 +51,17 @@ describe("the docs' statements about privileged and plaintext paths match the ma
     const endpoints = new Set<string>();
     for (const o of objects as any[]) {
       const spec = o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec?.template?.spec;
-      for (const c of spec?.containers ?? []) for (const e of c.env ?? []) if (e.name === 'PRISM_S3_ENDPOINT') endpoints.add(e.value);
+      for (const c of spec?.containers ?? [])
+        for (const e of c.env ?? []) if (e.name === 'PRISM_S3_ENDPOINT') endpoints.add(e.value);
     }
     expect(endpoints.size).toBe(1);
     const [endpoint] = [...endpoints] as [string];
     const plain = endpoint.startsWith('http://');
-    expect(SECURITY).toContain(plain ? `MinIO serves backups over plain HTTP (\`PRISM_S3_ENDPOINT\` \`${endpoint}\`)` : 'MinIO serves backups over HTTPS');
+    expect(SECURITY).toContain(
+      plain
+        ? `MinIO serves backups over plain HTTP (\`PRISM_S3_ENDPOINT\` \`${endpoint}\`)`
+        : 'MinIO serves backups over HTTPS',
+    );
     expect(README).toContain(plain ? 'serves backups over plain HTTP' : 'serves backups over HTTPS');
   });
 });

@@ -57,7 +57,11 @@ const ALL_TEXT = DOCS.map((d) => d.text).join('\n');
 
 describe('the operations documents', () => {
   it('exist: runbook, disaster recovery, incident response', () => {
-    expect(DOCS.map((d) => d.file).sort()).toEqual(['docs/operations/disaster-recovery.md', 'docs/operations/incident-response.md', 'docs/operations/runbook.md']);
+    expect(DOCS.map((d) => d.file).sort()).toEqual([
+      'docs/operations/disaster-recovery.md',
+      'docs/operations/incident-response.md',
+      'docs/operations/runbook.md',
+    ]);
   });
 
   it('every alert rule has a runbook_url pointing to a runbook heading that is its name', () => {
@@ -77,7 +81,8 @@ describe('the operations documents', () => {
 
   it('name only alerts that exist, and the paging table lists exactly the critical ones', () => {
     const names = new Set(RULES.map((r) => r.alert));
-    for (const [token] of ALL_TEXT.matchAll(/\bPrism[A-Z][A-Za-z0-9]+\b/g)) expect(names, `unknown alert ${token}`).toContain(token);
+    for (const [token] of ALL_TEXT.matchAll(/\bPrism[A-Z][A-Za-z0-9]+\b/g))
+      expect(names, `unknown alert ${token}`).toContain(token);
     const incident = readFileSync(join(DIR, 'incident-response.md'), 'utf8');
     for (const severity of ['critical', 'warning']) {
       const row = incident.split('\n').find((l) => l.trim().startsWith(`| \`${severity}\` |`));
@@ -101,7 +106,9 @@ describe('the operations documents', () => {
   it("the on-call section names exactly prod's Alertmanager receivers, each with the alerts its routes send it", () => {
     const incident = readFileSync(join(DIR, 'incident-response.md'), 'utf8');
     const { alerting } = loadStack('stacks', 'prod').config;
-    const rows = incident.split('\n').filter((l) => /^\|\s*`[a-z][a-z0-9-]*`\s*\|/.test(l.trim()) && !/^\|\s*`(critical|warning)`/.test(l.trim()));
+    const rows = incident
+      .split('\n')
+      .filter((l) => /^\|\s*`[a-z][a-z0-9-]*`\s*\|/.test(l.trim()) && !/^\|\s*`(critical|warning)`/.test(l.trim()));
     const named = rows.map((l) => /`([a-z0-9-]+)`/.exec(l)![1]!);
     expect(named.sort()).toEqual(alerting.receivers.map((r) => r.name).sort());
     for (const r of alerting.receivers) {
@@ -109,7 +116,8 @@ describe('the operations documents', () => {
       // The integration the stack gives it, and every route matcher that sends to it.
       if (r.pagerduty) expect(row, r.name).toMatch(/PagerDuty/);
       if (r.slack) expect(row, r.name).toContain(`Slack, channel \`${r.slack.channel}\``);
-      for (const route of alerting.routes.filter((x) => x.receiver === r.name)) for (const m of route.matchers) expect(row, `${r.name} route ${m}`).toContain(m);
+      for (const route of alerting.routes.filter((x) => x.receiver === r.name))
+        for (const m of route.matchers) expect(row, `${r.name} route ${m}`).toContain(m);
       if (alerting.defaultReceiver === r.name) expect(row, r.name).toMatch(/default receiver/);
     }
     // The paging table's routes name receivers that exist.
@@ -137,14 +145,19 @@ describe('the operations documents', () => {
         const [path, anchor] = target!.split('#');
         const file = path ? join(dirname(d.file), path) : d.file;
         expect(existsSync(file), `${d.file}: link to missing ${target}`).toBe(true);
-        if (anchor) expect(anchors(readFileSync(file, 'utf8')).has(anchor), `${d.file}: no heading #${anchor} in ${file}`).toBe(true);
+        if (anchor)
+          expect(anchors(readFileSync(file, 'utf8')).has(anchor), `${d.file}: no heading #${anchor} in ${file}`).toBe(
+            true,
+          );
       }
     }
   });
 
   it('every make target and npm script they mention exists', () => {
     const targets = new Set([...readFileSync('Makefile', 'utf8').matchAll(/^([a-z][a-z0-9-]*):/gm)].map((m) => m[1]!));
-    const scripts = Object.keys((JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts);
+    const scripts = Object.keys(
+      (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts,
+    );
     let made = 0;
     for (const { file, code } of CODE) {
       for (const m of code.matchAll(/\bmake((?: [a-z][a-z0-9-]*(?=\s|$))+)/gm)) {
@@ -153,27 +166,37 @@ describe('the operations documents', () => {
           expect(targets, `${file}: make ${t}`).toContain(t);
         }
       }
-      for (const m of code.matchAll(/\bnpm run ([a-z][a-z0-9:-]*)/g)) expect(scripts, `${file}: npm run ${m[1]}`).toContain(m[1]);
+      for (const m of code.matchAll(/\bnpm run ([a-z][a-z0-9:-]*)/g))
+        expect(scripts, `${file}: npm run ${m[1]}`).toContain(m[1]);
     }
     expect(made).toBeGreaterThan(0);
   });
 
   it('every metric they mention is in the contract or a listed standard metric', () => {
     const contract = new Set<string>(Object.values(METRICS));
-    const mentioned = new Set([...ALL_TEXT.matchAll(/(?<![\w-])(?:prism|process|nodejs|minio|jetstream|go|promhttp)_[a-z0-9_]+\b(?!-)/g)].map((m) => m[0]));
+    const mentioned = new Set(
+      [...ALL_TEXT.matchAll(/(?<![\w-])(?:prism|process|nodejs|minio|jetstream|go|promhttp)_[a-z0-9_]+\b(?!-)/g)].map(
+        (m) => m[0],
+      ),
+    );
     expect(mentioned.size).toBeGreaterThan(0);
     for (const name of mentioned) {
       if (PRISM_NON_METRICS.has(name)) continue;
       const base = name.replace(/_(bucket|sum|count)$/, '');
-      expect(contract.has(name) || contract.has(base) || STANDARD_METRICS.has(name), `${name} is neither in infra/contract/metrics.ts nor a listed standard metric`).toBe(true);
+      expect(
+        contract.has(name) || contract.has(base) || STANDARD_METRICS.has(name),
+        `${name} is neither in infra/contract/metrics.ts nor a listed standard metric`,
+      ).toBe(true);
     }
     // The metrics each backup alert rests on are named where the runbook explains them.
-    for (const m of [METRICS.backupLastSuccess, METRICS.backupVerified, METRICS.circuitBreakerState]) expect(ALL_TEXT).toContain(m);
+    for (const m of [METRICS.backupLastSuccess, METRICS.backupVerified, METRICS.circuitBreakerState])
+      expect(ALL_TEXT).toContain(m);
   });
 
   it('kubectl commands name real objects of the prod stack', () => {
     const { objects } = synth('prod');
-    const names = (kind: string) => new Set(objects.filter((o) => o.kind === kind && o.metadata.namespace === 'prism').map((o) => o.metadata.name));
+    const names = (kind: string) =>
+      new Set(objects.filter((o) => o.kind === kind && o.metadata.namespace === 'prism').map((o) => o.metadata.name));
     const kinds: Record<string, Set<string>> = {
       deploy: names('Deployment'),
       statefulset: names('StatefulSet'),
@@ -188,7 +211,10 @@ describe('the operations documents', () => {
       objects
         .filter((o) => o.kind === 'StatefulSet')
         .flatMap((o) =>
-          ((o as unknown as { spec: { volumeClaimTemplates?: { metadata: { name: string } }[] } }).spec.volumeClaimTemplates ?? []).map((t) => `${t.metadata.name}-${o.metadata.name}-0`),
+          (
+            (o as unknown as { spec: { volumeClaimTemplates?: { metadata: { name: string } }[] } }).spec
+              .volumeClaimTemplates ?? []
+          ).map((t) => `${t.metadata.name}-${o.metadata.name}-0`),
         ),
     );
     let checked = 0;
@@ -197,15 +223,20 @@ describe('the operations documents', () => {
         checked++;
         expect(kinds[m[1]!], `${file}: ${m[0]}`).toContain(m[2]);
       }
-      for (const m of code.matchAll(/\b(?:get|patch|annotate) (hpa|externalsecret|configmap|cronjob)((?: [a-z][a-z0-9-]*(?=\s|$))+)/g)) {
-        for (const name of m[2]!.trim().split(' ')) if (!name.startsWith('-')) expect(kinds[m[1]!], `${file}: ${m[1]} ${name}`).toContain(name);
+      for (const m of code.matchAll(
+        /\b(?:get|patch|annotate) (hpa|externalsecret|configmap|cronjob)((?: [a-z][a-z0-9-]*(?=\s|$))+)/g,
+      )) {
+        for (const name of m[2]!.trim().split(' '))
+          if (!name.startsWith('-')) expect(kinds[m[1]!], `${file}: ${m[1]} ${name}`).toContain(name);
       }
-      for (const m of code.matchAll(/app\.kubernetes\.io\/name=([a-z0-9-]+)/g)) expect(appLabels, `${file}: label ${m[1]}`).toContain(m[1]);
+      for (const m of code.matchAll(/app\.kubernetes\.io\/name=([a-z0-9-]+)/g))
+        expect(appLabels, `${file}: label ${m[1]}`).toContain(m[1]);
       for (const m of code.matchAll(/\b([a-z][a-z0-9-]*)-0\b/g)) {
         if (m[1]!.startsWith('data-')) expect(claims, `${file}: volume claim ${m[0]}`).toContain(m[0]);
         else expect(kinds.statefulset, `${file}: pod ${m[0]}`).toContain(m[1]);
       }
-      for (const m of code.matchAll(/\bget endpoints((?: [a-z][a-z0-9-]*)+)/g)) for (const n of m[1]!.trim().split(' ')) expect(kinds.svc, `${file}: endpoints ${n}`).toContain(n);
+      for (const m of code.matchAll(/\bget endpoints((?: [a-z][a-z0-9-]*)+)/g))
+        for (const n of m[1]!.trim().split(' ')) expect(kinds.svc, `${file}: endpoints ${n}`).toContain(n);
     }
     expect(checked).toBeGreaterThan(10);
     // The claims named in prose (not only in commands) exist too.
@@ -215,9 +246,17 @@ describe('the operations documents', () => {
   it('docker commands name real Compose containers and volumes', () => {
     const compose = readdirSync('deploy/docker-compose')
       .filter((f) => f.endsWith('.yml'))
-      .map((f) => parse(readFileSync(join('deploy/docker-compose', f), 'utf8')) as { services: Record<string, { container_name?: string }>; volumes?: Record<string, unknown> });
+      .map(
+        (f) =>
+          parse(readFileSync(join('deploy/docker-compose', f), 'utf8')) as {
+            services: Record<string, { container_name?: string }>;
+            volumes?: Record<string, unknown>;
+          },
+      );
     const containers = new Set(compose.flatMap((c) => Object.values(c.services).map((s) => s.container_name)));
-    const project = /^PRISM_COMPOSE_PROJECT := (\S+)$/m.exec(readFileSync('deploy/docker-compose/services.mk', 'utf8'))![1];
+    const project = /^PRISM_COMPOSE_PROJECT := (\S+)$/m.exec(
+      readFileSync('deploy/docker-compose/services.mk', 'utf8'),
+    )![1];
     const volumes = new Set(compose.flatMap((c) => Object.keys(c.volumes ?? {}).map((v) => `${project}_${v}`)));
     let checked = 0;
     for (const { file, code } of CODE) {
@@ -230,8 +269,10 @@ describe('the operations documents', () => {
           expect(containers, `${file}: container ${n} in "${m[0]}"`).toContain(n);
         }
       }
-      for (const m of code.matchAll(/\bdocker (?:ps|inspect)[^\n]*?(?:name=|\{\{[^}]*\}\} )([a-z][a-z0-9-]*)/g)) expect(containers, `${file}: ${m[0]}`).toContain(m[1]);
-      for (const m of code.matchAll(/-v ([a-z][a-z0-9_-]*):\//g)) expect(volumes, `${file}: volume ${m[1]}`).toContain(m[1]);
+      for (const m of code.matchAll(/\bdocker (?:ps|inspect)[^\n]*?(?:name=|\{\{[^}]*\}\} )([a-z][a-z0-9-]*)/g))
+        expect(containers, `${file}: ${m[0]}`).toContain(m[1]);
+      for (const m of code.matchAll(/-v ([a-z][a-z0-9_-]*):\//g))
+        expect(volumes, `${file}: volume ${m[1]}`).toContain(m[1]);
     }
     expect(checked).toBeGreaterThan(5);
   });
@@ -244,10 +285,14 @@ describe('the operations documents', () => {
         const args = m[2]!.trim().replace(/\\$/, '').trim().split(/\s+/).filter(Boolean);
         checked++;
         if (m[1] === 'backup') {
-          if (args.length) expect(args.join(' '), `${file}: backup.sh ${args.join(' ')}`).toMatch(/^(list( (auth|ops))?( --from (in-cluster|offsite))?|(auth|ops) (full|delta|wal))$/);
+          if (args.length)
+            expect(args.join(' '), `${file}: backup.sh ${args.join(' ')}`).toMatch(
+              /^(list( (auth|ops))?( --from (in-cluster|offsite))?|(auth|ops) (full|delta|wal))$/,
+            );
         } else if (args.length) {
           expect(['auth', 'ops'], `${file}: restore.sh ${args.join(' ')}`).toContain(args[0]);
-          for (const flag of args.filter((a) => a.startsWith('--'))) expect(script, `${file}: restore.sh ${flag}`).toContain(flag.split('=')[0]);
+          for (const flag of args.filter((a) => a.startsWith('--')))
+            expect(script, `${file}: restore.sh ${flag}`).toContain(flag.split('=')[0]);
         }
       }
     }
@@ -256,7 +301,11 @@ describe('the operations documents', () => {
 
   it('every repository file they mention exists', () => {
     const paths = new Set(
-      [...ALL_TEXT.matchAll(/(?<![\w/.-])(?:\.\/)?((?:deploy|services|infra|docs|stacks|scripts|charts|test)\/[A-Za-z0-9_./-]+\.(?:md|sh|ts|ya?ml|json|conf|proto|sql|mk))\b/g)].map((m) => m[1]!),
+      [
+        ...ALL_TEXT.matchAll(
+          /(?<![\w/.-])(?:\.\/)?((?:deploy|services|infra|docs|stacks|scripts|charts|test)\/[A-Za-z0-9_./-]+\.(?:md|sh|ts|ya?ml|json|conf|proto|sql|mk))\b/g,
+        ),
+      ].map((m) => m[1]!),
     );
     expect(paths.size).toBeGreaterThan(5);
     for (const p of paths) expect(existsSync(p), `${p} does not exist`).toBe(true);

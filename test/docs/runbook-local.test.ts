@@ -34,7 +34,11 @@ let dir: string;
 let upOutput = '';
 const env = () => ({ ...process.env, PRISM_LOCAL_DIR: dir, NODE_NO_WARNINGS: '1' });
 const bash = (script: string) => {
-  const r = spawnSync('bash', ['-eo', 'pipefail', '-c', script.replaceAll('./.prism-local', dir).replaceAll('.prism-local', dir)], { cwd: REPO, encoding: 'utf8', env: env(), timeout: 60_000 });
+  const r = spawnSync(
+    'bash',
+    ['-eo', 'pipefail', '-c', script.replaceAll('./.prism-local', dir).replaceAll('.prism-local', dir)],
+    { cwd: REPO, encoding: 'utf8', env: env(), timeout: 60_000 },
+  );
   return { status: r.status, out: r.stdout, err: r.stderr };
 };
 
@@ -42,17 +46,26 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prism-runbook-local-'));
   // Asynchronously: the platform's start-up takes a while, and the CLI exits once it is ready.
   upOutput = await new Promise<string>((resolve, reject) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', 'up'], { cwd: REPO, env: env() });
+    const c = spawn(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', 'up'], {
+      cwd: REPO,
+      env: env(),
+    });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('error', reject).on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`local:up exited ${code}:\n${out}`))));
+    c.on('error', reject).on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`local:up exited ${code}:\n${out}`)),
+    );
   });
 }, 240_000);
 
 afterAll(() => {
   if (dir && existsSync(join(dir, 'endpoints.json'))) {
-    spawnSync(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', 'down'], { cwd: REPO, env: env(), encoding: 'utf8' });
+    spawnSync(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', 'down'], {
+      cwd: REPO,
+      env: env(),
+      encoding: 'utf8',
+    });
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 120_000);
@@ -60,7 +73,9 @@ afterAll(() => {
 describe("the README's local run, as written", () => {
   it("local:up's Try: line works: the CA is given, nothing hides an error", () => {
     const line = /^Try: (.+)$/m.exec(upOutput)?.[1];
-    expect(line).toMatch(/^curl --cacert \S+\/mtls\/operator\/ca\.crt https:\/\/127\.0\.0\.1:\d+\/api\/echo-public\/hello\?x=1$/);
+    expect(line).toMatch(
+      /^curl --cacert \S+\/mtls\/operator\/ca\.crt https:\/\/127\.0\.0\.1:\d+\/api\/echo-public\/hello\?x=1$/,
+    );
     expect(line).not.toMatch(/ -s\b/);
     const r = bash(`${line!} 2>/dev/null`);
     expect(r.status).toBe(0);
@@ -139,9 +154,16 @@ describe("the runbook's troubleshooting commands for the local platform, as writ
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     const request = JSON.parse(/-d '([^']+)'/.exec(cmd)![1]!) as { service: string };
     const { Health } = loadProto('grpc/health/v1/health.proto').grpc.health.v1;
-    const client = new Health(address, grpc.credentials.createSsl(readFileSync(flag('cacert')), readFileSync(flag('key')), readFileSync(flag('cert'))));
+    const client = new Health(
+      address,
+      grpc.credentials.createSsl(readFileSync(flag('cacert')), readFileSync(flag('key')), readFileSync(flag('cert'))),
+    );
     try {
-      const reply = await new Promise<unknown>((resolve, reject) => client.Check(request, { deadline: Date.now() + 10_000 }, (e, r) => (e || !r ? reject(e ?? new Error('no reply')) : resolve(r))));
+      const reply = await new Promise<unknown>((resolve, reject) =>
+        client.Check(request, { deadline: Date.now() + 10_000 }, (e, r) =>
+          e || !r ? reject(e ?? new Error('no reply')) : resolve(r),
+        ),
+      );
       expect(reply).toMatchObject({ status: 'SERVING' });
     } finally {
       client.close();

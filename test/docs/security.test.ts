@@ -11,8 +11,12 @@ const TEXT = readFileSync('docs/security.md', 'utf8');
 describe('docs/security.md', () => {
   it('quotes the limits in force', () => {
     expect(TEXT).toContain(`At most ${MAX_ACTIVE_API_KEYS} active API keys per account`);
-    expect(TEXT).toContain(`(${AUTH_FAILURE_LIMIT_DEFAULTS.max_failures} per ${AUTH_FAILURE_LIMIT_DEFAULTS.window_seconds} s, then 429`);
-    expect(TEXT).toContain(`${DEFAULT_THROTTLE.freeFailures} free failures, then ${DEFAULT_THROTTLE.baseLockSeconds} s doubling up to ${DEFAULT_THROTTLE.maxLockSeconds / 60} minutes`);
+    expect(TEXT).toContain(
+      `(${AUTH_FAILURE_LIMIT_DEFAULTS.max_failures} per ${AUTH_FAILURE_LIMIT_DEFAULTS.window_seconds} s, then 429`,
+    );
+    expect(TEXT).toContain(
+      `${DEFAULT_THROTTLE.freeFailures} free failures, then ${DEFAULT_THROTTLE.baseLockSeconds} s doubling up to ${DEFAULT_THROTTLE.maxLockSeconds / 60} minutes`,
+    );
     expect(TEXT).toContain(`after ${DEFAULT_THROTTLE.accountFreeFailures} failures in the window`);
     for (const range of DEFAULT_TRUSTED_PROXIES) expect(TEXT).toContain(`\`${range}\``);
   });
@@ -26,6 +30,11 @@ describe('docs/security.md', () => {
         dirs.some((d) => existsSync(`${d}/${file}`)),
         file,
       ).toBe(true);
-    for (const test of ['services/gateway/test/attacks.test.ts', 'services/auth/test/attacks.test.ts', 'services/gateway/test/auth.test.ts']) expect(existsSync(test), test).toBe(true);
+    for (const test of [
+      'services/gateway/test/attacks.test.ts',
+      'services/auth/test/attacks.test.ts',
+      'services/gateway/test/auth.test.ts',
+    ])
+      expect(existsSync(test), test).toBe(true);
   });
 });

@@ -16,11 +16,14 @@ function tree(files: Record<string, string>): string {
   }
   return root;
 }
-const pkg = (name: string, deps: Record<string, string> = {}, extra: object = {}) => JSON.stringify({ name, version: '1.0.0', dependencies: deps, ...extra });
+const pkg = (name: string, deps: Record<string, string> = {}, extra: object = {}) =>
+  JSON.stringify({ name, version: '1.0.0', dependencies: deps, ...extra });
 const TINI = pinnedTini();
 const ENTRY = SERVICE_ENTRY.gateway[1]!;
-const checkImage = (service: string, root: string, config?: unknown, cmd?: string[]) => check(service, root, config, { tiniVersion: TINI, entry: ENTRY, cmd });
-const dpkg = (tini?: string) => `Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\n${tini ? `\nPackage: tini\nStatus: install ok installed\nVersion: ${tini}\n` : ''}`;
+const checkImage = (service: string, root: string, config?: unknown, cmd?: string[]) =>
+  check(service, root, config, { tiniVersion: TINI, entry: ENTRY, cmd });
+const dpkg = (tini?: string) =>
+  `Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\n${tini ? `\nPackage: tini\nStatus: install ok installed\nVersion: ${tini}\n` : ''}`;
 
 // What the gateway's image holds when it is right: its code, the shared runtime, the packages they reach.
 const clean = {
@@ -32,7 +35,11 @@ const clean = {
   'app/node_modules/fastify/package.json': pkg('fastify', { avvio: '^9' }),
   'app/node_modules/avvio/package.json': pkg('avvio'),
   // A nested copy in another version, reached through its parent.
-  'app/node_modules/pino/package.json': pkg('pino', { 'sonic-boom': '^4' }, { optionalDependencies: { 'not-installed': '1' } }),
+  'app/node_modules/pino/package.json': pkg(
+    'pino',
+    { 'sonic-boom': '^4' },
+    { optionalDependencies: { 'not-installed': '1' } },
+  ),
   'app/node_modules/pino/node_modules/sonic-boom/package.json': pkg('sonic-boom'),
   'app/node_modules/undici/package.json': pkg('undici'),
 };
@@ -53,12 +60,22 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
       'usr/local/include/node/v8.h': '',
       'opt/yarn-v1.22.22/bin/yarn': '',
       'app/build/services/auth/src/main.js': `import pg from 'pg';`,
-      'app/build/services/gateway/src/main.js.map': JSON.stringify({ version: 3, sources: ['../../../../services/gateway/src/main.ts'], mappings: '' }),
+      'app/build/services/gateway/src/main.js.map': JSON.stringify({
+        version: 3,
+        sources: ['../../../../services/gateway/src/main.ts'],
+        mappings: '',
+      }),
       'app/node_modules/@aws-sdk/client-s3/package.json': pkg('@aws-sdk/client-s3'),
       'app/node_modules/@node-rs/argon2/package.json': pkg('@node-rs/argon2'),
     });
     const found = checkImage('gateway', root).join('\n');
-    for (const f of ['usr/local/bin/npm', 'usr/local/bin/npx', 'usr/local/bin/corepack', 'usr/local/lib/node_modules/npm', 'usr/local/include/node'])
+    for (const f of [
+      'usr/local/bin/npm',
+      'usr/local/bin/npx',
+      'usr/local/bin/corepack',
+      'usr/local/lib/node_modules/npm',
+      'usr/local/include/node',
+    ])
       expect(found).toContain(`${f}: a package manager`);
     expect(found).toContain('usr/local/include: 1 C header(s)');
     expect(found).toContain('opt/yarn-v1.22.22: yarn');
@@ -72,13 +89,26 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
   });
 
   it("finds a package.json that starts another file than the contract's entry, an entry file that is missing, the repository's lock file", () => {
-    expect(checkImage('gateway', tree({ ...clean, 'app/package.json': JSON.stringify({ type: 'module', main: 'build/services/auth/src/main.js' }) }))).toEqual([
-      `app/package.json: main "build/services/auth/src/main.js", the contract's entry is ${ENTRY}`,
-    ]);
+    expect(
+      checkImage(
+        'gateway',
+        tree({
+          ...clean,
+          'app/package.json': JSON.stringify({ type: 'module', main: 'build/services/auth/src/main.js' }),
+        }),
+      ),
+    ).toEqual([`app/package.json: main "build/services/auth/src/main.js", the contract's entry is ${ENTRY}`]);
     const noMain = { ...clean } as Record<string, string>;
     delete noMain['app/build/services/gateway/src/main.js'];
-    expect(checkImage('gateway', tree({ ...noMain, 'app/build/services/gateway/src/other.js': clean['app/build/services/gateway/src/main.js'] }))).toEqual([`app/${ENTRY}: the entry file is missing`]);
-    expect(checkImage('gateway', tree({ ...clean, 'app/package-lock.json': '{}' }))).toEqual(['app/package-lock.json: the lock file of the whole repository']);
+    expect(
+      checkImage(
+        'gateway',
+        tree({ ...noMain, 'app/build/services/gateway/src/other.js': clean['app/build/services/gateway/src/main.js'] }),
+      ),
+    ).toEqual([`app/${ENTRY}: the entry file is missing`]);
+    expect(checkImage('gateway', tree({ ...clean, 'app/package-lock.json': '{}' }))).toEqual([
+      'app/package-lock.json: the lock file of the whole repository',
+    ]);
   });
 
   it('finds what a postgres base image leaves in the config: VOLUME, STOPSIGNAL SIGINT, EXPOSE 5432, PGDATA, another entrypoint', () => {
@@ -100,26 +130,49 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
     const good = { Entrypoint: IMAGE_ENTRYPOINT, User: '10001:10001', Env: ['NODE_ENV=production'] };
     // podman image inspect's object (Config), as scripts/image-test.sh passes it.
     expect(checkImage('gateway', tree(clean), { Config: good })).toEqual([]);
-    expect(checkImage('dbmanager', tree({ ...clean, 'app/build/services/dbmanager/src/cli.js': '' }), { Config: { ...good, Cmd: ['serve'] } }, ['serve'])).toContain(
-      "app/build/services/gateway: another service's code",
-    );
-    expect(checkImage('gateway', tree(clean), { Config: { ...good, Cmd: ['node', 'x.js'], User: 'root' } })).toEqual(['CMD ["node","x.js"]: expected []', 'USER "root": not 10001:10001']);
-    expect(checkImage('gateway', tree(clean), { Config: { ...good, Entrypoint: ['/usr/bin/tini', '--'] } })).toEqual([`entrypoint ["/usr/bin/tini","--"]: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`]);
+    expect(
+      checkImage(
+        'dbmanager',
+        tree({ ...clean, 'app/build/services/dbmanager/src/cli.js': '' }),
+        { Config: { ...good, Cmd: ['serve'] } },
+        ['serve'],
+      ),
+    ).toContain("app/build/services/gateway: another service's code");
+    expect(checkImage('gateway', tree(clean), { Config: { ...good, Cmd: ['node', 'x.js'], User: 'root' } })).toEqual([
+      'CMD ["node","x.js"]: expected []',
+      'USER "root": not 10001:10001',
+    ]);
+    expect(checkImage('gateway', tree(clean), { Config: { ...good, Entrypoint: ['/usr/bin/tini', '--'] } })).toEqual([
+      `entrypoint ["/usr/bin/tini","--"]: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`,
+    ]);
   });
 
   it('the prune step of the image build keeps exactly what the code reaches', () => {
-    const withSources = JSON.stringify({ version: 3, sources: ['../src/index.ts'], sourcesContent: ['export {}'], mappings: '' });
+    const withSources = JSON.stringify({
+      version: 3,
+      sources: ['../src/index.ts'],
+      sourcesContent: ['export {}'],
+      mappings: '',
+    });
     const root = tree({
       ...clean,
       'app/node_modules/pg/package.json': pkg('pg', { 'pg-types': '1' }),
       'app/node_modules/pg-types/package.json': pkg('pg-types'),
       'app/node_modules/fastify/fastify.d.ts': 'x'.repeat(1_000_000),
-      'app/node_modules/undici/index.js.map': JSON.stringify({ version: 3, sources: ['../src/index.ts'], mappings: '' }),
+      'app/node_modules/undici/index.js.map': JSON.stringify({
+        version: 3,
+        sources: ['../src/index.ts'],
+        mappings: '',
+      }),
       'app/node_modules/pino/pino.js.map': withSources,
     });
     const app = join(root, 'app');
-    expect(checkImage('gateway', root)).toContain('app/node_modules/undici/index.js.map: a source map without its sources');
-    const out = execFileSync(process.execPath, ['scripts/service-deps.mjs', 'prune', app, join(app, 'build')], { encoding: 'utf8' });
+    expect(checkImage('gateway', root)).toContain(
+      'app/node_modules/undici/index.js.map: a source map without its sources',
+    );
+    const out = execFileSync(process.execPath, ['scripts/service-deps.mjs', 'prune', app, join(app, 'build')], {
+      encoding: 'utf8',
+    });
     expect(out).toBe('kept 5 packages, removed 2; 1.0 MB of type declarations and source maps without sources\n');
     expect(existsSync(join(app, 'node_modules/pg'))).toBe(false);
     expect(existsSync(join(app, 'node_modules/pino/node_modules/sonic-boom/package.json'))).toBe(true);
@@ -133,18 +186,36 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
     const contract = `export const SERVICE_ENTRY = ${JSON.stringify(SERVICE_ENTRY)};`;
     const root = tree({
       ...clean,
-      'app/package.json': JSON.stringify({ name: 'prism', version: '0.1.0', scripts: { test: 'x' }, dependencies: { pg: '1' } }),
+      'app/package.json': JSON.stringify({
+        name: 'prism',
+        version: '0.1.0',
+        scripts: { test: 'x' },
+        dependencies: { pg: '1' },
+      }),
       'app/build/infra/contract/commands.js': contract,
     });
-    expect(await entryPackageJson(join(root, 'app'), 'gateway')).toEqual({ name: 'prism-gateway', version: '0.1.0', private: true, type: 'module', main: ENTRY });
+    expect(await entryPackageJson(join(root, 'app'), 'gateway')).toEqual({
+      name: 'prism-gateway',
+      version: '0.1.0',
+      private: true,
+      type: 'module',
+      main: ENTRY,
+    });
     // The repository's "imports" subpaths name the compiled files in the image.
     const repo = JSON.parse(readFileSync('package.json', 'utf8')) as { imports: Record<string, string> };
-    writeFileSync(join(root, 'app/package.json'), JSON.stringify({ name: 'prism', version: '0.1.0', imports: repo.imports }));
+    writeFileSync(
+      join(root, 'app/package.json'),
+      JSON.stringify({ name: 'prism', version: '0.1.0', imports: repo.imports }),
+    );
     const withImports = await entryPackageJson(join(root, 'app'), 'gateway');
     expect(withImports.imports?.['#contract']).toBe('./build/infra/contract/index.js');
     expect(withImports.imports?.['#runtime/proto/*']).toBe('./build/services/runtime/src/proto/*.js');
-    await expect(entryPackageJson(join(root, 'app'), 'auth')).rejects.toThrow(`auth: the entry file ${SERVICE_ENTRY.auth[1]} is not in`);
-    await expect(entryPackageJson(join(root, 'app'), 'nope')).rejects.toThrow('nope: not a service of the contract (gateway, auth, config, dbmanager)');
+    await expect(entryPackageJson(join(root, 'app'), 'auth')).rejects.toThrow(
+      `auth: the entry file ${SERVICE_ENTRY.auth[1]} is not in`,
+    );
+    await expect(entryPackageJson(join(root, 'app'), 'nope')).rejects.toThrow(
+      'nope: not a service of the contract (gateway, auth, config, dbmanager)',
+    );
     execFileSync(process.execPath, ['scripts/service-deps.mjs', 'entry', join(root, 'app'), 'gateway']);
     expect(checkImage('gateway', root)).toEqual([]);
   });
@@ -152,6 +223,12 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
   it('refuses to prune when the code imports a package that is not installed', () => {
     const root = tree({ ...clean, 'app/build/services/gateway/src/extra.js': `const { Redis } = require('ioredis');` });
     expect(reachedPackages(join(root, 'app'), join(root, 'app/build')).missing).toEqual(['ioredis']);
-    expect(() => execFileSync(process.execPath, ['scripts/service-deps.mjs', 'prune', join(root, 'app'), join(root, 'app/build')], { stdio: 'pipe' })).toThrow(/imported but not installed: ioredis/);
+    expect(() =>
+      execFileSync(
+        process.execPath,
+        ['scripts/service-deps.mjs', 'prune', join(root, 'app'), join(root, 'app/build')],
+        { stdio: 'pipe' },
+      ),
+    ).toThrow(/imported but not installed: ioredis/);
   });
 });

@@ -28,7 +28,12 @@ describe('the one service Dockerfile', () => {
   it('the model builds every service from it, picking the service by argument and the DB manager by stage', () => {
     for (const name of SERVICE_NAMES) {
       const build = component(platform, name).image.build!;
-      expect(build, name).toEqual({ context: '.', dockerfile: 'services/Dockerfile', args: { SERVICE: name }, target: name === 'dbmanager' ? 'dbmanager' : 'service' });
+      expect(build, name).toEqual({
+        context: '.',
+        dockerfile: 'services/Dockerfile',
+        args: { SERVICE: name },
+        target: name === 'dbmanager' ? 'dbmanager' : 'service',
+      });
       expect(
         stages.map((s) => s.as),
         name,

@@ -15,12 +15,26 @@ describe.each(ENVIRONMENTS)('%s: /auth is limited like /api', (env) => {
   const { objects } = synth(env);
 
   it("auth applies the gateway's rate and burst (PRISM_AUTH_RATE_LIMIT_*), and both Ingresses the same edge limit", () => {
-    const gw = gatewayConfigSchema.parse(parse((find(objects, 'ConfigMap', 'gateway-config') as Json).data['gateway.yaml']));
+    const gw = gatewayConfigSchema.parse(
+      parse((find(objects, 'ConfigMap', 'gateway-config') as Json).data['gateway.yaml']),
+    );
     expect(gw.rate_limit.enabled).toBe(true);
-    const vars = Object.fromEntries((find(objects, 'Deployment', 'auth') as Json).spec.template.spec.containers[0].env.map((e: Json) => [e.name, e.value]));
-    expect({ rps: vars.PRISM_AUTH_RATE_LIMIT_RPS, burst: vars.PRISM_AUTH_RATE_LIMIT_BURST }).toEqual({ rps: String(gw.rate_limit.requests_per_second), burst: String(gw.rate_limit.burst) });
+    const vars = Object.fromEntries(
+      (find(objects, 'Deployment', 'auth') as Json).spec.template.spec.containers[0].env.map((e: Json) => [
+        e.name,
+        e.value,
+      ]),
+    );
+    expect({ rps: vars.PRISM_AUTH_RATE_LIMIT_RPS, burst: vars.PRISM_AUTH_RATE_LIMIT_BURST }).toEqual({
+      rps: String(gw.rate_limit.requests_per_second),
+      burst: String(gw.rate_limit.burst),
+    });
     const ingresses = objects.filter((o) => o.kind === 'Ingress') as Json[];
-    const paths = ingresses.flatMap((i) => i.spec.rules.flatMap((r: Json) => r.http.paths.map((p: Json) => [p.path, i.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']])));
+    const paths = ingresses.flatMap((i) =>
+      i.spec.rules.flatMap((r: Json) =>
+        r.http.paths.map((p: Json) => [p.path, i.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']]),
+      ),
+    );
     expect(paths.map(([p]: string[]) => p)).toEqual(expect.arrayContaining(['/auth', '/api']));
     const limits = new Set(paths.map(([, rps]: string[]) => rps));
     expect(limits.size).toBe(1);
@@ -30,7 +44,10 @@ describe.each(ENVIRONMENTS)('%s: /auth is limited like /api', (env) => {
 
 describe('Compose: /auth is limited like /api', () => {
   it("Traefik's auth router has the same rate-limit middleware as the gateway's, and auth the gateway's rate", () => {
-    const routers = parse(readFileSync('deploy/traefik/dynamic/routers.yml', 'utf8')).http.routers as Record<string, Json>;
+    const routers = parse(readFileSync('deploy/traefik/dynamic/routers.yml', 'utf8')).http.routers as Record<
+      string,
+      Json
+    >;
     const auth = Object.values(routers).find((r) => /PathPrefix\(`\/auth`\)/.test(r.rule));
     const api = Object.values(routers).find((r) => /PathPrefix\(`\/api`\)/.test(r.rule));
     expect(auth && api).toBeTruthy();

@@ -51,7 +51,10 @@ describe.each(ENVIRONMENTS)('%s config files pass their programs’ own checkers
     }
     // One dashboard per data store, with at least three panels.
     for (const store of ['postgres', 'redis', 'nats', 'consul', 'minio']) {
-      const dash = JSON.parse(files[`prism-${store}.json`]!) as { uid: string; panels: { targets: { expr: string }[] }[] };
+      const dash = JSON.parse(files[`prism-${store}.json`]!) as {
+        uid: string;
+        panels: { targets: { expr: string }[] }[];
+      };
       expect(dash.uid).toBe(`prism-${store}`);
       expect(dash.panels.length).toBeGreaterThanOrEqual(3);
     }

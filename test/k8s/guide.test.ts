@@ -29,15 +29,25 @@ describe('the deployment guide’s objects (prod)', () => {
     expect(env.PRISM_CONFIG_GRPC_ADDRESS).toBe('config:50052');
     expect(env.PRISM_REDIS_ADDRESS).toBe('redis:6379');
     expect(env.PRISM_REDIS_USERNAME).toBe('gateway');
-    expect(env.PRISM_REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'prism-secrets', key: 'redis-gateway-password' } });
+    expect(env.PRISM_REDIS_PASSWORD).toEqual({
+      secretKeyRef: { name: 'prism-secrets', key: 'redis-gateway-password' },
+    });
     expect(env.PRISM_GATEWAY_CACHE_KEY).toEqual({ secretKeyRef: { name: 'prism-secrets', key: 'gateway-cache-key' } });
   });
 
   it('gateway resources and probes', () => {
     expect(container.resources.requests).toMatchObject({ cpu: '100m', memory: '128Mi' });
     expect(container.resources.limits).toMatchObject({ cpu: '500m', memory: '256Mi' });
-    expect(container.livenessProbe).toMatchObject({ httpGet: { path: '/health/live', port: 9080 }, initialDelaySeconds: 5, periodSeconds: 10 });
-    expect(container.readinessProbe).toMatchObject({ httpGet: { path: '/health/ready', port: 9080 }, initialDelaySeconds: 5, periodSeconds: 5 });
+    expect(container.livenessProbe).toMatchObject({
+      httpGet: { path: '/health/live', port: 9080 },
+      initialDelaySeconds: 5,
+      periodSeconds: 10,
+    });
+    expect(container.readinessProbe).toMatchObject({
+      httpGet: { path: '/health/ready', port: 9080 },
+      initialDelaySeconds: 5,
+      periodSeconds: 5,
+    });
   });
 
   it('gateway Service with the http and metrics ports', () => {
@@ -56,7 +66,9 @@ describe('the deployment guide’s objects (prod)', () => {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'gateway' },
       minReplicas: 3,
       maxReplicas: 10,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+      metrics: [
+        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+      ],
     });
     expect(gateway.spec.replicas).toBeUndefined();
   });
@@ -79,7 +91,14 @@ describe('the deployment guide’s objects (prod)', () => {
       expect(ing.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']).toBe('50');
       expect(ing.spec.ingressClassName).toBe('nginx');
       expect(ing.spec.tls).toEqual([{ hosts: ['api.prism.example.com'], secretName: 'prism-tls' }]);
-      paths.push(...ing.spec.rules[0].http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name, p.backend.service.port.number]));
+      paths.push(
+        ...ing.spec.rules[0].http.paths.map((p: any) => [
+          p.path,
+          p.pathType,
+          p.backend.service.name,
+          p.backend.service.port.number,
+        ]),
+      );
     }
     expect(paths).toEqual([
       ['/api', 'Prefix', 'gateway', 8080],
@@ -100,14 +119,17 @@ describe('the deployment guide’s objects (prod)', () => {
     const conf = (find(objects, 'ConfigMap', 'nats-config') as any).data['nats-server.conf'];
     expect(conf).toMatch(/jetstream \{\n {2}store_dir: "\/data\/jetstream"/);
     expect(conf).toMatch(/routes: \[\n {4}nats:\/\/nats-0\.nats-headless\.prism\.svc\.cluster\.local:6222/);
-    expect((find(objects, 'StatefulSet', 'postgres-ops') as any).spec.template.spec.containers[0].ports[0].containerPort).toBe(5433);
+    expect(
+      (find(objects, 'StatefulSet', 'postgres-ops') as any).spec.template.spec.containers[0].ports[0].containerPort,
+    ).toBe(5433);
   });
 
   it('the MinIO set-up job, the migration job, scheduled backups and verification', () => {
     expect(objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('minio-setup-'))).toBeDefined();
     const migrate = objects.find((o) => o.kind === 'Job' && o.metadata.name === 'db-migrate-0-1-0') as any;
     expect(migrate.spec.template.spec.containers[0].args).toEqual(['migrate', '--all']);
-    for (const name of ['backup-auth', 'backup-ops', 'wal-auth', 'wal-ops', 'verify-auth', 'verify-ops']) expect(find(objects, 'CronJob', name)).toBeDefined();
+    for (const name of ['backup-auth', 'backup-ops', 'wal-auth', 'wal-ops', 'verify-auth', 'verify-ops'])
+      expect(find(objects, 'CronJob', name)).toBeDefined();
     expect((find(objects, 'CronJob', 'backup-auth') as any).spec.schedule).toBe('0 2 * * *');
     const wal = find(objects, 'CronJob', 'wal-auth') as any;
     expect(wal.spec.schedule).toBe('*/15 * * * *');
@@ -117,7 +139,12 @@ describe('the deployment guide’s objects (prod)', () => {
   it('the DB manager restores into a volume claim as large as the larger database; small tasks get no claim', () => {
     const claim = (kind: string, name: string) => {
       const o = find(objects, kind, name) as any;
-      const spec = kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : kind === 'Job' || kind === 'Deployment' ? o.spec.template.spec : undefined;
+      const spec =
+        kind === 'CronJob'
+          ? o.spec.jobTemplate.spec.template.spec
+          : kind === 'Job' || kind === 'Deployment'
+            ? o.spec.template.spec
+            : undefined;
       return spec.volumes.find((v: any) => v.ephemeral)?.ephemeral.volumeClaimTemplate.spec.resources.requests.storage;
     };
     expect(claim('Deployment', 'dbmanager')).toBe('50Gi');
@@ -144,7 +171,11 @@ describe('the deployment guide’s objects (prod)', () => {
       'prism-postgres.json',
       'prism-redis.json',
     ]);
-    expect((find(objects, 'StatefulSet', 'jaeger') as any).spec.template.spec.containers[0].ports.map((p: any) => p.containerPort)).toContain(4318);
+    expect(
+      (find(objects, 'StatefulSet', 'jaeger') as any).spec.template.spec.containers[0].ports.map(
+        (p: any) => p.containerPort,
+      ),
+    ).toContain(4318);
   });
 
   it('log shipping: Grafana Alloy (Promtail is at end of life) in its own namespace, when the stack ships logs', () => {
@@ -153,14 +184,18 @@ describe('the deployment guide’s objects (prod)', () => {
     if (!stack.config.observability.logShipping) return expect(alloy).toBeUndefined();
     expect(alloy.metadata.namespace).toBe('prism-logging');
     expect(alloy.spec.template.spec.containers[0].image).toMatch(/^grafana\/alloy:v\d+\.\d+\.\d+$/);
-    const config = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'alloy-config') as any).data['config.alloy'];
+    const config = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'alloy-config') as any).data[
+      'config.alloy'
+    ];
     expect(config).toContain('url = "http://loki.prism.svc.cluster.local:3100/loki/api/v1/push"');
   });
 
   it("Alertmanager with the stack's receivers, and Prometheus sending to it", () => {
     const am = find(objects, 'Deployment', 'alertmanager') as any;
     const config = parse((find(objects, 'ConfigMap', 'alertmanager-config') as any).data['alertmanager.yml']);
-    expect(config.receivers.map((r: any) => r.name).sort()).toEqual(stack.config.alerting.receivers.length ? stack.config.alerting.receivers.map((r) => r.name).sort() : ['unrouted']);
+    expect(config.receivers.map((r: any) => r.name).sort()).toEqual(
+      stack.config.alerting.receivers.length ? stack.config.alerting.receivers.map((r) => r.name).sort() : ['unrouted'],
+    );
     const prom = parse((find(objects, 'ConfigMap', 'prometheus-config') as any).data['prometheus.yml']);
     expect(prom.alerting.alertmanagers).toEqual([{ static_configs: [{ targets: ['alertmanager:9093'] }] }]);
     // Credentials are mounted from prism-secrets as files, by key; none is written anywhere.
@@ -183,7 +218,9 @@ describe.each(ENVIRONMENTS)('%s secrets', (env) => {
     if (stack.config.secrets.mode !== 'external') return expect(es).toBeUndefined();
     expect(es.spec.target.name).toBe('prism-secrets');
     const used = alertingSecretKeys(stack.config.alerting);
-    const expected = stackSecretKeys({ offsite: !!stack.config.backups.offsite, alertingSecrets: used }).map((k) => k.key);
+    const expected = stackSecretKeys({ offsite: !!stack.config.backups.offsite, alertingSecrets: used }).map(
+      (k) => k.key,
+    );
     expect(es.spec.data.map((d: any) => d.secretKey).sort()).toEqual(expected.sort());
   });
 });

@@ -13,7 +13,8 @@ describe.each(ENVIRONMENTS)('%s hardening', (env) => {
 
   it('labels the prism namespace restricted (enforce, audit, warn)', () => {
     const ns = find(objects, 'Namespace', 'prism');
-    for (const mode of ['enforce', 'audit', 'warn']) expect((ns.metadata.labels as Record<string, string>)[`pod-security.kubernetes.io/${mode}`]).toBe('restricted');
+    for (const mode of ['enforce', 'audit', 'warn'])
+      expect((ns.metadata.labels as Record<string, string>)[`pod-security.kubernetes.io/${mode}`]).toBe('restricted');
   });
 
   it('runs every pod of the prism namespace under the restricted profile', () => {
@@ -52,34 +53,68 @@ describe('the hardening rules catch', () => {
     return checkHardening(all);
   };
 
-  it('a root container', () => expect(mutateGateway((p) => (p.containers[0].securityContext.runAsUser = 0)).join()).toMatch(/gateway\/gateway: UID 0/));
-  it('a UID below 10000', () => expect(mutateGateway((p) => (p.containers[0].securityContext.runAsUser = 1000)).join()).toMatch(/below 10000/));
-  it('a writable root filesystem', () => expect(mutateGateway((p) => (p.containers[0].securityContext.readOnlyRootFilesystem = false)).join()).toMatch(/writable/));
-  it('privilege escalation', () => expect(mutateGateway((p) => delete p.containers[0].securityContext.allowPrivilegeEscalation).join()).toMatch(/escalation/));
-  it('kept capabilities', () => expect(mutateGateway((p) => (p.containers[0].securityContext.capabilities = { add: ['NET_ADMIN'] })).join()).toMatch(/capabilities/));
-  it('a missing probe', () => expect(mutateGateway((p) => delete p.containers[0].readinessProbe).join()).toMatch(/no readiness probe/));
-  it('a missing limit', () => expect(mutateGateway((p) => delete p.containers[0].resources.limits.memory).join()).toMatch(/no memory limits/));
-  it('the latest tag', () => expect(mutateGateway((p) => (p.containers[0].image = 'prism-gateway:latest')).join()).toMatch(/not pinned/));
-  it('a mounted token', () => expect(mutateGateway((p) => (p.automountServiceAccountToken = true)).join()).toMatch(/service account token/));
-  it('missing topology spread', () => expect(mutateGateway((p) => delete p.topologySpreadConstraints).join()).toMatch(/topology spread/));
+  it('a root container', () =>
+    expect(mutateGateway((p) => (p.containers[0].securityContext.runAsUser = 0)).join()).toMatch(
+      /gateway\/gateway: UID 0/,
+    ));
+  it('a UID below 10000', () =>
+    expect(mutateGateway((p) => (p.containers[0].securityContext.runAsUser = 1000)).join()).toMatch(/below 10000/));
+  it('a writable root filesystem', () =>
+    expect(mutateGateway((p) => (p.containers[0].securityContext.readOnlyRootFilesystem = false)).join()).toMatch(
+      /writable/,
+    ));
+  it('privilege escalation', () =>
+    expect(mutateGateway((p) => delete p.containers[0].securityContext.allowPrivilegeEscalation).join()).toMatch(
+      /escalation/,
+    ));
+  it('kept capabilities', () =>
+    expect(
+      mutateGateway((p) => (p.containers[0].securityContext.capabilities = { add: ['NET_ADMIN'] })).join(),
+    ).toMatch(/capabilities/));
+  it('a missing probe', () =>
+    expect(mutateGateway((p) => delete p.containers[0].readinessProbe).join()).toMatch(/no readiness probe/));
+  it('a missing limit', () =>
+    expect(mutateGateway((p) => delete p.containers[0].resources.limits.memory).join()).toMatch(/no memory limits/));
+  it('the latest tag', () =>
+    expect(mutateGateway((p) => (p.containers[0].image = 'prism-gateway:latest')).join()).toMatch(/not pinned/));
+  it('a mounted token', () =>
+    expect(mutateGateway((p) => (p.automountServiceAccountToken = true)).join()).toMatch(/service account token/));
+  it('missing topology spread', () =>
+    expect(mutateGateway((p) => delete p.topologySpreadConstraints).join()).toMatch(/topology spread/));
   const mutate = (kind: string, name: string, f: (o: any) => void) => {
     const all = gateway();
     f(all.find((o) => o.kind === kind && o.metadata.name === name)!);
     return checkHardening(all).join('\n');
   };
   it('a singleton rolled out with a surge', () =>
-    expect(mutate('Deployment', 'dbmanager', (d) => (d.spec.strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }))).toMatch(
-      /Deployment\/dbmanager: a singleton rolled out with RollingUpdate, not Recreate/,
+    expect(
+      mutate(
+        'Deployment',
+        'dbmanager',
+        (d) => (d.spec.strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }),
+      ),
+    ).toMatch(/Deployment\/dbmanager: a singleton rolled out with RollingUpdate, not Recreate/));
+  it('a singleton with two replicas', () =>
+    expect(mutate('Deployment', 'dbmanager', (d) => (d.spec.replicas = 2))).toMatch(
+      /Deployment\/dbmanager: a singleton with more than one replica/,
     ));
-  it('a singleton with two replicas', () => expect(mutate('Deployment', 'dbmanager', (d) => (d.spec.replicas = 2))).toMatch(/Deployment\/dbmanager: a singleton with more than one replica/));
   it('a Prism container that overrides the tini entrypoint', () => {
-    expect(mutate('Deployment', 'dbmanager', (d) => (d.spec.template.spec.containers[0].command = ['node', 'build/services/dbmanager/src/cli.js']))).toMatch(
-      /Deployment\/dbmanager\/dbmanager: command overrides the image's tini entrypoint/,
-    );
-    expect(mutate('CronJob', 'backup-auth', (c) => (c.spec.jobTemplate.spec.template.spec.containers[0].command = ['node']))).toMatch(/CronJob\/backup-auth\/.*: command overrides/);
+    expect(
+      mutate(
+        'Deployment',
+        'dbmanager',
+        (d) => (d.spec.template.spec.containers[0].command = ['node', 'build/services/dbmanager/src/cli.js']),
+      ),
+    ).toMatch(/Deployment\/dbmanager\/dbmanager: command overrides the image's tini entrypoint/);
+    expect(
+      mutate('CronJob', 'backup-auth', (c) => (c.spec.jobTemplate.spec.template.spec.containers[0].command = ['node'])),
+    ).toMatch(/CronJob\/backup-auth\/.*: command overrides/);
   });
   it('a missing PDB and a missing default deny', () => {
-    const all = gateway().filter((o) => !(o.kind === 'PodDisruptionBudget' && o.metadata.name === 'gateway') && o.metadata.name !== 'default-deny-all');
+    const all = gateway().filter(
+      (o) =>
+        !(o.kind === 'PodDisruptionBudget' && o.metadata.name === 'gateway') && o.metadata.name !== 'default-deny-all',
+    );
     const found = checkHardening(all).join('\n');
     expect(found).toMatch(/Deployment\/gateway: 3 replicas without a PodDisruptionBudget/);
     expect(found).toMatch(/no default deny/);

@@ -5,7 +5,17 @@ import { join } from 'node:path';
 import { connect, createServer } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { AUTH_JWKS_PATH, EDGE_SPIFFE_ID, MTLS_DIR, MTLS_FILES, PORTS, SERVICE_NAMES, SERVICES, callerFromUris, gatewayConfigSchema } from '../../infra/contract/index.js';
+import {
+  AUTH_JWKS_PATH,
+  EDGE_SPIFFE_ID,
+  MTLS_DIR,
+  MTLS_FILES,
+  PORTS,
+  SERVICE_NAMES,
+  SERVICES,
+  callerFromUris,
+  gatewayConfigSchema,
+} from '../../infra/contract/index.js';
 import { type PkiFiles, ensureLocalPki, foreignCertificate, issueFromLocalCa } from '../../infra/local/mtls-pki.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 
@@ -15,21 +25,34 @@ type Json = any;
 describe.each(ENVIRONMENTS)('%s: HTTPS between components', (env) => {
   const { objects } = synth(env);
   const envOf = (name: string): Record<string, string | undefined> =>
-    Object.fromEntries((find(objects, 'Deployment', name) as Json).spec.template.spec.containers[0].env.map((e: Json) => [e.name, e.value]));
+    Object.fromEntries(
+      (find(objects, 'Deployment', name) as Json).spec.template.spec.containers[0].env.map((e: Json) => [
+        e.name,
+        e.value,
+      ]),
+    );
   const ca = `${MTLS_DIR}/${MTLS_FILES.ca}`;
 
-  it.each(SERVICE_NAMES)('%s: serves HTTPS on its http port with its mesh certificate, no client certificates; no TLS settings without an http port', (name) => {
-    const vars = envOf(name);
-    if (SERVICES[name].ports.http) {
-      expect(vars).toMatchObject({ PRISM_TLS_ENABLED: 'true', PRISM_TLS_CERT_FILE: `${MTLS_DIR}/${MTLS_FILES.cert}`, PRISM_TLS_KEY_FILE: `${MTLS_DIR}/${MTLS_FILES.key}` });
-      // The edge (ingress controller, Traefik) reaches this port without a client certificate.
-      expect(vars.PRISM_TLS_CLIENT_AUTH).toBeUndefined();
-    } else {
-      expect(Object.keys(vars).filter((k) => k.startsWith('PRISM_TLS_'))).toEqual([]);
-    }
-    // No variable of any service points at another service over plain http.
-    for (const [k, v] of Object.entries(vars)) expect(v ?? '', k).not.toMatch(new RegExp(`^http://(${SERVICE_NAMES.join('|')})[:/]`));
-  });
+  it.each(SERVICE_NAMES)(
+    '%s: serves HTTPS on its http port with its mesh certificate, no client certificates; no TLS settings without an http port',
+    (name) => {
+      const vars = envOf(name);
+      if (SERVICES[name].ports.http) {
+        expect(vars).toMatchObject({
+          PRISM_TLS_ENABLED: 'true',
+          PRISM_TLS_CERT_FILE: `${MTLS_DIR}/${MTLS_FILES.cert}`,
+          PRISM_TLS_KEY_FILE: `${MTLS_DIR}/${MTLS_FILES.key}`,
+        });
+        // The edge (ingress controller, Traefik) reaches this port without a client certificate.
+        expect(vars.PRISM_TLS_CLIENT_AUTH).toBeUndefined();
+      } else {
+        expect(Object.keys(vars).filter((k) => k.startsWith('PRISM_TLS_'))).toEqual([]);
+      }
+      // No variable of any service points at another service over plain http.
+      for (const [k, v] of Object.entries(vars))
+        expect(v ?? '', k).not.toMatch(new RegExp(`^http://(${SERVICE_NAMES.join('|')})[:/]`));
+    },
+  );
 
   it("the gateway reaches auth's routes and JWKS over https, verified against the mesh CA", () => {
     expect(envOf('gateway').PRISM_AUTH_JWKS_URL).toBe(`https://auth:${PORTS.authHttp}${AUTH_JWKS_PATH}`);
@@ -46,7 +69,8 @@ describe.each(ENVIRONMENTS)('%s: HTTPS between components', (env) => {
   it('each Ingress speaks HTTPS to its one backend and verifies it against the mesh CA, by a name its certificate carries', () => {
     const ingresses = objects.filter((o: Json) => o.kind === 'Ingress') as Json[];
     expect(ingresses.map((i: Json) => i.metadata.name)).toEqual(['prism-ingress-gateway', 'prism-ingress-auth']);
-    const issuerOf = (secretName: string) => (objects.find((o: Json) => o.kind === 'Certificate' && o.spec.secretName === secretName) as Json)?.spec;
+    const issuerOf = (secretName: string) =>
+      (objects.find((o: Json) => o.kind === 'Certificate' && o.spec.secretName === secretName) as Json)?.spec;
     for (const ingress of ingresses) {
       const a = ingress.metadata.annotations;
       expect(a['nginx.ingress.kubernetes.io/backend-protocol']).toBe('HTTPS');
@@ -77,11 +101,15 @@ describe.each(ENVIRONMENTS)('%s: HTTPS between components', (env) => {
     try {
       await ensureLocalPki({ dir, workloads: [] });
       const ingresses = objects.filter((o: Json) => o.kind === 'Ingress') as Json[];
-      const names = ingresses.map((i: Json) => i.metadata.annotations['nginx.ingress.kubernetes.io/proxy-ssl-name'] as string);
+      const names = ingresses.map(
+        (i: Json) => i.metadata.annotations['nginx.ingress.kubernetes.io/proxy-ssl-name'] as string,
+      );
       for (const [n, ingress] of ingresses.entries()) {
         const backend = ingress.spec.rules[0].http.paths[0].backend.service.name as string;
         // The backend's certificate as cert-manager issues it from its rendered Certificate.
-        const spec = (objects.find((o: Json) => o.kind === 'Certificate' && o.metadata.name === `${backend}-mtls`) as Json).spec;
+        const spec = (
+          objects.find((o: Json) => o.kind === 'Certificate' && o.metadata.name === `${backend}-mtls`) as Json
+        ).spec;
         const own = await issueFromLocalCa(dir, join(dir, backend), { uri: spec.uris[0], hosts: spec.dnsNames });
         const foreign = await foreignCertificate(join(dir, `${backend}-foreign`), spec.uris[0], spec.dnsNames);
         expect(await handshake(own, join(dir, 'ca', 'ca.crt'), names[n]!), ingress.metadata.name).toBe('ok');

@@ -3,7 +3,15 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MTLS_DIR, MTLS_FILES, PORTS, SERVICE_NAMES, callerFromUris, serviceEnvSchema, workloadSpiffeId } from '../../infra/contract/index.js';
+import {
+  MTLS_DIR,
+  MTLS_FILES,
+  PORTS,
+  SERVICE_NAMES,
+  callerFromUris,
+  serviceEnvSchema,
+  workloadSpiffeId,
+} from '../../infra/contract/index.js';
 import { ensureLocalPki } from '../../infra/local/mtls-pki.js';
 import { loadMtlsMaterial, mtlsSettingsFromEnv } from '../../services/runtime/src/index.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
@@ -23,36 +31,45 @@ describe.each(ENVIRONMENTS)('%s: service-to-service mutual TLS', (env) => {
     expect(issuers.find((i) => i.metadata.name === caCert.spec.issuerRef.name)!.spec).toEqual({ selfSigned: {} });
     // The CA keeps its key on renewal, so copies of ca.crt from before and after verify each other's leaves.
     expect(caCert.spec.privateKey.rotationPolicy).toBe('Never');
-    for (const c of certificates.filter((x) => !x.spec.isCA)) expect(c.spec.issuerRef).toEqual({ name: caIssuer.metadata.name, kind: 'Issuer', group: 'cert-manager.io' });
+    for (const c of certificates.filter((x) => !x.spec.isCA))
+      expect(c.spec.issuerRef).toEqual({ name: caIssuer.metadata.name, kind: 'Issuer', group: 'cert-manager.io' });
   });
 
-  it.each(SERVICE_NAMES)('%s: a certificate with its identity and Service names, renewed with a new key, mounted where its env points', (name) => {
-    const cert = certificates.find((c) => c.spec.uris?.includes(workloadSpiffeId(name)))!;
-    expect(cert.spec.dnsNames).toEqual([name, `${name}.prism`, `${name}.prism.svc`, `${name}.prism.svc.cluster.local`]);
-    expect(cert.spec.usages).toEqual(expect.arrayContaining(['server auth', 'client auth']));
-    expect(cert.spec.privateKey.rotationPolicy).toBe('Always');
-    expect(Number.parseInt(cert.spec.renewBefore)).toBeLessThan(Number.parseInt(cert.spec.duration));
+  it.each(SERVICE_NAMES)(
+    '%s: a certificate with its identity and Service names, renewed with a new key, mounted where its env points',
+    (name) => {
+      const cert = certificates.find((c) => c.spec.uris?.includes(workloadSpiffeId(name)))!;
+      expect(cert.spec.dnsNames).toEqual([
+        name,
+        `${name}.prism`,
+        `${name}.prism.svc`,
+        `${name}.prism.svc.cluster.local`,
+      ]);
+      expect(cert.spec.usages).toEqual(expect.arrayContaining(['server auth', 'client auth']));
+      expect(cert.spec.privateKey.rotationPolicy).toBe('Always');
+      expect(Number.parseInt(cert.spec.renewBefore)).toBeLessThan(Number.parseInt(cert.spec.duration));
 
-    const spec = (find(objects, 'Deployment', name) as Json).spec.template.spec;
-    const volume = spec.volumes.find((v: Json) => v.secret?.secretName === cert.spec.secretName);
-    const container = spec.containers[0];
-    const mount = container.volumeMounts.find((m: Json) => m.name === volume.name);
-    // A directory mount (no subPath): the kubelet swaps renewed files in place.
-    expect(mount).toEqual({ name: volume.name, mountPath: MTLS_DIR, readOnly: true });
-    const vars = Object.fromEntries(container.env.map((e: Json) => [e.name, e.value]));
-    expect(vars).toMatchObject({
-      PRISM_MTLS_ENABLED: 'true',
-      PRISM_MTLS_CERT_FILE: `${MTLS_DIR}/${MTLS_FILES.cert}`,
-      PRISM_MTLS_KEY_FILE: `${MTLS_DIR}/${MTLS_FILES.key}`,
-      PRISM_MTLS_CA_FILE: `${MTLS_DIR}/${MTLS_FILES.ca}`,
-    });
-    expect(volume.secret.items.map((i: Json) => i.key).sort()).toEqual(Object.values(MTLS_FILES).sort());
-    // Prometheus and the kubelet still reach metrics and health over plain HTTP on 9080.
-    const annotations = (find(objects, 'Deployment', name) as Json).spec.template.metadata.annotations;
-    expect(annotations['prometheus.io/port']).toBe(String(PORTS.metrics));
-    expect(container.readinessProbe.httpGet).toMatchObject({ port: PORTS.metrics });
-    expect(container.readinessProbe.httpGet.scheme ?? 'HTTP').toBe('HTTP');
-  });
+      const spec = (find(objects, 'Deployment', name) as Json).spec.template.spec;
+      const volume = spec.volumes.find((v: Json) => v.secret?.secretName === cert.spec.secretName);
+      const container = spec.containers[0];
+      const mount = container.volumeMounts.find((m: Json) => m.name === volume.name);
+      // A directory mount (no subPath): the kubelet swaps renewed files in place.
+      expect(mount).toEqual({ name: volume.name, mountPath: MTLS_DIR, readOnly: true });
+      const vars = Object.fromEntries(container.env.map((e: Json) => [e.name, e.value]));
+      expect(vars).toMatchObject({
+        PRISM_MTLS_ENABLED: 'true',
+        PRISM_MTLS_CERT_FILE: `${MTLS_DIR}/${MTLS_FILES.cert}`,
+        PRISM_MTLS_KEY_FILE: `${MTLS_DIR}/${MTLS_FILES.key}`,
+        PRISM_MTLS_CA_FILE: `${MTLS_DIR}/${MTLS_FILES.ca}`,
+      });
+      expect(volume.secret.items.map((i: Json) => i.key).sort()).toEqual(Object.values(MTLS_FILES).sort());
+      // Prometheus and the kubelet still reach metrics and health over plain HTTP on 9080.
+      const annotations = (find(objects, 'Deployment', name) as Json).spec.template.metadata.annotations;
+      expect(annotations['prometheus.io/port']).toBe(String(PORTS.metrics));
+      expect(container.readinessProbe.httpGet).toMatchObject({ port: PORTS.metrics });
+      expect(container.readinessProbe.httpGet.scheme ?? 'HTTP').toBe('HTTP');
+    },
+  );
 
   it('issues no certificate to anything but the four services and the edge, whose identity names no role', () => {
     expect(
@@ -79,7 +96,14 @@ describe('Compose: the generated certificates, mounted read-only, as the service
       const bind = s.volumes!.find((v) => v.endsWith(`:${MTLS_DIR}:ro`))!;
       expect(bind).toBe(`../../.secrets/mtls/${name}:${MTLS_DIR}:ro`);
       // The service's own env, with the mount's container paths mapped to the generated files.
-      const env = serviceEnvSchema(name).parse(Object.fromEntries(Object.entries(s.environment as Record<string, string>).map(([k, v]) => [k, String(v).replace(MTLS_DIR, join(dir, name))]))) as Json;
+      const env = serviceEnvSchema(name).parse(
+        Object.fromEntries(
+          Object.entries(s.environment as Record<string, string>).map(([k, v]) => [
+            k,
+            String(v).replace(MTLS_DIR, join(dir, name)),
+          ]),
+        ),
+      ) as Json;
       const material = loadMtlsMaterial(mtlsSettingsFromEnv(env));
       expect(material.identity.uri).toBe(workloadSpiffeId(name));
       // The host name Compose gives the service is in its certificate (peers dial <name>:<port>).
@@ -96,6 +120,10 @@ describe('Compose: the generated certificates, mounted read-only, as the service
     expect((await ensureLocalPki({ dir, renew: true })).issued).toEqual([...SERVICE_NAMES, 'nats', 'operator']);
     expect(readFileSync(first.caCert, 'utf8')).toBe(ca);
     // Near expiry (less than 30 days left), a certificate is re-issued by an ordinary run.
-    expect((await ensureLocalPki({ dir, now: new Date(Date.now() + 70 * 86_400_000) })).issued).toEqual([...SERVICE_NAMES, 'nats', 'operator']);
+    expect((await ensureLocalPki({ dir, now: new Date(Date.now() + 70 * 86_400_000) })).issued).toEqual([
+      ...SERVICE_NAMES,
+      'nats',
+      'operator',
+    ]);
   });
 });

@@ -4,7 +4,10 @@ import { ENVIRONMENTS, synth } from '../support/synth.js';
 import type { ManifestObject } from '../../infra/manifest/index.js';
 
 interface Rule {
-  from?: { podSelector?: { matchLabels?: Record<string, string> }; namespaceSelector?: { matchLabels?: Record<string, string> } }[];
+  from?: {
+    podSelector?: { matchLabels?: Record<string, string> };
+    namespaceSelector?: { matchLabels?: Record<string, string> };
+  }[];
   to?: { podSelector?: { matchLabels?: Record<string, string> }; ipBlock?: { cidr: string } }[];
   ports?: { port: number }[];
 }
@@ -20,14 +23,21 @@ function ingressFrom(objects: ManifestObject[], app: string, port: number): stri
   return policyOf(objects, app)
     .ingress.filter((r) => r.ports?.some((p) => p.port === port))
     .flatMap((r) => r.from ?? [])
-    .map((f) => f.podSelector?.matchLabels?.app ?? `ns:${f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name']}`)
+    .map(
+      (f) =>
+        f.podSelector?.matchLabels?.app ?? `ns:${f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name']}`,
+    )
     .sort();
 }
 
 /** Apps reachable on the way out, with ports. */
 function egressTo(objects: ManifestObject[], app: string): string[] {
   return policyOf(objects, app)
-    .egress.flatMap((r) => (r.to ?? []).map((t) => `${t.podSelector?.matchLabels?.app ?? t.ipBlock?.cidr}:${(r.ports ?? []).map((p) => p.port).join('+')}`))
+    .egress.flatMap((r) =>
+      (r.to ?? []).map(
+        (t) => `${t.podSelector?.matchLabels?.app ?? t.ipBlock?.cidr}:${(r.ports ?? []).map((p) => p.port).join('+')}`,
+      ),
+    )
     .sort();
 }
 
@@ -36,25 +46,51 @@ describe.each(ENVIRONMENTS)('%s network policies', (env) => {
   const platform = buildPlatform(env, stack.config);
 
   it('start from a default deny of both directions', () => {
-    const deny = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'default-deny-all' && o.metadata.namespace === 'prism')!;
+    const deny = objects.find(
+      (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'default-deny-all' && o.metadata.namespace === 'prism',
+    )!;
     expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
   });
 
   it('allow every declared flow at both ends', () => {
-    const peers = platform.components.flatMap((c) => [{ name: c.name, flows: c.flows }, ...c.tasks.map((t) => ({ name: t.name, flows: t.flows }))]);
+    const peers = platform.components.flatMap((c) => [
+      { name: c.name, flows: c.flows },
+      ...c.tasks.map((t) => ({ name: t.name, flows: t.flows })),
+    ]);
     for (const peer of peers.filter((p) => p.name !== 'edge')) {
       for (const f of peer.flows) {
         const port = portNumber(platform, f.to, f.port);
-        expect(egressTo(objects, peer.name), `${peer.name} -> ${f.to}`).toContainEqual(expect.stringMatching(new RegExp(`^${f.to}:(\\d+\\+)*${port}(\\+\\d+)*$`)));
+        expect(egressTo(objects, peer.name), `${peer.name} -> ${f.to}`).toContainEqual(
+          expect.stringMatching(new RegExp(`^${f.to}:(\\d+\\+)*${port}(\\+\\d+)*$`)),
+        );
         expect(ingressFrom(objects, f.to, port), `${f.to} <- ${peer.name}`).toContain(peer.name);
       }
     }
   });
 
   it('let only the auth service, the DB manager and its auth tasks reach the auth database', () => {
-    expect(ingressFrom(objects, 'postgres-auth', 5432)).toEqual(['auth', 'backup-auth', 'db-migrate', 'dbmanager', 'postgres-auth-exporter', 'verify-auth', 'wal-auth']);
+    expect(ingressFrom(objects, 'postgres-auth', 5432)).toEqual([
+      'auth',
+      'backup-auth',
+      'db-migrate',
+      'dbmanager',
+      'postgres-auth-exporter',
+      'verify-auth',
+      'wal-auth',
+    ]);
     // The auth tasks write the backup catalogue in prism_ops; the ops tasks never reach prism_auth.
-    expect(ingressFrom(objects, 'postgres-ops', 5433)).toEqual(['backup-auth', 'backup-ops', 'config', 'db-migrate', 'dbmanager', 'postgres-ops-exporter', 'verify-auth', 'verify-ops', 'wal-auth', 'wal-ops']);
+    expect(ingressFrom(objects, 'postgres-ops', 5433)).toEqual([
+      'backup-auth',
+      'backup-ops',
+      'config',
+      'db-migrate',
+      'dbmanager',
+      'postgres-ops-exporter',
+      'verify-auth',
+      'verify-ops',
+      'wal-auth',
+      'wal-ops',
+    ]);
   });
 
   it('keep the gateway away from the databases and object storage', () => {
@@ -79,7 +115,9 @@ describe.each(ENVIRONMENTS)('%s network policies', (env) => {
 
   it('open the internet to OAuth (auth) only; nothing else, in any namespace, reaches beyond its listed ranges', () => {
     const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
-    const open = policies.filter((o) => JSON.stringify(o.spec).includes('0.0.0.0/0') || JSON.stringify(o.spec).includes('::/0')).map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+    const open = policies
+      .filter((o) => JSON.stringify(o.spec).includes('0.0.0.0/0') || JSON.stringify(o.spec).includes('::/0'))
+      .map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
     expect(open).toEqual(['prism/auth-flows']);
     expect(egressTo(objects, 'auth')).toContain('0.0.0.0/0:443');
     const offsite = stack.config.backups.offsite;
@@ -91,13 +129,21 @@ describe.each(ENVIRONMENTS)('%s network policies', (env) => {
     const api = stack.config.cluster.apiServer!;
     const expected = api.cidrs.map((c) => `${c}:${api.port}`).sort();
     const ipEgress = (spec: { egress: Rule[] }) =>
-      spec.egress.flatMap((r) => (r.to ?? []).filter((t) => t.ipBlock).map((t) => `${t.ipBlock!.cidr}:${(r.ports ?? []).map((p) => p.port).join('+')}`)).sort();
+      spec.egress
+        .flatMap((r) =>
+          (r.to ?? [])
+            .filter((t) => t.ipBlock)
+            .map((t) => `${t.ipBlock!.cidr}:${(r.ports ?? []).map((p) => p.port).join('+')}`),
+        )
+        .sort();
     expect(ipEgress(policyOf(objects, 'prometheus'))).toEqual(expected);
     const shipper = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'alloy-flows');
     if (!stack.config.observability.logShipping) return expect(shipper).toBeUndefined();
     expect(ipEgress(shipper!.spec as { egress: Rule[] })).toEqual(expected);
     // Besides the API: Loki and DNS, by selector.
-    const selectors = (shipper!.spec as { egress: Rule[] }).egress.flatMap((r) => (r.to ?? []).filter((t) => t.podSelector).map((t) => JSON.stringify(t.podSelector)));
+    const selectors = (shipper!.spec as { egress: Rule[] }).egress.flatMap((r) =>
+      (r.to ?? []).filter((t) => t.podSelector).map((t) => JSON.stringify(t.podSelector)),
+    );
     expect(selectors.sort()).toEqual(['{"matchLabels":{"app":"loki"}}', '{"matchLabels":{"k8s-app":"kube-dns"}}']);
   });
 

@@ -15,10 +15,13 @@ function problems(offsite: unknown): string[] {
   throw new Error('expected the configuration to be rejected');
 }
 
-const container = (o: any) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec).containers[0];
+const container = (o: any) =>
+  (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec).containers[0];
 const envOf = (o: any) => Object.fromEntries(container(o).env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
 const publicEgressPorts = (objects: any[], app: string) =>
-  (find(objects, 'NetworkPolicy', `${app}-flows`) as any).spec.egress.filter((r: any) => r.to.some((t: any) => t.ipBlock)).flatMap((r: any) => r.ports.map((p: any) => p.port));
+  (find(objects, 'NetworkPolicy', `${app}-flows`) as any).spec.egress
+    .filter((r: any) => r.to.some((t: any) => t.ipBlock))
+    .flatMap((r: any) => r.ports.map((p: any) => p.port));
 
 describe('off-site backup store (prod: backups.offsite)', () => {
   const { objects, stack } = synth('prod');
@@ -35,18 +38,24 @@ describe('off-site backup store (prod: backups.offsite)', () => {
       expect(env.PRISM_OFFSITE_S3_ENDPOINT).toBe(offsite.endpoint);
       expect(env.PRISM_OFFSITE_S3_BUCKET).toBe(offsite.bucket);
       expect(env.PRISM_OFFSITE_S3_REGION).toBe(offsite.region);
-      expect(env.PRISM_OFFSITE_S3_ACCESS_KEY).toEqual({ secretKeyRef: expect.objectContaining({ name: 'prism-secrets', key: 'backup-offsite-access-key' }) });
-      expect(env.PRISM_OFFSITE_S3_SECRET_KEY).toEqual({ secretKeyRef: expect.objectContaining({ name: 'prism-secrets', key: 'backup-offsite-secret-key' }) });
+      expect(env.PRISM_OFFSITE_S3_ACCESS_KEY).toEqual({
+        secretKeyRef: expect.objectContaining({ name: 'prism-secrets', key: 'backup-offsite-access-key' }),
+      });
+      expect(env.PRISM_OFFSITE_S3_SECRET_KEY).toEqual({
+        secretKeyRef: expect.objectContaining({ name: 'prism-secrets', key: 'backup-offsite-secret-key' }),
+      });
     }
   });
 
   it('may leave the cluster to the store’s port (public addresses only); the migration job may not', () => {
-    for (const app of ['dbmanager', 'backup-auth', 'backup-ops', 'wal-auth', 'wal-ops', 'verify-auth', 'verify-ops']) expect(publicEgressPorts(objects, app)).toEqual([443]);
+    for (const app of ['dbmanager', 'backup-auth', 'backup-ops', 'wal-auth', 'wal-ops', 'verify-auth', 'verify-ops'])
+      expect(publicEgressPorts(objects, app)).toEqual([443]);
     expect(publicEgressPorts(objects, 'db-migrate')).toEqual([]);
   });
 
   it('syncs the off-site credentials into prism-secrets only in a stack that has an off-site store', () => {
-    const keysOf = (objs: any[]) => (find(objs, 'ExternalSecret', 'prism-secrets') as any).spec.data.map((d: any) => d.secretKey);
+    const keysOf = (objs: any[]) =>
+      (find(objs, 'ExternalSecret', 'prism-secrets') as any).spec.data.map((d: any) => d.secretKey);
     expect(keysOf(objects)).toEqual(expect.arrayContaining([...OFFSITE_SECRET_KEYS]));
     expect(keysOf(synth('staging').objects)).not.toEqual(expect.arrayContaining([OFFSITE_SECRET_KEYS[0]]));
     expect(envOf(find(synth('staging').objects, 'Deployment', 'dbmanager')).PRISM_OFFSITE_S3_ENDPOINT).toBeUndefined();
@@ -55,8 +64,14 @@ describe('off-site backup store (prod: backups.offsite)', () => {
 
 describe('a wrong off-site configuration is refused with the reason', () => {
   it('credentials written into the stack file', () => {
-    const found = problems({ endpoint: 'https://s3.example.com', bucket: 'offsite-bucket', secretKey: 'AKIA-very-secret' }).join('\n');
-    expect(found).toMatch(/prism:backups\.offsite\.secretKey: credentials are not stack configuration: set the secret keys backup-offsite-access-key and backup-offsite-secret-key/);
+    const found = problems({
+      endpoint: 'https://s3.example.com',
+      bucket: 'offsite-bucket',
+      secretKey: 'AKIA-very-secret',
+    }).join('\n');
+    expect(found).toMatch(
+      /prism:backups\.offsite\.secretKey: credentials are not stack configuration: set the secret keys backup-offsite-access-key and backup-offsite-secret-key/,
+    );
     expect(found).not.toContain('AKIA-very-secret');
   });
 

@@ -10,7 +10,11 @@ import { synth } from '../support/synth.js';
 /** Runs the real `cdk8s synth` entry point into a fresh directory; returns file name → content. */
 function synthToDisk(cwd = process.cwd()): Record<string, string> {
   const out = mkdtempSync(join(tmpdir(), 'prism-out-'));
-  execFileSync(resolve('node_modules/.bin/tsx'), [resolve('charts/main.ts')], { cwd, env: { ...process.env, CDK8S_OUTDIR: out }, stdio: 'pipe' });
+  execFileSync(resolve('node_modules/.bin/tsx'), [resolve('charts/main.ts')], {
+    cwd,
+    env: { ...process.env, CDK8S_OUTDIR: out },
+    stdio: 'pipe',
+  });
   const files: Record<string, string> = {};
   for (const env of readdirSync(out).sort()) {
     for (const f of readdirSync(join(out, env)).sort()) files[`${env}/${f}`] = readFileSync(join(out, env, f), 'utf8');
@@ -22,16 +26,23 @@ describe('synthesized output', () => {
   const first = synthToDisk();
 
   it('has every environment and chart', () => {
-    expect(Object.keys(first)).toEqual(['dev', 'prod', 'staging'].flatMap((e) => ['0000-base', '0001-data', '0002-core', '0003-observability', '0004-edge'].map((c) => `${e}/${c}.k8s.yaml`)));
+    expect(Object.keys(first)).toEqual(
+      ['dev', 'prod', 'staging'].flatMap((e) =>
+        ['0000-base', '0001-data', '0002-core', '0003-observability', '0004-edge'].map((c) => `${e}/${c}.k8s.yaml`),
+      ),
+    );
   });
 
   it('is byte-identical across two runs', () => {
     expect(synthToDisk()).toEqual(first);
   });
 
-  it.each(['0000-base', '0001-data', '0002-core', '0003-observability', '0004-edge'])('matches the dev snapshot: %s', async (chart) => {
-    await expect(first[`dev/${chart}.k8s.yaml`]).toMatchFileSnapshot(`__snapshots__/dev/${chart}.k8s.yaml`);
-  });
+  it.each(['0000-base', '0001-data', '0002-core', '0003-observability', '0004-edge'])(
+    'matches the dev snapshot: %s',
+    async (chart) => {
+      await expect(first[`dev/${chart}.k8s.yaml`]).toMatchFileSnapshot(`__snapshots__/dev/${chart}.k8s.yaml`);
+    },
+  );
 });
 
 describe('secret values', () => {
@@ -49,7 +60,15 @@ describe('secret values', () => {
         receivers: [
           { name: 'chat', slack: { channel: '#alerts' } },
           { name: 'pager', pagerduty: {} },
-          { name: 'mail', email: { to: 'ops@example.com', from: 'am@example.com', smarthost: 'smtp.example.com:587', authUsername: 'am' } },
+          {
+            name: 'mail',
+            email: {
+              to: 'ops@example.com',
+              from: 'am@example.com',
+              smarthost: 'smtp.example.com:587',
+              authUsername: 'am',
+            },
+          },
         ],
         defaultReceiver: 'chat',
         egressCidrs: ['10.0.8.0/24'],
@@ -58,7 +77,8 @@ describe('secret values', () => {
     SECRET_KEYS.forEach((k, i) => (config[`prism:${k.pulumiKey}`] = { secure: canaries[i] }));
     writeFileSync(join(dir, 'stacks', 'Pulumi.canary.yaml'), stringify({ config }));
 
-    const rendered = JSON.stringify(synth('canary', join(dir, 'stacks')).objects) + Object.values(synthToDisk(dir)).join('\n');
+    const rendered =
+      JSON.stringify(synth('canary', join(dir, 'stacks')).objects) + Object.values(synthToDisk(dir)).join('\n');
     expect(rendered).toContain('api.canary.example.com');
     for (const canary of canaries) expect(rendered).not.toContain(canary);
   });

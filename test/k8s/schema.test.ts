@@ -6,7 +6,10 @@ import { ENVIRONMENTS, synth } from '../support/synth.js';
 
 /** Custom resources we render, with the top-level spec fields their CRDs define. */
 const CUSTOM_KINDS: Record<string, { apiVersion: string; specFields: string[] }> = {
-  ExternalSecret: { apiVersion: 'external-secrets.io/v1', specFields: ['refreshInterval', 'secretStoreRef', 'target', 'data', 'dataFrom'] },
+  ExternalSecret: {
+    apiVersion: 'external-secrets.io/v1',
+    specFields: ['refreshInterval', 'secretStoreRef', 'target', 'data', 'dataFrom'],
+  },
   Issuer: { apiVersion: 'cert-manager.io/v1', specFields: ['selfSigned', 'ca', 'acme', 'vault', 'venafi'] },
   Certificate: {
     apiVersion: 'cert-manager.io/v1',
@@ -103,14 +106,20 @@ describe('the schema checks themselves', () => {
 
   it('catch a misspelt or mistyped cert-manager field', () => {
     const cert = structuredClone(objects.find((o) => o.kind === 'Certificate')!);
-    expect(CERT_MANAGER_SPECS.Certificate.safeParse({ ...(cert.spec as object), renewBfore: '720h' }).success).toBe(false);
+    expect(CERT_MANAGER_SPECS.Certificate.safeParse({ ...(cert.spec as object), renewBfore: '720h' }).success).toBe(
+      false,
+    );
     expect(CERT_MANAGER_SPECS.Certificate.safeParse({ ...(cert.spec as object), duration: '90d' }).success).toBe(false);
-    expect(CERT_MANAGER_SPECS.Certificate.safeParse({ ...(cert.spec as object), usages: ['server-auth'] }).success).toBe(false);
+    expect(
+      CERT_MANAGER_SPECS.Certificate.safeParse({ ...(cert.spec as object), usages: ['server-auth'] }).success,
+    ).toBe(false);
     expect(CERT_MANAGER_SPECS.Issuer.safeParse({ ca: { secretName: 'x' }, selfSigned: {} }).success).toBe(false);
   });
 
   it('catch an unknown field deep in a pod template', () => {
-    const bad = structuredClone(deployment) as unknown as { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+    const bad = structuredClone(deployment) as unknown as {
+      spec: { template: { spec: { containers: Record<string, unknown>[] } } };
+    };
     bad.spec.template.spec.containers[0]!.livenesProbe = {};
     expect(unknownFields(bad as never)).toEqual(['spec.template.spec.containers[0].livenesProbe']);
   });

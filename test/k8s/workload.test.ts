@@ -12,7 +12,13 @@ function workloads(env: string) {
   const { charts } = environmentApp(loadStack('stacks', env), mkdtempSync(join(tmpdir(), 'prism-synth-')));
   const byName = new Map<string, Workload>();
   for (const chart of charts) for (const c of chart.node.findAll()) if (c instanceof Workload) byName.set(c.node.id, c);
-  return { byName, objects: () => charts.flatMap((c) => c.toJson() as { kind: string; metadata: { name: string }; spec?: Record<string, unknown> }[]) };
+  return {
+    byName,
+    objects: () =>
+      charts.flatMap(
+        (c) => c.toJson() as { kind: string; metadata: { name: string }; spec?: Record<string, unknown> }[],
+      ),
+  };
 }
 
 describe('Workload exposes what it creates', () => {

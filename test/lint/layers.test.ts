@@ -23,10 +23,14 @@ interface Violation {
 
 async function cruise(cwd: string): Promise<{ violations: Violation[]; modules: number }> {
   // Exit code 1 with violations: the JSON report is on stdout either way.
-  const out = await run(process.execPath, [DEPCRUISE, ...SOURCES, '--config', '.dependency-cruiser.cjs', '--output-type', 'json'], {
-    cwd,
-    maxBuffer: 256 * 1024 * 1024,
-  }).catch((e: { stdout?: string; stderr?: string }) => {
+  const out = await run(
+    process.execPath,
+    [DEPCRUISE, ...SOURCES, '--config', '.dependency-cruiser.cjs', '--output-type', 'json'],
+    {
+      cwd,
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  ).catch((e: { stdout?: string; stderr?: string }) => {
     if (!e.stdout) throw new Error(`dependency-cruiser failed: ${e.stderr ?? 'no output'}`);
     return { stdout: e.stdout };
   });
@@ -43,7 +47,8 @@ describe('layering (dependency-cruiser)', () => {
 
   it('fails on each kind of planted violation', { timeout: 180_000 }, async () => {
     const copy = mkdtempSync(join(tmpdir(), 'prism-layers-'));
-    for (const entry of [...SOURCES, 'tsconfig.json', 'package.json', '.dependency-cruiser.cjs']) cpSync(join(ROOT, entry), join(copy, entry), { recursive: true });
+    for (const entry of [...SOURCES, 'tsconfig.json', 'package.json', '.dependency-cruiser.cjs'])
+      cpSync(join(ROOT, entry), join(copy, entry), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
     const planted = new Set<string>(['infra/model/cycle-a.ts', 'infra/model/cycle-b.ts']);
     const plant = (file: string, line: string) => {
@@ -61,8 +66,14 @@ describe('layering (dependency-cruiser)', () => {
     plant('services/gateway/src/jwt.ts', "import '../../../infra/model/index.js';"); // service -> model
     plant('services/gateway/src/breaker.ts', "import '#infra/model/index';"); // the same through a package.json "imports" subpath
     plant('services/auth/src/errors.ts', "import '../../gateway/src/jwt.js';"); // service -> another service
-    writeFileSync(join(copy, 'infra/model/cycle-a.ts'), "import { b } from './cycle-b.js';\nexport const a = () => b;\n");
-    writeFileSync(join(copy, 'infra/model/cycle-b.ts'), "import { a } from './cycle-a.js';\nexport const b = () => a;\n");
+    writeFileSync(
+      join(copy, 'infra/model/cycle-a.ts'),
+      "import { b } from './cycle-b.js';\nexport const a = () => b;\n",
+    );
+    writeFileSync(
+      join(copy, 'infra/model/cycle-b.ts'),
+      "import { a } from './cycle-a.js';\nexport const b = () => a;\n",
+    );
     plant('infra/docs/service-env.ts', "import '../contract/missing.js';"); // does not resolve
     plant('infra/diff/render.ts', "import '../pulumi/resources.js';"); // the diff loading the Pulumi SDK
     plant('infra/manifest/object.ts', "import '../contract/index.js';"); // the rendered-object module -> anything

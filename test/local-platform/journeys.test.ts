@@ -53,7 +53,10 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** The gateway's own error body: exactly `{ error, request_id }`, the id also in x-request-id. */
 function expectGatewayError(r: Res, status: number, error: string): void {
-  expect({ status: r.status, body: r.json }).toEqual({ status, body: { error, request_id: r.headers.get('x-request-id') } });
+  expect({ status: r.status, body: r.json }).toEqual({
+    status,
+    body: { error, request_id: r.headers.get('x-request-id') },
+  });
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -80,7 +83,10 @@ async function refusedWithin100ms(gw: string, accessToken: string): Promise<Res>
 }
 
 function portOpen(address: string): Promise<boolean> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const [host, port] = [
+    address.slice(0, address.lastIndexOf(':')),
+    Number(address.slice(address.lastIndexOf(':') + 1)),
+  ];
   return new Promise((res) => {
     const s = connect(port, host);
     s.once('connect', () => (s.destroy(), res(true)));
@@ -89,14 +95,42 @@ function portOpen(address: string): Promise<boolean> {
 }
 
 const configAs = (tls: string[], ...args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'services/config/src/cli.ts', ...args, '--address', e.config_grpc, '--environment', e.environment, '--by', 'journey-test', ...tls], { cwd: REPO });
+  run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'services/config/src/cli.ts',
+      ...args,
+      '--address',
+      e.config_grpc,
+      '--environment',
+      e.environment,
+      '--by',
+      'journey-test',
+      ...tls,
+    ],
+    { cwd: REPO },
+  );
 // The operator's certificate from endpoints.json; `--by` is a claim the service must ignore under mTLS.
-const operatorTls = () => ['--cert', e.operator_mtls.cert_file, '--key', e.operator_mtls.key_file, '--ca', e.operator_mtls.ca_file];
+const operatorTls = () => [
+  '--cert',
+  e.operator_mtls.cert_file,
+  '--key',
+  e.operator_mtls.key_file,
+  '--ca',
+  e.operator_mtls.ca_file,
+];
 const config = (...args: string[]) => configAs(operatorTls(), ...args);
 const backupScript = (script: string, ...args: string[]) =>
   run('bash', [`deploy/backup/${script}`, ...args], {
     cwd: REPO,
-    env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', PRISM_BACKUP_MODE: 'local', PRISM_LOCAL_DIR: dir },
+    env: {
+      PATH: process.env.PATH!,
+      HOME: process.env.HOME ?? '/tmp',
+      PRISM_BACKUP_MODE: 'local',
+      PRISM_LOCAL_DIR: dir,
+    },
     maxBuffer: 16 << 20,
   });
 
@@ -177,7 +211,9 @@ function listeningAddresses(pids: Set<number>): string[] {
           .reverse()
           .map((b) => parseInt(b, 16)),
       );
-      const addr = v6 ? `[${Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)).join(':')}]` : bytes.join('.');
+      const addr = v6
+        ? `[${Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)).join(':')}]`
+        : bytes.join('.');
       out.push(`${addr}:${parseInt(port, 16)}`);
     }
   }
@@ -204,11 +240,14 @@ describe('the local platform', () => {
     expect(e.rate_limit).toEqual({ enabled: true, requests_per_second: 100, burst: 200, on_redis_failure: 'open' });
     expect(existsSync(e.jwt_private_key_file) && existsSync(e.jwt_public_key_file)).toBe(true);
     expect(e.operator_mtls.identity).toBe('spiffe://prism/operator/local');
-    for (const f of [e.operator_mtls.cert_file, e.operator_mtls.key_file, e.operator_mtls.ca_file]) expect(f.startsWith(join(dir, 'mtls') + '/') && existsSync(f), f).toBe(true);
+    for (const f of [e.operator_mtls.cert_file, e.operator_mtls.key_file, e.operator_mtls.ca_file])
+      expect(f.startsWith(join(dir, 'mtls') + '/') && existsSync(f), f).toBe(true);
     // The operator's key is the operator's alone.
     expect(statSync(e.operator_mtls.key_file).mode & 0o077).toBe(0);
     // No secret in what is meant to be read and shown.
-    const secrets = Object.values(JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8')) as Record<string, string>);
+    const secrets = Object.values(
+      JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8')) as Record<string, string>,
+    );
     const shown = JSON.stringify(e);
     for (const s of secrets) expect(shown).not.toContain(s);
   });
@@ -230,7 +269,10 @@ describe('user journeys', () => {
     expect(login.json).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
     traced.login = login.headers.get('x-request-id')!;
     tokens = login.json;
-    const wrong = await http(`${gw1}/api/auth/login`, { method: 'POST', json: { ...user, password: 'not the password at all' } });
+    const wrong = await http(`${gw1}/api/auth/login`, {
+      method: 'POST',
+      json: { ...user, password: 'not the password at all' },
+    });
     expect(wrong.status).toBe(401);
   });
 
@@ -239,7 +281,12 @@ describe('user journeys', () => {
     expectGatewayError(anonymous, 401, 'authentication required');
 
     const r = await http(`${gw1}/api/echo/hello/world?x=1&y=a&y=b`, {
-      headers: { ...bearer(tokens.access_token), [IDENTITY_HEADERS.userId]: 'someone-else', [IDENTITY_HEADERS.roles]: 'admin', 'x-prism-anything': 'forged' },
+      headers: {
+        ...bearer(tokens.access_token),
+        [IDENTITY_HEADERS.userId]: 'someone-else',
+        [IDENTITY_HEADERS.roles]: 'admin',
+        'x-prism-anything': 'forged',
+      },
     });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ method: 'GET', path: '/hello/world', query: { x: '1', y: ['a', 'b'] } });
@@ -262,13 +309,20 @@ describe('user journeys', () => {
     expect(r.json.session_id).toBe(tokens.session_id);
     expect(r.json.refresh_token).not.toBe(tokens.refresh_token);
     const fresh = r.json as typeof tokens;
-    for (const gw of [gw1, gw2]) expect((await http(`${gw}/api/echo/me`, { headers: bearer(fresh.access_token) })).status).toBe(200);
+    for (const gw of [gw1, gw2])
+      expect((await http(`${gw}/api/echo/me`, { headers: bearer(fresh.access_token) })).status).toBe(200);
 
-    const reuse = await http(`${gw2}/api/auth/refresh`, { method: 'POST', json: { refresh_token: tokens.refresh_token } });
+    const reuse = await http(`${gw2}/api/auth/refresh`, {
+      method: 'POST',
+      json: { refresh_token: tokens.refresh_token },
+    });
     expect(reuse.status).toBe(401);
-    for (const gw of [gw1, gw2]) expectGatewayError(await refusedWithin100ms(gw, fresh.access_token), 401, 'token revoked');
+    for (const gw of [gw1, gw2])
+      expectGatewayError(await refusedWithin100ms(gw, fresh.access_token), 401, 'token revoked');
     // The rotated refresh token belongs to the revoked session too.
-    expect((await http(`${gw1}/api/auth/refresh`, { method: 'POST', json: { refresh_token: fresh.refresh_token } })).status).toBe(401);
+    expect(
+      (await http(`${gw1}/api/auth/refresh`, { method: 'POST', json: { refresh_token: fresh.refresh_token } })).status,
+    ).toBe(401);
   });
 
   let revokedAccess: string;
@@ -295,7 +349,11 @@ describe('user journeys', () => {
   it('API key: create, use through the gateway, revoke', async () => {
     const login = await http(`${gw1}/api/auth/login`, { method: 'POST', json: user });
     tokens = login.json;
-    const created = await http(`${gw1}/api/auth/api-keys`, { method: 'POST', json: { name: 'journey', scopes: ['echo:read'] }, headers: bearer(tokens.access_token) });
+    const created = await http(`${gw1}/api/auth/api-keys`, {
+      method: 'POST',
+      json: { name: 'journey', scopes: ['echo:read'] },
+      headers: bearer(tokens.access_token),
+    });
     expect(created.status).toBe(201);
     expect(created.json).toMatchObject({ name: 'journey', scopes: ['echo:read'], revoked_at: null });
     expect(created.json.key).toMatch(/^prism_/);
@@ -311,15 +369,27 @@ describe('user journeys', () => {
       [IDENTITY_HEADERS.scopes]: 'echo:read',
     });
     expect(used.json.headers['x-api-key']).toBeUndefined();
-    expectGatewayError(await http(`${gw2}/api/echo/with-key`, { headers: { 'x-api-key': `${apiKey.key.slice(0, -4)}AAAA` } }), 401, 'invalid API key');
+    expectGatewayError(
+      await http(`${gw2}/api/echo/with-key`, { headers: { 'x-api-key': `${apiKey.key.slice(0, -4)}AAAA` } }),
+      401,
+      'invalid API key',
+    );
 
-    const revoked = await http(`${gw1}/api/auth/api-keys/${apiKey.id}`, { method: 'DELETE', headers: bearer(tokens.access_token) });
+    const revoked = await http(`${gw1}/api/auth/api-keys/${apiKey.id}`, {
+      method: 'DELETE',
+      headers: bearer(tokens.access_token),
+    });
     expect(revoked.status).toBe(204);
     const list = await http(`${gw1}/api/auth/api-keys`, { headers: bearer(tokens.access_token) });
     expect(list.json.api_keys.find((k: { id: string }) => k.id === apiKey.id).revoked_at).not.toBeNull();
     // Refused at once by both gateways: the key's validation is still cached (in Redis, for 30 s), and auth
     // marked it revoked before it answered.
-    for (const gw of [gw1, gw2]) expectGatewayError(await http(`${gw}/api/echo/with-key`, { headers: { 'x-api-key': apiKey.key } }), 401, 'API key revoked');
+    for (const gw of [gw1, gw2])
+      expectGatewayError(
+        await http(`${gw}/api/echo/with-key`, { headers: { 'x-api-key': apiKey.key } }),
+        401,
+        'API key revoked',
+      );
   });
 
   it('a rate-limit change through the config service (npm run config) applies live at both gateways', async () => {
@@ -329,25 +399,36 @@ describe('user journeys', () => {
     expect(set.stdout).toMatch(/^gateway\/rate_limit\.burst = 10 {2}\(version \d+, operator\/local, /);
     await config('set', 'rate_limit.requests_per_second', '2', '--service', 'gateway');
     for (const gw of [gw1, gw2]) {
-      await until(`${gw} applies burst 10`, async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === '10' ? true : undefined), 20_000);
+      await until(
+        `${gw} applies burst 10`,
+        async () =>
+          (await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === '10' ? true : undefined,
+        20_000,
+      );
     }
     const history = await config('history', 'rate_limit.burst', '--service', 'gateway');
     expect(history.stdout).toMatch(/v\d+ {2}set 10 {2}\(operator\/local, .*, "journey"\)/);
     expect(history.stdout).not.toContain('journey-test');
     // Bad values are refused by the service with a reason, and change nothing.
-    const bad = await config('set', 'rate_limit.burst', '"lots"', '--service', 'gateway').catch((x: { stderr: string; code: number }) => x);
+    const bad = await config('set', 'rate_limit.burst', '"lots"', '--service', 'gateway').catch(
+      (x: { stderr: string; code: number }) => x,
+    );
     expect(bad).toMatchObject({ code: 1 });
     expect((bad as { stderr: string }).stderr).toMatch(/^config service: INVALID_ARGUMENT: /);
   }, 180_000);
 
   it("the config service refuses a caller without a certificate, and a service's certificate may not change values", async () => {
-    const plain = await configAs(['--plaintext'], 'set', 'maintenance.enabled', 'true').catch((x: { stderr: string; code: number }) => x);
+    const plain = await configAs(['--plaintext'], 'set', 'maintenance.enabled', 'true').catch(
+      (x: { stderr: string; code: number }) => x,
+    );
     expect(plain).toMatchObject({ code: 1 });
     expect((plain as { stderr: string }).stderr).toMatch(/^config service: UNAVAILABLE: /);
     // The gateway's own certificate (readable by whoever runs the gateway) reads settings but never writes them.
     const gw = join(dir, 'mtls', 'gateway');
     const asGateway = ['--cert', join(gw, 'tls.crt'), '--key', join(gw, 'tls.key'), '--ca', join(gw, 'ca.crt')];
-    const denied = await configAs(asGateway, 'set', 'maintenance.enabled', 'true').catch((x: { stderr: string; code: number }) => x);
+    const denied = await configAs(asGateway, 'set', 'maintenance.enabled', 'true').catch(
+      (x: { stderr: string; code: number }) => x,
+    );
     expect(denied).toMatchObject({ code: 1 });
     expect((denied as { stderr: string }).stderr).toMatch(/^config service: PERMISSION_DENIED: /);
     expect((await configAs(asGateway, 'list')).stdout).not.toContain('maintenance.enabled = true');
@@ -360,7 +441,9 @@ describe('user journeys', () => {
     const burst = 10;
     const n = 40;
     const t0 = Date.now();
-    const results = await Promise.all(Array.from({ length: n }, (_, i) => http(`${i % 2 ? gw2 : gw1}/api/echo/burst`, { headers: bearer(token) })));
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => http(`${i % 2 ? gw2 : gw1}/api/echo/burst`, { headers: bearer(token) })),
+    );
     const seconds = (Date.now() - t0) / 1000;
     const ok = results.filter((r) => r.status === 200);
     const limited = results.filter((r) => r.status === 429);
@@ -376,7 +459,10 @@ describe('user journeys', () => {
     expect(Number(a.headers.get('ratelimit-remaining'))).toBeGreaterThanOrEqual(0);
     expect(a.headers.get('ratelimit-reset')).toMatch(/^\d+$/);
     // Both gateways refused part of it: one shared limit, not one per instance.
-    expect(results.some((x, i) => i % 2 === 1 && x.status === 429) && results.some((x, i) => i % 2 === 0 && x.status === 429)).toBe(true);
+    expect(
+      results.some((x, i) => i % 2 === 1 && x.status === 429) &&
+        results.some((x, i) => i % 2 === 0 && x.status === 429),
+    ).toBe(true);
   });
 
   it("deleting the change restores the model's limit, and maintenance mode applies live at both gateways", async () => {
@@ -385,7 +471,10 @@ describe('user journeys', () => {
     for (const gw of [gw1, gw2]) {
       await until(
         `${gw} is back to the model's limit`,
-        async () => ((await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === String(e.rate_limit.burst) ? true : undefined),
+        async () =>
+          (await http(`${gw}/api/echo-public/probe`)).headers.get('ratelimit-limit') === String(e.rate_limit.burst)
+            ? true
+            : undefined,
         20_000,
       );
     }
@@ -406,7 +495,12 @@ describe('user journeys', () => {
     const list = await config('list');
     expect(list.stdout).toContain('global/maintenance.enabled = true');
     await config('set', 'maintenance.enabled', 'false');
-    for (const gw of [gw1, gw2]) await until(`${gw} out of maintenance`, async () => ((await http(`${gw}/api/echo-public/m`)).status === 200 ? true : undefined), 20_000);
+    for (const gw of [gw1, gw2])
+      await until(
+        `${gw} out of maintenance`,
+        async () => ((await http(`${gw}/api/echo-public/m`)).status === 200 ? true : undefined),
+        20_000,
+      );
   }, 180_000);
 
   it('full backup, list, restore --dry-run and a real restore (deploy/backup scripts, local mode)', async () => {
@@ -461,9 +555,23 @@ describe('user journeys', () => {
     await until('gateway-2 to exit', async () => (isAlive(target) ? undefined : true), 30_000);
     expect((await http(`${gw1}/api/echo-public/still-here`)).status).toBe(200);
     // The supervisor starts it again, on its port.
-    const now = () => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { processes: RunningProcess[]; restarts?: Record<string, number> };
-    await until('gateway-2 to be started again', async () => (now().processes.some((p) => p.name === 'gateway-2' && p.pid !== target.pid && isAlive(p)) ? true : undefined), 60_000);
-    await until('gateway-2 to serve again', async () => ((await http(`${gw2}/api/echo-public/back`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000);
+    const now = () =>
+      JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+        processes: RunningProcess[];
+        restarts?: Record<string, number>;
+      };
+    await until(
+      'gateway-2 to be started again',
+      async () =>
+        now().processes.some((p) => p.name === 'gateway-2' && p.pid !== target.pid && isAlive(p)) ? true : undefined,
+      60_000,
+    );
+    await until(
+      'gateway-2 to serve again',
+      async () =>
+        (await http(`${gw2}/api/echo-public/back`).catch(() => undefined))?.status === 200 ? true : undefined,
+      60_000,
+    );
     expect(now().restarts).toEqual({ 'gateway-2': 1 });
   }, 180_000);
 });
@@ -480,7 +588,9 @@ describe('traces in Jaeger v2 (tracing_query), and the log lines that link to th
       },
       20_000,
     ).catch((err: Error) => {
-      throw new Error(`${err.message}; found ${JSON.stringify(seen.map((t) => t.map((s) => `${s.service} ${s.operationName}`)))}`);
+      throw new Error(
+        `${err.message}; found ${JSON.stringify(seen.map((t) => t.map((s) => `${s.service} ${s.operationName}`)))}`,
+      );
     });
   };
 
@@ -489,13 +599,17 @@ describe('traces in Jaeger v2 (tracing_query), and the log lines that link to th
   });
 
   it("the login is one trace: the gateway's server and client spans, auth's HTTP span under them and its PostgreSQL queries; both services' log lines for it carry its trace id", async () => {
-    const spans = await traceOf(traced.login!, (t) => t.some((s) => s.service === 'auth' && s.operationName === 'POST /auth/login'));
+    const spans = await traceOf(traced.login!, (t) =>
+      t.some((s) => s.service === 'auth' && s.operationName === 'POST /auth/login'),
+    );
     const server = spans.find((s) => s.service === 'gateway' && s.operationName === 'POST /api/auth')!;
     const client = spans.find((s) => s.service === 'gateway' && tag(s, 'span.kind') === 'client')!;
     const authHttp = spans.find((s) => s.service === 'auth' && s.operationName === 'POST /auth/login')!;
     expect(parentOf(client)).toBe(server.spanID);
     expect(parentOf(authHttp)).toBe(client.spanID);
-    expect(spans.some((s) => s.service === 'auth' && tag(s, 'db.system.name') === 'postgresql' && parentOf(s) !== undefined)).toBe(true);
+    expect(
+      spans.some((s) => s.service === 'auth' && tag(s, 'db.system.name') === 'postgresql' && parentOf(s) !== undefined),
+    ).toBe(true);
     const traceId = server.traceID;
     for (const process of ['gateway-1', 'auth']) {
       const lines = logLinesOf(e.logs, process, traced.login!);
@@ -512,7 +626,11 @@ describe('traces in Jaeger v2 (tracing_query), and the log lines that link to th
     expect(client && server, JSON.stringify(spans.map((s) => `${s.service} ${s.operationName}`))).toBeTruthy();
     expect(parentOf(server)).toBe(client.spanID);
     expect(tag(server, 'prism.request_id')).toBe(traced.apiKey);
-    expect(spans.some((s) => s.service === 'auth' && tag(s, 'db.system.name') === 'postgresql' && parentOf(s) === server.spanID)).toBe(true);
+    expect(
+      spans.some(
+        (s) => s.service === 'auth' && tag(s, 'db.system.name') === 'postgresql' && parentOf(s) === server.spanID,
+      ),
+    ).toBe(true);
   });
 
   it('the config change (npm run config set) is a trace through the config service, down to its queries', async () => {
@@ -542,7 +660,11 @@ describe('traces in Jaeger v2 (tracing_query), and the log lines that link to th
 
 describe('local:down', () => {
   it('stops every process it started and leaves no listening port', async () => {
-    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { processes: RunningProcess[]; ports: Record<string, number>; supervisor: RunningProcess };
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+      processes: RunningProcess[];
+      ports: Record<string, number>;
+      supervisor: RunningProcess;
+    };
     const results = await down(dir);
     // The supervisor too (it started gateway-2 again after its SIGTERM above, so that one runs as well).
     expect(results.map((r) => r.name).sort()).toEqual([...state.processes.map((p) => p.name), 'supervisor'].sort());

@@ -19,8 +19,13 @@ import { isAlive } from '../../infra/local-platform/processes.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
-const cli = (dir: string, ...args: string[]) => run(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', '--dir', dir, ...args], { cwd: REPO, maxBuffer: 16 << 20 });
-const dbmanager = (...args: string[]) => cli(dir, 'exec', 'dbmanager', '--', process.execPath, '--import', 'tsx', 'services/dbmanager/src/cli.ts', ...args);
+const cli = (dir: string, ...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', '--dir', dir, ...args], {
+    cwd: REPO,
+    maxBuffer: 16 << 20,
+  });
+const dbmanager = (...args: string[]) =>
+  cli(dir, 'exec', 'dbmanager', '--', process.execPath, '--import', 'tsx', 'services/dbmanager/src/cli.ts', ...args);
 const dir = mkdtempSync(join(tmpdir(), 'prism-lifecycle-'));
 chmodSync(dir, 0o711);
 const state = () => readState<PlatformState>(join(dir, 'state.json'));
@@ -43,18 +48,27 @@ afterAll(async () => {
 describe('the local platform life cycle', () => {
   it('Ctrl-C during local:up stops every process it started, frees every port, removes its state; the next up works', async () => {
     // Its own process group, as a terminal's foreground job: Ctrl-C signals the whole group.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', 'up', '--dir', dir], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/cli/local-platform.ts', 'up', '--dir', dir], {
+      cwd: REPO,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     // Mid-start: the data stores run and the DB manager is starting.
-    const started = await until('the DB manager to start', () => (state()?.processes.some((p) => p.name === 'dbmanager') ? state() : undefined), 180_000);
+    const started = await until(
+      'the DB manager to start',
+      () => (state()?.processes.some((p) => p.name === 'dbmanager') ? state() : undefined),
+      180_000,
+    );
     expect(started.processes.length).toBeGreaterThanOrEqual(6);
     process.kill(-child.pid!, 'SIGINT');
     expect(await exited, output).toBe(130);
     expect(output).toContain('SIGINT: stopping what was started');
-    for (const name of ['postgres-auth', 'postgres-ops', 'redis', 'nats', 'minio', 'dbmanager']) expect(output).toMatch(new RegExp(`^  ${name}: (stopped|killed) \\(`, 'm'));
+    for (const name of ['postgres-auth', 'postgres-ops', 'redis', 'nats', 'minio', 'dbmanager'])
+      expect(output).toMatch(new RegExp(`^  ${name}: (stopped|killed) \\(`, 'm'));
     expect(output).toContain('stopped; nothing is left running');
 
     for (const p of started.processes) expect(isAlive(p), `${p.name} pid ${p.pid}`).toBe(false);
@@ -80,13 +94,21 @@ describe('the local platform life cycle', () => {
     expect(env.PRISM_DBMANAGER_SCRATCH_DIR).toBe(join(dir, 'run/dbmanager/scratch'));
     expect(env.TMPDIR).toBe(join(dir, 'run/dbmanager/tmp'));
     // The archiver streams WAL into its spool from the start.
-    await until('the WAL spool', () => (existsSync(join(dir, 'run/dbmanager/scratch/wal-spool')) ? true : undefined), 30_000);
+    await until(
+      'the WAL spool',
+      () => (existsSync(join(dir, 'run/dbmanager/scratch/wal-spool')) ? true : undefined),
+      30_000,
+    );
   });
 
   it('starts a process that died again (counted in local:status), and local:restart restarts one', async () => {
     const auth = state()!.processes.find((p) => p.name === 'auth')!;
     process.kill(-auth.pid, 'SIGKILL');
-    const again = await until('auth to be started again', () => state()!.processes.find((p) => p.name === 'auth' && p.pid !== auth.pid && isAlive(p)), 60_000);
+    const again = await until(
+      'auth to be started again',
+      () => state()!.processes.find((p) => p.name === 'auth' && p.pid !== auth.pid && isAlive(p)),
+      60_000,
+    );
     const authPort = state()!.ports['auth/http']!;
     await until('auth to serve', async () => ((await tcpOpen(authPort)) ? true : undefined), 60_000);
     const { stdout } = await until(
@@ -111,14 +133,25 @@ describe('the local platform life cycle', () => {
     expect(state()!.restarts).toMatchObject({ auth: 1, config: 1 });
     const bad = await cli(dir, 'restart', 'nope').catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 1 });
-    expect((bad as { stderr: string }).stderr).toMatch(/^usage: npm run local:restart -- <process>; one of: postgres-auth, /);
+    expect((bad as { stderr: string }).stderr).toMatch(
+      /^usage: npm run local:restart -- <process>; one of: postgres-auth, /,
+    );
   }, 300_000);
 
   it('restore --apply through the supervisor: postgres-auth held, its data directory swapped, started again, a new full backup', async () => {
     const backup = /^== backup (auth-full-\S+)/m.exec((await dbmanager('backup', 'auth', 'full')).stdout)![1]!;
     const pgAuth = state()!.processes.find((p) => p.name === 'postgres-auth')!;
     const data = join(dir, 'data/postgres-auth');
-    const r = await dbmanager('restore', 'auth', backup, '--apply', '--data-dir', data, '--supervisor', join(dir, 'run/supervisor'));
+    const r = await dbmanager(
+      'restore',
+      'auth',
+      backup,
+      '--apply',
+      '--data-dir',
+      data,
+      '--supervisor',
+      join(dir, 'run/supervisor'),
+    );
     expect(r.stdout).toMatch(new RegExp(`^== restore of ${backup}: applied`, 'm'));
     const newFull = /newFullBackup:\s+(auth-full-\S+)/.exec(r.stdout)?.[1];
     expect(newFull).toBeDefined();

@@ -7,7 +7,14 @@ import { loadStack } from '../../infra/config/index.js';
 import { gatewayConfigSchema, requiredEnv, SERVICE_NAMES } from '../../infra/contract/index.js';
 import { layout } from '../../infra/local-platform/layout.js';
 import { checkPrerequisites, findPostgresBin, INSTALL_SCRIPT } from '../../infra/local-platform/prerequisites.js';
-import { componentEnv, ECHO_ROUTES, localGatewayYaml, localMinioSetup, portKeys, type RenderContext } from '../../infra/local-platform/render.js';
+import {
+  componentEnv,
+  ECHO_ROUTES,
+  localGatewayYaml,
+  localMinioSetup,
+  portKeys,
+  type RenderContext,
+} from '../../infra/local-platform/render.js';
 import { buildPlatform, component } from '../../infra/model/index.js';
 
 const stack = loadStack('stacks', 'dev');
@@ -53,7 +60,8 @@ describe('the local renderer', () => {
     for (const name of [...SERVICE_NAMES, 'redis', 'nats', 'minio', 'postgres-auth', 'postgres-ops'] as const) {
       const c = component(platform, name);
       const writable = c.writablePaths.map((w) => w.path).filter((p) => p !== '/tmp');
-      for (const [k, v] of Object.entries(componentEnv(a, c))) for (const w of writable) expect(v === w || v.startsWith(`${w}/`), `${name}: ${k}=${v}`).toBe(false);
+      for (const [k, v] of Object.entries(componentEnv(a, c)))
+        for (const w of writable) expect(v === w || v.startsWith(`${w}/`), `${name}: ${k}=${v}`).toBe(false);
     }
   });
 
@@ -89,7 +97,11 @@ describe('the local renderer', () => {
       const c = component(platform, name);
       const env = componentEnv(ctx, c);
       expect(env.PRISM_MTLS_ENABLED, name).toBe('true');
-      expect([env.PRISM_MTLS_CERT_FILE, env.PRISM_MTLS_KEY_FILE, env.PRISM_MTLS_CA_FILE], name).toEqual([`/state/mtls/${name}/tls.crt`, `/state/mtls/${name}/tls.key`, `/state/mtls/${name}/ca.crt`]);
+      expect([env.PRISM_MTLS_CERT_FILE, env.PRISM_MTLS_KEY_FILE, env.PRISM_MTLS_CA_FILE], name).toEqual([
+        `/state/mtls/${name}/tls.crt`,
+        `/state/mtls/${name}/tls.key`,
+        `/state/mtls/${name}/ca.crt`,
+      ]);
       // Generic: whatever variable the model points into the mount (PRISM_TLS_* too) follows; none keeps a container path.
       for (const [k, v] of Object.entries(env)) expect(v, `${name}: ${k}`).not.toContain(c.identity!.mountPath);
     }
@@ -103,7 +115,12 @@ describe('the local renderer', () => {
     const gw = component(platform, 'gateway');
     const authPort = component(platform, 'auth').ports.find((p) => p.name === 'http')!.port;
     const file = gw.configFiles.find((f) => f.name === 'gateway.yaml')!;
-    const https = { ...gw, configFiles: gw.configFiles.map((f) => (f === file ? { ...f, content: f.content.replaceAll(`http://auth:${authPort}`, `https://auth:${authPort}`) } : f)) };
+    const https = {
+      ...gw,
+      configFiles: gw.configFiles.map((f) =>
+        f === file ? { ...f, content: f.content.replaceAll(`http://auth:${authPort}`, `https://auth:${authPort}`) } : f,
+      ),
+    };
     const tlsPlatform = { ...platform, components: platform.components.map((c) => (c.name === 'gateway' ? https : c)) };
     const doc = gatewayConfigSchema.parse(parseYaml(localGatewayYaml({ ...ctx, platform: tlsPlatform })));
     expect(doc.routes.find((r) => r.prefix === '/api/auth')!.upstream).toBe(`https://127.0.0.1:${ports['auth/http']}`);
@@ -117,8 +134,16 @@ describe('the local renderer', () => {
     expect(byPrefix['/api/auth']!.ca_file).toMatch(/\/mtls\/gateway\/ca\.crt$/);
     expect(doc.auth.jwks_url).toBe(`https://127.0.0.1:${ports['auth/http']}/auth/.well-known/jwks.json`);
     expect(byPrefix[ECHO_ROUTES.protected]!.ca_file).toBeUndefined();
-    expect(byPrefix[ECHO_ROUTES.protected]).toMatchObject({ upstream: `http://127.0.0.1:${ports['echo/http']}`, auth_required: true, rewrite: '/' });
-    expect(byPrefix[ECHO_ROUTES.public]).toMatchObject({ upstream: `http://127.0.0.1:${ports['echo/http']}`, auth_required: false, rewrite: '/' });
+    expect(byPrefix[ECHO_ROUTES.protected]).toMatchObject({
+      upstream: `http://127.0.0.1:${ports['echo/http']}`,
+      auth_required: true,
+      rewrite: '/',
+    });
+    expect(byPrefix[ECHO_ROUTES.public]).toMatchObject({
+      upstream: `http://127.0.0.1:${ports['echo/http']}`,
+      auth_required: false,
+      rewrite: '/',
+    });
     expect(doc.rate_limit).toEqual({ enabled: true, requests_per_second: 100, burst: 200, on_redis_failure: 'open' });
   });
 
@@ -127,7 +152,12 @@ describe('the local renderer', () => {
     expect(script).toContain(`mc alias set prism "http://127.0.0.1:${ports['minio/api']}"`);
     expect(script).toContain('mc mb --ignore-existing --with-lock "prism/prism-backups"');
     expect(script).not.toContain('pw-');
-    expect(env).toEqual({ MINIO_ROOT_USER: 'prism-admin', MINIO_ROOT_PASSWORD: 'pw-root-4', MINIO_BACKUP_SECRET_KEY: 'pw-backup-5', BACKUP_RETENTION_DAYS: '14' });
+    expect(env).toEqual({
+      MINIO_ROOT_USER: 'prism-admin',
+      MINIO_ROOT_PASSWORD: 'pw-root-4',
+      MINIO_BACKUP_SECRET_KEY: 'pw-backup-5',
+      BACKUP_RETENTION_DAYS: '14',
+    });
   });
 });
 
@@ -139,8 +169,12 @@ describe('prerequisites', () => {
     expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: pgBin })).toThrow(
       /^missing prerequisite: redis-server; install it with `sudo apt-get install redis-server` \(or everything: sudo bash scripts\/install-prerequisites\.sh\)$/,
     );
-    expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: bin })).toThrow(/^missing prerequisite: PostgreSQL server programs .*`sudo apt-get install postgresql`/);
+    expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: bin })).toThrow(
+      /^missing prerequisite: PostgreSQL server programs .*`sudo apt-get install postgresql`/,
+    );
     for (const p of ['redis-server', 'nats-server']) symlinkSync('/bin/true', join(bin, p));
-    expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: pgBin })).toThrow(`missing prerequisite: minio; install it with \`sudo bash ${INSTALL_SCRIPT}\``);
+    expect(() => checkPrerequisites({ PATH: bin, PRISM_PG_BIN: pgBin })).toThrow(
+      `missing prerequisite: minio; install it with \`sudo bash ${INSTALL_SCRIPT}\``,
+    );
   });
 });

@@ -10,7 +10,8 @@ import { isAlive } from '../../infra/local-platform/processes.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
-const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'infra/cli/test-servers.ts', ...args], { cwd: REPO });
+const cli = (...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', 'infra/cli/test-servers.ts', ...args], { cwd: REPO });
 
 const listening = (port: number) =>
   new Promise<boolean>((res) => {
@@ -49,7 +50,9 @@ describe('npm run test-servers: the test servers of one directory, on free ports
     // The console port stays closed: the test MinIO runs with its browser off.
     const serving = ports.filter((p) => p !== state.ports['minio-console'] && (withMinio || p !== state.ports.minio));
     for (const p of serving) expect(await listening(p), `port ${p}`).toBe(true);
-    expect(state.processes.map((p) => p.name).sort()).toEqual(withMinio ? ['minio', 'nats', 'postgres', 'redis'] : ['nats', 'postgres', 'redis']);
+    expect(state.processes.map((p) => p.name).sort()).toEqual(
+      withMinio ? ['minio', 'nats', 'postgres', 'redis'] : ['nats', 'postgres', 'redis'],
+    );
     // A second start finds them answering and starts nothing new.
     expect((await cli('start', dir)).stdout).toBe(first);
     expect(readState(join(dir, 'state.json'))!.processes).toEqual(state.processes);
@@ -65,7 +68,10 @@ describe('npm run test-servers: the test servers of one directory, on free ports
   it('stop refuses a directory it did not make, and removes nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'prism-ts-other-'));
     const r = await cli('stop', dir).catch((e: { code: number; stderr: string }) => e);
-    expect(r).toMatchObject({ code: 1, stderr: `test-servers: ${dir} holds no test servers (no state.json); nothing stopped\n` });
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: `test-servers: ${dir} holds no test servers (no state.json); nothing stopped\n`,
+    });
     expect(existsSync(dir)).toBe(true);
   });
 });

@@ -19,10 +19,16 @@ interface JaegerTrace {
   processes: Record<string, { serviceName: string }>;
 }
 
-const withServices = (t: JaegerTrace): JaegerSpan[] => t.spans.map(({ processID, ...s }) => ({ ...s, service: t.processes[processID]!.serviceName }));
+const withServices = (t: JaegerTrace): JaegerSpan[] =>
+  t.spans.map(({ processID, ...s }) => ({ ...s, service: t.processes[processID]!.serviceName }));
 
 /** The traces of `service` (its recent ones, or those whose spans carry every tag in `tags`). */
-export async function findTraces(query: string, service: string, tags?: Record<string, string>, operation?: string): Promise<JaegerSpan[][]> {
+export async function findTraces(
+  query: string,
+  service: string,
+  tags?: Record<string, string>,
+  operation?: string,
+): Promise<JaegerSpan[][]> {
   const q = new URLSearchParams({ service, limit: '50', lookback: '1h' });
   if (tags) q.set('tags', JSON.stringify(tags));
   if (operation) q.set('operation', operation);
@@ -32,7 +38,8 @@ export async function findTraces(query: string, service: string, tags?: Record<s
 }
 
 export const tag = (s: JaegerSpan, key: string): unknown => s.tags.find((t) => t.key === key)?.value;
-export const parentOf = (s: JaegerSpan): string | undefined => s.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
+export const parentOf = (s: JaegerSpan): string | undefined =>
+  s.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
 
 /** The JSON log lines of a local platform process whose request id is `requestId`. */
 export function logLinesOf(logsDir: string, process: string, requestId: string): string[] {

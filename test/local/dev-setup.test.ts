@@ -25,7 +25,11 @@ function pathWith(programs: readonly string[]): string {
 const BASIC = ['bash', 'sh', 'dirname', 'sort', 'head', 'cat', 'env', 'make', 'grep', 'awk'];
 
 function run(cwd: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { HOME: process.env.HOME, PATH: process.env.PATH, ...env } });
+  return spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { HOME: process.env.HOME, PATH: process.env.PATH, ...env },
+  });
 }
 
 describe('make dev-setup, the parts that run without Docker', () => {
@@ -107,7 +111,10 @@ describe('npm run local-secrets', () => {
     expect(mode(statSync(file).mode)).toBe('0600');
     expect(mode(statSync(join(dir, '.secrets')).mode)).toBe('0700');
     // The Namespace first, exactly as synthesized, so `kubectl apply -f` works on an empty cluster.
-    const [namespace, secret, ...rest] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()) as [ManifestObject, ManifestObject & { data: Record<string, string> }];
+    const [namespace, secret, ...rest] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()) as [
+      ManifestObject,
+      ManifestObject & { data: Record<string, string> },
+    ];
     expect(rest).toEqual([]);
     expect(namespace).toEqual(synthesizedNamespace);
     expect(await openApiErrors(namespace)).toEqual([]);
@@ -122,7 +129,10 @@ describe('npm run local-secrets', () => {
     expect(decoded('jwt-private-key')).toBe(readFileSync(join(dir, 'keys/private.pem'), 'utf8'));
     expect(decoded('jwt-public-key')).toBe(readFileSync(join(dir, 'keys/public.pem'), 'utf8'));
 
-    writeFileSync(join(dir, ENV), readFileSync(join(dir, ENV), 'utf8').replace('GOOGLE_CLIENT_ID=', 'GOOGLE_CLIENT_ID=google-id'));
+    writeFileSync(
+      join(dir, ENV),
+      readFileSync(join(dir, ENV), 'utf8').replace('GOOGLE_CLIENT_ID=', 'GOOGLE_CLIENT_ID=google-id'),
+    );
     expect(run(dir, 'node_modules/.bin/tsx', ['infra/cli/local.ts', 'secrets']).status).toBe(0);
     const again = parseAllDocuments(readFileSync(file, 'utf8'))[1]!.toJS() as { data: Record<string, string> };
     expect(Buffer.from(again.data['google-client-id']!, 'base64').toString()).toBe('google-id');
@@ -131,11 +141,16 @@ describe('npm run local-secrets', () => {
   it('fills a password left empty (a comment is no value) rather than writing a Secret without it', () => {
     const dir = tempCheckout();
     expect(run(dir, 'bash', ['scripts/dev-setup.sh', '--local-only']).status).toBe(0);
-    writeFileSync(join(dir, ENV), readFileSync(join(dir, ENV), 'utf8').replace(/^REDIS_PASSWORD=.*$/m, 'REDIS_PASSWORD= # later'));
+    writeFileSync(
+      join(dir, ENV),
+      readFileSync(join(dir, ENV), 'utf8').replace(/^REDIS_PASSWORD=.*$/m, 'REDIS_PASSWORD= # later'),
+    );
     const r = run(dir, 'node_modules/.bin/tsx', ['infra/cli/local.ts', 'secrets']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('generated the empty REDIS_PASSWORD');
-    const secret = parseAllDocuments(readFileSync(join(dir, '.secrets/prism-secrets.yaml'), 'utf8'))[1]!.toJS() as { data: Record<string, string> };
+    const secret = parseAllDocuments(readFileSync(join(dir, '.secrets/prism-secrets.yaml'), 'utf8'))[1]!.toJS() as {
+      data: Record<string, string>;
+    };
     const env = parseDotenv(readFileSync(join(dir, ENV), 'utf8'));
     expect(Buffer.from(secret.data['redis-password']!, 'base64').toString()).toBe(env.get('REDIS_PASSWORD'));
     expect(env.get('REDIS_PASSWORD')).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -143,7 +158,9 @@ describe('npm run local-secrets', () => {
 
   it('refuses to build the Secret from a .env without a generated password, naming it', () => {
     const dotenv = 'POSTGRES_AUTH_PASSWORD=a\nPOSTGRES_OPS_PASSWORD=b\n';
-    expect(() => localSecretManifest({ dotenv, envPath: ENV, readFile: () => 'pem' })).toThrow(/deploy\/docker-compose\/.env: REDIS_PASSWORD is empty or missing/);
+    expect(() => localSecretManifest({ dotenv, envPath: ENV, readFile: () => 'pem' })).toThrow(
+      /deploy\/docker-compose\/.env: REDIS_PASSWORD is empty or missing/,
+    );
   });
 });
 
@@ -157,11 +174,16 @@ describe('no secret value outside the git-ignored files', () => {
     const env = parseDotenv(readFileSync(join(dir, ENV), 'utf8'));
     const values = [...GENERATED].map((k) => env.get(k)!);
     // A line from the middle of each key's base64 body.
-    const pemLines = ['keys/private.pem', 'keys/public.pem'].map((f) => readFileSync(join(dir, f), 'utf8').split('\n')[3]!);
+    const pemLines = ['keys/private.pem', 'keys/public.pem'].map(
+      (f) => readFileSync(join(dir, f), 'utf8').split('\n')[3]!,
+    );
     const needles = [...values, ...pemLines, ...values.map((v) => Buffer.from(v).toString('base64'))];
-    const candidates = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: dir, encoding: 'utf8' }).split('\n').filter(Boolean);
+    const candidates = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: dir, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
     expect(candidates).toContain('deploy/docker-compose/docker-compose.yml');
-    for (const f of [ENV, 'keys/private.pem', 'keys/public.pem', '.secrets/prism-secrets.yaml']) expect(candidates).not.toContain(f);
+    for (const f of [ENV, 'keys/private.pem', 'keys/public.pem', '.secrets/prism-secrets.yaml'])
+      expect(candidates).not.toContain(f);
     const leaks: string[] = [];
     for (const f of candidates) {
       if (f.startsWith('node_modules')) continue;
@@ -170,7 +192,9 @@ describe('no secret value outside the git-ignored files', () => {
     }
     expect(leaks).toEqual([]);
     // Positive control: the ignored files do hold them.
-    expect(readFileSync(join(dir, '.secrets/prism-secrets.yaml'), 'utf8')).toContain(Buffer.from(values[0]!).toString('base64'));
+    expect(readFileSync(join(dir, '.secrets/prism-secrets.yaml'), 'utf8')).toContain(
+      Buffer.from(values[0]!).toString('base64'),
+    );
   });
 });
 
@@ -205,9 +229,13 @@ describe('Makefile', () => {
     expect(up).toContain(
       'docker compose --project-name prism --project-directory deploy/docker-compose --env-file deploy/docker-compose/.env -f deploy/docker-compose/docker-compose.infra.yml up -d --wait',
     );
-    expect(up).toMatch(/-f deploy\/docker-compose\/docker-compose\.yml up -d --build --wait --wait-timeout 300 gateway auth config dbmanager/);
+    expect(up).toMatch(
+      /-f deploy\/docker-compose\/docker-compose\.yml up -d --build --wait --wait-timeout 300 gateway auth config dbmanager/,
+    );
     expect(up).toContain('run --rm $task');
-    expect(dry('docker-logs', 'service=gateway').stdout).toMatch(/-f deploy\/traefik\/docker-compose\.traefik\.yml logs -f gateway/);
+    expect(dry('docker-logs', 'service=gateway').stdout).toMatch(
+      /-f deploy\/traefik\/docker-compose\.traefik\.yml logs -f gateway/,
+    );
     expect(dry('docker-clean').stdout).toContain('down --volumes --remove-orphans');
     expect(dry('docker-migrate').stdout).toContain('run --rm --build db-migrate');
   });
@@ -218,7 +246,8 @@ describe('Makefile', () => {
     const groups = [...help.stdout.matchAll(/^(\S.*):$/gm)].map((m) => m[1]!.split(/[ :]/)[0]);
     expect(groups).toEqual(['help', 'set-up', 'the', 'Docker', 'backups']);
     const local = help.stdout.slice(help.stdout.indexOf('the local platform'), help.stdout.indexOf('Docker Compose:'));
-    for (const t of ['local-up', 'local-status', 'local-logs', 'local-down']) expect(local, t).toMatch(new RegExp(`^  ${t} `, 'm'));
+    for (const t of ['local-up', 'local-status', 'local-logs', 'local-down'])
+      expect(local, t).toMatch(new RegExp(`^  ${t} `, 'm'));
     // Every target with a description in the Makefile is listed.
     const described = [...readFileSync('Makefile', 'utf8').matchAll(/^([a-z-]+):.*## /gm)].map((m) => m[1]!);
     for (const t of described) expect(help.stdout, t).toMatch(new RegExp(`^  ${t} `, 'm'));
@@ -229,7 +258,9 @@ describe('Makefile', () => {
     const dir = tempCheckout();
     const r = run(dir, 'bash', ['scripts/dev-setup.sh'], { PATH: pathWith([...BASIC, 'node', 'npm']) });
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('Without Docker, the whole platform runs as local processes: make local-up (npm run local:up');
+    expect(r.stderr).toContain(
+      'Without Docker, the whole platform runs as local processes: make local-up (npm run local:up',
+    );
     expect(r.stderr).toContain('PRISM_BACKUP_MODE=local');
   });
 
@@ -245,18 +276,27 @@ describe('Makefile', () => {
       '#!/bin/sh\ncase "$1" in docker-cli-plugin-metadata) echo \'{"SchemaVersion":"0.1.0","Vendor":"test","Version":"v2.30.0"}\' ;; *) echo "Docker Compose version v2.30.0" ;; esac\n',
       { mode: 0o755 },
     );
-    const env = { DOCKER_CONFIG: join(dir, '.docker'), DOCKER_HOST: 'unix:///nonexistent/docker.sock', PRISM_LOCAL_DIR: join(dir, 'no-platform') };
+    const env = {
+      DOCKER_CONFIG: join(dir, '.docker'),
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      PRISM_LOCAL_DIR: join(dir, 'no-platform'),
+    };
     expect(run(dir, 'docker', ['compose', 'version'], env).status).toBe(0);
     expect(run(dir, 'docker', ['info'], env).status).not.toBe(0);
     const r = run(dir, 'bash', ['deploy/backup/backup.sh', 'list'], env);
     expect(r.stderr).toContain('dbmanager-cli: PRISM_BACKUP_MODE=local (not set; no Docker engine answers)');
-    expect(r.stderr).toContain(`dbmanager-cli: no local platform in ${join(dir, 'no-platform')} (start it: npm run local:up)`);
+    expect(r.stderr).toContain(
+      `dbmanager-cli: no local platform in ${join(dir, 'no-platform')} (start it: npm run local:up)`,
+    );
     expect(r.stderr).not.toMatch(/docker compose|Cannot connect to the Docker daemon/i);
     expect(r.status).toBe(1);
   });
 
   it('calls the backup scripts as the guide documents them', () => {
-    expect(dry('backup-all').stdout.trim().split('\n')).toEqual(['./deploy/backup/backup.sh auth full', './deploy/backup/backup.sh ops full']);
+    expect(dry('backup-all').stdout.trim().split('\n')).toEqual([
+      './deploy/backup/backup.sh auth full',
+      './deploy/backup/backup.sh ops full',
+    ]);
     expect(dry('backup-list').stdout.trim()).toBe('./deploy/backup/backup.sh list');
   });
 });

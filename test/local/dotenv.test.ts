@@ -73,7 +73,9 @@ describe('.env creation', () => {
 
   it('keeps every value of a hand-made .env, fills only empty passwords and appends missing variables', () => {
     const { example, env } = fresh();
-    writeFileSync(env, 'REDIS_PASSWORD=mine\nPOSTGRES_AUTH_PASSWORD=\nGITHUB_CLIENT_ID="my-client"\n# a note\n', { mode: 0o644 });
+    writeFileSync(env, 'REDIS_PASSWORD=mine\nPOSTGRES_AUTH_PASSWORD=\nGITHUB_CLIENT_ID="my-client"\n# a note\n', {
+      mode: 0o644,
+    });
     chmodSync(env, 0o644);
     const r = ensureEnvFile(example, env);
     expect(r.filled).toEqual(['POSTGRES_AUTH_PASSWORD']);

@@ -20,7 +20,18 @@ afterAll(() => {
 export function tempCheckout(): string {
   const dir = mkdtempSync(join(tmpdir(), 'prism-local-'));
   made.push(dir);
-  const paths = ['Makefile', 'scripts', 'deploy', 'infra', 'stacks', 'keys', 'package.json', 'package-lock.json', 'tsconfig.json', '.gitignore'];
+  const paths = [
+    'Makefile',
+    'scripts',
+    'deploy',
+    'infra',
+    'stacks',
+    'keys',
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    '.gitignore',
+  ];
   const tracked = execFileSync('git', ['ls-files', '-z', '--', ...paths], { encoding: 'utf8' })
     .split('\0')
     .filter(Boolean);

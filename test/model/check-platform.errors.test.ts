@@ -11,14 +11,28 @@ function withComponent(platform: Platform, name: string, change: (c: Component) 
   return { ...platform, components: platform.components.map((c) => (c.name === name ? change(c) : c)) };
 }
 
-const envWith = (c: Component, name: string, value: Component['env'][string]): Component => ({ ...c, env: { ...c.env, [name]: value } });
-const envWithout = (c: Component, name: string): Component => ({ ...c, env: Object.fromEntries(Object.entries(c.env).filter(([k]) => k !== name)) });
+const envWith = (c: Component, name: string, value: Component['env'][string]): Component => ({
+  ...c,
+  env: { ...c.env, [name]: value },
+});
+const envWithout = (c: Component, name: string): Component => ({
+  ...c,
+  env: Object.fromEntries(Object.entries(c.env).filter(([k]) => k !== name)),
+});
 
 /** One case per error checkPlatform raises: the fault planted, and the problem line it must report. */
-const CASES: readonly { readonly fault: string; readonly plant: (p: Platform) => Platform; readonly problem: string }[] = [
+const CASES: readonly {
+  readonly fault: string;
+  readonly plant: (p: Platform) => Platform;
+  readonly problem: string;
+}[] = [
   {
     fault: 'a flow to a component that does not exist',
-    plant: (p) => withComponent(p, 'gateway', (c) => ({ ...c, flows: [...c.flows, { to: 'memcached' as Component['name'], port: 'client' }] })),
+    plant: (p) =>
+      withComponent(p, 'gateway', (c) => ({
+        ...c,
+        flows: [...c.flows, { to: 'memcached' as Component['name'], port: 'client' }],
+      })),
     problem: 'gateway: flow to unknown component memcached',
   },
   {
@@ -28,12 +42,19 @@ const CASES: readonly { readonly fault: string; readonly plant: (p: Platform) =>
   },
   {
     fault: "a task's flow to a port the component does not have",
-    plant: (p) => withComponent(p, 'dbmanager', (c) => ({ ...c, tasks: c.tasks.map((t, i) => (i === 0 ? { ...t, flows: [...t.flows, { to: 'minio', port: 'ftp' }] } : t)) })),
+    plant: (p) =>
+      withComponent(p, 'dbmanager', (c) => ({
+        ...c,
+        tasks: c.tasks.map((t, i) => (i === 0 ? { ...t, flows: [...t.flows, { to: 'minio', port: 'ftp' }] } : t)),
+      })),
     problem: `dbmanager/${prod().components.find((c) => c.name === 'dbmanager')!.tasks[0]!.name}: flow to minio names unknown port ftp`,
   },
   {
     fault: 'a reference to a port that does not exist',
-    plant: (p) => withComponent(p, 'gateway', (c) => envWith(c, 'PRISM_CONSUL_ADDRESS', { ref: { component: 'consul', port: 'dns' } })),
+    plant: (p) =>
+      withComponent(p, 'gateway', (c) =>
+        envWith(c, 'PRISM_CONSUL_ADDRESS', { ref: { component: 'consul', port: 'dns' } }),
+      ),
     problem: 'gateway: PRISM_CONSUL_ADDRESS refers to unknown port consul/dns',
   },
   {
@@ -44,7 +65,11 @@ const CASES: readonly { readonly fault: string; readonly plant: (p: Platform) =>
   {
     fault: "a config file's reference no flow allows (the gateway's auth origin without its flow)",
     // Its JWKS variable dropped too, so the config file is the only user of the flow.
-    plant: (p) => withComponent(p, 'gateway', (c) => ({ ...envWithout(c, 'PRISM_AUTH_JWKS_URL'), flows: c.flows.filter((f) => !(f.to === 'auth' && f.port === 'http')) })),
+    plant: (p) =>
+      withComponent(p, 'gateway', (c) => ({
+        ...envWithout(c, 'PRISM_AUTH_JWKS_URL'),
+        flows: c.flows.filter((f) => !(f.to === 'auth' && f.port === 'http')),
+      })),
     problem: 'gateway: gateway.yaml refers to auth/http but no flow allows it',
   },
   {
@@ -52,7 +77,11 @@ const CASES: readonly { readonly fault: string; readonly plant: (p: Platform) =>
     plant: (p) =>
       withComponent(p, 'gateway', (c) => ({
         ...c,
-        configFiles: c.configFiles.map((f) => (f.name === 'gateway.yaml' ? { ...f, content: f.content.replaceAll('https://auth:', 'https://auth.prism.svc:') } : f)),
+        configFiles: c.configFiles.map((f) =>
+          f.name === 'gateway.yaml'
+            ? { ...f, content: f.content.replaceAll('https://auth:', 'https://auth.prism.svc:') }
+            : f,
+        ),
       })),
     problem: 'gateway: gateway.yaml does not contain https://auth:8081, its reference to auth/http',
   },
@@ -63,7 +92,11 @@ const CASES: readonly { readonly fault: string; readonly plant: (p: Platform) =>
   },
   {
     fault: 'a probe on a port the component does not have',
-    plant: (p) => withComponent(p, 'gateway', (c) => ({ ...c, liveness: { ...c.liveness, action: { http: { path: '/health/live', port: 'admin' } } } })),
+    plant: (p) =>
+      withComponent(p, 'gateway', (c) => ({
+        ...c,
+        liveness: { ...c.liveness, action: { http: { path: '/health/live', port: 'admin' } } },
+      })),
     problem: 'gateway: probe uses unknown port admin',
   },
   {
@@ -98,7 +131,8 @@ const CASES: readonly { readonly fault: string; readonly plant: (p: Platform) =>
 
 describe('checkPlatform', () => {
   it('accepts the platform of every stack as built', () => {
-    for (const env of ['dev', 'staging', 'prod']) expect(() => checkPlatform(buildPlatform(env, loadStack('stacks', env).config)), env).not.toThrow();
+    for (const env of ['dev', 'staging', 'prod'])
+      expect(() => checkPlatform(buildPlatform(env, loadStack('stacks', env).config)), env).not.toThrow();
   });
 
   it.each(CASES)('refuses $fault', ({ plant, problem }) => {
@@ -108,7 +142,12 @@ describe('checkPlatform', () => {
   });
 
   it('reports every problem at once, not only the first', () => {
-    const broken = withComponent(prod(), 'gateway', (c) => ({ ...envWith(c, 'PRISM_DEBUG_EVERYTHING', { value: 'true' }), metricsPort: 'stats' }));
-    expect(() => checkPlatform(broken)).toThrow(/metrics port stats is not a port\n {2}- gateway: PRISM_DEBUG_EVERYTHING is not in the service's contract/);
+    const broken = withComponent(prod(), 'gateway', (c) => ({
+      ...envWith(c, 'PRISM_DEBUG_EVERYTHING', { value: 'true' }),
+      metricsPort: 'stats',
+    }));
+    expect(() => checkPlatform(broken)).toThrow(
+      /metrics port stats is not a port\n {2}- gateway: PRISM_DEBUG_EVERYTHING is not in the service's contract/,
+    );
   });
 });

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_EVENTS_STREAM, AUTH_REVOCATION_SUBJECTS, GATEWAY_REQUEST_STREAM, SERVICE_NAMES, SUBJECTS } from '../../infra/contract/index.js';
+import {
+  AUTH_EVENTS_STREAM,
+  AUTH_REVOCATION_SUBJECTS,
+  GATEWAY_REQUEST_STREAM,
+  SERVICE_NAMES,
+  SUBJECTS,
+} from '../../infra/contract/index.js';
 import { NATS_TLS_DIR } from '../../infra/model/components/data.js';
 import { freePort, waitFor } from '../support/net.js';
 import { type SecureNats, secureNats } from '../support/secure-nats.js';
@@ -34,7 +40,12 @@ afterAll(async () => {
 });
 
 /** Messages a subscription receives within `ms` after the publishers flushed. */
-async function received(nc: NatsConnection, subject: string, publish: () => Promise<void>, ms = 300): Promise<string[]> {
+async function received(
+  nc: NatsConnection,
+  subject: string,
+  publish: () => Promise<void>,
+  ms = 300,
+): Promise<string[]> {
   const got: string[] = [];
   const sub = nc.subscribe(subject, { callback: (_e, m) => void got.push(`${m.subject} ${m.string()}`) });
   await nc.flush();
@@ -58,8 +69,12 @@ async function subscribeOutcome(nc: NatsConnection, subject: string): Promise<Er
 
 describe('connections', () => {
   it('refuses a client without a certificate, and a plaintext client', async () => {
-    await expect(connect({ servers: nats.url, tls: { caFile: nats.pki.caCert }, reconnect: false, timeout: 3_000 })).rejects.toThrow();
-    await expect(connect({ servers: nats.url.replace('tls://', 'nats://'), reconnect: false, timeout: 3_000, tls: null })).rejects.toThrow(/tls|TLS|required/);
+    await expect(
+      connect({ servers: nats.url, tls: { caFile: nats.pki.caCert }, reconnect: false, timeout: 3_000 }),
+    ).rejects.toThrow();
+    await expect(
+      connect({ servers: nats.url.replace('tls://', 'nats://'), reconnect: false, timeout: 3_000, tls: null }),
+    ).rejects.toThrow(/tls|TLS|required/);
   });
 
   it("refuses certificates of the CA that name no NATS user: the DB manager's, an operator's", async () => {
@@ -68,13 +83,21 @@ describe('connections', () => {
   });
 
   it('accepts each service that uses NATS as its own user', async () => {
-    for (const s of SERVICE_NAMES.filter((n) => n !== 'dbmanager')) expect((await as(s)).info?.server_name).toBe('nats-test');
+    for (const s of SERVICE_NAMES.filter((n) => n !== 'dbmanager'))
+      expect((await as(s)).info?.server_name).toBe('nats-test');
   });
 });
 
 describe('the config change feed', () => {
   const change = 'prism.system.config.dev.global.maintenance.enabled';
-  const forged = JSON.stringify({ environment: 'dev', service: 'global', key: 'maintenance.enabled', version: 1_000_000, valueJson: 'true', action: 'set' });
+  const forged = JSON.stringify({
+    environment: 'dev',
+    service: 'global',
+    key: 'maintenance.enabled',
+    version: 1_000_000,
+    valueJson: 'true',
+    action: 'set',
+  });
 
   it('reaches the config service from the config service only: the gateway and auth cannot publish a change', async () => {
     const [config, gateway, auth] = [await as('config'), await as('gateway'), await as('auth')];
@@ -85,7 +108,9 @@ describe('the config change feed', () => {
     });
     expect(got).toEqual([]);
     // The config service's own publication does arrive (the check above is not vacuous).
-    expect(await received(config, SUBJECTS.config, async () => (config.publish(change, '{}'), config.flush()))).toEqual([`${change} {}`]);
+    expect(await received(config, SUBJECTS.config, async () => (config.publish(change, '{}'), config.flush()))).toEqual(
+      [`${change} {}`],
+    );
   });
 
   it('cannot be read by the gateway or auth', async () => {
@@ -105,7 +130,8 @@ describe('events and JetStream', () => {
     authJsm = await jetstreamManager(await as('auth'));
     await authJsm.streams.add({ name: AUTH_EVENTS_STREAM, subjects: [SUBJECTS.authUser, SUBJECTS.authToken] });
     const gw = await as('gateway');
-    for (let i = 0; i < 3; i++) gw.publish('prism.gateway.request.api', JSON.stringify({ i, clientIp: '203.0.113.9', userId: 'u1' }));
+    for (let i = 0; i < 3; i++)
+      gw.publish('prism.gateway.request.api', JSON.stringify({ i, clientIp: '203.0.113.9', userId: 'u1' }));
     await gw.flush();
     const au = await as('auth');
     au.publish('prism.auth.user.logged_in', JSON.stringify({ user_id: 'u1', ip: '203.0.113.9' }));
@@ -116,11 +142,13 @@ describe('events and JetStream', () => {
   it('request and auth events cannot be read live by any service but the gateway’s revocations', async () => {
     for (const who of ['gateway', 'auth', 'config'] as const) {
       const nc = await as(who);
-      for (const subject of [SUBJECTS.gatewayRequest, SUBJECTS.authUser, '>']) expect(await subscribeOutcome(nc, subject), `${who} on ${subject}`).toBeInstanceOf(Error);
+      for (const subject of [SUBJECTS.gatewayRequest, SUBJECTS.authUser, '>'])
+        expect(await subscribeOutcome(nc, subject), `${who} on ${subject}`).toBeInstanceOf(Error);
     }
     // What the gateway may read: auth's revocations, one subject each, and nothing else of auth's.
     const gateway = await as('gateway');
-    for (const subject of AUTH_REVOCATION_SUBJECTS) expect(await subscribeOutcome(gateway, subject), subject).toBeUndefined();
+    for (const subject of AUTH_REVOCATION_SUBJECTS)
+      expect(await subscribeOutcome(gateway, subject), subject).toBeUndefined();
     expect(await subscribeOutcome(gateway, SUBJECTS.authToken)).toBeInstanceOf(Error);
   });
 
@@ -135,9 +163,15 @@ describe('events and JetStream', () => {
           [`$JS.API.STREAM.UPDATE.${stream}`, JSON.stringify({ name: stream, subjects: ['nothing.>'], max_msgs: 1 })],
           [`$JS.API.STREAM.MSG.GET.${stream}`, JSON.stringify({ seq: 1 })],
           [`$JS.API.DIRECT.GET.${stream}`, JSON.stringify({ seq: 1 })],
-          [`$JS.API.CONSUMER.CREATE.${stream}`, JSON.stringify({ stream_name: stream, config: { ack_policy: 'none' } })],
+          [
+            `$JS.API.CONSUMER.CREATE.${stream}`,
+            JSON.stringify({ stream_name: stream, config: { ack_policy: 'none' } }),
+          ],
         ];
-        for (const [subject, body] of attacks) await expect(nc.request(subject, body, { timeout: 2_000 }), `${who}: ${subject}`).rejects.toThrow(/Permissions Violation/);
+        for (const [subject, body] of attacks)
+          await expect(nc.request(subject, body, { timeout: 2_000 }), `${who}: ${subject}`).rejects.toThrow(
+            /Permissions Violation/,
+          );
       }
     }
     // Nothing happened to them.
@@ -146,8 +180,12 @@ describe('events and JetStream', () => {
   });
 
   it("an owner cannot create another's stream, nor a stream of its own that captures others' subjects", async () => {
-    await expect(authJsm.streams.add({ name: GATEWAY_REQUEST_STREAM, subjects: [SUBJECTS.gatewayRequest] })).rejects.toThrow(/Permissions Violation/);
-    await expect(gatewayJsm.streams.add({ name: 'SNOOP', subjects: [SUBJECTS.authUser] })).rejects.toThrow(/Permissions Violation/);
+    await expect(
+      authJsm.streams.add({ name: GATEWAY_REQUEST_STREAM, subjects: [SUBJECTS.gatewayRequest] }),
+    ).rejects.toThrow(/Permissions Violation/);
+    await expect(gatewayJsm.streams.add({ name: 'SNOOP', subjects: [SUBJECTS.authUser] })).rejects.toThrow(
+      /Permissions Violation/,
+    );
   });
 });
 
@@ -168,11 +206,19 @@ describe('the monitoring port', () => {
 
 describe('the production cluster (routes)', () => {
   it("three servers with prod's nats-server.conf form a cluster over TLS; a server with another mesh certificate is refused", async () => {
-    const prodConf = (find(synth('prod').objects, 'ConfigMap', 'nats-config') as unknown as { data: Record<string, string> }).data['nats-server.conf']!;
+    const prodConf = (
+      find(synth('prod').objects, 'ConfigMap', 'nats-config') as unknown as { data: Record<string, string> }
+    ).data['nats-server.conf']!;
     const routes = [...prodConf.matchAll(/nats:\/\/nats-(\d)\.[^\s]+:(\d+)/g)];
     expect(routes.map((m) => m[1])).toEqual(['0', '1', '2']);
     const dir = mkdtempSync(join(tmpdir(), 'prism-nats-cluster-'));
-    const ports = await Promise.all([0, 1, 2, 3].map(async () => ({ client: await freePort(), monitor: await freePort(), cluster: await freePort() })));
+    const ports = await Promise.all(
+      [0, 1, 2, 3].map(async () => ({
+        client: await freePort(),
+        monitor: await freePort(),
+        cluster: await freePort(),
+      })),
+    );
     const confFor = (i: number, certDir: string) => {
       let conf = prodConf
         .replaceAll(`"${NATS_TLS_DIR}/`, `"${certDir}/`)
@@ -180,21 +226,45 @@ describe('the production cluster (routes)', () => {
         .replace(/^http_port: \d+$/m, `http_port: ${ports[i]!.monitor}`)
         .replace(/^ {2}port: \d+$/m, `  port: ${ports[i]!.cluster}`)
         .replace(/store_dir: ".*"/, `store_dir: "${join(dir, `js${i}`)}"`);
-      for (const [url, n] of routes.map((m) => [m[0], Number(m[1])] as const)) conf = conf.replace(url, `nats://127.0.0.1:${ports[n]!.cluster}`);
+      for (const [url, n] of routes.map((m) => [m[0], Number(m[1])] as const))
+        conf = conf.replace(url, `nats://127.0.0.1:${ports[n]!.cluster}`);
       const file = join(dir, `n${i}.conf`);
       writeFileSync(file, conf);
       return file;
     };
-    const children = [0, 1, 2].map((i) => spawn('nats-server', ['-c', confFor(i, nats.pki.workloads.nats!.dir)], { stdio: 'ignore', env: { PATH: process.env.PATH, SERVER_NAME: `n${i}` } }));
-    const routesOf = async (i: number) => ((await (await fetch(`http://127.0.0.1:${ports[i]!.monitor}/routez`)).json()) as { num_routes: number }).num_routes;
+    const children = [0, 1, 2].map((i) =>
+      spawn('nats-server', ['-c', confFor(i, nats.pki.workloads.nats!.dir)], {
+        stdio: 'ignore',
+        env: { PATH: process.env.PATH, SERVER_NAME: `n${i}` },
+      }),
+    );
+    const routesOf = async (i: number) =>
+      ((await (await fetch(`http://127.0.0.1:${ports[i]!.monitor}/routez`)).json()) as { num_routes: number })
+        .num_routes;
     try {
-      await waitFor('a full mesh of routes', async () => ((await Promise.all([0, 1, 2].map((i) => routesOf(i).catch(() => 0)))).every((n) => n === 2) ? true : undefined), 20_000);
+      await waitFor(
+        'a full mesh of routes',
+        async () =>
+          (await Promise.all([0, 1, 2].map((i) => routesOf(i).catch(() => 0)))).every((n) => n === 2)
+            ? true
+            : undefined,
+        20_000,
+      );
       // A fourth server with the gateway's certificate (same CA) dials the others: refused, no route.
       const rogue = confFor(3, nats.pki.workloads.gateway!.dir);
-      const conf = readFileSync(rogue, 'utf8').replace(/routes: \[[^\]]*\]/, `routes: [\n    nats://127.0.0.1:${ports[0]!.cluster}\n  ]`);
+      const conf = readFileSync(rogue, 'utf8').replace(
+        /routes: \[[^\]]*\]/,
+        `routes: [\n    nats://127.0.0.1:${ports[0]!.cluster}\n  ]`,
+      );
       writeFileSync(rogue, conf);
-      children.push(spawn('nats-server', ['-c', rogue], { stdio: 'ignore', env: { PATH: process.env.PATH, SERVER_NAME: 'rogue' } }));
-      await waitFor('the rogue server', async () => (await fetch(`http://127.0.0.1:${ports[3]!.monitor}/varz`).catch(() => undefined))?.ok || undefined, 20_000);
+      children.push(
+        spawn('nats-server', ['-c', rogue], { stdio: 'ignore', env: { PATH: process.env.PATH, SERVER_NAME: 'rogue' } }),
+      );
+      await waitFor(
+        'the rogue server',
+        async () => (await fetch(`http://127.0.0.1:${ports[3]!.monitor}/varz`).catch(() => undefined))?.ok || undefined,
+        20_000,
+      );
       await new Promise((r) => setTimeout(r, 2_000));
       expect(await routesOf(3)).toBe(0);
       expect(await routesOf(0)).toBe(2);

@@ -25,7 +25,10 @@ interface Rule {
 const GROUPS = parse(rulesText).groups as { name: string; rules: Rule[] }[];
 const RULES = new Map<string, Rule>(GROUPS.flatMap((g) => g.rules).map((r) => [r.alert, r]));
 
-const V = { auth: bytes(stack.config.storage.sizes.postgresAuth)!, ops: bytes(stack.config.storage.sizes.postgresOps)! };
+const V = {
+  auth: bytes(stack.config.storage.sizes.postgresAuth)!,
+  ops: bytes(stack.config.storage.sizes.postgresOps)!,
+};
 const AUTH = 'postgres-auth-exporter';
 const OPS = 'postgres-ops-exporter';
 
@@ -44,7 +47,12 @@ const s = (metric: string, labels: Record<string, string>) =>
     .join(', ')}}`;
 const flat = (v: number, n = 60) => `${Math.round(v)}x${n}`;
 
-const slot = { job: AUTH, instance: 'postgres-auth-exporter:9187', slot_name: 'prism_wal_archive', slot_type: 'physical' };
+const slot = {
+  job: AUTH,
+  instance: 'postgres-auth-exporter:9187',
+  slot_name: 'prism_wal_archive',
+  slot_type: 'physical',
+};
 const pool = (instance: string) => ({ service: 'auth', pool: 'auth', job: 'auth', instance });
 const poolSeries = (instance: string, total: number, waiting: number, max = 10) => ({
   [s('prism_db_pool_connections', { ...pool(instance), state: 'total' })]: flat(total),
@@ -60,10 +68,34 @@ const CASES: Case[] = [
     fires: [{ service: 'auth', pool: 'auth' }],
     at: '10m',
   },
-  { alert: 'PrismDbPoolExhausted', name: 'clients waiting while connections are still being opened', series: { ...poolSeries('a', 6, 2) }, fires: [], at: '10m' },
-  { alert: 'PrismDbPoolExhausted', name: 'a full pool with nobody waiting', series: { ...poolSeries('a', 10, 0) }, fires: [], at: '10m' },
-  { alert: 'PrismPostgresDown', name: 'the exporter reports pg_up 0', series: { [s('pg_up', { job: AUTH, instance: 'a' })]: flat(0) }, fires: [{ job: AUTH, instance: 'a' }], at: '5m' },
-  { alert: 'PrismPostgresDown', name: 'pg_up 1', series: { [s('pg_up', { job: AUTH, instance: 'a' })]: flat(1) }, fires: [], at: '5m' },
+  {
+    alert: 'PrismDbPoolExhausted',
+    name: 'clients waiting while connections are still being opened',
+    series: { ...poolSeries('a', 6, 2) },
+    fires: [],
+    at: '10m',
+  },
+  {
+    alert: 'PrismDbPoolExhausted',
+    name: 'a full pool with nobody waiting',
+    series: { ...poolSeries('a', 10, 0) },
+    fires: [],
+    at: '10m',
+  },
+  {
+    alert: 'PrismPostgresDown',
+    name: 'the exporter reports pg_up 0',
+    series: { [s('pg_up', { job: AUTH, instance: 'a' })]: flat(0) },
+    fires: [{ job: AUTH, instance: 'a' }],
+    at: '5m',
+  },
+  {
+    alert: 'PrismPostgresDown',
+    name: 'pg_up 1',
+    series: { [s('pg_up', { job: AUTH, instance: 'a' })]: flat(1) },
+    fires: [],
+    at: '5m',
+  },
   {
     alert: 'PrismPostgresDiskFull',
     name: 'databases and WAL above 85% of the auth volume',
@@ -84,8 +116,20 @@ const CASES: Case[] = [
     fires: [],
     at: '15m',
   },
-  { alert: 'PrismPostgresWalGrowing', name: 'WAL at a quarter of the ops volume', series: { [s('pg_wal_size_bytes', { job: OPS })]: flat(V.ops * 0.25) }, fires: [{ job: OPS }], at: '20m' },
-  { alert: 'PrismPostgresWalGrowing', name: 'WAL at a tenth of the volume', series: { [s('pg_wal_size_bytes', { job: OPS })]: flat(V.ops * 0.1) }, fires: [], at: '20m' },
+  {
+    alert: 'PrismPostgresWalGrowing',
+    name: 'WAL at a quarter of the ops volume',
+    series: { [s('pg_wal_size_bytes', { job: OPS })]: flat(V.ops * 0.25) },
+    fires: [{ job: OPS }],
+    at: '20m',
+  },
+  {
+    alert: 'PrismPostgresWalGrowing',
+    name: 'WAL at a tenth of the volume',
+    series: { [s('pg_wal_size_bytes', { job: OPS })]: flat(V.ops * 0.1) },
+    fires: [],
+    at: '20m',
+  },
   {
     alert: 'PrismPostgresReplicationSlotInactive',
     name: 'the archive slot has no consumer for 40 minutes',
@@ -93,7 +137,13 @@ const CASES: Case[] = [
     fires: [slot],
     at: '40m',
   },
-  { alert: 'PrismPostgresReplicationSlotInactive', name: 'the slot is streaming', series: { [s('pg_replication_slot_slot_is_active', slot)]: flat(1) }, fires: [], at: '40m' },
+  {
+    alert: 'PrismPostgresReplicationSlotInactive',
+    name: 'the slot is streaming',
+    series: { [s('pg_replication_slot_slot_is_active', slot)]: flat(1) },
+    fires: [],
+    at: '40m',
+  },
   {
     alert: 'PrismPostgresReplicationSlotAtRisk',
     name: "a tenth of the slot's WAL allowance left",
@@ -118,31 +168,64 @@ const CASES: Case[] = [
     fires: [],
     at: '10m',
   },
-  { alert: 'PrismRedisDown', name: 'redis_up 0', series: { [s('redis_up', { job: 'redis-exporter', instance: 'r' })]: flat(0) }, fires: [{ job: 'redis-exporter', instance: 'r' }], at: '5m' },
-  { alert: 'PrismRedisDown', name: 'redis_up 1', series: { [s('redis_up', { job: 'redis-exporter', instance: 'r' })]: flat(1) }, fires: [], at: '5m' },
+  {
+    alert: 'PrismRedisDown',
+    name: 'redis_up 0',
+    series: { [s('redis_up', { job: 'redis-exporter', instance: 'r' })]: flat(0) },
+    fires: [{ job: 'redis-exporter', instance: 'r' }],
+    at: '5m',
+  },
+  {
+    alert: 'PrismRedisDown',
+    name: 'redis_up 1',
+    series: { [s('redis_up', { job: 'redis-exporter', instance: 'r' })]: flat(1) },
+    fires: [],
+    at: '5m',
+  },
   {
     alert: 'PrismRedisMemoryHigh',
     name: '95% of maxmemory',
-    series: { [s('redis_memory_used_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(950), [s('redis_memory_max_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(1000) },
+    series: {
+      [s('redis_memory_used_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(950),
+      [s('redis_memory_max_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(1000),
+    },
     fires: [{ job: 'redis-exporter', instance: 'r' }],
     at: '15m',
   },
   {
     alert: 'PrismRedisMemoryHigh',
     name: 'half of maxmemory',
-    series: { [s('redis_memory_used_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(500), [s('redis_memory_max_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(1000) },
+    series: {
+      [s('redis_memory_used_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(500),
+      [s('redis_memory_max_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(1000),
+    },
     fires: [],
     at: '15m',
   },
   {
     alert: 'PrismRedisMemoryHigh',
     name: 'no maxmemory set (0): nothing to compare with',
-    series: { [s('redis_memory_used_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(950), [s('redis_memory_max_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(0) },
+    series: {
+      [s('redis_memory_used_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(950),
+      [s('redis_memory_max_bytes', { job: 'redis-exporter', instance: 'r' })]: flat(0),
+    },
     fires: [],
     at: '15m',
   },
-  { alert: 'PrismNatsDown', name: 'the exporter gets nothing from NATS', series: { [s('up', { job: 'nats-exporter', instance: 'n' })]: flat(1) }, fires: [{}], at: '5m' },
-  { alert: 'PrismNatsDown', name: 'NATS answers', series: { [s('gnatsd_varz_connections', { job: 'nats-exporter', server_id: 'http://nats:8222' })]: flat(3) }, fires: [], at: '5m' },
+  {
+    alert: 'PrismNatsDown',
+    name: 'the exporter gets nothing from NATS',
+    series: { [s('up', { job: 'nats-exporter', instance: 'n' })]: flat(1) },
+    fires: [{}],
+    at: '5m',
+  },
+  {
+    alert: 'PrismNatsDown',
+    name: 'NATS answers',
+    series: { [s('gnatsd_varz_connections', { job: 'nats-exporter', server_id: 'http://nats:8222' })]: flat(3) },
+    fires: [],
+    at: '5m',
+  },
   {
     alert: 'PrismNatsJetStreamStorageHigh',
     name: 'JetStream storage 90% of its limit',
@@ -163,11 +246,20 @@ const CASES: Case[] = [
     fires: [],
     at: '15m',
   },
-  { alert: 'PrismConsulDown', name: 'Consul not scraped', series: { [s('up', { job: 'consul', instance: 'c' })]: flat(0) }, fires: [{ job: 'consul', instance: 'c' }], at: '5m' },
+  {
+    alert: 'PrismConsulDown',
+    name: 'Consul not scraped',
+    series: { [s('up', { job: 'consul', instance: 'c' })]: flat(0) },
+    fires: [{ job: 'consul', instance: 'c' }],
+    at: '5m',
+  },
   {
     alert: 'PrismConsulDown',
     name: 'Consul up, another target down',
-    series: { [s('up', { job: 'consul', instance: 'c' })]: flat(1), [s('up', { job: 'gateway', instance: 'g' })]: flat(0) },
+    series: {
+      [s('up', { job: 'consul', instance: 'c' })]: flat(1),
+      [s('up', { job: 'gateway', instance: 'g' })]: flat(0),
+    },
     fires: [],
     at: '5m',
   },
@@ -178,13 +270,34 @@ const CASES: Case[] = [
     fires: [{ job: 'consul', instance: 'c' }],
     at: '10m',
   },
-  { alert: 'PrismConsulUnhealthy', name: 'autopilot healthy', series: { [s('consul_autopilot_healthy', { job: 'consul', instance: 'c' })]: flat(1) }, fires: [], at: '10m' },
-  { alert: 'PrismMinioDown', name: 'MinIO not scraped', series: { [s('up', { job: 'minio', instance: 'm' })]: flat(0) }, fires: [{ job: 'minio', instance: 'm' }], at: '5m' },
-  { alert: 'PrismMinioDown', name: 'MinIO up', series: { [s('up', { job: 'minio', instance: 'm' })]: flat(1) }, fires: [], at: '5m' },
+  {
+    alert: 'PrismConsulUnhealthy',
+    name: 'autopilot healthy',
+    series: { [s('consul_autopilot_healthy', { job: 'consul', instance: 'c' })]: flat(1) },
+    fires: [],
+    at: '10m',
+  },
+  {
+    alert: 'PrismMinioDown',
+    name: 'MinIO not scraped',
+    series: { [s('up', { job: 'minio', instance: 'm' })]: flat(0) },
+    fires: [{ job: 'minio', instance: 'm' }],
+    at: '5m',
+  },
+  {
+    alert: 'PrismMinioDown',
+    name: 'MinIO up',
+    series: { [s('up', { job: 'minio', instance: 'm' })]: flat(1) },
+    fires: [],
+    at: '5m',
+  },
   {
     alert: 'PrismMinioDiskFull',
     name: '5% free',
-    series: { [s('minio_cluster_capacity_usable_free_bytes', { job: 'minio', instance: 'm' })]: flat(5), [s('minio_cluster_capacity_usable_total_bytes', { job: 'minio', instance: 'm' })]: flat(100) },
+    series: {
+      [s('minio_cluster_capacity_usable_free_bytes', { job: 'minio', instance: 'm' })]: flat(5),
+      [s('minio_cluster_capacity_usable_total_bytes', { job: 'minio', instance: 'm' })]: flat(100),
+    },
     fires: [{ job: 'minio', instance: 'm' }],
     at: '15m',
   },
@@ -201,21 +314,28 @@ const CASES: Case[] = [
   {
     alert: 'PrismAlertmanagerNotificationsFailing',
     name: 'Slack notifications failing every minute',
-    series: { [s('alertmanager_notifications_failed_total', { job: 'alertmanager', instance: 'a', integration: 'slack' })]: '0+1x60' },
+    series: {
+      [s('alertmanager_notifications_failed_total', { job: 'alertmanager', instance: 'a', integration: 'slack' })]:
+        '0+1x60',
+    },
     fires: [{ integration: 'slack' }],
     at: '20m',
   },
   {
     alert: 'PrismAlertmanagerNotificationsFailing',
     name: 'no failure',
-    series: { [s('alertmanager_notifications_failed_total', { job: 'alertmanager', instance: 'a', integration: 'slack' })]: '3x60' },
+    series: {
+      [s('alertmanager_notifications_failed_total', { job: 'alertmanager', instance: 'a', integration: 'slack' })]:
+        '3x60',
+    },
     fires: [],
     at: '20m',
   },
 ];
 
 /** The rule's annotations as Prometheus expands them for an alert with these labels (the summaries use only $labels). */
-const expand = (text: string, labels: Record<string, string>) => text.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, l: string) => labels[l] ?? '');
+const expand = (text: string, labels: Record<string, string>) =>
+  text.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, l: string) => labels[l] ?? '');
 
 function promtoolTest(cases: readonly Case[]): { status: number | null; out: string } {
   const dir = mkdtempSync(join(tmpdir(), 'prism-rules-'));
@@ -231,7 +351,12 @@ function promtoolTest(cases: readonly Case[]): { status: number | null; out: str
           alertname: c.alert,
           exp_alerts: c.fires.map((labels) => {
             const all = { ...labels, ...rule.labels };
-            return { exp_labels: all, exp_annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, expand(v, all)])) };
+            return {
+              exp_labels: all,
+              exp_annotations: Object.fromEntries(
+                Object.entries(rule.annotations).map(([k, v]) => [k, expand(v, all)]),
+              ),
+            };
           }),
         },
       ],
@@ -245,7 +370,9 @@ function promtoolTest(cases: readonly Case[]): { status: number | null; out: str
 
 describe('promtool test rules: the data-store and delivery alerts', () => {
   it('cover every new alert with a firing and a quiet case', () => {
-    const alerts = GROUPS.filter((g) => ['prism-datastores', 'prism-alerting'].includes(g.name)).flatMap((g) => g.rules.map((r) => r.alert));
+    const alerts = GROUPS.filter((g) => ['prism-datastores', 'prism-alerting'].includes(g.name)).flatMap((g) =>
+      g.rules.map((r) => r.alert),
+    );
     expect(alerts.length).toBe(15);
     for (const a of alerts) {
       expect(

@@ -21,7 +21,11 @@ import { freePort, waitFor } from '../support/net.js';
 const ALERTMANAGER = process.env.PRISM_ALERTMANAGER ?? 'prometheus-alertmanager';
 const AMTOOL = process.env.PRISM_AMTOOL ?? 'amtool';
 
-const base = { domain: 'api.test.prism.example', images: { tag: '1.0.0' }, cluster: { apiServer: { cidrs: ['10.0.0.1/32'], port: 443 } } };
+const base = {
+  domain: 'api.test.prism.example',
+  images: { tag: '1.0.0' },
+  cluster: { apiServer: { cidrs: ['10.0.0.1/32'], port: 443 } },
+};
 const alerting = (a: Record<string, unknown>) => validateStackConfig({ ...base, alerting: a }, 'test').alerting;
 
 function amtool(file: string): { status: number | null; out: string } {
@@ -46,7 +50,15 @@ describe('amtool check-config', () => {
         { name: 'hook', webhook: { url: 'https://hooks.example.com/prism' } },
         { name: 'chat', slack: { channel: '#prism-alerts' } },
         { name: 'pager', pagerduty: {} },
-        { name: 'mail', email: { to: 'ops@example.com', from: 'alerts@example.com', smarthost: 'smtp.example.com:587', authUsername: 'alerts' } },
+        {
+          name: 'mail',
+          email: {
+            to: 'ops@example.com',
+            from: 'alerts@example.com',
+            smarthost: 'smtp.example.com:587',
+            authUsername: 'alerts',
+          },
+        },
       ],
       routes: [
         { receiver: 'pager', matchers: ['severity="critical"'], continue: true },
@@ -63,8 +75,12 @@ describe('amtool check-config', () => {
     const doc = parse(text);
     const byName = Object.fromEntries(doc.receivers.map((r: any) => [r.name, r]));
     expect(byName.chat.slack_configs[0].api_url_file).toBe(`${ALERTMANAGER_SECRETS_DIR}/alertmanager-slack-api-url`);
-    expect(byName.pager.pagerduty_configs[0].routing_key_file).toBe(`${ALERTMANAGER_SECRETS_DIR}/alertmanager-pagerduty-routing-key`);
-    expect(byName.mail.email_configs[0].auth_password_file).toBe(`${ALERTMANAGER_SECRETS_DIR}/alertmanager-smtp-password`);
+    expect(byName.pager.pagerduty_configs[0].routing_key_file).toBe(
+      `${ALERTMANAGER_SECRETS_DIR}/alertmanager-pagerduty-routing-key`,
+    );
+    expect(byName.mail.email_configs[0].auth_password_file).toBe(
+      `${ALERTMANAGER_SECRETS_DIR}/alertmanager-smtp-password`,
+    );
     // No inline credential field anywhere.
     expect(text).not.toMatch(/\b(api_url|routing_key|service_key|auth_password|auth_secret):/);
     expect(byName.hook.webhook_configs[0].http_config.proxy_url).toBe('http://10.10.8.10:3128');
@@ -117,12 +133,25 @@ describe('the real Alertmanager with the rendered configuration', () => {
     const config = join(dir, 'alertmanager.yml');
     writeFileSync(config, alertmanagerYaml(a));
     mkdirSync(join(dir, 'data'));
-    am = spawn(ALERTMANAGER, [`--config.file=${config}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address='], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    am = spawn(
+      ALERTMANAGER,
+      [
+        `--config.file=${config}`,
+        `--storage.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${amPort}`,
+        '--cluster.listen-address=',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     am.stdout!.on('data', (d) => (log += d));
     am.stderr!.on('data', (d) => (log += d));
-    await waitFor('alertmanager ready', async () => (await fetch(`http://127.0.0.1:${amPort}/-/ready`).catch(() => undefined))?.ok || undefined, 20_000).catch((e) => {
+    await waitFor(
+      'alertmanager ready',
+      async () => (await fetch(`http://127.0.0.1:${amPort}/-/ready`).catch(() => undefined))?.ok || undefined,
+      20_000,
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}\n${log}`);
     });
   }, 30_000);
@@ -132,13 +161,21 @@ describe('the real Alertmanager with the rendered configuration', () => {
     await new Promise<void>((r) => hook.close(() => r()));
   });
 
-  const post = (alerts: object[]) => fetch(`http://127.0.0.1:${amPort}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+  const post = (alerts: object[]) =>
+    fetch(`http://127.0.0.1:${amPort}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(alerts),
+    });
 
   it('delivers a firing critical alert to the paging receiver, with its runbook link', async () => {
     const r = await post([
       {
         labels: { alertname: 'PrismPostgresDown', severity: 'critical', job: 'postgres-auth-exporter' },
-        annotations: { summary: 'postgres-auth-exporter cannot reach its PostgreSQL server', runbook_url: 'docs/operations/runbook.md#prismpostgresdown' },
+        annotations: {
+          summary: 'postgres-auth-exporter cannot reach its PostgreSQL server',
+          runbook_url: 'docs/operations/runbook.md#prismpostgresdown',
+        },
       },
     ]);
     expect(r.status).toBe(200);
@@ -150,10 +187,17 @@ describe('the real Alertmanager with the rendered configuration', () => {
   });
 
   it('sends a warning to the default receiver, not to the pager', async () => {
-    await post([{ labels: { alertname: 'PrismRedisMemoryHigh', severity: 'warning', job: 'redis-exporter' }, annotations: { summary: 'Redis memory' } }]);
+    await post([
+      {
+        labels: { alertname: 'PrismRedisMemoryHigh', severity: 'warning', job: 'redis-exporter' },
+        annotations: { summary: 'Redis memory' },
+      },
+    ]);
     const got = await waitFor('a delivery to /chat', () => deliveries.find((d) => d.path === '/chat'), 20_000);
     expect(got.body.alerts.map((x) => x.labels.alertname)).toEqual(['PrismRedisMemoryHigh']);
-    expect(deliveries.filter((d) => d.path === '/page').flatMap((d) => d.body.alerts.map((x) => x.labels.alertname))).not.toContain('PrismRedisMemoryHigh');
+    expect(
+      deliveries.filter((d) => d.path === '/page').flatMap((d) => d.body.alerts.map((x) => x.labels.alertname)),
+    ).not.toContain('PrismRedisMemoryHigh');
   });
 });
 
@@ -170,19 +214,38 @@ describe('Alertmanager in the platform', () => {
 
 describe('Alertmanager in Compose', () => {
   it("gets a receiver's credential from .env through the volume-init, as a file only it reads; the value is never in the compose file", () => {
-    const config = validateStackConfig({ ...base, alerting: { receivers: [{ name: 'chat', slack: { channel: '#alerts' } }], defaultReceiver: 'chat', egressCidrs: ['10.0.8.0/24'] } }, 'test');
+    const config = validateStackConfig(
+      {
+        ...base,
+        alerting: {
+          receivers: [{ name: 'chat', slack: { channel: '#alerts' } }],
+          defaultReceiver: 'chat',
+          egressCidrs: ['10.0.8.0/24'],
+        },
+      },
+      'test',
+    );
     const files = renderLocal(buildPlatform('dev', config));
     const obs = parse(files.get('deploy/docker-compose/docker-compose.observability.yml')!);
     const init = obs.services['observability-volume-init'];
-    expect(init.environment).toEqual({ ALERTMANAGER_SLACK_API_URL: '${ALERTMANAGER_SLACK_API_URL?ALERTMANAGER_SLACK_API_URL must be defined in .env (it may be empty)}' });
-    expect(init.command[0]).toContain(`printf '%s' "$$ALERTMANAGER_SLACK_API_URL" > /init/alertmanager-secret-files/alertmanager-slack-api-url`);
+    expect(init.environment).toEqual({
+      ALERTMANAGER_SLACK_API_URL:
+        '${ALERTMANAGER_SLACK_API_URL?ALERTMANAGER_SLACK_API_URL must be defined in .env (it may be empty)}',
+    });
+    expect(init.command[0]).toContain(
+      `printf '%s' "$$ALERTMANAGER_SLACK_API_URL" > /init/alertmanager-secret-files/alertmanager-slack-api-url`,
+    );
     expect(init.command[0]).toContain('chmod 0440 /init/alertmanager-secret-files/alertmanager-slack-api-url');
     expect(obs.services.alertmanager.volumes).toContain(`alertmanager-secret-files:${ALERTMANAGER_SECRETS_DIR}:ro`);
-    expect(obs.services.alertmanager.depends_on['observability-volume-init']).toEqual({ condition: 'service_completed_successfully' });
+    expect(obs.services.alertmanager.depends_on['observability-volume-init']).toEqual({
+      condition: 'service_completed_successfully',
+    });
   });
 
   it('mounts the same alertmanager.yml the model renders for the dev stack', () => {
     const dev = synth('dev');
-    expect(readFileSync('deploy/alertmanager/alertmanager.yml', 'utf8')).toBe((find(dev.objects, 'ConfigMap', 'alertmanager-config') as any).data['alertmanager.yml']);
+    expect(readFileSync('deploy/alertmanager/alertmanager.yml', 'utf8')).toBe(
+      (find(dev.objects, 'ConfigMap', 'alertmanager-config') as any).data['alertmanager.yml'],
+    );
   });
 });

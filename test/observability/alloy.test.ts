@@ -26,7 +26,11 @@ beforeAll(() => {
   checker = join(dir, hash.digest('hex').slice(0, 16));
   if (existsSync(checker)) return;
   mkdirSync(dir, { recursive: true });
-  execFileSync('go', ['build', '-buildvcs=false', '-o', checker, '.'], { cwd: SOURCE, stdio: 'pipe', timeout: 280_000 });
+  execFileSync('go', ['build', '-buildvcs=false', '-o', checker, '.'], {
+    cwd: SOURCE,
+    stdio: 'pipe',
+    timeout: 280_000,
+  });
 }, 300_000);
 
 const dir = mkdtempSync(join(tmpdir(), 'prism-alloy-'));
@@ -42,8 +46,12 @@ const compose = readFileSync(logShipperConfigFile(devPlatform().logShipper!), 'u
 
 /** Labels the config gives a log stream: relabel targets and the label stage's keys. */
 function labels(text: string): string[] {
-  const relabelled = [...text.matchAll(/target_label\s*=\s*"([^"]+)"/g)].map((m) => m[1]!).filter((l) => !l.startsWith('__'));
-  const staged = [...text.matchAll(/stage\.labels \{\s*values = \{ ([^}]*) \}/g)].flatMap((m) => [...m[1]!.matchAll(/(\w+)\s*=/g)].map((x) => x[1]!));
+  const relabelled = [...text.matchAll(/target_label\s*=\s*"([^"]+)"/g)]
+    .map((m) => m[1]!)
+    .filter((l) => !l.startsWith('__'));
+  const staged = [...text.matchAll(/stage\.labels \{\s*values = \{ ([^}]*) \}/g)].flatMap((m) =>
+    [...m[1]!.matchAll(/(\w+)\s*=/g)].map((x) => x[1]!),
+  );
   return [...new Set([...relabelled, ...staged])].sort();
 }
 
@@ -71,11 +79,32 @@ describe('Grafana Alloy configurations (Alloy syntax, component arguments)', () 
   });
 
   it.each([
-    ['a misspelt attribute', (t: string) => t.replace('target_label  = "pod"', 'target_lable  = "pod"'), 'unrecognized attribute name "target_lable"'],
-    ['a reference to a component that does not exist', (t: string) => t.replace('[loki.write.loki.receiver]', '[loki.write.lokki.receiver]'), 'lokki'],
-    ['a receiver where targets belong', (t: string) => t.replace('path_targets = discovery.relabel.pods.output', 'path_targets = loki.write.loki.receiver'), 'should be array'],
-    ['a missing required argument', (t: string) => t.replace('  role = "pod"\n\n  namespaces', '  namespaces'), 'missing required attribute "role"'],
-    ['an unknown component', (t: string) => t.replace('loki.source.file "pods"', 'loki.source.files "pods"'), 'unknown component loki.source.files'],
+    [
+      'a misspelt attribute',
+      (t: string) => t.replace('target_label  = "pod"', 'target_lable  = "pod"'),
+      'unrecognized attribute name "target_lable"',
+    ],
+    [
+      'a reference to a component that does not exist',
+      (t: string) => t.replace('[loki.write.loki.receiver]', '[loki.write.lokki.receiver]'),
+      'lokki',
+    ],
+    [
+      'a receiver where targets belong',
+      (t: string) =>
+        t.replace('path_targets = discovery.relabel.pods.output', 'path_targets = loki.write.loki.receiver'),
+      'should be array',
+    ],
+    [
+      'a missing required argument',
+      (t: string) => t.replace('  role = "pod"\n\n  namespaces', '  namespaces'),
+      'missing required attribute "role"',
+    ],
+    [
+      'an unknown component',
+      (t: string) => t.replace('loki.source.file "pods"', 'loki.source.files "pods"'),
+      'unknown component loki.source.files',
+    ],
     ['broken syntax', (t: string) => t.replace('stage.cri {}', 'stage.cri {'), ''],
   ])('refuses %s', (_, edit, message) => {
     const text = edit(kubernetes);

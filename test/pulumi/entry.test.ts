@@ -12,12 +12,23 @@ const project = parse(readFileSync('Pulumi.yaml', 'utf8')) as {
 
 describe('Pulumi.yaml', () => {
   it('declares project prism, Node.js, the program and the shared stack directory', () => {
-    expect(project).toMatchObject({ name: 'prism', runtime: { name: 'nodejs' }, main: 'infra/pulumi/index.ts', stackConfigDir: 'stacks' });
-    for (const stack of ['dev', 'staging', 'prod']) expect(() => readFileSync(`stacks/Pulumi.${stack}.yaml`)).not.toThrow();
+    expect(project).toMatchObject({
+      name: 'prism',
+      runtime: { name: 'nodejs' },
+      main: 'infra/pulumi/index.ts',
+      stackConfigDir: 'stacks',
+    });
+    for (const stack of ['dev', 'staging', 'prod'])
+      expect(() => readFileSync(`stacks/Pulumi.${stack}.yaml`)).not.toThrow();
   });
 
   const driver = (stack: string, overrides: Record<string, string> = {}) => {
-    const args = [...project.runtime.options.nodeargs.split(/\s+/), 'test/pulumi/entry-driver.ts', stack, JSON.stringify(overrides)];
+    const args = [
+      ...project.runtime.options.nodeargs.split(/\s+/),
+      'test/pulumi/entry-driver.ts',
+      stack,
+      JSON.stringify(overrides),
+    ];
     return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 })) as {
       outputs: { namespace: string; objects: number; images: Record<string, string> };
       types: string[];
@@ -29,7 +40,8 @@ describe('Pulumi.yaml', () => {
     const out = driver('staging');
     expect(out.outputs.namespace).toBe('prism');
     expect(Object.keys(out.outputs.images).sort()).toEqual(['auth', 'config', 'dbmanager', 'gateway']);
-    for (const [name, digest] of Object.entries(out.outputs.images)) expect(digest).toMatch(new RegExp(`^ghcr\\.io/prism-platform/prism-${name}@sha256:[0-9a-f]{64}$`));
+    for (const [name, digest] of Object.entries(out.outputs.images))
+      expect(digest).toMatch(new RegExp(`^ghcr\\.io/prism-platform/prism-${name}@sha256:[0-9a-f]{64}$`));
     expect(out.types.filter((t) => t.startsWith('kubernetes:'))).toHaveLength(out.outputs.objects);
     expect(out.types.filter((t) => t === 'docker:index/image:Image')).toHaveLength(4);
     expect(out.dockerFiles.length).toBeGreaterThan(0); // the hook sees @pulumi/docker when it is loaded
@@ -40,6 +52,10 @@ describe('Pulumi.yaml', () => {
     expect(out.dockerFiles).toEqual([]);
     expect(out.types.filter((t) => t.startsWith('docker:'))).toEqual([]);
     expect(out.types.filter((t) => t.startsWith('kubernetes:'))).toHaveLength(out.outputs.objects);
-    expect(out.outputs.images).toEqual(Object.fromEntries(['gateway', 'auth', 'config', 'dbmanager'].map((s) => [s, `ghcr.io/prism-platform/prism-${s}:2.3.4`])));
+    expect(out.outputs.images).toEqual(
+      Object.fromEntries(
+        ['gateway', 'auth', 'config', 'dbmanager'].map((s) => [s, `ghcr.io/prism-platform/prism-${s}:2.3.4`]),
+      ),
+    );
   }, 120_000);
 });

@@ -26,7 +26,11 @@ export interface Registration {
 
 /** Whether a serialized value is wrapped in Pulumi's secret envelope (as the engine stores secrets). */
 export function isSecretEnvelope(v: unknown): v is { value: unknown } {
-  return typeof v === 'object' && v !== null && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig
+  );
 }
 
 /** Fake registry digest of a pushed image, derived from its name so tests can predict it. */
@@ -38,7 +42,9 @@ export function fakeDigest(imageName: string): string {
 /** The `prism:` config of a stack file as the Pulumi engine passes it: strings as is, the rest as JSON. */
 export function stackFileConfig(file: string): Record<string, string> {
   const doc = parse(readFileSync(file, 'utf8')) as { config?: Record<string, unknown> };
-  return Object.fromEntries(Object.entries(doc.config ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  return Object.fromEntries(
+    Object.entries(doc.config ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+  );
 }
 
 /** A read of an existing resource (`Resource.get`): what the engine is asked to look up, after what. */
@@ -62,7 +68,12 @@ export interface MockRun {
  * Sets the mock monitor and the stack config for one run; returns the recorder. Call the program
  * afterwards, then `settle` with its resources.
  */
-export async function mockStack(stack: string, config: Record<string, string>, secretKeys: string[] = [], preview = false): Promise<MockRun> {
+export async function mockStack(
+  stack: string,
+  config: Record<string, string>,
+  secretKeys: string[] = [],
+  preview = false,
+): Promise<MockRun> {
   const registrations: Registration[] = [];
   const reads: Read[] = [];
   const pending = new Map<string, string[]>();
@@ -135,7 +146,11 @@ interface AliasSpec {
  * project default to the resource's own; `noParent` means a top-level resource (parented by the stack,
  * whose type is not part of its children's URNs), a parent URN contributes the parent's type.
  */
-function aliasUrn(alias: { getUrn(): string; getSpec(): AliasSpec | undefined }, req: RegisterRequest, stack: string): string {
+function aliasUrn(
+  alias: { getUrn(): string; getSpec(): AliasSpec | undefined },
+  req: RegisterRequest,
+  stack: string,
+): string {
   const spec = alias.getSpec();
   if (!spec) return alias.getUrn();
   const type = spec.getType() || req.getType();

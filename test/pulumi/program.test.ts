@@ -11,7 +11,16 @@ import { imageTag } from '../../infra/pulumi/images.js';
 import { ENVIRONMENT_TYPE, Environment } from '../../infra/pulumi/program.js';
 import { objectKey, type ManifestObject } from '../../infra/manifest/index.js';
 import { TYPED_CLASSES, kubernetesResource, waveOf } from '../../infra/pulumi/resources.js';
-import { fakeDigest, isSecretEnvelope, mockStack, settle, stackFileConfig, value, type MockRun, type Registration } from './harness.js';
+import {
+  fakeDigest,
+  isSecretEnvelope,
+  mockStack,
+  settle,
+  stackFileConfig,
+  value,
+  type MockRun,
+  type Registration,
+} from './harness.js';
 
 const STACKS = ['dev', 'staging', 'prod'] as const;
 const REVISION = '0123456789ab';
@@ -22,20 +31,34 @@ let synthDir: string;
 const synthesized = (stack: string): ManifestObject[] =>
   readdirSync(join(synthDir, stack))
     .sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(join(synthDir, stack, f), 'utf8')).map((d) => d.toJS() as ManifestObject))
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(synthDir, stack, f), 'utf8')).map((d) => d.toJS() as ManifestObject),
+    )
     .filter((o) => o !== null);
 
 beforeAll(() => {
   synthDir = mkdtempSync(join(tmpdir(), 'prism-synth-'));
-  execFileSync('node', ['--import', './infra/cli/ts-loader.mjs', 'charts/main.ts'], { env: { ...process.env, CDK8S_OUTDIR: synthDir }, stdio: 'pipe' });
+  execFileSync('node', ['--import', './infra/cli/ts-loader.mjs', 'charts/main.ts'], {
+    env: { ...process.env, CDK8S_OUTDIR: synthDir },
+    stdio: 'pipe',
+  });
 }, 60_000);
 afterAll(() => rmSync(synthDir, { recursive: true, force: true }));
 
-async function run(stack: string, overrides: Record<string, string> = {}, secrets: Record<string, string> = {}, revision: string | (() => string) = REVISION) {
+async function run(
+  stack: string,
+  overrides: Record<string, string> = {},
+  secrets: Record<string, string> = {},
+  revision: string | (() => string) = REVISION,
+) {
   const config = { ...stackFileConfig(`stacks/Pulumi.${stack}.yaml`), ...overrides, ...secrets };
   const mock = await mockStack(stack, config, Object.keys(secrets));
   const deployment = new Environment(stack, { revision });
-  await settle([...deployment.resources, ...deployment.images.map((i) => i.image), ...(deployment.secret ? [deployment.secret] : [])]);
+  await settle([
+    ...deployment.resources,
+    ...deployment.images.map((i) => i.image),
+    ...(deployment.secret ? [deployment.secret] : []),
+  ]);
   return { mock, deployment };
 }
 
@@ -45,12 +68,15 @@ function kubernetesObjects(mock: MockRun): Map<string, Registration> {
   return new Map(objects.map((r) => [objectKey(r.inputs as unknown as ManifestObject), r]));
 }
 
-const digestOf = (stack: string, service: string) => fakeDigest(`ghcr.io/prism-platform/prism-${service}:${imageTag(stack, REVISION)}`);
+const digestOf = (stack: string, service: string) =>
+  fakeDigest(`ghcr.io/prism-platform/prism-${service}:${imageTag(stack, REVISION)}`);
 
 /** The synthesized object as it should reach the engine: service containers on the pushed digest. */
 function withDigests(o: ManifestObject, stack: string): unknown {
   const rendered = new Map(SERVICES.map((s) => [`ghcr.io/prism-platform/prism-${s}:0.1.0`, digestOf(stack, s)]));
-  return JSON.parse(JSON.stringify(o), (key, v) => (key === 'image' && typeof v === 'string' && rendered.has(v) ? rendered.get(v) : v));
+  return JSON.parse(JSON.stringify(o), (key, v) =>
+    key === 'image' && typeof v === 'string' && rendered.has(v) ? rendered.get(v) : v,
+  );
 }
 
 describe.each(STACKS)('pulumi program, stack %s', (stack) => {
@@ -71,7 +97,10 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
     expect(types).toContain('kubernetes:apps/v1:Deployment');
     expect(types).toContain('kubernetes:core/v1:Service');
     expect(types).toContain('kubernetes:networking.k8s.io/v1:NetworkPolicy');
-    for (const t of types) expect(t).toMatch(/^kubernetes:(core|apps|batch|policy|autoscaling|networking\.k8s\.io|rbac\.authorization\.k8s\.io|external-secrets\.io|cert-manager\.io)\/v\d+:/);
+    for (const t of types)
+      expect(t).toMatch(
+        /^kubernetes:(core|apps|batch|policy|autoscaling|networking\.k8s\.io|rbac\.authorization\.k8s\.io|external-secrets\.io|cert-manager\.io)\/v\d+:/,
+      );
   });
 
   it('deploys through one explicit provider, namespaces first, workloads after what they read', () => {
@@ -94,10 +123,18 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
 
   it('is one prism:platform:Environment component named for the stack, the parent of every resource it registers', () => {
     const components = mock.byType(ENVIRONMENT_TYPE);
-    expect(components.map((c) => [c.name, c.urn])).toEqual([[stack, `urn:pulumi:${stack}::prism::${ENVIRONMENT_TYPE}::${stack}`]]);
+    expect(components.map((c) => [c.name, c.urn])).toEqual([
+      [stack, `urn:pulumi:${stack}::prism::${ENVIRONMENT_TYPE}::${stack}`],
+    ]);
     const component = components[0]!;
     const children = mock.registrations.filter((r) => r !== component);
-    expect(children.map((r) => r.type)).toEqual(expect.arrayContaining(['pulumi:providers:kubernetes', 'docker:index/image:Image', 'kubernetes:apps/v1:Deployment']));
+    expect(children.map((r) => r.type)).toEqual(
+      expect.arrayContaining([
+        'pulumi:providers:kubernetes',
+        'docker:index/image:Image',
+        'kubernetes:apps/v1:Deployment',
+      ]),
+    );
     for (const r of children) expect(r.parent, `${r.type} ${r.name}`).toBe(component.urn);
     for (const r of mock.reads) expect(r.name).toBe('prism/prism-secrets');
   });
@@ -110,7 +147,9 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
       expect(r.aliases, `${r.type} ${r.name}`).toContain(`urn:pulumi:${stack}::prism::${r.type}::${r.name}`);
     }
     // The provider too: resources keep their provider reference through its alias (no replace for a provider change).
-    expect(mock.byType('pulumi:providers:kubernetes')[0]!.aliases).toEqual([`urn:pulumi:${stack}::prism::pulumi:providers:kubernetes::prism-${stack}`]);
+    expect(mock.byType('pulumi:providers:kubernetes')[0]!.aliases).toEqual([
+      `urn:pulumi:${stack}::prism::pulumi:providers:kubernetes::prism-${stack}`,
+    ]);
   });
 
   it('registers each Namespace by its bare name, cluster-scoped (no metadata.namespace)', () => {
@@ -126,7 +165,12 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
       const i = images.find((x) => x.name === `prism-${s}`)!;
       expect(i.inputs).toMatchObject({
         imageName: `ghcr.io/prism-platform/prism-${s}:${stack}-${REVISION}`,
-        build: { context: '.', dockerfile: 'services/Dockerfile', args: { SERVICE: s }, target: s === 'dbmanager' ? 'dbmanager' : 'service' },
+        build: {
+          context: '.',
+          dockerfile: 'services/Dockerfile',
+          args: { SERVICE: s },
+          target: s === 'dbmanager' ? 'dbmanager' : 'service',
+        },
         buildOnPreview: false,
         skipPush: false,
       });
@@ -146,20 +190,25 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
 });
 
 describe("images.build off: the stack's pinned images, nothing built", () => {
-  it.each(STACKS)('%s: no image resource, every object exactly as synthesized, the revision never asked for', async (stack) => {
-    const noRevision = () => {
-      throw new Error('the revision was asked for although nothing is built');
-    };
-    const images = JSON.stringify({ tag: '0.1.0', build: false });
-    const { mock, deployment } = await run(stack, { 'prism:images': images }, {}, noRevision);
-    expect(mock.registrations.filter((r) => r.type.startsWith('docker:'))).toEqual([]);
-    expect(deployment.images).toEqual([]);
-    const expected = synthesized(stack);
-    const registered = kubernetesObjects(mock);
-    expect([...registered.keys()].sort()).toEqual(expected.map(objectKey).sort());
-    for (const o of expected) expect(registered.get(objectKey(o))!.inputs, objectKey(o)).toEqual(o);
-    expect(deployment.serviceImages).toEqual(Object.fromEntries(SERVICES.map((s) => [s, `ghcr.io/prism-platform/prism-${s}:0.1.0`])));
-  });
+  it.each(STACKS)(
+    '%s: no image resource, every object exactly as synthesized, the revision never asked for',
+    async (stack) => {
+      const noRevision = () => {
+        throw new Error('the revision was asked for although nothing is built');
+      };
+      const images = JSON.stringify({ tag: '0.1.0', build: false });
+      const { mock, deployment } = await run(stack, { 'prism:images': images }, {}, noRevision);
+      expect(mock.registrations.filter((r) => r.type.startsWith('docker:'))).toEqual([]);
+      expect(deployment.images).toEqual([]);
+      const expected = synthesized(stack);
+      const registered = kubernetesObjects(mock);
+      expect([...registered.keys()].sort()).toEqual(expected.map(objectKey).sort());
+      for (const o of expected) expect(registered.get(objectKey(o))!.inputs, objectKey(o)).toEqual(o);
+      expect(deployment.serviceImages).toEqual(
+        Object.fromEntries(SERVICES.map((s) => [s, `ghcr.io/prism-platform/prism-${s}:0.1.0`])),
+      );
+    },
+  );
 
   it('the pinned tag comes from the stack: another tag and registry reach every service container', async () => {
     const images = JSON.stringify({ registry: 'registry.example.com/prism', tag: '2.0.1', build: false });
@@ -177,7 +226,10 @@ describe("images.build off: the stack's pinned images, nothing built", () => {
   });
 
   it('a non-boolean images.build is a config error naming the key', async () => {
-    await mockStack('dev', { ...stackFileConfig('stacks/Pulumi.dev.yaml'), 'prism:images': JSON.stringify({ tag: '0.1.0', build: 'no' }) });
+    await mockStack('dev', {
+      ...stackFileConfig('stacks/Pulumi.dev.yaml'),
+      'prism:images': JSON.stringify({ tag: '0.1.0', build: 'no' }),
+    });
     expect(() => new Environment('dev', { revision: REVISION })).toThrow(/prism:images\.build: .*boolean/);
   });
 });
@@ -196,12 +248,15 @@ describe('image build contexts', () => {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
-    for (const p of ['**/node_modules', '.git', '.env', '**/.env', 'keys/*.pem', '.secrets', '.prism-local']) expect(patterns).toContain(p);
+    for (const p of ['**/node_modules', '.git', '.env', '**/.env', 'keys/*.pem', '.secrets', '.prism-local'])
+      expect(patterns).toContain(p);
   });
 });
 
 describe('secrets', () => {
-  const values = Object.fromEntries(SECRET_KEYS.map((s) => [`prism:${s.pulumiKey}`, `value-of-${s.key}-${s.pulumiKey.length}`]));
+  const values = Object.fromEntries(
+    SECRET_KEYS.map((s) => [`prism:${s.pulumiKey}`, `value-of-${s.key}-${s.pulumiKey.length}`]),
+  );
 
   it('pulumi mode: creates prism-secrets from secret config, every value a secret in state, none elsewhere', async () => {
     const { mock, deployment } = await run('dev', { 'prism:secrets': JSON.stringify({ mode: 'pulumi' }) }, values);
@@ -223,14 +278,22 @@ describe('secrets', () => {
     const others = JSON.stringify(mock.registrations.filter((r) => r !== s).map((r) => r.inputs));
     for (const v of Object.values(values)) expect(others).not.toContain(v);
     // Workloads wait for the Secret.
-    const gateway = mock.registrations.find((r) => r.type === 'kubernetes:apps/v1:Deployment' && r.name === 'prism/gateway')!;
+    const gateway = mock.registrations.find(
+      (r) => r.type === 'kubernetes:apps/v1:Deployment' && r.name === 'prism/gateway',
+    )!;
     expect(gateway.dependencies).toContain(s.urn);
   });
 
   it('pulumi mode: OAuth client credentials may be absent; they are left out of the Secret', async () => {
-    const required = Object.fromEntries(SECRET_KEYS.filter((s) => s.source !== 'provided').map((s) => [`prism:${s.pulumiKey}`, values[`prism:${s.pulumiKey}`]!]));
+    const required = Object.fromEntries(
+      SECRET_KEYS.filter((s) => s.source !== 'provided').map((s) => [
+        `prism:${s.pulumiKey}`,
+        values[`prism:${s.pulumiKey}`]!,
+      ]),
+    );
     const { mock } = await run('dev', { 'prism:secrets': JSON.stringify({ mode: 'pulumi' }) }, required);
-    const data = (mock.byType('kubernetes:core/v1:Secret')[0]!.inputs.stringData as { value: Record<string, unknown> }).value;
+    const data = (mock.byType('kubernetes:core/v1:Secret')[0]!.inputs.stringData as { value: Record<string, unknown> })
+      .value;
     expect(Object.keys(data).sort()).toEqual(
       SECRET_KEYS.filter((s) => s.source !== 'provided')
         .map((k) => k.key)
@@ -239,7 +302,15 @@ describe('secrets', () => {
   });
 
   it('pulumi mode: every missing required secret is named with the command that sets it', async () => {
-    await mockStack('dev', { ...stackFileConfig('stacks/Pulumi.dev.yaml'), 'prism:secrets': JSON.stringify({ mode: 'pulumi' }), 'prism:redisPassword': 'x' }, ['prism:redisPassword']);
+    await mockStack(
+      'dev',
+      {
+        ...stackFileConfig('stacks/Pulumi.dev.yaml'),
+        'prism:secrets': JSON.stringify({ mode: 'pulumi' }),
+        'prism:redisPassword': 'x',
+      },
+      ['prism:redisPassword'],
+    );
     const error = (() => {
       try {
         new Environment('dev', { revision: REVISION });
@@ -259,7 +330,9 @@ describe('secrets', () => {
   it('local mode: prism-secrets is read from the cluster after the namespace, and every workload waits for it', async () => {
     const { mock, deployment } = await run('dev');
     expect(mock.byType('kubernetes:core/v1:Secret')).toEqual([]); // not created: its values never reach Pulumi's inputs
-    expect(mock.reads.map((r) => [r.type, r.name, r.id])).toEqual([['kubernetes:core/v1:Secret', `prism/${SECRET_NAME}`, `prism/${SECRET_NAME}`]]);
+    expect(mock.reads.map((r) => [r.type, r.name, r.id])).toEqual([
+      ['kubernetes:core/v1:Secret', `prism/${SECRET_NAME}`, `prism/${SECRET_NAME}`],
+    ]);
     const read = mock.reads[0]!;
     expect(read.secretOutputs).toEqual(expect.arrayContaining(['data', 'stringData'])); // the values read stay encrypted in the state
     const [provider] = mock.byType('pulumi:providers:kubernetes');
@@ -267,15 +340,30 @@ describe('secrets', () => {
     const namespace = mock.byType('kubernetes:core/v1:Namespace').find((n) => n.name === 'prism')!;
     expect(read.dependencies).toContain(namespace.urn);
     const secretUrn = await value(deployment.secret!.urn);
-    const workloads = [...kubernetesObjects(mock).values()].filter((r) => /:(Deployment|StatefulSet|CronJob|Job|DaemonSet)$/.test(r.type));
+    const workloads = [...kubernetesObjects(mock).values()].filter((r) =>
+      /:(Deployment|StatefulSet|CronJob|Job|DaemonSet)$/.test(r.type),
+    );
     expect(workloads.length).toBeGreaterThan(10);
     for (const w of workloads) expect(w.dependencies, w.name).toContain(secretUrn);
   });
 
   it('pulumi mode: the credential of a configured receiver is required (its file mount would keep Alertmanager down)', async () => {
-    const required = Object.fromEntries(SECRET_KEYS.filter((s) => s.source !== 'provided').map((s) => [`prism:${s.pulumiKey}`, values[`prism:${s.pulumiKey}`]!]));
+    const required = Object.fromEntries(
+      SECRET_KEYS.filter((s) => s.source !== 'provided').map((s) => [
+        `prism:${s.pulumiKey}`,
+        values[`prism:${s.pulumiKey}`]!,
+      ]),
+    );
     // prod routes to PagerDuty and Slack; neither credential is set.
-    await mockStack('prod', { ...stackFileConfig('stacks/Pulumi.prod.yaml'), 'prism:secrets': JSON.stringify({ mode: 'pulumi' }), ...required }, Object.keys(required));
+    await mockStack(
+      'prod',
+      {
+        ...stackFileConfig('stacks/Pulumi.prod.yaml'),
+        'prism:secrets': JSON.stringify({ mode: 'pulumi' }),
+        ...required,
+      },
+      Object.keys(required),
+    );
     let error: Error | undefined;
     try {
       new Environment('prod', { revision: REVISION });
@@ -301,21 +389,30 @@ describe('secrets', () => {
 
 describe('one resource per object', () => {
   /** The type token @pulumi/kubernetes registers a kind under (`core` for the core group). */
-  const typeToken = (apiVersion: string, kind: string) => `kubernetes:${apiVersion.includes('/') ? apiVersion : `core/${apiVersion}`}:${kind}`;
+  const typeToken = (apiVersion: string, kind: string) =>
+    `kubernetes:${apiVersion.includes('/') ? apiVersion : `core/${apiVersion}`}:${kind}`;
 
   it('maps each built-in kind to its typed class, other groups to a CustomResource', async () => {
     const mock = await mockStack('dev', {});
     const meta = { name: 'x', namespace: 'prism' };
     const made = [
       kubernetesResource({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta, data: { a: 'b' } }, {}),
-      kubernetesResource({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: meta, spec: { secretName: 'tls' } }, {}),
+      kubernetesResource(
+        { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: meta, spec: { secretName: 'tls' } },
+        {},
+      ),
     ];
     await settle(made);
     expect(mock.registrations.map((r) => [r.type, r.name]).sort()).toEqual([
       ['kubernetes:cert-manager.io/v1:Certificate', 'prism/x'],
       ['kubernetes:core/v1:ConfigMap', 'prism/x'],
     ]);
-    expect(mock.byType('kubernetes:cert-manager.io/v1:Certificate')[0]!.inputs).toEqual({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: meta, spec: { secretName: 'tls' } });
+    expect(mock.byType('kubernetes:cert-manager.io/v1:Certificate')[0]!.inputs).toEqual({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: meta,
+      spec: { secretName: 'tls' },
+    });
     expect(waveOf({ kind: 'CustomResourceDefinition' })).toBe('foundation');
     expect(waveOf({ kind: 'CronJob' })).toBe('workloads');
     expect(waveOf({ kind: 'ExternalSecret' })).toBe('configuration');
@@ -325,10 +422,16 @@ describe('one resource per object', () => {
     const mock = await mockStack('dev', {});
     const made = [...TYPED_CLASSES.keys()].map((key, i) => {
       const kind = key.slice(key.lastIndexOf('/') + 1);
-      return kubernetesResource({ apiVersion: key.slice(0, key.lastIndexOf('/')), kind, metadata: { name: `o${i}` }, spec: {}, roleRef: {} }, {});
+      return kubernetesResource(
+        { apiVersion: key.slice(0, key.lastIndexOf('/')), kind, metadata: { name: `o${i}` }, spec: {}, roleRef: {} },
+        {},
+      );
     });
     await settle(made);
-    const expected = [...TYPED_CLASSES.keys()].map((key, i) => [typeToken(key.slice(0, key.lastIndexOf('/')), key.slice(key.lastIndexOf('/') + 1)), `o${i}`]);
+    const expected = [...TYPED_CLASSES.keys()].map((key, i) => [
+      typeToken(key.slice(0, key.lastIndexOf('/')), key.slice(key.lastIndexOf('/') + 1)),
+      `o${i}`,
+    ]);
     expect(mock.registrations.map((r) => [r.type, r.name])).toEqual(expect.arrayContaining(expected));
     expect(mock.registrations).toHaveLength(expected.length);
   });
@@ -339,9 +442,12 @@ describe('one resource per object', () => {
     expect(() => kubernetesResource({ apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: meta }, {})).toThrow(
       'no typed resource for apps/v1 Deploymnet (object prism/x): add its @pulumi/kubernetes class to TYPED_CLASSES in infra/pulumi/resources.ts',
     );
-    expect(() => kubernetesResource({ apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'FlowSchema', metadata: { name: 'x' }, spec: {} }, {})).toThrow(
-      'no typed resource for flowcontrol.apiserver.k8s.io/v1 FlowSchema (object x)',
-    );
+    expect(() =>
+      kubernetesResource(
+        { apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'FlowSchema', metadata: { name: 'x' }, spec: {} },
+        {},
+      ),
+    ).toThrow('no typed resource for flowcontrol.apiserver.k8s.io/v1 FlowSchema (object x)');
   });
 });
 
@@ -383,7 +489,10 @@ describe('stack configuration errors', () => {
   });
 
   it('a nested bad value and a missing required key are both named', async () => {
-    const e = await failure({ 'prism:images': JSON.stringify({ tag: 'latest' }), 'prism:services': JSON.stringify({ gateway: { replicas: 0 } }) });
+    const e = await failure({
+      'prism:images': JSON.stringify({ tag: 'latest' }),
+      'prism:services': JSON.stringify({ gateway: { replicas: 0 } }),
+    });
     expect(e.message).toContain('prism:images.tag: expected a pinned tag, not latest');
     expect(e.message).toContain('prism:services.gateway.replicas');
   });
@@ -394,9 +503,14 @@ describe('stack configuration errors', () => {
   });
 
   it('a secret key set without --secret is refused, naming the key but never its value', async () => {
-    const e = await failure({ 'prism:redisPassword': 'plain-text-value', 'prism:secrets': JSON.stringify({ mode: 'pulumi' }) });
+    const e = await failure({
+      'prism:redisPassword': 'plain-text-value',
+      'prism:secrets': JSON.stringify({ mode: 'pulumi' }),
+    });
     expect(e).toBeInstanceOf(StackConfigError);
-    expect(e.message).toContain('prism:redisPassword: stored in plain text; remove it and set it with pulumi config set --secret prism:redisPassword');
+    expect(e.message).toContain(
+      'prism:redisPassword: stored in plain text; remove it and set it with pulumi config set --secret prism:redisPassword',
+    );
     expect(e.message).not.toContain('plain-text-value');
   });
 

@@ -27,7 +27,10 @@ describe('gitRevision', () => {
   });
 
   it('stays clean when Pulumi writes the stack file (stack init adds encryptionsalt, config set a secret)', () => {
-    appendFileSync(join(dir, 'stacks/Pulumi.dev.yaml'), 'encryptionsalt: v1:c2FsdA==:v1:aXY=:Y3Q=\n  prism:redisPassword:\n    secure: v1:abc\n');
+    appendFileSync(
+      join(dir, 'stacks/Pulumi.dev.yaml'),
+      'encryptionsalt: v1:c2FsdA==:v1:aXY=:Y3Q=\n  prism:redisPassword:\n    secure: v1:abc\n',
+    );
     expect(git('status', '--porcelain')).not.toBe(''); // the file did change
     expect(gitRevision(dir)).toBe(git('rev-parse', '--short=12', 'HEAD'));
   });

@@ -15,7 +15,9 @@ const WORKFLOW = '.github/workflows/pr.yml';
 function actionlint(...files: string[]) {
   const found = spawnSync('sh', ['-c', 'command -v actionlint'], { encoding: 'utf8' });
   if (found.status !== 0) {
-    throw new Error('actionlint is not installed: go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 (see .ci/run)');
+    throw new Error(
+      'actionlint is not installed: go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 (see .ci/run)',
+    );
   }
   return spawnSync('actionlint', ['-no-color', ...files], { encoding: 'utf8' });
 }
@@ -47,7 +49,13 @@ describe('pull-request workflow', () => {
   it('runs the tests, renders, posts the diff, and previews every stack with pulumi/actions', () => {
     const wf = parse(readFileSync(WORKFLOW, 'utf8')) as {
       on: Record<string, unknown>;
-      jobs: Record<string, { steps: { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> }[]; strategy?: { matrix: { stack: string[] } } }>;
+      jobs: Record<
+        string,
+        {
+          steps: { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> }[];
+          strategy?: { matrix: { stack: string[] } };
+        }
+      >;
     };
     expect(Object.keys(wf.on)).toEqual(['pull_request']);
     const runs = (job: string) => wf.jobs[job]!.steps.map((s) => s.run ?? '').join('\n');

@@ -13,7 +13,10 @@ describe('install-prerequisites.sh', () => {
       .filter((d) => spawnSync('test', ['-x', `${d}/go`]).status !== 0)
       .join(':');
     expect(spawnSync('sh', ['-c', 'command -v go'], { env: { ...process.env, PATH: path } }).status).not.toBe(0);
-    const r = spawnSync('bash', ['scripts/install-prerequisites.sh'], { encoding: 'utf8', env: { ...process.env, PATH: path } });
+    const r = spawnSync('bash', ['scripts/install-prerequisites.sh'], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: path },
+    });
     expect(r.stderr).not.toContain('go not found');
     expect(r.stdout).toContain('all installed');
     expect(r.status).toBe(0);

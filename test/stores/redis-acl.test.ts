@@ -9,7 +9,16 @@ import { loadStack } from '../../infra/config/index.js';
 import { AUTH_REDIS_KEYS, REDIS_USERS, type RedisUserId } from '../../infra/contract/index.js';
 import { buildPlatform, component, redisPasswordVar } from '../../infra/model/index.js';
 import { createRedis, RevocationList } from '../../services/auth/src/revocation.js';
-import { makeKeys, startAuthGrpc, startTestGateway, TestUpstream, token, route, GOOD_API_KEY, randomApiKey } from '../../services/gateway/test/support/harness.js';
+import {
+  makeKeys,
+  startAuthGrpc,
+  startTestGateway,
+  TestUpstream,
+  token,
+  route,
+  GOOD_API_KEY,
+  randomApiKey,
+} from '../../services/gateway/test/support/harness.js';
 import { freePort, waitFor } from '../support/net.js';
 
 /**
@@ -19,8 +28,12 @@ import { freePort, waitFor } from '../support/net.js';
  */
 const platform = buildPlatform('dev', loadStack('stacks', 'dev').config);
 const redisComponent = component(platform, 'redis');
-const passwords = Object.fromEntries(Object.keys(REDIS_USERS).map((id) => [id, randomBytes(24).toString('base64url')])) as Record<RedisUserId, string>;
-const byVar = new Map(Object.entries(REDIS_USERS).map(([id, u]) => [redisPasswordVar(u), passwords[id as RedisUserId]]));
+const passwords = Object.fromEntries(
+  Object.keys(REDIS_USERS).map((id) => [id, randomBytes(24).toString('base64url')]),
+) as Record<RedisUserId, string>;
+const byVar = new Map(
+  Object.entries(REDIS_USERS).map(([id, u]) => [redisPasswordVar(u), passwords[id as RedisUserId]]),
+);
 
 let dir: string;
 let server: ChildProcess;
@@ -53,12 +66,19 @@ beforeAll(async () => {
   port = await freePort();
   const conf = join(dir, 'redis.conf');
   // Its data directory is read as the file is parsed: this run's directory instead of the volume.
-  writeFileSync(conf, redisComponent.configFiles.find((f) => f.name === 'redis.conf')!.content.replace(/^dir .*$/m, `dir ${dir}`));
+  writeFileSync(
+    conf,
+    redisComponent.configFiles.find((f) => f.name === 'redis.conf')!.content.replace(/^dir .*$/m, `dir ${dir}`),
+  );
   // The model's arguments, the config path replaced and $(VAR) expanded as Kubernetes and Compose do.
   const [, ...args] = redisComponent.args!;
   const expanded = args.map((a) => a.replace(/\$\(([A-Z_]+)\)/g, (_, v: string) => byVar.get(v) ?? `$(${v})`));
   expect(expanded.join(' ')).not.toContain('$(');
-  server = spawn('redis-server', [conf, ...expanded, '--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'no', '--save', ''], { stdio: ['ignore', 'ignore', 'inherit'] });
+  server = spawn(
+    'redis-server',
+    [conf, ...expanded, '--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'no', '--save', ''],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   await waitFor(
     'redis-server',
     async () =>
@@ -137,11 +157,14 @@ describe('Redis ACL users from the model, on the real redis-server', () => {
       env: { PRISM_REDIS_USERNAME: REDIS_USERS.gateway.name },
       rateLimit: { enabled: true, requests_per_second: 1000, burst: 1000, on_redis_failure: 'closed' },
     });
-    const authRedis = createRedis({ address, username: REDIS_USERS.auth.name, password: passwords.auth }, { warn: () => {} } as never);
+    const authRedis = createRedis({ address, username: REDIS_USERS.auth.name, password: passwords.auth }, {
+      warn: () => {},
+    } as never);
     try {
       const sid = `sid-${randomBytes(4).toString('hex')}`;
       const t = await token(keys, 'acl-user', { sid });
-      const get = (headers: Record<string, string>) => fetch(`${gw.url}/api/things/x`, { headers }).then((r) => r.status);
+      const get = (headers: Record<string, string>) =>
+        fetch(`${gw.url}/api/things/x`, { headers }).then((r) => r.status);
       expect(await get({ authorization: `Bearer ${t}` })).toBe(200);
       expect(await get({ 'x-api-key': GOOD_API_KEY })).toBe(200);
       expect(await get({ 'x-api-key': GOOD_API_KEY })).toBe(200);
@@ -153,7 +176,9 @@ describe('Redis ACL users from the model, on the real redis-server', () => {
       expect(await get({ 'x-api-key': GOOD_API_KEY })).toBe(401);
       const exp = await as('admin');
       expect((await exp.keys('prism:gw:authfail:*')).length).toBe(1);
-      expect(await gw.metrics()).toMatch(/prism_gateway_rate_limit_redis_failures_total\{[^}]*mode="closed"[^}]*\} 0\n/);
+      expect(await gw.metrics()).toMatch(
+        /prism_gateway_rate_limit_redis_failures_total\{[^}]*mode="closed"[^}]*\} 0\n/,
+      );
     } finally {
       authRedis.disconnect();
       await gw.close();

@@ -31,7 +31,10 @@ export default async function setup(): Promise<() => Promise<void>> {
     }
   }
   return async () => {
-    if (servers) await stopTestServers(servers).catch((e: Error) => console.warn(`test servers could not be stopped: ${e.message.split('\n')[0]}`));
+    if (servers)
+      await stopTestServers(servers).catch((e: Error) =>
+        console.warn(`test servers could not be stopped: ${e.message.split('\n')[0]}`),
+      );
     rmSync(run, { recursive: true, force: true });
   };
 }

@@ -25,7 +25,9 @@ export interface PrivateServer {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+  return new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+  );
 }
 
 function tcpOpen(port: number): Promise<boolean> {
@@ -86,7 +88,18 @@ export async function privateNats(): Promise<PrivateServer & { url: string }> {
 /** redis-server with a password and no persistence; `stop()` kills it like a crash. */
 export async function privateRedis(password: string): Promise<PrivateServer & { address: string; password: string }> {
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--save', '', '--appendonly', 'no'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--requirepass',
+    password,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ];
   const server = await processServer('redis-server', port, () => ['redis-server', args], 'SIGKILL');
   return Object.assign(server, { address: `127.0.0.1:${port}`, password });
 }
@@ -95,14 +108,24 @@ export async function privateRedis(password: string): Promise<PrivateServer & { 
  * A MinIO server of its own (the shared test server is never stopped): an
  * object store a test may destroy entirely. `dispose()` kills it and deletes every object.
  */
-export async function privateMinio(): Promise<PrivateServer & { endpoint: string; rootUser: string; rootPassword: string }> {
+export async function privateMinio(): Promise<
+  PrivateServer & { endpoint: string; rootUser: string; rootPassword: string }
+> {
   const [port, consolePort] = [await freePort(), await freePort()];
   const data = await mkdtemp(join(tmpdir(), 'prism-minio-'));
   const rootUser = 'private-minio-root';
   const rootPassword = randomBytes(16).toString('hex');
   const endpoint = `http://127.0.0.1:${port}`;
   const env = { ...process.env, MINIO_ROOT_USER: rootUser, MINIO_ROOT_PASSWORD: rootPassword, MINIO_BROWSER: 'off' };
-  const args = ['server', data, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'];
+  const args = [
+    'server',
+    data,
+    '--address',
+    `127.0.0.1:${port}`,
+    '--console-address',
+    `127.0.0.1:${consolePort}`,
+    '--quiet',
+  ];
   const ready = async () => (await fetch(`${endpoint}/minio/health/ready`).catch(() => undefined))?.ok === true;
   const server = await processServer(
     'minio',
@@ -124,7 +147,9 @@ export function pgBin(): string {
 
 /** Runs a PostgreSQL program as the postgres user when we are root (the server refuses root). */
 export async function asPostgres(program: string, args: string[]): Promise<string> {
-  const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(pgBin(), program), ...args]] : [join(pgBin(), program), args];
+  const [file, argv] = asRoot
+    ? ['runuser', ['-u', 'postgres', '--', join(pgBin(), program), ...args]]
+    : [join(pgBin(), program), args];
   return (await exec(file, argv, { maxBuffer: 64 * 1024 * 1024 })).stdout;
 }
 
@@ -149,7 +174,16 @@ export async function privatePostgres(extraOptions = '', password = 'private-pg-
   const port = await freePort();
   await writeFile(join(root, 'pwfile'), `${password}\n`);
   if (asRoot) await exec('chown', ['-R', 'postgres:', root]);
-  await asPostgres('initdb', ['-D', dataDir, '-U', 'prism', `--pwfile=${join(root, 'pwfile')}`, '-A', 'scram-sha-256', '--no-sync']);
+  await asPostgres('initdb', [
+    '-D',
+    dataDir,
+    '-U',
+    'prism',
+    `--pwfile=${join(root, 'pwfile')}`,
+    '-A',
+    'scram-sha-256',
+    '--no-sync',
+  ]);
   const options = `-h 127.0.0.1 -p ${port} -k ${root} -c wal_level=replica -c max_wal_senders=10 -c max_replication_slots=10 -c fsync=off ${extraOptions}`;
   const pg: PrivatePostgres = {
     root,

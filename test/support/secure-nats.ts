@@ -60,8 +60,15 @@ export async function secureNats(): Promise<SecureNats> {
       }),
     async start() {
       // As the local platform starts it; Compose and Kubernetes keep the file's addresses.
-      child = spawn('nats-server', localNatsArgs(join(dir, 'nats.conf'), client, monitor), { stdio: 'ignore', env: { PATH: process.env.PATH, SERVER_NAME: 'nats-test' } });
-      await waitFor('secure nats-server', async () => (await fetch(`http://127.0.0.1:${monitor}/healthz`).catch(() => undefined))?.ok === true, 30_000);
+      child = spawn('nats-server', localNatsArgs(join(dir, 'nats.conf'), client, monitor), {
+        stdio: 'ignore',
+        env: { PATH: process.env.PATH, SERVER_NAME: 'nats-test' },
+      });
+      await waitFor(
+        'secure nats-server',
+        async () => (await fetch(`http://127.0.0.1:${monitor}/healthz`).catch(() => undefined))?.ok === true,
+        30_000,
+      );
     },
     async stop() {
       const c = child;

@@ -12,7 +12,13 @@ import { describe, expect, it } from 'vitest';
 const WORKFLOW = '.github/workflows/pr.yml';
 const CI_RUN = '.ci/run';
 
-type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Step = {
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+};
 type Job = { env?: Record<string, string>; steps: Step[]; 'timeout-minutes'?: number };
 const workflow = parse(readFileSync(WORKFLOW, 'utf8')) as { jobs: Record<string, Job> };
 const ciRun = readFileSync(CI_RUN, 'utf8');
@@ -26,11 +32,15 @@ function ciSteps(): string[] {
 
 /** The .ci/run steps a job runs, in order ("bash .ci/run a b" lines of its run: scripts). */
 function jobCiSteps(job: Job): string[] {
-  return job.steps.flatMap((s) => [...(s.run ?? '').matchAll(/bash \.ci\/run ([a-z ]+)$/gm)].flatMap((m) => m[1]!.trim().split(' ')));
+  return job.steps.flatMap((s) =>
+    [...(s.run ?? '').matchAll(/bash \.ci\/run ([a-z ]+)$/gm)].flatMap((m) => m[1]!.trim().split(' ')),
+  );
 }
 
 function toolchain(env: Record<string, string | undefined>) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PRISM_TOOLCHAIN') && k !== 'GITHUB_ACTIONS'));
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('PRISM_TOOLCHAIN') && k !== 'GITHUB_ACTIONS'),
+  );
   return spawnSync('bash', ['-c', '. scripts/toolchain.sh && prism_toolchain && echo "$PRISM_TOOLCHAIN"'], {
     encoding: 'utf8',
     env: { ...clean, ...env },
@@ -59,7 +69,8 @@ describe('the pull-request workflow and .ci/run', () => {
       if (steps.length === 0) continue;
       expect(steps, name).toEqual(all.filter((s) => steps.includes(s)));
       expect(workflow.jobs[name]!.env?.PRISM_TOOLCHAIN, `${name}: PRISM_TOOLCHAIN`).toBe('download');
-      if (steps.some((s) => s !== 'prerequisites' && s !== 'npm')) expect(steps, `${name}: npm ci first`).toContain('npm');
+      if (steps.some((s) => s !== 'prerequisites' && s !== 'npm'))
+        expect(steps, `${name}: npm ci first`).toContain('npm');
     }
   });
 
@@ -69,14 +80,18 @@ describe('the pull-request workflow and .ci/run', () => {
         const text = JSON.stringify(step);
         expect(text, `${name}: ${step.name ?? step.uses}`).not.toMatch(/\.\.\/shared|\/work\/shared/);
         if (name === 'test' || name === 'images-and-deploy') {
-          expect(step.run ?? '', `${name}: ${step.name}`).not.toMatch(/npm (run )?test|bash scripts\/(image-test|deploy-test|install-prerequisites)\.sh/);
+          expect(step.run ?? '', `${name}: ${step.name}`).not.toMatch(
+            /npm (run )?test|bash scripts\/(image-test|deploy-test|install-prerequisites)\.sh/,
+          );
         }
       }
     }
   });
 
   it('the only reads of ../shared in the CI scripts are on the source path', () => {
-    const files = [CI_RUN, ...readdirSync('scripts').map((f) => `scripts/${f}`)].filter((f) => /\.(sh|mjs)$|\/run$/.test(f));
+    const files = [CI_RUN, ...readdirSync('scripts').map((f) => `scripts/${f}`)].filter((f) =>
+      /\.(sh|mjs)$|\/run$/.test(f),
+    );
     const readers = files.filter((f) => readFileSync(f, 'utf8').includes('../shared'));
     expect(readers.sort()).toEqual(['.ci/run', 'scripts/control-plane-tools.sh']);
     // .ci/run: inside `if [ "$PRISM_TOOLCHAIN" = source ] && ...`.
@@ -86,7 +101,9 @@ describe('the pull-request workflow and .ci/run', () => {
     const tools = readFileSync('scripts/control-plane-tools.sh', 'utf8');
     const downloadExit = tools.indexOf('if [ "$PRISM_TOOLCHAIN" = download ]; then');
     expect(downloadExit).toBeGreaterThan(0);
-    expect(tools.indexOf('"$LANGUAGE_HOST_SRC', downloadExit)).toBeGreaterThan(tools.indexOf('\n  exit 0\nfi\n', downloadExit));
+    expect(tools.indexOf('"$LANGUAGE_HOST_SRC', downloadExit)).toBeGreaterThan(
+      tools.indexOf('\n  exit 0\nfi\n', downloadExit),
+    );
   });
 
   it('the GitHub path pins the versions the source path builds', () => {
@@ -95,9 +112,13 @@ describe('the pull-request workflow and .ci/run', () => {
     const step = workflow.jobs['images-and-deploy']!.steps.find((s) => s.uses === 'pulumi/actions@v6')!;
     expect(step.with!['pulumi-version']).toBe(pulumi);
     // The cert-manager step reads the deploy test's version with this sed: it must find one.
-    const run = workflow.jobs['images-and-deploy']!.steps.find((s) => s.name === 'cert-manager and ingress-nginx')!.run!;
+    const run = workflow.jobs['images-and-deploy']!.steps.find(
+      (s) => s.name === 'cert-manager and ingress-nginx',
+    )!.run!;
     const sed = /\$\(sed -n '([^']+)' scripts\/deploy-test\.sh\)/.exec(run)![1]!;
-    expect(execFileSync('sed', ['-n', sed, 'scripts/deploy-test.sh'], { encoding: 'utf8' }).trim()).toMatch(/^v\d+\.\d+\.\d+$/);
+    expect(execFileSync('sed', ['-n', sed, 'scripts/deploy-test.sh'], { encoding: 'utf8' }).trim()).toMatch(
+      /^v\d+\.\d+\.\d+$/,
+    );
   });
 });
 
@@ -145,10 +166,16 @@ describe('PRISM_TOOLCHAIN, the one switch', () => {
 
   it('the deploy test on an existing cluster needs its KUBECONFIG', () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'KUBECONFIG'));
-    const r = spawnSync('bash', ['scripts/deploy-test.sh', '--existing-cluster'], { encoding: 'utf8', env: { ...env, PRISM_TOOLCHAIN: 'download' } });
+    const r = spawnSync('bash', ['scripts/deploy-test.sh', '--existing-cluster'], {
+      encoding: 'utf8',
+      env: { ...env, PRISM_TOOLCHAIN: 'download' },
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--existing-cluster needs KUBECONFIG');
-    const bad = spawnSync('bash', ['scripts/deploy-test.sh', '--exisiting-cluster'], { encoding: 'utf8', env: { ...env, PRISM_TOOLCHAIN: 'download' } });
+    const bad = spawnSync('bash', ['scripts/deploy-test.sh', '--exisiting-cluster'], {
+      encoding: 'utf8',
+      env: { ...env, PRISM_TOOLCHAIN: 'download' },
+    });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('unknown option --exisiting-cluster (--dry-run-only, --existing-cluster)');
   });

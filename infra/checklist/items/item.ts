@@ -27,4 +27,5 @@ export interface ChecklistItem {
 const met = (evidence: string): Finding => ({ met: true, evidence });
 
 /** Not met when any problem was found; the problems are the evidence. */
-export const verdict = (problems: readonly string[], evidence: string): Finding => (problems.length ? { met: false, evidence: problems.join('; ') } : met(evidence));
+export const verdict = (problems: readonly string[], evidence: string): Finding =>
+  problems.length ? { met: false, evidence: problems.join('; ') } : met(evidence);

@@ -8,7 +8,10 @@ import { type ChecklistItem, verdict } from './item.js';
 
 /** Operations: backups and their verification, disaster recovery, runbooks, on-call and incident response. */
 
-const cronJobs = (f: Facts) => f.workloads.filter((w) => w.kind === 'CronJob').map((w) => ({ w, schedule: spec<{ schedule: string; suspend?: boolean }>(w.object) }));
+const cronJobs = (f: Facts) =>
+  f.workloads
+    .filter((w) => w.kind === 'CronJob')
+    .map((w) => ({ w, schedule: spec<{ schedule: string; suspend?: boolean }>(w.object) }));
 
 const argsOf = (w: Workload): string => w.pod.containers.map((c) => (c.args ?? []).join(' ')).join(' | ');
 
@@ -69,12 +72,14 @@ export const OPERATIONS_ITEMS = {
           const j = jobs.find((x) => argsOf(x.w) === args);
           if (!j) problems.push(`no CronJob runs "${args}"`);
           else if (j.schedule.suspend) problems.push(`CronJob ${j.w.name} is suspended`);
-          else if (!test(j.schedule.schedule)) problems.push(`CronJob ${j.w.name} (${j.schedule.schedule}) runs less than ${often}`);
+          else if (!test(j.schedule.schedule))
+            problems.push(`CronJob ${j.w.name} (${j.schedule.schedule}) runs less than ${often}`);
           else if (!envOf(j.w, 'PRISM_S3_ENDPOINT')) problems.push(`CronJob ${j.w.name}: no object store`);
           else found.push(`${j.w.name} ${j.schedule.schedule}`);
         }
       }
-      if (!f.allAlertRules().some((r) => r.expr.includes(METRICS.backupLastSuccess))) problems.push(`no alert on ${METRICS.backupLastSuccess}`);
+      if (!f.allAlertRules().some((r) => r.expr.includes(METRICS.backupLastSuccess)))
+        problems.push(`no alert on ${METRICS.backupLastSuccess}`);
       return verdict(problems, `CronJobs ${found.join(', ')}; alert on ${METRICS.backupLastSuccess}`);
     },
   },
@@ -91,7 +96,8 @@ export const OPERATIONS_ITEMS = {
         const j = jobs.find((x) => argsOf(x.w) === args);
         if (!j) problems.push(`no CronJob runs "${args}"`);
         else if (j.schedule.suspend) problems.push(`CronJob ${j.w.name} is suspended`);
-        else if (!weekly(j.schedule.schedule)) problems.push(`CronJob ${j.w.name} (${j.schedule.schedule}) runs less than weekly`);
+        else if (!weekly(j.schedule.schedule))
+          problems.push(`CronJob ${j.w.name} (${j.schedule.schedule}) runs less than weekly`);
         else found.push(`${j.w.name} ${j.schedule.schedule}`);
       }
       const alert = f.allAlertRules().find((r) => r.expr.includes(METRICS.backupVerified));
@@ -117,11 +123,19 @@ export const OPERATIONS_ITEMS = {
         ['loss of the whole cluster', /cluster/i],
       ] as const)
         if (!hs.some((h) => re.test(h))) problems.push(`no section on the ${what}`);
-      const commands = new Set((Object.keys(DATABASES) as (keyof typeof DATABASES)[]).flatMap((db) => [DBMANAGER_CLI.backup(db, 'full').join(' '), DBMANAGER_CLI.verifyLatest(db).join(' ')]));
+      const commands = new Set(
+        (Object.keys(DATABASES) as (keyof typeof DATABASES)[]).flatMap((db) => [
+          DBMANAGER_CLI.backup(db, 'full').join(' '),
+          DBMANAGER_CLI.verifyLatest(db).join(' '),
+        ]),
+      );
       const backupJobs = cronJobs(f).filter((j) => commands.has(argsOf(j.w)));
       for (const j of backupJobs) if (!text.includes(j.w.name)) problems.push(`does not name CronJob ${j.w.name}`);
       problems.push(...brokenLinks(f, path, text));
-      return verdict(problems, `${path}: ${hs.filter((h) => /recovery point|restore procedure|cluster/i.test(h)).join(' / ')}; names ${backupJobs.map((j) => j.w.name).join(', ')}`);
+      return verdict(
+        problems,
+        `${path}: ${hs.filter((h) => /recovery point|restore procedure|cluster/i.test(h)).join(' / ')}; names ${backupJobs.map((j) => j.w.name).join(', ')}`,
+      );
     },
   },
   runbooks: {
@@ -139,11 +153,16 @@ export const OPERATIONS_ITEMS = {
       for (const r of rules) {
         if (!hs.has(r.alert)) problems.push(`no section ${r.alert}`);
         const [p, a] = (r.annotations?.runbook_url ?? '').split('#');
-        if (p !== path || !a || !anchorSet.has(a)) problems.push(`${r.alert}: runbook_url ${r.annotations?.runbook_url ?? 'unset'} is not a section of ${path}`);
+        if (p !== path || !a || !anchorSet.has(a))
+          problems.push(`${r.alert}: runbook_url ${r.annotations?.runbook_url ?? 'unset'} is not a section of ${path}`);
       }
-      for (const [topic, re] of GUIDE_TROUBLESHOOTING) if (![...hs].some((h) => re.test(h))) problems.push(`no troubleshooting section for "${topic}"`);
+      for (const [topic, re] of GUIDE_TROUBLESHOOTING)
+        if (![...hs].some((h) => re.test(h))) problems.push(`no troubleshooting section for "${topic}"`);
       problems.push(...brokenLinks(f, path, text));
-      return verdict(problems, `${path}: ${rules.length} alert sections linked from their rules; ${GUIDE_TROUBLESHOOTING.length} troubleshooting topics`);
+      return verdict(
+        problems,
+        `${path}: ${rules.length} alert sections linked from their rules; ${GUIDE_TROUBLESHOOTING.length} troubleshooting topics`,
+      );
     },
   },
   'on-call-rotation': {
@@ -172,14 +191,21 @@ export const OPERATIONS_ITEMS = {
             .sort()
         : [];
       if (!row) problems.push('no paging row for critical alerts');
-      else if (listed.join() !== critical.join()) problems.push(`paging table lists ${describeList(listed)}; the critical alerts are ${describeList(critical)}`);
+      else if (listed.join() !== critical.join())
+        problems.push(`paging table lists ${describeList(listed)}; the critical alerts are ${describeList(critical)}`);
       const amc = f.alertmanagerConfigs();
       if (!amc.length) problems.push('no Alertmanager receivers to page anyone');
       const receivers = amc.flatMap((c) => c.doc.receivers.map((r) => r.name));
-      for (const r of receivers) if (!(oncall ?? '').includes(r)) problems.push(`on-call section does not name receiver ${r}`);
+      for (const r of receivers)
+        if (!(oncall ?? '').includes(r)) problems.push(`on-call section does not name receiver ${r}`);
       for (const { doc } of amc) {
         const routes = (r: AlertmanagerRoute): AlertmanagerRoute[] => [r, ...(r.routes ?? []).flatMap(routes)];
-        const pagesCritical = routes(doc.route).some((r) => r.receiver && ((r.matchers ?? []).some((m) => /severity\s*=~?\s*"?[^"]*critical/.test(m)) || r.match?.severity === 'critical'));
+        const pagesCritical = routes(doc.route).some(
+          (r) =>
+            r.receiver &&
+            ((r.matchers ?? []).some((m) => /severity\s*=~?\s*"?[^"]*critical/.test(m)) ||
+              r.match?.severity === 'critical'),
+        );
         if (!pagesCritical) problems.push('Alertmanager has no route for severity=critical');
       }
       return verdict(problems, `${path} on-call section pages ${critical.join(', ')} through ${receivers.join(', ')}`);
@@ -209,7 +235,8 @@ export const OPERATIONS_ITEMS = {
       const unlinked = f.allAlertRules().filter((r) => !r.annotations?.runbook_url);
       if (unlinked.length) problems.push(`alerts without runbook_url: ${unlinked.map((r) => r.alert).join(', ')}`);
       const runbook = f.file('docs/operations/runbook.md') ?? '';
-      if (!relativeLinks(runbook).some((l) => l.split('#')[0] === 'incident-response.md')) problems.push('the runbook does not link to the incident process');
+      if (!relativeLinks(runbook).some((l) => l.split('#')[0] === 'incident-response.md'))
+        problems.push('the runbook does not link to the incident process');
       problems.push(...brokenLinks(f, path, text));
       return verdict(
         problems,

@@ -63,10 +63,15 @@ export const RELIABILITY_ITEMS = {
       }
       for (const w of f.services()) {
         const c = w.pod.containers[0]!;
-        if (c.livenessProbe?.httpGet?.path !== HEALTH_PATHS.live) problems.push(`${w.app}: liveness is not ${HEALTH_PATHS.live}`);
-        if (c.readinessProbe?.httpGet?.path !== HEALTH_PATHS.ready) problems.push(`${w.app}: readiness is not ${HEALTH_PATHS.ready}`);
+        if (c.livenessProbe?.httpGet?.path !== HEALTH_PATHS.live)
+          problems.push(`${w.app}: liveness is not ${HEALTH_PATHS.live}`);
+        if (c.readinessProbe?.httpGet?.path !== HEALTH_PATHS.ready)
+          problems.push(`${w.app}: readiness is not ${HEALTH_PATHS.ready}`);
       }
-      return verdict(problems, `${n} containers with liveness and readiness; services on ${HEALTH_PATHS.live} and ${HEALTH_PATHS.ready}`);
+      return verdict(
+        problems,
+        `${n} containers with liveness and readiness; services on ${HEALTH_PATHS.live} and ${HEALTH_PATHS.ready}`,
+      );
     },
   },
   'resource-limits': {
@@ -85,7 +90,10 @@ export const RELIABILITY_ITEMS = {
           }
         }
       }
-      return verdict(problems, `${n} containers in ${f.workloads.length} workloads with CPU and memory requests and limits`);
+      return verdict(
+        problems,
+        `${n} containers in ${f.workloads.length} workloads with CPU and memory requests and limits`,
+      );
     },
   },
   'pod-disruption-budgets': {
@@ -96,15 +104,30 @@ export const RELIABILITY_ITEMS = {
       const problems: string[] = [];
       const pdbs = f.input.objects.filter((o) => o.kind === 'PodDisruptionBudget');
       const singletons = new Set<string>(f.input.platform.components.filter((c) => c.singleton).map((c) => c.name));
-      const needing = f.workloads.filter((w) => ['Deployment', 'StatefulSet'].includes(w.kind) && (minReplicas(f, w) > 1 || (isService(w.app) && !singletons.has(w.app))));
+      const needing = f.workloads.filter(
+        (w) =>
+          ['Deployment', 'StatefulSet'].includes(w.kind) &&
+          (minReplicas(f, w) > 1 || (isService(w.app) && !singletons.has(w.app))),
+      );
       const covered: string[] = [];
       for (const w of needing) {
-        const pdb = pdbs.find((p) => (p.metadata.namespace ?? w.namespace) === w.namespace && selects(spec<{ selector: { matchLabels: Record<string, string> } }>(p).selector, w.podLabels));
+        const pdb = pdbs.find(
+          (p) =>
+            (p.metadata.namespace ?? w.namespace) === w.namespace &&
+            selects(spec<{ selector: { matchLabels: Record<string, string> } }>(p).selector, w.podLabels),
+        );
         const s = pdb ? spec<{ minAvailable?: number | string; maxUnavailable?: number | string }>(pdb) : undefined;
         if (!pdb) problems.push(`${w.kind} ${w.name}: no PodDisruptionBudget`);
-        else if (s!.minAvailable === 0 || s!.minAvailable === '0%' || (s!.maxUnavailable !== undefined && Number(s!.maxUnavailable) >= minReplicas(f, w)))
+        else if (
+          s!.minAvailable === 0 ||
+          s!.minAvailable === '0%' ||
+          (s!.maxUnavailable !== undefined && Number(s!.maxUnavailable) >= minReplicas(f, w))
+        )
           problems.push(`${pdb.metadata.name}: allows every pod of ${w.name} to go`);
-        else covered.push(`${w.name} (${s!.minAvailable !== undefined ? `minAvailable ${s!.minAvailable}` : `maxUnavailable ${s!.maxUnavailable}`})`);
+        else
+          covered.push(
+            `${w.name} (${s!.minAvailable !== undefined ? `minAvailable ${s!.minAvailable}` : `maxUnavailable ${s!.maxUnavailable}`})`,
+          );
       }
       if (!needing.length) problems.push('no replicated workload');
       return verdict(problems, covered.join(', '));
@@ -125,7 +148,8 @@ export const RELIABILITY_ITEMS = {
         if (!g.doc.routes.length) problems.push(`${g.object.metadata.name}: no routes`);
         for (const r of g.doc.routes) {
           const cb = r.circuit_breaker;
-          if (!cb || !(cb.failure_threshold! > 0 && cb.reset_timeout_ms! > 0 && cb.half_open_max_requests! > 0)) problems.push(`route ${r.prefix}: no circuit breaker`);
+          if (!cb || !(cb.failure_threshold! > 0 && cb.reset_timeout_ms! > 0 && cb.half_open_max_requests! > 0))
+            problems.push(`route ${r.prefix}: no circuit breaker`);
           else routes.push(`${r.prefix} (${cb.failure_threshold} failures, ${cb.reset_timeout_ms} ms)`);
         }
       }
@@ -147,14 +171,19 @@ export const RELIABILITY_ITEMS = {
         for (const r of g.doc.routes) {
           if (!(r.timeout_ms! > 0)) problems.push(`route ${r.prefix}: no timeout`);
           else if (r.timeout_ms! * (1 + (r.retries ?? 0)) > requestMs)
-            problems.push(`route ${r.prefix}: ${r.timeout_ms} ms × ${1 + (r.retries ?? 0)} attempts exceeds the ${requestMs} ms request timeout`);
+            problems.push(
+              `route ${r.prefix}: ${r.timeout_ms} ms × ${1 + (r.retries ?? 0)} attempts exceeds the ${requestMs} ms request timeout`,
+            );
         }
       }
       if (!f.gatewayConfigs().length) problems.push('no gateway config');
       for (const i of ingresses(f)) {
-        for (const k of ['connect', 'read', 'send']) if (!annotation(i, `nginx.ingress.kubernetes.io/proxy-${k}-timeout`)) problems.push(`Ingress ${i.metadata.name}: no proxy-${k}-timeout`);
+        for (const k of ['connect', 'read', 'send'])
+          if (!annotation(i, `nginx.ingress.kubernetes.io/proxy-${k}-timeout`))
+            problems.push(`Ingress ${i.metadata.name}: no proxy-${k}-timeout`);
         const read = Number(annotation(i, 'nginx.ingress.kubernetes.io/proxy-read-timeout') ?? 0);
-        if (read && read * 1000 < requestMs) problems.push(`Ingress ${i.metadata.name}: read timeout ${read} s cuts the gateway's ${requestMs} ms`);
+        if (read && read * 1000 < requestMs)
+          problems.push(`Ingress ${i.metadata.name}: read timeout ${read} s cuts the gateway's ${requestMs} ms`);
       }
       for (const w of f.workloads.filter(isLongRunning)) {
         for (const c of w.pod.containers) {
@@ -162,17 +191,22 @@ export const RELIABILITY_ITEMS = {
             ['liveness', c.livenessProbe],
             ['readiness', c.readinessProbe],
           ] as const)
-            if (p && p.timeoutSeconds === undefined) problems.push(`${w.name}/${c.name}: ${kind} probe on the 1 s default timeout`);
+            if (p && p.timeoutSeconds === undefined)
+              problems.push(`${w.name}/${c.name}: ${kind} probe on the 1 s default timeout`);
         }
       }
       for (const w of f.workloads.filter((x) => x.kind === 'Job' || x.kind === 'CronJob')) {
-        const job = w.kind === 'CronJob' ? spec<{ jobTemplate: { spec: { activeDeadlineSeconds?: number } } }>(w.object).jobTemplate.spec : spec<{ activeDeadlineSeconds?: number }>(w.object);
+        const job =
+          w.kind === 'CronJob'
+            ? spec<{ jobTemplate: { spec: { activeDeadlineSeconds?: number } } }>(w.object).jobTemplate.spec
+            : spec<{ activeDeadlineSeconds?: number }>(w.object);
         if (!(job.activeDeadlineSeconds! > 0)) problems.push(`${w.kind} ${w.name}: no activeDeadlineSeconds`);
       }
       for (const w of f.services()) {
         const shutdown = Number(envOf(w, 'PRISM_SHUTDOWN_TIMEOUT_SECONDS')?.value ?? 20);
         const grace = w.pod.terminationGracePeriodSeconds ?? 30;
-        if (grace <= shutdown) problems.push(`${w.app}: grace period ${grace} s not above the ${shutdown} s shutdown timeout`);
+        if (grace <= shutdown)
+          problems.push(`${w.app}: grace period ${grace} s not above the ${shutdown} s shutdown timeout`);
       }
       const i = ingresses(f)[0];
       return verdict(
@@ -190,25 +224,35 @@ export const RELIABILITY_ITEMS = {
       'three-server cluster is lost with its one server.',
     check(f) {
       const problems: string[] = [];
-      const nats = f.workloads.filter((w) => w.kind === 'StatefulSet' && w.pod.containers.some((c) => /(^|\/)nats$/.test(c.image.split(':')[0]!)));
+      const nats = f.workloads.filter(
+        (w) => w.kind === 'StatefulSet' && w.pod.containers.some((c) => /(^|\/)nats$/.test(c.image.split(':')[0]!)),
+      );
       if (!nats.length) return { met: false, evidence: 'no NATS StatefulSet' };
       const w = nats[0]!;
-      const claims = spec<{ volumeClaimTemplates?: { metadata: { name: string } }[] }>(w.object).volumeClaimTemplates ?? [];
+      const claims =
+        spec<{ volumeClaimTemplates?: { metadata: { name: string } }[] }>(w.object).volumeClaimTemplates ?? [];
       const conf = f.input.objects
         .filter((o) => o.kind === 'ConfigMap' && w.pod.volumes?.some((v) => v.configMap?.name === o.metadata.name))
         .flatMap((o) => Object.values((o.data as Record<string, string>) ?? {}))
         .find((t) => /\bjetstream\s*\{/.test(t));
       const storeDir = conf ? /store_dir:\s*"?([^"\s]+)"?/.exec(conf)?.[1] : undefined;
       const c = w.pod.containers[0]!;
-      const onClaim = storeDir && c.volumeMounts?.some((m) => claims.some((t) => t.metadata.name === m.name) && storeDir.startsWith(m.mountPath));
+      const onClaim =
+        storeDir &&
+        c.volumeMounts?.some((m) => claims.some((t) => t.metadata.name === m.name) && storeDir.startsWith(m.mountPath));
       if (!conf) problems.push('JetStream not enabled in the NATS config');
       else if (!onClaim) problems.push(`JetStream store_dir ${storeDir ?? 'unset'} is not on a volume claim`);
       if (conf && /max_file_store:\s*0\b/.test(conf)) problems.push('max_file_store is 0 (memory only)');
       const replicas = w.replicas ?? 1;
       const routes = conf ? [...conf.matchAll(/nats:\/\/[^\s]+:\d+/g)].length : 0;
-      if (replicas < 3 || replicas % 2 === 0) problems.push(`${replicas} NATS server${replicas === 1 ? '' : 's'}: no quorum to survive the loss of one`);
+      if (replicas < 3 || replicas % 2 === 0)
+        problems.push(`${replicas} NATS server${replicas === 1 ? '' : 's'}: no quorum to survive the loss of one`);
       else if (routes < replicas) problems.push(`cluster routes name ${routes} of ${replicas} servers`);
-      const pdb = f.input.objects.find((o) => o.kind === 'PodDisruptionBudget' && selects(spec<{ selector: { matchLabels: Record<string, string> } }>(o).selector, w.podLabels));
+      const pdb = f.input.objects.find(
+        (o) =>
+          o.kind === 'PodDisruptionBudget' &&
+          selects(spec<{ selector: { matchLabels: Record<string, string> } }>(o).selector, w.podLabels),
+      );
       if (replicas >= 3 && !pdb) problems.push('no PodDisruptionBudget for the NATS cluster');
       const want = Math.min(3, replicas);
       for (const svc of STREAM_CREATORS) {

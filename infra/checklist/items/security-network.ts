@@ -13,7 +13,9 @@ function traefikRateLimit(f: Facts, i: ManifestObject): number | undefined {
   const refs = (annotation(i, 'traefik.ingress.kubernetes.io/router.middlewares') ?? '').split(',').filter(Boolean);
   for (const ref of refs) {
     // `<namespace>-<name>@kubernetescrd`
-    const m = f.input.objects.find((o) => o.kind === 'Middleware' && ref.startsWith(`${o.metadata.namespace ?? f.namespace}-${o.metadata.name}@`));
+    const m = f.input.objects.find(
+      (o) => o.kind === 'Middleware' && ref.startsWith(`${o.metadata.namespace ?? f.namespace}-${o.metadata.name}@`),
+    );
     const avg = (m?.spec as { rateLimit?: { average?: number } } | undefined)?.rateLimit?.average;
     if (avg) return avg;
   }
@@ -33,25 +35,35 @@ export const SECURITY_NETWORK_ITEMS = {
       const deny = defaultDeny(f.input.objects, ns);
       if (!deny) problems.push(`no default deny (ingress and egress) in ${ns}`);
       const mine = f.workloads.filter((w) => w.namespace === ns);
-      for (const w of mine) if (!policiesSelecting(f.input.objects, podOf(w)).length) problems.push(`${w.kind} ${w.name}: no policy selects its pods`);
-      for (const o of openIngress(f.input.objects, ns)) problems.push(`NetworkPolicy ${o.metadata.name} admits any source`);
+      for (const w of mine)
+        if (!policiesSelecting(f.input.objects, podOf(w)).length)
+          problems.push(`${w.kind} ${w.name}: no policy selects its pods`);
+      for (const o of openIngress(f.input.objects, ns))
+        problems.push(`NetworkPolicy ${o.metadata.name} admits any source`);
       let flows = 0;
       const byApp = (name: string) => mine.filter((w) => w.app === name);
       for (const c of f.input.platform.components) {
-        for (const owner of [{ name: c.name, flows: c.flows }, ...c.tasks.map((t) => ({ name: t.name, flows: t.flows }))]) {
+        for (const owner of [
+          { name: c.name, flows: c.flows },
+          ...c.tasks.map((t) => ({ name: t.name, flows: t.flows })),
+        ]) {
           for (const flow of owner.flows) {
             const target = f.input.platform.components.find((x) => x.name === flow.to);
             const port = target?.ports.find((p) => p.name === flow.port)?.port;
             for (const from of byApp(owner.name)) {
               for (const to of byApp(flow.to)) {
                 flows++;
-                if (port === undefined || !allows(f.input.objects, podOf(from), podOf(to), port)) problems.push(`${owner.name} → ${flow.to}:${port ?? flow.port} not allowed`);
+                if (port === undefined || !allows(f.input.objects, podOf(from), podOf(to), port))
+                  problems.push(`${owner.name} → ${flow.to}:${port ?? flow.port} not allowed`);
               }
             }
           }
         }
       }
-      return verdict([...new Set(problems)], `default deny ${deny?.metadata.name}; ${mine.length} workloads each selected by a policy; ${flows} model flows allowed at both ends`);
+      return verdict(
+        [...new Set(problems)],
+        `default deny ${deny?.metadata.name}; ${mine.length} workloads each selected by a policy; ${flows} model flows allowed at both ends`,
+      );
     },
   },
   'rate-limiting': {
@@ -74,14 +86,24 @@ export const SECURITY_NETWORK_ITEMS = {
       const gateway = f.services().find((w) => w.app === 'gateway');
       for (const g of gw) {
         const rl = g.doc.rate_limit;
-        if (!rl.enabled || !((rl.requests_per_second ?? 0) > 0)) problems.push(`${g.object.metadata.name}: gateway rate limit off`);
+        if (!rl.enabled || !((rl.requests_per_second ?? 0) > 0))
+          problems.push(`${g.object.metadata.name}: gateway rate limit off`);
         const s = g.doc.server ?? {};
-        const trusted = s.trust_forwarded_for === true || Object.entries(s).some(([k, v]) => /trusted_prox/.test(k) && Array.isArray(v) && v.length > 0);
-        if (!trusted) problems.push(`${g.object.metadata.name}: the gateway trusts no forwarded address, so all clients behind the edge share one per-IP bucket`);
+        const trusted =
+          s.trust_forwarded_for === true ||
+          Object.entries(s).some(([k, v]) => /trusted_prox/.test(k) && Array.isArray(v) && v.length > 0);
+        if (!trusted)
+          problems.push(
+            `${g.object.metadata.name}: the gateway trusts no forwarded address, so all clients behind the edge share one per-IP bucket`,
+          );
       }
-      if (!gateway || !envOf(gateway, 'PRISM_REDIS_ADDRESS')) problems.push('the gateway has no Redis for a shared limit');
+      if (!gateway || !envOf(gateway, 'PRISM_REDIS_ADDRESS'))
+        problems.push('the gateway has no Redis for a shared limit');
       const rl = gw[0]?.doc.rate_limit;
-      return verdict(problems, `${edge.join(', ')}; gateway ${rl?.requests_per_second}/s burst ${rl?.burst} per identity through Redis, client address from the edge`);
+      return verdict(
+        problems,
+        `${edge.join(', ')}; gateway ${rl?.requests_per_second}/s burst ${rl?.burst} per identity through Redis, client address from the edge`,
+      );
     },
   },
 } satisfies Partial<Record<ChecklistItemId, ChecklistItem>>;

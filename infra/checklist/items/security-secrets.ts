@@ -14,7 +14,11 @@ import { type ChecklistItem, verdict } from './item.js';
  */
 function excessCredentials(f: Facts, w: Workload): string[] {
   const c = f.input.platform.components.find((x) => x.name === w.app);
-  const t = c ? undefined : f.input.platform.components.flatMap((x) => x.tasks.map((task) => ({ owner: x, task }))).find((x) => x.task.name === w.app);
+  const t = c
+    ? undefined
+    : f.input.platform.components
+        .flatMap((x) => x.tasks.map((task) => ({ owner: x, task })))
+        .find((x) => x.task.name === w.app);
   const flows = c?.flows ?? t?.task.flows ?? [];
   const external = (c?.externalEgress ?? t?.task.externalEgress ?? []).length > 0;
   const out: string[] = [];
@@ -23,7 +27,13 @@ function excessCredentials(f: Facts, w: Workload): string[] {
     const store = STORE_CREDENTIALS[key];
     const admins = OPERATOR_CREDENTIALS[key];
     if (admins && !admins.includes(w.app)) out.push(`${w.kind} ${w.name} holds ${key}, an administrator key`);
-    else if (store && !admins && w.app !== store && !(store === 'offsite' ? external : flows.some((fl) => fl.to === store))) out.push(`${w.kind} ${w.name} holds ${key} but does not reach ${store}`);
+    else if (
+      store &&
+      !admins &&
+      w.app !== store &&
+      !(store === 'offsite' ? external : flows.some((fl) => fl.to === store))
+    )
+      out.push(`${w.kind} ${w.name} holds ${key} but does not reach ${store}`);
   }
   return out;
 }
@@ -52,11 +62,18 @@ export const SECURITY_SECRETS_ITEMS = {
       const managed = f.secretsManaged(['jwt-private-key', 'jwt-public-key']);
       if (!managed.ok) problems.push(managed.evidence);
       const gateway = f.services().find((w) => w.app === 'gateway');
-      if (!gateway || !envOf(gateway, 'PRISM_AUTH_JWKS_URL')?.value) problems.push('the gateway has no PRISM_AUTH_JWKS_URL (rotated keys need a restart)');
+      if (!gateway || !envOf(gateway, 'PRISM_AUTH_JWKS_URL')?.value)
+        problems.push('the gateway has no PRISM_AUTH_JWKS_URL (rotated keys need a restart)');
       const runbook = [...f.docs()].find(([, t]) => headings(t).some((h) => /rotat/i.test(h) && /jwt/i.test(h)));
       if (!runbook) problems.push('no runbook section on rotating the JWT keys');
       const tested = (svc: string) =>
-        [...f.input.files].filter(([p, t]) => p.startsWith(`services/${svc}/test/`) && /\b(?:describe|it)\(\s*['"`][^'"`]*(?:key[^'"`]*rotat|rotat[^'"`]*key)/i.test(t)).map(([p]) => p);
+        [...f.input.files]
+          .filter(
+            ([p, t]) =>
+              p.startsWith(`services/${svc}/test/`) &&
+              /\b(?:describe|it)\(\s*['"`][^'"`]*(?:key[^'"`]*rotat|rotat[^'"`]*key)/i.test(t),
+          )
+          .map(([p]) => p);
       const tests = [...tested('auth'), ...tested('gateway')];
       if (!tested('auth').length) problems.push('no rotation test in services/auth/test');
       if (!tested('gateway').length) problems.push('no rotation test in services/gateway/test');
@@ -104,17 +121,26 @@ export const SECURITY_SECRETS_ITEMS = {
       'VAR a secret-referenced variable, a distinct key per user; every workload given PRISM_REDIS_ADDRESS (or REDIS_ADDR) connects as one of those users with that user’s key, and no two workloads share a user.',
     check(f) {
       const problems: string[] = [];
-      const servers = f.workloads.filter((w) => w.pod.containers.some((c) => /(^|\/)redis$/.test(c.image.split(':')[0]!) || (c.command ?? []).includes('redis-server')));
+      const servers = f.workloads.filter((w) =>
+        w.pod.containers.some(
+          (c) => /(^|\/)redis$/.test(c.image.split(':')[0]!) || (c.command ?? []).includes('redis-server'),
+        ),
+      );
       if (!servers.length) problems.push('no Redis server');
       const users = new Map<string, string>();
       for (const w of servers) {
         const c = w.pod.containers.find((x) => (x.command ?? []).includes('redis-server') || /redis/.test(x.image))!;
         const args = [...(c.command ?? []), ...(c.args ?? [])];
-        if (args.includes('--requirepass')) problems.push(`${w.name}: --requirepass sets the default user's password; the default user must be off`);
+        if (args.includes('--requirepass'))
+          problems.push(`${w.name}: --requirepass sets the default user's password; the default user must be off`);
         const conf = f.input.objects.find(
-          (o) => o.kind === 'ConfigMap' && w.pod.volumes?.some((v) => v.configMap?.name === o.metadata.name) && typeof (o.data as Record<string, string> | undefined)?.['redis.conf'] === 'string',
+          (o) =>
+            o.kind === 'ConfigMap' &&
+            w.pod.volumes?.some((v) => v.configMap?.name === o.metadata.name) &&
+            typeof (o.data as Record<string, string> | undefined)?.['redis.conf'] === 'string',
         );
-        if (!/^user default off$/m.test(((conf?.data as Record<string, string> | undefined) ?? {})['redis.conf'] ?? '')) problems.push(`${w.name}: redis.conf does not turn the default user off`);
+        if (!/^user default off$/m.test(((conf?.data as Record<string, string> | undefined) ?? {})['redis.conf'] ?? ''))
+          problems.push(`${w.name}: redis.conf does not turn the default user off`);
         for (let i = args.indexOf('--user'); i >= 0; i = args.indexOf('--user', i + 1)) {
           const name = args[i + 1]!;
           const end = args.findIndex((a, j) => j > i && a.startsWith('--'));
@@ -122,7 +148,8 @@ export const SECURITY_SECRETS_ITEMS = {
           const v = /^>\$\(([A-Z_]+)\)$/.exec(pw ?? '')?.[1];
           const e = v ? env(c, v) : undefined;
           if (!e || !isSecretRef(e)) problems.push(`${w.name}: user ${name} has no password from a secret reference`);
-          else if ([...users.values()].includes(e.valueFrom!.secretKeyRef!.key)) problems.push(`${w.name}: user ${name} shares its password key with another user`);
+          else if ([...users.values()].includes(e.valueFrom!.secretKeyRef!.key))
+            problems.push(`${w.name}: user ${name} shares its password key with another user`);
           else users.set(name, e.valueFrom!.secretKeyRef!.key);
         }
       }
@@ -130,13 +157,17 @@ export const SECURITY_SECRETS_ITEMS = {
       const clients = f.workloads.filter((w) => envOf(w, 'PRISM_REDIS_ADDRESS') || envOf(w, 'REDIS_ADDR'));
       const taken = new Map<string, string>();
       for (const w of clients) {
-        const [userVar, pwVar] = envOf(w, 'PRISM_REDIS_ADDRESS') ? ['PRISM_REDIS_USERNAME', 'PRISM_REDIS_PASSWORD'] : ['REDIS_USER', 'REDIS_PASSWORD'];
+        const [userVar, pwVar] = envOf(w, 'PRISM_REDIS_ADDRESS')
+          ? ['PRISM_REDIS_USERNAME', 'PRISM_REDIS_PASSWORD']
+          : ['REDIS_USER', 'REDIS_PASSWORD'];
         const user = envOf(w, userVar)?.value;
         const p = envOf(w, pwVar);
         if (!user || !users.has(user)) problems.push(`${w.name}: ${userVar} names no ACL user of the server`);
         else if (!isSecretRef(p)) problems.push(`${w.name}: ${pwVar} missing or not a secret reference`);
-        else if (users.get(user) !== p!.valueFrom!.secretKeyRef!.key) problems.push(`${w.name}: ${pwVar} is not user ${user}'s key`);
-        else if (taken.has(user) && taken.get(user) !== w.app) problems.push(`${w.name}: shares Redis user ${user} with ${taken.get(user)}`);
+        else if (users.get(user) !== p!.valueFrom!.secretKeyRef!.key)
+          problems.push(`${w.name}: ${pwVar} is not user ${user}'s key`);
+        else if (taken.has(user) && taken.get(user) !== w.app)
+          problems.push(`${w.name}: shares Redis user ${user} with ${taken.get(user)}`);
         else taken.set(user, w.app);
       }
       return verdict(
@@ -151,7 +182,12 @@ export const SECURITY_SECRETS_ITEMS = {
     rule: 'The OAuth client ids and secrets reach auth only, as secret references from a secrets manager, and the redirect base URL is https.',
     check(f) {
       const problems: string[] = [];
-      const names = ['PRISM_GOOGLE_CLIENT_ID', 'PRISM_GOOGLE_CLIENT_SECRET', 'PRISM_GITHUB_CLIENT_ID', 'PRISM_GITHUB_CLIENT_SECRET'];
+      const names = [
+        'PRISM_GOOGLE_CLIENT_ID',
+        'PRISM_GOOGLE_CLIENT_SECRET',
+        'PRISM_GITHUB_CLIENT_ID',
+        'PRISM_GITHUB_CLIENT_SECRET',
+      ];
       const keys: string[] = [];
       const auth = f.services().filter((w) => w.app === 'auth');
       if (!auth.length) problems.push('no auth workload');
@@ -187,8 +223,11 @@ export const SECURITY_SECRETS_ITEMS = {
         for (const [key, text] of Object.entries((o.data as Record<string, string>) ?? {})) {
           if (!key.endsWith('.json')) continue;
           try {
-            const doc = JSON.parse(text) as { Statement?: { Action: string | string[]; Resource: string | string[] }[] };
-            if (Array.isArray(doc.Statement)) policies.push({ name: `${o.metadata.name}/${key}`, statements: doc.Statement });
+            const doc = JSON.parse(text) as {
+              Statement?: { Action: string | string[]; Resource: string | string[] }[];
+            };
+            if (Array.isArray(doc.Statement))
+              policies.push({ name: `${o.metadata.name}/${key}`, statements: doc.Statement });
           } catch {
             /* not a policy document */
           }
@@ -200,28 +239,56 @@ export const SECURITY_SECRETS_ITEMS = {
         for (const s of p.statements) {
           const actions = [s.Action].flat();
           const resources = [s.Resource].flat();
-          if (actions.some((a) => a === '*' || a === 's3:*' || a.startsWith('admin:'))) problems.push(`${p.name}: wildcard or admin action`);
-          if (resources.some((r) => !bucket || !(r === `arn:aws:s3:::${bucket}` || r.startsWith(`arn:aws:s3:::${bucket}/`))))
+          if (actions.some((a) => a === '*' || a === 's3:*' || a.startsWith('admin:')))
+            problems.push(`${p.name}: wildcard or admin action`);
+          if (
+            resources.some(
+              (r) => !bucket || !(r === `arn:aws:s3:::${bucket}` || r.startsWith(`arn:aws:s3:::${bucket}/`)),
+            )
+          )
             problems.push(`${p.name}: a resource beyond the ${bucket ?? 'backup'} bucket`);
         }
       }
-      const denied = new Set(policies.flatMap((p) => p.statements.filter((s) => (s as { Effect?: string }).Effect === 'Deny').flatMap((s) => [s.Action].flat())));
-      for (const a of ['s3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutBucketObjectLockConfiguration', 's3:PutLifecycleConfiguration', 's3:PutBucketVersioning'])
+      const denied = new Set(
+        policies.flatMap((p) =>
+          p.statements.filter((s) => (s as { Effect?: string }).Effect === 'Deny').flatMap((s) => [s.Action].flat()),
+        ),
+      );
+      for (const a of [
+        's3:DeleteObjectVersion',
+        's3:BypassGovernanceRetention',
+        's3:PutBucketObjectLockConfiguration',
+        's3:PutLifecycleConfiguration',
+        's3:PutBucketVersioning',
+      ])
         if (!denied.has(a)) problems.push(`no policy denies ${a}: the backup user could destroy history`);
-      const scripts = f.input.objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values((o.data as Record<string, string>) ?? {}).filter((t) => /\bmc mb\b/.test(t)));
-      if (!scripts.some((t) => /mc mb [^\n]*--with-lock/.test(t) && /mc retention set --default (GOVERNANCE|COMPLIANCE)/.test(t)))
+      const scripts = f.input.objects
+        .filter((o) => o.kind === 'ConfigMap')
+        .flatMap((o) => Object.values((o.data as Record<string, string>) ?? {}).filter((t) => /\bmc mb\b/.test(t)));
+      if (
+        !scripts.some(
+          (t) => /mc mb [^\n]*--with-lock/.test(t) && /mc retention set --default (GOVERNANCE|COMPLIANCE)/.test(t),
+        )
+      )
         problems.push('the set-up does not create the bucket with object lock and a default retention');
-      const mounted = (w: Workload) => (w.pod.volumes ?? []).some((v) => v.configMap && policies.some((p) => p.name.startsWith(`${v.configMap!.name}/`)));
+      const mounted = (w: Workload) =>
+        (w.pod.volumes ?? []).some(
+          (v) => v.configMap && policies.some((p) => p.name.startsWith(`${v.configMap!.name}/`)),
+        );
       const setup = f.workloads.filter((w) => w.kind === 'Job' && mounted(w));
       if (!setup.length) problems.push('no set-up Job applies the policy');
-      const root = f.workloads.flatMap((w) => w.pod.containers.map((c) => env(c, 'MINIO_ROOT_USER')?.value)).find(Boolean);
+      const root = f.workloads
+        .flatMap((w) => w.pod.containers.map((c) => env(c, 'MINIO_ROOT_USER')?.value))
+        .find(Boolean);
       const s3Users = f.workloads.filter((w) => envOf(w, 'PRISM_S3_ACCESS_KEY'));
       for (const w of s3Users) {
         if (envOf(w, 'PRISM_S3_ACCESS_KEY')?.value === root) problems.push(`${w.name} uses the MinIO root user`);
-        if (!isSecretRef(envOf(w, 'PRISM_S3_SECRET_KEY'))) problems.push(`${w.name}: PRISM_S3_SECRET_KEY not a secret reference`);
+        if (!isSecretRef(envOf(w, 'PRISM_S3_SECRET_KEY')))
+          problems.push(`${w.name}: PRISM_S3_SECRET_KEY not a secret reference`);
       }
       const rootReaders = readersOf(f, 'minio-root-password').filter((w) => w.app !== 'minio' && !setup.includes(w));
-      if (rootReaders.length) problems.push(`the MinIO root password is also read by ${rootReaders.map((w) => w.name).join(', ')}`);
+      if (rootReaders.length)
+        problems.push(`the MinIO root password is also read by ${rootReaders.map((w) => w.name).join(', ')}`);
       return verdict(
         problems,
         `${policies.map((p) => p.name).join(', ')} limited to bucket ${bucket}, version deletion and governance bypass denied, bucket with object lock and a default retention, applied by Job ${setup.map((w) => w.name).join(', ')}; ${s3Users.length} backup workloads use user ${envOf(s3Users[0]!, 'PRISM_S3_ACCESS_KEY')?.value}`,

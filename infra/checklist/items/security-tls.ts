@@ -18,7 +18,9 @@ const NGINX_BACKEND_PROTOCOL = `${NGINX}/backend-protocol`;
 const certificatesOf = (f: Facts, w: Workload, n: string): ManifestObject[] => {
   const path = envOf(w, n)?.value;
   const secrets = path ? secretsMountedAt(w, path) : [];
-  return f.input.objects.filter((o) => o.kind === 'Certificate' && secrets.includes(spec<{ secretName: string }>(o).secretName));
+  return f.input.objects.filter(
+    (o) => o.kind === 'Certificate' && secrets.includes(spec<{ secretName: string }>(o).secretName),
+  );
 };
 
 /** Problems with a certificate file a service is told to use: mounted from a CA-issued cert-manager Certificate naming the service. */
@@ -30,9 +32,16 @@ function certFileProblems(f: Facts, w: Workload, n: string, namesService: boolea
   const problems: string[] = [];
   for (const cert of certs) {
     const s = spec<{ issuerRef?: { name: string; kind?: string }; dnsNames?: string[] }>(cert);
-    const issuer = f.input.objects.find((o) => o.kind === (s.issuerRef?.kind ?? 'Issuer') && o.metadata.name === s.issuerRef?.name && o.apiVersion.startsWith('cert-manager.io/'));
-    if (!issuer || !isRecord(issuer.spec) || !('ca' in issuer.spec)) problems.push(`${w.app}: Certificate ${cert.metadata.name} is not issued by a CA Issuer in the output`);
-    if (namesService && !(s.dnsNames ?? []).some((d) => d === w.app || d.startsWith(`${w.app}.`))) problems.push(`${w.app}: Certificate ${cert.metadata.name} does not name ${w.app} in dnsNames`);
+    const issuer = f.input.objects.find(
+      (o) =>
+        o.kind === (s.issuerRef?.kind ?? 'Issuer') &&
+        o.metadata.name === s.issuerRef?.name &&
+        o.apiVersion.startsWith('cert-manager.io/'),
+    );
+    if (!issuer || !isRecord(issuer.spec) || !('ca' in issuer.spec))
+      problems.push(`${w.app}: Certificate ${cert.metadata.name} is not issued by a CA Issuer in the output`);
+    if (namesService && !(s.dnsNames ?? []).some((d) => d === w.app || d.startsWith(`${w.app}.`)))
+      problems.push(`${w.app}: Certificate ${cert.metadata.name} does not name ${w.app} in dnsNames`);
   }
   return problems;
 }
@@ -44,14 +53,24 @@ function certFileProblems(f: Facts, w: Workload, n: string, namesService: boolea
  */
 function ingressBackendTls(f: Facts, i: ManifestObject): string[] {
   const name = `Ingress ${i.metadata.name}`;
-  if (!/^(HTTPS|GRPCS)$/.test(annotation(i, NGINX_BACKEND_PROTOCOL) ?? '')) return [`${name}: plaintext to its backends (no ${NGINX_BACKEND_PROTOCOL}: HTTPS)`];
-  if (annotation(i, `${NGINX}/proxy-ssl-verify`) !== 'on') return [`${name}: does not verify its backends' certificates (${NGINX}/proxy-ssl-verify is not on)`];
+  if (!/^(HTTPS|GRPCS)$/.test(annotation(i, NGINX_BACKEND_PROTOCOL) ?? ''))
+    return [`${name}: plaintext to its backends (no ${NGINX_BACKEND_PROTOCOL}: HTTPS)`];
+  if (annotation(i, `${NGINX}/proxy-ssl-verify`) !== 'on')
+    return [`${name}: does not verify its backends' certificates (${NGINX}/proxy-ssl-verify is not on)`];
   const problems: string[] = [];
   // `namespace/name`, or `name` in the Ingress' namespace.
   const ref = annotation(i, `${NGINX}/proxy-ssl-secret`) ?? '';
   const [ns, secretName] = ref.includes('/') ? ref.split('/') : [i.metadata.namespace, ref];
-  const edgeCert = f.input.objects.find((o) => o.kind === 'Certificate' && spec<{ secretName: string }>(o).secretName === secretName && (o.metadata.namespace ?? ns) === ns);
-  if (!edgeCert) problems.push(`${name}: ${NGINX}/proxy-ssl-secret is not the Secret of a cert-manager Certificate in its namespace`);
+  const edgeCert = f.input.objects.find(
+    (o) =>
+      o.kind === 'Certificate' &&
+      spec<{ secretName: string }>(o).secretName === secretName &&
+      (o.metadata.namespace ?? ns) === ns,
+  );
+  if (!edgeCert)
+    problems.push(
+      `${name}: ${NGINX}/proxy-ssl-secret is not the Secret of a cert-manager Certificate in its namespace`,
+    );
   const sslName = annotation(i, `${NGINX}/proxy-ssl-name`);
   const backends = [
     ...new Set(
@@ -65,8 +84,12 @@ function ingressBackendTls(f: Facts, i: ManifestObject): string[] {
     if (!w) continue;
     for (const cert of certificatesOf(f, w, 'PRISM_TLS_CERT_FILE')) {
       const s = spec<{ issuerRef?: { name: string }; dnsNames?: string[] }>(cert);
-      if (!sslName || !(s.dnsNames ?? []).includes(sslName)) problems.push(`${name}: ${NGINX}/proxy-ssl-name ${sslName ?? '(unset)'} is not a name in ${b}'s certificate ${cert.metadata.name}`);
-      if (edgeCert && spec<{ issuerRef?: { name: string } }>(edgeCert).issuerRef?.name !== s.issuerRef?.name) problems.push(`${name}: its CA (${secretName}) is not the issuer of ${b}'s certificate`);
+      if (!sslName || !(s.dnsNames ?? []).includes(sslName))
+        problems.push(
+          `${name}: ${NGINX}/proxy-ssl-name ${sslName ?? '(unset)'} is not a name in ${b}'s certificate ${cert.metadata.name}`,
+        );
+      if (edgeCert && spec<{ issuerRef?: { name: string } }>(edgeCert).issuerRef?.name !== s.issuerRef?.name)
+        problems.push(`${name}: its CA (${secretName}) is not the issuer of ${b}'s certificate`);
     }
   }
   return problems;
@@ -83,16 +106,21 @@ function serviceTls(f: Facts, w: Workload): string[] {
   const val = (n: string) => envOf(w, n)?.value;
   const ports = w.pod.containers.flatMap((c) => c.ports ?? []).filter((p) => !TLS_EXEMPT_PORT_NAMES.has(p.name ?? ''));
   if (ports.some((p) => p.name === 'grpc')) {
-    if (val('PRISM_MTLS_ENABLED') !== 'true') problems.push(`${w.app}: PRISM_MTLS_ENABLED is not true (gRPC without mutual TLS)`);
-    else for (const n of ['PRISM_MTLS_CERT_FILE', 'PRISM_MTLS_KEY_FILE', 'PRISM_MTLS_CA_FILE']) problems.push(...certFileProblems(f, w, n, n === 'PRISM_MTLS_CERT_FILE'));
+    if (val('PRISM_MTLS_ENABLED') !== 'true')
+      problems.push(`${w.app}: PRISM_MTLS_ENABLED is not true (gRPC without mutual TLS)`);
+    else
+      for (const n of ['PRISM_MTLS_CERT_FILE', 'PRISM_MTLS_KEY_FILE', 'PRISM_MTLS_CA_FILE'])
+        problems.push(...certFileProblems(f, w, n, n === 'PRISM_MTLS_CERT_FILE'));
   }
   for (const p of ports.filter((x) => x.name !== 'grpc')) {
     if (val('PRISM_TLS_ENABLED') !== 'true') {
       problems.push(`${w.app}: port ${p.name ?? p.containerPort} serves plaintext (PRISM_TLS_ENABLED is not true)`);
       continue;
     }
-    for (const n of ['PRISM_TLS_CERT_FILE', 'PRISM_TLS_KEY_FILE']) problems.push(...certFileProblems(f, w, n, n === 'PRISM_TLS_CERT_FILE'));
-    if (val('PRISM_TLS_CLIENT_AUTH') === 'true') problems.push(...certFileProblems(f, w, 'PRISM_TLS_CLIENT_CA_FILE', false));
+    for (const n of ['PRISM_TLS_CERT_FILE', 'PRISM_TLS_KEY_FILE'])
+      problems.push(...certFileProblems(f, w, n, n === 'PRISM_TLS_CERT_FILE'));
+    if (val('PRISM_TLS_CLIENT_AUTH') === 'true')
+      problems.push(...certFileProblems(f, w, 'PRISM_TLS_CLIENT_CA_FILE', false));
     break;
   }
   return problems;
@@ -113,17 +141,23 @@ export const TLS_ITEMS = {
       const problems: string[] = [];
       const ing = ingresses(f);
       if (!ing.length) problems.push('no Ingress');
-      const issuerOf = (i: ManifestObject) => annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer');
-      const tlsSecrets = (i: ManifestObject) => (spec<{ tls?: { secretName?: string }[] }>(i).tls ?? []).flatMap((t) => (t.secretName ? [t.secretName] : []));
+      const issuerOf = (i: ManifestObject) =>
+        annotation(i, 'cert-manager.io/cluster-issuer') ?? annotation(i, 'cert-manager.io/issuer');
+      const tlsSecrets = (i: ManifestObject) =>
+        (spec<{ tls?: { secretName?: string }[] }>(i).tls ?? []).flatMap((t) => (t.secretName ? [t.secretName] : []));
       const issuing = ing.filter(issuerOf);
       for (const i of ing) {
         const s = spec<{ tls?: { hosts?: string[]; secretName?: string }[]; rules?: { host?: string }[] }>(i);
         const covered = new Set((s.tls ?? []).filter((t) => t.secretName).flatMap((t) => t.hosts ?? []));
-        for (const r of s.rules ?? []) if (!r.host || !covered.has(r.host)) problems.push(`Ingress ${i.metadata.name}: host ${r.host ?? '(any)'} without TLS`);
+        for (const r of s.rules ?? [])
+          if (!r.host || !covered.has(r.host))
+            problems.push(`Ingress ${i.metadata.name}: host ${r.host ?? '(any)'} without TLS`);
         // cert-manager issues each TLS Secret for one Ingress that asks (Ingresses sharing the host share it).
         for (const t of s.tls ?? [])
-          if (t.secretName && !issuing.some((x) => tlsSecrets(x).includes(t.secretName!))) problems.push(`Ingress ${i.metadata.name}: TLS Secret ${t.secretName} from no cert-manager issuer`);
-        if (annotation(i, 'nginx.ingress.kubernetes.io/ssl-redirect') === 'false') problems.push(`Ingress ${i.metadata.name}: ssl-redirect off`);
+          if (t.secretName && !issuing.some((x) => tlsSecrets(x).includes(t.secretName!)))
+            problems.push(`Ingress ${i.metadata.name}: TLS Secret ${t.secretName} from no cert-manager issuer`);
+        if (annotation(i, 'nginx.ingress.kubernetes.io/ssl-redirect') === 'false')
+          problems.push(`Ingress ${i.metadata.name}: ssl-redirect off`);
         problems.push(...ingressBackendTls(f, i));
       }
       const services = f.services();

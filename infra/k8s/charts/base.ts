@@ -23,7 +23,12 @@ export class BaseChart extends Chart {
     new NamespaceNetworkBaseline(this, 'Network', { labels });
     // Only when Alertmanager runs (observability) do its receivers' credentials need to be synced.
     const alertingSecrets = props.config.observability.enabled ? alertingSecretKeys(props.config.alerting) : [];
-    new PlatformSecrets(this, 'Secrets', { secrets: props.config.secrets, labels, offsite: !!props.config.backups.offsite, alertingSecrets });
+    new PlatformSecrets(this, 'Secrets', {
+      secrets: props.config.secrets,
+      labels,
+      offsite: !!props.config.backups.offsite,
+      alertingSecrets,
+    });
     new MeshCaIssuer(this, 'MeshCa', { ca: props.platform.mtls, environment: props.platform.environment, labels });
   }
 }

@@ -22,11 +22,13 @@ export function environmentApp(stack: Stack, outdir: string): EnvironmentApp {
   const app = new App({ outdir: `${outdir}/${stack.name}`, yamlOutputType: YamlOutputType.FILE_PER_CHART });
   const base = new BaseChart(app, 'base', { platform, config });
   const logShipping = config.observability.enabled && config.observability.logShipping;
-  const layer = (id: 'data' | 'core' | 'observability') => new LayerChart(app, id, { platform, layer: id, storageClass: config.storage.storageClass, logShipping });
+  const layer = (id: 'data' | 'core' | 'observability') =>
+    new LayerChart(app, id, { platform, layer: id, storageClass: config.storage.storageClass, logShipping });
   const charts: Chart[] = [base, layer('data'), layer('core')];
   if (config.observability.enabled) {
     const obs = layer('observability');
-    if (logShipping && platform.logShipper) new LogShipping(obs, 'LogShipping', { platform, shipper: platform.logShipper, apiServer: platform.apiServer! });
+    if (logShipping && platform.logShipper)
+      new LogShipping(obs, 'LogShipping', { platform, shipper: platform.logShipper, apiServer: platform.apiServer! });
     charts.push(obs);
   }
   charts.push(new EdgeChart(app, 'edge', { platform }));

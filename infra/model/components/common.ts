@@ -20,11 +20,20 @@ export function refAddress(r: ComponentRef, port: number): string {
   return r.scheme ? `${r.scheme}://${hostPort}${r.path ?? ''}` : hostPort;
 }
 
-export const ref = (component: ComponentName, port: string, extra: Omit<ComponentRef, 'component' | 'port'> = {}): EnvValue => ({
+export const ref = (
+  component: ComponentName,
+  port: string,
+  extra: Omit<ComponentRef, 'component' | 'port'> = {},
+): EnvValue => ({
   ref: { component, port, ...extra },
 });
 
-export function probe(action: ProbeAction, initialDelaySeconds: number, periodSeconds: number, extra: Partial<Probe> = {}): Probe {
+export function probe(
+  action: ProbeAction,
+  initialDelaySeconds: number,
+  periodSeconds: number,
+  extra: Partial<Probe> = {},
+): Probe {
   return { action, initialDelaySeconds, periodSeconds, timeoutSeconds: 3, failureThreshold: 3, ...extra };
 }
 

@@ -28,7 +28,11 @@ export const DATA_IMAGES = {
   redis: { repository: 'redis', tag: '7.4.1-alpine', tools: { httpCheck: 'none', shell: true } },
   nats: { repository: 'nats', tag: '2.10.22-alpine', tools: { httpCheck: 'wget', shell: true } },
   consul: { repository: 'hashicorp/consul', tag: '1.20.1', tools: { httpCheck: 'wget', shell: true } },
-  minio: { repository: 'minio/minio', tag: 'RELEASE.2024-11-07T00-52-20Z', tools: { httpCheck: 'mc-ready', shell: true } },
+  minio: {
+    repository: 'minio/minio',
+    tag: 'RELEASE.2024-11-07T00-52-20Z',
+    tools: { httpCheck: 'mc-ready', shell: true },
+  },
   mc: { repository: 'minio/mc', tag: 'RELEASE.2024-11-17T19-35-25Z', tools: { httpCheck: 'none', shell: true } },
 } as const satisfies Record<string, Image>;
 
@@ -53,7 +57,10 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
   return {
     ...stateful,
     name: d.component,
-    description: db === 'auth' ? 'PostgreSQL: users, sessions, API keys, OAuth' : 'PostgreSQL: audit logs, events, metrics, backups',
+    description:
+      db === 'auth'
+        ? 'PostgreSQL: users, sessions, API keys, OAuth'
+        : 'PostgreSQL: audit logs, events, metrics, backups',
     image: DATA_IMAGES.postgres,
     // wal_level=replica and replication slots let the DB manager take base backups and stream WAL;
     // its pg_hba.conf admits the replication connections. The archive slot may hold at most a
@@ -85,7 +92,10 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
     liveness: probe({ tcp: { port: 'postgres' } }, 30, 10, { timeoutSeconds: 5, failureThreshold: 6 }),
     readiness: probe(ready, 5, 5, { timeoutSeconds: 5 }),
     resources: ctx.config.resources[db === 'auth' ? 'postgresAuth' : 'postgresOps'],
-    persistence: { mountPath: '/var/lib/postgresql/data', size: size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps') },
+    persistence: {
+      mountPath: '/var/lib/postgresql/data',
+      size: size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps'),
+    },
     writablePaths: [TMP, { path: '/var/run/postgresql', size: '16Mi' }],
   };
 }
@@ -105,7 +115,15 @@ function redis(ctx: BuildContext): Component {
     ports: [{ name: 'redis', port: PORTS.redis, publish: true }],
     env: Object.fromEntries(Object.values(REDIS_USERS).map((u) => [redisPasswordVar(u), secret(u.password)])),
     liveness: probe({ tcp: { port: 'redis' } }, 10, 10),
-    readiness: probe(exec('sh', '-c', `redis-cli --no-auth-warning --user ${REDIS_USERS.exporter.name} -a "$${redisPasswordVar(REDIS_USERS.exporter)}" ping | grep -q PONG`), 5, 5),
+    readiness: probe(
+      exec(
+        'sh',
+        '-c',
+        `redis-cli --no-auth-warning --user ${REDIS_USERS.exporter.name} -a "$${redisPasswordVar(REDIS_USERS.exporter)}" ping | grep -q PONG`,
+      ),
+      5,
+      5,
+    ),
     resources: res,
     persistence: { mountPath: '/data', size: size(ctx, 'redis') },
     configFiles: [{ name: 'redis.conf', mountPath: '/etc/redis', content: redisConf(PORTS.redis, maxMemory) }],
@@ -119,10 +137,15 @@ export const NATS_TLS_DIR = '/etc/nats/tls';
 function nats(ctx: BuildContext): Component {
   const replicas = ctx.config.nats.replicas;
   const storeDir = '/data/jetstream';
-  const routes = Array.from({ length: replicas }, (_, i) => `nats://nats-${i}.${headless('nats')}.${ctx.namespace}.svc.cluster.local:${PORTS.natsCluster}`);
+  const routes = Array.from(
+    { length: replicas },
+    (_, i) => `nats://nats-${i}.${headless('nats')}.${ctx.namespace}.svc.cluster.local:${PORTS.natsCluster}`,
+  );
   // JetStream may fill 80% of the volume; the rest is headroom for compaction.
   const maxFileStore = Math.floor((bytes(size(ctx, 'nats')) ?? 0) * 0.8);
-  const users = new Map(Object.entries(NATS_PERMISSIONS).map(([service, p]) => [workloadSpiffeId(service as ServiceName), p]));
+  const users = new Map(
+    Object.entries(NATS_PERMISSIONS).map(([service, p]) => [workloadSpiffeId(service as ServiceName), p]),
+  );
   return {
     ...stateful,
     name: 'nats',
@@ -152,7 +175,11 @@ function nats(ctx: BuildContext): Component {
           storeDir,
           routes,
           maxFileStore: String(maxFileStore),
-          tls: { cert: `${NATS_TLS_DIR}/${MTLS_FILES.cert}`, key: `${NATS_TLS_DIR}/${MTLS_FILES.key}`, ca: `${NATS_TLS_DIR}/${MTLS_FILES.ca}` },
+          tls: {
+            cert: `${NATS_TLS_DIR}/${MTLS_FILES.cert}`,
+            key: `${NATS_TLS_DIR}/${MTLS_FILES.key}`,
+            ca: `${NATS_TLS_DIR}/${MTLS_FILES.ca}`,
+          },
           serverIdentity: workloadSpiffeId(NATS_WORKLOAD),
           users,
         }),
@@ -160,7 +187,11 @@ function nats(ctx: BuildContext): Component {
     ],
     writablePaths: [TMP],
     // Clients dial `nats`; cluster members dial each other by their headless names.
-    identity: { uri: workloadSpiffeId(NATS_WORKLOAD), dnsNames: [NATS_WORKLOAD, ...Array.from({ length: replicas }, (_, i) => `nats-${i}.${headless('nats')}`)], mountPath: NATS_TLS_DIR },
+    identity: {
+      uri: workloadSpiffeId(NATS_WORKLOAD),
+      dnsNames: [NATS_WORKLOAD, ...Array.from({ length: replicas }, (_, i) => `nats-${i}.${headless('nats')}`)],
+      mountPath: NATS_TLS_DIR,
+    },
     flows: replicas > 1 ? [{ to: 'nats', port: 'cluster' }] : [],
   };
 }
@@ -183,7 +214,9 @@ function consul(ctx: BuildContext): Component {
     readiness: probe(httpGet('/v1/status/leader', 'http'), 5, 5),
     resources: ctx.config.resources.consul,
     persistence: { mountPath: '/consul/data', size: size(ctx, 'consul') },
-    configFiles: [{ name: 'server.hcl', mountPath: '/consul/config', content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }) }],
+    configFiles: [
+      { name: 'server.hcl', mountPath: '/consul/config', content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }) },
+    ],
     writablePaths: [TMP],
     // Consul runs the HTTP health checks the services register (their /health/ready).
     flows: SERVICE_NAMES.map((s) => ({ to: s, port: 'metrics' })),
@@ -204,7 +237,16 @@ function minio(ctx: BuildContext): Component {
     image: DATA_IMAGES.minio,
     command: ['minio'],
     // --certs-dir: the default (~/.minio/certs) is on the read-only root filesystem.
-    args: ['server', '/data', '--address', `:${PORTS.minioApi}`, '--console-address', `:${PORTS.minioConsole}`, '--certs-dir', '/tmp/minio-certs'],
+    args: [
+      'server',
+      '/data',
+      '--address',
+      `:${PORTS.minioApi}`,
+      '--console-address',
+      `:${PORTS.minioConsole}`,
+      '--certs-dir',
+      '/tmp/minio-certs',
+    ],
     ports: [
       { name: 'api', port: PORTS.minioApi, publish: true },
       { name: 'console', port: PORTS.minioConsole, publish: true },
@@ -231,7 +273,16 @@ function minio(ctx: BuildContext): Component {
         command: ['/bin/sh'],
         args: [`${setupDir}/setup.sh`],
         configFiles: [
-          { name: 'setup.sh', mountPath: setupDir, content: minioSetupScript({ endpoint, bucket: BACKUP_BUCKET, backupUser: MINIO_BACKUP_USER, policyFile: `${setupDir}/backup-policy.json` }) },
+          {
+            name: 'setup.sh',
+            mountPath: setupDir,
+            content: minioSetupScript({
+              endpoint,
+              bucket: BACKUP_BUCKET,
+              backupUser: MINIO_BACKUP_USER,
+              policyFile: `${setupDir}/backup-policy.json`,
+            }),
+          },
           { name: 'backup-policy.json', mountPath: setupDir, content: minioBucketPolicy(BACKUP_BUCKET) },
         ],
         env: {

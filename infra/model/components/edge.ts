@@ -1,8 +1,19 @@
-import { EDGE_ROUTES, EDGE_SPIFFE_ID, GATEWAY_PUBLIC_HEALTH_PATHS, MTLS_DIR, MTLS_FILES, PORTS } from '../../contract/index.js';
+import {
+  EDGE_ROUTES,
+  EDGE_SPIFFE_ID,
+  GATEWAY_PUBLIC_HEALTH_PATHS,
+  MTLS_DIR,
+  MTLS_FILES,
+  PORTS,
+} from '../../contract/index.js';
 import type { Component, Edge, Image } from '../types.js';
 import { type BuildContext, RUN_AS, httpGet, probe, TMP } from './common.js';
 
-const TRAEFIK_IMAGE = { repository: 'traefik', tag: 'v3.2.1', tools: { httpCheck: 'wget', shell: true } } as const satisfies Image;
+const TRAEFIK_IMAGE = {
+  repository: 'traefik',
+  tag: 'v3.2.1',
+  tools: { httpCheck: 'wget', shell: true },
+} as const satisfies Image;
 
 /** The guide's access points: `/api/*` to the gateway, `/auth/*` to auth HTTP, health to the gateway. */
 export function edge(ctx: BuildContext): Edge {

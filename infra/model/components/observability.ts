@@ -1,6 +1,12 @@
 import { DATABASES, HEALTH_PATHS, PORTS, REDIS_USERS, type DatabaseId } from '../../contract/index.js';
 import { ALERTMANAGER_SECRETS_DIR, alertingSecretKeys, alertmanagerYaml } from '../files/alertmanager.js';
-import { alertRulesYaml, prometheusYaml, RULES_FILE, type ScrapeTarget, type StoreLimits } from '../files/prometheus.js';
+import {
+  alertRulesYaml,
+  prometheusYaml,
+  RULES_FILE,
+  type ScrapeTarget,
+  type StoreLimits,
+} from '../files/prometheus.js';
 import { grafanaDashboardProviderYaml, grafanaDashboards, grafanaDatasourcesYaml } from '../files/grafana.js';
 import { JAEGER_HEALTH_PATH, jaegerYaml } from '../files/jaeger.js';
 import { lokiYaml } from '../files/loki.js';
@@ -18,10 +24,22 @@ export const OBSERVABILITY_IMAGES = {
   // Jaeger v2: one binary on the OpenTelemetry Collector (v1's all-in-one has had no release since 2025-12-31).
   jaeger: { repository: 'jaegertracing/jaeger', tag: '2.13.0', tools: { httpCheck: 'wget', shell: true } },
   alertmanager: { repository: 'prom/alertmanager', tag: 'v0.27.0', tools: { httpCheck: 'wget', shell: true } },
-  postgresExporter: { repository: 'prometheuscommunity/postgres-exporter', tag: 'v0.16.0', tools: { httpCheck: 'wget', shell: true } },
+  postgresExporter: {
+    repository: 'prometheuscommunity/postgres-exporter',
+    tag: 'v0.16.0',
+    tools: { httpCheck: 'wget', shell: true },
+  },
   // The Alpine variant: the plain tag is FROM scratch, with no program for a Compose health check.
-  redisExporter: { repository: 'oliver006/redis_exporter', tag: 'v1.66.0-alpine', tools: { httpCheck: 'wget', shell: true } },
-  natsExporter: { repository: 'natsio/prometheus-nats-exporter', tag: '0.15.0', tools: { httpCheck: 'scratch', shell: false } },
+  redisExporter: {
+    repository: 'oliver006/redis_exporter',
+    tag: 'v1.66.0-alpine',
+    tools: { httpCheck: 'wget', shell: true },
+  },
+  natsExporter: {
+    repository: 'natsio/prometheus-nats-exporter',
+    tag: '0.15.0',
+    tools: { httpCheck: 'scratch', shell: false },
+  },
 } as const satisfies Record<string, Image>;
 
 const base = {
@@ -55,7 +73,12 @@ function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component
     name: 'prometheus',
     description: 'Prometheus: scrapes every annotated pod, evaluates the alert rules',
     image: OBSERVABILITY_IMAGES.prometheus,
-    args: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', '--storage.tsdb.retention.time=15d', '--web.enable-lifecycle'],
+    args: [
+      '--config.file=/etc/prometheus/prometheus.yml',
+      '--storage.tsdb.path=/prometheus',
+      '--storage.tsdb.retention.time=15d',
+      '--web.enable-lifecycle',
+    ],
     ports: [{ name: 'http', port: PORTS.prometheus, publish: true }],
     env: {},
     liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
@@ -66,15 +89,26 @@ function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component
       {
         name: 'prometheus.yml',
         mountPath: '/etc/prometheus',
-        content: prometheusYaml({ kind: 'kubernetes', namespace: ctx.namespace }, PROMETHEUS_RULES_DIR, ALERTMANAGER_TARGET),
-        composeContent: prometheusYaml({ kind: 'static', targets: staticTargets(scraped) }, PROMETHEUS_RULES_DIR, ALERTMANAGER_TARGET),
+        content: prometheusYaml(
+          { kind: 'kubernetes', namespace: ctx.namespace },
+          PROMETHEUS_RULES_DIR,
+          ALERTMANAGER_TARGET,
+        ),
+        composeContent: prometheusYaml(
+          { kind: 'static', targets: staticTargets(scraped) },
+          PROMETHEUS_RULES_DIR,
+          ALERTMANAGER_TARGET,
+        ),
       },
       { name: RULES_FILE, mountPath: PROMETHEUS_RULES_DIR, content: alertRulesYaml(storeLimits(ctx)) },
     ],
     // Pod discovery through the API server, whose addresses are stack configuration (cluster.apiServer).
     apiAccess: ['pods', 'services', 'endpoints'],
     // Scraping: every component with a metrics port, on that port; alerts to Alertmanager.
-    flows: [...scraped.filter((c) => c.metricsPort).map((c) => ({ to: c.name, port: c.metricsPort! })), { to: 'alertmanager', port: 'http' }],
+    flows: [
+      ...scraped.filter((c) => c.metricsPort).map((c) => ({ to: c.name, port: c.metricsPort! })),
+      { to: 'alertmanager', port: 'http' },
+    ],
   };
 }
 
@@ -112,14 +146,21 @@ function alertmanager(ctx: BuildContext): Component {
     liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
     readiness: probe(httpGet('/-/ready', 'http'), 5, 5),
     resources: ctx.config.resources.alertmanager,
-    configFiles: [{ name: 'alertmanager.yml', mountPath: '/etc/alertmanager', content: alertmanagerYaml(ctx.config.alerting) }],
-    ...(keys.length > 0 ? { secretFiles: { mountPath: ALERTMANAGER_SECRETS_DIR, items: keys.map((k) => ({ secret: k, file: k })) } } : {}),
+    configFiles: [
+      { name: 'alertmanager.yml', mountPath: '/etc/alertmanager', content: alertmanagerYaml(ctx.config.alerting) },
+    ],
+    ...(keys.length > 0
+      ? { secretFiles: { mountPath: ALERTMANAGER_SECRETS_DIR, items: keys.map((k) => ({ secret: k, file: k })) } }
+      : {}),
     // Silences and the notification log: lost on restart, which re-sends at most one notification per group.
     writablePaths: [TMP, { path: '/alertmanager', size: '64Mi' }],
-    singleton: 'a second instance would need Alertmanager clustering (gossip between replicas) or every notification is sent twice',
+    singleton:
+      'a second instance would need Alertmanager clustering (gossip between replicas) or every notification is sent twice',
     metricsPort: 'http',
     // Receivers are outside the platform: only their ports, and only the ranges the stack allows (alerting.egressCidrs).
-    ...(ctx.config.alerting.egressCidrs ? { externalEgress: receiverEgress(ctx.config.alerting), externalEgressCidrs: ctx.config.alerting.egressCidrs } : {}),
+    ...(ctx.config.alerting.egressCidrs
+      ? { externalEgress: receiverEgress(ctx.config.alerting), externalEgressCidrs: ctx.config.alerting.egressCidrs }
+      : {}),
   };
 }
 
@@ -132,14 +173,17 @@ const urlPort = (u: string): number => {
 function receiverEgress(a: AlertingConfig): { port: number; reason: string }[] {
   const out = new Map<number, string[]>();
   const add = (port: number, what: string) => out.set(port, [...(out.get(port) ?? []), what]);
-  const http = (port: number, what: string) => (a.proxyUrl ? add(urlPort(a.proxyUrl), `egress proxy for ${what}`) : add(port, what));
+  const http = (port: number, what: string) =>
+    a.proxyUrl ? add(urlPort(a.proxyUrl), `egress proxy for ${what}`) : add(port, what);
   for (const r of a.receivers) {
     if (r.slack) http(443, `Slack (${r.name})`);
     if (r.pagerduty) http(443, `PagerDuty (${r.name})`);
     if (r.webhook) http(urlPort(r.webhook.url), `webhook (${r.name})`);
     if (r.email) add(Number(r.email.smarthost.split(':').at(-1)), `SMTP relay (${r.name})`);
   }
-  return [...out].sort(([a], [b]) => a - b).map(([port, what]) => ({ port, reason: `notifications: ${[...new Set(what)].join(', ')}` }));
+  return [...out]
+    .sort(([a], [b]) => a - b)
+    .map(([port, what]) => ({ port, reason: `notifications: ${[...new Set(what)].join(', ')}` }));
 }
 
 const exporterBase = (ctx: BuildContext) =>
@@ -217,7 +261,8 @@ function jaeger(ctx: BuildContext): Component {
   return {
     ...base,
     name: 'jaeger',
-    description: 'Jaeger v2 (OpenTelemetry Collector based): receives OTLP traces from the services, serves the query API and UI',
+    description:
+      'Jaeger v2 (OpenTelemetry Collector based): receives OTLP traces from the services, serves the query API and UI',
     image: OBSERVABILITY_IMAGES.jaeger,
     args: ['--config', `${JAEGER_CONFIG_DIR}/config.yaml`],
     ports: [
@@ -238,7 +283,13 @@ function jaeger(ctx: BuildContext): Component {
         mountPath: JAEGER_CONFIG_DIR,
         content: jaegerYaml({
           host: '0.0.0.0',
-          ports: { query: PORTS.jaegerUi, otlpGrpc: PORTS.jaegerOtlpGrpc, otlpHttp: PORTS.jaegerOtlpHttp, health: PORTS.jaegerHealth, metrics: PORTS.jaegerMetrics },
+          ports: {
+            query: PORTS.jaegerUi,
+            otlpGrpc: PORTS.jaegerOtlpGrpc,
+            otlpHttp: PORTS.jaegerOtlpHttp,
+            health: PORTS.jaegerHealth,
+            metrics: PORTS.jaegerMetrics,
+          },
           storage: { badger: { dir: JAEGER_DATA_DIR, retentionHours: 72 } },
         }),
       },
@@ -300,7 +351,11 @@ function grafana(ctx: BuildContext): Component {
           alertmanagerUrl: `http://alertmanager:${PORTS.alertmanager}`,
         }),
       },
-      { name: 'dashboards.yaml', mountPath: '/etc/grafana/provisioning/dashboards', content: grafanaDashboardProviderYaml(GRAFANA_DASHBOARDS_DIR) },
+      {
+        name: 'dashboards.yaml',
+        mountPath: '/etc/grafana/provisioning/dashboards',
+        content: grafanaDashboardProviderYaml(GRAFANA_DASHBOARDS_DIR),
+      },
       ...Object.entries(dashboards).map(([name, content]) => ({ name, mountPath: GRAFANA_DASHBOARDS_DIR, content })),
     ],
     flows: [
@@ -315,6 +370,15 @@ function grafana(ctx: BuildContext): Component {
 
 /** The observability stack; Prometheus scrapes the given components. */
 export function observabilityComponents(ctx: BuildContext, scraped: readonly Component[]): Component[] {
-  const stack = [jaeger(ctx), loki(ctx), grafana(ctx), alertmanager(ctx), postgresExporter(ctx, 'auth'), postgresExporter(ctx, 'ops'), redisExporter(ctx), natsExporter(ctx)];
+  const stack = [
+    jaeger(ctx),
+    loki(ctx),
+    grafana(ctx),
+    alertmanager(ctx),
+    postgresExporter(ctx, 'auth'),
+    postgresExporter(ctx, 'ops'),
+    redisExporter(ctx),
+    natsExporter(ctx),
+  ];
   return [prometheus(ctx, [...scraped, ...stack]), ...stack];
 }

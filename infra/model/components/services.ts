@@ -38,13 +38,22 @@ function serviceImage(ctx: BuildContext, name: ServiceName): Image {
     entrypoint: SERVICE_ENTRY[name],
     // One Dockerfile for the four services; the context is the repository root (images carry the shared
     // runtime and the contract). The DB manager's stage adds the PostgreSQL programs.
-    build: { context: '.', dockerfile: SERVICE_DOCKERFILE, args: { SERVICE: name }, target: name === 'dbmanager' ? 'dbmanager' : 'service' },
+    build: {
+      context: '.',
+      dockerfile: SERVICE_DOCKERFILE,
+      args: { SERVICE: name },
+      target: name === 'dbmanager' ? 'dbmanager' : 'service',
+    },
   };
 }
 
 function ports(name: ServiceName) {
   const p = SERVICES[name].ports;
-  return [...(p.http ? [{ name: 'http', port: p.http, publish: true }] : []), ...(p.grpc ? [{ name: 'grpc', port: p.grpc, publish: true }] : []), { name: 'metrics', port: p.metrics }];
+  return [
+    ...(p.http ? [{ name: 'http', port: p.http, publish: true }] : []),
+    ...(p.grpc ? [{ name: 'grpc', port: p.grpc, publish: true }] : []),
+    { name: 'metrics', port: p.metrics },
+  ];
 }
 
 /** Mutual TLS between the services, on in every environment: the files of the workload's certificate. */
@@ -79,7 +88,11 @@ function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow
       ...(obs ? { PRISM_OTLP_ENDPOINT: ref('jaeger', 'otlp-http', { scheme: 'http', path: '/v1/traces' }) } : {}),
       ...MTLS_ENV,
     },
-    flows: [{ to: 'nats', port: 'client' }, { to: 'consul', port: 'http' }, ...(obs ? [{ to: 'jaeger' as const, port: 'otlp-http' }] : [])],
+    flows: [
+      { to: 'nats', port: 'client' },
+      { to: 'consul', port: 'http' },
+      ...(obs ? [{ to: 'jaeger' as const, port: 'otlp-http' }] : []),
+    ],
   };
 }
 
@@ -98,7 +111,11 @@ function dbEnv(db: 'auth' | 'ops'): Record<string, EnvValue> {
   };
 }
 
-function service(ctx: BuildContext, name: ServiceName, spec: Pick<Component, 'description' | 'env' | 'flows' | 'tier'> & Partial<Component>): Component {
+function service(
+  ctx: BuildContext,
+  name: ServiceName,
+  spec: Pick<Component, 'description' | 'env' | 'flows' | 'tier'> & Partial<Component>,
+): Component {
   const cfg = ctx.config.services[name];
   const base = common(ctx);
   return {
@@ -126,7 +143,10 @@ function service(ctx: BuildContext, name: ServiceName, spec: Pick<Component, 'de
 
 const jwtFiles = (withPrivate: boolean) => ({
   mountPath: KEYS_DIR,
-  items: [...(withPrivate ? [{ secret: 'jwt-private-key' as const, file: 'private.pem' }] : []), { secret: 'jwt-public-key' as const, file: 'public.pem' }],
+  items: [
+    ...(withPrivate ? [{ secret: 'jwt-private-key' as const, file: 'private.pem' }] : []),
+    { secret: 'jwt-public-key' as const, file: 'public.pem' },
+  ],
 });
 
 export function gateway(ctx: BuildContext): Component {
@@ -185,7 +205,12 @@ export function auth(ctx: BuildContext): Component {
       // The edge proxy (/auth) and the gateway (/api/auth) forward to auth.
       PRISM_TRUSTED_PROXIES: value(ctx.config.ingress.trustedProxies.join(',')),
       // The edge sends /auth straight here: auth applies the gateway's per-address limit itself.
-      ...(ctx.config.rateLimit.enabled ? { PRISM_AUTH_RATE_LIMIT_RPS: value(ctx.config.rateLimit.requestsPerSecond), PRISM_AUTH_RATE_LIMIT_BURST: value(ctx.config.rateLimit.burst) } : {}),
+      ...(ctx.config.rateLimit.enabled
+        ? {
+            PRISM_AUTH_RATE_LIMIT_RPS: value(ctx.config.rateLimit.requestsPerSecond),
+            PRISM_AUTH_RATE_LIMIT_BURST: value(ctx.config.rateLimit.burst),
+          }
+        : {}),
       PRISM_GOOGLE_CLIENT_ID: secret('google-client-id'),
       PRISM_GOOGLE_CLIENT_SECRET: secret('google-client-secret'),
       PRISM_GITHUB_CLIENT_ID: secret('github-client-id'),
@@ -237,7 +262,9 @@ export function dbmanager(ctx: BuildContext): Component {
     PRISM_DBMANAGER_SCRATCH_DIR: value(SCRATCH_DIR),
   };
   // The off-site store is outside the platform: egress to its port on public addresses.
-  const offsiteEgress = offsite ? [{ port: urlPort(offsite.endpoint), reason: `off-site backup copies (${new URL(offsite.endpoint).host})` }] : [];
+  const offsiteEgress = offsite
+    ? [{ port: urlPort(offsite.endpoint), reason: `off-site backup copies (${new URL(offsite.endpoint).host})` }]
+    : [];
   const flows: Flow[] = [
     { to: 'postgres-auth', port: 'postgres' },
     { to: 'postgres-ops', port: 'postgres' },
@@ -247,7 +274,14 @@ export function dbmanager(ctx: BuildContext): Component {
   // A backup or verification task reaches only its own database and the object store. Only base
   // backups and restore verification need the large scratch space; the others spool a few WAL segments.
   const small = [TMP, { path: SCRATCH_DIR, size: '256Mi' }];
-  const task = (name: string, description: string, args: readonly string[], db?: DatabaseId, when?: string, bigScratch = false): Task => ({
+  const task = (
+    name: string,
+    description: string,
+    args: readonly string[],
+    db?: DatabaseId,
+    when?: string,
+    bigScratch = false,
+  ): Task => ({
     name,
     description,
     args,
@@ -255,23 +289,70 @@ export function dbmanager(ctx: BuildContext): Component {
     ...(bigScratch ? {} : { writablePaths: small }),
     // Its own database, the backup catalogue in prism_ops, and the object store.
     flows: db
-      ? [...[...new Set([DATABASES[db].component, DATABASES.ops.component])].map((to): Flow => ({ to, port: 'postgres' })), { to: 'minio', port: 'api' }]
+      ? [
+          ...[...new Set([DATABASES[db].component, DATABASES.ops.component])].map((to): Flow => ({
+            to,
+            port: 'postgres',
+          })),
+          { to: 'minio', port: 'api' },
+        ]
       : flows.filter((f) => f.to !== 'minio'),
     // Backups and WAL go off-site too; the migration reaches no store.
     ...(db && offsite ? { externalEgress: offsiteEgress, externalEgressCidrs: offsite.egressCidrs } : {}),
   });
   const tasks: Task[] = [
     task('db-migrate', 'Apply the migrations of both databases before the services roll out', DBMANAGER_CLI.migrate),
-    task('backup-auth', 'Scheduled full backup of prism_auth', DBMANAGER_CLI.backup('auth', 'full'), 'auth', schedule, true),
-    task('backup-ops', 'Scheduled full backup of prism_ops', DBMANAGER_CLI.backup('ops', 'full'), 'ops', schedule, true),
-    task('wal-auth', 'Ship the WAL written so far in prism_auth (bounds the recovery point)', DBMANAGER_CLI.backup('auth', 'wal'), 'auth', walSchedule),
-    task('wal-ops', 'Ship the WAL written so far in prism_ops (bounds the recovery point)', DBMANAGER_CLI.backup('ops', 'wal'), 'ops', walSchedule),
-    task('verify-auth', 'Restore the latest prism_auth backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('auth'), 'auth', verifySchedule, true),
-    task('verify-ops', 'Restore the latest prism_ops backup into a scratch instance and check it', DBMANAGER_CLI.verifyLatest('ops'), 'ops', verifySchedule, true),
+    task(
+      'backup-auth',
+      'Scheduled full backup of prism_auth',
+      DBMANAGER_CLI.backup('auth', 'full'),
+      'auth',
+      schedule,
+      true,
+    ),
+    task(
+      'backup-ops',
+      'Scheduled full backup of prism_ops',
+      DBMANAGER_CLI.backup('ops', 'full'),
+      'ops',
+      schedule,
+      true,
+    ),
+    task(
+      'wal-auth',
+      'Ship the WAL written so far in prism_auth (bounds the recovery point)',
+      DBMANAGER_CLI.backup('auth', 'wal'),
+      'auth',
+      walSchedule,
+    ),
+    task(
+      'wal-ops',
+      'Ship the WAL written so far in prism_ops (bounds the recovery point)',
+      DBMANAGER_CLI.backup('ops', 'wal'),
+      'ops',
+      walSchedule,
+    ),
+    task(
+      'verify-auth',
+      'Restore the latest prism_auth backup into a scratch instance and check it',
+      DBMANAGER_CLI.verifyLatest('auth'),
+      'auth',
+      verifySchedule,
+      true,
+    ),
+    task(
+      'verify-ops',
+      'Restore the latest prism_ops backup into a scratch instance and check it',
+      DBMANAGER_CLI.verifyLatest('ops'),
+      'ops',
+      verifySchedule,
+      true,
+    ),
   ];
   const component = service(ctx, 'dbmanager', {
     description: 'Migrations, backups and verified restores of both PostgreSQL databases (gRPC)',
-    singleton: 'owns the backup schedule and WAL archive; two instances would race (migrations also hold an advisory lock)',
+    singleton:
+      'owns the backup schedule and WAL archive; two instances would race (migrations also hold an advisory lock)',
     tier: 'backend',
     env,
     flows,
@@ -279,16 +360,36 @@ export function dbmanager(ctx: BuildContext): Component {
     // Arguments only: the image's entrypoint (tini, then the CLI) stays PID 1 and forwards signals.
     args: DBMANAGER_CLI.serve,
     tasks,
-    localScheduler: { name: 'backup-scheduler', args: DBMANAGER_CLI.schedule(tasks.filter((t) => t.schedule).map((t) => ({ name: t.name, cron: t.schedule!, args: t.args }))) },
+    localScheduler: {
+      name: 'backup-scheduler',
+      args: DBMANAGER_CLI.schedule(
+        tasks.filter((t) => t.schedule).map((t) => ({ name: t.name, cron: t.schedule!, args: t.args })),
+      ),
+    },
     // A restore verification unpacks a base backup here.
     // Room for a whole restored database (verification) or a staged base backup.
-    writablePaths: [TMP, { path: SCRATCH_DIR, size: largerQuantity(ctx.config.storage.sizes.postgresAuth, ctx.config.storage.sizes.postgresOps), onDisk: true }],
+    writablePaths: [
+      TMP,
+      {
+        path: SCRATCH_DIR,
+        size: largerQuantity(ctx.config.storage.sizes.postgresAuth, ctx.config.storage.sizes.postgresOps),
+        onDisk: true,
+      },
+    ],
   });
   // The migration reaches no object store: it gets none of its keys (nor the off-site ones).
-  const storeEnv = (name: string) => (OBJECT_STORAGE_ENV as readonly string[]).includes(name) || name.startsWith('PRISM_OFFSITE_S3_');
+  const storeEnv = (name: string) =>
+    (OBJECT_STORAGE_ENV as readonly string[]).includes(name) || name.startsWith('PRISM_OFFSITE_S3_');
   const migrateEnv = Object.fromEntries(Object.entries(component.env).filter(([name]) => !storeEnv(name)));
   // A task of prism_ops reaches auth's database neither by network nor by password.
-  const opsEnv = Object.fromEntries(Object.entries(component.env).filter(([name]) => name !== 'PRISM_AUTH_DB_PASSWORD'));
+  const opsEnv = Object.fromEntries(
+    Object.entries(component.env).filter(([name]) => name !== 'PRISM_AUTH_DB_PASSWORD'),
+  );
   const opsTask = (t: Task) => t.flows.every((f) => f.to !== DATABASES.auth.component);
-  return { ...component, tasks: component.tasks.map((t) => (t.name === 'db-migrate' ? { ...t, env: migrateEnv } : opsTask(t) ? { ...t, env: opsEnv } : t)) };
+  return {
+    ...component,
+    tasks: component.tasks.map((t) =>
+      t.name === 'db-migrate' ? { ...t, env: migrateEnv } : opsTask(t) ? { ...t, env: opsEnv } : t,
+    ),
+  };
 }

@@ -12,7 +12,10 @@ type Kind = keyof typeof ALERTING_SECRETS;
 /** The credential file of a receiver kind, inside {@link ALERTMANAGER_SECRETS_DIR}: named after its secret key. */
 const secretFile = (kind: Kind): string => ALERTING_SECRETS[kind];
 
-const needsSecret = (r: AlertReceiver): Kind[] => [r.slack && 'slack', r.pagerduty && 'pagerduty', r.email?.authUsername && 'email'].filter((k): k is Kind => Boolean(k));
+const needsSecret = (r: AlertReceiver): Kind[] =>
+  [r.slack && 'slack', r.pagerduty && 'pagerduty', r.email?.authUsername && 'email'].filter((k): k is Kind =>
+    Boolean(k),
+  );
 
 /** The secret keys the configured receivers read (each once), in catalog order. */
 export function alertingSecretKeys(a: AlertingConfig): SecretKey[] {
@@ -41,7 +44,13 @@ function receiverConfig(r: AlertReceiver, secretsDir: string, proxyUrl: string |
           ],
         }
       : {}),
-    ...(r.pagerduty ? { pagerduty_configs: [{ routing_key_file: file('pagerduty'), send_resolved: r.pagerduty.sendResolved, ...http }] } : {}),
+    ...(r.pagerduty
+      ? {
+          pagerduty_configs: [
+            { routing_key_file: file('pagerduty'), send_resolved: r.pagerduty.sendResolved, ...http },
+          ],
+        }
+      : {}),
     ...(r.email
       ? {
           email_configs: [
@@ -51,7 +60,9 @@ function receiverConfig(r: AlertReceiver, secretsDir: string, proxyUrl: string |
               smarthost: r.email.smarthost,
               require_tls: r.email.requireTls,
               send_resolved: r.email.sendResolved,
-              ...(r.email.authUsername ? { auth_username: r.email.authUsername, auth_password_file: file('email') } : {}),
+              ...(r.email.authUsername
+                ? { auth_username: r.email.authUsername, auth_password_file: file('email') }
+                : {}),
             },
           ],
         }
@@ -64,7 +75,10 @@ function receiverConfig(r: AlertReceiver, secretsDir: string, proxyUrl: string |
  * paths under `secretsDir`; the values stay in `prism-secrets`.
  */
 export function alertmanagerYaml(a: AlertingConfig, secretsDir = ALERTMANAGER_SECRETS_DIR): string {
-  const receivers = a.receivers.length > 0 ? a.receivers.map((r) => receiverConfig(r, secretsDir, a.proxyUrl)) : [{ name: UNROUTED_RECEIVER }];
+  const receivers =
+    a.receivers.length > 0
+      ? a.receivers.map((r) => receiverConfig(r, secretsDir, a.proxyUrl))
+      : [{ name: UNROUTED_RECEIVER }];
   return toYaml({
     route: {
       receiver: a.defaultReceiver ?? UNROUTED_RECEIVER,
@@ -72,10 +86,24 @@ export function alertmanagerYaml(a: AlertingConfig, secretsDir = ALERTMANAGER_SE
       group_wait: a.groupWait,
       group_interval: a.groupInterval,
       repeat_interval: a.repeatInterval,
-      ...(a.routes.length > 0 ? { routes: a.routes.map((r) => ({ receiver: r.receiver, matchers: [...r.matchers], ...(r.continue ? { continue: true } : {}) })) } : {}),
+      ...(a.routes.length > 0
+        ? {
+            routes: a.routes.map((r) => ({
+              receiver: r.receiver,
+              matchers: [...r.matchers],
+              ...(r.continue ? { continue: true } : {}),
+            })),
+          }
+        : {}),
     },
     // A critical alert silences the warnings of the same alert name and target while it fires.
-    inhibit_rules: [{ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ['alertname', 'job', 'instance'] }],
+    inhibit_rules: [
+      {
+        source_matchers: ['severity="critical"'],
+        target_matchers: ['severity="warning"'],
+        equal: ['alertname', 'job', 'instance'],
+      },
+    ],
     receivers,
   });
 }

@@ -49,7 +49,11 @@ function processAndWrite(lokiPushUrl: string, cri: boolean): string[] {
 const HEADER = '// Rendered from the Prism platform model; do not edit by hand.';
 
 /** The node's own pods of the platform namespace, from their log files; the node name comes from `NODE_NAME`. */
-export function alloyKubernetesConfig(o: { readonly namespace: string; readonly lokiPushUrl: string; readonly podLogsDir: string }): string {
+export function alloyKubernetesConfig(o: {
+  readonly namespace: string;
+  readonly lokiPushUrl: string;
+  readonly podLogsDir: string;
+}): string {
   const parts = [
     HEADER,
     block('discovery.kubernetes "pods"', [
@@ -81,17 +85,31 @@ export function alloyKubernetesConfig(o: { readonly namespace: string; readonly 
       }),
     ]),
     block('local.file_match "pods"', ['  path_targets = discovery.relabel.pods.output']),
-    block('loki.source.file "pods"', ['  targets    = local.file_match.pods.targets', '  forward_to = [loki.process.logs.receiver]']),
+    block('loki.source.file "pods"', [
+      '  targets    = local.file_match.pods.targets',
+      '  forward_to = [loki.process.logs.receiver]',
+    ]),
     ...processAndWrite(o.lokiPushUrl, true),
   ];
   return `${parts.join('\n\n')}\n`;
 }
 
 /** Every container of the Compose project, through the Docker API (read-only socket). */
-export function alloyDockerConfig(o: { readonly project: string; readonly dockerHost: string; readonly lokiPushUrl: string }): string {
+export function alloyDockerConfig(o: {
+  readonly project: string;
+  readonly dockerHost: string;
+  readonly lokiPushUrl: string;
+}): string {
   const parts = [
     HEADER,
-    block('discovery.docker "containers"', [`  host = ${str(o.dockerHost)}`, '', '  filter {', '    name   = "label"', `    values = ${list([`com.docker.compose.project=${o.project}`])}`, '  }']),
+    block('discovery.docker "containers"', [
+      `  host = ${str(o.dockerHost)}`,
+      '',
+      '  filter {',
+      '    name   = "label"',
+      `    values = ${list([`com.docker.compose.project=${o.project}`])}`,
+      '  }',
+    ]),
     block('discovery.relabel "containers"', [
       '  targets = []',
       '',

@@ -1,4 +1,11 @@
-import { AUTH_JWKS_PATH, gatewayConfigSchema, type GatewayConfigInput, PORTS, EDGE_ROUTES, workloadSpiffeId } from '../../contract/index.js';
+import {
+  AUTH_JWKS_PATH,
+  gatewayConfigSchema,
+  type GatewayConfigInput,
+  PORTS,
+  EDGE_ROUTES,
+  workloadSpiffeId,
+} from '../../contract/index.js';
 import type { StackConfig } from '../../config/index.js';
 import { toYaml } from './yaml.js';
 
@@ -9,7 +16,12 @@ import { toYaml } from './yaml.js';
  */
 export function gatewayYaml(config: StackConfig, authOrigin: string, caFile: string): string {
   const doc: GatewayConfigInput = {
-    server: { port: PORTS.gatewayHttp, body_limit_bytes: 1024 * 1024, request_timeout_ms: 30_000, trusted_proxies: [...config.ingress.trustedProxies] },
+    server: {
+      port: PORTS.gatewayHttp,
+      body_limit_bytes: 1024 * 1024,
+      request_timeout_ms: 30_000,
+      trusted_proxies: [...config.ingress.trustedProxies],
+    },
     rate_limit: {
       enabled: config.rateLimit.enabled,
       requests_per_second: config.rateLimit.requestsPerSecond,

@@ -1,12 +1,20 @@
 import { toYaml } from './yaml.js';
 
 /** Where Jaeger keeps traces: in memory (the local platform: lost on restart) or Badger files on a volume. */
-type JaegerStorage = { readonly memory: { readonly maxTraces: number } } | { readonly badger: { readonly dir: string; readonly retentionHours: number } };
+type JaegerStorage =
+  | { readonly memory: { readonly maxTraces: number } }
+  | { readonly badger: { readonly dir: string; readonly retentionHours: number } };
 
 export interface JaegerConfig {
   /** The address every listener binds (0.0.0.0 in a container, 127.0.0.1 locally). */
   readonly host: string;
-  readonly ports: { readonly query: number; readonly otlpGrpc: number; readonly otlpHttp: number; readonly health: number; readonly metrics: number };
+  readonly ports: {
+    readonly query: number;
+    readonly otlpGrpc: number;
+    readonly otlpHttp: number;
+    readonly health: number;
+    readonly metrics: number;
+  };
   readonly storage: JaegerStorage;
 }
 
@@ -35,17 +43,29 @@ export function jaegerYaml(c: JaegerConfig): string {
       pipelines: { traces: { receivers: ['otlp'], processors: ['batch'], exporters: ['jaeger_storage_exporter'] } },
       telemetry: {
         resource: { 'service.name': 'jaeger' },
-        metrics: { level: 'basic', readers: [{ pull: { exporter: { prometheus: { host: c.host, port: c.ports.metrics } } } }] },
+        metrics: {
+          level: 'basic',
+          readers: [{ pull: { exporter: { prometheus: { host: c.host, port: c.ports.metrics } } } }],
+        },
         logs: { level: 'info' },
       },
     },
     extensions: {
-      healthcheckv2: { use_v2: true, http: { endpoint: at(c.ports.health), status: { enabled: true, path: JAEGER_HEALTH_PATH } } },
+      healthcheckv2: {
+        use_v2: true,
+        http: { endpoint: at(c.ports.health), status: { enabled: true, path: JAEGER_HEALTH_PATH } },
+      },
       jaeger_storage: { backends: { traces: store } },
       // Only the HTTP side of the query service: its gRPC API (default :16685) is not used by Grafana or the tests.
-      jaeger_query: { storage: { traces: 'traces' }, http: { endpoint: at(c.ports.query) }, grpc: { endpoint: `${c.host}:0` } },
+      jaeger_query: {
+        storage: { traces: 'traces' },
+        http: { endpoint: at(c.ports.query) },
+        grpc: { endpoint: `${c.host}:0` },
+      },
     },
-    receivers: { otlp: { protocols: { grpc: { endpoint: at(c.ports.otlpGrpc) }, http: { endpoint: at(c.ports.otlpHttp) } } } },
+    receivers: {
+      otlp: { protocols: { grpc: { endpoint: at(c.ports.otlpGrpc) }, http: { endpoint: at(c.ports.otlpHttp) } } },
+    },
     processors: { batch: {} },
     exporters: { jaeger_storage_exporter: { trace_storage: 'traces' } },
   });

@@ -13,10 +13,22 @@ export function lokiYaml(port: number, dataDir: string, retentionDays: number): 
       ring: { kvstore: { store: 'inmemory' } },
     },
     schema_config: {
-      configs: [{ from: '2024-01-01', store: 'tsdb', object_store: 'filesystem', schema: 'v13', index: { prefix: 'index_', period: '24h' } }],
+      configs: [
+        {
+          from: '2024-01-01',
+          store: 'tsdb',
+          object_store: 'filesystem',
+          schema: 'v13',
+          index: { prefix: 'index_', period: '24h' },
+        },
+      ],
     },
     limits_config: { retention_period: `${retentionDays * 24}h`, allow_structured_metadata: true },
-    compactor: { working_directory: `${dataDir}/compactor`, retention_enabled: true, delete_request_store: 'filesystem' },
+    compactor: {
+      working_directory: `${dataDir}/compactor`,
+      retention_enabled: true,
+      delete_request_store: 'filesystem',
+    },
     analytics: { reporting_enabled: false },
   });
 }

@@ -11,12 +11,31 @@
  */
 
 /** Rights over history and the bucket's rules, denied even if another policy granted them. */
-const DENIED_OBJECT_ACTIONS = ['s3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutObjectRetention', 's3:PutObjectLegalHold'];
-const DENIED_BUCKET_ACTIONS = ['s3:PutBucketObjectLockConfiguration', 's3:PutLifecycleConfiguration', 's3:PutBucketVersioning', 's3:PutBucketPolicy', 's3:DeleteBucket'];
+const DENIED_OBJECT_ACTIONS = [
+  's3:DeleteObjectVersion',
+  's3:BypassGovernanceRetention',
+  's3:PutObjectRetention',
+  's3:PutObjectLegalHold',
+];
+const DENIED_BUCKET_ACTIONS = [
+  's3:PutBucketObjectLockConfiguration',
+  's3:PutLifecycleConfiguration',
+  's3:PutBucketVersioning',
+  's3:PutBucketPolicy',
+  's3:DeleteBucket',
+];
 
 /** The store's own retention: versions no longer current go a day later (object lock holds them until their retention ends). */
 const LIFECYCLE = {
-  Rules: [{ ID: 'prism-backup-retention', Status: 'Enabled', Filter: { Prefix: '' }, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Expiration: { ExpiredObjectDeleteMarker: true } }],
+  Rules: [
+    {
+      ID: 'prism-backup-retention',
+      Status: 'Enabled',
+      Filter: { Prefix: '' },
+      NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+      Expiration: { ExpiredObjectDeleteMarker: true },
+    },
+  ],
 };
 
 export function minioBucketPolicy(bucket: string): string {
@@ -24,10 +43,20 @@ export function minioBucketPolicy(bucket: string): string {
     {
       Version: '2012-10-17',
       Statement: [
-        { Effect: 'Allow', Action: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], Resource: [`arn:aws:s3:::${bucket}`] },
         {
           Effect: 'Allow',
-          Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+          Action: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
+          Resource: [`arn:aws:s3:::${bucket}`],
+        },
+        {
+          Effect: 'Allow',
+          Action: [
+            's3:GetObject',
+            's3:PutObject',
+            's3:DeleteObject',
+            's3:AbortMultipartUpload',
+            's3:ListMultipartUploadParts',
+          ],
           Resource: [`arn:aws:s3:::${bucket}/*`],
         },
         { Effect: 'Deny', Action: DENIED_OBJECT_ACTIONS, Resource: [`arn:aws:s3:::${bucket}/*`] },
@@ -39,7 +68,12 @@ export function minioBucketPolicy(bucket: string): string {
   )}\n`;
 }
 
-export function minioSetupScript(o: { readonly endpoint: string; readonly bucket: string; readonly backupUser: string; readonly policyFile: string }): string {
+export function minioSetupScript(o: {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly backupUser: string;
+  readonly policyFile: string;
+}): string {
   return `#!/bin/sh
 # Rendered from the Prism platform model. Idempotent: safe to run on every deploy.
 set -eu

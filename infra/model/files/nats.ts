@@ -27,7 +27,14 @@ const list = (items: readonly string[]) => `[${items.map((s) => JSON.stringify(s
 
 function tlsBlock(t: NatsTlsFiles, indent: string): string[] {
   // verify_and_map: a client certificate of the CA is required and names the user (its URI SAN).
-  return [`${indent}tls {`, `${indent}  cert_file: "${t.cert}"`, `${indent}  key_file: "${t.key}"`, `${indent}  ca_file: "${t.ca}"`, `${indent}  verify_and_map: true`, `${indent}}`];
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: "${t.cert}"`,
+    `${indent}  key_file: "${t.key}"`,
+    `${indent}  ca_file: "${t.ca}"`,
+    `${indent}  verify_and_map: true`,
+    `${indent}}`,
+  ];
 }
 
 export function natsServerConf(o: NatsConfOptions): string {
@@ -46,7 +53,10 @@ export function natsServerConf(o: NatsConfOptions): string {
     // One user per workload identity; no user, no connection (no anonymous access, no default user).
     'authorization {',
     '  users: [',
-    ...[...o.users].map(([identity, p]) => `    { user: "${identity}", permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`),
+    ...[...o.users].map(
+      ([identity, p]) =>
+        `    { user: "${identity}", permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`,
+    ),
     '  ]',
     '}',
     '',

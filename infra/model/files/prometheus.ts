@@ -32,7 +32,11 @@ export function prometheusYaml(discovery: Discovery, rulesDir: string, alertmana
             job_name: 'prism-pods',
             kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [discovery.namespace] } }],
             relabel_configs: [
-              { source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_scrape'], action: 'keep', regex: 'true' },
+              {
+                source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_scrape'],
+                action: 'keep',
+                regex: 'true',
+              },
               {
                 source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_path'],
                 action: 'replace',
@@ -79,7 +83,9 @@ export interface StoreLimits {
 
 const GI = 1024 ** 3;
 /** The default volumes (10Gi each), for callers that only need the rules' names. */
-const DEFAULT_STORE_LIMITS: StoreLimits = { postgresVolumeBytes: { 'postgres-auth-exporter': 10 * GI, 'postgres-ops-exporter': 10 * GI } };
+const DEFAULT_STORE_LIMITS: StoreLimits = {
+  postgresVolumeBytes: { 'postgres-auth-exporter': 10 * GI, 'postgres-ops-exporter': 10 * GI },
+};
 
 /** Thresholds of the data-store alerts, as fractions. */
 export const STORE_THRESHOLDS = {
@@ -95,7 +101,12 @@ export const STORE_THRESHOLDS = {
 } as const;
 
 /** One comparison per PostgreSQL server, each against its own volume: `lhs{job="x"} > threshold_x or ...`. */
-function perPostgres(limits: StoreLimits, lhs: (job: string) => string, op: '>' | '<', threshold: (volumeBytes: number) => number): string {
+function perPostgres(
+  limits: StoreLimits,
+  lhs: (job: string) => string,
+  op: '>' | '<',
+  threshold: (volumeBytes: number) => number,
+): string {
   return Object.entries(limits.postgresVolumeBytes)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([job, volume]) => `${lhs(job)} ${op} ${Math.floor(threshold(volume))}`)
@@ -116,7 +127,13 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
       {
         name: 'prism-availability',
         rules: [
-          rule('PrismTargetDown', 'up == 0', '2m', 'critical', '{{ $labels.job }} ({{ $labels.instance }}) is not answering scrapes'),
+          rule(
+            'PrismTargetDown',
+            'up == 0',
+            '2m',
+            'critical',
+            '{{ $labels.job }} ({{ $labels.instance }}) is not answering scrapes',
+          ),
           rule(
             'PrismHighErrorRate',
             `sum by (service) (rate(${METRICS.httpRequests}{status=~"5.."}[5m])) / sum by (service) (rate(${METRICS.httpRequests}[5m])) > 0.05`,
@@ -136,9 +153,27 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
       {
         name: 'prism-gateway',
         rules: [
-          rule('PrismCircuitBreakerOpen', `max by (upstream) (${METRICS.circuitBreakerState}) == ${CIRCUIT_STATE.open}`, '1m', 'warning', 'Circuit breaker to {{ $labels.upstream }} is open'),
-          rule('PrismRateLimiterRedisFailures', `sum(rate(${METRICS.rateLimitRedisFailures}[5m])) > 0`, '5m', 'warning', 'The gateway rate limiter cannot reach Redis'),
-          rule('PrismEventsDropped', `sum(rate(${METRICS.events}{result="dropped"}[5m])) > 0`, '5m', 'warning', 'Request events are being dropped'),
+          rule(
+            'PrismCircuitBreakerOpen',
+            `max by (upstream) (${METRICS.circuitBreakerState}) == ${CIRCUIT_STATE.open}`,
+            '1m',
+            'warning',
+            'Circuit breaker to {{ $labels.upstream }} is open',
+          ),
+          rule(
+            'PrismRateLimiterRedisFailures',
+            `sum(rate(${METRICS.rateLimitRedisFailures}[5m])) > 0`,
+            '5m',
+            'warning',
+            'The gateway rate limiter cannot reach Redis',
+          ),
+          rule(
+            'PrismEventsDropped',
+            `sum(rate(${METRICS.events}{result="dropped"}[5m])) > 0`,
+            '5m',
+            'warning',
+            'Request events are being dropped',
+          ),
         ],
       },
       {
@@ -151,13 +186,25 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
             'critical',
             'No full backup of {{ $labels.database }} for more than 26 hours',
           ),
-          rule('PrismBackupVerificationFailed', `min by (database) (${METRICS.backupVerified}) == 0`, '5m', 'critical', 'Restore verification of {{ $labels.database }} failed'),
+          rule(
+            'PrismBackupVerificationFailed',
+            `min by (database) (${METRICS.backupVerified}) == 0`,
+            '5m',
+            'critical',
+            'Restore verification of {{ $labels.database }} failed',
+          ),
         ],
       },
       {
         name: 'prism-datastores',
         rules: [
-          rule('PrismPostgresDown', 'pg_up == 0', '1m', 'critical', '{{ $labels.job }} cannot reach its PostgreSQL server'),
+          rule(
+            'PrismPostgresDown',
+            'pg_up == 0',
+            '1m',
+            'critical',
+            '{{ $labels.job }} cannot reach its PostgreSQL server',
+          ),
           rule(
             'PrismDbPoolExhausted',
             `sum by (service, pool) (${METRICS.dbPoolConnections}{state="waiting"}) > 0 and on (service, pool) ` +
@@ -170,7 +217,8 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
             'PrismPostgresDiskFull',
             perPostgres(
               limits,
-              (job) => `(sum by (job) (pg_database_size_bytes{job="${job}"}) + sum by (job) (pg_wal_size_bytes{job="${job}"}))`,
+              (job) =>
+                `(sum by (job) (pg_database_size_bytes{job="${job}"}) + sum by (job) (pg_wal_size_bytes{job="${job}"}))`,
               '>',
               (v) => v * STORE_THRESHOLDS.postgresDiskFull,
             ),
@@ -217,7 +265,13 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
             'warning',
             `Redis uses more than ${STORE_THRESHOLDS.redisMemory * 100}% of maxmemory: keys are being evicted`,
           ),
-          rule('PrismNatsDown', 'absent(gnatsd_varz_connections)', '2m', 'critical', 'No NATS server answers the exporter'),
+          rule(
+            'PrismNatsDown',
+            'absent(gnatsd_varz_connections)',
+            '2m',
+            'critical',
+            'No NATS server answers the exporter',
+          ),
           rule(
             'PrismNatsJetStreamStorageHigh',
             `gnatsd_varz_jetstream_stats_storage / gnatsd_varz_jetstream_config_max_storage > ${STORE_THRESHOLDS.jetStreamStorage} and gnatsd_varz_jetstream_config_max_storage > 0`,
@@ -226,8 +280,20 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
             `JetStream file storage of {{ $labels.server_id }} is more than ${STORE_THRESHOLDS.jetStreamStorage * 100}% full: publishes will be refused`,
           ),
           rule('PrismConsulDown', 'up{job="consul"} == 0', '2m', 'critical', 'Consul is not answering scrapes'),
-          rule('PrismConsulUnhealthy', 'consul_autopilot_healthy == 0', '5m', 'critical', 'Consul autopilot reports the server cluster unhealthy'),
-          rule('PrismMinioDown', 'up{job="minio"} == 0', '2m', 'critical', 'MinIO (backups, WAL archive) is not answering scrapes'),
+          rule(
+            'PrismConsulUnhealthy',
+            'consul_autopilot_healthy == 0',
+            '5m',
+            'critical',
+            'Consul autopilot reports the server cluster unhealthy',
+          ),
+          rule(
+            'PrismMinioDown',
+            'up{job="minio"} == 0',
+            '2m',
+            'critical',
+            'MinIO (backups, WAL archive) is not answering scrapes',
+          ),
           rule(
             'PrismMinioDiskFull',
             `minio_cluster_capacity_usable_free_bytes / minio_cluster_capacity_usable_total_bytes < ${STORE_THRESHOLDS.minioFree}`,

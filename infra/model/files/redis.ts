@@ -8,10 +8,12 @@ export const redisPasswordVar = (u: RedisAclUser): string => secretSpec(u.passwo
  * in one declaration, so the rules and the password, which comes from the secret at start-up, go
  * together. `$(VAR)` is the container's variable, as Kubernetes and Compose expand it.
  */
-export const redisUserArgs = (): string[] => Object.values(REDIS_USERS).flatMap((u) => ['--user', u.name, ...redisAclRules(u), `>$(${redisPasswordVar(u)})`]);
+export const redisUserArgs = (): string[] =>
+  Object.values(REDIS_USERS).flatMap((u) => ['--user', u.name, ...redisAclRules(u), `>$(${redisPasswordVar(u)})`]);
 
 /** The same users as redis.conf lines with their passwords (the local platform's private file). */
-export const redisUserLines = (password: (u: RedisAclUser) => string): string[] => Object.values(REDIS_USERS).map((u) => ['user', u.name, ...redisAclRules(u), `>${password(u)}`].join(' '));
+export const redisUserLines = (password: (u: RedisAclUser) => string): string[] =>
+  Object.values(REDIS_USERS).map((u) => ['user', u.name, ...redisAclRules(u), `>${password(u)}`].join(' '));
 
 /**
  * `redis.conf`. No password is here: the ACL users come with theirs as arguments at start-up

@@ -39,7 +39,11 @@ async function testServers(): Promise<() => Promise<void>> {
   return () => stopTestServers(root);
 }
 
-async function forDuration(seconds: number, workers: number, op: (worker: number) => Promise<unknown>): Promise<number> {
+async function forDuration(
+  seconds: number,
+  workers: number,
+  op: (worker: number) => Promise<unknown>,
+): Promise<number> {
   const until = performance.now() + seconds * 1000;
   let done = 0;
   await Promise.all(
@@ -85,7 +89,9 @@ const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
   const cores = availableParallelism();
-  console.log(`auth benchmark: ${cores} cores, ${SECONDS} s per run, ${CONCURRENCY} concurrent clients, argon2 concurrency ${ARGON2_CONCURRENCY}\n`);
+  console.log(
+    `auth benchmark: ${cores} cores, ${SECONDS} s per run, ${CONCURRENCY} concurrent clients, argon2 concurrency ${ARGON2_CONCURRENCY}\n`,
+  );
 
   // 1a. Baseline: raw RS256 signatures on one core.
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -106,13 +112,22 @@ async function main(): Promise<void> {
   const phc = await hash('correct horse battery staple', ARGON2_PARAMS);
   const rawVerify = await forDuration(SECONDS, cores, () => verify(phc, 'correct horse battery staple'));
   // 2a'. The same on as many threads as the service gives hashing (its capacity).
-  const rawVerifyService = await forDuration(SECONDS, ARGON2_CONCURRENCY, () => verify(phc, 'correct horse battery staple'));
+  const rawVerifyService = await forDuration(SECONDS, ARGON2_CONCURRENCY, () =>
+    verify(phc, 'correct horse battery staple'),
+  );
 
   // The real service.
   const db = await authDatabase();
   // Trusting this process as a proxy lets the flood below come from addresses of its own (X-Forwarded-For).
-  const env = await authEnvVars({ dbUrl: db.url, keys: makeKeyFiles(), env: { PRISM_LOG_LEVEL: 'warn', PRISM_TRUSTED_PROXIES: '127.0.0.1' } });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/main.ts'], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const env = await authEnvVars({
+    dbUrl: db.url,
+    keys: makeKeyFiles(),
+    env: { PRISM_LOG_LEVEL: 'warn', PRISM_TRUSTED_PROXIES: '127.0.0.1' },
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/main.ts'], {
+    env: { PATH: process.env.PATH!, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const base = `http://127.0.0.1:${env.PRISM_HTTP_PORT}`;
   const live = `http://127.0.0.1:${env.PRISM_METRICS_PORT}/health/live`;
   try {
@@ -127,7 +142,12 @@ async function main(): Promise<void> {
     }
     const pool = new Pool(base, { connections: CONCURRENCY * 3 });
     const post = async (path: string, body: unknown, from?: string) => {
-      const r = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json', ...(from ? { 'x-forwarded-for': from } : {}) }, body: JSON.stringify(body) });
+      const r = await pool.request({
+        method: 'POST',
+        path,
+        headers: { 'content-type': 'application/json', ...(from ? { 'x-forwarded-for': from } : {}) },
+        body: JSON.stringify(body),
+      });
       const text = await r.body.text();
       if (r.statusCode !== 200 && r.statusCode !== 201) throw new Error(`${path}: ${r.statusCode} ${text}`);
       return JSON.parse(text) as { refresh_token: string };
@@ -147,7 +167,9 @@ async function main(): Promise<void> {
     // 1c. Refresh over HTTP: each client keeps its own rotating chain.
     // Each client from an address of its own, as users are (one address may hash only a few at once).
     const from = (w: number) => `10.97.0.${w + 1}`;
-    const chains = await Promise.all(emails.map((email, w) => post('/auth/login', { email, password }, from(w)).then((t) => t.refresh_token)));
+    const chains = await Promise.all(
+      emails.map((email, w) => post('/auth/login', { email, password }, from(w)).then((t) => t.refresh_token)),
+    );
     const refresh = await probeWhile(
       live,
       forDuration(SECONDS, CONCURRENCY, async (w) => {
@@ -208,8 +230,12 @@ async function main(): Promise<void> {
     console.log('RS256 signing');
     console.log(`  raw node:crypto sign, 1 core (baseline)   ${f(rawSign)}/s`);
     console.log(`  access tokens issued (jose, in-process)   ${f(issued)}/s   ratio ${r2(issued / rawSign)}`);
-    console.log(`  HTTP /auth/refresh (rotate + new token)   ${f(refresh.result)}/s   ratio ${r2(refresh.result / rawSign)}`);
-    console.log(`  PostgreSQL round trips (SELECT 1, ${CONCURRENCY} clients)   ${f(pgRoundTrips)}/s   refresh ratio ${r2(refresh.result / pgRoundTrips)}`);
+    console.log(
+      `  HTTP /auth/refresh (rotate + new token)   ${f(refresh.result)}/s   ratio ${r2(refresh.result / rawSign)}`,
+    );
+    console.log(
+      `  PostgreSQL round trips (SELECT 1, ${CONCURRENCY} clients)   ${f(pgRoundTrips)}/s   refresh ratio ${r2(refresh.result / pgRoundTrips)}`,
+    );
     console.log('argon2id (m=19456 KiB, t=2, p=1)');
     console.log(`  raw verify, ${cores} cores (baseline)          ${f(rawVerify)}/s`);
     console.log(`  raw verify, ${ARGON2_CONCURRENCY} thread(s) the service hashes on   ${f(rawVerifyService)}/s`);
@@ -226,7 +252,9 @@ async function main(): Promise<void> {
       ['during refreshes', refresh.latencies],
       ['during logins', logins.latencies],
     ] as const) {
-      console.log(`  ${name.padEnd(18)} p50 ${ms(pct(l, 50))}   p99 ${ms(pct(l, 99))}   max ${ms(Math.max(...l))}   (${l.length} probes)`);
+      console.log(
+        `  ${name.padEnd(18)} p50 ${ms(pct(l, 50))}   p99 ${ms(pct(l, 99))}   max ${ms(Math.max(...l))}   (${l.length} probes)`,
+      );
     }
   } finally {
     child.kill('SIGTERM');

@@ -5,7 +5,14 @@ import { HttpError } from './errors.js';
 import { EVENTS } from './events.js';
 import { appendEvent } from './outbox.js';
 import { hashPassword, perSource, verifyDummy, verifyPassword } from './passwords.js';
-import { type ClientMeta, openSession, otherLiveSessions, revokeSessions, tokenPair, type TokenPair } from './sessions.js';
+import {
+  type ClientMeta,
+  openSession,
+  otherLiveSessions,
+  revokeSessions,
+  tokenPair,
+  type TokenPair,
+} from './sessions.js';
 import { ACCOUNT_WIDE, clearFailures, lockThrottleRow, recordFailure } from './throttle.js';
 import { revokeAllApiKeys } from './api-keys.js';
 
@@ -51,7 +58,11 @@ function normalizeEmail(email: string): string {
 
 const INVALID_CREDENTIALS = () => new HttpError(401, 'invalid_credentials', 'invalid e-mail or password');
 
-export async function register(ctx: AuthContext, input: { email: string; password: string; display_name?: string | undefined }, meta: ClientMeta): Promise<UserView> {
+export async function register(
+  ctx: AuthContext,
+  input: { email: string; password: string; display_name?: string | undefined },
+  meta: ClientMeta,
+): Promise<UserView> {
   const email = normalizeEmail(input.email);
   // Hashed before the transaction: no connection is held during the (thread-pool) hash.
   const hash = await hashPassword(input.password, meta.ip);
@@ -80,12 +91,20 @@ export async function register(ctx: AuthContext, input: { email: string; passwor
  * success), under row locks: parallel guesses are counted one by one, and no database
  * connection is held while argon2 runs.
  */
-export function login(ctx: AuthContext, input: { email: string; password: string }, meta: ClientMeta): Promise<TokenPair> {
+export function login(
+  ctx: AuthContext,
+  input: { email: string; password: string },
+  meta: ClientMeta,
+): Promise<TokenPair> {
   // A few sign-ins per address at once; the rest get 429 before touching the database (issue 22.8).
   return perSource(meta.ip || 'unknown', () => loginOnce(ctx, input, meta));
 }
 
-async function loginOnce(ctx: AuthContext, input: { email: string; password: string }, meta: ClientMeta): Promise<TokenPair> {
+async function loginOnce(
+  ctx: AuthContext,
+  input: { email: string; password: string },
+  meta: ClientMeta,
+): Promise<TokenPair> {
   const email = normalizeEmail(input.email);
   const client = meta.ip || 'unknown';
   const policy = ctx.settings.throttle;
@@ -93,7 +112,9 @@ async function loginOnce(ctx: AuthContext, input: { email: string; password: str
     const accountLock = await lockThrottleRow(tx, email, ACCOUNT_WIDE);
     const clientLock = await lockThrottleRow(tx, email, client);
     if (clientLock > 0) return { retryAfter: clientLock, user: undefined };
-    const { rows } = await tx.query<UserRow>(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = $1`, [email]);
+    const { rows } = await tx.query<UserRow>(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = $1`, [
+      email,
+    ]);
     const user = rows[0];
     if (accountLock > 0) {
       // The account-wide lock spares the addresses its owner has signed in from.
@@ -106,10 +127,14 @@ async function loginOnce(ctx: AuthContext, input: { email: string; password: str
   });
   if (gate.retryAfter > 0) {
     ctx.authMetrics.logins.inc({ outcome: 'locked' });
-    throw new HttpError(429, 'too_many_attempts', 'too many failed attempts; try again later', { 'retry-after': String(gate.retryAfter) });
+    throw new HttpError(429, 'too_many_attempts', 'too many failed attempts; try again later', {
+      'retry-after': String(gate.retryAfter),
+    });
   }
   const user = gate.user;
-  const ok = user?.password_hash ? await verifyPassword(user.password_hash, input.password, client) : await verifyDummy(input.password, client);
+  const ok = user?.password_hash
+    ? await verifyPassword(user.password_hash, input.password, client)
+    : await verifyDummy(input.password, client);
   if (!ok || !user || user.status !== 'active') {
     ctx.authMetrics.logins.inc({ outcome: 'failure' });
     throw INVALID_CREDENTIALS();
@@ -117,7 +142,12 @@ async function loginOnce(ctx: AuthContext, input: { email: string; password: str
   const session = await inTx(ctx.db, async (tx) => {
     await clearFailures(tx, email, client);
     const opened = await openSession(tx, ctx, user.id, meta);
-    await appendEvent(tx, EVENTS.userLoggedIn, { user_id: user.id, session_id: opened.sessionId, method: 'password' }, meta.requestId);
+    await appendEvent(
+      tx,
+      EVENTS.userLoggedIn,
+      { user_id: user.id, session_id: opened.sessionId, method: 'password' },
+      meta.requestId,
+    );
     return opened;
   });
   ctx.authMetrics.logins.inc({ outcome: 'success' });
@@ -149,21 +179,38 @@ export async function changePassword(
     if (wait === 0) await recordFailure(tx, key, ACCOUNT_WIDE, ctx.settings.throttle);
     return wait;
   });
-  if (locked > 0) throw new HttpError(429, 'too_many_attempts', 'too many wrong current passwords; try again later', { 'retry-after': String(locked) });
-  const { rows } = await query<{ password_hash: string | null }>(ctx.db, 'SELECT password_hash FROM users WHERE id = $1', [userId]);
+  if (locked > 0)
+    throw new HttpError(429, 'too_many_attempts', 'too many wrong current passwords; try again later', {
+      'retry-after': String(locked),
+    });
+  const { rows } = await query<{ password_hash: string | null }>(
+    ctx.db,
+    'SELECT password_hash FROM users WHERE id = $1',
+    [userId],
+  );
   const current = rows[0]?.password_hash;
-  const ok = current ? await verifyPassword(current, input.current_password, meta.ip) : await verifyDummy(input.current_password, meta.ip);
+  const ok = current
+    ? await verifyPassword(current, input.current_password, meta.ip)
+    : await verifyDummy(input.current_password, meta.ip);
   if (!ok) throw new HttpError(403, 'wrong_password', 'the current password is wrong');
   const hash = await hashPassword(input.new_password, meta.ip);
   const revoked = await inTx(ctx.db, async (tx) => {
-    const updated = await tx.query('UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1 AND password_hash = $3', [userId, hash, current]);
+    const updated = await tx.query(
+      'UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1 AND password_hash = $3',
+      [userId, hash, current],
+    );
     // Another change got in first: refuse rather than overwrite it.
     if (updated.rowCount !== 1) throw new HttpError(409, 'conflict', 'the password was changed meanwhile; try again');
     await tx.query('DELETE FROM login_throttle WHERE account_key = $1', [key]);
     const others = await otherLiveSessions(tx, userId, currentSessionId);
     await revokeSessions(tx, ctx, userId, others, 'password_change', meta.requestId);
     const keys = await revokeAllApiKeys(tx, ctx, userId, meta.requestId);
-    await appendEvent(tx, EVENTS.userPasswordChanged, { user_id: userId, revoked_sessions: others.length, revoked_api_keys: keys }, meta.requestId);
+    await appendEvent(
+      tx,
+      EVENTS.userPasswordChanged,
+      { user_id: userId, revoked_sessions: others.length, revoked_api_keys: keys },
+      meta.requestId,
+    );
     return { revoked_sessions: others.length, revoked_api_keys: keys };
   });
   ctx.eventsWritten();
@@ -178,6 +225,9 @@ export async function getUser(ctx: AuthContext, userId: string): Promise<UserVie
 /** Whether a session of the user was ever opened from `ip` (a place the owner has signed in from). */
 async function signedInFrom(tx: Tx, userId: string, ip: string | undefined): Promise<boolean> {
   if (!ip || isIP(ip) === 0) return false;
-  const { rowCount } = await tx.query('SELECT 1 FROM sessions WHERE user_id = $1 AND ip = $2::inet LIMIT 1', [userId, ip]);
+  const { rowCount } = await tx.query('SELECT 1 FROM sessions WHERE user_id = $1 AND ip = $2::inet LIMIT 1', [
+    userId,
+    ip,
+  ]);
   return rowCount === 1;
 }

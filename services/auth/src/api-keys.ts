@@ -81,7 +81,13 @@ const COLUMNS = 'id, name, prefix, scopes, created_at, last_used_at, expires_at,
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
 function view(r: ApiKeyRow): ApiKeyView {
-  return { ...r, created_at: r.created_at.toISOString(), last_used_at: iso(r.last_used_at), expires_at: iso(r.expires_at), revoked_at: iso(r.revoked_at) };
+  return {
+    ...r,
+    created_at: r.created_at.toISOString(),
+    last_used_at: iso(r.last_used_at),
+    expires_at: iso(r.expires_at),
+    revoked_at: iso(r.revoked_at),
+  };
 }
 
 export async function createApiKey(
@@ -94,9 +100,16 @@ export async function createApiKey(
   const row = await inTx(ctx.db, async (tx) => {
     // The user's row lock makes parallel creations count one after another.
     await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
-    const active = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, [userId]);
+    const active = await tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+      [userId],
+    );
     if (active.rows[0]!.n >= MAX_ACTIVE_API_KEYS) {
-      throw new HttpError(409, 'api_key_limit', `an account may hold at most ${MAX_ACTIVE_API_KEYS} active API keys; revoke one first`);
+      throw new HttpError(
+        409,
+        'api_key_limit',
+        `an account may hold at most ${MAX_ACTIVE_API_KEYS} active API keys; revoke one first`,
+      );
     }
     const { rows } = await tx.query<ApiKeyRow>(
       `INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes, expires_at)
@@ -104,7 +117,12 @@ export async function createApiKey(
        RETURNING ${COLUMNS}`,
       [userId, input.name, prefix, sha256(key), [...new Set(input.scopes)].sort(), input.expires_in_days ?? null],
     );
-    await appendEvent(tx, EVENTS.apiKeyCreated, { user_id: userId, key_id: rows[0]!.id, prefix, scopes: rows[0]!.scopes }, requestId);
+    await appendEvent(
+      tx,
+      EVENTS.apiKeyCreated,
+      { user_id: userId, key_id: rows[0]!.id, prefix, scopes: rows[0]!.scopes },
+      requestId,
+    );
     return rows[0]!;
   });
   ctx.eventsWritten();
@@ -112,13 +130,20 @@ export async function createApiKey(
 }
 
 export async function listApiKeys(ctx: AuthContext, userId: string): Promise<ApiKeyView[]> {
-  const { rows } = await query<ApiKeyRow>(ctx.db, `SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC`, [userId]);
+  const { rows } = await query<ApiKeyRow>(
+    ctx.db,
+    `SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC`,
+    [userId],
+  );
   return rows.map(view);
 }
 
 export async function revokeApiKey(ctx: AuthContext, userId: string, keyId: string, requestId?: string): Promise<void> {
   const done = await inTx(ctx.db, async (tx) => {
-    const { rowCount } = await tx.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL', [keyId, userId]);
+    const { rowCount } = await tx.query(
+      'UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL',
+      [keyId, userId],
+    );
     if (rowCount !== 1) return false;
     // The gateway's marker, before the commit: if Redis is down the revocation fails (503) and is retried.
     await ctx.revocations.revokeApiKeys([keyId]);
@@ -131,7 +156,10 @@ export async function revokeApiKey(ctx: AuthContext, userId: string, keyId: stri
 
 /** Revokes every active key of the user in `tx` (a password change); the gateway's markers are written before the commit. Returns how many. */
 export async function revokeAllApiKeys(tx: Tx, ctx: AuthContext, userId: string, requestId?: string): Promise<number> {
-  const { rows } = await tx.query<{ id: string }>('UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id', [userId]);
+  const { rows } = await tx.query<{ id: string }>(
+    'UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id',
+    [userId],
+  );
   const ids = rows.map((r) => r.id);
   await ctx.revocations.revokeApiKeys(ids);
   for (const id of ids) await appendEvent(tx, EVENTS.apiKeyRevoked, { user_id: userId, key_id: id }, requestId);
@@ -139,13 +167,23 @@ export async function revokeAllApiKeys(tx: Tx, ctx: AuthContext, userId: string,
 }
 
 export type ApiKeyCheck =
-  { valid: true; keyId: string; userId: string; scopes: string[]; expiresAt: number } | { valid: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired' | 'user_disabled' };
+  | { valid: true; keyId: string; userId: string; scopes: string[]; expiresAt: number }
+  | { valid: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired' | 'user_disabled' };
 
 /** Validates a raw key (the gateway's `X-API-Key`), constant-time on the hash. */
 export async function validateApiKey(ctx: AuthContext, key: string): Promise<ApiKeyCheck> {
   const prefix = parseApiKey(key);
   if (!prefix) return { valid: false, reason: 'malformed' };
-  const { rows } = await query<{ id: string; user_id: string; key_hash: Buffer; scopes: string[]; expires_at: Date | null; revoked: boolean; expired: boolean; active: boolean }>(
+  const { rows } = await query<{
+    id: string;
+    user_id: string;
+    key_hash: Buffer;
+    scopes: string[];
+    expires_at: Date | null;
+    revoked: boolean;
+    expired: boolean;
+    active: boolean;
+  }>(
     ctx.db,
     `SELECT k.id, k.user_id, k.key_hash, k.scopes, k.expires_at, k.revoked_at IS NOT NULL AS revoked,
             (k.expires_at IS NOT NULL AND k.expires_at <= now()) AS expired, u.status = 'active' AS active
@@ -158,6 +196,16 @@ export async function validateApiKey(ctx: AuthContext, key: string): Promise<Api
   if (row.expired) return { valid: false, reason: 'expired' };
   if (!row.active) return { valid: false, reason: 'user_disabled' };
   // At most one write a minute per key, so a busy key does not turn every request into an UPDATE.
-  void query(ctx.db, `UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, [row.id]).catch(() => undefined);
-  return { valid: true, keyId: row.id, userId: row.user_id, scopes: row.scopes, expiresAt: row.expires_at ? Math.floor(row.expires_at.getTime() / 1000) : 0 };
+  void query(
+    ctx.db,
+    `UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
+    [row.id],
+  ).catch(() => undefined);
+  return {
+    valid: true,
+    keyId: row.id,
+    userId: row.user_id,
+    scopes: row.scopes,
+    expiresAt: row.expires_at ? Math.floor(row.expires_at.getTime() / 1000) : 0,
+  };
 }

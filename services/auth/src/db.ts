@@ -63,7 +63,11 @@ export async function inTx<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
 }
 
 /** One query outside a transaction, with the same error mapping. */
-export async function query<R extends pg.QueryResultRow>(db: Db | Tx, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+export async function query<R extends pg.QueryResultRow>(
+  db: Db | Tx,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
   try {
     return await db.query<R>(text, values);
   } catch (e) {

@@ -17,7 +17,8 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof DependencyUnavailable) throw new GrpcError(grpc.status.UNAVAILABLE, 'auth storage temporarily unavailable');
+    if (e instanceof DependencyUnavailable)
+      throw new GrpcError(grpc.status.UNAVAILABLE, 'auth storage temporarily unavailable');
     throw e;
   }
 }
@@ -33,7 +34,8 @@ export function addAuthService(server: grpc.Server, ctx: AuthContext): void {
           const c = await authenticate(ctx, token);
           return { valid: true, userId: c.sub, roles: [...c.roles], scopes: [], expiresAt: c.exp, reason: '' };
         } catch (e) {
-          if (e instanceof InvalidToken) return { valid: false, userId: '', roles: [], scopes: [], expiresAt: 0, reason: e.reason };
+          if (e instanceof InvalidToken)
+            return { valid: false, userId: '', roles: [], scopes: [], expiresAt: 0, reason: e.reason };
           throw e;
         }
       }),

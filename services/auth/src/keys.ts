@@ -30,17 +30,24 @@ export async function loadKeyRing(privateKeyFile: string, publicKeyFile?: string
   return keyRingFromPem(privatePem, bundle, { privateKeyFile, publicKeyFile });
 }
 
-export async function keyRingFromPem(privatePem: string, publicBundle = '', origin: { privateKeyFile?: string; publicKeyFile?: string | undefined } = {}): Promise<KeyRing> {
+export async function keyRingFromPem(
+  privatePem: string,
+  publicBundle = '',
+  origin: { privateKeyFile?: string; publicKeyFile?: string | undefined } = {},
+): Promise<KeyRing> {
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(privatePem);
   } catch (e) {
-    throw new Error(`${origin.privateKeyFile ?? 'JWT private key'}: not a PEM private key (${(e as Error).message})`, { cause: e });
+    throw new Error(`${origin.privateKeyFile ?? 'JWT private key'}: not a PEM private key (${(e as Error).message})`, {
+      cause: e,
+    });
   }
   checkRsa(privateKey, origin.privateKeyFile ?? 'JWT private key');
   const publicKeys = [createPublicKey(privateKey)];
   const blocks = publicBundle.match(PEM_BLOCK) ?? [];
-  if (publicBundle.trim() && blocks.length === 0) throw new Error(`${origin.publicKeyFile ?? 'JWT public keys'}: no PEM public key found`);
+  if (publicBundle.trim() && blocks.length === 0)
+    throw new Error(`${origin.publicKeyFile ?? 'JWT public keys'}: no PEM public key found`);
   for (const pem of blocks) {
     const key = createPublicKey(pem);
     checkRsa(key, origin.publicKeyFile ?? 'JWT public keys');
@@ -62,7 +69,9 @@ export async function keyRingFromPem(privatePem: string, publicBundle = '', orig
 }
 
 function checkRsa(key: KeyObject, where: string): void {
-  if (key.asymmetricKeyType !== 'rsa') throw new Error(`${where}: RS256 needs an RSA key, got ${key.asymmetricKeyType}`);
+  if (key.asymmetricKeyType !== 'rsa')
+    throw new Error(`${where}: RS256 needs an RSA key, got ${key.asymmetricKeyType}`);
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits < MIN_MODULUS_BITS) throw new Error(`${where}: RSA key of ${bits} bits; at least ${MIN_MODULUS_BITS} are required`);
+  if (bits < MIN_MODULUS_BITS)
+    throw new Error(`${where}: RSA key of ${bits} bits; at least ${MIN_MODULUS_BITS} are required`);
 }

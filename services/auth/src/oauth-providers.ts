@@ -47,7 +47,13 @@ export function oauthProviders(
   const out: OAuthProviders = {};
   for (const name of OAUTH_PROVIDERS) {
     const c = credentials[name];
-    if (c?.clientId && c.clientSecret) out[name] = { ...DEFAULT_ENDPOINTS[name], ...endpoints[name], clientId: c.clientId, clientSecret: c.clientSecret };
+    if (c?.clientId && c.clientSecret)
+      out[name] = {
+        ...DEFAULT_ENDPOINTS[name],
+        ...endpoints[name],
+        clientId: c.clientId,
+        clientSecret: c.clientSecret,
+      };
   }
   return out;
 }

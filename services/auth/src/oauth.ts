@@ -42,7 +42,11 @@ export function linkCookie(provider: ProviderName, binding: string): string {
  * account instead of signing in; the flow is then bound to the caller by `linkBinding`, a random value
  * the caller sets as the {@link LINK_COOKIE} cookie: the callback links only for a browser presenting it.
  */
-export async function startAuthorization(ctx: AuthContext, name: ProviderName, linkUserId?: string): Promise<{ url: string; linkBinding?: string }> {
+export async function startAuthorization(
+  ctx: AuthContext,
+  name: ProviderName,
+  linkUserId?: string,
+): Promise<{ url: string; linkBinding?: string }> {
   const p = provider(ctx, name);
   const state = opaqueToken();
   const verifier = opaqueToken();
@@ -52,7 +56,15 @@ export async function startAuthorization(ctx: AuthContext, name: ProviderName, l
     tx.query(
       `INSERT INTO oauth_states (state_hash, provider, code_verifier, redirect_uri, link_user_id, link_binding_hash, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
-      [sha256(state), name, verifier, redirect, linkUserId ?? null, binding ? sha256(binding) : null, STATE_TTL_SECONDS],
+      [
+        sha256(state),
+        name,
+        verifier,
+        redirect,
+        linkUserId ?? null,
+        binding ? sha256(binding) : null,
+        STATE_TTL_SECONDS,
+      ],
     ),
   );
   const url = new URL(p.authorizeUrl);
@@ -68,7 +80,8 @@ export async function startAuthorization(ctx: AuthContext, name: ProviderName, l
   return binding ? { url: url.toString(), linkBinding: binding } : { url: url.toString() };
 }
 
-export type CallbackResult = { kind: 'signed_in'; tokens: TokenPair; created: boolean } | { kind: 'linked'; provider: ProviderName };
+export type CallbackResult =
+  { kind: 'signed_in'; tokens: TokenPair; created: boolean } | { kind: 'linked'; provider: ProviderName };
 
 interface Identity {
   subject: string;
@@ -88,7 +101,12 @@ export async function completeAuthorization(
   const p = provider(ctx, name);
   // The state is consumed first, whatever happens next: a state (and its code) works once.
   const { rows } = await inTx(ctx.db, (tx) =>
-    tx.query<{ code_verifier: string; redirect_uri: string; link_user_id: string | null; link_binding_hash: Buffer | null }>(
+    tx.query<{
+      code_verifier: string;
+      redirect_uri: string;
+      link_user_id: string | null;
+      link_binding_hash: Buffer | null;
+    }>(
       `UPDATE oauth_states SET consumed_at = now()
         WHERE state_hash = $1 AND provider = $2 AND consumed_at IS NULL AND expires_at > now()
         RETURNING code_verifier, redirect_uri, link_user_id, link_binding_hash`,
@@ -98,10 +116,22 @@ export async function completeAuthorization(
   const pending = rows[0];
   if (!pending) throw new HttpError(400, 'invalid_state', 'unknown, expired or already used OAuth state');
   // A linking flow completes only in the browser that started it: someone else's link URL links nothing (login CSRF).
-  if (pending.link_user_id && !(pending.link_binding_hash && linkBinding && timingSafeEqual(sha256(linkBinding), pending.link_binding_hash))) {
-    throw new HttpError(400, 'link_not_bound', 'this linking was started elsewhere: start it again from your account in this browser');
+  if (
+    pending.link_user_id &&
+    !(pending.link_binding_hash && linkBinding && timingSafeEqual(sha256(linkBinding), pending.link_binding_hash))
+  ) {
+    throw new HttpError(
+      400,
+      'link_not_bound',
+      'this linking was started elsewhere: start it again from your account in this browser',
+    );
   }
-  if (params.error || !params.code) throw new HttpError(400, 'oauth_denied', `the provider returned no code${params.error ? ` (${params.error.slice(0, 100)})` : ''}`);
+  if (params.error || !params.code)
+    throw new HttpError(
+      400,
+      'oauth_denied',
+      `the provider returned no code${params.error ? ` (${params.error.slice(0, 100)})` : ''}`,
+    );
 
   const accessToken = await exchangeCode(p, params.code, pending.redirect_uri, pending.code_verifier);
   const identity = await fetchIdentity(name, p, accessToken);
@@ -114,11 +144,24 @@ export async function completeAuthorization(
 }
 
 const TokenResponse = z.object({ access_token: z.string().min(1) });
-const GoogleUser = z.object({ sub: z.string().min(1), email: z.string().optional(), email_verified: z.boolean().optional(), name: z.string().optional() });
-const GitHubUser = z.object({ id: z.number().int(), login: z.string(), name: z.string().nullish(), email: z.string().nullish() });
+const GoogleUser = z.object({
+  sub: z.string().min(1),
+  email: z.string().optional(),
+  email_verified: z.boolean().optional(),
+  name: z.string().optional(),
+});
+const GitHubUser = z.object({
+  id: z.number().int(),
+  login: z.string(),
+  name: z.string().nullish(),
+  email: z.string().nullish(),
+});
 const GitHubEmails = z.array(z.object({ email: z.string(), primary: z.boolean(), verified: z.boolean() }));
 
-async function providerJson(url: string, init: Parameters<typeof fetch>[1]): Promise<{ status: number; body: unknown }> {
+async function providerJson(
+  url: string,
+  init: Parameters<typeof fetch>[1],
+): Promise<{ status: number; body: unknown }> {
   let res;
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS) });
@@ -145,18 +188,25 @@ async function exchangeCode(p: OAuthProviderConfig, code: string, redirect: stri
   });
   const parsed = TokenResponse.safeParse(body);
   // GitHub answers 200 with {"error": ...} for a bad code.
-  if (status !== 200 || !parsed.success) throw new HttpError(400, 'oauth_exchange_failed', 'the provider refused the authorization code');
+  if (status !== 200 || !parsed.success)
+    throw new HttpError(400, 'oauth_exchange_failed', 'the provider refused the authorization code');
   return parsed.data.access_token;
 }
 
 async function fetchIdentity(name: ProviderName, p: OAuthProviderConfig, accessToken: string): Promise<Identity> {
   const headers = { authorization: `Bearer ${accessToken}`, accept: 'application/json', 'user-agent': 'prism-auth' };
   const user = await providerJson(p.userInfoUrl, { headers });
-  if (user.status !== 200) throw new HttpError(502, 'provider_error', `the provider's user info answered ${user.status}`);
+  if (user.status !== 200)
+    throw new HttpError(502, 'provider_error', `the provider's user info answered ${user.status}`);
   if (name === 'google') {
     const g = GoogleUser.safeParse(user.body);
     if (!g.success) throw new HttpError(502, 'provider_error', 'unexpected user info from the provider');
-    return { subject: g.data.sub, email: g.data.email?.toLowerCase(), emailVerified: g.data.email_verified === true, name: g.data.name };
+    return {
+      subject: g.data.sub,
+      email: g.data.email?.toLowerCase(),
+      emailVerified: g.data.email_verified === true,
+      name: g.data.name,
+    };
   }
   const gh = GitHubUser.safeParse(user.body);
   if (!gh.success) throw new HttpError(502, 'provider_error', 'unexpected user info from the provider');
@@ -164,21 +214,39 @@ async function fetchIdentity(name: ProviderName, p: OAuthProviderConfig, accessT
   if (p.emailsUrl) {
     const emails = await providerJson(p.emailsUrl, { headers });
     const list = GitHubEmails.safeParse(emails.body);
-    if (emails.status === 200 && list.success) email = list.data.find((e) => e.primary && e.verified)?.email.toLowerCase();
+    if (emails.status === 200 && list.success)
+      email = list.data.find((e) => e.primary && e.verified)?.email.toLowerCase();
   }
-  return { subject: String(gh.data.id), email, emailVerified: email !== undefined, name: gh.data.name ?? gh.data.login };
+  return {
+    subject: String(gh.data.id),
+    email,
+    emailVerified: email !== undefined,
+    name: gh.data.name ?? gh.data.login,
+  };
 }
 
-async function link(ctx: AuthContext, name: ProviderName, userId: string, id: Identity, meta: ClientMeta): Promise<void> {
+async function link(
+  ctx: AuthContext,
+  name: ProviderName,
+  userId: string,
+  id: Identity,
+  meta: ClientMeta,
+): Promise<void> {
   await inTx(ctx.db, async (tx) => {
     const { rows } = await tx.query<{ user_id: string; provider_user_id: string }>(
       'SELECT user_id, provider_user_id FROM oauth_accounts WHERE (provider = $1 AND provider_user_id = $2) OR (provider = $1 AND user_id = $3)',
       [name, id.subject, userId],
     );
     if (rows.some((r) => r.user_id === userId && r.provider_user_id === id.subject)) return;
-    if (rows.some((r) => r.user_id !== userId)) throw new HttpError(409, 'already_linked', `this ${name} account is linked to another user`);
+    if (rows.some((r) => r.user_id !== userId))
+      throw new HttpError(409, 'already_linked', `this ${name} account is linked to another user`);
     if (rows.length) throw new HttpError(409, 'already_linked', `another ${name} account is linked to this user`);
-    await tx.query('INSERT INTO oauth_accounts (user_id, provider, provider_user_id, email) VALUES ($1, $2, $3, $4)', [userId, name, id.subject, id.email ?? null]);
+    await tx.query('INSERT INTO oauth_accounts (user_id, provider, provider_user_id, email) VALUES ($1, $2, $3, $4)', [
+      userId,
+      name,
+      id.subject,
+      id.email ?? null,
+    ]);
     await appendEvent(tx, EVENTS.userOAuthLinked, { user_id: userId, provider: name }, meta.requestId);
   });
   ctx.eventsWritten();
@@ -199,24 +267,42 @@ async function signIn(ctx: AuthContext, name: ProviderName, id: Identity, meta: 
     let user = linked.rows[0];
     let created = false;
     if (!user) {
-      if (!id.email || !id.emailVerified || /\p{Cc}/u.test(id.email)) throw new HttpError(400, 'email_unverified', `the ${name} account has no verified e-mail address`);
+      if (!id.email || !id.emailVerified || /\p{Cc}/u.test(id.email))
+        throw new HttpError(400, 'email_unverified', `the ${name} account has no verified e-mail address`);
       const inserted = await tx.query<{ id: string; roles: string[]; status: string }>(
         `INSERT INTO users (email, email_verified, display_name) VALUES ($1, true, $2) ON CONFLICT (email) DO NOTHING RETURNING id, roles, status`,
         // Control characters (a NUL is refused by PostgreSQL) are dropped from the provider's name.
         [id.email, id.name?.replace(/\p{Cc}/gu, '').slice(0, 200) || null],
       );
       user = inserted.rows[0];
-      if (!user) throw new HttpError(409, 'account_exists', `an account with this e-mail exists: sign in with its password and link ${name} from the account`);
-      await tx.query('INSERT INTO oauth_accounts (user_id, provider, provider_user_id, email) VALUES ($1, $2, $3, $4)', [user.id, name, id.subject, id.email]);
+      if (!user)
+        throw new HttpError(
+          409,
+          'account_exists',
+          `an account with this e-mail exists: sign in with its password and link ${name} from the account`,
+        );
+      await tx.query(
+        'INSERT INTO oauth_accounts (user_id, provider, provider_user_id, email) VALUES ($1, $2, $3, $4)',
+        [user.id, name, id.subject, id.email],
+      );
       await appendEvent(tx, EVENTS.userRegistered, { user_id: user.id, method: name }, meta.requestId);
       created = true;
     }
     if (user.status !== 'active') throw new HttpError(403, 'account_disabled', 'this account is disabled');
     const session = await openSession(tx, ctx, user.id, meta);
-    await appendEvent(tx, EVENTS.userLoggedIn, { user_id: user.id, session_id: session.sessionId, method: name }, meta.requestId);
+    await appendEvent(
+      tx,
+      EVENTS.userLoggedIn,
+      { user_id: user.id, session_id: session.sessionId, method: name },
+      meta.requestId,
+    );
     return { user, created, ...session };
   });
   ctx.eventsWritten();
   ctx.authMetrics.logins.inc({ outcome: 'success' });
-  return { kind: 'signed_in', created: result.created, tokens: await tokenPair(ctx, result.user.id, result.user.roles, result.sessionId, result.refreshToken) };
+  return {
+    kind: 'signed_in',
+    created: result.created,
+    tokens: await tokenPair(ctx, result.user.id, result.user.roles, result.sessionId, result.refreshToken),
+  };
 }

@@ -1,5 +1,10 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  connect,
+  headers as natsHeaders,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
 import { AUTH_EVENTS_STREAM, SUBJECTS } from '#contract';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 import { query, type Db, type Tx } from './db.js';
@@ -11,7 +16,12 @@ import type { EventSubject } from './events.js';
  * rows to JetStream in order with `Nats-Msg-Id` = the row's msg_id: a publish retried after a
  * lost acknowledgement is dropped as a duplicate by the stream, so nothing is lost or doubled.
  */
-export async function appendEvent(tx: Tx, subject: EventSubject, payload: Record<string, unknown>, requestId?: string): Promise<void> {
+export async function appendEvent(
+  tx: Tx,
+  subject: EventSubject,
+  payload: Record<string, unknown>,
+  requestId?: string,
+): Promise<void> {
   await tx.query('INSERT INTO outbox (subject, payload, headers) VALUES ($1, $2, $3)', [
     subject,
     JSON.stringify({ ...payload, occurred_at: new Date().toISOString() }),
@@ -79,7 +89,8 @@ export class OutboxPublisher {
     const nc = this.nc;
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'disconnect' || s.type === 'reconnect') this.log.warn({ nats: s.type }, 'NATS connection status');
+        if (s.type === 'disconnect' || s.type === 'reconnect')
+          this.log.warn({ nats: s.type }, 'NATS connection status');
         if (s.type === 'reconnect') this.kick();
       }
     })();
@@ -115,10 +126,13 @@ export class OutboxPublisher {
         this.failures = 0;
       } catch (e) {
         this.failures++;
-        if (this.failures === 1 || this.failures % 20 === 0) this.log.warn({ err: (e as Error).message, failures: this.failures }, 'outbox publish failed; retrying');
+        if (this.failures === 1 || this.failures % 20 === 0)
+          this.log.warn({ err: (e as Error).message, failures: this.failures }, 'outbox publish failed; retrying');
       }
       if (sent > 0 && this.failures === 0) continue;
-      const backoff = this.failures ? Math.min(this.opts.maxBackoffMs ?? 5_000, 100 * 2 ** Math.min(this.failures, 10)) : (this.opts.pollMs ?? 1_000);
+      const backoff = this.failures
+        ? Math.min(this.opts.maxBackoffMs ?? 5_000, 100 * 2 ** Math.min(this.failures, 10))
+        : (this.opts.pollMs ?? 1_000);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, backoff);
         this.wake = () => {
@@ -161,20 +175,31 @@ export class OutboxPublisher {
 
   /** One batch in id order; stops at the first failure so events keep their order. */
   private async publishBatch(): Promise<number> {
-    const { rows } = await query<OutboxRow>(this.db, 'SELECT id, msg_id, subject, payload, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1', [this.opts.batchSize ?? 100]);
+    const { rows } = await query<OutboxRow>(
+      this.db,
+      'SELECT id, msg_id, subject, payload, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1',
+      [this.opts.batchSize ?? 100],
+    );
     let sent = 0;
     for (const row of rows) {
       const h = natsHeaders();
       for (const [k, v] of Object.entries(row.headers)) h.set(k, v);
       try {
-        await this.js!.publish(row.subject, JSON.stringify({ id: row.msg_id, subject: row.subject, ...(row.payload as object) }), {
-          msgID: row.msg_id,
-          headers: h,
-          timeout: this.opts.publishTimeoutMs ?? 2_000,
-        });
+        await this.js!.publish(
+          row.subject,
+          JSON.stringify({ id: row.msg_id, subject: row.subject, ...(row.payload as object) }),
+          {
+            msgID: row.msg_id,
+            headers: h,
+            timeout: this.opts.publishTimeoutMs ?? 2_000,
+          },
+        );
       } catch (e) {
         this.metrics?.events.inc({ result: 'failed' });
-        await query(this.db, 'UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [row.id, (e as Error).message.slice(0, 500)]).catch(() => undefined);
+        await query(this.db, 'UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [
+          row.id,
+          (e as Error).message.slice(0, 500),
+        ]).catch(() => undefined);
         throw e;
       }
       await query(this.db, 'UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = $1', [row.id]);

@@ -50,7 +50,10 @@ const inProgress = new Map<string, number>();
  */
 export async function perSource<T>(source: string, work: () => Promise<T>): Promise<T> {
   const mine = inProgress.get(source) ?? 0;
-  if (mine >= ARGON2_MAX_PER_SOURCE) throw new HttpError(429, 'too_many_attempts', 'too many sign-ins at once from this address; retry shortly', { 'retry-after': '1' });
+  if (mine >= ARGON2_MAX_PER_SOURCE)
+    throw new HttpError(429, 'too_many_attempts', 'too many sign-ins at once from this address; retry shortly', {
+      'retry-after': '1',
+    });
   inProgress.set(source, mine + 1);
   try {
     return await work();
@@ -90,7 +93,8 @@ function nextWaiter(): (() => void) | undefined {
 }
 
 async function limited<T>(work: () => Promise<T>, source = ''): Promise<T> {
-  if (running >= ARGON2_CONCURRENCY && waitingCount >= ARGON2_MAX_WAITING) throw new HttpError(503, 'overloaded', 'too many sign-ins at once; retry shortly', { 'retry-after': '1' });
+  if (running >= ARGON2_CONCURRENCY && waitingCount >= ARGON2_MAX_WAITING)
+    throw new HttpError(503, 'overloaded', 'too many sign-ins at once; retry shortly', { 'retry-after': '1' });
   try {
     if (running >= ARGON2_CONCURRENCY) {
       waitingCount++;

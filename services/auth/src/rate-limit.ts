@@ -44,7 +44,15 @@ export class AddressRateLimiter {
   /** Milliseconds the address must wait, or 0 when the request may go on. */
   async check(address: string): Promise<number> {
     try {
-      return Number(await this.redis.eval(GCRA, 1, AUTH_REDIS_KEYS.rateLimit(address), 1000 / this.limit.requestsPerSecond, this.limit.burst));
+      return Number(
+        await this.redis.eval(
+          GCRA,
+          1,
+          AUTH_REDIS_KEYS.rateLimit(address),
+          1000 / this.limit.requestsPerSecond,
+          this.limit.burst,
+        ),
+      );
     } catch (e) {
       if (Date.now() - this.lastLog > 10_000) {
         this.lastLog = Date.now();

@@ -38,7 +38,10 @@ export interface RunningAuthService {
  * outbox publisher, HTTP (fastify, on the runtime's http/https server) and gRPC (with
  * grpc.health.v1). Does not call `runtime.start()`: main.ts does, once this resolves.
  */
-export async function startAuthService(runtime: ServiceRuntime, opts: AuthServiceOptions = {}): Promise<RunningAuthService> {
+export async function startAuthService(
+  runtime: ServiceRuntime,
+  opts: AuthServiceOptions = {},
+): Promise<RunningAuthService> {
   const { env, log, metrics, health } = runtime;
   const keys = await loadKeyRing(env.PRISM_JWT_PRIVATE_KEY_FILE, env.PRISM_JWT_PUBLIC_KEY_FILE);
 
@@ -55,13 +58,29 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   );
   runtime.onShutdown('postgres', () => db.end());
   metrics.observePgPool('auth', db);
-  const redis = createRedis({ address: env.PRISM_REDIS_ADDRESS, ...(env.PRISM_REDIS_USERNAME ? { username: env.PRISM_REDIS_USERNAME } : {}), password: env.PRISM_REDIS_PASSWORD }, log);
+  const redis = createRedis(
+    {
+      address: env.PRISM_REDIS_ADDRESS,
+      ...(env.PRISM_REDIS_USERNAME ? { username: env.PRISM_REDIS_USERNAME } : {}),
+      password: env.PRISM_REDIS_PASSWORD,
+    },
+    log,
+  );
   metrics.observeRedis('revocations', redis);
   runtime.onShutdown('redis', () => redis.quit().catch(() => redis.disconnect()));
   health.addCheck('postgres', () => query(db, 'SELECT 1'));
   health.addCheck('redis', () => redis.ping());
 
-  const publisher = new OutboxPublisher(db, { nats: natsConnectOptions(env.PRISM_NATS_URL, 'auth', runtime.mtls), streamReplicas: env.PRISM_NATS_STREAM_REPLICAS, ...opts.outbox }, log, metrics);
+  const publisher = new OutboxPublisher(
+    db,
+    {
+      nats: natsConnectOptions(env.PRISM_NATS_URL, 'auth', runtime.mtls),
+      streamReplicas: env.PRISM_NATS_STREAM_REPLICAS,
+      ...opts.outbox,
+    },
+    log,
+    metrics,
+  );
   publisher.start();
   runtime.onShutdown('outbox', () => publisher.stop());
 
@@ -83,7 +102,11 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   const ctx: AuthContext = {
     db,
     revocations,
-    tokens: new AccessTokens(keys, { issuer: env.PRISM_JWT_ISSUER, audience: env.PRISM_JWT_AUDIENCE, accessTtlSeconds: settings.accessTtlSeconds }),
+    tokens: new AccessTokens(keys, {
+      issuer: env.PRISM_JWT_ISSUER,
+      audience: env.PRISM_JWT_AUDIENCE,
+      accessTtlSeconds: settings.accessTtlSeconds,
+    }),
     oauth: oauthProviders(
       {
         google: { clientId: env.PRISM_GOOGLE_CLIENT_ID, clientSecret: env.PRISM_GOOGLE_CLIENT_SECRET },
@@ -95,8 +118,18 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
     log,
     metrics,
     authMetrics: {
-      logins: new Counter({ name: METRICS.authLogins, help: 'Login attempts by outcome', labelNames: ['outcome'], registers }),
-      tokensIssued: new Counter({ name: METRICS.authTokensIssued, help: 'Tokens issued by kind', labelNames: ['kind'], registers }),
+      logins: new Counter({
+        name: METRICS.authLogins,
+        help: 'Login attempts by outcome',
+        labelNames: ['outcome'],
+        registers,
+      }),
+      tokensIssued: new Counter({
+        name: METRICS.authTokensIssued,
+        help: 'Tokens issued by kind',
+        labelNames: ['kind'],
+        registers,
+      }),
     },
     eventsWritten: () => publisher.kick(),
   };
@@ -118,13 +151,16 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   janitor.unref();
   runtime.onShutdown('janitor', () => clearInterval(janitor));
 
-  const limit = env.PRISM_AUTH_RATE_LIMIT_RPS ? { requestsPerSecond: env.PRISM_AUTH_RATE_LIMIT_RPS, burst: env.PRISM_AUTH_RATE_LIMIT_BURST } : undefined;
+  const limit = env.PRISM_AUTH_RATE_LIMIT_RPS
+    ? { requestsPerSecond: env.PRISM_AUTH_RATE_LIMIT_RPS, burst: env.PRISM_AUTH_RATE_LIMIT_BURST }
+    : undefined;
   const app = buildApp(ctx, {
     draining: () => runtime.draining,
     ...(limit ? { rateLimiter: new AddressRateLimiter(redis, limit, log) } : {}),
     trustedProxies: env.PRISM_TRUSTED_PROXIES,
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
-    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => runtime.createHttpServer(traceHttpServer(runtime.tracing, handler)),
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+      runtime.createHttpServer(traceHttpServer(runtime.tracing, handler)),
   });
   await app.listen({ port: env.PRISM_HTTP_PORT, host: opts.host ?? runtime.bindAddress });
   const httpPort = (app.server.address() as { port: number }).port;
@@ -132,6 +168,9 @@ export async function startAuthService(runtime: ServiceRuntime, opts: AuthServic
   const grpcServer = runtime.createGrpcServer([AUTH_GRPC_SERVICE]);
   addAuthService(grpcServer, ctx);
   const grpcPort = await runtime.bindGrpc(grpcServer, env.PRISM_GRPC_PORT, opts.host);
-  log.info({ httpPort, grpcPort, kids: keys.jwks.keys.map((k) => k.kid), oauth: Object.keys(ctx.oauth) }, 'auth listening');
+  log.info(
+    { httpPort, grpcPort, kids: keys.jwks.keys.map((k) => k.kid), oauth: Object.keys(ctx.oauth) },
+    'auth listening',
+  );
   return { ctx, app, publisher, httpPort, grpcPort };
 }

@@ -28,22 +28,34 @@ export interface TokenPair {
 export type RevokeReason = 'logout' | 'password_change' | 'reuse_detected' | 'user' | 'admin';
 
 /** Opens a session in `tx` and returns its first refresh token. */
-export async function openSession(tx: Tx, ctx: AuthContext, userId: string, meta: ClientMeta): Promise<{ sessionId: string; refreshToken: string }> {
+export async function openSession(
+  tx: Tx,
+  ctx: AuthContext,
+  userId: string,
+  meta: ClientMeta,
+): Promise<{ sessionId: string; refreshToken: string }> {
   const ttl = ctx.settings.refreshTtlSeconds;
-  const { rows } = await tx.query<{ id: string }>(`INSERT INTO sessions (user_id, expires_at, user_agent, ip) VALUES ($1, now() + make_interval(secs => $2), $3, $4) RETURNING id`, [
-    userId,
-    ttl,
-    meta.userAgent?.slice(0, 512) ?? null,
-    meta.ip ?? null,
-  ]);
+  const { rows } = await tx.query<{ id: string }>(
+    `INSERT INTO sessions (user_id, expires_at, user_agent, ip) VALUES ($1, now() + make_interval(secs => $2), $3, $4) RETURNING id`,
+    [userId, ttl, meta.userAgent?.slice(0, 512) ?? null, meta.ip ?? null],
+  );
   const sessionId = rows[0]!.id;
   const refreshToken = opaqueToken();
-  await tx.query(`INSERT INTO refresh_tokens (session_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))`, [sessionId, sha256(refreshToken), ttl]);
+  await tx.query(
+    `INSERT INTO refresh_tokens (session_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))`,
+    [sessionId, sha256(refreshToken), ttl],
+  );
   return { sessionId, refreshToken };
 }
 
 /** The response of login, refresh and OAuth sign-in: a fresh access token beside the refresh token. */
-export async function tokenPair(ctx: AuthContext, userId: string, roles: readonly string[], sessionId: string, refreshToken: string): Promise<TokenPair> {
+export async function tokenPair(
+  ctx: AuthContext,
+  userId: string,
+  roles: readonly string[],
+  sessionId: string,
+  refreshToken: string,
+): Promise<TokenPair> {
   const access = await ctx.tokens.issue(userId, sessionId, roles);
   ctx.authMetrics.tokensIssued.inc({ kind: 'access' });
   ctx.authMetrics.tokensIssued.inc({ kind: 'refresh' });
@@ -84,7 +96,12 @@ export async function refresh(ctx: AuthContext, refreshToken: string, meta: Clie
     if (row.spent) {
       if (row.session_live) {
         await revokeSessions(tx, ctx, row.user_id, [row.session_id], 'reuse_detected', meta.requestId);
-        await appendEvent(tx, EVENTS.refreshReuseDetected, { user_id: row.user_id, session_id: row.session_id, ip: meta.ip ?? null }, meta.requestId);
+        await appendEvent(
+          tx,
+          EVENTS.refreshReuseDetected,
+          { user_id: row.user_id, session_id: row.session_id, ip: meta.ip ?? null },
+          meta.requestId,
+        );
         return { kind: 'reuse' as const, sessionId: row.session_id };
       }
       return { kind: 'invalid' as const };
@@ -112,27 +129,50 @@ export async function refresh(ctx: AuthContext, refreshToken: string, meta: Clie
  * Revokes sessions in `tx`: first in Redis (the gateway's copy; if Redis is down this throws and
  * the transaction rolls back, so the caller gets a 503 and can retry), then in PostgreSQL.
  */
-export async function revokeSessions(tx: Tx, ctx: AuthContext, userId: string, sessionIds: readonly string[], reason: RevokeReason, requestId?: string): Promise<void> {
+export async function revokeSessions(
+  tx: Tx,
+  ctx: AuthContext,
+  userId: string,
+  sessionIds: readonly string[],
+  reason: RevokeReason,
+  requestId?: string,
+): Promise<void> {
   if (sessionIds.length === 0) return;
   await ctx.revocations.revoke(sessionIds, reason);
-  await tx.query(`UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL`, [sessionIds, reason]);
-  await tx.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE session_id = ANY($1::uuid[]) AND revoked_at IS NULL`, [sessionIds]);
-  for (const sid of sessionIds) await appendEvent(tx, EVENTS.sessionRevoked, { user_id: userId, session_id: sid, reason }, requestId);
+  await tx.query(
+    `UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL`,
+    [sessionIds, reason],
+  );
+  await tx.query(
+    `UPDATE refresh_tokens SET revoked_at = now() WHERE session_id = ANY($1::uuid[]) AND revoked_at IS NULL`,
+    [sessionIds],
+  );
+  for (const sid of sessionIds)
+    await appendEvent(tx, EVENTS.sessionRevoked, { user_id: userId, session_id: sid, reason }, requestId);
 }
 
 /** The user's live sessions other than `exceptSessionId`, locked for revocation. */
 export async function otherLiveSessions(tx: Tx, userId: string, exceptSessionId: string | null): Promise<string[]> {
-  const { rows } = await tx.query<{ id: string }>(`SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() AND ($2::uuid IS NULL OR id <> $2) FOR UPDATE`, [
-    userId,
-    exceptSessionId,
-  ]);
+  const { rows } = await tx.query<{ id: string }>(
+    `SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() AND ($2::uuid IS NULL OR id <> $2) FOR UPDATE`,
+    [userId, exceptSessionId],
+  );
   return rows.map((r) => r.id);
 }
 
 /** Revokes one of the user's own sessions; 404 when it is not theirs or already revoked. */
-export async function revokeOwnSession(ctx: AuthContext, userId: string, sessionId: string, reason: RevokeReason, requestId?: string): Promise<void> {
+export async function revokeOwnSession(
+  ctx: AuthContext,
+  userId: string,
+  sessionId: string,
+  reason: RevokeReason,
+  requestId?: string,
+): Promise<void> {
   const found = await inTx(ctx.db, async (tx) => {
-    const { rows } = await tx.query('SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL FOR UPDATE', [sessionId, userId]);
+    const { rows } = await tx.query(
+      'SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL FOR UPDATE',
+      [sessionId, userId],
+    );
     if (rows.length === 0) return false;
     await revokeSessions(tx, ctx, userId, [sessionId], reason, requestId);
     return true;
@@ -152,7 +192,14 @@ export interface SessionView {
 }
 
 export async function listSessions(ctx: AuthContext, userId: string, currentSessionId: string): Promise<SessionView[]> {
-  const { rows } = await query<{ id: string; created_at: Date; last_used_at: Date; expires_at: Date; user_agent: string | null; ip: string | null }>(
+  const { rows } = await query<{
+    id: string;
+    created_at: Date;
+    last_used_at: Date;
+    expires_at: Date;
+    user_agent: string | null;
+    ip: string | null;
+  }>(
     ctx.db,
     `SELECT id, created_at, last_used_at, expires_at, user_agent, host(ip) AS ip FROM sessions
       WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() ORDER BY last_used_at DESC`,

@@ -33,7 +33,13 @@ export interface ThrottlePolicy {
   readonly accountFreeFailures: number;
 }
 
-export const DEFAULT_THROTTLE: ThrottlePolicy = { freeFailures: 5, baseLockSeconds: 30, maxLockSeconds: 900, windowSeconds: 900, accountFreeFailures: 50 };
+export const DEFAULT_THROTTLE: ThrottlePolicy = {
+  freeFailures: 5,
+  baseLockSeconds: 30,
+  maxLockSeconds: 900,
+  windowSeconds: 900,
+  accountFreeFailures: 50,
+};
 
 /** The `client` of the account-wide row (addresses never look like this). */
 export const ACCOUNT_WIDE = '*';
@@ -45,7 +51,10 @@ export const ACCOUNT_WIDE = '*';
  * Returns the seconds left on a lock, or 0.
  */
 export async function lockThrottleRow(tx: Tx, accountKey: string, client: string): Promise<number> {
-  await tx.query('INSERT INTO login_throttle (account_key, client) VALUES ($1, $2) ON CONFLICT (account_key, client) DO NOTHING', [accountKey, client]);
+  await tx.query(
+    'INSERT INTO login_throttle (account_key, client) VALUES ($1, $2) ON CONFLICT (account_key, client) DO NOTHING',
+    [accountKey, client],
+  );
   const { rows } = await tx.query<{ retry_after: string | null }>(
     // clock_timestamp(), not now(): this transaction may have waited for the lock longer than the
     // transaction that set locked_until, so its start time can predate that lock.
@@ -57,7 +66,13 @@ export async function lockThrottleRow(tx: Tx, accountKey: string, client: string
 }
 
 /** Counts one failure and sets the lock when more than `freeFailures` are due; returns the lock in seconds (0 when none). */
-export async function recordFailure(tx: Tx, accountKey: string, client: string, p: ThrottlePolicy, freeFailures = p.freeFailures): Promise<number> {
+export async function recordFailure(
+  tx: Tx,
+  accountKey: string,
+  client: string,
+  p: ThrottlePolicy,
+  freeFailures = p.freeFailures,
+): Promise<number> {
   const { rows } = await tx.query<{ failures: number }>(
     `UPDATE login_throttle SET
        failures = CASE WHEN last_failure_at IS NULL OR last_failure_at < now() - make_interval(secs => $3) THEN 1 ELSE failures + 1 END,
@@ -69,17 +84,27 @@ export async function recordFailure(tx: Tx, accountKey: string, client: string, 
   const failures = rows[0]?.failures ?? 1;
   const lock = lockSeconds(failures, { ...p, freeFailures });
   if (lock > 0) {
-    await tx.query('UPDATE login_throttle SET locked_until = clock_timestamp() + make_interval(secs => $3) WHERE account_key = $1 AND client = $2', [accountKey, client, lock]);
+    await tx.query(
+      'UPDATE login_throttle SET locked_until = clock_timestamp() + make_interval(secs => $3) WHERE account_key = $1 AND client = $2',
+      [accountKey, client, lock],
+    );
   }
   return lock;
 }
 
-export function lockSeconds(failures: number, p: Pick<ThrottlePolicy, 'freeFailures' | 'baseLockSeconds' | 'maxLockSeconds'>): number {
+export function lockSeconds(
+  failures: number,
+  p: Pick<ThrottlePolicy, 'freeFailures' | 'baseLockSeconds' | 'maxLockSeconds'>,
+): number {
   if (failures <= p.freeFailures) return 0;
   return Math.min(p.maxLockSeconds, p.baseLockSeconds * 2 ** Math.min(failures - p.freeFailures - 1, 30));
 }
 
 /** After a successful login: the account's count and this address's. */
 export async function clearFailures(tx: Tx, accountKey: string, client: string): Promise<void> {
-  await tx.query('DELETE FROM login_throttle WHERE account_key = $1 AND client IN ($2, $3)', [accountKey, client, ACCOUNT_WIDE]);
+  await tx.query('DELETE FROM login_throttle WHERE account_key = $1 AND client IN ($2, $3)', [
+    accountKey,
+    client,
+    ACCOUNT_WIDE,
+  ]);
 }

@@ -18,7 +18,15 @@ export interface IssuedAccessToken {
 }
 
 /** Why a token was refused; the gRPC API returns it as `reason`. */
-export type TokenRejection = 'malformed' | 'expired' | 'bad_signature' | 'unknown_key' | 'wrong_issuer' | 'wrong_audience' | 'wrong_type' | 'revoked';
+export type TokenRejection =
+  | 'malformed'
+  | 'expired'
+  | 'bad_signature'
+  | 'unknown_key'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'wrong_type'
+  | 'revoked';
 
 export class InvalidToken extends Error {
   constructor(readonly reason: TokenRejection) {
@@ -50,7 +58,12 @@ export class AccessTokens {
     return this.keys.jwks;
   }
 
-  async issue(userId: string, sessionId: string, roles: readonly string[], now = Date.now()): Promise<IssuedAccessToken> {
+  async issue(
+    userId: string,
+    sessionId: string,
+    roles: readonly string[],
+    now = Date.now(),
+  ): Promise<IssuedAccessToken> {
     const iat = Math.floor(now / 1000);
     const exp = iat + this.settings.accessTtlSeconds;
     const token = await new SignJWT({ [ACCESS_TOKEN.sessionClaim]: sessionId, [ACCESS_TOKEN.rolesClaim]: [...roles] })
@@ -94,7 +107,8 @@ export class AccessTokens {
 function toClaims(p: JWTPayload): AccessClaims {
   const sid = p[ACCESS_TOKEN.sessionClaim];
   const roles = p[ACCESS_TOKEN.rolesClaim];
-  if (typeof sid !== 'string' || !Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new InvalidToken('malformed');
+  if (typeof sid !== 'string' || !Array.isArray(roles) || !roles.every((r) => typeof r === 'string'))
+    throw new InvalidToken('malformed');
   return { sub: p.sub!, sid, roles, exp: p.exp!, iat: p.iat!, jti: p.jti! };
 }
 

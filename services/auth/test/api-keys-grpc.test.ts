@@ -37,11 +37,17 @@ describe('API keys', () => {
 
   it('are shown once, stored as a hash, listed without the key, validated over gRPC with scopes, and revocable', async () => {
     const u = await signUp(h.base);
-    const created = await call(h.base, 'POST', '/auth/api-keys', { token: u.access_token, body: { name: 'ci deploy', scopes: ['deploy:write', 'config.read', 'deploy:write'], expires_in_days: 30 } });
+    const created = await call(h.base, 'POST', '/auth/api-keys', {
+      token: u.access_token,
+      body: { name: 'ci deploy', scopes: ['deploy:write', 'config.read', 'deploy:write'], expires_in_days: 30 },
+    });
     expect(created.status).toBe(201);
     const key = S.ApiKeyCreated.parse(created.body);
     expect(key.scopes).toEqual(['config.read', 'deploy:write']);
-    const { rows } = await h.sql.query('SELECT prefix, encode(key_hash, $2) AS hash FROM api_keys WHERE id = $1', [key.id, 'hex']);
+    const { rows } = await h.sql.query('SELECT prefix, encode(key_hash, $2) AS hash FROM api_keys WHERE id = $1', [
+      key.id,
+      'hex',
+    ]);
     expect(rows[0].prefix).toBe(key.prefix);
     expect(JSON.stringify(rows)).not.toContain(key.key.split('_')[2]!);
 
@@ -63,14 +69,19 @@ describe('API keys', () => {
     expect(await auth.validateApiKey({ apiKey: key.key })).toMatchObject({ valid: false, reason: 'revoked' });
     expect((await call(h.base, 'DELETE', `/auth/api-keys/${key.id}`, { token: u.access_token })).status).toBe(404);
     const events = await h.sql.query(`SELECT subject FROM outbox WHERE payload->>'key_id' = $1 ORDER BY id`, [key.id]);
-    expect(events.rows.map((r) => r.subject)).toEqual(['prism.auth.token.api_key_created', 'prism.auth.token.api_key_revoked']);
+    expect(events.rows.map((r) => r.subject)).toEqual([
+      'prism.auth.token.api_key_created',
+      'prism.auth.token.api_key_revoked',
+    ]);
   });
 
   it('refuse expired keys and keys of other users cannot be revoked', async () => {
     const u = await signUp(h.base);
     const other = await signUp(h.base);
     const created = await call(h.base, 'POST', '/auth/api-keys', { token: u.access_token, body: { name: 'short' } });
-    expect((await call(h.base, 'DELETE', `/auth/api-keys/${created.body.id}`, { token: other.access_token })).status).toBe(404);
+    expect(
+      (await call(h.base, 'DELETE', `/auth/api-keys/${created.body.id}`, { token: other.access_token })).status,
+    ).toBe(404);
     await h.sql.query(`UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, [created.body.id]);
     expect(await auth.validateApiKey({ apiKey: created.body.key })).toMatchObject({ valid: false, reason: 'expired' });
   });
@@ -92,7 +103,9 @@ describe('gRPC', () => {
     const user = await auth.getUser({ userId: u.userId });
     expect(user).toMatchObject({ id: u.userId, email: u.email, roles: ['user'], disabled: false });
     expect(user.createdAt).toBeGreaterThan(0);
-    await expect(auth.getUser({ userId: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    await expect(auth.getUser({ userId: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+    });
     await expect(auth.getUser({ userId: 'nope' })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
   });
 

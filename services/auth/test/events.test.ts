@@ -10,14 +10,20 @@ let nats: Awaited<ReturnType<typeof privateNats>>;
 let h: Harness;
 beforeAll(async () => {
   nats = await privateNats();
-  h = await startHarness({ natsUrl: nats.url, env: { PRISM_NATS_STREAM_REPLICAS: '1' }, outbox: { pollMs: 200, maxBackoffMs: 500, publishTimeoutMs: 1_000 } });
+  h = await startHarness({
+    natsUrl: nats.url,
+    env: { PRISM_NATS_STREAM_REPLICAS: '1' },
+    outbox: { pollMs: 200, maxBackoffMs: 500, publishTimeoutMs: 1_000 },
+  });
 });
 afterAll(async () => {
   await h?.close();
   await nats?.dispose();
 });
 
-async function streamMessages(nc: NatsConnection): Promise<{ subject: string; id: string; msgId: string | undefined }[]> {
+async function streamMessages(
+  nc: NatsConnection,
+): Promise<{ subject: string; id: string; msgId: string | undefined }[]> {
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(AUTH_EVENTS_STREAM);
   const out = [];
@@ -33,7 +39,9 @@ describe('events through the outbox to JetStream', () => {
     await call(h.base, 'POST', '/auth/register', { body: { email: email(), password: PASSWORD } });
     const nc = await connect({ servers: nats.url });
     try {
-      const info = await waitFor('stream', async () => (await jetstreamManager(nc)).streams.info(AUTH_EVENTS_STREAM).catch(() => undefined));
+      const info = await waitFor('stream', async () =>
+        (await jetstreamManager(nc)).streams.info(AUTH_EVENTS_STREAM).catch(() => undefined),
+      );
       expect(info.config.subjects).toEqual(['prism.auth.user.>', 'prism.auth.token.>']);
       expect(info.config.duplicate_window).toBeGreaterThan(60 * 1e9);
       expect(info.config.num_replicas).toBe(1);
@@ -56,7 +64,9 @@ describe('events through the outbox to JetStream', () => {
     await nats.start();
     await waitFor('outbox drained', async () => (await h.publisher.pending()) === 0, 20_000);
 
-    const { rows } = await h.sql.query(`SELECT msg_id, payload->>'user_id' AS user_id, attempts FROM outbox WHERE subject = 'prism.auth.user.registered'`);
+    const { rows } = await h.sql.query(
+      `SELECT msg_id, payload->>'user_id' AS user_id, attempts FROM outbox WHERE subject = 'prism.auth.user.registered'`,
+    );
     const byUser = new Map(rows.map((r) => [r.user_id, r.msg_id]));
     expect(ids.every((id) => byUser.has(id))).toBe(true);
     expect(rows.some((r) => r.attempts > 1)).toBe(true);
@@ -86,8 +96,14 @@ describe('events through the outbox to JetStream', () => {
       const revoked = messages.filter((m) => m.subject === 'prism.auth.token.session_revoked');
       expect(revoked.length).toBeGreaterThanOrEqual(1);
       const jsm = await jetstreamManager(nc);
-      const last = (await jsm.streams.getMessage(AUTH_EVENTS_STREAM, { last_by_subj: 'prism.auth.token.session_revoked' }))!;
-      expect(last.json()).toMatchObject({ session_id: login.body.session_id, reason: 'logout', subject: 'prism.auth.token.session_revoked' });
+      const last = (await jsm.streams.getMessage(AUTH_EVENTS_STREAM, {
+        last_by_subj: 'prism.auth.token.session_revoked',
+      }))!;
+      expect(last.json()).toMatchObject({
+        session_id: login.body.session_id,
+        reason: 'logout',
+        subject: 'prism.auth.token.session_revoked',
+      });
       expect(JSON.stringify(last.json())).not.toContain(login.body.access_token);
     } finally {
       await nc.close();

@@ -30,7 +30,11 @@ describe('access tokens', () => {
       expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toEqual([header.kid]);
       expect(JSON.stringify(jwks.body)).not.toMatch(/"d"|"p"|"q"/);
       // What the gateway does: verify with the published keys only.
-      const { payload } = await jwtVerify(u.access_token, createLocalJWKSet(jwks.body), { issuer: settings.issuer, audience: settings.audience, typ: 'at+jwt' });
+      const { payload } = await jwtVerify(u.access_token, createLocalJWKSet(jwks.body), {
+        issuer: settings.issuer,
+        audience: settings.audience,
+        typ: 'at+jwt',
+      });
       expect(payload).toMatchObject({ sub: u.userId, sid: u.session_id, roles: ['user'] });
       expect(payload.exp! - payload.iat!).toBe(300);
       expect(typeof payload.jti).toBe('string');
@@ -52,7 +56,11 @@ describe('access tokens', () => {
     expect(await reason(tokens.verify(old.token))).toBe('expired');
     const otherAudience = await new AccessTokens(ring, { ...settings, audience: 'another-api' }).issue('u1', 's1', []);
     expect(await reason(tokens.verify(otherAudience.token))).toBe('wrong_audience');
-    const otherIssuer = await new AccessTokens(ring, { ...settings, issuer: 'https://evil.test' }).issue('u1', 's1', []);
+    const otherIssuer = await new AccessTokens(ring, { ...settings, issuer: 'https://evil.test' }).issue(
+      'u1',
+      's1',
+      [],
+    );
     expect(await reason(tokens.verify(otherIssuer.token))).toBe('wrong_issuer');
     // An ID-token-like JWT signed with the right key is not an access token.
     const plainJwt = await new SignJWT({ sid: 's1', roles: [] })
@@ -65,7 +73,11 @@ describe('access tokens', () => {
       .setJti('j')
       .sign(ring.signing.key);
     expect(await reason(tokens.verify(plainJwt))).toBe('wrong_type');
-    const foreign = await new AccessTokens(await keyRingFromPem(makeKeyFiles().privatePem), settings).issue('u1', 's1', []);
+    const foreign = await new AccessTokens(await keyRingFromPem(makeKeyFiles().privatePem), settings).issue(
+      'u1',
+      's1',
+      [],
+    );
     expect(await reason(tokens.verify(foreign.token))).toBe('unknown_key');
     const good = await tokens.issue('u1', 's1', ['user']);
     expect(await reason(tokens.verify(good.token))).toBe('accepted');
@@ -74,9 +86,15 @@ describe('access tokens', () => {
   });
 
   it('refuses weak or wrong key material with a clear message', async () => {
-    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
     await expect(keyRingFromPem(small)).rejects.toThrow(/1024 bits; at least 2048/);
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
     await expect(keyRingFromPem(ec)).rejects.toThrow(/needs an RSA key, got ec/);
     await expect(keyRingFromPem(makeKeyFiles().privatePem, 'not a pem')).rejects.toThrow(/no PEM public key found/);
     await expect(keyRingFromPem('garbage')).rejects.toThrow(/not a PEM private key/);
@@ -102,14 +120,19 @@ describe('key rotation', () => {
     // Rotation: key B signs; A's public key stays in the bundle.
     const keysB = makeKeyFiles([keysA.publicPem]);
     b = await startHarness({ db, keys: keysB });
-    const after = await call(b.base, 'POST', '/auth/login', { body: { email: before.email, password: 'correct horse battery staple' } });
+    const after = await call(b.base, 'POST', '/auth/login', {
+      body: { email: before.email, password: 'correct horse battery staple' },
+    });
     const kidB = decodeProtectedHeader(after.body.access_token).kid;
     expect(kidB).not.toBe(kidA);
     const jwks = await call(b.base, 'GET', '/auth/.well-known/jwks.json');
     expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toEqual([kidB, kidA]);
     const grpcB = authClient(b.grpcPort);
     try {
-      expect(await grpcB.validateToken({ token: before.access_token })).toMatchObject({ valid: true, userId: before.userId });
+      expect(await grpcB.validateToken({ token: before.access_token })).toMatchObject({
+        valid: true,
+        userId: before.userId,
+      });
       expect(await grpcB.validateToken({ token: after.body.access_token })).toMatchObject({ valid: true });
       expect((await call(b.base, 'GET', '/auth/me', { token: before.access_token })).status).toBe(200);
     } finally {
@@ -123,7 +146,10 @@ describe('key rotation', () => {
     c = await startHarness({ db, keys: keysB });
     const grpcC = authClient(c.grpcPort);
     try {
-      expect(await grpcC.validateToken({ token: before.access_token })).toMatchObject({ valid: false, reason: 'unknown_key' });
+      expect(await grpcC.validateToken({ token: before.access_token })).toMatchObject({
+        valid: false,
+        reason: 'unknown_key',
+      });
       expect(await grpcC.validateToken({ token: after.body.access_token })).toMatchObject({ valid: true });
       expect((await call(c.base, 'GET', '/auth/.well-known/jwks.json')).body.keys).toHaveLength(1);
     } finally {

@@ -14,12 +14,19 @@ afterAll(async () => {
 });
 
 const login = (from: string, address: string, password: string) =>
-  call(h.base, 'POST', '/auth/login', { body: { email: address, password }, headers: { 'x-forwarded-for': from } }).then((r) => ({ ...r, at: performance.now() }));
+  call(h.base, 'POST', '/auth/login', {
+    body: { email: address, password },
+    headers: { 'x-forwarded-for': from },
+  }).then((r) => ({ ...r, at: performance.now() }));
 
 describe('login flood', () => {
   it('one address gets 429 beyond its share of the hashing queue, answered without waiting for a hash', async () => {
     const t0 = performance.now();
-    const flood = await Promise.all(Array.from({ length: ARGON2_MAX_PER_SOURCE + 16 }, (_, i) => login('10.66.0.1', email(`flood${i}`), 'wrong password here')));
+    const flood = await Promise.all(
+      Array.from({ length: ARGON2_MAX_PER_SOURCE + 16 }, (_, i) =>
+        login('10.66.0.1', email(`flood${i}`), 'wrong password here'),
+      ),
+    );
     const refused = flood.filter((r) => r.status === 429);
     const checked = flood.filter((r) => r.status === 401).map((r) => r.at - t0);
     // How many depends on how fast the first ones finish on this machine; some must be refused.
@@ -33,9 +40,15 @@ describe('login flood', () => {
 
   it('a flood from two addresses: another user signs in ahead of the queued flood, not behind it', async () => {
     const user = email('patient');
-    expect((await call(h.base, 'POST', '/auth/register', { body: { email: user, password: PASSWORD } })).status).toBe(201);
+    expect((await call(h.base, 'POST', '/auth/register', { body: { email: user, password: PASSWORD } })).status).toBe(
+      201,
+    );
     const perAddress = ARGON2_MAX_PER_SOURCE + 4;
-    const flood = Promise.all(Array.from({ length: 2 * perAddress }, (_, i) => login(i % 2 ? '10.67.0.1' : '10.67.0.2', email(`wave${i}`), 'wrong password here')));
+    const flood = Promise.all(
+      Array.from({ length: 2 * perAddress }, (_, i) =>
+        login(i % 2 ? '10.67.0.1' : '10.67.0.2', email(`wave${i}`), 'wrong password here'),
+      ),
+    );
     const mine = await login('10.68.0.1', user, PASSWORD);
     const answers = await flood;
     expect(mine.status).toBe(200);
@@ -48,7 +61,11 @@ describe('login flood', () => {
 
   it('more addresses than the queue holds: the rest get 503 with Retry-After at once', async () => {
     const sources = ARGON2_MAX_WAITING + ARGON2_CONCURRENCY + 8;
-    const answers = await Promise.all(Array.from({ length: sources }, (_, i) => login(`10.69.${i >> 8}.${i & 255}`, email(`wide${i}`), 'wrong password here')));
+    const answers = await Promise.all(
+      Array.from({ length: sources }, (_, i) =>
+        login(`10.69.${i >> 8}.${i & 255}`, email(`wide${i}`), 'wrong password here'),
+      ),
+    );
     const shed = answers.filter((r) => r.status === 503);
     expect(shed.length).toBeGreaterThanOrEqual(1);
     for (const r of shed) expect(r.headers.get('retry-after')).toBe('1');

@@ -13,7 +13,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const login = (address: string, password: string) => call(h.base, 'POST', '/auth/login', { body: { email: address, password } });
+const login = (address: string, password: string) =>
+  call(h.base, 'POST', '/auth/login', { body: { email: address, password } });
 
 describe('argon2id', () => {
   it('hashes with argon2id at or above OWASP minimum and verifies', async () => {
@@ -46,7 +47,9 @@ describe('argon2id', () => {
     const blocking = await measure(async () => {
       for (let i = 0; i < n; i++) hashSync(`${PASSWORD}${i}`, ARGON2_PARAMS);
     });
-    const pooled = await measure(() => Promise.all(Array.from({ length: n }, (_, i) => hashPassword(`${PASSWORD}${i}`))));
+    const pooled = await measure(() =>
+      Promise.all(Array.from({ length: n }, (_, i) => hashPassword(`${PASSWORD}${i}`))),
+    );
     // On the thread pool (at most cores - 1 at once) the loop stays free: its worst delay is a
     // small fraction of the blocking one, and of the time the hashes took.
     expect(blocking.maxMs).toBeGreaterThan(n * 4);
@@ -88,7 +91,10 @@ describe('brute force', () => {
     // Both paths include an argon2 verification (a 429, which skips it, is the bare cost).
     const bare: number[] = [];
     const locked = email('locked');
-    await h.sql.query(`INSERT INTO login_throttle (account_key, failures, locked_until) VALUES ($1, 9, now() + interval '1 hour')`, [locked]);
+    await h.sql.query(
+      `INSERT INTO login_throttle (account_key, failures, locked_until) VALUES ($1, 9, now() + interval '1 hour')`,
+      [locked],
+    );
     for (let i = 0; i < 16; i++) {
       const t = performance.now();
       expect((await login(locked, 'wrong password here')).status).toBe(429);
@@ -119,12 +125,18 @@ describe('brute force', () => {
     const victim = email();
     await call(h.base, 'POST', '/auth/register', { body: { email: victim, password: PASSWORD } });
     for (let i = 0; i <= DEFAULT_THROTTLE.freeFailures; i++) await login(victim, 'wrong password again');
-    const before = await h.sql.query('SELECT failures, locked_until FROM login_throttle WHERE account_key = $1', [victim]);
+    const before = await h.sql.query('SELECT failures, locked_until FROM login_throttle WHERE account_key = $1', [
+      victim,
+    ]);
     for (let i = 0; i < 10; i++) expect((await login(victim, 'attacker keeps trying')).status).toBe(429);
-    const after = await h.sql.query('SELECT failures, locked_until FROM login_throttle WHERE account_key = $1', [victim]);
+    const after = await h.sql.query('SELECT failures, locked_until FROM login_throttle WHERE account_key = $1', [
+      victim,
+    ]);
     expect(after.rows[0]).toEqual(before.rows[0]);
     // The lock runs out (moved into the past here rather than waited for).
-    await h.sql.query(`UPDATE login_throttle SET locked_until = now() - interval '1 second' WHERE account_key = $1`, [victim]);
+    await h.sql.query(`UPDATE login_throttle SET locked_until = now() - interval '1 second' WHERE account_key = $1`, [
+      victim,
+    ]);
     expect((await login(victim, PASSWORD)).status).toBe(200);
     const cleared = await h.sql.query('SELECT 1 FROM login_throttle WHERE account_key = $1', [victim]);
     expect(cleared.rowCount).toBe(0);
@@ -138,15 +150,26 @@ describe('brute force', () => {
     expect(lockSeconds(1_000_000, p)).toBe(p.maxLockSeconds);
     // Against the database: a huge failure count still gives a lock of at most the cap.
     const victim = email();
-    await h.sql.query(`INSERT INTO login_throttle (account_key, failures, last_failure_at) VALUES ($1, 100000, now())`, [victim]);
+    await h.sql.query(
+      `INSERT INTO login_throttle (account_key, failures, last_failure_at) VALUES ($1, 100000, now())`,
+      [victim],
+    );
     expect((await login(victim, 'one more wrong one')).status).toBe(401);
-    const { rows } = await h.sql.query("SELECT extract(epoch FROM locked_until - now()) AS left FROM login_throttle WHERE account_key = $1 AND client = '*'", [victim]);
+    const { rows } = await h.sql.query(
+      "SELECT extract(epoch FROM locked_until - now()) AS left FROM login_throttle WHERE account_key = $1 AND client = '*'",
+      [victim],
+    );
     expect(Number(rows[0].left)).toBeLessThanOrEqual(p.maxLockSeconds);
     expect(Number(rows[0].left)).toBeGreaterThan(p.maxLockSeconds - 10);
     // And failures long ago no longer count: the window starts again.
-    await h.sql.query(`UPDATE login_throttle SET locked_until = NULL, last_failure_at = now() - interval '1 day' WHERE account_key = $1`, [victim]);
+    await h.sql.query(
+      `UPDATE login_throttle SET locked_until = NULL, last_failure_at = now() - interval '1 day' WHERE account_key = $1`,
+      [victim],
+    );
     expect((await login(victim, 'fresh window wrong')).status).toBe(401);
-    const fresh = await h.sql.query('SELECT failures, locked_until FROM login_throttle WHERE account_key = $1', [victim]);
+    const fresh = await h.sql.query('SELECT failures, locked_until FROM login_throttle WHERE account_key = $1', [
+      victim,
+    ]);
     expect(fresh.rows).toEqual([
       { failures: 1, locked_until: null },
       { failures: 1, locked_until: null },

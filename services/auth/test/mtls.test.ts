@@ -16,7 +16,12 @@ describe('auth gRPC: mutual TLS and per-method authorization', () => {
     const c = new Auth(`localhost:${h.grpcPort}`, creds);
     clients.push(c);
     return new Promise<Record<string, unknown>>((resolve, reject) =>
-      Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5000 }, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))),
+      Reflect.get(c, method).call(
+        c,
+        req,
+        { deadline: Date.now() + 5000 },
+        (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r)),
+      ),
     );
   };
 
@@ -24,7 +29,9 @@ describe('auth gRPC: mutual TLS and per-method authorization', () => {
     mesh = await makeMesh();
     h = await startHarness({ env: mesh.env('auth') });
     const email = `mtls-${randomUUID()}@example.com`;
-    const reg = await call(h.base, 'POST', '/auth/register', { body: { email, password: 'correct horse battery staple' } });
+    const reg = await call(h.base, 'POST', '/auth/register', {
+      body: { email, password: 'correct horse battery staple' },
+    });
     expect(reg.status).toBe(201);
     userId = reg.body.id;
   });
@@ -52,6 +59,8 @@ describe('auth gRPC: mutual TLS and per-method authorization', () => {
     for (const creds of [mesh.creds(), mesh.creds(mesh.foreign)]) {
       await expect(rpc(creds, 'GetUser', { userId })).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
     }
-    expect(h.logs.text).toMatch(/"caller":"spiffe:\/\/prism\/config".*"msg":"gRPC call refused"|"msg":"gRPC call refused".*"caller":"spiffe:\/\/prism\/config"/);
+    expect(h.logs.text).toMatch(
+      /"caller":"spiffe:\/\/prism\/config".*"msg":"gRPC call refused"|"msg":"gRPC call refused".*"caller":"spiffe:\/\/prism\/config"/,
+    );
   });
 });

@@ -64,7 +64,11 @@ describe('OAuth sign-in and linking against a local provider', () => {
     expect(done.status).toBe(200);
     const tokens = S.TokenPair.parse(done.body);
     const me = await call(h.base, 'GET', '/auth/me', { token: tokens.access_token });
-    expect(me.body).toMatchObject({ email: fake.nextUser.email.toLowerCase(), email_verified: true, display_name: 'Octo Cat' });
+    expect(me.body).toMatchObject({
+      email: fake.nextUser.email.toLowerCase(),
+      email_verified: true,
+      display_name: 'Octo Cat',
+    });
     const sent = fake.tokenRequests.at(-1)!;
     expect(sent.get('redirect_uri')).toBe(`${PUBLIC}/auth/oauth/github/callback`);
     expect(sent.get('code_verifier')).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -87,12 +91,18 @@ describe('OAuth sign-in and linking against a local provider', () => {
     const usedCode = new URL(first, PUBLIC).searchParams.get('code')!;
     // A fresh state with the spent code: the provider refuses the code.
     const second = new URL(await authorizeAtProvider(await startSignIn('google')), PUBLIC);
-    const r = await call(h.base, 'GET', `${second.pathname}?state=${second.searchParams.get('state')}&code=${usedCode}`);
+    const r = await call(
+      h.base,
+      'GET',
+      `${second.pathname}?state=${second.searchParams.get('state')}&code=${usedCode}`,
+    );
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('oauth_exchange_failed');
     // A verifier that does not match the challenge: refused.
     const third = await authorizeAtProvider(await startSignIn('google'));
-    await h.sql.query(`UPDATE oauth_states SET code_verifier = 'tampered-verifier-tampered-verifier-1234567' WHERE consumed_at IS NULL`);
+    await h.sql.query(
+      `UPDATE oauth_states SET code_verifier = 'tampered-verifier-tampered-verifier-1234567' WHERE consumed_at IS NULL`,
+    );
     const bad = await call(h.base, 'GET', third);
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('oauth_exchange_failed');
@@ -103,19 +113,29 @@ describe('OAuth sign-in and linking against a local provider', () => {
     fake.nextUser = { id: 'g-777', email: email('gmail'), verified: true, name: 'G User' };
     const link = await call(h.base, 'POST', '/auth/oauth/google/link', { token: u.access_token });
     expect(link.status).toBe(200);
-    const linked = await call(h.base, 'GET', await authorizeAtProvider(S.AuthorizationUrl.parse(link.body).authorization_url), { headers: { cookie: linkCookieOf(link) } });
+    const linked = await call(
+      h.base,
+      'GET',
+      await authorizeAtProvider(S.AuthorizationUrl.parse(link.body).authorization_url),
+      { headers: { cookie: linkCookieOf(link) } },
+    );
     expect(linked.status).toBe(200);
     expect(S.Linked.parse(linked.body)).toEqual({ linked: true, provider: 'google' });
     const signIn = await call(h.base, 'GET', await authorizeAtProvider(await startSignIn('google')));
     expect(signIn.status).toBe(200);
     expect((await call(h.base, 'GET', '/auth/me', { token: signIn.body.access_token })).body.id).toBe(u.userId);
-    const events = await h.sql.query(`SELECT subject FROM outbox WHERE payload->>'user_id' = $1 AND subject = 'prism.auth.user.oauth_linked'`, [u.userId]);
+    const events = await h.sql.query(
+      `SELECT subject FROM outbox WHERE payload->>'user_id' = $1 AND subject = 'prism.auth.user.oauth_linked'`,
+      [u.userId],
+    );
     expect(events.rowCount).toBe(1);
 
     // The same Google account cannot be linked to a second user.
     const other = await signUp(h.base);
     const link2 = await call(h.base, 'POST', '/auth/oauth/google/link', { token: other.access_token });
-    const conflict = await call(h.base, 'GET', await authorizeAtProvider(link2.body.authorization_url), { headers: { cookie: linkCookieOf(link2) } });
+    const conflict = await call(h.base, 'GET', await authorizeAtProvider(link2.body.authorization_url), {
+      headers: { cookie: linkCookieOf(link2) },
+    });
     expect(conflict.status).toBe(409);
   });
 
@@ -124,7 +144,9 @@ describe('OAuth sign-in and linking against a local provider', () => {
     const link = await call(h.base, 'POST', '/auth/oauth/google/link', { token: attacker.access_token });
     expect(link.status).toBe(200);
     const cookie = link.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/^prism_oauth_link=[A-Za-z0-9_-]{43}; Path=\/auth\/oauth\/google\/callback; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/);
+    expect(cookie).toMatch(
+      /^prism_oauth_link=[A-Za-z0-9_-]{43}; Path=\/auth\/oauth\/google\/callback; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/,
+    );
     // The victim, signed in at Google, is sent to the attacker's authorization URL and back to our callback,
     // without the attacker's cookie (their own browser has none, or one of their own flow).
     fake.nextUser = { id: 'g-victim', email: email('victim'), verified: true, name: 'Victim' };
@@ -138,7 +160,9 @@ describe('OAuth sign-in and linking against a local provider', () => {
     // The victim's Google account signs in as the victim's own new account, not the attacker's.
     const victim = await call(h.base, 'GET', await authorizeAtProvider(await startSignIn('google')));
     expect(victim.status).toBe(200);
-    expect((await call(h.base, 'GET', '/auth/me', { token: victim.body.access_token })).body.id).not.toBe(attacker.userId);
+    expect((await call(h.base, 'GET', '/auth/me', { token: victim.body.access_token })).body.id).not.toBe(
+      attacker.userId,
+    );
   });
 
   it('does not let a provider account take over an existing e-mail, nor sign in without a verified e-mail', async () => {
@@ -178,7 +202,8 @@ describe('OAuth sign-in and linking against a local provider', () => {
     await new Promise((r) => setTimeout(r, 20));
     const text = h.logs.text;
     expect(text).toMatch(/"route":"\/auth\/oauth\/:provider\/callback"/);
-    for (const secret of ['google-secret-value', 'github-secret-value', 'code=', 'state=']) expect(text).not.toContain(secret);
+    for (const secret of ['google-secret-value', 'github-secret-value', 'code=', 'state='])
+      expect(text).not.toContain(secret);
     for (const form of fake.tokenRequests) {
       expect(text).not.toContain(form.get('code')!);
       expect(text).not.toContain(form.get('code_verifier')!);

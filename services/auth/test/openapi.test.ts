@@ -35,7 +35,9 @@ const ROUTES = [
 describe('/auth/openapi.json', () => {
   it('is an OpenAPI 3.1 document of every route', () => {
     expect(doc.openapi).toBe('3.1.0');
-    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m} ${p}`),
+    );
     expect(documented.sort()).toEqual([...ROUTES].sort());
     // The documented routes are the ones fastify serves (addRoutes registers and documents each definition).
     for (const r of ROUTES) {
@@ -43,8 +45,15 @@ describe('/auth/openapi.json', () => {
       expect(h.app.hasRoute({ method: method!.toUpperCase(), url: path!.replace(/\{(\w+)\}/g, ':$1') }), r).toBe(true);
     }
     expect(doc.paths['/auth/sessions'].get.security).toEqual([{ bearer: [] }]);
-    expect(doc.paths['/auth/sessions/{id}'].delete.parameters[0]).toMatchObject({ name: 'id', in: 'path', required: true, schema: { format: 'uuid' } });
-    expect(new Set(Object.values(doc.paths).flatMap((ops: any) => Object.values(ops).map((o: any) => o.operationId))).size).toBe(ROUTES.length);
+    expect(doc.paths['/auth/sessions/{id}'].delete.parameters[0]).toMatchObject({
+      name: 'id',
+      in: 'path',
+      required: true,
+      schema: { format: 'uuid' },
+    });
+    expect(
+      new Set(Object.values(doc.paths).flatMap((ops: any) => Object.values(ops).map((o: any) => o.operationId))).size,
+    ).toBe(ROUTES.length);
   });
 
   it('describes the password policy and the strict bodies the server enforces', () => {
@@ -75,10 +84,14 @@ describe('/auth/openapi.json', () => {
     }
     // And responses match their documented schema.
     const u = await signUp(h.base);
-    const validateTokens = ajv.compile(doc.paths['/auth/login'].post.responses['200'].content['application/json'].schema);
+    const validateTokens = ajv.compile(
+      doc.paths['/auth/login'].post.responses['200'].content['application/json'].schema,
+    );
     const login = await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } });
     expect(validateTokens(login.body)).toBe(true);
-    const validateSessions = ajv.compile(doc.paths['/auth/sessions'].get.responses['200'].content['application/json'].schema);
+    const validateSessions = ajv.compile(
+      doc.paths['/auth/sessions'].get.responses['200'].content['application/json'].schema,
+    );
     expect(validateSessions((await call(h.base, 'GET', '/auth/sessions', { token: u.access_token })).body)).toBe(true);
   });
 });

@@ -17,7 +17,10 @@ beforeAll(async () => {
   pgServer = await privatePostgres('', 'outage-test');
   await migrateDatabase('auth', pgServer.url('postgres'));
   redisServer = await privateRedis('outage-redis');
-  h = await startHarness({ db: { url: pgServer.url('postgres') }, redis: { address: redisServer.address, password: 'outage-redis' } });
+  h = await startHarness({
+    db: { url: pgServer.url('postgres') },
+    redis: { address: redisServer.address, password: 'outage-redis' },
+  });
   auth = authClient(h.grpcPort);
 }, 120_000);
 afterAll(async () => {
@@ -39,16 +42,27 @@ describe('dependency restarts', () => {
     expect(reg.status).toBe(503);
     expect(reg.headers.get('retry-after')).toBe('1');
     expect(reg.body).toEqual({ error: 'unavailable', message: 'temporarily unavailable, retry shortly' });
-    expect((await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } })).status).toBe(503);
+    expect((await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } })).status).toBe(
+      503,
+    );
     expect((await call(h.base, 'GET', '/auth/me', { token: u.access_token })).status).toBe(503);
-    await expect(auth.validateToken({ token: u.access_token })).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    await expect(auth.validateToken({ token: u.access_token })).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
     expect(await ready()).toBe(503);
     // The process is alive and still answers what needs no database.
     expect((await call(h.base, 'GET', '/auth/.well-known/jwks.json')).status).toBe(200);
 
     await pgServer.start();
-    await waitFor('login after PostgreSQL restart', async () => (await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } })).status === 200, 20_000);
-    expect((await call(h.base, 'POST', '/auth/register', { body: { email: email(), password: PASSWORD } })).status).toBe(201);
+    await waitFor(
+      'login after PostgreSQL restart',
+      async () =>
+        (await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } })).status === 200,
+      20_000,
+    );
+    expect(
+      (await call(h.base, 'POST', '/auth/register', { body: { email: email(), password: PASSWORD } })).status,
+    ).toBe(201);
     expect(await auth.validateToken({ token: u.access_token })).toMatchObject({ valid: true });
     await waitFor('ready again', async () => (await ready()) === 200);
   });
@@ -60,11 +74,17 @@ describe('dependency restarts', () => {
     expect(out.status).toBe(503);
     // Nothing was revoked in PostgreSQL either: the gateway and auth agree.
     expect((await call(h.base, 'GET', '/auth/me', { token: u.access_token })).status).toBe(200);
-    expect((await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } })).status).toBe(200);
+    expect((await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } })).status).toBe(
+      200,
+    );
     expect(await ready()).toBe(503);
 
     await redisServer.start();
-    await waitFor('logout after Redis restart', async () => (await call(h.base, 'POST', '/auth/logout', { token: u.access_token })).status === 204, 20_000);
+    await waitFor(
+      'logout after Redis restart',
+      async () => (await call(h.base, 'POST', '/auth/logout', { token: u.access_token })).status === 204,
+      20_000,
+    );
     expect((await call(h.base, 'GET', '/auth/me', { token: u.access_token })).status).toBe(401);
     await waitFor('ready again', async () => (await ready()) === 200);
   });
@@ -74,7 +94,14 @@ describe('dependency restarts', () => {
     expect((await call(h.base, 'POST', '/auth/logout', { token: u.access_token })).status).toBe(204);
     const key = AUTH_REDIS_KEYS.revokedSession(u.session_id);
     const [host, port] = redisServer.address.split(':');
-    const probe = () => new Redis({ host: host!, port: Number(port), password: 'outage-redis', lazyConnect: true, maxRetriesPerRequest: 0 });
+    const probe = () =>
+      new Redis({
+        host: host!,
+        port: Number(port),
+        password: 'outage-redis',
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+      });
     let r = probe();
     expect(await r.get(key)).toBe('logout');
     r.disconnect();

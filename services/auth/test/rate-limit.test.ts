@@ -10,7 +10,11 @@ import { call, email, type Harness, PASSWORD, startHarness } from './support/har
 let a: Harness;
 let b: Harness;
 beforeAll(async () => {
-  const env = { PRISM_TRUSTED_PROXIES: '127.0.0.1/32', PRISM_AUTH_RATE_LIMIT_RPS: '1', PRISM_AUTH_RATE_LIMIT_BURST: '4' };
+  const env = {
+    PRISM_TRUSTED_PROXIES: '127.0.0.1/32',
+    PRISM_AUTH_RATE_LIMIT_RPS: '1',
+    PRISM_AUTH_RATE_LIMIT_BURST: '4',
+  };
   a = await startHarness({ env });
   b = await startHarness({ env, db: { url: a.dbUrl } });
 });
@@ -39,13 +43,27 @@ describe("auth's own per-address limit", () => {
     expect(served).toBeLessThanOrEqual(4 + Math.ceil(seconds));
     expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
     expect(statuses.at(-1)).toBe(429);
-    const refused = await call(a.base, 'POST', '/auth/login', { body: { email: email('flood'), password: PASSWORD }, headers: { 'x-forwarded-for': attacker } });
+    const refused = await call(a.base, 'POST', '/auth/login', {
+      body: { email: email('flood'), password: PASSWORD },
+      headers: { 'x-forwarded-for': attacker },
+    });
     expect(refused.status).toBe(429);
     expect(refused.body).toEqual({ error: 'rate_limited', message: 'rate limit exceeded' });
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    const login = (h: Harness, ip: string) => call(h.base, 'POST', '/auth/login', { body: { email: email('flood'), password: PASSWORD }, headers: { 'x-forwarded-for': ip } });
+    const login = (h: Harness, ip: string) =>
+      call(h.base, 'POST', '/auth/login', {
+        body: { email: email('flood'), password: PASSWORD },
+        headers: { 'x-forwarded-for': ip },
+      });
     // Another address is not affected, on either replica.
     expect((await login(b, someIp())).status).toBe(401);
-    expect((await call(a.base, 'POST', '/auth/register', { body: { email: email('other'), password: PASSWORD }, headers: { 'x-forwarded-for': someIp() } })).status).toBe(201);
+    expect(
+      (
+        await call(a.base, 'POST', '/auth/register', {
+          body: { email: email('other'), password: PASSWORD },
+          headers: { 'x-forwarded-for': someIp() },
+        })
+      ).status,
+    ).toBe(201);
   });
 });

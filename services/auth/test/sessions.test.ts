@@ -19,9 +19,16 @@ afterAll(async () => {
 describe('register, login, refresh, logout', () => {
   it('registers a user and signs in with tokens that match the documented schemas', async () => {
     const address = email('Mixed.Case');
-    const reg = await call(h.base, 'POST', '/auth/register', { body: { email: address.toUpperCase(), password: PASSWORD, display_name: 'Ada' } });
+    const reg = await call(h.base, 'POST', '/auth/register', {
+      body: { email: address.toUpperCase(), password: PASSWORD, display_name: 'Ada' },
+    });
     expect(reg.status).toBe(201);
-    expect(S.User.parse(reg.body)).toMatchObject({ email: address.toLowerCase(), display_name: 'Ada', roles: ['user'], status: 'active' });
+    expect(S.User.parse(reg.body)).toMatchObject({
+      email: address.toLowerCase(),
+      display_name: 'Ada',
+      roles: ['user'],
+      status: 'active',
+    });
     const { rows } = await h.sql.query('SELECT password_hash FROM users WHERE id = $1', [reg.body.id]);
     expect(rows[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
 
@@ -36,8 +43,12 @@ describe('register, login, refresh, logout', () => {
 
   it('refuses a second account for the same e-mail, whatever its case', async () => {
     const address = email();
-    expect((await call(h.base, 'POST', '/auth/register', { body: { email: address, password: PASSWORD } })).status).toBe(201);
-    const again = await call(h.base, 'POST', '/auth/register', { body: { email: address.toUpperCase(), password: PASSWORD } });
+    expect(
+      (await call(h.base, 'POST', '/auth/register', { body: { email: address, password: PASSWORD } })).status,
+    ).toBe(201);
+    const again = await call(h.base, 'POST', '/auth/register', {
+      body: { email: address.toUpperCase(), password: PASSWORD },
+    });
     expect(again.status).toBe(409);
     expect(again.body.error).toBe('email_taken');
   });
@@ -50,7 +61,10 @@ describe('register, login, refresh, logout', () => {
     expect(r1.body.session_id).toBe(u.session_id);
     const r2 = await call(h.base, 'POST', '/auth/refresh', { body: { refresh_token: r1.body.refresh_token } });
     expect(r2.status).toBe(200);
-    const { rows } = await h.sql.query('SELECT encode(token_hash, $2) AS h, parent_id, used_at FROM refresh_tokens WHERE session_id = $1 ORDER BY issued_at', [u.session_id, 'base64']);
+    const { rows } = await h.sql.query(
+      'SELECT encode(token_hash, $2) AS h, parent_id, used_at FROM refresh_tokens WHERE session_id = $1 ORDER BY issued_at',
+      [u.session_id, 'base64'],
+    );
     expect(rows).toHaveLength(3);
     expect(rows.filter((r) => r.used_at === null)).toHaveLength(1);
     const stored = JSON.stringify(rows);
@@ -72,8 +86,13 @@ describe('register, login, refresh, logout', () => {
     expect(me.status).toBe(401);
     const { rows } = await h.sql.query('SELECT revoked_reason FROM sessions WHERE id = $1', [u.session_id]);
     expect(rows[0].revoked_reason).toBe('reuse_detected');
-    const events = await h.sql.query(`SELECT subject, payload FROM outbox WHERE payload->>'session_id' = $1 ORDER BY id`, [u.session_id]);
-    expect(events.rows.map((r) => r.subject)).toEqual(expect.arrayContaining(['prism.auth.token.refresh_reuse_detected', 'prism.auth.token.session_revoked']));
+    const events = await h.sql.query(
+      `SELECT subject, payload FROM outbox WHERE payload->>'session_id' = $1 ORDER BY id`,
+      [u.session_id],
+    );
+    expect(events.rows.map((r) => r.subject)).toEqual(
+      expect.arrayContaining(['prism.auth.token.refresh_reuse_detected', 'prism.auth.token.session_revoked']),
+    );
     expect(await redis.get(AUTH_REDIS_KEYS.revokedSession(u.session_id))).toBe('reuse_detected');
   });
 
@@ -87,7 +106,9 @@ describe('register, login, refresh, logout', () => {
     expect(ttl).toBeGreaterThan(300);
     expect(ttl).toBeLessThanOrEqual(300 + REVOCATION_TTL_MARGIN_SECONDS);
     expect((await call(h.base, 'GET', '/auth/me', { token: u.access_token })).status).toBe(401);
-    expect((await call(h.base, 'POST', '/auth/refresh', { body: { refresh_token: u.refresh_token } })).status).toBe(401);
+    expect((await call(h.base, 'POST', '/auth/refresh', { body: { refresh_token: u.refresh_token } })).status).toBe(
+      401,
+    );
     // The access token carries the session id the gateway looks up.
     const claims = JSON.parse(Buffer.from(u.access_token.split('.')[1]!, 'base64url').toString());
     expect(claims.sid).toBe(u.session_id);
@@ -95,7 +116,10 @@ describe('register, login, refresh, logout', () => {
 
   it('lists own sessions and revokes one of them, but not somebody else’s', async () => {
     const u = await signUp(h.base);
-    const second = await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD }, headers: { 'user-agent': 'second-device' } });
+    const second = await call(h.base, 'POST', '/auth/login', {
+      body: { email: u.email, password: PASSWORD },
+      headers: { 'user-agent': 'second-device' },
+    });
     const list = await call(h.base, 'GET', '/auth/sessions', { token: u.access_token });
     expect(list.status).toBe(200);
     const sessions = S.SessionList.parse(list.body).sessions;
@@ -104,10 +128,14 @@ describe('register, login, refresh, logout', () => {
     expect(sessions.find((s) => !s.current)?.user_agent).toBe('second-device');
 
     const other = await signUp(h.base);
-    expect((await call(h.base, 'DELETE', `/auth/sessions/${other.session_id}`, { token: u.access_token })).status).toBe(404);
+    expect((await call(h.base, 'DELETE', `/auth/sessions/${other.session_id}`, { token: u.access_token })).status).toBe(
+      404,
+    );
     expect((await call(h.base, 'GET', '/auth/me', { token: other.access_token })).status).toBe(200);
 
-    expect((await call(h.base, 'DELETE', `/auth/sessions/${second.body.session_id}`, { token: u.access_token })).status).toBe(204);
+    expect(
+      (await call(h.base, 'DELETE', `/auth/sessions/${second.body.session_id}`, { token: u.access_token })).status,
+    ).toBe(204);
     expect((await call(h.base, 'GET', '/auth/me', { token: second.body.access_token })).status).toBe(401);
     expect(await redis.get(AUTH_REDIS_KEYS.revokedSession(second.body.session_id))).toBe('user');
   });
@@ -115,16 +143,29 @@ describe('register, login, refresh, logout', () => {
   it('a password change revokes every other session and keeps the current one', async () => {
     const u = await signUp(h.base);
     const other = await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } });
-    const wrong = await call(h.base, 'POST', '/auth/password', { token: u.access_token, body: { current_password: 'not the password', new_password: 'a brand new passphrase' } });
+    const wrong = await call(h.base, 'POST', '/auth/password', {
+      token: u.access_token,
+      body: { current_password: 'not the password', new_password: 'a brand new passphrase' },
+    });
     expect(wrong.status).toBe(403);
-    const changed = await call(h.base, 'POST', '/auth/password', { token: u.access_token, body: { current_password: PASSWORD, new_password: 'a brand new passphrase' } });
+    const changed = await call(h.base, 'POST', '/auth/password', {
+      token: u.access_token,
+      body: { current_password: PASSWORD, new_password: 'a brand new passphrase' },
+    });
     expect(changed.status).toBe(200);
     expect(changed.body).toEqual({ revoked_sessions: 1, revoked_api_keys: 0 });
     expect((await call(h.base, 'GET', '/auth/me', { token: u.access_token })).status).toBe(200);
     expect((await call(h.base, 'GET', '/auth/me', { token: other.body.access_token })).status).toBe(401);
-    expect((await call(h.base, 'POST', '/auth/refresh', { body: { refresh_token: other.body.refresh_token } })).status).toBe(401);
+    expect(
+      (await call(h.base, 'POST', '/auth/refresh', { body: { refresh_token: other.body.refresh_token } })).status,
+    ).toBe(401);
     expect(await redis.get(AUTH_REDIS_KEYS.revokedSession(other.body.session_id))).toBe('password_change');
-    expect((await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } })).status).toBe(401);
-    expect((await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: 'a brand new passphrase' } })).status).toBe(200);
+    expect((await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: PASSWORD } })).status).toBe(
+      401,
+    );
+    expect(
+      (await call(h.base, 'POST', '/auth/login', { body: { email: u.email, password: 'a brand new passphrase' } }))
+        .status,
+    ).toBe(200);
   });
 });

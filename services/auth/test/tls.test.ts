@@ -10,7 +10,12 @@ let h: Harness;
 beforeAll(async () => {
   pki = makePki();
   h = await startHarness({
-    env: { PRISM_TLS_ENABLED: 'true', PRISM_TLS_CERT_FILE: pki.serverCert, PRISM_TLS_KEY_FILE: pki.serverKey, PRISM_TLS_MIN_VERSION: '1.2' },
+    env: {
+      PRISM_TLS_ENABLED: 'true',
+      PRISM_TLS_CERT_FILE: pki.serverCert,
+      PRISM_TLS_KEY_FILE: pki.serverKey,
+      PRISM_TLS_MIN_VERSION: '1.2',
+    },
   });
 });
 afterAll(async () => {
@@ -29,12 +34,17 @@ describe('TLS (PRISM_TLS_ENABLED)', () => {
 
   it('serves gRPC over TLS', async () => {
     const Auth = loadProto('prism/auth/v1/auth.proto').prism.auth.v1.AuthService;
-    const client = new Auth(`127.0.0.1:${h.grpcPort}`, grpcClientCredentials({ enabled: true, caFile: pki.caCert })) as unknown as {
+    const client = new Auth(
+      `127.0.0.1:${h.grpcPort}`,
+      grpcClientCredentials({ enabled: true, caFile: pki.caCert }),
+    ) as unknown as {
       ValidateToken(req: unknown, cb: (e: grpc.ServiceError | null, r: any) => void): void;
       close(): void;
     };
     try {
-      const res = await new Promise<any>((resolve, reject) => client.ValidateToken({ token: 'x' }, (e, r) => (e ? reject(e) : resolve(r))));
+      const res = await new Promise<any>((resolve, reject) =>
+        client.ValidateToken({ token: 'x' }, (e, r) => (e ? reject(e) : resolve(r))),
+      );
       expect(res).toMatchObject({ valid: false, reason: 'malformed' });
     } finally {
       client.close();

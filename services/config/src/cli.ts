@@ -66,23 +66,40 @@ function flagsTls(o: TargetOptions): Tls | undefined {
   if (given.length === 0) return undefined;
   if (o.plaintext) throw new UsageError('--plaintext and --cert/--key/--ca exclude each other');
   const missing = (['cert', 'key', 'ca'] as const).filter((k) => !o[k]);
-  if (missing.length > 0) throw new UsageError(`mutual TLS needs --cert, --key and --ca together; missing ${missing.map((k) => `--${k}`).join(', ')}`);
+  if (missing.length > 0)
+    throw new UsageError(
+      `mutual TLS needs --cert, --key and --ca together; missing ${missing.map((k) => `--${k}`).join(', ')}`,
+    );
   return { cert: o.cert!, key: o.key!, ca: o.ca! };
 }
 
 function target(o: TargetOptions, dir: string): Target {
   const flags = flagsTls(o);
   if (o.address) {
-    if (!flags && !o.plaintext) throw new UsageError('--address needs the operator certificate (--cert, --key, --ca; the services require mutual TLS), or --plaintext for a service without mTLS');
+    if (!flags && !o.plaintext)
+      throw new UsageError(
+        '--address needs the operator certificate (--cert, --key, --ca; the services require mutual TLS), or --plaintext for a service without mTLS',
+      );
     return { address: o.address, environment: o.environment ?? 'dev', ...(flags ? { tls: flags } : {}) };
   }
   if (o.plaintext) throw new UsageError('--plaintext needs --address: the local platform requires mutual TLS');
   const file = resolve(dir, 'endpoints.json');
-  if (!existsSync(file)) throw new UsageError(`no --address and no local platform (${file} is missing; start it with npm run local:up)`);
-  const e = JSON.parse(readFileSync(file, 'utf8')) as { config_grpc: string; environment: string; operator_mtls?: { cert_file: string; key_file: string; ca_file: string } };
+  if (!existsSync(file))
+    throw new UsageError(`no --address and no local platform (${file} is missing; start it with npm run local:up)`);
+  const e = JSON.parse(readFileSync(file, 'utf8')) as {
+    config_grpc: string;
+    environment: string;
+    operator_mtls?: { cert_file: string; key_file: string; ca_file: string };
+  };
   const m = e.operator_mtls;
-  if (!flags && !m) throw new UsageError(`${file} lists no operator certificate; restart the local platform (npm run local:up)`);
-  return { address: e.config_grpc, fromLocalPlatform: true, environment: o.environment ?? e.environment, tls: flags ?? { cert: m!.cert_file, key: m!.key_file, ca: m!.ca_file } };
+  if (!flags && !m)
+    throw new UsageError(`${file} lists no operator certificate; restart the local platform (npm run local:up)`);
+  return {
+    address: e.config_grpc,
+    fromLocalPlatform: true,
+    environment: o.environment ?? e.environment,
+    tls: flags ?? { cert: m!.cert_file, key: m!.key_file, ca: m!.ca_file },
+  };
 }
 
 /** The reply of each unary method of the config service (the commands map one to one onto them). */
@@ -114,7 +131,9 @@ function unreachable(err: grpc.ServiceError, t: Target): Error {
   if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED) return err;
   // Without TLS, a service that requires mutual TLS also looks unavailable: that error stays as it is.
   if (!t.tls) return err;
-  const check = t.fromLocalPlatform ? 'is the local platform running? npm run local:status (start it with npm run local:up)' : 'check --address and that the service runs there';
+  const check = t.fromLocalPlatform
+    ? 'is the local platform running? npm run local:status (start it with npm run local:up)'
+    : 'check --address and that the service runs there';
   return new CliError(`cannot reach the config service at ${t.address}: ${check}`);
 }
 
@@ -125,8 +144,14 @@ function client(t: Target): { call: Call; close: () => void } {
   const call: Call = (method, req) => {
     const { path, requestSerialize, responseDeserialize } = ConfigService.service[method];
     return new Promise((res, rej) =>
-      c.makeUnaryRequest<object, object>(path, requestSerialize, responseDeserialize, req, { deadline: Date.now() + 10_000 }, (err, r) =>
-        r ? res(r as Replies[typeof method]) : rej(err ? unreachable(err, t) : new Error(`${path}: no reply`)),
+      c.makeUnaryRequest<object, object>(
+        path,
+        requestSerialize,
+        responseDeserialize,
+        req,
+        { deadline: Date.now() + 10_000 },
+        (err, r) =>
+          r ? res(r as Replies[typeof method]) : rej(err ? unreachable(err, t) : new Error(`${path}: no reply`)),
       ),
     );
   };
@@ -168,7 +193,8 @@ function closestKey(key: string): string | undefined {
     let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
     for (let i = 1; i <= a.length; i++) {
       const cur = [i];
-      for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      for (let j = 1; j <= b.length; j++)
+        cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
       prev = cur;
     }
     return prev[b.length]!;
@@ -183,7 +209,9 @@ function closestKey(key: string): string | undefined {
 function checkKey(key: string): string {
   if (configKeySpec(key)) return key;
   const near = closestKey(key);
-  throw new CliError(`unknown key "${key}"${near ? `; did you mean ${near}?` : ''} (every key: npm run config -- keys; feature flags are feature.<name>)`);
+  throw new CliError(
+    `unknown key "${key}"${near ? `; did you mean ${near}?` : ''} (every key: npm run config -- keys; feature flags are feature.<name>)`,
+  );
 }
 
 /**
@@ -194,7 +222,8 @@ const NEGATIVE = /^-\d+(\.\d+)?$/;
 const MARK = '\u0000';
 const unmark = (v: string) => (v.startsWith(MARK) ? v.slice(1) : v);
 
-const entryLine = (e: ConfigEntry) => `${e.service}/${e.key} = ${e.valueJson || '(deleted)'}  (version ${e.version}, ${e.updatedBy}, ${e.updatedAt})`;
+const entryLine = (e: ConfigEntry) =>
+  `${e.service}/${e.key} = ${e.valueJson || '(deleted)'}  (version ${e.version}, ${e.updatedBy}, ${e.updatedAt})`;
 
 async function main(argv: string[]): Promise<void> {
   const parsed = parseArgs({
@@ -217,7 +246,9 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   const positionals = parsed.positionals.map(unmark);
-  const values = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, typeof v === 'string' ? unmark(v) : v])) as typeof parsed.values;
+  const values = Object.fromEntries(
+    Object.entries(parsed.values).map(([k, v]) => [k, typeof v === 'string' ? unmark(v) : v]),
+  ) as typeof parsed.values;
   const [command, key, arg] = positionals;
   if (values.help) {
     out(USAGE);
@@ -227,7 +258,10 @@ async function main(argv: string[]): Promise<void> {
   const arity = ARITY[command];
   if (!arity) throw new UsageError(`unknown command "${command}"`);
   const given = positionals.length - 1;
-  if (given > arity.max) throw new UsageError(`${command} takes ${arity.args || 'no arguments'}; extra: ${positionals.slice(1 + arity.max).join(' ')}`);
+  if (given > arity.max)
+    throw new UsageError(
+      `${command} takes ${arity.args || 'no arguments'}; extra: ${positionals.slice(1 + arity.max).join(' ')}`,
+    );
   const needKey = () => {
     if (!key) throw new UsageError(`${command} needs a key (see: npm run config -- keys)`);
     return checkKey(key);
@@ -244,15 +278,24 @@ async function main(argv: string[]): Promise<void> {
         return;
       case 'set': {
         const k = needKey();
-        if (arg === undefined) throw new UsageError('set needs a value, for example: set rate_limit.requests_per_second 50');
-        out(entryLine(await call('Set', { ...base, key: k, valueJson: parseValue(positionals.slice(2).join(' ')), ...change })));
+        if (arg === undefined)
+          throw new UsageError('set needs a value, for example: set rate_limit.requests_per_second 50');
+        out(
+          entryLine(
+            await call('Set', { ...base, key: k, valueJson: parseValue(positionals.slice(2).join(' ')), ...change }),
+          ),
+        );
         return;
       }
       case 'delete':
         out(entryLine(await call('Delete', { ...base, key: needKey(), ...change })));
         return;
       case 'list': {
-        const r = await call('List', { environment: t.environment, service: values.service === 'global' && !argv.includes('--service') ? '' : values.service, keyPrefix: values.prefix });
+        const r = await call('List', {
+          environment: t.environment,
+          service: values.service === 'global' && !argv.includes('--service') ? '' : values.service,
+          keyPrefix: values.prefix,
+        });
         const { entries } = r;
         if (entries.length === 0) out(`no values in ${t.environment}`);
         for (const e of entries) out(entryLine(e));
@@ -261,7 +304,12 @@ async function main(argv: string[]): Promise<void> {
       case 'history': {
         const r = await call('History', { ...base, key: needKey(), limit: Number(values.limit) });
         for (const h of r.entries) {
-          const what = h.action === 'rollback' ? `rollback to ${h.rolledBackTo}: ${h.valueJson}` : h.action === 'delete' ? 'delete' : `set ${h.valueJson}`;
+          const what =
+            h.action === 'rollback'
+              ? `rollback to ${h.rolledBackTo}: ${h.valueJson}`
+              : h.action === 'delete'
+                ? 'delete'
+                : `set ${h.valueJson}`;
           out(`  v${h.version}  ${what}  (${h.changedBy}, ${h.changedAt}${h.comment ? `, "${h.comment}"` : ''})`);
         }
         return;
@@ -269,7 +317,8 @@ async function main(argv: string[]): Promise<void> {
       case 'rollback': {
         const k = needKey();
         const v = Number(arg);
-        if (!Number.isInteger(v) || v < 1) throw new UsageError(`rollback needs a version number, got ${arg === undefined ? 'nothing' : `"${arg}"`}`);
+        if (!Number.isInteger(v) || v < 1)
+          throw new UsageError(`rollback needs a version number, got ${arg === undefined ? 'nothing' : `"${arg}"`}`);
         out(entryLine(await call('Rollback', { ...base, key: k, toVersion: v, ...change })));
         return;
       }

@@ -2,7 +2,15 @@ import { type NatsConnection, connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { z } from 'zod';
 import { CONFIG_KEYS, CONFIG_SCOPES, FEATURE_FLAG, GRPC_APIS, SUBJECTS } from '#contract';
-import { GrpcError, type ServiceRuntime, callerOf, grpc, loadProto, natsConnectOptions, unary } from '../../runtime/src/index.js';
+import {
+  GrpcError,
+  type ServiceRuntime,
+  callerOf,
+  grpc,
+  loadProto,
+  natsConnectOptions,
+  unary,
+} from '../../runtime/src/index.js';
 import type { ConfigChange__Output as ConfigChange } from '../../runtime/src/proto/prism/config/v1/ConfigChange.js';
 import type { DeleteRequest__Output as DeleteRequest } from '../../runtime/src/proto/prism/config/v1/DeleteRequest.js';
 import type { GetRequest__Output as GetRequest } from '../../runtime/src/proto/prism/config/v1/GetRequest.js';
@@ -12,7 +20,14 @@ import type { RollbackRequest__Output as RollbackRequest } from '../../runtime/s
 import type { SetRequest__Output as SetRequest } from '../../runtime/src/proto/prism/config/v1/SetRequest.js';
 import type { WatchRequest__Output as WatchRequest } from '../../runtime/src/proto/prism/config/v1/WatchRequest.js';
 import type { ConfigServiceHandlers } from '../../runtime/src/proto/prism/config/v1/ConfigService.js';
-import { type Change, type ConfigEntry, ConfigInputError, ConfigStore, NotFoundError, VersionConflictError } from './store.js';
+import {
+  type Change,
+  type ConfigEntry,
+  ConfigInputError,
+  ConfigStore,
+  NotFoundError,
+  VersionConflictError,
+} from './store.js';
 
 export const CONFIG_SERVICE = GRPC_APIS.config.service;
 const SUBJECT_ROOT = SUBJECTS.config.replace(/\.>$/, '');
@@ -71,7 +86,12 @@ const notice = z.object({ environment: z.string(), service: z.string(), key: z.s
  * A notice that is not JSON, lacks the scope or names another subject than it came on is logged and
  * dropped; the watch goes on.
  */
-async function changeFromNotice(subject: string, data: string, store: ConfigStore, log: ServiceRuntime['log']): Promise<ConfigChange | undefined> {
+async function changeFromNotice(
+  subject: string,
+  data: string,
+  store: ConfigStore,
+  log: ServiceRuntime['log'],
+): Promise<ConfigChange | undefined> {
   let parsed: z.infer<typeof notice> | undefined;
   try {
     parsed = notice.parse(JSON.parse(data));
@@ -95,7 +115,10 @@ export interface ConfigServiceHandle {
  * The config service on the shared runtime: gRPC ConfigService (plus grpc.health.v1) on
  * PRISM_GRPC_PORT, values in prism_ops, each committed change published on NATS.
  */
-export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPort?: number } = {}): Promise<ConfigServiceHandle> {
+export async function startConfigService(
+  runtime: ServiceRuntime,
+  opts: { grpcPort?: number } = {},
+): Promise<ConfigServiceHandle> {
   const { env, log, metrics, health } = runtime;
   const pool = new pg.Pool({
     host: String(env.PRISM_OPS_DB_HOST),
@@ -125,9 +148,13 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
   const watches = new Set<() => void>();
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') log.warn({ server: s.server }, 'NATS connection lost; config change notices wait for it');
+      if (s.type === 'disconnect')
+        log.warn({ server: s.server }, 'NATS connection lost; config change notices wait for it');
       if (s.type !== 'reconnect') continue;
-      log.info({ server: s.server, watches: watches.size }, 'NATS connection back; ending the watches so that watchers re-read');
+      log.info(
+        { server: s.server, watches: watches.size },
+        'NATS connection back; ending the watches so that watchers re-read',
+      );
       for (const end of [...watches]) end();
     }
   })();
@@ -139,14 +166,21 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
     } catch (err) {
       // The change is committed; watchers that missed it catch up with List.
       metrics.events.inc({ result: 'failed' });
-      log.error({ err: (err as Error).message, key: change.key, version: change.version }, 'config change not published');
+      log.error(
+        { err: (err as Error).message, key: change.key, version: change.version },
+        'config change not published',
+      );
     }
   });
 
   const server = runtime.createGrpcServer([CONFIG_SERVICE]);
   const Config = loadProto(GRPC_APIS.config.proto).prism.config.v1.ConfigService;
   const deps = { log, metrics };
-  const scope = (r: Pick<GetRequest, 'environment' | 'service' | 'key'>) => ({ environment: r.environment, service: r.service, key: r.key });
+  const scope = (r: Pick<GetRequest, 'environment' | 'service' | 'key'>) => ({
+    environment: r.environment,
+    service: r.service,
+    key: r.key,
+  });
   // With mutual TLS, who changed a value is the verified caller (`operator/alice`), whatever the request says;
   // the request's changed_by counts only on a plaintext server (tests, a process started by hand).
   const mtls = runtime.mtls.enabled;
@@ -159,11 +193,26 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
   server.addService(Config.service, {
     Get: unary('Get', deps, (r: GetRequest) => mapped(async () => entryOut(await store.get(scope(r))))),
     Set: unary('Set', deps, (r: SetRequest, call) =>
-      mapped(async () => entryOut(await store.set(scope(r), parseValue(r.valueJson), { ...who(r, call), ...(r.checkVersion ? { expectedVersion: r.expectedVersion } : {}) }))),
+      mapped(async () =>
+        entryOut(
+          await store.set(scope(r), parseValue(r.valueJson), {
+            ...who(r, call),
+            ...(r.checkVersion ? { expectedVersion: r.expectedVersion } : {}),
+          }),
+        ),
+      ),
     ),
-    Delete: unary('Delete', deps, (r: DeleteRequest, call) => mapped(async () => entryOut(await store.delete(scope(r), who(r, call))))),
-    Rollback: unary('Rollback', deps, (r: RollbackRequest, call) => mapped(async () => entryOut(await store.rollback(scope(r), r.toVersion, who(r, call))))),
-    List: unary('List', deps, (r: ListRequest) => mapped(async () => ({ entries: (await store.list(r.environment, r.service || undefined, r.keyPrefix)).map(entryOut) }))),
+    Delete: unary('Delete', deps, (r: DeleteRequest, call) =>
+      mapped(async () => entryOut(await store.delete(scope(r), who(r, call)))),
+    ),
+    Rollback: unary('Rollback', deps, (r: RollbackRequest, call) =>
+      mapped(async () => entryOut(await store.rollback(scope(r), r.toVersion, who(r, call)))),
+    ),
+    List: unary('List', deps, (r: ListRequest) =>
+      mapped(async () => ({
+        entries: (await store.list(r.environment, r.service || undefined, r.keyPrefix)).map(entryOut),
+      })),
+    ),
     History: unary('History', deps, (r: HistoryRequest) =>
       mapped(async () => ({
         entries: (await store.history(scope(r), r.limit || 100)).map((h) => ({
@@ -187,8 +236,14 @@ export async function startConfigService(runtime: ServiceRuntime, opts: { grpcPo
     })),
     Watch: (call: grpc.ServerWritableStream<WatchRequest, ConfigChange>) => {
       const { environment, service, keyPrefix: prefix } = call.request;
-      if (!/^[a-z0-9][a-z0-9-]*$/.test(environment) || (service && !(CONFIG_SCOPES as readonly string[]).includes(service))) {
-        call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `watch needs an environment and, optionally, one of ${CONFIG_SCOPES.join(', ')}` });
+      if (
+        !/^[a-z0-9][a-z0-9-]*$/.test(environment) ||
+        (service && !(CONFIG_SCOPES as readonly string[]).includes(service))
+      ) {
+        call.emit('error', {
+          code: grpc.status.INVALID_ARGUMENT,
+          details: `watch needs an environment and, optionally, one of ${CONFIG_SCOPES.join(', ')}`,
+        });
         return;
       }
       const sub = nc.subscribe(`${SUBJECT_ROOT}.${environment}.${service || '*'}.>`);

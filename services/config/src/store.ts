@@ -49,14 +49,18 @@ const ENVIRONMENT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** Checks the scope and the key against the declarations; the value too when given. */
 function validate(scope: Scope, value?: { readonly value: unknown }): void {
-  if (!ENVIRONMENT.test(scope.environment)) throw new ConfigInputError(`environment "${scope.environment}" is invalid: lower-case letters, digits and dashes`);
+  if (!ENVIRONMENT.test(scope.environment))
+    throw new ConfigInputError(`environment "${scope.environment}" is invalid: lower-case letters, digits and dashes`);
   if (!(CONFIG_SCOPES as readonly string[]).includes(scope.service)) {
     throw new ConfigInputError(`service "${scope.service}" is unknown: one of ${CONFIG_SCOPES.join(', ')}`);
   }
   const spec = configKeySpec(scope.key);
-  if (!spec) throw new ConfigInputError(`key "${scope.key}" is not declared: see ListKeys (feature flags are feature.<name>)`);
+  if (!spec)
+    throw new ConfigInputError(`key "${scope.key}" is not declared: see ListKeys (feature flags are feature.<name>)`);
   if (!spec.services.includes(scope.service as ConfigScope)) {
-    throw new ConfigInputError(`key "${scope.key}" does not apply to service ${scope.service}: it applies to ${spec.services.join(', ')}`);
+    throw new ConfigInputError(
+      `key "${scope.key}" does not apply to service ${scope.service}: it applies to ${spec.services.join(', ')}`,
+    );
   }
   if (value) {
     const r = spec.schema.safeParse(value.value);
@@ -123,7 +127,10 @@ export class ConfigStore {
 
   async get(scope: Scope): Promise<ConfigEntry> {
     validate(scope);
-    const { rows } = await this.pool.query<ValueRow>('SELECT * FROM config_values WHERE environment = $1 AND service = $2 AND key = $3', [scope.environment, scope.service, scope.key]);
+    const { rows } = await this.pool.query<ValueRow>(
+      'SELECT * FROM config_values WHERE environment = $1 AND service = $2 AND key = $3',
+      [scope.environment, scope.service, scope.key],
+    );
     if (!rows[0]) throw new NotFoundError(`no value for ${scope.key} of ${scope.service} in ${scope.environment}`);
     return toEntry(rows[0]);
   }
@@ -165,13 +172,21 @@ export class ConfigStore {
       [scope.environment, scope.service, scope.key, toVersion],
     );
     const target = rows[0];
-    if (!target) throw new NotFoundError(`${scope.key} of ${scope.service} in ${scope.environment} has no version ${toVersion}`);
-    if (target.action === 'delete') throw new ConfigInputError(`version ${toVersion} of ${scope.key} deleted the key; roll back to a version that set a value`);
+    if (!target)
+      throw new NotFoundError(`${scope.key} of ${scope.service} in ${scope.environment} has no version ${toVersion}`);
+    if (target.action === 'delete')
+      throw new ConfigInputError(
+        `version ${toVersion} of ${scope.key} deleted the key; roll back to a version that set a value`,
+      );
     validate(scope, { value: target.value });
     return this.write(scope, { value: target.value, action: 'rollback', rolledBackTo: toVersion }, o);
   }
 
-  private async write(scope: Scope, change: { value: unknown; action: 'set' | 'delete' | 'rollback'; rolledBackTo?: number }, o: WriteOptions): Promise<ConfigEntry> {
+  private async write(
+    scope: Scope,
+    change: { value: unknown; action: 'set' | 'delete' | 'rollback'; rolledBackTo?: number },
+    o: WriteOptions,
+  ): Promise<ConfigEntry> {
     if (!o.changedBy?.trim()) throw new ConfigInputError('changed_by is required: say who makes the change');
     const client = await this.pool.connect();
     let result: { entry: ConfigEntry; at: Date };
@@ -190,17 +205,32 @@ export class ConfigStore {
           `${scope.key} of ${scope.service} in ${scope.environment} is at version ${live ? current : `${current} (deleted)`}, not ${o.expectedVersion}: read it again and retry`,
         );
       }
-      if (change.action === 'delete' && !live) throw new NotFoundError(`no value for ${scope.key} of ${scope.service} in ${scope.environment}`);
+      if (change.action === 'delete' && !live)
+        throw new NotFoundError(`no value for ${scope.key} of ${scope.service} in ${scope.environment}`);
       const version = current + 1;
       const json = change.action === 'delete' ? null : JSON.stringify(change.value);
       const h = await client.query<{ changed_at: Date }>(
         `INSERT INTO config_history (environment, service, key, version, value, action, rolled_back_to, changed_by, comment)
          VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9) RETURNING changed_at`,
-        [scope.environment, scope.service, scope.key, version, json, change.action, change.rolledBackTo ?? null, o.changedBy, o.comment ?? null],
+        [
+          scope.environment,
+          scope.service,
+          scope.key,
+          version,
+          json,
+          change.action,
+          change.rolledBackTo ?? null,
+          o.changedBy,
+          o.comment ?? null,
+        ],
       );
       const at = h.rows[0]!.changed_at;
       if (change.action === 'delete') {
-        await client.query('DELETE FROM config_values WHERE environment = $1 AND service = $2 AND key = $3', [scope.environment, scope.service, scope.key]);
+        await client.query('DELETE FROM config_values WHERE environment = $1 AND service = $2 AND key = $3', [
+          scope.environment,
+          scope.service,
+          scope.key,
+        ]);
       } else {
         await client.query(
           `INSERT INTO config_values (environment, service, key, value, version, updated_at, updated_by) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
@@ -210,7 +240,16 @@ export class ConfigStore {
         );
       }
       await client.query('COMMIT');
-      result = { entry: { ...scope, value: change.action === 'delete' ? undefined : change.value, version, updatedBy: o.changedBy, updatedAt: at }, at };
+      result = {
+        entry: {
+          ...scope,
+          value: change.action === 'delete' ? undefined : change.value,
+          version,
+          updatedBy: o.changedBy,
+          updatedAt: at,
+        },
+        at,
+      };
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
       throw e;

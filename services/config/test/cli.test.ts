@@ -25,14 +25,17 @@ describe('npm run config: the command line', () => {
   // Asynchronous: the config service runs in this process, and must answer while the CLI waits.
   const cli = (...args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', 'services/config/src/cli.ts', ...args], { env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+      const c = spawn(process.execPath, ['--import', 'tsx', 'services/config/src/cli.ts', ...args], {
+        env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      });
       let stdout = '';
       let stderr = '';
       c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       c.on('error', reject).on('close', (status) => resolve({ status, stdout, stderr }));
     });
-  const remote = (...args: string[]) => cli(...args, '--address', `localhost:${port}`, '--environment', 'clitest', ...tls);
+  const remote = (...args: string[]) =>
+    cli(...args, '--address', `localhost:${port}`, '--environment', 'clitest', ...tls);
 
   beforeAll(async () => {
     mesh = await makeMesh();
@@ -67,7 +70,9 @@ describe('npm run config: the command line', () => {
   it('a mistyped key is named with its likely spelling, not the gRPC method', async () => {
     const r = await remote('set', 'rate_limit.requests_per_secnd', '50', '--service', 'gateway');
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe('unknown key "rate_limit.requests_per_secnd"; did you mean rate_limit.requests_per_second? (every key: npm run config -- keys; feature flags are feature.<name>)');
+    expect(r.stderr.trim()).toBe(
+      'unknown key "rate_limit.requests_per_secnd"; did you mean rate_limit.requests_per_second? (every key: npm run config -- keys; feature flags are feature.<name>)',
+    );
     expect(r.stderr).not.toContain('ListKeys');
   });
 
@@ -94,12 +99,20 @@ describe('npm run config: the command line', () => {
     dirs.push(dir);
     writeFileSync(
       join(dir, 'endpoints.json'),
-      JSON.stringify({ config_grpc: `127.0.0.1:${dead}`, environment: 'dev', operator_mtls: { cert_file: mesh.pki.operator.cert, key_file: mesh.pki.operator.key, ca_file: mesh.pki.caCert } }),
+      JSON.stringify({
+        config_grpc: `127.0.0.1:${dead}`,
+        environment: 'dev',
+        operator_mtls: { cert_file: mesh.pki.operator.cert, key_file: mesh.pki.operator.key, ca_file: mesh.pki.caCert },
+      }),
     );
     const r = await cli('get', 'maintenance.enabled', '--dir', dir);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`cannot reach the config service at 127.0.0.1:${dead}: is the local platform running? npm run local:status (start it with npm run local:up)`);
+    expect(r.stderr.trim()).toBe(
+      `cannot reach the config service at 127.0.0.1:${dead}: is the local platform running? npm run local:status (start it with npm run local:up)`,
+    );
     const far = await cli('get', 'maintenance.enabled', '--address', `127.0.0.1:${dead}`, ...tls);
-    expect(far.stderr.trim()).toBe(`cannot reach the config service at 127.0.0.1:${dead}: check --address and that the service runs there`);
+    expect(far.stderr.trim()).toBe(
+      `cannot reach the config service at 127.0.0.1:${dead}: check --address and that the service runs there`,
+    );
   });
 });

@@ -1,7 +1,13 @@
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MtlsFileProvider, type ServiceRuntime, grpc, loadProto, mtlsClientCredentials } from '../../runtime/src/index.js';
+import {
+  MtlsFileProvider,
+  type ServiceRuntime,
+  grpc,
+  loadProto,
+  mtlsClientCredentials,
+} from '../../runtime/src/index.js';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
 import { makeMesh, type TestMesh } from '../../runtime/test/support/mtls.js';
@@ -36,7 +42,12 @@ describe('config service: mutual TLS and per-method authorization', () => {
   };
   const call = (c: Client, method: string, req: object) =>
     new Promise<Record<string, unknown>>((resolve, reject) =>
-      Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5000 }, (e: GrpcErr | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))),
+      Reflect.get(c, method).call(
+        c,
+        req,
+        { deadline: Date.now() + 5000 },
+        (e: GrpcErr | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r)),
+      ),
     );
   const key = (k: string) => ({ environment: 'test', service: 'gateway', key: k });
 
@@ -44,7 +55,10 @@ describe('config service: mutual TLS and per-method authorization', () => {
     mesh = await makeMesh();
     db = await freshDatabase('config_mtls');
     await migrateDatabase('ops', db.url);
-    ({ runtime, port } = await startTestConfigService(db.url, 0, { env: mesh.env('config'), mtlsRefreshMs: REFRESH_MS }));
+    ({ runtime, port } = await startTestConfigService(db.url, 0, {
+      env: mesh.env('config'),
+      mtlsRefreshMs: REFRESH_MS,
+    }));
   });
 
   afterAll(async () => {
@@ -55,7 +69,12 @@ describe('config service: mutual TLS and per-method authorization', () => {
 
   it('lets an operator write; changed_by is the verified identity, not what the request says', async () => {
     const op = client(mesh.creds(mesh.pki.operator));
-    const set = await call(op, 'Set', { ...key('maintenance.enabled'), valueJson: 'true', changedBy: 'ceo@example.com', comment: 'drill' });
+    const set = await call(op, 'Set', {
+      ...key('maintenance.enabled'),
+      valueJson: 'true',
+      changedBy: 'ceo@example.com',
+      comment: 'drill',
+    });
     expect(set).toMatchObject({ version: 1, updatedBy: 'operator/local' });
     const history = await call(op, 'History', key('maintenance.enabled'));
     expect(history.entries).toEqual([expect.objectContaining({ changedBy: 'operator/local', comment: 'drill' })]);
@@ -79,7 +98,10 @@ describe('config service: mutual TLS and per-method authorization', () => {
       ['Rollback', { ...key('maintenance.enabled'), toVersion: 1, changedBy: 'operator/local' }],
       ['History', key('maintenance.enabled')],
     ] as const) {
-      await expect(call(gw, method, req), method).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: `gateway may not call /${CONFIG_SERVICE}/${method}` });
+      await expect(call(gw, method, req), method).rejects.toMatchObject({
+        code: grpc.status.PERMISSION_DENIED,
+        details: `gateway may not call /${CONFIG_SERVICE}/${method}`,
+      });
     }
     const op = client(mesh.creds(mesh.pki.operator));
     expect(await call(op, 'Get', key('maintenance.message')).catch((e: GrpcErr) => e.code)).toBe(grpc.status.NOT_FOUND);
@@ -87,25 +109,46 @@ describe('config service: mutual TLS and per-method authorization', () => {
 
   it('refuses other workloads everything but health', async () => {
     const auth = client(mesh.creds(mesh.pki.workloads.auth));
-    await expect(call(auth, 'List', { environment: 'test' })).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
-    expect(await call(client(mesh.creds(mesh.pki.workloads.auth), Health), 'Check', { service: CONFIG_SERVICE })).toEqual({ status: 'SERVING' });
+    await expect(call(auth, 'List', { environment: 'test' })).rejects.toMatchObject({
+      code: grpc.status.PERMISSION_DENIED,
+    });
+    expect(
+      await call(client(mesh.creds(mesh.pki.workloads.auth), Health), 'Check', { service: CONFIG_SERVICE }),
+    ).toEqual({ status: 'SERVING' });
   });
 
   it('answers UNAUTHENTICATED to a caller without a certificate, and to one from another CA claiming to be an operator', async () => {
     for (const creds of [mesh.creds(), mesh.creds(mesh.foreign)]) {
-      await expect(call(client(creds), 'Set', { ...key('maintenance.enabled'), valueJson: 'false', changedBy: 'x' })).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
-      await expect(call(client(creds), 'List', { environment: 'test' })).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
-      await expect(call(client(creds, Health), 'Check', { service: '' })).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      await expect(
+        call(client(creds), 'Set', { ...key('maintenance.enabled'), valueJson: 'false', changedBy: 'x' }),
+      ).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      await expect(call(client(creds), 'List', { environment: 'test' })).rejects.toMatchObject({
+        code: grpc.status.UNAUTHENTICATED,
+      });
+      await expect(call(client(creds, Health), 'Check', { service: '' })).rejects.toMatchObject({
+        code: grpc.status.UNAUTHENTICATED,
+      });
     }
     // A plaintext client does not even get a connection.
-    await expect(call(client(grpc.credentials.createInsecure()), 'List', { environment: 'test' })).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    await expect(
+      call(client(grpc.credentials.createInsecure()), 'List', { environment: 'test' }),
+    ).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
   });
 
   it("a workload's client refuses a server that is not the peer it expects", async () => {
-    const provider = new MtlsFileProvider({ enabled: true, certFile: mesh.pki.workloads.gateway!.cert, keyFile: mesh.pki.workloads.gateway!.key, caFile: mesh.pki.workloads.gateway!.ca });
-    expect(await call(client(mtlsClientCredentials(provider, 'config')), 'List', { environment: 'test' })).toHaveProperty('entries');
+    const provider = new MtlsFileProvider({
+      enabled: true,
+      certFile: mesh.pki.workloads.gateway!.cert,
+      keyFile: mesh.pki.workloads.gateway!.key,
+      caFile: mesh.pki.workloads.gateway!.ca,
+    });
+    expect(
+      await call(client(mtlsClientCredentials(provider, 'config')), 'List', { environment: 'test' }),
+    ).toHaveProperty('entries');
     // The config service's certificate is from the right CA and names localhost, but it is not auth.
-    await expect(call(client(mtlsClientCredentials(provider, 'auth')), 'List', { environment: 'test' })).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    await expect(
+      call(client(mtlsClientCredentials(provider, 'auth')), 'List', { environment: 'test' }),
+    ).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
     provider.close();
   });
 
@@ -147,7 +190,8 @@ describe('config service: mutual TLS and per-method authorization', () => {
     await new Promise((r) => setTimeout(r, 300));
     const renewed = await mesh.renew();
     expect(renewed.issued).toEqual(['gateway', 'auth', 'config', 'dbmanager', 'nats', 'operator']);
-    const newSerial = new (await import('node:crypto')).X509Certificate(readFileSync(renewed.workloads.config!.cert)).serialNumber;
+    const newSerial = new (await import('node:crypto')).X509Certificate(readFileSync(renewed.workloads.config!.cert))
+      .serialNumber;
     expect(newSerial).not.toBe(before);
     const until = Date.now() + 5_000;
     let after = before;

@@ -15,11 +15,28 @@
 //                                           schedule; Kubernetes uses CronJobs)
 import { parseArgs } from 'node:util';
 import { type DatabaseId, OBJECT_STORAGE_ENV } from '#contract';
-import { EnvError, ServiceRuntime, SpanStatusCode, context, parseEnv, startTracing, trace } from '../../runtime/src/index.js';
+import {
+  EnvError,
+  ServiceRuntime,
+  SpanStatusCode,
+  context,
+  parseEnv,
+  startTracing,
+  trace,
+} from '../../runtime/src/index.js';
 import { formatBytes, lineReporter } from './backup/progress.js';
 import { pruneBackups } from './backup/retention.js';
 import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
-import { backupBase, backupWal, formatBackupList, formatSummary, restore, restoreApply, storedBackups, verifyLatest } from './operations.js';
+import {
+  backupBase,
+  backupWal,
+  formatBackupList,
+  formatSummary,
+  restore,
+  restoreApply,
+  storedBackups,
+  verifyLatest,
+} from './operations.js';
 import { type ScheduledJob, parseJob, runCli, startScheduler } from './scheduler.js';
 import { startDbManager } from './server.js';
 import type { DbTarget } from './backup/pg-tools.js';
@@ -48,7 +65,10 @@ function dbArg(v: string | undefined): DatabaseId {
 async function withContext<T>(fn: (ctx: DbManagerContext) => Promise<T>): Promise<T> {
   // The tasks of prism_ops are not given auth's password (least privilege): an auth command without it fails at connecting.
   const auth = process.env.PRISM_AUTH_DB_PASSWORD;
-  const env = { ...parseEnv('dbmanager', process.env, { except: ['PRISM_AUTH_DB_PASSWORD'] }), ...(auth ? { PRISM_AUTH_DB_PASSWORD: auth } : {}) };
+  const env = {
+    ...parseEnv('dbmanager', process.env, { except: ['PRISM_AUTH_DB_PASSWORD'] }),
+    ...(auth ? { PRISM_AUTH_DB_PASSWORD: auth } : {}),
+  };
   const ctx = new DbManagerContext(env);
   try {
     return await fn(ctx);
@@ -99,7 +119,13 @@ async function main(argv: string[]): Promise<void> {
       const targets = databaseTargets();
       for (const db of dbs) {
         const r = await migrateDatabase(db, { ...targets[db] }, { log: (l) => report.line(l) });
-        out(formatSummary(`migrations of ${targets[db].database}`, { applied: r.applied.join(', ') || 'none', retried: r.retried.join(', ') || undefined, alreadyApplied: r.alreadyApplied }));
+        out(
+          formatSummary(`migrations of ${targets[db].database}`, {
+            applied: r.applied.join(', ') || 'none',
+            retried: r.retried.join(', ') || undefined,
+            alreadyApplied: r.alreadyApplied,
+          }),
+        );
       }
       return;
     }
@@ -107,7 +133,10 @@ async function main(argv: string[]): Promise<void> {
       const targets = databaseTargets();
       for (const db of ['auth', 'ops'] as const) {
         out(`== ${targets[db].database}`);
-        for (const m of await databaseMigrationStatus(db, { ...targets[db] })) out(`  ${m.name}  ${m.state}${m.appliedAt ? `  ${m.appliedAt.toISOString()}` : ''}${m.error ? `  ${m.error}` : ''}`);
+        for (const m of await databaseMigrationStatus(db, { ...targets[db] }))
+          out(
+            `  ${m.name}  ${m.state}${m.appliedAt ? `  ${m.appliedAt.toISOString()}` : ''}${m.error ? `  ${m.error}` : ''}`,
+          );
       }
       return;
     }
@@ -127,7 +156,9 @@ async function main(argv: string[]): Promise<void> {
               database: formatBytes(s.databaseBytes),
               wal: `${s.walStart} .. ${s.walEnd}`,
               duration: `${(s.durationMs / 1000).toFixed(1)} s`,
-              retention: s.prune ? `${s.prune.expired.length} backup(s) expired, ${s.prune.walDeleted} WAL segment(s) deleted` : undefined,
+              retention: s.prune
+                ? `${s.prune.expired.length} backup(s) expired, ${s.prune.walDeleted} WAL segment(s) deleted`
+                : undefined,
             }),
           );
         } else if (b === 'wal') {
@@ -152,9 +183,11 @@ async function main(argv: string[]): Promise<void> {
       const tt = values['target-time'];
       const targetTime = tt ? new Date(tt) : undefined;
       const from = fromArg(values.from);
-      if (targetTime && Number.isNaN(targetTime.getTime())) throw new UsageError(`--target-time "${tt}" is not a time (use ISO 8601, e.g. 2026-11-25T17:00:00Z)`);
+      if (targetTime && Number.isNaN(targetTime.getTime()))
+        throw new UsageError(`--target-time "${tt}" is not a time (use ISO 8601, e.g. 2026-11-25T17:00:00Z)`);
       if (values.apply) {
-        if (values['dry-run'] || values['target-dir']) throw new UsageError('--apply restores into the server itself: not with --dry-run or --target-dir');
+        if (values['dry-run'] || values['target-dir'])
+          throw new UsageError('--apply restores into the server itself: not with --dry-run or --target-dir');
         const dataDir = values['data-dir'];
         if (!dataDir) throw new UsageError("--apply needs --data-dir: the server's data directory on this machine");
         await withContext(async (ctx) => {
@@ -204,7 +237,9 @@ async function main(argv: string[]): Promise<void> {
             chain: s.chain.join(' <- '),
             cluster: `system identifier ${s.systemIdentifier}${s.serverSystemIdentifier && s.serverSystemIdentifier !== s.systemIdentifier ? ` (the running server is another cluster: ${s.serverSystemIdentifier})` : ''}`,
             files: `${s.filesVerified} verified against the manifest (${formatBytes(s.bytesVerified)})`,
-            wal: s.wal.segments ? `${s.wal.first} .. ${s.wal.last} (${s.wal.segments} segments, checksums and headers verified)` : 'none after the backup',
+            wal: s.wal.segments
+              ? `${s.wal.first} .. ${s.wal.last} (${s.wal.segments} segments, checksums and headers verified)`
+              : 'none after the backup',
             targetTime: s.targetTime,
             dataDirectory: s.targetDir,
             pg_verifybackup: s.verifyBackup,
@@ -225,7 +260,14 @@ async function main(argv: string[]): Promise<void> {
       const db = dbArg(a);
       await withContext(async (ctx) => {
         const s = await verifyLatest(ctx, db, report);
-        out(formatSummary(`verification of ${s.name}: passed`, { files: s.filesVerified, walSegments: s.wal.segments, replayedTo: s.replayedTo, duration: `${(s.durationMs / 1000).toFixed(1)} s` }));
+        out(
+          formatSummary(`verification of ${s.name}: passed`, {
+            files: s.filesVerified,
+            walSegments: s.wal.segments,
+            replayedTo: s.replayedTo,
+            duration: `${(s.durationMs / 1000).toFixed(1)} s`,
+          }),
+        );
       });
       return;
     }
@@ -233,7 +275,13 @@ async function main(argv: string[]): Promise<void> {
       const db = dbArg(a);
       await withContext(async (ctx) => {
         const r = await pruneBackups(await ctx.engine(db, report), db, ctx.retentionDays);
-        out(formatSummary(`retention of ${db} (${ctx.retentionDays} days)`, { expired: r.expired.join(', ') || 'none', kept: r.kept.join(', '), walDeleted: r.walDeleted }));
+        out(
+          formatSummary(`retention of ${db} (${ctx.retentionDays} days)`, {
+            expired: r.expired.join(', ') || 'none',
+            kept: r.kept.join(', '),
+            walDeleted: r.walDeleted,
+          }),
+        );
       });
       return;
     }
@@ -247,7 +295,8 @@ async function main(argv: string[]): Promise<void> {
       if (jobs.length === 0) throw new UsageError('schedule needs at least one --job');
       const log = (l: string) => process.stderr.write(`${new Date().toISOString()} scheduler: ${l}\n`);
       const scheduler = startScheduler(jobs, runCli, log);
-      for (const [name, at] of Object.entries(scheduler.next())) log(`${name}: next run ${at?.toISOString() ?? 'never'}`);
+      for (const [name, at] of Object.entries(scheduler.next()))
+        log(`${name}: next run ${at?.toISOString() ?? 'never'}`);
       for (const sig of ['SIGTERM', 'SIGINT'] as const) {
         process.once(sig, () => {
           log(`${sig}: stopping; waiting for running jobs`);
@@ -264,7 +313,9 @@ async function main(argv: string[]): Promise<void> {
 
 async function list(db: string | undefined, from: StoreSource | undefined): Promise<void> {
   const which = db ? dbArg(db) : undefined;
-  await withContext(async (ctx) => out(formatBackupList(from ? await storedBackups(ctx, from, which) : await ctx.catalog.list(which))));
+  await withContext(async (ctx) =>
+    out(formatBackupList(from ? await storedBackups(ctx, from, which) : await ctx.catalog.list(which))),
+  );
 }
 
 /**

@@ -22,7 +22,12 @@ export interface WalRunSummary {
   readonly bytesStored: number;
 }
 
-export async function backupBase(ctx: DbManagerContext, db: DatabaseId, kind: 'full' | 'delta', report: Reporter): Promise<BaseBackupSummary & { prune?: PruneResult }> {
+export async function backupBase(
+  ctx: DbManagerContext,
+  db: DatabaseId,
+  kind: 'full' | 'delta',
+  report: Reporter,
+): Promise<BaseBackupSummary & { prune?: PruneResult }> {
   await ctx.store.checkAccess();
   const summary = await takeBaseBackup(await ctx.engine(db, report), ctx.targets[db], kind, await ctx.archiver(db));
   // Retention runs after each full backup: a new full is what lets older chains go.
@@ -45,7 +50,13 @@ export async function backupWal(ctx: DbManagerContext, db: DatabaseId, report: R
       filesStored: r.segments.length,
       ...(r.segments.length ? { walStart: r.segments[0], walEnd: r.segments.at(-1) } : {}),
     });
-    return { name, segments: r.segments.length, ...(r.segments.length ? { first: r.segments[0], last: r.segments.at(-1) } : {}), archivedUpTo: r.archivedUpTo, bytesStored: r.bytesStored };
+    return {
+      name,
+      segments: r.segments.length,
+      ...(r.segments.length ? { first: r.segments[0], last: r.segments.at(-1) } : {}),
+      archivedUpTo: r.archivedUpTo,
+      bytesStored: r.bytesStored,
+    };
   } catch (e) {
     await ctx.catalog.fail(name, (e as Error).message).catch(() => {});
     throw e;
@@ -91,7 +102,9 @@ export interface ApplyRequest {
 export async function restoreApply(ctx: DbManagerContext, r: ApplyRequest, report: Reporter): Promise<ApplySummary> {
   const engine = await ctx.engine(r.db, report, r.from);
   const runAs = r.runAs ?? (process.getuid?.() === 0 ? 'postgres' : undefined);
-  const control = r.supervisor ? supervisorControl(r.supervisor, DATABASES[r.db].component, r.dataDir) : pgCtlControl(engine.pgBin, r.dataDir, runAs);
+  const control = r.supervisor
+    ? supervisorControl(r.supervisor, DATABASES[r.db].component, r.dataDir)
+    : pgCtlControl(engine.pgBin, r.dataDir, runAs);
   return applyRestore(engine, {
     target: ctx.targets[r.db],
     name: r.name,
@@ -108,7 +121,13 @@ export async function verifyLatest(ctx: DbManagerContext, db: DatabaseId, report
   if (!latest) throw new Error(`no completed backup of ${db} to verify`);
   const dir = join(ctx.scratchDir, `verify-${latest.name}-${Date.now()}`);
   try {
-    return await restoreBackup(await ctx.engine(db, report), { target: ctx.targets[db], name: latest.name, dryRun: false, targetDir: dir, mode: 'scheduled' });
+    return await restoreBackup(await ctx.engine(db, report), {
+      target: ctx.targets[db],
+      name: latest.name,
+      dryRun: false,
+      targetDir: dir,
+      mode: 'scheduled',
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -158,15 +177,34 @@ export function formatBackupList(rows: readonly BackupRow[]): string {
   const head = ['NAME', 'DB', 'KIND', 'STATUS', 'STARTED (UTC)', 'DURATION', 'SIZE', 'WAL RANGE'];
   const lines = rows.map((r) => {
     const dur = r.finished_at ? `${((r.finished_at.getTime() - r.started_at.getTime()) / 1000).toFixed(1)} s` : '-';
-    const wal = r.wal_start || r.wal_end ? `${r.wal_start ?? '?'} .. ${r.wal_end ?? '?'}` : r.end_lsn ? `up to ${r.end_lsn}` : '-';
-    return [r.name, r.db, r.kind, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), dur, r.size_bytes ? formatBytes(Number(r.size_bytes)) : '-', wal];
+    const wal =
+      r.wal_start || r.wal_end
+        ? `${r.wal_start ?? '?'} .. ${r.wal_end ?? '?'}`
+        : r.end_lsn
+          ? `up to ${r.end_lsn}`
+          : '-';
+    return [
+      r.name,
+      r.db,
+      r.kind,
+      r.status,
+      r.started_at.toISOString().replace('T', ' ').slice(0, 19),
+      dur,
+      r.size_bytes ? formatBytes(Number(r.size_bytes)) : '-',
+      wal,
+    ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  return [head, ...lines].map((l) => l.map((c, i) => (i === l.length - 1 ? c : pad(c, widths[i]!))).join('  ')).join('\n');
+  return [head, ...lines]
+    .map((l) => l.map((c, i) => (i === l.length - 1 ? c : pad(c, widths[i]!))).join('  '))
+    .join('\n');
 }
 
 /** A summary block: `key: value` lines, printed at the end of every operation. */
-export function formatSummary(title: string, fields: Record<string, string | number | boolean | object | null | undefined>): string {
+export function formatSummary(
+  title: string,
+  fields: Record<string, string | number | boolean | object | null | undefined>,
+): string {
   const out = [`== ${title}`];
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;

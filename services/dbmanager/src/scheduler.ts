@@ -16,8 +16,10 @@ export interface ScheduledJob {
 export function parseJob(spec: string): ScheduledJob {
   const parts = spec.split('|');
   const [name, cron, args] = parts;
-  if (parts.length !== 3 || !name || !cron || !args?.trim()) throw new Error(`--job "${spec}": expected <name>|<cron>|<arguments>`);
-  if (cron.trim().split(/\s+/).length !== 5) throw new Error(`--job ${name}: "${cron}" is not a five-field cron expression`);
+  if (parts.length !== 3 || !name || !cron || !args?.trim())
+    throw new Error(`--job "${spec}": expected <name>|<cron>|<arguments>`);
+  if (cron.trim().split(/\s+/).length !== 5)
+    throw new Error(`--job ${name}: "${cron}" is not a five-field cron expression`);
   try {
     new Cron(cron, { paused: true, timezone: 'UTC' }).stop();
   } catch (e) {
@@ -33,7 +35,11 @@ export interface Scheduler {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startScheduler(jobs: readonly ScheduledJob[], run: (job: ScheduledJob) => ChildProcess, log: (line: string) => void): Scheduler {
+export function startScheduler(
+  jobs: readonly ScheduledJob[],
+  run: (job: ScheduledJob) => ChildProcess,
+  log: (line: string) => void,
+): Scheduler {
   const running = new Map<string, ChildProcess>();
   const crons = jobs.map(
     (job) =>
@@ -47,7 +53,11 @@ export function startScheduler(jobs: readonly ScheduledJob[], run: (job: Schedul
           child.on('close', (code, signal) => {
             running.delete(job.name);
             const took = ((Date.now() - started) / 1000).toFixed(1);
-            log(code === 0 ? `${job.name}: done in ${took} s` : `${job.name}: FAILED (${signal ?? `exit ${code}`}) after ${took} s`);
+            log(
+              code === 0
+                ? `${job.name}: done in ${took} s`
+                : `${job.name}: FAILED (${signal ?? `exit ${code}`}) after ${took} s`,
+            );
             resolve();
           });
         });
@@ -58,12 +68,21 @@ export function startScheduler(jobs: readonly ScheduledJob[], run: (job: Schedul
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       for (const c of crons) c.stop();
       const children = [...running.values()];
-      await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : (c.once('close', r), c.kill(signal))))));
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise((r) =>
+              c.exitCode !== null || c.signalCode !== null ? r(null) : (c.once('close', r), c.kill(signal)),
+            ),
+        ),
+      );
     },
   };
 }
 
 /** Runs this CLI again with the job's arguments, its output passed through. */
 export function runCli(job: ScheduledJob): ChildProcess {
-  return spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...job.args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...job.args], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }

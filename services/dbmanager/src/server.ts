@@ -16,7 +16,12 @@ function pick(database: string): readonly DatabaseId[] {
 }
 
 /** Migrates, retrying while the database is still starting (compose and Kubernetes start them together). */
-async function migrateWithRetry(ctx: DbManagerContext, db: DatabaseId, log: ServiceRuntime['log'], deadlineMs = 120_000) {
+async function migrateWithRetry(
+  ctx: DbManagerContext,
+  db: DatabaseId,
+  log: ServiceRuntime['log'],
+  deadlineMs = 120_000,
+) {
   const until = Date.now() + deadlineMs;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -35,7 +40,10 @@ async function migrateWithRetry(ctx: DbManagerContext, db: DatabaseId, log: Serv
  * `serve`: migrations at start-up (PRISM_MIGRATE_ON_START), continuous WAL archiving of both
  * databases, the gRPC API (Migrate, Status, ListBackups, grpc.health.v1) and the backup gauges.
  */
-export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?: number; scratchDir?: string; pgBin?: string; archive?: boolean } = {}) {
+export async function startDbManager(
+  runtime: ServiceRuntime,
+  opts: { grpcPort?: number; scratchDir?: string; pgBin?: string; archive?: boolean } = {},
+) {
   const { env, log, metrics, health } = runtime;
   const ctx = new DbManagerContext(env, opts);
   runtime.onShutdown('catalog', () => ctx.close());
@@ -80,7 +88,8 @@ export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?:
     labelNames: ['database', 'kind'],
     registers: [metrics.registry],
     async collect() {
-      for (const r of (await catalogHealth())?.lastSuccess ?? []) if (r.at) this.set({ database: r.db, kind: r.kind }, r.at.getTime() / 1000);
+      for (const r of (await catalogHealth())?.lastSuccess ?? [])
+        if (r.at) this.set({ database: r.db, kind: r.kind }, r.at.getTime() / 1000);
     },
   });
   new Gauge({
@@ -132,7 +141,12 @@ export async function startDbManager(runtime: ServiceRuntime, opts: { grpcPort?:
           const res = await migrateDatabase(db, { ...ctx.targets[db] }).catch((e: Error) => {
             throw new GrpcError(grpc.status.FAILED_PRECONDITION, e.message);
           });
-          return { database: db, applied: [...res.applied], retried: [...res.retried], alreadyApplied: res.alreadyApplied };
+          return {
+            database: db,
+            applied: [...res.applied],
+            retried: [...res.retried],
+            alreadyApplied: res.alreadyApplied,
+          };
         }),
       ),
     })),

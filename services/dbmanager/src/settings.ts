@@ -33,7 +33,12 @@ export function dbTarget(env: ServiceEnv, id: DatabaseId): DbTarget {
 /** Which store a restore or listing reads: in-cluster (the default) or off-site (the cluster's store is lost). */
 export type StoreSource = 'in-cluster' | 'offsite';
 
-const OFFSITE_VARS = ['PRISM_OFFSITE_S3_ENDPOINT', 'PRISM_OFFSITE_S3_BUCKET', 'PRISM_OFFSITE_S3_ACCESS_KEY', 'PRISM_OFFSITE_S3_SECRET_KEY'] as const;
+const OFFSITE_VARS = [
+  'PRISM_OFFSITE_S3_ENDPOINT',
+  'PRISM_OFFSITE_S3_BUCKET',
+  'PRISM_OFFSITE_S3_ACCESS_KEY',
+  'PRISM_OFFSITE_S3_SECRET_KEY',
+] as const;
 
 /** The off-site store's settings: all of its variables, or none (then there is no off-site copy). */
 function offsiteConfig(env: ServiceEnv): StorageConfig | undefined {
@@ -41,7 +46,9 @@ function offsiteConfig(env: ServiceEnv): StorageConfig | undefined {
   const set = OFFSITE_VARS.filter((v) => e[v] !== undefined && e[v] !== '');
   if (set.length === 0) return undefined;
   if (set.length < OFFSITE_VARS.length) {
-    throw new EnvError(`an off-site backup store needs ${OFFSITE_VARS.join(', ')}; missing: ${OFFSITE_VARS.filter((v) => !set.includes(v)).join(', ')}`);
+    throw new EnvError(
+      `an off-site backup store needs ${OFFSITE_VARS.join(', ')}; missing: ${OFFSITE_VARS.filter((v) => !set.includes(v)).join(', ')}`,
+    );
   }
   return {
     endpoint: e.PRISM_OFFSITE_S3_ENDPOINT!,
@@ -69,7 +76,14 @@ export class DbManagerContext {
   constructor(env: ServiceEnv, o: { scratchDir?: string; pgBin?: string } = {}) {
     this.targets = { auth: dbTarget(env, 'auth'), ops: dbTarget(env, 'ops') };
     const ops = this.targets.ops;
-    this.opsPool = new pg.Pool({ host: ops.host, port: ops.port, user: ops.user, password: ops.password, database: ops.database, max: 4 });
+    this.opsPool = new pg.Pool({
+      host: ops.host,
+      port: ops.port,
+      user: ops.user,
+      password: ops.password,
+      database: ops.database,
+      max: 4,
+    });
     this.opsPool.on('error', () => {}); // idle-client errors surface on the next query
     this.inCluster = new ObjectStore({
       endpoint: String(env.PRISM_S3_ENDPOINT),
@@ -112,7 +126,8 @@ export class DbManagerContext {
   storeFor(from: StoreSource | undefined): BackupStore {
     if (from === 'in-cluster') return this.inCluster;
     if (from === 'offsite') {
-      if (!this.offsite) throw new Error('no off-site store is configured (PRISM_OFFSITE_S3_*; stack key backups.offsite)');
+      if (!this.offsite)
+        throw new Error('no off-site store is configured (PRISM_OFFSITE_S3_*; stack key backups.offsite)');
       return this.offsite;
     }
     return this.store;
@@ -120,7 +135,13 @@ export class DbManagerContext {
 
   /** The engine over the store backups are written to, or over one store alone to read from it. */
   async engine(db: DatabaseId, report: Reporter, from?: StoreSource): Promise<EngineContext> {
-    return { store: this.storeFor(from), catalog: this.catalog, pgBin: await this.pgBin(db), scratchDir: this.scratchDir, report };
+    return {
+      store: this.storeFor(from),
+      catalog: this.catalog,
+      pgBin: await this.pgBin(db),
+      scratchDir: this.scratchDir,
+      report,
+    };
   }
 
   async archiver(id: DatabaseId, log?: (line: string) => void): Promise<WalArchiver> {

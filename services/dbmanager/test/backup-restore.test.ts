@@ -22,7 +22,9 @@ import { provisionBucket } from './s3-support.js';
 async function treeDigest(dir: string): Promise<string> {
   const h = createHash('sha256');
   const walk = async (rel: string) => {
-    for (const e of (await readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const e of (await readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const p = join(rel, e.name);
       const s = await stat(join(dir, p));
       h.update(`${p}\0${s.mode}\0${s.mtimeMs}\0`);
@@ -50,7 +52,13 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
   let dumpBefore = '';
 
   const sql = async (q: string, params: unknown[] = []) => {
-    const c = new pg.Client({ host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'prism_auth' });
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: source.port,
+      user: 'prism',
+      password: source.password,
+      database: 'prism_auth',
+    });
     await c.connect();
     try {
       return (await c.query(q, params)).rows;
@@ -58,8 +66,19 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
       await c.end();
     }
   };
-  const addRows = (from: number, to: number, note: string) => sql(`INSERT INTO ledger SELECT g, $1 || g FROM generate_series($2::int, $3::int) g`, [note, from, to]);
-  const dumpall = (port: number) => asPostgres('pg_dumpall', ['-h', '127.0.0.1', '-p', String(port), '-U', 'prism', '--no-password', '--restrict-key=prismtest']);
+  const addRows = (from: number, to: number, note: string) =>
+    sql(`INSERT INTO ledger SELECT g, $1 || g FROM generate_series($2::int, $3::int) g`, [note, from, to]);
+  const dumpall = (port: number) =>
+    asPostgres('pg_dumpall', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'prism',
+      '--no-password',
+      '--restrict-key=prismtest',
+    ]);
 
   beforeAll(async () => {
     [source, s3, opsDb] = await Promise.all([privatePostgres(), provisionBucket(), freshDatabase('ops_catalog')]);
@@ -83,17 +102,45 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
         0,
       ),
     };
-    target = { id: 'auth', host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'prism_auth' };
-    archiver = new WalArchiver({ target, store, catalog: ctx.catalog, pgBin: pgBin(), spoolDir: join(scratch, 'wal-spool'), log: (l) => lines.push(l) });
-    const admin = new pg.Client({ host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'postgres' });
+    target = {
+      id: 'auth',
+      host: '127.0.0.1',
+      port: source.port,
+      user: 'prism',
+      password: source.password,
+      database: 'prism_auth',
+    };
+    archiver = new WalArchiver({
+      target,
+      store,
+      catalog: ctx.catalog,
+      pgBin: pgBin(),
+      spoolDir: join(scratch, 'wal-spool'),
+      log: (l) => lines.push(l),
+    });
+    const admin = new pg.Client({
+      host: '127.0.0.1',
+      port: source.port,
+      user: 'prism',
+      password: source.password,
+      database: 'postgres',
+    });
     await admin.connect();
     await admin.query('CREATE DATABASE prism_auth');
     await admin.end();
-    await migrateDatabase('auth', { host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'prism_auth' });
+    await migrateDatabase('auth', {
+      host: '127.0.0.1',
+      port: source.port,
+      user: 'prism',
+      password: source.password,
+      database: 'prism_auth',
+    });
     // No sequences in the compared data: PostgreSQL WAL-logs sequences 32 values ahead, so a
     // replayed sequence may legitimately stand higher than on the server it came from.
     await sql('CREATE TABLE ledger (id int PRIMARY KEY, note text NOT NULL)');
-    await sql(`INSERT INTO users (email, password_hash) VALUES ('before-full@example.com', '$argon2id$v=19$m=19456,t=2,p=1$x$y')`);
+    await sql(
+      `INSERT INTO users (email, password_hash) VALUES ('before-full@example.com', '$argon2id$v=19$m=19456,t=2,p=1$x$y')`,
+    );
     await addRows(1, 2000, 'base-');
   }, 120_000);
 
@@ -126,7 +173,12 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     expect(summary.filesTotal).toBeGreaterThan(500);
     expect(summary.walStart).toMatch(/^[0-9A-F]{24}$/);
     const [row] = (await ctx.catalog.list('auth')).filter((r) => r.name === full);
-    expect(row).toMatchObject({ status: 'completed', kind: 'full', wal_start: summary.walStart, wal_end: summary.walEnd });
+    expect(row).toMatchObject({
+      status: 'completed',
+      kind: 'full',
+      wal_start: summary.walStart,
+      wal_end: summary.walEnd,
+    });
     expect(Number(row!.size_bytes)).toBe(summary.bytesStored);
     expect(lines.some((l) => /pg_basebackup: .*\(\d+%\)/.test(l))).toBe(true);
     expect(await ctx.store.head(keys.meta('auth', full))).toBeDefined();
@@ -180,7 +232,13 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
 
   it('restores the delta chain into a fresh data directory after the old one is destroyed, with every row', async () => {
     await rm(source.dataDir, { recursive: true, force: true });
-    const summary = await restoreBackup(ctx, { target, name: delta, dryRun: false, targetDir: source.dataDir, replayTimeoutMs: 20_000 });
+    const summary = await restoreBackup(ctx, {
+      target,
+      name: delta,
+      dryRun: false,
+      targetDir: source.dataDir,
+      replayTimeoutMs: 20_000,
+    });
     expect(summary.verifyBackup).toMatch(/backup successfully verified/);
     expect(summary.databases).toContain('prism_auth');
     expect(summary.dumpBytes).toBeGreaterThan(10_000);
@@ -195,12 +253,34 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
 
   it('restores the full backup to a point in time between two batches', async () => {
     const dir = join(scratch, 'pitr');
-    const summary = await restoreBackup(ctx, { target, name: full, dryRun: false, targetDir: dir, targetTime, replayTimeoutMs: 20_000 });
+    const summary = await restoreBackup(ctx, {
+      target,
+      name: full,
+      dryRun: false,
+      targetDir: dir,
+      targetTime,
+      replayTimeoutMs: 20_000,
+    });
     expect(summary.targetTime).toBe(targetTime.toISOString());
     const port = source.port + 1;
-    await asPostgres('pg_ctl', ['-D', dir, '-l', join(dir, 'startup.log'), '-w', '-o', `-h 127.0.0.1 -p ${port} -k ${dir}`, 'start']);
+    await asPostgres('pg_ctl', [
+      '-D',
+      dir,
+      '-l',
+      join(dir, 'startup.log'),
+      '-w',
+      '-o',
+      `-h 127.0.0.1 -p ${port} -k ${dir}`,
+      'start',
+    ]);
     try {
-      const c = new pg.Client({ host: '127.0.0.1', port, user: 'prism', password: source.password, database: 'prism_auth' });
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port,
+        user: 'prism',
+        password: source.password,
+        database: 'prism_auth',
+      });
       await c.connect();
       const { rows } = await c.query(`SELECT count(*)::int AS n, max(id) AS last FROM ledger`);
       const users = (await c.query(`SELECT email FROM users ORDER BY email`)).rows.map((r) => r.email);
@@ -213,7 +293,9 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
   }, 120_000);
 
   it('a real restore refuses a data directory that is not empty', async () => {
-    await expect(restoreBackup(ctx, { target, name: full, dryRun: false, targetDir: source.dataDir })).rejects.toThrow(/a restore writes into a fresh data directory; .* is not empty/);
+    await expect(restoreBackup(ctx, { target, name: full, dryRun: false, targetDir: source.dataDir })).rejects.toThrow(
+      /a restore writes into a fresh data directory; .* is not empty/,
+    );
   });
 
   it('the dry run detects a corrupted base backup object and a corrupted WAL segment', async () => {
@@ -236,7 +318,9 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     const content = gunzipSync(wal);
     content[100_000]! ^= 0x01; // one bit, inside a valid gzip stream: only the content hash can tell
     await s3.root.putBuffer(walKey, gzipSync(content), { sha256: head!.metadata.sha256! });
-    await expect(restoreBackup(ctx, { target, name: full, dryRun: true })).rejects.toThrow(/WAL object auth\/wal\/\d+\/[0-9A-F]{8}\/[0-9A-F]{24}\.gz is corrupt: sha256/);
+    await expect(restoreBackup(ctx, { target, name: full, dryRun: true })).rejects.toThrow(
+      /WAL object auth\/wal\/\d+\/[0-9A-F]{8}\/[0-9A-F]{24}\.gz is corrupt: sha256/,
+    );
     await s3.root.putBuffer(walKey, wal, head!.metadata);
 
     // A missing segment in the middle is a gap, reported as such.
@@ -244,10 +328,14 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     const kept = await s3.root.getBuffer(middle);
     const keptHead = await s3.root.head(middle);
     await s3.root.delete([middle]);
-    await expect(restoreBackup(ctx, { target, name: full, dryRun: true })).rejects.toThrow(/has a gap: segment [0-9A-F]{24} is missing/);
+    await expect(restoreBackup(ctx, { target, name: full, dryRun: true })).rejects.toThrow(
+      /has a gap: segment [0-9A-F]{24} is missing/,
+    );
     await s3.root.putBuffer(middle, kept, keptHead!.metadata);
     await expect(restoreBackup(ctx, { target, name: full, dryRun: true })).resolves.toMatchObject({ dryRun: true });
-    const failures = (await pool.query(`SELECT count(*)::int AS n FROM backup_verifications WHERE NOT ok AND error IS NOT NULL`)).rows[0].n;
+    const failures = (
+      await pool.query(`SELECT count(*)::int AS n FROM backup_verifications WHERE NOT ok AND error IS NOT NULL`)
+    ).rows[0].n;
     expect(failures).toBeGreaterThanOrEqual(3);
   });
 
@@ -264,8 +352,11 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     expect(await ctx.store.head(keys.meta('auth', full))).toBeUndefined();
     const statuses = Object.fromEntries((await ctx.catalog.list('auth')).map((r) => [r.name, r.status]));
     expect(statuses).toMatchObject({ [full]: 'expired', [delta]: 'expired', [newer.name]: 'completed' });
-    for await (const o of ctx.store.list(keys.walPrefix('auth'))) expect(parseWalKey('auth', o.key)!.file >= newer.walStart).toBe(true);
-    await expect(restoreBackup(ctx, { target, name: newer.name, dryRun: true })).resolves.toMatchObject({ dryRun: true });
+    for await (const o of ctx.store.list(keys.walPrefix('auth')))
+      expect(parseWalKey('auth', o.key)!.file >= newer.walStart).toBe(true);
+    await expect(restoreBackup(ctx, { target, name: newer.name, dryRun: true })).resolves.toMatchObject({
+      dryRun: true,
+    });
   });
   it('an archiver starting after segments were lost before upload reports the gap', async () => {
     await addRows(6001, 7000, 'after-newer-full-');
@@ -280,13 +371,22 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     await sql('SELECT pg_switch_wal()');
     await sql(`SELECT pg_replication_slot_advance('prism_wal_archive', pg_current_wal_lsn())`);
     const said: string[] = [];
-    const probe = new WalArchiver({ target, store: ctx.store, catalog: ctx.catalog, pgBin: pgBin(), spoolDir: join(scratch, 'wal-spool'), log: (l) => said.push(l) });
+    const probe = new WalArchiver({
+      target,
+      store: ctx.store,
+      catalog: ctx.catalog,
+      pgBin: pgBin(),
+      spoolDir: join(scratch, 'wal-spool'),
+      log: (l) => said.push(l),
+    });
     try {
       await probe.start();
     } finally {
       await probe.stop();
       await s3.root.putBuffer(lastKey, body, head!.metadata);
     }
-    expect(said.join('\n')).toMatch(/WAL GAP: the archive ends at segment [0-9A-F]{24} but the slot resumes at [0-9A-F]{24}; .*Take a full backup now/);
+    expect(said.join('\n')).toMatch(
+      /WAL GAP: the archive ends at segment [0-9A-F]{24} but the slot resumes at [0-9A-F]{24}; .*Take a full backup now/,
+    );
   });
 });

@@ -30,7 +30,10 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
 
   const script = async (name: string, args: string[], extra: Record<string, string> = {}) => {
     try {
-      const r = await exec('bash', [join(ROOT, 'deploy/backup', name), ...args], { env: { ...process.env, ...env, ...extra }, maxBuffer: 16 * 1024 * 1024 });
+      const r = await exec('bash', [join(ROOT, 'deploy/backup', name), ...args], {
+        env: { ...process.env, ...env, ...extra },
+        maxBuffer: 16 * 1024 * 1024,
+      });
       return { code: 0, stdout: r.stdout, stderr: r.stderr };
     } catch (e) {
       const err = e as { code: number; stdout: string; stderr: string };
@@ -40,7 +43,13 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
 
   beforeAll(async () => {
     [pgs, s3] = await Promise.all([privatePostgres(), provisionBucket()]);
-    const c = new pg.Client({ host: '127.0.0.1', port: pgs.port, user: 'prism', password: pgs.password, database: 'postgres' });
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: pgs.port,
+      user: 'prism',
+      password: pgs.password,
+      database: 'postgres',
+    });
     await c.connect();
     await c.query('CREATE DATABASE prism_auth');
     await c.query('CREATE DATABASE prism_ops');
@@ -82,24 +91,34 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
 
   it('migrates both databases with the CronJob command and reports the state, without the object storage variables', async () => {
     const noS3 = Object.fromEntries(OBJECT_STORAGE_ENV.map((k) => [k, '']));
-    const r = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'migrate', '--all'], { cwd: ROOT, env: { ...process.env, ...env, ...noS3 } });
+    const r = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'migrate', '--all'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, ...noS3 },
+    });
     expect(r.stdout).toMatch(/== migrations of prism_auth\n {2}applied: 001_initial_schema\.sql/);
     expect(r.stdout).toMatch(/== migrations of prism_ops\n {2}applied: 001_initial_schema\.sql/);
-    const s = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'status'], { cwd: ROOT, env: { ...process.env, ...env, ...noS3 } });
+    const s = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'status'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, ...noS3 },
+    });
     expect(s.stdout).toMatch(/== prism_ops\n {2}001_initial_schema\.sql {2}applied/);
   }, 60_000);
 
   it('backup.sh takes a full backup and a WAL run, and lists them with size, time and WAL range', async () => {
     const full = await script('backup.sh', ['auth', 'full']);
     expect(full.code, full.stderr).toBe(0);
-    expect(full.stdout).toMatch(/== backup auth-full-\d{8}T\d{9}Z\n {2}kind: full\n {2}stored: [\d.]+ [kM]B \(\d+ of \d+ files\)/);
+    expect(full.stdout).toMatch(
+      /== backup auth-full-\d{8}T\d{9}Z\n {2}kind: full\n {2}stored: [\d.]+ [kM]B \(\d+ of \d+ files\)/,
+    );
     expect(full.stderr).toMatch(/pg_basebackup: .*\(100%\)/); // progress goes to stderr
     const wal = await script('backup.sh', ['auth', 'wal']);
     expect(wal.code, wal.stderr).toBe(0);
     expect(wal.stdout).toMatch(/== WAL archive run auth-wal-\S+\n {2}segments: [1-9]/);
     const list = await script('backup.sh', ['list']);
     expect(list.stdout.split('\n')[0]).toMatch(/^NAME +DB +KIND +STATUS +STARTED \(UTC\) +DURATION +SIZE +WAL RANGE$/);
-    expect(list.stdout).toMatch(/auth-full-\S+ +auth +full +completed +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +[\d.]+ [kM]B +[0-9A-F]{24} \.\. [0-9A-F]{24}/);
+    expect(list.stdout).toMatch(
+      /auth-full-\S+ +auth +full +completed +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +[\d.]+ [kM]B +[0-9A-F]{24} \.\. [0-9A-F]{24}/,
+    );
     expect(list.stdout).toMatch(/auth-wal-\S+ +auth +wal +completed/);
     // The tasks of prism_ops run without auth's password (the manifests do not give it to them).
     const opsOnly = await script('backup.sh', ['list', 'ops'], { PRISM_AUTH_DB_PASSWORD: '' });
@@ -110,10 +129,23 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     const name = /auth-full-\S+/.exec((await script('backup.sh', ['list', 'auth'])).stdout)![0];
     const dry = await script('restore.sh', ['auth', name, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toMatch(new RegExp(`== dry run of ${name}: OK, nothing was written\\n {2}chain: ${name}\\n {2}cluster: system identifier \\d+\\n {2}files: \\d+ verified against the manifest`));
-    const verify = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'verify-latest', 'auth'], { cwd: ROOT, env: { ...process.env, ...env } });
+    expect(dry.stdout).toMatch(
+      new RegExp(
+        `== dry run of ${name}: OK, nothing was written\\n {2}chain: ${name}\\n {2}cluster: system identifier \\d+\\n {2}files: \\d+ verified against the manifest`,
+      ),
+    );
+    const verify = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'verify-latest', 'auth'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
     expect(verify.stdout).toMatch(new RegExp(`== verification of ${name}: passed`));
-    const c = new pg.Client({ host: '127.0.0.1', port: pgs.port, user: 'prism', password: pgs.password, database: 'prism_ops' });
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: pgs.port,
+      user: 'prism',
+      password: pgs.password,
+      database: 'prism_ops',
+    });
     await c.connect();
     const rows = (await c.query(`SELECT mode, ok FROM backup_verifications ORDER BY id`)).rows;
     await c.end();
@@ -136,7 +168,11 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     const noEnv = await script('backup.sh', ['list'], { PRISM_S3_BUCKET: '' });
     expect(noEnv.code).toBe(78);
     expect(noEnv.stderr).toMatch(/environment variable PRISM_S3_BUCKET is required but not set/);
-    const several = await script('backup.sh', ['list'], { PRISM_S3_BUCKET: '', PRISM_S3_ENDPOINT: '', PRISM_OPS_DB_HOST: '' });
+    const several = await script('backup.sh', ['list'], {
+      PRISM_S3_BUCKET: '',
+      PRISM_S3_ENDPOINT: '',
+      PRISM_OPS_DB_HOST: '',
+    });
     expect(several.code).toBe(78);
     expect(several.stderr.trim().split('\n')).toEqual([
       'dbmanager: environment variables PRISM_OPS_DB_HOST (Ops PostgreSQL host), PRISM_S3_ENDPOINT (S3-compatible endpoint (MinIO)), PRISM_S3_BUCKET (Backup bucket) are required but not set',
@@ -155,13 +191,22 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
       env: parseEnv('dbmanager', { ...env, PRISM_METRICS_PORT: String(metricsPort) }),
     });
-    const { port } = await startDbManager(runtime, { grpcPort: 0, scratchDir: scratch, pgBin: process.env.PRISM_TEST_PG_BIN!, archive: false });
+    const { port } = await startDbManager(runtime, {
+      grpcPort: 0,
+      scratchDir: scratch,
+      pgBin: process.env.PRISM_TEST_PG_BIN!,
+      archive: false,
+    });
     await runtime.start(port);
     try {
       const Api = loadProto('prism/dbmanager/v1/dbmanager.proto').prism.dbmanager.v1.DbManager;
       const client = new Api(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
       const call = (m: string, req: object) =>
-        new Promise<Record<string, unknown>>((resolve, reject) => Reflect.get(client, m).call(client, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+        new Promise<Record<string, unknown>>((resolve, reject) =>
+          Reflect.get(client, m).call(client, req, (e: Error | null, r: Record<string, unknown>) =>
+            e ? reject(e) : resolve(r),
+          ),
+        );
       expect(await call('Migrate', {})).toMatchObject({
         databases: [
           { database: 'auth', applied: [] },
@@ -169,8 +214,13 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
         ],
       });
       const status = await call('Status', { database: 'ops' });
-      expect(status).toMatchObject({ databases: [{ database: 'ops', migrations: [{ name: '001_initial_schema.sql', state: 'applied' }] }] });
-      await expect(call('Status', { database: 'users' })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'database "users" is unknown: auth, ops, or empty for both' });
+      expect(status).toMatchObject({
+        databases: [{ database: 'ops', migrations: [{ name: '001_initial_schema.sql', state: 'applied' }] }],
+      });
+      await expect(call('Status', { database: 'users' })).rejects.toMatchObject({
+        code: grpc.status.INVALID_ARGUMENT,
+        details: 'database "users" is unknown: auth, ops, or empty for both',
+      });
       const backups = (await call('ListBackups', { database: 'auth' })).backups as Array<Record<string, unknown>>;
       expect(backups.map((b) => b.kind)).toEqual(['full', 'wal']);
       expect(backups[0]).toMatchObject({ status: 'completed', walStart: expect.stringMatching(/^[0-9A-F]{24}$/) });
@@ -179,12 +229,16 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
 
       const Health = loadProto('grpc/health/v1/health.proto').grpc.health.v1.Health;
       const h = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-      const hs = await new Promise((resolve, reject) => h.Check({ service: DBMANAGER_SERVICE }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+      const hs = await new Promise((resolve, reject) =>
+        h.Check({ service: DBMANAGER_SERVICE }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))),
+      );
       expect(hs).toEqual({ status: 'SERVING' });
       h.close();
 
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      expect(metrics).toMatch(/prism_backup_last_success_timestamp_seconds\{database="auth",kind="full",service="dbmanager"\} \d+/);
+      expect(metrics).toMatch(
+        /prism_backup_last_success_timestamp_seconds\{database="auth",kind="full",service="dbmanager"\} \d+/,
+      );
       expect(metrics).toMatch(/prism_backup_verification_ok\{database="auth",service="dbmanager"\} 1/);
     } finally {
       await runtime.shutdown();
@@ -198,15 +252,29 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       handleSignals: false,
       drainDelayMs: 0,
       logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
-      env: parseEnv('dbmanager', { ...env, ...mesh.env('dbmanager'), PRISM_METRICS_PORT: String(await freePort()), PRISM_MIGRATE_ON_START: 'false' }),
+      env: parseEnv('dbmanager', {
+        ...env,
+        ...mesh.env('dbmanager'),
+        PRISM_METRICS_PORT: String(await freePort()),
+        PRISM_MIGRATE_ON_START: 'false',
+      }),
     });
-    const { port } = await startDbManager(runtime, { grpcPort: 0, scratchDir: scratch, pgBin: process.env.PRISM_TEST_PG_BIN!, archive: false });
+    const { port } = await startDbManager(runtime, {
+      grpcPort: 0,
+      scratchDir: scratch,
+      pgBin: process.env.PRISM_TEST_PG_BIN!,
+      archive: false,
+    });
     const Api = loadProto('prism/dbmanager/v1/dbmanager.proto').prism.dbmanager.v1.DbManager;
     const clients: grpc.Client[] = [];
     const call = (creds: grpc.ChannelCredentials, m: string, req: object) => {
       const client = new Api(`localhost:${port}`, creds);
       clients.push(client);
-      return new Promise<Record<string, unknown>>((resolve, reject) => Reflect.get(client, m).call(client, req, (e: Error | null, r: Record<string, unknown>) => (e ? reject(e) : resolve(r))));
+      return new Promise<Record<string, unknown>>((resolve, reject) =>
+        Reflect.get(client, m).call(client, req, (e: Error | null, r: Record<string, unknown>) =>
+          e ? reject(e) : resolve(r),
+        ),
+      );
     };
     try {
       const operator = mesh.creds(mesh.pki.operator);
@@ -218,9 +286,11 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       });
       expect(await call(operator, 'Status', { database: 'ops' })).toMatchObject({ databases: [{ database: 'ops' }] });
       for (const who of [mesh.pki.workloads.gateway, mesh.pki.workloads.auth, mesh.pki.workloads.config]) {
-        for (const m of ['Migrate', 'Status', 'ListBackups']) await expect(call(mesh.creds(who), m, {})).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+        for (const m of ['Migrate', 'Status', 'ListBackups'])
+          await expect(call(mesh.creds(who), m, {})).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
       }
-      for (const creds of [mesh.creds(), mesh.creds(mesh.foreign)]) await expect(call(creds, 'Migrate', {})).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      for (const creds of [mesh.creds(), mesh.creds(mesh.foreign)])
+        await expect(call(creds, 'Migrate', {})).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
     } finally {
       for (const c of clients) c.close();
       await runtime.shutdown();

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HISTORY_TABLE, databaseMigrationStatus, loadMigrations, migrate, migrateDatabase, migrationStatus, migrationsDir } from '../src/migrations/index.js';
+import {
+  HISTORY_TABLE,
+  databaseMigrationStatus,
+  loadMigrations,
+  migrate,
+  migrateDatabase,
+  migrationStatus,
+  migrationsDir,
+} from '../src/migrations/index.js';
 import { freshDatabase } from './pg-support.js';
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -16,7 +24,12 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   }
 }
 
-const tables = (url: string) => withClient(url, async (c) => (await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.t));
+const tables = (url: string) =>
+  withClient(url, async (c) =>
+    (
+      await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)
+    ).rows.map((r) => r.t),
+  );
 
 describe('migrations of prism_auth and prism_ops', () => {
   const dbs: Array<{ drop: () => Promise<void> }> = [];
@@ -35,8 +48,26 @@ describe('migrations of prism_auth and prism_ops', () => {
       const after = await tables(db.url);
       const expected =
         id === 'auth'
-          ? ['api_keys', 'login_throttle', 'oauth_accounts', 'oauth_states', 'outbox', 'refresh_tokens', 'sessions', 'users']
-          : ['audit_logs', 'backup_verifications', 'backups', 'config_history', 'config_values', 'events', 'metrics', 'wal_segments'];
+          ? [
+              'api_keys',
+              'login_throttle',
+              'oauth_accounts',
+              'oauth_states',
+              'outbox',
+              'refresh_tokens',
+              'sessions',
+              'users',
+            ]
+          : [
+              'audit_logs',
+              'backup_verifications',
+              'backups',
+              'config_history',
+              'config_values',
+              'events',
+              'metrics',
+              'wal_segments',
+            ];
       for (const t of expected) expect(after).toContain(t);
       const second = await migrateDatabase(id, db.url);
       expect(second).toEqual({ applied: [], retried: [], alreadyApplied: files.length });
@@ -65,36 +96,57 @@ describe('migrations of prism_auth and prism_ops', () => {
       await writeFile(join(dir, '003_more.sql'), 'CREATE TABLE more_notes (id int);\n');
       const err = await withClient(db.url, async (c) => migrate(c, await loadMigrations(dir)).catch((e: Error) => e));
       expect(err).toBeInstanceOf(Error);
-      expect((err as Error).message).toMatch(/migration 002_add_notes\.sql was applied on .* with checksum [0-9a-f]{12}, but the file now has checksum [0-9a-f]{12}/);
+      expect((err as Error).message).toMatch(
+        /migration 002_add_notes\.sql was applied on .* with checksum [0-9a-f]{12}, but the file now has checksum [0-9a-f]{12}/,
+      );
       // Nothing of the run happened: 003 was not applied, the column was not added.
       expect(await tables(db.url)).not.toContain('more_notes');
       const status = await withClient(db.url, async (c) => migrationStatus(c, await loadMigrations(dir)));
-      expect(status.map((s) => `${s.name}:${s.state}`)).toEqual(['001_initial_schema.sql:applied', '002_add_notes.sql:changed', '003_more.sql:pending']);
+      expect(status.map((s) => `${s.name}:${s.state}`)).toEqual([
+        '001_initial_schema.sql:applied',
+        '002_add_notes.sql:changed',
+        '003_more.sql:pending',
+      ]);
       await writeFile(file, original);
       await rm(join(dir, '003_more.sql'));
     });
 
     it('a failing file is rolled back whole, recorded as failed, reported and retried by the next run', async () => {
       // The first statement would succeed on its own: the transaction must take it back.
-      await writeFile(join(dir, '003_broken.sql'), 'CREATE TABLE half_done (id int);\nINSERT INTO no_such_table VALUES (1);\n');
+      await writeFile(
+        join(dir, '003_broken.sql'),
+        'CREATE TABLE half_done (id int);\nINSERT INTO no_such_table VALUES (1);\n',
+      );
       await writeFile(join(dir, '004_after.sql'), 'CREATE TABLE after_broken (id int);\n');
       const err = await withClient(db.url, async (c) => migrate(c, await loadMigrations(dir)).catch((e: Error) => e));
-      expect((err as Error).message).toMatch(/migration 003_broken\.sql failed and was rolled back: relation "no_such_table" does not exist/);
+      expect((err as Error).message).toMatch(
+        /migration 003_broken\.sql failed and was rolled back: relation "no_such_table" does not exist/,
+      );
       const t = await tables(db.url);
       expect(t).not.toContain('half_done');
       expect(t).not.toContain('after_broken');
       const status = await withClient(db.url, async (c) => migrationStatus(c, await loadMigrations(dir)));
-      expect(status.find((s) => s.version === 3)).toMatchObject({ state: 'failed', error: expect.stringContaining('no_such_table') });
+      expect(status.find((s) => s.version === 3)).toMatchObject({
+        state: 'failed',
+        error: expect.stringContaining('no_such_table'),
+      });
       expect(status.find((s) => s.version === 4)?.state).toBe('pending');
 
       // Fixed (a failed file was never applied, so it may change); the next run says so and retries.
       await writeFile(join(dir, '003_broken.sql'), 'CREATE TABLE half_done (id int);\n');
       const lines: string[] = [];
-      const result = await withClient(db.url, async (c) => migrate(c, await loadMigrations(dir), { log: (l) => lines.push(l) }));
-      expect(lines.join('\n')).toMatch(/migration 003_broken\.sql failed in an earlier run \(relation "no_such_table" does not exist.*\); retrying it/);
+      const result = await withClient(db.url, async (c) =>
+        migrate(c, await loadMigrations(dir), { log: (l) => lines.push(l) }),
+      );
+      expect(lines.join('\n')).toMatch(
+        /migration 003_broken\.sql failed in an earlier run \(relation "no_such_table" does not exist.*\); retrying it/,
+      );
       expect(result.applied).toEqual(['003_broken.sql', '004_after.sql']);
       expect(result.retried).toEqual(['003_broken.sql']);
-      const row = await withClient(db.url, async (c) => (await c.query(`SELECT status, attempts, error FROM ${HISTORY_TABLE} WHERE version = 3`)).rows[0]);
+      const row = await withClient(
+        db.url,
+        async (c) => (await c.query(`SELECT status, attempts, error FROM ${HISTORY_TABLE} WHERE version = 3`)).rows[0],
+      );
       expect(row).toEqual({ status: 'applied', attempts: 2, error: null });
     });
 
@@ -119,7 +171,10 @@ describe('migrations of prism_auth and prism_ops', () => {
         await a.end();
         await b.end();
       }
-      const count = await withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${HISTORY_TABLE} WHERE version = 5`)).rows[0].n);
+      const count = await withClient(
+        db.url,
+        async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${HISTORY_TABLE} WHERE version = 5`)).rows[0].n,
+      );
       expect(count).toBe(1);
     });
 
@@ -131,10 +186,20 @@ describe('migrations of prism_auth and prism_ops', () => {
       await other.connect();
       try {
         // Hold the same lock from a plain session, as a stuck runner would.
-        const first = migrate(holder, [...(await loadMigrations(dir)).slice(0, 5), { version: 6, name: '006_blocked.sql', sql: 'SELECT pg_sleep(2); CREATE TABLE blocked (id int);', checksum: 'x' }]);
+        const first = migrate(holder, [
+          ...(await loadMigrations(dir)).slice(0, 5),
+          {
+            version: 6,
+            name: '006_blocked.sql',
+            sql: 'SELECT pg_sleep(2); CREATE TABLE blocked (id int);',
+            checksum: 'x',
+          },
+        ]);
         await new Promise((r) => setTimeout(r, 300));
         const err = await migrate(other, await loadMigrations(dir), { lockTimeoutMs: 500 }).catch((e: Error) => e);
-        expect((err as Error).message).toMatch(/another migration runner \(backend pid \d+\) has held the migration lock for more than 1 s; nothing was applied/);
+        expect((err as Error).message).toMatch(
+          /another migration runner \(backend pid \d+\) has held the migration lock for more than 1 s; nothing was applied/,
+        );
         await first;
       } finally {
         await holder.end();
@@ -145,7 +210,9 @@ describe('migrations of prism_auth and prism_ops', () => {
     it('rejects badly named files and duplicate versions', async () => {
       const bad = await mkdtemp(join(tmpdir(), 'prism-mig-bad-'));
       await writeFile(join(bad, '1-init.sql'), 'SELECT 1;');
-      await expect(loadMigrations(bad)).rejects.toThrow(/a migration file is named NNN_description\.sql .*got "1-init\.sql"/);
+      await expect(loadMigrations(bad)).rejects.toThrow(
+        /a migration file is named NNN_description\.sql .*got "1-init\.sql"/,
+      );
       await rm(join(bad, '1-init.sql'));
       await writeFile(join(bad, '001_a.sql'), 'SELECT 1;');
       await writeFile(join(bad, '001_b.sql'), 'SELECT 1;');

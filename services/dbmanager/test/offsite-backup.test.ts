@@ -23,8 +23,19 @@ type Minio = Awaited<ReturnType<typeof privateMinio>>;
 
 /** A bucket on a private MinIO, and the store reaching it. */
 async function bucketOn(minio: Minio, bucket: string): Promise<StorageConfig> {
-  const config = { endpoint: minio.endpoint, region: 'us-east-1', bucket, accessKeyId: minio.rootUser, secretAccessKey: minio.rootPassword };
-  const s3 = new S3Client({ endpoint: config.endpoint, region: config.region, forcePathStyle: true, credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } });
+  const config = {
+    endpoint: minio.endpoint,
+    region: 'us-east-1',
+    bucket,
+    accessKeyId: minio.rootUser,
+    secretAccessKey: minio.rootPassword,
+  };
+  const s3 = new S3Client({
+    endpoint: config.endpoint,
+    region: config.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+  });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   s3.destroy();
   return config;
@@ -62,7 +73,8 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
   let dumpBefore = '';
   const lines: string[] = [];
 
-  const client = (p: PrivatePostgres, database: string) => new pg.Client({ host: '127.0.0.1', port: p.port, user: 'prism', password: p.password, database });
+  const client = (p: PrivatePostgres, database: string) =>
+    new pg.Client({ host: '127.0.0.1', port: p.port, user: 'prism', password: p.password, database });
   const sql = async (p: PrivatePostgres, q: string, params: unknown[] = [], database = 'prism_auth') => {
     const c = client(p, database);
     await c.connect();
@@ -72,11 +84,26 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
       await c.end();
     }
   };
-  const dumpall = (p: PrivatePostgres) => asPostgres('pg_dumpall', ['-h', '127.0.0.1', '-p', String(p.port), '-U', 'prism', '--no-password', '--restrict-key=prismtest']);
+  const dumpall = (p: PrivatePostgres) =>
+    asPostgres('pg_dumpall', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(p.port),
+      '-U',
+      'prism',
+      '--no-password',
+      '--restrict-key=prismtest',
+    ]);
   const engine = (store: EngineContext['store']): EngineContext => ({ ...ctx, store });
 
   beforeAll(async () => {
-    [source, inCluster, offsite, opsDb] = await Promise.all([privatePostgres(), privateMinio(), privateMinio(), freshDatabase('ops_offsite')]);
+    [source, inCluster, offsite, opsDb] = await Promise.all([
+      privatePostgres(),
+      privateMinio(),
+      privateMinio(),
+      freshDatabase('ops_offsite'),
+    ]);
     process.env.PGPASSWORD = source.password;
     await migrateDatabase('ops', opsDb.url);
     pool = new pg.Pool({ connectionString: opsDb.url, max: 4 });
@@ -84,11 +111,37 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
     await chmod(scratch, 0o755);
     primary = new ObjectStore(await bucketOn(inCluster, 'prism-backups'));
     remote = new ObjectStore(await bucketOn(offsite, 'prism-offsite'));
-    ctx = { store: new MirroredStore(primary, remote), catalog: new BackupCatalog(pool), pgBin: pgBin(), scratchDir: scratch, report: lineReporter((l) => lines.push(l), '', 0) };
-    target = { id: 'auth', host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'prism_auth' };
-    archiver = new WalArchiver({ target, store: ctx.store, catalog: ctx.catalog, pgBin: pgBin(), spoolDir: join(scratch, 'wal-spool'), log: (l) => lines.push(l) });
+    ctx = {
+      store: new MirroredStore(primary, remote),
+      catalog: new BackupCatalog(pool),
+      pgBin: pgBin(),
+      scratchDir: scratch,
+      report: lineReporter((l) => lines.push(l), '', 0),
+    };
+    target = {
+      id: 'auth',
+      host: '127.0.0.1',
+      port: source.port,
+      user: 'prism',
+      password: source.password,
+      database: 'prism_auth',
+    };
+    archiver = new WalArchiver({
+      target,
+      store: ctx.store,
+      catalog: ctx.catalog,
+      pgBin: pgBin(),
+      spoolDir: join(scratch, 'wal-spool'),
+      log: (l) => lines.push(l),
+    });
     await sql(source, 'CREATE DATABASE prism_auth', [], 'postgres');
-    await migrateDatabase('auth', { host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'prism_auth' });
+    await migrateDatabase('auth', {
+      host: '127.0.0.1',
+      port: source.port,
+      user: 'prism',
+      password: source.password,
+      database: 'prism_auth',
+    });
     await sql(source, 'CREATE TABLE ledger (id int PRIMARY KEY, note text NOT NULL)');
     await sql(source, `INSERT INTO ledger SELECT g, 'base-' || g FROM generate_series(1, 3000) g`);
     systemId = (await sql(source, 'SELECT system_identifier::text AS id FROM pg_control_system()'))[0].id;
@@ -97,7 +150,16 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
   afterAll(async () => {
     await archiver?.stop().catch(() => {});
     await pool?.end();
-    await Promise.all([source?.dispose(), rebuilt?.dispose(), inCluster?.dispose(), offsite?.dispose(), rebuiltStore?.dispose(), opsDb?.drop()].map((p) => p?.catch(() => {}) ?? Promise.resolve()));
+    await Promise.all(
+      [
+        source?.dispose(),
+        rebuilt?.dispose(),
+        inCluster?.dispose(),
+        offsite?.dispose(),
+        rebuiltStore?.dispose(),
+        opsDb?.drop(),
+      ].map((p) => p?.catch(() => {}) ?? Promise.resolve()),
+    );
     primary?.destroy();
     remote?.destroy();
     if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -118,12 +180,20 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
   }, 120_000);
 
   it('a write the off-site store does not take fails, streamed or not (a backup counts only once both hold it)', async () => {
-    const unreachable = new ObjectStore({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', bucket: 'nowhere', accessKeyId: 'x', secretAccessKey: 'y' });
+    const unreachable = new ObjectStore({
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      bucket: 'nowhere',
+      accessKeyId: 'x',
+      secretAccessKey: 'y',
+    });
     const mirror = new MirroredStore(primary, unreachable);
     await expect(mirror.checkAccess()).rejects.toThrow(/off-site store: bucket nowhere is not reachable/);
     await expect(mirror.putBuffer('auth/probe', Buffer.from('x'))).rejects.toThrow();
     // The streamed path (base backups) must fail too, not wait forever on the upload that stopped.
-    await expect(mirror.putStream('auth/probe-stream', Readable.from([randomBytes(4 << 20), randomBytes(4 << 20)]))).rejects.toThrow();
+    await expect(
+      mirror.putStream('auth/probe-stream', Readable.from([randomBytes(4 << 20), randomBytes(4 << 20)])),
+    ).rejects.toThrow();
     unreachable.destroy();
     await primary.delete(['auth/probe', 'auth/probe-stream']);
   }, 60_000);
@@ -142,7 +212,13 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
     expect(dry.systemIdentifier).toBe(systemId);
     expect(dry.wal.segments).toBeGreaterThan(0);
     const started = Date.now();
-    const restored = await restoreBackup(fromOffsite, { target, name: full, dryRun: false, targetDir: source.dataDir, replayTimeoutMs: 60_000 });
+    const restored = await restoreBackup(fromOffsite, {
+      target,
+      name: full,
+      dryRun: false,
+      targetDir: source.dataDir,
+      replayTimeoutMs: 60_000,
+    });
     lines.push(`measured: restore from off-site ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(restored.verifyBackup).toMatch(/backup successfully verified/);
     await source.start();
@@ -158,7 +234,14 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
     const mirror = new MirroredStore(newPrimary, remote);
     await sql(rebuilt, 'CREATE DATABASE prism_auth', [], 'postgres');
     const newTarget: DbTarget = { ...target, port: rebuilt.port, password: rebuilt.password };
-    const newArchiver = new WalArchiver({ target: newTarget, store: mirror, catalog: ctx.catalog, pgBin: pgBin(), spoolDir: join(scratch, 'wal-spool-rebuilt'), log: (l) => lines.push(l) });
+    const newArchiver = new WalArchiver({
+      target: newTarget,
+      store: mirror,
+      catalog: ctx.catalog,
+      pgBin: pgBin(),
+      spoolDir: join(scratch, 'wal-spool-rebuilt'),
+      log: (l) => lines.push(l),
+    });
     const newId = (await sql(rebuilt, 'SELECT system_identifier::text AS id FROM pg_control_system()'))[0].id;
     expect(newId).not.toBe(systemId);
 
@@ -190,11 +273,15 @@ describe('off-site backups: the cluster and its object store are lost, the off-s
     const foreign = await remote.head(keys.wal('auth', newId, name));
     await remote.putBuffer(oldKey, await remote.getBuffer(keys.wal('auth', newId, name)), foreign!.metadata);
     try {
-      await expect(restoreBackup(engine(remote), { target, name: full, dryRun: true })).rejects.toThrow(new RegExp(`${name}: written by the cluster with system identifier ${newId}, not ${systemId}`));
+      await expect(restoreBackup(engine(remote), { target, name: full, dryRun: true })).rejects.toThrow(
+        new RegExp(`${name}: written by the cluster with system identifier ${newId}, not ${systemId}`),
+      );
     } finally {
       await remote.putBuffer(oldKey, original, originalHead!.metadata);
     }
-    await expect(restoreBackup(engine(remote), { target, name: full, dryRun: true })).resolves.toMatchObject({ systemIdentifier: systemId });
+    await expect(restoreBackup(engine(remote), { target, name: full, dryRun: true })).resolves.toMatchObject({
+      systemIdentifier: systemId,
+    });
     newPrimary.destroy();
   }, 180_000);
 });

@@ -12,17 +12,28 @@ import { testPgUrl } from './pg-support.js';
 /** The shared test server as a DB manager target. */
 function target() {
   const u = new URL(testPgUrl());
-  return { id: 'ops' as const, host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: 'postgres' };
+  return {
+    id: 'ops' as const,
+    host: u.hostname,
+    port: Number(u.port),
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database: 'postgres',
+  };
 }
 
-const versionOf = (dir: string) => Number(/\(PostgreSQL\) (\d+)/.exec(execFileSync(join(dir, 'postgres'), ['--version'], { encoding: 'utf8' }))![1]);
+const versionOf = (dir: string) =>
+  Number(/\(PostgreSQL\) (\d+)/.exec(execFileSync(join(dir, 'postgres'), ['--version'], { encoding: 'utf8' }))![1]);
 
 /** A directory with every program, whose `postgres --version` says `major` (the others are empty scripts). */
 async function fakeBin(parent: string, major: number): Promise<string> {
   const dir = join(parent, `fake-${major}`);
   await mkdir(dir, { recursive: true });
   for (const p of PG_PROGRAMS) {
-    await writeFile(join(dir, p), p === 'postgres' ? `#!/bin/sh\necho "postgres (PostgreSQL) ${major}.1"\n` : '#!/bin/sh\nexit 0\n');
+    await writeFile(
+      join(dir, p),
+      p === 'postgres' ? `#!/bin/sh\necho "postgres (PostgreSQL) ${major}.1"\n` : '#!/bin/sh\nexit 0\n',
+    );
     await chmod(join(dir, p), 0o755);
   }
   return dir;
@@ -71,7 +82,9 @@ describe('the PostgreSQL bin directory (PRISM_PG_BIN_DIR, else found for the ser
     const emptyRoot = join(work, 'no-versions');
     await mkdir(emptyRoot, { recursive: true });
     expect(() => findPgBin({ serverMajor: major, searchPath: `/usr/bin:${other}`, root: emptyRoot })).toThrowError(
-      new RegExp(`^PostgreSQL ${major} programs \\(pg_basebackup, .*postgres\\) were not found in ${emptyRoot}/<major>/bin or on PATH; install them or set PRISM_PG_BIN_DIR$`),
+      new RegExp(
+        `^PostgreSQL ${major} programs \\(pg_basebackup, .*postgres\\) were not found in ${emptyRoot}/<major>/bin or on PATH; install them or set PRISM_PG_BIN_DIR$`,
+      ),
     );
     // The right version on PATH is taken.
     const right = await fakeBin(work, major);
@@ -83,10 +96,14 @@ describe('the PostgreSQL bin directory (PRISM_PG_BIN_DIR, else found for the ser
   it('an explicit directory is used as it is, and one lacking programs is refused at start, naming them', async () => {
     const right = await fakeBin(work, 7);
     expect(findPgBin({ explicit: right, serverMajor: major })).toBe(right);
-    expect(() => new DbManagerContext(parseEnv('dbmanager', dbmanagerEnv({ PRISM_PG_BIN_DIR: '/usr/bin' })))).toThrowError(
+    expect(
+      () => new DbManagerContext(parseEnv('dbmanager', dbmanagerEnv({ PRISM_PG_BIN_DIR: '/usr/bin' }))),
+    ).toThrowError(
       /^PRISM_PG_BIN_DIR=\/usr\/bin lacks (pg_\w+, )*pg_verifybackup, .*postgres: point it at a PostgreSQL bin directory/,
     );
-    expect(() => parseEnv('dbmanager', dbmanagerEnv({ PRISM_PG_BIN_DIR: 'relative/bin' }))).toThrowError(/PRISM_PG_BIN_DIR is invalid: expected an absolute file path/);
+    expect(() => parseEnv('dbmanager', dbmanagerEnv({ PRISM_PG_BIN_DIR: 'relative/bin' }))).toThrowError(
+      /PRISM_PG_BIN_DIR is invalid: expected an absolute file path/,
+    );
   });
 });
 

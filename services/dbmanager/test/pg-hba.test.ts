@@ -31,9 +31,13 @@ describe('rendered pg_hba.conf of the PostgreSQL servers', () => {
   const basebackup = async (s: PrivatePostgres, password: string) => {
     const out = await mkdtemp(join(tmpdir(), 'prism-hba-bb-'));
     dirs.push(out);
-    return exec(join(pgBin(), 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(s.port), '-U', 'prism', '-D', join(out, 'b'), '-X', 'none', '--no-password'], {
-      env: { ...process.env, PGPASSWORD: password },
-    });
+    return exec(
+      join(pgBin(), 'pg_basebackup'),
+      ['-h', '127.0.0.1', '-p', String(s.port), '-U', 'prism', '-D', join(out, 'b'), '-X', 'none', '--no-password'],
+      {
+        env: { ...process.env, PGPASSWORD: password },
+      },
+    );
   };
 
   it('admits pg_basebackup from another host for the replication user, with its password only', async () => {

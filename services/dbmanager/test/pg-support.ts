@@ -4,7 +4,8 @@ import pg from 'pg';
 /** The shared test PostgreSQL (infra/local-platform/test-servers.ts), as set by vitest's global set-up. */
 export function testPgUrl(): string {
   const url = process.env.PRISM_TEST_PG_URL;
-  if (!url) throw new Error('PRISM_TEST_PG_URL is not set: run the tests through vitest (its global set-up starts PostgreSQL)');
+  if (!url)
+    throw new Error('PRISM_TEST_PG_URL is not set: run the tests through vitest (its global set-up starts PostgreSQL)');
   return url;
 }
 

@@ -8,6 +8,10 @@ describe('progress lines', () => {
     r.progress('read', 1_500_000, 3_000_000);
     r.progress('WAL segments verified', 3, 12, 'count');
     r.progress('WAL segments verified', 12, 12, 'count');
-    expect(lines).toEqual(['[auth] read: 1.5 MB of 3.0 MB (50%)', '[auth] WAL segments verified: 3 of 12 (25%)', '[auth] WAL segments verified: 12 of 12 (100%)']);
+    expect(lines).toEqual([
+      '[auth] read: 1.5 MB of 3.0 MB (50%)',
+      '[auth] WAL segments verified: 3 of 12 (25%)',
+      '[auth] WAL segments verified: 12 of 12 (100%)',
+    ]);
   });
 });

@@ -40,7 +40,13 @@ describe('restore --apply (real PostgreSQL, real MinIO)', () => {
   const lines: string[] = [];
 
   const sql = async (q: string, params: unknown[] = []) => {
-    const c = new pg.Client({ host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'prism_auth' });
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: source.port,
+      user: 'prism',
+      password: source.password,
+      database: 'prism_auth',
+    });
     await c.connect();
     try {
       return (await c.query(q, params)).rows;
@@ -50,16 +56,47 @@ describe('restore --apply (real PostgreSQL, real MinIO)', () => {
   };
 
   beforeAll(async () => {
-    [source, other, s3, opsDb] = await Promise.all([privatePostgres(), privatePostgres(), provisionBucket(), freshDatabase('ops_apply')]);
+    [source, other, s3, opsDb] = await Promise.all([
+      privatePostgres(),
+      privatePostgres(),
+      provisionBucket(),
+      freshDatabase('ops_apply'),
+    ]);
     await migrateDatabase('ops', opsDb.url);
     pool = new pg.Pool({ connectionString: opsDb.url, max: 4 });
     scratch = await mkdtemp(join(tmpdir(), 'prism-scratch-'));
     await chmod(scratch, 0o755);
     const store = new ObjectStore(s3.config);
-    ctx = { store, catalog: new BackupCatalog(pool), pgBin: pgBin(), scratchDir: scratch, report: lineReporter((l) => lines.push(l), '', 0) };
-    target = { id: 'auth', host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'prism_auth' };
-    archiver = new WalArchiver({ target, store, catalog: ctx.catalog, pgBin: pgBin(), spoolDir: join(scratch, 'wal-spool'), log: (l) => lines.push(l) });
-    const admin = new pg.Client({ host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'postgres' });
+    ctx = {
+      store,
+      catalog: new BackupCatalog(pool),
+      pgBin: pgBin(),
+      scratchDir: scratch,
+      report: lineReporter((l) => lines.push(l), '', 0),
+    };
+    target = {
+      id: 'auth',
+      host: '127.0.0.1',
+      port: source.port,
+      user: 'prism',
+      password: source.password,
+      database: 'prism_auth',
+    };
+    archiver = new WalArchiver({
+      target,
+      store,
+      catalog: ctx.catalog,
+      pgBin: pgBin(),
+      spoolDir: join(scratch, 'wal-spool'),
+      log: (l) => lines.push(l),
+    });
+    const admin = new pg.Client({
+      host: '127.0.0.1',
+      port: source.port,
+      user: 'prism',
+      password: source.password,
+      database: 'postgres',
+    });
     await admin.connect();
     await admin.query('CREATE DATABASE prism_auth');
     await admin.end();
@@ -86,11 +123,17 @@ describe('restore --apply (real PostgreSQL, real MinIO)', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }, 60_000);
 
-  const siblings = async (pgRoot: string) => (await readdir(pgRoot)).filter((f) => /^data\.(restore|before-restore)-/.test(f));
+  const siblings = async (pgRoot: string) =>
+    (await readdir(pgRoot)).filter((f) => /^data\.(restore|before-restore)-/.test(f));
 
   it('refuses to replace another cluster, and leaves it running untouched', async () => {
     const otherTarget = { ...target, port: other.port, password: other.password };
-    const r = applyRestore(ctx, { target: otherTarget, name: full, control: pgCtlControl(pgBin(), other.dataDir, runAs), takeFullBackup: async () => 'never' });
+    const r = applyRestore(ctx, {
+      target: otherTarget,
+      name: full,
+      control: pgCtlControl(pgBin(), other.dataDir, runAs),
+      takeFullBackup: async () => 'never',
+    });
     await expect(r).rejects.toThrow(/is cluster \d+, backup .* is of cluster \d+: refusing to replace another cluster/);
     expect(await siblings(other.root)).toEqual([]);
     const c = new pg.Client({ connectionString: other.url() });
@@ -100,7 +143,14 @@ describe('restore --apply (real PostgreSQL, real MinIO)', () => {
 
   it('refuses a directory that is not the server’s data directory', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'prism-not-data-'));
-    await expect(applyRestore(ctx, { target, name: full, control: pgCtlControl(pgBin(), empty, runAs), takeFullBackup: async () => 'never' })).rejects.toThrow(/is not a PostgreSQL data directory/);
+    await expect(
+      applyRestore(ctx, {
+        target,
+        name: full,
+        control: pgCtlControl(pgBin(), empty, runAs),
+        takeFullBackup: async () => 'never',
+      }),
+    ).rejects.toThrow(/is not a PostgreSQL data directory/);
     await rm(empty, { recursive: true });
     expect((await sql('SELECT count(*)::int AS n FROM ledger'))[0].n).toBe(50);
   });
@@ -119,7 +169,9 @@ describe('restore --apply (real PostgreSQL, real MinIO)', () => {
     expect(newBackup).not.toBe('');
     expect(s.replayedTo).toBeDefined();
     // The rows deleted after the target time are back; the server answers on its own port.
-    expect(await sql('SELECT count(*)::int AS n, min(note) AS first FROM ledger')).toEqual([{ n: 200, first: 'after-101' }]);
+    expect(await sql('SELECT count(*)::int AS n, min(note) AS first FROM ledger')).toEqual([
+      { n: 200, first: 'after-101' },
+    ]);
     expect(existsSync(join(s.previousDir, 'PG_VERSION'))).toBe(true);
     expect(dirname(s.previousDir)).toBe(source.root);
     expect((await siblings(source.root)).filter((f) => f.startsWith('data.restore-'))).toEqual([]);

@@ -13,7 +13,8 @@ function s3Endpoint(): { endpoint: string; rootUser: string; rootPassword: strin
   const endpoint = process.env.PRISM_TEST_MINIO_ENDPOINT;
   const rootUser = process.env.PRISM_TEST_MINIO_ROOT_USER;
   const rootPassword = process.env.PRISM_TEST_MINIO_ROOT_PASSWORD;
-  if (!endpoint || !rootUser || !rootPassword) throw new Error('PRISM_TEST_MINIO_* are not set: run the tests through vitest (the test servers include MinIO)');
+  if (!endpoint || !rootUser || !rootPassword)
+    throw new Error('PRISM_TEST_MINIO_* are not set: run the tests through vitest (the test servers include MinIO)');
   return { endpoint, rootUser, rootPassword };
 }
 
@@ -22,7 +23,12 @@ function s3Endpoint(): { endpoint: string; rootUser: string; rootPassword: strin
  * MinIO: a bucket and a user whose policy reaches that bucket only. Returns that user's storage
  * configuration and a root client, which the tests use only to damage objects on purpose.
  */
-export async function provisionBucket(): Promise<{ config: StorageConfig; root: ObjectStore; otherBucket: string; cleanup: () => Promise<void> }> {
+export async function provisionBucket(): Promise<{
+  config: StorageConfig;
+  root: ObjectStore;
+  otherBucket: string;
+  cleanup: () => Promise<void>;
+}> {
   const { endpoint, rootUser, rootPassword } = s3Endpoint();
   const suffix = randomBytes(4).toString('hex');
   const bucket = `prism-backups-${suffix}`;
@@ -32,10 +38,22 @@ export async function provisionBucket(): Promise<{ config: StorageConfig; root: 
   await writeFile(join(dir, 'backup-policy.json'), minioBucketPolicy(bucket));
   // The deployments have one policy, prism-backup; test files run in parallel, each with its own
   // bucket, so each names its own policy (nothing else of the script changes).
-  const script = minioSetupScript({ endpoint, bucket, backupUser: user, policyFile: join(dir, 'backup-policy.json') }).replaceAll('prism prism-backup ', `prism prism-backup-${suffix} `);
-  if (!script.includes(`policy create prism prism-backup-${suffix} `)) throw new Error('the MinIO set-up script no longer names its policy as expected');
+  const script = minioSetupScript({
+    endpoint,
+    bucket,
+    backupUser: user,
+    policyFile: join(dir, 'backup-policy.json'),
+  }).replaceAll('prism prism-backup ', `prism prism-backup-${suffix} `);
+  if (!script.includes(`policy create prism prism-backup-${suffix} `))
+    throw new Error('the MinIO set-up script no longer names its policy as expected');
   await writeFile(join(dir, 'setup.sh'), script);
-  const env = { ...process.env, MINIO_ROOT_USER: rootUser, MINIO_ROOT_PASSWORD: rootPassword, MINIO_BACKUP_SECRET_KEY: secret, BACKUP_RETENTION_DAYS: '1' };
+  const env = {
+    ...process.env,
+    MINIO_ROOT_USER: rootUser,
+    MINIO_ROOT_PASSWORD: rootPassword,
+    MINIO_BACKUP_SECRET_KEY: secret,
+    BACKUP_RETENTION_DAYS: '1',
+  };
   await exec('sh', [join(dir, 'setup.sh')], { env });
   // Another bucket the backup user must not reach.
   const otherBucket = `prism-other-${suffix}`;

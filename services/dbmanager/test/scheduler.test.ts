@@ -6,9 +6,17 @@ const node = (script: string) => spawn(process.execPath, ['-e', script], { stdio
 
 describe('the DB manager’s scheduler (Compose’s backup schedule)', () => {
   it('reads jobs as name|cron|arguments and refuses a malformed one with the reason', () => {
-    expect(parseJob('backup-auth|0 2 * * *|backup auth full')).toEqual({ name: 'backup-auth', cron: '0 2 * * *', args: ['backup', 'auth', 'full'] });
-    expect(() => parseJob('backup-auth|0 2 * *|backup auth full')).toThrow(/"0 2 \* \*" is not a five-field cron expression/);
-    expect(() => parseJob('backup-auth|0 25 * * *|backup auth full')).toThrow(/backup-auth: "0 25 \* \* \*" is not a cron expression/);
+    expect(parseJob('backup-auth|0 2 * * *|backup auth full')).toEqual({
+      name: 'backup-auth',
+      cron: '0 2 * * *',
+      args: ['backup', 'auth', 'full'],
+    });
+    expect(() => parseJob('backup-auth|0 2 * *|backup auth full')).toThrow(
+      /"0 2 \* \*" is not a five-field cron expression/,
+    );
+    expect(() => parseJob('backup-auth|0 25 * * *|backup auth full')).toThrow(
+      /backup-auth: "0 25 \* \* \*" is not a cron expression/,
+    );
     expect(() => parseJob('backup-auth 0 2 * * * backup')).toThrow(/expected <name>\|<cron>\|<arguments>/);
   });
 

@@ -20,7 +20,10 @@ export interface Identity {
 /** A valid API key: the gateway checks the shape only, the fake auth answers from its table. */
 const apiKey = () => `prism_${randomUUID().replace(/-/g, '').slice(0, 12)}_${randomUUID().replace(/-/g, '')}ab12CD`;
 
-export async function makeIdentities(keys: Keys, n: number): Promise<{ ids: Identity[]; authPort: number; close: () => Promise<void> }> {
+export async function makeIdentities(
+  keys: Keys,
+  n: number,
+): Promise<{ ids: Identity[]; authPort: number; close: () => Promise<void> }> {
   const ids: Identity[] = [];
   const table: Parameters<typeof startAuthGrpc>[0] = {};
   for (let i = 0; i < n; i++) {
@@ -32,7 +35,10 @@ export async function makeIdentities(keys: Keys, n: number): Promise<{ ids: Iden
     ids.push({
       sub,
       sid,
-      headers: { authorization: `Bearer ${await token(keys, sub, { [ACCESS_TOKEN.sessionClaim]: sid })}`, 'x-forwarded-for': xff },
+      headers: {
+        authorization: `Bearer ${await token(keys, sub, { [ACCESS_TOKEN.sessionClaim]: sid })}`,
+        'x-forwarded-for': xff,
+      },
       keyHeaders: { 'x-api-key': k, 'x-forwarded-for': xff },
     });
   }
@@ -61,7 +67,11 @@ export function zipfSequence(n: number, length = 1 << 20): Uint32Array {
 }
 
 /** autocannon options that send each request as the next user of the sequence. */
-export function zipfRequests(ids: readonly Identity[], seq: Uint32Array, onResponse?: (user: number, status: number) => void): Pick<autocannon.Options, 'requests'> {
+export function zipfRequests(
+  ids: readonly Identity[],
+  seq: Uint32Array,
+  onResponse?: (user: number, status: number) => void,
+): Pick<autocannon.Options, 'requests'> {
   let next = 0;
   return {
     requests: [
@@ -72,7 +82,12 @@ export function zipfRequests(ids: readonly Identity[], seq: Uint32Array, onRespo
           (context as { user: number }).user = user;
           return { ...req, headers: i % 5 === 0 ? ids[user]!.keyHeaders : ids[user]!.headers };
         },
-        ...(onResponse ? { onResponse: (status: number, _body: string, context: object) => onResponse((context as { user: number }).user, status) } : {}),
+        ...(onResponse
+          ? {
+              onResponse: (status: number, _body: string, context: object) =>
+                onResponse((context as { user: number }).user, status),
+            }
+          : {}),
       },
     ],
   };
@@ -126,7 +141,10 @@ export async function checkBounds(
   await sleep((seconds * 1000) / 2);
   await redis.set(AUTH_REDIS_KEYS.revokedSession(ids[victim]!.sid), 'logout', 'EX', 120);
   revoked = performance.now();
-  nc.publish(AUTH_EVENT_SUBJECTS.sessionRevoked, JSON.stringify({ subject: AUTH_EVENT_SUBJECTS.sessionRevoked, session_id: ids[victim]!.sid, reason: 'logout' }));
+  nc.publish(
+    AUTH_EVENT_SUBJECTS.sessionRevoked,
+    JSON.stringify({ subject: AUTH_EVENT_SUBJECTS.sessionRevoked, session_id: ids[victim]!.sid, reason: 'logout' }),
+  );
   const results = await Promise.all(load);
   redis.disconnect();
   await nc.close();
@@ -137,5 +155,10 @@ export async function checkBounds(
     while (admitted[j]! < admitted[i]! - 1_000) j++;
     worst = Math.max(worst, i - j + 1);
   }
-  return { worstWindow: worst, allowed: Math.floor(rate * 1.05) + burst, revocationMs, p50Ms: Math.max(...results.map((r) => r.latency.p50)) };
+  return {
+    worstWindow: worst,
+    allowed: Math.floor(rate * 1.05) + burst,
+    revocationMs,
+    p50Ms: Math.max(...results.map((r) => r.latency.p50)),
+  };
 }

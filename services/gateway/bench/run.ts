@@ -25,7 +25,12 @@ type Load = Pick<autocannon.Options, 'headers' | 'requests'>;
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-function start(cmd: string, args: string[], env: Record<string, string>, readyWhen: (line: string) => boolean): Promise<ChildProcess> {
+function start(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  readyWhen: (line: string) => boolean,
+): Promise<ChildProcess> {
   const child = spawn(cmd, args, { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   return new Promise((resolve, reject) => {
@@ -42,7 +47,17 @@ function start(cmd: string, args: string[], env: Record<string, string>, readyWh
 
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const node = (file: string, env: Record<string, string>, ready: (l: string) => boolean) =>
-  start(process.execPath, [...(PROFILE_DIR && file.includes('main.ts') ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', file], env, ready);
+  start(
+    process.execPath,
+    [
+      ...(PROFILE_DIR && file.includes('main.ts') ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+      '--import',
+      'tsx',
+      file,
+    ],
+    env,
+    ready,
+  );
 
 /** utime + stime of a process in microseconds (from /proc). */
 function cpuMicros(pid: number): number {
@@ -104,22 +119,40 @@ const median = (xs: number[]) => {
 async function main() {
   const dir = tmpDir();
   const [upPort, bareP, redisPort, natsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const redis = await start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--requirepass', 'bench', '--save', '', '--appendonly', 'no'], {}, (l) =>
-    l.includes('Ready to accept connections'),
+  const redis = await start(
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--requirepass', 'bench', '--save', '', '--appendonly', 'no'],
+    {},
+    (l) => l.includes('Ready to accept connections'),
   );
-  const nats = await start('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', `${dir}/nats`], {}, (l) => l.includes('Server is ready'));
+  const nats = await start(
+    'nats-server',
+    ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', `${dir}/nats`],
+    {},
+    (l) => l.includes('Server is ready'),
+  );
   const upstream = await node('services/gateway/bench/upstream.ts', { PORT: String(upPort) }, (l) => l === 'ready');
   const origin = `http://127.0.0.1:${upPort}`;
-  const bare = await node('services/gateway/bench/bare-proxy.ts', { PORT: String(bareP), UPSTREAM: origin }, (l) => l === 'ready');
+  const bare = await node(
+    'services/gateway/bench/bare-proxy.ts',
+    { PORT: String(bareP), UPSTREAM: origin },
+    (l) => l === 'ready',
+  );
 
   const keys = await makeKeys(dir);
   // Every target gets the same request, bearer token included. Like auth's tokens it names its session,
   // so the gateway's script also checks the session's revocation.
-  const headers = { authorization: `Bearer ${await token(keys, 'bench-user', { [ACCESS_TOKEN.sessionClaim]: 'bench-session' })}` };
+  const headers = {
+    authorization: `Bearer ${await token(keys, 'bench-user', { [ACCESS_TOKEN.sessionClaim]: 'bench-session' })}`,
+  };
   const identities = IDENTITIES > 0 ? await makeIdentities(keys, IDENTITIES) : undefined;
   const seq = identities ? zipfSequence(IDENTITIES) : undefined;
   const load: Load = identities ? zipfRequests(identities.ids, seq!) : { headers };
-  const gateway = async (name: string, tokenCacheSize: number, features: { events?: boolean; rateLimit?: boolean; limit?: [number, number] } = {}): Promise<Target> => {
+  const gateway = async (
+    name: string,
+    tokenCacheSize: number,
+    features: { events?: boolean; rateLimit?: boolean; limit?: [number, number] } = {},
+  ): Promise<Target> => {
     const [rate, burst] = features.limit ?? [10_000_000, 10_000_000];
     const env = await gatewayEnv({
       keys,
@@ -152,7 +185,11 @@ async function main() {
       { PORT: String(floorPort), UPSTREAM: origin, REDIS_ADDRESS: `127.0.0.1:${redisPort}`, REDIS_PASSWORD: 'bench' },
       (l) => l === 'ready',
     );
-    targets.push({ name: 'bare proxy + rate-limit script call only', url: `http://127.0.0.1:${floorPort}/x`, proc: floor });
+    targets.push({
+      name: 'bare proxy + rate-limit script call only',
+      url: `http://127.0.0.1:${floorPort}/x`,
+      proc: floor,
+    });
     // Where the gateway's time goes: the same gateway with features switched off.
     targets.push(await gateway('gateway without events', 10_000, { events: false }));
     targets.push(await gateway('gateway without events and rate limit', 10_000, { events: false, rateLimit: false }));
@@ -178,7 +215,10 @@ async function main() {
   if (identities) {
     // The bounds under the same traffic: two gateways with a limit the busiest users exceed.
     const [rate, burst] = [100, 20];
-    const pair = [await gateway('bounds 1', 10_000, { limit: [rate, burst] }), await gateway('bounds 2', 10_000, { limit: [rate, burst] })];
+    const pair = [
+      await gateway('bounds 1', 10_000, { limit: [rate, burst] }),
+      await gateway('bounds 2', 10_000, { limit: [rate, burst] }),
+    ];
     const b = await checkBounds(
       pair.map((t) => t.url),
       identities.ids,
@@ -190,7 +230,9 @@ async function main() {
       6,
     );
     console.log(`\nbounds under this load, two gateways, ${rate}/s burst ${burst} per bucket:`);
-    console.log(`  busiest user's admissions in any 1 s window: ${b.worstWindow} (bound: ${b.allowed}) ${b.worstWindow <= b.allowed ? 'OK' : 'EXCEEDED'}`);
+    console.log(
+      `  busiest user's admissions in any 1 s window: ${b.worstWindow} (bound: ${b.allowed}) ${b.worstWindow <= b.allowed ? 'OK' : 'EXCEEDED'}`,
+    );
     console.log(
       `  revoked session refused after: ${b.revocationMs.map((m) => `${m.toFixed(0)} ms`).join(', ')} (bound: 100 ms, plus a request's latency: p50 ${b.p50Ms} ms) ${b.revocationMs.every((m) => m <= 100 + b.p50Ms) ? 'OK' : 'EXCEEDED'}`,
     );
@@ -224,14 +266,25 @@ function report(targets: Target[], rounds: Result[][]) {
   const fmt = (xs: number[]) => `${median(xs).toFixed(2)} (rounds: ${xs.map((x) => x.toFixed(2)).join(', ')})`;
   console.log('\nratios against the bare Node proxy, median of the rounds:');
   console.log(`  gateway throughput: ${fmt(ratio(GATEWAY, (r) => r.rps)!)}; target >= 0.85`);
-  console.log(`  gateway CPU per request: ${fmt(ratio(GATEWAY, (r) => r.cpuUs)!)}x; target <= 1.3x (${median(rounds.map((r) => r[idx(GATEWAY)]!.cpuUs)).toFixed(1)} µs)`);
-  console.log(`  machine CPU per request (all processes, kernel included): ${fmt(ratio(GATEWAY, (r) => r.machineUs)!)}x`);
+  console.log(
+    `  gateway CPU per request: ${fmt(ratio(GATEWAY, (r) => r.cpuUs)!)}x; target <= 1.3x (${median(rounds.map((r) => r[idx(GATEWAY)]!.cpuUs)).toFixed(1)} µs)`,
+  );
+  console.log(
+    `  machine CPU per request (all processes, kernel included): ${fmt(ratio(GATEWAY, (r) => r.machineUs)!)}x`,
+  );
   const nc = ratio(NO_CACHE, (r) => r.rps);
   const floor = ratio('bare proxy + rate-limit script call only', (r) => r.rps);
   if (floor) console.log(`  bare proxy + rate-limit script call only (the design's ceiling): throughput ${fmt(floor)}`);
-  if (nc) console.log(`  without token cache: throughput ${fmt(nc)}, CPU ${median(rounds.map((r) => r[idx(NO_CACHE)]!.cpuUs)).toFixed(1)} µs`);
-  console.log('\nCPU µs/req: the measured process (utime + stime from /proc); Redis+NATS: those two servers; machine: every');
-  console.log('process and the kernel (from /proc/stat), the load generator included. Throughput is bounded by the machine column.');
+  if (nc)
+    console.log(
+      `  without token cache: throughput ${fmt(nc)}, CPU ${median(rounds.map((r) => r[idx(NO_CACHE)]!.cpuUs)).toFixed(1)} µs`,
+    );
+  console.log(
+    '\nCPU µs/req: the measured process (utime + stime from /proc); Redis+NATS: those two servers; machine: every',
+  );
+  console.log(
+    'process and the kernel (from /proc/stat), the load generator included. Throughput is bounded by the machine column.',
+  );
   const bad = targets.filter((_, t) => rounds.some((r) => r[t]!.non2xx + r[t]!.errors > 0));
   if (bad.length) console.log(`\nWARNING: non-2xx or errors in: ${bad.map((t) => t.name).join(', ')}`);
 }

@@ -27,7 +27,11 @@ export class Admission {
     }
     const enabled = this.limiter.enabled;
     if (!enabled && ask === '') return undefined;
-    const buckets = !enabled ? [] : identity !== undefined ? [identity.rateKey, ADDRESS_BUCKET_PREFIX + ip] : [`ip:${ip}`];
+    const buckets = !enabled
+      ? []
+      : identity !== undefined
+        ? [identity.rateKey, ADDRESS_BUCKET_PREFIX + ip]
+        : [`ip:${ip}`];
     if (ask === '') return this.limiter.check(buckets);
     const epoch = this.revocations.epoch;
     return Promise.resolve(this.limiter.check(buckets, ask)).then((d) => {

@@ -12,7 +12,11 @@ const NEGATIVE_CACHE_SECONDS = 5;
 const CALL_DEADLINE_MS = 2_000;
 const MAX_KEY_LENGTH = 256;
 
-export function authGrpcClient(address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions): AuthServiceClient {
+export function authGrpcClient(
+  address: string,
+  creds: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+): AuthServiceClient {
   const { AuthService } = loadProto(GRPC_APIS.auth.proto).prism.auth.v1;
   return new AuthService(address, creds, options);
 }
@@ -48,11 +52,20 @@ export class ApiKeyValidator {
       res = await this.ask(apiKey);
       if (this.cacheSeconds > 0) {
         const ttl = res.valid ? this.cacheSeconds : Math.min(NEGATIVE_CACHE_SECONDS, this.cacheSeconds);
-        const fields = { valid: res.valid, keyId: res.keyId, userId: res.userId, scopes: res.scopes, expiresAt: res.expiresAt, reason: res.reason, until: Date.now() + ttl * 1000 };
+        const fields = {
+          valid: res.valid,
+          keyId: res.keyId,
+          userId: res.userId,
+          scopes: res.scopes,
+          expiresAt: res.expiresAt,
+          reason: res.reason,
+          until: Date.now() + ttl * 1000,
+        };
         this.redis.set(cacheKey, this.signed(cacheKey, JSON.stringify(fields)), 'EX', ttl).catch(() => {});
       }
     }
-    if (!res.valid || (res.expiresAt > 0 && res.expiresAt * 1000 <= Date.now())) throw new AuthError(401, 'invalid API key');
+    if (!res.valid || (res.expiresAt > 0 && res.expiresAt * 1000 <= Date.now()))
+      throw new AuthError(401, 'invalid API key');
     return makeIdentity('api_key', res.userId, { scopes: res.scopes, apiKeyId: res.keyId, expiresAt: res.expiresAt });
   }
 
@@ -94,7 +107,9 @@ export class ApiKeyValidator {
 function parseCached(text: string): (ValidateApiKeyResponse & { until: number }) | undefined {
   try {
     const v = JSON.parse(text) as ValidateApiKeyResponse & { until: number };
-    return typeof v === 'object' && v !== null && typeof v.valid === 'boolean' && typeof v.until === 'number' ? v : undefined;
+    return typeof v === 'object' && v !== null && typeof v.valid === 'boolean' && typeof v.until === 'number'
+      ? v
+      : undefined;
   } catch {
     return undefined; // an unreadable entry is a cache miss
   }

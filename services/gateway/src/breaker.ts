@@ -102,7 +102,12 @@ export interface BreakerMetrics {
 
 export function breakerMetrics(registers: Registry[]): BreakerMetrics {
   return {
-    state: new Gauge({ name: METRICS.circuitBreakerState, help: 'Circuit breaker state per upstream and route class: 0 closed, 1 half-open, 2 open', labelNames: ['upstream', 'class'], registers }),
+    state: new Gauge({
+      name: METRICS.circuitBreakerState,
+      help: 'Circuit breaker state per upstream and route class: 0 closed, 1 half-open, 2 open',
+      labelNames: ['upstream', 'class'],
+      registers,
+    }),
     failures: new Counter({
       name: METRICS.upstreamFailures,
       help: 'Failed upstream requests per upstream and route class; kind: upstream (refused, reset, TLS, 5xx) or timeout (the gateway stopped waiting)',
@@ -113,8 +118,15 @@ export function breakerMetrics(registers: Registry[]): BreakerMetrics {
 }
 
 /** One breaker per route class of an upstream. */
-export function classBreakers(upstream: string, settings: BreakerSettings, metrics: BreakerMetrics): Record<RouteClass, CircuitBreaker> {
-  return { anonymous: new CircuitBreaker(upstream, 'anonymous', settings, metrics), authenticated: new CircuitBreaker(upstream, 'authenticated', settings, metrics) };
+export function classBreakers(
+  upstream: string,
+  settings: BreakerSettings,
+  metrics: BreakerMetrics,
+): Record<RouteClass, CircuitBreaker> {
+  return {
+    anonymous: new CircuitBreaker(upstream, 'anonymous', settings, metrics),
+    authenticated: new CircuitBreaker(upstream, 'authenticated', settings, metrics),
+  };
 }
 
 /**

@@ -1,5 +1,11 @@
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { connect, createInbox, type Msg, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  connect,
+  createInbox,
+  type Msg,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
 import { GATEWAY_REQUEST_STREAM, SUBJECTS } from '#contract';
 import { ensureStream, type Logger, type ServiceMetrics } from '../../runtime/src/index.js';
 
@@ -88,7 +94,9 @@ export class EventPublisher {
         const nc = await connect({ ...options, waitOnFirstConnect: true, maxReconnectAttempts: -1 });
         if (this.closed) return void (await nc.close());
         // Without the stream, publishing goes on and the acknowledgements say why events fail.
-        await this.ensureStream(nc, streamReplicas).catch((e: Error) => this.log.warn({ err: e.message }, `events: cannot check or create stream ${REQUEST_STREAM}`));
+        await this.ensureStream(nc, streamReplicas).catch((e: Error) =>
+          this.log.warn({ err: e.message }, `events: cannot check or create stream ${REQUEST_STREAM}`),
+        );
         this.inbox = `${createInbox(options.inboxPrefix)}.`;
         nc.subscribe(`${this.inbox}*`, { callback: this.onAck });
         this.sweeper = setInterval(this.sweep, 1_000).unref();
@@ -112,7 +120,10 @@ export class EventPublisher {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') {
         this.connected = false;
-        this.log.warn({ buffered: this.size, capacity: this.ring.length }, 'events: NATS connection lost; buffering events');
+        this.log.warn(
+          { buffered: this.size, capacity: this.ring.length },
+          'events: NATS connection lost; buffering events',
+        );
       } else if (s.type === 'reconnect') {
         this.connected = true;
         this.log.info({ buffered: this.size }, 'events: NATS connection back; publishing the buffer');
@@ -222,7 +233,8 @@ export class EventPublisher {
   /** Publishes what is buffered (up to `timeoutMs`), then closes the connection. */
   async close(timeoutMs = 2_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while ((this.size > 0 || this.awaiting.size > 0) && this.nc && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while ((this.size > 0 || this.awaiting.size > 0) && this.nc && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
     this.closed = true;
     clearInterval(this.sweeper);
     clearTimeout(this.linger);

@@ -50,7 +50,8 @@ const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
 
 // The identity headers and the API key are the gateway's to set or keep: never on the list.
 for (const h of FORWARDED_REQUEST_HEADERS) {
-  if (h.startsWith(IDENTITY_HEADER_PREFIX) || h === API_KEY_HEADER) throw new Error(`forwarded-headers: ${h} may not be forwarded from the client`);
+  if (h.startsWith(IDENTITY_HEADER_PREFIX) || h === API_KEY_HEADER)
+    throw new Error(`forwarded-headers: ${h} may not be forwarded from the client`);
 }
 
 /** Trace context headers: a client's copy goes upstream only while the gateway does not trace (it then starts the trace itself). */
@@ -61,7 +62,10 @@ const TRACE_CONTEXT = new Set(['traceparent', 'tracestate', 'baggage']);
  * `rawHeaders`. Headers named in `Connection` are hop-by-hop (RFC 9110 §7.6.1) and stay here even when
  * allowed. `host` is returned apart: the gateway passes it on as `X-Forwarded-Host`.
  */
-export function forwardedHeaders(raw: readonly string[], forwardTrace: boolean): { headers: string[]; host: string | undefined } {
+export function forwardedHeaders(
+  raw: readonly string[],
+  forwardTrace: boolean,
+): { headers: string[]; host: string | undefined } {
   const headers: string[] = [];
   let host: string | undefined;
   let connectionTokens: string | undefined;

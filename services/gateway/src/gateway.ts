@@ -92,11 +92,31 @@ interface Ctx {
   recorded: boolean;
 }
 
-const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', REQUEST_ID_HEADER]);
+const DROP_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  REQUEST_ID_HEADER,
+]);
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const UPSTREAM_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const UPSTREAM_DOWN_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
 /**
  * An https upstream whose certificate does not verify (another CA, wrong name, expired) or whose
  * handshake fails: OpenSSL's verification codes and Node's TLS/SSL errors. The upstream is unusable, as if down.
@@ -120,7 +140,8 @@ const TLS_VERIFY_CODES = new Set([
   'HOSTNAME_MISMATCH',
   PEER_IDENTITY_ERROR,
 ]);
-const tlsFailure = (code: string): boolean => TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
+const tlsFailure = (code: string): boolean =>
+  TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
 const HEALTH_PATHS = new Set<string>(GATEWAY_PUBLIC_HEALTH_PATHS);
 /** `..` or `.` segments, encoded slashes or backslashes, and NUL: refused rather than normalised. */
 const BAD_PATH = /(?:^|\/)\.{1,2}(?:\/|$)|%2e|%2f|%5c|\\|%00/i;
@@ -138,7 +159,10 @@ function readCaFile(file: string, prefix: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new Error(`gateway: route ${prefix}: cannot read ca_file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+    throw new Error(
+      `gateway: route ${prefix}: cannot read ca_file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      { cause: e },
+    );
   }
 }
 
@@ -163,9 +187,22 @@ export class Gateway {
       if (!p) {
         // An https upstream with a CA file is verified against that CA only (the mesh CA), by its host name
         // and, with server_identity, by the workload identity in its certificate.
-        const connect = route.caFile ? { connect: { ca: readCaFile(route.caFile, route.prefix), checkServerIdentity: serverIdentityCheck(route.serverIdentity) } } : {};
+        const connect = route.caFile
+          ? {
+              connect: {
+                ca: readCaFile(route.caFile, route.prefix),
+                checkServerIdentity: serverIdentityCheck(route.serverIdentity),
+              },
+            }
+          : {};
         p = {
-          pool: new Pool(route.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000, ...connect, ...deps.poolOptions }),
+          pool: new Pool(route.origin, {
+            connections: 128,
+            pipelining: 1,
+            keepAliveTimeout: 4_000,
+            ...connect,
+            ...deps.poolOptions,
+          }),
           breakers: classBreakers(route.origin, route.breaker, breakerMetricSet),
           budget: new RetryBudget(),
         };
@@ -197,7 +234,11 @@ export class Gateway {
     let span: Span | undefined;
     if (this.deps.tracing.enabled && !HEALTH_PATHS.has((req.url ?? '').split('?', 1)[0]!)) {
       parent = extractContext(req.headers);
-      span = this.deps.tracing.tracer.startSpan(req.method ?? '', { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'prism.request_id': id } }, parent);
+      span = this.deps.tracing.tracer.startSpan(
+        req.method ?? '',
+        { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'prism.request_id': id } },
+        parent,
+      );
       parent = trace.setSpan(parent, span);
     }
     otelContext.with(withRequestId(parent, id), () => this.guarded(req, res, id, span));
@@ -207,7 +248,8 @@ export class Gateway {
     void this.serve(req, res, id, span).catch((e: unknown) => {
       span?.end();
       this.deps.log.error({ err: e, method: req.method, path: req.url?.split('?', 1)[0] }, 'unexpected gateway error');
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
+      if (!res.headersSent)
+        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
       else res.destroy();
     });
   }
@@ -240,7 +282,8 @@ export class Gateway {
     if (HEALTH_PATHS.has(path)) return this.health(ctx, path);
     if (this.maintenance.enabled) return this.fail(ctx, 503, this.maintenance.message);
     if (path.charCodeAt(0) !== 47 /* / */ || BAD_PATH.test(path)) return this.fail(ctx, 400, 'invalid request path');
-    if (req.method === 'TRACE' || req.method === 'TRACK') return this.fail(ctx, 405, `method ${req.method} not allowed`);
+    if (req.method === 'TRACE' || req.method === 'TRACK')
+      return this.fail(ctx, 405, `method ${req.method} not allowed`);
 
     // /api/<name>[/...]
     const end = path.indexOf('/', 5);
@@ -257,7 +300,8 @@ export class Gateway {
       const credential = req.headers[API_KEY_HEADER] !== undefined || req.headers.authorization !== undefined;
       if (credential) {
         const blockedMs = this.deps.authFailures.blockedFor(ctx.ip);
-        if (blockedMs > 0) return this.fail(ctx, 429, 'too many failed authentication attempts', undefined, Math.ceil(blockedMs / 1000));
+        if (blockedMs > 0)
+          return this.fail(ctx, 429, 'too many failed authentication attempts', undefined, Math.ceil(blockedMs / 1000));
       }
       try {
         ctx.identity = await this.authenticate(req, up.route.authRequired);
@@ -286,15 +330,31 @@ export class Gateway {
           if (anon !== undefined) decision = anon instanceof Promise ? await anon : anon;
         }
       } catch (e) {
-        if (e instanceof RateLimitUnavailable) return this.fail(ctx, 503, limiter.enabled ? 'rate limiter unavailable' : 'session check unavailable', undefined, 1);
+        if (e instanceof RateLimitUnavailable)
+          return this.fail(
+            ctx,
+            503,
+            limiter.enabled ? 'rate limiter unavailable' : 'session check unavailable',
+            undefined,
+            1,
+          );
         throw e;
       }
       if (decision.revoked && ctx.identity !== undefined) {
-        return ctx.identity.method === 'jwt' ? this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"') : this.fail(ctx, 401, 'API key revoked');
+        return ctx.identity.method === 'jwt'
+          ? this.fail(ctx, 401, 'token revoked', 'Bearer error="invalid_token"')
+          : this.fail(ctx, 401, 'API key revoked');
       }
       if (limiter.enabled) {
         ctx.decision = decision;
-        if (!decision.allowed) return this.fail(ctx, 429, 'rate limit exceeded', undefined, Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
+        if (!decision.allowed)
+          return this.fail(
+            ctx,
+            429,
+            'rate limit exceeded',
+            undefined,
+            Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+          );
       }
     }
 
@@ -306,7 +366,12 @@ export class Gateway {
     }
     const hasBody = chunked || (declared !== undefined && declared !== '0');
     ctx.canRetry = up.route.retries > 0 && !hasBody && RETRYABLE_METHODS.has(req.method!);
-    await this.forward(ctx, up, this.upstreamHeaders(ctx), hasBody ? (chunked ? limitBody(req, this.settings.bodyLimitBytes) : req) : null);
+    await this.forward(
+      ctx,
+      up,
+      this.upstreamHeaders(ctx),
+      hasBody ? (chunked ? limitBody(req, this.settings.bodyLimitBytes) : req) : null,
+    );
     this.done(ctx);
   }
 
@@ -345,7 +410,10 @@ export class Gateway {
       const parent = trace.setSpan(otelContext.active(), ctx.span);
       ctx.upstreamSpan ??= this.deps.tracing.tracer.startSpan(
         `${ctx.req.method} ${ctx.up!.route.name}`,
-        { kind: SpanKind.CLIENT, attributes: { 'http.request.method': ctx.req.method ?? '', 'server.address': ctx.up!.route.origin } },
+        {
+          kind: SpanKind.CLIENT,
+          attributes: { 'http.request.method': ctx.req.method ?? '', 'server.address': ctx.up!.route.origin },
+        },
         parent,
       );
       injectContext(trace.setSpan(parent, ctx.upstreamSpan), carrier);
@@ -354,21 +422,46 @@ export class Gateway {
     return out;
   }
 
-  private async forward(ctx: Ctx, up: Upstream, headers: string[], body: IncomingMessage | Transform | null): Promise<void> {
+  private async forward(
+    ctx: Ctx,
+    up: Upstream,
+    headers: string[],
+    body: IncomingMessage | Transform | null,
+  ): Promise<void> {
     const { route, pool, budget } = up;
     const breaker = up.breakers[ctx.identity ? 'authenticated' : 'anonymous'];
     budget.earn();
     const q = ctx.req.url!.indexOf('?');
     const rest = ctx.path.slice(route.prefix.length) + (q === -1 ? '' : ctx.req.url!.slice(q));
     // /api/auth → /auth, /api/auth?x → /auth?x, /api/auth/login → /auth/login (rewrite '' means '/').
-    const upstreamPath = rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? (route.rewrite || '/') + rest : route.rewrite + rest;
+    const upstreamPath =
+      rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? (route.rewrite || '/') + rest : route.rewrite + rest;
     for (let attempt = 0; ; attempt++) {
-      if (!breaker.tryAcquire()) return this.fail(ctx, 503, 'upstream unavailable', undefined, Math.ceil(route.breaker.resetTimeoutMs / 1000), true);
+      if (!breaker.tryAcquire())
+        return this.fail(
+          ctx,
+          503,
+          'upstream unavailable',
+          undefined,
+          Math.ceil(route.breaker.resetTimeoutMs / 1000),
+          true,
+        );
       ctx.upstreamFailed = false;
       ctx.retry = false;
       ctx.canRetry = ctx.canRetry && attempt < route.retries;
       try {
-        await pool.stream({ path: upstreamPath, method: ctx.req.method as 'GET', headers, body, headersTimeout: route.timeoutMs, bodyTimeout: route.timeoutMs, opaque: ctx }, this.factory);
+        await pool.stream(
+          {
+            path: upstreamPath,
+            method: ctx.req.method as 'GET',
+            headers,
+            body,
+            headersTimeout: route.timeoutMs,
+            bodyTimeout: route.timeoutMs,
+            opaque: ctx,
+          },
+          this.factory,
+        );
         if (ctx.upstreamFailed) breaker.onFailure();
         else breaker.onSuccess();
         if (!ctx.retry) return;
@@ -391,7 +484,8 @@ export class Gateway {
           // Failed while streaming the answer: nothing to send but a cut connection.
           ctx.status = ctx.status || 502;
           ctx.res.destroy();
-          if (timeout || down) this.deps.log.warn({ reqId: ctx.id, upstream: route.origin, code }, 'upstream failed mid-response');
+          if (timeout || down)
+            this.deps.log.warn({ reqId: ctx.id, upstream: route.origin, code }, 'upstream failed mid-response');
           return;
         }
         if (down && ctx.canRetry && budget.trySpend()) continue;
@@ -401,15 +495,33 @@ export class Gateway {
           if (!ctx.res.destroyed) this.fail(ctx, 400, 'request could not be read');
           return;
         }
-        this.deps.log.warn({ reqId: ctx.id, upstream: route.origin, code, err: (e as Error).message }, 'upstream request failed');
-        return this.fail(ctx, timeout ? 504 : 502, timeout ? 'upstream timed out' : 'upstream unreachable', undefined, undefined, true);
+        this.deps.log.warn(
+          { reqId: ctx.id, upstream: route.origin, code, err: (e as Error).message },
+          'upstream request failed',
+        );
+        return this.fail(
+          ctx,
+          timeout ? 504 : 502,
+          timeout ? 'upstream timed out' : 'upstream unreachable',
+          undefined,
+          undefined,
+          true,
+        );
       }
       // The attempt answered 502/503/504 and was discarded: try again.
     }
   }
 
   /** undici's stream factory: writes the upstream's status and headers to the client and hands undici the response to write the body into. */
-  private readonly factory = ({ statusCode, headers, opaque }: { statusCode: number; headers: Record<string, string | string[] | undefined>; opaque: Ctx }): Writable => {
+  private readonly factory = ({
+    statusCode,
+    headers,
+    opaque,
+  }: {
+    statusCode: number;
+    headers: Record<string, string | string[] | undefined>;
+    opaque: Ctx;
+  }): Writable => {
     const ctx = opaque;
     const up = ctx.up!;
     if (statusCode >= 500) {
@@ -436,7 +548,14 @@ export class Gateway {
     out.push(REQUEST_ID_HEADER, ctx.id);
     const d = ctx.decision;
     if (d !== undefined) {
-      out.push('ratelimit-limit', String(d.limit), 'ratelimit-remaining', String(d.remaining), 'ratelimit-reset', String(Math.ceil(d.resetMs / 1000)));
+      out.push(
+        'ratelimit-limit',
+        String(d.limit),
+        'ratelimit-remaining',
+        String(d.remaining),
+        'ratelimit-reset',
+        String(Math.ceil(d.resetMs / 1000)),
+      );
     }
     if (!ctx.res.shouldKeepAlive) out.push('connection', 'close');
   }
@@ -451,14 +570,22 @@ export class Gateway {
   }
 
   /** A response the gateway makes itself: JSON `{ error, request_id }`. */
-  private fail(ctx: Ctx, status: number, message: string, wwwAuthenticate?: string, retryAfterSeconds?: number, upstream = false): void {
+  private fail(
+    ctx: Ctx,
+    status: number,
+    message: string,
+    wwwAuthenticate?: string,
+    retryAfterSeconds?: number,
+    upstream = false,
+  ): void {
     ctx.status = status;
     const out: string[] = ['content-type', 'application/json', 'cache-control', 'no-store'];
     if (wwwAuthenticate) out.push('www-authenticate', wwwAuthenticate);
     if (retryAfterSeconds !== undefined) out.push('retry-after', String(retryAfterSeconds));
     if (upstream) out.push('x-prism-gateway-error', 'upstream');
     this.commonHeaders(ctx, out);
-    if (!ctx.res.headersSent) ctx.res.writeHead(status, out).end(`{"error":${JSON.stringify(message)},"request_id":${JSON.stringify(ctx.id)}}`);
+    if (!ctx.res.headersSent)
+      ctx.res.writeHead(status, out).end(`{"error":${JSON.stringify(message)},"request_id":${JSON.stringify(ctx.id)}}`);
     this.done(ctx);
   }
 
@@ -479,7 +606,19 @@ export class Gateway {
       ctx.span.end();
     }
     // Access records go to NATS as events; the log gets them only at debug level (dev).
-    if (this.debug) this.deps.log.debug({ reqId: ctx.id, method, path: ctx.path, route: ctx.route, status, ms: Math.round(seconds * 1e6) / 1e3, userId: ctx.identity?.userId }, 'request');
+    if (this.debug)
+      this.deps.log.debug(
+        {
+          reqId: ctx.id,
+          method,
+          path: ctx.path,
+          route: ctx.route,
+          status,
+          ms: Math.round(seconds * 1e6) / 1e3,
+          userId: ctx.identity?.userId,
+        },
+        'request',
+      );
     this.deps.events?.push({
       id: ctx.id,
       ts: Date.now(),

@@ -25,15 +25,36 @@ function clean(v: string): string {
 export function makeIdentity(
   method: Identity['method'],
   userId: string,
-  opts: { scopes?: readonly string[]; roles?: readonly string[]; apiKeyId?: string; sessionId?: string | undefined; expiresAt?: number },
+  opts: {
+    scopes?: readonly string[];
+    roles?: readonly string[];
+    apiKeyId?: string;
+    sessionId?: string | undefined;
+    expiresAt?: number;
+  },
 ): Identity {
   const headers = [IDENTITY_HEADERS.method, method, IDENTITY_HEADERS.userId, clean(userId)];
   if (opts.scopes?.length) headers.push(IDENTITY_HEADERS.scopes, clean(opts.scopes.join(' ')));
   if (opts.roles?.length) headers.push(IDENTITY_HEADERS.roles, clean(opts.roles.join(',')));
   if (opts.apiKeyId) headers.push(IDENTITY_HEADERS.apiKeyId, clean(opts.apiKeyId));
   const sessionId = opts.sessionId || undefined;
-  const revocationKey = method === 'jwt' ? (sessionId ? AUTH_REDIS_KEYS.revokedSession(sessionId) : '') : opts.apiKeyId ? AUTH_REDIS_KEYS.revokedApiKey(opts.apiKeyId) : '';
-  return { method, userId, rateKey: `u:${userId}`, sessionId, revocationKey, headers, ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}) };
+  const revocationKey =
+    method === 'jwt'
+      ? sessionId
+        ? AUTH_REDIS_KEYS.revokedSession(sessionId)
+        : ''
+      : opts.apiKeyId
+        ? AUTH_REDIS_KEYS.revokedApiKey(opts.apiKeyId)
+        : '';
+  return {
+    method,
+    userId,
+    rateKey: `u:${userId}`,
+    sessionId,
+    revocationKey,
+    headers,
+    ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
+  };
 }
 
 /** Why a request is refused: HTTP status and a message safe to show the client. */

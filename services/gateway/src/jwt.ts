@@ -58,7 +58,9 @@ const CACHE_TTL_MS = 60_000;
  */
 /** fetch that trusts only the CA in `file` (read once): the JWKS is then fetched from auth over TLS verified against the mesh CA. */
 function caPinnedFetch(file: string, serverIdentity: string | undefined): FetchImplementation {
-  const dispatcher = new Agent({ connect: { ca: readFileSync(file), checkServerIdentity: serverIdentityCheck(serverIdentity) } });
+  const dispatcher = new Agent({
+    connect: { ca: readFileSync(file), checkServerIdentity: serverIdentityCheck(serverIdentity) },
+  });
   return (url, options) => undiciFetch(url, { ...(options as object), dispatcher });
 }
 
@@ -104,8 +106,16 @@ export class JwtVerifier {
     this.jwksFetched = true;
   }
 
-  private readonly getKey = async (header: JWTHeaderParameters, token: Parameters<ReturnType<typeof createRemoteJWKSet>>[1]) => {
-    const fileKey = header.kid === undefined ? (this.fileKeys.size === 1 ? [...this.fileKeys.values()][0] : undefined) : this.fileKeys.get(header.kid);
+  private readonly getKey = async (
+    header: JWTHeaderParameters,
+    token: Parameters<ReturnType<typeof createRemoteJWKSet>>[1],
+  ) => {
+    const fileKey =
+      header.kid === undefined
+        ? this.fileKeys.size === 1
+          ? [...this.fileKeys.values()][0]
+          : undefined
+        : this.fileKeys.get(header.kid);
     if (fileKey) return fileKey;
     if (!this.jwks) throw new errors.JWKSNoMatchingKey();
     const key = await this.jwks(header, token);
@@ -165,12 +175,14 @@ export class JwtVerifier {
 function toAuthError(e: unknown): AuthError {
   if (e instanceof errors.JWKSTimeout) return new AuthError(503, 'authentication keys unavailable');
   if (e instanceof errors.JWTExpired) return new AuthError(401, 'token expired');
-  if (e instanceof errors.JWTClaimValidationFailed && e.claim === 'typ') return new AuthError(401, 'not an access token');
+  if (e instanceof errors.JWTClaimValidationFailed && e.claim === 'typ')
+    return new AuthError(401, 'not an access token');
   if (e instanceof errors.JWTClaimValidationFailed) return new AuthError(401, `token claim ${e.claim} rejected`);
   if (e instanceof errors.JWKSNoMatchingKey) return new AuthError(401, 'token signed with an unknown key');
   if (e instanceof errors.JOSEAlgNotAllowed) return new AuthError(401, 'token algorithm not allowed');
   if (e instanceof errors.JOSEError) return new AuthError(401, 'invalid token');
   // A JWKS fetch that failed on the network (not the token's fault).
-  if (e instanceof TypeError || (e as { cause?: unknown })?.cause) return new AuthError(503, 'authentication keys unavailable');
+  if (e instanceof TypeError || (e as { cause?: unknown })?.cause)
+    return new AuthError(503, 'authentication keys unavailable');
   return new AuthError(401, 'invalid token');
 }

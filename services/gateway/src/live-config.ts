@@ -31,7 +31,11 @@ const SCOPES = ['global', 'gateway'] as const;
 export const GATEWAY_LIVE_KEYS: readonly string[] = Object.keys(APPLY);
 export const GATEWAY_LIVE_SCOPES: readonly string[] = SCOPES;
 
-type Mutable = { rateLimit: { -readonly [K in keyof RateLimitSettings]: RateLimitSettings[K] }; maintenance: { enabled: boolean; message: string }; logLevel: string };
+type Mutable = {
+  rateLimit: { -readonly [K in keyof RateLimitSettings]: RateLimitSettings[K] };
+  maintenance: { enabled: boolean; message: string };
+  logLevel: string;
+};
 
 export interface LiveConfigOptions {
   readonly address: string;
@@ -100,8 +104,13 @@ export class LiveConfig {
     if (this.closed) return;
     const stream = this.client.Watch({ environment: this.options.environment, service: '', keyPrefix: '' });
     this.stream = stream;
-    stream.on('data', (c: ConfigChange) => this.take(c.service, c.key, c.version, c.action === 'delete' ? '' : c.valueJson));
-    stream.on('error', (e: grpc.ServiceError) => e.code !== grpc.status.CANCELLED && this.lost(stream, e.details || e.message));
+    stream.on('data', (c: ConfigChange) =>
+      this.take(c.service, c.key, c.version, c.action === 'delete' ? '' : c.valueJson),
+    );
+    stream.on(
+      'error',
+      (e: grpc.ServiceError) => e.code !== grpc.status.CANCELLED && this.lost(stream, e.details || e.message),
+    );
     stream.on('end', () => this.lost(stream, 'watch ended'));
     // The service sends its headers once the watch's subscription is live: only then is the list complete.
     const watching = await new Promise<boolean>((resolve) => {
@@ -116,7 +125,8 @@ export class LiveConfig {
     if (!watching) return this.lost(stream, 'watch not established');
     try {
       await this.reread(listDeadlineMs);
-      if (this.failures > 0) this.options.log.info({ address: this.options.address }, 'config service reachable again; settings re-read');
+      if (this.failures > 0)
+        this.options.log.info({ address: this.options.address }, 'config service reachable again; settings re-read');
       this.failures = 0;
     } catch (e) {
       this.lost(stream, (e as grpc.ServiceError).details || (e as Error).message);
@@ -127,8 +137,10 @@ export class LiveConfig {
   private async reread(deadlineMs: number): Promise<void> {
     const before = new Map([...this.entries].map(([id, e]) => [id, e.version]));
     const { entries } = await new Promise<ListResponse>((resolve, reject) =>
-      this.client.List({ environment: this.options.environment, service: '', keyPrefix: '' }, { deadline: Date.now() + deadlineMs }, (err, res) =>
-        res ? resolve(res) : reject(err ?? new Error('List returned nothing')),
+      this.client.List(
+        { environment: this.options.environment, service: '', keyPrefix: '' },
+        { deadline: Date.now() + deadlineMs },
+        (err, res) => (res ? resolve(res) : reject(err ?? new Error('List returned nothing'))),
       ),
     );
     const behind: string[] = [];
@@ -148,14 +160,20 @@ export class LiveConfig {
       this.synced = true;
       return;
     }
-    if (behind.length > 0) this.options.log.warn({ behind }, 'settings were behind the config service (a change notice was lost); caught up');
+    if (behind.length > 0)
+      this.options.log.warn(
+        { behind },
+        'settings were behind the config service (a change notice was lost); caught up',
+      );
     this.options.onResync?.(behind);
   }
 
   /** The periodic re-read, while the watch holds (a broken watch re-reads when it is re-opened). */
   private async resync(): Promise<void> {
     if (this.closed || !this.stream || !this.synced) return;
-    await this.reread(5_000).catch((e: Error) => this.options.log.debug({ err: e.message }, 'periodic config re-read failed; the watch decides'));
+    await this.reread(5_000).catch((e: Error) =>
+      this.options.log.debug({ err: e.message }, 'periodic config re-read failed; the watch decides'),
+    );
   }
 
   private lost(stream: grpc.ClientReadableStream<ConfigChange>, why: string): void {
@@ -165,8 +183,16 @@ export class LiveConfig {
     // A watch the service ended (its NATS connection came back, or it drains) is re-opened at once.
     const ended = why === 'watch ended';
     const delay = ended ? 100 : Math.min(this.options.maxBackoffMs ?? 30_000, 500 * 2 ** this.failures++);
-    if (ended) this.options.log.info({ address: this.options.address }, 'config watch ended by the service; re-opening it and re-reading the settings');
-    else if (this.failures === 1) this.options.log.warn({ address: this.options.address, err: why }, 'config service unreachable; keeping the settings in force and retrying');
+    if (ended)
+      this.options.log.info(
+        { address: this.options.address },
+        'config watch ended by the service; re-opening it and re-reading the settings',
+      );
+    else if (this.failures === 1)
+      this.options.log.warn(
+        { address: this.options.address, err: why },
+        'config service unreachable; keeping the settings in force and retrying',
+      );
     this.retry = setTimeout(() => void this.connect(5_000), delay);
   }
 

@@ -137,10 +137,26 @@ export class RateLimiter {
     private readonly log: Logger,
   ) {
     // Fail fast rather than queue: a slow Redis then gets the Redis-failure policy at once.
-    this.redis = new ScriptPipeline({ ...redis, lua: LEASE_LUA, timeoutMs: 250, connectionName: 'prism-gateway-ratelimit', onDown: (e) => this.warn(e) });
+    this.redis = new ScriptPipeline({
+      ...redis,
+      lua: LEASE_LUA,
+      timeoutMs: 250,
+      connectionName: 'prism-gateway-ratelimit',
+      onDown: (e) => this.warn(e),
+    });
     const registers = [metrics.registry];
-    this.rejected = new Counter({ name: METRICS.rateLimitRejected, help: 'Requests refused by the rate limiter', labelNames: ['reason'], registers });
-    this.failures = new Counter({ name: METRICS.rateLimitRedisFailures, help: 'Rate-limit checks Redis could not answer', labelNames: ['mode'], registers });
+    this.rejected = new Counter({
+      name: METRICS.rateLimitRejected,
+      help: 'Requests refused by the rate limiter',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.failures = new Counter({
+      name: METRICS.rateLimitRedisFailures,
+      help: 'Rate-limit checks Redis could not answer',
+      labelNames: ['mode'],
+      registers,
+    });
     this.limitRejected = this.rejected.labels({ reason: 'limit' });
     this.limitRejected.inc(0);
     this.rejected.inc({ reason: 'redis_unavailable' }, 0);
@@ -187,12 +203,26 @@ export class RateLimiter {
       remaining = Math.min(remaining, l.remaining + l.tokens);
       resetMs = Math.max(resetMs, l.resetMs);
     }
-    return { allowed: true, revoked: false, limit: this.settings.burst, remaining: remaining === Infinity ? 0 : remaining, retryAfterMs: 0, resetMs };
+    return {
+      allowed: true,
+      revoked: false,
+      limit: this.settings.burst,
+      remaining: remaining === Infinity ? 0 : remaining,
+      retryAfterMs: 0,
+      resetMs,
+    };
   }
 
   private refuse(retryAfterMs: number, resetMs: number): Decision {
     this.limitRejected.inc();
-    return { allowed: false, revoked: false, limit: this.settings.burst, remaining: 0, retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)), resetMs };
+    return {
+      allowed: false,
+      revoked: false,
+      limit: this.settings.burst,
+      remaining: 0,
+      retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)),
+      resetMs,
+    };
   }
 
   private async ask(buckets: readonly string[], revocationKey: string): Promise<Decision> {
@@ -219,7 +249,17 @@ export class RateLimiter {
       let l = this.leases.get(b);
       if (l === undefined) {
         if (this.leases.size >= LOCAL_MAX_KEYS) this.leases.delete(this.leases.keys().next().value!);
-        l = { tokens: 0, expires: 0, spent: 0, owed: 0, remaining: 0, resetMs: 0, refusedUntil: 0, retryAfterMs: 0, inflight: undefined };
+        l = {
+          tokens: 0,
+          expires: 0,
+          spent: 0,
+          owed: 0,
+          remaining: 0,
+          resetMs: 0,
+          refusedUntil: 0,
+          retryAfterMs: 0,
+          inflight: undefined,
+        };
         this.leases.set(b, l);
       }
       if (l.tokens > 0 && l.expires > sent) {
@@ -233,7 +273,12 @@ export class RateLimiter {
       // instance sits on tokens another one needs.
       const recent = sent - l.expires < LEASE_MS ? l.spent : 0;
       keys.push(KEY_PREFIX + b);
-      args.push(Math.max(1, Math.min(maxBatch, Math.ceil(recent * 1.25), Math.floor(l.remaining / 2))), l.owed + l.tokens, rate * f, burst * f);
+      args.push(
+        Math.max(1, Math.min(maxBatch, Math.ceil(recent * 1.25), Math.floor(l.remaining / 2))),
+        l.owed + l.tokens,
+        rate * f,
+        burst * f,
+      );
       l.owed = 0;
       l.tokens = 0;
       l.spent = 0;
@@ -291,7 +336,14 @@ export class RateLimiter {
       remaining = Math.min(remaining, l.remaining + l.tokens);
       resetMs = Math.max(resetMs, l.resetMs);
     }
-    return { allowed: true, revoked: false, limit: burst, remaining: remaining === Infinity ? 0 : remaining, retryAfterMs: 0, resetMs };
+    return {
+      allowed: true,
+      revoked: false,
+      limit: burst,
+      remaining: remaining === Infinity ? 0 : remaining,
+      retryAfterMs: 0,
+      resetMs,
+    };
   }
 
   /** Redis did not answer: the failure policy. */
@@ -337,7 +389,8 @@ export class RateLimiter {
     const interval = 1_000_000 / (this.settings.requestsPerSecond * factorOf(bucket));
     const tolerance = interval * this.settings.burst * factorOf(bucket);
     const newTat = Math.max(this.local.get(bucket) ?? now, now) + interval;
-    if (this.local.size >= LOCAL_MAX_KEYS && !this.local.has(bucket)) this.local.delete(this.local.keys().next().value!);
+    if (this.local.size >= LOCAL_MAX_KEYS && !this.local.has(bucket))
+      this.local.delete(this.local.keys().next().value!);
     this.local.set(bucket, newTat);
     return Math.floor((now + tolerance - newTat) / interval);
   }
@@ -346,7 +399,8 @@ export class RateLimiter {
     const now = Date.now() * 1000;
     for (const [k, tat] of this.local) if (tat < now) this.local.delete(k);
     const t = performance.now();
-    for (const [k, l] of this.leases) if (l.inflight === undefined && l.expires < t - 1_000 && l.refusedUntil < t) this.leases.delete(k);
+    for (const [k, l] of this.leases)
+      if (l.inflight === undefined && l.expires < t - 1_000 && l.refusedUntil < t) this.leases.delete(k);
   }
 
   /** Whether requests are limited (revocation is asked either way). */
@@ -360,7 +414,8 @@ export class RateLimiter {
 
   /** New settings from the config service; each bucket's state in Redis carries over, local leases lapse. */
   update(settings: RateLimitSettings): void {
-    if (settings.requestsPerSecond !== this.settings.requestsPerSecond || settings.burst !== this.settings.burst) this.leases.clear();
+    if (settings.requestsPerSecond !== this.settings.requestsPerSecond || settings.burst !== this.settings.burst)
+      this.leases.clear();
     this.settings = settings;
   }
 

@@ -84,7 +84,8 @@ export class ScriptPipeline {
   /** EVALSHA with `keys` (any number: the script reads KEYS) and `args`; the script's reply. */
   call(keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     if (!this.ready) return Promise.reject(new ScriptUnavailable('Redis not connected'));
-    if (this.replies.length - this.first >= MAX_PENDING) return Promise.reject(new ScriptUnavailable('too many Redis calls waiting'));
+    if (this.replies.length - this.first >= MAX_PENDING)
+      return Promise.reject(new ScriptUnavailable('too many Redis calls waiting'));
     let cmd = `*${3 + keys.length + args.length}\r\n${this.head}${bulk(String(keys.length))}`;
     for (const k of keys) cmd += bulk(k);
     for (const a of args) cmd += bulk(String(a));
@@ -94,7 +95,9 @@ export class ScriptPipeline {
   /** PING over the same connection (readiness). */
   ping(): Promise<void> {
     if (!this.ready) return Promise.reject(new ScriptUnavailable('Redis not connected'));
-    return new Promise((resolve, reject) => this.send('*1\r\n$4\r\nPING\r\n', (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.send('*1\r\n$4\r\nPING\r\n', (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   close(): void {
@@ -136,8 +139,11 @@ export class ScriptPipeline {
     sock.once('connect', () => {
       // The handshake goes first on the pipeline; calls are refused until its last reply.
       const { username, password } = this.options;
-      const auth = username ? `*3\r\n${bulk('AUTH')}${bulk(username)}${bulk(password)}` : `*2\r\n${bulk('AUTH')}${bulk(password)}`;
-      if (password !== '') this.send(auth, (err) => err && sock.destroy(new Error(`Redis AUTH failed: ${err.message}`)));
+      const auth = username
+        ? `*3\r\n${bulk('AUTH')}${bulk(username)}${bulk(password)}`
+        : `*2\r\n${bulk('AUTH')}${bulk(password)}`;
+      if (password !== '')
+        this.send(auth, (err) => err && sock.destroy(new Error(`Redis AUTH failed: ${err.message}`)));
       this.send(`*3\r\n${bulk('CLIENT')}${bulk('SETNAME')}${bulk(this.options.connectionName)}`, () => {});
       this.send(`*3\r\n${bulk('SCRIPT')}${bulk('LOAD')}${bulk(this.options.lua)}`, (err) => {
         if (err) return sock.destroy(new Error(`Redis SCRIPT LOAD failed: ${err.message}`));
@@ -189,7 +195,8 @@ export class ScriptPipeline {
 
   private readonly sweep = (): void => {
     const oldest = this.sentAt[this.first];
-    if (oldest !== undefined && performance.now() - oldest > this.options.timeoutMs) this.sock?.destroy(new Error(`no reply within ${this.options.timeoutMs} ms`));
+    if (oldest !== undefined && performance.now() - oldest > this.options.timeoutMs)
+      this.sock?.destroy(new Error(`no reply within ${this.options.timeoutMs} ms`));
   };
 }
 

@@ -1,5 +1,10 @@
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { API_KEY_CACHE_MAX_SECONDS, AUTH_EVENT_SUBJECTS, AUTH_REDIS_KEYS, REVOCATION_TTL_MARGIN_SECONDS } from '#contract';
+import {
+  API_KEY_CACHE_MAX_SECONDS,
+  AUTH_EVENT_SUBJECTS,
+  AUTH_REDIS_KEYS,
+  REVOCATION_TTL_MARGIN_SECONDS,
+} from '#contract';
 import type { Logger } from '../../runtime/src/index.js';
 
 /** What this instance knows of a credential's revocation marker. */
@@ -82,8 +87,10 @@ export class RevocationFeed {
     } catch {
       return this.log.warn({ subject }, 'revocations: unreadable event dropped');
     }
-    if (subject === AUTH_EVENT_SUBJECTS.sessionRevoked && typeof e?.session_id === 'string') this.markRevoked(AUTH_REDIS_KEYS.revokedSession(e.session_id), REVOKED_TTL_MS);
-    else if (subject === AUTH_EVENT_SUBJECTS.apiKeyRevoked && typeof e?.key_id === 'string') this.markRevoked(AUTH_REDIS_KEYS.revokedApiKey(e.key_id), API_KEY_REVOKED_TTL_MS);
+    if (subject === AUTH_EVENT_SUBJECTS.sessionRevoked && typeof e?.session_id === 'string')
+      this.markRevoked(AUTH_REDIS_KEYS.revokedSession(e.session_id), REVOKED_TTL_MS);
+    else if (subject === AUTH_EVENT_SUBJECTS.apiKeyRevoked && typeof e?.key_id === 'string')
+      this.markRevoked(AUTH_REDIS_KEYS.revokedApiKey(e.key_id), API_KEY_REVOKED_TTL_MS);
     else this.log.warn({ subject }, 'revocations: event without an id dropped');
   }
 
@@ -93,21 +100,34 @@ export class RevocationFeed {
     this.up = up;
     this.current++;
     this.known.clear();
-    this.log.info({ connected: up }, up ? 'revocations: push channel up' : 'revocations: push channel down; checking every request in Redis');
+    this.log.info(
+      { connected: up },
+      up ? 'revocations: push channel up' : 'revocations: push channel down; checking every request in Redis',
+    );
   }
 
   /** Connects in the background, retrying forever; until then (and whenever it is down) Redis answers. */
   start(options: NodeConnectionOptions): void {
     void (async () => {
       try {
-        const nc = await connect({ ...options, name: `${options.name ?? 'prism-gateway'}-revocations`, waitOnFirstConnect: true, maxReconnectAttempts: -1, pingInterval: PING_INTERVAL_MS, maxPingOut: 2 });
+        const nc = await connect({
+          ...options,
+          name: `${options.name ?? 'prism-gateway'}-revocations`,
+          waitOnFirstConnect: true,
+          maxReconnectAttempts: -1,
+          pingInterval: PING_INTERVAL_MS,
+          maxPingOut: 2,
+        });
         if (this.closed) return void (await nc.close());
         this.nc = nc;
         for (const subject of [AUTH_EVENT_SUBJECTS.sessionRevoked, AUTH_EVENT_SUBJECTS.apiKeyRevoked]) {
           nc.subscribe(subject, {
             callback: (err, m) => {
               if (!err) return this.onEvent(m.subject, m.data);
-              this.log.error({ err: err.message, subject }, 'revocations: subscription refused; checking every request in Redis');
+              this.log.error(
+                { err: err.message, subject },
+                'revocations: subscription refused; checking every request in Redis',
+              );
               this.refused = true;
               this.setUp(false);
             },
@@ -127,7 +147,10 @@ export class RevocationFeed {
           }
         }
       } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'revocations: NATS connection failed; checking every request in Redis');
+        this.log.error(
+          { err: (e as Error).message },
+          'revocations: NATS connection failed; checking every request in Redis',
+        );
       } finally {
         this.setUp(false);
       }

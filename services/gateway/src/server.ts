@@ -24,7 +24,10 @@ export interface StartedGateway {
 }
 
 /** Wires the gateway on a runtime: settings, Redis, JWT keys, auth gRPC, NATS events, the HTTP server. */
-export async function startGateway(runtime: ServiceRuntime, opts: { host?: string; poolOptions?: Pool.Options; jwksCooldownMs?: number; configResyncMs?: number } = {}): Promise<StartedGateway> {
+export async function startGateway(
+  runtime: ServiceRuntime,
+  opts: { host?: string; poolOptions?: Pool.Options; jwksCooldownMs?: number; configResyncMs?: number } = {},
+): Promise<StartedGateway> {
   const { env, log, metrics, health } = runtime;
   const settings = gatewaySettings(readGatewayConfig(env.PRISM_GATEWAY_CONFIG_FILE), env);
 
@@ -58,9 +61,16 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
   });
   health.addCheck('jwt-keys', () => jwt.checkKeys());
 
-  const authClient = authGrpcClient(settings.authGrpcAddress, runtime.grpcClientCredentials('auth'), runtime.grpcClientOptions());
+  const authClient = authGrpcClient(
+    settings.authGrpcAddress,
+    runtime.grpcClientCredentials('auth'),
+    runtime.grpcClientOptions(),
+  );
   runtime.onShutdown('auth-grpc', () => authClient.close());
-  const apiKeys = new LocalApiKeyCache(new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, settings.cacheKey, log), settings.auth.apiKeyCacheSeconds);
+  const apiKeys = new LocalApiKeyCache(
+    new ApiKeyValidator(authClient, redis, settings.auth.apiKeyCacheSeconds, settings.cacheKey, log),
+    settings.auth.apiKeyCacheSeconds,
+  );
   const authFailures = new AuthFailureLimiter(redis, settings.auth.failureLimit, log);
 
   // Made even when rate limiting starts disabled: the config service can switch it on.
@@ -115,7 +125,11 @@ export async function startGateway(runtime: ServiceRuntime, opts: { host?: strin
     address: env.PRISM_CONFIG_GRPC_ADDRESS,
     credentials: runtime.grpcClientCredentials('config'),
     environment: env.PRISM_ENVIRONMENT,
-    base: { rateLimit: settings.rateLimit, maintenance: { enabled: false, message: DEFAULT_MAINTENANCE_MESSAGE }, logLevel: log.level },
+    base: {
+      rateLimit: settings.rateLimit,
+      maintenance: { enabled: false, message: DEFAULT_MAINTENANCE_MESSAGE },
+      logLevel: log.level,
+    },
     apply: (s) => {
       limiter.update(s.rateLimit);
       log.level = s.logLevel;

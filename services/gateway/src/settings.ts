@@ -24,7 +24,11 @@ export interface Route {
   readonly authRequired: boolean;
   readonly timeoutMs: number;
   readonly retries: number;
-  readonly breaker: { readonly failureThreshold: number; readonly resetTimeoutMs: number; readonly halfOpenMaxRequests: number };
+  readonly breaker: {
+    readonly failureThreshold: number;
+    readonly resetTimeoutMs: number;
+    readonly halfOpenMaxRequests: number;
+  };
 }
 
 /** Everything the gateway needs, from gateway.yaml and the environment (the environment wins where both say). */
@@ -35,7 +39,12 @@ export interface GatewaySettings {
   readonly requestTimeoutMs: number;
   /** Proxies whose X-Forwarded-For is believed (addresses, CIDR blocks); empty: the socket address is the client. */
   readonly trustedProxies: readonly string[];
-  readonly rateLimit: { readonly enabled: boolean; readonly requestsPerSecond: number; readonly burst: number; readonly onRedisFailure: 'open' | 'closed' };
+  readonly rateLimit: {
+    readonly enabled: boolean;
+    readonly requestsPerSecond: number;
+    readonly burst: number;
+    readonly onRedisFailure: 'open' | 'closed';
+  };
   readonly auth: {
     readonly issuer: string;
     readonly audience: string;
@@ -50,7 +59,12 @@ export interface GatewaySettings {
   };
   readonly events: { readonly enabled: boolean; readonly bufferSize: number };
   readonly routes: readonly Route[];
-  readonly redis: { readonly host: string; readonly port: number; readonly username?: string; readonly password: string };
+  readonly redis: {
+    readonly host: string;
+    readonly port: number;
+    readonly username?: string;
+    readonly password: string;
+  };
   /** Signs the API-key validations the gateway caches in Redis. */
   readonly cacheKey: string;
   /** Replicas of the request stream (PRISM_NATS_STREAM_REPLICAS). */
@@ -64,7 +78,9 @@ export function readGatewayConfig(file: string): GatewayConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new GatewayConfigError(`gateway config ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new GatewayConfigError(
+      `gateway config ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   let doc: unknown;
   try {
@@ -81,9 +97,15 @@ export function readGatewayConfig(file: string): GatewayConfig {
   for (const route of r.data.routes) {
     // A CA for a plaintext upstream would read as protection that is not there.
     if (route.ca_file && !route.upstream.startsWith('https://'))
-      throw new GatewayConfigError(`gateway config ${file}: routes: ${route.prefix}: ca_file is set but upstream ${route.upstream} is not https`);
-    if (route.server_identity && !route.ca_file) throw new GatewayConfigError(`gateway config ${file}: routes: ${route.prefix}: server_identity needs ca_file (the CA that vouches for it)`);
-    if (prefixes.has(route.prefix)) throw new GatewayConfigError(`gateway config ${file}: routes: prefix ${route.prefix} appears twice`);
+      throw new GatewayConfigError(
+        `gateway config ${file}: routes: ${route.prefix}: ca_file is set but upstream ${route.upstream} is not https`,
+      );
+    if (route.server_identity && !route.ca_file)
+      throw new GatewayConfigError(
+        `gateway config ${file}: routes: ${route.prefix}: server_identity needs ca_file (the CA that vouches for it)`,
+      );
+    if (prefixes.has(route.prefix))
+      throw new GatewayConfigError(`gateway config ${file}: routes: prefix ${route.prefix} appears twice`);
     prefixes.add(route.prefix);
   }
   return r.data;
@@ -111,7 +133,9 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
     },
   };
   if (!auth.jwksUrl && !auth.publicKeyFile) {
-    throw new GatewayConfigError('gateway: no JWT key source: set PRISM_AUTH_JWKS_URL or PRISM_JWT_PUBLIC_KEY_FILE (or auth.jwks_url / auth.public_key_file)');
+    throw new GatewayConfigError(
+      'gateway: no JWT key source: set PRISM_AUTH_JWKS_URL or PRISM_JWT_PUBLIC_KEY_FILE (or auth.jwks_url / auth.public_key_file)',
+    );
   }
   const redis = hostPort(env.PRISM_REDIS_ADDRESS);
   return {
@@ -144,7 +168,11 @@ export function gatewaySettings(config: GatewayConfig, env: ServiceEnv): Gateway
         halfOpenMaxRequests: r.circuit_breaker.half_open_max_requests,
       },
     })),
-    redis: { ...redis, ...(env.PRISM_REDIS_USERNAME ? { username: env.PRISM_REDIS_USERNAME } : {}), password: env.PRISM_REDIS_PASSWORD },
+    redis: {
+      ...redis,
+      ...(env.PRISM_REDIS_USERNAME ? { username: env.PRISM_REDIS_USERNAME } : {}),
+      password: env.PRISM_REDIS_PASSWORD,
+    },
     cacheKey: env.PRISM_GATEWAY_CACHE_KEY,
     natsStreamReplicas: env.PRISM_NATS_STREAM_REPLICAS,
     authGrpcAddress: env.PRISM_AUTH_GRPC_ADDRESS,

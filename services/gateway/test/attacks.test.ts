@@ -3,8 +3,24 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AUTH_FAILURE_LIMIT_DEFAULTS, IDENTITY_HEADERS, METRICS } from '#contract';
-import { call as authCall, type Harness as AuthHarness, signUp, startHarness as startAuth } from '../../auth/test/support/harness.js';
-import { makeKeys, metricValue, randomApiKey, route, startAuthGrpc, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
+import {
+  call as authCall,
+  type Harness as AuthHarness,
+  signUp,
+  startHarness as startAuth,
+} from '../../auth/test/support/harness.js';
+import {
+  makeKeys,
+  metricValue,
+  randomApiKey,
+  route,
+  startAuthGrpc,
+  startTestGateway,
+  TestUpstream,
+  token,
+  type Keys,
+  type RunningGateway,
+} from './support/harness.js';
 
 /**
  * Attacks on the gateway from outside (issue 13): each test performs the attack against a real
@@ -29,7 +45,9 @@ const someIp = () =>
 function abortedUpload(port: number, path: string, stallMs = 100): Promise<void> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1', () => {
-      s.write(`POST ${path} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/octet-stream\r\nContent-Length: 50000\r\n\r\n`);
+      s.write(
+        `POST ${path} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/octet-stream\r\nContent-Length: 50000\r\n\r\n`,
+      );
       s.write(Buffer.alloc(4096, 1));
       setTimeout(() => {
         s.destroy();
@@ -53,7 +71,10 @@ function rawGet(url: string, headers: Record<string, string>): Promise<number> {
 describe('circuit breaker: only failures of the upstream count', () => {
   let gw: RunningGateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ keys, routes: [route('upload', upstream.origin, { auth_required: false, timeout_ms: 400 })] });
+    gw = await startTestGateway({
+      keys,
+      routes: [route('upload', upstream.origin, { auth_required: false, timeout_ms: 400 })],
+    });
   });
   afterAll(() => gw.close());
 
@@ -88,7 +109,10 @@ describe('circuit breaker: anonymous traffic cannot open the breaker of signed-i
       if (r.url.includes('/slow')) setTimeout(() => res.writeHead(200).end('late'), 1_000);
       else res.writeHead(200).end('ok');
     };
-    gw = await startTestGateway({ keys, routes: [route('pub', slow.origin, { auth_required: false, timeout_ms: 300 })] });
+    gw = await startTestGateway({
+      keys,
+      routes: [route('pub', slow.origin, { auth_required: false, timeout_ms: 300 })],
+    });
   });
   afterAll(async () => {
     await gw.close();
@@ -96,18 +120,26 @@ describe('circuit breaker: anonymous traffic cannot open the breaker of signed-i
   });
 
   it('six slow anonymous requests open the anonymous breaker only: signed-in users still get through', async () => {
-    const statuses = await Promise.all(Array.from({ length: 6 }, () => fetch(`${gw.url}/api/pub/slow`).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, () => fetch(`${gw.url}/api/pub/slow`).then((r) => r.status)),
+    );
     // The first three time out (504); the breaker (threshold 3) may already refuse the last ones.
     expect(statuses.filter((s) => s === 504).length).toBeGreaterThanOrEqual(3);
     const text = await gw.metrics();
     expect(metricValue(text, METRICS.circuitBreakerState, { upstream: slow.origin, class: 'anonymous' })).toBe(2);
     expect(metricValue(text, METRICS.circuitBreakerState, { upstream: slow.origin, class: 'authenticated' })).toBe(0);
     // Counted as the gateway's timeouts, not as failures of the upstream.
-    expect(metricValue(text, METRICS.upstreamFailures, { upstream: slow.origin, class: 'anonymous', kind: 'timeout' })).toBeGreaterThanOrEqual(3);
-    expect(metricValue(text, METRICS.upstreamFailures, { upstream: slow.origin, class: 'anonymous', kind: 'upstream' })).toBe(0);
+    expect(
+      metricValue(text, METRICS.upstreamFailures, { upstream: slow.origin, class: 'anonymous', kind: 'timeout' }),
+    ).toBeGreaterThanOrEqual(3);
+    expect(
+      metricValue(text, METRICS.upstreamFailures, { upstream: slow.origin, class: 'anonymous', kind: 'upstream' }),
+    ).toBe(0);
     // Anonymous requests now get the fast 503; a signed-in user is served.
     expect((await fetch(`${gw.url}/api/pub/x`)).status).toBe(503);
-    const signedIn = await fetch(`${gw.url}/api/pub/x`, { headers: { authorization: `Bearer ${await token(keys, `breaker-${randomUUID()}`)}` } });
+    const signedIn = await fetch(`${gw.url}/api/pub/x`, {
+      headers: { authorization: `Bearer ${await token(keys, `breaker-${randomUUID()}`)}` },
+    });
     expect(signedIn.status).toBe(200);
     expect(await signedIn.text()).toBe('ok');
   });
@@ -185,7 +217,11 @@ describe('headers a client must not be able to pass upstream', () => {
       'X-Api-Key-Id',
       'X-Anything',
     ];
-    const sent: Record<string, string> = { authorization: `Bearer ${await token(keys, `hdr-${randomUUID()}`)}`, accept: 'application/json', 'if-none-match': '"v1"' };
+    const sent: Record<string, string> = {
+      authorization: `Bearer ${await token(keys, `hdr-${randomUUID()}`)}`,
+      accept: 'application/json',
+      'if-none-match': '"v1"',
+    };
     for (const name of overrides) sent[name] = name.toLowerCase().includes('method') ? 'DELETE' : 'evil-6.6.6.6';
     const before = upstream.requests.length;
     expect(await rawGet(`${gw.url}/api/hdr/x`, sent)).toBe(200);
@@ -199,7 +235,13 @@ describe('headers a client must not be able to pass upstream', () => {
     expect(got.headers.accept).toBe('application/json');
     expect(got.headers['if-none-match']).toBe('"v1"');
     const hop = upstream.requests.length;
-    expect(await rawGet(`${gw.url}/api/hdr/x`, { authorization: sent.authorization!, connection: 'keep-alive, accept-language', 'accept-language': 'de' })).toBe(200);
+    expect(
+      await rawGet(`${gw.url}/api/hdr/x`, {
+        authorization: sent.authorization!,
+        connection: 'keep-alive, accept-language',
+        'accept-language': 'de',
+      }),
+    ).toBe(200);
     expect(upstream.requests[hop]!.headers['accept-language']).toBeUndefined();
   });
 });
@@ -213,14 +255,22 @@ describe('non-canonical tokens: one string per token', () => {
 
   it('extra base64 padding, or other spellings of the same bytes, in any part of a valid token are refused', async () => {
     const t = await token(keys, `padding-${randomUUID()}`);
-    const get = (tok: string) => fetch(`${gw.url}/api/tok/x`, { headers: { authorization: `Bearer ${tok}` } }).then((r) => r.status);
+    const get = (tok: string) =>
+      fetch(`${gw.url}/api/tok/x`, { headers: { authorization: `Bearer ${tok}` } }).then((r) => r.status);
     expect(await get(t)).toBe(200);
     const [h, p, s] = t.split('.') as [string, string, string];
     // The signature's last character carries 4 unused bits: flipping one spells the same bytes.
     const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const sameBytes = s.slice(0, -1) + ALPHABET[ALPHABET.indexOf(s.at(-1)!) ^ 1];
     expect(Buffer.from(sameBytes, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true);
-    const variants = [`${t}=`, `${t}==`, `${h}.${p}.${sameBytes}`, `${h}=.${p}.${s}`, `${h}.${p}=.${s}`, `${h}.${p}.${s.replace(/-/g, '+').replace(/_/g, '/')}`];
+    const variants = [
+      `${t}=`,
+      `${t}==`,
+      `${h}.${p}.${sameBytes}`,
+      `${h}=.${p}.${s}`,
+      `${h}.${p}=.${s}`,
+      `${h}.${p}.${s.replace(/-/g, '+').replace(/_/g, '/')}`,
+    ];
     for (const v of variants) expect(await get(v), v.slice(-12)).toBe(401);
   });
 });
@@ -246,7 +296,8 @@ describe('failed authentication is rate limited per client address', () => {
   it('guessed API keys and forged tokens get 429 once over the limit, without asking auth; other clients are not affected', async () => {
     const max = AUTH_FAILURE_LIMIT_DEFAULTS.max_failures;
     const attacker = someIp();
-    const guess = () => fetch(`${gw.url}/api/fail/x`, { headers: { 'x-api-key': randomApiKey(), 'x-forwarded-for': attacker } });
+    const guess = () =>
+      fetch(`${gw.url}/api/fail/x`, { headers: { 'x-api-key': randomApiKey(), 'x-forwarded-for': attacker } });
     const statuses: number[] = [];
     for (let i = 0; i < max + 10; i++) statuses.push((await guess()).status);
     expect(statuses.slice(0, max)).toEqual(Array(max).fill(401));
@@ -258,12 +309,19 @@ describe('failed authentication is rate limited per client address', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     // Forged tokens from the same address too.
     const [h, p] = (await token(keys, 'victim')).split('.');
-    const forged = await fetch(`${gw.url}/api/fail/x`, { headers: { authorization: `Bearer ${h}.${p}.${'A'.repeat(342)}`, 'x-forwarded-for': attacker } });
+    const forged = await fetch(`${gw.url}/api/fail/x`, {
+      headers: { authorization: `Bearer ${h}.${p}.${'A'.repeat(342)}`, 'x-forwarded-for': attacker },
+    });
     expect(forged.status).toBe(429);
     // Another client address guessing is answered normally, and valid credentials work.
     const other = someIp();
-    expect((await fetch(`${gw.url}/api/fail/x`, { headers: { 'x-api-key': randomApiKey(), 'x-forwarded-for': other } })).status).toBe(401);
-    const ok = await fetch(`${gw.url}/api/fail/x`, { headers: { authorization: `Bearer ${await token(keys, 'someone')}`, 'x-forwarded-for': other } });
+    expect(
+      (await fetch(`${gw.url}/api/fail/x`, { headers: { 'x-api-key': randomApiKey(), 'x-forwarded-for': other } }))
+        .status,
+    ).toBe(401);
+    const ok = await fetch(`${gw.url}/api/fail/x`, {
+      headers: { authorization: `Bearer ${await token(keys, 'someone')}`, 'x-forwarded-for': other },
+    });
     expect(ok.status).toBe(200);
   });
 });
@@ -272,15 +330,25 @@ describe('client addresses behind trusted proxies', () => {
   let gw: RunningGateway;
   let bare: RunningGateway;
   beforeAll(async () => {
-    const opts = { keys, routes: [route('open', upstream.origin, { auth_required: false })], rateLimit: { requests_per_second: 1, burst: 3 } };
-    [gw, bare] = await Promise.all([startTestGateway({ ...opts, server: { trusted_proxies: ['127.0.0.1', '10.0.0.0/8'] } }), startTestGateway(opts)]);
+    const opts = {
+      keys,
+      routes: [route('open', upstream.origin, { auth_required: false })],
+      rateLimit: { requests_per_second: 1, burst: 3 },
+    };
+    [gw, bare] = await Promise.all([
+      startTestGateway({ ...opts, server: { trusted_proxies: ['127.0.0.1', '10.0.0.0/8'] } }),
+      startTestGateway(opts),
+    ]);
   });
   afterAll(async () => {
     await gw.close();
     await bare.close();
   });
 
-  const get = (g: RunningGateway, xff: string) => fetch(`${g.url}/api/open/x`, { headers: { 'x-forwarded-for': xff } }).then(async (r) => (await r.arrayBuffer(), r.status));
+  const get = (g: RunningGateway, xff: string) =>
+    fetch(`${g.url}/api/open/x`, { headers: { 'x-forwarded-for': xff } }).then(
+      async (r) => (await r.arrayBuffer(), r.status),
+    );
 
   it('the right-most untrusted X-Forwarded-For hop is the client: entries a client prepends cannot buy it a fresh bucket', async () => {
     const client = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
@@ -307,7 +375,10 @@ describe('API keys', () => {
     const user = `multi-key-${randomUUID()}`;
     const k1 = randomApiKey();
     const k2 = randomApiKey();
-    const auth = await startAuthGrpc({ [k1]: { keyId: `${user}-k1`, userId: user, scopes: [] }, [k2]: { keyId: `${user}-k2`, userId: user, scopes: [] } });
+    const auth = await startAuthGrpc({
+      [k1]: { keyId: `${user}-k1`, userId: user, scopes: [] },
+      [k2]: { keyId: `${user}-k2`, userId: user, scopes: [] },
+    });
     const gw = await startTestGateway({
       keys,
       authGrpcPort: auth.port,
@@ -318,7 +389,8 @@ describe('API keys', () => {
     try {
       // An address of its own: the test is about the account bucket, not the (shared) address bucket of 127.0.0.1.
       const ip = `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.7`;
-      const get = (k: string) => fetch(`${gw.url}/api/keys/x`, { headers: { 'x-api-key': k, 'x-forwarded-for': ip } }).then((r) => r.status);
+      const get = (k: string) =>
+        fetch(`${gw.url}/api/keys/x`, { headers: { 'x-api-key': k, 'x-forwarded-for': ip } }).then((r) => r.status);
       for (let i = 0; i < 3; i++) expect(await get(k1)).toBe(200);
       expect(await get(k1)).toBe(429);
       expect(await get(k2)).toBe(429);
@@ -343,13 +415,19 @@ describe('API keys', () => {
 
     it('stops working at the gateway within 100 ms (auth pushes the revocation), not after the cache time', async () => {
       const u = await signUp(authSvc.base);
-      const created = await authCall(authSvc.base, 'POST', '/auth/api-keys', { token: u.access_token, body: { name: 'ci' } });
+      const created = await authCall(authSvc.base, 'POST', '/auth/api-keys', {
+        token: u.access_token,
+        body: { name: 'ci' },
+      });
       expect(created.status).toBe(201);
-      const get = () => fetch(`${gw.url}/api/keys/x`, { headers: { 'x-api-key': created.body.key } }).then((r) => r.status);
+      const get = () =>
+        fetch(`${gw.url}/api/keys/x`, { headers: { 'x-api-key': created.body.key } }).then((r) => r.status);
       // Used once: the gateway now has the key's validation cached (30 s).
       expect(await get()).toBe(200);
       expect(await get()).toBe(200);
-      expect((await authCall(authSvc.base, 'DELETE', `/auth/api-keys/${created.body.id}`, { token: u.access_token })).status).toBe(204);
+      expect(
+        (await authCall(authSvc.base, 'DELETE', `/auth/api-keys/${created.body.id}`, { token: u.access_token })).status,
+      ).toBe(204);
       await expect.poll(get, { timeout: 100, interval: 2 }).toBe(401);
     });
   });

@@ -88,7 +88,11 @@ describe('a valid token', () => {
 describe('forged or invalid tokens are rejected with 401 and never reach the upstream', () => {
   const now = () => Math.floor(Date.now() / 1000);
   const cases: [string, () => Promise<string>][] = [
-    ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'attacker', iss: ISSUER, aud: AUDIENCE, exp: now() + 600 })}.`],
+    [
+      'alg none',
+      async () =>
+        `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'attacker', iss: ISSUER, aud: AUDIENCE, exp: now() + 600 })}.`,
+    ],
     [
       'HS256 signed with the RSA public key',
       async () => {
@@ -114,7 +118,10 @@ describe('forged or invalid tokens are rejected with 401 and never reach the ups
       },
     ],
     ['garbage', async () => 'not.a.jwt'],
-    ['missing sub', async () => (await token(keys, 'x')).replace(/^([^.]+)\.[^.]+/, (_m, h) => `${h}.${b64({ iss: ISSUER })}`)],
+    [
+      'missing sub',
+      async () => (await token(keys, 'x')).replace(/^([^.]+)\.[^.]+/, (_m, h) => `${h}.${b64({ iss: ISSUER })}`),
+    ],
   ];
   it.each(cases)('%s', async (_name, make) => {
     const { res, body, forwarded } = await call('/api/things/secret', { authorization: `Bearer ${await make()}` });
@@ -125,7 +132,9 @@ describe('forged or invalid tokens are rejected with 401 and never reach the ups
   });
 
   it('a token within the leeway (expired 2 s ago, leeway 5 s) is accepted', async () => {
-    const { res } = await call('/api/things/x', { authorization: `Bearer ${await token(keys, 'u', { exp: now() - 2 })}` });
+    const { res } = await call('/api/things/x', {
+      authorization: `Bearer ${await token(keys, 'u', { exp: now() - 2 })}`,
+    });
     expect(res.status).toBe(200);
   });
 
@@ -152,7 +161,12 @@ describe('sessions revoked by auth (Redis marker and pushed event)', () => {
     const other = await token(keys, 'session-user', { sid: `sid-${randomUUID()}` });
     expect((await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status).toBe(200);
     await revokeLikeAuth({ sessionId: sid });
-    await expect.poll(async () => (await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status, { timeout: 100, interval: 5 }).toBe(401);
+    await expect
+      .poll(async () => (await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status, {
+        timeout: 100,
+        interval: 5,
+      })
+      .toBe(401);
     const refused = await call('/api/things/s', { authorization: `Bearer ${t}` });
     expect(refused.res.status).toBe(401);
     expect(JSON.parse(refused.body).error).toBe('token revoked');
@@ -166,8 +180,16 @@ describe('sessions revoked by auth (Redis marker and pushed event)', () => {
       const t = await token(keys, 'stale-user', { sid });
       expect((await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status).toBe(200);
       await revokeLikeAuth({ sessionId: sid });
-      await expect.poll(async () => (await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status, { timeout: 100, interval: 5 }).toBe(401);
-      const login = await call('/api/public/login', { authorization: `Bearer ${t}`, [IDENTITY_HEADERS.userId]: 'forged' });
+      await expect
+        .poll(async () => (await call('/api/things/s', { authorization: `Bearer ${t}` })).res.status, {
+          timeout: 100,
+          interval: 5,
+        })
+        .toBe(401);
+      const login = await call('/api/public/login', {
+        authorization: `Bearer ${t}`,
+        [IDENTITY_HEADERS.userId]: 'forged',
+      });
       expect(login.res.status).toBe(200);
       expect(login.res.headers.get('ratelimit-limit')).not.toBeNull();
       expect(login.forwarded).toHaveLength(1);
@@ -178,14 +200,23 @@ describe('sessions revoked by auth (Redis marker and pushed event)', () => {
   });
 
   it('also without rate limiting', async () => {
-    const g = await startTestGateway({ keys, routes: [route('things', upstream.origin), route('public', upstream.origin, { auth_required: false })], rateLimit: { enabled: false } });
+    const g = await startTestGateway({
+      keys,
+      routes: [route('things', upstream.origin), route('public', upstream.origin, { auth_required: false })],
+      rateLimit: { enabled: false },
+    });
     try {
       await vi.waitUntil(() => g.revocations.connected, { timeout: 5_000 });
       const sid = `sid-${randomUUID()}`;
       const t = await token(keys, 'session-user', { sid });
       expect((await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
       await revokeLikeAuth({ sessionId: sid });
-      await expect.poll(async () => (await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status, { timeout: 100, interval: 5 }).toBe(401);
+      await expect
+        .poll(
+          async () => (await fetch(`${g.url}/api/things/s`, { headers: { authorization: `Bearer ${t}` } })).status,
+          { timeout: 100, interval: 5 },
+        )
+        .toBe(401);
       const pub = await fetch(`${g.url}/api/public/login`, { headers: { authorization: `Bearer ${t}` } });
       expect(pub.status).toBe(200);
       expect(upstream.requests.at(-1)!.headers[IDENTITY_HEADERS.userId]).toBeUndefined();
@@ -218,7 +249,12 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
     // A gateway of its own: this one has the key in its memory already.
     const g = await startTestGateway({ keys, authGrpcPort: auth.port, routes: [route('things', upstream.origin)] });
     try {
-      await redis.set(`prism:gw:apikey:${createHash('sha256').update(GOOD_API_KEY).digest('base64url')}`, '{not json', 'EX', 30);
+      await redis.set(
+        `prism:gw:apikey:${createHash('sha256').update(GOOD_API_KEY).digest('base64url')}`,
+        '{not json',
+        'EX',
+        30,
+      );
       const before = auth.calls.length;
       expect((await fetch(`${g.url}/api/things/k`, { headers: { 'x-api-key': GOOD_API_KEY } })).status).toBe(200);
       expect(auth.calls.length).toBe(before + 1);
@@ -235,7 +271,15 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
     const redis = new Redis({ host, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
     const forged = randomApiKey();
     const cacheKey = `prism:gw:apikey:${createHash('sha256').update(forged).digest('base64url')}`;
-    const claim = { valid: true, keyId: 'key-forged', userId: 'admin', scopes: ['admin'], expiresAt: 0, reason: '', until: Date.now() + 60_000 };
+    const claim = {
+      valid: true,
+      keyId: 'key-forged',
+      userId: 'admin',
+      scopes: ['admin'],
+      expiresAt: 0,
+      reason: '',
+      until: Date.now() + 60_000,
+    };
     try {
       // As the old format had it, as the new format has it with a MAC made without the gateway's key, and
       // with a genuine entry of another key copied over: each is a cache miss and auth refuses the key.
@@ -243,7 +287,11 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
       expect((await call('/api/things/k', { 'x-api-key': GOOD_API_KEY })).res.status).toBe(200);
       const genuine = await redis.get(valid);
       expect(genuine).toMatch(/^[A-Za-z0-9_-]{43}\./);
-      const wrongKey = createHmac('sha256', 'guessed').update(cacheKey).update('\n').update(JSON.stringify(claim)).digest('base64url');
+      const wrongKey = createHmac('sha256', 'guessed')
+        .update(cacheKey)
+        .update('\n')
+        .update(JSON.stringify(claim))
+        .digest('base64url');
       for (const entry of [JSON.stringify(claim), `${wrongKey}.${JSON.stringify(claim)}`, genuine!]) {
         await redis.set(cacheKey, entry, 'EX', 60);
         const before = auth.calls.length;
@@ -258,7 +306,11 @@ describe('API keys through auth gRPC ValidateApiKey', () => {
   });
 
   it('auth unreachable: 503 (not 401), nothing forwarded', async () => {
-    const g = await startTestGateway({ keys, authGrpcPort: await freePort(), routes: [route('things', upstream.origin)] });
+    const g = await startTestGateway({
+      keys,
+      authGrpcPort: await freePort(),
+      routes: [route('things', upstream.origin)],
+    });
     try {
       const before = upstream.requests.length;
       const r = await fetch(`${g.url}/api/things/k`, { headers: { 'x-api-key': randomApiKey() } });
@@ -292,21 +344,35 @@ describe('JWKS', () => {
     const { exportJWK } = await import('jose');
     const jwksKeys = [{ ...(await exportJWK(otherKeys.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }];
     let fetches = 0;
-    const jwks = createServer((_req, res) => ++fetches && res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: jwksKeys })));
+    const jwks = createServer(
+      (_req, res) =>
+        ++fetches && res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: jwksKeys })),
+    );
     await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', () => r()));
     const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`;
-    const g = await startTestGateway({ keys, routes: [route('things', upstream.origin)], env: { PRISM_AUTH_JWKS_URL: jwksUrl, PRISM_JWT_PUBLIC_KEY_FILE: '' }, jwksCooldownMs: 300 });
+    const g = await startTestGateway({
+      keys,
+      routes: [route('things', upstream.origin)],
+      env: { PRISM_AUTH_JWKS_URL: jwksUrl, PRISM_JWT_PUBLIC_KEY_FILE: '' },
+      jwksCooldownMs: 300,
+    });
     try {
-      const ok = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(otherKeys, 'j', {}, { kid: 'k1' })}` } });
+      const ok = await fetch(`${g.url}/api/things/a`, {
+        headers: { authorization: `Bearer ${await token(otherKeys, 'j', {}, { kid: 'k1' })}` },
+      });
       expect(ok.status).toBe(200);
       const rotated = await makeKeys();
       jwksKeys.push({ ...(await exportJWK(rotated.publicKey)), kid: 'k2', alg: 'RS256', use: 'sig' });
       // An unknown kid refetches the JWKS once the cool-down (300 ms here, 30 s by default) has passed.
       await new Promise((r) => setTimeout(r, 350));
-      const r2 = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(rotated, 'j', {}, { kid: 'k2' })}` } });
+      const r2 = await fetch(`${g.url}/api/things/a`, {
+        headers: { authorization: `Bearer ${await token(rotated, 'j', {}, { kid: 'k2' })}` },
+      });
       expect(r2.status).toBe(200);
       expect(fetches).toBe(2);
-      const unknown = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(rotated, 'j', {}, { kid: 'k9' })}` } });
+      const unknown = await fetch(`${g.url}/api/things/a`, {
+        headers: { authorization: `Bearer ${await token(rotated, 'j', {}, { kid: 'k9' })}` },
+      });
       expect(unknown.status).toBe(401);
     } finally {
       await g.close();
@@ -320,17 +386,27 @@ describe('public key file', () => {
     const { writeFileSync } = await import('node:fs');
     const bundle = keys.publicKeyFile.replace(/\.pem$/, '-bundle.pem');
     writeFileSync(bundle, `${keys.publicPem}${otherKeys.publicPem}`);
-    const g = await startTestGateway({ keys: { ...keys, publicKeyFile: bundle }, routes: [route('things', upstream.origin)], env: { PRISM_AUTH_JWKS_URL: '' } });
+    const g = await startTestGateway({
+      keys: { ...keys, publicKeyFile: bundle },
+      routes: [route('things', upstream.origin)],
+      env: { PRISM_AUTH_JWKS_URL: '' },
+    });
     try {
       for (const k of [keys, otherKeys]) {
-        const res = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(k, 'rotating')}` } });
+        const res = await fetch(`${g.url}/api/things/a`, {
+          headers: { authorization: `Bearer ${await token(k, 'rotating')}` },
+        });
         expect(res.status, k.kid).toBe(200);
       }
       // Without a kid, a token cannot say which of several keys signed it.
-      const noKid = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(otherKeys, 'rotating', {}, { kid: undefined })}` } });
+      const noKid = await fetch(`${g.url}/api/things/a`, {
+        headers: { authorization: `Bearer ${await token(otherKeys, 'rotating', {}, { kid: undefined })}` },
+      });
       expect(noKid.status).toBe(401);
       const stranger = await makeKeys();
-      const unknown = await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${await token(stranger, 'rotating')}` } });
+      const unknown = await fetch(`${g.url}/api/things/a`, {
+        headers: { authorization: `Bearer ${await token(stranger, 'rotating')}` },
+      });
       expect(unknown.status).toBe(401);
     } finally {
       await g.close();

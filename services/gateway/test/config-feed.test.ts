@@ -9,7 +9,17 @@ import { ConfigStore } from '../../config/src/store.js';
 import { migrateDatabase } from '../../dbmanager/src/migrations/index.js';
 import { freshDatabase } from '../../dbmanager/test/pg-support.js';
 import { grpc, loadProto } from '../../runtime/src/index.js';
-import { freePort, makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
+import {
+  freePort,
+  makeKeys,
+  metricValue,
+  route,
+  startTestGateway,
+  TestUpstream,
+  token,
+  type Keys,
+  type RunningGateway,
+} from './support/harness.js';
 
 /**
  * The config change feed under attack and under NATS outages: a real config service (PostgreSQL, a
@@ -36,16 +46,30 @@ afterAll(async () => {
 });
 
 async function configService(port: number) {
-  const { runtime } = await startTestConfigService(db.url, port, { env: { PRISM_NATS_URL: nats.url, PRISM_LOG_LEVEL: 'info' } });
+  const { runtime } = await startTestConfigService(db.url, port, {
+    env: { PRISM_NATS_URL: nats.url, PRISM_LOG_LEVEL: 'info' },
+  });
   const Config = loadProto('prism/config/v1/config.proto').prism.config.v1.ConfigService;
   const client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const rpc = (method: string, req: object) =>
     new Promise<unknown>((resolve, reject) =>
-      Reflect.get(client, method).call(client, req, { deadline: Date.now() + 5_000, waitForReady: true }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))),
+      Reflect.get(client, method).call(
+        client,
+        req,
+        { deadline: Date.now() + 5_000, waitForReady: true },
+        (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r)),
+      ),
     );
   return {
     runtime,
-    set: (key: string, value: unknown) => rpc('Set', { environment: 'test', service: 'global', key, valueJson: JSON.stringify(value), changedBy: 'feed-test' }),
+    set: (key: string, value: unknown) =>
+      rpc('Set', {
+        environment: 'test',
+        service: 'global',
+        key,
+        valueJson: JSON.stringify(value),
+        changedBy: 'feed-test',
+      }),
     del: (key: string) => rpc('Delete', { environment: 'test', service: 'global', key, changedBy: 'feed-test' }),
     get: (key: string) => rpc('Get', { environment: 'test', service: 'global', key }),
     stop: async () => {
@@ -65,7 +89,9 @@ const gateway = (configPort: number, configResyncMs?: number) =>
   });
 
 async function status(gw: RunningGateway): Promise<number> {
-  const r = await fetch(`${gw.url}/api/feed/x`, { headers: { authorization: `Bearer ${await token(keys, `feed-${randomUUID()}`)}` } });
+  const r = await fetch(`${gw.url}/api/feed/x`, {
+    headers: { authorization: `Bearer ${await token(keys, `feed-${randomUUID()}`)}` },
+  });
   await r.arrayBuffer();
   return r.status;
 }
@@ -85,9 +111,20 @@ describe('the config change feed', () => {
     const gw = await gateway(port);
     try {
       expect(await status(gw)).toBe(200);
-      const forged = { environment: 'test', service: 'global', key: 'maintenance.enabled', version: 1_000_000, valueJson: 'true', action: 'set', changedBy: 'operator/alice' };
+      const forged = {
+        environment: 'test',
+        service: 'global',
+        key: 'maintenance.enabled',
+        version: 1_000_000,
+        valueJson: 'true',
+        action: 'set',
+        changedBy: 'operator/alice',
+      };
       await publishRaw(SUBJECT, JSON.stringify(forged));
-      await publishRaw('prism.system.config.test.gateway.maintenance.message', JSON.stringify({ ...forged, service: 'gateway', key: 'maintenance.message', valueJson: '"pwned"' }));
+      await publishRaw(
+        'prism.system.config.test.gateway.maintenance.message',
+        JSON.stringify({ ...forged, service: 'gateway', key: 'maintenance.message', valueJson: '"pwned"' }),
+      );
       await new Promise((r) => setTimeout(r, 500));
       expect(await status(gw)).toBe(200);
       // The notice was read back from the store: nothing there, so nothing reached the gateway.
@@ -111,7 +148,14 @@ describe('the config change feed', () => {
     process.on('unhandledRejection', onRejection);
     try {
       expect(await status(gw)).toBe(200);
-      await publishRaw(SUBJECT, '{"not json', '{}', 'null', '[]', JSON.stringify({ environment: 'test', service: 'global', key: 'log.level' }));
+      await publishRaw(
+        SUBJECT,
+        '{"not json',
+        '{}',
+        'null',
+        '[]',
+        JSON.stringify({ environment: 'test', service: 'global', key: 'log.level' }),
+      );
       await new Promise((r) => setTimeout(r, 300));
       expect(rejections).toEqual([]);
       // The same watch still delivers the next real change, and the service still answers.
@@ -146,7 +190,10 @@ describe('NATS outages', () => {
       // Each gateway re-read its settings after the config service's NATS connection came back.
       for (const gw of gateways) {
         const m = await gw.metrics();
-        expect(metricValue(m, METRICS.configResyncs, { result: 'behind' }) + metricValue(m, METRICS.configResyncs, { result: 'in_step' })).toBeGreaterThanOrEqual(1);
+        expect(
+          metricValue(m, METRICS.configResyncs, { result: 'behind' }) +
+            metricValue(m, METRICS.configResyncs, { result: 'in_step' }),
+        ).toBeGreaterThanOrEqual(1);
         expect(gw.logs.some((l) => l.includes('config watch ended by the service'))).toBe(true);
       }
       await a.del('maintenance.enabled');
@@ -166,10 +213,14 @@ describe('NATS outages', () => {
     try {
       expect(await status(gw)).toBe(200);
       // Committed without a notice: what a lost publish leaves behind.
-      await new ConfigStore(pool).set({ environment: 'test', service: 'global', key: 'maintenance.enabled' }, true, { changedBy: 'feed-test' });
+      await new ConfigStore(pool).set({ environment: 'test', service: 'global', key: 'maintenance.enabled' }, true, {
+        changedBy: 'feed-test',
+      });
       await expect.poll(() => status(gw), { timeout: 5_000 }).toBe(503);
       expect(metricValue(await gw.metrics(), METRICS.configResyncs, { result: 'behind' })).toBe(1);
-      expect(gw.logs.find((l) => l.includes('settings were behind the config service'))).toContain('global/maintenance.enabled');
+      expect(gw.logs.find((l) => l.includes('settings were behind the config service'))).toContain(
+        'global/maintenance.enabled',
+      );
       await config.del('maintenance.enabled');
       await expect.poll(() => status(gw), { timeout: 5_000 }).toBe(200);
     } finally {

@@ -5,7 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '#contract';
 import { privateNats } from '#test/support/private-servers';
 import { REQUEST_STREAM, type RequestEvent } from '../src/events.js';
-import { freePort, makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys } from './support/harness.js';
+import {
+  freePort,
+  makeKeys,
+  metricValue,
+  route,
+  startTestGateway,
+  TestUpstream,
+  token,
+  type Keys,
+} from './support/harness.js';
 
 let keys: Keys;
 let upstream: TestUpstream;
@@ -22,22 +31,37 @@ afterAll(async () => {
 
 describe('request events on NATS JetStream', () => {
   it('publishes one event per request on prism.gateway.request.<route>, kept by the JetStream stream', async () => {
-    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)], env: { PRISM_NATS_STREAM_REPLICAS: '1' } });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('evt', upstream.origin)],
+      env: { PRISM_NATS_STREAM_REPLICAS: '1' },
+    });
     try {
       const sub = `evt-${randomUUID()}`;
       const received: RequestEvent[] = [];
       const s = nc.subscribe('prism.gateway.request.evt');
       void (async () => {
-        for await (const m of s) for (const line of m.string().split('\n')) received.push(JSON.parse(line) as RequestEvent);
+        for await (const m of s)
+          for (const line of m.string().split('\n')) received.push(JSON.parse(line) as RequestEvent);
       })();
       const reqId = `req-${randomUUID()}`;
-      const r = await fetch(`${gw.url}/api/evt/items?token=secret`, { headers: { authorization: `Bearer ${await token(keys, sub)}`, 'x-request-id': reqId } });
+      const r = await fetch(`${gw.url}/api/evt/items?token=secret`, {
+        headers: { authorization: `Bearer ${await token(keys, sub)}`, 'x-request-id': reqId },
+      });
       expect(r.status).toBe(200);
       const denied = await fetch(`${gw.url}/api/evt/items`);
       expect(denied.status).toBe(401);
       await expect.poll(() => received.filter((e) => e.id === reqId).length, { timeout: 5_000 }).toBe(1);
       const e = received.find((x) => x.id === reqId)!;
-      expect(e).toMatchObject({ method: 'GET', path: '/api/evt/items', route: 'evt', status: 200, userId: sub, authMethod: 'jwt', clientIp: '127.0.0.1' });
+      expect(e).toMatchObject({
+        method: 'GET',
+        path: '/api/evt/items',
+        route: 'evt',
+        status: 200,
+        userId: sub,
+        authMethod: 'jwt',
+        clientIp: '127.0.0.1',
+      });
       expect(JSON.stringify(e)).not.toContain('secret');
       await expect.poll(() => received.some((x) => x.status === 401), { timeout: 5_000 }).toBe(true);
       s.unsubscribe();
@@ -48,7 +72,9 @@ describe('request events on NATS JetStream', () => {
       expect(info.config.num_replicas).toBe(1);
       const last = (await jsm.streams.getMessage(REQUEST_STREAM, { last_by_subj: 'prism.gateway.request.evt' }))!;
       expect((JSON.parse(last.string().split('\n')[0]!) as RequestEvent).route).toBe('evt');
-      await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+      await expect
+        .poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 })
+        .toBeGreaterThanOrEqual(2);
     } finally {
       await gw.close();
     }
@@ -56,13 +82,22 @@ describe('request events on NATS JetStream', () => {
 
   it('PRISM_NATS_STREAM_REPLICAS reaches the stream: 3 replicas on a single server are refused by NATS and logged (no silent R1 stream), requests still served', async () => {
     const own = await privateNats();
-    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)], natsUrl: own.url, env: { PRISM_NATS_STREAM_REPLICAS: '3' } });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('evt', upstream.origin)],
+      natsUrl: own.url,
+      env: { PRISM_NATS_STREAM_REPLICAS: '3' },
+    });
     const ownNc = await connect({ servers: own.url });
     try {
       await expect
-        .poll(() => gw.logs.find((l) => l.includes(`cannot check or create stream ${REQUEST_STREAM}`)) ?? '', { timeout: 10_000 })
+        .poll(() => gw.logs.find((l) => l.includes(`cannot check or create stream ${REQUEST_STREAM}`)) ?? '', {
+          timeout: 10_000,
+        })
         .toMatch(/"err":"replicas > 1 not supported in non-clustered mode"/);
-      const r = await fetch(`${gw.url}/api/evt/x`, { headers: { authorization: `Bearer ${await token(keys, 'u-r3')}` } });
+      const r = await fetch(`${gw.url}/api/evt/x`, {
+        headers: { authorization: `Bearer ${await token(keys, 'u-r3')}` },
+      });
       expect(r.status).toBe(200);
       await expect((await jetstreamManager(ownNc)).streams.info(REQUEST_STREAM)).rejects.toThrow(/stream not found/);
     } finally {
@@ -85,12 +120,18 @@ describe('request events on NATS JetStream', () => {
       });
       const auth = { authorization: `Bearer ${await token(keys, 'u-batch')}` };
       const sent = Array.from({ length: 200 }, () => `batch-${randomUUID()}`);
-      await Promise.all(sent.map(async (id) => expect((await fetch(`${gw.url}/api/batch/x`, { headers: { ...auth, 'x-request-id': id } })).status).toBe(200)));
+      await Promise.all(
+        sent.map(async (id) =>
+          expect((await fetch(`${gw.url}/api/batch/x`, { headers: { ...auth, 'x-request-id': id } })).status).toBe(200),
+        ),
+      );
       await expect.poll(() => sent.every((id) => ids.has(id)), { timeout: 5_000 }).toBe(true);
       expect(ids.size).toBe(200);
       expect(messages).toBeLessThanOrEqual(200);
       s.unsubscribe();
-      await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBe(200);
+      await expect
+        .poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 })
+        .toBe(200);
     } finally {
       await gw.close();
     }
@@ -98,26 +139,46 @@ describe('request events on NATS JetStream', () => {
 
   it('NATS stopped mid-run: events of the outage wait in the buffer (up to buffer_size, the rest dropped and counted) and reach the stream once it is back', async () => {
     const own = await privateNats();
-    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)], natsUrl: own.url, events: { enabled: true, buffer_size: 400 } });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('evt', upstream.origin)],
+      natsUrl: own.url,
+      events: { enabled: true, buffer_size: 400 },
+    });
     const ownNc = await connect({ servers: own.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     try {
       const auth = { authorization: `Bearer ${await token(keys, 'u-outage')}` };
-      await expect.poll(async () => (await jetstreamManager(ownNc)).streams.info(REQUEST_STREAM).catch(() => undefined), { timeout: 10_000 }).toBeTruthy();
+      await expect
+        .poll(async () => (await jetstreamManager(ownNc)).streams.info(REQUEST_STREAM).catch(() => undefined), {
+          timeout: 10_000,
+        })
+        .toBeTruthy();
       expect((await fetch(`${gw.url}/api/evt/before`, { headers: auth })).status).toBe(200);
-      await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 }).toBe(1);
+      await expect
+        .poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 5_000 })
+        .toBe(1);
       await own.stop();
-      await expect.poll(() => gw.logs.some((l) => l.includes('NATS connection lost; buffering events')), { timeout: 5_000 }).toBe(true);
+      await expect
+        .poll(() => gw.logs.some((l) => l.includes('NATS connection lost; buffering events')), { timeout: 5_000 })
+        .toBe(true);
       // 480 requests during the outage: 400 fit the buffer, 80 are dropped; none is slowed or failed.
       const t0 = performance.now();
-      for (let i = 0; i < 480; i++) expect((await fetch(`${gw.url}/api/evt/during`, { headers: auth })).status).toBe(200);
+      for (let i = 0; i < 480; i++)
+        expect((await fetch(`${gw.url}/api/evt/during`, { headers: auth })).status).toBe(200);
       expect(performance.now() - t0).toBeLessThan(15_000);
       expect(metricValue(await gw.metrics(), METRICS.events, { result: 'dropped' })).toBe(80);
       await own.start();
-      await expect.poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), { timeout: 20_000, interval: 200 }).toBe(401);
+      await expect
+        .poll(async () => metricValue(await gw.metrics(), METRICS.events, { result: 'published' }), {
+          timeout: 20_000,
+          interval: 200,
+        })
+        .toBe(401);
       let stored = 0;
       const jsm = await jetstreamManager(ownNc);
       const info = await jsm.streams.info(REQUEST_STREAM);
-      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) stored += (await jsm.streams.getMessage(REQUEST_STREAM, { seq }))!.string().split('\n').length;
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++)
+        stored += (await jsm.streams.getMessage(REQUEST_STREAM, { seq }))!.string().split('\n').length;
       expect(stored).toBe(401);
       expect(metricValue(await gw.metrics(), METRICS.events, { result: 'failed' })).toBe(0);
     } finally {
@@ -129,7 +190,12 @@ describe('request events on NATS JetStream', () => {
 
   it('with NATS unreachable, requests are not slowed or failed; events beyond the buffer are dropped and counted', async () => {
     const deadNats = `nats://127.0.0.1:${await freePort()}`;
-    const gw = await startTestGateway({ keys, routes: [route('evt', upstream.origin)], natsUrl: deadNats, events: { enabled: true, buffer_size: 5 } });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('evt', upstream.origin)],
+      natsUrl: deadNats,
+      events: { enabled: true, buffer_size: 5 },
+    });
     try {
       const auth = { authorization: `Bearer ${await token(keys, 'u-nats-down')}` };
       const t0 = performance.now();

@@ -6,7 +6,16 @@ import { freshDatabase } from '../../dbmanager/test/pg-support.js';
 import { startTestConfigService } from '../../config/test/support/config-server.js';
 import { grpc, loadProto } from '../../runtime/src/index.js';
 import { GATEWAY_LIVE_KEYS, GATEWAY_LIVE_SCOPES } from '../src/live-config.js';
-import { freePort, makeKeys, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
+import {
+  freePort,
+  makeKeys,
+  route,
+  startTestGateway,
+  TestUpstream,
+  token,
+  type Keys,
+  type RunningGateway,
+} from './support/harness.js';
 
 let keys: Keys;
 let upstream: TestUpstream;
@@ -29,11 +38,24 @@ async function configService(port: number) {
   const client = new Config(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const rpc = (method: string, req: object) =>
     new Promise<unknown>((resolve, reject) =>
-      Reflect.get(client, method).call(client, req, { deadline: Date.now() + 5_000, waitForReady: true }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))),
+      Reflect.get(client, method).call(
+        client,
+        req,
+        { deadline: Date.now() + 5_000, waitForReady: true },
+        (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r)),
+      ),
     );
   return {
-    set: (service: string, key: string, value: unknown) => rpc('Set', { environment: 'test', service, key, valueJson: JSON.stringify(value), changedBy: 'live-config-test' }),
-    del: (service: string, key: string) => rpc('Delete', { environment: 'test', service, key, changedBy: 'live-config-test' }),
+    set: (service: string, key: string, value: unknown) =>
+      rpc('Set', {
+        environment: 'test',
+        service,
+        key,
+        valueJson: JSON.stringify(value),
+        changedBy: 'live-config-test',
+      }),
+    del: (service: string, key: string) =>
+      rpc('Delete', { environment: 'test', service, key, changedBy: 'live-config-test' }),
     stop: async () => {
       client.close();
       await runtime.shutdown();
@@ -84,12 +106,16 @@ describe('settings from the config service (real config service, PostgreSQL, NAT
 
       // The gateway's own value wins over the global one.
       await config.set('gateway', 'maintenance.enabled', false);
-      await expect.poll(async () => (await fetch(`${gw.url}/api/live/x`, { headers: auth })).status, { timeout: 3_000 }).toBe(200);
+      await expect
+        .poll(async () => (await fetch(`${gw.url}/api/live/x`, { headers: auth })).status, { timeout: 3_000 })
+        .toBe(200);
 
       // Rate limit lowered at run time: burst 3.
       await config.set('gateway', 'rate_limit.burst', 3);
       const burstUser = await user('burst');
-      await expect.poll(async () => (await statuses(gw, 4, await user('p'))).includes(429), { timeout: 3_000 }).toBe(true);
+      await expect
+        .poll(async () => (await statuses(gw, 4, await user('p'))).includes(429), { timeout: 3_000 })
+        .toBe(true);
       expect(await statuses(gw, 5, burstUser)).toEqual([200, 200, 200, 429, 429]);
 
       // Switched off: no limit at all.
@@ -100,7 +126,9 @@ describe('settings from the config service (real config service, PostgreSQL, NAT
       await config.del('gateway', 'rate_limit.enabled');
       await config.del('gateway', 'rate_limit.burst');
       const fresh = await user('fresh');
-      await expect.poll(async () => (await statuses(gw, 10, fresh)).every((s) => s === 200), { timeout: 3_000 }).toBe(true);
+      await expect
+        .poll(async () => (await statuses(gw, 10, fresh)).every((s) => s === 200), { timeout: 3_000 })
+        .toBe(true);
       const r2 = await fetch(`${gw.url}/api/live/x`, { headers: fresh });
       expect(r2.headers.get('ratelimit-limit')).toBe('100');
 
@@ -136,7 +164,12 @@ describe('settings from the config service (real config service, PostgreSQL, NAT
 
       let config = await configService(port);
       await config.set('gateway', 'maintenance.enabled', true);
-      await expect.poll(async () => (await fetch(`${gw.url}/api/live/x`, { headers: auth })).status, { timeout: 15_000, interval: 200 }).toBe(503);
+      await expect
+        .poll(async () => (await fetch(`${gw.url}/api/live/x`, { headers: auth })).status, {
+          timeout: 15_000,
+          interval: 200,
+        })
+        .toBe(503);
 
       // Stopped: the values in force stay. A change made while the gateway cannot watch is picked up on reconnection.
       await config.stop();
@@ -145,7 +178,12 @@ describe('settings from the config service (real config service, PostgreSQL, NAT
       await writer.set('gateway', 'maintenance.enabled', false);
       await writer.stop();
       config = await configService(port);
-      await expect.poll(async () => (await fetch(`${gw.url}/api/live/x`, { headers: auth })).status, { timeout: 15_000, interval: 200 }).toBe(200);
+      await expect
+        .poll(async () => (await fetch(`${gw.url}/api/live/x`, { headers: auth })).status, {
+          timeout: 15_000,
+          interval: 200,
+        })
+        .toBe(200);
       await config.del('gateway', 'maintenance.enabled');
       await config.stop();
     } finally {
@@ -165,9 +203,14 @@ describe('gateway → config over mutual TLS (the model turns it on everywhere)'
     const rpc = (files: Parameters<typeof mesh.creds>[0], method: string, req: object) => {
       const c = new Config(`localhost:${port}`, mesh.creds(files));
       clients.push(c);
-      return new Promise<unknown>((resolve, reject) => Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+      return new Promise<unknown>((resolve, reject) =>
+        Reflect.get(c, method).call(c, req, { deadline: Date.now() + 5_000 }, (e: Error | null, r: unknown) =>
+          e ? reject(e) : resolve(r),
+        ),
+      );
     };
-    const set = (key: string, value: unknown) => rpc(mesh.pki.operator, 'Set', { environment: 'test', service: 'gateway', key, valueJson: JSON.stringify(value) });
+    const set = (key: string, value: unknown) =>
+      rpc(mesh.pki.operator, 'Set', { environment: 'test', service: 'gateway', key, valueJson: JSON.stringify(value) });
     await set('maintenance.message', 'mTLS drill');
     const gw = await startTestGateway({
       keys,
@@ -181,10 +224,19 @@ describe('gateway → config over mutual TLS (the model turns it on everywhere)'
       // Applied through the gateway's Watch over mutual TLS.
       const until = Date.now() + 10_000;
       let last = 0;
-      while (Date.now() < until && (last = (await statuses(gw, 1, auth))[0]!) !== 503) await new Promise((r) => setTimeout(r, 100));
+      while (Date.now() < until && (last = (await statuses(gw, 1, auth))[0]!) !== 503)
+        await new Promise((r) => setTimeout(r, 100));
       expect(last).toBe(503);
       // The gateway's own certificate may read, never write.
-      await expect(rpc(mesh.pki.workloads.gateway, 'Set', { environment: 'test', service: 'gateway', key: 'maintenance.enabled', valueJson: 'false', changedBy: 'x' })).rejects.toMatchObject({
+      await expect(
+        rpc(mesh.pki.workloads.gateway, 'Set', {
+          environment: 'test',
+          service: 'gateway',
+          key: 'maintenance.enabled',
+          valueJson: 'false',
+          changedBy: 'x',
+        }),
+      ).rejects.toMatchObject({
         code: grpc.status.PERMISSION_DENIED,
       });
       await rpc(mesh.pki.operator, 'Delete', { environment: 'test', service: 'gateway', key: 'maintenance.enabled' });

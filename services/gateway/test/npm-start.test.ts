@@ -24,7 +24,8 @@ afterAll(() => upstream.stop());
 
 describe('npm run start:<service>', () => {
   it('every start script execs node itself (tsx as a loader): no shell or tsx process sits between npm and the service to swallow signals', () => {
-    const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> })
+      .scripts;
     const starts = Object.entries(scripts).filter(([k]) => k.startsWith('start:'));
     expect(starts.map(([k]) => k).sort()).toEqual(['start:auth', 'start:config', 'start:dbmanager', 'start:gateway']);
     for (const [, cmd] of starts) expect(cmd).toMatch(/^exec node --import tsx services\/\w+\/src\/\w+\.ts( serve)?$/);
@@ -44,9 +45,18 @@ describe('npm run start:<service>', () => {
     npm.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const exited = new Promise<void>((r) => npm.once('exit', () => r()));
     try {
-      await waitFor('the gateway', async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200 || undefined, 30_000);
+      await waitFor(
+        'the gateway',
+        async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200 || undefined,
+        30_000,
+      );
       process.kill(npm.pid!, 'SIGTERM');
-      await waitFor('npm to exit', () => Promise.race([exited.then(() => true), new Promise<undefined>((r) => setTimeout(() => r(undefined), 200))]), 15_000);
+      await waitFor(
+        'npm to exit',
+        () =>
+          Promise.race([exited.then(() => true), new Promise<undefined>((r) => setTimeout(() => r(undefined), 200))]),
+        15_000,
+      );
       // The service itself is gone: its port no longer answers.
       await waitFor('the gateway port to close', async () => !(await listening(port)) || undefined, 10_000);
       expect(await listening(Number(env.PRISM_METRICS_PORT))).toBe(false);

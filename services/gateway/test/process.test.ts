@@ -16,7 +16,11 @@ beforeAll(async () => {
 afterAll(() => upstream.stop());
 
 function run(env: Record<string, string>) {
-  return spawnSync(process.execPath, ['--import', 'tsx', MAIN], { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, ['--import', 'tsx', MAIN], {
+    env: { PATH: process.env.PATH!, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
 }
 
 describe('configuration errors stop the process with one clear line', () => {
@@ -24,7 +28,9 @@ describe('configuration errors stop the process with one clear line', () => {
     const { PRISM_REDIS_ADDRESS: _, ...env } = await gatewayEnv({ keys, routes: [route('a', upstream.origin)] });
     const r = run(env);
     expect(r.status).toBe(78);
-    expect(r.stderr.trim().split('\n')).toEqual(['gateway: environment variable PRISM_REDIS_ADDRESS is required but not set (Redis host:port)']);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'gateway: environment variable PRISM_REDIS_ADDRESS is required but not set (Redis host:port)',
+    ]);
   });
 
   it('a stream replica count JetStream cannot have', async () => {
@@ -32,14 +38,21 @@ describe('configuration errors stop the process with one clear line', () => {
     for (const bad of ['0', '7', 'three']) {
       const r = run({ ...env, PRISM_NATS_STREAM_REPLICAS: bad });
       expect(r.status, bad).toBe(78);
-      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^gateway: environment variable PRISM_NATS_STREAM_REPLICAS is invalid: expected a whole number from 1 to 5 \(/)]);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^gateway: environment variable PRISM_NATS_STREAM_REPLICAS is invalid: expected a whole number from 1 to 5 \(/,
+        ),
+      ]);
     }
   });
 
   it('a bad value in gateway.yaml names the file and the key', async () => {
     const env = await gatewayEnv({ keys, routes: [route('a', upstream.origin)] });
     const file = join(tmpDir(), 'gateway.yaml');
-    writeFileSync(file, 'server: { port: 8080 }\nrate_limit: { enabled: true, requests_per_second: -5, burst: 1, on_redis_failure: open }\nauth: { issuer: a, audience: b }\nroutes: []\n');
+    writeFileSync(
+      file,
+      'server: { port: 8080 }\nrate_limit: { enabled: true, requests_per_second: -5, burst: 1, on_redis_failure: open }\nauth: { issuer: a, audience: b }\nroutes: []\n',
+    );
     const r = run({ ...env, PRISM_GATEWAY_CONFIG_FILE: file });
     expect(r.status).toBe(78);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -60,8 +73,15 @@ describe('SIGTERM under load (the real process)', () => {
 
   it('no request accepted before or during the drain fails; the process exits 0 before the shutdown budget', async () => {
     upstream.respond = (_r, res) => setTimeout(() => res.writeHead(200).end('ok'), 100);
-    const env = await gatewayEnv({ keys, routes: [route('load', upstream.origin)], env: { PRISM_SHUTDOWN_TIMEOUT_SECONDS: '10' } });
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = await gatewayEnv({
+      keys,
+      routes: [route('load', upstream.origin)],
+      env: { PRISM_SHUTDOWN_TIMEOUT_SECONDS: '10' },
+    });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { PATH: process.env.PATH!, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -80,9 +100,17 @@ describe('SIGTERM under load (the real process)', () => {
           try {
             const r = await request(`${base}/api/load/x`, { dispatcher: agent, headers: { authorization: auth } });
             await r.body.text();
-            outcomes.push({ startedMs: started - sigtermAt, ok: r.statusCode === 200, ...(r.statusCode === 200 ? {} : { error: `status ${r.statusCode}` }) });
+            outcomes.push({
+              startedMs: started - sigtermAt,
+              ok: r.statusCode === 200,
+              ...(r.statusCode === 200 ? {} : { error: `status ${r.statusCode}` }),
+            });
           } catch (e) {
-            outcomes.push({ startedMs: started - sigtermAt, ok: false, error: `${(e as { code?: string }).code}: ${(e as Error).message}` });
+            outcomes.push({
+              startedMs: started - sigtermAt,
+              ok: false,
+              error: `${(e as { code?: string }).code}: ${(e as Error).message}`,
+            });
             await new Promise((r) => setTimeout(r, 20));
           }
         }

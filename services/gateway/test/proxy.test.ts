@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CIRCUIT_STATE, METRICS } from '#contract';
-import { makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
+import {
+  makeKeys,
+  metricValue,
+  route,
+  startTestGateway,
+  TestUpstream,
+  token,
+  type Keys,
+  type RunningGateway,
+} from './support/harness.js';
 
 let keys: Keys;
 let auth: Record<string, string>;
@@ -18,7 +27,11 @@ describe('circuit breaker', () => {
     upstream = await new TestUpstream().start();
     gw = await startTestGateway({
       keys,
-      routes: [route('flaky', upstream.origin, { circuit_breaker: { failure_threshold: 3, reset_timeout_ms: 400, half_open_max_requests: 1 } })],
+      routes: [
+        route('flaky', upstream.origin, {
+          circuit_breaker: { failure_threshold: 3, reset_timeout_ms: 400, half_open_max_requests: 1 },
+        }),
+      ],
     });
   });
   afterAll(async () => {
@@ -27,7 +40,11 @@ describe('circuit breaker', () => {
   });
 
   it('opens after consecutive 5xx (fast 503, upstream receives nothing), then recovers through half-open', async () => {
-    const state = async () => metricValue(await gw.metrics(), METRICS.circuitBreakerState, { upstream: upstream.origin, class: 'authenticated' });
+    const state = async () =>
+      metricValue(await gw.metrics(), METRICS.circuitBreakerState, {
+        upstream: upstream.origin,
+        class: 'authenticated',
+      });
     upstream.respond = (_r, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
     for (let i = 0; i < 3; i++) {
       const r = await fetch(`${gw.url}/api/flaky/x`, { headers: auth });
@@ -82,7 +99,11 @@ describe('timeouts and retries', () => {
     gw = await startTestGateway({
       keys,
       routes: [
-        route('retry', upstream.origin, { retries: 2, timeout_ms: 300, circuit_breaker: { failure_threshold: 50, reset_timeout_ms: 1000, half_open_max_requests: 1 } }),
+        route('retry', upstream.origin, {
+          retries: 2,
+          timeout_ms: 300,
+          circuit_breaker: { failure_threshold: 50, reset_timeout_ms: 1000, half_open_max_requests: 1 },
+        }),
         route('noretry', upstream.origin, { retries: 0, timeout_ms: 300 }),
       ],
     });
@@ -104,7 +125,11 @@ describe('timeouts and retries', () => {
   it('never retries a POST', async () => {
     let n = 0;
     upstream.respond = (_r, res) => (++n, res.writeHead(503).end('busy'));
-    const r = await fetch(`${gw.url}/api/retry/x`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"a":1}' });
+    const r = await fetch(`${gw.url}/api/retry/x`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
     expect(r.status).toBe(503);
     expect(n).toBe(1);
   });
@@ -137,7 +162,11 @@ describe('proxying', () => {
   let gw: RunningGateway;
   beforeAll(async () => {
     upstream = await new TestUpstream().start();
-    gw = await startTestGateway({ keys, routes: [route('svc', upstream.origin)], server: { body_limit_bytes: 1024, max_header_bytes: 4096 } });
+    gw = await startTestGateway({
+      keys,
+      routes: [route('svc', upstream.origin)],
+      server: { body_limit_bytes: 1024, max_header_bytes: 4096 },
+    });
   });
   afterAll(async () => {
     await gw.close();
@@ -147,8 +176,21 @@ describe('proxying', () => {
   it('passes bodies through byte for byte (no JSON parsing), hop-by-hop headers removed', async () => {
     const body = '{"not": valid json,,}';
     const before = upstream.requests.length;
-    upstream.respond = (_r, res) => res.writeHead(400, { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] }).end('{"error":"bad json"}');
-    const r = await fetch(`${gw.url}/api/svc/items`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': 'kept', 'x-custom': 'not on the allow-list', te: 'trailers' }, body });
+    upstream.respond = (_r, res) =>
+      res
+        .writeHead(400, { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] })
+        .end('{"error":"bad json"}');
+    const r = await fetch(`${gw.url}/api/svc/items`, {
+      method: 'POST',
+      headers: {
+        ...auth,
+        'content-type': 'application/json',
+        'idempotency-key': 'kept',
+        'x-custom': 'not on the allow-list',
+        te: 'trailers',
+      },
+      body,
+    });
     expect(r.status).toBe(400);
     expect(await r.text()).toBe('{"error":"bad json"}');
     expect(r.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
@@ -177,10 +219,19 @@ describe('proxying', () => {
     const { request } = await import('node:http');
     const { port } = new URL(gw.url);
     const status = await new Promise<string>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/api/svc/e', method: 'POST', headers: { ...auth, expect: '100-continue', 'content-length': '5' } }, (res) => {
-        let b = '';
-        res.on('data', (c) => (b += c)).on('end', () => resolve(`${res.statusCode} ${b}`));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/api/svc/e',
+          method: 'POST',
+          headers: { ...auth, expect: '100-continue', 'content-length': '5' },
+        },
+        (res) => {
+          let b = '';
+          res.on('data', (c) => (b += c)).on('end', () => resolve(`${res.statusCode} ${b}`));
+        },
+      );
       req.on('continue', () => req.end('hello'));
       req.on('error', reject);
     });
@@ -190,7 +241,11 @@ describe('proxying', () => {
   it('TRACE is refused with 405', async () => {
     const { request } = await import('node:http');
     const { port } = new URL(gw.url);
-    const code = await new Promise<number>((resolve) => request({ host: '127.0.0.1', port, path: '/api/svc/x', method: 'TRACE', headers: auth }, (res) => resolve(res.statusCode!)).end());
+    const code = await new Promise<number>((resolve) =>
+      request({ host: '127.0.0.1', port, path: '/api/svc/x', method: 'TRACE', headers: auth }, (res) =>
+        resolve(res.statusCode!),
+      ).end(),
+    );
     expect(code).toBe(405);
   });
 
@@ -214,7 +269,11 @@ describe('malformed input gets a clean 4xx', () => {
   let gw: RunningGateway;
   beforeAll(async () => {
     upstream = await new TestUpstream().start();
-    gw = await startTestGateway({ keys, routes: [route('svc', upstream.origin)], server: { body_limit_bytes: 1024, max_header_bytes: 4096 } });
+    gw = await startTestGateway({
+      keys,
+      routes: [route('svc', upstream.origin)],
+      server: { body_limit_bytes: 1024, max_header_bytes: 4096 },
+    });
   });
   afterAll(async () => {
     await gw.close();
@@ -266,7 +325,9 @@ describe('malformed input gets a clean 4xx', () => {
     ['/nothing', 404],
   ])('path %s: %i', async (path, status) => {
     const before = upstream.requests.length;
-    expect(await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth.authorization}\r\nConnection: close\r\n\r\n`)).toBe(status);
+    expect(
+      await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth.authorization}\r\nConnection: close\r\n\r\n`),
+    ).toBe(status);
     expect(upstream.requests.length).toBe(before);
   });
 
@@ -278,7 +339,11 @@ describe('malformed input gets a clean 4xx', () => {
   it('garbage that is not HTTP: 400, and the gateway keeps serving', async () => {
     expect(await raw('\x00\x01\x02 hello\r\n\r\n')).toBe(400);
     expect(await raw('GET /api/svc/x HTTP/1.1\r\nBad Header\r\n\r\n')).toBe(400);
-    expect(await raw('POST /api/svc/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')).toBe(400);
+    expect(
+      await raw(
+        'POST /api/svc/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      ),
+    ).toBe(400);
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
   });
 

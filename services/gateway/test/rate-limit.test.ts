@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '#contract';
-import { makeKeys, metricValue, route, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
+import {
+  makeKeys,
+  metricValue,
+  route,
+  startTestGateway,
+  TestUpstream,
+  token,
+  type Keys,
+  type RunningGateway,
+} from './support/harness.js';
 import { privateRedis } from '#test/support/private-servers';
 
 let keys: Keys;
@@ -12,10 +21,13 @@ beforeAll(async () => {
 });
 afterAll(() => upstream.stop());
 
-const get = (g: RunningGateway, headers: Record<string, string>, path = '/api/things/x') => fetch(g.url + path, { headers });
+const get = (g: RunningGateway, headers: Record<string, string>, path = '/api/things/x') =>
+  fetch(g.url + path, { headers });
 /** A client address of its own (the gateways trust 127.0.0.1 as a proxy), so tests of account limits do not share an address bucket. */
-const addr = () => `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-const as = (sub: string, ip = addr()) => token(keys, sub).then((t) => ({ authorization: `Bearer ${t}`, 'x-forwarded-for': ip }));
+const addr = () =>
+  `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+const as = (sub: string, ip = addr()) =>
+  token(keys, sub).then((t) => ({ authorization: `Bearer ${t}`, 'x-forwarded-for': ip }));
 
 describe('rate limiting in Redis', () => {
   let gw: RunningGateway;
@@ -65,7 +77,12 @@ describe('rate limiting in Redis', () => {
 
 describe('sign-up does not buy rate limit (issue 22.7)', () => {
   it('five accounts from one address share that address bucket: together they get two allowances, not five', async () => {
-    const gw = await startTestGateway({ keys, routes: [route('things', upstream.origin)], rateLimit: { requests_per_second: 1, burst: 5 }, server: { trusted_proxies: ['127.0.0.1'] } });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('things', upstream.origin)],
+      rateLimit: { requests_per_second: 1, burst: 5 },
+      server: { trusted_proxies: ['127.0.0.1'] },
+    });
     try {
       const ip = addr();
       const accounts = await Promise.all(Array.from({ length: 5 }, (_, i) => as(`sybil-${i}-${randomUUID()}`, ip)));
@@ -85,12 +102,21 @@ describe('sign-up does not buy rate limit (issue 22.7)', () => {
 
 describe('two gateway instances sharing one Redis', () => {
   it('together admit no more than the limit (tolerance: what the rate refills while the test runs)', async () => {
-    const opts = { keys, routes: [route('things', upstream.origin)], rateLimit: { requests_per_second: 2, burst: 30 }, server: { trusted_proxies: ['127.0.0.1'] } };
+    const opts = {
+      keys,
+      routes: [route('things', upstream.origin)],
+      rateLimit: { requests_per_second: 2, burst: 30 },
+      server: { trusted_proxies: ['127.0.0.1'] },
+    };
     const [g1, g2] = await Promise.all([startTestGateway(opts), startTestGateway(opts)]);
     try {
       const auth = await as(`shared-${randomUUID()}`);
       const started = Date.now();
-      const results = await Promise.all(Array.from({ length: 120 }, (_, i) => get(i % 2 ? g1 : g2, auth).then(async (r) => (await r.arrayBuffer(), r.status))));
+      const results = await Promise.all(
+        Array.from({ length: 120 }, (_, i) =>
+          get(i % 2 ? g1 : g2, auth).then(async (r) => (await r.arrayBuffer(), r.status)),
+        ),
+      );
       const elapsed = (Date.now() - started) / 1000;
       const admitted = results.filter((s) => s === 200).length;
       const refused = results.filter((s) => s === 429).length;

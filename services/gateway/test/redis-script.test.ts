@@ -20,7 +20,15 @@ afterAll(async () => {
 });
 
 function pipeline(o: Partial<ScriptPipelineOptions> = {}): ScriptPipeline {
-  const p = new ScriptPipeline({ host: '127.0.0.1', port: redis.port, password: redis.password, lua: ECHO, timeoutMs: 250, connectionName: 'pipe-test', ...o });
+  const p = new ScriptPipeline({
+    host: '127.0.0.1',
+    port: redis.port,
+    password: redis.password,
+    lua: ECHO,
+    timeoutMs: 250,
+    connectionName: 'pipe-test',
+    ...o,
+  });
   open.push(p);
   return p;
 }

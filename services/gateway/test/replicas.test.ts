@@ -3,7 +3,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { privateNats } from '#test/support/private-servers';
-import { randomApiKey, makeKeys, revokeLikeAuth, route, startAuthGrpc, startTestGateway, TestUpstream, token, type Keys, type RunningGateway } from './support/harness.js';
+import {
+  randomApiKey,
+  makeKeys,
+  revokeLikeAuth,
+  route,
+  startAuthGrpc,
+  startTestGateway,
+  TestUpstream,
+  token,
+  type Keys,
+  type RunningGateway,
+} from './support/harness.js';
 
 let keys: Keys;
 let upstream: TestUpstream;
@@ -23,7 +34,12 @@ describe('leased rate limit across two gateways', () => {
   it('admissions never exceed the limit by more than 5% (plus the burst) in any 1 s window, and are not starved', async () => {
     const rate = 200;
     const burst = 20;
-    const gws = await pair({ keys, routes: [route('rl', upstream.origin)], rateLimit: { requests_per_second: rate, burst }, server: { trusted_proxies: ['127.0.0.1'] } });
+    const gws = await pair({
+      keys,
+      routes: [route('rl', upstream.origin)],
+      rateLimit: { requests_per_second: rate, burst },
+      server: { trusted_proxies: ['127.0.0.1'] },
+    });
     // When the upstream saw each admitted request of this account (the gateways admit just before).
     const admitted: number[] = [];
     const user = `lease-${randomUUID()}`;
@@ -80,7 +96,8 @@ describe('revocation pushed to every gateway', () => {
     await auth.close();
   });
 
-  const status = (g: RunningGateway, headers: Record<string, string>) => fetch(`${g.url}/api/rv/x`, { headers }).then(async (r) => (await r.arrayBuffer(), r.status));
+  const status = (g: RunningGateway, headers: Record<string, string>) =>
+    fetch(`${g.url}/api/rv/x`, { headers }).then(async (r) => (await r.arrayBuffer(), r.status));
 
   it('a revoked session is refused at every gateway within 100 ms', async () => {
     const sid = `sid-${randomUUID()}`;
@@ -115,10 +132,13 @@ describe('push channel down', () => {
   it('every request is checked in Redis at once; when NATS is back, each credential is checked again once', async () => {
     const nats = await privateNats();
     const gws = await pair({ keys, routes: [route('pd', upstream.origin)], natsUrl: nats.url });
-    const status = (g: RunningGateway, headers: Record<string, string>) => fetch(`${g.url}/api/pd/x`, { headers }).then(async (r) => (await r.arrayBuffer(), r.status));
+    const status = (g: RunningGateway, headers: Record<string, string>) =>
+      fetch(`${g.url}/api/pd/x`, { headers }).then(async (r) => (await r.arrayBuffer(), r.status));
     try {
       const sids = [`sid-${randomUUID()}`, `sid-${randomUUID()}`];
-      const headers = await Promise.all(sids.map(async (sid) => ({ authorization: `Bearer ${await token(keys, 'pd-user', { sid })}` })));
+      const headers = await Promise.all(
+        sids.map(async (sid) => ({ authorization: `Bearer ${await token(keys, 'pd-user', { sid })}` })),
+      );
       for (const g of gws) for (const h of headers) expect(await status(g, h)).toBe(200);
       await nats.stop();
       await vi.waitUntil(() => gws.every((g) => !g.revocations.connected), { timeout: 2_000, interval: 5 });

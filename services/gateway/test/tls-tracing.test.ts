@@ -48,10 +48,22 @@ describe('gateway TLS', () => {
     const ca = readFileSync(pki.caCert);
     const auth = { authorization: `Bearer ${await token(keys, 'tls-user')}` };
     try {
-      expect(await tlsGet(url, { ca, cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) }, auth)).toBe(200);
+      expect(
+        await tlsGet(url, { ca, cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) }, auth),
+      ).toBe(200);
       await expect(tlsGet(url, { ca })).rejects.toThrow();
-      await expect(tlsGet(url, { ca, cert: readFileSync(pki.rogueCert), key: readFileSync(pki.rogueKey) })).rejects.toThrow();
-      await expect(tlsGet(url, { ca, cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey), maxVersion: 'TLSv1.1', minVersion: 'TLSv1' })).rejects.toThrow();
+      await expect(
+        tlsGet(url, { ca, cert: readFileSync(pki.rogueCert), key: readFileSync(pki.rogueKey) }),
+      ).rejects.toThrow();
+      await expect(
+        tlsGet(url, {
+          ca,
+          cert: readFileSync(pki.clientCert),
+          key: readFileSync(pki.clientKey),
+          maxVersion: 'TLSv1.1',
+          minVersion: 'TLSv1',
+        }),
+      ).rejects.toThrow();
       await expect(fetch(`http://127.0.0.1:${gw.port}/health`)).rejects.toThrow();
       const routed = upstream.requests.at(-1)!;
       expect(routed.headers['x-forwarded-proto']).toBe('https');
@@ -75,10 +87,19 @@ describe('gateway tracing', () => {
     });
     const port = await freePort();
     await new Promise<void>((r) => collector.listen(port, '127.0.0.1', () => r()));
-    const gw = await startTestGateway({ keys, routes: [route('t', upstream.origin)], env: { PRISM_OTLP_ENDPOINT: `http://127.0.0.1:${port}/v1/traces` } });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('t', upstream.origin)],
+      env: { PRISM_OTLP_ENDPOINT: `http://127.0.0.1:${port}/v1/traces` },
+    });
     try {
       const traceId = '0af7651916cd43dd8448eb211c80319c';
-      const r = await fetch(`${gw.url}/api/t/x`, { headers: { authorization: `Bearer ${await token(keys, 'trace-user')}`, traceparent: `00-${traceId}-b7ad6b7169203331-01` } });
+      const r = await fetch(`${gw.url}/api/t/x`, {
+        headers: {
+          authorization: `Bearer ${await token(keys, 'trace-user')}`,
+          traceparent: `00-${traceId}-b7ad6b7169203331-01`,
+        },
+      });
       expect(r.status).toBe(200);
       const tp = String(upstream.requests.at(-1)!.headers.traceparent);
       expect(tp).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
@@ -95,9 +116,15 @@ describe('gateway tracing', () => {
 describe('JWKS unreachable', () => {
   it('a token whose key cannot be fetched gets 503, not 401, and readiness reports the key source', async () => {
     const dead = await freePort();
-    const gw = await startTestGateway({ keys, routes: [route('j', upstream.origin)], env: { PRISM_AUTH_JWKS_URL: `http://127.0.0.1:${dead}/jwks.json`, PRISM_JWT_PUBLIC_KEY_FILE: '' } });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('j', upstream.origin)],
+      env: { PRISM_AUTH_JWKS_URL: `http://127.0.0.1:${dead}/jwks.json`, PRISM_JWT_PUBLIC_KEY_FILE: '' },
+    });
     try {
-      const r = await fetch(`${gw.url}/api/j/x`, { headers: { authorization: `Bearer ${await token(keys, 'u', {}, { kid: 'k1' })}` } });
+      const r = await fetch(`${gw.url}/api/j/x`, {
+        headers: { authorization: `Bearer ${await token(keys, 'u', {}, { kid: 'k1' })}` },
+      });
       expect(r.status).toBe(503);
       expect((await fetch(`${gw.url}/ready`)).status).toBe(503);
     } finally {

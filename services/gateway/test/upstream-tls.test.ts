@@ -25,7 +25,10 @@ async function httpsServer(pki: TestPki, handler: Parameters<typeof createServer
   return `https://localhost:${(s.address() as { port: number }).port}`;
 }
 
-const echo = (pki: string) => httpsServer(pki === 'mesh' ? mesh : foreign, (req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`${pki} ${req.url}`));
+const echo = (pki: string) =>
+  httpsServer(pki === 'mesh' ? mesh : foreign, (req, res) =>
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(`${pki} ${req.url}`),
+  );
 
 beforeAll(async () => {
   keys = await makeKeys();
@@ -42,7 +45,10 @@ describe('gateway upstream TLS', () => {
     const impostor = await echo('foreign');
     const gw = await startTestGateway({
       keys,
-      routes: [route('good', good, { ca_file: mesh.caCert, auth_required: false }), route('impostor', impostor, { ca_file: mesh.caCert, auth_required: false })],
+      routes: [
+        route('good', good, { ca_file: mesh.caCert, auth_required: false }),
+        route('impostor', impostor, { ca_file: mesh.caCert, auth_required: false }),
+      ],
     });
     try {
       const ok = await fetch(`${gw.url}/api/good/x`);
@@ -69,8 +75,11 @@ describe('gateway upstream TLS', () => {
 
   it('fetches the JWKS over https from a server of the CA in auth.jwks_ca_file, and refuses one of another CA', async () => {
     const upstream = await echo('mesh');
-    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
-    const serve = (pki: TestPki) => httpsServer(pki, (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
+    const jwks = JSON.stringify({
+      keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }],
+    });
+    const serve = (pki: TestPki) =>
+      httpsServer(pki, (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
     const bearer = { authorization: `Bearer ${await token(keys, 'jwks-user', {}, { kid: 'k1' })}` };
     for (const [pki, expected] of [
       [mesh, 200],
@@ -83,7 +92,10 @@ describe('gateway upstream TLS', () => {
         env: { PRISM_AUTH_JWKS_URL: `${await serve(pki)}/jwks.json`, PRISM_JWT_PUBLIC_KEY_FILE: '' },
       });
       try {
-        expect((await fetch(`${gw.url}/api/s/x`, { headers: bearer })).status, pki === mesh ? 'mesh JWKS' : 'foreign JWKS').toBe(expected);
+        expect(
+          (await fetch(`${gw.url}/api/s/x`, { headers: bearer })).status,
+          pki === mesh ? 'mesh JWKS' : 'foreign JWKS',
+        ).toBe(expected);
       } finally {
         await gw.close();
       }
@@ -99,9 +111,13 @@ describe('gateway upstream TLS', () => {
       return `https://localhost:${(s.address() as { port: number }).port}`;
     };
     const auth = workloadSpiffeId('auth');
-    const echoAs = (identity: string) => serveAs(identity, (req, res) => res.writeHead(200).end(`${identity} ${req.url}`));
-    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
-    const jwksAs = (identity: string) => serveAs(identity, (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
+    const echoAs = (identity: string) =>
+      serveAs(identity, (req, res) => res.writeHead(200).end(`${identity} ${req.url}`));
+    const jwks = JSON.stringify({
+      keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }],
+    });
+    const jwksAs = (identity: string) =>
+      serveAs(identity, (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
     const bearer = { authorization: `Bearer ${await token(keys, 'identity-user', {}, { kid: 'k1' })}` };
     // A compromised config pod (same CA, valid name) standing in for auth, and for auth's JWKS.
     for (const [identity, route502, jwksStatus] of [
@@ -122,7 +138,9 @@ describe('gateway upstream TLS', () => {
         expect(r.status, identity).toBe(route502);
         if (route502 === 200) expect(await r.text()).toBe(`${auth} /auth/login`);
         else expect(r.headers.get('x-prism-gateway-error')).toBe('upstream');
-        expect((await fetch(`${gw.url}/api/s/x`, { headers: bearer })).status, `JWKS from ${identity}`).toBe(jwksStatus);
+        expect((await fetch(`${gw.url}/api/s/x`, { headers: bearer })).status, `JWKS from ${identity}`).toBe(
+          jwksStatus,
+        );
       } finally {
         await gw.close();
       }
@@ -130,13 +148,18 @@ describe('gateway upstream TLS', () => {
   });
 
   it('a ca_file on a plaintext upstream is a configuration error naming the route', () => {
-    const file = writeGatewayYaml({ keys, routes: [route('s', 'http://127.0.0.1:1', { ca_file: '/etc/prism/mtls/ca.crt' })] }, tmpDir());
-    expect(() => readGatewayConfig(file)).toThrow(/routes: \/api\/s: ca_file is set but upstream http:\/\/127\.0\.0\.1:1 is not https/);
+    const file = writeGatewayYaml(
+      { keys, routes: [route('s', 'http://127.0.0.1:1', { ca_file: '/etc/prism/mtls/ca.crt' })] },
+      tmpDir(),
+    );
+    expect(() => readGatewayConfig(file)).toThrow(
+      /routes: \/api\/s: ca_file is set but upstream http:\/\/127\.0\.0\.1:1 is not https/,
+    );
   });
 
   it('an unreadable ca_file stops the gateway at startup, naming the route and the file', async () => {
-    await expect(startTestGateway({ keys, routes: [route('s', 'https://localhost:1', { ca_file: '/nonexistent/ca.crt' })] })).rejects.toThrow(
-      /route \/api\/s: cannot read ca_file \/nonexistent\/ca\.crt \(ENOENT\)/,
-    );
+    await expect(
+      startTestGateway({ keys, routes: [route('s', 'https://localhost:1', { ca_file: '/nonexistent/ca.crt' })] }),
+    ).rejects.toThrow(/route \/api\/s: cannot read ca_file \/nonexistent\/ca\.crt \(ENOENT\)/);
   });
 });

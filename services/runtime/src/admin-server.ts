@@ -19,7 +19,10 @@ export function createAdminServer(health: Health, metrics: ServiceMetrics): Serv
         json(res, 200, { status: 'ok' });
       } else if (path === HEALTH_PATHS.ready) {
         const r = await health.readiness();
-        json(res, r.ready ? 200 : 503, { status: r.ready ? 'ok' : r.draining ? 'draining' : 'unavailable', checks: r.checks });
+        json(res, r.ready ? 200 : 503, {
+          status: r.ready ? 'ok' : r.draining ? 'draining' : 'unavailable',
+          checks: r.checks,
+        });
       } else if (path === HEALTH_PATHS.metrics) {
         const body = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);

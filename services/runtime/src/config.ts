@@ -10,7 +10,11 @@ type Out<K extends EnvName> = z.output<(typeof ENV)[K]['schema']>;
  * Port variables default to the contract's ports for that service.
  */
 export type ServiceEnv = {
-  readonly [K in EnvName]: (typeof ENV)[K] extends { optional: true } ? ((typeof ENV)[K]['schema'] extends z.ZodDefault ? Out<K> : Out<K> | undefined) : Out<K>;
+  readonly [K in EnvName]: (typeof ENV)[K] extends { optional: true }
+    ? (typeof ENV)[K]['schema'] extends z.ZodDefault
+      ? Out<K>
+      : Out<K> | undefined
+    : Out<K>;
 } & { readonly PRISM_HTTP_PORT: number; readonly PRISM_GRPC_PORT: number; readonly PRISM_METRICS_PORT: number };
 
 /** Missing or invalid variables; `message` is one line naming every one. */
@@ -24,10 +28,16 @@ export interface ParseEnvOptions {
 }
 
 /** Parses the environment of `service`, throwing an {@link EnvError} that names every missing and every invalid variable. */
-export function parseEnv(service: ServiceName, source: NodeJS.ProcessEnv = process.env, options: ParseEnvOptions = {}): ServiceEnv {
+export function parseEnv(
+  service: ServiceName,
+  source: NodeJS.ProcessEnv = process.env,
+  options: ParseEnvOptions = {},
+): ServiceEnv {
   const full = serviceEnvSchema(service);
   const except = new Set<string>(options.except ?? []);
-  const schema = except.size ? z.object(Object.fromEntries(Object.entries(full.shape).filter(([k]) => !except.has(k)))) : full;
+  const schema = except.size
+    ? z.object(Object.fromEntries(Object.entries(full.shape).filter(([k]) => !except.has(k))))
+    : full;
   // Empty strings count as unset, as compose and Kubernetes write them for absent values.
   const raw: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
@@ -49,8 +59,12 @@ export function parseEnv(service: ServiceName, source: NodeJS.ProcessEnv = proce
       } else invalid.push(`environment variable ${name} is invalid: ${issue.message}${about(name)}`);
     }
     const parts = [
-      ...(missing.length === 1 ? [`environment variable ${missing[0]} is required but not set${about(missing[0]!)}`] : []),
-      ...(missing.length > 1 ? [`environment variables ${missing.map((n) => `${n}${about(n)}`).join(', ')} are required but not set`] : []),
+      ...(missing.length === 1
+        ? [`environment variable ${missing[0]} is required but not set${about(missing[0]!)}`]
+        : []),
+      ...(missing.length > 1
+        ? [`environment variables ${missing.map((n) => `${n}${about(n)}`).join(', ')} are required but not set`]
+        : []),
       ...invalid,
     ];
     throw new EnvError(`${service}: ${parts.join('; ')}`);
@@ -62,7 +76,11 @@ export function parseEnv(service: ServiceName, source: NodeJS.ProcessEnv = proce
  * {@link parseEnv} for a process entry point: on a bad environment it writes the one-line
  * reason to stderr and exits with code 78 (EX_CONFIG), before anything else starts.
  */
-export function loadEnv(service: ServiceName, source: NodeJS.ProcessEnv = process.env, options: ParseEnvOptions = {}): ServiceEnv {
+export function loadEnv(
+  service: ServiceName,
+  source: NodeJS.ProcessEnv = process.env,
+  options: ParseEnvOptions = {},
+): ServiceEnv {
   try {
     return parseEnv(service, source, options);
   } catch (e) {

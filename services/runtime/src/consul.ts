@@ -45,12 +45,20 @@ export function registerWithConsul(reg: ConsulRegistration, log: Logger): () => 
   let attempt = 0;
   const register = async (): Promise<void> => {
     try {
-      const res = await fetch(`${base}/register`, { method: 'PUT', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(3_000) });
+      const res = await fetch(`${base}/register`, {
+        method: 'PUT',
+        body,
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(3_000),
+      });
       if (!res.ok) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
       log.info({ consul: reg.address, id }, 'registered with Consul');
     } catch (e) {
       const delay = Math.min(30_000, 1_000 * 2 ** attempt++);
-      log.warn({ consul: reg.address, err: (e as Error).message, retryInMs: delay }, 'Consul registration failed; retrying');
+      log.warn(
+        { consul: reg.address, err: (e as Error).message, retryInMs: delay },
+        'Consul registration failed; retrying',
+      );
       if (!stopped) timer = setTimeout(() => void register(), delay).unref();
     }
   };
@@ -59,7 +67,10 @@ export function registerWithConsul(reg: ConsulRegistration, log: Logger): () => 
     stopped = true;
     clearTimeout(timer);
     try {
-      await fetch(`${base}/deregister/${encodeURIComponent(id)}`, { method: 'PUT', signal: AbortSignal.timeout(2_000) });
+      await fetch(`${base}/deregister/${encodeURIComponent(id)}`, {
+        method: 'PUT',
+        signal: AbortSignal.timeout(2_000),
+      });
       log.info({ id }, 'deregistered from Consul');
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'Consul deregistration failed');

@@ -1,5 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type TextMapGetter } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type TextMapGetter,
+} from '@opentelemetry/api';
 import { REQUEST_ID_HEADER, isValidRequestId } from './logger.js';
 import { activeRequestId, withRequestId, type Tracing } from './tracing.js';
 
@@ -30,7 +38,10 @@ export function grpcClientInterceptor(tracing: Tracing): grpc.Interceptor {
   return (options, nextCall) => {
     const parent = context.active();
     const path = options.method_definition.path;
-    const span = tracing.enabled && trace.getSpan(parent) ? tracing.tracer.startSpan(path.slice(1), { kind: SpanKind.CLIENT, attributes: rpcAttributes(path) }, parent) : undefined;
+    const span =
+      tracing.enabled && trace.getSpan(parent)
+        ? tracing.tracer.startSpan(path.slice(1), { kind: SpanKind.CLIENT, attributes: rpcAttributes(path) }, parent)
+        : undefined;
     return new grpc.InterceptingCall(nextCall(options), {
       start(metadata, listener, next) {
         const requestId = activeRequestId();
@@ -46,7 +57,8 @@ export function grpcClientInterceptor(tracing: Tracing): grpc.Interceptor {
             .withOnReceiveStatus((status, nextStatus) => {
               if (span) {
                 span.setAttribute('rpc.grpc.status_code', status.code);
-                if (status.code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: status.details });
+                if (status.code !== grpc.status.OK)
+                  span.setStatus({ code: SpanStatusCode.ERROR, message: status.details });
                 span.end();
               }
               nextStatus(status);
@@ -65,7 +77,11 @@ type Implementation = grpc.UntypedServiceImplementation;
  * metadata, with the caller's request id in the context (and on the span as `prism.request_id`), so the
  * handler's queries, calls and log lines belong to the caller's trace. Streaming handlers are left as they are.
  */
-export function traceGrpcService(tracing: Tracing, service: grpc.ServiceDefinition, impl: Implementation): Implementation {
+export function traceGrpcService(
+  tracing: Tracing,
+  service: grpc.ServiceDefinition,
+  impl: Implementation,
+): Implementation {
   const out: Implementation = { ...impl };
   for (const [name, def] of Object.entries(service)) {
     const handler = impl[name] ?? impl[def.originalName ?? ''];
@@ -78,7 +94,14 @@ export function traceGrpcService(tracing: Tracing, service: grpc.ServiceDefiniti
       const validId = typeof requestId === 'string' && isValidRequestId(requestId) ? requestId : undefined;
       if (validId) ctx = withRequestId(ctx, validId);
       if (!tracing.enabled) return context.with(ctx, () => unary(call, callback));
-      const span = tracing.tracer.startSpan(def.path.slice(1), { kind: SpanKind.SERVER, attributes: { ...rpcAttributes(def.path), ...(validId ? { 'prism.request_id': validId } : {}) } }, ctx);
+      const span = tracing.tracer.startSpan(
+        def.path.slice(1),
+        {
+          kind: SpanKind.SERVER,
+          attributes: { ...rpcAttributes(def.path), ...(validId ? { 'prism.request_id': validId } : {}) },
+        },
+        ctx,
+      );
       const done: grpc.sendUnaryData<unknown> = (err, value, trailer, flags) => {
         const code = err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK;
         span.setAttribute('rpc.grpc.status_code', code);

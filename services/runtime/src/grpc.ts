@@ -20,7 +20,9 @@ export { grpc };
  * (build/services/runtime/src → services/proto beside build/, as the images lay it out).
  */
 export const PROTO_DIR: string = (() => {
-  const candidates = ['../../proto/', '../../../../services/proto/'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const candidates = ['../../proto/', '../../../../services/proto/'].map((p) =>
+    fileURLToPath(new URL(p, import.meta.url)),
+  );
   return candidates.find((d) => existsSync(`${d}grpc/health/v1/health.proto`)) ?? candidates[0]!;
 })();
 
@@ -105,7 +107,8 @@ export function addHealthService(server: grpc.Server, health: Health, services: 
   const status = async (): Promise<ServingStatus> => ((await health.readiness()).ready ? 'SERVING' : 'NOT_SERVING');
   server.addService(Health.service, {
     Check: (call, cb) => {
-      if (!known.has(call.request.service)) return cb({ code: grpc.status.NOT_FOUND, details: `unknown service ${call.request.service}` });
+      if (!known.has(call.request.service))
+        return cb({ code: grpc.status.NOT_FOUND, details: `unknown service ${call.request.service}` });
       status().then(
         (s) => cb(null, { status: s }),
         () => cb(null, { status: 'NOT_SERVING' }),
@@ -114,7 +117,9 @@ export function addHealthService(server: grpc.Server, health: Health, services: 
     Watch: (call) => {
       let last: ServingStatus | undefined;
       const tick = async () => {
-        const s = known.has(call.request.service) ? await status().catch(() => 'NOT_SERVING' as const) : 'SERVICE_UNKNOWN';
+        const s = known.has(call.request.service)
+          ? await status().catch(() => 'NOT_SERVING' as const)
+          : 'SERVICE_UNKNOWN';
         if (call.cancelled) return;
         if (s !== last) call.write({ status: (last = s) });
         // Streams end when the service drains, so the server can shut down.
@@ -159,7 +164,12 @@ export function grpcClientCredentials(tls: {
 }
 
 /** Binds `server` on all interfaces; resolves with the bound port (pass 0 for a free one). */
-export function bindGrpc(server: grpc.Server, port: number, creds: grpc.ServerCredentials, host = '0.0.0.0'): Promise<number> {
+export function bindGrpc(
+  server: grpc.Server,
+  port: number,
+  creds: grpc.ServerCredentials,
+  host = '0.0.0.0',
+): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
   });

@@ -8,7 +8,12 @@ import type { Logger } from './logger.js';
  * operator raised further keeps its copies. Where the NATS user may not update streams (every
  * service's, in the platform), an existing stream is kept as it is, with a warning.
  */
-export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { readonly name: string }, replicas: number, log: Logger): Promise<'created' | 'raised' | 'kept'> {
+export async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { readonly name: string },
+  replicas: number,
+  log: Logger,
+): Promise<'created' | 'raised' | 'kept'> {
   const existing = await jsm.streams.info(config.name).catch((e: Error) => {
     if (/stream not found/i.test(e.message)) return undefined;
     throw e;

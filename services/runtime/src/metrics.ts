@@ -17,7 +17,12 @@ export class ServiceMetrics {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
-    this.httpRequests = new Counter({ name: METRICS.httpRequests, help: 'HTTP requests served', labelNames: ['method', 'route', 'status'], registers });
+    this.httpRequests = new Counter({
+      name: METRICS.httpRequests,
+      help: 'HTTP requests served',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
     this.httpDuration = new Histogram({
       name: METRICS.httpDuration,
       help: 'HTTP request duration in seconds',
@@ -25,8 +30,18 @@ export class ServiceMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.grpcRequests = new Counter({ name: METRICS.grpcRequests, help: 'gRPC calls served', labelNames: ['method', 'code'], registers });
-    this.events = new Counter({ name: METRICS.events, help: 'Events sent to NATS by result', labelNames: ['result'], registers });
+    this.grpcRequests = new Counter({
+      name: METRICS.grpcRequests,
+      help: 'gRPC calls served',
+      labelNames: ['method', 'code'],
+      registers,
+    });
+    this.events = new Counter({
+      name: METRICS.events,
+      help: 'Events sent to NATS by result',
+      labelNames: ['result'],
+      registers,
+    });
     const pools = this.pgPools;
     new Gauge({
       name: METRICS.dbPoolConnections,

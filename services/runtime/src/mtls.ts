@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { experimental } from '@grpc/grpc-js';
-import { type CallerIdentity, MTLS_REFRESH_SECONDS, type ServiceName, allowedCallers, callerFromUris, workloadSpiffeId } from '#contract';
+import {
+  type CallerIdentity,
+  MTLS_REFRESH_SECONDS,
+  type ServiceName,
+  allowedCallers,
+  callerFromUris,
+  workloadSpiffeId,
+} from '#contract';
 import type { ServiceEnv } from './config.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -17,7 +24,9 @@ export interface MtlsSettings {
   readonly caFile?: string | undefined;
 }
 
-export function mtlsSettingsFromEnv(env: Pick<ServiceEnv, 'PRISM_MTLS_ENABLED' | 'PRISM_MTLS_CERT_FILE' | 'PRISM_MTLS_KEY_FILE' | 'PRISM_MTLS_CA_FILE'>): MtlsSettings {
+export function mtlsSettingsFromEnv(
+  env: Pick<ServiceEnv, 'PRISM_MTLS_ENABLED' | 'PRISM_MTLS_CERT_FILE' | 'PRISM_MTLS_KEY_FILE' | 'PRISM_MTLS_CA_FILE'>,
+): MtlsSettings {
   const s: MtlsSettings = {
     enabled: env.PRISM_MTLS_ENABLED ?? false,
     certFile: env.PRISM_MTLS_CERT_FILE,
@@ -25,8 +34,13 @@ export function mtlsSettingsFromEnv(env: Pick<ServiceEnv, 'PRISM_MTLS_ENABLED' |
     caFile: env.PRISM_MTLS_CA_FILE,
   };
   if (s.enabled) {
-    const missing = (['PRISM_MTLS_CERT_FILE', 'PRISM_MTLS_KEY_FILE', 'PRISM_MTLS_CA_FILE'] as const).filter((k) => !env[k]);
-    if (missing.length > 0) throw new TlsConfigError(`PRISM_MTLS_ENABLED is true but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`);
+    const missing = (['PRISM_MTLS_CERT_FILE', 'PRISM_MTLS_KEY_FILE', 'PRISM_MTLS_CA_FILE'] as const).filter(
+      (k) => !env[k],
+    );
+    if (missing.length > 0)
+      throw new TlsConfigError(
+        `PRISM_MTLS_ENABLED is true but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`,
+      );
   }
   return s;
 }
@@ -58,7 +72,9 @@ export function loadMtlsMaterial(s: MtlsSettings): MtlsMaterial {
     try {
       return readFileSync(file!);
     } catch (e) {
-      throw new TlsConfigError(`cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new TlsConfigError(
+        `cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
   };
   const cert = read(s.certFile, 'mTLS certificate');
@@ -79,9 +95,11 @@ export function loadMtlsMaterial(s: MtlsSettings): MtlsMaterial {
   if (!x509.checkPrivateKey(privateKey)) throw new TlsConfigError(`${s.keyFile} does not belong to ${s.certFile}`);
   const cas = splitPem(ca.toString('utf8')).map((p) => new X509Certificate(p));
   if (cas.length === 0) throw new TlsConfigError(`${s.caFile} holds no certificate`);
-  if (!cas.some((c) => x509.checkIssued(c) && x509.verify(c.publicKey))) throw new TlsConfigError(`${s.certFile} was not issued by the CA in ${s.caFile}`);
+  if (!cas.some((c) => x509.checkIssued(c) && x509.verify(c.publicKey)))
+    throw new TlsConfigError(`${s.certFile} was not issued by the CA in ${s.caFile}`);
   const identity = callerFromUris(sanUris(x509.subjectAltName));
-  if (!identity) throw new TlsConfigError(`${s.certFile} carries no Prism identity (one URI SAN spiffe://prism/<service>)`);
+  if (!identity)
+    throw new TlsConfigError(`${s.certFile} carries no Prism identity (one URI SAN spiffe://prism/<service>)`);
   return { cert, key, ca, identity, serial: x509.serialNumber, notAfter: new Date(x509.validTo) };
 }
 
@@ -132,11 +150,17 @@ export class MtlsFileProvider implements experimental.CertificateProvider {
     const c = this.current;
     if (next.cert.equals(c.cert) && next.key.equals(c.key) && next.ca.equals(c.ca)) return false;
     if (next.identity.uri !== c.identity.uri) {
-      this.log?.error({ was: c.identity.uri, now: next.identity.uri }, 'renewed mTLS certificate names another identity; keeping the current one');
+      this.log?.error(
+        { was: c.identity.uri, now: next.identity.uri },
+        'renewed mTLS certificate names another identity; keeping the current one',
+      );
       return false;
     }
     this.current = next;
-    this.log?.info({ identity: next.identity.uri, serial: next.serial, notAfter: next.notAfter.toISOString() }, 'mTLS certificate renewed');
+    this.log?.info(
+      { identity: next.identity.uri, serial: next.serial, notAfter: next.notAfter.toISOString() },
+      'mTLS certificate renewed',
+    );
     for (const l of this.caListeners) l({ caCertificate: next.ca });
     for (const l of this.identityListeners) l({ certificate: next.cert, privateKey: next.key });
     for (const l of this.changeListeners) l(next);
@@ -167,7 +191,9 @@ export class MtlsFileProvider implements experimental.CertificateProvider {
   }
   addIdentityCertificateListener(l: experimental.IdentityCertificateUpdateListener): void {
     this.identityListeners.add(l);
-    queueMicrotask(() => this.identityListeners.has(l) && l({ certificate: this.current.cert, privateKey: this.current.key }));
+    queueMicrotask(
+      () => this.identityListeners.has(l) && l({ certificate: this.current.cert, privateKey: this.current.key }),
+    );
     this.watch();
   }
   removeIdentityCertificateListener(l: experimental.IdentityCertificateUpdateListener): void {
@@ -184,7 +210,9 @@ export class MtlsFileProvider implements experimental.CertificateProvider {
 }
 
 /** The verified caller of a gRPC call: undefined without a client certificate the CA issued. */
-export function callerOf(call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate | undefined } }): CallerIdentity | undefined {
+export function callerOf(call: {
+  getAuthContext(): { sslPeerCertificate?: PeerCertificate | undefined };
+}): CallerIdentity | undefined {
   // grpc-js reports a peer certificate only when the TLS handshake verified it against the CA.
   const cert = call.getAuthContext().sslPeerCertificate;
   return cert ? callerFromUris(sanUris(cert.subjectaltname)) : undefined;
@@ -201,16 +229,28 @@ function authorizationInterceptor(deps: { log: Logger; metrics: ServiceMetrics }
     const caller = callerOf(call);
     const allowed = allowedCallers(path);
     let refusal: { code: grpc.status; details: string } | undefined;
-    if (!caller) refusal = { code: grpc.status.UNAUTHENTICATED, details: 'a client certificate issued by the platform CA is required' };
+    if (!caller)
+      refusal = {
+        code: grpc.status.UNAUTHENTICATED,
+        details: 'a client certificate issued by the platform CA is required',
+      };
     else if (allowed === undefined || (allowed !== 'any-verified' && !allowed.includes(caller.role))) {
       refusal = { code: grpc.status.PERMISSION_DENIED, details: `${caller.name} may not call ${path}` };
     }
     if (!refusal) return new grpc.ServerInterceptingCall(call);
     const method = path.slice(path.lastIndexOf('/') + 1);
-    deps.log.warn({ method: path, caller: caller?.uri ?? null, peer: call.getPeer(), code: grpc.status[refusal.code] }, 'gRPC call refused');
+    deps.log.warn(
+      { method: path, caller: caller?.uri ?? null, peer: call.getPeer(), code: grpc.status[refusal.code] },
+      'gRPC call refused',
+    );
     deps.metrics.grpcRequests.inc({ method, code: grpc.status[refusal.code] });
-    const listener = new grpc.ServerListenerBuilder().withOnReceiveMetadata((_md, _next) => call.sendStatus({ ...refusal, metadata: new grpc.Metadata() })).build();
-    return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build());
+    const listener = new grpc.ServerListenerBuilder()
+      .withOnReceiveMetadata((_md, _next) => call.sendStatus({ ...refusal, metadata: new grpc.Metadata() }))
+      .build();
+    return new grpc.ServerInterceptingCall(
+      call,
+      new grpc.ResponderBuilder().withStart((next) => next(listener)).build(),
+    );
   };
 }
 
@@ -232,7 +272,10 @@ function dropIpServerNameWarning(): void {
 }
 
 /** Server credentials: TLS from the provider, client certificates requested and verified, authorization per method. */
-export function mtlsServerCredentials(provider: MtlsFileProvider, deps: { log: Logger; metrics: ServiceMetrics }): grpc.ServerCredentials {
+export function mtlsServerCredentials(
+  provider: MtlsFileProvider,
+  deps: { log: Logger; metrics: ServiceMetrics },
+): grpc.ServerCredentials {
   // Certificates are requested and verified against the CA, but a handshake without one is not cut:
   // the interceptor answers it UNAUTHENTICATED, a clearer error than a failed handshake.
   const tls = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
@@ -245,7 +288,9 @@ export function mtlsServerCredentials(provider: MtlsFileProvider, deps: { log: L
  */
 export function mtlsClientCredentials(provider: MtlsFileProvider, peer?: ServiceName): grpc.ChannelCredentials {
   dropIpServerNameWarning();
-  return grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, { checkServerIdentity: serverIdentityCheck(peer ? workloadSpiffeId(peer) : undefined) });
+  return grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, {
+    checkServerIdentity: serverIdentityCheck(peer ? workloadSpiffeId(peer) : undefined),
+  });
 }
 
 /** The error code of a server whose certificate does not carry the identity the client expects. */
@@ -255,7 +300,9 @@ export const PEER_IDENTITY_ERROR = 'ERR_PRISM_PEER_IDENTITY';
  * A TLS `checkServerIdentity`: the host name as Node checks it and, when `expectedUri` is given, that URI
  * SAN (`spiffe://prism/auth`): a certificate of the same CA issued to another workload is refused.
  */
-export function serverIdentityCheck(expectedUri: string | undefined): (host: string, cert: PeerCertificate) => Error | undefined {
+export function serverIdentityCheck(
+  expectedUri: string | undefined,
+): (host: string, cert: PeerCertificate) => Error | undefined {
   return (host, cert) => {
     const hostError = checkServerIdentity(host, cert);
     if (hostError) return hostError;

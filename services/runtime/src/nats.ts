@@ -10,7 +10,11 @@ import { TlsConfigError } from './tls.js';
  * inbox its NATS user may subscribe to. The files are read at each (re)connection, so a renewed
  * certificate is used from the next one.
  */
-export function natsConnectOptions(url: string, service: ServiceName, mtls: MtlsSettings): Pick<NodeConnectionOptions, 'servers' | 'tls' | 'inboxPrefix' | 'name'> {
+export function natsConnectOptions(
+  url: string,
+  service: ServiceName,
+  mtls: MtlsSettings,
+): Pick<NodeConnectionOptions, 'servers' | 'tls' | 'inboxPrefix' | 'name'> {
   const servers = url
     .split(',')
     .map((s) => s.trim())
@@ -18,6 +22,8 @@ export function natsConnectOptions(url: string, service: ServiceName, mtls: Mtls
   const base = { servers, inboxPrefix: natsInboxPrefix(service), name: `prism-${service}` };
   if (!servers.some((s) => s.startsWith('tls://'))) return base;
   if (!mtls.enabled || !mtls.certFile || !mtls.keyFile || !mtls.caFile)
-    throw new TlsConfigError(`PRISM_NATS_URL ${url} asks for TLS, which needs the mesh certificate: set PRISM_MTLS_ENABLED and PRISM_MTLS_*_FILE`);
+    throw new TlsConfigError(
+      `PRISM_NATS_URL ${url} asks for TLS, which needs the mesh certificate: set PRISM_MTLS_ENABLED and PRISM_MTLS_*_FILE`,
+    );
   return { ...base, tls: { certFile: mtls.certFile, keyFile: mtls.keyFile, caFile: mtls.caFile } };
 }

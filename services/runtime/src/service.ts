@@ -11,7 +11,13 @@ import { grpcClientInterceptor, traceGrpcService } from './grpc-tracing.js';
 import { Health } from './health.js';
 import { createLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
-import { MtlsFileProvider, type MtlsSettings, mtlsClientCredentials, mtlsServerCredentials, mtlsSettingsFromEnv } from './mtls.js';
+import {
+  MtlsFileProvider,
+  type MtlsSettings,
+  mtlsClientCredentials,
+  mtlsServerCredentials,
+  mtlsSettingsFromEnv,
+} from './mtls.js';
 import { TlsConfigError, serverTlsOptions, tlsSettingsFromEnv, type TlsSettings } from './tls.js';
 import { startTracing, type Tracing } from './tracing.js';
 
@@ -76,7 +82,10 @@ export class ServiceRuntime {
       this.mtls = mtlsSettingsFromEnv(this.env);
       this.mtlsProvider = this.mtls.enabled ? new MtlsFileProvider(this.mtls, opts.mtlsRefreshMs, this.log) : undefined;
       const own = this.mtlsProvider?.material.identity;
-      if (own && own.name !== opts.service) throw new TlsConfigError(`the mTLS certificate ${this.mtls.certFile} identifies ${own.uri}, not ${opts.service}`);
+      if (own && own.name !== opts.service)
+        throw new TlsConfigError(
+          `the mTLS certificate ${this.mtls.certFile} identifies ${own.uri}, not ${opts.service}`,
+        );
     } catch (e) {
       // At a process entry point (no env given), a TLS misconfiguration is one line and exit 78, as a bad variable is.
       if (!(e instanceof TlsConfigError) || opts.env) throw e;
@@ -85,7 +94,10 @@ export class ServiceRuntime {
     }
     if (this.mtlsProvider) {
       const m = this.mtlsProvider.material;
-      this.log.info({ identity: m.identity.uri, serial: m.serial, notAfter: m.notAfter.toISOString() }, 'mutual TLS on');
+      this.log.info(
+        { identity: m.identity.uri, serial: m.serial, notAfter: m.notAfter.toISOString() },
+        'mutual TLS on',
+      );
     }
     this.admin = createAdminServer(this.health, this.metrics);
   }
@@ -192,7 +204,9 @@ export class ServiceRuntime {
    * otherwise the PRISM_TLS_* settings.
    */
   bindGrpc(server: grpc.Server, port = this.env.PRISM_GRPC_PORT, host = this.bindAddress): Promise<number> {
-    const creds = this.mtlsProvider ? mtlsServerCredentials(this.mtlsProvider, { log: this.log, metrics: this.metrics }) : grpcServerCredentials(this.tls);
+    const creds = this.mtlsProvider
+      ? mtlsServerCredentials(this.mtlsProvider, { log: this.log, metrics: this.metrics })
+      : grpcServerCredentials(this.tls);
     return bindGrpc(server, port, creds, host);
   }
 
@@ -227,7 +241,10 @@ export class ServiceRuntime {
   async start(mainPort?: number): Promise<number> {
     const metricsPort = await this.listen(this.admin, this.env.PRISM_METRICS_PORT);
     if (this.env.PRISM_CONSUL_ADDRESS) {
-      this.deregister = registerWithConsul({ address: this.env.PRISM_CONSUL_ADDRESS, service: this.service, port: mainPort ?? metricsPort, metricsPort }, this.log);
+      this.deregister = registerWithConsul(
+        { address: this.env.PRISM_CONSUL_ADDRESS, service: this.service, port: mainPort ?? metricsPort, metricsPort },
+        this.log,
+      );
     }
     if (this.opts.handleSignals ?? true) {
       const onSignal = (signal: NodeJS.Signals) => {

@@ -15,7 +15,15 @@ export interface TlsSettings {
 }
 
 export function tlsSettingsFromEnv(
-  env: Pick<ServiceEnv, 'PRISM_TLS_ENABLED' | 'PRISM_TLS_CERT_FILE' | 'PRISM_TLS_KEY_FILE' | 'PRISM_TLS_MIN_VERSION' | 'PRISM_TLS_CLIENT_AUTH' | 'PRISM_TLS_CLIENT_CA_FILE'>,
+  env: Pick<
+    ServiceEnv,
+    | 'PRISM_TLS_ENABLED'
+    | 'PRISM_TLS_CERT_FILE'
+    | 'PRISM_TLS_KEY_FILE'
+    | 'PRISM_TLS_MIN_VERSION'
+    | 'PRISM_TLS_CLIENT_AUTH'
+    | 'PRISM_TLS_CLIENT_CA_FILE'
+  >,
 ): TlsSettings {
   const s: TlsSettings = {
     enabled: env.PRISM_TLS_ENABLED ?? false,
@@ -44,12 +52,16 @@ function read(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new TlsConfigError(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new TlsConfigError(
+      `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
 /** Options for `https.createServer` / `tls.createServer` / HTTP/2: certificate, key, minimum version, client CA. */
-export function serverTlsOptions(s: TlsSettings): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+export function serverTlsOptions(
+  s: TlsSettings,
+): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
   return {
     cert: read(s.certFile!, 'TLS certificate'),
     key: read(s.keyFile!, 'TLS key'),
@@ -64,10 +76,17 @@ export function serverTlsOptions(s: TlsSettings): SecureContextOptions & { reque
  * Options of a TLS client: trusts the CA file (the platform's internal CA) and, when it has a
  * certificate and key, presents them (mutual TLS).
  */
-export function clientTlsOptions(s: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; minVersion?: '1.2' | '1.3' }): SecureContextOptions {
+export function clientTlsOptions(s: {
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  minVersion?: '1.2' | '1.3';
+}): SecureContextOptions {
   return {
     minVersion: VERSION[s.minVersion ?? '1.2'],
     ...(s.caFile ? { ca: read(s.caFile, 'CA') } : {}),
-    ...(s.certFile && s.keyFile ? { cert: read(s.certFile, 'client certificate'), key: read(s.keyFile, 'client key') } : {}),
+    ...(s.certFile && s.keyFile
+      ? { cert: read(s.certFile, 'client certificate'), key: read(s.keyFile, 'client key') }
+      : {}),
   };
 }

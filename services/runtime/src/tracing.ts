@@ -1,6 +1,16 @@
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { context, createContextKey, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  createContextKey,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -8,7 +18,12 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVICE_NAME,
+  ATTR_URL_PATH,
+} from '@opentelemetry/semantic-conventions';
 
 export { context, SpanKind, SpanStatusCode, trace, type Context, type Span };
 
@@ -39,8 +54,13 @@ export function startTracing(service: string, endpoint: string | undefined, envi
   registerGlobals(); // the request id travels in the context with tracing off too
   if (!endpoint) return { tracer: trace.getTracer(service), enabled: false, shutdown: async () => {} };
   const provider = new TracerProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: service, ...(environment ? { 'deployment.environment.name': environment } : {}) }),
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: endpoint }), scheduledDelayMillis: 1_000 })],
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: service,
+      ...(environment ? { 'deployment.environment.name': environment } : {}),
+    }),
+    spanProcessors: [
+      new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: endpoint }), scheduledDelayMillis: 1_000 }),
+    ],
   });
   // The global provider serves libraries that ask the API for a tracer; the first service of a process sets it.
   trace.setGlobalTracerProvider(provider);
@@ -61,7 +81,11 @@ function instrumentDrivers(provider: TracerProvider): void {
   // ioredis's instrumentation brings its own copy of @opentelemetry/instrumentation, hence the structural type.
   const instrumentations: DriverInstrumentation[] = [
     new PgInstrumentation({ enabled: false, requireParentSpan: true, enhancedDatabaseReporting: false }),
-    new IORedisInstrumentation({ enabled: false, requireParentSpan: true, dbStatementSerializer: (command) => command }),
+    new IORedisInstrumentation({
+      enabled: false,
+      requireParentSpan: true,
+      dbStatementSerializer: (command) => command,
+    }),
   ];
   for (const instrumentation of instrumentations) {
     instrumentation.setTracerProvider(provider);
@@ -104,7 +128,11 @@ export function injectContext(ctx: Context, headers: Record<string, string | str
  * handler does (queries, gRPC calls, log lines) belongs to that span. Named after the method and
  * `route(req)` (a low-cardinality name, never the raw path with ids). A no-op wrapper when tracing is off.
  */
-export function traceHttpServer(tracing: Tracing, handler: RequestListener, route: (req: IncomingMessage) => string = () => ''): RequestListener {
+export function traceHttpServer(
+  tracing: Tracing,
+  handler: RequestListener,
+  route: (req: IncomingMessage) => string = () => '',
+): RequestListener {
   if (!tracing.enabled) return handler;
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?', 1)[0]!;

@@ -16,31 +16,49 @@ describe('parseEnv', () => {
   it('names a missing variable in one line', () => {
     const { PRISM_OPS_DB_PASSWORD: _, ...rest } = configServiceEnv();
     expect(() => parseEnv('config', rest)).toThrowError(EnvError);
-    expect(() => parseEnv('config', rest)).toThrowError(/^config: environment variable PRISM_OPS_DB_PASSWORD is required but not set \(Ops database password\)$/);
+    expect(() => parseEnv('config', rest)).toThrowError(
+      /^config: environment variable PRISM_OPS_DB_PASSWORD is required but not set \(Ops database password\)$/,
+    );
   });
 
   it('names every missing variable, not only the first, and the invalid ones too, in one line', () => {
-    const { PRISM_OPS_DB_PASSWORD: _, PRISM_NATS_URL: __, ...rest } = configServiceEnv({ PRISM_OPS_DB_HOST: '', PRISM_TLS_ENABLED: 'yes' });
+    const {
+      PRISM_OPS_DB_PASSWORD: _,
+      PRISM_NATS_URL: __,
+      ...rest
+    } = configServiceEnv({ PRISM_OPS_DB_HOST: '', PRISM_TLS_ENABLED: 'yes' });
     expect(() => parseEnv('config', rest)).toThrowError(
       /^config: environment variables PRISM_NATS_URL \(NATS URL\(s\), comma-separated\), PRISM_OPS_DB_HOST \(Ops PostgreSQL host\), PRISM_OPS_DB_PASSWORD \(Ops database password\) are required but not set; environment variable PRISM_TLS_ENABLED is invalid: expected true or false \(Serve TLS on the service port\)$/,
     );
   });
 
   it('leaves out the variables a command does not use (`except`): neither required nor read', () => {
-    const env = parseEnv('config', configServiceEnv({ PRISM_OPS_DB_PASSWORD: '' }), { except: ['PRISM_OPS_DB_PASSWORD'] });
+    const env = parseEnv('config', configServiceEnv({ PRISM_OPS_DB_PASSWORD: '' }), {
+      except: ['PRISM_OPS_DB_PASSWORD'],
+    });
     expect(env.PRISM_OPS_DB_HOST).toBe('127.0.0.1');
     expect('PRISM_OPS_DB_PASSWORD' in env).toBe(false);
-    expect(() => parseEnv('config', configServiceEnv({ PRISM_OPS_DB_PASSWORD: '' }), { except: ['PRISM_OPS_DB_USER'] })).toThrowError(/PRISM_OPS_DB_PASSWORD is required/);
+    expect(() =>
+      parseEnv('config', configServiceEnv({ PRISM_OPS_DB_PASSWORD: '' }), { except: ['PRISM_OPS_DB_USER'] }),
+    ).toThrowError(/PRISM_OPS_DB_PASSWORD is required/);
   });
 
   it('treats an empty value as missing', () => {
-    expect(() => parseEnv('config', configServiceEnv({ PRISM_NATS_URL: '' }))).toThrowError(/PRISM_NATS_URL is required/);
+    expect(() => parseEnv('config', configServiceEnv({ PRISM_NATS_URL: '' }))).toThrowError(
+      /PRISM_NATS_URL is required/,
+    );
   });
 
   it('names an invalid variable and what was expected', () => {
-    expect(() => parseEnv('config', configServiceEnv({ PRISM_METRICS_PORT: '99999' }))).toThrowError(/PRISM_METRICS_PORT is invalid/);
-    expect(() => parseEnv('config', configServiceEnv({ PRISM_TLS_ENABLED: 'yes' }))).toThrowError(/PRISM_TLS_ENABLED is invalid: expected true or false/);
-    expect(() => parseEnv('gateway', { ...configServiceEnv(), PRISM_REDIS_ADDRESS: 'redis' })).toThrowError(/PRISM_\w+ is/);
+    expect(() => parseEnv('config', configServiceEnv({ PRISM_METRICS_PORT: '99999' }))).toThrowError(
+      /PRISM_METRICS_PORT is invalid/,
+    );
+    expect(() => parseEnv('config', configServiceEnv({ PRISM_TLS_ENABLED: 'yes' }))).toThrowError(
+      /PRISM_TLS_ENABLED is invalid: expected true or false/,
+    );
+    expect(() => parseEnv('gateway', { ...configServiceEnv(), PRISM_REDIS_ADDRESS: 'redis' })).toThrowError(
+      /PRISM_\w+ is/,
+    );
   });
 });
 
@@ -53,7 +71,9 @@ describe('a service process with a bad environment', () => {
       timeout: 20_000,
     });
     expect(r.status).toBe(78);
-    expect(r.stderr.trim().split('\n')).toEqual(['config: environment variable PRISM_NATS_URL is required but not set (NATS URL(s), comma-separated)']);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'config: environment variable PRISM_NATS_URL is required but not set (NATS URL(s), comma-separated)',
+    ]);
     expect(r.stdout).toBe('');
   });
 });

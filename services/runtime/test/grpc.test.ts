@@ -7,14 +7,23 @@ import { configServiceEnv } from './support/env.js';
 import { freePort } from '#test/support/net';
 
 type HealthClient = grpc.Client & {
-  Check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
+  Check(
+    req: { service: string },
+    opts: grpc.CallOptions,
+    cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
+  ): void;
   Watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
 };
 const Health = loadProto('grpc/health/v1/health.proto').grpc.health.v1.Health;
-const healthClient = (address: string, creds: grpc.ChannelCredentials) => new Health(address, creds) as unknown as HealthClient;
+const healthClient = (address: string, creds: grpc.ChannelCredentials) =>
+  new Health(address, creds) as unknown as HealthClient;
 
 function check(client: HealthClient, service = ''): Promise<string> {
-  return new Promise((resolve, reject) => client.Check({ service }, { deadline: Date.now() + 3_000 }, (err, res) => (err ? reject(err) : resolve(res!.status))));
+  return new Promise((resolve, reject) =>
+    client.Check({ service }, { deadline: Date.now() + 3_000 }, (err, res) =>
+      err ? reject(err) : resolve(res!.status),
+    ),
+  );
 }
 
 async function startRuntime(tls: Record<string, string>) {
@@ -92,7 +101,11 @@ describe('gRPC TLS and mutual TLS from the guide keys', () => {
       PRISM_TLS_CLIENT_AUTH: 'true',
       PRISM_TLS_CLIENT_CA_FILE: pki.caCert,
     });
-    const mk = (certFile?: string, keyFile?: string) => healthClient(`localhost:${port}`, grpcClientCredentials({ enabled: true, caFile: pki.caCert, certFile, keyFile }));
+    const mk = (certFile?: string, keyFile?: string) =>
+      healthClient(
+        `localhost:${port}`,
+        grpcClientCredentials({ enabled: true, caFile: pki.caCert, certFile, keyFile }),
+      );
     const withCert = mk(pki.clientCert, pki.clientKey);
     const noCert = mk();
     const rogue = mk(pki.rogueCert, pki.rogueKey);
@@ -115,7 +128,12 @@ describe('gRPC TLS and mutual TLS from the guide keys', () => {
     });
     const { createSecureContext } = await import('node:tls');
     const { readFileSync } = await import('node:fs');
-    const old = healthClient(`localhost:${port}`, grpc.credentials.createFromSecureContext(createSecureContext({ ca: readFileSync(pki.caCert), maxVersion: 'TLSv1.2' })));
+    const old = healthClient(
+      `localhost:${port}`,
+      grpc.credentials.createFromSecureContext(
+        createSecureContext({ ca: readFileSync(pki.caCert), maxVersion: 'TLSv1.2' }),
+      ),
+    );
     const current = healthClient(`localhost:${port}`, grpcClientCredentials({ enabled: true, caFile: pki.caCert }));
     try {
       expect(await check(current)).toBe('SERVING');
@@ -128,9 +146,16 @@ describe('gRPC TLS and mutual TLS from the guide keys', () => {
   });
 
   it('refuses TLS settings that cannot work, naming the missing variable', async () => {
-    await expect(startRuntime({ PRISM_TLS_ENABLED: 'true' })).rejects.toThrow(/PRISM_TLS_CERT_FILE or PRISM_TLS_KEY_FILE is not set/);
-    await expect(startRuntime({ PRISM_TLS_ENABLED: 'true', PRISM_TLS_CERT_FILE: pki.serverCert, PRISM_TLS_KEY_FILE: pki.serverKey, PRISM_TLS_CLIENT_AUTH: 'true' })).rejects.toThrow(
-      /PRISM_TLS_CLIENT_CA_FILE is not set/,
+    await expect(startRuntime({ PRISM_TLS_ENABLED: 'true' })).rejects.toThrow(
+      /PRISM_TLS_CERT_FILE or PRISM_TLS_KEY_FILE is not set/,
     );
+    await expect(
+      startRuntime({
+        PRISM_TLS_ENABLED: 'true',
+        PRISM_TLS_CERT_FILE: pki.serverCert,
+        PRISM_TLS_KEY_FILE: pki.serverKey,
+        PRISM_TLS_CLIENT_AUTH: 'true',
+      }),
+    ).rejects.toThrow(/PRISM_TLS_CLIENT_CA_FILE is not set/);
   });
 });

@@ -31,7 +31,10 @@ describe('HTTPS certificate rotation', () => {
     copyFileSync(pki.serverKey, key);
     const runtime = new ServiceRuntime({
       service: 'config',
-      env: parseEnv('config', configServiceEnv({ PRISM_TLS_ENABLED: 'true', PRISM_TLS_CERT_FILE: cert, PRISM_TLS_KEY_FILE: key })),
+      env: parseEnv(
+        'config',
+        configServiceEnv({ PRISM_TLS_ENABLED: 'true', PRISM_TLS_CERT_FILE: cert, PRISM_TLS_KEY_FILE: key }),
+      ),
       handleSignals: false,
       mtlsRefreshMs: 100,
     });

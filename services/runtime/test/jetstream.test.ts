@@ -12,7 +12,11 @@ import { createLogger } from '../src/logger.js';
 import { ensureStream } from '../src/jetstream.js';
 
 const lines: string[] = [];
-const log = createLogger({ service: 'test', level: 'info', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+const log = createLogger({
+  service: 'test',
+  level: 'info',
+  destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }),
+});
 const config = (name: string) => ({ name, subjects: [`test.${name}.>`] });
 
 describe('ensureStream on the single test server', () => {
@@ -55,7 +59,23 @@ async function startCluster(): Promise<{ urls: string[]; stop: () => Promise<voi
   const procs: ChildProcess[] = [0, 1, 2].map((i) =>
     spawn(
       'nats-server',
-      ['-a', '127.0.0.1', '-p', String(client[i]), '-js', '-sd', join(dir, `n${i}`), '-n', `n${i}`, '--cluster_name', 'prism-test', '--cluster', `nats://127.0.0.1:${route[i]}`, '--routes', routes],
+      [
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(client[i]),
+        '-js',
+        '-sd',
+        join(dir, `n${i}`),
+        '-n',
+        `n${i}`,
+        '--cluster_name',
+        'prism-test',
+        '--cluster',
+        `nats://127.0.0.1:${route[i]}`,
+        '--routes',
+        routes,
+      ],
       {
         stdio: 'ignore',
       },
@@ -64,7 +84,11 @@ async function startCluster(): Promise<{ urls: string[]; stop: () => Promise<voi
   return {
     urls: client.map((p) => `nats://127.0.0.1:${p}`),
     stop: async () => {
-      await Promise.all(procs.map((p) => new Promise<void>((r) => (p.exitCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGTERM'))))));
+      await Promise.all(
+        procs.map(
+          (p) => new Promise<void>((r) => (p.exitCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGTERM')))),
+        ),
+      );
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -101,7 +125,9 @@ describe('ensureStream on a three-server cluster', () => {
     expect(info.config.num_replicas).toBe(3);
     expect(info.config.subjects).toEqual(['test.OLD.>']);
     expect(info.state.messages).toBe(1);
-    expect(lines.some((l) => l.includes('"stream":"OLD"') && l.includes('"from":1') && l.includes('"to":3'))).toBe(true);
+    expect(lines.some((l) => l.includes('"stream":"OLD"') && l.includes('"from":1') && l.includes('"to":3'))).toBe(
+      true,
+    );
     expect(await ensureStream(jsm, config('OLD'), 1, log)).toBe('kept');
     expect((await jsm.streams.info('OLD')).config.num_replicas).toBe(3);
     expect(await ensureStream(jsm, config('NEW'), 3, log)).toBe('created');

@@ -8,7 +8,14 @@ describe('logger', () => {
     let text = '';
     out.setEncoding('utf8').on('data', (c: string) => (text += c));
     const log = createLogger({ service: 'gateway', environment: 'test', destination: out });
-    log.info({ reqId: 'r1', req: { headers: { authorization: 'Bearer abc.def', 'x-api-key': 'pk_secret', host: 'x' } }, user: { password: 'hunter2' } }, 'hello');
+    log.info(
+      {
+        reqId: 'r1',
+        req: { headers: { authorization: 'Bearer abc.def', 'x-api-key': 'pk_secret', host: 'x' } },
+        user: { password: 'hunter2' },
+      },
+      'hello',
+    );
     await new Promise((r) => setImmediate(r));
     const line = JSON.parse(text.trim());
     expect(line).toMatchObject({ level: 'info', service: 'gateway', env: 'test', reqId: 'r1', msg: 'hello' });

@@ -33,7 +33,10 @@ describe('the authorization table of the contract', () => {
 
   it('reads exactly one Prism identity from a certificate', () => {
     expect(callerFromUris(['spiffe://prism/gateway'])).toMatchObject({ role: 'gateway', name: 'gateway' });
-    expect(callerFromUris(['spiffe://prism/operator/alice'])).toMatchObject({ role: 'operator', name: 'operator/alice' });
+    expect(callerFromUris(['spiffe://prism/operator/alice'])).toMatchObject({
+      role: 'operator',
+      name: 'operator/alice',
+    });
     expect(callerFromUris(['spiffe://prism/gateway', 'spiffe://prism/operator/alice'])).toBeUndefined();
     expect(callerFromUris(['spiffe://prism/operator'])).toBeUndefined();
     expect(callerFromUris(['spiffe://prism/operator/../gateway'])).toBeUndefined();
@@ -43,9 +46,13 @@ describe('the authorization table of the contract', () => {
   });
 
   it('parses URI SANs the way Node prints them, quoted values included', () => {
-    expect(sanUris('URI:spiffe://prism/gateway, DNS:gateway, IP Address:127.0.0.1')).toEqual(['spiffe://prism/gateway']);
+    expect(sanUris('URI:spiffe://prism/gateway, DNS:gateway, IP Address:127.0.0.1')).toEqual([
+      'spiffe://prism/gateway',
+    ]);
     // A value with a comma is quoted: it must not read as a second URI.
-    expect(sanUris('URI:"spiffe://x, URI:spiffe://prism/operator/eve", DNS:a')).toEqual(['spiffe://x, URI:spiffe://prism/operator/eve']);
+    expect(sanUris('URI:"spiffe://x, URI:spiffe://prism/operator/eve", DNS:a')).toEqual([
+      'spiffe://x, URI:spiffe://prism/operator/eve',
+    ]);
     expect(callerFromUris(sanUris('URI:"spiffe://x, URI:spiffe://prism/operator/eve"'))).toBeUndefined();
   });
 });
@@ -74,21 +81,42 @@ describe('mTLS files at start-up', () => {
   });
 
   it("refuses another workload's certificate, a missing variable, a mismatched key and a certificate of another CA, each with a clear line", async () => {
-    expect(() => runtime('config', mesh.env('gateway'))).toThrow(new TlsConfigError(`the mTLS certificate ${mesh.pki.workloads.gateway!.cert} identifies spiffe://prism/gateway, not config`));
-    expect(() => runtime('config', { ...mesh.env('config'), PRISM_MTLS_CA_FILE: '' })).toThrow('PRISM_MTLS_ENABLED is true but PRISM_MTLS_CA_FILE is not set');
+    expect(() => runtime('config', mesh.env('gateway'))).toThrow(
+      new TlsConfigError(
+        `the mTLS certificate ${mesh.pki.workloads.gateway!.cert} identifies spiffe://prism/gateway, not config`,
+      ),
+    );
+    expect(() => runtime('config', { ...mesh.env('config'), PRISM_MTLS_CA_FILE: '' })).toThrow(
+      'PRISM_MTLS_ENABLED is true but PRISM_MTLS_CA_FILE is not set',
+    );
     const c = mesh.pki.workloads.config!;
-    expect(() => loadMtlsMaterial({ enabled: true, certFile: c.cert, keyFile: mesh.pki.workloads.auth!.key, caFile: c.ca })).toThrow(`${mesh.pki.workloads.auth!.key} does not belong to ${c.cert}`);
-    expect(() => loadMtlsMaterial({ enabled: true, certFile: mesh.foreign.cert, keyFile: mesh.foreign.key, caFile: c.ca })).toThrow(`${mesh.foreign.cert} was not issued by the CA in ${c.ca}`);
-    expect(() => loadMtlsMaterial({ enabled: true, certFile: '/nonexistent/tls.crt', keyFile: c.key, caFile: c.ca })).toThrow('cannot read the mTLS certificate /nonexistent/tls.crt: ENOENT');
-    const bare = await issueFromLocalCa(mesh.pki.dir, mkdtempSync(join(tmpdir(), 'prism-bare-')), { uri: 'https://example.com/' });
-    expect(() => loadMtlsMaterial({ enabled: true, certFile: bare.cert, keyFile: bare.key, caFile: bare.ca })).toThrow('carries no Prism identity');
+    expect(() =>
+      loadMtlsMaterial({ enabled: true, certFile: c.cert, keyFile: mesh.pki.workloads.auth!.key, caFile: c.ca }),
+    ).toThrow(`${mesh.pki.workloads.auth!.key} does not belong to ${c.cert}`);
+    expect(() =>
+      loadMtlsMaterial({ enabled: true, certFile: mesh.foreign.cert, keyFile: mesh.foreign.key, caFile: c.ca }),
+    ).toThrow(`${mesh.foreign.cert} was not issued by the CA in ${c.ca}`);
+    expect(() =>
+      loadMtlsMaterial({ enabled: true, certFile: '/nonexistent/tls.crt', keyFile: c.key, caFile: c.ca }),
+    ).toThrow('cannot read the mTLS certificate /nonexistent/tls.crt: ENOENT');
+    const bare = await issueFromLocalCa(mesh.pki.dir, mkdtempSync(join(tmpdir(), 'prism-bare-')), {
+      uri: 'https://example.com/',
+    });
+    expect(() => loadMtlsMaterial({ enabled: true, certFile: bare.cert, keyFile: bare.key, caFile: bare.ca })).toThrow(
+      'carries no Prism identity',
+    );
   });
 
   it('keeps the current certificate when the files on disk are half-written', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prism-half-'));
     const c = mesh.pki.workloads.config!;
     for (const f of ['cert', 'key', 'ca'] as const) copyFileSync(c[f], join(dir, f));
-    const r = runtime('config', { ...mesh.env('config'), PRISM_MTLS_CERT_FILE: join(dir, 'cert'), PRISM_MTLS_KEY_FILE: join(dir, 'key'), PRISM_MTLS_CA_FILE: join(dir, 'ca') });
+    const r = runtime('config', {
+      ...mesh.env('config'),
+      PRISM_MTLS_CERT_FILE: join(dir, 'cert'),
+      PRISM_MTLS_KEY_FILE: join(dir, 'key'),
+      PRISM_MTLS_CA_FILE: join(dir, 'ca'),
+    });
     const before = r.mtlsProvider!.material.serial;
     writeFileSync(join(dir, 'key'), '-----BEGIN PRIVATE KEY-----\ntruncated');
     expect(r.mtlsProvider!.refresh()).toBe(false);

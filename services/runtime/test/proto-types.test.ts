@@ -20,6 +20,7 @@ describe('generated gRPC types (npm run proto:types)', () => {
     execFileSync('bash', ['scripts/proto-types.sh', join(fresh, 'proto')], { stdio: 'pipe' });
     const generated = files(join(fresh, 'proto'));
     expect(files(COMMITTED)).toEqual(generated);
-    for (const f of generated) expect(readFileSync(join(COMMITTED, f), 'utf8'), f).toBe(readFileSync(join(fresh, 'proto', f), 'utf8'));
+    for (const f of generated)
+      expect(readFileSync(join(COMMITTED, f), 'utf8'), f).toBe(readFileSync(join(fresh, 'proto', f), 'utf8'));
   });
 });

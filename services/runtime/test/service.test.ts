@@ -8,7 +8,10 @@ import { ServiceRuntime } from '../src/service.js';
 import { configServiceEnv } from './support/env.js';
 import { freePort, waitFor } from '#test/support/net';
 
-function get(port: number, path: string): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
+function get(
+  port: number,
+  path: string,
+): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {
     request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       let body = '';
@@ -36,7 +39,10 @@ async function runtimeWith(extra: Record<string, string> = {}) {
   });
   const runtime = new ServiceRuntime({
     service: 'config',
-    env: parseEnv('config', configServiceEnv({ PRISM_METRICS_PORT: String(metricsPort), PRISM_LOG_LEVEL: 'info', ...extra })),
+    env: parseEnv(
+      'config',
+      configServiceEnv({ PRISM_METRICS_PORT: String(metricsPort), PRISM_LOG_LEVEL: 'info', ...extra }),
+    ),
     handleSignals: false,
     drainDelayMs: 200,
     logDestination: logs,
@@ -117,19 +123,32 @@ describe('graceful shutdown', () => {
   it('SIGTERM to a real process: the in-flight request completes and the process exits 0 within the budget', async () => {
     const [httpPort, metricsPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, ['--import', 'tsx', 'services/runtime/test/fixtures/slow-service.ts'], {
-      env: { PATH: process.env.PATH, ...configServiceEnv({ PRISM_METRICS_PORT: String(metricsPort), PRISM_SHUTDOWN_TIMEOUT_SECONDS: '5' }), FIXTURE_HTTP_PORT: String(httpPort) },
+      env: {
+        PATH: process.env.PATH,
+        ...configServiceEnv({ PRISM_METRICS_PORT: String(metricsPort), PRISM_SHUTDOWN_TIMEOUT_SECONDS: '5' }),
+        FIXTURE_HTTP_PORT: String(httpPort),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
+    const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+      child.on('exit', (code) => resolve({ code, at: Date.now() })),
+    );
     try {
-      await waitFor('the fixture to be ready', async () => (await get(metricsPort, HEALTH_PATHS.ready)).status === 200 || undefined, 20_000);
+      await waitFor(
+        'the fixture to be ready',
+        async () => (await get(metricsPort, HEALTH_PATHS.ready)).status === 200 || undefined,
+        20_000,
+      );
       const inFlight = get(httpPort, '/slow?ms=1500');
       await new Promise((r) => setTimeout(r, 100));
       const sentAt = Date.now();
       child.kill('SIGTERM');
-      await waitFor('readiness 503', async () => (await get(metricsPort, HEALTH_PATHS.ready)).status === 503 || undefined);
+      await waitFor(
+        'readiness 503',
+        async () => (await get(metricsPort, HEALTH_PATHS.ready)).status === 503 || undefined,
+      );
       expect(await inFlight).toMatchObject({ status: 200, body: 'waited 1500' });
       const { code, at } = await exited;
       expect(code, stderr).toBe(0);
@@ -157,7 +176,9 @@ describe('Consul registration', () => {
           res.end();
         });
     });
-    const consulPort = await new Promise<number>((r) => consul!.listen(0, '127.0.0.1', () => r((consul!.address() as { port: number }).port)));
+    const consulPort = await new Promise<number>((r) =>
+      consul!.listen(0, '127.0.0.1', () => r((consul!.address() as { port: number }).port)),
+    );
     const { runtime, metricsPort } = await runtimeWith({ PRISM_CONSUL_ADDRESS: `127.0.0.1:${consulPort}` });
     await runtime.start(50052);
     await waitFor('registration', () => calls.length > 0 || undefined);
@@ -168,7 +189,10 @@ describe('Consul registration', () => {
     expect(body).toMatchObject({ Name: 'config', Port: 50052, Check: { Interval: '10s' } });
     expect(body.Check.HTTP).toMatch(new RegExp(`^http://[^/]+:${metricsPort}${HEALTH_PATHS.ready}$`));
     await runtime.shutdown();
-    expect(calls[1]).toMatchObject({ method: 'PUT', url: `/v1/agent/service/deregister/${encodeURIComponent(body.ID)}` });
+    expect(calls[1]).toMatchObject({
+      method: 'PUT',
+      url: `/v1/agent/service/deregister/${encodeURIComponent(body.ID)}`,
+    });
   });
 
   it('keeps running and retries when Consul is unreachable', async () => {

@@ -16,7 +16,9 @@ describe('tracing', () => {
           res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         });
     });
-    const port = await new Promise<number>((r) => collector.listen(0, '127.0.0.1', () => r((collector.address() as { port: number }).port)));
+    const port = await new Promise<number>((r) =>
+      collector.listen(0, '127.0.0.1', () => r((collector.address() as { port: number }).port)),
+    );
     const tracing = startTracing('gateway', `http://127.0.0.1:${port}/v1/traces`, 'test');
     expect(tracing.enabled).toBe(true);
 

@@ -88,9 +88,14 @@ export function buildApp(ctx: AuthContext, opts: AppOptions = {}) {
     if (e instanceof RequestValidationError) {
       const where = e.validationContext ?? 'body';
       const fields = e.issues.map((i) => ({ in: where, field: i.path.join('.') || '(root)', message: i.message }));
-      return reply.code(400).send({ error: 'invalid_request', message: fields.map((f) => `${f.in}.${f.field}: ${f.message}`).join('; '), fields });
+      return reply.code(400).send({
+        error: 'invalid_request',
+        message: fields.map((f) => `${f.in}.${f.field}: ${f.message}`).join('; '),
+        fields,
+      });
     }
-    if (e instanceof HttpError) return reply.code(e.statusCode).headers(e.headers).send({ error: e.code, message: e.message });
+    if (e instanceof HttpError)
+      return reply.code(e.statusCode).headers(e.headers).send({ error: e.code, message: e.message });
     if (e instanceof InvalidToken) {
       return reply
         .code(401)
@@ -99,11 +104,16 @@ export function buildApp(ctx: AuthContext, opts: AppOptions = {}) {
     }
     if (e instanceof DependencyUnavailable) {
       req.log.warn({ err: e.message }, 'dependency unavailable');
-      return reply.code(503).header('retry-after', '1').send({ error: 'unavailable', message: 'temporarily unavailable, retry shortly' });
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: 'unavailable', message: 'temporarily unavailable, retry shortly' });
     }
     // fastify's own client errors: bad JSON (400), unsupported media type (415), too large (413), ...
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-      return reply.code(e.statusCode).send({ error: (e.code ?? 'bad_request').replace(/^FST_ERR_/, '').toLowerCase(), message: e.message });
+      return reply
+        .code(e.statusCode)
+        .send({ error: (e.code ?? 'bad_request').replace(/^FST_ERR_/, '').toLowerCase(), message: e.message });
     }
     req.log.error({ err: e }, 'request failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error' });

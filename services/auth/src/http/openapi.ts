@@ -12,11 +12,19 @@ export interface RouteDoc {
   readonly body?: z.ZodType;
   readonly params?: z.ZodObject;
   readonly query?: z.ZodObject;
-  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly headers?: Record<string, string> }>>;
+  readonly responses: Readonly<
+    Record<
+      number,
+      { readonly description: string; readonly schema?: z.ZodType; readonly headers?: Record<string, string> }
+    >
+  >;
 }
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 }
 
@@ -32,7 +40,10 @@ function parameters(where: 'path' | 'query', schema: z.ZodObject | undefined): u
 }
 
 /** OpenAPI 3.1 (whose schemas are JSON Schema 2020-12, what zod emits). */
-export function openApiDocument(routes: readonly RouteDoc[], info: { title: string; version: string; serverUrl: string }): Record<string, unknown> {
+export function openApiDocument(
+  routes: readonly RouteDoc[],
+  info: { title: string; version: string; serverUrl: string },
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const path = r.url.replace(/:([A-Za-z_]+)/g, '{$1}');
@@ -40,7 +51,13 @@ export function openApiDocument(routes: readonly RouteDoc[], info: { title: stri
     for (const [status, res] of Object.entries(r.responses)) {
       responses[status] = {
         description: res.description,
-        ...(res.headers ? { headers: Object.fromEntries(Object.entries(res.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }])) } : {}),
+        ...(res.headers
+          ? {
+              headers: Object.fromEntries(
+                Object.entries(res.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }]),
+              ),
+            }
+          : {}),
         ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output') } } } : {}),
       };
     }
@@ -50,7 +67,9 @@ export function openApiDocument(routes: readonly RouteDoc[], info: { title: stri
       operationId: `${r.method.toLowerCase()}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
       ...(r.bearer ? { security: [{ bearer: [] }] } : {}),
       parameters: [...parameters('path', r.params), ...parameters('query', r.query)],
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
+      ...(r.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } }
+        : {}),
       responses,
     };
   }

@@ -29,9 +29,15 @@ export function addRoutes(app: FastifyInstance, docs: RouteDoc[], routes: readon
 }
 
 export const err = (description: string) => ({ description, schema: S.ErrorResponse });
-export const BAD_INPUT = { 400: err('Invalid input; `fields` names each bad field'), 415: err('Not application/json'), 413: err('Body too large') };
+export const BAD_INPUT = {
+  400: err('Invalid input; `fields` names each bad field'),
+  415: err('Not application/json'),
+  413: err('Body too large'),
+};
 export const UNAUTHORIZED = { 401: err('Missing, invalid, expired or revoked access token') };
-export const TOKENS = { 200: { description: 'Tokens: a short-lived access token and a single-use refresh token', schema: S.TokenPair } };
+export const TOKENS = {
+  200: { description: 'Tokens: a short-lived access token and a single-use refresh token', schema: S.TokenPair },
+};
 
 export function meta(req: FastifyRequest): ClientMeta {
   const ua = req.headers['user-agent'];

@@ -11,7 +11,12 @@ const password = z
   .string()
   .refine((p) => passwordLength(p) >= PASSWORD_MIN_CHARS, `must be at least ${PASSWORD_MIN_CHARS} characters`)
   .refine((p) => passwordLength(p) <= PASSWORD_MAX_CHARS, `must be at most ${PASSWORD_MAX_CHARS} characters`)
-  .meta({ minLength: PASSWORD_MIN_CHARS, maxLength: PASSWORD_MAX_CHARS, format: 'password', description: 'Any characters; compared in Unicode NFC, never truncated' });
+  .meta({
+    minLength: PASSWORD_MIN_CHARS,
+    maxLength: PASSWORD_MAX_CHARS,
+    format: 'password',
+    description: 'Any characters; compared in Unicode NFC, never truncated',
+  });
 
 /** Login compares, it does not enforce the policy: any non-empty string up to the maximum. */
 const anyPassword = z
@@ -93,11 +98,22 @@ const ApiKey = z.object({
   expires_at: z.iso.datetime().nullable(),
   revoked_at: z.iso.datetime().nullable(),
 });
-export const ApiKeyCreated = ApiKey.extend({ key: z.string().meta({ description: 'The key itself, shown only in this response' }) });
+export const ApiKeyCreated = ApiKey.extend({
+  key: z.string().meta({ description: 'The key itself, shown only in this response' }),
+});
 export const ApiKeyList = z.object({ api_keys: z.array(ApiKey) });
 export const PasswordChanged = z.object({ revoked_sessions: z.number().int(), revoked_api_keys: z.number().int() });
 export const AuthorizationUrl = z.object({ authorization_url: z.url() });
 export const Linked = z.object({ linked: z.literal(true), provider: z.enum(['google', 'github']) });
 export const Jwks = z.object({
-  keys: z.array(z.object({ kty: z.literal('RSA'), kid: z.string(), alg: z.literal('RS256'), use: z.literal('sig'), n: z.string(), e: z.string() })),
+  keys: z.array(
+    z.object({
+      kty: z.literal('RSA'),
+      kid: z.string(),
+      alg: z.literal('RS256'),
+      use: z.literal('sig'),
+      n: z.string(),
+      e: z.string(),
+    }),
+  ),
 });

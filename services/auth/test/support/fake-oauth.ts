@@ -28,29 +28,51 @@ export interface FakeProvider {
   nextUser: FakeUser;
   /** Token requests seen, for assertions (client secret and verifier included). */
   readonly tokenRequests: URLSearchParams[];
-  endpoints(provider: 'google' | 'github'): { authorizeUrl: string; tokenUrl: string; userInfoUrl: string; emailsUrl?: string };
+  endpoints(provider: 'google' | 'github'): {
+    authorizeUrl: string;
+    tokenUrl: string;
+    userInfoUrl: string;
+    emailsUrl?: string;
+  };
   close(): Promise<void>;
 }
 
-export async function startFakeProvider(clients: Record<string, { secret: string; redirectUris: string[] }>): Promise<FakeProvider> {
+export async function startFakeProvider(
+  clients: Record<string, { secret: string; redirectUris: string[] }>,
+): Promise<FakeProvider> {
   const grants = new Map<string, Grant>();
   const tokens = new Map<string, FakeUser>();
   const tokenRequests: URLSearchParams[] = [];
-  const state = { nextUser: { id: '1001', email: 'someone@provider.test', verified: true, name: 'Some One' } as FakeUser };
+  const state = {
+    nextUser: { id: '1001', email: 'someone@provider.test', verified: true, name: 'Some One' } as FakeUser,
+  };
 
   const server: Server = createServer((req, res) => void handle(req, res));
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const [, dialect, endpoint, sub] = url.pathname.split('/');
-    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (endpoint === 'authorize' && req.method === 'GET') {
       const q = url.searchParams;
       const client = clients[q.get('client_id') ?? ''];
       const redirect = q.get('redirect_uri') ?? '';
       if (!client || !client.redirectUris.includes(redirect)) return json(400, { error: 'redirect_uri_mismatch' });
-      if (q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge') || !q.get('state')) return json(400, { error: 'invalid_request' });
+      if (
+        q.get('response_type') !== 'code' ||
+        q.get('code_challenge_method') !== 'S256' ||
+        !q.get('code_challenge') ||
+        !q.get('state')
+      )
+        return json(400, { error: 'invalid_request' });
       const code = randomBytes(16).toString('hex');
-      grants.set(code, { clientId: q.get('client_id')!, redirectUri: redirect, challenge: q.get('code_challenge')!, user: state.nextUser, used: false });
+      grants.set(code, {
+        clientId: q.get('client_id')!,
+        redirectUri: redirect,
+        challenge: q.get('code_challenge')!,
+        user: state.nextUser,
+        used: false,
+      });
       const back = new URL(redirect);
       back.searchParams.set('code', code);
       back.searchParams.set('state', q.get('state')!);
@@ -75,8 +97,10 @@ export async function startFakeProvider(clients: Record<string, { secret: string
     }
     const user = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
     if (!user) return json(401, { error: 'invalid_token' });
-    if (dialect === 'google' && endpoint === 'userinfo') return json(200, { sub: user.id, email: user.email, email_verified: user.verified, name: user.name });
-    if (dialect === 'github' && endpoint === 'user' && !sub) return json(200, { id: Number(user.id), login: user.name.replace(/\s/g, ''), name: user.name, email: null });
+    if (dialect === 'google' && endpoint === 'userinfo')
+      return json(200, { sub: user.id, email: user.email, email_verified: user.verified, name: user.name });
+    if (dialect === 'github' && endpoint === 'user' && !sub)
+      return json(200, { id: Number(user.id), login: user.name.replace(/\s/g, ''), name: user.name, email: null });
     if (dialect === 'github' && endpoint === 'user' && sub === 'emails')
       return json(200, [
         { email: `unverified-${user.email}`, primary: false, verified: false },
@@ -97,8 +121,17 @@ export async function startFakeProvider(clients: Record<string, { secret: string
     tokenRequests,
     endpoints: (p) =>
       p === 'google'
-        ? { authorizeUrl: `${base}/google/authorize`, tokenUrl: `${base}/google/token`, userInfoUrl: `${base}/google/userinfo` }
-        : { authorizeUrl: `${base}/github/authorize`, tokenUrl: `${base}/github/token`, userInfoUrl: `${base}/github/user`, emailsUrl: `${base}/github/user/emails` },
+        ? {
+            authorizeUrl: `${base}/google/authorize`,
+            tokenUrl: `${base}/google/token`,
+            userInfoUrl: `${base}/google/userinfo`,
+          }
+        : {
+            authorizeUrl: `${base}/github/authorize`,
+            tokenUrl: `${base}/github/token`,
+            userInfoUrl: `${base}/github/user`,
+            emailsUrl: `${base}/github/user/emails`,
+          },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

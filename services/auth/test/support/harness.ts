@@ -92,11 +92,23 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const ownDb = opts.db ? undefined : await authDatabase();
   const dbUrl = opts.db?.url ?? ownDb!.url;
   const keys = opts.keys ?? makeKeyFiles();
-  const vars = await authEnvVars({ dbUrl, keys, ...(opts.redis ? { redis: opts.redis } : {}), ...(opts.natsUrl ? { natsUrl: opts.natsUrl } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  const vars = await authEnvVars({
+    dbUrl,
+    keys,
+    ...(opts.redis ? { redis: opts.redis } : {}),
+    ...(opts.natsUrl ? { natsUrl: opts.natsUrl } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
   const env = parseEnv('auth', vars);
   const metricsPort = env.PRISM_METRICS_PORT;
   const logs = new LogCapture();
-  const runtime = new ServiceRuntime({ service: 'auth', env, handleSignals: false, drainDelayMs: 0, logDestination: logs });
+  const runtime = new ServiceRuntime({
+    service: 'auth',
+    env,
+    handleSignals: false,
+    drainDelayMs: 0,
+    logDestination: logs,
+  });
   const svc = await startAuthService(runtime, { host: '127.0.0.1', ...opts });
   await runtime.start(svc.httpPort);
   const sql = new pg.Pool({ connectionString: dbUrl, max: 2 });
@@ -163,5 +175,9 @@ export async function signUp(base: string, address = email(), password = PASSWOR
   if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
   const login = await call(base, 'POST', '/auth/login', { body: { email: address, password } });
   if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.body)}`);
-  return { email: address, userId: reg.body.id as string, ...(login.body as { access_token: string; refresh_token: string; session_id: string }) };
+  return {
+    email: address,
+    userId: reg.body.id as string,
+    ...(login.body as { access_token: string; refresh_token: string; session_id: string }),
+  };
 }

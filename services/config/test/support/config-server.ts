@@ -4,7 +4,11 @@ import { freePort } from '#test/support/net';
 import { startConfigService } from '../../src/service.js';
 
 /** The config service on a real runtime (environment `test`, the test NATS, logs discarded), values in the ops database at `dbUrl`. */
-export async function startTestConfigService(dbUrl: string, grpcPort = 0, opts: { env?: Record<string, string>; mtlsRefreshMs?: number } = {}): Promise<{ runtime: ServiceRuntime; port: number }> {
+export async function startTestConfigService(
+  dbUrl: string,
+  grpcPort = 0,
+  opts: { env?: Record<string, string>; mtlsRefreshMs?: number } = {},
+): Promise<{ runtime: ServiceRuntime; port: number }> {
   const u = new URL(dbUrl);
   const runtime = new ServiceRuntime({
     service: 'config',

@@ -38,7 +38,9 @@ export interface BaseBackupSummary {
 
 async function listTree(root: string, rel = ''): Promise<Array<{ path: string; dir: boolean }>> {
   const out: Array<{ path: string; dir: boolean }> = [];
-  for (const e of (await readdir(join(root, rel), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const e of (await readdir(join(root, rel), { withFileTypes: true })).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
     const path = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) {
       out.push({ path, dir: true });
@@ -68,7 +70,8 @@ export async function readMeta(store: BackupStore, db: DbTarget['id'], name: str
     throw new Error(`backup ${name} of ${db} was not found in bucket ${store.bucket} (${e.message})`);
   });
   const meta = JSON.parse(raw.toString('utf8')) as BackupMeta;
-  if (meta.format !== 1 || meta.name !== name || meta.db !== db) throw new Error(`${keys.meta(db, name)} does not describe backup ${name} of ${db}`);
+  if (meta.format !== 1 || meta.name !== name || meta.db !== db)
+    throw new Error(`${keys.meta(db, name)} does not describe backup ${name} of ${db}`);
   return meta;
 }
 
@@ -80,7 +83,12 @@ export async function readMeta(store: BackupStore, db: DbTarget['id'], name: str
  * DB manager (its own pod) cannot. The delta's manifest still lists every file, so a restore of
  * the chain is checked file by file against it.
  */
-export async function takeBaseBackup(ctx: EngineContext, target: DbTarget, kind: 'full' | 'delta', archiver: WalArchiver): Promise<BaseBackupSummary> {
+export async function takeBaseBackup(
+  ctx: EngineContext,
+  target: DbTarget,
+  kind: 'full' | 'delta',
+  archiver: WalArchiver,
+): Promise<BaseBackupSummary> {
   const started = new Date();
   const name = backupName(target.id, kind, started);
   const log = ctx.report.child(name);
@@ -94,29 +102,59 @@ export async function takeBaseBackup(ctx: EngineContext, target: DbTarget, kind:
   }
   const facts = await serverFacts(target);
   if (parentMeta && parentMeta.systemIdentifier !== facts.systemId) {
-    throw new Error(`the latest backup ${parentMeta.name} is of another cluster (system identifier ${parentMeta.systemIdentifier}, now ${facts.systemId}): take a full backup`);
+    throw new Error(
+      `the latest backup ${parentMeta.name} is of another cluster (system identifier ${parentMeta.systemIdentifier}, now ${facts.systemId}): take a full backup`,
+    );
   }
   // WAL from this backup on must reach the archive: the slot holds it on the server until received.
   await archiver.ensureSlot();
-  await ctx.catalog.begin({ name, db: target.id, kind, ...(parentMeta ? { parent: parentMeta.name } : {}), startedAt: started, storagePrefix: keys.base(target.id, name) });
+  await ctx.catalog.begin({
+    name,
+    db: target.id,
+    kind,
+    ...(parentMeta ? { parent: parentMeta.name } : {}),
+    startedAt: started,
+    storagePrefix: keys.base(target.id, name),
+  });
   const dir = join(ctx.scratchDir, name);
   try {
     await mkdir(ctx.scratchDir, { recursive: true });
     log.phase('pg_basebackup', `${target.host}:${target.port}`);
-    await run(join(ctx.pgBin, 'pg_basebackup'), ['-D', dir, '-Fp', '-X', 'stream', '-c', 'fast', '--manifest-checksums=SHA256', '--no-sync', '--progress', '--no-password', `--label=${name}`], {
-      env: libpqEnv(target),
-      onStderr: (s) => {
-        const m = /(\d+)\/(\d+) kB/.exec(s);
-        if (m) log.progress('pg_basebackup', Number(m[1]) * 1024, Number(m[2]) * 1024);
+    await run(
+      join(ctx.pgBin, 'pg_basebackup'),
+      [
+        '-D',
+        dir,
+        '-Fp',
+        '-X',
+        'stream',
+        '-c',
+        'fast',
+        '--manifest-checksums=SHA256',
+        '--no-sync',
+        '--progress',
+        '--no-password',
+        `--label=${name}`,
+      ],
+      {
+        env: libpqEnv(target),
+        onStderr: (s) => {
+          const m = /(\d+)\/(\d+) kB/.exec(s);
+          if (m) log.progress('pg_basebackup', Number(m[1]) * 1024, Number(m[2]) * 1024);
+        },
       },
-    });
+    );
     log.phase('pg_verifybackup', 'checking the staged copy before upload');
     await run(join(ctx.pgBin, 'pg_verifybackup'), ['--quiet', dir]);
     const manifestRaw = await readFile(join(dir, 'backup_manifest'));
     const manifest = parseManifest(manifestRaw);
     const wal = manifest.walRanges[manifest.walRanges.length - 1]!;
     const segSize = await archiver.segmentSize();
-    const walStart = segmentName(wal.timeline, segmentNumber(parseLsn(manifest.walRanges[0]!.startLsn), segSize), segSize);
+    const walStart = segmentName(
+      wal.timeline,
+      segmentNumber(parseLsn(manifest.walRanges[0]!.startLsn), segSize),
+      segSize,
+    );
     const walEnd = segmentName(wal.timeline, segmentNumber(parseLsn(wal.endLsn), segSize), segSize);
 
     // Which files to store: all of them, or for a delta those not identical in the parent.
@@ -134,7 +172,9 @@ export async function takeBaseBackup(ctx: EngineContext, target: DbTarget, kind:
     log.phase('upload', `${toStore.filter((e) => !e.dir).length} of ${tree.filter((e) => !e.dir).length} files`);
     const pack = tar.pack();
     const gz = createGzip({ level: 3 });
-    const uploading = ctx.store.putStream(keys.data(target.id, name), gz, (sent) => log.progress('upload (compressed)', sent));
+    const uploading = ctx.store.putStream(keys.data(target.id, name), gz, (sent) =>
+      log.progress('upload (compressed)', sent),
+    );
     const feeding = (async () => {
       let read = 0;
       for (const e of toStore) {

@@ -52,15 +52,18 @@ export interface VerificationRecord {
 export class BackupCatalog {
   constructor(private readonly pool: pg.Pool) {}
 
-  async begin(row: { name: string; db: DatabaseId; kind: BackupKind; parent?: string; startedAt: Date; storagePrefix: string }): Promise<void> {
-    await this.pool.query(`INSERT INTO backups (name, db, kind, parent, status, started_at, storage_prefix) VALUES ($1, $2, $3, $4, 'running', $5, $6)`, [
-      row.name,
-      row.db,
-      row.kind,
-      row.parent ?? null,
-      row.startedAt,
-      row.storagePrefix,
-    ]);
+  async begin(row: {
+    name: string;
+    db: DatabaseId;
+    kind: BackupKind;
+    parent?: string;
+    startedAt: Date;
+    storagePrefix: string;
+  }): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO backups (name, db, kind, parent, status, started_at, storage_prefix) VALUES ($1, $2, $3, $4, 'running', $5, $6)`,
+      [row.name, row.db, row.kind, row.parent ?? null, row.startedAt, row.storagePrefix],
+    );
   }
 
   async complete(name: string, f: CompletedFields): Promise<void> {
@@ -85,7 +88,10 @@ export class BackupCatalog {
   }
 
   async fail(name: string, error: string): Promise<void> {
-    await this.pool.query(`UPDATE backups SET status = 'failed', finished_at = now(), error = $2 WHERE name = $1`, [name, error]);
+    await this.pool.query(`UPDATE backups SET status = 'failed', finished_at = now(), error = $2 WHERE name = $1`, [
+      name,
+      error,
+    ]);
   }
 
   async list(db?: DatabaseId): Promise<BackupRow[]> {
@@ -104,7 +110,10 @@ export class BackupCatalog {
 
   /** The newest completed base backup (full or delta) of a database. */
   async latestBase(db: DatabaseId): Promise<BackupRow | undefined> {
-    const { rows } = await this.pool.query<BackupRow>(`SELECT * FROM backups WHERE db = $1 AND kind IN ('full', 'delta') AND status = 'completed' ORDER BY started_at DESC, name DESC LIMIT 1`, [db]);
+    const { rows } = await this.pool.query<BackupRow>(
+      `SELECT * FROM backups WHERE db = $1 AND kind IN ('full', 'delta') AND status = 'completed' ORDER BY started_at DESC, name DESC LIMIT 1`,
+      [db],
+    );
     return rows[0];
   }
 
@@ -133,11 +142,16 @@ export class BackupCatalog {
   }
 
   /** For the metrics: last successful backup per database and kind, last verification per database. */
-  async health(): Promise<{ lastSuccess: Array<{ db: DatabaseId; kind: BackupKind; at: Date }>; verified: Array<{ db: DatabaseId; ok: boolean }> }> {
+  async health(): Promise<{
+    lastSuccess: Array<{ db: DatabaseId; kind: BackupKind; at: Date }>;
+    verified: Array<{ db: DatabaseId; ok: boolean }>;
+  }> {
     const last = await this.pool.query<{ db: DatabaseId; kind: BackupKind; at: Date }>(
       `SELECT db, kind, max(finished_at) AS at FROM backups WHERE status IN ('completed', 'expired') GROUP BY db, kind`,
     );
-    const ver = await this.pool.query<{ db: DatabaseId; ok: boolean }>(`SELECT DISTINCT ON (db) db, ok FROM backup_verifications WHERE mode IN ('restore', 'scheduled') ORDER BY db, finished_at DESC`);
+    const ver = await this.pool.query<{ db: DatabaseId; ok: boolean }>(
+      `SELECT DISTINCT ON (db) db, ok FROM backup_verifications WHERE mode IN ('restore', 'scheduled') ORDER BY db, finished_at DESC`,
+    );
     return { lastSuccess: last.rows, verified: ver.rows };
   }
 }

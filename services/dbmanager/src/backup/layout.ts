@@ -45,9 +45,11 @@ export const keys = {
   /** All archived WAL of a database, of every cluster. */
   walPrefix: (db: DatabaseId) => `${db}/wal/`,
   /** The WAL of one timeline of one cluster. */
-  walTimeline: (db: DatabaseId, systemId: string, timeline: number) => `${db}/wal/${systemIdPath(systemId)}/${timelineHex(timeline)}/`,
+  walTimeline: (db: DatabaseId, systemId: string, timeline: number) =>
+    `${db}/wal/${systemIdPath(systemId)}/${timelineHex(timeline)}/`,
   /** A segment (`<tli><log><seg>`) or history file (`<tli>.history`): its timeline is its first 8 digits. */
-  wal: (db: DatabaseId, systemId: string, file: string) => `${db}/wal/${systemIdPath(systemId)}/${walFileTimeline(file)}/${file}.gz`,
+  wal: (db: DatabaseId, systemId: string, file: string) =>
+    `${db}/wal/${systemIdPath(systemId)}/${walFileTimeline(file)}/${file}.gz`,
 };
 
 const timelineHex = (timeline: number) => timeline.toString(16).toUpperCase().padStart(8, '0');
@@ -64,8 +66,13 @@ function walFileTimeline(file: string): string {
 }
 
 /** `<system id>/<timeline>/<file>` of a key under keys.walPrefix(db), or undefined for anything else. */
-export function parseWalKey(db: DatabaseId, key: string): { systemId: string; timeline: number; file: string } | undefined {
-  const m = /^(\d{1,20})\/([0-9A-F]{8})\/([0-9A-F]{24}|[0-9A-F]{8}\.history)\.gz$/.exec(key.slice(keys.walPrefix(db).length));
+export function parseWalKey(
+  db: DatabaseId,
+  key: string,
+): { systemId: string; timeline: number; file: string } | undefined {
+  const m = /^(\d{1,20})\/([0-9A-F]{8})\/([0-9A-F]{24}|[0-9A-F]{8}\.history)\.gz$/.exec(
+    key.slice(keys.walPrefix(db).length),
+  );
   if (!key.startsWith(keys.walPrefix(db)) || !m || !m[3]!.startsWith(m[2]!)) return undefined;
   return { systemId: m[1]!, timeline: Number.parseInt(m[2]!, 16), file: m[3]! };
 }

@@ -20,11 +20,25 @@ export function connectionConfig(t: DbTarget) {
 
 /** libpq's environment: the password never appears on a command line. */
 export function libpqEnv(t: DbTarget): NodeJS.ProcessEnv {
-  return { ...process.env, PGHOST: t.host, PGPORT: String(t.port), PGUSER: t.user, PGPASSWORD: t.password, PGDATABASE: t.database };
+  return {
+    ...process.env,
+    PGHOST: t.host,
+    PGPORT: String(t.port),
+    PGUSER: t.user,
+    PGPASSWORD: t.password,
+    PGDATABASE: t.database,
+  };
 }
 
 /** The PostgreSQL programs the DB manager runs; a bin directory must hold all of them. */
-export const PG_PROGRAMS = ['pg_basebackup', 'pg_receivewal', 'pg_verifybackup', 'pg_ctl', 'pg_dumpall', 'postgres'] as const;
+export const PG_PROGRAMS = [
+  'pg_basebackup',
+  'pg_receivewal',
+  'pg_verifybackup',
+  'pg_ctl',
+  'pg_dumpall',
+  'postgres',
+] as const;
 
 export interface FindPgBinOptions {
   /** An explicit directory (PRISM_PG_BIN_DIR): used as it is, once it holds every program. */
@@ -42,7 +56,9 @@ const missingPrograms = (dir: string) => PG_PROGRAMS.filter((p) => !existsSync(j
 /** The major version of a bin directory's server program (`postgres (PostgreSQL) 15.13 (Debian ...)` → 15). */
 function majorOf(dir: string): number | undefined {
   try {
-    const m = /\(PostgreSQL\) (\d+)/.exec(execFileSync(join(dir, 'postgres'), ['--version'], { encoding: 'utf8', timeout: 5_000 }));
+    const m = /\(PostgreSQL\) (\d+)/.exec(
+      execFileSync(join(dir, 'postgres'), ['--version'], { encoding: 'utf8', timeout: 5_000 }),
+    );
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
@@ -60,7 +76,10 @@ function majorOf(dir: string): number | undefined {
 export function findPgBin(o: FindPgBinOptions = {}): string {
   if (o.explicit) {
     const missing = missingPrograms(o.explicit);
-    if (missing.length) throw new Error(`PRISM_PG_BIN_DIR=${o.explicit} lacks ${missing.join(', ')}: point it at a PostgreSQL bin directory (e.g. /usr/lib/postgresql/<major>/bin)`);
+    if (missing.length)
+      throw new Error(
+        `PRISM_PG_BIN_DIR=${o.explicit} lacks ${missing.join(', ')}: point it at a PostgreSQL bin directory (e.g. /usr/lib/postgresql/<major>/bin)`,
+      );
     return o.explicit;
   }
   const root = o.root ?? '/usr/lib/postgresql';
@@ -72,12 +91,17 @@ export function findPgBin(o: FindPgBinOptions = {}): string {
     : [];
   const candidates =
     o.serverMajor !== undefined
-      ? [join(root, String(o.serverMajor), 'bin'), ...pathDirs.filter((d) => missingPrograms(d).length === 0 && majorOf(d) === o.serverMajor)]
+      ? [
+          join(root, String(o.serverMajor), 'bin'),
+          ...pathDirs.filter((d) => missingPrograms(d).length === 0 && majorOf(d) === o.serverMajor),
+        ]
       : [...versioned.map((v) => join(root, v, 'bin')), ...pathDirs];
   const found = candidates.find((d) => missingPrograms(d).length === 0);
   if (found) return found;
   const which = o.serverMajor !== undefined ? `PostgreSQL ${o.serverMajor} programs` : 'PostgreSQL programs';
-  throw new Error(`${which} (${PG_PROGRAMS.join(', ')}) were not found in ${root}/<major>/bin or on PATH; install them or set PRISM_PG_BIN_DIR`);
+  throw new Error(
+    `${which} (${PG_PROGRAMS.join(', ')}) were not found in ${root}/<major>/bin or on PATH; install them or set PRISM_PG_BIN_DIR`,
+  );
 }
 
 /** The server's major version, asked of the server itself (`SHOW server_version_num`: 150013 → 15). */
@@ -107,11 +131,19 @@ export interface RunOptions {
 }
 
 /** Runs a program to completion; a non-zero exit is an error carrying the end of its stderr. */
-export function run(cmd: string, args: readonly string[], options: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<{ stdout: string; stderr: string }> {
   const asUser = options.runAs && process.getuid?.() === 0;
   const [file, argv] = asUser ? ['runuser', ['-u', options.runAs, '--', cmd, ...args]] : [cmd, [...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.signal ? { signal: options.signal } : {}) });
+    const child = spawn(file, argv, {
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -124,13 +156,22 @@ export function run(cmd: string, args: readonly string[], options: RunOptions = 
     child.on('error', (e) => reject(new ToolError(`${cmd}: ${e.message}`)));
     child.on('close', (code, sig) => {
       if (code === 0) resolve({ stdout, stderr });
-      else reject(new ToolError(`${cmd.split('/').pop()} exited with ${code ?? sig}: ${(stderr.trim() || stdout.trim()).split('\n').slice(-6).join(' | ')}`));
+      else
+        reject(
+          new ToolError(
+            `${cmd.split('/').pop()} exited with ${code ?? sig}: ${(stderr.trim() || stdout.trim()).split('\n').slice(-6).join(' | ')}`,
+          ),
+        );
     });
   });
 }
 
 /** Runs a program whose (possibly huge) output is only counted and hashed, never held in memory. */
-export function runCounting(cmd: string, args: readonly string[], options: RunOptions = {}): Promise<{ bytes: number; sha256: string }> {
+export function runCounting(
+  cmd: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<{ bytes: number; sha256: string }> {
   const asUser = options.runAs && process.getuid?.() === 0;
   const [file, argv] = asUser ? ['runuser', ['-u', options.runAs, '--', cmd, ...args]] : [cmd, [...args]];
   return new Promise((resolve, reject) => {
@@ -146,7 +187,12 @@ export function runCounting(cmd: string, args: readonly string[], options: RunOp
     child.on('error', (e) => reject(new ToolError(`${cmd}: ${e.message}`)));
     child.on('close', (code, sig) => {
       if (code === 0) resolve({ bytes, sha256: hash.digest('hex') });
-      else reject(new ToolError(`${cmd.split('/').pop()} exited with ${code ?? sig}: ${stderr.trim().split('\n').slice(-6).join(' | ')}`));
+      else
+        reject(
+          new ToolError(
+            `${cmd.split('/').pop()} exited with ${code ?? sig}: ${stderr.trim().split('\n').slice(-6).join(' | ')}`,
+          ),
+        );
     });
   });
 }

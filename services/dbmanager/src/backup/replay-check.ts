@@ -33,7 +33,15 @@ async function chownTree(path: string, user: string): Promise<void> {
 }
 
 /** Starts PostgreSQL on the restored directory (socket only), lets it replay and promote. */
-export async function replayAndCheck(ctx: EngineContext, o: ReplayOptions, meta: BackupMeta, plan: WalPlan, dataDir: string, spool: string, report: Reporter): Promise<ReplayResult> {
+export async function replayAndCheck(
+  ctx: EngineContext,
+  o: ReplayOptions,
+  meta: BackupMeta,
+  plan: WalPlan,
+  dataDir: string,
+  spool: string,
+  report: Reporter,
+): Promise<ReplayResult> {
   const work = await mkdtemp(join(tmpdir(), 'prism-verify-'));
   const asRoot = process.getuid?.() === 0;
   const runAs = asRoot ? (o.runAs ?? 'postgres') : undefined;
@@ -63,7 +71,9 @@ export async function replayAndCheck(ctx: EngineContext, o: ReplayOptions, meta:
     `restore_command=cp "${spool}/%f" "%p"`,
     '-c',
     'recovery_target_action=promote',
-    ...(o.targetTime ? ['-c', `recovery_target_time=${o.targetTime.toISOString().replace('T', ' ').replace('Z', '+00')}`] : []),
+    ...(o.targetTime
+      ? ['-c', `recovery_target_time=${o.targetTime.toISOString().replace('T', ' ').replace('Z', '+00')}`]
+      : []),
   ];
   const postgres = join(ctx.pgBin, 'postgres');
   const child: ChildProcess = runAs
@@ -78,18 +88,31 @@ export async function replayAndCheck(ctx: EngineContext, o: ReplayOptions, meta:
   const exitedP = new Promise<void>((r) => child.on('close', (code) => ((exited = code), r())));
   const tail = () => log.trim().split('\n').slice(-8).join(' | ');
   const conn = { host: work, port: 5432, user: o.target.user, database: 'postgres' };
-  const lastSegStart = plan.segments.length ? parseSegmentName(plan.segments.at(-1)!, meta.walSegmentSize).segno * BigInt(meta.walSegmentSize) : parseLsn(meta.endLsn);
+  const lastSegStart = plan.segments.length
+    ? parseSegmentName(plan.segments.at(-1)!, meta.walSegmentSize).segno * BigInt(meta.walSegmentSize)
+    : parseLsn(meta.endLsn);
   try {
     const deadline = Date.now() + (o.replayTimeoutMs ?? 600_000);
     for (;;) {
-      if (exited !== undefined) throw new RestoreError(`PostgreSQL stopped during recovery (exit ${exited}): ${tail()}`);
-      if (Date.now() > deadline) throw new RestoreError(`WAL replay did not finish within ${(o.replayTimeoutMs ?? 600_000) / 1000} s: ${tail()}`);
+      if (exited !== undefined)
+        throw new RestoreError(`PostgreSQL stopped during recovery (exit ${exited}): ${tail()}`);
+      if (Date.now() > deadline)
+        throw new RestoreError(
+          `WAL replay did not finish within ${(o.replayTimeoutMs ?? 600_000) / 1000} s: ${tail()}`,
+        );
       const c = new pg.Client(conn);
       try {
         await c.connect();
-        const { rows } = await c.query<{ rec: boolean; lsn: string | null }>('SELECT pg_is_in_recovery() AS rec, pg_last_wal_replay_lsn()::text AS lsn');
+        const { rows } = await c.query<{ rec: boolean; lsn: string | null }>(
+          'SELECT pg_is_in_recovery() AS rec, pg_last_wal_replay_lsn()::text AS lsn',
+        );
         const r = rows[0]!;
-        if (r.lsn) report.progress('WAL replayed', Number(parseLsn(r.lsn) - parseLsn(meta.startLsn)), Number(lastSegStart + BigInt(meta.walSegmentSize) - parseLsn(meta.startLsn)));
+        if (r.lsn)
+          report.progress(
+            'WAL replayed',
+            Number(parseLsn(r.lsn) - parseLsn(meta.startLsn)),
+            Number(lastSegStart + BigInt(meta.walSegmentSize) - parseLsn(meta.startLsn)),
+          );
         if (!r.rec) break;
       } catch {
         // Not accepting connections yet (still reaching consistency).
@@ -105,23 +128,44 @@ export async function replayAndCheck(ctx: EngineContext, o: ReplayOptions, meta:
     let databases: string[];
     try {
       replayedTo = (await c.query<{ lsn: string }>('SELECT pg_last_wal_replay_lsn()::text AS lsn')).rows[0]!.lsn;
-      databases = (await c.query<{ d: string }>('SELECT datname AS d FROM pg_database WHERE NOT datistemplate ORDER BY 1')).rows.map((r) => r.d);
+      databases = (
+        await c.query<{ d: string }>('SELECT datname AS d FROM pg_database WHERE NOT datistemplate ORDER BY 1')
+      ).rows.map((r) => r.d);
     } finally {
       await c.end();
     }
-    if (parseLsn(replayedTo) < parseLsn(meta.endLsn)) throw new RestoreError(`recovery stopped at ${replayedTo}, before the end of the backup (${meta.endLsn})`);
+    if (parseLsn(replayedTo) < parseLsn(meta.endLsn))
+      throw new RestoreError(`recovery stopped at ${replayedTo}, before the end of the backup (${meta.endLsn})`);
     if (!o.targetTime && parseLsn(replayedTo) < lastSegStart) {
-      throw new RestoreError(`recovery stopped at ${replayedTo}, before the last archived segment ${plan.segments.at(-1)} (${formatLsn(lastSegStart)})`);
+      throw new RestoreError(
+        `recovery stopped at ${replayedTo}, before the last archived segment ${plan.segments.at(-1)} (${formatLsn(lastSegStart)})`,
+      );
     }
-    if (!databases.includes(o.target.database)) throw new RestoreError(`the restored server has no database ${o.target.database} (it has ${databases.join(', ')})`);
+    if (!databases.includes(o.target.database))
+      throw new RestoreError(
+        `the restored server has no database ${o.target.database} (it has ${databases.join(', ')})`,
+      );
     // A full logical read: every row of every table must come back.
-    const dump = await runCounting(join(ctx.pgBin, 'pg_dumpall'), ['-h', work, '-p', '5432', '-U', o.target.user, '--no-password'], runAs ? { runAs } : {});
-    const ended = /recovery stopping before .*time ([^\n]+)|last completed transaction was at log time ([^\n]+)/.exec(log);
-    return { replayedTo, databases, dumpBytes: dump.bytes, ...(ended ? { recoveryEndedAt: (ended[1] ?? ended[2])!.trim() } : {}) };
+    const dump = await runCounting(
+      join(ctx.pgBin, 'pg_dumpall'),
+      ['-h', work, '-p', '5432', '-U', o.target.user, '--no-password'],
+      runAs ? { runAs } : {},
+    );
+    const ended = /recovery stopping before .*time ([^\n]+)|last completed transaction was at log time ([^\n]+)/.exec(
+      log,
+    );
+    return {
+      replayedTo,
+      databases,
+      dumpBytes: dump.bytes,
+      ...(ended ? { recoveryEndedAt: (ended[1] ?? ended[2])!.trim() } : {}),
+    };
   } finally {
     if (exited === undefined) {
       // pg_ctl signals the postmaster itself (runuser would not pass SIGINT on): fast shutdown.
-      await run(join(ctx.pgBin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], runAs ? { runAs } : {}).catch(() => child.kill('SIGKILL'));
+      await run(join(ctx.pgBin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], runAs ? { runAs } : {}).catch(
+        () => child.kill('SIGKILL'),
+      );
       await exitedP;
     }
     await rm(work, { recursive: true, force: true });

@@ -16,7 +16,10 @@ import type { ServerControl } from './server-control.js';
  * the stop refuses with nothing changed; a failure after it puts the old directory back and starts it.
  */
 
-export interface ApplyOptions extends Pick<RestoreOptions, 'target' | 'name' | 'targetTime' | 'runAs' | 'replayTimeoutMs'> {
+export interface ApplyOptions extends Pick<
+  RestoreOptions,
+  'target' | 'name' | 'targetTime' | 'runAs' | 'replayTimeoutMs'
+> {
   readonly control: ServerControl;
   /** Takes the new full backup once the restored server runs; resolves with its name. */
   readonly takeFullBackup: () => Promise<string>;
@@ -46,8 +49,13 @@ async function serverChecks(o: ApplyOptions, systemIdentifier: string, timeoutMs
     const c = new pg.Client({ ...connectionConfig(o.target), connectionTimeoutMillis: 5_000 });
     try {
       await c.connect();
-      const id = (await c.query<{ id: string; rec: boolean }>('SELECT system_identifier::text AS id, pg_is_in_recovery() AS rec FROM pg_control_system()')).rows[0]!;
-      if (id.id !== systemIdentifier) throw new RestoreError(`the started server is cluster ${id.id}, not the backup's ${systemIdentifier}`);
+      const id = (
+        await c.query<{ id: string; rec: boolean }>(
+          'SELECT system_identifier::text AS id, pg_is_in_recovery() AS rec FROM pg_control_system()',
+        )
+      ).rows[0]!;
+      if (id.id !== systemIdentifier)
+        throw new RestoreError(`the started server is cluster ${id.id}, not the backup's ${systemIdentifier}`);
       if (id.rec) throw new RestoreError('the started server is still in recovery');
       return;
     } catch (e) {
@@ -75,13 +83,22 @@ export async function applyRestore(ctx: EngineContext, o: ApplyOptions): Promise
   await control.check();
   const meta = await readMeta(ctx.store, o.target.id, o.name);
   const onDisk = await dirSystemIdentifier(ctx.pgBin, dataDir, o.runAs);
-  if (onDisk !== meta.systemIdentifier) throw new RestoreError(`${dataDir} is cluster ${onDisk}, backup ${o.name} is of cluster ${meta.systemIdentifier}: refusing to replace another cluster`);
+  if (onDisk !== meta.systemIdentifier)
+    throw new RestoreError(
+      `${dataDir} is cluster ${onDisk}, backup ${o.name} is of cluster ${meta.systemIdentifier}: refusing to replace another cluster`,
+    );
   const live = await liveSystemIdentifier(o.target);
-  if (live !== undefined && live !== onDisk) throw new RestoreError(`the server answering on ${o.target.host}:${o.target.port} is cluster ${live}, not the one of ${dataDir} (${onDisk})`);
+  if (live !== undefined && live !== onDisk)
+    throw new RestoreError(
+      `the server answering on ${o.target.host}:${o.target.port} is cluster ${live}, not the one of ${dataDir} (${onDisk})`,
+    );
   const fs = await statfs(dirname(dataDir));
   const free = fs.bavail * fs.bsize;
   const needed = Math.ceil(meta.databaseBytes * 1.2) + 64 * 1024 * 1024;
-  if (free < needed) throw new RestoreError(`${dirname(dataDir)} has ${free} bytes free; the restore needs about ${needed} beside the current data directory`);
+  if (free < needed)
+    throw new RestoreError(
+      `${dirname(dataDir)} has ${free} bytes free; the restore needs about ${needed} beside the current data directory`,
+    );
 
   // Restore and verify (replay on a private server, read every row) beside the data directory.
   let restored: RestoreSummary;
@@ -123,7 +140,9 @@ export async function applyRestore(ctx: EngineContext, o: ApplyOptions): Promise
   try {
     newBackup = await o.takeFullBackup();
   } catch (e) {
-    throw new RestoreError(`restore applied (previous directory kept as ${previousDir}), but the new full backup failed: ${(e as Error).message}; take one now (backup full)`);
+    throw new RestoreError(
+      `restore applied (previous directory kept as ${previousDir}), but the new full backup failed: ${(e as Error).message}; take one now (backup full)`,
+    );
   }
   return { ...restored, dataDir, previousDir, newBackup };
 }

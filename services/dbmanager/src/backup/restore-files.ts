@@ -34,7 +34,8 @@ export const hashOnly: Sink = {
 export function dirSink(root: string): Sink {
   const inside = (p: string) => {
     const full = resolve(root, p);
-    if (!full.startsWith(`${resolve(root)}/`)) throw new RestoreError(`refusing archive entry outside the target: ${p}`);
+    if (!full.startsWith(`${resolve(root)}/`))
+      throw new RestoreError(`refusing archive entry outside the target: ${p}`);
     return full;
   };
   return {
@@ -55,7 +56,8 @@ export async function resolveChain(store: BackupStore, db: DatabaseId, name: str
   let next: string | undefined = name;
   while (next) {
     const meta = await readMeta(store, db, next);
-    if (chain[0] && meta.systemIdentifier !== chain[0].systemIdentifier) throw new RestoreError(`backup ${meta.name} is of another cluster than ${chain[0].name}`);
+    if (chain[0] && meta.systemIdentifier !== chain[0].systemIdentifier)
+      throw new RestoreError(`backup ${meta.name} is of another cluster than ${chain[0].name}`);
     chain.push(meta);
     next = meta.kind === 'delta' ? meta.parent : undefined;
     if (chain.length > 1000) throw new RestoreError(`the chain of ${name} does not end at a full backup`);
@@ -84,7 +86,12 @@ function hashingTap(onDone: (sha: string, size: number) => void): Transform {
  * backup that stored it and must match the manifest's size and SHA-256; each stored object must
  * match the SHA-256 recorded when it was written. Directories and pg_wal come from the newest.
  */
-export async function walkChain(ctx: EngineContext, chain: BackupMeta[], sink: Sink, report: Reporter): Promise<{ files: number; bytes: number }> {
+export async function walkChain(
+  ctx: EngineContext,
+  chain: BackupMeta[],
+  sink: Sink,
+  report: Reporter,
+): Promise<{ files: number; bytes: number }> {
   const store = ctx.store;
   const db = chain[0]!.db;
   const manifests: Manifest[] = [];
@@ -92,7 +99,10 @@ export async function walkChain(ctx: EngineContext, chain: BackupMeta[], sink: S
     const key = keys.manifest(db, link.name);
     const raw = await store.getBuffer(key);
     const sha = createHash('sha256').update(raw).digest('hex');
-    if (sha !== link.objects[key]?.sha256) throw new RestoreError(`object ${key} is corrupt: sha256 ${sha.slice(0, 16)}…, recorded ${link.objects[key]?.sha256.slice(0, 16)}…`);
+    if (sha !== link.objects[key]?.sha256)
+      throw new RestoreError(
+        `object ${key} is corrupt: sha256 ${sha.slice(0, 16)}…, recorded ${link.objects[key]?.sha256.slice(0, 16)}…`,
+      );
     manifests.push(parseManifest(raw));
   }
   const wanted = manifests[0]!.files;
@@ -146,9 +156,15 @@ export async function walkChain(ctx: EngineContext, chain: BackupMeta[], sink: S
       if (e instanceof RestoreError) throw e;
       throw new RestoreError(`object ${key} cannot be read back (${(e as Error).message}); it is corrupt or truncated`);
     }
-    if (objectSha !== link.objects[key]?.sha256) throw new RestoreError(`object ${key} is corrupt: sha256 ${objectSha.slice(0, 16)}…, recorded ${link.objects[key]?.sha256.slice(0, 16)}…`);
+    if (objectSha !== link.objects[key]?.sha256)
+      throw new RestoreError(
+        `object ${key} is corrupt: sha256 ${objectSha.slice(0, 16)}…, recorded ${link.objects[key]?.sha256.slice(0, 16)}…`,
+      );
   }
   const missing = [...wanted.keys()].filter((p) => !satisfied.has(p));
-  if (missing.length) throw new RestoreError(`${missing.length} file(s) of the manifest of ${chain[0]!.name} are in no backup of its chain; first: ${missing[0]}`);
+  if (missing.length)
+    throw new RestoreError(
+      `${missing.length} file(s) of the manifest of ${chain[0]!.name} are in no backup of its chain; first: ${missing[0]}`,
+    );
   return { files: satisfied.size, bytes };
 }

@@ -46,11 +46,15 @@ export async function planWal(store: BackupStore, meta: BackupMeta, targetTime: 
   }
   const beyond = [...archived.keys()].filter((s) => s > n);
   if (beyond.length) {
-    throw new RestoreError(`the WAL archive of ${meta.db} has a gap: segment ${segmentName(meta.timeline, n, seg)} is missing, so ${beyond.length} later segment(s) cannot be replayed`);
+    throw new RestoreError(
+      `the WAL archive of ${meta.db} has a gap: segment ${segmentName(meta.timeline, n, seg)} is missing, so ${beyond.length} later segment(s) cannot be replayed`,
+    );
   }
   if (targetTime) {
     if (targetTime.getTime() < Date.parse(meta.startedAt)) {
-      throw new RestoreError(`target time ${targetTime.toISOString()} is before backup ${meta.name} started (${meta.startedAt}); choose an older backup`);
+      throw new RestoreError(
+        `target time ${targetTime.toISOString()} is before backup ${meta.name} started (${meta.startedAt}); choose an older backup`,
+      );
     }
     if (!lastAt || lastAt < targetTime) {
       throw new RestoreError(
@@ -62,20 +66,32 @@ export async function planWal(store: BackupStore, meta: BackupMeta, targetTime: 
 }
 
 /** Downloads each planned segment, checks its content hash and page header; writes it when asked. */
-export async function fetchWal(store: BackupStore, meta: BackupMeta, plan: WalPlan, spool: string | undefined, report: Reporter): Promise<void> {
+export async function fetchWal(
+  store: BackupStore,
+  meta: BackupMeta,
+  plan: WalPlan,
+  spool: string | undefined,
+  report: Reporter,
+): Promise<void> {
   let i = 0;
   for (const s of plan.segments) {
     const key = keys.wal(meta.db, meta.systemIdentifier, s);
     const head = await store.head(key);
-    if (!head?.metadata.sha256) throw new RestoreError(`WAL object ${key} has no recorded sha256; it was not written by the DB manager`);
+    if (!head?.metadata.sha256)
+      throw new RestoreError(`WAL object ${key} has no recorded sha256; it was not written by the DB manager`);
     let content: Buffer;
     try {
       content = await gunzipAsync(await store.getBuffer(key));
     } catch (e) {
-      throw new RestoreError(`WAL object ${key} cannot be read back (${(e as Error).message}); it is corrupt or truncated`);
+      throw new RestoreError(
+        `WAL object ${key} cannot be read back (${(e as Error).message}); it is corrupt or truncated`,
+      );
     }
     const sha = createHash('sha256').update(content).digest('hex');
-    if (sha !== head.metadata.sha256) throw new RestoreError(`WAL object ${key} is corrupt: sha256 ${sha.slice(0, 16)}…, recorded ${head.metadata.sha256.slice(0, 16)}…`);
+    if (sha !== head.metadata.sha256)
+      throw new RestoreError(
+        `WAL object ${key} is corrupt: sha256 ${sha.slice(0, 16)}…, recorded ${head.metadata.sha256.slice(0, 16)}…`,
+      );
     // The dry run too: each segment must come from the backup's cluster (system identifier).
     const bad = checkSegmentHeader(s, content, meta.walSegmentSize, meta.systemIdentifier);
     if (bad) throw new RestoreError(`WAL object ${key}: ${bad}`);

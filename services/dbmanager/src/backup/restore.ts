@@ -38,7 +38,12 @@ export interface RestoreSummary {
   readonly serverSystemIdentifier?: string;
   readonly filesVerified: number;
   readonly bytesVerified: number;
-  readonly wal: { readonly first?: string; readonly last?: string; readonly segments: number; readonly lastArchivedAt?: string };
+  readonly wal: {
+    readonly first?: string;
+    readonly last?: string;
+    readonly segments: number;
+    readonly lastArchivedAt?: string;
+  };
   readonly targetTime?: string;
   readonly targetDir?: string;
   /** The output of pg_verifybackup on the restored files (real restores). */
@@ -88,7 +93,8 @@ export async function restoreBackup(ctx: EngineContext, o: RestoreOptions): Prom
   try {
     if (!o.dryRun) {
       if (!o.targetDir) throw new RestoreError('a restore needs a target data directory');
-      if (!(await isFreshDir(o.targetDir))) throw new RestoreError(`a restore writes into a fresh data directory; ${o.targetDir} is not empty`);
+      if (!(await isFreshDir(o.targetDir)))
+        throw new RestoreError(`a restore writes into a fresh data directory; ${o.targetDir} is not empty`);
     }
     report.phase('reading the backup chain');
     const chain = await resolveChain(ctx.store, db, o.name);
@@ -105,7 +111,9 @@ export async function restoreBackup(ctx: EngineContext, o: RestoreOptions): Prom
       await mkdir(dataDir!, { recursive: true, mode: 0o700 });
       spool = await mkdtemp(join(dirname(dataDir!), '.prism-wal-'));
     }
-    report.phase(o.dryRun ? 'verifying files against the manifest (nothing is written)' : `restoring files into ${dataDir}`);
+    report.phase(
+      o.dryRun ? 'verifying files against the manifest (nothing is written)' : `restoring files into ${dataDir}`,
+    );
     const files = await walkChain(ctx, chain, o.dryRun ? hashOnly : dirSink(dataDir!), report);
     report.phase('verifying archived WAL');
     await fetchWal(ctx.store, meta, plan, spool, report);
@@ -123,12 +131,17 @@ export async function restoreBackup(ctx: EngineContext, o: RestoreOptions): Prom
       );
     }
     if (!o.dryRun) {
-      await writeFile(join(dataDir!, 'backup_manifest'), await ctx.store.getBuffer(keys.manifest(db, meta.name)), { mode: 0o600 });
+      await writeFile(join(dataDir!, 'backup_manifest'), await ctx.store.getBuffer(keys.manifest(db, meta.name)), {
+        mode: 0o600,
+      });
       report.phase('pg_verifybackup');
       const v = await run(join(ctx.pgBin, 'pg_verifybackup'), [dataDir!]);
       verifyBackup = v.stdout.trim();
       report.line(verifyBackup);
-      report.phase('replaying WAL on a private server', o.targetTime ? `to ${o.targetTime.toISOString()}` : 'to the end of the archive');
+      report.phase(
+        'replaying WAL on a private server',
+        o.targetTime ? `to ${o.targetTime.toISOString()}` : 'to the end of the archive',
+      );
       checked = await replayAndCheck(ctx, o, meta, plan, dataDir!, spool!, report);
     }
     summary = {
@@ -154,15 +167,34 @@ export async function restoreBackup(ctx: EngineContext, o: RestoreOptions): Prom
     return summary;
   } catch (e) {
     await ctx.catalog
-      .recordVerification({ backupName: o.name, db, mode, ...(o.targetTime ? { targetTime: o.targetTime } : {}), startedAt, ok: false, details: {}, error: (e as Error).message })
+      .recordVerification({
+        backupName: o.name,
+        db,
+        mode,
+        ...(o.targetTime ? { targetTime: o.targetTime } : {}),
+        startedAt,
+        ok: false,
+        details: {},
+        error: (e as Error).message,
+      })
       .catch(() => {});
     throw e;
   } finally {
     if (spool) await rm(spool, { recursive: true, force: true });
     if (summary) {
       await ctx.catalog
-        .recordVerification({ backupName: o.name, db, mode, ...(o.targetTime ? { targetTime: o.targetTime } : {}), startedAt, ok: true, details: { ...summary } })
-        .catch((err: Error) => report.line(`warning: the verification could not be recorded in the catalog: ${err.message}`));
+        .recordVerification({
+          backupName: o.name,
+          db,
+          mode,
+          ...(o.targetTime ? { targetTime: o.targetTime } : {}),
+          startedAt,
+          ok: true,
+          details: { ...summary },
+        })
+        .catch((err: Error) =>
+          report.line(`warning: the verification could not be recorded in the catalog: ${err.message}`),
+        );
     }
   }
 }

@@ -18,7 +18,12 @@ export interface PruneResult {
  * cannot remove versions. The store frees the space by its own lifecycle rule, and its object lock
  * keeps every version for the retention period whatever a client asks (the MinIO set-up of the model).
  */
-export async function pruneBackups(ctx: EngineContext, db: DatabaseId, retentionDays: number, now = new Date()): Promise<PruneResult> {
+export async function pruneBackups(
+  ctx: EngineContext,
+  db: DatabaseId,
+  retentionDays: number,
+  now = new Date(),
+): Promise<PruneResult> {
   const cutoff = now.getTime() - retentionDays * 24 * 3600 * 1000;
   const rows = (await ctx.catalog.list(db)).filter((r) => r.status === 'completed');
   const bases = rows.filter((r) => r.kind !== 'wal');
@@ -59,7 +64,8 @@ export async function pruneBackups(ctx: EngineContext, db: DatabaseId, retention
     const k = parseWalKey(db, o.key);
     if (!k || !/^[0-9A-F]{24}$/.test(k.file)) continue;
     const floor = oldestKept.get(k.systemId);
-    if (floor === undefined ? o.lastModified.getTime() < cutoff : k.file < floor) old.push({ key: o.key, file: k.file });
+    if (floor === undefined ? o.lastModified.getTime() < cutoff : k.file < floor)
+      old.push({ key: o.key, file: k.file });
   }
   await ctx.store.delete(old.map((o) => o.key));
   await ctx.catalog.forgetWalSegments(
@@ -67,6 +73,9 @@ export async function pruneBackups(ctx: EngineContext, db: DatabaseId, retention
     old.map((o) => o.file),
   );
   const walDeleted = old.length;
-  if (expired.length || walDeleted) ctx.report.line(`retention (${retentionDays} days): expired ${expired.length} backup(s), deleted ${walDeleted} WAL segment(s)`);
+  if (expired.length || walDeleted)
+    ctx.report.line(
+      `retention (${retentionDays} days): expired ${expired.length} backup(s), deleted ${walDeleted} WAL segment(s)`,
+    );
   return { expired, kept: [...keep], walDeleted };
 }

@@ -44,12 +44,17 @@ export function pgCtlControl(pgBin: string, dataDir: string, runAs?: string): Se
     describe: `pg_ctl on ${dataDir}`,
     dataDir,
     async check() {
-      if (!existsSync(join(dataDir, 'PG_VERSION'))) throw new RestoreError(`${dataDir} is not a PostgreSQL data directory`);
+      if (!existsSync(join(dataDir, 'PG_VERSION')))
+        throw new RestoreError(`${dataDir} is not a PostgreSQL data directory`);
       // pg_ctl status exits 3 when no server runs on the directory, 4 when it is not a data directory.
       const status = await run(pgCtl, ['-D', dataDir, 'status'], as).catch((e: Error) => e);
       if (status instanceof Error) {
-        if (!/exited with 3/.test(status.message)) throw new RestoreError(`pg_ctl cannot tell whether the server of ${dataDir} runs: ${status.message}`);
-        if (!existsSync(join(dataDir, 'postmaster.opts'))) throw new RestoreError(`the server of ${dataDir} is stopped and its postmaster.opts is missing: it cannot be started with its options`);
+        if (!/exited with 3/.test(status.message))
+          throw new RestoreError(`pg_ctl cannot tell whether the server of ${dataDir} runs: ${status.message}`);
+        if (!existsSync(join(dataDir, 'postmaster.opts')))
+          throw new RestoreError(
+            `the server of ${dataDir} is stopped and its postmaster.opts is missing: it cannot be started with its options`,
+          );
       }
       options = parsePostmasterOpts(await readFile(join(dataDir, 'postmaster.opts'), 'utf8'));
     },
@@ -72,13 +77,19 @@ export function pgCtlControl(pgBin: string, dataDir: string, runAs?: string): Se
  * The local platform's supervisor holds the server: a `hold-<process>` file in its request directory makes
  * it stop the process and not start it again until the file goes (then it starts it as `up` did).
  */
-export function supervisorControl(requestDir: string, processName: string, dataDir: string, timeoutMs = 180_000): ServerControl {
+export function supervisorControl(
+  requestDir: string,
+  processName: string,
+  dataDir: string,
+  timeoutMs = 180_000,
+): ServerControl {
   const hold = join(requestDir, `hold-${processName}`);
   const held = join(requestDir, `held-${processName}`);
   const waitFor = async (what: string, done: () => boolean) => {
     const until = Date.now() + timeoutMs;
     while (!done()) {
-      if (Date.now() > until) throw new RestoreError(`the local platform's supervisor did not ${what} within ${timeoutMs / 1000} s`);
+      if (Date.now() > until)
+        throw new RestoreError(`the local platform's supervisor did not ${what} within ${timeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 200));
     }
   };
@@ -86,8 +97,10 @@ export function supervisorControl(requestDir: string, processName: string, dataD
     describe: `the local platform's supervisor (${processName})`,
     dataDir,
     check() {
-      if (!existsSync(requestDir)) throw new RestoreError(`${requestDir} is no running local platform's supervisor directory`);
-      if (!existsSync(join(dataDir, 'PG_VERSION'))) throw new RestoreError(`${dataDir} is not a PostgreSQL data directory`);
+      if (!existsSync(requestDir))
+        throw new RestoreError(`${requestDir} is no running local platform's supervisor directory`);
+      if (!existsSync(join(dataDir, 'PG_VERSION')))
+        throw new RestoreError(`${dataDir} is not a PostgreSQL data directory`);
       return Promise.resolve();
     },
     async stop() {

@@ -64,7 +64,10 @@ export class WalArchiver {
    * cluster's system identifier, under which its WAL is stored.
    */
   async ensureSlot(): Promise<void> {
-    await this.query(`SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, [this.slot]);
+    await this.query(
+      `SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+      [this.slot],
+    );
     const [row] = await this.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
     this.systemId = row!.id;
   }
@@ -76,7 +79,9 @@ export class WalArchiver {
   }
 
   async segmentSize(): Promise<number> {
-    const [row] = await this.query<{ s: string }>(`SELECT setting AS s FROM pg_settings WHERE name = 'wal_segment_size'`);
+    const [row] = await this.query<{ s: string }>(
+      `SELECT setting AS s FROM pg_settings WHERE name = 'wal_segment_size'`,
+    );
     return Number(row!.s);
   }
 
@@ -98,22 +103,34 @@ export class WalArchiver {
     const end = ((parseLsn(sw!.lsn) + segSize - 1n) / segSize) * segSize;
     const endLsn = formatLsn(end);
     const waitForArchiver = async (): Promise<ArchiveResult> => {
-      this.log(`${this.options.target.id}: the continuous archiver holds slot ${this.slot}; waiting for it to store WAL up to ${endLsn}`);
+      this.log(
+        `${this.options.target.id}: the continuous archiver holds slot ${this.slot}; waiting for it to store WAL up to ${endLsn}`,
+      );
       const [last] = await this.query<{ n: string }>(`SELECT pg_walfile_name($1::pg_lsn - 1) AS n`, [endLsn]);
       const deadline = Date.now() + timeoutMs;
       while (!(await this.options.store.head(this.walKey(last!.n)))) {
-        if (Date.now() > deadline) throw new Error(`${this.options.target.id}: WAL segment ${last!.n} was not archived within ${timeoutMs / 1000} s; is the DB manager's archiver running?`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `${this.options.target.id}: WAL segment ${last!.n} was not archived within ${timeoutMs / 1000} s; is the DB manager's archiver running?`,
+          );
         await new Promise((r) => setTimeout(r, 250));
       }
       return { segments: [], bytesStored: 0, archivedUpTo: endLsn };
     };
-    const [slot] = await this.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [this.slot]);
+    const [slot] = await this.query<{ active: boolean }>(
+      'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+      [this.slot],
+    );
     if (slot?.active) return waitForArchiver();
     await this.clearPartials();
     try {
-      await run(join(this.options.pgBin, 'pg_receivewal'), ['-D', this.options.spoolDir, '-S', this.slot, '--endpos', endLsn, '--no-loop', '--no-password'], {
-        env: libpqEnv(this.options.target),
-      });
+      await run(
+        join(this.options.pgBin, 'pg_receivewal'),
+        ['-D', this.options.spoolDir, '-S', this.slot, '--endpos', endLsn, '--no-loop', '--no-password'],
+        {
+          env: libpqEnv(this.options.target),
+        },
+      );
     } catch (e) {
       // The continuous archiver took the slot between our check and our connection.
       if (/is active for PID/.test((e as Error).message)) return waitForArchiver();
@@ -133,7 +150,8 @@ export class WalArchiver {
    * does not have.
    */
   private async clearPartials(): Promise<void> {
-    for (const f of await readdir(this.options.spoolDir)) if (f.endsWith('.partial')) await unlink(join(this.options.spoolDir, f));
+    for (const f of await readdir(this.options.spoolDir))
+      if (f.endsWith('.partial')) await unlink(join(this.options.spoolDir, f));
   }
 
   /**
@@ -142,13 +160,17 @@ export class WalArchiver {
    * backup makes point-in-time recovery from then on whole again.
    */
   private async reportGap(): Promise<void> {
-    const [row] = await this.query<{ lsn: string | null; seg: string | null }>('SELECT restart_lsn::text AS lsn, pg_walfile_name(restart_lsn) AS seg FROM pg_replication_slots WHERE slot_name = $1', [
-      this.slot,
-    ]);
+    const [row] = await this.query<{ lsn: string | null; seg: string | null }>(
+      'SELECT restart_lsn::text AS lsn, pg_walfile_name(restart_lsn) AS seg FROM pg_replication_slots WHERE slot_name = $1',
+      [this.slot],
+    );
     if (!row?.lsn || !row.seg) return;
     const segSize = await this.segmentSize();
     // pg_walfile_name names the segment before a boundary; the slot resumes in the one at it.
-    const resume = { timeline: parseSegmentName(row.seg, segSize).timeline, segno: parseLsn(row.lsn) / BigInt(segSize) };
+    const resume = {
+      timeline: parseSegmentName(row.seg, segSize).timeline,
+      segno: parseLsn(row.lsn) / BigInt(segSize),
+    };
     const resumeName = segmentName(resume.timeline, resume.segno, segSize);
     let last: bigint | undefined;
     const prefix = keys.walTimeline(this.options.target.id, this.systemId!, resume.timeline);
@@ -169,21 +191,29 @@ export class WalArchiver {
   /** Uploads the completed segments and timeline history files of the spool, oldest first. */
   async uploadCompleted(): Promise<string[]> {
     const run = async (): Promise<string[]> => {
-      const files = (await readdir(this.options.spoolDir)).filter((f) => SEGMENT_NAME.test(f) || HISTORY_NAME.test(f)).sort();
+      const files = (await readdir(this.options.spoolDir))
+        .filter((f) => SEGMENT_NAME.test(f) || HISTORY_NAME.test(f))
+        .sort();
       const done: string[] = [];
       for (const f of files) {
         const path = join(this.options.spoolDir, f);
         const content = await readFile(path);
         // A spool on persistent scratch space may still hold a segment of the cluster this one
         // replaced: it belongs under the other system identifier, which this archiver cannot vouch for.
-        const writer = SEGMENT_NAME.test(f) && content.length >= 32 ? content.readBigUInt64LE(24).toString() : this.systemId;
+        const writer =
+          SEGMENT_NAME.test(f) && content.length >= 32 ? content.readBigUInt64LE(24).toString() : this.systemId;
         if (writer !== this.systemId) {
-          this.log(`${this.options.target.id}: WAL ${f} in the spool was written by the cluster ${writer}, not ${this.systemId}; set aside as ${f}.foreign`);
+          this.log(
+            `${this.options.target.id}: WAL ${f} in the spool was written by the cluster ${writer}, not ${this.systemId}; set aside as ${f}.foreign`,
+          );
           await rename(path, `${path}.foreign`);
           continue;
         }
         const sha256 = sha256Hex(content);
-        await this.options.store.putBuffer(this.walKey(f), await gzipAsync(content, { level: 6 }), { sha256, 'original-size': String(content.length) });
+        await this.options.store.putBuffer(this.walKey(f), await gzipAsync(content, { level: 6 }), {
+          sha256,
+          'original-size': String(content.length),
+        });
         await this.options.catalog.recordWalSegment(this.options.target.id, f, content.length, sha256);
         await unlink(path);
         done.push(f);
@@ -200,17 +230,25 @@ export class WalArchiver {
   async start(): Promise<void> {
     await this.ensureSlot();
     await mkdir(this.options.spoolDir, { recursive: true });
-    await this.reportGap().catch((e: Error) => this.log(`${this.options.target.id}: could not compare the archive with the slot: ${e.message}`));
+    await this.reportGap().catch((e: Error) =>
+      this.log(`${this.options.target.id}: could not compare the archive with the slot: ${e.message}`),
+    );
     this.stopped = false;
     const launch = async () => {
       if (this.stopped) return;
       await this.clearPartials().catch(() => {});
       if (this.stopped) return;
-      const child = spawn(join(this.options.pgBin, 'pg_receivewal'), ['-D', this.options.spoolDir, '-S', this.slot, '--no-password'], {
-        env: libpqEnv(this.options.target),
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      child.stderr?.on('data', (d: Buffer) => this.log(`${this.options.target.id}: pg_receivewal: ${d.toString().trim()}`));
+      const child = spawn(
+        join(this.options.pgBin, 'pg_receivewal'),
+        ['-D', this.options.spoolDir, '-S', this.slot, '--no-password'],
+        {
+          env: libpqEnv(this.options.target),
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      child.stderr?.on('data', (d: Buffer) =>
+        this.log(`${this.options.target.id}: pg_receivewal: ${d.toString().trim()}`),
+      );
       child.on('close', (code) => {
         this.receiver = undefined;
         if (!this.stopped) {
@@ -222,7 +260,9 @@ export class WalArchiver {
     };
     await launch();
     this.uploadTimer = setInterval(() => {
-      this.uploadCompleted().catch((e: Error) => this.log(`${this.options.target.id}: WAL upload failed, will retry: ${e.message}`));
+      this.uploadCompleted().catch((e: Error) =>
+        this.log(`${this.options.target.id}: WAL upload failed, will retry: ${e.message}`),
+      );
     }, 2000);
   }
 

@@ -37,7 +37,12 @@ export const HISTORY_NAME = /^[0-9A-F]{8}\.history$/;
  * cluster's, when given (catches a misplaced or truncated file, or another cluster's segment of
  * the same name, that a checksum of the object alone would not).
  */
-export function checkSegmentHeader(name: string, data: Buffer, segmentSize: number, systemId?: string): string | undefined {
+export function checkSegmentHeader(
+  name: string,
+  data: Buffer,
+  segmentSize: number,
+  systemId?: string,
+): string | undefined {
   if (data.length !== segmentSize) return `${name}: ${data.length} bytes, a segment has ${segmentSize}`;
   const { timeline, segno } = parseSegmentName(name, segmentSize);
   const tli = data.readUInt32LE(4);
@@ -45,9 +50,11 @@ export function checkSegmentHeader(name: string, data: Buffer, segmentSize: numb
   const magic = data.readUInt16LE(0);
   if (magic < 0xd000 || magic > 0xdfff) return `${name}: not a WAL segment (page magic 0x${magic.toString(16)})`;
   if (tli !== timeline) return `${name}: first page is of timeline ${tli}`;
-  if (pageaddr !== segno * BigInt(segmentSize)) return `${name}: first page address ${formatLsn(pageaddr)} does not match the name`;
+  if (pageaddr !== segno * BigInt(segmentSize))
+    return `${name}: first page address ${formatLsn(pageaddr)} does not match the name`;
   // XLogLongPageHeaderData: the 20-byte short header, then xlp_sysid at the next 8-byte boundary.
   const sysid = data.readBigUInt64LE(24).toString();
-  if (systemId !== undefined && sysid !== systemId) return `${name}: written by the cluster with system identifier ${sysid}, not ${systemId}`;
+  if (systemId !== undefined && sysid !== systemId)
+    return `${name}: written by the cluster with system identifier ${sysid}, not ${systemId}`;
   return undefined;
 }

@@ -1,7 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { DatabaseId } from '#contract';
-import { type MigrateOptions, type MigrateResult, type MigrationStatus, loadMigrations, migrate, migrationStatus } from './runner.js';
+import {
+  type MigrateOptions,
+  type MigrateResult,
+  type MigrationStatus,
+  loadMigrations,
+  migrate,
+  migrationStatus,
+} from './runner.js';
 
 export * from './runner.js';
 
@@ -16,7 +23,11 @@ export function migrationsDir(db: DatabaseId): string {
 }
 
 /** Applies the migrations of `db` to the database at `connectionString` (a libpq URL or pg config). */
-export async function migrateDatabase(db: DatabaseId, connection: string | pg.ClientConfig, options: MigrateOptions = {}): Promise<MigrateResult> {
+export async function migrateDatabase(
+  db: DatabaseId,
+  connection: string | pg.ClientConfig,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
   const migrations = await loadMigrations(migrationsDir(db));
   const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : connection);
   await client.connect();
@@ -27,7 +38,10 @@ export async function migrateDatabase(db: DatabaseId, connection: string | pg.Cl
   }
 }
 
-export async function databaseMigrationStatus(db: DatabaseId, connection: string | pg.ClientConfig): Promise<MigrationStatus[]> {
+export async function databaseMigrationStatus(
+  db: DatabaseId,
+  connection: string | pg.ClientConfig,
+): Promise<MigrationStatus[]> {
   const migrations = await loadMigrations(migrationsDir(db));
   const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : connection);
   await client.connect();

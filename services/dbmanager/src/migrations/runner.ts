@@ -61,7 +61,10 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
   const out: Migration[] = [];
   for (const file of files) {
     const m = FILE_NAME.exec(file);
-    if (!m) throw new MigrationError(`${join(dir, file)}: a migration file is named NNN_description.sql (digits, then lower-case words), got "${file}"`);
+    if (!m)
+      throw new MigrationError(
+        `${join(dir, file)}: a migration file is named NNN_description.sql (digits, then lower-case words), got "${file}"`,
+      );
     const version = Number(m[1]);
     const other = seen.get(version);
     if (other) throw new MigrationError(`${dir}: ${other} and ${file} share the version number ${version}`);
@@ -97,7 +100,9 @@ CREATE TABLE IF NOT EXISTS ${HISTORY_TABLE} (
 async function readHistory(client: pg.ClientBase): Promise<Map<number, HistoryRow>> {
   const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [HISTORY_TABLE]);
   if (!exists.rows[0]?.t) return new Map();
-  const { rows } = await client.query<HistoryRow>(`SELECT version, name, checksum, status, applied_at, error FROM ${HISTORY_TABLE} ORDER BY version`);
+  const { rows } = await client.query<HistoryRow>(
+    `SELECT version, name, checksum, status, applied_at, error FROM ${HISTORY_TABLE} ORDER BY version`,
+  );
   return new Map(rows.map((r) => [r.version, r]));
 }
 
@@ -105,20 +110,35 @@ function statusOf(migrations: readonly Migration[], history: Map<number, History
   const out: MigrationStatus[] = migrations.map((m) => {
     const h = history.get(m.version);
     if (!h) return { version: m.version, name: m.name, state: 'pending' };
-    if (h.status === 'failed') return { version: m.version, name: m.name, state: 'failed', ...(h.error ? { error: h.error } : {}) };
-    if (h.checksum !== m.checksum) return { version: m.version, name: m.name, state: 'changed', ...(h.applied_at ? { appliedAt: h.applied_at } : {}) };
+    if (h.status === 'failed')
+      return { version: m.version, name: m.name, state: 'failed', ...(h.error ? { error: h.error } : {}) };
+    if (h.checksum !== m.checksum)
+      return {
+        version: m.version,
+        name: m.name,
+        state: 'changed',
+        ...(h.applied_at ? { appliedAt: h.applied_at } : {}),
+      };
     return { version: m.version, name: m.name, state: 'applied', ...(h.applied_at ? { appliedAt: h.applied_at } : {}) };
   });
   for (const h of history.values()) {
     if (h.status === 'applied' && !migrations.some((m) => m.version === h.version)) {
-      out.push({ version: h.version, name: h.name, state: 'missing-file', ...(h.applied_at ? { appliedAt: h.applied_at } : {}) });
+      out.push({
+        version: h.version,
+        name: h.name,
+        state: 'missing-file',
+        ...(h.applied_at ? { appliedAt: h.applied_at } : {}),
+      });
     }
   }
   return out.sort((a, b) => a.version - b.version);
 }
 
 /** The state of every migration, read without taking the lock or changing anything. */
-export async function migrationStatus(client: pg.ClientBase, migrations: readonly Migration[]): Promise<MigrationStatus[]> {
+export async function migrationStatus(
+  client: pg.ClientBase,
+  migrations: readonly Migration[],
+): Promise<MigrationStatus[]> {
   return statusOf(migrations, await readHistory(client));
 }
 
@@ -135,25 +155,36 @@ function checkHistory(migrations: readonly Migration[], history: Map<number, His
       );
     }
     if (s.state === 'missing-file') {
-      throw new MigrationError(`${database}: migration ${s.name} is applied but its file is missing; this runner is older than the database or the file was removed.`);
+      throw new MigrationError(
+        `${database}: migration ${s.name} is applied but its file is missing; this runner is older than the database or the file was removed.`,
+      );
     }
   }
 }
 
-async function acquireLock(client: pg.ClientBase, database: string, timeoutMs: number, log: (l: string) => void): Promise<void> {
+async function acquireLock(
+  client: pg.ClientBase,
+  database: string,
+  timeoutMs: number,
+  log: (l: string) => void,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let told = false;
   for (;;) {
     const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [LOCK_KEY]);
     if (rows[0]?.ok) return;
-    const holder = await client.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`, [LOCK_KEY]);
+    const holder = await client.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`,
+      [LOCK_KEY],
+    );
     const pid = holder.rows[0]?.pid;
     if (Date.now() >= deadline) {
       throw new MigrationError(
         `${database}: another migration runner${pid ? ` (backend pid ${pid})` : ''} has held the migration lock for more than ${Math.round(timeoutMs / 1000)} s; nothing was applied. Retry when it has finished.`,
       );
     }
-    if (!told) log(`${database}: another migration runner${pid ? ` (backend pid ${pid})` : ''} holds the lock; waiting`);
+    if (!told)
+      log(`${database}: another migration runner${pid ? ` (backend pid ${pid})` : ''} holds the lock; waiting`);
     told = true;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -163,7 +194,11 @@ async function acquireLock(client: pg.ClientBase, database: string, timeoutMs: n
  * Applies every pending migration. The client must be a dedicated connection (the advisory
  * lock belongs to its session); it is left open for the caller to release.
  */
-export async function migrate(client: pg.ClientBase, migrations: readonly Migration[], options: MigrateOptions = {}): Promise<MigrateResult> {
+export async function migrate(
+  client: pg.ClientBase,
+  migrations: readonly Migration[],
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
   const database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
   await acquireLock(client, database, options.lockTimeoutMs ?? 60_000, log);
@@ -172,7 +207,8 @@ export async function migrate(client: pg.ClientBase, migrations: readonly Migrat
     const history = await readHistory(client);
     checkHistory(migrations, history, database);
     for (const h of history.values()) {
-      if (h.status === 'failed') log(`${database}: migration ${h.name} failed in an earlier run (${h.error ?? 'no message'}); retrying it`);
+      if (h.status === 'failed')
+        log(`${database}: migration ${h.name} failed in an earlier run (${h.error ?? 'no message'}); retrying it`);
     }
     const applied: string[] = [];
     const retried: string[] = [];

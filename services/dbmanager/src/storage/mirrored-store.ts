@@ -28,7 +28,10 @@ export class MirroredStore implements BackupStore {
   }
 
   async putBuffer(key: string, body: Buffer, metadata: Record<string, string> = {}): Promise<PutResult> {
-    const [a, b] = await Promise.all([this.primary.putBuffer(key, body, metadata), this.offsite.putBuffer(key, body, metadata)]);
+    const [a, b] = await Promise.all([
+      this.primary.putBuffer(key, body, metadata),
+      this.offsite.putBuffer(key, body, metadata),
+    ]);
     return same(key, a, b);
   }
 
@@ -39,7 +42,10 @@ export class MirroredStore implements BackupStore {
     const fanOut = new PassThrough();
     fanOut.pipe(toPrimary);
     fanOut.pipe(toOffsite);
-    const uploads = Promise.all([this.primary.putStream(key, toPrimary, onBytes), this.offsite.putStream(key, toOffsite)]);
+    const uploads = Promise.all([
+      this.primary.putStream(key, toPrimary, onBytes),
+      this.offsite.putStream(key, toOffsite),
+    ]);
     // A failed upload must not leave the other (and the producer) waiting forever.
     uploads.catch((e: Error) => {
       toPrimary.destroy(e);
@@ -77,6 +83,7 @@ export class MirroredStore implements BackupStore {
 }
 
 function same(key: string, a: PutResult, b: PutResult): PutResult {
-  if (a.sha256 !== b.sha256 || a.size !== b.size) throw new StorageError(`object ${key} differs between the in-cluster and the off-site store after writing it`);
+  if (a.sha256 !== b.sha256 || a.size !== b.size)
+    throw new StorageError(`object ${key} differs between the in-cluster and the off-site store after writing it`);
   return a;
 }

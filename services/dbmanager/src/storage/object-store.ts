@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 /** Where backups go: an S3-compatible bucket reached with a bucket-scoped user. */
@@ -69,14 +79,21 @@ export class ObjectStore implements BackupStore {
       await this.s3.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (e) {
       const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      const why = status === 404 ? 'does not exist' : status === 403 ? 'is not reachable with these credentials (403)' : `is not reachable: ${(e as Error).message}`;
+      const why =
+        status === 404
+          ? 'does not exist'
+          : status === 403
+            ? 'is not reachable with these credentials (403)'
+            : `is not reachable: ${(e as Error).message}`;
       throw new StorageError(`bucket ${this.bucket} ${why}`);
     }
   }
 
   async putBuffer(key: string, body: Buffer, metadata: Record<string, string> = {}): Promise<PutResult> {
     const sha256 = sha256Hex(body);
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, Metadata: { sha256, ...metadata } }));
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, Metadata: { sha256, ...metadata } }),
+    );
     return { size: body.length, sha256 };
   }
 
@@ -92,7 +109,12 @@ export class ObjectStore implements BackupStore {
       },
     });
     const piping = pipeline(body, pass);
-    const upload = new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: key, Body: pass }, partSize: 16 * 1024 * 1024, queueSize: 2 });
+    const upload = new Upload({
+      client: this.s3,
+      params: { Bucket: this.bucket, Key: key, Body: pass },
+      partSize: 16 * 1024 * 1024,
+      queueSize: 2,
+    });
     if (onBytes) upload.on('httpUploadProgress', (p) => onBytes(p.loaded ?? 0));
     await Promise.all([piping, upload.done()]);
     return { size, sha256: hash.digest('hex') };
@@ -120,7 +142,8 @@ export class ObjectStore implements BackupStore {
       const h = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { size: h.ContentLength ?? 0, metadata: h.Metadata ?? {}, lastModified: h.LastModified ?? new Date(0) };
     } catch (e) {
-      if (e instanceof NotFound || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+      if (e instanceof NotFound || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+        return undefined;
       throw e;
     }
   }
@@ -128,7 +151,9 @@ export class ObjectStore implements BackupStore {
   async *list(prefix: string): AsyncGenerator<StoredObject> {
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       for (const o of page.Contents ?? []) {
         if (o.Key) yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
       }
@@ -139,8 +164,16 @@ export class ObjectStore implements BackupStore {
   async delete(keys: readonly string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
-      const out = await this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-      if (out.Errors?.length) throw new StorageError(`could not delete ${out.Errors.length} object(s), first: ${out.Errors[0]?.Key}: ${out.Errors[0]?.Message}`);
+      const out = await this.s3.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+      if (out.Errors?.length)
+        throw new StorageError(
+          `could not delete ${out.Errors.length} object(s), first: ${out.Errors[0]?.Key}: ${out.Errors[0]?.Message}`,
+        );
     }
   }
 

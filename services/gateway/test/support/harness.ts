@@ -15,7 +15,8 @@ import { startGateway, type StartedGateway } from '../../src/server.js';
 export { freePort };
 /** A well-formed API key (the contract's API_KEY_PATTERN; auth checks the checksum, the gateway only the shape). */
 export const GOOD_API_KEY = `prism_${'A1b2C3d4E5f6'}_${'x'.repeat(32)}${'Q1w2E3'}`;
-export const randomApiKey = () => `prism_${randomUUID().replace(/-/g, '').slice(0, 12)}_${randomUUID().replace(/-/g, '')}abcdef`;
+export const randomApiKey = () =>
+  `prism_${randomUUID().replace(/-/g, '').slice(0, 12)}_${randomUUID().replace(/-/g, '')}abcdef`;
 /** The gateway's HMAC key for its cached API-key validations in the tests (Redis never sees it). */
 const TEST_CACHE_KEY = 'gateway-cache-key-for-tests-only';
 export const ISSUER = 'prism-auth-test';
@@ -44,10 +45,24 @@ export async function makeKeys(dir = tmpDir()): Promise<Keys> {
 }
 
 /** A valid access token (`typ: at+jwt`) for `sub`; `claims` and `header` override. */
-export function token(keys: Keys, sub: string, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
+export function token(
+  keys: Keys,
+  sub: string,
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   // Claims go in the payload as given, so a test can set any of them to a bad value.
-  return new SignJWT({ scope: 'read write', roles: ['user'], sub, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 600, ...claims })
+  return new SignJWT({
+    scope: 'read write',
+    roles: ['user'],
+    sub,
+    iss: ISSUER,
+    aud: AUDIENCE,
+    iat: now,
+    exp: now + 600,
+    ...claims,
+  })
     .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: keys.kid, ...header })
     .sign(keys.privateKey);
 }
@@ -64,7 +79,9 @@ export class TestUpstream {
   readonly requests: Recorded[] = [];
   /** Replaces the default answer (200, JSON echo of method and url). */
   respond: (req: Recorded, res: ServerResponse) => void = (r, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' }).end(JSON.stringify({ method: r.method, url: r.url }));
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' })
+      .end(JSON.stringify({ method: r.method, url: r.url }));
   };
   private server: Server | undefined;
   port = 0;
@@ -97,21 +114,33 @@ export class TestUpstream {
 }
 
 /** A real gRPC server implementing prism.auth.v1.AuthService's ValidateApiKey from a table of keys. */
-export async function startAuthGrpc(keys: Record<string, Omit<ValidateApiKeyResponse, 'valid' | 'reason' | 'expiresAt'> & { expiresAt?: number }>) {
+export async function startAuthGrpc(
+  keys: Record<string, Omit<ValidateApiKeyResponse, 'valid' | 'reason' | 'expiresAt'> & { expiresAt?: number }>,
+) {
   const calls: string[] = [];
   const AuthService = loadProto('prism/auth/v1/auth.proto').prism.auth.v1.AuthService;
   const server = new grpc.Server();
   const unimplemented = (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb({ code: grpc.status.UNIMPLEMENTED });
   server.addService(AuthService.service, {
-    ValidateApiKey: (call: grpc.ServerUnaryCall<{ apiKey: string }, unknown>, cb: grpc.sendUnaryData<ValidateApiKeyResponse>) => {
+    ValidateApiKey: (
+      call: grpc.ServerUnaryCall<{ apiKey: string }, unknown>,
+      cb: grpc.sendUnaryData<ValidateApiKeyResponse>,
+    ) => {
       calls.push(call.request.apiKey);
       const k = keys[call.request.apiKey];
-      cb(null, k ? { valid: true, reason: '', expiresAt: 0, ...k } : { valid: false, reason: 'unknown', keyId: '', userId: '', scopes: [], expiresAt: 0 });
+      cb(
+        null,
+        k
+          ? { valid: true, reason: '', expiresAt: 0, ...k }
+          : { valid: false, reason: 'unknown', keyId: '', userId: '', scopes: [], expiresAt: 0 },
+      );
     },
     ValidateToken: unimplemented,
     GetUser: unimplemented,
   });
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
   return { port, calls, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
 }
 
@@ -150,10 +179,23 @@ export interface GatewayOptions {
 export function writeGatewayYaml(o: GatewayOptions, dir = tmpDir()): string {
   const doc: GatewayConfigInput = {
     server: { port: 8080, body_limit_bytes: 64 * 1024, request_timeout_ms: 10_000, ...o.server },
-    rate_limit: { enabled: true, requests_per_second: 100_000, burst: 100_000, on_redis_failure: 'open', ...o.rateLimit },
+    rate_limit: {
+      enabled: true,
+      requests_per_second: 100_000,
+      burst: 100_000,
+      on_redis_failure: 'open',
+      ...o.rateLimit,
+    },
     // Tests share one client address (127.0.0.1) and one Redis: failed authentications are limited
     // only where a test sets failure_limit (as with the rate limit above).
-    auth: { issuer: ISSUER, audience: AUDIENCE, clock_tolerance_seconds: 5, api_key_cache_seconds: 30, failure_limit: { max_failures: 1_000_000, window_seconds: 1 }, ...o.auth },
+    auth: {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      clock_tolerance_seconds: 5,
+      api_key_cache_seconds: 30,
+      failure_limit: { max_failures: 1_000_000, window_seconds: 1 },
+      ...o.auth,
+    },
     routes: o.routes,
     ...(o.events ? { events: o.events } : {}),
   };
@@ -198,7 +240,13 @@ export async function startTestGateway(o: GatewayOptions): Promise<RunningGatewa
   const logs: string[] = [];
   const sink = new PassThrough();
   sink.setEncoding('utf8').on('data', (c: string) => logs.push(...c.split('\n').filter(Boolean)));
-  const runtime = new ServiceRuntime({ service: 'gateway', env: parseEnv('gateway', env), handleSignals: false, drainDelayMs: 50, logDestination: sink });
+  const runtime = new ServiceRuntime({
+    service: 'gateway',
+    env: parseEnv('gateway', env),
+    handleSignals: false,
+    drainDelayMs: 50,
+    logDestination: sink,
+  });
   const started = await startGateway(runtime, {
     host: '127.0.0.1',
     ...(o.jwksCooldownMs !== undefined ? { jwksCooldownMs: o.jwksCooldownMs } : {}),
@@ -218,19 +266,35 @@ export async function startTestGateway(o: GatewayOptions): Promise<RunningGatewa
  * What auth does when it revokes a session or an API key: the Redis marker first (before its transaction
  * commits), then the event from its outbox (after the commit), with the outbox's payload.
  */
-export async function revokeLikeAuth(what: { sessionId: string } | { keyId: string }, o: { redis?: { address: string; password: string }; natsUrl?: string; event?: boolean } = {}): Promise<void> {
+export async function revokeLikeAuth(
+  what: { sessionId: string } | { keyId: string },
+  o: { redis?: { address: string; password: string }; natsUrl?: string; event?: boolean } = {},
+): Promise<void> {
   const { Redis } = await import('ioredis');
   const { connect } = await import('@nats-io/transport-node');
   const [host, port] = (o.redis?.address ?? process.env.PRISM_TEST_REDIS_ADDRESS!).split(':');
-  const redis = new Redis({ host: host!, port: Number(port), password: o.redis?.password ?? process.env.PRISM_TEST_REDIS_PASSWORD, maxRetriesPerRequest: 0 });
+  const redis = new Redis({
+    host: host!,
+    port: Number(port),
+    password: o.redis?.password ?? process.env.PRISM_TEST_REDIS_PASSWORD,
+    maxRetriesPerRequest: 0,
+  });
   try {
     const session = 'sessionId' in what;
-    await redis.set(session ? AUTH_REDIS_KEYS.revokedSession(what.sessionId) : AUTH_REDIS_KEYS.revokedApiKey(what.keyId), 'revoked', 'EX', 120);
+    await redis.set(
+      session ? AUTH_REDIS_KEYS.revokedSession(what.sessionId) : AUTH_REDIS_KEYS.revokedApiKey(what.keyId),
+      'revoked',
+      'EX',
+      120,
+    );
     if (o.event === false) return;
     const nc = await connect({ servers: o.natsUrl ?? process.env.PRISM_TEST_NATS_URL! });
     const subject = session ? AUTH_EVENT_SUBJECTS.sessionRevoked : AUTH_EVENT_SUBJECTS.apiKeyRevoked;
     const payload = session ? { session_id: what.sessionId, reason: 'logout' } : { key_id: what.keyId };
-    nc.publish(subject, JSON.stringify({ id: randomUUID(), subject, user_id: 'u', ...payload, occurred_at: new Date().toISOString() }));
+    nc.publish(
+      subject,
+      JSON.stringify({ id: randomUUID(), subject, user_id: 'u', ...payload, occurred_at: new Date().toISOString() }),
+    );
     await nc.drain();
   } finally {
     redis.disconnect();

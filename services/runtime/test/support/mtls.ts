@@ -27,9 +27,17 @@ export async function makeMesh(): Promise<TestMesh> {
     foreign,
     env: (service) => {
       const f = pki.workloads[service]!;
-      return { PRISM_MTLS_ENABLED: 'true', PRISM_MTLS_CERT_FILE: f.cert, PRISM_MTLS_KEY_FILE: f.key, PRISM_MTLS_CA_FILE: f.ca };
+      return {
+        PRISM_MTLS_ENABLED: 'true',
+        PRISM_MTLS_CERT_FILE: f.cert,
+        PRISM_MTLS_KEY_FILE: f.key,
+        PRISM_MTLS_CA_FILE: f.ca,
+      };
     },
-    creds: (files) => (files ? grpc.credentials.createSsl(ca, readFileSync(files.key), readFileSync(files.cert)) : grpc.credentials.createSsl(ca)),
+    creds: (files) =>
+      files
+        ? grpc.credentials.createSsl(ca, readFileSync(files.key), readFileSync(files.cert))
+        : grpc.credentials.createSsl(ca),
     renew: () => ensureLocalPki({ dir: join(dir, 'pki'), renew: true }),
   };
 }

@@ -18,8 +18,13 @@ export async function accountRoutes(app: FastifyInstance, { ctx, docs }: RoutesO
       summary: 'Create an account with an e-mail and a password (12 to 128 characters)',
       tags: ['account'],
       body: S.RegisterBody,
-      responses: { 201: { description: 'Created', schema: S.User }, ...BAD_INPUT, 409: err('E-mail already registered') },
-      handler: async (req, reply) => reply.code(201).send(await register(ctx, req.body as z.infer<typeof S.RegisterBody>, meta(req))),
+      responses: {
+        201: { description: 'Created', schema: S.User },
+        ...BAD_INPUT,
+        409: err('E-mail already registered'),
+      },
+      handler: async (req, reply) =>
+        reply.code(201).send(await register(ctx, req.body as z.infer<typeof S.RegisterBody>, meta(req))),
     },
     {
       method: 'POST',
@@ -32,10 +37,15 @@ export async function accountRoutes(app: FastifyInstance, { ctx, docs }: RoutesO
         ...BAD_INPUT,
         401: err('Wrong e-mail or password (the same answer for unknown e-mails)'),
         429: {
-          ...err('Too many failures for this e-mail (temporarily locked), or too many sign-ins at once from this address'),
+          ...err(
+            'Too many failures for this e-mail (temporarily locked), or too many sign-ins at once from this address',
+          ),
           headers: { 'retry-after': 'Seconds until the lock ends, or 1' },
         },
-        503: { ...err('Too many sign-ins waiting for a password check: retry shortly'), headers: { 'retry-after': '1' } },
+        503: {
+          ...err('Too many sign-ins waiting for a password check: retry shortly'),
+          headers: { 'retry-after': '1' },
+        },
       },
       handler: async (req) => login(ctx, req.body as z.infer<typeof S.LoginBody>, meta(req)),
     },
@@ -65,7 +75,10 @@ export async function accountRoutes(app: FastifyInstance, { ctx, docs }: RoutesO
         ...BAD_INPUT,
         ...UNAUTHORIZED,
         403: err('Wrong current password'),
-        429: { ...err('Too many wrong current passwords: temporarily locked'), headers: { 'retry-after': 'Seconds until the lock ends' } },
+        429: {
+          ...err('Too many wrong current passwords: temporarily locked'),
+          headers: { 'retry-after': 'Seconds until the lock ends' },
+        },
       },
       handler: async (req) => {
         const c = await bearer(ctx, req);

@@ -18,10 +18,17 @@ export async function apiKeyRoutes(app: FastifyInstance, { ctx, docs }: RoutesOp
       tags: ['api-keys'],
       bearer: true,
       body: S.CreateApiKeyBody,
-      responses: { 201: { description: 'Created', schema: S.ApiKeyCreated }, ...BAD_INPUT, ...UNAUTHORIZED, 409: err(`The account already holds ${MAX_ACTIVE_API_KEYS} active keys`) },
+      responses: {
+        201: { description: 'Created', schema: S.ApiKeyCreated },
+        ...BAD_INPUT,
+        ...UNAUTHORIZED,
+        409: err(`The account already holds ${MAX_ACTIVE_API_KEYS} active keys`),
+      },
       handler: async (req, reply) => {
         const c = await bearer(ctx, req);
-        return reply.code(201).send(await createApiKey(ctx, c.sub, req.body as z.infer<typeof S.CreateApiKeyBody>, req.id));
+        return reply
+          .code(201)
+          .send(await createApiKey(ctx, c.sub, req.body as z.infer<typeof S.CreateApiKeyBody>, req.id));
       },
     },
     {
@@ -43,7 +50,12 @@ export async function apiKeyRoutes(app: FastifyInstance, { ctx, docs }: RoutesOp
       tags: ['api-keys'],
       bearer: true,
       params: S.IdParams,
-      responses: { 204: { description: 'Revoked' }, ...UNAUTHORIZED, 400: err('Not a key id'), 404: err('No such active key of yours') },
+      responses: {
+        204: { description: 'Revoked' },
+        ...UNAUTHORIZED,
+        400: err('Not a key id'),
+        404: err('No such active key of yours'),
+      },
       handler: async (req, reply) => {
         const c = await bearer(ctx, req);
         await revokeApiKey(ctx, c.sub, (req.params as { id: string }).id, req.id);

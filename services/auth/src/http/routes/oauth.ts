@@ -17,8 +17,16 @@ export async function oauthRoutes(app: FastifyInstance, { ctx, docs }: RoutesOpt
       summary: 'Start signing in with Google or GitHub: redirects to the provider',
       tags: ['oauth'],
       params: S.ProviderParams,
-      responses: { 302: { description: 'To the provider', headers: { location: 'Authorization URL' } }, 400: err('Unknown provider'), 404: err('Provider not configured') },
-      handler: async (req, reply) => reply.redirect((await startAuthorization(ctx, (req.params as z.infer<typeof S.ProviderParams>).provider)).url, 302),
+      responses: {
+        302: { description: 'To the provider', headers: { location: 'Authorization URL' } },
+        400: err('Unknown provider'),
+        404: err('Provider not configured'),
+      },
+      handler: async (req, reply) =>
+        reply.redirect(
+          (await startAuthorization(ctx, (req.params as z.infer<typeof S.ProviderParams>).provider)).url,
+          302,
+        ),
     },
     {
       method: 'POST',
@@ -52,13 +60,21 @@ export async function oauthRoutes(app: FastifyInstance, { ctx, docs }: RoutesOpt
       query: S.CallbackQuery,
       responses: {
         200: { description: 'Signed in (tokens) or linked', schema: z.union([S.TokenPair, S.Linked]) },
-        400: err('Unknown, expired or used state; code refused; no verified e-mail; linking started in another browser'),
+        400: err(
+          'Unknown, expired or used state; code refused; no verified e-mail; linking started in another browser',
+        ),
         409: err('Provider account linked elsewhere, or e-mail already registered (link from that account)'),
         502: err('Provider unreachable or answered unexpectedly'),
       },
       handler: async (req) => {
         const q = req.query as z.infer<typeof S.CallbackQuery>;
-        const result = await completeAuthorization(ctx, (req.params as z.infer<typeof S.ProviderParams>).provider, q, meta(req), cookieValue(req.headers.cookie, LINK_COOKIE));
+        const result = await completeAuthorization(
+          ctx,
+          (req.params as z.infer<typeof S.ProviderParams>).provider,
+          q,
+          meta(req),
+          cookieValue(req.headers.cookie, LINK_COOKIE),
+        );
         return result.kind === 'linked' ? { linked: true, provider: result.provider } : result.tokens;
       },
     },

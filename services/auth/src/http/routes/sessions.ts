@@ -14,7 +14,8 @@ export async function sessionRoutes(app: FastifyInstance, { ctx, docs }: RoutesO
     {
       method: 'POST',
       url: `${A}/refresh`,
-      summary: 'Exchange a refresh token for new tokens (the old refresh token is spent; reusing it revokes the session)',
+      summary:
+        'Exchange a refresh token for new tokens (the old refresh token is spent; reusing it revokes the session)',
       tags: ['session'],
       body: S.RefreshBody,
       responses: { ...TOKENS, ...BAD_INPUT, 401: err('Invalid, expired, spent or revoked refresh token') },
@@ -52,7 +53,12 @@ export async function sessionRoutes(app: FastifyInstance, { ctx, docs }: RoutesO
       tags: ['session'],
       bearer: true,
       params: S.IdParams,
-      responses: { 204: { description: 'Revoked' }, ...UNAUTHORIZED, 400: err('Not a session id'), 404: err('No such active session of yours') },
+      responses: {
+        204: { description: 'Revoked' },
+        ...UNAUTHORIZED,
+        400: err('Not a session id'),
+        404: err('No such active session of yours'),
+      },
       handler: async (req, reply) => {
         const c = await bearer(ctx, req);
         await revokeOwnSession(ctx, c.sub, (req.params as { id: string }).id, 'user', req.id);
