@@ -128,17 +128,19 @@ const valid = (command: string) => COMMANDS[command]!.options.map((o) => OPTION_
 
 /** The command line; an unknown or misplaced option is named with the command's valid ones. */
 function parseCommandLine(argv: string[]) {
-  const first = argv.find((a) => !a.startsWith('-'));
-  const command = first !== undefined && first in COMMANDS ? first : undefined;
+  // Options may come before the command (`--dir DIR status`): the command is the first positional.
+  const guess = argv.find((a) => a in COMMANDS);
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: PARSE_OPTIONS });
   } catch (e) {
     const unknown = /Unknown option '([^']+)'/.exec((e as Error).message)?.[1];
     const what = unknown ? `unknown option ${unknown}` : (e as Error).message.split('. ')[0];
-    throw new LocalPlatformError(command ? `${what} for ${command}; valid: ${valid(command)}` : `${what}\n${usage()}`);
+    throw new LocalPlatformError(guess ? `${what} for ${guess}; valid: ${valid(guess)}` : `${what}\n${usage()}`);
   }
   const { values, positionals } = parsed;
+  const first = positionals[0];
+  const command = first !== undefined && first in COMMANDS ? first : undefined;
   if (values.help) return { help: usage(command), values, positionals };
   if (!command)
     throw new LocalPlatformError(

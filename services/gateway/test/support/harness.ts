@@ -268,7 +268,7 @@ export async function startTestGateway(o: GatewayOptions): Promise<RunningGatewa
  */
 export async function revokeLikeAuth(
   what: { sessionId: string } | { keyId: string },
-  o: { redis?: { address: string; password: string }; natsUrl?: string; event?: boolean } = {},
+  o: { redis?: { address: string; username?: string; password: string }; natsUrl?: string; event?: boolean } = {},
 ): Promise<void> {
   const { Redis } = await import('ioredis');
   const { connect } = await import('@nats-io/transport-node');
@@ -276,6 +276,7 @@ export async function revokeLikeAuth(
   const redis = new Redis({
     host: host!,
     port: Number(port),
+    ...(o.redis?.username ? { username: o.redis.username } : {}),
     password: o.redis?.password ?? process.env.PRISM_TEST_REDIS_PASSWORD,
     maxRetriesPerRequest: 0,
   });
