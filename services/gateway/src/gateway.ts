@@ -1,17 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, Writable } from 'node:stream';
-import { Pool } from 'undici';
+import type { Transform, Writable } from 'node:stream';
+import type { Pool } from 'undici';
 import { API_KEY_HEADER, GATEWAY_PUBLIC_HEALTH_PATHS } from '#contract';
 import {
-  REQUEST_ID_HEADER,
   SpanKind,
   context as otelContext,
   extractContext,
-  injectContext,
-  PEER_IDENTITY_ERROR,
   requestIdOf,
-  serverIdentityCheck,
   trace,
   withRequestId,
   type Health,
@@ -23,15 +18,27 @@ import {
 import type { Admission } from './admission.js';
 import type { LocalApiKeyCache } from './api-key-cache.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
-import { type CircuitBreaker, RetryBudget, breakerMetrics, classBreakers, type RouteClass } from './breaker.js';
 import { ClientAddress } from './client-address.js';
-import { forwardedHeaders } from './forwarded-headers.js';
+import { authenticate, cachedIdentity } from './credentials.js';
 import type { EventPublisher } from './events.js';
-import { AuthError, type Identity } from './identity.js';
+import { AuthError } from './identity.js';
 import type { JwtVerifier } from './jwt.js';
 import type { LiveSettings } from './live-config.js';
 import { RateLimitUnavailable, type Decision, type RateLimiter } from './rate-limit.js';
-import type { GatewaySettings, Route } from './settings.js';
+import { BodyTooLarge, discard, limitBody } from './request-body.js';
+import type { Ctx } from './request-context.js';
+import { RequestRecorder } from './request-record.js';
+import { commonHeaders, upstreamResponseHeaders, writeError } from './responses.js';
+import type { GatewaySettings } from './settings.js';
+import {
+  RETRYABLE_METHODS,
+  RETRYABLE_STATUS,
+  TIMEOUT_CODES,
+  UPSTREAM_DOWN_CODES,
+  tlsFailure,
+} from './upstream-failures.js';
+import { upstreamHeaders } from './upstream-headers.js';
+import { upstreamsByRoute, type Upstream } from './upstreams.js';
 
 export interface GatewayDeps {
   readonly settings: GatewaySettings;
@@ -55,167 +62,32 @@ export interface GatewayDeps {
   readonly poolOptions?: Pool.Options;
 }
 
-interface Upstream {
-  readonly route: Route;
-  readonly pool: Pool;
-  /** Per route class: anonymous requests cannot open the breaker signed-in users go through. */
-  readonly breakers: Record<RouteClass, CircuitBreaker>;
-  readonly budget: RetryBudget;
-}
-
-interface RequestMetrics {
-  readonly count: { inc(): void };
-  readonly duration: { observe(seconds: number): void };
-}
-
-/** Per-request state, one object per request. */
-interface Ctx {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly start: number;
-  readonly id: string;
-  readonly ip: string;
-  path: string;
-  route: string;
-  status: number;
-  identity: Identity | undefined;
-  decision: Decision | undefined;
-  /** Set by the stream factory: the upstream answered 5xx. */
-  upstreamFailed: boolean;
-  /** Set by the stream factory: this attempt's answer is discarded and the request retried. */
-  retry: boolean;
-  canRetry: boolean;
-  up: Upstream | undefined;
-  /** The request's SERVER span, and the CLIENT span of its call upstream (tracing on). */
-  span: Span | undefined;
-  upstreamSpan: Span | undefined;
-  recorded: boolean;
-}
-
-const DROP_RESPONSE = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  REQUEST_ID_HEADER,
-]);
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-const RETRYABLE_STATUS = new Set([502, 503, 504]);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const UPSTREAM_DOWN_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-]);
-/**
- * An https upstream whose certificate does not verify (another CA, wrong name, expired) or whose
- * handshake fails: OpenSSL's verification codes and Node's TLS/SSL errors. The upstream is unusable, as if down.
- */
-const TLS_VERIFY_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_CHAIN_TOO_LONG',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'INVALID_PURPOSE',
-  'PATH_LENGTH_EXCEEDED',
-  'HOSTNAME_MISMATCH',
-  PEER_IDENTITY_ERROR,
-]);
-const tlsFailure = (code: string): boolean =>
-  TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
 const HEALTH_PATHS = new Set<string>(GATEWAY_PUBLIC_HEALTH_PATHS);
 /** `..` or `.` segments, encoded slashes or backslashes, and NUL: refused rather than normalised. */
 const BAD_PATH = /(?:^|\/)\.{1,2}(?:\/|$)|%2e|%2f|%5c|\\|%00/i;
-
-class BodyTooLarge extends Error {
-  readonly code = 'PRISM_BODY_TOO_LARGE';
-}
 
 /**
  * The gateway's request handler: public health paths, routing, authentication (JWT or API key),
  * rate limiting, circuit breaking, retries and proxying with undici, request events.
  */
-/** The CA bundle of a route's upstream; a missing or unreadable file is a startup error naming the route. */
-function readCaFile(file: string, prefix: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new Error(
-      `gateway: route ${prefix}: cannot read ca_file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-      { cause: e },
-    );
-  }
-}
-
 export class Gateway {
-  private readonly routes = new Map<string, Upstream>();
-  private readonly metricChildren = new Map<string, RequestMetrics>();
+  private readonly routes: Map<string, Upstream>;
+  private readonly recorder: RequestRecorder;
   private readonly settings: GatewaySettings;
-  private debug: boolean;
   private maintenance: LiveSettings['maintenance'] = { enabled: false, message: '' };
   private readonly clientAddress: ClientAddress;
 
   constructor(private readonly deps: GatewayDeps) {
     this.settings = deps.settings;
-    this.debug = deps.log.isLevelEnabled('debug');
+    this.recorder = new RequestRecorder(deps);
     this.clientAddress = new ClientAddress(this.settings.trustedProxies);
-    const breakerMetricSet = breakerMetrics([deps.metrics.registry]);
-    const pools = new Map<string, { pool: Pool; breakers: Record<RouteClass, CircuitBreaker>; budget: RetryBudget }>();
-    for (const route of this.settings.routes) {
-      // One pool, pair of breakers and retry budget per upstream origin, shared by its routes.
-      const key = `${route.origin} ${route.caFile ?? ''} ${route.serverIdentity ?? ''}`;
-      let p = pools.get(key);
-      if (!p) {
-        // An https upstream with a CA file is verified against that CA only (the mesh CA), by its host name
-        // and, with server_identity, by the workload identity in its certificate.
-        const connect = route.caFile
-          ? {
-              connect: {
-                ca: readCaFile(route.caFile, route.prefix),
-                checkServerIdentity: serverIdentityCheck(route.serverIdentity),
-              },
-            }
-          : {};
-        p = {
-          pool: new Pool(route.origin, {
-            connections: 128,
-            pipelining: 1,
-            keepAliveTimeout: 4_000,
-            ...connect,
-            ...deps.poolOptions,
-          }),
-          breakers: classBreakers(route.origin, route.breaker, breakerMetricSet),
-          budget: new RetryBudget(),
-        };
-        pools.set(key, p);
-      }
-      this.routes.set(route.name, { route, ...p });
-    }
+    this.routes = upstreamsByRoute(this.settings.routes, deps.metrics, deps.poolOptions);
   }
 
   /** Settings changed at run time (config service): maintenance mode, and the log level already set on the logger. */
   applyLive(s: LiveSettings): void {
     this.maintenance = s.maintenance;
-    this.debug = this.deps.log.isLevelEnabled('debug');
+    this.recorder.debug = this.deps.log.isLevelEnabled('debug');
   }
 
   /** Closes the upstream pools (after the HTTP server has drained). */
@@ -295,7 +167,7 @@ export class Gateway {
 
     ctx.span?.updateName(`${req.method} ${up.route.prefix}`);
 
-    ctx.identity = this.cachedIdentity(req);
+    ctx.identity = cachedIdentity(req, this.deps);
     if (ctx.identity === undefined) {
       const credential = req.headers[API_KEY_HEADER] !== undefined || req.headers.authorization !== undefined;
       if (credential) {
@@ -304,7 +176,7 @@ export class Gateway {
           return this.fail(ctx, 429, 'too many failed authentication attempts', undefined, Math.ceil(blockedMs / 1000));
       }
       try {
-        ctx.identity = await this.authenticate(req, up.route.authRequired);
+        ctx.identity = await authenticate(req, up.route.authRequired, this.deps);
       } catch (e) {
         if (!(e instanceof AuthError)) throw e;
         // Only failures of a presented credential count, never a missing one.
@@ -369,57 +241,10 @@ export class Gateway {
     await this.forward(
       ctx,
       up,
-      this.upstreamHeaders(ctx),
+      upstreamHeaders(ctx, this.deps.tracing),
       hasBody ? (chunked ? limitBody(req, this.settings.bodyLimitBytes) : req) : null,
     );
-    this.done(ctx);
-  }
-
-  /** A bearer token or API key verified before: known without a promise (most requests). */
-  private cachedIdentity(req: IncomingMessage): Identity | undefined {
-    const apiKey = req.headers[API_KEY_HEADER];
-    if (apiKey !== undefined) return typeof apiKey === 'string' ? this.deps.apiKeys.cached(apiKey) : undefined;
-    const authz = req.headers.authorization;
-    if (authz === undefined) return undefined;
-    const token = bearerToken(authz);
-    return token === undefined ? undefined : this.deps.jwt.cached(token);
-  }
-
-  private async authenticate(req: IncomingMessage, required: boolean): Promise<Identity | undefined> {
-    const apiKey = req.headers[API_KEY_HEADER];
-    const authz = req.headers.authorization;
-    if (typeof apiKey === 'string') return await this.deps.apiKeys.validate(apiKey);
-    if (authz !== undefined) {
-      const token = bearerToken(authz);
-      if (token === undefined) throw new AuthError(401, 'expected a Bearer token');
-      return await this.deps.jwt.verify(token);
-    }
-    if (required) throw new AuthError(401, 'authentication required');
-    return undefined;
-  }
-
-  /** The client's allowed headers (forwarded-headers.ts), then the ones the gateway decides: address, scheme, host, request id, identity, trace. */
-  private upstreamHeaders(ctx: Ctx): string[] {
-    const { headers: out, host } = forwardedHeaders(ctx.req.rawHeaders, !this.deps.tracing.enabled);
-    out.push(REQUEST_ID_HEADER, ctx.id, 'x-forwarded-for', ctx.ip);
-    out.push('x-forwarded-proto', 'encrypted' in ctx.req.socket ? 'https' : 'http');
-    if (host !== undefined) out.push('x-forwarded-host', host);
-    if (ctx.identity) for (const h of ctx.identity.headers) out.push(h);
-    if (ctx.span) {
-      const carrier: Record<string, string> = {};
-      const parent = trace.setSpan(otelContext.active(), ctx.span);
-      ctx.upstreamSpan ??= this.deps.tracing.tracer.startSpan(
-        `${ctx.req.method} ${ctx.up!.route.name}`,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: { 'http.request.method': ctx.req.method ?? '', 'server.address': ctx.up!.route.origin },
-        },
-        parent,
-      );
-      injectContext(trace.setSpan(parent, ctx.upstreamSpan), carrier);
-      for (const k in carrier) out.push(k, carrier[k]!);
-    }
-    return out;
+    this.recorder.done(ctx);
   }
 
   private async forward(
@@ -532,44 +357,22 @@ export class Gateway {
       }
     }
     ctx.status = statusCode;
-    const out: string[] = [];
-    for (const k in headers) {
-      if (DROP_RESPONSE.has(k)) continue;
-      const v = headers[k]!;
-      if (typeof v === 'string') out.push(k, v);
-      else for (const x of v) out.push(k, x);
-    }
-    this.commonHeaders(ctx, out);
+    const out = upstreamResponseHeaders(headers);
+    commonHeaders(ctx, out);
     ctx.res.writeHead(statusCode, out);
     return ctx.res;
   };
-
-  private commonHeaders(ctx: Ctx, out: string[]): void {
-    out.push(REQUEST_ID_HEADER, ctx.id);
-    const d = ctx.decision;
-    if (d !== undefined) {
-      out.push(
-        'ratelimit-limit',
-        String(d.limit),
-        'ratelimit-remaining',
-        String(d.remaining),
-        'ratelimit-reset',
-        String(Math.ceil(d.resetMs / 1000)),
-      );
-    }
-    if (!ctx.res.shouldKeepAlive) out.push('connection', 'close');
-  }
 
   private async health(ctx: Ctx, path: string): Promise<void> {
     let ok = true;
     if (path === '/ready') ok = (await this.deps.health.readiness()).ready;
     ctx.status = ok ? 200 : 503;
     const out: string[] = ['content-type', 'application/json', 'cache-control', 'no-store'];
-    this.commonHeaders(ctx, out);
+    commonHeaders(ctx, out);
     ctx.res.writeHead(ctx.status, out).end(ok ? '{"status":"ok"}' : '{"status":"unavailable"}');
   }
 
-  /** A response the gateway makes itself: JSON `{ error, request_id }`. */
+  /** A response the gateway makes itself (responses.ts), then the request's record. */
   private fail(
     ctx: Ctx,
     status: number,
@@ -578,97 +381,7 @@ export class Gateway {
     retryAfterSeconds?: number,
     upstream = false,
   ): void {
-    ctx.status = status;
-    const out: string[] = ['content-type', 'application/json', 'cache-control', 'no-store'];
-    if (wwwAuthenticate) out.push('www-authenticate', wwwAuthenticate);
-    if (retryAfterSeconds !== undefined) out.push('retry-after', String(retryAfterSeconds));
-    if (upstream) out.push('x-prism-gateway-error', 'upstream');
-    this.commonHeaders(ctx, out);
-    if (!ctx.res.headersSent)
-      ctx.res.writeHead(status, out).end(`{"error":${JSON.stringify(message)},"request_id":${JSON.stringify(ctx.id)}}`);
-    this.done(ctx);
+    writeError(ctx, status, message, wwwAuthenticate, retryAfterSeconds, upstream);
+    this.recorder.done(ctx);
   }
-
-  /** Metrics, trace and event of a finished request (called once per request). */
-  private done(ctx: Ctx): void {
-    if (ctx.recorded) return;
-    ctx.recorded = true;
-    const seconds = (performance.now() - ctx.start) / 1000;
-    const method = ctx.req.method ?? '';
-    const status = ctx.status || 499;
-    const m = this.requestMetrics(method, ctx.route, status);
-    m.count.inc();
-    m.duration.observe(seconds);
-    if (ctx.span) {
-      ctx.upstreamSpan?.setAttribute('http.response.status_code', status);
-      ctx.upstreamSpan?.end();
-      ctx.span.setAttribute('http.response.status_code', status);
-      ctx.span.end();
-    }
-    // Access records go to NATS as events; the log gets them only at debug level (dev).
-    if (this.debug)
-      this.deps.log.debug(
-        {
-          reqId: ctx.id,
-          method,
-          path: ctx.path,
-          route: ctx.route,
-          status,
-          ms: Math.round(seconds * 1e6) / 1e3,
-          userId: ctx.identity?.userId,
-        },
-        'request',
-      );
-    this.deps.events?.push({
-      id: ctx.id,
-      ts: Date.now(),
-      method,
-      path: ctx.path,
-      route: ctx.route,
-      status,
-      durationMs: Math.round(seconds * 1e6) / 1e3,
-      userId: ctx.identity?.userId,
-      authMethod: ctx.identity?.method,
-      clientIp: ctx.ip,
-    });
-  }
-
-  /**
-   * The labelled request counter and histogram of one method, route and status, looked up once:
-   * prom-client hashes the label object on every call otherwise. Methods are the parser's fixed set
-   * and routes come from the config, so the map stays small.
-   */
-  private requestMetrics(method: string, route: string, status: number): RequestMetrics {
-    const key = `${method} ${route} ${status}`;
-    let m = this.metricChildren.get(key);
-    if (m === undefined) {
-      const { httpRequests, httpDuration } = this.deps.metrics;
-      m = { count: httpRequests.labels({ method, route, status }), duration: httpDuration.labels({ method, route }) };
-      this.metricChildren.set(key, m);
-    }
-    return m;
-  }
-}
-
-/** The token of an `Authorization: Bearer <token>` header, or undefined for another scheme. */
-function bearerToken(authz: string): string | undefined {
-  return authz.length >= 8 && authz.slice(0, 7).toLowerCase() === 'bearer ' ? authz.slice(7).trim() : undefined;
-}
-
-function discard(): Writable {
-  return new Writable({ write: (_c, _e, cb) => cb() });
-}
-
-/** A chunked body passed through with a size cap; over the cap the upload fails with {@link BodyTooLarge}. */
-function limitBody(req: IncomingMessage, limit: number): Transform {
-  let seen = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      seen += chunk.length;
-      if (seen > limit) cb(new BodyTooLarge());
-      else cb(null, chunk);
-    },
-  });
-  req.on('error', (e) => t.destroy(e));
-  return req.pipe(t);
 }
