@@ -1,4 +1,4 @@
-import { AUTH_EVENTS_STREAM } from './auth.js';
+import { AUTH_EVENT_SUBJECTS, AUTH_EVENTS_STREAM } from './auth.js';
 import { SUBJECTS } from './commands.js';
 import type { WorkloadName } from './mtls.js';
 import type { ServiceName } from './services.js';
@@ -17,14 +17,11 @@ export const NATS_WORKLOAD = 'nats' satisfies WorkloadName;
 export const GATEWAY_REQUEST_STREAM = 'PRISM_GATEWAY_REQUESTS';
 
 /**
- * The auth events the gateway may read: revocations it must act on. Only these (not the user events,
- * which carry user ids and addresses) reach its subscriptions.
+ * The auth events the gateway may read: the revocations it acts on (its revocation feed subscribes to
+ * exactly these; a reused refresh token's family arrives as session revocations). Only these (not the user
+ * events, which carry user ids and addresses) reach its subscriptions.
  */
-export const AUTH_REVOCATION_SUBJECTS = [
-  'prism.auth.token.session_revoked',
-  'prism.auth.token.refresh_reuse_detected',
-  'prism.auth.token.api_key_revoked',
-] as const;
+export const AUTH_REVOCATION_SUBJECTS = Object.values(AUTH_EVENT_SUBJECTS);
 
 /** Replies (JetStream acknowledgements, API answers) come to a per-workload inbox, so no one reads another's. */
 export const natsInboxPrefix = (service: ServiceName): string => `_INBOX_${service}`;

@@ -2,6 +2,7 @@ import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-
 import {
   API_KEY_CACHE_MAX_SECONDS,
   AUTH_EVENT_SUBJECTS,
+  AUTH_REVOCATION_SUBJECTS,
   AUTH_REDIS_KEYS,
   REVOCATION_TTL_MARGIN_SECONDS,
 } from '#contract';
@@ -120,7 +121,7 @@ export class RevocationFeed {
         });
         if (this.closed) return void (await nc.close());
         this.nc = nc;
-        for (const subject of [AUTH_EVENT_SUBJECTS.sessionRevoked, AUTH_EVENT_SUBJECTS.apiKeyRevoked]) {
+        for (const subject of AUTH_REVOCATION_SUBJECTS) {
           nc.subscribe(subject, {
             callback: (err, m) => {
               if (!err) return this.onEvent(m.subject, m.data);
