@@ -39,42 +39,9 @@ export function makePki(): TestPki {
       f(`${name}.crt`),
     );
   };
-  const leaf = (name: string, caName: string, ext: string) => {
-    writeFileSync(f(`${name}.ext`), ext);
-    ssl(
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      f(`${name}.key`),
-      '-out',
-      f(`${name}.csr`),
-    );
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      f(`${name}.csr`),
-      '-CA',
-      f(`${caName}.crt`),
-      '-CAkey',
-      f(`${caName}.key`),
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      f(`${name}.ext`),
-      '-out',
-      f(`${name}.crt`),
-    );
-  };
   ca('ca');
   ca('rogue-ca');
+  const leaf = (name: string, caName: string, ext: string) => issueLeaf(dir, name, caName, ext);
   leaf('server', 'ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
   leaf('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
@@ -92,12 +59,15 @@ export function makePki(): TestPki {
 
 /** A server certificate from `pki`'s CA for localhost and 127.0.0.1 carrying the URI SAN `uri` (a workload identity). */
 export function issueServerCert(pki: TestPki, name: string, uri: string): { cert: string; key: string } {
-  const f = (n: string) => join(pki.dir, n);
+  issueLeaf(pki.dir, name, 'ca', `subjectAltName=DNS:localhost,IP:127.0.0.1,URI:${uri}\nextendedKeyUsage=serverAuth\n`);
+  return { cert: join(pki.dir, `${name}.crt`), key: join(pki.dir, `${name}.key`) };
+}
+
+/** A P-256 key and a certificate `<name>.crt` in `dir`, signed by `<caName>` there, with the extensions `ext`. */
+function issueLeaf(dir: string, name: string, caName: string, ext: string): void {
+  const f = (n: string) => join(dir, n);
   const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  writeFileSync(
-    f(`${name}.ext`),
-    `subjectAltName=DNS:localhost,IP:127.0.0.1,URI:${uri}\nextendedKeyUsage=serverAuth\n`,
-  );
+  writeFileSync(f(`${name}.ext`), ext);
   ssl(
     'req',
     '-newkey',
@@ -118,9 +88,9 @@ export function issueServerCert(pki: TestPki, name: string, uri: string): { cert
     '-in',
     f(`${name}.csr`),
     '-CA',
-    f('ca.crt'),
+    f(`${caName}.crt`),
     '-CAkey',
-    f('ca.key'),
+    f(`${caName}.key`),
     '-CAcreateserial',
     '-days',
     '2',
@@ -129,5 +99,4 @@ export function issueServerCert(pki: TestPki, name: string, uri: string): { cert
     '-out',
     f(`${name}.crt`),
   );
-  return { cert: f(`${name}.crt`), key: f(`${name}.key`) };
 }
