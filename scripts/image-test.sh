@@ -109,7 +109,7 @@ for s in "${services[@]}"; do
   image=localhost/prism-$s:$TAG
   args=(--build-arg "SERVICE=$s" --target "${TARGET[$s]}")
   if [ "$s" = dbmanager ] && [ "$PRISM_TOOLCHAIN" = source ]; then
-    args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:15-bookworm --build-arg PG_MAJOR=15)
+    args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:16-bookworm)
   fi
   start=$(date +%s)
   if ! build "$image" "${args[@]}" >"$tmp/build-$s.log" 2>&1; then

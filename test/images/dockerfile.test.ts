@@ -5,6 +5,7 @@ import { loadStack } from '../../infra/config/index.js';
 import { buildPlatform, component } from '../../infra/model/index.js';
 import { DATA_IMAGES } from '../../infra/model/components/data.js';
 import { IMAGE_ENTRYPOINT, pinnedTini } from '../../scripts/check-image.mjs';
+import { PG_PROGRAMS } from '#services/dbmanager/src/backup/pg-tools';
 
 // What services/Dockerfile declares, read as text. What the built images carry is checked on the images
 // themselves by scripts/image-test.sh (scripts/check-image.mjs on their mounted root filesystems).
@@ -74,6 +75,18 @@ describe('the one service Dockerfile', () => {
     expect(stage('service')).not.toContain('--from=pg');
     expect(file).not.toMatch(/^(VOLUME|STOPSIGNAL)/m);
     expect(file).not.toMatch(/^ENV .*PGDATA/m);
+  });
+
+  it("the pg stage copies exactly the DB manager's programs (its code's PG_PROGRAMS, pg_waldump among them) and what they load", () => {
+    // One list: the stage's default is the code's, and the copy loop and the ldd loop both walk it.
+    const pg = stage('pg');
+    expect(pg).toContain(`ARG PG_PROGRAMS="${PG_PROGRAMS.join(' ')}"`);
+    expect(PG_PROGRAMS).toContain('pg_waldump'); // pg_verifybackup runs it from its own directory
+    expect(pg).toContain('progs="${PG_PROGRAMS}"');
+    expect(pg).toMatch(/for p in \$progs; do cp -a \$bin\/\$p/);
+    expect(pg).toMatch(/for f in \$\(for p in \$progs; do echo \$bin\/\$p; done\) .*; do \\\n\s+ldd "\$f"/);
+    // The program list is written nowhere else in the file.
+    expect(file.match(/pg_basebackup pg_receivewal/g)).toHaveLength(1);
   });
 
   it('tini is pinned to a Debian package version and installed at exactly that version', () => {

@@ -30,11 +30,16 @@ export function libpqEnv(t: DbTarget): NodeJS.ProcessEnv {
   };
 }
 
-/** The PostgreSQL programs the DB manager runs; a bin directory must hold all of them. */
+/**
+ * The PostgreSQL programs the DB manager runs, directly or through another (pg_verifybackup runs pg_waldump
+ * from its own directory on every backup's WAL); a bin directory must hold all of them. The one list:
+ * services/Dockerfile's PG_PROGRAMS is held equal to it, and scripts/check-image.mjs runs each in the image.
+ */
 export const PG_PROGRAMS = [
   'pg_basebackup',
   'pg_receivewal',
   'pg_verifybackup',
+  'pg_waldump',
   'pg_ctl',
   'pg_dumpall',
   'postgres',
