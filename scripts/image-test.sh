@@ -30,8 +30,14 @@ else
   require_on_path docker
   PODMAN=(docker) RM=(docker rm -f) IMAGES=docker
 fi
-RUN_OPTS=(--read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges --network none
+BASE_OPTS=(--read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges
   --ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
+RUN_OPTS=("${BASE_OPTS[@]}" --network none)
+# shellcheck source=scripts/image-test-dbmanager.sh
+. scripts/image-test-dbmanager.sh
+# The PostgreSQL the DB manager is built with and tested against: the model's image, or its stand-in.
+PG_IMAGE=$(sed -n 's/^ARG PG_IMAGE=//p' services/Dockerfile)
+[ "$PRISM_TOOLCHAIN" = download ] || PG_IMAGE=localhost/prism-standin-postgres:16-bookworm
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(gateway auth config dbmanager)
 
@@ -57,11 +63,12 @@ done < <(node --input-type=module -e "
 BUILD_OPTS=(--isolation chroot --layers --force-rm -f services/Dockerfile)
 [ "$PRISM_TOOLCHAIN" = source ] || BUILD_OPTS=(--load -f services/Dockerfile)
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/prism-image-test.XXXXXX")
-containers=()
+containers=() MINIO_PIDS=()
 # buildah leaves a working container for a stage that is only copied from (FROM node AS node): ours go at the end.
 [ "$PRISM_TOOLCHAIN" = download ] || buildah containers -q | sort >"$tmp/working-before"
 cleanup() {
   for c in "${containers[@]}"; do "${RM[@]}" "$c" >/dev/null 2>&1 || true; done
+  for p in "${MINIO_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
   if [ "$PRISM_TOOLCHAIN" = source ]; then
     for w in $(buildah containers -q | sort | comm -13 "$tmp/working-before" -); do buildah rm "$w" >/dev/null 2>&1 || true; done
     for s in "${services[@]}"; do podman image unmount "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
@@ -109,7 +116,7 @@ for s in "${services[@]}"; do
   image=localhost/prism-$s:$TAG
   args=(--build-arg "SERVICE=$s" --target "${TARGET[$s]}")
   if [ "$s" = dbmanager ] && [ "$PRISM_TOOLCHAIN" = source ]; then
-    args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:16-bookworm)
+    args+=(--build-arg "PG_IMAGE=$PG_IMAGE")
   fi
   start=$(date +%s)
   if ! build "$image" "${args[@]}" >"$tmp/build-$s.log" 2>&1; then
@@ -122,7 +129,10 @@ for s in "${services[@]}"; do
   # What the image carries: its files and its config.
   $IMAGES image inspect "$image" | node -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(0, "utf8"))[0]))' >"$tmp/config-$s.json"
   mnt=$(rootfs "$image")
-  node scripts/check-image.mjs "$s" "$mnt" "$tmp/config-$s.json" || bad "$s: image contents"
+  # The DB manager's PostgreSQL programs (its code's list) are each run in a container of the image too.
+  run_in=()
+  [ "$s" != dbmanager ] || run_in=(--run "${PODMAN[*]} run --rm ${RUN_OPTS[*]}" "$image")
+  node scripts/check-image.mjs "$s" "$mnt" "$tmp/config-$s.json" "${run_in[@]}" || bad "$s: image contents"
   release "$image"
   size=$($IMAGES image inspect --format '{{.Size}}' "$image")
   if [ "$PRISM_TOOLCHAIN" = source ]; then
@@ -211,14 +221,44 @@ if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
   echo "$ps"
   grep -Eq '^ *1 +/usr/bin/tini -- node /app schedule' <<<"$ps" || bad "dbmanager: PID 1 is not tini"
   grep -Eq 'node /app schedule' <<<"$(grep -v '^ *1 ' <<<"$ps")" || bad "dbmanager: node does not run under tini"
-  for p in pg_basebackup pg_receivewal pg_verifybackup pg_dumpall pg_ctl postgres; do
-    v=$("${PODMAN[@]}" exec "$c" "$p" --version 2>&1) || { echo "$v"; bad "dbmanager: $p does not run"; }
-  done
-  echo "dbmanager: $v (and pg_basebackup, pg_receivewal, pg_verifybackup, pg_dumpall, pg_ctl run)"
   "${RM[@]}" "$c" >/dev/null
   after=$($IMAGES volume ls -q | sort)
   [ "$before" = "$after" ] || bad "dbmanager: volumes created: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
   echo "dbmanager: $IMAGES volume ls unchanged ($(echo "$after" | grep -c . || true) volumes before and after)"
+fi
+
+# The program check fails on the defect it guards against: the DB manager's image without pg_waldump, and
+# with pg_waldump but without a library it loads (liblz4, which the ldd step must have copied).
+if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
+  bin=$(sed -n 's/^ENV PATH=\(\/usr\/lib\/postgresql\/[^:]*\):.*/\1/p' services/Dockerfile | sed "s/\${PG_MAJOR}/$(sed -n 's/^ARG PG_MAJOR=//p' services/Dockerfile)/")
+  for plant in "$bin/pg_waldump" "/usr/lib/x86_64-linux-gnu/liblz4.so.1"; do
+    pimage=localhost/prism-planted-dbmanager:$TAG
+    if [ "$PRISM_TOOLCHAIN" = source ]; then
+      w=$(buildah from -q localhost/prism-dbmanager:$TAG)
+      rm -f "$(buildah mount "$w")$plant"* && buildah commit -q "$w" "$pimage" >/dev/null && buildah rm "$w" >/dev/null
+    else
+      printf '%s\n' "FROM localhost/prism-dbmanager:$TAG" 'USER root' "RUN rm -f $plant*" 'USER 10001:10001' |
+        docker buildx build --builder default --load -q -t "$pimage" - >/dev/null
+    fi
+    mnt=$(rootfs "$pimage")
+    set +e
+    planted=$(node scripts/check-image.mjs dbmanager "$mnt" --run "${PODMAN[*]} run --rm ${RUN_OPTS[*]}" "$pimage")
+    rc=$?
+    set -e
+    release "$pimage"
+    $IMAGES rmi -f "$pimage" >/dev/null
+    if [ $rc = 1 ] && grep -q 'pg_waldump' <<<"$planted"; then
+      echo "planted: $plant removed from the DB manager's image: the check fails ($(grep -m1 pg_waldump <<<"$planted" | cut -c1-150))"
+    else
+      echo "$planted"
+      bad "the check passed a DB manager image without $plant"
+    fi
+  done
+fi
+
+# The DB manager's real work: backup, verification and restore of a real PostgreSQL 16 (image-test-dbmanager.sh).
+if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
+  dbmanager_work "localhost/prism-dbmanager:$TAG" "$PG_IMAGE"
 fi
 
 if [ -z "${PRISM_IMAGE_TEST_KEEP:-}" ]; then

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnv } from '../../runtime/src/index.js';
-import { PG_PROGRAMS, findPgBin, libpqEnv, run, serverMajor } from '../src/backup/pg-tools.js';
+import { PG_PROGRAMS, findPgBin, libpqEnv, run, runCounting, serverMajor } from '../src/backup/pg-tools.js';
 import { DbManagerContext } from '../src/settings.js';
 import { testPgUrl } from './pg-support.js';
 
@@ -95,7 +95,7 @@ describe('the PostgreSQL bin directory (PRISM_PG_BIN_DIR, else found for the ser
 
   // What an image carries is a directory of exactly these programs (services/Dockerfile copies PG_PROGRAMS):
   // one of them must not need a program left out. pg_verifybackup runs pg_waldump from its own directory.
-  it('a directory of exactly PG_PROGRAMS takes a base backup and pg_verifybackup verifies it; without pg_waldump it cannot', async () => {
+  it('a directory of exactly PG_PROGRAMS takes, verifies and dumps; without pg_waldump pg_verifybackup fails, without pg_dump pg_dumpall', async () => {
     const source = findPgBin({ serverMajor: major });
     const only = async (name: string, programs: readonly string[]) => {
       const dir = join(work, name);
@@ -110,6 +110,16 @@ describe('the PostgreSQL bin directory (PRISM_PG_BIN_DIR, else found for the ser
     await run(join(bin, 'pg_basebackup'), ['-D', backup, '-Fp', '-X', 'stream', '-c', 'fast'], { env });
     const verified = await run(join(bin, 'pg_verifybackup'), [backup]);
     expect(verified.stdout).toMatch(/backup successfully verified/);
+    // A restore's check reads every row with pg_dumpall, which runs pg_dump.
+    const dump = await runCounting(join(bin, 'pg_dumpall'), [], { env });
+    expect(dump.bytes).toBeGreaterThan(0);
+    const noDump = await only(
+      'no-pg-dump',
+      PG_PROGRAMS.filter((p) => p !== 'pg_dump'),
+    );
+    await expect(runCounting(join(noDump, 'pg_dumpall'), [], { env })).rejects.toThrowError(
+      /"pg_dump" is needed by pg_dumpall/,
+    );
     // The defect this guards against: the list without pg_waldump, as the images had it.
     const lacking = await only(
       'no-waldump',

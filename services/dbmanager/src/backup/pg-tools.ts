@@ -31,8 +31,9 @@ export function libpqEnv(t: DbTarget): NodeJS.ProcessEnv {
 }
 
 /**
- * The PostgreSQL programs the DB manager runs, directly or through another (pg_verifybackup runs pg_waldump
- * from its own directory on every backup's WAL); a bin directory must hold all of them. The one list:
+ * The PostgreSQL programs the DB manager runs, directly or through another from its own directory
+ * (pg_verifybackup runs pg_waldump on every backup's WAL, pg_dumpall runs pg_dump for every database, pg_ctl
+ * runs postgres); a bin directory must hold all of them. The one list:
  * services/Dockerfile's PG_PROGRAMS is held equal to it, and scripts/check-image.mjs runs each in the image.
  */
 export const PG_PROGRAMS = [
@@ -42,6 +43,7 @@ export const PG_PROGRAMS = [
   'pg_waldump',
   'pg_ctl',
   'pg_dumpall',
+  'pg_dump',
   'postgres',
 ] as const;
 
