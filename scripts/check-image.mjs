@@ -144,7 +144,7 @@ export function checkPgPrograms(root, programs) {
  * Runs each program with --version in a container of the image (`run` is the engine's command up to the image,
  * e.g. ['podman', '--runtime', 'runc', 'run', '--rm', '--read-only']): the findings of those that do not run.
  */
-export function runPgPrograms(run, image, binDir, programs) {
+function runPgPrograms(run, image, binDir, programs) {
   const found = [];
   for (const p of programs) {
     const r = spawnSync(run[0], [...run.slice(1), '--entrypoint', `/${binDir}/${p}`, image, '--version'], {

@@ -7,16 +7,27 @@
 #                   is the service: node, its code and every module it imports statically load)
 #   gateway         started with a minimal environment (stores unreachable), it answers /health/live (the
 #                   others wait for their database before they serve health)
-#   dbmanager       runs its scheduler: tini is PID 1 with node under it, the PostgreSQL programs run, and
-#                   no volume is created (podman volume ls before and after)
+#   dbmanager       runs its scheduler: tini is PID 1 with node under it, and no volume is created (podman
+#                   volume ls before and after); every program of its code's PG_PROGRAMS runs in the image
+#                   (check-image.mjs), and that check fails on the image without pg_waldump or without a
+#                   library pg_waldump loads
+# and then does its real work:
+#   config, auth,   beside a local platform (the stores, the CA), with the model's environment: /health/ready,
+#   gateway         then config set+get over gRPC with the operator's mTLS certificate, auth register+login
+#                   over HTTPS, a login through the gateway (proxied to auth) and a protected route with its
+#                   token (scripts/image-test-services.ts)
+#   dbmanager       against a PostgreSQL 16 container and MinIO: migrate, full backup (pg_verifybackup, hence
+#                   pg_waldump), list, a real restore into scratch space (pg_verifybackup, WAL replay,
+#                   pg_dumpall, hence pg_dump), and the restored directory holds the rows written before the
+#                   backup (scripts/image-test-dbmanager.sh)
 # The base images come from scripts/image-base.sh (stand-ins, built once). The DB manager's PostgreSQL
-# programs come from Debian's PostgreSQL 15 here (the model's postgres:16 is not obtainable): PG_IMAGE and
-# PG_MAJOR are passed for that, nothing else differs from the real build.
+# programs, and the server it is tested against, come from the stand-in PostgreSQL 16 here (the model's
+# postgres:16 is not obtainable): PG_IMAGE is passed for that, nothing else differs from the real build.
 # Needs root, buildah, podman, runc. Usage: bash scripts/image-test.sh [service ...]   (default: all four)
 # PRISM_IMAGE_TEST_KEEP=1 keeps the images (localhost/prism-<service>:image-test).
 # With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) the same checks run with
 # Docker instead: `docker buildx build --load` from the real base images (no stand-ins; the DB manager with the
-# model's PostgreSQL 16), `docker run` with the same options; PRISM_BUILDX_CACHE (e.g. type=gha) adds a build
+# model's PostgreSQL 16, and tested against it), `docker run` with the same options; PRISM_BUILDX_CACHE (e.g. type=gha) adds a build
 # cache, one scope per service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -254,6 +265,16 @@ if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
       bad "the check passed a DB manager image without $plant"
     fi
   done
+fi
+
+# The services' real work beside a local platform: health and one real request each (image-test-services.ts).
+real=()
+for s in config auth gateway; do in_list "$s" "${services[@]}" && real+=("$s"); done
+if [ ${#real[@]} -gt 0 ] && [ $fail = 0 ]; then
+  t=$(date +%s)
+  PRISM_IMAGE_TAG=$TAG PRISM_IMAGE_RUN_OPTS="${BASE_OPTS[*]}" node --import tsx scripts/image-test-services.ts "${PODMAN[@]}" -- "${real[@]}" ||
+    bad "real work of ${real[*]}"
+  echo "image-test: real work of ${real[*]} in $(($(date +%s) - t)) s"
 fi
 
 # The DB manager's real work: backup, verification and restore of a real PostgreSQL 16 (image-test-dbmanager.sh).
