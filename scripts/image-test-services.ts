@@ -5,7 +5,8 @@
 // 127.0.0.1) and must answer /health/ready and one real request:
 //   auth     register and log in over HTTPS (the local CA's certificate), against the platform's PostgreSQL
 //   config   set and get a value over gRPC with the operator's mTLS certificate
-//   gateway  log the user in through the gateway image: a request it proxies to auth
+//   gateway  log the user in through the gateway image, which talks to the auth image (gRPC, JWKS, the proxied
+//            route; the auth image's request counter must count the login), then a protected route with the token
 // Files the environment names (certificates, keys, gateway.yaml) are copied for uid 10001 and mounted read-only
 // at the same paths. Usage: node --import tsx scripts/image-test-services.ts <engine words> -- <service...>
 import { execFile, execFileSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { HEALTH_PATHS } from '#contract';
+import { HEALTH_PATHS, METRICS } from '#contract';
 import { attachContext, type PlatformState } from '#infra/local-platform/context';
 import { readState } from '#infra/local-platform/launcher';
 import { layout } from '#infra/local-platform/layout';
@@ -60,11 +61,15 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_
  * Starts the image of `name` with the platform's environment for `instance`, on ports of its own; returns
  * them. Files named by the environment are copied for uid 10001 (the platform's keys are its own, 0600).
  */
-async function startImage(name: ServiceName, instance: string) {
+async function startImage(name: ServiceName, instance: string, rewrite: Readonly<Record<string, string>> = {}) {
   const state = readState<PlatformState>(layout(dir).state)!;
   const pc = attachContext(REPO, layout(dir), state);
+  // `rewrite` swaps addresses (the platform's auth for the auth image's) in the values and in the files they name.
+  const swap = (text: string) => Object.entries(rewrite).reduce((t, [from, to]) => t.replaceAll(from, to), text);
   const env = Object.fromEntries(
-    Object.entries(serviceEnv(pc, name, instance)).filter(([k]) => k.startsWith('PRISM_')),
+    Object.entries(serviceEnv(pc, name, instance))
+      .filter(([k]) => k.startsWith('PRISM_'))
+      .map(([k, v]) => [k, swap(v)]),
   );
   const ports = { http: await freePort(), grpc: await freePort(), metrics: await freePort() };
   for (const [k, v] of [
@@ -78,6 +83,7 @@ async function startImage(name: ServiceName, instance: string) {
   for (const v of new Set(Object.values(env).flatMap((x) => x.split(',')))) {
     if (!v.startsWith('/') || !existsSync(v)) continue;
     cpSync(v, join(stage, v), { recursive: true });
+    if (v.endsWith('.yaml')) writeFileSync(join(stage, v), swap(readFileSync(v, 'utf8')));
     execFileSync('chown', ['-R', '10001:10001', join(stage, v)]);
     mounts.push('-v', `${join(stage, v)}:${v}:ro`);
   }
@@ -139,11 +145,19 @@ async function main() {
     return { status: r.status, json: (await r.json().catch(() => undefined)) as Record<string, unknown> | undefined };
   };
   const user = { email: `image-test-${Date.now()}@example.com`, password: 'correct horse battery staple' };
+  let authImage: { http: number; grpc: number; metrics: number } | undefined;
+  /** The logins a service has answered, by its request counter (the contract's metric, route label). */
+  const loginsAt = async (metricsPort: number) =>
+    (await (await fetch(`http://127.0.0.1:${metricsPort}${HEALTH_PATHS.metrics}`)).text())
+      .split('\n')
+      .filter((l) => l.startsWith(`${METRICS.httpRequests}{`) && /route="[^"]*\/login"/.test(l))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   for (const name of services) {
     t = Date.now();
     try {
       if (name === 'auth') {
         const { ports } = await startImage('auth', 'auth');
+        authImage = ports;
         const base = `${new URL(e.auth).protocol}//127.0.0.1:${ports.http}/auth`;
         const reg = await post(`${base}/register`, user);
         const login = await post(`${base}/login`, user);
@@ -184,8 +198,17 @@ async function main() {
           say(`config: set and get over gRPC with the operator's mTLS certificate: ${got.trim().split('\n')[0]}`);
         else bad(`config: get answered ${got}`);
       } else if (name === 'gateway') {
-        if (!services.includes('auth')) await post(`${e.auth}/auth/register`, user);
-        const { ports } = await startImage('gateway', 'gateway-1');
+        if (!authImage) await post(`${e.auth}/auth/register`, user);
+        // With the auth image running, the gateway image talks to it (gRPC, JWKS, the proxied routes), not to
+        // the platform's auth: the auth image's own request counter must count the login.
+        const rewrite = authImage
+          ? {
+              [new URL(e.auth).host]: `127.0.0.1:${authImage.http}`,
+              [e.auth_grpc]: `127.0.0.1:${authImage.grpc}`,
+            }
+          : {};
+        const before = authImage ? await loginsAt(authImage.metrics) : 0;
+        const { ports } = await startImage('gateway', 'gateway-1', rewrite);
         const gw = `${new URL(e.gateways[0]!).protocol}//127.0.0.1:${ports.http}`;
         const login = await post(`${gw}/api/auth/login`, user);
         // The token on a protected route: the image verifies it (auth's keys) and proxies to the upstream.
@@ -193,6 +216,10 @@ async function main() {
           headers: { authorization: `Bearer ${String(login.json?.access_token)}` },
           dispatcher: tls,
         });
+        const counted = authImage ? (await loginsAt(authImage.metrics)) - before : 1;
+        if (authImage && counted !== 1)
+          bad(`gateway: the auth image counted ${counted} logins, not the one through the gateway image`);
+        else if (authImage) say('gateway: the login reached the auth image (its prism_http_requests_total counted it)');
         if (login.status === 200 && login.json?.token_type === 'Bearer' && me.status === 200)
           say(
             `gateway: POST /api/auth/login through the image, proxied to auth: ${login.status}; ${e.routes.echo}/me with its token: ${me.status}`,
