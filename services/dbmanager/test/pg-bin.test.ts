@@ -4,6 +4,7 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENV } from '#contract';
 import { parseEnv } from '../../runtime/src/index.js';
 import { PG_PROGRAMS, findPgBin, libpqEnv, run, runCounting, serverMajor } from '../src/backup/pg-tools.js';
 import { DbManagerContext } from '../src/settings.js';
@@ -128,6 +129,11 @@ describe('the PostgreSQL bin directory (PRISM_PG_BIN_DIR, else found for the ser
     await expect(run(join(lacking, 'pg_verifybackup'), [backup])).rejects.toThrowError(
       /"pg_waldump" is needed by pg_verifybackup/,
     );
+  });
+
+  it("PRISM_PG_BIN_DIR's description (docs/service-environment.md) names exactly the programs", () => {
+    const named = /\(([a-z_, ]+)\)/.exec(ENV.PRISM_PG_BIN_DIR.description)![1]!.split(', ');
+    expect(named).toEqual([...PG_PROGRAMS]);
   });
 
   it('an explicit directory is used as it is, and one lacking programs is refused at start, naming them', async () => {
