@@ -7,6 +7,8 @@
 #   backup auth full                   pg_basebackup, then pg_verifybackup on the staged copy (which runs
 #                                      pg_waldump on its WAL: the program the images lacked), then upload
 #   backup list auth                   the catalog knows it
+#   verify-latest auth                 the scheduled check (Compose's scheduler, the CronJob): the newest backup
+#                                      restored into scratch space, verified, replayed, removed
 #   restore auth <name> --target-dir   a real restore into scratch space: files checked against the manifest,
 #                                      pg_verifybackup, WAL replay on a private server until it promotes,
 #                                      pg_dumpall reads every row
@@ -66,7 +68,7 @@ dbmanager_work() {
   env+=(-e "PRISM_S3_ENDPOINT=http://127.0.0.1:$s3port" -e PRISM_S3_BUCKET=prism-backups -e "PRISM_S3_ACCESS_KEY=$s3user" -e "PRISM_S3_SECRET_KEY=$s3key")
   local dbm=("${PODMAN[@]}" run --rm "${NET_OPTS[@]}" --tmpfs /tmp:size=256m -v "$work/scratch:/var/lib/prism/scratch" "${env[@]}" "$image")
   local step out t
-  for step in 'migrate --all' 'backup auth full' 'backup list auth'; do
+  for step in 'migrate --all' 'backup auth full' 'backup list auth' 'verify-latest auth'; do
     t=$(date +%s)
     # shellcheck disable=SC2086 # the step's words
     if ! out=$("${dbm[@]}" $step 2>&1); then
@@ -76,8 +78,9 @@ dbmanager_work() {
     fi
     echo "dbmanager: $step: $(($(date +%s) - t)) s"
     [ "$step" != 'backup auth full' ] || { echo "$out" | grep -E 'pg_verifybackup|^backup |stored|wal' | sed 's/^/  /'; }
+    [ "$step" != 'backup list auth' ] || name=$(grep -oE '^auth-[^ ]+' <<<"$out" | head -1)
+    [ "$step" != 'verify-latest auth' ] || grep -E '^== verification' <<<"$out" | sed 's/^/  /'
   done
-  name=$(grep -oE '^auth-[^ ]+' <<<"$out" | head -1)
   [ -n "$name" ] || { echo "$out"; bad "dbmanager: backup list names no backup of auth"; return; }
 
   t=$(date +%s)
@@ -106,5 +109,5 @@ dbmanager_work() {
   fi
   "${RM[@]}" "$rc" "$pgc" >/dev/null 2>&1 || true
   kill "$minio_pid" 2>/dev/null && wait "$minio_pid" 2>/dev/null || true
-  echo "dbmanager: real work (PostgreSQL, MinIO, migrate, backup, list, restore, restored rows) in $(($(date +%s) - start)) s"
+  echo "dbmanager: real work (PostgreSQL, MinIO, migrate, backup, list, verify-latest, restore, restored rows) in $(($(date +%s) - start)) s"
 }
