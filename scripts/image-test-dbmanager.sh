@@ -49,7 +49,7 @@ dbmanager_work() {
   local before
   before=$("${psql[@]}" -p "$pgport" -d prism_auth -c "$rows_sql")
 
-  # MinIO on the host, the backup bucket created as the platform's setup job does.
+  # MinIO on the host (as the tests start it) and the backup bucket.
   local s3user=prism-image-test s3key
   s3key=$(openssl rand -hex 16)
   MINIO_ROOT_USER=$s3user MINIO_ROOT_PASSWORD=$s3key MINIO_BROWSER=off \
@@ -61,12 +61,19 @@ dbmanager_work() {
   MC_CONFIG_DIR="$work/mc" mc alias set -q it "http://127.0.0.1:$s3port" "$s3user" "$s3key" >/dev/null
   MC_CONFIG_DIR="$work/mc" mc mb -q it/prism-backups >/dev/null
 
-  local env=(-e PRISM_ENVIRONMENT=image-test -e PRISM_NATS_URL=nats://127.0.0.1:1 -e PRISM_LOG_LEVEL=warn)
-  for db in AUTH OPS; do
-    env+=(-e "PRISM_${db}_DB_HOST=127.0.0.1" -e "PRISM_${db}_DB_PORT=$pgport" -e "PRISM_${db}_DB_NAME=prism_${db,,}" -e "PRISM_${db}_DB_USER=prism" -e "PRISM_${db}_DB_PASSWORD=$pw")
-  done
-  env+=(-e "PRISM_S3_ENDPOINT=http://127.0.0.1:$s3port" -e PRISM_S3_BUCKET=prism-backups -e "PRISM_S3_ACCESS_KEY=$s3user" -e "PRISM_S3_SECRET_KEY=$s3key")
-  local dbm=("${PODMAN[@]}" run --rm "${NET_OPTS[@]}" --tmpfs /tmp:size=256m -v "$work/scratch:/var/lib/prism/scratch" "${env[@]}" "$image")
+  # The DB manager's environment, from a file: its passwords on no command line.
+  local envfile="$work/dbmanager.env"
+  {
+    printf '%s\n' PRISM_ENVIRONMENT=image-test PRISM_NATS_URL=nats://127.0.0.1:1 PRISM_LOG_LEVEL=warn
+    for db in AUTH OPS; do
+      printf '%s\n' "PRISM_${db}_DB_HOST=127.0.0.1" "PRISM_${db}_DB_PORT=$pgport" "PRISM_${db}_DB_NAME=prism_${db,,}" \
+        "PRISM_${db}_DB_USER=prism" "PRISM_${db}_DB_PASSWORD=$pw"
+    done
+    printf '%s\n' "PRISM_S3_ENDPOINT=http://127.0.0.1:$s3port" PRISM_S3_BUCKET=prism-backups \
+      "PRISM_S3_ACCESS_KEY=$s3user" "PRISM_S3_SECRET_KEY=$s3key"
+  } >"$envfile"
+  chmod 0600 "$envfile"
+  local dbm=("${PODMAN[@]}" run --rm "${NET_OPTS[@]}" --tmpfs /tmp:size=256m -v "$work/scratch:/var/lib/prism/scratch" --env-file "$envfile" "$image")
   local step out t
   for step in 'migrate --all' 'backup auth full' 'backup list auth' 'verify-latest auth'; do
     t=$(date +%s)
