@@ -53,7 +53,7 @@ export const THIRD_PARTY_IMAGES = {
       date: '2028-11-09',
       source: 'postgresql.org/support/versioning: 16 is supported five years, final release November 2028',
     },
-    why: "PostgreSQL 16 keeps the databases' on-disk format (no pg_upgrade); 16.14 is the 2026-05-14 minor (postgresql.org). Debian 13 (trixie) variant: Debian 12 left regular security support in June 2026, and the DB manager copies these programs onto the trixie runtime",
+    why: "PostgreSQL 16 keeps the databases' on-disk format (no pg_upgrade); 16.14 (2026-05-14) is its newest minor found; trixie, like the runtime the DB manager copies its programs onto",
   },
   redis: {
     repository: 'redis',

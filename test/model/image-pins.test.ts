@@ -51,6 +51,17 @@ describe('third-party image pins (infra/model/images.ts)', () => {
     expect(REVIEW_DAYS).toBeLessThanOrEqual(183);
   });
 
+  it('the README lists every pin: tag, end of support, digest or none, reason', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    for (const [name, p] of pins) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${p.repository}\` | \`${p.tag}\` | `));
+      expect(row, `${name}: no README row for ${p.repository}:${p.tag}`).toBeDefined();
+      expect(row, name).toContain(`| ${supportedUntil(p.support)} (`);
+      expect(row, name).toContain(p.digest ? `| \`${p.digest.slice(0, 19)}…\` |` : '| none found |');
+      expect(row, name).toContain(p.why);
+    }
+  });
+
   it('every pin names its source, a real tag, a well-formed digest with where it was copied from, and a reason', () => {
     for (const [name, p] of pins) {
       expect(p.tag, name).not.toMatch(/^(latest|stable|)$/);
