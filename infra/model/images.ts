@@ -266,5 +266,3 @@ export const THIRD_PARTY_IMAGES = {
     why: 'Debian 12 (bookworm) left regular security support in June 2026 (LTS only, a subset of packages); 13 is stable',
   },
 } as const satisfies Record<string, PinnedImage>;
-
-export type ThirdPartyImage = keyof typeof THIRD_PARTY_IMAGES;
