@@ -93,32 +93,40 @@ export const THIRD_PARTY_IMAGES = {
     why: "1.20 and 1.22 are past HashiCorp's support; 2.0 is the line with a published end date, 2.0.4 its newest patch seen in public pins",
   },
   minio: {
-    repository: 'pgsty/minio',
-    tag: 'RELEASE.2026-08-04T00-00-00Z',
-    tools: { httpCheck: 'mc-ready', shell: true },
+    repository: 'pgsty/silo',
+    tag: 'RELEASE.2026-09-16T00-00-00Z',
+    digest: 'sha256:635197cb9f36d01bee221d34d1c7d7960f6a95c48b0b6c01d99cd13bdae51a46',
+    digestSource: PUBLIC_FILE('71182970985 (checked for both Linux platforms), 70093349526, 70296451648'),
+    tools: { httpCheck: 'silo-ready', shell: true },
     support: {
       kind: 'current',
       checked: CHECKED,
       source:
-        'github.com/pgsty/minio (Pigsty community fork, Docker Hub pgsty/minio): newest release; MinIO archived minio/minio on 2026-04-25 and deleted minio/minio from Docker Hub on 2026-09-12 (testcontainers-node#1463)',
+        'github.com/pgsty/silo (maintained community fork of the MinIO server; silo-pkg v3.14.1 of 2026-09-16 is its newest release found); MinIO archived minio/minio on 2026-04-25 and deleted minio/minio and minio/mc from Docker Hub on 2026-09-12 (testcontainers-node#1463)',
     },
-    why: "MinIO's own community images stopped in October 2025 and are gone from Docker Hub: the community fork keeps the same server, S3 API and MINIO_* settings with security fixes",
+    why: "MinIO's own community images stopped in October 2025 and are gone from Docker Hub; Silo keeps the S3 API, MINIO_* settings, ports and on-disk format, with fixes (pgsty/minio is the fork's earlier, frozen name)",
   },
   mc: {
     repository: 'pgsty/mc',
     tag: 'RELEASE.2026-09-16T00-00-00Z',
+    digest: 'sha256:cfc83108c3abb371f8fb84d99c1fdc88f8c237e022409b0081fb7c0a3be634dd',
+    digestSource: PUBLIC_FILE('71182970985 (checked for both Linux platforms), 71537124469, 70942571401'),
     tools: { httpCheck: 'none', shell: true },
     support: {
       kind: 'current',
       checked: CHECKED,
       source:
-        'github.com/pgsty/mc (the fork of the MinIO client): newest release in public pins; minio/mc is gone from Docker Hub',
+        'github.com/pgsty/mc: the client Silo RELEASE.2026-09-16T00-00-00Z ships, published as pgsty/mc; minio/mc is gone from Docker Hub',
     },
-    why: 'the client of the same fork as the server; minio/mc no longer exists on Docker Hub',
+    why: 'the client released with the pinned Silo (its binary is still mc); minio/mc no longer exists on Docker Hub',
   },
   traefik: {
     repository: 'traefik',
     tag: 'v3.7.14',
+    digest: 'sha256:575fa15b135078fe5e50aa847987d96dbddd7b093c172429618404df73f3fa7c',
+    digestSource: PUBLIC_FILE(
+      '71017096944, 71134572600, 70404958501, 70581788473; one Dockerfile pins sha256:e849695b…, another build',
+    ),
     tools: { httpCheck: 'wget', shell: true },
     support: {
       kind: 'current',
@@ -256,6 +264,10 @@ export const THIRD_PARTY_IMAGES = {
   debian: {
     repository: 'debian',
     tag: 'trixie-slim',
+    digest: 'sha256:d7e12182ce18b85b93007c1dedf31f2d29e01ccf3182cc4017c709b6259bc132',
+    digestSource: PUBLIC_FILE(
+      '69326684711, 62003270861, 66142367801; trixie-slim is rebuilt at every Debian point release, each build its own digest',
+    ),
     tools: { httpCheck: 'none', shell: true },
     support: {
       kind: 'eol',

@@ -232,7 +232,8 @@ function minio(ctx: BuildContext): Component {
     name: 'minio',
     description: 'MinIO: S3-compatible storage of backups and archived WAL',
     image: DATA_IMAGES.minio,
-    command: ['minio'],
+    // Silo, the maintained fork of the MinIO server: the same server arguments, MINIO_* settings and ports.
+    command: ['silo'],
     // --certs-dir: the default (~/.minio/certs) is on the read-only root filesystem.
     args: [
       'server',
