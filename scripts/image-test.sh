@@ -39,6 +39,10 @@ if [ "$PRISM_TOOLCHAIN" = source ]; then
   PODMAN=(podman --runtime runc) RM=(podman rm -f -t 0) IMAGES=podman
 else
   require_on_path docker
+  # Without the plugin `docker buildx build --load` fails per service with "unknown flag: --load"; say it once.
+  docker buildx version >/dev/null 2>&1 ||
+    { echo "image-test: download mode needs docker buildx (docker/setup-buildx-action), not found" >&2; exit 1; }
+  docker info >/dev/null 2>&1 || { echo "image-test: download mode needs a running Docker engine (docker info fails)" >&2; exit 1; }
   PODMAN=(docker) RM=(docker rm -f) IMAGES=docker
 fi
 BASE_OPTS=(--read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges

@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DBMANAGER_CLI, SERVICE_ENTRY, SERVICE_NAMES } from '../../infra/contract/index.js';
 import { loadStack } from '../../infra/config/index.js';
-import { buildPlatform, component } from '../../infra/model/index.js';
+import { buildPlatform, component, imageRef } from '../../infra/model/index.js';
 import { DATA_IMAGES } from '../../infra/model/components/data.js';
 import { IMAGE_ENTRYPOINT, pinnedTini } from '../../scripts/check-image.mjs';
 import { PG_PROGRAMS } from '#services/dbmanager/src/backup/pg-tools';
@@ -64,7 +64,7 @@ describe('the one service Dockerfile', () => {
 
   it("the DB manager gets the PostgreSQL programs of the databases' image, as files only (no VOLUME, STOPSIGNAL, EXPOSE 5432 or PGDATA)", () => {
     // pg_basebackup refuses servers newer than itself, and a restore is verified with this server.
-    expect(file).toContain(`ARG PG_IMAGE=${DATA_IMAGES.postgres.repository}:${DATA_IMAGES.postgres.tag}`);
+    expect(file).toContain(`ARG PG_IMAGE=${imageRef(DATA_IMAGES.postgres)}\n`);
     expect(file).toContain(`ARG PG_MAJOR=${DATA_IMAGES.postgres.tag.split('.')[0]}`);
     expect(stages.find((s) => s.from === '${PG_IMAGE}')?.as).toBe('pg');
     expect(stages.find((s) => s.as === 'dbmanager')?.from).toBe('runtime');
