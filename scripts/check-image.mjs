@@ -189,7 +189,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const o = {
-    tiniVersion: pinnedTini(),
+    // A build given another TINI_VERSION (the image test on its bookworm stand-ins) is held to that one.
+    tiniVersion: process.env.PRISM_IMAGE_TINI_VERSION || pinnedTini(),
     entry: SERVICE_ENTRY[service][1],
     cmd: service === 'dbmanager' ? [...DBMANAGER_CLI.serve] : [],
   };

@@ -53,6 +53,13 @@ RUN_OPTS=("${BASE_OPTS[@]}" --network none)
 # The PostgreSQL the DB manager is built with and tested against: the model's image, or its stand-in.
 PG_IMAGE=$(sed -n 's/^ARG PG_IMAGE=//p' services/Dockerfile)
 [ "$PRISM_TOOLCHAIN" = download ] || PG_IMAGE=localhost/prism-standin-postgres:16-bookworm
+# The stand-ins are Debian 12 (bookworm) under their own names; the Dockerfile's defaults are Debian 13 pinned by
+# digest, which no stand-in can match: the build is given the stand-ins, and bookworm's tini, which the image
+# check then holds the image to.
+STANDIN_TINI=0.19.0-1+b3
+STANDIN_ARGS=(--build-arg NODE_IMAGE=docker.io/library/node:24-bookworm-slim
+  --build-arg BASE_IMAGE=docker.io/library/debian:bookworm-slim --build-arg "TINI_VERSION=$STANDIN_TINI")
+[ "$PRISM_TOOLCHAIN" = download ] || export PRISM_IMAGE_TINI_VERSION=$STANDIN_TINI
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(gateway auth config dbmanager)
 
@@ -130,8 +137,9 @@ bad() { echo "FAIL $*"; fail=1; }
 for s in "${services[@]}"; do
   image=localhost/prism-$s:$TAG
   args=(--build-arg "SERVICE=$s" --target "${TARGET[$s]}")
-  if [ "$s" = dbmanager ] && [ "$PRISM_TOOLCHAIN" = source ]; then
-    args+=(--build-arg "PG_IMAGE=$PG_IMAGE")
+  if [ "$PRISM_TOOLCHAIN" = source ]; then
+    args+=("${STANDIN_ARGS[@]}")
+    [ "$s" != dbmanager ] || args+=(--build-arg "PG_IMAGE=$PG_IMAGE")
   fi
   start=$(date +%s)
   if ! build "$image" "${args[@]}" >"$tmp/build-$s.log" 2>&1; then
