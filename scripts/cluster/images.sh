@@ -46,7 +46,7 @@ stand_in_images() {
   import_image "$PAUSE_IMAGE" "$root/pause" '["/pause"]' 65535
   cp "$(command -v coredns)" "$root/coredns/coredns"
   import_image "$COREDNS_IMAGE" "$root/coredns" '["/coredns"]'
-  if ! file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; then
+  if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then # not there, or dynamically linked
     echo "cluster-run: a static busybox is missing: apt-get install busybox-static" >&2
     return 1
   fi
