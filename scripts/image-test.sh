@@ -22,7 +22,8 @@
 #                   backup (scripts/image-test-dbmanager.sh)
 # The base images come from scripts/image-base.sh (stand-ins, built once). The DB manager's PostgreSQL
 # programs, and the server it is tested against, come from the stand-in PostgreSQL 16 here (the model's
-# postgres:16 is not obtainable): PG_IMAGE is passed for that, nothing else differs from the real build.
+# postgres:16 is not obtainable): NODE_IMAGE, BASE_IMAGE and PG_IMAGE name the stand-ins, nothing else differs
+# from the real build.
 # Needs root, buildah, podman, runc. Usage: bash scripts/image-test.sh [service ...]   (default: all four)
 # PRISM_IMAGE_TEST_KEEP=1 keeps the images (localhost/prism-<service>:image-test).
 # With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) the same checks run with
@@ -50,16 +51,17 @@ BASE_OPTS=(--read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-p
 RUN_OPTS=("${BASE_OPTS[@]}" --network none)
 # shellcheck source=scripts/image-test-dbmanager.sh
 . scripts/image-test-dbmanager.sh
-# The PostgreSQL the DB manager is built with and tested against: the model's image, or its stand-in.
-PG_IMAGE=$(sed -n 's/^ARG PG_IMAGE=//p' services/Dockerfile)
-[ "$PRISM_TOOLCHAIN" = download ] || PG_IMAGE=localhost/prism-standin-postgres:16-bookworm
-# The stand-ins are Debian 12 (bookworm) under their own names; the Dockerfile's defaults are Debian 13 pinned by
-# digest, which no stand-in can match: the build is given the stand-ins, and bookworm's tini, which the image
-# check then holds the image to.
-STANDIN_TINI=0.19.0-1+b3
-STANDIN_ARGS=(--build-arg NODE_IMAGE=docker.io/library/node:24-bookworm-slim
-  --build-arg BASE_IMAGE=docker.io/library/debian:bookworm-slim --build-arg "TINI_VERSION=$STANDIN_TINI")
-[ "$PRISM_TOOLCHAIN" = download ] || export PRISM_IMAGE_TINI_VERSION=$STANDIN_TINI
+# The base images: the Dockerfile's defaults (the model's pins, infra/model/images.ts). Source mode builds from
+# their stand-ins (scripts/image-base.sh), named by the same tags without the digest, which no stand-in can
+# match; the PostgreSQL stand-in has a name of its own. Download mode builds from the defaults as they are.
+arg_default() { sed -n "s/^ARG $1=//p" services/Dockerfile; }
+standin() { local ref=${1%@sha256:*}; [[ $ref == */* ]] || ref=library/$ref; echo "docker.io/$ref"; }
+NODE_IMAGE=$(arg_default NODE_IMAGE) BASE_IMAGE=$(arg_default BASE_IMAGE) PG_IMAGE=$(arg_default PG_IMAGE)
+STANDIN_ARGS=()
+if [ "$PRISM_TOOLCHAIN" = source ]; then
+  NODE_IMAGE=$(standin "$NODE_IMAGE") BASE_IMAGE=$(standin "$BASE_IMAGE") PG_IMAGE=localhost/prism-standin-postgres:16-trixie
+  STANDIN_ARGS=(--build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg "BASE_IMAGE=$BASE_IMAGE")
+fi
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(gateway auth config dbmanager)
 
@@ -210,12 +212,12 @@ fi
 if in_list gateway "${services[@]}" && in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
   if [ "$PRISM_TOOLCHAIN" = source ]; then
     w=$(buildah from -q localhost/prism-gateway:$TAG)
-    buildah copy -q --from docker.io/library/node:24-bookworm-slim "$w" /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm >/dev/null
+    buildah copy -q --from "$NODE_IMAGE" "$w" /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm >/dev/null
     buildah copy -q --from localhost/prism-dbmanager:$TAG "$w" /app/node_modules/@aws-sdk /app/node_modules/@aws-sdk >/dev/null
     mnt=$(buildah mount "$w")
   else
     printf '%s\n' "FROM localhost/prism-gateway:$TAG" \
-      "COPY --from=docker.io/library/node:24-bookworm-slim /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm" \
+      "COPY --from=$NODE_IMAGE /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm" \
       "COPY --from=localhost/prism-dbmanager:$TAG /app/node_modules/@aws-sdk /app/node_modules/@aws-sdk" |
       docker buildx build --builder default --load -q -t localhost/prism-planted:$TAG - >/dev/null # the engine's own builder sees its images
     mnt=$(rootfs localhost/prism-planted:$TAG)
