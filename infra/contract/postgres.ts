@@ -220,3 +220,10 @@ export function pgGrantSql(db: DatabaseId, database: string): string[] {
   }
   return out;
 }
+
+/** Who may hold each role's password: its holders and the set-up (the superusers are OPERATOR_CREDENTIALS). */
+export const PG_CREDENTIAL_HOLDERS: Readonly<Partial<Record<SecretKey, readonly string[]>>> = Object.fromEntries(
+  Object.values(PG_ROLES as Record<string, PgRole>)
+    .filter((r) => r.password && !r.superuser)
+    .map((r) => [r.password!, [...(r.holders ?? []), PG_SETUP_WORKLOAD]]),
+);

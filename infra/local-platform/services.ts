@@ -85,7 +85,7 @@ export async function runDbMigrate(pc: PlatformContext, signal?: AbortSignal): P
   if (!task) throw new LocalPlatformError('the model has no db-migrate task');
   const [entry] = serviceEntry(c);
   await runTask('db-migrate', process.execPath, ['--import', 'tsx', entry!, ...task.args], {
-    env: serviceEnv(pc, 'dbmanager', 'db-migrate', 'db-migrate'),
+    env: serviceEnv(pc, 'dbmanager', 'dbmanager', 'db-migrate'),
     cwd: pc.repoRoot,
     log: pc.layout.log('db-migrate'),
     signal,
