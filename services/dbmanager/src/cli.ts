@@ -130,7 +130,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'status': {
-      const targets = databaseTargets();
+      // Read-only: the backup roles may read the migration history (the DB manager's own credentials).
+      const env = databaseEnv();
+      const targets = { auth: dbTarget(env, 'auth'), ops: dbTarget(env, 'ops') };
       for (const db of ['auth', 'ops'] as const) {
         out(`== ${targets[db].database}`);
         for (const m of await databaseMigrationStatus(db, { ...targets[db] }))
