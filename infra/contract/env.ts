@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { addressListEnv } from './network.js';
+import { PG_LOGIN_ROLES, PG_ROLES, pgPasswordVar, type PgPasswordVar } from './postgres.js';
 
 /**
  * Every environment variable a Prism service reads. The services validate their
@@ -38,6 +39,22 @@ function dbVars<P extends 'AUTH' | 'OPS'>(prefix: P, what: string): Record<DbVar
     [v('PASSWORD')]: { description: `${what} database password`, schema: nonEmpty, secret: true },
   } as unknown as Record<DbVar<P>, EnvVarSpec>;
 }
+
+/**
+ * The DB manager's PostgreSQL passwords, one variable per role of PG_ROLES (it takes the role names from
+ * there): its backup jobs get their database's backup role, the migration every role (it sets them).
+ */
+const pgPasswordVars = Object.fromEntries(
+  PG_LOGIN_ROLES.map((id) => [
+    pgPasswordVar(id),
+    {
+      description: `Password of PostgreSQL role ${PG_ROLES[id].name} (${id.replace('_', ' ')}), for the DB manager`,
+      schema: nonEmpty,
+      secret: true,
+      optional: true,
+    },
+  ]),
+) as unknown as Record<PgPasswordVar, EnvVarSpec>;
 
 export const ENV = {
   // Common to every service.
@@ -247,6 +264,7 @@ export const ENV = {
     optional: true,
   },
   PRISM_MIGRATE_ON_START: { description: 'Run migrations at start-up', schema: bool.default(true), optional: true },
+  ...pgPasswordVars,
 } as const satisfies Record<string, EnvVarSpec>;
 
 export type EnvName = keyof typeof ENV;

@@ -15,3 +15,4 @@ export * from './secrets.js';
 export * from './nats.js';
 export * from './redis.js';
 export * from './logging.js';
+export * from './postgres.js';

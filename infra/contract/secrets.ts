@@ -1,3 +1,6 @@
+import { DATABASES } from './commands.js';
+import { PG_ROLES, PG_SETUP_WORKLOAD, type PgRole } from './postgres.js';
+
 /**
  * The secrets of the platform, by reference only: the model never holds a value.
  * One catalog drives the ExternalSecret objects, the Pulumi secret config keys,
@@ -46,14 +49,63 @@ export const SECRET_KEYS = [
     'postgres-auth-password',
     'POSTGRES_AUTH_PASSWORD',
     'postgresAuthPassword',
-    'Auth database password',
+    'Auth database superuser password (its server and db-migrate only)',
+    'password',
+  ),
+  spec(
+    'postgres-auth-app-password',
+    'POSTGRES_AUTH_APP_PASSWORD',
+    'postgresAuthAppPassword',
+    'Auth database: role prism_auth_app (the auth service)',
+    'password',
+  ),
+  spec(
+    'postgres-auth-backup-password',
+    'POSTGRES_AUTH_BACKUP_PASSWORD',
+    'postgresAuthBackupPassword',
+    'Auth database: role prism_auth_backup (replication, for the backup jobs)',
+    'password',
+  ),
+  spec(
+    'postgres-auth-monitor-password',
+    'POSTGRES_AUTH_MONITOR_PASSWORD',
+    'postgresAuthMonitorPassword',
+    'Auth database: role prism_auth_monitor (pg_monitor, for its exporter)',
     'password',
   ),
   spec(
     'postgres-ops-password',
     'POSTGRES_OPS_PASSWORD',
     'postgresOpsPassword',
-    'Operational database password',
+    'Operational database superuser password (its server and db-migrate only)',
+    'password',
+  ),
+  spec(
+    'postgres-ops-config-password',
+    'POSTGRES_OPS_CONFIG_PASSWORD',
+    'postgresOpsConfigPassword',
+    'Operational database: role prism_ops_config (the config service)',
+    'password',
+  ),
+  spec(
+    'postgres-ops-catalog-password',
+    'POSTGRES_OPS_CATALOG_PASSWORD',
+    'postgresOpsCatalogPassword',
+    "Operational database: role prism_ops_catalog (the DB manager's backup catalogue)",
+    'password',
+  ),
+  spec(
+    'postgres-ops-backup-password',
+    'POSTGRES_OPS_BACKUP_PASSWORD',
+    'postgresOpsBackupPassword',
+    'Operational database: role prism_ops_backup (replication, for the backup jobs)',
+    'password',
+  ),
+  spec(
+    'postgres-ops-monitor-password',
+    'POSTGRES_OPS_MONITOR_PASSWORD',
+    'postgresOpsMonitorPassword',
+    'Operational database: role prism_ops_monitor (pg_monitor, for its exporter)',
     'password',
   ),
   spec(
@@ -185,8 +237,11 @@ export function secretSpec(key: SecretKey): SecretKeySpec {
  * workload may hold one only if it reaches that store; the checklist holds the manifests to it.
  */
 export const STORE_CREDENTIALS: Partial<Record<SecretKey, string>> = {
-  'postgres-auth-password': 'postgres-auth',
-  'postgres-ops-password': 'postgres-ops',
+  ...Object.fromEntries(
+    Object.values(PG_ROLES as Record<string, PgRole>)
+      .filter((r) => r.password)
+      .map((r) => [r.password!, DATABASES[r.db].component]),
+  ),
   'redis-password': 'redis',
   'redis-gateway-password': 'redis',
   'redis-auth-password': 'redis',
@@ -199,6 +254,9 @@ export const STORE_CREDENTIALS: Partial<Record<SecretKey, string>> = {
 
 /** A store's administrator credentials: read by the store itself and its set-up task only, never by a client. */
 export const OPERATOR_CREDENTIALS: Readonly<Partial<Record<SecretKey, readonly string[]>>> = {
+  // The PostgreSQL superusers: the migration sets up the roles with them (see PG_ROLES).
+  'postgres-auth-password': [DATABASES.auth.component, PG_SETUP_WORKLOAD],
+  'postgres-ops-password': [DATABASES.ops.component, PG_SETUP_WORKLOAD],
   'redis-password': ['redis'],
   'minio-root-password': ['minio', 'minio-setup'],
 };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ENV, type EnvName } from './env.js';
 import { PORTS } from './ports.js';
+import { PG_LOGIN_ROLES, pgPasswordVar } from './postgres.js';
 
 export const SERVICE_NAMES = ['gateway', 'auth', 'config', 'dbmanager'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -113,8 +114,13 @@ export const SERVICES: Record<ServiceName, ServiceContract> = {
     env: [
       ...COMMON,
       'PRISM_GRPC_PORT',
-      ...AUTH_DB,
+      // Where prism_auth is; the roles it logs in as there are PG_ROLES' (their passwords below).
+      'PRISM_AUTH_DB_HOST',
+      'PRISM_AUTH_DB_PORT',
+      'PRISM_AUTH_DB_NAME',
+      // PRISM_OPS_DB_USER/PASSWORD: the backup catalogue's role.
       ...OPS_DB,
+      ...PG_LOGIN_ROLES.map(pgPasswordVar),
       ...OBJECT_STORAGE_ENV,
       'PRISM_DBMANAGER_SCRATCH_DIR',
       'PRISM_PG_BIN_DIR',

@@ -32,7 +32,7 @@ import { tcpOpen } from './probes.js';
 import { isAlive, stopProcess, type RunningProcess, type StopResult } from './processes.js';
 import { DATA_COMPONENTS, HOST, portKeys } from './render.js';
 import { ensureSecrets } from './secrets.js';
-import { serviceEnv, startEcho, startService, type ServiceName } from './services.js';
+import { runDbMigrate, serviceEnv, startEcho, startService, type ServiceName } from './services.js';
 import { requestRestart, startSupervisor } from './supervisor.js';
 
 /**
@@ -156,9 +156,9 @@ export async function up(o: UpOptions): Promise<Endpoints> {
       signal,
     );
     await step(say, `MinIO set-up (bucket, least-privilege backup user)`, () => runMinioSetup(pc, signal), signal);
-    // The DB manager applies the migrations at start-up (the model's default) and is ready only after
-    // them; one process less than a separate migrate task, which costs the same module loading again.
-    await step(say, 'migrations, then the DB manager', () => startService(pc, launcher, 'dbmanager'), signal);
+    // The model's db-migrate task (roles, migrations, rights), then the DB manager, which does not migrate.
+    await step(say, 'migrations and PostgreSQL roles (db-migrate)', () => runDbMigrate(pc, signal), signal);
+    await step(say, 'the DB manager', () => startService(pc, launcher, 'dbmanager'), signal);
     await step(
       say,
       'config, auth, echo upstream',

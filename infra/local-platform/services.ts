@@ -4,7 +4,7 @@ import { DATABASES } from '../contract/index.js';
 import { component, type Component } from '../model/index.js';
 import { httpScheme, type PlatformContext } from './context.js';
 import { httpProbePath } from './data-stores.js';
-import { LocalPlatformError, type Launcher } from './launcher.js';
+import { LocalPlatformError, runTask, type Launcher } from './launcher.js';
 import { HOST, httpOk } from './probes.js';
 import { componentEnv, dirMap, ECHO, localGatewayYaml, localPort } from './render.js';
 
@@ -22,8 +22,17 @@ function serviceEntry(c: Component): string[] {
 }
 
 /** The environment of a Prism service instance: the model's, with local ports and files. */
-export function serviceEnv(pc: PlatformContext, name: ServiceName, instance: string = name): Record<string, string> {
-  const c = component(pc.platform, name);
+export function serviceEnv(
+  pc: PlatformContext,
+  name: ServiceName,
+  instance: string = name,
+  task?: string,
+): Record<string, string> {
+  const model = component(pc.platform, name);
+  // A task of the component (db-migrate) runs with its own environment, as its Job does.
+  const taskEnv = task ? model.tasks.find((t) => t.name === task)?.env : undefined;
+  if (task && !taskEnv) throw new LocalPlatformError(`${name} has no task ${task} with its own environment`);
+  const c = taskEnv ? { ...model, env: taskEnv } : model;
   const ctx = pc.render;
   const env: Record<string, string> = { ...pc.nodeEnv, ...componentEnv(ctx, c) };
   for (const p of c.ports) {
@@ -64,6 +73,23 @@ export function serviceEnv(pc: PlatformContext, name: ServiceName, instance: str
     writeFileSync(join(dir, 'gateway.yaml'), localGatewayYaml(ctx));
   }
   return { ...env, ...(ctx.extraEnv?.(instance) ?? {}) };
+}
+
+/**
+ * The model's db-migrate task, run once before the DB manager: it sets up the PostgreSQL roles and
+ * applies the migrations with the task's own environment (the only one holding the superusers' passwords).
+ */
+export async function runDbMigrate(pc: PlatformContext, signal?: AbortSignal): Promise<void> {
+  const c = component(pc.platform, 'dbmanager');
+  const task = c.tasks.find((t) => t.name === 'db-migrate');
+  if (!task) throw new LocalPlatformError('the model has no db-migrate task');
+  const [entry] = serviceEntry(c);
+  await runTask('db-migrate', process.execPath, ['--import', 'tsx', entry!, ...task.args], {
+    env: serviceEnv(pc, 'dbmanager', 'dbmanager', 'db-migrate'),
+    cwd: pc.repoRoot,
+    log: pc.layout.log('db-migrate'),
+    signal,
+  });
 }
 
 export async function startService(

@@ -208,6 +208,14 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
       container(byApp(m, 'CronJob', 'backup-ops')).env.push(
         secretEnv('PRISM_AUTH_DB_PASSWORD', 'postgres-auth-password'),
       ),
+    "prism_auth's backup job holds the ops backup role's password": (m) =>
+      container(byApp(m, 'CronJob', 'backup-auth')).env.push(
+        secretEnv('PRISM_PG_OPS_BACKUP_PASSWORD', 'postgres-ops-backup-password'),
+      ),
+    "the exporter logs in with auth's application role": (m) =>
+      container(byApp(m, 'Deployment', 'postgres-auth-exporter')).env.push(
+        secretEnv('DATA_SOURCE_PASS_FILE', 'postgres-auth-app-password'),
+      ),
     'the Redis exporter holds the operator password': (m) =>
       container(byApp(m, 'Deployment', 'redis-exporter')).env.push(secretEnv('REDIS_ADMIN', 'redis-password')),
     'the gateway holds the MinIO root password': (m) =>

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadStack } from '../../infra/config/index.js';
-import { gatewayConfigSchema, requiredEnv, SERVICE_NAMES } from '../../infra/contract/index.js';
+import { gatewayConfigSchema, PG_ROLES, type PgRole, requiredEnv, SERVICE_NAMES } from '../../infra/contract/index.js';
 import { layout } from '../../infra/local-platform/layout.js';
 import { checkPrerequisites, findPostgresBin, INSTALL_SCRIPT } from '../../infra/local-platform/prerequisites.js';
 import {
@@ -22,8 +22,11 @@ const platform = buildPlatform(stack.name, stack.config);
 const keys = portKeys(platform, 2);
 const ports = Object.fromEntries(keys.map((k, i) => [k, 40_000 + i]));
 const secrets = {
-  'postgres-auth-password': 'pw-auth-1',
-  'postgres-ops-password': 'pw-ops-2',
+  ...Object.fromEntries(
+    Object.values(PG_ROLES as Record<string, PgRole>)
+      .filter((r) => r.password)
+      .map((r) => [r.password!, `pw-${r.name}`]),
+  ),
   'redis-password': 'pw-redis-3',
   'redis-gateway-password': 'pw-redis-gateway',
   'redis-auth-password': 'pw-redis-auth',

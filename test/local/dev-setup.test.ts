@@ -157,7 +157,10 @@ describe('npm run local-secrets', () => {
   });
 
   it('refuses to build the Secret from a .env without a generated password, naming it', () => {
-    const dotenv = 'POSTGRES_AUTH_PASSWORD=a\nPOSTGRES_OPS_PASSWORD=b\n';
+    // Every PostgreSQL role's password set, Redis's missing.
+    const dotenv = SECRET_KEYS.filter((k) => k.key.startsWith('postgres-'))
+      .map((k) => `${k.dotenv}=a\n`)
+      .join('');
     expect(() => localSecretManifest({ dotenv, envPath: ENV, readFile: () => 'pem' })).toThrow(
       /deploy\/docker-compose\/.env: REDIS_PASSWORD is empty or missing/,
     );

@@ -1,4 +1,4 @@
-import { OPERATOR_CREDENTIALS, STORE_CREDENTIALS } from '../../contract/index.js';
+import { OPERATOR_CREDENTIALS, PG_CREDENTIAL_HOLDERS, STORE_CREDENTIALS } from '../../contract/index.js';
 import type { ChecklistItemId } from '../../config/index.js';
 import { type Facts, isSecretRef } from '../facts.js';
 import { containersOf, describeList, env, envOf, secretKeysRead, type Workload } from '../manifests.js';
@@ -26,7 +26,10 @@ function excessCredentials(f: Facts, w: Workload): string[] {
     const key = read.slice(read.indexOf('/') + 1);
     const store = STORE_CREDENTIALS[key];
     const admins = OPERATOR_CREDENTIALS[key];
+    const roleHolders = PG_CREDENTIAL_HOLDERS[key];
     if (admins && !admins.includes(w.app)) out.push(`${w.kind} ${w.name} holds ${key}, an administrator key`);
+    else if (roleHolders && !roleHolders.includes(w.app))
+      out.push(`${w.kind} ${w.name} holds ${key}, the password of another workload's PostgreSQL role`);
     else if (
       store &&
       !admins &&
@@ -87,8 +90,9 @@ export const SECURITY_SECRETS_ITEMS = {
     section: 'Security',
     guide: 'Database credentials in secrets management',
     rule:
-      "Every PostgreSQL password variable (the services' PRISM_*_DB_PASSWORD, the servers' POSTGRES_PASSWORD) is a secretKeyRef, never a value, and those keys come from a secrets manager; " +
-      'and each workload holds only the store credentials (database, Redis, object store, off-site store) of the stores it reaches, administrator keys only the store itself and its set-up.',
+      "Every PostgreSQL password variable (the services' PRISM_*_DB_PASSWORD, the DB manager's PRISM_PG_*_PASSWORD, the exporters' DATA_SOURCE_PASS, the servers' POSTGRES_PASSWORD) is a secretKeyRef, never a value, and those keys come from a secrets manager; " +
+      'and each workload holds only the store credentials (database, Redis, object store, off-site store) of the stores it reaches, administrator keys only the store itself and its set-up, ' +
+      "a PostgreSQL role's password only the workloads of that role (PG_ROLES) and the migration that sets it.",
     check(f) {
       const problems: string[] = [];
       const keys = new Set<string>();
@@ -96,7 +100,12 @@ export const SECURITY_SECRETS_ITEMS = {
       for (const w of f.workloads) {
         for (const c of containersOf(w)) {
           for (const e of c.env ?? []) {
-            if (!/^(PRISM_[A-Z]+_DB_PASSWORD|POSTGRES_PASSWORD|PGPASSWORD)$/.test(e.name)) continue;
+            if (
+              !/^(PRISM_[A-Z]+_DB_PASSWORD|PRISM_PG_[A-Z_]+_PASSWORD|POSTGRES_PASSWORD|PGPASSWORD|DATA_SOURCE_PASS)$/.test(
+                e.name,
+              )
+            )
+              continue;
             count++;
             if (!isSecretRef(e)) problems.push(`${w.kind} ${w.name}: ${e.name} is not a secret reference`);
             else keys.add(e.valueFrom!.secretKeyRef!.key);

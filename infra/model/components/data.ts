@@ -5,6 +5,7 @@ import {
   NATS_PERMISSIONS,
   NATS_WORKLOAD,
   PORTS,
+  pgRole,
   REDIS_USERS,
   SERVICE_NAMES,
   type DatabaseId,
@@ -51,6 +52,7 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
   const d = DATABASES[db];
   const port = db === 'auth' ? PORTS.postgresAuth : PORTS.postgresOps;
   const ready = exec('pg_isready', '-h', '127.0.0.1', '-p', String(port), '-U', d.user, '-d', d.name);
+  const admin = pgRole(db, 'admin');
   return {
     ...stateful,
     name: d.component,
@@ -77,14 +79,15 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
       '-c',
       `max_slot_wal_keep_size=${Math.floor((bytes(size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps')) ?? 0) / 4 / 1024 / 1024)}MB`,
     ],
-    configFiles: [{ name: 'pg_hba.conf', mountPath: PG_CONFIG_DIR, content: pgHbaConf(d.user) }],
+    configFiles: [{ name: 'pg_hba.conf', mountPath: PG_CONFIG_DIR, content: pgHbaConf(pgRole(db, 'backup').name) }],
     ports: [{ name: 'postgres', port, publish: true }],
     env: {
       PGPORT: value(port),
       PGDATA: value('/var/lib/postgresql/data/pgdata'),
-      POSTGRES_USER: value(d.user),
+      // The bootstrap superuser; the migration creates the other roles (PG_ROLES) with it.
+      POSTGRES_USER: value(admin.name),
       POSTGRES_DB: value(d.name),
-      POSTGRES_PASSWORD: secret(db === 'auth' ? 'postgres-auth-password' : 'postgres-ops-password'),
+      POSTGRES_PASSWORD: secret(admin.password!),
     },
     liveness: probe({ tcp: { port: 'postgres' } }, 30, 10, { timeoutSeconds: 5, failureThreshold: 6 }),
     readiness: probe(ready, 5, 5, { timeoutSeconds: 5 }),

@@ -1,4 +1,4 @@
-import { DATABASES, HEALTH_PATHS, PORTS, REDIS_USERS, type DatabaseId } from '../../contract/index.js';
+import { DATABASES, HEALTH_PATHS, PORTS, REDIS_USERS, type DatabaseId, pgRole } from '../../contract/index.js';
 import { ALERTMANAGER_SECRETS_DIR, alertingSecretKeys, alertmanagerYaml } from '../files/alertmanager.js';
 import {
   alertRulesYaml,
@@ -194,8 +194,9 @@ function postgresExporter(ctx: BuildContext, db: DatabaseId): Component {
     ports: [{ name: 'metrics', port: PORTS.postgresExporter }],
     env: {
       DATA_SOURCE_URI: value(`${d.component}:${port}/${d.name}?sslmode=disable`),
-      DATA_SOURCE_USER: value(d.user),
-      DATA_SOURCE_PASS: secret(db === 'auth' ? 'postgres-auth-password' : 'postgres-ops-password'),
+      // Its own role: pg_monitor's statistics and settings, no table data.
+      DATA_SOURCE_USER: value(pgRole(db, 'monitor').name),
+      DATA_SOURCE_PASS: secret(pgRole(db, 'monitor').password!),
     },
     liveness: probe({ tcp: { port: 'metrics' } }, 10, 15),
     readiness: probe(httpGet('/', 'metrics'), 5, 10),

@@ -13,6 +13,11 @@ import {
   workloadSpiffeId,
   MINIO_BACKUP_USER,
   OBJECT_STORAGE_ENV,
+  PG_LOGIN_ROLES,
+  PG_ROLES,
+  type PgLoginRoleId,
+  type PgRole,
+  pgPasswordVar,
   REDIS_USERS,
 } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
@@ -99,17 +104,22 @@ function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow
 /** Streams the services create are replicated on every NATS server, up to JetStream's maximum of 5. */
 const streamReplicas = (ctx: BuildContext): EnvValue => value(Math.min(ctx.config.nats.replicas, 5));
 
-function dbEnv(db: 'auth' | 'ops'): Record<string, EnvValue> {
+/** Where a database is and, with `role`, who the service logs in as there (its role of PG_ROLES). */
+function dbEnv(db: DatabaseId, role?: PgRole): Record<string, EnvValue> {
   const d = DATABASES[db];
   const P = db.toUpperCase();
   return {
     [`PRISM_${P}_DB_HOST`]: value(d.component),
     [`PRISM_${P}_DB_PORT`]: value(db === 'auth' ? PORTS.postgresAuth : PORTS.postgresOps),
     [`PRISM_${P}_DB_NAME`]: value(d.name),
-    [`PRISM_${P}_DB_USER`]: value(d.user),
-    [`PRISM_${P}_DB_PASSWORD`]: secret(db === 'auth' ? 'postgres-auth-password' : 'postgres-ops-password'),
+    ...(role ? { [`PRISM_${P}_DB_USER`]: value(role.name), [`PRISM_${P}_DB_PASSWORD`]: secret(role.password!) } : {}),
   };
 }
+
+/** The DB manager's role passwords (PRISM_PG_<ROLE>_PASSWORD; it takes the role names from the contract). */
+const pgPasswords = (ids: readonly PgLoginRoleId[]): Record<string, EnvValue> =>
+  Object.fromEntries(ids.map((id) => [pgPasswordVar(id), secret(PG_ROLES[id].password)]));
+const PG_PASSWORD_VARS = new Set<string>(PG_LOGIN_ROLES.map(pgPasswordVar));
 
 function service(
   ctx: BuildContext,
@@ -192,7 +202,7 @@ export function auth(ctx: BuildContext): Component {
     description: 'Users, sessions, API keys, OAuth, RS256 JWT signing (HTTP /auth/* and gRPC)',
     tier: 'backend',
     env: {
-      ...dbEnv('auth'),
+      ...dbEnv('auth', PG_ROLES.auth_app),
       PRISM_REDIS_ADDRESS: ref('redis', 'redis'),
       PRISM_REDIS_USERNAME: value(REDIS_USERS.auth.name),
       PRISM_REDIS_PASSWORD: secret(REDIS_USERS.auth.password),
@@ -230,7 +240,7 @@ export function config(ctx: BuildContext): Component {
   return service(ctx, 'config', {
     description: 'Configuration values and feature flags per environment and service (gRPC)',
     tier: 'backend',
-    env: dbEnv('ops'),
+    env: dbEnv('ops', PG_ROLES.ops_config),
     flows: [{ to: 'postgres-ops', port: 'postgres' }],
   });
 }
@@ -244,7 +254,11 @@ export function dbmanager(ctx: BuildContext): Component {
   const offsite = ctx.config.backups.offsite;
   const env: Record<string, EnvValue> = {
     ...dbEnv('auth'),
-    ...dbEnv('ops'),
+    // The backup catalogue's role; the service streams WAL and takes backups as each database's backup role.
+    ...dbEnv('ops', PG_ROLES.ops_catalog),
+    ...pgPasswords(['auth_backup', 'ops_backup']),
+    // The roles are set up by db-migrate (which alone holds the superusers' passwords), not at start-up.
+    PRISM_MIGRATE_ON_START: value('false'),
     PRISM_S3_ENDPOINT: ref('minio', 'api', { scheme: 'http' }),
     PRISM_S3_BUCKET: value(BACKUP_BUCKET),
     PRISM_S3_ACCESS_KEY: value(MINIO_BACKUP_USER),
@@ -380,16 +394,19 @@ export function dbmanager(ctx: BuildContext): Component {
   // The migration reaches no object store: it gets none of its keys (nor the off-site ones).
   const storeEnv = (name: string) =>
     (OBJECT_STORAGE_ENV as readonly string[]).includes(name) || name.startsWith('PRISM_OFFSITE_S3_');
-  const migrateEnv = Object.fromEntries(Object.entries(component.env).filter(([name]) => !storeEnv(name)));
-  // A task of prism_ops reaches auth's database neither by network nor by password.
-  const opsEnv = Object.fromEntries(
-    Object.entries(component.env).filter(([name]) => name !== 'PRISM_AUTH_DB_PASSWORD'),
-  );
-  const opsTask = (t: Task) => t.flows.every((f) => f.to !== DATABASES.auth.component);
+  // It sets up every role of both databases, so it holds every role's password (and the superusers').
+  const migrateEnv = {
+    ...Object.fromEntries(Object.entries(component.env).filter(([name]) => !storeEnv(name))),
+    ...pgPasswords(PG_LOGIN_ROLES),
+  };
+  // A backup task holds its own database's backup role only (and the catalogue's, in the component env).
+  const taskEnv = (db: DatabaseId) => ({
+    ...Object.fromEntries(Object.entries(component.env).filter(([name]) => !PG_PASSWORD_VARS.has(name))),
+    ...pgPasswords([`${db}_backup`]),
+  });
+  const taskDb = (t: Task): DatabaseId => (t.flows.some((f) => f.to === DATABASES.auth.component) ? 'auth' : 'ops');
   return {
     ...component,
-    tasks: component.tasks.map((t) =>
-      t.name === 'db-migrate' ? { ...t, env: migrateEnv } : opsTask(t) ? { ...t, env: opsEnv } : t,
-    ),
+    tasks: component.tasks.map((t) => ({ ...t, env: t.name === 'db-migrate' ? migrateEnv : taskEnv(taskDb(t)) })),
   };
 }

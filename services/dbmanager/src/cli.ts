@@ -40,7 +40,7 @@ import {
 import { type ScheduledJob, parseJob, runCli, startScheduler } from './scheduler.js';
 import { startDbManager } from './server.js';
 import type { DbTarget } from './backup/pg-tools.js';
-import { DbManagerContext, type StoreSource, dbTarget } from './settings.js';
+import { DbManagerContext, type StoreSource, dbTarget, rolePasswords } from './settings.js';
 
 const USAGE = `usage: cli.js serve | migrate [--all|auth|ops] | status | backup <auth|ops> <full|delta|wal> | backup list [auth|ops] [--from in-cluster|offsite]
        | restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER] [--from in-cluster|offsite]
@@ -63,12 +63,8 @@ function dbArg(v: string | undefined): DatabaseId {
 }
 
 async function withContext<T>(fn: (ctx: DbManagerContext) => Promise<T>): Promise<T> {
-  // The tasks of prism_ops are not given auth's password (least privilege): an auth command without it fails at connecting.
-  const auth = process.env.PRISM_AUTH_DB_PASSWORD;
-  const env = {
-    ...parseEnv('dbmanager', process.env, { except: ['PRISM_AUTH_DB_PASSWORD'] }),
-    ...(auth ? { PRISM_AUTH_DB_PASSWORD: auth } : {}),
-  };
+  // Each job holds only its own database's backup role (least privilege): a command for the other database fails at connecting.
+  const env = parseEnv('dbmanager', process.env);
   const ctx = new DbManagerContext(env);
   try {
     return await fn(ctx);
@@ -78,9 +74,11 @@ async function withContext<T>(fn: (ctx: DbManagerContext) => Promise<T>): Promis
 }
 
 /** The two databases alone: migrations and their status need no object storage (nor its variables). */
-function databaseTargets(): Record<DatabaseId, DbTarget> {
-  const env = parseEnv('dbmanager', process.env, { except: OBJECT_STORAGE_ENV });
-  return { auth: dbTarget(env, 'auth'), ops: dbTarget(env, 'ops') };
+function databaseEnv() {
+  return parseEnv('dbmanager', process.env, { except: OBJECT_STORAGE_ENV });
+}
+function databaseTargets(env = databaseEnv()): Record<DatabaseId, DbTarget> {
+  return { auth: dbTarget(env, 'auth', 'admin'), ops: dbTarget(env, 'ops', 'admin') };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -116,9 +114,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'migrate': {
       const dbs: DatabaseId[] = values.all || !a ? ['auth', 'ops'] : [dbArg(a)];
-      const targets = databaseTargets();
+      const env = databaseEnv();
+      const targets = databaseTargets(env);
       for (const db of dbs) {
-        const r = await migrateDatabase(db, { ...targets[db] }, { log: (l) => report.line(l) });
+        const roles = { db, password: rolePasswords(env, db) };
+        const r = await migrateDatabase(db, { ...targets[db] }, { log: (l) => report.line(l), roles });
         out(
           formatSummary(`migrations of ${targets[db].database}`, {
             applied: r.applied.join(', ') || 'none',
@@ -130,7 +130,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'status': {
-      const targets = databaseTargets();
+      // Read-only: the backup roles may read the migration history (the DB manager's own credentials).
+      const env = databaseEnv();
+      const targets = { auth: dbTarget(env, 'auth'), ops: dbTarget(env, 'ops') };
       for (const db of ['auth', 'ops'] as const) {
         out(`== ${targets[db].database}`);
         for (const m of await databaseMigrationStatus(db, { ...targets[db] }))

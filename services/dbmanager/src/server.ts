@@ -4,7 +4,7 @@ import { GrpcError, type ServiceRuntime, grpc, loadProto, unary } from '../../ru
 import type { DbManagerHandlers } from '../../runtime/src/proto/prism/dbmanager/v1/DbManager.js';
 import type { WalArchiver } from './backup/wal-archive.js';
 import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
-import { DbManagerContext } from './settings.js';
+import { DbManagerContext, dbTarget, rolePasswords } from './settings.js';
 
 export const DBMANAGER_SERVICE = GRPC_APIS.dbmanager.service;
 const DBS: readonly DatabaseId[] = ['auth', 'ops'];
@@ -13,6 +13,12 @@ function pick(database: string): readonly DatabaseId[] {
   if (!database) return DBS;
   if (database === 'auth' || database === 'ops') return [database];
   throw new GrpcError(grpc.status.INVALID_ARGUMENT, `database "${database}" is unknown: auth, ops, or empty for both`);
+}
+
+/** The migration as the superuser, setting up the roles (it needs every role's password: the migration's identity). */
+function migrateWithRoles(ctx: DbManagerContext, db: DatabaseId, log?: (line: string) => void) {
+  const roles = { db, password: rolePasswords(ctx.env, db) };
+  return migrateDatabase(db, { ...dbTarget(ctx.env, db, 'admin') }, { roles, ...(log ? { log } : {}) });
 }
 
 /** Migrates, retrying while the database is still starting (compose and Kubernetes start them together). */
@@ -25,7 +31,7 @@ async function migrateWithRetry(
   const until = Date.now() + deadlineMs;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await migrateDatabase(db, { ...ctx.targets[db] }, { log: (l) => log.info(l) });
+      return await migrateWithRoles(ctx, db, (l) => log.info(l));
     } catch (e) {
       const err = e as Error & { code?: string };
       const transient = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', '57P03'].includes(err.code ?? '');
@@ -138,7 +144,7 @@ export async function startDbManager(
     Migrate: unary('Migrate', deps, async (r: { database: string }) => ({
       databases: await Promise.all(
         pick(r.database).map(async (db) => {
-          const res = await migrateDatabase(db, { ...ctx.targets[db] }).catch((e: Error) => {
+          const res = await migrateWithRoles(ctx, db).catch((e: Error) => {
             throw new GrpcError(grpc.status.FAILED_PRECONDITION, e.message);
           });
           return {

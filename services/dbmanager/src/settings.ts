@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { DATABASES, type DatabaseId } from '#contract';
+import { DATABASES, type DatabaseId, PG_LOGIN_ROLES, PG_ROLES, type PgLoginRoleId, pgPasswordVar } from '#contract';
 import { EnvError, type ServiceEnv } from '../../runtime/src/index.js';
 import type { EngineContext } from './backup/basebackup.js';
 import { BackupCatalog } from './backup/catalog.js';
@@ -17,17 +17,32 @@ function defaultScratchDir(): string {
   return existsSync('/var/lib/prism/scratch') ? '/var/lib/prism/scratch' : join(tmpdir(), 'prism-scratch');
 }
 
-export function dbTarget(env: ServiceEnv, id: DatabaseId): DbTarget {
-  const e = env as unknown as Record<string, string | number>;
+/**
+ * A database as one of the DB manager's roles sees it (PG_ROLES): `backup` for backups and WAL
+ * archiving, `admin` (the superuser) for the migration. The role names come from the contract,
+ * the passwords from PRISM_PG_<ROLE>_PASSWORD; a job without its role's password fails at connecting.
+ */
+export function dbTarget(env: ServiceEnv, id: DatabaseId, purpose: 'backup' | 'admin' = 'backup'): DbTarget {
+  const e = env as unknown as Record<string, string | number | undefined>;
   const P = id.toUpperCase();
+  const role: PgLoginRoleId = `${id}_${purpose}`;
   return {
     id,
     host: String(e[`PRISM_${P}_DB_HOST`]),
     port: Number(e[`PRISM_${P}_DB_PORT`]),
-    user: String(e[`PRISM_${P}_DB_USER`]),
-    password: String(e[`PRISM_${P}_DB_PASSWORD`] ?? ''),
+    user: PG_ROLES[role].name,
+    password: String(e[pgPasswordVar(role)] ?? ''),
     database: String(e[`PRISM_${P}_DB_NAME`] ?? DATABASES[id].name),
   };
+}
+
+/** The passwords the migration gives a database's roles; every one must be set. */
+export function rolePasswords(env: ServiceEnv, db: DatabaseId): (id: PgLoginRoleId) => string {
+  const e = env as unknown as Record<string, string | undefined>;
+  const missing = PG_LOGIN_ROLES.filter((id) => PG_ROLES[id].db === db && !e[pgPasswordVar(id)]).map(pgPasswordVar);
+  if (missing.length)
+    throw new EnvError(`the migration of ${DATABASES[db].name} sets up its roles and needs ${missing.join(', ')}`);
+  return (id) => e[pgPasswordVar(id)]!;
 }
 
 /** Which store a restore or listing reads: in-cluster (the default) or off-site (the cluster's store is lost). */
@@ -73,14 +88,18 @@ export class DbManagerContext {
   private readonly explicitPgBin: string | undefined;
   private readonly pgBins = new Map<DatabaseId, Promise<string>>();
 
-  constructor(env: ServiceEnv, o: { scratchDir?: string; pgBin?: string } = {}) {
+  constructor(
+    readonly env: ServiceEnv,
+    o: { scratchDir?: string; pgBin?: string } = {},
+  ) {
     this.targets = { auth: dbTarget(env, 'auth'), ops: dbTarget(env, 'ops') };
     const ops = this.targets.ops;
+    // The backup catalogue, as its own role (rows of the catalogue's tables, nothing else).
     this.opsPool = new pg.Pool({
       host: ops.host,
       port: ops.port,
-      user: ops.user,
-      password: ops.password,
+      user: String(env.PRISM_OPS_DB_USER),
+      password: String(env.PRISM_OPS_DB_PASSWORD),
       database: ops.database,
       max: 4,
     });

@@ -14,6 +14,7 @@ import { pruneBackups } from '../src/backup/retention.js';
 import { WalArchiver } from '../src/backup/wal-archive.js';
 import { migrateDatabase } from '../src/migrations/index.js';
 import { ObjectStore, StorageError } from '../src/storage/object-store.js';
+import { PG_ROLES } from '#contract';
 import { freshDatabase } from './pg-support.js';
 import { type PrivatePostgres, asPostgres, pgBin, privatePostgres } from '#test/support/private-servers';
 import { provisionBucket } from './s3-support.js';
@@ -102,12 +103,13 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
         0,
       ),
     };
+    // Backups as the contract's backup role (replication, no table rights), as the jobs run them.
     target = {
       id: 'auth',
       host: '127.0.0.1',
       port: source.port,
-      user: 'prism',
-      password: source.password,
+      user: PG_ROLES.auth_backup.name,
+      password: 'pw-auth-backup',
       database: 'prism_auth',
     };
     archiver = new WalArchiver({
@@ -128,13 +130,11 @@ describe('backups to S3 and verified restores (real PostgreSQL, real MinIO)', ()
     await admin.connect();
     await admin.query('CREATE DATABASE prism_auth');
     await admin.end();
-    await migrateDatabase('auth', {
-      host: '127.0.0.1',
-      port: source.port,
-      user: 'prism',
-      password: source.password,
-      database: 'prism_auth',
-    });
+    await migrateDatabase(
+      'auth',
+      { host: '127.0.0.1', port: source.port, user: 'prism', password: source.password, database: 'prism_auth' },
+      { roles: { db: 'auth', password: (id) => (id === 'auth_backup' ? target.password : `pw-${id}`) } },
+    );
     // No sequences in the compared data: PostgreSQL WAL-logs sequences 32 values ahead, so a
     // replayed sequence may legitimately stand higher than on the server it came from.
     await sql('CREATE TABLE ledger (id int PRIMARY KEY, note text NOT NULL)');

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OBJECT_STORAGE_ENV } from '#contract';
+import { OBJECT_STORAGE_ENV, PG_LOGIN_ROLES, PG_ROLES, pgPasswordVar } from '#contract';
 import { ServiceRuntime, grpc, loadProto, parseEnv } from '../../runtime/src/index.js';
 import { DBMANAGER_SERVICE, startDbManager } from '../src/server.js';
 import { freePort } from '#test/support/net';
@@ -60,15 +60,20 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       [`PRISM_${p}_DB_HOST`]: '127.0.0.1',
       [`PRISM_${p}_DB_PORT`]: String(pgs.port),
       [`PRISM_${p}_DB_NAME`]: name,
-      [`PRISM_${p}_DB_USER`]: 'prism',
-      [`PRISM_${p}_DB_PASSWORD`]: pgs.password,
     });
+    // The roles of the contract, as the migration sets them up: the superusers are the server's own.
+    const rolePasswords = Object.fromEntries(
+      PG_LOGIN_ROLES.map((id) => [pgPasswordVar(id), id.endsWith('_admin') ? pgs.password : `pw-${id}`]),
+    );
     env = {
       PRISM_BACKUP_MODE: 'local',
       PRISM_ENVIRONMENT: 'test',
       PRISM_NATS_URL: process.env.PRISM_TEST_NATS_URL!,
       ...db('AUTH', 'prism_auth'),
       ...db('OPS', 'prism_ops'),
+      PRISM_OPS_DB_USER: PG_ROLES.ops_catalog.name,
+      PRISM_OPS_DB_PASSWORD: rolePasswords[pgPasswordVar('ops_catalog')]!,
+      ...rolePasswords,
       PRISM_S3_ENDPOINT: s3.config.endpoint,
       PRISM_S3_BUCKET: s3.config.bucket,
       PRISM_S3_ACCESS_KEY: s3.config.accessKeyId,
@@ -120,8 +125,11 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       /auth-full-\S+ +auth +full +completed +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +[\d.]+ [kM]B +[0-9A-F]{24} \.\. [0-9A-F]{24}/,
     );
     expect(list.stdout).toMatch(/auth-wal-\S+ +auth +wal +completed/);
-    // The tasks of prism_ops run without auth's password (the manifests do not give it to them).
-    const opsOnly = await script('backup.sh', ['list', 'ops'], { PRISM_AUTH_DB_PASSWORD: '' });
+    // The tasks of prism_ops run without auth's roles (the manifests give them none of its passwords).
+    const opsOnly = await script('backup.sh', ['list', 'ops'], {
+      PRISM_PG_AUTH_BACKUP_PASSWORD: '',
+      PRISM_PG_AUTH_ADMIN_PASSWORD: '',
+    });
     expect(opsOnly.code, opsOnly.stderr).toBe(0);
   }, 120_000);
 

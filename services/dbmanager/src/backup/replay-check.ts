@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { pgRole } from '#contract';
 import type { EngineContext } from './basebackup.js';
 import type { BackupMeta } from './layout.js';
 import { type DbTarget, run, runCounting } from './pg-tools.js';
@@ -87,7 +88,9 @@ export async function replayAndCheck(
   let exited: number | null | undefined;
   const exitedP = new Promise<void>((r) => child.on('close', (code) => ((exited = code), r())));
   const tail = () => log.trim().split('\n').slice(-8).join(' | ');
-  const conn = { host: work, port: 5432, user: o.target.user, database: 'postgres' };
+  // The restored cluster's superuser (trusted on the scratch socket): the backup role may not read the tables the check dumps.
+  const superuser = pgRole(o.target.id, 'admin').name;
+  const conn = { host: work, port: 5432, user: superuser, database: 'postgres' };
   const lastSegStart = plan.segments.length
     ? parseSegmentName(plan.segments.at(-1)!, meta.walSegmentSize).segno * BigInt(meta.walSegmentSize)
     : parseLsn(meta.endLsn);
@@ -148,7 +151,7 @@ export async function replayAndCheck(
     // A full logical read: every row of every table must come back.
     const dump = await runCounting(
       join(ctx.pgBin, 'pg_dumpall'),
-      ['-h', work, '-p', '5432', '-U', o.target.user, '--no-password'],
+      ['-h', work, '-p', '5432', '-U', superuser, '--no-password'],
       runAs ? { runAs } : {},
     );
     const ended = /recovery stopping before .*time ([^\n]+)|last completed transaction was at log time ([^\n]+)/.exec(

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
+import { PG_MIGRATION_HISTORY } from '#contract';
+import { type RoleSetup, grantRights, prepareRoles } from './roles.js';
 
 /**
  * A plain-SQL migration runner. Files are named `NNN_description.sql` and applied in order,
@@ -39,6 +41,8 @@ export interface MigrateOptions {
   readonly lockTimeoutMs?: number;
   /** Progress lines ("applying 002_x.sql"). @default silent */
   readonly log?: (line: string) => void;
+  /** Set up the database's roles around the migrations (the client is the superuser); none: plain migrations. */
+  readonly roles?: RoleSetup;
 }
 
 class MigrationError extends Error {
@@ -46,7 +50,7 @@ class MigrationError extends Error {
 }
 
 const FILE_NAME = /^(\d{3,})_([a-z0-9_]+)\.sql$/;
-export const HISTORY_TABLE = 'prism_schema_migrations';
+export const HISTORY_TABLE = PG_MIGRATION_HISTORY;
 /** Advisory lock key: the first 8 bytes of sha256("prism.schema_migrations"), as a signed bigint. */
 const LOCK_KEY = createHash('sha256').update('prism.schema_migrations').digest().readBigInt64BE(0).toString();
 
@@ -203,6 +207,7 @@ export async function migrate(
   const database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
   await acquireLock(client, database, options.lockTimeoutMs ?? 60_000, log);
   try {
+    if (options.roles) await prepareRoles(client, database, options.roles);
     await client.query(CREATE_HISTORY);
     const history = await readHistory(client);
     checkHistory(migrations, history, database);
@@ -247,8 +252,10 @@ export async function migrate(
       if (previous?.status === 'failed') retried.push(m.name);
       log(`${database}: applied ${m.name} in ${Date.now() - started} ms`);
     }
+    if (options.roles) await grantRights(client, database, options.roles);
     return { applied, retried, alreadyApplied: [...history.values()].filter((h) => h.status === 'applied').length };
   } finally {
+    if (options.roles) await client.query('RESET ROLE').catch(() => {});
     await client.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEY]).catch(() => {});
   }
 }
