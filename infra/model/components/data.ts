@@ -1,5 +1,6 @@
 import {
   BACKUP_BUCKET,
+  COMPOSE_DATA_SUBNET,
   DATABASES,
   MTLS_FILES,
   NATS_PERMISSIONS,
@@ -215,7 +216,12 @@ function consul(ctx: BuildContext): Component {
     resources: ctx.config.resources.consul,
     persistence: { mountPath: '/consul/data', size: size(ctx, 'consul') },
     configFiles: [
-      { name: 'server.hcl', mountPath: '/consul/config', content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }) },
+      {
+        name: 'server.hcl',
+        mountPath: '/consul/config',
+        content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }),
+        composeContent: consulHcl({ bootstrapExpect: 1, retryJoin: [], bindSubnet: COMPOSE_DATA_SUBNET }),
+      },
     ],
     writablePaths: [TMP],
     // Consul runs the HTTP health checks the services register (their /health/ready).
