@@ -81,7 +81,7 @@ local-down: | $(TSX) ## Stop the local platform (the data is kept)
 
 # --- Docker Compose -----------------------------------------------------------------------
 
-docker-infra-up: $(ENV_FILE) ## Start PostgreSQL x2, Redis, NATS, Consul, MinIO (and create the backup bucket)
+docker-infra-up: $(ENV_FILE) local-certs ## Start PostgreSQL x2, Redis, NATS, Consul, MinIO (and create the backup bucket)
 	$(COMPOSE) $(INFRA) up -d $(WAIT) $(PRISM_INFRA_SERVICES)
 	@for task in $(PRISM_INFRA_TASKS); do echo "$(COMPOSE) $(INFRA) run --rm $$task"; $(COMPOSE) $(INFRA) run --rm $$task || exit 1; done
 

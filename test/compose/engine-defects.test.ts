@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DBMANAGER_CLI } from '../../infra/contract/index.js';
 import { component } from '../../infra/model/index.js';
@@ -54,5 +55,21 @@ describe('health checks of the long-running services', () => {
     expect(file).toMatch(/^\/tmp\//); // its writable tmpfs
     expect(s.tmpfs?.some((t) => t.startsWith('/tmp:'))).toBe(true);
     expect(s.healthcheck!.test).toEqual(['CMD', ...DBMANAGER_CLI.entry, 'schedule-health', '--status-file', file]);
+  });
+});
+
+describe('mount points', () => {
+  it('none is missing inside a read-only bind mount of the same container (the engine cannot create it there)', () => {
+    for (const [name, s] of services) {
+      const mounts = ((s.volumes ?? []) as string[]).map((v) => v.split(':'));
+      const readOnlyBinds = mounts.filter((m) => m[0]!.startsWith('.') && m[2] === 'ro');
+      for (const m of mounts)
+        for (const [source, dir] of readOnlyBinds) {
+          if (!m[1]!.startsWith(`${dir}/`)) continue;
+          // Only a mount point the bound host directory already has can be mounted on.
+          const onHost = join('deploy/docker-compose', source!, m[1]!.slice(dir!.length));
+          expect(existsSync(onHost), `${name}: ${m[1]} inside ${dir}, and ${onHost} does not exist`).toBe(true);
+        }
+    }
   });
 });

@@ -132,8 +132,12 @@ function redis(ctx: BuildContext): Component {
   };
 }
 
-/** Where the NATS servers' certificate (cert-manager's Secret, or the local CA's files) is mounted. */
-export const NATS_TLS_DIR = '/etc/nats/tls';
+/**
+ * Where the NATS servers' certificate (cert-manager's Secret, or the local CA's files) is mounted: beside the
+ * configuration directory, not in it. Compose bind-mounts that directory read-only, and the engine cannot create
+ * a mount point inside it (runc: "mkdir …/etc/nats/tls: read-only file system", so nats never started).
+ */
+export const NATS_TLS_DIR = '/etc/nats-tls';
 
 function nats(ctx: BuildContext): Component {
   const replicas = ctx.config.nats.replicas;
