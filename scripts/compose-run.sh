@@ -78,8 +78,8 @@ up() {
     # make docker-up's command without --build: the images are compose-images.sh's (podman's build API ran
     # `npm ci` for over 10 minutes here, uncached, where buildah reuses its layers).
     make --no-print-directory keys/private.pem local-certs
-    compose -f "$DIR/docker-compose.yml" -f "$DIR/docker-compose.infra.yml" up -d --wait --wait-timeout 300 \
-      $(sed -n 's/^PRISM_CORE_SERVICES := //p' "$DIR/services.mk")
+    read -ra core <<<"$(sed -n 's/^PRISM_CORE_SERVICES := //p' "$DIR/services.mk")"
+    compose -f "$DIR/docker-compose.yml" -f "$DIR/docker-compose.infra.yml" up -d --wait --wait-timeout 300 "${core[@]}"
   fi
   # The guide's overlay command (make docker-full-up would add the observability stack too).
   COMPOSE_IGNORE_ORPHANS=true compose "${EDGE_FILES[@]}" up -d --wait --wait-timeout 300 edge

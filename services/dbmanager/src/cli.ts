@@ -351,7 +351,8 @@ async function traced(argv: string[], fn: () => Promise<void>): Promise<void> {
     throw e;
   } finally {
     span.end();
-    await tracing.shutdown();
+    // An unreachable trace backend (Compose without the observability file) costs the trace, not the command.
+    await tracing.shutdown().catch((e: Error) => process.stderr.write(`tracing: spans not exported: ${e.message}\n`));
   }
 }
 
