@@ -7,3 +7,4 @@ export function checkImage(
   o: { tiniVersion: string; entry: string; cmd?: readonly string[] },
 ): string[];
 export function treeBytes(root: string): number;
+export function checkPgPrograms(root: string, programs: readonly string[]): string[];

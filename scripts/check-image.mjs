@@ -2,10 +2,13 @@
 // Checks what a built service image carries, on its root filesystem (`podman image mount <image>`, or a
 // directory from `podman export`): only the service and what it needs. scripts/image-test.sh runs it on
 // the four images it builds.
-//   node scripts/check-image.mjs <service> <root filesystem> [image config JSON]
+//   node scripts/check-image.mjs <service> <root filesystem> [image config JSON] [--run '<engine run ...>' <image>]
 // Exit 1 with one line per finding; 0 when the image is clean. The config JSON (`podman image inspect`'s
 // object, `buildah inspect --type image`, or the OCI config) adds the checks of what the image declares.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+// For the DB manager, every program of its code's PG_PROGRAMS must be in the image; with --run, each is also
+// run (`--version`) in a container of the image, so a program whose libraries are missing is found.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { mapWithoutSources, unreachedPackages } from './service-deps.mjs';
 
@@ -112,6 +115,51 @@ export function checkImage(service, root, config, o) {
   return found;
 }
 
+/** The image's PostgreSQL bin directories (/usr/lib/postgresql/<major>/bin), relative to the root. */
+function pgBinDirs(root) {
+  const base = join(root, 'usr/lib/postgresql');
+  if (!existsSync(base)) return [];
+  return readdirSync(base)
+    .filter((d) => /^\d+$/.test(d) && existsSync(join(base, d, 'bin')))
+    .map((d) => `usr/lib/postgresql/${d}/bin`);
+}
+
+/** The findings on the DB manager's PostgreSQL programs: one bin directory holding every one, executable. */
+export function checkPgPrograms(root, programs) {
+  const dirs = pgBinDirs(root);
+  if (dirs.length !== 1) return [`usr/lib/postgresql: ${dirs.length} bin directories, expected one: ${dirs.join(' ')}`];
+  const found = [];
+  for (const p of programs) {
+    const f = join(root, dirs[0], p);
+    try {
+      accessSync(f, constants.X_OK);
+    } catch {
+      found.push(`${dirs[0]}/${p}: ${existsSync(f) ? 'not executable' : 'missing'} (the DB manager runs it)`);
+    }
+  }
+  return found;
+}
+
+/**
+ * Runs each program with --version in a container of the image (`run` is the engine's command up to the image,
+ * e.g. ['podman', '--runtime', 'runc', 'run', '--rm', '--read-only']): the findings of those that do not run.
+ */
+function runPgPrograms(run, image, binDir, programs) {
+  const found = [];
+  for (const p of programs) {
+    const r = spawnSync(run[0], [...run.slice(1), '--entrypoint', `/${binDir}/${p}`, image, '--version'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+    if (r.status !== 0 || !/\(PostgreSQL\) \d+/.test(out))
+      found.push(
+        `/${binDir}/${p} --version in the image: exit ${r.status ?? r.signal}: ${out.split('\n').slice(-2).join(' | ')}`,
+      );
+  }
+  return found;
+}
+
 /** Bytes of regular files under the root (what the image's layers hold, before compression). */
 export function treeBytes(root) {
   let n = 0;
@@ -123,12 +171,17 @@ export function treeBytes(root) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [service, root, configFile] = process.argv.slice(2);
-  if (!service || !root) {
-    process.stderr.write('usage: check-image.mjs <service> <root filesystem> [image config JSON]\n');
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--run');
+  const [run, image] = at < 0 ? [] : [args[at + 1]?.split(/\s+/).filter(Boolean), args[at + 2]];
+  const [service, root, configFile] = at < 0 ? args : args.slice(0, at);
+  if (!service || !root || (at >= 0 && (!run?.length || !image))) {
+    process.stderr.write(
+      "usage: check-image.mjs <service> <root filesystem> [image config JSON] [--run '<engine run ...>' <image>]\n",
+    );
     process.exit(2);
   }
-  // The repository's contract: the file the service runs and the DB manager's default command.
+  // The repository's contract: the file the service runs and the DB manager's default command; its code's programs.
   await import('../infra/cli/ts-loader.mjs');
   const { SERVICE_ENTRY, DBMANAGER_CLI } = await import('../infra/contract/index.ts');
   if (!SERVICE_ENTRY[service]) {
@@ -136,11 +189,21 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const o = {
-    tiniVersion: pinnedTini(),
+    // A build given another TINI_VERSION (the image test on its bookworm stand-ins) is held to that one.
+    tiniVersion: process.env.PRISM_IMAGE_TINI_VERSION || pinnedTini(),
     entry: SERVICE_ENTRY[service][1],
     cmd: service === 'dbmanager' ? [...DBMANAGER_CLI.serve] : [],
   };
   const found = checkImage(service, root, configFile ? JSON.parse(readFileSync(configFile, 'utf8')) : undefined, o);
+  if (service === 'dbmanager') {
+    const { PG_PROGRAMS } = await import('../services/dbmanager/src/backup/pg-tools.ts');
+    const pg = checkPgPrograms(root, PG_PROGRAMS);
+    found.push(...pg);
+    if (run && !pg.length) {
+      found.push(...runPgPrograms(run, image, pgBinDirs(root)[0], PG_PROGRAMS));
+      if (!found.length) process.stdout.write(`dbmanager: ${PG_PROGRAMS.join(', ')} run in ${image}\n`);
+    }
+  }
   for (const f of found) process.stdout.write(`${f}\n`);
   process.stdout.write(`${service}: ${found.length} finding(s), ${(treeBytes(root) / 1e6).toFixed(1)} MB of files\n`);
   process.exit(found.length ? 1 : 0);

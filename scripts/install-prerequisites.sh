@@ -5,7 +5,9 @@
 #               etcd-server (the local deploy test's control plane: scripts/local-cluster.sh),
 #               python3-venv (Node.js 24 comes from PyPI into a virtual environment) and the shell linter;
 #               buildah, podman, runc, debootstrap (the image test: scripts/image-test.sh), with their recommended
-#               helpers (container networking, fuse-overlayfs), as proven here
+#               helpers (container networking, fuse-overlayfs), as proven here;
+#               containerd, containernetworking-plugins, conntrack, ipset, iptables, busybox-static (the real-pods
+#               lane: scripts/cluster-run.sh)
 #   Node.js 24  scripts/install-node.sh (node, npm, npx in /usr/local/bin)
 #   Go tools    scripts/install-tools.sh: kube-score, upstream promtool, minio, mc, actionlint, Jaeger v2
 # The distribution's own server instances are stopped: tests and the local platform start their own.
@@ -51,7 +53,11 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 image_tools=()
-[ "$PRISM_TOOLCHAIN" = download ] || for cmd in buildah podman runc debootstrap; do command -v "$cmd" >/dev/null 2>&1 || image_tools+=("$cmd"); done
+if [ "$PRISM_TOOLCHAIN" = source ]; then
+  for cmd in buildah podman runc debootstrap containerd conntrack ipset iptables; do command -v "$cmd" >/dev/null 2>&1 || image_tools+=("$cmd"); done
+  [ -x /usr/lib/cni/bridge ] || image_tools+=(containernetworking-plugins)
+  { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || image_tools+=(busybox-static) # static: it runs in pods as it is
+fi
 if [ ${#image_tools[@]} -gt 0 ]; then
   [ ${#need[@]} -gt 0 ] || apt-get update -qq
   apt-get install -y -qq "${image_tools[@]}" >/dev/null

@@ -15,6 +15,9 @@
 # Settings: PRISM_CLUSTER_DIR (default ${TMPDIR:-/tmp}/prism-local-cluster), PRISM_ETCD_PORT,
 # PRISM_ETCD_PEER_PORT, PRISM_APISERVER_PORT (default: free ports the kernel hands out, so parallel runs
 # never collide; a port given that is taken fails at once), PRISM_CLUSTER_NODES (3), PRISM_CLUSTER_VOLUMES (40).
+# The real-pods lane (scripts/cluster-run.sh) sets PRISM_CLUSTER_NODES=0 (no kwok: a real kubelet joins) and
+# PRISM_APISERVER_ADVERTISE=<the host's address>: the API server then listens on every address and the
+# `kubernetes` Service points there, so pods reach it (they cannot reach the host's 127.0.0.1).
 # Why not kwokctl (sigs.k8s.io/kwok/cmd/kwokctl, same module as kwok), evaluated 2026-12-06: its binary runtime
 # would replace the certificates, etcd, apiserver, controller-manager and scheduler start-up here (about 90 lines,
 # given these binaries with --kube-apiserver-binary etc. and the admission file through its component patches),
@@ -28,6 +31,7 @@ VOLUMES=${PRISM_CLUSTER_VOLUMES:-40}
 ZONES=(zone-a zone-b zone-c)
 SERVICE_CIDR=10.96.0.0/16
 KUBECONFIG_FILE=$DIR/admin.kubeconfig
+ADVERTISE=${PRISM_APISERVER_ADVERTISE:-}
 
 log() { echo "local-cluster: $*" >&2; }
 # The cached tools first (start fails when one is missing; stop needs none of them).
@@ -63,6 +67,8 @@ certificates() {
   sign apiserver /CN=kube-apiserver \
     'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n'
   sign admin '/O=system:masters/CN=prism-admin' 'extendedKeyUsage=clientAuth\n'
+  # What the API server presents to kubelets (logs, exec, port-forward): kube-apiserver-kubelet-client's role.
+  sign kubelet-client '/O=system:masters/CN=kube-apiserver-kubelet-client' 'extendedKeyUsage=clientAuth\n'
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
   kubectl config --kubeconfig "$KUBECONFIG_FILE" set-cluster prism-local --server "https://127.0.0.1:$API_PORT" \
@@ -210,23 +216,27 @@ start() {
   wait_for etcd 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
   log "kube-apiserver on https://127.0.0.1:$API_PORT"
   start_process kube-apiserver kube-apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --bind-address "$([ -n "$ADVERTISE" ] && echo 0.0.0.0 || echo 127.0.0.1)" --advertise-address "${ADVERTISE:-127.0.0.1}" --secure-port "$API_PORT" \
+    --kubelet-client-certificate "$pki/kubelet-client.crt" --kubelet-client-key "$pki/kubelet-client.key" \
+    --kubelet-preferred-address-types InternalIP,Hostname \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-    --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode RBAC --allow-privileged=true \
+    --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC --allow-privileged=true \
     --admission-control-config-file "$DIR/admission.yaml" --profiling=false --cert-dir "$DIR/pki/serving"
   wait_for kube-apiserver 300 kc get --raw /readyz
-  log "kube-controller-manager, kube-scheduler, kwok"
+  log "kube-controller-manager, kube-scheduler$([ "$NODES" -eq 0 ] || echo ', kwok')"
   start_process kube-controller-manager kube-controller-manager --kubeconfig "$KUBECONFIG_FILE" \
     --secure-port 0 --leader-elect=false --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false
   start_process kube-scheduler kube-scheduler --kubeconfig "$KUBECONFIG_FILE" --secure-port 0 --leader-elect=false --profiling=false
-  start_process kwok kwok --kubeconfig "$KUBECONFIG_FILE" --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-    --node-lease-duration-seconds 40 --cidr 10.244.0.1/16 --node-ip 127.0.0.1
-  nodes | kc apply -f - >/dev/null
-  wait_for "Ready nodes" 120 kc wait --for condition=Ready node --all --timeout 5s
+  if [ "$NODES" -gt 0 ]; then
+    start_process kwok kwok --kubeconfig "$KUBECONFIG_FILE" --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+      --node-lease-duration-seconds 40 --cidr 10.244.0.1/16 --node-ip 127.0.0.1
+    nodes | kc apply -f - >/dev/null
+    wait_for "Ready nodes" 120 kc wait --for condition=Ready node --all --timeout 5s
+  fi
   # The controllers create the default ServiceAccount of a namespace; wait for them to be working.
   wait_for "controller-manager" 120 kc -n default get serviceaccount default
   volumes

@@ -17,8 +17,8 @@ export function httpCheckCommand(image: Image, url: string): string[] {
         'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))',
         url,
       ];
-    case 'mc-ready':
-      return ['CMD-SHELL', 'MC_CONFIG_DIR=/tmp/.mc mc ready local'];
+    case 'silo-ready':
+      return ['CMD', 'silo', 'healthcheck', 'ready'];
     case 'bash-tcp': {
       const u = new URL(url);
       const request = `GET ${u.pathname}${u.search} HTTP/1.0\\r\\nHost: ${u.hostname}\\r\\n\\r\\n`;

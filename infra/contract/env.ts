@@ -217,7 +217,7 @@ export const ENV = {
   },
   PRISM_PG_BIN_DIR: {
     description:
-      "Directory of the PostgreSQL programs (pg_basebackup, pg_receivewal, pg_verifybackup, pg_ctl, pg_dumpall, postgres) (default: found for the server's major version: /usr/lib/postgresql/<major>/bin, then PATH)",
+      "Directory of the PostgreSQL programs (pg_basebackup, pg_receivewal, pg_verifybackup, pg_waldump, pg_ctl, pg_dumpall, pg_dump, postgres) (default: found for the server's major version: /usr/lib/postgresql/<major>/bin, then PATH)",
     schema: filePath,
     optional: true,
   },

@@ -6,6 +6,7 @@ export { alertingSecretKeys } from './files/alertmanager.js';
 export { alloyDockerConfig, alloyKubernetesConfig } from './files/alloy.js';
 export { jaegerYaml } from './files/jaeger.js';
 export { OBSERVABILITY_IMAGES } from './components/observability.js';
+export * from './images.js';
 export { minioSetupScript } from './files/minio-setup.js';
 export { redisPasswordVar, redisUserLines } from './files/redis.js';
 export { FORMAT_PARAM_ANNOTATION } from './files/prometheus.js';

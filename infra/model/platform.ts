@@ -61,9 +61,9 @@ export function portNumber(platform: Platform, to: ComponentName, portName: stri
   return p.port;
 }
 
-/** The reference every renderer writes for an image: `repository:tag`. */
+/** The reference every renderer writes for an image: `repository:tag`, with `@digest` when one is recorded. */
 export function imageRef(image: Image): string {
-  return `${image.repository}:${image.tag}`;
+  return `${image.repository}:${image.tag}${image.digest ? `@${image.digest}` : ''}`;
 }
 
 /** The address every renderer writes for a reference (see refAddress). */

@@ -141,15 +141,15 @@ export interface Scaling {
  * What an image carries to run a check inside its container: Kubernetes probes HTTP from the kubelet,
  * Compose runs a program in the container, and images differ.
  * - `wget`: busybox `wget` (Alpine- and busybox-based images). Exits non-zero on an HTTP error status.
- * - `node`: Node's global `fetch` (the Prism service images: node bookworm-slim, no wget or curl).
- * - `mc-ready`: the bundled MinIO client's `mc ready local` (MinIO dropped curl from its image in 2023),
- *   which asks the server's readiness API; mc needs a writable config directory on the read-only root.
+ * - `node`: Node's global `fetch` (the Prism service images: node trixie-slim, no wget or curl).
+ * - `silo-ready`: `silo healthcheck ready`, the readiness check built into Silo (the maintained fork of the MinIO
+ *   server, whose image, like MinIO's since 2023, has no curl).
  * - `bash-tcp`: bash's `/dev/tcp`, a plain HTTP/1.0 request (Ubuntu-based images without an HTTP client).
  * - `none`: no HTTP client (exec probes only, or one-shot tasks).
  * - `scratch`: nothing but the program (`FROM scratch`): no check can run inside. Only exporters may be such:
  *   nothing waits on them, and Prometheus' `up` series is their health.
  */
-type HttpCheckTool = 'wget' | 'node' | 'mc-ready' | 'bash-tcp' | 'none' | 'scratch';
+type HttpCheckTool = 'wget' | 'node' | 'silo-ready' | 'bash-tcp' | 'none' | 'scratch';
 
 interface ImageTools {
   readonly httpCheck: HttpCheckTool;
@@ -161,6 +161,8 @@ export interface Image {
   readonly repository: string;
   /** A pinned tag; never `latest`. */
   readonly tag: string;
+  /** The tag's content digest (`sha256:…`) where one is recorded: renderers then write `repository:tag@digest`. */
+  readonly digest?: string;
   /** What it carries to run checks inside the container. */
   readonly tools: ImageTools;
   readonly pullPolicy?: 'IfNotPresent' | 'Always';

@@ -119,7 +119,8 @@ describe('Compose and Kubernetes agree (dev)', () => {
     }
     const test = svc(name).healthcheck!.test.map(unescape);
     if (probe.exec) expect(test).toEqual(['CMD', ...probe.exec.command]);
-    else if (test.join(' ').includes('mc ready local')) expect(probe.httpGet.path).toBe('/minio/health/ready');
+    // Silo's own readiness check asks the server's readiness API, the endpoint the kubelet probes.
+    else if (test.join(' ') === 'CMD silo healthcheck ready') expect(probe.httpGet.path).toBe('/minio/health/ready');
     else expect(test.at(-1)).toBe(`http://127.0.0.1:${probe.httpGet.port}${probe.httpGet.path}`);
     expect(svc(name).healthcheck!.interval).toBe(`${probe.periodSeconds}s`);
   });

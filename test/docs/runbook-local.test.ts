@@ -33,11 +33,11 @@ function commands(block: string): string[] {
 let dir: string;
 let upOutput = '';
 const env = () => ({ ...process.env, PRISM_LOCAL_DIR: dir, NODE_NO_WARNINGS: '1' });
-const bash = (script: string) => {
+const bash = (script: string, timeout = 60_000) => {
   const r = spawnSync(
     'bash',
     ['-eo', 'pipefail', '-c', script.replaceAll('./.prism-local', dir).replaceAll('.prism-local', dir)],
-    { cwd: REPO, encoding: 'utf8', env: env(), timeout: 60_000 },
+    { cwd: REPO, encoding: 'utf8', env: env(), timeout },
   );
   return { status: r.status, out: r.stdout, err: r.stderr };
 };
@@ -96,6 +96,21 @@ describe("the README's local run, as written", () => {
     expect(protectedCall.headers['x-prism-user-id']).toBe(user.id);
     expect(protectedCall.headers['x-prism-auth-method']).toBe('jwt');
   });
+
+  it('the config CLI block: every line runs as written, in order, and each change takes effect', () => {
+    const block = shBlock(readFileSync('README.md', 'utf8'), { needle: 'npm run config -- keys' });
+    const cmds = commands(block);
+    expect(cmds.every((c) => c.startsWith('npm run config -- '))).toBe(true);
+    const r = bash(cmds.map((c) => c.replace('npm run config', 'npm run -s config')).join('\n'), 240_000);
+    expect(r.status, r.err).toBe(0);
+    // One answer per command, and what each set, rolled back or deleted shows in the answers after it.
+    expect(r.out).toMatch(/^ {2}rate_limit\.requests_per_second +\(gateway\)/m);
+    expect(r.out).toMatch(/^gateway\/rate_limit\.requests_per_second = 50 +\(version 1, operator\/local, /m);
+    expect(r.out).toMatch(/^global\/maintenance\.message = "Back at noon" /m);
+    expect(r.out).toMatch(/^ {2}v1 +set 50 +\(operator\/local, \S+, "load test"\)$/m);
+    expect(r.out).toMatch(/^gateway\/rate_limit\.requests_per_second = 50 +\(version 2, /m);
+    expect(r.out).toMatch(/^global\/maintenance\.enabled = \(deleted\) /m);
+  }, 300_000);
 
   it('the gateway starts without the DEP0123 TLS warning', () => {
     const log = readFileSync(join(dir, 'logs/gateway-1.log'), 'utf8');

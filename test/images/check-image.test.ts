@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SERVICE_ENTRY } from '../../infra/contract/index.js';
-import { IMAGE_ENTRYPOINT, checkImage as check, pinnedTini } from '../../scripts/check-image.mjs';
+import { IMAGE_ENTRYPOINT, checkImage as check, checkPgPrograms, pinnedTini } from '../../scripts/check-image.mjs';
+import { PG_PROGRAMS } from '#services/dbmanager/src/backup/pg-tools';
 import { entryPackageJson, reachedPackages } from '../../scripts/service-deps.mjs';
 
 /** A root filesystem laid out as an image's: files by path. */
@@ -144,6 +145,25 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
     ]);
     expect(checkImage('gateway', tree(clean), { Config: { ...good, Entrypoint: ['/usr/bin/tini', '--'] } })).toEqual([
       `entrypoint ["/usr/bin/tini","--"]: not ${JSON.stringify(IMAGE_ENTRYPOINT)}`,
+    ]);
+  });
+
+  it("finds a PostgreSQL program of the DB manager's list missing or not executable (the images lacked pg_waldump)", () => {
+    const bin = 'usr/lib/postgresql/16/bin';
+    const programs = (names: readonly string[]) => {
+      const root = tree(Object.fromEntries(names.map((p) => [`${bin}/${p}`, 'ELF'])));
+      for (const p of names) execFileSync('chmod', ['0755', join(root, bin, p)]);
+      return root;
+    };
+    expect(checkPgPrograms(programs(PG_PROGRAMS), PG_PROGRAMS)).toEqual([]);
+    // The six programs the image carried: pg_verifybackup, which runs pg_waldump, is there, pg_waldump is not.
+    const six = programs(PG_PROGRAMS.filter((p) => p !== 'pg_waldump'));
+    expect(checkPgPrograms(six, PG_PROGRAMS)).toEqual([`${bin}/pg_waldump: missing (the DB manager runs it)`]);
+    const root = programs(PG_PROGRAMS);
+    execFileSync('chmod', ['0644', join(root, bin, 'postgres')]);
+    expect(checkPgPrograms(root, PG_PROGRAMS)).toEqual([`${bin}/postgres: not executable (the DB manager runs it)`]);
+    expect(checkPgPrograms(tree(clean), PG_PROGRAMS)).toEqual([
+      'usr/lib/postgresql: 0 bin directories, expected one: ',
     ]);
   });
 

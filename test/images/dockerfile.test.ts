@@ -2,9 +2,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DBMANAGER_CLI, SERVICE_ENTRY, SERVICE_NAMES } from '../../infra/contract/index.js';
 import { loadStack } from '../../infra/config/index.js';
-import { buildPlatform, component } from '../../infra/model/index.js';
+import { buildPlatform, component, imageRef } from '../../infra/model/index.js';
 import { DATA_IMAGES } from '../../infra/model/components/data.js';
 import { IMAGE_ENTRYPOINT, pinnedTini } from '../../scripts/check-image.mjs';
+import { PG_PROGRAMS } from '#services/dbmanager/src/backup/pg-tools';
 
 // What services/Dockerfile declares, read as text. What the built images carry is checked on the images
 // themselves by scripts/image-test.sh (scripts/check-image.mjs on their mounted root filesystems).
@@ -63,7 +64,7 @@ describe('the one service Dockerfile', () => {
 
   it("the DB manager gets the PostgreSQL programs of the databases' image, as files only (no VOLUME, STOPSIGNAL, EXPOSE 5432 or PGDATA)", () => {
     // pg_basebackup refuses servers newer than itself, and a restore is verified with this server.
-    expect(file).toContain(`ARG PG_IMAGE=${DATA_IMAGES.postgres.repository}:${DATA_IMAGES.postgres.tag}`);
+    expect(file).toContain(`ARG PG_IMAGE=${imageRef(DATA_IMAGES.postgres)}\n`);
     expect(file).toContain(`ARG PG_MAJOR=${DATA_IMAGES.postgres.tag.split('.')[0]}`);
     expect(stages.find((s) => s.from === '${PG_IMAGE}')?.as).toBe('pg');
     expect(stages.find((s) => s.as === 'dbmanager')?.from).toBe('runtime');
@@ -74,6 +75,18 @@ describe('the one service Dockerfile', () => {
     expect(stage('service')).not.toContain('--from=pg');
     expect(file).not.toMatch(/^(VOLUME|STOPSIGNAL)/m);
     expect(file).not.toMatch(/^ENV .*PGDATA/m);
+  });
+
+  it("the pg stage copies exactly the DB manager's programs (its code's PG_PROGRAMS, pg_waldump among them) and what they load", () => {
+    // One list: the stage's default is the code's, and the copy loop and the ldd loop both walk it.
+    const pg = stage('pg');
+    expect(pg).toContain(`ARG PG_PROGRAMS="${PG_PROGRAMS.join(' ')}"`);
+    expect(PG_PROGRAMS).toContain('pg_waldump'); // pg_verifybackup runs it from its own directory
+    expect(pg).toContain('progs="${PG_PROGRAMS}"');
+    expect(pg).toMatch(/for p in \$progs; do cp -a \$bin\/\$p/);
+    expect(pg).toMatch(/for f in \$\(for p in \$progs; do echo \$bin\/\$p; done\) .*; do \\\n\s+ldd "\$f"/);
+    // The program list is written nowhere else in the file.
+    expect(file.match(/pg_basebackup pg_receivewal/g)).toHaveLength(1);
   });
 
   it('tini is pinned to a Debian package version and installed at exactly that version', () => {

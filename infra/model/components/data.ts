@@ -21,20 +21,17 @@ import { pgHbaConf } from '../files/postgres.js';
 import { redisConf, redisPasswordVar, redisUserArgs } from '../files/redis.js';
 import { bytes, type DataStoreName } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
+import { THIRD_PARTY_IMAGES } from '../images.js';
 import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value, TMP } from './common.js';
 
-/** Pinned images of the data tier. */
+/** Pinned images of the data tier (the pins, their support dates and reasons: infra/model/images.ts). */
 export const DATA_IMAGES = {
-  postgres: { repository: 'postgres', tag: '16.6-bookworm', tools: { httpCheck: 'none', shell: true } },
-  redis: { repository: 'redis', tag: '7.4.1-alpine', tools: { httpCheck: 'none', shell: true } },
-  nats: { repository: 'nats', tag: '2.10.22-alpine', tools: { httpCheck: 'wget', shell: true } },
-  consul: { repository: 'hashicorp/consul', tag: '1.20.1', tools: { httpCheck: 'wget', shell: true } },
-  minio: {
-    repository: 'minio/minio',
-    tag: 'RELEASE.2024-11-07T00-52-20Z',
-    tools: { httpCheck: 'mc-ready', shell: true },
-  },
-  mc: { repository: 'minio/mc', tag: 'RELEASE.2024-11-17T19-35-25Z', tools: { httpCheck: 'none', shell: true } },
+  postgres: THIRD_PARTY_IMAGES.postgres,
+  redis: THIRD_PARTY_IMAGES.redis,
+  nats: THIRD_PARTY_IMAGES.nats,
+  consul: THIRD_PARTY_IMAGES.consul,
+  minio: THIRD_PARTY_IMAGES.minio,
+  mc: THIRD_PARTY_IMAGES.mc,
 } as const satisfies Record<string, Image>;
 
 const size = (ctx: BuildContext, store: DataStoreName) => ctx.config.storage.sizes[store];
@@ -245,7 +242,8 @@ function minio(ctx: BuildContext): Component {
     name: 'minio',
     description: 'MinIO: S3-compatible storage of backups and archived WAL',
     image: DATA_IMAGES.minio,
-    command: ['minio'],
+    // Silo, the maintained fork of the MinIO server: the same server arguments, MINIO_* settings and ports.
+    command: ['silo'],
     // --certs-dir: the default (~/.minio/certs) is on the read-only root filesystem.
     args: [
       'server',

@@ -7,13 +7,11 @@ import {
   PORTS,
 } from '../../contract/index.js';
 import type { Component, Edge, Image } from '../types.js';
+import { THIRD_PARTY_IMAGES } from '../images.js';
 import { type BuildContext, RUN_AS, httpGet, probe, TMP } from './common.js';
 
-const TRAEFIK_IMAGE = {
-  repository: 'traefik',
-  tag: 'v3.2.1',
-  tools: { httpCheck: 'wget', shell: true },
-} as const satisfies Image;
+/** The pin, its support date and reason: infra/model/images.ts. */
+const TRAEFIK_IMAGE = THIRD_PARTY_IMAGES.traefik satisfies Image;
 
 /** Where Traefik stores what Let's Encrypt issues (the production static configuration's `acme.storage`). */
 const TRAEFIK_ACME_DIR = '/var/lib/traefik';

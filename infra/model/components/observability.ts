@@ -12,34 +12,20 @@ import { JAEGER_HEALTH_PATH, jaegerYaml } from '../files/jaeger.js';
 import { lokiYaml } from '../files/loki.js';
 import { bytes, type AlertingConfig } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
+import { THIRD_PARTY_IMAGES } from '../images.js';
 import { type BuildContext, RUN_AS, httpGet, probe, secret, value, TMP } from './common.js';
 
+/** Pinned images of the observability tier (the pins, their support dates and reasons: infra/model/images.ts). */
 export const OBSERVABILITY_IMAGES = {
-  // The Prometheus project's images (prometheus, alertmanager, postgres-exporter) are built on its busybox image.
-  prometheus: { repository: 'prom/prometheus', tag: 'v2.55.1', tools: { httpCheck: 'wget', shell: true } },
-  grafana: { repository: 'grafana/grafana', tag: '11.3.1', tools: { httpCheck: 'wget', shell: true } },
-  loki: { repository: 'grafana/loki', tag: '3.3.0', tools: { httpCheck: 'wget', shell: false } },
-  // Ubuntu-based, with bash but no HTTP client.
-  alloy: { repository: 'grafana/alloy', tag: 'v1.5.1', tools: { httpCheck: 'bash-tcp', shell: true } },
-  // Jaeger v2: one binary on the OpenTelemetry Collector (v1's all-in-one has had no release since 2025-12-31).
-  jaeger: { repository: 'jaegertracing/jaeger', tag: '2.13.0', tools: { httpCheck: 'wget', shell: true } },
-  alertmanager: { repository: 'prom/alertmanager', tag: 'v0.27.0', tools: { httpCheck: 'wget', shell: true } },
-  postgresExporter: {
-    repository: 'prometheuscommunity/postgres-exporter',
-    tag: 'v0.16.0',
-    tools: { httpCheck: 'wget', shell: true },
-  },
-  // The Alpine variant: the plain tag is FROM scratch, with no program for a Compose health check.
-  redisExporter: {
-    repository: 'oliver006/redis_exporter',
-    tag: 'v1.66.0-alpine',
-    tools: { httpCheck: 'wget', shell: true },
-  },
-  natsExporter: {
-    repository: 'natsio/prometheus-nats-exporter',
-    tag: '0.15.0',
-    tools: { httpCheck: 'scratch', shell: false },
-  },
+  prometheus: THIRD_PARTY_IMAGES.prometheus,
+  grafana: THIRD_PARTY_IMAGES.grafana,
+  loki: THIRD_PARTY_IMAGES.loki,
+  alloy: THIRD_PARTY_IMAGES.alloy,
+  jaeger: THIRD_PARTY_IMAGES.jaeger,
+  alertmanager: THIRD_PARTY_IMAGES.alertmanager,
+  postgresExporter: THIRD_PARTY_IMAGES.postgresExporter,
+  redisExporter: THIRD_PARTY_IMAGES.redisExporter,
+  natsExporter: THIRD_PARTY_IMAGES.natsExporter,
 } as const satisfies Record<string, Image>;
 
 const base = {

@@ -44,7 +44,7 @@ function serviceImage(ctx: BuildContext, name: ServiceName): Image {
   return {
     repository: `${registry}/prism-${name}`,
     tag,
-    // node bookworm-slim: no wget or curl. Not offered to the volume-permission one-shot, which runs as root.
+    // node trixie-slim: no wget or curl. Not offered to the volume-permission one-shot, which runs as root.
     tools: { httpCheck: 'node', shell: false },
     entrypoint: SERVICE_ENTRY[name],
     // One Dockerfile for the four services; the context is the repository root (images carry the shared

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENV } from '#contract';
 import { parseEnv } from '../../runtime/src/index.js';
-import { PG_PROGRAMS, findPgBin, serverMajor } from '../src/backup/pg-tools.js';
+import { PG_PROGRAMS, findPgBin, libpqEnv, run, runCounting, serverMajor } from '../src/backup/pg-tools.js';
 import { DbManagerContext } from '../src/settings.js';
 import { testPgUrl } from './pg-support.js';
 
@@ -91,6 +92,48 @@ describe('the PostgreSQL bin directory (PRISM_PG_BIN_DIR, else found for the ser
     expect(findPgBin({ serverMajor: major, searchPath: `/usr/bin:${other}:${right}`, root: emptyRoot })).toBe(right);
     // The version unknown (server down): the newest versioned directory, then complete PATH directories.
     expect(findPgBin({ searchPath: `/usr/bin:${other}`, root: emptyRoot })).toBe(other);
+  });
+
+  // What an image carries is a directory of exactly these programs (services/Dockerfile copies PG_PROGRAMS):
+  // one of them must not need a program left out. pg_verifybackup runs pg_waldump from its own directory.
+  it('a directory of exactly PG_PROGRAMS takes, verifies and dumps; without pg_waldump pg_verifybackup fails, without pg_dump pg_dumpall', async () => {
+    const source = findPgBin({ serverMajor: major });
+    const only = async (name: string, programs: readonly string[]) => {
+      const dir = join(work, name);
+      await mkdir(dir, { recursive: true });
+      for (const p of programs) await copyFile(join(source, p), join(dir, p)).then(() => chmod(join(dir, p), 0o755));
+      return dir;
+    };
+    const bin = await only('exact', PG_PROGRAMS);
+    expect(findPgBin({ explicit: bin, serverMajor: major })).toBe(bin);
+    const backup = join(work, 'backup');
+    const env = libpqEnv(target());
+    await run(join(bin, 'pg_basebackup'), ['-D', backup, '-Fp', '-X', 'stream', '-c', 'fast'], { env });
+    const verified = await run(join(bin, 'pg_verifybackup'), [backup]);
+    expect(verified.stdout).toMatch(/backup successfully verified/);
+    // A restore's check reads every row with pg_dumpall, which runs pg_dump.
+    const dump = await runCounting(join(bin, 'pg_dumpall'), [], { env });
+    expect(dump.bytes).toBeGreaterThan(0);
+    const noDump = await only(
+      'no-pg-dump',
+      PG_PROGRAMS.filter((p) => p !== 'pg_dump'),
+    );
+    await expect(runCounting(join(noDump, 'pg_dumpall'), [], { env })).rejects.toThrowError(
+      /"pg_dump" is needed by pg_dumpall/,
+    );
+    // The defect this guards against: the list without pg_waldump, as the images had it.
+    const lacking = await only(
+      'no-waldump',
+      PG_PROGRAMS.filter((p) => p !== 'pg_waldump'),
+    );
+    await expect(run(join(lacking, 'pg_verifybackup'), [backup])).rejects.toThrowError(
+      /"pg_waldump" is needed by pg_verifybackup/,
+    );
+  });
+
+  it("PRISM_PG_BIN_DIR's description (docs/service-environment.md) names exactly the programs", () => {
+    const named = /\(([a-z_, ]+)\)/.exec(ENV.PRISM_PG_BIN_DIR.description)![1]!.split(', ');
+    expect(named).toEqual([...PG_PROGRAMS]);
   });
 
   it('an explicit directory is used as it is, and one lacking programs is refused at start, naming them', async () => {
