@@ -17,10 +17,12 @@ include $(COMPOSE_DIR)/services.mk
 export COMPOSE_IGNORE_ORPHANS := true
 COMPOSE := docker compose --project-name $(PRISM_COMPOSE_PROJECT) --project-directory $(COMPOSE_DIR) --env-file $(ENV_FILE)
 INFRA := -f $(COMPOSE_DIR)/docker-compose.infra.yml
-CORE := -f $(COMPOSE_DIR)/docker-compose.yml
+# docker-compose.yml's services wait for the infrastructure's (the migrations for the databases): it is loaded
+# with the infrastructure file, and the commands on it name the core services.
+CORE := -f $(COMPOSE_DIR)/docker-compose.yml $(INFRA)
 OBS := -f $(COMPOSE_DIR)/docker-compose.observability.yml
 EDGE := -f deploy/traefik/docker-compose.traefik.yml
-ALL := $(CORE) $(INFRA) $(OBS) $(EDGE)
+ALL := $(CORE) $(OBS) $(EDGE)
 WAIT := --wait --wait-timeout 300
 
 .PHONY: help dev-setup generate-keys local-certs local-secrets synth test \
@@ -79,7 +81,7 @@ local-down: | $(TSX) ## Stop the local platform (the data is kept)
 
 # --- Docker Compose -----------------------------------------------------------------------
 
-docker-infra-up: $(ENV_FILE) ## Start PostgreSQL x2, Redis, NATS, Consul, MinIO (and create the backup bucket)
+docker-infra-up: $(ENV_FILE) local-certs ## Start PostgreSQL x2, Redis, NATS, Consul, MinIO (and create the backup bucket)
 	$(COMPOSE) $(INFRA) up -d $(WAIT) $(PRISM_INFRA_SERVICES)
 	@for task in $(PRISM_INFRA_TASKS); do echo "$(COMPOSE) $(INFRA) run --rm $$task"; $(COMPOSE) $(INFRA) run --rm $$task || exit 1; done
 
@@ -95,14 +97,14 @@ docker-obs-down: $(ENV_FILE) ## Stop and remove the observability containers
 docker-build: $(ENV_FILE) $(KEYS) ## Build the service images
 	$(COMPOSE) $(CORE) build
 
-docker-migrate: $(ENV_FILE) $(KEYS) ## Apply the database migrations (the one-shot migration task)
+docker-migrate: $(ENV_FILE) $(KEYS) ## Apply the database migrations (the one-shot migration task; waits for the databases)
 	$(COMPOSE) $(CORE) run --rm --build $(PRISM_MIGRATE_TASK)
 
 docker-up: docker-infra-up $(KEYS) local-certs ## Start the core services (gateway, auth, config, dbmanager) on top of the infrastructure
 	$(COMPOSE) $(CORE) up -d --build $(WAIT) $(PRISM_CORE_SERVICES)
 
 docker-down: $(ENV_FILE) ## Stop and remove the core service containers
-	$(COMPOSE) $(CORE) rm --stop --force
+	$(COMPOSE) $(CORE) rm --stop --force $(PRISM_CORE_ALL)
 
 docker-full-up: docker-infra-up $(KEYS) local-certs ## Start everything: infrastructure, services, observability, Traefik
 	$(COMPOSE) $(ALL) up -d --build $(WAIT) $(PRISM_CORE_SERVICES) $(PRISM_OBSERVABILITY_SERVICES) $(PRISM_EDGE_SERVICES)

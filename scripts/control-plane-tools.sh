@@ -16,8 +16,14 @@
 #   coredns-v1.11.3                   CoreDNS, the cluster DNS of the real-pods lane (the release kubeadm v1.31 deploys)
 #   kube-router-v2.1.0                kube-router, as the real-pods lane's NetworkPolicy enforcer only (iptables +
 #                                     ipset; the newest release the module proxy lists)
-# Usage: bash scripts/control-plane-tools.sh [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes|jaeger|kubernetes-node|coredns|kube-router ...]
-#        bash scripts/control-plane-tools.sh --print-path [kubernetes|kubectl|kwok|pulumi|pulumi-resource-kubernetes|jaeger|kubernetes-node|coredns|kube-router ...]
+#   The Compose lane's (scripts/compose-run.sh; not among the default five either):
+#   docker-compose-v2.40.3            Docker Compose v2, the `docker compose` CLI plugin
+#   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.3.0
+#                                     the programs of the stand-in images of the third-party images the Compose
+#                                     files name (scripts/compose-images.sh), the versions those files pin
+# Usage: bash scripts/control-plane-tools.sh [TOOL ...]
+#        bash scripts/control-plane-tools.sh --print-path [TOOL ...]
+#   TOOL: kubernetes kubectl kwok pulumi pulumi-resource-kubernetes jaeger kubernetes-node coredns kube-router docker-compose nats-server consul traefik loki
 #   Without names, builds the first five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
@@ -45,6 +51,12 @@ K8S_PROVIDER=$(node -p 'require("./package-lock.json").packages["node_modules/@p
 # Jaeger v2.13.0: the module proxy serves it as v1.76.0 (one tag pair per release; the module path has no /v2).
 JAEGER=v2.13.0
 JAEGER_MODULE=v1.76.0
+# The Compose lane's: the Compose plugin, and the programs of its stand-in images at the versions the Compose files pin.
+COMPOSE=v2.40.3
+NATS_SERVER=v2.10.22
+CONSUL=v1.20.1
+TRAEFIK=v3.2.1
+LOKI=v3.3.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
 # Download mode: the commands each tool name stands for must be on PATH; the provider is a Pulumi plugin.
@@ -66,6 +78,9 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
           echo "== jaeger-$JAEGER: downloaded (release binary)"
         fi
         ;;
+      # The Compose lane pulls the real images in download mode: only the plugin must be there.
+      docker-compose) docker compose version >/dev/null || { echo "control-plane-tools: download mode: no docker compose plugin" >&2; exit 1; } ;;
+      nats-server | consul | traefik | loki) ;;
       kubernetes) require_on_path kube-apiserver kube-controller-manager kube-scheduler ;;
       kubectl | kwok | pulumi | coredns | kube-router) require_on_path "$tool" ;;
       kubernetes-node) require_on_path kubelet kube-proxy ;;
@@ -78,7 +93,7 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
             { echo "control-plane-tools: the kubernetes provider plugin $K8S_PROVIDER is not installed (pulumi plugin install resource kubernetes v$K8S_PROVIDER)" >&2; exit 1; }
         fi
         ;;
-      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router)" >&2; exit 2 ;;
+      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
     esac
   done
   if [ $print = yes ]; then echo "$path"; fi
@@ -86,7 +101,8 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
 fi
 
 names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER"
-  "kubernetes-node-$KUBERNETES" "coredns-$COREDNS" "kube-router-$KUBE_ROUTER")
+  "kubernetes-node-$KUBERNETES" "coredns-$COREDNS" "kube-router-$KUBE_ROUTER"
+  "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI")
 
 if [ "${1:-}" = --print-path ]; then
   shift
@@ -226,6 +242,47 @@ build_jaeger() {
   rm -rf module
 }
 
+# module_copy <module@version>: a writable copy of the module in ./module. A replace directive pointing at a
+# directory the module zip leaves out (a nested module: consul's ./api, loki's ./pkg/push) is dropped, so the
+# published version the go.mod requires is used instead; every other replace is kept.
+module_copy() {
+  local src r
+  src=$(go mod download -json "$1" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).Dir))')
+  cp -r "$src" module && chmod -R u+w module
+  for r in $(cd module && go mod edit -json | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{for(const r of JSON.parse(s).Replace??[])if(r.New.Path.startsWith("./"))console.log(r.Old.Path+"="+r.New.Path)})'); do
+    [ -d "module/${r#*=}" ] || (cd module && go mod edit -dropreplace="${r%%=*}")
+  done
+}
+
+# go install refuses its exclude directives: built inside a copy of the module.
+build_compose() {
+  module_copy "github.com/docker/compose/v2@$COMPOSE"
+  (cd module && nice -n 19 go build -o ../bin/docker-compose -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE" ./cmd)
+  rm -rf module
+}
+
+build_nats_server() {
+  GOBIN=$PWD/bin nice -n 19 go install -ldflags "-s -w" "github.com/nats-io/nats-server/v2@$NATS_SERVER"
+}
+
+build_consul() {
+  module_copy "github.com/hashicorp/consul@$CONSUL"
+  (cd module && nice -n 19 go build -o ../bin/consul -ldflags "-s -w" .)
+  rm -rf module
+}
+
+build_traefik() {
+  module_copy "github.com/traefik/traefik/v3@$TRAEFIK"
+  (cd module && nice -n 19 go build -o ../bin/traefik -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK" ./cmd/traefik)
+  rm -rf module
+}
+
+build_loki() {
+  module_copy "github.com/grafana/loki/v3@$LOKI"
+  (cd module && nice -n 19 go build -o ../bin/loki -ldflags "-s -w -X github.com/grafana/loki/v3/pkg/util/build.Version=$LOKI" ./cmd/loki)
+  rm -rf module
+}
+
 [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
 for tool in "$@"; do
   case $tool in
@@ -238,6 +295,11 @@ for tool in "$@"; do
     kubernetes-node) build "kubernetes-node-$KUBERNETES" build_kubernetes_node ;;
     coredns) build "coredns-$COREDNS" build_coredns ;;
     kube-router) build "kube-router-$KUBE_ROUTER" build_kube_router ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router)" >&2; exit 2 ;;
+    docker-compose) build "docker-compose-$COMPOSE" build_compose ;;
+    nats-server) build "nats-server-$NATS_SERVER" build_nats_server ;;
+    consul) build "consul-$CONSUL" build_consul ;;
+    traefik) build "traefik-$TRAEFIK" build_traefik ;;
+    loki) build "loki-$LOKI" build_loki ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
   esac
 done

@@ -26,7 +26,7 @@ dbmanager_cli() {
       local dir="$ROOT/deploy/docker-compose"
       local project
       project=$(sed -n 's/^PRISM_COMPOSE_PROJECT := //p' "$dir/services.mk")
-      local compose=(docker compose --project-name "$project" --project-directory "$dir" --env-file "$dir/.env" -f "$dir/docker-compose.yml")
+      local compose=(docker compose --project-name "$project" --project-directory "$dir" --env-file "$dir/.env" -f "$dir/docker-compose.yml" -f "$dir/docker-compose.infra.yml")
       if [ -n "$("${compose[@]}" ps -q --status running dbmanager 2>/dev/null)" ]; then
         "${compose[@]}" exec -T dbmanager "${CLI_ENTRY[@]}" "$@"
       else

@@ -1,3 +1,4 @@
+import { COMPOSE_DATA_SUBNET } from '../contract/index.js';
 import { type Component, type Flow, type Platform, type Tier, TIERS, component } from '../model/index.js';
 import type { ComposeNetwork } from './types.js';
 
@@ -11,8 +12,17 @@ export const NETWORK_NAMES: Readonly<Record<Tier, string>> = {
 
 const INTERNAL_TIERS: ReadonlySet<Tier> = new Set<Tier>(['data']);
 
+/** Fixed subnets: only the data network's, which Consul's bind address names (the others are the engine's choice). */
+const SUBNETS: Readonly<Partial<Record<Tier, string>>> = { data: COMPOSE_DATA_SUBNET };
+
 export function networkDefinition(tier: Tier): ComposeNetwork {
-  return { name: NETWORK_NAMES[tier], driver: 'bridge', ...(INTERNAL_TIERS.has(tier) ? { internal: true } : {}) };
+  const subnet = SUBNETS[tier];
+  return {
+    name: NETWORK_NAMES[tier],
+    driver: 'bridge',
+    ...(INTERNAL_TIERS.has(tier) ? { internal: true } : {}),
+    ...(subnet ? { ipam: { config: [{ subnet }] } } : {}),
+  };
 }
 
 /**

@@ -58,8 +58,12 @@ import type { ComposeFile, ComposeService } from './types.js';
 
 const HEADER = '# Rendered from the Prism platform model (npm run synth); do not edit by hand.\n';
 const LAYERS: readonly Layer[] = ['data', 'core', 'observability', 'edge'];
-/** Files always loaded together with another: the Traefik overlay follows docker-compose.yml. */
-const LOADED_WITH: Readonly<Partial<Record<Layer, readonly Layer[]>>> = { edge: ['core'] };
+/**
+ * Files always loaded together with others, so their services can wait for those files' (depends_on with a
+ * condition): docker-compose.yml with the infrastructure (the migrations wait for the databases, the services
+ * for their stores), the Traefik overlay after docker-compose.yml. The Makefile loads them so.
+ */
+const LOADED_WITH: Readonly<Partial<Record<Layer, readonly Layer[]>>> = { core: ['data'], edge: ['core', 'data'] };
 
 /** Compose files as YAML 1.1 readers need them: `no`, `on`, `yes` quoted so they stay strings. */
 const composeYaml = (doc: ComposeFile): string =>
@@ -235,7 +239,7 @@ function envExample(): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Make variables: the long-running services and one-shot tasks of each compose file. */
+/** Make variables: the long-running services, one-shot tasks and all services of each compose file. */
 function servicesMk(platform: Platform): string {
   const vars = { data: 'INFRA', core: 'CORE', observability: 'OBSERVABILITY', edge: 'EDGE' } as const;
   const migrate = platform.components
@@ -249,6 +253,8 @@ function servicesMk(platform: Platform): string {
   ];
   for (const layer of LAYERS) {
     const own = platform.components.filter((c) => c.layer === layer);
+    // Every service of the file (tasks, schedulers, volume-init too): what removing that file's containers names.
+    lines.push(`PRISM_${vars[layer]}_ALL := ${Object.keys(composeFile(platform, layer).services).join(' ')}`.trimEnd());
     const shipper = layer === 'observability' && platform.logShipper ? [platform.logShipper.name] : [];
     lines.push(`PRISM_${vars[layer]}_SERVICES := ${[...own.map((c) => c.name), ...shipper].join(' ')}`.trimEnd());
     lines.push(

@@ -202,9 +202,11 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
  */
 export function schedulerService(platform: Platform, c: Component, deps: Dependencies): ComposeService {
   const s = c.localScheduler!;
+  const check = healthcheck(platform, c, s.readiness);
   const asTask: Task = { name: s.name, description: `the scheduled tasks of ${c.name}`, args: s.args, flows: c.flows };
   return {
     ...taskService(platform, c, asTask, deps),
+    ...(check ? { healthcheck: check } : {}),
     restart: 'unless-stopped',
     labels: labels(s.name, c.layer, 'scheduler', c.name),
   };

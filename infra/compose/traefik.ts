@@ -20,7 +20,6 @@ import { TRAEFIK_DIR } from './layout.js';
 
 export const TRAEFIK_CONFIG_PATH = '/etc/traefik/traefik.yml';
 export const TRAEFIK_DYNAMIC_DIR = '/etc/traefik/dynamic';
-const TRAEFIK_ACME_STORAGE = '/var/lib/traefik/acme.json';
 /** Static configuration the overlay mounts unless `.env` names the other one. */
 export const TRAEFIK_STATIC_FILES = { production: 'traefik.yml', development: 'traefik.dev.yml' } as const;
 export const TRAEFIK_STATIC_VARIABLE = 'TRAEFIK_STATIC_CONFIG';
@@ -42,8 +41,16 @@ function entryPoints(edge: Component) {
   return { web: port('web'), websecure: port('websecure'), ping: port('ping') };
 }
 
+/** acme.json on the edge's persistent volume: on its read-only root Traefik could not store a certificate. */
+function acmeStorage(edge: Component): string {
+  if (!edge.persistence)
+    throw new Error('edge component has no persistence: Traefik could not store its ACME certificate');
+  return `${edge.persistence.mountPath}/acme.json`;
+}
+
 function staticConfig(platform: Platform, mode: 'production' | 'development'): string {
-  const ep = entryPoints(component(platform, 'edge'));
+  const edge = component(platform, 'edge');
+  const ep = entryPoints(edge);
   const prod = mode === 'production';
   const doc = {
     global: { checkNewVersion: false, sendAnonymousUsage: false },
@@ -68,7 +75,7 @@ function staticConfig(platform: Platform, mode: 'production' | 'development'): s
     ...(prod
       ? {
           certificatesResolvers: {
-            letsencrypt: { acme: { storage: TRAEFIK_ACME_STORAGE, httpChallenge: { entryPoint: 'web' } } },
+            letsencrypt: { acme: { storage: acmeStorage(edge), httpChallenge: { entryPoint: 'web' } } },
           },
         }
       : {}),

@@ -65,6 +65,7 @@ export interface ComposeNetwork {
   readonly name: string;
   readonly driver: 'bridge';
   readonly internal?: boolean;
+  readonly ipam?: { readonly config: readonly { readonly subnet: string }[] };
 }
 
 export interface ComposeFile {

@@ -13,6 +13,9 @@ export const SERVICE_ENTRY: { readonly [S in ServiceName]: readonly string[] } =
   dbmanager: ['node', 'build/services/dbmanager/src/cli.js'],
 };
 
+/** The scheduler's status (heartbeat, next and last runs), on its writable /tmp. */
+const SCHEDULE_STATUS_FILE = '/tmp/prism-schedule-status.json';
+
 /**
  * Commands of the DB manager's CLI that the platform runs as Jobs and CronJobs.
  * The DB manager implements them; the manifests and scripts invoke them.
@@ -27,8 +30,12 @@ export const DBMANAGER_CLI = {
   /** Runs the given commands at their cron times (UTC): Compose's schedule, Kubernetes has CronJobs. */
   schedule: (jobs: readonly { readonly name: string; readonly cron: string; readonly args: readonly string[] }[]) => [
     'schedule',
+    '--status-file',
+    SCHEDULE_STATUS_FILE,
     ...jobs.flatMap((j) => ['--job', `${j.name}|${j.cron}|${j.args.join(' ')}`]),
   ],
+  /** The scheduler's health check: fails unless it beats, every job has a next run and none last failed. */
+  scheduleHealth: ['schedule-health', '--status-file', SCHEDULE_STATUS_FILE],
 } as const;
 
 /** The databases the DB manager looks after. */

@@ -25,3 +25,11 @@ export const addressListEnv = z
       .filter(Boolean),
   )
   .pipe(z.array(addressOrCidr));
+
+/**
+ * The Compose data network's fixed subnet (`prism-data`). Consul sits on three Compose networks and must be told
+ * which address is its own (it refuses to choose among several private ones); a known subnet lets its
+ * configuration name it. Outside the default address pools of Docker (172.17-31.0.0/16, 192.168.0.0/16) and
+ * Podman (10.88-89.x), so neither engine hands it to another network.
+ */
+export const COMPOSE_DATA_SUBNET = '10.213.42.0/24';

@@ -233,7 +233,12 @@ export interface Component {
    * Compose has no CronJobs: a long-running service of this name runs the component's image with
    * these arguments, which run its scheduled tasks at the same times. Kubernetes ignores it.
    */
-  readonly localScheduler?: { readonly name: string; readonly args: readonly string[] };
+  readonly localScheduler?: {
+    readonly name: string;
+    readonly args: readonly string[];
+    /** Its health check: fails when the scheduler is not working. */
+    readonly readiness: Probe;
+  };
   /** Runs as exactly one instance on purpose (say why); linters' replica advice does not apply. */
   readonly singleton?: string;
   readonly flows: readonly Flow[];

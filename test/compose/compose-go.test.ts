@@ -30,11 +30,14 @@ beforeAll(() => {
 }, 300_000);
 
 const DIR = 'deploy/docker-compose';
+const CORE = `${DIR}/docker-compose.yml`;
+const INFRA = `${DIR}/docker-compose.infra.yml`;
+// As the Makefile loads them: docker-compose.yml's services wait for the infrastructure's.
 const FILES = {
-  infra: [`${DIR}/docker-compose.infra.yml`],
-  core: [`${DIR}/docker-compose.yml`],
+  infra: [INFRA],
+  core: [CORE, INFRA],
   observability: [`${DIR}/docker-compose.observability.yml`],
-  traefik: [`${DIR}/docker-compose.yml`, 'deploy/traefik/docker-compose.traefik.yml'],
+  traefik: [CORE, INFRA, 'deploy/traefik/docker-compose.traefik.yml'],
   all: [
     `${DIR}/docker-compose.yml`,
     `${DIR}/docker-compose.infra.yml`,
@@ -142,6 +145,46 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
     const r = load(copy, FILES.infra);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`service redis: bind mount source ${join(copy, 'deploy/redis')} does not exist`);
+  });
+
+  it('makes db-migrate wait for both databases to be healthy across the files; docker-compose.yml alone is refused', () => {
+    for (const files of [FILES.core, FILES.all]) {
+      const { project } = load(dir, files);
+      expect(project.services['db-migrate'].depends_on).toMatchObject({
+        'postgres-auth': { condition: 'service_healthy' },
+        'postgres-ops': { condition: 'service_healthy' },
+      });
+      // And the services wait for their stores (one `up` of every file on a fresh project).
+      expect(project.services.auth.depends_on).toMatchObject({ redis: { condition: 'service_healthy' } });
+    }
+    const alone = load(dir, [CORE]);
+    expect(alone.status).toBe(1);
+    expect(alone.stderr).toMatch(/depends on undefined service "(postgres-auth|postgres-ops|redis|nats|consul|minio)"/);
+  });
+
+  it('every make target that loads docker-compose.yml loads the infrastructure with it (make -n)', () => {
+    const targets = ['docker-migrate', 'docker-up', 'docker-down', 'docker-build', 'docker-full-up', 'docker-clean'];
+    const r = spawnSync('make', ['-n', ...targets], { cwd: dir, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const commands = r.stdout.split('\n').filter((l) => l.startsWith('docker compose ') && l.includes(CORE));
+    expect(commands.length).toBeGreaterThanOrEqual(targets.length);
+    for (const command of commands) {
+      const words = command.split(/\s+/);
+      const files = words.flatMap((w, i) => (words[i - 1] === '-f' ? [w] : []));
+      expect(files, command).toContain(INFRA);
+      const { status, stderr, project } = load(dir, files);
+      expect(stderr, command).toBe('');
+      expect(status).toBe(0);
+      if (command.includes(' run ')) {
+        // make docker-migrate: `run` starts the databases and waits for them before the migration.
+        expect(command).toMatch(/ run --rm .*db-migrate$/);
+        expect(Object.keys(project.services['db-migrate'].depends_on)).toEqual(
+          expect.arrayContaining(['postgres-auth', 'postgres-ops']),
+        );
+      }
+      // docker-down removes the core file's containers only, by name, not the infrastructure's.
+      if (command.includes(' rm ')) expect(command).not.toMatch(/\bpostgres-auth\b|\bconsul\b/);
+    }
   });
 
   it('needs docker-compose.yml before the Traefik overlay (the guide command order)', () => {

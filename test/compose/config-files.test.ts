@@ -69,7 +69,7 @@ describe('deploy/nats/nats-server.conf', () => {
 
   it('is valid for nats-server -t with the SERVER_NAME Compose sets (the service name) and the certificate it mounts', async () => {
     expect(serverName).toBe('nats');
-    expect(tlsMount).toBe('../../.secrets/mtls/nats:/etc/nats/tls:ro');
+    expect(tlsMount).toBe('../../.secrets/mtls/nats:/etc/nats-tls:ro');
     const file = join(mkdtempSync(join(tmpdir(), 'prism-nats-t-')), 'nats-server.conf');
     writeFileSync(file, await localConf(readFileSync('deploy/nats/nats-server.conf', 'utf8')));
     const r = run('nats-server', ['-t', '-c', file], { SERVER_NAME: serverName });

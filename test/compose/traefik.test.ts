@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { component } from '../../infra/model/index.js';
@@ -27,6 +28,22 @@ describe('Traefik configuration', () => {
       expect(c.api.dashboard).toBe(false);
     },
   );
+
+  it("stores the production ACME certificate on a named volume the edge's user owns (its root is read-only)", () => {
+    const storage: string = read('traefik.yml').certificatesResolvers.letsencrypt.acme.storage;
+    const dir = posix.dirname(storage);
+    const svc = allServices().get('edge')!;
+    expect(svc.read_only).toBe(true);
+    expect(svc.user).toBe(`${edge.user}:${edge.user}`);
+    const mount = (svc.volumes as string[]).find((v) => v.endsWith(`:${dir}`));
+    expect(mount, `no volume at ${dir}`).toBeDefined();
+    const volume = mount!.split(':')[0]!;
+    expect(volume).toMatch(/^[a-z][a-z0-9-]*$/); // a named volume, not a bind mount of a host path
+    // Handed to the edge's user before Traefik starts (which then creates acme.json with mode 0600 itself).
+    const init = allServices().get('edge-volume-init')!;
+    expect((init.command as string[]).join(' ')).toContain(`chown ${edge.user}:${edge.user} /init/${volume}`);
+    expect(svc.depends_on).toMatchObject({ 'edge-volume-init': { condition: 'service_completed_successfully' } });
+  });
 
   it("terminates TLS with Let's Encrypt for the production domain, and with the default certificate in development", () => {
     const prod = read('traefik.yml');

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, chmodSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,7 +139,20 @@ let userId: string;
 /** Request ids of journeys whose traces the last describe looks up in Jaeger. */
 const traced: { login?: string; apiKey?: string } = {};
 
+/**
+ * PRISM_ENDPOINTS_FILE names the endpoints.json of a platform already running (scripts/compose-run.sh up writes
+ * .prism-compose/endpoints.json): the journeys run against it, and neither start nor stop a platform.
+ */
+const EXISTING = process.env.PRISM_ENDPOINTS_FILE;
+
 beforeAll(async () => {
+  if (EXISTING) {
+    dir = dirname(resolve(EXISTING));
+    e = JSON.parse(readFileSync(EXISTING, 'utf8')) as Endpoints;
+    [gw1, gw2] = e.gateways as [string, string];
+    setGlobalDispatcher(new Agent({ connect: { ca: readFileSync(e.operator_mtls.ca_file) } }));
+    return;
+  }
   dir = mkdtempSync(join(tmpdir(), 'prism-journeys-'));
   chmodSync(dir, 0o711);
   const t0 = Date.now();
@@ -151,7 +164,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  if (dir) {
+  if (dir && !EXISTING) {
     await down(dir).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }

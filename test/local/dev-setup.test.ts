@@ -233,7 +233,7 @@ describe('Makefile', () => {
       'docker compose --project-name prism --project-directory deploy/docker-compose --env-file deploy/docker-compose/.env -f deploy/docker-compose/docker-compose.infra.yml up -d --wait',
     );
     expect(up).toMatch(
-      /-f deploy\/docker-compose\/docker-compose\.yml up -d --build --wait --wait-timeout 300 gateway auth config dbmanager/,
+      /-f deploy\/docker-compose\/docker-compose\.yml -f deploy\/docker-compose\/docker-compose\.infra\.yml up -d --build --wait --wait-timeout 300 gateway auth config dbmanager/,
     );
     expect(up).toContain('run --rm $task');
     expect(dry('docker-logs', 'service=gateway').stdout).toMatch(

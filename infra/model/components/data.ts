@@ -1,5 +1,6 @@
 import {
   BACKUP_BUCKET,
+  COMPOSE_DATA_SUBNET,
   DATABASES,
   MTLS_FILES,
   NATS_PERMISSIONS,
@@ -131,8 +132,12 @@ function redis(ctx: BuildContext): Component {
   };
 }
 
-/** Where the NATS servers' certificate (cert-manager's Secret, or the local CA's files) is mounted. */
-export const NATS_TLS_DIR = '/etc/nats/tls';
+/**
+ * Where the NATS servers' certificate (cert-manager's Secret, or the local CA's files) is mounted: beside the
+ * configuration directory, not in it. Compose bind-mounts that directory read-only, and the engine cannot create
+ * a mount point inside it (runc: "mkdir …/etc/nats/tls: read-only file system", so nats never started).
+ */
+export const NATS_TLS_DIR = '/etc/nats-tls';
 
 function nats(ctx: BuildContext): Component {
   const replicas = ctx.config.nats.replicas;
@@ -215,7 +220,12 @@ function consul(ctx: BuildContext): Component {
     resources: ctx.config.resources.consul,
     persistence: { mountPath: '/consul/data', size: size(ctx, 'consul') },
     configFiles: [
-      { name: 'server.hcl', mountPath: '/consul/config', content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }) },
+      {
+        name: 'server.hcl',
+        mountPath: '/consul/config',
+        content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }),
+        composeContent: consulHcl({ bootstrapExpect: 1, retryJoin: [], bindSubnet: COMPOSE_DATA_SUBNET }),
+      },
     ],
     writablePaths: [TMP],
     // Consul runs the HTTP health checks the services register (their /health/ready).

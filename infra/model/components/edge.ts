@@ -13,6 +13,9 @@ import { type BuildContext, RUN_AS, httpGet, probe, TMP } from './common.js';
 /** The pin, its support date and reason: infra/model/images.ts. */
 const TRAEFIK_IMAGE = THIRD_PARTY_IMAGES.traefik satisfies Image;
 
+/** Where Traefik stores what Let's Encrypt issues (the production static configuration's `acme.storage`). */
+const TRAEFIK_ACME_DIR = '/var/lib/traefik';
+
 /** The guide's access points: `/api/*` to the gateway, `/auth/*` to auth HTTP, health to the gateway. */
 export function edge(ctx: BuildContext): Edge {
   return {
@@ -55,6 +58,9 @@ export function edgeProxy(ctx: BuildContext, e: Edge): Component {
     // Traefik verifies the services' HTTPS against the mesh CA, at the path the services use.
     meshCaFile: `${MTLS_DIR}/${MTLS_FILES.ca}`,
     writablePaths: [TMP],
+    // The production configuration's ACME account and certificates (Traefik writes acme.json, mode 0600, there):
+    // kept across restarts, on a volume its user owns, not on the read-only root filesystem.
+    persistence: { mountPath: TRAEFIK_ACME_DIR, size: '16Mi' },
     flows: [...new Map(e.routes.map((r) => [`${r.to}/${r.port}`, { to: r.to, port: r.port }])).values()],
     tasks: [],
     terminationGracePeriodSeconds: 30,

@@ -23,7 +23,18 @@ import {
 import { gatewayYaml } from '../files/gateway.js';
 import { bytes } from '../../config/index.js';
 import type { Component, EnvValue, Flow, Image, Task } from '../types.js';
-import { type BuildContext, RUN_AS, ref, refAddress, secret, serviceProbes, value, TMP } from './common.js';
+import {
+  type BuildContext,
+  RUN_AS,
+  exec,
+  probe,
+  ref,
+  refAddress,
+  secret,
+  serviceProbes,
+  value,
+  TMP,
+} from './common.js';
 
 const KEYS_DIR = '/etc/prism/keys';
 const SERVICE_DOCKERFILE = 'services/Dockerfile';
@@ -379,6 +390,8 @@ export function dbmanager(ctx: BuildContext): Component {
       args: DBMANAGER_CLI.schedule(
         tasks.filter((t) => t.schedule).map((t) => ({ name: t.name, cron: t.schedule!, args: t.args })),
       ),
+      // Node starts in the check: a longer timeout than the services' HTTP checks.
+      readiness: probe(exec(...DBMANAGER_CLI.entry, ...DBMANAGER_CLI.scheduleHealth), 10, 30, { timeoutSeconds: 10 }),
     },
     // A restore verification unpacks a base backup here.
     // Room for a whole restored database (verification) or a staged base backup.

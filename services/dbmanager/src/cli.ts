@@ -11,8 +11,10 @@
 //                                           restore, start and check it, take a new full backup (see operations.ts)
 //   verify-latest <auth|ops>                restore the newest backup into scratch space and check it
 //   prune <auth|ops>                        apply the retention period now
-//   schedule --job '<name>|<cron>|<args>'... run those commands at their times (Compose's backup
-//                                           schedule; Kubernetes uses CronJobs)
+//   schedule [--status-file F] --job '<name>|<cron>|<args>'...
+//                                           run those commands at their times (Compose's backup schedule;
+//                                           Kubernetes uses CronJobs), keeping a status in F
+//   schedule-health --status-file F         exit 1, saying why, unless that scheduler is working (its health check)
 import { parseArgs } from 'node:util';
 import { type DatabaseId, OBJECT_STORAGE_ENV } from '#contract';
 import {
@@ -37,6 +39,7 @@ import {
   storedBackups,
   verifyLatest,
 } from './operations.js';
+import { scheduleProblems } from './schedule-status.js';
 import { type ScheduledJob, parseJob, runCli, startScheduler } from './scheduler.js';
 import { startDbManager } from './server.js';
 import type { DbTarget } from './backup/pg-tools.js';
@@ -45,7 +48,8 @@ import { DbManagerContext, type StoreSource, dbTarget, rolePasswords } from './s
 const USAGE = `usage: cli.js serve | migrate [--all|auth|ops] | status | backup <auth|ops> <full|delta|wal> | backup list [auth|ops] [--from in-cluster|offsite]
        | restore <auth|ops> <NAME> [--dry-run] [--target-time T] [--target-dir DIR] [--run-as USER] [--from in-cluster|offsite]
        | restore <auth|ops> <NAME> --apply --data-dir DIR [--supervisor DIR] [--target-time T] [--run-as USER] [--from in-cluster|offsite]
-       | verify-latest <auth|ops> | prune <auth|ops> | schedule --job '<name>|<cron>|<args>'...`;
+       | verify-latest <auth|ops> | prune <auth|ops> | schedule [--status-file F] --job '<name>|<cron>|<args>'...
+       | schedule-health --status-file F`;
 
 class UsageError extends Error {}
 
@@ -96,6 +100,7 @@ async function main(argv: string[]): Promise<void> {
       supervisor: { type: 'string' },
       from: { type: 'string' },
       job: { type: 'string', multiple: true },
+      'status-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -296,7 +301,7 @@ async function main(argv: string[]): Promise<void> {
       }
       if (jobs.length === 0) throw new UsageError('schedule needs at least one --job');
       const log = (l: string) => process.stderr.write(`${new Date().toISOString()} scheduler: ${l}\n`);
-      const scheduler = startScheduler(jobs, runCli, log);
+      const scheduler = startScheduler(jobs, runCli, log, values['status-file']);
       for (const [name, at] of Object.entries(scheduler.next()))
         log(`${name}: next run ${at?.toISOString() ?? 'never'}`);
       for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -307,6 +312,17 @@ async function main(argv: string[]): Promise<void> {
       }
       // Keeps running: the cron timers hold the event loop.
       return new Promise<void>(() => {});
+    }
+    case 'schedule-health': {
+      // The scheduler container's health check: fails, saying why, when the scheduler is not working.
+      const file = values['status-file'];
+      if (!file) throw new UsageError('schedule-health needs --status-file (the one schedule writes)');
+      const problems = scheduleProblems(file);
+      if (problems.length > 0) {
+        process.stderr.write(`${problems.join('\n')}\n`);
+        process.exitCode = 1;
+      } else out('scheduler: working');
+      return;
     }
     default:
       throw new UsageError(`unknown command "${command}"`);
@@ -326,7 +342,7 @@ async function list(db: string | undefined, from: StoreSource | undefined): Prom
  */
 async function traced(argv: string[], fn: () => Promise<void>): Promise<void> {
   const words = argv.filter((w) => /^[a-z][a-z-]*$/.test(w)).slice(0, 3);
-  if (words.length === 0 || words[0] === 'serve' || words[0] === 'schedule') return fn();
+  if (words.length === 0 || words[0] === 'serve' || words[0]!.startsWith('schedule')) return fn();
   const tracing = startTracing('dbmanager', process.env.PRISM_OTLP_ENDPOINT, process.env.PRISM_ENVIRONMENT);
   if (!tracing.enabled) return fn();
   const span = tracing.tracer.startSpan(`dbmanager ${words.join(' ')}`);
@@ -337,7 +353,8 @@ async function traced(argv: string[], fn: () => Promise<void>): Promise<void> {
     throw e;
   } finally {
     span.end();
-    await tracing.shutdown();
+    // An unreachable trace backend (Compose without the observability file) costs the trace, not the command.
+    await tracing.shutdown().catch((e: Error) => process.stderr.write(`tracing: spans not exported: ${e.message}\n`));
   }
 }
 

