@@ -11,8 +11,9 @@
 #   redis:7.*                       Debian 12's redis-server 7.0 (the same major; 7.4 is not obtainable here)
 #   nats, hashicorp/consul, traefik built from their Go modules by scripts/control-plane-tools.sh, at the versions it
 #                                   pins there (the nearest built; see README "Compose on a real engine" for the gap)
-#   pgsty/silo, pgsty/mc            the MinIO server (as `silo` and `minio`) and mc this machine has
-#                                   (scripts/install-prerequisites.sh): the program pgsty's MinIO fork continues
+#   pgsty/silo, pgsty/mc            the MinIO server and mc this machine has (scripts/install-prerequisites.sh), the
+#                                   program pgsty's fork continues; `silo` runs minio, and `silo healthcheck ready`
+#                                   (Silo's own check, not in MinIO) is a wget of the same /minio/health/ready
 # Where the official image is Alpine with busybox, the stand-in has Debian's sh and wget for the same commands.
 # The four Prism images are built from services/Dockerfile as Compose would (its build arguments and targets, the
 # DB manager's PostgreSQL programs from the same stand-in the image test uses) and tagged with the Compose names.
@@ -117,10 +118,13 @@ image_minio() {
   dir=$(ctx "minio-$2")
   cp "$(command -v mc)" "$dir/mc"
   if [ "$2" = server ]; then cp "$(command -v minio)" "$dir/minio"; else touch "$dir/minio"; fi
-  cp "$dir/minio" "$dir/silo"
+  # Silo's own readiness command (the Compose files' health check), which MinIO lacks: the same ready endpoint.
+  printf '%s\n' '#!/bin/sh' \
+    'if [ "$1 $2" = "healthcheck ready" ]; then exec wget -q -O /dev/null -T 2 http://127.0.0.1:9000/minio/health/ready; fi' \
+    'exec minio "$@"' >"$dir/silo" && chmod +x "$dir/silo"
   bud "$name" "$dir" <<EOF
 FROM $BASE
-RUN $APT ca-certificates && $CLEAN
+RUN $APT ca-certificates wget && $CLEAN
 COPY mc minio silo /usr/bin/
 $([ "$2" = server ] && echo 'ENTRYPOINT ["silo"]' || echo 'RUN rm /usr/bin/minio /usr/bin/silo
 ENTRYPOINT ["mc"]')
@@ -137,7 +141,8 @@ prism_images() {
     for (const s of Object.values(services))
       if (s.build && !seen.has(s.image)) seen.add(s.image), console.log(s.image, s.build.args.SERVICE, s.build.target);
   " | while read -r image service target; do
-    need "$image" || continue
+    # Always built: the sources change under the same tag (an image of older sources failed db-migrate), and
+    # buildah's layer cache makes an unchanged build a matter of seconds.
     local args=(--build-arg "SERVICE=$service" --target "$target") start
     # The image test's PostgreSQL stand-in for the DB manager's programs (see scripts/image-test.sh).
     [ "$service" != dbmanager ] || args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:16-trixie)
