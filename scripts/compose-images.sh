@@ -119,6 +119,7 @@ image_minio() {
   cp "$(command -v mc)" "$dir/mc"
   if [ "$2" = server ]; then cp "$(command -v minio)" "$dir/minio"; else touch "$dir/minio"; fi
   # Silo's own readiness command (the Compose files' health check), which MinIO lacks: the same ready endpoint.
+  # shellcheck disable=SC2016 # the wrapper's own $1, $2, $@
   printf '%s\n' '#!/bin/sh' \
     'if [ "$1 $2" = "healthcheck ready" ]; then exec wget -q -O /dev/null -T 2 http://127.0.0.1:9000/minio/health/ready; fi' \
     'exec minio "$@"' >"$dir/silo" && chmod +x "$dir/silo"
@@ -131,6 +132,8 @@ ENTRYPOINT ["mc"]')
 EOF
 }
 
+# The stand-in of a base image the Dockerfile names (ARG default): the same name:tag, no digest, in docker.io.
+standin() { local ref; ref=$(sed -n "s/^ARG $1=//p" services/Dockerfile); ref=${ref%@sha256:*}; [[ $ref == */* ]] || ref=library/$ref; echo "docker.io/$ref"; }
 # The Prism images, as Compose builds them (docker compose build), under the Compose names.
 prism_images() {
   node --input-type=module -e "
@@ -143,11 +146,12 @@ prism_images() {
   " | while read -r image service target; do
     # Always built: the sources change under the same tag (an image of older sources failed db-migrate), and
     # buildah's layer cache makes an unchanged build a matter of seconds.
-    local args=(--build-arg "SERVICE=$service" --target "$target") start
-    # The image test's PostgreSQL stand-in for the DB manager's programs (see scripts/image-test.sh).
+    # The image test's stand-ins for the Dockerfile's base images (scripts/image-base.sh; see scripts/image-test.sh).
+    local args=(--build-arg "SERVICE=$service" --target "$target" --build-arg "NODE_IMAGE=$(standin NODE_IMAGE)"
+      --build-arg "BASE_IMAGE=$(standin BASE_IMAGE)") start
     [ "$service" != dbmanager ] || args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:16-trixie)
     start=$(date +%s)
-    (cd "$ROOT" && buildah bud --isolation chroot --layers --force-rm -q -f services/Dockerfile "${args[@]}" -t "$(qualify "$image")" . >/dev/null)
+    (cd "$ROOT" && buildah bud --isolation chroot --layers --force-rm -q -f services/Dockerfile "${args[@]}" -t "$(qualify "$image")" . >/dev/null) || return 1
     echo "== $image: built in $(($(date +%s) - start)) s" >&2
   done
 }
