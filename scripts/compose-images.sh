@@ -66,7 +66,7 @@ image_postgres() {
   cp scripts/compose-standins/postgres-entrypoint.sh "$dir/docker-entrypoint.sh"
   bud "$name" "$dir" <<EOF
 FROM $BASE
-RUN $APT locales libnss-wrapper libicu72 libxml2 liblz4-1 libzstd1 libssl3 libgssapi-krb5-2 && $CLEAN \
+RUN $APT locales libnss-wrapper libreadline8 libicu72 libxml2 liblz4-1 libzstd1 libssl3 libgssapi-krb5-2 && $CLEAN \
  && echo 'en_US.UTF-8 UTF-8' >/etc/locale.gen && locale-gen \
  && groupadd -r -g 999 postgres && useradd -r -g postgres -u 999 -d /var/lib/postgresql postgres \
  && mkdir -p /var/lib/postgresql /var/run/postgresql /docker-entrypoint-initdb.d \
