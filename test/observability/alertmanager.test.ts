@@ -13,12 +13,12 @@ import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 import { freePort, waitFor } from '../support/net.js';
 
 /**
- * The rendered Alertmanager configuration run by the real Alertmanager (Debian's
- * prometheus-alertmanager: `prometheus-alertmanager`, `amtool`). A firing alert posted to it
+ * The rendered Alertmanager configuration run by the real Alertmanager of the release the model pins
+ * (`alertmanager`, `amtool`: scripts/install-tools.sh builds them). A firing alert posted to it
  * reaches a webhook receiver on 127.0.0.1 through the rendered routes.
  */
 
-const ALERTMANAGER = process.env.PRISM_ALERTMANAGER ?? 'prometheus-alertmanager';
+const ALERTMANAGER = process.env.PRISM_ALERTMANAGER ?? 'alertmanager';
 const AMTOOL = process.env.PRISM_AMTOOL ?? 'amtool';
 
 const base = {
