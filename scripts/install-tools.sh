@@ -8,6 +8,8 @@
 #   minio, mc   the S3-compatible server the DB manager's backup tests store to (a test peer only, AGPL,
 #               run as a separate process) and its client, which the MinIO set-up script uses
 #   actionlint  checks the pull-request workflow (with shellcheck from Debian)
+#   registry    CNCF Distribution, the registry npm run images:digests is tested against (Bearer tokens as
+#               Docker Hub's)
 #   jaeger      Jaeger v2, the local platform's trace backend (the journeys in npm test read their traces from it):
 #               built and cached by scripts/control-plane-tools.sh (/var/cache/prism-tools/jaeger-<version>),
 #               about 460 CPU-seconds once
@@ -22,6 +24,7 @@ PROMETHEUS=$(pinned prometheus)     # v3.13.5; its Go module is v0.313.5 (v3.X.Y
 ALERTMANAGER=$(pinned alertmanager) # v0.35.0, module and release alike
 MINIO=v0.0.0-20260212201848-7aac2a2c5b7c   # the Go proxy serves MinIO as pseudo-versions
 MC=v0.0.0-20250313080218-cf909e1063a9
+DISTRIBUTION=v3.1.2
 
 have() { [ -x "/usr/local/bin/$1" ]; }
 # has_version TOOL vX.Y.Z: installed and reporting that version (`TOOL --version`: "TOOL, version X.Y.Z (...)").
@@ -29,7 +32,7 @@ has_version() { have "$1" && "/usr/local/bin/$1" --version 2>&1 | grep -q "versi
 
 # --missing: prints the names of those not installed (nothing when all are) and installs nothing.
 if [ "${1:-}" = --missing ]; then
-  for t in kube-score actionlint minio mc; do have "$t" || printf '%s ' "$t"; done
+  for t in kube-score actionlint minio mc registry; do have "$t" || printf '%s ' "$t"; done
   has_version promtool "$PROMETHEUS" || printf 'promtool '
   for t in alertmanager amtool; do has_version "$t" "$ALERTMANAGER" || printf '%s ' "$t"; done
   bash scripts/control-plane-tools.sh --print-path jaeger >/dev/null 2>&1 || command -v jaeger >/dev/null || printf 'jaeger '
@@ -66,5 +69,6 @@ fi
 
 have minio || go install "github.com/minio/minio@$MINIO"
 have mc || go install "github.com/minio/mc@$MC"
+have registry || go install "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION"
 
 bash scripts/control-plane-tools.sh jaeger
