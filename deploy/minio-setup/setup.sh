@@ -4,6 +4,7 @@ set -eu
 : "${MINIO_ROOT_USER:?MINIO_ROOT_USER is required}"
 : "${MINIO_ROOT_PASSWORD:?MINIO_ROOT_PASSWORD is required}"
 : "${MINIO_BACKUP_SECRET_KEY:?MINIO_BACKUP_SECRET_KEY is required}"
+: "${MINIO_METRICS_SECRET_KEY:?MINIO_METRICS_SECRET_KEY is required}"
 : "${BACKUP_RETENTION_DAYS:?BACKUP_RETENTION_DAYS is required}"
 # The client keeps its aliases (with the root credentials) here: a private directory where one is given.
 export MC_CONFIG_DIR="${MC_CONFIG_DIR:-/tmp/.mc}"
@@ -22,4 +23,8 @@ EOF
 mc admin policy create prism prism-backup "/etc/minio-setup/backup-policy.json"
 mc admin user add prism "prism-backup" "$MINIO_BACKUP_SECRET_KEY"
 mc admin policy attach prism prism-backup --user "prism-backup" 2>/dev/null || true
-echo "bucket prism-backups and user prism-backup are ready"
+# Prometheus's identity: its token (derived from this key) reads the metrics and nothing else.
+mc admin policy create prism prism-metrics "/etc/minio-setup/metrics-policy.json"
+mc admin user add prism "prism-metrics" "$MINIO_METRICS_SECRET_KEY"
+mc admin policy attach prism prism-metrics --user "prism-metrics" 2>/dev/null || true
+echo "bucket prism-backups, users prism-backup and prism-metrics are ready"

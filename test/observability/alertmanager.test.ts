@@ -228,9 +228,12 @@ describe('Alertmanager in Compose', () => {
     const files = renderLocal(buildPlatform('dev', config));
     const obs = parse(files.get('deploy/docker-compose/docker-compose.observability.yml')!);
     const init = obs.services['observability-volume-init'];
+    // The receiver's credential, beside Prometheus's token for MinIO's metrics (the same init writes both).
     expect(init.environment).toEqual({
       ALERTMANAGER_SLACK_API_URL:
         '${ALERTMANAGER_SLACK_API_URL?ALERTMANAGER_SLACK_API_URL must be defined in .env (it may be empty)}',
+      MINIO_METRICS_TOKEN:
+        '${MINIO_METRICS_TOKEN:?MINIO_METRICS_TOKEN is not set: run make dev-setup or copy .env.example to .env}',
     });
     expect(init.command[0]).toContain(
       `printf '%s' "$$ALERTMANAGER_SLACK_API_URL" > /init/alertmanager-secret-files/alertmanager-slack-api-url`,

@@ -68,11 +68,20 @@ export function minioBucketPolicy(bucket: string): string {
   )}\n`;
 }
 
+/** The metrics user's policy: reading the Prometheus metrics with its token, nothing of any bucket. */
+export const MINIO_METRICS_POLICY = `${JSON.stringify(
+  { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['admin:Prometheus'] }] },
+  null,
+  2,
+)}\n`;
+
 export function minioSetupScript(o: {
   readonly endpoint: string;
   readonly bucket: string;
   readonly backupUser: string;
   readonly policyFile: string;
+  readonly metricsUser: string;
+  readonly metricsPolicyFile: string;
 }): string {
   return `#!/bin/sh
 # Rendered from the Prism platform model. Idempotent: safe to run on every deploy.
@@ -80,6 +89,7 @@ set -eu
 : "\${MINIO_ROOT_USER:?MINIO_ROOT_USER is required}"
 : "\${MINIO_ROOT_PASSWORD:?MINIO_ROOT_PASSWORD is required}"
 : "\${MINIO_BACKUP_SECRET_KEY:?MINIO_BACKUP_SECRET_KEY is required}"
+: "\${MINIO_METRICS_SECRET_KEY:?MINIO_METRICS_SECRET_KEY is required}"
 : "\${BACKUP_RETENTION_DAYS:?BACKUP_RETENTION_DAYS is required}"
 # The client keeps its aliases (with the root credentials) here: a private directory where one is given.
 export MC_CONFIG_DIR="\${MC_CONFIG_DIR:-/tmp/.mc}"
@@ -98,6 +108,10 @@ EOF
 mc admin policy create prism prism-backup "${o.policyFile}"
 mc admin user add prism "${o.backupUser}" "$MINIO_BACKUP_SECRET_KEY"
 mc admin policy attach prism prism-backup --user "${o.backupUser}" 2>/dev/null || true
-echo "bucket ${o.bucket} and user ${o.backupUser} are ready"
+# Prometheus's identity: its token (derived from this key) reads the metrics and nothing else.
+mc admin policy create prism prism-metrics "${o.metricsPolicyFile}"
+mc admin user add prism "${o.metricsUser}" "$MINIO_METRICS_SECRET_KEY"
+mc admin policy attach prism prism-metrics --user "${o.metricsUser}" 2>/dev/null || true
+echo "bucket ${o.bucket}, users ${o.backupUser} and ${o.metricsUser} are ready"
 `;
 }
