@@ -11,7 +11,7 @@ export interface ScrapeTarget {
 }
 
 /** A Kubernetes job of its own for the pods of one app whose metrics want a bearer token. */
-export interface TokenScrape {
+interface TokenScrape {
   readonly app: string;
   readonly credentialsFile: string;
 }
