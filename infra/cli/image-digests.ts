@@ -20,7 +20,7 @@ import {
   setDigestInReadme,
 } from '#infra/images/pin-digests';
 import { RegistryClient, endpoints, repoRef } from '#infra/images/registry';
-import { THIRD_PARTY_IMAGES, type PinnedImage } from '#infra/model/images';
+import { THIRD_PARTY_IMAGES, type PinnedImage } from '#infra/model/index';
 
 const USAGE = 'usage: npm run images:digests -- [check|record] [--require-digests]';
 const FILES = { pins: 'infra/model/images.ts', dockerfile: 'services/Dockerfile', readme: 'README.md' };

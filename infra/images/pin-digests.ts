@@ -1,4 +1,4 @@
-import type { PinnedImage } from '#infra/model/images';
+import type { PinnedImage } from '#infra/model/index';
 import { type RegistryClient, repoRef } from './registry.js';
 
 /** What a registry says of one pin. */

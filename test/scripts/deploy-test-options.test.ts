@@ -26,13 +26,27 @@ describe('deploy-test.sh --existing-cluster, download mode', () => {
         `#!/bin/sh\necho "$*" >> ${log}\n[ "$1 $2" != "plugin ls" ] || echo "kubernetes  resource  4.34.2  167 MB"\n`,
       );
       chmodSync(join(dir, 'pulumi'), 0o755);
+      const kubeconfig = join(dir, 'kubeconfig');
+      writeFileSync(
+        kubeconfig,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters: [{ name: none, cluster: { server: "https://127.0.0.1:1" } }]',
+          'users: [{ name: none, user: {} }]',
+          'contexts: [{ name: none, context: { cluster: none, user: none } }]',
+          'current-context: none',
+        ].join('\n'),
+      );
       const r = spawnSync('bash', ['scripts/deploy-test.sh', '--existing-cluster'], {
         encoding: 'utf8',
         env: {
           ...process.env,
           PRISM_TOOLCHAIN: 'download',
           PATH: `${dir}:${kubectl}:${process.env.PATH}`,
-          KUBECONFIG: join(dir, 'no-such-kubeconfig'), // stops it at the cluster's first question
+          // Stops it at the cluster's first question: a server on a port nothing listens on (without a kubeconfig
+          // kubectl would ask localhost:8080, which a local Compose edge may answer slowly).
+          KUBECONFIG: kubeconfig,
         },
       });
       expect(r.stderr).not.toContain('unknown tool');
