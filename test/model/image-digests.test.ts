@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
@@ -15,6 +15,7 @@ import {
 import { RegistryClient, endpoints, repoRef } from '../../infra/images/registry.js';
 import { THIRD_PARTY_IMAGES, type PinnedImage } from '../../infra/model/images.js';
 import { freePort, waitFor } from '../support/net.js';
+import { makePki } from '../../services/runtime/test/support/certs.js';
 
 /**
  * `npm run images:digests` against a real registry (CNCF Distribution, `registry`, from scripts/install-tools.sh)
@@ -29,33 +30,15 @@ let tokenServer: Server;
 let base = '';
 let log = '';
 let sign: (scope: string) => Promise<string>;
+let pki: ReturnType<typeof makePki>;
 
 const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 beforeAll(async () => {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=prism-test-token',
-    ],
-    { stdio: 'ignore' },
-  );
-  const key = await importPKCS8(readFileSync(join(dir, 'key.pem'), 'utf8'), 'ES256');
-  const der = readFileSync(join(dir, 'cert.pem'), 'utf8').replace(/-----[^-]+-----|\s/g, '');
+  // The token service's signing key and certificate: a throw-away CA's (the registry trusts exactly that).
+  pki = makePki();
+  const key = await importPKCS8(readFileSync(pki.caKey, 'utf8'), 'ES256');
+  const der = readFileSync(pki.caCert, 'utf8').replace(/-----[^-]+-----|\s/g, '');
   sign = (scope) => {
     const [, name, actions] = scope.split(':');
     return new SignJWT({ access: [{ type: 'repository', name, actions: actions!.split(',') }] })
@@ -88,7 +71,7 @@ beforeAll(async () => {
       'log: { level: warn }',
       `storage: { filesystem: { rootdirectory: ${join(dir, 'data')} } }`,
       `http: { addr: 127.0.0.1:${port} }`,
-      `auth: { token: { realm: http://127.0.0.1:${tokenPort}/token, service: ${SERVICE}, issuer: prism-test-issuer, rootcertbundle: ${join(dir, 'cert.pem')} } }`,
+      `auth: { token: { realm: http://127.0.0.1:${tokenPort}/token, service: ${SERVICE}, issuer: prism-test-issuer, rootcertbundle: ${pki.caCert} } }`,
     ].join('\n'),
   );
   registry = spawn('registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,6 +86,7 @@ afterAll(() => {
   registry?.kill();
   tokenServer?.close();
   rmSync(dir, { recursive: true, force: true });
+  if (pki) rmSync(pki.dir, { recursive: true, force: true });
 });
 
 /** Pushes a one-layer image (and, with `index`, a multi-platform index of it) as `docker push` does. */
