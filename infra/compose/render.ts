@@ -4,6 +4,7 @@ import {
   OFFSITE_SECRET_KEYS,
   SECRET_KEYS,
   isAlertingSecret,
+  madeLocally,
   secretSpec,
 } from '../contract/index.js';
 import { stringify } from 'yaml';
@@ -225,7 +226,7 @@ function envExample(): string {
     `${TRAEFIK_STATIC_VARIABLE}=${TRAEFIK_STATIC_FILES.development}`,
   ];
   for (const s of SECRET_KEYS) {
-    if (s.source !== 'password' && s.source !== 'provided' && s.source !== 'minio-metrics-token') continue;
+    if (!madeLocally(s) && s.source !== 'provided') continue;
     // The local set-up (the dev stack) has no off-site backup store.
     if (OFFSITE_SECRET_KEYS.includes(s.key)) continue;
     const note =

@@ -219,6 +219,9 @@ export const SECRET_KEYS = [
 
 export type SecretKey = (typeof SECRET_KEYS)[number]['key'];
 
+/** A value the local set-ups make (generated, or derived from one that is), so `.env` must hold it. */
+export const madeLocally = (s: SecretKeySpec): boolean => s.source === 'password' || s.source === 'minio-metrics-token';
+
 /** Keys that exist only with an off-site backup store (`backups.offsite`); a store need not hold them otherwise. */
 export const OFFSITE_SECRET_KEYS: readonly SecretKey[] = ['backup-offsite-access-key', 'backup-offsite-secret-key'];
 

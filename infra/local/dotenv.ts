@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { SECRET_KEYS, secretSpec } from '../contract/index.js';
 import { writeFileAtomic } from './files.js';
-import { minioMetricsToken } from './minio-token.js';
+import { DERIVED_SECRETS } from './minio-token.js';
 import { generatePassword } from './passwords.js';
 
 /** `.env` handling: created from `.env.example` with generated passwords, mode 0600, never overwritten. */
@@ -12,11 +12,11 @@ const LINE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 /** Variables whose value is a generated password (the secret catalog's `password` entries). */
 export const GENERATED = new Set<string>(SECRET_KEYS.filter((s) => s.source === 'password').map((s) => s.dotenv));
 
-/** Derived variables: each follows the variable it is derived from (a rotated key rotates its token). */
-const DERIVED = SECRET_KEYS.filter((s) => s.source === 'minio-metrics-token').map((s) => ({
-  name: s.dotenv,
-  from: secretSpec('minio-metrics-secret-key').dotenv,
-  derive: minioMetricsToken,
+/** Derived variables, by their `.env` names (see DERIVED_SECRETS). */
+const DERIVED = DERIVED_SECRETS.map((d) => ({
+  name: secretSpec(d.key).dotenv,
+  from: secretSpec(d.from).dotenv,
+  derive: d.derive,
 }));
 
 /**

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { MINIO_METRICS_USER } from '../contract/index.js';
+import { MINIO_METRICS_USER, type SecretKey } from '../contract/index.js';
 
 /**
  * The bearer token MinIO accepts on its metrics endpoints (MINIO_PROMETHEUS_AUTH_TYPE=jwt) for a user: an HS512
@@ -14,3 +14,11 @@ export function minioMetricsToken(secretKey: string, accessKey = MINIO_METRICS_U
   const body = `${part({ alg: 'HS512', typ: 'JWT' })}.${part({ exp: 4102444800, sub: accessKey, iss: 'prometheus' })}`;
   return `${body}.${createHmac('sha512', secretKey).update(body).digest('base64url')}`;
 }
+
+/**
+ * The secrets the local set-ups derive from another rather than generate: each follows its source (a rotated
+ * key rotates its token), in `.env` and in the local platform alike.
+ */
+export const DERIVED_SECRETS: readonly { key: SecretKey; from: SecretKey; derive: (from: string) => string }[] = [
+  { key: 'minio-metrics-token', from: 'minio-metrics-secret-key', derive: (key) => minioMetricsToken(key) },
+];
