@@ -13,6 +13,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
+  type PinState,
   checkPins,
   registrySource,
   setDigestInDockerfile,
@@ -54,14 +55,7 @@ async function main(): Promise<number> {
   const gh = process.env.GITHUB_ACTIONS === 'true';
   let failed = 0;
   for (const s of states) {
-    const line = {
-      ok: () =>
-        `ok         ${s.ref}${'current' in s && s.current && s.current !== pinOf(s.name).digest ? ` (the tag now points at ${s.current}: rebuilt since; re-pin for its base's fixes)` : ''}`,
-      'tag-only': () =>
-        `tag-only   ${s.ref}: the tag points at ${'current' in s ? s.current : ''} (record it: npm run images:digests -- record)`,
-      'no-tag': () => `FAIL       ${s.ref}: no such tag in ${repoRef(pinOf(s.name).repository).registry}`,
-      'unknown-digest': () => `FAIL       ${s.ref}@${pinOf(s.name).digest}: the repository holds no such digest`,
-    }[s.kind]();
+    const line = describe(s);
     const bad = s.kind === 'no-tag' || s.kind === 'unknown-digest' || (s.kind === 'tag-only' && requireDigests);
     if (bad) failed++;
     console.log(gh && (bad || s.kind === 'tag-only') ? `::${bad ? 'error' : 'warning'}::${line}` : line);
@@ -85,6 +79,21 @@ async function main(): Promise<number> {
     return 0;
   }
   return failed ? 1 : 0;
+}
+
+/** One line per pin: what the registry said, and what to do about it. */
+function describe(s: PinState): string {
+  const pin = pinOf(s.name);
+  switch (s.kind) {
+    case 'ok':
+      return `ok         ${s.ref}${s.current && s.current !== pin.digest ? ` (the tag now points at ${s.current}: rebuilt since; re-pin for its base's fixes)` : ''}`;
+    case 'tag-only':
+      return `tag-only   ${s.ref}: the tag points at ${s.current} (record it: npm run images:digests -- record)`;
+    case 'no-tag':
+      return `FAIL       ${s.ref}: no such tag in ${repoRef(pin.repository).registry}`;
+    case 'unknown-digest':
+      return `FAIL       ${s.ref}@${pin.digest}: the repository holds no such digest`;
+  }
 }
 
 const pinOf = (name: string) => THIRD_PARTY_IMAGES[name as keyof typeof THIRD_PARTY_IMAGES] as PinnedImage;
