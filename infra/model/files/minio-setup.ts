@@ -93,7 +93,9 @@ set -eu
 : "\${BACKUP_RETENTION_DAYS:?BACKUP_RETENTION_DAYS is required}"
 # The client keeps its aliases (with the root credentials) here: a private directory where one is given.
 export MC_CONFIG_DIR="\${MC_CONFIG_DIR:-/tmp/.mc}"
-until mc alias set prism "${o.endpoint}" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do
+# Keys go to mc on stdin, never as arguments: a generated key may begin with "-" (mc would read it
+# as a flag), and arguments are visible to every process that can list this one's command line.
+until printf '%s\\n%s\\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" | mc alias set prism "${o.endpoint}" >/dev/null 2>&1; do
   echo "waiting for MinIO at ${o.endpoint}"; sleep 2
 done
 # Object lock can only be chosen when a bucket is made: a bucket made without it is reported, not reused.
@@ -106,11 +108,11 @@ mc ilm import "prism/${o.bucket}" <<'EOF'
 ${JSON.stringify(LIFECYCLE)}
 EOF
 mc admin policy create prism prism-backup "${o.policyFile}"
-mc admin user add prism "${o.backupUser}" "$MINIO_BACKUP_SECRET_KEY"
+printf '%s\\n%s\\n' "${o.backupUser}" "$MINIO_BACKUP_SECRET_KEY" | mc admin user add prism
 mc admin policy attach prism prism-backup --user "${o.backupUser}" 2>/dev/null || true
 # Prometheus's identity: its token (derived from this key) reads the metrics and nothing else.
 mc admin policy create prism prism-metrics "${o.metricsPolicyFile}"
-mc admin user add prism "${o.metricsUser}" "$MINIO_METRICS_SECRET_KEY"
+printf '%s\\n%s\\n' "${o.metricsUser}" "$MINIO_METRICS_SECRET_KEY" | mc admin user add prism
 mc admin policy attach prism prism-metrics --user "${o.metricsUser}" 2>/dev/null || true
 echo "bucket ${o.bucket}, users ${o.backupUser} and ${o.metricsUser} are ready"
 `;

@@ -35,8 +35,10 @@ export async function provisionBucket(): Promise<{
   const suffix = randomBytes(4).toString('hex');
   const bucket = `prism-backups-${suffix}`;
   const user = `prism-backup-${suffix}`;
-  const secret = randomBytes(18).toString('hex');
-  const metricsSecret = randomBytes(18).toString('hex');
+  // Keys that begin like one of mc's flags (-H): the generator (base64url) makes such keys, and the
+  // script once passed them as arguments, which mc refused.
+  const secret = `-H${randomBytes(18).toString('base64url')}`;
+  const metricsSecret = `-H${randomBytes(18).toString('base64url')}`;
   const dir = await mkdtemp(join(tmpdir(), 'prism-minio-setup-'));
   await writeFile(join(dir, 'backup-policy.json'), minioBucketPolicy(bucket));
   await writeFile(join(dir, 'metrics-policy.json'), MINIO_METRICS_POLICY);
