@@ -1,6 +1,7 @@
 import {
   AUTH_JWKS_PATH,
   BACKUP_BUCKET,
+  CONSUL_SERVICE_TOKENS,
   DATABASES,
   type DatabaseId,
   DBMANAGER_CLI,
@@ -157,7 +158,13 @@ function service(
     // Peers dial it by its component name (see resolveRef); renderers add their own forms of it.
     identity: { uri: workloadSpiffeId(name), dnsNames: [name], mountPath: MTLS_DIR },
     ...spec,
-    env: { ...base.env, ...(SERVICES[name].ports.http ? HTTPS_ENV : {}), ...spec.env },
+    env: {
+      ...base.env,
+      // Its own Consul ACL token: registers this service's name, nothing else (Consul denies by default).
+      PRISM_CONSUL_TOKEN: secret(CONSUL_SERVICE_TOKENS[name]),
+      ...(SERVICES[name].ports.http ? HTTPS_ENV : {}),
+      ...spec.env,
+    },
     flows: [...base.flows, ...spec.flows],
   };
 }
