@@ -415,13 +415,17 @@ export function dbmanager(ctx: BuildContext): Component {
   const storeEnv = (name: string) =>
     (OBJECT_STORAGE_ENV as readonly string[]).includes(name) || name.startsWith('PRISM_OFFSITE_S3_');
   // It sets up every role of both databases, so it holds every role's password (and the superusers').
+  // The tasks register with no Consul (no flow to it): no Consul address or token.
+  const consulEnv = (name: string) => name.startsWith('PRISM_CONSUL_');
   const migrateEnv = {
-    ...Object.fromEntries(Object.entries(component.env).filter(([name]) => !storeEnv(name))),
+    ...Object.fromEntries(Object.entries(component.env).filter(([name]) => !storeEnv(name) && !consulEnv(name))),
     ...pgPasswords(PG_LOGIN_ROLES),
   };
   // A backup task holds its own database's backup role only (and the catalogue's, in the component env).
   const taskEnv = (db: DatabaseId) => ({
-    ...Object.fromEntries(Object.entries(component.env).filter(([name]) => !PG_PASSWORD_VARS.has(name))),
+    ...Object.fromEntries(
+      Object.entries(component.env).filter(([name]) => !PG_PASSWORD_VARS.has(name) && !consulEnv(name)),
+    ),
     ...pgPasswords([`${db}_backup`]),
   });
   const taskDb = (t: Task): DatabaseId => (t.flows.some((f) => f.to === DATABASES.auth.component) ? 'auth' : 'ops');
