@@ -215,7 +215,7 @@ const CONSUL_SETUP_DIR = '/etc/consul-setup';
 const CONSUL_MANAGEMENT_VAR = 'CONSUL_HTTP_TOKEN';
 
 /** The tokens the set-up creates: one per registering service, and Prometheus's (metrics only). */
-export const CONSUL_TOKENS: readonly (ConsulTokenSpec & { readonly secret: SecretKey })[] = [
+const CONSUL_TOKENS: readonly (ConsulTokenSpec & { readonly secret: SecretKey })[] = [
   ...SERVICE_NAMES.map((s) => ({
     description: `prism ${s}`,
     policy: consulServicePolicy(s),
