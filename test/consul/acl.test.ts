@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSUL_MANAGEMENT_TOKEN, CONSUL_SERVICE_TOKENS, HEALTH_PATHS, SERVICE_NAMES, secretSpec } from '#contract';
 import { createLogger, registerWithConsul } from '#runtime';
 import { loadStack } from '#infra/config/index';
-import { buildPlatform, component } from '#infra/model/index';
+import { buildPlatform, component, THIRD_PARTY_IMAGES } from '#infra/model/index';
 import { consulStartScript } from '#infra/model/files/consul';
 import { freePort, waitFor } from '#test/support/net';
 
@@ -25,13 +25,18 @@ const platform = buildPlatform('prod', loadStack('stacks', 'prod').config);
 const consulComponent = component(platform, 'consul');
 const setupTask = consulComponent.tasks.find((t) => t.name === 'consul-setup')!;
 
-/** The Consul the Compose lane's images run (scripts/control-plane-tools.sh builds and caches it): on PATH or there. */
+/**
+ * The Consul binary (scripts/control-plane-tools.sh consul caches it): on PATH, else the release the images pin
+ * (download mode), else the newest the module proxy builds (source mode).
+ */
 function findConsul(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter))
     if (dir && existsSync(join(dir, 'consul'))) return join(dir, 'consul');
-  const version = /^CONSUL=(\S+)/m.exec(readFileSync('scripts/control-plane-tools.sh', 'utf8'))![1]!;
-  const cached = join(process.env.PRISM_TOOLS_CACHE ?? '/var/cache/prism-tools', `consul-${version}`, 'bin', 'consul');
-  return existsSync(cached) ? cached : undefined;
+  const built = /^CONSUL=(\S+)/m.exec(readFileSync('scripts/control-plane-tools.sh', 'utf8'))![1]!;
+  const cache = process.env.PRISM_TOOLS_CACHE ?? '/var/cache/prism-tools';
+  return [`v${THIRD_PARTY_IMAGES.consul.tag}`, built]
+    .map((v) => join(cache, `consul-${v}`, 'bin', 'consul'))
+    .find((p) => existsSync(p));
 }
 
 const consulBin = findConsul();
