@@ -18,9 +18,20 @@ policy() {
 }
 token() {
   [ -n "$3" ] || { echo "consul-setup: no SecretID for $1" >&2; exit 1; }
-  if CONSUL_HTTP_TOKEN="$3" consul acl token read -self >/dev/null 2>&1; then return 0; fi
-  consul acl token create -description "$1" -policy-name "$2" -secret "$3" >/dev/null
-  echo "consul-setup: token created: $1"
+  if ! CONSUL_HTTP_TOKEN="$3" consul acl token read -self >/dev/null 2>&1; then
+    consul acl token create -description "$1" -policy-name "$2" -secret "$3" >/dev/null
+    echo "consul-setup: token created: $1"
+  fi
+  # The tokens this one replaces: same description, another SecretID.
+  list=$(consul acl token list)
+  printf "%s\n" "$list" | DESCRIPTION="$1" SECRET="$3" awk '
+    $1 == "AccessorID:" { id = $2 }
+    $1 == "SecretID:" { secret = $2 }
+    $1 == "Description:" { sub(/^Description:[ \t]*/, ""); if ($0 == ENVIRON["DESCRIPTION"] && secret != ENVIRON["SECRET"]) print id }
+  ' | while read -r old; do
+    consul acl token delete -id "$old" >/dev/null
+    echo "consul-setup: token replaced: $1"
+  done
 }
 policy prism-service-gateway /etc/consul-setup/prism-service-gateway.hcl
 token "prism gateway" prism-service-gateway "$CONSUL_GATEWAY_TOKEN"

@@ -233,4 +233,22 @@ describe('Consul ACLs (real Consul, the model configuration and set-up)', () => 
     expect(out).toMatch(/ACL policies and tokens in place/);
     expect((await register('auth', tokens.auth)).status).toBe(200);
   });
+  it('a rotated token ends the old one; tokens of other descriptions stay', async () => {
+    const operator = randomUUID();
+    const created = await api('/v1/acl/token', tokens.management, {
+      method: 'PUT',
+      body: JSON.stringify({ SecretID: operator, Description: 'an operator', Policies: [{ Name: 'prism-metrics' }] }),
+    });
+    expect(created.status).toBe(200);
+    const old = tokens.gateway;
+    tokens.gateway = randomUUID();
+    const out = await runSetup();
+    expect(out).toMatch(/token created: prism gateway/);
+    expect(out).toMatch(/token replaced: prism gateway/);
+    expect(out).not.toMatch(/token (created|replaced): prism (auth|config|dbmanager|prometheus)/);
+    expect((await register('gateway', old)).status, 'the rotated-out token').toBe(403);
+    expect((await register('gateway', tokens.gateway)).status, 'the new token').toBe(200);
+    const self = await api('/v1/acl/token/self', operator);
+    expect(self.status, "the operator's token").toBe(200);
+  });
 });

@@ -74,9 +74,11 @@ export interface ConsulTokenSpec {
 
 /**
  * The ACL set-up (run with the management token in CONSUL_HTTP_TOKEN): creates or updates each policy, then
- * creates each token with its given SecretID unless a token with that SecretID already exists. Idempotent, so
- * it runs on every deploy. SecretIDs are UUIDs (no leading '-'); `consul acl token create` only takes them as an
- * argument, which only this one-shot container's own processes can see.
+ * creates each token with its given SecretID unless a token with that SecretID already exists, and deletes the
+ * other tokens of that description: a rotated SecretID ends the old one (a leaked token must not outlive its
+ * rotation). Idempotent, so it runs on every deploy. SecretIDs are UUIDs (no leading '-'); `consul acl token create`
+ * only takes them as an argument, which only this one-shot container's own processes can see (awk reads them from
+ * its environment).
  */
 export function consulSetupScript(tokens: readonly ConsulTokenSpec[]): string {
   const lines = [
@@ -100,9 +102,20 @@ export function consulSetupScript(tokens: readonly ConsulTokenSpec[]): string {
     '}',
     'token() {',
     '  [ -n "$3" ] || { echo "consul-setup: no SecretID for $1" >&2; exit 1; }',
-    '  if CONSUL_HTTP_TOKEN="$3" consul acl token read -self >/dev/null 2>&1; then return 0; fi',
-    '  consul acl token create -description "$1" -policy-name "$2" -secret "$3" >/dev/null',
-    '  echo "consul-setup: token created: $1"',
+    '  if ! CONSUL_HTTP_TOKEN="$3" consul acl token read -self >/dev/null 2>&1; then',
+    '    consul acl token create -description "$1" -policy-name "$2" -secret "$3" >/dev/null',
+    '    echo "consul-setup: token created: $1"',
+    '  fi',
+    '  # The tokens this one replaces: same description, another SecretID.',
+    '  list=$(consul acl token list)',
+    '  printf "%s\\n" "$list" | DESCRIPTION="$1" SECRET="$3" awk \'',
+    '    $1 == "AccessorID:" { id = $2 }',
+    '    $1 == "SecretID:" { secret = $2 }',
+    '    $1 == "Description:" { sub(/^Description:[ \\t]*/, ""); if ($0 == ENVIRON["DESCRIPTION"] && secret != ENVIRON["SECRET"]) print id }',
+    "  ' | while read -r old; do",
+    '    consul acl token delete -id "$old" >/dev/null',
+    '    echo "consul-setup: token replaced: $1"',
+    '  done',
     '}',
   ];
   for (const t of tokens) {
