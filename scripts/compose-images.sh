@@ -134,6 +134,14 @@ EOF
 
 # The stand-in of a base image the Dockerfile names (ARG default): the same name:tag, no digest, in docker.io.
 standin() { local ref; ref=$(sed -n "s/^ARG $1=//p" services/Dockerfile); ref=${ref%@sha256:*}; [[ $ref == */* ]] || ref=library/$ref; echo "docker.io/$ref"; }
+# As scripts/image-test.sh: behind a TLS-intercepting proxy, npm in the build trusts the host's CA bundle
+# (NODE_EXTRA_CA_CERTS), mounted into the build steps only (no image keeps it). Without it, a changed lockfile's
+# `npm ci` retried for 13 minutes and failed with SELF_SIGNED_CERT_IN_CHAIN.
+CA_MOUNTS=()
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  printf 'cafile=/etc/prism-build-ca.crt\n' >"$work/npmrc"
+  CA_MOUNTS=(-v "$NODE_EXTRA_CA_CERTS:/etc/prism-build-ca.crt:ro" -v "$work/npmrc:/usr/local/etc/npmrc:ro")
+fi
 # The Prism images, as Compose builds them (docker compose build), under the Compose names.
 prism_images() {
   node --input-type=module -e "
@@ -151,7 +159,8 @@ prism_images() {
       --build-arg "BASE_IMAGE=$(standin BASE_IMAGE)") start
     [ "$service" != dbmanager ] || args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:16-trixie)
     start=$(date +%s)
-    (cd "$ROOT" && buildah bud --isolation chroot --layers --force-rm -q -f services/Dockerfile "${args[@]}" -t "$(qualify "$image")" . >/dev/null) || return 1
+    (cd "$ROOT" && buildah bud --isolation chroot --layers --force-rm -q -f services/Dockerfile "${args[@]}" \
+      "${CA_MOUNTS[@]}" -t "$(qualify "$image")" . >/dev/null) || return 1
     echo "== $image: built in $(($(date +%s) - start)) s" >&2
   done
 }
