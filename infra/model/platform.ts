@@ -13,15 +13,22 @@ export const NAMESPACE = 'prism';
 /**
  * The mesh CA: five years, renewed a year ahead with the same key (rotationPolicy Never, see
  * infra/k8s/mesh-ca.ts), so certificates issued before and after a renewal verify against either copy.
- * Workload certificates live 90 days and are renewed 30 days ahead, without a restart.
+ * Workload certificates live 90 days and are renewed 30 days ahead, without a restart. Its key lives in
+ * cert-manager's namespace under a name of the environment's own (environments may share a cluster).
  */
-const MESH_CA: Platform['mtls'] = {
-  name: 'prism-mesh-ca',
-  caDuration: '43800h',
-  caRenewBefore: '8760h',
-  certificateDuration: '2160h',
-  certificateRenewBefore: '720h',
-};
+function meshCa(ctx: BuildContext): Platform['mtls'] {
+  const { certManager } = ctx.config;
+  return {
+    name: `${ctx.namespace}-${ctx.environment}-mesh-ca`,
+    certManagerNamespace: certManager.namespace,
+    certManagerServiceAccount: certManager.controllerServiceAccount,
+    caDuration: '43800h',
+    caRenewBefore: '8760h',
+    certificateDuration: '2160h',
+    certificateRenewBefore: '720h',
+    operatorCertificateMaxDuration: '24h',
+  };
+}
 
 /** Builds the whole platform of one environment from its validated stack configuration. */
 export function buildPlatform(environment: string, stackConfig: StackConfig, namespace = NAMESPACE): Platform {
@@ -33,7 +40,7 @@ export function buildPlatform(environment: string, stackConfig: StackConfig, nam
   const platform: Platform = {
     environment,
     namespace,
-    mtls: MESH_CA,
+    mtls: meshCa(ctx),
     apiServer: stackConfig.cluster.apiServer,
     imagePullPolicy: stackConfig.images.pullPolicy,
     components: [...services, ...data, ...observability, edgeProxy(ctx, e)],
