@@ -55,14 +55,14 @@ export const isPolicy = (o: ManifestObject): boolean =>
   o.kind === 'CertificateRequestPolicy' && o.apiVersion.startsWith('policy.cert-manager.io/');
 
 /** approver-policy's wildcard: `*` matches any run of characters. */
-export function wildcardMatch(pattern: string, value: string): boolean {
+function wildcardMatch(pattern: string, value: string): boolean {
   const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
   return re.test(value);
 }
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Seconds of a Go duration (`2160h`, `1h30m`), or undefined. */
-export function goDurationSeconds(d: string | undefined): number | undefined {
+function goDurationSeconds(d: string | undefined): number | undefined {
   const m = d ? /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(d) : null;
   if (!m || d === '') return undefined;
   return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);

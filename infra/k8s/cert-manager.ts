@@ -20,7 +20,7 @@ const issuerRef = z.strictObject({
   kind: z.enum(['Issuer', 'ClusterIssuer']),
   group: z.literal('cert-manager.io'),
 });
-export const KEY_USAGES = [
+const KEY_USAGES = [
   'signing',
   'digital signature',
   'key encipherment',

@@ -32,7 +32,7 @@ const clusterIssuer = (name: string) => ({ name, kind: 'ClusterIssuer', group: '
 const keyConstraint = { algorithm: MESH_KEY.algorithm, minSize: MESH_KEY.size, maxSize: MESH_KEY.size };
 
 /** Identities the mesh CA may sign in the application namespace: each workload with one, and the edge. */
-export function meshIdentities(platform: Platform): { commonName: string; uri: string; dnsNames: string[] }[] {
+function meshIdentities(platform: Platform): { commonName: string; uri: string; dnsNames: string[] }[] {
   return [
     ...platform.components.flatMap((c) =>
       c.identity
@@ -44,7 +44,7 @@ export function meshIdentities(platform: Platform): { commonName: string; uri: s
 }
 
 /** The names of one environment's policies and roles (cluster-scoped, so the environment is in each name). */
-export function issuancePolicyNames(platform: Platform) {
+function issuancePolicyNames(platform: Platform) {
   const prefix = `${platform.namespace}-${platform.environment}`;
   return {
     workloads: `${prefix}-mesh-workloads`,

@@ -97,7 +97,7 @@ export function meshCaProblems(f: Facts): string[] {
       problems.push(
         `${what}: no approval policy allows its request (${
           selecting.map((p) => `${p.name}: ${policyDenials(p.spec, request).join(', ')}`).join('; ') ||
-          `none selects issuer ${request.issuerRef.name} in ${request.namespace}`
+          `none the controller may use selects issuer ${request.issuerRef.name} in ${request.namespace}`
         })`,
       );
   }
