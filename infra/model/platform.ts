@@ -129,6 +129,11 @@ export function checkPlatform(platform: Platform): void {
   const shipped = platform.logShipper?.loki;
   if (shipped && !hasPort(shipped.component, shipped.port))
     problems.push(`log shipper: pushes to unknown port ${shipped.component}/${shipped.port}`);
+  // The point of a ClusterIssuer's CA Secret in cert-manager's namespace: never where the workloads and their readers are.
+  if (platform.mtls.certManagerNamespace === platform.namespace)
+    problems.push(
+      `certManager.namespace is the application namespace ${platform.namespace}: the mesh CA key must live outside it`,
+    );
   if (problems.length > 0)
     throw new ModelError(`platform model of ${platform.environment} is inconsistent:\n  - ${problems.join('\n  - ')}`);
 }
