@@ -251,6 +251,8 @@ for stack in "${STACKS[@]}"; do
       while read -r key source from; do
         case $source in
           password) v=$(openssl rand -base64 32); values[$key]=$v; echo "$v" >>"$WORK/secret-values-$stack"; printf '%s' "$v" | p config set --secret "prism:$key" ;;
+          # Consul takes only a UUID as a token's SecretID.
+          consul-token) v=$(node -p 'crypto.randomUUID()'); values[$key]=$v; echo "$v" >>"$WORK/secret-values-$stack"; printf '%s' "$v" | p config set --secret "prism:$key" ;;
           # Derived from a key set above (MinIO's metrics token from the metrics user's key), as an operator derives it.
           minio-metrics-token)
             v=$(printf '%s' "${values[$from]:?$key derives from $from, not set before it}" | npm run -s minio-metrics-token)

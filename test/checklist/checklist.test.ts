@@ -330,7 +330,7 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'the backup user may delete versions': (m) =>
       editConfig(m, 'backup-policy.json', (p) => (p.Statement = p.Statement.filter((s: Obj) => s.Effect !== 'Deny'))),
     'the bucket made without object lock': (m) => {
-      const cm = m.objects.find((o) => o.kind === 'ConfigMap' && typeof o.data?.['setup.sh'] === 'string')!;
+      const cm = m.objects.find((o) => o.kind === 'ConfigMap' && /\bmc mb\b/.test(o.data?.['setup.sh'] ?? ''))!;
       cm.data['setup.sh'] = cm.data['setup.sh'].replace(' --with-lock', '');
     },
     'public metrics': (m) => setEnv(byApp(m, 'StatefulSet', 'minio'), 'MINIO_PROMETHEUS_AUTH_TYPE', 'public'),
