@@ -16,3 +16,4 @@ export * from './nats.js';
 export * from './redis.js';
 export * from './logging.js';
 export * from './postgres.js';
+export * from './postgres-tls.js';

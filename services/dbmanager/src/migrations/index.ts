@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { DatabaseId } from '#contract';
+import { pgClientSsl } from '#runtime';
 import {
   type MigrateOptions,
   type MigrateResult,
@@ -29,7 +30,7 @@ export async function migrateDatabase(
   options: MigrateOptions = {},
 ): Promise<MigrateResult> {
   const migrations = await loadMigrations(migrationsDir(db));
-  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : connection);
+  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection, ssl: pgClientSsl() } : connection);
   await client.connect();
   try {
     return await migrate(client, migrations, options);
@@ -43,7 +44,7 @@ export async function databaseMigrationStatus(
   connection: string | pg.ClientConfig,
 ): Promise<MigrationStatus[]> {
   const migrations = await loadMigrations(migrationsDir(db));
-  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : connection);
+  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection, ssl: pgClientSsl() } : connection);
   await client.connect();
   try {
     return await migrationStatus(client, migrations);
