@@ -151,8 +151,14 @@ git clone -q --shared . "$TREE"
 # pulumi with the stack's working copy of its config file (commands that take --config-file).
 p() { pulumi --non-interactive --color never --stack "$stack" --config-file "$WORK/Pulumi.$stack.yaml" "$@"; }
 
+# Each secret key: its Pulumi key, its source and, for one the local set-ups derive, the Pulumi key it derives from.
 secret_keys() {
-  npx tsx -e 'import { SECRET_KEYS } from "./infra/contract/index.ts"; for (const s of SECRET_KEYS) console.log(s.pulumiKey, s.source);'
+  npx tsx -e 'import { SECRET_KEYS, secretSpec } from "./infra/contract/index.ts";
+    import { DERIVED_SECRETS } from "./infra/local/minio-token.ts";
+    for (const s of SECRET_KEYS) {
+      const d = DERIVED_SECRETS.find((x) => x.key === s.key);
+      console.log(s.pulumiKey, s.source, d ? secretSpec(d.from).pulumiKey : "");
+    }'
 }
 
 # Every Deployment and StatefulSet Available with all replicas ready, every Job complete, HPAs and PDBs there.
@@ -234,9 +240,16 @@ for stack in "${STACKS[@]}"; do
       p config rm prism:secrets
       p config set --path prism:secrets.mode pulumi
       : >"$WORK/secret-values-$stack"
-      while read -r key source; do
+      declare -A values=()
+      while read -r key source from; do
         case $source in
-          password) v=$(openssl rand -base64 32); echo "$v" >>"$WORK/secret-values-$stack"; printf '%s' "$v" | p config set --secret "prism:$key" ;;
+          password) v=$(openssl rand -base64 32); values[$key]=$v; echo "$v" >>"$WORK/secret-values-$stack"; printf '%s' "$v" | p config set --secret "prism:$key" ;;
+          # Derived from a key set above (MinIO's metrics token from the metrics user's key), as an operator derives it.
+          minio-metrics-token)
+            v=$(printf '%s' "${values[$from]:?$key derives from $from, not set before it}" | npm run -s minio-metrics-token)
+            echo "$v" >>"$WORK/secret-values-$stack"
+            printf '%s' "$v" | p config set --secret "prism:$key"
+            ;;
           jwt-private-key) p config set --secret "prism:$key" <keys/private.pem ;;
           jwt-public-key) p config set --secret "prism:$key" <keys/public.pem ;;
           # Optional ones too (a configured alert receiver needs its credential): generated stand-ins.

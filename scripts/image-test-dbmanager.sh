@@ -66,9 +66,18 @@ dbmanager_work() {
   {
     printf '%s\n' PRISM_ENVIRONMENT=image-test PRISM_NATS_URL=nats://127.0.0.1:1 PRISM_LOG_LEVEL=warn
     for db in AUTH OPS; do
-      printf '%s\n' "PRISM_${db}_DB_HOST=127.0.0.1" "PRISM_${db}_DB_PORT=$pgport" "PRISM_${db}_DB_NAME=prism_${db,,}" \
-        "PRISM_${db}_DB_USER=prism" "PRISM_${db}_DB_PASSWORD=$pw"
+      printf '%s\n' "PRISM_${db}_DB_HOST=127.0.0.1" "PRISM_${db}_DB_PORT=$pgport" "PRISM_${db}_DB_NAME=prism_${db,,}"
     done
+    # Every role's password, as the migration Job holds them (infra/contract/postgres.ts): the superuser's is the
+    # server's, the others fresh; the migration creates the roles, backups then run as the backup role.
+    PRISM_PW=$pw node --import tsx --input-type=module -e '
+      const { PG_LOGIN_ROLES, PG_ROLES, pgPasswordVar } = await import("#contract");
+      const { randomBytes } = await import("node:crypto");
+      const pw = Object.fromEntries(PG_LOGIN_ROLES.map((id) => [id, PG_ROLES[id].superuser ? process.env.PRISM_PW : randomBytes(16).toString("hex")]));
+      for (const id of PG_LOGIN_ROLES) console.log(`${pgPasswordVar(id)}=${pw[id]}`);
+      // The backup catalogue, as its role (the service model: PRISM_OPS_DB_USER/PASSWORD).
+      console.log(`PRISM_OPS_DB_USER=${PG_ROLES.ops_catalog.name}`);
+      console.log(`PRISM_OPS_DB_PASSWORD=${pw.ops_catalog}`);'
     printf '%s\n' "PRISM_S3_ENDPOINT=http://127.0.0.1:$s3port" PRISM_S3_BUCKET=prism-backups \
       "PRISM_S3_ACCESS_KEY=$s3user" "PRISM_S3_SECRET_KEY=$s3key"
   } >"$envfile"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, on Debian, everything the tests and the local platform need; `.ci/run` runs it. Idempotent:
 # what is there is kept. Needs root (apt-get, /usr/local/bin) and Go (https://go.dev/dl) for the Go tools.
-#   apt         postgresql, redis-server, nats-server, prometheus (promtool), prometheus-alertmanager, curl, make, openssl, git,
+#   apt         postgresql, redis-server, nats-server, curl, make, openssl, git,
 #               etcd-server (the local deploy test's control plane: scripts/local-cluster.sh),
 #               python3-venv (Node.js 24 comes from PyPI into a virtual environment) and the shell linter;
 #               buildah, podman, runc, debootstrap (the image test: scripts/image-test.sh), with their recommended
@@ -9,7 +9,8 @@
 #               containerd, containernetworking-plugins, conntrack, ipset, iptables, busybox-static (the real-pods
 #               lane: scripts/cluster-run.sh)
 #   Node.js 24  scripts/install-node.sh (node, npm, npx in /usr/local/bin)
-#   Go tools    scripts/install-tools.sh: kube-score, upstream promtool, minio, mc, actionlint, Jaeger v2
+#   Go tools    scripts/install-tools.sh: kube-score, promtool, alertmanager and amtool (the pinned releases), minio,
+#               mc, actionlint, Jaeger v2
 # The distribution's own server instances are stopped: tests and the local platform start their own.
 # With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) Node.js (actions/setup-node)
 # and the image tools (Docker) come from the runner, and etcd is not needed (the deploy test uses kind): only the
@@ -42,7 +43,7 @@ fi
 
 echo "== OS packages"
 need=()
-for cmd in pg_ctlcluster:postgresql redis-server:redis-server nats-server:nats-server promtool:prometheus amtool:prometheus-alertmanager curl:curl \
+for cmd in pg_ctlcluster:postgresql redis-server:redis-server nats-server:nats-server curl:curl \
   make:make openssl:openssl shellcheck:shellcheck git:git etcd:etcd-server; do
   [ "$PRISM_TOOLCHAIN:${cmd%%:*}" != download:etcd ] || continue
   command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}")
@@ -62,7 +63,7 @@ if [ ${#image_tools[@]} -gt 0 ]; then
   [ ${#need[@]} -gt 0 ] || apt-get update -qq
   apt-get install -y -qq "${image_tools[@]}" >/dev/null
 fi
-for svc in postgresql redis-server nats-server prometheus prometheus-alertmanager etcd; do
+for svc in postgresql redis-server nats-server etcd; do
   (command -v systemctl >/dev/null && systemctl stop "$svc" 2>/dev/null) || true
 done
 
@@ -74,7 +75,7 @@ else
   require_on_path node npm
 fi
 
-echo "== Go tools (kube-score, upstream promtool, minio, mc, actionlint, Jaeger v2)"
+echo "== Go tools (kube-score, promtool, alertmanager, amtool, minio, mc, actionlint, Jaeger v2)"
 go_missing=$(bash scripts/install-tools.sh --missing)
 if [ $WITHOUT_GO_TOOLS = yes ]; then
   echo "skipped (--without-go-tools)${go_missing:+; not installed: $go_missing(npm test needs them: install Go 1.24+, https://go.dev/dl, and run this again without the option)}"

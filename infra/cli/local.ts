@@ -6,11 +6,15 @@
  *   certs [--renew] [--dir DIR] [--operator NAME] [--host NAME]...
  *                     the private CA and mTLS certificates of the local platform and Compose (.secrets/mtls by default;
  *                     see infra/local/mtls-pki.ts); only what is missing or near expiry is issued unless --renew
+ *   minio-metrics-token
+ *                     prints Prometheus's bearer token for MinIO's metrics from the metrics user's secret key read on
+ *                     stdin (for a secret store: the key is `minio-metrics-secret-key`, the token `minio-metrics-token`)
  */
 import { parseArgs } from 'node:util';
 import { ENV_EXAMPLE_FILE, ENV_FILE } from '../compose/index.js';
 import { KEY_FILES, LOCAL_SECRET_FILE } from '../model/index.js';
 import { LocalSetupError, ensureEnvFile, ensureKeyPair, writeLocalSecret } from '../local/index.js';
+import { minioMetricsToken } from '../local/minio-token.js';
 
 const KEYS = { privateKey: KEY_FILES['jwt-private-key'], publicKey: KEY_FILES['jwt-public-key'] };
 
@@ -67,15 +71,25 @@ async function certs(args: string[]): Promise<void> {
   console.log(`  CA ${pki.caCert}; operator ${pki.operator.identity}: ${pki.operator.cert}, ${pki.operator.key}`);
 }
 
+/** The key on stdin (never an argument: it would show in the process list and the shell's history). */
+async function metricsToken(): Promise<void> {
+  let key = '';
+  for await (const chunk of process.stdin) key += String(chunk);
+  key = key.trim();
+  if (!key) throw new LocalSetupError("minio-metrics-token: give the metrics user's secret key on stdin");
+  console.log(minioMetricsToken(key));
+}
+
 const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === 'certs') await certs(rest);
   else if (command === 'env') env();
   else if (command === 'keys') keys(rest.includes('--force'));
   else if (command === 'secrets') secrets();
+  else if (command === 'minio-metrics-token') await metricsToken();
   else {
     console.error(
-      'usage: tsx infra/cli/local.ts env | keys [--force] | secrets | certs [--renew] [--dir DIR] [--operator NAME] [--host NAME]...',
+      'usage: tsx infra/cli/local.ts env | keys [--force] | secrets | certs [--renew] [--dir DIR] [--operator NAME] [--host NAME]... | minio-metrics-token',
     );
     process.exitCode = 2;
   }

@@ -1,4 +1,4 @@
-import { secretSpec } from '../contract/index.js';
+import { madeLocally, secretSpec } from '../contract/index.js';
 import { type EnvValue, type Platform, resolveRef } from '../model/index.js';
 
 /**
@@ -20,8 +20,7 @@ export const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[?-])([^}]*))?\}
  */
 export function secretInterpolation(key: Parameters<typeof secretSpec>[0]): string {
   const s = secretSpec(key);
-  if (s.source === 'password')
-    return `\${${s.dotenv}:?${s.dotenv} is not set: run make dev-setup or copy .env.example to .env}`;
+  if (madeLocally(s)) return `\${${s.dotenv}:?${s.dotenv} is not set: run make dev-setup or copy .env.example to .env}`;
   if (s.source === 'provided') return `\${${s.dotenv}?${s.dotenv} must be defined in .env (it may be empty)}`;
   throw new Error(`secret ${key} is a key file (${s.source}); mount it from keys/ instead of the environment`);
 }

@@ -255,7 +255,7 @@ export function volumeInitService(o: {
         const dst = `${dir}/${item.file}`;
         environment[source.env] = secretInterpolation(item.secret);
         steps.push(
-          `{ test -n "$$${source.env}" || { echo '${source.env} is empty in .env; the configured receiver needs it' >&2; exit 1; }; }`,
+          `{ test -n "$$${source.env}" || { echo '${source.env} is empty in .env; ${c.name} needs it' >&2; exit 1; }; }`,
           `rm -f ${dst}`,
           `printf '%s' "$$${source.env}" > ${dst}`,
           `chmod 0440 ${dst}`,

@@ -42,6 +42,30 @@ export const PG_MIGRATION_HISTORY = 'prism_schema_migrations';
 /** What the backup jobs run on their database's server besides the replication protocol. */
 const BACKUP_FUNCTIONS = ['pg_switch_wal()', 'pg_control_system()'] as const;
 
+/** Base backups and WAL archiving of one database; reads no table through SQL and writes none. */
+const backupRole = <D extends DatabaseId>(db: D) =>
+  ({
+    name: `prism_${db}_backup`,
+    db,
+    password: `postgres-${db}-backup-password`,
+    holders: backupHolders(db),
+    replication: true,
+    // pg_database_size of every database (the backup's size), whatever database it may connect to.
+    memberOf: ['pg_read_all_stats'],
+    tables: { [PG_MIGRATION_HISTORY]: ['SELECT'] },
+    functions: BACKUP_FUNCTIONS,
+  }) as const;
+
+/** One database's postgres_exporter: statistics and settings, no table data. */
+const monitorRole = <D extends DatabaseId>(db: D) =>
+  ({
+    name: `prism_${db}_monitor`,
+    db,
+    password: `postgres-${db}-monitor-password`,
+    holders: [`${DATABASES[db].component}-exporter`],
+    memberOf: ['pg_monitor'],
+  }) as const;
+
 export const PG_ROLES = {
   /** The image's bootstrap superuser: its server, and the migration that sets up the roles below. */
   auth_admin: { name: DATABASES.auth.user, db: 'auth', password: 'postgres-auth-password', superuser: true },
@@ -66,26 +90,8 @@ export const PG_ROLES = {
       ].map((t) => [t, DML]),
     ),
   },
-  /** Base backups and WAL archiving of prism_auth; reads no table through SQL and writes none. */
-  auth_backup: {
-    name: 'prism_auth_backup',
-    db: 'auth',
-    password: 'postgres-auth-backup-password',
-    holders: backupHolders('auth'),
-    replication: true,
-    // pg_database_size of every database (the backup's size), whatever database it may connect to.
-    memberOf: ['pg_read_all_stats'],
-    tables: { [PG_MIGRATION_HISTORY]: ['SELECT'] },
-    functions: BACKUP_FUNCTIONS,
-  },
-  /** postgres_exporter: statistics and settings, no table data. */
-  auth_monitor: {
-    name: 'prism_auth_monitor',
-    db: 'auth',
-    password: 'postgres-auth-monitor-password',
-    holders: [`${DATABASES.auth.component}-exporter`],
-    memberOf: ['pg_monitor'],
-  },
+  auth_backup: backupRole('auth'),
+  auth_monitor: monitorRole('auth'),
   ops_admin: { name: DATABASES.ops.user, db: 'ops', password: 'postgres-ops-password', superuser: true },
   ops_owner: { name: 'prism_ops_owner', db: 'ops' },
   /** The config service: configuration values and their history. */
@@ -104,24 +110,8 @@ export const PG_ROLES = {
     holders: ['dbmanager', ...(['auth', 'ops'] as const).flatMap(backupHolders).filter((h) => h !== 'dbmanager')],
     tables: { backups: DML, wal_segments: DML, backup_verifications: DML },
   },
-  ops_backup: {
-    name: 'prism_ops_backup',
-    db: 'ops',
-    password: 'postgres-ops-backup-password',
-    holders: backupHolders('ops'),
-    replication: true,
-    // pg_database_size of every database (the backup's size), whatever database it may connect to.
-    memberOf: ['pg_read_all_stats'],
-    tables: { [PG_MIGRATION_HISTORY]: ['SELECT'] },
-    functions: BACKUP_FUNCTIONS,
-  },
-  ops_monitor: {
-    name: 'prism_ops_monitor',
-    db: 'ops',
-    password: 'postgres-ops-monitor-password',
-    holders: [`${DATABASES.ops.component}-exporter`],
-    memberOf: ['pg_monitor'],
-  },
+  ops_backup: backupRole('ops'),
+  ops_monitor: monitorRole('ops'),
 } as const satisfies Record<string, PgRole>;
 
 export type PgRoleId = keyof typeof PG_ROLES;

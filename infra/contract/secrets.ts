@@ -16,6 +16,8 @@ export type SecretSource =
   /** The JWT signing key pair, from `keys/` (see `make generate-keys`). */
   | 'jwt-private-key'
   | 'jwt-public-key'
+  /** Derived: the bearer token MinIO accepts for its metrics user, signed with `minio-metrics-secret-key`. */
+  | 'minio-metrics-token'
   /** A value only its owner can give (OAuth client credentials); may stay empty locally. */
   | 'provided';
 
@@ -154,6 +156,20 @@ export const SECRET_KEYS = [
     'password',
   ),
   spec(
+    'minio-metrics-secret-key',
+    'MINIO_METRICS_SECRET_KEY',
+    'minioMetricsSecretKey',
+    'Secret key of the metrics user (admin:Prometheus only)',
+    'password',
+  ),
+  spec(
+    'minio-metrics-token',
+    'MINIO_METRICS_TOKEN',
+    'minioMetricsToken',
+    "Prometheus's bearer token for MinIO's metrics (derived from the metrics user's secret key: npm run -s minio-metrics-token < key)",
+    'minio-metrics-token',
+  ),
+  spec(
     'grafana-admin-password',
     'GRAFANA_ADMIN_PASSWORD',
     'grafanaAdminPassword',
@@ -203,6 +219,9 @@ export const SECRET_KEYS = [
 
 export type SecretKey = (typeof SECRET_KEYS)[number]['key'];
 
+/** A value the local set-ups make (generated, or derived from one that is), so `.env` must hold it. */
+export const madeLocally = (s: SecretKeySpec): boolean => s.source === 'password' || s.source === 'minio-metrics-token';
+
 /** Keys that exist only with an off-site backup store (`backups.offsite`); a store need not hold them otherwise. */
 export const OFFSITE_SECRET_KEYS: readonly SecretKey[] = ['backup-offsite-access-key', 'backup-offsite-secret-key'];
 
@@ -248,6 +267,8 @@ export const STORE_CREDENTIALS: Partial<Record<SecretKey, string>> = {
   'redis-exporter-password': 'redis',
   'minio-root-password': 'minio',
   'minio-backup-secret-key': 'minio',
+  'minio-metrics-secret-key': 'minio',
+  'minio-metrics-token': 'minio',
   'backup-offsite-access-key': 'offsite',
   'backup-offsite-secret-key': 'offsite',
 };
@@ -264,6 +285,8 @@ export const OPERATOR_CREDENTIALS: Readonly<Partial<Record<SecretKey, readonly s
 /** Non-secret identities that go with the secrets (user names are not secret). */
 export const MINIO_ROOT_USER = 'prism-admin';
 export const MINIO_BACKUP_USER = 'prism-backup';
+/** MinIO's metrics user: its only right is admin:Prometheus (reading the metrics with its token). */
+export const MINIO_METRICS_USER = 'prism-metrics';
 
 /**
  * The notification credentials, one per receiver kind. They exist in a store only when a receiver

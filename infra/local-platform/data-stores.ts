@@ -146,13 +146,13 @@ export async function startModelJaeger(pc: PlatformContext, launcher: Launcher):
   );
 }
 
-/** The model's MinIO set-up task (bucket, least-privilege backup user) against the local MinIO. */
+/** The model's MinIO set-up task (bucket, least-privilege backup and metrics users) against the local MinIO. */
 export async function runMinioSetup(pc: PlatformContext, signal?: AbortSignal): Promise<void> {
-  const { script, policy, env } = localMinioSetup(pc.render);
+  const { script, policies, env } = localMinioSetup(pc.render);
   const dir = pc.layout.config('minio');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'setup.sh'), script, { mode: 0o755 });
-  writeFileSync(join(dir, 'backup-policy.json'), policy);
+  for (const p of policies) writeFileSync(join(dir, p.name), p.content);
   const mcDir = join(pc.layout.run('minio'), 'mc');
   mkdirSync(mcDir, { recursive: true, mode: 0o700 });
   const path = `${join(pc.prereq.mc, '..')}${delimiter}${pc.nodeEnv.PATH}`;

@@ -1,6 +1,12 @@
 import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { BACKUP_BUCKET, gatewayConfigSchema, type GatewayConfigInput, MINIO_BACKUP_USER } from '../contract/index.js';
+import {
+  BACKUP_BUCKET,
+  gatewayConfigSchema,
+  type GatewayConfigInput,
+  MINIO_BACKUP_USER,
+  MINIO_METRICS_USER,
+} from '../contract/index.js';
 import {
   component,
   type Component,
@@ -203,24 +209,33 @@ export function localGatewayYaml(ctx: RenderContext): string {
   return toYaml(gatewayConfigSchema.parse(local));
 }
 
-/** The MinIO set-up task's script, with the local endpoint and policy file. */
-export function localMinioSetup(ctx: RenderContext): { script: string; policy: string; env: Record<string, string> } {
+/** The MinIO set-up task's script, with the local endpoint, and its policy files (written beside it). */
+export function localMinioSetup(ctx: RenderContext): {
+  script: string;
+  policies: readonly { name: string; content: string }[];
+  env: Record<string, string>;
+} {
   const minio = component(ctx.platform, 'minio');
   const task = minio.tasks.find((t) => t.name === 'minio-setup');
   if (!task) throw new RenderError('the model has no minio-setup task');
-  const policy = task.configFiles?.find((f) => f.name.endsWith('.json'));
-  const modelScript = task.configFiles?.find((f) => f.name === 'setup.sh');
-  if (!policy || !modelScript) throw new RenderError('the minio-setup task lacks its script or policy');
+  const file = (name: string) => task.configFiles?.find((f) => f.name === name);
+  const backup = file('backup-policy.json');
+  const metrics = file('metrics-policy.json');
+  if (!backup || !metrics || !file('setup.sh'))
+    throw new RenderError('the minio-setup task lacks its script or a policy');
   const env: Record<string, string> = {};
   for (const [name, v] of Object.entries(task.env ?? {})) {
     if ('value' in v) env[name] = v.value;
     else if ('secret' in v && ctx.secrets[v.secret]) env[name] = ctx.secrets[v.secret]!;
   }
+  const dir = ctx.layout.config('minio');
   const script = minioSetupScript({
     endpoint: `http://${HOST}:${localPort(ctx, 'minio/api')}`,
     bucket: BACKUP_BUCKET,
     backupUser: MINIO_BACKUP_USER,
-    policyFile: `${ctx.layout.config('minio')}/${policy.name}`,
+    policyFile: `${dir}/${backup.name}`,
+    metricsUser: MINIO_METRICS_USER,
+    metricsPolicyFile: `${dir}/${metrics.name}`,
   });
-  return { script, policy: policy.content, env };
+  return { script, policies: [backup, metrics].map((f) => ({ name: f.name, content: f.content })), env };
 }

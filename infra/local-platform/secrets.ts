@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ensureKeyPair, generatePassword } from '../local/index.js';
+import { DERIVED_SECRETS } from '../local/minio-token.js';
 import { writeFileAtomic } from '../local/files.js';
 import { SECRET_KEYS, type SecretKey } from '../contract/index.js';
 import type { Layout } from './layout.js';
@@ -27,5 +28,7 @@ export function ensureSecrets(l: Layout): LocalSecrets {
   const out: LocalSecrets = { ...known };
   out['jwt-private-key'] = readFileSync(l.privateKey, 'utf8');
   out['jwt-public-key'] = readFileSync(l.publicKey, 'utf8');
+  // Derived, never stored: each follows its source.
+  for (const d of DERIVED_SECRETS) out[d.key] = d.derive(known[d.from]!);
   return out;
 }

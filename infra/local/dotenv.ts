@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
-import { SECRET_KEYS } from '../contract/index.js';
+import { SECRET_KEYS, secretSpec } from '../contract/index.js';
 import { writeFileAtomic } from './files.js';
+import { DERIVED_SECRETS } from './minio-token.js';
 import { generatePassword } from './passwords.js';
 
 /** `.env` handling: created from `.env.example` with generated passwords, mode 0600, never overwritten. */
@@ -10,6 +11,34 @@ const LINE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 
 /** Variables whose value is a generated password (the secret catalog's `password` entries). */
 export const GENERATED = new Set<string>(SECRET_KEYS.filter((s) => s.source === 'password').map((s) => s.dotenv));
+
+/** Derived variables, by their `.env` names (see DERIVED_SECRETS). */
+const DERIVED = DERIVED_SECRETS.map((d) => ({
+  name: secretSpec(d.key).dotenv,
+  from: secretSpec(d.from).dotenv,
+  derive: d.derive,
+}));
+
+/**
+ * `text` with every derived variable set from its source's value; the names it changed go to `filled`, except
+ * those just appended (reported as added).
+ */
+function withDerived(text: string, filled: string[], added: readonly string[] = []): string {
+  const values = parseDotenv(text);
+  let out = text;
+  for (const d of DERIVED) {
+    const from = values.get(d.from);
+    if (!from || !values.has(d.name)) continue;
+    const want = d.derive(from);
+    if (values.get(d.name) === want) continue;
+    out = out
+      .split('\n')
+      .map((line) => (LINE.exec(line)?.[1] === d.name ? `${d.name}=${want}` : line))
+      .join('\n');
+    if (!added.includes(d.name)) filled.push(d.name);
+  }
+  return out;
+}
 
 /**
  * The variables of a `.env` text (Compose's format: `KEY=value`, optional quotes, `#` comments).
@@ -68,7 +97,7 @@ export function ensureEnvFile(examplePath: string, envPath: string): EnvResult {
         return `${m[1]}=${generatePassword()}`;
       })
       .join('\n');
-    writeFileAtomic(envPath, text, ENV_MODE, true);
+    writeFileAtomic(envPath, withDerived(text, filled), ENV_MODE, true);
     return { path: envPath, created: true, filled, added: [], tightened: false };
   }
 
@@ -91,6 +120,7 @@ export function ensureEnvFile(examplePath: string, envPath: string): EnvResult {
     if (!text.endsWith('\n')) text += '\n';
     text += `${name}=${GENERATED.has(name) ? generatePassword() : value}\n`;
   }
+  text = withDerived(text, filled, added);
   const tightened = (statSync(envPath).mode & 0o077) !== 0;
   if (filled.length > 0 || added.length > 0) writeFileAtomic(envPath, text, ENV_MODE);
   else if (tightened) chmodSync(envPath, ENV_MODE);

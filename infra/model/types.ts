@@ -254,6 +254,8 @@ export interface Component {
   readonly metricsPath?: string;
   /** Query parameters of the metrics endpoint (Consul serves Prometheus' format only with `format=prometheus`). */
   readonly metricsParams?: { readonly format: string };
+  /** Its metrics endpoint wants a bearer token: Prometheus mounts this secret key and sends it (MinIO's). */
+  readonly metricsToken?: SecretKey;
   /** An exporter: the component whose metrics it serves (a store without its own endpoint), reached through one of its {@link flows}. */
   readonly metricsOf?: ComponentName;
   readonly tasks: readonly Task[];

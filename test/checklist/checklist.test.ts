@@ -291,6 +291,9 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
       const cm = m.objects.find((o) => o.kind === 'ConfigMap' && typeof o.data?.['setup.sh'] === 'string')!;
       cm.data['setup.sh'] = cm.data['setup.sh'].replace(' --with-lock', '');
     },
+    'public metrics': (m) => setEnv(byApp(m, 'StatefulSet', 'minio'), 'MINIO_PROMETHEUS_AUTH_TYPE', 'public'),
+    'the metrics user may list buckets too': (m) =>
+      editConfig(m, 'metrics-policy.json', (p) => p.Statement[0].Action.push('s3:ListBucket')),
   },
   'multiple-replicas': {
     'config with one replica': (m) => (byApp(m, 'Deployment', 'config').spec.replicas = 1),

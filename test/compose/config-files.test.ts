@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { findJaeger } from '../../infra/local-platform/prerequisites.js';
 import { ensureLocalPki } from '../../infra/local/mtls-pki.js';
+import { PROMETHEUS_SECRETS_DIR } from '../../infra/model/components/observability.js';
 import { NATS_TLS_DIR } from '../../infra/model/components/data.js';
 import { unescape, allServices } from './support.js';
 
@@ -165,11 +166,12 @@ describe('deploy/prometheus', () => {
     // The mount path of the container, pointed at the committed rule file.
     writeFileSync(
       join(dir, 'prometheus.yml'),
-      readFileSync('deploy/prometheus/prometheus.yml', 'utf8').replace(
-        '/etc/prometheus/rules/',
-        `${process.cwd()}/deploy/prometheus/rules/`,
-      ),
+      readFileSync('deploy/prometheus/prometheus.yml', 'utf8')
+        .replace('/etc/prometheus/rules/', `${process.cwd()}/deploy/prometheus/rules/`)
+        // promtool checks that each bearer token file exists: a token where the secret files are mounted.
+        .replaceAll(`${PROMETHEUS_SECRETS_DIR}/`, `${dir}/`),
     );
+    writeFileSync(join(dir, 'minio-metrics-token'), 'token');
     const r = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);

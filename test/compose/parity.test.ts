@@ -201,9 +201,11 @@ describe('Compose and Kubernetes agree (dev)', () => {
       expect(keyMount).toBe(`${name}-secret-files:${secretMount.mountPath}:ro`);
       const init = [...services.values()].find((x) => x.file === s.file && x.container_name?.endsWith('-volume-init'))!;
       const script = init.command![0]!;
+      // Key files are copied from keys/; credentials from .env are written from the init's environment.
       const copied = [
-        ...script.matchAll(new RegExp(`cp /init/keys/(\\S+) /init/${name}-secret-files/(\\S+)`, 'g')),
-      ].map((m) => m[2]);
+        ...script.matchAll(new RegExp(`cp /init/keys/\\S+ /init/${name}-secret-files/(\\S+)`, 'g')),
+        ...script.matchAll(new RegExp(`printf '%s' "\\$\\$\\w+" > /init/${name}-secret-files/(\\S+)`, 'g')),
+      ].map((m) => m[1]);
       expect(copied.sort()).toEqual(secretVolume.secret.items.map((i: Json) => i.path).sort());
       expect(script).toContain(
         `chmod ${secretVolume.secret.defaultMode.toString(8).padStart(4, '0')} /init/${name}-secret-files/`,

@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ensureLocalPki } from '../../infra/local/mtls-pki.js';
 import { NATS_TLS_DIR } from '../../infra/model/components/data.js';
-import { PROMETHEUS_RULES_DIR } from '../../infra/model/components/observability.js';
+import { PROMETHEUS_RULES_DIR, PROMETHEUS_SECRETS_DIR } from '../../infra/model/components/observability.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 
 /** Runs a real config checker; returns its combined output, throwing with it on failure. */
@@ -37,7 +37,12 @@ describe.each(ENVIRONMENTS)('%s config files pass their programs’ own checkers
   it('promtool accepts prometheus.yml (Kubernetes pod discovery) and the alert rules', () => {
     const files = data('prometheus-config');
     writeFileSync(join(dir, 'prism-alerts.yml'), files['prism-alerts.yml']!);
-    writeFileSync(join(dir, 'prometheus.yml'), files['prometheus.yml']!.replace(PROMETHEUS_RULES_DIR, dir));
+    // The mounted secret files (promtool checks that each bearer token file exists): a token where they are.
+    writeFileSync(join(dir, 'minio-metrics-token'), 'token');
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      files['prometheus.yml']!.replace(PROMETHEUS_RULES_DIR, dir).replaceAll(PROMETHEUS_SECRETS_DIR, dir),
+    );
     expect(check(PROMTOOL, ['check', 'rules', join(dir, 'prism-alerts.yml')])).toMatch(/SUCCESS: \d+ rules found/);
     expect(check(PROMTOOL, ['check', 'config', join(dir, 'prometheus.yml')])).toMatch(/SUCCESS/);
   });

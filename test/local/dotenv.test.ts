@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { jwtVerify } from 'jose';
 import { ENV_EXAMPLE_FILE, INTERPOLATION } from '../../infra/compose/index.js';
 import { GENERATED, LocalSetupError, ensureEnvFile, generatePassword, parseDotenv } from '../../infra/local/index.js';
-import { SECRET_KEYS } from '../../infra/contract/index.js';
+import { MINIO_METRICS_USER, SECRET_KEYS } from '../../infra/contract/index.js';
 import { LAYERS, renderAll } from '../compose/support.js';
 import { COMPOSE_FILES } from '../../infra/compose/index.js';
 import { mode } from './support.js';
@@ -88,6 +89,25 @@ describe('.env creation', () => {
     expect(values.get('GITHUB_CLIENT_ID')).toBe('my-client');
     expect(values.get('POSTGRES_AUTH_PASSWORD')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(mode(statSync(env).mode)).toBe('0600');
+  });
+
+  it("derives MinIO's metrics token from the metrics user's key, and follows the key when it is rotated", async () => {
+    const { example, env } = fresh();
+    ensureEnvFile(example, env);
+    const verify = async (text: string) => {
+      const v = parseDotenv(text);
+      const key = new TextEncoder().encode(v.get('MINIO_METRICS_SECRET_KEY'));
+      const { payload } = await jwtVerify(v.get('MINIO_METRICS_TOKEN')!, key, { algorithms: ['HS512'] });
+      expect(payload).toMatchObject({ sub: MINIO_METRICS_USER, iss: 'prometheus' });
+    };
+    await verify(readFileSync(env, 'utf8'));
+    writeFileSync(
+      env,
+      readFileSync(env, 'utf8').replace(/^MINIO_METRICS_SECRET_KEY=.*$/m, 'MINIO_METRICS_SECRET_KEY=rotated'),
+    );
+    expect(ensureEnvFile(example, env).filled).toEqual(['MINIO_METRICS_TOKEN']);
+    await verify(readFileSync(env, 'utf8'));
+    expect(ensureEnvFile(example, env).filled).toEqual([]);
   });
 
   it('tightens a world-readable .env to 0600 without touching its content', () => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -78,6 +79,18 @@ describe('third-party image pins (infra/model/images.ts)', () => {
         expect(imageRef(p), name).toBe(`${p.repository}:${p.tag}@${p.digest}`);
       } else expect(imageRef(p), name).toBe(`${p.repository}:${p.tag}`);
     }
+  });
+});
+
+describe("the tests' config checkers are the pinned releases (scripts/install-tools.sh)", () => {
+  // What promtool and amtool accept is what the pinned Prometheus and Alertmanager will load.
+  it.each([
+    ['promtool', THIRD_PARTY_IMAGES.prometheus.tag],
+    ['amtool', THIRD_PARTY_IMAGES.alertmanager.tag],
+    ['alertmanager', THIRD_PARTY_IMAGES.alertmanager.tag],
+  ])('%s reports %s', (tool, tag) => {
+    const out = execFileSync(tool, ['--version'], { encoding: 'utf8' });
+    expect(out.split('\n')[0]).toContain(`${tool}, version ${tag.replace(/^v/, '')} `);
   });
 });
 

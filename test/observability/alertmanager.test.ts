@@ -13,12 +13,12 @@ import { ENVIRONMENTS, find, synth } from '../support/synth.js';
 import { freePort, waitFor } from '../support/net.js';
 
 /**
- * The rendered Alertmanager configuration run by the real Alertmanager (Debian's
- * prometheus-alertmanager: `prometheus-alertmanager`, `amtool`). A firing alert posted to it
+ * The rendered Alertmanager configuration run by the real Alertmanager of the release the model pins
+ * (`alertmanager`, `amtool`: scripts/install-tools.sh builds them). A firing alert posted to it
  * reaches a webhook receiver on 127.0.0.1 through the rendered routes.
  */
 
-const ALERTMANAGER = process.env.PRISM_ALERTMANAGER ?? 'prometheus-alertmanager';
+const ALERTMANAGER = process.env.PRISM_ALERTMANAGER ?? 'alertmanager';
 const AMTOOL = process.env.PRISM_AMTOOL ?? 'amtool';
 
 const base = {
@@ -228,9 +228,12 @@ describe('Alertmanager in Compose', () => {
     const files = renderLocal(buildPlatform('dev', config));
     const obs = parse(files.get('deploy/docker-compose/docker-compose.observability.yml')!);
     const init = obs.services['observability-volume-init'];
+    // The receiver's credential, beside Prometheus's token for MinIO's metrics (the same init writes both).
     expect(init.environment).toEqual({
       ALERTMANAGER_SLACK_API_URL:
         '${ALERTMANAGER_SLACK_API_URL?ALERTMANAGER_SLACK_API_URL must be defined in .env (it may be empty)}',
+      MINIO_METRICS_TOKEN:
+        '${MINIO_METRICS_TOKEN:?MINIO_METRICS_TOKEN is not set: run make dev-setup or copy .env.example to .env}',
     });
     expect(init.command[0]).toContain(
       `printf '%s' "$$ALERTMANAGER_SLACK_API_URL" > /init/alertmanager-secret-files/alertmanager-slack-api-url`,

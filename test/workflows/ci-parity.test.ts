@@ -59,18 +59,25 @@ describe('the pull-request workflow and .ci/run', () => {
     expect(ciRun).toContain('bash scripts/deploy-test.sh "${args[@]}"');
   });
 
-  it('the workflow runs every .ci/run step exactly once, in .ci/run order within each job, in download mode', () => {
+  it('the workflow runs every .ci/run step (npm ci and the prerequisites in each job that needs them, the rest once), in .ci/run order within each job, in download mode', () => {
     const all = ciSteps();
     const byJob = Object.fromEntries(Object.entries(workflow.jobs).map(([name, job]) => [name, jobCiSteps(job)]));
     const ran = Object.values(byJob).flat();
-    // npm ci is needed by each job that runs anything else; every other step runs once.
-    expect(ran.filter((s) => s !== 'npm').sort()).toEqual(all.filter((s) => s !== 'npm').sort());
+    // npm ci is needed by each job that runs anything else, the prerequisites (servers, Go tools) by each job
+    // that runs the tests or the image test (which runs the images beside a local platform); every other step
+    // runs once.
+    const perJob = new Set(['npm', 'prerequisites']);
+    expect(ran.filter((s) => !perJob.has(s)).sort()).toEqual(all.filter((s) => !perJob.has(s)).sort());
+    expect(ran).toContain('prerequisites');
     for (const [name, steps] of Object.entries(byJob)) {
       if (steps.length === 0) continue;
       expect(steps, name).toEqual(all.filter((s) => steps.includes(s)));
+      expect(new Set(steps).size, `${name}: each step once`).toBe(steps.length);
       expect(workflow.jobs[name]!.env?.PRISM_TOOLCHAIN, `${name}: PRISM_TOOLCHAIN`).toBe('download');
       if (steps.some((s) => s !== 'prerequisites' && s !== 'npm'))
         expect(steps, `${name}: npm ci first`).toContain('npm');
+      if (steps.includes('test') || steps.includes('images'))
+        expect(steps, `${name}: the prerequisites first`).toContain('prerequisites');
     }
   });
 

@@ -224,7 +224,8 @@ export const SECURITY_SECRETS_ITEMS = {
     rule:
       'A set-up Job attaches a bucket policy that reaches only the backup bucket (no wildcard action or resource) and denies deleting object versions, ' +
       'bypassing governance retention and changing the bucket’s lock, lifecycle or versioning; the set-up creates the bucket with object lock and a default retention; the DB manager uses that least-privilege user, ' +
-      'not the root user; the root password is read only by MinIO and its set-up.',
+      'not the root user; the root password is read only by MinIO and its set-up; MinIO serves metrics only for a bearer token (MINIO_PROMETHEUS_AUTH_TYPE jwt; ' +
+      'the metrics user’s policy is admin:Prometheus alone).',
     check(f) {
       const problems: string[] = [];
       const policies: { name: string; statements: { Action: string | string[]; Resource: string | string[] }[] }[] = [];
@@ -245,9 +246,12 @@ export const SECURITY_SECRETS_ITEMS = {
       const bucket = f.workloads.map((w) => envOf(w, 'PRISM_S3_BUCKET')?.value).find(Boolean);
       if (!policies.length) problems.push('no MinIO policy document');
       for (const p of policies) {
+        // The metrics user's policy: admin:Prometheus alone, on nothing else (no resource).
+        if (p.statements.every((s) => [s.Action].flat().join() === 'admin:Prometheus' && s.Resource === undefined))
+          continue;
         for (const s of p.statements) {
           const actions = [s.Action].flat();
-          const resources = [s.Resource].flat();
+          const resources = [s.Resource ?? []].flat();
           if (actions.some((a) => a === '*' || a === 's3:*' || a.startsWith('admin:')))
             problems.push(`${p.name}: wildcard or admin action`);
           if (
@@ -295,6 +299,10 @@ export const SECURITY_SECRETS_ITEMS = {
         if (!isSecretRef(envOf(w, 'PRISM_S3_SECRET_KEY')))
           problems.push(`${w.name}: PRISM_S3_SECRET_KEY not a secret reference`);
       }
+      // Metrics only for a bearer token (issue 22 item 20): MinIO's metrics tell every bucket's size and traffic.
+      for (const w of f.workloads.filter((x) => x.app === 'minio'))
+        if (envOf(w, 'MINIO_PROMETHEUS_AUTH_TYPE')?.value !== 'jwt')
+          problems.push(`${w.name}: MINIO_PROMETHEUS_AUTH_TYPE is not jwt: its metrics answer anyone`);
       const rootReaders = readersOf(f, 'minio-root-password').filter((w) => w.app !== 'minio' && !setup.includes(w));
       if (rootReaders.length)
         problems.push(`the MinIO root password is also read by ${rootReaders.map((w) => w.name).join(', ')}`);

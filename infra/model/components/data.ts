@@ -11,12 +11,13 @@ import {
   SERVICE_NAMES,
   type DatabaseId,
   MINIO_BACKUP_USER,
+  MINIO_METRICS_USER,
   MINIO_ROOT_USER,
   type ServiceName,
   workloadSpiffeId,
 } from '../../contract/index.js';
 import { consulHcl } from '../files/consul.js';
-import { minioBucketPolicy, minioSetupScript } from '../files/minio-setup.js';
+import { MINIO_METRICS_POLICY, minioBucketPolicy, minioSetupScript } from '../files/minio-setup.js';
 import { natsServerConf } from '../files/nats.js';
 import { pgHbaConf } from '../files/postgres.js';
 import { redisConf, redisPasswordVar, redisUserArgs } from '../files/redis.js';
@@ -265,7 +266,8 @@ function minio(ctx: BuildContext): Component {
     env: {
       MINIO_ROOT_USER: value(MINIO_ROOT_USER),
       MINIO_ROOT_PASSWORD: secret('minio-root-password'),
-      MINIO_PROMETHEUS_AUTH_TYPE: value('public'),
+      // Metrics only for a bearer token of a user allowed admin:Prometheus (MINIO_METRICS_USER: Prometheus).
+      MINIO_PROMETHEUS_AUTH_TYPE: value('jwt'),
       MINIO_BROWSER_REDIRECT: value('off'),
     },
     liveness: probe(httpGet('/minio/health/live', 'api'), 10, 10),
@@ -276,10 +278,11 @@ function minio(ctx: BuildContext): Component {
     metricsPort: 'api',
     // MinIO serves Prometheus metrics here, not on /metrics.
     metricsPath: '/minio/v2/metrics/cluster',
+    metricsToken: 'minio-metrics-token',
     tasks: [
       {
         name: 'minio-setup',
-        description: `Create the ${BACKUP_BUCKET} bucket (object lock, retention, lifecycle) and the least-privilege ${MINIO_BACKUP_USER} user`,
+        description: `Create the ${BACKUP_BUCKET} bucket (object lock, retention, lifecycle), the least-privilege ${MINIO_BACKUP_USER} user and the ${MINIO_METRICS_USER} user (metrics only)`,
         image: DATA_IMAGES.mc,
         command: ['/bin/sh'],
         args: [`${setupDir}/setup.sh`],
@@ -292,14 +295,18 @@ function minio(ctx: BuildContext): Component {
               bucket: BACKUP_BUCKET,
               backupUser: MINIO_BACKUP_USER,
               policyFile: `${setupDir}/backup-policy.json`,
+              metricsUser: MINIO_METRICS_USER,
+              metricsPolicyFile: `${setupDir}/metrics-policy.json`,
             }),
           },
           { name: 'backup-policy.json', mountPath: setupDir, content: minioBucketPolicy(BACKUP_BUCKET) },
+          { name: 'metrics-policy.json', mountPath: setupDir, content: MINIO_METRICS_POLICY },
         ],
         env: {
           MINIO_ROOT_USER: value(MINIO_ROOT_USER),
           MINIO_ROOT_PASSWORD: secret('minio-root-password'),
           MINIO_BACKUP_SECRET_KEY: secret('minio-backup-secret-key'),
+          MINIO_METRICS_SECRET_KEY: secret('minio-metrics-secret-key'),
           // The bucket's default retention: no backup version can be removed, by anyone, before it is this old.
           BACKUP_RETENTION_DAYS: value(ctx.config.backups.retentionDays),
         },

@@ -53,7 +53,12 @@ function storeLimits(ctx: BuildContext): StoreLimits {
   };
 }
 
+/** Where Prometheus finds the bearer tokens of the endpoints that want one (a file per secret key). */
+export const PROMETHEUS_SECRETS_DIR = '/etc/prometheus-secrets'; // not inside the read-only config mount
+const tokenFile = (c: Component) => `${PROMETHEUS_SECRETS_DIR}/${c.metricsToken!}`;
+
 function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component {
+  const withToken = scraped.filter((c) => c.metricsPort && c.metricsToken);
   return {
     ...base,
     name: 'prometheus',
@@ -76,7 +81,11 @@ function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component
         name: 'prometheus.yml',
         mountPath: '/etc/prometheus',
         content: prometheusYaml(
-          { kind: 'kubernetes', namespace: ctx.namespace },
+          {
+            kind: 'kubernetes',
+            namespace: ctx.namespace,
+            withToken: withToken.map((c) => ({ app: c.name, credentialsFile: tokenFile(c) })),
+          },
           PROMETHEUS_RULES_DIR,
           ALERTMANAGER_TARGET,
         ),
@@ -88,6 +97,14 @@ function prometheus(ctx: BuildContext, scraped: readonly Component[]): Component
       },
       { name: RULES_FILE, mountPath: PROMETHEUS_RULES_DIR, content: alertRulesYaml(storeLimits(ctx)) },
     ],
+    ...(withToken.length > 0
+      ? {
+          secretFiles: {
+            mountPath: PROMETHEUS_SECRETS_DIR,
+            items: withToken.map((c) => ({ secret: c.metricsToken!, file: c.metricsToken! })),
+          },
+        }
+      : {}),
     // Pod discovery through the API server, whose addresses are stack configuration (cluster.apiServer).
     apiAccess: ['pods', 'services', 'endpoints'],
     // Scraping: every component with a metrics port, on that port; alerts to Alertmanager.
@@ -107,6 +124,7 @@ function staticTargets(scraped: readonly Component[]): ScrapeTarget[] {
       address: `${c.name}:${c.ports.find((p) => p.name === c.metricsPort)!.port}`,
       path: c.metricsPath ?? HEALTH_PATHS.metrics,
       ...(c.metricsParams ? { params: c.metricsParams } : {}),
+      ...(c.metricsToken ? { credentialsFile: tokenFile(c) } : {}),
     }));
 }
 

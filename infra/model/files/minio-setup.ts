@@ -68,11 +68,20 @@ export function minioBucketPolicy(bucket: string): string {
   )}\n`;
 }
 
+/** The metrics user's policy: reading the Prometheus metrics with its token, nothing of any bucket. */
+export const MINIO_METRICS_POLICY = `${JSON.stringify(
+  { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['admin:Prometheus'] }] },
+  null,
+  2,
+)}\n`;
+
 export function minioSetupScript(o: {
   readonly endpoint: string;
   readonly bucket: string;
   readonly backupUser: string;
   readonly policyFile: string;
+  readonly metricsUser: string;
+  readonly metricsPolicyFile: string;
 }): string {
   return `#!/bin/sh
 # Rendered from the Prism platform model. Idempotent: safe to run on every deploy.
@@ -80,10 +89,13 @@ set -eu
 : "\${MINIO_ROOT_USER:?MINIO_ROOT_USER is required}"
 : "\${MINIO_ROOT_PASSWORD:?MINIO_ROOT_PASSWORD is required}"
 : "\${MINIO_BACKUP_SECRET_KEY:?MINIO_BACKUP_SECRET_KEY is required}"
+: "\${MINIO_METRICS_SECRET_KEY:?MINIO_METRICS_SECRET_KEY is required}"
 : "\${BACKUP_RETENTION_DAYS:?BACKUP_RETENTION_DAYS is required}"
 # The client keeps its aliases (with the root credentials) here: a private directory where one is given.
 export MC_CONFIG_DIR="\${MC_CONFIG_DIR:-/tmp/.mc}"
-until mc alias set prism "${o.endpoint}" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do
+# Keys go to mc on stdin, never as arguments: a generated key may begin with "-" (mc would read it
+# as a flag), and arguments are visible to every process that can list this one's command line.
+until printf '%s\\n%s\\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" | mc alias set prism "${o.endpoint}" >/dev/null 2>&1; do
   echo "waiting for MinIO at ${o.endpoint}"; sleep 2
 done
 # Object lock can only be chosen when a bucket is made: a bucket made without it is reported, not reused.
@@ -96,8 +108,12 @@ mc ilm import "prism/${o.bucket}" <<'EOF'
 ${JSON.stringify(LIFECYCLE)}
 EOF
 mc admin policy create prism prism-backup "${o.policyFile}"
-mc admin user add prism "${o.backupUser}" "$MINIO_BACKUP_SECRET_KEY"
+printf '%s\\n%s\\n' "${o.backupUser}" "$MINIO_BACKUP_SECRET_KEY" | mc admin user add prism
 mc admin policy attach prism prism-backup --user "${o.backupUser}" 2>/dev/null || true
-echo "bucket ${o.bucket} and user ${o.backupUser} are ready"
+# Prometheus's identity: its token (derived from this key) reads the metrics and nothing else.
+mc admin policy create prism prism-metrics "${o.metricsPolicyFile}"
+printf '%s\\n%s\\n' "${o.metricsUser}" "$MINIO_METRICS_SECRET_KEY" | mc admin user add prism
+mc admin policy attach prism prism-metrics --user "${o.metricsUser}" 2>/dev/null || true
+echo "bucket ${o.bucket}, users ${o.backupUser} and ${o.metricsUser} are ready"
 `;
 }

@@ -6,14 +6,25 @@ export interface ScrapeTarget {
   readonly address: string;
   readonly path?: string;
   readonly params?: Readonly<Record<string, string>>;
+  /** A file holding the bearer token the endpoint wants. */
+  readonly credentialsFile?: string;
+}
+
+/** A Kubernetes job of its own for the pods of one app whose metrics want a bearer token. */
+interface TokenScrape {
+  readonly app: string;
+  readonly credentialsFile: string;
 }
 
 /** The pod annotation that adds `format=<value>` to the scrape URL (Consul's Prometheus output). */
 export const FORMAT_PARAM_ANNOTATION = 'prometheus.io/param-format';
 
 export type Discovery =
-  /** Kubernetes: pods annotated `prometheus.io/scrape: "true"` in the namespace (the guide's annotations). */
-  | { readonly kind: 'kubernetes'; readonly namespace: string }
+  /**
+   * Kubernetes: pods annotated `prometheus.io/scrape: "true"` in the namespace (the guide's annotations); the apps
+   * in `withToken` in jobs of their own that send the token (and only to them).
+   */
+  | { readonly kind: 'kubernetes'; readonly namespace: string; readonly withToken?: readonly TokenScrape[] }
   /** Compose: the model's metrics endpoints by service name. */
   | { readonly kind: 'static'; readonly targets: readonly ScrapeTarget[] };
 
@@ -23,48 +34,63 @@ export const RULES_FILE = 'prism-alerts.yml';
 export const RUNBOOK_PATH = 'docs/operations/runbook.md';
 const runbookUrl = (alert: string): string => `${RUNBOOK_PATH}#${alert.toLowerCase()}`;
 
+const APP_LABEL = '__meta_kubernetes_pod_label_app_kubernetes_io_name';
+
+/** A job over the namespace's pods annotated for scraping, narrowed by `select` (an app kept or dropped). */
+function podJob(name: string, namespace: string, select?: Record<string, unknown>) {
+  return {
+    job_name: name,
+    kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [namespace] } }],
+    relabel_configs: [
+      { source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_scrape'], action: 'keep', regex: 'true' },
+      ...(select ? [select] : []),
+      {
+        source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_path'],
+        action: 'replace',
+        target_label: '__metrics_path__',
+        regex: '(.+)',
+      },
+      {
+        source_labels: ['__address__', '__meta_kubernetes_pod_annotation_prometheus_io_port'],
+        action: 'replace',
+        regex: '([^:]+)(?::\\d+)?;(\\d+)',
+        replacement: '$1:$2',
+        target_label: '__address__',
+      },
+      {
+        source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_param_format'],
+        action: 'replace',
+        target_label: '__param_format',
+        regex: '(.+)',
+      },
+      { source_labels: [APP_LABEL], target_label: 'job' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
+    ],
+  };
+}
+
 /** `alertmanager` is `host:port` of the Alertmanager alerts are sent to. */
 export function prometheusYaml(discovery: Discovery, rulesDir: string, alertmanager: string): string {
   const scrapeConfigs =
     discovery.kind === 'kubernetes'
       ? [
-          {
-            job_name: 'prism-pods',
-            kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [discovery.namespace] } }],
-            relabel_configs: [
-              {
-                source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_scrape'],
-                action: 'keep',
-                regex: 'true',
-              },
-              {
-                source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_path'],
-                action: 'replace',
-                target_label: '__metrics_path__',
-                regex: '(.+)',
-              },
-              {
-                source_labels: ['__address__', '__meta_kubernetes_pod_annotation_prometheus_io_port'],
-                action: 'replace',
-                regex: '([^:]+)(?::\\d+)?;(\\d+)',
-                replacement: '$1:$2',
-                target_label: '__address__',
-              },
-              {
-                source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_param_format'],
-                action: 'replace',
-                target_label: '__param_format',
-                regex: '(.+)',
-              },
-              { source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_name'], target_label: 'job' },
-              { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
-            ],
-          },
+          podJob(
+            'prism-pods',
+            discovery.namespace,
+            discovery.withToken?.length
+              ? { source_labels: [APP_LABEL], action: 'drop', regex: discovery.withToken.map((t) => t.app).join('|') }
+              : undefined,
+          ),
+          ...(discovery.withToken ?? []).map((t) => ({
+            ...podJob(t.app, discovery.namespace, { source_labels: [APP_LABEL], action: 'keep', regex: t.app }),
+            authorization: { type: 'Bearer', credentials_file: t.credentialsFile },
+          })),
         ]
       : discovery.targets.map((t) => ({
           job_name: t.job,
           ...(t.path ? { metrics_path: t.path } : {}),
           ...(t.params ? { params: Object.fromEntries(Object.entries(t.params).map(([k, v]) => [k, [v]])) } : {}),
+          ...(t.credentialsFile ? { authorization: { type: 'Bearer', credentials_file: t.credentialsFile } } : {}),
           static_configs: [{ targets: [t.address] }],
         }));
   return toYaml({

@@ -80,8 +80,10 @@ describe('the scheduler’s status file and its health check (schedule-health, t
       // The broken job runs every second (once the synchronous CLI call above lets the event loop go).
       for (let i = 0; i < 100 && !scheduleProblems(file).some((p) => p.startsWith('broken:')); i++)
         await new Promise((r) => setTimeout(r, 100));
-      await s.stop();
+      // Read before stopping: stop() ends a run in flight (SIGTERM), which would then be the last run.
+      // spawnSync holds the event loop, so no run ends while the check reads the file.
       const failed = cli(['schedule-health', '--status-file', file]);
+      await s.stop();
       expect(failed.status).toBe(1);
       expect(failed.stderr).toMatch(/broken: its last run at \S+ failed \(exit 3\)/m);
       // No heartbeat once stopped: a minute later the check fails on its own.

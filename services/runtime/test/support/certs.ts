@@ -6,6 +6,7 @@ import { join } from 'node:path';
 export interface TestPki {
   readonly dir: string;
   readonly caCert: string;
+  readonly caKey: string;
   readonly serverCert: string;
   readonly serverKey: string;
   readonly clientCert: string;
@@ -48,6 +49,7 @@ export function makePki(): TestPki {
   return {
     dir,
     caCert: f('ca.crt'),
+    caKey: f('ca.key'),
     serverCert: f('server.crt'),
     serverKey: f('server.key'),
     clientCert: f('client.crt'),
