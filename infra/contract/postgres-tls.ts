@@ -18,6 +18,10 @@ export const pgTlsEnv = (rootCert: string = PG_ROOT_CERT): Record<string, string
   [PG_TLS_ENV.rootCert]: rootCert,
 });
 
+/** The same for a libpq connection URI (clients configured by URL, as postgres_exporter's DATA_SOURCE_URI). */
+export const pgTlsUriParams = (rootCert: string = PG_ROOT_CERT): string =>
+  `sslmode=${PG_SSLMODE}&sslrootcert=${rootCert}`;
+
 /** Server settings (`-c name=value`): TLS on, nothing older than TLS 1.2. */
 export const pgTlsServerSettings = (f: { cert: string; key: string }): string[] => [
   'ssl=on',
@@ -25,16 +29,3 @@ export const pgTlsServerSettings = (f: { cert: string; key: string }): string[] 
   `ssl_key_file=${f.key}`,
   'ssl_min_protocol_version=TLSv1.2',
 ];
-
-/**
- * pg_hba.conf: TCP only over TLS and only with SCRAM, replication included; the Unix socket (the
- * server's own user on its machine) keeps SCRAM. A plaintext TCP client matches no line and is refused.
- */
-export const PG_HBA_TLS_ONLY = [
-  'local all all scram-sha-256',
-  'local replication all scram-sha-256',
-  'hostssl all all 0.0.0.0/0 scram-sha-256',
-  'hostssl all all ::/0 scram-sha-256',
-  'hostssl replication all 0.0.0.0/0 scram-sha-256',
-  'hostssl replication all ::/0 scram-sha-256',
-].join('\n');

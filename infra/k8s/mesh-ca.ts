@@ -193,9 +193,12 @@ export class WorkloadCertificate extends Construct {
     meshCertificate(this, ca, props.labels, {
       secretName: workloadCertSecret(c.name),
       commonName: c.name,
-      dnsNames: workloadDnsNames(c, namespace),
+      ...(c.identity.dnsNames.length > 0 ? { dnsNames: workloadDnsNames(c, namespace) } : {}),
       uri: c.identity.uri,
-      usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'],
+      // A verify-only workload's certificate exists for its Secret's ca.crt: it serves nothing.
+      usages: c.identity.verifyOnly
+        ? ['digital signature', 'client auth']
+        : ['digital signature', 'key encipherment', 'server auth', 'client auth'],
     });
   }
 }

@@ -1,44 +1,42 @@
 import { execFile } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_HBA_TLS_ONLY, pgTlsEnv, pgTlsServerSettings } from '#contract';
-import { ensureLocalPki, foreignCertificate, issueFromLocalCa } from '#infra/local/mtls-pki';
+import { pgTlsEnv } from '#contract';
+import { foreignCertificate, issueFromLocalCa } from '#infra/local/mtls-pki';
+import { pgHbaConf } from '#infra/model/files/postgres';
 import { pgClientSsl } from '#runtime';
+import { ownedByPostgres, pgServerTls } from '#test/support/pg-tls';
 import { type PrivatePostgres, asPostgres, pgBin, privatePostgres } from '#test/support/private-servers';
 
 /**
  * TLS to PostgreSQL, attacked on a real server configured from the contract (ssl=on, TLS 1.2+,
  * pg_hba hostssl-only): a plaintext client is refused, and a client with the services' settings
  * (verify-full, the mesh CA) refuses an impostor server — a foreign CA's certificate, or the right CA's
- * for another host — before it sends the password. libpq programs (backups) connect with the same env.
+ * for another host — before it sends the password. The server's pg_hba.conf is the model's. libpq programs (backups) connect with the same env.
  */
 const exec = promisify(execFile);
-const asRoot = process.getuid?.() === 0;
 
 describe('PostgreSQL over TLS (real server, verify-full with the mesh CA)', () => {
   let server: PrivatePostgres;
   let dir: string;
   let meshCa: string;
   let live: { cert: string; key: string };
+  let pkiDir: string;
 
-  /** Hands a path to the server's user (the server refuses root and a key others can read). */
-  const ownedByServer = async (path: string) => {
-    if (asRoot) await exec('chown', ['-R', 'postgres:', path]);
-  };
   /** Puts `files` in place as the server's certificate and reloads (PostgreSQL re-reads TLS files on SIGHUP). */
   const present = async (files: { cert: string; key: string }) => {
     await copyFile(files.cert, live.cert);
     await copyFile(files.key, live.key);
     await chmod(live.key, 0o600);
-    await ownedByServer(join(dir, 'live'));
+    await ownedByPostgres(join(dir, 'live'));
     await asPostgres('pg_ctl', ['-D', server.dataDir, 'reload']);
     await new Promise((r) => setTimeout(r, 500));
   };
-  const rightFiles = () => ({ cert: join(dir, 'right', 'tls.crt'), key: join(dir, 'right', 'tls.key') });
+  let rightFiles: () => { cert: string; key: string };
 
   const client = (ssl: pg.ClientConfig['ssl']) =>
     new pg.Client({
@@ -58,26 +56,15 @@ describe('PostgreSQL over TLS (real server, verify-full with the mesh CA)', () =
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'prism-pgtls-'));
-    const pki = await ensureLocalPki({ dir: join(dir, 'pki'), workloads: [] });
-    meshCa = pki.caCert;
-    await issueFromLocalCa(pki.dir, join(dir, 'right'), {
-      uri: 'spiffe://prism/postgres',
-      hosts: ['127.0.0.1', 'localhost'],
-    });
-    live = { cert: join(dir, 'live', 'server.crt'), key: join(dir, 'live', 'server.key') };
-    await mkdir(join(dir, 'live'), { mode: 0o700 });
-    await copyFile(rightFiles().cert, live.cert);
-    await copyFile(rightFiles().key, live.key);
-    await chmod(live.key, 0o600);
-    await chmod(dir, 0o755);
-    await ownedByServer(join(dir, 'live'));
-    server = await privatePostgres(
-      pgTlsServerSettings(live)
-        .map((s) => `-c ${s}`)
-        .join(' '),
-    );
-    await writeFile(join(server.dataDir, 'pg_hba.conf'), `${PG_HBA_TLS_ONLY}\n`);
-    await ownedByServer(server.dataDir);
+    const tls = await pgServerTls(dir);
+    meshCa = tls.ca;
+    pkiDir = tls.pkiDir;
+    live = tls.live;
+    rightFiles = () => tls.issued;
+    server = await privatePostgres(tls.options);
+    // The model's own pg_hba.conf (prism is the replication user here).
+    await writeFile(join(server.dataDir, 'pg_hba.conf'), pgHbaConf('prism'));
+    await ownedByPostgres(server.dataDir);
     await asPostgres('pg_ctl', ['-D', server.dataDir, 'reload']);
     await new Promise((r) => setTimeout(r, 500));
   }, 60_000);
@@ -145,8 +132,7 @@ describe('PostgreSQL over TLS (real server, verify-full with the mesh CA)', () =
   });
 
   it('a certificate from the mesh CA for another host is refused (verify-full checks the name)', async () => {
-    const pki = join(dir, 'pki');
-    const other = await issueFromLocalCa(pki, join(dir, 'other'), {
+    const other = await issueFromLocalCa(pkiDir, join(dir, 'other'), {
       uri: 'spiffe://prism/elsewhere',
       hosts: ['db.elsewhere.test'],
     });
