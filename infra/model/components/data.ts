@@ -65,7 +65,8 @@ export const PG_TLS_KEY_COPY = '/tmp/postgres-tls/tls.key';
 const PG_START = [
   'sh',
   '-c',
-  `umask 077 && mkdir -p ${PG_TLS_KEY_COPY.replace(/\/[^/]+$/, '')} && cat ${PG_TLS_DIR}/${MTLS_FILES.key} > ${PG_TLS_KEY_COPY} && exec docker-entrypoint.sh postgres "$@"`,
+  // The umask in a subshell: the server and the image's entrypoint keep their own.
+  `(umask 077 && mkdir -p ${PG_TLS_KEY_COPY.replace(/\/[^/]+$/, '')} && cat ${PG_TLS_DIR}/${MTLS_FILES.key} > ${PG_TLS_KEY_COPY}) && exec docker-entrypoint.sh postgres "$@"`,
   'postgres-start',
 ] as const;
 
