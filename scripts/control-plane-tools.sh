@@ -30,8 +30,8 @@
 # Builds run at nice 19; each directory gets build-seconds (wall) and cpu-seconds files for its build.
 # With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) nothing is built: each
 # named tool must already be on PATH (kubectl from helm/kind-action, pulumi from pulumi/actions, ...), the
-# provider plugin is installed the ordinary way (pulumi plugin install), Jaeger is its release binary from GitHub
-# (into the same cache), and --print-path prints only the cached Jaeger's directory when asked for it.
+# provider plugin is installed the ordinary way (pulumi plugin install), Jaeger and Consul are their release binaries
+# (Consul at the version the images pin; into the same cache), and --print-path prints only their directories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -54,7 +54,7 @@ JAEGER_MODULE=v1.76.0
 # The Compose lane's: the Compose plugin, and the programs of its stand-in images at the versions the Compose files pin.
 COMPOSE=v2.40.3
 NATS_SERVER=v2.10.22
-CONSUL=v1.20.1
+CONSUL=v1.20.1       # the newest the module proxy builds; the images pin 2.0.x (download mode runs that release)
 TRAEFIK=v3.2.1
 LOKI=v3.3.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
@@ -80,7 +80,21 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
         ;;
       # The Compose lane pulls the real images in download mode: only the plugin must be there.
       docker-compose) docker compose version >/dev/null || { echo "control-plane-tools: download mode: no docker compose plugin" >&2; exit 1; } ;;
-      nats-server | consul | traefik | loki) ;;
+      # test/consul runs the release the images pin (infra/model/images.ts), from HashiCorp's release site.
+      consul)
+        release=$(node --input-type=module -e "const { THIRD_PARTY_IMAGES: i } = await import('./infra/model/images.ts'); console.log(i.consul.tag)")
+        dir=$CACHE/consul-v$release/bin
+        if [ $print = yes ]; then
+          [ -x "$dir/consul" ] || { echo "control-plane-tools: $dir/consul is missing; run bash scripts/control-plane-tools.sh consul" >&2; exit 1; }
+          path="$path${path:+:}$dir"
+        elif [ ! -x "$dir/consul" ]; then
+          mkdir -p "$dir"
+          curl -fsSLo "$dir/consul.zip" "https://releases.hashicorp.com/consul/$release/consul_${release}_linux_amd64.zip"
+          unzip -qo "$dir/consul.zip" consul -d "$dir" && rm "$dir/consul.zip"
+          echo "== consul-v$release: downloaded (release binary)"
+        fi
+        ;;
+      nats-server | traefik | loki) ;;
       kubernetes) require_on_path kube-apiserver kube-controller-manager kube-scheduler ;;
       kubectl | kwok | pulumi | coredns | kube-router) require_on_path "$tool" ;;
       kubernetes-node) require_on_path kubelet kube-proxy ;;

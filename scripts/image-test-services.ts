@@ -161,7 +161,7 @@ async function main() {
         const base = `${new URL(e.auth).protocol}//127.0.0.1:${ports.http}/auth`;
         const reg = await post(`${base}/register`, user);
         const login = await post(`${base}/login`, user);
-        if (reg.status === 201 && login.status === 200 && login.json?.token_type === 'Bearer')
+        if (reg.status === 202 && login.status === 200 && login.json?.token_type === 'Bearer')
           say(
             `auth: register ${reg.status} and login ${login.status} at the image over ${base.split(':')[0]} (a Bearer token)`,
           );

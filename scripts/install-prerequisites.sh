@@ -10,7 +10,7 @@
 #               lane: scripts/cluster-run.sh)
 #   Node.js 24  scripts/install-node.sh (node, npm, npx in /usr/local/bin)
 #   Go tools    scripts/install-tools.sh: kube-score, promtool, alertmanager and amtool (the pinned releases), minio,
-#               mc, actionlint, Jaeger v2
+#               mc, actionlint, Jaeger v2, Consul
 # The distribution's own server instances are stopped: tests and the local platform start their own.
 # With PRISM_TOOLCHAIN=download (scripts/toolchain.sh; the default on GitHub Actions) Node.js (actions/setup-node)
 # and the image tools (Docker) come from the runner, and etcd is not needed (the deploy test uses kind): only the
@@ -75,7 +75,7 @@ else
   require_on_path node npm
 fi
 
-echo "== Go tools (kube-score, promtool, alertmanager, amtool, minio, mc, actionlint, Jaeger v2)"
+echo "== Go tools (kube-score, promtool, alertmanager, amtool, minio, mc, actionlint, Jaeger v2, Consul)"
 go_missing=$(bash scripts/install-tools.sh --missing)
 if [ $WITHOUT_GO_TOOLS = yes ]; then
   echo "skipped (--without-go-tools)${go_missing:+; not installed: $go_missing(npm test needs them: install Go 1.24+, https://go.dev/dl, and run this again without the option)}"

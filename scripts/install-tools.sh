@@ -13,6 +13,8 @@
 #   jaeger      Jaeger v2, the local platform's trace backend (the journeys in npm test read their traces from it):
 #               built and cached by scripts/control-plane-tools.sh (/var/cache/prism-tools/jaeger-<version>),
 #               about 460 CPU-seconds once
+#   consul      the Consul server of the Compose lane's images (control-plane-tools.sh, cached the same way; 472
+#               CPU-seconds, 1760 s wall at nice 19 on 2 shared cores): test/consul/acl.test.ts runs it with ACLs
 set -euo pipefail
 export GOBIN=/usr/local/bin GOFLAGS=-mod=mod
 KUBE_SCORE=v1.20.0
@@ -36,6 +38,7 @@ if [ "${1:-}" = --missing ]; then
   has_version promtool "$PROMETHEUS" || printf 'promtool '
   for t in alertmanager amtool; do has_version "$t" "$ALERTMANAGER" || printf '%s ' "$t"; done
   bash scripts/control-plane-tools.sh --print-path jaeger >/dev/null 2>&1 || command -v jaeger >/dev/null || printf 'jaeger '
+  bash scripts/control-plane-tools.sh --print-path consul >/dev/null 2>&1 || command -v consul >/dev/null || printf 'consul '
   exit 0
 fi
 
@@ -71,4 +74,4 @@ have minio || go install "github.com/minio/minio@$MINIO"
 have mc || go install "github.com/minio/mc@$MC"
 have registry || go install "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION"
 
-bash scripts/control-plane-tools.sh jaeger
+bash scripts/control-plane-tools.sh jaeger consul

@@ -15,3 +15,9 @@ telemetry {
   disable_hostname = true
 }
 retry_join = []
+# Default deny: nothing without a token (the tokens themselves: consulStartScript, the consul-setup task).
+acl {
+  enabled = true
+  default_policy = "deny"
+  enable_token_persistence = true
+}

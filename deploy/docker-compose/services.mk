@@ -1,9 +1,9 @@
 # Rendered from the Prism platform model (npm run synth); do not edit by hand.
 PRISM_COMPOSE_PROJECT := prism
 PRISM_MIGRATE_TASK := db-migrate
-PRISM_INFRA_ALL := postgres-auth postgres-ops redis nats consul minio minio-setup data-volume-init
+PRISM_INFRA_ALL := postgres-auth postgres-ops redis nats consul consul-setup minio minio-setup data-volume-init
 PRISM_INFRA_SERVICES := postgres-auth postgres-ops redis nats consul minio
-PRISM_INFRA_TASKS := minio-setup
+PRISM_INFRA_TASKS := consul-setup minio-setup
 PRISM_CORE_ALL := gateway auth config dbmanager db-migrate backup-scheduler core-volume-init
 PRISM_CORE_SERVICES := gateway auth config dbmanager
 PRISM_CORE_TASKS := db-migrate

@@ -86,6 +86,11 @@ export const ENV = {
     schema: hostPort,
     optional: true,
   },
+  PRISM_CONSUL_TOKEN: {
+    description: "The service's Consul ACL token (registers its own name only); sent as X-Consul-Token",
+    schema: nonEmpty,
+    optional: true,
+  },
   PRISM_NATS_URL: { description: 'NATS URL(s), comma-separated', schema: nonEmpty },
   PRISM_NATS_STREAM_REPLICAS: {
     // JetStream replicates a stream on at most 5 servers; more replicas than servers fails at creation.

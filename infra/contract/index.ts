@@ -17,3 +17,4 @@ export * from './redis.js';
 export * from './logging.js';
 export * from './postgres.js';
 export * from './postgres-tls.js';
+export * from './consul.js';

@@ -48,6 +48,9 @@ export function operatorSpiffeId(name: string): string {
   return `spiffe://${TRUST_DOMAIN}/operator/${name}`;
 }
 
+/** Every operator identity, as a wildcard pattern (approver-policy's `allowed.uris`): `spiffe://prism/operator/*`. */
+export const OPERATOR_SPIFFE_ID_PATTERN = `spiffe://${TRUST_DOMAIN}/operator/*`;
+
 /**
  * The identity in a certificate's URI SANs, or undefined when there is none or more than one
  * (an ambiguous certificate identifies nobody).

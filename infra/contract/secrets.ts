@@ -18,6 +18,8 @@ export type SecretSource =
   | 'jwt-public-key'
   /** Derived: the bearer token MinIO accepts for its metrics user, signed with `minio-metrics-secret-key`. */
   | 'minio-metrics-token'
+  /** A Consul ACL token's SecretID: a random UUID (Consul refuses any other form), generated like a password. */
+  | 'consul-token'
   /** A value only its owner can give (OAuth client credentials); may stay empty locally. */
   | 'provided';
 
@@ -170,6 +172,48 @@ export const SECRET_KEYS = [
     'minio-metrics-token',
   ),
   spec(
+    'consul-management-token',
+    'CONSUL_MANAGEMENT_TOKEN',
+    'consulManagementToken',
+    "Consul's initial management token (Consul and its set-up task only)",
+    'consul-token',
+  ),
+  spec(
+    'consul-gateway-token',
+    'CONSUL_GATEWAY_TOKEN',
+    'consulGatewayToken',
+    "Consul ACL token of the gateway (registers the gateway's name only)",
+    'consul-token',
+  ),
+  spec(
+    'consul-auth-token',
+    'CONSUL_AUTH_TOKEN',
+    'consulAuthToken',
+    "Consul ACL token of auth (registers auth's name only)",
+    'consul-token',
+  ),
+  spec(
+    'consul-config-token',
+    'CONSUL_CONFIG_TOKEN',
+    'consulConfigToken',
+    'Consul ACL token of the config service (registers its name only)',
+    'consul-token',
+  ),
+  spec(
+    'consul-dbmanager-token',
+    'CONSUL_DBMANAGER_TOKEN',
+    'consulDbmanagerToken',
+    'Consul ACL token of the DB manager (registers its name only)',
+    'consul-token',
+  ),
+  spec(
+    'consul-metrics-token',
+    'CONSUL_METRICS_TOKEN',
+    'consulMetricsToken',
+    "Prometheus's Consul ACL token (agent read: /v1/agent/metrics only)",
+    'consul-token',
+  ),
+  spec(
     'grafana-admin-password',
     'GRAFANA_ADMIN_PASSWORD',
     'grafanaAdminPassword',
@@ -220,7 +264,8 @@ export const SECRET_KEYS = [
 export type SecretKey = (typeof SECRET_KEYS)[number]['key'];
 
 /** A value the local set-ups make (generated, or derived from one that is), so `.env` must hold it. */
-export const madeLocally = (s: SecretKeySpec): boolean => s.source === 'password' || s.source === 'minio-metrics-token';
+export const madeLocally = (s: SecretKeySpec): boolean =>
+  s.source === 'password' || s.source === 'consul-token' || s.source === 'minio-metrics-token';
 
 /** Keys that exist only with an off-site backup store (`backups.offsite`); a store need not hold them otherwise. */
 export const OFFSITE_SECRET_KEYS: readonly SecretKey[] = ['backup-offsite-access-key', 'backup-offsite-secret-key'];
@@ -269,6 +314,12 @@ export const STORE_CREDENTIALS: Partial<Record<SecretKey, string>> = {
   'minio-backup-secret-key': 'minio',
   'minio-metrics-secret-key': 'minio',
   'minio-metrics-token': 'minio',
+  'consul-management-token': 'consul',
+  'consul-gateway-token': 'consul',
+  'consul-auth-token': 'consul',
+  'consul-config-token': 'consul',
+  'consul-dbmanager-token': 'consul',
+  'consul-metrics-token': 'consul',
   'backup-offsite-access-key': 'offsite',
   'backup-offsite-secret-key': 'offsite',
 };
@@ -280,6 +331,7 @@ export const OPERATOR_CREDENTIALS: Readonly<Partial<Record<SecretKey, readonly s
   'postgres-ops-password': [DATABASES.ops.component, PG_SETUP_WORKLOAD],
   'redis-password': ['redis'],
   'minio-root-password': ['minio', 'minio-setup'],
+  'consul-management-token': ['consul', 'consul-setup'],
 };
 
 /** Non-secret identities that go with the secrets (user names are not secret). */

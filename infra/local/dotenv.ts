@@ -2,15 +2,25 @@ import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { SECRET_KEYS, secretSpec } from '../contract/index.js';
 import { writeFileAtomic } from './files.js';
 import { DERIVED_SECRETS } from './minio-token.js';
-import { generatePassword } from './passwords.js';
+import { generateConsulToken, generatePassword } from './passwords.js';
 
 /** `.env` handling: created from `.env.example` with generated passwords, mode 0600, never overwritten. */
 
 const ENV_MODE = 0o600;
 const LINE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 
-/** Variables whose value is a generated password (the secret catalog's `password` entries). */
-export const GENERATED = new Set<string>(SECRET_KEYS.filter((s) => s.source === 'password').map((s) => s.dotenv));
+/** Variables whose value is generated: passwords, and Consul tokens (UUIDs), by their `.env` names. */
+const GENERATORS = new Map<string, () => string>(
+  SECRET_KEYS.flatMap((s) =>
+    s.source === 'password'
+      ? [[s.dotenv, generatePassword] as const]
+      : s.source === 'consul-token'
+        ? [[s.dotenv, generateConsulToken] as const]
+        : [],
+  ),
+);
+export const GENERATED: ReadonlySet<string> = new Set(GENERATORS.keys());
+const generate = (name: string): string => GENERATORS.get(name)!();
 
 /** Derived variables, by their `.env` names (see DERIVED_SECRETS). */
 const DERIVED = DERIVED_SECRETS.map((d) => ({
@@ -94,7 +104,7 @@ export function ensureEnvFile(examplePath: string, envPath: string): EnvResult {
         const m = LINE.exec(line);
         if (!m || !GENERATED.has(m[1]!)) return line;
         filled.push(m[1]!);
-        return `${m[1]}=${generatePassword()}`;
+        return `${m[1]}=${generate(m[1]!)}`;
       })
       .join('\n');
     writeFileAtomic(envPath, withDerived(text, filled), ENV_MODE, true);
@@ -109,7 +119,7 @@ export function ensureEnvFile(examplePath: string, envPath: string): EnvResult {
       const m = LINE.exec(line);
       if (!m || !GENERATED.has(m[1]!) || lineValue(line) !== '') return line;
       filled.push(m[1]!);
-      return `${m[1]}=${generatePassword()}`;
+      return `${m[1]}=${generate(m[1]!)}`;
     })
     .join('\n');
   const have = parseDotenv(text);
@@ -118,7 +128,7 @@ export function ensureEnvFile(examplePath: string, envPath: string): EnvResult {
     if (have.has(name)) continue;
     added.push(name);
     if (!text.endsWith('\n')) text += '\n';
-    text += `${name}=${GENERATED.has(name) ? generatePassword() : value}\n`;
+    text += `${name}=${GENERATED.has(name) ? generate(name) : value}\n`;
   }
   text = withDerived(text, filled, added);
   const tightened = (statSync(envPath).mode & 0o077) !== 0;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 /**
  * The one password generator of the local set-ups (`.env` for Compose, the local Kubernetes
@@ -7,4 +7,9 @@ import { randomBytes } from 'node:crypto';
  */
 export function generatePassword(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/** A Consul ACL token's SecretID: Consul accepts only a UUID there (a random v4 UUID: 122 random bits). */
+export function generateConsulToken(): string {
+  return randomUUID();
 }

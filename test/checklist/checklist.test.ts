@@ -216,6 +216,48 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     },
     "postgres-ops's certificate is a plain Secret, not a Certificate's": (m) =>
       (m.objects = m.objects.filter((o) => !(o.kind === 'Certificate' && o.metadata.name === 'postgres-ops-mtls'))),
+    // The mesh CA as it was: its key Secret and its CA Issuer in the application namespace.
+    'the mesh CA key Secret is rendered in the application namespace': (m) =>
+      (m.objects.find((o) => o.kind === 'Certificate' && o.spec.isCA)!.metadata.namespace = 'prism'),
+    'the mesh CA Issuer is an Issuer in the application namespace': (m) => {
+      const ca = m.objects.find((o) => o.kind === 'ClusterIssuer' && o.spec.ca)!;
+      Object.assign(ca, { kind: 'Issuer', metadata: { ...ca.metadata, namespace: 'prism' } });
+      for (const c of m.objects.filter((o) => o.kind === 'Certificate' && o.spec.issuerRef.name === ca.metadata.name))
+        c.spec.issuerRef.kind = 'Issuer';
+    },
+    'a Secret named as the CA key is rendered in the application namespace': (m) =>
+      m.objects.push({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: m.objects.find((o) => o.kind === 'ClusterIssuer' && o.spec.ca)!.spec.ca.secretName,
+          namespace: 'prism',
+        },
+      }),
+    'no approval policy restricts the mesh issuer': (m) =>
+      (m.objects = m.objects.filter(
+        (o) => !(o.kind === 'CertificateRequestPolicy' && /mesh-workloads$/.test(o.metadata.name)),
+      )),
+    "cert-manager's controller may not use the mesh policy": (m) =>
+      (m.objects = m.objects.filter((o) => o.kind !== 'ClusterRoleBinding')),
+    'the mesh policy allows any identity': (m) =>
+      (m.objects.find((o) => /mesh-workloads$/.test(o.metadata.name))!.spec.allowed.uris.values = ['spiffe://prism/*']),
+    'the mesh policy allows a CA': (m) =>
+      (m.objects.find((o) => /mesh-workloads$/.test(o.metadata.name))!.spec.allowed.isCA = true),
+    'the operator policy is usable by cert-manager (any Certificate becomes an operator)': (m) =>
+      m.objects
+        .find((o) => o.kind === 'ClusterRole' && /certificate-approval$/.test(o.metadata.name))!
+        .rules[0].resourceNames.push(m.objects.find((o) => /mesh-operators$/.test(o.metadata.name))!.metadata.name),
+    "a workload's certificate outlives what its policy allows": (m) =>
+      (m.objects.find((o) => o.kind === 'Certificate' && o.metadata.name === 'config-mtls')!.spec.duration = '4000h'),
+    "the CA's own request is allowed by no policy": (m) =>
+      (m.objects = m.objects.filter(
+        (o) => !(o.kind === 'CertificateRequestPolicy' && /mesh-ca-bootstrap$/.test(o.metadata.name)),
+      )),
+    "the Ingress TLS certificate's request is allowed by no policy": (m) =>
+      (m.objects = m.objects.filter(
+        (o) => !(o.kind === 'CertificateRequestPolicy' && /edge-tls$/.test(o.metadata.name)),
+      )),
   },
   'jwt-keys': {
     'the gateway mounts the private key': (m) =>
@@ -324,7 +366,7 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'the backup user may delete versions': (m) =>
       editConfig(m, 'backup-policy.json', (p) => (p.Statement = p.Statement.filter((s: Obj) => s.Effect !== 'Deny'))),
     'the bucket made without object lock': (m) => {
-      const cm = m.objects.find((o) => o.kind === 'ConfigMap' && typeof o.data?.['setup.sh'] === 'string')!;
+      const cm = m.objects.find((o) => o.kind === 'ConfigMap' && /\bmc mb\b/.test(o.data?.['setup.sh'] ?? ''))!;
       cm.data['setup.sh'] = cm.data['setup.sh'].replace(' --with-lock', '');
     },
     'public metrics': (m) => setEnv(byApp(m, 'StatefulSet', 'minio'), 'MINIO_PROMETHEUS_AUTH_TYPE', 'public'),

@@ -171,7 +171,7 @@ describe('deploy/prometheus', () => {
         // promtool checks that each bearer token file exists: a token where the secret files are mounted.
         .replaceAll(`${PROMETHEUS_SECRETS_DIR}/`, `${dir}/`),
     );
-    writeFileSync(join(dir, 'minio-metrics-token'), 'token');
+    for (const f of ['minio-metrics-token', 'consul-metrics-token']) writeFileSync(join(dir, f), 'token');
     const r = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);

@@ -87,9 +87,10 @@ describe("the README's local run, as written", () => {
     const r = bash(block);
     expect(r.err).toBe('');
     expect(r.status).toBe(0);
-    const [pub, registered, echoed] = r.out.trim().split(/(?<=\})(?=\{)|\n/);
+    const [pub, registered, me, echoed] = r.out.trim().split(/(?<=\})(?=\{)|\n/);
     expect(JSON.parse(pub!)).toMatchObject({ path: '/hello' });
-    const user = JSON.parse(registered!) as { id: string; email: string };
+    expect(JSON.parse(registered!)).toMatchObject({ status: 'accepted' });
+    const user = JSON.parse(me!) as { id: string; email: string };
     expect(user.email).toBe('me@example.com');
     const protectedCall = JSON.parse(echoed!) as { path: string; headers: Record<string, string> };
     expect(protectedCall.path).toBe('/hello');

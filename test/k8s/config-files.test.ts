@@ -38,7 +38,7 @@ describe.each(ENVIRONMENTS)('%s config files pass their programs’ own checkers
     const files = data('prometheus-config');
     writeFileSync(join(dir, 'prism-alerts.yml'), files['prism-alerts.yml']!);
     // The mounted secret files (promtool checks that each bearer token file exists): a token where they are.
-    writeFileSync(join(dir, 'minio-metrics-token'), 'token');
+    for (const f of ['minio-metrics-token', 'consul-metrics-token']) writeFileSync(join(dir, f), 'token');
     writeFileSync(
       join(dir, 'prometheus.yml'),
       files['prometheus.yml']!.replace(PROMETHEUS_RULES_DIR, dir).replaceAll(PROMETHEUS_SECRETS_DIR, dir),

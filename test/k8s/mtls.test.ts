@@ -22,17 +22,32 @@ type Json = any;
 describe.each(ENVIRONMENTS)('%s: service-to-service mutual TLS', (env) => {
   const { objects } = synth(env);
   const certificates = objects.filter((o) => o.kind === 'Certificate') as Json[];
-  const issuers = objects.filter((o) => o.kind === 'Issuer') as Json[];
+  const issuers = objects.filter((o) => o.kind === 'ClusterIssuer') as Json[];
 
-  it('bootstraps the mesh CA in the namespace: a self-signed Issuer signs the CA, whose Issuer signs the workloads', () => {
+  it("keeps the mesh CA key outside the namespace: a self-signed ClusterIssuer signs the CA in cert-manager's namespace, whose ClusterIssuer signs the workloads", () => {
     const caIssuer = issuers.find((i) => i.spec.ca)!;
     const caCert = certificates.find((c) => c.spec.isCA)!;
+    expect(caIssuer.metadata.name).toBe(`prism-${env}-mesh-ca`);
     expect(caIssuer.spec.ca.secretName).toBe(caCert.spec.secretName);
+    expect(caCert.metadata.namespace).toBe('cert-manager');
+    expect(caIssuer.metadata.namespace).toBeUndefined();
+    expect(caCert.spec.issuerRef).toMatchObject({ kind: 'ClusterIssuer' });
     expect(issuers.find((i) => i.metadata.name === caCert.spec.issuerRef.name)!.spec).toEqual({ selfSigned: {} });
     // The CA keeps its key on renewal, so copies of ca.crt from before and after verify each other's leaves.
     expect(caCert.spec.privateKey.rotationPolicy).toBe('Never');
-    for (const c of certificates.filter((x) => !x.spec.isCA))
-      expect(c.spec.issuerRef).toEqual({ name: caIssuer.metadata.name, kind: 'Issuer', group: 'cert-manager.io' });
+    // Nothing in the application namespace holds or signs with a CA key.
+    expect(objects.filter((o) => o.kind === 'Issuer')).toEqual([]);
+    expect(objects.filter((o) => o.kind === 'Secret' && o.metadata.name === caCert.spec.secretName)).toEqual([]);
+    const workloadCerts = certificates.filter((x) => !x.spec.isCA);
+    expect(workloadCerts.length).toBeGreaterThanOrEqual(6);
+    for (const c of workloadCerts) {
+      expect(c.metadata.namespace).toBe('prism');
+      expect(c.spec.issuerRef).toEqual({
+        name: caIssuer.metadata.name,
+        kind: 'ClusterIssuer',
+        group: 'cert-manager.io',
+      });
+    }
   });
 
   it.each(SERVICE_NAMES)(

@@ -89,7 +89,10 @@ describe('make dev-setup, the parts that run without Docker', () => {
     const r = run(dir, 'bash', ['scripts/dev-setup.sh', '--local-only']);
     expect(r.status).toBe(0);
     const env = parseDotenv(readFileSync(join(dir, ENV), 'utf8'));
-    for (const k of GENERATED) expect(env.get(k), k).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    for (const k of GENERATED)
+      expect(env.get(k), k).toMatch(
+        /^(?:[A-Za-z0-9_-]{43}|[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$/,
+      );
     expect(env.get('GITHUB_CLIENT_ID')).toBe('abc');
     expect(mode(statSync(join(dir, ENV)).mode)).toBe('0600');
   });

@@ -56,7 +56,9 @@ describe('.env creation', () => {
     const values = parseDotenv(readFileSync(env, 'utf8'));
     const passwords = [...GENERATED].map((k) => values.get(k)!);
     expect(passwords.length).toBeGreaterThanOrEqual(6);
-    for (const p of passwords) expect(p).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // A password: 32 random bytes, base64url; a Consul token: a random UUID (Consul takes no other SecretID).
+    for (const p of passwords)
+      expect(p).toMatch(/^(?:[A-Za-z0-9_-]{43}|[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$/);
     expect(new Set(passwords).size).toBe(passwords.length);
     // Provided credentials stay empty; everything else keeps the example's value.
     expect(values.get('GOOGLE_CLIENT_ID')).toBe('');

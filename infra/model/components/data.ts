@@ -1,5 +1,11 @@
 import {
   BACKUP_BUCKET,
+  CONSUL_MANAGEMENT_TOKEN,
+  CONSUL_METRICS_POLICY,
+  CONSUL_METRICS_TOKEN,
+  CONSUL_SERVICE_TOKENS,
+  consulServicePolicy,
+  secretSpec,
   COMPOSE_DATA_SUBNET,
   DATABASES,
   MTLS_FILES,
@@ -11,13 +17,14 @@ import {
   REDIS_USERS,
   SERVICE_NAMES,
   type DatabaseId,
+  type SecretKey,
   MINIO_BACKUP_USER,
   MINIO_METRICS_USER,
   MINIO_ROOT_USER,
   type ServiceName,
   workloadSpiffeId,
 } from '../../contract/index.js';
-import { consulHcl } from '../files/consul.js';
+import { type ConsulTokenSpec, consulHcl, consulSetupScript, consulStartScript } from '../files/consul.js';
 import { MINIO_METRICS_POLICY, minioBucketPolicy, minioSetupScript } from '../files/minio-setup.js';
 import { natsServerConf } from '../files/nats.js';
 import { pgHbaConf } from '../files/postgres.js';
@@ -230,28 +237,55 @@ function nats(ctx: BuildContext): Component {
   };
 }
 
+const CONSUL_CONFIG_DIR = '/consul/config';
+const CONSUL_SETUP_DIR = '/etc/consul-setup';
+/** The management token's variable in the server and its set-up (the Consul CLI reads CONSUL_HTTP_TOKEN). */
+const CONSUL_MANAGEMENT_VAR = 'CONSUL_HTTP_TOKEN';
+
+/** The tokens the set-up creates: one per registering service, and Prometheus's (metrics only). */
+const CONSUL_TOKENS: readonly (ConsulTokenSpec & { readonly secret: SecretKey })[] = [
+  ...SERVICE_NAMES.map((s) => ({
+    description: `prism ${s}`,
+    policy: consulServicePolicy(s),
+    secret: CONSUL_SERVICE_TOKENS[s],
+  })),
+  { description: 'prism prometheus', policy: CONSUL_METRICS_POLICY, secret: CONSUL_METRICS_TOKEN },
+].map((t) => ({
+  ...t,
+  rulesFile: `${CONSUL_SETUP_DIR}/${t.policy.name}.hcl`,
+  tokenVar: secretSpec(t.secret).dotenv,
+}));
+
 function consul(ctx: BuildContext): Component {
   return {
     ...stateful,
     name: 'consul',
-    description: 'Consul: service registration, key-value store, health checks',
+    description: 'Consul: service registration, key-value store, health checks (ACLs: default deny)',
     image: DATA_IMAGES.consul,
-    command: ['consul'],
-    args: ['agent', '-config-dir=/consul/config'],
+    // A shell puts the management token (from the Secret) into a private tmpfs file Consul reads as configuration.
+    command: ['/bin/sh', '-c'],
+    args: [
+      consulStartScript({
+        configDir: CONSUL_CONFIG_DIR,
+        tokenVar: CONSUL_MANAGEMENT_VAR,
+        tokenFile: `${TMP.path}/acl-tokens.hcl`,
+      }),
+    ],
     ports: [
       { name: 'http', port: PORTS.consulHttp, publish: true },
       { name: 'server', port: PORTS.consulServerRpc },
       { name: 'serf-lan', port: PORTS.consulSerfLan },
     ],
-    env: {},
+    env: { [CONSUL_MANAGEMENT_VAR]: secret(CONSUL_MANAGEMENT_TOKEN) },
     liveness: probe({ tcp: { port: 'http' } }, 10, 10),
+    // /v1/status/* answers without a token.
     readiness: probe(httpGet('/v1/status/leader', 'http'), 5, 5),
     resources: ctx.config.resources.consul,
     persistence: { mountPath: '/consul/data', size: size(ctx, 'consul') },
     configFiles: [
       {
         name: 'server.hcl',
-        mountPath: '/consul/config',
+        mountPath: CONSUL_CONFIG_DIR,
         content: consulHcl({ bootstrapExpect: 1, retryJoin: [] }),
         composeContent: consulHcl({ bootstrapExpect: 1, retryJoin: [], bindSubnet: COMPOSE_DATA_SUBNET }),
       },
@@ -259,10 +293,35 @@ function consul(ctx: BuildContext): Component {
     writablePaths: [TMP],
     // Consul runs the HTTP health checks the services register (their /health/ready).
     flows: SERVICE_NAMES.map((s) => ({ to: s, port: 'metrics' })),
-    // Its own Prometheus endpoint: raft, autopilot, catalog.
+    // Its own Prometheus endpoint: raft, autopilot, catalog; only for Prometheus's token (agent read).
     metricsPort: 'http',
     metricsPath: '/v1/agent/metrics',
     metricsParams: { format: 'prometheus' },
+    metricsToken: CONSUL_METRICS_TOKEN,
+    tasks: [
+      {
+        name: 'consul-setup',
+        description:
+          'Create the Consul ACL policies and tokens: one per registering service (its own name only), one for Prometheus (metrics only)',
+        image: DATA_IMAGES.consul,
+        command: ['/bin/sh'],
+        args: [`${CONSUL_SETUP_DIR}/setup.sh`],
+        configFiles: [
+          { name: 'setup.sh', mountPath: CONSUL_SETUP_DIR, content: consulSetupScript(CONSUL_TOKENS) },
+          ...CONSUL_TOKENS.map((t) => ({
+            name: `${t.policy.name}.hcl`,
+            mountPath: CONSUL_SETUP_DIR,
+            content: t.policy.rules,
+          })),
+        ],
+        env: {
+          CONSUL_HTTP_ADDR: value(`consul:${PORTS.consulHttp}`),
+          [CONSUL_MANAGEMENT_VAR]: secret(CONSUL_MANAGEMENT_TOKEN),
+          ...Object.fromEntries(CONSUL_TOKENS.map((t) => [t.tokenVar, secret(t.secret)])),
+        },
+        flows: [{ to: 'consul', port: 'http' }],
+      },
+    ],
   };
 }
 

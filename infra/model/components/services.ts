@@ -1,6 +1,7 @@
 import {
   AUTH_JWKS_PATH,
   BACKUP_BUCKET,
+  CONSUL_SERVICE_TOKENS,
   DATABASES,
   type DatabaseId,
   DBMANAGER_CLI,
@@ -164,7 +165,13 @@ function service(
     // Peers dial it by its component name (see resolveRef); renderers add their own forms of it.
     identity: { uri: workloadSpiffeId(name), dnsNames: [name], mountPath: MTLS_DIR },
     ...spec,
-    env: { ...base.env, ...(SERVICES[name].ports.http ? HTTPS_ENV : {}), ...spec.env },
+    env: {
+      ...base.env,
+      // Its own Consul ACL token: registers this service's name, nothing else (Consul denies by default).
+      PRISM_CONSUL_TOKEN: secret(CONSUL_SERVICE_TOKENS[name]),
+      ...(SERVICES[name].ports.http ? HTTPS_ENV : {}),
+      ...spec.env,
+    },
     flows: [...base.flows, ...spec.flows],
   };
 }
@@ -415,13 +422,17 @@ export function dbmanager(ctx: BuildContext): Component {
   const storeEnv = (name: string) =>
     (OBJECT_STORAGE_ENV as readonly string[]).includes(name) || name.startsWith('PRISM_OFFSITE_S3_');
   // It sets up every role of both databases, so it holds every role's password (and the superusers').
+  // The tasks register with no Consul (no flow to it): no Consul address or token.
+  const consulEnv = (name: string) => name.startsWith('PRISM_CONSUL_');
   const migrateEnv = {
-    ...Object.fromEntries(Object.entries(component.env).filter(([name]) => !storeEnv(name))),
+    ...Object.fromEntries(Object.entries(component.env).filter(([name]) => !storeEnv(name) && !consulEnv(name))),
     ...pgPasswords(PG_LOGIN_ROLES),
   };
   // A backup task holds its own database's backup role only (and the catalogue's, in the component env).
   const taskEnv = (db: DatabaseId) => ({
-    ...Object.fromEntries(Object.entries(component.env).filter(([name]) => !PG_PASSWORD_VARS.has(name))),
+    ...Object.fromEntries(
+      Object.entries(component.env).filter(([name]) => !PG_PASSWORD_VARS.has(name) && !consulEnv(name)),
+    ),
     ...pgPasswords([`${db}_backup`]),
   });
   const taskDb = (t: Task): DatabaseId => (t.flows.some((f) => f.to === DATABASES.auth.component) ? 'auth' : 'ops');

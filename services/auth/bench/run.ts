@@ -9,35 +9,22 @@
  *   3. While each HTTP run loads the service, /health/live is polled every 10 ms: its p50/p99/max
  *      latency shows whether the event loop stays responsive.
  *
- * The service runs as a real child process (`node --import tsx services/auth/src/main.ts`)
- * against the test PostgreSQL, Redis and NATS (infra/local-platform/test-servers.ts), in a fresh database.
+ * The service runs as a real child process against the test PostgreSQL, Redis and NATS
+ * (infra/local-platform/test-servers.ts), in a fresh database (bench/service.ts).
  */
-import { spawn } from 'node:child_process';
 import { createSign, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
 import pgPkg from 'pg';
 import { Pool } from 'undici';
 import { ARGON2_CONCURRENCY, ARGON2_PARAMS } from '../src/passwords.js';
 import { keyRingFromPem } from '../src/keys.js';
 import { AccessTokens } from '../src/tokens.js';
-import { authDatabase, authEnvVars } from '../test/support/harness.js';
-import { makeKeyFiles } from '../test/support/keys.js';
-import { startTestServers, stopTestServers } from '#infra/local-platform/test-servers';
+import { startBenchService, testServers } from './service.js';
 
 const { Pool: PgPool } = pgPkg;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = 16;
-
-/** The test servers: those given in PRISM_TEST_* (left running), else our own, stopped by the function returned. */
-async function testServers(): Promise<() => Promise<void>> {
-  if (process.env.PRISM_TEST_PG_URL !== undefined) return async () => {};
-  const { root, env } = await startTestServers(mkdtempSync(join(tmpdir(), 'prism-bench-servers-')));
-  for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
-  return () => stopTestServers(root);
-}
 
 async function forDuration(
   seconds: number,
@@ -117,29 +104,10 @@ async function main(): Promise<void> {
   );
 
   // The real service.
-  const db = await authDatabase();
   // Trusting this process as a proxy lets the flood below come from addresses of its own (X-Forwarded-For).
-  const env = await authEnvVars({
-    dbUrl: db.url,
-    keys: makeKeyFiles(),
-    env: { PRISM_LOG_LEVEL: 'warn', PRISM_TRUSTED_PROXIES: '127.0.0.1' },
-  });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/main.ts'], {
-    env: { PATH: process.env.PATH!, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${env.PRISM_HTTP_PORT}`;
-  const live = `http://127.0.0.1:${env.PRISM_METRICS_PORT}/health/live`;
+  const svc = await startBenchService({ PRISM_TRUSTED_PROXIES: '127.0.0.1' });
+  const { base, live } = svc;
   try {
-    for (let i = 0; ; i++) {
-      const ok = await fetch(`http://127.0.0.1:${env.PRISM_METRICS_PORT}/health/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      if (i > 100) throw new Error('the auth service did not become ready');
-      await new Promise((r) => setTimeout(r, 200));
-    }
     const pool = new Pool(base, { connections: CONCURRENCY * 3 });
     const post = async (path: string, body: unknown, from?: string) => {
       const r = await pool.request({
@@ -149,11 +117,11 @@ async function main(): Promise<void> {
         body: JSON.stringify(body),
       });
       const text = await r.body.text();
-      if (r.statusCode !== 200 && r.statusCode !== 201) throw new Error(`${path}: ${r.statusCode} ${text}`);
+      if (r.statusCode < 200 || r.statusCode > 299) throw new Error(`${path}: ${r.statusCode} ${text}`);
       return JSON.parse(text) as { refresh_token: string };
     };
     // PostgreSQL round trips (SELECT 1) per second from as many clients, the refresh's other baseline.
-    const pg = new PgPool({ connectionString: db.url, max: CONCURRENCY });
+    const pg = new PgPool({ connectionString: svc.dbUrl, max: CONCURRENCY });
     const pgRoundTrips = await forDuration(SECONDS, CONCURRENCY, () => pg.query('SELECT 1'));
     await pg.end();
     // One account per client: parallel attempts on one account count against its throttle.
@@ -257,9 +225,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await db.drop();
+    await svc.stop();
   }
 }
 

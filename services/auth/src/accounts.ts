@@ -58,28 +58,62 @@ function normalizeEmail(email: string): string {
 
 const INVALID_CREDENTIALS = () => new HttpError(401, 'invalid_credentials', 'invalid e-mail or password');
 
+/**
+ * The one answer to every valid registration, whether or not the e-mail already had an account
+ * (issue 22.11): no status, header or body tells which. The client signs in afterwards.
+ */
+export const REGISTRATION_ACCEPTED = {
+  status: 'accepted',
+  message: 'registration received: sign in with this e-mail and password',
+} as const;
+
+/**
+ * Creates an account, or leaves an existing one of that e-mail untouched. Both paths do the same
+ * work, so their timing does not tell them apart either: an argon2 hash, one statement, one
+ * outbox event, one commit. The insert is `ON CONFLICT DO NOTHING`: of two registrations of one
+ * e-mail at once, the second waits for the first to commit and takes the existing-account path.
+ */
 export async function register(
   ctx: AuthContext,
   input: { email: string; password: string; display_name?: string | undefined },
   meta: ClientMeta,
-): Promise<UserView> {
+): Promise<typeof REGISTRATION_ACCEPTED> {
   const email = normalizeEmail(input.email);
   // Hashed before the transaction: no connection is held during the (thread-pool) hash.
   const hash = await hashPassword(input.password, meta.ip);
-  const user = await inTx(ctx.db, async (tx) => {
-    const { rows } = await tx.query<UserRow>(
-      `INSERT INTO users (email, password_hash, display_name, password_changed_at) VALUES ($1, $2, $3, now())
-       ON CONFLICT (email) DO NOTHING RETURNING ${USER_COLUMNS}`,
+  await inTx(ctx.db, async (tx) => {
+    // One statement either way: the new account's id, or the existing account's.
+    const { rows } = await tx.query<{ id: string; created: boolean }>(
+      `WITH created AS (
+         INSERT INTO users (email, password_hash, display_name, password_changed_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (email) DO NOTHING RETURNING id)
+       SELECT id, true AS created FROM created
+       UNION ALL SELECT id, false FROM users WHERE email = $1 AND NOT EXISTS (SELECT 1 FROM created)`,
       [email, hash, input.display_name ?? null],
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    await appendEvent(tx, EVENTS.userRegistered, { user_id: row.id, method: 'password' }, meta.requestId);
-    return row;
+    let row = rows[0];
+    // Raced by a registration of the same e-mail that committed after this statement's snapshot
+    // was taken: the insert waited for it and did nothing; a new snapshot sees its account.
+    row ??= (
+      await tx.query<{ id: string; created: boolean }>('SELECT id, false AS created FROM users WHERE email = $1', [
+        email,
+      ])
+    ).rows[0];
+    if (row?.created) {
+      await appendEvent(tx, EVENTS.userRegistered, { user_id: row.id, method: 'password' }, meta.requestId);
+      return;
+    }
+    // The e-mail has an account: nothing of it changes. The event lets an operator, or a mailer
+    // later, tell its owner that someone tried to register their address.
+    await appendEvent(
+      tx,
+      EVENTS.userRegistrationForExisting,
+      { user_id: row?.id ?? null, method: 'password' },
+      meta.requestId,
+    );
   });
-  if (!user) throw new HttpError(409, 'email_taken', 'an account with this e-mail already exists');
   ctx.eventsWritten();
-  return userView(user);
+  return REGISTRATION_ACCEPTED;
 }
 
 /**

@@ -6,6 +6,8 @@ import { AUTH_EVENT_SUBJECTS } from '#contract';
  */
 export const EVENTS = {
   userRegistered: 'prism.auth.user.registered',
+  /** Someone registered an e-mail that already has an account (nothing changed): the owner may be told. */
+  userRegistrationForExisting: 'prism.auth.user.registration_for_existing',
   userLoggedIn: 'prism.auth.user.logged_in',
   userPasswordChanged: 'prism.auth.user.password_changed',
   userOAuthLinked: 'prism.auth.user.oauth_linked',

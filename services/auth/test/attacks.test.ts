@@ -129,7 +129,7 @@ describe('control characters in names', () => {
           body: { email: email(), password: PASSWORD, display_name: 'Zoë Ødegård 山田' },
         })
       ).status,
-    ).toBe(201);
+    ).toBe(202);
   });
 
   it('a NUL in an API-key name is a 400 naming the field, not a 500', async () => {

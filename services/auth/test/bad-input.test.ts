@@ -34,7 +34,7 @@ describe('bad input gets a clear 4xx, never a 500', () => {
     // 128 four-byte characters (512 bytes of UTF-8) are 128 characters: accepted.
     const emoji = '🔑'.repeat(128);
     const a = email();
-    expect((await call(h.base, 'POST', '/auth/register', { body: { email: a, password: emoji } })).status).toBe(201);
+    expect((await call(h.base, 'POST', '/auth/register', { body: { email: a, password: emoji } })).status).toBe(202);
     expect((await call(h.base, 'POST', '/auth/login', { body: { email: a, password: emoji } })).status).toBe(200);
     expect(
       (await call(h.base, 'POST', '/auth/login', { body: { email: a, password: '🔑'.repeat(127) + '🔒' } })).status,
@@ -42,7 +42,7 @@ describe('bad input gets a clear 4xx, never a 500', () => {
     // Equal in the first 100 characters (past bcrypt's 72-byte cut-off), different at the end.
     const b = email();
     const long = 'p'.repeat(100) + 'tail-one';
-    expect((await call(h.base, 'POST', '/auth/register', { body: { email: b, password: long } })).status).toBe(201);
+    expect((await call(h.base, 'POST', '/auth/register', { body: { email: b, password: long } })).status).toBe(202);
     expect(
       (await call(h.base, 'POST', '/auth/login', { body: { email: b, password: 'p'.repeat(100) + 'tail-two' } }))
         .status,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpc, loadProto } from '../../runtime/src/index.js';
 import { makeMesh, type TestMesh } from '../../runtime/test/support/mtls.js';
-import { call, type Harness, startHarness } from './support/harness.js';
+import { type Harness, signUp, startHarness } from './support/harness.js';
 
 const Auth = loadProto('prism/auth/v1/auth.proto').prism.auth.v1.AuthService;
 
@@ -28,12 +28,7 @@ describe('auth gRPC: mutual TLS and per-method authorization', () => {
   beforeAll(async () => {
     mesh = await makeMesh();
     h = await startHarness({ env: mesh.env('auth') });
-    const email = `mtls-${randomUUID()}@example.com`;
-    const reg = await call(h.base, 'POST', '/auth/register', {
-      body: { email, password: 'correct horse battery staple' },
-    });
-    expect(reg.status).toBe(201);
-    userId = reg.body.id;
+    userId = (await signUp(h.base, `mtls-${randomUUID()}@example.com`)).userId;
   });
   afterAll(async () => {
     for (const c of clients) c.close();

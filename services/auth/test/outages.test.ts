@@ -62,7 +62,7 @@ describe('dependency restarts', () => {
     );
     expect(
       (await call(h.base, 'POST', '/auth/register', { body: { email: email(), password: PASSWORD } })).status,
-    ).toBe(201);
+    ).toBe(202);
     expect(await auth.validateToken({ token: u.access_token })).toMatchObject({ valid: true });
     await waitFor('ready again', async () => (await ready()) === 200);
   });

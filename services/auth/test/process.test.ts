@@ -73,7 +73,7 @@ describe('the auth process (npm run start:auth)', () => {
       const address = `proc-${Date.now()}@example.test`;
       expect(
         (await call(base, 'POST', '/auth/register', { body: { email: address, password: PASSWORD } })).status,
-      ).toBe(201);
+      ).toBe(202);
       expect((await call(base, 'POST', '/auth/login', { body: { email: address, password: PASSWORD } })).status).toBe(
         200,
       );

@@ -64,6 +64,6 @@ describe("auth's own per-address limit", () => {
           headers: { 'x-forwarded-for': someIp() },
         })
       ).status,
-    ).toBe(201);
+    ).toBe(202);
   });
 });

@@ -5,6 +5,8 @@ import type { Logger } from './logger.js';
 export interface ConsulRegistration {
   /** Consul agent HTTP `host:port` (PRISM_CONSUL_ADDRESS). */
   readonly address: string;
+  /** The service's own ACL token (PRISM_CONSUL_TOKEN): Consul denies by default, so without it nothing registers. */
+  readonly token?: string;
   readonly service: string;
   /** The address Consul and other services reach this instance at; defaults to the first non-loopback IPv4 address (the pod or container IP). */
   readonly host?: string;
@@ -40,6 +42,7 @@ export function registerWithConsul(reg: ConsulRegistration, log: Logger): () => 
       DeregisterCriticalServiceAfter: '1m',
     },
   });
+  const auth: Record<string, string> = reg.token ? { 'x-consul-token': reg.token } : {};
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let attempt = 0;
@@ -48,7 +51,7 @@ export function registerWithConsul(reg: ConsulRegistration, log: Logger): () => 
       const res = await fetch(`${base}/register`, {
         method: 'PUT',
         body,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...auth },
         signal: AbortSignal.timeout(3_000),
       });
       if (!res.ok) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
@@ -67,10 +70,12 @@ export function registerWithConsul(reg: ConsulRegistration, log: Logger): () => 
     stopped = true;
     clearTimeout(timer);
     try {
-      await fetch(`${base}/deregister/${encodeURIComponent(id)}`, {
+      const res = await fetch(`${base}/deregister/${encodeURIComponent(id)}`, {
         method: 'PUT',
+        headers: auth,
         signal: AbortSignal.timeout(2_000),
       });
+      if (!res.ok) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
       log.info({ id }, 'deregistered from Consul');
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'Consul deregistration failed');

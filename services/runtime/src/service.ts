@@ -242,7 +242,13 @@ export class ServiceRuntime {
     const metricsPort = await this.listen(this.admin, this.env.PRISM_METRICS_PORT);
     if (this.env.PRISM_CONSUL_ADDRESS) {
       this.deregister = registerWithConsul(
-        { address: this.env.PRISM_CONSUL_ADDRESS, service: this.service, port: mainPort ?? metricsPort, metricsPort },
+        {
+          address: this.env.PRISM_CONSUL_ADDRESS,
+          token: this.env.PRISM_CONSUL_TOKEN,
+          service: this.service,
+          port: mainPort ?? metricsPort,
+          metricsPort,
+        },
         this.log,
       );
     }

@@ -71,6 +71,8 @@ export const User = z.object({
   status: z.enum(['active', 'disabled']),
   created_at: z.iso.datetime(),
 });
+/** The one answer to a valid registration, new e-mail or not (issue 22.11). */
+export const RegistrationAccepted = z.object({ status: z.literal('accepted'), message: z.string() });
 export const TokenPair = z.object({
   access_token: z.string(),
   token_type: z.literal('Bearer'),

@@ -169,15 +169,17 @@ export function email(tag = 'user'): string {
 
 export const PASSWORD = 'correct horse battery staple';
 
-/** Registers and logs in; returns the tokens. */
+/**
+ * Registers and logs in; returns the tokens and the user id (from /auth/me: register's answer
+ * names no account, issue 22.11).
+ */
 export async function signUp(base: string, address = email(), password = PASSWORD) {
   const reg = await call(base, 'POST', '/auth/register', { body: { email: address, password } });
-  if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
+  if (reg.status !== 202) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
   const login = await call(base, 'POST', '/auth/login', { body: { email: address, password } });
   if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.body)}`);
-  return {
-    email: address,
-    userId: reg.body.id as string,
-    ...(login.body as { access_token: string; refresh_token: string; session_id: string }),
-  };
+  const tokens = login.body as { access_token: string; refresh_token: string; session_id: string };
+  const me = await call(base, 'GET', '/auth/me', { token: tokens.access_token });
+  if (me.status !== 200) throw new Error(`me: ${me.status} ${JSON.stringify(me.body)}`);
+  return { email: address, userId: me.body.id as string, ...tokens };
 }

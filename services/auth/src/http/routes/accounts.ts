@@ -15,16 +15,16 @@ export async function accountRoutes(app: FastifyInstance, { ctx, docs }: RoutesO
     {
       method: 'POST',
       url: `${A}/register`,
-      summary: 'Create an account with an e-mail and a password (12 to 128 characters)',
+      summary:
+        'Create an account with an e-mail and a password (12 to 128 characters), then sign in. The answer is the same whether or not the e-mail already has an account (which is left unchanged)',
       tags: ['account'],
       body: S.RegisterBody,
       responses: {
-        201: { description: 'Created', schema: S.User },
+        202: { description: 'Accepted: sign in with the e-mail and password', schema: S.RegistrationAccepted },
         ...BAD_INPUT,
-        409: err('E-mail already registered'),
       },
       handler: async (req, reply) =>
-        reply.code(201).send(await register(ctx, req.body as z.infer<typeof S.RegisterBody>, meta(req))),
+        reply.code(202).send(await register(ctx, req.body as z.infer<typeof S.RegisterBody>, meta(req))),
     },
     {
       method: 'POST',

@@ -1,0 +1,3 @@
+agent_prefix "" {
+  policy = "read"
+}

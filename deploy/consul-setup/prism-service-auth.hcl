@@ -1,0 +1,3 @@
+service "auth" {
+  policy = "write"
+}

@@ -1,0 +1,3 @@
+service "dbmanager" {
+  policy = "write"
+}

@@ -1,0 +1,3 @@
+service "gateway" {
+  policy = "write"
+}
