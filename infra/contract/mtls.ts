@@ -23,8 +23,12 @@ export interface CallerIdentity {
 
 const OPERATOR_NAME = /^[a-z0-9][a-z0-9._@-]{0,62}$/;
 
-/** Workloads with a certificate of the mesh CA: the services, and the NATS servers (which name no gRPC role). */
-export type WorkloadName = ServiceName | 'nats';
+/**
+ * Workloads with a certificate of the mesh CA: the services, the NATS servers and the PostgreSQL servers
+ * (which name no gRPC role), and the PostgreSQL exporters (which only verify their database with its CA).
+ */
+export type WorkloadName =
+  ServiceName | 'nats' | 'postgres-auth' | 'postgres-ops' | 'postgres-auth-exporter' | 'postgres-ops-exporter';
 
 /** The URI SAN of a workload certificate: `spiffe://prism/gateway`. */
 export function workloadSpiffeId(service: WorkloadName): string {

@@ -134,9 +134,10 @@ export class WorkloadCertificate extends Construct {
     meshCertificate(this, ca, props.labels, {
       secretName: workloadCertSecret(c.name),
       commonName: c.name,
-      dnsNames: workloadDnsNames(c, namespace),
+      ...(c.identity.dnsNames.length > 0 ? { dnsNames: workloadDnsNames(c, namespace) } : {}),
       uri: c.identity.uri,
-      usages: WORKLOAD_USAGES,
+      // A verify-only workload's certificate exists for its Secret's ca.crt: it serves nothing.
+      usages: c.identity.verifyOnly ? EDGE_USAGES : WORKLOAD_USAGES,
     });
   }
 }

@@ -108,6 +108,12 @@ export interface WorkloadIdentity {
   readonly dnsNames: readonly string[];
   /** Directory of `tls.crt`, `tls.key` and `ca.crt`. */
   readonly mountPath: string;
+  /**
+   * The workload only verifies servers with the mesh CA (a PostgreSQL exporter): its pods get `ca.crt` alone, never
+   * a key. In Kubernetes a Certificate of its own still exists, because cert-manager puts the CA only in a
+   * certificate's Secret; Compose mounts the local CA's certificate.
+   */
+  readonly verifyOnly?: boolean;
 }
 
 /** A network flow this component opens; NetworkPolicies and Compose networks are derived from it. */
