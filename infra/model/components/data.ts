@@ -65,15 +65,32 @@ const PG_CONFIG_DIR = '/etc/prism/postgres';
  */
 export const PG_TLS_DIR = '/etc/postgres-tls';
 export const PG_TLS_KEY_COPY = '/tmp/postgres-tls/tls.key';
+/** How often the wrapper looks for a renewed certificate (cert-manager renews 30 days before the end). */
+export const PG_TLS_RENEWAL_CHECK_SECONDS = 60;
+const PG_TLS_KEY_DIR = PG_TLS_KEY_COPY.replace(/\/[^/]+$/, '');
 /**
- * The wrapper (`sh -c`): the key copied private, then the image's entrypoint with the model's arguments. A new
- * certificate (cert-manager renews it 30 days before its end) is read at the next start or `pg_ctl reload`.
+ * The wrapper (`sh -c`): the key copied private, then the image's entrypoint with the model's arguments. PostgreSQL
+ * reads its certificate and key at start and on SIGHUP only, so a background check compares the mounted certificate
+ * every {@link PG_TLS_RENEWAL_CHECK_SECONDS} s: when cert-manager (or an operator, in Compose) replaced it, the new
+ * key is copied (renamed into place) and the server, by then the wrapper's own PID, is sent SIGHUP, and reloads
+ * them without a restart. It signals only a process named postgres (not the entrypoint still initialising), and
+ * ends with the server.
  */
 const PG_START = [
   'sh',
   '-c',
-  // The umask in a subshell: the server and the image's entrypoint keep their own.
-  `(umask 077 && mkdir -p ${PG_TLS_KEY_COPY.replace(/\/[^/]+$/, '')} && cat ${PG_TLS_DIR}/${MTLS_FILES.key} > ${PG_TLS_KEY_COPY}) && exec docker-entrypoint.sh postgres "$@"`,
+  [
+    // The umask in a subshell: the server and the image's entrypoint keep their own.
+    `key() { (umask 077 && mkdir -p ${PG_TLS_KEY_DIR} && cat ${PG_TLS_DIR}/${MTLS_FILES.key} > ${PG_TLS_KEY_COPY}.new && mv ${PG_TLS_KEY_COPY}.new ${PG_TLS_KEY_COPY}); }`,
+    'key || exit 1',
+    `(crt=$(cat ${PG_TLS_DIR}/${MTLS_FILES.cert})`,
+    ` while sleep ${PG_TLS_RENEWAL_CHECK_SECONDS} && kill -0 $$ 2>/dev/null; do`,
+    `  new=$(cat ${PG_TLS_DIR}/${MTLS_FILES.cert}) && [ "$new" != "$crt" ] && [ "$(cat /proc/$$/comm)" = postgres ] &&`,
+    '   key && kill -HUP $$ && crt=$new && echo "postgres-start: renewed certificate loaded" >&2',
+    ' done',
+    ' exit 0) &',
+    'exec docker-entrypoint.sh postgres "$@"',
+  ].join('\n'),
   'postgres-start',
 ] as const;
 
