@@ -7,9 +7,10 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadStack } from '../../infra/config/index.js';
 import {
+  NATS_TLS_DIR,
   PG_TLS_DIR,
   PG_TLS_KEY_COPY,
-  PG_TLS_RENEWAL_CHECK_SECONDS,
+  TLS_RENEWAL_CHECK_SECONDS,
   buildPlatform,
   component,
 } from '../../infra/model/index.js';
@@ -24,7 +25,7 @@ const exec = promisify(execFile);
  * PostgreSQL reads a renewed certificate only on SIGHUP, so the wrapper's check must copy the new key and signal
  * the server, and only the server (the image's entrypoint dies of a SIGHUP while it initialises).
  */
-describe('the PostgreSQL start wrapper', () => {
+describe("the servers' start wrappers (PostgreSQL, NATS)", () => {
   const dirs: string[] = [];
   afterAll(async () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -42,7 +43,7 @@ describe('the PostgreSQL start wrapper', () => {
       a
         .replaceAll(dirname(PG_TLS_KEY_COPY), dirname(copy))
         .replaceAll(PG_TLS_DIR, mounted)
-        .replaceAll(`sleep ${PG_TLS_RENEWAL_CHECK_SECONDS} `, 'sleep 1 ');
+        .replaceAll(`sleep ${TLS_RENEWAL_CHECK_SECONDS} `, 'sleep 1 ');
     await mkdir(mounted);
     await writeFile(join(mounted, 'tls.crt'), 'the certificate\n');
     await writeFile(join(mounted, 'tls.key'), 'the key\n', { mode: 0o644 });
@@ -88,6 +89,56 @@ describe('the PostgreSQL start wrapper', () => {
       expect(await readFile(join(dir, 'hups'), 'utf8')).toBe('hup\n');
       expect(wrapper.exitCode).toBeNull();
       // The check ends with the server.
+      await writeFile(join(dir, 'stop'), '');
+      await waitFor(
+        'the server and the check gone',
+        async () => {
+          const { stdout } = await exec('ps', ['-eo', 'args']).catch(() => ({ stdout: '' }));
+          return stdout.includes(mounted) ? undefined : true;
+        },
+        10_000,
+      );
+    } finally {
+      wrapper.kill('SIGKILL');
+    }
+  }, 60_000);
+  it("nats-server's wrapper reloads a renewed certificate once the server runs, and execs it with the model arguments", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'prism-nats-start-'));
+    dirs.push(dir);
+    const c = component(buildPlatform('dev', loadStack('stacks', 'dev').config), 'nats');
+    const mounted = join(dir, 'mounted');
+    const local = (a: string) =>
+      a.replaceAll(NATS_TLS_DIR, mounted).replaceAll(`sleep ${TLS_RENEWAL_CHECK_SECONDS} `, 'sleep 1 ');
+    await mkdir(mounted);
+    await writeFile(join(mounted, 'tls.crt'), 'the certificate\n');
+    // nats-server, stood in for by a script of that name: it records its arguments and each SIGHUP.
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    await writeFile(
+      join(bin, 'nats-server'),
+      [
+        '#!/bin/sh',
+        `printf '%s\\n' "$@" > ${join(dir, 'argv')}`,
+        `trap 'echo hup >> ${join(dir, 'hups')}' HUP`,
+        `while [ ! -e ${join(dir, 'stop')} ]; do sleep 0.1; done`,
+        '',
+      ].join('\n'),
+    );
+    await chmod(join(bin, 'nats-server'), 0o755);
+    const [shell, ...rest] = c.command!.map(local);
+    const wrapper = spawn(shell!, [...rest, ...(c.args ?? [])], {
+      env: { PATH: `${bin}:${process.env.PATH}` },
+      stdio: 'ignore',
+    });
+    try {
+      await waitFor('the server', async () => (existsSync(join(dir, 'argv')) ? true : undefined), 5_000);
+      expect((await readFile(join(dir, 'argv'), 'utf8')).trimEnd().split('\n')).toEqual([...(c.args ?? [])]);
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(existsSync(join(dir, 'hups')), 'no reload without a change').toBe(false);
+      await writeFile(join(mounted, 'tls.crt'), 'the renewed certificate\n');
+      await waitFor('a SIGHUP', async () => (existsSync(join(dir, 'hups')) ? true : undefined), 10_000);
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(await readFile(join(dir, 'hups'), 'utf8')).toBe('hup\n');
       await writeFile(join(dir, 'stop'), '');
       await waitFor(
         'the server and the check gone',
