@@ -29,6 +29,7 @@ import { MINIO_METRICS_POLICY, minioBucketPolicy, minioSetupScript } from '../fi
 import { natsServerConf } from '../files/nats.js';
 import { pgHbaConf } from '../files/postgres.js';
 import { redisConf, redisPasswordVar, redisUserArgs } from '../files/redis.js';
+import { certificateReloadCheck } from '../files/tls-reload.js';
 import { bytes, type DataStoreName } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
 import { THIRD_PARTY_IMAGES } from '../images.js';
@@ -65,15 +66,26 @@ const PG_CONFIG_DIR = '/etc/prism/postgres';
  */
 export const PG_TLS_DIR = '/etc/postgres-tls';
 export const PG_TLS_KEY_COPY = '/tmp/postgres-tls/tls.key';
+const PG_TLS_KEY_DIR = PG_TLS_KEY_COPY.replace(/\/[^/]+$/, '');
 /**
- * The wrapper (`sh -c`): the key copied private, then the image's entrypoint with the model's arguments. A new
- * certificate (cert-manager renews it 30 days before its end) is read at the next start or `pg_ctl reload`.
+ * The wrapper (`sh -c`): the key copied private (renamed into place), the check that reloads a renewed certificate
+ * (copying its key first), then the image's entrypoint with the model's arguments.
  */
 const PG_START = [
   'sh',
   '-c',
-  // The umask in a subshell: the server and the image's entrypoint keep their own.
-  `(umask 077 && mkdir -p ${PG_TLS_KEY_COPY.replace(/\/[^/]+$/, '')} && cat ${PG_TLS_DIR}/${MTLS_FILES.key} > ${PG_TLS_KEY_COPY}) && exec docker-entrypoint.sh postgres "$@"`,
+  [
+    // The umask in a subshell: the server and the image's entrypoint keep their own.
+    `key() { (umask 077 && mkdir -p ${PG_TLS_KEY_DIR} && cat ${PG_TLS_DIR}/${MTLS_FILES.key} > ${PG_TLS_KEY_COPY}.new && mv ${PG_TLS_KEY_COPY}.new ${PG_TLS_KEY_COPY}); }`,
+    'key || exit 1',
+    ...certificateReloadCheck({
+      cert: `${PG_TLS_DIR}/${MTLS_FILES.cert}`,
+      server: 'postgres',
+      prepare: 'key',
+      log: 'postgres-start',
+    }),
+    'exec docker-entrypoint.sh postgres "$@"',
+  ].join('\n'),
   'postgres-start',
 ] as const;
 
@@ -175,6 +187,17 @@ function redis(ctx: BuildContext): Component {
  */
 export const NATS_TLS_DIR = '/etc/nats-tls';
 
+/** The NATS servers' wrapper (`sh -c`): the check that reloads a renewed certificate, then nats-server. */
+const NATS_START = [
+  'sh',
+  '-c',
+  [
+    ...certificateReloadCheck({ cert: `${NATS_TLS_DIR}/${MTLS_FILES.cert}`, server: 'nats-server', log: 'nats-start' }),
+    'exec nats-server "$@"',
+  ].join('\n'),
+  'nats-start',
+] as const;
+
 function nats(ctx: BuildContext): Component {
   const replicas = ctx.config.nats.replicas;
   const storeDir = '/data/jetstream';
@@ -192,6 +215,7 @@ function nats(ctx: BuildContext): Component {
     name: 'nats',
     description: 'NATS with JetStream: durable event streams',
     image: DATA_IMAGES.nats,
+    command: NATS_START,
     args: ['--config', '/etc/nats/nats-server.conf'],
     ports: [
       { name: 'client', port: PORTS.natsClient, publish: true },
