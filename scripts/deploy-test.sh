@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The local deploy test: the real Pulumi CLI and Kubernetes provider against a real Kubernetes v1.31 API server
 # (scripts/local-cluster.sh: etcd, apiserver, controller-manager, scheduler, kwok fake nodes on 127.0.0.1).
-#   1. Server-side dry-run apply of every environment's synthesized files (cert-manager and External Secrets
-#      CRDs installed, warnings are errors), then of a Pod per workload pod template, Pod Security admission
+#   1. Server-side dry-run apply of every environment's synthesized files (cert-manager, approver-policy and External
+#      Secrets CRDs installed, warnings are errors), then of a Pod per workload pod template, Pod Security admission
 #      enforced; the same Pods with a planted violation of the restricted profile must all be refused.
 #   2. For dev, staging and prod in turn, on a local file backend: stack init, secrets from generated values,
 #      preview, up (every Deployment and StatefulSet Available, every Job complete, HPAs and PDBs present), a
@@ -54,6 +54,7 @@ fi
 WAIT=300s
 [ $EXISTING = no ] || WAIT=900s
 CERT_MANAGER=v1.21.2     # cert-manager.io/v1 Issuer, ClusterIssuer, Certificate
+APPROVER_POLICY=v0.28.0  # policy.cert-manager.io/v1alpha1 CertificateRequestPolicy
 EXTERNAL_SECRETS=v1.3.2  # external-secrets.io/v1 ExternalSecret, ClusterSecretStore
 started=$(date +%s)
 
@@ -97,20 +98,26 @@ crd_dir() { GOFLAGS=-mod=mod GOTOOLCHAIN=local go mod download -json "$1" | node
 if [ "$PRISM_TOOLCHAIN" = source ]; then
   cert_manager=$(crd_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER")/deploy/crds
   external_secrets=$(crd_dir "github.com/external-secrets/external-secrets@$EXTERNAL_SECRETS")/config/crds/bases
+  approver_policy=$(crd_dir "github.com/cert-manager/approver-policy@$APPROVER_POLICY")/deploy/crds
 else
   cert_manager=https://raw.githubusercontent.com/cert-manager/cert-manager/$CERT_MANAGER/deploy/crds
   external_secrets=https://raw.githubusercontent.com/external-secrets/external-secrets/$EXTERNAL_SECRETS/config/crds/bases
+  approver_policy=https://raw.githubusercontent.com/cert-manager/approver-policy/$APPROVER_POLICY/deploy/crds
 fi
 crds=()
 for crd in "$cert_manager/cert-manager.io_issuers.yaml" "$cert_manager/cert-manager.io_clusterissuers.yaml" \
   "$cert_manager/cert-manager.io_certificates.yaml" "$external_secrets/external-secrets.io_externalsecrets.yaml" \
-  "$external_secrets/external-secrets.io_clustersecretstores.yaml"; do
+  "$external_secrets/external-secrets.io_clustersecretstores.yaml" \
+  "$approver_policy/policy.cert-manager.io_certificaterequestpolicies.yaml"; do
   name=${crd##*/} name=${name%.yaml} # <group>_<plural>
   kubectl get crd "${name#*_}.${name%%_*}" >/dev/null 2>&1 || crds+=(-f "$crd")
 done
 [ ${#crds[@]} -eq 0 ] || kubectl apply --server-side "${crds[@]}" >/dev/null
 kubectl wait --for condition=Established --timeout 60s crd/issuers.cert-manager.io crd/clusterissuers.cert-manager.io \
-  crd/certificates.cert-manager.io crd/externalsecrets.external-secrets.io crd/clustersecretstores.external-secrets.io >/dev/null
+  crd/certificates.cert-manager.io crd/externalsecrets.external-secrets.io crd/clustersecretstores.external-secrets.io \
+  crd/certificaterequestpolicies.policy.cert-manager.io >/dev/null
+# The mesh CA's Certificate lives in cert-manager's namespace (certManager.namespace), which installing cert-manager creates.
+kubectl get namespace cert-manager >/dev/null 2>&1 || kubectl create namespace cert-manager >/dev/null
 
 step "server-side dry run of every environment's synthesized files, Pod Security enforced"
 OUT=$WORK/synth

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { bytes, cpuMillis } from '../config/index.js';
-import type { SecretKey } from '../contract/index.js';
+import { MTLS_FILES, type SecretKey } from '../contract/index.js';
 import {
   type Component,
   type ConfigFile,
@@ -124,6 +124,9 @@ function dependsOn(deps: Dependencies) {
   return names.length > 0 ? { depends_on: Object.fromEntries(names.map((n) => [n, { condition: deps[n]! }])) } : {};
 }
 
+/** The local CA's certificate alone (not its directory, which holds the CA key) as `<dir>/ca.crt`. */
+const meshCaMount = (dir: string): string => `${fromProjectDir(MTLS_CA_CERT)}:${posix.join(dir, MTLS_FILES.ca)}:ro`;
+
 /** A long-running component as a compose service. */
 export function componentService(platform: Platform, c: Component, deps: Dependencies): ComposeService {
   const tiers = componentNetworks(platform, c);
@@ -141,7 +144,11 @@ export function componentService(platform: Platform, c: Component, deps: Depende
     ...configMounts(c.name, c.configFiles),
     ...(c.secretFiles ? [`${secretFilesVolume(c.name)}:${c.secretFiles.mountPath}:ro`] : []),
     // Bind-mounted, not copied: a renewed certificate (npm run local-certs -- --renew) reaches the running service.
-    ...(c.identity ? [`${fromProjectDir(posix.join(MTLS_CERT_DIR, c.name))}:${c.identity.mountPath}:ro`] : []),
+    // A verify-only workload (a PostgreSQL exporter) gets the CA certificate alone.
+    ...(c.identity && !c.identity.verifyOnly
+      ? [`${fromProjectDir(posix.join(MTLS_CERT_DIR, c.name))}:${c.identity.mountPath}:ro`]
+      : []),
+    ...(c.identity?.verifyOnly ? [meshCaMount(c.identity.mountPath)] : []),
     // The CA certificate alone (not its directory, which holds the CA key).
     ...(c.meshCaFile ? [`${fromProjectDir(MTLS_CA_CERT)}:${c.meshCaFile}:ro`] : []),
     ...(c.persistence ? [`${volumeName(c.name)}:${c.persistence.mountPath}`] : []),
@@ -177,6 +184,12 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
   const env = t.env ?? c.env;
   const command = t.command ?? c.command;
   const writable = t.writablePaths ?? c.writablePaths;
+  // A task of a workload with a certificate gets the CA alone, as its Kubernetes Job does (it verifies PostgreSQL).
+  const volumes = [
+    ...configMounts(t.name, t.configFiles ?? []),
+    ...scratchMounts(c, writable),
+    ...(c.identity && !c.identity.verifyOnly ? [meshCaMount(c.identity.mountPath)] : []),
+  ];
   return {
     image: imageRef(image),
     // The owner's image may not be built yet when the task runs first.
@@ -187,9 +200,7 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
     environment: composeEnvironment(platform, env, t.name),
     networks: networksOf(platform, undefined, t.flows).map((tier) => NETWORK_NAMES[tier]),
     ...dependsOn(deps),
-    ...(t.configFiles?.length || diskScratch(c, writable).length
-      ? { volumes: [...configMounts(t.name, t.configFiles ?? []), ...scratchMounts(c, writable)] }
-      : {}),
+    ...(volumes.length > 0 ? { volumes } : {}),
     ...hardening(c, c.user, writable),
     restart: 'no',
     labels: labels(t.name, c.layer, 'task', c.name),

@@ -45,6 +45,14 @@ const noCredentials = z
       'credentials are not stack configuration: set the secret keys backup-offsite-access-key and backup-offsite-secret-key of prism-secrets (pulumi config set --secret prism:backupOffsiteAccessKey, prism:backupOffsiteSecretKey, or your secret store)',
   })
   .optional();
+/** A namespace or service account name (RFC 1123 label), with what it names in the message. */
+const k8sName = (what: string) =>
+  z
+    .string()
+    .regex(
+      /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+      `expected ${what}: a Kubernetes name (lower-case letters, digits and '-', at most 63)`,
+    );
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
 const port = z.number().int().min(1).max(65535);
 const cidr = cidrBlock;
@@ -149,6 +157,17 @@ export const stackConfigSchema = z
         /** cert-manager ClusterIssuer that signs the ingress certificate. */
         clusterIssuer: z.string().min(1).default('letsencrypt-prod'),
         secretName: z.string().min(1).default('prism-tls'),
+      })
+      .prefault({}),
+    /**
+     * Where cert-manager runs: its cluster resource namespace holds the mesh CA's key (a ClusterIssuer's CA
+     * Secret lives there, outside the application namespace), and its controller's service account is the
+     * requester approver-policy authorizes for the platform's certificates.
+     */
+    certManager: z
+      .strictObject({
+        namespace: k8sName("cert-manager's cluster resource namespace").default('cert-manager'),
+        controllerServiceAccount: k8sName("the cert-manager controller's service account").default('cert-manager'),
       })
       .prefault({}),
     images: z.strictObject({

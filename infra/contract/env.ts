@@ -224,6 +224,18 @@ export const ENV = {
   // Databases.
   ...dbVars('AUTH', 'Auth'),
   ...dbVars('OPS', 'Ops'),
+  // TLS to PostgreSQL: libpq's own names (PG_TLS_ENV in postgres-tls.ts), read alike by the services' client and
+  // the PostgreSQL programs the DB manager runs. Unset: plaintext (tests' private servers only).
+  PGSSLMODE: {
+    description: 'TLS to PostgreSQL: verify-full (TLS, the chain against PGSSLROOTCERT, the host name) or disable',
+    schema: z.enum(['verify-full', 'disable']),
+    optional: true,
+  },
+  PGSSLROOTCERT: {
+    description: "The CA certificate PostgreSQL's server certificate must chain to (the mesh CA)",
+    schema: filePath,
+    optional: true,
+  },
 
   // DB manager: object storage for backups.
   PRISM_S3_ENDPOINT: { description: 'S3-compatible endpoint (MinIO)', schema: url },

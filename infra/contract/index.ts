@@ -16,4 +16,5 @@ export * from './nats.js';
 export * from './redis.js';
 export * from './logging.js';
 export * from './postgres.js';
+export * from './postgres-tls.js';
 export * from './consul.js';

@@ -23,8 +23,12 @@ export interface CallerIdentity {
 
 const OPERATOR_NAME = /^[a-z0-9][a-z0-9._@-]{0,62}$/;
 
-/** Workloads with a certificate of the mesh CA: the services, and the NATS servers (which name no gRPC role). */
-export type WorkloadName = ServiceName | 'nats';
+/**
+ * Workloads with a certificate of the mesh CA: the services, the NATS servers and the PostgreSQL servers
+ * (which name no gRPC role), and the PostgreSQL exporters (which only verify their database with its CA).
+ */
+export type WorkloadName =
+  ServiceName | 'nats' | 'postgres-auth' | 'postgres-ops' | 'postgres-auth-exporter' | 'postgres-ops-exporter';
 
 /** The URI SAN of a workload certificate: `spiffe://prism/gateway`. */
 export function workloadSpiffeId(service: WorkloadName): string {
@@ -43,6 +47,9 @@ export function operatorSpiffeId(name: string): string {
     throw new Error(`operator name "${name}" must be 1-63 of a-z 0-9 . _ @ - and start with a letter or digit`);
   return `spiffe://${TRUST_DOMAIN}/operator/${name}`;
 }
+
+/** Every operator identity, as a wildcard pattern (approver-policy's `allowed.uris`): `spiffe://prism/operator/*`. */
+export const OPERATOR_SPIFFE_ID_PATTERN = `spiffe://${TRUST_DOMAIN}/operator/*`;
 
 /**
  * The identity in a certificate's URI SANs, or undefined when there is none or more than one

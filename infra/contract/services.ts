@@ -35,7 +35,10 @@ const COMMON: readonly EnvName[] = [
   'PRISM_MTLS_CA_FILE',
 ];
 
+/** TLS to PostgreSQL (libpq's variables), for every service that has a database. */
+const PG_TLS = ['PGSSLMODE', 'PGSSLROOTCERT'] as const;
 const AUTH_DB = [
+  ...PG_TLS,
   'PRISM_AUTH_DB_HOST',
   'PRISM_AUTH_DB_PORT',
   'PRISM_AUTH_DB_NAME',
@@ -43,6 +46,7 @@ const AUTH_DB = [
   'PRISM_AUTH_DB_PASSWORD',
 ] as const;
 const OPS_DB = [
+  ...PG_TLS,
   'PRISM_OPS_DB_HOST',
   'PRISM_OPS_DB_PORT',
   'PRISM_OPS_DB_NAME',

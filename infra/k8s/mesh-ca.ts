@@ -1,90 +1,30 @@
-import { ApiObject } from 'cdk8s';
+import { type ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { z } from 'zod';
 import type { Component, MeshCa } from '../model/index.js';
+import { type KeyUsage, certManagerObject } from './cert-manager.js';
 
-/**
- * cert-manager objects of the service mesh's private CA. The Kubernetes OpenAPI does not know them,
- * so each spec is checked here against the fields of the cert-manager v1 CRDs this package uses
- * (strict: an unknown or misspelt field is an error at synth, as the schema test's unknown-field
- * check is for built-in kinds).
- */
-
-const CERT_MANAGER_API_VERSION = 'cert-manager.io/v1';
-
-/** Go durations as cert-manager parses them (`2160h`, `90m`, `1h30m`). */
-const duration = z
-  .string()
-  .regex(/^(\d+h)?(\d+m)?(\d+s)?$/)
-  .refine((v) => v !== '', 'expected a Go duration');
-const dnsName = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/);
-const issuerRef = z.strictObject({
-  name: z.string().min(1),
-  kind: z.enum(['Issuer', 'ClusterIssuer']),
-  group: z.literal('cert-manager.io'),
+const clusterIssuerRef = (name: string) => ({
+  name,
+  kind: 'ClusterIssuer' as const,
+  group: 'cert-manager.io' as const,
 });
-const KEY_USAGES = [
-  'signing',
-  'digital signature',
-  'key encipherment',
-  'cert sign',
-  'crl sign',
-  'server auth',
-  'client auth',
-] as const;
-
-export const CERT_MANAGER_SPECS = {
-  Issuer: z
-    .strictObject({
-      selfSigned: z.strictObject({}).optional(),
-      ca: z.strictObject({ secretName: z.string().min(1) }).optional(),
-    })
-    .refine((s) => Object.keys(s).length === 1, 'an Issuer has exactly one of selfSigned, ca'),
-  Certificate: z.strictObject({
-    secretName: z.string().min(1),
-    issuerRef,
-    commonName: z.string().max(64).optional(),
-    isCA: z.boolean().optional(),
-    duration: duration.optional(),
-    renewBefore: duration.optional(),
-    dnsNames: z.array(dnsName).optional(),
-    uris: z.array(z.url()).optional(),
-    usages: z.array(z.enum(KEY_USAGES)).optional(),
-    privateKey: z
-      .strictObject({
-        algorithm: z.enum(['RSA', 'ECDSA', 'Ed25519']),
-        size: z.number().int().optional(),
-        encoding: z.enum(['PKCS1', 'PKCS8']).optional(),
-        rotationPolicy: z.enum(['Never', 'Always']),
-      })
-      .optional(),
-    secretTemplate: z.strictObject({ labels: z.record(z.string(), z.string()).optional() }).optional(),
-    revisionHistoryLimit: z.number().int().min(1).optional(),
-  }),
-} as const;
-
-type CertManagerKind = keyof typeof CERT_MANAGER_SPECS;
-
-/** A cert-manager object whose spec passed its schema. */
-function certManagerObject(
-  scope: Construct,
-  id: string,
-  kind: CertManagerKind,
-  metadata: { name: string; labels: Record<string, string> },
-  spec: unknown,
-): ApiObject {
-  const parsed = CERT_MANAGER_SPECS[kind].safeParse(spec);
-  if (!parsed.success) {
-    throw new Error(
-      `${kind} ${metadata.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  return new ApiObject(scope, id, { apiVersion: CERT_MANAGER_API_VERSION, kind, metadata, spec: parsed.data });
-}
-
-const issuerRefOf = (name: string) => ({ name, kind: 'Issuer' as const, group: 'cert-manager.io' as const });
 /** P-256 keys, as the local generator makes them. */
-const ECDSA = { algorithm: 'ECDSA' as const, size: 256 };
+export const MESH_KEY = { algorithm: 'ECDSA' as const, size: 256 };
+
+/** The self-signed ClusterIssuer that signs only the CA certificate. */
+export const bootstrapIssuerName = (ca: MeshCa): string => `${ca.name}-bootstrap`;
+
+/** The CA certificate's request, as its approval policy must allow it. */
+export const meshCaRequest = (environment: string) => ({
+  commonName: `Prism ${environment} mesh CA`,
+  usages: ['cert sign', 'crl sign', 'digital signature'] satisfies KeyUsage[],
+});
+
+/** Usages of a workload's certificate (server and client) and of the edge's (client only). */
+export const WORKLOAD_USAGES: KeyUsage[] = ['digital signature', 'key encipherment', 'server auth', 'client auth'];
+export const EDGE_USAGES: KeyUsage[] = ['digital signature', 'client auth'];
+/** The edge certificate's common name (its identity is the model's `edge.backendTls.identityUri`). */
+export const EDGE_COMMON_NAME = 'edge';
 
 /** The Secret holding a workload's certificate, key and CA (`tls.crt`, `tls.key`, `ca.crt`). */
 export const workloadCertSecret = (component: string): string => `${component}-mtls`;
@@ -96,35 +36,36 @@ export interface MeshCaProps {
 }
 
 /**
- * The mesh CA, bootstrapped inside the namespace: a self-signed Issuer signs the CA certificate
- * (Secret `<ca.name>`), and the Issuer `<ca.name>` signs every workload certificate with it. The CA
- * keeps its key when it is renewed (rotationPolicy Never), so a workload still holding the previous
- * copy of `ca.crt` verifies peers issued after the renewal: the cert-manager CA Issuer hands each
- * workload only the CA that signed it, so a new CA key would split the mesh until every workload renewed.
+ * The mesh CA, outside the application namespace: a self-signed ClusterIssuer signs the CA certificate,
+ * whose Secret `<ca.name>` lives in cert-manager's namespace, and the ClusterIssuer `<ca.name>` signs
+ * every workload certificate with it. Nothing in the application namespace holds the CA key; who may
+ * have the ClusterIssuer sign what is approver-policy's (see issuance-policy.ts). The CA keeps its key
+ * when it is renewed (rotationPolicy Never), so a workload still holding the previous copy of `ca.crt`
+ * verifies peers issued after the renewal: the cert-manager CA issuer hands each workload only the CA
+ * that signed it, so a new CA key would split the mesh until every workload renewed.
  */
 export class MeshCaIssuer extends Construct {
   constructor(scope: Construct, id: string, props: MeshCaProps) {
     super(scope, id);
     const { ca, labels } = props;
-    const bootstrap = `${ca.name}-bootstrap`;
-    certManagerObject(this, 'Bootstrap', 'Issuer', { name: bootstrap, labels }, { selfSigned: {} });
+    const bootstrap = bootstrapIssuerName(ca);
+    certManagerObject(this, 'Bootstrap', 'ClusterIssuer', { name: bootstrap, labels }, { selfSigned: {} });
     certManagerObject(
       this,
       'Certificate',
       'Certificate',
-      { name: ca.name, labels },
+      { name: ca.name, namespace: ca.certManagerNamespace, labels },
       {
         secretName: ca.name,
-        issuerRef: issuerRefOf(bootstrap),
-        commonName: `Prism ${props.environment} mesh CA`,
+        issuerRef: clusterIssuerRef(bootstrap),
+        ...meshCaRequest(props.environment),
         isCA: true,
         duration: ca.caDuration,
         renewBefore: ca.caRenewBefore,
-        usages: ['cert sign', 'crl sign', 'digital signature'],
-        privateKey: { ...ECDSA, rotationPolicy: 'Never' },
+        privateKey: { ...MESH_KEY, rotationPolicy: 'Never' },
       },
     );
-    certManagerObject(this, 'Resource', 'Issuer', { name: ca.name, labels }, { ca: { secretName: ca.name } });
+    certManagerObject(this, 'Resource', 'ClusterIssuer', { name: ca.name, labels }, { ca: { secretName: ca.name } });
   }
 }
 
@@ -138,7 +79,7 @@ function meshCertificate(
     commonName: string;
     uri: string;
     dnsNames?: string[];
-    usages: (typeof KEY_USAGES)[number][];
+    usages: KeyUsage[];
   },
 ): ApiObject {
   return certManagerObject(
@@ -148,14 +89,14 @@ function meshCertificate(
     { name: cert.secretName, labels },
     {
       secretName: cert.secretName,
-      issuerRef: issuerRefOf(ca.name),
+      issuerRef: clusterIssuerRef(ca.name),
       commonName: cert.commonName,
       duration: ca.certificateDuration,
       renewBefore: ca.certificateRenewBefore,
       ...(cert.dnsNames ? { dnsNames: cert.dnsNames } : {}),
       uris: [cert.uri],
       usages: cert.usages,
-      privateKey: { ...ECDSA, encoding: 'PKCS8', rotationPolicy: 'Always' },
+      privateKey: { ...MESH_KEY, encoding: 'PKCS8', rotationPolicy: 'Always' },
       secretTemplate: { labels },
     },
   );
@@ -193,9 +134,10 @@ export class WorkloadCertificate extends Construct {
     meshCertificate(this, ca, props.labels, {
       secretName: workloadCertSecret(c.name),
       commonName: c.name,
-      dnsNames: workloadDnsNames(c, namespace),
+      ...(c.identity.dnsNames.length > 0 ? { dnsNames: workloadDnsNames(c, namespace) } : {}),
       uri: c.identity.uri,
-      usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'],
+      // A verify-only workload's certificate exists for its Secret's ca.crt: it serves nothing.
+      usages: c.identity.verifyOnly ? EDGE_USAGES : WORKLOAD_USAGES,
     });
   }
 }
@@ -218,9 +160,9 @@ export class EdgeCertificate extends Construct {
     super(scope, id);
     meshCertificate(this, props.ca, props.labels, {
       secretName: props.secretName,
-      commonName: 'edge',
+      commonName: EDGE_COMMON_NAME,
       uri: props.identityUri,
-      usages: ['digital signature', 'client auth'],
+      usages: EDGE_USAGES,
     });
   }
 }

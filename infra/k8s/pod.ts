@@ -33,6 +33,8 @@ export interface PodSource {
   readonly secretFiles?: SecretFiles;
   /** The mutual-TLS certificate's Secret is mounted when set (the component's pods, not its tasks). */
   readonly identity?: WorkloadIdentity;
+  /** Only `ca.crt` of the component's certificate Secret, in this directory (its tasks: they verify PostgreSQL, they are no peer). */
+  readonly meshCaDir?: string;
   /** Writable directories; the component's own when absent. */
   readonly writablePaths?: readonly WritablePath[];
   /** StorageClass of on-disk scratch volumes; the cluster default when absent. */
@@ -146,17 +148,21 @@ export function podSpec(
     });
     mounts.push({ name: 'secret-files', mountPath: source.secretFiles.mountPath, readOnly: true });
   }
-  if (source.identity) {
-    // The whole Secret as a directory (no subPath), so the kubelet swaps renewed files in place.
+  const caOnly = source.identity?.verifyOnly ? source.identity.mountPath : source.meshCaDir;
+  if (source.identity || caOnly) {
+    // The Secret as a directory (no subPath), so the kubelet swaps renewed files in place. 0440 with the
+    // pod's fsGroup: root owns the files, so PostgreSQL accepts its key (it refuses one others may read).
+    // A workload that only verifies servers gets the CA certificate alone.
+    const files = caOnly ? [MTLS_FILES.ca] : Object.values(MTLS_FILES);
     volumes.push({
       name: 'mtls',
       secret: {
         secretName: workloadCertSecret(component.name),
-        items: Object.values(MTLS_FILES).map((f) => ({ key: f, path: f })),
+        items: files.map((f) => ({ key: f, path: f })),
         defaultMode: 0o440,
       },
     });
-    mounts.push({ name: 'mtls', mountPath: source.identity.mountPath, readOnly: true });
+    mounts.push({ name: 'mtls', mountPath: caOnly ?? source.identity!.mountPath, readOnly: true });
   }
   const writable = source.writablePaths ?? component.writablePaths;
   for (const w of writable) {

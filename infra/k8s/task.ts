@@ -47,6 +47,8 @@ export class TaskRunner extends Construct {
           configMapName,
           storageClass: props.storageClass,
           writablePaths: task.writablePaths,
+          // The component's CA certificate without its key: the task verifies PostgreSQL's certificate.
+          ...(c.identity ? { meshCaDir: c.identity.mountPath } : {}),
         },
         { restartPolicy: 'OnFailure', serviceAccountName: c.name },
       ),

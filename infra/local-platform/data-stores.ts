@@ -1,7 +1,14 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { DATABASES, REDIS_USERS, type DatabaseId } from '../contract/index.js';
-import { component, redisPasswordVar, redisUserLines, type Component } from '../model/index.js';
+import { DATABASES, MTLS_FILES, REDIS_USERS, type DatabaseId } from '../contract/index.js';
+import {
+  PG_TLS_DIR,
+  PG_TLS_KEY_COPY,
+  component,
+  redisPasswordVar,
+  redisUserLines,
+  type Component,
+} from '../model/index.js';
 import type { PlatformContext } from './context.js';
 import { LocalPlatformError, runTask, type Launcher } from './launcher.js';
 import { componentEnv, localJaegerYaml, localMinioSetup, localPort } from './render.js';
@@ -18,12 +25,21 @@ export async function startModelPostgres(pc: PlatformContext, launcher: Launcher
     mkdirSync(l.config(c.name), { recursive: true });
     writeFileSync(join(l.config(c.name), f.name), f.content, { mode: 0o644 });
   }
-  // The model's arguments, with the port and the hba file's path made local.
+  // The model's arguments, with the port and the hba file's path made local; its TLS files are private copies
+  // of the local CA's certificate (the model's start wrapper copies the key the same way).
   const modelPort = c.ports[0]!.port;
   const port = localPort(pc.render, `${c.name}/postgres`);
+  const tls = { cert: join(l.run(c.name), MTLS_FILES.cert), key: join(l.run(c.name), MTLS_FILES.key) };
   const args = (c.args ?? []).map((a) =>
-    a === `port=${modelPort}` ? `port=${port}` : a.replace(/^hba_file=.*\/([^/]+)$/, `hba_file=${l.config(c.name)}/$1`),
+    a === `port=${modelPort}`
+      ? `port=${port}`
+      : a === `ssl_cert_file=${PG_TLS_DIR}/${MTLS_FILES.cert}`
+        ? `ssl_cert_file=${tls.cert}`
+        : a === `ssl_key_file=${PG_TLS_KEY_COPY}`
+          ? `ssl_key_file=${tls.key}`
+          : a.replace(/^hba_file=.*\/([^/]+)$/, `hba_file=${l.config(c.name)}/$1`),
   );
+  const issued = l.mtls(c.name);
   await startPostgres(launcher, {
     name: c.name,
     pgBin: pc.prereq.pgBin,
@@ -38,6 +54,12 @@ export async function startModelPostgres(pc: PlatformContext, launcher: Launcher
     logFile: l.log(c.name),
     stopSignal: 'SIGINT',
     stopTimeoutMs: c.terminationGracePeriodSeconds * 1000,
+    privateFiles: [
+      { from: join(issued, MTLS_FILES.cert), to: tls.cert },
+      { from: join(issued, MTLS_FILES.key), to: tls.key },
+    ],
+    // The probe verifies the server as every client does (verify-full, the local CA, 127.0.0.1).
+    ssl: { ca: readFileSync(join(issued, MTLS_FILES.ca), 'utf8'), rejectUnauthorized: true },
   });
 }
 

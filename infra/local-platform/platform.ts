@@ -1,10 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadStack } from '../config/index.js';
-import { NATS_WORKLOAD, SERVICE_NAMES } from '../contract/index.js';
 import { writeFileAtomic } from '../local/files.js';
 import { freePort } from '../local/free-port.js';
-import { ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
+import { LOCAL_PKI_WORKLOADS, ensureLocalPki, type LocalPki } from '../local/mtls-pki.js';
 import { buildPlatform } from '../model/index.js';
 import { attachContext, baseEnv, LOCAL_STACK, type PlatformContext, type PlatformState } from './context.js';
 import {
@@ -135,8 +134,8 @@ export async function up(o: UpOptions): Promise<Endpoints> {
     // them (valid for 127.0.0.1 and localhost) and componentEnv points the model's paths at them.
     pki = await step(
       say,
-      "certificates (local CA, one per service and NATS, the operator's)",
-      () => ensureLocalPki({ dir: l.mtlsDir, workloads: [...SERVICE_NAMES, NATS_WORKLOAD] }),
+      "certificates (local CA, one per service, NATS and PostgreSQL server, the operator's)",
+      () => ensureLocalPki({ dir: l.mtlsDir, workloads: LOCAL_PKI_WORKLOADS }),
       signal,
     );
     if (pki.issued.length > 0) say(`  issued: ${pki.issued.join(', ')}`);

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 
 /** Readiness probes of local servers: each answers true or false, never throws. */
@@ -55,6 +56,8 @@ export interface PostgresLogin {
   readonly port: number;
   readonly user: string;
   readonly password: string;
+  /** TLS to a server that admits TCP over TLS only (the model's); plaintext when absent. */
+  readonly ssl?: ConnectionOptions;
 }
 
 /** Logs in to the `postgres` database; creates `database` when given and missing (a fresh cluster has only postgres). */
@@ -64,6 +67,7 @@ export async function postgresReady(login: PostgresLogin, database?: string): Pr
     port: login.port,
     user: login.user,
     password: login.password,
+    ...(login.ssl ? { ssl: login.ssl } : {}),
     database: 'postgres',
     connectionTimeoutMillis: 2_000,
   });

@@ -1,6 +1,7 @@
-import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { LocalPlatformError, runTask, type Launcher } from './launcher.js';
 import { HOST, httpOk, postgresReady, redisPing } from './probes.js';
 import type { RunningProcess } from './processes.js';
@@ -49,6 +50,13 @@ export interface PostgresServer extends ServerBase {
   readonly stopSignal: 'SIGINT' | 'SIGQUIT';
   /** A database to create when missing. */
   readonly database?: string;
+  /** The readiness probe's TLS (a server with `ssl=on` and a hostssl-only pg_hba.conf). */
+  readonly ssl?: ConnectionOptions;
+  /**
+   * Files copied for the server's user alone (0600) before it starts: its TLS key and certificate, which
+   * PostgreSQL refuses when others may read the key, and which it could not reach in a 0700 directory of ours.
+   */
+  readonly privateFiles?: readonly { readonly from: string; readonly to: string }[];
 }
 
 export async function startPostgres(launcher: Launcher, o: PostgresServer): Promise<RunningProcess> {
@@ -76,6 +84,11 @@ export async function startPostgres(launcher: Launcher, o: PostgresServer): Prom
   } else if (user) {
     chownSync(o.socketDir, user.uid, user.gid);
   }
+  for (const f of o.privateFiles ?? []) {
+    copyFileSync(f.from, f.to);
+    chmodSync(f.to, 0o600);
+    if (user) chownSync(f.to, user.uid, user.gid);
+  }
   return launcher.launch(
     {
       name: o.name,
@@ -88,7 +101,11 @@ export async function startPostgres(launcher: Launcher, o: PostgresServer): Prom
       stopTimeoutMs: o.stopTimeoutMs,
       ...(user ? { user } : {}),
     },
-    () => postgresReady({ port: o.port, user: o.superuser, password: o.password }, o.database),
+    () =>
+      postgresReady(
+        { port: o.port, user: o.superuser, password: o.password, ...(o.ssl ? { ssl: o.ssl } : {}) },
+        o.database,
+      ),
   );
 }
 

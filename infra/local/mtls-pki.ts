@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import {
+  DATABASES,
   MTLS_FILES,
   NATS_WORKLOAD,
   SERVICE_NAMES,
@@ -30,6 +31,13 @@ import { writeFileAtomic } from './files.js';
  * mount keeps the host's owner and mode); only the container it is mounted into sees a workload's key.
  */
 
+/** The workloads a local set-up issues for: the services, NATS and the PostgreSQL servers (servers and clients of mutual TLS). */
+export const LOCAL_PKI_WORKLOADS: readonly WorkloadName[] = [
+  ...SERVICE_NAMES,
+  NATS_WORKLOAD,
+  ...Object.values(DATABASES).map((d) => d.component),
+];
+
 /** Where Compose mounts the certificates from; the local platform may use it too. */
 export const LOCAL_PKI_DIR = MTLS_CERT_DIR;
 
@@ -39,7 +47,7 @@ const DAY_MS = 86_400_000;
 export interface LocalPkiOptions {
   /** Root directory (created 0700). @default `.secrets/mtls` (git-ignored) */
   readonly dir?: string;
-  /** Workloads to issue for. @default every Prism service and the NATS server */
+  /** Workloads to issue for. @default {@link LOCAL_PKI_WORKLOADS} */
   readonly workloads?: readonly WorkloadName[];
   /**
    * Host names and IP addresses every workload certificate is valid for, besides the service's own name
@@ -198,7 +206,7 @@ function needsIssue(
 export async function ensureLocalPki(opts: LocalPkiOptions = {}): Promise<LocalPki> {
   const dir = opts.dir ?? LOCAL_PKI_DIR;
   const now = opts.now ?? new Date();
-  const workloads = opts.workloads ?? [...SERVICE_NAMES, NATS_WORKLOAD];
+  const workloads = opts.workloads ?? LOCAL_PKI_WORKLOADS;
   const hosts = opts.hosts ?? ['localhost', '127.0.0.1'];
   const operatorName = opts.operator ?? 'local';
   let operatorUri: string;

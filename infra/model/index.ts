@@ -1,6 +1,8 @@
 export * from './types.js';
 export * from './platform.js';
 export { headless } from './components/common.js';
+export { NATS_TLS_DIR, PG_TLS_DIR, PG_TLS_KEY_COPY } from './components/data.js';
+export { TLS_RENEWAL_CHECK_SECONDS } from './files/tls-reload.js';
 export * from './local-files.js';
 export { alertingSecretKeys } from './files/alertmanager.js';
 export { alloyDockerConfig, alloyKubernetesConfig } from './files/alloy.js';

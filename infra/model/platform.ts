@@ -13,15 +13,22 @@ export const NAMESPACE = 'prism';
 /**
  * The mesh CA: five years, renewed a year ahead with the same key (rotationPolicy Never, see
  * infra/k8s/mesh-ca.ts), so certificates issued before and after a renewal verify against either copy.
- * Workload certificates live 90 days and are renewed 30 days ahead, without a restart.
+ * Workload certificates live 90 days and are renewed 30 days ahead, without a restart. Its key lives in
+ * cert-manager's namespace under a name of the environment's own (environments may share a cluster).
  */
-const MESH_CA: Platform['mtls'] = {
-  name: 'prism-mesh-ca',
-  caDuration: '43800h',
-  caRenewBefore: '8760h',
-  certificateDuration: '2160h',
-  certificateRenewBefore: '720h',
-};
+function meshCa(ctx: BuildContext): Platform['mtls'] {
+  const { certManager } = ctx.config;
+  return {
+    name: `${ctx.namespace}-${ctx.environment}-mesh-ca`,
+    certManagerNamespace: certManager.namespace,
+    certManagerServiceAccount: certManager.controllerServiceAccount,
+    caDuration: '43800h',
+    caRenewBefore: '8760h',
+    certificateDuration: '2160h',
+    certificateRenewBefore: '720h',
+    operatorCertificateMaxDuration: '24h',
+  };
+}
 
 /** Builds the whole platform of one environment from its validated stack configuration. */
 export function buildPlatform(environment: string, stackConfig: StackConfig, namespace = NAMESPACE): Platform {
@@ -33,7 +40,7 @@ export function buildPlatform(environment: string, stackConfig: StackConfig, nam
   const platform: Platform = {
     environment,
     namespace,
-    mtls: MESH_CA,
+    mtls: meshCa(ctx),
     apiServer: stackConfig.cluster.apiServer,
     imagePullPolicy: stackConfig.images.pullPolicy,
     components: [...services, ...data, ...observability, edgeProxy(ctx, e)],
@@ -122,6 +129,11 @@ export function checkPlatform(platform: Platform): void {
   const shipped = platform.logShipper?.loki;
   if (shipped && !hasPort(shipped.component, shipped.port))
     problems.push(`log shipper: pushes to unknown port ${shipped.component}/${shipped.port}`);
+  // The point of a ClusterIssuer's CA Secret in cert-manager's namespace: never where the workloads and their readers are.
+  if (platform.mtls.certManagerNamespace === platform.namespace)
+    problems.push(
+      `certManager.namespace is the application namespace ${platform.namespace}: the mesh CA key must live outside it`,
+    );
   if (problems.length > 0)
     throw new ModelError(`platform model of ${platform.environment} is inconsistent:\n  - ${problems.join('\n  - ')}`);
 }

@@ -108,6 +108,12 @@ export interface WorkloadIdentity {
   readonly dnsNames: readonly string[];
   /** Directory of `tls.crt`, `tls.key` and `ca.crt`. */
   readonly mountPath: string;
+  /**
+   * The workload only verifies servers with the mesh CA (a PostgreSQL exporter): its pods get `ca.crt` alone, never
+   * a key. In Kubernetes a Certificate of its own still exists, because cert-manager puts the CA only in a
+   * certificate's Secret; Compose mounts the local CA's certificate.
+   */
+  readonly verifyOnly?: boolean;
 }
 
 /** A network flow this component opens; NetworkPolicies and Compose networks are derived from it. */
@@ -299,13 +305,22 @@ export interface ApiServer {
 
 /** The private CA of service-to-service mutual TLS, and the lifetime of what it issues. */
 export interface MeshCa {
-  /** Name of the CA's Secret and of the Issuer that signs workload certificates. */
+  /**
+   * Name of the CA's Certificate and Secret (in {@link MeshCa.certManagerNamespace}) and of the ClusterIssuer
+   * that signs workload certificates; unique per environment, as environments may share a cluster.
+   */
   readonly name: string;
+  /** cert-manager's cluster resource namespace: the CA's key lives there, never in the application namespace. */
+  readonly certManagerNamespace: string;
+  /** The cert-manager controller's service account: the requester of every CertificateRequest a Certificate makes. */
+  readonly certManagerServiceAccount: string;
   /** Go durations, as cert-manager takes them. */
   readonly caDuration: string;
   readonly caRenewBefore: string;
   readonly certificateDuration: string;
   readonly certificateRenewBefore: string;
+  /** The longest an operator's certificate may live (operators request their own, see docs/security.md). */
+  readonly operatorCertificateMaxDuration: string;
 }
 
 /** The log shipper: runs beside the workloads (per node, or on the container engine), described once for every renderer. */

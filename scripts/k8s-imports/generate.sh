@@ -16,6 +16,7 @@ KINDS='
   apps/v1/DaemonSet apps/v1/Deployment apps/v1/StatefulSet
   autoscaling/v2/HorizontalPodAutoscaler batch/v1/CronJob batch/v1/Job
   networking.k8s.io/v1/Ingress networking.k8s.io/v1/NetworkPolicy policy/v1/PodDisruptionBudget
+  rbac.authorization.k8s.io/v1/ClusterRole rbac.authorization.k8s.io/v1/ClusterRoleBinding
   rbac.authorization.k8s.io/v1/Role rbac.authorization.k8s.io/v1/RoleBinding
 '
 schema="${1:-${K8S_SCHEMA_FILE:-}}"

@@ -180,6 +180,84 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
       (m.objects = m.objects.filter((o) => !(o.kind === 'Certificate' && o.metadata.name === 'dbmanager-mtls'))),
     "auth's certificate does not name auth": (m) =>
       (m.objects.find((o) => o.kind === 'Certificate' && o.metadata.name === 'auth-mtls')!.spec.dnsNames = ['other']),
+    // PostgreSQL: the servers refuse plaintext TCP, every client verifies the server (issue 22, item 6).
+    'auth connects to PostgreSQL without verifying it (sslmode require)': (m) =>
+      setEnv(byApp(m, 'Deployment', 'auth'), 'PGSSLMODE', 'require'),
+    'the db-migrate Job has no PGSSLMODE (libpq would prefer, and fall back to plaintext)': (m) =>
+      setEnv(byApp(m, 'Job', 'db-migrate'), 'PGSSLMODE', undefined),
+    "a backup CronJob's root certificate is not mounted": (m) => {
+      const pod = podSpec(byApp(m, 'CronJob', 'backup-auth'));
+      pod.volumes = pod.volumes.filter((v: Obj) => v.name !== 'mtls');
+      container(byApp(m, 'CronJob', 'backup-auth')).volumeMounts = container(
+        byApp(m, 'CronJob', 'backup-auth'),
+      ).volumeMounts.filter((v: Obj) => v.name !== 'mtls');
+    },
+    "the auth database's exporter turns TLS off": (m) =>
+      setEnv(
+        byApp(m, 'Deployment', 'postgres-auth-exporter'),
+        'DATA_SOURCE_URI',
+        'postgres-auth:5432/prism_auth?sslmode=disable',
+      ),
+    "the ops database's exporter verifies against a CA from no Certificate": (m) =>
+      (m.objects = m.objects.filter(
+        (o) => !(o.kind === 'Certificate' && o.metadata.name === 'postgres-ops-exporter-mtls'),
+      )),
+    "postgres-auth's pg_hba.conf admits plaintext TCP (host)": (m) => {
+      const cm = m.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'postgres-auth-config')!;
+      cm.data['pg_hba.conf'] = cm.data['pg_hba.conf'].replace(/^hostssl(\s+all)/m, 'host   $1');
+    },
+    'postgres-ops serves without TLS (no ssl=on)': (m) => {
+      const c = container(byApp(m, 'StatefulSet', 'postgres-ops'));
+      c.args = c.args.map((a: string) => (a === 'ssl=on' ? 'ssl=off' : a));
+    },
+    'postgres-auth allows TLS 1.0': (m) => {
+      const c = container(byApp(m, 'StatefulSet', 'postgres-auth'));
+      c.args = c.args.map((a: string) => a.replace(/^ssl_min_protocol_version=.*/, 'ssl_min_protocol_version=TLSv1'));
+    },
+    "postgres-ops's certificate is a plain Secret, not a Certificate's": (m) =>
+      (m.objects = m.objects.filter((o) => !(o.kind === 'Certificate' && o.metadata.name === 'postgres-ops-mtls'))),
+    // The mesh CA as it was: its key Secret and its CA Issuer in the application namespace.
+    'the mesh CA key Secret is rendered in the application namespace': (m) =>
+      (m.objects.find((o) => o.kind === 'Certificate' && o.spec.isCA)!.metadata.namespace = 'prism'),
+    'the mesh CA Issuer is an Issuer in the application namespace': (m) => {
+      const ca = m.objects.find((o) => o.kind === 'ClusterIssuer' && o.spec.ca)!;
+      Object.assign(ca, { kind: 'Issuer', metadata: { ...ca.metadata, namespace: 'prism' } });
+      for (const c of m.objects.filter((o) => o.kind === 'Certificate' && o.spec.issuerRef.name === ca.metadata.name))
+        c.spec.issuerRef.kind = 'Issuer';
+    },
+    'a Secret named as the CA key is rendered in the application namespace': (m) =>
+      m.objects.push({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: m.objects.find((o) => o.kind === 'ClusterIssuer' && o.spec.ca)!.spec.ca.secretName,
+          namespace: 'prism',
+        },
+      }),
+    'no approval policy restricts the mesh issuer': (m) =>
+      (m.objects = m.objects.filter(
+        (o) => !(o.kind === 'CertificateRequestPolicy' && /mesh-workloads$/.test(o.metadata.name)),
+      )),
+    "cert-manager's controller may not use the mesh policy": (m) =>
+      (m.objects = m.objects.filter((o) => o.kind !== 'ClusterRoleBinding')),
+    'the mesh policy allows any identity': (m) =>
+      (m.objects.find((o) => /mesh-workloads$/.test(o.metadata.name))!.spec.allowed.uris.values = ['spiffe://prism/*']),
+    'the mesh policy allows a CA': (m) =>
+      (m.objects.find((o) => /mesh-workloads$/.test(o.metadata.name))!.spec.allowed.isCA = true),
+    'the operator policy is usable by cert-manager (any Certificate becomes an operator)': (m) =>
+      m.objects
+        .find((o) => o.kind === 'ClusterRole' && /certificate-approval$/.test(o.metadata.name))!
+        .rules[0].resourceNames.push(m.objects.find((o) => /mesh-operators$/.test(o.metadata.name))!.metadata.name),
+    "a workload's certificate outlives what its policy allows": (m) =>
+      (m.objects.find((o) => o.kind === 'Certificate' && o.metadata.name === 'config-mtls')!.spec.duration = '4000h'),
+    "the CA's own request is allowed by no policy": (m) =>
+      (m.objects = m.objects.filter(
+        (o) => !(o.kind === 'CertificateRequestPolicy' && /mesh-ca-bootstrap$/.test(o.metadata.name)),
+      )),
+    "the Ingress TLS certificate's request is allowed by no policy": (m) =>
+      (m.objects = m.objects.filter(
+        (o) => !(o.kind === 'CertificateRequestPolicy' && /edge-tls$/.test(o.metadata.name)),
+      )),
   },
   'jwt-keys': {
     'the gateway mounts the private key': (m) =>

@@ -163,8 +163,17 @@ describe('Compose and Kubernetes agree (dev)', () => {
       for (const b of allBinds) expect(b[2], b.join(':')).toBe('ro');
       // The mesh certificate: the cert-manager Secret in Kubernetes, the generated directory bind-mounted in Compose.
       const mtlsVolume = [...volumes.values()].find((v) => v.secret?.secretName === `${name}-mtls`);
-      const mtlsBinds = allBinds.filter((b) => b[0] === fromProjectDir(`${MTLS_CERT_DIR}/${name}`));
-      if (c.identity) {
+      const mtlsBinds = allBinds.filter(
+        (b) =>
+          b[0] === fromProjectDir(`${MTLS_CERT_DIR}/${name}`) ||
+          (c.identity?.verifyOnly && b[0] === fromProjectDir(MTLS_CA_CERT)),
+      );
+      if (c.identity?.verifyOnly) {
+        // Verifies servers only: the CA certificate, never a key, in both.
+        const mount = mounts.find((m) => m.name === mtlsVolume.name).mountPath;
+        expect(mtlsVolume.secret.items.map((i: Json) => i.path)).toEqual(['ca.crt']);
+        expect(mtlsBinds.map((b) => b[1])).toEqual([`${mount}/ca.crt`]);
+      } else if (c.identity) {
         expect(mtlsVolume.secret.items.map((i: Json) => i.path).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
         expect(mtlsBinds.map((b) => b[1])).toEqual([mounts.find((m) => m.name === mtlsVolume.name).mountPath]);
       } else {

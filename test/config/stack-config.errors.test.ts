@@ -53,6 +53,12 @@ describe('a wrong stack configuration names the file, the key, what was expected
     ]);
   });
 
+  it("cert-manager's namespace that is no Kubernetes name", () => {
+    expect(problems({ 'prism:certManager': { namespace: 'Cert_Manager' } })).toEqual([
+      "prism:certManager.namespace: expected cert-manager's cluster resource namespace: a Kubernetes name (lower-case letters, digits and '-', at most 63); found \"Cert_Manager\"",
+    ]);
+  });
+
   it('the latest tag', () => {
     expect(problems({ 'prism:images': { tag: 'latest' } })).toEqual([
       'prism:images.tag: expected a pinned tag, not latest; found "latest"',

@@ -22,17 +22,32 @@ type Json = any;
 describe.each(ENVIRONMENTS)('%s: service-to-service mutual TLS', (env) => {
   const { objects } = synth(env);
   const certificates = objects.filter((o) => o.kind === 'Certificate') as Json[];
-  const issuers = objects.filter((o) => o.kind === 'Issuer') as Json[];
+  const issuers = objects.filter((o) => o.kind === 'ClusterIssuer') as Json[];
 
-  it('bootstraps the mesh CA in the namespace: a self-signed Issuer signs the CA, whose Issuer signs the workloads', () => {
+  it("keeps the mesh CA key outside the namespace: a self-signed ClusterIssuer signs the CA in cert-manager's namespace, whose ClusterIssuer signs the workloads", () => {
     const caIssuer = issuers.find((i) => i.spec.ca)!;
     const caCert = certificates.find((c) => c.spec.isCA)!;
+    expect(caIssuer.metadata.name).toBe(`prism-${env}-mesh-ca`);
     expect(caIssuer.spec.ca.secretName).toBe(caCert.spec.secretName);
+    expect(caCert.metadata.namespace).toBe('cert-manager');
+    expect(caIssuer.metadata.namespace).toBeUndefined();
+    expect(caCert.spec.issuerRef).toMatchObject({ kind: 'ClusterIssuer' });
     expect(issuers.find((i) => i.metadata.name === caCert.spec.issuerRef.name)!.spec).toEqual({ selfSigned: {} });
     // The CA keeps its key on renewal, so copies of ca.crt from before and after verify each other's leaves.
     expect(caCert.spec.privateKey.rotationPolicy).toBe('Never');
-    for (const c of certificates.filter((x) => !x.spec.isCA))
-      expect(c.spec.issuerRef).toEqual({ name: caIssuer.metadata.name, kind: 'Issuer', group: 'cert-manager.io' });
+    // Nothing in the application namespace holds or signs with a CA key.
+    expect(objects.filter((o) => o.kind === 'Issuer')).toEqual([]);
+    expect(objects.filter((o) => o.kind === 'Secret' && o.metadata.name === caCert.spec.secretName)).toEqual([]);
+    const workloadCerts = certificates.filter((x) => !x.spec.isCA);
+    expect(workloadCerts.length).toBeGreaterThanOrEqual(6);
+    for (const c of workloadCerts) {
+      expect(c.metadata.namespace).toBe('prism');
+      expect(c.spec.issuerRef).toEqual({
+        name: caIssuer.metadata.name,
+        kind: 'ClusterIssuer',
+        group: 'cert-manager.io',
+      });
+    }
   });
 
   it.each(SERVICE_NAMES)(
@@ -71,16 +86,26 @@ describe.each(ENVIRONMENTS)('%s: service-to-service mutual TLS', (env) => {
     },
   );
 
-  it('issues no certificate to anything but the four services and the edge, whose identity names no role', () => {
+  it('issues no certificate to anything but the services, NATS, PostgreSQL, its exporters and the edge; none but the services names a role', () => {
+    const pg = ['postgres-auth', 'postgres-ops'];
+    const exporters = pg.map((d) => `${d}-exporter`);
     expect(
       certificates
         .filter((c) => !c.spec.isCA)
         .map((c) => c.metadata.name)
         .sort(),
-    ).toEqual([...SERVICE_NAMES.map((n) => `${n}-mtls`), 'nats-mtls', 'prism-ingress-mtls'].sort());
-    const edge = certificates.find((c) => c.metadata.name === 'prism-ingress-mtls')!;
-    expect(edge.spec.usages).toEqual(['digital signature', 'client auth']);
-    expect(callerFromUris(edge.spec.uris)).toBeUndefined();
+    ).toEqual([...SERVICE_NAMES, 'nats', ...pg, ...exporters, 'prism-ingress'].map((n) => `${n}-mtls`).sort());
+    // The edge and the exporters only verify servers: client use, no role; PostgreSQL serves under its Service's names.
+    for (const name of ['prism-ingress-mtls', ...exporters.map((e) => `${e}-mtls`)]) {
+      const c = certificates.find((x) => x.metadata.name === name)!;
+      expect(c.spec.usages, name).toEqual(['digital signature', 'client auth']);
+      expect(callerFromUris(c.spec.uris), name).toBeUndefined();
+    }
+    for (const name of pg) {
+      const c = certificates.find((x) => x.metadata.name === `${name}-mtls`)!;
+      expect(c.spec.dnsNames).toContain(name);
+      expect(callerFromUris(c.spec.uris), name).toBeUndefined();
+    }
   });
 });
 
@@ -114,16 +139,13 @@ describe('Compose: the generated certificates, mounted read-only, as the service
   it('re-issues nothing when run again, and every leaf (not the CA) with renew', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'prism-compose-mtls-')), 'mtls');
     const first = await ensureLocalPki({ dir });
-    expect(first.issued).toEqual(['ca', ...SERVICE_NAMES, 'nats', 'operator']);
+    const leaves = [...SERVICE_NAMES, 'nats', 'postgres-auth', 'postgres-ops', 'operator'];
+    expect(first.issued).toEqual(['ca', ...leaves]);
     expect((await ensureLocalPki({ dir })).issued).toEqual([]);
     const ca = readFileSync(first.caCert, 'utf8');
-    expect((await ensureLocalPki({ dir, renew: true })).issued).toEqual([...SERVICE_NAMES, 'nats', 'operator']);
+    expect((await ensureLocalPki({ dir, renew: true })).issued).toEqual(leaves);
     expect(readFileSync(first.caCert, 'utf8')).toBe(ca);
     // Near expiry (less than 30 days left), a certificate is re-issued by an ordinary run.
-    expect((await ensureLocalPki({ dir, now: new Date(Date.now() + 70 * 86_400_000) })).issued).toEqual([
-      ...SERVICE_NAMES,
-      'nats',
-      'operator',
-    ]);
+    expect((await ensureLocalPki({ dir, now: new Date(Date.now() + 70 * 86_400_000) })).issued).toEqual(leaves);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CERT_MANAGER_SPECS } from '../../infra/k8s/mesh-ca.js';
+import { APPROVER_POLICY_SPECS, CERT_MANAGER_SPECS } from '../../infra/k8s/cert-manager.js';
 import { openApiErrors, unknownFields } from '../support/k8s-schema.js';
 import { objectKey as key } from '../../infra/manifest/index.js';
 import { ENVIRONMENTS, synth } from '../support/synth.js';
@@ -11,6 +11,12 @@ const CUSTOM_KINDS: Record<string, { apiVersion: string; specFields: string[] }>
     specFields: ['refreshInterval', 'secretStoreRef', 'target', 'data', 'dataFrom'],
   },
   Issuer: { apiVersion: 'cert-manager.io/v1', specFields: ['selfSigned', 'ca', 'acme', 'vault', 'venafi'] },
+  ClusterIssuer: { apiVersion: 'cert-manager.io/v1', specFields: ['selfSigned', 'ca', 'acme', 'vault', 'venafi'] },
+  // approver-policy v0.28's CRD (deploy/crds/policy.cert-manager.io_certificaterequestpolicies.yaml).
+  CertificateRequestPolicy: {
+    apiVersion: 'policy.cert-manager.io/v1alpha1',
+    specFields: ['allowed', 'constraints', 'plugins', 'selector'],
+  },
   Certificate: {
     apiVersion: 'cert-manager.io/v1',
     specFields: [
@@ -79,6 +85,17 @@ describe.each(ENVIRONMENTS)('%s manifests against the Kubernetes OpenAPI schemas
     }
   });
 
+  it('renders every approver-policy object to the strict schema of the CRD fields it uses, cluster-scoped', () => {
+    const policies = objects.filter((o) => o.apiVersion === 'policy.cert-manager.io/v1alpha1');
+    // The mesh workloads, the CA bootstrap, the edge's TLS and the operators.
+    expect(policies.map((p) => p.kind)).toEqual(Array(4).fill('CertificateRequestPolicy'));
+    for (const o of policies) {
+      const r = APPROVER_POLICY_SPECS.CertificateRequestPolicy.safeParse(o.spec);
+      expect(r.success, `${key(o)}: ${r.error?.message}`).toBe(true);
+      expect(o.metadata.namespace, key(o)).toBeUndefined();
+    }
+  });
+
   it('renders custom resources with their CRD group and known spec fields only', () => {
     for (const o of objects.filter((x) => CUSTOM_KINDS[x.kind])) {
       const crd = CUSTOM_KINDS[o.kind]!;
@@ -114,6 +131,20 @@ describe('the schema checks themselves', () => {
       CERT_MANAGER_SPECS.Certificate.safeParse({ ...(cert.spec as object), usages: ['server-auth'] }).success,
     ).toBe(false);
     expect(CERT_MANAGER_SPECS.Issuer.safeParse({ ca: { secretName: 'x' }, selfSigned: {} }).success).toBe(false);
+    expect(CERT_MANAGER_SPECS.ClusterIssuer.safeParse({ ca: { secretName: 'x' }, selfSigned: {} }).success).toBe(false);
+  });
+
+  it('catch a misspelt or mistyped approver-policy field', () => {
+    const policy = structuredClone(objects.find((o) => o.kind === 'CertificateRequestPolicy')!.spec) as any;
+    const { CertificateRequestPolicy: spec } = APPROVER_POLICY_SPECS;
+    expect(spec.safeParse(policy).success).toBe(true);
+    expect(spec.safeParse({ ...policy, allow: policy.allowed }).success).toBe(false);
+    expect(spec.safeParse({ ...policy, allowed: { ...policy.allowed, uri: policy.allowed.uris } }).success).toBe(false);
+    expect(spec.safeParse({ ...policy, allowed: { ...policy.allowed, isCA: 'false' } }).success).toBe(false);
+    expect(spec.safeParse({ ...policy, constraints: { maxDuration: '90d' } }).success).toBe(false);
+    expect(spec.safeParse({ ...policy, constraints: { privateKey: { algorithm: 'EC' } } }).success).toBe(false);
+    expect(spec.safeParse({ ...policy, selector: { namespace: { matchLabels: {} } } }).success).toBe(false);
+    expect(spec.safeParse({ allowed: policy.allowed }).success).toBe(false);
   });
 
   it('catch an unknown field deep in a pod template', () => {

@@ -6,6 +6,7 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { Agent, type buildConnector, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_HEADERS } from '../../infra/contract/index.js';
@@ -312,6 +313,32 @@ describe('the local platform', () => {
     );
     const shown = JSON.stringify(e);
     for (const s of secrets) expect(shown).not.toContain(s);
+  });
+
+  it('PostgreSQL admits TCP over TLS only, and every client of it verifies it against the mesh CA', async () => {
+    const ca = readFileSync(e.operator_mtls.ca_file, 'utf8');
+    // Compose publishes no database port (its endpoints leave them empty).
+    for (const addr of Object.values(e.postgres).filter(Boolean)) {
+      const [host, port] = addr.split(':');
+      const login = async (ssl: pg.ClientConfig['ssl']) => {
+        const c = new pg.Client({ host, port: Number(port), user: 'prism', password: 'not-the-password', ssl });
+        c.on('error', () => {});
+        try {
+          await c.connect();
+        } finally {
+          await c.end().catch(() => {});
+        }
+      };
+      await expect(login(false), addr).rejects.toThrow(/no pg_hba\.conf entry .*no encryption/);
+      // Over TLS, the certificate checked against the mesh CA for the address dialled: on to the password.
+      await expect(login({ ca, rejectUnauthorized: true }), addr).rejects.toThrow(/password authentication failed/);
+    }
+    if (EXISTING) return;
+    for (const s of ['auth', 'config', 'dbmanager'] as const) {
+      const env = serviceEnvironment({ repoRoot: REPO, dir }, s);
+      expect(env.PGSSLMODE, s).toBe('verify-full');
+      expect(readFileSync(env.PGSSLROOTCERT!, 'utf8'), s).toBe(ca);
+    }
   });
 });
 

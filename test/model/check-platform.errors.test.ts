@@ -127,6 +127,11 @@ const CASES: readonly {
     plant: (p) => withComponent(p, 'gateway', (c) => envWith(c, 'PRISM_REDIS_PASSWORD', { value: 'hunter2' })),
     problem: 'gateway: PRISM_REDIS_PASSWORD is secret and must be a secret reference',
   },
+  {
+    fault: "cert-manager's namespace is the application namespace (the mesh CA key back beside the workloads)",
+    plant: (p) => ({ ...p, mtls: { ...p.mtls, certManagerNamespace: p.namespace } }),
+    problem: 'certManager.namespace is the application namespace prism: the mesh CA key must live outside it',
+  },
 ];
 
 describe('checkPlatform', () => {

@@ -228,10 +228,12 @@ describe('Alertmanager in Compose', () => {
     const files = renderLocal(buildPlatform('dev', config));
     const obs = parse(files.get('deploy/docker-compose/docker-compose.observability.yml')!);
     const init = obs.services['observability-volume-init'];
-    // The receiver's credential, beside Prometheus's token for MinIO's metrics (the same init writes both).
+    // The receiver's credential, beside Prometheus's tokens for Consul's and MinIO's metrics (the same init writes all).
     expect(init.environment).toEqual({
       ALERTMANAGER_SLACK_API_URL:
         '${ALERTMANAGER_SLACK_API_URL?ALERTMANAGER_SLACK_API_URL must be defined in .env (it may be empty)}',
+      CONSUL_METRICS_TOKEN:
+        '${CONSUL_METRICS_TOKEN:?CONSUL_METRICS_TOKEN is not set: run make dev-setup or copy .env.example to .env}',
       MINIO_METRICS_TOKEN:
         '${MINIO_METRICS_TOKEN:?MINIO_METRICS_TOKEN is not set: run make dev-setup or copy .env.example to .env}',
     });

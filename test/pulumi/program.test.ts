@@ -99,7 +99,7 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
     expect(types).toContain('kubernetes:networking.k8s.io/v1:NetworkPolicy');
     for (const t of types)
       expect(t).toMatch(
-        /^kubernetes:(core|apps|batch|policy|autoscaling|networking\.k8s\.io|rbac\.authorization\.k8s\.io|external-secrets\.io|cert-manager\.io)\/v\d+:/,
+        /^kubernetes:(core|apps|batch|policy|autoscaling|networking\.k8s\.io|rbac\.authorization\.k8s\.io|external-secrets\.io|cert-manager\.io|policy\.cert-manager\.io)\/v\d+(alpha\d+)?:/,
       );
   });
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NatsConnection, connect } from '@nats-io/transport-node';
 import { loadStack } from '../../infra/config/index.js';
-import { natsInboxPrefix, type WorkloadName } from '../../infra/contract/index.js';
+import { natsInboxPrefix, type NATS_WORKLOAD, type ServiceName } from '../../infra/contract/index.js';
 import { localNatsArgs } from '../../infra/local-platform/render.js';
 import { ensureLocalPki, type LocalPki, type PkiFiles } from '../../infra/local/mtls-pki.js';
 import { buildPlatform, component } from '../../infra/model/index.js';
@@ -20,7 +20,7 @@ export interface SecureNats {
   readonly monitorPort: number;
   readonly pki: LocalPki;
   readonly conf: string;
-  as(who: WorkloadName | 'operator', opts?: { reconnect?: boolean }): Promise<NatsConnection>;
+  as(who: ServiceName | typeof NATS_WORKLOAD | 'operator', opts?: { reconnect?: boolean }): Promise<NatsConnection>;
   start(): Promise<void>;
   stop(): Promise<void>;
   dispose(): Promise<void>;
@@ -44,7 +44,8 @@ export async function secureNats(): Promise<SecureNats> {
   await writeFile(join(dir, 'nats.conf'), conf);
   let child: ChildProcess | undefined;
   const url = `tls://127.0.0.1:${client}`;
-  const files = (who: WorkloadName | 'operator'): PkiFiles => (who === 'operator' ? pki.operator : pki.workloads[who]!);
+  const files = (who: ServiceName | typeof NATS_WORKLOAD | 'operator'): PkiFiles =>
+    who === 'operator' ? pki.operator : pki.workloads[who]!;
   const server: SecureNats = {
     url,
     monitorPort: monitor,

@@ -118,14 +118,17 @@ describe('the pull-request workflow and .ci/run', () => {
     const pulumi = /^PULUMI=v(\S+)/m.exec(tools)![1];
     const step = workflow.jobs['images-and-deploy']!.steps.find((s) => s.uses === 'pulumi/actions@v6')!;
     expect(step.with!['pulumi-version']).toBe(pulumi);
-    // The cert-manager step reads the deploy test's version with this sed: it must find one.
+    // The cert-manager step reads the deploy test's versions (cert-manager, approver-policy) with these seds:
+    // each must find one.
     const run = workflow.jobs['images-and-deploy']!.steps.find(
-      (s) => s.name === 'cert-manager and ingress-nginx',
+      (s) => s.name === 'cert-manager, approver-policy and ingress-nginx',
     )!.run!;
-    const sed = /\$\(sed -n '([^']+)' scripts\/deploy-test\.sh\)/.exec(run)![1]!;
-    expect(execFileSync('sed', ['-n', sed, 'scripts/deploy-test.sh'], { encoding: 'utf8' }).trim()).toMatch(
-      /^v\d+\.\d+\.\d+$/,
-    );
+    const seds = [...run.matchAll(/\$\(sed -n '([^']+)' scripts\/deploy-test\.sh\)/g)].map((m) => m[1]!);
+    expect(seds).toHaveLength(2);
+    for (const sed of seds)
+      expect(execFileSync('sed', ['-n', sed, 'scripts/deploy-test.sh'], { encoding: 'utf8' }).trim()).toMatch(
+        /^v\d+\.\d+\.\d+$/,
+      );
   });
 });
 

@@ -4,6 +4,8 @@ import type { Facts } from '../facts.js';
 import { envOf, isRecord, secretsMountedAt, spec, type Workload } from '../manifests.js';
 import { type ChecklistItem, verdict } from './item.js';
 import { annotation, ingresses, isService } from './lookups.js';
+import { postgresTls } from './postgres-tls.js';
+import { meshCaProblems } from './mesh-ca.js';
 
 /** Security: "TLS enabled on all endpoints", at the edge (Ingress → backend) and between the services (mutual TLS). */
 
@@ -136,7 +138,13 @@ export const TLS_ITEMS = {
       'certificates optional, as the edge reaches it), the certificate, key and CA files mounted from the Secret of a cert-manager ' +
       'Certificate issued by a CA Issuer in the output and naming the service; every service-to-service URL (env and gateway config) ' +
       "is https, and every Ingress speaks TLS to its backends and verifies it (proxy-ssl-verify; the CA of the Issuer of the backends' " +
-      "certificates, from a Certificate's Secret; a proxy-ssl-name each backend's certificate carries). Only the metrics/health port stays plaintext.",
+      "certificates, from a Certificate's Secret; a proxy-ssl-name each backend's certificate carries). Every PostgreSQL server has ssl on " +
+      '(TLS 1.2 at least, its certificate from a Certificate) and a pg_hba.conf of `local` and `hostssl` lines only; every PostgreSQL ' +
+      "client (services, Jobs, CronJobs, exporters) uses sslmode verify-full with a root certificate from a Certificate's Secret. " +
+      'Only the metrics/health port stays plaintext. ' +
+      'The mesh CA: no CA key Secret (CA Certificate) and no CA Issuer in the application namespace; a cert-manager approver-policy ' +
+      "CertificateRequestPolicy that cert-manager's controller may use restricts the mesh issuer there to named identities (no wildcard " +
+      'URI, no CA), and every certificate the objects ask for (Certificates, the Ingress TLS certificate) is allowed by such a policy.',
     check(f) {
       const problems: string[] = [];
       const ing = ingresses(f);
@@ -175,10 +183,13 @@ export const TLS_ITEMS = {
           if (m && isService(m[1]!)) problems.push(`${g.object.metadata.name}: ${url} is plaintext`);
         }
       }
+      const pg = postgresTls(f);
+      problems.push(...pg.problems);
+      problems.push(...meshCaProblems(f));
       const exempt = [...TLS_EXEMPT_PORT_NAMES].join(', ');
       return verdict(
         problems.length > 12 ? [...problems.slice(0, 12), `and ${problems.length - 12} more`] : problems,
-        `Ingress ${ing.map((i) => i.metadata.name).join(', ')} TLS (${[...new Set(issuing.map(issuerOf))].join(', ')}), backends verified against the mesh CA; mutual TLS on the gRPC ports and HTTPS on the HTTP ports of ${services.map((w) => w.app).join(', ')} from cert-manager Certificates; plaintext only on ${exempt}`,
+        `Ingress ${ing.map((i) => i.metadata.name).join(', ')} TLS (${[...new Set(issuing.map(issuerOf))].join(', ')}), backends verified against the mesh CA; mutual TLS on the gRPC ports and HTTPS on the HTTP ports of ${services.map((w) => w.app).join(', ')} from cert-manager Certificates; PostgreSQL ${pg.servers.join(', ')} TLS-only over TCP, ${pg.clients.length} clients verify-full against the mesh CA; the mesh CA key outside ${f.namespace}, its issuance restricted by approver-policy; plaintext only on ${exempt}`,
       );
     },
   },

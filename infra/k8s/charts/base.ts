@@ -2,6 +2,7 @@ import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { StackConfig } from '../../config/index.js';
 import { componentLabels } from '../labels.js';
+import { IssuancePolicy } from '../issuance-policy.js';
 import { MeshCaIssuer } from '../mesh-ca.js';
 import { PlatformNamespace, platformNamespaceProps } from '../namespace.js';
 import { NamespaceNetworkBaseline } from '../network-policy.js';
@@ -14,7 +15,10 @@ export interface BaseChartProps {
   readonly config: StackConfig;
 }
 
-/** The namespace (restricted profile), its default-deny network baseline, the secret references and the mesh CA. */
+/**
+ * The namespace (restricted profile), its default-deny network baseline, the secret references, the mesh CA
+ * (its key in cert-manager's namespace) and the approval policies of every certificate the platform requests.
+ */
 export class BaseChart extends Chart {
   constructor(scope: Construct, id: string, props: BaseChartProps) {
     super(scope, id, { namespace: props.platform.namespace, disableResourceNameHashes: true });
@@ -30,5 +34,6 @@ export class BaseChart extends Chart {
       alertingSecrets,
     });
     new MeshCaIssuer(this, 'MeshCa', { ca: props.platform.mtls, environment: props.platform.environment, labels });
+    new IssuancePolicy(this, 'IssuancePolicy', { platform: props.platform, labels });
   }
 }

@@ -13,6 +13,7 @@ import {
   NATS_WORKLOAD,
   PORTS,
   pgRole,
+  pgTlsServerSettings,
   REDIS_USERS,
   SERVICE_NAMES,
   type DatabaseId,
@@ -28,6 +29,7 @@ import { MINIO_METRICS_POLICY, minioBucketPolicy, minioSetupScript } from '../fi
 import { natsServerConf } from '../files/nats.js';
 import { pgHbaConf } from '../files/postgres.js';
 import { redisConf, redisPasswordVar, redisUserArgs } from '../files/redis.js';
+import { certificateReloadCheck } from '../files/tls-reload.js';
 import { bytes, type DataStoreName } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
 import { THIRD_PARTY_IMAGES } from '../images.js';
@@ -56,6 +58,36 @@ const stateful = {
 } as const;
 
 const PG_CONFIG_DIR = '/etc/prism/postgres';
+/**
+ * The PostgreSQL servers' certificate (cert-manager's Secret, or the local CA's files), beside the configuration
+ * directory as NATS_TLS_DIR is. PostgreSQL refuses a key file its group or others may read unless root owns it,
+ * and a Compose bind mount keeps the host user's owner and 0644: so the start wrapper copies the key to
+ * {@link PG_TLS_KEY_COPY} (0600, the server's own user) in every environment, and the server reads that copy.
+ */
+export const PG_TLS_DIR = '/etc/postgres-tls';
+export const PG_TLS_KEY_COPY = '/tmp/postgres-tls/tls.key';
+const PG_TLS_KEY_DIR = PG_TLS_KEY_COPY.replace(/\/[^/]+$/, '');
+/**
+ * The wrapper (`sh -c`): the key copied private (renamed into place), the check that reloads a renewed certificate
+ * (copying its key first), then the image's entrypoint with the model's arguments.
+ */
+const PG_START = [
+  'sh',
+  '-c',
+  [
+    // The umask in a subshell: the server and the image's entrypoint keep their own.
+    `key() { (umask 077 && mkdir -p ${PG_TLS_KEY_DIR} && cat ${PG_TLS_DIR}/${MTLS_FILES.key} > ${PG_TLS_KEY_COPY}.new && mv ${PG_TLS_KEY_COPY}.new ${PG_TLS_KEY_COPY}); }`,
+    'key || exit 1',
+    ...certificateReloadCheck({
+      cert: `${PG_TLS_DIR}/${MTLS_FILES.cert}`,
+      server: 'postgres',
+      prepare: 'key',
+      log: 'postgres-start',
+    }),
+    'exec docker-entrypoint.sh postgres "$@"',
+  ].join('\n'),
+  'postgres-start',
+] as const;
 
 function postgres(ctx: BuildContext, db: DatabaseId): Component {
   const d = DATABASES[db];
@@ -70,6 +102,7 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
         ? 'PostgreSQL: users, sessions, API keys, OAuth'
         : 'PostgreSQL: audit logs, events, metrics, backups',
     image: DATA_IMAGES.postgres,
+    command: PG_START,
     // wal_level=replica and replication slots let the DB manager take base backups and stream WAL;
     // its pg_hba.conf admits the replication connections. The archive slot may hold at most a
     // quarter of the volume in WAL: a DB manager down for long breaks WAL continuity (which the
@@ -87,6 +120,11 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
       `hba_file=${PG_CONFIG_DIR}/pg_hba.conf`,
       '-c',
       `max_slot_wal_keep_size=${Math.floor((bytes(size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps')) ?? 0) / 4 / 1024 / 1024)}MB`,
+      // TLS 1.2+ with the mesh certificate; pg_hba.conf admits TCP over TLS only.
+      ...pgTlsServerSettings({ cert: `${PG_TLS_DIR}/${MTLS_FILES.cert}`, key: PG_TLS_KEY_COPY }).flatMap((s) => [
+        '-c',
+        s,
+      ]),
     ],
     configFiles: [{ name: 'pg_hba.conf', mountPath: PG_CONFIG_DIR, content: pgHbaConf(pgRole(db, 'backup').name) }],
     ports: [{ name: 'postgres', port, publish: true }],
@@ -106,6 +144,8 @@ function postgres(ctx: BuildContext, db: DatabaseId): Component {
       size: size(ctx, db === 'auth' ? 'postgresAuth' : 'postgresOps'),
     },
     writablePaths: [TMP, { path: '/var/run/postgresql', size: '16Mi' }],
+    // Clients dial the component's name (the services, the DB manager's tasks, the exporter).
+    identity: { uri: workloadSpiffeId(d.component), dnsNames: [d.component], mountPath: PG_TLS_DIR },
   };
 }
 
@@ -147,6 +187,17 @@ function redis(ctx: BuildContext): Component {
  */
 export const NATS_TLS_DIR = '/etc/nats-tls';
 
+/** The NATS servers' wrapper (`sh -c`): the check that reloads a renewed certificate, then nats-server. */
+const NATS_START = [
+  'sh',
+  '-c',
+  [
+    ...certificateReloadCheck({ cert: `${NATS_TLS_DIR}/${MTLS_FILES.cert}`, server: 'nats-server', log: 'nats-start' }),
+    'exec nats-server "$@"',
+  ].join('\n'),
+  'nats-start',
+] as const;
+
 function nats(ctx: BuildContext): Component {
   const replicas = ctx.config.nats.replicas;
   const storeDir = '/data/jetstream';
@@ -164,6 +215,7 @@ function nats(ctx: BuildContext): Component {
     name: 'nats',
     description: 'NATS with JetStream: durable event streams',
     image: DATA_IMAGES.nats,
+    command: NATS_START,
     args: ['--config', '/etc/nats/nats-server.conf'],
     ports: [
       { name: 'client', port: PORTS.natsClient, publish: true },

@@ -1,4 +1,14 @@
-import { DATABASES, HEALTH_PATHS, PORTS, REDIS_USERS, type DatabaseId, pgRole } from '../../contract/index.js';
+import {
+  DATABASES,
+  HEALTH_PATHS,
+  MTLS_DIR,
+  PORTS,
+  REDIS_USERS,
+  type DatabaseId,
+  pgRole,
+  pgTlsUriParams,
+  workloadSpiffeId,
+} from '../../contract/index.js';
 import { ALERTMANAGER_SECRETS_DIR, alertingSecretKeys, alertmanagerYaml } from '../files/alertmanager.js';
 import {
   alertRulesYaml,
@@ -203,15 +213,17 @@ const exporterBase = (ctx: BuildContext) =>
 function postgresExporter(ctx: BuildContext, db: DatabaseId): Component {
   const d = DATABASES[db];
   const port = db === 'auth' ? PORTS.postgresAuth : PORTS.postgresOps;
+  const name = `${d.component}-exporter` as const;
   return {
     ...exporterBase(ctx),
-    name: `${d.component}-exporter`,
+    name,
     description: `postgres_exporter: metrics of ${d.name} (up, size, WAL, replication slots)`,
     image: OBSERVABILITY_IMAGES.postgresExporter,
     args: [`--web.listen-address=:${PORTS.postgresExporter}`],
     ports: [{ name: 'metrics', port: PORTS.postgresExporter }],
     env: {
-      DATA_SOURCE_URI: value(`${d.component}:${port}/${d.name}?sslmode=disable`),
+      // verify-full against the mesh CA: lib/pq checks the chain and the name it dialled before sending the password.
+      DATA_SOURCE_URI: value(`${d.component}:${port}/${d.name}?${pgTlsUriParams()}`),
       // Its own role: pg_monitor's statistics and settings, no table data.
       DATA_SOURCE_USER: value(pgRole(db, 'monitor').name),
       DATA_SOURCE_PASS: secret(pgRole(db, 'monitor').password!),
@@ -220,6 +232,8 @@ function postgresExporter(ctx: BuildContext, db: DatabaseId): Component {
     readiness: probe(httpGet('/', 'metrics'), 5, 10),
     flows: [{ to: d.component, port: 'postgres' }],
     metricsOf: d.component,
+    // Only the CA certificate, to verify its database (no key: it authenticates with its password).
+    identity: { uri: workloadSpiffeId(name), dnsNames: [], mountPath: MTLS_DIR, verifyOnly: true },
   };
 }
 

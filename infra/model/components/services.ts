@@ -19,6 +19,7 @@ import {
   type PgLoginRoleId,
   type PgRole,
   pgPasswordVar,
+  pgTlsEnv,
   REDIS_USERS,
 } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
@@ -116,11 +117,17 @@ function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow
 /** Streams the services create are replicated on every NATS server, up to JetStream's maximum of 5. */
 const streamReplicas = (ctx: BuildContext): EnvValue => value(Math.min(ctx.config.nats.replicas, 5));
 
+/** TLS to PostgreSQL (verify-full against the mesh CA, which every service mounts): for the services and libpq alike. */
+const PG_TLS: Record<string, EnvValue> = Object.fromEntries(
+  Object.entries(pgTlsEnv()).map(([name, v]) => [name, value(v)]),
+);
+
 /** Where a database is and, with `role`, who the service logs in as there (its role of PG_ROLES). */
 function dbEnv(db: DatabaseId, role?: PgRole): Record<string, EnvValue> {
   const d = DATABASES[db];
   const P = db.toUpperCase();
   return {
+    ...PG_TLS,
     [`PRISM_${P}_DB_HOST`]: value(d.component),
     [`PRISM_${P}_DB_PORT`]: value(db === 'auth' ? PORTS.postgresAuth : PORTS.postgresOps),
     [`PRISM_${P}_DB_NAME`]: value(d.name),

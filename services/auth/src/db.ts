@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Logger } from '../../runtime/src/index.js';
+import { type Logger, pgClientSsl } from '../../runtime/src/index.js';
 import { DependencyUnavailable, isConnectionError } from './errors.js';
 
 export type Db = pg.Pool;
@@ -27,6 +27,7 @@ export function createDb(opts: DbOptions, log: Logger): Db {
     database: opts.database,
     user: opts.user,
     password: opts.password,
+    ssl: pgClientSsl(),
     max: opts.max ?? 10,
     connectionTimeoutMillis: 2_000,
     idleTimeoutMillis: 30_000,

@@ -9,6 +9,7 @@ import {
   grpc,
   loadProto,
   natsConnectOptions,
+  pgClientSsl,
   unary,
 } from '../../runtime/src/index.js';
 import type { ConfigChange__Output as ConfigChange } from '../../runtime/src/proto/prism/config/v1/ConfigChange.js';
@@ -126,6 +127,7 @@ export async function startConfigService(
     database: String(env.PRISM_OPS_DB_NAME),
     user: String(env.PRISM_OPS_DB_USER),
     password: String(env.PRISM_OPS_DB_PASSWORD),
+    ssl: pgClientSsl(),
     max: 10,
   });
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));

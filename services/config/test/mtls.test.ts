@@ -189,7 +189,16 @@ describe('config service: mutual TLS and per-method authorization', () => {
     })();
     await new Promise((r) => setTimeout(r, 300));
     const renewed = await mesh.renew();
-    expect(renewed.issued).toEqual(['gateway', 'auth', 'config', 'dbmanager', 'nats', 'operator']);
+    expect(renewed.issued).toEqual([
+      'gateway',
+      'auth',
+      'config',
+      'dbmanager',
+      'nats',
+      'postgres-auth',
+      'postgres-ops',
+      'operator',
+    ]);
     const newSerial = new (await import('node:crypto')).X509Certificate(readFileSync(renewed.workloads.config!.cert))
       .serialNumber;
     expect(newSerial).not.toBe(before);

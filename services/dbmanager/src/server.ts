@@ -2,6 +2,7 @@ import { Gauge } from 'prom-client';
 import { GRPC_APIS, METRICS, type DatabaseId } from '#contract';
 import { GrpcError, type ServiceRuntime, grpc, loadProto, unary } from '../../runtime/src/index.js';
 import type { DbManagerHandlers } from '../../runtime/src/proto/prism/dbmanager/v1/DbManager.js';
+import { connectionConfig } from './backup/pg-tools.js';
 import type { WalArchiver } from './backup/wal-archive.js';
 import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
 import { DbManagerContext, dbTarget, rolePasswords } from './settings.js';
@@ -58,7 +59,7 @@ export async function startDbManager(
     const t = ctx.targets[db];
     health.addCheck(`postgres-${db}`, async () => {
       const { default: pg } = await import('pg');
-      const c = new pg.Client({ ...t, connectionTimeoutMillis: 1500 });
+      const c = new pg.Client({ ...connectionConfig(t), connectionTimeoutMillis: 1500 });
       await c.connect();
       await c.end();
     });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DATABASES, type DatabaseId, PG_LOGIN_ROLES, PG_ROLES, type PgLoginRoleId, pgPasswordVar } from '#contract';
-import { EnvError, type ServiceEnv } from '../../runtime/src/index.js';
+import { EnvError, type ServiceEnv, pgClientSsl } from '../../runtime/src/index.js';
 import type { EngineContext } from './backup/basebackup.js';
 import { BackupCatalog } from './backup/catalog.js';
 import { type DbTarget, findPgBin, serverMajor } from './backup/pg-tools.js';
@@ -101,6 +101,7 @@ export class DbManagerContext {
       user: String(env.PRISM_OPS_DB_USER),
       password: String(env.PRISM_OPS_DB_PASSWORD),
       database: ops.database,
+      ssl: pgClientSsl(),
       max: 4,
     });
     this.opsPool.on('error', () => {}); // idle-client errors surface on the next query

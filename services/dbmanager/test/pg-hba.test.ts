@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pgTlsEnv } from '#contract';
 import { pgHbaConf } from '#infra/model/files/postgres';
+import { pgServerTls } from '#test/support/pg-tls';
 import { type PrivatePostgres, pgBin, privatePostgres } from '#test/support/private-servers';
 
 const exec = promisify(execFile);
@@ -18,12 +20,15 @@ describe('rendered pg_hba.conf of the PostgreSQL servers', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
+  let meshCa = '';
+  /** A server with the model's TLS settings (the certificate of a local mesh CA for 127.0.0.1) and `hba`. */
   async function serverWith(hba: string): Promise<PrivatePostgres> {
     const dir = await mkdtemp(join(tmpdir(), 'prism-hba-'));
     dirs.push(dir);
-    await chmod(dir, 0o755);
+    const tls = await pgServerTls(dir);
+    meshCa = tls.ca;
     await writeFile(join(dir, 'pg_hba.conf'), hba, { mode: 0o644 });
-    const s = await privatePostgres(`-c hba_file=${join(dir, 'pg_hba.conf')}`);
+    const s = await privatePostgres(`-c hba_file=${join(dir, 'pg_hba.conf')} ${tls.options}`);
     servers.push(s);
     return s;
   }
@@ -35,7 +40,8 @@ describe('rendered pg_hba.conf of the PostgreSQL servers', () => {
       join(pgBin(), 'pg_basebackup'),
       ['-h', '127.0.0.1', '-p', String(s.port), '-U', 'prism', '-D', join(out, 'b'), '-X', 'none', '--no-password'],
       {
-        env: { ...process.env, PGPASSWORD: password },
+        // As the DB manager connects: verify-full against the mesh CA.
+        env: { ...process.env, PGPASSWORD: password, ...pgTlsEnv(meshCa) },
       },
     );
   };
@@ -50,7 +56,7 @@ describe('rendered pg_hba.conf of the PostgreSQL servers', () => {
     const s = await serverWith(
       pgHbaConf('prism')
         .split('\n')
-        .filter((l) => !l.startsWith('host    replication'))
+        .filter((l) => !/^hostssl\s+replication/.test(l))
         .join('\n'),
     );
     await expect(basebackup(s, s.password)).rejects.toThrow(/no pg_hba\.conf entry for replication connection/);

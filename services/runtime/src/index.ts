@@ -12,3 +12,4 @@ export * from './service.js';
 export * from './jetstream.js';
 export * from './nats.js';
 export * from './grpc-tracing.js';
+export * from './pg-tls.js';

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { DatabaseId } from '#contract';
+import { pgClientSsl } from '#runtime';
 
 /** How the DB manager reaches one database (a superuser or a role with REPLICATION). */
 export interface DbTarget {
@@ -14,11 +15,23 @@ export interface DbTarget {
   readonly database: string;
 }
 
+/**
+ * The `pg` client's settings for a target: TLS as libpq's PGSSLMODE/PGSSLROOTCERT say, none on a Unix socket (as in
+ * libpq). Always explicit: left unset, `pg` reads PGSSLMODE itself and, for verify-full, trusts the system's CAs.
+ */
 export function connectionConfig(t: DbTarget) {
-  return { host: t.host, port: t.port, user: t.user, password: t.password, database: t.database };
+  const ssl = t.host.startsWith('/') ? false : (pgClientSsl() ?? false);
+  return {
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    password: t.password,
+    database: t.database,
+    ssl,
+  };
 }
 
-/** libpq's environment: the password never appears on a command line. */
+/** libpq's environment: the password never appears on a command line; PGSSLMODE and PGSSLROOTCERT pass through. */
 export function libpqEnv(t: DbTarget): NodeJS.ProcessEnv {
   return {
     ...process.env,

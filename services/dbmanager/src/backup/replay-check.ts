@@ -90,7 +90,8 @@ export async function replayAndCheck(
   const tail = () => log.trim().split('\n').slice(-8).join(' | ');
   // The restored cluster's superuser (trusted on the scratch socket): the backup role may not read the tables the check dumps.
   const superuser = pgRole(o.target.id, 'admin').name;
-  const conn = { host: work, port: 5432, user: superuser, database: 'postgres' };
+  // The scratch socket, never TLS: `pg` would read PGSSLMODE=verify-full from the environment and ask a Unix socket for TLS.
+  const conn = { host: work, port: 5432, user: superuser, database: 'postgres', ssl: false };
   const lastSegStart = plan.segments.length
     ? parseSegmentName(plan.segments.at(-1)!, meta.walSegmentSize).segno * BigInt(meta.walSegmentSize)
     : parseLsn(meta.endLsn);

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { DatabaseId } from '#contract';
+import { pgClientSsl } from '#runtime';
 import {
   type MigrateOptions,
   type MigrateResult,
@@ -23,13 +24,21 @@ export function migrationsDir(db: DatabaseId): string {
 }
 
 /** Applies the migrations of `db` to the database at `connectionString` (a libpq URL or pg config). */
+/** TLS as libpq's PGSSLMODE/PGSSLROOTCERT say, unless the caller chose; none on a Unix socket (libpq's rule). */
+function withTls(connection: string | pg.ClientConfig): pg.ClientConfig {
+  const config = typeof connection === 'string' ? { connectionString: connection } : connection;
+  if (config.ssl !== undefined) return config;
+  // Always explicit: left unset, `pg` reads PGSSLMODE itself (and asks a Unix socket for TLS).
+  return { ...config, ssl: config.host?.startsWith('/') ? false : (pgClientSsl() ?? false) };
+}
+
 export async function migrateDatabase(
   db: DatabaseId,
   connection: string | pg.ClientConfig,
   options: MigrateOptions = {},
 ): Promise<MigrateResult> {
   const migrations = await loadMigrations(migrationsDir(db));
-  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : connection);
+  const client = new pg.Client(withTls(connection));
   await client.connect();
   try {
     return await migrate(client, migrations, options);
@@ -43,7 +52,7 @@ export async function databaseMigrationStatus(
   connection: string | pg.ClientConfig,
 ): Promise<MigrationStatus[]> {
   const migrations = await loadMigrations(migrationsDir(db));
-  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : connection);
+  const client = new pg.Client(withTls(connection));
   await client.connect();
   try {
     return await migrationStatus(client, migrations);
