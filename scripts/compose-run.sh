@@ -3,7 +3,9 @@
 #   up     make docker-infra-up, make docker-up, then the Traefik overlay (the guide's `docker compose -f …`
 #          command) until every service with a health check is healthy; writes .prism-compose/endpoints.json
 #          (the format of .prism-local/endpoints.json, addresses through the published ports on 127.0.0.1) and
-#          returns, leaving the stack running
+#          returns, leaving the stack running; the local platform's example upstream (echo) and its two gateway
+#          routes come from a generated override (infra/cli/compose-echo.ts), so the journeys have their routes:
+#          PRISM_ENDPOINTS_FILE=.prism-compose/endpoints.json npx vitest run test/local-platform/journeys.test.ts
 #   down   removes every container, network and volume of the project, and the engine this script started
 # The engine, by scripts/toolchain.sh's switch:
 #   PRISM_TOOLCHAIN=download   the ordinary Docker engine with its compose plugin (DOCKER_HOST as set), real images
@@ -20,8 +22,21 @@ ROOT=$PWD
 prism_toolchain
 STATE=$ROOT/.prism-compose
 DIR=deploy/docker-compose
-EDGE_FILES=(-f "$DIR/docker-compose.yml" -f "$DIR/docker-compose.infra.yml" -f deploy/traefik/docker-compose.traefik.yml)
 mkdir -p "$STATE"
+# Source mode: the stand-ins are tagged name:tag (they cannot have the pinned digests), so every Compose command of
+# the lane, the Makefile's included, loads after each file a generated override dropping its digests
+# (scripts/compose-standin-refs.mjs); the committed files keep their pins. Download mode runs the files as they are.
+nd() { if [ "$PRISM_TOOLCHAIN" = source ]; then echo "-f $STATE/nodigest/${1%.yml}.nodigest.yml"; fi; }
+MK_INFRA="-f $DIR/docker-compose.infra.yml $(nd docker-compose.infra.yml)"
+# The journeys' example upstream (infra/cli/compose-echo.ts): the echo service and the gateway.yaml with its routes.
+ECHO_OVERRIDE=$STATE/echo/echo.override.yml
+MK_CORE="-f $DIR/docker-compose.yml $(nd docker-compose.yml) -f $ECHO_OVERRIDE $MK_INFRA"
+MK_OBS="-f $DIR/docker-compose.observability.yml $(nd docker-compose.observability.yml)"
+MK_EDGE="-f deploy/traefik/docker-compose.traefik.yml $(nd docker-compose.traefik.yml)"
+read -ra CORE_FILES <<<"$MK_CORE"
+read -ra EDGE_FILES <<<"$MK_CORE $MK_EDGE"
+read -ra ALL_FILES <<<"$MK_CORE $MK_EDGE $MK_OBS"
+lane_make() { make --no-print-directory INFRA="$MK_INFRA" CORE="$MK_CORE" OBS="$MK_OBS" EDGE="$MK_EDGE" "$@"; }
 
 # The podman service and the shim in front of it, each recorded by PID (down stops exactly those).
 engine_up() {
@@ -57,6 +72,8 @@ EOF
   for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.3; done
   docker version --format 'engine: {{.Server.Version}} (API {{.Server.APIVersion}})'
   docker compose version
+  node scripts/compose-standin-refs.mjs overrides "$STATE/nodigest" "$DIR"/docker-compose*.yml \
+    deploy/traefik/docker-compose.traefik.yml >/dev/null
   bash scripts/compose-images.sh
 }
 alive() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
@@ -67,20 +84,24 @@ compose() {
     --project-directory "$DIR" --env-file "$DIR/.env" "$@"
 }
 
+lane_files() { node --import ./infra/cli/ts-loader.mjs infra/cli/compose-echo.ts "$STATE/echo"; }
+
 up() {
   local start
   start=$(date +%s)
   engine_up
-  make --no-print-directory docker-infra-up
+  lane_files
+  lane_make docker-infra-up
   if [ "$PRISM_TOOLCHAIN" = download ]; then
-    make --no-print-directory docker-up
+    lane_make docker-up
   else
     # make docker-up's command without --build: the images are compose-images.sh's (podman's build API ran
     # `npm ci` for over 10 minutes here, uncached, where buildah reuses its layers).
     make --no-print-directory keys/private.pem local-certs
     read -ra core <<<"$(sed -n 's/^PRISM_CORE_SERVICES := //p' "$DIR/services.mk")"
-    compose -f "$DIR/docker-compose.yml" -f "$DIR/docker-compose.infra.yml" up -d --wait --wait-timeout 300 "${core[@]}"
+    compose "${CORE_FILES[@]}" up -d --wait --wait-timeout 300 "${core[@]}"
   fi
+  compose "${CORE_FILES[@]}" up -d --wait --wait-timeout 120 echo
   # The guide's overlay command (make docker-full-up would add the observability stack too).
   COMPOSE_IGNORE_ORPHANS=true compose "${EDGE_FILES[@]}" up -d --wait --wait-timeout 300 edge
   unhealthy=$(docker ps --filter "label=com.docker.compose.project=$(project)" --format '{{.Names}} {{.Status}}' | grep -v '(healthy)' | grep '(' || true)
@@ -93,7 +114,10 @@ down() {
   export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker CONTAINERS_CONF=$STATE/containers.conf
   [ "$PRISM_TOOLCHAIN" = source ] || unset DOCKER_HOST DOCKER_CONFIG
   if docker version >/dev/null 2>&1 && [ -f "$DIR/.env" ]; then
-    COMPOSE_IGNORE_ORPHANS=true compose "${EDGE_FILES[@]}" -f "$DIR/docker-compose.observability.yml" \
+    node scripts/compose-standin-refs.mjs overrides "$STATE/nodigest" "$DIR"/docker-compose*.yml \
+      deploy/traefik/docker-compose.traefik.yml >/dev/null
+    lane_files
+    COMPOSE_IGNORE_ORPHANS=true compose "${ALL_FILES[@]}" \
       down --volumes --remove-orphans --timeout 20
   fi
   for p in engine podman; do

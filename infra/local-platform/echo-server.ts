@@ -1,10 +1,12 @@
 // The local platform's example upstream: answers every request with what it received (method,
 // path, query, headers, body size) as JSON, so a user sees what the gateway forwards. `?delay_ms=N`
 // (at most 30000) answers N ms later: a slow upstream, for trying timeouts and graceful shutdown.
-// Usage: node --import tsx infra/local-platform/echo-server.ts <port>
+// Usage: node --import tsx infra/local-platform/echo-server.ts <port> [<bind address>, default 127.0.0.1]
+// (the Compose lane binds it to its container's addresses: infra/cli/compose-echo.ts)
 import { createServer } from 'node:http';
 
 const port = Number(process.argv[2]);
+const host = process.argv[3] ?? '127.0.0.1';
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
   process.stderr.write(`usage: echo-server.ts <port>; got ${process.argv[2] ?? 'nothing'}\n`);
   process.exit(2);
@@ -36,7 +38,7 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 65_000;
-server.listen(port, '127.0.0.1', () => process.stdout.write(`echo upstream listening on 127.0.0.1:${port}\n`));
+server.listen(port, host, () => process.stdout.write(`echo upstream listening on ${host}:${port}\n`));
 process.on('SIGTERM', () => {
   server.close(() => process.exit(0));
   server.closeIdleConnections();

@@ -199,6 +199,35 @@ describe('Consul ACLs (real Consul, the model configuration and set-up)', () => 
     expect(after).toHaveLength(0);
   });
 
+  // A Compose container sits on several networks; the runtime registered its first interface's address, which was
+  // the observability network's, one Consul is not on. Here the host has other interfaces than loopback (the
+  // engines' bridges), and Consul and the health server are on 127.0.0.1 only: only the route's address passes.
+  it('without a given host, registers the address on the route to Consul, where its health check passes', async () => {
+    const log = createLogger({ service: 'gateway', level: 'silent' });
+    const deregister = registerWithConsul(
+      {
+        address: `127.0.0.1:${http}`,
+        token: tokens.gateway,
+        service: 'gateway',
+        port: healthPort,
+        metricsPort: healthPort,
+      },
+      log,
+    );
+    const passing = await waitFor(
+      'a passing gateway',
+      async () => {
+        const list = (await (await api('/v1/health/service/gateway?passing=1', tokens.management)).json()) as {
+          Service: { Address: string };
+        }[];
+        return list.length === 1 ? list : undefined;
+      },
+      30_000,
+    );
+    expect(passing[0]!.Service.Address).toBe('127.0.0.1');
+    await deregister();
+  }, 45_000);
+
   it("a service's token cannot register another name, nor read KV, tokens or policies", async () => {
     await api('/v1/kv/prism/secret', tokens.management, { method: 'PUT', body: 'value' });
     for (const s of SERVICE_NAMES) {
