@@ -195,7 +195,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   };
   const found = checkImage(service, root, configFile ? JSON.parse(readFileSync(configFile, 'utf8')) : undefined, o);
   if (service === 'dbmanager') {
-    const { PG_PROGRAMS } = await import('../services/dbmanager/src/backup/pg-tools.ts');
+    const { PG_PROGRAMS } = await import('../services/dbmanager/src/backup/pg-programs.ts');
     const pg = checkPgPrograms(root, PG_PROGRAMS);
     found.push(...pg);
     if (run && !pg.length) {

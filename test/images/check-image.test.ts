@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SERVICE_ENTRY } from '../../infra/contract/index.js';
 import { IMAGE_ENTRYPOINT, checkImage as check, checkPgPrograms, pinnedTini } from '../../scripts/check-image.mjs';
-import { PG_PROGRAMS } from '#services/dbmanager/src/backup/pg-tools';
+import { PG_PROGRAMS } from '#services/dbmanager/src/backup/pg-programs';
 import { entryPackageJson, reachedPackages } from '../../scripts/service-deps.mjs';
 
 /** A root filesystem laid out as an image's: files by path. */
@@ -250,5 +250,20 @@ describe('the image check (an image root filesystem, as buildah mount or podman 
         { stdio: 'pipe' },
       ),
     ).toThrow(/imported but not installed: ioredis/);
+  });
+  it("the command line loads on Node's type stripping, as the image test runs it: an empty root gives findings, exit 1", () => {
+    // The DB manager's check imports its code's program list; before, that pulled in the service runtime, whose
+    // parameter properties type stripping refuses (ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX; CI's image test failed so).
+    const root = mkdtempSync(join(tmpdir(), 'prism-check-cli-'));
+    let out = '';
+    try {
+      execFileSync(process.execPath, ['scripts/check-image.mjs', 'dbmanager', root], { stdio: 'pipe' });
+    } catch (e) {
+      const err = e as { status: number; stdout: Buffer; stderr: Buffer };
+      expect(err.stderr.toString()).not.toMatch(/SyntaxError|ERR_/);
+      expect(err.status).toBe(1);
+      out = err.stdout.toString() + err.stderr.toString();
+    }
+    expect(out).toMatch(/usr\/lib\/postgresql: 0 bin directories/);
   });
 });

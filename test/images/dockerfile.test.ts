@@ -5,7 +5,7 @@ import { loadStack } from '../../infra/config/index.js';
 import { buildPlatform, component, imageRef } from '../../infra/model/index.js';
 import { DATA_IMAGES } from '../../infra/model/components/data.js';
 import { IMAGE_ENTRYPOINT, pinnedTini } from '../../scripts/check-image.mjs';
-import { PG_PROGRAMS } from '#services/dbmanager/src/backup/pg-tools';
+import { PG_PROGRAMS } from '#services/dbmanager/src/backup/pg-programs';
 
 // What services/Dockerfile declares, read as text. What the built images carry is checked on the images
 // themselves by scripts/image-test.sh (scripts/check-image.mjs on their mounted root filesystems).

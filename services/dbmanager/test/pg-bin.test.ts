@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '#contract';
 import { parseEnv } from '../../runtime/src/index.js';
-import { PG_PROGRAMS, findPgBin, libpqEnv, run, runCounting, serverMajor } from '../src/backup/pg-tools.js';
+import { PG_PROGRAMS } from '../src/backup/pg-programs.js';
+import { findPgBin, libpqEnv, run, runCounting, serverMajor } from '../src/backup/pg-tools.js';
 import { DbManagerContext } from '../src/settings.js';
 import { testPgUrl } from './pg-support.js';
 

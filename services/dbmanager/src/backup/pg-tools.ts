@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { DatabaseId } from '#contract';
 import { pgClientSsl } from '#runtime';
+import { PG_PROGRAMS } from './pg-programs.js';
 
 /** How the DB manager reaches one database (a superuser or a role with REPLICATION). */
 export interface DbTarget {
@@ -42,23 +43,6 @@ export function libpqEnv(t: DbTarget): NodeJS.ProcessEnv {
     PGDATABASE: t.database,
   };
 }
-
-/**
- * The PostgreSQL programs the DB manager runs, directly or through another from its own directory
- * (pg_verifybackup runs pg_waldump on every backup's WAL, pg_dumpall runs pg_dump for every database, pg_ctl
- * runs postgres); a bin directory must hold all of them. The one list:
- * services/Dockerfile's PG_PROGRAMS is held equal to it, and scripts/check-image.mjs runs each in the image.
- */
-export const PG_PROGRAMS = [
-  'pg_basebackup',
-  'pg_receivewal',
-  'pg_verifybackup',
-  'pg_waldump',
-  'pg_ctl',
-  'pg_dumpall',
-  'pg_dump',
-  'postgres',
-] as const;
 
 export interface FindPgBinOptions {
   /** An explicit directory (PRISM_PG_BIN_DIR): used as it is, once it holds every program. */
