@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { HEALTH_PATHS, METRICS } from '#contract';
+import { HEALTH_PATHS, METRICS, PG_TLS_ENV } from '#contract';
 import { attachContext, type PlatformState } from '#infra/local-platform/context';
 import { readState } from '#infra/local-platform/launcher';
 import { layout } from '#infra/local-platform/layout';
@@ -68,7 +68,8 @@ async function startImage(name: ServiceName, instance: string, rewrite: Readonly
   const swap = (text: string) => Object.entries(rewrite).reduce((t, [from, to]) => t.replaceAll(from, to), text);
   const env = Object.fromEntries(
     Object.entries(serviceEnv(pc, name, instance))
-      .filter(([k]) => k.startsWith('PRISM_'))
+      // The service's own variables, and libpq's TLS ones (PostgreSQL takes TLS only, verified against the mesh CA).
+      .filter(([k]) => k.startsWith('PRISM_') || (Object.values(PG_TLS_ENV) as string[]).includes(k))
       .map(([k, v]) => [k, swap(v)]),
   );
   const ports = { http: await freePort(), grpc: await freePort(), metrics: await freePort() };
