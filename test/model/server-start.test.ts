@@ -18,6 +18,19 @@ import { waitFor } from '../support/net.js';
 
 const exec = promisify(execFile);
 
+/** Tells the stand-in server to stop, then waits until it and the wrapper's check (whose script names `mounted`) are gone. */
+async function stopAndWaitGone(dir: string, mounted: string): Promise<void> {
+  await writeFile(join(dir, 'stop'), '');
+  await waitFor(
+    'the server and the check gone',
+    async () => {
+      const { stdout } = await exec('ps', ['-eo', 'args']).catch(() => ({ stdout: '' }));
+      return stdout.includes(mounted) ? undefined : true;
+    },
+    10_000,
+  );
+}
+
 /**
  * The PostgreSQL start wrapper of the model (Kubernetes and Compose run it as the container's command), run
  * with sh: PostgreSQL refuses a key others may read, and a Compose bind mount gives it 0644, so the wrapper must
@@ -89,15 +102,7 @@ describe("the servers' start wrappers (PostgreSQL, NATS)", () => {
       expect(await readFile(join(dir, 'hups'), 'utf8')).toBe('hup\n');
       expect(wrapper.exitCode).toBeNull();
       // The check ends with the server.
-      await writeFile(join(dir, 'stop'), '');
-      await waitFor(
-        'the server and the check gone',
-        async () => {
-          const { stdout } = await exec('ps', ['-eo', 'args']).catch(() => ({ stdout: '' }));
-          return stdout.includes(mounted) ? undefined : true;
-        },
-        10_000,
-      );
+      await stopAndWaitGone(dir, mounted);
     } finally {
       wrapper.kill('SIGKILL');
     }
@@ -139,15 +144,7 @@ describe("the servers' start wrappers (PostgreSQL, NATS)", () => {
       await waitFor('a SIGHUP', async () => (existsSync(join(dir, 'hups')) ? true : undefined), 10_000);
       await new Promise((r) => setTimeout(r, 2_500));
       expect(await readFile(join(dir, 'hups'), 'utf8')).toBe('hup\n');
-      await writeFile(join(dir, 'stop'), '');
-      await waitFor(
-        'the server and the check gone',
-        async () => {
-          const { stdout } = await exec('ps', ['-eo', 'args']).catch(() => ({ stdout: '' }));
-          return stdout.includes(mounted) ? undefined : true;
-        },
-        10_000,
-      );
+      await stopAndWaitGone(dir, mounted);
     } finally {
       wrapper.kill('SIGKILL');
     }
