@@ -33,7 +33,7 @@ import { certificateReloadCheck } from '../files/tls-reload.js';
 import { bytes, type DataStoreName } from '../../config/index.js';
 import type { Component, Image } from '../types.js';
 import { THIRD_PARTY_IMAGES } from '../images.js';
-import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, secret, value, TMP } from './common.js';
+import { type BuildContext, RUN_AS, exec, headless, httpGet, probe, ref, secret, value, TMP } from './common.js';
 
 /** Pinned images of the data tier (the pins, their support dates and reasons: infra/model/images.ts). */
 export const DATA_IMAGES = {
@@ -339,7 +339,7 @@ function consul(ctx: BuildContext): Component {
           })),
         ],
         env: {
-          CONSUL_HTTP_ADDR: value(`consul:${PORTS.consulHttp}`),
+          CONSUL_HTTP_ADDR: ref('consul', 'http'),
           [CONSUL_MANAGEMENT_VAR]: secret(CONSUL_MANAGEMENT_TOKEN),
           ...Object.fromEntries(CONSUL_TOKENS.map((t) => [t.tokenVar, secret(t.secret)])),
         },
