@@ -48,7 +48,7 @@ describe('PostgreSQL over TLS (real server, verify-full with the mesh CA)', () =
       ssl,
       connectionTimeoutMillis: 5_000,
     });
-  const verifyFull = () => pgClientSsl(pgTlsEnv(meshCa));
+  const verifyFull = () => pgClientSsl('127.0.0.1', pgTlsEnv(meshCa));
   const libpq = (program: string, args: string[], env: NodeJS.ProcessEnv) =>
     exec(join(pgBin(), program), ['-h', '127.0.0.1', '-p', String(server.port), '-U', 'prism', ...args], {
       env: { ...process.env, PGPASSWORD: server.password, ...env },
@@ -145,9 +145,9 @@ describe('PostgreSQL over TLS (real server, verify-full with the mesh CA)', () =
   });
 
   it('the client refuses a server without TLS instead of falling back to plaintext', async () => {
-    await expect(async () => pgClientSsl({ PGSSLMODE: 'require', PGSSLROOTCERT: meshCa })).rejects.toThrow(
+    await expect(async () => pgClientSsl('127.0.0.1', { PGSSLMODE: 'require', PGSSLROOTCERT: meshCa })).rejects.toThrow(
       /only verify-full/,
     );
-    await expect(async () => pgClientSsl({ PGSSLMODE: 'verify-full' })).rejects.toThrow(/PGSSLROOTCERT/);
+    await expect(async () => pgClientSsl('127.0.0.1', { PGSSLMODE: 'verify-full' })).rejects.toThrow(/PGSSLROOTCERT/);
   });
 });

@@ -27,7 +27,7 @@ export function createDb(opts: DbOptions, log: Logger): Db {
     database: opts.database,
     user: opts.user,
     password: opts.password,
-    ssl: pgClientSsl(),
+    ssl: pgClientSsl(opts.host),
     max: opts.max ?? 10,
     connectionTimeoutMillis: 2_000,
     idleTimeoutMillis: 30_000,

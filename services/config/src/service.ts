@@ -127,7 +127,7 @@ export async function startConfigService(
     database: String(env.PRISM_OPS_DB_NAME),
     user: String(env.PRISM_OPS_DB_USER),
     password: String(env.PRISM_OPS_DB_PASSWORD),
-    ssl: pgClientSsl(),
+    ssl: pgClientSsl(String(env.PRISM_OPS_DB_HOST)),
     max: 10,
   });
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));

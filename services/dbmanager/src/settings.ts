@@ -101,7 +101,7 @@ export class DbManagerContext {
       user: String(env.PRISM_OPS_DB_USER),
       password: String(env.PRISM_OPS_DB_PASSWORD),
       database: ops.database,
-      ssl: pgClientSsl(),
+      ssl: pgClientSsl(ops.host),
       max: 4,
     });
     this.opsPool.on('error', () => {}); // idle-client errors surface on the next query

@@ -16,19 +16,15 @@ export interface DbTarget {
   readonly database: string;
 }
 
-/**
- * The `pg` client's settings for a target: TLS as libpq's PGSSLMODE/PGSSLROOTCERT say, none on a Unix socket (as in
- * libpq). Always explicit: left unset, `pg` reads PGSSLMODE itself and, for verify-full, trusts the system's CAs.
- */
+/** The `pg` client's settings for a target: TLS as libpq's PGSSLMODE/PGSSLROOTCERT say (none on a Unix socket). */
 export function connectionConfig(t: DbTarget) {
-  const ssl = t.host.startsWith('/') ? false : (pgClientSsl() ?? false);
   return {
     host: t.host,
     port: t.port,
     user: t.user,
     password: t.password,
     database: t.database,
-    ssl,
+    ssl: pgClientSsl(t.host),
   };
 }
 

@@ -23,15 +23,14 @@ export function migrationsDir(db: DatabaseId): string {
   return fileURLToPath(new URL(`../../migrations/${db}/`, import.meta.url));
 }
 
-/** Applies the migrations of `db` to the database at `connectionString` (a libpq URL or pg config). */
 /** TLS as libpq's PGSSLMODE/PGSSLROOTCERT say, unless the caller chose; none on a Unix socket (libpq's rule). */
 function withTls(connection: string | pg.ClientConfig): pg.ClientConfig {
   const config = typeof connection === 'string' ? { connectionString: connection } : connection;
   if (config.ssl !== undefined) return config;
-  // Always explicit: left unset, `pg` reads PGSSLMODE itself (and asks a Unix socket for TLS).
-  return { ...config, ssl: config.host?.startsWith('/') ? false : (pgClientSsl() ?? false) };
+  return { ...config, ssl: pgClientSsl(config.host) };
 }
 
+/** Applies the migrations of `db` to the database at `connectionString` (a libpq URL or pg config). */
 export async function migrateDatabase(
   db: DatabaseId,
   connection: string | pg.ClientConfig,
