@@ -103,7 +103,8 @@ async function addressToward(consul: string): Promise<string | undefined> {
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
-        socket.connect(Number(port) || 8500, address, resolve);
+        // Any port: connecting a UDP socket only asks the kernel for the route (the address always has one).
+        socket.connect(Number(port) || 9, address, resolve);
       });
       return socket.address().address;
     } finally {
