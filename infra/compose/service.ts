@@ -124,8 +124,10 @@ function dependsOn(deps: Dependencies) {
   return names.length > 0 ? { depends_on: Object.fromEntries(names.map((n) => [n, { condition: deps[n]! }])) } : {};
 }
 
-/** The local CA's certificate alone (not its directory, which holds the CA key) as `<dir>/ca.crt`. */
-const meshCaMount = (dir: string): string => `${fromProjectDir(MTLS_CA_CERT)}:${posix.join(dir, MTLS_FILES.ca)}:ro`;
+/** The local CA's certificate alone (not its directory, which holds the CA key), mounted as `file`. */
+const meshCaMount = (file: string): string => `${fromProjectDir(MTLS_CA_CERT)}:${file}:ro`;
+/** The CA certificate's place in a certificate directory (`<dir>/ca.crt`). */
+const caFileIn = (dir: string): string => posix.join(dir, MTLS_FILES.ca);
 
 /** A long-running component as a compose service. */
 export function componentService(platform: Platform, c: Component, deps: Dependencies): ComposeService {
@@ -148,9 +150,9 @@ export function componentService(platform: Platform, c: Component, deps: Depende
     ...(c.identity && !c.identity.verifyOnly
       ? [`${fromProjectDir(posix.join(MTLS_CERT_DIR, c.name))}:${c.identity.mountPath}:ro`]
       : []),
-    ...(c.identity?.verifyOnly ? [meshCaMount(c.identity.mountPath)] : []),
+    ...(c.identity?.verifyOnly ? [meshCaMount(caFileIn(c.identity.mountPath))] : []),
     // The CA certificate alone (not its directory, which holds the CA key).
-    ...(c.meshCaFile ? [`${fromProjectDir(MTLS_CA_CERT)}:${c.meshCaFile}:ro`] : []),
+    ...(c.meshCaFile ? [meshCaMount(c.meshCaFile)] : []),
     ...(c.persistence ? [`${volumeName(c.name)}:${c.persistence.mountPath}`] : []),
     ...scratchMounts(c),
   ];
@@ -188,7 +190,7 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
   const volumes = [
     ...configMounts(t.name, t.configFiles ?? []),
     ...scratchMounts(c, writable),
-    ...(c.identity && !c.identity.verifyOnly ? [meshCaMount(c.identity.mountPath)] : []),
+    ...(c.identity && !c.identity.verifyOnly ? [meshCaMount(caFileIn(c.identity.mountPath))] : []),
   ];
   return {
     image: imageRef(image),
