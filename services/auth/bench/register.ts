@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Pool } from 'undici';
-import { startBenchService, testServers } from './service.js';
+import { startBenchService, withTestServers } from './service.js';
 
 const N = Number(process.env.BENCH_REGISTRATIONS ?? 40);
 const WARM_UP = 3;
@@ -69,9 +69,4 @@ async function main(): Promise<void> {
   }
 }
 
-const stopServers = await testServers();
-try {
-  await main();
-} finally {
-  await stopServers();
-}
+await withTestServers(main);

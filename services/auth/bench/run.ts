@@ -20,7 +20,7 @@ import { Pool } from 'undici';
 import { ARGON2_CONCURRENCY, ARGON2_PARAMS } from '../src/passwords.js';
 import { keyRingFromPem } from '../src/keys.js';
 import { AccessTokens } from '../src/tokens.js';
-import { startBenchService, testServers } from './service.js';
+import { startBenchService, withTestServers } from './service.js';
 
 const { Pool: PgPool } = pgPkg;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -229,9 +229,4 @@ async function main(): Promise<void> {
   }
 }
 
-const stopServers = await testServers();
-try {
-  await main();
-} finally {
-  await stopServers();
-}
+await withTestServers(main);

@@ -10,12 +10,16 @@ import { authDatabase, authEnvVars } from '../test/support/harness.js';
 import { makeKeyFiles } from '../test/support/keys.js';
 import { startTestServers, stopTestServers } from '#infra/local-platform/test-servers';
 
-/** The test servers: those given in PRISM_TEST_* (left running), else our own, stopped by the function returned. */
-export async function testServers(): Promise<() => Promise<void>> {
-  if (process.env.PRISM_TEST_PG_URL !== undefined) return async () => {};
+/** Runs `bench` with the test servers: those given in PRISM_TEST_* (left running), else our own, stopped after. */
+export async function withTestServers(bench: () => Promise<void>): Promise<void> {
+  if (process.env.PRISM_TEST_PG_URL !== undefined) return bench();
   const { root, env } = await startTestServers(mkdtempSync(join(tmpdir(), 'prism-bench-servers-')));
   for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
-  return () => stopTestServers(root);
+  try {
+    await bench();
+  } finally {
+    await stopTestServers(root);
+  }
 }
 
 export interface BenchService {
