@@ -159,10 +159,15 @@ function middlewares(platform: Platform): string {
           [MIDDLEWARES.rateLimit]: {
             rateLimit: { average: rps, period: '1s', burst: rps * 2, sourceCriterion: { ipStrategy: { depth: 0 } } },
           },
-          // Open when more than 30% of requests fail at the network level or 25% answer 5xx.
+          // Open when more than 30% of requests fail at the network level or 25% answer 5xx other than 503
+          // (ranges are [from, to)). The gateway answers 503 on purpose and at once (maintenance mode, its own
+          // breaker per upstream, a store unavailable): counted here, a maintenance window opened the edge's breaker,
+          // which then refused every route for up to 40 s after it ended (fallback, then recovery: seen through the
+          // Compose lane).
           [MIDDLEWARES.circuitBreaker]: {
             circuitBreaker: {
-              expression: 'NetworkErrorRatio() > 0.30 || ResponseCodeRatio(500, 600, 0, 600) > 0.25',
+              expression:
+                'NetworkErrorRatio() > 0.30 || ResponseCodeRatio(500, 503, 0, 600) > 0.25 || ResponseCodeRatio(504, 600, 0, 600) > 0.25',
               checkPeriod: '10s',
               fallbackDuration: '10s',
               recoveryDuration: '30s',

@@ -72,6 +72,19 @@ describe('Traefik configuration', () => {
     expect(dynamic.middlewares['edge-rate-limit'].rateLimit.average).toBe(platform.edge.rateLimitRps);
   });
 
+  it("the circuit breaker counts network errors and 5xx, but not the gateway's deliberate 503 (maintenance mode)", () => {
+    const expression: string = dynamic.middlewares['edge-circuit-breaker'].circuitBreaker.expression;
+    // ResponseCodeRatio(from, to, dividedByFrom, dividedByTo): the codes in [from, to) over those in the other range.
+    const counted = [...expression.matchAll(/ResponseCodeRatio\((\d+), (\d+), 0, 600\) > 0\.25/g)].map((m) => [
+      Number(m[1]),
+      Number(m[2]),
+    ]);
+    const counts = (code: number) => counted.some(([from, to]) => code >= from! && code < to!);
+    for (const code of [500, 502, 504, 599]) expect(counts(code), String(code)).toBe(true);
+    expect(counts(503)).toBe(false);
+    expect(expression).toContain('NetworkErrorRatio() > 0.30');
+  });
+
   it("health-checks each upstream on its readiness endpoint, reachable from Traefik's networks", () => {
     const services = allServices();
     for (const [name, s] of Object.entries<any>(dynamic.services)) {
