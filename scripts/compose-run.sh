@@ -6,19 +6,25 @@
 #          returns, leaving the stack running; the local platform's example upstream (echo) and its two gateway
 #          routes come from a generated override (infra/cli/compose-echo.ts), so the journeys have their routes:
 #          PRISM_ENDPOINTS_FILE=.prism-compose/endpoints.json npx vitest run test/local-platform/journeys.test.ts
-#   down   removes every container, network and volume of the project, and the engine this script started
+#   journeys  the journeys against the running stack (test/local-platform/journeys.test.ts with
+#          PRISM_ENDPOINTS_FILE, and the engine's DOCKER_HOST for the backup scripts)
+#   down   removes every container, network and volume of the project, and the engine this script started, then
+#          fails if anything of the lane is left (scripts/compose-leftovers.sh: a container, network or volume of
+#          the project, a process of the engine or of a container, a mount, a published port still listening)
 # The engine, by scripts/toolchain.sh's switch:
 #   PRISM_TOOLCHAIN=download   the ordinary Docker engine with its compose plugin (DOCKER_HOST as set), real images
 #   PRISM_TOOLCHAIN=source     Compose built from its Go module and podman's Docker API on a socket of its own
 #                              (.prism-compose/podman.sock, with its own containers.conf: runc, the ulimits and
 #                              unprivileged-port sysctl Docker gives), behind scripts/compose-engine.mjs (podman
 #                              4.3's health-check workarounds); stand-in images from scripts/compose-images.sh
-# Usage: bash scripts/compose-run.sh up|down
+# Usage: bash scripts/compose-run.sh up|journeys|down
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 # shellcheck source=scripts/toolchain.sh
 . scripts/toolchain.sh
+# shellcheck source=scripts/compose-leftovers.sh
+. scripts/compose-leftovers.sh
 prism_toolchain
 STATE=$ROOT/.prism-compose
 DIR=deploy/docker-compose
@@ -102,8 +108,10 @@ up() {
     compose "${CORE_FILES[@]}" up -d --wait --wait-timeout 300 "${core[@]}"
   fi
   compose "${CORE_FILES[@]}" up -d --wait --wait-timeout 120 echo
-  # The guide's overlay command (make docker-full-up would add the observability stack too).
-  COMPOSE_IGNORE_ORPHANS=true compose "${EDGE_FILES[@]}" up -d --wait --wait-timeout 300 edge
+  # The guide's overlay command (make docker-full-up would add the observability stack too); with it the backup
+  # scheduler, which `docker compose up` of the files starts and make docker-up does not: its health check is
+  # proven too, while the edge's runs (the first at 30 s, its interval).
+  COMPOSE_IGNORE_ORPHANS=true compose "${EDGE_FILES[@]}" up -d --wait --wait-timeout 300 edge backup-scheduler
   unhealthy=$(docker ps --filter "label=com.docker.compose.project=$(project)" --format '{{.Names}} {{.Status}}' | grep -v '(healthy)' | grep '(' || true)
   [ -z "$unhealthy" ] || { echo "compose-run: not healthy:"$'\n'"$unhealthy" >&2; exit 1; }
   node --import ./infra/cli/ts-loader.mjs infra/cli/compose-endpoints.ts "$STATE/endpoints.json"
@@ -113,7 +121,9 @@ up() {
 down() {
   export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker CONTAINERS_CONF=$STATE/containers.conf
   [ "$PRISM_TOOLCHAIN" = source ] || unset DOCKER_HOST DOCKER_CONFIG
+  rm -f "$STATE/leftovers"
   if docker version >/dev/null 2>&1 && [ -f "$DIR/.env" ]; then
+    leftovers_record "$STATE/leftovers"
     node scripts/compose-standin-refs.mjs overrides "$STATE/nodigest" "$DIR"/docker-compose*.yml \
       deploy/traefik/docker-compose.traefik.yml >/dev/null
     lane_files
@@ -128,11 +138,42 @@ down() {
     rm -f "$STATE/$p.pid"
   done
   rm -f "$STATE/podman.sock" "$STATE/docker.sock" "$STATE/endpoints.json"
-  echo "compose-run: down"
+  [ "$PRISM_TOOLCHAIN" = download ] || leftovers_reap "$STATE/leftovers"
+  leftovers_check "$STATE/leftovers" "$STATE"
+  echo "compose-run: down; nothing of the lane left (containers, networks, volumes, processes, mounts, ports)"
+}
+
+journeys() {
+  [ -f "$STATE/endpoints.json" ] || { echo "compose-run: not up (no $STATE/endpoints.json)" >&2; exit 1; }
+  # The backup journey runs deploy/backup's scripts, which detect the engine: they need the lane's socket and
+  # its compose plugin, as every docker command against the lane does.
+  [ "$PRISM_TOOLCHAIN" = download ] || export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker
+  PRISM_ENDPOINTS_FILE=$STATE/endpoints.json npx vitest run test/local-platform/journeys.test.ts
+}
+
+# When up fails: each container of the project that is not running healthy, with its last health checks and log
+# lines (a CI log is all there is once down has run).
+diagnose() {
+  local c
+  docker ps -a --filter "label=com.docker.compose.project=$(project)" --format '{{.Names}} {{.Status}}' 2>/dev/null |
+    grep -v -e '(healthy)' -e 'Exited (0)' | while read -r c _; do
+    echo "== $c: $(docker inspect --format '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}: {{range .State.Health.Log}}[exit {{.ExitCode}}] {{.Output}} {{end}}{{end}}' "$c" | tr '\n' ' ' | cut -c1-600)"
+    docker logs --tail 20 "$c" 2>&1 | cut -c1-300
+  done >&2
+}
+
+diagnose_on_failure() {
+  local rc=$?
+  [ $rc = 0 ] || diagnose
+  exit $rc
 }
 
 case ${1:-} in
-  up) up ;;
+  up)
+    trap 'diagnose_on_failure' EXIT
+    up
+    ;;
+  journeys) journeys ;;
   down) down ;;
-  *) echo "usage: bash scripts/compose-run.sh up|down" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/compose-run.sh up|journeys|down" >&2; exit 2 ;;
 esac
