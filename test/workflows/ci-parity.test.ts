@@ -50,13 +50,18 @@ function toolchain(env: Record<string, string | undefined>) {
 describe('the pull-request workflow and .ci/run', () => {
   it('.ci/run defines a function for each of its steps and runs them in order', () => {
     const steps = ciSteps();
-    expect(steps).toEqual(['prerequisites', 'npm', 'lint', 'checklist', 'test', 'images', 'deploy']);
+    expect(steps).toEqual(['prerequisites', 'npm', 'lint', 'checklist', 'test', 'images', 'compose', 'deploy']);
     for (const s of steps) expect(ciRun).toMatch(new RegExp(`^step_${s}\\(\\) \\{$`, 'm'));
     // The test command is the README's: npm test, once, in step_test.
     expect(ciRun.match(/^\s*npm test$/gm)).toHaveLength(1);
     expect(ciRun).toContain('bash scripts/install-prerequisites.sh');
     expect(ciRun).toContain('bash scripts/image-test.sh');
     expect(ciRun).toContain('bash scripts/deploy-test.sh "${args[@]}"');
+    // The Compose lane: up, the journeys, and down whether they passed or not (down fails on a leftover).
+    const compose = /^step_compose\(\) \{\n([\s\S]*?)^\}$/m.exec(ciRun)![1]!;
+    expect(compose).toContain('{ bash scripts/compose-run.sh up && bash scripts/compose-run.sh journeys; } || rc=$?');
+    expect(compose).toMatch(/^\s*bash scripts\/compose-run\.sh down \|\| /m);
+    expect(compose).toMatch(/^\s*return "\$rc"$/m);
   });
 
   it('the workflow runs every .ci/run step (npm ci and the prerequisites in each job that needs them, the rest once), in .ci/run order within each job, in download mode', () => {
@@ -86,9 +91,9 @@ describe('the pull-request workflow and .ci/run', () => {
       for (const step of job.steps) {
         const text = JSON.stringify(step);
         expect(text, `${name}: ${step.name ?? step.uses}`).not.toMatch(/\.\.\/shared|\/work\/shared/);
-        if (name === 'test' || name === 'images-and-deploy') {
+        if (name === 'test' || name === 'images-and-deploy' || name === 'compose') {
           expect(step.run ?? '', `${name}: ${step.name}`).not.toMatch(
-            /npm (run )?test|bash scripts\/(image-test|deploy-test|install-prerequisites)\.sh/,
+            /npm (run )?test|vitest|bash scripts\/(image-test|deploy-test|install-prerequisites|compose-run)\.sh/,
           );
         }
       }
