@@ -112,7 +112,11 @@ function composeFile(platform: Platform, layer: Layer): ComposeFile {
   const own = platform.components.filter((c) => c.layer === layer);
   const project = platform.components.filter((c) => c.layer === layer || LOADED_WITH[layer]?.includes(c.layer));
   const inProject = new Set(project.map((c) => c.name));
-  const tasks = own.flatMap(oneShotTasks);
+  // The tasks of every file loaded with this one: a store's set-up in the infrastructure file (Consul's tokens, the
+  // backup bucket and its user) is waited for by the services of docker-compose.yml that use the store. Without
+  // that, one `up` of all the files could start a service before its token or bucket exists, and `up --wait`
+  // failed on the set-up task that nothing waited for ("container minio-setup exited (0)").
+  const tasks = project.flatMap(oneShotTasks);
   const persistent = own.filter((c) => ownedVolumes(c).length > 0);
   const withSecretFiles = own.filter((c) => c.secretFiles);
   // Any image with a shell and chown will do; the file's own first, else one the set-up pulls anyway.

@@ -162,6 +162,33 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
     expect(alone.stderr).toMatch(/depends on undefined service "(postgres-auth|postgres-ops|redis|nats|consul|minio)"/);
   });
 
+  it('every one-shot service is waited for by a long-running one, so `up --wait` of the files succeeds', () => {
+    // Compose's --wait fails on a container that exits, even with 0, unless a service waits for it to complete
+    // (through the Compose lane: "container minio-setup exited (0)" after one `up --wait` of every file).
+    for (const files of [FILES.core, FILES.traefik, FILES.all]) {
+      const services = load(dir, files).project.services as Record<
+        string,
+        { restart?: string; depends_on?: Record<string, { condition: string }> }
+      >;
+      const oneShots = Object.keys(services).filter((n) => services[n]!.restart === 'no');
+      expect(oneShots).toEqual(expect.arrayContaining(['db-migrate', 'consul-setup', 'minio-setup']));
+      for (const task of oneShots) {
+        const waiters = Object.keys(services).filter(
+          (n) =>
+            services[n]!.restart !== 'no' &&
+            services[n]!.depends_on?.[task]?.condition === 'service_completed_successfully',
+        );
+        expect(waiters, `${files.join(' ')}: ${task}`).not.toEqual([]);
+      }
+    }
+    // The DB manager uses the bucket and its user; a service registering in Consul uses its token.
+    const core = load(dir, FILES.core).project.services;
+    expect(core.dbmanager.depends_on).toMatchObject({
+      'minio-setup': { condition: 'service_completed_successfully' },
+      'consul-setup': { condition: 'service_completed_successfully' },
+    });
+  });
+
   it('every make target that loads docker-compose.yml loads the infrastructure with it (make -n)', () => {
     const targets = ['docker-migrate', 'docker-up', 'docker-down', 'docker-build', 'docker-full-up', 'docker-clean'];
     const r = spawnSync('make', ['-n', ...targets], { cwd: dir, encoding: 'utf8' });
