@@ -35,7 +35,7 @@ leftovers_check() {
     case $kind in
       container) what=$($cli ps -a --filter "$label" --format '{{.Names}}') ;;
       *) what=$($cli "$kind" ls -q --filter "$label") ;;
-    esac
+    esac || { left+=("${kind}s: $cli cannot list them"); continue; }
     for w in $what; do left+=("$kind $w"); done
   done
   # Patterns naming what was the lane's: its state directory and each recorded container's ID.
@@ -43,9 +43,13 @@ leftovers_check() {
   while read -r id; do pats+=(-e "$id"); done < <([ ! -f "$file" ] || sed -n 's/^container //p' "$file")
   # Processes: the engine started in the state directory (podman's service, the API shim), or one holding a
   # container (conmon, a shim).
-  local c procs
+  local c procs self=" " p=$BASHPID
+  # This check and what runs it are not the lane's, whatever their command lines say.
+  while [ "$p" -gt 1 ]; do self+="$p " p=$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f2); done
   procs=$(command_lines) # read first: the grep below would match itself
-  while read -r c; do left+=("process ${c:0:200}"); done < <(grep -F "${pats[@]}" <<<"$procs" || true)
+  while read -r p c; do
+    [[ $self == *" $p "* ]] || left+=("process $p ${c:0:200}")
+  done < <(grep -F "${pats[@]}" <<<"$procs" || true)
   # Mounts: a recorded mount point (root filesystem, network namespace), or any naming an ID or the state directory.
   local mounts owner
   mounts=$(awk '{ print $5 }' /proc/self/mountinfo)
@@ -90,10 +94,11 @@ leftovers_reap() {
   echo "compose-run: stopped ${#pids[@]} conmon process(es) of exec sessions of removed containers"
 }
 
-# "PID command line" of every process (those that end meanwhile are skipped).
+# "PID command line" of every process but this one, a fork of its caller (those that end meanwhile are skipped).
 command_lines() {
   local p c
   for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" != "$BASHPID" ] || continue
     c=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) && [ -n "$c" ] && echo "${p#/proc/} $c"
   done
   return 0
