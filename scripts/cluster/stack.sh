@@ -1,0 +1,40 @@
+# shellcheck shell=bash
+# The stack on the real-pods lane (sourced by scripts/cluster-run.sh): `pulumi up -s <stack>` through the deploy
+# test's existing-cluster mode, kept deployed, with the lane's images and its API server's address.
+
+STACK_DIR=$STATE/stack
+
+# The name as containerd's CRI stores it (docker.io/library/ for a short one).
+qualified_ref() {
+  case $1 in
+    */*) case ${1%%/*} in *.* | *:* | localhost) echo "$1" ;; *) echo "docker.io/$1" ;; esac ;;
+    *) echo "docker.io/library/$1" ;;
+  esac
+}
+
+# Every image the stack's manifests pin by digest: a stand-in cannot have that digest, so its image is also
+# named <repository>@<digest> in containerd, which is the name the CRI resolves a `name:tag@digest` reference by
+# (kubelet reports "already present on machine"). What runs is the stand-in: the digest itself is not proven.
+digest_aliases() {
+  local ref name
+  grep -rhoE 'image: [^ ]+@sha256:[0-9a-f]{64}' "$1" | awk '{print $2}' | sort -u | while read -r ref; do
+    name=$(qualified_ref "${ref%@*}")
+    ctr --address "$CONTAINERD_SOCK" -n k8s.io images tag --force "$name" "${name%:*}@${ref#*@}" >/dev/null
+  done
+}
+
+# deploy_stack <stack>: volumes, then the deploy test's dry runs and `pulumi up` of <stack> (every Deployment and
+# StatefulSet Available by its real probes, every Job complete), a preview that must show no change, kept deployed.
+deploy_stack() {
+  local stack=$1 api
+  CDK8S_OUTDIR=$STATE/synth npx tsx charts/main.ts >/dev/null
+  digest_aliases "$STATE/synth/$stack"
+  bash scripts/local-cluster.sh volumes
+  # Prometheus reaches the API server at its endpoint (NetworkPolicy egress sees the address after the Service's
+  # DNAT): the lane's, as an operator sets their cluster's.
+  api=$(kc get endpoints kubernetes -o jsonpath='{.subsets[0].addresses[0].ip} {.subsets[0].ports[0].port}')
+  KUBECONFIG=$KUBECONFIG_FILE PRISM_DEPLOY_TEST_REGISTRY=ghcr.io/prism-platform PRISM_DEPLOY_TEST_TAG=$(node -p 'require("./package.json").version') \
+    PRISM_DEPLOY_TEST_CONFIG="prism:cluster.apiServer.cidrs[0] ${api% *}/32
+prism:cluster.apiServer.port ${api#* }" \
+    bash scripts/deploy-test.sh --existing-cluster --keep "$STACK_DIR" "$stack"
+}
