@@ -34,6 +34,8 @@ function clusterEndpoints(platform: Platform, root: string, operatorDir: string)
   };
   const gatewayNames = [`gateway.${platform.namespace}`, `gateway.${platform.namespace}.svc`];
   gatewayNames.forEach((n, i) => names.push(`pod gateway ${i} ${n}`));
+  // And the gateway's Service, through which kube-proxy spreads requests over the replicas (the resilience check).
+  names.push(`service gateway ${fqdn('gateway')}`);
   const gateway = component(platform, 'gateway').configFiles.find((f) => f.name === 'gateway.yaml');
   if (!gateway) throw new Error('the gateway has no gateway.yaml');
   const endpoints: Endpoints = {
