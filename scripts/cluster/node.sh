@@ -190,6 +190,8 @@ stop_bg() {
 }
 
 down() {
+  remove_hosts_block
+  rm -rf "$ENDPOINTS_DIR"
   [ -d "$STATE" ] || { log "nothing to take down ($STATE)"; return 0; }
   PATH=$(bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kubernetes-node coredns kube-router 2>/dev/null || true):$PATH
   # Pods first, through the kubelet, so the CNI plugins remove their veths, addresses and chains.
@@ -254,7 +256,8 @@ verify_down() {
   ! ipset list -n 2>/dev/null | grep -qE '^(KUBE-|kube-router)' || left+=" ipsets"
   ! ss -ltnH | awk '{print $4}' | grep -qE ':(10250|10248|10249|10256|20244)$' || left+=" ports"
   [ ! -d /sys/fs/cgroup/memory/kubepods ] || left+=" cgroups"
+  ! grep -q "$HOSTS_MARK\$" /etc/hosts || left+=" /etc/hosts"
   if [ -n "$left" ]; then log "down left:$left"; return 1; fi
   rm -rf "$STATE"
-  log "down: no process, mount, network namespace, interface, iptables chain, ipset, port or cgroup of the lane left"
+  log "down: no process, mount, network namespace, interface, iptables chain, ipset, port, cgroup or /etc/hosts name of the lane left"
 }
