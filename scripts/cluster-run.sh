@@ -91,7 +91,6 @@ up() {
   BUSYBOX_IMAGE=$BUSYBOX_IMAGE bash scripts/cluster/check.sh
   [ "$stack" != node ] || return 0
   start_cert_manager
-  stack_images "$CONTAINERD_SOCK"
   deploy_stack "$stack"
   lane_endpoints
   BUSYBOX_IMAGE=$BUSYBOX_IMAGE bash scripts/cluster/stack-flows.sh

@@ -23,11 +23,12 @@ digest_aliases() {
   done
 }
 
-# deploy_stack <stack>: volumes, then the deploy test's dry runs and `pulumi up` of <stack> (every Deployment and
+# deploy_stack <stack>: the images its manifests name (scripts/cluster/stack-images.sh), volumes, then the deploy test's dry runs and `pulumi up` of <stack> (every Deployment and
 # StatefulSet Available by its real probes, every Job complete), a preview that must show no change, kept deployed.
 deploy_stack() {
   local stack=$1 api
   CDK8S_OUTDIR=$STATE/synth npx tsx charts/main.ts >/dev/null
+  stack_images "$CONTAINERD_SOCK" "$STATE/synth/$stack"
   digest_aliases "$STATE/synth/$stack"
   bash scripts/local-cluster.sh volumes
   # Prometheus reaches the API server at its endpoint (NetworkPolicy egress sees the address after the Service's
