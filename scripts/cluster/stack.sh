@@ -32,10 +32,12 @@ deploy_stack() {
   digest_aliases "$STATE/synth/$stack"
   bash scripts/local-cluster.sh volumes
   # Prometheus reaches the API server at its endpoint (NetworkPolicy egress sees the address after the Service's
-  # DNAT): the lane's, as an operator sets their cluster's.
+  # DNAT): the lane's, as an operator sets their cluster's. Two gateways, so the journeys meet two replicas
+  # sharing Redis and the revocation feed (dev runs one).
   api=$(kc get endpoints kubernetes -o jsonpath='{.subsets[0].addresses[0].ip} {.subsets[0].ports[0].port}')
   KUBECONFIG=$KUBECONFIG_FILE PRISM_DEPLOY_TEST_REGISTRY=ghcr.io/prism-platform PRISM_DEPLOY_TEST_TAG=$(node -p 'require("./package.json").version') \
     PRISM_DEPLOY_TEST_CONFIG="prism:cluster.apiServer.cidrs[0] ${api% *}/32
-prism:cluster.apiServer.port ${api#* }" \
+prism:cluster.apiServer.port ${api#* }
+prism:services.gateway.replicas 2" \
     bash scripts/deploy-test.sh --existing-cluster --keep "$STACK_DIR" "$stack"
 }
