@@ -2,13 +2,16 @@
 # The real-pods lane: the local deploy test's control plane (scripts/local-cluster.sh, no kwok) plus one real node on
 # this machine: containerd and runc (Debian packages), the CNI bridge and portmap plugins (Debian's
 # containernetworking-plugins), kubelet and kube-proxy (iptables mode) of the control plane's release, CoreDNS as the
-# cluster DNS and kube-router as the NetworkPolicy enforcer (both built by scripts/control-plane-tools.sh).
+# cluster DNS and kube-router as the NetworkPolicy enforcer, cert-manager and approver-policy issuing the stack's
+# certificates (scripts/cluster/cert-manager.sh; all built by scripts/control-plane-tools.sh).
 # Images cannot be pulled: stand-ins are imported into containerd (scripts/cluster/images.sh).
-# Usage: bash scripts/cluster-run.sh up [dev|prod] | down | check
+# Usage: bash scripts/cluster-run.sh up [dev|prod] | down | check [dev|prod]
 #   up      starts everything, waits until the node, CoreDNS and kube-router are Ready, runs `check`, and leaves it
 #           running (the stack argument is accepted for the coming `pulumi up -s <stack>` step; not deployed yet)
 #   check   proves the lane through the running cluster (scripts/cluster/check.sh): a pod Ready by its real probe,
-#           a Service through kube-proxy, a name through CoreDNS, a declared flow allowed, an undeclared one refused
+#           a Service through kube-proxy, a name through CoreDNS, a declared flow allowed, an undeclared one refused;
+#           then scripts/cluster/cert-manager-check.sh: the stack's mesh CA and a workload certificate issued, requests
+#           the stack's policies do not allow refused
 #   down    removes every process, mount, network namespace, interface, iptables chain and sysctl change `up` made,
 #           and verifies it
 # Needs root, and: apt-get install containerd runc containernetworking-plugins conntrack iptables ipset
@@ -45,6 +48,8 @@ kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 . scripts/cluster/images.sh
 # shellcheck source=scripts/cluster/node.sh
 . scripts/cluster/node.sh
+# shellcheck source=scripts/cluster/cert-manager.sh
+. scripts/cluster/cert-manager.sh
 
 up() {
   [ "$PRISM_TOOLCHAIN" != download ] || { log "PRISM_TOOLCHAIN=download: this lane is kind there, which is not built yet"; exit 2; }
@@ -56,7 +61,7 @@ up() {
   for c in containerd runc ctr conntrack iptables ipset etcd; do command -v "$c" >/dev/null || absent+=" $c"; done
   [ -x /usr/lib/cni/bridge ] || absent+=" containernetworking-plugins"
   [ -z "$absent" ] || { log "missing:$absent (see the usage above for the packages)"; exit 1; }
-  bash scripts/control-plane-tools.sh kubernetes kubectl kubernetes-node coredns kube-router
+  bash scripts/control-plane-tools.sh kubernetes kubectl kubernetes-node coredns kube-router cert-manager approver-policy
   PATH=$(bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kubernetes-node coredns kube-router):$PATH
   HOST_IP=$(ip -4 route get 1.1.1.1 | sed -n 's/.* src \([0-9.]*\).*/\1/p')
   [ -n "$HOST_IP" ] || { log "no IPv4 address with a default route"; exit 1; }
@@ -69,13 +74,15 @@ up() {
   stand_in_images
   start_node
   cluster_addons
+  start_cert_manager "$stack"
   log "up in $((SECONDS - start)) s: export KUBECONFIG=$KUBECONFIG_FILE (node $NODE at $HOST_IP)"
   BUSYBOX_IMAGE=$BUSYBOX_IMAGE bash scripts/cluster/check.sh
+  bash scripts/cluster/cert-manager-check.sh "$KUBECONFIG_FILE" "$stack"
 }
 
 case ${1:-} in
   up) up "${2:-dev}" ;;
   down) down ;;
-  check) bash scripts/cluster/check.sh ;;
-  *) echo "usage: bash scripts/cluster-run.sh up [dev|prod] | down | check" >&2; exit 2 ;;
+  check) bash scripts/cluster/check.sh && bash scripts/cluster/cert-manager-check.sh "$KUBECONFIG_FILE" "${2:-dev}" ;;
+  *) echo "usage: bash scripts/cluster-run.sh up [dev|prod] | down | check [dev|prod]" >&2; exit 2 ;;
 esac

@@ -127,8 +127,16 @@ func run(rootCtx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	enabled := enabledControllers(cfg)
-	log.Info("starting cert-manager controller", "controllers", sets.List(enabled))
+	// Enabled and built in (the Venafi ones are enabled by default but not built: see the header).
+	known := controller.Known()
+	enabled, running := enabledControllers(cfg), sets.New[string]()
+	for name := range known {
+		if enabled.Has(name) {
+			running.Insert(name)
+		}
+	}
+	log.Info("starting cert-manager controller", "controllers", sets.List(running),
+		"enabledNotBuiltIn", sets.List(enabled.Difference(running)))
 
 	g, gctx := errgroup.WithContext(rootCtx)
 	listener, err := (&net.ListenConfig{}).Listen(gctx, "tcp", cfg.HealthzListenAddress)
@@ -149,11 +157,8 @@ func run(rootCtx context.Context, path string) error {
 		return g.Wait()
 	case <-elected:
 	}
-	for name, constructor := range controller.Known() {
-		if !enabled.Has(name) {
-			continue
-		}
-		c, err := constructor(factory)
+	for name := range running {
+		c, err := known[name](factory)
 		if err != nil {
 			return fmt.Errorf("controller %s: %w", name, err)
 		}
