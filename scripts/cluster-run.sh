@@ -2,11 +2,12 @@
 # The real-pods lane: the local deploy test's control plane (scripts/local-cluster.sh, no kwok) plus one real node on
 # this machine: containerd and runc (Debian packages), the CNI bridge and portmap plugins (Debian's
 # containernetworking-plugins), kubelet and kube-proxy (iptables mode) of the control plane's release, CoreDNS as the
-# cluster DNS and kube-router as the NetworkPolicy enforcer (both built by scripts/control-plane-tools.sh).
+# cluster DNS and kube-router as the NetworkPolicy enforcer, cert-manager and approver-policy issuing the stack's
+# certificates (scripts/cluster/cert-manager.sh; all built by scripts/control-plane-tools.sh).
 # Images cannot be pulled: stand-ins are imported into containerd (scripts/cluster/images.sh).
 # Usage: bash scripts/cluster-run.sh up [dev|node] | down | check | flows | resilience | endpoints
 #   up      starts everything, waits until the node, CoreDNS and kube-router are Ready, runs `check`; then (unless
-#           `node`) cert-manager and approver-policy, the stack's images, `pulumi up -s dev` through the deploy test
+#           `node`) the stack's images, `pulumi up -s dev` through the deploy test
 #           (scripts/cluster/stack.sh: every pod Running and Ready by its real probes, the Jobs complete), the
 #           journeys' way in (scripts/cluster/endpoints.sh: .prism-cluster/endpoints.json), `flows`; and leaves it
 #           all running. The journeys then run against it unchanged:
@@ -14,7 +15,9 @@
 #               KUBECONFIG=$PRISM_CLUSTER_RUN_DIR/control-plane/admin.kubeconfig npx vitest run test/local-platform/journeys.test.ts
 #           prod's shape (anti-affinity over three zones) needs three nodes; this lane has one.
 #   check   proves the lane through the running cluster (scripts/cluster/check.sh): a pod Ready by its real probe,
-#           a Service through kube-proxy, a name through CoreDNS, a declared flow allowed, an undeclared one refused
+#           a Service through kube-proxy, a name through CoreDNS, a declared flow allowed, an undeclared one refused;
+#           then scripts/cluster/cert-manager-check.sh: the stack's mesh CA and a workload certificate issued, requests
+#           the stack's policies do not allow refused
 #   flows   the stack's NetworkPolicies from inside its pods (scripts/cluster/stack-flows.sh)
 #   resilience  a rolling update of the gateway under load, a pod of each service deleted (scripts/cluster/
 #           stack-resilience.sh), then `endpoints`
@@ -59,6 +62,8 @@ kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 . scripts/cluster/stack.sh
 # shellcheck source=scripts/cluster/endpoints.sh
 . scripts/cluster/endpoints.sh
+# shellcheck source=scripts/cluster/cert-manager.sh
+. scripts/cluster/cert-manager.sh
 
 up() {
   [ "$PRISM_TOOLCHAIN" != download ] || { log "PRISM_TOOLCHAIN=download: this lane is kind there, which is not built yet"; exit 2; }
@@ -74,7 +79,7 @@ up() {
   for c in containerd runc ctr conntrack iptables ipset etcd; do command -v "$c" >/dev/null || absent+=" $c"; done
   [ -x /usr/lib/cni/bridge ] || absent+=" containernetworking-plugins"
   [ -z "$absent" ] || { log "missing:$absent (see the usage above for the packages)"; exit 1; }
-  bash scripts/control-plane-tools.sh kubernetes kubectl kubernetes-node coredns kube-router
+  bash scripts/control-plane-tools.sh kubernetes kubectl kubernetes-node coredns kube-router cert-manager approver-policy
   PATH=$(bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kubernetes-node coredns kube-router):$PATH
   HOST_IP=$(ip -4 route get 1.1.1.1 | sed -n 's/.* src \([0-9.]*\).*/\1/p')
   [ -n "$HOST_IP" ] || { log "no IPv4 address with a default route"; exit 1; }
@@ -87,10 +92,11 @@ up() {
   stand_in_images
   start_node
   cluster_addons
+  start_cert_manager dev # the stack whose issuers it serves (`node`: dev's)
   log "up in $((SECONDS - start)) s: export KUBECONFIG=$KUBECONFIG_FILE (node $NODE at $HOST_IP)"
   BUSYBOX_IMAGE=$BUSYBOX_IMAGE bash scripts/cluster/check.sh
+  bash scripts/cluster/cert-manager-check.sh "$KUBECONFIG_FILE" dev
   [ "$stack" != node ] || return 0
-  start_cert_manager
   deploy_stack "$stack"
   lane_endpoints
   BUSYBOX_IMAGE=$BUSYBOX_IMAGE bash scripts/cluster/stack-flows.sh
@@ -107,7 +113,7 @@ case ${1:-} in flows | resilience | endpoints) PATH=$(bash scripts/control-plane
 case ${1:-} in
   up) up "${2:-dev}" ;;
   down) down ;;
-  check) bash scripts/cluster/check.sh ;;
+  check) bash scripts/cluster/check.sh && bash scripts/cluster/cert-manager-check.sh "$KUBECONFIG_FILE" dev ;;
   flows) bash scripts/cluster/stack-flows.sh ;;
   resilience) bash scripts/cluster/stack-resilience.sh && remap_endpoints ;;
   endpoints) remap_endpoints ;;

@@ -203,6 +203,7 @@ down() {
     until_ok "pods to stop" 60 sh -c "[ -z \"\$(kubectl --kubeconfig $KUBECONFIG_FILE get pods -A -o name)\" ] &&
       ! ls $STATE/cni/ipam/prism 2>/dev/null | grep -q '^[0-9]'" || true
   fi
+  stop_cert_manager
   stop_bg kube-router
   stop_bg kube-proxy
   stop_bg kubelet
@@ -247,6 +248,7 @@ verify_down() {
     ! pgrep -x "$name" >/dev/null || left+=" process:$name"
   done
   ! pgrep -f "containerd-shim-runc-v2 .*$CONTAINERD_SOCK" >/dev/null || left+=" process:containerd-shim"
+  left+=$(cert_manager_left)
   [ -z "$(our_mounts)" ] || left+=" mounts"
   ip link show "$BRIDGE" >/dev/null 2>&1 && left+=" interface:$BRIDGE"
   ! ip -o link show type veth 2>/dev/null | grep -q "master $BRIDGE" || left+=" veths"

@@ -174,6 +174,36 @@ describe('PRISM_TOOLCHAIN, the one switch', () => {
     }
   });
 
+  it('cert-manager and approver-policy: built at the versions the deploy test pins; download mode refuses them', () => {
+    const pinned = (name: string) =>
+      new RegExp(`^${name}=(v\\S+)`, 'm').exec(readFileSync('scripts/deploy-test.sh', 'utf8'))![1];
+    const cache = '/nonexistent/prism-tools';
+    const source = spawnSync(
+      'bash',
+      ['scripts/control-plane-tools.sh', '--print-path', 'cert-manager', 'approver-policy'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, PRISM_TOOLCHAIN: 'source', PRISM_TOOLS_CACHE: cache },
+      },
+    );
+    expect(source.status).toBe(1);
+    expect(source.stderr).toContain(`${cache}/cert-manager-${pinned('CERT_MANAGER')} is missing`);
+    // No host binary of either is released: the lane there is kind, not a build here.
+    for (const tool of ['cert-manager', 'approver-policy']) {
+      const r = spawnSync('bash', ['scripts/control-plane-tools.sh', tool], {
+        encoding: 'utf8',
+        env: { ...process.env, PRISM_TOOLCHAIN: 'download', PRISM_TOOLS_CACHE: cache },
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`no ${tool} host binary is released`);
+    }
+    const approverPolicy = spawnSync('bash', ['scripts/control-plane-tools.sh', '--print-path', 'approver-policy'], {
+      encoding: 'utf8',
+      env: { ...process.env, PRISM_TOOLCHAIN: 'source', PRISM_TOOLS_CACHE: cache },
+    });
+    expect(approverPolicy.stderr).toContain(`${cache}/approver-policy-${pinned('APPROVER_POLICY')} is missing`);
+  });
+
   it('the deploy test on an existing cluster needs its KUBECONFIG', () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'KUBECONFIG'));
     const r = spawnSync('bash', ['scripts/deploy-test.sh', '--existing-cluster'], {
