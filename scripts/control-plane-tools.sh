@@ -21,9 +21,14 @@
 #   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.3.0
 #                                     the programs of the stand-in images of the third-party images the Compose
 #                                     files name (scripts/compose-images.sh), the versions those files pin
+#   The real-pods lane's stand-in images (scripts/cluster/stack-images.sh), besides Loki and Jaeger above:
+#   prometheus-v3.13.5                the Prometheus server (cmd/prometheus) of the release infra/model/images.ts pins,
+#                                     without its web UI's assets (an npm build the module leaves out)
+#   redis_exporter-v1.97.0            the Redis exporter: the only version the module proxy serves (images pin 1.92)
 # Usage: bash scripts/control-plane-tools.sh [TOOL ...]
 #        bash scripts/control-plane-tools.sh --print-path [TOOL ...]
 #   TOOL: kubernetes kubectl kwok pulumi pulumi-resource-kubernetes jaeger kubernetes-node coredns kube-router docker-compose nats-server consul traefik loki
+#         prometheus redis_exporter
 #   Without names, builds the first five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
@@ -57,6 +62,9 @@ NATS_SERVER=v2.10.22
 CONSUL=v1.20.1       # the newest the module proxy builds; the images pin 2.0.x (download mode runs that release)
 TRAEFIK=v3.2.1
 LOKI=v3.3.0
+# The real-pods lane's: Prometheus at the release the model pins (its Go module is v0.3XX.Y for v3.XX.Y).
+PROMETHEUS=$(node --input-type=module -e "const { THIRD_PARTY_IMAGES: i } = await import('./infra/model/images.ts'); console.log(i.prometheus.tag)")
+REDIS_EXPORTER=v1.97.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
 # Download mode: the commands each tool name stands for must be on PATH; the provider is a Pulumi plugin.
@@ -94,7 +102,7 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
           echo "== consul-v$release: downloaded (release binary)"
         fi
         ;;
-      nats-server | traefik | loki) ;;
+      nats-server | traefik | loki | prometheus | redis_exporter) ;;
       kubernetes) require_on_path kube-apiserver kube-controller-manager kube-scheduler ;;
       kubectl | kwok | pulumi | coredns | kube-router) require_on_path "$tool" ;;
       kubernetes-node) require_on_path kubelet kube-proxy ;;
@@ -107,7 +115,7 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
             { echo "control-plane-tools: the kubernetes provider plugin $K8S_PROVIDER is not installed (pulumi plugin install resource kubernetes v$K8S_PROVIDER)" >&2; exit 1; }
         fi
         ;;
-      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
+      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki, prometheus, redis_exporter)" >&2; exit 2 ;;
     esac
   done
   if [ $print = yes ]; then echo "$path"; fi
@@ -116,7 +124,8 @@ fi
 
 names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER"
   "kubernetes-node-$KUBERNETES" "coredns-$COREDNS" "kube-router-$KUBE_ROUTER"
-  "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI")
+  "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI"
+  "prometheus-$PROMETHEUS" "redis_exporter-$REDIS_EXPORTER")
 
 if [ "${1:-}" = --print-path ]; then
   shift
@@ -297,6 +306,18 @@ build_loki() {
   rm -rf module
 }
 
+build_prometheus() {
+  local minor patch
+  IFS=. read -r _ minor patch <<<"${PROMETHEUS#v}"
+  module_copy "github.com/prometheus/prometheus@v0.3$(printf %02d "$minor").$patch"
+  (cd module && GOWORK=off nice -n 19 go build -o ../bin/ -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS#v}" ./cmd/prometheus)
+  rm -rf module
+}
+
+build_redis_exporter() {
+  GOBIN=$PWD/bin nice -n 19 go install -ldflags "-s -w -X main.BuildVersion=$REDIS_EXPORTER" "github.com/oliver006/redis_exporter@$REDIS_EXPORTER"
+}
+
 [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
 for tool in "$@"; do
   case $tool in
@@ -314,6 +335,8 @@ for tool in "$@"; do
     consul) build "consul-$CONSUL" build_consul ;;
     traefik) build "traefik-$TRAEFIK" build_traefik ;;
     loki) build "loki-$LOKI" build_loki ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
+    prometheus) build "prometheus-$PROMETHEUS" build_prometheus ;;
+    redis_exporter) build "redis_exporter-$REDIS_EXPORTER" build_redis_exporter ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki, prometheus, redis_exporter)" >&2; exit 2 ;;
   esac
 done
