@@ -62,8 +62,6 @@ NATS_SERVER=v2.10.22
 CONSUL=v1.20.1       # the newest the module proxy builds; the images pin 2.0.x (download mode runs that release)
 TRAEFIK=v3.2.1
 LOKI=v3.3.0
-# The real-pods lane's: Prometheus at the release the model pins (its Go module is v0.3XX.Y for v3.XX.Y).
-PROMETHEUS=$(node --input-type=module -e "const { THIRD_PARTY_IMAGES: i } = await import('./infra/model/images.ts'); console.log(i.prometheus.tag)")
 REDIS_EXPORTER=v1.97.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
@@ -122,6 +120,9 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
   exit 0
 fi
 
+# The real-pods lane's: Prometheus at the release the model pins (its Go module is v0.3XX.Y for v3.XX.Y); read here,
+# after download mode, which needs no node of this version (the model is TypeScript).
+PROMETHEUS=$(node --input-type=module -e "const { THIRD_PARTY_IMAGES: i } = await import('./infra/model/images.ts'); console.log(i.prometheus.tag)")
 names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER"
   "kubernetes-node-$KUBERNETES" "coredns-$COREDNS" "kube-router-$KUBE_ROUTER"
   "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI"
