@@ -9,7 +9,8 @@
 // Probes: exec ones with `podman exec`; HTTP and TCP ones from inside the container's network namespace to its own
 // address, plus a check that the port is bound on every address (the kubelet probes the pod IP). Jobs must exit 0.
 // Needs root, podman, nsenter, curl, openssl. Not part of npm test (root, podman, minutes).
-// Usage: node scripts/cluster/standin-smoke.mjs [--keep] [--image name:tag=other:tag]... [manifest dir]
+// Usage: node scripts/cluster/standin-smoke.mjs [--keep] [--only workload,...] [--image name:tag=other:tag]... [dir]
+//   --image runs another image in that one's place (a candidate stand-in); --only runs those workloads alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -29,7 +30,9 @@ const argv = process.argv.slice(2);
 const keep = argv.includes('--keep');
 const substitutes = new Map();
 argv.forEach((a, i) => argv[i - 1] === '--image' && substitutes.set(...a.split('=')));
-const dir = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--image')[0] ?? 'dist/k8s/dev';
+const only = argv[argv.indexOf('--only') + 1]?.split(',');
+const dir =
+  argv.filter((a, i) => !a.startsWith('--') && !['--image', '--only'].includes(argv[i - 1]))[0] ?? 'dist/k8s/dev';
 const TIMEOUT_S = Number(process.env.PRISM_SMOKE_TIMEOUT ?? 240);
 
 const docs = readdirSync(dir)
@@ -47,10 +50,17 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const workloads = docs.flatMap((o) => {
   const spec = o.spec?.jobTemplate?.spec?.template?.spec ?? o.spec?.template?.spec;
   if (!spec || !['Deployment', 'StatefulSet', 'Job', 'CronJob', 'DaemonSet'].includes(o.kind)) return [];
+  if (argv.includes('--only') && !only.includes(o.metadata.name)) return [];
   const job = o.kind === 'Job' || o.kind === 'CronJob';
   return spec.containers
     .filter((c) => !c.image.startsWith('ghcr.io/prism-platform/'))
-    .map((c) => ({ object: o, spec, container: c, job, claims: o.spec.volumeClaimTemplates ?? [] }));
+    .map((c) => ({
+      object: o,
+      spec,
+      container: c,
+      job,
+      name: `smoke-${o.metadata.name}${c.name === o.metadata.name ? '' : `-${c.name}`}`,
+    }));
 });
 
 const work = mkdtempSync('/var/tmp/prism-standin-smoke.');
@@ -165,15 +175,7 @@ function podmanArgs(w) {
   }
   w.env = env;
   const expand = (s) => s.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n) => env[n] ?? m);
-  const args = [
-    'run',
-    '--name',
-    `smoke-${object.metadata.name}`,
-    '--network',
-    network,
-    '--network-alias',
-    object.metadata.name,
-  ];
+  const args = ['run', '--name', w.name, '--network', network, '--network-alias', object.metadata.name];
   args.push(
     '--runtime',
     'runc',
@@ -198,8 +200,15 @@ function podmanArgs(w) {
 }
 
 const pid = (name) => run('podman', ['inspect', '-f', '{{.State.Pid}}', name]).trim();
-// One probe, once: true when it passes now.
+// One probe, once: true when it passes now (false when the container is gone: no process to enter).
 function probeOnce(name, probe) {
+  try {
+    return probeNow(name, probe);
+  } catch {
+    return false;
+  }
+}
+function probeNow(name, probe) {
   if (probe.exec) return ok('podman', ['exec', name, ...probe.exec.command]);
   const port = (probe.httpGet ?? probe.tcpSocket).port;
   const ns = ['-t', pid(name), '-n'];
@@ -241,7 +250,7 @@ const READS = {
 };
 
 async function waitProbes(w) {
-  const name = `smoke-${w.object.metadata.name}`;
+  const name = w.name;
   const probes = [
     ['readiness', w.container.readinessProbe],
     ['liveness', w.container.livenessProbe],
@@ -265,7 +274,7 @@ async function waitProbes(w) {
         encoding: 'utf8',
       }).stdout;
     }
-    if (!read.expect.test(body)) return `probes pass, but ${read.path} lacks ${read.expect}`;
+    if (!read.expect.test(body)) return `${read.path} lacks ${read.expect} (the probes pass)`;
   }
   return probes.length
     ? `probes pass (${probes.map(([k]) => k).join(', ')}) after ${Math.round((Date.now() - start) / 1000)} s`
@@ -279,7 +288,7 @@ try {
   const outcomes = await Promise.all(
     services.map((w) => {
       const [verb, ...rest] = podmanArgs(w);
-      started.push(`smoke-${w.object.metadata.name}`);
+      started.push(w.name);
       const r = spawnSync('podman', [verb, '-d', ...rest], { encoding: 'utf8' });
       return r.status === 0 ? waitProbes(w) : Promise.resolve(`not started: ${r.stderr.trim()}`);
     }),
@@ -288,7 +297,7 @@ try {
   for (const w of workloads.filter((x) => x.job)) {
     const t = Date.now();
     const r = spawnSync('podman', podmanArgs(w), { encoding: 'utf8', timeout: TIMEOUT_S * 1000 });
-    started.push(`smoke-${w.object.metadata.name}`);
+    started.push(w.name);
     const outcome = `job exited ${r.status} after ${Math.round((Date.now() - t) / 1000)} s`;
     results.push([w, r.status === 0 ? outcome : `${outcome}\n${r.stdout}${r.stderr}`.trimEnd(), r.status === 0]);
   }
@@ -298,7 +307,7 @@ try {
       `${passed ? 'ok  ' : 'FAIL'} ${w.object.kind}/${w.object.metadata.name} (${undigested(w.container.image)}): ${outcome}`,
     );
     if (!passed) {
-      const logs = spawnSync('podman', ['logs', '--tail', '25', `smoke-${w.object.metadata.name}`], {
+      const logs = spawnSync('podman', ['logs', '--tail', '25', w.name], {
         encoding: 'utf8',
       });
       console.log(`${logs.stdout}${logs.stderr}`.replace(/^/gm, '     | '));
