@@ -18,7 +18,7 @@
 #                                     ipset; the newest release the module proxy lists)
 #   The Compose lane's (scripts/compose-run.sh; not among the default five either):
 #   docker-compose-v2.40.3            Docker Compose v2, the `docker compose` CLI plugin
-#   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.3.0
+#   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.7.8
 #                                     the programs of the stand-in images of the third-party images the Compose
 #                                     files name (scripts/compose-images.sh), the versions those files pin
 #   The real-pods lane's stand-in images (scripts/cluster/stack-images.sh), besides Loki and Jaeger above:
@@ -61,7 +61,7 @@ COMPOSE=v2.40.3
 NATS_SERVER=v2.10.22
 CONSUL=v1.20.1       # the newest the module proxy builds; the images pin 2.0.x (download mode runs that release)
 TRAEFIK=v3.2.1
-LOKI=v3.3.0
+LOKI=v3.7.8
 REDIS_EXPORTER=v1.97.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
