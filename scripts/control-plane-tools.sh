@@ -25,13 +25,17 @@
 #   approver-policy-v0.28.0           cert-manager approver-policy (bin/approver-policy) and its CRD (share/crds)
 #   The Compose lane's (scripts/compose-run.sh; not among the default five either):
 #   docker-compose-v2.40.3            Docker Compose v2, the `docker compose` CLI plugin
-#   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.3.0
+#   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.7.8
 #                                     the programs of the stand-in images of the third-party images the Compose
 #                                     files name (scripts/compose-images.sh), the versions those files pin
+#   The real-pods lane's stand-in images (scripts/cluster/stack-images.sh), besides Loki and Jaeger above:
+#   prometheus-v3.13.5                the Prometheus server (cmd/prometheus) of the release infra/model/images.ts pins,
+#                                     without its web UI's assets (an npm build the module leaves out)
+#   redis_exporter-v1.97.0            the Redis exporter: the only version the module proxy serves (images pin 1.92)
 # Usage: bash scripts/control-plane-tools.sh [TOOL ...]
 #        bash scripts/control-plane-tools.sh --print-path [TOOL ...]
 #   TOOL: kubernetes kubectl kwok pulumi pulumi-resource-kubernetes jaeger kubernetes-node coredns kube-router cert-manager
-#         approver-policy docker-compose nats-server consul traefik loki
+#         approver-policy docker-compose nats-server consul traefik loki prometheus redis_exporter
 #   Without names, builds the first five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
@@ -69,7 +73,8 @@ COMPOSE=v2.40.3
 NATS_SERVER=v2.10.22
 CONSUL=v1.20.1       # the newest the module proxy builds; the images pin 2.0.x (download mode runs that release)
 TRAEFIK=v3.2.1
-LOKI=v3.3.0
+LOKI=v3.7.8
+REDIS_EXPORTER=v1.97.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
 # Download mode: the commands each tool name stands for must be on PATH; the provider is a Pulumi plugin.
@@ -107,7 +112,7 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
           echo "== consul-v$release: downloaded (release binary)"
         fi
         ;;
-      nats-server | traefik | loki) ;;
+      nats-server | traefik | loki | prometheus | redis_exporter) ;;
       cert-manager | approver-policy)
         echo "control-plane-tools: download mode: no $tool host binary is released; the real-pods lane is kind there (cert-manager.yaml, approver-policy's chart)" >&2
         exit 1
@@ -124,16 +129,20 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
             { echo "control-plane-tools: the kubernetes provider plugin $K8S_PROVIDER is not installed (pulumi plugin install resource kubernetes v$K8S_PROVIDER)" >&2; exit 1; }
         fi
         ;;
-      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
+      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki, prometheus, redis_exporter)" >&2; exit 2 ;;
     esac
   done
   if [ $print = yes ]; then echo "$path"; fi
   exit 0
 fi
 
+# The real-pods lane's: Prometheus at the release the model pins (its Go module is v0.3XX.Y for v3.XX.Y); read here,
+# after download mode, which needs no node of this version (the model is TypeScript).
+PROMETHEUS=$(node --input-type=module -e "const { THIRD_PARTY_IMAGES: i } = await import('./infra/model/images.ts'); console.log(i.prometheus.tag)")
 names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER"
   "kubernetes-node-$KUBERNETES" "coredns-$COREDNS" "kube-router-$KUBE_ROUTER" "cert-manager-$CERT_MANAGER" "approver-policy-$APPROVER_POLICY"
-  "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI")
+  "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI"
+  "prometheus-$PROMETHEUS" "redis_exporter-$REDIS_EXPORTER")
 
 if [ "${1:-}" = --print-path ]; then
   shift
@@ -346,6 +355,18 @@ build_loki() {
   rm -rf module
 }
 
+build_prometheus() {
+  local minor patch
+  IFS=. read -r _ minor patch <<<"${PROMETHEUS#v}"
+  module_copy "github.com/prometheus/prometheus@v0.3$(printf %02d "$minor").$patch"
+  (cd module && GOWORK=off nice -n 19 go build -o ../bin/ -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS#v}" ./cmd/prometheus)
+  rm -rf module
+}
+
+build_redis_exporter() {
+  GOBIN=$PWD/bin nice -n 19 go install -ldflags "-s -w -X main.BuildVersion=$REDIS_EXPORTER" "github.com/oliver006/redis_exporter@$REDIS_EXPORTER"
+}
+
 [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
 for tool in "$@"; do
   case $tool in
@@ -365,6 +386,8 @@ for tool in "$@"; do
     consul) build "consul-$CONSUL" build_consul ;;
     traefik) build "traefik-$TRAEFIK" build_traefik ;;
     loki) build "loki-$LOKI" build_loki ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
+    prometheus) build "prometheus-$PROMETHEUS" build_prometheus ;;
+    redis_exporter) build "redis_exporter-$REDIS_EXPORTER" build_redis_exporter ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki, cert-manager, approver-policy, prometheus, redis_exporter)" >&2; exit 2 ;;
   esac
 done

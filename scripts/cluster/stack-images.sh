@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# Every image the rendered Kubernetes manifests of a stack name, in the real-pods lane's containerd (sourced by
+# scripts/cluster-run.sh, or run on its own). Nothing can be pulled here: each is the stand-in in podman's storage
+# (scripts/standin-images.sh builds those missing; the Prism images are built from services/Dockerfile), saved as
+# an OCI archive and imported into containerd's k8s.io namespace under the name the manifests use, name:tag (the
+# name carries no digest: a manifest that pins one needs it dropped, as the Compose lane does).
+#   stack_images <containerd socket> [manifest dir, default dist/k8s/dev]
+# Run: bash scripts/cluster/stack-images.sh <containerd socket> [manifest dir]
+
+stack_images() {
+  local sock=$1 dir=${2:-dist/k8s/dev} root work name start=$SECONDS
+  local -a images names
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  [ -S "$sock" ] || { echo "stack-images: no containerd socket at $sock" >&2; return 1; }
+  mapfile -t images < <(cd "$root" && node scripts/compose-standin-refs.mjs manifests "$dir")
+  [ ${#images[@]} -gt 0 ] || { echo "stack-images: no image named in $dir (npm run synth renders it)" >&2; return 1; }
+  (cd "$root" && bash scripts/standin-images.sh "${images[@]}") || return 1
+  mapfile -t names < <(cd "$root" && bash scripts/standin-images.sh --names "${images[@]}")
+  work=$(mktemp -d /var/tmp/prism-stack-images.XXXXXX)
+  for name in "${names[@]}"; do
+    # The archive's index names the image in full (org.opencontainers.image.ref.name), which ctr keeps.
+    if ! podman save -q --format oci-archive -o "$work/image.tar" "$name" ||
+      ! ctr --address "$sock" -n k8s.io images import "$work/image.tar" >/dev/null; then
+      echo "stack-images: $name could not be imported" >&2
+      rm -rf "$work"
+      return 1
+    fi
+    rm -f "$work/image.tar"
+  done
+  rm -rf "$work"
+  # Each under exactly the name the kubelet resolves the manifest's reference to.
+  for name in "${names[@]}"; do
+    ctr --address "$sock" -n k8s.io images ls -q "name==$name" | grep -qxF "$name" ||
+      { echo "stack-images: $name is not in containerd after the import" >&2; return 1; }
+  done
+  echo "stack-images: ${#names[@]} images imported into containerd in $((SECONDS - start)) s" >&2
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  [ $# -ge 1 ] || { echo "usage: bash scripts/cluster/stack-images.sh <containerd socket> [manifest dir]" >&2; exit 2; }
+  cd "$(dirname "$0")/../.."
+  stack_images "$@"
+fi
