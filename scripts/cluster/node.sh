@@ -200,7 +200,7 @@ down() {
     kc -n kube-system delete deployment coredns --wait=false >/dev/null 2>&1 || true
     kc delete pods -A --all --grace-period 5 --wait=false >/dev/null 2>&1 || true
     # Gone from the API and their addresses released (host-local keeps one file per address: a CNI DEL ran).
-    until_ok "pods to stop" 60 sh -c "[ -z \"\$(kubectl --kubeconfig $KUBECONFIG_FILE get pods -A -o name)\" ] &&
+    until_ok "pods to stop" 180 sh -c "[ -z \"\$(kubectl --kubeconfig $KUBECONFIG_FILE get pods -A -o name)\" ] &&
       ! ls $STATE/cni/ipam/prism 2>/dev/null | grep -q '^[0-9]'" || true
   fi
   stop_cert_manager
@@ -230,6 +230,9 @@ down() {
   # What is left of the chains the kubelet (KUBE-FIREWALL, canaries), kube-proxy, kube-router and the CNI plugins
   # (CNI-<hash> of sandboxes deleted without a CNI DEL) made since `up`: jumps to them, then the chains.
   remove_new_chains
+  # kube-router's ipsets that its own clean-up left (still referenced by rules until the chains above went).
+  local set
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router)' || true); do ipset destroy "$set" 2>/dev/null || true; done
   # cgroups the kubelet made (cgroupfs driver): deepest first.
   find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
   # shellcheck disable=SC2046 # one key=value word per line
