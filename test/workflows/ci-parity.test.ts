@@ -217,6 +217,20 @@ describe('PRISM_TOOLCHAIN, the one switch', () => {
       env: { ...env, PRISM_TOOLCHAIN: 'download' },
     });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('unknown option --exisiting-cluster (--dry-run-only, --existing-cluster)');
+    expect(bad.stderr).toContain(
+      'unknown option --exisiting-cluster (--dry-run-only, --existing-cluster, --keep <dir>)',
+    );
+    // --keep leaves a stack deployed: only on a cluster of the caller's, one stack at a time.
+    for (const args of [
+      ['--keep', '/tmp/x', 'dev'],
+      ['--existing-cluster', '--keep', '/tmp/x', 'dev', 'prod'],
+    ]) {
+      const keep = spawnSync('bash', ['scripts/deploy-test.sh', ...args], {
+        encoding: 'utf8',
+        env: { ...env, KUBECONFIG: '/nonexistent', PRISM_TOOLCHAIN: 'download' },
+      });
+      expect(keep.status, args.join(' ')).toBe(2);
+      expect(keep.stderr).toContain('--keep goes with --existing-cluster and exactly one stack');
+    }
   });
 });
