@@ -58,6 +58,8 @@ kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 . scripts/cluster/images.sh
 # shellcheck source=scripts/cluster/node.sh
 . scripts/cluster/node.sh
+# shellcheck source=scripts/cluster/stack-images.sh
+. scripts/cluster/stack-images.sh
 # shellcheck source=scripts/cluster/stack.sh
 . scripts/cluster/stack.sh
 # shellcheck source=scripts/cluster/endpoints.sh
