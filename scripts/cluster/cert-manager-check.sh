@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Proves cert-manager and approver-policy (scripts/cluster/cert-manager.sh) issue what the stack's policies allow and
 # nothing else, with the stack's own objects, synthesized now (charts/main.ts): its ClusterIssuers, mesh CA Certificate,
-# CertificateRequestPolicies, their ClusterRoles and the binding (0000-base) and the gateway's Certificate (0002-core).
-#   1. the mesh CA Certificate and the mesh ClusterIssuer become Ready; the gateway's Certificate becomes Ready and its
-#      Secret holds tls.crt, tls.key and ca.crt; the certificate's URI SAN is the gateway's SPIFFE id and it verifies
-#      against the mesh CA (openssl verify), which is the CA Secret's certificate;
+# CertificateRequestPolicies, their ClusterRoles and the binding (0000-base), every workload Certificate and the
+# Ingress that asks the edge's ClusterIssuer for the public host's certificate (through cert-manager's ingress-shim).
+#   1. the mesh CA Certificate and the mesh ClusterIssuer become Ready, then every Certificate of the stack and the
+#      ingress-shim's; the gateway's Secret holds tls.crt, tls.key and ca.crt; the certificate's URI SAN is the
+#      gateway's SPIFFE id and it verifies against the mesh CA (openssl verify), which is the CA Secret's certificate;
 #   2. refused by approver-policy (its CertificateRequest Denied, no Secret, the Certificate never Ready):
 #      - an operator identity (the operators policy's URI pattern) asked for in the application namespace: only the
 #        operators' policy allows it, and cert-manager's ServiceAccount may not `use` that one;
@@ -40,6 +41,17 @@ fail() {
   exit 1
 }
 
+# until_ok <seconds> <command...>: until the command succeeds.
+until_ok() {
+  local tries=$1
+  shift
+  for _ in $(seq "$tries"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  return 1
+}
+
 CDK8S_OUTDIR=$OUT/k8s npx tsx charts/main.ts >/dev/null
 # objects <selector>: YAML of the synthesized objects the selector (a JS expression of `o`) picks, as JSON lines.
 objects() {
@@ -54,7 +66,8 @@ objects() {
         if (o && pick(o)) console.log(JSON.stringify(o));
       }' "$OUT/k8s/$STACK" "$1"
 }
-STACK_OBJECTS=$(objects '["Namespace", "ClusterIssuer", "Certificate", "CertificateRequestPolicy", "ClusterRole", "ClusterRoleBinding"].includes(o.kind) && (o.kind !== "Certificate" || o.spec.isCA || o.metadata.name === "gateway-mtls")')
+STACK_OBJECTS=$(objects '["Namespace", "ClusterIssuer", "Certificate", "CertificateRequestPolicy", "ClusterRole", "ClusterRoleBinding"].includes(o.kind) ||
+  (o.kind === "Ingress" && o.metadata.annotations?.["cert-manager.io/cluster-issuer"] !== undefined)')
 field() { node -e 'const o = JSON.parse(process.argv[1]); console.log(eval(process.argv[2]))' "$1" "$2"; }
 CA_CERT=$(grep '"kind":"Certificate"' <<<"$STACK_OBJECTS" | grep '"isCA":true')
 GATEWAY_CERT=$(grep '"name":"gateway-mtls"' <<<"$STACK_OBJECTS")
@@ -70,25 +83,34 @@ OPERATOR_URI=$(field "$OPERATORS" 'o.spec.allowed.uris.values[0].replace("*", "p
 OPERATOR_ROLE=$(objects "o.kind === 'ClusterRole' && o.rules.some((r) => r.resourceNames?.includes('$(field "$OPERATORS" o.metadata.name)'))")
 [ "$(wc -l <<<"$OPERATORS")" = 1 ] && [ "$(wc -l <<<"$OPERATOR_ROLE")" = 1 ] || fail "no single operators' policy and role"
 
-# Apply the stack's objects, remembering those that were not there (they are removed at the end).
-new=0
+# Apply those of the stack's objects that are not there (they are removed at the end); those that are (after
+# `pulumi up`) are left untouched, so no field manager but the deployer's owns them.
+new=0 missing=
 while read -r o; do
   kind=$(field "$o" o.kind) name=$(field "$o" o.metadata.name) ns=$(field "$o" 'o.metadata.namespace ?? ""')
   if ! k get "$kind" "$name" ${ns:+-n "$ns"} >/dev/null 2>&1; then
-    CREATED+=("${ns:+-n $ns}|$kind/$name") new=$((new + 1))
+    CREATED+=("${ns:+-n $ns}|$kind/$name") new=$((new + 1)) missing+=$o$'\n'
     [ "$kind" != Certificate ] || CREATED+=("-n $ns|secret/$(field "$o" o.spec.secretName)")
+    [ "$kind" != Ingress ] || CREATED+=("-n $ns|secret/$(field "$o" 'o.spec.tls[0].secretName')")
   fi
 done <<<"$STACK_OBJECTS"
-k apply -f - <<<"$STACK_OBJECTS" >/dev/null
-log "applied the $STACK stack's cert-manager objects ($(wc -l <<<"$STACK_OBJECTS") objects from charts/main.ts, $new of them not there before)"
+[ -z "$missing" ] || k apply -f - <<<"$missing" >/dev/null
+log "the $STACK stack's cert-manager objects: $(wc -l <<<"$STACK_OBJECTS") from charts/main.ts, $new of them applied (not there before)"
 
 # 1. Issued.
 k -n "$CA_NAMESPACE" wait --for condition=Ready "certificate/$(field "$CA_CERT" o.metadata.name)" --timeout 90s >/dev/null ||
   fail "the mesh CA Certificate is not Ready"
 k wait --for condition=Ready "clusterissuer/$MESH_ISSUER" --timeout 60s >/dev/null || fail "ClusterIssuer $MESH_ISSUER is not Ready"
-k -n "$APP_NAMESPACE" wait --for condition=Ready certificate/gateway-mtls --timeout 90s >/dev/null ||
-  fail "the gateway's Certificate is not Ready"
-log "mesh CA Certificate, ClusterIssuer $MESH_ISSUER and the gateway's Certificate Ready"
+# Every Certificate of the stack, and the one cert-manager's ingress-shim makes for each annotated Ingress (named for
+# its TLS Secret, asked of the edge's ClusterIssuer).
+CERTIFICATES=$( (grep '"kind":"Certificate"' <<<"$STACK_OBJECTS" | while read -r o; do field "$o" '`${o.metadata.namespace} ${o.metadata.name}`'; done
+  grep '"kind":"Ingress"' <<<"$STACK_OBJECTS" | while read -r o; do field "$o" '`${o.metadata.namespace} ${o.spec.tls[0].secretName}`'; done))
+while read -r ns name; do
+  until_ok 90 k -n "$ns" get "certificate/$name" || fail "no Certificate $ns/$name"
+  k -n "$ns" wait --for condition=Ready "certificate/$name" --timeout 90s >/dev/null || fail "Certificate $ns/$name is not Ready"
+done <<<"$CERTIFICATES"
+log "mesh CA Certificate and ClusterIssuer $MESH_ISSUER Ready; every Certificate of the stack issued ($(wc -l <<<"$CERTIFICATES"):" \
+  "$(cut -d' ' -f2 <<<"$CERTIFICATES" | tr '\n' ' ')(the last by the ingress-shim, from the edge's ClusterIssuer))"
 for key in tls.crt tls.key ca.crt; do
   k -n "$APP_NAMESPACE" get secret "$GATEWAY_SECRET" -o "go-template={{index .data \"$key\" | base64decode}}" >"$OUT/$key"
   [ -s "$OUT/$key" ] || fail "secret $GATEWAY_SECRET has no $key"

@@ -131,11 +131,11 @@ stop_cert_manager() {
   stop_bg cert-manager-webhook
 }
 
-# What of the three is still running (for verify_down): their names, or nothing.
+# What of the three (of this state directory: their arguments name its files) is still running, for verify_down.
 cert_manager_left() {
   local p
   for p in cert-manager-controller cert-manager-webhook approver-policy; do
-    ! pgrep -f "^[^ ]*$p " >/dev/null || printf ' process:%s' "$p"
+    ! pgrep -f "^[^ ]*$p .*$STATE/cert-manager/" >/dev/null || printf ' process:%s' "$p"
   done
 }
 
