@@ -247,8 +247,9 @@ our_mounts() { findmnt -rn -o TARGET | grep -E "^$STATE/|^/run/netns/cni-" || tr
 # What must be gone after `down`; prints what is not and fails.
 verify_down() {
   local left=
+  # Ours by their command lines (our state directory): another containerd (Docker's) or kind's kubelets may run here.
   for name in containerd kubelet kube-proxy kube-router; do
-    ! pgrep -x "$name" >/dev/null || left+=" process:$name"
+    ! pgrep -f "^[^ ]*$name .*$STATE/" >/dev/null || left+=" process:$name"
   done
   ! pgrep -f "containerd-shim-runc-v2 .*$CONTAINERD_SOCK" >/dev/null || left+=" process:containerd-shim"
   left+=$(cert_manager_left)
