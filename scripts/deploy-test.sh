@@ -192,9 +192,17 @@ check_workloads() {
     kubectl -n $ns rollout status "$sts" --timeout $WAIT >/dev/null || fail "$stack: $sts is not ready"
   done
   kubectl -n $ns wait --for condition=Complete job --all --timeout $WAIT >/dev/null || fail "$stack: a Job did not complete"
-  local expected_hpa expected_pdb
-  expected_hpa=$(cat "$OUT/$stack"/*.yaml | grep -c '^kind: HorizontalPodAutoscaler' || true)
-  expected_pdb=$(cat "$OUT/$stack"/*.yaml | grep -c '^kind: PodDisruptionBudget' || true)
+  local expected_hpa expected_pdb expected=$OUT/$stack
+  # With settings of the cluster's own (PRISM_DEPLOY_TEST_CONFIG: more replicas get a PodDisruptionBudget), the
+  # expected objects are those of the stack file as deployed.
+  if [ -n "${PRISM_DEPLOY_TEST_CONFIG:-}" ]; then
+    mkdir -p "$WORK/deployed-config" && cp "$WORK/Pulumi.$stack.yaml" "$WORK/deployed-config/"
+    PRISM_STACKS=$WORK/deployed-config PRISM_OUT=$WORK/deployed-synth npx tsx -e \
+      'import { synthesizeEnvironments } from "./infra/k8s/charts/environments.ts"; synthesizeEnvironments(process.env.PRISM_STACKS, process.env.PRISM_OUT);'
+    expected=$WORK/deployed-synth/$stack
+  fi
+  expected_hpa=$(cat "$expected"/*.yaml | grep -c '^kind: HorizontalPodAutoscaler' || true)
+  expected_pdb=$(cat "$expected"/*.yaml | grep -c '^kind: PodDisruptionBudget' || true)
   [ "$(kubectl -n $ns get hpa --no-headers 2>/dev/null | wc -l)" -eq "$expected_hpa" ] || fail "$stack: expected $expected_hpa HPAs"
   [ "$(kubectl -n $ns get pdb --no-headers 2>/dev/null | wc -l)" -eq "$expected_pdb" ] || fail "$stack: expected $expected_pdb PDBs"
   echo "   $stack: $(kubectl -n $ns get deploy --no-headers | wc -l) Deployments and $(kubectl -n $ns get sts --no-headers | wc -l) StatefulSets available, $(kubectl -n $ns get job --no-headers | wc -l) Jobs complete, $expected_hpa HPAs, $expected_pdb PDBs"
