@@ -24,7 +24,8 @@ operator_certificate() {
   local dir=$ENDPOINTS_DIR/operator issuer csr
   issuer=$(kc -n prism get certificate gateway-mtls -o jsonpath='{.spec.issuerRef.name}')
   rm -rf "$dir" && mkdir -p "$dir" && chmod 700 "$dir"
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/tls.key" -subj "/CN=$OPERATOR" \
+  # No subject: the operators' policy allows the URI alone (a common name is refused).
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/tls.key" -subj / \
     -addext "subjectAltName=URI:spiffe://prism/operator/$OPERATOR" -out "$dir/request.csr" 2>/dev/null
   csr=$(base64 -w0 "$dir/request.csr")
   kc -n prism delete certificaterequest "operator-$OPERATOR" --ignore-not-found >/dev/null
@@ -38,7 +39,17 @@ spec:
   usages: [digital signature, client auth]
   request: $csr
 EOF2
-  kc -n prism wait --for condition=Ready "certificaterequest/operator-$OPERATOR" --timeout 120s >/dev/null
+  # Ready, or Denied (approver-policy's reason printed): not a timeout.
+  local cr=certificaterequest/operator-$OPERATOR state
+  for _ in $(seq 120); do
+    state=$(kc -n prism get "$cr" -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type}{" "}{end}')
+    case " $state " in *" Ready "* | *" Denied "*) break ;; esac
+    sleep 1
+  done
+  if [[ " $state " != *" Ready "* ]]; then
+    log "the operator's CertificateRequest is not issued (${state:-no condition}): $(kc -n prism get "$cr" -o jsonpath='{.status.conditions[*].message}')"
+    return 1
+  fi
   kc -n prism get certificaterequest "operator-$OPERATOR" -o jsonpath='{.status.certificate}' | base64 -d >"$dir/tls.crt"
   kc -n prism get certificaterequest "operator-$OPERATOR" -o jsonpath='{.status.ca}' | base64 -d >"$dir/ca.crt"
   rm -f "$dir/request.csr"
