@@ -70,8 +70,11 @@ hosts_block() {
     case $kind in
       service) name=$index ip=$(kc -n prism get service "$target" -o jsonpath='{.spec.clusterIP}') ;;
       pod)
-        mapfile -t pods < <(kc -n prism get pods -l "app=$target" --field-selector status.phase=Running \
-          -o jsonpath='{range .items[*]}{.status.podIP}{"\n"}{end}' | sort)
+        # Ready and not terminating (a replaced pod stays Running while it drains).
+        mapfile -t pods < <(kc -n prism get pods -l "app=$target" -o json | node -e '
+          const pods = JSON.parse(require("fs").readFileSync(0, "utf8")).items.filter((p) => !p.metadata.deletionTimestamp &&
+            (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"));
+          console.log(pods.map((p) => p.status.podIP).sort().join("\n"));')
         ip=${pods[$index]:-${pods[0]}}
         ;;
     esac
