@@ -245,7 +245,7 @@ const READS = {
     auth: (env) => `${env.GF_SECURITY_ADMIN_USER}:${env.GF_SECURITY_ADMIN_PASSWORD}`,
     expect: /"uid":"prism-gateway"/,
   },
-  // The mounted rules loaded (rule groups from /etc/prometheus/rules).
+  // The mounted rules loaded (their rule groups).
   'prom/prometheus': { port: 9090, path: '/api/v1/rules', expect: /"groups":\[\{/ },
 };
 
