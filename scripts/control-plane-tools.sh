@@ -18,7 +18,7 @@
 #                                     ipset; the newest release the module proxy lists)
 #   The Compose lane's (scripts/compose-run.sh; not among the default five either):
 #   docker-compose-v2.40.3            Docker Compose v2, the `docker compose` CLI plugin
-#   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.7.8
+#   nats-server-v2.15.3, consul-v1.20.1, traefik-v3.2.1, loki-v3.7.8
 #                                     the programs of the stand-in images of the third-party images the Compose
 #                                     files name (scripts/compose-images.sh), the versions those files pin
 #   The real-pods lane's stand-in images (scripts/cluster/stack-images.sh), besides Loki and Jaeger above:
@@ -58,7 +58,7 @@ JAEGER=v2.13.0
 JAEGER_MODULE=v1.76.0
 # The Compose lane's: the Compose plugin, and the programs of its stand-in images at the versions the Compose files pin.
 COMPOSE=v2.40.3
-NATS_SERVER=v2.10.22
+NATS_SERVER=v2.15.3
 CONSUL=v1.20.1       # the newest the module proxy builds; the images pin 2.0.x (download mode runs that release)
 TRAEFIK=v3.2.1
 LOKI=v3.7.8
