@@ -22,7 +22,8 @@
 #   ghcr.io/prism-platform/*        built from services/Dockerfile as Compose builds them (its build arguments and
 #                                   targets), on the image test's base-image stand-ins
 # Where the official image is Alpine or busybox, the stand-in has Debian's sh and wget for the same commands.
-# An image already present is kept (the Prism images are always built, layer-cached); --rebuild builds them anew.
+# An image already present is kept (one of programs while they are the same: see program_image; the Prism images are
+# always built, layer-cached); --rebuild builds them anew.
 # Needs root, buildah, podman, go.
 # Usage: bash scripts/standin-images.sh [--rebuild] IMAGE...   (IMAGE: name:tag as a manifest names it; a digest is dropped)
 #        bash scripts/standin-images.sh --names IMAGE...       the names they have in podman's storage
@@ -105,11 +106,12 @@ EOF
 }
 
 # program_image <name> <source>=<path in image>... -- [Containerfile lines...]: programs on Debian with sh and wget
-# (the official images' busybox or Alpine tools for health checks), then the image's own lines.
+# (the official images' busybox or Alpine tools for health checks), then the image's own lines. The image is labelled
+# with a digest of its programs and lines: one already present is kept only while that matches, so a tool built at
+# another version (scripts/control-plane-tools.sh) or a changed stand-in program replaces it.
 program_image() {
-  local name=$1 dir i=0 file
+  local name=$1 dir i=0 file key
   shift
-  need "$name" || return 0
   dir=$(ctx "program-$(basename "${name%%:*}")")
   local lines=("FROM $BASE" "RUN $APT wget ca-certificates && $CLEAN")
   while [ "$1" != -- ]; do
@@ -119,7 +121,11 @@ program_image() {
     i=$((i + 1)) && shift
   done
   shift
-  printf '%s\n' "${lines[@]}" "$@" | bud "$name" "$dir"
+  key=$({ cat "$dir"/file*; printf '%s\n' "${lines[@]}" "$@"; } | sha256sum | cut -c1-32)
+  if [ $rebuild = no ] && [ "$(podman image inspect --format '{{index .Labels "org.prism.standin"}}' "$(qualify "$name")" 2>/dev/null)" = "$key" ]; then
+    return 0
+  fi
+  printf '%s\n' "${lines[@]}" "$@" "LABEL org.prism.standin=$key" | bud "$name" "$dir"
 }
 # The path of a binary scripts/control-plane-tools.sh builds: tool_bin <tool> [binary].
 tool_bin() { local dir; dir=$(tool "$1") && echo "$dir/${2:-$1}"; }
@@ -209,7 +215,6 @@ standin_image() {
     pgsty/silo) image_minio "$image" server ;;
     pgsty/mc) image_minio "$image" client ;;
     prometheuscommunity/postgres-exporter) image_postgres_exporter "$image" ;;
-    *) need "$image" || return 0 ;;&
     nats) program_image "$image" "$(tool_bin nats-server)=/usr/local/bin/nats-server" -- \
       'ENTRYPOINT ["nats-server"]' 'CMD ["--config", "/etc/nats/nats-server.conf"]' ;;
     hashicorp/consul) program_image "$image" "$(tool_bin consul)=/usr/local/bin/consul" -- \
