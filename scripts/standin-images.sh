@@ -22,8 +22,8 @@
 #   ghcr.io/prism-platform/*        built from services/Dockerfile as Compose builds them (its build arguments and
 #                                   targets), on the image test's base-image stand-ins
 # Where the official image is Alpine or busybox, the stand-in has Debian's sh and wget for the same commands.
-# An image already present is kept (one of programs while they are the same: see program_image; the Prism images are
-# always built, layer-cached); --rebuild builds them anew.
+# An image already present is kept while its recipe is the same (see bud; the Prism images are always built,
+# layer-cached); --rebuild builds them anew.
 # Needs root, buildah, podman, go.
 # Usage: bash scripts/standin-images.sh [--rebuild] IMAGE...   (IMAGE: name:tag as a manifest names it; a digest is dropped)
 #        bash scripts/standin-images.sh --names IMAGE...       the names they have in podman's storage
@@ -58,14 +58,21 @@ tool() {
 work=$(mktemp -d /var/tmp/prism-standin-images.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-need() { [ $rebuild = yes ] || ! podman image exists "$(qualify "$1")"; }
-# bud <name> <dir>: builds the Containerfile on stdin in the context <dir>. (The builders run under `||`, where
-# errexit is off: each failure returns explicitly.)
+# bud <name> <dir>: builds the Containerfile on stdin in the context <dir>, labelled with a digest of the recipe (the
+# Containerfile, the context's files, the base image's ID). An image already present is kept only while its label
+# matches, so a tool built at another version (scripts/control-plane-tools.sh), a changed stand-in program or entry
+# point, or a rebuilt base replaces it. (The builders run under `||`, where errexit is off: each failure returns.)
 bud() {
-  local name start dir=$2
+  local name start dir=$2 key
   name=$(qualify "$1")
-  start=$(date +%s)
   cat >"$dir/Containerfile"
+  key=$({ find "$dir" -type f ! -name Containerfile -print0 | sort -z | xargs -0 cat; cat "$dir/Containerfile"
+    podman image inspect --format '{{.Id}}' "$(sed -n '1s/^FROM //p' "$dir/Containerfile")"; } | sha256sum | cut -c1-32)
+  if [ $rebuild = no ] && [ "$(podman image inspect --format '{{index .Labels "org.prism.standin"}}' "$name" 2>/dev/null)" = "$key" ]; then
+    return 0
+  fi
+  echo "LABEL org.prism.standin=$key" >>"$dir/Containerfile"
+  start=$(date +%s)
   buildah bud --isolation chroot --layers --force-rm -q -f "$dir/Containerfile" -t "$name" "$dir" >/dev/null || return 1
   echo "== $name: built in $(($(date +%s) - start)) s" >&2
 }
@@ -79,7 +86,6 @@ standin_program() { CGO_ENABLED=0 GOFLAGS='' GO111MODULE=off nice -n 19 go build
 # adds for these files: nss_wrapper (initdb as any uid), its entry point, listening on every address.
 image_postgres() {
   local name=$1 dir
-  need "$name" || return 0
   dir=$(ctx postgres)
   cp scripts/standins/postgres-entrypoint.sh "$dir/docker-entrypoint.sh" || return 1
   bud "$name" "$dir" <<EOF
@@ -95,7 +101,6 @@ EOF
 
 image_redis() {
   local name=$1
-  need "$name" || return 0
   podman image exists "$BOOKWORM" || PRISM_BASE_SUITES=bookworm bash scripts/image-base.sh >&2 || return 1
   bud "$name" "$(ctx redis)" <<EOF
 FROM $BOOKWORM
@@ -106,11 +111,9 @@ EOF
 }
 
 # program_image <name> <source>=<path in image>... -- [Containerfile lines...]: programs on Debian with sh and wget
-# (the official images' busybox or Alpine tools for health checks), then the image's own lines. The image is labelled
-# with a digest of its programs and lines: one already present is kept only while that matches, so a tool built at
-# another version (scripts/control-plane-tools.sh) or a changed stand-in program replaces it.
+# (the official images' busybox or Alpine tools for health checks), then the image's own lines.
 program_image() {
-  local name=$1 dir i=0 file key
+  local name=$1 dir i=0 file
   shift
   dir=$(ctx "program-$(basename "${name%%:*}")")
   local lines=("FROM $BASE" "RUN $APT wget ca-certificates && $CLEAN")
@@ -121,18 +124,13 @@ program_image() {
     i=$((i + 1)) && shift
   done
   shift
-  key=$({ cat "$dir"/file*; printf '%s\n' "${lines[@]}" "$@"; } | sha256sum | cut -c1-32)
-  if [ $rebuild = no ] && [ "$(podman image inspect --format '{{index .Labels "org.prism.standin"}}' "$(qualify "$name")" 2>/dev/null)" = "$key" ]; then
-    return 0
-  fi
-  printf '%s\n' "${lines[@]}" "$@" "LABEL org.prism.standin=$key" | bud "$name" "$dir"
+  printf '%s\n' "${lines[@]}" "$@" | bud "$name" "$dir"
 }
 # The path of a binary scripts/control-plane-tools.sh builds: tool_bin <tool> [binary].
 tool_bin() { local dir; dir=$(tool "$1") && echo "$dir/${2:-$1}"; }
 
 image_minio() {
   local name=$1 dir
-  need "$name" || return 0
   dir=$(ctx "minio-$2")
   cp "$(command -v mc)" "$dir/mc" || return 1
   if [ "$2" = server ]; then cp "$(command -v minio)" "$dir/minio" || return 1; else touch "$dir/minio"; fi
@@ -164,7 +162,6 @@ grafana_lines() {
 }
 # Its Debian package's program under the official image's path (the package's own service files stay unused).
 image_postgres_exporter() {
-  need "$1" || return 0
   bud "$1" "$(ctx postgres-exporter)" <<EOF
 FROM $BASE
 RUN $APT prometheus-postgres-exporter wget && $CLEAN && ln -s /usr/bin/prometheus-postgres-exporter /bin/postgres_exporter
