@@ -68,10 +68,10 @@ bud() {
   cat >"$dir/Containerfile"
   key=$({ find "$dir" -type f ! -name Containerfile -print0 | sort -z | xargs -0 cat; cat "$dir/Containerfile"
     podman image inspect --format '{{.Id}}' "$(sed -n '1s/^FROM //p' "$dir/Containerfile")"; } | sha256sum | cut -c1-32)
-  if [ $rebuild = no ] && [ "$(podman image inspect --format '{{index .Labels "org.prism.standin"}}' "$name" 2>/dev/null)" = "$key" ]; then
+  if [ $rebuild = no ] && [ "$(podman image inspect --format '{{index .Labels "org.prism.standin.recipe"}}' "$name" 2>/dev/null)" = "$key" ]; then
     return 0
   fi
-  echo "LABEL org.prism.standin=$key" >>"$dir/Containerfile"
+  echo "LABEL org.prism.standin.recipe=$key" >>"$dir/Containerfile"
   start=$(date +%s)
   buildah bud --isolation chroot --layers --force-rm -q -f "$dir/Containerfile" -t "$name" "$dir" >/dev/null || return 1
   echo "== $name: built in $(($(date +%s) - start)) s" >&2
