@@ -25,9 +25,10 @@
 #   approver-policy-v0.28.0           cert-manager approver-policy (bin/approver-policy) and its CRD (share/crds)
 #   The Compose lane's (scripts/compose-run.sh; not among the default five either):
 #   docker-compose-v2.40.3            Docker Compose v2, the `docker compose` CLI plugin
-#   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.7.8
-#                                     the programs of the stand-in images of the third-party images the Compose
-#                                     files name (scripts/compose-images.sh), the versions those files pin
+#   nats-server-v2.15.3, consul-v1.20.1, traefik-v3.2.1, loki-v3.7.8
+#                                     the programs of the stand-in images (scripts/standin-images.sh): the pinned
+#                                     releases, but Consul (1.20.1 is the newest that builds from the proxy; the
+#                                     images pin 2.0) and Traefik (the proxy's newest is v3.7.13; the images pin v3.7.14)
 #   The real-pods lane's stand-in images (scripts/cluster/stack-images.sh), besides Loki and Jaeger above:
 #   prometheus-v3.13.5                the Prometheus server (cmd/prometheus) of the release infra/model/images.ts pins,
 #                                     without its web UI's assets (an npm build the module leaves out)
@@ -70,7 +71,7 @@ JAEGER=v2.13.0
 JAEGER_MODULE=v1.76.0
 # The Compose lane's: the Compose plugin, and the programs of its stand-in images at the versions the Compose files pin.
 COMPOSE=v2.40.3
-NATS_SERVER=v2.10.22
+NATS_SERVER=v2.15.3
 CONSUL=v1.20.1       # the newest the module proxy builds; the images pin 2.0.x (download mode runs that release)
 TRAEFIK=v3.2.1
 LOKI=v3.7.8

@@ -22,7 +22,8 @@
 #   ghcr.io/prism-platform/*        built from services/Dockerfile as Compose builds them (its build arguments and
 #                                   targets), on the image test's base-image stand-ins
 # Where the official image is Alpine or busybox, the stand-in has Debian's sh and wget for the same commands.
-# An image already present is kept (the Prism images are always built, layer-cached); --rebuild builds them anew.
+# An image already present is kept while its recipe is the same (see bud; the Prism images are always built,
+# layer-cached); --rebuild builds them anew.
 # Needs root, buildah, podman, go.
 # Usage: bash scripts/standin-images.sh [--rebuild] IMAGE...   (IMAGE: name:tag as a manifest names it; a digest is dropped)
 #        bash scripts/standin-images.sh --names IMAGE...       the names they have in podman's storage
@@ -57,14 +58,21 @@ tool() {
 work=$(mktemp -d /var/tmp/prism-standin-images.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-need() { [ $rebuild = yes ] || ! podman image exists "$(qualify "$1")"; }
-# bud <name> <dir>: builds the Containerfile on stdin in the context <dir>. (The builders run under `||`, where
-# errexit is off: each failure returns explicitly.)
+# bud <name> <dir>: builds the Containerfile on stdin in the context <dir>, labelled with a digest of the recipe (the
+# Containerfile, the context's files, the base image's ID). An image already present is kept only while its label
+# matches, so a tool built at another version (scripts/control-plane-tools.sh), a changed stand-in program or entry
+# point, or a rebuilt base replaces it. (The builders run under `||`, where errexit is off: each failure returns.)
 bud() {
-  local name start dir=$2
+  local name start dir=$2 key
   name=$(qualify "$1")
-  start=$(date +%s)
   cat >"$dir/Containerfile"
+  key=$({ find "$dir" -type f ! -name Containerfile -print0 | sort -z | xargs -0 cat; cat "$dir/Containerfile"
+    podman image inspect --format '{{.Id}}' "$(sed -n '1s/^FROM //p' "$dir/Containerfile")"; } | sha256sum | cut -c1-32)
+  if [ $rebuild = no ] && [ "$(podman image inspect --format '{{index .Labels "org.prism.standin.recipe"}}' "$name" 2>/dev/null)" = "$key" ]; then
+    return 0
+  fi
+  echo "LABEL org.prism.standin.recipe=$key" >>"$dir/Containerfile"
+  start=$(date +%s)
   buildah bud --isolation chroot --layers --force-rm -q -f "$dir/Containerfile" -t "$name" "$dir" >/dev/null || return 1
   echo "== $name: built in $(($(date +%s) - start)) s" >&2
 }
@@ -78,7 +86,6 @@ standin_program() { CGO_ENABLED=0 GOFLAGS='' GO111MODULE=off nice -n 19 go build
 # adds for these files: nss_wrapper (initdb as any uid), its entry point, listening on every address.
 image_postgres() {
   local name=$1 dir
-  need "$name" || return 0
   dir=$(ctx postgres)
   cp scripts/standins/postgres-entrypoint.sh "$dir/docker-entrypoint.sh" || return 1
   bud "$name" "$dir" <<EOF
@@ -94,7 +101,6 @@ EOF
 
 image_redis() {
   local name=$1
-  need "$name" || return 0
   podman image exists "$BOOKWORM" || PRISM_BASE_SUITES=bookworm bash scripts/image-base.sh >&2 || return 1
   bud "$name" "$(ctx redis)" <<EOF
 FROM $BOOKWORM
@@ -109,7 +115,6 @@ EOF
 program_image() {
   local name=$1 dir i=0 file
   shift
-  need "$name" || return 0
   dir=$(ctx "program-$(basename "${name%%:*}")")
   local lines=("FROM $BASE" "RUN $APT wget ca-certificates && $CLEAN")
   while [ "$1" != -- ]; do
@@ -126,7 +131,6 @@ tool_bin() { local dir; dir=$(tool "$1") && echo "$dir/${2:-$1}"; }
 
 image_minio() {
   local name=$1 dir
-  need "$name" || return 0
   dir=$(ctx "minio-$2")
   cp "$(command -v mc)" "$dir/mc" || return 1
   if [ "$2" = server ]; then cp "$(command -v minio)" "$dir/minio" || return 1; else touch "$dir/minio"; fi
@@ -158,7 +162,6 @@ grafana_lines() {
 }
 # Its Debian package's program under the official image's path (the package's own service files stay unused).
 image_postgres_exporter() {
-  need "$1" || return 0
   bud "$1" "$(ctx postgres-exporter)" <<EOF
 FROM $BASE
 RUN $APT prometheus-postgres-exporter wget && $CLEAN && ln -s /usr/bin/prometheus-postgres-exporter /bin/postgres_exporter
@@ -209,7 +212,6 @@ standin_image() {
     pgsty/silo) image_minio "$image" server ;;
     pgsty/mc) image_minio "$image" client ;;
     prometheuscommunity/postgres-exporter) image_postgres_exporter "$image" ;;
-    *) need "$image" || return 0 ;;&
     nats) program_image "$image" "$(tool_bin nats-server)=/usr/local/bin/nats-server" -- \
       'ENTRYPOINT ["nats-server"]' 'CMD ["--config", "/etc/nats/nats-server.conf"]' ;;
     hashicorp/consul) program_image "$image" "$(tool_bin consul)=/usr/local/bin/consul" -- \

@@ -8,7 +8,7 @@
 # Run: bash scripts/cluster/stack-images.sh <containerd socket> [manifest dir]
 
 stack_images() {
-  local sock=$1 dir=${2:-dist/k8s/dev} root work name start=$SECONDS
+  local sock=$1 dir=${2:-dist/k8s/dev} root work name id kept=0 start=$SECONDS
   local -a images names
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   [ -S "$sock" ] || { echo "stack-images: no containerd socket at $sock" >&2; return 1; }
@@ -18,9 +18,15 @@ stack_images() {
   mapfile -t names < <(cd "$root" && bash scripts/standin-images.sh --names "${images[@]}")
   work=$(mktemp -d /var/tmp/prism-stack-images.XXXXXX)
   for name in "${names[@]}"; do
+    # Imported once per build: containerd's copy is labelled with podman's image ID, and one with the same is kept.
+    id=$(podman image inspect --format '{{.Id}}' "$name") || return 1
+    if ctr --address "$sock" -n k8s.io images ls "name==$name" | grep -q "org.prism.podman-id=$id"; then
+      kept=$((kept + 1)) && continue
+    fi
     # The archive's index names the image in full (org.opencontainers.image.ref.name), which ctr keeps.
     if ! podman save -q --format oci-archive -o "$work/image.tar" "$name" ||
-      ! ctr --address "$sock" -n k8s.io images import "$work/image.tar" >/dev/null; then
+      ! ctr --address "$sock" -n k8s.io images import "$work/image.tar" >/dev/null ||
+      ! ctr --address "$sock" -n k8s.io images label "$name" "org.prism.podman-id=$id" >/dev/null; then
       echo "stack-images: $name could not be imported" >&2
       rm -rf "$work"
       return 1
@@ -33,7 +39,7 @@ stack_images() {
     ctr --address "$sock" -n k8s.io images ls -q "name==$name" | grep -qxF "$name" ||
       { echo "stack-images: $name is not in containerd after the import" >&2; return 1; }
   done
-  echo "stack-images: ${#names[@]} images imported into containerd in $((SECONDS - start)) s" >&2
+  echo "stack-images: ${#names[@]} images in containerd ($kept already there) in $((SECONDS - start)) s" >&2
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -23,7 +23,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 const argv = process.argv.slice(2);
@@ -134,6 +134,7 @@ function volumeDir(w, name) {
   const volume = (w.spec.volumes ?? []).find((v) => v.name === name);
   const items = (source, value) => {
     for (const item of source.items ?? []) {
+      mkdirSync(dirname(join(path, item.path)), { recursive: true }); // an item's path may name a subdirectory
       writeFileSync(join(path, item.path), value(item.key));
       chownSync(join(path, item.path), 0, fsGroup);
       chmodSync(join(path, item.path), item.mode ?? source.defaultMode ?? 0o644);
@@ -245,7 +246,7 @@ const READS = {
     auth: (env) => `${env.GF_SECURITY_ADMIN_USER}:${env.GF_SECURITY_ADMIN_PASSWORD}`,
     expect: /"uid":"prism-gateway"/,
   },
-  // The mounted rules loaded (rule groups from /etc/prometheus/rules).
+  // The mounted rules loaded (their rule groups).
   'prom/prometheus': { port: 9090, path: '/api/v1/rules', expect: /"groups":\[\{/ },
 };
 
