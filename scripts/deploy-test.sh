@@ -330,7 +330,7 @@ for stack in "${STACKS[@]}"; do
     echo "   $stack: prism-secrets created by Pulumi; no generated value in the state in plain text"
   fi
 
-  step "$stack: second preview, one-key change${KEEP:+ (kept deployed)}${KEEP:-, destroy}"
+  step "$stack: second preview, one-key change$([ -n "$KEEP" ] && echo ' (kept deployed)' || echo ', destroy')"
   p preview --expect-no-changes >"$WORK/preview-again-$stack.log" 2>&1 || { cat "$WORK/preview-again-$stack.log" >&2; fail "$stack: the second preview reports changes"; }
   echo "   $stack: second preview: no changes"
   cp "$WORK/Pulumi.$stack.yaml" "$WORK/Pulumi.$stack.deployed.yaml"

@@ -12,7 +12,9 @@ OPERATOR=cluster-run # LANE_OPERATOR in infra/cli/cluster-endpoints.ts
 echo_upstream() {
   local image
   image=$(kc -n prism get deployment gateway -o jsonpath='{.spec.template.spec.containers[0].image}')
-  node --import ./infra/cli/ts-loader.mjs infra/cli/cluster-echo.ts "$image" | kc apply -f - >/dev/null
+  # Server-side, taking the gateway's ConfigMap over from Pulumi's field manager (the lane's change, on purpose).
+  node --import ./infra/cli/ts-loader.mjs infra/cli/cluster-echo.ts "$image" |
+    kc apply --server-side --force-conflicts --field-manager prism-cluster-run -f - >/dev/null
   kc -n prism rollout restart deployment/gateway >/dev/null
   kc -n prism rollout status deployment/gateway --timeout 180s >/dev/null
   kc -n prism wait --for condition=Available deployment/echo --timeout 120s >/dev/null
