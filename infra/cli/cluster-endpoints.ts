@@ -18,7 +18,7 @@ import { ECHO_ROUTES } from '../local-platform/render.js';
 import { type ComponentName, KEY_FILES, type Platform, buildPlatform, component } from '../model/index.js';
 
 /** The operator identity the lane requests its certificate for (spiffe://prism/operator/cluster-run). */
-export const LANE_OPERATOR = 'cluster-run';
+const LANE_OPERATOR = 'cluster-run';
 
 function clusterEndpoints(platform: Platform, root: string, operatorDir: string) {
   const names: string[] = [];
