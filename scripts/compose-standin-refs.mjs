@@ -4,7 +4,8 @@
 //   node scripts/compose-standin-refs.mjs images <compose file>...        every image named, digest dropped, once
 //   node scripts/compose-standin-refs.mjs built <compose file>...         every image Compose builds (the Prism ones)
 //   node scripts/compose-standin-refs.mjs manifests <dir>                 every image the Kubernetes manifests in <dir>
-//                                                                         name (the real-pods lane's), digest dropped
+//                                                                         name (the real-pods lane's), digest dropped;
+//                                                                         with --pinned, those pinned by digest, as named
 //   node scripts/compose-standin-refs.mjs overrides <out dir> <file>...   <out dir>/<name>.nodigest.yml per file
 //                                                                         (only the services pinned by digest),
 //                                                                         each path printed for `-f`
@@ -42,10 +43,11 @@ if (mode === 'images') {
     ),
   );
 } else if (mode === 'manifests') {
-  const [dir] = args;
+  const [dir, pinned] = args;
   const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
   const docs = files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()));
-  print(docs.flatMap(podImages).map(undigested));
+  const images = docs.flatMap(podImages);
+  print(pinned === '--pinned' ? images.filter((i) => undigested(i) !== i) : images.map(undigested));
 } else if (mode === 'overrides') {
   const [out, ...files] = args;
   mkdirSync(out, { recursive: true });
@@ -61,7 +63,7 @@ if (mode === 'images') {
   }
 } else {
   console.error(
-    'usage: compose-standin-refs.mjs images|built <file>... | manifests <dir> | overrides <out dir> <file>...',
+    'usage: compose-standin-refs.mjs images|built <file>... | manifests <dir> [--pinned] | overrides <out dir> <file>...',
   );
   process.exit(2);
 }

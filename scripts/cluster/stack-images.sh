@@ -2,8 +2,8 @@
 # Every image the rendered Kubernetes manifests of a stack name, in the real-pods lane's containerd (sourced by
 # scripts/cluster-run.sh, or run on its own). Nothing can be pulled here: each is the stand-in in podman's storage
 # (scripts/standin-images.sh builds those missing; the Prism images are built from services/Dockerfile), saved as
-# an OCI archive and imported into containerd's k8s.io namespace under the name the manifests use, name:tag (the
-# name carries no digest: a manifest that pins one needs it dropped, as the Compose lane does).
+# an OCI archive and imported into containerd's k8s.io namespace under the name the manifests use, name:tag, and for a
+# reference pinned by digest also as repository@digest, the name the CRI looks such a reference up by.
 #   stack_images <containerd socket> [manifest dir, default dist/k8s/dev]
 # Run: bash scripts/cluster/stack-images.sh <containerd socket> [manifest dir]
 
@@ -34,12 +34,21 @@ stack_images() {
     rm -f "$work/image.tar"
   done
   rm -rf "$work"
+  # A reference pinned by digest (name:tag@sha256:...) is resolved by the CRI as repository@digest, the tag dropped:
+  # the stand-in gets that name too, so a digest-pinned pod finds it locally (with imagePullPolicy IfNotPresent; the
+  # pinned digest is the registry's image, which the stand-in is not: this only names it so).
+  local ref
+  while read -r ref; do
+    name=$(cd "$root" && bash scripts/standin-images.sh --names "$ref")
+    names+=("${name%:*}@${ref#*@}")
+    ctr --address "$sock" -n k8s.io images tag --force "$name" "${name%:*}@${ref#*@}" >/dev/null || return 1
+  done < <(cd "$root" && node scripts/compose-standin-refs.mjs manifests "$dir" --pinned)
   # Each under exactly the name the kubelet resolves the manifest's reference to.
   for name in "${names[@]}"; do
     ctr --address "$sock" -n k8s.io images ls -q "name==$name" | grep -qxF "$name" ||
       { echo "stack-images: $name is not in containerd after the import" >&2; return 1; }
   done
-  echo "stack-images: ${#names[@]} images in containerd ($kept already there) in $((SECONDS - start)) s" >&2
+  echo "stack-images: ${#images[@]} images in containerd ($kept already there; $((${#names[@]} - ${#images[@]})) digest names) in $((SECONDS - start)) s" >&2
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -86,6 +86,11 @@ describe('the real-pods lane: every image the Kubernetes dev manifests name', ()
     // The pins under test really include digests and third-party images (else this proves little).
     expect(objects.some((o) => JSON.stringify(o).includes('@sha256:'))).toBe(true);
     expect(listed.filter((i) => !i.startsWith('ghcr.io/')).length).toBeGreaterThan(10);
+    // --pinned: the references pinned by digest, as the manifests name them (stack_images names those in containerd).
+    const pinned = objects.flatMap((o) =>
+      [...JSON.stringify(o).matchAll(/"image":"([^"]+@sha256:[0-9a-f]{64})"/g)].map((m) => m[1]),
+    );
+    expect(run('manifests', dir, '--pinned').trim().split('\n')).toEqual([...new Set(pinned)].sort());
   });
 
   it('each has a stand-in in standin-images.sh, the Prism ones built from the Compose service that names them', () => {
