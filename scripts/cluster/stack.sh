@@ -4,32 +4,13 @@
 
 STACK_DIR=$STATE/stack
 
-# The name as containerd's CRI stores it (docker.io/library/ for a short one).
-qualified_ref() {
-  case $1 in
-    */*) case ${1%%/*} in *.* | *:* | localhost) echo "$1" ;; *) echo "docker.io/$1" ;; esac ;;
-    *) echo "docker.io/library/$1" ;;
-  esac
-}
-
-# Every image the stack's manifests pin by digest: a stand-in cannot have that digest, so its image is also
-# named <repository>@<digest> in containerd, which is the name the CRI resolves a `name:tag@digest` reference by
-# (kubelet reports "already present on machine"). What runs is the stand-in: the digest itself is not proven.
-digest_aliases() {
-  local ref name
-  grep -rhoE 'image: [^ ]+@sha256:[0-9a-f]{64}' "$1" | awk '{print $2}' | sort -u | while read -r ref; do
-    name=$(qualified_ref "${ref%@*}")
-    ctr --address "$CONTAINERD_SOCK" -n k8s.io images tag --force "$name" "${name%:*}@${ref#*@}" >/dev/null
-  done
-}
-
-# deploy_stack <stack>: the images its manifests name (scripts/cluster/stack-images.sh), volumes, then the deploy test's dry runs and `pulumi up` of <stack> (every Deployment and
+# deploy_stack <stack>: the images its manifests name (scripts/cluster/stack-images.sh, digest-pinned ones also
+# under their digest name), volumes, then the deploy test's dry runs and `pulumi up` of <stack> (every Deployment and
 # StatefulSet Available by its real probes, every Job complete), a preview that must show no change, kept deployed.
 deploy_stack() {
   local stack=$1 api
   CDK8S_OUTDIR=$STATE/synth npx tsx charts/main.ts >/dev/null
   stack_images "$CONTAINERD_SOCK" "$STATE/synth/$stack"
-  digest_aliases "$STATE/synth/$stack"
   bash scripts/local-cluster.sh volumes
   # Prometheus reaches the API server at its endpoint (NetworkPolicy egress sees the address after the Service's
   # DNAT): the lane's, as an operator sets their cluster's. Two gateways, so the journeys meet two replicas
