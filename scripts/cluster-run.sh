@@ -2,13 +2,26 @@
 # The real-pods lane: the local deploy test's control plane (scripts/local-cluster.sh, no kwok) plus one real node on
 # this machine: containerd and runc (Debian packages), the CNI bridge and portmap plugins (Debian's
 # containernetworking-plugins), kubelet and kube-proxy (iptables mode) of the control plane's release, CoreDNS as the
-# cluster DNS and kube-router as the NetworkPolicy enforcer (both built by scripts/control-plane-tools.sh).
+# cluster DNS and kube-router as the NetworkPolicy enforcer, cert-manager and approver-policy issuing the stack's
+# certificates (scripts/cluster/cert-manager.sh; all built by scripts/control-plane-tools.sh).
 # Images cannot be pulled: stand-ins are imported into containerd (scripts/cluster/images.sh).
-# Usage: bash scripts/cluster-run.sh up [dev|prod] | down | check
-#   up      starts everything, waits until the node, CoreDNS and kube-router are Ready, runs `check`, and leaves it
-#           running (the stack argument is accepted for the coming `pulumi up -s <stack>` step; not deployed yet)
+# Usage: bash scripts/cluster-run.sh up [dev|node] | down | check | flows | resilience | endpoints
+#   up      starts everything, waits until the node, CoreDNS and kube-router are Ready, runs `check`; then (unless
+#           `node`) the stack's images, `pulumi up -s dev` through the deploy test
+#           (scripts/cluster/stack.sh: every pod Running and Ready by its real probes, the Jobs complete), the
+#           journeys' way in (scripts/cluster/endpoints.sh: .prism-cluster/endpoints.json), `flows`; and leaves it
+#           all running. The journeys then run against it unchanged:
+#             PRISM_ENDPOINTS_FILE=.prism-cluster/endpoints.json PRISM_BACKUP_MODE=kubernetes \
+#               KUBECONFIG=$PRISM_CLUSTER_RUN_DIR/control-plane/admin.kubeconfig npx vitest run test/local-platform/journeys.test.ts
+#           prod's shape (anti-affinity over three zones) needs three nodes; this lane has one.
 #   check   proves the lane through the running cluster (scripts/cluster/check.sh): a pod Ready by its real probe,
-#           a Service through kube-proxy, a name through CoreDNS, a declared flow allowed, an undeclared one refused
+#           a Service through kube-proxy, a name through CoreDNS, a declared flow allowed, an undeclared one refused;
+#           then scripts/cluster/cert-manager-check.sh: the stack's mesh CA and a workload certificate issued, requests
+#           the stack's policies do not allow refused
+#   flows   the stack's NetworkPolicies from inside its pods (scripts/cluster/stack-flows.sh)
+#   resilience  a rolling update of the gateway under load, a pod of each service deleted (scripts/cluster/
+#           stack-resilience.sh), then `endpoints`
+#   endpoints   maps the endpoints' names to the current pods again (after pods were replaced)
 #   down    removes every process, mount, network namespace, interface, iptables chain and sysctl change `up` made,
 #           and verifies it
 # Needs root, and: apt-get install containerd runc containernetworking-plugins conntrack iptables ipset
@@ -45,18 +58,30 @@ kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 . scripts/cluster/images.sh
 # shellcheck source=scripts/cluster/node.sh
 . scripts/cluster/node.sh
+# shellcheck source=scripts/cluster/stack-images.sh
+. scripts/cluster/stack-images.sh
+# shellcheck source=scripts/cluster/stack.sh
+. scripts/cluster/stack.sh
+# shellcheck source=scripts/cluster/endpoints.sh
+. scripts/cluster/endpoints.sh
+# shellcheck source=scripts/cluster/cert-manager.sh
+. scripts/cluster/cert-manager.sh
 
 up() {
   [ "$PRISM_TOOLCHAIN" != download ] || { log "PRISM_TOOLCHAIN=download: this lane is kind there, which is not built yet"; exit 2; }
   [ "$(id -u)" = 0 ] || { log "needs root (containerd, kubelet, iptables)"; exit 1; }
   local stack=${1:-dev}
-  case $stack in dev | prod) ;; *) log "unknown stack $stack (dev, prod)"; exit 2 ;; esac
+  case $stack in
+    dev | node) ;;
+    prod) log "prod's shape spreads its replicas over three zones (anti-affinity): this lane has one node"; exit 2 ;;
+    *) log "unknown stack $stack (dev, node)"; exit 2 ;;
+  esac
   if [ -f "$STATE/kubelet.pid" ] && kill -0 "$(cat "$STATE/kubelet.pid")" 2>/dev/null; then log "already up ($STATE)"; return 0; fi
   local absent=
   for c in containerd runc ctr conntrack iptables ipset etcd; do command -v "$c" >/dev/null || absent+=" $c"; done
   [ -x /usr/lib/cni/bridge ] || absent+=" containernetworking-plugins"
   [ -z "$absent" ] || { log "missing:$absent (see the usage above for the packages)"; exit 1; }
-  bash scripts/control-plane-tools.sh kubernetes kubectl kubernetes-node coredns kube-router
+  bash scripts/control-plane-tools.sh kubernetes kubectl kubernetes-node coredns kube-router cert-manager approver-policy
   PATH=$(bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kubernetes-node coredns kube-router):$PATH
   HOST_IP=$(ip -4 route get 1.1.1.1 | sed -n 's/.* src \([0-9.]*\).*/\1/p')
   [ -n "$HOST_IP" ] || { log "no IPv4 address with a default route"; exit 1; }
@@ -69,13 +94,30 @@ up() {
   stand_in_images
   start_node
   cluster_addons
+  start_cert_manager dev # the stack whose issuers it serves (`node`: dev's)
   log "up in $((SECONDS - start)) s: export KUBECONFIG=$KUBECONFIG_FILE (node $NODE at $HOST_IP)"
   BUSYBOX_IMAGE=$BUSYBOX_IMAGE bash scripts/cluster/check.sh
+  bash scripts/cluster/cert-manager-check.sh "$KUBECONFIG_FILE" dev
+  [ "$stack" != node ] || return 0
+  deploy_stack "$stack"
+  lane_endpoints
+  BUSYBOX_IMAGE=$BUSYBOX_IMAGE bash scripts/cluster/stack-flows.sh
+  log "stack $stack up in $((SECONDS - start)) s; endpoints: $ENDPOINTS_DIR/endpoints.json"
 }
 
+# The names of endpoints.json mapped to the current pods and Services again.
+remap_endpoints() {
+  node --import ./infra/cli/ts-loader.mjs infra/cli/cluster-endpoints.ts "$ENDPOINTS_DIR/endpoints.json" \
+    "$ENDPOINTS_DIR/operator" | hosts_block
+}
+
+case ${1:-} in flows | resilience | endpoints) PATH=$(bash scripts/control-plane-tools.sh --print-path kubectl):$PATH ;; esac
 case ${1:-} in
   up) up "${2:-dev}" ;;
   down) down ;;
-  check) bash scripts/cluster/check.sh ;;
-  *) echo "usage: bash scripts/cluster-run.sh up [dev|prod] | down | check" >&2; exit 2 ;;
+  check) bash scripts/cluster/check.sh && bash scripts/cluster/cert-manager-check.sh "$KUBECONFIG_FILE" dev ;;
+  flows) bash scripts/cluster/stack-flows.sh ;;
+  resilience) bash scripts/cluster/stack-resilience.sh && remap_endpoints ;;
+  endpoints) remap_endpoints ;;
+  *) echo "usage: bash scripts/cluster-run.sh up [dev|node] | down | check | flows | resilience | endpoints" >&2; exit 2 ;;
 esac

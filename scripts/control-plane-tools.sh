@@ -16,14 +16,27 @@
 #   coredns-v1.11.3                   CoreDNS, the cluster DNS of the real-pods lane (the release kubeadm v1.31 deploys)
 #   kube-router-v2.1.0                kube-router, as the real-pods lane's NetworkPolicy enforcer only (iptables +
 #                                     ipset; the newest release the module proxy lists)
+#   cert-manager-v1.21.2              cert-manager's controller and webhook (bin/cert-manager-{controller,webhook}) and
+#                                     its CRDs (share/crds), the version scripts/deploy-test.sh pins: upstream's command
+#                                     modules (cmd/controller, ".../controller-binary"; cmd/webhook) are not on the
+#                                     module proxy, so scripts/cluster/cert-manager-{controller,webhook}/main.go are
+#                                     built inside a copy of the root module, which holds every controller, issuer and
+#                                     admission plugin (the real-pods lane: scripts/cluster/cert-manager.sh)
+#   approver-policy-v0.28.0           cert-manager approver-policy (bin/approver-policy) and its CRD (share/crds)
 #   The Compose lane's (scripts/compose-run.sh; not among the default five either):
 #   docker-compose-v2.40.3            Docker Compose v2, the `docker compose` CLI plugin
-#   nats-server-v2.10.22, consul-v1.20.1, traefik-v3.2.1, loki-v3.3.0
-#                                     the programs of the stand-in images of the third-party images the Compose
-#                                     files name (scripts/compose-images.sh), the versions those files pin
+#   nats-server-v2.15.3, consul-v1.20.1, traefik-v3.2.1, loki-v3.7.8
+#                                     the programs of the stand-in images (scripts/standin-images.sh): the pinned
+#                                     releases, but Consul (1.20.1 is the newest that builds from the proxy; the
+#                                     images pin 2.0) and Traefik (the proxy's newest is v3.7.13; the images pin v3.7.14)
+#   The real-pods lane's stand-in images (scripts/cluster/stack-images.sh), besides Loki and Jaeger above:
+#   prometheus-v3.13.5                the Prometheus server (cmd/prometheus) of the release infra/model/images.ts pins,
+#                                     without its web UI's assets (an npm build the module leaves out)
+#   redis_exporter-v1.97.0            the Redis exporter: the only version the module proxy serves (images pin 1.92)
 # Usage: bash scripts/control-plane-tools.sh [TOOL ...]
 #        bash scripts/control-plane-tools.sh --print-path [TOOL ...]
-#   TOOL: kubernetes kubectl kwok pulumi pulumi-resource-kubernetes jaeger kubernetes-node coredns kube-router docker-compose nats-server consul traefik loki
+#   TOOL: kubernetes kubectl kwok pulumi pulumi-resource-kubernetes jaeger kubernetes-node coredns kube-router cert-manager
+#         approver-policy docker-compose nats-server consul traefik loki prometheus redis_exporter
 #   Without names, builds the first five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
@@ -32,6 +45,8 @@
 # named tool must already be on PATH (kubectl from helm/kind-action, pulumi from pulumi/actions, ...), the
 # provider plugin is installed the ordinary way (pulumi plugin install), Jaeger and Consul are their release binaries
 # (Consul at the version the images pin; into the same cache), and --print-path prints only their directories.
+# cert-manager and approver-policy are refused there: no host binary of either is released (images, manifests and
+# charts only), and the real-pods lane there would be kind, running them from cert-manager.yaml and the chart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -43,6 +58,9 @@ KUBERNETES=v1.31.0   # staging modules stay on v0.31.0: v0.31.14 of some is refu
 KWOK=v0.7.0
 COREDNS=v1.11.3
 KUBE_ROUTER=v2.1.0
+# The versions whose CRDs the deploy test installs: one place for both.
+CERT_MANAGER=$(sed -n 's/^CERT_MANAGER=\(v[0-9.]*\).*/\1/p' scripts/deploy-test.sh)
+APPROVER_POLICY=$(sed -n 's/^APPROVER_POLICY=\(v[0-9.]*\).*/\1/p' scripts/deploy-test.sh)
 PULUMI=v3.274.1
 # The only pseudo-version of the provider module the proxy serves; it builds with sdk/v4 v4.24.0.
 K8S_PROVIDER_MODULE=v4.0.0-20260115033456-f47bc2d6f199
@@ -53,10 +71,11 @@ JAEGER=v2.13.0
 JAEGER_MODULE=v1.76.0
 # The Compose lane's: the Compose plugin, and the programs of its stand-in images at the versions the Compose files pin.
 COMPOSE=v2.40.3
-NATS_SERVER=v2.10.22
+NATS_SERVER=v2.15.3
 CONSUL=v1.20.1       # the newest the module proxy builds; the images pin 2.0.x (download mode runs that release)
 TRAEFIK=v3.2.1
-LOKI=v3.3.0
+LOKI=v3.7.8
+REDIS_EXPORTER=v1.97.0
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
 # Download mode: the commands each tool name stands for must be on PATH; the provider is a Pulumi plugin.
@@ -94,7 +113,11 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
           echo "== consul-v$release: downloaded (release binary)"
         fi
         ;;
-      nats-server | traefik | loki) ;;
+      nats-server | traefik | loki | prometheus | redis_exporter) ;;
+      cert-manager | approver-policy)
+        echo "control-plane-tools: download mode: no $tool host binary is released; the real-pods lane is kind there (cert-manager.yaml, approver-policy's chart)" >&2
+        exit 1
+        ;;
       kubernetes) require_on_path kube-apiserver kube-controller-manager kube-scheduler ;;
       kubectl | kwok | pulumi | coredns | kube-router) require_on_path "$tool" ;;
       kubernetes-node) require_on_path kubelet kube-proxy ;;
@@ -107,16 +130,20 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
             { echo "control-plane-tools: the kubernetes provider plugin $K8S_PROVIDER is not installed (pulumi plugin install resource kubernetes v$K8S_PROVIDER)" >&2; exit 1; }
         fi
         ;;
-      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
+      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki, prometheus, redis_exporter)" >&2; exit 2 ;;
     esac
   done
   if [ $print = yes ]; then echo "$path"; fi
   exit 0
 fi
 
+# The real-pods lane's: Prometheus at the release the model pins (its Go module is v0.3XX.Y for v3.XX.Y); read here,
+# after download mode, which needs no node of this version (the model is TypeScript).
+PROMETHEUS=$(node --input-type=module -e "const { THIRD_PARTY_IMAGES: i } = await import('./infra/model/images.ts'); console.log(i.prometheus.tag)")
 names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER"
-  "kubernetes-node-$KUBERNETES" "coredns-$COREDNS" "kube-router-$KUBE_ROUTER"
-  "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI")
+  "kubernetes-node-$KUBERNETES" "coredns-$COREDNS" "kube-router-$KUBE_ROUTER" "cert-manager-$CERT_MANAGER" "approver-policy-$APPROVER_POLICY"
+  "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI"
+  "prometheus-$PROMETHEUS" "redis_exporter-$REDIS_EXPORTER")
 
 if [ "${1:-}" = --print-path ]; then
   shift
@@ -141,8 +168,8 @@ mkdir -p "$CACHE"
 # `times` must run in this shell itself, not in a command substitution).
 children_cpu() { awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d\n", t }' "$1"; }
 
-# build <name> <function>: runs the function in a scratch module directory; its binaries go to ./bin,
-# which becomes $CACHE/<name>/bin only when the whole build succeeded.
+# build <name> <function>: runs the function in a scratch module directory; its binaries go to ./bin (and data, if
+# any, to ./share), which become $CACHE/<name>/bin (and share) only when the whole build succeeded.
 build() {
   local name=$1 fn=$2 work start lock
   exec {lock}>"$CACHE/.$name.lock"
@@ -160,6 +187,7 @@ build() {
   (cd "$work" && mkdir bin && "$fn")
   times >"$work/times-after"
   mkdir -p "$work/out" && mv "$work/bin" "$work/out/bin"
+  if [ -d "$work/share" ]; then mv "$work/share" "$work/out/share"; fi
   echo $(( $(date +%s) - start )) > "$work/out/build-seconds"
   echo $(( $(children_cpu "$work/times-after") - $(children_cpu "$work/times-before") )) > "$work/out/cpu-seconds"
   rm -rf "${CACHE:?}/$name" && mv "$work/out" "$CACHE/$name" && rm -rf "$work"
@@ -199,6 +227,37 @@ build_kube_router() {
   GOBIN=$PWD/bin nice -n 19 go install \
     -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER" \
     "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER"
+}
+
+# Upstream's command modules are not served (see the header): ours (the controller; the webhook, which writes each
+# CertificateRequest's requester, as approver-policy's RBAC check needs), inside a copy of the root module so they may
+# import cert-manager's internal packages as upstream's do; the CRDs of the same module beside them. The Venafi
+# issuer's library (github.com/Venafi/vcert/v5 v5.13.7) is refused by the module proxy here (403), so it is left out
+# always (the same binary everywhere; the platform's issuers are self-signed, CA and ACME): its two controllers'
+# names, which the configuration defaults take from its packages, are written as the names themselves.
+build_cert_manager() {
+  module_copy "github.com/cert-manager/cert-manager@$CERT_MANAGER"
+  local defaults=module/internal/apis/config/controller/v1alpha1/defaults.go
+  sed -i -e '\#"github.com/cert-manager/cert-manager/pkg/controller/certificate[a-z]*requests/venafi"$#d' \
+    -e 's/crvenaficontroller\.CRControllerName/"certificaterequests-issuer-venafi"/; s/csrvenaficontroller\.CSRControllerName/"certificatesigningrequests-issuer-venafi"/' "$defaults"
+  ! grep -q '/venafi"$' "$defaults" || { echo "control-plane-tools: $defaults still imports the Venafi controllers" >&2; return 1; }
+  local c
+  for c in controller webhook; do
+    mkdir -p "module/cmd/prism-$c" && cp "$ROOT/scripts/cluster/cert-manager-$c/main.go" "module/cmd/prism-$c/"
+    (cd module && nice -n 19 go build -o "../bin/cert-manager-$c" \
+      -ldflags "-s -w -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$CERT_MANAGER" "./cmd/prism-$c")
+  done
+  mkdir share && cp -r module/deploy/crds share/crds
+  rm -rf module
+}
+
+# Its main package is ./cmd (a binary named cmd with go install): built in a copy of the module, named for what it is.
+build_approver_policy() {
+  module_copy "github.com/cert-manager/approver-policy@$APPROVER_POLICY"
+  mkdir share
+  (cd module && nice -n 19 go build -o ../bin/approver-policy -ldflags "-s -w" ./cmd)
+  cp -r module/deploy/crds share/crds
+  rm -rf module
 }
 
 # Its own build and cache entry (the Go build cache shares what it has in common with the control plane).
@@ -297,6 +356,18 @@ build_loki() {
   rm -rf module
 }
 
+build_prometheus() {
+  local minor patch
+  IFS=. read -r _ minor patch <<<"${PROMETHEUS#v}"
+  module_copy "github.com/prometheus/prometheus@v0.3$(printf %02d "$minor").$patch"
+  (cd module && GOWORK=off nice -n 19 go build -o ../bin/ -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS#v}" ./cmd/prometheus)
+  rm -rf module
+}
+
+build_redis_exporter() {
+  GOBIN=$PWD/bin nice -n 19 go install -ldflags "-s -w -X main.BuildVersion=$REDIS_EXPORTER" "github.com/oliver006/redis_exporter@$REDIS_EXPORTER"
+}
+
 [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
 for tool in "$@"; do
   case $tool in
@@ -309,11 +380,15 @@ for tool in "$@"; do
     kubernetes-node) build "kubernetes-node-$KUBERNETES" build_kubernetes_node ;;
     coredns) build "coredns-$COREDNS" build_coredns ;;
     kube-router) build "kube-router-$KUBE_ROUTER" build_kube_router ;;
+    cert-manager) build "cert-manager-$CERT_MANAGER" build_cert_manager ;;
+    approver-policy) build "approver-policy-$APPROVER_POLICY" build_approver_policy ;;
     docker-compose) build "docker-compose-$COMPOSE" build_compose ;;
     nats-server) build "nats-server-$NATS_SERVER" build_nats_server ;;
     consul) build "consul-$CONSUL" build_consul ;;
     traefik) build "traefik-$TRAEFIK" build_traefik ;;
     loki) build "loki-$LOKI" build_loki ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, docker-compose, nats-server, consul, traefik, loki)" >&2; exit 2 ;;
+    prometheus) build "prometheus-$PROMETHEUS" build_prometheus ;;
+    redis_exporter) build "redis_exporter-$REDIS_EXPORTER" build_redis_exporter ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki, cert-manager, approver-policy, prometheus, redis_exporter)" >&2; exit 2 ;;
   esac
 done

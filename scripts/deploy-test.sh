@@ -21,18 +21,24 @@
 #                       Step 1 covers dev, staging and prod; step 2 the stacks named (default dev). CRDs already
 #                       there (cert-manager installed) are kept. PRISM_DEPLOY_TEST_REGISTRY and _TAG point the
 #                       stacks at images loaded into the cluster (pull policy IfNotPresent).
+#                       PRISM_DEPLOY_TEST_CONFIG: more settings of the cluster, one `<key> <value>` per line, each
+#                       set with `pulumi config set --path` (e.g. `prism:cluster.apiServer.port 6443`).
+#   --keep <dir>        with --existing-cluster and one stack: leave it deployed (no destroy). Its Pulumi state, stack
+#                       file and scratch clone stay in <dir>; <dir>/pulumi.env sets what `pulumi -C <dir>/tree` needs
+#                       (backend, passphrase, stack, config file) for later commands. The real-pods lane uses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/toolchain.sh
 . scripts/toolchain.sh
 prism_toolchain
 TOOLS=(kubernetes kubectl kwok pulumi pulumi-resource-kubernetes)
-DRY_RUN_ONLY=no EXISTING=no
+DRY_RUN_ONLY=no EXISTING=no KEEP=
 while [ $# -gt 0 ]; do
   case $1 in
     --dry-run-only) DRY_RUN_ONLY=yes && shift ;;
     --existing-cluster) EXISTING=yes && shift ;;
-    -*) echo "deploy-test: unknown option $1 (--dry-run-only, --existing-cluster)" >&2 && exit 2 ;;
+    --keep) KEEP=${2:?--keep needs a directory} && shift 2 ;;
+    -*) echo "deploy-test: unknown option $1 (--dry-run-only, --existing-cluster, --keep <dir>)" >&2 && exit 2 ;;
     *) break ;;
   esac
 done
@@ -49,6 +55,9 @@ if [ $EXISTING = yes ]; then
   DRY_STACKS=(dev staging prod)
 fi
 [ ${#STACKS[@]} -gt 0 ] || STACKS=(dev staging prod)
+if [ -n "$KEEP" ] && { [ $EXISTING = no ] || [ ${#STACKS[@]} -ne 1 ] || [ $DRY_RUN_ONLY = yes ]; }; then
+  echo "deploy-test: --keep goes with --existing-cluster and exactly one stack" >&2 && exit 2
+fi
 [ ${#DRY_STACKS[@]} -gt 0 ] || DRY_STACKS=("${STACKS[@]}")
 # kwok's pods are Ready at once; real kubelets pull the images first.
 WAIT=300s
@@ -66,12 +75,18 @@ tools_path=$(bash scripts/control-plane-tools.sh --print-path "${TOOLS[@]}")
 PATH="$tools_path${tools_path:+:}$PATH"
 export PATH
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/prism-deploy-test.XXXX")
+if [ -n "$KEEP" ]; then
+  rm -rf "$KEEP" && mkdir -p "$KEEP" && WORK=$(cd "$KEEP" && pwd)
+else
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/prism-deploy-test.XXXX")
+fi
 export PRISM_CLUSTER_DIR=$WORK/cluster
 tracked_before=$(git status --porcelain)
 cleanup() {
   local rc=$?
-  if [ $EXISTING = yes ]; then
+  if [ -n "$KEEP" ]; then
+    [ $rc -eq 0 ] || echo "deploy-test: failed; the stack's state is kept in $WORK" >&2
+  elif [ $EXISTING = yes ]; then
     rm -rf "$WORK"
   elif [ "${PRISM_KEEP_CLUSTER:-}" = 1 ]; then
     echo "deploy-test: cluster kept: export KUBECONFIG=$PRISM_CLUSTER_DIR/admin.kubeconfig; stop: PRISM_CLUSTER_DIR=$PRISM_CLUSTER_DIR bash scripts/local-cluster.sh stop"
@@ -177,9 +192,17 @@ check_workloads() {
     kubectl -n $ns rollout status "$sts" --timeout $WAIT >/dev/null || fail "$stack: $sts is not ready"
   done
   kubectl -n $ns wait --for condition=Complete job --all --timeout $WAIT >/dev/null || fail "$stack: a Job did not complete"
-  local expected_hpa expected_pdb
-  expected_hpa=$(cat "$OUT/$stack"/*.yaml | grep -c '^kind: HorizontalPodAutoscaler' || true)
-  expected_pdb=$(cat "$OUT/$stack"/*.yaml | grep -c '^kind: PodDisruptionBudget' || true)
+  local expected_hpa expected_pdb expected=$OUT/$stack
+  # With settings of the cluster's own (PRISM_DEPLOY_TEST_CONFIG: more replicas get a PodDisruptionBudget), the
+  # expected objects are those of the stack file as deployed.
+  if [ -n "${PRISM_DEPLOY_TEST_CONFIG:-}" ]; then
+    mkdir -p "$WORK/deployed-config" && cp "$WORK/Pulumi.$stack.yaml" "$WORK/deployed-config/"
+    PRISM_STACKS=$WORK/deployed-config PRISM_OUT=$WORK/deployed-synth npx tsx -e \
+      'import { synthesizeEnvironments } from "./infra/k8s/charts/environments.ts"; synthesizeEnvironments(process.env.PRISM_STACKS, process.env.PRISM_OUT);'
+    expected=$WORK/deployed-synth/$stack
+  fi
+  expected_hpa=$(cat "$expected"/*.yaml | grep -c '^kind: HorizontalPodAutoscaler' || true)
+  expected_pdb=$(cat "$expected"/*.yaml | grep -c '^kind: PodDisruptionBudget' || true)
   [ "$(kubectl -n $ns get hpa --no-headers 2>/dev/null | wc -l)" -eq "$expected_hpa" ] || fail "$stack: expected $expected_hpa HPAs"
   [ "$(kubectl -n $ns get pdb --no-headers 2>/dev/null | wc -l)" -eq "$expected_pdb" ] || fail "$stack: expected $expected_pdb PDBs"
   echo "   $stack: $(kubectl -n $ns get deploy --no-headers | wc -l) Deployments and $(kubectl -n $ns get sts --no-headers | wc -l) StatefulSets available, $(kubectl -n $ns get job --no-headers | wc -l) Jobs complete, $expected_hpa HPAs, $expected_pdb PDBs"
@@ -234,6 +257,9 @@ for stack in "${STACKS[@]}"; do
     p config set --path prism:images.tag "${PRISM_DEPLOY_TEST_TAG:?PRISM_DEPLOY_TEST_TAG goes with PRISM_DEPLOY_TEST_REGISTRY}"
     p config set --path prism:images.pullPolicy IfNotPresent
   fi
+  while read -r key value; do
+    [ -z "$key" ] || p config set --path "$key" "$value"
+  done <<<"${PRISM_DEPLOY_TEST_CONFIG:-}"
   mode=$(node -e 'const y = require("yaml").parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(y.config["prism:secrets"]?.mode ?? "local")' "stacks/Pulumi.$stack.yaml")
   [ "$stack" != staging ] || mode=pulumi
   case $mode in
@@ -304,10 +330,28 @@ for stack in "${STACKS[@]}"; do
     echo "   $stack: prism-secrets created by Pulumi; no generated value in the state in plain text"
   fi
 
-  step "$stack: second preview, one-key change, destroy"
+  step "$stack: second preview, one-key change$([ -n "$KEEP" ] && echo ' (kept deployed)' || echo ', destroy')"
   p preview --expect-no-changes >"$WORK/preview-again-$stack.log" 2>&1 || { cat "$WORK/preview-again-$stack.log" >&2; fail "$stack: the second preview reports changes"; }
   echo "   $stack: second preview: no changes"
+  cp "$WORK/Pulumi.$stack.yaml" "$WORK/Pulumi.$stack.deployed.yaml"
   check_one_key_preview
+  if [ -n "$KEEP" ]; then
+    mv "$WORK/Pulumi.$stack.deployed.yaml" "$WORK/Pulumi.$stack.yaml" # the deployed configuration, not the previewed change
+    # <dir>/pulumi: the Pulumi CLI on this stack (its backend, passphrase, config file and clone), for later commands.
+    (
+      umask 077
+      {
+        echo '#!/bin/sh'
+        printf 'export PATH=%q PULUMI_BACKEND_URL=%q PULUMI_CONFIG_PASSPHRASE=%q PULUMI_SKIP_UPDATE_CHECK=true\n' \
+          "$PATH" "$PULUMI_BACKEND_URL" "$PULUMI_CONFIG_PASSPHRASE"
+        [ "$PRISM_TOOLCHAIN" = download ] || printf 'export PULUMI_HOME=%q PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true\n' "$PULUMI_HOME"
+        printf 'exec pulumi --non-interactive --color never --stack %q --config-file %q -C %q "$@"\n' "$stack" "$WORK/Pulumi.$stack.yaml" "$TREE"
+      } >"$WORK/pulumi"
+      chmod 700 "$WORK/pulumi"
+    )
+    step "$stack: kept deployed (the Pulumi CLI on it: $WORK/pulumi)"
+    continue
+  fi
   p destroy --yes --skip-preview >"$WORK/destroy-$stack.log" 2>&1 || { tail -40 "$WORK/destroy-$stack.log" >&2; fail "$stack: destroy failed"; }
   kubectl wait --for delete namespace/prism --timeout 300s >/dev/null 2>&1 || true
   ! kubectl get namespace prism >/dev/null 2>&1 || fail "$stack: namespace prism still there after destroy"

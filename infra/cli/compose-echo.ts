@@ -10,9 +10,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { loadStack } from '../config/index.js';
-import { gatewayConfigSchema, type GatewayConfigInput } from '../contract/index.js';
-import { ECHO, ECHO_ROUTES } from '../local-platform/render.js';
-import { buildPlatform, component, toYaml } from '../model/index.js';
+import { ECHO } from '../local-platform/render.js';
+import { buildPlatform, toYaml } from '../model/index.js';
+import { gatewayYamlWithEcho } from './echo-gateway.js';
 
 const ECHO_PORT = 8080;
 const dir = process.argv[2];
@@ -22,19 +22,11 @@ if (!dir) {
 }
 const root = resolve(import.meta.dirname, '../..');
 const platform = buildPlatform('dev', loadStack(`${root}/stacks`, 'dev').config);
-const file = component(platform, 'gateway').configFiles.find((f) => f.name === 'gateway.yaml');
-if (!file) throw new Error('the model has no gateway.yaml');
-const doc = parse(file.composeContent ?? file.content) as GatewayConfigInput;
-// Plain HTTP: the echo routes take the model's route settings but not its CA file or identity (as local:up).
-const { ca_file: _caFile, server_identity: _identity, ...template } = doc.routes[0]!;
-const upstream = `http://${ECHO}:${ECHO_PORT}`;
-const routes = [
-  ...doc.routes,
-  { ...template, prefix: ECHO_ROUTES.protected, upstream, rewrite: '/', auth_required: true, retries: 0 },
-  { ...template, prefix: ECHO_ROUTES.public, upstream, rewrite: '/', auth_required: false, retries: 0 },
-];
 mkdirSync(join(dir, 'gateway'), { recursive: true });
-writeFileSync(join(dir, 'gateway', 'gateway.yaml'), toYaml(gatewayConfigSchema.parse({ ...doc, routes })));
+writeFileSync(
+  join(dir, 'gateway', 'gateway.yaml'),
+  gatewayYamlWithEcho(platform, 'compose', `http://${ECHO}:${ECHO_PORT}`),
+);
 
 const compose = parse(readFileSync(join(root, 'deploy/docker-compose/docker-compose.yml'), 'utf8')) as {
   services: Record<string, { image: string; volumes: string[] }>;

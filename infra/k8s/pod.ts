@@ -122,19 +122,21 @@ export function podSpec(
 ): k8s.PodSpec {
   const volumes: k8s.Volume[] = [];
   const mounts: k8s.VolumeMount[] = [];
-  // Config files: one volume per directory, each file a key of the ConfigMap.
-  const byDir = new Map<string, ConfigFile[]>();
-  for (const f of source.configFiles) byDir.set(f.mountPath, [...(byDir.get(f.mountPath) ?? []), f]);
-  for (const [dir, files] of [...byDir].sort(([a], [b]) => a.localeCompare(b))) {
+  // Config files: one volume per directory, each file a key of the ConfigMap. A directory inside another one's is a
+  // subdirectory of that volume, not a mount of its own: the kubelet mounts ConfigMap volumes read-only, where the
+  // runtime cannot make a mount point ("mkdir .../etc/prometheus/rules: read-only file system").
+  const dirs = [...new Set(source.configFiles.map((f) => f.mountPath))];
+  const volumeDir = (dir: string) =>
+    dirs.find((d) => dir.startsWith(`${d}/`) && !dirs.some((o) => d.startsWith(`${o}/`))) ?? dir;
+  const byDir = new Map<string, { key: string; path: string }[]>();
+  for (const f of source.configFiles) {
+    const root = volumeDir(f.mountPath);
+    const path = root === f.mountPath ? f.name : `${f.mountPath.slice(root.length + 1)}/${f.name}`;
+    byDir.set(root, [...(byDir.get(root) ?? []), { key: f.name, path }]);
+  }
+  for (const [dir, items] of [...byDir].sort(([a], [b]) => a.localeCompare(b))) {
     const name = `config-${volumeName(dir)}`.slice(0, 63);
-    volumes.push({
-      name,
-      configMap: {
-        name: source.configMapName,
-        items: files.map((f) => ({ key: f.name, path: f.name })),
-        defaultMode: 0o444,
-      },
-    });
+    volumes.push({ name, configMap: { name: source.configMapName, items, defaultMode: 0o444 } });
     mounts.push({ name, mountPath: dir, readOnly: true });
   }
   if (source.secretFiles) {

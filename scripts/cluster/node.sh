@@ -190,6 +190,8 @@ stop_bg() {
 }
 
 down() {
+  remove_hosts_block
+  rm -rf "$ENDPOINTS_DIR"
   [ -d "$STATE" ] || { log "nothing to take down ($STATE)"; return 0; }
   PATH=$(bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kubernetes-node coredns kube-router 2>/dev/null || true):$PATH
   # Pods first, through the kubelet, so the CNI plugins remove their veths, addresses and chains.
@@ -198,9 +200,10 @@ down() {
     kc -n kube-system delete deployment coredns --wait=false >/dev/null 2>&1 || true
     kc delete pods -A --all --grace-period 5 --wait=false >/dev/null 2>&1 || true
     # Gone from the API and their addresses released (host-local keeps one file per address: a CNI DEL ran).
-    until_ok "pods to stop" 60 sh -c "[ -z \"\$(kubectl --kubeconfig $KUBECONFIG_FILE get pods -A -o name)\" ] &&
+    until_ok "pods to stop" 180 sh -c "[ -z \"\$(kubectl --kubeconfig $KUBECONFIG_FILE get pods -A -o name)\" ] &&
       ! ls $STATE/cni/ipam/prism 2>/dev/null | grep -q '^[0-9]'" || true
   fi
+  stop_cert_manager
   stop_bg kube-router
   stop_bg kube-proxy
   stop_bg kubelet
@@ -227,6 +230,9 @@ down() {
   # What is left of the chains the kubelet (KUBE-FIREWALL, canaries), kube-proxy, kube-router and the CNI plugins
   # (CNI-<hash> of sandboxes deleted without a CNI DEL) made since `up`: jumps to them, then the chains.
   remove_new_chains
+  # kube-router's ipsets that its own clean-up left (still referenced by rules until the chains above went).
+  local set
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router)' || true); do ipset destroy "$set" 2>/dev/null || true; done
   # cgroups the kubelet made (cgroupfs driver): deepest first.
   find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
   # shellcheck disable=SC2046 # one key=value word per line
@@ -241,10 +247,12 @@ our_mounts() { findmnt -rn -o TARGET | grep -E "^$STATE/|^/run/netns/cni-" || tr
 # What must be gone after `down`; prints what is not and fails.
 verify_down() {
   local left=
+  # Ours by their command lines (our state directory): another containerd (Docker's) or kind's kubelets may run here.
   for name in containerd kubelet kube-proxy kube-router; do
-    ! pgrep -x "$name" >/dev/null || left+=" process:$name"
+    ! pgrep -f "^[^ ]*$name .*$STATE/" >/dev/null || left+=" process:$name"
   done
   ! pgrep -f "containerd-shim-runc-v2 .*$CONTAINERD_SOCK" >/dev/null || left+=" process:containerd-shim"
+  left+=$(cert_manager_left)
   [ -z "$(our_mounts)" ] || left+=" mounts"
   ip link show "$BRIDGE" >/dev/null 2>&1 && left+=" interface:$BRIDGE"
   ! ip -o link show type veth 2>/dev/null | grep -q "master $BRIDGE" || left+=" veths"
@@ -254,7 +262,8 @@ verify_down() {
   ! ipset list -n 2>/dev/null | grep -qE '^(KUBE-|kube-router)' || left+=" ipsets"
   ! ss -ltnH | awk '{print $4}' | grep -qE ':(10250|10248|10249|10256|20244)$' || left+=" ports"
   [ ! -d /sys/fs/cgroup/memory/kubepods ] || left+=" cgroups"
+  ! grep -q "$HOSTS_MARK\$" /etc/hosts || left+=" /etc/hosts"
   if [ -n "$left" ]; then log "down left:$left"; return 1; fi
   rm -rf "$STATE"
-  log "down: no process, mount, network namespace, interface, iptables chain, ipset, port or cgroup of the lane left"
+  log "down: no process, mount, network namespace, interface, iptables chain, ipset, port, cgroup or /etc/hosts name of the lane left"
 }

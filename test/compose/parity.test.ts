@@ -155,9 +155,18 @@ describe('Compose and Kubernetes agree (dev)', () => {
           .map((w) => w.path)
           .sort(),
       );
+      // The directories holding config files: each ConfigMap mount, and a subdirectory of it where an item's path has
+      // one (a directory inside another's is not a mount of its own in Kubernetes: ConfigMap volumes are read-only).
       const configDirs = mounts
         .filter((m) => volumes.get(m.name)?.configMap)
-        .map((m) => m.mountPath)
+        .flatMap((m) => [
+          m.mountPath,
+          ...volumes
+            .get(m.name)
+            .configMap.items.filter((i: Json) => i.path.includes('/'))
+            .map((i: Json) => `${m.mountPath}/${i.path.slice(0, i.path.lastIndexOf('/'))}`),
+        ])
+        .filter((d, i, all) => all.indexOf(d) === i)
         .sort();
       const allBinds = (s.volumes ?? []).filter((v) => v.startsWith('.')).map((v) => v.split(':'));
       for (const b of allBinds) expect(b[2], b.join(':')).toBe('ro');

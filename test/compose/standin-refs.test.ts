@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { synth } from '#test/support/synth';
 
 /** The Compose lane's stand-in names: read from the rendered files, digests dropped only in generated overrides. */
 const LANE = [
@@ -17,6 +18,9 @@ const run = (...args: string[]) =>
 type Service = { image?: string; build?: unknown };
 const services = (file: string) =>
   Object.entries((parse(readFileSync(file, 'utf8')) as { services: Record<string, Service> }).services);
+/** The repositories scripts/standin-images.sh has a stand-in for (its dispatch's case patterns). */
+const standinRepositories = () =>
+  [...readFileSync('scripts/standin-images.sh', 'utf8').matchAll(/^ {4}([a-z0-9/_-]+)\)[ \n]/gm)].map((m) => m[1]);
 const out = mkdtempSync(join(tmpdir(), 'prism-nodigest-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -51,12 +55,50 @@ describe('compose-standin-refs', () => {
     expect(ALL.map((f) => readFileSync(f, 'utf8'))).toEqual(before);
   });
 
-  it('has a stand-in in compose-images.sh for every third-party image the lane starts', () => {
-    const script = readFileSync('scripts/compose-images.sh', 'utf8');
-    const repos = [...script.matchAll(/^ {4}([a-z0-9/_-]+)\) each /gm)].map((m) => m[1]);
+  it('has a stand-in in standin-images.sh for every third-party image the lane starts', () => {
+    const repos = standinRepositories();
     for (const image of run('images', ...LANE)
       .trim()
       .split('\n'))
       expect(repos, image).toContain(image.slice(0, image.lastIndexOf(':')));
+  });
+});
+
+describe('the real-pods lane: every image the Kubernetes dev manifests name', () => {
+  const { objects } = synth('dev');
+  type Container = { image: string };
+  type PodSpec = { containers: Container[]; initContainers?: Container[] };
+  const images = new Set(
+    objects.flatMap((o) => {
+      const spec = o.spec as { template?: { spec: PodSpec }; jobTemplate?: { spec: { template: { spec: PodSpec } } } };
+      const pod = spec?.jobTemplate?.spec.template.spec ?? spec?.template?.spec;
+      return [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])].map((c) => c.image.split('@')[0]!);
+    }),
+  );
+
+  it('are listed by compose-standin-refs.mjs manifests, by name:tag, from the rendered files', () => {
+    const dir = join(out, 'k8s-dev');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'all.k8s.yaml'), objects.map((o) => stringify(o)).join('---\n'));
+    const listed = run('manifests', dir).trim().split('\n');
+    expect(new Set(listed)).toEqual(images);
+    expect(listed.every((i) => !i.includes('@'))).toBe(true);
+    // The pins under test really include digests and third-party images (else this proves little).
+    expect(objects.some((o) => JSON.stringify(o).includes('@sha256:'))).toBe(true);
+    expect(listed.filter((i) => !i.startsWith('ghcr.io/')).length).toBeGreaterThan(10);
+    // --pinned: the references pinned by digest, as the manifests name them (stack_images names those in containerd).
+    const pinned = objects.flatMap((o) =>
+      [...JSON.stringify(o).matchAll(/"image":"([^"]+@sha256:[0-9a-f]{64})"/g)].map((m) => m[1]),
+    );
+    expect(run('manifests', dir, '--pinned').trim().split('\n')).toEqual([...new Set(pinned)].sort());
+  });
+
+  it('each has a stand-in in standin-images.sh, the Prism ones built from the Compose service that names them', () => {
+    const repos = standinRepositories();
+    const built = run('built', 'deploy/docker-compose/docker-compose.yml').trim().split('\n');
+    for (const image of images) {
+      if (image.startsWith('ghcr.io/prism-platform/')) expect(built, image).toContain(image);
+      else expect(repos, image).toContain(image.slice(0, image.lastIndexOf(':')));
+    }
   });
 });

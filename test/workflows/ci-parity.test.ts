@@ -179,6 +179,36 @@ describe('PRISM_TOOLCHAIN, the one switch', () => {
     }
   });
 
+  it('cert-manager and approver-policy: built at the versions the deploy test pins; download mode refuses them', () => {
+    const pinned = (name: string) =>
+      new RegExp(`^${name}=(v\\S+)`, 'm').exec(readFileSync('scripts/deploy-test.sh', 'utf8'))![1];
+    const cache = '/nonexistent/prism-tools';
+    const source = spawnSync(
+      'bash',
+      ['scripts/control-plane-tools.sh', '--print-path', 'cert-manager', 'approver-policy'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, PRISM_TOOLCHAIN: 'source', PRISM_TOOLS_CACHE: cache },
+      },
+    );
+    expect(source.status).toBe(1);
+    expect(source.stderr).toContain(`${cache}/cert-manager-${pinned('CERT_MANAGER')} is missing`);
+    // No host binary of either is released: the lane there is kind, not a build here.
+    for (const tool of ['cert-manager', 'approver-policy']) {
+      const r = spawnSync('bash', ['scripts/control-plane-tools.sh', tool], {
+        encoding: 'utf8',
+        env: { ...process.env, PRISM_TOOLCHAIN: 'download', PRISM_TOOLS_CACHE: cache },
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`no ${tool} host binary is released`);
+    }
+    const approverPolicy = spawnSync('bash', ['scripts/control-plane-tools.sh', '--print-path', 'approver-policy'], {
+      encoding: 'utf8',
+      env: { ...process.env, PRISM_TOOLCHAIN: 'source', PRISM_TOOLS_CACHE: cache },
+    });
+    expect(approverPolicy.stderr).toContain(`${cache}/approver-policy-${pinned('APPROVER_POLICY')} is missing`);
+  });
+
   it('the deploy test on an existing cluster needs its KUBECONFIG', () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'KUBECONFIG'));
     const r = spawnSync('bash', ['scripts/deploy-test.sh', '--existing-cluster'], {
@@ -192,6 +222,20 @@ describe('PRISM_TOOLCHAIN, the one switch', () => {
       env: { ...env, PRISM_TOOLCHAIN: 'download' },
     });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('unknown option --exisiting-cluster (--dry-run-only, --existing-cluster)');
+    expect(bad.stderr).toContain(
+      'unknown option --exisiting-cluster (--dry-run-only, --existing-cluster, --keep <dir>)',
+    );
+    // --keep leaves a stack deployed: only on a cluster of the caller's, one stack at a time.
+    for (const args of [
+      ['--keep', '/tmp/x', 'dev'],
+      ['--existing-cluster', '--keep', '/tmp/x', 'dev', 'prod'],
+    ]) {
+      const keep = spawnSync('bash', ['scripts/deploy-test.sh', ...args], {
+        encoding: 'utf8',
+        env: { ...env, KUBECONFIG: '/nonexistent', PRISM_TOOLCHAIN: 'download' },
+      });
+      expect(keep.status, args.join(' ')).toBe(2);
+      expect(keep.stderr).toContain('--keep goes with --existing-cluster and exactly one stack');
+    }
   });
 });

@@ -2,8 +2,11 @@ import type { AlertingConfig, AlertReceiver } from '../../config/index.js';
 import { ALERTING_SECRETS, type SecretKey } from '../../contract/index.js';
 import { toYaml } from './yaml.js';
 
-/** Where the notification credentials are mounted in the Alertmanager container, one file per key. */
-export const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager/secrets';
+/**
+ * Where the notification credentials are mounted in the Alertmanager container, one file per key. Not inside the
+ * read-only config mount (/etc/alertmanager): the runtime cannot make a mount point in a read-only ConfigMap volume.
+ */
+export const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager-secrets';
 /** The receiver alerts go to when the stack configures none: it notifies nobody, and says so in its name. */
 const UNROUTED_RECEIVER = 'unrouted';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The postgres stand-in's entry point (scripts/compose-images.sh): what the official image's docker-entrypoint.sh
+# The postgres stand-in's entry point (scripts/standin-images.sh): what the official image's docker-entrypoint.sh
 # does for the Compose files' use: arguments starting with "-" go to postgres; an empty $PGDATA is initialised
 # with POSTGRES_USER, POSTGRES_PASSWORD (scram-sha-256) and POSTGRES_DB, as any uid (nss_wrapper supplies the
 # passwd entry initdb needs), then the server runs as PID 1.

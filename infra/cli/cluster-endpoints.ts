@@ -1,0 +1,87 @@
+/**
+ * Writes the real-pods lane's endpoints.json (scripts/cluster-run.sh up): the local platform's format, so the
+ * tools and tests written for it run against the cluster. Every address is a name the service's certificate
+ * carries, at the Service's own port, so TLS and gRPC clients verify the mesh certificates as in the cluster;
+ * the lane maps the names to addresses on the host (its /etc/hosts block): the Services' cluster IPs, which the
+ * node reaches through kube-proxy, and for the two gateways one pod each, by two of the names the gateway's
+ * certificate carries (two replicas, two ways in). Prints the names to map, one `<kind> <target> <name>` a line
+ * (`service <service> <name>`, `pod <deployment> <index> <name>`).
+ * Usage: cluster-endpoints.ts <file> <operator certificate dir>
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { loadStack } from '../config/index.js';
+import { gatewayConfigSchema, MTLS_FILES, operatorSpiffeId } from '../contract/index.js';
+import type { Endpoints } from '../local-platform/endpoints.js';
+import { ECHO_ROUTES } from '../local-platform/render.js';
+import { type ComponentName, KEY_FILES, type Platform, buildPlatform, component } from '../model/index.js';
+
+/** The operator identity the lane requests its certificate for (spiffe://prism/operator/cluster-run). */
+const LANE_OPERATOR = 'cluster-run';
+
+function clusterEndpoints(platform: Platform, root: string, operatorDir: string) {
+  const names: string[] = [];
+  const fqdn = (name: ComponentName) => `${name}.${platform.namespace}.svc.cluster.local`;
+  const port = (name: ComponentName, portName: string): number => {
+    const p = component(platform, name).ports.find((x) => x.name === portName);
+    if (!p) throw new Error(`${name} has no port named ${portName}`);
+    return p.port;
+  };
+  const at = (name: ComponentName, portName: string) => {
+    names.push(`service ${name} ${fqdn(name)}`);
+    return `${fqdn(name)}:${port(name, portName)}`;
+  };
+  const gatewayNames = [`gateway.${platform.namespace}`, `gateway.${platform.namespace}.svc`];
+  gatewayNames.forEach((n, i) => names.push(`pod gateway ${i} ${n}`));
+  // And the gateway's Service, through which kube-proxy spreads requests over the replicas (the resilience check).
+  names.push(`service gateway ${fqdn('gateway')}`);
+  const gateway = component(platform, 'gateway').configFiles.find((f) => f.name === 'gateway.yaml');
+  if (!gateway) throw new Error('the gateway has no gateway.yaml');
+  const endpoints: Endpoints = {
+    environment: platform.environment,
+    gateways: gatewayNames.map((n) => `https://${n}:${port('gateway', 'http')}`),
+    auth: `https://${at('auth', 'http')}`,
+    auth_grpc: at('auth', 'grpc'),
+    config_grpc: at('config', 'grpc'),
+    dbmanager_grpc: at('dbmanager', 'grpc'),
+    // Scraped by Prometheus only; the journeys read none.
+    metrics: {},
+    // Reached through the gateway's routes only (its NetworkPolicy admits the gateway alone).
+    echo: '',
+    routes: { echo: ECHO_ROUTES.protected, echo_public: ECHO_ROUTES.public },
+    jwt_private_key_file: join(root, KEY_FILES['jwt-private-key']),
+    jwt_public_key_file: join(root, KEY_FILES['jwt-public-key']),
+    operator_mtls: {
+      identity: operatorSpiffeId(LANE_OPERATOR),
+      cert_file: join(operatorDir, MTLS_FILES.cert),
+      key_file: join(operatorDir, MTLS_FILES.key),
+      ca_file: join(operatorDir, MTLS_FILES.ca),
+    },
+    rate_limit: gatewayConfigSchema.parse(parse(gateway.content)).rate_limit,
+    postgres: { auth: at('postgres-auth', 'postgres'), ops: at('postgres-ops', 'postgres') },
+    redis: '',
+    nats: '',
+    nats_monitor: '',
+    s3: '',
+    s3_console: '',
+    tracing_query: `http://${at('jaeger', 'ui')}/api`,
+    logs: '',
+  };
+  return { endpoints, names: [...new Set(names)] };
+}
+
+const [file, operatorDir] = process.argv.slice(2);
+if (!file || !operatorDir) {
+  console.error('usage: cluster-endpoints.ts <file> <operator certificate dir>');
+  process.exit(2);
+}
+const root = resolve(import.meta.dirname, '../..');
+const { endpoints, names } = clusterEndpoints(
+  buildPlatform('dev', loadStack(`${root}/stacks`, 'dev').config),
+  root,
+  resolve(operatorDir),
+);
+mkdirSync(dirname(file), { recursive: true });
+writeFileSync(file, `${JSON.stringify(endpoints, null, 2)}\n`);
+process.stdout.write(`${names.join('\n')}\n`);

@@ -1,0 +1,24 @@
+# shellcheck shell=bash
+# The stack on the real-pods lane (sourced by scripts/cluster-run.sh): `pulumi up -s <stack>` through the deploy
+# test's existing-cluster mode, kept deployed, with the lane's images and its API server's address.
+
+STACK_DIR=$STATE/stack
+
+# deploy_stack <stack>: the images its manifests name (scripts/cluster/stack-images.sh, digest-pinned ones also
+# under their digest name), volumes, then the deploy test's dry runs and `pulumi up` of <stack> (every Deployment and
+# StatefulSet Available by its real probes, every Job complete), a preview that must show no change, kept deployed.
+deploy_stack() {
+  local stack=$1 api
+  CDK8S_OUTDIR=$STATE/synth npx tsx charts/main.ts >/dev/null
+  stack_images "$CONTAINERD_SOCK" "$STATE/synth/$stack"
+  bash scripts/local-cluster.sh volumes
+  # Prometheus reaches the API server at its endpoint (NetworkPolicy egress sees the address after the Service's
+  # DNAT): the lane's, as an operator sets their cluster's. Two gateways, so the journeys meet two replicas
+  # sharing Redis and the revocation feed (dev runs one).
+  api=$(kc get endpoints kubernetes -o jsonpath='{.subsets[0].addresses[0].ip} {.subsets[0].ports[0].port}')
+  KUBECONFIG=$KUBECONFIG_FILE PRISM_DEPLOY_TEST_REGISTRY=ghcr.io/prism-platform PRISM_DEPLOY_TEST_TAG=$(node -p 'require("./package.json").version') \
+    PRISM_DEPLOY_TEST_CONFIG="prism:cluster.apiServer.cidrs[0] ${api% *}/32
+prism:cluster.apiServer.port ${api#* }
+prism:services.gateway.replicas 2" \
+    bash scripts/deploy-test.sh --existing-cluster --keep "$STACK_DIR" "$stack"
+}
