@@ -9,13 +9,11 @@
  * Usage: cluster-endpoints.ts <file> <operator certificate dir>
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { dirname, resolve } from 'node:path';
 import { loadStack } from '../config/index.js';
-import { gatewayConfigSchema, MTLS_FILES, operatorSpiffeId } from '../contract/index.js';
 import type { Endpoints } from '../local-platform/endpoints.js';
-import { ECHO_ROUTES } from '../local-platform/render.js';
-import { type ComponentName, KEY_FILES, type Platform, buildPlatform, component } from '../model/index.js';
+import { type ComponentName, type Platform, buildPlatform, component } from '../model/index.js';
+import { deployedEndpoints } from './deployed-endpoints.js';
 
 /** The operator identity the lane requests its certificate for (spiffe://prism/operator/cluster-run). */
 const LANE_OPERATOR = 'cluster-run';
@@ -36,8 +34,6 @@ function clusterEndpoints(platform: Platform, root: string, operatorDir: string)
   gatewayNames.forEach((n, i) => names.push(`pod gateway ${i} ${n}`));
   // And the gateway's Service, through which kube-proxy spreads requests over the replicas (the resilience check).
   names.push(`service gateway ${fqdn('gateway')}`);
-  const gateway = component(platform, 'gateway').configFiles.find((f) => f.name === 'gateway.yaml');
-  if (!gateway) throw new Error('the gateway has no gateway.yaml');
   const endpoints: Endpoints = {
     environment: platform.environment,
     gateways: gatewayNames.map((n) => `https://${n}:${port('gateway', 'http')}`),
@@ -49,16 +45,7 @@ function clusterEndpoints(platform: Platform, root: string, operatorDir: string)
     metrics: {},
     // Reached through the gateway's routes only (its NetworkPolicy admits the gateway alone).
     echo: '',
-    routes: { echo: ECHO_ROUTES.protected, echo_public: ECHO_ROUTES.public },
-    jwt_private_key_file: join(root, KEY_FILES['jwt-private-key']),
-    jwt_public_key_file: join(root, KEY_FILES['jwt-public-key']),
-    operator_mtls: {
-      identity: operatorSpiffeId(LANE_OPERATOR),
-      cert_file: join(operatorDir, MTLS_FILES.cert),
-      key_file: join(operatorDir, MTLS_FILES.key),
-      ca_file: join(operatorDir, MTLS_FILES.ca),
-    },
-    rate_limit: gatewayConfigSchema.parse(parse(gateway.content)).rate_limit,
+    ...deployedEndpoints(platform, { root, operatorDir, operator: LANE_OPERATOR, gatewayYaml: 'kubernetes' }),
     postgres: { auth: at('postgres-auth', 'postgres'), ops: at('postgres-ops', 'postgres') },
     redis: '',
     nats: '',

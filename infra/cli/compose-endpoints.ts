@@ -4,19 +4,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { loadStack } from '../config/index.js';
-import { gatewayConfigSchema, MTLS_FILES, operatorSpiffeId } from '../contract/index.js';
 import type { Endpoints } from '../local-platform/endpoints.js';
-import { ECHO_ROUTES } from '../local-platform/render.js';
-import {
-  type ComponentName,
-  KEY_FILES,
-  MTLS_CERT_DIR,
-  type Platform,
-  buildPlatform,
-  component,
-} from '../model/index.js';
+import { type ComponentName, MTLS_CERT_DIR, type Platform, buildPlatform, component } from '../model/index.js';
+import { deployedEndpoints } from './deployed-endpoints.js';
 
 /**
  * What the running Compose dev stack offers the host, in the local platform's endpoints.json format, so tools
@@ -33,9 +24,6 @@ function composeEndpoints(platform: Platform, root: string): Endpoints {
   };
   const at = (name: ComponentName, port: string) => `127.0.0.1:${published(name, port)}`;
   const edge = `https://${at('edge', 'websecure')}`;
-  const gateway = component(platform, 'gateway').configFiles.find((f) => f.name === 'gateway.yaml');
-  if (!gateway) throw new Error('the gateway has no gateway.yaml');
-  const operator = join(root, MTLS_CERT_DIR, 'operator');
   return {
     environment: platform.environment,
     // Through the edge, and the gateway's own published port: the same gateway, two ways in.
@@ -46,16 +34,12 @@ function composeEndpoints(platform: Platform, root: string): Endpoints {
     dbmanager_grpc: at('dbmanager', 'grpc'),
     metrics: {},
     echo: '',
-    routes: { echo: ECHO_ROUTES.protected, echo_public: ECHO_ROUTES.public },
-    jwt_private_key_file: join(root, KEY_FILES['jwt-private-key']),
-    jwt_public_key_file: join(root, KEY_FILES['jwt-public-key']),
-    operator_mtls: {
-      identity: operatorSpiffeId('local'),
-      cert_file: join(operator, MTLS_FILES.cert),
-      key_file: join(operator, MTLS_FILES.key),
-      ca_file: join(operator, MTLS_FILES.ca),
-    },
-    rate_limit: gatewayConfigSchema.parse(parse(gateway.composeContent ?? gateway.content)).rate_limit,
+    ...deployedEndpoints(platform, {
+      root,
+      operatorDir: join(root, MTLS_CERT_DIR, 'operator'),
+      operator: 'local',
+      gatewayYaml: 'compose',
+    }),
     postgres: { auth: '', ops: '' },
     redis: '',
     nats: '',
