@@ -62,7 +62,7 @@ describe('the real-pods lane endpoints', () => {
   it("asks for an operator identity the stack's operators' policy admits", () => {
     const policy = objects.find(
       (o) => o.kind === 'CertificateRequestPolicy' && o.metadata.name.endsWith('-mesh-operators'),
-    ) as { spec: { allowed: { uris: { values: string[] } } } };
+    ) as unknown as { spec: { allowed: { uris: { values: string[] } } } };
     const pattern = policy.spec.allowed.uris.values[0]!;
     expect(e.operator_mtls.identity.startsWith(pattern.replace('*', ''))).toBe(true);
     expect(e.operator_mtls.cert_file).toBe(join(dir, 'operator', 'tls.crt'));
