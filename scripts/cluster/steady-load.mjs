@@ -13,20 +13,23 @@ if (!url || !caFile || !rate) {
 const dispatcher = new Agent({ connect: { ca: readFileSync(caFile) }, connections: 8 });
 const result = { sent: 0, statuses: {}, errors: {} };
 const pending = new Set();
-const tick = setInterval(() => {
-  result.sent++;
-  const p = request(url, { dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 })
-    .then(async (r) => {
-      await r.body.dump();
-      result.statuses[r.statusCode] = (result.statuses[r.statusCode] ?? 0) + 1;
-    })
-    .catch((e) => {
-      const code = e.code ?? e.message;
-      result.errors[code] = (result.errors[code] ?? 0) + 1;
-    })
-    .finally(() => pending.delete(p));
-  pending.add(p);
-}, 1000 / Number(rate));
+const tick = setInterval(
+  () => {
+    result.sent++;
+    const p = request(url, { dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 })
+      .then(async (r) => {
+        await r.body.dump();
+        result.statuses[r.statusCode] = (result.statuses[r.statusCode] ?? 0) + 1;
+      })
+      .catch((e) => {
+        const code = e.code ?? e.message;
+        result.errors[code] = (result.errors[code] ?? 0) + 1;
+      })
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  },
+  1000 / Number(rate),
+);
 const stop = async () => {
   clearInterval(tick);
   await Promise.allSettled([...pending]);
