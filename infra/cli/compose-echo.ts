@@ -12,9 +12,8 @@ import { parse } from 'yaml';
 import { loadStack } from '../config/index.js';
 import { ECHO } from '../local-platform/render.js';
 import { buildPlatform, toYaml } from '../model/index.js';
-import { gatewayYamlWithEcho } from './echo-gateway.js';
+import { ECHO_PORT, gatewayYamlWithEcho } from './echo-gateway.js';
 
-const ECHO_PORT = 8080;
 const dir = process.argv[2];
 if (!dir) {
   console.error('usage: compose-echo.ts <dir>');

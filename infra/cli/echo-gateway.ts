@@ -9,6 +9,9 @@ import { gatewayConfigSchema, type GatewayConfigInput } from '../contract/index.
 import { ECHO_ROUTES } from '../local-platform/render.js';
 import { type Platform, component, toYaml } from '../model/index.js';
 
+/** The port the echo upstream listens on in the lanes' containers and pods (its own network namespace there). */
+export const ECHO_PORT = 8080;
+
 export function gatewayYamlWithEcho(platform: Platform, content: 'compose' | 'kubernetes', upstream: string): string {
   const file = component(platform, 'gateway').configFiles.find((f) => f.name === 'gateway.yaml');
   if (!file) throw new Error('the model has no gateway.yaml');
