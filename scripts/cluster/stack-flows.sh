@@ -2,10 +2,11 @@
 # NetworkPolicy through the running stack (bash scripts/cluster-run.sh flows; `up` runs it after `pulumi up`): from
 # inside Prism's own pods (node's net.connect, in the images as deployed), each declared flow of a sample connects
 # and each undeclared one is refused, enforced by kube-router on the real node:
-#   declared    gateway -> redis:6379, gateway -> auth:8081, auth -> postgres-auth:5432, config -> postgres-ops:5433,
-#               dbmanager -> minio:9000, auth -> the outside on 443 (its OAuth egress)
-#   undeclared  gateway -> postgres-auth:5432, auth -> minio:9000, config -> redis:6379, gateway -> the outside on 443,
+#   declared    gateway -> redis, gateway -> auth (HTTP), auth -> postgres-auth, config -> postgres-ops,
+#               dbmanager -> minio (API), auth -> the outside on 443 (its OAuth egress)
+#   undeclared  gateway -> postgres-auth, auth -> minio (API), config -> redis, gateway -> the outside on 443,
 #               auth -> the outside on 8443 (only 443 is declared)
+# The stack's ports are read from its Services by name, as deployed.
 # "The outside" is a listener this script opens on the node's address for the check (not a cluster address, not
 # in the private ranges the egress rule excepts); that a pod of an unpoliced namespace reaches it first proves the
 # refusals are the policies', not an unreachable address.
@@ -51,9 +52,14 @@ done
 k delete namespace "$NS" --wait=false >/dev/null
 log "the outside ($HOST_IP:443, :8443) reachable from a pod with no policy"
 
+# port <service> <port name>: the Service's port, as the stack deployed it.
+port() { k -n prism get service "$1" -o jsonpath="{.spec.ports[?(@.name==\"$2\")].port}"; }
+
 failed=0
 expect() {
   local want=$1 from=$2 host=$3 port=$4 got
+  # A port name the Services do not have would dial port 0, which "refused" would wrongly pass.
+  [ -n "$port" ] || { log "FAILED: $from -> $host: no such port on its Service (${5})"; failed=1; return 0; }
   got=$(reach "$from" "$host" "$port")
   if [ "$got" = "$want" ]; then
     log "$from -> $host:$port $got (${5})"
@@ -62,15 +68,15 @@ expect() {
     failed=1
   fi
 }
-expect open gateway redis 6379 declared
-expect open gateway auth 8081 declared
-expect open auth postgres-auth 5432 declared
-expect open config postgres-ops 5433 declared
-expect open dbmanager minio 9000 declared
+expect open gateway redis "$(port redis redis)" declared
+expect open gateway auth "$(port auth http)" declared
+expect open auth postgres-auth "$(port postgres-auth postgres)" declared
+expect open config postgres-ops "$(port postgres-ops postgres)" declared
+expect open dbmanager minio "$(port minio api)" declared
 expect open auth "$HOST_IP" 443 "declared: OAuth egress"
-expect refused gateway postgres-auth 5432 undeclared
-expect refused auth minio 9000 undeclared
-expect refused config redis 6379 undeclared
+expect refused gateway postgres-auth "$(port postgres-auth postgres)" undeclared
+expect refused auth minio "$(port minio api)" undeclared
+expect refused config redis "$(port redis redis)" undeclared
 expect refused gateway "$HOST_IP" 443 "undeclared: the gateway has no egress outside"
 expect refused auth "$HOST_IP" 8443 "undeclared: only 443 is declared"
 [ $failed = 0 ] || exit 1
