@@ -197,7 +197,10 @@ down() {
   # Pods first, through the kubelet, so the CNI plugins remove their veths, addresses and chains.
   if [ -f "$STATE/kubelet.pid" ] && kill -0 "$(cat "$STATE/kubelet.pid")" 2>/dev/null; then
     kc delete namespace -l prism.local/cluster-run=check --wait=false >/dev/null 2>&1 || true
-    kc -n kube-system delete deployment coredns --wait=false >/dev/null 2>&1 || true
+    # Their controllers first, orphaning the pods, or the deployed stack's Deployments, StatefulSets and CronJobs
+    # replace every deleted pod and the wait below runs out its 180 s (4-5 minutes of `down` at stop 33).
+    kc delete deployments,statefulsets,daemonsets,replicasets,cronjobs,jobs -A --all --cascade=orphan --wait=false \
+      >/dev/null 2>&1 || true
     kc delete pods -A --all --grace-period 5 --wait=false >/dev/null 2>&1 || true
     # Gone from the API and their addresses released (host-local keeps one file per address: a CNI DEL ran).
     until_ok "pods to stop" 180 sh -c "[ -z \"\$(kubectl --kubeconfig $KUBECONFIG_FILE get pods -A -o name)\" ] &&

@@ -28,7 +28,7 @@ import {
 } from '../../runtime/src/index.js';
 import { formatBytes, lineReporter } from './backup/progress.js';
 import { pruneBackups } from './backup/retention.js';
-import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
+import { DATABASE_WAIT_MS, databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
 import {
   backupBase,
   backupWal,
@@ -123,7 +123,12 @@ async function main(argv: string[]): Promise<void> {
       const targets = databaseTargets(env);
       for (const db of dbs) {
         const roles = { db, password: rolePasswords(env, db) };
-        const r = await migrateDatabase(db, { ...targets[db] }, { log: (l) => report.line(l), roles });
+        // The Job and Compose task start beside the databases: wait for them, boundedly, rather than fail fast.
+        const r = await migrateDatabase(
+          db,
+          { ...targets[db] },
+          { log: (l) => report.line(l), roles, waitMs: DATABASE_WAIT_MS },
+        );
         out(
           formatSummary(`migrations of ${targets[db].database}`, {
             applied: r.applied.join(', ') || 'none',

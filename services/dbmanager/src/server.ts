@@ -4,7 +4,7 @@ import { GrpcError, type ServiceRuntime, grpc, loadProto, unary } from '../../ru
 import type { DbManagerHandlers } from '../../runtime/src/proto/prism/dbmanager/v1/DbManager.js';
 import { connectionConfig } from './backup/pg-tools.js';
 import type { WalArchiver } from './backup/wal-archive.js';
-import { databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
+import { DATABASE_WAIT_MS, databaseMigrationStatus, migrateDatabase } from './migrations/index.js';
 import { DbManagerContext, dbTarget, rolePasswords } from './settings.js';
 
 export const DBMANAGER_SERVICE = GRPC_APIS.dbmanager.service;
@@ -16,31 +16,14 @@ function pick(database: string): readonly DatabaseId[] {
   throw new GrpcError(grpc.status.INVALID_ARGUMENT, `database "${database}" is unknown: auth, ops, or empty for both`);
 }
 
-/** The migration as the superuser, setting up the roles (it needs every role's password: the migration's identity). */
-function migrateWithRoles(ctx: DbManagerContext, db: DatabaseId, log?: (line: string) => void) {
-  const roles = { db, password: rolePasswords(ctx.env, db) };
-  return migrateDatabase(db, { ...dbTarget(ctx.env, db, 'admin') }, { roles, ...(log ? { log } : {}) });
-}
-
-/** Migrates, retrying while the database is still starting (compose and Kubernetes start them together). */
-async function migrateWithRetry(
+/** The migration as the superuser (it needs every role's password: the migration's identity), once the database is up. */
+function migrateWithRoles(
   ctx: DbManagerContext,
   db: DatabaseId,
-  log: ServiceRuntime['log'],
-  deadlineMs = 120_000,
+  o: { readonly log?: (line: string) => void; readonly waitMs?: number } = {},
 ) {
-  const until = Date.now() + deadlineMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await migrateWithRoles(ctx, db, (l) => log.info(l));
-    } catch (e) {
-      const err = e as Error & { code?: string };
-      const transient = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', '57P03'].includes(err.code ?? '');
-      if (!transient || Date.now() > until) throw e;
-      log.warn({ db, attempt, err: err.message }, 'database not reachable yet; retrying the migration');
-      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
-    }
-  }
+  const roles = { db, password: rolePasswords(ctx.env, db) };
+  return migrateDatabase(db, { ...dbTarget(ctx.env, db, 'admin') }, { roles, ...o });
 }
 
 /**
@@ -68,7 +51,7 @@ export async function startDbManager(
 
   if (env.PRISM_MIGRATE_ON_START) {
     for (const db of DBS) {
-      const r = await migrateWithRetry(ctx, db, log);
+      const r = await migrateWithRoles(ctx, db, { log: (l) => log.info(l), waitMs: DATABASE_WAIT_MS });
       log.info({ db, applied: r.applied, alreadyApplied: r.alreadyApplied }, 'migrations done');
     }
   }

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OBJECT_STORAGE_ENV, PG_LOGIN_ROLES, PG_ROLES, pgPasswordVar } from '#contract';
 import { ServiceRuntime, grpc, loadProto, parseEnv } from '../../runtime/src/index.js';
 import { DBMANAGER_SERVICE, startDbManager } from '../src/server.js';
-import { freePort } from '#test/support/net';
+import { freePort, waitFor } from '#test/support/net';
 import { type PrivatePostgres, privatePostgres } from '#test/support/private-servers';
 import { provisionBucket } from './s3-support.js';
 import { makeMesh } from '../../runtime/test/support/mtls.js';
@@ -115,6 +115,52 @@ describe('DB manager CLI, backup scripts and gRPC API', () => {
     });
     expect(noTraces.stdout).toMatch(/== prism_ops\n {2}001_initial_schema\.sql {2}applied/);
     expect(noTraces.stderr).toMatch(/tracing: spans not exported: .*ENOTFOUND/);
+  }, 60_000);
+
+  it('migrate started before PostgreSQL waits for it, as the Job and the Compose task start beside the databases', async () => {
+    await pgs.stop();
+    let stdout = '';
+    let stderr = '';
+    const child = spawn('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'migrate', '--all'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await waitFor(
+        'the waiting line',
+        async () => /does not accept connections yet \(ECONNREFUSED\)/.test(stderr),
+        30_000,
+      );
+      expect(child.exitCode).toBeNull();
+    } finally {
+      await pgs.start();
+    }
+    expect(await exit, stderr).toBe(0);
+    expect(stderr).toMatch(new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${pgs.port} does not accept connections yet`));
+    expect(stdout).toMatch(/== migrations of prism_auth\n {2}applied: none/);
+    expect(stdout).toMatch(/== migrations of prism_ops\n {2}applied: none/);
+  }, 60_000);
+
+  it('migrate does not wait on what waiting cannot mend: a wrong superuser password fails at once', async () => {
+    const wrong = Object.fromEntries(
+      PG_LOGIN_ROLES.filter((id) => id.endsWith('_admin')).map((id) => [pgPasswordVar(id), 'not-the-password']),
+    );
+    const started = Date.now();
+    const r = await exec('node_modules/.bin/tsx', ['services/dbmanager/src/cli.ts', 'migrate', '--all'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, ...wrong },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/password authentication failed/);
+    expect(r.stderr).not.toMatch(/does not accept connections yet/);
+    expect(r.stderr).not.toContain('not-the-password');
+    expect(Date.now() - started).toBeLessThan(30_000); // not the 180 s wait
   }, 60_000);
 
   it('backup.sh takes a full backup and a WAL run, and lists them with size, time and WAL range', async () => {

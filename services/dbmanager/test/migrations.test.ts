@@ -13,6 +13,7 @@ import {
   migrationsDir,
 } from '../src/migrations/index.js';
 import { freshDatabase } from './pg-support.js';
+import { freePort } from '#test/support/net';
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
@@ -219,5 +220,25 @@ describe('migrations of prism_auth and prism_ops', () => {
       await expect(loadMigrations(bad)).rejects.toThrow(/001_a\.sql and 001_b\.sql share the version number 1/);
       await rm(bad, { recursive: true });
     });
+  });
+});
+
+describe('waiting for the database to accept connections', () => {
+  it('retries a refused connection, then gives up at its bound naming the server and the last error', async () => {
+    const port = await freePort();
+    const lines: string[] = [];
+    const started = Date.now();
+    const err = await migrateDatabase('auth', `postgres://prism:x@127.0.0.1:${port}/prism_auth`, {
+      waitMs: 1500,
+      log: (l) => lines.push(l),
+    }).catch((e: Error) => e);
+    expect((err as Error).message).toBe(
+      `PostgreSQL at 127.0.0.1:${port} did not accept connections within 1.5 s: connect ECONNREFUSED 127.0.0.1:${port}`,
+    );
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines[0]).toMatch(
+      new RegExp(`^PostgreSQL at 127\\.0\\.0\\.1:${port} does not accept connections yet \\(ECONNREFUSED\\)`),
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });

@@ -30,15 +30,76 @@ function withTls(connection: string | pg.ClientConfig): pg.ClientConfig {
   return { ...config, ssl: pgClientSsl(config.host) };
 }
 
-/** Applies the migrations of `db` to the database at `connectionString` (a libpq URL or pg config). */
+/**
+ * How long a migration waits for its database to accept connections. Compose and Kubernetes start them together:
+ * Pulumi creates the migration Job before PostgreSQL's StatefulSets are ready, and a Job that fails fast exhausts its
+ * backoffLimit before the database is up (seen in the real-pods lane, one run in five). The Job's retries come on top.
+ */
+export const DATABASE_WAIT_MS = 180_000;
+
+/** Failures that mean "not up yet", not "wrong": refused, a Service name not in DNS yet, starting, restarting, reset. */
+const NOT_YET = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  '57P03',
+  '57P01',
+]);
+const notYet = (e: Error & { code?: string }) =>
+  NOT_YET.has(e.code ?? '') || /^Connection terminated (unexpectedly|due to connection timeout)/.test(e.message);
+
+/**
+ * A connected client; with `waitMs`, retries while the server is not up yet (a wrong password, a refused TLS
+ * certificate or a missing database fail at once: waiting cannot mend them).
+ */
+async function connect(
+  connection: string | pg.ClientConfig,
+  wait: { waitMs?: number; log?: (line: string) => void } = {},
+): Promise<pg.Client> {
+  const config = withTls(connection);
+  if (!wait.waitMs) {
+    const client = new pg.Client(config);
+    await client.connect();
+    return client;
+  }
+  const until = Date.now() + wait.waitMs;
+  for (let attempt = 1; ; attempt++) {
+    // A bounded connect: a dropped SYN (a pod not yet routable) would otherwise hang for the kernel's minutes.
+    const client = new pg.Client({ connectionTimeoutMillis: 10_000, ...config });
+    const where = `PostgreSQL at ${client.host}:${client.port}`; // as pg resolved them, from a URL too
+    try {
+      await client.connect();
+      return client;
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      if (!notYet(err)) throw err;
+      const left = until - Date.now();
+      if (left <= 0)
+        throw new Error(`${where} did not accept connections within ${wait.waitMs / 1000} s: ${err.message}`, {
+          cause: err,
+        });
+      wait.log?.(
+        `${where} does not accept connections yet (${err.code ?? err.message}); retrying for ${Math.ceil(left / 1000)} s more`,
+      );
+      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt, left)));
+    }
+  }
+}
+
+/**
+ * Applies the migrations of `db` to the database at `connection` (a libpq URL or pg config); with `waitMs`, first waits
+ * that long at most for the server to accept connections.
+ */
 export async function migrateDatabase(
   db: DatabaseId,
   connection: string | pg.ClientConfig,
-  options: MigrateOptions = {},
+  options: MigrateOptions & { readonly waitMs?: number } = {},
 ): Promise<MigrateResult> {
   const migrations = await loadMigrations(migrationsDir(db));
-  const client = new pg.Client(withTls(connection));
-  await client.connect();
+  const client = await connect(connection, options);
   try {
     return await migrate(client, migrations, options);
   } finally {
@@ -51,8 +112,7 @@ export async function databaseMigrationStatus(
   connection: string | pg.ClientConfig,
 ): Promise<MigrationStatus[]> {
   const migrations = await loadMigrations(migrationsDir(db));
-  const client = new pg.Client(withTls(connection));
-  await client.connect();
+  const client = await connect(connection);
   try {
     return await migrationStatus(client, migrations);
   } finally {
