@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,5 +9,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests share real servers; files run in parallel, tests in a file in order.
     pool: 'forks',
+    // Vitest's default is one file at a time below the core count, which on 2 cores is one: most files wait on
+    // the processes and servers they start, so one more file than cores keeps the cores busy (on 2 cores under
+    // load, 683 s against 806 s, every test passing).
+    maxWorkers: availableParallelism() + 1,
   },
 });
