@@ -79,7 +79,7 @@ async function connect(
       const left = until - Date.now();
       if (left <= 0)
         throw new Error(`${where} did not accept connections within ${wait.waitMs / 1000} s: ${err.message}`, {
-          cause: err,
+          cause: e,
         });
       wait.log?.(
         `${where} does not accept connections yet (${err.code ?? err.message}); retrying for ${Math.ceil(left / 1000)} s more`,
