@@ -14,6 +14,7 @@ import {
 } from '../src/migrations/index.js';
 import { freshDatabase } from './pg-support.js';
 import { freePort } from '#test/support/net';
+import { type AddressInfo, createServer } from 'node:net';
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
@@ -240,5 +241,26 @@ describe('waiting for the database to accept connections', () => {
       new RegExp(`^PostgreSQL at 127\\.0\\.0\\.1:${port} does not accept connections yet \\(ECONNREFUSED\\)`),
     );
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('retries a server that accepts and never answers (the connect timeout), within the same bound', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as AddressInfo;
+    const lines: string[] = [];
+    try {
+      const err = await migrateDatabase(
+        'auth',
+        { host: '127.0.0.1', port, user: 'prism', database: 'prism_auth', ssl: false, connectionTimeoutMillis: 300 },
+        { waitMs: 1500, log: (l) => lines.push(l) },
+      ).catch((e: Error) => e);
+      expect((err as Error).message).toBe(
+        `PostgreSQL at 127.0.0.1:${port} did not accept connections within 1.5 s: timeout expired`,
+      );
+      expect(lines.length).toBeGreaterThan(1);
+      expect(lines[0]).toContain('does not accept connections yet (timeout expired)');
+    } finally {
+      silent.close();
+    }
   });
 });

@@ -48,8 +48,11 @@ const NOT_YET = new Set([
   '57P03',
   '57P01',
 ]);
+// pg's own words for a connection closed during start-up, and for its connect timeout (which counts the DNS lookup:
+// Compose's resolver has taken over 10 s under load, failing a migration the first version of this wait ran).
 const notYet = (e: Error & { code?: string }) =>
-  NOT_YET.has(e.code ?? '') || /^Connection terminated (unexpectedly|due to connection timeout)/.test(e.message);
+  NOT_YET.has(e.code ?? '') ||
+  /^(Connection terminated (unexpectedly|due to connection timeout)|timeout expired)$/.test(e.message);
 
 /**
  * A connected client; with `waitMs`, retries while the server is not up yet (a wrong password, a refused TLS
@@ -68,7 +71,7 @@ async function connect(
   const until = Date.now() + wait.waitMs;
   for (let attempt = 1; ; attempt++) {
     // A bounded connect: a dropped SYN (a pod not yet routable) would otherwise hang for the kernel's minutes.
-    const client = new pg.Client({ connectionTimeoutMillis: 10_000, ...config });
+    const client = new pg.Client({ connectionTimeoutMillis: 30_000, ...config });
     const where = `PostgreSQL at ${client.host}:${client.port}`; // as pg resolved them, from a URL too
     try {
       await client.connect();
