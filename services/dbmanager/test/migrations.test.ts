@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -14,7 +15,6 @@ import {
 } from '../src/migrations/index.js';
 import { freshDatabase } from './pg-support.js';
 import { freePort } from '#test/support/net';
-import { type AddressInfo, createServer } from 'node:net';
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
