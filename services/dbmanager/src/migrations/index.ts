@@ -70,8 +70,10 @@ async function connect(
   }
   const until = Date.now() + wait.waitMs;
   for (let attempt = 1; ; attempt++) {
-    // A bounded connect: a dropped SYN (a pod not yet routable) would otherwise hang for the kernel's minutes.
-    const client = new pg.Client({ connectionTimeoutMillis: 30_000, ...config });
+    // A bounded connect: a dropped SYN (a pod not yet routable) would otherwise hang for the kernel's minutes. At most
+    // 30 s a try, and never past the wait's end (0 would mean no timeout to pg: at least 1 s).
+    const timeout = Math.max(1_000, Math.min(30_000, until - Date.now()));
+    const client = new pg.Client({ connectionTimeoutMillis: timeout, ...config });
     const where = `PostgreSQL at ${client.host}:${client.port}`; // as pg resolved them, from a URL too
     try {
       await client.connect();
