@@ -36,7 +36,15 @@ export interface BenchService {
 export async function startBenchService(env: Record<string, string> = {}): Promise<BenchService> {
   const db = await authDatabase();
   const vars = await authEnvVars({ dbUrl: db.url, keys: makeKeyFiles(), env: { PRISM_LOG_LEVEL: 'warn', ...env } });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/main.ts'], {
+  // BENCH_PROFILE_DIR: a CPU profile of the service (written when it stops).
+  const profile = process.env.BENCH_PROFILE_DIR;
+  const args = [
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+    '--import',
+    'tsx',
+    'services/auth/src/main.ts',
+  ];
+  const child = spawn(process.execPath, args, {
     env: { PATH: process.env.PATH!, ...vars },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

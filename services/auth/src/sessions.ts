@@ -79,50 +79,64 @@ interface RefreshRow {
   active: boolean;
 }
 
+/** The presented token ($1: its hash) with its session and user, both locked. */
+const LOCK_TOKEN = `
+  SELECT rt.id, rt.session_id, rt.expires_at, (rt.used_at IS NOT NULL OR rt.revoked_at IS NOT NULL) AS spent,
+         rt.expires_at <= now() AS expired, s.user_id, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_live,
+         u.roles, u.status = 'active' AS active
+    FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id
+   WHERE rt.token_hash = $1
+   FOR UPDATE OF rt, s`;
+
+/**
+ * A refresh in one statement (one round trip, no transaction to open and close: the refresh is the auth
+ * service's most frequent write): lock the token and its session; if both are live, spend the token,
+ * issue its successor ($2: its hash; same absolute expiry) and touch the session. A concurrent refresh
+ * of the same token waits on the row lock and then reads the token spent, as it would in a transaction.
+ */
+const ROTATE = `
+  WITH cur AS (${LOCK_TOKEN}),
+       ok AS (SELECT * FROM cur WHERE NOT spent AND NOT expired AND session_live AND active),
+       spent AS (UPDATE refresh_tokens rt SET used_at = now() FROM ok WHERE rt.id = ok.id),
+       touched AS (UPDATE sessions s SET last_used_at = now() FROM ok WHERE s.id = ok.session_id),
+       issued AS (INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)
+                  SELECT session_id, $2, id, expires_at FROM ok RETURNING 1)
+  SELECT cur.*, EXISTS (SELECT 1 FROM issued) AS rotated FROM cur`;
+
 const INVALID_GRANT = () => new HttpError(401, 'invalid_grant', 'the refresh token is invalid, expired or revoked');
 
 export async function refresh(ctx: AuthContext, refreshToken: string, meta: ClientMeta): Promise<TokenPair> {
-  const outcome = await inTx(ctx.db, async (tx) => {
-    const { rows } = await tx.query<RefreshRow>(
-      `SELECT rt.id, rt.session_id, (rt.used_at IS NOT NULL OR rt.revoked_at IS NOT NULL) AS spent, rt.expires_at <= now() AS expired,
-              s.user_id, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_live, u.roles, u.status = 'active' AS active
-         FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id
-        WHERE rt.token_hash = $1
-        FOR UPDATE OF rt, s`,
-      [sha256(refreshToken)],
-    );
-    const row = rows[0];
-    if (!row) return { kind: 'invalid' as const };
-    if (row.spent) {
-      if (row.session_live) {
-        await revokeSessions(tx, ctx, row.user_id, [row.session_id], 'reuse_detected', meta.requestId);
-        await appendEvent(
-          tx,
-          EVENTS.refreshReuseDetected,
-          { user_id: row.user_id, session_id: row.session_id, ip: meta.ip ?? null },
-          meta.requestId,
-        );
-        return { kind: 'reuse' as const, sessionId: row.session_id };
-      }
-      return { kind: 'invalid' as const };
-    }
-    if (!row.session_live || row.expired || !row.active) return { kind: 'invalid' as const };
-    const next = opaqueToken();
-    // Spend the token, issue its successor (same absolute expiry), touch the session: one round trip.
-    await tx.query(
-      `WITH spent AS (UPDATE refresh_tokens SET used_at = now() WHERE id = $3 RETURNING expires_at),
-            touched AS (UPDATE sessions SET last_used_at = now() WHERE id = $1)
-       INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at) SELECT $1, $2, $3, expires_at FROM spent`,
-      [row.session_id, sha256(next), row.id],
-    );
-    return { kind: 'ok' as const, userId: row.user_id, roles: row.roles, sessionId: row.session_id, next };
+  const next = opaqueToken();
+  const { rows } = await ctx.db.query<RefreshRow & { rotated: boolean }>({
+    name: 'refresh-rotate',
+    text: ROTATE,
+    values: [sha256(refreshToken), sha256(next)],
   });
-  if (outcome.kind === 'reuse') {
-    ctx.eventsWritten();
-    ctx.log.warn({ reqId: meta.requestId, sessionId: outcome.sessionId }, 'refresh token reuse: session revoked');
-  }
-  if (outcome.kind !== 'ok') throw INVALID_GRANT();
-  return tokenPair(ctx, outcome.userId, outcome.roles, outcome.sessionId, outcome.next);
+  const row = rows[0];
+  if (row?.rotated) return tokenPair(ctx, row.user_id, row.roles, row.session_id, next);
+  if (row?.spent && row.session_live) await revokeOnReuse(ctx, refreshToken, meta);
+  throw INVALID_GRANT();
+}
+
+/** A spent token presented again while its session lives: whoever holds either copy loses the session. */
+async function revokeOnReuse(ctx: AuthContext, refreshToken: string, meta: ClientMeta): Promise<void> {
+  const sessionId = await inTx(ctx.db, async (tx) => {
+    // Read again under the lock: a concurrent reuse may have revoked the session already.
+    const { rows } = await tx.query<RefreshRow>(LOCK_TOKEN, [sha256(refreshToken)]);
+    const row = rows[0];
+    if (!row?.spent || !row.session_live) return null;
+    await revokeSessions(tx, ctx, row.user_id, [row.session_id], 'reuse_detected', meta.requestId);
+    await appendEvent(
+      tx,
+      EVENTS.refreshReuseDetected,
+      { user_id: row.user_id, session_id: row.session_id, ip: meta.ip ?? null },
+      meta.requestId,
+    );
+    return row.session_id;
+  });
+  if (sessionId === null) return;
+  ctx.eventsWritten();
+  ctx.log.warn({ reqId: meta.requestId, sessionId }, 'refresh token reuse: session revoked');
 }
 
 /**

@@ -101,6 +101,61 @@ describe('register, login, refresh, logout', () => {
     expect(await redis.get(AUTH_REDIS_KEYS.revokedSession(u.session_id))).toBe('reuse_detected');
   });
 
+  it('the same refresh token sent ten times at once rotates once, and the rest count as reuse', async () => {
+    const u = await signUp(h.base);
+    // Hold the token's row so that all ten are in flight at once, then let them go together.
+    const holder = await h.sql.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM refresh_tokens WHERE session_id = $1 FOR UPDATE', [u.session_id]);
+    const pending = Promise.all(
+      Array.from({ length: 10 }, () =>
+        call(h.base, 'POST', '/auth/refresh', { body: { refresh_token: u.refresh_token } }),
+      ),
+    );
+    await expect
+      .poll(async () => {
+        const { rows } = await h.sql.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+        );
+        return rows[0].n;
+      })
+      .toBe(10);
+    await holder.query('COMMIT');
+    holder.release();
+    const answers = await pending;
+    expect(answers.map((a) => a.status).sort()).toEqual([200, ...Array<number>(9).fill(401)]);
+    // One successor only, and it died with the session the replays revoked.
+    const { rows } = await h.sql.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1', [
+      u.session_id,
+    ]);
+    expect(rows[0].n).toBe(2);
+    const session = await h.sql.query('SELECT revoked_reason FROM sessions WHERE id = $1', [u.session_id]);
+    expect(session.rows[0].revoked_reason).toBe('reuse_detected');
+    const winner = answers.find((a) => a.status === 200)!;
+    const after = await call(h.base, 'POST', '/auth/refresh', { body: { refresh_token: winner.body.refresh_token } });
+    expect(after.status).toBe(401);
+  });
+
+  it('refuses an expired refresh token and a disabled user’s, spending neither', async () => {
+    const expired = await signUp(h.base);
+    await h.sql.query(`UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE session_id = $1`, [
+      expired.session_id,
+    ]);
+    const disabled = await signUp(h.base);
+    await h.sql.query(`UPDATE users SET status = 'disabled' WHERE id = (SELECT user_id FROM sessions WHERE id = $1)`, [
+      disabled.session_id,
+    ]);
+    for (const u of [expired, disabled]) {
+      const r = await call(h.base, 'POST', '/auth/refresh', { body: { refresh_token: u.refresh_token } });
+      expect(r.status).toBe(401);
+      expect(r.body.error).toBe('invalid_grant');
+      const { rows } = await h.sql.query('SELECT used_at FROM refresh_tokens WHERE session_id = $1', [u.session_id]);
+      expect(rows).toEqual([{ used_at: null }]);
+      const s = await h.sql.query('SELECT revoked_at FROM sessions WHERE id = $1', [u.session_id]);
+      expect(s.rows[0].revoked_at).toBeNull();
+    }
+  });
+
   it('logout revokes the session server-side and tells the gateway through Redis', async () => {
     const u = await signUp(h.base);
     const out = await call(h.base, 'POST', '/auth/logout', { token: u.access_token });
