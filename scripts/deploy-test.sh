@@ -26,6 +26,7 @@
 #   --keep <dir>        with --existing-cluster and one stack: leave it deployed (no destroy). Its Pulumi state, stack
 #                       file and scratch clone stay in <dir>; <dir>/pulumi.env sets what `pulumi -C <dir>/tree` needs
 #                       (backend, passphrase, stack, config file) for later commands. The real-pods lane uses it.
+#                       Step 1 then covers that stack only (every environment's dry run is the deploy test's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/toolchain.sh
@@ -58,6 +59,7 @@ fi
 if [ -n "$KEEP" ] && { [ $EXISTING = no ] || [ ${#STACKS[@]} -ne 1 ] || [ $DRY_RUN_ONLY = yes ]; }; then
   echo "deploy-test: --keep goes with --existing-cluster and exactly one stack" >&2 && exit 2
 fi
+[ -z "$KEEP" ] || DRY_STACKS=("${STACKS[@]}")
 [ ${#DRY_STACKS[@]} -gt 0 ] || DRY_STACKS=("${STACKS[@]}")
 # kwok's pods are Ready at once; real kubelets pull the images first.
 WAIT=300s
