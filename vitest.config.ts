@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/support/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -13,5 +14,6 @@ export default defineConfig({
     // the processes and servers they start, so one more file than cores keeps the cores busy (on 2 cores under
     // load, 683 s against 806 s, every test passing).
     maxWorkers: availableParallelism() + 1,
+    sequence: { sequencer: SlowFirstSequencer },
   },
 });
