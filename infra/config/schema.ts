@@ -272,6 +272,15 @@ export const stackConfigSchema = z
         enabled: z.boolean().default(true),
         /** The Grafana Alloy DaemonSet (in its own namespace) that ships pod logs to Loki. */
         logShipping: z.boolean().default(true),
+        /**
+         * The share of requests whose traces are recorded, 0 to 1 (head sampling by trace id, decided where a
+         * trace starts; a request arriving with a `traceparent` follows its caller, so traces stay whole).
+         */
+        traceSampleRatio: z
+          .number()
+          .min(0, 'expected a share from 0 to 1')
+          .max(1, 'expected a share from 0 to 1 (1 records every trace)')
+          .default(1),
       })
       .prefault({}),
     secrets,

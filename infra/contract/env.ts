@@ -81,6 +81,12 @@ export const ENV = {
     schema: url,
     optional: true,
   },
+  PRISM_TRACE_SAMPLE_RATIO: {
+    description:
+      "Share of the traces starting at the service that are recorded (0 to 1, by trace id); a request with a traceparent follows its caller's decision",
+    schema: z.coerce.number().min(0).max(1).default(1),
+    optional: true,
+  },
   PRISM_CONSUL_ADDRESS: {
     description: 'Consul HTTP host:port; registration is off when unset',
     schema: hostPort,

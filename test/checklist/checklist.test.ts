@@ -482,6 +482,7 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
     'config exports no traces': (m) => setEnv(byApp(m, 'Deployment', 'config'), 'PRISM_OTLP_ENDPOINT', undefined),
     'auth exporting to a port Jaeger does not serve': (m) =>
       setEnv(byApp(m, 'Deployment', 'auth'), 'PRISM_OTLP_ENDPOINT', 'http://jaeger:9999/v1/traces'),
+    'the gateway sampling no trace': (m) => setEnv(byApp(m, 'Deployment', 'gateway'), 'PRISM_TRACE_SAMPLE_RATIO', '0'),
   },
   alerting: {
     'Prometheus sends alerts nowhere': (m) => editConfig(m, 'prometheus.yml', (p) => delete p.alerting),

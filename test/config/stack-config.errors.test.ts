@@ -127,6 +127,18 @@ describe('a wrong stack configuration names the file, the key, what was expected
     ).toBeUndefined();
   });
 
+  it('a trace sample ratio that is no share', () => {
+    expect(problems({ 'prism:observability': { traceSampleRatio: 10 } })).toEqual([
+      'prism:observability.traceSampleRatio: expected a share from 0 to 1 (1 records every trace); found 10',
+    ]);
+    expect(problems({ 'prism:observability': { traceSampleRatio: -0.1 } })).toEqual([
+      'prism:observability.traceSampleRatio: expected a share from 0 to 1; found -0.1',
+    ]);
+    expect(problems({ 'prism:observability': { traceSampleRatio: '10%' } })).toEqual([
+      'prism:observability.traceSampleRatio: expected number, received string; found "10%"',
+    ]);
+  });
+
   it('the whole internet, or something that is not a CIDR block, as the API server', () => {
     expect(problems({ 'prism:cluster': { apiServer: { cidrs: ['0.0.0.0/0'], port: 443 } } })).toEqual([
       'prism:cluster.apiServer.cidrs.0: expected a bounded range, not the whole address space; found "0.0.0.0/0"',
@@ -228,7 +240,7 @@ describe('documented defaults', () => {
       verifySchedule: '0 4 * * 0',
       retentionDays: 14,
     });
-    expect(config.observability).toEqual({ enabled: true, logShipping: true });
+    expect(config.observability).toEqual({ enabled: true, logShipping: true, traceSampleRatio: 1 });
     expect(config.storage.sizes.postgresAuth).toBe('10Gi');
     expect(config.jwt).toEqual({ issuer: 'prism-auth', audience: 'prism-api', accessTokenTtlSeconds: 900 });
     expect(config.alerting).toEqual({

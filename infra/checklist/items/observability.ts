@@ -188,13 +188,17 @@ export const OBSERVABILITY_ITEMS = {
     guide: 'Jaeger tracing enabled',
     unverifiedBehaviour:
       'that spans arrive: the local platform journeys (test/local-platform/journeys.test.ts) find the traces in Jaeger',
-    rule: 'Jaeger runs; every Prism service exports traces (PRISM_OTLP_ENDPOINT resolving to Jaeger through a Service, allowed by the network policies); Grafana has Jaeger as a data source.',
+    rule: 'Jaeger runs; every Prism service exports traces (PRISM_OTLP_ENDPOINT resolving to Jaeger through a Service, allowed by the network policies) and records some (PRISM_TRACE_SAMPLE_RATIO above 0); Grafana has Jaeger as a data source.',
     check(f) {
       const problems: string[] = [];
       const jaeger = f.workloads.filter((w) => w.pod.containers.some((c) => /jaeger/.test(c.image.split(':')[0]!)));
       if (!jaeger.length) return { met: false, evidence: 'no Jaeger' };
       const ok: string[] = [];
+      const ratios = new Set<number>();
       for (const w of f.services()) {
+        const ratio = Number(envOf(w, 'PRISM_TRACE_SAMPLE_RATIO')?.value ?? 1);
+        ratios.add(ratio);
+        if (!(ratio > 0)) problems.push(`${w.app}: PRISM_TRACE_SAMPLE_RATIO ${ratio} records no trace`);
         const url = envOf(w, 'PRISM_OTLP_ENDPOINT')?.value;
         const target = url ? f.resolve(url) : undefined;
         if (!url) problems.push(`${w.app}: no PRISM_OTLP_ENDPOINT`);
@@ -206,7 +210,11 @@ export const OBSERVABILITY_ITEMS = {
         else ok.push(w.app);
       }
       if (!f.grafanaDatasources().some((d) => d.type === 'jaeger')) problems.push('Grafana has no Jaeger data source');
-      return verdict(problems, `${jaeger[0]!.name} receives OTLP from ${ok.join(', ')}; Grafana data source`);
+      const sampled = [...ratios].map((r) => `${+(r * 100).toFixed(2)}%`).join(', ');
+      return verdict(
+        problems,
+        `${jaeger[0]!.name} receives OTLP from ${ok.join(', ')} (traces starting there sampled: ${sampled}); Grafana data source`,
+      );
     },
   },
   alerting: {

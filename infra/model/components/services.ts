@@ -103,7 +103,12 @@ function common(ctx: BuildContext): { env: Record<string, EnvValue>; flows: Flow
       // tls://: the services connect with their mesh certificate, which names their NATS user.
       PRISM_NATS_URL: ref('nats', 'client', { scheme: 'tls' }),
       PRISM_CONSUL_ADDRESS: ref('consul', 'http'),
-      ...(obs ? { PRISM_OTLP_ENDPOINT: ref('jaeger', 'otlp-http', { scheme: 'http', path: '/v1/traces' }) } : {}),
+      ...(obs
+        ? {
+            PRISM_OTLP_ENDPOINT: ref('jaeger', 'otlp-http', { scheme: 'http', path: '/v1/traces' }),
+            PRISM_TRACE_SAMPLE_RATIO: value(ctx.config.observability.traceSampleRatio),
+          }
+        : {}),
       ...MTLS_ENV,
     },
     flows: [

@@ -344,6 +344,8 @@ async function list(db: string | undefined, from: StoreSource | undefined): Prom
 /**
  * A one-shot command (backup, restore, migrate, ...) is one span, under which the driver's queries appear,
  * exported before the process exits. `serve` traces each call itself; `schedule` runs commands as children.
+ * Every one is recorded (PRISM_TRACE_SAMPLE_RATIO is for request traffic): a backup or a restore is rare and
+ * worth its trace.
  */
 async function traced(argv: string[], fn: () => Promise<void>): Promise<void> {
   const words = argv.filter((w) => /^[a-z][a-z-]*$/.test(w)).slice(0, 3);

@@ -111,6 +111,47 @@ describe('gateway tracing', () => {
       collector.close();
     }
   });
+
+  it('with PRISM_TRACE_SAMPLE_RATIO 0 starts no trace, tells the upstream so, and still continues a sampled client trace', async () => {
+    const exported: string[] = [];
+    const collector = createServer((req, res) => {
+      let b = '';
+      req
+        .on('data', (c: Buffer) => (b += c.toString()))
+        .on('end', () => (exported.push(b), res.writeHead(200).end('{}')));
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => collector.listen(port, '127.0.0.1', () => r()));
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('t', upstream.origin)],
+      env: { PRISM_OTLP_ENDPOINT: `http://127.0.0.1:${port}/v1/traces`, PRISM_TRACE_SAMPLE_RATIO: '0' },
+    });
+    try {
+      const auth = { authorization: `Bearer ${await token(keys, 'trace-user')}` };
+      for (let i = 0; i < 20; i++) {
+        expect((await fetch(`${gw.url}/api/t/untraced-${i}`, { headers: auth })).status).toBe(200);
+        // The upstream gets a traceparent (ids for its logs) flagged not sampled: it records nothing either.
+        expect(String(upstream.requests.at(-1)!.headers.traceparent)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      }
+      const traceId = '1af7651916cd43dd8448eb211c80319d';
+      const r = await fetch(`${gw.url}/api/t/traced`, {
+        headers: { ...auth, traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+      });
+      expect(r.status).toBe(200);
+      expect(String(upstream.requests.at(-1)!.headers.traceparent)).toMatch(
+        new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`),
+      );
+      await gw.close();
+      await waitFor('the client trace exported', () => exported.find((b) => b.includes('GET /api/t')));
+      const all = exported.join('');
+      expect(all).toContain(traceId);
+      expect(all.match(/GET \/api\/t/g)).toHaveLength(1); // the client's request only
+    } finally {
+      await gw.close();
+      collector.close();
+    }
+  });
 });
 
 describe('JWKS unreachable', () => {

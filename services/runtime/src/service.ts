@@ -76,7 +76,12 @@ export class ServiceRuntime {
       ...(opts.logDestination ? { destination: opts.logDestination } : {}),
     });
     this.metrics = new ServiceMetrics(opts.service);
-    this.tracing = startTracing(opts.service, this.env.PRISM_OTLP_ENDPOINT, this.env.PRISM_ENVIRONMENT);
+    this.tracing = startTracing(
+      opts.service,
+      this.env.PRISM_OTLP_ENDPOINT,
+      this.env.PRISM_ENVIRONMENT,
+      this.env.PRISM_TRACE_SAMPLE_RATIO,
+    );
     try {
       this.tls = tlsSettingsFromEnv(this.env);
       this.mtls = mtlsSettingsFromEnv(this.env);

@@ -17,7 +17,12 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
@@ -49,11 +54,20 @@ function registerGlobals(): void {
  * Traces exported over OTLP/HTTP (Jaeger's :4318/v1/traces) when `endpoint` is set, with W3C
  * `traceparent`/`tracestate` propagation, and the PostgreSQL (pg) and Redis (ioredis) drivers
  * instrumented. Without an endpoint the API stays a no-op, which costs nothing.
+ * `sampleRatio` (0 to 1) of the traces that start here are recorded, chosen by trace id so every service
+ * decides alike; a request that arrives with a `traceparent` follows its caller's decision, so a trace is
+ * recorded whole or not at all.
  */
-export function startTracing(service: string, endpoint: string | undefined, environment?: string): Tracing {
+export function startTracing(
+  service: string,
+  endpoint: string | undefined,
+  environment?: string,
+  sampleRatio = 1,
+): Tracing {
   registerGlobals(); // the request id travels in the context with tracing off too
   if (!endpoint) return { tracer: trace.getTracer(service), enabled: false, shutdown: async () => {} };
   const provider = new TracerProvider({
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(sampleRatio) }),
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: service,
       ...(environment ? { 'deployment.environment.name': environment } : {}),
