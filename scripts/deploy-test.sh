@@ -136,7 +136,7 @@ kubectl wait --for condition=Established --timeout 60s crd/issuers.cert-manager.
 # The mesh CA's Certificate lives in cert-manager's namespace (certManager.namespace), which installing cert-manager creates.
 kubectl get namespace cert-manager >/dev/null 2>&1 || kubectl create namespace cert-manager >/dev/null
 
-step "server-side dry run of every environment's synthesized files, Pod Security enforced"
+step "server-side dry run of the synthesized files of ${DRY_STACKS[*]}, Pod Security enforced"
 OUT=$WORK/synth
 CDK8S_OUTDIR=$OUT npx tsx charts/main.ts
 for env in "${DRY_STACKS[@]}"; do

@@ -151,7 +151,7 @@ async function main() {
   const gateway = async (
     name: string,
     tokenCacheSize: number,
-    features: { events?: boolean; rateLimit?: boolean; limit?: [number, number] } = {},
+    features: { events?: boolean; rateLimit?: boolean; limit?: [number, number]; otlp?: string } = {},
   ): Promise<Target> => {
     const [rate, burst] = features.limit ?? [10_000_000, 10_000_000];
     const env = await gatewayEnv({
@@ -166,7 +166,10 @@ async function main() {
       events: { enabled: features.events ?? true, buffer_size: 10_000 },
       redis: { address: `127.0.0.1:${redisPort}`, password: 'bench' },
       natsUrl: `nats://127.0.0.1:${natsPort}`,
-      env: { PRISM_LOG_LEVEL: 'info' },
+      env: {
+        PRISM_LOG_LEVEL: 'info',
+        ...(features.otlp ? { PRISM_OTLP_ENDPOINT: features.otlp, PRISM_TRACE_SAMPLE_RATIO: TRACING! } : {}),
+      },
     });
     const proc = await node('services/gateway/src/main.ts', env, (l) => l.includes('gateway listening'));
     return { name, url: `http://127.0.0.1:${env.PRISM_HTTP_PORT}/api/bench/x`, proc };
@@ -195,6 +198,13 @@ async function main() {
     targets.push(await gateway('gateway without events and rate limit', 10_000, { events: false, rateLimit: false }));
   }
   if (!process.env.BENCH_ONLY_CACHED) targets.push(await gateway(NO_CACHE, 0));
+  let sink: ChildProcess | undefined;
+  if (TRACING) {
+    // The full feature set: the same gateway with tracing on, spans exported over OTLP/HTTP.
+    const sinkPort = await freePort();
+    sink = await node('services/gateway/bench/otlp-sink.ts', { PORT: String(sinkPort) }, (l) => l === 'ready');
+    targets.push(await gateway(TRACED, 10_000, { otlp: `http://127.0.0.1:${sinkPort}/v1/traces` }));
+  }
 
   console.log(
     `gateway benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${CONNECTIONS} connections, ` +
@@ -212,6 +222,13 @@ async function main() {
   // SIGTERM lets the gateways exit cleanly (and write their CPU profiles with BENCH_PROFILE_DIR).
   await Promise.all(targets.slice(2).map((t) => new Promise((r) => t.proc.once('exit', r).kill('SIGTERM'))));
   report(targets, rounds);
+  if (sink) {
+    // What the traced gateway exported (the gateways above flushed their spans as they stopped).
+    let said = '';
+    sink.stdout!.on('data', (c: Buffer) => (said += c.toString()));
+    await new Promise((r) => sink.once('exit', r).kill('SIGTERM'));
+    console.log(`  ${said.trim()}`);
+  }
   if (identities) {
     // The bounds under the same traffic: two gateways with a limit the busiest users exceed.
     const [rate, burst] = [100, 20];
@@ -243,6 +260,9 @@ async function main() {
 
 const GATEWAY = 'gateway: JWT + Redis rate limit + events';
 const NO_CACHE = 'gateway, every token verified (no token cache)';
+/** BENCH_TRACING=<ratio>: adds the gateway with tracing on, this share of the requests traced. */
+const TRACING = process.env.BENCH_TRACING;
+const TRACED = `gateway + tracing (sample ratio ${TRACING}, OTLP)`;
 
 /** Per target, the round with its median throughput; ratios are medians of the per-round ratios (each round's targets ran minutes apart at most). */
 function report(targets: Target[], rounds: Result[][]) {
@@ -278,6 +298,11 @@ function report(targets: Target[], rounds: Result[][]) {
   if (nc)
     console.log(
       `  without token cache: throughput ${fmt(nc)}, CPU ${median(rounds.map((r) => r[idx(NO_CACHE)]!.cpuUs)).toFixed(1)} µs`,
+    );
+  const traced = ratio(TRACED, (r) => r.rps);
+  if (traced)
+    console.log(
+      `  with tracing: throughput ${fmt(traced)}; CPU per request ${fmt(ratio(TRACED, (r) => r.cpuUs)!)}x (targets as above)`,
     );
   console.log(
     '\nCPU µs/req: the measured process (utime + stime from /proc); Redis+NATS: those two servers; machine: every',
