@@ -18,7 +18,13 @@ export function upstreamHeaders(ctx: Ctx, tracing: Tracing): string[] {
   out.push('x-forwarded-proto', 'encrypted' in ctx.req.socket ? 'https' : 'http');
   if (host !== undefined) out.push('x-forwarded-host', host);
   if (ctx.identity) for (const h of ctx.identity.headers) out.push(h);
-  if (ctx.span) {
+  if (ctx.span && !ctx.span.isRecording()) {
+    // A trace not sampled: no upstream span to record either; the server span's ids (flagged not sampled)
+    // still reach the upstream, for its logs and its own decision.
+    const carrier: Record<string, string> = {};
+    injectContext(trace.setSpan(otelContext.active(), ctx.span), carrier);
+    for (const k in carrier) out.push(k, carrier[k]!);
+  } else if (ctx.span) {
     const carrier: Record<string, string> = {};
     const parent = trace.setSpan(otelContext.active(), ctx.span);
     ctx.upstreamSpan ??= tracing.tracer.startSpan(
