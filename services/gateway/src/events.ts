@@ -93,10 +93,9 @@ export class EventPublisher {
       try {
         const nc = await connect({ ...options, waitOnFirstConnect: true, maxReconnectAttempts: -1 });
         if (this.closed) return void (await nc.close());
-        // Without the stream, publishing goes on and the acknowledgements say why events fail.
-        await this.ensureStream(nc, streamReplicas).catch((e: Error) =>
-          this.log.warn({ err: e.message }, `events: cannot check or create stream ${REQUEST_STREAM}`),
-        );
+        // Without the stream, publishing goes on (the acknowledgements say why events fail) while it is tried
+        // again: a NATS cluster started with the gateway elects its JetStream leader only once a quorum is up.
+        const ready = await this.tryStream(nc, streamReplicas, 1);
         this.inbox = `${createInbox(options.inboxPrefix)}.`;
         nc.subscribe(`${this.inbox}*`, { callback: this.onAck });
         this.sweeper = setInterval(this.sweep, 1_000).unref();
@@ -105,6 +104,7 @@ export class EventPublisher {
         void this.follow(nc);
         this.log.info({ servers: options.servers }, 'events: connected to NATS');
         this.schedule();
+        if (!ready) void this.retryStream(nc, streamReplicas);
       } catch (e) {
         this.log.error({ err: (e as Error).message }, 'events: NATS connection failed; events will be dropped');
       }
@@ -128,6 +128,30 @@ export class EventPublisher {
         this.connected = true;
         this.log.info({ buffered: this.size }, 'events: NATS connection back; publishing the buffer');
         this.schedule();
+      }
+    }
+  }
+
+  /** One attempt at the stream; failures are logged (the first, then every tenth). */
+  private tryStream(nc: NatsConnection, replicas: number, attempt: number): Promise<boolean> {
+    return this.ensureStream(nc, replicas).then(
+      () => true,
+      (e: Error) => {
+        if (attempt === 1 || attempt % 10 === 0)
+          this.log.warn({ err: e.message, attempt }, `events: cannot check or create stream ${REQUEST_STREAM}`);
+        return false;
+      },
+    );
+  }
+
+  /** Tries until the stream is there, backing off from 0.5 s to 30 s, until the publisher closes. */
+  private async retryStream(nc: NatsConnection, replicas: number): Promise<void> {
+    for (let attempt = 2; ; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 250 * 2 ** Math.min(attempt - 1, 7))).unref());
+      if (this.closed || nc.isClosed()) return;
+      if (await this.tryStream(nc, replicas, attempt)) {
+        this.log.info({ attempt }, `events: stream ${REQUEST_STREAM} ready`);
+        return;
       }
     }
   }

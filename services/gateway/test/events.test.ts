@@ -3,6 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '#contract';
+import { startNatsCluster } from '#test/support/nats-cluster';
 import { privateNats } from '#test/support/private-servers';
 import { REQUEST_STREAM, type RequestEvent } from '../src/events.js';
 import {
@@ -106,6 +107,55 @@ describe('request events on NATS JetStream', () => {
       await own.dispose();
     }
   });
+
+  it('a NATS cluster that comes up after the gateway: the stream is created with its 3 replicas once JetStream has a leader', async () => {
+    // One server of three: no quorum, so no JetStream meta leader, and every stream request times out.
+    const cluster = await startNatsCluster({ started: [0] });
+    const gw = await startTestGateway({
+      keys,
+      routes: [route('evt', upstream.origin)],
+      natsUrl: cluster.urls[0]!,
+      env: { PRISM_NATS_STREAM_REPLICAS: '3' },
+    });
+    let ownNc: NatsConnection | undefined;
+    try {
+      await expect
+        .poll(() => gw.logs.some((l) => l.includes(`cannot check or create stream ${REQUEST_STREAM}`)), {
+          timeout: 15_000,
+        })
+        .toBe(true);
+      cluster.start(1);
+      cluster.start(2);
+      ownNc = await connect({ servers: cluster.urls });
+      const jsm = await jetstreamManager(ownNc, { checkAPI: false });
+      await expect
+        .poll(
+          () =>
+            jsm.streams.info(REQUEST_STREAM).then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 30_000, interval: 250 },
+        )
+        .toBe(true);
+      const info = await jsm.streams.info(REQUEST_STREAM);
+      expect(info.config.num_replicas).toBe(3);
+      expect(info.cluster?.replicas?.length).toBe(2);
+      const r = await fetch(`${gw.url}/api/evt/late`, {
+        headers: { authorization: `Bearer ${await token(keys, 'u-late')}` },
+      });
+      expect(r.status).toBe(200);
+      await expect
+        .poll(() => jsm.streams.info(REQUEST_STREAM).then((i) => i.state.messages), {
+          timeout: 10_000,
+        })
+        .toBeGreaterThanOrEqual(1);
+    } finally {
+      await gw.close();
+      await ownNc?.close();
+      await cluster.stop();
+    }
+  }, 60_000);
 
   it('under concurrent load every event arrives once (several per message) and is counted as published', async () => {
     const gw = await startTestGateway({ keys, routes: [route('batch', upstream.origin)] });
