@@ -20,9 +20,10 @@ import {
  * signed only when a policy selecting its issuer and namespace allows it and its requester may `use` that
  * policy. Every CertificateRequest the platform makes is created by cert-manager's controller (from a
  * Certificate, or from an Ingress through its ingress-shim), so that service account may use the platform's
- * policies: the mesh CA signs in the application namespace only this environment's workload identities,
- * names and usages (no CA, P-256, at most the model's duration); the self-signed bootstrap issuer signs only
- * the CA in cert-manager's namespace; the edge's issuer only the public host. An operator identity
+ * policies: the mesh CA signs in the application namespace only this environment's workload identities, one
+ * policy each, so a certificate carries one identity with that workload's own names and usages (no CA, P-256,
+ * at most the model's duration); the self-signed bootstrap issuer signs only the CA in cert-manager's
+ * namespace; the edge's issuer only the public host. An operator identity
  * (`spiffe://prism/operator/*`) is allowed by a policy of its own, which only principals the cluster
  * administrator binds to its ClusterRole may use: creating a Certificate in the namespace never mints one.
  */
@@ -32,14 +33,23 @@ const clusterIssuer = (name: string) => ({ name, kind: 'ClusterIssuer', group: '
 const keyConstraint = { algorithm: MESH_KEY.algorithm, minSize: MESH_KEY.size, maxSize: MESH_KEY.size };
 
 /** Identities the mesh CA may sign in the application namespace: each workload with one, and the edge. */
-function meshIdentities(platform: Platform): { commonName: string; uri: string; dnsNames: string[] }[] {
+function meshIdentities(
+  platform: Platform,
+): { commonName: string; uri: string; dnsNames: string[]; usages: KeyUsage[] }[] {
   return [
     ...platform.components.flatMap((c) =>
       c.identity
-        ? [{ commonName: c.name, uri: c.identity.uri, dnsNames: workloadDnsNames(c, platform.namespace) }]
+        ? [
+            {
+              commonName: c.name,
+              uri: c.identity.uri,
+              dnsNames: workloadDnsNames(c, platform.namespace),
+              usages: c.identity.verifyOnly ? EDGE_USAGES : WORKLOAD_USAGES,
+            },
+          ]
         : [],
     ),
-    { commonName: EDGE_COMMON_NAME, uri: platform.edge.backendTls.identityUri, dnsNames: [] },
+    { commonName: EDGE_COMMON_NAME, uri: platform.edge.backendTls.identityUri, dnsNames: [], usages: EDGE_USAGES },
   ];
 }
 
@@ -47,7 +57,8 @@ function meshIdentities(platform: Platform): { commonName: string; uri: string; 
 function issuancePolicyNames(platform: Platform) {
   const prefix = `${platform.namespace}-${platform.environment}`;
   return {
-    workloads: `${prefix}-mesh-workloads`,
+    /** One per identity, so a certificate carries one identity with its own names and usages. */
+    workload: (commonName: string) => `${prefix}-mesh-workload-${commonName}`,
     bootstrap: `${prefix}-mesh-ca-bootstrap`,
     edgeTls: `${prefix}-edge-tls`,
     operators: `${prefix}-mesh-operators`,
@@ -74,25 +85,18 @@ export class IssuancePolicy extends Construct {
     const policy = (name: string, spec: unknown) =>
       certManagerObject(this, name, 'CertificateRequestPolicy', { name, labels }, spec);
 
-    policy(names.workloads, {
-      selector: { issuerRef: clusterIssuer(ca.name), ...inApp },
-      allowed: {
-        commonName: {
-          required: true,
-          validations: [
-            {
-              rule: `self in [${identities.map((i) => `'${i.commonName}'`).join(', ')}]`,
-              message: `the common name of a ${platform.environment} workload`,
-            },
-          ],
+    for (const id of identities)
+      policy(names.workload(id.commonName), {
+        selector: { issuerRef: clusterIssuer(ca.name), ...inApp },
+        allowed: {
+          commonName: { value: id.commonName, required: true },
+          ...(id.dnsNames.length > 0 ? { dnsNames: { values: id.dnsNames } } : {}),
+          uris: { required: true, values: [id.uri] },
+          isCA: false,
+          usages: id.usages,
         },
-        dnsNames: { values: identities.flatMap((i) => i.dnsNames) },
-        uris: { required: true, values: identities.map((i) => i.uri) },
-        isCA: false,
-        usages: union(WORKLOAD_USAGES, EDGE_USAGES),
-      },
-      constraints: { maxDuration: ca.certificateDuration, privateKey: keyConstraint },
-    });
+        constraints: { maxDuration: ca.certificateDuration, privateKey: keyConstraint },
+      });
     const caRequest = meshCaRequest(platform.environment);
     policy(names.bootstrap, {
       selector: {
@@ -133,7 +137,11 @@ export class IssuancePolicy extends Construct {
           ],
         }),
       );
-    useRole(names.controllerRole, [names.workloads, names.bootstrap, names.edgeTls]);
+    useRole(names.controllerRole, [
+      ...identities.map((id) => names.workload(id.commonName)),
+      names.bootstrap,
+      names.edgeTls,
+    ]);
     useRole(names.operatorRole, [names.operators]);
     withoutNamespace(
       new k8s.KubeClusterRoleBinding(this, 'ControllerBinding', {
@@ -144,5 +152,3 @@ export class IssuancePolicy extends Construct {
     );
   }
 }
-
-const union = (...lists: KeyUsage[][]): KeyUsage[] => [...new Set(lists.flat())];

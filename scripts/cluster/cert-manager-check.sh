@@ -10,6 +10,8 @@
 #      - an operator identity (the operators policy's URI pattern) asked for in the application namespace: only the
 #        operators' policy allows it, and cert-manager's ServiceAccount may not `use` that one;
 #      - the gateway's certificate with one more DNS name (evil.example.com);
+#      - the gateway's certificate with auth's identity beside its own, and with auth's common name: each workload's
+#        policy allows its own identity, names and usages only;
 #      - the gateway's certificate asked for from another namespace: no policy selects it, so approver-policy leaves
 #        the request alone and, cert-manager's own approver being off, nothing approves it (no condition, no Secret);
 #   3. the control: once cert-manager's ServiceAccount is bound to the operators' ClusterRole, the same operator request
@@ -77,6 +79,7 @@ MESH_ISSUER=$(field "$GATEWAY_CERT" o.spec.issuerRef.name)
 APP_NAMESPACE=$(field "$GATEWAY_CERT" o.metadata.namespace)
 GATEWAY_SECRET=$(field "$GATEWAY_CERT" o.spec.secretName)
 GATEWAY_URI=$(field "$GATEWAY_CERT" 'o.spec.uris[0]')
+AUTH_URI=$(field "$(grep '"name":"auth-mtls"' <<<"$STACK_OBJECTS")" 'o.spec.uris[0]')
 # The operators' policy: the one allowing a URI pattern (spiffe://prism/operator/*), and the ClusterRole to `use` it.
 OPERATORS=$(objects 'o.kind === "CertificateRequestPolicy" && (o.spec.allowed?.uris?.values ?? []).some((v) => v.includes("*"))')
 OPERATOR_URI=$(field "$OPERATORS" 'o.spec.allowed.uris.values[0].replace("*", "prism-check")')
@@ -186,11 +189,15 @@ operator_spec=$(field "$OPERATORS" "JSON.stringify({ secretName: 'prism-check-op
   privateKey: { algorithm: o.spec.constraints.privateKey.algorithm, size: o.spec.constraints.privateKey.maxSize } })")
 check_certificate "$APP_NAMESPACE" prism-check-operator "$operator_spec"
 check_certificate "$APP_NAMESPACE" prism-check-dns "$(gateway_spec prism-check-dns ", dnsNames: [...o.spec.dnsNames, 'evil.example.com']")"
+check_certificate "$APP_NAMESPACE" prism-check-two "$(gateway_spec prism-check-two ", uris: [...o.spec.uris, '$AUTH_URI']")"
+check_certificate "$APP_NAMESPACE" prism-check-cn "$(gateway_spec prism-check-cn ", commonName: 'auth'")"
 k create namespace "$FOREIGN" >/dev/null
 k label namespace "$FOREIGN" prism.local/cluster-run=check >/dev/null
 check_certificate "$FOREIGN" prism-check-foreign "$(gateway_spec prism-check-foreign '')"
 denied "$APP_NAMESPACE" prism-check-operator
 denied "$APP_NAMESPACE" prism-check-dns
+denied "$APP_NAMESPACE" prism-check-two
+denied "$APP_NAMESPACE" prism-check-cn
 unapproved "$FOREIGN" prism-check-foreign
 
 # 3. The control: the same operator request, once the controller may `use` the operators' policy.

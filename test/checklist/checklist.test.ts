@@ -236,14 +236,20 @@ const VIOLATIONS: Record<ChecklistItemId, Record<string, (m: Mutable) => void>> 
       }),
     'no approval policy restricts the mesh issuer': (m) =>
       (m.objects = m.objects.filter(
-        (o) => !(o.kind === 'CertificateRequestPolicy' && /mesh-workloads$/.test(o.metadata.name)),
+        (o) => !(o.kind === 'CertificateRequestPolicy' && /mesh-workload-/.test(o.metadata.name)),
       )),
     "cert-manager's controller may not use the mesh policy": (m) =>
       (m.objects = m.objects.filter((o) => o.kind !== 'ClusterRoleBinding')),
     'the mesh policy allows any identity': (m) =>
-      (m.objects.find((o) => /mesh-workloads$/.test(o.metadata.name))!.spec.allowed.uris.values = ['spiffe://prism/*']),
+      (m.objects.find((o) => /mesh-workload-gateway$/.test(o.metadata.name))!.spec.allowed.uris.values = [
+        'spiffe://prism/*',
+      ]),
+    "the gateway's policy allows auth's identity too": (m) =>
+      m.objects
+        .find((o) => /mesh-workload-gateway$/.test(o.metadata.name))!
+        .spec.allowed.uris.values.push('spiffe://prism/auth'),
     'the mesh policy allows a CA': (m) =>
-      (m.objects.find((o) => /mesh-workloads$/.test(o.metadata.name))!.spec.allowed.isCA = true),
+      (m.objects.find((o) => /mesh-workload-gateway$/.test(o.metadata.name))!.spec.allowed.isCA = true),
     'the operator policy is usable by cert-manager (any Certificate becomes an operator)': (m) =>
       m.objects
         .find((o) => o.kind === 'ClusterRole' && /certificate-approval$/.test(o.metadata.name))!

@@ -45,7 +45,7 @@ describe.each(ENVIRONMENTS)('%s: who may have the mesh CA sign what', (env) => {
   it('approves each rendered certificate by exactly its policy, as cert-manager requests it', () => {
     for (const c of objects.filter((o) => o.kind === 'Certificate')) {
       const r = requestOf(c, 'prism');
-      const expected = r.isCA ? `prism-${env}-mesh-ca-bootstrap` : `prism-${env}-mesh-workloads`;
+      const expected = r.isCA ? `prism-${env}-mesh-ca-bootstrap` : `prism-${env}-mesh-workload-${r.commonName}`;
       expect(approvers(objects, r, byController), objectKey(c)).toEqual([expected]);
     }
     // The ingress-shim's Certificate for the public host: cert-manager's default usages.
@@ -73,10 +73,23 @@ describe.each(ENVIRONMENTS)('%s: who may have the mesh CA sign what', (env) => {
       usages: ['digital signature', 'client auth'],
     };
     expect(approvers(objects, operator, byController)).toEqual([]);
-    // Nor a second identity beside its own, a CA, a longer life, another key, or a name outside the namespace's.
+    // Nor a second identity beside its own, another workload's name or usages, a CA, a longer life, another key, or
+    // a name outside the namespace's.
+    expect(approvers(objects, gateway, byController)).toEqual([`prism-${env}-mesh-workload-gateway`]);
     expect(approvers(objects, { ...gateway, uris: [...gateway.uris!, 'spiffe://prism/config'] }, byController)).toEqual(
-      [`prism-${env}-mesh-workloads`],
-    ); // both are workload identities: allowed, so the services refuse a certificate with two (callerFromUris)
+      [],
+    );
+    expect(approvers(objects, { ...gateway, commonName: 'config' }, byController)).toEqual([]);
+    const config = certificate('config-mtls');
+    expect(
+      approvers(objects, { ...gateway, dnsNames: [...gateway.dnsNames!, config.dnsNames![0]!] }, byController),
+    ).toEqual([]);
+    const edge = objects
+      .filter((o) => o.kind === 'Certificate')
+      .map((o) => requestOf(o, 'prism'))
+      .find((r) => r.commonName === 'edge')!;
+    expect(approvers(objects, edge, byController)).toEqual([`prism-${env}-mesh-workload-edge`]);
+    expect(approvers(objects, { ...edge, usages: [...edge.usages!, 'server auth'] }, byController)).toEqual([]);
     expect(approvers(objects, { ...gateway, isCA: true }, byController)).toEqual([]);
     expect(approvers(objects, { ...gateway, duration: '8760h' }, byController)).toEqual([]);
     expect(approvers(objects, { ...gateway, privateKey: { algorithm: 'RSA', size: 2048 } }, byController)).toEqual([]);

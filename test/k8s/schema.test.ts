@@ -87,8 +87,15 @@ describe.each(ENVIRONMENTS)('%s manifests against the Kubernetes OpenAPI schemas
 
   it('renders every approver-policy object to the strict schema of the CRD fields it uses, cluster-scoped', () => {
     const policies = objects.filter((o) => o.apiVersion === 'policy.cert-manager.io/v1alpha1');
-    // The mesh workloads, the CA bootstrap, the edge's TLS and the operators.
-    expect(policies.map((p) => p.kind)).toEqual(Array(4).fill('CertificateRequestPolicy'));
+    // One per mesh identity (each workload Certificate's), the CA bootstrap, the edge's TLS and the operators.
+    const identities = objects
+      .filter((o) => o.kind === 'Certificate' && !(o.spec as { isCA?: boolean }).isCA)
+      .map((o) => `prism-${env}-mesh-workload-${(o.spec as { commonName: string }).commonName}`);
+    expect(identities.length).toBeGreaterThanOrEqual(8);
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual(
+      [...identities, `prism-${env}-mesh-ca-bootstrap`, `prism-${env}-edge-tls`, `prism-${env}-mesh-operators`].sort(),
+    );
+    expect(new Set(policies.map((p) => p.kind))).toEqual(new Set(['CertificateRequestPolicy']));
     for (const o of policies) {
       const r = APPROVER_POLICY_SPECS.CertificateRequestPolicy.safeParse(o.spec);
       expect(r.success, `${key(o)}: ${r.error?.message}`).toBe(true);

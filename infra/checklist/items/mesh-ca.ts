@@ -89,6 +89,10 @@ export function meshCaProblems(f: Facts): string[] {
       if (a.isCA) problems.push(`approval policy ${p.name} lets a Certificate in ${ns} be a CA of the mesh`);
       if (!a.uris?.values?.length || a.uris.values.some((v) => v.includes('*')))
         problems.push(`approval policy ${p.name} lets any Certificate in ${ns} take any identity of the mesh`);
+      else if (a.uris.values.length > 1)
+        problems.push(
+          `approval policy ${p.name} lets one Certificate in ${ns} carry ${a.uris.values.length} identities of the mesh (${a.uris.values.join(', ')})`,
+        );
     }
   }
   for (const { what, request } of all) {

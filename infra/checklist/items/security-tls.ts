@@ -143,8 +143,8 @@ export const TLS_ITEMS = {
       "client (services, Jobs, CronJobs, exporters) uses sslmode verify-full with a root certificate from a Certificate's Secret. " +
       'Only the metrics/health port stays plaintext. ' +
       'The mesh CA: no CA key Secret (CA Certificate) and no CA Issuer in the application namespace; a cert-manager approver-policy ' +
-      "CertificateRequestPolicy that cert-manager's controller may use restricts the mesh issuer there to named identities (no wildcard " +
-      'URI, no CA), and every certificate the objects ask for (Certificates, the Ingress TLS certificate) is allowed by such a policy.',
+      "CertificateRequestPolicy that cert-manager's controller may use restricts the mesh issuer there to named identities (one per " +
+      'policy, no wildcard URI, no CA), and every certificate the objects ask for (Certificates, the Ingress TLS certificate) is allowed by such a policy.',
     check(f) {
       const problems: string[] = [];
       const ing = ingresses(f);
