@@ -73,20 +73,23 @@ describe('gateway TLS', () => {
   });
 });
 
+/** An OTLP/HTTP endpoint on a free port that keeps each export's body. */
+async function otlpCollector() {
+  const exported: string[] = [];
+  const collector = createServer((req, res) => {
+    let b = '';
+    req
+      .on('data', (c: Buffer) => (b += c.toString()))
+      .on('end', () => (exported.push(b), res.writeHead(200, { 'content-type': 'application/json' }).end('{}')));
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => collector.listen(port, '127.0.0.1', () => r()));
+  return { exported, collector, port };
+}
+
 describe('gateway tracing', () => {
   it('continues the client trace, sends its own span as the upstream parent, and exports spans over OTLP', async () => {
-    const exported: string[] = [];
-    const collector = createServer((req, res) => {
-      let b = '';
-      req
-        .on('data', (c: Buffer) => (b += c.toString()))
-        .on('end', () => {
-          exported.push(b);
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-        });
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => collector.listen(port, '127.0.0.1', () => r()));
+    const { exported, collector, port } = await otlpCollector();
     const gw = await startTestGateway({
       keys,
       routes: [route('t', upstream.origin)],
@@ -113,15 +116,7 @@ describe('gateway tracing', () => {
   });
 
   it('with PRISM_TRACE_SAMPLE_RATIO 0 starts no trace, tells the upstream so, and still continues a sampled client trace', async () => {
-    const exported: string[] = [];
-    const collector = createServer((req, res) => {
-      let b = '';
-      req
-        .on('data', (c: Buffer) => (b += c.toString()))
-        .on('end', () => (exported.push(b), res.writeHead(200).end('{}')));
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => collector.listen(port, '127.0.0.1', () => r()));
+    const { exported, collector, port } = await otlpCollector();
     const gw = await startTestGateway({
       keys,
       routes: [route('t', upstream.origin)],
