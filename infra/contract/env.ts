@@ -210,6 +210,14 @@ export const ENV = {
     optional: true,
   },
 
+  // Auth: load.
+  PRISM_AUTH_REFRESH_CONCURRENCY: {
+    description:
+      'Token refreshes in progress at once; the others wait (a free slot to the address served longest ago), beyond 64 per slot 503 + Retry-After. Unset: the cores available',
+    schema: positiveInt,
+    optional: true,
+  },
+
   // Auth: OAuth.
   PRISM_PUBLIC_BASE_URL: { description: 'Public base URL (OAuth redirect URIs are built from it)', schema: url },
   PRISM_GOOGLE_CLIENT_ID: { description: 'Google OAuth client id', schema: nonEmpty, secret: true, optional: true },

@@ -1,5 +1,6 @@
 import type { Logger, ServiceMetrics } from '../../runtime/src/index.js';
 import type { Db } from './db.js';
+import type { FairQueue } from './fair-queue.js';
 import type { OAuthProviders } from './oauth-providers.js';
 import type { RevocationList } from './revocation.js';
 import type { ThrottlePolicy } from './throttle.js';
@@ -24,6 +25,8 @@ export interface AuthContext {
   readonly log: Logger;
   readonly metrics: ServiceMetrics;
   readonly authMetrics: { readonly logins: Counter<'outcome'>; readonly tokensIssued: Counter<'kind'> };
+  /** Token refreshes in progress at once (PRISM_AUTH_REFRESH_CONCURRENCY); the rest wait, or get 503 beyond the bound. */
+  readonly refreshes: FairQueue;
   /** Called after a commit that wrote outbox rows, so events leave at once. */
   readonly eventsWritten: () => void;
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
 import { HttpError } from './errors.js';
+import { FairQueue } from './fair-queue.js';
 
 /**
  * Password hashing: argon2id at OWASP's minimum (19 MiB, 2 passes, 1 lane). @node-rs/argon2 runs
@@ -65,70 +66,21 @@ export async function perSource<T>(source: string, work: () => Promise<T>): Prom
 }
 
 /**
- * The hashing queue: a bounded number of hashes run at once; the others wait, each client address at
- * most ARGON2_MAX_PER_SOURCE at a time, and a free slot goes to the waiting address served longest ago
- * (one never served first). So a login flood from a few addresses gets fast 429/503 answers, and
- * another user's login waits at most for the hashes already running: about twice its unloaded time.
+ * The hashing queue: ARGON2_CONCURRENCY hashes at once, each client address at most ARGON2_MAX_PER_SOURCE at a
+ * time (perSource), a free slot to the waiting address served longest ago. So a login flood from a few addresses
+ * gets fast 429/503 answers, and another user's login waits at most for the hashes already running: about twice
+ * its unloaded time.
  */
-let running = 0;
-let waitingCount = 0;
-const waiting = new Map<string, (() => void)[]>();
-const lastServed = new Map<string, number>();
-let served = 0;
-
-function nextWaiter(): (() => void) | undefined {
-  let pick: string | undefined;
-  let oldest = Infinity;
-  for (const source of waiting.keys()) {
-    const at = lastServed.get(source) ?? -1;
-    if (at < oldest) [pick, oldest] = [source, at];
-  }
-  if (pick === undefined) return undefined;
-  const queue = waiting.get(pick)!;
-  const next = queue.shift()!;
-  if (queue.length === 0) waiting.delete(pick);
-  waitingCount--;
-  lastServed.set(pick, ++served);
-  return next;
-}
-
-async function limited<T>(work: () => Promise<T>, source = ''): Promise<T> {
-  if (running >= ARGON2_CONCURRENCY && waitingCount >= ARGON2_MAX_WAITING)
-    throw new HttpError(503, 'overloaded', 'too many sign-ins at once; retry shortly', { 'retry-after': '1' });
-  try {
-    if (running >= ARGON2_CONCURRENCY) {
-      waitingCount++;
-      await new Promise<void>((resolve) => {
-        const queue = waiting.get(source);
-        if (queue) queue.push(resolve);
-        else waiting.set(source, [resolve]);
-      });
-    } else {
-      running++;
-      lastServed.set(source, ++served);
-    }
-    try {
-      return await work();
-    } finally {
-      // The slot passes straight to the next waiter, if any.
-      const next = nextWaiter();
-      if (next) next();
-      else running--;
-    }
-  } finally {
-    // Bounded memory: the order only matters among addresses waiting now.
-    if (lastServed.size > 10_000 && waiting.size === 0) lastServed.clear();
-  }
-}
+const hashing = new FairQueue(ARGON2_CONCURRENCY, ARGON2_MAX_WAITING, 'too many sign-ins at once');
 
 /** `source`: the client address; a free slot goes to the waiting address served longest ago. */
 export function hashPassword(password: string, source?: string): Promise<string> {
-  return limited(() => hash(normalizePassword(password), ARGON2_PARAMS), source);
+  return hashing.run(() => hash(normalizePassword(password), ARGON2_PARAMS), source);
 }
 
 /** False on a wrong password or a malformed hash; never throws for a wrong password. */
 export async function verifyPassword(phc: string, password: string, source?: string): Promise<boolean> {
-  return limited(() => verify(phc, normalizePassword(password)).catch(() => false), source);
+  return hashing.run(() => verify(phc, normalizePassword(password)).catch(() => false), source);
 }
 
 let dummy: Promise<string> | undefined;

@@ -8,7 +8,8 @@ import { call, email, type Harness, PASSWORD, signUp, startHarness } from './sup
 let h: Harness;
 let redis: Redis;
 beforeAll(async () => {
-  h = await startHarness();
+  // Ten refreshes in flight at once (the race below) need ten slots: the default is the cores available.
+  h = await startHarness({ env: { PRISM_AUTH_REFRESH_CONCURRENCY: '16' } });
   const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
   redis = new Redis({ host: host!, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD });
 });

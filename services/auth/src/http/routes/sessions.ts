@@ -18,8 +18,17 @@ export async function sessionRoutes(app: FastifyInstance, { ctx, docs }: RoutesO
         'Exchange a refresh token for new tokens (the old refresh token is spent; reusing it revokes the session)',
       tags: ['session'],
       body: S.RefreshBody,
-      responses: { ...TOKENS, ...BAD_INPUT, 401: err('Invalid, expired, spent or revoked refresh token') },
-      handler: async (req) => refresh(ctx, (req.body as z.infer<typeof S.RefreshBody>).refresh_token, meta(req)),
+      responses: {
+        ...TOKENS,
+        ...BAD_INPUT,
+        401: err('Invalid, expired, spent or revoked refresh token'),
+        503: err('Too many refreshes waiting: retry after Retry-After seconds (the token is not spent)'),
+      },
+      handler: async (req) =>
+        ctx.refreshes.run(
+          () => refresh(ctx, (req.body as z.infer<typeof S.RefreshBody>).refresh_token, meta(req)),
+          req.ip,
+        ),
     },
     {
       method: 'POST',
