@@ -45,7 +45,14 @@ export async function startBenchService(env: Record<string, string> = {}): Promi
     'services/auth/src/main.ts',
   ];
   const child = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH!, ...vars },
+    // PRISM_AUTH_REFRESH_CONCURRENCY of the benchmark's environment reaches the service, to compare settings.
+    env: {
+      PATH: process.env.PATH!,
+      ...vars,
+      ...(process.env.PRISM_AUTH_REFRESH_CONCURRENCY
+        ? { PRISM_AUTH_REFRESH_CONCURRENCY: process.env.PRISM_AUTH_REFRESH_CONCURRENCY }
+        : {}),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const stop = async () => {
