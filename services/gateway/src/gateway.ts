@@ -349,7 +349,10 @@ export class Gateway {
   }): Writable => {
     const ctx = opaque;
     const up = ctx.up!;
-    if (statusCode >= 500) {
+    // A 503 with Retry-After is an upstream shedding load (auth's hashing and refresh queues): it answered, so it
+    // counts against no breaker (opening would refuse everyone, not just the excess) and is not retried (a retry
+    // is more of the load it refused); the client gets it with its Retry-After.
+    if (statusCode >= 500 && !(statusCode === 503 && headers['retry-after'] !== undefined)) {
       ctx.upstreamFailed = true;
       if (ctx.canRetry && RETRYABLE_STATUS.has(statusCode) && up.budget.trySpend()) {
         ctx.retry = true;

@@ -75,6 +75,38 @@ describe('circuit breaker', () => {
     expect((await fetch(`${gw.url}/api/flaky/x`, { headers: auth })).status).toBe(200);
   });
 
+  it('an upstream shedding load (503 with Retry-After) is answering: its 503s reach the client, the circuit stays closed, nothing is retried', async () => {
+    const r0 = route('shed', upstream.origin, { retries: 2 });
+    const own = await startTestGateway({ keys, routes: [r0] });
+    try {
+      upstream.respond = (_r, res) => res.writeHead(503, { 'retry-after': '7' }).end('busy');
+      const seen = upstream.requests.length;
+      for (let i = 0; i < 6; i++) {
+        const r = await fetch(`${own.url}/api/shed/x`, { headers: auth });
+        expect(r.status).toBe(503);
+        expect(r.headers.get('retry-after')).toBe('7');
+        expect(await r.text()).toBe('busy');
+      }
+      expect(upstream.requests.length).toBe(seen + 6);
+      const metrics = await own.metrics();
+      expect(
+        metricValue(metrics, METRICS.circuitBreakerState, { upstream: upstream.origin, class: 'authenticated' }),
+      ).toBe(CIRCUIT_STATE.closed);
+      // The control: the same 503 without Retry-After is a failure, retried (2) and counted until the circuit opens.
+      upstream.respond = (_r, res) => res.writeHead(503).end('down');
+      expect((await fetch(`${own.url}/api/shed/x`, { headers: auth })).status).toBe(503);
+      expect(upstream.requests.length).toBe(seen + 6 + 3);
+      expect(
+        metricValue(await own.metrics(), METRICS.circuitBreakerState, {
+          upstream: upstream.origin,
+          class: 'authenticated',
+        }),
+      ).toBe(CIRCUIT_STATE.open);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('half-open lets only the configured number of trials through at once', async () => {
     let release: () => void = () => {};
     upstream.respond = (_r, res) => res.writeHead(502).end();
