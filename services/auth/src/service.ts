@@ -19,8 +19,9 @@ import { AccessTokens } from './tokens.js';
 /**
  * Token refreshes in progress at once, by default the cores available: each is one PostgreSQL statement and a
  * signature on the thread pool, and more in flight than that only queue their completions in the event loop,
- * where every other request, the health probes too, waits behind them. On 2 cores, 2 at once kept 95% of the
- * refresh rate of 16 and `/health/live` p99 went from 29 to 4.8 ms (README). Beyond 64 waiting per slot: 503.
+ * where every other request, the health probes too, waits behind them. On 2 cores, 2 slots against 16 kept 0.92 of
+ * the refresh rate and took `/health/live` p99 during refreshes from 22-24 to 7-14 ms (README). Beyond 64 waiting
+ * per slot: 503.
  */
 function refreshQueue(concurrency = availableParallelism()): FairQueue {
   return new FairQueue(concurrency, 64 * concurrency, 'too many token refreshes at once');
