@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { privateNats } from '#test/support/private-servers';
+import { createLogger, ServiceMetrics } from '../../runtime/src/index.js';
 import { RateLimiter, type Decision } from '../src/rate-limit.js';
 import {
   randomApiKey,
@@ -93,6 +94,54 @@ describe('leased rate limit across two gateways', () => {
       spy.mockRestore();
       upstream.respond = prev;
       await Promise.all(gws.map((g) => g.close()));
+    }
+  });
+});
+
+describe('leased tokens expire', () => {
+  it('tokens an instance leased and did not spend are not spent after LEASE_MS: they cannot add to a refilled bucket', async () => {
+    const [host, port] = process.env.PRISM_TEST_REDIS_ADDRESS!.split(':');
+    const burst = 100;
+    const make = () =>
+      new RateLimiter(
+        { host: host!, port: Number(port), password: process.env.PRISM_TEST_REDIS_PASSWORD! },
+        { enabled: true, requestsPerSecond: 1_000, burst, onRedisFailure: 'closed' },
+        new ServiceMetrics('gateway'),
+        createLogger({ service: 'gateway', level: 'silent' }),
+      );
+    const [a, b] = [make(), make()];
+    await Promise.all([a.waitReady(5_000), b.waitReady(5_000)]);
+    const bucket = [`u:expiry-${randomUUID()}`];
+    // What A holds unspent (white-box, so that the test cannot pass for want of a leftover).
+    const leftover = () =>
+      (a as unknown as { leases: Map<string, { tokens: number }> }).leases.get(bucket[0]!)?.tokens ?? 0;
+    const allowed = async (l: RateLimiter, n: number) =>
+      (await Promise.all(Array.from({ length: n }, () => l.check(bucket)))).filter((d) => d.allowed).length;
+    try {
+      // Busy rounds (30 at once: concurrent calls' leases add up) until A holds at least 20 tokens unspent.
+      for (let i = 0; leftover() < 20 || i === 0; i++) {
+        expect(i).toBeLessThan(50);
+        if (i > 0) await new Promise((r) => setTimeout(r, 30));
+        await allowed(a, 30);
+      }
+      const held = leftover();
+      // Long enough for Redis to refill the bucket to its burst: A's tokens were taken before, from the old one.
+      await new Promise((r) => setTimeout(r, 300));
+      const t = performance.now();
+      let total = 0;
+      for (let round = 0; ; round++) {
+        expect(round).toBeLessThan(100);
+        const got = (await Promise.all([allowed(a, 20), allowed(b, 20)])).reduce((x, y) => x + y);
+        if (got === 0) break;
+        total += got;
+      }
+      // Everything both admitted came from the refilled bucket (and its refill, 1 per ms): A's stale tokens, given
+      // back to a full bucket, are gone. Spent instead, they would add `held` (20-50) on top.
+      expect(total).toBeLessThanOrEqual(burst + Math.ceil(performance.now() - t) + 2);
+      expect(held).toBeGreaterThanOrEqual(20);
+    } finally {
+      a.close();
+      b.close();
     }
   });
 });
