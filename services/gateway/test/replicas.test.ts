@@ -116,7 +116,7 @@ describe('leased tokens expire', () => {
     const leftover = () =>
       (a as unknown as { leases: Map<string, { tokens: number }> }).leases.get(bucket[0]!)?.tokens ?? 0;
     const allowed = async (l: RateLimiter, n: number) =>
-      (await Promise.all(Array.from({ length: n }, () => l.check(bucket)))).filter((d) => d.allowed).length;
+      (await Promise.all(Array.from({ length: n }, async () => l.check(bucket)))).filter((d) => d.allowed).length;
     try {
       // Busy rounds (30 at once: concurrent calls' leases add up) until A holds at least 20 tokens unspent.
       for (let i = 0; leftover() < 20 || i === 0; i++) {
