@@ -3,13 +3,22 @@ import type * as pulumi from '@pulumi/pulumi';
 import type { ManifestObject } from '../manifest/index.js';
 
 /**
- * Deployment waves: namespaces and CRDs first, then the objects pods read (config, accounts,
- * services, policies, the platform Secret), then the workloads, so no pod starts before its
- * ConfigMaps and Secret exist.
+ * Deployment waves: namespaces, CRDs and certificate approval first, then the objects pods read (config,
+ * accounts, services, policies, Certificates, the platform Secret), then the workloads, so no pod starts
+ * before its ConfigMaps and Secret exist. Approval (approver-policy's CertificateRequestPolicies and the
+ * cluster roles that let cert-manager use them) comes before any Certificate: with one policy per identity,
+ * a request that arrives while only other identities' policies exist is Denied by them, and a Denied request
+ * is final (cert-manager tries again only after its hour-long backoff).
  */
 export type Wave = 'foundation' | 'configuration' | 'workloads';
 
-const FOUNDATION_KINDS = new Set(['Namespace', 'CustomResourceDefinition']);
+const FOUNDATION_KINDS = new Set([
+  'Namespace',
+  'CustomResourceDefinition',
+  'CertificateRequestPolicy',
+  'ClusterRole',
+  'ClusterRoleBinding',
+]);
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod', 'ReplicaSet']);
 
 export function waveOf(o: Pick<ManifestObject, 'kind'>): Wave {

@@ -103,7 +103,7 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
       );
   });
 
-  it('deploys through one explicit provider, namespaces first, workloads after what they read', () => {
+  it('deploys through one explicit provider, namespaces first, Certificates after their approval, workloads after what they read', () => {
     const providers = mock.byType('pulumi:providers:kubernetes');
     expect(providers).toHaveLength(1);
     const objects = [...kubernetesObjects(mock).values()];
@@ -112,9 +112,20 @@ describe.each(STACKS)('pulumi program, stack %s', (stack) => {
     expect(namespaces.length).toBeGreaterThan(0);
     const nsUrns = namespaces.map((r) => r.urn);
     for (const r of objects) {
-      if (r.type === 'kubernetes:core/v1:Namespace') expect(r.dependencies).toEqual([]);
+      // The first wave: namespaces and the cluster-scoped objects Certificates wait for.
+      if (/:(Namespace|CertificateRequestPolicy|ClusterRole|ClusterRoleBinding)$/.test(r.type))
+        expect(r.dependencies, r.name).toEqual([]);
       else expect(r.dependencies, r.name).toEqual(expect.arrayContaining(nsUrns));
     }
+    // Every Certificate after every approval policy and the roles to use them (a request seen by other identities'
+    // policies alone is Denied, for good).
+    const approval = objects
+      .filter((r) => /:(CertificateRequestPolicy|ClusterRole|ClusterRoleBinding)$/.test(r.type))
+      .map((r) => r.urn);
+    expect(approval.length).toBeGreaterThanOrEqual(10);
+    const certificates = objects.filter((r) => r.type === 'kubernetes:cert-manager.io/v1:Certificate');
+    expect(certificates.length).toBeGreaterThanOrEqual(10);
+    for (const c of certificates) expect(c.dependencies, c.name).toEqual(expect.arrayContaining(approval));
     const configMaps = objects.filter((r) => r.type === 'kubernetes:core/v1:ConfigMap').map((r) => r.urn);
     for (const w of objects.filter((r) => /:(Deployment|StatefulSet|CronJob|Job|DaemonSet)$/.test(r.type))) {
       expect(w.dependencies, w.name).toEqual(expect.arrayContaining(configMaps));
