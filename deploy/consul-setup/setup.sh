@@ -12,8 +12,11 @@ done
 policy() {
   if consul acl policy read -name "$1" >/dev/null 2>&1; then
     consul acl policy update -name "$1" -rules "@$2" >/dev/null
-  else
-    consul acl policy create -name "$1" -rules "@$2" >/dev/null
+  elif ! out=$(consul acl policy create -name "$1" -rules "@$2" 2>&1 >/dev/null); then
+    case "$out" in
+      *"already exists"*) consul acl policy update -name "$1" -rules "@$2" >/dev/null ;;
+      *) echo "consul-setup: policy $1: $out" >&2; exit 1 ;;
+    esac
   fi
 }
 token() {
