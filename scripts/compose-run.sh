@@ -154,12 +154,17 @@ journeys() {
 # When up fails: each container of the project that is not running healthy, with its last health checks and log
 # lines (a CI log is all there is once down has run).
 diagnose() {
-  local c state
+  local c state checks
   for c in $(docker ps -aq --filter "label=com.docker.compose.project=$(project)" 2>/dev/null); do
     # The API shim's list shows no health in its status: the inspection has it.
     state=$(docker inspect --format '{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$c")
-    case ${state#* } in "running 0 healthy" | "running 0 " | "exited 0 ") continue ;; esac
-    echo "== $state: $(docker inspect --format '{{if .State.Health}}{{range .State.Health.Log}}[exit {{.ExitCode}}] {{.Output}} {{end}}{{end}}' "$c" | tr '\n' ' ' | cut -c1-600)"
+    checks=$(docker inspect --format '{{if .State.Health}}{{range .State.Health.Log}}[exit {{.ExitCode}}] {{.Output}} {{end}}{{end}}' "$c" | tr '\n' ' ')
+    case ${state#* } in
+      "running 0 " | "exited 0 ") continue ;;
+      # Healthy by now, but Compose may have given up on it while it was not: its failed checks still say why.
+      "running 0 healthy") [[ $checks == *"[exit "[1-9]* ]] || continue ;;
+    esac
+    echo "== $state: ${checks:0:600}"
     docker logs --tail 20 "$c" 2>&1 | cut -c1-300
   done >&2
 }

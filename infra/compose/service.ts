@@ -46,8 +46,19 @@ export function dockerCpus(quantity: string): number {
 
 const seconds = (n: number): string => `${n}s`;
 
-/** Compose has one health check: the readiness probe (it gates `service_healthy`). None for an image with no program to run one. */
-function healthcheck(platform: Platform, c: Component, probe: Probe = c.readiness): ComposeHealthcheck | undefined {
+/**
+ * Compose has one health check: the readiness probe (it gates `service_healthy`). None for an image with no program
+ * to run one. Its start period is the time Kubernetes gives the container to start: the liveness probe's initial
+ * delay and the failures it tolerates. With the readiness probe's delay alone (5 s for the services), a start slowed
+ * by a busy machine turned `unhealthy` after 20 s and `depends_on: service_healthy` gave up on it at once, while in
+ * Kubernetes the pod would simply have become Ready later. A check that passes ends the start period at once.
+ */
+function healthcheck(
+  platform: Platform,
+  c: Component,
+  probe: Probe = c.readiness,
+  liveness: Probe | undefined = c.liveness,
+): ComposeHealthcheck | undefined {
   if (c.image.tools.httpCheck === 'scratch') return undefined;
   const a = probe.action;
   let test: string[];
@@ -62,7 +73,12 @@ function healthcheck(platform: Platform, c: Component, probe: Probe = c.readines
     interval: seconds(probe.periodSeconds),
     timeout: seconds(probe.timeoutSeconds ?? 1),
     retries: probe.failureThreshold ?? 3,
-    start_period: seconds(probe.initialDelaySeconds),
+    start_period: seconds(
+      Math.max(
+        probe.initialDelaySeconds,
+        liveness ? liveness.initialDelaySeconds + liveness.periodSeconds * (liveness.failureThreshold ?? 3) : 0,
+      ),
+    ),
   };
 }
 
@@ -215,7 +231,8 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
  */
 export function schedulerService(platform: Platform, c: Component, deps: Dependencies): ComposeService {
   const s = c.localScheduler!;
-  const check = healthcheck(platform, c, s.readiness);
+  // The scheduler is its own process: the component's liveness probe is not its own.
+  const check = healthcheck(platform, c, s.readiness, undefined);
   const asTask: Task = { name: s.name, description: `the scheduled tasks of ${c.name}`, args: s.args, flows: c.flows };
   return {
     ...taskService(platform, c, asTask, deps),
