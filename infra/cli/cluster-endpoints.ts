@@ -53,7 +53,7 @@ function clusterEndpoints(platform: Platform, root: string, operatorDir: string)
     s3: '',
     s3_console: '',
     tracing_query: `http://${at('jaeger', 'ui')}/api`,
-    logs: '',
+    logs: `kubernetes:${platform.namespace}`,
   };
   return { endpoints, names: [...new Set(names)] };
 }

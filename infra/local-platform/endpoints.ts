@@ -40,6 +40,10 @@ export interface Endpoints {
   readonly s3_console: string;
   /** The trace backend's HTTP query API (Jaeger): `${tracing_query}/traces?service=gateway`, `${tracing_query}/traces/<trace id>`. */
   readonly tracing_query: string;
+  /**
+   * Where the processes' log lines are: the local platform's directory of `<process>.log` files;
+   * `kubernetes:<namespace>` on the real-pods lane (`kubectl logs` of each component's pods); '' where none are read.
+   */
   readonly logs: string;
 }
 

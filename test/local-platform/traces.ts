@@ -1,8 +1,12 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { LOG_TRACE_ID_REGEX } from '../../infra/contract/index.js';
 
 /** Jaeger's HTTP query API as the journeys read it: traces and their spans with the service of each. */
+
+const run = promisify(execFile);
 
 export interface JaegerSpan {
   readonly traceID: string;
@@ -41,11 +45,23 @@ export const tag = (s: JaegerSpan, key: string): unknown => s.tags.find((t) => t
 export const parentOf = (s: JaegerSpan): string | undefined =>
   s.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
 
-/** The JSON log lines of a local platform process whose request id is `requestId`. */
-export function logLinesOf(logsDir: string, process: string, requestId: string): string[] {
-  return readFileSync(join(logsDir, `${process}.log`), 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('{') && (JSON.parse(l) as { reqId?: string }).reqId === requestId);
+/**
+ * The JSON log lines whose request id is `requestId`, of a local platform process (`gateway-1`, `auth`) or, where
+ * the endpoints' `logs` is `kubernetes:<namespace>`, of every pod of that component (`kubectl logs`, with the
+ * caller's KUBECONFIG; a request went to one replica, whichever it was).
+ */
+export async function logLinesOf(logs: string, process: string, requestId: string): Promise<string[]> {
+  const namespace = /^kubernetes:(.+)$/.exec(logs)?.[1];
+  const text = namespace
+    ? (
+        await run(
+          'kubectl',
+          ['-n', namespace, 'logs', '-l', `app=${process.replace(/-\d+$/, '')}`, '--tail=-1', '--max-log-requests=10'],
+          { maxBuffer: 64 << 20 },
+        )
+      ).stdout
+    : readFileSync(join(logs, `${process}.log`), 'utf8');
+  return text.split('\n').filter((l) => l.startsWith('{') && (JSON.parse(l) as { reqId?: string }).reqId === requestId);
 }
 
 /** The trace id Grafana's Loki link reads from a log line (the contract's regular expression, as provisioned). */
