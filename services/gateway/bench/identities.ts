@@ -93,6 +93,27 @@ export function zipfRequests(
   };
 }
 
+/**
+ * autocannon options that send each user's token and API key once (2 × N requests with `amount`): what a gateway in
+ * service has already seen. Without it a 5 s round meets most of its users for the first time, so it measures the
+ * first sight of thousands of credentials (an RS256 verification, a gRPC validation each) rather than traffic.
+ */
+export function everyCredentialOnce(ids: readonly Identity[]): Pick<autocannon.Options, 'requests' | 'amount'> {
+  let next = 0;
+  return {
+    amount: 2 * ids.length,
+    requests: [
+      {
+        setupRequest: (req: autocannon.Request) => {
+          const i = next++;
+          const user = ids[(i >> 1) % ids.length]!;
+          return { ...req, headers: i & 1 ? user.keyHeaders : user.headers };
+        },
+      },
+    ],
+  };
+}
+
 export interface BoundsResult {
   /** The busiest user's most admissions in any 1 s window (at the client), against the limit. */
   readonly worstWindow: number;
