@@ -213,7 +213,7 @@ export const ENV = {
   // Auth: load.
   PRISM_AUTH_REFRESH_CONCURRENCY: {
     description:
-      'Token refreshes in progress at once; the others wait (a free slot to the address served longest ago), beyond 64 per slot 503 + Retry-After. Unset: the cores available',
+      'Token refreshes in progress at once; the others wait (a free slot to the address served longest ago), beyond 64 per slot 503 + Retry-After. Unset: the cores available (availableParallelism(): the CPU limit of a container counts, rounded down, at least 1)',
     schema: positiveInt,
     optional: true,
   },
