@@ -213,7 +213,7 @@ export const ENV = {
   // Auth: load.
   PRISM_AUTH_REFRESH_CONCURRENCY: {
     description:
-      'Token refreshes in progress at once; the others wait (a free slot to the address served longest ago), beyond 64 per slot 503 + Retry-After. Unset: the cores available (availableParallelism(): the CPU limit of a container counts, rounded down, at least 1)',
+      'Token refreshes in progress at once; the others wait (a free slot to the address served longest ago), beyond 64 per slot 503 + Retry-After. Unset: the cores available (availableParallelism(); a CPU limit may not count: under cgroup v1 a 1-CPU quota still gave 2 on a 2-core machine, so set it where the limit is below the node cores)',
     schema: positiveInt,
     optional: true,
   },
