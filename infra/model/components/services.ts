@@ -23,7 +23,7 @@ import {
   REDIS_USERS,
 } from '../../contract/index.js';
 import { gatewayYaml } from '../files/gateway.js';
-import { bytes } from '../../config/index.js';
+import { bytes, cpuMillis } from '../../config/index.js';
 import type { Component, EnvValue, Flow, Image, Task } from '../types.js';
 import {
   type BuildContext,
@@ -227,6 +227,15 @@ export function gateway(ctx: BuildContext): Component {
   });
 }
 
+/**
+ * Token refreshes in progress at once, from auth's CPU limit (rounded up, at least 2): unset, the service takes the
+ * cores it sees, which under cgroup v1 are the node's whatever the limit. Two in flight already reach the refresh
+ * rate of two cores (services/auth/README.md); more only lengthen each turn of the event loop.
+ */
+function refreshConcurrency(ctx: BuildContext): number {
+  return Math.max(2, Math.ceil(cpuMillis(ctx.config.services.auth.resources.limits.cpu)! / 1000));
+}
+
 export function auth(ctx: BuildContext): Component {
   return service(ctx, 'auth', {
     description: 'Users, sessions, API keys, OAuth, RS256 JWT signing (HTTP /auth/* and gRPC)',
@@ -256,6 +265,7 @@ export function auth(ctx: BuildContext): Component {
       PRISM_GITHUB_CLIENT_ID: secret('github-client-id'),
       PRISM_GITHUB_CLIENT_SECRET: secret('github-client-secret'),
       PRISM_NATS_STREAM_REPLICAS: streamReplicas(ctx),
+      PRISM_AUTH_REFRESH_CONCURRENCY: value(refreshConcurrency(ctx)),
     },
     flows: [
       { to: 'postgres-auth', port: 'postgres' },
