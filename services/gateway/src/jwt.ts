@@ -37,25 +37,27 @@ export interface JwtOptions {
   readonly cacheSize: number;
   /** Least time between two JWKS fetches for unknown `kid`s. @default 30 s */
   readonly jwksCooldownMs?: number;
+  /**
+   * How often the JWKS is fetched again even when every token is answered from the cache; cached tokens of a key
+   * no longer in it are forgotten then (verified again, and refused). @default 10 minutes, the JWKS' own cache age
+   */
+  readonly jwksRefreshMs?: number;
 }
 
 interface Cached {
   readonly identity: Identity;
   readonly exp: number;
   readonly nbf: number;
-  readonly until: number;
+  /** Verified with a key of the JWKS (not the key file), this one: forgotten when the JWKS stops listing it. */
+  readonly jwksKid: string | undefined;
+  readonly fromJwks: boolean;
 }
 
 const PEM_BLOCK = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g;
 
-/** How long a verified token is trusted without re-verifying its signature (bounds the effect of a key withdrawn from the JWKS). */
-const CACHE_TTL_MS = 60_000;
+/** The JWKS' cache age: a key withdrawn from it stops verifying within this long, cached tokens included. */
+const JWKS_MAX_AGE_MS = 10 * 60_000;
 
-/**
- * RS256-only bearer token verification with jose: `typ: at+jwt`, signature, `exp` / `nbf` with
- * leeway, `iss`, `aud`, `sub` present. A token is verified once and then remembered (keyed by the whole token,
- * so any change to it misses the cache), its `exp` / `nbf` checked again on every use.
- */
 /** fetch that trusts only the CA in `file` (read once): the JWKS is then fetched from auth over TLS verified against the mesh CA. */
 function caPinnedFetch(file: string, serverIdentity: string | undefined): FetchImplementation {
   const dispatcher = new Agent({
@@ -64,21 +66,47 @@ function caPinnedFetch(file: string, serverIdentity: string | undefined): FetchI
   return (url, options) => undiciFetch(url, { ...(options as object), dispatcher });
 }
 
+/**
+ * RS256-only bearer token verification with jose: `typ: at+jwt`, signature, `exp` / `nbf` with
+ * leeway, `iss`, `aud`, `sub` present. A token is verified once and then remembered (keyed by the whole token,
+ * so any change to it misses the cache) until it expires, its `exp` / `nbf` checked again on every use. Revocation
+ * does not depend on the cache (sessions are checked apart, `admission.ts`); a key withdrawn from the JWKS does:
+ * the JWKS is fetched again every `jwksRefreshMs` and the tokens of a key it no longer lists are forgotten, so a
+ * withdrawn key stops verifying within that time, cached tokens included, as it would without a cache.
+ */
 export class JwtVerifier {
   private readonly cache = new Map<string, Cached>();
   private fileKeys = new Map<string, CryptoKey>();
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   private jwksFetched = false;
+  private readonly refresher: NodeJS.Timeout | undefined;
 
   private constructor(private readonly opts: JwtOptions) {
     this.jwks = opts.jwksUrl
       ? createRemoteJWKSet(new URL(opts.jwksUrl), {
-          cacheMaxAge: 10 * 60_000,
+          cacheMaxAge: JWKS_MAX_AGE_MS,
           cooldownDuration: opts.jwksCooldownMs ?? 30_000,
           timeoutDuration: 3_000,
           ...(opts.jwksCaFile ? { [customFetch]: caPinnedFetch(opts.jwksCaFile, opts.jwksServerIdentity) } : {}),
         })
       : undefined;
+    if (this.jwks)
+      this.refresher = setInterval(() => void this.refreshJwks(), opts.jwksRefreshMs ?? JWKS_MAX_AGE_MS).unref();
+  }
+
+  /** Fetches the JWKS again and forgets the cached tokens of keys it no longer lists (kept if it cannot be fetched). */
+  private async refreshJwks(): Promise<void> {
+    try {
+      await this.jwks!.reload();
+    } catch {
+      return; // auth unreachable: the keys known stay, as for tokens verified now
+    }
+    const kids = new Set(this.jwks!.jwks()?.keys.map((k) => k.kid));
+    for (const [token, c] of this.cache) if (c.fromJwks && !kids.has(c.jwksKid)) this.cache.delete(token);
+  }
+
+  close(): void {
+    clearInterval(this.refresher);
   }
 
   static async create(opts: JwtOptions): Promise<JwtVerifier> {
@@ -130,10 +158,9 @@ export class JwtVerifier {
   cached(token: string): Identity | undefined {
     const hit = this.cache.get(token);
     if (hit === undefined) return undefined;
-    const now = Date.now();
-    const sec = now / 1000;
+    const sec = Date.now() / 1000;
     const tol = this.opts.clockToleranceSeconds;
-    if (hit.until > now && sec <= hit.exp + tol && sec >= hit.nbf - tol) return hit.identity;
+    if (sec <= hit.exp + tol && sec >= hit.nbf - tol) return hit.identity;
     this.cache.delete(token);
     return undefined;
   }
@@ -142,10 +169,15 @@ export class JwtVerifier {
     const hit = this.cached(token);
     if (hit !== undefined) return hit;
     if (!isCanonicalJws(token)) throw new AuthError(401, 'invalid token');
-    const now = Date.now();
     let payload: JWTPayload;
+    let header: JWTHeaderParameters;
+    let key: CryptoKey;
     try {
-      ({ payload } = await jwtVerify(token, this.getKey, {
+      ({
+        payload,
+        protectedHeader: header,
+        key,
+      } = await jwtVerify(token, this.getKey, {
         algorithms: [ACCESS_TOKEN.alg],
         // Only access tokens (RFC 9068 `typ: at+jwt`), never another kind of token signed by the same key.
         typ: ACCESS_TOKEN.typ,
@@ -166,7 +198,8 @@ export class JwtVerifier {
     });
     if (this.opts.cacheSize > 0) {
       if (this.cache.size >= this.opts.cacheSize) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(token, { identity, exp: payload.exp!, nbf: payload.nbf ?? 0, until: now + CACHE_TTL_MS });
+      const fromJwks = ![...this.fileKeys.values()].includes(key);
+      this.cache.set(token, { identity, exp: payload.exp!, nbf: payload.nbf ?? 0, jwksKid: header.kid, fromJwks });
     }
     return identity;
   }

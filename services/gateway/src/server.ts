@@ -26,7 +26,13 @@ export interface StartedGateway {
 /** Wires the gateway on a runtime: settings, Redis, JWT keys, auth gRPC, NATS events, the HTTP server. */
 export async function startGateway(
   runtime: ServiceRuntime,
-  opts: { host?: string; poolOptions?: Pool.Options; jwksCooldownMs?: number; configResyncMs?: number } = {},
+  opts: {
+    host?: string;
+    poolOptions?: Pool.Options;
+    jwksCooldownMs?: number;
+    jwksRefreshMs?: number;
+    configResyncMs?: number;
+  } = {},
 ): Promise<StartedGateway> {
   const { env, log, metrics, health } = runtime;
   const settings = gatewaySettings(readGatewayConfig(env.PRISM_GATEWAY_CONFIG_FILE), env);
@@ -58,7 +64,9 @@ export async function startGateway(
     clockToleranceSeconds: settings.auth.clockToleranceSeconds,
     cacheSize: settings.auth.tokenCacheSize,
     ...(opts.jwksCooldownMs !== undefined ? { jwksCooldownMs: opts.jwksCooldownMs } : {}),
+    ...(opts.jwksRefreshMs !== undefined ? { jwksRefreshMs: opts.jwksRefreshMs } : {}),
   });
+  runtime.onShutdown('jwt', () => jwt.close());
   health.addCheck('jwt-keys', () => jwt.checkKeys());
 
   const authClient = authGrpcClient(

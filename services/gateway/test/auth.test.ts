@@ -381,6 +381,54 @@ describe('JWKS', () => {
   });
 });
 
+describe('JWKS key withdrawn', () => {
+  it('the cached tokens of a key the JWKS no longer lists are refused after its next fetch; the cache keeps the others until they expire', async () => {
+    const { createServer } = await import('node:http');
+    const { exportJWK } = await import('jose');
+    const kept = await makeKeys();
+    const jwk = async (k: typeof kept, kid: string) => ({
+      ...(await exportJWK(k.publicKey)),
+      kid,
+      alg: 'RS256',
+      use: 'sig',
+    });
+    let jwksKeys = [await jwk(otherKeys, 'withdrawn'), await jwk(kept, 'kept')];
+    let fetches = 0;
+    const jwks = createServer(
+      (_req, res) =>
+        ++fetches && res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: jwksKeys })),
+    );
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', () => r()));
+    const g = await startTestGateway({
+      keys,
+      routes: [route('things', upstream.origin)],
+      env: {
+        PRISM_AUTH_JWKS_URL: `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`,
+        PRISM_JWT_PUBLIC_KEY_FILE: '',
+      },
+      jwksRefreshMs: 500,
+    });
+    const status = async (t: string) =>
+      (await fetch(`${g.url}/api/things/a`, { headers: { authorization: `Bearer ${t}` } })).status;
+    try {
+      const compromised = await token(otherKeys, 'w', {}, { kid: 'withdrawn' });
+      const good = await token(kept, 'k', {}, { kid: 'kept' });
+      expect([await status(compromised), await status(good)]).toEqual([200, 200]);
+      // Cached now: while the JWKS is unchanged they keep passing across refreshes, with no new verification.
+      const before = fetches;
+      await new Promise((r) => setTimeout(r, 1_200));
+      expect(fetches).toBeGreaterThan(before);
+      expect([await status(compromised), await status(good)]).toEqual([200, 200]);
+      jwksKeys = jwksKeys.filter((k) => k.kid !== 'withdrawn');
+      await expect.poll(() => status(compromised), { timeout: 3_000, interval: 100 }).toBe(401);
+      expect(await status(good)).toBe(200);
+    } finally {
+      await g.close();
+      jwks.close();
+    }
+  });
+});
+
 describe('public key file', () => {
   it("accepts the auth service's rotation bundle: tokens of every key in it verify, by kid", async () => {
     const { writeFileSync } = await import('node:fs');

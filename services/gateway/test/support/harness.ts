@@ -172,6 +172,7 @@ export interface GatewayOptions {
   readonly natsUrl?: string;
   readonly env?: Record<string, string>;
   readonly jwksCooldownMs?: number;
+  readonly jwksRefreshMs?: number;
   /** How often the live settings are listed again (default: the gateway's 60 s). */
   readonly configResyncMs?: number;
 }
@@ -250,6 +251,7 @@ export async function startTestGateway(o: GatewayOptions): Promise<RunningGatewa
   const started = await startGateway(runtime, {
     host: '127.0.0.1',
     ...(o.jwksCooldownMs !== undefined ? { jwksCooldownMs: o.jwksCooldownMs } : {}),
+    ...(o.jwksRefreshMs !== undefined ? { jwksRefreshMs: o.jwksRefreshMs } : {}),
     ...(o.configResyncMs !== undefined ? { configResyncMs: o.configResyncMs } : {}),
   });
   return {
