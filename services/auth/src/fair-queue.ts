@@ -10,8 +10,8 @@ interface Waiter {
  * client address served longest ago (one never served first), so a flood from a few addresses does not hold up
  * everyone else's. Beyond `maxWaiting` waiting, 503 + Retry-After before any work instead of queueing without
  * limit, and the one shed is fair too: the newest waiter of the address with the most waiting, when that is at
- * least two more than the newcomer's own address has; otherwise the newcomer. So a few flooding addresses cannot fill the queue
- * and have everyone else shed. Used for password hashing and for token refreshes.
+ * least two more than the newcomer's own address has; otherwise the newcomer. So a few flooding addresses cannot
+ * fill the queue and have everyone else shed. Used for password hashing and for token refreshes.
  */
 export class FairQueue {
   private running = 0;
