@@ -53,12 +53,7 @@ const seconds = (n: number): string => `${n}s`;
  * by a busy machine turned `unhealthy` after 20 s and `depends_on: service_healthy` gave up on it at once, while in
  * Kubernetes the pod would simply have become Ready later. A check that passes ends the start period at once.
  */
-function healthcheck(
-  platform: Platform,
-  c: Component,
-  probe: Probe = c.readiness,
-  liveness: Probe | undefined = c.liveness,
-): ComposeHealthcheck | undefined {
+function healthcheck(platform: Platform, c: Component, probe: Probe, liveness?: Probe): ComposeHealthcheck | undefined {
   if (c.image.tools.httpCheck === 'scratch') return undefined;
   const a = probe.action;
   let test: string[];
@@ -157,7 +152,7 @@ export function componentService(platform: Platform, c: Component, deps: Depende
     protocol: p.protocol === 'UDP' ? 'udp' : 'tcp',
   }));
   const expose = c.ports.filter((p) => !published.includes(p)).map((p) => String(p.port));
-  const check = healthcheck(platform, c);
+  const check = healthcheck(platform, c, c.readiness, c.liveness);
   const volumes = [
     ...configMounts(c.name, c.configFiles),
     ...(c.secretFiles ? [`${secretFilesVolume(c.name)}:${c.secretFiles.mountPath}:ro`] : []),
@@ -232,7 +227,7 @@ export function taskService(platform: Platform, c: Component, t: Task, deps: Dep
 export function schedulerService(platform: Platform, c: Component, deps: Dependencies): ComposeService {
   const s = c.localScheduler!;
   // The scheduler is its own process: the component's liveness probe is not its own.
-  const check = healthcheck(platform, c, s.readiness, undefined);
+  const check = healthcheck(platform, c, s.readiness);
   const asTask: Task = { name: s.name, description: `the scheduled tasks of ${c.name}`, args: s.args, flows: c.flows };
   return {
     ...taskService(platform, c, asTask, deps),

@@ -58,6 +58,26 @@ describe('health checks of the long-running services', () => {
   });
 });
 
+describe('start periods', () => {
+  it('a component gets the time Kubernetes gives it to start (liveness delay and tolerated failures); the scheduler, its own process, its readiness delay', () => {
+    // The reason: dbmanager unhealthy after 5 s + three 5 s checks on a loaded machine, and `depends_on` gave up.
+    const platform = devPlatform();
+    for (const name of ['dbmanager', 'auth', 'postgres-auth'] as const) {
+      const { liveness: l, readiness: r } = component(platform, name);
+      const budget = Math.max(
+        r.initialDelaySeconds,
+        l.initialDelaySeconds + l.periodSeconds * (l.failureThreshold ?? 3),
+      );
+      expect(services.get(name)!.healthcheck!.start_period, name).toBe(`${budget}s`);
+      expect(budget, name).toBeGreaterThanOrEqual(30);
+    }
+    const scheduler = component(platform, 'dbmanager').localScheduler!;
+    expect(services.get('backup-scheduler')!.healthcheck!.start_period).toBe(
+      `${scheduler.readiness.initialDelaySeconds}s`,
+    );
+  });
+});
+
 describe('mount points', () => {
   it('none is missing inside a read-only bind mount of the same container (the engine cannot create it there)', () => {
     for (const [name, s] of services) {
