@@ -151,6 +151,7 @@ const traced: { login?: string; apiKey?: string } = {};
  * .prism-compose/endpoints.json): the journeys run against it, and neither start nor stop a platform.
  */
 const EXISTING = process.env.PRISM_ENDPOINTS_FILE;
+const existingEndpoints = EXISTING ? (JSON.parse(readFileSync(EXISTING, 'utf8')) as Endpoints) : undefined;
 /** What only the local platform has (its processes, state.json, its backup mode, Jaeger): not run against another. */
 const itLocal = it.skipIf(Boolean(EXISTING));
 
@@ -173,7 +174,7 @@ function presentedCertificate(url: string): Promise<PeerCertificate> {
 beforeAll(async () => {
   if (EXISTING) {
     dir = dirname(resolve(EXISTING));
-    e = JSON.parse(readFileSync(EXISTING, 'utf8')) as Endpoints;
+    e = existingEndpoints!;
     [gw1, gw2] = e.gateways as [string, string];
     const ca = readFileSync(e.operator_mtls.ca_file, 'utf8');
     const pinned = new Set<string>();
@@ -709,7 +710,7 @@ describe('user journeys', () => {
  * The local platform and the real-pods lane (logs `kubernetes:<namespace>`, Jaeger in the cluster). The Compose lane
  * starts no observability stack (scripts/compose-run.sh): no Jaeger to ask, and its endpoints name no logs.
  */
-const READS_TRACES = !EXISTING || Boolean((JSON.parse(readFileSync(EXISTING, 'utf8')) as Endpoints).logs);
+const READS_TRACES = !existingEndpoints || existingEndpoints.logs !== '';
 describe.skipIf(!READS_TRACES)('traces in Jaeger v2 (tracing_query), and the log lines that link to them', () => {
   /** The one trace whose gateway span carries `requestId`, once every expected span has arrived. */
   const traceOf = async (requestId: string, complete: (spans: JaegerSpan[]) => boolean) => {

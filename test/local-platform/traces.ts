@@ -3,10 +3,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LOG_TRACE_ID_REGEX } from '../../infra/contract/index.js';
+import { selectorLabels } from '../../infra/k8s/labels.js';
 
 /** Jaeger's HTTP query API as the journeys read it: traces and their spans with the service of each. */
 
 const run = promisify(execFile);
+/** kubectl's label selector for a component's pods, from the labels the manifests give them. */
+const podSelector = (component: string) =>
+  Object.entries(selectorLabels(component))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 
 export interface JaegerSpan {
   readonly traceID: string;
@@ -56,7 +62,15 @@ export async function logLinesOf(logs: string, process: string, requestId: strin
     ? (
         await run(
           'kubectl',
-          ['-n', namespace, 'logs', '-l', `app=${process.replace(/-\d+$/, '')}`, '--tail=-1', '--max-log-requests=10'],
+          [
+            '-n',
+            namespace,
+            'logs',
+            '-l',
+            podSelector(process.replace(/-\d+$/, '')),
+            '--tail=-1',
+            '--max-log-requests=10',
+          ],
           { maxBuffer: 64 << 20 },
         )
       ).stdout

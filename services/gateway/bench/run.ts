@@ -212,8 +212,8 @@ async function main() {
       (IDENTITIES ? `${IDENTITIES} users (tokens and API keys, Zipf)` : 'one token'),
   );
   for (const t of targets) await autocannon({ url: t.url, connections: CONNECTIONS, duration: 1, ...load }); // warm-up (JIT, pools, caches)
-  // Steady state: each gateway has seen every user once (tokens stay cached up to 60 s, API keys 30 s, so later
-  // rounds meet some again for the first time, as a gateway in service does).
+  // Steady state: each gateway has seen every user once (tokens stay cached until they expire, API keys 30 s, so
+  // later rounds validate some keys again, as a gateway in service does).
   if (identities)
     for (const t of targets.slice(2))
       await autocannon({ url: t.url, connections: CONNECTIONS, ...everyCredentialOnce(identities.ids) });
