@@ -50,7 +50,7 @@ const node = (file: string, env: Record<string, string>, ready: (l: string) => b
   start(
     process.execPath,
     [
-      ...(PROFILE_DIR && file.includes('main.ts') ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+      ...(PROFILE_DIR && (file.includes('main.ts') || file.includes('bare-proxy.ts')) ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
       '--import',
       'tsx',
       file,
@@ -224,8 +224,8 @@ async function main() {
     rounds.push(round);
     console.log(`round ${i + 1}: ${round.map((r) => `${r.name} ${r.rps.toFixed(0)}/s`).join(', ')}`);
   }
-  // SIGTERM lets the gateways exit cleanly (and write their CPU profiles with BENCH_PROFILE_DIR).
-  await Promise.all(targets.slice(2).map((t) => new Promise((r) => t.proc.once('exit', r).kill('SIGTERM'))));
+  // SIGTERM lets the proxies exit cleanly (and write their CPU profiles with BENCH_PROFILE_DIR).
+  await Promise.all(targets.slice(1).map((t) => new Promise((r) => t.proc.once('exit', r).kill('SIGTERM'))));
   report(targets, rounds);
   if (sink) {
     // What the traced gateway exported (the gateways above flushed their spans as they stopped).
