@@ -33,10 +33,13 @@
 #   prometheus-v3.13.5                the Prometheus server (cmd/prometheus) of the release infra/model/images.ts pins,
 #                                     without its web UI's assets (an npm build the module leaves out)
 #   redis_exporter-v1.97.0            the Redis exporter: the only version the module proxy serves (images pin 1.92)
+#   alloy-v1.5.1                      Grafana Alloy, the log shipper: the newest v1 release the module proxy serves (the
+#                                     images pin v1.21.2), with only the components Prism's configurations use (see
+#                                     build_alloy)
 # Usage: bash scripts/control-plane-tools.sh [TOOL ...]
 #        bash scripts/control-plane-tools.sh --print-path [TOOL ...]
 #   TOOL: kubernetes kubectl kwok pulumi pulumi-resource-kubernetes jaeger kubernetes-node coredns kube-router cert-manager
-#         approver-policy docker-compose nats-server consul traefik loki prometheus redis_exporter
+#         approver-policy docker-compose nats-server consul traefik loki prometheus redis_exporter alloy
 #   Without names, builds the first five. Concurrent runs do not build the same tool twice (one waits on the other's lock).
 #   --print-path  prints the PATH entries of the cached tools (all, or those named; fails if one is missing)
 #                 and builds nothing.
@@ -76,6 +79,7 @@ CONSUL=v1.20.1       # the newest the module proxy builds; the images pin 2.0.x 
 TRAEFIK=v3.2.1
 LOKI=v3.7.8
 REDIS_EXPORTER=v1.97.0
+ALLOY=v1.5.1
 LANGUAGE_HOST_SRC=${PULUMI_LANGUAGE_NODEJS_SRC:-$ROOT/../shared/vendor/pulumi-language-nodejs}
 
 # Download mode: the commands each tool name stands for must be on PATH; the provider is a Pulumi plugin.
@@ -113,7 +117,7 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
           echo "== consul-v$release: downloaded (release binary)"
         fi
         ;;
-      nats-server | traefik | loki | prometheus | redis_exporter) ;;
+      nats-server | traefik | loki | prometheus | redis_exporter | alloy) ;;
       cert-manager | approver-policy)
         echo "control-plane-tools: download mode: no $tool host binary is released; the real-pods lane is kind there (cert-manager.yaml, approver-policy's chart)" >&2
         exit 1
@@ -130,7 +134,7 @@ if [ "$PRISM_TOOLCHAIN" = download ]; then
             { echo "control-plane-tools: the kubernetes provider plugin $K8S_PROVIDER is not installed (pulumi plugin install resource kubernetes v$K8S_PROVIDER)" >&2; exit 1; }
         fi
         ;;
-      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki, prometheus, redis_exporter)" >&2; exit 2 ;;
+      *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki, prometheus, redis_exporter, alloy)" >&2; exit 2 ;;
     esac
   done
   if [ $print = yes ]; then echo "$path"; fi
@@ -143,7 +147,7 @@ PROMETHEUS=$(node --input-type=module -e "const { THIRD_PARTY_IMAGES: i } = awai
 names=("kubernetes-$KUBERNETES" "kubectl-$KUBERNETES" "kwok-$KWOK" "pulumi-$PULUMI" "pulumi-resource-kubernetes-$K8S_PROVIDER" "jaeger-$JAEGER"
   "kubernetes-node-$KUBERNETES" "coredns-$COREDNS" "kube-router-$KUBE_ROUTER" "cert-manager-$CERT_MANAGER" "approver-policy-$APPROVER_POLICY"
   "docker-compose-$COMPOSE" "nats-server-$NATS_SERVER" "consul-$CONSUL" "traefik-$TRAEFIK" "loki-$LOKI"
-  "prometheus-$PROMETHEUS" "redis_exporter-$REDIS_EXPORTER")
+  "prometheus-$PROMETHEUS" "redis_exporter-$REDIS_EXPORTER" "alloy-$ALLOY")
 
 if [ "${1:-}" = --print-path ]; then
   shift
@@ -368,6 +372,41 @@ build_redis_exporter() {
   GOBIN=$PWD/bin nice -n 19 go install -ldflags "-s -w -X main.BuildVersion=$REDIS_EXPORTER" "github.com/oliver006/redis_exporter@$REDIS_EXPORTER"
 }
 
+# Alloy's own binary, built inside a copy of its module with three changes, none to what `alloy run` does with the
+# components it has: the component list (internal/component/all) holds only those the rendered configurations use
+# (infra/model/files/alloy.ts; the full list links hundreds of exporters and collectors), main.go drops the static
+# integrations and extra discovery mechanisms it registers for them; the tree's own ./syntax module is not in the
+# module zip, so the published syntax v0.1.1 is used, and the one call of v1.5.1 it lacks (NewScopeWithParent: a
+# scope that falls back to the module's) is made with a copy of the parent's variables, which looks up alike; and
+# `alloy convert` loses its Datadog receiver conversion (that receiver is a nested module the zip leaves out too).
+ALLOY_COMPONENTS=(discovery/docker discovery/kubernetes discovery/relabel local/file_match loki/process
+  loki/source/docker loki/source/file loki/write)
+build_alloy() {
+  local c
+  module_copy "github.com/grafana/alloy@$ALLOY"
+  (
+    cd module
+    {
+      echo '// Package all imports the components Prism'"'"'s log-shipping configurations use (scripts/control-plane-tools.sh).'
+      echo 'package all'
+      echo 'import ('
+      for c in "${ALLOY_COMPONENTS[@]}"; do echo "	_ \"github.com/grafana/alloy/internal/component/$c\""; done
+      echo ')'
+    } >internal/component/all/all.go
+    rm -f internal/component/all/all_test.go internal/converter/internal/otelcolconvert/converter_datadogreceiver.go
+    sed -i -e '\#promtail/discovery/consulagent"#d' -e '\#prometheus/discovery/install"#d' \
+      -e '\#internal/static/integrations/install"#d' main.go
+    sed -i 's#^\tscope := vm.NewScopeWithParent(vc.scope, make(map\[string\]interface{}))$#\tvariables := make(map[string]interface{})\n\tif vc.scope != nil {\n\t\tfor k, v := range vc.scope.Variables {\n\t\t\tvariables[k] = v\n\t\t}\n\t}\n\tscope := vm.NewScope(variables)#' \
+      internal/runtime/internal/controller/value_cache.go
+    ! grep -rq NewScopeWithParent --include='*.go' internal || { echo "build_alloy: NewScopeWithParent still called" >&2; exit 1; }
+    go mod edit -require=github.com/grafana/alloy/syntax@v0.1.1 \
+      -dropreplace=github.com/open-telemetry/opentelemetry-collector-contrib/receiver/datadogreceiver \
+      -droprequire=github.com/open-telemetry/opentelemetry-collector-contrib/receiver/datadogreceiver
+    GOFLAGS=-mod=mod nice -n 19 go build -o ../bin/alloy -ldflags "-s -w -X github.com/grafana/alloy/internal/build.Version=$ALLOY" .
+  )
+  rm -rf module
+}
+
 [ $# -gt 0 ] || set -- kubernetes kubectl kwok pulumi pulumi-resource-kubernetes
 for tool in "$@"; do
   case $tool in
@@ -389,6 +428,7 @@ for tool in "$@"; do
     loki) build "loki-$LOKI" build_loki ;;
     prometheus) build "prometheus-$PROMETHEUS" build_prometheus ;;
     redis_exporter) build "redis_exporter-$REDIS_EXPORTER" build_redis_exporter ;;
-    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki, cert-manager, approver-policy, prometheus, redis_exporter)" >&2; exit 2 ;;
+    alloy) build "alloy-$ALLOY" build_alloy ;;
+    *) echo "control-plane-tools: unknown tool $tool (kubernetes, kubectl, kwok, pulumi, pulumi-resource-kubernetes, jaeger, kubernetes-node, coredns, kube-router, cert-manager, approver-policy, docker-compose, nats-server, consul, traefik, loki, prometheus, redis_exporter, alloy)" >&2; exit 2 ;;
   esac
 done

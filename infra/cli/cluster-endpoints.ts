@@ -54,6 +54,8 @@ function clusterEndpoints(platform: Platform, root: string, operatorDir: string)
     s3_console: '',
     tracing_query: `http://${at('jaeger', 'ui')}/api`,
     logs: `kubernetes:${platform.namespace}`,
+    // Alloy ships the pods' lines there: the lane deploys with observability.logShipping on (scripts/cluster/stack.sh).
+    log_query: `http://${at('loki', 'http')}/loki/api/v1`,
   };
   return { endpoints, names: [...new Set(names)] };
 }

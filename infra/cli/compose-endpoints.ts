@@ -48,6 +48,8 @@ function composeEndpoints(platform: Platform, root: string): Endpoints {
     s3_console: '',
     tracing_query: `http://${at('jaeger', 'ui')}/api`,
     logs: '',
+    // The Compose lane starts no observability file (scripts/compose-run.sh).
+    log_query: '',
   };
 }
 

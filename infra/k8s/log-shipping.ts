@@ -106,7 +106,7 @@ export class LogShipping extends Construct {
               {
                 name,
                 image: imageRef(shipper.image),
-                imagePullPolicy: 'Always',
+                imagePullPolicy: platform.imagePullPolicy,
                 args: [...shipper.args, `${shipper.listenFlag}=0.0.0.0:${shipper.port.port}`],
                 env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
                 ports: ports.map((p) => ({ name: p.name, containerPort: p.port })),

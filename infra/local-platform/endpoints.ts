@@ -45,6 +45,11 @@ export interface Endpoints {
    * `kubernetes:<namespace>` on the real-pods lane (`kubectl logs` of each component's pods); '' where none are read.
    */
   readonly logs: string;
+  /**
+   * The log store's HTTP query API (Loki): `${log_query}/query_range?query=...`. Set where a log shipper sends the
+   * pods' lines there (the real-pods lane); '' where none does (the local platform, the Compose lane).
+   */
+  readonly log_query: string;
 }
 
 export function endpointsOf(pc: PlatformContext, pki: LocalPki): Endpoints {
@@ -84,5 +89,6 @@ export function endpointsOf(pc: PlatformContext, pki: LocalPki): Endpoints {
     s3_console: `http://${addr('minio/console')}`,
     tracing_query: `${url('jaeger/ui')}/api`,
     logs: pc.layout.logsDir,
+    log_query: '',
   };
 }

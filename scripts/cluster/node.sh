@@ -236,6 +236,8 @@ down() {
   # kube-router's ipsets that its own clean-up left (still referenced by rules until the chains above went).
   local set
   for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router)' || true); do ipset destroy "$set" 2>/dev/null || true; done
+  # The log shipper's read positions (its DaemonSet's hostPath, infra/k8s/log-shipping.ts): the lane's node made it.
+  rm -rf "$ALLOY_POSITIONS"
   # cgroups the kubelet made (cgroupfs driver): deepest first.
   find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
   # shellcheck disable=SC2046 # one key=value word per line
@@ -266,7 +268,8 @@ verify_down() {
   ! ss -ltnH | awk '{print $4}' | grep -qE ':(10250|10248|10249|10256|20244)$' || left+=" ports"
   [ ! -d /sys/fs/cgroup/memory/kubepods ] || left+=" cgroups"
   ! grep -q "$HOSTS_MARK\$" /etc/hosts || left+=" /etc/hosts"
+  [ ! -e "$ALLOY_POSITIONS" ] || left+=" $ALLOY_POSITIONS"
   if [ -n "$left" ]; then log "down left:$left"; return 1; fi
   rm -rf "$STATE"
-  log "down: no process, mount, network namespace, interface, iptables chain, ipset, port, cgroup or /etc/hosts name of the lane left"
+  log "down: no process, mount, network namespace, interface, iptables chain, ipset, port, cgroup, hostPath or /etc/hosts name of the lane left"
 }

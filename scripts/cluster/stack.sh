@@ -9,7 +9,16 @@ STACK_DIR=$STATE/stack
 # StatefulSet Available by its real probes, every Job complete), a preview that must show no change, kept deployed.
 deploy_stack() {
   local stack=$1 api
-  CDK8S_OUTDIR=$STATE/synth npx tsx charts/main.ts >/dev/null
+  # The lane ships the pods' log lines to Loki with Alloy, as staging and prod do (dev does not:
+  # observability.logShipping false), so the journeys watch lines arrive; its images are those of that stack file.
+  mkdir -p "$STATE/stacks"
+  node -e '
+    const yaml = require("yaml"), fs = require("fs");
+    const doc = yaml.parseDocument(fs.readFileSync(process.argv[1], "utf8"));
+    doc.setIn(["config", "prism:observability", "logShipping"], true);
+    fs.writeFileSync(process.argv[2], doc.toString());' "stacks/Pulumi.$stack.yaml" "$STATE/stacks/Pulumi.$stack.yaml"
+  PRISM_STACKS=$STATE/stacks PRISM_OUT=$STATE/synth npx tsx -e \
+    'import { synthesizeEnvironments } from "./infra/k8s/charts/environments.ts"; synthesizeEnvironments(process.env.PRISM_STACKS, process.env.PRISM_OUT);'
   stack_images "$CONTAINERD_SOCK" "$STATE/synth/$stack"
   bash scripts/local-cluster.sh volumes
   # Prometheus reaches the API server at its endpoint (NetworkPolicy egress sees the address after the Service's
@@ -19,6 +28,7 @@ deploy_stack() {
   KUBECONFIG=$KUBECONFIG_FILE PRISM_DEPLOY_TEST_REGISTRY=ghcr.io/prism-platform PRISM_DEPLOY_TEST_TAG=$(node -p 'require("./package.json").version') \
     PRISM_DEPLOY_TEST_CONFIG="prism:cluster.apiServer.cidrs[0] ${api% *}/32
 prism:cluster.apiServer.port ${api#* }
-prism:services.gateway.replicas 2" \
+prism:services.gateway.replicas 2
+prism:observability.logShipping true" \
     bash scripts/deploy-test.sh --existing-cluster --keep "$STACK_DIR" "$stack"
 }

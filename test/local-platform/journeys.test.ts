@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_HEADERS } from '../../infra/contract/index.js';
 import { isAlive, type RunningProcess } from '../../infra/local-platform/processes.js';
 import { down, serviceEnvironment, up, type Endpoints } from '../../infra/local-platform/platform.js';
+import { findLogLines } from './loki.js';
 import { findTraces, linkedTraceId, logLinesOf, parentOf, tag, type JaegerSpan } from './traces.js';
 
 /**
@@ -711,6 +712,8 @@ describe('user journeys', () => {
  * starts no observability stack (scripts/compose-run.sh): no Jaeger to ask, and its endpoints name no logs.
  */
 const READS_TRACES = !existingEndpoints || existingEndpoints.logs !== '';
+/** Only the real-pods lane ships the pods' log lines to a Loki (with Alloy, as the model deploys it). */
+const SHIPS_LOGS = Boolean(existingEndpoints?.log_query);
 describe.skipIf(!READS_TRACES)('traces in Jaeger v2 (tracing_query), and the log lines that link to them', () => {
   /** The one trace whose gateway span carries `requestId`, once every expected span has arrived. */
   const traceOf = async (requestId: string, complete: (spans: JaegerSpan[]) => boolean) => {
@@ -752,6 +755,35 @@ describe.skipIf(!READS_TRACES)('traces in Jaeger v2 (tracing_query), and the log
       for (const line of lines) expect(linkedTraceId(line), `${process}: ${line}`).toBe(traceId);
     }
   });
+
+  it.skipIf(!SHIPS_LOGS)(
+    "the login's log lines reach Loki through the log shipper (Alloy's DaemonSet), labelled with their namespace, app, pod, container, node and level, and link to the login's trace",
+    async () => {
+      const namespace = /^kubernetes:(.+)$/.exec(e.logs)![1]!;
+      const spans = await traceOf(traced.login!, (t) => t.some((s) => s.service === 'auth'));
+      for (const app of ['gateway', 'auth']) {
+        const query = `{namespace=${JSON.stringify(namespace)}, app=${JSON.stringify(app)}} |= ${JSON.stringify(traced.login)}`;
+        // Alloy tails the node's pod log files and pushes in batches: seconds, not at once.
+        const lines = await until(
+          `${app}'s log lines of the login in Loki (${query})`,
+          async () => {
+            const found = await findLogLines(e.log_query, query);
+            return found.length > 0 ? found : undefined;
+          },
+          60_000,
+        );
+        for (const { labels, line } of lines) {
+          const parsed = JSON.parse(line) as { reqId?: string; level?: string };
+          expect(labels, line).toMatchObject({ namespace, app, container: app, level: parsed.level });
+          expect(labels.pod, line).toMatch(new RegExp(`^${app}-`));
+          expect(labels.node, line).toBeTruthy();
+          expect(parsed.reqId).toBe(traced.login);
+          expect(linkedTraceId(line), line).toBe(spans[0]!.traceID);
+        }
+      }
+    },
+    90_000,
+  );
 
   it("an API key's use is one trace across the gRPC hop: the gateway's ValidateApiKey client span, auth's server span with the request id from the metadata", async () => {
     const spans = await traceOf(traced.apiKey!, (t) => t.some((s) => s.service === 'auth'));

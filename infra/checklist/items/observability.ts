@@ -153,7 +153,8 @@ export const OBSERVABILITY_ITEMS = {
   'loki-logs': {
     section: 'Observability',
     guide: 'Loki log aggregation configured',
-    unverifiedBehaviour: 'that log lines reach Loki: nothing here runs Loki and a shipper',
+    unverifiedBehaviour:
+      "that log lines reach Loki: this reads manifests; the real-pods lane's journeys watch a login's lines arrive",
     rule: 'Loki runs on a persistent volume; a log shipper (DaemonSet reading node files, or a Deployment reading through the API) pushes to its /loki/api/v1/push through the Loki Service; Grafana has Loki as a data source.',
     check(f) {
       const problems: string[] = [];

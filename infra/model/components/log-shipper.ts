@@ -29,7 +29,10 @@ export function logShipper(ctx: BuildContext): LogShipper {
       '--disable-reporting',
     ],
     listenFlag: '--server.http.listen-addr',
-    liveness: probe(httpGet('/-/healthy', 'http'), 10, 15),
+    // Not /-/healthy: that turns 500 while a component is unhealthy (Loki unreachable, say), and restarting the
+    // shipper mends none of that while it stops the pipelines that work (Alloy's HTTP endpoint reference says so).
+    // /-/ready answers once the configuration is loaded: the process serves.
+    liveness: probe(httpGet('/-/ready', 'http'), 10, 15),
     readiness: probe(httpGet('/-/ready', 'http'), 5, 10),
     resources: ctx.config.resources.logShipper,
     tmpSize: '64Mi',

@@ -50,7 +50,9 @@ const node = (file: string, env: Record<string, string>, ready: (l: string) => b
   start(
     process.execPath,
     [
-      ...(PROFILE_DIR && (file.includes('main.ts') || file.includes('bare-proxy.ts')) ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+      ...(PROFILE_DIR && (file.includes('main.ts') || file.includes('bare-proxy.ts'))
+        ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]
+        : []),
       '--import',
       'tsx',
       file,
