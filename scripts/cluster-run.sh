@@ -22,7 +22,7 @@
 #   resilience  a rolling update of the gateway under load, a pod of each service deleted (scripts/cluster/
 #           stack-resilience.sh), then `endpoints`
 #   endpoints   maps the endpoints' names to the current pods again (after pods were replaced)
-#   down    removes every process, mount, network namespace, interface, iptables chain and sysctl change `up` made,
+#   down    removes every process, mount, network namespace, interface, iptables chain, sysctl change and hostPath `up` made,
 #           and verifies it
 # Needs root, and: apt-get install containerd runc containernetworking-plugins conntrack iptables ipset
 # busybox-static etcd-server. One node per machine (fixed node ports: kubelet 10250/10248, kube-proxy 10249/10256,
