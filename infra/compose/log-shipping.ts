@@ -1,9 +1,7 @@
 import { type LogShipper, type Platform, imageRef, alloyDockerConfig, resolveRef } from '../model/index.js';
-import { literal } from './env.js';
-import { httpCheckCommand } from './images.js';
 import { PROJECT_NAME, fromProjectDir } from './layout.js';
 import { NETWORK_NAMES } from './networks.js';
-import { dockerCpus, dockerMemory } from './service.js';
+import { dockerCpus, dockerMemory, probeHealthcheck } from './service.js';
 import type { ComposeService } from './types.js';
 
 /**
@@ -30,8 +28,10 @@ export function logShipperConfig(platform: Platform, shipper: LogShipper): strin
  * the observability one (Loki).
  */
 export function logShipperService(shipper: LogShipper): ComposeService {
-  const ready = shipper.readiness.action;
-  if (!('http' in ready)) throw new Error(`compose renderer: the log shipper's readiness probe must be HTTP`);
+  const portOf = (name: string) => {
+    if (name !== shipper.port.name) throw new Error(`compose renderer: the log shipper has no port named ${name}`);
+    return shipper.port.port;
+  };
   return {
     image: imageRef(shipper.image),
     container_name: shipper.name,
@@ -39,13 +39,7 @@ export function logShipperService(shipper: LogShipper): ComposeService {
     command: [...shipper.args, `${shipper.listenFlag}=127.0.0.1:${shipper.port.port}`],
     networks: [NETWORK_NAMES.observability],
     depends_on: { [shipper.loki.component]: { condition: 'service_healthy' } },
-    healthcheck: {
-      test: httpCheckCommand(shipper.image, `http://127.0.0.1:${shipper.port.port}${ready.http.path}`).map(literal),
-      interval: '10s',
-      timeout: '3s',
-      retries: 3,
-      start_period: '10s',
-    },
+    healthcheck: probeHealthcheck(shipper.name, shipper.image, portOf, shipper.readiness, shipper.liveness),
     volumes: [
       `${fromProjectDir(configDir(shipper))}:${shipper.configDir}:ro`,
       `${DOCKER_SOCKET}:${DOCKER_SOCKET}:ro`,

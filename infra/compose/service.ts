@@ -54,15 +54,24 @@ const seconds = (n: number): string => `${n}s`;
  * Kubernetes the pod would simply have become Ready later. A check that passes ends the start period at once.
  */
 function healthcheck(platform: Platform, c: Component, probe: Probe, liveness?: Probe): ComposeHealthcheck | undefined {
-  if (c.image.tools.httpCheck === 'scratch') return undefined;
+  return probeHealthcheck(c.name, c.image, (port) => portNumber(platform, c.name, port), probe, liveness);
+}
+
+/** The health check of a container running `image`, whose port numbers `portOf` gives by name. */
+export function probeHealthcheck(
+  owner: string,
+  image: Image,
+  portOf: (portName: string) => number,
+  probe: Probe,
+  liveness?: Probe,
+): ComposeHealthcheck | undefined {
+  if (image.tools.httpCheck === 'scratch') return undefined;
   const a = probe.action;
   let test: string[];
   if ('exec' in a) test = ['CMD', ...a.exec.map(literal)];
   else if ('http' in a)
-    test = httpCheckCommand(c.image, `http://127.0.0.1:${portNumber(platform, c.name, a.http.port)}${a.http.path}`).map(
-      literal,
-    );
-  else throw new Error(`${c.name}: a TCP readiness probe has no Compose health check; give it an exec or http probe`);
+    test = httpCheckCommand(image, `http://127.0.0.1:${portOf(a.http.port)}${a.http.path}`).map(literal);
+  else throw new Error(`${owner}: a TCP readiness probe has no Compose health check; give it an exec or http probe`);
   return {
     test,
     interval: seconds(probe.periodSeconds),

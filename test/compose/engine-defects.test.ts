@@ -71,6 +71,11 @@ describe('start periods', () => {
       expect(services.get(name)!.healthcheck!.start_period, name).toBe(`${budget}s`);
       expect(budget, name).toBeGreaterThanOrEqual(30);
     }
+    // The log shipper too, by the same rule (it had a fixed 10 s of its own until 2026-12-07).
+    const { liveness: l, readiness: r } = platform.logShipper!;
+    expect(services.get('alloy')!.healthcheck!.start_period).toBe(
+      `${Math.max(r.initialDelaySeconds, l.initialDelaySeconds + l.periodSeconds * (l.failureThreshold ?? 3))}s`,
+    );
     const scheduler = component(platform, 'dbmanager').localScheduler!;
     expect(services.get('backup-scheduler')!.healthcheck!.start_period).toBe(
       `${scheduler.readiness.initialDelaySeconds}s`,
