@@ -29,10 +29,10 @@ export function logShipper(ctx: BuildContext): LogShipper {
       '--disable-reporting',
     ],
     listenFlag: '--server.http.listen-addr',
-    // Not /-/healthy: that turns 500 while a component is unhealthy (Loki unreachable, say), and restarting the
-    // shipper mends none of that while it stops the pipelines that work (Alloy's HTTP endpoint reference says so).
-    // /-/ready answers once the configuration is loaded: the process serves.
-    liveness: probe(httpGet('/-/ready', 'http'), 10, 15),
+    // Its HTTP port accepts connections: the process is not wedged. Not /-/healthy: that turns 500 while a component
+    // is unhealthy (Loki unreachable, say), and a restart mends none of that while it stops the pipelines that work
+    // (Alloy's HTTP endpoint reference says so). Not /-/ready either: the same check as readiness (kube-score).
+    liveness: probe({ tcp: { port: 'http' } }, 10, 15),
     readiness: probe(httpGet('/-/ready', 'http'), 5, 10),
     resources: ctx.config.resources.logShipper,
     tmpSize: '64Mi',
