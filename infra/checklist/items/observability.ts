@@ -280,7 +280,7 @@ export const OBSERVABILITY_ITEMS = {
     section: 'Observability',
     guide: 'Request tracing with correlation IDs',
     unverifiedBehaviour:
-      "that log lines carry their trace's id: the local platform journeys match Grafana's link regex against the services' real log lines",
+      "that log lines carry their trace's id: this reads manifests; the journeys match Grafana's link regex against the services' real log lines, in the real-pods lane as Loki returns them",
     rule: "Every Prism service exports traces to Jaeger, its logs reach Loki through a log shipper, and Grafana's Loki data source links a log line's trace id to the Jaeger data source.",
     // Typed: it reads this section's other items, which TypeScript cannot infer through.
     check(f): Finding {
