@@ -25,7 +25,7 @@
 #   down    removes every process, mount, network namespace, interface, iptables chain, sysctl change and hostPath `up` made,
 #           and verifies it
 # Needs root, and: apt-get install containerd runc containernetworking-plugins conntrack iptables ipset
-# busybox-static etcd-server. One node per machine (fixed node ports: kubelet 10250/10248, kube-proxy 10249/10256,
+# busybox-static etcd-server; about 6 GB free (checked: enough_disk). One node per machine (fixed node ports: kubelet 10250/10248, kube-proxy 10249/10256,
 # kube-router 20244). State: PRISM_CLUSTER_RUN_DIR (default ${TMPDIR:-/tmp}/prism-cluster-run).
 # On GitHub Actions (PRISM_TOOLCHAIN=download) this lane would be kind (a node image with all of this inside);
 # not built yet: there, `up` refuses.
@@ -69,6 +69,21 @@ kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 # shellcheck source=scripts/cluster/cert-manager.sh
 . scripts/cluster/cert-manager.sh
 
+# The kubelet evicts below 1% free (scripts/cluster/node.sh). The lane's images in containerd, a Docker archive of them
+# while they are imported, and the pods' volumes take about 5 GB (4 GB under $STATE, 2026-12-07): short of that, the
+# node turns DiskPressure midway, its image GC removes the sandbox image, which cannot be pulled here, and every pod
+# then waits in ContainerCreating until the deploy test times out (a CI run on a nearly full disk, 2026-12-07). Refused
+# at once instead.
+LANE_DISK_GB=6
+enough_disk() {
+  local dir size free need
+  dir=$(dirname "$STATE")
+  read -r size free < <(df -P --block-size=1G "$dir" | awk 'NR == 2 {print $2, $4}')
+  need=$((LANE_DISK_GB + size / 100 + 1))
+  [ "$free" -ge "$need" ] ||
+    { log "$free GB free on the filesystem of $dir; the lane needs $need (about $LANE_DISK_GB GB, plus the kubelet's 1% eviction margin)"; exit 1; }
+}
+
 up() {
   [ "$PRISM_TOOLCHAIN" != download ] || { log "PRISM_TOOLCHAIN=download: this lane is kind there, which is not built yet"; exit 2; }
   [ "$(id -u)" = 0 ] || { log "needs root (containerd, kubelet, iptables)"; exit 1; }
@@ -83,6 +98,7 @@ up() {
   for c in containerd runc ctr conntrack iptables ipset etcd; do command -v "$c" >/dev/null || absent+=" $c"; done
   [ -x /usr/lib/cni/bridge ] || absent+=" containernetworking-plugins"
   [ -z "$absent" ] || { log "missing:$absent (see the usage above for the packages)"; exit 1; }
+  enough_disk
   bash scripts/control-plane-tools.sh kubernetes kubectl kubernetes-node coredns kube-router cert-manager approver-policy
   PATH=$(bash scripts/control-plane-tools.sh --print-path kubernetes kubectl kubernetes-node coredns kube-router):$PATH
   HOST_IP=$(ip -4 route get 1.1.1.1 | sed -n 's/.* src \([0-9.]*\).*/\1/p')
