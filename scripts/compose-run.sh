@@ -148,7 +148,15 @@ journeys() {
   # The backup journey runs deploy/backup's scripts, which detect the engine: they need the lane's socket and
   # its compose plugin, as every docker command against the lane does.
   [ "$PRISM_TOOLCHAIN" = download ] || export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker
-  PRISM_ENDPOINTS_FILE=$STATE/endpoints.json npx vitest run test/local-platform/journeys.test.ts
+  PRISM_ENDPOINTS_FILE=$STATE/endpoints.json npx vitest run test/local-platform/journeys.test.ts && return 0
+  # A CI log is all there is once down has run: what the services warned of while the journeys ran (a gateway's 503
+  # right after a login, once in a CI run of 2026-12-07, left nothing else to read).
+  local c
+  for c in edge gateway auth config dbmanager; do
+    echo "== $c: its last warnings and errors"
+    docker logs --tail 500 "$c" 2>&1 | grep -E '"level":"(warn|error|fatal)"|level=(warn|error)|ERR|WRN' | tail -15 | cut -c1-400 || true
+  done >&2
+  return 1
 }
 
 # When up fails: each container of the project that is not running healthy, with its last health checks and log
