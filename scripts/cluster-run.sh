@@ -47,8 +47,6 @@ DNS_IP=10.96.0.10
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
 COREDNS_IMAGE=registry.k8s.io/coredns/coredns:v1.11.3
 BUSYBOX_IMAGE=prism.local/busybox:1.35
-# The hostPath where the log shipper's DaemonSet keeps its read positions (infra/k8s/log-shipping.ts).
-ALLOY_POSITIONS=/var/lib/prism-alloy
 # Host settings kubelet and kube-proxy change; `up` records them and `down` puts them back. Not
 # net.ipv4.ip_forward: `up` turns it on, and podman's networks (the Compose lane) need it on as well, so it stays.
 SYSCTLS=(net.bridge.bridge-nf-call-iptables net.ipv4.conf.all.route_localnet vm.overcommit_memory

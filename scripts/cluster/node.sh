@@ -189,6 +189,21 @@ stop_bg() {
   rm -f "$STATE/$name.pid"
 }
 
+# The hostPath directories the deployed stack had the node create (type DirectoryOrCreate: the log shipper's read
+# positions), from the manifests the lane rendered for it.
+created_host_paths() {
+  [ -d "$STATE/synth" ] || return 0
+  node -e '
+    const fs = require("fs"), path = require("path"), yaml = require("yaml");
+    const paths = new Set();
+    for (const env of fs.readdirSync(process.argv[1]))
+      for (const f of fs.readdirSync(path.join(process.argv[1], env)).filter((f) => f.endsWith(".yaml")))
+        for (const doc of yaml.parseAllDocuments(fs.readFileSync(path.join(process.argv[1], env, f), "utf8")))
+          for (const v of doc.toJS()?.spec?.template?.spec?.volumes ?? [])
+            if (v.hostPath?.type === "DirectoryOrCreate") paths.add(v.hostPath.path);
+    for (const p of paths) console.log(p);' "$STATE/synth"
+}
+
 down() {
   remove_hosts_block
   rm -rf "$ENDPOINTS_DIR"
@@ -236,8 +251,9 @@ down() {
   # kube-router's ipsets that its own clean-up left (still referenced by rules until the chains above went).
   local set
   for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router)' || true); do ipset destroy "$set" 2>/dev/null || true; done
-  # The log shipper's read positions (its DaemonSet's hostPath, infra/k8s/log-shipping.ts): the lane's node made it.
-  rm -rf "$ALLOY_POSITIONS"
+  local created
+  mapfile -t CREATED_HOST_PATHS < <(created_host_paths)
+  for created in "${CREATED_HOST_PATHS[@]}"; do rm -rf "$created"; done
   # cgroups the kubelet made (cgroupfs driver): deepest first.
   find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
   # shellcheck disable=SC2046 # one key=value word per line
@@ -268,7 +284,8 @@ verify_down() {
   ! ss -ltnH | awk '{print $4}' | grep -qE ':(10250|10248|10249|10256|20244)$' || left+=" ports"
   [ ! -d /sys/fs/cgroup/memory/kubepods ] || left+=" cgroups"
   ! grep -q "$HOSTS_MARK\$" /etc/hosts || left+=" /etc/hosts"
-  [ ! -e "$ALLOY_POSITIONS" ] || left+=" $ALLOY_POSITIONS"
+  local created
+  for created in "${CREATED_HOST_PATHS[@]}"; do [ ! -e "$created" ] || left+=" $created"; done
   if [ -n "$left" ]; then log "down left:$left"; return 1; fi
   rm -rf "$STATE"
   log "down: no process, mount, network namespace, interface, iptables chain, ipset, port, cgroup, hostPath or /etc/hosts name of the lane left"
