@@ -152,8 +152,8 @@ journeys() {
   # A CI log is all there is once down has run: what the services warned of while the journeys ran (a gateway's 503
   # right after a login, once in a CI run of 2026-12-07, left nothing else to read).
   local c
-  for c in edge gateway auth config dbmanager; do
-    echo "== $c: its last warnings and errors"
+  for c in $(docker ps -aq --filter "label=com.docker.compose.project=$(project)" 2>/dev/null); do
+    echo "== $(docker inspect --format '{{.Name}}' "$c"): its last warnings and errors"
     docker logs --tail 500 "$c" 2>&1 | grep -E '"level":"(warn|error|fatal)"|level=(warn|error)|ERR|WRN' | tail -15 | cut -c1-400 || true
   done >&2
   return 1
