@@ -114,3 +114,17 @@ describe('Grafana Alloy configurations (Alloy syntax, component arguments)', () 
     expect(r.err).toContain(message);
   });
 });
+
+describe("the real-pods lane's Alloy stand-in", () => {
+  it('is built with every component the configurations use (build_alloy in scripts/control-plane-tools.sh)', () => {
+    const script = readFileSync('scripts/control-plane-tools.sh', 'utf8');
+    const built = /^ALLOY_COMPONENTS=\(([^)]*)\)/m.exec(script)![1]!.split(/\s+/).filter(Boolean);
+    // A component block opens a line with its dotted name and a label: `loki.source.file "pods" {`.
+    const used = new Set(
+      [kubernetes, compose].flatMap((c) =>
+        [...c.matchAll(/^([a-z_]+(?:\.[a-z_]+)+) "/gm)].map((m) => m[1]!.replaceAll('.', '/')),
+      ),
+    );
+    expect([...used].filter((c) => !built.includes(c))).toEqual([]);
+  });
+});
