@@ -20,6 +20,7 @@ beforeAll(async () => {
   auth = { authorization: `Bearer ${await token(keys, `proxy-${randomUUID()}`)}` };
 });
 
+const RESET_MS = 2000;
 describe('circuit breaker', () => {
   let upstream: TestUpstream;
   let gw: RunningGateway;
@@ -29,7 +30,9 @@ describe('circuit breaker', () => {
       keys,
       routes: [
         route('flaky', upstream.origin, {
-          circuit_breaker: { failure_threshold: 3, reset_timeout_ms: 400, half_open_max_requests: 1 },
+          // Long enough that the request after the opening one comes before it (a CI run at load average 13 took
+          // over 400 ms between them, so the breaker was already half-open).
+          circuit_breaker: { failure_threshold: 3, reset_timeout_ms: RESET_MS, half_open_max_requests: 1 },
         }),
       ],
     });
@@ -56,12 +59,12 @@ describe('circuit breaker', () => {
     const t0 = performance.now();
     const fast = await fetch(`${gw.url}/api/flaky/x`, { headers: auth });
     expect(fast.status).toBe(503);
-    expect(fast.headers.get('retry-after')).toBe('1');
+    expect(fast.headers.get('retry-after')).toBe(String(Math.ceil(RESET_MS / 1000))); // the reset timeout
     expect(performance.now() - t0).toBeLessThan(100);
     expect(upstream.requests.length).toBe(seen);
 
     // Still failing after the reset timeout: the single half-open trial fails and it opens again.
-    await new Promise((r) => setTimeout(r, 450));
+    await new Promise((r) => setTimeout(r, RESET_MS + 50));
     expect((await fetch(`${gw.url}/api/flaky/x`, { headers: auth })).status).toBe(500);
     expect(upstream.requests.length).toBe(seen + 1);
     expect(await state()).toBe(CIRCUIT_STATE.open);
@@ -69,7 +72,7 @@ describe('circuit breaker', () => {
 
     // Healthy again: the trial succeeds and the circuit closes.
     upstream.respond = (_r, res) => res.writeHead(200).end('ok');
-    await new Promise((r) => setTimeout(r, 450));
+    await new Promise((r) => setTimeout(r, RESET_MS + 50));
     expect((await fetch(`${gw.url}/api/flaky/x`, { headers: auth })).status).toBe(200);
     expect(await state()).toBe(CIRCUIT_STATE.closed);
     expect((await fetch(`${gw.url}/api/flaky/x`, { headers: auth })).status).toBe(200);
@@ -111,7 +114,7 @@ describe('circuit breaker', () => {
     let release: () => void = () => {};
     upstream.respond = (_r, res) => res.writeHead(502).end();
     for (let i = 0; i < 3; i++) await (await fetch(`${gw.url}/api/flaky/x`, { headers: auth })).arrayBuffer();
-    await new Promise((r) => setTimeout(r, 450));
+    await new Promise((r) => setTimeout(r, RESET_MS + 50));
     upstream.respond = (_r, res) => {
       release = () => res.writeHead(200).end('ok');
     };
