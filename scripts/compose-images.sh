@@ -9,8 +9,8 @@
 # Usage: bash scripts/compose-images.sh [--rebuild]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The files scripts/compose-run.sh starts (the observability file's images are not stood in).
-FILES=(deploy/docker-compose/docker-compose.yml deploy/docker-compose/docker-compose.infra.yml deploy/traefik/docker-compose.traefik.yml)
+# The files scripts/compose-run.sh starts.
+FILES=(deploy/docker-compose/docker-compose{,.infra,.observability}.yml deploy/traefik/docker-compose.traefik.yml)
 mapfile -t images < <(node scripts/compose-standin-refs.mjs images "${FILES[@]}")
 mapfile -t prism < <(node scripts/compose-standin-refs.mjs built "${FILES[@]}")
 exec bash scripts/standin-images.sh "$@" "${images[@]}" "${prism[@]}"

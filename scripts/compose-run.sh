@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The dev stack on a real container engine with Docker Compose v2, started with the documented commands:
-#   up     make docker-infra-up, make docker-up, then the Traefik overlay (the guide's `docker compose -f …`
-#          command) until every service with a health check is healthy; writes .prism-compose/endpoints.json
+#   up     make docker-infra-up, make docker-up, the Traefik overlay (the guide's `docker compose -f …` command),
+#          then make docker-obs-up, until every service with a health check is healthy; writes .prism-compose/endpoints.json
 #          (the format of .prism-local/endpoints.json, addresses through the published ports on 127.0.0.1) and
 #          returns, leaving the stack running; the local platform's example upstream (echo) and its two gateway
 #          routes come from a generated override (infra/cli/compose-echo.ts), so the journeys have their routes:
@@ -51,6 +51,8 @@ engine_up() {
     return 0
   fi
   export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker
+  # The log shipper reads the containers' logs from podman's own Docker API (.env's DOCKER_SOCKET names the engine's).
+  export DOCKER_SOCKET=$STATE/podman.sock
   # No buildx plugin and no BuildKit image here: Compose builds through the engine's own build API (podman's).
   export COMPOSE_BAKE=false DOCKER_BUILDKIT=0
   require_on_path docker podman runc node
@@ -112,6 +114,9 @@ up() {
   # scheduler, which `docker compose up` of the files starts and make docker-up does not: its health check is
   # proven too, while the edge's runs (the first at 30 s, its interval).
   COMPOSE_IGNORE_ORPHANS=true compose "${EDGE_FILES[@]}" up -d --wait --wait-timeout 300 edge backup-scheduler
+  # The observability stack (make docker-full-up's third file): the journeys read the traces from its Jaeger and the
+  # log lines Alloy ships to its Loki.
+  lane_make docker-obs-up
   unhealthy=$(docker ps --filter "label=com.docker.compose.project=$(project)" --format '{{.Names}} {{.Status}}' | grep -v '(healthy)' | grep '(' || true)
   [ -z "$unhealthy" ] || { echo "compose-run: not healthy:"$'\n'"$unhealthy" >&2; exit 1; }
   node --import ./infra/cli/ts-loader.mjs infra/cli/compose-endpoints.ts "$STATE/endpoints.json"
@@ -119,8 +124,9 @@ up() {
 }
 
 down() {
-  export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker CONTAINERS_CONF=$STATE/containers.conf
-  [ "$PRISM_TOOLCHAIN" = source ] || unset DOCKER_HOST DOCKER_CONFIG
+  export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker CONTAINERS_CONF=$STATE/containers.conf \
+    DOCKER_SOCKET=$STATE/podman.sock
+  [ "$PRISM_TOOLCHAIN" = source ] || unset DOCKER_HOST DOCKER_CONFIG DOCKER_SOCKET
   rm -f "$STATE/leftovers"
   if docker version >/dev/null 2>&1 && [ -f "$DIR/.env" ]; then
     leftovers_record "$STATE/leftovers"

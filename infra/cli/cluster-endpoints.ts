@@ -56,6 +56,7 @@ function clusterEndpoints(platform: Platform, root: string, operatorDir: string)
     logs: `kubernetes:${platform.namespace}`,
     // Alloy ships the pods' lines there: the lane deploys with observability.logShipping on (scripts/cluster/stack.sh).
     log_query: `http://${at('loki', 'http')}/loki/api/v1`,
+    metrics_query: `http://${at('prometheus', 'http')}/api/v1`,
   };
   return { endpoints, names: [...new Set(names)] };
 }

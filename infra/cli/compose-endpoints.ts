@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadStack } from '../config/index.js';
 import type { Endpoints } from '../local-platform/endpoints.js';
 import { type ComponentName, MTLS_CERT_DIR, type Platform, buildPlatform, component } from '../model/index.js';
+import { PROJECT_NAME } from '../compose/layout.js';
 import { deployedEndpoints } from './deployed-endpoints.js';
 
 /**
@@ -14,7 +15,8 @@ import { deployedEndpoints } from './deployed-endpoints.js';
  * and tests written for that run against it: the gateway and auth through the edge (Traefik's published HTTPS
  * port), the gRPC APIs at their published ports, all on 127.0.0.1. The data stores sit on the internal data
  * network and publish nothing: their addresses are empty, as are the metrics (exposed to Prometheus only) and
- * the example upstream (the local platform's alone). `root` is the checkout (keys/, .secrets/).
+ * the example upstream (the local platform's alone). The observability file's Jaeger and Loki publish their query
+ * APIs. `root` is the checkout (keys/, .secrets/).
  */
 function composeEndpoints(platform: Platform, root: string): Endpoints {
   const published = (name: ComponentName, port: string): number => {
@@ -47,9 +49,10 @@ function composeEndpoints(platform: Platform, root: string): Endpoints {
     s3: '',
     s3_console: '',
     tracing_query: `http://${at('jaeger', 'ui')}/api`,
-    logs: '',
-    // The Compose lane starts no observability file (scripts/compose-run.sh).
-    log_query: '',
+    // Each service's container log (`docker logs`), and what the log shipper pushed of them to Loki.
+    logs: `docker:${PROJECT_NAME}`,
+    log_query: `http://${at('loki', 'http')}/loki/api/v1`,
+    metrics_query: `http://${at('prometheus', 'http')}/api/v1`,
   };
 }
 

@@ -9,7 +9,12 @@ import type { ComposeService } from './types.js';
  * and pushed to Loki with the labels the Kubernetes shipper gives (namespace, pod, container, app,
  * level). Kubernetes runs it as a DaemonSet (infra/k8s/log-shipping.ts) instead.
  */
-const DOCKER_SOCKET = '/var/run/docker.sock';
+export const DOCKER_SOCKET = '/var/run/docker.sock';
+/**
+ * The engine's socket on the host, mounted at DOCKER_SOCKET in the container: `.env` names it (rootless Docker and
+ * Podman keep theirs elsewhere), and the Docker default stands when it is unset.
+ */
+export const DOCKER_SOCKET_VARIABLE = 'DOCKER_SOCKET';
 const configDir = (shipper: LogShipper): string => `deploy/${shipper.name}`;
 export const logShipperConfigFile = (shipper: LogShipper): string => `${configDir(shipper)}/${shipper.configFile}`;
 
@@ -42,7 +47,7 @@ export function logShipperService(shipper: LogShipper): ComposeService {
     healthcheck: probeHealthcheck(shipper.name, shipper.image, portOf, shipper.readiness, shipper.liveness),
     volumes: [
       `${fromProjectDir(configDir(shipper))}:${shipper.configDir}:ro`,
-      `${DOCKER_SOCKET}:${DOCKER_SOCKET}:ro`,
+      `\${${DOCKER_SOCKET_VARIABLE}:-${DOCKER_SOCKET}}:${DOCKER_SOCKET}:ro`,
       `${shipper.name}-data:${shipper.storagePath}`,
     ],
     user: '0:0',

@@ -21,7 +21,13 @@ import {
   component,
 } from '../model/index.js';
 import { INTERPOLATION } from './env.js';
-import { logShipperConfig, logShipperConfigFile, logShipperService } from './log-shipping.js';
+import {
+  DOCKER_SOCKET,
+  DOCKER_SOCKET_VARIABLE,
+  logShipperConfig,
+  logShipperConfigFile,
+  logShipperService,
+} from './log-shipping.js';
 import {
   COMPOSE_FILES,
   ENV_EXAMPLE_FILE,
@@ -228,6 +234,9 @@ function envExample(): string {
     'COMPOSE_IGNORE_ORPHANS=true',
     `# Traefik static configuration mounted by the overlay: ${TRAEFIK_STATIC_FILES.development} (self-signed) or ${TRAEFIK_STATIC_FILES.production} (Let's Encrypt).`,
     `${TRAEFIK_STATIC_VARIABLE}=${TRAEFIK_STATIC_FILES.development}`,
+    '# The engine API socket the log shipper reads container logs from (rootless Docker: $XDG_RUNTIME_DIR/docker.sock;',
+    '# Podman: its `podman system service` socket). Mounted read-only, which still grants the whole API: local only.',
+    `${DOCKER_SOCKET_VARIABLE}=${DOCKER_SOCKET}`,
   ];
   for (const s of SECRET_KEYS) {
     if (!madeLocally(s) && s.source !== 'provided') continue;

@@ -42,14 +42,20 @@ export interface Endpoints {
   readonly tracing_query: string;
   /**
    * Where the processes' log lines are: the local platform's directory of `<process>.log` files;
-   * `kubernetes:<namespace>` on the real-pods lane (`kubectl logs` of each component's pods); '' where none are read.
+   * `kubernetes:<namespace>` on the real-pods lane (`kubectl logs` of each component's pods), `docker:<project>` in the
+   * Compose lane (`docker logs` of each service's containers); '' where none are read.
    */
   readonly logs: string;
   /**
    * The log store's HTTP query API (Loki): `${log_query}/query_range?query=...`. Set where a log shipper sends the
-   * pods' lines there (the real-pods lane); '' where none does (the local platform, the Compose lane).
+   * pods' or containers' lines there (the real-pods lane, the Compose lane); '' where none does (the local platform).
    */
   readonly log_query: string;
+  /**
+   * The metrics store's HTTP API (Prometheus): `${metrics_query}/targets`, `${metrics_query}/query?query=...`. Set
+   * where the stack runs its Prometheus (the real-pods lane, the Compose lane); '' on the local platform.
+   */
+  readonly metrics_query: string;
 }
 
 export function endpointsOf(pc: PlatformContext, pki: LocalPki): Endpoints {
@@ -90,5 +96,6 @@ export function endpointsOf(pc: PlatformContext, pki: LocalPki): Endpoints {
     tracing_query: `${url('jaeger/ui')}/api`,
     logs: pc.layout.logsDir,
     log_query: '',
+    metrics_query: '',
   };
 }

@@ -118,6 +118,23 @@ describe('compose files as Docker Compose loads them (compose-go)', () => {
     );
   });
 
+  it("mounts the engine socket .env names into the log shipper (Docker's when the variable is gone)", () => {
+    const shipperSocket = (copy: string) =>
+      load(copy, FILES.observability).project.services.alloy.volumes.find(
+        (v: any) => v.target === '/var/run/docker.sock',
+      );
+    const rootless = editEnv((t) =>
+      t.replace('DOCKER_SOCKET=/var/run/docker.sock', 'DOCKER_SOCKET=/run/user/1000/docker.sock'),
+    );
+    expect(shipperSocket(rootless)).toMatchObject({
+      type: 'bind',
+      source: '/run/user/1000/docker.sock',
+      read_only: true,
+    });
+    const older = editEnv((t) => t.replace(/^DOCKER_SOCKET=.*\n/m, ''));
+    expect(shipperSocket(older)).toMatchObject({ type: 'bind', source: '/var/run/docker.sock', read_only: true });
+  });
+
   it('refuses to start without a generated password, saying what to run', () => {
     const copy = editEnv((t) => t.replace(/^REDIS_GATEWAY_PASSWORD=.*\n/m, ''));
     const r = load(copy, FILES.core);

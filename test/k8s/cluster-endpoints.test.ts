@@ -44,6 +44,7 @@ describe('the real-pods lane endpoints', () => {
       e.dbmanager_grpc,
       e.tracing_query,
       e.log_query,
+      e.metrics_query,
       ...Object.values(e.postgres),
     ];
     for (const address of used) expect(mapped.has(host(address)), address).toBe(true);

@@ -13,6 +13,7 @@ import { IDENTITY_HEADERS } from '../../infra/contract/index.js';
 import { isAlive, type RunningProcess } from '../../infra/local-platform/processes.js';
 import { down, serviceEnvironment, up, type Endpoints } from '../../infra/local-platform/platform.js';
 import { findLogLines } from './loki.js';
+import { activeAlertmanagers, ruleHealth, scrapeTargets, type ScrapeTarget } from './prometheus.js';
 import { findTraces, linkedTraceId, logLinesOf, parentOf, tag, type JaegerSpan } from './traces.js';
 
 /**
@@ -708,11 +709,11 @@ describe('user journeys', () => {
 });
 
 /**
- * The local platform and the real-pods lane (logs `kubernetes:<namespace>`, Jaeger in the cluster). The Compose lane
- * starts no observability stack (scripts/compose-run.sh): no Jaeger to ask, and its endpoints name no logs.
+ * The local platform, the real-pods lane (logs `kubernetes:<namespace>`, Jaeger in the cluster) and the Compose lane
+ * (logs `docker:<project>`, the observability file's Jaeger): wherever the endpoints name where the logs are.
  */
 const READS_TRACES = !existingEndpoints || existingEndpoints.logs !== '';
-/** Only the real-pods lane ships the pods' log lines to a Loki (with Alloy, as the model deploys it). */
+/** The lanes ship the log lines to a Loki with Alloy, as the model deploys it: a DaemonSet, or the Compose service. */
 const SHIPS_LOGS = Boolean(existingEndpoints?.log_query);
 describe.skipIf(!READS_TRACES)('traces in Jaeger v2 (tracing_query), and the log lines that link to them', () => {
   /** The one trace whose gateway span carries `requestId`, once every expected span has arrived. */
@@ -757,13 +758,14 @@ describe.skipIf(!READS_TRACES)('traces in Jaeger v2 (tracing_query), and the log
   });
 
   it.skipIf(!SHIPS_LOGS)(
-    "the login's log lines reach Loki through the log shipper (Alloy's DaemonSet), labelled with their namespace, app, pod, container, node and level, and link to the login's trace",
+    "the login's log lines reach Loki through the log shipper (Alloy: the node's pod logs, or the engine's container logs), labelled with their namespace, app, pod, container, node (Kubernetes) and level, and link to the login's trace",
     async () => {
-      const namespace = /^kubernetes:(.+)$/.exec(e.logs)![1]!;
+      // The namespace, or the Compose project, as the shipper labels it.
+      const [, kind, namespace] = /^(kubernetes|docker):(.+)$/.exec(e.logs)!;
       const spans = await traceOf(traced.login!, (t) => t.some((s) => s.service === 'auth'));
       for (const app of ['gateway', 'auth']) {
         const query = `{namespace=${JSON.stringify(namespace)}, app=${JSON.stringify(app)}} |= ${JSON.stringify(traced.login)}`;
-        // Alloy tails the node's pod log files and pushes in batches: seconds, not at once.
+        // Alloy tails the logs and pushes in batches: seconds, not at once.
         const lines = await until(
           `${app}'s log lines of the login in Loki (${query})`,
           async () => {
@@ -775,8 +777,9 @@ describe.skipIf(!READS_TRACES)('traces in Jaeger v2 (tracing_query), and the log
         for (const { labels, line } of lines) {
           const parsed = JSON.parse(line) as { reqId?: string; level?: string };
           expect(labels, line).toMatchObject({ namespace, app, container: app, level: parsed.level });
-          expect(labels.pod, line).toMatch(new RegExp(`^${app}-`));
-          expect(labels.node, line).toBeTruthy();
+          // A pod's name (app-<hash>), or the container's (the service's container_name).
+          expect(labels.pod, line).toMatch(new RegExp(`^${app}(-|$)`));
+          if (kind === 'kubernetes') expect(labels.node, line).toBeTruthy();
           expect(parsed.reqId).toBe(traced.login);
           expect(linkedTraceId(line), line).toBe(spans[0]!.traceID);
         }
@@ -823,6 +826,46 @@ describe.skipIf(!READS_TRACES)('traces in Jaeger v2 (tracing_query), and the log
     );
     expect(traces.length).toBeGreaterThan(0);
   });
+});
+
+/** The lanes run the stack's Prometheus (the local platform has none). */
+const SCRAPES = Boolean(existingEndpoints?.metrics_query);
+describe.skipIf(!SCRAPES)('metrics in Prometheus (metrics_query)', () => {
+  it('every scrape target Prometheus is configured with answers its scrape (the four services, the stores through their exporters, the observability components)', async () => {
+    let last: ScrapeTarget[] = [];
+    // A target's first scrape comes within one scrape interval (15 s) of its discovery.
+    await until(
+      'every scrape target up',
+      async () => {
+        last = await scrapeTargets(e.metrics_query);
+        await new Promise((r) => setTimeout(r, 1000));
+        return last.length > 0 && last.every((t) => t.health === 'up') ? last : undefined;
+      },
+      90_000,
+    ).catch((err: Error) => {
+      const bad = last
+        .filter((t) => t.health !== 'up')
+        .map((t) => `${t.job} ${t.scrapeUrl}: ${t.health} ${t.lastError}`);
+      throw new Error(`${err.message}; not up: ${bad.join('; ')}`);
+    });
+    const jobs = new Set(last.map((t) => t.job));
+    for (const job of ['gateway', 'auth', 'config', 'dbmanager', 'postgres-auth-exporter', 'redis-exporter', 'loki'])
+      expect([...jobs], job).toContain(job);
+  }, 120_000);
+
+  it('sends alerts to the Alertmanager, and every alert rule evaluates without error', async () => {
+    expect((await activeAlertmanagers(e.metrics_query)).length).toBeGreaterThan(0);
+    const rules = await until(
+      'every rule evaluated once',
+      async () => {
+        const found = await ruleHealth(e.metrics_query);
+        await new Promise((r) => setTimeout(r, 1000));
+        return found.length > 0 && found.every((r) => r.health !== 'unknown') ? found : undefined;
+      },
+      60_000,
+    );
+    for (const r of rules) expect(`${r.group}/${r.name}: ${r.health} ${r.lastError ?? ''}`).toMatch(/: ok $/);
+  }, 90_000);
 });
 
 describe('local:down', () => {

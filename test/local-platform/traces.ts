@@ -54,27 +54,28 @@ export const parentOf = (s: JaegerSpan): string | undefined =>
 /**
  * The JSON log lines whose request id is `requestId`, of a local platform process (`gateway-1`, `auth`) or, where
  * the endpoints' `logs` is `kubernetes:<namespace>`, of every pod of that component (`kubectl logs`, with the
- * caller's KUBECONFIG; a request went to one replica, whichever it was).
+ * caller's KUBECONFIG) or, where it is `docker:<project>`, of every container of that Compose service (`docker logs`,
+ * with the caller's DOCKER_HOST); a request went to one replica, whichever it was.
  */
 export async function logLinesOf(logs: string, process: string, requestId: string): Promise<string[]> {
-  const namespace = /^kubernetes:(.+)$/.exec(logs)?.[1];
-  const text = namespace
-    ? (
-        await run(
-          'kubectl',
-          [
-            '-n',
-            namespace,
-            'logs',
-            '-l',
-            podSelector(process.replace(/-\d+$/, '')),
-            '--tail=-1',
-            '--max-log-requests=10',
-          ],
-          { maxBuffer: 64 << 20 },
-        )
-      ).stdout
-    : readFileSync(join(logs, `${process}.log`), 'utf8');
+  const component = process.replace(/-\d+$/, '');
+  const [, kind, scope] = /^(kubernetes|docker):(.+)$/.exec(logs) ?? [];
+  let text: string;
+  if (kind === 'kubernetes') {
+    const args = ['-n', scope!, 'logs', '-l', podSelector(component), '--tail=-1', '--max-log-requests=10'];
+    text = (await run('kubectl', args, { maxBuffer: 64 << 20 })).stdout;
+  } else if (kind === 'docker') {
+    const labels = [`com.docker.compose.project=${scope!}`, `com.docker.compose.service=${component}`];
+    const ids = (await run('docker', ['ps', '-q', ...labels.flatMap((l) => ['--filter', `label=${l}`])])).stdout;
+    const outputs = await Promise.all(
+      ids
+        .split('\n')
+        .filter(Boolean)
+        .map((id) => run('docker', ['logs', id], { maxBuffer: 64 << 20 })),
+    );
+    // The services log to stdout; the engine keeps stderr apart.
+    text = outputs.map((o) => `${o.stdout}\n${o.stderr}`).join('\n');
+  } else text = readFileSync(join(logs, `${process}.log`), 'utf8');
   return text.split('\n').filter((l) => l.startsWith('{') && (JSON.parse(l) as { reqId?: string }).reqId === requestId);
 }
 

@@ -36,6 +36,8 @@ export const OBSERVABILITY_ITEMS = {
   'prometheus-scraping': {
     section: 'Observability',
     guide: 'Prometheus scraping enabled',
+    unverifiedBehaviour:
+      'that every scrape succeeds: this reads manifests; the journeys of the real-pods lane and the Compose lane watch every target Prometheus is configured with answer',
     rule:
       'Prometheus runs with pod discovery keeping the prometheus.io/scrape annotation, and its policy lets it reach the API server on a private address; every long-running workload of the namespace but Prometheus itself is annotated with a port one of its containers serves, ' +
       "and the network policies let Prometheus reach it; a data store without an endpoint of its own is scraped through the model's exporter of it (metricsOf), " +
@@ -154,7 +156,7 @@ export const OBSERVABILITY_ITEMS = {
     section: 'Observability',
     guide: 'Loki log aggregation configured',
     unverifiedBehaviour:
-      "that log lines reach Loki: this reads manifests; the real-pods lane's journeys watch a login's lines arrive",
+      "that log lines reach Loki: this reads manifests; the journeys of the real-pods lane and the Compose lane watch a login's lines arrive",
     rule: 'Loki runs on a persistent volume; a log shipper (DaemonSet reading node files, or a Deployment reading through the API) pushes to its /loki/api/v1/push through the Loki Service; Grafana has Loki as a data source.',
     check(f) {
       const problems: string[] = [];

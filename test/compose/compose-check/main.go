@@ -50,8 +50,8 @@ func main() {
 	var missing []string
 	for _, s := range project.Services {
 		for _, v := range s.Volumes {
-			// The Docker socket (the log shipper's) is the engine's, not the repository's: it exists wherever Docker runs.
-			if v.Type == types.VolumeTypeBind && v.Source != "/var/run/docker.sock" {
+			// The engine's socket (the log shipper's) is the engine's, not the repository's: where .env says it is.
+			if v.Type == types.VolumeTypeBind && v.Target != "/var/run/docker.sock" {
 				if _, err := os.Stat(v.Source); err != nil {
 					missing = append(missing, fmt.Sprintf("service %s: bind mount source %s does not exist", s.Name, v.Source))
 				}
