@@ -3,8 +3,9 @@
 // ($GF_PATHS_PROVISIONING: every datasources/*.yaml and dashboards/*.yaml readable, each dashboard provider's
 // options.path holding dashboards that parse as JSON, each with a uid and title) and opens its database in
 // $GF_PATHS_DATA (a write, as Grafana's SQLite file needs), failing like Grafana does when either is wrong; then it
-// serves GET /api/health and, with the admin's basic auth (GF_SECURITY_ADMIN_USER/_PASSWORD), GET /api/search
-// listing the provisioned dashboards. What it does not prove: any query, datasource proxy, panel or alert rule.
+// serves GET /api/health, GET /metrics (the build and the dashboard count only) and, with the admin's basic auth
+// (GF_SECURITY_ADMIN_USER/_PASSWORD), GET /api/search listing the provisioned dashboards. What it does not prove:
+// any query, datasource proxy, panel, alert rule, or the rest of Grafana's metrics.
 package main
 
 import (
@@ -99,6 +100,13 @@ func main() {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(boards)
+	})
+	// Grafana's own metrics endpoint (on by default, no authentication), which Prometheus scrapes: the series a
+	// dashboard count and the build give, nothing of Grafana's request or alerting metrics.
+	http.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# TYPE grafana_build_info gauge\ngrafana_build_info{edition=\"oss\",version=%q} 1\n", version)
+		fmt.Fprintf(w, "# TYPE grafana_stat_totals_dashboard gauge\ngrafana_stat_totals_dashboard %d\n", len(boards))
 	})
 	listen := ":" + env("GF_SERVER_HTTP_PORT", "3000")
 	log.Printf("grafana stand-in %s: %d dashboards provisioned, database %s, listening on %s", version, len(boards), db, listen)
