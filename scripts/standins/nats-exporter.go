@@ -1,7 +1,8 @@
 // The stand-in for natsio/prometheus-nats-exporter, whose Go module the module proxy does not serve. It takes the
 // exporter's flags as the manifests pass them (-varz, -jsz=<filter>, -port, -addr, then the NATS monitoring URL)
 // and on every GET /metrics scrapes NATS's /varz for real, exposing each numeric field under the exporter's name
-// (gnatsd_varz_<field>, nested objects joined with "_": gnatsd_varz_jetstream_stats_storage) labelled with the
+// (gnatsd_varz_<field>, nested objects joined with "_": gnatsd_varz_jetstream_stats_storage; a character a metric
+// name may not hold becomes "_": gnatsd_varz_http_req_stats__healthz) labelled with the
 // server_id, as the exporter does. What it does not do: the other endpoints' metrics (-jsz, -connz, ...), which
 // the dev stack's rules and dashboards do not read; their flags are accepted so the manifests' args work.
 package main
@@ -12,12 +13,17 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 )
 
 var client = &http.Client{Timeout: 5 * time.Second}
+
+// What a Prometheus metric name may not hold: varz has keys such as http_req_stats' "/healthz", which Prometheus
+// refuses the whole scrape for ("invalid metric type").
+var nameChars = regexp.MustCompile(`[^a-z0-9_]+`)
 
 // flatten collects the numeric (and boolean) leaves of v under prefix, nested keys joined with "_".
 func flatten(prefix string, v any, out map[string]float64) {
@@ -32,7 +38,7 @@ func flatten(prefix string, v any, out map[string]float64) {
 		}
 	case map[string]any:
 		for k, child := range t {
-			flatten(prefix+"_"+strings.ToLower(k), child, out)
+			flatten(prefix+"_"+nameChars.ReplaceAllString(strings.ToLower(k), "_"), child, out)
 		}
 	}
 }
