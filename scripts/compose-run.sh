@@ -124,9 +124,8 @@ up() {
 }
 
 down() {
-  export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker CONTAINERS_CONF=$STATE/containers.conf \
-    DOCKER_SOCKET=$STATE/podman.sock
-  [ "$PRISM_TOOLCHAIN" = source ] || unset DOCKER_HOST DOCKER_CONFIG DOCKER_SOCKET
+  export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_CONFIG=$STATE/docker CONTAINERS_CONF=$STATE/containers.conf
+  [ "$PRISM_TOOLCHAIN" = source ] || unset DOCKER_HOST DOCKER_CONFIG
   rm -f "$STATE/leftovers"
   if docker version >/dev/null 2>&1 && [ -f "$DIR/.env" ]; then
     leftovers_record "$STATE/leftovers"

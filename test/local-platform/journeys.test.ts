@@ -64,12 +64,17 @@ function expectGatewayError(r: Res, status: number, error: string): void {
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  intervalMs = 100,
+): Promise<T> {
   const t = Date.now() + timeoutMs;
   while (Date.now() < t) {
     const v = await fn();
     if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`timed out waiting for ${what}`);
 }
@@ -838,10 +843,10 @@ describe.skipIf(!SCRAPES)('metrics in Prometheus (metrics_query)', () => {
       'every scrape target up',
       async () => {
         last = await scrapeTargets(e.metrics_query);
-        await new Promise((r) => setTimeout(r, 1000));
         return last.length > 0 && last.every((t) => t.health === 'up') ? last : undefined;
       },
       90_000,
+      1000,
     ).catch((err: Error) => {
       const bad = last
         .filter((t) => t.health !== 'up')
@@ -859,10 +864,10 @@ describe.skipIf(!SCRAPES)('metrics in Prometheus (metrics_query)', () => {
       'every rule evaluated once',
       async () => {
         const found = await ruleHealth(e.metrics_query);
-        await new Promise((r) => setTimeout(r, 1000));
         return found.length > 0 && found.every((r) => r.health !== 'unknown') ? found : undefined;
       },
       60_000,
+      1000,
     );
     for (const r of rules) expect(`${r.group}/${r.name}: ${r.health} ${r.lastError ?? ''}`).toMatch(/: ok $/);
   }, 90_000);
