@@ -47,6 +47,10 @@ export interface AlertmanagerConfig {
   readonly receivers: readonly ({ name: string } & Record<string, unknown>)[];
 }
 
+/** A receiver that notifies someone: it has at least one integration (`webhook_configs`, `slack_configs`, ...). */
+export const notifies = (r: AlertmanagerConfig['receivers'][number]): boolean =>
+  Object.keys(r).some((k) => k.endsWith('_configs') && Array.isArray(r[k]) && (r[k] as unknown[]).length > 0);
+
 /** Cross-cutting facts the rules share, derived once from the input. */
 export class Facts {
   readonly workloads: readonly Workload[];

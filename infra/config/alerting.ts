@@ -7,6 +7,9 @@ import { cidrBlock } from './cidr.js';
  * `prism-secrets` (see `ALERTING_SECRETS` in the model), mounted as a file.
  */
 
+/** The receiver alerts go to when nothing else is configured for them: it notifies nobody, and says so in its name. */
+export const UNROUTED_RECEIVER = 'unrouted';
+
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a lower-case name such as on-call');
 const duration = z.string().regex(/^\d+[smh]$/, 'expected a duration such as 30s, 5m or 4h');
 const email = z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, 'expected an e-mail address');
@@ -74,6 +77,13 @@ export const alerting = z
     receivers: z.array(receiver).default([]),
     /** Checked in order; the first match wins unless it says `continue`. */
     routes: z.array(route).default([]),
+    /**
+     * The dead man's switch: the always-firing `PrismWatchdog` alert goes to this receiver every `interval`, and a
+     * heartbeat service (healthchecks.io, Dead Man's Snitch, PagerDuty's heartbeats) raises the alarm when it stops
+     * arriving: the whole path from Prometheus to the receiver is then broken. Unset, the watchdog goes to `unrouted`;
+     * never to a route of its own or to `defaultReceiver`.
+     */
+    heartbeat: z.strictObject({ receiver: name, interval: duration.default('5m') }).optional(),
     /** Receives every alert no route matches; required once receivers are set. */
     defaultReceiver: name.optional(),
     /**
@@ -94,6 +104,13 @@ export const alerting = z
   .superRefine((a, ctx) => {
     const names = new Set<string>();
     a.receivers.forEach((r, i) => {
+      if (r.name === UNROUTED_RECEIVER)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['receivers', i, 'name'],
+          message: `${UNROUTED_RECEIVER} is reserved: the receiver that notifies nobody`,
+          input: r.name,
+        });
       if (names.has(r.name))
         ctx.addIssue({
           code: 'custom',
@@ -127,6 +144,14 @@ export const alerting = z
         path: ['defaultReceiver'],
         message: `expected the name of a receiver (${[...names].join(', ') || 'none defined'})`,
         input: a.defaultReceiver,
+      });
+    }
+    if (a.heartbeat && !known(a.heartbeat.receiver)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['heartbeat', 'receiver'],
+        message: `expected the name of a receiver (${[...names].join(', ') || 'none defined'})`,
+        input: a.heartbeat.receiver,
       });
     }
     a.routes.forEach((r, i) => {

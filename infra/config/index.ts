@@ -4,4 +4,4 @@ export { innermostDef } from './schema-def.js';
 export * from './checklist.js';
 export * from './quantity.js';
 export { type DataStoreName, type Resources } from './sizing.js';
-export type { AlertingConfig, AlertReceiver } from './alerting.js';
+export { UNROUTED_RECEIVER, type AlertingConfig, type AlertReceiver } from './alerting.js';

@@ -203,6 +203,26 @@ describe('a wrong stack configuration names the file, the key, what was expected
     ]);
   });
 
+  it("alerting: the heartbeat's receiver, and the reserved name unrouted", () => {
+    expect(
+      problems({
+        'prism:alerting': {
+          receivers: [
+            { name: 'hook', webhook: { url: 'https://hooks.example.com/x' } },
+            { name: 'unrouted', webhook: { url: 'https://hooks.example.com/y' } },
+          ],
+          defaultReceiver: 'hook',
+          egressCidrs: ['10.0.8.0/24'],
+          heartbeat: { receiver: 'deadman', interval: '5 minutes' },
+        },
+      }),
+    ).toEqual([
+      'prism:alerting.heartbeat.interval: expected a duration such as 30s, 5m or 4h; found "5 minutes"',
+      'prism:alerting.receivers.1.name: unrouted is reserved: the receiver that notifies nobody; found "unrouted"',
+      'prism:alerting.heartbeat.receiver: expected the name of a receiver (hook, unrouted); found "deadman"',
+    ]);
+  });
+
   it('an autoscaled DB manager', () => {
     expect(problems({ 'prism:services': { dbmanager: { autoscaling: { minReplicas: 1, maxReplicas: 2 } } } })).toEqual([
       'prism:services.dbmanager.autoscaling: dbmanager runs as a single instance and cannot autoscale; found {"minReplicas":1,"maxReplicas":2}',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { bytes } from '../../infra/config/index.js';
+import { WATCHDOG_ALERT } from '../../infra/model/files/alertmanager.js';
 import { RULES_FILE, STORE_THRESHOLDS } from '../../infra/model/files/prometheus.js';
 import { find, synth } from '../support/synth.js';
 
@@ -396,6 +397,13 @@ describe('promtool test rules: the data-store and delivery alerts', () => {
     const quiet = CASES.find((c) => c.alert === 'PrismRedisMemoryHigh' && c.fires.length === 0)!;
     const r = promtoolTest([{ ...quiet, fires: [{ job: 'redis-exporter', instance: 'r' }] }]);
     expect(r.status).not.toBe(0);
+  });
+
+  it('the watchdog fires with no series at all, from the first evaluation', () => {
+    const r = promtoolTest([{ alert: WATCHDOG_ALERT, name: 'always', series: {}, fires: [{}], at: '0m' }]);
+    expect(r.out).toContain('SUCCESS');
+    expect(r.status, r.out).toBe(0);
+    expect(RULES.get(WATCHDOG_ALERT)!.labels.severity).toBe('none');
   });
 
   it('thresholds follow the stack: the disk alert of a larger volume needs more bytes', () => {

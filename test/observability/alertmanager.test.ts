@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateStackConfig } from '../../infra/config/load.js';
-import { ALERTMANAGER_SECRETS_DIR, alertmanagerYaml } from '../../infra/model/files/alertmanager.js';
+import { ALERTMANAGER_SECRETS_DIR, WATCHDOG_ALERT, alertmanagerYaml } from '../../infra/model/files/alertmanager.js';
 import { renderLocal } from '../../infra/compose/index.js';
 import { buildPlatform } from '../../infra/model/index.js';
 import { ENVIRONMENTS, find, synth } from '../support/synth.js';
@@ -86,6 +86,36 @@ describe('amtool check-config', () => {
     expect(byName.hook.webhook_configs[0].http_config.proxy_url).toBe('http://10.10.8.10:3128');
   });
 
+  /** The receiver `amtool config routes test` picks for an alert with these labels. */
+  const routeOf = (text: string, labels: string[]): string => {
+    const file = join(dir, `routes-${labels.join('-').replace(/\W/g, '')}.yml`);
+    writeFileSync(file, text);
+    const r = spawnSync(AMTOOL, ['config', 'routes', 'test', `--config.file=${file}`, ...labels], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+
+  it('routes the watchdog to the heartbeat receiver, and nowhere that notifies without one', () => {
+    const receivers = [
+      { name: 'pager', pagerduty: {} },
+      { name: 'chat', slack: { channel: '#prism-alerts' } },
+      { name: 'deadman', webhook: { url: 'https://hc-ping.example.com/prism' } },
+    ];
+    const routes = [{ receiver: 'pager', matchers: ['severity=~".*"'] }];
+    const common = { receivers, routes, defaultReceiver: 'chat', egressCidrs: ['10.10.8.10/32'] };
+    const watchdog = [`alertname=${WATCHDOG_ALERT}`, 'severity=none'];
+    const withHeartbeat = alertmanagerYaml(alerting({ ...common, heartbeat: { receiver: 'deadman', interval: '2m' } }));
+    expect(routeOf(withHeartbeat, watchdog)).toBe('deadman');
+    expect(routeOf(withHeartbeat, ['alertname=PrismTargetDown', 'severity=critical'])).toBe('pager');
+    const route = parse(withHeartbeat).route.routes[0];
+    expect(route).toMatchObject({ group_wait: '0s', group_interval: '2m', repeat_interval: '2m' });
+    // Without a heartbeat the route that takes every severity, and the default receiver, never get it.
+    const without = alertmanagerYaml(alerting(common));
+    expect(routeOf(without, watchdog)).toBe('unrouted');
+    expect(parse(without).receivers).toContainEqual({ name: 'unrouted' });
+    expect(routeOf(alertmanagerYaml(alerting({})), watchdog)).toBe('unrouted');
+  });
+
   it('refuses a configuration Alertmanager would refuse (the checker is not a rubber stamp)', () => {
     const file = join(dir, 'bad.yml');
     writeFileSync(file, alertmanagerYaml(alerting({})).replace('receiver: unrouted', 'receiver: nobody'));
@@ -123,9 +153,11 @@ describe('the real Alertmanager with the rendered configuration', () => {
       receivers: [
         { name: 'page', webhook: { url: `http://127.0.0.1:${hookPort}/page` } },
         { name: 'chat', webhook: { url: `http://127.0.0.1:${hookPort}/chat` } },
+        { name: 'heartbeat', webhook: { url: `http://127.0.0.1:${hookPort}/heartbeat` } },
       ],
       routes: [{ receiver: 'page', matchers: ['severity="critical"'] }],
       defaultReceiver: 'chat',
+      heartbeat: { receiver: 'heartbeat', interval: '2s' },
       egressCidrs: ['127.0.0.1/32'],
       groupWait: '1s',
       groupInterval: '1s',
@@ -184,6 +216,32 @@ describe('the real Alertmanager with the rendered configuration', () => {
     expect(got.body.receiver).toBe('page');
     expect(got.body.alerts[0]!.labels.alertname).toBe('PrismPostgresDown');
     expect(got.body.alerts[0]!.annotations.runbook_url).toBe('docs/operations/runbook.md#prismpostgresdown');
+  });
+
+  it('sends the watchdog to the heartbeat receiver again every interval, and to no other receiver', async () => {
+    const watchdog = {
+      labels: { alertname: WATCHDOG_ALERT, severity: 'none' },
+      annotations: { summary: 'Always firing' },
+    };
+    // Prometheus re-sends a firing alert on every evaluation; the test does the same while it waits.
+    const resend = setInterval(() => void post([watchdog]), 1000);
+    try {
+      expect((await post([watchdog])).status).toBe(200);
+      const beats = await waitFor(
+        'two heartbeats',
+        () => {
+          const got = deliveries.filter((d) => d.path === '/heartbeat');
+          return got.length >= 2 ? got : undefined;
+        },
+        20_000,
+      );
+      expect(beats[0]!.body.receiver).toBe('heartbeat');
+      expect(beats[0]!.body.alerts.map((x) => x.labels.alertname)).toEqual([WATCHDOG_ALERT]);
+    } finally {
+      clearInterval(resend);
+    }
+    const elsewhere = deliveries.filter((d) => d.path !== '/heartbeat');
+    expect(elsewhere.flatMap((d) => d.body.alerts.map((x) => x.labels.alertname))).not.toContain(WATCHDOG_ALERT);
   });
 
   it('sends a warning to the default receiver, not to the pager', async () => {

@@ -1,5 +1,5 @@
 import type { ChecklistItemId } from '../../config/index.js';
-import type { AlertmanagerRoute, Facts } from '../facts.js';
+import { type AlertmanagerRoute, type Facts, notifies } from '../facts.js';
 import { envOf, isLongRunning, selects, spec, type Workload } from '../manifests.js';
 import { allows } from '../network.js';
 import { type ChecklistItem, type Finding, verdict } from './item.js';
@@ -223,6 +223,8 @@ export const OBSERVABILITY_ITEMS = {
   alerting: {
     section: 'Observability',
     guide: 'Alerting rules set up',
+    unverifiedBehaviour:
+      'that alerts are delivered: this reads manifests; the journeys watch the always-firing PrismWatchdog reach Alertmanager (both lanes) and, in the real-pods lane, its heartbeat receiver through the egress policy',
     rule:
       'Prometheus loads alert rules (each with a severity and a runbook_url) and sends to an Alertmanager in the output (alerting.alertmanagers, allowed by the network ' +
       'policies), whose config routes to receivers that exist, at least one with a real integration.',
@@ -263,9 +265,7 @@ export const OBSERVABILITY_ITEMS = {
           ...(r.routes ?? []).flatMap(walk),
         ];
         for (const n of walk(doc.route)) if (!names.has(n)) problems.push(`route names unknown receiver ${n}`);
-        const real = doc.receivers.filter((r) =>
-          Object.keys(r).some((k) => k.endsWith('_configs') && Array.isArray(r[k]) && (r[k] as unknown[]).length > 0),
-        );
+        const real = doc.receivers.filter(notifies);
         if (!real.length) problems.push('no receiver has an integration (webhook, Slack, PagerDuty, e-mail, ...)');
         receivers.push(...real.map((r) => r.name));
       }

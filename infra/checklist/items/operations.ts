@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { DATABASES, DBMANAGER_CLI, METRICS } from '../../contract/index.js';
 import type { ChecklistItemId } from '../../config/index.js';
-import type { AlertmanagerRoute, Facts } from '../facts.js';
+import { type AlertmanagerRoute, type Facts, notifies } from '../facts.js';
 import { describeList, envOf, spec, type Workload } from '../manifests.js';
 import { anchors, headings, relativeLinks, section } from '../markdown.js';
 import { type ChecklistItem, verdict } from './item.js';
@@ -170,7 +170,7 @@ export const OPERATIONS_ITEMS = {
     guide: 'On-call rotation set up',
     rule:
       'What a machine can see: the incident-response document has an on-call section whose paging table lists exactly the critical alerts and names every Alertmanager ' +
-      'receiver; the Alertmanager routes critical alerts to a receiver with an integration.',
+      'receiver that notifies anyone; the Alertmanager routes critical alerts to a receiver with an integration.',
     check(f) {
       const path = 'docs/operations/incident-response.md';
       const text = f.file(path);
@@ -195,7 +195,8 @@ export const OPERATIONS_ITEMS = {
         problems.push(`paging table lists ${describeList(listed)}; the critical alerts are ${describeList(critical)}`);
       const amc = f.alertmanagerConfigs();
       if (!amc.length) problems.push('no Alertmanager receivers to page anyone');
-      const receivers = amc.flatMap((c) => c.doc.receivers.map((r) => r.name));
+      // Those that notify someone (not `unrouted`, which takes the watchdog where no heartbeat receiver does).
+      const receivers = amc.flatMap((c) => c.doc.receivers.filter(notifies).map((r) => r.name));
       for (const r of receivers)
         if (!(oncall ?? '').includes(r)) problems.push(`on-call section does not name receiver ${r}`);
       for (const { doc } of amc) {

@@ -1,4 +1,4 @@
-import type { AlertingConfig, AlertReceiver } from '../../config/index.js';
+import { UNROUTED_RECEIVER, type AlertingConfig, type AlertReceiver } from '../../config/index.js';
 import { ALERTING_SECRETS, type SecretKey } from '../../contract/index.js';
 import { toYaml } from './yaml.js';
 
@@ -7,8 +7,8 @@ import { toYaml } from './yaml.js';
  * read-only config mount (/etc/alertmanager): the runtime cannot make a mount point in a read-only ConfigMap volume.
  */
 export const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager-secrets';
-/** The receiver alerts go to when the stack configures none: it notifies nobody, and says so in its name. */
-const UNROUTED_RECEIVER = 'unrouted';
+/** The always-firing alert of the dead man's switch (the rule: `alertRulesYaml`). */
+export const WATCHDOG_ALERT = 'PrismWatchdog';
 
 type Kind = keyof typeof ALERTING_SECRETS;
 
@@ -78,26 +78,34 @@ function receiverConfig(r: AlertReceiver, secretsDir: string, proxyUrl: string |
  * paths under `secretsDir`; the values stay in `prism-secrets`.
  */
 export function alertmanagerYaml(a: AlertingConfig, secretsDir = ALERTMANAGER_SECRETS_DIR): string {
-  const receivers =
-    a.receivers.length > 0
-      ? a.receivers.map((r) => receiverConfig(r, secretsDir, a.proxyUrl))
-      : [{ name: UNROUTED_RECEIVER }];
+  const receivers = a.receivers.map((r) => receiverConfig(r, secretsDir, a.proxyUrl));
+  const defaultReceiver = a.defaultReceiver ?? UNROUTED_RECEIVER;
+  const watchdogReceiver = a.heartbeat?.receiver ?? UNROUTED_RECEIVER;
+  if (defaultReceiver === UNROUTED_RECEIVER || watchdogReceiver === UNROUTED_RECEIVER)
+    receivers.push({ name: UNROUTED_RECEIVER });
+  // The watchdog first, matched by name and never passed on: it must not reach the default receiver or a route that
+  // pages. Sent as soon as it arrives and again every heartbeat interval (a heartbeat service counts the gaps).
+  const watchdog = {
+    receiver: watchdogReceiver,
+    matchers: [`alertname="${WATCHDOG_ALERT}"`],
+    group_wait: '0s',
+    ...(a.heartbeat ? { group_interval: a.heartbeat.interval, repeat_interval: a.heartbeat.interval } : {}),
+  };
   return toYaml({
     route: {
-      receiver: a.defaultReceiver ?? UNROUTED_RECEIVER,
+      receiver: defaultReceiver,
       group_by: [...a.groupBy],
       group_wait: a.groupWait,
       group_interval: a.groupInterval,
       repeat_interval: a.repeatInterval,
-      ...(a.routes.length > 0
-        ? {
-            routes: a.routes.map((r) => ({
-              receiver: r.receiver,
-              matchers: [...r.matchers],
-              ...(r.continue ? { continue: true } : {}),
-            })),
-          }
-        : {}),
+      routes: [
+        watchdog,
+        ...a.routes.map((r) => ({
+          receiver: r.receiver,
+          matchers: [...r.matchers],
+          ...(r.continue ? { continue: true } : {}),
+        })),
+      ],
     },
     // A critical alert silences the warnings of the same alert name and target while it fires.
     inhibit_rules: [

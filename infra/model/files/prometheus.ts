@@ -1,5 +1,6 @@
 import { CIRCUIT_STATE, METRICS } from '../../contract/index.js';
 import { toYaml } from './yaml.js';
+import { WATCHDOG_ALERT } from './alertmanager.js';
 
 export interface ScrapeTarget {
   readonly job: string;
@@ -139,7 +140,7 @@ function perPostgres(
     .join(' or ');
 }
 
-/** Alert rules of the production checklist: services down, errors, latency, breakers, backups, the data stores, notification delivery. */
+/** Alert rules of the production checklist: services down, errors, latency, breakers, backups, the data stores, notification delivery, and the watchdog. */
 export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): string {
   const rule = (alert: string, expr: string, forDuration: string, severity: string, summary: string) => ({
     alert,
@@ -338,6 +339,20 @@ export function alertRulesYaml(limits: StoreLimits = DEFAULT_STORE_LIMITS): stri
             '10m',
             'critical',
             'Alertmanager fails to deliver notifications through {{ $labels.integration }}',
+          ),
+        ],
+      },
+      {
+        // The dead man's switch: always firing, so its absence at the heartbeat receiver means the path from rule
+        // evaluation to notification is broken (alerting.heartbeat routes it; see alertmanagerYaml).
+        name: 'prism-watchdog',
+        rules: [
+          rule(
+            WATCHDOG_ALERT,
+            'vector(1)',
+            '0s',
+            'none',
+            'Always firing: rules are evaluated and alerts reach Alertmanager (and the heartbeat receiver, when set)',
           ),
         ],
       },
