@@ -10,7 +10,8 @@
 #           `node`) the stack's images, `pulumi up -s dev` through the deploy test
 #           (scripts/cluster/stack.sh: every pod Running and Ready by its real probes, the Jobs complete), the
 #           journeys' way in (scripts/cluster/endpoints.sh: .prism-cluster/endpoints.json), `flows`; and leaves it
-#           all running. The journeys then run against it unchanged:
+#           all running. The stack's Alertmanager notifies a webhook receiver the lane runs on the node's address
+#           (scripts/cluster/alert-sink.mjs, port $ALERT_SINK_PORT), through its egress policy. The journeys then run against it unchanged:
 #             PRISM_ENDPOINTS_FILE=.prism-cluster/endpoints.json PRISM_BACKUP_MODE=kubernetes \
 #               KUBECONFIG=$PRISM_CLUSTER_RUN_DIR/control-plane/admin.kubeconfig npx vitest run test/local-platform/journeys.test.ts
 #           prod's shape (anti-affinity over three zones) needs three nodes; this lane has one.
@@ -47,6 +48,8 @@ DNS_IP=10.96.0.10
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
 COREDNS_IMAGE=registry.k8s.io/coredns/coredns:v1.11.3
 BUSYBOX_IMAGE=prism.local/busybox:1.35
+# The stack's Alertmanager notifies the lane's webhook receiver (scripts/cluster/alert-sink.mjs) on the node's address.
+ALERT_SINK_PORT=19093
 # Host settings kubelet and kube-proxy change; `up` records them and `down` puts them back. Not
 # net.ipv4.ip_forward: `up` turns it on, and podman's networks (the Compose lane) need it on as well, so it stays.
 SYSCTLS=(net.bridge.bridge-nf-call-iptables net.ipv4.conf.all.route_localnet vm.overcommit_memory
@@ -115,6 +118,8 @@ up() {
   BUSYBOX_IMAGE=$BUSYBOX_IMAGE bash scripts/cluster/check.sh
   bash scripts/cluster/cert-manager-check.sh "$KUBECONFIG_FILE" dev
   [ "$stack" != node ] || return 0
+  start_bg alert-sink node scripts/cluster/alert-sink.mjs "$HOST_IP" "$ALERT_SINK_PORT"
+  echo "http://$HOST_IP:$ALERT_SINK_PORT" >"$STATE/alert-sink.url"
   deploy_stack "$stack"
   lane_endpoints
   BUSYBOX_IMAGE=$BUSYBOX_IMAGE bash scripts/cluster/stack-flows.sh
@@ -124,7 +129,7 @@ up() {
 # The names of endpoints.json mapped to the current pods and Services again.
 remap_endpoints() {
   node --import ./infra/cli/ts-loader.mjs infra/cli/cluster-endpoints.ts "$ENDPOINTS_DIR/endpoints.json" \
-    "$ENDPOINTS_DIR/operator" | hosts_block
+    "$ENDPOINTS_DIR/operator" "$(cat "$STATE/alert-sink.url")" | hosts_block
 }
 
 case ${1:-} in flows | resilience | endpoints) PATH=$(bash scripts/control-plane-tools.sh --print-path kubectl):$PATH ;; esac

@@ -6,7 +6,7 @@
  * node reaches through kube-proxy, and for the two gateways one pod each, by two of the names the gateway's
  * certificate carries (two replicas, two ways in). Prints the names to map, one `<kind> <target> <name>` a line
  * (`service <service> <name>`, `pod <deployment> <index> <name>`).
- * Usage: cluster-endpoints.ts <file> <operator certificate dir>
+ * Usage: cluster-endpoints.ts <file> <operator certificate dir> <alert sink URL>
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -18,7 +18,7 @@ import { deployedEndpoints } from './deployed-endpoints.js';
 /** The operator identity the lane requests its certificate for (spiffe://prism/operator/cluster-run). */
 const LANE_OPERATOR = 'cluster-run';
 
-function clusterEndpoints(platform: Platform, root: string, operatorDir: string) {
+function clusterEndpoints(platform: Platform, root: string, operatorDir: string, alertSink: string) {
   const names: string[] = [];
   const fqdn = (name: ComponentName) => `${name}.${platform.namespace}.svc.cluster.local`;
   const port = (name: ComponentName, portName: string): number => {
@@ -57,13 +57,15 @@ function clusterEndpoints(platform: Platform, root: string, operatorDir: string)
     // Alloy ships the pods' lines there: the lane deploys with observability.logShipping on (scripts/cluster/stack.sh).
     log_query: `http://${at('loki', 'http')}/loki/api/v1`,
     metrics_query: `http://${at('prometheus', 'http')}/api/v1`,
+    // The lane's webhook receiver on the node's address (scripts/cluster/alert-sink.mjs), which Alertmanager notifies.
+    alert_sink: alertSink,
   };
   return { endpoints, names: [...new Set(names)] };
 }
 
-const [file, operatorDir] = process.argv.slice(2);
-if (!file || !operatorDir) {
-  console.error('usage: cluster-endpoints.ts <file> <operator certificate dir>');
+const [file, operatorDir, alertSink] = process.argv.slice(2);
+if (!file || !operatorDir || !alertSink) {
+  console.error('usage: cluster-endpoints.ts <file> <operator certificate dir> <alert sink URL>');
   process.exit(2);
 }
 const root = resolve(import.meta.dirname, '../..');
@@ -71,6 +73,7 @@ const { endpoints, names } = clusterEndpoints(
   buildPlatform('dev', loadStack(`${root}/stacks`, 'dev').config),
   root,
   resolve(operatorDir),
+  alertSink,
 );
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(endpoints, null, 2)}\n`);

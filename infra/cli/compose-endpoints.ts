@@ -53,6 +53,8 @@ function composeEndpoints(platform: Platform, root: string): Endpoints {
     logs: `docker:${PROJECT_NAME}`,
     log_query: `http://${at('loki', 'http')}/loki/api/v1`,
     metrics_query: `http://${at('prometheus', 'http')}/api/v1`,
+    // Alertmanager notifies nobody here (the dev stack's receivers: none).
+    alert_sink: '',
   };
 }
 

@@ -56,6 +56,11 @@ export interface Endpoints {
    * where the stack runs its Prometheus (the real-pods lane, the Compose lane); '' on the local platform.
    */
   readonly metrics_query: string;
+  /**
+   * The webhook receiver the stack's Alertmanager notifies, where the lane runs one: `GET ${alert_sink}/received` lists
+   * the deliveries (`{path, at, body}`, the body as Alertmanager sent it). Set on the real-pods lane; '' elsewhere.
+   */
+  readonly alert_sink: string;
 }
 
 export function endpointsOf(pc: PlatformContext, pki: LocalPki): Endpoints {
@@ -97,5 +102,6 @@ export function endpointsOf(pc: PlatformContext, pki: LocalPki): Endpoints {
     logs: pc.layout.logsDir,
     log_query: '',
     metrics_query: '',
+    alert_sink: '',
   };
 }

@@ -99,6 +99,6 @@ lane_endpoints() {
   echo_upstream
   operator_certificate
   node --import ./infra/cli/ts-loader.mjs infra/cli/cluster-endpoints.ts "$ENDPOINTS_DIR/endpoints.json" \
-    "$ENDPOINTS_DIR/operator" | hosts_block
+    "$ENDPOINTS_DIR/operator" "$(cat "$STATE/alert-sink.url")" | hosts_block
   log "endpoints: $ENDPOINTS_DIR/endpoints.json (names in /etc/hosts: $(grep -c "$HOSTS_MARK\$" /etc/hosts))"
 }

@@ -222,6 +222,7 @@ down() {
       ! ls $STATE/cni/ipam/prism 2>/dev/null | grep -q '^[0-9]'" || true
   fi
   stop_cert_manager
+  stop_bg alert-sink
   stop_bg kube-router
   stop_bg kube-proxy
   stop_bg kubelet
@@ -273,6 +274,7 @@ verify_down() {
     ! pgrep -f "^[^ ]*$name .*$STATE/" >/dev/null || left+=" process:$name"
   done
   ! pgrep -f "containerd-shim-runc-v2 .*$CONTAINERD_SOCK" >/dev/null || left+=" process:containerd-shim"
+  ! pgrep -f "scripts/cluster/alert-sink.mjs" >/dev/null || left+=" process:alert-sink"
   left+=$(cert_manager_left)
   [ -z "$(our_mounts)" ] || left+=" mounts"
   ip link show "$BRIDGE" >/dev/null 2>&1 && left+=" interface:$BRIDGE"
@@ -281,7 +283,7 @@ verify_down() {
   chains=$(new_chains | tr '\n' ',')
   [ -z "$chains" ] || left+=" iptables:$chains"
   ! ipset list -n 2>/dev/null | grep -qE '^(KUBE-|kube-router)' || left+=" ipsets"
-  ! ss -ltnH | awk '{print $4}' | grep -qE ':(10250|10248|10249|10256|20244)$' || left+=" ports"
+  ! ss -ltnH | awk '{print $4}' | grep -qE ":(10250|10248|10249|10256|20244|$ALERT_SINK_PORT)\$" || left+=" ports"
   [ ! -d /sys/fs/cgroup/memory/kubepods ] || left+=" cgroups"
   ! grep -q "$HOSTS_MARK\$" /etc/hosts || left+=" /etc/hosts"
   local created

@@ -21,6 +21,7 @@ describe('the real-pods lane endpoints', () => {
       'infra/cli/cluster-endpoints.ts',
       join(dir, 'endpoints.json'),
       join(dir, 'operator'),
+      'http://192.0.2.10:19093',
     ],
     { encoding: 'utf8' },
   )
@@ -49,6 +50,8 @@ describe('the real-pods lane endpoints', () => {
     ];
     for (const address of used) expect(mapped.has(host(address)), address).toBe(true);
     for (const [kind] of names) expect(['service', 'pod']).toContain(kind);
+    // The alert sink is on the node's address, reached without a name.
+    expect(e.alert_sink).toBe('http://192.0.2.10:19093');
   });
 
   it("every TLS address is a name of its service's mesh certificate", () => {

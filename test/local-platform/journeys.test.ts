@@ -13,7 +13,15 @@ import { IDENTITY_HEADERS } from '../../infra/contract/index.js';
 import { isAlive, type RunningProcess } from '../../infra/local-platform/processes.js';
 import { down, serviceEnvironment, up, type Endpoints } from '../../infra/local-platform/platform.js';
 import { findLogLines } from './loki.js';
-import { activeAlertmanagers, ruleHealth, scrapeTargets, type ScrapeTarget } from './prometheus.js';
+import { WATCHDOG_ALERT } from '../../infra/model/files/alertmanager.js';
+import {
+  activeAlertmanagers,
+  firingAlerts,
+  ruleHealth,
+  scrapeTargets,
+  sumOf,
+  type ScrapeTarget,
+} from './prometheus.js';
 import { findTraces, linkedTraceId, logLinesOf, parentOf, tag, type JaegerSpan } from './traces.js';
 
 /**
@@ -858,7 +866,7 @@ describe.skipIf(!SCRAPES)('metrics in Prometheus (metrics_query)', () => {
       expect([...jobs], job).toContain(job);
   }, 120_000);
 
-  it('has discovered its Alertmanager (no alert is sent here), and every alert rule evaluates without error', async () => {
+  it('has discovered its Alertmanager, and every alert rule evaluates without error', async () => {
     expect((await activeAlertmanagers(e.metrics_query)).length).toBeGreaterThan(0);
     const rules = await until(
       'every rule evaluated once',
@@ -871,6 +879,52 @@ describe.skipIf(!SCRAPES)('metrics in Prometheus (metrics_query)', () => {
     );
     for (const r of rules) expect(`${r.group}/${r.name}: ${r.health} ${r.lastError ?? ''}`).toMatch(/: ok $/);
   }, 90_000);
+
+  it('fires the always-firing watchdog, and sends it to Alertmanager, which counts it received', async () => {
+    await until(
+      `${WATCHDOG_ALERT} firing`,
+      async () => (await firingAlerts(e.metrics_query)).find((a) => a.alertname === WATCHDOG_ALERT),
+      60_000,
+      1000,
+    );
+    // Prometheus's count of alerts it delivered, and Alertmanager's own count of firing alerts it took in (read from
+    // Alertmanager's metrics, which Prometheus scrapes every 15 s).
+    await until(
+      'notifications sent to and received by Alertmanager',
+      async () =>
+        ((await sumOf(e.metrics_query, 'prometheus_notifications_sent_total')) ?? 0) > 0 &&
+        ((await sumOf(e.metrics_query, 'alertmanager_alerts_received_total{status="firing"}')) ?? 0) > 0
+          ? true
+          : undefined,
+      90_000,
+      1000,
+    );
+  }, 180_000);
+});
+
+/** Deliveries the lane's webhook receiver got from Alertmanager (the real-pods lane runs one; alert_sink). */
+interface AlertDelivery {
+  readonly path: string;
+  readonly body: { receiver: string; status: string; alerts: { labels: Record<string, string> }[] };
+}
+const NOTIFIES = Boolean(existingEndpoints?.alert_sink);
+describe.skipIf(!NOTIFIES)("Alertmanager's notifications (alert_sink)", () => {
+  const received = async () => (await (await fetch(`${e.alert_sink}/received`)).json()) as AlertDelivery[];
+  const names = (d: AlertDelivery) => d.body.alerts.map((a) => a.labels.alertname);
+
+  it('delivers the watchdog to the heartbeat receiver outside the cluster, through its egress policy, and to no other receiver', async () => {
+    const beat = await until(
+      'the watchdog at the heartbeat receiver',
+      async () => (await received()).find((d) => d.body.receiver === 'heartbeat' && d.body.status === 'firing'),
+      120_000,
+      1000,
+    );
+    expect(beat.path).toBe('/heartbeat');
+    expect(names(beat)).toEqual([WATCHDOG_ALERT]);
+    // The default receiver gets what fires in the lane, never the watchdog.
+    const elsewhere = (await received()).filter((d) => d.body.receiver !== 'heartbeat');
+    expect(elsewhere.flatMap(names)).not.toContain(WATCHDOG_ALERT);
+  }, 150_000);
 });
 
 describe('local:down', () => {

@@ -49,3 +49,18 @@ export async function ruleHealth(
   );
   return data.groups.flatMap((g) => g.rules.map((r) => ({ group: g.name, ...r })));
 }
+
+/** The alerts Prometheus holds as firing, by their labels. */
+export async function firingAlerts(metricsQuery: string): Promise<Record<string, string>[]> {
+  const data = await get<{ alerts: { labels: Record<string, string>; state: string }[] }>(metricsQuery, 'alerts');
+  return data.alerts.filter((a) => a.state === 'firing').map((a) => a.labels);
+}
+
+/** The sum of an instant query's samples, or undefined when it has none. */
+export async function sumOf(metricsQuery: string, promql: string): Promise<number | undefined> {
+  const data = await get<{ result: { value: [number, string] }[] }>(
+    metricsQuery,
+    `query?query=${encodeURIComponent(promql)}`,
+  );
+  return data.result.length ? data.result.reduce((n, r) => n + Number(r.value[1]), 0) : undefined;
+}
